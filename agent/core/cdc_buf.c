@@ -1,0 +1,155 @@
+#include "cdc_buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool
+cdc_buf_reserve(cdc_buf *b, size_t n)
+{
+    size_t   want, cap;
+    uint8_t *p;
+
+    if (b->failed)
+        return false;
+    if (n > SIZE_MAX / 2 - b->len) {
+        b->failed = true;
+        return false;
+    }
+    want = b->len + n + 1; /* room for the terminating NUL */
+    if (want <= b->cap)
+        return true;
+    cap = b->cap ? b->cap : 256;
+    while (cap < want)
+        cap *= 2;
+    p = realloc(b->data, cap);
+    if (p == NULL) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void
+cdc_buf_put(cdc_buf *b, const void *p, size_t n)
+{
+    if (!cdc_buf_reserve(b, n))
+        return;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void
+cdc_buf_puts(cdc_buf *b, const char *s)
+{
+    cdc_buf_put(b, s, strlen(s));
+}
+
+void
+cdc_buf_putc(cdc_buf *b, char c)
+{
+    if (!cdc_buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = (uint8_t) c;
+    b->data[b->len] = '\0';
+}
+
+void
+cdc_buf_put_u8(cdc_buf *b, uint8_t v)
+{
+    cdc_buf_putc(b, (char) v);
+}
+
+void
+cdc_buf_put_u16be(cdc_buf *b, uint16_t v)
+{
+    uint8_t x[2] = { (uint8_t) (v >> 8), (uint8_t) v };
+
+    cdc_buf_put(b, x, 2);
+}
+
+void
+cdc_buf_put_u32be(cdc_buf *b, uint32_t v)
+{
+    uint8_t x[4] = { (uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v };
+
+    cdc_buf_put(b, x, 4);
+}
+
+void
+cdc_buf_put_u64be(cdc_buf *b, uint64_t v)
+{
+    cdc_buf_put_u32be(b, (uint32_t) (v >> 32));
+    cdc_buf_put_u32be(b, (uint32_t) v);
+}
+
+void
+cdc_buf_printf(cdc_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int     n;
+
+    if (b->failed)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if (!cdc_buf_reserve(b, (size_t) n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf((char *) b->data + b->len, (size_t) n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t) n;
+}
+
+void
+cdc_buf_put_u64(cdc_buf *b, uint64_t v)
+{
+    char  tmp[24];
+    char *p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    cdc_buf_put(b, p, (size_t) (tmp + sizeof(tmp) - p));
+}
+
+void
+cdc_buf_put_i64(cdc_buf *b, int64_t v)
+{
+    if (v < 0) {
+        cdc_buf_putc(b, '-');
+        /* negate in unsigned arithmetic so INT64_MIN is well defined */
+        cdc_buf_put_u64(b, (uint64_t) 0 - (uint64_t) v);
+    } else {
+        cdc_buf_put_u64(b, (uint64_t) v);
+    }
+}
+
+void
+cdc_buf_reset(cdc_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void
+cdc_buf_free(cdc_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}

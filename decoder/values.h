@@ -1,0 +1,41 @@
+/*
+ * Column values from pgoutput's text format to typed cdc_values, for every
+ * type in CONTRACT.md's mapping: exact numerics (with NaN and infinities),
+ * arrays, enums, json/jsonb, uuid, bytea, bit strings, every date/time type,
+ * intervals, geometric points, and the unchanged-TOAST marker.  Text is
+ * what PostgreSQL's output functions print under the session settings the
+ * agent forces on its connections (DateStyle ISO, IntervalStyle postgres,
+ * bytea_output hex, extra_float_digits 3, TimeZone UTC).
+ */
+#ifndef CDC_DECODER_VALUES_H
+#define CDC_DECODER_VALUES_H
+
+#include <stddef.h>
+
+#include "../agent/core/cdc_arena.h"
+#include "../agent/core/cdc_err.h"
+#include "../agent/core/cdc_rel.h"
+#include "../agent/core/cdc_value.h"
+#include "pgoutput.h"
+#include "typemap.h"
+
+/*
+ * Decodes one text datum of `col` (whose ctype is set) into *out.
+ * Memory for strings and bytes comes from the arena.
+ * @returns 0, or -1 with err set (CDC_E_DECODE naming the column and the text).
+ */
+int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
+                        const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
+                        cdc_err *err);
+
+/*
+ * Decodes a whole tuple into rel->ncols values (arena memory): 'n' gives
+ * CDC_VAL_NULL, 'u' gives CDC_VAL_UNCHANGED, 't' is decoded; 'b' (binary)
+ * is refused since the agent never asks for it.  Columns whose ctype is not
+ * supported are left CDC_VAL_NULL.
+ * @returns the values, or NULL with err set (naming the relation and column).
+ */
+cdc_value *pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup,
+                            const pgo_type_opts *opts, cdc_arena *arena, cdc_err *err);
+
+#endif

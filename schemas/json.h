@@ -1,0 +1,45 @@
+/*
+ * Debezium events as Kafka Connect's JsonConverter writes them: the key and
+ * the value Envelope payloads (schemas.enable=false), and optionally the
+ * {"schema":..., "payload":...} wrapping (schemas.enable=true).  Written
+ * straight into a cdc_buf with no intermediate JSON tree: this is on the
+ * per-event path.  Field order, number formats and the null-replaced-by-
+ * default rule follow CONTRACT.md sections 2, 3.5 and 3.6.
+ */
+#ifndef CDC_SCHEMAS_JSON_H
+#define CDC_SCHEMAS_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_event.h"
+
+typedef struct sch_json_opts {
+    const char *server_name;        /* topic.prefix: source.name */
+    const char *database;           /* source.db */
+    const char *version;            /* source.version, e.g. "2.7.3.Final" */
+    bool        schemas_enable;     /* wrap as {"schema":S,"payload":P} */
+    bool        replace_null_with_default;  /* CONTRACT.md 3.5; true by default */
+    const char *unavailable_placeholder;    /* "__debezium_unavailable_value" by default */
+} sch_json_opts;
+
+/* Fills o with Debezium 2.7's defaults (server_name and database left NULL). */
+void sch_json_opts_default(sch_json_opts *o);
+
+/*
+ * Appends the record key: a JSON object of the key columns, or `null` when
+ * the relation has no key (and for truncate and message events, per 2.5/2.6).
+ */
+void sch_json_key(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o);
+
+/*
+ * Appends the record value: the Envelope (or MessageValue for op m), or
+ * `null` for a tombstone.  now_us is the processing time for ts_ms/us/ns.
+ */
+void sch_json_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64_t now_us);
+
+/* Appends s as a JSON string literal (quotes and escapes; invalid UTF-8 replaced). */
+void sch_json_put_string(cdc_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,10 +1,181 @@
+/*
+ * cdcagent's command line.  Only this file decides to exit.  Exit codes:
+ * 0 success, 1 runtime failure, 2 usage or configuration error.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void);
+#include "agent/config.h"
+#include "agent/core/cdc_log.h"
+#include "agent/run.h"
+#include "agent/slot.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+typedef struct cli {
+    const char *cmd;        /* "run", "validate", "slot status", ... */
+    const char *pipeline;
+    const char *platform;
+    const char *log_level;
+    int         json;
+    int         yes;
+} cli;
+
+static const char usage_text[] =
+    "usage: cdcagent COMMAND [PIPELINE.yaml] [options]\n"
+    "\n"
+    "commands:\n"
+    "  run PIPELINE.yaml            capture changes and deliver them until stopped\n"
+    "  validate PIPELINE.yaml       check the configuration and exit\n"
+    "  slot status PIPELINE.yaml    show the replication slot (--json for an object)\n"
+    "  slot create PIPELINE.yaml    create the slot (pgoutput) without snapshot\n"
+    "  slot drop PIPELINE.yaml      drop the slot (needs --yes)\n"
+    "  help config                  print every configuration key\n"
+    "  version                      print the version\n"
+    "  help                         print this text\n"
+    "\n"
+    "options:\n"
+    "  --platform-config FILE       platform.yaml (default: built-in defaults)\n"
+    "  --log-level LEVEL            debug, info, warn or error (overrides agent.log_level)\n"
+    "  --json                       machine-readable output (slot status)\n"
+    "  --yes                        confirm a destructive command (slot drop)\n"
+    "\n"
+    "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n";
+
+static int
+usage(const char *msg)
+{
+    if (msg)
+        fprintf(stderr, "cdcagent: %s\n\n", msg);
+    fputs(usage_text, msg ? stderr : stdout);
+    return msg ? EXIT_USAGE : 0;
+}
+
+static int
+parse_args(int argc, char **argv, cli *c)
+{
+    static char cmd[32];
+    int         i = 1;
+
+    if (argc < 2)
+        return -1;
+    if (strcmp(argv[1], "slot") == 0) {
+        if (argc < 3)
+            return -1;
+        snprintf(cmd, sizeof(cmd), "slot %s", argv[2]);
+        i = 3;
+    } else {
+        snprintf(cmd, sizeof(cmd), "%s", argv[1]);
+        i = 2;
+    }
+    c->cmd = cmd;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--platform-config") == 0 && i + 1 < argc)
+            c->platform = argv[++i];
+        else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc)
+            c->log_level = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            c->json = 1;
+        else if (strcmp(argv[i], "--yes") == 0)
+            c->yes = 1;
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return -1;
+        else if (c->pipeline == NULL)
+            c->pipeline = argv[i];
+        else
+            return -1;
+    }
+    return 0;
+}
+
+static void
+setup_logging(const cdc_config *cfg, const cli *c)
+{
+    cfg_log_format fmt = cfg->platform.agent.log_format;
+    cdc_level      l = cfg->platform.agent.log_level;
+
+    if (c->log_level)
+        cdc_log_level_parse(c->log_level, &l); /* checked in main() */
+    cdc_log_set_level(l);
+    /* auto: readable text on a terminal, one JSON object per line otherwise */
+    if (fmt == CFG_LOG_FORMAT_JSON || (fmt == CFG_LOG_FORMAT_AUTO && !isatty(STDERR_FILENO)))
+        cdc_log_set_format(CDC_LOG_JSON);
+}
+
+static int
+run_command(const cli *c, cdc_config *cfg)
+{
+    cdc_err err = { 0 };
+    int     rc;
+
+    if (strcmp(c->cmd, "validate") == 0) {
+        printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
+               cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,
+               cfg->pipeline.source.ntables);
+        return 0;
+    }
+    if (strcmp(c->cmd, "run") == 0)
+        rc = agent_run(cfg, &err);
+    else if (strcmp(c->cmd, "slot status") == 0)
+        rc = agent_slot_status(cfg, c->json, &err);
+    else if (strcmp(c->cmd, "slot create") == 0)
+        rc = agent_slot_create(cfg, &err);
+    else if (strcmp(c->cmd, "slot drop") == 0) {
+        if (!c->yes) {
+            fprintf(stderr, "cdcagent: slot drop: dropping slot %s discards the WAL it holds "
+                    "for this pipeline; add --yes to do it\n", cfg->pipeline.source.slot_name);
+            return EXIT_USAGE;
+        }
+        rc = agent_slot_drop(cfg, &err);
+    } else
+        return usage("unknown command");
+    if (rc < 0) {
+        fprintf(stderr, "cdcagent: %s: %s\n", c->cmd, err.msg);
+        return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
+                                                                          : EXIT_RUNTIME;
+    }
+    return 0;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    fprintf(stderr, "cdcagent: skeleton\n");
-    return 1;
+    cli        c = { 0 };
+    cdc_config cfg;
+    cdc_err    err = { 0 };
+    int        rc;
+
+    if (parse_args(argc, argv, &c) < 0)
+        return usage(argc < 2 ? "missing command" : "bad arguments");
+    if (strcmp(c.cmd, "help") == 0) {
+        if (c.pipeline && strcmp(c.pipeline, "config") == 0) {
+            cfg_print_reference(stdout);
+            return 0;
+        }
+        return usage(NULL);
+    }
+    if (strcmp(c.cmd, "version") == 0) {
+        printf("cdcagent %s (Debezium 2.7 event format)\n", CDC_VERSION);
+        return 0;
+    }
+    if (c.pipeline == NULL)
+        return usage("missing PIPELINE.yaml");
+    if (c.log_level) {
+        cdc_level l;
+
+        if (cdc_log_level_parse(c.log_level, &l) < 0)
+            return usage("--log-level: expected debug, info, warn or error");
+    }
+    if (cfg_load(&cfg, c.pipeline, c.platform, &err) < 0) {
+        fprintf(stderr, "cdcagent: %s\n", err.msg);
+        return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
+                                                                          : EXIT_RUNTIME;
+    }
+    setup_logging(&cfg, &c);
+    rc = run_command(&c, &cfg);
+    cfg_free(&cfg);
+    return rc;
 }

@@ -51,6 +51,7 @@ typedef struct cdc_rel {
     uint32_t version;       /* increments each time a Relation message changes the table */
     int      nkeys;         /* columns with key_pos > 0 */
     char    *topic;         /* set by the agent: "{prefix}.{schema}.{table}", sanitised */
+    bool     excluded;      /* published but not configured for capture: changes are ignored */
 } cdc_rel;
 
 #endif

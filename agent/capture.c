@@ -1,0 +1,584 @@
+#include "agent/capture.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/catalog.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/txbuf.h"
+#include "decoder/values.h"
+#include "schemas/topic.h"
+
+struct agent_capture {
+    const cdc_config   *cfg;
+    PGconn             *catalog;
+    agent_router       *router;
+    pgo_decoder        *dec;
+    cdc_arena          *arena;
+    agent_txbuf        *txbuf;
+    pgo_type_opts       topts;
+    cdc_txn             txn;            /* the transaction being delivered */
+    bool                in_txn;
+    uint64_t            seq;            /* next event ordinal in txn */
+    uint64_t            last_commit;    /* newest commit LSN announced to the watermark */
+    bool                in_stream;      /* between STREAM START and STOP */
+    uint32_t            stream_xid;
+    bool                skip[128];      /* skipped_operations, indexed by op char */
+    bool                tombstones;
+    agent_capture_stats stats;
+};
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+parse_skipped(agent_capture *cap, const char *list, cdc_err *err)
+{
+    for (const char *p = list ? list : ""; *p; p++) {
+        if (*p == ',' || *p == ' ')
+            continue;
+        if (strchr("cudt", *p) == NULL || (p[1] && p[1] != ',' && p[1] != ' '))
+            return cdc_err_set(err, CDC_E_CONFIG, "source.skipped_operations: \"%s\" is not a "
+                               "comma-separated list of c, u, d, t", list);
+        cap->skip[(unsigned char) *p] = true;
+    }
+    return 0;
+}
+
+static int
+parse_type_opts(const cfg_source *s, pgo_type_opts *o, cdc_err *err)
+{
+    memset(o, 0, sizeof(*o));
+    o->money_fraction_digits = s->money_fraction_digits;
+    if (pgo_decimal_mode_parse(s->decimal_handling_mode, &o->decimal_mode) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.decimal_handling_mode: unknown mode \"%s\"",
+                           s->decimal_handling_mode);
+    if (pgo_time_mode_parse(s->time_precision_mode, &o->time_mode) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.time_precision_mode: unknown mode \"%s\"",
+                           s->time_precision_mode);
+    if (pgo_binary_mode_parse(s->binary_handling_mode, &o->binary_mode) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.binary_handling_mode: unknown mode \"%s\"",
+                           s->binary_handling_mode);
+    if (pgo_interval_mode_parse(s->interval_handling_mode, &o->interval_mode) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.interval_handling_mode: unknown mode \"%s\"",
+                           s->interval_handling_mode);
+    return 0;
+}
+
+static agent_txbuf *
+new_txbuf(agent_capture *cap, cdc_err *err)
+{
+    const cfg_agent *ag = &cap->cfg->platform.agent;
+    const char      *dir = ag->spill_dir && *ag->spill_dir ? ag->spill_dir : getenv("TMPDIR");
+
+    return agent_txbuf_new((size_t) ag->memory_limit_mb * 1024 * 1024,
+                           dir && *dir ? dir : "/tmp", err);
+}
+
+agent_capture *
+agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
+                  int proto_version, cdc_err *err)
+{
+    agent_capture *cap = cdc_xcalloc(1, sizeof(*cap));
+    pgo_opts       po = { .proto_version = proto_version };
+
+    cap->cfg = cfg;
+    cap->catalog = catalog;
+    cap->router = router;
+    cap->tombstones = cfg->pipeline.source.tombstones_on_delete;
+    if (parse_skipped(cap, cfg->pipeline.source.skipped_operations, err) < 0 ||
+        parse_type_opts(&cfg->pipeline.source, &cap->topts, err) < 0)
+        goto fail;
+    cap->dec = pgo_decoder_new(&po, err);
+    if (cap->dec == NULL)
+        goto fail;
+    cap->txbuf = new_txbuf(cap, err);
+    if (cap->txbuf == NULL)
+        goto fail;
+    cap->arena = cdc_arena_new(64 * 1024);
+    return cap;
+fail:
+    agent_capture_free(cap);
+    return NULL;
+}
+
+void
+agent_capture_free(agent_capture *cap)
+{
+    if (cap == NULL)
+        return;
+    pgo_decoder_free(cap->dec);
+    agent_txbuf_free(cap->txbuf);
+    cdc_arena_free(cap->arena);
+    free(cap);
+}
+
+bool
+agent_capture_in_txn(const agent_capture *cap)
+{
+    return cap->in_txn || cap->in_stream;
+}
+
+pgo_relcache *
+agent_capture_relcache(agent_capture *cap)
+{
+    return pgo_decoder_relcache(cap->dec);
+}
+
+const pgo_type_opts *
+agent_capture_type_opts(const agent_capture *cap)
+{
+    return &cap->topts;
+}
+
+const agent_capture_stats *
+agent_capture_get_stats(const agent_capture *cap)
+{
+    return &cap->stats;
+}
+
+agent_router *
+agent_capture_router(agent_capture *cap)
+{
+    return cap->router;
+}
+
+static bool
+table_configured(const cfg_source *src, const cdc_rel *rel)
+{
+    size_t ns = strlen(rel->nspname);
+
+    for (int i = 0; i < src->ntables; i++) {
+        const char *t = src->tables[i];
+
+        if (strncmp(t, rel->nspname, ns) == 0 && t[ns] == '.' && strcmp(t + ns + 1, rel->relname) == 0)
+            return true;
+    }
+    return false;
+}
+
+void
+agent_capture_set_catalog(agent_capture *cap, PGconn *catalog)
+{
+    cap->catalog = catalog;
+}
+
+int
+agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err)
+{
+    char topic[256];
+
+    if (rel->topic != NULL)
+        return 0;
+    if (!table_configured(&cap->cfg->pipeline.source, rel)) {
+        rel->excluded = true;
+        rel->topic = pgo_rel_strdup(rel, "");
+        log_info("capture", "table %s.%s is published but not in source.tables: ignoring it",
+                 rel->nspname, rel->relname);
+        return 0;
+    }
+    if (agent_catalog_enrich(cap->catalog, rel, err) < 0)
+        return -1;
+    if (pgo_typemap_rel(rel, &cap->topts, err) < 0)
+        return cdc_err_wrap(err, "table %s.%s", rel->nspname, rel->relname);
+    sch_topic_name(cap->cfg->pipeline.topic_prefix, rel->nspname, rel->relname, topic,
+                   sizeof(topic));
+    rel->topic = pgo_rel_strdup(rel, topic);
+    for (int i = 0; i < rel->ncols; i++)
+        if (!rel->cols[i].ctype.supported)
+            log_warn("capture", "table %s.%s: column %s of type %s is not supported and is "
+                     "left out of events", rel->nspname, rel->relname, rel->cols[i].name,
+                     rel->cols[i].type_name ? rel->cols[i].type_name : "?");
+    log_info("capture", "table %s.%s -> topic %s (relation version %u, %d columns, %d key "
+             "columns)", rel->nspname, rel->relname, rel->topic, rel->version, rel->ncols,
+             rel->nkeys);
+    return 0;
+}
+
+/* Hands one event to the router with the next position of the transaction. */
+static int
+emit(agent_capture *cap, cdc_event *ev, cdc_err *err)
+{
+    ev->pos.lsn = cap->txn.commit_lsn;
+    ev->pos.seq = cap->seq++;
+    ev->txn = &cap->txn;
+    if (ev->source_ts_us == 0)
+        ev->source_ts_us = cap->txn.commit_ts_us;
+    return agent_router_write(cap->router, ev, err);
+}
+
+static bool
+key_changed(const cdc_rel *rel, const pgo_tuple *oldt, const pgo_tuple *newt)
+{
+    for (int i = 0; i < rel->ncols; i++) {
+        const pgo_datum *o = &oldt->cols[i], *n = &newt->cols[i];
+
+        if (rel->cols[i].key_pos == 0 || o->kind != 't' || n->kind != 't')
+            continue;
+        if (o->len != n->len || memcmp(o->data, n->data, o->len) != 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+emit_delete(agent_capture *cap, cdc_event *ev, const cdc_value *newkey, cdc_err *err)
+{
+    ev->op = CDC_OP_DELETE;
+    ev->pk_change_newkey = newkey;
+    if (!cap->skip['d'] && emit(cap, ev, err) < 0)
+        return -1;
+    if (cap->tombstones && !cap->skip['d']) {
+        cdc_event t = *ev;
+
+        t.op = CDC_OP_TOMBSTONE;
+        t.before = t.after = NULL;
+        t.pk_change_newkey = NULL;
+        return emit(cap, &t, err);
+    }
+    return 0;
+}
+
+static int
+handle_update(agent_capture *cap, const pgo_msg *m, cdc_event *ev, cdc_err *err)
+{
+    const cdc_rel *rel = m->u.change.rel;
+    cdc_value     *before = NULL, *after;
+
+    after = pgo_tuple_values(rel, &m->u.change.newtup, &cap->topts, cap->arena, err);
+    if (after == NULL)
+        return -1;
+    if (m->u.change.old_kind) {
+        before = pgo_tuple_values(rel, &m->u.change.oldtup, &cap->topts, cap->arena, err);
+        if (before == NULL)
+            return -1;
+        /* Unchanged TOAST in the new row: the full old row (identity FULL) has the value. */
+        for (int i = 0; i < rel->ncols; i++)
+            if (after[i].state == CDC_VAL_UNCHANGED && before[i].state == CDC_VAL_PRESENT)
+                after[i] = before[i];
+    }
+    if (before && rel->nkeys > 0 && key_changed(rel, &m->u.change.oldtup, &m->u.change.newtup)) {
+        /* Debezium: a key change is a delete of the old key and a create of the new one. */
+        ev->before = before;
+        ev->key = before;
+        if (emit_delete(cap, ev, after, err) < 0)
+            return -1;
+        ev->op = CDC_OP_CREATE;
+        ev->before = NULL;
+        ev->after = after;
+        ev->key = after;
+        ev->pk_change_newkey = NULL;
+        ev->pk_change_oldkey = before;
+        return cap->skip['c'] ? 0 : emit(cap, ev, err);
+    }
+    if (cap->skip['u'])
+        return 0;
+    ev->op = CDC_OP_UPDATE;
+    ev->before = m->u.change.old_kind == 'O' ? before : NULL;
+    ev->after = after;
+    ev->key = after;
+    return emit(cap, ev, err);
+}
+
+static int
+handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
+{
+    cdc_event ev = { 0 };
+
+    ev.rel = m->u.change.rel;
+    ev.lsn = lsn;
+    if (ev.rel->excluded)
+        return 0;
+    cap->stats.changes++;
+    switch (m->type) {
+    case PGO_INSERT:
+        if (cap->skip['c'])
+            return 0;
+        ev.op = CDC_OP_CREATE;
+        ev.after = pgo_tuple_values(ev.rel, &m->u.change.newtup, &cap->topts, cap->arena, err);
+        ev.key = ev.after;
+        return ev.after ? emit(cap, &ev, err) : -1;
+    case PGO_UPDATE:
+        return handle_update(cap, m, &ev, err);
+    case PGO_DELETE:
+        ev.before = pgo_tuple_values(ev.rel, &m->u.change.oldtup, &cap->topts, cap->arena, err);
+        ev.key = ev.before;
+        return ev.before ? emit_delete(cap, &ev, NULL, err) : -1;
+    default:
+        return cdc_err_set(err, CDC_E_INVAL, "not a row change: %c", m->type);
+    }
+}
+
+static int
+handle_truncate(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
+{
+    if (cap->skip['t'])
+        return 0;
+    for (int i = 0; i < m->u.truncate.nrels; i++) {
+        cdc_event ev = { 0 };
+
+        ev.op = CDC_OP_TRUNCATE;
+        ev.rel = m->u.truncate.rels[i];
+        if (ev.rel->excluded)
+            continue;
+        ev.lsn = lsn;
+        if (emit(cap, &ev, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+begin_txn(agent_capture *cap, uint32_t xid, uint64_t commit_lsn, int64_t ts_us, cdc_err *err)
+{
+    if (cap->in_txn)
+        return cdc_err_set(err, CDC_E_PROTO, "BEGIN of xid %u inside transaction %u", xid,
+                           cap->txn.xid);
+    cap->in_txn = true;
+    cap->seq = 0;
+    cap->txn.xid = xid;
+    cap->txn.commit_lsn = commit_lsn;
+    cap->txn.end_lsn = 0;
+    cap->txn.commit_ts_us = ts_us;
+    cap->txn.nevents = 0;
+    /* After a reconnect the server re-sends transactions the watermark already tracks. */
+    if (commit_lsn > cap->last_commit)
+        return agent_wm_begin(cap->router->wm, commit_lsn);
+    return 0;
+}
+
+static int
+commit_txn(agent_capture *cap, uint64_t commit_lsn, uint64_t end_lsn, cdc_err *err)
+{
+    if (!cap->in_txn || commit_lsn != cap->txn.commit_lsn)
+        return cdc_err_set(err, CDC_E_PROTO, "COMMIT at %X/%X does not match the open "
+                           "transaction (%X/%X)", (unsigned) (commit_lsn >> 32),
+                           (unsigned) commit_lsn, (unsigned) (cap->txn.commit_lsn >> 32),
+                           (unsigned) cap->txn.commit_lsn);
+    cap->txn.end_lsn = end_lsn;
+    cap->txn.nevents = cap->seq;
+    if (agent_router_commit(cap->router, &cap->txn, err) < 0)
+        return -1;
+    if (commit_lsn > cap->last_commit) {
+        agent_wm_commit(cap->router->wm, commit_lsn, end_lsn);
+        cap->last_commit = commit_lsn;
+    }
+    cap->txn.prev_commit_lsn = commit_lsn;
+    cap->in_txn = false;
+    cap->stats.txns++;
+    return 0;
+}
+
+/* A non-transactional logical message is a transaction of its own at its LSN. */
+static int
+handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
+{
+    cdc_event ev = { 0 };
+    cdc_txn   saved = cap->txn;
+    int       rc;
+
+    ev.op = CDC_OP_MESSAGE;
+    ev.lsn = m->u.message.lsn ? m->u.message.lsn : lsn;
+    ev.msg_prefix = m->u.message.prefix;
+    ev.msg_content = m->u.message.content;
+    ev.msg_len = m->u.message.len;
+    ev.msg_transactional = m->u.message.transactional;
+    if (m->u.message.transactional)
+        return emit(cap, &ev, err);
+    if (begin_txn(cap, 0, ev.lsn, now_us(), err) < 0)
+        return -1;
+    ev.pos.lsn = ev.lsn;
+    ev.pos.seq = cap->seq++;
+    ev.source_ts_us = cap->txn.commit_ts_us;
+    rc = agent_router_write(cap->router, &ev, err);
+    if (rc == 0)
+        rc = commit_txn(cap, ev.lsn, ev.lsn, err);
+    /* Keep source.sequence pointing at the last real transaction. */
+    cap->txn.prev_commit_lsn = saved.prev_commit_lsn;
+    return rc;
+}
+
+/* Everything that may appear both in a plain transaction and in a streamed one. */
+static int
+dispatch(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
+{
+    cdc_rel *rel;
+
+    switch (m->type) {
+    case PGO_RELATION:
+        rel = pgo_rel_lookup(agent_capture_relcache(cap), m->u.relation.rel->relid);
+        return rel ? agent_capture_prepare_rel(cap, rel, err) : 0;
+    case PGO_TYPE:
+    case PGO_ORIGIN:
+        return 0;
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE:
+        if (!cap->in_txn)
+            return cdc_err_set(err, CDC_E_PROTO, "row change outside a transaction at %X/%X",
+                               (unsigned) (lsn >> 32), (unsigned) lsn);
+        return handle_change(cap, m, lsn, err);
+    case PGO_TRUNCATE:
+        return handle_truncate(cap, m, lsn, err);
+    case PGO_MESSAGE:
+        return handle_message(cap, m, lsn, err);
+    default:
+        return cdc_err_set(err, CDC_E_PROTO, "unexpected message '%c' at %X/%X", m->type,
+                           (unsigned) (lsn >> 32), (unsigned) lsn);
+    }
+}
+
+typedef struct replay_ctx {
+    agent_capture *cap;
+    cdc_err       *err;
+} replay_ctx;
+
+static int
+replay_one(void *arg, uint32_t msg_xid, const uint8_t *msg, size_t len, uint64_t wal_lsn)
+{
+    replay_ctx    *rc = arg;
+    agent_capture *cap = rc->cap;
+    pgo_msg        m;
+    int            r;
+
+    (void) msg_xid;
+    r = pgo_decode(cap->dec, msg, len, &m, cap->arena, rc->err);
+    if (r == 0)
+        r = dispatch(cap, &m, wal_lsn, rc->err);
+    cdc_arena_reset(cap->arena);
+    return r;
+}
+
+/* Feeds the decoder a synthetic STREAM START or STOP so replayed messages parse with their xid. */
+static int
+decode_stream_marker(agent_capture *cap, bool start, uint32_t xid, cdc_err *err)
+{
+    uint8_t buf[6] = { start ? 'S' : 'E', (uint8_t) (xid >> 24), (uint8_t) (xid >> 16),
+                       (uint8_t) (xid >> 8), (uint8_t) xid, 0 };
+    pgo_msg m;
+
+    return pgo_decode(cap->dec, buf, start ? 6 : 1, &m, cap->arena, err);
+}
+
+static int
+stream_commit(agent_capture *cap, const pgo_msg *m, cdc_err *err)
+{
+    uint32_t   xid = m->xid;
+    uint64_t   commit_lsn = m->u.stream_commit.commit_lsn, end_lsn = m->u.stream_commit.end_lsn;
+    replay_ctx rc = { cap, err };
+
+    if (begin_txn(cap, xid, commit_lsn, m->u.stream_commit.commit_ts_us, err) < 0)
+        return -1;
+    cdc_arena_reset(cap->arena);
+    if (decode_stream_marker(cap, true, xid, err) < 0 ||
+        agent_txbuf_replay(cap->txbuf, xid, replay_one, &rc, err) < 0 ||
+        decode_stream_marker(cap, false, xid, err) < 0)
+        return cdc_err_wrap(err, "streamed transaction %u", xid);
+    agent_txbuf_discard(cap->txbuf, xid);
+    cap->stats.streamed_txns++;
+    return commit_txn(cap, commit_lsn, end_lsn, err);
+}
+
+/* Inside STREAM START..STOP: keep the raw message for replay at STREAM COMMIT. */
+static int
+stash_streamed(agent_capture *cap, const uint8_t *data, size_t len, uint64_t lsn, cdc_err *err)
+{
+    uint32_t xid;
+
+    if (len < 5)
+        return cdc_err_set(err, CDC_E_PROTO, "streamed message '%c' of %zu bytes at %X/%X has "
+                           "no xid", len ? data[0] : '?', len, (unsigned) (lsn >> 32),
+                           (unsigned) lsn);
+    xid = (uint32_t) data[1] << 24 | (uint32_t) data[2] << 16 | (uint32_t) data[3] << 8 | data[4];
+    return agent_txbuf_append(cap->txbuf, cap->stream_xid, xid, data, len, lsn, err);
+}
+
+static int
+handle_plain(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
+{
+    switch (m->type) {
+    case PGO_BEGIN:
+        return begin_txn(cap, m->u.begin.xid, m->u.begin.final_lsn, m->u.begin.commit_ts_us, err);
+    case PGO_COMMIT:
+        return commit_txn(cap, m->u.commit.commit_lsn, m->u.commit.end_lsn, err);
+    case PGO_STREAM_START:
+        cap->in_stream = true;
+        cap->stream_xid = m->xid;
+        return 0;
+    case PGO_STREAM_STOP:
+        cap->in_stream = false;
+        return 0;
+    case PGO_STREAM_COMMIT:
+        return stream_commit(cap, m, err);
+    case PGO_STREAM_ABORT:
+        cap->stats.aborted_streams += m->u.stream_abort.subxid == m->xid;
+        return agent_txbuf_abort(cap->txbuf, m->xid, m->u.stream_abort.subxid, err);
+    default:
+        return dispatch(cap, m, lsn, err);
+    }
+}
+
+int
+agent_capture_handle(agent_capture *cap, const uint8_t *data, size_t len, uint64_t wal_lsn,
+                     cdc_err *err)
+{
+    pgo_msg m;
+    int     rc;
+
+    if (cap->in_stream && len > 0 && data[0] != PGO_STREAM_STOP)
+        return stash_streamed(cap, data, len, wal_lsn, err);
+    rc = pgo_decode(cap->dec, data, len, &m, cap->arena, err);
+    if (rc == 0)
+        rc = handle_plain(cap, &m, wal_lsn, err);
+    cdc_arena_reset(cap->arena);
+    return rc;
+}
+
+int
+agent_capture_txn_begin(agent_capture *cap, uint32_t xid, uint64_t commit_lsn, int64_t ts_us,
+                        cdc_err *err)
+{
+    return begin_txn(cap, xid, commit_lsn, ts_us, err);
+}
+
+int
+agent_capture_emit(agent_capture *cap, cdc_event *ev, cdc_err *err)
+{
+    return emit(cap, ev, err);
+}
+
+int
+agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err)
+{
+    return commit_txn(cap, cap->txn.commit_lsn, end_lsn, err);
+}
+
+void
+agent_capture_reset_stream(agent_capture *cap)
+{
+    cdc_err ignored;
+
+    /* A new walsender starts outside any transaction and re-sends what was not confirmed. */
+    if (cap->in_stream)
+        decode_stream_marker(cap, false, cap->stream_xid, &ignored);
+    cap->in_stream = false;
+    cap->in_txn = false;
+    if (agent_txbuf_mem(cap->txbuf) > 0 || cap->stats.streamed_txns || cap->stats.aborted_streams) {
+        agent_txbuf *fresh = new_txbuf(cap, &ignored);
+
+        if (fresh) {
+            agent_txbuf_free(cap->txbuf);
+            cap->txbuf = fresh;
+        }
+    }
+    cdc_arena_reset(cap->arena);
+}

@@ -1,0 +1,19 @@
+/*
+ * The table of destination kinds: a transport or sink is one .c file with
+ * a const cdc_dest_ops plus one row here.
+ */
+#ifndef CDC_AGENT_DEST_REGISTRY_H
+#define CDC_AGENT_DEST_REGISTRY_H
+
+#include "agent/config.h"
+#include "agent/core/cdc_dest.h"
+#include "agent/core/cdc_err.h"
+
+/*
+ * Opens the destination for one configured sink.
+ * @returns a new destination the caller closes with d->ops->close() and
+ * free(), or NULL with err set.
+ */
+cdc_dest *agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err);
+
+#endif

@@ -1,0 +1,297 @@
+#include "agent/repl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/pgconn.h"
+
+#define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
+
+struct repl_stream {
+    PGconn *conn;
+    char   *copybuf;        /* last buffer from PQgetCopyData, freed on the next read */
+    int     server_version;
+    char    slot[64];
+};
+
+int64_t
+repl_pg_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec - PG_EPOCH_OFFSET_US;
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+repl_stream *
+repl_open(const cfg_source *src, cdc_err *err)
+{
+    repl_stream *rs;
+    PGconn      *conn;
+    PGresult    *res;
+
+    conn = agent_pg_connect(src, true, err);
+    if (conn == NULL)
+        return NULL;
+    res = PQexec(conn, "IDENTIFY_SYSTEM");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
+        cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d failed: %s", src->host, src->port,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        PQfinish(conn);
+        return NULL;
+    }
+    if (PQgetisnull(res, 0, 3) || strcmp(PQgetvalue(res, 0, 3), src->database) != 0) {
+        cdc_err_set(err, CDC_E_PG, "replication connection to %s:%d is not bound to database %s",
+                    src->host, src->port, src->database);
+        PQclear(res);
+        PQfinish(conn);
+        return NULL;
+    }
+    log_info("repl", "connected to %s:%d database %s, system %s, timeline %s, WAL at %s",
+             src->host, src->port, src->database, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+             PQgetvalue(res, 0, 2));
+    PQclear(res);
+
+    rs = cdc_xcalloc(1, sizeof(*rs));
+    rs->conn = conn;
+    rs->server_version = PQserverVersion(conn);
+    return rs;
+}
+
+void
+repl_close(repl_stream *rs)
+{
+    if (rs == NULL)
+        return;
+    if (rs->copybuf)
+        PQfreemem(rs->copybuf);
+    PQfinish(rs->conn);
+    free(rs);
+}
+
+int
+repl_server_version(const repl_stream *rs)
+{
+    return rs->server_version;
+}
+
+PGconn *
+repl_conn(repl_stream *rs)
+{
+    return rs->conn;
+}
+
+int
+repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
+                 uint64_t *consistent_point, char *snapshot_name, size_t snapsz, cdc_err *err)
+{
+    char      ident[160], sql[256];
+    PGresult *res;
+    int       rc = -1;
+
+    agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
+             export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+    res = PQexec(rs->conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        cdc_err_set(err, CDC_E_PG, "creating replication slot %s: %s", slot,
+                    PQresultErrorMessage(res));
+        goto out;
+    }
+    if (cdc_lsn_parse(PQgetvalue(res, 0, 1), consistent_point) < 0) {
+        cdc_err_set(err, CDC_E_PROTO, "creating replication slot %s: bad consistent point \"%s\"",
+                    slot, PQgetvalue(res, 0, 1));
+        goto out;
+    }
+    if (snapshot_name)
+        snprintf(snapshot_name, snapsz, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
+    log_info("repl", "slot %s: created, consistent at " CDC_LSN_FMT "%s%s", slot,
+             CDC_LSN_ARGS(*consistent_point), export_snapshot ? ", snapshot " : "",
+             export_snapshot && snapshot_name ? snapshot_name : "");
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int
+repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *publication,
+           int proto_version, bool streaming, bool messages, cdc_err *err)
+{
+    char      ident[160], pub[300], *publit;
+    cdc_buf   q = CDC_BUF_INIT;
+    PGresult *res = NULL;
+    int       rc = -1;
+
+    agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
+    /* publication_names is itself a list of identifiers inside a string literal. */
+    agent_pg_quote_ident(rs->conn, publication, pub, sizeof(pub));
+    publit = PQescapeLiteral(rs->conn, pub, strlen(pub));
+    cdc_buf_printf(&q, "START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '%d', "
+                   "publication_names %s", ident, (unsigned) (start >> 32), (unsigned) start,
+                   proto_version, publit ? publit : "''");
+    if (messages)
+        cdc_buf_puts(&q, ", messages 'true'");
+    if (streaming)
+        cdc_buf_puts(&q, ", streaming 'on'");
+    cdc_buf_puts(&q, ")");
+    PQfreemem(publit);
+    if (cdc_buf_failed(&q)) {
+        cdc_err_set(err, CDC_E_NOMEM, "START_REPLICATION: out of memory");
+        goto out;
+    }
+    res = PQexec(rs->conn, cdc_buf_str(&q));
+    if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+        cdc_err_set(err, CDC_E_PG, "slot %s: START_REPLICATION: %s", slot,
+                    PQresultErrorMessage(res));
+        goto out;
+    }
+    snprintf(rs->slot, sizeof(rs->slot), "%s", slot);
+    log_info("repl", "slot %s: streaming from " CDC_LSN_FMT " (pgoutput proto %d%s)", slot,
+             CDC_LSN_ARGS(start), proto_version, streaming ? ", streaming on" : "");
+    rc = 0;
+out:
+    PQclear(res);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+static int
+stream_ended(repl_stream *rs, cdc_err *err)
+{
+    PGresult *res = PQgetResult(rs->conn);
+    bool      bad = PQstatus(rs->conn) == CONNECTION_BAD;
+
+    cdc_err_set(err, bad ? CDC_E_CONN : CDC_E_PG, "slot %s: replication stream ended: %s",
+                rs->slot, res ? PQresultErrorMessage(res) : PQerrorMessage(rs->conn));
+    /* Keep the message on one line. */
+    for (char *p = err ? err->msg : NULL; p && *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    PQclear(res);
+    return -1;
+}
+
+static int
+parse_copy(repl_stream *rs, const uint8_t *p, int n, repl_msg *msg, cdc_err *err)
+{
+    if (n >= 25 && p[0] == 'w') {
+        msg->kind = 'w';
+        msg->data_start = get_u64(p + 1);
+        msg->wal_end = get_u64(p + 9);
+        msg->data = p + 25;
+        msg->len = (size_t) n - 25;
+        msg->reply_requested = false;
+        return 1;
+    }
+    if (n >= 18 && p[0] == 'k') {
+        msg->kind = 'k';
+        msg->wal_end = get_u64(p + 1);
+        msg->reply_requested = p[17] != 0;
+        msg->data = NULL;
+        msg->len = 0;
+        return 1;
+    }
+    return cdc_err_set(err, CDC_E_PROTO, "slot %s: unexpected copy message 0x%02x of %d bytes",
+                       rs->slot, n > 0 ? p[0] : 0, n);
+}
+
+int
+repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
+{
+    struct pollfd pfd;
+    int           n;
+
+    if (rs->copybuf) {
+        PQfreemem(rs->copybuf);
+        rs->copybuf = NULL;
+    }
+    for (;;) {
+        n = PQgetCopyData(rs->conn, &rs->copybuf, 1);
+        if (n > 0)
+            return parse_copy(rs, (const uint8_t *) rs->copybuf, n, msg, err);
+        if (n == -1)
+            return stream_ended(rs, err);
+        if (n == -2)
+            return cdc_err_set(err, CDC_E_CONN, "slot %s: reading the replication stream: %s",
+                               rs->slot, PQerrorMessage(rs->conn));
+        if (timeout_ms == 0)
+            return 0;
+        pfd.fd = PQsocket(rs->conn);
+        pfd.events = POLLIN;
+        n = poll(&pfd, 1, timeout_ms);
+        if (n < 0 && errno != EINTR)
+            return cdc_err_set(err, CDC_E_IO, "poll: %s", strerror(errno));
+        if (n <= 0)
+            return 0; /* timed out, or a signal: let the caller look at its flags */
+        if (PQconsumeInput(rs->conn) == 0)
+            return cdc_err_set(err, CDC_E_CONN, "slot %s: connection lost: %s", rs->slot,
+                               PQerrorMessage(rs->conn));
+        timeout_ms = 0; /* data arrived: drain without waiting again */
+    }
+}
+
+int
+repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply_requested,
+                 cdc_err *err)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    int     rc = 0;
+
+    cdc_buf_put_u8(&b, 'r');
+    cdc_buf_put_u64be(&b, written);
+    cdc_buf_put_u64be(&b, flushed);
+    cdc_buf_put_u64be(&b, flushed);     /* applied: for us, the same as flushed */
+    cdc_buf_put_u64be(&b, (uint64_t) repl_pg_now());
+    cdc_buf_put_u8(&b, reply_requested ? 1 : 0);
+    if (cdc_buf_failed(&b))
+        rc = cdc_err_set(err, CDC_E_NOMEM, "status update: out of memory");
+    else if (PQputCopyData(rs->conn, (const char *) b.data, (int) b.len) <= 0 ||
+             PQflush(rs->conn) < 0)
+        rc = cdc_err_set(err, CDC_E_CONN, "slot %s: sending status update: %s", rs->slot,
+                         PQerrorMessage(rs->conn));
+    cdc_buf_free(&b);
+    return rc;
+}
+
+int
+repl_finish(repl_stream *rs, cdc_err *err)
+{
+    PGresult *res;
+
+    if (PQputCopyEnd(rs->conn, NULL) <= 0 || PQflush(rs->conn) < 0)
+        return cdc_err_set(err, CDC_E_CONN, "slot %s: ending the stream: %s", rs->slot,
+                           PQerrorMessage(rs->conn));
+    /* Drain what the server still sends until it acknowledges the end. */
+    while ((res = PQgetResult(rs->conn)) != NULL) {
+        if (PQresultStatus(res) == PGRES_COPY_BOTH || PQresultStatus(res) == PGRES_COPY_OUT) {
+            char *buf;
+
+            PQclear(res);
+            while (PQgetCopyData(rs->conn, &buf, 0) > 0)
+                PQfreemem(buf);
+            continue;
+        }
+        PQclear(res);
+    }
+    return 0;
+}

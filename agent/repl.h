@@ -1,0 +1,71 @@
+/*
+ * The walsender side of logical replication: a replication connection,
+ * IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT, START_REPLICATION with pgoutput,
+ * the CopyBoth stream of XLogData ('w') and keepalive ('k') messages, and
+ * standby status updates ('r').  Protocol: "Streaming Replication Protocol"
+ * in the PostgreSQL manual; pg_recvlogical.c is the model.
+ *
+ * It reports two positions, never confusing them: `written` is what was
+ * received and `flushed` is what the destinations made durable (the
+ * watermark).  The slot's confirmed_flush_lsn follows `flushed` only.
+ */
+#ifndef CDC_AGENT_REPL_H
+#define CDC_AGENT_REPL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "agent/core/cdc_err.h"
+
+typedef struct repl_stream repl_stream;
+
+typedef struct repl_msg {
+    char           kind;            /* 'w' XLogData, 'k' keepalive */
+    uint64_t       data_start;      /* 'w': WAL position of this message */
+    uint64_t       wal_end;         /* server's WAL end (keepalive: its send position) */
+    bool           reply_requested; /* 'k' */
+    const uint8_t *data;            /* 'w': the pgoutput message; valid until the next read */
+    size_t         len;
+} repl_msg;
+
+/* Connects (replication=database) and runs IDENTIFY_SYSTEM. */
+repl_stream *repl_open(const cfg_source *src, cdc_err *err);
+void         repl_close(repl_stream *rs);          /* NULL is a no-op */
+
+int repl_server_version(const repl_stream *rs);    /* e.g. 150004 */
+/* The connection, for commands run before START_REPLICATION. */
+PGconn *repl_conn(repl_stream *rs);
+
+/*
+ * CREATE_REPLICATION_SLOT <slot> LOGICAL pgoutput, exporting a snapshot when
+ * asked.  The snapshot stays valid until the next command on this connection.
+ */
+int repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
+                     uint64_t *consistent_point, char *snapshot_name, size_t snapsz,
+                     cdc_err *err);
+
+/* START_REPLICATION SLOT <slot> LOGICAL <start> with pgoutput's options. */
+int repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *publication,
+               int proto_version, bool streaming, bool messages, cdc_err *err);
+
+/*
+ * Waits up to timeout_ms for the next message.
+ * @returns 1 with *msg filled, 0 when nothing arrived in time, -1 with err
+ * set when the stream ended or failed (CDC_E_CONN when the connection is gone).
+ */
+int repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err);
+
+/* Sends a standby status update. */
+int repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply_requested,
+                     cdc_err *err);
+
+/* Ends the copy stream cleanly (after the final status update). */
+int repl_finish(repl_stream *rs, cdc_err *err);
+
+/* Microseconds since 2000-01-01, PostgreSQL's epoch. */
+int64_t repl_pg_now(void);
+
+#endif

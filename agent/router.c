@@ -1,0 +1,112 @@
+#include "agent/router.h"
+
+#include <stdlib.h>
+
+#include "agent/core/cdc_log.h"
+
+int
+agent_router_resume(agent_router *r, cdc_err *err)
+{
+    for (int i = 0; i < r->ndests; i++) {
+        cdc_dest *d = r->dests[i];
+        cdc_pos   p = { 0, 0 };
+
+        if (d->ops->resume_from(d, &p, err) < 0)
+            return cdc_err_wrap(err, "destination %s", d->id);
+        r->written[i] = p;
+        agent_wm_dest_progress(r->wm, i, p);
+        if (p.lsn)
+            log_info("router", "destination %s holds events up to %X/%X #%llu", d->id,
+                     (unsigned) (p.lsn >> 32), (unsigned) p.lsn, (unsigned long long) p.seq);
+    }
+    return 0;
+}
+
+static int
+write_one(agent_router *r, int i, const cdc_event *ev, cdc_err *err)
+{
+    cdc_dest *d = r->dests[i];
+
+    for (int attempt = 0;; attempt++) {
+        if (cdc_dest_write(d, ev, err) == 0)
+            return 0;
+        if (err == NULL || err->code != CDC_E_QUEUE_FULL || attempt > 1000)
+            return cdc_err_wrap(err, "destination %s", d->id);
+        /* Backpressure: let the destination drain before offering the event again. */
+        if (cdc_dest_flush(d, 1000, err) < 0 && err->code != CDC_E_TIMEOUT)
+            return cdc_err_wrap(err, "destination %s", d->id);
+    }
+}
+
+int
+agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err)
+{
+    bool any = false;
+
+    for (int i = 0; i < r->ndests; i++) {
+        if (cdc_pos_cmp(ev->pos, r->written[i]) <= 0)
+            continue;
+        if (write_one(r, i, ev, err) < 0)
+            return -1;
+        r->written[i] = ev->pos;
+        any = true;
+    }
+    if (any)
+        r->events++;
+    else
+        r->skipped++;
+    return 0;
+}
+
+int
+agent_router_commit(agent_router *r, const cdc_txn *txn, cdc_err *err)
+{
+    cdc_pos end = { txn->commit_lsn, CDC_SEQ_END };
+
+    for (int i = 0; i < r->ndests; i++) {
+        /* A destination that already held the whole transaction is told nothing new. */
+        if (cdc_pos_cmp(end, r->written[i]) <= 0)
+            continue;
+        if (cdc_dest_commit_txn(r->dests[i], txn, err) < 0)
+            return cdc_err_wrap(err, "destination %s", r->dests[i]->id);
+        r->written[i] = end;
+    }
+    return 0;
+}
+
+int
+agent_router_poll(agent_router *r, cdc_err *err)
+{
+    for (int i = 0; i < r->ndests; i++) {
+        cdc_pos p = { 0, 0 };
+
+        if (cdc_dest_progress(r->dests[i], &p, err) < 0)
+            return cdc_err_wrap(err, "destination %s", r->dests[i]->id);
+        agent_wm_dest_progress(r->wm, i, p);
+    }
+    return 0;
+}
+
+int
+agent_router_flush(agent_router *r, int timeout_ms, cdc_err *err)
+{
+    int rc = 0;
+
+    for (int i = 0; i < r->ndests; i++)
+        if (cdc_dest_flush(r->dests[i], timeout_ms, err) < 0) {
+            cdc_err_wrap(err, "destination %s", r->dests[i]->id);
+            rc = -1;
+        }
+    return rc < 0 ? rc : agent_router_poll(r, err);
+}
+
+void
+agent_router_close(agent_router *r)
+{
+    for (int i = 0; i < r->ndests; i++) {
+        r->dests[i]->ops->close(r->dests[i]);
+        free(r->dests[i]);
+        r->dests[i] = NULL;
+    }
+    r->ndests = 0;
+}

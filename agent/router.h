@@ -1,0 +1,37 @@
+/*
+ * Fan-out of events to every destination, and collection of their durable
+ * positions into the watermark.  Each destination also has a `written`
+ * position: the last event already handed to it (or already held by it at
+ * start, from resume_from).  Events at or before it are not written again,
+ * which is what makes replay after a restart or reconnect free of
+ * duplicates.  @thread main loop only.
+ */
+#ifndef CDC_AGENT_ROUTER_H
+#define CDC_AGENT_ROUTER_H
+
+#include "agent/core/cdc_dest.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
+#include "agent/watermark.h"
+
+#define AGENT_MAX_DESTS 16
+
+typedef struct agent_router {
+    cdc_dest  *dests[AGENT_MAX_DESTS];
+    cdc_pos    written[AGENT_MAX_DESTS];
+    int        ndests;
+    agent_wm  *wm;              /* borrowed */
+    uint64_t   events;          /* handed to at least one destination */
+    uint64_t   skipped;         /* already held by every destination */
+} agent_router;
+
+/* Asks every destination where it stands; sets written[] and reports progress. */
+int  agent_router_resume(agent_router *r, cdc_err *err);
+int  agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err);
+int  agent_router_commit(agent_router *r, const cdc_txn *txn, cdc_err *err);
+/* Polls every destination's durable position into the watermark. */
+int  agent_router_poll(agent_router *r, cdc_err *err);
+int  agent_router_flush(agent_router *r, int timeout_ms, cdc_err *err);
+void agent_router_close(agent_router *r);
+
+#endif

@@ -1,0 +1,501 @@
+#include "agent/run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/capture.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/dest_registry.h"
+#include "agent/pgconn.h"
+#include "agent/repl.h"
+#include "agent/router.h"
+#include "agent/snapshot.h"
+#include "agent/watermark.h"
+#include "schemas/json.h"
+
+#define DEBEZIUM_VERSION "2.7.3.Final"
+
+/* Set by the signal handler, read by the loop: the only state a handler touches. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void) sig;
+    stop_requested = 1;
+}
+
+typedef struct agent {
+    const cdc_config *cfg;
+    const cfg_source *src;
+    PGconn           *sql;          /* catalog, publication, snapshot */
+    repl_stream      *rs;
+    agent_wm         *wm;
+    agent_router      router;
+    agent_capture    *cap;
+    sch_json_opts     json;
+    int               proto;
+    uint64_t          received;     /* newest WAL position received */
+    uint64_t          sent_flush;   /* flush LSN last reported to the server */
+    uint64_t          stop_lsn;     /* 0: none */
+    int64_t           last_status_ms;
+} agent;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int
+check_server(agent *ag, cdc_err *err)
+{
+    PGresult *res = agent_pg_query(ag->sql, "SELECT current_setting('wal_level')", 0, NULL,
+                                   "checking wal_level", err);
+    int       rc = 0;
+
+    if (res == NULL)
+        return -1;
+    if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
+        rc = cdc_err_set(err, CDC_E_CONFIG, "PostgreSQL at %s:%d has wal_level=%s; logical "
+                         "replication needs wal_level=logical (set it and restart the server)",
+                         ag->src->host, ag->src->port, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (rc == 0 && PQserverVersion(ag->sql) < 100000)
+        rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %d is too old: pgoutput needs 10 or "
+                         "newer", PQserverVersion(ag->sql));
+    return rc;
+}
+
+static int
+create_publication(agent *ag, cdc_err *err)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    ident[300];
+    int     rc;
+
+    cdc_buf_printf(&b, "CREATE PUBLICATION %s FOR TABLE ",
+                   agent_pg_quote_ident(ag->sql, ag->src->publication_name, ident, sizeof(ident)));
+    for (int i = 0; i < ag->src->ntables; i++) {
+        char schema[64], table[64];
+
+        if (agent_pg_split_table(ag->src->tables[i], schema, table, err) < 0) {
+            cdc_buf_free(&b);
+            return -1;
+        }
+        cdc_buf_printf(&b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(ag->sql, schema, ident, sizeof(ident)));
+        cdc_buf_puts(&b, agent_pg_quote_ident(ag->sql, table, ident, sizeof(ident)));
+    }
+    rc = agent_pg_exec(ag->sql, cdc_buf_str(&b), "creating the publication", err);
+    if (rc == 0)
+        log_info("agent", "publication %s: created for %d tables", ag->src->publication_name,
+                 ag->src->ntables);
+    cdc_buf_free(&b);
+    return rc;
+}
+
+/* The publication must publish every configured table; an existing one is never altered. */
+static int
+ensure_publication(agent *ag, cdc_err *err)
+{
+    const char *p[1] = { ag->src->publication_name };
+    PGresult   *pub, *tabs;
+    int         rc = 0;
+
+    pub = agent_pg_query(ag->sql, "SELECT puballtables FROM pg_publication WHERE pubname = $1", 1,
+                         p, "reading the publication", err);
+    if (pub == NULL)
+        return -1;
+    if (PQntuples(pub) == 0) {
+        PQclear(pub);
+        return create_publication(ag, err);
+    }
+    tabs = agent_pg_query(ag->sql, "SELECT schemaname || '.' || tablename FROM "
+                          "pg_publication_tables WHERE pubname = $1", 1, p,
+                          "reading the publication's tables", err);
+    if (tabs == NULL) {
+        PQclear(pub);
+        return -1;
+    }
+    for (int i = 0; i < ag->src->ntables && rc == 0; i++) {
+        bool found = false;
+
+        for (int r = 0; r < PQntuples(tabs) && !found; r++)
+            found = strcmp(PQgetvalue(tabs, r, 0), ag->src->tables[i]) == 0;
+        if (!found)
+            rc = cdc_err_set(err, CDC_E_CONFIG, "publication %s exists but does not publish %s; "
+                             "add it (ALTER PUBLICATION %s ADD TABLE %s) or name another "
+                             "publication: cdcagent does not alter existing publications",
+                             ag->src->publication_name, ag->src->tables[i],
+                             ag->src->publication_name, ag->src->tables[i]);
+    }
+    if (rc == 0 && PQntuples(tabs) > ag->src->ntables)
+        log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "
+                 "others are ignored", ag->src->publication_name, PQntuples(tabs),
+                 ag->src->ntables);
+    PQclear(pub);
+    PQclear(tabs);
+    return rc;
+}
+
+typedef struct slot_row {
+    bool     exists;
+    uint64_t confirmed;
+} slot_row;
+
+static int
+read_slot(agent *ag, slot_row *out, cdc_err *err)
+{
+    const char *p[1] = { ag->src->slot_name };
+    PGresult   *res;
+    int         rc = 0;
+
+    res = agent_pg_query(ag->sql, "SELECT plugin, database, active, active_pid, "
+                         "confirmed_flush_lsn, slot_type FROM pg_replication_slots "
+                         "WHERE slot_name = $1", 1, p, "reading the replication slot", err);
+    if (res == NULL)
+        return -1;
+    out->exists = PQntuples(res) == 1;
+    out->confirmed = 0;
+    if (!out->exists)
+        goto out;
+    if (strcmp(PQgetvalue(res, 0, 5), "logical") != 0 || strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0)
+        rc = cdc_err_set(err, CDC_E_CONFIG, "slot %s exists but is a %s slot with plugin %s; "
+                         "cdcagent needs a logical pgoutput slot", ag->src->slot_name,
+                         PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 0));
+    else if (strcmp(PQgetvalue(res, 0, 1), ag->src->database) != 0)
+        rc = cdc_err_set(err, CDC_E_CONFIG, "slot %s belongs to database %s, not %s",
+                         ag->src->slot_name, PQgetvalue(res, 0, 1), ag->src->database);
+    else if (PQgetvalue(res, 0, 2)[0] == 't')
+        rc = cdc_err_set(err, CDC_E_CONN, "slot %s is in use by another process (pid %s)",
+                         ag->src->slot_name, PQgetvalue(res, 0, 3));
+    else if (!PQgetisnull(res, 0, 4))
+        cdc_lsn_parse(PQgetvalue(res, 0, 4), &out->confirmed);
+out:
+    PQclear(res);
+    return rc;
+}
+
+static int
+open_destinations(agent *ag, cdc_err *err)
+{
+    const cfg_pipeline *pl = &ag->cfg->pipeline;
+    cdc_dest_env        env = { pl->pipeline_id, pl->topic_prefix, ag->src->database, &ag->json };
+
+    for (int i = 0; i < pl->nsinks; i++) {
+        cdc_dest *d;
+
+        if (!pl->sinks[i].enabled)
+            continue;
+        if (ag->router.ndests == AGENT_MAX_DESTS)
+            return cdc_err_set(err, CDC_E_CONFIG, "at most %d enabled sinks", AGENT_MAX_DESTS);
+        d = agent_dest_open(&pl->sinks[i], &env, err);
+        if (d == NULL)
+            return -1;
+        ag->router.dests[ag->router.ndests++] = d;
+    }
+    return 0;
+}
+
+static int
+send_status(agent *ag, bool force, bool reply, cdc_err *err)
+{
+    uint64_t flush = agent_wm_flush_lsn(ag->wm);
+    int64_t  now = mono_ms();
+    int64_t  interval = (int64_t) (ag->cfg->platform.agent.status_interval_seconds * 1000);
+
+    /* Report a new watermark promptly, otherwise at the configured interval. */
+    if (!force && !(flush > ag->sent_flush && now - ag->last_status_ms >= 100) &&
+        now - ag->last_status_ms < interval)
+        return 0;
+    if (repl_send_status(ag->rs, ag->received > flush ? ag->received : flush, flush, reply, err) < 0)
+        return -1;
+    if (flush != ag->sent_flush)
+        log_debug("repl", "slot %s: confirmed " CDC_LSN_FMT, ag->src->slot_name, CDC_LSN_ARGS(flush));
+    ag->sent_flush = flush;
+    ag->last_status_ms = now;
+    return 0;
+}
+
+static int
+handle_repl_msg(agent *ag, const repl_msg *m, cdc_err *err)
+{
+    if (m->kind == 'w') {
+        if (m->data_start > ag->received)
+            ag->received = m->data_start;
+        return agent_capture_handle(ag->cap, m->data, m->len, m->data_start, err);
+    }
+    /* Keepalive: with nothing in flight, the server's position can be confirmed as is. */
+    if (m->wal_end > ag->received && !agent_capture_in_txn(ag->cap))
+        ag->received = m->wal_end;
+    if (!agent_capture_in_txn(ag->cap) && agent_wm_idle(ag->wm))
+        agent_wm_idle_advance(ag->wm, m->wal_end);
+    return m->reply_requested ? send_status(ag, true, false, err) : 0;
+}
+
+/* Streams until stopped or failed.  @returns 0 on a requested stop. */
+static int
+stream(agent *ag, cdc_err *err)
+{
+    repl_msg m;
+    int      n;
+
+    for (;;) {
+        if (stop_requested)
+            return 0;
+        if (ag->stop_lsn && agent_wm_flush_lsn(ag->wm) >= ag->stop_lsn) {
+            log_info("agent", "reached stop_lsn " CDC_LSN_FMT, CDC_LSN_ARGS(ag->stop_lsn));
+            return 0;
+        }
+        if (agent_wm_full(ag->wm)) {
+            /* Backpressure: stop reading until destinations make room. */
+            if (agent_router_flush(&ag->router, 100, err) < 0)
+                return -1;
+        } else {
+            /* Drain what is buffered, up to a bound, before looking at timers. */
+            for (int burst = 0; burst < 4096 && !agent_wm_full(ag->wm); burst++) {
+                n = repl_read(ag->rs, &m, burst == 0 ? 100 : 0, err);
+                if (n < 0)
+                    return -1;
+                if (n == 0)
+                    break;
+                if (handle_repl_msg(ag, &m, err) < 0)
+                    return -1;
+            }
+        }
+        if (agent_router_poll(&ag->router, err) < 0 || send_status(ag, false, false, err) < 0)
+            return -1;
+    }
+}
+
+static int
+start_stream(agent *ag, cdc_err *err)
+{
+    int ver = repl_server_version(ag->rs);
+
+    ag->proto = ver >= 140000 ? 2 : 1;
+    return repl_start(ag->rs, ag->src->slot_name, 0, ag->src->publication_name, ag->proto,
+                      ag->proto >= 2, ver >= 140000, err);
+}
+
+/* Reconnects after a lost connection, with capped exponential backoff and jitter. */
+static int
+reconnect(agent *ag, cdc_err *err)
+{
+    const cfg_retry *rt = &ag->cfg->platform.retry;
+    double           wait = rt->initial_wait_seconds > 0 ? rt->initial_wait_seconds : 1;
+    int              max = ag->cfg->platform.agent.reconnect_max_attempts;
+
+    for (int attempt = 1; !stop_requested && (max == 0 || attempt <= max); attempt++) {
+        double sleep_s = wait * (rt->jitter ? 0.5 + (double) rand() / RAND_MAX / 2 : 1);
+
+        log_warn("agent", "%s; reconnecting in %.1f s (attempt %d)", err->msg, sleep_s, attempt);
+        usleep((useconds_t) (sleep_s * 1e6));
+        wait = wait * (rt->multiplier > 1 ? rt->multiplier : 2);
+        if (wait > rt->max_wait_seconds)
+            wait = rt->max_wait_seconds;
+        repl_close(ag->rs);
+        ag->rs = NULL;
+        PQfinish(ag->sql);
+        ag->sql = agent_pg_connect(ag->src, false, err);
+        if (ag->sql == NULL)
+            continue;
+        ag->rs = repl_open(ag->src, err);
+        if (ag->rs == NULL || start_stream(ag, err) < 0)
+            continue;
+        agent_capture_set_catalog(ag->cap, ag->sql);
+        agent_capture_reset_stream(ag->cap);
+        cdc_err_clear(err);
+        return 0;
+    }
+    return stop_requested ? 1 : -1;
+}
+
+static int
+prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
+{
+    const cfg_source *src = ag->src;
+    slot_row          slot;
+    uint64_t          cp = 0;
+    char              snapname[128] = "";
+    bool              snap;
+    int               rc;
+
+    *snapshot_only_done = false;
+    if (check_server(ag, err) < 0 || ensure_publication(ag, err) < 0 || read_slot(ag, &slot, err) < 0)
+        return -1;
+    if (slot.exists) {
+        if (src->snapshot_mode == CFG_SNAPSHOT_ALWAYS)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "snapshot_mode always with an existing "
+                               "slot (%s) is not supported yet: a snapshot consistent with the "
+                               "slot needs a new slot", src->slot_name);
+        log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT, src->slot_name,
+                 CDC_LSN_ARGS(slot.confirmed));
+        agent_wm_set_start(ag->wm, slot.confirmed);
+        *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
+        return 0;
+    }
+    snap = src->snapshot_mode != CFG_SNAPSHOT_NEVER;
+    if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)
+        return -1;
+    agent_wm_set_start(ag->wm, cp);
+    if (!snap)
+        return 0;
+    rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, &stop_requested, err);
+    if (rc != 0) {
+        cdc_err keep = *err;
+
+        /* A half-taken snapshot cannot be resumed: drop the slot so the next start redoes it. */
+        log_error("agent", "snapshot %s; dropping slot %s so the next start takes it again",
+                  rc > 0 ? "interrupted" : "failed", src->slot_name);
+        {
+            char        ident[160], sql[200];
+            cdc_err     ignored;
+
+            snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s",
+                     agent_pg_quote_ident(repl_conn(ag->rs), src->slot_name, ident, sizeof(ident)));
+            agent_pg_exec(repl_conn(ag->rs), sql, "dropping the slot", &ignored);
+        }
+        if (rc > 0)
+            return cdc_err_set(err, CDC_E_STATE, "stopped during the snapshot; it starts over "
+                               "on the next run");
+        *err = keep;
+        return -1;
+    }
+    *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
+    return 0;
+}
+
+static int
+shutdown_agent(agent *ag, cdc_err *err)
+{
+    int     timeout = (int) (ag->cfg->platform.agent.shutdown_timeout_seconds * 1000);
+    cdc_err ferr = { 0 };
+    int     rc = 0;
+
+    if (agent_router_flush(&ag->router, timeout, &ferr) < 0) {
+        log_error("agent", "flushing destinations: %s", ferr.msg);
+        *err = ferr;
+        rc = -1;
+    }
+    if (ag->rs && send_status(ag, true, false, &ferr) == 0) {
+        repl_finish(ag->rs, &ferr);
+        log_info("agent", "slot %s: confirmed " CDC_LSN_FMT " at shutdown", ag->src->slot_name,
+                 CDC_LSN_ARGS(ag->sent_flush));
+    }
+    return rc;
+}
+
+static void
+log_summary(agent *ag)
+{
+    const agent_capture_stats *st = agent_capture_get_stats(ag->cap);
+
+    log_info("agent", "%llu transactions (%llu streamed), %llu changes, %llu events delivered, "
+             "%llu already held", (unsigned long long) st->txns,
+             (unsigned long long) st->streamed_txns, (unsigned long long) st->changes,
+             (unsigned long long) ag->router.events, (unsigned long long) ag->router.skipped);
+}
+
+static int
+run_agent(agent *ag, cdc_err *err)
+{
+    bool done = false;
+    int  rc;
+
+    if (open_destinations(ag, err) < 0)
+        return -1;
+    /* In flight: transactions handed out but not yet durable everywhere. */
+    ag->wm = agent_wm_new(ag->router.ndests,
+                          (size_t) ag->cfg->platform.max_buffered_messages * 16);
+    ag->router.wm = ag->wm;
+    if (agent_router_resume(&ag->router, err) < 0)
+        return -1;
+    ag->rs = repl_open(ag->src, err);
+    if (ag->rs == NULL)
+        return -1;
+    ag->proto = repl_server_version(ag->rs) >= 140000 ? 2 : 1;
+    ag->cap = agent_capture_new(ag->cfg, ag->sql, &ag->router, ag->proto, err);
+    if (ag->cap == NULL || prepare_source(ag, &done, err) < 0)
+        return -1;
+    if (done) {
+        log_info("agent", "snapshot_mode initial_only: snapshot complete, not streaming");
+        return shutdown_agent(ag, err);
+    }
+    if (start_stream(ag, err) < 0)
+        return -1;
+    for (;;) {
+        rc = stream(ag, err);
+        if (rc == 0 || !cdc_rc_retriable(err->code) || stop_requested)
+            break;
+        rc = reconnect(ag, err);
+        if (rc != 0) {
+            rc = rc > 0 ? 0 : -1;
+            break;
+        }
+    }
+    if (rc < 0) {
+        cdc_err keep = *err;
+
+        log_error("agent", "%s", err->msg);
+        shutdown_agent(ag, err);
+        *err = keep;
+        log_summary(ag);
+        return -1;
+    }
+    log_summary(ag);
+    return shutdown_agent(ag, err);
+}
+
+int
+agent_run(const cdc_config *cfg, cdc_err *err)
+{
+    agent ag = { 0 };
+    int   rc = -1;
+
+    ag.cfg = cfg;
+    ag.src = &cfg->pipeline.source;
+    stop_requested = 0;
+    install_signals();
+    srand((unsigned) time(NULL) ^ (unsigned) getpid());
+    if (cfg->platform.agent.stop_lsn && *cfg->platform.agent.stop_lsn &&
+        cdc_lsn_parse(cfg->platform.agent.stop_lsn, &ag.stop_lsn) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "agent.stop_lsn: \"%s\" is not an LSN (X/Y)",
+                           cfg->platform.agent.stop_lsn);
+    sch_json_opts_default(&ag.json);
+    ag.json.server_name = cfg->pipeline.topic_prefix;
+    ag.json.database = ag.src->database;
+    ag.json.version = DEBEZIUM_VERSION;
+    ag.json.unavailable_placeholder = ag.src->unavailable_value_placeholder;
+    ag.sql = agent_pg_connect(ag.src, false, err);
+    if (ag.sql != NULL)
+        rc = run_agent(&ag, err);
+    agent_router_close(&ag.router);
+    agent_capture_free(ag.cap);
+    repl_close(ag.rs);
+    PQfinish(ag.sql);
+    agent_wm_free(ag.wm);
+    return rc;
+}

@@ -1,0 +1,306 @@
+#include "agent/snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/catalog.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/pgconn.h"
+#include "decoder/values.h"
+
+/* One decoded row waiting for the next, so the last row of the snapshot can be marked. */
+typedef struct snap_state {
+    agent_capture *cap;
+    cdc_arena     *arenas[2];
+    int            cur;
+    bool           have_pending;
+    cdc_event      pending;
+    uint64_t       cp;
+    uint64_t       rows;
+} snap_state;
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Undoes COPY's text-format escaping of one field into out; returns its length. */
+static size_t
+copy_unescape(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (c != '\\' || i + 1 >= n) {
+            out[o++] = c;
+            continue;
+        }
+        c = s[++i];
+        switch (c) {
+        case 'b': out[o++] = '\b'; break;
+        case 'f': out[o++] = '\f'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'v': out[o++] = '\v'; break;
+        case 'x': {
+            int v = 0, k = 0;
+
+            while (k < 2 && i + 1 < n && hexval(s[i + 1]) >= 0)
+                v = v * 16 + hexval(s[++i]), k++;
+            out[o++] = k ? (char) v : 'x';
+            break;
+        }
+        default:
+            if (c >= '0' && c <= '7') {
+                int v = c - '0', k = 1;
+
+                while (k < 3 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7')
+                    v = v * 8 + (s[++i] - '0'), k++;
+                out[o++] = (char) v;
+            } else {
+                out[o++] = c;
+            }
+        }
+    }
+    return o;
+}
+
+/* Decodes one COPY text row of rel into values in arena a. */
+static cdc_value *
+decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_arena *a,
+           cdc_err *err)
+{
+    const pgo_type_opts *topts = agent_capture_type_opts(st->cap);
+    cdc_value           *vals = cdc_arena_zalloc(a, sizeof(cdc_value) * (size_t) (rel->ncols ? rel->ncols : 1));
+    const char          *p = row, *end = row + len;
+    int                  col = 0;
+
+    if (len > 0 && end[-1] == '\n')
+        end--;
+    while (col < rel->ncols) {
+        const char *f = p;
+        char       *text;
+        size_t      flen;
+
+        while (p < end && *p != '\t')
+            p++;
+        flen = (size_t) (p - f);
+        if (!(flen == 2 && f[0] == '\\' && f[1] == 'N') && rel->cols[col].ctype.supported) {
+            text = cdc_arena_alloc(a, flen + 1);
+            flen = copy_unescape(f, flen, text);
+            text[flen] = '\0';
+            if (pgo_value_from_text(&rel->cols[col], text, flen, topts, a, &vals[col], err) < 0)
+                return NULL;
+        }
+        col++;
+        if (p < end)
+            p++;
+        else
+            break;
+    }
+    if (col != rel->ncols || p != end) {
+        cdc_err_set(err, CDC_E_PROTO, "table %s.%s: COPY row has a different number of columns "
+                    "than the table (%d)", rel->nspname, rel->relname, rel->ncols);
+        return NULL;
+    }
+    return vals;
+}
+
+static int
+flush_pending(snap_state *st, const char *marker, cdc_err *err)
+{
+    int rc;
+
+    if (!st->have_pending)
+        return 0;
+    st->pending.snapshot = marker;
+    rc = agent_capture_emit(st->cap, &st->pending, err);
+    st->have_pending = false;
+    cdc_arena_reset(st->arenas[1 - st->cur]);
+    if (rc == 0 && ++st->rows % 1000 == 0)
+        rc = agent_router_poll(agent_capture_router(st->cap), err);
+    return rc;
+}
+
+static int
+copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
+           volatile sig_atomic_t *stop, cdc_err *err)
+{
+    cdc_buf   q = CDC_BUF_INIT;
+    char      ident[300];
+    PGresult *res;
+    char     *row = NULL;
+    int       n, rc = -1;
+
+    cdc_buf_puts(&q, "COPY (SELECT ");
+    for (int i = 0; i < rel->ncols; i++)
+        cdc_buf_printf(&q, "%s%s", i ? ", " : "",
+                       agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
+    cdc_buf_printf(&q, " FROM %s.", agent_pg_quote_ident(conn, rel->nspname, ident, sizeof(ident)));
+    cdc_buf_printf(&q, "%s) TO STDOUT", agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident)));
+    res = PQexec(conn, cdc_buf_str(&q));
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        cdc_err_set(err, CDC_E_PG, "snapshot of %s.%s: %s", rel->nspname, rel->relname,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    while ((n = PQgetCopyData(conn, &row, 0)) > 0) {
+        cdc_arena *a = st->arenas[st->cur];
+        cdc_value *vals = decode_row(st, rel, row, (size_t) n, a, err);
+
+        PQfreemem(row);
+        if (vals == NULL || flush_pending(st, "true", err) < 0)
+            goto drain;
+        memset(&st->pending, 0, sizeof(st->pending));
+        st->pending.op = CDC_OP_READ;
+        st->pending.rel = rel;
+        st->pending.lsn = st->cp;
+        st->pending.source_ts_us = ts_us;
+        st->pending.after = vals;
+        st->pending.key = vals;
+        st->have_pending = true;
+        st->cur = 1 - st->cur;
+        if (*stop)
+            goto drain;
+    }
+    if (n == -2) {
+        cdc_err_set(err, CDC_E_CONN, "snapshot of %s.%s: %s", rel->nspname, rel->relname,
+                    PQerrorMessage(conn));
+        goto out;
+    }
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        cdc_err_set(err, CDC_E_PG, "snapshot of %s.%s: %s", rel->nspname, rel->relname,
+                    PQresultErrorMessage(res));
+    else
+        rc = 0;
+    PQclear(res);
+    goto out;
+drain:
+    /* Leave the connection usable: cancel the COPY and swallow what is in flight. */
+    {
+        PGcancel *c = PQgetCancel(conn);
+        char      ebuf[128];
+
+        if (c) {
+            PQcancel(c, ebuf, sizeof(ebuf));
+            PQfreeCancel(c);
+        }
+        while ((n = PQgetCopyData(conn, &row, 0)) > 0)
+            PQfreemem(row);
+        while ((res = PQgetResult(conn)) != NULL)
+            PQclear(res);
+        if (*stop && (err == NULL || err->code == CDC_OK))
+            rc = 1;
+    }
+out:
+    cdc_buf_free(&q);
+    return rc;
+}
+
+static int
+read_int8(PGconn *conn, const char *sql, int64_t *out, cdc_err *err)
+{
+    PGresult *res = agent_pg_query(conn, sql, 0, NULL, "snapshot", err);
+
+    if (res == NULL)
+        return -1;
+    *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+static int
+snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile sig_atomic_t *stop,
+                cdc_err *err)
+{
+    for (int i = 0; i < src->ntables; i++) {
+        char     schema[64], table[64];
+        int64_t  ts_us;
+        uint64_t before = st->rows;
+        cdc_rel *rel;
+        int      rc;
+
+        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
+            return -1;
+        rel = agent_catalog_install(conn, agent_capture_relcache(st->cap), schema, table, err);
+        if (rel == NULL || agent_capture_prepare_rel(st->cap, rel, err) < 0)
+            return -1;
+        if (read_int8(conn, "SELECT (extract(epoch FROM current_timestamp) * 1000000)::int8",
+                      &ts_us, err) < 0)
+            return -1;
+        rc = copy_table(st, conn, rel, ts_us, stop, err);
+        if (rc != 0)
+            return rc;
+        log_info("snapshot", "table %s: %llu rows", src->tables[i],
+                 (unsigned long long) (st->rows - before + (st->have_pending ? 1 : 0)));
+    }
+    return 0;
+}
+
+int
+agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
+                   const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
+                   cdc_err *err)
+{
+    snap_state st = { .cap = cap, .cp = cp };
+    char       sql[200];
+    int64_t    xid, ts_us;
+    int        rc = -1;
+
+    st.arenas[0] = cdc_arena_new(64 * 1024);
+    st.arenas[1] = cdc_arena_new(64 * 1024);
+    if (agent_pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "snapshot", err) < 0)
+        goto out;
+    if (snapshot_name && *snapshot_name) {
+        snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
+        if (agent_pg_exec(conn, sql, "importing the slot's snapshot", err) < 0)
+            goto out;
+    }
+    if (read_int8(conn, "SELECT txid_current()", &xid, err) < 0 ||
+        read_int8(conn, "SELECT (extract(epoch FROM current_timestamp) * 1000000)::int8", &ts_us,
+                  err) < 0)
+        goto out;
+    log_info("snapshot", "reading %d tables at " CDC_LSN_FMT " (snapshot %s, xid %lld)",
+             src->ntables, CDC_LSN_ARGS(cp), snapshot_name && *snapshot_name ? snapshot_name : "-",
+             (long long) xid);
+    /*
+     * Snapshot rows are positioned just before the consistent point: a
+     * transaction whose commit record starts exactly there is streamed
+     * afterwards and must not share the snapshot's positions.
+     */
+    if (agent_capture_txn_begin(cap, (uint32_t) xid, cp - 1, ts_us, err) < 0)
+        goto out;
+    rc = snapshot_tables(&st, conn, src, stop, err);
+    if (rc == 0 && flush_pending(&st, "last", err) < 0)
+        rc = -1;
+    if (rc == 0 && agent_capture_txn_commit(cap, cp, err) < 0)
+        rc = -1;
+    if (rc == 0)
+        log_info("snapshot", "done: %llu rows", (unsigned long long) st.rows);
+out:
+    {
+        cdc_err ignored;
+
+        agent_pg_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", "snapshot", &ignored);
+    }
+    cdc_arena_free(st.arenas[0]);
+    cdc_arena_free(st.arenas[1]);
+    return rc;
+}

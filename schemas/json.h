@@ -24,12 +24,19 @@ typedef struct sch_json_opts {
     const char *unavailable_placeholder;    /* "__debezium_unavailable_value" by default */
 } sch_json_opts;
 
-/* Fills o with Debezium 2.7's defaults (server_name and database left NULL). */
+/*
+ * Fills o with Debezium 2.7's defaults (server_name and database left NULL):
+ * version "2.7.3.Final", replace_null_with_default on, the standard
+ * placeholder.  schemas_enable is left off (payload only); JsonConverter's
+ * own default is on, so the agent's config sets it explicitly.
+ */
 void sch_json_opts_default(sch_json_opts *o);
 
 /*
- * Appends the record key: a JSON object of the key columns, or `null` when
- * the relation has no key (and for truncate and message events, per 2.5/2.6).
+ * Appends the record key: a JSON object of the key columns in key order, or
+ * `null` when the relation has no key and for truncate events (2.5).  A
+ * logical message's key is the MessageKey struct {"prefix": ...} (2.6).
+ * @thread any; b is the caller's.
  */
 void sch_json_key(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o);
 

@@ -1,0 +1,33 @@
+/*
+ * Internals shared by the two halves of the JSON encoder: json.c (payloads)
+ * and json_schema.c (JsonConverter schema nodes, schemas.enable=true).  Not
+ * for use outside schemas/.
+ */
+#ifndef CDC_SCHEMAS_JSON_INT_H
+#define CDC_SCHEMAS_JSON_INT_H
+
+#include <stddef.h>
+
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_rel.h"
+#include "json.h"
+
+/* Appends the bytes as a quoted standard-alphabet base64 string (Jackson's
+   MIME_NO_LINEFEEDS variant, which JsonConverter uses for BYTES). */
+void sch_json_put_base64(cdc_buf *b, const void *p, size_t n);
+
+/* Appends a present value of type ct (a column's default, or a payload value). */
+void sch_json_put_present(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v,
+                          const sch_json_opts *o);
+
+/* Appends the schema node of the key struct "{topic}.Key". */
+void sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic,
+                         const sch_json_opts *o);
+/* Appends the schema node of the value struct "{topic}.Envelope". */
+void sch_json_schema_envelope(cdc_buf *b, const cdc_rel *rel, const char *topic,
+                              const sch_json_opts *o);
+/* Appends the schema nodes of MessageKey and MessageValue (op m, CONTRACT 2.6). */
+void sch_json_schema_message_key(cdc_buf *b);
+void sch_json_schema_message_value(cdc_buf *b);
+
+#endif

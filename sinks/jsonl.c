@@ -1,0 +1,501 @@
+/*
+ * The JSON-lines destination (see jsonl.h for the line format).  It is the
+ * simplest destination and the reference for the durability rule every
+ * destination follows: the position reported by progress() is one whose
+ * line has been handed to write(2) in full and fsync'ed; buffered lines do
+ * not count, and an I/O error leaves them buffered and the position where
+ * it was.
+ *
+ * Positions.  `pending` is the position the end of the buffer stands for:
+ * the last event appended, or (commit_lsn, CDC_SEQ_END) once commit_txn()
+ * says the transaction is complete.  A write-out that empties the buffer
+ * moves `written` to `pending`; the fsync after it moves `synced` (the
+ * durable position) to `written`.
+ *
+ * Restart.  The file itself is the record of what was delivered: its last
+ * complete line carries (commit_lsn, seq) in its metadata, and every event
+ * at or before that position is skipped when the server re-sends it.  A line
+ * torn by a crash (no trailing newline) is cut off first.
+ *
+ * Stdout ("-") and other non-regular files (pipes, character devices)
+ * cannot be fsync'ed: for them a line is durable once write(2) returned,
+ * which is all a pipe can promise, and resume_from() reports nothing.
+ */
+#include "jsonl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_log.h"
+#include "../agent/core/cdc_lsn.h"
+#include "../agent/core/cdc_mem.h"
+#include "../schemas/json.h"
+#include "../schemas/topic.h"
+
+#define JSONL_FAC        "dest.jsonl"
+#define JSONL_BUF_HIGH   ((size_t) 1 << 20)  /* write out past 1 MiB */
+#define JSONL_TAIL_CHUNK 65536               /* read size when scanning the tail */
+
+typedef struct jsonl {
+    char         *path;
+    const char   *label;        /* path, or "stdout" in messages */
+    int           fd;
+    bool          regular;      /* a regular file: fsync and resume apply */
+    bool          fsync;
+    int           flush_ms;
+    sch_json_opts jopts;
+    char         *prefix;       /* topic prefix (owned) */
+    char         *database;     /* owned copy when the defaults are used */
+    cdc_buf       out;          /* lines not yet written */
+    cdc_pos       pending, written, synced, resume;
+    uint64_t      nlines, nskipped;
+    int64_t       last_out_ms;  /* monotonic time of the last write-out */
+    bool          failing;      /* the last write-out failed; retried later */
+    bool          broken;       /* fsync failed: nothing written since can be trusted */
+    char          lasterr[200];
+} jsonl;
+
+static int64_t
+jsonl_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+jsonl_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+jsonl_fail(jsonl *j, cdc_err *err, const char *what, int errnum)
+{
+    cdc_err_set(err, CDC_E_IO, "jsonl %s: %s: %s", j->label, what, strerror(errnum));
+    if (!j->failing)    /* once per failure episode, not at every retry */
+        log_warn(JSONL_FAC, "%s: %s: %s (%zu bytes kept buffered)", j->label, what,
+                 strerror(errnum), j->out.len);
+    j->failing = true;
+    snprintf(j->lasterr, sizeof(j->lasterr), "%s: %s", what, strerror(errnum));
+    return -1;
+}
+
+/* Drops the first n bytes of the buffer (they reached the file). */
+static void
+jsonl_consume(jsonl *j, size_t n)
+{
+    memmove(j->out.data, j->out.data + n, j->out.len - n);
+    j->out.len -= n;
+    j->out.data[j->out.len] = '\0';
+}
+
+/*
+ * Writes the whole buffer out, then fsyncs.  @returns 0, or -1 with err set;
+ * the part not written stays buffered and the positions do not move.
+ */
+static int
+jsonl_sync(jsonl *j, cdc_err *err)
+{
+    size_t off = 0;
+
+    if (j->broken)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: an earlier fsync failed: %s", j->label,
+                           j->lasterr);
+    while (off < j->out.len) {
+        ssize_t n = write(j->fd, j->out.data + off, j->out.len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+
+            jsonl_consume(j, off);
+            return jsonl_fail(j, err, "write", e);
+        }
+        off += (size_t) n;
+    }
+    if (off > 0)
+        jsonl_consume(j, off);
+    j->written = j->pending;
+    j->last_out_ms = jsonl_mono_ms();
+    if (j->fsync && j->regular && cdc_pos_cmp(j->synced, j->written) < 0 &&
+        fdatasync(j->fd) != 0) {
+        /* After a failed fsync Linux may have dropped the dirty pages and a
+           retry can succeed without the data ever reaching the disk
+           (PostgreSQL's "fsyncgate"), so the sink stops for good. */
+        int e = errno;
+
+        jsonl_fail(j, err, "fsync", e);
+        j->broken = true;
+        return -1;
+    }
+    j->synced = j->written;
+    j->failing = false;
+    return 0;
+}
+
+static bool
+jsonl_dirty(const jsonl *j)
+{
+    return j->out.len > 0 || cdc_pos_cmp(j->pending, j->synced) > 0;
+}
+
+static int
+jsonl_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
+{
+    const dest_jsonl_conf *c = conf;
+    jsonl                 *j;
+    struct stat            st;
+
+    if (c == NULL || c->path == NULL || c->path[0] == '\0')
+        return cdc_err_set(err, CDC_E_CONFIG, "jsonl: path is required (\"-\" for stdout)");
+    j = cdc_xcalloc(1, sizeof(*j));
+    j->path = cdc_xstrdup(c->path);
+    j->fsync = c->fsync;
+    j->flush_ms = c->flush_interval_ms;
+    j->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    if (strcmp(c->path, "-") == 0) {
+        j->label = "stdout";
+        j->fd = STDOUT_FILENO;
+    } else {
+        j->label = j->path;
+        j->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (j->fd < 0) {
+            cdc_err_set(err, CDC_E_IO, "jsonl %s: open: %s", c->path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (fstat(j->fd, &st) != 0) {
+        cdc_err_set(err, CDC_E_IO, "jsonl %s: fstat: %s", j->label, strerror(errno));
+        goto fail;
+    }
+    j->regular = S_ISREG(st.st_mode);
+    if (env && env->encode_opts) {
+        j->jopts = *(const sch_json_opts *) env->encode_opts;
+    } else {
+        sch_json_opts_default(&j->jopts);
+        j->database = cdc_xstrdup(env && env->database ? env->database : "");
+        j->jopts.server_name = j->prefix;
+        j->jopts.database = j->database;
+    }
+    j->last_out_ms = jsonl_mono_ms();
+    d->impl = j;
+    return 0;
+fail:
+    if (j->fd > STDOUT_FILENO)
+        close(j->fd);
+    free(j->path);
+    free(j->prefix);
+    free(j);
+    return -1;
+}
+
+/*
+ * Finds the last '\n' before offset `before`.  @returns its offset, -1 when
+ * there is none, or -2 on a read error (errno set).
+ */
+static off_t
+jsonl_last_nl(int fd, off_t before)
+{
+    char buf[JSONL_TAIL_CHUNK];
+
+    while (before > 0) {
+        size_t  n = before < (off_t) sizeof(buf) ? (size_t) before : sizeof(buf);
+        off_t   at = before - (off_t) n;
+        ssize_t r = pread(fd, buf, n, at);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t) n) {
+            if (r >= 0)
+                errno = EIO;
+            return -2;
+        }
+        for (size_t i = n; i > 0; i--)
+            if (buf[i - 1] == '\n')
+                return at + (off_t) (i - 1);
+        before = at;
+    }
+    return -1;
+}
+
+/* Parses metadata.commit_lsn and metadata.seq out of one line. */
+static int
+jsonl_parse_pos(jsonl *j, const char *line, size_t len, off_t at, cdc_pos *pos, cdc_err *err)
+{
+    json_error_t jerr;
+    json_t      *root = json_loadb(line, len, 0, &jerr), *md, *lsn, *seq;
+    int          rc = -1;
+
+    md = root ? json_object_get(root, "metadata") : NULL;
+    lsn = md ? json_object_get(md, "commit_lsn") : NULL;
+    seq = md ? json_object_get(md, "seq") : NULL;
+    if (!json_is_integer(lsn) || !json_is_integer(seq) || json_integer_value(lsn) < 0 ||
+        json_integer_value(seq) < 0) {
+        cdc_err_set(err, CDC_E_STATE,
+                    "jsonl %s: last line (at byte %lld) has no metadata.commit_lsn/seq: %s",
+                    j->label, (long long) at, root ? "missing or not integers" : jerr.text);
+        goto out;
+    }
+    pos->lsn = (uint64_t) json_integer_value(lsn);
+    pos->seq = (uint64_t) json_integer_value(seq);
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Cuts a torn last line (one without its newline) off the file. */
+static int
+jsonl_cut_torn(jsonl *j, off_t size, off_t *end, cdc_err *err)
+{
+    char  last;
+    off_t nl;
+
+    if (pread(j->fd, &last, 1, size - 1) != 1)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: read: %s", j->label, strerror(errno));
+    *end = size;
+    if (last == '\n')
+        return 0;
+    nl = jsonl_last_nl(j->fd, size);
+    if (nl == -2)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: read: %s", j->label, strerror(errno));
+    *end = nl + 1;  /* 0 when the file holds only the torn line */
+    log_warn(JSONL_FAC, "%s: last line is incomplete (%lld bytes, from an interrupted write); "
+             "truncating it away", j->label, (long long) (size - *end));
+    if (ftruncate(j->fd, *end) != 0 || fsync(j->fd) != 0)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: truncating torn line: %s", j->label,
+                           strerror(errno));
+    return 0;
+}
+
+static int
+jsonl_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
+{
+    jsonl      *j = d->impl;
+    struct stat st;
+    off_t       end = 0, nl, start;
+    size_t      len;
+    char       *line = NULL;
+    int         rc = -1;
+
+    last_done->lsn = last_done->seq = 0;
+    if (!j->regular)
+        return 0;
+    if (fstat(j->fd, &st) != 0)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: fstat: %s", j->label, strerror(errno));
+    if (st.st_size == 0)
+        return 0;
+    if (jsonl_cut_torn(j, st.st_size, &end, err) != 0)
+        return -1;
+    if (end == 0)
+        return 0;
+    nl = jsonl_last_nl(j->fd, end - 1);
+    if (nl == -2)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: read: %s", j->label, strerror(errno));
+    start = nl + 1;
+    len = (size_t) (end - 1 - start);
+    line = cdc_xmalloc(len + 1);
+    if (pread(j->fd, line, len, start) != (ssize_t) len) {
+        cdc_err_set(err, CDC_E_IO, "jsonl %s: read: %s", j->label, strerror(errno));
+        goto out;
+    }
+    if (jsonl_parse_pos(j, line, len, start, last_done, err) != 0)
+        goto out;
+    /* What the file holds is on disk (it was fsync'ed above if torn; fsync
+       again in case the crash was ours and not the machine's). */
+    if (j->fsync && fsync(j->fd) != 0) {
+        cdc_err_set(err, CDC_E_IO, "jsonl %s: fsync: %s", j->label, strerror(errno));
+        goto out;
+    }
+    j->resume = j->pending = j->written = j->synced = *last_done;
+    log_info(JSONL_FAC, "%s: resuming after " CDC_LSN_FMT " seq %llu", j->label,
+             CDC_LSN_ARGS(last_done->lsn), (unsigned long long) last_done->seq);
+    rc = 0;
+out:
+    free(line);
+    return rc;
+}
+
+static void
+jsonl_put_topic(jsonl *j, const cdc_event *ev)
+{
+    char tmp[300];
+
+    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL) {
+        /* LogicalDecodingMessageMonitor: logical name + ".message", unsanitised */
+        snprintf(tmp, sizeof(tmp), "%s.message", j->prefix);
+    } else if (ev->rel->topic) {
+        sch_json_put_string(&j->out, ev->rel->topic, strlen(ev->rel->topic));
+        return;
+    } else {
+        sch_topic_name(j->prefix, ev->rel->nspname, ev->rel->relname, tmp, sizeof(tmp));
+    }
+    sch_json_put_string(&j->out, tmp, strlen(tmp));
+}
+
+/* Appends one line: {"key":K,"value":V,"metadata":{...}}\n */
+static void
+jsonl_put_line(jsonl *j, const cdc_event *ev)
+{
+    char     lsn[CDC_LSN_STRLEN];
+    cdc_buf *b = &j->out;
+
+    cdc_buf_puts(b, "{\"key\":");
+    sch_json_key(b, ev, &j->jopts);
+    cdc_buf_puts(b, ",\"value\":");
+    sch_json_value(b, ev, &j->jopts, jsonl_now_us());
+    cdc_buf_puts(b, ",\"metadata\":{\"topic\":");
+    jsonl_put_topic(j, ev);
+    cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
+    cdc_buf_put_u64(b, ev->lsn);
+    cdc_buf_puts(b, ",\"lsn\":\"");
+    cdc_buf_puts(b, cdc_lsn_format(ev->pos.lsn, lsn));
+    cdc_buf_puts(b, "\",\"commit_lsn\":");
+    cdc_buf_put_u64(b, ev->pos.lsn);
+    cdc_buf_puts(b, ",\"seq\":");
+    cdc_buf_put_u64(b, ev->pos.seq);
+    cdc_buf_puts(b, ",\"xid\":");
+    if (ev->txn)
+        cdc_buf_put_u64(b, ev->txn->xid);
+    else
+        cdc_buf_puts(b, "null");
+    cdc_buf_puts(b, ",\"op\":\"");
+    cdc_buf_putc(b, (char) ev->op);
+    cdc_buf_puts(b, "\"}}\n");
+}
+
+static int
+jsonl_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
+{
+    jsonl *j = d->impl;
+    size_t mark;
+
+    if (j->broken)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->lasterr);
+    if (cdc_pos_cmp(ev->pos, j->resume) <= 0) {
+        j->nskipped++;      /* already in the file from before the restart */
+        return 0;
+    }
+    /* Write out before appending, so that a failure leaves this event
+       unaccepted (the caller retries it) rather than half-accepted. */
+    if (j->out.len >= JSONL_BUF_HIGH && jsonl_sync(j, err) != 0)
+        return -1;
+    mark = j->out.len;
+    jsonl_put_line(j, ev);
+    if (cdc_buf_failed(&j->out)) {
+        /* A failed realloc keeps the old block: drop only this line. */
+        j->out.failed = false;
+        j->out.len = mark;
+        if (j->out.data)
+            j->out.data[mark] = '\0';
+        return cdc_err_set(err, CDC_E_NOMEM, "jsonl %s: out of memory encoding an event",
+                           j->label);
+    }
+    if (cdc_pos_cmp(ev->pos, j->pending) > 0)
+        j->pending = ev->pos;
+    j->nlines++;
+    return 0;
+}
+
+static int
+jsonl_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
+{
+    jsonl  *j = d->impl;
+    cdc_pos end = { txn->commit_lsn, CDC_SEQ_END };
+
+    (void) err;
+    if (cdc_pos_cmp(end, j->pending) > 0)
+        j->pending = end;
+    return 0;
+}
+
+static int
+jsonl_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
+{
+    jsonl  *j = d->impl;
+    cdc_err e = { 0 };
+
+    if (j->broken)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->lasterr);
+    /* A failed write-out is retried at the next interval; it is reported
+       through health() and the watermark stays where it is. */
+    if (jsonl_dirty(j) && jsonl_mono_ms() - j->last_out_ms >= j->flush_ms &&
+        jsonl_sync(j, &e) != 0 && j->broken)
+        return cdc_err_set(err, e.code, "%s", e.msg);
+    *durable = j->synced;
+    return 0;
+}
+
+static int
+jsonl_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
+{
+    jsonl *j = d->impl;
+
+    (void) timeout_ms;  /* write(2) and fsync cannot be bounded here */
+    if (!jsonl_dirty(j))
+        return 0;
+    return jsonl_sync(j, err);
+}
+
+static void
+jsonl_health(cdc_dest *d, cdc_health *h)
+{
+    jsonl *j = d->impl;
+
+    h->state = j->broken ? CDC_DEST_ERROR : j->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
+    if (j->broken || j->failing)
+        snprintf(h->detail, sizeof(h->detail), "%s: %s", j->label, j->lasterr);
+    else
+        snprintf(h->detail, sizeof(h->detail),
+                 "%s: %llu lines, %llu skipped, %zu bytes buffered, durable " CDC_LSN_FMT
+                 " seq %llu", j->label, (unsigned long long) j->nlines,
+                 (unsigned long long) j->nskipped, j->out.len, CDC_LSN_ARGS(j->synced.lsn),
+                 (unsigned long long) j->synced.seq);
+}
+
+static void
+jsonl_close(cdc_dest *d)
+{
+    jsonl  *j = d->impl;
+    cdc_err e = { 0 };
+
+    if (j == NULL)
+        return;
+    if (jsonl_dirty(j) && jsonl_sync(j, &e) != 0)
+        log_error(JSONL_FAC, "%s: closing with %zu bytes not written: %s", j->label,
+                  j->out.len, e.msg);
+    if (j->fd > STDOUT_FILENO && close(j->fd) != 0)
+        log_warn(JSONL_FAC, "%s: close: %s", j->label, strerror(errno));
+    cdc_buf_free(&j->out);
+    free(j->path);
+    free(j->prefix);
+    free(j->database);
+    free(j);
+    d->impl = NULL;
+}
+
+const cdc_dest_ops dest_jsonl_ops = {
+    .kind = "jsonl",
+    .open = jsonl_open,
+    .resume_from = jsonl_resume_from,
+    .write = jsonl_write,
+    .commit_txn = jsonl_commit_txn,
+    .progress = jsonl_progress,
+    .flush = jsonl_flush,
+    .health = jsonl_health,
+    .close = jsonl_close,
+};

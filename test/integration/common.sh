@@ -1,0 +1,430 @@
+# shellcheck shell=bash disable=SC2034  # a library: its variables are the tests'
+# Helpers for the numbered integration tests (test/integration/NNN_name.sh).
+#
+# A test sources this file, then typically:
+#   pg_up                              # a fresh PostgreSQL 15 on a free port ($PORT)
+#   sql "CREATE TABLE ..."             # as cdc_user in cdc_demo (sql_su: as superuser)
+#   write_pipeline; write_platform     # $T/pipeline.yaml, $T/platform.yaml
+#   agent_start                        # cdcagent run ... in the background, waits for the slot
+#   wait_lines "$EVENTS" 3 30
+#   expect_eq "op of event 1" "$(jl_field "$EVENTS" 1 value.op)" c
+#   agent_stop                         # SIGTERM, asserts exit 0
+#   done_testing
+#
+# Environment: CDCAGENT (the binary; default $CDC_SRC/build/cdcagent), CDC_SRC (source
+# tree), KEEP_TMP=1 (keep the per-test directory), TMPDIR.
+# Output is TAP: "ok N - what", "not ok N - what", "# notes", and a final "1..N".
+
+set -Eeuo pipefail
+
+IT_NAME=$(basename "$0" .sh)
+IT_NUM=${IT_NAME%%_*}
+case "$IT_NUM" in *[!0-9]*|"") IT_NUM=999 ;; esac
+CDC_SRC=${CDC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CDCAGENT=${CDCAGENT:-$CDC_SRC/build/cdcagent}
+# shellcheck source=SCRIPTDIR/../lib/pg.sh
+. "$CDC_SRC/test/lib/pg.sh"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/cdcit.$IT_NUM.XXXXXX")
+chmod 755 "$T"                    # the server's OS user writes under $T/pg
+PGDIR=$T/pg
+PORT=
+AGENT_PID=
+AGENT_RUNS=0
+BG_PIDS=()
+TAP_N=0
+EVENTS=$T/events.jsonl            # where write_pipeline points the jsonl sink
+CDC_RC=''                         # set by cdc, read by the tests
+AGENT_RC=''                       # set by agent_wait_exit
+: >"$EVENTS"
+
+echo "# $IT_NAME: cdcagent=$CDCAGENT tmp=$T"
+
+# ---------------------------------------------------------------- TAP and failure
+
+note() { echo "# $*"; }
+
+ok() {
+    TAP_N=$((TAP_N + 1))
+    echo "ok $TAP_N - $*"
+}
+
+_context() {
+    local f seen=" "
+    for f in "$T/agent.log" "$T/agent.stdout" "$EVENTS" "$PGDIR/log/postgresql.log"; do
+        case "$seen" in *" $f "*) continue ;; esac
+        seen="$seen$f "
+        if [ -s "$f" ]; then
+            echo "# --- last lines of $f ---"
+            tail -n 25 "$f" | sed 's/^/#   /' | cut -c1-400
+        fi
+    done
+}
+
+fail() {
+    TAP_N=$((TAP_N + 1))
+    echo "not ok $TAP_N - $*"
+    _context
+    trap - ERR
+    exit 1
+}
+
+_on_err() {
+    local line=$1 cmd=$2 i where=""
+    trap - ERR
+    # Where in the test: the innermost frame of the test script itself.
+    for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+        if [ "${BASH_SOURCE[$i]}" = "$0" ]; then
+            where=" (test line ${BASH_LINENO[$((i - 1))]})"
+            break
+        fi
+    done
+    TAP_N=$((TAP_N + 1))
+    echo "not ok $TAP_N - command failed at $(basename "${BASH_SOURCE[1]}"):$line$where: $cmd"
+    _context
+    exit 1
+}
+trap '_on_err "$LINENO" "$BASH_COMMAND"' ERR
+
+# check DESCRIPTION COMMAND...: ok if COMMAND succeeds, else fail.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# expect_eq DESCRIPTION ACTUAL EXPECTED
+expect_eq() {
+    if [ "$2" == "$3" ]; then
+        ok "$1"
+    else
+        fail "$1: got '$2', expected '$3'"
+    fi
+}
+
+# expect_contains DESCRIPTION HAYSTACK NEEDLE
+expect_contains() {
+    case "$2" in
+        *"$3"*) ok "$1" ;;
+        *) fail "$1: '$3' not found in: $(printf '%s' "$2" | head -c 2000)" ;;
+    esac
+}
+
+done_testing() {
+    echo "1..$TAP_N"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+_cleanup() {
+    local rc=$?
+    trap - ERR
+    set +e
+    if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
+        kill -TERM "$AGENT_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$AGENT_PID" 2>/dev/null
+        wait "$AGENT_PID" 2>/dev/null
+    fi
+    local p
+    for p in "${BG_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    pg_cleanup "$PGDIR"
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "# kept $T"
+    else
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_port_free() {
+    python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.close()
+PY
+}
+
+# A free TCP port on 127.0.0.1, from a range that depends on the test number.
+free_port() {
+    local p i
+    for ((i = 0; i < 50; i++)); do
+        p=$((20000 + (10#$IT_NUM % 200) * 100 + RANDOM % 100))
+        if _port_free "$p"; then echo "$p"; return 0; fi
+    done
+    echo "common.sh: no free port found" >&2
+    return 1
+}
+
+# Start the test's PostgreSQL; sets PORT.
+pg_up() {
+    local i
+    for ((i = 0; i < 3; i++)); do
+        PORT=$(free_port)
+        if pg_start "$PGDIR" "$PORT"; then
+            note "PostgreSQL 15 on 127.0.0.1:$PORT ($PGDIR)"
+            return 0
+        fi
+        pg_kill "$PGDIR" 2>/dev/null || true
+    done
+    fail "could not start PostgreSQL (see messages above)"
+}
+
+# SQL in cdc_demo as cdc_user (the owner of the tables) or as the superuser.
+sql()    { pg_psql_user "$PORT" cdc_demo "$@"; }
+sql_su() { pg_psql "$PORT" cdc_demo "$@"; }
+
+# Numeric value of an LSN ('0/16B3748' -> 23803720), computed by the server.
+lsn_num() { sql_su "SELECT ('$1'::pg_lsn - '0/0'::pg_lsn)::bigint"; }
+
+# slot_field SLOT COLUMN: one column of pg_replication_slots ("" when there is no such slot).
+slot_field() { sql_su "SELECT $2 FROM pg_replication_slots WHERE slot_name = '$1'"; }
+
+# ---------------------------------------------------------------- configuration
+
+# write_file PATH <<'YAML' ... YAML
+write_file() { cat >"$1"; }
+
+# write_pipeline: $T/pipeline.yaml from these variables (all optional):
+#   P_TABLES (YAML list body, default "public.customers, public.orders"), P_SNAPSHOT
+#   (initial), P_SLOT (cdc_slot), P_PUB (cdc_publication), P_OUT (sink path, default
+#   $EVENTS; "-" writes to the agent's stdout, then EVENTS becomes $T/agent.stdout),
+#   P_SOURCE_EXTRA (more lines for the source: section, unindented).
+write_pipeline() {
+    local out=${P_OUT:-$EVENTS}
+    if [ "$out" = "-" ]; then EVENTS=$T/agent.stdout; : >"$EVENTS"; fi
+    {
+        cat <<YAML
+pipeline_id: it-$IT_NUM
+topic_prefix: cdc
+source:
+  host: 127.0.0.1
+  port: $PORT
+  database: cdc_demo
+  username: cdc_user
+  password: cdc_password
+  tables: [${P_TABLES:-public.customers, public.orders}]
+  slot_name: ${P_SLOT:-cdc_slot}
+  publication_name: ${P_PUB:-cdc_publication}
+  snapshot_mode: ${P_SNAPSHOT:-initial}
+YAML
+        if [ -n "${P_SOURCE_EXTRA:-}" ]; then printf '%s\n' "$P_SOURCE_EXTRA" | sed 's/^/  /'; fi
+        cat <<YAML
+sinks:
+  - sink_id: local
+    sink_type: jsonl
+    jsonl:
+      path: "$out"
+YAML
+    } >"$T/pipeline.yaml"
+}
+
+# write_platform: $T/platform.yaml; STOP_LSN sets agent.stop_lsn, PLATFORM_EXTRA adds
+# top-level lines.
+write_platform() {
+    {
+        cat <<YAML
+transport_mode: direct
+health_enabled: false
+agent:
+  log_level: ${AGENT_LOG_LEVEL:-info}
+  status_interval_seconds: 1
+YAML
+        if [ -n "${STOP_LSN:-}" ]; then echo "  stop_lsn: \"$STOP_LSN\""; fi
+        if [ -n "${PLATFORM_EXTRA:-}" ]; then printf '%s\n' "$PLATFORM_EXTRA"; fi
+    } >"$T/platform.yaml"
+}
+
+# ---------------------------------------------------------------- the agent
+
+need_agent() {
+    [ -x "$CDCAGENT" ] || fail "no cdcagent binary at $CDCAGENT (build it, or set CDCAGENT)"
+}
+
+# cdc CMD ARGS...: run cdcagent in the foreground with the test's platform config;
+# stdout in $T/cdc.out, stderr in $T/cdc.err, exit code in CDC_RC.
+cdc() {
+    need_agent
+    CDC_RC=0
+    "$CDCAGENT" "$@" >"$T/cdc.out" 2>"$T/cdc.err" || CDC_RC=$?
+}
+
+agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; }
+
+# agent_start: cdcagent run in the background (stdout appended to $T/agent.stdout,
+# stderr to $T/agent.log); then waits until its slot is active (unless AGENT_NO_WAIT=1).
+agent_start() {
+    need_agent
+    [ -f "$T/platform.yaml" ] || write_platform
+    AGENT_RUNS=$((AGENT_RUNS + 1))
+    echo "=== run $AGENT_RUNS $(date +%T.%N) ===" >>"$T/agent.log"
+    "$CDCAGENT" run "$T/pipeline.yaml" --platform-config "$T/platform.yaml" \
+        >>"$T/agent.stdout" 2>>"$T/agent.log" &
+    AGENT_PID=$!
+    note "agent started (run $AGENT_RUNS, pid $AGENT_PID)"
+    if [ "${AGENT_NO_WAIT:-0}" != 1 ]; then
+        wait_slot_active "${P_SLOT:-cdc_slot}" 60
+    fi
+}
+
+# wait_slot_active SLOT TIMEOUT: until the agent streams from SLOT.
+wait_slot_active() {
+    local slot=$1 timeout=$2 deadline
+    deadline=$((SECONDS + timeout))
+    while [ "$(slot_field "$slot" active)" != t ]; do
+        if ! agent_alive; then
+            local rc=0
+            wait "$AGENT_PID" || rc=$?
+            AGENT_PID=
+            fail "agent exited (status $rc) before slot $slot became active"
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || fail "slot $slot not active after ${timeout}s"
+        sleep 0.2
+    done
+}
+
+# agent_stop: SIGTERM, wait up to 30 s, assert exit status 0.
+agent_stop() {
+    local rc=0 i
+    [ -n "$AGENT_PID" ] || fail "agent_stop: no agent running"
+    kill -TERM "$AGENT_PID" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+        agent_alive || break
+        sleep 0.1
+    done
+    if agent_alive; then
+        kill -KILL "$AGENT_PID" 2>/dev/null || true
+        wait "$AGENT_PID" 2>/dev/null || true
+        AGENT_PID=
+        fail "agent did not exit within 30 s of SIGTERM"
+    fi
+    wait "$AGENT_PID" || rc=$?
+    AGENT_PID=
+    expect_eq "agent exits with status 0 on SIGTERM" "$rc" 0
+}
+
+# agent_wait_exit TIMEOUT: for a run that ends by itself (stop_lsn); sets AGENT_RC.
+agent_wait_exit() {
+    local timeout=$1 deadline
+    deadline=$((SECONDS + timeout))
+    while agent_alive; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "agent still running after ${timeout}s"
+        sleep 0.1
+    done
+    AGENT_RC=0
+    wait "$AGENT_PID" || AGENT_RC=$?
+    AGENT_PID=
+}
+
+agent_kill9() {
+    [ -n "$AGENT_PID" ] || fail "agent_kill9: no agent running"
+    kill -KILL "$AGENT_PID" 2>/dev/null || true
+    wait "$AGENT_PID" 2>/dev/null || true
+    AGENT_PID=
+    note "agent killed with SIGKILL"
+}
+
+# bg CMD...: a background helper that cleanup stops.
+bg() {
+    "$@" &
+    BG_PIDS+=($!)
+}
+
+# ---------------------------------------------------------------- JSON lines
+
+line_count() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+
+# wait_lines FILE N TIMEOUT: until FILE has at least N complete lines.
+wait_lines() {
+    local file=$1 n=$2 timeout=$3 deadline
+    deadline=$((SECONDS + timeout))
+    while [ "$(line_count "$file")" -lt "$n" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fail "$(basename "$file") has $(line_count "$file") lines after ${timeout}s, expected >= $n"
+        fi
+        if [ -n "$AGENT_PID" ] && ! agent_alive; then
+            local rc=0
+            wait "$AGENT_PID" || rc=$?
+            AGENT_PID=
+            fail "agent exited (status $rc) while waiting for $n lines in $(basename "$file") (has $(line_count "$file"))"
+        fi
+        sleep 0.1
+    done
+}
+
+# The Python side of the JSON checks (python3 is on every machine we run on; jq may not be).
+# Within expressions: evs = list of parsed lines (tombstones included), ev = one event,
+# data = rows without tombstones, get(obj, "a.b.c"), lsn("0/16B3748") -> int.
+_JL_PY='
+import json, sys
+def get(o, path):
+    for part in path.split("."):
+        if part == "":
+            continue
+        if isinstance(o, list):
+            o = o[int(part)]
+        elif isinstance(o, dict):
+            if part not in o:
+                raise KeyError(path)
+            o = o[part]
+        else:
+            raise KeyError(path)
+    return o
+def lsn(v):
+    if isinstance(v, int):
+        return v
+    hi, lo = str(v).split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+def show(v):
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+def load(path):
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError as e:
+                    sys.exit("line %d of %s is not JSON (%s): %s" % (n, path, e, line[:200]))
+    return out
+'
+
+# jl_field FILE LINE PATH: the value at PATH (dotted) of line LINE (1-based; -1 = last).
+# Strings print bare, everything else as compact JSON (null, numbers, objects).
+jl_field() {
+    python3 -c "$_JL_PY
+evs = load(sys.argv[1]); i = int(sys.argv[2])
+ev = evs[i - 1 if i > 0 else i]
+print(show(get(ev, sys.argv[3])))" "$1" "$2" "$3"
+}
+
+# jl_eval FILE EXPR: print show(EXPR) where evs/data are the file's events.
+jl_eval() {
+    python3 -c "$_JL_PY
+evs = load(sys.argv[1])
+data = [e for e in evs if e.get(\"value\") is not None]
+print(show(eval(sys.argv[2])))" "$1" "$2"
+}
+
+# jl_check DESCRIPTION FILE EXPR: ok when the Python EXPR is true, else fail with it.
+jl_check() {
+    local desc=$1 out
+    if out=$(jl_eval "$2" "bool($3)" 2>&1) && [ "$out" = true ]; then
+        ok "$desc"
+    else
+        fail "$desc: ($3) is ${out:-false}"
+    fi
+}
+
+# jl_ops FILE: the op of every data event (tombstones skipped), space separated.
+jl_ops() { jl_eval "$1" '" ".join(get(e, "value.op") for e in data)'; }

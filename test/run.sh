@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command:  bash test/run.sh
+#
+# 1. installs what is missing (deploy/local/deps.sh --test)
+# 2. configures and builds in build/, runs the unit tests and the integration tests
+#    (test/integration/NNN_*.sh, each against its own throwaway PostgreSQL 15)
+# 3. builds again with AddressSanitizer + UBSan in build-asan/ and runs the unit tests there
+# Exits non-zero if anything failed, after a one-line summary.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+START=$SECONDS
+JOBS=$(nproc 2>/dev/null || echo 2)
+FAILED=()
+
+step() { printf '\n=== %s\n' "$*"; }
+
+# run NAME COMMAND...: run a step, remember its failure, go on.
+run() {
+    local name=$1
+    shift
+    if ! "$@"; then
+        FAILED+=("$name")
+        return 1
+    fi
+}
+
+summary() {
+    local t=$((SECONDS - START))
+    echo
+    if [ "${#FAILED[@]}" -eq 0 ]; then
+        echo "test/run.sh: PASS (unit, integration, unit under ASan+UBSan) in ${t}s"
+        exit 0
+    fi
+    echo "test/run.sh: FAIL (${FAILED[*]}) in ${t}s"
+    exit 1
+}
+
+step "dependencies"
+run deps deploy/local/deps.sh --test || summary
+
+step "build (build/)"
+run configure cmake -S . -B build -G Ninja || summary
+run build ninja -C build || summary
+
+step "unit tests"
+run unit ctest --test-dir build --output-on-failure -L unit -j "$JOBS"
+
+step "integration tests"
+run integration ctest --test-dir build --output-on-failure -L integration
+
+step "build with ASan + UBSan (build-asan/)"
+if run configure-asan cmake -S . -B build-asan -G Ninja -DCDC_SANITIZE=ON &&
+   run build-asan ninja -C build-asan; then
+    step "unit tests under ASan + UBSan"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        run unit-asan ctest --test-dir build-asan --output-on-failure -L unit -j "$JOBS"
+fi
+
+summary

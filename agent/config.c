@@ -1,0 +1,965 @@
+/*
+ * The configuration loader: libyaml's document API turns each file into a
+ * node tree, and one generic walker matches every mapping key against the
+ * key tables in config_keys.c, converting scalars in place.  What the walker
+ * cannot know from one row (a sink's type section, duplicate sink ids, the
+ * transport's sections) is checked right after the object it belongs to,
+ * while the YAML marks are still at hand, so every format error names
+ * file:line:col.  cfg_validate() is separate: it says whether this build can
+ * run a well-formed configuration.
+ *
+ * Not here: merging of several platform files (the platform merges its
+ * built-in defaults with one override file, which is what the table
+ * defaults plus one file give us) and YAML merge keys (`<<`), which the
+ * platform's files do not use and which are rejected as unknown keys.
+ */
+#include "agent/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "agent/config_int.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_mem.h"
+
+#define SHOW_MAX 40      /* characters of a bad value quoted in a message */
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
+typedef struct cfg_ctx {
+    const char      *path;      /* the file, as the caller named it */
+    const cfg_table *other;     /* the other file's table: its keys are misplaced here */
+    const char      *other_kind;  /* "platform" or "pipeline" */
+    yaml_document_t  doc;
+    const cfg_retry *retry;     /* platform retry: each sink's defaults */
+    cdc_err         *err;
+} cfg_ctx;
+
+/* What one walk over an object saw: for each row of its table, given and where. */
+typedef struct cfg_seen {
+    bool        *given;
+    yaml_mark_t *mark;
+    yaml_mark_t  start;         /* the object's own mapping */
+} cfg_seen;
+
+static int walk_map(cfg_ctx *c, yaml_node_t *map, const cfg_table *t, void *obj,
+                    const char *tprefix, const char *dprefix, cfg_seen *seen);
+
+/* ---- messages ---- */
+
+static int
+fail_at(cfg_ctx *c, yaml_mark_t m, const char *key, const char *fmt, ...) CDC_PRINTF(4, 5);
+
+static int
+fail_at(cfg_ctx *c, yaml_mark_t m, const char *key, const char *fmt, ...)
+{
+    char    what[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: %s%s%s", c->path, m.line + 1,
+                       m.column + 1, key, *key ? ": " : "", what);
+}
+
+/* Says what went wrong with a value, quoting it unless the key is secret. */
+static int
+fail_value(cfg_ctx *c, const yaml_node_t *n, const cfg_key *k, const char *key,
+           const char *why, const char *text)
+{
+    if ((k->flags & CFG_F_SECRET) || text == NULL)
+        return fail_at(c, n->start_mark, key, "%s", why);
+    return fail_at(c, n->start_mark, key, "%s, got \"%.*s%s\"", why, SHOW_MAX, text,
+                   strlen(text) > SHOW_MAX ? "..." : "");
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE
+                                                            ? "a list" : "a scalar";
+}
+
+/* ---- scalars ---- */
+
+static bool
+is_null(const yaml_node_t *n)
+{
+    static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+    const char *v = (const char *) n->data.scalar.value;
+
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+        if (strcmp(v, nulls[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * ${VAR} and ${VAR:-default}, as the platform's loader does it (its regex is
+ * \$\{([^}:]+)(?::-((?:[^}\\]|\\.)*))?}): an empty variable counts as set,
+ * "\}" in a default is "}", and text that does not form a reference stays as
+ * it is.  Two differences: VAR must be a shell name ([A-Za-z_][A-Za-z0-9_]*),
+ * and "$${" writes a literal "${".  Returns a malloc'd string, or NULL with
+ * the error set.
+ */
+static char *
+expand_env(cfg_ctx *c, const yaml_node_t *n, const char *key)
+{
+    const char *s = (const char *) n->data.scalar.value;
+    cdc_buf     b = CDC_BUF_INIT;
+    char       *out = NULL;
+
+    while (*s) {
+        const char *name, *name_end, *def = NULL, *def_end = NULL, *val;
+
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+            cdc_buf_puts(&b, "${");
+            s += 3;
+            continue;
+        }
+        if (s[0] != '$' || s[1] != '{') {
+            cdc_buf_putc(&b, *s++);
+            continue;
+        }
+        name = s + 2;
+        name_end = name;
+        if (*name && strchr(NAME_CHARS, *name) != NULL && !(*name >= '0' && *name <= '9'))
+            name_end += strspn(name, NAME_CHARS);
+        if (name_end > name && name_end[0] == ':' && name_end[1] == '-') {
+            def = def_end = name_end + 2;
+            while (*def_end && *def_end != '}')
+                def_end += (def_end[0] == '\\' && def_end[1]) ? 2 : 1;
+        }
+        if (name_end == name || (def ? *def_end : *name_end) != '}') {
+            cdc_buf_putc(&b, *s++);             /* not a reference: keep the '$' */
+            continue;
+        }
+        {
+            char var[128];
+
+            snprintf(var, sizeof(var), "%.*s", (int) (name_end - name), name);
+            val = getenv(var);
+            if (val != NULL) {
+                cdc_buf_puts(&b, val);
+            } else if (def != NULL) {
+                for (const char *p = def; p < def_end; p++)
+                    cdc_buf_putc(&b, (p[0] == '\\' && p[1] == '}') ? *++p : *p);
+            } else {
+                fail_at(c, n->start_mark, key, "environment variable %s is not set "
+                        "(write ${%s:-default} for a fallback)", var, var);
+                goto out;
+            }
+        }
+        s = (def ? def_end : name_end) + 1;
+    }
+    cdc_buf_putc(&b, '\0');
+    if (cdc_buf_failed(&b)) {
+        cdc_err_set(c->err, CDC_E_NOMEM, "%s: out of memory", c->path);
+        goto out;
+    }
+    out = cdc_xstrdup(cdc_buf_str(&b));
+out:
+    cdc_buf_free(&b);
+    return out;
+}
+
+static bool
+parse_int(const char *s, long *out)
+{
+    char *end;
+
+    if (!((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9')))
+        return false;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return errno == 0 && *end == '\0' && *out >= INT32_MIN && *out <= INT32_MAX;
+}
+
+/* Decimal numbers only: no hex floats, no inf or nan that strtod would take. */
+static bool
+parse_double(const char *s, double *out)
+{
+    char *end;
+
+    if (*s == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0' || strpbrk(s, "0123456789") == NULL)
+        return false;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && *end == '\0' && isfinite(*out);
+}
+
+/* YAML 1.1 booleans as PyYAML reads them (no y/n). */
+static bool
+parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
+    static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return *out = true, true;
+        if (strcmp(s, no[i]) == 0)
+            return *out = false, true;
+    }
+    return false;
+}
+
+/* "1..65535", "0..", ">0": NULL when v is inside, else a message in why. */
+static const char *
+check_range(const char *range, double v, char *why, size_t whysz)
+{
+    const char *dots;
+    double      lo, hi;
+
+    if (range == NULL)
+        return NULL;
+    if (range[0] == '>') {
+        if (v > strtod(range + 1, NULL))
+            return NULL;
+        snprintf(why, whysz, "must be greater than %s", range + 1);
+        return why;
+    }
+    dots = strstr(range, "..");
+    lo = strtod(range, NULL);                   /* stops at the first '.' of ".." */
+    hi = dots[2] ? strtod(dots + 2, NULL) : INFINITY;
+    if (v >= lo && v <= hi)
+        return NULL;
+    if (isinf(hi))
+        snprintf(why, whysz, "must be at least %.*s", (int) (dots - range), range);
+    else
+        snprintf(why, whysz, "must be between %.*s and %s", (int) (dots - range), range, dots + 2);
+    return why;
+}
+
+static const cfg_enum *
+find_choice(const cfg_enum *choices, const char *s)
+{
+    for (const cfg_enum *e = choices; e->name; e++)
+        if (strcmp(e->name, s) == 0)
+            return e;
+    return NULL;
+}
+
+static const char *
+choices_msg(const cfg_enum *choices, char *why, size_t whysz)
+{
+    size_t n = (size_t) snprintf(why, whysz, "must be one of");
+
+    for (const cfg_enum *e = choices; e->name && n < whysz; e++)
+        n += (size_t) snprintf(why + n, whysz - n, "%s %s", e == choices ? ":" : ",", e->name);
+    return why;
+}
+
+/*
+ * Stores text in the field of a scalar key.  Returns NULL, or what is wrong
+ * (in why or a static string).  Used for file values and table defaults alike.
+ */
+static const char *
+store_scalar(const cfg_key *k, void *field, const char *text, char *why, size_t whysz)
+{
+    const cfg_enum *e;
+    const char     *bad;
+    long            l;
+    double          d;
+    bool            b;
+
+    switch (k->type) {
+    case CFG_STR:
+        if (k->choices && find_choice(k->choices, text) == NULL)
+            return choices_msg(k->choices, why, whysz);
+        if (k->check && (bad = k->check(text)) != NULL)
+            return bad;
+        free(*(char **) field);
+        *(char **) field = cdc_xstrdup(text);
+        return NULL;
+    case CFG_INT:
+        if (!parse_int(text, &l))
+            return "expected an integer";
+        if ((bad = check_range(k->range, (double) l, why, whysz)) != NULL)
+            return bad;
+        *(int *) field = (int) l;
+        return NULL;
+    case CFG_DOUBLE:
+        if (!parse_double(text, &d))
+            return "expected a number";
+        if ((bad = check_range(k->range, d, why, whysz)) != NULL)
+            return bad;
+        *(double *) field = d;
+        return NULL;
+    case CFG_BOOL:
+        if (!parse_bool(text, &b))
+            return "expected true or false";
+        *(bool *) field = b;
+        return NULL;
+    case CFG_ENUM:
+        if ((e = find_choice(k->choices, text)) == NULL)
+            return choices_msg(k->choices, why, whysz);
+        *(int *) field = e->value;
+        return NULL;
+    default:
+        return "not a scalar key";
+    }
+}
+
+/* ---- one key's value ---- */
+
+static int
+scalar_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *field, const char *key)
+{
+    char        why[160];
+    const char *bad;
+    char       *text;
+
+    if (n->type != YAML_SCALAR_NODE)
+        return fail_at(c, n->start_mark, key, "expected %s, got %s",
+                       k->type == CFG_INT ? "an integer" : k->type == CFG_DOUBLE ? "a number"
+                       : k->type == CFG_BOOL ? "true or false" : "a string", node_kind(n));
+    if (is_null(n)) {
+        if (k->type == CFG_STR && k->def == NULL && !(k->flags & CFG_F_REQUIRED)) {
+            free(*(char **) field);
+            *(char **) field = NULL;
+            return 0;
+        }
+        return fail_at(c, n->start_mark, key, "a value is required here, got null");
+    }
+    if ((text = expand_env(c, n, key)) == NULL)
+        return -1;
+    bad = store_scalar(k, field, text, why, sizeof(why));
+    if (bad != NULL)
+        fail_value(c, n, k, key, bad, text);
+    free(text);
+    return bad ? -1 : 0;
+}
+
+static int
+strlist_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *obj, const char *key)
+{
+    char  ***items = (char ***) ((char *) obj + k->off);
+    int     *count = (int *) ((char *) obj + k->off_n);
+    char     ikey[160];
+
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_at(c, n->start_mark, key, "expected a list, got %s", node_kind(n));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *in = yaml_document_get_node(&c->doc, *it);
+        const char  *bad;
+        char        *text;
+
+        snprintf(ikey, sizeof(ikey), "%s[%d]", key, *count);
+        if (in->type != YAML_SCALAR_NODE || is_null(in))
+            return fail_at(c, in->start_mark, ikey, "expected a string, got %s",
+                           in->type == YAML_SCALAR_NODE ? "null" : node_kind(in));
+        if ((text = expand_env(c, in, ikey)) == NULL)
+            return -1;
+        if (k->check && (bad = k->check(text)) != NULL) {
+            fail_value(c, in, k, ikey, bad, text);
+            free(text);
+            return -1;
+        }
+        *items = cdc_xrealloc(*items, ((size_t) *count + 1) * sizeof(char *));
+        (*items)[(*count)++] = text;
+    }
+    return 0;
+}
+
+static int
+strmap_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, cfg_strmap *m, const char *key)
+{
+    char ikey[200];
+
+    if (n->type != YAML_MAPPING_NODE)
+        return fail_at(c, n->start_mark, key, "expected a mapping, got %s", node_kind(n));
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(&c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(&c->doc, p->value);
+        const char  *name = (const char *) kn->data.scalar.value;
+        char        *text;
+
+        if (kn->type != YAML_SCALAR_NODE)
+            return fail_at(c, kn->start_mark, key, "keys must be strings, got %s", node_kind(kn));
+        snprintf(ikey, sizeof(ikey), "%s.%s", key, name);
+        for (int i = 0; i < m->n; i++)
+            if (strcmp(m->items[i].key, name) == 0)
+                return fail_at(c, kn->start_mark, ikey, "duplicate key");
+        if (vn->type != YAML_SCALAR_NODE || is_null(vn))
+            return fail_at(c, vn->start_mark, ikey, "expected a string, got %s",
+                           vn->type == YAML_SCALAR_NODE ? "null" : node_kind(vn));
+        if ((text = expand_env(c, vn, ikey)) == NULL)
+            return -1;
+        m->items = cdc_xrealloc(m->items, ((size_t) m->n + 1) * sizeof(cfg_kv));
+        m->items[m->n].key = cdc_xstrdup(name);
+        m->items[m->n++].value = text;
+    }
+    (void) k;
+    return 0;
+}
+
+/* ---- objects ---- */
+
+static int
+key_index(const cfg_table *t, const char *name)
+{
+    for (int i = 0; t->keys[i].name; i++)
+        if (strcmp(t->keys[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static size_t
+table_len(const cfg_table *t)
+{
+    size_t n = 0;
+
+    while (t->keys[n].name)
+        n++;
+    return n;
+}
+
+static void
+seen_init(cfg_seen *s, const cfg_table *t, yaml_mark_t start)
+{
+    size_t n = table_len(t);
+
+    s->given = cdc_xcalloc(n, sizeof(bool));
+    s->mark = cdc_xcalloc(n, sizeof(yaml_mark_t));
+    s->start = start;
+}
+
+static void
+seen_free(cfg_seen *s)
+{
+    free(s->given);
+    free(s->mark);
+}
+
+static int
+apply_defaults(const cfg_table *t, void *obj, cdc_err *err)
+{
+    char        why[160];
+    const char *bad;
+
+    for (const cfg_key *k = t->keys; k->name; k++) {
+        if (k->def == NULL || k->type == CFG_SECTION)
+            continue;
+        if ((bad = store_scalar(k, (char *) obj + k->off, k->def, why, sizeof(why))) != NULL)
+            return cdc_err_set(err, CDC_E_INVAL, "built-in default of %s: %s", k->name, bad);
+    }
+    return 0;
+}
+
+/* Keys the walk did not see: an error when required and their section was given. */
+static int
+check_required(cfg_ctx *c, const cfg_table *t, const cfg_seen *s, const char *dprefix)
+{
+    char key[200];
+
+    for (int i = 0; t->keys[i].name; i++) {
+        const cfg_key *k = &t->keys[i];
+        const char    *dot = strrchr(k->name, '.');
+        yaml_mark_t    at = s->start;
+
+        if (!(k->flags & CFG_F_REQUIRED) || s->given[i])
+            continue;
+        if (dot != NULL) {
+            char parent[128];
+            int  pi;
+
+            snprintf(parent, sizeof(parent), "%.*s", (int) (dot - k->name), k->name);
+            pi = key_index(t, parent);
+            if (pi < 0 || !s->given[pi])
+                continue;
+            at = s->mark[pi];
+        }
+        snprintf(key, sizeof(key), "%s%s", dprefix, k->name);
+        return fail_at(c, at, key, "required %s is missing",
+                       k->type == CFG_SECTION ? "section" : "key");
+    }
+    return 0;
+}
+
+/* After one sink: its type's section is given, and no other type's. */
+static int
+check_sink(cfg_ctx *c, const cfg_sink *sk, const cfg_seen *s, const char *dprefix)
+{
+    const char *type = cfg_sink_type_name(sk->sink_type);
+    char        key[200];
+
+    for (int t = CFG_SINK_WEBHOOK; t <= CFG_SINK_JSONL; t++) {
+        const char *name = cfg_sink_type_name((cfg_sink_type) t);
+        int         i = key_index(&cfg_sink_table, name);
+
+        snprintf(key, sizeof(key), "%s%s", dprefix, name);
+        if (t == (int) sk->sink_type && !s->given[i])
+            return fail_at(c, s->start, key, "required for sink_type %s", type);
+        if (t != (int) sk->sink_type && s->given[i])
+            return fail_at(c, s->mark[i], key, "section does not match sink_type %s", type);
+    }
+    return 0;
+}
+
+/*
+ * A list of objects.  The walk is generic, but the checks after each element
+ * are a sink's (its type section, unique sink_id, the platform's retry as
+ * defaults): sinks are the only list of objects in either file.
+ */
+static int
+list_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *obj, const char *key)
+{
+    void       **items = (void **) ((char *) obj + k->off);
+    int         *count = (int *) ((char *) obj + k->off_n);
+    const cfg_table *t = k->sub;
+    yaml_mark_t *id_marks;
+    size_t       cap;
+    int          rc = -1;
+
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_at(c, n->start_mark, key, "expected a list, got %s", node_kind(n));
+    cap = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
+    *items = cdc_xcalloc(cap ? cap : 1, t->size);
+    id_marks = cdc_xcalloc(cap ? cap : 1, sizeof(yaml_mark_t));
+    for (size_t i = 0; i < cap; i++) {
+        yaml_node_t *en = yaml_document_get_node(&c->doc, n->data.sequence.items.start[i]);
+        cfg_sink    *sk = (cfg_sink *) ((char *) *items + i * t->size);
+        char         prefix[64];
+        cfg_seen     s;
+        int          erc;
+
+        if (en->type != YAML_MAPPING_NODE) {
+            snprintf(prefix, sizeof(prefix), "%s[%zu]", key, i);
+            fail_at(c, en->start_mark, prefix, "expected a mapping, got %s", node_kind(en));
+            goto out;
+        }
+        snprintf(prefix, sizeof(prefix), "%s[%zu].", key, i);
+        (*count)++;                              /* owned by cfg from here: cfg_free frees it */
+        if (apply_defaults(t, sk, c->err) != 0)
+            goto out;
+        sk->retry = *c->retry;
+        seen_init(&s, t, en->start_mark);
+        erc = walk_map(c, en, t, sk, "", prefix, &s);
+        if (erc == 0)
+            erc = check_required(c, t, &s, prefix);
+        if (erc == 0)
+            erc = check_sink(c, sk, &s, prefix);
+        id_marks[i] = s.mark[key_index(t, "sink_id")];
+        seen_free(&s);
+        if (erc != 0)
+            goto out;
+        for (size_t j = 0; j < i; j++) {
+            const cfg_sink *prev = (const cfg_sink *) ((char *) *items + j * t->size);
+
+            if (strcmp(prev->sink_id, sk->sink_id) == 0) {
+                snprintf(prefix, sizeof(prefix), "%s[%zu].sink_id", key, i);
+                fail_at(c, id_marks[i], prefix, "duplicate sink_id \"%s\" (first at line %zu)",
+                        sk->sink_id, id_marks[j].line + 1);
+                goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(id_marks);
+    return rc;
+}
+
+/*
+ * Walks one mapping: every key must be a row of t named tprefix + key.
+ * Messages name keys as dprefix + key ("sinks[1].webhook.url").
+ */
+static int
+walk_map(cfg_ctx *c, yaml_node_t *map, const cfg_table *t, void *obj, const char *tprefix,
+         const char *dprefix, cfg_seen *seen)
+{
+    char tname[160], dname[200];
+
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t   *kn = yaml_document_get_node(&c->doc, p->key);
+        yaml_node_t   *vn = yaml_document_get_node(&c->doc, p->value);
+        const char    *name = (const char *) kn->data.scalar.value;
+        const cfg_key *k;
+        int            i, rc;
+
+        if (kn->type != YAML_SCALAR_NODE)
+            return fail_at(c, kn->start_mark, dprefix, "keys must be strings, got %s",
+                           node_kind(kn));
+        snprintf(tname, sizeof(tname), "%s%s", tprefix, name);
+        snprintf(dname, sizeof(dname), "%s%s", dprefix, name);
+        i = strchr(name, '.') ? -1 : key_index(t, tname);
+        if (i < 0) {
+            if (*tprefix == '\0' && c->other && key_index(c->other, name) >= 0)
+                return fail_at(c, kn->start_mark, dname, "is a %s setting; it belongs in %s.yaml",
+                               c->other_kind, c->other_kind);
+            return fail_at(c, kn->start_mark, dname, "unknown key");
+        }
+        if (seen->given[i])
+            return fail_at(c, kn->start_mark, dname, "duplicate key (first at line %zu)",
+                           seen->mark[i].line + 1);
+        k = &t->keys[i];
+        seen->given[i] = true;
+        seen->mark[i] = kn->start_mark;
+        switch (k->type) {
+        case CFG_SECTION:
+            if (is_null(vn)) {
+                seen->given[i] = false;          /* "webhook:" alone is an absent section */
+                continue;
+            }
+            if (vn->type != YAML_MAPPING_NODE)
+                return fail_at(c, vn->start_mark, dname, "expected a mapping, got %s",
+                               node_kind(vn));
+            snprintf(tname, sizeof(tname), "%s%s.", tprefix, name);
+            snprintf(dname, sizeof(dname), "%s%s.", dprefix, name);
+            rc = walk_map(c, vn, t, obj, tname, dname, seen);
+            break;
+        case CFG_STRLIST:
+            rc = strlist_value(c, vn, k, obj, dname);
+            break;
+        case CFG_STRMAP:
+            rc = strmap_value(c, vn, k, (cfg_strmap *) ((char *) obj + k->off), dname);
+            break;
+        case CFG_LIST:
+            rc = list_value(c, vn, k, obj, dname);
+            break;
+        default:
+            rc = scalar_value(c, vn, k, (char *) obj + k->off, dname);
+            break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- files ---- */
+
+/*
+ * Loads path's single document into c->doc.  Returns 1 with a root mapping
+ * (the caller deletes c->doc), 0 for an empty file, -1 with the error set.
+ */
+static int
+load_doc(cfg_ctx *c)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    yaml_node_t  *root;
+    FILE         *f;
+    int           rc = -1;
+
+    if ((f = fopen(c->path, "rb")) == NULL)
+        return cdc_err_set(c->err, CDC_E_IO, "%s: cannot open: %s", c->path, strerror(errno));
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return cdc_err_set(c->err, CDC_E_NOMEM, "%s: out of memory", c->path);
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &c->doc)) {
+        cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s%s%s", c->path,
+                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                    parser.problem ? parser.problem : "parse error",
+                    parser.context ? " " : "", parser.context ? parser.context : "");
+        goto out_parser;
+    }
+    root = yaml_document_get_root_node(&c->doc);
+    if (root == NULL) {
+        rc = 0;
+        goto out;
+    }
+    if (!yaml_parser_load(&parser, &extra)) {
+        cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s", c->path,
+                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                    parser.problem ? parser.problem : "parse error");
+        goto out;
+    }
+    if (yaml_document_get_root_node(&extra) != NULL) {
+        fail_at(c, extra.start_mark, "", "only one YAML document is allowed");
+        yaml_document_delete(&extra);
+        goto out;
+    }
+    yaml_document_delete(&extra);
+    if (root->type != YAML_MAPPING_NODE) {
+        fail_at(c, root->start_mark, "", "expected a mapping of keys at the top, got %s",
+                node_kind(root));
+        goto out;
+    }
+    rc = 1;
+out:
+    if (rc != 1)
+        yaml_document_delete(&c->doc);   /* the caller keeps it only with a root mapping */
+out_parser:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+/* Platform checks that span keys: what each transport and auth mechanism needs. */
+static int
+check_platform(cfg_ctx *c, const cfg_platform *pf, const cfg_seen *s)
+{
+    const cfg_table *t = &cfg_platform_table;
+    int              tm = key_index(t, "transport_mode");
+    const char      *mech = pf->kafka.auth_mechanism;
+    int              am = key_index(t, "kafka.auth_mechanism");
+
+    if (pf->transport_mode == CFG_TRANSPORT_PUBSUB || pf->transport_mode == CFG_TRANSPORT_KINESIS) {
+        const char *need = pf->transport_mode == CFG_TRANSPORT_PUBSUB ? "pubsub" : "kinesis";
+
+        if (!s->given[key_index(t, need)])
+            return fail_at(c, s->mark[tm], need, "section required when transport_mode is %s",
+                           need);
+        if (!s->given[key_index(t, "wal_reader")])
+            return fail_at(c, s->mark[tm], "wal_reader",
+                           "section required when transport_mode is %s", need);
+    }
+    if (strcmp(mech, "sasl_iam") == 0 && pf->kafka.aws_region == NULL)
+        return fail_at(c, s->mark[am], "kafka.aws_region", "required when auth_mechanism is %s",
+                       mech);
+    if (strncmp(mech, "sasl_plain", 10) == 0 || strncmp(mech, "sasl_scram", 10) == 0) {
+        if (pf->kafka.sasl_username == NULL || pf->kafka.sasl_password == NULL)
+            return fail_at(c, s->mark[am], "kafka.sasl_username",
+                           "sasl_username and sasl_password are required when "
+                           "auth_mechanism is %s", mech);
+    }
+    return 0;
+}
+
+static int
+check_pipeline(cfg_ctx *c, const cfg_pipeline *pl, const cfg_seen *s)
+{
+    const cfg_table *t = &cfg_pipeline_table;
+    int              ti = key_index(t, "source.tables");
+
+    if (pl->source.ntables == 0)
+        return fail_at(c, s->given[ti] ? s->mark[ti] : s->mark[key_index(t, "source")],
+                       "source.tables", "at least one table is required: cdcagent captures "
+                       "an explicit list of tables");
+    return 0;
+}
+
+static int
+parse_file(cfg_ctx *c, const cfg_table *t, void *obj)
+{
+    yaml_mark_t top = { 0, 0, 0 };
+    cfg_seen    s;
+    int         rc, loaded;
+
+    if (apply_defaults(t, obj, c->err) != 0)
+        return -1;
+    loaded = c->path ? load_doc(c) : 0;
+    if (loaded < 0)
+        return -1;
+    seen_init(&s, t, loaded ? yaml_document_get_root_node(&c->doc)->start_mark : top);
+    rc = loaded ? walk_map(c, yaml_document_get_root_node(&c->doc), t, obj, "", "", &s) : 0;
+    if (rc == 0)
+        rc = check_required(c, t, &s, "");
+    if (rc == 0 && t == &cfg_platform_table)
+        rc = check_platform(c, obj, &s);
+    if (rc == 0 && t == &cfg_pipeline_table)
+        rc = check_pipeline(c, obj, &s);
+    seen_free(&s);
+    if (loaded)
+        yaml_document_delete(&c->doc);
+    return rc;
+}
+
+int
+cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err)
+{
+    cfg_ctx c = { .err = err };
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (pipeline_path == NULL)
+        return cdc_err_set(err, CDC_E_INVAL, "no pipeline file given");
+    cfg->pipeline_path = cdc_xstrdup(pipeline_path);
+    cfg->platform_path = platform_path ? cdc_xstrdup(platform_path) : NULL;
+
+    /* The platform first: its retry.* are the defaults of each sink's retry. */
+    c.path = platform_path;
+    c.other = &cfg_pipeline_table;
+    c.other_kind = "pipeline";
+    if (parse_file(&c, &cfg_platform_table, &cfg->platform) != 0)
+        goto fail;
+
+    c.path = pipeline_path;
+    c.other = &cfg_platform_table;
+    c.other_kind = "platform";
+    c.retry = &cfg->platform.retry;
+    if (parse_file(&c, &cfg_pipeline_table, &cfg->pipeline) != 0)
+        goto fail;
+    return 0;
+fail:
+    cfg_free(cfg);
+    return -1;
+}
+
+/*
+ * What this build can run.  Every "not supported yet" lives here: lift a
+ * line when its transport or sink lands.
+ */
+int
+cfg_validate(const cdc_config *cfg, cdc_err *err)
+{
+    const cfg_pipeline *pl = &cfg->pipeline;
+    const char         *pf_path = cfg->platform_path ? cfg->platform_path
+                                                     : "platform.yaml (built-in defaults)";
+    int                 enabled = 0;
+
+    if (pl->source.source_type != CFG_SOURCE_POSTGRES)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: source.source_type: %s is not "
+                           "supported: cdcagent captures PostgreSQL only", cfg->pipeline_path,
+                           pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
+                           : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
+                                                                          : "sqlserver");
+    if (cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: transport_mode: %s is not supported "
+                           "yet by this build; use direct", pf_path,
+                           cfg_transport_mode_name(cfg->platform.transport_mode));
+    for (int i = 0; i < pl->nsinks; i++) {
+        const cfg_sink *sk = &pl->sinks[i];
+
+        if (!sk->enabled)
+            continue;
+        if (sk->sink_type != CFG_SINK_JSONL)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: sinks[%d] (sink_id %s): sink_type "
+                               "%s is not supported yet", cfg->pipeline_path, i, sk->sink_id,
+                               cfg_sink_type_name(sk->sink_type));
+        enabled++;
+    }
+    if (enabled == 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks: transport_mode direct needs at least "
+                           "one enabled sink", cfg->pipeline_path);
+    return 0;
+}
+
+int
+cfg_load(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err)
+{
+    if (cfg_parse(cfg, pipeline_path, platform_path, err) != 0)
+        return -1;
+    if (cfg_validate(cfg, err) != 0) {
+        cfg_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- freeing ---- */
+
+static void
+free_obj(const cfg_table *t, void *obj)
+{
+    for (const cfg_key *k = t->keys; k->name; k++) {
+        void *field = (char *) obj + k->off;
+
+        switch (k->type) {
+        case CFG_STR:
+            free(*(char **) field);
+            break;
+        case CFG_STRLIST: {
+            char **items = *(char ***) field;
+            int    n = *(int *) ((char *) obj + k->off_n);
+
+            for (int i = 0; i < n; i++)
+                free(items[i]);
+            free(items);
+            break;
+        }
+        case CFG_STRMAP: {
+            cfg_strmap *m = field;
+
+            for (int i = 0; i < m->n; i++) {
+                free(m->items[i].key);
+                free(m->items[i].value);
+            }
+            free(m->items);
+            break;
+        }
+        case CFG_LIST: {
+            char *items = *(char **) field;
+            int   n = *(int *) ((char *) obj + k->off_n);
+
+            for (int i = 0; i < n; i++)
+                free_obj(k->sub, items + (size_t) i * k->sub->size);
+            free(items);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void
+cfg_free(cdc_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free_obj(&cfg_pipeline_table, &cfg->pipeline);
+    free_obj(&cfg_platform_table, &cfg->platform);
+    free(cfg->pipeline_path);
+    free(cfg->platform_path);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- small helpers for users of the config ---- */
+
+/* Session settings that fix the text form of every value the decoder parses. */
+#define CFG_SESSION_OPTIONS \
+    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
+    "-c TimeZone=UTC -c bytea_output=hex"
+
+int
+cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p)
+{
+    int n = 0;
+
+    snprintf(p->port, sizeof(p->port), "%d", s->port);
+    p->keys[n] = "host", p->vals[n++] = s->host;
+    p->keys[n] = "port", p->vals[n++] = p->port;
+    p->keys[n] = "dbname", p->vals[n++] = s->database;
+    p->keys[n] = "user", p->vals[n++] = s->username;
+    p->keys[n] = "password", p->vals[n++] = s->password;
+    p->keys[n] = "application_name", p->vals[n++] = "cdcagent";
+    /* libpq passes options to the server, which splits it at spaces (pg_split_opts) */
+    p->keys[n] = "options", p->vals[n++] = CFG_SESSION_OPTIONS;
+    if (s->sslmode && *s->sslmode)
+        p->keys[n] = "sslmode", p->vals[n++] = s->sslmode;
+    if (s->sslrootcert && *s->sslrootcert)
+        p->keys[n] = "sslrootcert", p->vals[n++] = s->sslrootcert;
+    if (s->sslcert && *s->sslcert)
+        p->keys[n] = "sslcert", p->vals[n++] = s->sslcert;
+    if (s->sslkey && *s->sslkey)
+        p->keys[n] = "sslkey", p->vals[n++] = s->sslkey;
+    if (replication)
+        p->keys[n] = "replication", p->vals[n++] = "database";
+    p->keys[n] = NULL;
+    p->vals[n] = NULL;
+    return n;
+}
+
+const char *
+cfg_sink_type_name(cfg_sink_type t)
+{
+    static const char *const names[] = {
+        [CFG_SINK_WEBHOOK] = "webhook", [CFG_SINK_POSTGRES] = "postgres",
+        [CFG_SINK_ICEBERG] = "iceberg", [CFG_SINK_JSONL] = "jsonl",
+    };
+
+    return (unsigned) t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+const char *
+cfg_transport_mode_name(cfg_transport_mode m)
+{
+    static const char *const names[] = {
+        [CFG_TRANSPORT_KAFKA] = "kafka", [CFG_TRANSPORT_PUBSUB] = "pubsub",
+        [CFG_TRANSPORT_KINESIS] = "kinesis", [CFG_TRANSPORT_DIRECT] = "direct",
+    };
+
+    return (unsigned) m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
+}

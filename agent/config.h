@@ -1,0 +1,321 @@
+/*
+ * Configuration: the CDC platform's pipeline.yaml and platform.yaml, read
+ * with libyaml into plain structs.  Every key is one row of a table
+ * (agent/config_keys.c) that drives parsing, defaults, validation and the
+ * reference in docs/configuration.md (`cdcagent help config`).
+ *
+ * Loading is strict: an unknown or duplicate key, a value of the wrong type,
+ * a missing required key or a platform key in a pipeline file fails with
+ * "<file>:<line>:<col>: <key path>: <what is wrong>" and CDC_E_CONFIG.
+ * Scalar values may use ${VAR} and ${VAR:-default}; see docs/configuration.md.
+ * Passwords and other secrets never appear in error messages.
+ */
+#ifndef CDC_AGENT_CONFIG_H
+#define CDC_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_log.h"
+
+typedef enum cfg_source_type {
+    CFG_SOURCE_POSTGRES = 0, CFG_SOURCE_MYSQL, CFG_SOURCE_MONGODB, CFG_SOURCE_SQLSERVER
+} cfg_source_type;
+
+/* Debezium's snapshot.mode; "never" and "no_data" are one mode. */
+typedef enum cfg_snapshot_mode {
+    CFG_SNAPSHOT_INITIAL = 0, CFG_SNAPSHOT_INITIAL_ONLY, CFG_SNAPSHOT_NEVER,
+    CFG_SNAPSHOT_WHEN_NEEDED, CFG_SNAPSHOT_ALWAYS
+} cfg_snapshot_mode;
+
+typedef enum cfg_sink_type {
+    CFG_SINK_WEBHOOK = 0, CFG_SINK_POSTGRES, CFG_SINK_ICEBERG, CFG_SINK_JSONL
+} cfg_sink_type;
+
+typedef enum cfg_transport_mode {
+    CFG_TRANSPORT_KAFKA = 0, CFG_TRANSPORT_PUBSUB, CFG_TRANSPORT_KINESIS, CFG_TRANSPORT_DIRECT
+} cfg_transport_mode;
+
+typedef enum cfg_pg_sink_mode { CFG_PG_SINK_EVENT_LOG = 0, CFG_PG_SINK_REPLICA } cfg_pg_sink_mode;
+
+typedef enum cfg_log_format { CFG_LOG_FORMAT_AUTO = 0, CFG_LOG_FORMAT_TEXT, CFG_LOG_FORMAT_JSON } cfg_log_format;
+
+/* A YAML mapping of strings, in file order (webhook headers, kafka.properties). */
+typedef struct cfg_kv { char *key; char *value; } cfg_kv;
+typedef struct cfg_strmap { cfg_kv *items; int n; } cfg_strmap;
+
+/* Optional strings without a default are NULL; every string is owned by the config. */
+typedef struct cfg_source {
+    cfg_source_type   source_type;
+    char             *host;
+    int               port;
+    char             *database;
+    char             *username;
+    char             *password;
+    char            **tables;            /* "schema.table", as written (quotes kept) */
+    int               ntables;
+    char             *slot_name;
+    char             *publication_name;
+    cfg_snapshot_mode snapshot_mode;
+    char             *sslmode;
+    char             *sslrootcert, *sslcert, *sslkey;
+    /* Debezium connector options, snake_case, with Debezium's defaults */
+    char             *decimal_handling_mode;
+    char             *time_precision_mode;
+    char             *binary_handling_mode;
+    char             *interval_handling_mode;
+    bool              tombstones_on_delete;
+    char             *skipped_operations;
+    int               heartbeat_interval_ms;
+    bool              provide_transaction_metadata;
+    char             *unavailable_value_placeholder;
+    char             *message_key_columns;
+    char             *schema_name_adjustment_mode;
+    int               money_fraction_digits;
+    /* accepted for the platform's other source types; unused */
+    int               mysql_server_id;
+    char             *replica_set_name;
+    char             *auth_source;
+} cfg_source;
+
+typedef struct cfg_retry {
+    int    max_attempts;
+    double initial_wait_seconds;
+    double max_wait_seconds;
+    double multiplier;
+    bool   jitter;
+} cfg_retry;
+
+typedef struct cfg_webhook {
+    char      *url;
+    char      *method;                   /* POST, PUT or PATCH */
+    cfg_strmap headers;
+    double     timeout_seconds;
+    char      *auth_token;
+} cfg_webhook;
+
+typedef struct cfg_pg_sink {
+    char            *host;
+    int              port;
+    char            *database;
+    char            *username;
+    char            *password;
+    char            *target_table;
+    int              batch_size;
+    bool             upsert;
+    cfg_pg_sink_mode mode;
+} cfg_pg_sink;
+
+typedef struct cfg_iceberg_maintenance {
+    bool   enabled;
+    double expire_snapshots_interval_seconds;
+    double expire_snapshots_older_than_seconds;
+    double compaction_interval_seconds;
+    int    compaction_file_threshold;
+    int    compaction_max_rows_per_batch;
+} cfg_iceberg_maintenance;
+
+typedef struct cfg_iceberg {
+    char                   *catalog_name;
+    char                   *catalog_uri;
+    char                   *warehouse;
+    char                   *table_namespace;
+    char                   *table_name;
+    char                   *write_mode;  /* append or upsert */
+    int                     batch_size;
+    bool                    auto_create_table;
+    char                  **partition_by;
+    int                     npartition_by;
+    char                   *s3_endpoint;
+    char                   *s3_access_key_id;
+    char                   *s3_secret_access_key;
+    char                   *s3_region;
+    cfg_iceberg_maintenance maintenance;
+    double                  flush_interval_seconds;
+    int                     write_executor_threads;
+} cfg_iceberg;
+
+typedef struct cfg_jsonl {
+    char *path;                          /* "-" is stdout */
+    bool  fsync;
+    int   flush_interval_ms;
+} cfg_jsonl;
+
+/* Only the member named by sink_type was given; the others hold defaults. */
+typedef struct cfg_sink {
+    char         *sink_id;
+    cfg_sink_type sink_type;
+    bool          enabled;
+    cfg_retry     retry;                 /* platform retry.*, overridden per key */
+    cfg_webhook   webhook;
+    cfg_pg_sink   postgres;
+    cfg_iceberg   iceberg;
+    cfg_jsonl     jsonl;
+} cfg_sink;
+
+typedef struct cfg_pipeline {
+    char      *pipeline_id;
+    char      *topic_prefix;
+    cfg_source source;
+    cfg_sink  *sinks;
+    int        nsinks;
+} cfg_pipeline;
+
+typedef struct cfg_kafka {
+    char      *bootstrap_servers;
+    char      *schema_registry_url;
+    char      *group_id;
+    char      *auto_offset_reset;
+    bool       enable_idempotence;
+    char      *acks;
+    int        topic_num_partitions;
+    int        topic_replication_factor;
+    int        session_timeout_ms;
+    int        max_poll_interval_ms;
+    int        fetch_min_bytes;
+    int        fetch_max_wait_ms;
+    int        poll_batch_size;
+    int        deser_pool_size;
+    double     commit_interval_seconds;
+    char      *security_protocol;
+    char      *auth_mechanism;
+    char      *sasl_username;
+    char      *sasl_password;
+    char      *ssl_ca_location;
+    char      *ssl_certificate_location;
+    char      *ssl_key_location;
+    char      *aws_region;
+    char      *gcp_project_id;
+    cfg_strmap properties;               /* passed to rd_kafka_conf_set as they are */
+} cfg_kafka;
+
+typedef struct cfg_connector {
+    char  *connect_url;
+    double timeout_seconds;
+    int    retry_max_attempts;
+    double retry_wait_seconds;
+} cfg_connector;
+
+typedef struct cfg_dlq {
+    bool   enabled;
+    char  *topic_suffix;
+    int    max_retries;
+    bool   include_headers;
+    double flush_interval_seconds;
+} cfg_dlq;
+
+typedef struct cfg_pubsub {
+    char *project_id;
+    bool  ordering_enabled;
+    int   ack_deadline_seconds;
+    int   max_messages_per_pull;
+    char *group_id;
+    int   max_outstanding_messages;
+    int   max_delivery_attempts;
+} cfg_pubsub;
+
+typedef struct cfg_kinesis {
+    char  *region;
+    int    shard_count;
+    char  *group_id;
+    char  *iterator_type;
+    char  *checkpoint_table_name;
+    double poll_interval_seconds;
+    int    max_records_per_shard;
+    char  *dlq_stream_suffix;
+    int    dlq_shard_count;
+    int    checkpoint_ttl_seconds;
+} cfg_kinesis;
+
+typedef struct cfg_wal_reader {
+    char  *publication_name;
+    char  *slot_name;
+    double status_interval_seconds;
+    int    batch_size;
+    double batch_timeout_seconds;
+    int    max_retries;
+} cfg_wal_reader;
+
+typedef struct cfg_agent {
+    double         status_interval_seconds;
+    cdc_level      log_level;
+    cfg_log_format log_format;
+    int            memory_limit_mb;
+    char          *spill_dir;            /* "" means $TMPDIR, else /tmp */
+    double         shutdown_timeout_seconds;
+    char          *stop_lsn;             /* "" or "X/Y" */
+    int            reconnect_max_attempts; /* 0 = forever */
+} cfg_agent;
+
+typedef struct cfg_platform {
+    cfg_transport_mode transport_mode;
+    cfg_kafka          kafka;
+    cfg_connector      connector;
+    cfg_pubsub         pubsub;
+    cfg_kinesis        kinesis;
+    cfg_wal_reader     wal_reader;
+    cfg_dlq            dlq;
+    cfg_retry          retry;
+    int                max_buffered_messages;
+    double             schema_monitor_interval_seconds;
+    double             lag_monitor_interval_seconds;
+    bool               stop_on_incompatible_schema;
+    int                health_port;
+    bool               health_enabled;
+    cfg_agent          agent;
+} cfg_platform;
+
+typedef struct cdc_config {
+    cfg_pipeline pipeline;
+    cfg_platform platform;
+    char        *pipeline_path, *platform_path; /* platform_path NULL: built-in defaults */
+} cdc_config;
+
+/**
+ * Reads both files into @p cfg (zeroed first), then cfg_validate()s it.
+ * @param platform_path  NULL for the built-in platform defaults.
+ * @returns 0, or -1 with err set (CDC_E_CONFIG, CDC_E_UNSUPPORTED, CDC_E_IO)
+ *          and @p cfg freed.  The caller cfg_free()s a loaded config.
+ * @thread any; reads the environment.
+ */
+int  cfg_load(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err);
+
+/* cfg_load() without cfg_validate(): what `cdcagent validate` and the tests use. */
+int  cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err);
+
+/**
+ * Checks that this build can run @p cfg: a PostgreSQL source, the direct
+ * transport, enabled sinks of built types.  The one place to lift a
+ * "not supported yet" when a transport or sink lands.
+ * @returns 0, or -1 with err set (CDC_E_UNSUPPORTED or CDC_E_CONFIG).
+ */
+int  cfg_validate(const cdc_config *cfg, cdc_err *err);
+
+/* Frees every string and array; the struct is zeroed.  NULL is a no-op. */
+void cfg_free(cdc_config *cfg);
+
+/* Markdown reference of every key (type, default, description): docs/configuration.md. */
+void cfg_print_reference(FILE *out);
+
+/* libpq PQconnectdbParams() arrays for the source; keys and vals end with NULL. */
+#define CFG_CONN_MAX_PARAMS 16
+typedef struct cfg_conn_params {
+    const char *keys[CFG_CONN_MAX_PARAMS];
+    const char *vals[CFG_CONN_MAX_PARAMS];  /* borrowed from the cfg_source, or port */
+    char        port[8];
+} cfg_conn_params;
+
+/**
+ * Fills @p p for @p s: host, port, dbname, user, password, the ssl* keys that
+ * are set, application_name=cdcagent, session options that fix the text
+ * form of values, and replication=database when @p replication.
+ * @returns the number of pairs.  @p p borrows from @p s: keep s alive.
+ */
+int  cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p);
+
+const char *cfg_sink_type_name(cfg_sink_type t);
+const char *cfg_transport_mode_name(cfg_transport_mode m);
+
+#endif

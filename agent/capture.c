@@ -43,7 +43,9 @@ now_us(void)
 static int
 parse_skipped(agent_capture *cap, const char *list, cdc_err *err)
 {
-    for (const char *p = list ? list : ""; *p; p++) {
+    if (list == NULL || strcmp(list, "none") == 0)
+        return 0;
+    for (const char *p = list; *p; p++) {
         if (*p == ',' || *p == ' ')
             continue;
         if (strchr("cudt", *p) == NULL || (p[1] && p[1] != ',' && p[1] != ' '))

@@ -170,9 +170,9 @@ main(int argc, char **argv)
             return usage("--log-level: expected debug, info, warn or error");
     }
     if (cfg_load(&cfg, c.pipeline, c.platform, &err) < 0) {
+        /* An unreadable or missing file is a configuration error too. */
         fprintf(stderr, "cdcagent: %s\n", err.msg);
-        return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
-                                                                          : EXIT_RUNTIME;
+        return EXIT_USAGE;
     }
     setup_logging(&cfg, &c);
     rc = run_command(&c, &cfg);

@@ -13,6 +13,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/dest_registry.h"
 #include "agent/pgconn.h"
+#include "agent/publication.h"
 #include "agent/repl.h"
 #include "agent/router.h"
 #include "agent/snapshot.h"
@@ -86,77 +87,6 @@ check_server(agent *ag, cdc_err *err)
     if (rc == 0 && PQserverVersion(ag->sql) < 100000)
         rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %d is too old: pgoutput needs 10 or "
                          "newer", PQserverVersion(ag->sql));
-    return rc;
-}
-
-static int
-create_publication(agent *ag, cdc_err *err)
-{
-    cdc_buf b = CDC_BUF_INIT;
-    char    ident[300];
-    int     rc;
-
-    cdc_buf_printf(&b, "CREATE PUBLICATION %s FOR TABLE ",
-                   agent_pg_quote_ident(ag->sql, ag->src->publication_name, ident, sizeof(ident)));
-    for (int i = 0; i < ag->src->ntables; i++) {
-        char schema[64], table[64];
-
-        if (agent_pg_split_table(ag->src->tables[i], schema, table, err) < 0) {
-            cdc_buf_free(&b);
-            return -1;
-        }
-        cdc_buf_printf(&b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(ag->sql, schema, ident, sizeof(ident)));
-        cdc_buf_puts(&b, agent_pg_quote_ident(ag->sql, table, ident, sizeof(ident)));
-    }
-    rc = agent_pg_exec(ag->sql, cdc_buf_str(&b), "creating the publication", err);
-    if (rc == 0)
-        log_info("agent", "publication %s: created for %d tables", ag->src->publication_name,
-                 ag->src->ntables);
-    cdc_buf_free(&b);
-    return rc;
-}
-
-/* The publication must publish every configured table; an existing one is never altered. */
-static int
-ensure_publication(agent *ag, cdc_err *err)
-{
-    const char *p[1] = { ag->src->publication_name };
-    PGresult   *pub, *tabs;
-    int         rc = 0;
-
-    pub = agent_pg_query(ag->sql, "SELECT puballtables FROM pg_publication WHERE pubname = $1", 1,
-                         p, "reading the publication", err);
-    if (pub == NULL)
-        return -1;
-    if (PQntuples(pub) == 0) {
-        PQclear(pub);
-        return create_publication(ag, err);
-    }
-    tabs = agent_pg_query(ag->sql, "SELECT schemaname || '.' || tablename FROM "
-                          "pg_publication_tables WHERE pubname = $1", 1, p,
-                          "reading the publication's tables", err);
-    if (tabs == NULL) {
-        PQclear(pub);
-        return -1;
-    }
-    for (int i = 0; i < ag->src->ntables && rc == 0; i++) {
-        bool found = false;
-
-        for (int r = 0; r < PQntuples(tabs) && !found; r++)
-            found = strcmp(PQgetvalue(tabs, r, 0), ag->src->tables[i]) == 0;
-        if (!found)
-            rc = cdc_err_set(err, CDC_E_CONFIG, "publication %s exists but does not publish %s; "
-                             "add it (ALTER PUBLICATION %s ADD TABLE %s) or name another "
-                             "publication: cdcagent does not alter existing publications",
-                             ag->src->publication_name, ag->src->tables[i],
-                             ag->src->publication_name, ag->src->tables[i]);
-    }
-    if (rc == 0 && PQntuples(tabs) > ag->src->ntables)
-        log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "
-                 "others are ignored", ag->src->publication_name, PQntuples(tabs),
-                 ag->src->ntables);
-    PQclear(pub);
-    PQclear(tabs);
     return rc;
 }
 
@@ -344,7 +274,7 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     int               rc;
 
     *snapshot_only_done = false;
-    if (check_server(ag, err) < 0 || ensure_publication(ag, err) < 0 || read_slot(ag, &slot, err) < 0)
+    if (check_server(ag, err) < 0 || agent_ensure_publication(ag->sql, ag->src, err) < 0 || read_slot(ag, &slot, err) < 0)
         return -1;
     if (slot.exists) {
         if (src->snapshot_mode == CFG_SNAPSHOT_ALWAYS)

@@ -8,6 +8,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/pgconn.h"
+#include "agent/publication.h"
 #include "agent/repl.h"
 
 static const char status_sql[] =
@@ -99,11 +100,20 @@ out:
 int
 agent_slot_create(const cdc_config *cfg, cdc_err *err)
 {
-    repl_stream *rs = repl_open(&cfg->pipeline.source, err);
+    PGconn      *conn = agent_pg_connect(&cfg->pipeline.source, false, err);
+    repl_stream *rs;
     uint64_t     cp;
     char         lsn[CDC_LSN_STRLEN];
     int          rc;
 
+    if (conn == NULL)
+        return -1;
+    /* The publication first: pgoutput needs it to exist at the slot's start. */
+    rc = agent_ensure_publication(conn, &cfg->pipeline.source, err);
+    PQfinish(conn);
+    if (rc < 0)
+        return -1;
+    rs = repl_open(&cfg->pipeline.source, err);
     if (rs == NULL)
         return -1;
     rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false, &cp, NULL, 0, err);

@@ -11,7 +11,7 @@ sql "CREATE TABLE docs (id int PRIMARY KEY, body text, note text)" \
     "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL" \
     "CREATE TABLE other (id int PRIMARY KEY)"
 
-P_TABLES="public.docs, public.other" P_SNAPSHOT=never P_SOURCE_EXTRA='skipped_operations: ""' \
+P_TABLES="public.docs, public.other" P_SNAPSHOT=never P_SOURCE_EXTRA='skipped_operations: none' \
     write_pipeline
 write_platform
 agent_start

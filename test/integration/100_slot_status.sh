@@ -8,7 +8,8 @@
 
 pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text)"
-P_TABLES=public.customers P_SNAPSHOT=never P_SLOT=it_status_slot write_pipeline
+export P_SLOT=it_status_slot
+P_TABLES=public.customers P_SNAPSHOT=never write_pipeline
 write_platform
 ARGS=("$T/pipeline.yaml" --platform-config "$T/platform.yaml")
 

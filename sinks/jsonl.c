@@ -363,7 +363,7 @@ jsonl_put_line(jsonl *j, const cdc_event *ev)
     cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
     cdc_buf_put_u64(b, ev->lsn);
     cdc_buf_puts(b, ",\"lsn\":\"");
-    cdc_buf_puts(b, cdc_lsn_format(ev->pos.lsn, lsn));
+    cdc_buf_puts(b, cdc_lsn_format(ev->lsn, lsn));
     cdc_buf_puts(b, "\",\"commit_lsn\":");
     cdc_buf_put_u64(b, ev->pos.lsn);
     cdc_buf_puts(b, ",\"seq\":");

@@ -162,7 +162,7 @@ START_TEST(lines_and_metadata)
                      "dbserver1.public.customers");
     ck_assert_int_eq(json_integer_value(json_object_get(md, "partition")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(md, "offset")), 0x16E8000 - 100);
-    ck_assert_str_eq(json_string_value(json_object_get(md, "lsn")), "0/16E8000");
+    ck_assert_str_eq(json_string_value(json_object_get(md, "lsn")), "0/16E7F9C");
     ck_assert_int_eq(json_integer_value(json_object_get(md, "commit_lsn")), 0x16E8000);
     ck_assert_int_eq(json_integer_value(json_object_get(md, "seq")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(md, "xid")), 500);

@@ -212,6 +212,8 @@ emit(agent_capture *cap, cdc_event *ev, cdc_err *err)
 {
     ev->pos.lsn = cap->txn.commit_lsn;
     ev->pos.seq = cap->seq++;
+    if (ev->op == CDC_OP_READ && ev->snapshot && strcmp(ev->snapshot, "last") == 0)
+        ev->pos.seq = CDC_SEQ_SNAPSHOT_LAST;
     ev->txn = &cap->txn;
     if (ev->source_ts_us == 0)
         ev->source_ts_us = cap->txn.commit_ts_us;

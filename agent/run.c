@@ -264,6 +264,36 @@ reconnect(agent *ag, cdc_err *err)
 }
 
 static int
+drop_slot(agent *ag, cdc_err *err)
+{
+    char ident[160], sql[200];
+
+    snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s",
+             agent_pg_quote_ident(repl_conn(ag->rs), ag->src->slot_name, ident, sizeof(ident)));
+    return agent_pg_exec(repl_conn(ag->rs), sql, "dropping the slot", err);
+}
+
+/*
+ * Snapshot rows sit at (consistent point - 1, ordinal) and the slot does not
+ * move until something after the snapshot is confirmed, so a destination
+ * whose last event is a snapshot row of this slot, other than the last one,
+ * shows a snapshot that never finished.
+ */
+static bool
+snapshot_interrupted(const agent *ag, const slot_row *slot)
+{
+    if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER || slot->confirmed == 0)
+        return false;
+    for (int i = 0; i < ag->router.ndests; i++) {
+        cdc_pos p = ag->router.written[i];
+
+        if (p.lsn + 1 == slot->confirmed && p.seq != CDC_SEQ_SNAPSHOT_LAST && p.seq != CDC_SEQ_END)
+            return true;
+    }
+    return false;
+}
+
+static int
 prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
 {
     const cfg_source *src = ag->src;
@@ -276,6 +306,20 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     *snapshot_only_done = false;
     if (check_server(ag, err) < 0 || agent_ensure_publication(ag->sql, ag->src, err) < 0 || read_slot(ag, &slot, err) < 0)
         return -1;
+    if (slot.exists && snapshot_interrupted(ag, &slot)) {
+        /*
+         * A destination holds part of the snapshot and nothing after it: the
+         * run that created the slot died mid-snapshot.  Streaming from the slot
+         * would lose the rows never read, so take the snapshot again on a new
+         * slot; the rows already delivered arrive a second time.
+         */
+        log_warn("agent", "slot %s: the previous run stopped during the snapshot; dropping the "
+                 "slot and taking the snapshot again (rows already delivered are delivered "
+                 "again)", src->slot_name);
+        if (drop_slot(ag, err) < 0)
+            return -1;
+        slot.exists = false;
+    }
     if (slot.exists) {
         if (src->snapshot_mode == CFG_SNAPSHOT_ALWAYS)
             return cdc_err_set(err, CDC_E_UNSUPPORTED, "snapshot_mode always with an existing "
@@ -298,16 +342,11 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         cdc_err keep = *err;
 
         /* A half-taken snapshot cannot be resumed: drop the slot so the next start redoes it. */
+        cdc_err ignored;
+
         log_error("agent", "snapshot %s; dropping slot %s so the next start takes it again",
                   rc > 0 ? "interrupted" : "failed", src->slot_name);
-        {
-            char        ident[160], sql[200];
-            cdc_err     ignored;
-
-            snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s",
-                     agent_pg_quote_ident(repl_conn(ag->rs), src->slot_name, ident, sizeof(ident)));
-            agent_pg_exec(repl_conn(ag->rs), sql, "dropping the slot", &ignored);
-        }
+        drop_slot(ag, &ignored);
         if (rc > 0)
             return cdc_err_set(err, CDC_E_STATE, "stopped during the snapshot; it starts over "
                                "on the next run");

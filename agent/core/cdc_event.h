@@ -23,6 +23,8 @@
 #include "cdc_value.h"
 
 #define CDC_SEQ_END UINT64_MAX
+/* The last row of a snapshot: a destination holding it holds the whole snapshot. */
+#define CDC_SEQ_SNAPSHOT_LAST (UINT64_MAX - 1)
 
 typedef struct cdc_pos {
     uint64_t lsn;   /* commit LSN of the transaction (snapshot: consistent point) */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "agent/core/cdc_buf.h"
@@ -15,8 +17,18 @@
 
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
+/*
+ * While the stream is busy, the socket's receive low-water mark makes poll()
+ * wake only once this much has arrived, so each wake-up and each read moves a
+ * large batch (and the walsender's sends coalesce).  When the stream turns
+ * quiet the mark is dropped again, so a lone change is not held back.
+ */
+#define REPL_LOWAT_BYTES   (64 * 1024)
+#define REPL_LOWAT_WAIT_MS 10
+
 struct repl_stream {
     PGconn *conn;
+    bool    lowat;          /* SO_RCVLOWAT raised */
     char   *copybuf;        /* last buffer from PQgetCopyData, freed on the next read */
     int     server_version;
     char    slot[64];
@@ -215,11 +227,42 @@ parse_copy(repl_stream *rs, const uint8_t *p, int n, repl_msg *msg, cdc_err *err
                        rs->slot, n > 0 ? p[0] : 0, n);
 }
 
+static void
+set_lowat(repl_stream *rs, bool on)
+{
+    int v = on ? REPL_LOWAT_BYTES : 1;
+
+    if (on != rs->lowat &&
+        setsockopt(PQsocket(rs->conn), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+        rs->lowat = on;
+}
+
+/* Waits for input; @returns 1 when some is there to consume, 0 on timeout or signal. */
+static int
+wait_input(repl_stream *rs, int timeout_ms, cdc_err *err)
+{
+    struct pollfd pfd = { .fd = PQsocket(rs->conn), .events = POLLIN };
+    int           avail = 0, n;
+
+    n = poll(&pfd, 1, rs->lowat && timeout_ms > REPL_LOWAT_WAIT_MS ? REPL_LOWAT_WAIT_MS : timeout_ms);
+    if (n < 0 && errno != EINTR)
+        return cdc_err_set(err, CDC_E_IO, "poll: %s", strerror(errno));
+    if (n == 0 && rs->lowat) {
+        /* Quiet: take what is there below the mark, and stop batching. */
+        set_lowat(rs, false);
+        return 1;
+    }
+    if (n <= 0)
+        return 0;
+    if (!rs->lowat && ioctl(pfd.fd, FIONREAD, &avail) == 0 && avail >= REPL_LOWAT_BYTES / 2)
+        set_lowat(rs, true);
+    return 1;
+}
+
 int
 repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
 {
-    struct pollfd pfd;
-    int           n;
+    int n;
 
     if (rs->copybuf) {
         PQfreemem(rs->copybuf);
@@ -236,13 +279,9 @@ repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
                                rs->slot, PQerrorMessage(rs->conn));
         if (timeout_ms == 0)
             return 0;
-        pfd.fd = PQsocket(rs->conn);
-        pfd.events = POLLIN;
-        n = poll(&pfd, 1, timeout_ms);
-        if (n < 0 && errno != EINTR)
-            return cdc_err_set(err, CDC_E_IO, "poll: %s", strerror(errno));
+        n = wait_input(rs, timeout_ms, err);
         if (n <= 0)
-            return 0; /* timed out, or a signal: let the caller look at its flags */
+            return n; /* timed out, or a signal: let the caller look at its flags */
         if (PQconsumeInput(rs->conn) == 0)
             return cdc_err_set(err, CDC_E_CONN, "slot %s: connection lost: %s", rs->slot,
                                PQerrorMessage(rs->conn));

@@ -911,7 +911,7 @@ cfg_free(cdc_config *cfg)
 /* Session settings that fix the text form of every value the decoder parses. */
 #define CFG_SESSION_OPTIONS \
     "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
-    "-c TimeZone=UTC -c bytea_output=hex"
+    "-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C"
 
 int
 cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p)
@@ -927,6 +927,7 @@ cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p
     p->keys[n] = "application_name", p->vals[n++] = "cdcagent";
     /* libpq passes options to the server, which splits it at spaces (pg_split_opts) */
     p->keys[n] = "options", p->vals[n++] = CFG_SESSION_OPTIONS;
+    p->keys[n] = "connect_timeout", p->vals[n++] = "10";
     if (s->sslmode && *s->sslmode)
         p->keys[n] = "sslmode", p->vals[n++] = s->sslmode;
     if (s->sslrootcert && *s->sslrootcert)

@@ -5,11 +5,6 @@
 
 #include "agent/core/cdc_log.h"
 
-/* Session settings that fix the text form of every value the decoder parses. */
-#define SESSION_OPTIONS \
-    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
-    "-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C"
-
 static void
 trim_newline(char *s)
 {
@@ -22,35 +17,13 @@ trim_newline(char *s)
 PGconn *
 agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
 {
-    const char *keys[16], *vals[16];
-    char        port[16];
-    int         n = 0;
-    PGconn     *conn;
-    char        msg[200];
+    cfg_conn_params p;
+    PGconn         *conn;
+    char            msg[200];
 
-    snprintf(port, sizeof(port), "%d", src->port);
-    keys[n] = "host", vals[n++] = src->host;
-    keys[n] = "port", vals[n++] = port;
-    keys[n] = "dbname", vals[n++] = src->database;
-    keys[n] = "user", vals[n++] = src->username;
-    keys[n] = "password", vals[n++] = src->password;
-    keys[n] = "application_name", vals[n++] = replication ? "cdcagent" : "cdcagent-catalog";
-    keys[n] = "options", vals[n++] = SESSION_OPTIONS;
-    keys[n] = "connect_timeout", vals[n++] = "10";
-    if (src->sslmode && *src->sslmode)
-        keys[n] = "sslmode", vals[n++] = src->sslmode;
-    if (src->sslrootcert && *src->sslrootcert)
-        keys[n] = "sslrootcert", vals[n++] = src->sslrootcert;
-    if (src->sslcert && *src->sslcert)
-        keys[n] = "sslcert", vals[n++] = src->sslcert;
-    if (src->sslkey && *src->sslkey)
-        keys[n] = "sslkey", vals[n++] = src->sslkey;
-    if (replication)
-        keys[n] = "replication", vals[n++] = "database";
-    keys[n] = NULL;
-    vals[n] = NULL;
-
-    conn = PQconnectdbParams(keys, vals, 0);
+    /* Session settings in there fix the text form of every value the decoder parses. */
+    cfg_source_conn_params(src, replication, &p);
+    conn = PQconnectdbParams(p.keys, p.vals, 0);
     if (conn == NULL) {
         cdc_err_set(err, CDC_E_NOMEM, "connecting to PostgreSQL: out of memory");
         return NULL;

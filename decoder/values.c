@@ -167,7 +167,8 @@ val_bits(const pgo_vctx *vc, uint8_t kind, const char *s, size_t n, cdc_value *o
         if (s[i] == '1' && top == 0)
             top = n - i;
     }
-    if (n == 0)
+    /* An empty varbit (B'') is a value: no bits set, so no bytes (Debezium's empty BitSet). */
+    if (n == 0 && kind == CDC_CT_BOOLEAN)
         return pgo_vfail(vc, "not a bit string", s, n);
     out->state = CDC_VAL_PRESENT;
     if (kind == CDC_CT_BOOLEAN) {

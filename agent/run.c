@@ -438,6 +438,29 @@ run_agent(agent *ag, cdc_err *err)
     return shutdown_agent(ag, err);
 }
 
+/* Settings that parse but change nothing yet: say so where the user will look. */
+static void
+warn_unbuilt(const cdc_config *cfg)
+{
+    const cfg_source *src = &cfg->pipeline.source;
+
+    if (src->heartbeat_interval_ms > 0)
+        log_warn("agent", "source.heartbeat_interval_ms is not supported yet and is ignored "
+                 "(idle slots still advance from the server's keepalives)");
+    if (src->provide_transaction_metadata)
+        log_warn("agent", "source.provide_transaction_metadata is not supported yet and is "
+                 "ignored: events carry transaction: null");
+    if (src->message_key_columns && *src->message_key_columns)
+        log_warn("agent", "source.message_key_columns is not supported yet and is ignored: keys "
+                 "are the primary key or the first unique index");
+    if (src->schema_name_adjustment_mode && strcmp(src->schema_name_adjustment_mode, "none") != 0)
+        log_warn("agent", "source.schema_name_adjustment_mode %s is not supported yet and is "
+                 "ignored", src->schema_name_adjustment_mode);
+    if (cfg->platform.health_enabled)
+        log_warn("agent", "the health server (health_port %d) is not built yet; set "
+                 "health_enabled: false to silence this", cfg->platform.health_port);
+}
+
 int
 agent_run(const cdc_config *cfg, cdc_err *err)
 {
@@ -448,6 +471,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     ag.src = &cfg->pipeline.source;
     stop_requested = 0;
     install_signals();
+    warn_unbuilt(cfg);
     srand((unsigned) time(NULL) ^ (unsigned) getpid());
     if (cfg->platform.agent.stop_lsn && *cfg->platform.agent.stop_lsn &&
         cdc_lsn_parse(cfg->platform.agent.stop_lsn, &ag.stop_lsn) < 0)

@@ -43,6 +43,8 @@ typedef enum cfg_pg_sink_mode { CFG_PG_SINK_EVENT_LOG = 0, CFG_PG_SINK_REPLICA }
 typedef enum cfg_log_format { CFG_LOG_FORMAT_AUTO = 0, CFG_LOG_FORMAT_TEXT, CFG_LOG_FORMAT_JSON } cfg_log_format;
 
 /* A YAML mapping of strings, in file order (webhook headers, kafka.properties). */
+typedef enum cfg_serialization { CFG_SERIALIZATION_AVRO = 0, CFG_SERIALIZATION_JSON } cfg_serialization;
+
 typedef struct cfg_kv { char *key; char *value; } cfg_kv;
 typedef struct cfg_strmap { cfg_kv *items; int n; } cfg_strmap;
 
@@ -189,6 +191,12 @@ typedef struct cfg_kafka {
     char      *aws_region;
     char      *gcp_project_id;
     cfg_strmap properties;               /* passed to rd_kafka_conf_set as they are */
+    int        serialization;            /* cfg_serialization */
+    bool       json_schemas_enable;
+    char      *debezium_version;         /* compat profile, "2.7" */
+    char      *schema_registry_username;
+    char      *schema_registry_password;
+    char      *schema_registry_ca_location;
 } cfg_kafka;
 
 typedef struct cfg_connector {

@@ -186,6 +186,10 @@ static const cfg_enum transport_modes[] = {
     { "kafka", CFG_TRANSPORT_KAFKA },     { "pubsub", CFG_TRANSPORT_PUBSUB },
     { "kinesis", CFG_TRANSPORT_KINESIS }, { "direct", CFG_TRANSPORT_DIRECT }, { NULL, 0 }
 };
+static const cfg_enum serializations[] = {
+    { "avro", CFG_SERIALIZATION_AVRO }, { "json", CFG_SERIALIZATION_JSON }, { NULL, 0 }
+};
+
 /* librdkafka's auto.offset.reset values */
 static const cfg_enum offset_resets[] = {
     { "earliest", 0 }, { "latest", 0 }, { "smallest", 0 }, { "largest", 0 },
@@ -504,6 +508,21 @@ static const cfg_key platform_keys[] = {
       .desc = "AWS region (required for sasl_iam)." },
     { .name = "kafka.gcp_project_id", .type = CFG_STR, .off = PF(kafka.gcp_project_id),
       .desc = "GCP project (sasl_oauthbearer on GCP Managed Kafka)." },
+    { .name = "kafka.serialization", .type = CFG_ENUM, .off = PF(kafka.serialization),
+      .def = "avro", .choices = serializations,
+      .desc = "avro: Confluent Avro with the Schema Registry (Debezium with AvroConverter); "
+              "json: Kafka's JsonConverter." },
+    { .name = "kafka.json_schemas_enable", .type = CFG_BOOL, .off = PF(kafka.json_schemas_enable),
+      .def = "true", .desc = "With serialization json: wrap records as {schema, payload}." },
+    { .name = "kafka.debezium_version", .type = CFG_STR, .off = PF(kafka.debezium_version),
+      .def = "2.7", .desc = "The Debezium release whose wire format to reproduce (compat profile)." },
+    { .name = "kafka.schema_registry_username", .type = CFG_STR,
+      .off = PF(kafka.schema_registry_username), .desc = "Schema Registry basic-auth user." },
+    { .name = "kafka.schema_registry_password", .type = CFG_STR,
+      .off = PF(kafka.schema_registry_password), .desc = "Schema Registry basic-auth password." },
+    { .name = "kafka.schema_registry_ca_location", .type = CFG_STR,
+      .off = PF(kafka.schema_registry_ca_location),
+      .desc = "CA bundle for the Schema Registry's TLS certificate." },
     { .name = "kafka.properties", .type = CFG_STRMAP, .off = PF(kafka.properties),
       .desc = "librdkafka properties passed through as they are (\"linger.ms\": \"5\")." },
 

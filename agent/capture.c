@@ -376,18 +376,24 @@ commit_txn(agent_capture *cap, uint64_t commit_lsn, uint64_t end_lsn, cdc_err *e
         agent_wm_commit(cap->router->wm, commit_lsn, end_lsn);
         cap->last_commit = commit_lsn;
     }
-    cap->txn.prev_commit_lsn = commit_lsn;
+    /* source.sequence's first element: where the last commit record ended (Debezium's lastCommitLsn). */
+    cap->txn.prev_commit_lsn = end_lsn;
     cap->in_txn = false;
     cap->stats.txns++;
     return 0;
 }
 
-/* A non-transactional logical message is a transaction of its own at its LSN. */
+/*
+ * A non-transactional logical message is a transaction of its own at its
+ * LSN.  Debezium treats it as a commit there: its source.sequence is
+ * ["L","L"], the next transaction's sequence starts from L, and its
+ * source.ts is the commit time of the last transaction decoded.
+ */
 static int
 handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 {
     cdc_event ev = { 0 };
-    cdc_txn   saved = cap->txn;
+    int64_t   last_ts = cap->txn.commit_ts_us;
     int       rc;
 
     ev.op = CDC_OP_MESSAGE;
@@ -398,16 +404,12 @@ handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     ev.msg_transactional = m->u.message.transactional;
     if (m->u.message.transactional)
         return emit(cap, &ev, err);
-    if (begin_txn(cap, 0, ev.lsn, now_us(), err) < 0)
+    if (begin_txn(cap, 0, ev.lsn, last_ts ? last_ts : now_us(), err) < 0)
         return -1;
-    ev.pos.lsn = ev.lsn;
-    ev.pos.seq = cap->seq++;
-    ev.source_ts_us = cap->txn.commit_ts_us;
-    rc = agent_router_write(cap->router, &ev, err);
+    cap->txn.prev_commit_lsn = ev.lsn;
+    rc = emit(cap, &ev, err);
     if (rc == 0)
         rc = commit_txn(cap, ev.lsn, ev.lsn, err);
-    /* Keep source.sequence pointing at the last real transaction. */
-    cap->txn.prev_commit_lsn = saved.prev_commit_lsn;
     return rc;
 }
 
@@ -563,7 +565,11 @@ agent_capture_emit(agent_capture *cap, cdc_event *ev, cdc_err *err)
 int
 agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err)
 {
-    return commit_txn(cap, cap->txn.commit_lsn, end_lsn, err);
+    int rc = commit_txn(cap, cap->txn.commit_lsn, end_lsn, err);
+
+    /* The snapshot is not a commit: the first streamed transaction has no lastCommitLsn. */
+    cap->txn.prev_commit_lsn = 0;
+    return rc;
 }
 
 void

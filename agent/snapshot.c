@@ -19,6 +19,11 @@ typedef struct snap_state {
     int            cur;
     bool           have_pending;
     cdc_event      pending;
+    bool           pending_first_table;     /* the pending row belongs to the first table */
+    bool           pending_first_in_table;
+    bool           pending_last_in_table;   /* set when its table ended after it */
+    int            table;                   /* index of the table being read */
+    uint64_t       table_rows;              /* rows read from it so far */
     uint64_t       cp;
     uint64_t       rows;
 } snap_state;
@@ -120,14 +125,34 @@ decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_
     return vals;
 }
 
+/*
+ * Debezium's markers (RelationalSnapshotChangeEventSource.setSnapshotMarker),
+ * in its order of precedence: the last row of the snapshot is "last", the
+ * first row of the first table "first", then the last and first rows of
+ * every table "last_in_data_collection" / "first_in_data_collection".
+ */
+static const char *
+marker_for(const snap_state *st, bool last_overall)
+{
+    if (last_overall)
+        return "last";
+    if (st->pending_first_table && st->pending_first_in_table)
+        return "first";
+    if (st->pending_last_in_table)
+        return "last_in_data_collection";
+    if (st->pending_first_in_table)
+        return "first_in_data_collection";
+    return "true";
+}
+
 static int
-flush_pending(snap_state *st, const char *marker, cdc_err *err)
+flush_pending(snap_state *st, bool last_overall, cdc_err *err)
 {
     int rc;
 
     if (!st->have_pending)
         return 0;
-    st->pending.snapshot = marker;
+    st->pending.snapshot = marker_for(st, last_overall);
     rc = agent_capture_emit(st->cap, &st->pending, err);
     st->have_pending = false;
     cdc_arena_reset(st->arenas[1 - st->cur]);
@@ -165,8 +190,11 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
         cdc_value *vals = decode_row(st, rel, row, (size_t) n, a, err);
 
         PQfreemem(row);
-        if (vals == NULL || flush_pending(st, "true", err) < 0)
+        if (vals == NULL || flush_pending(st, false, err) < 0)
             goto drain;
+        st->pending_first_table = st->table == 0;
+        st->pending_first_in_table = st->table_rows++ == 0;
+        st->pending_last_in_table = false;
         memset(&st->pending, 0, sizeof(st->pending));
         st->pending.op = CDC_OP_READ;
         st->pending.rel = rel;
@@ -233,7 +261,6 @@ snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile si
     for (int i = 0; i < src->ntables; i++) {
         char     schema[64], table[64];
         int64_t  ts_us;
-        uint64_t before = st->rows;
         cdc_rel *rel;
         int      rc;
 
@@ -245,11 +272,15 @@ snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile si
         if (read_int8(conn, "SELECT (extract(epoch FROM current_timestamp) * 1000000)::int8",
                       &ts_us, err) < 0)
             return -1;
+        st->table = i;
+        st->table_rows = 0;
         rc = copy_table(st, conn, rel, ts_us, stop, err);
         if (rc != 0)
             return rc;
+        if (st->table_rows > 0)
+            st->pending_last_in_table = true;
         log_info("snapshot", "table %s: %llu rows", src->tables[i],
-                 (unsigned long long) (st->rows - before + (st->have_pending ? 1 : 0)));
+                 (unsigned long long) st->table_rows);
     }
     return 0;
 }
@@ -288,7 +319,7 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
     if (agent_capture_txn_begin(cap, (uint32_t) xid, cp - 1, ts_us, err) < 0)
         goto out;
     rc = snapshot_tables(&st, conn, src, stop, err);
-    if (rc == 0 && flush_pending(&st, "last", err) < 0)
+    if (rc == 0 && flush_pending(&st, true, err) < 0)
         rc = -1;
     if (rc == 0 && agent_capture_txn_commit(cap, cp, err) < 0)
         rc = -1;

@@ -318,7 +318,9 @@ CONV = {
     "c_int2": int, "c_int4": int, "c_int8": int, "c_oid": int,
     "c_float4": f32, "c_float8": f64,
     "c_num102": lambda t: decimal_fixed(t, 2), "c_num": decimal_var, "c_money": money,
-    "c_char5": ident, "c_varchar": ident, "c_text": ident, "c_name": ident,
+    "c_char5": ident, "c_varchar": ident, "c_text": ident,
+    # Debezium 2.7 streams every `name` column as null (its snapshot has the text); copied.
+    "c_name": lambda t: None,
     "c_bytea": lambda t: b64(bytes.fromhex(t[2:])),
     "c_json": ident, "c_jsonb": ident, "c_xml": ident, "c_uuid": lambda t: t.lower(),
     "c_date": date_days,

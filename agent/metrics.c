@@ -1,0 +1,685 @@
+#include "agent/metrics.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "agent/core/cdc_lsn.h"
+#include "agent/core/cdc_mem.h"
+
+/* Open-addressing table of (table, op) series: twice the bound keeps probes short. */
+#define SERIES_SLOTS (2 * AGENT_METRICS_MAX_SERIES)
+/* Transactions remembered for commit_to_durable_seconds; older ones go unobserved. */
+#define TXN_RING 4096
+
+#define relaxed memory_order_relaxed
+
+/* The op label values are the envelope's op codes (CONTRACT.md 2.2). */
+static const char op_codes[] = "cudrtm";
+#define NOPS 6
+
+/* Upper bounds of commit_to_durable_seconds, in seconds; +Inf is implicit. */
+static const double bucket_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                    1, 2.5, 5, 10, 30, 60, 120 };
+static const char *const bucket_le_text[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                                              "0.5", "1", "2.5", "5", "10", "30", "60", "120" };
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+typedef struct series {
+    char            *table;     /* NULL: free slot; written once, before publication */
+    int              op;        /* index into op_codes */
+    _Atomic uint64_t n;
+} series;
+
+typedef struct dest_metrics {
+    char            *id, *kind;             /* written once, before publication */
+    _Atomic uint64_t durable_lsn;
+    _Atomic uint64_t durable_seq;
+    _Atomic int      state;                 /* cdc_dest_state */
+    char             detail[200];           /* under agent_metrics.lock */
+} dest_metrics;
+
+struct agent_metrics {
+    char *pipeline_id, *slot;
+    int64_t start_time;                     /* Unix seconds */
+
+    series           slots[SERIES_SLOTS];
+    int              order[AGENT_METRICS_MAX_SERIES];  /* slot indexes in creation order */
+    _Atomic int      nseries;               /* release: order[0..n) and their slots are set */
+    _Atomic uint64_t overflow[NOPS];
+
+    _Atomic uint64_t bytes, dlq, schema_regs;
+    _Atomic uint64_t errors[CDC_RC__COUNT];
+
+    _Atomic uint64_t received_lsn, server_lsn, confirmed_lsn, queue_depth;
+    _Atomic uint64_t lag_seconds_bits;      /* a double's bits */
+
+    _Atomic uint64_t bucket[NBUCKETS + 1];  /* per bucket, not cumulative; last is +Inf */
+    _Atomic uint64_t sum_ns;
+
+    dest_metrics     dests[AGENT_METRICS_MAX_DESTS];
+    _Atomic int      ndests;                /* release: dests[0..n) have id and kind */
+
+    _Atomic int      repl_state;
+    char             repl_detail[256];      /* under lock */
+    pthread_mutex_t  lock;                  /* the strings only; never on the hot path */
+
+    /* Main loop only: transactions committed and not yet confirmed, oldest first. */
+    struct { uint64_t end_lsn; int64_t at_ns; } txns[TXN_RING];
+    size_t txn_head, txn_count;
+};
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+agent_metrics *
+agent_metrics_new(const char *pipeline_id, const char *slot)
+{
+    agent_metrics *m = cdc_xcalloc(1, sizeof(*m));
+
+    m->pipeline_id = cdc_xstrdup(pipeline_id ? pipeline_id : "");
+    m->slot = cdc_xstrdup(slot ? slot : "");
+    m->start_time = (int64_t) time(NULL);
+    pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+void
+agent_metrics_free(agent_metrics *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < SERIES_SLOTS; i++)
+        free(m->slots[i].table);
+    for (int i = 0; i < AGENT_METRICS_MAX_DESTS; i++) {
+        free(m->dests[i].id);
+        free(m->dests[i].kind);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m->pipeline_id);
+    free(m->slot);
+    free(m);
+}
+
+/* ------------------------------------------------------------------ counters */
+
+static uint32_t
+hash_key(const char *s, int op)
+{
+    uint32_t h = 2166136261u ^ (uint32_t) op;   /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (uint8_t) *s) * 16777619u;
+    return h;
+}
+
+/* The series for (table, op), created if there is room; NULL when full. */
+static series *
+find_series(agent_metrics *m, const char *table, int op)
+{
+    uint32_t i = hash_key(table, op) & (SERIES_SLOTS - 1);
+    int      n = atomic_load_explicit(&m->nseries, relaxed);   /* we are the writer */
+
+    for (;; i = (i + 1) & (SERIES_SLOTS - 1)) {
+        series *s = &m->slots[i];
+
+        if (s->table == NULL)
+            break;
+        if (s->op == op && strcmp(s->table, table) == 0)
+            return s;
+    }
+    if (n == AGENT_METRICS_MAX_SERIES)
+        return NULL;
+    m->slots[i].table = cdc_xstrdup(table);
+    m->slots[i].op = op;
+    m->order[n] = (int) i;
+    atomic_store_explicit(&m->nseries, n + 1, memory_order_release);
+    return &m->slots[i];
+}
+
+void
+agent_metrics_event(agent_metrics *m, const char *table, cdc_op op)
+{
+    const char *p;
+    series     *s;
+    int         opi;
+
+    if (m == NULL || op == CDC_OP_TOMBSTONE || (p = strchr(op_codes, (int) op)) == NULL)
+        return;
+    opi = (int) (p - op_codes);
+    s = find_series(m, table ? table : "_message", opi);
+    if (s != NULL)
+        atomic_fetch_add_explicit(&s->n, 1, relaxed);
+    else
+        atomic_fetch_add_explicit(&m->overflow[opi], 1, relaxed);
+}
+
+void
+agent_metrics_add_bytes(agent_metrics *m, uint64_t n)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->bytes, n, relaxed);
+}
+
+void
+agent_metrics_error(agent_metrics *m, cdc_rc code)
+{
+    if (m && code > CDC_OK && code < CDC_RC__COUNT)
+        atomic_fetch_add_explicit(&m->errors[code], 1, relaxed);
+}
+
+void
+agent_metrics_add_dlq(agent_metrics *m, uint64_t n)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->dlq, n, relaxed);
+}
+
+void
+agent_metrics_add_schema_registrations(agent_metrics *m, uint64_t n)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->schema_regs, n, relaxed);
+}
+
+/* -------------------------------------------------------------------- gauges */
+
+void
+agent_metrics_set_received_lsn(agent_metrics *m, uint64_t lsn)
+{
+    if (m)
+        atomic_store_explicit(&m->received_lsn, lsn, relaxed);
+}
+
+void
+agent_metrics_set_server_lsn(agent_metrics *m, uint64_t lsn)
+{
+    if (m)
+        atomic_store_explicit(&m->server_lsn, lsn, relaxed);
+}
+
+void
+agent_metrics_set_queue_depth(agent_metrics *m, uint64_t txns_in_flight)
+{
+    if (m)
+        atomic_store_explicit(&m->queue_depth, txns_in_flight, relaxed);
+}
+
+void
+agent_metrics_set_lag_seconds(agent_metrics *m, double seconds)
+{
+    uint64_t bits;
+
+    if (m == NULL)
+        return;
+    if (!(seconds > 0))     /* clocks apart by a little, or NaN */
+        seconds = 0;
+    memcpy(&bits, &seconds, sizeof(bits));
+    atomic_store_explicit(&m->lag_seconds_bits, bits, relaxed);
+}
+
+static double
+lag_seconds(agent_metrics *m)
+{
+    uint64_t bits = atomic_load_explicit(&m->lag_seconds_bits, relaxed);
+    double   d;
+
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+/* Bytes of WAL the slot holds beyond what is confirmed. */
+static uint64_t
+lag_bytes(agent_metrics *m)
+{
+    uint64_t end = atomic_load_explicit(&m->server_lsn, relaxed);
+    uint64_t recv = atomic_load_explicit(&m->received_lsn, relaxed);
+    uint64_t conf = atomic_load_explicit(&m->confirmed_lsn, relaxed);
+
+    if (recv > end)
+        end = recv;
+    return end > conf && conf != 0 ? end - conf : 0;
+}
+
+/* ----------------------------------------------------------------- histogram */
+
+void
+agent_metrics_observe_commit_to_durable(agent_metrics *m, double seconds)
+{
+    size_t b = 0;
+
+    if (m == NULL)
+        return;
+    if (!(seconds > 0))
+        seconds = 0;
+    while (b < NBUCKETS && seconds > bucket_le[b])
+        b++;
+    atomic_fetch_add_explicit(&m->sum_ns, (uint64_t) (seconds * 1e9), relaxed);
+    atomic_fetch_add_explicit(&m->bucket[b], 1, relaxed);
+}
+
+void
+agent_metrics_txn_committed(agent_metrics *m, uint64_t end_lsn)
+{
+    size_t tail;
+
+    if (m == NULL)
+        return;
+    if (m->txn_count == TXN_RING) {     /* never confirmed for a long while: forget the oldest */
+        m->txn_head = (m->txn_head + 1) % TXN_RING;
+        m->txn_count--;
+    }
+    tail = (m->txn_head + m->txn_count) % TXN_RING;
+    m->txns[tail].end_lsn = end_lsn;
+    m->txns[tail].at_ns = mono_ns();
+    m->txn_count++;
+}
+
+void
+agent_metrics_confirmed(agent_metrics *m, uint64_t flush_lsn)
+{
+    int64_t now;
+
+    if (m == NULL)
+        return;
+    atomic_store_explicit(&m->confirmed_lsn, flush_lsn, relaxed);
+    if (m->txn_count == 0 || m->txns[m->txn_head].end_lsn > flush_lsn)
+        return;
+    now = mono_ns();
+    while (m->txn_count > 0 && m->txns[m->txn_head].end_lsn <= flush_lsn) {
+        agent_metrics_observe_commit_to_durable(m, (double) (now - m->txns[m->txn_head].at_ns) / 1e9);
+        m->txn_head = (m->txn_head + 1) % TXN_RING;
+        m->txn_count--;
+    }
+}
+
+/* ------------------------------------------------------- destinations, health */
+
+int
+agent_metrics_add_dest(agent_metrics *m, const char *id, const char *kind)
+{
+    int n;
+
+    if (m == NULL)
+        return -1;
+    n = atomic_load_explicit(&m->ndests, relaxed);
+    if (n == AGENT_METRICS_MAX_DESTS)
+        return -1;
+    m->dests[n].id = cdc_xstrdup(id ? id : "");
+    m->dests[n].kind = cdc_xstrdup(kind ? kind : "");
+    atomic_store_explicit(&m->ndests, n + 1, memory_order_release);
+    return n;
+}
+
+void
+agent_metrics_set_dest(agent_metrics *m, int i, cdc_pos durable, const cdc_health *h)
+{
+    dest_metrics *d;
+
+    if (m == NULL || i < 0 || i >= atomic_load_explicit(&m->ndests, relaxed))
+        return;
+    d = &m->dests[i];
+    atomic_store_explicit(&d->durable_lsn, durable.lsn, relaxed);
+    atomic_store_explicit(&d->durable_seq, durable.seq, relaxed);
+    if (h == NULL)
+        return;
+    /* Only this thread writes detail, so reading it here needs no lock. */
+    if ((int) h->state == atomic_load_explicit(&d->state, relaxed) &&
+        strncmp(h->detail, d->detail, sizeof(d->detail)) == 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    atomic_store_explicit(&d->state, (int) h->state, relaxed);
+    snprintf(d->detail, sizeof(d->detail), "%s", h->detail);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void
+agent_metrics_set_repl_state(agent_metrics *m, agent_repl_state st, const char *detail)
+{
+    if (m == NULL || st < 0 || st >= AGENT_REPL__COUNT)
+        return;
+    if (detail == NULL)
+        detail = "";
+    if ((int) st == atomic_load_explicit(&m->repl_state, relaxed) &&
+        strncmp(detail, m->repl_detail, sizeof(m->repl_detail)) == 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    atomic_store_explicit(&m->repl_state, (int) st, relaxed);
+    snprintf(m->repl_detail, sizeof(m->repl_detail), "%s", detail);
+    pthread_mutex_unlock(&m->lock);
+}
+
+const char *
+agent_repl_state_name(agent_repl_state st)
+{
+    static const char *const names[AGENT_REPL__COUNT] = {
+        [AGENT_REPL_CONNECTING] = "connecting",
+        [AGENT_REPL_STREAMING] = "streaming",
+        [AGENT_REPL_RECONNECTING] = "reconnecting",
+        [AGENT_REPL_ERROR] = "error",
+        [AGENT_REPL_STOPPING] = "stopping",
+    };
+
+    return st >= 0 && st < AGENT_REPL__COUNT ? names[st] : "unknown";
+}
+
+static const char *
+dest_state_name(int st)
+{
+    switch (st) {
+    case CDC_DEST_OK:       return "running";
+    case CDC_DEST_DEGRADED: return "degraded";
+    default:                return "error";
+    }
+}
+
+/* A consistent copy of the strings and states, taken under the lock. */
+typedef struct health_snap {
+    int  repl_state;
+    char repl_detail[256];
+    int  ndests;
+    int  dest_state[AGENT_METRICS_MAX_DESTS];
+    char dest_detail[AGENT_METRICS_MAX_DESTS][200];
+} health_snap;
+
+static void
+take_snap(agent_metrics *m, health_snap *hs)
+{
+    hs->ndests = atomic_load_explicit(&m->ndests, memory_order_acquire);
+    pthread_mutex_lock(&m->lock);
+    hs->repl_state = atomic_load_explicit(&m->repl_state, relaxed);
+    memcpy(hs->repl_detail, m->repl_detail, sizeof(hs->repl_detail));
+    for (int i = 0; i < hs->ndests; i++) {
+        hs->dest_state[i] = atomic_load_explicit(&m->dests[i].state, relaxed);
+        memcpy(hs->dest_detail[i], m->dests[i].detail, sizeof(hs->dest_detail[i]));
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static bool
+snap_ready(const health_snap *hs)
+{
+    if (hs->repl_state == AGENT_REPL_ERROR || hs->repl_state == AGENT_REPL_STOPPING)
+        return false;
+    for (int i = 0; i < hs->ndests; i++)
+        if (hs->dest_state[i] == CDC_DEST_ERROR)
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------- exposition */
+
+/* Label values escape \, " and newline (exposition format 0.0.4). */
+static void
+put_label_value(cdc_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            cdc_buf_puts(out, "\\\\");
+        else if (*s == '"')
+            cdc_buf_puts(out, "\\\"");
+        else if (*s == '\n')
+            cdc_buf_puts(out, "\\n");
+        else
+            cdc_buf_putc(out, *s);
+    }
+}
+
+static void
+put_header(cdc_buf *out, const char *name, const char *type, const char *help)
+{
+    cdc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+put_u64(cdc_buf *out, const char *name, const char *type, const char *help, uint64_t v)
+{
+    put_header(out, name, type, help);
+    cdc_buf_printf(out, "%s %llu\n", name, (unsigned long long) v);
+}
+
+/* "conn" for CDC_E_CONN: the error kinds as labels. */
+static void
+put_error_kind(cdc_buf *out, cdc_rc code)
+{
+    const char *name = cdc_rc_name(code);
+
+    if (strncmp(name, "CDC_E_", 6) == 0)
+        name += 6;
+    for (; *name; name++)
+        cdc_buf_putc(out, (char) tolower((unsigned char) *name));
+}
+
+static void
+render_events(agent_metrics *m, cdc_buf *out)
+{
+    int n = atomic_load_explicit(&m->nseries, memory_order_acquire);
+
+    put_header(out, "cdcagent_events_total", "counter",
+               "Change events handed to the destinations, by table (topic) and op.");
+    for (int k = 0; k < n; k++) {
+        series *s = &m->slots[m->order[k]];
+
+        cdc_buf_puts(out, "cdcagent_events_total{table=\"");
+        put_label_value(out, s->table);
+        cdc_buf_printf(out, "\",op=\"%c\"} %llu\n", op_codes[s->op],
+                       (unsigned long long) atomic_load_explicit(&s->n, relaxed));
+    }
+    for (int op = 0; op < NOPS; op++) {
+        uint64_t v = atomic_load_explicit(&m->overflow[op], relaxed);
+
+        if (v > 0)
+            cdc_buf_printf(out, "cdcagent_events_total{table=\"_overflow\",op=\"%c\"} %llu\n",
+                           op_codes[op], (unsigned long long) v);
+    }
+}
+
+static void
+render_counters(agent_metrics *m, cdc_buf *out)
+{
+    render_events(m, out);
+    put_u64(out, "cdcagent_received_bytes_total", "counter",
+            "Bytes of replication payload received from PostgreSQL.",
+            atomic_load_explicit(&m->bytes, relaxed));
+    put_header(out, "cdcagent_errors_total", "counter", "Errors met by the agent, by kind.");
+    for (int c = CDC_OK + 1; c < CDC_RC__COUNT; c++) {
+        cdc_buf_puts(out, "cdcagent_errors_total{kind=\"");
+        put_error_kind(out, (cdc_rc) c);
+        cdc_buf_printf(out, "\"} %llu\n",
+                       (unsigned long long) atomic_load_explicit(&m->errors[c], relaxed));
+    }
+    put_u64(out, "cdcagent_dlq_total", "counter", "Events routed to the dead-letter destination.",
+            atomic_load_explicit(&m->dlq, relaxed));
+    put_u64(out, "cdcagent_schema_registrations_total", "counter",
+            "Schemas registered with the schema registry.",
+            atomic_load_explicit(&m->schema_regs, relaxed));
+}
+
+static void
+render_gauges(agent_metrics *m, const health_snap *hs, cdc_buf *out)
+{
+    put_u64(out, "cdcagent_replication_lag_bytes", "gauge",
+            "WAL bytes between the server's current position and the confirmed LSN.",
+            lag_bytes(m));
+    put_header(out, "cdcagent_replication_lag_seconds", "gauge",
+               "Receipt time minus commit time of the last transaction received.");
+    cdc_buf_printf(out, "cdcagent_replication_lag_seconds %.9g\n", lag_seconds(m));
+    put_u64(out, "cdcagent_confirmed_lsn", "gauge",
+            "LSN confirmed to the replication slot (confirmed_flush_lsn), as a number.",
+            atomic_load_explicit(&m->confirmed_lsn, relaxed));
+    put_u64(out, "cdcagent_received_lsn", "gauge", "Newest WAL position received, as a number.",
+            atomic_load_explicit(&m->received_lsn, relaxed));
+    put_u64(out, "cdcagent_queue_depth", "gauge",
+            "Transactions in flight: handed out, not yet durable in every destination.",
+            atomic_load_explicit(&m->queue_depth, relaxed));
+    put_header(out, "cdcagent_replication_state", "gauge",
+               "Replication connection state: 1 for the current state, 0 for the others.");
+    for (int st = 0; st < AGENT_REPL__COUNT; st++)
+        cdc_buf_printf(out, "cdcagent_replication_state{state=\"%s\"} %d\n",
+                       agent_repl_state_name((agent_repl_state) st), st == hs->repl_state);
+}
+
+static void
+render_dests(agent_metrics *m, const health_snap *hs, cdc_buf *out)
+{
+    static const int states[] = { CDC_DEST_OK, CDC_DEST_DEGRADED, CDC_DEST_ERROR };
+
+    put_header(out, "cdcagent_destination_durable_lsn", "gauge",
+               "Commit LSN of the newest position the destination has made durable.");
+    for (int i = 0; i < hs->ndests; i++) {
+        cdc_buf_puts(out, "cdcagent_destination_durable_lsn{destination=\"");
+        put_label_value(out, m->dests[i].id);
+        cdc_buf_puts(out, "\",kind=\"");
+        put_label_value(out, m->dests[i].kind);
+        cdc_buf_printf(out, "\"} %llu\n", (unsigned long long)
+                       atomic_load_explicit(&m->dests[i].durable_lsn, relaxed));
+    }
+    put_header(out, "cdcagent_destination_state", "gauge",
+               "Destination health: 1 for the current state, 0 for the others.");
+    for (int i = 0; i < hs->ndests; i++)
+        for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+            cdc_buf_puts(out, "cdcagent_destination_state{destination=\"");
+            put_label_value(out, m->dests[i].id);
+            cdc_buf_printf(out, "\",state=\"%s\"} %d\n", dest_state_name(states[k]),
+                           hs->dest_state[i] == states[k]);
+        }
+}
+
+static void
+render_histogram(agent_metrics *m, cdc_buf *out)
+{
+    uint64_t cum = 0;
+
+    put_header(out, "cdcagent_commit_to_durable_seconds", "histogram",
+               "Time from a transaction's commit being received to its confirmation to the slot.");
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+        cum += atomic_load_explicit(&m->bucket[b], relaxed);
+        cdc_buf_printf(out, "cdcagent_commit_to_durable_seconds_bucket{le=\"%s\"} %llu\n",
+                       b < NBUCKETS ? bucket_le_text[b] : "+Inf", (unsigned long long) cum);
+    }
+    /* _count is the +Inf bucket, so the two agree even while the loop observes. */
+    cdc_buf_printf(out, "cdcagent_commit_to_durable_seconds_sum %.9g\n",
+                   (double) atomic_load_explicit(&m->sum_ns, relaxed) / 1e9);
+    cdc_buf_printf(out, "cdcagent_commit_to_durable_seconds_count %llu\n", (unsigned long long) cum);
+}
+
+void
+agent_metrics_render(agent_metrics *m, cdc_buf *out)
+{
+    health_snap hs;
+
+    take_snap(m, &hs);
+    put_header(out, "cdcagent_info", "gauge", "Build and pipeline of this agent; always 1.");
+    cdc_buf_puts(out, "cdcagent_info{version=\"" CDC_VERSION "\",pipeline_id=\"");
+    put_label_value(out, m->pipeline_id);
+    cdc_buf_puts(out, "\",slot=\"");
+    put_label_value(out, m->slot);
+    cdc_buf_puts(out, "\"} 1\n");
+    put_u64(out, "cdcagent_start_time_seconds", "gauge", "Start time of the agent, Unix seconds.",
+            (uint64_t) m->start_time);
+    put_header(out, "cdcagent_ready", "gauge", "1 when /readyz answers 200, else 0.");
+    cdc_buf_printf(out, "cdcagent_ready %d\n", snap_ready(&hs));
+    render_counters(m, out);
+    render_gauges(m, &hs, out);
+    render_dests(m, &hs, out);
+    render_histogram(m, out);
+}
+
+/* ------------------------------------------------------------------ /readyz */
+
+static const char *
+source_status(int st)
+{
+    switch (st) {
+    case AGENT_REPL_CONNECTING:   return "starting";
+    case AGENT_REPL_STREAMING:    return "running";
+    case AGENT_REPL_RECONNECTING: return "reconnecting";
+    case AGENT_REPL_STOPPING:     return "stopping";
+    default:                      return "error";
+    }
+}
+
+/* A JSON string of @p s; bytes that are not valid UTF-8 become '?'. */
+static json_t *
+jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    char   *copy;
+
+    if (j != NULL)
+        return j;
+    copy = cdc_xstrdup(s);
+    for (char *p = copy; *p; p++)
+        if ((unsigned char) *p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+static json_t *
+health_source(agent_metrics *m, const health_snap *hs)
+{
+    char recv[CDC_LSN_STRLEN], conf[CDC_LSN_STRLEN];
+
+    cdc_lsn_format(atomic_load_explicit(&m->received_lsn, relaxed), recv);
+    cdc_lsn_format(atomic_load_explicit(&m->confirmed_lsn, relaxed), conf);
+    return json_pack("{s:s, s:o, s:s, s:s, s:o, s:I, s:f, s:s, s:s}",
+                     "type", "postgres", "slot", jstr(m->slot),
+                     "status", source_status(hs->repl_state),
+                     "state", agent_repl_state_name((agent_repl_state) hs->repl_state),
+                     "detail", jstr(hs->repl_detail), "lag_bytes", (json_int_t) lag_bytes(m),
+                     "lag_seconds", lag_seconds(m), "received_lsn", recv, "confirmed_lsn", conf);
+}
+
+static json_t *
+health_sinks(agent_metrics *m, const health_snap *hs)
+{
+    json_t *arr = json_array();
+
+    for (int i = 0; i < hs->ndests && arr; i++) {
+        char lsn[CDC_LSN_STRLEN];
+
+        cdc_lsn_format(atomic_load_explicit(&m->dests[i].durable_lsn, relaxed), lsn);
+        json_array_append_new(arr, json_pack("{s:o, s:s, s:s, s:o, s:s}",
+                                             "sink_id", jstr(m->dests[i].id), "kind", m->dests[i].kind,
+                                             "status", dest_state_name(hs->dest_state[i]),
+                                             "detail", jstr(hs->dest_detail[i]), "durable_lsn", lsn));
+    }
+    return arr;
+}
+
+bool
+agent_metrics_render_health(agent_metrics *m, cdc_buf *out)
+{
+    health_snap hs;
+    bool        ready;
+    json_t     *body;
+    char       *text;
+
+    take_snap(m, &hs);
+    ready = snap_ready(&hs);
+    body = json_pack("{s:s, s:o, s:o, s:o}", "status", ready ? "ok" : "error",
+                     "pipeline_id", jstr(m->pipeline_id), "source", health_source(m, &hs),
+                     "sinks", health_sinks(m, &hs));
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (text == NULL)
+        out->failed = true;     /* json_pack fails only on out-of-memory or invalid UTF-8 */
+    else
+        cdc_buf_puts(out, text);
+    free(text);
+    json_decref(body);
+    return ready;
+}

@@ -1,0 +1,1107 @@
+/*
+ * The Kafka destination (see kafka.h and docs/kafka.md).  One idempotent
+ * librdkafka producer with acks=all; records are produced with F_COPY since
+ * the event memory is an arena reset once write() returns.
+ *
+ * Durability.  Every position handed to the producer gets a slot in `ring`,
+ * in produce order; commit_txn() adds (commit_lsn, CDC_SEQ_END), which needs
+ * no acknowledgement of its own.  Delivery reports arrive out of order
+ * across partitions and mark their slot done; the durable position is the
+ * newest slot that is done together with all older ones (bottledwater's
+ * maybe_checkpoint).  Delivery reports run inside rd_kafka_poll() and
+ * rd_kafka_flush(), so on the main loop: nothing here locks.
+ *
+ * Partitions.  The partition is chosen here, not by librdkafka, with its
+ * Java-compatible rd_kafka_msg_partitioner_murmur2() on the serialised key
+ * (what the Java producer's default partitioner does for a non-null key).
+ * Records without a key get a partition derived from their position, so a
+ * re-sent event lands where its first copy did.
+ *
+ * Restart.  resume_from() reads the position headers of the last record of
+ * every partition of "{prefix}.*" and reports {0,0}; write() then skips an
+ * event whose target partition already holds a position at or after it.
+ * Each partition holds a prefix of the events addressed to it (the
+ * idempotent producer keeps order), so this loses and repeats nothing.
+ */
+#include "kafka.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_log.h"
+#include "../agent/core/cdc_mem.h"
+#include "../schemas/json.h"
+#include "../schemas/topic.h"
+
+#define KAFKA_FAC        "dest.kafka"
+#define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
+#define KAFKA_RESUME_MS  20000  /* reading the last records at start */
+
+/* A topic this destination writes, with what resume found in it. */
+typedef struct kafka_topic {
+    char             *name;
+    rd_kafka_topic_t *rkt;
+    int32_t           nparts;
+    cdc_pos          *last;     /* per partition: position of its last record, or NULL */
+    bool              dlq_ready;
+} kafka_topic;
+
+typedef struct kafka_slot {
+    cdc_pos pos;
+    bool    done;
+} kafka_slot;
+
+typedef struct kafka {
+    rd_kafka_t     *rk;
+    const char     *id;
+    char           *prefix;
+    char           *database;
+    char           *dlq_suffix;
+    bool            dlq_enabled;
+    int             nparts_new, rf_new;
+    sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
+    rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
+    kafka_topic   **topics;             /* open addressing, cap a power of two */
+    size_t          ntopics, topics_cap;
+    kafka_slot     *ring;               /* slot of sequence s is ring[s & (ring_cap - 1)] */
+    uint64_t        head, next;         /* oldest unfinished slot, next to hand out */
+    size_t          ring_cap;
+    cdc_pos         durable;
+    cdc_buf         kbuf, vbuf, hbuf;
+    uint64_t        nrecords, nskipped, ndlq;
+    bool            fatal;
+    char            fatal_msg[200];
+    bool            degraded;
+    char            degraded_msg[200];
+} kafka;
+
+/* ------------------------------------------------------------------ */
+/* The ring of positions in flight                                     */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+kafka_slot_new(kafka *k, cdc_pos pos, bool done)
+{
+    if (k->next - k->head == k->ring_cap) {
+        size_t      cap = k->ring_cap ? k->ring_cap * 2 : 1024;
+        kafka_slot *r = cdc_xcalloc(cap, sizeof(*r));
+
+        for (uint64_t s = k->head; s < k->next; s++)
+            r[s & (cap - 1)] = k->ring[s & (k->ring_cap - 1)];
+        free(k->ring);
+        k->ring = r;
+        k->ring_cap = cap;
+    }
+    k->ring[k->next & (k->ring_cap - 1)] = (kafka_slot) { pos, done };
+    return k->next++;
+}
+
+/* Moves the durable position past every finished slot at the head. */
+static void
+kafka_slot_advance(kafka *k)
+{
+    while (k->head < k->next && k->ring[k->head & (k->ring_cap - 1)].done) {
+        k->durable = k->ring[k->head & (k->ring_cap - 1)].pos;
+        k->head++;
+    }
+}
+
+static void
+kafka_slot_done(kafka *k, uint64_t s)
+{
+    if (s < k->head || s >= k->next)
+        return;     /* cannot happen: a report for a slot never handed out */
+    k->ring[s & (k->ring_cap - 1)].done = true;
+    kafka_slot_advance(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Failure bookkeeping                                                 */
+/* ------------------------------------------------------------------ */
+
+static void
+kafka_set_fatal(kafka *k, const char *fmt, ...) CDC_PRINTF(2, 3);
+
+static void
+kafka_set_fatal(kafka *k, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (k->fatal)
+        return;     /* the first cause is the one worth reporting */
+    va_start(ap, fmt);
+    vsnprintf(k->fatal_msg, sizeof(k->fatal_msg), fmt, ap);
+    va_end(ap);
+    k->fatal = true;
+    log_error(KAFKA_FAC, "%s", k->fatal_msg);
+}
+
+/* Per-record refusals that no retry can fix: such a record goes to the DLQ. */
+static bool
+kafka_err_permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead letters                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+kafka_hdr_str(rd_kafka_headers_t *h, const char *name, const char *v)
+{
+    rd_kafka_header_add(h, name, -1, v, -1);
+}
+
+static void
+kafka_hdr_i64(rd_kafka_headers_t *h, const char *name, int64_t v)
+{
+    char tmp[24];
+
+    snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+    rd_kafka_header_add(h, name, -1, tmp, -1);
+}
+
+/*
+ * Sends a refused record to "{topic}.{dlq_suffix}" with the platform's
+ * diagnostic headers, under the same slot: the slot is done when the DLQ
+ * write is acked.  A value that was refused for its size is left out (it
+ * would be refused again); the error message says so.
+ * @param hdrs  taken: owned by the DLQ record or freed, even on failure.
+ * @returns 0, or -1 with the destination failed.
+ */
+static int
+kafka_dlq(kafka *k, const char *topic, int32_t part, const void *key, size_t klen,
+          const void *val, size_t vlen, rd_kafka_headers_t *hdrs, rd_kafka_resp_err_t why,
+          uint64_t slot)
+{
+    char                dlq[320], msg[200];
+    bool                size = why == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                               why == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+    rd_kafka_resp_err_t e;
+
+    if (!k->dlq_enabled) {
+        rd_kafka_headers_destroy(hdrs);
+        kafka_set_fatal(k, "kafka %s partition %d: record refused (%s) and dlq is disabled",
+                        topic, (int) part, rd_kafka_err2str(why));
+        return -1;
+    }
+    snprintf(dlq, sizeof(dlq), "%s.%s", topic, k->dlq_suffix);
+    if (size)
+        snprintf(msg, sizeof(msg), "%s (value of %zu bytes dropped from the dead letter)",
+                 rd_kafka_err2str(why), vlen);
+    else
+        snprintf(msg, sizeof(msg), "%s", rd_kafka_err2str(why));
+    if (hdrs == NULL)
+        hdrs = rd_kafka_headers_new(8);
+    kafka_hdr_str(hdrs, "dlq.source_topic", topic);
+    kafka_hdr_i64(hdrs, "dlq.source_partition", part);
+    kafka_hdr_i64(hdrs, "dlq.source_offset", -1);   /* the record never got one */
+    kafka_hdr_str(hdrs, "dlq.error_type", rd_kafka_err2name(why));
+    kafka_hdr_str(hdrs, "dlq.error_message", msg);
+    kafka_hdr_str(hdrs, "dlq.stacktrace", "");
+    kafka_hdr_i64(hdrs, "dlq.timestamp", (int64_t) time(NULL) * 1000);
+    kafka_hdr_str(hdrs, "dlq.sink_id", k->id ? k->id : "kafka");
+    e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY((void *) key, klen),
+                          RD_KAFKA_V_VALUE(size ? NULL : (void *) val, size ? 0 : vlen),
+                          RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE((void *) (uintptr_t) ((slot << 1) | 1)),
+                          RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(hdrs);
+        kafka_set_fatal(k, "kafka %s: writing the dead letter failed: %s", dlq,
+                        rd_kafka_err2str(e));
+        return -1;
+    }
+    k->ndlq++;
+    log_warn(KAFKA_FAC, "%s partition %d: record refused (%s); sent to %s", topic, (int) part,
+             rd_kafka_err2str(why), dlq);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* librdkafka callbacks (run inside rd_kafka_poll/flush: main loop)    */
+/* ------------------------------------------------------------------ */
+
+static void
+kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kafka              *k = opaque;
+    uintptr_t           tag = (uintptr_t) m->_private;
+    uint64_t            slot = (uint64_t) tag >> 1;
+    bool                is_dlq = tag & 1;
+    rd_kafka_headers_t *h = NULL;
+
+    (void) rk;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        kafka_slot_done(k, slot);
+        return;
+    }
+    if (is_dlq || !kafka_err_permanent(m->err)) {
+        kafka_set_fatal(k, "kafka %s partition %d: delivery failed: %s%s",
+                        rd_kafka_topic_name(m->rkt), (int) m->partition,
+                        rd_kafka_err2str(m->err), is_dlq ? " (dead letter)" : "");
+        return;
+    }
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = rd_kafka_headers_copy(h);
+    else
+        h = NULL;
+    kafka_dlq(k, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len, m->payload,
+              m->len, h, m->err, slot);
+}
+
+static void
+kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka *k = opaque;
+    char   buf[200];
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+
+        kafka_set_fatal(k, "kafka producer fatal error: %s: %s", rd_kafka_err2name(e), buf);
+        return;
+    }
+    /* Broker down, transport errors: librdkafka keeps retrying; the agent
+       waits (backpressure) and health() says why. */
+    k->degraded = true;
+    snprintf(k->degraded_msg, sizeof(k->degraded_msg), "%s: %s",
+             rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+    log_warn(KAFKA_FAC, "%s", k->degraded_msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static bool
+kafka_secret(const char *name)
+{
+    return strstr(name, "password") != NULL || strstr(name, "secret") != NULL ||
+           strcmp(name, "sasl.oauthbearer.config") == 0;
+}
+
+static int
+kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, cdc_err *err)
+{
+    char errstr[256];
+
+    if (value == NULL)
+        return 0;
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka property %s%s%s: %s", name,
+                           kafka_secret(name) ? "" : "=", kafka_secret(name) ? "" : value,
+                           errstr);
+    return 0;
+}
+
+/* auth_mechanism as the platform names it -> sasl.mechanism. */
+static int
+kafka_conf_auth(rd_kafka_conf_t *conf, const cfg_kafka *kc, cdc_err *err)
+{
+    static const struct { const char *cfg, *sasl; } mechs[] = {
+        { "sasl_plain", "PLAIN" },           { "sasl_scram_256", "SCRAM-SHA-256" },
+        { "sasl_scram_512", "SCRAM-SHA-512" }, { "sasl_oauthbearer", "OAUTHBEARER" },
+    };
+    const char *m = kc->auth_mechanism;
+
+    if (m == NULL || strcmp(m, "none") == 0)
+        return 0;
+    if (strcmp(m, "sasl_iam") == 0)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED,
+                           "kafka.auth_mechanism sasl_iam (AWS MSK IAM) is not built yet");
+    for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+        if (strcmp(m, mechs[i].cfg) == 0)
+            return kafka_conf_set(conf, "sasl.mechanism", mechs[i].sasl, err) ||
+                           kafka_conf_set(conf, "sasl.username", kc->sasl_username, err) ||
+                           kafka_conf_set(conf, "sasl.password", kc->sasl_password, err)
+                       ? -1
+                       : 0;
+    return cdc_err_set(err, CDC_E_CONFIG, "kafka.auth_mechanism %s: unknown", m);
+}
+
+/*
+ * The connection settings shared by the producer and the resume consumer:
+ * bootstrap servers, security, then kafka.properties as given (last, so they
+ * override our defaults).
+ */
+static int
+kafka_conf_apply(rd_kafka_conf_t *conf, const cfg_kafka *kc, cdc_err *err)
+{
+    if (kc->bootstrap_servers == NULL || kc->bootstrap_servers[0] == '\0')
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka.bootstrap_servers is required");
+    if (kafka_conf_set(conf, "bootstrap.servers", kc->bootstrap_servers, err) ||
+        kafka_conf_set(conf, "client.id", "cdcagent", err) ||
+        kafka_conf_set(conf, "security.protocol", kc->security_protocol, err) ||
+        kafka_conf_set(conf, "ssl.ca.location", kc->ssl_ca_location, err) ||
+        kafka_conf_set(conf, "ssl.certificate.location", kc->ssl_certificate_location, err) ||
+        kafka_conf_set(conf, "ssl.key.location", kc->ssl_key_location, err) ||
+        kafka_conf_auth(conf, kc, err))
+        return -1;
+    for (int i = 0; i < kc->properties.n; i++)
+        if (kafka_conf_set(conf, kc->properties.items[i].key, kc->properties.items[i].value,
+                           err))
+            return -1;
+    return 0;
+}
+
+static rd_kafka_conf_t *
+kafka_conf_base(const cfg_kafka *kc, cdc_err *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    if (kafka_conf_apply(conf, kc, err) == 0)
+        return conf;
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Properties that would void the durability and ordering this file relies on. */
+static int
+kafka_check_props(const cfg_kafka *kc, cdc_err *err)
+{
+    for (int i = 0; i < kc->properties.n; i++) {
+        const char *n = kc->properties.items[i].key, *v = kc->properties.items[i].value;
+
+        if ((strcmp(n, "acks") == 0 || strcmp(n, "request.required.acks") == 0) &&
+            strcmp(v, "all") != 0 && strcmp(v, "-1") != 0)
+            return cdc_err_set(err, CDC_E_CONFIG, "kafka property %s=%s: the agent needs "
+                               "acks=all to count a record as durable", n, v);
+        if (strcmp(n, "enable.idempotence") == 0 && strcmp(v, "true") != 0)
+            return cdc_err_set(err, CDC_E_CONFIG, "kafka property %s=%s: the agent needs the "
+                               "idempotent producer (ordered, no duplicates per partition)", n, v);
+        if (strcmp(n, "transactional.id") == 0)
+            return cdc_err_set(err, CDC_E_CONFIG, "kafka property %s: Kafka transactions are "
+                               "not used (see docs/kafka.md)", n);
+    }
+    return 0;
+}
+
+static rd_kafka_conf_t *
+kafka_conf_producer(kafka *k, const cfg_kafka *kc, cdc_err *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    /* Our defaults first, so kafka.properties can override what it may
+       (linger, compression, sizes); kafka_check_props() guards the rest. */
+    if (kafka_conf_set(conf, "enable.idempotence", "true", err) ||
+        kafka_conf_set(conf, "acks", "all", err) ||
+        kafka_conf_set(conf, "partitioner", "murmur2_random", err) ||
+        kafka_conf_set(conf, "linger.ms", "5", err) ||
+        kafka_conf_set(conf, "compression.codec", "none", err) ||
+        /* Topics are created here with the configured partition count, never
+           by the broker's auto-creation with its defaults. */
+        kafka_conf_set(conf, "allow.auto.create.topics", "false", err) ||
+        /* 0 is infinite: a broker that is down makes the agent wait, never drop. */
+        kafka_conf_set(conf, "message.timeout.ms", "0", err))
+        goto fail;
+    if (kafka_conf_apply(conf, kc, err) != 0)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topics                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+kafka_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++)
+        h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+    return h;
+}
+
+static kafka_topic *
+kafka_topic_find(kafka *k, const char *name)
+{
+    if (k->topics_cap == 0)
+        return NULL;
+    for (size_t i = kafka_hash(name) & (k->topics_cap - 1);; i = (i + 1) & (k->topics_cap - 1)) {
+        if (k->topics[i] == NULL)
+            return NULL;
+        if (strcmp(k->topics[i]->name, name) == 0)
+            return k->topics[i];
+    }
+}
+
+static void
+kafka_topic_insert(kafka *k, kafka_topic *t)
+{
+    if ((k->ntopics + 1) * 2 > k->topics_cap) {
+        size_t        cap = k->topics_cap ? k->topics_cap * 2 : 16;
+        kafka_topic **old = k->topics;
+        size_t        oldcap = k->topics_cap;
+
+        k->topics = cdc_xcalloc(cap, sizeof(*k->topics));
+        k->topics_cap = cap;
+        k->ntopics = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i])
+                kafka_topic_insert(k, old[i]);
+        free(old);
+    }
+    for (size_t i = kafka_hash(t->name) & (k->topics_cap - 1);; i = (i + 1) & (k->topics_cap - 1))
+        if (k->topics[i] == NULL) {
+            k->topics[i] = t;
+            k->ntopics++;
+            return;
+        }
+}
+
+static kafka_topic *
+kafka_topic_add(kafka *k, const char *name, int32_t nparts)
+{
+    kafka_topic *t = cdc_xcalloc(1, sizeof(*t));
+
+    t->name = cdc_xstrdup(name);
+    t->nparts = nparts;
+    t->rkt = rd_kafka_topic_new(k->rk, name, NULL);
+    kafka_topic_insert(k, t);
+    return t;
+}
+
+/* Creates topic `name` when missing (TOPIC_ALREADY_EXISTS is success). */
+static int
+kafka_create_topic(kafka *k, const char *name, cdc_err *err)
+{
+    char                  errstr[256];
+    rd_kafka_NewTopic_t  *nt;
+    rd_kafka_AdminOptions_t *opts = NULL;
+    rd_kafka_queue_t     *q = NULL;
+    rd_kafka_event_t     *ev = NULL;
+    const rd_kafka_topic_result_t **res;
+    size_t                nres = 0;
+    int                   rc = -1;
+
+    nt = rd_kafka_NewTopic_new(name, k->nparts_new, k->rf_new, errstr, sizeof(errstr));
+    if (nt == NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka topic %s: %s", name, errstr);
+    opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, KAFKA_META_MS, errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opts, KAFKA_META_MS, errstr, sizeof(errstr));
+    q = rd_kafka_queue_new(k->rk);
+    rd_kafka_CreateTopics(k->rk, &nt, 1, opts, q);
+    ev = rd_kafka_queue_poll(q, KAFKA_META_MS + 2000);
+    if (ev == NULL) {
+        cdc_err_set(err, CDC_E_CONN, "kafka topic %s: CreateTopics timed out", name);
+        goto out;
+    }
+    if (rd_kafka_event_error(ev)) {
+        rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+
+        cdc_err_set(err, e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT
+                    ? CDC_E_CONN : CDC_E_DEST, "kafka topic %s: CreateTopics: %s", name,
+                    rd_kafka_event_error_string(ev));
+        goto out;
+    }
+    res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);
+    if (nres == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        cdc_err_set(err, CDC_E_DEST, "kafka topic %s: CreateTopics: %s", name,
+                    rd_kafka_topic_result_error_string(res[0]));
+        goto out;
+    }
+    if (nres == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_info(KAFKA_FAC, "%s: created with %d partitions, replication factor %d", name,
+                 k->nparts_new, k->rf_new);
+    rc = 0;
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+/*
+ * The partition count of `name`, asking up to `tries` times 200 ms apart (a
+ * just-created topic takes a moment to show up in the metadata).  @returns the count (> 0), or -1 with err set.
+ */
+static int32_t
+kafka_topic_nparts(kafka *k, const char *name, int tries, cdc_err *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, name, NULL);
+    int32_t           n = -1;
+
+    for (int attempt = 0; attempt < tries && n < 0; attempt++) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, KAFKA_META_MS);
+
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0 &&
+            md->topics[0].partition_cnt > 0)
+            n = md->topics[0].partition_cnt;
+        else if (attempt == tries - 1)
+            cdc_err_set(err, e ? CDC_E_CONN : CDC_E_DEST, "kafka topic %s: no metadata: %s",
+                        name, rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
+                                                                     : RD_KAFKA_RESP_ERR_UNKNOWN));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (n < 0 && attempt < tries - 1) {
+            struct timespec ts = { 0, 200 * 1000000L };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* The topic handle for `name`, creating the topic (and its DLQ) at first use. */
+static kafka_topic *
+kafka_topic_get(kafka *k, const char *name, cdc_err *err)
+{
+    kafka_topic *t = kafka_topic_find(k, name);
+    int32_t      n;
+    char         dlq[320];
+
+    if (t && (t->dlq_ready || !k->dlq_enabled))
+        return t;
+    /* An existing topic is used as it is (its partition count included):
+       creating needs rights a managed cluster may not grant. */
+    if (t == NULL) {
+        if ((n = kafka_topic_nparts(k, name, 1, NULL)) < 0 &&
+            (kafka_create_topic(k, name, err) != 0 ||
+             (n = kafka_topic_nparts(k, name, 50, err)) < 0))
+            return NULL;
+        t = kafka_topic_add(k, name, n);
+    }
+    if (k->dlq_enabled) {
+        snprintf(dlq, sizeof(dlq), "%s.%s", name, k->dlq_suffix);
+        if (kafka_topic_nparts(k, dlq, 1, NULL) < 0 && kafka_create_topic(k, dlq, err) != 0)
+            return NULL;
+        t->dlq_ready = true;
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------------ */
+/* open                                                                */
+/* ------------------------------------------------------------------ */
+
+static void kafka_free(kafka *k);
+
+static int
+kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
+{
+    const dest_kafka_conf *c = conf;
+    rd_kafka_conf_t       *pc;
+    kafka                 *k;
+    char                   errstr[512];
+
+    if (c == NULL || c->kafka == NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka: the kafka section is required");
+    if (c->serialization == DEST_KAFKA_SER_AVRO)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "serialization avro is not built yet");
+    if (c->serialization != DEST_KAFKA_SER_JSON)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka: unknown serialization %d",
+                           c->serialization);
+    if (kafka_check_props(c->kafka, err) != 0)
+        return -1;
+    k = cdc_xcalloc(1, sizeof(*k));
+    k->id = d->id;
+    k->prefix = cdc_xstrdup(c->topic_prefix ? c->topic_prefix
+                            : env && env->topic_prefix ? env->topic_prefix : "");
+    k->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
+    k->dlq_enabled = c->dlq_enabled;
+    k->nparts_new = c->kafka->topic_num_partitions > 0 ? c->kafka->topic_num_partitions : 1;
+    k->rf_new = c->kafka->topic_replication_factor > 0 ? c->kafka->topic_replication_factor : 1;
+    if (env && env->encode_opts) {
+        k->jopts = *(const sch_json_opts *) env->encode_opts;
+    } else {
+        sch_json_opts_default(&k->jopts);
+        k->database = cdc_xstrdup(env && env->database ? env->database : "");
+        k->jopts.server_name = k->prefix;
+        k->jopts.database = k->database;
+    }
+    k->jopts.schemas_enable = c->json_schemas_enable;
+    k->key_opts = k->jopts;
+    k->key_opts.schemas_enable = false;
+    d->impl = k;
+    if ((k->base_conf = kafka_conf_base(c->kafka, err)) == NULL)
+        goto fail;
+    if ((pc = kafka_conf_producer(k, c->kafka, err)) == NULL)
+        goto fail;
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+    if (k->rk == NULL) {
+        rd_kafka_conf_destroy(pc);
+        cdc_err_set(err, CDC_E_CONFIG, "kafka: creating the producer: %s", errstr);
+        goto fail;
+    }
+    log_info(KAFKA_FAC, "producer for %s (prefix %s, dlq %s)", c->kafka->bootstrap_servers,
+             k->prefix, k->dlq_enabled ? k->dlq_suffix : "off");
+    return 0;
+fail:
+    kafka_free(k);
+    d->impl = NULL;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* resume_from: the last record of every partition                     */
+/* ------------------------------------------------------------------ */
+
+static bool
+kafka_hdr_u64(rd_kafka_headers_t *h, const char *name, uint64_t *out)
+{
+    const void *v;
+    size_t      n;
+    char        tmp[32], *end;
+
+    if (h == NULL || rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        v == NULL || n == 0 || n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    *out = strtoull(tmp, &end, 10);
+    return *end == '\0';
+}
+
+/* Is `name` one of this pipeline's data topics ("{prefix}.*", not a DLQ)? */
+static bool
+kafka_ours(const kafka *k, const char *name)
+{
+    size_t pl = strlen(k->prefix), nl = strlen(name), sl = strlen(k->dlq_suffix);
+
+    if (nl <= pl + 1 || strncmp(name, k->prefix, pl) != 0 || name[pl] != '.')
+        return false;
+    return !(nl > sl + 1 && name[nl - sl - 1] == '.' && strcmp(name + nl - sl, k->dlq_suffix) == 0);
+}
+
+/* Reads the record at offset high-1 of each partition in `parts` (offsets set). */
+static int
+kafka_read_last(kafka *k, rd_kafka_topic_partition_list_t *parts, cdc_err *err)
+{
+    rd_kafka_conf_t *cc = rd_kafka_conf_dup(k->base_conf);
+    rd_kafka_t      *rc;
+    char             errstr[512];
+    int              left = parts->cnt, rcode = -1;
+    struct timespec  t0, now;
+
+    if (kafka_conf_set(cc, "enable.auto.commit", "false", err) ||
+        kafka_conf_set(cc, "auto.offset.reset", "earliest", err) ||
+        kafka_conf_set(cc, "group.id", "cdcagent-resume", err) ||
+        kafka_conf_set(cc, "enable.partition.eof", "false", err)) {
+        rd_kafka_conf_destroy(cc);
+        return -1;
+    }
+    rc = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
+    if (rc == NULL) {
+        rd_kafka_conf_destroy(cc);
+        return cdc_err_set(err, CDC_E_DEST, "kafka resume: creating a consumer: %s", errstr);
+    }
+    if (rd_kafka_assign(rc, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cdc_err_set(err, CDC_E_DEST, "kafka resume: assign failed");
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (left > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 200);
+        rd_kafka_headers_t *h = NULL;
+        kafka_topic        *t;
+        cdc_pos             p = { 0, 0 };
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (m == NULL) {
+            if ((now.tv_sec - t0.tv_sec) * 1000 > KAFKA_RESUME_MS) {
+                cdc_err_set(err, CDC_E_TIMEOUT, "kafka resume: %d partition(s) did not return "
+                            "their last record within %d ms", left, KAFKA_RESUME_MS);
+                goto out;
+            }
+            continue;
+        }
+        if (m->err) {
+            log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        t = kafka_topic_find(k, rd_kafka_topic_name(m->rkt));
+        if (t && m->partition < t->nparts && t->last[m->partition].lsn == 0 &&
+            t->last[m->partition].seq == 0) {
+            rd_kafka_message_headers(m, &h);
+            if (!kafka_hdr_u64(h, "cdc.commit_lsn", &p.lsn) ||
+                !kafka_hdr_u64(h, "cdc.seq", &p.seq)) {
+                /* Not ours (Debezium's, before the switch): nothing to skip. */
+                log_info(KAFKA_FAC, "%s partition %d: last record has no cdc position headers",
+                         t->name, (int) m->partition);
+                p.lsn = 0;
+                p.seq = 1;  /* marks the partition as read; {0,1} skips nothing real */
+            }
+            t->last[m->partition] = p;
+            left--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rcode = 0;
+out:
+    rd_kafka_consumer_close(rc);
+    rd_kafka_destroy(rc);
+    return rcode;
+}
+
+static int
+kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
+{
+    kafka                           *k = d->impl;
+    const struct rd_kafka_metadata  *md = NULL;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+    rd_kafka_resp_err_t              e;
+    int                              rc = -1;
+
+    /* The router passes every event; write() decides per partition. */
+    last_done->lsn = last_done->seq = 0;
+    e = rd_kafka_metadata(k->rk, 1, NULL, &md, KAFKA_META_MS);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s", rd_kafka_err2str(e));
+        goto out;
+    }
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+        kafka_topic                          *t;
+
+        if (mt->err || mt->partition_cnt <= 0 || !kafka_ours(k, mt->topic) ||
+            kafka_topic_find(k, mt->topic))
+            continue;
+        t = kafka_topic_add(k, mt->topic, mt->partition_cnt);
+        t->last = cdc_xcalloc((size_t) t->nparts, sizeof(*t->last));
+        for (int32_t p = 0; p < t->nparts; p++) {
+            int64_t lo = 0, hi = 0;
+
+            e = rd_kafka_query_watermark_offsets(k->rk, t->name, p, &lo, &hi, KAFKA_META_MS);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                cdc_err_set(err, CDC_E_CONN, "kafka resume: %s partition %d: offsets: %s",
+                            t->name, (int) p, rd_kafka_err2str(e));
+                goto out;
+            }
+            if (hi > lo)
+                rd_kafka_topic_partition_list_add(parts, t->name, p)->offset = hi - 1;
+        }
+    }
+    if (parts->cnt > 0 && kafka_read_last(k, parts, err) != 0)
+        goto out;
+    for (size_t i = 0; i < k->topics_cap; i++) {
+        kafka_topic *t = k->topics[i];
+
+        for (int32_t p = 0; t && t->last && p < t->nparts; p++)
+            if (t->last[p].lsn)
+                log_info(KAFKA_FAC, "%s partition %d holds events up to %X/%X #%llu", t->name,
+                         (int) p, (unsigned) (t->last[p].lsn >> 32), (unsigned) t->last[p].lsn,
+                         (unsigned long long) t->last[p].seq);
+    }
+    rc = 0;
+out:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* write                                                               */
+/* ------------------------------------------------------------------ */
+
+static int64_t
+kafka_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The record has a null key: no key columns, truncate (sch_json_key's rule). */
+static bool
+kafka_null_key(const cdc_event *ev)
+{
+    if (ev->op == CDC_OP_MESSAGE)
+        return false;
+    return ev->op == CDC_OP_TRUNCATE || ev->rel == NULL || ev->rel->nkeys == 0 ||
+           (ev->key == NULL && ev->after == NULL && ev->before == NULL);
+}
+
+static void
+kafka_topic_name(const kafka *k, const cdc_event *ev, char *out, size_t outsz)
+{
+    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
+        snprintf(out, outsz, "%s.message", k->prefix);
+    else if (ev->rel->topic)
+        snprintf(out, outsz, "%s", ev->rel->topic);
+    else
+        sch_topic_name(k->prefix, ev->rel->nspname, ev->rel->relname, out, outsz);
+}
+
+/*
+ * The partition for an event: murmur2 of the key bytes as the Java
+ * producer's default partitioner computes it; a keyless record's partition
+ * comes from its position so that a re-sent copy goes where the first did.
+ */
+static int32_t
+kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key, bool nullkey)
+{
+    uint64_t h;
+
+    if (!nullkey)
+        return rd_kafka_msg_partitioner_murmur2(t->rkt, key->data, key->len, t->nparts, NULL,
+                                                NULL);
+    h = (ev->pos.lsn ^ (ev->pos.seq * 0x9E3779B97F4A7C15ULL)) * 0xff51afd7ed558ccdULL;
+    return (int32_t) ((h >> 33) % (uint64_t) t->nparts);
+}
+
+/* Renders a key struct as JsonConverter's payload JSON into k->hbuf. */
+static void
+kafka_key_json(kafka *k, const cdc_event *ev, const cdc_value *key)
+{
+    cdc_event tmp = *ev;
+
+    tmp.op = CDC_OP_CREATE;
+    tmp.key = key;
+    cdc_buf_reset(&k->hbuf);
+    sch_json_key(&k->hbuf, &tmp, &k->key_opts);
+}
+
+static rd_kafka_headers_t *
+kafka_headers(kafka *k, const cdc_event *ev)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    char                tmp[24];
+
+    snprintf(tmp, sizeof(tmp), "%" PRIu64, ev->pos.lsn);
+    rd_kafka_header_add(h, "cdc.commit_lsn", -1, tmp, -1);
+    snprintf(tmp, sizeof(tmp), "%" PRIu64, ev->pos.seq);
+    rd_kafka_header_add(h, "cdc.seq", -1, tmp, -1);
+    if (ev->txn) {
+        snprintf(tmp, sizeof(tmp), "%" PRIu32, ev->txn->xid);
+        rd_kafka_header_add(h, "cdc.xid", -1, tmp, -1);
+    }
+    if (ev->pk_change_newkey) {
+        kafka_key_json(k, ev, ev->pk_change_newkey);
+        rd_kafka_header_add(h, "__debezium.newkey", -1, k->hbuf.data, (ssize_t) k->hbuf.len);
+    }
+    if (ev->pk_change_oldkey) {
+        kafka_key_json(k, ev, ev->pk_change_oldkey);
+        rd_kafka_header_add(h, "__debezium.oldkey", -1, k->hbuf.data, (ssize_t) k->hbuf.len);
+    }
+    return h;
+}
+
+static int
+kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
+{
+    kafka              *k = d->impl;
+    char                name[300];
+    kafka_topic        *t;
+    bool                nullkey = kafka_null_key(ev), nullval = ev->op == CDC_OP_TOMBSTONE;
+    int32_t             part;
+    rd_kafka_headers_t *h;
+    rd_kafka_resp_err_t e;
+    uint64_t            slot;
+
+    rd_kafka_poll(k->rk, 0);
+    if (k->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    kafka_topic_name(k, ev, name, sizeof(name));
+    if ((t = kafka_topic_get(k, name, err)) == NULL) {
+        /* A broker that cannot be reached makes the agent wait, like a full
+           queue does: the router flushes and offers the event again. */
+        if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
+            log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
+            err->code = CDC_E_QUEUE_FULL;
+        }
+        return -1;
+    }
+    cdc_buf_reset(&k->kbuf);
+    cdc_buf_reset(&k->vbuf);
+    if (!nullkey)
+        sch_json_key(&k->kbuf, ev, &k->jopts);
+    if (!nullval)
+        sch_json_value(&k->vbuf, ev, &k->jopts, kafka_now_us());
+    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf)) {
+        cdc_buf_free(&k->kbuf);
+        cdc_buf_free(&k->vbuf);
+        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding an event", name);
+    }
+    part = kafka_partition(t, ev, &k->kbuf, nullkey);
+    if (t->last && cdc_pos_cmp(ev->pos, t->last[part]) <= 0) {
+        k->nskipped++;      /* the partition has it from before the restart */
+        kafka_slot_new(k, ev->pos, true);
+        kafka_slot_advance(k);
+        return 0;
+    }
+    h = kafka_headers(k, ev);
+    slot = k->next;
+    e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len),
+                          RD_KAFKA_V_VALUE(nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len),
+                          RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_OPAQUE((void *) (uintptr_t) (slot << 1)), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_headers_destroy(h);
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "kafka %s: producer queue full", name);
+    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && !kafka_err_permanent(e)) {
+        rd_kafka_headers_destroy(h);
+        return cdc_err_set(err, CDC_E_DEST, "kafka %s partition %d: produce: %s", name,
+                           (int) part, rd_kafka_err2str(e));
+    }
+    kafka_slot_new(k, ev->pos, false);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        kafka_dlq(k, name, part, nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len,
+                  nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
+        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    k->nrecords++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* commit_txn, progress, flush, health, close                          */
+/* ------------------------------------------------------------------ */
+
+static int
+kafka_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
+{
+    kafka  *k = d->impl;
+    cdc_pos end = { txn->commit_lsn, CDC_SEQ_END };
+
+    (void) err;
+    kafka_slot_new(k, end, true);
+    kafka_slot_advance(k);      /* past it only once everything before is acked */
+    rd_kafka_poll(k->rk, 0);
+    return 0;
+}
+
+static int
+kafka_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
+{
+    kafka *k = d->impl;
+
+    rd_kafka_poll(k->rk, 0);
+    if (k->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    *durable = k->durable;
+    return 0;
+}
+
+static int
+kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
+{
+    kafka              *k = d->impl;
+    rd_kafka_resp_err_t e = rd_kafka_flush(k->rk, timeout_ms);
+
+    if (k->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        return cdc_err_set(err, CDC_E_TIMEOUT, "kafka: %d record(s) not acknowledged after %d ms",
+                           rd_kafka_outq_len(k->rk), timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return cdc_err_set(err, CDC_E_DEST, "kafka flush: %s", rd_kafka_err2str(e));
+    k->degraded = false;
+    return 0;
+}
+
+static void
+kafka_health(cdc_dest *d, cdc_health *h)
+{
+    kafka *k = d->impl;
+
+    if (k->fatal) {
+        h->state = CDC_DEST_ERROR;
+        snprintf(h->detail, sizeof(h->detail), "%s", k->fatal_msg);
+    } else if (k->degraded && rd_kafka_outq_len(k->rk) > 0) {
+        h->state = CDC_DEST_DEGRADED;
+        snprintf(h->detail, sizeof(h->detail), "%d in flight; %s", rd_kafka_outq_len(k->rk),
+                 k->degraded_msg);
+    } else {
+        h->state = CDC_DEST_OK;
+        snprintf(h->detail, sizeof(h->detail),
+                 "%llu records, %llu skipped, %llu dead letters, %d in flight, durable %X/%X "
+                 "#%llu", (unsigned long long) k->nrecords, (unsigned long long) k->nskipped,
+                 (unsigned long long) k->ndlq, rd_kafka_outq_len(k->rk),
+                 (unsigned) (k->durable.lsn >> 32), (unsigned) k->durable.lsn,
+                 (unsigned long long) k->durable.seq);
+    }
+}
+
+static void
+kafka_free(kafka *k)
+{
+    for (size_t i = 0; i < k->topics_cap; i++) {
+        kafka_topic *t = k->topics[i];
+
+        if (t == NULL)
+            continue;
+        if (t->rkt)
+            rd_kafka_topic_destroy(t->rkt);
+        free(t->last);
+        free(t->name);
+        free(t);
+    }
+    free(k->topics);
+    if (k->rk)
+        rd_kafka_destroy(k->rk);
+    if (k->base_conf)
+        rd_kafka_conf_destroy(k->base_conf);
+    cdc_buf_free(&k->kbuf);
+    cdc_buf_free(&k->vbuf);
+    cdc_buf_free(&k->hbuf);
+    free(k->ring);
+    free(k->prefix);
+    free(k->database);
+    free(k->dlq_suffix);
+    free(k);
+}
+
+static void
+kafka_close(cdc_dest *d)
+{
+    kafka *k = d->impl;
+
+    if (k == NULL)
+        return;
+    /* The agent flushes before closing; this bounds what a crash path leaves. */
+    if (rd_kafka_flush(k->rk, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn(KAFKA_FAC, "closing with %d record(s) not acknowledged",
+                 rd_kafka_outq_len(k->rk));
+    kafka_free(k);
+    d->impl = NULL;
+}
+
+const cdc_dest_ops dest_kafka_ops = {
+    .kind = "kafka",
+    .open = kafka_open,
+    .resume_from = kafka_resume_from,
+    .write = kafka_write,
+    .commit_txn = kafka_commit_txn,
+    .progress = kafka_progress,
+    .flush = kafka_flush,
+    .health = kafka_health,
+    .close = kafka_close,
+};

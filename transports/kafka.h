@@ -1,0 +1,45 @@
+/*
+ * The Kafka destination: every event becomes one Kafka record, keyed and
+ * addressed as Debezium's PostgreSQL connector would have produced it
+ * through Kafka Connect (topic "{prefix}.{schema}.{table}", JsonConverter
+ * key and value, murmur2 partitioning on the key bytes), with the position
+ * headers cdc.commit_lsn / cdc.seq / cdc.xid on every record.
+ *
+ * Durability: a position is durable once librdkafka's delivery report for
+ * it (acks=all, idempotent producer) succeeded, and for every earlier
+ * position too; a record the broker refuses for good (too large, invalid)
+ * goes to "{topic}.{dlq_suffix}" and counts once that write is acked.
+ *
+ * Exactly once without Kafka transactions: the destination computes each
+ * record's partition itself, reads the position headers of the last record
+ * of every partition of "{prefix}.*" at start, and skips an event whose
+ * target partition already holds its position.  docs/kafka.md has the
+ * reasoning and the limits.
+ */
+#ifndef CDC_TRANSPORTS_KAFKA_H
+#define CDC_TRANSPORTS_KAFKA_H
+
+#include <stdbool.h>
+
+#include "../agent/config.h"
+#include "../agent/core/cdc_dest.h"
+
+enum { DEST_KAFKA_SER_JSON = 0, DEST_KAFKA_SER_AVRO = 1 };
+
+/* The transport's configuration; the agent fills it from the platform file.
+   Everything is borrowed and must outlive the destination. */
+typedef struct dest_kafka_conf {
+    const cfg_kafka *kafka;
+    const char      *topic_prefix;
+    int              serialization;     /* DEST_KAFKA_SER_JSON; AVRO is not built yet */
+    bool             json_schemas_enable;
+    const char      *dlq_suffix;        /* "dlq" */
+    bool             dlq_enabled;
+} dest_kafka_conf;
+
+/* open() takes a const dest_kafka_conf * as conf, and the JSON options from
+   env->encode_opts (borrowed; schemas_enable is taken from the conf), or
+   Debezium 2.7's defaults with env->topic_prefix and env->database. */
+extern const cdc_dest_ops dest_kafka_ops;
+
+#endif

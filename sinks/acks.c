@@ -1,0 +1,100 @@
+/* Backoff and the durability ring (see acks.h). */
+#include "acks.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "../agent/core/cdc_mem.h"
+
+struct dest_ack_slot {
+    cdc_pos pos;
+    bool    done;
+};
+
+static uint32_t
+xorshift32(uint32_t *s)
+{
+    uint32_t x = *s ? *s : 0x9E3779B9u;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *s = x;
+    return x;
+}
+
+int64_t
+dest_retry_backoff_ms(const dest_retry_conf *c, int attempt, uint32_t *rng)
+{
+    double init = c->initial_ms > 0 ? c->initial_ms : 1000;
+    double cap = c->max_ms > 0 ? c->max_ms : 60000;
+    double mult = c->multiplier >= 1.0 ? c->multiplier : 2.0;
+    double d;
+
+    if (attempt < 1)
+        attempt = 1;
+    d = init * pow(mult, attempt - 1);
+    if (!(d < cap))     /* also catches overflow to inf */
+        d = cap;
+    if (c->jitter && rng) {
+        double u = (double) xorshift32(rng) / 4294967296.0;   /* [0,1) */
+
+        d = d / 2 + u * (d / 2);
+    }
+    return (int64_t) d;
+}
+
+void
+dest_acks_init(dest_acks *a, cdc_pos start)
+{
+    *a = (dest_acks) { .durable = start };
+}
+
+void
+dest_acks_free(dest_acks *a)
+{
+    free(a->slots);
+    a->slots = NULL;
+    a->cap = a->n = a->head = 0;
+}
+
+uint64_t
+dest_acks_push(dest_acks *a, cdc_pos pos)
+{
+    if (a->n == a->cap) {
+        size_t                ncap = a->cap ? a->cap * 2 : 64;
+        struct dest_ack_slot *s = cdc_xmalloc(ncap * sizeof(*s));
+
+        for (size_t i = 0; i < a->n; i++)
+            s[i] = a->slots[(a->head + i) % a->cap];
+        free(a->slots);
+        a->slots = s;
+        a->cap = ncap;
+        a->head = 0;
+    }
+    a->slots[(a->head + a->n) % a->cap] = (struct dest_ack_slot) { pos, false };
+    a->n++;
+    return a->first_ticket + a->n - 1;
+}
+
+void
+dest_acks_update(dest_acks *a, uint64_t ticket, cdc_pos pos)
+{
+    if (ticket >= a->first_ticket && ticket < a->first_ticket + a->n)
+        a->slots[(a->head + (size_t) (ticket - a->first_ticket)) % a->cap].pos = pos;
+}
+
+void
+dest_acks_done(dest_acks *a, uint64_t ticket)
+{
+    if (ticket < a->first_ticket || ticket >= a->first_ticket + a->n)
+        return;     /* already popped, or never pushed */
+    a->slots[(a->head + (size_t) (ticket - a->first_ticket)) % a->cap].done = true;
+    while (a->n > 0 && a->slots[a->head].done) {
+        if (cdc_pos_cmp(a->slots[a->head].pos, a->durable) > 0)
+            a->durable = a->slots[a->head].pos;
+        a->head = (a->head + 1) % a->cap;
+        a->n--;
+        a->first_ticket++;
+    }
+}

@@ -1,0 +1,58 @@
+/*
+ * Shared pieces of the sinks that deliver asynchronously or retry: the
+ * backoff rule (platform retry.*) and a ring of deliveries in position order
+ * whose head says what is durable, like Kafka's in-flight acks.
+ *
+ * The ring: every delivery unit (one request, one batch, or a transaction-
+ * end marker) is pushed in position order and gets a ticket; units finish in
+ * any order; the durable position is that of the last unit of the longest
+ * finished prefix.  Nothing here does I/O.
+ */
+#ifndef CDC_SINKS_ACKS_H
+#define CDC_SINKS_ACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../agent/core/cdc_event.h"
+
+/* Platform retry.* in milliseconds. */
+typedef struct dest_retry_conf {
+    int    max_attempts;    /* attempts before an answered failure is a dead letter; <= 0: 5 */
+    int    initial_ms;      /* first wait; <= 0: 1000 */
+    int    max_ms;          /* cap; <= 0: 60000 */
+    double multiplier;      /* < 1: 2.0 */
+    bool   jitter;          /* wait a random time in [d/2, d] instead of d */
+} dest_retry_conf;
+
+/**
+ * The wait before attempt @p attempt + 1 after @p attempt failures (>= 1):
+ * initial * multiplier^(attempt-1), capped, then jittered with *rng (an
+ * xorshift state the caller keeps; any non-zero seed).
+ */
+int64_t dest_retry_backoff_ms(const dest_retry_conf *c, int attempt, uint32_t *rng);
+
+typedef struct dest_acks {
+    struct dest_ack_slot *slots;    /* circular */
+    size_t   cap, head, n;
+    uint64_t first_ticket;          /* ticket of slots[head] */
+    cdc_pos  durable;
+} dest_acks;
+
+/* Starts empty with durable = @p start. */
+void     dest_acks_init(dest_acks *a, cdc_pos start);
+void     dest_acks_free(dest_acks *a);
+/* Adds a unit whose last event is at @p pos; @returns its ticket. */
+uint64_t dest_acks_push(dest_acks *a, cdc_pos pos);
+/* Moves a pending unit's position forward (a batch that grew). */
+void     dest_acks_update(dest_acks *a, uint64_t ticket, cdc_pos pos);
+/* Marks a unit finished (durable or dead-lettered) and advances the durable position. */
+void     dest_acks_done(dest_acks *a, uint64_t ticket);
+static inline size_t
+dest_acks_pending(const dest_acks *a)
+{
+    return a->n;
+}
+
+#endif

@@ -1,0 +1,1040 @@
+/*
+ * The PostgreSQL sink (see postgres.h for the two modes and the exactly-once
+ * rule).
+ *
+ * write() turns each event into an owned "op" (SQL text and text
+ * parameters, or a dead letter decided up front) and queues it; relation
+ * metadata is borrowed only during write(), so replica DDL is queued as an
+ * op too, ahead of the first row of a new relation version.  apply() runs
+ * the queue as one target transaction ending with the state row update.  If
+ * a statement fails for a reason other than the connection, the transaction
+ * is rolled back and run again with a savepoint per op, so only the refused
+ * rows are dead-lettered.  libpq is used synchronously: an apply is one
+ * batch of round trips, bounded by batch_size and the server's
+ * statement_timeout.
+ */
+#include "postgres.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_log.h"
+#include "../agent/core/cdc_mem.h"
+#include "../schemas/json.h"
+#include "pg_values.h"
+#include "webhook.h"
+
+#define PG_FAC "dest.postgres"
+
+typedef struct pg_op {
+    cdc_pos  pos;
+    char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */
+    int      nparams;
+    char   **params;        /* NULL entries are SQL NULL */
+    bool     ddl;           /* failure is fatal, never a dead letter */
+    bool     is_event;      /* counts toward batch_size */
+    char    *deadmsg;       /* dead-letter this op instead of running it */
+    char    *topic;
+    uint64_t offset;
+    char    *record;        /* {key,value,metadata} for the dead-letter file */
+} pg_op;
+
+typedef struct pg_relver {
+    uint32_t relid, version;
+} pg_relver;
+
+typedef struct pgsink {
+    char           *conninfo, *label, *sink_id, *prefix, *database;
+    char           *table;          /* event_log: quoted [schema.]table */
+    char           *index_name;     /* event_log: quoted unique index name */
+    dest_pg_mode    mode;
+    bool            upsert;
+    int             batch_size, flush_ms;
+    dest_retry_conf retry;
+    dest_dlq       *dlq;
+    sch_json_opts   jopts;
+    PGconn         *conn;
+    pg_op          *ops;
+    int             nops, cap, nevents;
+    int64_t         first_ms;       /* when the oldest queued op came */
+    cdc_pos         state;          /* committed in cdcagent_state */
+    cdc_pos         durable;        /* state, or a later transaction end with nothing to write */
+    pg_relver      *known;
+    int             nknown;
+    int             attempts;
+    int64_t         next_try_ms;
+    uint32_t        rng;
+    uint64_t        napplied, nskipped, ndead, ntx;
+    bool            failing, fatal;
+    char            lasterr[200];
+} pgsink;
+
+static int64_t
+pg_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+pg_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+pg_quote_ident(cdc_buf *b, const char *s, size_t n)
+{
+    cdc_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            cdc_buf_putc(b, '"');
+        cdc_buf_putc(b, s[i]);
+    }
+    cdc_buf_putc(b, '"');
+}
+
+static void
+pg_put_ident(cdc_buf *b, const char *s)
+{
+    pg_quote_ident(b, s, strlen(s));
+}
+
+/* [schema.]table from the configuration, each part quoted (an already quoted name stays). */
+static char *
+pg_quote_qualified(const char *name)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *dot = name[0] == '"' ? NULL : strchr(name, '.');
+
+    if (name[0] == '"') {
+        cdc_buf_puts(&b, name);
+    } else if (dot) {
+        pg_quote_ident(&b, name, (size_t) (dot - name));
+        cdc_buf_putc(&b, '.');
+        pg_put_ident(&b, dot + 1);
+    } else {
+        pg_put_ident(&b, name);
+    }
+    cdc_buf_putc(&b, '\0');
+    return (char *) b.data;
+}
+
+static void
+pg_op_free(pg_op *op)
+{
+    for (int i = 0; i < op->nparams; i++)
+        free(op->params[i]);
+    free(op->params);
+    free(op->sql);
+    free(op->deadmsg);
+    free(op->topic);
+    free(op->record);
+    memset(op, 0, sizeof(*op));
+}
+
+static pg_op *
+pg_op_new(pgsink *p, cdc_pos pos)
+{
+    if (p->nops == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->ops = cdc_xrealloc(p->ops, (size_t) p->cap * sizeof(*p->ops));
+    }
+    if (p->nops == 0)
+        p->first_ms = pg_mono_ms();
+    memset(&p->ops[p->nops], 0, sizeof(pg_op));
+    p->ops[p->nops].pos = pos;
+    return &p->ops[p->nops++];
+}
+
+static void
+pg_op_param(pg_op *op, const char *s, size_t n)
+{
+    op->params = cdc_xrealloc(op->params, (size_t) (op->nparams + 1) * sizeof(char *));
+    op->params[op->nparams++] = s ? cdc_xstrndup(s, n) : NULL;
+}
+
+static char *
+pg_buf_take(cdc_buf *b)
+{
+    char *s;
+
+    cdc_buf_putc(b, '\0');
+    s = (char *) b->data;
+    *b = (cdc_buf) CDC_BUF_INIT;
+    return s;
+}
+
+/* ---------------------------------------------------------------- connection */
+
+static int
+pg_exec_ok(pgsink *p, const char *sql, cdc_err *err)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    int       rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = cdc_err_set(err, PQstatus(p->conn) == CONNECTION_OK ? CDC_E_PG : CDC_E_CONN,
+                         "postgres %s: %s", p->label, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+/* The state table, the event_log table, and this sink's committed position. */
+static int
+pg_prepare_target(pgsink *p, cdc_err *err)
+{
+    cdc_buf     q = CDC_BUF_INIT;
+    const char *vals[1] = { p->sink_id };
+    PGresult   *res;
+    int         rc = -1;
+
+    if (pg_exec_ok(p, "CREATE TABLE IF NOT EXISTS cdcagent_state (sink_id text PRIMARY KEY, "
+                   "commit_lsn bigint NOT NULL, seq bigint NOT NULL, "
+                   "updated_at timestamptz NOT NULL DEFAULT now())", err) < 0)
+        return -1;
+    if (p->mode == DEST_PG_EVENT_LOG) {
+        cdc_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (id bigserial PRIMARY KEY, "
+                       "event_key jsonb, event_value jsonb, source_topic text NOT NULL, "
+                       "source_partition integer NOT NULL, source_offset bigint NOT NULL, "
+                       "commit_lsn bigint, seq bigint, written_at timestamptz NOT NULL "
+                       "DEFAULT now()); "
+                       "ALTER TABLE %s ADD COLUMN IF NOT EXISTS commit_lsn bigint, "
+                       "ADD COLUMN IF NOT EXISTS seq bigint; "
+                       "CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (source_topic, "
+                       "source_partition, source_offset, seq)",
+                       p->table, p->table, p->index_name, p->table);
+        if (pg_exec_ok(p, cdc_buf_str(&q), err) < 0)
+            goto out;
+    }
+    res = PQexecParams(p->conn, "SELECT commit_lsn, seq FROM cdcagent_state WHERE sink_id = $1",
+                       1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_err_set(err, CDC_E_PG, "postgres %s: reading cdcagent_state: %s", p->label,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        goto out;
+    }
+    if (PQntuples(res) == 1) {
+        p->state.lsn = (uint64_t) strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        p->state.seq = (uint64_t) strtoll(PQgetvalue(res, 0, 1), NULL, 10);  /* -1 is END */
+    }
+    PQclear(res);
+    if (cdc_pos_cmp(p->state, p->durable) > 0)
+        p->durable = p->state;
+    rc = 0;
+out:
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* Drops queued ops the target already committed (a COMMIT whose reply was lost). */
+static void
+pg_drop_committed(pgsink *p)
+{
+    int k = 0;
+
+    for (int i = 0; i < p->nops; i++) {
+        if (cdc_pos_cmp(p->ops[i].pos, p->state) <= 0 && !p->ops[i].ddl) {
+            p->nevents -= p->ops[i].is_event;
+            pg_op_free(&p->ops[i]);
+        } else {
+            p->ops[k++] = p->ops[i];
+        }
+    }
+    p->nops = k;
+}
+
+static int
+pg_connect(pgsink *p, cdc_err *err)
+{
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+        return 0;
+    if (pg_mono_ms() < p->next_try_ms)
+        return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+    PQfinish(p->conn);
+    p->conn = PQconnectdb(p->conninfo);
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        snprintf(p->lasterr, sizeof(p->lasterr), "connection failed: %s",
+                 PQerrorMessage(p->conn));
+        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        goto fail;
+    }
+    PQclear(PQexec(p->conn, "SET client_min_messages = warning"));  /* no IF NOT EXISTS NOTICEs */
+    if (pg_prepare_target(p, err) < 0) {
+        snprintf(p->lasterr, sizeof(p->lasterr), "%s", err ? err->msg : "setup failed");
+        goto fail;
+    }
+    if (p->failing)
+        log_info(PG_FAC, "%s: connected again; committed up to " CDC_LSN_FMT " seq %" PRId64,
+                 p->label, CDC_LSN_ARGS(p->state.lsn), (int64_t) p->state.seq);
+    p->failing = false;
+    p->attempts = 0;
+    pg_drop_committed(p);
+    return 0;
+fail:
+    p->attempts++;
+    p->next_try_ms = pg_mono_ms() + dest_retry_backoff_ms(&p->retry, p->attempts, &p->rng);
+    if (!p->failing || p->attempts == 1)
+        log_warn(PG_FAC, "%s: %s; retrying", p->label, p->lasterr);
+    p->failing = true;
+    PQfinish(p->conn);
+    p->conn = NULL;
+    return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+}
+
+/* ---------------------------------------------------------------- open */
+
+static char *
+pg_build_conninfo(const dest_postgres_conf *c)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *keys[] = { "host", "dbname", "user", "password" };
+    const char *vals[] = { c->host, c->database, c->username, c->password };
+
+    for (int i = 0; i < 4; i++) {
+        if (vals[i] == NULL)
+            continue;
+        cdc_buf_printf(&b, "%s='", keys[i]);
+        for (const char *s = vals[i]; *s; s++) {
+            if (*s == '\'' || *s == '\\')
+                cdc_buf_putc(&b, '\\');
+            cdc_buf_putc(&b, *s);
+        }
+        cdc_buf_puts(&b, "' ");
+    }
+    if (c->port > 0)
+        cdc_buf_printf(&b, "port=%d ", c->port);
+    cdc_buf_puts(&b, "connect_timeout=10 application_name=cdcagent");
+    return pg_buf_take(&b);
+}
+
+/* host:port/dbname, never the password. */
+static char *
+pg_label(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    const char       *host = "localhost", *port = "5432", *db = "?";
+    cdc_buf           b = CDC_BUF_INIT;
+
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (o->val == NULL)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
+    }
+    cdc_buf_printf(&b, "%s:%s/%s", host, port, db);
+    PQconninfoFree(opts);
+    return pg_buf_take(&b);
+}
+
+static int
+pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
+{
+    const dest_postgres_conf *c = conf;
+    pgsink                   *p;
+    cdc_buf                   b = CDC_BUF_INIT;
+    const char               *table;
+
+    if (c == NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "postgres: no configuration");
+    p = cdc_xcalloc(1, sizeof(*p));
+    p->conninfo = c->conninfo ? cdc_xstrdup(c->conninfo) : pg_build_conninfo(c);
+    p->label = pg_label(p->conninfo);
+    p->sink_id = cdc_xstrdup(d->id ? d->id : "postgres");
+    p->mode = c->mode;
+    p->upsert = c->upsert;
+    p->batch_size = c->batch_size > 0 ? c->batch_size : 500;
+    p->flush_ms = c->flush_interval_ms > 0 ? c->flush_interval_ms : 1000;
+    p->retry = c->retry;
+    p->dlq = c->dlq;
+    table = c->target_table && c->target_table[0] ? c->target_table : "cdc_events";
+    p->table = pg_quote_qualified(table);
+    cdc_buf_puts(&b, "\"");
+    for (const char *s = strrchr(table, '.') ? strrchr(table, '.') + 1 : table; *s; s++)
+        if (*s != '"')
+            cdc_buf_putc(&b, *s);
+    cdc_buf_puts(&b, "_cdc_position_key\"");
+    p->index_name = pg_buf_take(&b);
+    p->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    if (env && env->encode_opts) {
+        p->jopts = *(const sch_json_opts *) env->encode_opts;
+    } else {
+        sch_json_opts_default(&p->jopts);
+        p->database = cdc_xstrdup(env && env->database ? env->database : "");
+        p->jopts.server_name = p->prefix;
+        p->jopts.database = p->database;
+    }
+    p->rng = (uint32_t) pg_now_us() | 1u;
+    d->impl = p;
+    /* The target must be reachable at start: resume_from() needs its state row. */
+    for (int i = 0; i < 3; i++) {
+        p->next_try_ms = 0;
+        if (pg_connect(p, err) == 0)
+            break;
+        if (i == 2) {
+            cdc_err_wrap(err, "sink %s", p->sink_id);
+            d->ops->close(d);
+            return -1;
+        }
+        struct timespec ts = { 1, 0 };
+
+        nanosleep(&ts, NULL);
+    }
+    log_info(PG_FAC, "%s: %s mode, committed up to " CDC_LSN_FMT " seq %" PRId64, p->label,
+             p->mode == DEST_PG_REPLICA ? "replica" : "event_log", CDC_LSN_ARGS(p->state.lsn),
+             (int64_t) p->state.seq);
+    return 0;
+}
+
+static int
+pg_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
+{
+    pgsink *p = d->impl;
+
+    (void) err;
+    *last_done = p->state;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- events to ops */
+
+static void
+pg_put_table(cdc_buf *b, const cdc_rel *rel)
+{
+    pg_put_ident(b, rel->nspname);
+    cdc_buf_putc(b, '.');
+    pg_put_ident(b, rel->relname);
+}
+
+/* The target type of a column: the source's, or text for types the target lacks. */
+static void
+pg_put_coltype(cdc_buf *b, const cdc_col *c)
+{
+    bool user = !c->catalog_known || c->type_name == NULL || c->enum_labels != NULL ||
+                c->typtype == 'e' || c->typtype == 'c' || c->typtype == 'd';
+
+    if (!user)
+        cdc_buf_puts(b, c->type_name);
+    else
+        cdc_buf_puts(b, c->ctype.kind == CDC_CT_ARRAY ? "text[]" : "text");
+}
+
+/* CREATE TABLE IF NOT EXISTS + ADD COLUMN IF NOT EXISTS, when the relation version is new. */
+static void
+pg_queue_ddl(pgsink *p, const cdc_event *ev)
+{
+    const cdc_rel *rel = ev->rel;
+    cdc_buf        b = CDC_BUF_INIT;
+    pg_op         *op;
+    bool           first = true;
+    int            i;
+
+    for (i = 0; i < p->nknown; i++)
+        if (p->known[i].relid == rel->relid)
+            break;
+    if (i < p->nknown && p->known[i].version == rel->version)
+        return;
+    if (i == p->nknown) {
+        p->known = cdc_xrealloc(p->known, (size_t) (p->nknown + 1) * sizeof(*p->known));
+        p->nknown++;
+    }
+    p->known[i] = (pg_relver) { rel->relid, rel->version };
+    cdc_buf_puts(&b, "CREATE SCHEMA IF NOT EXISTS ");
+    pg_put_ident(&b, rel->nspname);
+    cdc_buf_puts(&b, "; CREATE TABLE IF NOT EXISTS ");
+    pg_put_table(&b, rel);
+    cdc_buf_puts(&b, " (");
+    for (int c = 0; c < rel->ncols; c++) {
+        if (!rel->cols[c].ctype.supported)
+            continue;
+        if (!first)
+            cdc_buf_puts(&b, ", ");
+        first = false;
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_putc(&b, ' ');
+        pg_put_coltype(&b, &rel->cols[c]);
+    }
+    if (rel->nkeys > 0) {
+        cdc_buf_puts(&b, ", PRIMARY KEY (");
+        for (int k = 1, n = 0; k <= rel->nkeys; k++)
+            for (int c = 0; c < rel->ncols; c++)
+                if (rel->cols[c].key_pos == k) {
+                    if (n++)
+                        cdc_buf_puts(&b, ", ");
+                    pg_put_ident(&b, rel->cols[c].name);
+                }
+        cdc_buf_putc(&b, ')');
+    }
+    cdc_buf_puts(&b, "); ALTER TABLE ");
+    pg_put_table(&b, rel);
+    first = true;
+    for (int c = 0; c < rel->ncols; c++) {
+        if (!rel->cols[c].ctype.supported)
+            continue;
+        cdc_buf_puts(&b, first ? " ADD COLUMN IF NOT EXISTS " : ", ADD COLUMN IF NOT EXISTS ");
+        first = false;
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_putc(&b, ' ');
+        pg_put_coltype(&b, &rel->cols[c]);
+    }
+    op = pg_op_new(p, ev->pos);
+    op->ddl = true;
+    op->sql = pg_buf_take(&b);
+}
+
+/* Adds a value as a parameter; @returns -1 when it cannot be converted. */
+static int
+pg_param_value(pg_op *op, const cdc_col *col, const cdc_value *v)
+{
+    cdc_buf t = CDC_BUF_INIT;
+
+    if (v->state == CDC_VAL_NULL) {
+        pg_op_param(op, NULL, 0);
+        return 0;
+    }
+    if (dest_pg_value_text(col, v, &t) < 0 || cdc_buf_failed(&t)) {
+        cdc_buf_free(&t);
+        return -1;
+    }
+    pg_op_param(op, (const char *) t.data ? (const char *) t.data : "", t.len);
+    cdc_buf_free(&t);
+    return 0;
+}
+
+static void
+pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel *rel = ev->rel;
+    cdc_buf        b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
+    int            n = 0;
+
+    cdc_buf_puts(&b, "INSERT INTO ");
+    pg_put_table(&b, rel);
+    cdc_buf_puts(&b, " (");
+    for (int c = 0; c < rel->ncols; c++) {
+        const cdc_col *col = &rel->cols[c];
+
+        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED)
+            continue;
+        if (pg_param_value(op, col, &ev->after[c]) < 0) {
+            *why = "a value cannot be converted to PostgreSQL text";
+            goto out;
+        }
+        if (n++)
+            cdc_buf_puts(&b, ", ");
+        pg_put_ident(&b, col->name);
+        if (col->key_pos == 0) {
+            cdc_buf_puts(&sets, sets.len ? ", " : "");
+            pg_put_ident(&sets, col->name);
+            cdc_buf_puts(&sets, " = EXCLUDED.");
+            pg_put_ident(&sets, col->name);
+        }
+    }
+    cdc_buf_puts(&b, ") VALUES (");
+    for (int i = 1; i <= n; i++)
+        cdc_buf_printf(&b, i > 1 ? ", $%d" : "$%d", i);
+    cdc_buf_putc(&b, ')');
+    if (rel->nkeys > 0) {
+        cdc_buf_puts(&b, " ON CONFLICT (");
+        for (int k = 1, m = 0; k <= rel->nkeys; k++)
+            for (int c = 0; c < rel->ncols; c++)
+                if (rel->cols[c].key_pos == k) {
+                    if (m++)
+                        cdc_buf_puts(&b, ", ");
+                    pg_put_ident(&b, rel->cols[c].name);
+                }
+        cdc_buf_puts(&b, sets.len ? ") DO UPDATE SET " : ") DO NOTHING");
+        if (sets.len)
+            cdc_buf_put(&b, sets.data, sets.len);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+    cdc_buf_free(&sets);
+}
+
+static void
+pg_sql_delete(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel   *rel = ev->rel;
+    const cdc_value *kv = ev->key ? ev->key : ev->before;
+    cdc_buf          b = CDC_BUF_INIT;
+    int              n = 0;
+
+    cdc_buf_puts(&b, "DELETE FROM ");
+    pg_put_table(&b, rel);
+    for (int c = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
+            *why = "the delete carries no usable key";
+            goto out;
+        }
+        cdc_buf_puts(&b, n++ ? " AND " : " WHERE ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+}
+
+static void
+pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
+{
+    const char *why = NULL;
+    cdc_buf     b = CDC_BUF_INIT;
+
+    switch (ev->op) {
+    case CDC_OP_CREATE:
+    case CDC_OP_READ:
+    case CDC_OP_UPDATE:
+        if (ev->rel->nkeys == 0 && ev->op == CDC_OP_UPDATE)
+            why = "the table has no primary key: updates cannot be mirrored";
+        else if (ev->after == NULL)
+            why = "the change carries no new row";
+        else
+            pg_sql_upsert(op, ev, &why);
+        break;
+    case CDC_OP_DELETE:
+        if (ev->rel->nkeys == 0)
+            why = "the table has no primary key: deletes cannot be mirrored";
+        else
+            pg_sql_delete(op, ev, &why);
+        break;
+    case CDC_OP_TRUNCATE:
+        cdc_buf_puts(&b, "TRUNCATE ");
+        pg_put_table(&b, ev->rel);
+        op->sql = pg_buf_take(&b);
+        break;
+    default:
+        break;
+    }
+    (void) p;
+    if (why && op->sql == NULL)
+        op->deadmsg = cdc_xstrdup(why);
+}
+
+static void
+pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    num[24];
+
+    sch_json_key(&b, ev, &p->jopts);
+    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
+                b.len);
+    cdc_buf_reset(&b);
+    sch_json_value(&b, ev, &p->jopts, pg_now_us());
+    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
+                b.len);
+    cdc_buf_free(&b);
+    pg_op_param(op, op->topic, strlen(op->topic));
+    pg_op_param(op, "0", 1);
+    snprintf(num, sizeof(num), "%" PRIu64, ev->lsn);
+    pg_op_param(op, num, strlen(num));
+    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.lsn);
+    pg_op_param(op, num, strlen(num));
+    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.seq);
+    pg_op_param(op, num, strlen(num));
+}
+
+/* ---------------------------------------------------------------- apply */
+
+/* INSERT for ops[from..to) of event_log; one row when to == from + 1. */
+static char *
+pg_sql_event_log(pgsink *p, int nrows)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_printf(&b, "INSERT INTO %s (event_key, event_value, source_topic, source_partition, "
+                   "source_offset, commit_lsn, seq) VALUES ", p->table);
+    for (int r = 0; r < nrows; r++)
+        cdc_buf_printf(&b, "%s($%d::jsonb, $%d::jsonb, $%d, $%d::integer, $%d::bigint, "
+                       "$%d::bigint, $%d::bigint)", r ? ", " : "", r * 7 + 1, r * 7 + 2,
+                       r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7);
+    if (p->upsert)
+        cdc_buf_puts(&b, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
+                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
+                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
+    return pg_buf_take(&b);
+}
+
+/* Runs one statement; *pgerr gets the SQLSTATE-tagged message on failure. */
+static int
+pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr, size_t errn)
+{
+    PGresult *res = n > 0 || params ? PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0)
+                                    : PQexec(p->conn, sql);
+    int       rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        snprintf(pgerr, errn, "%s|%s", state ? state : "?????",
+                 msg ? msg : PQerrorMessage(p->conn));
+        pgerr[strcspn(pgerr, "\n")] = '\0';
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static bool
+pg_lost(pgsink *p)
+{
+    return p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK;
+}
+
+static int
+pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
+{
+    char          type[40];
+    const char   *bar = strchr(pgerr, '|');
+    dest_dlq_rec  rec = { .sink_id = p->sink_id, .topic = op->topic, .offset = op->offset,
+                          .pos = op->pos, .code = CDC_E_PG, .error_type = type,
+                          .where = "sinks/postgres.c:pg_apply",
+                          .error_message = bar ? bar + 1 : pgerr, .record = op->record,
+                          .record_len = op->record ? strlen(op->record) : 0 };
+
+    snprintf(type, sizeof(type), "pg_%.*s", bar ? (int) (bar - pgerr) : 0, pgerr);
+    if (p->dlq == NULL) {
+        p->fatal = true;
+        snprintf(p->lasterr, sizeof(p->lasterr), "target refused an event and no dead-letter "
+                 "file is configured: %s", rec.error_message);
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+    }
+    if (dest_dlq_append(p->dlq, &rec, err) < 0)
+        return -1;
+    p->ndead++;
+    return 0;
+}
+
+/*
+ * One attempt at the queue in one transaction.  careful: a savepoint per op,
+ * refused ops dead-lettered.  @returns 0 committed, 1 a statement failed
+ * (not careful), -1 error (connection, DDL, dead-letter file).
+ */
+static int
+pg_apply_once(pgsink *p, bool careful, cdc_err *err)
+{
+    char    pgerr[300];
+    cdc_pos last = p->ops[p->nops - 1].pos;
+    char    lsn[24], seq[24];
+    const char *sp[3] = { p->sink_id, lsn, seq };
+    int     i = 0;
+
+    if (pg_run(p, "BEGIN", 0, NULL, pgerr, sizeof(pgerr)) < 0)
+        goto fail;
+    while (i < p->nops) {
+        pg_op *op = &p->ops[i];
+        int    n = 1;
+
+        /* event_log: consecutive rows in one INSERT (at most 1000 rows, 7000 parameters) */
+        if (!careful && p->mode == DEST_PG_EVENT_LOG && op->sql == NULL && op->is_event &&
+            !op->deadmsg) {
+            const char **params;
+            char        *sql;
+            int          k = 0, rc;
+
+            while (i + n < p->nops && n < 1000 && p->ops[i + n].is_event &&
+                   !p->ops[i + n].deadmsg)
+                n++;
+            params = cdc_xmalloc((size_t) n * 7 * sizeof(*params));
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < 7; c++)
+                    params[k++] = p->ops[i + r].params[c];
+            sql = pg_sql_event_log(p, n);
+            rc = pg_run(p, sql, n * 7, params, pgerr, sizeof(pgerr));
+            free(sql);
+            free(params);
+            if (rc < 0)
+                goto failed_stmt;
+            i += n;
+            continue;
+        }
+        if (op->deadmsg) {
+            snprintf(pgerr, sizeof(pgerr), "unsupported|%s", op->deadmsg);
+            if (pg_dead_letter(p, op, pgerr, err) < 0)
+                goto rollback;
+        } else if (op->sql || (op->is_event && p->mode == DEST_PG_EVENT_LOG)) {
+            char *one = op->sql ? NULL : pg_sql_event_log(p, 1);
+            int   rc;
+
+            if (careful && !op->ddl &&
+                pg_run(p, "SAVEPOINT cdc_row", 0, NULL, pgerr, sizeof(pgerr)) < 0) {
+                free(one);
+                goto failed_stmt;
+            }
+            rc = pg_run(p, one ? one : op->sql, op->nparams, (const char *const *) op->params,
+                        pgerr, sizeof(pgerr));
+            free(one);
+            if (rc < 0 && (!careful || op->ddl || pg_lost(p)))
+                goto failed_stmt;
+            if (rc < 0) {
+                if (pg_run(p, "ROLLBACK TO SAVEPOINT cdc_row", 0, NULL, pgerr + 150, 150) < 0 ||
+                    pg_dead_letter(p, op, pgerr, err) < 0)
+                    goto rollback;
+            } else if (careful && !op->ddl) {
+                pg_run(p, "RELEASE SAVEPOINT cdc_row", 0, NULL, pgerr, sizeof(pgerr));
+            }
+        }
+        i++;
+    }
+    snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) last.lsn);
+    snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) last.seq);
+    if (pg_run(p, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES ($1, $2, $3) "
+               "ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, "
+               "seq = EXCLUDED.seq, updated_at = now()", 3, sp, pgerr, sizeof(pgerr)) < 0 ||
+        pg_run(p, "COMMIT", 0, NULL, pgerr, sizeof(pgerr)) < 0)
+        goto fail;
+    p->state = last;
+    return 0;
+failed_stmt:
+    if (!pg_lost(p) && !p->ops[i].ddl) {
+        pg_run(p, "ROLLBACK", 0, NULL, pgerr + 150, 150);
+        if (!pg_lost(p))
+            return 1;
+    }
+fail:
+    if (pg_lost(p))
+        return cdc_err_set(err, CDC_E_CONN, "postgres %s: connection lost: %s", p->label,
+                           strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
+    if (p->ops[i < p->nops ? i : p->nops - 1].ddl) {
+        p->fatal = true;
+        snprintf(p->lasterr, sizeof(p->lasterr), "creating or altering a table: %s",
+                 strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
+        return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, p->lasterr);
+    }
+    return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, pgerr);
+rollback:
+    pg_run(p, "ROLLBACK", 0, NULL, pgerr, sizeof(pgerr));
+    return -1;
+}
+
+static void
+pg_clear_ops(pgsink *p)
+{
+    for (int i = 0; i < p->nops; i++)
+        pg_op_free(&p->ops[i]);
+    p->nops = 0;
+    p->nevents = 0;
+}
+
+/* Applies the queue.  @returns 0 (also when the target is down: retried later), -1 fatal. */
+static int
+pg_apply(pgsink *p, cdc_err *err)
+{
+    cdc_err e = { 0 };
+    int     rc;
+    bool    rows = false;
+
+    if (p->nops == 0)
+        return 0;
+    for (int i = 0; i < p->nops && !rows; i++)
+        rows = p->ops[i].is_event || p->ops[i].ddl;
+    if (!rows) {    /* transaction ends only: nothing to write */
+        if (cdc_pos_cmp(p->ops[p->nops - 1].pos, p->durable) > 0)
+            p->durable = p->ops[p->nops - 1].pos;
+        pg_clear_ops(p);
+        return 0;
+    }
+    if (pg_connect(p, &e) < 0)
+        return 0;
+    if (p->nops == 0)
+        return 0;
+    rc = pg_apply_once(p, false, &e);
+    if (rc == 1)
+        rc = pg_apply_once(p, true, &e);
+    if (rc == 0) {
+        p->napplied += (uint64_t) p->nevents;
+        p->ntx++;
+        if (cdc_pos_cmp(p->state, p->durable) > 0)
+            p->durable = p->state;
+        pg_clear_ops(p);
+        return 0;
+    }
+    if (p->fatal)
+        return cdc_err_set(err, e.code, "%s", e.msg);
+    /* Connection lost (or the dead-letter file failed): keep the queue, retry later. */
+    snprintf(p->lasterr, sizeof(p->lasterr), "%s", e.msg);
+    if (!p->failing)
+        log_warn(PG_FAC, "%s: %s; retrying", p->label, e.msg);
+    p->failing = true;
+    p->attempts++;
+    p->next_try_ms = pg_mono_ms() + dest_retry_backoff_ms(&p->retry, p->attempts, &p->rng);
+    PQfinish(p->conn);
+    p->conn = NULL;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static int
+pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
+{
+    pgsink *p = d->impl;
+    pg_op  *op;
+    char    topic[300];
+    cdc_buf rec = CDC_BUF_INIT;
+
+    if (p->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+    if (cdc_pos_cmp(ev->pos, p->state) <= 0) {
+        p->nskipped++;
+        return 0;
+    }
+    if (ev->op == CDC_OP_TOMBSTONE || ev->op == CDC_OP_MESSAGE || ev->rel == NULL) {
+        if (p->mode == DEST_PG_REPLICA)
+            return 0;       /* nothing to mirror; the transaction end covers it */
+    }
+    if (p->nevents >= p->batch_size) {
+        if (pg_apply(p, err) < 0)
+            return -1;
+        if (p->nevents >= 4 * p->batch_size)
+            return cdc_err_set(err, CDC_E_QUEUE_FULL, "postgres %s: %d events waiting: %s",
+                               p->label, p->nevents, p->lasterr);
+    }
+    if (p->mode == DEST_PG_REPLICA && ev->rel)
+        pg_queue_ddl(p, ev);
+    op = pg_op_new(p, ev->pos);
+    op->is_event = true;
+    op->offset = ev->lsn;
+    dest_webhook_payload(&rec, ev, &p->jopts, p->prefix, pg_now_us());
+    op->record = pg_buf_take(&rec);
+    {
+        static const char needle[] = ",\"metadata\":{\"topic\":\"";
+        const char       *t = strstr(op->record, needle);
+
+        snprintf(topic, sizeof(topic), "%s", t ? t + sizeof(needle) - 1 : "");
+        topic[strcspn(topic, "\"")] = '\0';
+    }
+    op->topic = cdc_xstrdup(topic);
+    if (p->mode == DEST_PG_EVENT_LOG)
+        pg_queue_event_log(p, ev, op);
+    else
+        pg_queue_replica(p, ev, op);
+    p->nevents++;
+    return 0;
+}
+
+static int
+pg_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
+{
+    pgsink *p = d->impl;
+
+    (void) err;
+    pg_op_new(p, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END });
+    return 0;
+}
+
+static int
+pg_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
+{
+    pgsink *p = d->impl;
+
+    if (p->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+    if (p->nops > 0 && (p->nevents >= p->batch_size || pg_mono_ms() - p->first_ms >= p->flush_ms)
+        && pg_apply(p, err) < 0)
+        return -1;
+    *durable = p->durable;
+    return 0;
+}
+
+static int
+pg_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
+{
+    pgsink *p = d->impl;
+    int64_t deadline = pg_mono_ms() + timeout_ms;
+
+    for (;;) {
+        if (pg_apply(p, err) < 0)
+            return -1;
+        if (p->nops == 0)
+            return 0;
+        if (pg_mono_ms() >= deadline)
+            return cdc_err_set(err, CDC_E_TIMEOUT, "postgres %s: %d events not committed: %s",
+                               p->label, p->nevents, p->lasterr);
+        {
+            int64_t         wait = p->next_try_ms - pg_mono_ms();
+            struct timespec ts;
+
+            if (wait > deadline - pg_mono_ms())
+                wait = deadline - pg_mono_ms();
+            if (wait < 10)
+                wait = 10;
+            ts.tv_sec = wait / 1000;
+            ts.tv_nsec = (wait % 1000) * 1000000;
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void
+pg_health(cdc_dest *d, cdc_health *h)
+{
+    pgsink *p = d->impl;
+
+    h->state = p->fatal ? CDC_DEST_ERROR : p->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
+    if (p->fatal || p->failing)
+        snprintf(h->detail, sizeof(h->detail), "%s: %s", p->label, p->lasterr);
+    else
+        snprintf(h->detail, sizeof(h->detail), "%s: %llu applied in %llu transactions, "
+                 "%llu skipped, %llu dead letters, %d waiting", p->label,
+                 (unsigned long long) p->napplied, (unsigned long long) p->ntx,
+                 (unsigned long long) p->nskipped, (unsigned long long) p->ndead, p->nevents);
+}
+
+static void
+pg_close(cdc_dest *d)
+{
+    pgsink *p = d->impl;
+
+    if (p == NULL)
+        return;
+    if (p->nevents > 0)
+        log_warn(PG_FAC, "%s: closing with %d events not committed (they are re-sent after the "
+                 "restart)", p->label, p->nevents);
+    pg_clear_ops(p);
+    free(p->ops);
+    PQfinish(p->conn);
+    free(p->known);
+    free(p->conninfo);
+    free(p->label);
+    free(p->sink_id);
+    free(p->prefix);
+    free(p->database);
+    free(p->table);
+    free(p->index_name);
+    free(p);
+    d->impl = NULL;
+}
+
+const cdc_dest_ops dest_postgres_ops = {
+    .kind = "postgres",
+    .open = pg_open,
+    .resume_from = pg_resume_from,
+    .write = pg_write,
+    .commit_txn = pg_commit_txn,
+    .progress = pg_progress,
+    .flush = pg_flush,
+    .health = pg_health,
+    .close = pg_close,
+};

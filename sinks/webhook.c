@@ -1,0 +1,724 @@
+/*
+ * The webhook sink (see webhook.h for what goes over the wire).
+ *
+ * Requests wait in one FIFO list in position order.  Each holds one event
+ * or a batch, the body it sends, a ticket in the durability ring
+ * (sinks/acks.h) and the key hashes of its events.  pump() walks the list
+ * from the head and starts every request that is due, while fewer than
+ * max_in_flight are running, unless an earlier request in the list (in
+ * flight, or waiting for a retry) shares a key with it: that is what keeps
+ * the changes of one row in order while different rows go in parallel.
+ * A finished request (2xx, or dead-lettered) leaves the list and marks its
+ * ticket done; the ring's head then gives the durable position.  The end of
+ * a transaction is a ticket with no request, done at once.
+ *
+ * Nothing blocks: curl_multi_perform() only does what the sockets allow,
+ * and flush() waits in curl_multi_poll() with a deadline.
+ */
+#include "webhook.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../agent/core/cdc_log.h"
+#include "../agent/core/cdc_lsn.h"
+#include "../agent/core/cdc_mem.h"
+#include "../schemas/topic.h"
+
+#define WH_FAC       "dest.webhook"
+#define WH_RESP_KEEP 300    /* bytes of a response body kept for messages */
+
+typedef struct wh_item {
+    cdc_pos  pos;
+    uint64_t offset;        /* the change's LSN: metadata.offset */
+    uint64_t khash;         /* topic + key JSON */
+    char    *topic;         /* owned: for dead letters */
+    size_t   start, len;    /* the payload inside the request body */
+} wh_item;
+
+typedef struct wh_req {
+    struct wh_req     *next;
+    cdc_buf            body;
+    wh_item           *items;
+    int                nitems, cap;
+    uint64_t           ticket;
+    int                attempts;        /* finished attempts */
+    int64_t            next_at_ms;      /* due time (monotonic) */
+    int64_t            opened_ms;       /* batch: when its first event came */
+    CURL              *easy;            /* non-NULL while in flight */
+    struct curl_slist *hdrs;
+    char               idem[160];
+    char               cerr[CURL_ERROR_SIZE];
+    char               resp[WH_RESP_KEEP + 1];
+    size_t             resp_len;
+} wh_req;
+
+typedef struct webhook {
+    char                *url, *label, *method, *auth, *ca, *cert, *key;
+    struct curl_slist   *base_hdrs;     /* Content-Type, configured headers, Authorization */
+    bool                 insecure;
+    int                  timeout_ms, batch_max, batch_ms, max_inflight, max_queued;
+    dest_retry_conf      retry;
+    dest_dlq            *dlq;
+    char                *sink_id, *pipeline_id, *prefix, *database;
+    sch_json_opts        jopts;
+    CURLM               *multi;
+    wh_req              *head, *tail;   /* closed requests, position order */
+    wh_req              *open;          /* the batch being filled, not yet in the list */
+    int                  inflight;
+    size_t               queued;        /* events in requests not finished */
+    dest_acks            acks;
+    uint32_t             rng;
+    uint64_t            *seen;          /* key-hash set for one pump() walk */
+    size_t               seen_cap;
+    uint64_t             nsent, nok, nretries, ndead;
+    bool                 failing, fatal;
+    char                 lasterr[200];
+} webhook;
+
+static int64_t
+wh_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wh_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t
+wh_fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *s = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* "scheme://host[:port]/path" without credentials or query: safe to log. */
+static char *
+wh_safe_label(const char *url)
+{
+    const char *p = strstr(url, "://"), *host = p ? p + 3 : url, *at, *end;
+    cdc_buf     b = CDC_BUF_INIT;
+
+    end = host + strcspn(host, "/?#");
+    at = memchr(host, '@', (size_t) (end - host));
+    if (p)
+        cdc_buf_put(&b, url, (size_t) (host - url));
+    if (at)
+        host = at + 1;
+    cdc_buf_put(&b, host, strcspn(host, "?#"));
+    cdc_buf_putc(&b, '\0');
+    return (char *) b.data;
+}
+
+size_t
+dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, size_t n)
+{
+    int r = snprintf(out, n, "%s-%016" PRIX64 "-%" PRIu64, pipeline_id ? pipeline_id : "",
+                     pos.lsn, pos.seq);
+
+    if (r < 0)
+        return 0;
+    return (size_t) r < n ? (size_t) r : n ? n - 1 : 0;
+}
+
+static void
+wh_topic(const cdc_event *ev, const char *prefix, char *out, size_t n)
+{
+    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
+        snprintf(out, n, "%s.message", prefix);
+    else if (ev->rel->topic)
+        snprintf(out, n, "%s", ev->rel->topic);
+    else
+        sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, n);
+}
+
+/* The payload; *key_end (when non-NULL) gets the offset in b where the key JSON ends. */
+static void
+wh_put_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *topic,
+               int64_t now_us, size_t *key_end)
+{
+    cdc_buf_puts(b, "{\"key\":");
+    sch_json_key(b, ev, o);
+    if (key_end)
+        *key_end = b->len;
+    cdc_buf_puts(b, ",\"value\":");
+    sch_json_value(b, ev, o, now_us);
+    cdc_buf_puts(b, ",\"metadata\":{\"topic\":");
+    sch_json_put_string(b, topic, strlen(topic));
+    cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
+    cdc_buf_put_u64(b, ev->lsn);
+    cdc_buf_puts(b, ",\"commit_lsn\":");
+    cdc_buf_put_u64(b, ev->pos.lsn);
+    cdc_buf_puts(b, ",\"seq\":");
+    cdc_buf_put_u64(b, ev->pos.seq);
+    cdc_buf_puts(b, "}}");
+}
+
+void
+dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
+                     const char *prefix, int64_t now_us)
+{
+    char topic[300];
+
+    wh_topic(ev, prefix, topic, sizeof(topic));
+    wh_put_payload(b, ev, o, topic, now_us, NULL);
+}
+
+static void
+wh_req_free(wh_req *r)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; i < r->nitems; i++)
+        free(r->items[i].topic);
+    free(r->items);
+    cdc_buf_free(&r->body);
+    curl_slist_free_all(r->hdrs);
+    free(r);
+}
+
+static int
+wh_fail(webhook *w, cdc_err *err, cdc_rc code, const char *fmt, const char *detail)
+{
+    snprintf(w->lasterr, sizeof(w->lasterr), fmt, detail);
+    w->fatal = true;
+    return cdc_err_set(err, code, "webhook %s: %s", w->label, w->lasterr);
+}
+
+static int
+wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
+{
+    const dest_webhook_conf *c = conf;
+    webhook                 *w;
+    cdc_buf                  h = CDC_BUF_INIT;
+
+    if (c == NULL || c->url == NULL || c->url[0] == '\0')
+        return cdc_err_set(err, CDC_E_CONFIG, "webhook: url is required");
+    if (c->method && strcmp(c->method, "POST") != 0 && strcmp(c->method, "PUT") != 0 &&
+        strcmp(c->method, "PATCH") != 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "webhook: method must be POST, PUT or PATCH, not %s",
+                           c->method);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return cdc_err_set(err, CDC_E_DEST, "webhook: curl_global_init failed");
+    w = cdc_xcalloc(1, sizeof(*w));
+    w->url = cdc_xstrdup(c->url);
+    w->label = wh_safe_label(c->url);
+    w->method = cdc_xstrdup(c->method ? c->method : "POST");
+    w->auth = c->auth_token && c->auth_token[0] ? cdc_xstrdup(c->auth_token) : NULL;
+    w->ca = c->ca_file ? cdc_xstrdup(c->ca_file) : NULL;
+    w->cert = c->client_cert ? cdc_xstrdup(c->client_cert) : NULL;
+    w->key = c->client_key ? cdc_xstrdup(c->client_key) : NULL;
+    w->insecure = c->tls_insecure;
+    w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
+    w->batch_max = c->batch_max > 1 ? c->batch_max : 1;
+    w->batch_ms = c->batch_ms > 0 ? c->batch_ms : 100;
+    w->max_inflight = c->max_in_flight > 0 ? c->max_in_flight : 8;
+    w->max_queued = c->max_queued > 0 ? c->max_queued : 10000;
+    w->retry = c->retry;
+    if (w->retry.max_attempts <= 0)
+        w->retry.max_attempts = 5;
+    w->dlq = c->dlq;
+    w->sink_id = cdc_xstrdup(d->id ? d->id : "webhook");
+    w->pipeline_id = cdc_xstrdup(env && env->pipeline_id ? env->pipeline_id : "cdcagent");
+    w->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    if (env && env->encode_opts) {
+        w->jopts = *(const sch_json_opts *) env->encode_opts;
+    } else {
+        sch_json_opts_default(&w->jopts);
+        w->database = cdc_xstrdup(env && env->database ? env->database : "");
+        w->jopts.server_name = w->prefix;
+        w->jopts.database = w->database;
+    }
+    w->base_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    w->base_hdrs = curl_slist_append(w->base_hdrs, "Expect:");    /* no 100-continue round trip */
+    for (int i = 0; i < c->nheaders; i++) {
+        cdc_buf_reset(&h);
+        cdc_buf_printf(&h, "%s: %s", c->headers[i].name, c->headers[i].value);
+        w->base_hdrs = curl_slist_append(w->base_hdrs, cdc_buf_str(&h));
+    }
+    if (w->auth) {
+        cdc_buf_reset(&h);
+        cdc_buf_printf(&h, "Authorization: Bearer %s", w->auth);
+        w->base_hdrs = curl_slist_append(w->base_hdrs, cdc_buf_str(&h));
+    }
+    cdc_buf_free(&h);
+    w->multi = curl_multi_init();
+    if (w->multi == NULL || w->base_hdrs == NULL) {
+        d->impl = w;
+        d->ops->close(d);
+        return cdc_err_set(err, CDC_E_NOMEM, "webhook: out of memory setting up libcurl");
+    }
+    w->seen_cap = 1;
+    while (w->seen_cap < (size_t) w->max_queued * 2 + 16)
+        w->seen_cap <<= 1;
+    w->seen = cdc_xcalloc(w->seen_cap, sizeof(*w->seen));
+    w->rng = (uint32_t) wh_now_us() | 1u;
+    dest_acks_init(&w->acks, (cdc_pos) { 0, 0 });
+    d->impl = w;
+    log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
+             w->max_inflight, w->batch_max > 1 ? "batched" : "one event per request");
+    return 0;
+}
+
+/* The receiver holds whatever it holds; its Idempotency-Key check drops replays. */
+static int
+wh_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
+{
+    (void) d;
+    (void) err;
+    last_done->lsn = last_done->seq = 0;
+    return 0;
+}
+
+/* Moves the open batch into the list. */
+static void
+wh_close_batch(webhook *w)
+{
+    wh_req *r = w->open;
+
+    if (r == NULL)
+        return;
+    w->open = NULL;
+    if (w->batch_max > 1)
+        cdc_buf_putc(&r->body, ']');
+    if (r->nitems == 1)
+        dest_webhook_idempotency_key(w->pipeline_id, r->items[0].pos, r->idem, sizeof(r->idem));
+    else
+        snprintf(r->idem, sizeof(r->idem), "%s-%016" PRIX64 "-%" PRIu64 "-%016" PRIX64 "-%" PRIu64,
+                 w->pipeline_id, r->items[0].pos.lsn, r->items[0].pos.seq,
+                 r->items[r->nitems - 1].pos.lsn, r->items[r->nitems - 1].pos.seq);
+    r->next_at_ms = 0;
+    if (w->tail)
+        w->tail->next = r;
+    else
+        w->head = r;
+    w->tail = r;
+}
+
+static size_t
+wh_on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    wh_req *r = arg;
+    size_t  n = size * nmemb, keep = WH_RESP_KEEP - r->resp_len;
+
+    if (keep > n)
+        keep = n;
+    memcpy(r->resp + r->resp_len, p, keep);
+    r->resp_len += keep;
+    r->resp[r->resp_len] = '\0';
+    return n;
+}
+
+static int
+wh_start(webhook *w, wh_req *r, cdc_err *err)
+{
+    char  idem[200];
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return cdc_err_set(err, CDC_E_NOMEM, "webhook %s: curl_easy_init failed", w->label);
+    curl_slist_free_all(r->hdrs);
+    r->hdrs = NULL;
+    for (struct curl_slist *s = w->base_hdrs; s; s = s->next)
+        r->hdrs = curl_slist_append(r->hdrs, s->data);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", r->idem);
+    r->hdrs = curl_slist_append(r->hdrs, idem);
+    r->resp_len = 0;
+    r->resp[0] = r->cerr[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *) r->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body.len);
+    if (strcmp(w->method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, w->method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) w->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) (w->timeout_ms < 10000 ? w->timeout_ms
+                                                                                 : 10000));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->cerr);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, w->insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, w->insecure ? 0L : 2L);
+    if (w->ca)
+        curl_easy_setopt(e, CURLOPT_CAINFO, w->ca);
+    if (w->cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, w->cert);
+    if (w->key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, w->key);
+    if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return cdc_err_set(err, CDC_E_DEST, "webhook %s: curl_multi_add_handle failed", w->label);
+    }
+    r->easy = e;
+    w->inflight++;
+    w->nsent++;
+    return 0;
+}
+
+/* Adds h to the walk's key set; @returns true when it was there already. */
+static bool
+wh_seen_add(webhook *w, uint64_t h, bool add)
+{
+    size_t mask = w->seen_cap - 1, i;
+
+    if (h == 0)
+        h = 1;
+    for (i = (size_t) h & mask; w->seen[i] != 0; i = (i + 1) & mask)
+        if (w->seen[i] == h)
+            return true;
+    if (add)
+        w->seen[i] = h;
+    return false;
+}
+
+/* Starts the requests that are due and free of key conflicts (see the top of the file). */
+static int
+wh_schedule(webhook *w, int64_t now, cdc_err *err)
+{
+    memset(w->seen, 0, w->seen_cap * sizeof(*w->seen));
+    for (wh_req *r = w->head; r && w->inflight < w->max_inflight; r = r->next) {
+        bool blocked = false;
+
+        for (int i = 0; i < r->nitems && !blocked; i++)
+            blocked = wh_seen_add(w, r->items[i].khash, false);
+        if (!blocked && r->easy == NULL && now >= r->next_at_ms && wh_start(w, r, err) < 0)
+            return -1;
+        for (int i = 0; i < r->nitems; i++)
+            wh_seen_add(w, r->items[i].khash, true);
+    }
+    return 0;
+}
+
+static void
+wh_unlink(webhook *w, wh_req *r)
+{
+    wh_req **pp = &w->head, *prev = NULL;
+
+    while (*pp && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = r->next;
+    if (w->tail == r)
+        w->tail = prev;
+}
+
+static void
+wh_finish(webhook *w, wh_req *r)
+{
+    wh_unlink(w, r);
+    w->queued -= (size_t) r->nitems;
+    dest_acks_done(&w->acks, r->ticket);
+    wh_req_free(r);
+}
+
+/* One line of the response body, for messages. */
+static void
+wh_resp_line(const wh_req *r, char *out, size_t n)
+{
+    size_t len = strcspn(r->resp, "\r\n");
+
+    snprintf(out, n, "%.*s", (int) len, r->resp);
+}
+
+static int
+wh_dead_letter(webhook *w, wh_req *r, const char *type, const char *msg, cdc_err *err)
+{
+    if (w->dlq == NULL)
+        return wh_fail(w, err, CDC_E_DEST, "receiver rejected an event and no dead-letter file "
+                       "is configured: %s", msg);
+    for (int i = 0; i < r->nitems; i++) {
+        const wh_item *it = &r->items[i];
+        dest_dlq_rec   rec = {
+            .sink_id = w->sink_id, .topic = it->topic, .partition = 0, .offset = it->offset,
+            .pos = it->pos, .error_type = type, .error_message = msg, .code = CDC_E_DEST,
+            .where = "sinks/webhook.c:wh_done",
+            .record = (const char *) r->body.data + it->start, .record_len = it->len,
+        };
+
+        if (dest_dlq_append(w->dlq, &rec, err) < 0)
+            return -1;
+        w->ndead++;
+    }
+    return 0;
+}
+
+/* A request came back: done, retried later, or dead-lettered. */
+static int
+wh_done(webhook *w, wh_req *r, CURLcode res, cdc_err *err)
+{
+    long       status = 0;
+    curl_off_t retry_after = 0;
+    char       msg[400], body[WH_RESP_KEEP + 1];
+    int64_t    wait;
+    bool       answered, retriable;
+
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &retry_after);
+    curl_multi_remove_handle(w->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    w->inflight--;
+    r->attempts++;
+    answered = res == CURLE_OK;
+    if (answered && status >= 200 && status < 300) {
+        if (w->failing)
+            log_info(WH_FAC, "%s: delivering again (HTTP %ld)", w->label, status);
+        w->failing = false;
+        w->nok += (uint64_t) r->nitems;
+        wh_finish(w, r);
+        return 0;
+    }
+    wh_resp_line(r, body, sizeof(body));
+    if (!answered)
+        snprintf(msg, sizeof(msg), "%s", r->cerr[0] ? r->cerr : curl_easy_strerror(res));
+    else
+        snprintf(msg, sizeof(msg), "HTTP %ld%s%s", status, body[0] ? ": " : "", body);
+    retriable = !answered || status == 408 || status == 429 || status >= 500;
+    if (!retriable || (answered && r->attempts >= w->retry.max_attempts)) {
+        char type[40];
+
+        snprintf(type, sizeof(type), "http_status_%ld", status);
+        if (wh_dead_letter(w, r, type, msg, err) < 0) {
+            if (w->fatal)
+                return -1;
+            /* The dead-letter file failed: send again later and try it again then. */
+            log_error(WH_FAC, "%s: %s", w->label, err ? err->msg : "dead-letter write failed");
+            r->next_at_ms = wh_mono_ms() + dest_retry_backoff_ms(&w->retry, r->attempts, &w->rng);
+            return 0;
+        }
+        wh_finish(w, r);
+        return 0;
+    }
+    wait = dest_retry_backoff_ms(&w->retry, r->attempts, &w->rng);
+    if (retry_after > 0 && retry_after * 1000 > wait)
+        wait = (int64_t) retry_after * 1000;
+    r->next_at_ms = wh_mono_ms() + wait;
+    w->nretries++;
+    if (!w->failing || r->attempts == 1)
+        log_warn(WH_FAC, "%s: request %s failed (attempt %d): %s; retrying in %lld ms",
+                 w->label, r->idem, r->attempts, msg, (long long) wait);
+    w->failing = true;
+    snprintf(w->lasterr, sizeof(w->lasterr), "%s", msg);
+    return 0;
+}
+
+/* Everything that can happen without waiting. */
+static int
+wh_pump(webhook *w, cdc_err *err)
+{
+    int      running = 0;
+    int      left;
+    CURLMsg *m;
+    int64_t  now = wh_mono_ms();
+
+    if (w->open && now - w->open->opened_ms >= w->batch_ms)
+        wh_close_batch(w);
+    curl_multi_perform(w->multi, &running);
+    while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
+        wh_req *r = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &r);
+        if (wh_done(w, r, m->data.result, err) < 0)
+            return -1;
+    }
+    if (wh_schedule(w, wh_mono_ms(), err) < 0)
+        return -1;
+    curl_multi_perform(w->multi, &running);
+    return 0;
+}
+
+static int
+wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
+{
+    webhook *w = d->impl;
+    wh_req  *r;
+    wh_item *it;
+    char     topic[300];
+    size_t   kstart, kend;
+
+    if (w->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+    if (w->queued >= (size_t) w->max_queued) {
+        if (wh_pump(w, err) < 0)
+            return -1;
+        if (w->queued >= (size_t) w->max_queued)
+            return cdc_err_set(err, CDC_E_QUEUE_FULL, "webhook %s: %zu events waiting",
+                               w->label, w->queued);
+    }
+    if (w->open == NULL) {
+        r = cdc_xcalloc(1, sizeof(*r));
+        r->opened_ms = wh_mono_ms();
+        r->ticket = dest_acks_push(&w->acks, ev->pos);
+        if (w->batch_max > 1)
+            cdc_buf_putc(&r->body, '[');
+        w->open = r;
+    }
+    r = w->open;
+    if (r->nitems == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : (w->batch_max > 1 ? 16 : 1);
+        r->items = cdc_xrealloc(r->items, (size_t) r->cap * sizeof(*r->items));
+    }
+    if (r->nitems > 0)
+        cdc_buf_putc(&r->body, ',');
+    it = &r->items[r->nitems];
+    wh_topic(ev, w->prefix, topic, sizeof(topic));
+    *it = (wh_item) { .pos = ev->pos, .offset = ev->lsn, .topic = cdc_xstrdup(topic),
+                      .start = r->body.len };
+    wh_put_payload(&r->body, ev, &w->jopts, topic, wh_now_us(), &kend);
+    if (cdc_buf_failed(&r->body))
+        return wh_fail(w, err, CDC_E_NOMEM, "%s", "out of memory encoding an event");
+    it->len = r->body.len - it->start;
+    kstart = it->start + 7;     /* after {"key": */
+    it->khash = wh_fnv(wh_fnv(14695981039346656037ull, topic, strlen(topic)),
+                       r->body.data + kstart, kend - kstart);
+    r->nitems++;
+    w->queued++;
+    dest_acks_update(&w->acks, r->ticket, ev->pos);
+    if (r->nitems >= w->batch_max)
+        wh_close_batch(w);
+    return 0;
+}
+
+static int
+wh_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
+{
+    webhook *w = d->impl;
+    uint64_t t = dest_acks_push(&w->acks, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END });
+
+    dest_acks_done(&w->acks, t);
+    return wh_pump(w, err);
+}
+
+static int
+wh_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
+{
+    webhook *w = d->impl;
+
+    if (w->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+    if (wh_pump(w, err) < 0)
+        return -1;
+    *durable = w->acks.durable;
+    return 0;
+}
+
+static int
+wh_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
+{
+    webhook *w = d->impl;
+    int64_t  deadline = wh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    wh_close_batch(w);
+    for (;;) {
+        int64_t now, wait = 100;
+
+        if (w->fatal)
+            return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+        if (wh_pump(w, err) < 0)
+            return -1;
+        if (w->head == NULL)
+            return 0;
+        now = wh_mono_ms();
+        if (now >= deadline)
+            return cdc_err_set(err, CDC_E_TIMEOUT, "webhook %s: %zu events not delivered "
+                               "within %d ms%s%s", w->label, w->queued, timeout_ms,
+                               w->failing ? ": " : "", w->failing ? w->lasterr : "");
+        if (deadline - now < wait)
+            wait = deadline - now;
+        curl_multi_poll(w->multi, NULL, 0, (int) wait, NULL);
+    }
+}
+
+static void
+wh_health(cdc_dest *d, cdc_health *h)
+{
+    webhook *w = d->impl;
+
+    h->state = w->fatal ? CDC_DEST_ERROR : w->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
+    if (w->fatal || w->failing)
+        snprintf(h->detail, sizeof(h->detail), "%s: %s", w->label, w->lasterr);
+    else
+        snprintf(h->detail, sizeof(h->detail),
+                 "%s: %llu delivered, %llu retries, %llu dead letters, %zu waiting", w->label,
+                 (unsigned long long) w->nok, (unsigned long long) w->nretries,
+                 (unsigned long long) w->ndead, w->queued);
+}
+
+static void
+wh_close(cdc_dest *d)
+{
+    webhook *w = d->impl;
+
+    if (w == NULL)
+        return;
+    if (w->open)
+        wh_close_batch(w);
+    if (w->queued > 0)
+        log_warn(WH_FAC, "%s: closing with %zu events not delivered (they are re-sent after "
+                 "the restart)", w->label, w->queued);
+    while (w->head) {
+        wh_req *r = w->head;
+
+        w->head = r->next;
+        if (r->easy) {
+            curl_multi_remove_handle(w->multi, r->easy);
+            curl_easy_cleanup(r->easy);
+        }
+        wh_req_free(r);
+    }
+    if (w->multi)
+        curl_multi_cleanup(w->multi);
+    curl_slist_free_all(w->base_hdrs);
+    dest_acks_free(&w->acks);
+    free(w->seen);
+    free(w->url);
+    free(w->label);
+    free(w->method);
+    free(w->auth);
+    free(w->ca);
+    free(w->cert);
+    free(w->key);
+    free(w->sink_id);
+    free(w->pipeline_id);
+    free(w->prefix);
+    free(w->database);
+    free(w);
+    d->impl = NULL;
+    curl_global_cleanup();
+}
+
+const cdc_dest_ops dest_webhook_ops = {
+    .kind = "webhook",
+    .open = wh_open,
+    .resume_from = wh_resume_from,
+    .write = wh_write,
+    .commit_txn = wh_commit_txn,
+    .progress = wh_progress,
+    .flush = wh_flush,
+    .health = wh_health,
+    .close = wh_close,
+};

@@ -375,6 +375,10 @@ commit_txn(agent_capture *cap, uint64_t commit_lsn, uint64_t end_lsn, cdc_err *e
     if (commit_lsn > cap->last_commit) {
         agent_wm_commit(cap->router->wm, commit_lsn, end_lsn);
         cap->last_commit = commit_lsn;
+        agent_metrics_txn_committed(cap->router->metrics, end_lsn);
+        if (cap->txn.commit_ts_us > 0)
+            agent_metrics_set_lag_seconds(cap->router->metrics,
+                                          (double) (now_us() - cap->txn.commit_ts_us) / 1e6);
     }
     /* source.sequence's first element: where the last commit record ended (Debezium's lastCommitLsn). */
     cap->txn.prev_commit_lsn = end_lsn;

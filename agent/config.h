@@ -212,6 +212,7 @@ typedef struct cfg_dlq {
     int    max_retries;
     bool   include_headers;
     double flush_interval_seconds;
+    char  *path;                  /* direct mode: the dead-letter JSON-lines file */
 } cfg_dlq;
 
 typedef struct cfg_pubsub {

@@ -616,6 +616,9 @@ static const cfg_key platform_keys[] = {
     { .name = "dlq.flush_interval_seconds", .type = CFG_DOUBLE,
       .off = PF(dlq.flush_interval_seconds), .def = "0.0", .range = "0..",
       .desc = "0 = flush per message; >0 = non-blocking, flushed this often." },
+    { .name = "dlq.path", .type = CFG_STR, .off = PF(dlq.path), .def = "",
+      .desc = "transport_mode direct: the JSON-lines file dead letters go to; empty means "
+              "<pipeline_id>.dlq.jsonl in the working directory." },
 
     { .name = "retry", .type = CFG_SECTION,
       .desc = "Backoff for sink writes; the default for every sink's retry.*." },

@@ -1,12 +1,29 @@
 #include "agent/dest_registry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agent/core/cdc_mem.h"
 #include "sinks/jsonl.h"
+#include "sinks/postgres.h"
+#include "sinks/webhook.h"
+#include "transports/kafka.h"
+
+static dest_retry_conf
+retry_conf(const cfg_retry *r)
+{
+    return (dest_retry_conf) {
+        .max_attempts = r->max_attempts,
+        .initial_ms = (int) (r->initial_wait_seconds * 1000),
+        .max_ms = (int) (r->max_wait_seconds * 1000),
+        .multiplier = r->multiplier,
+        .jitter = r->jitter,
+    };
+}
 
 static int
-open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err)
+open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+           cdc_err *err)
 {
     dest_jsonl_conf c = {
         .path = sink->jsonl.path,
@@ -14,19 +31,72 @@ open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, cdc_err *
         .flush_interval_ms = sink->jsonl.flush_interval_ms,
     };
 
+    (void) dlq; /* a file that refuses a line refuses them all: no dead letters */
     d->ops = &dest_jsonl_ops;
+    return d->ops->open(d, &c, env, err);
+}
+
+static int
+open_webhook(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+             cdc_err *err)
+{
+    const cfg_webhook   *w = &sink->webhook;
+    dest_webhook_header *h = cdc_xcalloc((size_t) w->headers.n + 1, sizeof(*h));
+    int                  rc;
+
+    for (int i = 0; i < w->headers.n; i++)
+        h[i] = (dest_webhook_header) { w->headers.items[i].key, w->headers.items[i].value };
+    dest_webhook_conf c = {
+        .url = w->url,
+        .method = w->method,
+        .headers = h,
+        .nheaders = w->headers.n,
+        .timeout_ms = (int) (w->timeout_seconds * 1000),
+        .auth_token = w->auth_token && *w->auth_token ? w->auth_token : NULL,
+        .retry = retry_conf(&sink->retry),
+        .dlq = dlq,
+    };
+    d->ops = &dest_webhook_ops;
+    rc = d->ops->open(d, &c, env, err); /* copies what it keeps */
+    free(h);
+    return rc;
+}
+
+static int
+open_postgres(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+              cdc_err *err)
+{
+    const cfg_pg_sink *p = &sink->postgres;
+    dest_postgres_conf c = {
+        .host = p->host,
+        .port = p->port,
+        .database = p->database,
+        .username = p->username,
+        .password = p->password,
+        .target_table = p->target_table,
+        .batch_size = p->batch_size,
+        .upsert = p->upsert,
+        .mode = p->mode == CFG_PG_SINK_REPLICA ? DEST_PG_REPLICA : DEST_PG_EVENT_LOG,
+        .retry = retry_conf(&sink->retry),
+        .dlq = dlq,
+    };
+
+    d->ops = &dest_postgres_ops;
     return d->ops->open(d, &c, env, err);
 }
 
 static const struct {
     cfg_sink_type type;
-    int (*open)(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err);
+    int (*open)(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+                cdc_err *err);
 } registry[] = {
     { CFG_SINK_JSONL, open_jsonl },
+    { CFG_SINK_WEBHOOK, open_webhook },
+    { CFG_SINK_POSTGRES, open_postgres },
 };
 
 cdc_dest *
-agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err)
+agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq, cdc_err *err)
 {
     cdc_dest *d = cdc_xcalloc(1, sizeof(*d));
 
@@ -34,7 +104,7 @@ agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err)
     for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
         if (registry[i].type != sink->sink_type)
             continue;
-        if (registry[i].open(d, sink, env, err) < 0) {
+        if (registry[i].open(d, sink, env, dlq, err) < 0) {
             cdc_err_wrap(err, "sink %s", sink->sink_id);
             free(d);
             return NULL;
@@ -45,4 +115,35 @@ agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err)
                 sink->sink_id);
     free(d);
     return NULL;
+}
+
+cdc_dest *
+agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+{
+    const cfg_platform *pf = &cfg->platform;
+    cdc_dest           *d;
+
+    if (pf->transport_mode != CFG_TRANSPORT_KAFKA) {
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s is not supported yet",
+                    cfg_transport_mode_name(pf->transport_mode));
+        return NULL;
+    }
+    dest_kafka_conf c = {
+        .kafka = &pf->kafka,
+        .topic_prefix = cfg->pipeline.topic_prefix,
+        .serialization = pf->kafka.serialization == CFG_SERIALIZATION_JSON ? DEST_KAFKA_SER_JSON
+                                                                            : DEST_KAFKA_SER_AVRO,
+        .json_schemas_enable = pf->kafka.json_schemas_enable,
+        .dlq_suffix = pf->dlq.topic_suffix,
+        .dlq_enabled = pf->dlq.enabled,
+    };
+    d = cdc_xcalloc(1, sizeof(*d));
+    d->id = "kafka";
+    d->ops = &dest_kafka_ops;
+    if (d->ops->open(d, &c, env, err) < 0) {
+        cdc_err_wrap(err, "kafka transport");
+        free(d);
+        return NULL;
+    }
+    return d;
 }

@@ -8,12 +8,18 @@
 #include "agent/config.h"
 #include "agent/core/cdc_dest.h"
 #include "agent/core/cdc_err.h"
+#include "sinks/dlq.h"
 
 /*
- * Opens the destination for one configured sink.
+ * Opens the destination for one configured sink.  @p dlq (borrowed, may be
+ * NULL) receives the events the sink refuses for good.
  * @returns a new destination the caller closes with d->ops->close() and
  * free(), or NULL with err set.
  */
-cdc_dest *agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, cdc_err *err);
+cdc_dest *agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+                          cdc_err *err);
+
+/* Opens the transport of platform.yaml's transport_mode (kafka). Same ownership. */
+cdc_dest *agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err);
 
 #endif

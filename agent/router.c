@@ -51,8 +51,10 @@ agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err)
         r->written[i] = ev->pos;
         any = true;
     }
-    if (any)
+    if (any) {
         r->events++;
+        agent_metrics_event(r->metrics, ev->rel ? ev->rel->topic : NULL, ev->op);
+    }
     else
         r->skipped++;
     return 0;

@@ -12,6 +12,7 @@
 #include "agent/core/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
+#include "agent/metrics.h"
 #include "agent/watermark.h"
 
 #define AGENT_MAX_DESTS 16
@@ -21,6 +22,7 @@ typedef struct agent_router {
     cdc_pos    written[AGENT_MAX_DESTS];
     int        ndests;
     agent_wm  *wm;              /* borrowed */
+    agent_metrics *metrics;     /* borrowed; NULL counts nothing */
     uint64_t   events;          /* handed to at least one destination */
     uint64_t   skipped;         /* already held by every destination */
 } agent_router;

@@ -12,6 +12,8 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/dest_registry.h"
+#include "agent/health.h"
+#include "agent/metrics.h"
 #include "agent/pgconn.h"
 #include "agent/publication.h"
 #include "agent/repl.h"
@@ -46,6 +48,10 @@ typedef struct agent {
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */
     int64_t           last_status_ms;
+    int64_t           last_metrics_ms;
+    dest_dlq         *dlq;          /* direct mode: where refused events go */
+    agent_metrics    *metrics;
+    agent_health     *health;
 } agent;
 
 static int64_t
@@ -129,24 +135,83 @@ out:
 }
 
 static int
+add_destination(agent *ag, cdc_dest *d, cdc_err *err)
+{
+    if (ag->router.ndests == AGENT_MAX_DESTS) {
+        d->ops->close(d);
+        free(d);
+        return cdc_err_set(err, CDC_E_CONFIG, "at most %d enabled sinks", AGENT_MAX_DESTS);
+    }
+    ag->router.dests[ag->router.ndests++] = d;
+    agent_metrics_add_dest(ag->metrics, d->id, d->ops->kind);
+    return 0;
+}
+
+/* Direct mode: events refused for good by a webhook or PostgreSQL sink go to one file. */
+static int
+open_dlq(agent *ag, cdc_err *err)
+{
+    const cfg_platform *pf = &ag->cfg->platform;
+    char                path[512];
+
+    if (!pf->dlq.enabled)
+        return 0;
+    if (pf->dlq.path && *pf->dlq.path)
+        snprintf(path, sizeof(path), "%s", pf->dlq.path);
+    else
+        snprintf(path, sizeof(path), "%s.dlq.jsonl", ag->cfg->pipeline.pipeline_id);
+    ag->dlq = dest_dlq_open(path, err);
+    if (ag->dlq == NULL)
+        return cdc_err_wrap(err, "dlq.path");
+    log_info("agent", "dead letters go to %s", path);
+    return 0;
+}
+
+static int
 open_destinations(agent *ag, cdc_err *err)
 {
     const cfg_pipeline *pl = &ag->cfg->pipeline;
     cdc_dest_env        env = { pl->pipeline_id, pl->topic_prefix, ag->src->database, &ag->json };
+    cdc_dest           *d;
 
+    if (ag->cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT) {
+        if (pl->nsinks > 0)
+            log_info("agent", "transport_mode %s: cdcagent publishes; the pipeline's %d sinks "
+                     "are fed by the platform's consumers",
+                     cfg_transport_mode_name(ag->cfg->platform.transport_mode), pl->nsinks);
+        d = agent_transport_open(ag->cfg, &env, err);
+        return d ? add_destination(ag, d, err) : -1;
+    }
+    if (open_dlq(ag, err) < 0)
+        return -1;
     for (int i = 0; i < pl->nsinks; i++) {
-        cdc_dest *d;
-
         if (!pl->sinks[i].enabled)
             continue;
-        if (ag->router.ndests == AGENT_MAX_DESTS)
-            return cdc_err_set(err, CDC_E_CONFIG, "at most %d enabled sinks", AGENT_MAX_DESTS);
-        d = agent_dest_open(&pl->sinks[i], &env, err);
-        if (d == NULL)
+        d = agent_dest_open(&pl->sinks[i], &env, ag->dlq, err);
+        if (d == NULL || add_destination(ag, d, err) < 0)
             return -1;
-        ag->router.dests[ag->router.ndests++] = d;
     }
     return 0;
+}
+
+/* Destination states and positions for /readyz and /metrics, about once a second. */
+static void
+update_metrics(agent *ag)
+{
+    int64_t now = mono_ms();
+
+    if (ag->metrics == NULL || now - ag->last_metrics_ms < 1000)
+        return;
+    ag->last_metrics_ms = now;
+    for (int i = 0; i < ag->router.ndests; i++) {
+        cdc_dest  *d = ag->router.dests[i];
+        cdc_health h = { 0 };
+
+        d->ops->health(d, &h);
+        agent_metrics_set_dest(ag->metrics, i, agent_wm_dest_pos(ag->wm, i), &h);
+    }
+    agent_metrics_set_queue_depth(ag->metrics, agent_wm_inflight(ag->wm));
+    agent_metrics_set_received_lsn(ag->metrics, ag->received);
 }
 
 static int
@@ -162,6 +227,7 @@ send_status(agent *ag, bool force, bool reply, cdc_err *err)
         return 0;
     if (repl_send_status(ag->rs, ag->received > flush ? ag->received : flush, flush, reply, err) < 0)
         return -1;
+    agent_metrics_confirmed(ag->metrics, flush);
     if (flush != ag->sent_flush)
         log_debug("repl", "slot %s: confirmed " CDC_LSN_FMT, ag->src->slot_name, CDC_LSN_ARGS(flush));
     ag->sent_flush = flush;
@@ -172,7 +238,9 @@ send_status(agent *ag, bool force, bool reply, cdc_err *err)
 static int
 handle_repl_msg(agent *ag, const repl_msg *m, cdc_err *err)
 {
+    agent_metrics_set_server_lsn(ag->metrics, m->wal_end);
     if (m->kind == 'w') {
+        agent_metrics_add_bytes(ag->metrics, m->len);
         if (m->data_start > ag->received)
             ag->received = m->data_start;
         return agent_capture_handle(ag->cap, m->data, m->len, m->data_start, err);
@@ -217,6 +285,7 @@ stream(agent *ag, cdc_err *err)
         }
         if (agent_router_poll(&ag->router, err) < 0 || send_status(ag, false, false, err) < 0)
             return -1;
+        update_metrics(ag);
     }
 }
 
@@ -242,6 +311,8 @@ reconnect(agent *ag, cdc_err *err)
         double sleep_s = wait * (rt->jitter ? 0.5 + (double) rand() / RAND_MAX / 2 : 1);
 
         log_warn("agent", "%s; reconnecting in %.1f s (attempt %d)", err->msg, sleep_s, attempt);
+        agent_metrics_error(ag->metrics, err->code);
+        agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_RECONNECTING, err->msg);
         usleep((useconds_t) (sleep_s * 1e6));
         wait = wait * (rt->multiplier > 1 ? rt->multiplier : 2);
         if (wait > rt->max_wait_seconds)
@@ -258,6 +329,7 @@ reconnect(agent *ag, cdc_err *err)
         agent_capture_set_catalog(ag->cap, ag->sql);
         agent_capture_reset_stream(ag->cap);
         cdc_err_clear(err);
+        agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
         return 0;
     }
     return stop_requested ? 1 : -1;
@@ -415,6 +487,7 @@ run_agent(agent *ag, cdc_err *err)
     }
     if (start_stream(ag, err) < 0)
         return -1;
+    agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
     for (;;) {
         rc = stream(ag, err);
         if (rc == 0 || !cdc_rc_retriable(err->code) || stop_requested)
@@ -435,6 +508,7 @@ run_agent(agent *ag, cdc_err *err)
         return -1;
     }
     log_summary(ag);
+    agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STOPPING, "draining");
     return shutdown_agent(ag, err);
 }
 
@@ -456,9 +530,6 @@ warn_unbuilt(const cdc_config *cfg)
     if (src->schema_name_adjustment_mode && strcmp(src->schema_name_adjustment_mode, "none") != 0)
         log_warn("agent", "source.schema_name_adjustment_mode %s is not supported yet and is "
                  "ignored", src->schema_name_adjustment_mode);
-    if (cfg->platform.health_enabled)
-        log_warn("agent", "the health server (health_port %d) is not built yet; set "
-                 "health_enabled: false to silence this", cfg->platform.health_port);
 }
 
 int
@@ -482,13 +553,32 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     ag.json.database = ag.src->database;
     ag.json.version = DEBEZIUM_VERSION;
     ag.json.unavailable_placeholder = ag.src->unavailable_value_placeholder;
+    ag.metrics = agent_metrics_new(cfg->pipeline.pipeline_id, ag.src->slot_name);
+    agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_CONNECTING, NULL);
+    ag.router.metrics = ag.metrics;
+    if (cfg->platform.health_enabled) {
+        agent_health_conf hc = { NULL, cfg->platform.health_port };
+
+        ag.health = agent_health_start(&hc, ag.metrics, err);
+        if (ag.health == NULL) {
+            agent_metrics_free(ag.metrics);
+            return -1;
+        }
+    }
     ag.sql = agent_pg_connect(ag.src, false, err);
     if (ag.sql != NULL)
         rc = run_agent(&ag, err);
+    if (rc < 0) {
+        agent_metrics_error(ag.metrics, err->code);
+        agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_ERROR, err->msg);
+    }
     agent_router_close(&ag.router);
+    dest_dlq_close(ag.dlq);
     agent_capture_free(ag.cap);
     repl_close(ag.rs);
     PQfinish(ag.sql);
     agent_wm_free(ag.wm);
+    agent_health_stop(ag.health);
+    agent_metrics_free(ag.metrics);
     return rc;
 }

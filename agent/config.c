@@ -828,6 +828,11 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
 
         if (!sk->enabled)
             continue;
+        if (sk->sink_type == CFG_SINK_POSTGRES && sk->postgres.mode == CFG_PG_SINK_EVENT_LOG &&
+            (sk->postgres.target_table == NULL || !*sk->postgres.target_table))
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks[%d] (sink_id %s): "
+                               "postgres.target_table is required with mode event_log",
+                               cfg->pipeline_path, i, sk->sink_id);
         if (sk->sink_type == CFG_SINK_ICEBERG)
             return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: sinks[%d] (sink_id %s): sink_type "
                                "%s is not supported yet", cfg->pipeline_path, i, sk->sink_id,

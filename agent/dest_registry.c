@@ -2,8 +2,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/core/cdc_mem.h"
+#include "schemas/json.h"
 #include "sinks/jsonl.h"
 #include "sinks/postgres.h"
 #include "sinks/webhook.h"
@@ -117,11 +119,49 @@ agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq, cd
     return NULL;
 }
 
+/* Avro options from the pipeline: the compat profile and the source block's fields. */
+static int
+avro_opts(const cdc_config *cfg, const cdc_dest_env *env, sch_avro_opts *o, cdc_err *err)
+{
+    const cfg_source *src = &cfg->pipeline.source;
+    const char       *mode = src->schema_name_adjustment_mode;
+
+    sch_avro_opts_default(o);
+    if (sch_avro_profile_parse(cfg->platform.kafka.debezium_version, &o->profile) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka.debezium_version: no compat profile for "
+                           "Debezium \"%s\" (1.9 to 3.x are known)",
+                           cfg->platform.kafka.debezium_version);
+    o->server_name = cfg->pipeline.topic_prefix;
+    o->database = src->database;
+    o->unavailable_placeholder = src->unavailable_value_placeholder;
+    if (env->encode_opts)
+        o->version = ((const sch_json_opts *) env->encode_opts)->version;
+    if (mode && strcmp(mode, "avro") == 0)
+        o->name_mode = SCH_AVRO_NAMES_AVRO;
+    else if (mode && strcmp(mode, "avro_unicode") == 0)
+        o->name_mode = SCH_AVRO_NAMES_AVRO_UNICODE;
+    else if (mode && strcmp(mode, "none") == 0)
+        o->name_mode = SCH_AVRO_NAMES_NONE;
+    return 0;
+}
+
 cdc_dest *
 agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
     const cfg_platform *pf = &cfg->platform;
     cdc_dest           *d;
+    sch_avro_opts       ao;
+    sr_conf             rc = {
+        .url = pf->kafka.schema_registry_url,
+        .basic_auth_user = pf->kafka.schema_registry_username && *pf->kafka.schema_registry_username
+                               ? pf->kafka.schema_registry_username : NULL,
+        .basic_auth_password = pf->kafka.schema_registry_password,
+        .ca_file = pf->kafka.schema_registry_ca_location && *pf->kafka.schema_registry_ca_location
+                       ? pf->kafka.schema_registry_ca_location : NULL,
+        .max_attempts = pf->retry.max_attempts,
+        .initial_wait_s = pf->retry.initial_wait_seconds,
+        .max_wait_s = pf->retry.max_wait_seconds,
+    };
 
     if (pf->transport_mode != CFG_TRANSPORT_KAFKA) {
         cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s is not supported yet",
@@ -136,7 +176,12 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .json_schemas_enable = pf->kafka.json_schemas_enable,
         .dlq_suffix = pf->dlq.topic_suffix,
         .dlq_enabled = pf->dlq.enabled,
+        .registry = &rc,
+        .avro = &ao,
+        .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
     };
+    if (avro_opts(cfg, env, &ao, err) < 0)
+        return NULL;
     d = cdc_xcalloc(1, sizeof(*d));
     d->id = "kafka";
     d->ops = &dest_kafka_ops;

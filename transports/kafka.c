@@ -38,6 +38,7 @@
 #include "../agent/core/cdc_mem.h"
 #include "../schemas/json.h"
 #include "../schemas/topic.h"
+#include "kafka_avro.h"
 
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
@@ -66,6 +67,7 @@ typedef struct kafka {
     bool            dlq_enabled;
     int             nparts_new, rf_new;
     sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
+    kafka_avro     *avro;               /* serialization avro; NULL: JSON */
     rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
     kafka_topic   **topics;             /* open addressing, cap a power of two */
     size_t          ntopics, topics_cap;
@@ -619,9 +621,10 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
 
     if (c == NULL || c->kafka == NULL)
         return cdc_err_set(err, CDC_E_CONFIG, "kafka: the kafka section is required");
-    if (c->serialization == DEST_KAFKA_SER_AVRO)
-        return cdc_err_set(err, CDC_E_UNSUPPORTED, "serialization avro is not built yet");
-    if (c->serialization != DEST_KAFKA_SER_JSON)
+    if (c->serialization == DEST_KAFKA_SER_AVRO && (c->registry == NULL || c->avro == NULL))
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka: serialization avro needs the Schema "
+                           "Registry (kafka.schema_registry_url)");
+    if (c->serialization != DEST_KAFKA_SER_JSON && c->serialization != DEST_KAFKA_SER_AVRO)
         return cdc_err_set(err, CDC_E_CONFIG, "kafka: unknown serialization %d",
                            c->serialization);
     if (kafka_check_props(c->kafka, err) != 0)
@@ -646,6 +649,9 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     k->key_opts = k->jopts;
     k->key_opts.schemas_enable = false;
     d->impl = k;
+    if (c->serialization == DEST_KAFKA_SER_AVRO &&
+        (k->avro = kafka_avro_new(c->registry, c->avro, c->stop_on_incompatible_schema, err)) == NULL)
+        goto fail;
     if ((k->base_conf = kafka_conf_base(c->kafka, err)) == NULL)
         goto fail;
     if ((pc = kafka_conf_producer(k, c->kafka, err)) == NULL)
@@ -939,10 +945,23 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     }
     cdc_buf_reset(&k->kbuf);
     cdc_buf_reset(&k->vbuf);
-    if (!nullkey)
-        sch_json_key(&k->kbuf, ev, &k->jopts);
-    if (!nullval)
-        sch_json_value(&k->vbuf, ev, &k->jopts, kafka_now_us());
+    if (k->avro) {
+        /* Avro: what the encoder leaves empty is null (AvroConverter writes no bytes). */
+        if (kafka_avro_encode(k->avro, ev, name, kafka_now_us(), &k->kbuf, &k->vbuf, err) < 0) {
+            if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
+                log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
+                err->code = CDC_E_QUEUE_FULL;
+            }
+            return -1;
+        }
+        nullkey = k->kbuf.len == 0;
+        nullval = k->vbuf.len == 0;
+    } else {
+        if (!nullkey)
+            sch_json_key(&k->kbuf, ev, &k->jopts);
+        if (!nullval)
+            sch_json_value(&k->vbuf, ev, &k->jopts, kafka_now_us());
+    }
     if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf)) {
         cdc_buf_free(&k->kbuf);
         cdc_buf_free(&k->vbuf);
@@ -1053,6 +1072,7 @@ kafka_health(cdc_dest *d, cdc_health *h)
 static void
 kafka_free(kafka *k)
 {
+    kafka_avro_free(k->avro);
     for (size_t i = 0; i < k->topics_cap; i++) {
         kafka_topic *t = k->topics[i];
 

@@ -23,6 +23,8 @@
 
 #include "../agent/config.h"
 #include "../agent/core/cdc_dest.h"
+#include "../schemas/avro.h"
+#include "../schemas/registry.h"
 
 enum { DEST_KAFKA_SER_JSON = 0, DEST_KAFKA_SER_AVRO = 1 };
 
@@ -31,10 +33,14 @@ enum { DEST_KAFKA_SER_JSON = 0, DEST_KAFKA_SER_AVRO = 1 };
 typedef struct dest_kafka_conf {
     const cfg_kafka *kafka;
     const char      *topic_prefix;
-    int              serialization;     /* DEST_KAFKA_SER_JSON; AVRO is not built yet */
+    int              serialization;     /* DEST_KAFKA_SER_JSON or DEST_KAFKA_SER_AVRO */
     bool             json_schemas_enable;
     const char      *dlq_suffix;        /* "dlq" */
     bool             dlq_enabled;
+    /* DEST_KAFKA_SER_AVRO only (borrowed): the Schema Registry and the Avro options */
+    const sr_conf       *registry;
+    const sch_avro_opts *avro;
+    bool                 stop_on_incompatible_schema;
 } dest_kafka_conf;
 
 /* open() takes a const dest_kafka_conf * as conf, and the JSON options from

@@ -71,8 +71,10 @@ pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text)" "CREATE TABLE orders (id serial PRIMARY KEY)"
 recv_start "$T/req3.jsonl" --fail-first 2
 P_SNAPSHOT=never write_pipeline
+# (read the head first: the redirection below empties the file before the here-document expands)
+PL_HEAD=$(sed '/^sinks:/,$d' "$T/pipeline.yaml")
 cat >"$T/pipeline.yaml" <<YAML
-$(sed '/^sinks:/,$d' "$T/pipeline.yaml")
+$PL_HEAD
 sinks:
   - sink_id: hook
     sink_type: webhook

@@ -76,8 +76,10 @@ pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text, balance numeric(10,2))" \
     "CREATE TABLE orders (id serial PRIMARY KEY)"
 P_SNAPSHOT=never write_pipeline
+# (read the head first: the redirection below empties the file before the here-document expands)
+PL_HEAD=$(sed '/^sinks:/,$d' "$T/pipeline.yaml")
 cat >"$T/pipeline.yaml" <<YAML
-$(sed '/^sinks:/,$d' "$T/pipeline.yaml")
+$PL_HEAD
 sinks:
   - sink_id: mirror
     sink_type: postgres

@@ -314,6 +314,11 @@ static const load_case load_cases[] = {
       CDC_E_UNSUPPORTED, "platform.yaml: transport_mode: kinesis is not supported yet" },
     { PL_HEAD "sinks:\n  - {sink_id: wh, sink_type: webhook, webhook: {url: http://x}}\n", DIRECT,
       CDC_OK, NULL },
+    { PL_HEAD "sinks:\n  - {sink_id: pg, sink_type: postgres, postgres: {host: h, database: d}}\n", DIRECT,
+      CDC_E_CONFIG, "pipeline.yaml: sinks[0] (sink_id pg): postgres.target_table is required "
+      "with mode event_log" },
+    { PL_HEAD "sinks:\n  - {sink_id: pg, sink_type: postgres, postgres: {host: h, database: d, mode: replica}}\n",
+      DIRECT, CDC_OK, NULL },
     { PL_HEAD JSONL_SINK "  - {sink_id: lake, sink_type: iceberg, iceberg: "
       "{catalog_uri: c, warehouse: w, table_name: t}}\n", DIRECT, CDC_E_UNSUPPORTED,
       "pipeline.yaml: sinks[1] (sink_id lake): sink_type iceberg is not supported yet" },

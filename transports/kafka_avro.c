@@ -1,0 +1,131 @@
+#include "transports/kafka_avro.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+
+#define KA_BUCKETS 256
+
+/* One relation version (or the logical-message pseudo-relation: relid 0). */
+typedef struct ka_entry {
+    struct ka_entry *next;
+    uint32_t         relid, version;
+    sch_avro_writer *w;
+    bool             has_key;
+    uint32_t         key_id, value_id;
+} ka_entry;
+
+struct kafka_avro {
+    sr_client     *sr;
+    sch_avro_opts  opts;
+    bool           stop_on_incompatible;
+    ka_entry      *buckets[KA_BUCKETS];
+    uint64_t       registrations;
+};
+
+kafka_avro *
+kafka_avro_new(const sr_conf *rc, const sch_avro_opts *o, bool stop_on_incompatible, cdc_err *err)
+{
+    kafka_avro *ka = cdc_xcalloc(1, sizeof(*ka));
+
+    ka->sr = sr_client_new(rc, err);
+    if (ka->sr == NULL) {
+        free(ka);
+        return NULL;
+    }
+    ka->opts = *o;
+    ka->stop_on_incompatible = stop_on_incompatible;
+    return ka;
+}
+
+void
+kafka_avro_free(kafka_avro *ka)
+{
+    if (ka == NULL)
+        return;
+    for (int b = 0; b < KA_BUCKETS; b++) {
+        ka_entry *e = ka->buckets[b], *next;
+
+        for (; e; e = next) {
+            next = e->next;
+            sch_avro_writer_free(e->w);
+            free(e);
+        }
+    }
+    sr_client_free(ka->sr);
+    free(ka);
+}
+
+uint64_t
+kafka_avro_registrations(const kafka_avro *ka)
+{
+    return ka->registrations;
+}
+
+static int
+register_one(kafka_avro *ka, const char *topic, const char *suffix, const char *schema,
+             uint32_t *id, cdc_err *err)
+{
+    char      subject[320];
+    sr_change ch = { 0 };
+
+    snprintf(subject, sizeof(subject), "%s-%s", topic, suffix);
+    if (sr_register_checked(ka->sr, subject, schema, ka->stop_on_incompatible, &ch, err) < 0)
+        return cdc_err_wrap(err, "subject %s", subject);
+    *id = ch.id;
+    if (ch.changed)
+        ka->registrations++;
+    log_info("dest.kafka", "subject %s: schema id %u (version %d%s)", subject, ch.id, ch.version,
+             ch.changed ? ", new" : "");
+    return 0;
+}
+
+/* The encoder of ev's relation version, made and registered on first use. */
+static ka_entry *
+entry_get(kafka_avro *ka, const cdc_event *ev, const char *topic, cdc_err *err)
+{
+    uint32_t  relid = ev->rel ? ev->rel->relid : 0, version = ev->rel ? ev->rel->version : 0;
+    unsigned  b = (relid * 2654435761u ^ version) % KA_BUCKETS;
+    ka_entry *e;
+
+    for (e = ka->buckets[b]; e; e = e->next)
+        if (e->relid == relid && e->version == version)
+            return e;
+    e = cdc_xcalloc(1, sizeof(*e));
+    e->relid = relid;
+    e->version = version;
+    e->w = sch_avro_writer_new(ev->rel, &ka->opts, err);
+    if (e->w == NULL)
+        goto fail;
+    e->has_key = sch_avro_writer_key_schema(e->w) != NULL;
+    if (e->has_key &&
+        register_one(ka, topic, "key", sch_avro_writer_key_schema(e->w), &e->key_id, err) < 0)
+        goto fail;
+    if (register_one(ka, topic, "value", sch_avro_writer_value_schema(e->w), &e->value_id,
+                     err) < 0)
+        goto fail;
+    e->next = ka->buckets[b];
+    ka->buckets[b] = e;
+    return e;
+fail:
+    /* Nothing is cached, so a registry that was unreachable is asked again next time. */
+    sch_avro_writer_free(e->w);
+    free(e);
+    return NULL;
+}
+
+int
+kafka_avro_encode(kafka_avro *ka, const cdc_event *ev, const char *topic, int64_t now_us,
+                  cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err)
+{
+    ka_entry *e = entry_get(ka, ev, topic, err);
+
+    if (e == NULL)
+        return -1;
+    if (e->has_key && sch_avro_encode_key(e->w, ev, e->key_id, kbuf, err) < 0)
+        return -1;
+    return sch_avro_encode_value(e->w, ev, e->value_id, now_us, vbuf, err);
+}

@@ -1,0 +1,41 @@
+/*
+ * Avro serialization for the Kafka transport, as Confluent's AvroConverter
+ * does it behind Debezium: one encoder per relation version, its key and
+ * value schemas registered under "{topic}-key" / "{topic}-value" before the
+ * first record that uses them, ids cached, records framed with the ids.
+ * A schema change (a new relation version after ALTER TABLE) registers a new
+ * version and, with stop_on_incompatible, refuses one that readers of the
+ * previous version could not read.
+ */
+#ifndef CDC_TRANSPORTS_KAFKA_AVRO_H
+#define CDC_TRANSPORTS_KAFKA_AVRO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
+#include "schemas/avro.h"
+#include "schemas/registry.h"
+
+typedef struct kafka_avro kafka_avro;
+
+/* @param rc, o  copied; their strings are borrowed and must outlive the handle. */
+kafka_avro *kafka_avro_new(const sr_conf *rc, const sch_avro_opts *o, bool stop_on_incompatible,
+                           cdc_err *err);
+void        kafka_avro_free(kafka_avro *ka);     /* NULL is a no-op */
+
+/*
+ * Appends the framed key and value of ev to kbuf and vbuf; a buffer left
+ * empty means a null key or value (no key columns, truncate, tombstone).
+ * @returns 0, or -1 with err set: CDC_E_CONN/CDC_E_TIMEOUT when the registry
+ * cannot be reached (retriable), CDC_E_DEST when it refuses a schema.
+ */
+int kafka_avro_encode(kafka_avro *ka, const cdc_event *ev, const char *topic, int64_t now_us,
+                      cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err);
+
+/* Schemas registered so far (a counter for metrics and logs). */
+uint64_t kafka_avro_registrations(const kafka_avro *ka);
+
+#endif

@@ -154,7 +154,13 @@ open_dlq(agent *ag, cdc_err *err)
     const cfg_platform *pf = &ag->cfg->platform;
     char                path[512];
 
-    if (!pf->dlq.enabled)
+    bool                needed = false;
+
+    /* Only webhook and PostgreSQL sinks dead-letter; a jsonl file refuses everything or nothing. */
+    for (int i = 0; i < ag->cfg->pipeline.nsinks; i++)
+        needed |= ag->cfg->pipeline.sinks[i].enabled &&
+                  ag->cfg->pipeline.sinks[i].sink_type != CFG_SINK_JSONL;
+    if (!pf->dlq.enabled || !needed)
         return 0;
     if (pf->dlq.path && *pf->dlq.path)
         snprintf(path, sizeof(path), "%s", pf->dlq.path);

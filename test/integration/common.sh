@@ -241,6 +241,8 @@ agent:
   status_interval_seconds: 1
 YAML
         if [ -n "${STOP_LSN:-}" ]; then echo "  stop_lsn: \"$STOP_LSN\""; fi
+        # Dead letters stay in the test's directory.
+        case "${PLATFORM_EXTRA:-}" in *dlq:*) ;; *) printf 'dlq:\n  path: %s\n' "$T/dlq.jsonl" ;; esac
         if [ -n "${PLATFORM_EXTRA:-}" ]; then printf '%s\n' "$PLATFORM_EXTRA"; fi
     } >"$T/platform.yaml"
 }

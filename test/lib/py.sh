@@ -8,7 +8,7 @@
 # fastavro decodes Avro independently of the agent.
 
 CDC_CACHE=${CDC_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache}
-PY_PACKAGES=(confluent-kafka==2.5.3 fastavro==1.9.7)
+PY_PACKAGES=("confluent-kafka[avro]==2.5.3" fastavro==1.9.7)
 PY_ENV_TAG=1
 PY_VENV=$CDC_CACHE/venv-$PY_ENV_TAG
 PY=$PY_VENV/bin/python3

@@ -81,9 +81,12 @@ pgo_decoder_relcache(pgo_decoder *dec)
     return dec->rc;
 }
 
+/* Saturates instead of overflowing: no server sends such a time, but input is untrusted. */
 static int64_t
 pgo_unix_us(int64_t pg_us)
 {
+    if (pg_us > INT64_MAX - PGO_EPOCH_DIFF_US)
+        return INT64_MAX;
     return pg_us + PGO_EPOCH_DIFF_US;
 }
 

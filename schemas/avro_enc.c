@@ -325,6 +325,13 @@ set_bytes(enc *e, avro_value_t *v, const void *p, size_t n)
     ok(e, avro_value_set_bytes(v, (void *) (p ? p : ""), n), "bytes");
 }
 
+/* Past about 2262 AD nanoseconds do not fit in a long: the optional field is null. */
+static bool
+ns_fits(int64_t us)
+{
+    return us <= INT64_MAX / 1000 && us >= INT64_MIN / 1000;
+}
+
 static void
 set_opt_long(enc *e, avro_value_t *rec, int idx, bool present, int64_t v)
 {
@@ -744,7 +751,8 @@ set_source(enc *e, avro_value_t *src, const cdc_event *ev, const char *schema,
         set_cstr(e, &f, w->o.database);
     set_opt_str(e, src, ix[SCH_AVRO_SRC_SEQUENCE], seq, seqn);
     set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_US], true, ev->source_ts_us);
-    set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_NS], true, ev->source_ts_us * 1000);
+    set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_NS], ns_fits(ev->source_ts_us),
+                 ns_fits(ev->source_ts_us) ? ev->source_ts_us * 1000 : 0);
     if (field(e, src, ix[SCH_AVRO_SRC_SCHEMA], &f))
         set_cstr(e, &f, schema);
     if (field(e, src, ix[SCH_AVRO_SRC_TABLE], &f))
@@ -929,7 +937,7 @@ sch_avro_encode_value(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_i
             set_cstr(&e, &f, op);
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_MS], true, us_to_ms(now_us));
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_US], true, now_us);
-        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], true, now_us * 1000);
+        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], ns_fits(now_us), ns_fits(now_us) ? now_us * 1000 : 0);
     }
     if (e.rc != 0)
         return encode_failed(&e, ev, err);

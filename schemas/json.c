@@ -293,6 +293,16 @@ us_to_ms(int64_t us)
 }
 
 static void
+put_ts_ns(cdc_buf *b, int64_t us)
+{
+    /* Past about 2262 AD nanoseconds do not fit in a long: the optional field is null. */
+    if (us > INT64_MAX / 1000 || us < INT64_MIN / 1000)
+        cdc_buf_puts(b, "null");
+    else
+        cdc_buf_put_i64(b, us * 1000);
+}
+
+static void
 put_timestamps(cdc_buf *b, int64_t us)
 {
     cdc_buf_puts(b, "\"ts_ms\":");
@@ -300,7 +310,7 @@ put_timestamps(cdc_buf *b, int64_t us)
     cdc_buf_puts(b, ",\"ts_us\":");
     cdc_buf_put_i64(b, us);
     cdc_buf_puts(b, ",\"ts_ns\":");
-    cdc_buf_put_i64(b, us * 1000);
+    put_ts_ns(b, us);
 }
 
 /* ------------------------------------------------------------------ */
@@ -724,7 +734,7 @@ put_source(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *
     cdc_buf_puts(b, ",\"ts_us\":");
     cdc_buf_put_i64(b, ev->source_ts_us);
     cdc_buf_puts(b, ",\"ts_ns\":");
-    cdc_buf_put_i64(b, ev->source_ts_us * 1000);
+    put_ts_ns(b, ev->source_ts_us);
     cdc_buf_puts(b, ",\"schema\":");
     put_cstr(b, schema);
     cdc_buf_puts(b, ",\"table\":");

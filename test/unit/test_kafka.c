@@ -269,7 +269,7 @@ START_TEST(resume_skips_what_partitions_hold)
 }
 END_TEST
 
-START_TEST(avro_not_built)
+START_TEST(avro_needs_registry)
 {
     cdc_dest        d = { .ops = &dest_kafka_ops, .id = "kafka" };
     dest_kafka_conf c = { .kafka = &kc, .topic_prefix = "srv",
@@ -277,7 +277,8 @@ START_TEST(avro_not_built)
     cdc_err         err = { 0 };
 
     ck_assert_int_eq(d.ops->open(&d, &c, NULL, &err), -1);
-    ck_assert_int_eq(err.code, CDC_E_UNSUPPORTED);
+    ck_assert_int_eq(err.code, CDC_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "Schema Registry"));
     add_prop("acks", "1");
     c.serialization = DEST_KAFKA_SER_JSON;
     ck_assert_int_eq(d.ops->open(&d, &c, NULL, &err), -1);
@@ -317,7 +318,7 @@ kafka_suite(void)
     tcase_add_loop_test(t, too_large_goes_to_dlq, 0, 2);
     tcase_add_test(t, too_large_without_dlq_fails);
     tcase_add_test(t, resume_skips_what_partitions_hold);
-    tcase_add_test(t, avro_not_built);
+    tcase_add_test(t, avro_needs_registry);
     tcase_add_test(t, bad_property_is_named);
     suite_add_tcase(s, t);
     return s;

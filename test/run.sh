@@ -29,7 +29,7 @@ summary() {
     local t=$((SECONDS - START))
     echo
     if [ "${#FAILED[@]}" -eq 0 ]; then
-        echo "test/run.sh: PASS (unit, integration, both again under ASan+UBSan) in ${t}s"
+        echo "test/run.sh: PASS (unit, integration, both again under ASan+UBSan, valgrind, fuzzing) in ${t}s"
         exit 0
     fi
     echo "test/run.sh: FAIL (${FAILED[*]}) in ${t}s"
@@ -65,5 +65,11 @@ if run configure-asan cmake -S . -B build-asan -G Ninja -DCDC_SANITIZE=ON &&
     # (left out there: the transport tests driven by test tools, the Debezium reference
     # run and the deploy/metrics lint, which exercise no more agent code under ASan)
 fi
+
+step "valgrind memcheck on the unit tests"
+run valgrind bash test/valgrind.sh build
+
+step "fuzzing: saved crashers replayed, then ${CDC_FUZZ_SECONDS:-30} s per target"
+run fuzz bash test/fuzz/run.sh "${CDC_FUZZ_SECONDS:-30}"
 
 summary

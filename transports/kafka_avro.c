@@ -83,6 +83,62 @@ register_one(kafka_avro *ka, const char *topic, const char *suffix, const char *
     return 0;
 }
 
+static char *
+value_schema_for(const cdc_rel *rel, const sch_avro_opts *o)
+{
+    return rel ? sch_avro_value_schema_json(rel, o) : sch_avro_message_value_schema_json(o);
+}
+
+/*
+ * Taking over from Debezium: before the first registration of a subject that
+ * already exists, say which Debezium profile its latest version matches, so a
+ * wrong kafka.debezium_version shows up before it adds a surprise version.
+ * The registry judges equality (POST /subjects/{subject}).  Best effort: a
+ * registry that cannot be asked here is asked again at registration.
+ */
+static void
+report_profile(kafka_avro *ka, const cdc_rel *rel, const char *topic, const char *ours)
+{
+    char       subject[320];
+    sr_version latest = { 0 }, hit = { 0 };
+    cdc_err    err = { 0 };
+
+    snprintf(subject, sizeof(subject), "%s-value", topic);
+    if (sr_latest(ka->sr, subject, &latest, &err) != 0)
+        return; /* a new subject, or no answer */
+    if (sr_lookup(ka->sr, subject, ours, &hit, &err) == 0 && hit.version == latest.version) {
+        log_info("dest.kafka", "subject %s: latest version %d matches the configured Debezium "
+                 "%s profile", subject, latest.version, sch_avro_profile_name(ka->opts.profile));
+        goto out;
+    }
+    for (int p = SCH_AVRO_DBZ_2_7; p <= SCH_AVRO_DBZ_3_5; p++) {
+        sch_avro_opts o = ka->opts;
+        char         *txt;
+        int           rc;
+
+        if (p == (int) ka->opts.profile)
+            continue;
+        o.profile = (sch_avro_profile) p;
+        txt = value_schema_for(rel, &o);
+        sr_version_clear(&hit);
+        rc = txt ? sr_lookup(ka->sr, subject, txt, &hit, &err) : -1;
+        free(txt);
+        if (rc == 0 && hit.version == latest.version) {
+            log_warn("dest.kafka", "subject %s: latest version %d was written by Debezium's %s "
+                     "profile, not the configured %s: set kafka.debezium_version to match, or "
+                     "the next record registers version %d", subject, latest.version,
+                     sch_avro_profile_name((sch_avro_profile) p),
+                     sch_avro_profile_name(ka->opts.profile), latest.version + 1);
+            goto out;
+        }
+    }
+    log_warn("dest.kafka", "subject %s: latest version %d matches no Debezium profile for this "
+             "table; the next record registers a new version", subject, latest.version);
+out:
+    sr_version_clear(&latest);
+    sr_version_clear(&hit);
+}
+
 /* The encoder of ev's relation version, made and registered on first use. */
 static ka_entry *
 entry_get(kafka_avro *ka, const cdc_event *ev, const char *topic, cdc_err *err)
@@ -101,6 +157,7 @@ entry_get(kafka_avro *ka, const cdc_event *ev, const char *topic, cdc_err *err)
     if (e->w == NULL)
         goto fail;
     e->has_key = sch_avro_writer_key_schema(e->w) != NULL;
+    report_profile(ka, ev->rel, topic, sch_avro_writer_value_schema(e->w));
     if (e->has_key &&
         register_one(ka, topic, "key", sch_avro_writer_key_schema(e->w), &e->key_id, err) < 0)
         goto fail;

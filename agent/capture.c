@@ -245,8 +245,7 @@ emit_delete(agent_capture *cap, cdc_event *ev, const cdc_value *newkey, cdc_err 
         cdc_event t = *ev;
 
         t.op = CDC_OP_TOMBSTONE;
-        t.before = t.after = NULL;
-        t.pk_change_newkey = NULL;
+        t.before = t.after = NULL;      /* Debezium keeps __debezium.newkey on the tombstone */
         return emit(cap, &t, err);
     }
     return 0;

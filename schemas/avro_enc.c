@@ -454,6 +454,14 @@ set_present(enc *e, avro_value_t *v, const cdc_ctype *ct, const cdc_value *val)
 
             if (!ok(e, avro_value_append(v, &item, NULL), "array item"))
                 return;
+            if (el.sem == CDC_SEM_ENUM) {
+                /* required items: a NULL element (Debezium would fail the record) becomes "" */
+                if (it->state == CDC_VAL_PRESENT)
+                    set_present(e, &item, &el, it);
+                else
+                    set_str(e, &item, "", 0);
+                continue;
+            }
             /* items are ["null", E] */
             if (it->state == CDC_VAL_PRESENT) {
                 if (branch(e, &item, 1, &b))
@@ -490,6 +498,11 @@ set_unavailable(enc *e, avro_value_t *v, const cdc_ctype *ct)
         set_bytes(e, v, ph, n);
         return true;
     case CDC_CT_ARRAY:
+        if (ct->elem_kind == CDC_CT_STRING && ct->elem_sem == CDC_SEM_ENUM) {
+            if (ok(e, avro_value_append(v, &item, NULL), "array item"))
+                set_str(e, &item, ph, n);
+            return true;
+        }
         if (ct->elem_kind == CDC_CT_STRING) {
             if (ok(e, avro_value_append(v, &item, NULL), "array item") &&
                 branch(e, &item, 1, &b)) {

@@ -469,9 +469,15 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
     if (kind == CDC_CT_ARRAY) {
         cdc_ctype e = elem_of(ct);
 
-        cdc_buf_puts(b, "{\"type\":\"array\",\"items\":[\"null\",");
-        put_type(s, &e, labels, NULL);
-        cdc_buf_putc(b, ']');
+        /* Elements are optional, except an enum's (Debezium: Enum.builder without .optional()). */
+        if (e.sem == CDC_SEM_ENUM) {
+            cdc_buf_puts(b, "{\"type\":\"array\",\"items\":");
+            put_type(s, &e, labels, NULL);
+        } else {
+            cdc_buf_puts(b, "{\"type\":\"array\",\"items\":[\"null\",");
+            put_type(s, &e, labels, NULL);
+            cdc_buf_putc(b, ']');
+        }
         put_connect_props(s, ct, labels, def);
         cdc_buf_putc(b, '}');
         return;

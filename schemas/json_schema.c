@@ -160,7 +160,8 @@ put_type_open(cdc_buf *b, const cdc_ctype *ct, bool optional, const char *enum_l
         e.sem = ct->elem_sem;
         e.elem_kind = e.elem_sem = 0;
         cdc_buf_puts(b, ",\"items\":");
-        put_type_open(b, &e, true, enum_labels, NULL, o);
+        /* Debezium makes every element optional except an enum's (Enum.builder, no .optional()). */
+        put_type_open(b, &e, e.sem != CDC_SEM_ENUM, enum_labels, NULL, o);
         cdc_buf_putc(b, '}');
     }
     cdc_buf_puts(b, optional ? ",\"optional\":true" : ",\"optional\":false");

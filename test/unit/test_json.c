@@ -629,7 +629,7 @@ static const struct {
       "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}],\"optional\":true,"
       "\"name\":\"io.debezium.data.geometry.Point\",\"version\":1,\"doc\":\"Geometry (POINT)\"" },
     { { true, CDC_CT_ARRAY, 0, CDC_CT_STRING, CDC_SEM_ENUM, 0, -1, 0 }, "x,y",
-      "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":true,"
+      "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":false,"
       "\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"x,y\"}},"
       "\"optional\":true" },
     { { true, CDC_CT_INT32, CDC_SEM_DATE, 0, 0, 0, -1, 0 }, NULL,

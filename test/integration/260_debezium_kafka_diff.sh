@@ -1,0 +1,538 @@
+#!/usr/bin/env bash
+# 260: the DIFFERENTIAL test over KAFKA.  The workload of 250 (snapshot rows, then every mapped
+# type, NULLs, NaN/±Infinity, arrays, enums, a domain, REPLICA IDENTITY DEFAULT and FULL, a table
+# without a primary key, a primary-key change, unchanged TOAST, TRUNCATE, logical decoding
+# messages, ALTER TABLE ADD/DROP COLUMN) is captured at the same time by
+#   - Debezium 2.7.4 (Kafka Connect 3.7.1 standalone, JsonConverter schemas.enable=true, topics
+#     created by Connect with 3 partitions) into broker A, and
+#   - cdcagent (transport_mode kafka, serialization json, json_schemas_enable true,
+#     topic_num_partitions 3) into a SEPARATE broker B,
+# with the same topic prefix.  Then, read back from both brokers:
+#   - the set of data topics ({prefix}.*) must be the same, with the same partition counts;
+#     cdcagent's {topic}.dlq topics are an allowed addition when they are empty;
+#   - per topic the same number of records, paired in the stream's logical order (snapshot
+#     rows, then source LSN; see pair_key below) and, for every record:
+#       * the key: the FULL JsonConverter JSON (schema and payload), number and string
+#         spellings included (the key bytes choose the partition);
+#       * the value: the FULL JsonConverter JSON (schema and payload), spellings included,
+#         except the payload fields on ALLOW (the same list as 250, run-specific);
+#       * the partition number (records with a null key excepted: Debezium's producer puts
+#         them on a "sticky" partition of its own choosing);
+#       * the headers other than cdc.* (e.g. __debezium.oldkey / __debezium.newkey), byte
+#         for byte and in order; cdc.* headers are cdcagent's documented addition;
+#   - per partition, both brokers hold the paired records in the same offset order.
+# Every difference is printed as topic, partition, index, path, debezium value, cdcagent
+# value (identical differences repeated over many records are grouped; $T/compare.out lists
+# each one).  Allowances are justified in docs/debezium-differences.md ("The Kafka
+# differential test").
+#
+# Needs: java 17, mvn (Maven Central), pip (PyPI); everything is cached in $CDC_CACHE.
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "$0")/common.sh"
+# shellcheck source=SCRIPTDIR/../lib/connect.sh
+. "$CDC_SRC/test/lib/connect.sh"
+# shellcheck source=SCRIPTDIR/../lib/py.sh
+. "$CDC_SRC/test/lib/py.sh"
+# shellcheck source=SCRIPTDIR/../lib/kafka.sh
+. "$CDC_SRC/test/lib/kafka.sh"
+
+# ---------------------------------------------------------------- the allow-list
+# As in 250: OPS PATH per line; OPS is a comma-separated list of value.op codes ("*": any
+# record), PATH a dotted path in the VALUE PAYLOAD ("*" matches one segment).  Nothing in a
+# key, a schema, a header or a partition number is on it.
+ALLOW='
+*     ts_ms
+*     ts_us
+*     ts_ns
+*     source.version
+r     source.ts_ms
+r     source.ts_us
+r     source.ts_ns
+r     source.txId
+r     source.lsn
+r     source.sequence
+r     after.c_date
+'
+PREFIX=cdc
+TABLES="public.every_type, public.customers, public.full_t, public.docs, public.nopk, public.trunc_t, public.fence"
+NPARTS=3
+
+need_agent
+connect_install || fail "connect_install (Kafka Connect + Debezium from Maven Central)"
+py_env || fail "py_env (confluent-kafka from PyPI)"
+kafka_probe_bin >/dev/null || fail "test/tools/kafka_probe is not built (ninja -C build)"
+kafka_install || fail "kafka_install"
+ok "Kafka Connect $KAFKA_CONNECT_VERSION, Debezium $DBZ_VERSION, $("$PY" -c 'import confluent_kafka as c; print("confluent-kafka", c.version()[0])') installed"
+
+KDIR_A=$T/kafka-a          # Debezium's broker
+KDIR_B=$T/kafka-b          # cdcagent's broker
+CDIR=$T/connect
+_it260_cleanup() {
+    local rc=$?
+    set +e
+    connect_stop "$CDIR" 2>/dev/null
+    kafka_stop "$KDIR_A" 2>/dev/null
+    kafka_stop "$KDIR_B" 2>/dev/null
+    (exit "$rc")
+    _cleanup
+}
+trap _it260_cleanup EXIT
+
+# ---------------------------------------------------------------- schema and snapshot rows
+pg_up
+sql "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')" \
+    "CREATE DOMAIN dom_num AS numeric(8,3)" \
+    "CREATE TABLE every_type (
+        id int PRIMARY KEY,
+        c_bool bool, c_bit1 bit(1), c_bit12 bit(12), c_varbit varbit,
+        c_int2 int2, c_int4 int4, c_int8 int8, c_oid oid,
+        c_float4 float4, c_float8 float8,
+        c_num102 numeric(10,2), c_num numeric, c_money money,
+        c_char5 char(5), c_varchar varchar(20), c_text text, c_name name,
+        c_bytea bytea, c_json json, c_jsonb jsonb, c_xml xml, c_uuid uuid,
+        c_date date, c_time3 time(3), c_time time, c_timetz timetz,
+        c_ts3 timestamp(3), c_ts timestamp, c_tstz timestamptz, c_tstz3 timestamptz(3),
+        c_interval interval,
+        c_inet inet, c_cidr cidr, c_macaddr macaddr, c_macaddr8 macaddr8,
+        c_int4range int4range, c_int8range int8range, c_numrange numrange,
+        c_tsrange tsrange, c_tstzrange tstzrange, c_daterange daterange,
+        c_enum mood, c_point point,
+        c_int4arr int4[], c_textarr text[], c_numarr numeric(5,2)[], c_boolarr bool[],
+        c_uuidarr uuid[], c_datearr date[], c_tstzarr timestamptz[], c_enumarr mood[],
+        c_dom dom_num,
+        c_nn int NOT NULL DEFAULT 42,
+        c_dflt text DEFAULT 'dflt')" \
+    "CREATE TABLE customers (id int PRIMARY KEY, name text, balance numeric(10,2),
+                             created_at timestamptz, status text NOT NULL DEFAULT 'new')" \
+    "CREATE TABLE full_t (id int PRIMARY KEY, v text, n numeric(6,1), f float8, body text)" \
+    "ALTER TABLE full_t REPLICA IDENTITY FULL" \
+    "ALTER TABLE full_t ALTER COLUMN body SET STORAGE EXTERNAL" \
+    "CREATE TABLE docs (id int PRIMARY KEY, body text, note text, tags text[])" \
+    "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL" \
+    "CREATE TABLE nopk (a int, b text, c timestamp)" \
+    "CREATE TABLE trunc_t (id bigserial PRIMARY KEY, v text)" \
+    "CREATE TABLE fence (id int PRIMARY KEY)"
+
+# The 110_every_type rows.  Rows 1-4 are read by the snapshots and streamed again as ids
+# 11-14 (Debezium reads snapshot values through JDBC and streamed ones from pgoutput text,
+# so both paths are compared); row 5 is streamed only.
+ROW1="(1, true, B'1', B'101000000001', B'110011001100110011',
+  32767, 2147483647, 9223372036854775807, 4294967295,
+  1.1, 3.141592653589793,
+  12345678.90, 123.4500, 1234.56,
+  'ab', 'héllo ✓', E'line1\nline2 \"q\" \\\\ tab\t', 'some_name',
+  '\\xdeadbeef00', '{\"b\": 1,  \"a\": [1, 2]}', '{\"b\": 1,  \"a\": [1, 2]}',
+  '<a x=\"1\">t&amp;</a>', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11',
+  '2024-02-29', '12:34:56.789', '12:34:56.123456', '12:34:56.5+02',
+  '2024-05-01 10:15:30.123', '2024-05-01 10:15:30.123456',
+  '2024-05-01 12:15:30.123456+02', '2024-05-01 10:15:30.123+00',
+  '1 year 2 mons 3 days 04:05:06.5',
+  '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
+  '(1,10]', '[1,10000000000)', '[1.5,2.5]',
+  '[2024-01-01 00:00,2024-01-02 00:00)', '[2024-01-01 00:00+02,2024-01-02 00:00+02)',
+  '[2024-01-01,2024-02-01]',
+  'happy', '(1.5,-2.25)',
+  '{1,2,3}', '{\"a,b\",\"say \\\"hi\\\"\",NULL,\"NULL\",\"\",x}', '{1.5,-2.25,NULL}', '{t,f,NULL}',
+  '{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11,00000000-0000-0000-0000-000000000000}',
+  '{2024-01-01,1969-12-31,NULL}', '{\"2024-01-01 00:00:00.123456+02\",NULL}', '{sad,happy}',
+  12345.678, DEFAULT, DEFAULT)"
+ROW2="(2, false, B'0', B'000000000101', B'1',
+  -32768, -2147483648, -9223372036854775808, 0,
+  'Infinity', 'NaN',
+  -99999999.99, '-123456789012345678901234567890.123456789012', -0.99,
+  'abcde', '', '', '',
+  '\\x', '[]', '{\"k\": null}', '<empty/>', '00000000-0000-0000-0000-000000000000',
+  '0044-03-15 BC', '00:00:00', '00:00:00.000001', '23:30:00-05:30',
+  '1960-01-01 00:00:00', '1900-01-01 00:00:00.000001',
+  '1999-12-31 23:59:59+00', '2024-05-01 10:15:30+05',
+  '-1 days -02:00:00.25',
+  '::1', '2001:db8::/32', '00:00:00:00:00:00', '00:00:00:00:00:00:00:00',
+  'empty', '(,5]', '(,)',
+  'empty', '[2024-01-01 00:00+00,)', '[,2024-01-01)',
+  'sad', '(0,0)',
+  '{}', '{}', '{0.00}', '{}', '{}', '{}', '{}', '{}',
+  -0.001, 7, 'set')"
+ROW3="(3, NULL, NULL, B'000000000000', B'000',
+  0, 0, 0, 1,
+  '-Infinity', '-Infinity',
+  0, '0.000', 0,
+  NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL,
+  'infinity', '23:59:59.999', '23:59:59.999999', '00:00:00.123456+00',
+  '2000-02-29 23:59:59.999', '1970-01-01 00:00:00',
+  '1970-01-01 00:00:00+00', '1969-12-31 23:59:59.999+00',
+  '3 mons 1 day 100:00:00.000001',
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  'ok', '(1e300,-1e-300)',
+  '{NULL,-5}', '{NULL}', NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, -1, 'x')"
+ROW4="(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, DEFAULT, NULL)"
+BIG="(SELECT string_agg(md5(i::text), '' ORDER BY i) FROM generate_series(1, 400) i)"
+sql "INSERT INTO every_type VALUES $ROW1, $ROW2, $ROW3, $ROW4" \
+    "INSERT INTO customers VALUES (1, 'Alice', 12.50, '2024-05-01 10:15:30.123456+00', 'vip'),
+                                  (2, 'Bob', -0.5, NULL, DEFAULT), (3, NULL, NULL, NULL, 'x')" \
+    "INSERT INTO full_t VALUES (1, 'one', 1.5, 1e-5, $BIG), (2, NULL, NULL, 'NaN', 'short')" \
+    "INSERT INTO docs VALUES (1, $BIG, 'v1', '{a,b}'), (2, 'small', NULL, NULL)" \
+    "INSERT INTO nopk VALUES (1, 'x', '2024-01-01 00:00:00'), (NULL, NULL, NULL)" \
+    "INSERT INTO trunc_t (v) VALUES ('a'), ('b')"
+
+# ---------------------------------------------------------------- two brokers, Debezium, cdcagent
+port_pair() {   # a free port P with P+1 free too, not in $1
+    local p i
+    for ((i = 0; i < 50; i++)); do
+        p=$(free_port)
+        case " ${1:-} " in *" $p "* | *" $((p + 1)) "* | *" $((p - 1)) "*) continue ;; esac
+        if _port_free $((p + 1)); then echo "$p"; return 0; fi
+    done
+    return 1
+}
+KPORT_A=$(port_pair) || fail "no free port for broker A"
+KPORT_B=$(port_pair "$KPORT_A") || fail "no free port for broker B"
+kafka_start "$KDIR_A" "$KPORT_A" &
+ka_pid=$!
+kafka_start "$KDIR_B" "$KPORT_B" || fail "Kafka broker B on 127.0.0.1:$KPORT_B"
+wait "$ka_pid" || fail "Kafka broker A on 127.0.0.1:$KPORT_A"
+BOOT_A=127.0.0.1:$KPORT_A
+BOOT_B=127.0.0.1:$KPORT_B
+ok "Kafka brokers: A (Debezium) on $BOOT_A, B (cdcagent) on $BOOT_B"
+
+CPORT=$(free_port)
+DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
+topic.creation.default.replication.factor=1" \
+DBZ_PORT=$PORT DBZ_PREFIX=$PREFIX DBZ_TABLES=${TABLES// /} DBZ_SLOT=dbz_slot DBZ_PUB=dbz_publication \
+    DBZ_SNAPSHOT=initial DBZ_SKIPPED=none connect_start "$CDIR" "$BOOT_A" "$CPORT" \
+    || fail "Kafka Connect with the Debezium connector (log: $CDIR/connect.log)"
+deadline=$((SECONDS + 90))
+while [ "$(slot_field dbz_slot active)" != t ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "Debezium's slot dbz_slot not active after 90 s"
+    case "$(connect_status "$CPORT" || true)" in *FAILED*) fail "Debezium connector failed: $(connect_status "$CPORT" | head -c 2000)" ;; esac
+    sleep 0.3
+done
+ok "Debezium $DBZ_VERSION snapshotted and streams from dbz_slot (Connect REST on $CPORT)"
+
+P_TABLES=$TABLES P_SNAPSHOT=initial P_SLOT=cdc_slot P_SOURCE_EXTRA='skipped_operations: none' write_pipeline
+sed -i "s/^topic_prefix: .*/topic_prefix: $PREFIX/" "$T/pipeline.yaml"
+cat >"$T/platform.yaml" <<YAML
+transport_mode: kafka
+health_enabled: false
+kafka:
+  bootstrap_servers: $BOOT_B
+  serialization: json
+  json_schemas_enable: true
+  topic_num_partitions: $NPARTS
+agent:
+  log_level: info
+  status_interval_seconds: 1
+YAML
+agent_start
+ok "cdcagent snapshotted and streams from cdc_slot into broker B"
+
+# ---------------------------------------------------------------- the workload
+sql "INSERT INTO every_type VALUES ${ROW1/#(1,/(11,}, ${ROW2/#(2,/(12,}"
+sql "INSERT INTO every_type VALUES ${ROW3/#(3,/(13,}, ${ROW4/#(4,/(14,}"
+sql "INSERT INTO every_type (id, c_varbit) VALUES (5, B'')"
+sql "UPDATE every_type SET c_text = 'updated', c_int4 = c_int4 - 1, c_float8 = '-Infinity' WHERE id = 1"
+sql "DELETE FROM every_type WHERE id = 2"
+# REPLICA IDENTITY FULL: whole old rows, NaN in the old row, unchanged TOAST from the old row.
+sql "INSERT INTO full_t VALUES (3, 'three', -3.3, 'Infinity', NULL)"
+sql "UPDATE full_t SET v = 'uno' WHERE id = 1"
+sql "UPDATE full_t SET n = 2.5, f = 0.1 WHERE id = 2"
+sql "DELETE FROM full_t WHERE id = 3"
+sql "BEGIN" "UPDATE full_t SET id = 20 WHERE id = 2" "INSERT INTO customers VALUES (4, 'Dan', 1, now(), 'new')" "COMMIT"
+# REPLICA IDENTITY DEFAULT: a primary-key change, deletes with key-only before images.
+sql "UPDATE customers SET id = 10, name = 'Alice2' WHERE id = 1"
+sql "DELETE FROM customers WHERE id = 2"
+sql "UPDATE customers SET balance = NULL, status = 'gone' WHERE id = 3"
+# Unchanged TOAST under DEFAULT: the placeholder; a changed one: the value.
+sql "UPDATE docs SET note = 'v2' WHERE id = 1"
+sql "UPDATE docs SET body = 'replaced', tags = '{c}' WHERE id = 1"
+sql "DELETE FROM docs WHERE id = 2"
+# Logical decoding messages, transactional and not.
+sql "BEGIN" "SELECT pg_logical_emit_message(true, 'pfx', 'in a transaction')" \
+    "INSERT INTO nopk VALUES (2, 'with a message', NULL)" "COMMIT" >/dev/null
+sql "SELECT pg_logical_emit_message(false, 'pfx2', convert_to('non-transactional ✓', 'UTF8'))" >/dev/null
+# A table without primary key (key null), then with REPLICA IDENTITY FULL.
+sql "INSERT INTO nopk VALUES (3, 'three', '1999-12-31 23:59:59.5')"
+sql "ALTER TABLE nopk REPLICA IDENTITY FULL"
+sql "UPDATE nopk SET b = 'THREE' WHERE a = 3"
+sql "DELETE FROM nopk WHERE a = 1"
+# TRUNCATE.
+sql "TRUNCATE trunc_t"
+sql "INSERT INTO trunc_t (v) VALUES ('after truncate')"
+# ALTER TABLE mid-stream.
+sql "ALTER TABLE customers ADD COLUMN extra text DEFAULT 'x'"
+sql "INSERT INTO customers (id, name, status) VALUES (5, 'Eve', 'new')"
+sql "UPDATE customers SET extra = NULL WHERE id = 5"
+sql "ALTER TABLE customers ADD COLUMN added_int int NOT NULL DEFAULT 7"
+sql "INSERT INTO customers (id, name) VALUES (6, 'Fay')"
+sql "ALTER TABLE customers DROP COLUMN balance"
+sql "INSERT INTO customers (id, name, created_at) VALUES (7, 'Gil', '2024-12-31 23:00:00-01')"
+sql "DELETE FROM customers WHERE id = 5"
+# The fence: the last change of the workload.
+sql "INSERT INTO fence VALUES (1)"
+
+# ---------------------------------------------------------------- wait for the fence on both brokers
+fence_seen() {
+    "$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$1" --timeout 10 "$PREFIX.public.fence" 2>/dev/null | grep -q .
+}
+deadline=$((SECONDS + 60))
+until fence_seen "$BOOT_B"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "cdcagent: no record on $PREFIX.public.fence (broker B) after 60 s"
+    agent_alive || fail "cdcagent exited during the workload"
+    sleep 0.5
+done
+deadline=$((SECONDS + 60))
+until fence_seen "$BOOT_A"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "Debezium: no record on $PREFIX.public.fence (broker A) after 60 s"
+    sleep 0.5
+done
+agent_stop                 # SIGTERM drains the producer
+connect_stop "$CDIR"       # the same for Connect's producer
+ok "both tools wrote the fence; both stopped"
+
+# ---------------------------------------------------------------- read both brokers and compare
+"$PY" - "$BOOT_A" "$BOOT_B" "$PREFIX" "$ALLOW" "$T" >"$T/compare.out" 2>&1 <<'PY' || true
+import json, re, sys, time
+from collections import OrderedDict, defaultdict
+from confluent_kafka import Consumer, TopicPartition
+
+boot_a, boot_b, prefix, allow_text, tdir = sys.argv[1:6]
+allow = []
+for line in allow_text.splitlines():
+    if line.strip():
+        ops, path = line.split()
+        allow.append((ops.split(","), path.split(".")))
+
+def allowed(op, path):
+    # path: the full path of a value field, e.g. ["payload", "source", "ts_ms"]
+    if len(path) < 2 or path[0] != "payload":
+        return False
+    path = path[1:]
+    for ops, pat in allow:
+        if ("*" in ops or op in ops) and len(pat) == len(path) and \
+                all(p == "*" or p == str(s) for p, s in zip(pat, path)):
+            return True
+    return False
+
+# ---- read every record of every topic of a broker
+def read_broker(boot):
+    c = Consumer({"bootstrap.servers": boot, "group.id": "it260", "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "enable.partition.eof": False})
+    md = c.list_topics(timeout=30)
+    topics = {t: len(m.partitions) for t, m in md.topics.items()}
+    recs = {}
+    deadline = time.monotonic() + 60
+    for t in sorted(topics):
+        if not t.startswith(prefix + "."):
+            continue
+        out = recs.setdefault(t, [])
+        for p in sorted(md.topics[t].partitions):
+            lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=30)
+            if hi <= lo:
+                continue
+            c.assign([TopicPartition(t, p, lo)])
+            nxt = lo
+            while nxt < hi:
+                if time.monotonic() > deadline:
+                    sys.exit("timed out reading %s %s[%d]" % (boot, t, p))
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    sys.exit("%s %s[%d]: %s" % (boot, t, p, m.error()))
+                nxt = m.offset() + 1
+                out.append({"partition": p, "offset": m.offset(), "key": m.key(), "value": m.value(),
+                            "headers": list(m.headers() or []), "timestamp": m.timestamp()})
+            c.unassign()
+    c.close()
+    return topics, recs
+
+topics_a, dbz = read_broker(boot_a)
+topics_b, cdc = read_broker(boot_b)
+
+def raw_dump(recs, path):
+    with open(path, "w") as f:
+        for t in sorted(recs):
+            for r in recs[t]:
+                f.write(json.dumps({"topic": t, "partition": r["partition"], "offset": r["offset"],
+                                    "timestamp": list(r["timestamp"]),
+                                    "key": None if r["key"] is None else r["key"].decode("utf-8", "replace"),
+                                    "value": None if r["value"] is None else r["value"].decode("utf-8", "replace"),
+                                    "headers": [[k, None if v is None else v.decode("utf-8", "replace")] for k, v in r["headers"]]},
+                                   ensure_ascii=False) + "\n")
+raw_dump(dbz, tdir + "/debezium.jsonl")
+raw_dump(cdc, tdir + "/cdcagent.jsonl")
+
+# ---- JSON with the spelling of every scalar kept: numbers as Num (their text), strings
+# compared decoded and, separately, as raw tokens.
+class Num(str):
+    pass
+STR_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"')
+def parse(b):
+    if b is None:
+        return None
+    s = b.decode("utf-8")
+    return json.loads(s, parse_float=Num, parse_int=Num, parse_constant=Num)
+def str_tokens(b):
+    return [] if b is None else STR_TOKEN.findall(b.decode("utf-8"))
+
+diffs = []          # (topic, partition, index, path, dbz, cdc)
+def show(v):
+    if isinstance(v, Num):
+        return str(v)
+    return json.dumps(v, ensure_ascii=False)[:400]
+def walk(ctx, op, where, path, a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            p = path + [k]
+            if k not in a:
+                if not (where == "value" and allowed(op, p)):
+                    diffs.append(ctx + (where + "." + ".".join(map(str, p)), "<absent>", show(b[k])))
+            elif k not in b:
+                if not (where == "value" and allowed(op, p)):
+                    diffs.append(ctx + (where + "." + ".".join(map(str, p)), show(a[k]), "<absent>"))
+            else:
+                walk(ctx, op, where, p, a[k], b[k])
+        if list(a) != list(b) and set(a) == set(b):
+            diffs.append(ctx + (where + "." + ".".join(map(str, path)) + " (field order)",
+                                show(list(a)), show(list(b))))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            walk(ctx, op, where, path + [i], x, y)
+    else:
+        # Same JSON type and, for numbers, the same spelling (1 and 1.0, 1e-05 and 1.0E-5 differ).
+        same = type(a) is type(b) and a == b
+        if not same and not (where == "value" and allowed(op, path)):
+            diffs.append(ctx + (where + ("." if path else "") + ".".join(map(str, path)), show(a), show(b)))
+
+def payload(j):
+    return j.get("payload") if isinstance(j, dict) else None
+
+# ---- the logical order of a topic's records, the same rule on both sides: snapshot rows
+# first (by key payload), then by source LSN; within one LSN (a primary-key change) the
+# d record, its tombstone, then the c record.  A tombstone takes the place of the record
+# before it (Debezium: in its partition; cdcagent: by its cdc.commit_lsn/cdc.seq headers).
+def hdr(r, name):
+    for k, v in r["headers"]:
+        if k == name and v is not None:
+            return v.decode()
+    return None
+def pair_key(r, prev):
+    v, k = parse(r["value"]), parse(r["key"])
+    keytext = json.dumps(payload(k), sort_keys=True) if k is not None else ""
+    if v is None:
+        if prev is None:
+            return (9, 0, 1, keytext)
+        return prev[:2] + (1, keytext)
+    pv = payload(v) or {}
+    op = pv.get("op")
+    lsn = int(str((pv.get("source") or {}).get("lsn") or 0))
+    return (0 if op == "r" else 1, lsn, 0 if op == "d" else 2, keytext)
+
+def order(recs, side):
+    if side == "cdc":
+        def pos(r):
+            return (int(hdr(r, "cdc.commit_lsn") or 0), int(hdr(r, "cdc.seq") or 0), r["partition"], r["offset"])
+        seq = sorted(recs, key=pos)
+        prev, keyed = None, []
+        for r in seq:
+            pk = pair_key(r, prev)
+            if r["value"] is not None:
+                prev = pk
+            keyed.append((pk, pos(r), r))
+    else:
+        prev_in_part, keyed = {}, []
+        for r in sorted(recs, key=lambda r: (r["partition"], r["offset"])):
+            pk = pair_key(r, prev_in_part.get(r["partition"]))
+            if r["value"] is not None:
+                prev_in_part[r["partition"]] = pk
+            keyed.append((pk, (r["timestamp"][1], r["partition"], r["offset"]), r))
+    keyed.sort(key=lambda x: (x[0], x[1]))
+    return [r for _, _, r in keyed]
+
+# ---- topics
+def data_topics(ts):
+    return {t: n for t, n in ts.items() if t.startswith(prefix + ".")}
+ta, tb = data_topics(topics_a), data_topics(topics_b)
+print("# broker A topics: %s" % " ".join("%s(%d)" % (t, n) for t, n in sorted(topics_a.items())))
+print("# broker B topics: %s" % " ".join("%s(%d)" % (t, n) for t, n in sorted(topics_b.items())))
+for t in sorted(tb):
+    if t.endswith(".dlq") and t not in ta:
+        if cdc.get(t):
+            diffs.append((t, "-", "-", "(dlq topic not empty)", "<absent>", str(len(cdc[t]))))
+        del tb[t]
+        cdc.pop(t, None)
+for t in sorted(set(ta) | set(tb)):
+    if t not in tb:
+        diffs.append((t, "-", "-", "(topic)", "present", "<absent>"))
+    elif t not in ta:
+        diffs.append((t, "-", "-", "(topic)", "<absent>", "present"))
+    elif ta[t] != tb[t]:
+        diffs.append((t, "-", "-", "(partition count)", str(ta[t]), str(tb[t])))
+
+# ---- records
+compared = 0
+for t in sorted(set(ta) & set(tb)):
+    d, c = order(dbz.get(t, []), "dbz"), order(cdc.get(t, []), "cdc")
+    if len(d) != len(c):
+        diffs.append((t, "-", "-", "(record count)", str(len(d)), str(len(c))))
+        ops = lambda rs: " ".join(((payload(parse(r["value"])) or {}).get("op", "?") if r["value"] is not None else "T") for r in rs)
+        print("# %s debezium ops: %s" % (t, ops(d)))
+        print("# %s cdcagent ops: %s" % (t, ops(c)))
+    where_d, where_c = {}, {}
+    for i, (x, y) in enumerate(zip(d, c)):
+        compared += 1
+        kx, ky, vx, vy = parse(x["key"]), parse(y["key"]), parse(x["value"]), parse(y["value"])
+        op = (payload(vx) or {}).get("op") or (payload(vy) or {}).get("op") or "tombstone"
+        ctx = (t, "%s/%s" % (x["partition"], y["partition"]), i)
+        walk(ctx, op, "key", [], kx, ky)
+        walk(ctx, op, "value", [], vx, vy)
+        # string spellings (escapes) where the decoded strings are equal
+        for where, a, b in (("key", x["key"], y["key"]), ("value", x["value"], y["value"])):
+            sa, sb = str_tokens(a), str_tokens(b)
+            if len(sa) == len(sb):
+                for ra, rb in zip(sa, sb):
+                    if ra != rb and json.loads(ra) == json.loads(rb):
+                        diffs.append(ctx + (where + " (string spelling)", ra[:200], rb[:200]))
+        if x["key"] is not None and x["partition"] != y["partition"]:
+            diffs.append(ctx + ("(partition)", str(x["partition"]), str(y["partition"])))
+        hx = [(k, v) for k, v in x["headers"]]
+        hy = [(k, v) for k, v in y["headers"] if not k.startswith("cdc.")]
+        if hx != hy:
+            sh = lambda h: json.dumps([[k, None if v is None else v.decode("utf-8", "replace")] for k, v in h], ensure_ascii=False)
+            diffs.append(ctx + ("(headers)", sh(hx), sh(hy)))
+        where_d.setdefault(x["partition"], []).append((i, x))
+        where_c.setdefault(y["partition"], []).append((i, y))
+    # per partition: the keyed records in the same offset order on both brokers
+    for p in sorted(set(where_d) | set(where_c)):
+        od = [i for i, r in sorted(where_d.get(p, []), key=lambda z: z[1]["offset"]) if r["key"] is not None]
+        oc = [i for i, r in sorted(where_c.get(p, []), key=lambda z: z[1]["offset"]) if r["key"] is not None]
+        if od != oc:
+            diffs.append((t, p, "-", "(offset order of keyed records, as pair indices)", str(od)[:300], str(oc)[:300]))
+
+for x in diffs:
+    print("DIFF topic=%s partition=%s index=%s path=%s debezium=%s cdcagent=%s" % x)
+# grouped: the same path and the same two values over many records
+groups = OrderedDict()
+for t, p, i, path, a, b in diffs:
+    groups.setdefault((t, path, a, b), []).append("%s#%s" % (p, i))
+for (t, path, a, b), where in groups.items():
+    print("# DIFF topic=%s path=%s debezium=%s cdcagent=%s  [in %d record(s), partition(dbz/cdc)#index: %s]"
+          % (t, path, a, b, len(where), " ".join(where[:12]) + (" ..." if len(where) > 12 else "")))
+print("RESULT %d %d %d %d" % (len(set(ta) | set(tb)), compared, len(diffs), len(groups)))
+PY
+grep '^# ' "$T/compare.out" | head -n "${DIFF_LINES:-600}" || true
+result=$(grep '^RESULT ' "$T/compare.out" || true)
+if [ -z "$result" ]; then
+    sed 's/^/# /' "$T/compare.out" | tail -n 40
+    fail "the comparison script did not finish"
+fi
+read -r _ n_topics n_cmp n_diff n_groups <<<"$result"
+note "$n_topics data topics, $n_cmp record pairs compared, $n_diff differences ($n_groups distinct) outside the allow-list; every one in $T/compare.out"
+[ "$n_cmp" -gt 50 ] || fail "only $n_cmp record pairs compared"
+expect_eq "Debezium (broker A) and cdcagent (broker B) agree on topics, partitions, keys, values, schemas and headers, apart from the allow-list" "$n_diff" 0
+
+done_testing

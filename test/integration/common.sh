@@ -159,8 +159,10 @@ PY
 free_port() {
     local p i
     for ((i = 0; i < 50; i++)); do
-        p=$((20000 + (10#$IT_NUM % 200) * 100 + RANDOM % 100))
-        if _port_free "$p"; then echo "$p"; return 0; fi
+        # Even ports only, with the next one free too: a Kafka broker takes PORT and PORT+1,
+        # and no other free_port of the test can hand out that second one.
+        p=$((20000 + (10#$IT_NUM % 200) * 100 + (RANDOM % 50) * 2))
+        if _port_free "$p" && _port_free $((p + 1)); then echo "$p"; return 0; fi
     done
     echo "common.sh: no free port found" >&2
     return 1

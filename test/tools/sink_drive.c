@@ -284,6 +284,7 @@ main(int argc, char **argv)
                    frac, r->v % 2 == 0 ? "t" : "f", (unsigned) r->id,
                    (unsigned) (uint8_t) r->v, (double) r->v / 4, r->note_v);
         }
+        free(rows);
         return 0;
     }
     while (mono_ms() < deadline) {

@@ -9,6 +9,7 @@
 
 #include "agent/config.h"
 #include "agent/core/cdc_log.h"
+#include "agent/dlq_cli.h"
 #include "agent/run.h"
 #include "agent/slot.h"
 
@@ -22,6 +23,8 @@ typedef struct cli {
     const char *log_level;
     int         json;
     int         yes;
+    int         dry_run;
+    agent_dlq_filter dlq;   /* dlq list/replay: --sink, --table, --error-type, --all, --id */
 } cli;
 
 static const char usage_text[] =
@@ -33,6 +36,8 @@ static const char usage_text[] =
     "  slot status PIPELINE.yaml    show the replication slot (--json for an object)\n"
     "  slot create PIPELINE.yaml    create the slot (pgoutput) without snapshot\n"
     "  slot drop PIPELINE.yaml      drop the slot (needs --yes)\n"
+    "  dlq list PIPELINE.yaml       show the dead letters not replayed yet (--all: every one)\n"
+    "  dlq replay PIPELINE.yaml     re-deliver them to their sinks, each once (--dry-run)\n"
     "  help config                  print every configuration key\n"
     "  version                      print the version\n"
     "  help                         print this text\n"
@@ -42,6 +47,8 @@ static const char usage_text[] =
     "  --log-level LEVEL            debug, info, warn or error (overrides agent.log_level)\n"
     "  --json                       machine-readable output (slot status)\n"
     "  --yes                        confirm a destructive command (slot drop)\n"
+    "  --sink ID, --table S.T, --error-type T, --id ID (repeatable), --all, --dry-run\n"
+    "                               select dead letters (dlq list, dlq replay)\n"
     "\n"
     "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n";
 
@@ -58,20 +65,22 @@ static int
 parse_args(int argc, char **argv, cli *c)
 {
     static char cmd[32];
+    static const char *ids[64];     /* --id: more is a usage error */
     int         i = 1;
 
     if (argc < 2)
         return -1;
-    if (strcmp(argv[1], "slot") == 0) {
+    if (strcmp(argv[1], "slot") == 0 || strcmp(argv[1], "dlq") == 0) {
         if (argc < 3)
             return -1;
-        snprintf(cmd, sizeof(cmd), "slot %s", argv[2]);
+        snprintf(cmd, sizeof(cmd), "%s %s", argv[1], argv[2]);
         i = 3;
     } else {
         snprintf(cmd, sizeof(cmd), "%s", argv[1]);
         i = 2;
     }
     c->cmd = cmd;
+    c->dlq.ids = ids;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--platform-config") == 0 && i + 1 < argc)
             c->platform = argv[++i];
@@ -81,6 +90,18 @@ parse_args(int argc, char **argv, cli *c)
             c->json = 1;
         else if (strcmp(argv[i], "--yes") == 0)
             c->yes = 1;
+        else if (strcmp(argv[i], "--sink") == 0 && i + 1 < argc)
+            c->dlq.sink_id = argv[++i];
+        else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
+            c->dlq.table = argv[++i];
+        else if (strcmp(argv[i], "--error-type") == 0 && i + 1 < argc)
+            c->dlq.error_type = argv[++i];
+        else if (strcmp(argv[i], "--all") == 0)
+            c->dlq.all = true;
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            c->dry_run = 1;
+        else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc && c->dlq.nids < 64)
+            ids[c->dlq.nids++] = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1] == '-')
             return -1;
         else if (c->pipeline == NULL)
@@ -121,7 +142,15 @@ run_command(const cli *c, cdc_config *cfg)
         rc = agent_run(cfg, &err);
     else if (strcmp(c->cmd, "slot status") == 0)
         rc = agent_slot_status(cfg, c->json, &err);
-    else if (strcmp(c->cmd, "slot create") == 0)
+    else if (strcmp(c->cmd, "dlq list") == 0)
+        rc = agent_dlq_list(cfg, &c->dlq, c->json, &err);
+    else if (strcmp(c->cmd, "dlq replay") == 0) {
+        int failed = 0;
+
+        rc = agent_dlq_replay(cfg, &c->dlq, c->dry_run, &failed, &err);
+        if (rc == 0 && failed > 0)
+            return EXIT_RUNTIME;    /* each failure was reported on stderr */
+    } else if (strcmp(c->cmd, "slot create") == 0)
         rc = agent_slot_create(cfg, &err);
     else if (strcmp(c->cmd, "slot drop") == 0) {
         if (!c->yes) {

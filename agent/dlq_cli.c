@@ -1,0 +1,632 @@
+/*
+ * `cdcagent dlq list|replay` (see dlq_cli.h).  The file is read whole with
+ * jansson: dead letters are rare, so it is small.  Replay talks to the sink
+ * itself with one blocking request per letter (libcurl easy, libpq), not
+ * through the sink's asynchronous machinery: the stored record is already
+ * the payload, so nothing has to be encoded again.
+ */
+#include "agent/dlq_cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "sinks/dlq.h"
+#include "sinks/webhook.h"
+
+#define DLQ_FAC   "dlq"
+#define RESP_KEEP 200       /* bytes of a refusing response body kept for the message */
+
+void
+agent_dlq_file_path(const cdc_config *cfg, char *out, size_t n)
+{
+    const char *p = cfg->platform.dlq.path;
+
+    if (p && *p)
+        snprintf(out, n, "%s", p);
+    else
+        snprintf(out, n, "%s.dlq.jsonl", cfg->pipeline.pipeline_id);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static char *
+dup_or_null(const char *s)
+{
+    return s ? cdc_xstrdup(s) : NULL;
+}
+
+static char *
+hdr_str(json_t *hdr, const char *name)
+{
+    const char *s = json_string_value(json_object_get(hdr, name));
+
+    return cdc_xstrdup(s ? s : "");
+}
+
+static agent_dlq_letter *
+find_letter(agent_dlq_set *set, const char *id)
+{
+    for (int i = 0; i < set->n; i++)
+        if (strcmp(set->v[i].id, id) == 0)
+            return &set->v[i];
+    return NULL;
+}
+
+static void
+add_letter(agent_dlq_set *set, json_t *line, int lineno)
+{
+    json_t           *hdr = json_object_get(line, "headers"), *rec = json_object_get(line, "record");
+    const char       *id = json_string_value(json_object_get(line, "id"));
+    const char       *part = json_string_value(json_object_get(hdr, "dlq.source_partition"));
+    const char       *off = json_string_value(json_object_get(hdr, "dlq.source_offset"));
+    agent_dlq_letter *l;
+
+    if (find_letter(set, id))       /* refused again after a crash re-sent it: one letter */
+        return;
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 16;
+        set->v = cdc_xrealloc(set->v, (size_t) set->cap * sizeof(*set->v));
+    }
+    l = &set->v[set->n++];
+    memset(l, 0, sizeof(*l));
+    l->id = cdc_xstrdup(id);
+    l->sink_id = dup_or_null(json_string_value(json_object_get(line, "sink_id")));
+    if (l->sink_id == NULL)
+        l->sink_id = hdr_str(hdr, "dlq.sink_id");
+    l->topic = hdr_str(hdr, "dlq.source_topic");
+    l->partition = (int) strtol(part ? part : "0", NULL, 10);
+    l->offset = off ? strtoull(off, NULL, 10) : 0;
+    l->commit_lsn = (uint64_t) json_integer_value(json_object_get(line, "commit_lsn"));
+    l->seq = (uint64_t) json_integer_value(json_object_get(line, "seq"));
+    l->error_type = hdr_str(hdr, "dlq.error_type");
+    l->error_message = hdr_str(hdr, "dlq.error_message");
+    l->timestamp = hdr_str(hdr, "dlq.timestamp");
+    if (rec && !json_is_null(rec))
+        l->record = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    l->line = lineno;
+}
+
+/* Applies one marker (markers are applied after the whole file is read). */
+static void
+mark_letter(agent_dlq_set *set, json_t *line)
+{
+    agent_dlq_letter *l = find_letter(set, json_string_value(json_object_get(line, "replayed")));
+    const char       *ts = json_string_value(json_object_get(line, "timestamp"));
+
+    if (l == NULL || l->replayed)
+        return;
+    l->replayed = true;
+    l->replayed_at = dup_or_null(ts);
+}
+
+int
+agent_dlq_read(const char *path, agent_dlq_set *set, cdc_err *err)
+{
+    FILE   *f;
+    char   *buf = NULL;
+    size_t  cap = 0;
+    ssize_t len;
+    int     lineno = 0;
+    json_t *markers = json_array();
+
+    memset(set, 0, sizeof(*set));
+    f = fopen(path, "r");
+    if (f == NULL) {
+        json_decref(markers);
+        if (errno == ENOENT)
+            return 0;
+        return cdc_err_set(err, CDC_E_IO, "dead-letter file %s: %s", path, strerror(errno));
+    }
+    while ((len = getline(&buf, &cap, f)) >= 0) {
+        json_t *line;
+
+        lineno++;
+        if (strspn(buf, " \t\r\n") == (size_t) len)
+            continue;
+        line = json_loadb(buf, (size_t) len, 0, NULL);
+        if (json_is_string(json_object_get(line, "replayed"))) {
+            json_array_append(markers, line);   /* a letter is always before its marker,
+                                                   but a duplicate may come after it */
+        } else if (json_is_string(json_object_get(line, "id"))) {
+            add_letter(set, line, lineno);
+        } else {
+            log_warn(DLQ_FAC, "%s:%d: not a dead letter (a torn line?); skipped", path, lineno);
+            set->nbad++;
+        }
+        json_decref(line);
+    }
+    if (ferror(f)) {
+        cdc_err_set(err, CDC_E_IO, "dead-letter file %s: read: %s", path, strerror(errno));
+        free(buf);
+        fclose(f);
+        json_decref(markers);
+        agent_dlq_set_free(set);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(markers); i++)
+        mark_letter(set, json_array_get(markers, i));
+    free(buf);
+    fclose(f);
+    json_decref(markers);
+    return 0;
+}
+
+void
+agent_dlq_set_free(agent_dlq_set *set)
+{
+    if (set == NULL)
+        return;
+    for (int i = 0; i < set->n; i++) {
+        agent_dlq_letter *l = &set->v[i];
+
+        free(l->id);
+        free(l->sink_id);
+        free(l->topic);
+        free(l->error_type);
+        free(l->error_message);
+        free(l->timestamp);
+        free(l->record);
+        free(l->replayed_at);
+    }
+    free(set->v);
+    memset(set, 0, sizeof(*set));
+}
+
+/* "schema.table" against a topic "<prefix>.schema.table" (or the bare "schema.table"). */
+static bool
+topic_is_table(const char *topic, const char *table)
+{
+    size_t tl = strlen(topic), n = strlen(table);
+
+    if (tl == n)
+        return strcmp(topic, table) == 0;
+    return tl > n && topic[tl - n - 1] == '.' && strcmp(topic + tl - n, table) == 0;
+}
+
+bool
+agent_dlq_match(const agent_dlq_letter *l, const agent_dlq_filter *f)
+{
+    bool id_ok;
+
+    if (f == NULL)
+        return !l->replayed;
+    if (l->replayed && !f->all)
+        return false;
+    if (f->sink_id && strcmp(l->sink_id, f->sink_id) != 0)
+        return false;
+    if (f->table && !topic_is_table(l->topic, f->table))
+        return false;
+    if (f->error_type && strcmp(l->error_type, f->error_type) != 0)
+        return false;
+    id_ok = f->nids == 0;
+    for (int i = 0; i < f->nids && !id_ok; i++)
+        id_ok = strcmp(l->id, f->ids[i]) == 0;
+    return id_ok;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static json_t *
+letter_json(const agent_dlq_letter *l)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_string(l->id));
+    json_object_set_new(o, "sink_id", json_string(l->sink_id));
+    json_object_set_new(o, "topic", json_string(l->topic));
+    json_object_set_new(o, "partition", json_integer(l->partition));
+    json_object_set_new(o, "offset", json_integer((json_int_t) l->offset));
+    json_object_set_new(o, "commit_lsn", json_integer((json_int_t) l->commit_lsn));
+    json_object_set_new(o, "seq", json_integer((json_int_t) l->seq));
+    json_object_set_new(o, "error_type", json_string(l->error_type));
+    json_object_set_new(o, "error_message", json_string(l->error_message));
+    json_object_set_new(o, "timestamp", json_string(l->timestamp));
+    json_object_set_new(o, "replayed", json_boolean(l->replayed));
+    json_object_set_new(o, "replayed_at", l->replayed_at ? json_string(l->replayed_at)
+                                                         : json_null());
+    json_object_set_new(o, "record", l->record ? json_loads(l->record, JSON_DECODE_ANY, NULL)
+                                               : json_null());
+    return o;
+}
+
+int
+agent_dlq_list(const cdc_config *cfg, const agent_dlq_filter *f, bool json, cdc_err *err)
+{
+    agent_dlq_set set;
+    char          path[512];
+    json_t       *arr = json_array();
+    int           shown = 0, replayed = 0;
+
+    agent_dlq_file_path(cfg, path, sizeof(path));
+    if (agent_dlq_read(path, &set, err) < 0) {
+        json_decref(arr);
+        return -1;
+    }
+    if (!json)
+        printf("%-40s %-12s %-32s %-12s %-16s %-24s %-8s %s\n", "ID", "SINK", "TOPIC", "OFFSET",
+               "ERROR TYPE", "TIME", "REPLAYED", "MESSAGE");
+    for (int i = 0; i < set.n; i++) {
+        const agent_dlq_letter *l = &set.v[i];
+
+        if (!agent_dlq_match(l, f))
+            continue;
+        shown++;
+        replayed += l->replayed;
+        if (json)
+            json_array_append_new(arr, letter_json(l));
+        else
+            printf("%-40s %-12s %-32s %-12" PRIu64 " %-16s %-24s %-8s %.100s\n", l->id,
+                   l->sink_id, l->topic, l->offset, l->error_type, l->timestamp,
+                   l->replayed ? "yes" : "no", l->error_message);
+    }
+    if (json) {
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    } else {
+        printf("%d dead letter%s in %s%s", shown, shown == 1 ? "" : "s", path,
+               f && f->all ? "" : " (not replayed; --all shows every one)");
+        if (f && f->all)
+            printf(", %d replayed", replayed);
+        printf("\n");
+    }
+    json_decref(arr);
+    agent_dlq_set_free(&set);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+typedef struct replay_ctx {
+    const cdc_config *cfg;
+    dest_dlq         *q;            /* opened on the first success */
+    PGconn          **pg;           /* one connection per sink (index into cfg sinks) */
+} replay_ctx;
+
+static size_t
+keep_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    cdc_buf *b = arg;
+    size_t   n = size * nmemb;
+
+    if (b->len < RESP_KEEP)
+        cdc_buf_put(b, p, n < RESP_KEEP - b->len ? n : RESP_KEEP - b->len);
+    return n;
+}
+
+/* The stored body again, with the headers the sink sends and the same Idempotency-Key. */
+static int
+replay_webhook(replay_ctx *c, const cfg_sink *s, const agent_dlq_letter *l, char *why, size_t n)
+{
+    const cfg_webhook *w = &s->webhook;
+    CURL              *e = curl_easy_init();
+    struct curl_slist *h = NULL;
+    cdc_buf            line = CDC_BUF_INIT, resp = CDC_BUF_INIT;
+    char               key[200], cerr[CURL_ERROR_SIZE] = "";
+    long               status = 0;
+    CURLcode           res;
+    int                rc = -1;
+
+    if (e == NULL) {
+        snprintf(why, n, "curl_easy_init failed");
+        return -1;
+    }
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    for (int i = 0; i < w->headers.n; i++) {
+        cdc_buf_reset(&line);
+        cdc_buf_printf(&line, "%s: %s", w->headers.items[i].key, w->headers.items[i].value);
+        h = curl_slist_append(h, cdc_buf_str(&line));
+    }
+    if (w->auth_token && *w->auth_token) {
+        cdc_buf_reset(&line);
+        cdc_buf_printf(&line, "Authorization: Bearer %s", w->auth_token);
+        h = curl_slist_append(h, cdc_buf_str(&line));
+    }
+    dest_webhook_idempotency_key(c->cfg->pipeline.pipeline_id,
+                                 (cdc_pos) { l->commit_lsn, l->seq }, key, sizeof(key));
+    cdc_buf_reset(&line);
+    cdc_buf_printf(&line, "Idempotency-Key: %s", key);
+    h = curl_slist_append(h, cdc_buf_str(&line));
+    curl_easy_setopt(e, CURLOPT_URL, w->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, l->record);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(l->record));
+    if (w->method && strcmp(w->method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, w->method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     (long) (w->timeout_seconds > 0 ? w->timeout_seconds * 1000 : 10000));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
+    res = curl_easy_perform(e);
+    if (res != CURLE_OK) {
+        /* never the URL: it may hold credentials */
+        snprintf(why, n, "webhook request failed: %s", cerr[0] ? cerr : curl_easy_strerror(res));
+        goto out;
+    }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        const char *body = resp.len ? cdc_buf_str(&resp) : "";
+
+        snprintf(why, n, "receiver answered HTTP %ld: %.*s", status, (int) strcspn(body, "\r\n"),
+                 body);
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    cdc_buf_free(&line);
+    cdc_buf_free(&resp);
+    return rc;
+}
+
+static PGconn *
+pg_connect_sink(const cfg_pg_sink *p, char *why, size_t n)
+{
+    char        port[16];
+    const char *keys[] = { "host", "dbname", "user", "password", "port", "connect_timeout",
+                           "application_name", NULL };
+    const char *vals[] = { p->host, p->database, p->username, p->password,
+                           p->port > 0 ? port : NULL, "10", "cdcagent", NULL };
+    PGconn     *conn;
+
+    snprintf(port, sizeof(port), "%d", p->port);
+    /* PQconnectdbParams stops at the first NULL key; move unset values out of the way */
+    for (int i = 0, j = 0; ; i++) {
+        if (keys[i] == NULL) {
+            keys[j] = vals[j] = NULL;
+            break;
+        }
+        if (vals[i] == NULL)
+            continue;
+        keys[j] = keys[i];
+        vals[j++] = vals[i];
+    }
+    conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(why, n, "postgres connection failed: %s", PQerrorMessage(conn));
+        why[strcspn(why, "\n")] = '\0';
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* [schema.]table, each part quoted, as the sink does; an already quoted name stays. */
+static void
+put_table(cdc_buf *b, PGconn *conn, const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char       *q;
+
+    if (name[0] == '"') {
+        cdc_buf_puts(b, name);
+        return;
+    }
+    if (dot) {
+        char *schema = cdc_xstrndup(name, (size_t) (dot - name));
+
+        q = PQescapeIdentifier(conn, schema, strlen(schema));
+        cdc_buf_puts(b, q ? q : "");
+        cdc_buf_putc(b, '.');
+        PQfreemem(q);
+        free(schema);
+        name = dot + 1;
+    }
+    q = PQescapeIdentifier(conn, name, strlen(name));
+    cdc_buf_puts(b, q ? q : "");
+    PQfreemem(q);
+}
+
+/* The stored row into event_log, one statement: committed when it returns COMMAND_OK. */
+static int
+replay_event_log(replay_ctx *c, int si, const agent_dlq_letter *l, char *why, size_t n)
+{
+    const cfg_pg_sink *p = &c->cfg->pipeline.sinks[si].postgres;
+    json_t            *rec = json_loads(l->record, JSON_DECODE_ANY, NULL);
+    json_t            *key = json_object_get(rec, "key"), *value = json_object_get(rec, "value");
+    char              *ktext = NULL, *vtext = NULL;
+    char               part[16], off[24], lsn[24], seq[24];
+    const char        *params[7];
+    cdc_buf            q = CDC_BUF_INIT;
+    PGresult          *res = NULL;
+    int                rc = -1;
+
+    if (!json_is_object(rec)) {
+        snprintf(why, n, "the stored record is not a {key, value, metadata} object");
+        goto out;
+    }
+    if (c->pg[si] == NULL && (c->pg[si] = pg_connect_sink(p, why, n)) == NULL)
+        goto out;
+    if (key && !json_is_null(key))
+        ktext = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (value && !json_is_null(value))
+        vtext = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    snprintf(part, sizeof(part), "%d", l->partition);
+    snprintf(off, sizeof(off), "%" PRIu64, l->offset);
+    snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) l->commit_lsn);
+    snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) l->seq);
+    params[0] = ktext;
+    params[1] = vtext;
+    params[2] = l->topic;
+    params[3] = part;
+    params[4] = off;
+    params[5] = lsn;
+    params[6] = seq;
+    cdc_buf_puts(&q, "INSERT INTO ");
+    put_table(&q, c->pg[si], p->target_table && *p->target_table ? p->target_table : "cdc_events");
+    cdc_buf_puts(&q, " (event_key, event_value, source_topic, source_partition, source_offset, "
+                 "commit_lsn, seq) VALUES ($1::jsonb, $2::jsonb, $3, $4::integer, $5::bigint, "
+                 "$6::bigint, $7::bigint)");
+    if (p->upsert)
+        cdc_buf_puts(&q, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
+                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
+                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
+    if (cdc_buf_failed(&q)) {
+        snprintf(why, n, "out of memory");
+        goto out;
+    }
+    res = PQexecParams(c->pg[si], cdc_buf_str(&q), 7, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        snprintf(why, n, "target refused the row: %s %s", state ? state : "",
+                 msg ? msg : PQerrorMessage(c->pg[si]));
+        why[strcspn(why, "\n")] = '\0';
+        if (PQstatus(c->pg[si]) != CONNECTION_OK) {
+            PQfinish(c->pg[si]);
+            c->pg[si] = NULL;
+        }
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    cdc_buf_free(&q);
+    free(ktext);
+    free(vtext);
+    json_decref(rec);
+    return rc;
+}
+
+static int
+find_sink(const cdc_config *cfg, const char *id)
+{
+    for (int i = 0; i < cfg->pipeline.nsinks; i++)
+        if (strcmp(cfg->pipeline.sinks[i].sink_id, id) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Can this letter be replayed, and where to?  @returns the sink's index, or
+ * -1 with why filled: a sink the pipeline no longer has, a replica-mode
+ * sink, a letter without its record.
+ */
+static int
+replay_target(const cdc_config *cfg, const agent_dlq_letter *l, char *why, size_t n)
+{
+    int             si = find_sink(cfg, l->sink_id);
+    const cfg_sink *s = si >= 0 ? &cfg->pipeline.sinks[si] : NULL;
+
+    if (s == NULL) {
+        snprintf(why, n, "sink %s is not in %s", l->sink_id, cfg->pipeline_path);
+        return -1;
+    }
+    if (l->record == NULL) {
+        snprintf(why, n, "the dead letter holds no record to send");
+        return -1;
+    }
+    if (s->sink_type == CFG_SINK_POSTGRES && s->postgres.mode == CFG_PG_SINK_REPLICA) {
+        snprintf(why, n, "sink %s is a postgres sink in replica mode, which cannot be replayed "
+                 "from the JSON record (its SQL needs the source's column types); apply the "
+                 "change by hand and leave this letter, or exclude it with --sink", l->sink_id);
+        return -1;
+    }
+    if (s->sink_type != CFG_SINK_WEBHOOK && s->sink_type != CFG_SINK_POSTGRES) {
+        snprintf(why, n, "sink %s is a %s sink, which dead-letters nothing to replay", l->sink_id,
+                 cfg_sink_type_name(s->sink_type));
+        return -1;
+    }
+    return si;
+}
+
+int
+agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run, int *failed,
+                 cdc_err *err)
+{
+    agent_dlq_set    set;
+    agent_dlq_filter sel = f ? *f : (agent_dlq_filter) { 0 };
+    char             path[512], why[512];
+    replay_ctx       c = { .cfg = cfg };
+    int              rc = -1, nok = 0, nskip = 0, nsel = 0;
+
+    *failed = 0;
+    sel.all = true;             /* see the replayed ones, to say they are skipped */
+    agent_dlq_file_path(cfg, path, sizeof(path));
+    if (agent_dlq_read(path, &set, err) < 0)
+        return -1;
+    c.pg = cdc_xcalloc((size_t) cfg->pipeline.nsinks + 1, sizeof(*c.pg));
+    if (!dry_run && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cdc_err_set(err, CDC_E_DEST, "curl_global_init failed");
+        goto out;
+    }
+    for (int i = 0; i < set.n; i++) {
+        const agent_dlq_letter *l = &set.v[i];
+        int                     si, r;
+
+        if (!agent_dlq_match(l, &sel))
+            continue;
+        nsel++;
+        if (l->replayed) {
+            nskip++;
+            if (f && f->nids > 0)
+                printf("%s: already replayed at %s; skipped\n", l->id,
+                       l->replayed_at ? l->replayed_at : "?");
+            continue;
+        }
+        si = replay_target(cfg, l, why, sizeof(why));
+        if (si < 0) {
+            fprintf(stderr, "cdcagent: dlq replay: %s: %s\n", l->id, why);
+            (*failed)++;
+            continue;
+        }
+        if (dry_run) {
+            printf("would replay %s to sink %s (%s, topic %s, offset %" PRIu64 ")\n", l->id,
+                   l->sink_id, cfg_sink_type_name(cfg->pipeline.sinks[si].sink_type), l->topic,
+                   l->offset);
+            continue;
+        }
+        if (cfg->pipeline.sinks[si].sink_type == CFG_SINK_WEBHOOK)
+            r = replay_webhook(&c, &cfg->pipeline.sinks[si], l, why, sizeof(why));
+        else
+            r = replay_event_log(&c, si, l, why, sizeof(why));
+        if (r < 0) {
+            fprintf(stderr, "cdcagent: dlq replay: %s: not replayed: %s\n", l->id, why);
+            (*failed)++;
+            continue;
+        }
+        /* Delivered: only now the marker, so a crash in between re-sends (same key) */
+        if (c.q == NULL && (c.q = dest_dlq_open(path, err)) == NULL)
+            goto out;
+        if (dest_dlq_mark_replayed(c.q, l->id, err) < 0) {
+            cdc_err_wrap(err, "%s was delivered but could not be marked replayed", l->id);
+            goto out;
+        }
+        nok++;
+        printf("replayed %s to sink %s\n", l->id, l->sink_id);
+    }
+    if (set.n == 0)
+        printf("no dead letters in %s\n", path);
+    else if (dry_run)
+        printf("%d to replay, %d already replayed, %d refused (dry run: nothing sent)\n",
+               nsel - nskip - *failed, nskip, *failed);
+    else
+        printf("%d replayed, %d already replayed (skipped), %d failed\n", nok, nskip, *failed);
+    rc = 0;
+out:
+    for (int i = 0; i < cfg->pipeline.nsinks; i++)
+        PQfinish(c.pg[i]);
+    free(c.pg);
+    dest_dlq_close(c.q);
+    agent_dlq_set_free(&set);
+    if (!dry_run)
+        curl_global_cleanup();
+    return rc;
+}

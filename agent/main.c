@@ -1,6 +1,7 @@
 /*
  * cdcagent's command line.  Only this file decides to exit.  Exit codes:
- * 0 success, 1 runtime failure, 2 usage or configuration error.
+ * 0 success, 1 runtime failure, 2 usage or configuration error, 3 `slot status`
+ * found something to warn about.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +16,19 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
+#define EXIT_WARNINGS 3  /* slot status: warnings printed */
 
 typedef struct cli {
     const char *cmd;        /* "run", "validate", "slot status", ... */
     const char *pipeline;
+    const char *arg;        /* the positional after PIPELINE.yaml: slot advance's LSN */
     const char *platform;
     const char *log_level;
     int         json;
     int         yes;
     int         dry_run;
     agent_dlq_filter dlq;   /* dlq list/replay: --sink, --table, --error-type, --all, --id */
+    agent_slot_opts  slot;  /* slot status: --warn-retained-bytes, --rate-window (--all: dlq.all) */
 } cli;
 
 static const char usage_text[] =
@@ -33,9 +37,12 @@ static const char usage_text[] =
     "commands:\n"
     "  run PIPELINE.yaml            capture changes and deliver them until stopped\n"
     "  validate PIPELINE.yaml       check the configuration and exit\n"
-    "  slot status PIPELINE.yaml    show the replication slot (--json for an object)\n"
+    "  slot status PIPELINE.yaml    show the replication slot and warnings (--json, --all:\n"
+    "                               every slot of the database, --warn-retained-bytes N,\n"
+    "                               --rate-window SECONDS)\n"
     "  slot create PIPELINE.yaml    create the slot (pgoutput) without snapshot\n"
     "  slot drop PIPELINE.yaml      drop the slot (needs --yes)\n"
+    "  slot advance PIPELINE.yaml LSN  skip the slot forward to LSN (needs --yes)\n"
     "  dlq list PIPELINE.yaml       show the dead letters not replayed yet (--all: every one)\n"
     "  dlq replay PIPELINE.yaml     re-deliver them to their sinks, each once (--dry-run)\n"
     "  help config                  print every configuration key\n"
@@ -46,11 +53,12 @@ static const char usage_text[] =
     "  --platform-config FILE       platform.yaml (default: built-in defaults)\n"
     "  --log-level LEVEL            debug, info, warn or error (overrides agent.log_level)\n"
     "  --json                       machine-readable output (slot status)\n"
-    "  --yes                        confirm a destructive command (slot drop)\n"
+    "  --yes                        confirm a destructive command (slot drop, slot advance)\n"
     "  --sink ID, --table S.T, --error-type T, --id ID (repeatable), --all, --dry-run\n"
     "                               select dead letters (dlq list, dlq replay)\n"
     "\n"
-    "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n";
+    "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
+    "            3 slot status printed warnings\n";
 
 static int
 usage(const char *msg)
@@ -102,10 +110,27 @@ parse_args(int argc, char **argv, cli *c)
             c->dry_run = 1;
         else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc && c->dlq.nids < 64)
             ids[c->dlq.nids++] = argv[++i];
+        else if (strcmp(argv[i], "--warn-retained-bytes") == 0 && i + 1 < argc) {
+            char *end;
+
+            c->slot.warn_retained_bytes = strtoll(argv[++i], &end, 10);
+            if (*end != '\0' || c->slot.warn_retained_bytes <= 0)
+                return -1;
+        } else if (strcmp(argv[i], "--rate-window") == 0 && i + 1 < argc) {
+            char *end;
+
+            c->slot.rate_window = strtod(argv[++i], &end);
+            if (*end != '\0' || !(c->slot.rate_window >= 0 && c->slot.rate_window <= 600))
+                return -1;
+            if (c->slot.rate_window == 0)
+                c->slot.rate_window = -1;   /* 0 on the command line: do not sample */
+        }
         else if (argv[i][0] == '-' && argv[i][1] == '-')
             return -1;
         else if (c->pipeline == NULL)
             c->pipeline = argv[i];
+        else if (c->arg == NULL && strcmp(cmd, "slot advance") == 0)
+            c->arg = argv[i];
         else
             return -1;
     }
@@ -140,8 +165,16 @@ run_command(const cli *c, cdc_config *cfg)
     }
     if (strcmp(c->cmd, "run") == 0)
         rc = agent_run(cfg, &err);
-    else if (strcmp(c->cmd, "slot status") == 0)
-        rc = agent_slot_status(cfg, c->json, &err);
+    else if (strcmp(c->cmd, "slot status") == 0) {
+        agent_slot_opts o = c->slot;
+        int             nwarn = 0;
+
+        o.json = c->json;
+        o.all = c->dlq.all;
+        rc = agent_slot_status(cfg, &o, &nwarn, &err);
+        if (rc == 0 && nwarn > 0)
+            return EXIT_WARNINGS;
+    }
     else if (strcmp(c->cmd, "dlq list") == 0)
         rc = agent_dlq_list(cfg, &c->dlq, c->json, &err);
     else if (strcmp(c->cmd, "dlq replay") == 0) {
@@ -159,6 +192,16 @@ run_command(const cli *c, cdc_config *cfg)
             return EXIT_USAGE;
         }
         rc = agent_slot_drop(cfg, &err);
+    } else if (strcmp(c->cmd, "slot advance") == 0) {
+        if (c->arg == NULL)
+            return usage("slot advance: missing LSN");
+        if (!c->yes) {
+            fprintf(stderr, "cdcagent: slot advance: moving slot %s to %s skips every change "
+                    "before it for this pipeline, for good; stop the agent first, then add "
+                    "--yes to do it\n", cfg->pipeline.source.slot_name, c->arg);
+            return EXIT_USAGE;
+        }
+        rc = agent_slot_advance(cfg, c->arg, &err);
     } else
         return usage("unknown command");
     if (rc < 0) {

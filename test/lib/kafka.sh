@@ -63,9 +63,14 @@ EOF
     ls "$KAFKA_HOME/libs" >"$KAFKA_HOME/.complete"
 }
 
+# _kafka_java [--exec] DIR ARGS...: --exec replaces the calling (background) subshell with
+# java, so that "_kafka_java --exec ... &" leaves java's own pid in $! (without it, $! is a
+# subshell's: kafka_stop/kafka_kill signalled that subshell and the broker kept running).
 _kafka_java() {
+    local exec=
+    if [ "$1" = --exec ]; then exec=exec; shift; fi
     # -Xmx small: the tests move megabytes, not gigabytes.
-    java -Xms128m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true \
+    $exec java -Xms128m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true \
         -Dlog4j.configuration="file:$1/log4j.properties" -cp "$KAFKA_HOME/libs/*" "${@:2}"
 }
 
@@ -111,7 +116,7 @@ EOF
             >>"$dir/format.log" 2>&1 || { _kafka_err "format failed: $(tail -n 5 "$dir/format.log")"; return 1; }
     fi
     echo "$port" >"$dir/port"
-    _kafka_java "$dir" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
+    _kafka_java --exec "$dir" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
     echo $! >"$dir/pid"
     for ((i = 0; i < 600; i++)); do
         if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then

@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# Kafka end-to-end benchmark: cdcagent against Debezium 2.7 on Kafka Connect, into the same
+# real broker, in the same run (prints figures; not a test).
+#
+# A throwaway PostgreSQL 15, one real Kafka 3.7.1 broker (test/lib/kafka.sh), the Schema
+# Registry double (test/doubles/schema_registry.py).  For each backlog shape
+#   big   - one transaction of ROWS inserts
+#   small - ROWS/5 transactions of 5 inserts each (200,000 for the default 1,000,000)
+# a base slot is created before the backlog is written; after it, four copies of it are made
+# (pg_copy_logical_replication_slot), so every contender decodes the identical WAL:
+#   pg_recvlogical   the ceiling: reads the slot to --endpos, decodes nothing, no Kafka
+#   cdcagent avro    transport_mode kafka, serialization avro (registry double)
+#   cdcagent json    transport_mode kafka, serialization json (JsonConverter, schemas on)
+#   debezium json    Debezium 2.7.4 PostgreSQL connector on Kafka Connect 3.7.1 standalone,
+#                    JsonConverter with schemas (the same bytes cdcagent json writes)
+# each with its own topic prefix (bench_<shape>_avro, bench_<shape>_json, dbz_<shape>), run
+# one after the other, topics with 1 partition each.
+#
+# What is measured, per contender:
+#   rows/s     ROWS / the time until every record is acknowledged by the broker:
+#              cdcagent: process start to exit; it runs with agent.stop_lsn = the WAL
+#                end after the backlog, so it exits once everything is durable in Kafka
+#                (and confirmed to PostgreSQL).  The topic's end offset is checked after.
+#              Debezium: Kafka Connect (the JVM, the worker, plugin scanning, REST) is started
+#                FIRST with no connector; the clock starts when the connector is created
+#                through the REST API (POST /connectors) and stops when a poller sees the
+#                topic's end offsets sum to ROWS.  So JVM start-up is not counted, while
+#                the connector's own start (connecting, reading the slot and the schema) is,
+#                as cdcagent's is.
+#              pg_recvlogical: process start to exit (--endpos).
+#   rows/s@1st ROWS / (all acknowledged - the moment the poller first saw a record in the
+#              topic): throughput with every start-up cost removed, for both Kafka tools.
+#   CPU s      user+system seconds of the process over the measured interval (cdcagent,
+#              pg_recvlogical: /usr/bin/time; Debezium: /proc/<pid>/stat utime+stime
+#              from the POST to the last record, so JVM start-up CPU is excluded).
+#   broker CPU the broker JVM's user+system seconds over the same interval.
+#   peak RSS   VmHWM: /usr/bin/time %M for cdcagent and pg_recvlogical; for Debezium, the
+#              Connect JVM's VmHWM read when the last record is seen (its whole lifetime).
+#
+# Debezium's throughput settings (documented ones; override with the DBZ_* variables):
+#   connector  max.batch.size=20480, max.queue.size=81920, poll.interval.ms=100
+#   worker     producer.linger.ms=10, producer.batch.size=262144, offset.flush.interval.ms=10000
+#   JVM        -Xms256m -Xmx1g, the JDK's default collector (G1) and full JIT (C2)
+# Connect's own producer defaults (acks=all, max.in.flight=1 for ordering) are left alone.
+# cdcagent runs with its shipped producer defaults (linger.ms=5, librdkafka's 1 MB batches,
+# acks=all, idempotence) and agent.memory_limit_mb=$AGENT_MEMORY_MB (16, as capture_bench.sh:
+# bigger transactions spill to disk).
+#
+# Usage: test/bench/kafka_bench.sh [ROWS]          (default 1000000; e.g. 100000 for a quick
+#        check).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
+#        AGENT_KAFKA_PROPS="queue.buffering.max.kbytes=65536 ..." passes librdkafka
+#        properties to cdcagent (kafka.properties); DBZ_* and AGENT_MEMORY_MB as above.
+# Needs: java 17, mvn (first run: Maven Central), python3-venv/pip (first run: PyPI),
+# /usr/bin/time, curl, PostgreSQL 15.  Everything downloaded is cached in $CDC_CACHE.
+set -euo pipefail
+
+ROWS=${1:-1000000}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
+AGENT_MEMORY_MB=${AGENT_MEMORY_MB:-16}
+DBZ_MAX_BATCH=${DBZ_MAX_BATCH:-20480}
+DBZ_MAX_QUEUE=${DBZ_MAX_QUEUE:-81920}
+DBZ_LINGER_MS=${DBZ_LINGER_MS:-10}
+DBZ_BATCH_BYTES=${DBZ_BATCH_BYTES:-262144}
+DBZ_JVM=${DBZ_JVM:--Xms256m -Xmx1g}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
+# AGENT_KAFKA_PROPS="name=value ...": librdkafka properties for cdcagent (kafka.properties).
+AGENT_KAFKA_PROPS=${AGENT_KAFKA_PROPS:-}
+AGENT_KAFKA_YAML=
+if [ -n "$AGENT_KAFKA_PROPS" ]; then
+    AGENT_KAFKA_YAML="  properties:"
+    for kv in $AGENT_KAFKA_PROPS; do
+        AGENT_KAFKA_YAML="$AGENT_KAFKA_YAML
+    \"${kv%%=*}\": \"${kv#*=}\""
+    done
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbench.XXXXXX")
+PGBIN=/usr/lib/postgresql/15/bin
+# shellcheck source=../lib/pg.sh
+. "$SRC/test/lib/pg.sh"
+# shellcheck source=../lib/kafka.sh
+. "$SRC/test/lib/kafka.sh"
+# shellcheck source=../lib/connect.sh
+. "$SRC/test/lib/connect.sh"
+# shellcheck source=../lib/py.sh
+. "$SRC/test/lib/py.sh"
+
+case "$ROWS" in *[!0-9]*|"") echo "bench: ROWS must be a number" >&2; exit 2 ;; esac
+[ "$ROWS" -ge 5 ] || { echo "bench: ROWS must be >= 5" >&2; exit 2; }
+ROWS=$((ROWS / 5 * 5))
+
+KDIR=$WORK/kafka
+CONNECT_PID=
+BROKER_PID=
+SR_PID=
+POLL_PID=
+cleanup() {
+    set +e
+    [ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null
+    if [ -n "$CONNECT_PID" ] && kill -0 "$CONNECT_PID" 2>/dev/null; then
+        kill -KILL "$CONNECT_PID" 2>/dev/null; wait "$CONNECT_PID" 2>/dev/null
+    fi
+    [ -n "$SR_PID" ] && { kill "$SR_PID" 2>/dev/null; wait "$SR_PID" 2>/dev/null; }
+    kafka_kill "$KDIR" >/dev/null 2>&1
+    # kafka_kill signals the recorded pid, which may be the shell around the JVM.
+    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -KILL "$BROKER_PID" 2>/dev/null
+    fi
+    pg_stop "$WORK/pg" >/dev/null 2>&1 || pg_kill "$WORK/pg" >/dev/null 2>&1
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { echo "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ -x "$CDCAGENT" ] || die "$CDCAGENT not built (cmake --build build)"
+command -v /usr/bin/time >/dev/null || die "needs /usr/bin/time (apt-get install time)"
+command -v curl >/dev/null || die "needs curl"
+chmod 755 "$WORK"
+
+# A free TCP port P on 127.0.0.1 with P+1 free too (the broker's controller).
+port_pair() {
+    python3 - <<'PY'
+import socket
+for _ in range(100):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    if p >= 65535:
+        continue
+    try:
+        t = socket.socket(); t.bind(("127.0.0.1", p + 1)); t.close()
+    except OSError:
+        continue
+    print(p); break
+PY
+}
+# user+system seconds of a live process, from /proc/PID/stat (fields 14 and 15).
+proc_cpu() {
+    python3 - "$1" <<'PY'
+import os, sys
+f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+print((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"))
+PY
+}
+now() { date +%s.%N; }
+
+say "installing/checking Kafka, Kafka Connect + Debezium $DBZ_VERSION, the Python client (cached)"
+kafka_install || die "kafka_install"
+connect_install || die "connect_install"
+py_env || die "py_env"
+kafka_probe_bin >/dev/null || die "kafka_probe not built (cmake --build build)"
+
+# ---------------------------------------------------------------- PostgreSQL, Kafka, registry
+PORT=$(port_pair)
+PG_EXTRA_CONF="logical_decoding_work_mem = 64MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min" pg_start "$WORK/pg" "$PORT" >/dev/null
+pg_setup_cdc "$PORT" >/dev/null
+sql() { pg_psql "$PORT" cdc_demo "$@"; }
+sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
+    "ALTER TABLE public.bench OWNER TO cdc_user" \
+    "CREATE PUBLICATION bench_pub FOR TABLE public.bench"
+
+KPORT=$(port_pair)
+kafka_start "$KDIR" "$KPORT" || die "Kafka broker"
+B=127.0.0.1:$KPORT
+# kafka_start backgrounds a shell function: the JVM may be a child of the recorded pid.
+BROKER_PID=$(cat "$KDIR/pid")
+if [ "$(cat "/proc/$BROKER_PID/comm" 2>/dev/null)" != java ]; then
+    BROKER_PID=$(pgrep -P "$BROKER_PID" -x java | head -n 1)
+fi
+[ -n "$BROKER_PID" ] || die "cannot find the broker's JVM"
+SRPORT=$(port_pair)
+python3 "$SRC/test/doubles/schema_registry.py" --port "$SRPORT" >"$WORK/registry.log" 2>&1 &
+SR_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SRPORT/subjects" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$SRPORT/subjects" >/dev/null || die "registry double did not start"
+SR=http://127.0.0.1:$SRPORT
+CPORT=$(port_pair)
+say "PostgreSQL :$PORT, Kafka $B (pid $BROKER_PID), registry $SR, work dir $WORK"
+
+# ---------------------------------------------------------------- the end-offset poller
+# poll.py BOOTSTRAP TOPIC ROWS TIMEOUT [PID]: waits until the end offsets of TOPIC sum to
+# ROWS; prints one JSON line: first (time a record was first seen), done (time all were),
+# count, and, with PID, that process's CPU seconds and VmHWM (KiB) at "done".  Creates
+# $OUT.ready once connected.  Exit 1 on timeout.
+cat >"$WORK/poll.py" <<'PY'
+import json, os, sys, time
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+boot, topic, rows, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+pid = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+ready = sys.argv[6] if len(sys.argv) > 6 else None
+c = Consumer({"bootstrap.servers": boot, "group.id": "kbench-poll", "enable.auto.commit": False,
+              "log_level": 3})
+c.list_topics(timeout=10)
+if ready:
+    open(ready, "w").close()
+def cpu_hwm():
+    if not pid:
+        return None, None
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    hwm = None
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return cpu, hwm
+deadline = time.time() + timeout
+first, parts, total = None, None, 0
+while time.time() < deadline:
+    if parts is None:
+        md = c.list_topics(topic, timeout=5).topics.get(topic)
+        if md is not None and md.error is None and md.partitions:
+            parts = sorted(md.partitions)
+        else:
+            time.sleep(0.05)
+            continue
+    total = 0
+    try:
+        for p in parts:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)
+            total += hi
+    except KafkaException:      # a topic just created: no leader yet, and the like
+        time.sleep(0.05)
+        continue
+    t = time.time()
+    if total > 0 and first is None:
+        first = t
+    if total >= rows:
+        cpu, hwm = cpu_hwm()
+        print(json.dumps({"first": first, "done": t, "count": total, "cpu": cpu, "hwm": hwm}))
+        sys.exit(0)
+    time.sleep(0.05)
+print(json.dumps({"first": first, "done": None, "count": total, "cpu": None, "hwm": None}))
+sys.exit(1)
+PY
+# poll_start OUT TOPIC [PID]: the poller in the background, connected when this returns.
+poll_start() {
+    local out=$1 topic=$2 pid=${3:-} i
+    rm -f "$out" "$out.ready"
+    "$PY" "$WORK/poll.py" "$B" "$topic" "$ROWS" "$DRAIN_TIMEOUT" "$pid" "$out.ready" >"$out" 2>"$out.err" &
+    POLL_PID=$!
+    for ((i = 0; i < 200; i++)); do [ -f "$out.ready" ] && return 0; sleep 0.05; done
+    die "poller did not connect: $(cat "$out.err")"
+}
+poll_wait() {
+    wait "$POLL_PID" || { POLL_PID=; return 1; }
+    POLL_PID=
+}
+jget() {
+    python3 -c 'import json,sys
+try: v = json.load(open(sys.argv[1])).get(sys.argv[2])
+except Exception: v = None
+print("" if v is None else v)' "$1" "$2"
+}
+
+# One result line: shape tool rows_per_s rows_per_s_from_first wall cpu broker_cpu rss_kib
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# ---------------------------------------------------------------- the contenders
+run_recvlogical() {
+    local shape=$1 end=$2 t0 t1 u s m
+    t0=$(now)
+    PGPASSWORD=cdc_password /usr/bin/time -f "%U %S %M" -o "$WORK/time_recv_$shape" \
+        "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+        --slot "recv_$shape" --start --no-loop --endpos "$end" -f /dev/null \
+        -o proto_version=2 -o publication_names=bench_pub -o streaming=on
+    t1=$(now)
+    read -r u s m <"$WORK/time_recv_$shape"
+    record "$shape" "pg_recvlogical" "$(python3 -c "print($ROWS/($t1-$t0))")" "" \
+        "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" "" "$m"
+}
+
+run_agent() {
+    local shape=$1 ser=$2 end=$3 slot="agent_${1}_$2" prefix="bench_${1}_$2" t0 t1 u s m b0 b1
+    local topic="bench_${1}_$2.public.bench"
+    cat >"$WORK/p_${shape}_$ser.yaml" <<YAML
+pipeline_id: kbench-${shape}-$ser
+topic_prefix: $prefix
+source:
+  host: 127.0.0.1
+  port: $PORT
+  database: cdc_demo
+  username: cdc_user
+  password: cdc_password
+  tables: [public.bench]
+  slot_name: $slot
+  publication_name: bench_pub
+  snapshot_mode: never
+sinks:
+  - sink_id: unused
+    sink_type: jsonl
+    jsonl:
+      path: /dev/null
+      fsync: false
+YAML
+    cat >"$WORK/platform_${shape}_$ser.yaml" <<YAML
+transport_mode: kafka
+health_enabled: false
+kafka:
+  bootstrap_servers: $B
+  schema_registry_url: $SR
+  serialization: $ser
+  topic_num_partitions: 1
+$AGENT_KAFKA_YAML
+agent:
+  stop_lsn: "$end"
+  memory_limit_mb: $AGENT_MEMORY_MB
+  log_level: warn
+YAML
+    poll_start "$WORK/poll_${shape}_$ser" "$topic"
+    b0=$(proc_cpu "$BROKER_PID")
+    t0=$(now)
+    /usr/bin/time -f "%U %S %M" -o "$WORK/time_${shape}_$ser" "$CDCAGENT" run \
+        "$WORK/p_${shape}_$ser.yaml" --platform-config "$WORK/platform_${shape}_$ser.yaml" \
+        >"$WORK/agent_${shape}_$ser.log" 2>&1 \
+        || { tail -n 20 "$WORK/agent_${shape}_$ser.log" >&2; die "cdcagent ($shape, $ser) failed"; }
+    t1=$(now)
+    b1=$(proc_cpu "$BROKER_PID")
+    # Everything was acknowledged before the agent exited: the poller must see it all now.
+    if ! poll_wait; then
+        die "cdcagent ($shape, $ser) exited but $topic holds $(jget "$WORK/poll_${shape}_$ser" count) of $ROWS records"
+    fi
+    read -r u s m <"$WORK/time_${shape}_$ser"
+    record "$shape" "cdcagent $ser" "$(python3 -c "print($ROWS/($t1-$t0))")" \
+        "$(python3 -c "print($ROWS/($t1-$(jget "$WORK/poll_${shape}_$ser" first)))")" \
+        "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" \
+        "$(python3 -c "print($b1-$b0)")" "$m"
+}
+
+connect_up() {   # connect_up DIR: Kafka Connect standalone, no connector yet; REST answers.
+    local dir=$1 i
+    mkdir -p "$dir"
+    cat >"$dir/worker.properties" <<PROPS
+bootstrap.servers=$B
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=true
+value.converter.schemas.enable=true
+offset.storage.file.filename=$dir/connect.offsets
+offset.flush.interval.ms=10000
+listeners=http://127.0.0.1:$CPORT
+rest.advertised.host.name=127.0.0.1
+plugin.path=$CONNECT_HOME/plugins
+task.shutdown.graceful.timeout.ms=5000
+producer.linger.ms=$DBZ_LINGER_MS
+producer.batch.size=$DBZ_BATCH_BYTES
+PROPS
+    cat >"$dir/log4j.properties" <<PROPS
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/connect.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.reflections=ERROR
+PROPS
+    # shellcheck disable=SC2086  # DBZ_JVM is a list of JVM options
+    java $DBZ_JVM -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+        -Dlog4j.configuration="file:$dir/log4j.properties" \
+        -cp "$CONNECT_HOME/lib/*" org.apache.kafka.connect.cli.ConnectStandalone \
+        "$dir/worker.properties" >"$dir/connect.stdout" 2>&1 &
+    CONNECT_PID=$!
+    for ((i = 0; i < 1200; i++)); do
+        kill -0 "$CONNECT_PID" 2>/dev/null || { tail -n 30 "$dir/connect.log" "$dir/connect.stdout" >&2; die "Kafka Connect exited"; }
+        [ "$(curl -sf --max-time 2 "http://127.0.0.1:$CPORT/connectors" 2>/dev/null)" = "[]" ] && return 0
+        sleep 0.1
+    done
+    die "Kafka Connect REST not up after 120 s"
+}
+
+connect_down() {
+    local i
+    [ -n "$CONNECT_PID" ] || return 0
+    kill -TERM "$CONNECT_PID" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do kill -0 "$CONNECT_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$CONNECT_PID" 2>/dev/null || true
+    wait "$CONNECT_PID" 2>/dev/null || true
+    CONNECT_PID=
+}
+
+run_debezium() {
+    local shape=$1 dir=$WORK/connect_$1 t0 c0 b0 b1 out=$WORK/poll_${1}_dbz st
+    connect_up "$dir"
+    cat >"$dir/connector.json" <<JSON
+{"name": "dbz-bench-$shape", "config": {
+  "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+  "tasks.max": "1",
+  "plugin.name": "pgoutput",
+  "database.hostname": "127.0.0.1",
+  "database.port": "$PORT",
+  "database.dbname": "cdc_demo",
+  "database.user": "cdc_user",
+  "database.password": "cdc_password",
+  "topic.prefix": "dbz_$shape",
+  "slot.name": "dbz_$shape",
+  "publication.name": "bench_pub",
+  "publication.autocreate.mode": "disabled",
+  "table.include.list": "public.bench",
+  "snapshot.mode": "no_data",
+  "max.batch.size": "$DBZ_MAX_BATCH",
+  "max.queue.size": "$DBZ_MAX_QUEUE",
+  "poll.interval.ms": "100",
+  "topic.creation.default.replication.factor": "1",
+  "topic.creation.default.partitions": "1"}}
+JSON
+    poll_start "$out" "dbz_$shape.public.bench" "$CONNECT_PID"
+    c0=$(proc_cpu "$CONNECT_PID")
+    b0=$(proc_cpu "$BROKER_PID")
+    t0=$(now)
+    curl -sf --max-time 30 -X POST -H 'Content-Type: application/json' \
+        --data @"$dir/connector.json" "http://127.0.0.1:$CPORT/connectors" >"$dir/post.out" \
+        || die "creating the Debezium connector failed: $(cat "$dir/post.out")"
+    # Wait for the poller, watching for a failed connector meanwhile.
+    while kill -0 "$POLL_PID" 2>/dev/null; do
+        st=$(curl -sf --max-time 5 "http://127.0.0.1:$CPORT/connectors/dbz-bench-$shape/status" 2>/dev/null || true)
+        case "$st" in *FAILED*) die "Debezium connector failed: $(printf '%s' "$st" | head -c 2000)" ;; esac
+        kill -0 "$CONNECT_PID" 2>/dev/null || die "Kafka Connect died (log: $dir/connect.log)"
+        sleep 0.5
+    done
+    b1=$(proc_cpu "$BROKER_PID")
+    poll_wait || die "Debezium ($shape): the poller failed with $(jget "$out" count) of $ROWS records: $(tail -n 1 "$out.err")"
+    connect_down
+    local t_done first cpu hwm
+    t_done=$(jget "$out" "done"); first=$(jget "$out" first); cpu=$(jget "$out" cpu); hwm=$(jget "$out" hwm)
+    record "$shape" "debezium json" "$(python3 -c "print($ROWS/($t_done-$t0))")" \
+        "$(python3 -c "print($ROWS/($t_done-$first))")" "$(python3 -c "print($t_done-$t0)")" \
+        "$(python3 -c "print($cpu-$c0)")" "$(python3 -c "print($b1-$b0)")" "$hwm"
+}
+
+run_shape() {
+    local shape=$1 fill=$2 end t0
+    sql "TRUNCATE public.bench" >/dev/null
+    sql "SELECT pg_create_logical_replication_slot('base_$shape', 'pgoutput')" >/dev/null
+    say "$shape: writing the backlog ($ROWS rows)"
+    t0=$SECONDS
+    sql "$fill" >/dev/null
+    end=$(sql "SELECT pg_current_wal_lsn()")
+    say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
+    local s
+    for s in recv_$shape agent_${shape}_avro agent_${shape}_json dbz_$shape; do
+        sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
+    done
+    say "$shape: pg_recvlogical"; run_recvlogical "$shape" "$end"
+    say "$shape: cdcagent avro";  run_agent "$shape" avro "$end"
+    say "$shape: cdcagent json";  run_agent "$shape" json "$end"
+    say "$shape: debezium";       run_debezium "$shape"
+    for s in base_$shape recv_$shape agent_${shape}_avro agent_${shape}_json dbz_$shape; do
+        sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
+    done
+    sql "CHECKPOINT" >/dev/null
+}
+
+T_START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+run_shape big "INSERT INTO public.bench (id, k, payload, amount)
+               SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g"
+run_shape small "DO \$\$ BEGIN
+                   FOR t IN 0 .. $ROWS / 5 - 1 LOOP
+                     INSERT INTO public.bench (id, k, payload, amount)
+                       SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
+                       FROM generate_series(t * 5 + 1, t * 5 + 5) g;
+                     COMMIT;
+                   END LOOP; END \$\$"
+
+# ---------------------------------------------------------------- the table
+python3 - "$RESULTS" "$ROWS" "$AGENT_MEMORY_MB" "$DBZ_MAX_BATCH" "$DBZ_MAX_QUEUE" "$DBZ_LINGER_MS" \
+    "$DBZ_BATCH_BYTES" "$DBZ_JVM" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" <<'PY'
+import sys
+path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops = sys.argv[1:14]
+res = {}
+order = []
+for line in open(path):
+    shape, tool, rps, rps1, wall, cpu, bcpu, rss = line.rstrip("\n").split("\t")
+    f = lambda v: float(v) if v else None
+    res[(shape, tool)] = dict(rps=f(rps), rps1=f(rps1), wall=f(wall), cpu=f(cpu), bcpu=f(bcpu),
+                              rss=f(rss))
+    order.append((shape, tool))
+def num(v, fmt):
+    return "-" if v is None else fmt % v
+print("kafka_bench: %s rows per shape, %s CPUs; cdcagent memory_limit_mb=%s; Debezium 2.7.4 "
+      "max.batch.size=%s max.queue.size=%s producer.linger.ms=%s producer.batch.size=%s, JVM %s"
+      % (int(rows), ncpu, mem, mb, mq, linger, bbytes, jvm))
+if aprops:
+    print("cdcagent kafka.properties: %s" % aprops)
+print("rows/s: until every record is acknowledged by the broker (cdcagent: process start to "
+      "exit at stop_lsn; Debezium: connector POST on an already-started Connect to last record);")
+print("rows/s@1st: from the first record seen in the topic; CPU s: the process over the "
+      "interval (Debezium: JVM start-up excluded); RSS: peak (VmHWM)")
+print()
+hdr = "%-6s %-15s %12s %12s %8s %8s %11s %13s" % ("shape", "tool", "rows/s", "rows/s@1st",
+                                                   "wall s", "CPU s", "broker CPU", "peak RSS MiB")
+print(hdr)
+print("-" * len(hdr))
+for k in order:
+    r = res[k]
+    print("%-6s %-15s %12s %12s %8s %8s %11s %13s" % (
+        k[0], k[1], num(r["rps"], "%.0f"), num(r["rps1"], "%.0f"), num(r["wall"], "%.2f"),
+        num(r["cpu"], "%.2f"), num(r["bcpu"], "%.2f"), num(r["rss"] / 1024, "%.1f")))
+print()
+for shape in ("big", "small"):
+    d = res.get((shape, "debezium json"))
+    p = res.get((shape, "pg_recvlogical"))
+    for ser in ("avro", "json"):
+        a = res.get((shape, "cdcagent " + ser))
+        if not (a and d and p):
+            continue
+        print("%-5s cdcagent %-4s: %5.2fx Debezium rows/s (%5.2fx from 1st record), Debezium "
+              "RSS / cdcagent RSS = %5.1f, Debezium CPU / cdcagent CPU = %5.1f, "
+              "cdcagent / pg_recvlogical = %.2f"
+              % (shape, ser, a["rps"] / d["rps"], a["rps1"] / d["rps1"], d["rss"] / a["rss"],
+                 d["cpu"] / a["cpu"], a["rps"] / p["rps"]))
+print("targets: cdcagent >= 5x Debezium's rows/s with <= 1/10 of its memory")
+print("(measured part of the run: %s s; load average at its start %s, at its end %s)"
+      % (secs, load0, load1))
+PY

@@ -637,6 +637,22 @@ put_message_key(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o)
 }
 
 void
+sch_json_key_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o)
+{
+    char tmp[256];
+
+    sch_json_schema_key(b, rel, json_topic(rel, o, tmp, sizeof(tmp)), o);
+}
+
+void
+sch_json_value_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o)
+{
+    char tmp[256];
+
+    sch_json_schema_envelope(b, rel, json_topic(rel, o, tmp, sizeof(tmp)), o);
+}
+
+void
 sch_json_key(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o)
 {
     const cdc_rel   *rel = ev->rel;

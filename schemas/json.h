@@ -46,6 +46,14 @@ void sch_json_key(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o);
  */
 void sch_json_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64_t now_us);
 
+/*
+ * The schema nodes alone ({"type":"struct",...} of "{topic}.Key" and
+ * "{topic}.Envelope"), for callers that render them once per relation
+ * version and wrap payloads themselves: {"schema":S,"payload":P}.
+ */
+void sch_json_key_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o);
+void sch_json_value_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o);
+
 /* Appends s as a JSON string literal (quotes and escapes; invalid UTF-8 replaced). */
 void sch_json_put_string(cdc_buf *b, const char *s, size_t n);
 

@@ -58,6 +58,15 @@ typedef struct kafka_slot {
     bool    done;
 } kafka_slot;
 
+/* JSON with schemas: the Connect schema nodes of one relation version, rendered once. */
+typedef struct kafka_schemas {
+    struct kafka_schemas *next;
+    uint32_t              relid, version;
+    char                 *key, *value;
+} kafka_schemas;
+
+#define KAFKA_SCHEMA_BUCKETS 256
+
 typedef struct kafka {
     rd_kafka_t     *rk;
     const char     *id;
@@ -68,6 +77,7 @@ typedef struct kafka {
     int             nparts_new, rf_new;
     sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
     kafka_avro     *avro;               /* serialization avro; NULL: JSON */
+    kafka_schemas  *schemas[KAFKA_SCHEMA_BUCKETS];
     rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
     kafka_topic   **topics;             /* open addressing, cap a power of two */
     size_t          ntopics, topics_cap;
@@ -921,6 +931,67 @@ kafka_headers(kafka *k, const cdc_event *ev)
     return h;
 }
 
+static char *
+kafka_render(void (*fn)(cdc_buf *, const cdc_rel *, const sch_json_opts *), const cdc_rel *rel,
+             const sch_json_opts *o)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    fn(&b, rel, o);
+    if (cdc_buf_failed(&b)) {
+        cdc_buf_free(&b);
+        return NULL;
+    }
+    return (char *) b.data;   /* the buffer is NUL-terminated; taken */
+}
+
+/* The cached schema nodes of ev's relation version (rendering them costs more than the payload). */
+static const kafka_schemas *
+kafka_schemas_get(kafka *k, const cdc_rel *rel)
+{
+    unsigned       b = (rel->relid * 2654435761u ^ rel->version) % KAFKA_SCHEMA_BUCKETS;
+    kafka_schemas *sc;
+
+    for (sc = k->schemas[b]; sc; sc = sc->next)
+        if (sc->relid == rel->relid && sc->version == rel->version)
+            return sc;
+    sc = cdc_xcalloc(1, sizeof(*sc));
+    sc->relid = rel->relid;
+    sc->version = rel->version;
+    sc->key = kafka_render(sch_json_key_schema, rel, &k->jopts);
+    sc->value = kafka_render(sch_json_value_schema, rel, &k->jopts);
+    if (sc->key == NULL || sc->value == NULL) {
+        free(sc->key);
+        free(sc->value);
+        free(sc);
+        return NULL;
+    }
+    sc->next = k->schemas[b];
+    k->schemas[b] = sc;
+    return sc;
+}
+
+/* JsonConverter with schemas.enable: {"schema":<cached>,"payload":<this event>}. */
+static void
+kafka_json_cached(kafka *k, const cdc_event *ev, const kafka_schemas *sc, bool nullkey,
+                  bool nullval)
+{
+    if (!nullkey) {
+        cdc_buf_puts(&k->kbuf, "{\"schema\":");
+        cdc_buf_puts(&k->kbuf, sc->key);
+        cdc_buf_puts(&k->kbuf, ",\"payload\":");
+        sch_json_key(&k->kbuf, ev, &k->key_opts);
+        cdc_buf_putc(&k->kbuf, '}');
+    }
+    if (!nullval) {
+        cdc_buf_puts(&k->vbuf, "{\"schema\":");
+        cdc_buf_puts(&k->vbuf, sc->value);
+        cdc_buf_puts(&k->vbuf, ",\"payload\":");
+        sch_json_value(&k->vbuf, ev, &k->key_opts, kafka_now_us());
+        cdc_buf_putc(&k->vbuf, '}');
+    }
+}
+
 static int
 kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
@@ -959,6 +1030,12 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         }
         nullkey = k->kbuf.len == 0;
         nullval = k->vbuf.len == 0;
+    } else if (k->jopts.schemas_enable && ev->rel && ev->op != CDC_OP_MESSAGE) {
+        const kafka_schemas *sc = kafka_schemas_get(k, ev->rel);
+
+        if (sc == NULL)
+            return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory rendering schemas", name);
+        kafka_json_cached(k, ev, sc, nullkey, nullval);
     } else {
         if (!nullkey)
             sch_json_key(&k->kbuf, ev, &k->jopts);
@@ -1076,6 +1153,16 @@ static void
 kafka_free(kafka *k)
 {
     kafka_avro_free(k->avro);
+    for (int i = 0; i < KAFKA_SCHEMA_BUCKETS; i++) {
+        kafka_schemas *sc = k->schemas[i], *next;
+
+        for (; sc; sc = next) {
+            next = sc->next;
+            free(sc->key);
+            free(sc->value);
+            free(sc);
+        }
+    }
     for (size_t i = 0; i < k->topics_cap; i++) {
         kafka_topic *t = k->topics[i];
 

@@ -71,6 +71,7 @@ typedef struct cfg_source {
     bool              tombstones_on_delete;
     char             *skipped_operations;
     int               heartbeat_interval_ms;
+    char             *heartbeat_action_query;
     bool              provide_transaction_metadata;
     char             *unavailable_value_placeholder;
     char             *message_key_columns;
@@ -96,6 +97,11 @@ typedef struct cfg_webhook {
     cfg_strmap headers;
     double     timeout_seconds;
     char      *auth_token;
+    bool       ssl_verify;               /* verify the server's certificate and host name */
+    char      *ssl_ca_location;          /* CA bundle (PEM); empty = the system's */
+    char      *ssl_certificate_location; /* client certificate (PEM) */
+    char      *ssl_key_location;         /* client key (PEM) */
+    char      *ssl_key_password;
 } cfg_webhook;
 
 typedef struct cfg_pg_sink {
@@ -213,6 +219,8 @@ typedef struct cfg_dlq {
     bool   include_headers;
     double flush_interval_seconds;
     char  *path;                  /* direct mode: the dead-letter JSON-lines file */
+    char  *postgres_conninfo;     /* direct mode: dead letters into a PostgreSQL table instead */
+    char  *postgres_table;
 } cfg_dlq;
 
 typedef struct cfg_pubsub {

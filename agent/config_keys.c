@@ -256,6 +256,16 @@ static const cfg_key sink_keys[] = {
       .def = "30.0", .range = ">0", .desc = "Request timeout." },
     { .name = "webhook.auth_token", .type = CFG_STR, .off = SK(webhook.auth_token),
       .flags = CFG_F_SECRET, .desc = "Sent as `Authorization: Bearer <token>` when set." },
+    { .name = "webhook.ssl_verify", .type = CFG_BOOL, .off = SK(webhook.ssl_verify),
+      .def = "true", .desc = "Verify the server's certificate and host name (https)." },
+    { .name = "webhook.ssl_ca_location", .type = CFG_STR, .off = SK(webhook.ssl_ca_location),
+      .desc = "CA bundle (PEM) to verify the server with; empty = the system's." },
+    { .name = "webhook.ssl_certificate_location", .type = CFG_STR,
+      .off = SK(webhook.ssl_certificate_location), .desc = "Client certificate (PEM)." },
+    { .name = "webhook.ssl_key_location", .type = CFG_STR, .off = SK(webhook.ssl_key_location),
+      .desc = "Client private key (PEM)." },
+    { .name = "webhook.ssl_key_password", .type = CFG_STR, .off = SK(webhook.ssl_key_password),
+      .flags = CFG_F_SECRET, .desc = "Passphrase of the client key." },
 
     { .name = "postgres", .type = CFG_SECTION,
       .desc = "PostgreSQL destination: batched inserts into target_table." },
@@ -415,6 +425,10 @@ static const cfg_key pipeline_keys[] = {
     { .name = "source.heartbeat_interval_ms", .type = CFG_INT,
       .off = PL(source.heartbeat_interval_ms), .def = "0", .range = "0..",
       .desc = "Debezium heartbeat.interval.ms; 0 = no heartbeats." },
+    { .name = "source.heartbeat_action_query", .type = CFG_STR,
+      .off = PL(source.heartbeat_action_query),
+      .desc = "Debezium heartbeat.action.query: run on the source at each heartbeat, so "
+              "a database whose captured tables are quiet still produces WAL to confirm." },
     { .name = "source.provide_transaction_metadata", .type = CFG_BOOL,
       .off = PL(source.provide_transaction_metadata), .def = "false",
       .desc = "Debezium provide.transaction.metadata." },
@@ -619,6 +633,12 @@ static const cfg_key platform_keys[] = {
     { .name = "dlq.path", .type = CFG_STR, .off = PF(dlq.path), .def = "",
       .desc = "transport_mode direct: the JSON-lines file dead letters go to; empty means "
               "<pipeline_id>.dlq.jsonl in the working directory." },
+    { .name = "dlq.postgres_conninfo", .type = CFG_STR, .off = PF(dlq.postgres_conninfo),
+      .def = "", .flags = CFG_F_SECRET,
+      .desc = "transport_mode direct: a libpq connection string; when set, dead letters go "
+              "to dlq.postgres_table in that database instead of the dlq.path file." },
+    { .name = "dlq.postgres_table", .type = CFG_STR, .off = PF(dlq.postgres_table),
+      .def = "cdcagent_dlq", .desc = "Table for dlq.postgres_conninfo, created when missing." },
 
     { .name = "retry", .type = CFG_SECTION,
       .desc = "Backoff for sink writes; the default for every sink's retry.*." },

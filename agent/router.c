@@ -103,6 +103,18 @@ agent_router_flush(agent_router *r, int timeout_ms, cdc_err *err)
 }
 
 void
+agent_router_heartbeat(agent_router *r, int64_t ts_ms)
+{
+    for (int i = 0; i < r->ndests; i++) {
+        cdc_dest *d = r->dests[i];
+        cdc_err   err = { 0 };
+
+        if (d->ops->heartbeat && d->ops->heartbeat(d, ts_ms, &err) < 0)
+            log_warn("agent", "destination %s: heartbeat not sent: %s", d->id, err.msg);
+    }
+}
+
+void
 agent_router_close(agent_router *r)
 {
     for (int i = 0; i < r->ndests; i++) {

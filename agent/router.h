@@ -33,6 +33,8 @@ int  agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err);
 int  agent_router_commit(agent_router *r, const cdc_txn *txn, cdc_err *err);
 /* Polls every destination's durable position into the watermark. */
 int  agent_router_poll(agent_router *r, cdc_err *err);
+/* Sends a heartbeat to every destination that has them; failures are logged. */
+void agent_router_heartbeat(agent_router *r, int64_t ts_ms);
 int  agent_router_flush(agent_router *r, int timeout_ms, cdc_err *err);
 void agent_router_close(agent_router *r);
 

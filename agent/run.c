@@ -13,6 +13,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/dest_registry.h"
 #include "agent/health.h"
+#include "agent/heartbeat.h"
 #include "agent/metrics.h"
 #include "agent/pgconn.h"
 #include "agent/publication.h"
@@ -47,11 +48,13 @@ typedef struct agent {
     uint64_t          received;     /* newest WAL position received */
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */
+    uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
     int64_t           last_status_ms;
     int64_t           last_metrics_ms;
     dest_dlq         *dlq;          /* direct mode: where refused events go */
     agent_metrics    *metrics;
     agent_health     *health;
+    agent_heartbeat  *heartbeat;    /* NULL: source.heartbeat_interval_ms is 0 */
 } agent;
 
 static int64_t
@@ -177,7 +180,8 @@ static int
 open_destinations(agent *ag, cdc_err *err)
 {
     const cfg_pipeline *pl = &ag->cfg->pipeline;
-    cdc_dest_env        env = { pl->pipeline_id, pl->topic_prefix, ag->src->database, &ag->json };
+    cdc_dest_env        env = { pl->pipeline_id, pl->topic_prefix, ag->src->database, &ag->json,
+                                ag->resume_lsn };
     cdc_dest           *d;
 
     if (ag->cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT) {
@@ -291,6 +295,7 @@ stream(agent *ag, cdc_err *err)
         }
         if (agent_router_poll(&ag->router, err) < 0 || send_status(ag, false, false, err) < 0)
             return -1;
+        agent_heartbeat_tick(ag->heartbeat, &ag->router, agent_capture_in_txn(ag->cap));
         update_metrics(ag);
     }
 }
@@ -363,9 +368,16 @@ snapshot_interrupted(const agent *ag, const slot_row *slot)
     if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER || slot->confirmed == 0)
         return false;
     for (int i = 0; i < ag->router.ndests; i++) {
-        cdc_pos p = ag->router.written[i];
+        const cdc_dest *d = ag->router.dests[i];
+        cdc_pos         p = ag->router.written[i];
 
-        if (p.lsn + 1 == slot->confirmed && p.seq != CDC_SEQ_SNAPSHOT_LAST && p.seq != CDC_SEQ_END)
+        if (cdc_pos_cmp(d->newest_held, p) > 0)
+            p = d->newest_held;
+        if (p.lsn + 1 != slot->confirmed)
+            continue;
+        /* Kafka: partitions fill independently, so even the last snapshot row
+           does not prove the others arrived; the slot has not moved since. */
+        if (d->held_unordered || (p.seq != CDC_SEQ_SNAPSHOT_LAST && p.seq != CDC_SEQ_END))
             return true;
     }
     return false;
@@ -469,9 +481,15 @@ log_summary(agent *ag)
 static int
 run_agent(agent *ag, cdc_err *err)
 {
-    bool done = false;
+    slot_row slot;
+    bool     done = false;
     int  rc;
 
+    /* Where PostgreSQL will resume: destinations that hold positions per
+       partition (Kafka) look for what they already have from there on. */
+    if (read_slot(ag, &slot, err) < 0)
+        return -1;
+    ag->resume_lsn = slot.exists ? slot.confirmed : 0;
     if (open_destinations(ag, err) < 0)
         return -1;
     /* In flight: transactions handed out but not yet durable everywhere. */
@@ -493,6 +511,7 @@ run_agent(agent *ag, cdc_err *err)
     }
     if (start_stream(ag, err) < 0)
         return -1;
+    ag->heartbeat = agent_heartbeat_new(ag->src);
     agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
     for (;;) {
         rc = stream(ag, err);
@@ -524,9 +543,6 @@ warn_unbuilt(const cdc_config *cfg)
 {
     const cfg_source *src = &cfg->pipeline.source;
 
-    if (src->heartbeat_interval_ms > 0)
-        log_warn("agent", "source.heartbeat_interval_ms is not supported yet and is ignored "
-                 "(idle slots still advance from the server's keepalives)");
     if (src->provide_transaction_metadata)
         log_warn("agent", "source.provide_transaction_metadata is not supported yet and is "
                  "ignored: events carry transaction: null");
@@ -578,6 +594,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
         agent_metrics_error(ag.metrics, err->code);
         agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_ERROR, err->msg);
     }
+    agent_heartbeat_free(ag.heartbeat);
     agent_router_close(&ag.router);
     dest_dlq_close(ag.dlq);
     agent_capture_free(ag.cap);

@@ -17,11 +17,11 @@
  * Records without a key get a partition derived from their position, so a
  * re-sent event lands where its first copy did.
  *
- * Restart.  resume_from() reads the position headers of the last record of
- * every partition of "{prefix}.*" and reports {0,0}; write() then skips an
- * event whose target partition already holds a position at or after it.
- * Each partition holds a prefix of the events addressed to it (the
- * idempotent producer keeps order), so this loses and repeats nothing.
+ * Restart.  resume_from() collects the positions each partition of
+ * "{prefix}.*" holds at or after the slot's confirmed position (everything
+ * PostgreSQL will send again) and reports {0,0}; write() then skips exactly
+ * the events their partition already holds, so a restart loses and repeats
+ * nothing, even where a failed delivery left a hole before later records.
  */
 #include "kafka.h"
 
@@ -43,13 +43,23 @@
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
 #define KAFKA_RESUME_MS  20000  /* reading the last records at start */
+#define KAFKA_HB_PREFIX  "__debezium-heartbeat"
+/* Delivery-report tags: (slot << 1) | is_dead_letter, or this for heartbeats. */
+#define KAFKA_TAG_HEARTBEAT UINTPTR_MAX
+
+/* The positions a partition held at start, at or after the resume floor (sorted). */
+typedef struct kafka_held {
+    cdc_pos *pos;
+    size_t   n, cap;
+    cdc_pos  max;
+} kafka_held;
 
 /* A topic this destination writes, with what resume found in it. */
 typedef struct kafka_topic {
     char             *name;
     rd_kafka_topic_t *rkt;
     int32_t           nparts;
-    cdc_pos          *last;     /* per partition: position of its last record, or NULL */
+    kafka_held       *held;     /* per partition, from resume; NULL: nothing held */
     bool              dlq_ready;
 } kafka_topic;
 
@@ -86,7 +96,9 @@ typedef struct kafka {
     size_t          ring_cap;
     cdc_pos         durable;
     cdc_buf         kbuf, vbuf, hbuf;
-    uint64_t        nrecords, nskipped, ndlq;
+    uint64_t        nrecords, nskipped, ndlq, nheartbeats;
+    uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
+    kafka_topic    *hb_topic;           /* "__debezium-heartbeat.{prefix}", at first heartbeat */
     bool            fatal;
     char            fatal_msg[200];
     bool            degraded;
@@ -262,6 +274,13 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     rd_kafka_headers_t *h = NULL;
 
     (void) rk;
+    if (tag == KAFKA_TAG_HEARTBEAT) {
+        /* Outside the event stream: a lost heartbeat loses no change. */
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn(KAFKA_FAC, "%s: heartbeat not delivered: %s", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
+        return;
+    }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         kafka_slot_done(k, slot);
         return;
@@ -504,7 +523,7 @@ kafka_topic_add(kafka *k, const char *name, int32_t nparts)
 
 /* Creates topic `name` when missing (TOPIC_ALREADY_EXISTS is success). */
 static int
-kafka_create_topic(kafka *k, const char *name, cdc_err *err)
+kafka_create_topic(kafka *k, const char *name, int nparts, cdc_err *err)
 {
     char                  errstr[256];
     rd_kafka_NewTopic_t  *nt;
@@ -515,7 +534,7 @@ kafka_create_topic(kafka *k, const char *name, cdc_err *err)
     size_t                nres = 0;
     int                   rc = -1;
 
-    nt = rd_kafka_NewTopic_new(name, k->nparts_new, k->rf_new, errstr, sizeof(errstr));
+    nt = rd_kafka_NewTopic_new(name, nparts, k->rf_new, errstr, sizeof(errstr));
     if (nt == NULL)
         return cdc_err_set(err, CDC_E_CONFIG, "kafka topic %s: %s", name, errstr);
     opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -604,14 +623,14 @@ kafka_topic_get(kafka *k, const char *name, cdc_err *err)
        creating needs rights a managed cluster may not grant. */
     if (t == NULL) {
         if ((n = kafka_topic_nparts(k, name, 1, NULL)) < 0 &&
-            (kafka_create_topic(k, name, err) != 0 ||
+            (kafka_create_topic(k, name, k->nparts_new, err) != 0 ||
              (n = kafka_topic_nparts(k, name, 50, err)) < 0))
             return NULL;
         t = kafka_topic_add(k, name, n);
     }
     if (k->dlq_enabled) {
         snprintf(dlq, sizeof(dlq), "%s.%s", name, k->dlq_suffix);
-        if (kafka_topic_nparts(k, dlq, 1, NULL) < 0 && kafka_create_topic(k, dlq, err) != 0)
+        if (kafka_topic_nparts(k, dlq, 1, NULL) < 0 && kafka_create_topic(k, dlq, k->nparts_new, err) != 0)
             return NULL;
         t->dlq_ready = true;
     }
@@ -648,6 +667,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
                             : env && env->topic_prefix ? env->topic_prefix : "");
     k->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
     k->dlq_enabled = c->dlq_enabled;
+    k->resume_lsn = env ? env->resume_lsn : 0;
     k->nparts_new = c->kafka->topic_num_partitions > 0 ? c->kafka->topic_num_partitions : 1;
     k->rf_new = c->kafka->topic_replication_factor > 0 ? c->kafka->topic_replication_factor : 1;
     if (env && env->encode_opts) {
@@ -715,20 +735,157 @@ kafka_ours(const kafka *k, const char *name)
     return !(nl > sl + 1 && name[nl - sl - 1] == '.' && strcmp(name + nl - sl, k->dlq_suffix) == 0);
 }
 
-/* Reads the record at offset high-1 of each partition in `parts` (offsets set). */
+/* Adds `p` to the positions partition `h` holds. */
+static void
+kafka_held_add(kafka_held *h, cdc_pos p)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->pos = cdc_xrealloc(h->pos, h->cap * sizeof(*h->pos));
+    }
+    h->pos[h->n++] = p;
+    if (cdc_pos_cmp(p, h->max) > 0)
+        h->max = p;
+}
+
 static int
-kafka_read_last(kafka *k, rd_kafka_topic_partition_list_t *parts, cdc_err *err)
+kafka_pos_order(const void *a, const void *b)
+{
+    return cdc_pos_cmp(*(const cdc_pos *) a, *(const cdc_pos *) b);
+}
+
+/* Does the partition already hold the record of position `p`? */
+static bool
+kafka_held_has(const kafka_held *h, cdc_pos p)
+{
+    size_t lo = 0, hi = h->n;
+
+    if (h->n == 0 || cdc_pos_cmp(p, h->max) > 0)
+        return false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int    c = cdc_pos_cmp(h->pos[mid], p);
+
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Reading one partition backwards, window by window, down to the resume floor. */
+typedef struct kafka_scan {
+    kafka_topic *t;
+    int32_t      part;
+    int64_t      lo;            /* the partition's low watermark */
+    int64_t      start, end;    /* the window being read: [start, end) */
+    bool         window_done;   /* every record of the window seen */
+    bool         below_floor;   /* the window's first record is older than the floor */
+    bool         done;          /* nothing older can be at or after the floor */
+} kafka_scan;
+
+/* One record read while scanning: remember its position if it may come again. */
+static void
+kafka_scan_record(kafka_scan *sc, const rd_kafka_message_t *m, uint64_t floor)
+{
+    rd_kafka_headers_t *h = NULL;
+    cdc_pos             p;
+    bool                ours;
+
+    if (m->offset < sc->start || m->offset >= sc->end) {
+        if (m->offset >= sc->end)
+            sc->window_done = true;
+        return;
+    }
+    rd_kafka_message_headers(m, &h);
+    ours = kafka_hdr_u64(h, "cdc.commit_lsn", &p.lsn) && kafka_hdr_u64(h, "cdc.seq", &p.seq);
+    if (m->offset == sc->start && (!ours || p.lsn < floor))
+        sc->below_floor = true;
+    if (ours && p.lsn >= floor)
+        kafka_held_add(&sc->t->held[sc->part], p);
+    if (m->offset == sc->end - 1)
+        sc->window_done = true;
+}
+
+/* Reads every unfinished scan's window once.  @returns 0, or -1 with err set. */
+static int
+kafka_scan_windows(rd_kafka_t *rc, kafka_scan *scans, int n, uint64_t floor, cdc_err *err)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    int                              left = 0, rcode = -1;
+    struct timespec                  t0, now;
+
+    for (int i = 0; i < n; i++)
+        if (!scans[i].done) {
+            rd_kafka_topic_partition_list_add(parts, scans[i].t->name, scans[i].part)->offset =
+                scans[i].start;
+            scans[i].window_done = scans[i].below_floor = false;
+            left++;
+        }
+    if (rd_kafka_assign(rc, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cdc_err_set(err, CDC_E_DEST, "kafka resume: assign failed");
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (left > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 200);
+        kafka_scan         *sc = NULL;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 > KAFKA_RESUME_MS) {
+            cdc_err_set(err, CDC_E_TIMEOUT, "kafka resume: %d partition(s) were not read within "
+                        "%d ms", left, KAFKA_RESUME_MS);
+            if (m)
+                rd_kafka_message_destroy(m);
+            goto out;
+        }
+        if (m == NULL)
+            continue;
+        for (int i = 0; i < n && m->rkt; i++)
+            if (!scans[i].done && !scans[i].window_done && scans[i].part == m->partition &&
+                strcmp(scans[i].t->name, rd_kafka_topic_name(m->rkt)) == 0)
+                sc = &scans[i];
+        if (sc != NULL) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                sc->window_done = true;     /* the window reaches the end of the partition */
+            else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                kafka_scan_record(sc, m, floor);
+            else
+                log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
+            if (sc->window_done)
+                left--;
+        } else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rcode = 0;
+out:
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rcode;
+}
+
+/*
+ * Collects, for every partition in `scans`, the positions of its records
+ * at or after the resume floor.  Each partition is read backwards in
+ * growing windows from its end until a window starts with a record older
+ * than the floor (or the partition's start is reached).
+ */
+static int
+kafka_read_held(kafka *k, kafka_scan *scans, int n, uint64_t floor, cdc_err *err)
 {
     rd_kafka_conf_t *cc = rd_kafka_conf_dup(k->base_conf);
     rd_kafka_t      *rc;
     char             errstr[512];
-    int              left = parts->cnt, rcode = -1;
-    struct timespec  t0, now;
+    int              rcode = -1;
 
     if (kafka_conf_set(cc, "enable.auto.commit", "false", err) ||
         kafka_conf_set(cc, "auto.offset.reset", "earliest", err) ||
         kafka_conf_set(cc, "group.id", "cdcagent-resume", err) ||
-        kafka_conf_set(cc, "enable.partition.eof", "false", err)) {
+        kafka_conf_set(cc, "enable.partition.eof", "true", err)) {
         rd_kafka_conf_destroy(cc);
         return -1;
     }
@@ -737,47 +894,24 @@ kafka_read_last(kafka *k, rd_kafka_topic_partition_list_t *parts, cdc_err *err)
         rd_kafka_conf_destroy(cc);
         return cdc_err_set(err, CDC_E_DEST, "kafka resume: creating a consumer: %s", errstr);
     }
-    if (rd_kafka_assign(rc, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        cdc_err_set(err, CDC_E_DEST, "kafka resume: assign failed");
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (left > 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 200);
-        rd_kafka_headers_t *h = NULL;
-        kafka_topic        *t;
-        cdc_pos             p = { 0, 0 };
+    for (int active = n; active > 0;) {
+        if (kafka_scan_windows(rc, scans, n, floor, err) != 0)
+            goto out;
+        active = 0;
+        for (int i = 0; i < n; i++) {
+            kafka_scan *sc = &scans[i];
+            int64_t     width = sc->end - sc->start;
 
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (m == NULL) {
-            if ((now.tv_sec - t0.tv_sec) * 1000 > KAFKA_RESUME_MS) {
-                cdc_err_set(err, CDC_E_TIMEOUT, "kafka resume: %d partition(s) did not return "
-                            "their last record within %d ms", left, KAFKA_RESUME_MS);
-                goto out;
+            if (sc->done)
+                continue;
+            if (sc->below_floor || sc->start <= sc->lo) {
+                sc->done = true;
+                continue;
             }
-            continue;
+            sc->end = sc->start;
+            sc->start = sc->start - width * 2 > sc->lo ? sc->start - width * 2 : sc->lo;
+            active++;
         }
-        if (m->err) {
-            log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        t = kafka_topic_find(k, rd_kafka_topic_name(m->rkt));
-        if (t && m->partition < t->nparts && t->last[m->partition].lsn == 0 &&
-            t->last[m->partition].seq == 0) {
-            rd_kafka_message_headers(m, &h);
-            if (!kafka_hdr_u64(h, "cdc.commit_lsn", &p.lsn) ||
-                !kafka_hdr_u64(h, "cdc.seq", &p.seq)) {
-                /* Not ours (Debezium's, before the switch): nothing to skip. */
-                log_info(KAFKA_FAC, "%s partition %d: last record has no cdc position headers",
-                         t->name, (int) m->partition);
-                p.lsn = 0;
-                p.seq = 1;  /* marks the partition as read; {0,1} skips nothing real */
-            }
-            t->last[m->partition] = p;
-            left--;
-        }
-        rd_kafka_message_destroy(m);
     }
     rcode = 0;
 out:
@@ -786,17 +920,32 @@ out:
     return rcode;
 }
 
+/*
+ * Restart: PostgreSQL sends again every transaction after the slot's
+ * confirmed position (env->resume_lsn, "the floor").  For each partition
+ * of this pipeline's topics, the positions of the records it holds at or
+ * after the floor are collected, and write() skips exactly those.  A set,
+ * not a "last position" threshold: a record whose delivery failed while
+ * later ones to the same partition succeeded (a local error before the
+ * record was sent, for instance) leaves a hole that must be filled, not
+ * jumped over.  The newest position found is reported in d->newest_held.
+ */
 static int
 kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
 {
     kafka                           *k = d->impl;
     const struct rd_kafka_metadata  *md = NULL;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
     rd_kafka_resp_err_t              e;
-    int                              rc = -1;
+    kafka_scan                      *scans = NULL;
+    int                              nscans = 0, rc = -1;
+    size_t                           nheld = 0;
 
     /* The router passes every event; write() decides per partition. */
     last_done->lsn = last_done->seq = 0;
+    if (k->resume_lsn == 0) {
+        log_info(KAFKA_FAC, "resume: no confirmed position (a new slot): nothing to skip");
+        return 0;
+    }
     e = rd_kafka_metadata(k->rk, 1, NULL, &md, KAFKA_META_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s", rd_kafka_err2str(e));
@@ -810,7 +959,8 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
             kafka_topic_find(k, mt->topic))
             continue;
         t = kafka_topic_add(k, mt->topic, mt->partition_cnt);
-        t->last = cdc_xcalloc((size_t) t->nparts, sizeof(*t->last));
+        t->held = cdc_xcalloc((size_t) t->nparts, sizeof(*t->held));
+        scans = cdc_xrealloc(scans, (size_t) (nscans + t->nparts) * sizeof(*scans));
         for (int32_t p = 0; p < t->nparts; p++) {
             int64_t lo = 0, hi = 0;
 
@@ -821,25 +971,36 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
                 goto out;
             }
             if (hi > lo)
-                rd_kafka_topic_partition_list_add(parts, t->name, p)->offset = hi - 1;
+                scans[nscans++] = (kafka_scan) { .t = t, .part = p, .lo = lo, .end = hi,
+                                                 .start = hi - 64 > lo ? hi - 64 : lo };
         }
     }
-    if (parts->cnt > 0 && kafka_read_last(k, parts, err) != 0)
+    /* From one below the slot's position: the snapshot's rows sit at (consistent point - 1). */
+    if (nscans > 0 && kafka_read_held(k, scans, nscans, k->resume_lsn - 1, err) != 0)
         goto out;
-    for (size_t i = 0; i < k->topics_cap; i++) {
-        kafka_topic *t = k->topics[i];
+    for (int i = 0; i < nscans; i++) {
+        kafka_held *h = &scans[i].t->held[scans[i].part];
 
-        for (int32_t p = 0; t && t->last && p < t->nparts; p++)
-            if (t->last[p].lsn)
-                log_info(KAFKA_FAC, "%s partition %d holds events up to %X/%X #%llu", t->name,
-                         (int) p, (unsigned) (t->last[p].lsn >> 32), (unsigned) t->last[p].lsn,
-                         (unsigned long long) t->last[p].seq);
+        if (h->n == 0)
+            continue;
+        qsort(h->pos, h->n, sizeof(*h->pos), kafka_pos_order);
+        nheld += h->n;
+        if (cdc_pos_cmp(h->max, d->newest_held) > 0)
+            d->newest_held = h->max;
+        d->held_unordered = true;
+        log_info(KAFKA_FAC, "%s partition %d holds %zu event(s) at or after " CDC_LSN_FMT
+                 ", up to " CDC_LSN_FMT " #%llu", scans[i].t->name, (int) scans[i].part, h->n,
+                 CDC_LSN_ARGS(k->resume_lsn), CDC_LSN_ARGS(h->max.lsn),
+                 (unsigned long long) h->max.seq);
     }
+    log_info(KAFKA_FAC, "resume: %zu event(s) after the slot's position " CDC_LSN_FMT
+             " are already in Kafka and will not be written again", nheld,
+             CDC_LSN_ARGS(k->resume_lsn));
     rc = 0;
 out:
+    free(scans);
     if (md)
         rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_partition_list_destroy(parts);
     return rc;
 }
 
@@ -1048,7 +1209,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding an event", name);
     }
     part = kafka_partition(t, ev, &k->kbuf, nullkey);
-    if (t->last && cdc_pos_cmp(ev->pos, t->last[part]) <= 0) {
+    if (t->held && kafka_held_has(&t->held[part], ev->pos)) {
         k->nskipped++;      /* the partition has it from before the restart */
         kafka_slot_new(k, ev->pos, true);
         kafka_slot_advance(k);
@@ -1126,6 +1287,83 @@ kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* heartbeat: Debezium's heartbeat topic                              */
+/* ------------------------------------------------------------------ */
+
+/* JsonConverter's rendering of ServerNameKey{serverName} and Heartbeat{ts_ms}. */
+static void
+kafka_heartbeat_json(kafka *k, int64_t ts_ms)
+{
+    bool with_schema = k->jopts.schemas_enable;
+
+    if (with_schema)
+        cdc_buf_puts(&k->kbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.common.ServerNameKey\",\"version\":1},"
+                     "\"payload\":");
+    cdc_buf_puts(&k->kbuf, "{\"serverName\":");
+    sch_json_put_string(&k->kbuf, k->prefix, strlen(k->prefix));
+    cdc_buf_putc(&k->kbuf, '}');
+    if (with_schema) {
+        cdc_buf_putc(&k->kbuf, '}');
+        cdc_buf_puts(&k->vbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\","
+                     "\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.common.Heartbeat\",\"version\":1},"
+                     "\"payload\":");
+    }
+    cdc_buf_printf(&k->vbuf, "{\"ts_ms\":%" PRId64 "}", ts_ms);
+    if (with_schema)
+        cdc_buf_putc(&k->vbuf, '}');
+}
+
+/*
+ * One record on "__debezium-heartbeat.{prefix}", partition 0, as Debezium
+ * sends it (CONTRACT 1.2).  It carries no position header: the topic is not
+ * part of the restart skip, and a heartbeat written twice harms no one.
+ */
+static int
+kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
+{
+    kafka              *k = d->impl;
+    char                name[300];
+    int32_t             n;
+    rd_kafka_resp_err_t e;
+
+    rd_kafka_poll(k->rk, 0);
+    if (k->fatal)
+        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    snprintf(name, sizeof(name), "%s.%s", KAFKA_HB_PREFIX, k->prefix);
+    if (k->hb_topic == NULL) {
+        if ((k->hb_topic = kafka_topic_find(k, name)) == NULL) {
+            if ((n = kafka_topic_nparts(k, name, 1, NULL)) < 0 &&
+                (kafka_create_topic(k, name, 1, err) != 0 ||
+                 (n = kafka_topic_nparts(k, name, 50, err)) < 0))
+                return -1;
+            k->hb_topic = kafka_topic_add(k, name, n);
+        }
+    }
+    cdc_buf_reset(&k->kbuf);
+    cdc_buf_reset(&k->vbuf);
+    if (k->avro) {
+        if (kafka_avro_heartbeat(k->avro, name, k->prefix, ts_ms, &k->kbuf, &k->vbuf, err) < 0)
+            return -1;
+    } else {
+        kafka_heartbeat_json(k, ts_ms);
+    }
+    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf))
+        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding a heartbeat", name);
+    e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->hb_topic->rkt), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(k->kbuf.data, k->kbuf.len),
+                          RD_KAFKA_V_VALUE(k->vbuf.data, k->vbuf.len),
+                          RD_KAFKA_V_OPAQUE((void *) KAFKA_TAG_HEARTBEAT), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return cdc_err_set(err, CDC_E_DEST, "kafka %s: %s", name, rd_kafka_err2str(e));
+    k->nheartbeats++;
+    return 0;
+}
+
 static void
 kafka_health(cdc_dest *d, cdc_health *h)
 {
@@ -1170,7 +1408,9 @@ kafka_free(kafka *k)
             continue;
         if (t->rkt)
             rd_kafka_topic_destroy(t->rkt);
-        free(t->last);
+        for (int32_t p = 0; t->held && p < t->nparts; p++)
+            free(t->held[p].pos);
+        free(t->held);
         free(t->name);
         free(t);
     }
@@ -1213,5 +1453,6 @@ const cdc_dest_ops dest_kafka_ops = {
     .progress = kafka_progress,
     .flush = kafka_flush,
     .health = kafka_health,
+    .heartbeat = kafka_heartbeat,
     .close = kafka_close,
 };

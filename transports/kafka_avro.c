@@ -24,6 +24,8 @@ struct kafka_avro {
     bool           stop_on_incompatible;
     ka_entry      *buckets[KA_BUCKETS];
     uint64_t       registrations;
+    uint32_t       hb_key_id, hb_value_id;  /* heartbeat subjects' ids */
+    bool           hb_key_ok, hb_value_ok;  /* ... once registered */
 };
 
 kafka_avro *
@@ -185,4 +187,63 @@ kafka_avro_encode(kafka_avro *ka, const cdc_event *ev, const char *topic, int64_
     if (e->has_key && sch_avro_encode_key(e->w, ev, e->key_id, kbuf, err) < 0)
         return -1;
     return sch_avro_encode_value(e->w, ev, e->value_id, now_us, vbuf, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeats: Debezium's ServerNameKey / Heartbeat records           */
+/* ------------------------------------------------------------------ */
+
+#define HB_NS "io.debezium.connector.common"
+
+static const char hb_key_schema[] =
+    "{\"type\":\"record\",\"name\":\"ServerNameKey\",\"namespace\":\"" HB_NS "\","
+    "\"fields\":[{\"name\":\"serverName\",\"type\":\"string\"}],"
+    "\"connect.version\":1,\"connect.name\":\"" HB_NS ".ServerNameKey\"}";
+static const char hb_value_schema[] =
+    "{\"type\":\"record\",\"name\":\"Heartbeat\",\"namespace\":\"" HB_NS "\","
+    "\"fields\":[{\"name\":\"ts_ms\",\"type\":\"long\"}],"
+    "\"connect.version\":1,\"connect.name\":\"" HB_NS ".Heartbeat\"}";
+
+/* Avro's long: zig-zag, then base-128 little-endian groups. */
+static void
+put_avro_long(cdc_buf *b, int64_t v)
+{
+    uint64_t z = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
+
+    while (z >= 0x80) {
+        cdc_buf_put_u8(b, (uint8_t) (z | 0x80));
+        z >>= 7;
+    }
+    cdc_buf_put_u8(b, (uint8_t) z);
+}
+
+static void
+put_confluent_header(cdc_buf *b, uint32_t id)
+{
+    cdc_buf_put_u8(b, 0);
+    cdc_buf_put_u32be(b, id);
+}
+
+int
+kafka_avro_heartbeat(kafka_avro *ka, const char *topic, const char *server_name, int64_t ts_ms,
+                     cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err)
+{
+    size_t n = strlen(server_name);
+
+    if (!ka->hb_key_ok) {
+        if (register_one(ka, topic, "key", hb_key_schema, &ka->hb_key_id, err) < 0)
+            return -1;
+        ka->hb_key_ok = true;
+    }
+    if (!ka->hb_value_ok) {
+        if (register_one(ka, topic, "value", hb_value_schema, &ka->hb_value_id, err) < 0)
+            return -1;
+        ka->hb_value_ok = true;
+    }
+    put_confluent_header(kbuf, ka->hb_key_id);
+    put_avro_long(kbuf, (int64_t) n);
+    cdc_buf_put(kbuf, server_name, n);
+    put_confluent_header(vbuf, ka->hb_value_id);
+    put_avro_long(vbuf, ts_ms);
+    return 0;
 }

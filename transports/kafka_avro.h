@@ -35,6 +35,13 @@ void        kafka_avro_free(kafka_avro *ka);     /* NULL is a no-op */
 int kafka_avro_encode(kafka_avro *ka, const cdc_event *ev, const char *topic, int64_t now_us,
                       cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err);
 
+/*
+ * A Debezium heartbeat record (key ServerNameKey{serverName}, value
+ * Heartbeat{ts_ms}) for `topic`, registering both subjects on first use.
+ */
+int kafka_avro_heartbeat(kafka_avro *ka, const char *topic, const char *server_name,
+                         int64_t ts_ms, cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err);
+
 /* Schemas registered so far (a counter for metrics and logs). */
 uint64_t kafka_avro_registrations(const kafka_avro *ka);
 

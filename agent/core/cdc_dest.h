@@ -21,6 +21,7 @@
 #define CDC_AGENT_CORE_CDC_DEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cdc_err.h"
 #include "cdc_event.h"
@@ -34,6 +35,9 @@ typedef struct cdc_dest_env {
     const char *topic_prefix;
     const char *database;       /* source database name (source.db) */
     const void *encode_opts;    /* const sch_json_opts * for JSON-emitting destinations */
+    /* The slot's confirmed position at start: PostgreSQL sends again every
+       transaction after it.  0: no slot yet (nothing will be sent again). */
+    uint64_t    resume_lsn;
 } cdc_dest_env;
 
 typedef enum cdc_dest_state { CDC_DEST_OK = 0, CDC_DEST_DEGRADED, CDC_DEST_ERROR } cdc_dest_state;
@@ -60,6 +64,10 @@ struct cdc_dest_ops {
     /* Makes everything written durable, waiting at most timeout_ms. */
     int  (*flush)(cdc_dest *d, int timeout_ms, cdc_err *err);
     void (*health)(cdc_dest *d, cdc_health *h);
+    /* Optional (NULL: nothing to do): a heartbeat record at wall-clock time
+       ts_ms, outside the event stream (Debezium's heartbeat topic).  A failed
+       heartbeat is reported, never fatal: it carries no change. */
+    int  (*heartbeat)(cdc_dest *d, int64_t ts_ms, cdc_err *err);
     void (*close)(cdc_dest *d);                         /* frees d->impl */
 };
 
@@ -67,6 +75,12 @@ struct cdc_dest {
     const cdc_dest_ops *ops;
     const char         *id;      /* sink_id, or the transport name */
     void               *impl;    /* the destination's own state */
+    /* Set by resume_from when the destination holds positions beyond the
+       one it reports (Kafka: per partition); the newest of them. */
+    cdc_pos             newest_held;
+    /* ... and those positions are not a prefix of the stream (partitions fill
+       independently), so the newest alone proves nothing about older ones. */
+    bool                held_unordered;
 };
 
 static inline int

@@ -201,7 +201,8 @@ ok "Kafka brokers: A (Debezium) on $BOOT_A, B (cdcagent) on $BOOT_B"
 
 CPORT=$(free_port)
 DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
-topic.creation.default.replication.factor=1" \
+topic.creation.default.replication.factor=1
+heartbeat.interval.ms=500" \
 DBZ_PORT=$PORT DBZ_PREFIX=$PREFIX DBZ_TABLES=${TABLES// /} DBZ_SLOT=dbz_slot DBZ_PUB=dbz_publication \
     DBZ_SNAPSHOT=initial DBZ_SKIPPED=none connect_start "$CDIR" "$BOOT_A" "$CPORT" \
     || fail "Kafka Connect with the Debezium connector (log: $CDIR/connect.log)"
@@ -213,7 +214,8 @@ while [ "$(slot_field dbz_slot active)" != t ]; do
 done
 ok "Debezium $DBZ_VERSION snapshotted and streams from dbz_slot (Connect REST on $CPORT)"
 
-P_TABLES=$TABLES P_SNAPSHOT=initial P_SLOT=cdc_slot P_SOURCE_EXTRA='skipped_operations: none' write_pipeline
+P_TABLES=$TABLES P_SNAPSHOT=initial P_SLOT=cdc_slot P_SOURCE_EXTRA='skipped_operations: none
+heartbeat_interval_ms: 500' write_pipeline
 sed -i "s/^topic_prefix: .*/topic_prefix: $PREFIX/" "$T/pipeline.yaml"
 cat >"$T/platform.yaml" <<YAML
 transport_mode: kafka
@@ -534,5 +536,25 @@ read -r _ n_topics n_cmp n_diff n_groups <<<"$result"
 note "$n_topics data topics, $n_cmp record pairs compared, $n_diff differences ($n_groups distinct) outside the allow-list; every one in $T/compare.out"
 [ "$n_cmp" -gt 50 ] || fail "only $n_cmp record pairs compared"
 expect_eq "Debezium (broker A) and cdcagent (broker B) agree on topics, partitions, keys, values, schemas and headers, apart from the allow-list" "$n_diff" 0
+
+# Heartbeats (heartbeat.interval.ms=500 on both): the first record of each tool's heartbeat
+# topic, minus the wall-clock ts_ms, must be the same (topic, partition, key, value schema,
+# headers).  The number of beats differs with timing and is not compared.
+for side in A B; do
+    boot=$BOOT_A; [ "$side" = B ] && boot=$BOOT_B
+    "$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$boot" --timeout 10 \
+        "__debezium-heartbeat.$PREFIX" >"$T/hb_$side.jsonl" 2>/dev/null || true
+done
+hb_shape() {
+    python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert isinstance(r["value"]["payload"]["ts_ms"], int)
+r["value"]["payload"]["ts_ms"] = "<ts>"
+print(json.dumps({k: r[k] for k in ("topic", "partition", "key", "value", "headers")}, sort_keys=True))' "$1"
+}
+[ -s "$T/hb_A.jsonl" ] || fail "Debezium wrote no heartbeat to __debezium-heartbeat.$PREFIX"
+[ -s "$T/hb_B.jsonl" ] || fail "cdcagent wrote no heartbeat to __debezium-heartbeat.$PREFIX"
+expect_eq "heartbeat records: cdcagent's equal Debezium's (ts_ms aside)" "$(hb_shape "$T/hb_B.jsonl")" "$(hb_shape "$T/hb_A.jsonl")"
 
 done_testing

@@ -190,7 +190,8 @@ main(int argc, char **argv)
     cfg_kafka       kc = { 0 };
     dest_kafka_conf c = { .kafka = &kc, .json_schemas_enable = true, .dlq_suffix = "dlq",
                           .dlq_enabled = true };
-    cdc_dest_env    env = { .pipeline_id = "drive", .database = "cdc_demo" };
+    /* Every run starts from the first position, as if the slot had never moved. */
+    cdc_dest_env    env = { .pipeline_id = "drive", .database = "cdc_demo", .resume_lsn = 1 };
     cdc_dest        d = { .ops = &dest_kafka_ops, .id = "kafka" };
     cdc_err         err = { 0 };
     cdc_pos         last, p = { 0, 0 };

@@ -5,7 +5,7 @@
 # must be in its topic exactly once, each partition in position order.  Driven by
 # test/tools/kafka_dest_drive (deterministic positions) until the agent opens the Kafka
 # destination; then this test kills `cdcagent run` instead.
-. "$(dirname "$0")/../common.sh"
+. "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/kafka.sh"
 
 BUILD=${CDC_BUILD:-$CDC_SRC/build}

@@ -1,9 +1,11 @@
 /*
- * `cdcagent dlq list|replay` (see dlq_cli.h).  The file is read whole with
- * jansson: dead letters are rare, so it is small.  Replay talks to the sink
- * itself with one blocking request per letter (libcurl easy, libpq), not
- * through the sink's asynchronous machinery: the stored record is already
- * the payload, so nothing has to be encoded again.
+ * `cdcagent dlq list|replay` (see dlq_cli.h).  The file or the table is read
+ * whole: dead letters are rare, so there are few.  A file line is read with
+ * jansson, except its record, which is taken out first as raw text (jansson
+ * would change its numbers).  Replay talks to the sink itself with one
+ * blocking request per letter (libcurl easy, libpq), not through the sink's
+ * asynchronous machinery: the stored record is already the payload, so
+ * nothing is encoded again and the bytes sent are the bytes refused.
  */
 #include "agent/dlq_cli.h"
 
@@ -61,23 +63,34 @@ find_letter(agent_dlq_set *set, const char *id)
     return NULL;
 }
 
-static void
-add_letter(agent_dlq_set *set, json_t *line, int lineno)
+static agent_dlq_letter *
+new_letter(agent_dlq_set *set)
 {
-    json_t           *hdr = json_object_get(line, "headers"), *rec = json_object_get(line, "record");
-    const char       *id = json_string_value(json_object_get(line, "id"));
-    const char       *part = json_string_value(json_object_get(hdr, "dlq.source_partition"));
-    const char       *off = json_string_value(json_object_get(hdr, "dlq.source_offset"));
     agent_dlq_letter *l;
 
-    if (find_letter(set, id))       /* refused again after a crash re-sent it: one letter */
-        return;
     if (set->n == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 16;
         set->v = cdc_xrealloc(set->v, (size_t) set->cap * sizeof(*set->v));
     }
     l = &set->v[set->n++];
     memset(l, 0, sizeof(*l));
+    return l;
+}
+
+/* @p raw: the line's record as written (NULL: none or null). */
+static void
+add_letter(agent_dlq_set *set, json_t *line, const char *raw, size_t rawlen, int lineno)
+{
+    json_t           *hdr = json_object_get(line, "headers");
+    const char       *id = json_string_value(json_object_get(line, "id"));
+    const char       *part = json_string_value(json_object_get(hdr, "dlq.source_partition"));
+    const char       *off = json_string_value(json_object_get(hdr, "dlq.source_offset"));
+    json_t           *text = json_object_get(line, "record_text");
+    agent_dlq_letter *l;
+
+    if (find_letter(set, id))       /* refused again after a crash re-sent it: one letter */
+        return;
+    l = new_letter(set);
     l->id = cdc_xstrdup(id);
     l->sink_id = dup_or_null(json_string_value(json_object_get(line, "sink_id")));
     if (l->sink_id == NULL)
@@ -89,10 +102,39 @@ add_letter(agent_dlq_set *set, json_t *line, int lineno)
     l->seq = (uint64_t) json_integer_value(json_object_get(line, "seq"));
     l->error_type = hdr_str(hdr, "dlq.error_type");
     l->error_message = hdr_str(hdr, "dlq.error_message");
+    l->stacktrace = hdr_str(hdr, "dlq.stacktrace");
     l->timestamp = hdr_str(hdr, "dlq.timestamp");
-    if (rec && !json_is_null(rec))
-        l->record = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (json_is_string(text))
+        l->record = cdc_xstrndup(json_string_value(text), json_string_length(text));
+    else if (raw && !(rawlen == 4 && memcmp(raw, "null", 4) == 0))
+        l->record = cdc_xstrndup(raw, rawlen);
     l->line = lineno;
+}
+
+/*
+ * One line: the record's raw text is cut out first (replaced by null for
+ * jansson, which reads the rest).  @returns the parsed line, or NULL.
+ */
+static json_t *
+parse_line(const char *buf, size_t len, const char **raw, size_t *rawlen)
+{
+    size_t  off, n;
+    char   *copy;
+    json_t *line;
+
+    *raw = NULL;
+    *rawlen = 0;
+    if (dest_dlq_json_member(buf, len, "record", &off, &n) != 1)
+        return json_loadb(buf, len, 0, NULL);
+    copy = cdc_xmalloc(len - n + 4);
+    memcpy(copy, buf, off);
+    memcpy(copy + off, "null", 4);
+    memcpy(copy + off + 4, buf + off + n, len - off - n);
+    line = json_loadb(copy, len - n + 4, 0, NULL);
+    free(copy);
+    *raw = buf + off;
+    *rawlen = n;
+    return line;
 }
 
 /* Applies one marker (markers are applied after the whole file is read). */
@@ -127,17 +169,19 @@ agent_dlq_read(const char *path, agent_dlq_set *set, cdc_err *err)
         return cdc_err_set(err, CDC_E_IO, "dead-letter file %s: %s", path, strerror(errno));
     }
     while ((len = getline(&buf, &cap, f)) >= 0) {
-        json_t *line;
+        json_t     *line;
+        const char *raw;
+        size_t      rawlen;
 
         lineno++;
         if (strspn(buf, " \t\r\n") == (size_t) len)
             continue;
-        line = json_loadb(buf, (size_t) len, 0, NULL);
+        line = parse_line(buf, (size_t) len, &raw, &rawlen);
         if (json_is_string(json_object_get(line, "replayed"))) {
             json_array_append(markers, line);   /* a letter is always before its marker,
                                                    but a duplicate may come after it */
         } else if (json_is_string(json_object_get(line, "id"))) {
-            add_letter(set, line, lineno);
+            add_letter(set, line, raw, rawlen, lineno);
         } else {
             log_warn(DLQ_FAC, "%s:%d: not a dead letter (a torn line?); skipped", path, lineno);
             set->nbad++;
@@ -173,12 +217,83 @@ agent_dlq_set_free(agent_dlq_set *set)
         free(l->topic);
         free(l->error_type);
         free(l->error_message);
+        free(l->stacktrace);
         free(l->timestamp);
         free(l->record);
         free(l->replayed_at);
     }
     free(set->v);
     memset(set, 0, sizeof(*set));
+}
+
+bool
+agent_dlq_uses_table(const cdc_config *cfg)
+{
+    const char *c = cfg->platform.dlq.postgres_conninfo;
+
+    return c != NULL && c[0] != '\0';
+}
+
+static int
+add_row(void *arg, const dest_dlq_row *row)
+{
+    agent_dlq_letter *l = new_letter(arg);
+    char              id[200];
+
+    dest_dlq_letter_id(row->sink_id, row->pos, id, sizeof(id));
+    l->id = cdc_xstrdup(id);
+    l->row_id = row->row_id;
+    l->sink_id = cdc_xstrdup(row->sink_id);
+    l->topic = cdc_xstrdup(row->topic);
+    l->partition = row->partition;
+    l->offset = row->offset;
+    l->commit_lsn = row->pos.lsn;
+    l->seq = row->pos.seq;
+    l->error_type = cdc_xstrdup(row->error_type);
+    l->error_message = cdc_xstrdup(row->error_message);
+    l->stacktrace = cdc_xstrdup(row->stacktrace);
+    l->timestamp = cdc_xstrdup(row->timestamp);
+    l->record = dup_or_null(row->record);
+    l->replayed = row->replayed_at != NULL;
+    l->replayed_at = dup_or_null(row->replayed_at);
+    return 0;
+}
+
+int
+agent_dlq_read_table(dest_dlq *q, agent_dlq_set *set, cdc_err *err)
+{
+    memset(set, 0, sizeof(*set));
+    if (dest_dlq_scan(q, add_row, set, err) < 0) {
+        agent_dlq_set_free(set);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The dead letters of @p cfg, from the table or the file; @p where names the
+ * store for messages.  *qp is the open table store (kept for marking), or NULL.
+ */
+static int
+load_letters(const cdc_config *cfg, agent_dlq_set *set, dest_dlq **qp, char *where, size_t n,
+             cdc_err *err)
+{
+    *qp = NULL;
+    if (!agent_dlq_uses_table(cfg)) {
+        agent_dlq_file_path(cfg, where, n);
+        return agent_dlq_read(where, set, err);
+    }
+    *qp = dest_dlq_open_pg(cfg->platform.dlq.postgres_conninfo, cfg->platform.dlq.postgres_table,
+                           err);
+    if (*qp == NULL)
+        return -1;
+    snprintf(where, n, "%s", dest_dlq_path(*qp));
+    if (agent_dlq_read_table(*qp, set, err) < 0) {
+        dest_dlq_close(*qp);
+        *qp = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* "schema.table" against a topic "<prefix>.schema.table" (or the bare "schema.table"). */
@@ -208,19 +323,28 @@ agent_dlq_match(const agent_dlq_letter *l, const agent_dlq_filter *f)
     if (f->error_type && strcmp(l->error_type, f->error_type) != 0)
         return false;
     id_ok = f->nids == 0;
-    for (int i = 0; i < f->nids && !id_ok; i++)
-        id_ok = strcmp(l->id, f->ids[i]) == 0;
+    for (int i = 0; i < f->nids && !id_ok; i++) {
+        char *end;
+        long long row = strtoll(f->ids[i], &end, 10);
+
+        id_ok = strcmp(l->id, f->ids[i]) == 0 ||
+                (l->row_id > 0 && *f->ids[i] && *end == '\0' && row == l->row_id);
+    }
     return id_ok;
 }
 
 /* ---------------------------------------------------------------- list */
 
-static json_t *
-letter_json(const agent_dlq_letter *l)
+/* One letter as a compact JSON object; the record goes in verbatim, last. */
+static void
+put_letter_json(cdc_buf *out, const agent_dlq_letter *l)
 {
     json_t *o = json_object();
+    char   *text;
+    bool    raw = l->record && dest_dlq_record_is_json(l->record, strlen(l->record));
 
     json_object_set_new(o, "id", json_string(l->id));
+    json_object_set_new(o, "row_id", l->row_id > 0 ? json_integer(l->row_id) : json_null());
     json_object_set_new(o, "sink_id", json_string(l->sink_id));
     json_object_set_new(o, "topic", json_string(l->topic));
     json_object_set_new(o, "partition", json_integer(l->partition));
@@ -229,59 +353,67 @@ letter_json(const agent_dlq_letter *l)
     json_object_set_new(o, "seq", json_integer((json_int_t) l->seq));
     json_object_set_new(o, "error_type", json_string(l->error_type));
     json_object_set_new(o, "error_message", json_string(l->error_message));
+    json_object_set_new(o, "stacktrace", json_string(l->stacktrace ? l->stacktrace : ""));
     json_object_set_new(o, "timestamp", json_string(l->timestamp));
     json_object_set_new(o, "replayed", json_boolean(l->replayed));
     json_object_set_new(o, "replayed_at", l->replayed_at ? json_string(l->replayed_at)
                                                          : json_null());
-    json_object_set_new(o, "record", l->record ? json_loads(l->record, JSON_DECODE_ANY, NULL)
-                                               : json_null());
-    return o;
+    if (l->record && !raw)      /* not JSON: shown as a string */
+        json_object_set_new(o, "record_text", json_string(l->record));
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (text == NULL)
+        return;
+    cdc_buf_put(out, text, strlen(text) - 1);       /* without the closing brace */
+    cdc_buf_puts(out, ",\"record\":");
+    cdc_buf_puts(out, raw ? l->record : "null");
+    cdc_buf_putc(out, '}');
+    free(text);
 }
 
 int
 agent_dlq_list(const cdc_config *cfg, const agent_dlq_filter *f, bool json, cdc_err *err)
 {
     agent_dlq_set set;
-    char          path[512];
-    json_t       *arr = json_array();
+    dest_dlq     *q;
+    char          where[512];
+    cdc_buf       arr = CDC_BUF_INIT;
     int           shown = 0, replayed = 0;
 
-    agent_dlq_file_path(cfg, path, sizeof(path));
-    if (agent_dlq_read(path, &set, err) < 0) {
-        json_decref(arr);
+    if (load_letters(cfg, &set, &q, where, sizeof(where), err) < 0)
         return -1;
-    }
+    dest_dlq_close(q);
     if (!json)
         printf("%-40s %-12s %-32s %-12s %-16s %-24s %-8s %s\n", "ID", "SINK", "TOPIC", "OFFSET",
                "ERROR TYPE", "TIME", "REPLAYED", "MESSAGE");
+    cdc_buf_putc(&arr, '[');
     for (int i = 0; i < set.n; i++) {
         const agent_dlq_letter *l = &set.v[i];
 
         if (!agent_dlq_match(l, f))
             continue;
-        shown++;
         replayed += l->replayed;
-        if (json)
-            json_array_append_new(arr, letter_json(l));
-        else
+        if (json) {
+            cdc_buf_puts(&arr, shown ? ",\n  " : "\n  ");
+            put_letter_json(&arr, l);
+        } else {
             printf("%-40s %-12s %-32s %-12" PRIu64 " %-16s %-24s %-8s %.100s\n", l->id,
                    l->sink_id, l->topic, l->offset, l->error_type, l->timestamp,
                    l->replayed ? "yes" : "no", l->error_message);
+        }
+        shown++;
     }
+    cdc_buf_puts(&arr, "\n]\n");
     if (json) {
-        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-        if (s)
-            printf("%s\n", s);
-        free(s);
+        fwrite(arr.data, 1, arr.len, stdout);
     } else {
-        printf("%d dead letter%s in %s%s", shown, shown == 1 ? "" : "s", path,
+        printf("%d dead letter%s in %s%s", shown, shown == 1 ? "" : "s", where,
                f && f->all ? "" : " (not replayed; --all shows every one)");
         if (f && f->all)
             printf(", %d replayed", replayed);
         printf("\n");
     }
-    json_decref(arr);
+    cdc_buf_free(&arr);
     agent_dlq_set_free(&set);
     return 0;
 }
@@ -290,7 +422,8 @@ agent_dlq_list(const cdc_config *cfg, const agent_dlq_filter *f, bool json, cdc_
 
 typedef struct replay_ctx {
     const cdc_config *cfg;
-    dest_dlq         *q;            /* opened on the first success */
+    dest_dlq         *q;            /* the table (opened to read), or the file (opened on
+                                       the first success) */
     PGconn          **pg;           /* one connection per sink (index into cfg sinks) */
 } replay_ctx;
 
@@ -433,13 +566,24 @@ put_table(cdc_buf *b, PGconn *conn, const char *name)
     PQfreemem(q);
 }
 
+/* Member @p name of the stored record as its raw text; NULL when absent or null. */
+static char *
+record_member(const agent_dlq_letter *l, const char *name)
+{
+    size_t off, len;
+
+    if (dest_dlq_json_member(l->record, strlen(l->record), name, &off, &len) != 1 ||
+        (len == 4 && memcmp(l->record + off, "null", 4) == 0))
+        return NULL;
+    return cdc_xstrndup(l->record + off, len);
+}
+
 /* The stored row into event_log, one statement: committed when it returns COMMAND_OK. */
 static int
 replay_event_log(replay_ctx *c, int si, const agent_dlq_letter *l, char *why, size_t n)
 {
     const cfg_pg_sink *p = &c->cfg->pipeline.sinks[si].postgres;
-    json_t            *rec = json_loads(l->record, JSON_DECODE_ANY, NULL);
-    json_t            *key = json_object_get(rec, "key"), *value = json_object_get(rec, "value");
+    size_t             koff, klen;
     char              *ktext = NULL, *vtext = NULL;
     char               part[16], off[24], lsn[24], seq[24];
     const char        *params[7];
@@ -447,16 +591,15 @@ replay_event_log(replay_ctx *c, int si, const agent_dlq_letter *l, char *why, si
     PGresult          *res = NULL;
     int                rc = -1;
 
-    if (!json_is_object(rec)) {
+    if (!dest_dlq_record_is_json(l->record, strlen(l->record)) ||
+        dest_dlq_json_member(l->record, strlen(l->record), "key", &koff, &klen) < 0) {
         snprintf(why, n, "the stored record is not a {key, value, metadata} object");
         goto out;
     }
     if (c->pg[si] == NULL && (c->pg[si] = pg_connect_sink(p, why, n)) == NULL)
         goto out;
-    if (key && !json_is_null(key))
-        ktext = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    if (value && !json_is_null(value))
-        vtext = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    ktext = record_member(l, "key");
+    vtext = record_member(l, "value");
     snprintf(part, sizeof(part), "%d", l->partition);
     snprintf(off, sizeof(off), "%" PRIu64, l->offset);
     snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) l->commit_lsn);
@@ -501,7 +644,6 @@ out:
     cdc_buf_free(&q);
     free(ktext);
     free(vtext);
-    json_decref(rec);
     return rc;
 }
 
@@ -559,8 +701,7 @@ agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run,
 
     *failed = 0;
     sel.all = true;             /* see the replayed ones, to say they are skipped */
-    agent_dlq_file_path(cfg, path, sizeof(path));
-    if (agent_dlq_read(path, &set, err) < 0)
+    if (load_letters(cfg, &set, &c.q, path, sizeof(path), err) < 0)
         return -1;
     c.pg = cdc_xcalloc((size_t) cfg->pipeline.nsinks + 1, sizeof(*c.pg));
     if (!dry_run && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -605,7 +746,8 @@ agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run,
         /* Delivered: only now the marker, so a crash in between re-sends (same key) */
         if (c.q == NULL && (c.q = dest_dlq_open(path, err)) == NULL)
             goto out;
-        if (dest_dlq_mark_replayed(c.q, l->id, err) < 0) {
+        if (dest_dlq_mark_replayed(c.q, l->sink_id, (cdc_pos) { l->commit_lsn, l->seq },
+                                   err) < 0) {
             cdc_err_wrap(err, "%s was delivered but could not be marked replayed", l->id);
             goto out;
         }

@@ -4,8 +4,8 @@
  *
  *   GET /healthz  200 {"status":"ok"} while the process runs (liveness)
  *   GET /readyz   200 or 503 with the platform's health body (readiness):
- *                 503 when the replication connection is in error or
- *                 stopping, or a destination is in error
+ *                 503 when the replication connection is reconnecting,
+ *                 in error or stopping, or a destination is in error
  *   GET /metrics  Prometheus text exposition format 0.0.4
  *
  * It only reads the agent_metrics registry; the main loop writes it.  The

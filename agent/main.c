@@ -1,7 +1,7 @@
 /*
  * cdcagent's command line.  Only this file decides to exit.  Exit codes:
  * 0 success, 1 runtime failure, 2 usage or configuration error, 3 `slot status`
- * found something to warn about.
+ * found something to warn about, 4 `verify` found a difference.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +11,15 @@
 #include "agent/config.h"
 #include "agent/core/cdc_log.h"
 #include "agent/dlq_cli.h"
+#include "agent/privs.h"
 #include "agent/run.h"
 #include "agent/slot.h"
+#include "agent/verify.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 #define EXIT_WARNINGS 3  /* slot status: warnings printed */
+#define EXIT_DIFFERS  4  /* verify: source and destination differ */
 
 typedef struct cli {
     const char *cmd;        /* "run", "validate", "slot status", ... */
@@ -29,6 +32,7 @@ typedef struct cli {
     int         dry_run;
     agent_dlq_filter dlq;   /* dlq list/replay: --sink, --table, --error-type, --all, --id */
     agent_slot_opts  slot;  /* slot status: --warn-retained-bytes, --rate-window (--all: dlq.all) */
+    agent_verify_opts verify; /* verify: --table (repeatable), --ranges, --wait (--sink, --json) */
 } cli;
 
 static const char usage_text[] =
@@ -45,6 +49,9 @@ static const char usage_text[] =
     "  slot advance PIPELINE.yaml LSN  skip the slot forward to LSN (needs --yes)\n"
     "  dlq list PIPELINE.yaml       show the dead letters not replayed yet (--all: every one)\n"
     "  dlq replay PIPELINE.yaml     re-deliver them to their sinks, each once (--dry-run)\n"
+    "  verify PIPELINE.yaml         compare the source tables with what a sink holds now\n"
+    "                               (postgres replica or jsonl; --sink ID, --table S.T\n"
+    "                               (repeatable), --ranges N, --wait SECONDS, --json)\n"
     "  help config                  print every configuration key\n"
     "  version                      print the version\n"
     "  help                         print this text\n"
@@ -52,13 +59,13 @@ static const char usage_text[] =
     "options:\n"
     "  --platform-config FILE       platform.yaml (default: built-in defaults)\n"
     "  --log-level LEVEL            debug, info, warn or error (overrides agent.log_level)\n"
-    "  --json                       machine-readable output (slot status)\n"
+    "  --json                       machine-readable output (slot status, dlq list, verify)\n"
     "  --yes                        confirm a destructive command (slot drop, slot advance)\n"
     "  --sink ID, --table S.T, --error-type T, --id ID (repeatable), --all, --dry-run\n"
     "                               select dead letters (dlq list, dlq replay)\n"
     "\n"
     "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
-    "            3 slot status printed warnings\n";
+    "            3 slot status printed warnings, 4 verify found differences\n";
 
 static int
 usage(const char *msg)
@@ -67,6 +74,36 @@ usage(const char *msg)
         fprintf(stderr, "cdcagent: %s\n\n", msg);
     fputs(usage_text, msg ? stderr : stdout);
     return msg ? EXIT_USAGE : 0;
+}
+
+/*
+ * verify's own options.  @returns 1 when argv[*i] was one (with *i moved past
+ * its value), 0 when it was not, -1 (and *i = -1) when its value is bad.
+ */
+static int
+parse_verify_arg(int argc, char **argv, int *i, agent_verify_opts *v)
+{
+    char *end;
+
+    if (*i + 1 >= argc)
+        return 0;
+    if (strcmp(argv[*i], "--table") == 0 && v->ntables < AGENT_VERIFY_MAX_TABLES) {
+        v->tables[v->ntables++] = argv[++*i];
+        return 1;
+    }
+    if (strcmp(argv[*i], "--ranges") == 0) {
+        v->ranges = (int) strtol(argv[++*i], &end, 10);
+        if (*end == '\0' && v->ranges >= 1 && v->ranges <= AGENT_VERIFY_RANGES_MAX)
+            return 1;
+    } else if (strcmp(argv[*i], "--wait") == 0) {
+        v->wait_seconds = strtod(argv[++*i], &end);
+        if (*end == '\0' && v->wait_seconds >= 0 && v->wait_seconds <= 86400)
+            return 1;
+    } else {
+        return 0;
+    }
+    *i = -1;
+    return -1;
 }
 
 static int
@@ -90,7 +127,10 @@ parse_args(int argc, char **argv, cli *c)
     c->cmd = cmd;
     c->dlq.ids = ids;
     for (; i < argc; i++) {
-        if (strcmp(argv[i], "--platform-config") == 0 && i + 1 < argc)
+        if (strcmp(cmd, "verify") == 0 && parse_verify_arg(argc, argv, &i, &c->verify) != 0) {
+            if (i < 0)
+                return -1;
+        } else if (strcmp(argv[i], "--platform-config") == 0 && i + 1 < argc)
             c->platform = argv[++i];
         else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc)
             c->log_level = argv[++i];
@@ -183,6 +223,15 @@ run_command(const cli *c, cdc_config *cfg)
         rc = agent_dlq_replay(cfg, &c->dlq, c->dry_run, &failed, &err);
         if (rc == 0 && failed > 0)
             return EXIT_RUNTIME;    /* each failure was reported on stderr */
+    } else if (strcmp(c->cmd, "verify") == 0) {
+        agent_verify_opts o = c->verify;
+        int               ndiff = 0;
+
+        o.sink_id = c->dlq.sink_id;
+        o.json = c->json;
+        rc = agent_verify(cfg, &o, &ndiff, &err);
+        if (rc == 0 && ndiff > 0)
+            return EXIT_DIFFERS;
     } else if (strcmp(c->cmd, "slot create") == 0)
         rc = agent_slot_create(cfg, &err);
     else if (strcmp(c->cmd, "slot drop") == 0) {
@@ -235,6 +284,10 @@ main(int argc, char **argv)
     }
     if (c.pipeline == NULL)
         return usage("missing PIPELINE.yaml");
+    if (strcmp(c.cmd, "run") == 0 && agent_privs_refuse_root(&err) < 0) {
+        fprintf(stderr, "cdcagent: run: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
     if (c.log_level) {
         cdc_level l;
 

@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "agent/core/cdc_counters.h"
+#include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
 
@@ -54,7 +56,7 @@ struct agent_metrics {
     _Atomic int      nseries;               /* release: order[0..n) and their slots are set */
     _Atomic uint64_t overflow[NOPS];
 
-    _Atomic uint64_t bytes, dlq, schema_regs;
+    _Atomic uint64_t bytes;
     _Atomic uint64_t errors[CDC_RC__COUNT];
 
     _Atomic uint64_t received_lsn, server_lsn, confirmed_lsn, queue_depth;
@@ -73,6 +75,7 @@ struct agent_metrics {
     /* Main loop only: transactions committed and not yet confirmed, oldest first. */
     struct { uint64_t end_lsn; int64_t at_ns; } txns[TXN_RING];
     size_t txn_head, txn_count;
+    int64_t last_lag_report_ns;             /* main loop only; 0: none yet */
 };
 
 static int64_t
@@ -180,20 +183,6 @@ agent_metrics_error(agent_metrics *m, cdc_rc code)
         atomic_fetch_add_explicit(&m->errors[code], 1, relaxed);
 }
 
-void
-agent_metrics_add_dlq(agent_metrics *m, uint64_t n)
-{
-    if (m)
-        atomic_fetch_add_explicit(&m->dlq, n, relaxed);
-}
-
-void
-agent_metrics_add_schema_registrations(agent_metrics *m, uint64_t n)
-{
-    if (m)
-        atomic_fetch_add_explicit(&m->schema_regs, n, relaxed);
-}
-
 /* -------------------------------------------------------------------- gauges */
 
 void
@@ -240,17 +229,40 @@ lag_seconds(agent_metrics *m)
     return d;
 }
 
+/* The newest WAL position known: the server's end, or what was received if later. */
+static uint64_t
+wal_end(agent_metrics *m)
+{
+    uint64_t end = atomic_load_explicit(&m->server_lsn, relaxed);
+    uint64_t recv = atomic_load_explicit(&m->received_lsn, relaxed);
+
+    return recv > end ? recv : end;
+}
+
 /* Bytes of WAL the slot holds beyond what is confirmed. */
 static uint64_t
 lag_bytes(agent_metrics *m)
 {
-    uint64_t end = atomic_load_explicit(&m->server_lsn, relaxed);
-    uint64_t recv = atomic_load_explicit(&m->received_lsn, relaxed);
+    uint64_t end = wal_end(m);
     uint64_t conf = atomic_load_explicit(&m->confirmed_lsn, relaxed);
 
-    if (recv > end)
-        end = recv;
     return end > conf && conf != 0 ? end - conf : 0;
+}
+
+/*
+ * Bytes of WAL destination @p i is behind: from its durable position, or the
+ * confirmed one when that is later (an idle slot advances past the last event).
+ */
+static uint64_t
+dest_lag_bytes(agent_metrics *m, int i)
+{
+    uint64_t end = wal_end(m);
+    uint64_t pos = atomic_load_explicit(&m->dests[i].durable_lsn, relaxed);
+    uint64_t conf = atomic_load_explicit(&m->confirmed_lsn, relaxed);
+
+    if (conf > pos)
+        pos = conf;
+    return end > pos && pos != 0 ? end - pos : 0;
 }
 
 /* ----------------------------------------------------------------- histogram */
@@ -411,7 +423,9 @@ take_snap(agent_metrics *m, health_snap *hs)
 static bool
 snap_ready(const health_snap *hs)
 {
-    if (hs->repl_state == AGENT_REPL_ERROR || hs->repl_state == AGENT_REPL_STOPPING)
+    /* Reconnecting means the source is unreachable now: not ready until it is back. */
+    if (hs->repl_state == AGENT_REPL_ERROR || hs->repl_state == AGENT_REPL_STOPPING ||
+        hs->repl_state == AGENT_REPL_RECONNECTING)
         return false;
     for (int i = 0; i < hs->ndests; i++)
         if (hs->dest_state[i] == CDC_DEST_ERROR)
@@ -486,6 +500,24 @@ render_events(agent_metrics *m, cdc_buf *out)
     }
 }
 
+/* A process-wide family of agent/core/cdc_counters.h, one label. */
+static void
+render_family(cdc_buf *out, cdc_counter_family fam, const char *name, const char *label,
+              const char *help)
+{
+    int      n = cdc_counter_labels(fam);
+    uint64_t over = cdc_counter_overflow(fam);
+
+    put_header(out, name, "counter", help);
+    for (int i = 0; i < n; i++) {
+        cdc_buf_printf(out, "%s{%s=\"", name, label);
+        put_label_value(out, cdc_counter_label(fam, i));
+        cdc_buf_printf(out, "\"} %llu\n", (unsigned long long) cdc_counter_value(fam, i));
+    }
+    if (over > 0)
+        cdc_buf_printf(out, "%s{%s=\"_overflow\"} %llu\n", name, label, (unsigned long long) over);
+}
+
 static void
 render_counters(agent_metrics *m, cdc_buf *out)
 {
@@ -500,11 +532,10 @@ render_counters(agent_metrics *m, cdc_buf *out)
         cdc_buf_printf(out, "\"} %llu\n",
                        (unsigned long long) atomic_load_explicit(&m->errors[c], relaxed));
     }
-    put_u64(out, "cdcagent_dlq_total", "counter", "Events routed to the dead-letter destination.",
-            atomic_load_explicit(&m->dlq, relaxed));
-    put_u64(out, "cdcagent_schema_registrations_total", "counter",
-            "Schemas registered with the schema registry.",
-            atomic_load_explicit(&m->schema_regs, relaxed));
+    render_family(out, CDC_CTR_DLQ, "cdcagent_dlq_events_total", "sink",
+                  "Events routed to the dead-letter destination, by sink.");
+    render_family(out, CDC_CTR_SCHEMA_REG, "cdcagent_schema_registrations_total", "subject",
+                  "New schema versions registered with the schema registry, by subject.");
 }
 
 static void
@@ -605,7 +636,6 @@ source_status(int st)
     switch (st) {
     case AGENT_REPL_CONNECTING:   return "starting";
     case AGENT_REPL_STREAMING:    return "running";
-    case AGENT_REPL_RECONNECTING: return "reconnecting";
     case AGENT_REPL_STOPPING:     return "stopping";
     default:                      return "error";
     }
@@ -661,6 +691,23 @@ health_sinks(agent_metrics *m, const health_snap *hs)
     return arr;
 }
 
+/* Per destination: {"sink_id", "lag" (WAL bytes behind), "durable_lsn"}. */
+static json_t *
+dest_lags(agent_metrics *m, int ndests)
+{
+    json_t *arr = json_array();
+
+    for (int i = 0; i < ndests && arr; i++) {
+        char lsn[CDC_LSN_STRLEN];
+
+        cdc_lsn_format(atomic_load_explicit(&m->dests[i].durable_lsn, relaxed), lsn);
+        json_array_append_new(arr, json_pack("{s:o, s:I, s:s}", "sink_id", jstr(m->dests[i].id),
+                                             "lag", (json_int_t) dest_lag_bytes(m, i),
+                                             "durable_lsn", lsn));
+    }
+    return arr;
+}
+
 bool
 agent_metrics_render_health(agent_metrics *m, cdc_buf *out)
 {
@@ -671,9 +718,9 @@ agent_metrics_render_health(agent_metrics *m, cdc_buf *out)
 
     take_snap(m, &hs);
     ready = snap_ready(&hs);
-    body = json_pack("{s:s, s:o, s:o, s:o}", "status", ready ? "ok" : "error",
+    body = json_pack("{s:s, s:o, s:o, s:o, s:o}", "status", ready ? "ok" : "error",
                      "pipeline_id", jstr(m->pipeline_id), "source", health_source(m, &hs),
-                     "sinks", health_sinks(m, &hs));
+                     "sinks", health_sinks(m, &hs), "consumer_lag", dest_lags(m, hs.ndests));
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (text == NULL)
         out->failed = true;     /* json_pack fails only on out-of-memory or invalid UTF-8 */
@@ -682,4 +729,54 @@ agent_metrics_render_health(agent_metrics *m, cdc_buf *out)
     free(text);
     json_decref(body);
     return ready;
+}
+
+/* ---------------------------------------------------------------- consumer.lag */
+
+/* The "consumer.lag" line: figures in the message, and as members of a JSON line. */
+static void
+log_lag(agent_metrics *m)
+{
+    int      n = atomic_load_explicit(&m->ndests, relaxed);    /* we are the writer */
+    uint64_t total = lag_bytes(m);
+    double   secs = lag_seconds(m);
+    char     conf[CDC_LSN_STRLEN], end[CDC_LSN_STRLEN];
+    cdc_buf  msg = CDC_BUF_INIT;
+    json_t  *fields;
+    char    *ftext;
+
+    cdc_lsn_format(atomic_load_explicit(&m->confirmed_lsn, relaxed), conf);
+    cdc_lsn_format(wal_end(m), end);
+    cdc_buf_printf(&msg, "slot %s: total_lag=%llu bytes (server %s, confirmed %s), "
+                   "lag_seconds=%.3f", m->slot, (unsigned long long) total, end, conf, secs);
+    for (int i = 0; i < n; i++)
+        cdc_buf_printf(&msg, "%s%s=%llu", i == 0 ? "; by destination: " : ", ", m->dests[i].id,
+                       (unsigned long long) dest_lag_bytes(m, i));
+    fields = json_pack("{s:o, s:o, s:I, s:f, s:s, s:s, s:o}", "pipeline_id", jstr(m->pipeline_id),
+                       "slot", jstr(m->slot), "total_lag", (json_int_t) total, "lag_seconds", secs,
+                       "server_lsn", end, "confirmed_lsn", conf, "lag", dest_lags(m, n));
+    ftext = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
+    cdc_log_event_fields(CDC_LOG_INFO, "lag", "consumer.lag", ftext, "%s",
+                         cdc_buf_failed(&msg) ? "lag report" : cdc_buf_str(&msg));
+    free(ftext);
+    json_decref(fields);
+    cdc_buf_free(&msg);
+}
+
+void
+agent_metrics_lag_report(agent_metrics *m, double interval_seconds)
+{
+    int64_t now;
+
+    if (m == NULL || !(interval_seconds > 0))
+        return;
+    now = mono_ns();
+    if (m->last_lag_report_ns == 0) {   /* the first report comes one interval after the start */
+        m->last_lag_report_ns = now;
+        return;
+    }
+    if (now - m->last_lag_report_ns < (int64_t) (interval_seconds * 1e9))
+        return;
+    m->last_lag_report_ns = now;
+    log_lag(m);
 }

@@ -63,10 +63,10 @@ void           agent_metrics_free(agent_metrics *m);
 void agent_metrics_event(agent_metrics *m, const char *table, cdc_op op);
 void agent_metrics_add_bytes(agent_metrics *m, uint64_t n);   /* replication payload bytes */
 void agent_metrics_error(agent_metrics *m, cdc_rc code);      /* errors_total{kind} */
-/* Lower layers (sinks/dlq.c, schemas/registry.c) cannot include this header: the
-   loop adds the growth of their own totals since it last looked. */
-void agent_metrics_add_dlq(agent_metrics *m, uint64_t n);
-void agent_metrics_add_schema_registrations(agent_metrics *m, uint64_t n);
+/* Lower layers (sinks/, schemas/) cannot include this header: they count dead
+   letters and schema registrations in agent/core/cdc_counters.h, which
+   agent_metrics_render() shows as cdcagent_dlq_events_total{sink} and
+   cdcagent_schema_registrations_total{subject}. */
 
 /* Gauges.  @thread main loop. */
 void agent_metrics_set_received_lsn(agent_metrics *m, uint64_t lsn);
@@ -102,6 +102,16 @@ int  agent_metrics_add_dest(agent_metrics *m, const char *id, const char *kind);
 /* Destination @p i's durable position and health (@p h may be NULL: unchanged). */
 void agent_metrics_set_dest(agent_metrics *m, int i, cdc_pos durable, const cdc_health *h);
 
+/**
+ * The platform's periodic "consumer.lag" log event (INFO): total_lag, the WAL
+ * bytes between the server's position and the confirmed LSN, and each
+ * destination's lag.  Logs at most once per @p interval_seconds
+ * (platform.yaml lag_monitor_interval_seconds), the first one interval after
+ * the first call; call it from the loop as often as convenient.
+ * @thread main loop.
+ */
+void agent_metrics_lag_report(agent_metrics *m, double interval_seconds);
+
 /* The replication connection's state; @p detail is copied (NULL: ""). */
 void agent_metrics_set_repl_state(agent_metrics *m, agent_repl_state st, const char *detail);
 const char *agent_repl_state_name(agent_repl_state st);
@@ -115,9 +125,10 @@ void agent_metrics_render(agent_metrics *m, cdc_buf *out);
 
 /**
  * Appends the /readyz JSON body to @p out (the platform's Pipeline.health()
- * shape: pipeline_id, source, sinks).
- * @returns true when ready: the replication connection is neither in error
- *          nor stopping, and no destination is in error.
+ * shape: status, pipeline_id, source, sinks, consumer_lag).
+ * @returns true when ready: the replication connection is streaming or
+ *          starting (not reconnecting, in error or stopping), and no
+ *          destination is in error.
  * @thread any (the HTTP thread).
  */
 bool agent_metrics_render_health(agent_metrics *m, cdc_buf *out);

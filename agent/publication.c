@@ -1,61 +1,184 @@
+/*
+ * The publication that tells pgoutput which tables to send, and the table
+ * privileges the agent's role needs, both checked before any slot exists.
+ * See publication.h for the rules; docs/dba.md ("Privileges") for what a DBA
+ * grants.
+ */
 #include "agent/publication.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/pgconn.h"
 
-static int
-create_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
-{
-    cdc_buf b = CDC_BUF_INIT;
-    char    ident[300];
-    int     rc;
+#define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 
-    cdc_buf_printf(&b, "CREATE PUBLICATION %s FOR TABLE ",
+/* One configured table as the server sees it; has is false when it does not exist. */
+typedef struct table_access {
+    bool has;
+    bool schema_usage;      /* USAGE on its schema */
+    bool select;            /* SELECT on the table */
+} table_access;
+
+static const char access_sql[] =
+    "SELECT has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(c.oid, 'SELECT')"
+    "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = $2";
+
+static int
+read_access(PGconn *conn, const char *qualified, table_access *ta, cdc_err *err)
+{
+    char        schema[64], table[64];
+    const char *p[2] = { schema, table };
+    PGresult   *res;
+
+    if (agent_pg_split_table(qualified, schema, table, err) < 0)
+        return -1;
+    res = agent_pg_query(conn, access_sql, 2, p, "reading the privileges on a captured table",
+                         err);
+    if (res == NULL)
+        return cdc_err_wrap(err, "table %s", qualified);
+    ta->has = PQntuples(res) == 1;
+    ta->schema_usage = ta->has && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    ta->select = ta->has && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * The initial snapshot COPYs every table, which needs USAGE on its schema
+ * and SELECT on it.  Checked here, before the slot is created, so a missing
+ * grant stops the first start with the statement that fixes it instead of
+ * failing half-way through a snapshot.  Streaming itself needs neither (the
+ * walsender decodes as the REPLICATION role), so with snapshot_mode never a
+ * missing grant is only a warning.
+ */
+static int
+check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *role = PQuser(conn);
+    bool        needed = src->snapshot_mode != CFG_SNAPSHOT_NEVER;
+
+    for (int i = 0; i < src->ntables; i++) {
+        const char  *t = src->tables[i];
+        table_access ta = { 0 };
+        char         schema[64], table[64];
+
+        if (read_access(conn, t, &ta, err) < 0)
+            return -1;
+        if (!ta.has)
+            return cdc_err_set(err, CDC_E_CONFIG, "table %s (source.tables) does not exist in "
+                               "database %s", t, src->database);
+        if (ta.schema_usage && ta.select)
+            continue;
+        agent_pg_split_table(t, schema, table, NULL);   /* read_access() checked the name */
+        if (!needed) {
+            log_warn("agent", "table %s: role %s lacks %s; snapshot_mode never does not need "
+                     "it, but any later snapshot will", t, role,
+                     ta.schema_usage ? "the SELECT privilege" : "USAGE on its schema");
+            continue;
+        }
+        if (!ta.schema_usage)
+            return cdc_err_set(err, CDC_E_CONFIG, "table %s: role %s lacks the USAGE privilege "
+                               "on schema %s, which the snapshot needs; as the schema's owner "
+                               "run: GRANT USAGE ON SCHEMA %s TO %s; GRANT SELECT ON %s TO %s;",
+                               t, role, schema, schema, role, t, role);
+        return cdc_err_set(err, CDC_E_CONFIG, "table %s: role %s lacks the SELECT privilege on "
+                           "it, which the snapshot needs; as the table's owner run: GRANT "
+                           "SELECT ON %s TO %s;", t, role, t, role);
+    }
+    return 0;
+}
+
+/* "CREATE PUBLICATION "pub" FOR TABLE "s"."t", ..." into @p b; -1 with err set on a bad name. */
+static int
+build_create(PGconn *conn, const cfg_source *src, cdc_buf *b, cdc_err *err)
+{
+    char ident[300];
+
+    cdc_buf_printf(b, "CREATE PUBLICATION %s FOR TABLE ",
                    agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
     for (int i = 0; i < src->ntables; i++) {
         char schema[64], table[64];
 
-        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0) {
-            cdc_buf_free(&b);
+        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
             return -1;
-        }
-        cdc_buf_printf(&b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(conn, schema, ident, sizeof(ident)));
-        cdc_buf_puts(&b, agent_pg_quote_ident(conn, table, ident, sizeof(ident)));
+        cdc_buf_printf(b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(conn, schema, ident, sizeof(ident)));
+        cdc_buf_puts(b, agent_pg_quote_ident(conn, table, ident, sizeof(ident)));
     }
-    rc = agent_pg_exec(conn, cdc_buf_str(&b), "creating the publication", err);
-    if (rc == 0)
+    if (cdc_buf_failed(b))
+        return cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
+                           src->publication_name);
+    return 0;
+}
+
+/*
+ * A role that may not create the publication (CREATE on the database and
+ * ownership of every table, or superuser) is the least-privilege setup:
+ * say so, with the statement for the owner to run.
+ */
+static int
+report_cannot_create(PGconn *conn, const cfg_source *src, const char *stmt, const char *why,
+                     cdc_err *err)
+{
+    cdc_err_set(err, CDC_E_CONFIG, "publication %s does not exist and role %s cannot create it "
+                "(%s); as the tables' owner run: %s;", src->publication_name, PQuser(conn),
+                why, stmt);
+    if (strlen(err->msg) + 1 >= sizeof(err->msg))
+        log_error("agent", "publication %s: the statement in full: %s;", src->publication_name,
+                  stmt);
+    return -1;
+}
+
+static int
+create_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    PGresult   *res = NULL;
+    const char *state;
+    char        why[160];
+    int         rc = -1;
+
+    if (build_create(conn, src, &b, err) < 0)
+        goto out;
+    res = PQexec(conn, cdc_buf_str(&b));
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         log_info("agent", "publication %s: created for %d tables", src->publication_name,
                  src->ntables);
+        rc = 0;
+        goto out;
+    }
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(why, sizeof(why), "%s", res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                                         : PQerrorMessage(conn));
+    why[strcspn(why, "\n")] = '\0';
+    if (state && strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0)
+        report_cannot_create(conn, src, cdc_buf_str(&b), why, err);
+    else
+        cdc_err_set(err, PQstatus(conn) == CONNECTION_BAD ? CDC_E_CONN : CDC_E_PG,
+                    "creating publication %s: %s%s%s%s", src->publication_name, why,
+                    state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+out:
+    PQclear(res);
     cdc_buf_free(&b);
     return rc;
 }
 
-/* The publication must publish every configured table; an existing one is never altered. */
-int
-agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
+/* An existing publication must publish every configured table; it is never altered. */
+static int
+check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 {
     const char *p[1] = { src->publication_name };
-    PGresult   *pub, *tabs;
+    PGresult   *tabs;
     int         rc = 0;
 
-    pub = agent_pg_query(conn, "SELECT puballtables FROM pg_publication WHERE pubname = $1", 1,
-                         p, "reading the publication", err);
-    if (pub == NULL)
-        return -1;
-    if (PQntuples(pub) == 0) {
-        PQclear(pub);
-        return create_publication(conn, src, err);
-    }
     tabs = agent_pg_query(conn, "SELECT schemaname || '.' || tablename FROM "
                           "pg_publication_tables WHERE pubname = $1", 1, p,
                           "reading the publication's tables", err);
-    if (tabs == NULL) {
-        PQclear(pub);
+    if (tabs == NULL)
         return -1;
-    }
     for (int i = 0; i < src->ntables && rc == 0; i++) {
         bool found = false;
 
@@ -72,8 +195,24 @@ agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
         log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "
                  "others are ignored", src->publication_name, PQntuples(tabs),
                  src->ntables);
-    PQclear(pub);
     PQclear(tabs);
     return rc;
 }
 
+int
+agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *pub;
+    bool        exists;
+
+    if (check_table_access(conn, src, err) < 0)
+        return -1;
+    pub = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, p,
+                         "reading the publication", err);
+    if (pub == NULL)
+        return -1;
+    exists = PQntuples(pub) > 0;
+    PQclear(pub);
+    return exists ? check_publication(conn, src, err) : create_publication(conn, src, err);
+}

@@ -1,8 +1,10 @@
 /*
  * The publication that tells pgoutput which tables to send.  cdcagent
- * creates it (FOR TABLE the configured tables) when it is missing, and never
- * alters one that exists: a publication that lacks a configured table is
- * reported with the statement that would fix it.
+ * creates it (FOR TABLE the configured tables) when it is missing and the
+ * role may, and never alters one that exists: a publication that lacks a
+ * configured table is reported with the statement that would fix it, and so
+ * is a missing publication the role may not create (the least-privilege
+ * setup, where the tables' owner creates it beforehand).
  *
  * It must exist before the slot's first decoded change: pgoutput looks the
  * publication up in the catalog as of each change's WAL position, so a slot
@@ -16,6 +18,16 @@
 #include "agent/config.h"
 #include "agent/core/cdc_err.h"
 
+/**
+ * Before any slot is created: checks that every configured table exists and
+ * that the connected role may read it (USAGE on the schema, SELECT on the
+ * table; only warned about with snapshot_mode never), then makes sure the
+ * publication exists and publishes every configured table.
+ * @param conn  borrowed: an ordinary (non-replication) connection.
+ * @returns 0, or -1 with err set: CDC_E_CONFIG names the table or the
+ *          publication and the SQL statement that fixes it.
+ * @thread main loop.
+ */
 int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "agent/publication.h"
 #include "agent/repl.h"
 #include "agent/router.h"
+#include "agent/sdnotify.h"
 #include "agent/snapshot.h"
 #include "agent/watermark.h"
 #include "schemas/json.h"
@@ -169,10 +170,13 @@ open_dlq(agent *ag, cdc_err *err)
         snprintf(path, sizeof(path), "%s", pf->dlq.path);
     else
         snprintf(path, sizeof(path), "%s.dlq.jsonl", ag->cfg->pipeline.pipeline_id);
-    ag->dlq = dest_dlq_open(path, err);
+    if (pf->dlq.postgres_conninfo && *pf->dlq.postgres_conninfo)
+        ag->dlq = dest_dlq_open_pg(pf->dlq.postgres_conninfo, pf->dlq.postgres_table, err);
+    else
+        ag->dlq = dest_dlq_open(path, err);
     if (ag->dlq == NULL)
-        return cdc_err_wrap(err, "dlq.path");
-    log_info("agent", "dead letters go to %s", path);
+        return cdc_err_wrap(err, "dlq");
+    log_info("agent", "dead letters go to %s", dest_dlq_path(ag->dlq));
     return 0;
 }
 
@@ -210,9 +214,11 @@ update_metrics(agent *ag)
 {
     int64_t now = mono_ms();
 
+    agent_sd_watchdog();
     if (ag->metrics == NULL || now - ag->last_metrics_ms < 1000)
         return;
     ag->last_metrics_ms = now;
+    agent_metrics_lag_report(ag->metrics, ag->cfg->platform.lag_monitor_interval_seconds);
     for (int i = 0; i < ag->router.ndests; i++) {
         cdc_dest  *d = ag->router.dests[i];
         cdc_health h = { 0 };
@@ -324,7 +330,8 @@ reconnect(agent *ag, cdc_err *err)
         log_warn("agent", "%s; reconnecting in %.1f s (attempt %d)", err->msg, sleep_s, attempt);
         agent_metrics_error(ag->metrics, err->code);
         agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_RECONNECTING, err->msg);
-        usleep((useconds_t) (sleep_s * 1e6));
+        agent_sd_status("reconnecting (attempt %d): %s", attempt, err->msg);
+        agent_sd_sleep(sleep_s, &stop_requested);
         wait = wait * (rt->multiplier > 1 ? rt->multiplier : 2);
         if (wait > rt->max_wait_seconds)
             wait = rt->max_wait_seconds;
@@ -341,6 +348,7 @@ reconnect(agent *ag, cdc_err *err)
         agent_capture_reset_stream(ag->cap);
         cdc_err_clear(err);
         agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
+        agent_sd_status("streaming from slot %s (reconnected)", ag->src->slot_name);
         return 0;
     }
     return stop_requested ? 1 : -1;
@@ -513,6 +521,7 @@ run_agent(agent *ag, cdc_err *err)
         return -1;
     ag->heartbeat = agent_heartbeat_new(ag->src);
     agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
+    agent_sd_ready("streaming from slot %s", ag->src->slot_name);
     for (;;) {
         rc = stream(ag, err);
         if (rc == 0 || !cdc_rc_retriable(err->code) || stop_requested)
@@ -534,6 +543,7 @@ run_agent(agent *ag, cdc_err *err)
     }
     log_summary(ag);
     agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STOPPING, "draining");
+    agent_sd_stopping("stopping: flushing destinations and confirming slot %s", ag->src->slot_name);
     return shutdown_agent(ag, err);
 }
 

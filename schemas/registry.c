@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 
@@ -802,17 +803,19 @@ sr_register_checked(sr_client *c, const char *subject, const char *schema_json,
     if (mine.version >= out->previous_version &&
         sr_change_compatible(c, subject, mine.version, &before, &out->compatible, err) < 0)
         goto fail;
-    if (out->changed)
-        log_info("sr",
-                 "schema.version_changed: subject=%s previous_version=%d new_version=%d "
-                 "schema_id=%u compatible=%s",
-                 subject, out->previous_version, out->version, out->id,
-                 out->compatible ? "true" : "false");
+    if (out->changed) {
+        cdc_metrics_schema_registered(subject);
+        cdc_log_event(out->compatible ? CDC_LOG_INFO : CDC_LOG_WARN, "sr", "schema.version_changed",
+                      "subject=%s previous_version=%d new_version=%d schema_id=%u compatible=%s",
+                      subject, out->previous_version, out->version, out->id,
+                      out->compatible ? "true" : "false");
+    }
     if (!out->compatible) {
-        cdc_log(stop_on_incompatible ? CDC_LOG_ERROR : CDC_LOG_WARN, "sr",
-                "schema.incompatible_change_detected: subject=%s previous_version=%d "
-                "new_version=%d schema_id=%u action=%s",
-                subject, before, out->version, out->id, stop_on_incompatible ? "stop" : "continue");
+        cdc_log_event(stop_on_incompatible ? CDC_LOG_ERROR : CDC_LOG_WARN, "sr",
+                      "schema.incompatible_change_detected",
+                      "subject=%s previous_version=%d new_version=%d schema_id=%u action=%s",
+                      subject, before, out->version, out->id,
+                      stop_on_incompatible ? "stop" : "continue");
         if (stop_on_incompatible) {
             cdc_err_set(err, CDC_E_DEST,
                         "subject %s: readers of version %d cannot read "

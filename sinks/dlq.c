@@ -1,7 +1,9 @@
 /*
- * The dead-letter file (see dlq.h for the line format).  Lines are built
- * with jansson, not on the hot path: they are written only for events a
- * sink has given up on.
+ * The dead-letter handle and its file store (see dlq.h for the line
+ * format); the table store is in dlq_pg.c.  Lines are built with jansson,
+ * except the record, which is copied in verbatim: jansson would turn 1.1
+ * into 1.1000000000000001 and refuses integers above 2^63.  Not on the hot
+ * path: only events a sink has given up on come here.
  */
 #include "dlq.h"
 
@@ -15,14 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../agent/core/cdc_buf.h"
+#include "../agent/core/cdc_counters.h"
 #include "../agent/core/cdc_log.h"
 #include "../agent/core/cdc_mem.h"
+#include "dlq_int.h"
 
-#define DLQ_FAC "dest.dlq"
+#define DLQ_FAC   "dest.dlq"
+#define DLQ_EVENT "pipeline.sink_write_error"
 
 struct dest_dlq {
-    char    *path;
-    int      fd;
+    char    *path;          /* the file, or "table <name>" */
+    int      fd;            /* file store; -1 for the table */
+    dlq_pg  *pg;            /* table store; NULL for the file */
     uint64_t count;
 };
 
@@ -47,6 +54,125 @@ dest_dlq_open(const char *path, cdc_err *err)
     return q;
 }
 
+dest_dlq *
+dest_dlq_open_pg(const char *conninfo, const char *table, cdc_err *err)
+{
+    dlq_pg   *pg = dlq_pg_open(conninfo, table, err);
+    dest_dlq *q;
+
+    if (pg == NULL)
+        return NULL;
+    q = cdc_xcalloc(1, sizeof(*q));
+    q->path = cdc_xstrdup(dlq_pg_label(pg));
+    q->fd = -1;
+    q->pg = pg;
+    return q;
+}
+
+/* ---------------------------------------------------------------- JSON framing */
+
+static size_t
+js_blank(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* s[i] is '"': @returns the index after the closing quote, or 0. */
+static size_t
+js_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* One value at s[i] (no leading blanks): @returns the index after it, or 0. */
+static size_t
+js_value(const char *s, size_t n, size_t i)
+{
+    size_t start = i;
+    int    depth = 0;
+
+    if (i >= n)
+        return 0;
+    if (s[i] == '"')
+        return js_string(s, n, i);
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < n && strchr(",}] \t\r\n", s[i]) == NULL)
+            i++;
+        return i > start ? i : 0;
+    }
+    while (i < n) {
+        if (s[i] == '"') {
+            if ((i = js_string(s, n, i)) == 0)
+                return 0;
+            continue;
+        }
+        if (s[i] == '{' || s[i] == '[')
+            depth++;
+        else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return 0;
+}
+
+int
+dest_dlq_json_member(const char *s, size_t n, const char *name, size_t *off, size_t *len)
+{
+    size_t nlen = strlen(name), i = js_blank(s, n, 0);
+
+    if (i >= n || s[i] != '{')
+        return -1;
+    i = js_blank(s, n, i + 1);
+    if (i < n && s[i] == '}')
+        return 0;
+    while (i < n) {
+        size_t k = i, ke, v;
+
+        if (s[i] != '"' || (ke = js_string(s, n, i)) == 0)
+            return -1;
+        i = js_blank(s, n, ke);
+        if (i >= n || s[i] != ':')
+            return -1;
+        v = js_blank(s, n, i + 1);
+        if ((i = js_value(s, n, v)) == 0)
+            return -1;
+        if (ke - k - 2 == nlen && memcmp(s + k + 1, name, nlen) == 0) {
+            *off = v;
+            *len = i - v;
+            return 1;
+        }
+        i = js_blank(s, n, i);
+        if (i < n && s[i] == '}')
+            return 0;
+        if (i >= n || s[i] != ',')
+            return -1;
+        i = js_blank(s, n, i + 1);
+    }
+    return -1;
+}
+
+bool
+dest_dlq_record_is_json(const char *rec, size_t n)
+{
+    json_t *v;
+
+    if (rec == NULL || memchr(rec, '\n', n) || memchr(rec, '\r', n))
+        return false;
+    v = json_loadb(rec, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    json_decref(v);
+    return v != NULL;
+}
+
+/* ---------------------------------------------------------------- the file store */
+
 /* ISO-8601 UTC with milliseconds, as the platform's dlq.timestamp. */
 static void
 dlq_timestamp(char *out, size_t n)
@@ -61,59 +187,70 @@ dlq_timestamp(char *out, size_t n)
     snprintf(out, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
-/* Writes one JSON value as a line; jv is stolen. */
 static int
-dlq_write_json(dest_dlq *q, json_t *jv, cdc_err *err)
+dlq_write_all(dest_dlq *q, const char *text, size_t len, cdc_err *err)
 {
-    char  *text = json_dumps(jv, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    size_t len, off = 0;
-    int    rc = -1;
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t w = write(q->fd, text + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return cdc_err_set(err, CDC_E_IO, "dead-letter file %s: write: %s", q->path,
+                               strerror(errno));
+        off += (size_t) w;
+    }
+    if (fdatasync(q->fd) != 0)
+        return cdc_err_set(err, CDC_E_IO, "dead-letter file %s: fsync: %s", q->path,
+                           strerror(errno));
+    return 0;
+}
+
+/*
+ * Writes @p jv (stolen) as one line; with @p raw, a last member "record"
+ * holding raw[0..rawlen) verbatim is added after jansson's text.
+ */
+static int
+dlq_write_line(dest_dlq *q, json_t *jv, const char *raw, size_t rawlen, cdc_err *err)
+{
+    char   *text = json_dumps(jv, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cdc_buf line = CDC_BUF_INIT;
+    size_t  len;
+    int     rc;
 
     json_decref(jv);
     if (text == NULL)
         return cdc_err_set(err, CDC_E_NOMEM, "dead-letter file %s: encoding failed", q->path);
     len = strlen(text);
-    text[len] = '\n';   /* json_dumps leaves room: overwrite the NUL, write len + 1 */
-    while (off < len + 1) {
-        ssize_t w = write(q->fd, text + off, len + 1 - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            cdc_err_set(err, CDC_E_IO, "dead-letter file %s: write: %s", q->path,
-                        strerror(errno));
-            goto out;
-        }
-        off += (size_t) w;
+    if (raw) {
+        cdc_buf_put(&line, text, len - 1);          /* without the closing brace */
+        cdc_buf_puts(&line, ",\"record\":");
+        cdc_buf_put(&line, raw, rawlen);
+        cdc_buf_putc(&line, '}');
+    } else {
+        cdc_buf_put(&line, text, len);
     }
-    if (fdatasync(q->fd) != 0) {
-        cdc_err_set(err, CDC_E_IO, "dead-letter file %s: fsync: %s", q->path, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
+    cdc_buf_putc(&line, '\n');
     free(text);
+    if (cdc_buf_failed(&line)) {
+        cdc_buf_free(&line);
+        return cdc_err_set(err, CDC_E_NOMEM, "dead-letter file %s: out of memory", q->path);
+    }
+    rc = dlq_write_all(q, (const char *) line.data, line.len, err);
+    cdc_buf_free(&line);
     return rc;
 }
 
-int
-dest_dlq_append(dest_dlq *q, const dest_dlq_rec *r, cdc_err *err)
+static int
+file_append(dest_dlq *q, const dest_dlq_rec *r, const dlq_extra *x, cdc_err *err)
 {
-    char    id[200], ts[40], off[24], where[200];
-    json_t *line = json_object(), *hdr = json_object(), *rec = NULL;
+    json_t *line = json_object(), *hdr = json_object();
+    char    off[24];
 
-    snprintf(id, sizeof(id), "%s-%016" PRIX64 "-%" PRIu64, r->sink_id ? r->sink_id : "",
-             r->pos.lsn, r->pos.seq);
-    dlq_timestamp(ts, sizeof(ts));
     snprintf(off, sizeof(off), "%" PRIu64, r->offset);
-    snprintf(where, sizeof(where), "%s at %s", cdc_rc_name(r->code),
-             r->where ? r->where : "?");
-    if (r->record) {
-        rec = json_loadb(r->record, r->record_len, 0, NULL);
-        if (rec == NULL)    /* keep it anyway, as a string */
-            rec = json_stringn_nocheck(r->record, r->record_len);
-    }
-    json_object_set_new(line, "id", json_string(id));
+    json_object_set_new(line, "id", json_string(x->id));
     json_object_set_new(line, "sink_id", json_string(r->sink_id ? r->sink_id : ""));
     json_object_set_new(line, "commit_lsn", json_integer((json_int_t) r->pos.lsn));
     json_object_set_new(line, "seq", json_integer((json_int_t) r->pos.seq));
@@ -125,30 +262,81 @@ dest_dlq_append(dest_dlq *q, const dest_dlq_rec *r, cdc_err *err)
     json_object_set_new(hdr, "dlq.error_message",
                         json_stringn_nocheck(r->error_message ? r->error_message : "",
                                              r->error_message ? strlen(r->error_message) : 0));
-    json_object_set_new(hdr, "dlq.stacktrace", json_string(where));
-    json_object_set_new(hdr, "dlq.timestamp", json_string(ts));
+    json_object_set_new(hdr, "dlq.stacktrace", json_string(x->stacktrace));
+    json_object_set_new(hdr, "dlq.timestamp", json_string(x->timestamp));
     json_object_set_new(hdr, "dlq.sink_id", json_string(r->sink_id ? r->sink_id : ""));
     json_object_set_new(line, "headers", hdr);
-    json_object_set_new(line, "record", rec ? rec : json_null());
-    if (dlq_write_json(q, line, err) != 0)
+    if (r->record && x->record_json)
+        return dlq_write_line(q, line, r->record, r->record_len, err);
+    if (r->record)      /* not one line of JSON: keep it anyway, exactly, as a string */
+        json_object_set_new(line, "record_text",
+                            json_stringn_nocheck(r->record, r->record_len));
+    json_object_set_new(line, "record", json_null());
+    return dlq_write_line(q, line, NULL, 0, err);
+}
+
+/* ---------------------------------------------------------------- the handle */
+
+void
+dest_dlq_letter_id(const char *sink_id, cdc_pos pos, char *out, size_t n)
+{
+    snprintf(out, n, "%s-%016" PRIX64 "-%" PRIu64, sink_id ? sink_id : "", pos.lsn, pos.seq);
+}
+
+int
+dest_dlq_append(dest_dlq *q, const dest_dlq_rec *r, cdc_err *err)
+{
+    char      id[200], ts[40], where[200];
+    bool      dup = false;
+    dlq_extra x = { id, ts, where, dest_dlq_record_is_json(r->record, r->record_len) };
+    int       rc;
+
+    dest_dlq_letter_id(r->sink_id, r->pos, id, sizeof(id));
+    dlq_timestamp(ts, sizeof(ts));
+    snprintf(where, sizeof(where), "%s at %s", cdc_rc_name(r->code),
+             r->where ? r->where : "?");
+    rc = q->pg ? dlq_pg_append(q->pg, r, &x, &dup, err) : file_append(q, r, &x, err);
+    if (rc < 0)
         return -1;
     q->count++;
-    log_warn(DLQ_FAC, "%s: dead letter %s (topic %s offset %s): %s: %s", q->path, id,
-             r->topic ? r->topic : "", off, r->error_type ? r->error_type : "",
-             r->error_message ? r->error_message : "");
+    cdc_metrics_dlq_inc(r->sink_id);
+    log_event_error(DLQ_FAC, DLQ_EVENT, "sink %s gave up on an event (topic %s offset %" PRIu64
+                    "): %s: %s; dead letter %s in %s%s", r->sink_id ? r->sink_id : "",
+                    r->topic ? r->topic : "", r->offset, r->error_type ? r->error_type : "",
+                    r->error_message ? r->error_message : "", id, q->path,
+                    dup ? " (already there: stored by an earlier run)" : "");
     return 0;
 }
 
 int
-dest_dlq_mark_replayed(dest_dlq *q, const char *id, cdc_err *err)
+dest_dlq_mark_replayed(dest_dlq *q, const char *sink_id, cdc_pos pos, cdc_err *err)
 {
-    char    ts[40];
-    json_t *line = json_object();
+    char    id[200], ts[40];
+    json_t *line;
 
+    if (q->pg)
+        return dlq_pg_mark(q->pg, sink_id, pos, err);
+    dest_dlq_letter_id(sink_id, pos, id, sizeof(id));
     dlq_timestamp(ts, sizeof(ts));
+    line = json_object();
     json_object_set_new(line, "replayed", json_string(id));
     json_object_set_new(line, "timestamp", json_string(ts));
-    return dlq_write_json(q, line, err);
+    return dlq_write_line(q, line, NULL, 0, err);
+}
+
+int
+dest_dlq_scan(dest_dlq *q, int (*fn)(void *arg, const dest_dlq_row *row), void *arg,
+              cdc_err *err)
+{
+    if (q->pg == NULL)
+        return cdc_err_set(err, CDC_E_INVAL, "dead-letter file %s: not a table", q->path);
+    return dlq_pg_scan(q->pg, fn, arg, err);
+}
+
+bool
+dest_dlq_is_table(const dest_dlq *q)
+{
+    return q->pg != NULL;
 }
 
 const char *
@@ -168,8 +356,9 @@ dest_dlq_close(dest_dlq *q)
 {
     if (q == NULL)
         return;
-    if (close(q->fd) != 0)
+    if (q->fd >= 0 && close(q->fd) != 0)
         log_warn(DLQ_FAC, "%s: close: %s", q->path, strerror(errno));
+    dlq_pg_close(q->pg);
     free(q->path);
     free(q);
 }

@@ -66,22 +66,54 @@ put_json_string(cdc_buf *b, const char *s)
     cdc_buf_putc(b, '"');
 }
 
-void
-cdc_log(cdc_level lvl, const char *fac, const char *fmt, ...)
+/* The members of the JSON object text @p fields, spliced into a line. */
+static void
+put_fields(cdc_buf *b, const char *fields)
+{
+    size_t len;
+
+    while (*fields == ' ' || *fields == '\n' || *fields == '\t')
+        fields++;
+    len = strlen(fields);
+    while (len > 0 && (fields[len - 1] == ' ' || fields[len - 1] == '\n'))
+        len--;
+    if (len < 2 || fields[0] != '{' || fields[len - 1] != '}') {
+        if (len > 0) {
+            cdc_buf_puts(b, ",\"fields\":");
+            put_json_string(b, fields);
+        }
+        return;
+    }
+    fields++;
+    len -= 2;
+    while (len > 0 && *fields == ' ') {
+        fields++;
+        len--;
+    }
+    if (len == 0)
+        return;
+    cdc_buf_putc(b, ',');
+    cdc_buf_put(b, fields, len);
+}
+
+/* Formats and writes one line; event and fields may be NULL.  One write(2) per line. */
+static void
+log_line(cdc_level lvl, const char *fac, const char *event, const char *fields,
+         const char *fmt, va_list ap) CDC_PRINTF(5, 0);
+
+static void
+log_line(cdc_level lvl, const char *fac, const char *event, const char *fields,
+         const char *fmt, va_list ap)
 {
     char            msg[2048];
     char            ts[40];
     struct timespec now;
     struct tm       tm;
-    va_list         ap;
     cdc_buf         b = CDC_BUF_INIT;
+    bool            has_event = event != NULL && event[0] != '\0';
     ssize_t         unused;
 
-    if (!cdc_log_enabled(lvl))
-        return;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
@@ -91,15 +123,59 @@ cdc_log(cdc_level lvl, const char *fac, const char *fmt, ...)
         cdc_buf_printf(&b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"logger\":", ts,
                        now.tv_nsec / 1000000, level_names[lvl]);
         put_json_string(&b, fac);
+        if (has_event) {
+            cdc_buf_puts(&b, ",\"event\":");
+            put_json_string(&b, event);
+        }
+        if (fields != NULL)
+            put_fields(&b, fields);
         cdc_buf_puts(&b, ",\"msg\":");
         put_json_string(&b, msg);
         cdc_buf_puts(&b, "}\n");
     } else {
-        cdc_buf_printf(&b, "%s.%03ldZ %-5s [%s] %s\n", ts, now.tv_nsec / 1000000,
-                       level_names[lvl], fac, msg);
+        cdc_buf_printf(&b, "%s.%03ldZ %-5s [%s] %s%s%s\n", ts, now.tv_nsec / 1000000,
+                       level_names[lvl], fac, has_event ? event : "", has_event ? ": " : "",
+                       msg);
     }
     if (!cdc_buf_failed(&b))
         unused = write(STDERR_FILENO, b.data, b.len);
     (void) unused;
     cdc_buf_free(&b);
+}
+
+void
+cdc_log(cdc_level lvl, const char *fac, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!cdc_log_enabled(lvl))
+        return;
+    va_start(ap, fmt);
+    log_line(lvl, fac, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void
+cdc_log_event(cdc_level lvl, const char *fac, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!cdc_log_enabled(lvl))
+        return;
+    va_start(ap, fmt);
+    log_line(lvl, fac, event, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void
+cdc_log_event_fields(cdc_level lvl, const char *fac, const char *event, const char *fields,
+                     const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!cdc_log_enabled(lvl))
+        return;
+    va_start(ap, fmt);
+    log_line(lvl, fac, event, fields, fmt, ap);
+    va_end(ap);
 }

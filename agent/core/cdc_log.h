@@ -35,6 +35,29 @@ void cdc_log(cdc_level lvl, const char *fac, const char *fmt, ...) CDC_PRINTF(3,
 #define log_warn(fac, ...)  cdc_log(CDC_LOG_WARN, (fac), __VA_ARGS__)
 #define log_error(fac, ...) cdc_log(CDC_LOG_ERROR, (fac), __VA_ARGS__)
 
+/*
+ * A log line that carries a stable event name ("schema.version_changed",
+ * "consumer.lag", "pipeline.sink_write_error") so that log pipelines can
+ * match on it.  JSON lines get an "event" member; text lines show the name
+ * before the message.  A NULL or empty event behaves like cdc_log().
+ */
+void cdc_log_event(cdc_level lvl, const char *fac, const char *event, const char *fmt, ...)
+    CDC_PRINTF(4, 5);
+
+/*
+ * As cdc_log_event(), with machine-readable members for JSON lines:
+ * @p fields is the text of a JSON object ("{\"total_lag\":42}") whose members
+ * are copied into the line after "event" (NULL, "" or "{}" adds none; text
+ * that is not an object is added as "fields":"<text>").  Text lines show
+ * only the message, which should carry the same figures for a reader.
+ */
+void cdc_log_event_fields(cdc_level lvl, const char *fac, const char *event, const char *fields,
+                          const char *fmt, ...) CDC_PRINTF(5, 6);
+
+#define log_event_info(fac, event, ...)  cdc_log_event(CDC_LOG_INFO, (fac), (event), __VA_ARGS__)
+#define log_event_warn(fac, event, ...)  cdc_log_event(CDC_LOG_WARN, (fac), (event), __VA_ARGS__)
+#define log_event_error(fac, event, ...) cdc_log_event(CDC_LOG_ERROR, (fac), (event), __VA_ARGS__)
+
 #define CDC_LSN_FMT     "%X/%X"
 #define CDC_LSN_ARGS(l) (unsigned) ((uint64_t) (l) >> 32), (unsigned) (l)
 

@@ -83,7 +83,7 @@ def value(name, **labels):
 expected = {
     "cdcagent_info": "gauge", "cdcagent_start_time_seconds": "gauge", "cdcagent_ready": "gauge",
     "cdcagent_events": "counter", "cdcagent_received_bytes": "counter",
-    "cdcagent_errors": "counter", "cdcagent_dlq": "counter",
+    "cdcagent_errors": "counter", "cdcagent_dlq_events": "counter",
     "cdcagent_schema_registrations": "counter",
     "cdcagent_replication_lag_bytes": "gauge", "cdcagent_replication_lag_seconds": "gauge",
     "cdcagent_confirmed_lsn": "gauge", "cdcagent_received_lsn": "gauge",
@@ -103,6 +103,10 @@ assert value("cdcagent_events_total", table='cdc.public."quoted\\name"\nx', op="
     "escaped label did not round-trip"
 assert value("cdcagent_events_total", table="_overflow", op="c") > 0
 assert value("cdcagent_errors_total", kind="conn") == 1
+assert value("cdcagent_dlq_events_total", sink='wh "1"') == 2
+assert value("cdcagent_dlq_events_total", sink="pg-audit") == 1
+assert value("cdcagent_schema_registrations_total", subject="cdc.public.table_0-value") == 1
+assert value("cdcagent_schema_registrations_total", subject="_overflow") == 4
 assert value("cdcagent_destination_state", destination='wh "1"', state="degraded") == 1
 assert value("cdcagent_replication_lag_bytes") == 0x3000100 - 0x3000020
 assert value("cdcagent_replication_lag_seconds") == 0.125
@@ -119,6 +123,8 @@ h = json.load(open(sys.argv[2]))
 assert h["pipeline_id"] == "orders-cdc" and h["status"] == "ok"
 assert h["source"]["slot"] == "orders_cdc_slot" and h["source"]["state"] == "streaming"
 assert [s["sink_id"] for s in h["sinks"]] == ["iceberg-lake", 'wh "1"']
+assert [(c["sink_id"], c["lag"]) for c in h["consumer_lag"]] == \
+    [("iceberg-lake", 0x3000100 - 0x3000020), ('wh "1"', 0x3000100 - 0x3000020)]
 print(f"{len(fams)} families, {sum(len(f.samples) for f in fams.values())} samples")
 PY
     fail "prometheus_client checks: $(cat "$T/parse.out")"

@@ -13,7 +13,8 @@
 #     exists (Debian package `systemd`); otherwise a TAP SKIP.
 #   - Dockerfile: hadolint is not available here, so a documented grep check: every FROM
 #     names a tag that is not :latest (or an ARG that defaults to one), the runtime stage
-#     switches to a non-root USER, EXPOSE 8080, a HEALTHCHECK, and the default CMD.
+#     switches to a non-root USER, EXPOSE 8080, a HEALTHCHECK, the default CMD, and
+#     ENV CDCAGENT_REFUSE_ROOT=1 (the agent's own refusal to run as root: 462).
 # Needs no PostgreSQL.  Without helm and without go, the Helm part is a TAP SKIP.
 . "$(dirname "$0")/common.sh"
 
@@ -238,10 +239,12 @@ if not cmd or cmd[-1] != want:
     probs.append(f"default CMD is {cmd[-1:]} not {want}")
 if not any("useradd" in s and "cdcagent" in s for s in runtime):
     probs.append("no cdcagent user created")
+if not any(re.match(r"ENV\s+(.*\s)?CDCAGENT_REFUSE_ROOT=1(\s|$)", s) for s in runtime):
+    probs.append("runtime stage does not set ENV CDCAGENT_REFUSE_ROOT=1")
 print("; ".join(probs))
 PY
 )
 [ -z "$problems" ] || fail "Dockerfile: $problems"
-ok "Dockerfile: multi-stage, pinned non-latest bases, non-root USER, EXPOSE 8080, HEALTHCHECK, CMD"
+ok "Dockerfile: multi-stage, pinned non-latest bases, non-root USER, EXPOSE 8080, HEALTHCHECK, CMD, CDCAGENT_REFUSE_ROOT=1"
 
 done_testing

@@ -161,8 +161,16 @@ free_port() {
     for ((i = 0; i < 50; i++)); do
         # Even ports only, with the next one free too: a Kafka broker takes PORT and PORT+1,
         # and no other free_port of the test can hand out that second one.
+        # Never the same port twice in one test (one handed out earlier may be unbound
+        # right now, e.g. the health port while the agent is stopped); $(free_port) runs
+        # in a subshell, so the record is a file.
         p=$((20000 + (10#$IT_NUM % 200) * 100 + (RANDOM % 50) * 2))
-        if _port_free "$p" && _port_free $((p + 1)); then echo "$p"; return 0; fi
+        if grep -qx "$p" "$T/.ports" 2>/dev/null; then continue; fi
+        if _port_free "$p" && _port_free $((p + 1)); then
+            echo "$p" >>"$T/.ports"
+            echo "$p"
+            return 0
+        fi
     done
     echo "common.sh: no free port found" >&2
     return 1

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_counters.h"
 #include "agent/metrics.h"
 
 static void
@@ -38,8 +39,15 @@ populate(agent_metrics *m)
     agent_metrics_add_bytes(m, 123456789);
     agent_metrics_error(m, CDC_E_CONN);
     agent_metrics_error(m, CDC_E_DEST);
-    agent_metrics_add_dlq(m, 1);
-    agent_metrics_add_schema_registrations(m, 1);
+    cdc_metrics_dlq_inc("wh \"1\"");
+    cdc_metrics_dlq_inc("wh \"1\"");
+    cdc_metrics_dlq_inc("pg-audit");
+    cdc_metrics_schema_registered("cdc.public.table_0-key");
+    cdc_metrics_schema_registered("cdc.public.table_0-value");
+    for (int i = 0; i < CDC_COUNTERS_MAX_LABELS + 2; i++) {   /* reach the overflow label */
+        snprintf(name, sizeof(name), "cdc.wide.t%d-value", i);
+        cdc_metrics_schema_registered(name);
+    }
     agent_metrics_set_received_lsn(m, 0x3000060);
     agent_metrics_set_server_lsn(m, 0x3000100);
     agent_metrics_set_queue_depth(m, 3);

@@ -163,7 +163,7 @@ START_TEST(mark_replayed_read_back)
     fclose(f);
     q = dest_dlq_open(path, &err);
     ck_assert_ptr_nonnull(q);
-    ck_assert_int_eq(dest_dlq_mark_replayed(q, "pg-0000000002000000-0", &err), 0);
+    ck_assert_int_eq(dest_dlq_mark_replayed(q, "pg", (cdc_pos) { 0x2000000, 0 }, &err), 0);
     dest_dlq_close(q);
     set = read_set();
     ck_assert_int_eq(set.n, 3);

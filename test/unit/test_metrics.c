@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/metrics.h"
 
@@ -21,6 +23,7 @@ static agent_metrics *m;
 static void
 setup(void)
 {
+    cdc_counters_reset();
     m = agent_metrics_new("orders-cdc", "orders_slot");
 }
 
@@ -179,8 +182,10 @@ START_TEST(counters_increase)
     agent_metrics_event(m, "cdc.public.orders", CDC_OP_CREATE);
     agent_metrics_event(m, "cdc.public.orders", CDC_OP_TOMBSTONE);  /* not counted */
     agent_metrics_add_bytes(m, 100);
-    agent_metrics_add_dlq(m, 1);
-    agent_metrics_add_schema_registrations(m, 1);
+    cdc_metrics_dlq_inc("wh1");
+    cdc_metrics_dlq_inc("wh1");
+    cdc_metrics_dlq_inc("pg \"2\"");
+    cdc_metrics_schema_registered("cdc.public.orders-value");
     agent_metrics_error(m, CDC_E_CONN);
     after = render();
     e0 = sample(before, "cdcagent_events_total{table=\"cdc.public.orders\",op=\"c\"}");
@@ -193,8 +198,13 @@ START_TEST(counters_increase)
     ck_assert(sample(before, "cdcagent_errors_total{kind=\"conn\"}") == 1);
     ck_assert(sample(after, "cdcagent_errors_total{kind=\"conn\"}") == 2);
     ck_assert(sample(after, "cdcagent_errors_total{kind=\"proto\"}") == 0);
-    ck_assert(sample(before, "cdcagent_dlq_total") == 0 && sample(after, "cdcagent_dlq_total") == 1);
-    ck_assert(sample(after, "cdcagent_schema_registrations_total") == 1);
+    /* No dead letter yet: the family is there, without samples. */
+    ck_assert(strstr(before, "# TYPE cdcagent_dlq_events_total counter\n") != NULL);
+    ck_assert(strstr(before, "cdcagent_dlq_events_total{") == NULL);
+    ck_assert(sample(after, "cdcagent_dlq_events_total{sink=\"wh1\"}") == 2);
+    ck_assert(sample(after, "cdcagent_dlq_events_total{sink=\"pg \\\"2\\\"\"}") == 1);
+    ck_assert(sample(after, "cdcagent_schema_registrations_total{subject=\"cdc.public.orders-value\"}")
+              == 1);
     ck_assert(strstr(after, "op=\"T\"") == NULL);
     free(before);
     free(after);
@@ -328,6 +338,8 @@ START_TEST(health_body)
                      0x16B4000 - 0x16B3000);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "sinks"), 0),
                                                        "sink_id")), "lake");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "consumer_lag"), 0),
+                                                        "lag")), 0x16B4000 - 0x16B3000);
     json_decref(j);
 
     agent_metrics_set_dest(m, 0, (cdc_pos) { 0x16B3000, 4 }, &bad);
@@ -344,11 +356,106 @@ START_TEST(health_body)
     ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "slot orders_slot is gone"));
     agent_metrics_set_repl_state(m, AGENT_REPL_RECONNECTING, "connection lost");
     cdc_buf_reset(&b);
-    ck_assert(agent_metrics_render_health(m, &b));      /* reconnecting is not an error */
+    ck_assert(!agent_metrics_render_health(m, &b));     /* the source is unreachable */
+    ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "\"state\":\"reconnecting\""));
+    ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "connection lost"));
+    agent_metrics_set_repl_state(m, AGENT_REPL_STREAMING, NULL);
+    cdc_buf_reset(&b);
+    ck_assert(agent_metrics_render_health(m, &b));
     agent_metrics_set_repl_state(m, AGENT_REPL_STOPPING, NULL);
     cdc_buf_reset(&b);
     ck_assert(!agent_metrics_render_health(m, &b));
     cdc_buf_free(&b);
+}
+END_TEST
+
+/* Runs agent_metrics_lag_report() with stderr in a temporary file; returns what it logged. */
+static char *
+lag_report_output(double interval)
+{
+    FILE *f = tmpfile();
+    int   saved = dup(STDERR_FILENO);
+    long  len;
+    char *text;
+
+    ck_assert(f != NULL && saved >= 0);
+    cdc_log_set_level(CDC_LOG_INFO);
+    cdc_log_set_format(CDC_LOG_JSON);
+    ck_assert_int_ge(dup2(fileno(f), STDERR_FILENO), 0);
+    agent_metrics_lag_report(m, interval);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    cdc_log_set_level(CDC_LOG_OFF);
+    len = ftell(f);
+    text = calloc(1, (size_t) len + 1);
+    rewind(f);
+    ck_assert_uint_eq(fread(text, 1, (size_t) len, f), (size_t) len);
+    fclose(f);
+    return text;
+}
+
+/* consumer.lag: not before one interval has passed, then one JSON line with the figures. */
+START_TEST(lag_report_line)
+{
+    cdc_health   ok = { CDC_DEST_OK, "" };
+    char        *out;
+    json_t      *j, *lag;
+    json_error_t je;
+    int          d;
+
+    populate();
+    d = agent_metrics_add_dest(m, "wh1", "webhook");
+    agent_metrics_set_dest(m, d, (cdc_pos) { 0x16B3800, 2 }, &ok);
+    out = lag_report_output(0.05);      /* the first call only starts the clock */
+    ck_assert_str_eq(out, "");
+    free(out);
+    out = lag_report_output(0.05);      /* too soon */
+    ck_assert_str_eq(out, "");
+    free(out);
+    usleep(80 * 1000);
+    out = lag_report_output(0.05);
+    ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1);
+    j = json_loads(out, 0, &je);
+    ck_assert_msg(j != NULL, "not JSON: %s", out);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "event")), "consumer.lag");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "level")), "info");
+    /* server 0/16B4000 minus confirmed 0/16B3000 */
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "total_lag")), 0x1000);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "slot")), "orders_slot");
+    lag = json_object_get(j, "lag");
+    ck_assert_int_eq(json_array_size(lag), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(lag, 0), "sink_id")), "lake");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(lag, 0), "lag")), 0x1000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(lag, 1), "sink_id")), "wh1");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(lag, 1), "lag")), 0x800);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "msg")), "total_lag=4096"));
+    json_decref(j);
+    free(out);
+    out = lag_report_output(0.05);      /* the interval starts again */
+    ck_assert_str_eq(out, "");
+    free(out);
+}
+END_TEST
+
+/* The process-wide families stay bounded: label 65 and later count as _overflow. */
+START_TEST(counter_families_bounded)
+{
+    char  name[32];
+    char *text;
+
+    for (int i = 0; i < CDC_COUNTERS_MAX_LABELS + 5; i++) {
+        snprintf(name, sizeof(name), "sink%d", i);
+        cdc_metrics_dlq_inc(name);
+    }
+    cdc_metrics_dlq_inc("sink0");
+    text = render();
+    ck_assert(sample(text, "cdcagent_dlq_events_total{sink=\"sink0\"}") == 2);
+    ck_assert(sample(text, "cdcagent_dlq_events_total{sink=\"_overflow\"}") == 5);
+    ck_assert_uint_eq(cdc_counter_total(CDC_CTR_DLQ), CDC_COUNTERS_MAX_LABELS + 6);
+    ck_assert_uint_eq(cdc_counter_get(CDC_CTR_DLQ, "sink0"), 2);
+    ck_assert_uint_eq(cdc_counter_get(CDC_CTR_DLQ, "sink70"), 0);     /* counted as overflow */
+    ck_assert_uint_eq(cdc_counter_get(CDC_CTR_SCHEMA_REG, "sink0"), 0);
+    free(text);
 }
 END_TEST
 
@@ -362,6 +469,7 @@ START_TEST(null_registry)
     agent_metrics_txn_committed(NULL, 1);
     ck_assert_int_eq(agent_metrics_add_dest(NULL, "a", "b"), -1);
     agent_metrics_set_repl_state(NULL, AGENT_REPL_ERROR, "x");
+    agent_metrics_lag_report(NULL, 1);
     agent_metrics_free(NULL);
 }
 END_TEST
@@ -386,6 +494,8 @@ metrics_suite(void)
     tc = tcase_create("health");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, health_body);
+    tcase_add_test(tc, lag_report_line);
+    tcase_add_test(tc, counter_families_bounded);
     tcase_add_test(tc, null_registry);
     suite_add_tcase(s, tc);
     return s;

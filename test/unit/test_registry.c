@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "schemas/registry.h"
 
@@ -462,6 +463,8 @@ START_TEST(checked_register_reports_versions)
     ck_assert_int_eq(ch.version, 1);
     ck_assert(!ch.changed);
     sr_client_free(c);
+    /* cdcagent_schema_registrations_total{subject}: the two new versions only. */
+    ck_assert_uint_eq(cdc_counter_get(CDC_CTR_SCHEMA_REG, "chk.public.t-value"), 2);
 }
 END_TEST
 

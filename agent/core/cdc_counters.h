@@ -1,0 +1,54 @@
+/*
+ * Process-wide labelled counters for the layers below agent/ (sinks/,
+ * schemas/, transports/), which cannot reach the agent's metrics registry
+ * (agent/metrics.h).  A sink calls cdc_metrics_dlq_inc("wh1") when it
+ * dead-letters an event; agent/metrics.c reads the families when it renders
+ * /metrics (cdcagent_dlq_events_total{sink}, cdcagent_schema_registrations_total
+ * {subject}).
+ *
+ * Bounded: each family keeps at most CDC_COUNTERS_MAX_LABELS label values;
+ * later ones count under the label "_overflow".  Label values longer than
+ * CDC_COUNTERS_LABEL_MAX - 1 bytes are cut.
+ *
+ * @thread any: counts are atomics; a new label is added under a mutex and
+ * published with a release store, and a published label never changes.
+ */
+#ifndef CDC_AGENT_CORE_CDC_COUNTERS_H
+#define CDC_AGENT_CORE_CDC_COUNTERS_H
+
+#include <stdint.h>
+
+#define CDC_COUNTERS_MAX_LABELS 64
+#define CDC_COUNTERS_LABEL_MAX  160
+
+typedef enum cdc_counter_family {
+    CDC_CTR_DLQ = 0,        /* events dead-lettered, by sink_id */
+    CDC_CTR_SCHEMA_REG,     /* new schema versions registered, by subject */
+    CDC_CTR__COUNT
+} cdc_counter_family;
+
+/* Adds @p n to @p fam's counter for @p label (NULL is taken as ""). */
+void cdc_counter_add(cdc_counter_family fam, const char *label, uint64_t n);
+
+/* One event of sink @p sink_id went to the dead-letter destination. */
+void cdc_metrics_dlq_inc(const char *sink_id);
+/* A new schema version was registered under @p subject ("cdc.public.t-value"). */
+void cdc_metrics_schema_registered(const char *subject);
+
+/*
+ * Reading, for the exposition: labels 0 .. cdc_counter_labels(fam) - 1 in
+ * the order they first appeared, then the overflow count.
+ */
+int         cdc_counter_labels(cdc_counter_family fam);
+const char *cdc_counter_label(cdc_counter_family fam, int i);
+uint64_t    cdc_counter_value(cdc_counter_family fam, int i);
+uint64_t    cdc_counter_overflow(cdc_counter_family fam);
+/* The count for @p label (0 when it has none). */
+uint64_t    cdc_counter_get(cdc_counter_family fam, const char *label);
+/* Sum over every label and the overflow. */
+uint64_t    cdc_counter_total(cdc_counter_family fam);
+
+/* Forgets every label and count.  Tests only: no other thread may count meanwhile. */
+void cdc_counters_reset(void);
+
+#endif

@@ -5,6 +5,7 @@
 
 #include "agent/core/cdc_log.h"
 
+/* libpq's messages span lines ("...failed: Connection refused\n\tIs the server..."): one line. */
 static void
 trim_newline(char *s)
 {
@@ -12,6 +13,9 @@ trim_newline(char *s)
 
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
 }
 
 PGconn *

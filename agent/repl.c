@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
@@ -26,13 +27,74 @@
 #define REPL_LOWAT_BYTES   (64 * 1024)
 #define REPL_LOWAT_WAIT_MS 10
 
+/*
+ * A connection that goes silent (a cut network that drops packets, a proxy
+ * that stops forwarding) is noticed the way PostgreSQL's walreceiver does it:
+ * after half the timeout without a message the agent asks the server for a
+ * reply, and when none arrives within the other half the connection counts
+ * as lost and the agent reconnects.  The timeout is the server's own
+ * wal_sender_timeout (the server drops us after that much silence too), or
+ * this when it is disabled or unreadable.
+ */
+#define REPL_TIMEOUT_DEFAULT_MS 60000
+#define REPL_TIMEOUT_MIN_MS     2000
+#define REPL_FINISH_MS          3000    /* longest wait for the server to end the stream */
+
 struct repl_stream {
     PGconn *conn;
     bool    lowat;          /* SO_RCVLOWAT raised */
     char   *copybuf;        /* last buffer from PQgetCopyData, freed on the next read */
     int     server_version;
     char    slot[64];
+    int64_t timeout_ms;     /* silence after which the connection counts as dead */
+    int64_t last_recv_ms;   /* monotonic time of the last message from the server */
+    int64_t ping_ms;        /* when a reply was asked for; 0: not asked */
+    uint64_t last_written, last_flushed;    /* last status sent, repeated in pings */
 };
+
+static int64_t
+repl_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parses a SHOW value of a time setting ("60s", "1min", "500ms", "0") into ms; -1 if not one. */
+static int64_t
+parse_pg_ms(const char *v)
+{
+    char     *end;
+    long long n = strtoll(v, &end, 10);
+
+    if (end == v || n < 0)
+        return -1;
+    if (*end == '\0' || strcmp(end, "ms") == 0)
+        return n;
+    if (strcmp(end, "s") == 0)
+        return n * 1000;
+    if (strcmp(end, "min") == 0)
+        return n * 60000;
+    if (strcmp(end, "h") == 0)
+        return n * 3600000;
+    return -1;
+}
+
+/* The server's wal_sender_timeout, or the default; never below the minimum. */
+static int64_t
+read_timeout(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "SHOW wal_sender_timeout");
+    int64_t   ms = -1;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        ms = parse_pg_ms(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (ms <= 0)
+        return REPL_TIMEOUT_DEFAULT_MS;
+    return ms < REPL_TIMEOUT_MIN_MS ? REPL_TIMEOUT_MIN_MS : ms;
+}
 
 int64_t
 repl_pg_now(void)
@@ -86,6 +148,7 @@ repl_open(const cfg_source *src, cdc_err *err)
     rs = cdc_xcalloc(1, sizeof(*rs));
     rs->conn = conn;
     rs->server_version = PQserverVersion(conn);
+    rs->timeout_ms = read_timeout(conn);
     return rs;
 }
 
@@ -145,6 +208,37 @@ out:
     return rc;
 }
 
+/*
+ * START_REPLICATION refused.  A slot that is gone or invalidated will not come
+ * back by retrying (CDC_E_STATE); one still held by a walsender is usually our
+ * own previous connection that the server has not yet noticed is dead, so that
+ * is worth retrying (CDC_E_CONN).
+ */
+static void
+start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *err)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char        msg[200];
+    char       *nl;
+
+    snprintf(msg, sizeof(msg), "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(rs->conn));
+    while ((nl = strchr(msg, '\n')) != NULL)
+        *nl = nl[1] ? ' ' : '\0';
+    if (state && strcmp(state, "42704") == 0)
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist (dropped by someone while the "
+                    "agent ran?); the changes it kept are lost: see docs/fault-matrix.md for "
+                    "the recovery (START_REPLICATION: %s)", slot, msg);
+    else if (state && strcmp(state, "55000") == 0)
+        cdc_err_set(err, CDC_E_STATE, "slot %s cannot be used (invalidated: it fell behind "
+                    "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "
+                    "(START_REPLICATION: %s)", slot, msg);
+    else if (state && strcmp(state, "55006") == 0)
+        cdc_err_set(err, CDC_E_CONN, "slot %s: START_REPLICATION: %s", slot, msg);
+    else
+        cdc_err_set(err, PQstatus(rs->conn) == CONNECTION_BAD ? CDC_E_CONN : CDC_E_PG,
+                    "slot %s: START_REPLICATION: %s", slot, msg);
+}
+
 int
 repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *publication,
            int proto_version, bool streaming, bool messages, cdc_err *err)
@@ -173,10 +267,11 @@ repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *public
     }
     res = PQexec(rs->conn, cdc_buf_str(&q));
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-        cdc_err_set(err, CDC_E_PG, "slot %s: START_REPLICATION: %s", slot,
-                    PQresultErrorMessage(res));
+        start_failed(rs, slot, res, err);
         goto out;
     }
+    rs->last_recv_ms = repl_mono_ms();
+    rs->ping_ms = 0;
     snprintf(rs->slot, sizeof(rs->slot), "%s", slot);
     log_info("repl", "slot %s: streaming from " CDC_LSN_FMT " (pgoutput proto %d%s)", slot,
              CDC_LSN_ARGS(start), proto_version, streaming ? ", streaming on" : "");
@@ -190,11 +285,19 @@ out:
 static int
 stream_ended(repl_stream *rs, cdc_err *err)
 {
-    PGresult *res = PQgetResult(rs->conn);
-    bool      bad = PQstatus(rs->conn) == CONNECTION_BAD;
+    PGresult   *res = PQgetResult(rs->conn);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool        bad = PQstatus(rs->conn) == CONNECTION_BAD;
 
+    /* The server ending the stream without an error (a fast shutdown stops the
+       walsender so), or an operator-intervention error (class 57: shutdown,
+       terminated), is a lost connection to retry, not a failure. */
+    if (res == NULL || PQresultStatus(res) != PGRES_FATAL_ERROR || (state && strncmp(state, "57", 2) == 0))
+        bad = true;
     cdc_err_set(err, bad ? CDC_E_CONN : CDC_E_PG, "slot %s: replication stream ended: %s",
-                rs->slot, res ? PQresultErrorMessage(res) : PQerrorMessage(rs->conn));
+                rs->slot, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
+                : *PQerrorMessage(rs->conn) ? PQerrorMessage(rs->conn)
+                : "the server closed it (shutting down?)");
     /* Keep the message on one line. */
     for (char *p = err ? err->msg : NULL; p && *p; p++)
         if (*p == '\n')
@@ -259,6 +362,27 @@ wait_input(repl_stream *rs, int timeout_ms, cdc_err *err)
     return 1;
 }
 
+static int
+check_silence(repl_stream *rs, cdc_err *err)
+{
+    int64_t now = repl_mono_ms();
+
+    if (rs->ping_ms == 0) {
+        if (now - rs->last_recv_ms < rs->timeout_ms / 2)
+            return 0;
+        rs->ping_ms = now;
+        log_debug("repl", "slot %s: nothing from the server for %lld ms; asking for a reply",
+                  rs->slot, (long long) (now - rs->last_recv_ms));
+        return repl_send_status(rs, rs->last_written, rs->last_flushed, true, err);
+    }
+    if (now - rs->ping_ms < rs->timeout_ms / 2)
+        return 0;
+    return cdc_err_set(err, CDC_E_CONN, "slot %s: no reply from the server for %lld ms "
+                       "(timeout %lld ms, from wal_sender_timeout): the connection looks "
+                       "dead", rs->slot, (long long) (now - rs->last_recv_ms),
+                       (long long) rs->timeout_ms);
+}
+
 int
 repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
 {
@@ -270,8 +394,11 @@ repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
     }
     for (;;) {
         n = PQgetCopyData(rs->conn, &rs->copybuf, 1);
-        if (n > 0)
+        if (n > 0) {
+            rs->last_recv_ms = repl_mono_ms();
+            rs->ping_ms = 0;
             return parse_copy(rs, (const uint8_t *) rs->copybuf, n, msg, err);
+        }
         if (n == -1)
             return stream_ended(rs, err);
         if (n == -2)
@@ -280,8 +407,10 @@ repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
         if (timeout_ms == 0)
             return 0;
         n = wait_input(rs, timeout_ms, err);
-        if (n <= 0)
-            return n; /* timed out, or a signal: let the caller look at its flags */
+        if (n == 0)
+            return check_silence(rs, err); /* timed out, or a signal */
+        if (n < 0)
+            return n;
         if (PQconsumeInput(rs->conn) == 0)
             return cdc_err_set(err, CDC_E_CONN, "slot %s: connection lost: %s", rs->slot,
                                PQerrorMessage(rs->conn));
@@ -309,28 +438,70 @@ repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply
         rc = cdc_err_set(err, CDC_E_CONN, "slot %s: sending status update: %s", rs->slot,
                          PQerrorMessage(rs->conn));
     cdc_buf_free(&b);
+    if (rc == 0) {
+        rs->last_written = written;
+        rs->last_flushed = flushed;
+    }
     return rc;
 }
 
+/*
+ * Ends the stream: CopyDone, then what the server still sends is read and
+ * dropped until it ends its side.  Bounded: a walsender busy decoding under
+ * load can take long to answer, and the final status update has already
+ * gone out ahead of the CopyDone, so past the bound the connection is simply
+ * closed by repl_close().
+ */
 int
 repl_finish(repl_stream *rs, cdc_err *err)
 {
-    PGresult *res;
+    int64_t deadline = repl_mono_ms() + REPL_FINISH_MS;
+    char   *buf;
+    int     n;
+    bool    copying = false;
 
+    /* The server's last messages are smaller than a raised low-water mark:
+       with it, poll() would not see them and every stop would wait the
+       whole REPL_FINISH_MS. */
+    set_lowat(rs, false);
     if (PQputCopyEnd(rs->conn, NULL) <= 0 || PQflush(rs->conn) < 0)
         return cdc_err_set(err, CDC_E_CONN, "slot %s: ending the stream: %s", rs->slot,
                            PQerrorMessage(rs->conn));
-    /* Drain what the server still sends until it acknowledges the end. */
-    while ((res = PQgetResult(rs->conn)) != NULL) {
-        if (PQresultStatus(res) == PGRES_COPY_BOTH || PQresultStatus(res) == PGRES_COPY_OUT) {
-            char *buf;
+    for (;;) {
+        struct pollfd pfd = { .fd = PQsocket(rs->conn), .events = POLLIN };
+        int64_t       left;
 
+        while ((n = PQgetCopyData(rs->conn, &buf, 1)) > 0)
+            PQfreemem(buf);
+        if (n == -2)
+            return cdc_err_set(err, CDC_E_CONN, "slot %s: ending the stream: %s", rs->slot,
+                               PQerrorMessage(rs->conn));
+        while (n == -1 && !PQisBusy(rs->conn)) {
+            PGresult *res = PQgetResult(rs->conn);
+
+            if (res == NULL)
+                return 0;
+            copying = PQresultStatus(res) == PGRES_COPY_BOTH || PQresultStatus(res) == PGRES_COPY_OUT;
             PQclear(res);
-            while (PQgetCopyData(rs->conn, &buf, 0) > 0)
-                PQfreemem(buf);
+            if (copying)
+                break;
+        }
+        if (copying) {
+            copying = false;
             continue;
         }
-        PQclear(res);
+        left = deadline - repl_mono_ms();
+        if (left <= 0) {
+            log_warn("repl", "slot %s: the server did not end the stream within %d ms; closing "
+                     "the connection (the final status update was sent)", rs->slot,
+                     REPL_FINISH_MS);
+            return cdc_err_set(err, CDC_E_TIMEOUT, "slot %s: the server did not end the stream "
+                               "within %d ms", rs->slot, REPL_FINISH_MS);
+        }
+        if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+            return cdc_err_set(err, CDC_E_IO, "poll: %s", strerror(errno));
+        if (PQconsumeInput(rs->conn) == 0)
+            return cdc_err_set(err, CDC_E_CONN, "slot %s: ending the stream: %s", rs->slot,
+                               PQerrorMessage(rs->conn));
     }
-    return 0;
 }

@@ -102,6 +102,7 @@ check_server(agent *ag, cdc_err *err)
 
 typedef struct slot_row {
     bool     exists;
+    bool     lost;          /* invalidated: wal_status 'lost' */
     uint64_t confirmed;
 } slot_row;
 
@@ -113,14 +114,16 @@ read_slot(agent *ag, slot_row *out, cdc_err *err)
     int         rc = 0;
 
     res = agent_pg_query(ag->sql, "SELECT plugin, database, active, active_pid, "
-                         "confirmed_flush_lsn, slot_type FROM pg_replication_slots "
+                         "confirmed_flush_lsn, slot_type, wal_status FROM pg_replication_slots "
                          "WHERE slot_name = $1", 1, p, "reading the replication slot", err);
     if (res == NULL)
         return -1;
     out->exists = PQntuples(res) == 1;
     out->confirmed = 0;
+    out->lost = false;
     if (!out->exists)
         goto out;
+    out->lost = strcmp(PQgetvalue(res, 0, 6), "lost") == 0;
     if (strcmp(PQgetvalue(res, 0, 5), "logical") != 0 || strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0)
         rc = cdc_err_set(err, CDC_E_CONFIG, "slot %s exists but is a %s slot with plugin %s; "
                          "cdcagent needs a logical pgoutput slot", ag->src->slot_name,
@@ -290,7 +293,10 @@ stream(agent *ag, cdc_err *err)
         } else {
             /* Drain what is buffered, up to a bound, before looking at timers. */
             for (int burst = 0; burst < 4096 && !agent_wm_full(ag->wm); burst++) {
-                n = repl_read(ag->rs, &m, burst == 0 ? 100 : 0, err);
+                /* With events in flight, come back soon to collect the destinations'
+                   acknowledgements (webhook responses, Kafka delivery reports). */
+                n = repl_read(ag->rs, &m,
+                              burst > 0 ? 0 : agent_wm_inflight(ag->wm) > 0 ? 5 : 100, err);
                 if (n < 0)
                     return -1;
                 if (n == 0)
@@ -342,8 +348,11 @@ reconnect(agent *ag, cdc_err *err)
         if (ag->sql == NULL)
             continue;
         ag->rs = repl_open(ag->src, err);
-        if (ag->rs == NULL || start_stream(ag, err) < 0)
+        if (ag->rs == NULL || start_stream(ag, err) < 0) {
+            if (err->code == CDC_E_STATE)
+                return -1;      /* the slot is gone or invalidated: retrying cannot help */
             continue;
+        }
         agent_capture_set_catalog(ag->cap, ag->sql);
         agent_capture_reset_stream(ag->cap);
         cdc_err_clear(err);
@@ -351,7 +360,10 @@ reconnect(agent *ag, cdc_err *err)
         agent_sd_status("streaming from slot %s (reconnected)", ag->src->slot_name);
         return 0;
     }
-    return stop_requested ? 1 : -1;
+    if (stop_requested)
+        return 1;
+    return cdc_err_wrap(err, "giving up after %d reconnect attempts (agent.reconnect_max_attempts)",
+                        max);
 }
 
 static int
@@ -391,11 +403,36 @@ snapshot_interrupted(const agent *ag, const slot_row *slot)
     return false;
 }
 
+/* The slot and what the destinations hold, for agent_snapshot_plan(). */
+static int
+plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
+{
+    agent_slot_facts f = { .exists = slot->exists, .lost = slot->lost,
+                           .dests_remember = agent_snapshot_dests_remember(ag->cfg) };
+
+    for (int i = 0; i < ag->router.ndests; i++) {
+        /* Kafka reports {0,0} as written and what its partitions hold apart. */
+        uint64_t lsn = ag->router.written[i].lsn > ag->router.dests[i]->newest_held.lsn
+                           ? ag->router.written[i].lsn : ag->router.dests[i]->newest_held.lsn;
+
+        if (lsn > f.held_lsn) {
+            f.held_lsn = lsn;
+            f.held_by = ag->router.dests[i]->id;
+        }
+        if (ag->router.dests[i]->holds_foreign && f.held_by == NULL) {
+            f.held_foreign = true;
+            f.held_by = ag->router.dests[i]->id;
+        }
+    }
+    return agent_snapshot_plan(ag->src, &f, plan, err);
+}
+
 static int
 prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
 {
     const cfg_source *src = ag->src;
     slot_row          slot;
+    agent_slot_plan   plan;
     uint64_t          cp = 0;
     char              snapname[128] = "";
     bool              snap;
@@ -404,6 +441,13 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     *snapshot_only_done = false;
     if (check_server(ag, err) < 0 || agent_ensure_publication(ag->sql, ag->src, err) < 0 || read_slot(ag, &slot, err) < 0)
         return -1;
+    if (plan_slot(ag, &slot, &plan, err) < 0)
+        return -1;
+    if (plan == AGENT_SLOT_RECREATE) {
+        if (drop_slot(ag, err) < 0)
+            return -1;
+        slot.exists = false;
+    }
     if (slot.exists && snapshot_interrupted(ag, &slot)) {
         /*
          * A destination holds part of the snapshot and nothing after it: the

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent/catalog.h"
 #include "agent/core/cdc_arena.h"
@@ -334,4 +335,98 @@ out:
     cdc_arena_free(st.arenas[0]);
     cdc_arena_free(st.arenas[1]);
     return rc;
+}
+
+static bool
+snapshot_wanted(const cfg_source *src)
+{
+    return src->snapshot_mode != CFG_SNAPSHOT_NEVER;
+}
+
+int
+agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot_plan *plan,
+                    cdc_err *err)
+{
+    bool when_needed = src->snapshot_mode == CFG_SNAPSHOT_WHEN_NEEDED;
+
+    *plan = AGENT_SLOT_STREAM;
+    if (f->exists && f->lost) {
+        if (!when_needed)
+            return cdc_err_set(err, CDC_E_STATE, "slot %s was invalidated by PostgreSQL "
+                               "(wal_status lost: it fell behind max_slot_wal_keep_size) and "
+                               "the changes it kept are gone; to recover, drop the slot "
+                               "(cdcagent slot drop --yes) and start again with snapshot_mode "
+                               "when_needed (or initial on empty destinations)",
+                               src->slot_name);
+        log_warn("agent", "slot %s was invalidated (wal_status lost) and the changes it kept "
+                 "are gone; snapshot_mode when_needed: dropping the slot and taking a new "
+                 "snapshot (rows already delivered arrive again as op r)", src->slot_name);
+        *plan = AGENT_SLOT_RECREATE;
+        return 0;
+    }
+    if (f->exists) {
+        /*
+         * A slot no destination has anything from, under a mode that takes a
+         * snapshot: the run that created it stopped before the first
+         * snapshot row was durable.  Streaming from it would skip the
+         * snapshot; nothing is held anywhere, so taking it again loses and
+         * duplicates nothing.
+         */
+        if (snapshot_wanted(src) && src->snapshot_mode != CFG_SNAPSHOT_ALWAYS &&
+            f->dests_remember && f->held_lsn == 0 && !f->held_foreign) {
+            log_warn("agent", "slot %s exists but no destination holds any event: the snapshot "
+                     "was never delivered (an earlier run stopped before its first row was "
+                     "durable); dropping the slot and taking the snapshot again",
+                     src->slot_name);
+            *plan = AGENT_SLOT_RECREATE;
+        }
+        return 0;
+    }
+    *plan = AGENT_SLOT_CREATE;
+    if (f->held_lsn == 0 && !f->held_foreign)
+        return 0;
+    /* No slot, but a destination holds events: the slot was dropped behind our back. */
+    if (!when_needed)
+        return cdc_err_set(err, CDC_E_STATE, "slot %s does not exist, but destination %s holds "
+                           "events up to " CDC_LSN_FMT ": the slot was dropped and the changes "
+                           "since are lost; not starting over silently: set snapshot_mode "
+                           "when_needed to take a new snapshot, or empty the destinations",
+                           src->slot_name, f->held_by ? f->held_by : "?",
+                           CDC_LSN_ARGS(f->held_lsn));
+    log_warn("agent", "slot %s does not exist, but destination %s holds events up to "
+             CDC_LSN_FMT ": the slot was dropped and changes since are lost; snapshot_mode "
+             "when_needed: creating it and taking a new snapshot (rows already delivered "
+             "arrive again as op r)", src->slot_name, f->held_by ? f->held_by : "?",
+             CDC_LSN_ARGS(f->held_lsn));
+    return 0;
+}
+
+/* A jsonl file reports what it holds; stdout and pipes cannot. */
+static bool
+jsonl_remembers(const cfg_jsonl *j)
+{
+    struct stat st;
+
+    if (j->path == NULL || strcmp(j->path, "-") == 0)
+        return false;
+    return stat(j->path, &st) != 0 || S_ISREG(st.st_mode);
+}
+
+bool
+agent_snapshot_dests_remember(const cdc_config *cfg)
+{
+    const cfg_pipeline *pl = &cfg->pipeline;
+
+    if (cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT)
+        return cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA;
+    for (int i = 0; i < pl->nsinks; i++) {
+        const cfg_sink *s = &pl->sinks[i];
+
+        if (!s->enabled)
+            continue;
+        if (s->sink_type == CFG_SINK_JSONL ? !jsonl_remembers(&s->jsonl)
+                                           : s->sink_type != CFG_SINK_POSTGRES)
+            return false;
+    }
+    return true;
 }

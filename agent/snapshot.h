@@ -27,4 +27,37 @@ int agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                        const char *snapshot_name, uint64_t consistent_point,
                        volatile sig_atomic_t *stop, cdc_err *err);
 
+/*
+ * What to do with the replication slot at start, decided from what the
+ * server and the destinations say.  The one rule behind every case: never
+ * take a new snapshot silently over destinations that hold events (changes
+ * made while there was no slot would be missing from them), and never stream
+ * from a slot whose snapshot no destination received.
+ */
+typedef enum agent_slot_plan {
+    AGENT_SLOT_STREAM,      /* use the existing slot */
+    AGENT_SLOT_CREATE,      /* no slot: create it (and snapshot, per snapshot_mode) */
+    AGENT_SLOT_RECREATE,    /* drop the existing slot, then as CREATE */
+} agent_slot_plan;
+
+typedef struct agent_slot_facts {
+    bool     exists;
+    bool     lost;          /* pg_replication_slots.wal_status = 'lost' */
+    uint64_t held_lsn;      /* newest commit LSN any destination holds; 0: none */
+    const char *held_by;    /* the destination holding it */
+    bool     dests_remember;/* every destination reports what it holds after a restart */
+    bool     held_foreign;  /* a destination holds records without positions (Debezium's) */
+} agent_slot_facts;
+
+/*
+ * Decides the plan and logs why when it is not the ordinary one.
+ * @returns 0, or -1 with err set (CDC_E_STATE) when starting would lose
+ * changes silently: the message names the slot and the recovery.
+ */
+int agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot_plan *plan,
+                        cdc_err *err);
+
+/* Whether every enabled destination of cfg can report what it holds after a restart. */
+bool agent_snapshot_dests_remember(const cdc_config *cfg);
+
 #endif

@@ -232,26 +232,54 @@ jsonl_last_nl(int fd, off_t before)
     return -1;
 }
 
+/*
+ * Reads the unsigned integer member `key` of the metadata object, which is
+ * the last member of every line.  Jansson keeps integers in a signed 64-bit
+ * type and cannot hold a seq such as the snapshot's last row
+ * (CDC_SEQ_SNAPSHOT_LAST), so the digits are read from the text; a quote
+ * inside a JSON string is always escaped, so `"metadata":{` and `"key":`
+ * found unescaped are the structural ones.
+ */
+static bool
+jsonl_scan_u64(const char *line, size_t len, const char *key, uint64_t *out)
+{
+    char        pat[32];
+    const char *md = NULL, *p, *end = line + len;
+    size_t      plen;
+    char       *stop;
+
+    for (p = line; (p = memmem(p, (size_t) (end - p), "\"metadata\":{", 12)) != NULL; p++)
+        md = p;
+    if (md == NULL)
+        return false;
+    plen = (size_t) snprintf(pat, sizeof(pat), "\"%s\":", key);
+    p = memmem(md, (size_t) (end - md), pat, plen);
+    if (p == NULL || p + plen >= end || p[plen] < '0' || p[plen] > '9')
+        return false;
+    errno = 0;
+    *out = strtoull(p + plen, &stop, 10);
+    return errno == 0 && stop < end && (*stop == ',' || *stop == '}');
+}
+
 /* Parses metadata.commit_lsn and metadata.seq out of one line. */
 static int
 jsonl_parse_pos(jsonl *j, const char *line, size_t len, off_t at, cdc_pos *pos, cdc_err *err)
 {
     json_error_t jerr;
-    json_t      *root = json_loadb(line, len, 0, &jerr), *md, *lsn, *seq;
+    /* Numbers as reals: only the line's shape is checked here (see jsonl_scan_u64). */
+    json_t      *root = json_loadb(line, len, JSON_DECODE_INT_AS_REAL, &jerr), *md;
     int          rc = -1;
 
     md = root ? json_object_get(root, "metadata") : NULL;
-    lsn = md ? json_object_get(md, "commit_lsn") : NULL;
-    seq = md ? json_object_get(md, "seq") : NULL;
-    if (!json_is_integer(lsn) || !json_is_integer(seq) || json_integer_value(lsn) < 0 ||
-        json_integer_value(seq) < 0) {
+    if (!json_is_number(json_object_get(md, "commit_lsn")) ||
+        !json_is_number(json_object_get(md, "seq")) ||
+        !jsonl_scan_u64(line, len, "commit_lsn", &pos->lsn) ||
+        !jsonl_scan_u64(line, len, "seq", &pos->seq)) {
         cdc_err_set(err, CDC_E_STATE,
                     "jsonl %s: last line (at byte %lld) has no metadata.commit_lsn/seq: %s",
                     j->label, (long long) at, root ? "missing or not integers" : jerr.text);
         goto out;
     }
-    pos->lsn = (uint64_t) json_integer_value(lsn);
-    pos->seq = (uint64_t) json_integer_value(seq);
     rc = 0;
 out:
     json_decref(root);

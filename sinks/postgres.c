@@ -11,7 +11,16 @@
  * is rolled back and run again with a savepoint per op, so only the refused
  * rows are dead-lettered.  libpq is used synchronously: an apply is one
  * batch of round trips, bounded by batch_size and the server's
- * statement_timeout.
+ * statement_timeout.  Round trips are what limits the rate, so runs of
+ * rows go out as one multi-row statement: event_log rows always, replica
+ * upserts when they share a statement text (same table and columns) and no
+ * key appears twice in the run (ON CONFLICT DO UPDATE refuses to touch a
+ * row twice).  Transaction ends between them do nothing and are absorbed.
+ *
+ * A key change arrives as a delete of the old key and a create of the new
+ * one (Debezium's shape).  In replica mode the delete becomes an UPDATE of
+ * the key, so the columns the create lacks (unchanged TOAST) keep their
+ * values in the target row; the create then upserts onto it.
  */
 #include "postgres.h"
 
@@ -30,6 +39,9 @@
 #include "webhook.h"
 
 #define PG_FAC "dest.postgres"
+#define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
+#define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
+#define PG_MAX_PARAMS 65535         /* the protocol's limit per statement */
 
 typedef struct pg_op {
     cdc_pos  pos;
@@ -42,6 +54,12 @@ typedef struct pg_op {
     char    *topic;
     uint64_t offset;
     char    *record;        /* {key,value,metadata} for the dead-letter file */
+    /* replica upserts: sql is "<head>VALUES (<row>)<tail>"; several rows of the same sql
+       and distinct keys can share one statement */
+    bool     upsert;
+    bool     keyed;         /* the table has a key: khash identifies the row */
+    int      values_at, tail_at;
+    uint64_t khash;
 } pg_op;
 
 typedef struct pg_relver {
@@ -66,6 +84,7 @@ typedef struct pgsink {
     cdc_pos         durable;        /* state, or a later transaction end with nothing to write */
     pg_relver      *known;
     int             nknown;
+    uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
     int             attempts;
     int64_t         next_try_ms;
     uint32_t        rng;
@@ -516,12 +535,24 @@ pg_param_value(pg_op *op, const cdc_col *col, const cdc_value *v)
     return 0;
 }
 
+/* FNV-1a over a parameter (NULL distinct from every string), chained from h. */
+static uint64_t
+pg_hash_param(uint64_t h, const char *s)
+{
+    if (s == NULL)
+        return (h ^ 0xffu) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t) *s) * 0x100000001b3ull;
+    return (h ^ 0x1fu) * 0x100000001b3ull;     /* separator */
+}
+
 static void
 pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
 {
     const cdc_rel *rel = ev->rel;
     cdc_buf        b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
     int            n = 0;
+    uint64_t       h = 0xcbf29ce484222325ull;
 
     cdc_buf_puts(&b, "INSERT INTO ");
     pg_put_table(&b, rel);
@@ -538,6 +569,8 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
         if (n++)
             cdc_buf_puts(&b, ", ");
         pg_put_ident(&b, col->name);
+        if (col->key_pos != 0)
+            h = pg_hash_param(h, op->params[op->nparams - 1]);
         if (col->key_pos == 0) {
             cdc_buf_puts(&sets, sets.len ? ", " : "");
             pg_put_ident(&sets, col->name);
@@ -545,10 +578,16 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
             pg_put_ident(&sets, col->name);
         }
     }
-    cdc_buf_puts(&b, ") VALUES (");
+    cdc_buf_puts(&b, ") ");
+    op->values_at = (int) b.len;
+    cdc_buf_puts(&b, "VALUES (");
     for (int i = 1; i <= n; i++)
         cdc_buf_printf(&b, i > 1 ? ", $%d" : "$%d", i);
     cdc_buf_putc(&b, ')');
+    op->tail_at = (int) b.len;
+    op->upsert = n > 0;
+    op->keyed = rel->nkeys > 0;
+    op->khash = h | 1;              /* 0 marks a free slot of gset */
     if (rel->nkeys > 0) {
         cdc_buf_puts(&b, " ON CONFLICT (");
         for (int k = 1, m = 0; k <= rel->nkeys; k++)
@@ -594,6 +633,49 @@ out:
     cdc_buf_free(&b);
 }
 
+/*
+ * The delete half of a key change (the create with the new key follows):
+ * move the row to its new key instead of deleting it, so that the columns
+ * the create does not carry (unchanged TOAST) keep their values.  If the
+ * target has no row at the old key, nothing happens and the create inserts.
+ */
+static void
+pg_sql_rekey(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel   *rel = ev->rel;
+    const cdc_value *kv = ev->key ? ev->key : ev->before;
+    cdc_buf          b = CDC_BUF_INIT;
+    int              n = 0;
+
+    cdc_buf_puts(&b, "UPDATE ");
+    pg_put_table(&b, rel);
+    for (int c = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (pg_param_value(op, &rel->cols[c], &ev->pk_change_newkey[c]) < 0) {
+            *why = "the key change carries no usable new key";
+            goto out;
+        }
+        cdc_buf_puts(&b, n++ ? ", " : " SET ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n);
+    }
+    for (int c = 0, m = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
+            *why = "the key change carries no usable old key";
+            goto out;
+        }
+        cdc_buf_puts(&b, m++ ? " AND " : " WHERE ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n + m);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+}
+
 static void
 pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
 {
@@ -614,6 +696,8 @@ pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
     case CDC_OP_DELETE:
         if (ev->rel->nkeys == 0)
             why = "the table has no primary key: deletes cannot be mirrored";
+        else if (ev->pk_change_newkey)
+            pg_sql_rekey(op, ev, &why);
         else
             pg_sql_delete(op, ev, &why);
         break;
@@ -726,6 +810,100 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
     return 0;
 }
 
+/* Adds a key hash to the group's set; @returns false when it is there already. */
+static bool
+pg_group_add_key(pgsink *p, uint64_t h)
+{
+    for (size_t k = (size_t) h & (PG_GROUP_SET - 1);; k = (k + 1) & (PG_GROUP_SET - 1)) {
+        if (p->gset[k] == h)
+            return false;
+        if (p->gset[k] == 0) {
+            p->gset[k] = h;
+            return true;
+        }
+    }
+}
+
+/*
+ * Can ops[j] join the group that ops[first] starts?  event_log rows always
+ * can; replica upserts when they have the same statement (table, columns)
+ * and a key not yet in the group: ON CONFLICT DO UPDATE cannot touch one row
+ * twice in a statement.
+ */
+static bool
+pg_group_fits(pgsink *p, const pg_op *first, const pg_op *op)
+{
+    if (!op->is_event || op->deadmsg)
+        return false;
+    if (p->mode == DEST_PG_EVENT_LOG)
+        return op->sql == NULL;
+    if (!op->upsert || op->nparams != first->nparams || strcmp(op->sql, first->sql) != 0)
+        return false;
+    return !op->keyed || pg_group_add_key(p, op->khash);
+}
+
+/* The replica statement for nrows rows shaped like op. */
+static char *
+pg_sql_replica_rows(const pg_op *op, int nrows)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_put(&b, op->sql, (size_t) op->values_at);
+    cdc_buf_puts(&b, "VALUES ");
+    for (int r = 0; r < nrows; r++) {
+        cdc_buf_puts(&b, r ? ", (" : "(");
+        for (int c = 0; c < op->nparams; c++)
+            cdc_buf_printf(&b, c ? ", $%d" : "$%d", r * op->nparams + c + 1);
+        cdc_buf_putc(&b, ')');
+    }
+    cdc_buf_puts(&b, op->sql + op->tail_at);
+    return pg_buf_take(&b);
+}
+
+/*
+ * Runs ops[*i..] as one multi-row statement when ops[*i] starts a group (the
+ * ends of transactions between its rows do nothing at apply time, so they
+ * join it).  @returns 1 ran (*i moved past the group), 0 not a group start,
+ * -1 the statement failed (pgerr set).
+ */
+static int
+pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
+{
+    const pg_op  *first = &p->ops[*i];
+    int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
+    int           max = per > 0 && PG_MAX_PARAMS / per < PG_GROUP_ROWS ? PG_MAX_PARAMS / per
+                                                                         : PG_GROUP_ROWS;
+    const char  **params;
+    char         *sql;
+    int           j, n = 0, k = 0, rc;
+
+    if (per == 0 || !first->is_event || first->deadmsg ||
+        (p->mode == DEST_PG_EVENT_LOG ? first->sql != NULL : !first->upsert))
+        return 0;
+    memset(p->gset, 0, sizeof(p->gset));
+    pg_group_fits(p, first, first);     /* enters its key */
+    params = cdc_xmalloc((size_t) max * (size_t) per * sizeof(*params));
+    for (j = *i; j < p->nops && n < max; j++) {
+        const pg_op *op = &p->ops[j];
+
+        if (!op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg)
+            continue;       /* a transaction's end */
+        if (j > *i && !pg_group_fits(p, first, op))
+            break;
+        for (int c = 0; c < per; c++)
+            params[k++] = op->params[c];
+        n++;
+    }
+    sql = p->mode == DEST_PG_EVENT_LOG ? pg_sql_event_log(p, n) : pg_sql_replica_rows(first, n);
+    rc = pg_run(p, sql, k, params, pgerr, errn);
+    free(sql);
+    free(params);
+    if (rc < 0)
+        return -1;
+    *i = j;
+    return 1;
+}
+
 /*
  * One attempt at the queue in one transaction.  careful: a savepoint per op,
  * refused ops dead-lettered.  @returns 0 committed, 1 a statement failed
@@ -744,29 +922,12 @@ pg_apply_once(pgsink *p, bool careful, cdc_err *err)
         goto fail;
     while (i < p->nops) {
         pg_op *op = &p->ops[i];
-        int    n = 1;
+        int    g;
 
-        /* event_log: consecutive rows in one INSERT (at most 1000 rows, 7000 parameters) */
-        if (!careful && p->mode == DEST_PG_EVENT_LOG && op->sql == NULL && op->is_event &&
-            !op->deadmsg) {
-            const char **params;
-            char        *sql;
-            int          k = 0, rc;
-
-            while (i + n < p->nops && n < 1000 && p->ops[i + n].is_event &&
-                   !p->ops[i + n].deadmsg)
-                n++;
-            params = cdc_xmalloc((size_t) n * 7 * sizeof(*params));
-            for (int r = 0; r < n; r++)
-                for (int c = 0; c < 7; c++)
-                    params[k++] = p->ops[i + r].params[c];
-            sql = pg_sql_event_log(p, n);
-            rc = pg_run(p, sql, n * 7, params, pgerr, sizeof(pgerr));
-            free(sql);
-            free(params);
-            if (rc < 0)
+        /* Runs of rows in multi-row statements; one by one when careful. */
+        if (!careful && (g = pg_apply_group(p, &i, pgerr, sizeof(pgerr))) != 0) {
+            if (g < 0)
                 goto failed_stmt;
-            i += n;
             continue;
         }
         if (op->deadmsg) {

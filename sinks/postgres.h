@@ -13,10 +13,12 @@
  * replica: each captured table is mirrored into the target database under
  * the same schema and name, created with the source's column types
  * (format_type text; enums, domains and composites become text) and primary
- * key; c/u/r are INSERT ... ON CONFLICT (pk) DO UPDATE, d is DELETE by key,
- * t is TRUNCATE, and columns a new relation version adds are added with
- * ALTER TABLE ... ADD COLUMN IF NOT EXISTS.  An update that did not carry
- * an unchanged TOAST value leaves that column alone.  Values are turned back
+ * key; c/u/r are INSERT ... ON CONFLICT (pk) DO UPDATE, d is DELETE by key
+ * (the d of a key change is an UPDATE of the key, so that unchanged TOAST
+ * columns survive the c that follows), t is TRUNCATE, and columns a new
+ * relation version adds are added with ALTER TABLE ... ADD COLUMN IF NOT
+ * EXISTS.  An update that did not carry an unchanged TOAST value leaves
+ * that column alone.  Values are turned back
  * into PostgreSQL text from Debezium's representation (sinks/pg_values.h,
  * which lists the lossy cases).  Tables without a primary key get inserts
  * only: their updates and deletes are dead-lettered.

@@ -780,6 +780,8 @@ kafka_held_has(const kafka_held *h, cdc_pos p)
 typedef struct kafka_scan {
     kafka_topic *t;
     int32_t      part;
+    cdc_pos     *newest;        /* the newest position seen in any record read */
+    bool        *foreign;       /* set when a record without position headers is read */
     int64_t      lo;            /* the partition's low watermark */
     int64_t      start, end;    /* the window being read: [start, end) */
     bool         window_done;   /* every record of the window seen */
@@ -802,8 +804,12 @@ kafka_scan_record(kafka_scan *sc, const rd_kafka_message_t *m, uint64_t floor)
     }
     rd_kafka_message_headers(m, &h);
     ours = kafka_hdr_u64(h, "cdc.commit_lsn", &p.lsn) && kafka_hdr_u64(h, "cdc.seq", &p.seq);
+    if (!ours)
+        *sc->foreign = true;
     if (m->offset == sc->start && (!ours || p.lsn < floor))
         sc->below_floor = true;
+    if (ours && cdc_pos_cmp(p, *sc->newest) > 0)
+        *sc->newest = p;
     if (ours && p.lsn >= floor)
         kafka_held_add(&sc->t->held[sc->part], p);
     if (m->offset == sc->end - 1)
@@ -928,7 +934,8 @@ out:
  * not a "last position" threshold: a record whose delivery failed while
  * later ones to the same partition succeeded (a local error before the
  * record was sent, for instance) leaves a hole that must be filled, not
- * jumped over.  The newest position found is reported in d->newest_held.
+ * jumped over.  The newest position found in any partition is reported in
+ * d->newest_held, so the agent knows whether the topics hold events at all.
  */
 static int
 kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
@@ -939,13 +946,13 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
     kafka_scan                      *scans = NULL;
     int                              nscans = 0, rc = -1;
     size_t                           nheld = 0;
+    uint64_t                         floor;
 
     /* The router passes every event; write() decides per partition. */
     last_done->lsn = last_done->seq = 0;
-    if (k->resume_lsn == 0) {
-        log_info(KAFKA_FAC, "resume: no confirmed position (a new slot): nothing to skip");
-        return 0;
-    }
+    /* No slot: nothing will be sent again, so nothing is collected; the last
+       records are still read, so the agent knows the topics hold events. */
+    floor = k->resume_lsn > 0 ? k->resume_lsn - 1 : UINT64_MAX;
     e = rd_kafka_metadata(k->rk, 1, NULL, &md, KAFKA_META_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s", rd_kafka_err2str(e));
@@ -971,12 +978,14 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
                 goto out;
             }
             if (hi > lo)
-                scans[nscans++] = (kafka_scan) { .t = t, .part = p, .lo = lo, .end = hi,
+                scans[nscans++] = (kafka_scan) { .t = t, .part = p, .newest = &d->newest_held,
+                                                 .foreign = &d->holds_foreign,
+                                                 .lo = lo, .end = hi,
                                                  .start = hi - 64 > lo ? hi - 64 : lo };
         }
     }
     /* From one below the slot's position: the snapshot's rows sit at (consistent point - 1). */
-    if (nscans > 0 && kafka_read_held(k, scans, nscans, k->resume_lsn - 1, err) != 0)
+    if (nscans > 0 && kafka_read_held(k, scans, nscans, floor, err) != 0)
         goto out;
     for (int i = 0; i < nscans; i++) {
         kafka_held *h = &scans[i].t->held[scans[i].part];
@@ -985,17 +994,19 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
             continue;
         qsort(h->pos, h->n, sizeof(*h->pos), kafka_pos_order);
         nheld += h->n;
-        if (cdc_pos_cmp(h->max, d->newest_held) > 0)
-            d->newest_held = h->max;
         d->held_unordered = true;
         log_info(KAFKA_FAC, "%s partition %d holds %zu event(s) at or after " CDC_LSN_FMT
                  ", up to " CDC_LSN_FMT " #%llu", scans[i].t->name, (int) scans[i].part, h->n,
                  CDC_LSN_ARGS(k->resume_lsn), CDC_LSN_ARGS(h->max.lsn),
                  (unsigned long long) h->max.seq);
     }
-    log_info(KAFKA_FAC, "resume: %zu event(s) after the slot's position " CDC_LSN_FMT
-             " are already in Kafka and will not be written again", nheld,
-             CDC_LSN_ARGS(k->resume_lsn));
+    if (k->resume_lsn > 0)
+        log_info(KAFKA_FAC, "resume: %zu event(s) after the slot's position " CDC_LSN_FMT
+                 " are already in Kafka and will not be written again", nheld,
+                 CDC_LSN_ARGS(k->resume_lsn));
+    if (d->newest_held.lsn)
+        log_info(KAFKA_FAC, "resume: the newest event in the topics is at " CDC_LSN_FMT " #%llu",
+                 CDC_LSN_ARGS(d->newest_held.lsn), (unsigned long long) d->newest_held.seq);
     rc = 0;
 out:
     free(scans);

@@ -81,6 +81,9 @@ struct cdc_dest {
     /* ... and those positions are not a prefix of the stream (partitions fill
        independently), so the newest alone proves nothing about older ones. */
     bool                held_unordered;
+    /* ... or it holds records that carry no position (another tool wrote
+       them: Debezium before the switch), which still means "not empty". */
+    bool                holds_foreign;
 };
 
 static inline int

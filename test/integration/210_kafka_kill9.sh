@@ -13,7 +13,7 @@ DRIVE=$BUILD/kafka_dest_drive
 KAFKA_PROBE=$BUILD/kafka_probe
 KDIR=$T/kafka
 ROWS=3000
-trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 
 KPORT=$(free_port)
 kafka_start "$KDIR" "$KPORT"

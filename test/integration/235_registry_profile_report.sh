@@ -8,7 +8,7 @@
 . "$CDC_SRC/test/lib/kafka.sh"
 
 KDIR=$T/kafka
-trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 KPORT=$(free_port)
 kafka_start "$KDIR" "$KPORT"
 SRPORT=$(free_port)

@@ -15,7 +15,7 @@ KAFKA_PROBE=$BUILD/kafka_probe
 KDIR=$T/kafka
 STEPS=${IT_STEPS:-3000}
 LOAD=$CDC_SRC/test/lib/kafka_load.py
-trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 
 KPORT=$(free_port)
 kafka_start "$KDIR" "$KPORT"

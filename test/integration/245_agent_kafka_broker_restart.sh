@@ -25,7 +25,7 @@ stop_registry() {
     if [ -n "$SR_PID" ]; then kill -TERM "$SR_PID" 2>/dev/null || true; wait "$SR_PID" 2>/dev/null || true; fi
     SR_PID=
 }
-trap '_rc=$?; stop_registry; kafka_kill "$KDIR" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; stop_registry; kafka_kill "$KDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 py_env || fail "py_env (confluent-kafka[avro] from PyPI)"
 
 KPORT=$(free_port)

@@ -15,7 +15,7 @@
 . "$CDC_SRC/test/lib/py.sh"
 
 KDIR=$T/kafka
-trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; kafka_kill "$KDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 py_env || fail "py_env (confluent-kafka[avro] from PyPI)"
 KPORT=$(free_port)
 kafka_start "$KDIR" "$KPORT"

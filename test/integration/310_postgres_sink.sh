@@ -12,7 +12,7 @@
 DRIVE=${CDC_BUILD:-$CDC_SRC/build}/sink_drive
 [ -x "$DRIVE" ] || fail "no $DRIVE (build the test tools)"
 TGT=$T/tgt
-trap 'rc=$?; pg_cleanup "$TGT"; (exit $rc); _cleanup' EXIT
+trap 'rc=$?; pg_cleanup "$TGT"; set +e; (exit $rc); _cleanup' EXIT
 TPORT=$(free_port)
 pg_start "$TGT" "$TPORT" >/dev/null || fail "target PostgreSQL did not start"
 CI="host=127.0.0.1 port=$TPORT dbname=cdc_demo user=postgres"

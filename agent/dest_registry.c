@@ -55,6 +55,11 @@ open_webhook(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dl
         .nheaders = w->headers.n,
         .timeout_ms = (int) (w->timeout_seconds * 1000),
         .auth_token = w->auth_token && *w->auth_token ? w->auth_token : NULL,
+        .ca_file = w->ssl_ca_location,            /* empty strings: unset (webhook.c) */
+        .client_cert = w->ssl_certificate_location,
+        .client_key = w->ssl_key_location,
+        .key_password = w->ssl_key_password,
+        .tls_insecure = !w->ssl_verify,
         .retry = retry_conf(&sink->retry),
         .dlq = dlq,
     };

@@ -485,6 +485,11 @@ replay_webhook(replay_ctx *c, const cfg_sink *s, const agent_dlq_letter *l, char
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
+    dest_webhook_set_tls(e, &(dest_webhook_conf) { .ca_file = w->ssl_ca_location,
+                                                   .client_cert = w->ssl_certificate_location,
+                                                   .client_key = w->ssl_key_location,
+                                                   .key_password = w->ssl_key_password,
+                                                   .tls_insecure = !w->ssl_verify });
     res = curl_easy_perform(e);
     if (res != CURLE_OK) {
         /* never the URL: it may hold credentials */

@@ -58,7 +58,7 @@ typedef struct wh_req {
 } wh_req;
 
 typedef struct webhook {
-    char                *url, *label, *method, *auth, *ca, *cert, *key;
+    char                *url, *label, *method, *auth, *ca, *cert, *key, *keypass;
     struct curl_slist   *base_hdrs;     /* Content-Type, configured headers, Authorization */
     bool                 insecure;
     int                  timeout_ms, batch_max, batch_ms, max_inflight, max_queued;
@@ -193,6 +193,31 @@ wh_req_free(wh_req *r)
     free(r);
 }
 
+/* A copy of s, or NULL when s is NULL or empty (an empty config value means unset). */
+static char *
+wh_dup_set(const char *s)
+{
+    return s && s[0] ? cdc_xstrdup(s) : NULL;
+}
+
+void
+dest_webhook_set_tls(void *easy, const dest_webhook_conf *c)
+{
+    CURL *e = easy;
+
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_insecure ? 0L : 2L);
+    if (c->ca_file && c->ca_file[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    if (c->client_cert && c->client_cert[0])
+        curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
+    if (c->client_key && c->client_key[0]) {
+        curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
+        /* Always a passphrase, if only "": without one OpenSSL asks for it on the terminal. */
+        curl_easy_setopt(e, CURLOPT_KEYPASSWD, c->key_password ? c->key_password : "");
+    }
+}
+
 static int
 wh_fail(webhook *w, cdc_err *err, cdc_rc code, const char *fmt, const char *detail)
 {
@@ -221,9 +246,10 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     w->label = wh_safe_label(c->url);
     w->method = cdc_xstrdup(c->method ? c->method : "POST");
     w->auth = c->auth_token && c->auth_token[0] ? cdc_xstrdup(c->auth_token) : NULL;
-    w->ca = c->ca_file ? cdc_xstrdup(c->ca_file) : NULL;
-    w->cert = c->client_cert ? cdc_xstrdup(c->client_cert) : NULL;
-    w->key = c->client_key ? cdc_xstrdup(c->client_key) : NULL;
+    w->ca = wh_dup_set(c->ca_file);
+    w->cert = wh_dup_set(c->client_cert);
+    w->key = wh_dup_set(c->client_key);
+    w->keypass = wh_dup_set(c->key_password);
     w->insecure = c->tls_insecure;
     w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
     w->batch_max = c->batch_max > 1 ? c->batch_max : 1;
@@ -273,6 +299,9 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     d->impl = w;
     log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
              w->max_inflight, w->batch_max > 1 ? "batched" : "one event per request");
+    if (w->insecure)
+        log_warn(WH_FAC, "%s: ssl_verify is false: the receiver's certificate and host name "
+                 "are not checked", w->label);
     return 0;
 }
 
@@ -356,14 +385,10 @@ wh_start(webhook *w, wh_req *r, cdc_err *err)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->cerr);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, w->insecure ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, w->insecure ? 0L : 2L);
-    if (w->ca)
-        curl_easy_setopt(e, CURLOPT_CAINFO, w->ca);
-    if (w->cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, w->cert);
-    if (w->key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, w->key);
+    dest_webhook_set_tls(e, &(dest_webhook_conf) { .ca_file = w->ca, .client_cert = w->cert,
+                                                   .client_key = w->key,
+                                                   .key_password = w->keypass,
+                                                   .tls_insecure = w->insecure });
     if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         return cdc_err_set(err, CDC_E_DEST, "webhook %s: curl_multi_add_handle failed", w->label);
@@ -702,6 +727,7 @@ wh_close(cdc_dest *d)
     free(w->ca);
     free(w->cert);
     free(w->key);
+    free(w->keypass);
     free(w->sink_id);
     free(w->pipeline_id);
     free(w->prefix);

@@ -50,7 +50,8 @@ typedef struct dest_webhook_conf {
     const char                *auth_token;      /* "Authorization: Bearer ..."; NULL: none */
     const char                *ca_file;         /* CA bundle; NULL: the system's */
     const char                *client_cert;     /* PEM client certificate; NULL: none */
-    const char                *client_key;
+    const char                *client_key;      /* PEM key of client_cert */
+    const char                *key_password;    /* passphrase of client_key; NULL: none */
     bool                       tls_insecure;    /* skip certificate checks (off by default) */
     int                        batch_max;       /* events per request; <= 1: one each */
     int                        batch_ms;        /* longest wait filling a batch; <= 0: 100 */
@@ -63,6 +64,16 @@ typedef struct dest_webhook_conf {
 
 /* open() takes a const dest_webhook_conf *; env as for dest_jsonl_ops. */
 extern const cdc_dest_ops dest_webhook_ops;
+
+/*
+ * Sets the TLS options of c (ca_file, client_cert, client_key, key_password,
+ * tls_insecure; the other fields are not read) on easy, a libcurl easy
+ * handle (CURL *).  Empty strings count as unset.  Shared with the
+ * dead-letter replay (agent/dlq_cli.c), so that a replay reaches the
+ * receiver the way the sink does.  libcurl copies the strings.
+ * @thread any: it touches only easy.
+ */
+void dest_webhook_set_tls(void *easy, const dest_webhook_conf *c);
 
 /* "<pipeline_id>-<lsn:%016X>-<seq>" into out; @returns its length (truncated to n-1). */
 size_t dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, size_t n);

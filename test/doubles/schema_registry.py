@@ -52,7 +52,8 @@ Test knobs, outside the real API, under /_double/ (never behind basic auth):
                        {"count": N, "mode": "timeout", "delay_s": 5}
                                                            ... or hang, then drop
 Command line: --port 0 prints "PORT <n>" on stdout once listening; --host,
---user/--password (basic auth), --cert/--key (TLS), --fail-next N STATUS.
+--user/--password (basic auth), --cert/--key (TLS), --client-ca (TLS: require a client
+certificate signed by this CA), --fail-next N STATUS.
 """
 
 import argparse
@@ -800,18 +801,24 @@ def main(argv=None):
     ap.add_argument("--password")
     ap.add_argument("--cert", help="PEM certificate: serve HTTPS")
     ap.add_argument("--key", help="PEM private key for --cert")
+    ap.add_argument("--client-ca", help="PEM CA: require client certificates it signed")
     ap.add_argument("--fail-next", nargs=2, type=int, metavar=("N", "STATUS"),
                     help="the first N API requests answer STATUS")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if (args.user is None) != (args.password is None):
         ap.error("--user and --password go together")
+    if args.client_ca and not args.cert:
+        ap.error("--client-ca needs --cert")
     srv = DoubleServer((args.host, args.port), args.user, args.password, args.verbose)
     if args.fail_next:
         srv.fail_count, srv.fail_status = args.fail_next
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("PORT %d" % srv.server_address[1], flush=True)
     try:

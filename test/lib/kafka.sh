@@ -7,6 +7,14 @@
 #   kafka_install                  # once: mvn dependency:copy-dependencies into the cache
 #   kafka_start "$T/kafka" 19092   # broker on 127.0.0.1:19092, controller on 19093
 #   kafka_stop  "$T/kafka"         # SIGTERM, waits; kafka_kill: SIGKILL
+#   kafka_start_tls "$T/kafka" 19092 19094 "$T/tls"
+#                                  # the same, plus an SSL listener on 19094 (client
+#                                  # certificate required) and SASL_SSL with SCRAM-SHA-512
+#                                  # on 19095; certificates from test/lib/tls.sh's tls_make
+#
+# When kafka_start formats a new DIR, it appends $KAFKA_EXTRA_PROPERTIES (lines; later keys
+# win) to server.properties and passes $KAFKA_FORMAT_SCRAM to the storage format as
+# --add-scram; both are unset by default.
 #
 # Pinned: org.apache.kafka:kafka_2.13:3.7.1 (the Kafka Debezium 2.7 is built against) with
 # its runtime dependencies, and org.slf4j:slf4j-reload4j:1.7.36 as the log binding.
@@ -102,6 +110,10 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
 log.retention.check.interval.ms=300000
 EOF
+        # Later lines win in a .properties file, so these can also override the above.
+        if [ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]; then
+            printf '%s\n' "$KAFKA_EXTRA_PROPERTIES" >>"$dir/server.properties"
+        fi
         cat >"$dir/log4j.properties" <<EOF
 log4j.rootLogger=INFO, F
 log4j.appender.F=org.apache.log4j.FileAppender
@@ -113,7 +125,7 @@ log4j.logger.org.apache.kafka=INFO
 EOF
         id=$(_kafka_java "$dir" kafka.tools.StorageTool random-uuid 2>>"$dir/format.log" | tail -n 1)
         _kafka_java "$dir" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
-            >>"$dir/format.log" 2>&1 || { _kafka_err "format failed: $(tail -n 5 "$dir/format.log")"; return 1; }
+            ${KAFKA_FORMAT_SCRAM:+--add-scram "$KAFKA_FORMAT_SCRAM"} >>"$dir/format.log" 2>&1 || { _kafka_err "format failed: $(tail -n 5 "$dir/format.log")"; return 1; }
     fi
     echo "$port" >"$dir/port"
     _kafka_java --exec "$dir" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
@@ -166,3 +178,40 @@ kafka_kill() { _kafka_signal "${1:?kafka_kill DIR}" KILL; }
 
 # kafka_restart DIR: starts a stopped broker again on its port, keeping its data.
 kafka_restart() { kafka_start "$1" "$(cat "$1/port")"; }
+
+# kafka_start_tls DIR PORT SSLPORT TLSDIR: kafka_start DIR PORT (PLAINTEXT on PORT, which
+# the broker also uses to talk to itself and kafka_probe_ok to see it is up), with two more
+# listeners on 127.0.0.1 that present TLSDIR/server.p12 (tls_make, test/lib/tls.sh):
+#   SSL      on SSLPORT:   the client must present a certificate signed by TLSDIR/ca.pem
+#   SASL_SSL on SSLPORT+1: SCRAM-SHA-512, user $KAFKA_SCRAM_USER / $KAFKA_SCRAM_PASSWORD
+#                          (created when the storage is formatted); no client certificate
+# KAFKA_EXTRA_PROPERTIES, if set, still comes last.
+KAFKA_SCRAM_USER=${KAFKA_SCRAM_USER:-cdcagent}
+KAFKA_SCRAM_PASSWORD=${KAFKA_SCRAM_PASSWORD:-cdcagent-scram-secret}
+kafka_start_tls() {
+    local dir=${1:?kafka_start_tls DIR PORT SSLPORT TLSDIR} port=${2:?} sport=${3:?} tls=${4:?}
+    local props
+    if [ ! -f "$tls/server.p12" ] || [ ! -f "$tls/ca.pem" ]; then
+        _kafka_err "no $tls/server.p12 or $tls/ca.pem (tls_make, test/lib/tls.sh)"
+        return 1
+    fi
+    tls=$(cd "$tls" && pwd)
+    props="listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)),SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$((sport + 1))
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$((sport + 1))
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/server.p12
+ssl.keystore.password=${TLS_PASS:?TLS_PASS (test/lib/tls.sh)}
+ssl.key.password=$TLS_PASS
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.ssl.client.auth=none
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    if [ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]; then props="$props
+$KAFKA_EXTRA_PROPERTIES"; fi
+    KAFKA_EXTRA_PROPERTIES=$props \
+        KAFKA_FORMAT_SCRAM="SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]" \
+        kafka_start "$dir" "$port"
+}

@@ -11,7 +11,9 @@
 # The cluster has superuser "postgres" (trusted over the socket and from 127.0.0.1) and the
 # role cdc_user / cdc_password (REPLICATION LOGIN, scram over TCP) owning database cdc_demo.
 # Settings: wal_level=logical, 20 slots and walsenders, logical_decoding_work_mem=64kB,
-# fsync off; add more with PG_EXTRA_CONF="name = value" lines.
+# fsync off; add more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into
+# pg_hba.conf after the superuser's lines and before the password lines for everyone else
+# (first match wins, so they can require SSL or reject a role).  Both apply at initdb only.
 #
 # initdb refuses to run as root, so as root the server runs as PG_OS_USER: "postgres" if
 # that user exists, else "cdcagent-test" (created on first use).  DIR and every directory
@@ -20,6 +22,7 @@
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_SUPERUSER=postgres
 PG_EXTRA_CONF=${PG_EXTRA_CONF:-}
+PG_EXTRA_HBA=${PG_EXTRA_HBA:-}
 
 _pg_err() { echo "pg.sh: $*" >&2; }
 
@@ -127,6 +130,9 @@ local   all             all                                     trust
 local   replication     all                                     trust
 host    all             $PG_SUPERUSER       127.0.0.1/32        trust
 host    replication     $PG_SUPERUSER       127.0.0.1/32        trust
+HBA
+        if [ -n "$PG_EXTRA_HBA" ]; then printf '%s\n' "$PG_EXTRA_HBA" >>"$dir/data/pg_hba.conf"; fi
+        cat >>"$dir/data/pg_hba.conf" <<HBA
 host    all             all                 127.0.0.1/32        scram-sha-256
 host    replication     all                 127.0.0.1/32        scram-sha-256
 HBA

@@ -102,6 +102,9 @@ typedef struct cfg_webhook {
     char      *ssl_certificate_location; /* client certificate (PEM) */
     char      *ssl_key_location;         /* client key (PEM) */
     char      *ssl_key_password;
+    int        batch_size;               /* events per request; 1: one object each */
+    int        batch_timeout_ms;         /* longest wait filling a batch */
+    int        max_in_flight;            /* concurrent requests */
 } cfg_webhook;
 
 typedef struct cfg_pg_sink {

@@ -266,6 +266,16 @@ static const cfg_key sink_keys[] = {
       .desc = "Client private key (PEM)." },
     { .name = "webhook.ssl_key_password", .type = CFG_STR, .off = SK(webhook.ssl_key_password),
       .flags = CFG_F_SECRET, .desc = "Passphrase of the client key." },
+    { .name = "webhook.batch_size", .type = CFG_INT, .off = SK(webhook.batch_size), .def = "1",
+      .range = "1..10000",
+      .desc = "Events per request: 1 sends one JSON object per event; more sends a JSON "
+              "array of up to this many (events of one key stay in order)." },
+    { .name = "webhook.batch_timeout_ms", .type = CFG_INT, .off = SK(webhook.batch_timeout_ms),
+      .def = "100", .range = "1..60000",
+      .desc = "Longest wait for a batch to fill before it is sent as it is." },
+    { .name = "webhook.max_in_flight", .type = CFG_INT, .off = SK(webhook.max_in_flight),
+      .def = "8", .range = "1..256",
+      .desc = "Concurrent requests (different keys; one key has one request at a time)." },
 
     { .name = "postgres", .type = CFG_SECTION,
       .desc = "PostgreSQL destination: batched inserts into target_table." },

@@ -60,6 +60,9 @@ open_webhook(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dl
         .client_key = w->ssl_key_location,
         .key_password = w->ssl_key_password,
         .tls_insecure = !w->ssl_verify,
+        .batch_max = w->batch_size,
+        .batch_ms = w->batch_timeout_ms,
+        .max_in_flight = w->max_in_flight,
         .retry = retry_conf(&sink->retry),
         .dlq = dlq,
     };

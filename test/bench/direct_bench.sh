@@ -20,7 +20,7 @@
 # xmin: the moment it became durable there) - commit time on the source.  Printed: p50, p95,
 # p99 and max, and the rate the source really achieved.
 #
-# Environment: WEBHOOK=0 skips the webhook contestant, ROWS (1000000), TXN (10), BATCH (the sinks' batch_size; 500), RATE (10000),
+# Environment: WEBHOOK=0 skips the webhook contestant, WEBHOOK_BATCH (events per request; 200), ROWS (1000000), TXN (10), BATCH (the sinks' batch_size; 500), RATE (10000),
 # SECONDS (30; bash's own SECONDS counter is read before it moves), STEADY_TXN (10),
 # CDCAGENT / CDC_BUILD (the build to use), BENCH_PORT (55440; the target gets +2, the webhook
 # receiver +4), KEEP=1 keeps the work directory.  Both servers are test servers with fsync
@@ -211,6 +211,7 @@ if [ "${WEBHOOK:-1}" = 1 ]; then
     sink_type: webhook
     webhook:
       url: http://127.0.0.1:$HPORT/events
+      batch_size: ${WEBHOOK_BATCH:-200}
 ${WEBHOOK_EXTRA:-}" >"$WORK/webhook.yaml"
     run_agent webhook
     kill -TERM "$RECV_PID"

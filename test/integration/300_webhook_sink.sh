@@ -103,4 +103,20 @@ jl_check "c c u delivered (c before u for id 1), with X-Source and Idempotency-K
     'sorted(get(e, "body.value.op") for e in evs if e["status"] == 200) == ["c", "c", "u"]
      and [get(e, "body.value.op") for e in evs if e["status"] == 200 and get(e, "body.key.id") == 1] == ["c", "u"]
      and all(e["headers"].get("X-Source") == "cdc-platform" and e["headers"]["Idempotency-Key"].startswith("it-300-") for e in evs)'
+
+note "part 3: batching (webhook.batch_size 10)"
+recv_start "$T/req4.jsonl"
+sed -i "s|url: http://127.0.0.1:[0-9]*/cdc|url: http://127.0.0.1:$RPORT/cdc|; s|      timeout_seconds: 5|      timeout_seconds: 5\n      batch_size: 10\n      batch_timeout_ms: 50|" "$T/pipeline.yaml"
+agent_start
+sql "INSERT INTO customers (name) SELECT 'n' || i FROM generate_series(1, 25) i"
+sql "UPDATE customers SET name = 'z' WHERE name LIKE 'n%'"
+for _ in $(seq 100); do [ "$(jl_eval "$T/req4.jsonl" 'sum(len(e["body"]) for e in evs if e["status"] == 200)')" -ge 50 ] && break; sleep 0.2; done
+agent_stop
+jl_check "arrays of at most 10 events, each event once, c before u per key, keys with both ends" "$T/req4.jsonl" '
+all(isinstance(e["body"], list) and 1 <= len(e["body"]) <= 10 for e in evs) and
+(lambda ks: len(ks) == 25 and
+ all([x["value"]["op"] for e in evs for x in e["body"] if x["key"]["id"] == k] == ["c", "u"] for k in ks))(
+    set(x["key"]["id"] for e in evs for x in e["body"])) and
+all(len(e["headers"]["Idempotency-Key"].split("-")) == 6 for e in evs if len(e["body"]) > 1) and
+any(len(e["body"]) > 1 for e in evs)'
 done_testing

@@ -955,7 +955,11 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
     floor = k->resume_lsn > 0 ? k->resume_lsn - 1 : UINT64_MAX;
     e = rd_kafka_metadata(k->rk, 1, NULL, &md, KAFKA_META_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s", rd_kafka_err2str(e));
+        /* The cause (an authentication or TLS failure, ...) came through the error
+           callback; the metadata call only says the broker could not be reached. */
+        rd_kafka_poll(k->rk, 0);
+        cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s%s%s", rd_kafka_err2str(e),
+                    k->degraded ? "; last broker error: " : "", k->degraded ? k->degraded_msg : "");
         goto out;
     }
     for (int i = 0; i < md->topic_cnt; i++) {

@@ -348,6 +348,8 @@ strlist_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *obj, const cha
 
     if (n->type != YAML_SEQUENCE_NODE)
         return fail_at(c, n->start_mark, key, "expected a list, got %s", node_kind(n));
+    *items = cdc_xrealloc(*items, ((size_t) *count + 1 + (size_t) (n->data.sequence.items.top -
+                                   n->data.sequence.items.start)) * sizeof(char *));
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
         yaml_node_t *in = yaml_document_get_node(&c->doc, *it);
         const char  *bad;
@@ -364,42 +366,101 @@ strlist_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *obj, const cha
             free(text);
             return -1;
         }
-        *items = cdc_xrealloc(*items, ((size_t) *count + 1) * sizeof(char *));
         (*items)[(*count)++] = text;
     }
     return 0;
 }
 
+/* For finding duplicate keys of a map by sorting: a key and where it is. */
+typedef struct cfg_mkey {
+    const char *name;
+    size_t      pos;            /* index in the mapping */
+    yaml_mark_t mark;
+} cfg_mkey;
+
+static int
+mkey_cmp(const void *a, const void *b)
+{
+    const cfg_mkey *x = a, *y = b;
+    int             r = strcmp(x->name, y->name);
+
+    return r ? r : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * The first key of the mapping (in file order) that repeats an earlier one,
+ * with that earlier one in *first; NULL when all differ.  Sorting keeps a map
+ * of many keys from costing n^2 comparisons.
+ */
+static const cfg_mkey *
+first_duplicate(cfg_mkey *keys, size_t n, const cfg_mkey **first)
+{
+    const cfg_mkey *dup = NULL;
+
+    qsort(keys, n, sizeof(*keys), mkey_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(keys[i].name, keys[i - 1].name) != 0)
+            continue;
+        if (dup == NULL || keys[i].pos < dup->pos) {
+            size_t j = i - 1;
+
+            while (j > 0 && strcmp(keys[j - 1].name, keys[i].name) == 0)
+                j--;
+            dup = &keys[i];
+            *first = &keys[j];
+        }
+    }
+    return dup;
+}
+
 static int
 strmap_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, cfg_strmap *m, const char *key)
 {
-    char ikey[200];
+    char            ikey[200];
+    size_t          cap;
+    cfg_mkey       *keys;
+    const cfg_mkey *dup, *first = NULL;
+    int             rc = -1;
 
     if (n->type != YAML_MAPPING_NODE)
         return fail_at(c, n->start_mark, key, "expected a mapping, got %s", node_kind(n));
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(&c->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(&c->doc, p->value);
-        const char  *name = (const char *) kn->data.scalar.value;
-        char        *text;
+    cap = (size_t) (n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    keys = cdc_xcalloc(cap ? cap : 1, sizeof(*keys));
+    m->items = cdc_xrealloc(m->items, ((size_t) m->n + cap + 1) * sizeof(cfg_kv));
+    for (size_t i = 0; i < cap; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        yaml_node_t      *kn = yaml_document_get_node(&c->doc, p->key);
+        yaml_node_t      *vn = yaml_document_get_node(&c->doc, p->value);
+        const char       *name;
+        char             *text;
 
-        if (kn->type != YAML_SCALAR_NODE)
-            return fail_at(c, kn->start_mark, key, "keys must be strings, got %s", node_kind(kn));
+        if (kn->type != YAML_SCALAR_NODE) {
+            fail_at(c, kn->start_mark, key, "keys must be strings, got %s", node_kind(kn));
+            goto out;
+        }
+        name = (const char *) kn->data.scalar.value;
         snprintf(ikey, sizeof(ikey), "%s.%s", key, name);
-        for (int i = 0; i < m->n; i++)
-            if (strcmp(m->items[i].key, name) == 0)
-                return fail_at(c, kn->start_mark, ikey, "duplicate key");
-        if (vn->type != YAML_SCALAR_NODE || is_null(vn))
-            return fail_at(c, vn->start_mark, ikey, "expected a string, got %s",
-                           vn->type == YAML_SCALAR_NODE ? "null" : node_kind(vn));
+        if (vn->type != YAML_SCALAR_NODE || is_null(vn)) {
+            fail_at(c, vn->start_mark, ikey, "expected a string, got %s",
+                    vn->type == YAML_SCALAR_NODE ? "null" : node_kind(vn));
+            goto out;
+        }
         if ((text = expand_env(c, vn, ikey)) == NULL)
-            return -1;
-        m->items = cdc_xrealloc(m->items, ((size_t) m->n + 1) * sizeof(cfg_kv));
+            goto out;
+        keys[i] = (cfg_mkey) { .name = name, .pos = i, .mark = kn->start_mark };
         m->items[m->n].key = cdc_xstrdup(name);
         m->items[m->n++].value = text;
     }
+    if ((dup = first_duplicate(keys, cap, &first)) != NULL) {
+        snprintf(ikey, sizeof(ikey), "%s.%s", key, dup->name);
+        fail_at(c, dup->mark, ikey, "duplicate key (first at line %zu)", first->mark.line + 1);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(keys);
     (void) k;
-    return 0;
+    return rc;
 }
 
 /* ---- objects ---- */
@@ -639,30 +700,161 @@ walk_map(cfg_ctx *c, yaml_node_t *map, const cfg_table *t, void *obj, const char
 /* ---- files ---- */
 
 /*
+ * Limits that keep a hostile file from costing more than a normal one: the
+ * size bounds time and memory, the depth keeps the walk of the event stream
+ * flat (no key of either file is deeper than 5 levels), and the anchor count
+ * bounds libyaml's alias resolution, which searches the anchors one by one
+ * for every alias.  Aliases themselves cost nothing more: the document API
+ * shares the anchored node, and no key takes a nested value twice.
+ */
+#define CFG_MAX_BYTES   (1u << 20)  /* 1 MiB, also the size limit of a Kubernetes ConfigMap */
+#define CFG_MAX_DEPTH   32
+#define CFG_MAX_ANCHORS 100
+
+/*
+ * libyaml's error, at its line:col.  A reader error (bad UTF-8, a control
+ * character) comes with a byte offset and no mark: count the lines up to it.
+ */
+static int
+yaml_fail(cfg_ctx *c, const yaml_parser_t *parser, const unsigned char *text, size_t len)
+{
+    size_t line = parser->problem_mark.line, col = parser->problem_mark.column;
+
+    if (parser->error == YAML_READER_ERROR) {
+        size_t off = parser->problem_offset < len ? parser->problem_offset : len;
+
+        line = col = 0;
+        for (size_t i = 0; i < off; i++, col++)
+            if (text[i] == '\n')
+                line++, col = (size_t) -1;
+        if (parser->problem_value >= 0)
+            return cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s (byte 0x%02X "
+                               "at offset %zu)", c->path, line + 1, col + 1,
+                               parser->problem ? parser->problem : "read error",
+                               (unsigned) parser->problem_value & 0xFFu, off);
+    }
+    return cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s%s%s", c->path,
+                       line + 1, col + 1, parser->problem ? parser->problem : "parse error",
+                       parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/* Reads the whole file into *text (NUL-terminated, malloc'd); at most CFG_MAX_BYTES. */
+static int
+read_file(cfg_ctx *c, unsigned char **text, size_t *len)
+{
+    FILE *f;
+    int   bad;
+
+    if ((f = fopen(c->path, "rb")) == NULL)
+        return cdc_err_set(c->err, CDC_E_IO, "%s: cannot open: %s", c->path, strerror(errno));
+    *text = cdc_xmalloc(CFG_MAX_BYTES + 2);
+    *len = fread(*text, 1, CFG_MAX_BYTES + 1, f);   /* one more: tells "too large" */
+    bad = ferror(f);
+    fclose(f);
+    if (bad)
+        cdc_err_set(c->err, CDC_E_IO, "%s: cannot read: %s", c->path, strerror(errno));
+    else if (*len > CFG_MAX_BYTES)
+        cdc_err_set(c->err, CDC_E_CONFIG, "%s: file is larger than %u bytes (1 MiB), the limit "
+                    "for a configuration file", c->path, CFG_MAX_BYTES);
+    if (bad || *len > CFG_MAX_BYTES) {
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    (*text)[*len] = '\0';
+    return 0;
+}
+
+/* One pass over the events before the document is built: depth and anchors. */
+static int
+prescan(cfg_ctx *c, const unsigned char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t  ev;
+    int           depth = 0, anchors = 0, rc = -1;
+    bool          done = false;
+
+    if (!yaml_parser_initialize(&parser))
+        return cdc_err_set(c->err, CDC_E_NOMEM, "%s: out of memory", c->path);
+    yaml_parser_set_input_string(&parser, text, len);
+    while (!done) {
+        const yaml_char_t *anchor = NULL;
+
+        if (!yaml_parser_parse(&parser, &ev)) {
+            yaml_fail(c, &parser, text, len);
+            goto out;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.data.mapping_start.anchor;
+            depth++;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = ev.data.sequence_start.anchor;
+            depth++;
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            if (strlen((const char *) ev.data.scalar.value) != ev.data.scalar.length) {
+                /* "\0" in a quoted scalar: the C string would end there */
+                fail_at(c, ev.start_mark, "", "a value contains a NUL character (\\0)");
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            break;
+        default:
+            break;
+        }
+        if (depth > CFG_MAX_DEPTH || (anchor && ++anchors > CFG_MAX_ANCHORS)) {
+            fail_at(c, ev.start_mark, "", depth > CFG_MAX_DEPTH
+                    ? "nested deeper than %d levels; no setting is nested like that"
+                    : "more than %d anchors (&name); a configuration file needs few",
+                    depth > CFG_MAX_DEPTH ? CFG_MAX_DEPTH : CFG_MAX_ANCHORS);
+            yaml_event_delete(&ev);
+            goto out;
+        }
+        yaml_event_delete(&ev);
+    }
+    rc = 0;
+out:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/*
  * Loads path's single document into c->doc.  Returns 1 with a root mapping
  * (the caller deletes c->doc), 0 for an empty file, -1 with the error set.
  */
 static int
 load_doc(cfg_ctx *c)
 {
-    yaml_parser_t parser;
+    yaml_parser_t   parser;
     yaml_document_t extra;
-    yaml_node_t  *root;
-    FILE         *f;
-    int           rc = -1;
+    yaml_node_t    *root;
+    unsigned char  *text = NULL;
+    size_t          len = 0;
+    int             rc = -1;
 
-    if ((f = fopen(c->path, "rb")) == NULL)
-        return cdc_err_set(c->err, CDC_E_IO, "%s: cannot open: %s", c->path, strerror(errno));
+    if (read_file(c, &text, &len) != 0)
+        return -1;
+    if (prescan(c, text, len) != 0) {
+        free(text);
+        return -1;
+    }
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        free(text);
         return cdc_err_set(c->err, CDC_E_NOMEM, "%s: out of memory", c->path);
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, text, len);
     if (!yaml_parser_load(&parser, &c->doc)) {
-        cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s%s%s", c->path,
-                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                    parser.problem ? parser.problem : "parse error",
-                    parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_fail(c, &parser, text, len);
         goto out_parser;
     }
     root = yaml_document_get_root_node(&c->doc);
@@ -671,9 +863,7 @@ load_doc(cfg_ctx *c)
         goto out;
     }
     if (!yaml_parser_load(&parser, &extra)) {
-        cdc_err_set(c->err, CDC_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s", c->path,
-                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                    parser.problem ? parser.problem : "parse error");
+        yaml_fail(c, &parser, text, len);
         goto out;
     }
     if (yaml_document_get_root_node(&extra) != NULL) {
@@ -693,7 +883,7 @@ out:
         yaml_document_delete(&c->doc);   /* the caller keeps it only with a root mapping */
 out_parser:
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     return rc;
 }
 

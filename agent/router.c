@@ -32,6 +32,9 @@ write_one(agent_router *r, int i, const cdc_event *ev, cdc_err *err)
             return 0;
         if (err == NULL || err->code != CDC_E_QUEUE_FULL || attempt > 1000)
             return cdc_err_wrap(err, "destination %s", d->id);
+        if (r->stop && *r->stop)
+            return cdc_err_set(err, CDC_E_STATE, "stopping while destination %s still refuses "
+                               "new events (%s)", d->id, err->msg);
         /* Backpressure: let the destination drain before offering the event again. */
         if (cdc_dest_flush(d, 1000, err) < 0 && err->code != CDC_E_TIMEOUT)
             return cdc_err_wrap(err, "destination %s", d->id);

@@ -9,6 +9,8 @@
 #ifndef CDC_AGENT_ROUTER_H
 #define CDC_AGENT_ROUTER_H
 
+#include <signal.h>
+
 #include "agent/core/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
@@ -25,6 +27,7 @@ typedef struct agent_router {
     agent_metrics *metrics;     /* borrowed; NULL counts nothing */
     uint64_t   events;          /* handed to at least one destination */
     uint64_t   skipped;         /* already held by every destination */
+    const volatile sig_atomic_t *stop;  /* set by SIGTERM: stop waiting on a full destination */
 } agent_router;
 
 /* Asks every destination where it stands; sets written[] and reports progress. */

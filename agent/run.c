@@ -302,7 +302,7 @@ stream(agent *ag, cdc_err *err)
                 if (n == 0)
                     break;
                 if (handle_repl_msg(ag, &m, err) < 0)
-                    return -1;
+                    return stop_requested ? 0 : -1;     /* a stop cut a wait short */
             }
         }
         if (agent_router_poll(&ag->router, err) < 0 || send_status(ag, false, false, err) < 0)
@@ -632,6 +632,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     ag.metrics = agent_metrics_new(cfg->pipeline.pipeline_id, ag.src->slot_name);
     agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_CONNECTING, NULL);
     ag.router.metrics = ag.metrics;
+    ag.router.stop = &stop_requested;
     if (cfg->platform.health_enabled) {
         agent_health_conf hc = { NULL, cfg->platform.health_port };
 

@@ -64,6 +64,7 @@ typedef struct sr_reply {
     int         code;    /* error_code of an error body, else 0 */
     const char *message; /* message of an error body (borrowed from json), or "" */
     const char *url;     /* redacted base URL that answered (borrowed) */
+    char        start[64]; /* the body's start, control characters as spaces: for messages */
 } sr_reply;
 
 /* ---- URLs -------------------------------------------------------------- */
@@ -358,6 +359,14 @@ sr_reply_parse(sr_client *c, sr_reply *r)
 {
     json_t *code, *msg;
 
+    size_t  n = c->body.len < sizeof(r->start) - 1 ? c->body.len : sizeof(r->start) - 1;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = c->body.data[i];
+
+        r->start[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+    }
+    r->start[n] = '\0';
     r->json = json_loadb((const char *)c->body.data, c->body.len, 0, NULL);
     r->code = 0;
     r->message = "";
@@ -508,6 +517,19 @@ sr_reply_error(const sr_reply *r, const char *subject, cdc_err *err)
                        r->url, subject, r->status, r->code, r->message);
 }
 
+/*
+ * The message for a 200 answer without what the endpoint returns: a body that
+ * is not JSON (an HTML page from a proxy, a cut-off body) or JSON without the
+ * field, or with a value of the wrong type or range.
+ */
+static int
+sr_bad_answer(const sr_reply *r, const char *subject, const char *what, cdc_err *err)
+{
+    return cdc_err_set(err, CDC_E_DEST, "registry at %s, subject %s: %s %s; the answer starts "
+                       "\"%s\"", r->url, subject, r->json ? "answer has no valid" :
+                       "answer is not JSON, so no", what, r->start);
+}
+
 /* ---- endpoints --------------------------------------------------------- */
 
 int
@@ -548,9 +570,7 @@ sr_register(sr_client *c, const char *subject, const char *schema_json, uint32_t
     jid = json_object_get(r.json, "id");
     if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
         json_integer_value(jid) > INT32_MAX) {
-        cdc_err_set(err, CDC_E_DEST,
-                    "registry at %s, subject %s: answer has no valid \"id\": %.80s", r.url, subject,
-                    cdc_buf_str(&c->body));
+        sr_bad_answer(&r, subject, "\"id\" (an integer from 0 to 2^31-1)", err);
         goto out;
     }
     *id = (uint32_t)json_integer_value(jid);
@@ -572,11 +592,14 @@ sr_version_from(const sr_reply *r, const char *subject, sr_version *out, cdc_err
     json_t *ver = json_object_get(r->json, "version");
     json_t *schema = json_object_get(r->json, "schema");
 
-    if (!json_is_integer(id) || !json_is_integer(ver) || !json_is_string(schema))
-        return cdc_err_set(err, CDC_E_DEST,
-                           "registry at %s, subject %s: answer lacks "
-                           "id, version or schema",
-                           r->url, subject);
+    if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+        json_integer_value(id) > INT32_MAX)
+        return sr_bad_answer(r, subject, "\"id\" (an integer from 0 to 2^31-1)", err);
+    if (!json_is_integer(ver) || json_integer_value(ver) < 1 ||
+        json_integer_value(ver) > INT32_MAX)
+        return sr_bad_answer(r, subject, "\"version\" (an integer from 1 to 2^31-1)", err);
+    if (!json_is_string(schema))
+        return sr_bad_answer(r, subject, "\"schema\" (a string)", err);
     out->id = (uint32_t)json_integer_value(id);
     out->version = (int)json_integer_value(ver);
     out->schema = cdc_xstrdup(json_string_value(schema));
@@ -638,8 +661,12 @@ sr_version_before(sr_client *c, const char *subject, int version, int *before, c
         cdc_err_wrap(err, "listing versions of subject %s", subject);
         goto out;
     }
-    if (r.status != 200 || !json_is_array(r.json)) {
+    if (r.status != 200) {
         sr_reply_error(&r, subject, err);
+        goto out;
+    }
+    if (!json_is_array(r.json)) {
+        sr_bad_answer(&r, subject, "list of versions", err);
         goto out;
     }
     json_array_foreach(r.json, i, v)
@@ -722,8 +749,7 @@ sr_check_compatible(sr_client *c, const char *subject, const char *schema_json, 
     }
     ok = json_object_get(r.json, "is_compatible");
     if (!json_is_boolean(ok)) {
-        cdc_err_set(err, CDC_E_DEST, "registry at %s, subject %s: answer has no is_compatible",
-                    r.url, subject);
+        sr_bad_answer(&r, subject, "\"is_compatible\" (true or false)", err);
         goto out;
     }
     *compatible = json_is_true(ok);

@@ -62,10 +62,30 @@ probe_topics(const char *bootstrap)
     return 0;
 }
 
+/* Bytes as a JSON string when they are UTF-8 (JsonConverter), else {"hex": "..."} (Avro). */
 static json_t *
 probe_bytes(const void *p, size_t n)
 {
-    return p ? json_stringn_nocheck(p, n) : json_null();
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    json_t              *s;
+    char                *hex;
+
+    if (p == NULL)
+        return json_null();
+    if ((s = json_stringn(p, n)) != NULL)
+        return s;
+    hex = malloc(n * 2 + 1);
+    if (hex == NULL)
+        return json_null();
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[b[i] >> 4];
+        hex[2 * i + 1] = digits[b[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    s = json_pack("{s:s}", "hex", hex);
+    free(hex);
+    return s;
 }
 
 static void
@@ -90,7 +110,11 @@ probe_print(const rd_kafka_message_t *m)
     }
     json_object_set_new(o, "headers", h);
     s = json_dumps(o, JSON_COMPACT);
-    printf("%s\n", s);
+    if (s != NULL)
+        printf("%s\n", s);
+    else
+        fprintf(stderr, "kafka_probe: %s/%d@%lld: cannot render the record\n",
+                rd_kafka_topic_name(m->rkt), (int) m->partition, (long long) m->offset);
     free(s);
     json_decref(o);
 }

@@ -71,7 +71,13 @@ print("%s second-quarter mean %.0f KiB, last-quarter mean %.0f KiB, growth %.0f 
 PY
 )
 note "$verdict"
-expect_contains "resident memory stays flat under load" "$verdict" "flat:"
+if grep -q __asan_init "$CDCAGENT"; then
+    # AddressSanitizer keeps freed memory in quarantine (256 MB by default), so resident
+    # memory grows whatever the agent does; LeakSanitizer checks for leaks at exit instead.
+    note "an ASan build: its RSS says nothing about the agent's memory; not judged"
+else
+    expect_contains "resident memory stays flat under load" "$verdict" "flat:"
+fi
 # every change arrived: the sink's last state per key equals the table
 python3 - "$EVENTS" >"$T/replayed.txt" <<'PY'
 import json, sys

@@ -206,6 +206,8 @@ typedef struct cfg_kafka {
     char      *schema_registry_username;
     char      *schema_registry_password;
     char      *schema_registry_ca_location;
+    char      *schema_registry_certificate_location;   /* client certificate (mutual TLS) */
+    char      *schema_registry_key_location;
 } cfg_kafka;
 
 typedef struct cfg_connector {

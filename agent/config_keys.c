@@ -548,6 +548,12 @@ static const cfg_key platform_keys[] = {
     { .name = "kafka.schema_registry_ca_location", .type = CFG_STR,
       .off = PF(kafka.schema_registry_ca_location),
       .desc = "CA bundle for the Schema Registry's TLS certificate." },
+    { .name = "kafka.schema_registry_certificate_location", .type = CFG_STR,
+      .off = PF(kafka.schema_registry_certificate_location),
+      .desc = "Client certificate (PEM) for a registry that requires mutual TLS." },
+    { .name = "kafka.schema_registry_key_location", .type = CFG_STR,
+      .off = PF(kafka.schema_registry_key_location),
+      .desc = "Private key (PEM, unencrypted) of the registry client certificate." },
     { .name = "kafka.properties", .type = CFG_STRMAP, .off = PF(kafka.properties),
       .desc = "librdkafka properties passed through as they are (\"linger.ms\": \"5\")." },
 

@@ -166,6 +166,11 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .basic_auth_password = pf->kafka.schema_registry_password,
         .ca_file = pf->kafka.schema_registry_ca_location && *pf->kafka.schema_registry_ca_location
                        ? pf->kafka.schema_registry_ca_location : NULL,
+        .cert_file = pf->kafka.schema_registry_certificate_location &&
+                             *pf->kafka.schema_registry_certificate_location
+                         ? pf->kafka.schema_registry_certificate_location : NULL,
+        .key_file = pf->kafka.schema_registry_key_location && *pf->kafka.schema_registry_key_location
+                        ? pf->kafka.schema_registry_key_location : NULL,
         .max_attempts = pf->retry.max_attempts,
         .initial_wait_s = pf->retry.initial_wait_seconds,
         .max_wait_s = pf->retry.max_wait_seconds,

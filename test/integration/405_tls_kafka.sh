@@ -173,4 +173,35 @@ expect_contains "the message names the registry and the certificate problem" "$(
 check "nothing confirmed past the change it could not encode" not_confirmed_past "$AFTER"
 consume 6 5 >"$T/r4.jsonl"
 expect_eq "nothing new in the topic" "$(line_count "$T/r4.jsonl")" 5
+
+note "5. a registry that requires a client certificate (mutual TLS)"
+MPORT=$(free_port)
+bg python3 "$CDC_SRC/test/doubles/schema_registry.py" --port "$MPORT" --cert "$C/server.pem" \
+    --key "$C/server.key" --client-ca "$C/ca.pem" >"$T/registry2.out"
+MSR=https://127.0.0.1:$MPORT
+for _ in $(seq 50); do curl -sf --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" "$MSR/subjects" >/dev/null && break; sleep 0.1; done
+kafka_platform "$SASL_B" "$SASL_LINES
+sasl_password: $KAFKA_SCRAM_PASSWORD"
+sed -i "s#schema_registry_url: .*#schema_registry_url: $MSR#" "$T/platform.yaml"
+agent_start
+# TLS 1.3 reports the refusal after the handshake, so it looks like a transport failure: the
+# agent warns and keeps retrying (nothing is published or confirmed) until it is stopped.
+for _ in $(seq 300); do grep -q "schema registry at $MSR.*certificate required" "$T/agent.log" && break; sleep 0.1; done
+expect_contains "without a client certificate the registry refuses the agent, and the log says why" \
+    "$(grep "schema registry at $MSR" "$T/agent.log" | head -n 3)" "certificate required"
+agent_stop
+kafka_platform "$SASL_B" "$SASL_LINES
+sasl_password: $KAFKA_SCRAM_PASSWORD
+schema_registry_certificate_location: $C/client.pem
+schema_registry_key_location: $C/client.key"
+sed -i "s#schema_registry_url: .*#schema_registry_url: $MSR#" "$T/platform.yaml"
+agent_start
+for _ in $(seq 100); do
+    curl -sf --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" "$MSR/subjects" | grep -q 'cdc.public.customers-value' && break
+    sleep 0.2
+done
+agent_stop
+expect_contains "with the client certificate the agent registers its schemas" \
+    "$(curl -sf --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" "$MSR/subjects")" \
+    '"cdc.public.customers-value"'
 done_testing

@@ -66,6 +66,27 @@ expect_contains "all durable once the receiver is up" "$(cat "$T/drive2.out")" "
 jl_check "all 30 events arrived" "$T/req2.jsonl" \
     'len(set((get(e, "body.metadata.commit_lsn"), get(e, "body.metadata.seq")) for e in evs)) == 30'
 
+note "part 1c: the receiver answers too late (timeouts), then in time"
+SLOW=$(free_port)
+bg python3 "$RECV" --log "$T/req_slow.jsonl" --port "$SLOW" --sleep-ms 3000
+SLOW_PID=$!
+for _ in $(seq 50); do _port_free "$SLOW" || break; sleep 0.1; done
+"$DRIVE" webhook "http://127.0.0.1:$SLOW/events" --events 20 --txn 5 --keys 4 --timeout-ms 300 \
+    --initial-ms 100 --max-ms 300 --dlq "$T/dlq_slow.jsonl" --pipeline it-300 \
+    >"$T/drive3.out" 2>>"$T/agent.log" &
+DPID=$!
+sleep 2
+kill "$SLOW_PID"
+for _ in $(seq 50); do _port_free "$SLOW" && break; sleep 0.1; done
+bg python3 "$RECV" --log "$T/req_fast.jsonl" --port "$SLOW"
+wait "$DPID" || fail "sink_drive with a slow receiver failed"
+check "requests timed out against the slow receiver" \
+    grep -q "127.0.0.1:$SLOW/events: request .* failed .*: Operation timed out" "$T/agent.log"
+expect_contains "timeouts only delay: all durable" "$(cat "$T/drive3.out")" "durable 1003000 -1"
+check "timeouts are not dead-lettered" test ! -s "$T/dlq_slow.jsonl"
+jl_check "all 20 events arrived at the prompt receiver, with the same Idempotency-Key as their timed-out tries" "$T/req_fast.jsonl" \
+    'len(set((get(e, "body.metadata.commit_lsn"), get(e, "body.metadata.seq")) for e in evs)) == 20'
+
 note "part 2: cdcagent run with sink_type webhook"
 pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text)" "CREATE TABLE orders (id serial PRIMARY KEY)"

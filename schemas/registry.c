@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ struct sr_client {
     size_t             nurls, cur;
     int                timeout_ms, max_attempts;
     double             wait0_s, wait_max_s;
+    bool               has_client_cert;
     uint64_t           rng;
     uint64_t           nrequests;
     cdc_buf            body; /* the last answer */
@@ -258,6 +260,7 @@ sr_client_new(const sr_conf *conf, cdc_err *err)
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, conf->ca_file);
     if (conf->cert_file)
         curl_easy_setopt(c->curl, CURLOPT_SSLCERT, conf->cert_file);
+    c->has_client_cert = conf->cert_file != NULL;
     if (conf->key_file)
         curl_easy_setopt(c->curl, CURLOPT_SSLKEY, conf->key_file);
     if (conf->tls_insecure) {
@@ -331,6 +334,22 @@ sr_curl_final(CURLcode rc)
     default:
         return false;
     }
+}
+
+/* Under TLS 1.3 a server that wants a client certificate refuses it only after the
+ * handshake, so the refusal reaches curl as a send or receive error on the request (which of
+ * them, and whether the alert's text survives, is a race).  When no client certificate is
+ * configured, say what the likely cause is. */
+static const char *
+sr_tls_hint(const sr_client *c, const sr_url *u, CURLcode rc)
+{
+    if (c->has_client_cert || strncasecmp(u->base, "https:", 6) != 0)
+        return "";
+    if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_SSL_CONNECT_ERROR)
+        return "";
+    return " (the connection broke after the TLS handshake; if the registry requires a client"
+           " certificate, set kafka.schema_registry_certificate_location and"
+           " kafka.schema_registry_key_location)";
 }
 
 /* min(max, initial * 2^(attempt-1)), then a uniform draw from its upper half. */
@@ -435,9 +454,13 @@ sr_call(sr_client *c, const char *method, const char *path, const char *body, sr
                         c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc));
             goto out;
         }
+        /* A connection that failed mid-exchange may leave curl's cached TLS session in a
+         * state where the next write fails with OpenSSL's "bad write retry": start over. */
+        curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, rc != CURLE_OK ? 1L : 0L);
         if (rc != CURLE_OK)
-            log_warn("sr", "schema registry at %s: %s %s: %s (attempt %d of %d)", u->shown, method,
-                     path, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc), attempt,
+            log_warn("sr", "schema registry at %s: %s %s: %s%s (attempt %d of %d)", u->shown, method,
+                     path, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc),
+                     sr_tls_hint(c, u, rc), attempt,
                      c->max_attempts);
         else
             log_warn("sr", "schema registry at %s: %s %s answered %ld (attempt %d of %d)", u->shown,
@@ -450,8 +473,9 @@ sr_call(sr_client *c, const char *method, const char *path, const char *body, sr
                     "schema registry at %s timed out after %d attempts (%d ms each)", r->url,
                     c->max_attempts, c->timeout_ms);
     else if (rc != CURLE_OK)
-        cdc_err_set(err, CDC_E_CONN, "schema registry at %s unreachable after %d attempts: %s",
-                    r->url, c->max_attempts, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc));
+        cdc_err_set(err, CDC_E_CONN, "schema registry at %s unreachable after %d attempts: %s%s",
+                    r->url, c->max_attempts, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc),
+                    sr_tls_hint(c, &c->urls[c->cur], rc));
     else
         cdc_err_set(err, CDC_E_CONN, "schema registry at %s answered %ld after %d attempts: %.120s",
                     r->url, status, c->max_attempts, cdc_buf_str(&c->body));

@@ -352,6 +352,7 @@ begin_txn(agent_capture *cap, uint32_t xid, uint64_t commit_lsn, int64_t ts_us, 
     cap->txn.commit_lsn = commit_lsn;
     cap->txn.end_lsn = 0;
     cap->txn.commit_ts_us = ts_us;
+    cap->txn.begin_lsn = 0;
     cap->txn.nevents = 0;
     /* After a reconnect the server re-sends transactions the watermark already tracks. */
     if (commit_lsn > cap->last_commit)
@@ -417,6 +418,18 @@ handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 }
 
 /* Everything that may appear both in a plain transaction and in a streamed one. */
+/*
+ * PostgreSQL 15's pgoutput sends a transaction's BEGIN just before its first
+ * change or message, at that change's LSN; a streamed transaction's first
+ * change has the same LSN.  Debezium names the transaction after it.
+ */
+static void
+note_first(agent_capture *cap, uint64_t lsn)
+{
+    if (cap->in_txn && cap->txn.begin_lsn == 0)
+        cap->txn.begin_lsn = lsn;
+}
+
 static int
 dispatch(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 {
@@ -435,10 +448,14 @@ dispatch(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
         if (!cap->in_txn)
             return cdc_err_set(err, CDC_E_PROTO, "row change outside a transaction at %X/%X",
                                (unsigned) (lsn >> 32), (unsigned) lsn);
+        note_first(cap, lsn);
         return handle_change(cap, m, lsn, err);
     case PGO_TRUNCATE:
+        note_first(cap, lsn);
         return handle_truncate(cap, m, lsn, err);
     case PGO_MESSAGE:
+        if (m->u.message.transactional)
+            note_first(cap, lsn);
         return handle_message(cap, m, lsn, err);
     default:
         return cdc_err_set(err, CDC_E_PROTO, "unexpected message '%c' at %X/%X", m->type,

@@ -441,7 +441,9 @@ static const cfg_key pipeline_keys[] = {
               "a database whose captured tables are quiet still produces WAL to confirm." },
     { .name = "source.provide_transaction_metadata", .type = CFG_BOOL,
       .off = PL(source.provide_transaction_metadata), .def = "false",
-      .desc = "Debezium provide.transaction.metadata." },
+      .desc = "Debezium provide.transaction.metadata: BEGIN/END records on "
+              "{prefix}.transaction and the envelope's transaction block (transport_mode "
+              "kafka only; see kafka.md)." },
     { .name = "source.unavailable_value_placeholder", .type = CFG_STR,
       .off = PL(source.unavailable_value_placeholder), .def = "__debezium_unavailable_value",
       .desc = "Debezium unavailable.value.placeholder: stands in for unchanged TOAST values." },

@@ -22,13 +22,14 @@ agent_router_resume(agent_router *r, cdc_err *err)
     return 0;
 }
 
+/* Offers ev (or, when ev is NULL, the commit of txn) to destination i until it takes it. */
 static int
-write_one(agent_router *r, int i, const cdc_event *ev, cdc_err *err)
+write_one(agent_router *r, int i, const cdc_event *ev, const cdc_txn *txn, cdc_err *err)
 {
     cdc_dest *d = r->dests[i];
 
     for (int attempt = 0;; attempt++) {
-        if (cdc_dest_write(d, ev, err) == 0)
+        if ((ev ? cdc_dest_write(d, ev, err) : cdc_dest_commit_txn(d, txn, err)) == 0)
             return 0;
         if (err == NULL || err->code != CDC_E_QUEUE_FULL || attempt > 1000)
             return cdc_err_wrap(err, "destination %s", d->id);
@@ -49,7 +50,7 @@ agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err)
     for (int i = 0; i < r->ndests; i++) {
         if (cdc_pos_cmp(ev->pos, r->written[i]) <= 0)
             continue;
-        if (write_one(r, i, ev, err) < 0)
+        if (write_one(r, i, ev, NULL, err) < 0)
             return -1;
         r->written[i] = ev->pos;
         any = true;
@@ -72,8 +73,8 @@ agent_router_commit(agent_router *r, const cdc_txn *txn, cdc_err *err)
         /* A destination that already held the whole transaction is told nothing new. */
         if (cdc_pos_cmp(end, r->written[i]) <= 0)
             continue;
-        if (cdc_dest_commit_txn(r->dests[i], txn, err) < 0)
-            return cdc_err_wrap(err, "destination %s", r->dests[i]->id);
+        if (write_one(r, i, NULL, txn, err) < 0)
+            return -1;
         r->written[i] = end;
     }
     return 0;

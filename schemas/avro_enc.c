@@ -888,6 +888,27 @@ sch_avro_encode_key(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_id,
     return put_frame(w, &w->key, schema_id, out, err);
 }
 
+/* The envelope's optional event.block: id, total_order, data_collection_order. */
+static void
+set_tx_block(enc *e, avro_value_t *u, const cdc_tx_block *t)
+{
+    avro_value_t blk, f;
+
+    if (t == NULL) {
+        set_null_branch(e, u, 0);
+        return;
+    }
+    if (!branch(e, u, 1, &blk))
+        return;
+    if (field(e, &blk, 0, &f))
+        set_cstr(e, &f, t->id);
+    if (field(e, &blk, 1, &f))
+        ok(e, avro_value_set_long(&f, t->total_order), "transaction.total_order");
+    if (field(e, &blk, 2, &f))
+        ok(e, avro_value_set_long(&f, t->data_collection_order),
+           "transaction.data_collection_order");
+}
+
 /* MessageValue (CONTRACT.md 2.6): op, ts_ms, source, transaction, message. */
 static void
 set_message_value(enc *e, avro_value_t *v, const cdc_event *ev, int64_t now_us)
@@ -945,7 +966,7 @@ sch_avro_encode_value(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_i
         if (field(&e, v, ix[SCH_AVRO_ENV_SOURCE], &f))
             set_source(&e, &f, ev, rel->nspname, rel->relname);
         if (field(&e, v, ix[SCH_AVRO_ENV_TRANSACTION], &f))
-            set_null_branch(&e, &f, 0);
+            set_tx_block(&e, &f, ev->tx_block);
         if (field(&e, v, ix[SCH_AVRO_ENV_OP], &f))
             set_cstr(&e, &f, op);
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_MS], true, us_to_ms(now_us));

@@ -22,6 +22,7 @@
  */
 #include "json.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,6 +800,20 @@ put_message_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64
         cdc_buf_putc(b, '}');
 }
 
+/* The envelope's "transaction" (struct event.block), or null. */
+static void
+put_tx_block(cdc_buf *b, const cdc_tx_block *t)
+{
+    if (t == NULL) {
+        cdc_buf_puts(b, "null");
+        return;
+    }
+    cdc_buf_puts(b, "{\"id\":");
+    sch_json_put_string(b, t->id, strlen(t->id));
+    cdc_buf_printf(b, ",\"total_order\":%" PRId64 ",\"data_collection_order\":%" PRId64 "}",
+                   t->total_order, t->data_collection_order);
+}
+
 void
 sch_json_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64_t now_us)
 {
@@ -826,7 +841,9 @@ sch_json_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64_t 
     put_row(b, rel, ev->op == CDC_OP_TRUNCATE ? NULL : ev->after, o, ev->snapshot == NULL);
     cdc_buf_puts(b, ",\"source\":");
     put_source(b, ev, o, rel->nspname, rel->relname);
-    cdc_buf_puts(b, ",\"transaction\":null,\"op\":");
+    cdc_buf_puts(b, ",\"transaction\":");
+    put_tx_block(b, ev->tx_block);
+    cdc_buf_puts(b, ",\"op\":");
     op[1] = (char) ev->op;
     cdc_buf_puts(b, op);
     cdc_buf_putc(b, ',');

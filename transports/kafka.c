@@ -39,11 +39,17 @@
 #include "../schemas/json.h"
 #include "../schemas/topic.h"
 #include "kafka_avro.h"
+#include "kafka_txmeta.h"
 
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
 #define KAFKA_RESUME_MS  20000  /* reading the last records at start */
 #define KAFKA_HB_PREFIX  "__debezium-heartbeat"
+#define KAFKA_TX_TOPIC   "transaction"  /* Debezium's topic.transaction default */
+/* Position headers of the transaction topic's records: BEGIN and END of the
+   transaction committing at cdc.commit_lsn (no event uses these ordinals). */
+#define KAFKA_SEQ_TX_BEGIN (CDC_SEQ_END - 3)
+#define KAFKA_SEQ_TX_END   (CDC_SEQ_END - 2)
 /* Delivery-report tags: (slot << 1) | is_dead_letter, or this for heartbeats. */
 #define KAFKA_TAG_HEARTBEAT UINTPTR_MAX
 
@@ -99,6 +105,10 @@ typedef struct kafka {
     uint64_t        nrecords, nskipped, ndlq, nheartbeats;
     uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
     kafka_topic    *hb_topic;           /* "__debezium-heartbeat.{prefix}", at first heartbeat */
+    bool            tx_on;              /* provide_transaction_metadata */
+    ktx             tx;                 /* ... the transaction being counted */
+    uint32_t        tx_key_id, tx_value_id;     /* Avro: its subjects' ids, once registered */
+    bool            tx_registered;
     bool            fatal;
     char            fatal_msg[200];
     bool            degraded;
@@ -668,6 +678,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     k->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
     k->dlq_enabled = c->dlq_enabled;
     k->resume_lsn = env ? env->resume_lsn : 0;
+    k->tx_on = c->provide_transaction_metadata;
     k->nparts_new = c->kafka->topic_num_partitions > 0 ? c->kafka->topic_num_partitions : 1;
     k->rf_new = c->kafka->topic_replication_factor > 0 ? c->kafka->topic_replication_factor : 1;
     if (env && env->encode_opts) {
@@ -1168,6 +1179,12 @@ kafka_json_cached(kafka *k, const cdc_event *ev, const kafka_schemas *sc, bool n
     }
 }
 
+static int kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part,
+                      const cdc_event *ev, cdc_pos ring_pos, bool nullkey, bool nullval,
+                      cdc_err *err);
+static int kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos,
+                           cdc_err *err);
+
 static int
 kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
@@ -1176,13 +1193,22 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     kafka_topic        *t;
     bool                nullkey = kafka_null_key(ev), nullval = ev->op == CDC_OP_TOMBSTONE;
     int32_t             part;
-    rd_kafka_headers_t *h;
-    rd_kafka_resp_err_t e;
-    uint64_t            slot;
+    cdc_event           withblock;
 
     rd_kafka_poll(k->rk, 0);
     if (k->fatal)
         return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (k->tx_on && ktx_applies(ev)) {
+        ktx_enter(&k->tx, ev->pos.lsn);
+        if (!k->tx.begun) {
+            if (kafka_tx_record(k, ev->txn, false, ev->pos, err) < 0)
+                return -1;
+            k->tx.begun = true;
+        }
+        withblock = *ev;
+        withblock.tx_block = ktx_count(&k->tx, ev);
+        ev = &withblock;
+    }
     kafka_topic_name(k, ev, name, sizeof(name));
     if ((t = kafka_topic_get(k, name, err)) == NULL) {
         /* A broker that cannot be reached makes the agent wait, like a full
@@ -1224,9 +1250,26 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding an event", name);
     }
     part = kafka_partition(t, ev, &k->kbuf, nullkey);
+    return kafka_send(k, t, name, part, ev, ev->pos, nullkey, nullval, err);
+}
+
+/*
+ * Produces what kafka_write or the transaction records left in kbuf/vbuf to
+ * partition `part` of t, unless that partition already holds ev->pos (its
+ * position headers).  ring_pos: the position the slot stands for in the
+ * durable order (ev->pos for events).
+ */
+static int
+kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_event *ev,
+           cdc_pos ring_pos, bool nullkey, bool nullval, cdc_err *err)
+{
+    rd_kafka_headers_t *h;
+    rd_kafka_resp_err_t e;
+    uint64_t            slot;
+
     if (t->held && kafka_held_has(&t->held[part], ev->pos)) {
         k->nskipped++;      /* the partition has it from before the restart */
-        kafka_slot_new(k, ev->pos, true);
+        kafka_slot_new(k, ring_pos, true);
         kafka_slot_advance(k);
         return 0;
     }
@@ -1247,7 +1290,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         return cdc_err_set(err, CDC_E_DEST, "kafka %s partition %d: produce: %s", name,
                            (int) part, rd_kafka_err2str(e));
     }
-    kafka_slot_new(k, ev->pos, false);
+    kafka_slot_new(k, ring_pos, false);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
         kafka_dlq(k, name, part, nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len,
                   nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
@@ -1260,13 +1303,79 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 /* commit_txn, progress, flush, health, close                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A BEGIN or END record of txn on "{prefix}.transaction" (see kafka_txmeta.h),
+ * keyed and partitioned like any record, position headers at the
+ * transaction's commit LSN with the KAFKA_SEQ_TX_* ordinals.
+ */
+static int
+kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_err *err)
+{
+    char         name[300], id[48];
+    kafka_topic *t;
+    cdc_event    hev = { .txn = txn };
+    int64_t      ts_ms = txn->commit_ts_us / 1000;
+
+    if (txn->commit_ts_us < 0 && txn->commit_ts_us % 1000)
+        ts_ms--;        /* Instant.toEpochMilli floors */
+    snprintf(name, sizeof(name), "%s.%s", k->prefix, KAFKA_TX_TOPIC);
+    if ((t = kafka_topic_get(k, name, err)) == NULL) {
+        if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
+            log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
+            err->code = CDC_E_QUEUE_FULL;
+        }
+        return -1;
+    }
+    ktx_id(id, sizeof(id), txn->xid, end ? txn->end_lsn : txn->begin_lsn);
+    cdc_buf_reset(&k->kbuf);
+    cdc_buf_reset(&k->vbuf);
+    if (k->avro) {
+        if (!k->tx_registered) {
+            if (kafka_avro_register_pair(k->avro, name, ktx_avro_key_schema,
+                                         ktx_avro_value_schema, &k->tx_key_id, &k->tx_value_id,
+                                         err) < 0) {
+                if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
+                    log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
+                    err->code = CDC_E_QUEUE_FULL;
+                }
+                return -1;
+            }
+            k->tx_registered = true;
+        }
+        ktx_avro(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->tx_key_id, k->tx_value_id);
+    } else {
+        ktx_json(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->jopts.schemas_enable);
+    }
+    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf))
+        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding a record", name);
+    hev.pos = (cdc_pos) { txn->commit_lsn, end ? KAFKA_SEQ_TX_END : KAFKA_SEQ_TX_BEGIN };
+    return kafka_send(k, t, name, kafka_partition(t, &hev, &k->kbuf, false), &hev, ring_pos,
+                      false, false, err);
+}
+
 static int
 kafka_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
 {
     kafka  *k = d->impl;
     cdc_pos end = { txn->commit_lsn, CDC_SEQ_END };
 
-    (void) err;
+    /* Debezium writes BEGIN for every transaction pgoutput sends, even one
+       whose events were all skipped or filtered, and END at its commit. */
+    if (k->tx_on && txn->xid != 0 && txn->begin_lsn != 0) {
+        cdc_pos last = { txn->commit_lsn, txn->nevents };
+
+        ktx_enter(&k->tx, txn->commit_lsn);
+        if (!k->tx.begun) {
+            if (kafka_tx_record(k, txn, false, last, err) < 0)
+                return -1;
+            k->tx.begun = true;
+        }
+        if (!k->tx.ended) {
+            if (kafka_tx_record(k, txn, true, last, err) < 0)
+                return -1;
+            k->tx.ended = true;
+        }
+    }
     kafka_slot_new(k, end, true);
     kafka_slot_advance(k);      /* past it only once everything before is acked */
     rd_kafka_poll(k->rk, 0);
@@ -1406,6 +1515,7 @@ static void
 kafka_free(kafka *k)
 {
     kafka_avro_free(k->avro);
+    ktx_free(&k->tx);
     for (int i = 0; i < KAFKA_SCHEMA_BUCKETS; i++) {
         kafka_schemas *sc = k->schemas[i], *next;
 

@@ -41,6 +41,8 @@ typedef struct dest_kafka_conf {
     const sr_conf       *registry;
     const sch_avro_opts *avro;
     bool                 stop_on_incompatible_schema;
+    /* source.provide_transaction_metadata: "{prefix}.transaction" and the envelope block */
+    bool                 provide_transaction_metadata;
 } dest_kafka_conf;
 
 /* open() takes a const dest_kafka_conf * as conf, and the JSON options from

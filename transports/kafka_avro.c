@@ -204,6 +204,16 @@ static const char hb_value_schema[] =
     "\"fields\":[{\"name\":\"ts_ms\",\"type\":\"long\"}],"
     "\"connect.version\":1,\"connect.name\":\"" HB_NS ".Heartbeat\"}";
 
+int
+kafka_avro_register_pair(kafka_avro *ka, const char *topic, const char *key_schema,
+                         const char *value_schema, uint32_t *key_id, uint32_t *value_id,
+                         cdc_err *err)
+{
+    if (register_one(ka, topic, "key", key_schema, key_id, err) < 0)
+        return -1;
+    return register_one(ka, topic, "value", value_schema, value_id, err);
+}
+
 /* Avro's long: zig-zag, then base-128 little-endian groups. */
 static void
 put_avro_long(cdc_buf *b, int64_t v)

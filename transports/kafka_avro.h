@@ -42,6 +42,14 @@ int kafka_avro_encode(kafka_avro *ka, const cdc_event *ev, const char *topic, in
 int kafka_avro_heartbeat(kafka_avro *ka, const char *topic, const char *server_name,
                          int64_t ts_ms, cdc_buf *kbuf, cdc_buf *vbuf, cdc_err *err);
 
+/*
+ * Registers fixed key and value schemas (records the transport makes itself,
+ * such as the transaction topic's) under "{topic}-key" and "{topic}-value".
+ */
+int kafka_avro_register_pair(kafka_avro *ka, const char *topic, const char *key_schema,
+                             const char *value_schema, uint32_t *key_id, uint32_t *value_id,
+                             cdc_err *err);
+
 /* Schemas registered so far (a counter for metrics and logs). */
 uint64_t kafka_avro_registrations(const kafka_avro *ka);
 

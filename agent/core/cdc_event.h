@@ -52,10 +52,24 @@ typedef enum cdc_op {
     CDC_OP_TOMBSTONE = 'T'  /* Kafka tombstone after a delete: key only, null value */
 } cdc_op;
 
+/*
+ * Debezium's envelope "transaction" block (provide.transaction.metadata):
+ * the transaction's id as Debezium spells it for PostgreSQL ("xid:lsn"),
+ * this event's 1-based ordinal among the transaction's data events, and
+ * among those of its table.
+ */
+typedef struct cdc_tx_block {
+    char    id[48];
+    int64_t total_order;
+    int64_t data_collection_order;
+} cdc_tx_block;
+
 /* The transaction an event belongs to. */
 typedef struct cdc_txn {
     uint32_t xid;
     uint64_t commit_lsn;        /* LSN of the commit record (pos.lsn of its events) */
+    uint64_t begin_lsn;         /* where the server put its BEGIN: the LSN of the first change
+                                   or message it sent for the transaction; 0 until then */
     uint64_t end_lsn;           /* end of the commit record: what is confirmed to the slot */
     int64_t  commit_ts_us;      /* commit time, microseconds since the Unix epoch */
     uint64_t prev_commit_lsn;   /* commit LSN of the previous transaction seen, 0 if none */
@@ -82,6 +96,9 @@ typedef struct cdc_event {
     /* Debezium's PK-change headers: the other key of a d/c pair, or NULL */
     const cdc_value *pk_change_newkey;  /* on the 'd' of a key change */
     const cdc_value *pk_change_oldkey;  /* on the 'c' of a key change */
+    /* The envelope's "transaction" block, or NULL (rendered as null); set by a
+       destination that provides transaction metadata. */
+    const cdc_tx_block *tx_block;
 } cdc_event;
 
 #endif

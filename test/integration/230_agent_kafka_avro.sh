@@ -4,7 +4,9 @@
 # own consumer stack (confluent-kafka's DeserializingConsumer with AvroDeserializer) reads
 # back what Debezium would have written for the same changes; the subjects are registered
 # under {topic}-key / {topic}-value; an ALTER TABLE registers a new version; a SIGKILL and
-# restart leave every change in the topic exactly once.
+# restart leave every change in the topic exactly once.  Transaction metadata is on: the
+# envelope's transaction block and the BEGIN/END records of cdc.transaction decode with the
+# registered schemas, and the restart writes none of them twice.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/kafka.sh"
@@ -26,7 +28,8 @@ ok "kafka on $B, registry double on $SR"
 pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text, email varchar(255),
                              balance numeric(10,2), created_at timestamptz)"
-P_TABLES=public.customers P_SNAPSHOT=never write_pipeline
+P_TABLES=public.customers P_SNAPSHOT=never P_SOURCE_EXTRA='provide_transaction_metadata: true' \
+    write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: kafka
 health_enabled: false
@@ -45,20 +48,20 @@ sql "INSERT INTO customers (name, email, balance, created_at)
     "ALTER TABLE customers ADD COLUMN tier int" \
     "INSERT INTO customers (name, tier) SELECT 'n' || i, i FROM generate_series(2, 41) i"
 
-consume() {
-    "$PY" - "$B" "$SR" "$1" <<'PY'
+consume() {     # consume N [TOPIC]
+    "$PY" - "$B" "$SR" "$1" "${2:-cdc.public.customers}" <<'PY'
 import json, sys, time
 from decimal import Decimal
 from confluent_kafka import DeserializingConsumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
-b, sr, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+b, sr, want, topic = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 src = SchemaRegistryClient({"url": sr})
 c = DeserializingConsumer({"bootstrap.servers": b, "group.id": "it230-%f" % time.time(),
                            "auto.offset.reset": "earliest",
                            "key.deserializer": AvroDeserializer(src),
                            "value.deserializer": AvroDeserializer(src)})
-c.subscribe(["cdc.public.customers"])
+c.subscribe([topic])
 out, deadline = [], time.time() + 60
 while len(out) < want and time.time() < deadline:
     m = c.poll(0.5)
@@ -88,6 +91,8 @@ jl_check "the delete has the key in before; the tombstone has the key and no val
     'evs[2]["value"]["before"]["id"] == 1 and evs[3]["key"] == {"id": 1} and evs[3]["value"] is None'
 jl_check "rows after ALTER TABLE carry the new column" "$F" \
     'all(e["value"]["after"]["tier"] == e["key"]["id"] for e in evs[4:])'
+jl_check "every streamed event carries its transaction block (id xid:lsn, orders from 1)" "$F" \
+    'all(e["value"] is None or (e["value"]["transaction"]["id"] == e["headers"]["cdc.xid"] + ":" + str(e["value"]["source"]["lsn"]) and e["value"]["transaction"]["total_order"] == e["value"]["transaction"]["data_collection_order"]) for e in evs) and [e["value"]["transaction"]["total_order"] for e in evs[4:]] == list(range(1, 41))'
 subjects=$(curl -sf "$SR/subjects")
 expect_contains "key subject registered" "$subjects" '"cdc.public.customers-key"'
 expect_contains "value subject registered" "$subjects" '"cdc.public.customers-value"'
@@ -108,4 +113,14 @@ consume 64 >"$T/records2.jsonl"
 agent_stop
 jl_check "64 records after the restart; ids 2..61 created exactly once" "$T/records2.jsonl" \
     'len(evs) == 64 and sorted(e["key"]["id"] for e in evs[4:]) == list(range(2, 62))'
+# Five transactions with events (insert, update, delete, 40 inserts, 20 inserts): a BEGIN
+# and an END each, once, in order; END counts the events per table.
+consume 10 cdc.transaction >"$T/tx.jsonl"
+jl_check "cdc.transaction: BEGIN/END of each transaction exactly once across the SIGKILL" "$T/tx.jsonl" \
+    '[e["value"]["status"] for e in evs] == ["BEGIN", "END"] * 5 and len({e["headers"]["cdc.xid"] for e in evs}) == 5 and all(e["key"]["id"] == e["value"]["id"] and e["value"]["id"].split(":")[0] == e["headers"]["cdc.xid"] for e in evs)'
+jl_check "END records: event_count and data_collections per transaction" "$T/tx.jsonl" \
+    '[(e["value"]["event_count"], e["value"]["data_collections"]) for e in evs[1::2]] == [(n, [{"data_collection": "public.customers", "event_count": n}]) for n in (1, 1, 1, 40, 20)] and all(e["value"]["event_count"] is None and e["value"]["data_collections"] is None for e in evs[0::2])'
+expect_eq "and nothing more in cdc.transaction" \
+    "$("$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$B" --timeout 10 cdc.transaction | wc -l)" 10
+expect_contains "the transaction topic's subjects are registered" "$(curl -sf "$SR/subjects")" '"cdc.transaction-value"'
 done_testing

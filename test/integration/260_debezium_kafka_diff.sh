@@ -2,13 +2,15 @@
 # 260: the DIFFERENTIAL test over KAFKA.  The workload of 250 (snapshot rows, then every mapped
 # type, NULLs, NaN/±Infinity, arrays, enums, a domain, REPLICA IDENTITY DEFAULT and FULL, a table
 # without a primary key, a primary-key change, unchanged TOAST, TRUNCATE, logical decoding
-# messages, ALTER TABLE ADD/DROP COLUMN) is captured at the same time by
+# messages, ALTER TABLE ADD/DROP COLUMN, transactions over several tables) is captured at the
+# same time, with transaction metadata and heartbeats on, by
 #   - Debezium 2.7.4 (Kafka Connect 3.7.1 standalone, JsonConverter schemas.enable=true, topics
 #     created by Connect with 3 partitions) into broker A, and
 #   - cdcagent (transport_mode kafka, serialization json, json_schemas_enable true,
 #     topic_num_partitions 3) into a SEPARATE broker B,
 # with the same topic prefix.  Then, read back from both brokers:
-#   - the set of data topics ({prefix}.*) must be the same, with the same partition counts;
+#   - the set of data topics ({prefix}.*, {prefix}.transaction included) must be the same,
+#     with the same partition counts;
 #     cdcagent's {topic}.dlq topics are an allowed addition when they are empty;
 #   - per topic the same number of records, paired in the stream's logical order (snapshot
 #     rows, then source LSN; see pair_key below) and, for every record:
@@ -202,7 +204,8 @@ ok "Kafka brokers: A (Debezium) on $BOOT_A, B (cdcagent) on $BOOT_B"
 CPORT=$(free_port)
 DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
 topic.creation.default.replication.factor=1
-heartbeat.interval.ms=500" \
+heartbeat.interval.ms=500
+provide.transaction.metadata=true" \
 DBZ_PORT=$PORT DBZ_PREFIX=$PREFIX DBZ_TABLES=${TABLES// /} DBZ_SLOT=dbz_slot DBZ_PUB=dbz_publication \
     DBZ_SNAPSHOT=initial DBZ_SKIPPED=none connect_start "$CDIR" "$BOOT_A" "$CPORT" \
     || fail "Kafka Connect with the Debezium connector (log: $CDIR/connect.log)"
@@ -215,7 +218,8 @@ done
 ok "Debezium $DBZ_VERSION snapshotted and streams from dbz_slot (Connect REST on $CPORT)"
 
 P_TABLES=$TABLES P_SNAPSHOT=initial P_SLOT=cdc_slot P_SOURCE_EXTRA='skipped_operations: none
-heartbeat_interval_ms: 500' write_pipeline
+heartbeat_interval_ms: 500
+provide_transaction_metadata: true' write_pipeline
 sed -i "s/^topic_prefix: .*/topic_prefix: $PREFIX/" "$T/pipeline.yaml"
 cat >"$T/platform.yaml" <<YAML
 transport_mode: kafka
@@ -256,6 +260,12 @@ sql "DELETE FROM docs WHERE id = 2"
 sql "BEGIN" "SELECT pg_logical_emit_message(true, 'pfx', 'in a transaction')" \
     "INSERT INTO nopk VALUES (2, 'with a message', NULL)" "COMMIT" >/dev/null
 sql "SELECT pg_logical_emit_message(false, 'pfx2', convert_to('non-transactional ✓', 'UTF8'))" >/dev/null
+# Transaction metadata: a transaction with a message only (BEGIN and END, no data event), and
+# one over four tables (the order of END's data_collections is Debezium's HashMap order).
+sql "BEGIN" "SELECT pg_logical_emit_message(true, 'pfx', 'alone in a transaction')" "COMMIT" >/dev/null
+sql "BEGIN" "INSERT INTO docs VALUES (3, 'three', 'n', NULL)" "INSERT INTO nopk VALUES (4, 'four', NULL)" \
+    "UPDATE every_type SET c_int2 = 1 WHERE id = 5" "INSERT INTO customers VALUES (8, 'Hal', 2, NULL, 'new')" \
+    "DELETE FROM docs WHERE id = 3" "COMMIT"
 # A table without primary key (key null), then with REPLICA IDENTITY FULL.
 sql "INSERT INTO nopk VALUES (3, 'three', '1999-12-31 23:59:59.5')"
 sql "ALTER TABLE nopk REPLICA IDENTITY FULL"
@@ -310,8 +320,8 @@ for line in allow_text.splitlines():
 
 def allowed(op, path):
     # path: the full path of a value field, e.g. ["payload", "source", "ts_ms"]
-    if len(path) < 2 or path[0] != "payload":
-        return False
+    if len(path) < 2 or path[0] != "payload" or op in ("BEGIN", "END"):
+        return False        # nothing of the transaction topic's records may differ
     path = path[1:]
     for ops, pat in allow:
         if ("*" in ops or op in ops) and len(pat) == len(path) and \
@@ -488,7 +498,8 @@ for t in sorted(set(ta) & set(tb)):
     for i, (x, y) in enumerate(zip(d, c)):
         compared += 1
         kx, ky, vx, vy = parse(x["key"]), parse(y["key"]), parse(x["value"]), parse(y["value"])
-        op = (payload(vx) or {}).get("op") or (payload(vy) or {}).get("op") or "tombstone"
+        op = (payload(vx) or {}).get("op") or (payload(vy) or {}).get("op") or \
+            (payload(vx) or {}).get("status") or "tombstone"
         ctx = (t, "%s/%s" % (x["partition"], y["partition"]), i)
         walk(ctx, op, "key", [], kx, ky)
         walk(ctx, op, "value", [], vx, vy)
@@ -524,6 +535,10 @@ for t, p, i, path, a, b in diffs:
 for (t, path, a, b), where in groups.items():
     print("# DIFF topic=%s path=%s debezium=%s cdcagent=%s  [in %d record(s), partition(dbz/cdc)#index: %s]"
           % (t, path, a, b, len(where), " ".join(where[:12]) + (" ..." if len(where) > 12 else "")))
+txt = prefix + ".transaction"
+blocks = sum(1 for r in cdc.get(prefix + ".public.customers", [])
+             if (payload(parse(r["value"])) or {}).get("transaction") is not None)
+print("TX %d %d %d" % (len(dbz.get(txt, [])), len(cdc.get(txt, [])), blocks))
 print("RESULT %d %d %d %d" % (len(set(ta) | set(tb)), compared, len(diffs), len(groups)))
 PY
 grep '^# ' "$T/compare.out" | head -n "${DIFF_LINES:-600}" || true
@@ -536,6 +551,11 @@ read -r _ n_topics n_cmp n_diff n_groups <<<"$result"
 note "$n_topics data topics, $n_cmp record pairs compared, $n_diff differences ($n_groups distinct) outside the allow-list; every one in $T/compare.out"
 [ "$n_cmp" -gt 50 ] || fail "only $n_cmp record pairs compared"
 expect_eq "Debezium (broker A) and cdcagent (broker B) agree on topics, partitions, keys, values, schemas and headers, apart from the allow-list" "$n_diff" 0
+read -r _ n_tx_dbz n_tx_cdc n_blocks <<<"$(grep '^TX ' "$T/compare.out")"
+note "$PREFIX.transaction: $n_tx_dbz records from Debezium, $n_tx_cdc from cdcagent; $n_blocks $PREFIX.public.customers events carry a transaction block"
+check "both tools wrote BEGIN/END records (so the comparison above covered them)" \
+    test "${n_tx_dbz:-0}" -gt 10 -a "${n_tx_cdc:-0}" -gt 10
+check "streamed events carry the transaction block" test "${n_blocks:-0}" -gt 5
 
 # Heartbeats (heartbeat.interval.ms=500 on both): the first record of each tool's heartbeat
 # topic, minus the wall-clock ts_ms, must be the same (topic, partition, key, value schema,

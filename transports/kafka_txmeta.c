@@ -1,0 +1,296 @@
+#include "transports/kafka_txmeta.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_mem.h"
+#include "schemas/json.h"
+
+bool
+ktx_applies(const cdc_event *ev)
+{
+    if (ev->txn == NULL || ev->txn->xid == 0 || ev->snapshot != NULL)
+        return false;
+    return !(ev->op == CDC_OP_MESSAGE && !ev->msg_transactional);
+}
+
+void
+ktx_enter(ktx *t, uint64_t commit_lsn)
+{
+    if (t->commit_lsn == commit_lsn)
+        return;
+    for (size_t i = 0; i < t->ncolls; i++)
+        free(t->colls[i].name);
+    t->ncolls = 0;
+    t->commit_lsn = commit_lsn;
+    t->begun = t->ended = false;
+    t->total = 0;
+    t->have_last = false;
+}
+
+/*
+ * Java's String.hashCode: 31*h + c over the UTF-16 code units.  Names come
+ * from the catalog as UTF-8; a malformed byte counts as itself.
+ */
+static uint32_t
+java_hash(const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    uint32_t             h = 0;
+
+    while (*p) {
+        uint32_t cp = *p++;
+        int      more = 0;
+
+        if (cp >= 0xF0 && cp < 0xF8)
+            cp &= 0x07, more = 3;
+        else if (cp >= 0xE0)
+            cp &= 0x0F, more = 2;
+        else if (cp >= 0xC0)
+            cp &= 0x1F, more = 1;
+        for (; more > 0 && (*p & 0xC0) == 0x80; more--)
+            cp = cp << 6 | (*p++ & 0x3F);
+        if (cp > 0xFFFF) {
+            cp -= 0x10000;
+            h = 31 * h + (0xD800 + (cp >> 10));
+            h = 31 * h + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    return h;
+}
+
+static ktx_coll *
+coll_get(ktx *t, const char *nsp, const char *rel)
+{
+    size_t    n = strlen(nsp) + strlen(rel) + 2, need = 16;
+    char     *name = cdc_xmalloc(n);
+    ktx_coll *c;
+
+    snprintf(name, n, "%s.%s", nsp, rel);
+    for (size_t i = 0; i < t->ncolls; i++)
+        if (strcmp(t->colls[i].name, name) == 0) {
+            free(name);
+            return &t->colls[i];
+        }
+    if (t->ncolls == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->colls = cdc_xrealloc(t->colls, t->cap * sizeof(*t->colls));
+    }
+    c = &t->colls[t->ncolls++];
+    *c = (ktx_coll) { .name = name, .hash = java_hash(name) };
+    /* HashMap doubles its table (16 at first) once it holds more than 3/4 of
+       it, and clear() keeps the table: the capacity only grows. */
+    while (t->ncolls * 4 > need * 3)
+        need *= 2;
+    if (need > t->hash_cap)
+        t->hash_cap = need;
+    return c;
+}
+
+const cdc_tx_block *
+ktx_count(ktx *t, const cdc_event *ev)
+{
+    ktx_coll *c;
+
+    switch (ev->op) {
+    case CDC_OP_CREATE:
+    case CDC_OP_UPDATE:
+    case CDC_OP_DELETE:
+    case CDC_OP_TRUNCATE:
+        break;
+    default:
+        return NULL;
+    }
+    if (ev->rel == NULL || !ktx_applies(ev))
+        return NULL;
+    if (t->have_last && cdc_pos_cmp(t->last, ev->pos) == 0)
+        return &t->block;
+    c = coll_get(t, ev->rel->nspname, ev->rel->relname);
+    c->count++;
+    t->total++;
+    ktx_id(t->block.id, sizeof(t->block.id), ev->txn->xid, ev->lsn);
+    t->block.total_order = t->total;
+    t->block.data_collection_order = c->count;
+    t->last = ev->pos;
+    t->have_last = true;
+    return &t->block;
+}
+
+void
+ktx_id(char *out, size_t outsz, uint32_t xid, uint64_t lsn)
+{
+    snprintf(out, outsz, "%" PRIu32 ":%" PRIu64, xid, lsn);
+}
+
+/* Java HashMap's bucket for a String key at capacity cap. */
+static size_t
+bucket(uint32_t h, size_t cap)
+{
+    return (size_t) (h ^ (h >> 16)) & (cap - 1);
+}
+
+/*
+ * The order Debezium lists data_collections in: its counts live in a
+ * java.util.HashMap, whose iteration goes by bucket, then by insertion
+ * within a bucket (a resize keeps that order).  Buckets that would turn
+ * into trees (9 names in one) are not modelled.
+ */
+static size_t *
+coll_order(const ktx *t)
+{
+    size_t *ix = cdc_xcalloc(t->ncolls ? t->ncolls : 1, sizeof(*ix));
+    size_t  cap = t->hash_cap ? t->hash_cap : 16;
+
+    for (size_t i = 0; i < t->ncolls; i++) {
+        size_t j = i;
+
+        /* insertion sort by bucket; stable, so insertion order within one */
+        while (j > 0 && bucket(t->colls[ix[j - 1]].hash, cap) > bucket(t->colls[i].hash, cap)) {
+            ix[j] = ix[j - 1];
+            j--;
+        }
+        ix[j] = i;
+    }
+    return ix;
+}
+
+/* ---- JsonConverter ---------------------------------------------------- */
+
+#define KTX_NS "io.debezium.connector.common"
+
+void
+ktx_json(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, int64_t ts_ms,
+         bool schemas_enable)
+{
+    if (schemas_enable)
+        cdc_buf_puts(kbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"id\"}],\"optional\":false,\"name\":\""
+                     KTX_NS ".TransactionMetadataKey\",\"version\":1},\"payload\":");
+    cdc_buf_puts(kbuf, "{\"id\":");
+    sch_json_put_string(kbuf, id, strlen(id));
+    cdc_buf_puts(kbuf, schemas_enable ? "}}" : "}");
+
+    if (schemas_enable)
+        cdc_buf_puts(vbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":["
+                     "{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"
+                     "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+                     "{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"
+                     "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["
+                     "{\"type\":\"string\",\"optional\":false,\"field\":\"data_collection\"},"
+                     "{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"
+                     "\"optional\":true,\"name\":\"event.collection\",\"version\":1},"
+                     "\"optional\":true,\"field\":\"data_collections\"},"
+                     "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"
+                     "\"optional\":false,\"name\":\"" KTX_NS ".TransactionMetadataValue\","
+                     "\"version\":1},\"payload\":");
+    cdc_buf_puts(vbuf, end ? "{\"status\":\"END\",\"id\":" : "{\"status\":\"BEGIN\",\"id\":");
+    sch_json_put_string(vbuf, id, strlen(id));
+    if (end) {
+        size_t *ix = coll_order(t);
+
+        cdc_buf_printf(vbuf, ",\"event_count\":%" PRId64 ",\"data_collections\":[", t->total);
+        for (size_t i = 0; i < t->ncolls; i++) {
+            const ktx_coll *c = &t->colls[ix[i]];
+
+            cdc_buf_puts(vbuf, i ? ",{\"data_collection\":" : "{\"data_collection\":");
+            sch_json_put_string(vbuf, c->name, strlen(c->name));
+            cdc_buf_printf(vbuf, ",\"event_count\":%" PRId64 "}", c->count);
+        }
+        cdc_buf_putc(vbuf, ']');
+        free(ix);
+    } else {
+        cdc_buf_puts(vbuf, ",\"event_count\":null,\"data_collections\":null");
+    }
+    cdc_buf_printf(vbuf, ",\"ts_ms\":%" PRId64 "}", ts_ms);
+    if (schemas_enable)
+        cdc_buf_putc(vbuf, '}');
+}
+
+/* ---- Avro ------------------------------------------------------------- */
+
+/* AvroConverter: an optional Connect field is a ["null", T] union with default null; the
+   array's items are optional structs, so they are unions too. */
+const char ktx_avro_key_schema[] =
+    "{\"type\":\"record\",\"name\":\"TransactionMetadataKey\",\"namespace\":\"" KTX_NS "\","
+    "\"fields\":[{\"name\":\"id\",\"type\":\"string\"}],"
+    "\"connect.version\":1,\"connect.name\":\"" KTX_NS ".TransactionMetadataKey\"}";
+const char ktx_avro_value_schema[] =
+    "{\"type\":\"record\",\"name\":\"TransactionMetadataValue\",\"namespace\":\"" KTX_NS "\","
+    "\"fields\":[{\"name\":\"status\",\"type\":\"string\"},{\"name\":\"id\",\"type\":\"string\"},"
+    "{\"name\":\"event_count\",\"type\":[\"null\",\"long\"],\"default\":null},"
+    "{\"name\":\"data_collections\",\"type\":[\"null\",{\"type\":\"array\",\"items\":[\"null\","
+    "{\"type\":\"record\",\"name\":\"collection\",\"namespace\":\"event\",\"fields\":["
+    "{\"name\":\"data_collection\",\"type\":\"string\"},{\"name\":\"event_count\","
+    "\"type\":\"long\"}],\"connect.version\":1,\"connect.name\":\"event.collection\"}]}],"
+    "\"default\":null},{\"name\":\"ts_ms\",\"type\":\"long\"}],"
+    "\"connect.version\":1,\"connect.name\":\"" KTX_NS ".TransactionMetadataValue\"}";
+
+/* Avro's long: zig-zag, then base-128 groups, low first. */
+static void
+avro_long(cdc_buf *b, int64_t v)
+{
+    uint64_t z = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
+
+    while (z >= 0x80) {
+        cdc_buf_put_u8(b, (uint8_t) (z | 0x80));
+        z >>= 7;
+    }
+    cdc_buf_put_u8(b, (uint8_t) z);
+}
+
+static void
+avro_string(cdc_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+
+    avro_long(b, (int64_t) n);
+    cdc_buf_put(b, s, n);
+}
+
+void
+ktx_avro(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, int64_t ts_ms,
+         uint32_t key_id, uint32_t value_id)
+{
+    cdc_buf_put_u8(kbuf, 0);
+    cdc_buf_put_u32be(kbuf, key_id);
+    avro_string(kbuf, id);
+
+    cdc_buf_put_u8(vbuf, 0);
+    cdc_buf_put_u32be(vbuf, value_id);
+    avro_string(vbuf, end ? "END" : "BEGIN");
+    avro_string(vbuf, id);
+    if (end) {
+        size_t *ix = coll_order(t);
+
+        avro_long(vbuf, 1);                     /* event_count: the long branch */
+        avro_long(vbuf, t->total);
+        avro_long(vbuf, 1);                     /* data_collections: the array branch */
+        if (t->ncolls > 0) {
+            avro_long(vbuf, (int64_t) t->ncolls);
+            for (size_t i = 0; i < t->ncolls; i++) {
+                avro_long(vbuf, 1);             /* the item: the record branch */
+                avro_string(vbuf, t->colls[ix[i]].name);
+                avro_long(vbuf, t->colls[ix[i]].count);
+            }
+        }
+        avro_long(vbuf, 0);                     /* end of the array */
+        free(ix);
+    } else {
+        avro_long(vbuf, 0);                     /* event_count: null */
+        avro_long(vbuf, 0);                     /* data_collections: null */
+    }
+    avro_long(vbuf, ts_ms);
+}
+
+void
+ktx_free(ktx *t)
+{
+    for (size_t i = 0; i < t->ncolls; i++)
+        free(t->colls[i].name);
+    free(t->colls);
+    memset(t, 0, sizeof(*t));
+}

@@ -193,6 +193,8 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .avro = &ao,
         .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
         .provide_transaction_metadata = cfg->pipeline.source.provide_transaction_metadata,
+        .tables = cfg->pipeline.source.tables,
+        .ntables = cfg->pipeline.source.ntables,
     };
     if (avro_opts(cfg, env, &ao, err) < 0)
         return NULL;

@@ -43,6 +43,9 @@ typedef struct dest_kafka_conf {
     bool                 stop_on_incompatible_schema;
     /* source.provide_transaction_metadata: "{prefix}.transaction" and the envelope block */
     bool                 provide_transaction_metadata;
+    /* source.tables ("schema.table", borrowed): their topics are created at start */
+    char *const         *tables;
+    int                  ntables;
 } dest_kafka_conf;
 
 /* open() takes a const dest_kafka_conf * as conf, and the JSON options from

@@ -7,7 +7,9 @@
 #   - Debezium 2.7.4 (Kafka Connect 3.7.1 standalone, JsonConverter schemas.enable=true, topics
 #     created by Connect with 3 partitions) into broker A, and
 #   - cdcagent (transport_mode kafka, serialization json, json_schemas_enable true,
-#     topic_num_partitions 3) into a SEPARATE broker B,
+#     topic_num_partitions 3) into a SEPARATE broker B, and
+#   - a second cdcagent (serialization avro, the Schema Registry double, its own slot) into
+#     a third broker C,
 # with the same topic prefix.  Then, read back from both brokers:
 #   - the set of data topics ({prefix}.*, {prefix}.transaction included) must be the same,
 #     with the same partition counts;
@@ -69,12 +71,16 @@ ok "Kafka Connect $KAFKA_CONNECT_VERSION, Debezium $DBZ_VERSION, $("$PY" -c 'imp
 KDIR_A=$T/kafka-a          # Debezium's broker
 KDIR_B=$T/kafka-b          # cdcagent's broker
 CDIR=$T/connect
+KDIR_C=$T/kafka-c          # the Avro cdcagent's broker
+AVRO_PID=
 _it260_cleanup() {
     local rc=$?
     set +e
+    [ -n "$AVRO_PID" ] && kill -KILL "$AVRO_PID" 2>/dev/null
     connect_stop "$CDIR" 2>/dev/null
     kafka_stop "$KDIR_A" 2>/dev/null
     kafka_stop "$KDIR_B" 2>/dev/null
+    kafka_stop "$KDIR_C" 2>/dev/null
     (exit "$rc")
     _cleanup
 }
@@ -193,13 +199,22 @@ port_pair() {   # a free port P with P+1 free too, not in $1
 }
 KPORT_A=$(port_pair) || fail "no free port for broker A"
 KPORT_B=$(port_pair "$KPORT_A") || fail "no free port for broker B"
+KPORT_C=$(port_pair "$KPORT_A $KPORT_B") || fail "no free port for broker C"
 kafka_start "$KDIR_A" "$KPORT_A" &
 ka_pid=$!
+kafka_start "$KDIR_C" "$KPORT_C" &
+kc_pid=$!
 kafka_start "$KDIR_B" "$KPORT_B" || fail "Kafka broker B on 127.0.0.1:$KPORT_B"
 wait "$ka_pid" || fail "Kafka broker A on 127.0.0.1:$KPORT_A"
+wait "$kc_pid" || fail "Kafka broker C on 127.0.0.1:$KPORT_C"
 BOOT_A=127.0.0.1:$KPORT_A
 BOOT_B=127.0.0.1:$KPORT_B
-ok "Kafka brokers: A (Debezium) on $BOOT_A, B (cdcagent) on $BOOT_B"
+BOOT_C=127.0.0.1:$KPORT_C
+SRPORT=$(free_port)
+bg python3 "$CDC_SRC/test/doubles/schema_registry.py" --port "$SRPORT" >"$T/registry.out"
+SR=http://127.0.0.1:$SRPORT
+for _ in $(seq 50); do curl -sf "$SR/subjects" >/dev/null && break; sleep 0.1; done
+ok "Kafka brokers: A (Debezium) on $BOOT_A, B (cdcagent, JSON) on $BOOT_B, C (cdcagent, Avro; registry double $SR) on $BOOT_C"
 
 CPORT=$(free_port)
 DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
@@ -233,8 +248,31 @@ agent:
   log_level: info
   status_interval_seconds: 1
 YAML
+# The same pipeline with its own slot and publication, serialization avro, into broker C.
+sed -e 's/^pipeline_id: .*/pipeline_id: it-260-avro/' -e 's/slot_name: .*/slot_name: av_slot/' \
+    -e 's/publication_name: .*/publication_name: av_publication/' "$T/pipeline.yaml" >"$T/avro-pipeline.yaml"
+cat >"$T/avro-platform.yaml" <<YAML
+transport_mode: kafka
+health_enabled: false
+kafka:
+  bootstrap_servers: $BOOT_C
+  schema_registry_url: $SR
+  topic_num_partitions: $NPARTS
+agent:
+  log_level: info
+  status_interval_seconds: 1
+YAML
+"$CDCAGENT" run "$T/avro-pipeline.yaml" --platform-config "$T/avro-platform.yaml" \
+    >"$T/avro-agent.stdout" 2>"$T/avro-agent.log" &
+AVRO_PID=$!
 agent_start
-ok "cdcagent snapshotted and streams from cdc_slot into broker B"
+deadline=$((SECONDS + 60))
+while [ "$(slot_field av_slot active)" != t ]; do
+    kill -0 "$AVRO_PID" 2>/dev/null || fail "the Avro cdcagent exited (see $T/avro-agent.log)"
+    [ "$SECONDS" -lt "$deadline" ] || fail "slot av_slot not active after 60 s"
+    sleep 0.2
+done
+ok "cdcagent snapshotted and streams from cdc_slot into broker B (JSON) and from av_slot into broker C (Avro)"
 
 # ---------------------------------------------------------------- the workload
 sql "INSERT INTO every_type VALUES ${ROW1/#(1,/(11,}, ${ROW2/#(2,/(12,}"
@@ -301,17 +339,32 @@ until fence_seen "$BOOT_A"; do
     [ "$SECONDS" -lt "$deadline" ] || fail "Debezium: no record on $PREFIX.public.fence (broker A) after 60 s"
     sleep 0.5
 done
+deadline=$((SECONDS + 60))
+until fence_seen "$BOOT_C"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "cdcagent (Avro): no record on $PREFIX.public.fence (broker C) after 60 s"
+    kill -0 "$AVRO_PID" 2>/dev/null || fail "the Avro cdcagent exited during the workload"
+    sleep 0.5
+done
 agent_stop                 # SIGTERM drains the producer
+kill -TERM "$AVRO_PID"
+avro_rc=0
+wait "$AVRO_PID" || avro_rc=$?
+AVRO_PID=
+expect_eq "the Avro cdcagent exits with status 0 on SIGTERM" "$avro_rc" 0
 connect_stop "$CDIR"       # the same for Connect's producer
 ok "both tools wrote the fence; both stopped"
 
 # ---------------------------------------------------------------- read both brokers and compare
-"$PY" - "$BOOT_A" "$BOOT_B" "$PREFIX" "$ALLOW" "$T" >"$T/compare.out" 2>&1 <<'PY' || true
-import json, re, sys, time
+"$PY" - "$BOOT_A" "$BOOT_B" "$PREFIX" "$ALLOW" "$T" "$BOOT_C" "$SR" >"$T/compare.out" 2>&1 <<'PY' || true
+import base64, json, math, re, struct, sys, time
 from collections import OrderedDict, defaultdict
+from decimal import Decimal
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
-boot_a, boot_b, prefix, allow_text, tdir = sys.argv[1:6]
+boot_a, boot_b, prefix, allow_text, tdir, boot_c, sr_url = sys.argv[1:8]
 allow = []
 for line in allow_text.splitlines():
     if line.strip():
@@ -535,6 +588,111 @@ for t, p, i, path, a, b in diffs:
 for (t, path, a, b), where in groups.items():
     print("# DIFF topic=%s path=%s debezium=%s cdcagent=%s  [in %d record(s), partition(dbz/cdc)#index: %s]"
           % (t, path, a, b, len(where), " ".join(where[:12]) + (" ..." if len(where) > 12 else "")))
+# ---- Avro (broker C): every value the platform's AvroDeserializer reads back must equal the
+# value Debezium wrote (its JSON read through its own Connect schema), record by record in
+# the same pairing; the same allow-list applies.  Schemas and spellings are not compared
+# here (JSON and Avro spell them differently); the registered schemas are checked elsewhere.
+topics_c, avr_raw = read_broker(boot_c)
+src = SchemaRegistryClient({"url": sr_url})
+deser = AvroDeserializer(src)
+def jsonable(o):
+    if isinstance(o, bytes):
+        return {"$bytes": base64.b64encode(o).decode()}
+    if isinstance(o, Decimal):
+        return {"$decimal": str(o)}
+    if isinstance(o, float) and not math.isfinite(o):
+        return {"$float": repr(o)}
+    if isinstance(o, dict):
+        return {k: jsonable(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [jsonable(v) for v in o]
+    return o
+avr = {}
+for t, rs in avr_raw.items():
+    out = avr.setdefault(t, [])
+    for r in rs:
+        k = None if r["key"] is None else deser(r["key"], SerializationContext(t, MessageField.KEY))
+        v = None if r["value"] is None else deser(r["value"], SerializationContext(t, MessageField.VALUE))
+        out.append(dict(r, key=None if r["key"] is None else json.dumps({"payload": jsonable(k)}).encode(),
+                        value=None if r["value"] is None else json.dumps({"payload": jsonable(v)}).encode()))
+def canon(schema, v):
+    """Debezium's JSON value v, read through its Connect schema, as a comparable value."""
+    if v is None:
+        return None
+    t = schema.get("type")
+    if t == "struct":
+        return {f["field"]: canon(f, v.get(f["field"])) for f in schema["fields"]}
+    if t == "array":
+        return [canon(schema["items"], x) for x in v]
+    if t == "bytes":
+        b = base64.b64decode(v)
+        if schema.get("name") == "org.apache.kafka.connect.data.Decimal":
+            return Decimal(int.from_bytes(b, "big", signed=True)).scaleb(-int(schema["parameters"]["scale"]))
+        return b
+    if t in ("float", "double"):
+        f = float(str(v))
+        return ("f32", struct.pack(">f", f)) if t == "float" else ("f64", struct.pack(">d", f))
+    if t in ("int8", "int16", "int32", "int64"):
+        return int(str(v))
+    return v
+def canon_avro(schema, v):
+    """The AvroDeserializer's value, as canon() makes Debezium's."""
+    if v is None:
+        return None
+    t = schema.get("type")
+    if t == "struct":
+        return {f["field"]: canon_avro(f, v.get(f["field"])) for f in schema["fields"]}
+    if t == "array":
+        return [canon_avro(schema["items"], x) for x in v]
+    if isinstance(v, dict) and "$bytes" in v:
+        return base64.b64decode(v["$bytes"])
+    if isinstance(v, dict) and "$decimal" in v:
+        return Decimal(v["$decimal"])
+    if isinstance(v, dict) and "$float" in v:
+        v = v["$float"]
+    if t in ("float", "double"):    # parse() keeps numbers as their text (Num)
+        f = float(str(v))
+        return ("f32", struct.pack(">f", f)) if t == "float" else ("f64", struct.pack(">d", f))
+    if t in ("int8", "int16", "int32", "int64"):
+        return int(str(v))
+    return v
+def walk_avro(ctx, op, path, a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in set(a) | set(b):
+            walk_avro(ctx, op, path + [k], a.get(k), b.get(k))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            walk_avro(ctx, op, path + [i], x, y)
+    elif a == b and a is not None:
+        avro_leaves[0] += 1
+    elif not (a == b or (isinstance(a, Decimal) and isinstance(b, Decimal) and a.compare_total(b) == 0)):
+        if a is not None:
+            avro_leaves[0] += 1
+        if not allowed(op, ["payload"] + path):
+            avro_diffs.append(ctx + (".".join(map(str, path)), repr(a)[:200], repr(b)[:200]))
+avro_diffs, avro_compared, avro_leaves = [], 0, [0]
+for t in sorted(set(dbz) | set(avr)):
+    if not t.startswith(prefix + ".") or t.endswith(".dlq"):
+        continue
+    d, c = order(dbz.get(t, []), "dbz"), order(avr.get(t, []), "cdc")
+    if len(d) != len(c):
+        avro_diffs.append((t, "-", "(record count)", str(len(d)), str(len(c))))
+        continue
+    for i, (x, y) in enumerate(zip(d, c)):
+        avro_compared += 1
+        for part in ("key", "value"):
+            jx, jy = parse(x[part]), parse(y[part])
+            if jx is None or jy is None:
+                if (jx is None) != (jy is None):
+                    avro_diffs.append((t, i, part, str(jx)[:80], str(jy)[:80]))
+                continue
+            op = (jx["payload"] or {}).get("op") or (jx["payload"] or {}).get("status") or "-"
+            walk_avro((t, i), op if part == "value" else "-", [part] if part == "key" else [],
+                      canon(jx["schema"], jx["payload"]), canon_avro(jx["schema"], jy["payload"]))
+for x in avro_diffs:
+    print("# AVRO DIFF topic=%s index=%s path=%s debezium=%s cdcagent-avro=%s" % x)
+print("AVRO %d %d %d" % (avro_compared, len(avro_diffs), avro_leaves[0]))
+
 txt = prefix + ".transaction"
 blocks = sum(1 for r in cdc.get(prefix + ".public.customers", [])
              if (payload(parse(r["value"])) or {}).get("transaction") is not None)
@@ -556,6 +714,11 @@ note "$PREFIX.transaction: $n_tx_dbz records from Debezium, $n_tx_cdc from cdcag
 check "both tools wrote BEGIN/END records (so the comparison above covered them)" \
     test "${n_tx_dbz:-0}" -gt 10 -a "${n_tx_cdc:-0}" -gt 10
 check "streamed events carry the transaction block" test "${n_blocks:-0}" -gt 5
+read -r _ n_avro n_avro_diff n_leaves <<<"$(grep '^AVRO ' "$T/compare.out")"
+grep '^# AVRO DIFF' "$T/compare.out" | head -n 60 || true
+note "Avro: $n_avro record pairs ($n_leaves non-null values) read back by AvroDeserializer and compared with Debezium's"
+check "Avro pairs compared" test "${n_avro:-0}" -gt 50 -a "${n_leaves:-0}" -gt 1500
+expect_eq "the Avro topics (broker C) decode to the values Debezium wrote, apart from the allow-list" "${n_avro_diff:-x}" 0
 
 # Heartbeats (heartbeat.interval.ms=500 on both): the first record of each tool's heartbeat
 # topic, minus the wall-clock ts_ms, must be the same (topic, partition, key, value schema,

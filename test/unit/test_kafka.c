@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transports/kafka.h"
 
@@ -391,6 +392,44 @@ START_TEST(bad_property_is_named)
 }
 END_TEST
 
+/*
+ * The first record acknowledged on a partition is read back before it counts
+ * (kafka_check_first).  While it cannot be read back (the broker does not
+ * answer in time), the position does not pass it; once it can, it does.
+ */
+START_TEST(first_record_read_back_before_it_counts)
+{
+    cdc_dest  d;
+    cdc_err   err = { 0 };
+    cdc_event ev;
+    cdc_pos   p = { 0, 0 };
+
+    open_dest(&d, true);
+    ev = ev_row(3000, 0, 1, "a");
+    ck_assert_int_eq(d.ops->write(&d, &ev, &err), 0);
+    ck_assert_int_eq(d.ops->commit_txn(&d, &txn, &err), 0);
+    /* Acked by the broker, but the delivery report is not served yet (no poll). */
+    for (int i = 0; i < 100 && high_wm(TOPIC, 0) + high_wm(TOPIC, 1) < 1; i++)
+        usleep(50 * 1000);
+    ck_assert_int_eq(high_wm(TOPIC, 0) + high_wm(TOPIC, 1), 1);
+    /* Every request now takes longer than a read-back may wait. */
+    rd_kafka_mock_broker_set_rtt(mc, 1, 4000);
+    ck_assert_int_eq(d.ops->flush(&d, 1000, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_TIMEOUT);
+    ck_assert_msg(strstr(err.msg, "not read back yet") != NULL, "%s", err.msg);
+    p = progress(&d);
+    ck_assert_msg(p.lsn < 3000, "durable %llu #%llu before the record was read back",
+                  (unsigned long long) p.lsn, (unsigned long long) p.seq);
+    rd_kafka_mock_broker_set_rtt(mc, 1, 0);
+    for (int i = 0; i < 100 && progress(&d).seq != CDC_SEQ_END; i++)
+        usleep(100 * 1000);
+    p = progress(&d);
+    ck_assert_uint_eq(p.lsn, 3000);
+    ck_assert_uint_eq(p.seq, CDC_SEQ_END);
+    d.ops->close(&d);
+}
+END_TEST
+
 static Suite *
 kafka_suite(void)
 {
@@ -408,6 +447,7 @@ kafka_suite(void)
     tcase_add_test(t, resume_reads_from_the_slot_position);
     tcase_add_test(t, avro_needs_registry);
     tcase_add_test(t, bad_property_is_named);
+    tcase_add_test(t, first_record_read_back_before_it_counts);
     suite_add_tcase(s, t);
     return s;
 }

@@ -215,8 +215,8 @@ kafka_avro_register_pair(kafka_avro *ka, const char *topic, const char *key_sche
 }
 
 /* Avro's long: zig-zag, then base-128 little-endian groups. */
-static void
-put_avro_long(cdc_buf *b, int64_t v)
+void
+kafka_avro_put_long(cdc_buf *b, int64_t v)
 {
     uint64_t z = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
 
@@ -251,9 +251,9 @@ kafka_avro_heartbeat(kafka_avro *ka, const char *topic, const char *server_name,
         ka->hb_value_ok = true;
     }
     put_confluent_header(kbuf, ka->hb_key_id);
-    put_avro_long(kbuf, (int64_t) n);
+    kafka_avro_put_long(kbuf, (int64_t) n);
     cdc_buf_put(kbuf, server_name, n);
     put_confluent_header(vbuf, ka->hb_value_id);
-    put_avro_long(vbuf, ts_ms);
+    kafka_avro_put_long(vbuf, ts_ms);
     return 0;
 }

@@ -50,6 +50,9 @@ int kafka_avro_register_pair(kafka_avro *ka, const char *topic, const char *key_
                              const char *value_schema, uint32_t *key_id, uint32_t *value_id,
                              cdc_err *err);
 
+/* Appends v as Avro's long (zig-zag, base-128 groups, low first). */
+void kafka_avro_put_long(cdc_buf *b, int64_t v);
+
 /* Schemas registered so far (a counter for metrics and logs). */
 uint64_t kafka_avro_registrations(const kafka_avro *ka);
 

@@ -7,6 +7,7 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
+#include "transports/kafka_avro.h"
 
 bool
 ktx_applies(const cdc_event *ev)
@@ -229,25 +230,12 @@ const char ktx_avro_value_schema[] =
     "\"default\":null},{\"name\":\"ts_ms\",\"type\":\"long\"}],"
     "\"connect.version\":1,\"connect.name\":\"" KTX_NS ".TransactionMetadataValue\"}";
 
-/* Avro's long: zig-zag, then base-128 groups, low first. */
-static void
-avro_long(cdc_buf *b, int64_t v)
-{
-    uint64_t z = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
-
-    while (z >= 0x80) {
-        cdc_buf_put_u8(b, (uint8_t) (z | 0x80));
-        z >>= 7;
-    }
-    cdc_buf_put_u8(b, (uint8_t) z);
-}
-
 static void
 avro_string(cdc_buf *b, const char *s)
 {
     size_t n = strlen(s);
 
-    avro_long(b, (int64_t) n);
+    kafka_avro_put_long(b, (int64_t) n);
     cdc_buf_put(b, s, n);
 }
 
@@ -266,24 +254,24 @@ ktx_avro(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, i
     if (end) {
         size_t *ix = coll_order(t);
 
-        avro_long(vbuf, 1);                     /* event_count: the long branch */
-        avro_long(vbuf, t->total);
-        avro_long(vbuf, 1);                     /* data_collections: the array branch */
+        kafka_avro_put_long(vbuf, 1);                     /* event_count: the long branch */
+        kafka_avro_put_long(vbuf, t->total);
+        kafka_avro_put_long(vbuf, 1);                     /* data_collections: the array branch */
         if (t->ncolls > 0) {
-            avro_long(vbuf, (int64_t) t->ncolls);
+            kafka_avro_put_long(vbuf, (int64_t) t->ncolls);
             for (size_t i = 0; i < t->ncolls; i++) {
-                avro_long(vbuf, 1);             /* the item: the record branch */
+                kafka_avro_put_long(vbuf, 1);             /* the item: the record branch */
                 avro_string(vbuf, t->colls[ix[i]].name);
-                avro_long(vbuf, t->colls[ix[i]].count);
+                kafka_avro_put_long(vbuf, t->colls[ix[i]].count);
             }
         }
-        avro_long(vbuf, 0);                     /* end of the array */
+        kafka_avro_put_long(vbuf, 0);                     /* end of the array */
         free(ix);
     } else {
-        avro_long(vbuf, 0);                     /* event_count: null */
-        avro_long(vbuf, 0);                     /* data_collections: null */
+        kafka_avro_put_long(vbuf, 0);                     /* event_count: null */
+        kafka_avro_put_long(vbuf, 0);                     /* data_collections: null */
     }
-    avro_long(vbuf, ts_ms);
+    kafka_avro_put_long(vbuf, ts_ms);
 }
 
 void

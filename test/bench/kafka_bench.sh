@@ -42,9 +42,10 @@
 #   worker     producer.linger.ms=10, producer.batch.size=262144, offset.flush.interval.ms=10000
 #   JVM        -Xms256m -Xmx1g, the JDK's default collector (G1) and full JIT (C2)
 # Connect's own producer defaults (acks=all, max.in.flight=1 for ordering) are left alone.
-# Compression is the same on both sides: COMPRESSION (default lz4, cdcagent's default) is
-# cdcagent's compression.codec and Connect's producer.compression.type; COMPRESSION=none
-# gives Debezium's out-of-the-box producer.
+# Compression is the same on both sides unless told otherwise: COMPRESSION (default lz4,
+# cdcagent's default) is cdcagent's compression.codec, DBZ_COMPRESSION (default: the same)
+# Connect's producer.compression.type.  DBZ_COMPRESSION=none is Debezium's out-of-the-box
+# producer, so COMPRESSION=lz4 DBZ_COMPRESSION=none compares the two tools' defaults.
 # cdcagent runs with its shipped producer defaults (linger.ms=5, librdkafka's 1 MB batches,
 # acks=all, idempotence) and agent.memory_limit_mb=$AGENT_MEMORY_MB (16, as capture_bench.sh:
 # bigger transactions spill to disk).
@@ -66,7 +67,10 @@ DBZ_MAX_QUEUE=${DBZ_MAX_QUEUE:-81920}
 DBZ_LINGER_MS=${DBZ_LINGER_MS:-10}
 DBZ_BATCH_BYTES=${DBZ_BATCH_BYTES:-262144}
 COMPRESSION=${COMPRESSION:-lz4}
-case "$COMPRESSION" in none|gzip|snappy|lz4|zstd) ;; *) echo "bench: COMPRESSION: none|gzip|snappy|lz4|zstd" >&2; exit 2 ;; esac
+DBZ_COMPRESSION=${DBZ_COMPRESSION:-$COMPRESSION}
+for c in "$COMPRESSION" "$DBZ_COMPRESSION"; do
+    case "$c" in none|gzip|snappy|lz4|zstd) ;; *) echo "bench: COMPRESSION, DBZ_COMPRESSION: none|gzip|snappy|lz4|zstd" >&2; exit 2 ;; esac
+done
 DBZ_JVM=${DBZ_JVM:--Xms256m -Xmx1g}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 # AGENT_KAFKA_PROPS="name=value ...": librdkafka properties for cdcagent (kafka.properties).
@@ -354,7 +358,7 @@ plugin.path=$CONNECT_HOME/plugins
 task.shutdown.graceful.timeout.ms=5000
 producer.linger.ms=$DBZ_LINGER_MS
 producer.batch.size=$DBZ_BATCH_BYTES
-producer.compression.type=$COMPRESSION
+producer.compression.type=$DBZ_COMPRESSION
 PROPS
     cat >"$dir/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file
@@ -475,9 +479,9 @@ run_shape small "DO \$\$ BEGIN
 # ---------------------------------------------------------------- the table
 python3 - "$RESULTS" "$ROWS" "$AGENT_MEMORY_MB" "$DBZ_MAX_BATCH" "$DBZ_MAX_QUEUE" "$DBZ_LINGER_MS" \
     "$DBZ_BATCH_BYTES" "$DBZ_JVM" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$COMPRESSION" <<'PY'
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$COMPRESSION" "$DBZ_COMPRESSION" <<'PY'
 import sys
-path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, comp = sys.argv[1:15]
+path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, comp, dcomp = sys.argv[1:16]
 res = {}
 order = []
 for line in open(path):
@@ -491,8 +495,8 @@ def num(v, fmt):
 print("kafka_bench: %s rows per shape, %s CPUs; cdcagent memory_limit_mb=%s; Debezium 2.7.4 "
       "max.batch.size=%s max.queue.size=%s producer.linger.ms=%s producer.batch.size=%s, JVM %s"
       % (int(rows), ncpu, mem, mb, mq, linger, bbytes, jvm))
-print("compression on both sides: %s (cdcagent compression.codec, Connect producer.compression.type)"
-      % comp)
+print("compression: cdcagent %s (compression.codec), Debezium %s (Connect producer.compression.type)"
+      % (comp, dcomp))
 if aprops:
     print("cdcagent kafka.properties: %s" % aprops)
 print("rows/s: until every record is acknowledged by the broker (cdcagent: process start to "

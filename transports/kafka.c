@@ -114,6 +114,7 @@ typedef struct kafka {
     kafka_check    *checks;             /* ... those not read back yet */
     size_t          nchecks;
     size_t          unchecked;          /* partitions whose first record is not read back yet */
+    bool            wrote;              /* a record produced since the last progress() */
     kafka_topic   **topics;             /* open addressing, cap a power of two */
     size_t          ntopics, topics_cap;
     kafka_slot     *ring;               /* slot of sequence s is ring[s & (ring_cap - 1)] */
@@ -618,8 +619,8 @@ kafka_conf_producer(kafka *k, const cfg_kafka *kc, cdc_err *err)
            sleeps until the oldest waiting record is linger.ms old, then polls without
            sleeping until the response comes.  Under load records wait longer than
            5 ms, so that thread spun (JSON: 713k poll calls for 200k rows, 43% of the
-           agent's CPU).  100 ms keeps it asleep; it is also the most a record waits
-           for a batch when traffic is light (Debezium's poll.interval.ms is 500). */
+           agent's CPU).  100 ms keeps it asleep.  When the stream goes idle,
+           progress() flushes, so light traffic does not wait for the linger. */
         kafka_conf_set(conf, "linger.ms", "100", err) ||
         /* Per partition, librdkafka's idempotent producer keeps one request in flight
            (it counts messages against the broker's window of five requests), so a
@@ -1569,6 +1570,7 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
                   nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
         return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
     k->nrecords++;
+    k->wrote = true;
     return 0;
 }
 
@@ -1660,7 +1662,15 @@ kafka_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 {
     kafka *k = d->impl;
 
-    rd_kafka_poll(k->rk, 0);
+    /* Nothing written since the last call, and records still out: the stream
+       is idle, so no batch will fill.  A flush sends what waits now instead of
+       after linger.ms (100).  librdkafka treats linger as immediate only while
+       a flush runs, and its broker thread must see that, hence 1 ms, not 0. */
+    if (!k->wrote && rd_kafka_outq_len(k->rk) > 0)
+        rd_kafka_flush(k->rk, 1);
+    else
+        rd_kafka_poll(k->rk, 0);
+    k->wrote = false;
     kafka_checks_poll(k);
     if (k->fatal)
         return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);

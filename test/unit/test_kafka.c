@@ -430,6 +430,31 @@ START_TEST(first_record_read_back_before_it_counts)
 }
 END_TEST
 
+/* An idle stream does not wait for the batch to fill: with a linger of a
+   minute, a lone record is still acknowledged within seconds of progress(). */
+START_TEST(idle_stream_sends_before_linger)
+{
+    cdc_dest  d;
+    cdc_err   err = { 0 };
+    cdc_event ev;
+    cdc_pos   p = { 0, 0 };
+
+    add_prop("linger.ms", "60000");
+    open_dest(&d, true);
+    ev = ev_row(4000, 0, 1, "a");
+    ck_assert_int_eq(d.ops->write(&d, &ev, &err), 0);
+    ck_assert_int_eq(d.ops->commit_txn(&d, &txn, &err), 0);
+    for (int i = 0; i < 100 && p.seq != CDC_SEQ_END; i++) {
+        p = progress(&d);
+        usleep(100 * 1000);
+    }
+    ck_assert_uint_eq(p.lsn, 4000);
+    ck_assert_uint_eq(p.seq, CDC_SEQ_END);
+    ck_assert_int_eq(high_wm(TOPIC, 0) + high_wm(TOPIC, 1), 1);
+    d.ops->close(&d);
+}
+END_TEST
+
 static Suite *
 kafka_suite(void)
 {
@@ -448,6 +473,7 @@ kafka_suite(void)
     tcase_add_test(t, avro_needs_registry);
     tcase_add_test(t, bad_property_is_named);
     tcase_add_test(t, first_record_read_back_before_it_counts);
+    tcase_add_test(t, idle_stream_sends_before_linger);
     suite_add_tcase(s, t);
     return s;
 }

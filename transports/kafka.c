@@ -75,7 +75,7 @@ typedef struct kafka_slot {
     bool    done;
 } kafka_slot;
 
-/* A first acknowledged record of a partition, to be read back (kafka_check_first). */
+/* A first acknowledged record of a partition, to be read back (kafka_check_delivered). */
 typedef struct kafka_check {
     kafka_topic      *t;
     rd_kafka_topic_t *crkt;     /* the topic on the reading consumer */
@@ -110,7 +110,7 @@ typedef struct kafka {
     kafka_avro     *avro;               /* serialization avro; NULL: JSON */
     kafka_schemas  *schemas[KAFKA_SCHEMA_BUCKETS];
     rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
-    rd_kafka_t     *check_rk;           /* reads first records back (kafka_check_first) */
+    rd_kafka_t     *check_rk;           /* reads first records back (kafka_check_delivered) */
     kafka_check    *checks;             /* ... those not read back yet */
     size_t          nchecks;
     size_t          unchecked;          /* partitions whose first record is not read back yet */
@@ -312,9 +312,11 @@ static int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *v
  * sent.  Until then its slot stays unfinished, so nothing past it is
  * confirmed.  The reading never blocks: a consumer (the simple one, without
  * group assignment: rebalancing assign() calls made librdkafka 2.0.2 abort)
- * fetches each pending offset and is polled with the producer.  A different record at that offset
- * stops the agent: the restart sends it again, and resume fills the hole.
+ * fetches each pending offset and is polled with the producer (on every
+ * write while one is pending).  A different record at that offset stops the
+ * agent: the restart sends it again, and resume fills the hole.
  */
+
 /* Stops reading check i and forgets it. */
 static void
 kafka_check_drop(kafka *k, size_t i)

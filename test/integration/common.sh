@@ -150,12 +150,15 @@ _port_free() {
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind(("0.0.0.0", int(sys.argv[1])))
 s.close()
 PY
 }
 
-# A free TCP port on 127.0.0.1, from a range that depends on the test number.
+# A free TCP port, from a range that depends on the test number. The ranges (10000-29999)
+# stay below the kernel's ephemeral ports (32768 and up by default): an outgoing connection,
+# the agent's own to PostgreSQL for one, takes a port from there, and a health port handed
+# out in that range was once taken that way between free_port and the agent's bind.
 free_port() {
     local p i
     for ((i = 0; i < 50; i++)); do
@@ -164,7 +167,7 @@ free_port() {
         # Never the same port twice in one test (one handed out earlier may be unbound
         # right now, e.g. the health port while the agent is stopped); $(free_port) runs
         # in a subshell, so the record is a file.
-        p=$((20000 + (10#$IT_NUM % 200) * 100 + (RANDOM % 50) * 2))
+        p=$((10000 + (10#$IT_NUM % 200) * 100 + (RANDOM % 50) * 2))
         if grep -qx "$p" "$T/.ports" 2>/dev/null; then continue; fi
         if _port_free "$p" && _port_free $((p + 1)); then
             echo "$p" >>"$T/.ports"

@@ -455,6 +455,78 @@ START_TEST(idle_stream_sends_before_linger)
 }
 END_TEST
 
+/* The durable position the destination reports in its health detail
+   ("... durable %X/%X #seq"), without a progress() call, which would serve
+   read-backs itself. */
+static uint64_t
+health_durable_lsn(cdc_dest *d)
+{
+    cdc_health  h = { 0 };
+    const char *at;
+    unsigned    hi = 0, lo = 0;
+
+    d->ops->health(d, &h);
+    at = strstr(h.detail, "durable ");
+    ck_assert_msg(at != NULL, "health detail without a durable position: %s", h.detail);
+    ck_assert_int_eq(sscanf(at, "durable %X/%X", &hi, &lo), 2);
+    return ((uint64_t) hi << 32) | lo;
+}
+
+/* A transaction replayed from the spill file is one long run of write()
+   calls with no progress() between them.  The read-back of a partition's
+   first record must be served by those writes, or its slot (and every later
+   one) stays unfinished until the transaction ends. */
+START_TEST(read_back_served_between_writes)
+{
+    cdc_dest  d;
+    cdc_err   err = { 0 };
+    cdc_event ev;
+    uint64_t  seq = 0;
+
+    add_prop("linger.ms", "5");
+    open_dest(&d, true);
+    ev = ev_row(5000, 0, 1, "a");
+    ck_assert_int_eq(d.ops->write(&d, &ev, &err), 0);
+    ck_assert_int_eq(d.ops->commit_txn(&d, &txn, &err), 0);
+    /* the next transaction, to the same partition, for up to 20 s */
+    for (; seq < 10000 && health_durable_lsn(&d) < 5000; seq++) {
+        ev = ev_row(6000, seq, 1, "b");
+        ck_assert_msg(d.ops->write(&d, &ev, &err) == 0, "write: %s", err.msg);
+        usleep(2 * 1000);
+    }
+    ck_assert_msg(health_durable_lsn(&d) >= 5000, "the first transaction was not durable "
+                  "after %llu writes of the next one", (unsigned long long) seq);
+    ck_assert_int_eq(d.ops->commit_txn(&d, &txn, &err), 0);
+    ck_assert_msg(d.ops->flush(&d, 20000, &err) == 0, "flush: %s", err.msg);
+    ck_assert_uint_eq(progress(&d).lsn, 6000);
+    d.ops->close(&d);
+}
+END_TEST
+
+/* A full producer buffer that drains within the write's wait is no
+   backpressure: the write waits for room instead of returning QUEUE_FULL. */
+START_TEST(full_buffer_waits_for_room)
+{
+    cdc_dest  d;
+    cdc_err   err = { 0 };
+    cdc_event ev;
+
+    add_prop("queue.buffering.max.messages", "2");
+    add_prop("linger.ms", "0");
+    open_dest(&d, true);
+    rd_kafka_mock_broker_set_rtt(mc, 1, 50);
+    for (int i = 0; i < 12; i++) {
+        ev = ev_row(7000, (uint64_t) i, 1, "a");
+        ck_assert_msg(d.ops->write(&d, &ev, &err) == 0, "write %d: %s", i, err.msg);
+    }
+    ck_assert_int_eq(d.ops->commit_txn(&d, &txn, &err), 0);
+    ck_assert_msg(d.ops->flush(&d, 20000, &err) == 0, "flush: %s", err.msg);
+    ck_assert_uint_eq(progress(&d).seq, CDC_SEQ_END);
+    ck_assert_int_eq(high_wm(TOPIC, 0) + high_wm(TOPIC, 1), 12);
+    d.ops->close(&d);
+}
+END_TEST
+
 static Suite *
 kafka_suite(void)
 {
@@ -474,6 +546,8 @@ kafka_suite(void)
     tcase_add_test(t, bad_property_is_named);
     tcase_add_test(t, first_record_read_back_before_it_counts);
     tcase_add_test(t, idle_stream_sends_before_linger);
+    tcase_add_test(t, read_back_served_between_writes);
+    tcase_add_test(t, full_buffer_waits_for_room);
     suite_add_tcase(s, t);
     return s;
 }

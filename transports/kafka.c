@@ -702,8 +702,10 @@ kafka_topic_insert(kafka *k, kafka_topic *t)
         }
 }
 
+/* read_back: whether the first record of each partition is read back
+   (kafka_check_delivered); counted in k->unchecked until it is. */
 static kafka_topic *
-kafka_topic_add(kafka *k, const char *name, int32_t nparts)
+kafka_topic_add(kafka *k, const char *name, int32_t nparts, bool read_back)
 {
     kafka_topic *t = cdc_xcalloc(1, sizeof(*t));
 
@@ -711,7 +713,8 @@ kafka_topic_add(kafka *k, const char *name, int32_t nparts)
     t->nparts = nparts;
     t->rkt = rd_kafka_topic_new(k->rk, name, NULL);
     kafka_topic_insert(k, t);
-    k->unchecked += (size_t) nparts;
+    if (read_back)
+        k->unchecked += (size_t) nparts;
     return t;
 }
 
@@ -847,7 +850,7 @@ kafka_topic_get(kafka *k, const char *name, cdc_err *err)
             (kafka_create_topic(k, name, k->nparts_new, err) != 0 ||
              (n = kafka_topic_nparts(k, name, 50, true, err)) < 0))
             return NULL;
-        t = kafka_topic_add(k, name, n);
+        t = kafka_topic_add(k, name, n, true);
     }
     if (k->dlq_enabled) {
         snprintf(dlq, sizeof(dlq), "%s.%s", name, k->dlq_suffix);
@@ -1231,7 +1234,7 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
         if (mt->err || mt->partition_cnt <= 0 || !kafka_ours(k, mt->topic) ||
             kafka_topic_find(k, mt->topic))
             continue;
-        t = kafka_topic_add(k, mt->topic, mt->partition_cnt);
+        t = kafka_topic_add(k, mt->topic, mt->partition_cnt, true);
         t->held = cdc_xcalloc((size_t) t->nparts, sizeof(*t->held));
         scans = cdc_xrealloc(scans, (size_t) (nscans + t->nparts) * sizeof(*scans));
         for (int32_t p = 0; p < t->nparts; p++) {
@@ -1754,15 +1757,12 @@ kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     if (k->fatal)
         return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
     snprintf(name, sizeof(name), "%s.%s", KAFKA_HB_PREFIX, k->prefix);
-    if (k->hb_topic == NULL) {
-        if ((k->hb_topic = kafka_topic_find(k, name)) == NULL) {
-            if ((n = kafka_topic_nparts(k, name, 1, false, NULL)) < 0 &&
-                (kafka_create_topic(k, name, 1, err) != 0 ||
-                 (n = kafka_topic_nparts(k, name, 50, true, err)) < 0))
-                return -1;
-            k->hb_topic = kafka_topic_add(k, name, n);
-        }
-        k->unchecked -= (size_t) k->hb_topic->nparts;  /* heartbeats are not read back */
+    if (k->hb_topic == NULL && (k->hb_topic = kafka_topic_find(k, name)) == NULL) {
+        if ((n = kafka_topic_nparts(k, name, 1, false, NULL)) < 0 &&
+            (kafka_create_topic(k, name, 1, err) != 0 ||
+             (n = kafka_topic_nparts(k, name, 50, true, err)) < 0))
+            return -1;
+        k->hb_topic = kafka_topic_add(k, name, n, false);   /* heartbeats are not read back */
     }
     cdc_buf_reset(&k->kbuf);
     cdc_buf_reset(&k->vbuf);

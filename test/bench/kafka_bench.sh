@@ -46,8 +46,8 @@
 # cdcagent's default) is cdcagent's compression.codec, DBZ_COMPRESSION (default: the same)
 # Connect's producer.compression.type.  DBZ_COMPRESSION=none is Debezium's out-of-the-box
 # producer, so COMPRESSION=lz4 DBZ_COMPRESSION=none compares the two tools' defaults.
-# cdcagent runs with its shipped producer defaults (linger.ms=5, librdkafka's 1 MB batches,
-# acks=all, idempotence) and agent.memory_limit_mb=$AGENT_MEMORY_MB (16, as capture_bench.sh:
+# cdcagent runs with its shipped producer defaults (linger.ms=100, librdkafka's 1 MB batches,
+# acks=all, idempotence; compression as above) and agent.memory_limit_mb=$AGENT_MEMORY_MB (16, as capture_bench.sh:
 # bigger transactions spill to disk).
 #
 # Usage: test/bench/kafka_bench.sh [ROWS]          (default 1000000; e.g. 100000 for a quick

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Kafka light-traffic latency: how long one committed row takes to be readable from Kafka
+# when rows come one at a time (prints figures; not a test).
+#
+# A throwaway PostgreSQL 15 and one real Kafka 3.7.1 broker (test/lib/kafka.sh).  One row
+# is inserted every INTERVAL_MS (default 200) by its own psql, ROWS times (default 200).
+# Measured per row, from its commit timestamp (pg_xact_commit_timestamp):
+#   commit -> read    until a consumer (confluent-kafka, fetch.wait.max.ms=5, assigned to
+#                     the topic's end before the first insert) has the record
+#   commit -> produce the record's timestamp (CreateTime: librdkafka stamps it when the
+#                     agent produces it), so the part spent before the producer
+# Contenders, one after the other on the same database, each with its own slot:
+#   pg_recvlogical    the ceiling: test_decoding to stdout, each INSERT line timestamped as
+#                     it is read (no Kafka, so "commit -> read" is walsender to client)
+#   cdcagent          transport_mode kafka, serialization json, its shipped producer
+#                     defaults (linger.ms 100, lz4; idle streams are flushed by progress())
+#   cdcagent linger5  the same with kafka.properties linger.ms=5 (the default before the
+#                     idle flush): what a batch-only producer gives a light stream
+#   cdcagent linger1000  linger.ms=1000: without the idle flush each row would wait a second
+# Percentiles are over the ROWS rows (nearest rank).  The consumer's own fetch wait (up to
+# 5 ms) is part of "commit -> read" for both cdcagent runs.
+#
+# Usage: test/bench/kafka_latency.sh [ROWS]   INTERVAL_MS=..., CDCAGENT=path, KEEP_TMP=1.
+# Needs: java 17, python3-venv/pip (first run: PyPI), PostgreSQL 15.  Downloads are cached
+# in $CDC_CACHE, like the test harness's.
+set -euo pipefail
+
+ROWS=${1:-200}
+INTERVAL_MS=${INTERVAL_MS:-200}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/klat.XXXXXX")
+PGBIN=/usr/lib/postgresql/15/bin
+# shellcheck source=../lib/pg.sh
+. "$SRC/test/lib/pg.sh"
+# shellcheck source=../lib/kafka.sh
+. "$SRC/test/lib/kafka.sh"
+# shellcheck source=../lib/py.sh
+. "$SRC/test/lib/py.sh"
+
+case "$ROWS" in *[!0-9]*|"") echo "latency: ROWS must be a number" >&2; exit 2 ;; esac
+case "$INTERVAL_MS" in *[!0-9]*|"") echo "latency: INTERVAL_MS must be a number" >&2; exit 2 ;; esac
+
+KDIR=$WORK/kafka
+AGENT_PID=
+BROKER_PID=
+cleanup() {
+    set +e
+    if [ -n "$AGENT_PID" ]; then kill -TERM "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; fi
+    kafka_kill "$KDIR" >/dev/null 2>&1
+    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -KILL "$BROKER_PID" 2>/dev/null
+    fi
+    pg_stop "$WORK/pg" >/dev/null 2>&1 || pg_kill "$WORK/pg" >/dev/null 2>&1
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "latency: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { echo "latency: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ -x "$CDCAGENT" ] || die "$CDCAGENT not built (cmake --build build)"
+chmod 755 "$WORK"
+
+# A free TCP port P on 127.0.0.1 with P+1 free too (the broker's controller).
+port_pair() {
+    python3 - <<'PY'
+import socket
+for _ in range(100):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    if p >= 65535:
+        continue
+    try:
+        t = socket.socket(); t.bind(("127.0.0.1", p + 1)); t.close()
+    except OSError:
+        continue
+    print(p); break
+PY
+}
+
+say "installing/checking Kafka and the Python client (cached)"
+kafka_install || die "kafka_install"
+py_env || die "py_env"
+
+PORT=$(port_pair)
+# The harness's servers run with synchronous_commit off: a commit would then reach the
+# walsender only when the WAL writer flushes (wal_writer_delay, 200 ms), and every contender
+# would show that delay.  On here, a commit returns once its WAL is flushed, and walsenders
+# are woken at once.  track_commit_timestamp gives each row's commit time (the server's
+# clock: the same host's).
+PG_EXTRA_CONF="synchronous_commit = on
+track_commit_timestamp = on" pg_start "$WORK/pg" "$PORT" >/dev/null || die "PostgreSQL did not start"
+pg_setup_cdc "$PORT" >/dev/null
+sql() { pg_psql "$PORT" cdc_demo "$@"; }
+sql "CREATE TABLE public.lat (id int PRIMARY KEY, note text)" \
+    "ALTER TABLE public.lat OWNER TO cdc_user" \
+    "CREATE PUBLICATION lat_pub FOR TABLE public.lat"
+
+KPORT=$(port_pair)
+kafka_start "$KDIR" "$KPORT" || die "Kafka broker"
+B=127.0.0.1:$KPORT
+BROKER_PID=$(cat "$KDIR/pid")
+if [ "$(cat "/proc/$BROKER_PID/comm" 2>/dev/null)" != java ]; then
+    BROKER_PID=$(pgrep -P "$BROKER_PID" -x java | head -n 1)
+fi
+say "PostgreSQL :$PORT, Kafka $B, $ROWS rows, one every $INTERVAL_MS ms, work dir $WORK"
+
+# lat.py MODE FIRST_ID: inserts ROWS rows (ids FIRST_ID...), one psql each, and times
+# their arrival.  MODE kafka:TOPIC reads them from Kafka; MODE recv starts pg_recvlogical
+# on slot lat_recv (test_decoding) and reads its lines.  Prints one JSON line of per-row latencies (ms).
+cat >"$WORK/lat.py" <<'PY'
+import json, os, subprocess, sys, threading, time
+mode, first = sys.argv[1], int(sys.argv[2])
+rows, interval = int(os.environ["ROWS"]), int(os.environ["INTERVAL_MS"]) / 1000.0
+committed, seen, produced = {}, {}, {}
+lock = threading.Lock()
+stop = False
+
+env = dict(os.environ, PGPASSWORD="cdc_password")
+psql = [os.environ["PSQL"], "-X", "-q", "-At", "-h", "127.0.0.1", "-p", os.environ["PORT"],
+        "-U", "cdc_user", "-d", "cdc_demo", "-c"]
+
+def reader_kafka(topic):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": os.environ["B"], "group.id": "klat",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 5, "log_level": 3})
+    parts = None
+    for _ in range(600):
+        md = c.list_topics(topic, timeout=10).topics.get(topic)
+        if md is not None and md.error is None and md.partitions:
+            parts = sorted(md.partitions)
+            break
+        time.sleep(0.1)
+    if parts is None:
+        sys.exit("topic %s not there after a minute" % topic)
+    c.assign([TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p),
+                                                                timeout=10)[1]) for p in parts])
+    t_end = time.time() + 1       # connected and fetching before the first insert
+    while time.time() < t_end:
+        c.poll(0.05)
+    ready.set()
+    while not stop:
+        m = c.poll(0.05)
+        if m is None or m.error() or m.key() is None:
+            continue
+        t = time.time()
+        key = json.loads(m.key())
+        key = key.get("payload", key)
+        with lock:
+            seen[key["id"]] = t
+            produced[key["id"]] = m.timestamp()[1] / 1000.0
+    c.close()
+
+recv = None
+def reader_recv():
+    global recv
+    recv = subprocess.Popen([os.environ["RECVLOGICAL"], "-h", "127.0.0.1", "-p", os.environ["PORT"],
+                             "-U", "cdc_user", "-d", "cdc_demo", "--slot", "lat_recv", "--start",
+                             "-f", "-"], env=env, stdout=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if subprocess.run(psql + ["SELECT active FROM pg_replication_slots WHERE slot_name = "
+                                  "'lat_recv'"], env=env, capture_output=True,
+                          text=True).stdout.strip() == "t":
+            break
+        time.sleep(0.1)
+    ready.set()
+    for line in recv.stdout:      # pg_recvlogical writes each message with write(2)
+        if line.startswith("table public.lat: INSERT:"):
+            t = time.time()
+            rid = int(line.split("id[integer]:", 1)[1].split()[0])
+            with lock:
+                seen[rid] = t
+
+ready = threading.Event()
+th = threading.Thread(target=reader_kafka if mode.startswith("kafka:") else reader_recv,
+                      args=(mode[6:],) if mode.startswith("kafka:") else (), daemon=True)
+th.start()
+if not ready.wait(120):
+    sys.exit("reader not ready")
+for i in range(rows):
+    rid = first + i
+    subprocess.run(psql + ["INSERT INTO public.lat VALUES (%d, 'x')" % rid], env=env, check=True)
+    with lock:
+        committed[rid] = time.time()
+    time.sleep(interval)
+deadline = time.time() + 30
+while time.time() < deadline:
+    with lock:
+        if all(r in seen for r in committed):
+            break
+    time.sleep(0.05)
+# The commit time of each row, as the server recorded it (psql's exit comes later).
+out = subprocess.run(psql + ["SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) "
+                             "FROM public.lat WHERE id BETWEEN %d AND %d" % (first, first + rows - 1)],
+                     env=env, capture_output=True, text=True, check=True).stdout
+for line in out.split():
+    rid, ts = line.split("|")
+    if ts:
+        committed[int(rid)] = float(ts)
+stop = True
+if recv is not None:
+    recv.terminate()
+with lock:
+    missing = [r for r in committed if r not in seen]
+    read = sorted((seen[r] - committed[r]) * 1000 for r in committed if r in seen)
+    prod = sorted((produced[r] - committed[r]) * 1000 for r in committed if r in produced)
+print(json.dumps({"read": read, "produce": prod, "missing": len(missing)}))
+PY
+export ROWS INTERVAL_MS B PORT PSQL=$PGBIN/psql RECVLOGICAL=$PGBIN/pg_recvlogical
+
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+result() {   # result NAME FILE
+    python3 - "$1" "$2" >>"$RESULTS" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2])); d["name"] = sys.argv[1]; print(json.dumps(d))
+PY
+}
+NEXT_ID=1
+
+run_recvlogical() {
+    PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user \
+        -d cdc_demo --slot lat_recv --create-slot -P test_decoding >/dev/null
+    "$PY" "$WORK/lat.py" recv "$NEXT_ID" >"$WORK/lat_recv.json" || die "pg_recvlogical: the latency run failed"
+    result "pg_recvlogical" "$WORK/lat_recv.json"
+    NEXT_ID=$((NEXT_ID + ROWS))
+}
+
+run_agent() {   # run_agent NAME PROPS_YAML
+    local name=$1 props=$2 tag=${1// /_} topic
+    topic="lat_$tag.public.lat"
+    cat >"$WORK/p_$tag.yaml" <<YAML
+pipeline_id: klat-$tag
+topic_prefix: lat_$tag
+source:
+  host: 127.0.0.1
+  port: $PORT
+  database: cdc_demo
+  username: cdc_user
+  password: cdc_password
+  tables: [public.lat]
+  slot_name: lat_$tag
+  publication_name: lat_pub
+  snapshot_mode: never
+sinks:
+  - sink_id: unused
+    sink_type: jsonl
+    jsonl:
+      path: /dev/null
+YAML
+    cat >"$WORK/platform_$tag.yaml" <<YAML
+transport_mode: kafka
+health_enabled: false
+kafka:
+  bootstrap_servers: $B
+  serialization: json
+  topic_num_partitions: 1
+$props
+agent:
+  log_level: warn
+YAML
+    "$CDCAGENT" run "$WORK/p_$tag.yaml" --platform-config "$WORK/platform_$tag.yaml" \
+        >"$WORK/agent_$tag.log" 2>&1 &
+    AGENT_PID=$!
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($name) exited"; }
+        [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = 'lat_$tag'")" = t ] && break
+        sleep 0.1
+    done
+    "$PY" "$WORK/lat.py" "kafka:$topic" "$NEXT_ID" >"$WORK/lat_$tag.json" \
+        || die "cdcagent ($name): the latency run failed"
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || true
+    AGENT_PID=
+    result "cdcagent $name" "$WORK/lat_$tag.json"
+    NEXT_ID=$((NEXT_ID + ROWS))
+}
+
+run_recvlogical
+run_agent "defaults" ""
+run_agent "linger5" "  properties:
+    \"linger.ms\": \"5\""
+run_agent "linger1000" "  properties:
+    \"linger.ms\": \"1000\""
+
+echo "Kafka light-traffic latency: $ROWS rows, one every $INTERVAL_MS ms ($(nproc) cores)"
+python3 - "$RESULTS" <<'PY'
+import json, sys
+def pct(v, p):
+    return v[min(len(v) - 1, max(0, int(round(p / 100.0 * len(v))) - 1))] if v else float("nan")
+print("%-20s %-15s %8s %8s %8s %8s %8s" % ("contender", "ms from commit", "p50", "p95", "p99", "max", "missing"))
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    for what, key in (("to read", "read"), ("to produce", "produce")):
+        v = d.get(key) or []
+        if not v:
+            continue
+        print("%-20s %-15s %8.1f %8.1f %8.1f %8.1f %8s" % (d["name"], what, pct(v, 50), pct(v, 95),
+              pct(v, 99), v[-1], d["missing"] if key == "read" else ""))
+PY

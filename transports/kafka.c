@@ -22,6 +22,7 @@
  * PostgreSQL will send again) and reports {0,0}; write() then skips exactly
  * the events their partition already holds, so a restart loses and repeats
  * nothing, even where a failed delivery left a hole before later records.
+ * The position headers and the backwards scan are in kafka_resume.c.
  */
 #include "kafka.h"
 
@@ -39,6 +40,7 @@
 #include "../schemas/json.h"
 #include "../schemas/topic.h"
 #include "kafka_avro.h"
+#include "kafka_resume.h"
 #include "kafka_txmeta.h"
 
 #define KAFKA_FAC        "dest.kafka"
@@ -52,13 +54,6 @@
 #define KAFKA_SEQ_TX_END   (CDC_SEQ_END - 2)
 /* Delivery-report tags: (slot << 1) | is_dead_letter, or this for heartbeats. */
 #define KAFKA_TAG_HEARTBEAT UINTPTR_MAX
-
-/* The positions a partition held at start, at or after the resume floor (sorted). */
-typedef struct kafka_held {
-    cdc_pos *pos;
-    size_t   n, cap;
-    cdc_pos  max;
-} kafka_held;
 
 /* A topic this destination writes, with what resume found in it. */
 typedef struct kafka_topic {
@@ -296,7 +291,6 @@ kafka_dlq(kafka *k, const char *topic, int32_t part, const void *key, size_t kle
 /* Reading back the first acknowledged record of each partition        */
 /* ------------------------------------------------------------------ */
 
-static bool kafka_hdr_u64(rd_kafka_headers_t *h, const char *name, uint64_t *out);
 static kafka_topic *kafka_topic_find(kafka *k, const char *name);
 static int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                           cdc_err *err);
@@ -349,8 +343,7 @@ kafka_check_delivered(kafka *k, const rd_kafka_message_t *m, uint64_t slot)
     k->unchecked--;
     c = (kafka_check) { .t = t, .part = m->partition, .offset = m->offset, .slot = slot };
     if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        !kafka_hdr_u64(h, "cdc.commit_lsn", &c.want.lsn) ||
-        !kafka_hdr_u64(h, "cdc.seq", &c.want.seq))
+        !kafka_hdr_pos(h, &c.want))
         return true;    /* nothing to compare with */
     if (m->offset < 0) {
         kafka_set_fatal(k, "kafka %s partition %d: the broker acknowledged position "
@@ -397,9 +390,7 @@ kafka_checks_poll(kafka *k)
 
             if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR && r->offset == c->offset)
                 verdict = rd_kafka_message_headers(r, &rh) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                                  kafka_hdr_u64(rh, "cdc.commit_lsn", &got.lsn) &&
-                                  kafka_hdr_u64(rh, "cdc.seq", &got.seq) &&
-                                  cdc_pos_cmp(got, c->want) == 0
+                                  kafka_hdr_pos(rh, &got) && cdc_pos_cmp(got, c->want) == 0
                               ? 1 : -1;
             rd_kafka_message_destroy(r);
         }
@@ -939,22 +930,6 @@ fail:
 /* resume_from: the last record of every partition                     */
 /* ------------------------------------------------------------------ */
 
-static bool
-kafka_hdr_u64(rd_kafka_headers_t *h, const char *name, uint64_t *out)
-{
-    const void *v;
-    size_t      n;
-    char        tmp[32], *end;
-
-    if (h == NULL || rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        v == NULL || n == 0 || n >= sizeof(tmp))
-        return false;
-    memcpy(tmp, v, n);
-    tmp[n] = '\0';
-    *out = strtoull(tmp, &end, 10);
-    return *end == '\0';
-}
-
 /* Is `name` one of this pipeline's data topics ("{prefix}.*", not a DLQ)? */
 static bool
 kafka_ours(const kafka *k, const char *name)
@@ -964,197 +939,6 @@ kafka_ours(const kafka *k, const char *name)
     if (nl <= pl + 1 || strncmp(name, k->prefix, pl) != 0 || name[pl] != '.')
         return false;
     return !(nl > sl + 1 && name[nl - sl - 1] == '.' && strcmp(name + nl - sl, k->dlq_suffix) == 0);
-}
-
-/* Adds `p` to the positions partition `h` holds. */
-static void
-kafka_held_add(kafka_held *h, cdc_pos p)
-{
-    if (h->n == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 64;
-        h->pos = cdc_xrealloc(h->pos, h->cap * sizeof(*h->pos));
-    }
-    h->pos[h->n++] = p;
-    if (cdc_pos_cmp(p, h->max) > 0)
-        h->max = p;
-}
-
-static int
-kafka_pos_order(const void *a, const void *b)
-{
-    return cdc_pos_cmp(*(const cdc_pos *) a, *(const cdc_pos *) b);
-}
-
-/* Does the partition already hold the record of position `p`? */
-static bool
-kafka_held_has(const kafka_held *h, cdc_pos p)
-{
-    size_t lo = 0, hi = h->n;
-
-    if (h->n == 0 || cdc_pos_cmp(p, h->max) > 0)
-        return false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int    c = cdc_pos_cmp(h->pos[mid], p);
-
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
-/* Reading one partition backwards, window by window, down to the resume floor. */
-typedef struct kafka_scan {
-    kafka_topic *t;
-    int32_t      part;
-    cdc_pos     *newest;        /* the newest position seen in any record read */
-    bool        *foreign;       /* set when a record without position headers is read */
-    int64_t      lo;            /* the partition's low watermark */
-    int64_t      start, end;    /* the window being read: [start, end) */
-    bool         window_done;   /* every record of the window seen */
-    bool         below_floor;   /* the window's first record is older than the floor */
-    bool         done;          /* nothing older can be at or after the floor */
-} kafka_scan;
-
-/* One record read while scanning: remember its position if it may come again. */
-static void
-kafka_scan_record(kafka_scan *sc, const rd_kafka_message_t *m, uint64_t floor)
-{
-    rd_kafka_headers_t *h = NULL;
-    cdc_pos             p;
-    bool                ours;
-
-    if (m->offset < sc->start || m->offset >= sc->end) {
-        if (m->offset >= sc->end)
-            sc->window_done = true;
-        return;
-    }
-    rd_kafka_message_headers(m, &h);
-    ours = kafka_hdr_u64(h, "cdc.commit_lsn", &p.lsn) && kafka_hdr_u64(h, "cdc.seq", &p.seq);
-    if (!ours)
-        *sc->foreign = true;
-    if (m->offset == sc->start && (!ours || p.lsn < floor))
-        sc->below_floor = true;
-    if (ours && cdc_pos_cmp(p, *sc->newest) > 0)
-        *sc->newest = p;
-    if (ours && p.lsn >= floor)
-        kafka_held_add(&sc->t->held[sc->part], p);
-    if (m->offset == sc->end - 1)
-        sc->window_done = true;
-}
-
-/* Reads every unfinished scan's window once.  @returns 0, or -1 with err set. */
-static int
-kafka_scan_windows(rd_kafka_t *rc, kafka_scan *scans, int n, uint64_t floor, cdc_err *err)
-{
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-    int                              left = 0, rcode = -1;
-    struct timespec                  t0, now;
-
-    for (int i = 0; i < n; i++)
-        if (!scans[i].done) {
-            rd_kafka_topic_partition_list_add(parts, scans[i].t->name, scans[i].part)->offset =
-                scans[i].start;
-            scans[i].window_done = scans[i].below_floor = false;
-            left++;
-        }
-    if (rd_kafka_assign(rc, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        cdc_err_set(err, CDC_E_DEST, "kafka resume: assign failed");
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (left > 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 200);
-        kafka_scan         *sc = NULL;
-
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - t0.tv_sec) * 1000 > KAFKA_RESUME_MS) {
-            cdc_err_set(err, CDC_E_TIMEOUT, "kafka resume: %d partition(s) were not read within "
-                        "%d ms", left, KAFKA_RESUME_MS);
-            if (m)
-                rd_kafka_message_destroy(m);
-            goto out;
-        }
-        if (m == NULL)
-            continue;
-        for (int i = 0; i < n && m->rkt; i++)
-            if (!scans[i].done && !scans[i].window_done && scans[i].part == m->partition &&
-                strcmp(scans[i].t->name, rd_kafka_topic_name(m->rkt)) == 0)
-                sc = &scans[i];
-        if (sc != NULL) {
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                sc->window_done = true;     /* the window reaches the end of the partition */
-            else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                kafka_scan_record(sc, m, floor);
-            else
-                log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
-            if (sc->window_done)
-                left--;
-        } else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            log_warn(KAFKA_FAC, "resume: %s", rd_kafka_message_errstr(m));
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rcode = 0;
-out:
-    rd_kafka_topic_partition_list_destroy(parts);
-    return rcode;
-}
-
-/*
- * Collects, for every partition in `scans`, the positions of its records
- * at or after the resume floor.  Each partition is read backwards in
- * growing windows from its end until a window starts with a record older
- * than the floor (or the partition's start is reached).
- */
-static int
-kafka_read_held(kafka *k, kafka_scan *scans, int n, uint64_t floor, cdc_err *err)
-{
-    rd_kafka_conf_t *cc = rd_kafka_conf_dup(k->base_conf);
-    rd_kafka_t      *rc;
-    char             errstr[512];
-    int              rcode = -1;
-
-    if (kafka_conf_set(cc, "enable.auto.commit", "false", err) ||
-        kafka_conf_set(cc, "auto.offset.reset", "earliest", err) ||
-        kafka_conf_set(cc, "group.id", "cdcagent-resume", err) ||
-        kafka_conf_set(cc, "enable.partition.eof", "true", err)) {
-        rd_kafka_conf_destroy(cc);
-        return -1;
-    }
-    rc = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
-    if (rc == NULL) {
-        rd_kafka_conf_destroy(cc);
-        return cdc_err_set(err, CDC_E_DEST, "kafka resume: creating a consumer: %s", errstr);
-    }
-    for (int active = n; active > 0;) {
-        if (kafka_scan_windows(rc, scans, n, floor, err) != 0)
-            goto out;
-        active = 0;
-        for (int i = 0; i < n; i++) {
-            kafka_scan *sc = &scans[i];
-            int64_t     width = sc->end - sc->start;
-
-            if (sc->done)
-                continue;
-            if (sc->below_floor || sc->start <= sc->lo) {
-                sc->done = true;
-                continue;
-            }
-            sc->end = sc->start;
-            sc->start = sc->start - width * 2 > sc->lo ? sc->start - width * 2 : sc->lo;
-            active++;
-        }
-    }
-    rcode = 0;
-out:
-    rd_kafka_consumer_close(rc);
-    rd_kafka_destroy(rc);
-    return rcode;
 }
 
 /*
@@ -1247,25 +1031,37 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
                 goto out;
             }
             if (hi > lo)
-                scans[nscans++] = (kafka_scan) { .t = t, .part = p, .newest = &d->newest_held,
+                scans[nscans++] = (kafka_scan) { .topic = t->name, .part = p,
+                                                 .held = &t->held[p], .newest = &d->newest_held,
                                                  .foreign = &d->holds_foreign,
                                                  .lo = lo, .end = hi,
                                                  .start = hi - 64 > lo ? hi - 64 : lo };
         }
     }
     /* From one below the slot's position: the snapshot's rows sit at (consistent point - 1). */
-    if (nscans > 0 && kafka_read_held(k, scans, nscans, floor, err) != 0)
-        goto out;
+    if (nscans > 0) {
+        rd_kafka_conf_t *cc = rd_kafka_conf_dup(k->base_conf);
+
+        if (kafka_conf_set(cc, "enable.auto.commit", "false", err) ||
+            kafka_conf_set(cc, "auto.offset.reset", "earliest", err) ||
+            kafka_conf_set(cc, "group.id", "cdcagent-resume", err) ||
+            kafka_conf_set(cc, "enable.partition.eof", "true", err)) {
+            rd_kafka_conf_destroy(cc);
+            goto out;
+        }
+        if (kafka_read_held(cc, scans, nscans, floor, KAFKA_RESUME_MS, err) != 0)
+            goto out;
+    }
     for (int i = 0; i < nscans; i++) {
-        kafka_held *h = &scans[i].t->held[scans[i].part];
+        kafka_held *h = scans[i].held;
 
         if (h->n == 0)
             continue;
-        qsort(h->pos, h->n, sizeof(*h->pos), kafka_pos_order);
+        kafka_held_sort(h);
         nheld += h->n;
         d->held_unordered = true;
         log_info(KAFKA_FAC, "%s partition %d holds %zu event(s) at or after " CDC_LSN_FMT
-                 ", up to " CDC_LSN_FMT " #%llu", scans[i].t->name, (int) scans[i].part, h->n,
+                 ", up to " CDC_LSN_FMT " #%llu", scans[i].topic, (int) scans[i].part, h->n,
                  CDC_LSN_ARGS(k->resume_lsn), CDC_LSN_ARGS(h->max.lsn),
                  (unsigned long long) h->max.seq);
     }

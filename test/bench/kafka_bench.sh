@@ -93,6 +93,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 . "$SRC/test/lib/connect.sh"
 # shellcheck source=../lib/py.sh
 . "$SRC/test/lib/py.sh"
+# shellcheck source=../lib/bench.sh
+. "$SRC/test/lib/bench.sh"
 
 case "$ROWS" in *[!0-9]*|"") echo "bench: ROWS must be a number" >&2; exit 2 ;; esac
 [ "$ROWS" -ge 5 ] || { echo "bench: ROWS must be >= 5" >&2; exit 2; }
@@ -130,21 +132,6 @@ command -v /usr/bin/time >/dev/null || die "needs /usr/bin/time (apt-get install
 command -v curl >/dev/null || die "needs curl"
 chmod 755 "$WORK"
 
-# A free TCP port P on 127.0.0.1 with P+1 free too (the broker's controller).
-port_pair() {
-    python3 - <<'PY'
-import socket
-for _ in range(100):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    if p >= 65535:
-        continue
-    try:
-        t = socket.socket(); t.bind(("127.0.0.1", p + 1)); t.close()
-    except OSError:
-        continue
-    print(p); break
-PY
-}
 # user+system seconds of a live process, from /proc/PID/stat (fields 14 and 15).
 proc_cpu() {
     python3 - "$1" <<'PY'
@@ -162,7 +149,7 @@ py_env || die "py_env"
 kafka_probe_bin >/dev/null || die "kafka_probe not built (cmake --build build)"
 
 # ---------------------------------------------------------------- PostgreSQL, Kafka, registry
-PORT=$(port_pair)
+PORT=$(bench_port_pair)
 PG_EXTRA_CONF="logical_decoding_work_mem = 64MB
 max_wal_size = 8GB
 checkpoint_timeout = 30min" pg_start "$WORK/pg" "$PORT" >/dev/null
@@ -172,22 +159,17 @@ sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload t
     "ALTER TABLE public.bench OWNER TO cdc_user" \
     "CREATE PUBLICATION bench_pub FOR TABLE public.bench"
 
-KPORT=$(port_pair)
+KPORT=$(bench_port_pair)
 kafka_start "$KDIR" "$KPORT" || die "Kafka broker"
 B=127.0.0.1:$KPORT
-# kafka_start backgrounds a shell function: the JVM may be a child of the recorded pid.
-BROKER_PID=$(cat "$KDIR/pid")
-if [ "$(cat "/proc/$BROKER_PID/comm" 2>/dev/null)" != java ]; then
-    BROKER_PID=$(pgrep -P "$BROKER_PID" -x java | head -n 1)
-fi
-[ -n "$BROKER_PID" ] || die "cannot find the broker's JVM"
-SRPORT=$(port_pair)
+BROKER_PID=$(bench_broker_jvm "$KDIR") || die "cannot find the broker's JVM"
+SRPORT=$(bench_port_pair)
 python3 "$SRC/test/doubles/schema_registry.py" --port "$SRPORT" >"$WORK/registry.log" 2>&1 &
 SR_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SRPORT/subjects" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$SRPORT/subjects" >/dev/null || die "registry double did not start"
 SR=http://127.0.0.1:$SRPORT
-CPORT=$(port_pair)
+CPORT=$(bench_port_pair)
 say "PostgreSQL :$PORT, Kafka $B (pid $BROKER_PID), registry $SR, work dir $WORK"
 
 # ---------------------------------------------------------------- the end-offset poller

@@ -37,6 +37,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 . "$SRC/test/lib/kafka.sh"
 # shellcheck source=../lib/py.sh
 . "$SRC/test/lib/py.sh"
+# shellcheck source=../lib/bench.sh
+. "$SRC/test/lib/bench.sh"
 
 case "$ROWS" in *[!0-9]*|"") echo "latency: ROWS must be a number" >&2; exit 2 ;; esac
 case "$INTERVAL_MS" in *[!0-9]*|"") echo "latency: INTERVAL_MS must be a number" >&2; exit 2 ;; esac
@@ -64,27 +66,11 @@ die() { say "$*"; exit 1; }
 [ -x "$CDCAGENT" ] || die "$CDCAGENT not built (cmake --build build)"
 chmod 755 "$WORK"
 
-# A free TCP port P on 127.0.0.1 with P+1 free too (the broker's controller).
-port_pair() {
-    python3 - <<'PY'
-import socket
-for _ in range(100):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    if p >= 65535:
-        continue
-    try:
-        t = socket.socket(); t.bind(("127.0.0.1", p + 1)); t.close()
-    except OSError:
-        continue
-    print(p); break
-PY
-}
-
 say "installing/checking Kafka and the Python client (cached)"
 kafka_install || die "kafka_install"
 py_env || die "py_env"
 
-PORT=$(port_pair)
+PORT=$(bench_port_pair)
 # The harness's servers run with synchronous_commit off: a commit would then reach the
 # walsender only when the WAL writer flushes (wal_writer_delay, 200 ms), and every contender
 # would show that delay.  On here, a commit returns once its WAL is flushed, and walsenders
@@ -98,13 +84,10 @@ sql "CREATE TABLE public.lat (id int PRIMARY KEY, note text)" \
     "ALTER TABLE public.lat OWNER TO cdc_user" \
     "CREATE PUBLICATION lat_pub FOR TABLE public.lat"
 
-KPORT=$(port_pair)
+KPORT=$(bench_port_pair)
 kafka_start "$KDIR" "$KPORT" || die "Kafka broker"
 B=127.0.0.1:$KPORT
-BROKER_PID=$(cat "$KDIR/pid")
-if [ "$(cat "/proc/$BROKER_PID/comm" 2>/dev/null)" != java ]; then
-    BROKER_PID=$(pgrep -P "$BROKER_PID" -x java | head -n 1)
-fi
+BROKER_PID=$(bench_broker_jvm "$KDIR") || die "cannot find the broker's JVM"
 say "PostgreSQL :$PORT, Kafka $B, $ROWS rows, one every $INTERVAL_MS ms, work dir $WORK"
 
 # lat.py MODE FIRST_ID: inserts ROWS rows (ids FIRST_ID...), one psql each, and times

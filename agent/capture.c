@@ -130,6 +130,12 @@ agent_capture_in_txn(const agent_capture *cap)
     return cap->in_txn || cap->in_stream;
 }
 
+bool
+agent_capture_in_plain_txn(const agent_capture *cap)
+{
+    return cap->in_txn && !cap->in_stream;
+}
+
 pgo_relcache *
 agent_capture_relcache(agent_capture *cap)
 {

@@ -50,6 +50,11 @@ int agent_capture_handle(agent_capture *cap, const uint8_t *data, size_t len, ui
 /* True between BEGIN and COMMIT (the stream is mid-transaction). */
 bool agent_capture_in_txn(const agent_capture *cap);
 
+/* True between a plain transaction's BEGIN and COMMIT: some of its events may
+   have reached the destinations, and its COMMIT is already in the WAL (the
+   server sends a transaction that is not streamed only once it committed). */
+bool agent_capture_in_plain_txn(const agent_capture *cap);
+
 /* The relation cache, for the snapshot (which installs tables before streaming). */
 pgo_relcache *agent_capture_relcache(agent_capture *cap);
 

@@ -52,6 +52,7 @@ typedef struct agent {
     uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
     int64_t           last_status_ms;
     int64_t           last_metrics_ms;
+    int64_t           stop_seen_ms;   /* a stop found the stream inside a transaction */
     dest_dlq         *dlq;          /* direct mode: where refused events go */
     agent_metrics    *metrics;
     agent_health     *health;
@@ -272,6 +273,32 @@ handle_repl_msg(agent *ag, const repl_msg *m, cdc_err *err)
     return m->reply_requested ? send_status(ag, true, false, err) : 0;
 }
 
+/*
+ * A stop was requested: may the stream end here?  Not in the middle of a
+ * plain transaction: part of it may be in the destinations already, and the
+ * slot cannot be confirmed past it until its COMMIT is read, so the sinks
+ * would keep a partial transaction until the next run.  Its COMMIT is in the
+ * WAL already, so finishing it takes moments; still, after a quarter of the
+ * shutdown timeout the stream ends anyway (the next run delivers the rest
+ * and skips what is there).
+ */
+static bool
+stop_now(agent *ag)
+{
+    int64_t limit = (int64_t) (ag->cfg->platform.agent.shutdown_timeout_seconds * 250);
+
+    if (!stop_requested)
+        return false;
+    if (!agent_capture_in_plain_txn(ag->cap))
+        return true;
+    if (ag->stop_seen_ms == 0) {
+        ag->stop_seen_ms = mono_ms();
+        log_info("agent", "stop requested inside a transaction; reading on to its commit "
+                 "(at most %lld ms)", (long long) limit);
+    }
+    return mono_ms() - ag->stop_seen_ms >= limit;
+}
+
 /* Streams until stopped or failed.  @returns 0 on a requested stop. */
 static int
 stream(agent *ag, cdc_err *err)
@@ -280,7 +307,7 @@ stream(agent *ag, cdc_err *err)
     int      n;
 
     for (;;) {
-        if (stop_requested)
+        if (stop_now(ag))
             return 0;
         if (ag->stop_lsn && agent_wm_flush_lsn(ag->wm) >= ag->stop_lsn) {
             log_info("agent", "reached stop_lsn " CDC_LSN_FMT, CDC_LSN_ARGS(ag->stop_lsn));
@@ -292,7 +319,8 @@ stream(agent *ag, cdc_err *err)
                 return -1;
         } else {
             /* Drain what is buffered, up to a bound, before looking at timers. */
-            for (int burst = 0; burst < 4096 && !agent_wm_full(ag->wm); burst++) {
+            for (int burst = 0; burst < 4096 && !agent_wm_full(ag->wm) && !stop_now(ag);
+                 burst++) {
                 /* With events in flight, come back soon to collect the destinations'
                    acknowledgements (webhook responses, Kafka delivery reports). */
                 n = repl_read(ag->rs, &m,

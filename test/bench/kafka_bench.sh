@@ -112,12 +112,7 @@ cleanup() {
         kill -KILL "$CONNECT_PID" 2>/dev/null; wait "$CONNECT_PID" 2>/dev/null
     fi
     [ -n "$SR_PID" ] && { kill "$SR_PID" 2>/dev/null; wait "$SR_PID" 2>/dev/null; }
-    kafka_kill "$KDIR" >/dev/null 2>&1
-    # kafka_kill signals the recorded pid, which may be the shell around the JVM.
-    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
-        kill -KILL "$BROKER_PID" 2>/dev/null
-    fi
-    pg_stop "$WORK/pg" >/dev/null 2>&1 || pg_kill "$WORK/pg" >/dev/null 2>&1
+    bench_stop_servers "$KDIR" "$BROKER_PID" "$WORK/pg"
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

@@ -49,11 +49,7 @@ BROKER_PID=
 cleanup() {
     set +e
     if [ -n "$AGENT_PID" ]; then kill -TERM "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; fi
-    kafka_kill "$KDIR" >/dev/null 2>&1
-    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
-        kill -KILL "$BROKER_PID" 2>/dev/null
-    fi
-    pg_stop "$WORK/pg" >/dev/null 2>&1 || pg_kill "$WORK/pg" >/dev/null 2>&1
+    bench_stop_servers "$KDIR" "$BROKER_PID" "$WORK/pg"
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "latency: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

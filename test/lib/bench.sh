@@ -6,6 +6,7 @@
 #   bench_broker_jvm DIR   the pid of the broker JVM that kafka_start DIR started:
 #                          kafka_start records the pid of the shell function it
 #                          backgrounds, which may be the JVM's parent
+#   bench_stop_servers KDIR BROKER_PID PGDIR   the broker and PostgreSQL down, for cleanup
 
 bench_port_pair() {
     python3 - <<'PY'
@@ -29,4 +30,14 @@ bench_broker_jvm() {
         pid=$(pgrep -P "$pid" -x java | head -n 1)
     fi
     [ -n "$pid" ] && echo "$pid"
+}
+
+# bench_stop_servers KDIR BROKER_PID PGDIR: kills the broker (its JVM too: kafka_kill
+# signals the recorded pid, which may be the shell around it) and stops PostgreSQL.
+bench_stop_servers() {
+    kafka_kill "$1" >/dev/null 2>&1
+    if [ -n "$2" ] && kill -0 "$2" 2>/dev/null; then
+        kill -KILL "$2" 2>/dev/null
+    fi
+    pg_stop "$3" >/dev/null 2>&1 || pg_kill "$3" >/dev/null 2>&1
 }

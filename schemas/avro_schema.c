@@ -204,7 +204,8 @@ typedef struct sw {
 static void
 put_str(cdc_buf *b, const char *s)
 {
-    sch_json_put_string(b, s ? s : "", s ? strlen(s) : 0);
+    /* Avro's Schema.toString() writes through a Writer: non-BMP characters stay raw. */
+    sch_json_put_string_raw(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 /* Semantic names, by cdc_sem (the same table as json_schema.c). */
@@ -277,7 +278,7 @@ put_latin1(cdc_buf *b, const void *p, size_t n)
     if (cdc_buf_failed(&tmp))
         b->failed = true;
     else
-        sch_json_put_string(b, cdc_buf_str(&tmp), tmp.len);
+        sch_json_put_string_raw(b, cdc_buf_str(&tmp), tmp.len);
     cdc_buf_free(&tmp);
 }
 
@@ -313,8 +314,11 @@ put_default(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v)
         cdc_buf_putc(b, ']');
         return;
     }
+    case CDC_CT_STRING:
+        sch_json_put_string_raw(b, v->u.s.p, v->u.s.n);
+        return;
     default:
-        /* numbers, booleans and strings are written as JsonConverter writes them */
+        /* numbers and booleans are written as JsonConverter writes them */
         sch_json_opts_default(&jo);
         sch_json_put_present(b, ct, v, &jo);
         return;

@@ -16,7 +16,10 @@
  *   are written as the JSON *strings* "NaN", "Infinity", "-Infinity"
  *   (QUOTE_NON_NUMERIC_NUMBERS is on by default).  String escapes follow
  *   Jackson's table: \" \\ \b \t \n \f \r, other controls as \u00XX with
- *   upper-case hex, nothing else escaped (not '/', not U+2028).
+ *   upper-case hex, nothing else escaped (not '/', not U+2028) except
+ *   characters outside the BMP, which UTF8JsonGenerator writes as their two
+ *   UTF-16 surrogates escaped ("\uD83D\uDE00"); other non-ASCII stays raw
+ *   UTF-8.
  * - Debezium's UnchangedToastedPlaceholder for unchanged TOAST values
  *   (CONTRACT.md 4.6).
  */
@@ -93,8 +96,8 @@ utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)
     return need + 1;
 }
 
-void
-sch_json_put_string(cdc_buf *b, const char *s, size_t n)
+static void
+put_string(cdc_buf *b, const char *s, size_t n, bool escape_non_bmp)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
@@ -111,6 +114,24 @@ sch_json_put_string(cdc_buf *b, const char *s, size_t n)
         }
         if (c >= 0x80) {
             len = utf8_seq(p, end, &bad);
+            if (len == 4 && escape_non_bmp) {
+                /* Outside the BMP: Jackson's UTF8JsonGenerator writes the two
+                   UTF-16 surrogates of the Java String as \uXXXX escapes
+                   (_outputMultiByteChar); the key bytes must be the same. */
+                uint32_t cp = ((uint32_t) (p[0] & 0x07) << 18) | ((uint32_t) (p[1] & 0x3F) << 12) |
+                              ((uint32_t) (p[2] & 0x3F) << 6) | (uint32_t) (p[3] & 0x3F);
+                uint32_t hi = 0xD800 + ((cp - 0x10000) >> 10), lo = 0xDC00 + (cp & 0x3FF);
+                char     sur[12] = { '\\', 'u', hex[hi >> 12], hex[(hi >> 8) & 0xF],
+                                     hex[(hi >> 4) & 0xF], hex[hi & 0xF], '\\', 'u',
+                                     hex[lo >> 12], hex[(lo >> 8) & 0xF],
+                                     hex[(lo >> 4) & 0xF], hex[lo & 0xF] };
+
+                cdc_buf_put(b, run, (size_t) (p - run));
+                cdc_buf_put(b, sur, sizeof(sur));
+                p += len;
+                run = p;
+                continue;
+            }
             if (len > 0) {
                 p += len;
                 continue;
@@ -148,6 +169,18 @@ sch_json_put_string(cdc_buf *b, const char *s, size_t n)
     }
     cdc_buf_put(b, run, (size_t) (p - run));
     cdc_buf_putc(b, '"');
+}
+
+void
+sch_json_put_string(cdc_buf *b, const char *s, size_t n)
+{
+    put_string(b, s, n, true);
+}
+
+void
+sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n)
+{
+    put_string(b, s, n, false);
 }
 
 static void

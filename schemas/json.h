@@ -54,7 +54,17 @@ void sch_json_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int
 void sch_json_key_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o);
 void sch_json_value_schema(cdc_buf *b, const cdc_rel *rel, const sch_json_opts *o);
 
-/* Appends s as a JSON string literal (quotes and escapes; invalid UTF-8 replaced). */
+/*
+ * Appends s as a JSON string literal the way Kafka Connect's JsonConverter
+ * (Jackson's UTF8JsonGenerator) writes it: quotes and controls escaped,
+ * characters outside the BMP as two escaped UTF-16 surrogates
+ * ("\uD83D\uDE00"), other non-ASCII as raw UTF-8, invalid UTF-8 replaced
+ * by U+FFFD.  Every JSON destination uses it, so keys have Debezium's bytes.
+ */
 void sch_json_put_string(cdc_buf *b, const char *s, size_t n);
+
+/* The same, with characters outside the BMP left as raw UTF-8: the text of
+   an Avro schema, as Avro's Schema.toString() writes it. */
+void sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n);
 
 #endif

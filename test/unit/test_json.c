@@ -797,7 +797,13 @@ static const struct {
     { "\b\t\n\f\r", 5, "\"\\b\\t\\n\\f\\r\"" },
     { "\x01\x1f\x7f", 3, "\"\\u0001\\u001F\x7f\"" },
     { "a\0b", 3, "\"a\\u0000b\"" },
-    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+    /* BMP non-ASCII raw; outside the BMP two escaped surrogates, as Jackson's
+       UTF8JsonGenerator writes them (Debezium's keys and values, issue 17) */
+    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "\"caf\xc3\xa9 \xe2\x82\xac \\uD83D\\uDE00\"" },
+    { "\xf0\x90\x80\x80", 4, "\"\\uD800\\uDC00\"" },                  /* U+10000 */
+    { "\xf4\x8f\xbf\xbf", 4, "\"\\uDBFF\\uDFFF\"" },                  /* U+10FFFF */
+    { "x\xf0\xa0\x80\x8by\"", 7, "\"x\\uD840\\uDC0By\\\"\"" },          /* U+2000B, CJK ext. B */
+    { "\xf0\x9f\x98", 3, "\"\xef\xbf\xbd\"" },                           /* truncated 4-byte */
     { "\xe2\x80\xa8", 3, "\"\xe2\x80\xa8\"" },                      /* U+2028 kept */
     { "a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\"" },                     /* invalid byte */
     { "\xe2\x82", 2, "\"\xef\xbf\xbd\"" },                           /* truncated */
@@ -818,6 +824,33 @@ START_TEST(string_escaping)
     /* the result is valid JSON */
     json_decref(parse(cdc_buf_str(&b)));
     cdc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(raw_string_keeps_non_bmp)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    /* Avro schema text: Avro's Schema.toString() leaves non-BMP characters raw */
+    sch_json_put_string_raw(&b, "a\"\xf0\x9f\x98\x80\xff", 7);
+    ck_assert_str_eq(cdc_buf_str(&b), "\"a\\\"\xf0\x9f\x98\x80\xef\xbf\xbd\"");
+    cdc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(non_bmp_key_and_name)
+{
+    cdc_col   col = { .name = "k\xf0\x9f\x98\x80", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE),
+                      .key_pos = 1 };
+    cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 1, .cols = &col, .nkeys = 1,
+                      .topic = "p.s.t" };
+    cdc_value v = v_str("\xf0\x9f\x98\x80!");
+    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v };
+    char     *key = render_key(&ev);
+
+    /* the key's bytes (hence its partition) are Debezium's */
+    ck_assert_str_eq(key, "{\"k\\uD83D\\uDE00\":\"\\uD83D\\uDE00!\"}");
+    free(key);
 }
 END_TEST
 
@@ -915,6 +948,8 @@ json_suite(void)
     tcase_add_checked_fixture(tc, setup_customers, NULL);
     tcase_add_loop_test(tc, string_escaping, 0, (int) (sizeof(str_cases) / sizeof(str_cases[0])));
     tcase_add_test(tc, escaped_names);
+    tcase_add_test(tc, raw_string_keeps_non_bmp);
+    tcase_add_test(tc, non_bmp_key_and_name);
     tcase_add_loop_test(tc, topic_names, 0, (int) (sizeof(topic_cases) / sizeof(topic_cases[0])));
     tcase_add_test(tc, topic_cut_at_249);
     suite_add_tcase(s, tc);

@@ -2,8 +2,9 @@
 # The test command:  bash test/run.sh
 #
 # 1. installs what is missing (deploy/local/deps.sh --test)
-# 2. configures and builds in build/, runs the unit tests and the integration tests
-#    (test/integration/NNN_*.sh, each against its own throwaway PostgreSQL 15)
+# 2. configures and builds in build/, builds everything once more with clang in
+#    build-clang/ (warnings are errors; nothing is run there), runs the unit tests and the
+#    integration tests (test/integration/NNN_*.sh, each against its own throwaway PostgreSQL 15)
 # 3. builds again with AddressSanitizer + UBSan in build-asan/ and runs both suites there
 # Exits non-zero if anything failed, after a one-line summary.
 set -uo pipefail
@@ -29,7 +30,7 @@ summary() {
     local t=$((SECONDS - START))
     echo
     if [ "${#FAILED[@]}" -eq 0 ]; then
-        echo "test/run.sh: PASS (unit, integration, both again under ASan+UBSan, valgrind, fuzzing) in ${t}s"
+        echo "test/run.sh: PASS (gcc and clang builds, unit, integration, both again under ASan+UBSan, valgrind, fuzzing) in ${t}s"
         exit 0
     fi
     echo "test/run.sh: FAIL (${FAILED[*]}) in ${t}s"
@@ -42,6 +43,16 @@ run deps deploy/local/deps.sh --test || summary
 step "build (build/)"
 run configure cmake -S . -B build -G Ninja || summary
 run build ninja -C build || summary
+
+step "build with clang (build-clang/): agent, tools and tests, warnings are errors"
+# Built only, not run again: it catches what gcc lets by (e.g. -Wsometimes-uninitialized).
+if command -v clang >/dev/null; then
+    run configure-clang env CC=clang cmake -S . -B build-clang -G Ninja -DCDC_WERROR=ON &&
+        run build-clang ninja -C build-clang
+else
+    echo "clang is not installed (deploy/local/deps.sh --test installs it)"
+    FAILED+=("clang-missing")
+fi
 
 step "unit tests"
 run unit ctest --test-dir build --output-on-failure -L unit -j "$JOBS"

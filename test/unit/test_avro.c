@@ -617,31 +617,31 @@ to_json(avro_value_t *v)
     avro_value_t c;
     const char  *name;
     json_t      *j;
-    size_t       n;
+    size_t       n = 0;
 
     switch (avro_value_get_type(v)) {
     case AVRO_NULL:
         return json_null();
     case AVRO_BOOLEAN: {
-        int b;
+        int b = 0;
 
         avro_value_get_boolean(v, &b);
         return json_boolean(b);
     }
     case AVRO_INT32: {
-        int32_t i;
+        int32_t i = 0;
 
         avro_value_get_int(v, &i);
         return json_integer(i);
     }
     case AVRO_INT64: {
-        int64_t i;
+        int64_t i = 0;
 
         avro_value_get_long(v, &i);
         return json_integer(i);
     }
     case AVRO_FLOAT: {
-        float f;
+        float f = 0;
         char  tmp[32];
 
         avro_value_get_float(v, &f);
@@ -655,7 +655,7 @@ to_json(avro_value_t *v)
         return json_real(strtod(tmp, NULL));
     }
     case AVRO_DOUBLE: {
-        double d;
+        double d = 0;
 
         avro_value_get_double(v, &d);
         return real_or_string(d);

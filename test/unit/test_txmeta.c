@@ -277,9 +277,9 @@ START_TEST(avro_records_read_back)
     avro_schema_t       s;
     avro_value_iface_t *iface;
     avro_value_t        val, f, br, arr, item, rec, c;
-    int                 disc;
-    size_t              n;
-    int64_t             l;
+    int                 disc = -1;
+    size_t              n = 0;
+    int64_t             l = 0;
 
     ktx_enter(&t, txn.commit_lsn);
     ev.rel = rel_named(0, "public", "a");

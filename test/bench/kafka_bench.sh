@@ -43,9 +43,9 @@
 #   JVM        -Xms256m -Xmx1g, the JDK's default collector (G1) and full JIT (C2)
 # Connect's own producer defaults (acks=all, max.in.flight=1 for ordering) are left alone.
 # Compression is the same on both sides unless told otherwise: COMPRESSION (default lz4,
-# cdcagent's default) is cdcagent's compression.codec, DBZ_COMPRESSION (default: the same)
-# Connect's producer.compression.type.  DBZ_COMPRESSION=none is Debezium's out-of-the-box
-# producer, so COMPRESSION=lz4 DBZ_COMPRESSION=none compares the two tools' defaults.
+# cdcagent's opt-in; its shipped default is none) is cdcagent's compression.codec,
+# DBZ_COMPRESSION (default: the same) Connect's producer.compression.type.  none is both
+# tools' out-of-the-box producer, so COMPRESSION=none DBZ_COMPRESSION=none compares defaults.
 # cdcagent runs with its shipped producer defaults (linger.ms=100, librdkafka's 1 MB batches,
 # acks=all, idempotence; compression as above) and agent.memory_limit_mb=$AGENT_MEMORY_MB (16, as capture_bench.sh:
 # bigger transactions spill to disk).

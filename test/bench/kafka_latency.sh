@@ -13,7 +13,7 @@
 #   pg_recvlogical    the ceiling: test_decoding to stdout, each INSERT line timestamped as
 #                     it is read (no Kafka, so "commit -> read" is walsender to client)
 #   cdcagent          transport_mode kafka, serialization json, its shipped producer
-#                     defaults (linger.ms 100, lz4; idle streams are flushed by progress())
+#                     defaults (linger.ms 100, no compression; idle flushed by progress())
 #   cdcagent linger5  the same with kafka.properties linger.ms=5 (the default before the
 #                     idle flush): what a batch-only producer gives a light stream
 #   cdcagent linger1000  linger.ms=1000: without the idle flush each row would wait a second

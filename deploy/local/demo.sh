@@ -7,7 +7,10 @@
 # direct, JSON lines to stdout) and makes a few changes a couple of seconds apart, so you
 # see them arrive.  Then it stops the agent with SIGTERM and removes everything it started.
 # CDC_DEMO_RAW=1 prints the JSON lines as they are instead of a summary per change;
-# CDCAGENT=/path/to/cdcagent uses that binary instead of building one.
+# CDCAGENT=/path/to/cdcagent uses that binary instead of building one; CDC_DEMO_WORK=DIR
+# keeps the demo's files (removed at the end) in DIR instead of .cache/demo.
+# Decimals print as text ("12.50"): the demo's pipeline sets decimal_handling_mode: string;
+# the default, precise, writes Debezium's base64 bytes ("BOI=").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +20,7 @@ cd "$ROOT"
 
 export CDC_DEMO_PORT=${CDC_DEMO_PORT:-5499}
 PAUSE=${CDC_DEMO_PAUSE:-2}
-WORK=$ROOT/.cache/demo
+WORK=${CDC_DEMO_WORK:-$ROOT/.cache/demo}
 PGD=$WORK/pg
 AGENT_PID=
 PRINTER_PID=
@@ -61,7 +64,8 @@ fi
 say "PostgreSQL 15 on 127.0.0.1:$CDC_DEMO_PORT"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-chmod 755 "$WORK" "$ROOT/.cache"
+chmod 755 "$WORK"
+case $WORK in "$ROOT/.cache/"*) chmod 755 "$ROOT/.cache" ;; esac
 # The server runs as an unprivileged user; when this checkout is somewhere it cannot
 # reach (a home directory of mode 700, say), keep the server's files in /tmp instead.
 if ! pg_as_user test -x "$WORK"; then
@@ -130,7 +134,8 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 [ "$active" = t ] || { echo "cdcagent did not start streaming within 30 s" >&2; agent_failed; }
-echo "(streaming from slot cdc_demo_slot; the two existing customers came from the snapshot)"
+echo "(streaming from slot cdc_demo_slot; the two existing customers came from the snapshot;"
+echo " decimals are shown as text by decimal_handling_mode: string in deploy/local/pipeline.yaml)"
 
 say "changes, ${PAUSE}s apart"
 steps=(

@@ -3,6 +3,7 @@
  * 0 success, 1 runtime failure, 2 usage or configuration error, 3 `slot status`
  * found something to warn about, 4 `verify` found a difference.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,103 +77,164 @@ usage(const char *msg)
     return msg ? EXIT_USAGE : 0;
 }
 
+/* Every command this program knows, for a message that names a mistyped one. */
+static const char *const commands[] = {
+    "run", "validate", "slot status", "slot create", "slot drop", "slot advance",
+    "dlq list", "dlq replay", "verify", "help", "version", NULL
+};
+
 /*
- * verify's own options.  @returns 1 when argv[*i] was one (with *i moved past
- * its value), 0 when it was not, -1 (and *i = -1) when its value is bad.
+ * The value of the option argv[*i], with *i moved past it; NULL, with msg saying
+ * which option wants what, when there is none (the end of the line, or another
+ * --option where the value should be).
  */
+static const char *
+opt_value(int argc, char **argv, int *i, const char *wants, char *msg, size_t msgsz)
+{
+    if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0) {
+        snprintf(msg, msgsz, "%s: missing value, expected %s", argv[*i], wants);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* A number option's value: -1 with msg naming the option, the value and what it wants. */
 static int
-parse_verify_arg(int argc, char **argv, int *i, agent_verify_opts *v)
+opt_number(const char *opt, const char *v, double lo, double hi, bool whole, const char *wants,
+           double *out, char *msg, size_t msgsz)
 {
     char *end;
 
-    if (*i + 1 >= argc)
+    *out = whole ? (double) strtoll(v, &end, 10) : strtod(v, &end);
+    if (end != v && *end == '\0' && *out >= lo && *out <= hi)
         return 0;
-    if (strcmp(argv[*i], "--table") == 0 && v->ntables < AGENT_VERIFY_MAX_TABLES) {
-        v->tables[v->ntables++] = argv[++*i];
-        return 1;
-    }
-    if (strcmp(argv[*i], "--ranges") == 0) {
-        v->ranges = (int) strtol(argv[++*i], &end, 10);
-        if (*end == '\0' && v->ranges >= 1 && v->ranges <= AGENT_VERIFY_RANGES_MAX)
-            return 1;
-    } else if (strcmp(argv[*i], "--wait") == 0) {
-        v->wait_seconds = strtod(argv[++*i], &end);
-        if (*end == '\0' && v->wait_seconds >= 0 && v->wait_seconds <= 86400)
-            return 1;
-    } else {
-        return 0;
-    }
-    *i = -1;
+    snprintf(msg, msgsz, "%s %s: expected %s", opt, v, wants);
     return -1;
 }
 
+/*
+ * The command line into *c.  @returns 0, or -1 with msg saying what is wrong:
+ * the option, what it wants, or the argument that does not belong.
+ */
 static int
-parse_args(int argc, char **argv, cli *c)
+parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
 {
     static char cmd[32];
     static const char *ids[64];     /* --id: more is a usage error */
-    int         i = 1;
+    int         i = 1, known = 0;
+    const char *v;
+    double      d;
 
-    if (argc < 2)
+    if (argc < 2) {
+        snprintf(msg, msgsz, "missing command");
         return -1;
+    }
     if (strcmp(argv[1], "slot") == 0 || strcmp(argv[1], "dlq") == 0) {
-        if (argc < 3)
+        if (argc < 3 || strncmp(argv[2], "--", 2) == 0) {
+            snprintf(msg, msgsz, "%s: missing subcommand (%s)", argv[1],
+                     argv[1][0] == 's' ? "status, create, drop or advance" : "list or replay");
             return -1;
+        }
         snprintf(cmd, sizeof(cmd), "%s %s", argv[1], argv[2]);
         i = 3;
     } else {
         snprintf(cmd, sizeof(cmd), "%s", argv[1]);
         i = 2;
     }
+    for (int k = 0; commands[k]; k++)
+        known |= strcmp(commands[k], cmd) == 0;
+    if (!known) {
+        snprintf(msg, msgsz, "unknown command \"%s\"", cmd);
+        return -1;
+    }
     c->cmd = cmd;
     c->dlq.ids = ids;
     for (; i < argc; i++) {
-        if (strcmp(cmd, "verify") == 0 && parse_verify_arg(argc, argv, &i, &c->verify) != 0) {
-            if (i < 0)
+        const char *a = argv[i];
+
+        if (strcmp(a, "--platform-config") == 0) {
+            if (!(c->platform = opt_value(argc, argv, &i, "FILE (platform.yaml)", msg, msgsz)))
                 return -1;
-        } else if (strcmp(argv[i], "--platform-config") == 0 && i + 1 < argc)
-            c->platform = argv[++i];
-        else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc)
-            c->log_level = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0)
+        } else if (strcmp(a, "--log-level") == 0) {
+            if (!(c->log_level = opt_value(argc, argv, &i, "LEVEL (debug, info, warn or error)",
+                                           msg, msgsz)))
+                return -1;
+        } else if (strcmp(a, "--json") == 0)
             c->json = 1;
-        else if (strcmp(argv[i], "--yes") == 0)
+        else if (strcmp(a, "--yes") == 0)
             c->yes = 1;
-        else if (strcmp(argv[i], "--sink") == 0 && i + 1 < argc)
-            c->dlq.sink_id = argv[++i];
-        else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
-            c->dlq.table = argv[++i];
-        else if (strcmp(argv[i], "--error-type") == 0 && i + 1 < argc)
-            c->dlq.error_type = argv[++i];
-        else if (strcmp(argv[i], "--all") == 0)
+        else if (strcmp(a, "--all") == 0)
             c->dlq.all = true;
-        else if (strcmp(argv[i], "--dry-run") == 0)
+        else if (strcmp(a, "--dry-run") == 0)
             c->dry_run = 1;
-        else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc && c->dlq.nids < 64)
-            ids[c->dlq.nids++] = argv[++i];
-        else if (strcmp(argv[i], "--warn-retained-bytes") == 0 && i + 1 < argc) {
-            char *end;
-
-            c->slot.warn_retained_bytes = strtoll(argv[++i], &end, 10);
-            if (*end != '\0' || c->slot.warn_retained_bytes <= 0)
+        else if (strcmp(a, "--sink") == 0) {
+            if (!(c->dlq.sink_id = opt_value(argc, argv, &i, "ID (a sink_id of the pipeline)",
+                                             msg, msgsz)))
                 return -1;
-        } else if (strcmp(argv[i], "--rate-window") == 0 && i + 1 < argc) {
-            char *end;
-
-            c->slot.rate_window = strtod(argv[++i], &end);
-            if (*end != '\0' || !(c->slot.rate_window >= 0 && c->slot.rate_window <= 600))
+        } else if (strcmp(a, "--table") == 0) {
+            if (!(v = opt_value(argc, argv, &i, "SCHEMA.TABLE", msg, msgsz)))
                 return -1;
-            if (c->slot.rate_window == 0)
-                c->slot.rate_window = -1;   /* 0 on the command line: do not sample */
-        }
-        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            if (strcmp(cmd, "verify") != 0)
+                c->dlq.table = v;
+            else if (c->verify.ntables < AGENT_VERIFY_MAX_TABLES)
+                c->verify.tables[c->verify.ntables++] = v;
+            else {
+                snprintf(msg, msgsz, "--table %s: verify takes at most %d tables", v,
+                         AGENT_VERIFY_MAX_TABLES);
+                return -1;
+            }
+        } else if (strcmp(a, "--error-type") == 0) {
+            if (!(c->dlq.error_type = opt_value(argc, argv, &i, "TYPE (as dlq list shows it)",
+                                                msg, msgsz)))
+                return -1;
+        } else if (strcmp(a, "--id") == 0) {
+            if (!(v = opt_value(argc, argv, &i, "ID (as dlq list shows it)", msg, msgsz)))
+                return -1;
+            if (c->dlq.nids >= 64) {
+                snprintf(msg, msgsz, "--id %s: at most 64 --id options", v);
+                return -1;
+            }
+            ids[c->dlq.nids++] = v;
+        } else if (strcmp(a, "--warn-retained-bytes") == 0) {
+            static const char w[] = "BYTES (a whole number above 0)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 1, 9.2e18, true, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->slot.warn_retained_bytes = strtoll(v, NULL, 10);
+        } else if (strcmp(a, "--rate-window") == 0) {
+            static const char w[] = "SECONDS (a number from 0 to 600)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 0, 600, false, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->slot.rate_window = d == 0 ? -1 : d;   /* 0 on the command line: do not sample */
+        } else if (strcmp(a, "--ranges") == 0) {
+            static const char w[] = "N (a whole number from 1 to 1000)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 1, AGENT_VERIFY_RANGES_MAX, true, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->verify.ranges = (int) d;
+        } else if (strcmp(a, "--wait") == 0) {
+            static const char w[] = "SECONDS (a number from 0 to 86400)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 0, 86400, false, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->verify.wait_seconds = d;
+        } else if (strncmp(a, "--", 2) == 0) {
+            snprintf(msg, msgsz, "unknown option %s (cdcagent help lists them)", a);
             return -1;
-        else if (c->pipeline == NULL)
-            c->pipeline = argv[i];
+        } else if (c->pipeline == NULL)
+            c->pipeline = a;
         else if (c->arg == NULL && strcmp(cmd, "slot advance") == 0)
-            c->arg = argv[i];
-        else
+            c->arg = a;
+        else {
+            snprintf(msg, msgsz, "%s: unexpected argument \"%s\" (after %s)", cmd, a,
+                     c->arg ? c->arg : c->pipeline);
             return -1;
+        }
     }
     return 0;
 }
@@ -268,9 +330,10 @@ main(int argc, char **argv)
     cdc_config cfg;
     cdc_err    err = { 0 };
     int        rc;
+    char       msg[512];
 
-    if (parse_args(argc, argv, &c) < 0)
-        return usage(argc < 2 ? "missing command" : "bad arguments");
+    if (parse_args(argc, argv, &c, msg, sizeof(msg)) < 0)
+        return usage(msg);
     if (strcmp(c.cmd, "help") == 0) {
         if (c.pipeline && strcmp(c.pipeline, "config") == 0) {
             cfg_print_reference(stdout);

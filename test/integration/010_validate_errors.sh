@@ -180,4 +180,50 @@ bad_platform bad_transport_mode transport_mode <<'YAML'
 transport_mode: carrier-pigeon
 YAML
 
+note "command line: each mistake names the option or argument and what it wants (exit 2)"
+# bad_args NEEDLE ARGS...: cdcagent ARGS exits 2 and its first stderr line contains NEEDLE.
+bad_args() {
+    local needle=$1
+    shift
+    cdc "$@"
+    expect_eq "cdcagent $*: exit 2" "$CDC_RC" 2
+    expect_contains "cdcagent $*: says what is wrong" "$(head -n 1 "$T/cdc.err")" "$needle"
+}
+P=$T/good_pipeline.yaml
+for c in run validate "slot status" "slot create" "slot drop" "slot advance" "dlq list" \
+         "dlq replay" verify; do
+    # shellcheck disable=SC2086  # $c is one or two words on purpose
+    bad_args "--platform-config: missing value, expected FILE (platform.yaml)" $c "$P" --platform-config
+    # shellcheck disable=SC2086
+    bad_args "--log-level: missing value, expected LEVEL (debug, info, warn or error)" \
+        $c "$P" --log-level
+done
+bad_args "--platform-config: missing value" run "$P" --platform-config --log-level debug
+bad_args "--warn-retained-bytes: missing value, expected BYTES" slot status "$P" --warn-retained-bytes
+bad_args "--warn-retained-bytes 1e6: expected BYTES (a whole number above 0)" \
+    slot status "$P" --warn-retained-bytes 1e6
+bad_args "--rate-window: missing value, expected SECONDS" slot status "$P" --rate-window
+bad_args "--rate-window 601: expected SECONDS (a number from 0 to 600)" \
+    slot status "$P" --rate-window 601
+bad_args "--sink: missing value, expected ID" dlq list "$P" --sink
+bad_args "--table: missing value, expected SCHEMA.TABLE" dlq list "$P" --table
+bad_args "--error-type: missing value, expected TYPE" dlq list "$P" --error-type
+bad_args "--id: missing value, expected ID" dlq replay "$P" --id
+bad_args "--sink: missing value, expected ID" verify "$P" --sink
+bad_args "--table: missing value, expected SCHEMA.TABLE" verify "$P" --table
+bad_args "--ranges: missing value, expected N" verify "$P" --ranges
+bad_args "--ranges 0: expected N (a whole number from 1 to 1000)" verify "$P" --ranges 0
+bad_args "--wait: missing value, expected SECONDS" verify "$P" --wait
+bad_args "--wait soon: expected SECONDS (a number from 0 to 86400)" verify "$P" --wait soon
+bad_args "unknown option --frob" run "$P" --frob
+bad_args 'run: unexpected argument "extra.yaml"' run "$P" extra.yaml
+bad_args 'slot advance: unexpected argument "extra"' slot advance "$P" 0/1 extra
+bad_args "slot: missing subcommand (status, create, drop or advance)" slot
+bad_args "dlq: missing subcommand (list or replay)" dlq
+bad_args 'unknown command "slot frob"' slot frob "$P"
+bad_args 'unknown command "no-such-command"' no-such-command
+bad_args "missing PIPELINE.yaml" run --platform-config "$T/platform.yaml"
+cdc validate "$P" --platform-config "$T/platform.yaml" --log-level debug
+expect_eq "every option with its value: validate still exits 0" "$CDC_RC" 0
+
 done_testing

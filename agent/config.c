@@ -29,6 +29,9 @@
 #include "agent/core/cdc_mem.h"
 
 #define SHOW_MAX 40      /* characters of a bad value quoted in a message */
+/* All of a file's values after ${VAR} substitution: 80,000 references to a 100 kB
+   variable would otherwise take 8 GB before anything else looked at them. */
+#define CFG_MAX_EXPANDED (16u << 20)  /* 16 MiB */
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
 typedef struct cfg_ctx {
@@ -38,6 +41,7 @@ typedef struct cfg_ctx {
     yaml_document_t  doc;
     const cfg_retry *retry;     /* platform retry: each sink's defaults */
     cdc_err         *err;
+    size_t           expanded;  /* bytes of this file's values after ${VAR}, so far */
 } cfg_ctx;
 
 /* What one walk over an object saw: for each row of its table, given and where. */
@@ -108,7 +112,8 @@ is_null(const yaml_node_t *n)
  * "\}" in a default is "}", and text that does not form a reference stays as
  * it is.  Two differences: VAR must be a shell name ([A-Za-z_][A-Za-z0-9_]*),
  * and "$${" writes a literal "${".  Returns a malloc'd string, or NULL with
- * the error set.
+ * the error set.  The file's values together may grow to CFG_MAX_EXPANDED: the
+ * check follows every substitution, so memory stays near the limit.
  */
 static char *
 expand_env(cfg_ctx *c, const yaml_node_t *n, const char *key)
@@ -148,6 +153,8 @@ expand_env(cfg_ctx *c, const yaml_node_t *n, const char *key)
             snprintf(var, sizeof(var), "%.*s", (int) (name_end - name), name);
             val = getenv(var);
             if (val != NULL) {
+                if (c->expanded + b.len + strlen(val) > CFG_MAX_EXPANDED)
+                    goto too_large;
                 cdc_buf_puts(&b, val);
             } else if (def != NULL) {
                 for (const char *p = def; p < def_end; p++)
@@ -158,6 +165,8 @@ expand_env(cfg_ctx *c, const yaml_node_t *n, const char *key)
                 goto out;
             }
         }
+        if (c->expanded + b.len > CFG_MAX_EXPANDED)
+            goto too_large;
         s = (def ? def_end : name_end) + 1;
     }
     cdc_buf_putc(&b, '\0');
@@ -165,10 +174,18 @@ expand_env(cfg_ctx *c, const yaml_node_t *n, const char *key)
         cdc_err_set(c->err, CDC_E_NOMEM, "%s: out of memory", c->path);
         goto out;
     }
+    if (c->expanded + b.len > CFG_MAX_EXPANDED)
+        goto too_large;
+    c->expanded += b.len;
     out = cdc_xstrdup(cdc_buf_str(&b));
 out:
     cdc_buf_free(&b);
     return out;
+too_large:
+    fail_at(c, n->start_mark, key, "with ${VAR} substituted, this file's values exceed "
+            "%u MiB, the limit for a configuration file (docs/configuration.md)",
+            CFG_MAX_EXPANDED >> 20);
+    goto out;
 }
 
 static bool
@@ -970,12 +987,14 @@ cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_path,
 
     /* The platform first: its retry.* are the defaults of each sink's retry. */
     c.path = platform_path;
+    c.expanded = 0;
     c.other = &cfg_pipeline_table;
     c.other_kind = "pipeline";
     if (parse_file(&c, &cfg_platform_table, &cfg->platform) != 0)
         goto fail;
 
     c.path = pipeline_path;
+    c.expanded = 0;
     c.other = &cfg_platform_table;
     c.other_kind = "platform";
     c.retry = &cfg->platform.retry;

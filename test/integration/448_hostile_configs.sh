@@ -61,6 +61,11 @@ w("bad_utf8_value", HEAD.replace("host: h", "host: h\xc3\x28st").encode("latin1"
 w("nul_raw", HEAD.replace("database: d", "database: d\0x").encode() + SINK.encode())
 w("nul_escaped", HEAD.replace("database: d", 'database: "d\\0x"') + SINK)
 w("env_loop", HEAD.replace("host: h", "host: h\n  port: ${LOOP_A}") + SINK)
+# 80,000 references to a 100 kB variable (8 GB once substituted) in one value; 50,000 values
+# that are each one reference (5 GB)
+w("env_big_value", HEAD.replace("host: h", "host: h\n  password: " + "${BIG}" * 80000) + SINK)
+w("env_big_platform", "transport_mode: direct\nkafka:\n  properties:\n" +
+  "".join("    k%d: ${BIG}\n" % i for i in range(50000)))
 w("repeated_key", "pipeline_id: demo\ntopic_prefix: cdc\n"
   "source: {host: h, database: d, tables: [public.t], " + "port: 1, " * 100000 + "}\n" + SINK)
 w("repeated_prop", "transport_mode: direct\nkafka:\n  properties: {" + "k: v, " * 100000 + "}\n")
@@ -87,8 +92,13 @@ hostile() {
     if [ "$kind" = pipeline ]; then set -- "$f" --platform-config "$GOOD_PF"
     else set -- "$GOOD_PL" --platform-config "$f"; fi
     CDC_RC=0
-    LOOP_A='${LOOP_B}' LOOP_B='${LOOP_A}' /usr/bin/time -o "$T/time" -f '%e %M' \
-        "$CDCAGENT" validate "$@" >"$T/cdc.out" 2>"$T/cdc.err" || CDC_RC=$?
+    # HOSTILE_VLIMIT_KB: also limit the address space (not under ASan, which reserves
+    # terabytes), so that a file that would take gigabytes fails early here too.
+    (if [ -n "${HOSTILE_VLIMIT_KB:-}" ] && ! grep -q __asan_init "$CDCAGENT"; then
+        ulimit -v "$HOSTILE_VLIMIT_KB"
+     fi
+     LOOP_A='${LOOP_B}' LOOP_B='${LOOP_A}' exec /usr/bin/time -o "$T/time" -f '%e %M' \
+        "$CDCAGENT" validate "$@") >"$T/cdc.out" 2>"$T/cdc.err" || CDC_RC=$?
     read -r s kb < <(tail -n 1 "$T/time")
     err=$(cat "$T/cdc.err")
     note "$name: ${s}s ${kb}KB: $(printf '%s' "$err" | head -c 300)"
@@ -130,6 +140,15 @@ hostile platform bad_utf8_key "invalid leading UTF-8 octet" 7:4
 
 note "\${VAR} that refer to each other: expanded once, never again"
 hostile pipeline env_loop 'source.port: expected an integer, got "${LOOP_B}"' 5:9
+
+note "\${VAR} substituted past 16 MiB per file: stopped at the limit, not after gigabytes"
+BIG=$(head -c 100000 /dev/zero | tr '\0' x)
+export BIG
+HOSTILE_VLIMIT_KB=$((1024 * 1024))   # 1 GiB of address space: 8 GB would fail here
+hostile pipeline env_big_value "source.password: with \${VAR} substituted, this file's values exceed 16 MiB" 5:13
+hostile platform env_big_platform "kafka.properties.k167: with \${VAR} substituted, this file's values exceed 16 MiB" 171:11
+HOSTILE_VLIMIT_KB=
+unset BIG
 
 note "repeated and numerous keys"
 hostile pipeline repeated_key "source.port: duplicate key (first at line 3)" 3:61

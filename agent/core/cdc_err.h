@@ -40,12 +40,23 @@ typedef struct cdc_err {
 
 /*
  * Fills err (when non-NULL) and returns -1, so `return cdc_err_set(...)`
- * reads naturally.  The message is truncated to fit.
+ * reads naturally.  A message too long for msg loses its middle (marked
+ * "..."), never its end, where the reason is.
  */
 int cdc_err_set(cdc_err *err, cdc_rc code, const char *fmt, ...) CDC_PRINTF(3, 4);
 
-/* Prefixes err->msg with "<prefix>: " (context added on the way up); returns -1. */
+/* Prefixes err->msg with "<prefix>: " (context added on the way up); returns -1.
+   What does not fit is cut from the middle, as in cdc_err_set(). */
 int cdc_err_wrap(cdc_err *err, const char *fmt, ...) CDC_PRINTF(2, 3);
+
+/*
+ * The guard where a failure is reported: when err has no message (a bug: a
+ * path returned -1 without cdc_err_set), fills it with "internal error:
+ * <site> failed without a message" (code CDC_E_INVAL unless one is set), so
+ * nothing ever fails with an empty message.  Leaves a message that is there
+ * alone.  Returns -1.
+ */
+int cdc_err_ensure(cdc_err *err, const char *site_fmt, ...) CDC_PRINTF(2, 3);
 
 void        cdc_err_clear(cdc_err *err);
 bool        cdc_rc_retriable(cdc_rc code);

@@ -362,7 +362,7 @@ begin_txn(agent_capture *cap, uint32_t xid, uint64_t commit_lsn, int64_t ts_us, 
     cap->txn.nevents = 0;
     /* After a reconnect the server re-sends transactions the watermark already tracks. */
     if (commit_lsn > cap->last_commit)
-        return agent_wm_begin(cap->router->wm, commit_lsn);
+        return agent_wm_begin(cap->router->wm, commit_lsn, err);
     return 0;
 }
 

@@ -142,10 +142,32 @@ agent_wm_set_start(agent_wm *wm, uint64_t lsn)
 }
 
 int
-agent_wm_begin(agent_wm *wm, uint64_t commit_lsn)
+agent_wm_begin(agent_wm *wm, uint64_t commit_lsn, cdc_err *err)
 {
-    if (commit_lsn <= wm->last_begun || wm_open(wm) || wm->count == wm->max_inflight)
-        return -1;
+    const wm_txn *open = wm_open(wm) ? wm_tail(wm) : NULL;
+
+    /*
+     * After a reconnect the server sends again, from its BEGIN, the
+     * transaction the lost connection was in the middle of.  It is the same
+     * transaction (same commit LSN) and stays the open one: the router skips
+     * the events the destinations already have by their positions.
+     */
+    if (open != NULL && open->commit_lsn == commit_lsn)
+        return 0;
+    if (open != NULL)
+        return cdc_err_set(err, CDC_E_STATE, "watermark: BEGIN of the transaction committing "
+                           "at " CDC_LSN_FMT " while the one committing at " CDC_LSN_FMT
+                           " is still open", CDC_LSN_ARGS(commit_lsn),
+                           CDC_LSN_ARGS(open->commit_lsn));
+    if (commit_lsn <= wm->last_begun)
+        return cdc_err_set(err, CDC_E_STATE, "watermark: transaction committing at "
+                           CDC_LSN_FMT " arrives after the one committing at " CDC_LSN_FMT
+                           "; commit positions must grow", CDC_LSN_ARGS(commit_lsn),
+                           CDC_LSN_ARGS(wm->last_begun));
+    if (wm->count == wm->max_inflight)
+        return cdc_err_set(err, CDC_E_STATE, "watermark: %zu transactions in flight, the "
+                           "most it holds; the loop must wait for the destinations first",
+                           wm->count);
     if (wm->count == wm->cap)
         wm_grow(wm);
     *wm_at(wm, wm->count) = (wm_txn) { .commit_lsn = commit_lsn };

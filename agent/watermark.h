@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
 
 typedef struct agent_wm agent_wm;
@@ -50,11 +51,14 @@ void agent_wm_set_start(agent_wm *wm, uint64_t lsn);
 
 /**
  * A transaction starts being delivered; @p commit_lsn is BEGIN's final_lsn.
- * @returns 0, or -1 when commit_lsn is not greater than the previous
- *          transaction's, when a transaction is still open (begun, not
- *          committed), or when the ring is full (check agent_wm_full() first).
+ * The BEGIN of the open transaction again (same commit_lsn: the server
+ * re-sends it after a reconnect) is accepted and changes nothing.
+ * @returns 0, or -1 with err set when commit_lsn is not greater than the
+ *          previous transaction's, when another transaction is still open
+ *          (begun, not committed), or when the ring is full (check
+ *          agent_wm_full() first).
  */
-int agent_wm_begin(agent_wm *wm, uint64_t commit_lsn);
+int agent_wm_begin(agent_wm *wm, uint64_t commit_lsn, cdc_err *err);
 
 /**
  * All events of the open transaction have been handed to the destinations;

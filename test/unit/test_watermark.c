@@ -143,6 +143,27 @@ static const step begin_strict[] = {
     { S_COMMIT, 0, 200, 210, 210 },
 };
 
+/*
+ * A reconnect in the middle of a transaction: the server sends it again from
+ * its BEGIN.  The open transaction stays the open one (not a second entry,
+ * not a failure) and its commit releases it as usual; a re-sent transaction
+ * that was already committed is never begun again (capture skips it).
+ */
+static const step resend_open[] = {
+    { S_BEGIN, 0, 100, 0, 0 },
+    { S_COMMIT, 0, 100, 110, 0 },
+    { S_BEGIN, 0, 200, 0, 0 },
+    { S_PROG, 0, 200, 7, 0 },           /* part of it is durable in d0 */
+    { S_BEGIN, 0, 200, 0, 0 },          /* the reconnect: BEGIN of 200 again */
+    { S_BEGIN, 0, 200, 0, 0 },          /* and once more */
+    { S_BEGIN_FAIL, 0, 300, 0, 0 },     /* another transaction while 200 is open */
+    { S_PROG, 0, 200, END, 0 },
+    { S_PROG, 1, 200, END, 110 },       /* 100 done, 200 not committed yet */
+    { S_COMMIT, 0, 200, 210, 210 },     /* one entry: its commit releases it */
+    { S_BEGIN_FAIL, 0, 200, 0, 210 },   /* committed: not open any more */
+    { S_BEGIN, 0, 300, 0, 210 },
+};
+
 static const struct {
     const char *name;
     const step *steps;
@@ -157,6 +178,7 @@ static const struct {
     SCRIPT(never_below_start),
     SCRIPT(regressions),
     SCRIPT(begin_strict),
+    SCRIPT(resend_open),
 #undef SCRIPT
 };
 
@@ -173,12 +195,18 @@ START_TEST(script)
             agent_wm_set_start(wm, s->a);
             break;
         case S_BEGIN:
-            ck_assert_msg(agent_wm_begin(wm, s->a) == 0, "%s step %zu: begin", scripts[_i].name, i);
+            ck_assert_msg(agent_wm_begin(wm, s->a, NULL) == 0, "%s step %zu: begin", scripts[_i].name, i);
             break;
-        case S_BEGIN_FAIL:
-            ck_assert_msg(agent_wm_begin(wm, s->a) == -1, "%s step %zu: begin should fail",
+        case S_BEGIN_FAIL: {
+            cdc_err e = { 0 };
+
+            ck_assert_msg(agent_wm_begin(wm, s->a, &e) == -1, "%s step %zu: begin should fail",
+                          scripts[_i].name, i);
+            /* A refusal always says why: the agent reports it as is. */
+            ck_assert_msg(e.code != CDC_OK && e.msg[0] != '\0', "%s step %zu: no message",
                           scripts[_i].name, i);
             break;
+        }
         case S_COMMIT:
             agent_wm_commit(wm, s->a, s->b);
             break;
@@ -222,7 +250,7 @@ START_TEST(idle_state)
     agent_wm *wm = agent_wm_new(1, 4);
 
     ck_assert(agent_wm_idle(wm));
-    ck_assert_int_eq(agent_wm_begin(wm, 100), 0);
+    ck_assert_int_eq(agent_wm_begin(wm, 100, NULL), 0);
     ck_assert(!agent_wm_idle(wm));          /* open */
     agent_wm_commit(wm, 100, 110);
     ck_assert(!agent_wm_idle(wm));          /* in flight */
@@ -239,18 +267,18 @@ START_TEST(backpressure_full)
 
     for (uint64_t lsn = 100; lsn <= 300; lsn += 100) {
         ck_assert(!agent_wm_full(wm));
-        ck_assert_int_eq(agent_wm_begin(wm, lsn), 0);
+        ck_assert_int_eq(agent_wm_begin(wm, lsn, NULL), 0);
         agent_wm_commit(wm, lsn, lsn + 10);
     }
     ck_assert(agent_wm_full(wm));
     ck_assert_uint_eq(agent_wm_inflight(wm), 3);
-    ck_assert_int_eq(agent_wm_begin(wm, 400), -1);
+    ck_assert_int_eq(agent_wm_begin(wm, 400, NULL), -1);
     ck_assert_uint_eq(agent_wm_inflight(wm), 3);
 
     agent_wm_dest_progress(wm, 0, (cdc_pos) { 100, END });
     ck_assert(!agent_wm_full(wm));
     ck_assert_uint_eq(agent_wm_flush_lsn(wm), 110);
-    ck_assert_int_eq(agent_wm_begin(wm, 400), 0);
+    ck_assert_int_eq(agent_wm_begin(wm, 400, NULL), 0);
     ck_assert_uint_eq(agent_wm_inflight(wm), 3);
     ck_assert(!agent_wm_full(wm));          /* open: read on to its commit */
     agent_wm_commit(wm, 400, 410);
@@ -270,11 +298,11 @@ START_TEST(backpressure_window_of_one)
 
     for (uint64_t lsn = 100; lsn <= 300; lsn += 100) {
         ck_assert(!agent_wm_full(wm));
-        ck_assert_int_eq(agent_wm_begin(wm, lsn), 0);
+        ck_assert_int_eq(agent_wm_begin(wm, lsn, NULL), 0);
         ck_assert(!agent_wm_full(wm));
         agent_wm_commit(wm, lsn, lsn + 10);
         ck_assert(agent_wm_full(wm));
-        ck_assert_int_eq(agent_wm_begin(wm, lsn + 50), -1);
+        ck_assert_int_eq(agent_wm_begin(wm, lsn + 50, NULL), -1);
         agent_wm_dest_progress(wm, 0, (cdc_pos) { lsn, END });
         ck_assert_uint_eq(agent_wm_flush_lsn(wm), lsn + 10);
     }
@@ -286,7 +314,7 @@ START_TEST(no_destinations)
 {
     agent_wm *wm = agent_wm_new(0, 2);
 
-    ck_assert_int_eq(agent_wm_begin(wm, 100), 0);
+    ck_assert_int_eq(agent_wm_begin(wm, 100, NULL), 0);
     ck_assert_uint_eq(agent_wm_flush_lsn(wm), 0);
     agent_wm_commit(wm, 100, 110);
     ck_assert_uint_eq(agent_wm_flush_lsn(wm), 110);
@@ -347,7 +375,7 @@ START_TEST(random_run_matches_model)
         if (ncommitted < RUN_TXNS && !agent_wm_full(wm) && lcg(&rnd) % 3 != 0) {
             uint64_t lsn = 100 + ncommitted * 100;
 
-            ck_assert_int_eq(agent_wm_begin(wm, lsn), 0);
+            ck_assert_int_eq(agent_wm_begin(wm, lsn, NULL), 0);
             agent_wm_commit(wm, lsn, lsn + 5);
             commit[ncommitted++] = lsn;
         } else {

@@ -39,6 +39,14 @@
 #define REPL_TIMEOUT_DEFAULT_MS 60000
 #define REPL_TIMEOUT_MIN_MS     2000
 #define REPL_FINISH_MS          3000    /* longest wait for the server to end the stream */
+#define REPL_AHEAD_MAX_BYTES    (8 * 1024 * 1024)   /* read ahead by repl_service() */
+
+/* PQgetCopyData's results kept by repl_service(): a buffer, or an end (len <= 0). */
+#define REPL_AHEAD_LOST (-3)    /* PQconsumeInput failed */
+typedef struct repl_ahead {
+    char *buf;
+    int   len;          /* > 0: a message; -1: stream ended; -2: read error; REPL_AHEAD_LOST */
+} repl_ahead;
 
 struct repl_stream {
     PGconn *conn;
@@ -50,6 +58,10 @@ struct repl_stream {
     int64_t last_recv_ms;   /* monotonic time of the last message from the server */
     int64_t ping_ms;        /* when a reply was asked for; 0: not asked */
     uint64_t last_written, last_flushed;    /* last status sent, repeated in pings */
+    int64_t last_status_ms; /* when the last status update went out */
+    repl_ahead *ahead;      /* read ahead by repl_service(), oldest at ahead_head */
+    size_t  nahead, ahead_head, ahead_cap, ahead_bytes;
+    bool    ahead_end;      /* the read-ahead reached the end of the stream */
 };
 
 static int64_t
@@ -159,6 +171,10 @@ repl_close(repl_stream *rs)
         return;
     if (rs->copybuf)
         PQfreemem(rs->copybuf);
+    for (size_t i = rs->ahead_head; i < rs->nahead; i++)
+        if (rs->ahead[i].buf)
+            PQfreemem(rs->ahead[i].buf);
+    free(rs->ahead);
     PQfinish(rs->conn);
     free(rs);
 }
@@ -383,6 +399,79 @@ check_silence(repl_stream *rs, cdc_err *err)
                        (long long) rs->timeout_ms);
 }
 
+static void
+ahead_push(repl_stream *rs, char *buf, int len)
+{
+    if (rs->nahead == rs->ahead_cap) {
+        rs->ahead_cap = rs->ahead_cap ? rs->ahead_cap * 2 : 64;
+        rs->ahead = cdc_xrealloc(rs->ahead, rs->ahead_cap * sizeof(*rs->ahead));
+    }
+    rs->ahead[rs->nahead++] = (repl_ahead) { buf, len };
+    if (len > 0)
+        rs->ahead_bytes += (size_t) len;
+    else
+        rs->ahead_end = true;
+}
+
+void
+repl_service(repl_stream *rs, bool *reply_due)
+{
+    int64_t now = repl_mono_ms();
+
+    *reply_due = now - rs->last_status_ms >= rs->timeout_ms / 2;
+    if (rs->ahead_end)
+        return;
+    if (PQconsumeInput(rs->conn) == 0) {
+        ahead_push(rs, NULL, REPL_AHEAD_LOST);
+        return;
+    }
+    while (rs->ahead_bytes < REPL_AHEAD_MAX_BYTES) {
+        char *buf = NULL;
+        int   n = PQgetCopyData(rs->conn, &buf, 1);
+
+        if (n == 0)
+            break;
+        if (n < 0) {
+            ahead_push(rs, NULL, n);    /* repl_read() looks at why, in its turn */
+            break;
+        }
+        rs->last_recv_ms = now;
+        rs->ping_ms = 0;
+        if (n >= 18 && buf[0] == 'k' && buf[17]) {
+            /* Answered now (by the caller); the loop sees a plain keepalive later. */
+            *reply_due = true;
+            buf[17] = 0;
+        }
+        ahead_push(rs, buf, n);
+    }
+}
+
+/* The oldest message read ahead, if any: returns like repl_read(), 2 when none is kept. */
+static int
+ahead_pop(repl_stream *rs, repl_msg *msg, cdc_err *err)
+{
+    repl_ahead a;
+
+    if (rs->ahead_head == rs->nahead)
+        return 2;
+    a = rs->ahead[rs->ahead_head++];
+    if (rs->ahead_head == rs->nahead)
+        rs->ahead_head = rs->nahead = 0;
+    if (a.len > 0) {
+        rs->ahead_bytes -= (size_t) a.len;
+        rs->copybuf = a.buf;
+        return parse_copy(rs, (const uint8_t *) a.buf, a.len, msg, err);
+    }
+    rs->ahead_end = false;
+    if (a.len == -1)
+        return stream_ended(rs, err);
+    if (a.len == -2)
+        return cdc_err_set(err, CDC_E_CONN, "slot %s: reading the replication stream: %s",
+                           rs->slot, PQerrorMessage(rs->conn));
+    return cdc_err_set(err, CDC_E_CONN, "slot %s: connection lost: %s", rs->slot,
+                       PQerrorMessage(rs->conn));
+}
+
 int
 repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
 {
@@ -392,6 +481,9 @@ repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
         PQfreemem(rs->copybuf);
         rs->copybuf = NULL;
     }
+    n = ahead_pop(rs, msg, err);
+    if (n != 2)
+        return n;
     for (;;) {
         n = PQgetCopyData(rs->conn, &rs->copybuf, 1);
         if (n > 0) {
@@ -441,6 +533,7 @@ repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply
     if (rc == 0) {
         rs->last_written = written;
         rs->last_flushed = flushed;
+        rs->last_status_ms = repl_mono_ms();
     }
     return rc;
 }

@@ -58,6 +58,18 @@ int repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *pu
  */
 int repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err);
 
+/*
+ * For a loop that cannot handle messages now (it is waiting for a
+ * destination inside the handling of one): reads what the server sent
+ * without waiting, and keeps it, in order, for the next repl_read() calls
+ * (at most a few MiB are read ahead; beyond that the socket holds the rest).
+ * Never fails: a lost connection or an ended stream is reported by the
+ * repl_read() that reaches it.  Sets *reply_due when the server asked for a
+ * reply meanwhile, or when the last status update is half the server's
+ * timeout old: the caller then sends a status update now.
+ */
+void repl_service(repl_stream *rs, bool *reply_due);
+
 /* Sends a standby status update. */
 int repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply_requested,
                      cdc_err *err);

@@ -1,6 +1,7 @@
 #include "agent/router.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "agent/core/cdc_log.h"
 
@@ -22,23 +23,54 @@ agent_router_resume(agent_router *r, cdc_err *err)
     return 0;
 }
 
-/* Offers ev (or, when ev is NULL, the commit of txn) to destination i until it takes it. */
+static int64_t
+router_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define ROUTER_WAIT_LOG_MS 30000    /* how often a long wait for a destination is logged */
+
+/*
+ * Offers ev (or, when ev is NULL, the commit of txn) to destination i until
+ * it takes it.  A destination that is down makes the agent wait, never drop
+ * (DESIGN.md): the wait has no limit of its own; the destination ends it by
+ * taking the event or by failing for good (its retry.max_attempts, dead
+ * letters).  Meanwhile the wait hook keeps the replication connection alive.
+ */
 static int
 write_one(agent_router *r, int i, const cdc_event *ev, const cdc_txn *txn, cdc_err *err)
 {
     cdc_dest *d = r->dests[i];
+    int64_t   since = 0, logged = 0;
 
-    for (int attempt = 0;; attempt++) {
-        if ((ev ? cdc_dest_write(d, ev, err) : cdc_dest_commit_txn(d, txn, err)) == 0)
+    for (;;) {
+        if ((ev ? cdc_dest_write(d, ev, err) : cdc_dest_commit_txn(d, txn, err)) == 0) {
+            if (logged)
+                log_info("router", "destination %s takes events again after %lld s",
+                         d->id, (long long) ((router_mono_ms() - since) / 1000));
             return 0;
-        if (err == NULL || err->code != CDC_E_QUEUE_FULL || attempt > 1000)
+        }
+        if (err == NULL || err->code != CDC_E_QUEUE_FULL)
             return cdc_err_wrap(err, "destination %s", d->id);
         if (r->stop && *r->stop)
             return cdc_err_set(err, CDC_E_STATE, "stopping while destination %s still refuses "
                                "new events (%s)", d->id, err->msg);
+        if (since == 0)
+            since = router_mono_ms();
+        else if (router_mono_ms() - (logged ? logged : since) >= ROUTER_WAIT_LOG_MS) {
+            logged = router_mono_ms();
+            log_warn("router", "destination %s has not taken new events for %lld s (%s); "
+                     "waiting for it", d->id, (long long) ((logged - since) / 1000), err->msg);
+        }
         /* Backpressure: let the destination drain before offering the event again. */
         if (cdc_dest_flush(d, 1000, err) < 0 && err->code != CDC_E_TIMEOUT)
             return cdc_err_wrap(err, "destination %s", d->id);
+        if (r->wait_hook && r->wait_hook(r->wait_arg, err) < 0)
+            return cdc_err_ensure(err, "waiting for destination %s", d->id);
     }
 }
 
@@ -55,6 +87,9 @@ agent_router_write(agent_router *r, const cdc_event *ev, cdc_err *err)
         r->written[i] = ev->pos;
         any = true;
     }
+    if (ev->op != CDC_OP_MESSAGE && ev->op != CDC_OP_TOMBSTONE &&
+        cdc_pos_cmp(ev->pos, r->last_row) > 0)
+        r->last_row = ev->pos;
     if (any) {
         r->events++;
         agent_metrics_event(r->metrics, ev->rel ? ev->rel->topic : NULL, ev->op);

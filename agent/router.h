@@ -27,7 +27,18 @@ typedef struct agent_router {
     agent_metrics *metrics;     /* borrowed; NULL counts nothing */
     uint64_t   events;          /* handed to at least one destination */
     uint64_t   skipped;         /* already held by every destination */
+    cdc_pos    last_row;        /* newest row event (not a message) written or skipped: a
+                                   destination durable at or past it holds it (agent/state.h) */
     const volatile sig_atomic_t *stop;  /* set by SIGTERM: stop waiting on a full destination */
+    /*
+     * Called about once a second while a destination refuses new events
+     * (backpressure) and the router waits for it inside a write: the loop
+     * keeps PostgreSQL informed there (standby status updates, keepalive
+     * replies), or the walsender would end the connection for silence.
+     * NULL: nothing.  -1 (err set) ends the wait with that error.
+     */
+    int      (*wait_hook)(void *arg, cdc_err *err);
+    void      *wait_arg;
 } agent_router;
 
 /* Asks every destination where it stands; sets written[] and reports progress. */

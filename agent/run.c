@@ -255,6 +255,35 @@ send_status(agent *ag, bool force, bool reply, cdc_err *err)
     return 0;
 }
 
+/*
+ * The router's wait hook: a destination pushes back and the router waits for
+ * it in the middle of handling a message.  PostgreSQL must still hear from
+ * us: without a status update within wal_sender_timeout the walsender ends
+ * the connection, and docs/dba.md promises one every status_interval_seconds.
+ * What the server sends meanwhile is read ahead and handled later, in order
+ * (repl_service); a keepalive that asks for a reply is answered here.  The
+ * watermark reported is whatever the destinations made durable so far: at
+ * most up to the transactions before the one being written.
+ */
+static int
+wait_service(void *arg, cdc_err *err)
+{
+    agent  *ag = arg;
+    bool    reply_due = false;
+    cdc_err serr = { 0 };
+
+    update_metrics(ag);
+    if (agent_router_poll(&ag->router, err) < 0)
+        return -1;
+    if (ag->rs == NULL)
+        return 0;
+    repl_service(ag->rs, &reply_due);
+    /* A lost connection shows in the next repl_read(), after what was read ahead. */
+    if (send_status(ag, reply_due, false, &serr) < 0)
+        log_debug("repl", "status update while waiting for a destination: %s", serr.msg);
+    return 0;
+}
+
 static int
 handle_repl_msg(agent *ag, const repl_msg *m, cdc_err *err)
 {
@@ -315,8 +344,8 @@ stream(agent *ag, cdc_err *err)
         }
         if (agent_wm_full(ag->wm)) {
             /* Backpressure: stop reading until destinations make room. */
-            if (agent_router_flush(&ag->router, 100, err) < 0)
-                return -1;
+            if (agent_router_flush(&ag->router, 100, err) < 0 || wait_service(ag, err) < 0)
+                return cdc_err_ensure(err, "waiting for the destinations to make room");
         } else {
             /* Drain what is buffered, up to a bound, before looking at timers. */
             for (int burst = 0; burst < 4096 && !agent_wm_full(ag->wm) && !stop_now(ag);
@@ -326,15 +355,19 @@ stream(agent *ag, cdc_err *err)
                 n = repl_read(ag->rs, &m,
                               burst > 0 ? 0 : agent_wm_inflight(ag->wm) > 0 ? 5 : 100, err);
                 if (n < 0)
-                    return -1;
+                    return cdc_err_ensure(err, "reading the replication stream");
                 if (n == 0)
                     break;
-                if (handle_repl_msg(ag, &m, err) < 0)
-                    return stop_requested ? 0 : -1;     /* a stop cut a wait short */
+                if (handle_repl_msg(ag, &m, err) < 0) {
+                    if (stop_requested)
+                        return 0;       /* a stop cut a wait short */
+                    return cdc_err_ensure(err, "handling the replication message at " CDC_LSN_FMT,
+                                          CDC_LSN_ARGS(m.kind == 'w' ? m.data_start : m.wal_end));
+                }
             }
         }
         if (agent_router_poll(&ag->router, err) < 0 || send_status(ag, false, false, err) < 0)
-            return -1;
+            return cdc_err_ensure(err, "polling the destinations or sending a status update");
         agent_heartbeat_tick(ag->heartbeat, &ag->router, agent_capture_in_txn(ag->cap));
         update_metrics(ag);
     }
@@ -594,6 +627,9 @@ run_agent(agent *ag, cdc_err *err)
     ag->heartbeat = agent_heartbeat_new(ag->src);
     agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
     agent_sd_ready("streaming from slot %s", ag->src->slot_name);
+    /* From here on (not during the snapshot) a wait for a destination keeps the stream alive. */
+    ag->router.wait_hook = wait_service;
+    ag->router.wait_arg = ag;
     for (;;) {
         rc = stream(ag, err);
         if (rc == 0 || !cdc_rc_retriable(err->code) || stop_requested)
@@ -605,8 +641,10 @@ run_agent(agent *ag, cdc_err *err)
         }
     }
     if (rc < 0) {
-        cdc_err keep = *err;
+        cdc_err keep;
 
+        cdc_err_ensure(err, "streaming from slot %s", ag->src->slot_name);
+        keep = *err;
         log_error("agent", "%s", err->msg);
         shutdown_agent(ag, err);
         *err = keep;
@@ -674,6 +712,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     if (ag.sql != NULL)
         rc = run_agent(&ag, err);
     if (rc < 0) {
+        cdc_err_ensure(err, "agent_run");
         agent_metrics_error(ag.metrics, err->code);
         agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_ERROR, err->msg);
     }

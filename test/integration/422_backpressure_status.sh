@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# 422: a destination pushes back for longer than wal_sender_timeout, in the middle of a
+# transaction bigger than its queue.  The webhook receiver answers 500 to everything for
+# ~15 s (retry.max_attempts 1000: the sink keeps retrying, the agent waits inside the
+# transaction), the server's wal_sender_timeout is 5 s.  While it waits the agent must go
+# on sending standby status updates: pg_stat_replication.reply_time keeps moving, the
+# walsender is never ended for replication timeout (the same walsender pid throughout, no
+# "terminating walsender process due to replication timeout" in the server log, no
+# reconnect in the agent's).  Once the receiver answers 200, every event arrives (webhook
+# and jsonl) and SIGTERM exits 0.  (Before: no status went out while the router waited,
+# the server ended the walsender after 5 s, and the agent then failed on reconnecting.)
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "$0")/common.sh"
+
+RECV=$CDC_SRC/test/doubles/webhook_receiver.py
+N=30000
+
+PG_EXTRA_CONF="wal_sender_timeout = 5s" pg_up
+sql "CREATE TABLE t (id int PRIMARY KEY, payload text)"
+RPORT=$(free_port)
+bg python3 "$RECV" --log "$T/req_fail.jsonl" --port "$RPORT" --fail-first 100000000
+FAIL_PID=${BG_PIDS[-1]}
+for _ in $(seq 50); do _port_free "$RPORT" || break; sleep 0.1; done
+
+P_TABLES=public.t P_SNAPSHOT=never write_pipeline
+cat >>"$T/pipeline.yaml" <<YAML
+  - sink_id: hook
+    sink_type: webhook
+    webhook:
+      url: http://127.0.0.1:$RPORT/cdc
+      timeout_seconds: 5
+      batch_size: 100
+      batch_timeout_ms: 20
+YAML
+PLATFORM_EXTRA=$'retry:\n  max_attempts: 1000\n  initial_wait_seconds: 0.2\n  max_wait_seconds: 1\n  jitter: false' \
+    write_platform
+agent_start
+pid0=$(slot_field cdc_slot active_pid)
+
+sql "INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, $N) i"
+# The agent is stuck in the transaction once the receiver has refused some requests and the
+# jsonl (written first, never full) has part of it only.
+for _ in $(seq 100); do
+    [ "$(line_count "$T/req_fail.jsonl")" -ge 3 ] && break
+    sleep 0.1
+done
+[ "$(line_count "$T/req_fail.jsonl")" -ge 3 ] || fail "the receiver got no requests"
+note "receiver refusing; jsonl has $(line_count "$EVENTS") of $N lines"
+
+# ~15 s of refusals (three times wal_sender_timeout), sampling reply_time once a second.
+: >"$T/reply_times"
+for _ in $(seq 15); do
+    sql_su "SELECT coalesce(pid::text, '-') || ' ' || coalesce(extract(epoch FROM reply_time)::text, '-')
+            FROM pg_stat_replication LIMIT 1" >>"$T/reply_times" || true
+    echo >>"$T/reply_times"
+    sleep 1
+done
+note "pid and reply_time samples: $(tr '\n' ' ' <"$T/reply_times" | tr -s ' ' | cut -c1-400)"
+jl_check "the receiver refused for the whole time (only 500s so far)" "$T/req_fail.jsonl" \
+    'len(evs) >= 5 and all(e["status"] == 500 for e in evs)'
+check "the jsonl does not have the whole transaction yet (the agent waited inside it)" \
+    [ "$(line_count "$EVENTS")" -lt "$N" ]
+check "the same walsender throughout ($pid0)" \
+    python3 -c "import sys; s = [l.split() for l in open(sys.argv[1]) if l.strip()]; sys.exit(0 if len(s) == 15 and all(x[0] == sys.argv[2] for x in s) else 1)" \
+    "$T/reply_times" "$pid0"
+check "reply_time kept moving: newer in each 3-second window, 10+ s between first and last" \
+    python3 -c "
+import sys
+t = [float(l.split()[1]) for l in open(sys.argv[1]) if l.strip()]
+ok = len(t) == 15 and all(t[i + 3] > t[i] for i in range(len(t) - 3)) and t[-1] - t[0] >= 10
+sys.exit(0 if ok else 1)" "$T/reply_times"
+
+note "the receiver recovers"
+kill -TERM "$FAIL_PID"
+for _ in $(seq 50); do _port_free "$RPORT" && break; sleep 0.1; done
+bg python3 "$RECV" --log "$T/req_ok.jsonl" --port "$RPORT"
+wait_lines "$EVENTS" "$N" 120
+for _ in $(seq 600); do
+    got=$(jl_eval "$T/req_ok.jsonl" 'len(set((get(x, "metadata.commit_lsn"), get(x, "metadata.seq")) for e in evs if e["status"] == 200 for x in (e["body"] if isinstance(e["body"], list) else [e["body"]])))' 2>/dev/null || echo 0)
+    [ "$got" -ge "$N" ] && break
+    sleep 0.2
+done
+expect_eq "the webhook received all $N events" "$got" "$N"
+jl_check "the jsonl has ids 1..$N, each once" "$EVENTS" \
+    "sorted(e['key']['id'] for e in data) == list(range(1, $N + 1))"
+agent_stop
+check "no walsender ended for replication timeout" \
+    bash -c "! grep -q 'terminating walsender process due to replication timeout' '$PGDIR/log/postgresql.log'"
+check "the agent never reconnected" bash -c "! grep -q 'reconnecting in' '$T/agent.log'"
+done_testing

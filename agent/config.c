@@ -935,6 +935,90 @@ check_platform(cfg_ctx *c, const cfg_platform *pf, const cfg_seen *s)
     return 0;
 }
 
+/* One part of a source.tables entry into out (at most 63 bytes); returns its end or NULL. */
+static const char *
+table_part(const char *p, char *out, const char **why)
+{
+    size_t n = 0;
+
+    if (*p == '"') {
+        for (p++;; p++) {
+            if (*p == '\0') {
+                *why = "has a double quote that is not closed (write a quote inside a quoted "
+                       "name as \"\")";
+                return NULL;
+            }
+            if (*p == '"' && p[1] != '"')
+                break;
+            if (*p == '"')
+                p++;                    /* "" is one quote */
+            if (n == CFG_NAME_MAX) {
+                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
+                return NULL;
+            }
+            out[n++] = *p;
+        }
+        p++;
+        if (n == 0) {
+            *why = "has an empty quoted name";
+            return NULL;
+        }
+    } else {
+        for (; *p && *p != '.'; p++) {
+            if (*p == '"') {
+                *why = "has a double quote inside an unquoted name (quote the whole name "
+                       "and double the quote: public.\"my\"\"table\")";
+                return NULL;
+            }
+            if (n == CFG_NAME_MAX) {
+                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
+                return NULL;
+            }
+            out[n++] = *p;
+        }
+        if (n == 0) {
+            *why = "must be schema-qualified, schema.table (e.g. public.customers)";
+            return NULL;
+        }
+        if (strchr(" \t\r\n", out[0]) || strchr(" \t\r\n", out[n - 1])) {
+            *why = "has a name that starts or ends with white space (quote it as in SQL if "
+                   "that is its real name)";
+            return NULL;
+        }
+    }
+    out[n] = '\0';
+    return p;
+}
+
+/*
+ * source.tables entries: schema.table, each part either as written (any
+ * characters but '.' and '"', case kept: it is not folded to lower case
+ * as SQL would) or in SQL's double quotes with "" for a quote, which a name
+ * containing a dot or a quote needs.  See cfg_table_split in config.h.
+ */
+const char *
+cfg_table_split(const char *spelled, char *schema, char *table)
+{
+    const char *why = NULL;
+    const char *p = table_part(spelled, schema, &why);
+
+    if (p == NULL)
+        return why;
+    if (*p != '.')
+        return *p == '\0' ? "must be schema-qualified, schema.table (e.g. public.customers)"
+                            : "has text after a quoted name (a quoted name ends the schema or "
+                              "the table)";
+    p = table_part(p + 1, table, &why);
+    if (p == NULL)
+        return why;
+    if (*p == '.')
+        return "has more than one '.': quote a schema or table name that contains a dot, "
+               "e.g. public.\"my.table\"";
+    if (*p != '\0')
+        return "has text after a quoted name (a quoted name ends the schema or the table)";
+    return NULL;
+}
+
 static int
 check_pipeline(cfg_ctx *c, const cfg_pipeline *pl, const cfg_seen *s)
 {
@@ -945,6 +1029,18 @@ check_pipeline(cfg_ctx *c, const cfg_pipeline *pl, const cfg_seen *s)
         return fail_at(c, s->given[ti] ? s->mark[ti] : s->mark[key_index(t, "source")],
                        "source.tables", "at least one table is required: cdcagent captures "
                        "an explicit list of tables");
+    for (int i = 1; i < pl->source.ntables; i++) {
+        char si[CFG_NAME_MAX + 1], ti_[CFG_NAME_MAX + 1], sj[CFG_NAME_MAX + 1],
+             tj[CFG_NAME_MAX + 1];
+
+        if (cfg_table_split(pl->source.tables[i], si, ti_) != NULL)
+            continue;       /* the key's check reported it */
+        for (int j = 0; j < i; j++)
+            if (cfg_table_split(pl->source.tables[j], sj, tj) == NULL && strcmp(si, sj) == 0 &&
+                strcmp(ti_, tj) == 0)
+                return fail_at(c, s->mark[ti], "source.tables", "\"%s\" and \"%s\" name the "
+                               "same table", pl->source.tables[j], pl->source.tables[i]);
+    }
     return 0;
 }
 

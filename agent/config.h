@@ -56,7 +56,7 @@ typedef struct cfg_source {
     char             *database;
     char             *username;
     char             *password;
-    char            **tables;            /* "schema.table", as written (quotes kept) */
+    char            **tables;            /* "schema.table", as written; cfg_table_split */
     int               ntables;
     char             *slot_name;
     char             *publication_name;
@@ -314,6 +314,19 @@ int  cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_
  * @returns 0, or -1 with err set (CDC_E_UNSUPPORTED or CDC_E_CONFIG).
  */
 int  cfg_validate(const cdc_config *cfg, cdc_err *err);
+
+/* PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1). */
+#define CFG_NAME_MAX 63
+
+/*
+ * Splits a source.tables entry into the schema and table names as the
+ * catalog holds them.  Each part is written either as it is (any characters
+ * but '.' and '"', case kept) or in SQL's double quotes with "" for a quote:
+ * my schema.my table, public."my.table", "a""b".t, public.Café.
+ * @param schema, table  at least CFG_NAME_MAX + 1 bytes each.
+ * @returns NULL, or what is wrong with the entry (a static string).
+ */
+const char *cfg_table_split(const char *spelled, char *schema, char *table);
 
 /* Frees every string and array; the struct is zeroed.  NULL is a no-op. */
 void cfg_free(cdc_config *cfg);

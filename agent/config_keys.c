@@ -70,6 +70,15 @@ check_qualified_name(const char *v)
     return NULL;
 }
 
+/* A source.tables entry: see cfg_table_split (config.c). */
+static const char *
+check_table_name(const char *v)
+{
+    char schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+
+    return cfg_table_split(v, schema, table);
+}
+
 static const char *
 check_slot_name(const char *v)
 {
@@ -396,8 +405,12 @@ static const cfg_key pipeline_keys[] = {
     { .name = "source.password", .type = CFG_STR, .off = PL(source.password),
       .def = "cdc_password", .flags = CFG_F_SECRET, .desc = "Database password." },
     { .name = "source.tables", .type = CFG_STRLIST, .off = PL(source.tables),
-      .off_n = PL(source.ntables), .check = check_qualified_name,
-      .desc = "Schema-qualified tables to capture (e.g. public.customers); at least one." },
+      .off_n = PL(source.ntables), .check = check_table_name,
+      .desc = "Schema-qualified tables to capture (e.g. public.customers); at least one. "
+              "Names are matched as written (case kept); a name containing a dot or a "
+              "double quote is written in SQL's double quotes, with \"\" for a quote: "
+              "public.\"my.table\", \"my schema\".\"a\"\"b\". A partitioned table is "
+              "captured through its root (publish_via_partition_root)." },
     { .name = "source.slot_name", .type = CFG_STR, .off = PL(source.slot_name),
       .def = "cdc_slot", .check = check_slot_name,
       .desc = "Logical replication slot; unique per pipeline." },

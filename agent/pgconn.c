@@ -96,17 +96,9 @@ agent_pg_quote_ident(PGconn *conn, const char *ident, char *out, size_t outsz)
 int
 agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err)
 {
-    const char *dot = strchr(qualified, '.');
-    size_t      ns;
+    const char *why = cfg_table_split(qualified, schema, table);
 
-    if (dot == NULL || strchr(dot + 1, '.') != NULL)
-        return cdc_err_set(err, CDC_E_CONFIG, "table \"%s\" is not schema-qualified (schema.table)",
-                           qualified);
-    ns = (size_t) (dot - qualified);
-    if (ns == 0 || ns > 63 || strlen(dot + 1) == 0 || strlen(dot + 1) > 63)
-        return cdc_err_set(err, CDC_E_CONFIG, "table \"%s\": bad schema or table name", qualified);
-    memcpy(schema, qualified, ns);
-    schema[ns] = '\0';
-    strcpy(table, dot + 1);
+    if (why != NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "table %s %s", qualified, why);
     return 0;
 }

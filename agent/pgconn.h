@@ -35,7 +35,7 @@ PGresult *agent_pg_query(PGconn *conn, const char *sql, int nparams, const char 
 /* Quotes an identifier ("public" -> "\"public\"") into out; returns out. */
 char *agent_pg_quote_ident(PGconn *conn, const char *ident, char *out, size_t outsz);
 
-/* Splits "schema.table" into its parts (each at most 63 bytes + NUL). */
+/* Splits a source.tables entry into its parts (each at most 63 bytes + NUL): cfg_table_split. */
 int agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err);
 
 #endif

@@ -146,9 +146,20 @@ static const bad_case bad_cases[] = {
     { "pipeline_id: p\nsource:\n  database: d\n  tables:\n    - customers\n", NULL,
       "pipeline.yaml:5:7: source.tables[0]: must be schema-qualified" },
     { "pipeline_id: p\nsource:\n  database: d\n  tables: [public.t, a.b.c]\n", NULL,
-      "pipeline.yaml:4:22: source.tables[1]: must be schema-qualified" },
+      "pipeline.yaml:4:22: source.tables[1]: has more than one '.': quote a schema or table "
+      "name that contains a dot, e.g. public.\"my.table\"" },
     { "pipeline_id: p\nsource:\n  database: d\n  tables: ['\"open.t']\n", NULL,
-      "pipeline.yaml:4:12: source.tables[0]: must be schema-qualified" },
+      "pipeline.yaml:4:12: source.tables[0]: has a double quote that is not closed" },
+    { "pipeline_id: p\nsource:\n  database: d\n  tables: ['public.a\"b']\n", NULL,
+      "pipeline.yaml:4:12: source.tables[0]: has a double quote inside an unquoted name" },
+    { "pipeline_id: p\nsource:\n  database: d\n  tables: ['\"a\"x.t']\n", NULL,
+      "pipeline.yaml:4:12: source.tables[0]: has text after a quoted name" },
+    { "pipeline_id: p\nsource:\n  database: d\n  tables: ['public. t']\n", NULL,
+      "pipeline.yaml:4:12: source.tables[0]: has a name that starts or ends with white space" },
+    { "pipeline_id: p\nsource:\n  database: d\n  tables: ['public.\"\"']\n", NULL,
+      "pipeline.yaml:4:12: source.tables[0]: has an empty quoted name" },
+    { "pipeline_id: p\nsource:\n  database: d\n  tables: [public.t, 'public.\"t\"']\n", NULL,
+      "pipeline.yaml:4:3: source.tables: \"public.t\" and \"public.\"t\"\" name the same table" },
     { "pipeline_id: p\nsource:\n  database: d\n  tables: public.t\n", NULL,
       "pipeline.yaml:4:11: source.tables: expected a list, got a scalar" },
     /* sinks */
@@ -275,6 +286,42 @@ static const bad_case bad_cases[] = {
     { PL_HEAD, "wal_reader:\n  slot_name: Slot\n",
       "platform.yaml:2:14: wal_reader.slot_name: must be 1 to 63 characters" },
 };
+
+/* source.tables spellings: plain, SQL-quoted, and what each names in the catalog. */
+START_TEST(table_names)
+{
+    static const struct { const char *in, *schema, *table; } ok[] = {
+        { "public.customers", "public", "customers" },
+        { "public.Customers", "public", "Customers" },           /* case kept */
+        { "my schema.my table", "my schema", "my table" },
+        { "\"my schema\".\"my table\"", "my schema", "my table" },
+        { "public.\"my.table\"", "public", "my.table" },
+        { "\"a\"\"b\".\"c\"\"\"", "a\"b", "c\"" },
+        { "public.Café", "public", "Café" },
+        { "\"sch.x\".t", "sch.x", "t" },
+        { "\"\"\"\".\".\"", "\"", "." },
+    };
+    static const char *const bad[] = {
+        "customers", ".t", "s.", "a.b.c", "\"a.b", "a.\"b", "a.b\"c", "\"\".t", "\"a\"b.t",
+        "a.\"b\"c", " a.b", "a.b ",
+        "s.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",   /* 64 bytes */
+    };
+    char schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        const char *why = cfg_table_split(ok[i].in, schema, table);
+
+        ck_assert_msg(why == NULL, "%s: %s", ok[i].in, why);
+        ck_assert_str_eq(schema, ok[i].schema);
+        ck_assert_str_eq(table, ok[i].table);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cfg_table_split(bad[i], schema, table) != NULL, "accepted: %s", bad[i]);
+    /* 63 bytes is PostgreSQL's limit, and fits */
+    ck_assert_ptr_null(cfg_table_split(
+        "s.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", schema, table));
+}
+END_TEST
 
 START_TEST(rejects_bad_config)
 {
@@ -869,6 +916,7 @@ config_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, conn_params);
     tcase_add_test(tc, names);
+    tcase_add_test(tc, table_names);
     tcase_add_test(tc, reference_doc_is_current);
     suite_add_tcase(s, tc);
     return s;

@@ -1,5 +1,6 @@
 #include "agent/capture.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/pgconn.h"
 #include "agent/txbuf.h"
 #include "decoder/values.h"
 #include "schemas/topic.h"
@@ -27,6 +29,8 @@ struct agent_capture {
     bool                in_stream;      /* between STREAM START and STOP */
     uint32_t            stream_xid;
     bool                skip[128];      /* skipped_operations, indexed by op char */
+    uint32_t           *leaves;         /* unlisted partitions of listed tables (relids) */
+    int                 nleaves;
     bool                tombstones;
     agent_capture_stats stats;
 };
@@ -121,6 +125,7 @@ agent_capture_free(agent_capture *cap)
     pgo_decoder_free(cap->dec);
     agent_txbuf_free(cap->txbuf);
     cdc_arena_free(cap->arena);
+    free(cap->leaves);
     free(cap);
 }
 
@@ -161,17 +166,98 @@ agent_capture_router(agent_capture *cap)
 }
 
 static bool
-table_configured(const cfg_source *src, const cdc_rel *rel)
+table_configured(const cfg_source *src, const char *nspname, const char *relname)
 {
-    size_t ns = strlen(rel->nspname);
-
     for (int i = 0; i < src->ntables; i++) {
-        const char *t = src->tables[i];
+        char schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
 
-        if (strncmp(t, rel->nspname, ns) == 0 && t[ns] == '.' && strcmp(t + ns + 1, rel->relname) == 0)
+        if (cfg_table_split(src->tables[i], schema, table) == NULL &&
+            strcmp(schema, nspname) == 0 && strcmp(table, relname) == 0)
             return true;
     }
     return false;
+}
+
+/* The partitioned tables @p relid is a partition of, nearest first (PostgreSQL 12+). */
+static const char ancestors_sql[] =
+    "SELECT an.nspname, ac.relname"
+    "  FROM pg_partition_ancestors($1::oid::regclass) WITH ORDINALITY AS a(relid, ord)"
+    "  JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace"
+    " WHERE a.relid <> $1::oid ORDER BY a.ord";
+
+static bool
+is_leaf(const agent_capture *cap, uint32_t relid)
+{
+    for (int i = 0; i < cap->nleaves; i++)
+        if (cap->leaves[i] == relid)
+            return true;
+    return false;
+}
+
+/*
+ * A published table that source.tables does not list is ignored, unless it
+ * is a partition of a listed table.  pgoutput sends such a partition's
+ * Relation message even when it publishes via the partition root (then the
+ * changes name the root); without publish_via_partition_root its changes
+ * name the partition, belong to the listed table and must never be dropped:
+ * remembered here, refused in unlisted_change().
+ */
+static int
+note_unlisted(agent_capture *cap, const cdc_rel *rel, cdc_err *err)
+{
+    const cfg_source *src = &cap->cfg->pipeline.source;
+    char              relid[16];
+    const char       *p[1] = { relid };
+    PGresult         *res;
+    bool              leaf = false;
+
+    if (cap->catalog == NULL || PQserverVersion(cap->catalog) < 120000)
+        return 0;
+    snprintf(relid, sizeof(relid), "%u", rel->relid);
+    res = agent_pg_query(cap->catalog, ancestors_sql, 1, p, "reading the partition tree of a "
+                         "published table", err);
+    if (res == NULL)
+        return cdc_err_wrap(err, "table %s.%s", rel->nspname, rel->relname);
+    for (int r = 0; r < PQntuples(res) && !leaf; r++)
+        leaf = table_configured(src, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+    PQclear(res);
+    if (leaf && !is_leaf(cap, rel->relid)) {
+        cap->leaves = cdc_xrealloc(cap->leaves, (size_t) (cap->nleaves + 1) * sizeof(uint32_t));
+        cap->leaves[cap->nleaves++] = rel->relid;
+    } else if (!leaf) {
+        for (int i = 0; i < cap->nleaves; i++)
+            if (cap->leaves[i] == rel->relid)
+                cap->leaves[i--] = cap->leaves[--cap->nleaves];
+    }
+    if (leaf)
+        log_debug("capture", "table %s.%s is a partition of a table in source.tables: its "
+                  "changes are captured under that table's name", rel->nspname, rel->relname);
+    else
+        log_info("capture", "table %s.%s is published but not in source.tables: ignoring it",
+                 rel->nspname, rel->relname);
+    return 0;
+}
+
+/* A change of an excluded relation: ignored, or the agent stops (note_unlisted). */
+static int
+unlisted_change(agent_capture *cap, const cdc_rel *rel, uint64_t lsn, cdc_err *err)
+{
+    const char *pub = cap->cfg->pipeline.source.publication_name;
+
+    if (!is_leaf(cap, rel->relid))
+        return 0;
+    log_error("capture", "table %s.%s is a partition of a table in source.tables, but "
+              "publication %s sends its change at %X/%X under the partition's name "
+              "(publish_via_partition_root is off), so it cannot be captured as the listed "
+              "table's; nothing from it on was confirmed. Run ALTER PUBLICATION %s SET "
+              "(publish_via_partition_root = true) and start again; changes written while it was "
+              "off keep the partition's name, so if this stops again, drop the slot and start "
+              "with a new snapshot", rel->nspname, rel->relname, pub, (unsigned) (lsn >> 32),
+              (unsigned) lsn, pub);
+    return cdc_err_set(err, CDC_E_CONFIG, "change at %X/%X of partition %s.%s comes under its "
+                       "own name, not its listed root's: publication %s needs "
+                       "publish_via_partition_root = true", (unsigned) (lsn >> 32),
+                       (unsigned) lsn, rel->nspname, rel->relname, pub);
 }
 
 void
@@ -187,11 +273,11 @@ agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err)
 
     if (rel->topic != NULL)
         return 0;
-    if (!table_configured(&cap->cfg->pipeline.source, rel)) {
+    if (!table_configured(&cap->cfg->pipeline.source, rel->nspname, rel->relname)) {
+        if (note_unlisted(cap, rel, err) < 0)
+            return -1;
         rel->excluded = true;
         rel->topic = pgo_rel_strdup(rel, "");
-        log_info("capture", "table %s.%s is published but not in source.tables: ignoring it",
-                 rel->nspname, rel->relname);
         return 0;
     }
     if (agent_catalog_enrich(cap->catalog, rel, err) < 0)
@@ -306,7 +392,7 @@ handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     ev.rel = m->u.change.rel;
     ev.lsn = lsn;
     if (ev.rel->excluded)
-        return 0;
+        return unlisted_change(cap, ev.rel, lsn, err);
     cap->stats.changes++;
     switch (m->type) {
     case PGO_INSERT:
@@ -337,8 +423,11 @@ handle_truncate(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err
 
         ev.op = CDC_OP_TRUNCATE;
         ev.rel = m->u.truncate.rels[i];
-        if (ev.rel->excluded)
+        if (ev.rel->excluded) {
+            if (unlisted_change(cap, ev.rel, lsn, err) < 0)
+                return -1;
             continue;
+        }
         ev.lsn = lsn;
         if (emit(cap, &ev, err) < 0)
             return -1;

@@ -316,6 +316,7 @@ run_command(const cli *c, cdc_config *cfg)
     } else
         return usage("unknown command");
     if (rc < 0) {
+        cdc_err_ensure(&err, "cdcagent %s", c->cmd);     /* never an empty reason */
         fprintf(stderr, "cdcagent: %s: %s\n", c->cmd, err.msg);
         return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
                                                                           : EXIT_RUNTIME;

@@ -20,12 +20,34 @@ typedef struct table_access {
     bool has;
     bool schema_usage;      /* USAGE on its schema */
     bool select;            /* SELECT on the table */
+    bool partitioned;       /* relkind 'p': captured through its root */
 } table_access;
 
 static const char access_sql[] =
-    "SELECT has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(c.oid, 'SELECT')"
+    "SELECT has_schema_privilege(n.oid, 'USAGE'), has_table_privilege(c.oid, 'SELECT'),"
+    "       c.relkind = 'p'"
     "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = $1 AND c.relname = $2";
+    " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
+
+/* The partitioned tables a table is a partition of, nearest first (PostgreSQL 12+). */
+static const char ancestors_sql[] =
+    "SELECT an.nspname, ac.relname"
+    "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  CROSS JOIN LATERAL pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, ord)"
+    "  JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = $2 AND a.relid <> c.oid AND c.relispartition"
+    " ORDER BY a.ord";
+
+/* "schema"."table", quoted as SQL needs it, into out (at least 270 bytes). */
+static char *
+quoted_table(PGconn *conn, const char *schema, const char *table, char *out, size_t outsz)
+{
+    char qs[140], qt[140];
+
+    snprintf(out, outsz, "%s.%s", agent_pg_quote_ident(conn, schema, qs, sizeof(qs)),
+             agent_pg_quote_ident(conn, table, qt, sizeof(qt)));
+    return out;
+}
 
 static int
 read_access(PGconn *conn, const char *qualified, table_access *ta, cdc_err *err)
@@ -43,8 +65,43 @@ read_access(PGconn *conn, const char *qualified, table_access *ta, cdc_err *err)
     ta->has = PQntuples(res) == 1;
     ta->schema_usage = ta->has && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     ta->select = ta->has && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    ta->partitioned = ta->has && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     PQclear(res);
     return 0;
+}
+
+/*
+ * A partition and a partitioned table it belongs to, both listed: the root
+ * already captures the partition's rows (the snapshot reads them through
+ * it, and publish_via_partition_root sends its changes as the root's), so
+ * they would be captured twice.
+ */
+static int
+check_not_nested(PGconn *conn, const cfg_source *src, int i, cdc_err *err)
+{
+    char        schema[64], table[64];
+    const char *p[2] = { schema, table };
+    PGresult   *res;
+    int         rc = 0;
+
+    if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
+        return -1;
+    res = agent_pg_query(conn, ancestors_sql, 2, p, "reading the partition tree of a captured "
+                         "table", err);
+    if (res == NULL)
+        return cdc_err_wrap(err, "table %s", src->tables[i]);
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++)
+        for (int j = 0; j < src->ntables && rc == 0; j++) {
+            char js[64], jt[64];
+
+            if (j != i && cfg_table_split(src->tables[j], js, jt) == NULL &&
+                strcmp(js, PQgetvalue(res, r, 0)) == 0 && strcmp(jt, PQgetvalue(res, r, 1)) == 0)
+                rc = cdc_err_set(err, CDC_E_CONFIG, "table %s (source.tables) is a partition "
+                                 "of %s, also listed: its rows would be captured twice; list "
+                                 "only %s", src->tables[i], src->tables[j], src->tables[j]);
+        }
+    PQclear(res);
+    return rc;
 }
 
 /*
@@ -68,12 +125,18 @@ check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
 
         if (read_access(conn, t, &ta, err) < 0)
             return -1;
+        char         qs[140], qt[300];
+
         if (!ta.has)
             return cdc_err_set(err, CDC_E_CONFIG, "table %s (source.tables) does not exist in "
                                "database %s", t, src->database);
+        if (PQserverVersion(conn) >= 120000 && check_not_nested(conn, src, i, err) < 0)
+            return -1;
         if (ta.schema_usage && ta.select)
             continue;
         agent_pg_split_table(t, schema, table, NULL);   /* read_access() checked the name */
+        agent_pg_quote_ident(conn, schema, qs, sizeof(qs));
+        quoted_table(conn, schema, table, qt, sizeof(qt));
         if (!needed) {
             log_warn("agent", "table %s: role %s lacks %s; snapshot_mode never does not need "
                      "it, but any later snapshot will", t, role,
@@ -84,10 +147,10 @@ check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
             return cdc_err_set(err, CDC_E_CONFIG, "table %s: role %s lacks the USAGE privilege "
                                "on schema %s, which the snapshot needs; as the schema's owner "
                                "run: GRANT USAGE ON SCHEMA %s TO %s; GRANT SELECT ON %s TO %s;",
-                               t, role, schema, schema, role, t, role);
+                               t, role, schema, qs, role, qt, role);
         return cdc_err_set(err, CDC_E_CONFIG, "table %s: role %s lacks the SELECT privilege on "
                            "it, which the snapshot needs; as the table's owner run: GRANT "
-                           "SELECT ON %s TO %s;", t, role, t, role);
+                           "SELECT ON %s TO %s;", t, role, qt, role);
     }
     return 0;
 }
@@ -108,6 +171,14 @@ build_create(PGconn *conn, const cfg_source *src, cdc_buf *b, cdc_err *err)
         cdc_buf_printf(b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(conn, schema, ident, sizeof(ident)));
         cdc_buf_puts(b, agent_pg_quote_ident(conn, table, ident, sizeof(ident)));
     }
+    /*
+     * A listed partitioned table's changes carry its own name, not its
+     * partitions' (what Debezium's events name with this setting), and a
+     * partition attached or created later is captured with it.  PostgreSQL
+     * 12 has no such option (nor partitioned tables in publications).
+     */
+    if (PQserverVersion(conn) >= 130000)
+        cdc_buf_puts(b, " WITH (publish_via_partition_root = true)");
     if (cdc_buf_failed(b))
         return cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
                            src->publication_name);
@@ -166,6 +237,48 @@ out:
     return rc;
 }
 
+static const char pub_tables_sql[] =
+    "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1";
+
+/*
+ * Publishes @p schema.table: by name, as pg_publication_tables lists it
+ * (with publish_via_partition_root a partitioned table is listed itself,
+ * without it only its leaf partitions are).
+ */
+static bool
+publishes(PGresult *tabs, const char *schema, const char *table)
+{
+    for (int r = 0; r < PQntuples(tabs); r++)
+        if (strcmp(PQgetvalue(tabs, r, 0), schema) == 0 &&
+            strcmp(PQgetvalue(tabs, r, 1), table) == 0)
+            return true;
+    return false;
+}
+
+static int
+report_missing(PGconn *conn, const cfg_source *src, const char *t, const char *schema,
+               const char *table, cdc_err *err)
+{
+    table_access ta = { 0 };
+    char         qp[140], qt[300];
+
+    agent_pg_quote_ident(conn, src->publication_name, qp, sizeof(qp));
+    quoted_table(conn, schema, table, qt, sizeof(qt));
+    if (read_access(conn, t, &ta, err) < 0)
+        return -1;
+    if (ta.partitioned)
+        /* Its changes would come under its partitions' names: captured by no listed table. */
+        return cdc_err_set(err, CDC_E_CONFIG, "publication %s publishes partitioned table %s "
+                           "through its partitions: run ALTER PUBLICATION %s SET "
+                           "(publish_via_partition_root = true) or name another publication "
+                           "(cdcagent does not alter existing ones)", src->publication_name, t,
+                           qp);
+    return cdc_err_set(err, CDC_E_CONFIG, "publication %s exists but does not publish %s; "
+                       "add it (ALTER PUBLICATION %s ADD TABLE %s) or name another "
+                       "publication: cdcagent does not alter existing publications",
+                       src->publication_name, t, qp, qt);
+}
+
 /* An existing publication must publish every configured table; it is never altered. */
 static int
 check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
@@ -174,22 +287,16 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
     PGresult   *tabs;
     int         rc = 0;
 
-    tabs = agent_pg_query(conn, "SELECT schemaname || '.' || tablename FROM "
-                          "pg_publication_tables WHERE pubname = $1", 1, p,
-                          "reading the publication's tables", err);
+    tabs = agent_pg_query(conn, pub_tables_sql, 1, p, "reading the publication's tables", err);
     if (tabs == NULL)
         return -1;
     for (int i = 0; i < src->ntables && rc == 0; i++) {
-        bool found = false;
+        char schema[64], table[64];
 
-        for (int r = 0; r < PQntuples(tabs) && !found; r++)
-            found = strcmp(PQgetvalue(tabs, r, 0), src->tables[i]) == 0;
-        if (!found)
-            rc = cdc_err_set(err, CDC_E_CONFIG, "publication %s exists but does not publish %s; "
-                             "add it (ALTER PUBLICATION %s ADD TABLE %s) or name another "
-                             "publication: cdcagent does not alter existing publications",
-                             src->publication_name, src->tables[i],
-                             src->publication_name, src->tables[i]);
+        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
+            rc = -1;
+        else if (!publishes(tabs, schema, table))
+            rc = report_missing(conn, src, src->tables[i], schema, table, err);
     }
     if (rc == 0 && PQntuples(tabs) > src->ntables)
         log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "

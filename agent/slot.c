@@ -53,7 +53,7 @@ static const char pub_tables_sql[] =
     "SELECT n.nspname || '.' || c.relname, c.relreplident::text,"
     "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),"
     "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident),"
-    "       p.pubupdate OR p.pubdelete"
+    "       p.pubupdate OR p.pubdelete, quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
     "  FROM pg_publication p"
     "  JOIN pg_publication_tables pt ON pt.pubname = p.pubname"
     "  JOIN pg_namespace n ON n.nspname = pt.schemaname"
@@ -335,6 +335,7 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
             bool        pk = PQgetvalue(sf->pub, r, 2)[0] == 't';
             bool        ri_index = PQgetvalue(sf->pub, r, 3)[0] == 't';
             bool        changes = PQgetvalue(sf->pub, r, 4)[0] == 't';
+            const char *sqlname = PQgetvalue(sf->pub, r, 5);   /* quoted for the statement */
 
             json_object_set_new(t, "table", json_string(tn));
             json_object_set_new(t, "replica_identity", json_string(replident_name(PQgetvalue(sf->pub, r, 1))));
@@ -345,7 +346,7 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
             if (ri == 'n' || (ri == 'd' && !pk) || (ri == 'i' && !ri_index))
                 warn(w, "table %s has no primary key and no replica identity: UPDATE and DELETE "
                      "on it fail while it is published; add a primary key or "
-                     "ALTER TABLE %s REPLICA IDENTITY FULL", tn, tn);
+                     "ALTER TABLE %s REPLICA IDENTITY FULL", tn, sqlname);
             else if (ri == 'f' && !pk)
                 warn(w, "table %s has no primary key (REPLICA IDENTITY FULL): its change events "
                      "have no key", tn);

@@ -113,7 +113,7 @@ check_not_nested(PGconn *conn, const cfg_source *src, int i, cdc_err *err)
  * missing grant is only a warning.
  */
 static int
-check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
+check_table_access(PGconn *conn, const cfg_source *src, bool *partitioned, cdc_err *err)
 {
     const char *role = PQuser(conn);
     bool        needed = src->snapshot_mode != CFG_SNAPSHOT_NEVER;
@@ -130,6 +130,7 @@ check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
         if (!ta.has)
             return cdc_err_set(err, CDC_E_CONFIG, "table %s (source.tables) does not exist in "
                                "database %s", t, src->database);
+        *partitioned = *partitioned || ta.partitioned;
         if (PQserverVersion(conn) >= 120000 && check_not_nested(conn, src, i, err) < 0)
             return -1;
         if (ta.schema_usage && ta.select)
@@ -157,7 +158,7 @@ check_table_access(PGconn *conn, const cfg_source *src, cdc_err *err)
 
 /* "CREATE PUBLICATION "pub" FOR TABLE "s"."t", ..." into @p b; -1 with err set on a bad name. */
 static int
-build_create(PGconn *conn, const cfg_source *src, cdc_buf *b, cdc_err *err)
+build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, cdc_err *err)
 {
     char ident[300];
 
@@ -175,9 +176,11 @@ build_create(PGconn *conn, const cfg_source *src, cdc_buf *b, cdc_err *err)
      * A listed partitioned table's changes carry its own name, not its
      * partitions' (what Debezium's events name with this setting), and a
      * partition attached or created later is captured with it.  PostgreSQL
-     * 12 has no such option (nor partitioned tables in publications).
+     * 12 has no such option (nor partitioned tables in publications).  It
+     * changes nothing for other tables, so the statement says it only when
+     * it matters.
      */
-    if (PQserverVersion(conn) >= 130000)
+    if (partitioned && PQserverVersion(conn) >= 130000)
         cdc_buf_puts(b, " WITH (publish_via_partition_root = true)");
     if (cdc_buf_failed(b))
         return cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
@@ -204,7 +207,7 @@ report_cannot_create(PGconn *conn, const cfg_source *src, const char *stmt, cons
 }
 
 static int
-create_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
+create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
     cdc_buf     b = CDC_BUF_INIT;
     PGresult   *res = NULL;
@@ -212,7 +215,7 @@ create_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
     char        why[160];
     int         rc = -1;
 
-    if (build_create(conn, src, &b, err) < 0)
+    if (build_create(conn, src, partitioned, &b, err) < 0)
         goto out;
     res = PQexec(conn, cdc_buf_str(&b));
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -311,9 +314,9 @@ agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 {
     const char *p[1] = { src->publication_name };
     PGresult   *pub;
-    bool        exists;
+    bool        exists, partitioned = false;
 
-    if (check_table_access(conn, src, err) < 0)
+    if (check_table_access(conn, src, &partitioned, err) < 0)
         return -1;
     pub = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, p,
                          "reading the publication", err);
@@ -321,5 +324,6 @@ agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
         return -1;
     exists = PQntuples(pub) > 0;
     PQclear(pub);
-    return exists ? check_publication(conn, src, err) : create_publication(conn, src, err);
+    return exists ? check_publication(conn, src, err)
+                  : create_publication(conn, src, partitioned, err);
 }

@@ -67,7 +67,7 @@ expect_contains "the message names the table, the role and the privilege" "$msg"
     "table public.secret_t: role cdc_min lacks the SELECT privilege"
 expect_eq "no slot was created" "$(nslots)" 0
 grant=$(printf '%s\n' "$msg" | sed -n 's/.*run: \(GRANT SELECT ON [^;]*\);.*/\1/p')
-expect_eq "it prints the GRANT to run" "$grant" "GRANT SELECT ON public.secret_t TO cdc_min"
+expect_eq "it prints the GRANT to run" "$grant" 'GRANT SELECT ON "public"."secret_t" TO cdc_min'
 sql_su "BEGIN" "$grant" "ROLLBACK"      # valid SQL, as printed
 ok "the printed GRANT is valid SQL"
 

@@ -266,6 +266,7 @@ typedef struct cfg_agent {
     cfg_log_format log_format;
     int            memory_limit_mb;
     char          *spill_dir;            /* "" means $TMPDIR, else /tmp */
+    char          *state_dir;            /* agent/state.h's records; "" = working directory */
     double         shutdown_timeout_seconds;
     char          *stop_lsn;             /* "" or "X/Y" */
     int            reconnect_max_attempts; /* 0 = forever */

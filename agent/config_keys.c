@@ -715,6 +715,12 @@ static const cfg_key platform_keys[] = {
       .desc = "Memory for buffering streamed transactions before they spill to disk." },
     { .name = "agent.spill_dir", .type = CFG_STR, .off = PF(agent.spill_dir), .def = "",
       .desc = "Directory for spilled transactions; empty = $TMPDIR, else /tmp." },
+    { .name = "agent.state_dir", .type = CFG_STR, .off = PF(agent.state_dir), .def = "",
+      .desc = "Directory of the agent's record of each slot (cdcagent-<system id>-<slot>.state): "
+              "whether the snapshot reached every sink, and what each sink was last known to "
+              "hold. Empty = the working directory. Keep it on persistent storage: without the "
+              "record, a pipeline with a sink that cannot say what it holds (webhook, stdout) "
+              "takes its snapshot again at start (docs/fault-matrix.md)." },
     { .name = "agent.shutdown_timeout_seconds", .type = CFG_DOUBLE,
       .off = PF(agent.shutdown_timeout_seconds), .def = "30.0", .range = "0..",
       .desc = "Time to drain and flush destinations on SIGTERM." },

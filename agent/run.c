@@ -21,6 +21,7 @@
 #include "agent/router.h"
 #include "agent/sdnotify.h"
 #include "agent/snapshot.h"
+#include "agent/state.h"
 #include "agent/watermark.h"
 #include "schemas/json.h"
 
@@ -57,6 +58,12 @@ typedef struct agent {
     agent_metrics    *metrics;
     agent_health     *health;
     agent_heartbeat  *heartbeat;    /* NULL: source.heartbeat_interval_ms is 0 */
+    agent_state       state;        /* the slot's record (agent/state.h) */
+    bool              state_on;     /* kept: prepare_source() wrote it once */
+    bool              state_failing;/* the last save failed (logged once) */
+    int64_t           state_saved_ms;
+    cdc_pos           state_cand;   /* router.last_row at the previous note_state() */
+    bool              remembers[AGENT_MAX_DESTS];  /* reports what it holds, in order */
 } agent;
 
 static int64_t
@@ -234,6 +241,56 @@ update_metrics(agent *ag)
     agent_metrics_set_received_lsn(ag->metrics, ag->received);
 }
 
+/*
+ * Refreshes the record's evidence (agent/state.h) and saves it when it
+ * changed, at most once per status interval unless forced.  For each
+ * destination that reports what it holds, the newest row event it is known
+ * to hold: the router's newest row event once its durable position reached
+ * it, or the one seen at the previous call (under a steady load the newest
+ * is rarely durable yet, the previous one usually is).  A failed save is
+ * logged and the record understates, which is safe.
+ */
+static void
+note_state(agent *ag, bool force)
+{
+    int64_t now = mono_ms();
+    bool    changed = force;
+    cdc_pos last = ag->router.last_row;
+    cdc_err e = { 0 };
+
+    if (!ag->state_on || (!force && now - ag->state_saved_ms <
+                                        (int64_t) (ag->cfg->platform.agent.status_interval_seconds * 1000)))
+        return;
+    ag->state_saved_ms = now;
+    for (int i = 0; i < ag->router.ndests; i++) {
+        cdc_pos           dur = agent_wm_dest_pos(ag->wm, i);
+        cdc_pos           held = cdc_pos_cmp(dur, last) >= 0 ? last : ag->state_cand;
+        agent_state_dest *sd;
+
+        if (!ag->remembers[i] || held.lsn == 0 || cdc_pos_cmp(dur, held) < 0)
+            continue;
+        sd = agent_state_dest_get(&ag->state, ag->router.dests[i]->id,
+                                  ag->router.dests[i]->ops->kind, true);
+        if (sd && cdc_pos_cmp(held, sd->held) > 0) {
+            sd->held = held;
+            changed = true;
+        }
+    }
+    ag->state_cand = last;
+    if (!changed)
+        return;
+    if (agent_state_save(&ag->state, &e) < 0) {
+        if (!ag->state_failing)
+            log_warn("agent", "%s; the record stays as it was (a restart may take the "
+                     "snapshot again or check destinations against older positions)", e.msg);
+        ag->state_failing = true;
+        return;
+    }
+    if (ag->state_failing)
+        log_info("agent", "state record %s written again", ag->state.path);
+    ag->state_failing = false;
+}
+
 static int
 send_status(agent *ag, bool force, bool reply, cdc_err *err)
 {
@@ -252,6 +309,7 @@ send_status(agent *ag, bool force, bool reply, cdc_err *err)
         log_debug("repl", "slot %s: confirmed " CDC_LSN_FMT, ag->src->slot_name, CDC_LSN_ARGS(flush));
     ag->sent_flush = flush;
     ag->last_status_ms = now;
+    note_state(ag, false);
     return 0;
 }
 
@@ -464,12 +522,26 @@ snapshot_interrupted(const agent *ag, const slot_row *slot)
     return false;
 }
 
+/* What destination i holds at start: its resume position, or beyond (Kafka's partitions). */
+static cdc_pos
+held_at_start(const agent *ag, int i)
+{
+    cdc_pos p = ag->router.written[i];
+
+    if (cdc_pos_cmp(ag->router.dests[i]->newest_held, p) > 0)
+        p = ag->router.dests[i]->newest_held;
+    return p;
+}
+
 /* The slot and what the destinations hold, for agent_snapshot_plan(). */
 static int
 plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
 {
     agent_slot_facts f = { .exists = slot->exists, .lost = slot->lost,
                            .dests_remember = agent_snapshot_dests_remember(ag->cfg) };
+    cdc_pos          last = { ag->state.cp - 1, CDC_SEQ_SNAPSHOT_LAST };
+    bool             all_last = ag->state.cp != 0;
+    char             why[600];
 
     for (int i = 0; i < ag->router.ndests; i++) {
         /* Kafka reports {0,0} as written and what its partitions hold apart. */
@@ -484,8 +556,158 @@ plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
             f.held_foreign = true;
             f.held_by = ag->router.dests[i]->id;
         }
+        /* In stream order, holding the snapshot's last row means holding all of it. */
+        if (ag->router.dests[i]->held_unordered || cdc_pos_cmp(held_at_start(ag, i), last) < 0)
+            all_last = false;
     }
+    if (slot->exists && !slot->lost)
+        f.snapshot_unproven = agent_snapshot_unproven(ag->src, &ag->state, slot->confirmed,
+                                                      f.dests_remember, all_last, why,
+                                                      sizeof(why));
     return agent_snapshot_plan(ag->src, &f, plan, err);
+}
+
+/* The server's system identifier: the record of a slot is named after it and the slot. */
+static int
+read_system(agent *ag, char *out, size_t n, cdc_err *err)
+{
+    PGresult *res = PQexec(repl_conn(ag->rs), "IDENTIFY_SYSTEM");
+    int       rc = 0;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d: %s", ag->src->host,
+                         ag->src->port, PQresultErrorMessage(res));
+    else
+        snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * A destination that holds less than the record says it held went backwards:
+ * a file cut short or emptied, a database restored from an older backup.  The
+ * slot sends again only transactions that commit at or after its confirmed
+ * LSN, so what the destination lost before that never comes back: the loss is
+ * proven when the newest event it was known to hold lies before the confirmed
+ * LSN.  (That the slot is confirmed past the newest event a destination holds
+ * proves nothing by itself: idle confirms and transactions with no published
+ * row move it too; the record is the evidence.)
+ */
+static int
+check_dests_held(agent *ag, const slot_row *slot, cdc_err *err)
+{
+    for (int i = 0; i < ag->router.ndests; i++) {
+        const cdc_dest   *d = ag->router.dests[i];
+        agent_state_dest *sd = agent_state_dest_get(&ag->state, d->id, d->ops->kind, false);
+        cdc_pos           now = held_at_start(ag, i);
+
+        if (sd == NULL || !ag->remembers[i] || cdc_pos_cmp(now, sd->held) >= 0)
+            continue;
+        if (now.lsn >= slot->confirmed) {
+            log_warn("agent", "destination %s holds events up to " CDC_LSN_FMT " #%llu, less "
+                     "than the " CDC_LSN_FMT " #%llu it held before (%s); the slot sends "
+                     "everything after " CDC_LSN_FMT " again, so nothing is missing",
+                     d->id, CDC_LSN_ARGS(now.lsn), (unsigned long long) now.seq,
+                     CDC_LSN_ARGS(sd->held.lsn), (unsigned long long) sd->held.seq,
+                     ag->state.path, CDC_LSN_ARGS(slot->confirmed));
+            continue;
+        }
+        if (sd->held.lsn >= slot->confirmed) {
+            log_warn("agent", "destination %s holds events up to " CDC_LSN_FMT " #%llu, less "
+                     "than the " CDC_LSN_FMT " #%llu it held before (%s); the slot sends again "
+                     "what committed from " CDC_LSN_FMT " on: events between its last one and "
+                     "that may be missing from it", d->id, CDC_LSN_ARGS(now.lsn),
+                     (unsigned long long) now.seq, CDC_LSN_ARGS(sd->held.lsn),
+                     (unsigned long long) sd->held.seq, ag->state.path,
+                     CDC_LSN_ARGS(slot->confirmed));
+            continue;
+        }
+        log_error("agent", "destination %s (%s) holds events up to " CDC_LSN_FMT " #%llu%s, but "
+                  "it held events up to " CDC_LSN_FMT " #%llu (agent record %s) and slot %s is "
+                  "confirmed up to " CDC_LSN_FMT ", so PostgreSQL will not send the missing "
+                  "events again. Something removed them (a file cut short or emptied, a database "
+                  "restored from an older backup). To recover: restore the destination to what "
+                  "it held; or drop the slot (cdcagent slot drop PIPELINE --yes) and start with "
+                  "snapshot_mode when_needed to take a new snapshot (rows arrive again as op r); "
+                  "or, to accept the loss and go on from what it holds, delete %s",
+                  d->id, d->ops->kind, CDC_LSN_ARGS(now.lsn), (unsigned long long) now.seq,
+                  now.lsn == 0 ? " (nothing)" : "", CDC_LSN_ARGS(sd->held.lsn),
+                  (unsigned long long) sd->held.seq, ag->state.path, ag->src->slot_name,
+                  CDC_LSN_ARGS(slot->confirmed), ag->state.path);
+        return cdc_err_set(err, CDC_E_STATE, "destination %s went backwards: it holds events up "
+                           "to " CDC_LSN_FMT " but held up to " CDC_LSN_FMT ", and the slot will "
+                           "not send the rest again; not starting (the log says how to recover)",
+                           d->id, CDC_LSN_ARGS(now.lsn), CDC_LSN_ARGS(sd->held.lsn));
+    }
+    return 0;
+}
+
+/*
+ * Starts keeping the record: what each destination that reports its position
+ * holds now is evidence too.  Written before anything else happens, so that
+ * an unwritable agent.state_dir stops the start rather than a later restart.
+ */
+static int
+start_state(agent *ag, cdc_err *err)
+{
+    for (int i = 0; i < ag->router.ndests; i++) {
+        cdc_pos           now = held_at_start(ag, i);
+        agent_state_dest *sd;
+
+        if (!ag->remembers[i] || now.lsn == 0)
+            continue;
+        sd = agent_state_dest_get(&ag->state, ag->router.dests[i]->id,
+                                  ag->router.dests[i]->ops->kind, true);
+        if (sd && cdc_pos_cmp(now, sd->held) > 0)
+            sd->held = now;
+    }
+    if (agent_state_save(&ag->state, err) < 0)
+        return -1;
+    ag->state_on = true;
+    ag->state_saved_ms = mono_ms();
+    return 0;
+}
+
+/*
+ * The snapshot's rows are all handed out: wait until every destination made
+ * them durable, then record it, before streaming.  Until then a restart must
+ * take the snapshot again, since the slot cannot send those rows (nothing
+ * after the snapshot is read meanwhile, so nothing else waits on this).
+ * @returns 0, 1 when a stop came first, or -1 with err set.
+ */
+static int
+wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
+{
+    cdc_pos target = { cp - 1, CDC_SEQ_END };
+    int64_t since = mono_ms(), logged = since;
+
+    for (;;) {
+        int slow = -1;
+
+        if (agent_router_poll(&ag->router, err) < 0)
+            return -1;
+        for (int i = 0; i < ag->router.ndests && slow < 0; i++)
+            if (cdc_pos_cmp(agent_wm_dest_pos(ag->wm, i), target) < 0)
+                slow = i;
+        if (slow < 0)
+            break;
+        if (stop_requested)
+            return 1;
+        if (mono_ms() - logged >= 10000) {
+            logged = mono_ms();
+            log_info("agent", "snapshot: waiting %lld s for destination %s to make every row "
+                     "durable before streaming", (long long) ((logged - since) / 1000),
+                     ag->router.dests[slow]->id);
+        }
+        update_metrics(ag);
+        if (agent_router_flush(&ag->router, 1000, err) < 0 && !cdc_rc_retriable(err->code))
+            return -1;
+        cdc_err_clear(err);
+    }
+    ag->state.snapshot = AGENT_SNAP_DELIVERED;
+    note_state(ag, true);
+    log_info("agent", "snapshot: every row durable in every destination");
+    return 0;
 }
 
 static int
@@ -495,12 +717,20 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     slot_row          slot;
     agent_slot_plan   plan;
     uint64_t          cp = 0;
-    char              snapname[128] = "";
+    char              snapname[128] = "", sysid[32];
     bool              snap;
     int               rc;
 
     *snapshot_only_done = false;
     if (check_server(ag, err) < 0 || agent_ensure_publication(ag->sql, ag->src, err) < 0 || read_slot(ag, &slot, err) < 0)
+        return -1;
+    if (read_system(ag, sysid, sizeof(sysid), err) < 0 ||
+        agent_state_load(&ag->state, ag->cfg->platform.agent.state_dir, sysid, src->slot_name,
+                         err) < 0)
+        return -1;
+    for (int i = 0; i < ag->router.ndests; i++)
+        ag->remembers[i] = agent_snapshot_dest_remembers(ag->cfg, ag->router.dests[i]->id);
+    if (slot.exists && !slot.lost && check_dests_held(ag, &slot, err) < 0)
         return -1;
     if (plan_slot(ag, &slot, &plan, err) < 0)
         return -1;
@@ -530,12 +760,28 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
                                "slot needs a new slot", src->slot_name);
         log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT, src->slot_name,
                  CDC_LSN_ARGS(slot.confirmed));
+        /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
+           without a record, vouched for by destinations that all remember. */
+        if (!ag->state.loaded || ag->state.snapshot == AGENT_SNAP_PENDING)
+            ag->state.snapshot = src->snapshot_mode == CFG_SNAPSHOT_NEVER && !ag->state.loaded
+                                     ? AGENT_SNAP_NONE : AGENT_SNAP_DELIVERED;
+        if (start_state(ag, err) < 0)
+            return -1;
         agent_wm_set_start(ag->wm, slot.confirmed);
         *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
         return 0;
     }
     snap = src->snapshot_mode != CFG_SNAPSHOT_NEVER;
+    /* Recorded before the slot exists: a crash between the two leaves "pending", which a
+       restart reads as "not delivered", never an older slot's "delivered". */
+    ag->state.snapshot = snap ? AGENT_SNAP_PENDING : AGENT_SNAP_NONE;
+    ag->state.cp = 0;
+    if (start_state(ag, err) < 0)
+        return -1;
     if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)
+        return -1;
+    ag->state.cp = cp;
+    if (agent_state_save(&ag->state, err) < 0)
         return -1;
     agent_wm_set_start(ag->wm, cp);
     if (!snap)
@@ -556,6 +802,12 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         *err = keep;
         return -1;
     }
+    rc = wait_snapshot_durable(ag, cp, err);
+    if (rc > 0)
+        return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
+                           "snapshot durable; the next start takes it again");
+    if (rc < 0)
+        return cdc_err_wrap(err, "waiting for the snapshot to be durable");
     *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
     return 0;
 }
@@ -577,6 +829,8 @@ shutdown_agent(agent *ag, cdc_err *err)
         log_info("agent", "slot %s: confirmed " CDC_LSN_FMT " at shutdown", ag->src->slot_name,
                  CDC_LSN_ARGS(ag->sent_flush));
     }
+    agent_router_poll(&ag->router, &ferr);
+    note_state(ag, true);
     return rc;
 }
 

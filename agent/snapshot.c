@@ -364,6 +364,20 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
         *plan = AGENT_SLOT_RECREATE;
         return 0;
     }
+    if (f->exists && snapshot_wanted(src) && f->snapshot_unproven) {
+        /*
+         * Snapshot rows are not in the WAL: the slot cannot send again the ones
+         * a destination never made durable, so the only way to deliver them is
+         * a new snapshot on a new slot.  Destinations that have some of them
+         * get them again (jsonl: a second line; PostgreSQL: the same upsert;
+         * webhook: a new Idempotency-Key, since the positions are new).
+         */
+        log_warn("agent", "slot %s: %s; dropping the slot and taking the snapshot again: rows "
+                 "already delivered arrive a second time (op r)", src->slot_name,
+                 f->snapshot_unproven);
+        *plan = AGENT_SLOT_RECREATE;
+        return 0;
+    }
     if (f->exists) {
         /*
          * A slot no destination has anything from, under a mode that takes a
@@ -410,6 +424,49 @@ jsonl_remembers(const cfg_jsonl *j)
     if (j->path == NULL || strcmp(j->path, "-") == 0)
         return false;
     return stat(j->path, &st) != 0 || S_ISREG(st.st_mode);
+}
+
+bool
+agent_snapshot_dest_remembers(const cdc_config *cfg, const char *id)
+{
+    const cfg_pipeline *pl = &cfg->pipeline;
+
+    if (cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT)
+        return false;
+    for (int i = 0; i < pl->nsinks; i++) {
+        const cfg_sink *s = &pl->sinks[i];
+
+        if (s->enabled && s->sink_id && strcmp(s->sink_id, id) == 0)
+            return s->sink_type == CFG_SINK_JSONL ? jsonl_remembers(&s->jsonl)
+                                                  : s->sink_type == CFG_SINK_POSTGRES;
+    }
+    return false;
+}
+
+const char *
+agent_snapshot_unproven(const cfg_source *src, const agent_state *st, uint64_t confirmed,
+                        bool dests_remember, bool all_hold_last, char *buf, size_t bufsz)
+{
+    if (!snapshot_wanted(src))
+        return NULL;
+    if (!st->loaded) {
+        if (dests_remember)
+            return NULL;
+        snprintf(buf, bufsz, "there is no record of its snapshot (%s), so nothing proves that "
+                 "every destination received it (a webhook or stdout cannot say what it holds; "
+                 "keep agent.state_dir on persistent storage)", st->path);
+        return buf;
+    }
+    if (st->snapshot != AGENT_SNAP_PENDING)
+        return NULL;
+    if (st->cp != 0 && confirmed > st->cp)
+        return NULL;
+    if (st->cp != 0 && dests_remember && all_hold_last)
+        return NULL;
+    snprintf(buf, bufsz, "the previous run stopped before every destination had made the "
+             "snapshot durable (record %s: snapshot at %X/%X pending, slot confirmed at %X/%X)",
+             st->path, CDC_LSN_ARGS(st->cp), CDC_LSN_ARGS(confirmed));
+    return buf;
 }
 
 bool

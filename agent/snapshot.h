@@ -16,6 +16,7 @@
 #include "agent/capture.h"
 #include "agent/config.h"
 #include "agent/core/cdc_err.h"
+#include "agent/state.h"
 
 /*
  * Runs the snapshot on `conn` (a plain connection, idle, not in a
@@ -47,6 +48,9 @@ typedef struct agent_slot_facts {
     const char *held_by;    /* the destination holding it */
     bool     dests_remember;/* every destination reports what it holds after a restart */
     bool     held_foreign;  /* a destination holds records without positions (Debezium's) */
+    /* Why the snapshot the slot was created with is not proven delivered to every
+       destination (agent_snapshot_unproven); NULL: proven, or nothing to prove. */
+    const char *snapshot_unproven;
 } agent_slot_facts;
 
 /*
@@ -59,5 +63,28 @@ int agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_
 
 /* Whether every enabled destination of cfg can report what it holds after a restart. */
 bool agent_snapshot_dests_remember(const cdc_config *cfg);
+
+/*
+ * Whether destination `id` (a sink_id, or the transport's name) reports what
+ * it holds after a restart, in stream order: a jsonl file, a PostgreSQL sink.
+ * Kafka remembers per partition, not in order, and is not one of them.
+ */
+bool agent_snapshot_dest_remembers(const cdc_config *cfg, const char *id);
+
+/*
+ * What proves that the slot's snapshot reached every destination, read from
+ * the agent's record (agent/state.h) and the slot: the record says delivered
+ * (or that the slot had none); or it says pending at consistent point cp and
+ * the slot's confirmed_flush_lsn is past cp (the watermark never passes the
+ * snapshot before every destination has it); or every destination remembers
+ * and holds the snapshot's last row (all_hold_last).  Without a record only
+ * destinations that all remember can vouch for themselves (the older checks
+ * in agent_snapshot_plan and run.c apply).
+ * @returns NULL when proven or nothing is to be proven, else why not, for the
+ * log (a static string or one in buf).
+ */
+const char *agent_snapshot_unproven(const cfg_source *src, const agent_state *st,
+                                    uint64_t confirmed, bool dests_remember,
+                                    bool all_hold_last, char *buf, size_t bufsz);
 
 #endif

@@ -6,6 +6,7 @@ Records every request it gets, one JSON line per request in --log:
    "raw": <the body's text as received>, "status": <what it answered>, "t": <unix time>}
 and answers 200 unless told otherwise:
   --fail-first N        answer --fail-status (default 500) to the first N requests
+  --fail-while FILE     answer --fail-status to every request while FILE exists
   --fail-status S
   --retry-after SEC     add Retry-After: SEC to those failures
   --reject SUBSTR       answer 400 to any request whose body contains SUBSTR (repeatable)
@@ -21,6 +22,7 @@ Runs until SIGTERM.
 """
 import argparse
 import json
+import os
 import signal
 import ssl
 import sys
@@ -34,6 +36,7 @@ ap.add_argument("--port-file")
 ap.add_argument("--log", required=True)
 ap.add_argument("--fail-first", type=int, default=0)
 ap.add_argument("--fail-status", type=int, default=500)
+ap.add_argument("--fail-while")
 ap.add_argument("--retry-after", type=int, default=0)
 ap.add_argument("--reject", action="append", default=[])
 ap.add_argument("--sleep-ms", type=int, default=0)
@@ -67,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(args.sleep_ms / 1000.0)
         text = raw.decode("utf-8", "replace")
         status, extra = 200, {}
-        if n <= args.fail_first:
+        if n <= args.fail_first or (args.fail_while and os.path.exists(args.fail_while)):
             status = args.fail_status
             if args.retry_after:
                 extra["Retry-After"] = str(args.retry_after)

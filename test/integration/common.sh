@@ -252,6 +252,7 @@ health_enabled: false
 agent:
   log_level: ${AGENT_LOG_LEVEL:-info}
   status_interval_seconds: 1
+  state_dir: $T
 YAML
         if [ -n "${STOP_LSN:-}" ]; then echo "  stop_lsn: \"$STOP_LSN\""; fi
         # Dead letters stay in the test's directory.

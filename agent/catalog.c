@@ -8,13 +8,21 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/pgconn.h"
 
-/* Published columns: what pgoutput sends for PostgreSQL 15 (no dropped, no generated). */
+/*
+ * The table's columns, stored generated ones included: the snapshot reads
+ * them, as Debezium's does (its JDBC query selects every column), although
+ * pgoutput does not publish them before PostgreSQL 18, so the streamed
+ * relation has them no more (docs/debezium-compat.md, "Generated columns").
+ * A generated column's expression is read as its default, as Debezium reads
+ * JDBC's COLUMN_DEF: ('n'::text || a) gives the default "n" (seen in 260).
+ */
 static const char cols_sql[] =
     "SELECT a.attname, a.attnotnull, a.atttypid, a.atttypmod,"
-    "       pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod)"
+    "       pg_get_expr(d.adbin, d.adrelid),"
+    "       format_type(a.atttypid, a.atttypmod), a.attgenerated <> ''"
     "  FROM pg_attribute a"
     "  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
+    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
 
 /* Key candidates: the primary key first, then unique indexes by name (JDBC getIndexInfo order). */
@@ -202,6 +210,7 @@ agent_catalog_enrich(PGconn *conn, cdc_rel *rel, cdc_err *err)
         col->not_null = PQgetvalue(res, r, 1)[0] == 't';
         col->default_expr = PQgetisnull(res, r, 4) ? NULL : pgo_rel_strdup(rel, PQgetvalue(res, r, 4));
         col->type_name = pgo_rel_strdup(rel, PQgetvalue(res, r, 5));
+        col->generated = PQgetvalue(res, r, 6)[0] == 't';
         if (enrich_types(conn, rel, col, err) < 0)
             goto out;
         col->catalog_known = true;
@@ -269,6 +278,8 @@ agent_catalog_install(PGconn *conn, pgo_relcache *rc, const char *schema, const 
     }
     rel = pgo_rel_install(rc, (uint32_t) strtoul(relid, NULL, 10), schema, table, ident, n, cols,
                           &changed);
+    for (int r = 0; rel != NULL && r < n && r < rel->ncols; r++)
+        rel->cols[r].generated = PQgetvalue(cres, r, 6)[0] == 't';
 out:
     free(cols);
     PQclear(res);

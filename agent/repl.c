@@ -402,6 +402,14 @@ check_silence(repl_stream *rs, cdc_err *err)
 static void
 ahead_push(repl_stream *rs, char *buf, int len)
 {
+    if (rs->nahead == rs->ahead_cap && rs->ahead_head > 0) {
+        /* Reads and reads ahead can interleave without the queue ever running
+           empty: reuse the slots already handed out before growing. */
+        memmove(rs->ahead, rs->ahead + rs->ahead_head,
+                (rs->nahead - rs->ahead_head) * sizeof(*rs->ahead));
+        rs->nahead -= rs->ahead_head;
+        rs->ahead_head = 0;
+    }
     if (rs->nahead == rs->ahead_cap) {
         rs->ahead_cap = rs->ahead_cap ? rs->ahead_cap * 2 : 64;
         rs->ahead = cdc_xrealloc(rs->ahead, rs->ahead_cap * sizeof(*rs->ahead));

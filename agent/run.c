@@ -401,8 +401,12 @@ stream(agent *ag, cdc_err *err)
             return 0;
         }
         if (agent_wm_full(ag->wm)) {
-            /* Backpressure: stop reading until destinations make room. */
-            if (agent_router_flush(&ag->router, 100, err) < 0 || wait_service(ag, err) < 0)
+            /* Backpressure: stop reading until destinations make room.  A flush
+               that times out is the destination still pushing back: wait on (it
+               used to count as a lost connection, and the agent reconnected
+               every 0.3 s for as long as the destination refused). */
+            if ((agent_router_flush(&ag->router, 100, err) < 0 && err->code != CDC_E_TIMEOUT) ||
+                wait_service(ag, err) < 0)
                 return cdc_err_ensure(err, "waiting for the destinations to make room");
         } else {
             /* Drain what is buffered, up to a bound, before looking at timers. */

@@ -34,6 +34,8 @@ typedef struct cdc_col {
     char    *type_name;     /* format_type() text, e.g. "numeric(10,2)" */
     char    *enum_labels;   /* enum (or array of enum): labels comma-joined in sort order */
     char    *default_expr;  /* pg_get_expr() of the column default, NULL if none */
+    bool     generated;     /* a stored generated column: read by the snapshot, which
+                               Debezium includes; not published by pgoutput before PG 18 */
 
     /* --- from the type mapper (decoder/typemap.c) --- */
     cdc_ctype ctype;        /* how the column is presented; ctype.supported false = omitted */

@@ -7,7 +7,8 @@
 # walsender is never ended for replication timeout (the same walsender pid throughout, no
 # "terminating walsender process due to replication timeout" in the server log, no
 # reconnect in the agent's).  Once the receiver answers 200, every event arrives (webhook
-# and jsonl) and SIGTERM exits 0.  (Before: no status went out while the router waited,
+# and jsonl) and SIGTERM exits 0.  Part 2 does the same with 2,000 single-row transactions,
+# which fill the window of transactions in flight instead of the sink's queue.  (Before: no status went out while the router waited,
 # the server ended the walsender after 5 s, and the agent then failed on reconnecting.)
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -32,7 +33,8 @@ cat >>"$T/pipeline.yaml" <<YAML
       batch_size: 100
       batch_timeout_ms: 20
 YAML
-PLATFORM_EXTRA=$'retry:\n  max_attempts: 1000\n  initial_wait_seconds: 0.2\n  max_wait_seconds: 1\n  jitter: false' \
+# max_buffered_messages 10: at most 160 transactions in flight (part 2).
+PLATFORM_EXTRA=$'max_buffered_messages: 10\nretry:\n  max_attempts: 1000\n  initial_wait_seconds: 0.2\n  max_wait_seconds: 1\n  jitter: false' \
     write_platform
 agent_start
 pid0=$(slot_field cdc_slot active_pid)
@@ -81,8 +83,40 @@ for _ in $(seq 600); do
     sleep 0.2
 done
 expect_eq "the webhook received all $N events" "$got" "$N"
-jl_check "the jsonl has ids 1..$N, each once" "$EVENTS" \
-    "sorted(e['key']['id'] for e in data) == list(range(1, $N + 1))"
+jl_check "the jsonl has ids 1..$N, each once, in order (nothing read ahead was reordered)" "$EVENTS" \
+    "[e['key']['id'] for e in data] == list(range(1, $N + 1))"
+
+note "part 2: many small transactions while the receiver refuses (the in-flight window fills)"
+OK_PID=${BG_PIDS[-1]}
+kill -TERM "$OK_PID"
+for _ in $(seq 50); do _port_free "$RPORT" && break; sleep 0.1; done
+bg python3 "$RECV" --log "$T/req_fail2.jsonl" --port "$RPORT" --fail-first 100000000
+FAIL_PID=${BG_PIDS[-1]}
+for _ in $(seq 50); do _port_free "$RPORT" || break; sleep 0.1; done
+M=2000
+for ((i = N + 1; i <= N + M; i++)); do echo "INSERT INTO t VALUES ($i, 'small');"; done >"$T/small.sql"
+PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" \
+    -U cdc_user -d cdc_demo -f "$T/small.sql" >/dev/null
+r0=$(sql_su "SELECT extract(epoch FROM reply_time) FROM pg_stat_replication LIMIT 1")
+sleep 12
+r1=$(sql_su "SELECT extract(epoch FROM reply_time) FROM pg_stat_replication LIMIT 1")
+note "reply_time $r0 -> $r1; jsonl has $(line_count "$EVENTS") of $((N + M)) lines"
+check "the jsonl waits (the window of 160 transactions is full)" [ "$(line_count "$EVENTS")" -lt $((N + M)) ]
+check "reply_time moved while the window was full" \
+    python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 8 else 1)" "$r0" "$r1"
+expect_eq "the same walsender throughout" "$(slot_field cdc_slot active_pid)" "$pid0"
+kill -TERM "$FAIL_PID"
+for _ in $(seq 50); do _port_free "$RPORT" && break; sleep 0.1; done
+bg python3 "$RECV" --log "$T/req_ok2.jsonl" --port "$RPORT"
+wait_lines "$EVENTS" $((N + M)) 120
+for _ in $(seq 600); do
+    got=$(jl_eval "$T/req_ok2.jsonl" 'len(set((get(x, "metadata.commit_lsn"), get(x, "metadata.seq")) for e in evs if e["status"] == 200 for x in (e["body"] if isinstance(e["body"], list) else [e["body"]])))' 2>/dev/null || echo 0)
+    [ "$got" -ge "$M" ] && break
+    sleep 0.2
+done
+expect_eq "the webhook received the $M small transactions" "$got" "$M"
+jl_check "the jsonl has ids 1..$((N + M)), each once, in order" "$EVENTS" \
+    "[e['key']['id'] for e in data] == list(range(1, $N + $M + 1))"
 agent_stop
 check "no walsender ended for replication timeout" \
     bash -c "! grep -q 'terminating walsender process due to replication timeout' '$PGDIR/log/postgresql.log'"

@@ -96,8 +96,16 @@ utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)
     return need + 1;
 }
 
+enum { STR_JACKSON, STR_RAW, STR_NAME };
+
+/*
+ * mode STR_JACKSON: JsonConverter's bytes; STR_RAW: non-BMP left raw (Avro
+ * schema text); STR_NAME: a column name, whose ill-formed bytes are written
+ * as the text \xNN (upper-case hex) instead of U+FFFD, so two names of a
+ * SQL_ASCII table that differ only there stay two JSON keys.
+ */
 static void
-put_string(cdc_buf *b, const char *s, size_t n, bool escape_non_bmp)
+put_string(cdc_buf *b, const char *s, size_t n, int mode)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
@@ -114,7 +122,7 @@ put_string(cdc_buf *b, const char *s, size_t n, bool escape_non_bmp)
         }
         if (c >= 0x80) {
             len = utf8_seq(p, end, &bad);
-            if (len == 4 && escape_non_bmp) {
+            if (len == 4 && mode != STR_RAW) {
                 /* Outside the BMP: Jackson's UTF8JsonGenerator writes the two
                    UTF-16 surrogates of the Java String as \uXXXX escapes
                    (_outputMultiByteChar); the key bytes must be the same. */
@@ -137,7 +145,16 @@ put_string(cdc_buf *b, const char *s, size_t n, bool escape_non_bmp)
                 continue;
             }
             cdc_buf_put(b, run, (size_t) (p - run));
-            cdc_buf_put(b, "\xEF\xBF\xBD", 3);
+            if (mode == STR_NAME) {
+                for (size_t i = 0; i < bad; i++) {
+                    char x[5] = { '\\', '\\', 'x', hex[p[i] >> 4], hex[p[i] & 0xF] };
+
+                    cdc_buf_put(b, x, 2);   /* the backslash, escaped */
+                    cdc_buf_put(b, x + 2, 3);
+                }
+            } else {
+                cdc_buf_put(b, "\xEF\xBF\xBD", 3);
+            }
             p += bad;
             run = p;
             continue;
@@ -174,13 +191,19 @@ put_string(cdc_buf *b, const char *s, size_t n, bool escape_non_bmp)
 void
 sch_json_put_string(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, true);
+    put_string(b, s, n, STR_JACKSON);
 }
 
 void
 sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, false);
+    put_string(b, s, n, STR_RAW);
+}
+
+void
+sch_json_put_field_name(cdc_buf *b, const char *name)
+{
+    put_string(b, name ? name : "", name ? strlen(name) : 0, STR_NAME);
 }
 
 static void
@@ -193,7 +216,7 @@ put_cstr(cdc_buf *b, const char *s)
 static void
 put_name(cdc_buf *b, const char *name)
 {
-    put_cstr(b, name);
+    sch_json_put_field_name(b, name);
     cdc_buf_putc(b, ':');
 }
 
@@ -202,40 +225,46 @@ sch_json_put_base64(cdc_buf *b, const void *src, size_t n)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const uint8_t *p = src;
-    size_t         outlen = (n + 2) / 3 * 4 + 2, i;
-    char          *o;
+    /* In chunks (a multiple of 3 bytes), so that a buffer that drains
+       (cdc_buf_set_drain) never holds a large value's encoding whole. */
+    const size_t chunk = 3 * 16384;
 
-    if (!cdc_buf_reserve(b, outlen))
-        return;
-    o = (char *) b->data + b->len;
-    *o++ = '"';
-    for (i = 0; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8 | p[i + 2];
+    cdc_buf_putc(b, '"');
+    for (size_t off = 0; off < n; off += chunk) {
+        const uint8_t *p = (const uint8_t *) src + off;
+        size_t         m = n - off < chunk ? n - off : chunk, outlen = (m + 2) / 3 * 4, i;
+        char          *o;
 
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63];
-        *o++ = tab[v & 63];
+        if (!cdc_buf_reserve(b, outlen))
+            return;
+        o = (char *) b->data + b->len;
+        for (i = 0; i + 3 <= m; i += 3) {
+            uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8 | p[i + 2];
+
+            *o++ = tab[v >> 18];
+            *o++ = tab[(v >> 12) & 63];
+            *o++ = tab[(v >> 6) & 63];
+            *o++ = tab[v & 63];
+        }
+        if (m - i == 1) {
+            uint32_t v = (uint32_t) p[i] << 16;
+
+            *o++ = tab[v >> 18];
+            *o++ = tab[(v >> 12) & 63];
+            *o++ = '=';
+            *o++ = '=';
+        } else if (m - i == 2) {
+            uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8;
+
+            *o++ = tab[v >> 18];
+            *o++ = tab[(v >> 12) & 63];
+            *o++ = tab[(v >> 6) & 63];
+            *o++ = '=';
+        }
+        b->len += outlen;
+        b->data[b->len] = '\0';
     }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t) p[i] << 16;
-
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8;
-
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63];
-        *o++ = '=';
-    }
-    *o++ = '"';
-    b->len += outlen;
-    b->data[b->len] = '\0';
+    cdc_buf_putc(b, '"');
 }
 
 /* ------------------------------------------------------------------ */

@@ -61,6 +61,12 @@ typedef struct jsonl {
     bool          failing;      /* the last write-out failed; retried later */
     bool          broken;       /* fsync failed: nothing written since can be trusted */
     char          lasterr[200];
+    /* A line too long for the buffer goes out while it is encoded (jsonl_drain). */
+    size_t        line_mark;    /* bytes buffered before the line being encoded */
+    bool          line_tried;   /* a drain began during this line */
+    bool          line_out;     /* a drain succeeded: the earlier lines are in the file */
+    off_t         line_base;    /* where the file ended before the first drain */
+    int           drain_errno;  /* why the last drain failed */
 } jsonl;
 
 static int64_t
@@ -375,6 +381,74 @@ jsonl_put_topic(jsonl *j, const cdc_event *ev)
     sch_json_put_string(&j->out, tmp, strlen(tmp));
 }
 
+/*
+ * The buffer's drain while a line is encoded: what is buffered (the end of
+ * earlier lines, then the start of this one) goes to the file, so memory does
+ * not follow the size of a value.  Where the file ended before is kept, so
+ * that a line that fails half-way can be cut off again (jsonl_unput_line).
+ */
+static int
+jsonl_drain(void *arg, const uint8_t *p, size_t n)
+{
+    jsonl *j = arg;
+
+    if (!j->line_tried) {
+        off_t end = j->regular ? lseek(j->fd, 0, SEEK_END) : 0;
+
+        j->line_tried = true;
+        if (end < 0) {
+            j->drain_errno = errno;
+            return -1;
+        }
+        j->line_base = end;
+    }
+    while (n > 0) {
+        ssize_t w = write(j->fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            j->drain_errno = errno;
+            return -1;
+        }
+        p += w;
+        n -= (size_t) w;
+    }
+    /* After the first drain the earlier lines are in the file, not the buffer. */
+    j->line_out = true;
+    return 0;
+}
+
+/*
+ * An event's line could not be completed (out of memory, or a drain that
+ * failed): takes back what of it is buffered, and what of it reached the
+ * file, so that the file and the buffer hold whole lines only.
+ * @returns -1 with err set.
+ */
+static int
+jsonl_unput_line(jsonl *j, cdc_err *err)
+{
+    int   e = j->drain_errno;
+    off_t cut = j->line_out ? j->line_base + (off_t) j->line_mark : j->line_base;
+
+    j->out.failed = false;
+    /* Buffered: the earlier lines unless a drain took them, then this line's start. */
+    j->out.len = j->line_out ? 0 : j->line_mark;
+    if (j->out.data)
+        j->out.data[j->out.len] = '\0';
+    if (!j->line_tried)
+        return cdc_err_set(err, CDC_E_NOMEM, "jsonl %s: out of memory encoding an event",
+                           j->label);
+    j->line_tried = j->line_out = false;
+    if (!j->regular || ftruncate(j->fd, cut) != 0) {
+        jsonl_fail(j, err, j->regular ? "cutting off a partly written line" :
+                   "a line was cut short", j->regular ? errno : e ? e : EIO);
+        j->broken = true;   /* the output holds part of a line for good */
+        return -1;
+    }
+    return jsonl_fail(j, err, e ? "write" : "out of memory encoding an event", e ? e : ENOMEM);
+}
+
 /* Appends one line: {"key":K,"value":V,"metadata":{...}}\n */
 static void
 jsonl_put_line(jsonl *j, const cdc_event *ev)
@@ -410,7 +484,6 @@ static int
 jsonl_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
     jsonl *j = d->impl;
-    size_t mark;
 
     if (j->broken)
         return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->lasterr);
@@ -422,17 +495,15 @@ jsonl_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
        unaccepted (the caller retries it) rather than half-accepted. */
     if (j->out.len >= JSONL_BUF_HIGH && jsonl_sync(j, err) != 0)
         return -1;
-    mark = j->out.len;
+    j->line_mark = j->out.len;
+    j->line_tried = j->line_out = false;
+    j->drain_errno = 0;
+    cdc_buf_set_drain(&j->out, jsonl_drain, j, JSONL_BUF_HIGH);
     jsonl_put_line(j, ev);
-    if (cdc_buf_failed(&j->out)) {
-        /* A failed realloc keeps the old block: drop only this line. */
-        j->out.failed = false;
-        j->out.len = mark;
-        if (j->out.data)
-            j->out.data[mark] = '\0';
-        return cdc_err_set(err, CDC_E_NOMEM, "jsonl %s: out of memory encoding an event",
-                           j->label);
-    }
+    cdc_buf_set_drain(&j->out, NULL, NULL, 0);
+    if (cdc_buf_failed(&j->out))
+        return jsonl_unput_line(j, err);
+    j->line_tried = j->line_out = false;
     if (cdc_pos_cmp(ev->pos, j->pending) > 0)
         j->pending = ev->pos;
     j->nlines++;

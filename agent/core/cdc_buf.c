@@ -5,6 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+void
+cdc_buf_set_drain(cdc_buf *b, cdc_buf_drain_fn *fn, void *arg, size_t at)
+{
+    b->drain = fn;
+    b->drain_arg = fn ? arg : NULL;
+    b->drain_at = fn ? at : 0;
+}
+
+/* Hands everything buffered to the drain; false (and failed) if it refuses. */
+static bool
+buf_drain(cdc_buf *b)
+{
+    if (b->len == 0)
+        return true;
+    if (b->drain(b->drain_arg, b->data, b->len) < 0) {
+        b->failed = true;
+        return false;
+    }
+    b->len = 0;
+    b->data[0] = '\0';
+    return true;
+}
+
 bool
 cdc_buf_reserve(cdc_buf *b, size_t n)
 {
@@ -12,6 +35,8 @@ cdc_buf_reserve(cdc_buf *b, size_t n)
     uint8_t *p;
 
     if (b->failed)
+        return false;
+    if (b->drain != NULL && b->len + n > b->drain_at && !buf_drain(b))
         return false;
     if (n > SIZE_MAX / 2 - b->len) {
         b->failed = true;
@@ -36,6 +61,12 @@ cdc_buf_reserve(cdc_buf *b, size_t n)
 void
 cdc_buf_put(cdc_buf *b, const void *p, size_t n)
 {
+    if (b->drain != NULL && n > b->drain_at) {
+        /* Too large to be worth a copy: straight through, after what is buffered. */
+        if (!b->failed && buf_drain(b) && b->drain(b->drain_arg, p, n) < 0)
+            b->failed = true;
+        return;
+    }
     if (!cdc_buf_reserve(b, n))
         return;
     if (n)
@@ -152,4 +183,5 @@ cdc_buf_free(cdc_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
     b->failed = false;
+    cdc_buf_set_drain(b, NULL, NULL, 0);
 }

@@ -14,14 +14,21 @@
 
 #include "cdc_err.h"
 
+/* Takes n bytes the buffer hands on; returns 0, or -1 (the buffer then fails). */
+typedef int cdc_buf_drain_fn(void *arg, const uint8_t *p, size_t n);
+
 typedef struct cdc_buf {
     uint8_t *data;
     size_t   len;
     size_t   cap;
     bool     failed;
+    /* Optional, see cdc_buf_set_drain(); all zero in CDC_BUF_INIT. */
+    cdc_buf_drain_fn *drain;
+    void             *drain_arg;
+    size_t            drain_at;
 } cdc_buf;
 
-#define CDC_BUF_INIT { NULL, 0, 0, false }
+#define CDC_BUF_INIT { NULL, 0, 0, false, NULL, NULL, 0 }
 
 /* Makes room for n more bytes; returns false (and sets failed) if it cannot. */
 bool cdc_buf_reserve(cdc_buf *b, size_t n);
@@ -36,6 +43,18 @@ void cdc_buf_printf(cdc_buf *b, const char *fmt, ...) CDC_PRINTF(2, 3);
 /* Appends v in decimal. */
 void cdc_buf_put_i64(cdc_buf *b, int64_t v);
 void cdc_buf_put_u64(cdc_buf *b, uint64_t v);
+
+/*
+ * With a drain set, the buffer never grows much past `at` bytes: an append
+ * that would take it past `at` first hands everything buffered to fn and
+ * empties the buffer, and an append of more than `at` bytes goes to fn
+ * directly, without being copied.  This is how an encoder writes a value of
+ * hundreds of megabytes through a small buffer.  Only appends drain, so
+ * anyone who keeps an offset into the data (to rewind a half-written
+ * record, say) must expect it to have gone when a drain is set.  fn NULL
+ * removes the drain.
+ */
+void cdc_buf_set_drain(cdc_buf *b, cdc_buf_drain_fn *fn, void *arg, size_t at);
 
 /* Empties the buffer, keeps its memory and clears failed. */
 void cdc_buf_reset(cdc_buf *b);

@@ -27,6 +27,14 @@
 #define TXB_BLOCK_MIN  512
 #define TXB_BLOCK_MAX  (64 * 1024)
 #define TXB_READ_CHUNK (64 * 1024)
+/*
+ * A message this large (one large column value, in practice) goes straight
+ * to the spill file, after its transaction's in-memory part: a copy in
+ * memory would hold it twice while it is appended (the caller's buffer and
+ * ours), and replay reads it back alone, into a buffer of its own size that
+ * is given back afterwards.
+ */
+#define TXB_DIRECT     ((size_t) 8 * 1024 * 1024)
 
 typedef struct txb_block {
     struct txb_block *next;
@@ -399,6 +407,12 @@ agent_txbuf_append(agent_txbuf *tb, uint32_t toplevel_xid, uint32_t msg_xid,
                            "failed write", toplevel_xid, tb->spill_dir);
     txb_put_hdr(hdr, (uint32_t) len, msg_xid, wal_lsn);
 
+    if (len >= TXB_DIRECT) {
+        /* The file comes before the memory part: spill that first to keep the order. */
+        if (t->first != NULL && txb_spill(tb, t, err) < 0)
+            return -1;
+        return txb_spill_record(tb, t, hdr, msg, len, err);
+    }
     b = t->last;
     if (b == NULL || b->cap - b->used < rec) {
         size_t alloc = b != NULL ? 2 * b->alloc : TXB_BLOCK_MIN;
@@ -492,6 +506,11 @@ txb_replay_file(const agent_txbuf *tb, const txb_txn *t, agent_txbuf_fn *fn, voi
         }
         memmove(buf, buf + pos, have - pos);
         have -= pos;
+        if (cap > TXB_READ_CHUNK && have <= TXB_READ_CHUNK) {
+            /* Done with a record larger than a chunk: give its memory back. */
+            cap = TXB_READ_CHUNK;
+            buf = cdc_xrealloc(buf, cap);
+        }
         if (off == t->file_size) {
             if (have == 0)
                 break;

@@ -13,8 +13,10 @@
  * Memory is bounded: when the buffered transactions would need more than the
  * limit, the largest one's in-memory part is appended to its spill file,
  * created in the spill directory and unlinked at once, so a crash leaves
- * nothing behind.  Replay reads the file back in chunks, then the in-memory
- * tail.  A subtransaction abort never rewrites a file: its xid is remembered
+ * nothing behind.  A message of 8 MiB or more (a large column value) is
+ * written to the file at once, never copied in memory.  Replay reads the
+ * file back in chunks (a larger message alone, into memory given back after
+ * it), then the in-memory tail.  A subtransaction abort never rewrites a file: its xid is remembered
  * and its messages are skipped at replay.
  *
  * @thread main loop only; nothing here locks.

@@ -104,6 +104,7 @@ agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
     if (parse_skipped(cap, cfg->pipeline.source.skipped_operations, err) < 0 ||
         parse_type_opts(&cfg->pipeline.source, &cap->topts, err) < 0)
         goto fail;
+    cap->topts.max_value_bytes = (size_t) cfg->platform.agent.max_value_mb * 1024 * 1024;
     cap->dec = pgo_decoder_new(&po, err);
     if (cap->dec == NULL)
         goto fail;

@@ -265,6 +265,7 @@ typedef struct cfg_agent {
     cdc_level      log_level;
     cfg_log_format log_format;
     int            memory_limit_mb;
+    int            max_value_mb;         /* largest column value accepted */
     char          *spill_dir;            /* "" means $TMPDIR, else /tmp */
     char          *state_dir;            /* agent/state.h's records; "" = working directory */
     double         shutdown_timeout_seconds;

@@ -713,6 +713,13 @@ static const cfg_key platform_keys[] = {
     { .name = "agent.memory_limit_mb", .type = CFG_INT, .off = PF(agent.memory_limit_mb),
       .def = "256", .range = "1..",
       .desc = "Memory for buffering streamed transactions before they spill to disk." },
+    { .name = "agent.max_value_mb", .type = CFG_INT, .off = PF(agent.max_value_mb),
+      .def = "512", .range = "1..1024",
+      .desc = "Largest column value (octet_length: text, json, bytea, ...) the agent "
+              "accepts; a larger one stops it (exit 2) naming the table, column and size, "
+              "and the slot stays before that transaction. Peak memory is about 2 x the "
+              "largest text value or 5 x the largest bytea, plus memory_limit_mb "
+              "(docs/operations.md)." },
     { .name = "agent.spill_dir", .type = CFG_STR, .off = PF(agent.spill_dir), .def = "",
       .desc = "Directory for spilled transactions; empty = $TMPDIR, else /tmp." },
     { .name = "agent.state_dir", .type = CFG_STR, .off = PF(agent.state_dir), .def = "",

@@ -26,6 +26,7 @@ typedef struct pgo_type_opts {
     pgo_binary_mode   binary_mode;
     pgo_interval_mode interval_mode;
     int               money_fraction_digits;   /* 2 by default */
+    size_t            max_value_bytes;         /* pgo_tuple_values refuses larger; 0: no limit */
 } pgo_type_opts;
 
 /* Parses a mode name as it appears in pipeline.yaml ("precise", "adaptive", ...). */

@@ -43,10 +43,15 @@ pgo_col_value_oid(const cdc_col *col)
     return col->ctype.sem == CDC_SEM_ENUM ? 0 : oid;
 }
 
+/*
+ * A string value is the text itself.  From pgo_tuple_values it points into
+ * the message (no copy: a 200 MB text is not held twice); otherwise it is
+ * copied to the arena, since those callers free their text before the value.
+ */
 static int
 val_string(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
 {
-    out->u.s.p = cdc_arena_strndup(vc->arena, s, n);
+    out->u.s.p = vc->borrow ? s : cdc_arena_strndup(vc->arena, s, n);
     out->u.s.n = n;
     out->state = CDC_VAL_PRESENT;
     return 0;
@@ -102,44 +107,68 @@ base64(const uint8_t *b, size_t n, bool url, char *o)
     return len;
 }
 
-/* bytea_output=hex: "\x0aff" -> bytes, then binary.handling.mode. */
+/* Decodes nb bytes of hex digits at s into b; -1 on a character that is not one. */
+static int
+unhex(const char *s, size_t nb, uint8_t *b)
+{
+    for (size_t i = 0; i < nb; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        b[i] = (uint8_t) (hi << 4 | lo);
+    }
+    return 0;
+}
+
+/*
+ * bytea_output=hex: "\x0aff" -> bytes, then binary.handling.mode.  Only the
+ * result is allocated: base64 is produced from the hex text three bytes at a
+ * time and hex is the text lowered, so a large bytea costs one copy of its
+ * final form, not a decoded copy as well.
+ */
 static int
 val_bytea(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t            nb, i;
-    uint8_t          *b;
-    char             *o;
+    size_t   nb, i;
+    uint8_t *b, tri[3];
+    char    *o;
+    bool     url = vc->opts->binary_mode == PGO_BINARY_BASE64_URL_SAFE;
 
     if (n < 2 || s[0] != '\\' || s[1] != 'x' || n % 2 != 0)
         return pgo_vfail(vc, "not a hex bytea", s, n);
     nb = (n - 2) / 2;
-    b = cdc_arena_alloc(vc->arena, nb + 1);
-    for (i = 0; i < nb; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
-
-        if (hi < 0 || lo < 0)
-            return pgo_vfail(vc, "not a hex bytea", s, n);
-        b[i] = (uint8_t) (hi << 4 | lo);
-    }
     out->state = CDC_VAL_PRESENT;
     switch (vc->opts->binary_mode) {
     case PGO_BINARY_BASE64:
     case PGO_BINARY_BASE64_URL_SAFE:
         o = cdc_arena_alloc(vc->arena, (nb + 2) / 3 * 4 + 1);
-        out->u.s.n = base64(b, nb, vc->opts->binary_mode == PGO_BINARY_BASE64_URL_SAFE, o);
+        out->u.s.n = 0;
+        for (i = 0; i < nb; i += 3) {
+            size_t k = nb - i < 3 ? nb - i : 3;
+
+            if (unhex(s + 2 + 2 * i, k, tri) < 0)
+                return pgo_vfail(vc, "not a hex bytea", s, n);
+            out->u.s.n += base64(tri, k, url, o + out->u.s.n);
+        }
         out->u.s.p = o;
         return 0;
     case PGO_BINARY_HEX:        /* HexConverter: lower case */
         o = cdc_arena_alloc(vc->arena, 2 * nb + 1);
-        for (i = 0; i < nb; i++) {
-            o[2 * i] = hex[b[i] >> 4];
-            o[2 * i + 1] = hex[b[i] & 15];
+        for (i = 0; i < 2 * nb; i++) {
+            int v = hexval(s[2 + i]);
+
+            if (v < 0)
+                return pgo_vfail(vc, "not a hex bytea", s, n);
+            o[i] = "0123456789abcdef"[v];
         }
         out->u.s.p = o;
         out->u.s.n = 2 * nb;
         return 0;
     default:
+        b = cdc_arena_alloc(vc->arena, nb + 1);
+        if (unhex(s + 2, nb, b) < 0)
+            return pgo_vfail(vc, "not a hex bytea", s, n);
         out->u.s.p = (const char *) b;
         out->u.s.n = nb;
         return 0;
@@ -251,13 +280,24 @@ pgo_scalar_from_text(const pgo_vctx *vc, uint32_t oid, uint8_t kind, uint8_t sem
     }
 }
 
-/* A double-quoted array element at s[*i] == '"', backslash escapes removed. */
+/*
+ * A double-quoted array element at s[*i] == '"', backslash escapes removed.
+ * Measured first and allocated to fit: an allocation of the whole array's
+ * length per element made a text[] of k quoted elements cost k times its size.
+ */
 static int
 arr_quoted(const pgo_vctx *vc, const char *s, size_t n, size_t *i, const char **e, size_t *en)
 {
-    char  *o = cdc_arena_alloc(vc->arena, n);
-    size_t len = 0;
+    size_t len = 0, j;
+    char  *o;
 
+    for (j = *i + 1; j < n && s[j] != '"'; j++, len++)
+        if (s[j] == '\\' && j + 1 < n)
+            j++;
+    if (j >= n)
+        return -1;
+    o = cdc_arena_alloc(vc->arena, len + 1);
+    len = 0;
     for ((*i)++; *i < n && s[*i] != '"'; (*i)++) {
         if (s[*i] == '\\' && *i + 1 < n)
             (*i)++;
@@ -340,6 +380,21 @@ val_array(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
     return 0;
 }
 
+static int
+decode_value(const pgo_vctx *vc, const char *text, size_t len, cdc_value *out)
+{
+    const cdc_col *col = vc->col;
+
+    memset(out, 0, sizeof(*out));
+    if (!col->ctype.supported)
+        return cdc_err_set(vc->err, CDC_E_UNSUPPORTED, "column %s: type %u is not supported",
+                           col->name, col->type_oid);
+    if (col->ctype.kind == CDC_CT_ARRAY)
+        return val_array(vc, text, len, out);
+    return pgo_scalar_from_text(vc, pgo_col_value_oid(col), col->ctype.kind, col->ctype.sem,
+                                text, len, out);
+}
+
 int
 pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
                     const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
@@ -347,20 +402,42 @@ pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
 {
     pgo_vctx vc = { .col = col, .opts = opts, .arena = arena, .err = err };
 
-    memset(out, 0, sizeof(*out));
-    if (!col->ctype.supported)
-        return cdc_err_set(err, CDC_E_UNSUPPORTED, "column %s: type %u is not supported",
-                           col->name, col->type_oid);
-    if (col->ctype.kind == CDC_CT_ARRAY)
-        return val_array(&vc, text, len, out);
-    return pgo_scalar_from_text(&vc, pgo_col_value_oid(col), col->ctype.kind, col->ctype.sem,
-                                text, len, out);
+    return decode_value(&vc, text, len, out);
 }
 
+/*
+ * The size of a value as the user knows it (octet_length): bytea arrives as
+ * hex text, two characters a byte after "\x"; everything else as its text.
+ */
+static size_t
+value_size(const cdc_col *col, size_t textlen)
+{
+    if (col->ctype.kind != CDC_CT_ARRAY && pgo_col_value_oid(col) == PGO_OID_BYTEA)
+        return textlen >= 2 ? (textlen - 2) / 2 : 0;
+    return textlen;
+}
+
+static int
+value_too_large(const cdc_rel *rel, const cdc_col *col, size_t size, size_t limit,
+                cdc_err *err)
+{
+    /* Short, so that long names still leave the advice inside cdc_err's message. */
+    return cdc_err_set(err, CDC_E_CONFIG, "%s.%s: column %s: a value of %.1f MB (%zu bytes) "
+                       "is over agent.max_value_mb (%zu); raise it in platform.yaml (at most "
+                       "1024) to capture the row", rel->nspname, rel->relname, col->name,
+                       (double) size / (1024.0 * 1024.0), size, limit / (1024 * 1024));
+}
+
+/*
+ * Values decoded here borrow from the tuple's data where they can (strings
+ * point into the message): the caller keeps the message for as long as the
+ * values, as agent/capture.c does (both live until the end of the change).
+ */
 cdc_value *
 pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *opts,
                  cdc_arena *arena, cdc_err *err)
 {
+    pgo_vctx   vc = { .opts = opts, .arena = arena, .err = err, .borrow = true };
     cdc_value *vals;
     int        i;
 
@@ -381,8 +458,15 @@ pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *
             vals[i].state = CDC_VAL_UNCHANGED;
             break;
         case 't':
-            if (col->ctype.supported &&
-                pgo_value_from_text(col, d->data, d->len, opts, arena, &vals[i], err) < 0) {
+            if (opts->max_value_bytes > 0 &&
+                value_size(col, d->len) > opts->max_value_bytes) {
+                value_too_large(rel, col, value_size(col, d->len), opts->max_value_bytes, err);
+                return NULL;
+            }
+            if (!col->ctype.supported)
+                break;
+            vc.col = col;
+            if (decode_value(&vc, d->data, d->len, &vals[i]) < 0) {
                 cdc_err_wrap(err, "%s.%s", rel->nspname, rel->relname);
                 return NULL;
             }
@@ -397,5 +481,6 @@ pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *
             return NULL;
         }
     }
+    pgo_utf8_check_row(rel, vals);  /* a SQL_ASCII database: warn and count (values_utf8.c) */
     return vals;
 }

@@ -32,7 +32,10 @@ int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
  * Decodes a whole tuple into rel->ncols values (arena memory): 'n' gives
  * CDC_VAL_NULL, 'u' gives CDC_VAL_UNCHANGED, 't' is decoded; 'b' (binary)
  * is refused since the agent never asks for it.  Columns whose ctype is not
- * supported are left CDC_VAL_NULL.
+ * supported are left CDC_VAL_NULL.  String values point into the tuple's
+ * data (the message), so the message must outlive the values.  A value over
+ * opts->max_value_bytes (bytea counted in bytes, not hex) is refused with
+ * CDC_E_CONFIG naming agent.max_value_mb.
  * @returns the values, or NULL with err set (naming the relation and column).
  */
 cdc_value *pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup,

@@ -51,6 +51,7 @@ typedef struct pgo_vctx {
     const pgo_type_opts *opts;
     cdc_arena           *arena;
     cdc_err             *err;
+    bool                 borrow;    /* strings may point into the text (see pgo_tuple_values) */
 } pgo_vctx;
 
 /*

@@ -7,6 +7,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/pgconn.h"
+#include "decoder/values.h"
 
 /*
  * The table's columns, stored generated ones included: the snapshot reads
@@ -183,6 +184,27 @@ key_from_replident(cdc_rel *rel)
     rel->nkeys = pos;
 }
 
+/*
+ * A database whose encoding is not UTF8 (SQL_ASCII) can hold bytes that are
+ * not UTF-8: turn the decoder's check on and look at the column names
+ * (decoder/values_utf8.c).  The snapshot and the stream both come here
+ * before decoding a row of rel.
+ */
+static void
+encoding_check(PGconn *conn, const cdc_rel *rel)
+{
+    const char *enc = PQparameterStatus(conn, "server_encoding");
+
+    if (enc != NULL && strcmp(enc, "UTF8") != 0 && !pgo_utf8_check_on()) {
+        log_warn("catalog", "the source database's encoding is %s, not UTF8: text that is not "
+                 "valid UTF-8 is written with U+FFFD in its place, warned once per column and "
+                 "counted in cdcagent_invalid_utf8_values_total", enc);
+        pgo_utf8_check_set(true);
+    }
+    if (rel != NULL)
+        pgo_utf8_check_names(rel);
+}
+
 int
 agent_catalog_enrich(PGconn *conn, cdc_rel *rel, cdc_err *err)
 {
@@ -216,6 +238,7 @@ agent_catalog_enrich(PGconn *conn, cdc_rel *rel, cdc_err *err)
         col->catalog_known = true;
     }
     rc = enrich_key(conn, rel, relid, err);
+    encoding_check(conn, rel);
 out:
     if (rc < 0)
         cdc_err_wrap(err, "table %s.%s", rel->nspname, rel->relname);
@@ -280,6 +303,8 @@ agent_catalog_install(PGconn *conn, pgo_relcache *rc, const char *schema, const 
                           &changed);
     for (int r = 0; rel != NULL && r < n && r < rel->ncols; r++)
         rel->cols[r].generated = PQgetvalue(cres, r, 6)[0] == 't';
+    if (rel != NULL)
+        encoding_check(conn, rel);
 out:
     free(cols);
     PQclear(res);

@@ -536,6 +536,9 @@ render_counters(agent_metrics *m, cdc_buf *out)
                   "Events routed to the dead-letter destination, by sink.");
     render_family(out, CDC_CTR_SCHEMA_REG, "cdcagent_schema_registrations_total", "subject",
                   "New schema versions registered with the schema registry, by subject.");
+    render_family(out, CDC_CTR_INVALID_UTF8, "cdcagent_invalid_utf8_values_total", "table",
+                  "String values that are not valid UTF-8 (a database whose encoding is not "
+                  "UTF8, e.g. SQL_ASCII), by table; written with U+FFFD in their place.");
 }
 
 static void

@@ -109,8 +109,10 @@ decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_
             text = cdc_arena_alloc(a, flen + 1);
             flen = copy_unescape(f, flen, text);
             text[flen] = '\0';
-            if (pgo_value_from_text(&rel->cols[col], text, flen, topts, a, &vals[col], err) < 0)
+            if (pgo_value_from_text(&rel->cols[col], text, flen, topts, a, &vals[col], err) < 0) {
+                cdc_err_wrap(err, "snapshot of table %s.%s", rel->nspname, rel->relname);
                 return NULL;
+            }
         }
         col++;
         if (p < end)
@@ -123,6 +125,7 @@ decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_
                     "than the table (%d)", rel->nspname, rel->relname, rel->ncols);
         return NULL;
     }
+    pgo_utf8_check_row(rel, vals);  /* a SQL_ASCII database: warn and count (values_utf8.c) */
     return vals;
 }
 

@@ -481,5 +481,6 @@ pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *
             return NULL;
         }
     }
+    pgo_utf8_check_row(rel, vals);  /* a SQL_ASCII database: warn and count (values_utf8.c) */
     return vals;
 }

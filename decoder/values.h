@@ -10,6 +10,7 @@
 #ifndef CDC_DECODER_VALUES_H
 #define CDC_DECODER_VALUES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../agent/core/cdc_arena.h"
@@ -40,5 +41,19 @@ int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
  */
 cdc_value *pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup,
                             const pgo_type_opts *opts, cdc_arena *arena, cdc_err *err);
+
+/*
+ * Text that is not UTF-8 (values_utf8.c).  pgo_utf8_check_set(true) once a
+ * source's server_encoding is not UTF8; then pgo_utf8_check_row() counts
+ * every string value (or string array) of a decoded row that is not valid
+ * UTF-8 in cdcagent_invalid_utf8_values_total{table} and warns once per
+ * table and column, and pgo_utf8_check_names() warns once per column name
+ * that is not.  Both do nothing while the check is off.
+ */
+void pgo_utf8_check_set(bool on);
+bool pgo_utf8_check_on(void);
+bool pgo_utf8_valid(const char *s, size_t n);
+void pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals);
+void pgo_utf8_check_names(const cdc_rel *rel);
 
 #endif

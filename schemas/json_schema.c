@@ -188,7 +188,7 @@ put_col_field(cdc_buf *b, const cdc_col *col, const sch_json_opts *o)
     put_type_open(b, &col->ctype, !col->not_null, col->enum_labels,
                   col->has_default ? &col->def : NULL, o);
     cdc_buf_puts(b, ",\"field\":");
-    sch_json_put_string(b, col->name, strlen(col->name));
+    sch_json_put_field_name(b, col->name);
     cdc_buf_putc(b, '}');
 }
 

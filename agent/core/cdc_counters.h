@@ -24,6 +24,7 @@
 typedef enum cdc_counter_family {
     CDC_CTR_DLQ = 0,        /* events dead-lettered, by sink_id */
     CDC_CTR_SCHEMA_REG,     /* new schema versions registered, by subject */
+    CDC_CTR_INVALID_UTF8,   /* string values that are not UTF-8, by table (decoder/values_utf8.c) */
     CDC_CTR__COUNT
 } cdc_counter_family;
 

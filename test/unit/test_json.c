@@ -854,6 +854,24 @@ START_TEST(non_bmp_key_and_name)
 }
 END_TEST
 
+START_TEST(non_utf8_names_stay_distinct)
+{
+    /* SQL_ASCII: two names that differ only in a byte that is not UTF-8 */
+    cdc_col   cols[2] = { { .name = "caf\xe9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "caf\xe8", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) } };
+    cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 2, .cols = cols,
+                      .topic = "p.s.t" };
+    cdc_value v[2] = { v_int(1), v_str("x\xffy") };
+    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = v };
+    char     *val = render_value(&ev, 0);
+
+    ck_assert_msg(strstr(val, "\"after\":{\"caf\\\\xE9\":1,\"caf\\\\xE8\":\"x\xef\xbf\xbdy\"}") != NULL,
+                  "got %s", val);
+    json_decref(parse(val));
+    free(val);
+}
+END_TEST
+
 START_TEST(escaped_names)
 {
     cdc_col   col = { .name = "we\"ird", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) };
@@ -950,6 +968,7 @@ json_suite(void)
     tcase_add_test(tc, escaped_names);
     tcase_add_test(tc, raw_string_keeps_non_bmp);
     tcase_add_test(tc, non_bmp_key_and_name);
+    tcase_add_test(tc, non_utf8_names_stay_distinct);
     tcase_add_loop_test(tc, topic_names, 0, (int) (sizeof(topic_cases) / sizeof(topic_cases[0])));
     tcase_add_test(tc, topic_cut_at_249);
     suite_add_tcase(s, tc);

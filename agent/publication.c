@@ -269,13 +269,28 @@ report_missing(PGconn *conn, const cfg_source *src, const char *t, const char *s
     quoted_table(conn, schema, table, qt, sizeof(qt));
     if (read_access(conn, t, &ta, err) < 0)
         return -1;
-    if (ta.partitioned)
+    if (ta.partitioned && PQserverVersion(conn) < 130000)
+        return cdc_err_set(err, CDC_E_CONFIG, "table %s is partitioned, and PostgreSQL before "
+                           "13 cannot publish a partitioned table: list its partitions in "
+                           "source.tables instead", t);
+    if (ta.partitioned) {
+        const char *p[1] = { src->publication_name };
+        PGresult   *res = agent_pg_query(conn, "SELECT pubviaroot FROM pg_publication WHERE "
+                                         "pubname = $1", 1, p, "reading the publication", err);
+        bool        viaroot;
+
+        if (res == NULL)
+            return -1;
+        viaroot = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
         /* Its changes would come under its partitions' names: captured by no listed table. */
-        return cdc_err_set(err, CDC_E_CONFIG, "publication %s publishes partitioned table %s "
-                           "through its partitions: run ALTER PUBLICATION %s SET "
-                           "(publish_via_partition_root = true) or name another publication "
-                           "(cdcagent does not alter existing ones)", src->publication_name, t,
-                           qp);
+        if (!viaroot)
+            return cdc_err_set(err, CDC_E_CONFIG, "publication %s publishes partitioned table "
+                               "%s through its partitions: run ALTER PUBLICATION %s SET "
+                               "(publish_via_partition_root = true) or name another publication "
+                               "(cdcagent does not alter existing ones)", src->publication_name,
+                               t, qp);
+    }
     return cdc_err_set(err, CDC_E_CONFIG, "publication %s exists but does not publish %s; "
                        "add it (ALTER PUBLICATION %s ADD TABLE %s) or name another "
                        "publication: cdcagent does not alter existing publications",

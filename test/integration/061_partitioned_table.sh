@@ -94,6 +94,14 @@ expect_contains "the message says why and what to run" "$(cat "$T/cdc.err")" \
     "publication leafpub publishes partitioned table public.m through its partitions: run ALTER PUBLICATION \"leafpub\" SET (publish_via_partition_root = true)"
 expect_eq "no slot was created" "$(slot_field s3 slot_name)" ""
 
+# A publication via the root that holds only a partition: the root must be added.
+sql_su "CREATE PUBLICATION p1pub FOR TABLE m_p1 WITH (publish_via_partition_root = true)"
+P_TABLES=public.m P_SLOT=s4 P_PUB=p1pub write_pipeline
+cdc run "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "publication via the root without the root: exit 2" "$CDC_RC" 2
+expect_contains "the message gives the ADD TABLE" "$(cat "$T/cdc.err")" \
+    'publication p1pub exists but does not publish public.m; add it (ALTER PUBLICATION "p1pub" ADD TABLE "public"."m")'
+
 # The agent's publication altered while it streams: the partition's change stops the agent,
 # the slot is not confirmed past it.
 P_TABLES=public.m write_pipeline

@@ -331,6 +331,57 @@ START_TEST(oversized_messages)
 }
 END_TEST
 
+typedef struct lens {
+    size_t len[8];
+    size_t n;
+} lens;
+
+static int
+lens_fn(void *arg, uint32_t msg_xid, const uint8_t *msg, size_t len, uint64_t wal_lsn)
+{
+    lens *l = arg;
+
+    (void) msg_xid;
+    ck_assert_uint_lt(l->n, 8);
+    ck_assert_uint_eq(wal_lsn, l->n);
+    ck_assert_msg(len == 0 || (msg[0] == 'a' + (int) l->n && msg[len - 1] == 'a' + (int) l->n),
+                  "message %zu has the wrong bytes", l->n);
+    l->len[l->n++] = len;
+    return 0;
+}
+
+/*
+ * A message of 8 MiB or more goes straight to the spill file even when the
+ * limit would hold it, so it is never in memory twice (the caller's copy and
+ * ours); what was in memory before it is spilled first, to keep the order.
+ */
+START_TEST(large_message_goes_to_file)
+{
+    static const size_t sizes[] = { 100, 9u << 20, 200, 8u << 20, 5 };
+    agent_txbuf *tb = agent_txbuf_new((size_t) 256 << 20, spill_dir, NULL);
+    uint8_t     *buf = malloc(9u << 20);
+    lens         l = { { 0 }, 0 };
+    size_t       k;
+
+    ck_assert_ptr_nonnull(buf);
+    for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        memset(buf, 'a' + (int) k, sizes[k]);
+        ck_assert_int_eq(agent_txbuf_append(tb, 9, 9, buf, sizes[k], k, NULL), 0);
+        if (sizes[k] >= 8u << 20)
+            ck_assert_uint_eq(agent_txbuf_mem(tb), 0);
+        else
+            ck_assert_uint_lt(agent_txbuf_mem(tb), 64 * 1024);
+    }
+    ck_assert_uint_ge(agent_txbuf_spilled(tb), (17u << 20) + 300);
+    ck_assert_int_eq(agent_txbuf_replay(tb, 9, lens_fn, &l, NULL), 0);
+    ck_assert_uint_eq(l.n, k);
+    for (k = 0; k < l.n; k++)
+        ck_assert_uint_eq(l.len[k], sizes[k]);
+    agent_txbuf_free(tb);
+    free(buf);
+}
+END_TEST
+
 /* Enough transactions to grow the xid table, half of them discarded; all in
  * memory, then with most of them spilled. */
 START_TEST(many_transactions)
@@ -458,6 +509,7 @@ txbuf_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, million_messages_spill_and_replay);
     tcase_add_test(tc, oversized_messages);
+    tcase_add_test(tc, large_message_goes_to_file);
     tcase_add_loop_test(tc, spill_dir_unusable_at_start, 0,
                         (int) (sizeof(bad_dirs) / sizeof(bad_dirs[0])));
     tcase_add_test(tc, spill_dir_lost_later);

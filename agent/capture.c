@@ -31,6 +31,9 @@ struct agent_capture {
     bool                skip[128];      /* skipped_operations, indexed by op char */
     uint32_t           *leaves;         /* unlisted partitions of listed tables (relids) */
     int                 nleaves;
+    uint32_t           *listed;         /* relids known to be listed tables, by any name */
+    int                 nlisted;
+    bool                listed_resolved;    /* source.tables looked up in the catalog once */
     bool                tombstones;
     agent_capture_stats stats;
 };
@@ -127,6 +130,7 @@ agent_capture_free(agent_capture *cap)
     agent_txbuf_free(cap->txbuf);
     cdc_arena_free(cap->arena);
     free(cap->leaves);
+    free(cap->listed);
     free(cap);
 }
 
@@ -185,6 +189,64 @@ static const char ancestors_sql[] =
     "  FROM pg_partition_ancestors($1::oid::regclass) WITH ORDINALITY AS a(relid, ord)"
     "  JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace"
     " WHERE a.relid <> $1::oid ORDER BY a.ord";
+
+static bool
+in_set(const uint32_t *set, int n, uint32_t relid)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == relid)
+            return true;
+    return false;
+}
+
+static void
+add_listed(agent_capture *cap, uint32_t relid)
+{
+    if (relid == 0 || in_set(cap->listed, cap->nlisted, relid))
+        return;
+    cap->listed = cdc_xrealloc(cap->listed, (size_t) (cap->nlisted + 1) * sizeof(uint32_t));
+    cap->listed[cap->nlisted++] = relid;
+}
+
+static const char listed_oid_sql[] =
+    "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = $2";
+
+/*
+ * A relation whose name is not in source.tables may still be a listed table:
+ * renamed after the change was written (the Relation message carries the
+ * name as of the change) or while the agent streams.  Tables are the same
+ * table by oid, so such a change is captured, under the name it carries,
+ * rather than dropped.  Listed oids come from the relations prepared so far
+ * and, once, from looking source.tables up in the catalog.
+ */
+static int
+listed_by_oid(agent_capture *cap, const cdc_rel *rel, bool *listed, cdc_err *err)
+{
+    const cfg_source *src = &cap->cfg->pipeline.source;
+
+    *listed = in_set(cap->listed, cap->nlisted, rel->relid);
+    if (*listed || cap->listed_resolved || cap->catalog == NULL)
+        return 0;
+    for (int i = 0; i < src->ntables; i++) {
+        char        schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+        const char *p[2] = { schema, table };
+        PGresult   *res;
+
+        if (cfg_table_split(src->tables[i], schema, table) != NULL)
+            continue;
+        res = agent_pg_query(cap->catalog, listed_oid_sql, 2, p, "looking up a captured table",
+                             err);
+        if (res == NULL)
+            return cdc_err_wrap(err, "table %s", src->tables[i]);
+        if (PQntuples(res) == 1)
+            add_listed(cap, (uint32_t) strtoul(PQgetvalue(res, 0, 0), NULL, 10));
+        PQclear(res);
+    }
+    cap->listed_resolved = true;
+    *listed = in_set(cap->listed, cap->nlisted, rel->relid);
+    return 0;
+}
 
 static bool
 is_leaf(const agent_capture *cap, uint32_t relid)
@@ -275,12 +337,24 @@ agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err)
     if (rel->topic != NULL)
         return 0;
     if (!table_configured(&cap->cfg->pipeline.source, rel->nspname, rel->relname)) {
-        if (note_unlisted(cap, rel, err) < 0)
+        bool listed;
+
+        if (listed_by_oid(cap, rel, &listed, err) < 0)
             return -1;
-        rel->excluded = true;
-        rel->topic = pgo_rel_strdup(rel, "");
-        return 0;
+        if (listed) {
+            log_warn("capture", "table %s.%s (oid %u) is a table of source.tables under another "
+                     "name (renamed): its events carry the name %s.%s, on that name's topic; "
+                     "list the table under its current name", rel->nspname, rel->relname,
+                     rel->relid, rel->nspname, rel->relname);
+        } else {
+            if (note_unlisted(cap, rel, err) < 0)
+                return -1;
+            rel->excluded = true;
+            rel->topic = pgo_rel_strdup(rel, "");
+            return 0;
+        }
     }
+    add_listed(cap, rel->relid);
     if (agent_catalog_enrich(cap->catalog, rel, err) < 0)
         return -1;
     if (pgo_typemap_rel(rel, &cap->topts, err) < 0)

@@ -380,12 +380,44 @@ val_array(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
     return 0;
 }
 
+/*
+ * The size of a value as the user knows it (octet_length): bytea arrives as
+ * hex text, two characters a byte after "\x"; everything else as its text.
+ */
+static size_t
+value_size(const cdc_col *col, size_t textlen)
+{
+    if (col->ctype.kind != CDC_CT_ARRAY && pgo_col_value_oid(col) == PGO_OID_BYTEA)
+        return textlen >= 2 ? (textlen - 2) / 2 : 0;
+    return textlen;
+}
+
+/*
+ * agent.max_value_mb, for every caller (stream, snapshot, verify); the
+ * caller adds the table.  Short, so that long names still leave the advice
+ * inside cdc_err's message.
+ */
+static int
+check_size(const pgo_vctx *vc, size_t textlen)
+{
+    size_t size = value_size(vc->col, textlen), limit = vc->opts->max_value_bytes;
+
+    if (limit == 0 || size <= limit)
+        return 0;
+    return cdc_err_set(vc->err, CDC_E_CONFIG, "column %s: a value of %.1f MB (%zu bytes) is "
+                       "over agent.max_value_mb (%zu); raise it in platform.yaml (at most "
+                       "1024) to capture the row", vc->col->name,
+                       (double) size / (1024.0 * 1024.0), size, limit / (1024 * 1024));
+}
+
 static int
 decode_value(const pgo_vctx *vc, const char *text, size_t len, cdc_value *out)
 {
     const cdc_col *col = vc->col;
 
     memset(out, 0, sizeof(*out));
+    if (check_size(vc, len) < 0)
+        return -1;
     if (!col->ctype.supported)
         return cdc_err_set(vc->err, CDC_E_UNSUPPORTED, "column %s: type %u is not supported",
                            col->name, col->type_oid);
@@ -403,29 +435,6 @@ pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
     pgo_vctx vc = { .col = col, .opts = opts, .arena = arena, .err = err };
 
     return decode_value(&vc, text, len, out);
-}
-
-/*
- * The size of a value as the user knows it (octet_length): bytea arrives as
- * hex text, two characters a byte after "\x"; everything else as its text.
- */
-static size_t
-value_size(const cdc_col *col, size_t textlen)
-{
-    if (col->ctype.kind != CDC_CT_ARRAY && pgo_col_value_oid(col) == PGO_OID_BYTEA)
-        return textlen >= 2 ? (textlen - 2) / 2 : 0;
-    return textlen;
-}
-
-static int
-value_too_large(const cdc_rel *rel, const cdc_col *col, size_t size, size_t limit,
-                cdc_err *err)
-{
-    /* Short, so that long names still leave the advice inside cdc_err's message. */
-    return cdc_err_set(err, CDC_E_CONFIG, "%s.%s: column %s: a value of %.1f MB (%zu bytes) "
-                       "is over agent.max_value_mb (%zu); raise it in platform.yaml (at most "
-                       "1024) to capture the row", rel->nspname, rel->relname, col->name,
-                       (double) size / (1024.0 * 1024.0), size, limit / (1024 * 1024));
 }
 
 /*
@@ -458,11 +467,6 @@ pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *
             vals[i].state = CDC_VAL_UNCHANGED;
             break;
         case 't':
-            if (opts->max_value_bytes > 0 &&
-                value_size(col, d->len) > opts->max_value_bytes) {
-                value_too_large(rel, col, value_size(col, d->len), opts->max_value_bytes, err);
-                return NULL;
-            }
             if (!col->ctype.supported)
                 break;
             vc.col = col;

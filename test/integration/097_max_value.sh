@@ -3,7 +3,7 @@
 # bytea is counted in bytes) and small rows go through; a 2 MB text value stops the agent with
 # an error naming the table, column, size, limit and key, exit 2, and the slot is not
 # confirmed past its transaction.  With the limit raised the next run delivers that row and
-# what followed it, once each.
+# what followed it, once each.  A snapshot is held to the same limit.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -48,4 +48,16 @@ agent_stop
 jl_check "each row exactly once, in order" "$EVENTS" '[e["key"]["id"] for e in data] == [1, 2, 3, 4]'
 jl_check "the 2 MB value arrived whole" "$EVENTS" \
     'get(data[2], "value.after.body") == "x" * 2097152'
+
+sql "CREATE TABLE s (id int PRIMARY KEY, body text)"
+sql "INSERT INTO s VALUES (1, repeat('y', 2097152))"
+P_TABLES=public.s P_SNAPSHOT=initial P_SLOT=snap_slot P_PUB=snap_pub P_OUT=$T/snap.jsonl \
+    write_pipeline
+set_max_value 1
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 60
+expect_eq "a snapshot row over the limit stops the agent with exit 2" "$AGENT_RC" 2
+expect_contains "the error names the snapshot's table, column and size" "$(cat "$T/agent.log")" \
+    "snapshot of table public.s: column body: a value of 2.0 MB (2097152 bytes) is over agent.max_value_mb (1)"
+expect_eq "nothing of that snapshot was delivered" "$(line_count "$T/snap.jsonl")" 0
 done_testing

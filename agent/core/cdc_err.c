@@ -9,14 +9,16 @@
  * Messages are one fixed buffer, and the reason a call failed is usually at
  * the end ("opening <path>: Permission denied"), after names and paths that
  * can be long, and after the context that each wrap prepends.  A message that
- * does not fit is therefore shortened where it is long: its longest words (a
- * path, a database name) lose their middle, marked "...", down to
- * ERR_WORD_KEEP characters each if need be.  Only a message that still does
- * not fit (many ordinary words) loses its own middle, keeping two thirds at
- * the head (what was being done) and the rest at the tail (why it failed).
- * Cuts fall on UTF-8 character boundaries.
+ * does not fit is therefore shortened where it is long: its long words (over
+ * ERR_WORD_LONG characters: a path, a database name) lose their middle,
+ * marked "...", longest first, down to ERR_WORD_KEEP characters each if need
+ * be.  Ordinary words (a setting's name) are left whole.  Only a message that
+ * still does not fit loses its own middle, keeping two thirds at the head
+ * (what was being done) and the rest at the tail (why it failed).  Cuts fall
+ * on UTF-8 character boundaries.
  */
 #define ERR_CUT_MARK  "..."
+#define ERR_WORD_LONG 48
 #define ERR_WORD_KEEP 24
 
 static bool
@@ -43,7 +45,7 @@ err_cut_word(char *s, size_t len, size_t excess)
         }
         i = j + 1;
     }
-    if (bestlen <= ERR_WORD_KEEP + mark)
+    if (bestlen <= ERR_WORD_LONG)
         return len;                     /* nothing long enough to shorten */
     cut = excess + mark;
     if (cut > bestlen - ERR_WORD_KEEP)

@@ -108,6 +108,24 @@ START_TEST(wraps_keep_reason)
 }
 END_TEST
 
+/* Words of ordinary length (a setting's name) are never cut: seen in 420, where
+ * "(agent.reconnect_max_attempts):" had become "(agent.recon...x_attempts):". */
+START_TEST(ordinary_words_stay_whole)
+{
+    cdc_err e = { 0 };
+
+    cdc_err_set(&e, CDC_E_CONN, "cannot connect to PostgreSQL at 127.0.0.1:12088 database "
+                "cdc_demo as cdc_user: connection to server at \"127.0.0.1\", port 12088 failed: "
+                "Connection refused  Is the server running on that host and accepting TCP/IP "
+                "connections?");
+    cdc_err_wrap(&e, "giving up after %d reconnect attempts (agent.reconnect_max_attempts)", 3);
+    ck_assert_msg(strncmp(e.msg, "giving up after 3 reconnect attempts "
+                          "(agent.reconnect_max_attempts): cannot connect to PostgreSQL at "
+                          "127.0.0.1:12088", 116) == 0, "%s", e.msg);
+    ck_assert(ends_with(e.msg, "accepting TCP/IP connections?"));
+}
+END_TEST
+
 /* No long word to shorten: the message's own middle goes, its head and its end stay. */
 START_TEST(many_words_keep_head_and_reason)
 {
@@ -185,6 +203,7 @@ err_suite(void)
     tcase_add_test(tc, very_long_name_keeps_reason);
     tcase_add_test(tc, wraps_keep_reason);
     tcase_add_test(tc, many_words_keep_head_and_reason);
+    tcase_add_test(tc, ordinary_words_stay_whole);
     tcase_add_test(tc, cut_on_character_boundaries);
     tcase_add_test(tc, ensure_fills_an_empty_message);
     tcase_add_test(tc, wrap_of_empty_message);

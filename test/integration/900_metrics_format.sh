@@ -85,6 +85,7 @@ expected = {
     "cdcagent_events": "counter", "cdcagent_received_bytes": "counter",
     "cdcagent_errors": "counter", "cdcagent_dlq_events": "counter",
     "cdcagent_schema_registrations": "counter",
+    "cdcagent_invalid_utf8_values": "counter",
     "cdcagent_replication_lag_bytes": "gauge", "cdcagent_replication_lag_seconds": "gauge",
     "cdcagent_confirmed_lsn": "gauge", "cdcagent_received_lsn": "gauge",
     "cdcagent_queue_depth": "gauge", "cdcagent_replication_state": "gauge",

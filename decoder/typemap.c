@@ -526,7 +526,7 @@ tm_default(cdc_rel *rel, cdc_col *col, const pgo_type_opts *o)
     arena = cdc_arena_new(1024);
     if (pgo_value_from_text(col, t, n, o, arena, &v, &err) == 0)
         tm_keep(rel, col, &v);
-    else
+    else if (!col->generated)   /* a generation expression is seldom a literal: no warning */
         log_warn("pgo", "%s.%s: column %s: default %s not used as schema default: %s",
                  rel->nspname, rel->relname, col->name, col->default_expr, err.msg);
     cdc_arena_free(arena);

@@ -343,6 +343,44 @@ START_TEST(quoted_array_elements_sized_to_fit)
 }
 END_TEST
 
+/* bytea is decoded from hex straight into base64 / lower-case hex: every tail length. */
+START_TEST(bytea_modes_without_a_decoded_copy)
+{
+    static const char *b64[] = { "", "AQ==", "AQI=", "AQID", "AQIDBA==", "AQIDBAU=",
+                                 "AQIDBAUG", "AQIDBAUGBw==" };
+    static const char *hexout[] = { "", "01", "0102", "010203", "01020304", "0102030405",
+                                    "010203040506", "01020304050607" };
+    cdc_arena    *a = cdc_arena_new(4096);
+    pgo_type_opts o = { 0 };
+    cdc_col       col = { .name = "b", .type_oid = 17,
+                          .ctype = { .supported = true, .kind = CDC_CT_STRING } };
+    cdc_value     v;
+    cdc_err       err = { 0 };
+    char          text[32];
+
+    for (int n = 0; n < 8; n++) {
+        strcpy(text, "\\x");
+        for (int i = 0; i < n; i++)
+            snprintf(text + 2 + 2 * i, 3, "%02X", i + 1);
+        o.binary_mode = PGO_BINARY_BASE64;
+        ck_assert_int_eq(pgo_value_from_text(&col, text, strlen(text), &o, a, &v, &err), 0);
+        ck_assert_uint_eq(v.u.s.n, strlen(b64[n]));
+        ck_assert(memcmp(v.u.s.p, b64[n], v.u.s.n) == 0);
+        o.binary_mode = PGO_BINARY_HEX;
+        ck_assert_int_eq(pgo_value_from_text(&col, text, strlen(text), &o, a, &v, &err), 0);
+        ck_assert_uint_eq(v.u.s.n, strlen(hexout[n]));
+        ck_assert(memcmp(v.u.s.p, hexout[n], v.u.s.n) == 0);
+    }
+    for (int m = 0; m < 3; m++) {
+        o.binary_mode = m == 0 ? PGO_BINARY_BASE64 : m == 1 ? PGO_BINARY_HEX : PGO_BINARY_BYTES;
+        ck_assert_int_eq(pgo_value_from_text(&col, "\\x0102zz04", 10, &o, a, &v, &err), -1);
+        ck_assert_int_eq(err.code, CDC_E_DECODE);
+        ck_assert_ptr_nonnull(strstr(err.msg, "not a hex bytea"));
+    }
+    cdc_arena_free(a);
+}
+END_TEST
+
 static Suite *
 bigvalue_suite(void)
 {
@@ -360,6 +398,7 @@ bigvalue_suite(void)
     tcase_add_test(tc, jsonl_line_failing_half_way_is_cut_off);
     tcase_add_test(tc, tuple_strings_borrow_from_the_message);
     tcase_add_test(tc, quoted_array_elements_sized_to_fit);
+    tcase_add_test(tc, bytea_modes_without_a_decoded_copy);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -35,7 +35,7 @@ typedef enum cdc_rc {
 
 typedef struct cdc_err {
     cdc_rc code;
-    char   msg[256];    /* one line, no trailing newline */
+    char   msg[512];    /* one line, no trailing newline; long names are shortened to fit */
 } cdc_err;
 
 /*

@@ -109,7 +109,9 @@ decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_
             text = cdc_arena_alloc(a, flen + 1);
             flen = copy_unescape(f, flen, text);
             text[flen] = '\0';
-            if (pgo_value_from_text(&rel->cols[col], text, flen, topts, a, &vals[col], err) < 0) {
+            /* text is in a, as the values are: they may point into it. */
+            if (pgo_value_from_text_borrow(&rel->cols[col], text, flen, topts, a, &vals[col],
+                                           err) < 0) {
                 cdc_err_wrap(err, "snapshot of table %s.%s", rel->nspname, rel->relname);
                 return NULL;
             }

@@ -437,6 +437,16 @@ pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
     return decode_value(&vc, text, len, out);
 }
 
+int
+pgo_value_from_text_borrow(const cdc_col *col, const char *text, size_t len,
+                           const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
+                           cdc_err *err)
+{
+    pgo_vctx vc = { .col = col, .opts = opts, .arena = arena, .err = err, .borrow = true };
+
+    return decode_value(&vc, text, len, out);
+}
+
 /*
  * Values decoded here borrow from the tuple's data where they can (strings
  * point into the message): the caller keeps the message for as long as the

@@ -30,6 +30,15 @@ int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
                         cdc_err *err);
 
 /*
+ * The same, but a string value may point into text instead of being copied:
+ * for a caller whose text lives as long as the values (agent/snapshot.c
+ * unescapes each COPY field into the arena the values live in).
+ */
+int pgo_value_from_text_borrow(const cdc_col *col, const char *text, size_t len,
+                               const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
+                               cdc_err *err);
+
+/*
  * Decodes a whole tuple into rel->ncols values (arena memory): 'n' gives
  * CDC_VAL_NULL, 'u' gives CDC_VAL_UNCHANGED, 't' is decoded; 'b' (binary)
  * is refused since the agent never asks for it.  Columns whose ctype is not

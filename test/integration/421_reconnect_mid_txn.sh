@@ -10,6 +10,9 @@
 #  2. A streamed transaction (protocol 2, logical_decoding_work_mem = 64kB): the walsender
 #     is terminated while the transaction, still open on the server, is being streamed;
 #     after its COMMIT every row arrives exactly once.
+#  3. A plain transaction again, and the agent paused (SIGSTOP) for 8 s with
+#     wal_sender_timeout at 3 s: the server ends the walsender; once resumed the agent
+#     reconnects and every row arrives exactly once.
 # Then SIGTERM: exit 0.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -93,6 +96,32 @@ until [ -s "$T/txn2.rc" ]; do
 done
 expect_eq "the streamed transaction committed" "$(cat "$T/txn2.rc")" 0
 all_once "$N2" "after the cut inside a streamed transaction"
+check "the agent is still running" agent_alive
+
+note "part 3: the agent stopped (SIGSTOP) past wal_sender_timeout inside a plain transaction"
+sql_su "ALTER SYSTEM SET logical_decoding_work_mem = '1GB'" >/dev/null
+sql_su "ALTER SYSTEM SET wal_sender_timeout = '3s'" >/dev/null
+sql_su "SELECT pg_reload_conf()" >/dev/null
+sql_su "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'cdc_slot'" >/dev/null
+sleep 1
+wait_slot_active cdc_slot 30
+N3=460000
+sql "INSERT INTO t SELECT i, repeat(md5(i::text), 3) FROM generate_series($((N2 + 1)), $N3) i"
+deadline=$((SECONDS + 60))
+while [ "$(line_count "$EVENTS")" -lt $((N2 + 20000)) ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "fewer than $((N2 + 20000)) lines after 60 s"
+    agent_alive || fail "agent exited before the pause"
+    sleep 0.02
+done
+kill -STOP "$AGENT_PID"
+at_cut=$(line_count "$EVENTS")
+note "agent paused at $at_cut lines for 8 s (wal_sender_timeout 3 s)"
+[ "$at_cut" -lt "$N3" ] || fail "the agent wrote the whole transaction before the pause ($at_cut lines): the test proves nothing"
+sleep 8
+kill -CONT "$AGENT_PID"
+all_once "$N3" "after a pause past wal_sender_timeout inside a plain transaction"
+check "the server ended the walsender for replication timeout" \
+    grep -q 'terminating walsender process due to replication timeout' "$PGDIR/log/postgresql.log"
 check "the agent is still running" agent_alive
 agent_stop
 summary=$(grep -o '[0-9]* transactions ([0-9]* streamed)[^"]*' "$T/agent.log" | tail -n 1)

@@ -14,10 +14,13 @@
 # in the same transaction), so that the value goes through the agent's transaction buffer
 # (agent.memory_limit_mb, then the spill file).
 #
+# The snap- cases read the row in an initial snapshot instead (snapshot_mode initial_only,
+# COPY); their reference is psql's COPY of the same table to /dev/null.
+#
 # Usage: test/bench/large_value_bench.sh [CASE...]
 #   CASE is textN or byteaN (N in MB), both (200 MB text + 100 MB bytea in one row), each
-#   optionally prefixed stream-; default: text10 text50 text100 text200 bytea100 both
-#   stream-text200 stream-bytea100.
+#   optionally prefixed stream- or snap-; default: text10 text50 text100 text200 bytea100
+#   both stream-text200 stream-bytea100 snap-text200 snap-bytea100.
 #   CDCAGENT=path/to/cdcagent, MEMORY_LIMITS="256 16" (agent.memory_limit_mb values to run),
 #   BENCH_PORT (default 55442).
 set -euo pipefail
@@ -32,7 +35,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 . "$SRC/test/lib/pg.sh"
 
 if [ $# -gt 0 ]; then CASES=("$@"); else
-    CASES=(text10 text50 text100 text200 bytea100 both stream-text200 stream-bytea100)
+    CASES=(text10 text50 text100 text200 bytea100 both stream-text200 stream-bytea100
+           snap-text200 snap-bytea100)
 fi
 
 cleanup() { pg_stop "$WORK/pg" >/dev/null 2>&1 || true; [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$WORK"; }
@@ -64,10 +68,11 @@ mib() { python3 -c "print(f'{$1/1024:.0f}')"; }
 printf '%-16s %9s %9s %18s %14s %7s\n' case value_MB limit_MB pg_recvlogical_MiB cdcagent_MiB ratio
 n=0
 for c in "${CASES[@]}"; do
-    stream=0
+    stream=0 snap=0
     name=$c
     case $c in
     stream-*) stream=1; name=${c#stream-} ;;
+    snap-*) snap=1; name=${c#snap-} ;;
     esac
     case $name in
     text*)  mb=${name#text};  row="repeat('0123456789abcdef', $mb * 65536), NULL" ;;
@@ -78,7 +83,7 @@ for c in "${CASES[@]}"; do
     for limit in $MEMORY_LIMITS; do
         n=$((n + 1))
         sql "TRUNCATE public.big" >/dev/null
-        sql "SELECT pg_create_logical_replication_slot('agent_$n', 'pgoutput')" >/dev/null
+        [ $snap = 1 ] || sql "SELECT pg_create_logical_replication_slot('agent_$n', 'pgoutput')" >/dev/null
         if [ $stream = 1 ]; then
             sql "BEGIN; INSERT INTO public.big VALUES ($n, $row);
                  INSERT INTO public.big SELECT g, 'small', NULL FROM generate_series(1000001, 1002000) g;
@@ -87,7 +92,7 @@ for c in "${CASES[@]}"; do
             sql "INSERT INTO public.big VALUES ($n, $row)" >/dev/null
         fi
         end=$(sql "SELECT pg_current_wal_insert_lsn()")
-        sql "SELECT pg_copy_logical_replication_slot('agent_$n', 'recv_$n')" >/dev/null
+        [ $snap = 1 ] || sql "SELECT pg_copy_logical_replication_slot('agent_$n', 'recv_$n')" >/dev/null
         # A walsender reads logical_decoding_work_mem from its role's settings at start.
         if [ $stream = 1 ]; then
             sql "ALTER ROLE cdc_user SET logical_decoding_work_mem = '64kB'" >/dev/null
@@ -95,10 +100,16 @@ for c in "${CASES[@]}"; do
             sql "ALTER ROLE cdc_user RESET logical_decoding_work_mem" >/dev/null
         fi
 
-        PGPASSWORD=cdc_password /usr/bin/time -f "%M" -o "$WORK/rss_recv_$n" \
-            "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-            --slot "recv_$n" --start --no-loop --endpos "$end" -f /dev/null \
-            -o proto_version=2 -o publication_names=big_pub -o streaming=on
+        if [ $snap = 1 ]; then
+            PGPASSWORD=cdc_password /usr/bin/time -f "%M" -o "$WORK/rss_recv_$n" \
+                "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+                -c "COPY public.big TO STDOUT" >/dev/null
+        else
+            PGPASSWORD=cdc_password /usr/bin/time -f "%M" -o "$WORK/rss_recv_$n" \
+                "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+                --slot "recv_$n" --start --no-loop --endpos "$end" -f /dev/null \
+                -o proto_version=2 -o publication_names=big_pub -o streaming=on
+        fi
 
         cat >"$WORK/p_$n.yaml" <<YAML
 pipeline_id: bench
@@ -112,7 +123,7 @@ source:
   tables: [public.big]
   slot_name: agent_$n
   publication_name: big_pub
-  snapshot_mode: never
+  snapshot_mode: $([ $snap = 1 ] && echo initial_only || echo never)
 sinks:
   - sink_id: devnull
     sink_type: jsonl
@@ -138,7 +149,8 @@ YAML
         rr=$(tail -1 "$WORK/rss_recv_$n")
         printf '%-16s %9d %9d %18s %14s %7s\n' "$c" "$mb" "$limit" "$(mib "$rr")" "$(mib "$ra")" \
             "$(python3 -c "print(f'{$ra/1024/$mb:.2f}')")"
-        sql "SELECT pg_drop_replication_slot('agent_$n')" "SELECT pg_drop_replication_slot('recv_$n')" >/dev/null
+        sql "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+             WHERE slot_name IN ('agent_$n', 'recv_$n')" >/dev/null
     done
 done
 sql "ALTER ROLE cdc_user RESET logical_decoding_work_mem" >/dev/null

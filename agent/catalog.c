@@ -193,7 +193,8 @@ key_from_replident(cdc_rel *rel)
 static void
 encoding_check(PGconn *conn, const cdc_rel *rel)
 {
-    const char *enc = PQparameterStatus(conn, "server_encoding");
+    /* agent_pg_connect() has every other encoding converted to UTF8; SQL_ASCII cannot be */
+    const char *enc = PQparameterStatus(conn, "client_encoding");
 
     if (enc != NULL && strcmp(enc, "UTF8") != 0 && !pgo_utf8_check_on()) {
         log_warn("catalog", "the source database's encoding is %s, not UTF8: text that is not "

@@ -23,6 +23,7 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
 {
     cfg_conn_params p;
     PGconn         *conn;
+    const char     *enc;
     char            msg[200];
 
     /* Session settings in there fix the text form of every value the decoder parses. */
@@ -38,6 +39,23 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
         cdc_err_set(err, CDC_E_CONN, "cannot connect to PostgreSQL at %s:%d database %s as %s%s: %s",
                     src->host, src->port, src->database, src->username,
                     replication ? " (replication)" : "", msg);
+        PQfinish(conn);
+        return NULL;
+    }
+    /*
+     * Text must reach the decoder as UTF-8: a database in another encoding (LATIN1, ...) is
+     * asked to convert, on the replication connection too (pgoutput converts what it sends
+     * to the client encoding).  Not SQL_ASCII: its bytes have no known encoding and the
+     * server would refuse those that are not UTF-8, so they come as stored and the decoder
+     * checks them (decoder/values_utf8.c).
+     */
+    enc = PQparameterStatus(conn, "server_encoding");
+    if (enc != NULL && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0 &&
+        PQsetClientEncoding(conn, "UTF8") != 0) {
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        trim_newline(msg);
+        cdc_err_set(err, CDC_E_PG, "database %s at %s:%d is encoded in %s and could not be "
+                    "read as UTF8: %s", src->database, src->host, src->port, enc, msg);
         PQfinish(conn);
         return NULL;
     }

@@ -8,6 +8,7 @@
 #     are written "caf\\xE9" and "caf\\xE8" (the bytes as \xNN text), values with U+FFFD;
 #   - one warning per table and column (not per row), one per invalid column name;
 #   - /metrics counts the invalid values: cdcagent_invalid_utf8_values_total{table=...}.
+# Part 2: a LATIN1 database, which the agent reads converted to UTF8: no U+FFFD, no warning.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -81,5 +82,30 @@ expect_eq "no warning for the clean column ok" "$(grep -c 'column ok holds text'
 metric=$(curl -s -m 5 "http://127.0.0.1:$HPORT/metrics" | grep '^cdcagent_invalid_utf8_values_total' || true)
 expect_eq "/metrics counts the invalid values of public.t" "$metric" \
     'cdcagent_invalid_utf8_values_total{table="public.t"} 6'
+agent_stop
+
+# Part 2, the same cause in another encoding: a LATIN1 database holds é as the byte 0xE9.
+# The agent asks the server to convert to UTF8 (agent_pg_connect), so names and values
+# arrive as UTF-8 (before: U+FFFD in their place, silently), and nothing is warned or counted.
+pg_psql "$PORT" postgres \
+    "CREATE DATABASE cdc_latin1 OWNER cdc_user ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+lsql() {
+    PGCLIENTENCODING=LATIN1 PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_latin1 -f "$1"
+}
+printf 'CREATE TABLE l (id int PRIMARY KEY, "caf\xe9" text);\nINSERT INTO l VALUES (1, '"'"'d\xe9j\xe0'"'"');\n' >"$T/l1.sql"
+lsql "$T/l1.sql"
+EVENTS=$T/latin1.jsonl
+: >"$EVENTS"
+P_TABLES=public.l P_SLOT=latin1_slot P_PUB=latin1_pub write_pipeline
+sed -i 's/^  database: cdc_demo$/  database: cdc_latin1/' "$T/pipeline.yaml"
+: >"$T/agent.log"
+P_SLOT=latin1_slot agent_start
+printf 'INSERT INTO l VALUES (2, '"'"'\xe7a'"'"');\n' >"$T/l2.sql"
+lsql "$T/l2.sql"
+wait_lines "$EVENTS" 2 30
+jl_check "LATIN1: names and values arrive as UTF-8 (snapshot and stream)" "$EVENTS" \
+    '[get(e, "value.after") for e in data] == [{"id": 1, "caf\u00e9": "d\u00e9j\u00e0"}, {"id": 2, "caf\u00e9": "\u00e7a"}]'
+expect_eq "LATIN1: no warning about text that is not UTF-8" "$(grep -c 'not valid UTF-8\|not UTF8' "$T/agent.log" || true)" 0
 agent_stop
 done_testing

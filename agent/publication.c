@@ -14,6 +14,8 @@
 #include "agent/pgconn.h"
 
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
+#define SQLSTATE_UNIQUE_VIOLATION       "23505"
+#define SQLSTATE_DUPLICATE_OBJECT       "42710"
 
 /* One configured table as the server sees it; has is false when it does not exist. */
 typedef struct table_access {
@@ -206,6 +208,15 @@ report_cannot_create(PGconn *conn, const cfg_source *src, const char *stmt, cons
     return -1;
 }
 
+static int check_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
+
+/*
+ * Creates the publication.  Someone else creating it between our lookup and
+ * this statement (another tool, a DBA: two agents are kept apart by the
+ * slot's lock) makes PostgreSQL refuse with 42710, or 23505 when both
+ * inserts met in the catalog's unique index: then it exists, and is checked
+ * like any existing one.
+ */
 static int
 create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
@@ -228,7 +239,12 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
     snprintf(why, sizeof(why), "%s", res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
                                          : PQerrorMessage(conn));
     why[strcspn(why, "\n")] = '\0';
-    if (state && strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0)
+    if (state && (strcmp(state, SQLSTATE_DUPLICATE_OBJECT) == 0 ||
+                  strcmp(state, SQLSTATE_UNIQUE_VIOLATION) == 0)) {
+        log_info("agent", "publication %s: created by someone else a moment ago (%s); "
+                 "checking it", src->publication_name, why);
+        rc = check_publication(conn, src, err);
+    } else if (state && strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0)
         report_cannot_create(conn, src, cdc_buf_str(&b), why, err);
     else
         cdc_err_set(err, PQstatus(conn) == CONNECTION_BAD ? CDC_E_CONN : CDC_E_PG,

@@ -204,8 +204,17 @@ repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
              export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     res = PQexec(rs->conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        cdc_err_set(err, CDC_E_PG, "creating replication slot %s: %s", slot,
-                    PQresultErrorMessage(res));
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        /* 42710: created by someone else since we looked (two agents are kept
+           apart by agent_slot_lock; this is another tool or a DBA). */
+        if (state && strcmp(state, "42710") == 0)
+            cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent or tool: it was "
+                        "created by someone else while this agent was starting; run one agent "
+                        "per slot (slot status shows who holds it)", slot);
+        else
+            cdc_err_set(err, CDC_E_PG, "creating replication slot %s: %s", slot,
+                        PQresultErrorMessage(res));
         goto out;
     }
     if (cdc_lsn_parse(PQgetvalue(res, 0, 1), consistent_point) < 0) {
@@ -249,7 +258,10 @@ start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *er
                     "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "
                     "(START_REPLICATION: %s)", slot, msg);
     else if (state && strcmp(state, "55006") == 0)
-        cdc_err_set(err, CDC_E_CONN, "slot %s: START_REPLICATION: %s", slot, msg);
+        cdc_err_set(err, CDC_E_CONN, "slot %s is in use by another process (pid %s on the "
+                    "server: another agent or tool, or this agent's previous connection not "
+                    "yet ended) (START_REPLICATION: %s)", slot,
+                    strstr(msg, "PID ") ? strstr(msg, "PID ") + 4 : "?", msg);
     else
         cdc_err_set(err, PQstatus(rs->conn) == CONNECTION_BAD ? CDC_E_CONN : CDC_E_PG,
                     "slot %s: START_REPLICATION: %s", slot, msg);

@@ -20,6 +20,7 @@
 #include "agent/repl.h"
 #include "agent/router.h"
 #include "agent/sdnotify.h"
+#include "agent/slot.h"
 #include "agent/snapshot.h"
 #include "agent/state.h"
 #include "agent/watermark.h"
@@ -471,6 +472,12 @@ reconnect(agent *ag, cdc_err *err)
         if (ag->sql == NULL)
             continue;
         ag->rs = repl_open(ag->src, err);
+        /* The agents' lock, as at start.  Our own previous connection holds it until
+           the server sees it gone (wal_sender_timeout), so a refusal is retried. */
+        if (ag->rs != NULL && agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0) {
+            err->code = CDC_E_CONN;
+            continue;
+        }
         if (ag->rs == NULL || start_stream(ag, err) < 0) {
             if (err->code == CDC_E_STATE)
                 return -1;      /* the slot is gone or invalidated: retrying cannot help */
@@ -869,8 +876,10 @@ run_agent(agent *ag, cdc_err *err)
     ag->router.wm = ag->wm;
     if (agent_router_resume(&ag->router, err) < 0)
         return -1;
+    /* One agent per slot, decided before the publication, the slot or the state
+       record is touched: the lock lives as long as the replication connection. */
     ag->rs = repl_open(ag->src, err);
-    if (ag->rs == NULL)
+    if (ag->rs == NULL || agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0)
         return -1;
     ag->proto = repl_server_version(ag->rs) >= 140000 ? 2 : 1;
     ag->cap = agent_capture_new(ag->cfg, ag->sql, &ag->router, ag->proto, err);

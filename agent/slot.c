@@ -508,6 +508,81 @@ out:
     return rc;
 }
 
+/*
+ * The lock's two keys: a constant for cdcagent and the slot name's hash.  A
+ * slot name is unique in the cluster but an advisory lock is per database,
+ * which is enough: a logical slot belongs to one database.  %s is the slot
+ * name as a literal: the statements also run on a replication connection,
+ * which takes the simple query protocol only.
+ */
+static const char slot_lock_sql[] =
+    "SELECT pg_try_advisory_lock(hashtext('cdcagent replication slot'), hashtext(%s))";
+
+static const char slot_holder_sql[] =
+    "SELECT a.pid, coalesce(host(a.client_addr), 'a local socket'),"
+    "       coalesce(nullif(a.application_name, ''), '?'),"
+    "       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')"
+    "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+    "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    "   AND l.classid = hashtext('cdcagent replication slot')::oid"
+    "   AND l.objid = hashtext(%s)::oid";
+
+/* One of the statements above with the slot's name in it; NULL with err set. */
+static PGresult *
+lock_query(PGconn *conn, const char *fmt, const char *slot, const char *what, cdc_err *err)
+{
+    char      sql[1024];
+    char     *lit = PQescapeLiteral(conn, slot, strlen(slot));
+    PGresult *res;
+
+    if (lit == NULL) {
+        cdc_err_set(err, CDC_E_CONN, "slot %s: %s: %s", slot, what, PQerrorMessage(conn));
+        return NULL;
+    }
+    snprintf(sql, sizeof(sql), fmt, lit, lit);
+    PQfreemem(lit);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+        cdc_err_set(err, PQstatus(conn) == CONNECTION_BAD ? CDC_E_CONN : CDC_E_PG,
+                    "slot %s: %s: %s", slot, what, m ? m : PQerrorMessage(conn));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+int
+agent_slot_lock(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    PGresult *res;
+    bool      got;
+
+    res = lock_query(conn, slot_lock_sql, src->slot_name, "taking the agents' lock on it", err);
+    if (res == NULL)
+        return -1;
+    got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (got)
+        return 0;
+    /* Who holds it; it may be gone already, then say so rather than retry. */
+    res = lock_query(conn, slot_holder_sql, src->slot_name, "reading who holds its lock", err);
+    if (res == NULL)
+        return cdc_err_wrap(err, "slot %s is in use by another agent", src->slot_name);
+    if (PQntuples(res) == 0)
+        cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent (pid unknown: it "
+                    "stopped a moment ago); run one agent per slot", src->slot_name);
+    else
+        cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent (pid %s on the "
+                    "server, connected from %s as application %s since %s); run one agent "
+                    "per slot", src->slot_name, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+    PQclear(res);
+    return -1;
+}
+
 int
 agent_slot_create(const cdc_config *cfg, cdc_err *err)
 {
@@ -519,18 +594,23 @@ agent_slot_create(const cdc_config *cfg, cdc_err *err)
 
     if (conn == NULL)
         return -1;
-    /* The publication first: pgoutput needs it to exist at the slot's start. */
-    rc = agent_ensure_publication(conn, &cfg->pipeline.source, err);
-    PQfinish(conn);
-    if (rc < 0)
+    /* The agents' lock, held until the slot exists; then the publication first:
+       pgoutput needs it to exist at the slot's start. */
+    if (agent_slot_lock(conn, &cfg->pipeline.source, err) < 0 ||
+        agent_ensure_publication(conn, &cfg->pipeline.source, err) < 0) {
+        PQfinish(conn);
         return -1;
+    }
     rs = repl_open(&cfg->pipeline.source, err);
-    if (rs == NULL)
+    if (rs == NULL) {
+        PQfinish(conn);
         return -1;
+    }
     rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false, &cp, NULL, 0, err);
     if (rc == 0)
         printf("slot %s created at %s\n", cfg->pipeline.source.slot_name, cdc_lsn_format(cp, lsn));
     repl_close(rs);
+    PQfinish(conn);
     return rc;
 }
 

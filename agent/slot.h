@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "agent/config.h"
 #include "agent/core/cdc_err.h"
 
@@ -29,6 +31,18 @@ typedef struct agent_slot_opts {
 int agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarnings,
                       cdc_err *err);
 int agent_slot_create(const cdc_config *cfg, cdc_err *err);
+
+/*
+ * Takes the agents' lock on @p src's slot for as long as @p conn lives (a
+ * session advisory lock keyed on the slot's name), so that of two agents
+ * started together on one slot one goes on and the other stops before it
+ * touches the publication or the slot.  @p conn may be the replication
+ * connection (the agent's: it ends within wal_sender_timeout of an agent
+ * that vanished, as the slot's own "active" does).  @returns 0, or -1 with
+ * err set (CDC_E_STATE): "slot X is in use by another agent (pid N, client
+ * A, ...)", naming the connection that holds the lock.
+ */
+int agent_slot_lock(PGconn *conn, const cfg_source *src, cdc_err *err);
 int agent_slot_drop(const cdc_config *cfg, cdc_err *err);
 
 /*

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Two agents started at the same instant on one slot (and one publication, neither existing
+# yet), several times: exactly one streams, the other exits 1 saying the slot is in use by
+# another agent and naming that agent's connection (pid), never with a raw PostgreSQL race
+# message (duplicate key value violates unique constraint, replication slot ... already
+# exists, ... is active for PID). The winner captures every row once.
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "$0")/common.sh"
+need_agent
+
+ROUNDS=${ROUNDS:-6}
+pg_up
+sql "CREATE TABLE items (id int PRIMARY KEY, v text)" \
+    "INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 2000) i"
+P_TABLES=public.items
+write_platform
+
+pids=()
+for r in $(seq "$ROUNDS"); do
+    P_SLOT=race_$r P_PUB=race_pub_$r P_OUT=$T/out_$r.jsonl
+    EVENTS=$T/out_$r.jsonl
+    write_pipeline
+    : >"$T/a_$r.log"; : >"$T/b_$r.log"
+    # both at once: started by one subshell, no wait in between
+    "$CDCAGENT" run "$T/pipeline.yaml" --platform-config "$T/platform.yaml" 2>"$T/a_$r.log" &
+    pa=$!
+    "$CDCAGENT" run "$T/pipeline.yaml" --platform-config "$T/platform.yaml" 2>"$T/b_$r.log" &
+    pb=$!
+    # one of them exits by itself; the other streams (slot active) until stopped
+    alive=2
+    for _ in $(seq 600); do
+        alive=0
+        kill -0 "$pa" 2>/dev/null && alive=$((alive + 1))
+        kill -0 "$pb" 2>/dev/null && alive=$((alive + 1))
+        [ "$alive" -le 1 ] && [ "$(slot_field "race_$r" active)" = t ] && break
+        [ "$alive" -eq 0 ] && break
+        sleep 0.1
+    done
+    expect_eq "round $r: one agent left running, streaming from race_$r" \
+        "$alive $(slot_field "race_$r" active)" "1 t"
+    if kill -0 "$pa" 2>/dev/null; then win=$pa; lose=$pb; wl=a; ll=b; else win=$pb; lose=$pa; wl=b; ll=a; fi
+    lrc=0; wait "$lose" || lrc=$?
+    sql "INSERT INTO items VALUES (100000 + $r, 'after')"
+    want=$(sql "SELECT count(*) FROM items")
+    wait_lines "$T/out_$r.jsonl" "$want" 60
+    kill -TERM "$win"
+    wrc=0; wait "$win" || wrc=$?
+    lerr=$(grep -E 'error|cdcagent:' "$T/${ll}_$r.log" | tail -n 3)
+    note "round $r: loser: $(tail -n 1 "$T/${ll}_$r.log")"
+    expect_eq "round $r: the other agent exits 1" "$lrc" 1
+    expect_contains "round $r: it says the slot is in use by another agent" "$lerr" \
+        "slot race_$r is in use by another agent"
+    expect_contains "round $r: and names that agent's connection" "$lerr" "pid "
+    expect_eq "round $r: no raw race message" \
+        "$(grep -cE 'duplicate key|already exists|is active for PID' "$T/${ll}_$r.log" || true)" 0
+    expect_eq "round $r: the agent that streamed stops with 0" "$wrc" 0
+    expect_eq "round $r: every row once (the snapshot's rows and the insert)" \
+        "$(python3 -c '
+import json, sys
+ids = [json.loads(l)["key"]["id"] for l in open(sys.argv[1]) if json.loads(l)["value"]]
+print(len(ids), len(set(ids)))' "$T/out_$r.jsonl")" "$want $want"
+done
+done_testing

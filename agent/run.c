@@ -256,11 +256,11 @@ note_state(agent *ag, bool force)
 {
     int64_t now = mono_ms();
     bool    changed = force;
+    int64_t every = (int64_t) (ag->cfg->platform.agent.status_interval_seconds * 1000);
     cdc_pos last = ag->router.last_row;
     cdc_err e = { 0 };
 
-    if (!ag->state_on || (!force && now - ag->state_saved_ms <
-                                        (int64_t) (ag->cfg->platform.agent.status_interval_seconds * 1000)))
+    if (!ag->state_on || (!force && now - ag->state_saved_ms < every))
         return;
     ag->state_saved_ms = now;
     for (int i = 0; i < ag->router.ndests; i++) {
@@ -710,10 +710,10 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
                      "durable before streaming", (long long) ((logged - since) / 1000),
                      ag->router.dests[slow]->id);
         }
+        /* Each destination makes things durable at its own pace (flush intervals, batches,
+           retries): poll, do not force a flush. */
         update_metrics(ag);
-        if (agent_router_flush(&ag->router, 1000, err) < 0 && !cdc_rc_retriable(err->code))
-            return -1;
-        cdc_err_clear(err);
+        nanosleep(&(struct timespec) { 0, 20 * 1000 * 1000 }, NULL);
     }
     ag->state.snapshot = AGENT_SNAP_DELIVERED;
     note_state(ag, true);

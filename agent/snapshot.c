@@ -361,25 +361,10 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
                                "(wal_status lost: it fell behind max_slot_wal_keep_size) and "
                                "the changes it kept are gone; to recover, drop the slot "
                                "(cdcagent slot drop --yes) and start again with snapshot_mode "
-                               "when_needed (or initial on empty destinations)",
-                               src->slot_name);
+                               "when_needed", src->slot_name);
         log_warn("agent", "slot %s was invalidated (wal_status lost) and the changes it kept "
                  "are gone; snapshot_mode when_needed: dropping the slot and taking a new "
                  "snapshot (rows already delivered arrive again as op r)", src->slot_name);
-        *plan = AGENT_SLOT_RECREATE;
-        return 0;
-    }
-    if (f->exists && snapshot_wanted(src) && f->snapshot_unproven) {
-        /*
-         * Snapshot rows are not in the WAL: the slot cannot send again the ones
-         * a destination never made durable, so the only way to deliver them is
-         * a new snapshot on a new slot.  Destinations that have some of them
-         * get them again (jsonl: a second line; PostgreSQL: the same upsert;
-         * webhook: a new Idempotency-Key, since the positions are new).
-         */
-        log_warn("agent", "slot %s: %s; dropping the slot and taking the snapshot again: rows "
-                 "already delivered arrive a second time (op r)", src->slot_name,
-                 f->snapshot_unproven);
         *plan = AGENT_SLOT_RECREATE;
         return 0;
     }
@@ -398,6 +383,21 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
                      "durable); dropping the slot and taking the snapshot again",
                      src->slot_name);
             *plan = AGENT_SLOT_RECREATE;
+            return 0;
+        }
+        if (snapshot_wanted(src) && f->snapshot_unproven) {
+            /*
+             * Snapshot rows are not in the WAL: the slot cannot send again the
+             * ones a destination never made durable, so the only way to deliver
+             * them is a new snapshot on a new slot.  Destinations that have some
+             * of them get them again (jsonl: a second line; PostgreSQL: the same
+             * upsert; webhook: a new Idempotency-Key, the positions being new).
+             */
+            log_warn("agent", "slot %s: %s; dropping the slot and taking the snapshot again: "
+                     "rows already delivered arrive a second time (op r)", src->slot_name,
+                     f->snapshot_unproven);
+            *plan = AGENT_SLOT_RECREATE;
+            return 0;
         }
         return 0;
     }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Kafka and the initial snapshot across restarts (real broker, JSON):
 #  1. snapshot, stream, SIGTERM, restart: no second snapshot, the stream goes on, every row once;
-#  2. SIGKILL right after the snapshot, before the slot moved: the partitions cannot prove
-#     that every snapshot row arrived, so the snapshot is taken again on a new slot (rows
-#     arrive twice, at new positions; none is missing);
+#  2. SIGKILL right after the snapshot, before the slot moved: the agent streams only once
+#     Kafka acknowledged every snapshot row, and records it (agent.state_dir).  If the kill
+#     came before that record, the partitions cannot prove that every snapshot row arrived,
+#     so the snapshot is taken again on a new slot (rows arrive twice, at new positions);
+#     after it, the agent streams on with no second snapshot.  Either way none is missing;
 #  3. topics that already hold records without cdcagent's position headers (Debezium's,
 #     before a switch) and the slot exists: the agent streams from the slot, it does not
-#     drop it to take a snapshot.
+#     drop it to take a snapshot;
+#  4. SIGKILL while the broker is paused (SIGSTOP) during a 120,000-row snapshot, before
+#     Kafka acknowledged it: the record says pending, so the snapshot is taken again.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/kafka.sh"
@@ -33,6 +37,7 @@ kafka:
   topic_num_partitions: 3
 agent:
   status_interval_seconds: 1
+  state_dir: $T
 YAML
 }
 dump() { "$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$B" "$@"; }
@@ -88,6 +93,13 @@ for _ in $(seq 100); do dump k2.public.items >"$T/d2.jsonl"; [ "$(line_count "$T
 agent_kill9
 cp=$(grep -o 'slot s2: created, consistent at [0-9A-F/]*' "$T/agent.log" | awk '{print $NF}')
 moved=$(sql_su "SELECT confirmed_flush_lsn > '$cp' FROM pg_replication_slots WHERE slot_name = 's2'")
+# The agent's record: "snapshot delivered" once every row was acknowledged, before streaming.
+recorded=$(grep -h '^snapshot ' "$T"/cdcagent-*-s2.state | awk '{print $2}')
+note "at the kill: slot moved past $cp: $moved; record: snapshot $recorded"
+if [ "$recorded" != delivered ] && [ "$moved" = t ]; then
+    fail "the slot moved past the snapshot before the record said delivered"
+fi
+[ "$recorded" = delivered ] && moved=t
 agent_start
 if [ "$moved" = f ]; then want=1004; else want=502; fi
 for _ in $(seq 100); do dump k2.public.items >"$T/d2.jsonl"; [ "$(line_count "$T/d2.jsonl")" -ge "$want" ] && break; sleep 0.2; done
@@ -95,11 +107,12 @@ sql "INSERT INTO items VALUES (503, 'c')"
 for _ in $(seq 100); do dump k2.public.items >"$T/d2.jsonl"; [ "$(line_count "$T/d2.jsonl")" -ge $((want + 1)) ] && break; sleep 0.2; done
 agent_stop
 if [ "$moved" = f ]; then
-    expect_contains "slot still at its consistent point $cp: the snapshot is taken again" \
-        "$(grep 'during the snapshot' "$T/agent.log" || true)" "taking the snapshot again"
+    expect_contains "slot still at its consistent point $cp, record pending: the snapshot is taken again" \
+        "$(grep 'before every destination had made the snapshot durable' "$T/agent.log" || true)" "taking the snapshot again"
     expect_eq "two snapshots of 502 rows, then the insert" "$(ops "$T/d2.jsonl")" "c=1 r=1004"
 else
-    note "the slot had moved past $cp before the kill: the snapshot was complete, not retaken"
+    note "the record (or the slot) proved the snapshot complete before the kill: not retaken"
+    expect_eq "no second snapshot" "$(grep -c 'taking the snapshot again' "$T/agent.log" || true)" 0
     expect_eq "one snapshot of 502 rows, then the insert" "$(ops "$T/d2.jsonl")" "c=1 r=502"
 fi
 expect_eq "no row missing" "$(ids_once "$T/d2.jsonl" 503)" "missing=0"
@@ -136,4 +149,40 @@ agent_stop
 expect_eq "5 foreign records and the insert, no snapshot" "$(line_count "$T/d3.jsonl")" 6
 expect_eq "slot s3 kept (not dropped for a snapshot)" \
     "$(sed -n "/=== run $AGENT_RUNS /,\$p" "$T/agent.log" | grep -c 'dropping the slot\|taking the snapshot' || true)" 0
+note "4. SIGKILL while the broker is paused: the snapshot read, not acknowledged, taken again"
+# A snapshot long enough (120,000 rows) to pause the broker (SIGSTOP) once it has begun: the
+# rows pile up in the producer (it stalls when its queue is full), none acknowledged since.
+N4=120000
+sql "CREATE TABLE big4 (id int PRIMARY KEY, v text)" \
+    "INSERT INTO big4 SELECT i, 'v' || i FROM generate_series(1, $N4) i"
+P_TABLES=public.big4; P_SLOT=s4; P_PUB=p4; P_SNAPSHOT=initial
+write_pipeline
+sed -i 's/^topic_prefix: cdc/topic_prefix: k4/' "$T/pipeline.yaml"
+BPID=$(cat "$KDIR/pid")
+AGENT_NO_WAIT=1 agent_start
+this_run() { sed -n "/=== run $AGENT_RUNS /,\$p" "$T/agent.log"; }
+for _ in $(seq 1000); do this_run | grep -q 'reading 1 tables' && break; sleep 0.01; done
+kill -STOP "$BPID"
+for _ in $(seq 30); do this_run | grep -q '"snapshot".*done' && break; sleep 0.1; done
+sleep 1
+recorded=$(cat "$T"/cdcagent-*-s4.state 2>/dev/null | awk '/^snapshot /{print $2}')
+agent_kill9
+kill -CONT "$BPID"
+note "at the kill: $(this_run | grep -c '"snapshot".*done' || true) 'snapshot done' lines; record: snapshot $recorded"
+agent_start
+sql "INSERT INTO big4 VALUES ($((N4 + 1)), 'e')"
+for _ in $(seq 150); do
+    dump k4.public.big4 >"$T/d4.jsonl"
+    [ "$(ids_once "$T/d4.jsonl" $((N4 + 1)))" = missing=0 ] && break
+    sleep 1
+done
+agent_stop
+if [ "$recorded" = pending ]; then
+    expect_contains "the record said pending: the snapshot is taken again" \
+        "$(this_run | grep 'before every destination had made the snapshot durable' || true)" "taking the snapshot again"
+else
+    note "the broker acknowledged the whole snapshot before the pause: not retaken (nothing to check there)"
+fi
+note "k4: $(ops "$T/d4.jsonl") (rows the broker had taken before the pause arrive twice)"
+expect_eq "no row missing" "$(ids_once "$T/d4.jsonl" $((N4 + 1)))" "missing=0"
 done_testing

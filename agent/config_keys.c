@@ -712,7 +712,8 @@ static const cfg_key platform_keys[] = {
       .choices = log_formats, .desc = "auto: text on a terminal, else JSON lines." },
     { .name = "agent.memory_limit_mb", .type = CFG_INT, .off = PF(agent.memory_limit_mb),
       .def = "256", .range = "1..",
-      .desc = "Memory for buffering streamed transactions before they spill to disk." },
+      .desc = "Memory for buffering streamed transactions before they spill to disk (a "
+              "message of 8 MiB or more, one large value, goes to disk at once)." },
     { .name = "agent.max_value_mb", .type = CFG_INT, .off = PF(agent.max_value_mb),
       .def = "512", .range = "1..1024",
       .desc = "Largest column value (octet_length: text, json, bytea, ...) the agent "

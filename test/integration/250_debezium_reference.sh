@@ -6,6 +6,9 @@
 # NaN/±Infinity, arrays, enums, a domain, REPLICA IDENTITY DEFAULT and FULL, a table without
 # a primary key, a primary-key change, an unchanged TOAST value, TRUNCATE, logical decoding
 # messages and ALTER TABLE ADD/DROP COLUMN mid-stream.
+# Since issue 17 the workload is test/fixtures/debezium_workload.sh (shared with 260; 110 uses
+# its every_type table) and adds text outside the BMP (a key column, values, an enum label, a
+# default), stored generated columns, and the cases where Debezium is wrong (EXPECT below).
 #
 # The two outputs are compared topic by topic, record by record, in order: the key payload
 # and the value payload (Debezium's JsonConverter "payload" part against the jsonl line's

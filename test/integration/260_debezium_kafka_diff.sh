@@ -2,7 +2,8 @@
 # 260: the DIFFERENTIAL test over KAFKA.  The workload of 250 (snapshot rows, then every mapped
 # type, NULLs, NaN/±Infinity, arrays, enums, a domain, REPLICA IDENTITY DEFAULT and FULL, a table
 # without a primary key, a primary-key change, unchanged TOAST, TRUNCATE, logical decoding
-# messages, ALTER TABLE ADD/DROP COLUMN, transactions over several tables) is captured at the
+# messages, ALTER TABLE ADD/DROP COLUMN, transactions over several tables) (test/fixtures/debezium_workload.sh,
+# with text outside the BMP, stored generated columns and the cases of EXPECT) is captured at the
 # same time, with transaction metadata and heartbeats on, by
 #   - Debezium 2.7.4 (Kafka Connect 3.7.1 standalone, JsonConverter schemas.enable=true, topics
 #     created by Connect with 3 partitions) into broker A, and

@@ -34,14 +34,21 @@ sql "UPDATE m SET region = 13 WHERE id = 2"          # m_p2 -> m_p2 (same partit
 sql "UPDATE m SET region = 23 WHERE id = 4"          # m_p1 -> m_p3: moves the row
 sql "DELETE FROM m WHERE id = 5"
 # A partition created, one attached (with a row that was there before), one detached.
+# PostgreSQL 13 and 14's walsender does not notice ATTACH/DETACH PARTITION (fixed in 15): the
+# workaround docs/dba.md gives, a no-op ALTER PUBLICATION after each, is applied there.
+if [ "$(sql_su "SHOW server_version_num")" -lt 150000 ]; then
+    REFRESH="ALTER PUBLICATION cdc_publication SET (publish_via_partition_root = true)"
+else
+    REFRESH="SELECT 1"
+fi
 sql "CREATE TABLE m_p4 PARTITION OF m FOR VALUES FROM (30) TO (40)"
 sql "INSERT INTO m VALUES (7, 31, 'g')"
 sql "CREATE TABLE m_p5 (id int NOT NULL, region int NOT NULL, v text, PRIMARY KEY (id, region))" \
     "INSERT INTO m_p5 VALUES (8, 41, 'before attach')" \
-    "ALTER TABLE m ATTACH PARTITION m_p5 FOR VALUES FROM (40) TO (50)"
+    "ALTER TABLE m ATTACH PARTITION m_p5 FOR VALUES FROM (40) TO (50)" "$REFRESH"
 sql "INSERT INTO m VALUES (9, 42, 'h')"
 sql "UPDATE m SET v = 'h2' WHERE id = 8"
-sql "ALTER TABLE m DETACH PARTITION m_p3"
+sql "ALTER TABLE m DETACH PARTITION m_p3" "$REFRESH"
 sql "INSERT INTO m_p3 VALUES (10, 25, 'detached')"   # no longer part of m: not captured
 sql "TRUNCATE m_p2"      # a partition alone: PostgreSQL does not publish it via the root
 sql "TRUNCATE m"        # the root: one truncate of m
@@ -113,7 +120,6 @@ agent_start
 sql "INSERT INTO m VALUES (13, 4, 'before alter')"
 wait_lines "$EVENTS" 22 60
 sql_su "ALTER PUBLICATION cdc_publication SET (publish_via_partition_root = false)"
-before=$(lsn_num "$(sql_su "SELECT pg_current_wal_lsn()")")
 sql "INSERT INTO m VALUES (14, 5, 'leaf')"
 agent_wait_exit 60
 expect_eq "the agent stops (exit 2) on a change published under a partition's name" "$AGENT_RC" 2
@@ -121,9 +127,17 @@ expect_contains "the log names the partition and why" "$(cat "$T/agent.log")" \
     "table public.m_p1 is a partition of a table in source.tables, but publication cdc_publication sends its change at"
 expect_contains "the error names the fix" "$(cat "$T/agent.log")" \
     "of partition public.m_p1 comes under its own name, not its listed root's: publication cdc_publication needs publish_via_partition_root = true"
-confirmed=$(lsn_num "$(slot_field cdc_slot confirmed_flush_lsn)")
-check "the slot is not confirmed past the partition's change ($confirmed <= $before)" \
-    [ "$confirmed" -le "$before" ]
+at=$(sed -n 's/.*cdcagent: run: change at \([0-9A-F/]*\) of partition.*/\1/p' "$T/agent.log" | tail -1)
+check "the error names the change's LSN ($at)" [ -n "$at" ]
+note "stopped at $at; slot confirmed $(slot_field cdc_slot confirmed_flush_lsn)"
+# Not confirmed past it: with the setting back on, a second start is sent the same change -
+# decoded with the publication as it was when the change was written, so under the
+# partition's name again - and stops on it again (docs/dba.md: drop the slot to go on).
+sql_su "ALTER PUBLICATION cdc_publication SET (publish_via_partition_root = true)"
+cdc run "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "a second start stops again (exit 2)" "$CDC_RC" 2
+expect_contains "on the same change: the slot did not move past it" "$(cat "$T/cdc.err")" \
+    "change at $at of partition public.m_p1"
 check "the change was not delivered" [ "$(line_count "$F")" -eq 22 ]
 check "no 'ignoring it' for a partition of a listed table" \
     bash -c "! grep -q 'm_p1 is published but not in source.tables' '$T/agent.log'"

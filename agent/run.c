@@ -680,6 +680,30 @@ start_state(agent *ag, cdc_err *err)
 }
 
 /*
+ * The record lists every destination the snapshot was delivered to (those that
+ * cannot report positions too, with none).  One configured since has only the
+ * changes from its first start on: said once, when warn is set, with the way
+ * to give it the snapshot.
+ */
+static void
+note_snapshot_dests(agent *ag, bool warn)
+{
+    for (int i = 0; i < ag->router.ndests; i++) {
+        const cdc_dest *d = ag->router.dests[i];
+
+        if (agent_state_dest_get(&ag->state, d->id, d->ops->kind, false) != NULL)
+            continue;
+        if (warn)
+            log_warn("agent", "destination %s (%s) was added after slot %s's snapshot was "
+                     "delivered: it gets the changes from now on, not the rows from before. To "
+                     "give it the snapshot, drop the slot (cdcagent slot drop PIPELINE --yes) "
+                     "and start with snapshot_mode when_needed (every destination then gets the "
+                     "rows again as op r)", d->id, d->ops->kind, ag->src->slot_name);
+        agent_state_dest_get(&ag->state, d->id, d->ops->kind, true);
+    }
+}
+
+/*
  * The snapshot's rows are all handed out: wait until every destination made
  * them durable, then record it, before streaming.  Until then a restart must
  * take the snapshot again, since the slot cannot send those rows (nothing
@@ -716,6 +740,7 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
         nanosleep(&(struct timespec) { 0, 20 * 1000 * 1000 }, NULL);
     }
     ag->state.snapshot = AGENT_SNAP_DELIVERED;
+    note_snapshot_dests(ag, false);
     note_state(ag, true);
     log_info("agent", "snapshot: every row durable in every destination");
     return 0;
@@ -773,6 +798,7 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
                  CDC_LSN_ARGS(slot.confirmed));
         /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
            without a record, vouched for by destinations that all remember. */
+        note_snapshot_dests(ag, ag->state.loaded && ag->state.snapshot == AGENT_SNAP_DELIVERED);
         if (!ag->state.loaded || ag->state.snapshot == AGENT_SNAP_PENDING)
             ag->state.snapshot = src->snapshot_mode == CFG_SNAPSHOT_NEVER && !ag->state.loaded
                                      ? AGENT_SNAP_NONE : AGENT_SNAP_DELIVERED;

@@ -6,7 +6,8 @@
 # it holds, what it held and the ways out, and change nothing (the slot stays where it was).
 # Restored destinations start normally, with every event once.  Ordinary restarts, after an
 # idle confirm and after transactions with no published row moved the slot past the sinks'
-# last event, must not be mistaken for a loss.
+# last event, must not be mistaken for a loss.  A webhook added after the snapshot was
+# delivered is named once, with the way to give it the snapshot.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -129,6 +130,28 @@ agent_stop
 expect_eq "the new snapshot filled the replica again" \
     "$(pg_psql "$TPORT" mirror "SELECT count(*) FROM public.customers")" \
     "$(sql "SELECT count(*) FROM customers")"
+
+note "a webhook added after the snapshot was delivered: said once, with the way to give it the snapshot"
+rm -f "$T/rport"
+bg python3 "$CDC_SRC/test/doubles/webhook_receiver.py" --log "$T/req.jsonl" --port-file "$T/rport"
+for _ in $(seq 50); do [ -s "$T/rport" ] && break; sleep 0.1; done
+cat >>"$T/pipeline.yaml" <<YAML
+  - sink_id: late
+    sink_type: webhook
+    webhook:
+      url: http://127.0.0.1:$(cat "$T/rport")/late
+YAML
+agent_start
+sql "INSERT INTO customers VALUES (103, 'for the late one')"
+for _ in $(seq 100); do [ "$(line_count "$T/req.jsonl")" -ge 1 ] && break; sleep 0.1; done
+agent_stop
+expect_contains "the added webhook is named, with the way to give it the snapshot" "$(this_run)" \
+    "destination late (webhook) was added after slot cdc_slot's snapshot was delivered"
+jl_check "it got the change made after it was added" "$T/req.jsonl" \
+    "[get(e, 'body.key.id') for e in evs if e['status'] == 200] == [103]"
+agent_start
+agent_stop
+expect_eq "said once: the next start knows it" "$(this_run | grep -c 'was added after slot' || true)" 0
 
 pg_cleanup "$TGT"
 done_testing

@@ -166,7 +166,16 @@ val_bytea(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
         out->u.s.n = 2 * nb;
         return 0;
     default:
-        b = cdc_arena_alloc(vc->arena, nb + 1);
+        if (vc->inplace == s) {
+            /* Over the text itself (byte i from characters 2i+2, 2i+3: always behind the
+               reading), once it is known to be hex, so an error can still quote it. */
+            for (i = 2; i < n; i++)
+                if (hexval(s[i]) < 0)
+                    return pgo_vfail(vc, "not a hex bytea", s, n);
+            b = (uint8_t *) vc->inplace;
+        } else {
+            b = cdc_arena_alloc(vc->arena, nb + 1);
+        }
         if (unhex(s + 2, nb, b) < 0)
             return pgo_vfail(vc, "not a hex bytea", s, n);
         out->u.s.p = (const char *) b;
@@ -438,11 +447,12 @@ pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
 }
 
 int
-pgo_value_from_text_borrow(const cdc_col *col, const char *text, size_t len,
+pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,
                            const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
                            cdc_err *err)
 {
-    pgo_vctx vc = { .col = col, .opts = opts, .arena = arena, .err = err, .borrow = true };
+    pgo_vctx vc = { .col = col, .opts = opts, .arena = arena, .err = err, .borrow = true,
+                    .inplace = text };
 
     return decode_value(&vc, text, len, out);
 }

@@ -30,11 +30,13 @@ int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
                         cdc_err *err);
 
 /*
- * The same, but a string value may point into text instead of being copied:
- * for a caller whose text lives as long as the values (agent/snapshot.c
- * unescapes each COPY field into the arena the values live in).
+ * The same, but a string value may point into text instead of being copied,
+ * and a bytea (binary_handling_mode bytes) is decoded over the text itself:
+ * for a caller whose text lives as long as the values and is not needed
+ * after (agent/snapshot.c unescapes each COPY field into the arena the
+ * values live in).
  */
-int pgo_value_from_text_borrow(const cdc_col *col, const char *text, size_t len,
+int pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,
                                const pgo_type_opts *opts, cdc_arena *arena, cdc_value *out,
                                cdc_err *err);
 

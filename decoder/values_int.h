@@ -52,6 +52,7 @@ typedef struct pgo_vctx {
     cdc_arena           *arena;
     cdc_err             *err;
     bool                 borrow;    /* strings may point into the text (see pgo_tuple_values) */
+    char                *inplace;   /* text the caller lets a bytea be decoded over, or NULL */
 } pgo_vctx;
 
 /*

@@ -381,6 +381,33 @@ START_TEST(bytea_modes_without_a_decoded_copy)
 }
 END_TEST
 
+/* The snapshot's decode: strings point into the text, a bytea is decoded over it. */
+START_TEST(snapshot_decode_borrows_and_decodes_in_place)
+{
+    cdc_arena    *a = cdc_arena_new(4096);
+    pgo_type_opts o = { 0 };
+    cdc_col       bcol = { .name = "b", .type_oid = 17,
+                           .ctype = { .supported = true, .kind = CDC_CT_BYTES } };
+    cdc_col       tcol = { .name = "t", .type_oid = 25,
+                           .ctype = { .supported = true, .kind = CDC_CT_STRING } };
+    cdc_value     v;
+    cdc_err       err = { 0 };
+    char          hex[] = "\\xdeadBEEF00", bad[] = "\\xdeadzz", txt[] = "hello";
+
+    ck_assert_int_eq(pgo_value_from_text_borrow(&bcol, hex, strlen(hex), &o, a, &v, &err), 0);
+    ck_assert_ptr_eq(v.u.s.p, hex);
+    ck_assert_uint_eq(v.u.s.n, 5);
+    ck_assert(memcmp(v.u.s.p, "\xde\xad\xbe\xef\x00", 5) == 0);
+    /* A bad digit is found before anything is overwritten: the error quotes the text. */
+    ck_assert_int_eq(pgo_value_from_text_borrow(&bcol, bad, strlen(bad), &o, a, &v, &err), -1);
+    ck_assert_str_eq(err.msg, "column b: not a hex bytea: '\\xdeadzz'");
+    ck_assert_str_eq(bad, "\\xdeadzz");
+    ck_assert_int_eq(pgo_value_from_text_borrow(&tcol, txt, 5, &o, a, &v, &err), 0);
+    ck_assert_ptr_eq(v.u.s.p, txt);
+    cdc_arena_free(a);
+}
+END_TEST
+
 static Suite *
 bigvalue_suite(void)
 {
@@ -399,6 +426,7 @@ bigvalue_suite(void)
     tcase_add_test(tc, tuple_strings_borrow_from_the_message);
     tcase_add_test(tc, quoted_array_elements_sized_to_fit);
     tcase_add_test(tc, bytea_modes_without_a_decoded_copy);
+    tcase_add_test(tc, snapshot_decode_borrows_and_decodes_in_place);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

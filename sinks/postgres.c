@@ -479,7 +479,8 @@ pg_queue_ddl(pgsink *p, const cdc_event *ev)
     pg_put_table(&b, rel);
     cdc_buf_puts(&b, " (");
     for (int c = 0; c < rel->ncols; c++) {
-        if (!rel->cols[c].ctype.supported)
+        /* a stored generated column (in snapshot rows only) is left to the target to compute */
+        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
             continue;
         if (!first)
             cdc_buf_puts(&b, ", ");
@@ -503,7 +504,7 @@ pg_queue_ddl(pgsink *p, const cdc_event *ev)
     pg_put_table(&b, rel);
     first = true;
     for (int c = 0; c < rel->ncols; c++) {
-        if (!rel->cols[c].ctype.supported)
+        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
             continue;
         cdc_buf_puts(&b, first ? " ADD COLUMN IF NOT EXISTS " : ", ADD COLUMN IF NOT EXISTS ");
         first = false;
@@ -560,7 +561,8 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
     for (int c = 0; c < rel->ncols; c++) {
         const cdc_col *col = &rel->cols[c];
 
-        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED)
+        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED ||
+            (col->generated && !col->key_pos))
             continue;
         if (pg_param_value(op, col, &ev->after[c]) < 0) {
             *why = "a value cannot be converted to PostgreSQL text";

@@ -133,6 +133,15 @@ check_table_access(PGconn *conn, const cfg_source *src, bool *partitioned, cdc_e
             return cdc_err_set(err, CDC_E_CONFIG, "table %s (source.tables) does not exist in "
                                "database %s", t, src->database);
         *partitioned = *partitioned || ta.partitioned;
+        if (ta.partitioned && PQserverVersion(conn) < 130000)
+            return cdc_err_set(err, CDC_E_CONFIG, "table %s is partitioned, and PostgreSQL "
+                               "before 13 cannot publish a partitioned table: list its "
+                               "partitions in source.tables instead", t);
+        if (ta.partitioned && PQserverVersion(conn) < 150000)
+            log_warn("agent", "table %s is partitioned: PostgreSQL before 15 does not tell a "
+                     "running walsender about ATTACH or DETACH PARTITION; run ALTER PUBLICATION "
+                     "... SET (publish_via_partition_root = true) in the same transaction "
+                     "(docs/dba.md, Partitioned tables)", t);
         if (PQserverVersion(conn) >= 120000 && check_not_nested(conn, src, i, err) < 0)
             return -1;
         if (ta.schema_usage && ta.select)
@@ -285,10 +294,6 @@ report_missing(PGconn *conn, const cfg_source *src, const char *t, const char *s
     quoted_table(conn, schema, table, qt, sizeof(qt));
     if (read_access(conn, t, &ta, err) < 0)
         return -1;
-    if (ta.partitioned && PQserverVersion(conn) < 130000)
-        return cdc_err_set(err, CDC_E_CONFIG, "table %s is partitioned, and PostgreSQL before "
-                           "13 cannot publish a partitioned table: list its partitions in "
-                           "source.tables instead", t);
     if (ta.partitioned) {
         const char *p[1] = { src->publication_name };
         PGresult   *res = agent_pg_query(conn, "SELECT pubviaroot FROM pg_publication WHERE "

@@ -518,10 +518,14 @@ out:
 static const char slot_lock_sql[] =
     "SELECT pg_try_advisory_lock(hashtext('cdcagent replication slot'), hashtext(%s))";
 
+/* The holder's connection in words; another role's is shown only by pid and role. */
 static const char slot_holder_sql[] =
-    "SELECT a.pid, coalesce(host(a.client_addr), 'a local socket'),"
-    "       coalesce(nullif(a.application_name, ''), '?'),"
-    "       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')"
+    "SELECT CASE WHEN a.backend_start IS NULL"
+    "            THEN format('pid %%s on the server, role %%s', a.pid, a.usename)"
+    "            ELSE format('pid %%s on the server, connected from %%s as application %%s "
+    "since %%s', a.pid, coalesce(host(a.client_addr), 'a local socket'),"
+    "                        coalesce(nullif(a.application_name, ''), '?'),"
+    "                        to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')) END"
     "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
     " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
     "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -575,10 +579,8 @@ agent_slot_lock(PGconn *conn, const cfg_source *src, cdc_err *err)
         cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent (pid unknown: it "
                     "stopped a moment ago); run one agent per slot", src->slot_name);
     else
-        cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent (pid %s on the "
-                    "server, connected from %s as application %s since %s); run one agent "
-                    "per slot", src->slot_name, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+        cdc_err_set(err, CDC_E_STATE, "slot %s is in use by another agent (%s); run one "
+                    "agent per slot", src->slot_name, PQgetvalue(res, 0, 0));
     PQclear(res);
     return -1;
 }

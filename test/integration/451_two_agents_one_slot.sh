@@ -60,4 +60,23 @@ import json, sys
 ids = [json.loads(l)["key"]["id"] for l in open(sys.argv[1]) if json.loads(l)["value"]]
 print(len(ids), len(set(ids)))' "$T/out_$r.jsonl")" "$want $want"
 done
+
+# The lock held by a session of another role (here a superuser's psql, as a DBA could): the
+# agent names what it may see of it, the pid and the role.
+note "the lock held by another role's session"
+P_SLOT=race_held P_PUB=race_pub_held P_OUT=$T/out_held.jsonl
+write_pipeline
+sql_su "SELECT pg_advisory_lock(hashtext('cdcagent replication slot'), hashtext('race_held'))" \
+    "SELECT pg_sleep(30)" >/dev/null 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+    [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+    sleep 0.1
+done
+cdc run "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "held elsewhere: exit 1" "$CDC_RC" 1
+expect_contains "held elsewhere: names the pid and the role" "$(tail -n 1 "$T/cdc.err")" \
+    "slot race_held is in use by another agent (pid "
+expect_contains "held elsewhere: the role" "$(tail -n 1 "$T/cdc.err")" "on the server, role "
+expect_eq "held elsewhere: the slot was not created" "$(slot_field race_held slot_name)" ""
 done_testing

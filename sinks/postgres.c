@@ -129,21 +129,33 @@ pg_put_ident(cdc_buf *b, const char *s)
     pg_quote_ident(b, s, strlen(s));
 }
 
-/* [schema.]table from the configuration, each part quoted (an already quoted name stays). */
+/*
+ * [schema.]table from the configuration (SQL spelling, checked by the
+ * config): each part quoted, a part already in double quotes kept as it is
+ * ("" inside it is a quote, a dot inside it is part of the name).
+ */
 static char *
 pg_quote_qualified(const char *name)
 {
     cdc_buf     b = CDC_BUF_INIT;
-    const char *dot = name[0] == '"' ? NULL : strchr(name, '.');
+    const char *p = name;
 
-    if (name[0] == '"') {
-        cdc_buf_puts(&b, name);
-    } else if (dot) {
-        pg_quote_ident(&b, name, (size_t) (dot - name));
-        cdc_buf_putc(&b, '.');
-        pg_put_ident(&b, dot + 1);
-    } else {
-        pg_put_ident(&b, name);
+    for (;;) {
+        const char *start = p;
+
+        if (*p == '"') {
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p += *p == '"' ? 2 : 1)
+                ;
+            if (*p == '"')
+                p++;
+            cdc_buf_put(&b, start, (size_t) (p - start));
+        } else {
+            p += strcspn(p, ".");
+            pg_quote_ident(&b, start, (size_t) (p - start));
+        }
+        if (*p != '.')
+            break;
+        cdc_buf_putc(&b, *p++);
     }
     cdc_buf_putc(&b, '\0');
     return (char *) b.data;

@@ -38,6 +38,8 @@ struct agent_capture {
     agent_capture_stats stats;
 };
 
+static int resolve_listed(agent_capture *cap, cdc_err *err);
+
 static int64_t
 now_us(void)
 {
@@ -115,6 +117,8 @@ agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
     if (cap->txbuf == NULL)
         goto fail;
     cap->arena = cdc_arena_new(64 * 1024);
+    if (resolve_listed(cap, err) < 0)
+        goto fail;
     return cap;
 fail:
     agent_capture_free(cap);
@@ -217,16 +221,16 @@ static const char listed_oid_sql[] =
  * renamed after the change was written (the Relation message carries the
  * name as of the change) or while the agent streams.  Tables are the same
  * table by oid, so such a change is captured, under the name it carries,
- * rather than dropped.  Listed oids come from the relations prepared so far
- * and, once, from looking source.tables up in the catalog.
+ * rather than dropped.  Listed oids come from looking source.tables up in
+ * the catalog when capture starts (before any rename it has to follow) and
+ * from the relations prepared since.
  */
 static int
-listed_by_oid(agent_capture *cap, const cdc_rel *rel, bool *listed, cdc_err *err)
+resolve_listed(agent_capture *cap, cdc_err *err)
 {
     const cfg_source *src = &cap->cfg->pipeline.source;
 
-    *listed = in_set(cap->listed, cap->nlisted, rel->relid);
-    if (*listed || cap->listed_resolved || cap->catalog == NULL)
+    if (cap->listed_resolved || cap->catalog == NULL)
         return 0;
     for (int i = 0; i < src->ntables; i++) {
         char        schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
@@ -244,6 +248,17 @@ listed_by_oid(agent_capture *cap, const cdc_rel *rel, bool *listed, cdc_err *err
         PQclear(res);
     }
     cap->listed_resolved = true;
+    return 0;
+}
+
+static int
+listed_by_oid(agent_capture *cap, const cdc_rel *rel, bool *listed, cdc_err *err)
+{
+    *listed = in_set(cap->listed, cap->nlisted, rel->relid);
+    if (*listed || cap->listed_resolved)
+        return 0;
+    if (resolve_listed(cap, err) < 0)
+        return -1;
     *listed = in_set(cap->listed, cap->nlisted, rel->relid);
     return 0;
 }

@@ -3,7 +3,7 @@
 # change of a listed table).  Renamed while the agent streams, its changes keep coming, under
 # the name each change was written with; renamed while the agent is stopped and listed under
 # its new name, the changes written before the rename (which PostgreSQL decodes with the old
-# name) are captured too, not dropped.
+# name) are captured too, not dropped; so is a rename before the table's first change in a session.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -37,5 +37,16 @@ sleep 1
 agent_stop
 jl_check "after the restart: the change written as t2 and the one as t3, once each" "$EVENTS" \
     '[(get(e, "value.source.table"), e["key"]["id"]) for e in data] == [("t", 1), ("t2", 2), ("t2", 3), ("t3", 4)]'
+
+# Renamed while the agent runs, before it saw any change of the table in this session: it knew
+# the table's oid from the start, so the change under the new name is still captured.
+agent_start
+sql "ALTER TABLE t3 RENAME TO t4"
+sql "INSERT INTO t4 VALUES (5, 'as t4')"
+wait_lines "$EVENTS" 5 60
+sleep 1
+agent_stop
+jl_check "renamed before its first change in the session: captured as t4" "$EVENTS" \
+    '[(get(e, "value.source.table"), e["key"]["id"]) for e in data][4:] == [("t4", 5)]'
 
 done_testing

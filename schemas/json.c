@@ -96,16 +96,15 @@ utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)
     return need + 1;
 }
 
-enum { STR_JACKSON, STR_RAW, STR_NAME };
-
 /*
- * mode STR_JACKSON: JsonConverter's bytes; STR_RAW: non-BMP left raw (Avro
- * schema text); STR_NAME: a column name, whose ill-formed bytes are written
- * as the text \xNN (upper-case hex) instead of U+FFFD, so two names of a
- * SQL_ASCII table that differ only there stay two JSON keys.
+ * esc_non_bmp: characters outside the BMP as escaped surrogates
+ * (JsonConverter's bytes), else raw (Avro schema text, Connect's
+ * SimpleHeaderConverter).  name: a column name, whose ill-formed bytes are
+ * written as the text \xNN (upper-case hex) instead of U+FFFD, so two names
+ * of a SQL_ASCII table that differ only there stay two JSON keys.
  */
 static void
-put_string(cdc_buf *b, const char *s, size_t n, int mode)
+put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, bool name)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
@@ -122,7 +121,7 @@ put_string(cdc_buf *b, const char *s, size_t n, int mode)
         }
         if (c >= 0x80) {
             len = utf8_seq(p, end, &bad);
-            if (len == 4 && mode != STR_RAW) {
+            if (len == 4 && esc_non_bmp) {
                 /* Outside the BMP: Jackson's UTF8JsonGenerator writes the two
                    UTF-16 surrogates of the Java String as \uXXXX escapes
                    (_outputMultiByteChar); the key bytes must be the same. */
@@ -145,7 +144,7 @@ put_string(cdc_buf *b, const char *s, size_t n, int mode)
                 continue;
             }
             cdc_buf_put(b, run, (size_t) (p - run));
-            if (mode == STR_NAME) {
+            if (name) {
                 for (size_t i = 0; i < bad; i++) {
                     char x[5] = { '\\', '\\', 'x', hex[p[i] >> 4], hex[p[i] & 0xF] };
 
@@ -191,19 +190,26 @@ put_string(cdc_buf *b, const char *s, size_t n, int mode)
 void
 sch_json_put_string(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, STR_JACKSON);
+    put_string(b, s, n, true, false);
 }
 
 void
 sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, STR_RAW);
+    put_string(b, s, n, false, false);
 }
 
 void
 sch_json_put_field_name(cdc_buf *b, const char *name)
 {
-    put_string(b, name ? name : "", name ? strlen(name) : 0, STR_NAME);
+    put_string(b, name ? name : "", name ? strlen(name) : 0, true, true);
+}
+
+/* A string value or name as o asks: raw non-BMP for SimpleHeaderConverter's text. */
+static void
+put_str_o(cdc_buf *b, const char *s, size_t n, bool name, const sch_json_opts *o)
+{
+    put_string(b, s, n, !(o != NULL && o->raw_non_bmp), name);
 }
 
 static void
@@ -214,9 +220,9 @@ put_cstr(cdc_buf *b, const char *s)
 
 /* Appends `"name":` for a column (names are escaped like any string). */
 static void
-put_name(cdc_buf *b, const char *name)
+put_name(cdc_buf *b, const char *name, const sch_json_opts *o)
 {
-    sch_json_put_field_name(b, name);
+    put_str_o(b, name ? name : "", name ? strlen(name) : 0, true, o);
     cdc_buf_putc(b, ':');
 }
 
@@ -440,7 +446,7 @@ sch_json_put_present(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v, const 
         put_java_number(b, v->u.f, false);
         return;
     case CDC_CT_STRING:
-        sch_json_put_string(b, v->u.s.p, v->u.s.n);
+        put_str_o(b, v->u.s.p, v->u.s.n, false, o);
         return;
     case CDC_CT_BYTES:
         sch_json_put_base64(b, v->u.s.p, v->u.s.n);
@@ -630,7 +636,7 @@ put_row(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_op
         if (!first)
             cdc_buf_putc(b, ',');
         first = false;
-        put_name(b, col->name);
+        put_name(b, col->name, o);
         /*
          * Debezium 2.7 writes null for every streamed `name` column (its pgoutput
          * value resolver has no case for the type); its snapshot has the text.
@@ -673,7 +679,7 @@ put_key_payload(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch
             if (!first)
                 cdc_buf_putc(b, ',');
             first = false;
-            put_name(b, col->name);
+            put_name(b, col->name, o);
             put_col_value(b, col, &vals[i], o);
             break;
         }

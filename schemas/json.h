@@ -22,6 +22,9 @@ typedef struct sch_json_opts {
     bool        schemas_enable;     /* wrap as {"schema":S,"payload":P} */
     bool        replace_null_with_default;  /* CONTRACT.md 3.5; true by default */
     const char *unavailable_placeholder;    /* "__debezium_unavailable_value" by default */
+    bool        raw_non_bmp;        /* characters outside the BMP as raw UTF-8, not escaped
+                                       surrogates: the text Connect's SimpleHeaderConverter
+                                       makes of a key (__debezium.oldkey/newkey headers) */
 } sch_json_opts;
 
 /*

@@ -1146,12 +1146,15 @@ kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key, b
 static void
 kafka_key_json(kafka *k, const cdc_event *ev, const cdc_value *key)
 {
-    cdc_event tmp = *ev;
+    cdc_event     tmp = *ev;
+    sch_json_opts o = k->key_opts;
 
+    /* SimpleHeaderConverter leaves characters outside the BMP raw (seen in 260) */
+    o.raw_non_bmp = true;
     tmp.op = CDC_OP_CREATE;
     tmp.key = key;
     cdc_buf_reset(&k->hbuf);
-    sch_json_key(&k->hbuf, &tmp, &k->key_opts);
+    sch_json_key(&k->hbuf, &tmp, &o);
 }
 
 static rd_kafka_headers_t *

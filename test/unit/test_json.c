@@ -854,6 +854,26 @@ START_TEST(non_bmp_key_and_name)
 }
 END_TEST
 
+START_TEST(non_bmp_raw_for_headers)
+{
+    cdc_col       col = { .name = "k\xf0\x9f\x98\x80", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE),
+                          .key_pos = 1 };
+    cdc_rel       rel = { .nspname = "s", .relname = "t", .ncols = 1, .cols = &col, .nkeys = 1,
+                          .topic = "p.s.t" };
+    cdc_value     v = v_str("\xf0\x9f\x98\x80!");
+    cdc_event     ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v };
+    sch_json_opts o;
+    cdc_buf       b = CDC_BUF_INIT;
+
+    /* __debezium.oldkey/newkey: SimpleHeaderConverter's text keeps them raw (260) */
+    sch_json_opts_default(&o);
+    o.raw_non_bmp = true;
+    sch_json_key(&b, &ev, &o);
+    ck_assert_str_eq(cdc_buf_str(&b), "{\"k\xf0\x9f\x98\x80\":\"\xf0\x9f\x98\x80!\"}");
+    cdc_buf_free(&b);
+}
+END_TEST
+
 START_TEST(non_utf8_names_stay_distinct)
 {
     /* SQL_ASCII: two names that differ only in a byte that is not UTF-8 */
@@ -968,6 +988,7 @@ json_suite(void)
     tcase_add_test(tc, escaped_names);
     tcase_add_test(tc, raw_string_keeps_non_bmp);
     tcase_add_test(tc, non_bmp_key_and_name);
+    tcase_add_test(tc, non_bmp_raw_for_headers);
     tcase_add_test(tc, non_utf8_names_stay_distinct);
     tcase_add_loop_test(tc, topic_names, 0, (int) (sizeof(topic_cases) / sizeof(topic_cases[0])));
     tcase_add_test(tc, topic_cut_at_249);

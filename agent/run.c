@@ -889,6 +889,13 @@ run_agent(agent *ag, cdc_err *err)
     bool     done = false;
     int  rc;
 
+    /* One agent per slot, decided before anything is touched: the destinations (a
+       jsonl file's torn-line repair at open would cut the other agent's line in
+       half), the publication, the slot, the state record.  The lock lives as long
+       as the replication connection (agent/slot.h). */
+    ag->rs = repl_open(ag->src, err);
+    if (ag->rs == NULL || agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0)
+        return -1;
     /* Where PostgreSQL will resume: destinations that hold positions per
        partition (Kafka) look for what they already have from there on. */
     if (read_slot(ag, &slot, err) < 0)
@@ -901,11 +908,6 @@ run_agent(agent *ag, cdc_err *err)
                           (size_t) ag->cfg->platform.max_buffered_messages * 16);
     ag->router.wm = ag->wm;
     if (agent_router_resume(&ag->router, err) < 0)
-        return -1;
-    /* One agent per slot, decided before the publication, the slot or the state
-       record is touched: the lock lives as long as the replication connection. */
-    ag->rs = repl_open(ag->src, err);
-    if (ag->rs == NULL || agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0)
         return -1;
     ag->proto = repl_server_version(ag->rs) >= 140000 ? 2 : 1;
     ag->cap = agent_capture_new(ag->cfg, ag->sql, &ag->router, ag->proto, err);

@@ -3,7 +3,9 @@
 # yet), several times: exactly one streams, the other exits 1 saying the slot is in use by
 # another agent and naming that agent's connection (pid), never with a raw PostgreSQL race
 # message (duplicate key value violates unique constraint, replication slot ... already
-# exists, ... is active for PID). The winner captures every row once.
+# exists, ... is active for PID). The winner captures every row once, and its jsonl file
+# holds whole lines (the other agent stops before it opens the sinks: a jsonl sink's repair of
+# a torn last line at open once cut the winner's line being written in half).
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 need_agent
@@ -79,4 +81,36 @@ expect_contains "held elsewhere: names the pid and the role" "$(tail -n 1 "$T/cd
     "slot race_held is in use by another agent (pid "
 expect_contains "held elsewhere: the role" "$(tail -n 1 "$T/cdc.err")" "on the server, role "
 expect_eq "held elsewhere: the slot was not created" "$(slot_field race_held slot_name)" ""
+
+# A publication created by someone else between the agent's lookup and its CREATE
+# PUBLICATION: a transaction creates it and waits; the agent's CREATE waits on the catalog's
+# unique index; the commit makes it fail with 23505. The agent checks that publication instead.
+note "the publication created by another session at the same moment"
+P_SLOT=race_pubtx P_PUB=race_pub_tx P_OUT=$T/out_pubtx.jsonl
+write_pipeline
+mkfifo "$T/psql.in"
+PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+    <"$T/psql.in" >"$T/psql.out" 2>&1 &
+BG_PIDS+=($!)
+exec 7>"$T/psql.in"
+echo "BEGIN; CREATE PUBLICATION race_pub_tx FOR TABLE public.items;" >&7
+for _ in $(seq 100); do
+    [ "$(sql_su "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pg_publication'")" -ge 1 ] && break
+    sleep 0.1
+done
+AGENT_NO_WAIT=1 agent_start
+for _ in $(seq 300); do
+    [ "$(sql_su "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE PUBLICATION%'")" -ge 1 ] && break
+    agent_alive || break
+    sleep 0.1
+done
+expect_eq "the agent's CREATE PUBLICATION waits on the other transaction" \
+    "$(sql_su "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE PUBLICATION%'")" 1
+echo "COMMIT;" >&7
+exec 7>&-
+wait_lines "$T/out_pubtx.jsonl" "$(sql "SELECT count(*) FROM items")" 60
+agent_stop
+expect_contains "it says someone else created the publication, and goes on" \
+    "$(grep 'race_pub_tx' "$T/agent.log")" "created by someone else a moment ago"
+expect_eq "no error logged" "$(grep -c '"level":"error"' "$T/agent.log" || true)" 0
 done_testing

@@ -266,10 +266,7 @@ listed_by_oid(agent_capture *cap, const cdc_rel *rel, bool *listed, cdc_err *err
 static bool
 is_leaf(const agent_capture *cap, uint32_t relid)
 {
-    for (int i = 0; i < cap->nleaves; i++)
-        if (cap->leaves[i] == relid)
-            return true;
-    return false;
+    return in_set(cap->leaves, cap->nleaves, relid);
 }
 
 /*
@@ -316,12 +313,21 @@ note_unlisted(agent_capture *cap, const cdc_rel *rel, cdc_err *err)
     return 0;
 }
 
-/* A change of an excluded relation: ignored, or the agent stops (note_unlisted). */
+/*
+ * A change of an excluded relation: ignored, or the agent stops
+ * (note_unlisted).  A partition noted as such may have been detached since
+ * (a FOR ALL TABLES publication then publishes it on its own, without a new
+ * Relation message): asked again before stopping.
+ */
 static int
 unlisted_change(agent_capture *cap, const cdc_rel *rel, uint64_t lsn, cdc_err *err)
 {
     const char *pub = cap->cfg->pipeline.source.publication_name;
 
+    if (!is_leaf(cap, rel->relid))
+        return 0;
+    if (note_unlisted(cap, rel, err) < 0)
+        return -1;
     if (!is_leaf(cap, rel->relid))
         return 0;
     log_error("capture", "table %s.%s is a partition of a table in source.tables, but "

@@ -153,4 +153,22 @@ check "the change was not delivered" [ "$(line_count "$F")" -eq 22 ]
 check "no 'ignoring it' for a partition of a listed table" \
     bash -c "! grep -q 'm_p1 is published but not in source.tables' '$T/agent.log'"
 
+# FOR ALL TABLES via the root: a partition detached while streaming is a table of its own,
+# published under its own name and not listed: ignored, not taken for the root's partition.
+sql_su "CREATE PUBLICATION allpub FOR ALL TABLES WITH (publish_via_partition_root = true)"
+: >"$EVENTS"
+P_TABLES=public.m P_SLOT=s5 P_PUB=allpub P_SNAPSHOT=never write_pipeline
+P_SLOT=s5 agent_start
+sql "INSERT INTO m VALUES (20, 6, 'in m_p1')"
+wait_lines "$EVENTS" 1 60
+sql_su "ALTER TABLE m DETACH PARTITION m_p1" \
+    "$( [ "$REFRESH" = "SELECT 1" ] && echo "SELECT 1" || echo "ALTER PUBLICATION allpub SET (publish_via_partition_root = true)")"
+sql "INSERT INTO m_p1 VALUES (21, 7, 'detached')"
+sql "INSERT INTO m VALUES (22, 15, 'in m_p2')"
+wait_lines "$EVENTS" 2 60
+sleep 1
+agent_stop
+jl_check "FOR ALL TABLES: the root's changes only, the detached partition's ignored" "$EVENTS" \
+    '[(get(e, "value.source.table"), e["key"]["id"]) for e in data] == [("m", 20), ("m", 22)]'
+
 done_testing

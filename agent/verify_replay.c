@@ -32,6 +32,7 @@ struct verify_replay {
     const json_t *placeholders;
     json_t       *state;
     int64_t       merged;
+    json_t       *ignored;      /* column names left out of multiset rows (or NULL) */
 };
 
 char *
@@ -62,6 +63,7 @@ verify_replay_free(verify_replay *r)
     if (r == NULL)
         return;
     json_decref(r->state);
+    json_decref(r->ignored);
     free(r->topic);
     free(r);
 }
@@ -152,13 +154,45 @@ multiset_add(verify_replay *r, const json_t *row, int delta)
     free(canon);
 }
 
+void
+verify_replay_ignore(verify_replay *r, const char *column)
+{
+    if (r->ignored == NULL)
+        r->ignored = json_array();
+    json_array_append_new(r->ignored, json_string(column));
+}
+
+/* row without the ignored columns (a new reference), or row itself (borrowed) */
+static json_t *
+without_ignored(const verify_replay *r, const json_t *row)
+{
+    json_t *copy;
+    size_t  i;
+    json_t *name;
+
+    if (r->ignored == NULL || !json_is_object(row))
+        return json_incref((json_t *) row);
+    copy = json_copy((json_t *) row);
+    json_array_foreach(r->ignored, i, name)
+        json_object_del(copy, json_string_value(name));
+    return copy;
+}
+
 static void
 apply_multiset(verify_replay *r, char op, const json_t *before, const json_t *after)
 {
-    if ((op == 'u' || op == 'd') && json_is_object(before))
-        multiset_add(r, before, -1);
-    if (op != 'd')
-        multiset_add(r, after, +1);
+    json_t *row;
+
+    if ((op == 'u' || op == 'd') && json_is_object(before)) {
+        row = without_ignored(r, before);
+        multiset_add(r, row, -1);
+        json_decref(row);
+    }
+    if (op != 'd') {
+        row = without_ignored(r, after);
+        multiset_add(r, row, +1);
+        json_decref(row);
+    }
 }
 
 int

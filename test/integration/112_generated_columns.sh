@@ -20,11 +20,15 @@ pg_start "$TGT" "$TPORT" >/dev/null || fail "target PostgreSQL did not start"
 DDL="CREATE TABLE g (id int PRIMARY KEY, a int, twice int GENERATED ALWAYS AS (a * 2) STORED,
                     tag text GENERATED ALWAYS AS ('t' || a::text) STORED, note text)"
 sql "$DDL" "INSERT INTO g (id, a, note) VALUES (1, 21, 'one'), (2, 5, 'two'), (3, NULL, 'three')"
+# A table without a key (verify compares it as a multiset of rows).
+DDL_K="CREATE TABLE gk (a int, twice int GENERATED ALWAYS AS (a * 2) STORED, b text)"
+sql "$DDL_K" "ALTER TABLE gk REPLICA IDENTITY FULL" "INSERT INTO gk (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')"
+pg_psql "$TPORT" cdc_demo "$DDL_K"
 # The replica's table made by its owner from the same DDL (pg_dump -s): the sink must leave
 # the generated columns to it (PostgreSQL refuses a value for them).
 pg_psql "$TPORT" cdc_demo "$DDL"
 
-P_TABLES=public.g write_pipeline
+P_TABLES="public.g, public.gk" write_pipeline
 PL_HEAD=$(sed '/^sinks:/,$d' "$T/pipeline.yaml")
 cat >"$T/pipeline.yaml" <<YAML
 $PL_HEAD
@@ -47,21 +51,24 @@ write_platform
 agent_start
 sql "INSERT INTO g (id, a, note) VALUES (4, 7, 'four')" \
     "UPDATE g SET a = 22 WHERE id = 1" \
-    "DELETE FROM g WHERE id = 2"
-wait_lines "$EVENTS" 7 30 || fail "expected 7 jsonl lines (3 snapshot rows, c, u, d, tombstone)"
+    "DELETE FROM g WHERE id = 2" \
+    "UPDATE gk SET b = 'Y' WHERE a = 2" "DELETE FROM gk WHERE a = 3" "INSERT INTO gk (a, b) VALUES (4, 'w')"
+wait_lines "$EVENTS" 13 30 || fail "expected 13 jsonl lines (g: 3 snapshot rows, c, u, d, tombstone; gk: 3 snapshot rows, u, d, c)"
 
 jl_check "snapshot rows carry the generated columns" "$EVENTS" \
-    '[(get(e, "value.after.id"), get(e, "value.after.twice"), get(e, "value.after.tag")) for e in data[:3]]
+    '[(get(e, "value.after.id"), get(e, "value.after.twice"), get(e, "value.after.tag")) for e in data if get(e, "value.source.table") == "g" and get(e, "value.op") == "r"]
      == [(1, 42, "t21"), (2, 10, "t5"), (3, None, "t")]'
 jl_check "streamed rows do not (pgoutput does not publish them)" "$EVENTS" \
     'all("twice" not in (get(e, "value.after") or {}) and "tag" not in (get(e, "value.after") or {})
-         for e in data[3:] if e["value"])'
+         for e in data if e["value"] and get(e, "value.op") != "r")'
 jl_check "the key is the same before and after the schema switch" "$EVENTS" \
-    'sorted(set(tuple(sorted(e["key"])) for e in data)) == [("id",)]'
+    'sorted(set(tuple(sorted(e["key"])) for e in data if get(e, "value.source.table") == "g")) == [("id",)]'
 sleep 1
-for sink in file mirror; do
-    cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink "$sink" --wait 60
-    expect_eq "$sink: verify exits 0 (generated columns left out on both sides; $(tr '\n' ' ' <"$T/cdc.out" | cut -c1-300))" "$CDC_RC" 0
+# (the replica sink cannot mirror updates of a table without a key: gk is verified in the file)
+for sink in "file" "mirror --table public.g"; do
+    # shellcheck disable=SC2086
+    cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink $sink --wait 60
+    expect_eq "$sink: verify exits 0 (generated columns left out on both sides; $(tr '\n' ' ' <"$T/cdc.out" | cut -c1-400))" "$CDC_RC" 0
 done
 expect_eq "the replica computes its own generated columns, equal to the source's" \
     "$(pg_psql "$TPORT" cdc_demo "SELECT string_agg(id || ':' || coalesce(twice::text, '-') || ':' || coalesce(tag, '-'), ' ' ORDER BY id) FROM g")" \

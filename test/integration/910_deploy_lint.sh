@@ -64,6 +64,15 @@ assert c["args"] == ["cdcagent", "run", "/config/pipeline.yaml",
 assert "limits" in c["resources"] and "requests" in c["resources"]
 mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
 assert mounts["/config"]["readOnly"] is True
+# agent.state_dir defaults to the working directory; under a read-only root filesystem
+# it must be a mounted, writable volume, or the agent cannot keep its slot's record.
+wd = c.get("workingDir")
+assert wd in mounts and not mounts[wd].get("readOnly"), f"workingDir {wd} is not a writable mount"
+statevol = next(v for v in pod["volumes"] if v["name"] == mounts[wd]["name"])
+if mode == "full":
+    assert statevol["persistentVolumeClaim"]["claimName"] == "cdc-state", statevol
+else:
+    assert "emptyDir" in statevol, statevol
 cm = next(d for d in docs if d["kind"] == "ConfigMap")
 assert set(cm["data"]) == {"pipeline.yaml", "platform.yaml"}
 for f in cm["data"].values():
@@ -101,7 +110,7 @@ else
 
     "$helm" template orders-cdc "$CHART" --set serviceMonitor.enabled=true \
         --set secret.create=true --set secret.data.CDC_SOURCE_PASSWORD=x \
-        --set 'extraEnv[0].name=EXTRA' --set 'extraEnv[0].value=1' \
+        --set 'extraEnv[0].name=EXTRA' --set 'extraEnv[0].value=1' --set state.existingClaim=cdc-state \
         >"$T/full.yaml" 2>"$T/template.err" || fail "helm template (full): $(cat "$T/template.err")"
     out=$(check_manifests "$T/full.yaml" full) || fail "full manifests: $out"
     ok "helm template with ServiceMonitor, Secret and extra env: $out"

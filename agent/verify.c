@@ -116,10 +116,20 @@ pick_tables(const cdc_config *cfg, const agent_verify_opts *o, const char **out,
         return 0;
     }
     for (int i = 0; i < o->ntables; i++) {
-        int j = 0;
+        char        os[CFG_NAME_MAX + 1], ot[CFG_NAME_MAX + 1];
+        const char *why = cfg_table_split(o->tables[i], os, ot);
+        int         j = 0;
 
-        while (j < src->ntables && strcmp(src->tables[j], o->tables[i]) != 0)
-            j++;
+        if (why != NULL)
+            return cdc_err_set(err, CDC_E_CONFIG, "--table %s %s", o->tables[i], why);
+        /* The same table however it is spelled: public.t and "public"."t" alike. */
+        for (; j < src->ntables; j++) {
+            char ss[CFG_NAME_MAX + 1], st[CFG_NAME_MAX + 1];
+
+            if (cfg_table_split(src->tables[j], ss, st) == NULL && strcmp(ss, os) == 0 &&
+                strcmp(st, ot) == 0)
+                break;
+        }
         if (j == src->ntables)
             return cdc_err_set(err, CDC_E_CONFIG, "--table %s: not in the pipeline's "
                                "source.tables", o->tables[i]);

@@ -76,4 +76,12 @@ cdc slot status "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --json
 check "slot status runs (exit $CDC_RC: 0, or 3 for warnings)" [ "$CDC_RC" -eq 0 -o "$CDC_RC" -eq 3 ]
 expect_contains "slot status lists a table with a quote in its name" "$(cat "$T/cdc.out")" 'quo\"te'
 
+# verify reads the same tables from the source and from the file, each by its real name; a
+# table named on the command line in another spelling is the same table.
+cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local
+expect_eq "verify: every table equal in the file and the source ($(head -c 300 "$T/cdc.err"))" "$CDC_RC" 0
+cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local \
+    --table 'my schema."second table"' --table '"public"."my.table"'
+expect_eq "verify --table in another spelling ($(head -c 300 "$T/cdc.err"))" "$CDC_RC" 0
+
 done_testing

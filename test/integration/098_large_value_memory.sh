@@ -11,6 +11,19 @@
 
 [ -x /usr/bin/time ] || { echo "1..0 # SKIP needs /usr/bin/time (apt-get install time)"; exit 0; }
 need_agent
+# AddressSanitizer's allocator keeps freed blocks in quarantine and pads every block: the
+# RSS bounds describe the release build, so against a sanitized agent only the values'
+# arrival is checked.
+SANITIZED=
+if ldd "$CDCAGENT" 2>/dev/null | grep -q libasan; then SANITIZED=1; fi
+# rss_check WHAT RSS BOUND
+rss_check() {
+    if [ -n "$SANITIZED" ]; then
+        note "$1: peak RSS $2 MiB not checked (sanitized build)"
+    else
+        check "$1: peak RSS $2 MiB <= $3" test "$2" -le "$3"
+    fi
+}
 pg_up
 sql "CREATE TABLE big (id int PRIMARY KEY, t text, b bytea)"
 sql "ALTER TABLE big ALTER COLUMN t SET STORAGE EXTERNAL" \
@@ -38,7 +51,7 @@ STOP_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()") write_platform
 run_measured text100
 rss=$RSS
 note "100 MB text: peak RSS $rss MiB"
-check "100 MB text: peak RSS $rss MiB <= 2 x 100 + 40" test "$rss" -le 240
+rss_check "100 MB text (2 x 100 + 40)" "$rss" 240
 jl_check "100 MB text: arrived whole" "$EVENTS" \
     'get(data[0], "value.after.t") == "0123456789abcdef" * (100 * 65536)'
 
@@ -54,7 +67,7 @@ STOP_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()") write_platform
 run_measured bytea50
 rss=$RSS
 note "50 MB bytea (streamed): peak RSS $rss MiB"
-check "50 MB bytea: peak RSS $rss MiB <= 5 x 50 + 40" test "$rss" -le 290
+rss_check "50 MB bytea (5 x 50 + 40)" "$rss" 290
 expect_contains "the bytea's transaction was streamed" "$(tail -3 "$T/agent.log")" \
     "1 transactions (1 streamed), 2001 changes"
 jl_check "50 MB bytea: arrived whole (base64)" "$T/bytea.jsonl" \
@@ -68,7 +81,7 @@ write_platform
 run_measured snapshot
 rss=$RSS
 note "100 MB text in a snapshot: peak RSS $rss MiB"
-check "snapshot of 100 MB text: peak RSS $rss MiB <= 3 x 100 + 40" test "$rss" -le 340
+rss_check "snapshot of 100 MB text (3 x 100 + 40)" "$rss" 340
 jl_check "snapshot: the 100 MB text arrived whole" "$T/snap.jsonl" \
     'len(data) == 1 and get(data[0], "value.after.t") == "0123456789abcdef" * (100 * 65536)'
 done_testing

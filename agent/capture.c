@@ -730,6 +730,9 @@ handle_plain(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     case PGO_STREAM_START:
         cap->in_stream = true;
         cap->stream_xid = m->xid;
+        /* A first segment starts the transaction over: nothing stashed before belongs to it. */
+        if (m->u.stream_start.first_segment)
+            agent_txbuf_discard(cap->txbuf, m->xid);
         return 0;
     case PGO_STREAM_STOP:
         cap->in_stream = false;
@@ -793,13 +796,12 @@ agent_capture_reset_stream(agent_capture *cap)
         decode_stream_marker(cap, false, cap->stream_xid, &ignored);
     cap->in_stream = false;
     cap->in_txn = false;
-    if (agent_txbuf_mem(cap->txbuf) > 0 || cap->stats.streamed_txns || cap->stats.aborted_streams) {
-        agent_txbuf *fresh = new_txbuf(cap, &ignored);
-
-        if (fresh) {
-            agent_txbuf_free(cap->txbuf);
-            cap->txbuf = fresh;
-        }
-    }
+    /*
+     * Always: the new walsender streams every open transaction again from its
+     * first segment, so a stash kept here would replay its first changes twice.
+     * No counter or memory figure tells reliably whether one is open (a last
+     * message of 8 MiB or more left nothing in memory).
+     */
+    agent_txbuf_clear(cap->txbuf);
     cdc_arena_reset(cap->arena);
 }

@@ -387,6 +387,26 @@ agent_txbuf_free(agent_txbuf *tb)
     free(tb);
 }
 
+void
+agent_txbuf_clear(agent_txbuf *tb)
+{
+    if (tb == NULL)
+        return;
+    for (size_t i = 0; i < tb->nslots; i++)
+        if (tb->slots[i] != NULL) {
+            txb_txn_free(tb, tb->slots[i]);
+            tb->slots[i] = NULL;
+        }
+    tb->ntxns = 0;
+    tb->recent = NULL;
+}
+
+size_t
+agent_txbuf_count(const agent_txbuf *tb)
+{
+    return tb->ntxns;
+}
+
 int
 agent_txbuf_append(agent_txbuf *tb, uint32_t toplevel_xid, uint32_t msg_xid,
                    const uint8_t *msg, size_t len, uint64_t wal_lsn, cdc_err *err)

@@ -79,6 +79,12 @@ int agent_txbuf_replay(agent_txbuf *tb, uint32_t xid, agent_txbuf_fn *fn, void *
 /* Forgets @p xid: frees its memory, closes its spill file.  Unknown: no-op. */
 void agent_txbuf_discard(agent_txbuf *tb, uint32_t xid);
 
+/* Forgets every transaction (a new walsender re-sends them from their first
+ * segment); the buffer stays usable.  NULL is a no-op. */
+void   agent_txbuf_clear(agent_txbuf *tb);
+/* Transactions held, in memory or spilled. */
+size_t agent_txbuf_count(const agent_txbuf *tb);
+
 /* Bytes of message storage held in memory over all transactions (always
  * <= mem_limit_bytes); a few dozen bytes of bookkeeping per transaction are
  * not counted. */

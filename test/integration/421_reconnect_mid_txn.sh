@@ -10,6 +10,8 @@
 #  2. A streamed transaction (protocol 2, logical_decoding_work_mem = 64kB): the walsender
 #     is terminated while the transaction, still open on the server, is being streamed;
 #     after its COMMIT every row arrives exactly once.
+#     2a. Before it, the run's first streamed transaction is cut right after a message of
+#     8 MiB or more reached the spill file (nothing of it left in memory): every row once.
 #  3. A plain transaction again, and the agent paused (SIGSTOP) for 8 s with
 #     wal_sender_timeout at 3 s: the server ends the walsender; once resumed the agent
 #     reconnects and every row arrives exactly once.
@@ -64,13 +66,63 @@ sql_su "SELECT pg_reload_conf()" >/dev/null
 sql_su "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'cdc_slot'" >/dev/null
 sleep 1
 wait_slot_active cdc_slot 30
+
+note "part 2a: the run's first streamed transaction, cut right after a message of 8 MiB or more"
+# That message goes straight to the spill file, so nothing of the transaction is left in
+# memory and no streamed transaction has completed yet: the old buffer, with the half-received
+# transaction, was kept and the re-streamed first segment appended to it (each of its rows
+# twice at COMMIT). The cut is made once the agent's spill file holds the large message.
+NA=$((N1 + 2001))
+(
+    {
+        echo "BEGIN;"
+        echo "INSERT INTO t SELECT i, repeat(md5(i::text), 3) FROM generate_series($((N1 + 1)), $((NA - 1))) i;"
+        echo "INSERT INTO t SELECT $NA, string_agg(md5(i::text), '') FROM generate_series(1, 300000) i;"
+        echo "\\! while [ ! -e '$T/commit_a' ]; do sleep 0.1; done"
+        echo "COMMIT;"
+    } | PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+        -p "$PORT" -U cdc_user -d cdc_demo >"$T/txna.out" 2>&1
+    echo "$?" >"$T/txna.rc"
+) &
+BG_PIDS+=($!)
+# spill_size: bytes in the agent's (unlinked) spill files, 0 when there is none.
+spill_size() {
+    local f total=0 sz
+    for f in /proc/"$AGENT_PID"/fd/*; do
+        case "$(readlink "$f" 2>/dev/null)" in
+        *cdcagent-xid*) sz=$(stat -L -c %s "$f" 2>/dev/null || echo 0); total=$((total + sz)) ;;
+        esac
+    done
+    echo "$total"
+}
+deadline=$((SECONDS + 60))
+until [ "$(spill_size)" -ge $((9 * 1024 * 1024)) ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the large message was not in the agent's spill file within 60 s"
+    agent_alive || fail "agent exited before the cut"
+    sleep 0.1
+done
+note "the large message is spilled ($(spill_size) bytes); terminating walsender $(walsender_pid)"
+expect_eq "pg_terminate_backend on the walsender (part 2a)" \
+    "$(sql_su "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'cdc_slot'")" t
+sleep 1
+wait_slot_active cdc_slot 30
+touch "$T/commit_a"
+deadline=$((SECONDS + 60))
+until [ -s "$T/txna.rc" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the streamed transaction of part 2a did not commit"
+    sleep 0.1
+done
+expect_eq "the streamed transaction of part 2a committed" "$(cat "$T/txna.rc")" 0
+all_once "$NA" "after the cut behind a large streamed message"
+check "the agent is still running" agent_alive
+
 streamed0=$(sql_su "SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'cdc_slot'")
 N2=260000
 # The transaction stays open until $T/commit exists, so it is cut while in progress.
 (
     {
         echo "BEGIN;"
-        echo "INSERT INTO t SELECT i, repeat(md5(i::text), 3) FROM generate_series($((N1 + 1)), $N2) i;"
+        echo "INSERT INTO t SELECT i, repeat(md5(i::text), 3) FROM generate_series($((NA + 1)), $N2) i;"
         echo "\\! while [ ! -e '$T/commit' ]; do sleep 0.1; done"
         echo "COMMIT;"
     } | PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \

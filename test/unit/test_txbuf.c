@@ -485,6 +485,37 @@ START_TEST(spill_dir_read_only)
 }
 END_TEST
 
+/*
+ * A reconnect clears every open transaction, even one whose last message was
+ * large enough to go straight to the file (nothing left in memory).
+ */
+START_TEST(clear_forgets_spilled_and_in_memory)
+{
+    cdc_err      err = { 0 };
+    agent_txbuf *tb = agent_txbuf_new(1 << 20, spill_dir, &err);
+    size_t       big = (size_t) 9 * 1024 * 1024;
+    uint8_t     *buf = calloc(1, big);
+    collect      c;
+
+    ck_assert_msg(tb != NULL && buf != NULL, "%s", err.msg);
+    append_str(tb, 100, 100, "a", 1);
+    append_str(tb, 200, 200, "x", 2);
+    ck_assert_int_eq(agent_txbuf_append(tb, 100, 100, buf, big, 3, &err), 0);
+    free(buf);
+    ck_assert_int_eq(agent_txbuf_count(tb), 2);
+    agent_txbuf_clear(tb);
+    ck_assert_int_eq(agent_txbuf_count(tb), 0);
+    ck_assert_uint_eq(agent_txbuf_mem(tb), 0);
+    ck_assert_str_eq(replay_str(tb, 100, &c), "");
+    ck_assert_str_eq(replay_str(tb, 200, &c), "");
+    /* Still usable: the re-sent first segment starts the transaction over. */
+    append_str(tb, 100, 100, "a", 1);
+    ck_assert_str_eq(replay_str(tb, 100, &c), "a@100");
+    agent_txbuf_clear(NULL);
+    agent_txbuf_free(tb);
+}
+END_TEST
+
 static Suite *
 txbuf_suite(void)
 {
@@ -510,6 +541,7 @@ txbuf_suite(void)
     tcase_add_test(tc, million_messages_spill_and_replay);
     tcase_add_test(tc, oversized_messages);
     tcase_add_test(tc, large_message_goes_to_file);
+    tcase_add_test(tc, clear_forgets_spilled_and_in_memory);
     tcase_add_loop_test(tc, spill_dir_unusable_at_start, 0,
                         (int) (sizeof(bad_dirs) / sizeof(bad_dirs[0])));
     tcase_add_test(tc, spill_dir_lost_later);

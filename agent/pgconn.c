@@ -23,7 +23,7 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
 {
     cfg_conn_params p;
     PGconn         *conn;
-    const char     *enc;
+    const char     *enc, *cenc;
     char            msg[200];
 
     /* Session settings in there fix the text form of every value the decoder parses. */
@@ -43,15 +43,17 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
         return NULL;
     }
     /*
-     * Text must reach the decoder as UTF-8: a database in another encoding (LATIN1, ...) is
-     * asked to convert, on the replication connection too (pgoutput converts what it sends
-     * to the client encoding).  Not SQL_ASCII: its bytes have no known encoding and the
+     * Text must reach the decoder as UTF-8: whatever the client encoding is (the database's
+     * by default, or PGCLIENTENCODING from the agent's environment), UTF8 is asked for, on
+     * the replication connection too (pgoutput converts what it sends to the client
+     * encoding).  Not for a SQL_ASCII database: its bytes have no known encoding and the
      * server would refuse those that are not UTF-8, so they come as stored and the decoder
      * checks them (decoder/values_utf8.c).
      */
     enc = PQparameterStatus(conn, "server_encoding");
-    if (enc != NULL && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0 &&
-        PQsetClientEncoding(conn, "UTF8") != 0) {
+    cenc = PQparameterStatus(conn, "client_encoding");
+    if (enc != NULL && strcmp(enc, "SQL_ASCII") != 0 &&
+        (cenc == NULL || strcmp(cenc, "UTF8") != 0) && PQsetClientEncoding(conn, "UTF8") != 0) {
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         trim_newline(msg);
         cdc_err_set(err, CDC_E_PG, "database %s at %s:%d is encoded in %s and could not be "

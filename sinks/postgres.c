@@ -48,6 +48,7 @@ typedef struct pg_op {
     char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */
     int      nparams;
     char   **params;        /* NULL entries are SQL NULL */
+    char   **pnames;        /* the column each parameter goes to (NULL: not a column's) */
     bool     ddl;           /* failure is fatal, never a dead letter */
     bool     is_event;      /* counts toward batch_size */
     char    *deadmsg;       /* dead-letter this op instead of running it */
@@ -165,8 +166,9 @@ static void
 pg_op_free(pg_op *op)
 {
     for (int i = 0; i < op->nparams; i++)
-        free(op->params[i]);
+        free(op->params[i]), free(op->pnames[i]);
     free(op->params);
+    free(op->pnames);
     free(op->sql);
     free(op->deadmsg);
     free(op->topic);
@@ -192,6 +194,8 @@ static void
 pg_op_param(pg_op *op, const char *s, size_t n)
 {
     op->params = cdc_xrealloc(op->params, (size_t) (op->nparams + 1) * sizeof(char *));
+    op->pnames = cdc_xrealloc(op->pnames, (size_t) (op->nparams + 1) * sizeof(char *));
+    op->pnames[op->nparams] = NULL;
     op->params[op->nparams++] = s ? cdc_xstrndup(s, n) : NULL;
 }
 
@@ -302,6 +306,18 @@ pg_connect(pgsink *p, cdc_err *err)
         goto fail;
     }
     PQclear(PQexec(p->conn, "SET client_min_messages = warning"));  /* no IF NOT EXISTS NOTICEs */
+    /*
+     * The statements carry UTF-8 (values, JSON): say so, whatever the target's encoding or
+     * PGCLIENTENCODING, so a LATIN1 target converts them instead of storing 'cafÃ©'.  A
+     * character its encoding cannot hold is then refused by the server (22P05) and
+     * dead-lettered naming the table and column (pg_dead_letter).
+     */
+    if (PQsetClientEncoding(p->conn, "UTF8") != 0) {
+        snprintf(p->lasterr, sizeof(p->lasterr), "cannot set client_encoding to UTF8: %s",
+                 PQerrorMessage(p->conn));
+        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        goto fail;
+    }
     if (pg_prepare_target(p, err) < 0) {
         snprintf(p->lasterr, sizeof(p->lasterr), "%s", err ? err->msg : "setup failed");
         goto fail;
@@ -544,6 +560,7 @@ pg_param_value(pg_op *op, const cdc_col *col, const cdc_value *v)
         return -1;
     }
     pg_op_param(op, (const char *) t.data ? (const char *) t.data : "", t.len);
+    op->pnames[op->nparams - 1] = cdc_xstrdup(col->name);
     cdc_buf_free(&t);
     return 0;
 }
@@ -800,10 +817,79 @@ pg_lost(pgsink *p)
     return p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK;
 }
 
+/* The table an op writes, as quoted in its statement (replica) or configured (event_log). */
+static void
+pg_op_table(const pgsink *p, const pg_op *op, char *out, size_t n)
+{
+    static const char *const heads[] = { "INSERT INTO ", "DELETE FROM ", "UPDATE ", "TRUNCATE " };
+    const char *s = NULL, *e;
+
+    snprintf(out, n, "%s", p->mode == DEST_PG_EVENT_LOG ? p->table : "?");
+    if (p->mode == DEST_PG_EVENT_LOG || op->sql == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]) && s == NULL; i++)
+        if (strncmp(op->sql, heads[i], strlen(heads[i])) == 0)
+            s = op->sql + strlen(heads[i]);
+    if (s == NULL)
+        return;
+    /* "schema"."table": two quoted identifiers ("" is a quote inside one) */
+    e = s;
+    for (int part = 0; part < 2 && *e == '"'; part++) {
+        for (e++; *e && !(*e == '"' && e[1] != '"'); e += *e == '"' ? 2 : 1)
+            ;
+        if (*e == '"')
+            e++;
+        if (part == 0 && *e == '.')
+            e++;
+    }
+    snprintf(out, n, "%.*s", (int) (e - s), s);
+}
+
+/*
+ * The column a refused character came from: PostgreSQL names only the bytes ("character
+ * with byte sequence 0xf0 0x9f 0x98 0x80 in encoding "UTF8" has no equivalent in encoding
+ * "LATIN1""), so the parameter holding them is looked for; failing that (a JSON \u escape
+ * the target cannot hold), the first one with non-ASCII text or a \u escape.
+ */
+static const char *
+pg_refused_column(const pg_op *op, const char *msg)
+{
+    static const char *const evlog[] = { "event_key", "event_value", "source_topic" };
+    unsigned char bytes[8];
+    size_t        nb = 0;
+    const char   *q = strstr(msg, "byte sequence ");
+    int           hit = -1;
+
+    for (q = q ? q + 14 : NULL; q && nb < sizeof(bytes) && q[0] == '0' && q[1] == 'x'; ) {
+        char *end;
+        long  v = strtol(q + 2, &end, 16);
+
+        if (end == q + 2)
+            break;
+        bytes[nb++] = (unsigned char) v;
+        q = end + (*end == ' ');
+    }
+    for (int i = 0; i < op->nparams && hit < 0; i++)
+        if (op->params[i] && nb > 0 && memmem(op->params[i], strlen(op->params[i]), bytes, nb))
+            hit = i;
+    for (int i = 0; i < op->nparams && hit < 0; i++) {
+        for (const unsigned char *c = (const unsigned char *) op->params[i]; c && *c; c++)
+            if (*c >= 0x80 || (c[0] == '\\' && c[1] == 'u')) {
+                hit = i;
+                break;
+            }
+    }
+    if (hit < 0)
+        return NULL;
+    if (op->pnames[hit])
+        return op->pnames[hit];
+    return hit < 3 && op->sql == NULL ? evlog[hit] : NULL;
+}
+
 static int
 pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
 {
-    char          type[40];
+    char          type[40], table[200], msg[600];
     const char   *bar = strchr(pgerr, '|');
     dest_dlq_rec  rec = { .sink_id = p->sink_id, .topic = op->topic, .offset = op->offset,
                           .pos = op->pos, .code = CDC_E_PG, .error_type = type,
@@ -812,6 +898,15 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
                           .record_len = op->record ? strlen(op->record) : 0 };
 
     snprintf(type, sizeof(type), "pg_%.*s", bar ? (int) (bar - pgerr) : 0, pgerr);
+    /* A character the target's encoding cannot hold: say where it was. */
+    if (strncmp(pgerr, "22P05|", 6) == 0 || strncmp(pgerr, "22021|", 6) == 0) {
+        const char *col = pg_refused_column(op, pgerr + 6);
+
+        pg_op_table(p, op, table, sizeof(table));
+        snprintf(msg, sizeof(msg), "table %s%s%s: %s (the target database's encoding cannot "
+                 "hold it)", table, col ? " column " : "", col ? col : "", pgerr + 6);
+        rec.error_message = msg;
+    }
     if (p->dlq == NULL) {
         p->fatal = true;
         snprintf(p->lasterr, sizeof(p->lasterr), "target refused an event and no dead-letter "

@@ -9,6 +9,7 @@
 #   - one warning per table and column (not per row), one per invalid column name;
 #   - /metrics counts the invalid values: cdcagent_invalid_utf8_values_total{table=...}.
 # Part 2: a LATIN1 database, which the agent reads converted to UTF8: no U+FFFD, no warning.
+# Part 3: a UTF8 database with PGCLIENTENCODING=LATIN1 in the agent's environment: the same.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -107,5 +108,22 @@ wait_lines "$EVENTS" 2 30
 jl_check "LATIN1: names and values arrive as UTF-8 (snapshot and stream)" "$EVENTS" \
     '[get(e, "value.after") for e in data] == [{"id": 1, "caf\u00e9": "d\u00e9j\u00e0"}, {"id": 2, "caf\u00e9": "\u00e7a"}]'
 expect_eq "LATIN1: no warning about text that is not UTF-8" "$(grep -c 'not valid UTF-8\|not UTF8' "$T/agent.log" || true)" 0
+agent_stop
+
+# Part 3: a UTF8 database read by an agent whose environment says PGCLIENTENCODING=LATIN1.
+# The agent asks for UTF8 whatever the client encoding is (before, only for a database not
+# in UTF8: the server converted to LATIN1 and 'café' reached the JSON as caf\ufffd, warned
+# as text that is not UTF-8).
+sql "CREATE TABLE u (id int PRIMARY KEY, name text)" "INSERT INTO u VALUES (1, 'café')"
+EVENTS=$T/utf8.jsonl
+: >"$EVENTS"
+P_TABLES=public.u P_SLOT=utf8_slot P_PUB=utf8_pub write_pipeline
+: >"$T/agent.log"
+PGCLIENTENCODING=LATIN1 P_SLOT=utf8_slot agent_start
+sql "INSERT INTO u VALUES (2, 'déjà')"
+wait_lines "$EVENTS" 2 30
+jl_check "PGCLIENTENCODING=LATIN1: values arrive as UTF-8 (snapshot and stream)" "$EVENTS" \
+    '[get(e, "value.after") for e in data] == [{"id": 1, "name": "caf\u00e9"}, {"id": 2, "name": "d\u00e9j\u00e0"}]'
+expect_eq "PGCLIENTENCODING=LATIN1: no warning about text that is not UTF-8" "$(grep -c 'not valid UTF-8\|not UTF8' "$T/agent.log" || true)" 0
 agent_stop
 done_testing

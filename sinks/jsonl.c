@@ -67,6 +67,7 @@ typedef struct jsonl {
     bool          line_out;     /* a drain succeeded: the earlier lines are in the file */
     off_t         line_base;    /* where the file ended before the first drain */
     int           drain_errno;  /* why the last drain failed */
+    size_t        line_written; /* bytes the drains wrote during this line (earlier lines too) */
 } jsonl;
 
 static int64_t
@@ -395,12 +396,12 @@ jsonl_drain(void *arg, const uint8_t *p, size_t n)
     if (!j->line_tried) {
         off_t end = j->regular ? lseek(j->fd, 0, SEEK_END) : 0;
 
-        j->line_tried = true;
-        if (end < 0) {
+        if (end < 0) {      /* nothing written: line_base (the previous line's) is not this one's */
             j->drain_errno = errno;
             return -1;
         }
         j->line_base = end;
+        j->line_tried = true;
     }
     while (n > 0) {
         ssize_t w = write(j->fd, p, n);
@@ -413,6 +414,7 @@ jsonl_drain(void *arg, const uint8_t *p, size_t n)
         }
         p += w;
         n -= (size_t) w;
+        j->line_written += (size_t) w;
     }
     /* After the first drain the earlier lines are in the file, not the buffer. */
     j->line_out = true;
@@ -428,18 +430,32 @@ jsonl_drain(void *arg, const uint8_t *p, size_t n)
 static int
 jsonl_unput_line(jsonl *j, cdc_err *err)
 {
-    int   e = j->drain_errno;
-    off_t cut = j->line_out ? j->line_base + (off_t) j->line_mark : j->line_base;
+    int    e = j->drain_errno;
+    off_t  cut = j->line_out ? j->line_base + (off_t) j->line_mark : j->line_base;
+    size_t done = j->line_written;      /* bytes the drains put out, earlier lines first */
 
     j->out.failed = false;
     /* Buffered: the earlier lines unless a drain took them, then this line's start. */
     j->out.len = j->line_out ? 0 : j->line_mark;
+    if (!j->regular && done <= j->line_mark) {
+        /* A pipe or stdout took none of this line: keep what of the earlier lines it did
+           not take, and the output still holds whole lines only. */
+        if (!j->line_out && done > 0)
+            memmove(j->out.data, j->out.data + done, j->line_mark - done);
+        j->out.len = j->line_mark - done;
+    }
     if (j->out.data)
         j->out.data[j->out.len] = '\0';
-    if (!j->line_tried)
+    if (!j->line_tried) {       /* nothing written (no drain, or lseek failed) */
+        if (e)
+            return jsonl_fail(j, err, "finding the end of the file", e);
         return cdc_err_set(err, CDC_E_NOMEM, "jsonl %s: out of memory encoding an event",
                            j->label);
+    }
     j->line_tried = j->line_out = false;
+    if (!j->regular && done <= j->line_mark)
+        return jsonl_fail(j, err, e ? "write" : "out of memory encoding an event",
+                          e ? e : ENOMEM);
     if (!j->regular || ftruncate(j->fd, cut) != 0) {
         jsonl_fail(j, err, j->regular ? "cutting off a partly written line" :
                    "a line was cut short", j->regular ? errno : e ? e : EIO);
@@ -497,6 +513,7 @@ jsonl_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         return -1;
     j->line_mark = j->out.len;
     j->line_tried = j->line_out = false;
+    j->line_written = 0;
     j->drain_errno = 0;
     cdc_buf_set_drain(&j->out, jsonl_drain, j, JSONL_BUF_HIGH);
     jsonl_put_line(j, ev);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/core/cdc_arena.h"
@@ -285,6 +286,164 @@ START_TEST(jsonl_line_failing_half_way_is_cut_off)
 }
 END_TEST
 
+/* The descriptor this process holds on the same file as st (the sink's), other than not1/not2. */
+static int
+fd_of(const struct stat *st, int not1, int not2)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct stat s2;
+
+        if (fd != not1 && fd != not2 && fstat(fd, &s2) == 0 && s2.st_ino == st->st_ino &&
+            s2.st_dev == st->st_dev)
+            return fd;
+    }
+    return -1;
+}
+
+/*
+ * lseek failing at a long line's first drain (here the sink's descriptor made a pipe for a
+ * moment: ESPIPE) writes nothing: the event is refused with the reason and the sink is not
+ * broken.  Before, the line was taken as begun at a stale position and cut there (on a pipe
+ * the cut failed: 'cutting off a partly written line', broken for good; on a file it could
+ * cut lines already confirmed).
+ */
+START_TEST(jsonl_lseek_failure_cuts_nothing)
+{
+    dest_jsonl_conf conf = { .path = path, .fsync = false, .flush_interval_ms = 100000 };
+    cdc_dest        d = { .ops = &dest_jsonl_ops, .id = "jsonl-test" };
+    cdc_err         err = { 0 };
+    cdc_event       ev;
+    struct stat     st;
+    int             sfd, saved, q[2];
+    off_t           before;
+
+    ck_assert_msg(d.ops->open(&d, &conf, &env, &err) == 0, "open: %s", err.msg);
+    ck_assert_int_eq(stat(path, &st), 0);
+    sfd = fd_of(&st, -1, -1);
+    ck_assert_int_ge(sfd, 0);
+    ev = ev_at(0, "small", 5);
+    ck_assert_int_eq(cdc_dest_write(&d, &ev, &err), 0);
+    ck_assert_int_eq(d.ops->flush(&d, 1000, &err), 0);
+    before = file_size();
+    saved = dup(sfd);
+    ck_assert_int_eq(pipe(q), 0);
+    ck_assert_int_ge(dup2(q[1], sfd), 0);
+    ev = ev_at(1, bigtext, (size_t) 2 << 20);
+    ck_assert_int_eq(cdc_dest_write(&d, &ev, &err), -1);
+    ck_assert_msg(strstr(err.msg, "finding the end of the file") != NULL &&
+                  strstr(err.msg, "Illegal seek") != NULL, "error: %s", err.msg);
+    ck_assert_int_ge(dup2(saved, sfd), 0);
+    close(saved);
+    close(q[0]);
+    close(q[1]);
+    ck_assert_int_eq(file_size(), before);
+    ck_assert_msg(cdc_dest_write(&d, &ev, &err) == 0, "retry: %s", err.msg);
+    ck_assert_int_eq(d.ops->flush(&d, 1000, &err), 0);
+    ck_assert_int_gt(file_size(), before + (off_t) (2 << 20));
+    d.ops->close(&d);
+}
+END_TEST
+
+/*
+ * A pipe that takes nothing (non-blocking, full: EAGAIN) when a long line's first drain
+ * comes: the event is refused and the sink goes on once the reader catches up; the reader
+ * gets every line once and whole.  Before, any failed drain on a pipe marked the sink
+ * broken ('a line was cut short'), though no byte of the line had gone out.
+ */
+START_TEST(jsonl_pipe_refusing_a_line_is_not_broken)
+{
+    dest_jsonl_conf conf = { .path = NULL, .fsync = false, .flush_interval_ms = 100000 };
+    cdc_dest        d = { .ops = &dest_jsonl_ops, .id = "jsonl-test" };
+    cdc_err         err = { 0 };
+    cdc_event       ev;
+    struct stat     st;
+    char            pipepath[64], chunk[4096];
+    int             p[2], sfd, status;
+    size_t          filled = 0, len;
+    pid_t           child;
+    char           *text;
+    FILE           *f;
+
+    ck_assert_int_eq(pipe(p), 0);
+    snprintf(pipepath, sizeof(pipepath), "/proc/self/fd/%d", p[1]);
+    conf.path = pipepath;
+    ck_assert_msg(d.ops->open(&d, &conf, &env, &err) == 0, "open: %s", err.msg);
+    ck_assert_int_eq(fstat(p[1], &st), 0);
+    sfd = fd_of(&st, p[0], p[1]);
+    ck_assert_int_ge(sfd, 0);
+    ck_assert_int_eq(fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) | O_NONBLOCK), 0);
+    ck_assert_int_eq(fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK), 0);
+    memset(chunk, 'x', sizeof(chunk));
+    for (;;) {     /* fill the pipe */
+        ssize_t w = write(p[1], chunk, sizeof(chunk));
+
+        if (w <= 0)
+            break;
+        filled += (size_t) w;
+    }
+    ev = ev_at(0, "small", 5);     /* buffered */
+    ck_assert_int_eq(cdc_dest_write(&d, &ev, &err), 0);
+    ev = ev_at(1, bigtext, (size_t) 2 << 20);
+    ck_assert_int_eq(cdc_dest_write(&d, &ev, &err), -1);
+    ck_assert_msg(strstr(err.msg, "write") != NULL && strstr(err.msg, "cut short") == NULL,
+                  "error: %s", err.msg);
+
+    /* A reader catches up: a child copies the pipe to the file. */
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        int     out = open(path, O_WRONLY | O_TRUNC);
+        ssize_t r;
+
+        close(p[1]);
+        close(sfd);
+        while ((r = read(p[0], chunk, sizeof(chunk))) > 0)
+            if (write(out, chunk, (size_t) r) != r)
+                _exit(1);
+        _exit(r == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    close(p[1]);
+    ck_assert_int_eq(fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) & ~O_NONBLOCK), 0);
+    ck_assert_msg(cdc_dest_write(&d, &ev, &err) == 0, "retry: %s", err.msg);
+    ck_assert_int_eq(cdc_dest_commit_txn(&d, &txn, &err), 0);
+    ck_assert_msg(d.ops->flush(&d, 1000, &err) == 0, "flush: %s", err.msg);
+    d.ops->close(&d);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    len = (size_t) file_size();
+    text = calloc(1, len + 1);
+    ck_assert_uint_eq(fread(text, 1, len, f), len);
+    fclose(f);
+    ck_assert_uint_gt(len, filled);
+    for (size_t i = 0; i < filled; i++)
+        ck_assert_int_eq(text[i], 'x');
+    {   /* then exactly two lines: small, then the long one */
+        char   *l1 = text + filled, *nl1 = strchr(l1, '\n'), *nl2;
+        json_t *a, *b;
+
+        ck_assert_ptr_nonnull(nl1);
+        nl2 = strchr(nl1 + 1, '\n');
+        ck_assert_ptr_nonnull(nl2);
+        ck_assert_uint_eq((size_t) (nl2 + 1 - text), len);
+        a = json_loadb(l1, (size_t) (nl1 - l1), 0, NULL);
+        b = json_loadb(nl1 + 1, (size_t) (nl2 - nl1 - 1), 0, NULL);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+                         json_object_get(a, "value"), "after"), "body")), "small");
+        ck_assert_uint_eq(json_string_length(json_object_get(json_object_get(
+                          json_object_get(b, "value"), "after"), "body")), (size_t) 2 << 20);
+        json_decref(a);
+        json_decref(b);
+    }
+    free(text);
+}
+END_TEST
+
 /* ---- the decoder ---- */
 
 START_TEST(tuple_strings_borrow_from_the_message)
@@ -423,6 +582,8 @@ bigvalue_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, jsonl_long_line_is_not_buffered_whole);
     tcase_add_test(tc, jsonl_line_failing_half_way_is_cut_off);
+    tcase_add_test(tc, jsonl_lseek_failure_cuts_nothing);
+    tcase_add_test(tc, jsonl_pipe_refusing_a_line_is_not_broken);
     tcase_add_test(tc, tuple_strings_borrow_from_the_message);
     tcase_add_test(tc, quoted_array_elements_sized_to_fit);
     tcase_add_test(tc, bytea_modes_without_a_decoded_copy);

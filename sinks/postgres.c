@@ -210,6 +210,62 @@ pg_buf_take(cdc_buf *b)
     return s;
 }
 
+/*
+ * The event_log's unique index: <table>_cdc_position_key, from the table part of the
+ * configured name as the server knows it (quotes removed, "" a quote, a dot inside quotes
+ * part of it), quoted.  A name over PostgreSQL's 63 bytes is shortened (at a character's
+ * start) and given a hash of the whole table name, so two long names that begin alike do
+ * not get the same index name (CREATE UNIQUE INDEX IF NOT EXISTS would skip the second).
+ */
+static char *
+pg_index_name(const char *name)
+{
+    static const char suffix[] = "_cdc_position_key";
+    cdc_buf     rel = CDC_BUF_INIT, b = CDC_BUF_INIT;
+    const char *p = name, *r;
+    size_t      n;
+
+    for (;;) {      /* the last part: parsed as pg_quote_qualified() splits */
+        cdc_buf_reset(&rel);
+        if (*p == '"') {
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                if (*p == '"')
+                    p++;
+                cdc_buf_putc(&rel, *p);
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            n = strcspn(p, ".");
+            cdc_buf_put(&rel, p, n);
+            p += n;
+        }
+        if (*p != '.')
+            break;
+        p++;
+    }
+    r = rel.data ? (const char *) rel.data : "";
+    n = rel.len;
+    if (n + sizeof(suffix) - 1 <= 63) {
+        cdc_buf_put(&b, r, n);
+    } else {
+        uint32_t h = 0x811c9dc5u;
+
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (uint8_t) r[i]) * 0x01000193u;
+        n = 63 - (sizeof(suffix) - 1) - 9;
+        while (n > 0 && ((uint8_t) r[n] & 0xC0) == 0x80)
+            n--;        /* not inside a UTF-8 character */
+        cdc_buf_put(&b, r, n);
+        cdc_buf_printf(&b, "_%08x", h);
+    }
+    cdc_buf_puts(&b, suffix);
+    cdc_buf_reset(&rel);
+    pg_quote_ident(&rel, (const char *) b.data, b.len);
+    cdc_buf_free(&b);
+    return pg_buf_take(&rel);
+}
+
 /* ---------------------------------------------------------------- connection */
 
 static int
@@ -394,7 +450,6 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
 {
     const dest_postgres_conf *c = conf;
     pgsink                   *p;
-    cdc_buf                   b = CDC_BUF_INIT;
     const char               *table;
 
     if (c == NULL)
@@ -411,12 +466,7 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     p->dlq = c->dlq;
     table = c->target_table && c->target_table[0] ? c->target_table : "cdc_events";
     p->table = pg_quote_qualified(table);
-    cdc_buf_puts(&b, "\"");
-    for (const char *s = strrchr(table, '.') ? strrchr(table, '.') + 1 : table; *s; s++)
-        if (*s != '"')
-            cdc_buf_putc(&b, *s);
-    cdc_buf_puts(&b, "_cdc_position_key\"");
-    p->index_name = pg_buf_take(&b);
+    p->index_name = pg_index_name(table);
     p->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
     if (env && env->encode_opts) {
         p->jopts = *(const sch_json_opts *) env->encode_opts;

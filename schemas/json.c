@@ -101,10 +101,16 @@ utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)
  * (JsonConverter's bytes), else raw (Avro schema text, Connect's
  * SimpleHeaderConverter).  name: a column name, whose ill-formed bytes are
  * written as the text \xNN (upper-case hex) instead of U+FFFD, so two names
- * of a SQL_ASCII table that differ only there stay two JSON keys.
+ * of a SQL_ASCII table that differ only there stay two JSON keys; with
+ * NAME_XESC (a name of a table where some name is not UTF-8, names_xesc())
+ * a backslash is written \x5C as well, so that every backslash of such a
+ * table's names starts a \xNN and no name can be written as another is
+ * (a column literally named caf\xE9 becomes caf\x5CxE9).
  */
+enum { NAME_NO, NAME_YES, NAME_XESC };
+
 static void
-put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, bool name)
+put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, int name)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
@@ -159,6 +165,11 @@ put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, bool name)
             continue;
         }
         cdc_buf_put(b, run, (size_t) (p - run));
+        if (c == '\\' && name == NAME_XESC) {
+            cdc_buf_puts(b, "\\\\x5C");
+            run = ++p;
+            continue;
+        }
         esc[0] = '\\';
         switch (c) {
         case '"': esc[1] = '"'; break;
@@ -190,24 +201,46 @@ put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, bool name)
 void
 sch_json_put_string(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, true, false);
+    put_string(b, s, n, true, NAME_NO);
 }
 
 void
 sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n)
 {
-    put_string(b, s, n, false, false);
+    put_string(b, s, n, false, NAME_NO);
+}
+
+/* Does a column name of rel hold bytes that are not UTF-8 (a SQL_ASCII database)? */
+static bool
+names_xesc(const cdc_rel *rel)
+{
+    for (int i = 0; rel != NULL && i < rel->ncols; i++) {
+        const unsigned char *p = (const unsigned char *) rel->cols[i].name, *end;
+        size_t               bad;
+
+        if (p == NULL)
+            continue;
+        for (end = p + strlen((const char *) p); p < end; ) {
+            size_t len = *p < 0x80 ? 1 : utf8_seq(p, end, &bad);
+
+            if (len == 0)
+                return true;
+            p += len;
+        }
+    }
+    return false;
 }
 
 void
-sch_json_put_field_name(cdc_buf *b, const char *name)
+sch_json_put_field_name(cdc_buf *b, const cdc_rel *rel, const char *name)
 {
-    put_string(b, name ? name : "", name ? strlen(name) : 0, true, true);
+    put_string(b, name ? name : "", name ? strlen(name) : 0, true,
+               names_xesc(rel) ? NAME_XESC : NAME_YES);
 }
 
 /* A string value or name as o asks: raw non-BMP for SimpleHeaderConverter's text. */
 static void
-put_str_o(cdc_buf *b, const char *s, size_t n, bool name, const sch_json_opts *o)
+put_str_o(cdc_buf *b, const char *s, size_t n, int name, const sch_json_opts *o)
 {
     put_string(b, s, n, !(o != NULL && o->raw_non_bmp), name);
 }
@@ -218,11 +251,11 @@ put_cstr(cdc_buf *b, const char *s)
     sch_json_put_string(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* Appends `"name":` for a column (names are escaped like any string). */
+/* Appends `"name":` for a column (names are escaped like any string); xesc: names_xesc(). */
 static void
-put_name(cdc_buf *b, const char *name, const sch_json_opts *o)
+put_name(cdc_buf *b, const char *name, bool xesc, const sch_json_opts *o)
 {
-    put_str_o(b, name ? name : "", name ? strlen(name) : 0, true, o);
+    put_str_o(b, name ? name : "", name ? strlen(name) : 0, xesc ? NAME_XESC : NAME_YES, o);
     cdc_buf_putc(b, ':');
 }
 
@@ -446,7 +479,7 @@ sch_json_put_present(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v, const 
         put_java_number(b, v->u.f, false);
         return;
     case CDC_CT_STRING:
-        put_str_o(b, v->u.s.p, v->u.s.n, false, o);
+        put_str_o(b, v->u.s.p, v->u.s.n, NAME_NO, o);
         return;
     case CDC_CT_BYTES:
         sch_json_put_base64(b, v->u.s.p, v->u.s.n);
@@ -621,7 +654,7 @@ static void
 put_row(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_opts *o,
         bool streamed)
 {
-    bool first = true;
+    bool first = true, xesc = names_xesc(rel);
 
     if (vals == NULL) {
         cdc_buf_puts(b, "null");
@@ -636,7 +669,7 @@ put_row(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_op
         if (!first)
             cdc_buf_putc(b, ',');
         first = false;
-        put_name(b, col->name, o);
+        put_name(b, col->name, xesc, o);
         /*
          * Debezium 2.7 writes null for every streamed `name` column (its pgoutput
          * value resolver has no case for the type); its snapshot has the text.
@@ -667,7 +700,7 @@ json_topic(const cdc_rel *rel, const sch_json_opts *o, char *tmp, size_t n)
 static void
 put_key_payload(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_opts *o)
 {
-    bool first = true;
+    bool first = true, xesc = names_xesc(rel);
 
     cdc_buf_putc(b, '{');
     for (int k = 1; k <= rel->nkeys; k++) {
@@ -679,7 +712,7 @@ put_key_payload(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch
             if (!first)
                 cdc_buf_putc(b, ',');
             first = false;
-            put_name(b, col->name, o);
+            put_name(b, col->name, xesc, o);
             put_col_value(b, col, &vals[i], o);
             break;
         }

@@ -12,10 +12,11 @@
 #include "../agent/core/cdc_rel.h"
 #include "json.h"
 
-/* Appends a column name as a JSON string: as sch_json_put_string(), except
-   that bytes which are not UTF-8 (a SQL_ASCII database) become the text \xNN
-   rather than U+FFFD, so distinct names stay distinct keys. */
-void sch_json_put_field_name(cdc_buf *b, const char *name);
+/* Appends a column name of rel as a JSON string: as sch_json_put_string(),
+   except that bytes which are not UTF-8 (a SQL_ASCII database) become the
+   text \xNN rather than U+FFFD, and in a table where some name holds such
+   bytes a backslash becomes \x5C, so distinct names stay distinct keys. */
+void sch_json_put_field_name(cdc_buf *b, const cdc_rel *rel, const char *name);
 
 /* Appends the bytes as a quoted standard-alphabet base64 string (Jackson's
    MIME_NO_LINEFEEDS variant, which JsonConverter uses for BYTES). */

@@ -183,12 +183,12 @@ put_type_open(cdc_buf *b, const cdc_ctype *ct, bool optional, const char *enum_l
 }
 
 static void
-put_col_field(cdc_buf *b, const cdc_col *col, const sch_json_opts *o)
+put_col_field(cdc_buf *b, const cdc_rel *rel, const cdc_col *col, const sch_json_opts *o)
 {
     put_type_open(b, &col->ctype, !col->not_null, col->enum_labels,
                   col->has_default ? &col->def : NULL, o);
     cdc_buf_puts(b, ",\"field\":");
-    sch_json_put_field_name(b, col->name);
+    sch_json_put_field_name(b, rel, col->name);
     cdc_buf_putc(b, '}');
 }
 
@@ -221,7 +221,7 @@ sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch
             if (!first)
                 cdc_buf_putc(b, ',');
             first = false;
-            put_col_field(b, col, o);
+            put_col_field(b, rel, col, o);
             break;
         }
     }
@@ -244,7 +244,7 @@ put_value_struct(cdc_buf *b, const cdc_rel *rel, const char *topic, const char *
         if (!first)
             cdc_buf_putc(b, ',');
         first = false;
-        put_col_field(b, &rel->cols[i], o);
+        put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":true,\"name\":");
     put_struct_name(b, topic, ".Value");

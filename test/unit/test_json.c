@@ -892,6 +892,58 @@ START_TEST(non_utf8_names_stay_distinct)
 }
 END_TEST
 
+/* Occurrences of needle in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+START_TEST(non_utf8_names_injective_with_backslashes)
+{
+    /* A table with a name holding the byte 0xE9 and one literally named caf\xE9 (an ASCII
+       backslash): every backslash of its names is written \x5C, so the two stay two keys,
+       in the payload and in the schema alike.  A table whose names are all UTF-8 keeps its
+       backslashes as they are (Debezium's bytes). */
+    cdc_col   cols[3] = { { .name = "caf\xe9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "caf\\xE9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "a\\b", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) } };
+    cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 3, .cols = cols,
+                      .topic = "p.s.t" };
+    cdc_value v[3] = { v_int(1), v_int(2), v_int(3) };
+    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = v };
+    char     *val;
+    json_t   *root, *after;
+
+    opts.schemas_enable = true;
+    val = render_value(&ev, 0);
+    root = parse(val);
+    after = json_object_get(json_object_get(root, "payload"), "after");
+    ck_assert_msg(json_object_size(after) == 3, "got %s", val);
+    ck_assert_int_eq(json_integer_value(json_object_get(after, "caf\\xE9")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(after, "caf\\x5CxE9")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(after, "a\\x5Cb")), 3);
+    /* the schema's field names are the payload's keys: in before and after, and the key */
+    ck_assert_msg(count_of(val, "\"field\":\"caf\\\\x5CxE9\"") == 2, "got %s", val);
+    ck_assert_msg(count_of(val, "\"field\":\"a\\\\x5Cb\"") == 2, "got %s", val);
+    json_decref(root);
+    free(val);
+
+    rel.ncols = 1;
+    rel.cols = &cols[2];
+    val = render_value(&ev, 0);
+    root = parse(val);
+    after = json_object_get(json_object_get(root, "payload"), "after");
+    ck_assert_msg(json_integer_value(json_object_get(after, "a\\b")) == 1, "got %s", val);
+    json_decref(root);
+    free(val);
+}
+END_TEST
+
 START_TEST(escaped_names)
 {
     cdc_col   col = { .name = "we\"ird", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) };
@@ -990,6 +1042,7 @@ json_suite(void)
     tcase_add_test(tc, non_bmp_key_and_name);
     tcase_add_test(tc, non_bmp_raw_for_headers);
     tcase_add_test(tc, non_utf8_names_stay_distinct);
+    tcase_add_test(tc, non_utf8_names_injective_with_backslashes);
     tcase_add_loop_test(tc, topic_names, 0, (int) (sizeof(topic_cases) / sizeof(topic_cases[0])));
     tcase_add_test(tc, topic_cut_at_249);
     suite_add_tcase(s, tc);

@@ -391,7 +391,9 @@ val_array(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
 
 /*
  * The size of a value as the user knows it (octet_length): bytea arrives as
- * hex text, two characters a byte after "\x"; everything else as its text.
+ * hex text, two characters a byte after "\x"; everything else as its text,
+ * arrays too (their text form: a bytea[] is quoted hex with doubled
+ * backslashes, so it counts about twice its octet_length).
  */
 static size_t
 value_size(const cdc_col *col, size_t textlen)
@@ -413,6 +415,11 @@ check_size(const pgo_vctx *vc, size_t textlen)
 
     if (limit == 0 || size <= limit)
         return 0;
+    if (vc->col->ctype.kind == CDC_CT_ARRAY)    /* counted on its text: quotes, escapes, hex */
+        return cdc_err_set(vc->err, CDC_E_CONFIG, "column %s: an array whose text form is of "
+                           "%.1f MB (%zu bytes) is over agent.max_value_mb (%zu); raise it in "
+                           "platform.yaml (at most 1024) to capture the row", vc->col->name,
+                           (double) size / (1024.0 * 1024.0), size, limit / (1024 * 1024));
     return cdc_err_set(vc->err, CDC_E_CONFIG, "column %s: a value of %.1f MB (%zu bytes) is "
                        "over agent.max_value_mb (%zu); raise it in platform.yaml (at most "
                        "1024) to capture the row", vc->col->name,

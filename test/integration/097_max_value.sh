@@ -3,7 +3,8 @@
 # bytea is counted in bytes) and small rows go through; a 2 MB text value stops the agent with
 # an error naming the table, column, size, limit and key, exit 2, and the slot is not
 # confirmed past its transaction.  With the limit raised the next run delivers that row and
-# what followed it, once each.  A snapshot is held to the same limit.
+# what followed it, once each.  A snapshot is held to the same limit.  An array counts its
+# text form, and the error says so.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -60,4 +61,17 @@ expect_eq "a snapshot row over the limit stops the agent with exit 2" "$AGENT_RC
 expect_contains "the error names the snapshot's table, column and size" "$(cat "$T/agent.log")" \
     "snapshot of table public.s: column body: a value of 2.0 MB (2097152 bytes) is over agent.max_value_mb (1)"
 expect_eq "nothing of that snapshot was delivered" "$(line_count "$T/snap.jsonl")" 0
+
+# An array is counted on its text form: a bytea[] of 0.6 MB is 1.2 MB of quoted hex, and
+# the error says so instead of calling it a value of 1.2 MB.
+sql "CREATE TABLE a (id int PRIMARY KEY, bins bytea[])"
+sql "INSERT INTO a VALUES (1, ARRAY[decode(repeat('ab', 629146), 'hex')])"
+P_TABLES=public.a P_SNAPSHOT=initial P_SLOT=arr_slot P_PUB=arr_pub P_OUT=$T/arr.jsonl \
+    write_pipeline
+: >"$T/agent.log"
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 60
+expect_eq "an array over the limit stops the agent with exit 2" "$AGENT_RC" 2
+expect_contains "the error says the array's text form was counted" "$(cat "$T/agent.log")" \
+    "snapshot of table public.a: column bins: an array whose text form is of 1.2 MB"
 done_testing

@@ -449,7 +449,8 @@ handle_update(agent_capture *cap, const pgo_msg *m, cdc_event *ev, cdc_err *err)
     if (after == NULL)
         return -1;
     if (m->u.change.old_kind) {
-        before = pgo_tuple_values(rel, &m->u.change.oldtup, &cap->topts, cap->arena, err);
+        before = pgo_tuple_values_old(rel, &m->u.change.oldtup, after, &cap->topts, cap->arena,
+                                      err);     /* invalid UTF-8 counted once per event */
         if (before == NULL)
             return -1;
         /* Unchanged TOAST in the new row: the full old row (identity FULL) has the value. */

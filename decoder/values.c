@@ -469,9 +469,9 @@ pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,
  * point into the message): the caller keeps the message for as long as the
  * values, as agent/capture.c does (both live until the end of the change).
  */
-cdc_value *
-pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *opts,
-                 cdc_arena *arena, cdc_err *err)
+static cdc_value *
+tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const cdc_value *after,
+             const pgo_type_opts *opts, cdc_arena *arena, cdc_err *err)
 {
     pgo_vctx   vc = { .opts = opts, .arena = arena, .err = err, .borrow = true };
     cdc_value *vals;
@@ -512,6 +512,24 @@ pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *
             return NULL;
         }
     }
-    pgo_utf8_check_row(rel, vals);  /* a SQL_ASCII database: warn and count (values_utf8.c) */
+    /* a SQL_ASCII database: warn and count (values_utf8.c), once per column and event */
+    if (after)
+        pgo_utf8_check_old_row(rel, vals, after);
+    else
+        pgo_utf8_check_row(rel, vals);
     return vals;
+}
+
+cdc_value *
+pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const pgo_type_opts *opts,
+                 cdc_arena *arena, cdc_err *err)
+{
+    return tuple_values(rel, tup, NULL, opts, arena, err);
+}
+
+cdc_value *
+pgo_tuple_values_old(const cdc_rel *rel, const pgo_tuple *tup, const cdc_value *after,
+                     const pgo_type_opts *opts, cdc_arena *arena, cdc_err *err)
+{
+    return tuple_values(rel, tup, after, opts, arena, err);
 }

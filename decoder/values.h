@@ -52,6 +52,14 @@ int pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,
  */
 cdc_value *pgo_tuple_values(const cdc_rel *rel, const pgo_tuple *tup,
                             const pgo_type_opts *opts, cdc_arena *arena, cdc_err *err);
+/*
+ * The old row of an update (REPLICA IDENTITY FULL, or the key of a key change), decoded as
+ * pgo_tuple_values() does, after its new row `after`: a column whose text is not UTF-8 in
+ * both rows is counted once for the event (in cdcagent_invalid_utf8_values_total), not twice.
+ */
+cdc_value *pgo_tuple_values_old(const cdc_rel *rel, const pgo_tuple *tup,
+                                const cdc_value *after, const pgo_type_opts *opts,
+                                cdc_arena *arena, cdc_err *err);
 
 /*
  * Text that is not UTF-8 (values_utf8.c).  pgo_utf8_check_set(true) once a
@@ -65,6 +73,8 @@ void pgo_utf8_check_set(bool on);
 bool pgo_utf8_check_on(void);
 bool pgo_utf8_valid(const char *s, size_t n);
 void pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals);
+/* As pgo_utf8_check_row() for an update's old row: columns also invalid in after not counted. */
+void pgo_utf8_check_old_row(const cdc_rel *rel, const cdc_value *vals, const cdc_value *after);
 void pgo_utf8_check_names(const cdc_rel *rel);
 
 #endif

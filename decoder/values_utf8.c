@@ -83,22 +83,40 @@ pgo_utf8_valid(const char *s, size_t n)
     return true;
 }
 
-/* s with bytes >= 0x80 and controls as \xNN, cut to fit out. */
+/*
+ * s with the bytes that are not UTF-8 and controls as \xNN, cut to fit out (at a character's
+ * end): valid non-ASCII text ('café') stays as it is, in the warnings and the metric's label.
+ */
 static const char *
 shown(const char *s, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t            o = 0;
+    static const char    hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *) s, *end = p + strlen(s);
+    size_t               o = 0;
 
-    for (const unsigned char *p = (const unsigned char *) s; *p && o + 5 < cap; p++) {
-        if (*p >= 0x80 || *p < 0x20) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 0xF];
-        } else {
-            out[o++] = (char) *p;
+    while (p < end) {
+        size_t n = 1;
+
+        if (*p >= 0x80) {   /* the sequence its lead byte announces, if it is valid */
+            n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
+            if ((size_t) (end - p) < n || !pgo_utf8_valid((const char *) p, n))
+                n = 1;
         }
+        if (*p >= 0x20 && (*p < 0x80 || n >= 2)) {
+            if (o + n >= cap)
+                break;
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+            continue;
+        }
+        if (o + 5 > cap)
+            break;
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[*p >> 4];
+        out[o++] = hex[*p & 0xF];
+        p++;
     }
     out[o] = '\0';
     return out;
@@ -165,8 +183,9 @@ value_valid(const cdc_ctype *ct, const cdc_value *v)
     return true;
 }
 
-void
-pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals)
+/* after: an update's new row, already checked (vals is then its old row). */
+static void
+check_row(const cdc_rel *rel, const cdc_value *vals, const cdc_value *after)
 {
     char raw[CDC_COUNTERS_LABEL_MAX], label[CDC_COUNTERS_LABEL_MAX], cn[200];
 
@@ -175,8 +194,9 @@ pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals)
     for (int i = 0; i < rel->ncols; i++) {
         const cdc_col *col = &rel->cols[i];
 
-        if (!col->ctype.supported || value_valid(&col->ctype, &vals[i]))
-            continue;
+        if (!col->ctype.supported || value_valid(&col->ctype, &vals[i]) ||
+            (after && !value_valid(&col->ctype, &after[i])))
+            continue;   /* valid, or counted with the new row: once per column and event */
         snprintf(raw, sizeof(raw), "%s.%s", rel->nspname, rel->relname);
         shown(raw, label, sizeof(label));
         cdc_counter_add(CDC_CTR_INVALID_UTF8, label, 1);
@@ -188,4 +208,16 @@ pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals)
                      label, cn);
         }
     }
+}
+
+void
+pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals)
+{
+    check_row(rel, vals, NULL);
+}
+
+void
+pgo_utf8_check_old_row(const cdc_rel *rel, const cdc_value *vals, const cdc_value *after)
+{
+    check_row(rel, vals, after);
 }

@@ -8,6 +8,8 @@
 #     are written "caf\\xE9" and "caf\\xE8" (the bytes as \xNN text), values with U+FFFD;
 #   - one warning per table and column (not per row), one per invalid column name;
 #   - /metrics counts the invalid values: cdcagent_invalid_utf8_values_total{table=...}.
+# Part 1b: a REPLICA IDENTITY FULL update counts an unchanged invalid value once; warnings
+# and labels keep valid non-ASCII text.
 # Part 2: a LATIN1 database, which the agent reads converted to UTF8: no U+FFFD, no warning.
 # Part 3: a UTF8 database with PGCLIENTENCODING=LATIN1 in the agent's environment: the same.
 # shellcheck source=SCRIPTDIR/common.sh
@@ -83,6 +85,33 @@ expect_eq "no warning for the clean column ok" "$(grep -c 'column ok holds text'
 metric=$(curl -s -m 5 "http://127.0.0.1:$HPORT/metrics" | grep '^cdcagent_invalid_utf8_values_total' || true)
 expect_eq "/metrics counts the invalid values of public.t" "$metric" \
     'cdcagent_invalid_utf8_values_total{table="public.t"} 6'
+agent_stop
+
+# Part 1b: a REPLICA IDENTITY FULL table whose column name is valid UTF-8 (naïve) and whose
+# value is not.  An update that leaves that value as it is carries it in the old and the new
+# row: one event, counted once (before: twice).  The warning and the metric label show valid
+# non-ASCII text as it is (before: na\xC3\xAFve) and only the invalid bytes as \xNN.
+printf 'CREATE TABLE "t\xc3\xa9" (id int PRIMARY KEY, "na\xc3\xafve" text, n int);\nALTER TABLE "t\xc3\xa9" REPLICA IDENTITY FULL;\n' >"$T/ddl2.sql"
+asql "$T/ddl2.sql"
+EVENTS=$T/full.jsonl
+: >"$EVENTS"
+HPORT=$(free_port)
+P_TABLES='public.té' P_SLOT=full_slot P_PUB=full_pub write_pipeline
+sed -i 's/^  database: cdc_demo$/  database: cdc_ascii/' "$T/pipeline.yaml"
+PLATFORM_EXTRA="health_port: $HPORT" write_platform
+sed -i 's/^health_enabled: false$/health_enabled: true/' "$T/platform.yaml"
+: >"$T/agent.log"
+P_SLOT=full_slot agent_start
+printf 'INSERT INTO "t\xc3\xa9" VALUES (1, '"'"'bad\xff'"'"', 0);\nUPDATE "t\xc3\xa9" SET n = 1;\n' >"$T/full.sql"
+asql "$T/full.sql"
+wait_lines "$EVENTS" 2 30
+jl_check "identity FULL: the update carries the value in before and after" "$EVENTS" \
+    '[((e["value"]["before"] or {}).get("na\u00efve"), e["value"]["after"]["na\u00efve"]) for e in data] == [(None, "bad\ufffd"), ("bad\ufffd", "bad\ufffd")]'
+metric=$(curl -s -m 5 "http://127.0.0.1:$HPORT/metrics" | grep '^cdcagent_invalid_utf8_values_total' || true)
+expect_eq "/metrics: the insert and the update, one each (not 3: the old row counted too)" "$metric" \
+    'cdcagent_invalid_utf8_values_total{table="public.té"} 2'
+expect_eq "the warning names the column as it is (naïve), once" \
+    "$(grep -c 'table public.té: column naïve holds text that is not valid UTF-8' "$T/agent.log")" 1
 agent_stop
 
 # Part 2, the same cause in another encoding: a LATIN1 database holds é as the byte 0xE9.

@@ -2,8 +2,8 @@
  * Text that is not UTF-8, from a database whose server_encoding is not UTF8
  * (SQL_ASCII stores whatever bytes a client sent).  pgoutput and COPY hand
  * those bytes over unconverted; the JSON encoder must still write valid
- * UTF-8, so it replaces each ill-formed sequence of a value by U+FFFD (as
- * Java's decoder does) and writes an ill-formed column name with \xNN
+ * UTF-8, so it replaces each maximal ill-formed subpart of a value by U+FFFD
+ * (mostly as Java's decoder does; schemas/json.c utf8_seq says where not) and writes an ill-formed column name with \xNN
  * escapes (docs/debezium-compat.md, "Text that is not UTF-8").  This file
  * makes that visible: a warning once per table and column, and the count of
  * such values per table in /metrics (cdcagent_invalid_utf8_values_total).

@@ -59,7 +59,12 @@ sch_json_opts_default(sch_json_opts *o)
 /*
  * Length of the well-formed UTF-8 sequence at p, or 0 when it is not one;
  * then *bad is the length of its maximal ill-formed subpart (at least 1),
- * which becomes one U+FFFD as Java's UTF-8 decoder does.
+ * which becomes one U+FFFD: Unicode's "maximal subpart" practice (W3C/WHATWG
+ * decoders, Python's 'replace').  Java's decoder mostly agrees but not
+ * always: an encoded surrogate (ED A0 80) is one U+FFFD there, three here
+ * (ED is ill-formed before A0, then A0 and 80 alone).  No Debezium output
+ * depends on it (pgjdbc asks for UTF8 and the server refuses such bytes,
+ * docs/debezium-differences.md).
  */
 static size_t
 utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)

@@ -439,7 +439,13 @@ repl_service(repl_stream *rs, bool *reply_due)
     int64_t now = repl_mono_ms();
 
     *reply_due = now - rs->last_status_ms >= rs->timeout_ms / 2;
-    if (rs->ahead_end)
+    /*
+     * With the queue full, leave the socket alone: PQconsumeInput would grow
+     * libpq's input buffer without bound for as long as a destination pushes
+     * back.  The server then blocks on its send, still reading our status
+     * updates, which the caller sends on the timer above.
+     */
+    if (rs->ahead_end || rs->ahead_bytes >= REPL_AHEAD_MAX_BYTES)
         return;
     if (PQconsumeInput(rs->conn) == 0) {
         ahead_push(rs, NULL, REPL_AHEAD_LOST);

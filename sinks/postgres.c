@@ -91,7 +91,7 @@ typedef struct pgsink {
     uint32_t        rng;
     uint64_t        napplied, nskipped, ndead, ntx;
     bool            failing, fatal;
-    char            lasterr[200];
+    char            lasterr[400];   /* room for a refused row's table, column and reason */
 } pgsink;
 
 static int64_t

@@ -5,7 +5,8 @@
 # 'cafÃ©' (the mojibake of UTF-8 bytes read as LATIN1, before the fix), in the snapshot and
 # streamed, in replica rows and in the event log's jsonb.  A character LATIN1 cannot hold
 # (an emoji) is refused by the server and dead-lettered with a message naming the table and
-# the column; the other rows go on.
+# the column; the other rows go on.  Without a dead-letter queue it stops the agent with an
+# error naming the table and column.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -65,4 +66,29 @@ expect_eq "nothing stored as UTF-8 bytes read as LATIN1" \
 note "$(jl_eval "$T/dlq.jsonl" '[e["headers"]["dlq.error_message"] for e in evs]' 2>/dev/null || true)"
 jl_check "the emoji row is dead-lettered by each sink, naming the table and the column" "$T/dlq.jsonl" \
     'sorted(e["headers"]["dlq.sink_id"] for e in evs) == ["log", "mirror"] and all(e["headers"]["dlq.error_type"] == "pg_22P05" for e in evs) and [e["headers"]["dlq.error_message"].split(":")[0] for e in sorted(evs, key=lambda e: e["headers"]["dlq.sink_id"])] == ["table \"public\".\"cdc_events\" column event_value", "table \"public\".\"t\" column name"]'
+
+# Without a dead-letter queue the refused row stops the agent, with an error that names the
+# table and column (and the slot stays before it).
+PL_HEAD=$(P_TABLES=public.t P_SLOT=nodlq_slot P_PUB=nodlq_pub P_SNAPSHOT=never write_pipeline; sed '/^sinks:/,$d' "$T/pipeline.yaml")
+cat >"$T/pipeline.yaml" <<YAML
+$PL_HEAD
+sinks:
+  - sink_id: log2
+    sink_type: postgres
+    postgres:
+      host: 127.0.0.1
+      port: $TPORT
+      database: tgt_latin1
+      username: postgres
+      mode: event_log
+      target_table: public.ev2
+YAML
+PLATFORM_EXTRA=$'dlq:\n  enabled: false' write_platform
+: >"$T/agent.log"
+P_SLOT=nodlq_slot agent_start
+sql "INSERT INTO t VALUES (5, 'wink 😉')"
+agent_wait_exit 60
+check "without a dead-letter queue the agent stops (status $AGENT_RC)" test "$AGENT_RC" != 0
+expect_contains "the error names the table, the column and the reason" "$(cat "$T/agent.log")" \
+    'no dead-letter file is configured: table \"public\".\"ev2\" column event_value: character with byte sequence 0xf0 0x9f 0x98 0x89 in encoding \"UTF8\" has no equivalent in encoding \"LATIN1\"'
 done_testing

@@ -575,6 +575,26 @@ plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
         f.snapshot_unproven = agent_snapshot_unproven(ag->src, &ag->state, slot->confirmed,
                                                       f.dests_remember, all_last, why,
                                                       sizeof(why));
+    if (slot->exists && !slot->lost && !ag->state.loaded && !f.dests_remember &&
+        f.snapshot_unproven == NULL && ag->src->snapshot_mode != CFG_SNAPSHOT_NEVER &&
+        ag->src->snapshot_mode != CFG_SNAPSHOT_ALWAYS) {
+        char names[300] = "";
+        size_t used = 0;
+
+        for (int i = 0; i < ag->router.ndests && used < sizeof(names); i++)
+            if (!ag->remembers[i])
+                used += (size_t) snprintf(names + used, sizeof(names) - used, "%s%s (%s)",
+                                          used ? ", " : "", ag->router.dests[i]->id,
+                                          ag->router.dests[i]->ops->kind);
+        log_warn("agent", "slot %s exists but there is no record of its snapshot (%s): the "
+                 "first start after upgrading from a version that kept none, or agent.state_dir "
+                 "is not on persistent storage. Destination(s) %s cannot say what they hold, so "
+                 "nothing proves they received the snapshot; keeping the slot (dropping it would "
+                 "lose the changes it holds) and assuming the snapshot was delivered, as earlier "
+                 "versions did. To give them the snapshot again: cdcagent slot drop PIPELINE "
+                 "--yes, then start with snapshot_mode when_needed", ag->src->slot_name,
+                 ag->state.path, names);
+    }
     return agent_snapshot_plan(ag->src, &f, plan, err);
 }
 

@@ -455,11 +455,20 @@ agent_snapshot_unproven(const cfg_source *src, const agent_state *st, uint64_t c
     if (!snapshot_wanted(src))
         return NULL;
     if (!st->loaded) {
-        if (dests_remember)
+        /*
+         * No record: the first start after upgrading from a version that kept
+         * none, or agent.state_dir is not persistent.  Destinations that all
+         * report what they hold vouch for it.  Otherwise only when_needed
+         * retakes it: dropping the slot loses the changes it holds (deletes
+         * would never reach the receiver), so under every other mode the
+         * caller warns and streams on, as the versions before the record did.
+         */
+        if (dests_remember || src->snapshot_mode != CFG_SNAPSHOT_WHEN_NEEDED)
             return NULL;
         snprintf(buf, bufsz, "there is no record of its snapshot (%s), so nothing proves that "
                  "every destination received it (a webhook or stdout cannot say what it holds; "
-                 "keep agent.state_dir on persistent storage)", st->path);
+                 "keep agent.state_dir on persistent storage); snapshot_mode when_needed",
+                 st->path);
         return buf;
     }
     if (st->snapshot != AGENT_SNAP_PENDING)

@@ -79,7 +79,9 @@ bool agent_snapshot_dest_remembers(const cdc_config *cfg, const char *id);
  * snapshot before every destination has it); or every destination remembers
  * and holds the snapshot's last row (all_hold_last).  Without a record only
  * destinations that all remember can vouch for themselves (the older checks
- * in agent_snapshot_plan and run.c apply).
+ * in agent_snapshot_plan and run.c apply); if they cannot, only snapshot_mode
+ * when_needed calls it unproven (the slot is dropped), every other mode
+ * streams on and the caller warns (upgrade, or a state_dir that is lost).
  * @returns NULL when proven or nothing is to be proven, else why not, for the
  * log (a static string or one in buf).
  */

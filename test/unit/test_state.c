@@ -124,10 +124,17 @@ START_TEST(snapshot_proof)
     memset(&st, 0, sizeof(st));
     src.snapshot_mode = CFG_SNAPSHOT_INITIAL;
     snprintf(st.path, sizeof(st.path), "/x/cdcagent-1-s.state");
-    /* no record: only destinations that all remember may vouch */
+    /* no record: destinations that all remember vouch; else only when_needed retakes it,
+       every other mode keeps the slot (upgrade, lost state_dir) */
+    ck_assert_ptr_null(agent_snapshot_unproven(&src, &st, 100, true, false, buf, sizeof(buf)));
+    ck_assert_ptr_null(agent_snapshot_unproven(&src, &st, 100, false, false, buf, sizeof(buf)));
+    src.snapshot_mode = CFG_SNAPSHOT_INITIAL_ONLY;
+    ck_assert_ptr_null(agent_snapshot_unproven(&src, &st, 100, false, false, buf, sizeof(buf)));
+    src.snapshot_mode = CFG_SNAPSHOT_WHEN_NEEDED;
     ck_assert_ptr_null(agent_snapshot_unproven(&src, &st, 100, true, false, buf, sizeof(buf)));
     ck_assert_ptr_nonnull(agent_snapshot_unproven(&src, &st, 100, false, false, buf, sizeof(buf)));
     ck_assert(strstr(buf, "no record") && strstr(buf, "/x/cdcagent-1-s.state"));
+    src.snapshot_mode = CFG_SNAPSHOT_INITIAL;
     /* pending at cp 100 */
     st.loaded = true;
     st.snapshot = AGENT_SNAP_PENDING;

@@ -833,6 +833,10 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
        restart reads as "not delivered", never an older slot's "delivered". */
     ag->state.snapshot = snap ? AGENT_SNAP_PENDING : AGENT_SNAP_NONE;
     ag->state.cp = 0;
+    /* What the destinations held belongs to the old slot: kept, a kill before the new
+       snapshot's first durable row would read an emptied destination as gone backwards. */
+    for (int i = 0; i < ag->state.ndests; i++)
+        ag->state.dests[i].held = (cdc_pos) { 0, 0 };
     if (start_state(ag, err) < 0)
         return -1;
     if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)

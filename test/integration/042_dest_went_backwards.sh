@@ -7,7 +7,9 @@
 # Restored destinations start normally, with every event once.  Ordinary restarts, after an
 # idle confirm and after transactions with no published row moved the slot past the sinks'
 # last event, must not be mistaken for a loss.  A webhook added after the snapshot was
-# delivered is named once, with the way to give it the snapshot.
+# delivered is named once, with the way to give it the snapshot.  A new slot (the old one
+# dropped, the file emptied) killed before any row of its snapshot is durable: the next
+# start takes the snapshot again, it does not call the file's emptiness a loss.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -152,6 +154,37 @@ jl_check "it got the change made after it was added" "$T/req.jsonl" \
 agent_start
 agent_stop
 expect_eq "said once: the next start knows it" "$(this_run | grep -c 'was added after slot' || true)" 0
+
+note "a new slot, the file emptied, a kill before any row of the new snapshot is durable"
+# The record kept each destination's position from the old slot: the next start refused
+# ("went backwards") where it must take the snapshot again. The jsonl sink's lines wait
+# 10 minutes in its buffer, so nothing reaches the file before the kill.
+cdc slot drop "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --yes
+expect_eq "slot drop" "$CDC_RC" 0
+: >"$EVENTS"
+cp "$T/pipeline.yaml" "$T/pipeline.yaml.keep"
+sed -i "s|^      path: \"$EVENTS\"\$|&\n      flush_interval_ms: 600000|" "$T/pipeline.yaml"
+grep -q 'flush_interval_ms: 600000' "$T/pipeline.yaml" || fail "could not set the jsonl flush interval"
+AGENT_NO_WAIT=1 agent_start
+for _ in $(seq 300); do
+    this_run | grep -q 'snapshot.*done: ' && break
+    agent_alive || fail "the agent exited during the snapshot"
+    sleep 0.1
+done
+this_run | grep -q 'snapshot.*done: ' || fail "the snapshot was not read within 30 s"
+expect_eq "the new slot exists" "$(slot_field cdc_slot slot_name)" cdc_slot
+expect_eq "nothing of the new snapshot is in the file" "$(line_count "$EVENTS")" 0
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+AGENT_PID=
+cp "$T/pipeline.yaml.keep" "$T/pipeline.yaml"
+agent_start
+wait_lines "$EVENTS" "$(sql "SELECT count(*) FROM customers")" 60
+log=$(this_run)
+check "no refusal: nothing went backwards" bash -c "! grep -q 'went backwards' <<<\"\$1\"" _ "$log"
+expect_contains "the snapshot is taken again" "$log" "dropping the slot and taking the snapshot again"
+catch_up
+agent_stop
 
 pg_cleanup "$TGT"
 done_testing

@@ -131,14 +131,32 @@ agent_router_poll(agent_router *r, cdc_err *err)
 int
 agent_router_flush(agent_router *r, int timeout_ms, cdc_err *err)
 {
-    int rc = 0;
+    int     rc = 0;
+    cdc_err first = { 0 };
 
-    for (int i = 0; i < r->ndests; i++)
-        if (cdc_dest_flush(r->dests[i], timeout_ms, err) < 0) {
-            cdc_err_wrap(err, "destination %s", r->dests[i]->id);
-            rc = -1;
-        }
-    return rc < 0 ? rc : agent_router_poll(r, err);
+    /*
+     * Every destination is flushed; the error reported is the first one that
+     * is not a timeout (a timeout is the destination still pushing back, which
+     * callers tolerate), else the first timeout: a later destination's timeout
+     * must not hide an earlier one's failure.
+     */
+    for (int i = 0; i < r->ndests; i++) {
+        cdc_err e = { 0 };
+
+        if (cdc_dest_flush(r->dests[i], timeout_ms, &e) >= 0)
+            continue;
+        cdc_err_ensure(&e, "flush failed");
+        cdc_err_wrap(&e, "destination %s", r->dests[i]->id);
+        if (rc == 0 || (first.code == CDC_E_TIMEOUT && e.code != CDC_E_TIMEOUT))
+            first = e;
+        rc = -1;
+    }
+    if (rc < 0) {
+        if (err)
+            *err = first;
+        return -1;
+    }
+    return agent_router_poll(r, err);
 }
 
 void

@@ -17,6 +17,7 @@ typedef struct fake {
     int full_left;      /* writes refused with QUEUE_FULL before one is taken */
     int writes, taken, flushes;
     int commits;
+    cdc_rc flush_code;  /* what flush fails with; 0: CDC_E_TIMEOUT */
 } fake;
 
 static int
@@ -61,8 +62,12 @@ fake_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 static int
 fake_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 {
+    fake *f = d->impl;
+
     (void) timeout_ms;
-    ((fake *) d->impl)->flushes++;
+    f->flushes++;
+    if (f->flush_code)
+        return cdc_err_set(err, f->flush_code, "fake: write failed for good");
     return cdc_err_set(err, CDC_E_TIMEOUT, "fake: not delivered in time");
 }
 
@@ -232,6 +237,40 @@ START_TEST(resent_events_skipped_by_position)
 }
 END_TEST
 
+/* A flush reports the first failure that is not a timeout, whichever destination had it. */
+START_TEST(flush_keeps_first_real_error)
+{
+    setup    s;
+    cdc_dest d2;
+    fake     f2 = { 0 };
+    cdc_err  err = { 0 };
+
+    setup_init(&s, 0);
+    s.f.flush_code = CDC_E_DEST;
+    d2 = (cdc_dest) { .ops = &fake_ops, .id = "slow", .impl = &f2 };
+    s.r.dests[1] = &d2;
+    s.r.ndests = 2;
+    ck_assert_int_eq(agent_router_flush(&s.r, 10, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_DEST);
+    ck_assert_str_eq(err.msg, "destination fake: fake: write failed for good");
+    ck_assert_int_eq(f2.flushes, 1);            /* still flushed */
+    /* the other order: a timeout first, then the real failure */
+    s.r.dests[0] = &d2;
+    s.r.dests[1] = &s.d;
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(agent_router_flush(&s.r, 10, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_DEST);
+    ck_assert_str_eq(err.msg, "destination fake: fake: write failed for good");
+    /* only timeouts: the first timeout */
+    s.f.flush_code = 0;
+    memset(&err, 0, sizeof(err));
+    ck_assert_int_eq(agent_router_flush(&s.r, 10, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_TIMEOUT);
+    ck_assert_str_eq(err.msg, "destination slow: fake: not delivered in time");
+    agent_wm_free(s.r.wm);
+}
+END_TEST
+
 static Suite *
 router_suite(void)
 {
@@ -243,6 +282,7 @@ router_suite(void)
     tcase_add_test(tc, hook_failure_ends_wait);
     tcase_add_test(tc, stop_ends_wait);
     tcase_add_test(tc, resent_events_skipped_by_position);
+    tcase_add_test(tc, flush_keeps_first_real_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -406,8 +406,12 @@ stream(agent *ag, cdc_err *err)
                that times out is the destination still pushing back: wait on (it
                used to count as a lost connection, and the agent reconnected
                every 0.3 s for as long as the destination refused). */
-            if ((agent_router_flush(&ag->router, 100, err) < 0 && err->code != CDC_E_TIMEOUT) ||
-                wait_service(ag, err) < 0)
+            if (agent_router_flush(&ag->router, 100, err) < 0) {
+                if (err->code != CDC_E_TIMEOUT)
+                    return cdc_err_ensure(err, "waiting for the destinations to make room");
+                cdc_err_clear(err);     /* tolerated: no stale message for a later failure */
+            }
+            if (wait_service(ag, err) < 0)
                 return cdc_err_ensure(err, "waiting for the destinations to make room");
         } else {
             /* Drain what is buffered, up to a bound, before looking at timers. */
@@ -735,6 +739,7 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
 {
     cdc_pos target = { cp - 1, CDC_SEQ_END };
     int64_t since = mono_ms(), logged = since;
+    bool    flushed = false;
 
     for (;;) {
         int slow = -1;
@@ -746,8 +751,26 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
                 slow = i;
         if (slow < 0)
             break;
-        if (stop_requested)
-            return 1;
+        if (stop_requested) {
+            /* As at any stop: give the destinations shutdown_timeout to make it durable;
+               if they do, the snapshot is delivered and this is a normal stop. */
+            int     timeout = (int) (ag->cfg->platform.agent.shutdown_timeout_seconds * 1000);
+            cdc_err ferr = { 0 };
+
+            if (flushed) {
+                log_error("agent", "snapshot: destination %s did not make every row durable "
+                          "within agent.shutdown_timeout_seconds of the stop; the next start "
+                          "takes the snapshot again", ag->router.dests[slow]->id);
+                return 1;
+            }
+            flushed = true;
+            log_info("agent", "stop requested while the snapshot is made durable; flushing the "
+                     "destinations (at most %d ms)", timeout);
+            if (agent_router_flush(&ag->router, timeout, &ferr) < 0)
+                log_warn("agent", "flushing the destinations at stop: %s",
+                         ferr.msg[0] ? ferr.msg : "failed");
+            continue;       /* poll once more, then decide */
+        }
         if (mono_ms() - logged >= 10000) {
             logged = mono_ms();
             log_info("agent", "snapshot: waiting %lld s for destination %s to make every row "

@@ -104,6 +104,21 @@ check_nonempty(const char *v)
     return *v ? NULL : "must not be empty";
 }
 
+/* A sink_id names the sink in logs, metrics and the agent's state record (agent/state.h:
+   127 bytes, one line): a longer one would be cut there and match no sink again. */
+static const char *
+check_sink_id(const char *v)
+{
+    if (!*v)
+        return "must not be empty";
+    if (strlen(v) > 127)
+        return "is longer than 127 bytes";
+    for (const char *p = v; *p; p++)
+        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+            return "must not contain control characters (a line break, a tab)";
+    return NULL;
+}
+
 /* Debezium's skipped.operations: "none", or a comma list of c, u, d, t. */
 static const char *
 check_skipped_operations(const char *v)
@@ -232,7 +247,9 @@ static const cfg_enum log_formats[] = {
 
 static const cfg_key sink_keys[] = {
     { .name = "sink_id", .type = CFG_STR, .off = SK(sink_id), .flags = CFG_F_REQUIRED,
-      .check = check_nonempty, .desc = "Unique name of this sink within the pipeline." },
+      .check = check_sink_id,
+      .desc = "Unique name of this sink within the pipeline (at most 127 bytes, no control "
+              "characters)." },
     { .name = "sink_type", .type = CFG_ENUM, .off = SK(sink_type), .flags = CFG_F_REQUIRED,
       .choices = sink_types,
       .desc = "Kind of destination; the section of the same name configures it." },

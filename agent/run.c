@@ -682,6 +682,44 @@ check_dests_held(agent *ag, const slot_row *slot, cdc_err *err)
  * holds now is evidence too.  Written before anything else happens, so that
  * an unwritable agent.state_dir stops the start rather than a later restart.
  */
+static bool
+dest_configured(void *arg, const char *id, const char *kind)
+{
+    const agent *ag = arg;
+
+    for (int i = 0; i < ag->router.ndests; i++)
+        if (strcmp(ag->router.dests[i]->id, id) == 0 &&
+            strcmp(ag->router.dests[i]->ops->kind, kind) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A write of the record at start.  When a destination cannot say what it
+ * holds, the record is the only proof of the snapshot: a failure stops the
+ * start.  When every destination reports its position, the record is only
+ * evidence (of a destination that went backwards): warn and go on.
+ */
+static int
+save_at_start(agent *ag, cdc_err *err)
+{
+    cdc_err e = { 0 };
+
+    if (agent_state_save(&ag->state, &e) == 0)
+        return 0;
+    cdc_err_ensure(&e, "writing the state record %s", ag->state.path);
+    if (!agent_snapshot_dests_remember(ag->cfg)) {
+        *err = e;
+        return -1;
+    }
+    if (!ag->state_failing)
+        log_warn("agent", "%s; every destination reports what it holds, so the agent goes on "
+                 "without its record (a destination that goes backwards may then go unnoticed)",
+                 e.msg);
+    ag->state_failing = true;
+    return 0;
+}
+
 static int
 start_state(agent *ag, cdc_err *err)
 {
@@ -696,7 +734,9 @@ start_state(agent *ag, cdc_err *err)
         if (sd && cdc_pos_cmp(now, sd->held) > 0)
             sd->held = now;
     }
-    if (agent_state_save(&ag->state, err) < 0)
+    /* Destinations no longer configured: their entries would stand for nothing. */
+    agent_state_retain(&ag->state, dest_configured, ag);
+    if (save_at_start(ag, err) < 0)
         return -1;
     ag->state_on = true;
     ag->state_saved_ms = mono_ms();
@@ -865,7 +905,7 @@ prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)
         return -1;
     ag->state.cp = cp;
-    if (agent_state_save(&ag->state, err) < 0)
+    if (save_at_start(ag, err) < 0)
         return -1;
     agent_wm_set_start(ag->wm, cp);
     if (!snap)

@@ -12,11 +12,20 @@
 
 static const char *const snap_names[] = { "none", "pending", "delivered" };
 
-static void
-state_path(agent_state *st, const char *dir)
+/* @returns 0, or -1 with err set when the path does not fit (a cut path would name another file). */
+static int
+state_path(agent_state *st, const char *dir, cdc_err *err)
 {
-    snprintf(st->path, sizeof(st->path), "%s%scdcagent-%s-%s.state", dir && *dir ? dir : "",
-             dir && *dir && dir[strlen(dir) - 1] != '/' ? "/" : "", st->system, st->slot);
+    int n = snprintf(st->path, sizeof(st->path), "%s%scdcagent-%s-%s.state",
+                     dir && *dir ? dir : "", dir && *dir && dir[strlen(dir) - 1] != '/' ? "/" : "",
+                     st->system, st->slot);
+
+    if (n < 0 || (size_t) n >= sizeof(st->path) - sizeof(".tmp"))
+        return cdc_err_set(err, CDC_E_CONFIG, "agent.state_dir: the path of the state record "
+                           "in %.200s would be %d bytes, over the %zu this agent handles: "
+                           "choose a shorter directory", dir ? dir : "", n,
+                           sizeof(st->path) - sizeof(".tmp") - 1);
+    return 0;
 }
 
 static int
@@ -80,10 +89,12 @@ agent_state_load(agent_state *st, const char *dir, const char *system, const cha
     memset(st, 0, sizeof(*st));
     snprintf(st->system, sizeof(st->system), "%s", system);
     snprintf(st->slot, sizeof(st->slot), "%s", slot);
-    state_path(st, dir);
+    if (state_path(st, dir, err) < 0)
+        return -1;
     f = fopen(st->path, "r");
     if (f == NULL) {
-        if (errno == ENOENT)
+        /* No file, or no directory (yet): no record.  Saving says whether it can be written. */
+        if (errno == ENOENT || errno == ENOTDIR)
             return 0;
         return cdc_err_set(err, CDC_E_STATE, "state record %s: %s", st->path, strerror(errno));
     }
@@ -126,6 +137,18 @@ agent_state_dest_get(agent_state *st, const char *id, const char *kind, bool add
     return d;
 }
 
+void
+agent_state_retain(agent_state *st, bool (*keep)(void *arg, const char *id, const char *kind),
+                   void *arg)
+{
+    int n = 0;
+
+    for (int i = 0; i < st->ndests; i++)
+        if (keep(arg, st->dests[i].id, st->dests[i].kind))
+            st->dests[n++] = st->dests[i];
+    st->ndests = n;
+}
+
 /* fsync of the directory holding path, so the rename itself survives a crash. */
 static int
 sync_dir(const char *path)
@@ -142,6 +165,9 @@ sync_dir(const char *path)
     if (fd < 0)
         return -1;
     rc = fsync(fd);
+    /* Some file systems cannot fsync a directory (EINVAL): the rename is all there is. */
+    if (rc != 0 && errno == EINVAL)
+        rc = 0;
     close(fd);
     return rc;
 }
@@ -160,8 +186,11 @@ agent_state_save(agent_state *st, cdc_err *err)
                            "writable directory)", tmp, strerror(errno));
     f = fdopen(fd, "w");
     if (f == NULL) {
+        int e = errno;
+
         close(fd);
-        return cdc_err_set(err, CDC_E_IO, "state record %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return cdc_err_set(err, CDC_E_IO, "state record %s: %s", tmp, strerror(e));
     }
     fprintf(f, "# cdcagent's record of slot %s (docs/fault-matrix.md); written by the agent, "
             "do not edit\n", st->slot);

@@ -68,4 +68,8 @@ int agent_state_save(agent_state *st, cdc_err *err);
 agent_state_dest *agent_state_dest_get(agent_state *st, const char *id, const char *kind,
                                        bool add);
 
+/* Drops the entries for which keep() returns false (destinations no longer configured). */
+void agent_state_retain(agent_state *st,
+                        bool (*keep)(void *arg, const char *id, const char *kind), void *arg);
+
 #endif

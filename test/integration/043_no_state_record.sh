@@ -7,6 +7,8 @@
 #      and why; no second snapshot; the changes held in the slot arrive, the delete included;
 #      the record is written again, the snapshot delivered (a later start says nothing);
 #   2. snapshot_mode when_needed: the slot is dropped and the snapshot taken again (op r).
+#   3. agent.state_dir unwritable: with only destinations that report what they hold (jsonl)
+#      the agent warns and runs (the record is only evidence there); with a webhook it refuses.
 # (Before: the start dropped the slot under any mode and retook the snapshot: the delete
 # never reached the webhook or the jsonl file.)
 # shellcheck source=SCRIPTDIR/common.sh
@@ -92,4 +94,20 @@ expect_contains "the slot is dropped, saying why" "$log" "there is no record of 
 expect_contains "and the snapshot is taken again" "$log" "dropping the slot and taking the snapshot again"
 expect_eq "jsonl: a second snapshot of the 6 rows" "$(jl_ops "$EVENTS")" "r r r r r d c c r r r r r r"
 agent_stop
+
+note "part 3: agent.state_dir unwritable (a path under a regular file)"
+: >"$T/notadir"
+sed -i "s|^  state_dir: .*|  state_dir: $T/notadir/state|" "$T/platform.yaml"
+P_TABLES=public.t P_SNAPSHOT=initial write_pipeline     # the jsonl file only: it reports
+agent_start
+sql "INSERT INTO t VALUES (8, 'v8')"
+wait_lines "$EVENTS" 16 60
+expect_contains "destinations that all report: a warning, and it runs" "$(this_run)" \
+    "every destination reports what it holds, so the agent goes on without its record"
+agent_stop
+pipeline initial                                        # with the webhook: refused
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 30
+expect_eq "with a webhook: exit status" "$AGENT_RC" 1
+expect_contains "the error names the record and state_dir" "$(this_run)" "$T/notadir/state/cdcagent-"
 done_testing

@@ -183,6 +183,10 @@ static const bad_case bad_cases[] = {
       "pipeline.yaml:7:5: sinks[0].jsonl: required for sink_type jsonl" },
     { PL_HEAD "sinks:\n  - sink_type: jsonl\n    jsonl: {path: x}\n", NULL,
       "pipeline.yaml:7:5: sinks[0].sink_id: required key is missing" },
+    /* the state record keeps 127 bytes of a sink_id (agent/state.h) */
+    { PL_HEAD "sinks:\n  - sink_id: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    sink_type: jsonl\n    jsonl: {path: x}\n", NULL,
+      "pipeline.yaml:7:14: sinks[0].sink_id: is longer than 127 bytes" },
     { PL_HEAD "sinks:\n  - sink_id: a\n    sink_type: jsonl\n    jsonl: {fsync: true}\n", NULL,
       "pipeline.yaml:9:5: sinks[0].jsonl.path: required key is missing" },
     { PL_HEAD "sinks:\n  - {sink_id: a, sink_type: jsonl, jsonl: {path: x}}\n"

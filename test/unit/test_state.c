@@ -157,6 +157,50 @@ START_TEST(snapshot_proof)
 }
 END_TEST
 
+/* A directory whose record path would not fit is refused, naming it, not cut to another file. */
+START_TEST(long_dir_refused)
+{
+    agent_state st;
+    cdc_err     err = { 0 };
+    char        longdir[1100];
+
+    memset(longdir, 'd', sizeof(longdir) - 1);
+    longdir[0] = '/';
+    longdir[sizeof(longdir) - 1] = '\0';
+    ck_assert_int_eq(agent_state_load(&st, longdir, "123", "s1", &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_CONFIG);
+    ck_assert_msg(strstr(err.msg, "agent.state_dir") && strstr(err.msg, "shorter directory"),
+                  "%s", err.msg);
+}
+END_TEST
+
+static bool
+keep_not_gone(void *arg, const char *id, const char *kind)
+{
+    (void) arg;
+    (void) kind;
+    return strcmp(id, "gone") != 0;
+}
+
+/* Entries of destinations no longer configured are dropped before a save. */
+START_TEST(retain_prunes)
+{
+    agent_state st;
+    cdc_err     err = { 0 };
+
+    ck_assert_int_eq(agent_state_load(&st, dir, "1", "s", &err), 0);
+    agent_state_dest_get(&st, "a", "jsonl", true);
+    agent_state_dest_get(&st, "gone", "webhook", true);
+    agent_state_dest_get(&st, "b", "postgres", true)->held = (cdc_pos) { 5, 6 };
+    agent_state_retain(&st, keep_not_gone, NULL);
+    ck_assert_int_eq(st.ndests, 2);
+    ck_assert_str_eq(st.dests[0].id, "a");
+    ck_assert_str_eq(st.dests[1].id, "b");
+    ck_assert_uint_eq(st.dests[1].held.seq, 6);
+    ck_assert_ptr_null(agent_state_dest_get(&st, "gone", "webhook", false));
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -169,6 +213,8 @@ state_suite(void)
     tcase_add_test(tc, foreign_or_damaged_refused);
     tcase_add_test(tc, unwritable_dir_named);
     tcase_add_test(tc, snapshot_proof);
+    tcase_add_test(tc, long_dir_refused);
+    tcase_add_test(tc, retain_prunes);
     suite_add_tcase(s, tc);
     return s;
 }

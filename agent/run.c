@@ -62,6 +62,7 @@ typedef struct agent {
     agent_state       state;        /* the slot's record (agent/state.h) */
     bool              state_on;     /* kept: prepare_source() wrote it once */
     bool              state_failing;/* the last save failed (logged once) */
+    bool              lock_lost;    /* a reconnect could not take the slot's lock again */
     int64_t           state_saved_ms;
     cdc_pos           state_cand;   /* router.last_row at the previous note_state() */
     bool              remembers[AGENT_MAX_DESTS];  /* reports what it holds, in order */
@@ -479,9 +480,11 @@ reconnect(agent *ag, cdc_err *err)
         /* The agents' lock, as at start.  Our own previous connection holds it until
            the server sees it gone (wal_sender_timeout), so a refusal is retried. */
         if (ag->rs != NULL && agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0) {
+            ag->lock_lost = true;
             err->code = CDC_E_CONN;
             continue;
         }
+        ag->lock_lost = false;
         if (ag->rs == NULL || start_stream(ag, err) < 0) {
             if (err->code == CDC_E_STATE)
                 return -1;      /* the slot is gone or invalidated: retrying cannot help */
@@ -943,6 +946,15 @@ shutdown_agent(agent *ag, cdc_err *err)
     cdc_err ferr = { 0 };
     int     rc = 0;
 
+    if (ag->lock_lost) {
+        /* Another agent may own the slot, its destinations and its record now: writing
+           lines, confirming or saving from here could cut into what it writes. */
+        log_warn("agent", "slot %s: the agents' lock could not be taken again after the "
+                 "connection was lost; stopping without flushing the destinations, confirming "
+                 "or writing the record (the next start resends what was not confirmed)",
+                 ag->src->slot_name);
+        return 0;
+    }
     if (agent_router_flush(&ag->router, timeout, &ferr) < 0) {
         log_error("agent", "flushing destinations: %s", ferr.msg);
         *err = ferr;

@@ -582,8 +582,29 @@ plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
         f.snapshot_unproven = agent_snapshot_unproven(ag->src, &ag->state, slot->confirmed,
                                                       f.dests_remember, all_last, why,
                                                       sizeof(why));
+    if (slot->exists && !slot->lost && !ag->state.loaded && f.snapshot_unproven != NULL) {
+        /*
+         * No record, under when_needed: a destination that reports, holding the
+         * snapshot's last row as its newest event, with the slot confirmed past
+         * that snapshot's consistent point, is the proof there is (the slot moves
+         * past it only once every destination made the snapshot durable).
+         */
+        for (int i = 0; i < ag->router.ndests; i++) {
+            cdc_pos p = held_at_start(ag, i);
+
+            if (!ag->remembers[i] || ag->router.dests[i]->held_unordered ||
+                p.seq != CDC_SEQ_SNAPSHOT_LAST || p.lsn == 0 || slot->confirmed <= p.lsn + 1)
+                continue;
+            log_info("agent", "slot %s: no record of its snapshot (%s), but destination %s holds "
+                     "the snapshot's last row and the slot is confirmed past it (" CDC_LSN_FMT
+                     "): the snapshot was delivered", ag->src->slot_name, ag->state.path,
+                     ag->router.dests[i]->id, CDC_LSN_ARGS(slot->confirmed));
+            f.snapshot_unproven = NULL;
+            break;
+        }
+    }
     if (slot->exists && !slot->lost && !ag->state.loaded && !f.dests_remember &&
-        f.snapshot_unproven == NULL && ag->src->snapshot_mode != CFG_SNAPSHOT_NEVER &&
+        f.snapshot_unproven == NULL && ag->src->snapshot_mode != CFG_SNAPSHOT_WHEN_NEEDED && ag->src->snapshot_mode != CFG_SNAPSHOT_NEVER &&
         ag->src->snapshot_mode != CFG_SNAPSHOT_ALWAYS) {
         char names[300] = "";
         size_t used = 0;

@@ -9,6 +9,8 @@
 #   2. snapshot_mode when_needed: the slot is dropped and the snapshot taken again (op r).
 #   3. agent.state_dir unwritable: with only destinations that report what they hold (jsonl)
 #      the agent warns and runs (the record is only evidence there); with a webhook it refuses.
+#   4. snapshot_mode when_needed, no record, but the jsonl file's newest event is the
+#      snapshot's last row and the slot is confirmed past it: that proves delivery, no retake.
 # (Before: the start dropped the slot under any mode and retook the snapshot: the delete
 # never reached the webhook or the jsonl file.)
 # shellcheck source=SCRIPTDIR/common.sh
@@ -110,4 +112,34 @@ AGENT_NO_WAIT=1 agent_start
 agent_wait_exit 30
 expect_eq "with a webhook: exit status" "$AGENT_RC" 1
 expect_contains "the error names the record and state_dir" "$(this_run)" "$T/notadir/state/cdcagent-"
+
+note "part 4: when_needed, no record, but the jsonl file's newest event is the snapshot's last row and the slot moved past it"
+sed -i "s|^  state_dir: .*|  state_dir: $T|" "$T/platform.yaml"
+sql "CREATE TABLE t2 (id int PRIMARY KEY)" "INSERT INTO t2 VALUES (1), (2), (3)"
+P_SLOT=s2 P_PUB=p2 P_TABLES=public.t2 P_OUT=$T/out2.jsonl P_SNAPSHOT=when_needed write_pipeline
+cat >>"$T/pipeline.yaml" <<YAML
+  - sink_id: hook
+    sink_type: webhook
+    webhook:
+      url: http://127.0.0.1:$RPORT/cdc2
+YAML
+P_SLOT=s2 agent_start
+wait_lines "$T/out2.jsonl" 3 60
+sql "INSERT INTO t VALUES (9, 'not in this pipeline')"
+target=$(sql_su "SELECT pg_current_wal_lsn()")
+deadline=$((SECONDS + 60))
+until [ "$(sql_su "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 's2'")" = t ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "slot s2 was not confirmed past $target in 60 s"
+    sleep 0.2
+done
+P_SLOT=s2 agent_stop
+rm -f "$T"/cdcagent-*-s2.state
+P_SLOT=s2 agent_start
+sql "INSERT INTO t2 VALUES (4)"
+wait_lines "$T/out2.jsonl" 4 60
+P_SLOT=s2 agent_stop
+log=$(this_run)
+expect_contains "the proof is named" "$log" "holds the snapshot's last row and the slot is confirmed past it"
+check "no second snapshot" bash -c "! grep -q 'taking the snapshot again' <<<\"\$1\"" _ "$log"
+expect_eq "jsonl: the snapshot once, then the insert" "$(jl_ops "$T/out2.jsonl")" "r r r c"
 done_testing

@@ -59,7 +59,7 @@ check "the agent reconnected" grep -q 'reconnecting in' "$T/agent.log"
 check "the agent is still running" agent_alive
 check "no error was logged" bash -c "! grep -q '\"level\":\"error\"' '$T/agent.log'"
 
-note "part 2: a streamed transaction, cut while it is being streamed"
+note "part 2: streamed transactions (logical_decoding_work_mem = 64kB)"
 sql_su "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'" >/dev/null
 sql_su "SELECT pg_reload_conf()" >/dev/null
 # Take the new setting into a fresh walsender (the agent reconnects once more).
@@ -116,6 +116,7 @@ expect_eq "the streamed transaction of part 2a committed" "$(cat "$T/txna.rc")" 
 all_once "$NA" "after the cut behind a large streamed message"
 check "the agent is still running" agent_alive
 
+note "part 2b: a streamed transaction, cut while it is being streamed"
 streamed0=$(sql_su "SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'cdc_slot'")
 N2=260000
 # The transaction stays open until $T/commit exists, so it is cut while in progress.

@@ -18,15 +18,15 @@
  * 'p'), which pgoutput sends only when the agent asks for two_phase (it
  * never does); they are rejected as unknown.
  */
-#include "pgoutput.h"
+#include "decoder/pgoutput.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/core/cdc_mem.h"
-#include "reader.h"
+#include "agent/core/cdc_mem.h"
+#include "decoder/reader.h"
 
 /* Microseconds from the Unix epoch to PostgreSQL's (2000-01-01). */
 #define PGO_EPOCH_DIFF_US INT64_C(946684800000000)

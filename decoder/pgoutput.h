@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_arena.h"
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_rel.h"
-#include "relcache.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_rel.h"
+#include "decoder/relcache.h"
 
 /* Message types: the wire bytes, as in PostgreSQL's logicalproto.h. */
 typedef enum pgo_msgtype {

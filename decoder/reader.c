@@ -4,7 +4,7 @@
  * the offset where the read began and jumps the cursor to the end, so the
  * remaining reads of a message reader all fail cheaply and return zeroes.
  */
-#include "reader.h"
+#include "decoder/reader.h"
 
 #include <string.h>
 

@@ -21,14 +21,14 @@
  *
  * @thread one cache per decoder; not thread-safe.
  */
-#include "relcache.h"
+#include "decoder/relcache.h"
 
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/core/cdc_mem.h"
+#include "agent/core/cdc_mem.h"
 
 /* One allocation owned by an entry; data follows the header, aligned. */
 typedef struct rc_chunk {

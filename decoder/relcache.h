@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_rel.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_rel.h"
 
 typedef struct pgo_relcache pgo_relcache;
 

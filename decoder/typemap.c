@@ -9,16 +9,16 @@
  * ltree) from the catalog's type name.  Anything else is unsupported, and
  * Debezium's default include.unknown.datatypes=false drops such columns.
  */
-#include "typemap.h"
+#include "decoder/typemap.h"
 
 #include <string.h>
 #include <strings.h>
 
-#include "../agent/core/cdc_arena.h"
-#include "../agent/core/cdc_log.h"
-#include "relcache.h"
-#include "values.h"
-#include "values_int.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_log.h"
+#include "decoder/relcache.h"
+#include "decoder/values.h"
+#include "decoder/values_int.h"
 
 /* ---- mode names, spelled as Debezium's configuration spells them ---- */
 

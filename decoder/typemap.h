@@ -7,9 +7,9 @@
 #ifndef CDC_DECODER_TYPEMAP_H
 #define CDC_DECODER_TYPEMAP_H
 
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_rel.h"
-#include "../agent/core/cdc_value.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_rel.h"
+#include "agent/core/cdc_value.h"
 
 typedef enum pgo_decimal_mode { PGO_DECIMAL_PRECISE = 0, PGO_DECIMAL_DOUBLE, PGO_DECIMAL_STRING } pgo_decimal_mode;
 typedef enum pgo_time_mode {

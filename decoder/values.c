@@ -15,11 +15,11 @@
  * caller, which decides), and the null-replaced-by-default rule (schema
  * layer).
  */
-#include "values.h"
+#include "decoder/values.h"
 
 #include <string.h>
 
-#include "values_int.h"
+#include "decoder/values_int.h"
 
 int
 pgo_vfail(const pgo_vctx *vc, const char *what, const char *s, size_t n)
@@ -467,7 +467,7 @@ pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,
 /*
  * Values decoded here borrow from the tuple's data where they can (strings
  * point into the message): the caller keeps the message for as long as the
- * values, as agent/capture.c does (both live until the end of the change).
+ * values, as agent/pipeline/capture.c does (both live until the end of the change).
  */
 static cdc_value *
 tuple_values(const cdc_rel *rel, const pgo_tuple *tup, const cdc_value *after,

@@ -13,12 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../agent/core/cdc_arena.h"
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_rel.h"
-#include "../agent/core/cdc_value.h"
-#include "pgoutput.h"
-#include "typemap.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_rel.h"
+#include "agent/core/cdc_value.h"
+#include "decoder/pgoutput.h"
+#include "decoder/typemap.h"
 
 /*
  * Decodes one text datum of `col` (whose ctype is set) into *out.
@@ -33,7 +33,7 @@ int pgo_value_from_text(const cdc_col *col, const char *text, size_t len,
  * The same, but a string value may point into text instead of being copied,
  * and a bytea (binary_handling_mode bytes) is decoded over the text itself:
  * for a caller whose text lives as long as the values and is not needed
- * after (agent/snapshot.c unescapes each COPY field into the arena the
+ * after (agent/pipeline/snapshot.c unescapes each COPY field into the arena the
  * values live in).
  */
 int pgo_value_from_text_borrow(const cdc_col *col, char *text, size_t len,

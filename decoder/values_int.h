@@ -15,11 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_arena.h"
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_rel.h"
-#include "../agent/core/cdc_value.h"
-#include "typemap.h"
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_rel.h"
+#include "agent/core/cdc_value.h"
+#include "decoder/typemap.h"
 
 /* Built-in type OIDs (PostgreSQL's pg_type.dat; stable across releases). */
 enum pgo_oid {

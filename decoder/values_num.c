@@ -11,7 +11,7 @@
  * returns: two's complement, big-endian, the fewest bytes that keep the
  * sign (12.50 in numeric(10,2) -> 04 E2, -12.50 -> FB 1E, 0 -> 00).
  */
-#include "values_int.h"
+#include "decoder/values_int.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * Proleptic Gregorian calendar throughout, as java.time uses; "BC" year y
  * is ISO year 1 - y.
  */
-#include "values_int.h"
+#include "decoder/values_int.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -11,15 +11,15 @@
  * Checking costs a scan of every string value, so it runs only once the
  * agent has seen a source whose encoding is not UTF8 (pgo_utf8_check_set).
  */
-#include "values.h"
+#include "decoder/values.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../agent/core/cdc_counters.h"
-#include "../agent/core/cdc_log.h"
+#include "agent/core/cdc_counters.h"
+#include "agent/core/cdc_log.h"
 
 static atomic_bool g_check;
 

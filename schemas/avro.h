@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_event.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
 
 /* The Debezium release whose wire format is reproduced (CONTRACT.md 0.1). */
 typedef enum sch_avro_profile {

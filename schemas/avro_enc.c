@@ -19,14 +19,14 @@
  * strings are copied into a scratch buffer first; avro_value_write into a
  * memory writer fails with ENOSPC when the buffer is too small.
  */
-#include "avro.h"
+#include "schemas/avro.h"
 
 #include <avro.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_int.h"
+#include "schemas/avro_int.h"
 
 #define PLACEHOLDER_DEFAULT "__debezium_unavailable_value"
 /* UUID.nameUUIDFromBytes("__debezium_unavailable_value"), as in json.c. */

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../agent/core/cdc_rel.h"
-#include "avro.h"
+#include "agent/core/cdc_rel.h"
+#include "schemas/avro.h"
 
 /* Envelope fields. */
 typedef enum sch_avro_env_field {

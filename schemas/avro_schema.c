@@ -19,15 +19,15 @@
  *   namespace is the enclosing one.
  * The Connect type tables agree with json_schema.c (JsonConverter).
  */
-#include "avro.h"
+#include "schemas/avro.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "avro_int.h"
-#include "json.h"
-#include "json_int.h"
+#include "schemas/avro_int.h"
+#include "schemas/json.h"
+#include "schemas/json_int.h"
 
 #define SOURCE_NS    "io.debezium.connector.postgresql"
 #define ALLOWED_OLD  "true,last,false,incremental"

@@ -23,7 +23,7 @@
  * - Debezium's UnchangedToastedPlaceholder for unchanged TOAST values
  *   (CONTRACT.md 4.6).
  */
-#include "json.h"
+#include "schemas/json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -31,8 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_int.h"
-#include "topic.h"
+#include "schemas/json_int.h"
+#include "schemas/topic.h"
 
 #define JSON_VERSION_DEFAULT     "2.7.3.Final"
 #define JSON_PLACEHOLDER_DEFAULT "__debezium_unavailable_value"

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_event.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_event.h"
 
 typedef struct sch_json_opts {
     const char *server_name;        /* topic.prefix: source.name */

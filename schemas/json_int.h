@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_rel.h"
-#include "json.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_rel.h"
+#include "schemas/json.h"
 
 /* Appends a column name of rel as a JSON string: as sch_json_put_string(),
    except that bytes which are not UTF-8 (a SQL_ASCII database) become the

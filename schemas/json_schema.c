@@ -8,7 +8,7 @@
  * snapshot Enum listing "true,last,false,incremental" (CONTRACT.md 0.1, 2.2,
  * 2.3, 8.3), and the column types of CONTRACT.md section 4.
  */
-#include "json_int.h"
+#include "schemas/json_int.h"
 
 #include <string.h>
 

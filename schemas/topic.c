@@ -3,7 +3,7 @@
  * schema and table joined with '.', blank parts dropped, then sanitised by
  * AbstractTopicNamingStrategy.sanitizedTopicName (CONTRACT.md 1.1).
  */
-#include "topic.h"
+#include "schemas/topic.h"
 
 #include <stdbool.h>
 #include <string.h>

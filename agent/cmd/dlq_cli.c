@@ -7,7 +7,7 @@
  * asynchronous machinery: the stored record is already the payload, so
  * nothing is encoded again and the bytes sent are the bytes refused.
  */
-#include "agent/dlq_cli.h"
+#include "agent/cmd/dlq_cli.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,8 +21,8 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "sinks/dlq.h"
-#include "sinks/webhook.h"
+#include "agent/core/dest/dlq.h"
+#include "sinks/webhook/webhook.h"
 
 #define DLQ_FAC   "dlq"
 #define RESP_KEEP 200       /* bytes of a refusing response body kept for the message */

@@ -1,6 +1,6 @@
 /*
  * `cdcagent dlq list|replay`: what an operator needs to see and do about the
- * dead letters of a direct-mode pipeline (sinks/dlq.h has both stores: the
+ * dead letters of a direct-mode pipeline (agent/core/dest/dlq.h has both stores: the
  * JSON-lines file, or the PostgreSQL table when platform
  * dlq.postgres_conninfo is set; every command reads the one the agent
  * writes).
@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
-#include "sinks/dlq.h"
+#include "agent/core/dest/dlq.h"
 
 /* Which dead letters a command works on; every member is optional (NULL / 0). */
 typedef struct agent_dlq_filter {
@@ -66,7 +66,7 @@ typedef struct agent_dlq_set {
 
 /*
  * The dead-letter file of @p cfg: platform dlq.path, else
- * "<pipeline_id>.dlq.jsonl" in the working directory, as agent/run.c opens it.
+ * "<pipeline_id>.dlq.jsonl" in the working directory, as agent/pipeline/run.c opens it.
  */
 void agent_dlq_file_path(const cdc_config *cfg, char *out, size_t n);
 

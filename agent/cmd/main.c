@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_log.h"
-#include "agent/dlq_cli.h"
-#include "agent/privs.h"
-#include "agent/run.h"
-#include "agent/slot.h"
-#include "agent/verify.h"
+#include "agent/cmd/dlq_cli.h"
+#include "agent/ops/privs.h"
+#include "agent/pipeline/run.h"
+#include "agent/source/slot.h"
+#include "agent/cmd/verify.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2

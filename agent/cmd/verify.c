@@ -8,7 +8,7 @@
  * topic names the running agent uses, so verify compares what the agent
  * would have delivered.
  */
-#include "agent/verify.h"
+#include "agent/cmd/verify.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/catalog.h"
+#include "agent/source/catalog.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
-#include "agent/verify_int.h"
+#include "agent/core/net/pgconn.h"
+#include "agent/cmd/verify_int.h"
 
 #define VERIFY_FAC "verify"
 

@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 #define AGENT_VERIFY_MAX_TABLES    64

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/capture.h"
-#include "agent/config.h"
+#include "agent/pipeline/capture.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_rel.h"
 

@@ -13,7 +13,7 @@
  * source is streamed row by row and each row it matches is dropped from that
  * state, so what remains at the end is in the destination only.
  */
-#include "agent/verify_int.h"
+#include "agent/cmd/verify_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_event.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 #include "decoder/values.h"
 #include "schemas/json.h"
 
@@ -32,7 +32,7 @@ json_opts(const verify_ctx *vc, sch_json_opts *o)
 {
     const cfg_source *src = &vc->cfg->pipeline.source;
 
-    /* As agent/run.c sets them for the sinks: only `after` is compared. */
+    /* As agent/pipeline/run.c sets them for the sinks: only `after` is compared. */
     sch_json_opts_default(o);
     o->server_name = vc->cfg->pipeline.topic_prefix;
     o->database = src->database;

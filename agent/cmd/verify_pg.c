@@ -19,14 +19,14 @@
  * are compared as multisets: count and md5 of the sorted row texts, then
  * rows grouped by their md5.
  */
-#include "agent/verify_int.h"
+#include "agent/cmd/verify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 
 typedef struct pg_sql {
     const cdc_rel *rel;
@@ -50,7 +50,7 @@ typedef struct pg_entry {
 static bool
 replica_stores_text(const cdc_col *c)
 {
-    /* As sinks/postgres.c types the mirror's columns (pg_put_coltype). */
+    /* As sinks/postgres/postgres.c types the mirror's columns (pg_put_coltype). */
     return !c->catalog_known || c->type_name == NULL || c->enum_labels != NULL ||
            c->typtype == 'e' || c->typtype == 'c' || c->typtype == 'd';
 }

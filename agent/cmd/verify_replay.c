@@ -1,5 +1,5 @@
 /*
- * A JSON-lines file (sinks/jsonl.h) replayed into the state a consumer that
+ * A JSON-lines file (sinks/jsonl/jsonl.h) replayed into the state a consumer that
  * applies it by key ends up with, one table (topic) at a time:
  *
  *   c, u, r    the key's row becomes `after`
@@ -18,7 +18,7 @@
  * multiset of rows, `after` added and `before` (REPLICA IDENTITY FULL sends
  * it) removed.
  */
-#include "agent/verify_int.h"
+#include "agent/cmd/verify_int.h"
 
 #include <stdlib.h>
 #include <string.h>

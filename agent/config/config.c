@@ -13,7 +13,7 @@
  * defaults plus one file give us) and YAML merge keys (`<<`), which the
  * platform's files do not use and which are rejected as unknown keys.
  */
-#include "agent/config.h"
+#include "agent/config/config.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,7 +24,7 @@
 
 #include <yaml.h>
 
-#include "agent/config_int.h"
+#include "agent/config/config_int.h"
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_mem.h"
 

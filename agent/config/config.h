@@ -1,7 +1,7 @@
 /*
  * Configuration: the CDC platform's pipeline.yaml and platform.yaml, read
  * with libyaml into plain structs.  Every key is one row of a table
- * (agent/config_keys.c) that drives parsing, defaults, validation and the
+ * (agent/config/config_keys.c) that drives parsing, defaults, validation and the
  * reference in docs/configuration.md (`cdcagent help config`).
  *
  * Loading is strict: an unknown or duplicate key, a value of the wrong type,
@@ -267,7 +267,7 @@ typedef struct cfg_agent {
     int            memory_limit_mb;
     int            max_value_mb;         /* largest column value accepted */
     char          *spill_dir;            /* "" means $TMPDIR, else /tmp */
-    char          *state_dir;            /* agent/state.h's records; "" = working directory */
+    char          *state_dir;            /* agent/pipeline/state.h's records; "" = working directory */
     double         shutdown_timeout_seconds;
     char          *stop_lsn;             /* "" or "X/Y" */
     int            reconnect_max_attempts; /* 0 = forever */

@@ -1,11 +1,11 @@
-#include "cdc_arena.h"
+#include "agent/core/cdc_arena.h"
 
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdc_mem.h"
+#include "agent/core/cdc_mem.h"
 
 typedef struct arena_block {
     struct arena_block *next;

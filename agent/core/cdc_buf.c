@@ -1,4 +1,4 @@
-#include "cdc_buf.h"
+#include "agent/core/cdc_buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc_err.h"
+#include "agent/core/cdc_err.h"
 
 /* Takes n bytes the buffer hands on; returns 0, or -1 (the buffer then fails). */
 typedef int cdc_buf_drain_fn(void *arg, const uint8_t *p, size_t n);

@@ -1,4 +1,4 @@
-#include "cdc_counters.h"
+#include "agent/core/cdc_counters.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,8 +1,8 @@
 /*
  * Process-wide labelled counters for the layers below agent/ (sinks/,
  * schemas/, transports/), which cannot reach the agent's metrics registry
- * (agent/metrics.h).  A sink calls cdc_metrics_dlq_inc("wh1") when it
- * dead-letters an event; agent/metrics.c reads the families when it renders
+ * (agent/ops/metrics.h).  A sink calls cdc_metrics_dlq_inc("wh1") when it
+ * dead-letters an event; agent/ops/metrics.c reads the families when it renders
  * /metrics (cdcagent_dlq_events_total{sink}, cdcagent_schema_registrations_total
  * {subject}).
  *

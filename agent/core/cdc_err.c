@@ -1,4 +1,4 @@
-#include "cdc_err.h"
+#include "agent/core/cdc_err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cdc_rel.h"
-#include "cdc_value.h"
+#include "agent/core/cdc_rel.h"
+#include "agent/core/cdc_value.h"
 
 #define CDC_SEQ_END UINT64_MAX
 /* The last row of a snapshot: a destination holding it holds the whole snapshot. */

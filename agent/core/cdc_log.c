@@ -1,4 +1,4 @@
-#include "cdc_log.h"
+#include "agent/core/cdc_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cdc_buf.h"
+#include "agent/core/cdc_buf.h"
 
 /*
  * Process-wide settings, written once at start-up by main before any thread

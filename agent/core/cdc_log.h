@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "cdc_err.h"
+#include "agent/core/cdc_err.h"
 
 typedef enum cdc_level {
     CDC_LOG_DEBUG = 0,

@@ -1,4 +1,4 @@
-#include "cdc_lsn.h"
+#include "agent/core/cdc_lsn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "cdc_mem.h"
+#include "agent/core/cdc_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cdc_value.h"
+#include "agent/core/cdc_value.h"
 
 typedef struct cdc_col {
     char    *name;
@@ -24,7 +24,7 @@ typedef struct cdc_col {
     int32_t  typmod;        /* -1 when none */
     bool     replident;     /* pgoutput flag: part of the replica identity */
 
-    /* --- from the catalog (agent/catalog.c); zero when not looked up --- */
+    /* --- from the catalog (agent/source/catalog.c); zero when not looked up --- */
     bool     catalog_known; /* the fields below are filled */
     bool     not_null;
     int      key_pos;       /* 1-based position in the message key, 0 if not a key column */

@@ -1,4 +1,4 @@
-#include "agent/health.h"
+#include "agent/ops/health.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

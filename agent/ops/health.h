@@ -16,7 +16,7 @@
 #define CDC_AGENT_HEALTH_H
 
 #include "agent/core/cdc_err.h"
-#include "agent/metrics.h"
+#include "agent/ops/metrics.h"
 
 typedef struct agent_health agent_health;
 

@@ -1,4 +1,4 @@
-#include "agent/metrics.h"
+#include "agent/ops/metrics.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * The agent's metrics and health state: what the main loop counts and what
- * the health server (agent/health.c) shows on /metrics and /readyz.
+ * the health server (agent/ops/health.c) shows on /metrics and /readyz.
  *
  * One writer, many readers.  The main loop is the only thread that updates
  * a registry; the HTTP thread only reads it.  Counters and gauges are C11
@@ -24,12 +24,12 @@
 #include <stdint.h>
 
 #include "agent/core/cdc_buf.h"
-#include "agent/core/cdc_dest.h"
+#include "agent/core/dest/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
 
 #define AGENT_METRICS_MAX_SERIES 1024   /* (table, op) pairs for events_total */
-#define AGENT_METRICS_MAX_DESTS  16     /* as AGENT_MAX_DESTS in agent/router.h */
+#define AGENT_METRICS_MAX_DESTS  16     /* as AGENT_MAX_DESTS in agent/pipeline/router.h */
 
 typedef struct agent_metrics agent_metrics;
 

@@ -1,4 +1,4 @@
-#include "agent/privs.h"
+#include "agent/ops/privs.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * variable is unset and nothing is refused; an operator who really means to
  * run the image as root unsets it.
  *
- * Not here: database privileges (agent/publication.c checks those against the
+ * Not here: database privileges (agent/source/publication.c checks those against the
  * server) and file permissions of the configuration.
  *
  * @thread any (reads the environment and the process's uid only).

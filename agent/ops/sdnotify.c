@@ -1,4 +1,4 @@
-#include "agent/sdnotify.h"
+#include "agent/ops/sdnotify.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,16 +1,16 @@
-#include "agent/capture.h"
+#include "agent/pipeline/capture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "agent/catalog.h"
+#include "agent/source/catalog.h"
 #include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
-#include "agent/txbuf.h"
+#include "agent/core/net/pgconn.h"
+#include "agent/pipeline/txbuf.h"
 #include "decoder/values.h"
 #include "schemas/topic.h"
 

@@ -19,10 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
-#include "agent/router.h"
+#include "agent/pipeline/router.h"
 #include "decoder/pgoutput.h"
 #include "decoder/typemap.h"
 

@@ -1,4 +1,4 @@
-#include "agent/dest_registry.h"
+#include "agent/pipeline/dest_registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,10 +6,10 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
-#include "sinks/jsonl.h"
-#include "sinks/postgres.h"
-#include "sinks/webhook.h"
-#include "transports/kafka.h"
+#include "sinks/jsonl/jsonl.h"
+#include "sinks/postgres/postgres.h"
+#include "sinks/webhook/webhook.h"
+#include "transports/kafka/kafka.h"
 
 static dest_retry_conf
 retry_conf(const cfg_retry *r)

@@ -5,10 +5,10 @@
 #ifndef CDC_AGENT_DEST_REGISTRY_H
 #define CDC_AGENT_DEST_REGISTRY_H
 
-#include "agent/config.h"
-#include "agent/core/cdc_dest.h"
+#include "agent/config/config.h"
+#include "agent/core/dest/cdc_dest.h"
 #include "agent/core/cdc_err.h"
-#include "sinks/dlq.h"
+#include "agent/core/dest/dlq.h"
 
 /*
  * Opens the destination for one configured sink.  @p dlq (borrowed, may be

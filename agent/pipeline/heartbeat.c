@@ -1,4 +1,4 @@
-#include "agent/heartbeat.h"
+#include "agent/pipeline/heartbeat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 
 #define HB_FAC "heartbeat"
 /* The action query runs on the main loop: never let it hold the stream for long. */

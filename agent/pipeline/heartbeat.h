@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
-#include "agent/router.h"
+#include "agent/config/config.h"
+#include "agent/pipeline/router.h"
 
 typedef struct agent_heartbeat agent_heartbeat;
 

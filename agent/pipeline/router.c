@@ -1,4 +1,4 @@
-#include "agent/router.h"
+#include "agent/pipeline/router.h"
 
 #include <stdlib.h>
 #include <time.h>

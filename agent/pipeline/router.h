@@ -11,11 +11,11 @@
 
 #include <signal.h>
 
-#include "agent/core/cdc_dest.h"
+#include "agent/core/dest/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
-#include "agent/metrics.h"
-#include "agent/watermark.h"
+#include "agent/ops/metrics.h"
+#include "agent/pipeline/watermark.h"
 
 #define AGENT_MAX_DESTS 16
 
@@ -28,7 +28,7 @@ typedef struct agent_router {
     uint64_t   events;          /* handed to at least one destination */
     uint64_t   skipped;         /* already held by every destination */
     cdc_pos    last_row;        /* newest row event (not a message) written or skipped: a
-                                   destination durable at or past it holds it (agent/state.h) */
+                                   destination durable at or past it holds it (agent/pipeline/state.h) */
     const volatile sig_atomic_t *stop;  /* set by SIGTERM: stop waiting on a full destination */
     /*
      * Called about once a second while a destination refuses new events

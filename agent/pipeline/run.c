@@ -1,4 +1,4 @@
-#include "agent/run.h"
+#include "agent/pipeline/run.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -8,22 +8,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/capture.h"
+#include "agent/pipeline/capture.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
-#include "agent/dest_registry.h"
-#include "agent/health.h"
-#include "agent/heartbeat.h"
-#include "agent/metrics.h"
-#include "agent/pgconn.h"
-#include "agent/publication.h"
-#include "agent/repl.h"
-#include "agent/router.h"
-#include "agent/sdnotify.h"
-#include "agent/slot.h"
-#include "agent/snapshot.h"
-#include "agent/state.h"
-#include "agent/watermark.h"
+#include "agent/pipeline/dest_registry.h"
+#include "agent/ops/health.h"
+#include "agent/pipeline/heartbeat.h"
+#include "agent/ops/metrics.h"
+#include "agent/core/net/pgconn.h"
+#include "agent/source/publication.h"
+#include "agent/source/repl.h"
+#include "agent/pipeline/router.h"
+#include "agent/ops/sdnotify.h"
+#include "agent/source/slot.h"
+#include "agent/pipeline/snapshot.h"
+#include "agent/pipeline/state.h"
+#include "agent/pipeline/watermark.h"
 #include "schemas/json.h"
 
 #define DEBEZIUM_VERSION "2.7.3.Final"
@@ -59,7 +59,7 @@ typedef struct agent {
     agent_metrics    *metrics;
     agent_health     *health;
     agent_heartbeat  *heartbeat;    /* NULL: source.heartbeat_interval_ms is 0 */
-    agent_state       state;        /* the slot's record (agent/state.h) */
+    agent_state       state;        /* the slot's record (agent/pipeline/state.h) */
     bool              state_on;     /* kept: prepare_source() wrote it once */
     bool              state_failing;/* the last save failed (logged once) */
     bool              lock_lost;    /* a reconnect could not take the slot's lock again */
@@ -244,7 +244,7 @@ update_metrics(agent *ag)
 }
 
 /*
- * Refreshes the record's evidence (agent/state.h) and saves it when it
+ * Refreshes the record's evidence (agent/pipeline/state.h) and saves it when it
  * changed, at most once per status interval unless forced.  For each
  * destination that reports what it holds, the newest row event it is known
  * to hold: the router's newest row event once its durable position reached
@@ -1012,7 +1012,7 @@ run_agent(agent *ag, cdc_err *err)
     /* One agent per slot, decided before anything is touched: the destinations (a
        jsonl file's torn-line repair at open would cut the other agent's line in
        half), the publication, the slot, the state record.  The lock lives as long
-       as the replication connection (agent/slot.h). */
+       as the replication connection (agent/source/slot.h). */
     ag->rs = repl_open(ag->src, err);
     if (ag->rs == NULL || agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0)
         return -1;

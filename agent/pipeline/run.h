@@ -10,7 +10,7 @@
 #ifndef CDC_AGENT_RUN_H
 #define CDC_AGENT_RUN_H
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 /* @returns 0 after a clean stop, or -1 with err set. */

@@ -1,16 +1,16 @@
-#include "agent/snapshot.h"
+#include "agent/pipeline/snapshot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/catalog.h"
+#include "agent/source/catalog.h"
 #include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 #include "decoder/values.h"
 
 /* One decoded row waiting for the next, so the last row of the snapshot can be marked. */

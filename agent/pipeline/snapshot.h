@@ -13,10 +13,10 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "agent/capture.h"
-#include "agent/config.h"
+#include "agent/pipeline/capture.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
-#include "agent/state.h"
+#include "agent/pipeline/state.h"
 
 /*
  * Runs the snapshot on `conn` (a plain connection, idle, not in a
@@ -73,7 +73,7 @@ bool agent_snapshot_dest_remembers(const cdc_config *cfg, const char *id);
 
 /*
  * What proves that the slot's snapshot reached every destination, read from
- * the agent's record (agent/state.h) and the slot: the record says delivered
+ * the agent's record (agent/pipeline/state.h) and the slot: the record says delivered
  * (or that the slot had none); or it says pending at consistent point cp and
  * the slot's confirmed_flush_lsn is past cp (the watermark never passes the
  * snapshot before every destination has it); or every destination remembers

@@ -1,4 +1,4 @@
-#include "agent/state.h"
+#include "agent/pipeline/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "agent/txbuf.h"
+#include "agent/pipeline/txbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>

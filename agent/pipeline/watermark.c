@@ -1,4 +1,4 @@
-#include "agent/watermark.h"
+#include "agent/pipeline/watermark.h"
 
 #include <stdlib.h>
 

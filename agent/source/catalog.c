@@ -1,4 +1,4 @@
-#include "agent/catalog.h"
+#include "agent/source/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 #include "decoder/values.h"
 
 /*

@@ -4,14 +4,14 @@
  * See publication.h for the rules; docs/dba.md ("Privileges") for what a DBA
  * grants.
  */
-#include "agent/publication.h"
+#include "agent/source/publication.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 #define SQLSTATE_UNIQUE_VIOLATION       "23505"

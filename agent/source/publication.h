@@ -15,7 +15,7 @@
 
 #include <libpq-fe.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 /**

@@ -1,4 +1,4 @@
-#include "agent/repl.h"
+#include "agent/source/repl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 

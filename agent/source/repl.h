@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 typedef struct repl_stream repl_stream;

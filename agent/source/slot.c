@@ -1,4 +1,4 @@
-#include "agent/slot.h"
+#include "agent/source/slot.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -9,9 +9,9 @@
 
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
-#include "agent/pgconn.h"
-#include "agent/publication.h"
-#include "agent/repl.h"
+#include "agent/core/net/pgconn.h"
+#include "agent/source/publication.h"
+#include "agent/source/repl.h"
 
 /*
  * Columns of the status query, in order.  The optional ones (PostgreSQL 16

@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 #define AGENT_SLOT_WARN_RETAINED_DEFAULT (INT64_C(1) << 30)   /* 1 GiB */

@@ -21,7 +21,7 @@
  * cannot be fsync'ed: for them a line is durable once write(2) returned,
  * which is all a pipe can promise, and resume_from() reports nothing.
  */
-#include "jsonl.h"
+#include "sinks/jsonl/jsonl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_lsn.h"
-#include "../agent/core/cdc_mem.h"
-#include "../schemas/json.h"
-#include "../schemas/topic.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/core/cdc_mem.h"
+#include "schemas/json.h"
+#include "schemas/topic.h"
 
 #define JSONL_FAC        "dest.jsonl"
 #define JSONL_BUF_HIGH   ((size_t) 1 << 20)  /* write out past 1 MiB */

@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-#include "../agent/core/cdc_dest.h"
+#include "agent/core/dest/cdc_dest.h"
 
 /* The sink's configuration; the agent fills it from its cfg_jsonl. */
 typedef struct dest_jsonl_conf {

@@ -1,5 +1,5 @@
 /* Column values back to PostgreSQL text (see pg_values.h for what is lossy). */
-#include "pg_values.h"
+#include "sinks/postgres/pg_values.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/core/cdc_mem.h"
+#include "agent/core/cdc_mem.h"
 
 void
 dest_pg_decimal_text(const uint8_t *p, size_t n, int32_t scale, cdc_buf *out)

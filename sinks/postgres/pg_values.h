@@ -21,8 +21,8 @@
 #ifndef CDC_SINKS_PG_VALUES_H
 #define CDC_SINKS_PG_VALUES_H
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_rel.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_rel.h"
 
 /**
  * Appends present value @p v of column @p col to @p out as PostgreSQL text

@@ -22,7 +22,7 @@
  * the key, so the columns the create lacks (unchanged TOAST) keep their
  * values in the target row; the create then upserts onto it.
  */
-#include "postgres.h"
+#include "sinks/postgres/postgres.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -31,12 +31,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_mem.h"
-#include "../schemas/json.h"
-#include "pg_values.h"
-#include "webhook.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "schemas/json.h"
+#include "sinks/postgres/pg_values.h"
+#include "sinks/webhook/webhook.h"
 
 #define PG_FAC "dest.postgres"
 #define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
@@ -943,7 +943,7 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
     const char   *bar = strchr(pgerr, '|');
     dest_dlq_rec  rec = { .sink_id = p->sink_id, .topic = op->topic, .offset = op->offset,
                           .pos = op->pos, .code = CDC_E_PG, .error_type = type,
-                          .where = "sinks/postgres.c:pg_apply",
+                          .where = "sinks/postgres/postgres.c:pg_apply",
                           .error_message = bar ? bar + 1 : pgerr, .record = op->record,
                           .record_len = op->record ? strlen(op->record) : 0 };
 

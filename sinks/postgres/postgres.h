@@ -19,7 +19,7 @@
  * relation version adds are added with ALTER TABLE ... ADD COLUMN IF NOT
  * EXISTS.  An update that did not carry an unchanged TOAST value leaves
  * that column alone.  Values are turned back
- * into PostgreSQL text from Debezium's representation (sinks/pg_values.h,
+ * into PostgreSQL text from Debezium's representation (sinks/postgres/pg_values.h,
  * which lists the lossy cases).  Tables without a primary key get inserts
  * only: their updates and deletes are dead-lettered.
  *
@@ -40,9 +40,9 @@
 
 #include <stdbool.h>
 
-#include "../agent/core/cdc_dest.h"
-#include "acks.h"
-#include "dlq.h"
+#include "agent/core/dest/cdc_dest.h"
+#include "agent/core/dest/acks.h"
+#include "agent/core/dest/dlq.h"
 
 typedef enum dest_pg_mode { DEST_PG_EVENT_LOG = 0, DEST_PG_REPLICA } dest_pg_mode;
 

@@ -3,7 +3,7 @@
  *
  * Requests wait in one FIFO list in position order.  Each holds one event
  * or a batch, the body it sends, a ticket in the durability ring
- * (sinks/acks.h) and the key hashes of its events.  pump() walks the list
+ * (agent/core/dest/acks.h) and the key hashes of its events.  pump() walks the list
  * from the head and starts every request that is due, while fewer than
  * max_in_flight are running, unless an earlier request in the list (in
  * flight, or waiting for a retry) shares a key with it: that is what keeps
@@ -15,7 +15,7 @@
  * Nothing blocks: curl_multi_perform() only does what the sockets allow,
  * and flush() waits in curl_multi_poll() with a deadline.
  */
-#include "webhook.h"
+#include "sinks/webhook/webhook.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -24,10 +24,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_lsn.h"
-#include "../agent/core/cdc_mem.h"
-#include "../schemas/topic.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/core/cdc_mem.h"
+#include "schemas/topic.h"
 
 #define WH_FAC       "dest.webhook"
 #define WH_RESP_KEEP 300    /* bytes of a response body kept for messages */
@@ -478,7 +478,7 @@ wh_dead_letter(webhook *w, wh_req *r, const char *type, const char *msg, cdc_err
         dest_dlq_rec   rec = {
             .sink_id = w->sink_id, .topic = it->topic, .partition = 0, .offset = it->offset,
             .pos = it->pos, .error_type = type, .error_message = msg, .code = CDC_E_DEST,
-            .where = "sinks/webhook.c:wh_done",
+            .where = "sinks/webhook/webhook.c:wh_done",
             .record = (const char *) r->body.data + it->start, .record_len = it->len,
         };
 

@@ -29,11 +29,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_dest.h"
-#include "../schemas/json.h"
-#include "acks.h"
-#include "dlq.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/dest/cdc_dest.h"
+#include "schemas/json.h"
+#include "agent/core/dest/acks.h"
+#include "agent/core/dest/dlq.h"
 
 typedef struct dest_webhook_header {
     const char *name;
@@ -69,7 +69,7 @@ extern const cdc_dest_ops dest_webhook_ops;
  * Sets the TLS options of c (ca_file, client_cert, client_key, key_password,
  * tls_insecure; the other fields are not read) on easy, a libcurl easy
  * handle (CURL *).  Empty strings count as unset.  Shared with the
- * dead-letter replay (agent/dlq_cli.c), so that a replay reaches the
+ * dead-letter replay (agent/cmd/dlq_cli.c), so that a replay reaches the
  * receiver the way the sink does.  libcurl copies the strings.
  * @thread any: it touches only easy.
  */
@@ -81,7 +81,7 @@ size_t dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *
 /*
  * Appends one event's payload {key,value,metadata} to b; prefix is the
  * topic prefix for events without rel->topic.  Exposed for the tests and
- * for agent/dlq_cli.c.
+ * for agent/cmd/dlq_cli.c.
  */
 void dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
                           const char *prefix, int64_t now_us);

@@ -124,7 +124,7 @@ fz_type_opts(uint8_t b)
 
 /*
  * Describes column i of a relcache entry as type t: the catalog fields the
- * agent fills (agent/catalog.c), or only the wire type when !catalog.
+ * agent fills (agent/source/catalog.c), or only the wire type when !catalog.
  * default_expr (may be NULL) is copied into the entry.
  */
 static inline void

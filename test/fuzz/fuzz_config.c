@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the configuration loader (agent/config.c,
+ * libFuzzer target: the configuration loader (agent/config/config.c,
  * config_keys.c) on arbitrary pipeline.yaml text, and optionally on an
  * arbitrary platform.yaml too.  The files are memfds opened by path
  * (/proc/self/fd/N), so cfg_load reads them as it reads real files.  A few
@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_log.h"
 

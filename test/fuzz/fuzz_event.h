@@ -1,6 +1,6 @@
 /*
  * Shared by fuzz_pgoutput.c and fuzz_json.c: prepares a relcache entry the
- * way agent/capture.c does (catalog enrichment, here faked from the type
+ * way agent/pipeline/capture.c does (catalog enrichment, here faked from the type
  * table, then pgo_typemap_rel and the topic), and encodes an event with the
  * JSON encoder, checking that jansson parses what it wrote.  Header-only,
  * not a public interface.

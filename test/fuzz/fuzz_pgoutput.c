@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: pgoutput messages through the decoder (decoder/
  * pgoutput.c, relcache.c), and every decoded row on through the type
- * mapper, the value decoder and the JSON encoder, as agent/capture.c does.
+ * mapper, the value decoder and the JSON encoder, as agent/pipeline/capture.c does.
  *
  * Each input gets a fresh decoder whose relation cache is first seeded with
  * the captured Relation and Type messages in test/fixtures/pgoutput/ (read

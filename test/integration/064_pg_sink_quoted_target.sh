@@ -3,7 +3,7 @@
 # quoted for the statement, a part already in double quotes is kept as written, so the events
 # land in the table the name means - a dot or a doubled quote inside quotes included; each
 # event table gets a unique index of its own, named from the unquoted table name.
-# Drives sinks/postgres.c through test/tools/sink_drive against a real PostgreSQL.
+# Drives sinks/postgres/postgres.c through test/tools/sink_drive against a real PostgreSQL.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 

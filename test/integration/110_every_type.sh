@@ -60,7 +60,7 @@ jl_check "the first four events are op c for public.every_type ids 1..4" "$F" \
     '[(get(e, "value.op"), get(e, "value.after.id"), get(e, "value.source.table")) for e in data[:4]]
      == [("c", i, "every_type") for i in (1, 2, 3, 4)]'
 
-# The source rows, read with the agent's session settings (agent/config.c) so that the
+# The source rows, read with the agent's session settings (agent/config/config.c) so that the
 # text forms match what pgoutput sends it.  format('%s', v) gives the type's output function
 # (v::text differs for inet, which gains /128, and for char(n), which loses its padding).  Arrays come as JSON arrays of element texts.
 SRC=$T/source.jsonl

@@ -60,7 +60,7 @@ restart_after_kill() {
 }
 
 # The agent stops by itself when a record the broker acknowledged is not where the broker
-# said (transports/kafka.c, kafka_check_first); a supervisor restarts it. So does this test,
+# said (transports/kafka/kafka.c, kafka_check_first); a supervisor restarts it. So does this test,
 # once per occurrence, and says so.
 revive() {
     agent_alive && return 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 320: `cdcagent dlq list` and `cdcagent dlq replay` (agent/dlq_cli.c).  The agent runs
+# 320: `cdcagent dlq list` and `cdcagent dlq replay` (agent/cmd/dlq_cli.c).  The agent runs
 # with transport_mode direct and sink_type webhook against a receiver
 # (test/doubles/webhook_receiver.py) that answers 400 to rows 2 and 4: those two events
 # are dead-lettered to $T/dlq.jsonl and `dlq list --json` shows them.  Then a receiver

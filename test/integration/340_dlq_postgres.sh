@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 340: dead letters in a PostgreSQL table (platform dlq.postgres_conninfo, sinks/dlq_pg.c).
+# 340: dead letters in a PostgreSQL table (platform dlq.postgres_conninfo, agent/core/dest/dlq_pg.c).
 # A source PostgreSQL, a second PostgreSQL for the dead-letter table, a webhook sink whose
 # receiver (test/doubles/webhook_receiver.py) answers 400 to every body with "poison" in it.
 #   1. The refused events land in the table with every diagnostic field, their record the
@@ -101,7 +101,7 @@ jl_check "rows 1, 3 and 5 delivered" "$T/req1.jsonl" \
     'sorted(e["body"]["key"]["id"] for e in evs if e["status"] == 200) == [1, 3, 5]'
 expect_eq "one row per refused event, every diagnostic field set" "$(dsql "SELECT string_agg(concat_ws('|',
     sink_id, source_topic, source_partition, source_offset > 0, commit_lsn > 0, seq >= 0, error_type,
-    error_message LIKE 'HTTP 400%', stacktrace LIKE 'CDC_E_DEST at sinks/webhook.c:%',
+    error_message LIKE 'HTTP 400%', stacktrace LIKE 'CDC_E_DEST at sinks/webhook/webhook.c:%',
     dlq_timestamp > now() - interval '5 minutes', event_key::text, event_value->'after'->>'name',
     replayed_at IS NULL), ';' ORDER BY id) FROM public.dead_letters")" \
     'hook|cdc.public.customers|0|t|t|t|http_status_400|t|t|t|{"id":2}|poison-2|t;hook|cdc.public.customers|0|t|t|t|http_status_400|t|t|t|{"id":4}|poison-4|t'

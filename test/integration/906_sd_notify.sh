@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 906: the systemd notification protocol (agent/sdnotify.c), with a Python datagram socket
+# 906: the systemd notification protocol (agent/ops/sdnotify.c), with a Python datagram socket
 # standing in for systemd as NOTIFY_SOCKET:
 #   run 1 (abstract socket "@...", WATCHDOG_USEC=1 s): READY=1 arrives once, after the
 #     snapshot and when the slot is active (the listener asks PostgreSQL the moment READY=1

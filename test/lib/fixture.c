@@ -1,4 +1,4 @@
-#include "fixture.h"
+#include "test/lib/fixture.h"
 
 #include <check.h>
 #include <stdio.h>

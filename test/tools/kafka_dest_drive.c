@@ -1,5 +1,5 @@
 /*
- * kafka_dest_drive: drives the Kafka destination (transports/kafka.c) directly with a
+ * kafka_dest_drive: drives the Kafka destination (transports/kafka/kafka.c) directly with a
  * deterministic stream of synthetic events, for the real-broker tests before the agent's
  * run loop opens it.  Every run produces the same events at the same positions, and it
  * calls resume_from() first, so running it again after a kill -9 must add exactly what
@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "agent/core/cdc_log.h"
-#include "transports/kafka.h"
+#include "transports/kafka/kafka.h"
 
 static cdc_col  items_cols[2], nokey_cols[1];
 static cdc_rel  items, nokey;

@@ -13,7 +13,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_counters.h"
-#include "agent/metrics.h"
+#include "agent/ops/metrics.h"
 
 static void
 populate(agent_metrics *m)

@@ -28,9 +28,9 @@
 
 #include "agent/core/cdc_log.h"
 #include "schemas/json.h"
-#include "sinks/dlq.h"
-#include "sinks/postgres.h"
-#include "sinks/webhook.h"
+#include "agent/core/dest/dlq.h"
+#include "sinks/postgres/postgres.h"
+#include "sinks/webhook/webhook.h"
 
 #define NCOLS 9
 

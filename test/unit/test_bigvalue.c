@@ -21,7 +21,7 @@
 #include "decoder/pgoutput.h"
 #include "decoder/values.h"
 #include "schemas/json.h"
-#include "sinks/jsonl.h"
+#include "sinks/jsonl/jsonl.h"
 
 /* ---- cdc_buf's drain ---- */
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/config.c: the platform's documented examples load,
+ * Unit tests for agent/config/config.c: the platform's documented examples load,
  * every key is read, defaults hold without a platform file, ${VAR}
  * substitution, and each malformed configuration fails with the file, line,
  * column and key path it is about.  Bad configurations are inline YAML (so
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/config.h"
-#include "agent/config_int.h"
+#include "agent/config/config.h"
+#include "agent/config/config_int.h"
 
 #define FIX(name) CDC_FIXTURES "/config/" name
 #define DOC_PATH  CDC_FIXTURES "/../../docs/configuration.md"
@@ -183,7 +183,7 @@ static const bad_case bad_cases[] = {
       "pipeline.yaml:7:5: sinks[0].jsonl: required for sink_type jsonl" },
     { PL_HEAD "sinks:\n  - sink_type: jsonl\n    jsonl: {path: x}\n", NULL,
       "pipeline.yaml:7:5: sinks[0].sink_id: required key is missing" },
-    /* the state record keeps 127 bytes of a sink_id (agent/state.h) */
+    /* the state record keeps 127 bytes of a sink_id (agent/pipeline/state.h) */
     { PL_HEAD "sinks:\n  - sink_id: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    sink_type: jsonl\n    jsonl: {path: x}\n", NULL,
       "pipeline.yaml:7:14: sinks[0].sink_id: is longer than 127 bytes" },

@@ -1,5 +1,5 @@
 /*
- * Suite "dlq_cli": `cdcagent dlq list|replay` (agent/dlq_cli.c) against a
+ * Suite "dlq_cli": `cdcagent dlq list|replay` (agent/cmd/dlq_cli.c) against a
  * hand-written dead-letter file: the fields read back, a letter refused
  * twice kept once, markers (also one written by dest_dlq_mark_replayed), a
  * torn last line skipped, the filters, and replay's refusals (replica mode,
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/dlq_cli.h"
-#include "sinks/dlq.h"
+#include "agent/cmd/dlq_cli.h"
+#include "agent/core/dest/dlq.h"
 
 static char path[64];
 

@@ -1,5 +1,5 @@
 /*
- * Suite "dlq_store": the dead-letter stores of sinks/dlq.h keep the record
+ * Suite "dlq_store": the dead-letter stores of agent/core/dest/dlq.h keep the record
  * byte for byte.  The record holds numbers that a decode/encode through
  * jansson changes or refuses (1.1, 1e300, -0.0, 12345678901234567890); it
  * must come back identical through the file (agent_dlq_read) and through
@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_counters.h"
-#include "agent/dlq_cli.h"
-#include "sinks/dlq.h"
+#include "agent/cmd/dlq_cli.h"
+#include "agent/core/dest/dlq.h"
 
 /* Every number here changes or is refused when jansson decodes and re-encodes it. */
 static const char exact_key[] = "{\"id\":12345678901234567890}";

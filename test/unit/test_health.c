@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/health.c: a real server on 127.0.0.1, port 0,
+ * Unit tests for agent/ops/health.c: a real server on 127.0.0.1, port 0,
  * queried with libcurl.  /healthz, /readyz (200, 503 while a destination
  * is in error, 200 again after it recovers), /metrics, unknown paths and
  * methods, and the "port in use" error.
@@ -12,8 +12,8 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
-#include "agent/health.h"
-#include "agent/metrics.h"
+#include "agent/ops/health.h"
+#include "agent/ops/metrics.h"
 
 static agent_metrics *m;
 static agent_health  *h;

@@ -1,5 +1,5 @@
 /*
- * Suite "jsonl": the JSON-lines destination (sinks/jsonl.c) against a
+ * Suite "jsonl": the JSON-lines destination (sinks/jsonl/jsonl.c) against a
  * temporary file: lines and metadata, progress only after a write-out and
  * fsync, resume_from after reopening, a torn last line cut away, events
  * already in the file skipped, and I/O errors that name the path and keep
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "schemas/json.h"
-#include "sinks/jsonl.h"
+#include "sinks/jsonl/jsonl.h"
 
 static char     path[64];
 static cdc_col  cols[2];

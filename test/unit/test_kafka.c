@@ -1,5 +1,5 @@
 /*
- * Suite "kafka": the Kafka destination (transports/kafka.c) against
+ * Suite "kafka": the Kafka destination (transports/kafka/kafka.c) against
  * librdkafka's mock cluster, used for error injection only: the durable
  * position never passes an unacknowledged record, QUEUE_FULL backpressure,
  * the dead-letter path for records refused as too large, resume skipping
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "transports/kafka.h"
+#include "transports/kafka/kafka.h"
 
 #define TOPIC "srv.public.items"
 #define API_PRODUCE 0   /* the Kafka protocol ApiKey of Produce (rdkafka_protocol.h is private) */

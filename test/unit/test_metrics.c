@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/metrics.c: the Prometheus text exposition (every
+ * Unit tests for agent/ops/metrics.c: the Prometheus text exposition (every
  * line a comment or a well-formed sample, counters that grow, label
  * escaping, cumulative histogram buckets ending in +Inf) and the /readyz
  * body and verdict.
@@ -16,7 +16,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
-#include "agent/metrics.h"
+#include "agent/ops/metrics.h"
 
 static agent_metrics *m;
 

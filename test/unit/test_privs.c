@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/privs.c: the refuse-root rule of the container image,
+ * Unit tests for agent/ops/privs.c: the refuse-root rule of the container image,
  * as a table of (effective uid, CDCAGENT_REFUSE_ROOT value) -> refused or
  * not, and the wording an operator sees.
  */
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_log.h"
-#include "agent/privs.h"
+#include "agent/ops/privs.h"
 
 static const struct {
     uid_t       euid;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/router.c with a scripted destination: how a write
+ * Unit tests for agent/pipeline/router.c with a scripted destination: how a write
  * waits while the destination pushes back (CDC_E_QUEUE_FULL).  The wait has
  * no limit of its own, the wait hook runs while it lasts (that is where the
  * loop sends standby status updates), and a stop or a failing hook ends it
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "agent/core/cdc_log.h"
-#include "agent/router.h"
+#include "agent/pipeline/router.h"
 
 typedef struct fake {
     int full_left;      /* writes refused with QUEUE_FULL before one is taken */

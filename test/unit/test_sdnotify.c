@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/sdnotify.c: NOTIFY_SOCKET address parsing (path,
+ * Unit tests for agent/ops/sdnotify.c: NOTIFY_SOCKET address parsing (path,
  * abstract "@name", the values it refuses) and real datagrams received on
  * a socket of the test's own: READY=1, STATUS flattening, STOPPING=1, the
  * watchdog's pacing and WATCHDOG_PID, and nothing at all without
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_log.h"
-#include "agent/sdnotify.h"
+#include "agent/ops/sdnotify.h"
 
 static int  rx = -1;
 static char rx_path[108];

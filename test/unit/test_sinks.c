@@ -1,16 +1,16 @@
 /*
  * Suite "sinks": the pure parts of the webhook and postgres sinks: the
  * backoff rule, the durability ring, the Idempotency-Key, and values turned
- * back into PostgreSQL text (sinks/pg_values.h).
+ * back into PostgreSQL text (sinks/postgres/pg_values.h).
  */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sinks/acks.h"
-#include "sinks/pg_values.h"
-#include "sinks/webhook.h"
+#include "agent/core/dest/acks.h"
+#include "sinks/postgres/pg_values.h"
+#include "sinks/webhook/webhook.h"
 
 START_TEST(backoff_grows_and_caps)
 {

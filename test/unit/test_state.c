@@ -1,6 +1,6 @@
 /*
- * Unit tests for agent/state.c (the slot's record) and for the rule that
- * reads it, agent_snapshot_unproven() in agent/snapshot.c: what is written is
+ * Unit tests for agent/pipeline/state.c (the slot's record) and for the rule that
+ * reads it, agent_snapshot_unproven() in agent/pipeline/snapshot.c: what is written is
  * read back; a record of another server or slot, or a damaged one, is refused
  * with its path; and a snapshot counts as delivered only on proof.
  */
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/snapshot.h"
-#include "agent/state.h"
+#include "agent/pipeline/snapshot.h"
+#include "agent/pipeline/state.h"
 
 static char dir[] = "/tmp/cdc-state-XXXXXX";
 

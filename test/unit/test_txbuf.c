@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/txbuf.c: streamed transactions buffered in memory and
+ * Unit tests for agent/pipeline/txbuf.c: streamed transactions buffered in memory and
  * spill files.  Every case runs in a fresh temporary spill directory and
  * checks that it is empty again at the end (spill files are unlinked at once).
  */
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/txbuf.h"
+#include "agent/pipeline/txbuf.h"
 
 static char spill_dir[] = "/tmp/cdc-txbuf-XXXXXX";
 

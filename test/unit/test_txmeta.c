@@ -1,6 +1,6 @@
 /*
  * Suite "txmeta": Debezium's transaction metadata as the Kafka transport
- * renders it (transports/kafka_txmeta.c): the envelope block's counters, the
+ * renders it (transports/kafka/kafka_txmeta.c): the envelope block's counters, the
  * BEGIN/END records in JsonConverter and Avro form, and the order of
  * data_collections, which Debezium takes from a java.util.HashMap.  The
  * expected orders below were printed by OpenJDK 17 (HashMap<String, Long>,
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transports/kafka_txmeta.h"
+#include "transports/kafka/kafka_txmeta.h"
 
 static cdc_rel rels[24];
 static char    names[24][32], nsps[24][32];

@@ -1,6 +1,6 @@
 /*
  * Suite "verify": the JSON-lines replay behind `cdcagent verify` against a
- * jsonl sink (agent/verify_replay.c), on hand-written lines: last event per
+ * jsonl sink (agent/cmd/verify_replay.c), on hand-written lines: last event per
  * key wins, deletes, truncate, tombstones and other topics ignored, the
  * schemas.enable wrapping, unchanged-TOAST placeholders filled from the
  * key's earlier row (and kept when there is none), tables without a key as
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/verify_int.h"
+#include "agent/cmd/verify_int.h"
 
 #define TOPIC "cdc.public.t"
 #define PH    "\"__debezium_unavailable_value\""

@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/watermark.c: the flush LSN reported to PostgreSQL.
+ * Unit tests for agent/pipeline/watermark.c: the flush LSN reported to PostgreSQL.
  * Most cases are scripts of calls, each step followed by the flush LSN it
  * must leave; one compares a long pseudo-random run against a naive model.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "agent/core/cdc_log.h"
-#include "agent/watermark.h"
+#include "agent/pipeline/watermark.h"
 
 #define END CDC_SEQ_END
 

@@ -24,7 +24,7 @@
  * nothing, even where a failed delivery left a hole before later records.
  * The position headers and the backwards scan are in kafka_resume.c.
  */
-#include "kafka.h"
+#include "transports/kafka/kafka.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -34,14 +34,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_mem.h"
-#include "../schemas/json.h"
-#include "../schemas/topic.h"
-#include "kafka_avro.h"
-#include "kafka_resume.h"
-#include "kafka_txmeta.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "schemas/json.h"
+#include "schemas/topic.h"
+#include "transports/kafka/kafka_avro.h"
+#include "transports/kafka/kafka_resume.h"
+#include "transports/kafka/kafka_txmeta.h"
 
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */

@@ -21,10 +21,10 @@
 
 #include <stdbool.h>
 
-#include "../agent/config.h"
-#include "../agent/core/cdc_dest.h"
-#include "../schemas/avro.h"
-#include "../schemas/registry.h"
+#include "agent/config/config.h"
+#include "agent/core/dest/cdc_dest.h"
+#include "schemas/avro.h"
+#include "schemas/registry.h"
 
 enum { DEST_KAFKA_SER_JSON = 0, DEST_KAFKA_SER_AVRO = 1 };
 

@@ -1,4 +1,4 @@
-#include "transports/kafka_avro.h"
+#include "transports/kafka/kafka_avro.h"
 
 #include <stdio.h>
 #include <stdlib.h>

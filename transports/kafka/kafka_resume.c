@@ -3,14 +3,14 @@
  * kafka_resume.h): position headers, held-position sets, and the backwards
  * scan run once at start by kafka.c's resume_from.
  */
-#include "kafka_resume.h"
+#include "transports/kafka/kafka_resume.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_mem.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
 
 #define KAFKA_RESUME_FAC "dest.kafka"
 

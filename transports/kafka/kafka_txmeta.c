@@ -1,4 +1,4 @@
-#include "transports/kafka_txmeta.h"
+#include "transports/kafka/kafka_txmeta.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
-#include "transports/kafka_avro.h"
+#include "transports/kafka/kafka_avro.h"
 
 bool
 ktx_applies(const cdc_event *ev)

@@ -12,7 +12,7 @@
  * take no part; logical messages inside a transaction get no block and are
  * not counted, like tombstones.
  *
- * This file only keeps the counts and renders records; transports/kafka.c
+ * This file only keeps the counts and renders records; transports/kafka/kafka.c
  * decides when to write them.
  */
 #ifndef CDC_TRANSPORTS_KAFKA_TXMETA_H

@@ -1,10 +1,10 @@
 /* Backoff and the durability ring (see acks.h). */
-#include "acks.h"
+#include "agent/core/dest/acks.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#include "../agent/core/cdc_mem.h"
+#include "agent/core/cdc_mem.h"
 
 struct dest_ack_slot {
     cdc_pos pos;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_event.h"
+#include "agent/core/cdc_event.h"
 
 /* Platform retry.* in milliseconds. */
 typedef struct dest_retry_conf {

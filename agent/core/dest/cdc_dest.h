@@ -3,7 +3,7 @@
  * Pub/Sub, Kinesis) and sinks (jsonl, webhook, postgres, iceberg) alike, so
  * the router and the watermark treat them the same.  A new destination is
  * one .c file with a const cdc_dest_ops, plus one row in the registry
- * (agent/dest_registry.c).
+ * (agent/pipeline/dest_registry.c).
  *
  * Durability.  progress() reports the highest position the destination has
  * made durable: written and fsync'ed, acknowledged with acks=all, COMMIT
@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cdc_err.h"
-#include "cdc_event.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
 
 typedef struct cdc_dest     cdc_dest;
 typedef struct cdc_dest_ops cdc_dest_ops;

@@ -5,7 +5,7 @@
  * into 1.1000000000000001 and refuses integers above 2^63.  Not on the hot
  * path: only events a sink has given up on come here.
  */
-#include "dlq.h"
+#include "agent/core/dest/dlq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_counters.h"
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_mem.h"
-#include "dlq_int.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_counters.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/core/dest/dlq_int.h"
 
 #define DLQ_FAC   "dest.dlq"
 #define DLQ_EVENT "pipeline.sink_write_error"

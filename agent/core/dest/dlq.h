@@ -5,7 +5,7 @@
  * dlq.source_offset, dlq.error_type, dlq.error_message, dlq.stacktrace,
  * dlq.timestamp, dlq.sink_id).  There is no C stack trace: dlq.stacktrace
  * holds the error code name and where it was raised
- * ("CDC_E_DEST at sinks/webhook.c:req_done").
+ * ("CDC_E_DEST at sinks/webhook/webhook.c:req_done").
  *
  * The record (the {key,value,metadata} JSON text the sink sent or applied)
  * is kept byte for byte, never re-encoded, so a replay sends exactly what
@@ -27,7 +27,7 @@
  *   fdatasync, before the sink reports the event durable.  The file is
  *   opened O_APPEND, so sinks of one agent may share one handle.
  *
- * - A PostgreSQL table (dest_dlq_open_pg, sinks/dlq_pg.c), created when
+ * - A PostgreSQL table (dest_dlq_open_pg, agent/core/dest/dlq_pg.c), created when
  *   missing, one row per dead letter with UNIQUE (sink_id, commit_lsn, seq):
  *   an event re-sent after a crash and refused again is inserted with
  *   ON CONFLICT DO NOTHING, so it stays one row.  The INSERT runs in
@@ -47,8 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/core/cdc_err.h"
-#include "../agent/core/cdc_event.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
 
 typedef struct dest_dlq dest_dlq;
 
@@ -62,7 +62,7 @@ typedef struct dest_dlq_rec {
     const char *error_type;     /* e.g. "http_status_400", "pg_23505" */
     const char *error_message;  /* one line; never holds a secret */
     cdc_rc      code;           /* for dlq.stacktrace */
-    const char *where;          /* "sinks/webhook.c:req_done" */
+    const char *where;          /* "sinks/webhook/webhook.c:req_done" */
     const char *record;         /* the record as JSON text {key,value,metadata}, or NULL */
     size_t      record_len;
 } dest_dlq_rec;
@@ -117,7 +117,7 @@ typedef struct dest_dlq_row {
 
 /**
  * Calls @p fn for every row of the table store, in id order (a file store
- * is an error: agent/dlq_cli.c reads files itself).  @p fn returns 0 to go
+ * is an error: agent/cmd/dlq_cli.c reads files itself).  @p fn returns 0 to go
  * on.  @returns 0, or -1 with err set.
  */
 int dest_dlq_scan(dest_dlq *q, int (*fn)(void *arg, const dest_dlq_row *row), void *arg,

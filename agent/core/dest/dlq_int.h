@@ -1,6 +1,6 @@
 /*
- * Between sinks/dlq.c (the handle, the file store, the JSON framing) and
- * sinks/dlq_pg.c (the table store).  Nothing else includes this header.
+ * Between agent/core/dest/dlq.c (the handle, the file store, the JSON framing) and
+ * agent/core/dest/dlq_pg.c (the table store).  Nothing else includes this header.
  */
 #ifndef CDC_SINKS_DLQ_INT_H
 #define CDC_SINKS_DLQ_INT_H
@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "dlq.h"
+#include "agent/core/dest/dlq.h"
 
 typedef struct dlq_pg dlq_pg;
 

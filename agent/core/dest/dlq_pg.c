@@ -7,7 +7,7 @@
  * replaced by U+FFFD: a server in UTF8 would refuse it, and a statement the
  * server refuses every time would stop the pipeline for good.
  */
-#include "dlq_int.h"
+#include "agent/core/dest/dlq_int.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/core/cdc_buf.h"
-#include "../agent/core/cdc_log.h"
-#include "../agent/core/cdc_mem.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
 
 #define DLQ_FAC "dest.dlq"
 

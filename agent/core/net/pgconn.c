@@ -1,4 +1,4 @@
-#include "agent/pgconn.h"
+#include "agent/core/net/pgconn.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 
 /* @returns a new connection the caller PQfinish()es, or NULL with err set (CDC_E_CONN). */

@@ -11,10 +11,10 @@
 #include "sinks/webhook/webhook.h"
 #include "transports/kafka/kafka.h"
 
-static dest_retry_conf
+static cdc_retry_conf
 retry_conf(const cfg_retry *r)
 {
-    return (dest_retry_conf) {
+    return (cdc_retry_conf) {
         .max_attempts = r->max_attempts,
         .initial_ms = (int) (r->initial_wait_seconds * 1000),
         .max_ms = (int) (r->max_wait_seconds * 1000),

@@ -74,7 +74,7 @@ typedef struct pgsink {
     dest_pg_mode    mode;
     bool            upsert;
     int             batch_size, flush_ms;
-    dest_retry_conf retry;
+    cdc_retry_conf retry;
     dest_dlq       *dlq;
     sch_json_opts   jopts;
     PGconn         *conn;
@@ -88,7 +88,7 @@ typedef struct pgsink {
     uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
     int             attempts;
     int64_t         next_try_ms;
-    uint32_t        rng;
+    uint64_t        rng;
     uint64_t        napplied, nskipped, ndead, ntx;
     bool            failing, fatal;
     char            lasterr[400];   /* room for a refused row's table, column and reason */
@@ -387,7 +387,7 @@ pg_connect(pgsink *p, cdc_err *err)
     return 0;
 fail:
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + dest_retry_backoff_ms(&p->retry, p->attempts, &p->rng);
+    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
     if (!p->failing || p->attempts == 1)
         log_warn(PG_FAC, "%s: %s; retrying", p->label, p->lasterr);
     p->failing = true;
@@ -476,7 +476,7 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         p->jopts.server_name = p->prefix;
         p->jopts.database = p->database;
     }
-    p->rng = (uint32_t) pg_now_us() | 1u;
+    p->rng = cdc_rng_seed();
     d->impl = p;
     /* The target must be reachable at start: resume_from() needs its state row. */
     for (int i = 0; i < 3; i++) {
@@ -1198,7 +1198,7 @@ pg_apply(pgsink *p, cdc_err *err)
         log_warn(PG_FAC, "%s: %s; retrying", p->label, e.msg);
     p->failing = true;
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + dest_retry_backoff_ms(&p->retry, p->attempts, &p->rng);
+    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
     PQfinish(p->conn);
     p->conn = NULL;
     return 0;

@@ -59,7 +59,7 @@ typedef struct dest_postgres_conf {
     int             batch_size;     /* events per target transaction; <= 0: 500 */
     int             flush_interval_ms;  /* longest an event waits; <= 0: 1000 */
     bool            upsert;         /* event_log: ON CONFLICT ... DO UPDATE */
-    dest_retry_conf retry;
+    cdc_retry_conf retry;
     dest_dlq       *dlq;            /* borrowed; NULL: a refused row stops the sink */
 } dest_postgres_conf;
 

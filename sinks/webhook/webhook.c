@@ -62,7 +62,7 @@ typedef struct webhook {
     struct curl_slist   *base_hdrs;     /* Content-Type, configured headers, Authorization */
     bool                 insecure;
     int                  timeout_ms, batch_max, batch_ms, max_inflight, max_queued;
-    dest_retry_conf      retry;
+    cdc_retry_conf      retry;
     dest_dlq            *dlq;
     char                *sink_id, *pipeline_id, *prefix, *database;
     sch_json_opts        jopts;
@@ -72,7 +72,7 @@ typedef struct webhook {
     int                  inflight;
     size_t               queued;        /* events in requests not finished */
     dest_acks            acks;
-    uint32_t             rng;
+    uint64_t             rng;
     uint64_t            *seen;          /* key-hash set for one pump() walk */
     size_t               seen_cap;
     uint64_t             nsent, nok, nretries, ndead;
@@ -294,7 +294,7 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     while (w->seen_cap < (size_t) w->max_queued * 2 + 16)
         w->seen_cap <<= 1;
     w->seen = cdc_xcalloc(w->seen_cap, sizeof(*w->seen));
-    w->rng = (uint32_t) wh_now_us() | 1u;
+    w->rng = cdc_rng_seed();
     dest_acks_init(&w->acks, (cdc_pos) { 0, 0 });
     d->impl = w;
     log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
@@ -530,13 +530,13 @@ wh_done(webhook *w, wh_req *r, CURLcode res, cdc_err *err)
                 return -1;
             /* The dead-letter file failed: send again later and try it again then. */
             log_error(WH_FAC, "%s: %s", w->label, err ? err->msg : "dead-letter write failed");
-            r->next_at_ms = wh_mono_ms() + dest_retry_backoff_ms(&w->retry, r->attempts, &w->rng);
+            r->next_at_ms = wh_mono_ms() + cdc_retry_delay_ms(&w->retry, r->attempts, &w->rng);
             return 0;
         }
         wh_finish(w, r);
         return 0;
     }
-    wait = dest_retry_backoff_ms(&w->retry, r->attempts, &w->rng);
+    wait = cdc_retry_delay_ms(&w->retry, r->attempts, &w->rng);
     if (retry_after > 0 && retry_after * 1000 > wait)
         wait = (int64_t) retry_after * 1000;
     r->next_at_ms = wh_mono_ms() + wait;

@@ -57,7 +57,7 @@ typedef struct dest_webhook_conf {
     int                        batch_ms;        /* longest wait filling a batch; <= 0: 100 */
     int                        max_in_flight;   /* <= 0: 8 */
     int                        max_queued;      /* events not yet durable; <= 0: 10000 */
-    dest_retry_conf            retry;
+    cdc_retry_conf            retry;
     dest_dlq                  *dlq;             /* borrowed; NULL: a rejected event stops
                                                    the sink with an error */
 } dest_webhook_conf;

@@ -172,7 +172,7 @@ main(int argc, char **argv)
     jopts.database = "src";
     cdc_dest_env env = { .pipeline_id = pipeline, .topic_prefix = "it", .database = "src",
                          .encode_opts = &jopts };
-    dest_retry_conf retry = { .max_attempts = (int) attempts, .initial_ms = (int) initial_ms,
+    cdc_retry_conf retry = { .max_attempts = (int) attempts, .initial_ms = (int) initial_ms,
                               .max_ms = (int) max_ms, .multiplier = 2.0, .jitter = true };
 
     if (!expect && dlqpath && (dlq = dest_dlq_open(dlqpath, &err)) == NULL)

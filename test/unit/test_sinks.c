@@ -14,18 +14,18 @@
 
 START_TEST(backoff_grows_and_caps)
 {
-    dest_retry_conf c = { .max_attempts = 5, .initial_ms = 100, .max_ms = 1000,
+    cdc_retry_conf c = { .max_attempts = 5, .initial_ms = 100, .max_ms = 1000,
                           .multiplier = 2.0 };
-    uint32_t        rng = 42;
+    uint64_t        rng = 42;
 
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 1, &rng), 100);
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 2, &rng), 200);
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 4, &rng), 800);
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 5, &rng), 1000);
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 500, &rng), 1000);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 1, &rng), 100);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 2, &rng), 200);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 4, &rng), 800);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 5, &rng), 1000);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 500, &rng), 1000);
     c.jitter = true;
     for (int i = 0; i < 200; i++) {
-        int64_t w = dest_retry_backoff_ms(&c, 3, &rng);
+        int64_t w = cdc_retry_delay_ms(&c, 3, &rng);
 
         ck_assert_int_ge(w, 200);
         ck_assert_int_le(w, 400);
@@ -35,10 +35,10 @@ END_TEST
 
 START_TEST(backoff_defaults)
 {
-    dest_retry_conf c = { 0 };
+    cdc_retry_conf c = { 0 };
 
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 1, NULL), 1000);
-    ck_assert_int_eq(dest_retry_backoff_ms(&c, 30, NULL), 60000);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 1, NULL), 1000);
+    ck_assert_int_eq(cdc_retry_delay_ms(&c, 30, NULL), 60000);
 }
 END_TEST
 

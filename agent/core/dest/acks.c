@@ -1,7 +1,6 @@
-/* Backoff and the durability ring (see acks.h). */
+/* The durability ring (see acks.h). */
 #include "agent/core/dest/acks.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "agent/core/cdc_mem.h"
@@ -10,39 +9,6 @@ struct dest_ack_slot {
     cdc_pos pos;
     bool    done;
 };
-
-static uint32_t
-xorshift32(uint32_t *s)
-{
-    uint32_t x = *s ? *s : 0x9E3779B9u;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    *s = x;
-    return x;
-}
-
-int64_t
-dest_retry_backoff_ms(const dest_retry_conf *c, int attempt, uint32_t *rng)
-{
-    double init = c->initial_ms > 0 ? c->initial_ms : 1000;
-    double cap = c->max_ms > 0 ? c->max_ms : 60000;
-    double mult = c->multiplier >= 1.0 ? c->multiplier : 2.0;
-    double d;
-
-    if (attempt < 1)
-        attempt = 1;
-    d = init * pow(mult, attempt - 1);
-    if (!(d < cap))     /* also catches overflow to inf */
-        d = cap;
-    if (c->jitter && rng) {
-        double u = (double) xorshift32(rng) / 4294967296.0;   /* [0,1) */
-
-        d = d / 2 + u * (d / 2);
-    }
-    return (int64_t) d;
-}
 
 void
 dest_acks_init(dest_acks *a, cdc_pos start)

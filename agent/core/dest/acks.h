@@ -1,37 +1,22 @@
 /*
- * Shared pieces of the sinks that deliver asynchronously or retry: the
- * backoff rule (platform retry.*) and a ring of deliveries in position order
- * whose head says what is durable, like Kafka's in-flight acks.
+* The in-flight ring every asynchronous destination keeps: a ring of
+ * deliveries in position order whose head says what is durable, like Kafka's
+ * in-flight acks.
  *
  * The ring: every delivery unit (one request, one batch, or a transaction-
  * end marker) is pushed in position order and gets a ticket; units finish in
  * any order; the durable position is that of the last unit of the longest
  * finished prefix.  Nothing here does I/O.
  */
-#ifndef CDC_SINKS_ACKS_H
-#define CDC_SINKS_ACKS_H
+#ifndef CDC_AGENT_CORE_DEST_ACKS_H
+#define CDC_AGENT_CORE_DEST_ACKS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent/core/cdc_event.h"
-
-/* Platform retry.* in milliseconds. */
-typedef struct dest_retry_conf {
-    int    max_attempts;    /* attempts before an answered failure is a dead letter; <= 0: 5 */
-    int    initial_ms;      /* first wait; <= 0: 1000 */
-    int    max_ms;          /* cap; <= 0: 60000 */
-    double multiplier;      /* < 1: 2.0 */
-    bool   jitter;          /* wait a random time in [d/2, d] instead of d */
-} dest_retry_conf;
-
-/**
- * The wait before attempt @p attempt + 1 after @p attempt failures (>= 1):
- * initial * multiplier^(attempt-1), capped, then jittered with *rng (an
- * xorshift state the caller keeps; any non-zero seed).
- */
-int64_t dest_retry_backoff_ms(const dest_retry_conf *c, int attempt, uint32_t *rng);
+#include "agent/core/cdc_retry.h"
 
 typedef struct dest_acks {
     struct dest_ack_slot *slots;    /* circular */

@@ -2,8 +2,10 @@
  * The one interface every destination implements, transports (Kafka,
  * Pub/Sub, Kinesis) and sinks (jsonl, webhook, postgres, iceberg) alike, so
  * the router and the watermark treat them the same.  A new destination is
- * one .c file with a const cdc_dest_ops, plus one row in the registry
- * (agent/pipeline/dest_registry.c).
+ * one folder (transports/<name>/ or sinks/<name>/) with a const cdc_dest_ops,
+ * plus one row in the registry (agent/pipeline/dest_registry.c).  What two
+ * destinations would both need lives in this folder (agent/core/dest/) or in
+ * agent/core/net/.
  *
  * Durability.  progress() reports the highest position the destination has
  * made durable: written and fsync'ed, acknowledged with acks=all, COMMIT
@@ -47,6 +49,14 @@ typedef struct cdc_health {
     char           detail[200];
 } cdc_health;
 
+/* A dead letter handed back to the destination that refused it (`cdcagent dlq replay`). */
+typedef struct cdc_dest_letter {
+    const char *record;     /* the record's text exactly as the destination sent it */
+    size_t      len;
+    cdc_pos     pos;        /* the event's position (what idempotency keys derive from) */
+    const char *topic;      /* the topic the record was for */
+} cdc_dest_letter;
+
 struct cdc_dest_ops {
     const char *kind;                                   /* "jsonl", "kafka", ... */
     /* conf is the destination's own config struct (e.g. const cfg_jsonl *). */
@@ -68,6 +78,10 @@ struct cdc_dest_ops {
        ts_ms, outside the event stream (Debezium's heartbeat topic).  A failed
        heartbeat is reported, never fatal: it carries no change. */
     int  (*heartbeat)(cdc_dest *d, int64_t ts_ms, cdc_err *err);
+    /* Optional (NULL: this kind cannot replay; the caller says so): delivers one
+       dead letter again, synchronously, exactly as it was first sent.
+       @returns 0 once it is durable, or -1 with err naming why not. */
+    int  (*replay)(cdc_dest *d, const cdc_dest_letter *l, cdc_err *err);
     void (*close)(cdc_dest *d);                         /* frees d->impl */
 };
 

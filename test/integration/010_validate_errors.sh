@@ -49,136 +49,52 @@ bad_platform() {
     expect_contains "$name: stderr names the key $key" "$err" "$key"
 }
 
-note "unknown key"
-bad_pipeline unknown_key source.hostname <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  hostname: 127.0.0.1
-  database: cdc_demo
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: jsonl
-    jsonl:
-      path: "-"
-YAML
-
-note "wrong type"
-bad_pipeline wrong_type source.port <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  host: 127.0.0.1
-  port: not-a-number
-  database: cdc_demo
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: jsonl
-    jsonl:
-      path: "-"
-YAML
-
-note "missing required key"
-bad_pipeline missing_database source.database <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  host: 127.0.0.1
-  port: 5499
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: jsonl
-    jsonl:
-      path: "-"
-YAML
-
-note "platform section in a pipeline file"
-bad_pipeline kafka_in_pipeline kafka <<'YAML'
-pipeline_id: demo
+# The pipeline file the cases below start from; each case changes one thing in it.
+BASE_PIPELINE='pipeline_id: demo
 topic_prefix: cdc
 source:
   host: 127.0.0.1
   database: cdc_demo
   tables: [public.customers]
-kafka:
-  bootstrap_servers: localhost:9092
 sinks:
   - sink_id: local
     sink_type: jsonl
     jsonl:
-      path: "-"
-YAML
+      path: "-"'
 
-note "environment variable that is not set and has no default"
+# One bad pipeline file a row: NAME|KEY PATH|EXTRA NEEDLE|sed script applied to BASE_PIPELINE|note.
+# The table is read on fd 3: cdcagent inherits stdin.
 unset CDC_IT_UNSET_VARIABLE
-bad_pipeline bad_env_var source.password CDC_IT_UNSET_VARIABLE <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  host: 127.0.0.1
-  database: cdc_demo
-  password: ${CDC_IT_UNSET_VARIABLE}
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: jsonl
-    jsonl:
-      path: "-"
-YAML
+while IFS='|' read -r name key extra edit what <&3; do
+    note "$what"
+    bad_pipeline "$name" "$key" "$extra" < <(sed -e "$edit" <<<"$BASE_PIPELINE")
+done 3<<'CASES'
+unknown_key|source.hostname||s/^  host:/  hostname:/|unknown key
+wrong_type|source.port||/^  host:/a\  port: not-a-number|wrong type
+missing_database|source.database||s/^  database: cdc_demo$/  port: 5499/|missing required key
+kafka_in_pipeline|kafka||/^sinks:/i\kafka:\n  bootstrap_servers: localhost:9092|platform section in a pipeline file
+bad_env_var|source.password|CDC_IT_UNSET_VARIABLE|/^  database:/a\  password: ${CDC_IT_UNSET_VARIABLE}|environment variable that is not set and has no default
+bad_sink_type|sink_type||/sink_type: jsonl/,$c\    sink_type: no-such-sink|unknown sink type
+CASES
 
 note "a \${VAR:-default} with VAR unset is fine"
-write_file "$T/env_default.yaml" <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  host: 127.0.0.1
-  port: ${CDC_IT_UNSET_PORT:-5499}
-  database: ${CDC_IT_UNSET_DB:-cdc_demo}
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: jsonl
-    jsonl:
-      path: "-"
-YAML
+# shellcheck disable=SC2016  # the ${...} are for cdcagent, not for the shell
+sed -e '/^  host:/a\  port: ${CDC_IT_UNSET_PORT:-5499}' \
+    -e 's/^  database: cdc_demo$/  database: ${CDC_IT_UNSET_DB:-cdc_demo}/' \
+    <<<"$BASE_PIPELINE" | write_file "$T/env_default.yaml"
 cdc validate "$T/env_default.yaml" --platform-config "$T/platform.yaml"
 expect_eq "env_default: exit 0" "$CDC_RC" 0
 
-note "unknown sink type"
-bad_pipeline bad_sink_type sink_type <<'YAML'
-pipeline_id: demo
-topic_prefix: cdc
-source:
-  host: 127.0.0.1
-  database: cdc_demo
-  tables: [public.customers]
-sinks:
-  - sink_id: local
-    sink_type: no-such-sink
-YAML
-
 note "platform file: unknown key, wrong type, bad LSN"
-bad_platform unknown_platform_key agent.stop_lsnn <<'YAML'
-transport_mode: direct
-agent:
-  stop_lsnn: "0/1000"
-YAML
-bad_platform wrong_platform_type agent.status_interval_seconds <<'YAML'
-transport_mode: direct
-agent:
-  status_interval_seconds: soon
-YAML
-bad_platform bad_stop_lsn agent.stop_lsn <<'YAML'
-transport_mode: direct
-agent:
-  stop_lsn: "not-an-lsn"
-YAML
-bad_platform bad_transport_mode transport_mode <<'YAML'
-transport_mode: carrier-pigeon
-YAML
+# One bad platform file a row: NAME|KEY PATH|the file, with \n between lines.
+while IFS='|' read -r name key yaml <&3; do
+    bad_platform "$name" "$key" < <(printf '%b\n' "$yaml")
+done 3<<'CASES'
+unknown_platform_key|agent.stop_lsnn|transport_mode: direct\nagent:\n  stop_lsnn: "0/1000"
+wrong_platform_type|agent.status_interval_seconds|transport_mode: direct\nagent:\n  status_interval_seconds: soon
+bad_stop_lsn|agent.stop_lsn|transport_mode: direct\nagent:\n  stop_lsn: "not-an-lsn"
+bad_transport_mode|transport_mode|transport_mode: carrier-pigeon
+CASES
 
 note "command line: each mistake names the option or argument and what it wants (exit 2)"
 # bad_args NEEDLE ARGS...: cdcagent ARGS exits 2 and its first stderr line contains NEEDLE.
@@ -198,31 +114,37 @@ for c in run validate "slot status" "slot create" "slot drop" "slot advance" "dl
     bad_args "--log-level: missing value, expected LEVEL (debug, info, warn or error)" \
         $c "$P" --log-level
 done
-bad_args "--platform-config: missing value" run "$P" --platform-config --log-level debug
-bad_args "--warn-retained-bytes: missing value, expected BYTES" slot status "$P" --warn-retained-bytes
-bad_args "--warn-retained-bytes 1e6: expected BYTES (a whole number above 0)" \
-    slot status "$P" --warn-retained-bytes 1e6
-bad_args "--rate-window: missing value, expected SECONDS" slot status "$P" --rate-window
-bad_args "--rate-window 601: expected SECONDS (a number from 0 to 600)" \
-    slot status "$P" --rate-window 601
-bad_args "--sink: missing value, expected ID" dlq list "$P" --sink
-bad_args "--table: missing value, expected SCHEMA.TABLE" dlq list "$P" --table
-bad_args "--error-type: missing value, expected TYPE" dlq list "$P" --error-type
-bad_args "--id: missing value, expected ID" dlq replay "$P" --id
-bad_args "--sink: missing value, expected ID" verify "$P" --sink
-bad_args "--table: missing value, expected SCHEMA.TABLE" verify "$P" --table
-bad_args "--ranges: missing value, expected N" verify "$P" --ranges
-bad_args "--ranges 0: expected N (a whole number from 1 to 1000)" verify "$P" --ranges 0
-bad_args "--wait: missing value, expected SECONDS" verify "$P" --wait
-bad_args "--wait soon: expected SECONDS (a number from 0 to 86400)" verify "$P" --wait soon
-bad_args "unknown option --frob" run "$P" --frob
-bad_args 'run: unexpected argument "extra.yaml"' run "$P" extra.yaml
-bad_args 'slot advance: unexpected argument "extra"' slot advance "$P" 0/1 extra
-bad_args "slot: missing subcommand (status, create, drop or advance)" slot
-bad_args "dlq: missing subcommand (list or replay)" dlq
-bad_args 'unknown command "slot frob"' slot frob "$P"
-bad_args 'unknown command "no-such-command"' no-such-command
-bad_args "missing PIPELINE.yaml" run --platform-config "$T/platform.yaml"
+# One command line a row: NEEDLE|ARGS (split at spaces; $P and $T stand for themselves).
+while IFS='|' read -r needle line <&3; do
+    read -ra args <<<"$line"
+    args=("${args[@]//'$P'/$P}")
+    args=("${args[@]//'$T'/$T}")
+    bad_args "$needle" "${args[@]}"
+done 3<<'CASES'
+--platform-config: missing value|run $P --platform-config --log-level debug
+--warn-retained-bytes: missing value, expected BYTES|slot status $P --warn-retained-bytes
+--warn-retained-bytes 1e6: expected BYTES (a whole number above 0)|slot status $P --warn-retained-bytes 1e6
+--rate-window: missing value, expected SECONDS|slot status $P --rate-window
+--rate-window 601: expected SECONDS (a number from 0 to 600)|slot status $P --rate-window 601
+--sink: missing value, expected ID|dlq list $P --sink
+--table: missing value, expected SCHEMA.TABLE|dlq list $P --table
+--error-type: missing value, expected TYPE|dlq list $P --error-type
+--id: missing value, expected ID|dlq replay $P --id
+--sink: missing value, expected ID|verify $P --sink
+--table: missing value, expected SCHEMA.TABLE|verify $P --table
+--ranges: missing value, expected N|verify $P --ranges
+--ranges 0: expected N (a whole number from 1 to 1000)|verify $P --ranges 0
+--wait: missing value, expected SECONDS|verify $P --wait
+--wait soon: expected SECONDS (a number from 0 to 86400)|verify $P --wait soon
+unknown option --frob|run $P --frob
+run: unexpected argument "extra.yaml"|run $P extra.yaml
+slot advance: unexpected argument "extra"|slot advance $P 0/1 extra
+slot: missing subcommand (status, create, drop or advance)|slot
+dlq: missing subcommand (list or replay)|dlq
+unknown command "slot frob"|slot frob $P
+unknown command "no-such-command"|no-such-command
+missing PIPELINE.yaml|run --platform-config $T/platform.yaml
+CASES
 cdc validate "$P" --platform-config "$T/platform.yaml" --log-level debug
 expect_eq "every option with its value: validate still exits 0" "$CDC_RC" 0
 

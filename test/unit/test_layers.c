@@ -158,7 +158,8 @@ layer_allows(const char *path, const char *target, char *why, size_t whysz)
         || list_has(layer_table[fi].may_use, layer_table[ti].dir))
         return true;
     for (size_t i = 0; i < sizeof(layer_exceptions) / sizeof(layer_exceptions[0]); i++)
-        if (strcmp(path, layer_exceptions[i].file) == 0 && strcmp(to, layer_exceptions[i].layer) == 0)
+        if (strcmp(path, layer_exceptions[i].file) == 0
+            && strcmp(to, layer_exceptions[i].layer) == 0)
             return true;
     if (strcmp(layer_table[fi].dir, layer_table[ti].dir) == 0)
         snprintf(why, whysz, "layer %s may not use layer %s: one destination never uses another",
@@ -595,9 +596,11 @@ START_TEST(rules_allows)
         { "transports/kafka/kafka.c", "sinks/webhook/webhook.h", false,
           "layer transports/kafka may not use layer sinks/webhook" },
         { "sinks/postgres/postgres.c", "sinks/webhook/webhook.h", false,
-          "layer sinks/postgres may not use layer sinks/webhook: one destination never uses another" },
+          "layer sinks/postgres may not use layer sinks/webhook: "
+          "one destination never uses another" },
         { "transports/pubsub/pubsub.c", "transports/kafka/kafka.h", false,
-          "layer transports/pubsub may not use layer transports/kafka: one destination never uses another" },
+          "layer transports/pubsub may not use layer transports/kafka: "
+          "one destination never uses another" },
         { "sinks/iceberg/parquet/page.c", "sinks/iceberg/iceberg.h", true, NULL },
         { "sinks/iceberg/commit.c", "agent/core/net/http.h", true, NULL },
         { "sinks/jsonl/jsonl.c", "decoder/values.h", false,
@@ -658,9 +661,11 @@ START_TEST(rules_object_source)
 
     ck_assert(object_source("/b/CMakeFiles/cdc_decoder.dir/decoder/typemap.c.o", out, sizeof(out)));
     ck_assert_str_eq(out, "decoder/typemap.c");
-    ck_assert(object_source("/b/CMakeFiles/cdc_core.dir/agent/core/dest/acks.c.o", out, sizeof(out)));
+    ck_assert(object_source("/b/CMakeFiles/cdc_destkit.dir/agent/core/dest/acks.c.o", out,
+                            sizeof(out)));
     ck_assert_str_eq(out, "agent/core/dest/acks.c");
-    ck_assert(object_source("/b/CMakeFiles/cdc_core.dir/./agent/core/cdc_buf.c.o", out, sizeof(out)));
+    ck_assert(object_source("/b/CMakeFiles/cdc_core.dir/./agent/core/cdc_buf.c.o", out,
+                            sizeof(out)));
     ck_assert_str_eq(out, "agent/core/cdc_buf.c");
     ck_assert(!object_source("/b/typemap.o", out, sizeof(out)));
 }
@@ -847,7 +852,8 @@ START_TEST(table_matches_tree_and_cmake)
         }
     }
     for (size_t i = 0; i < NTABLE; i++)
-        if (strchr(layer_table[i].dir, '*') == NULL && strv_find(&cmake_dirs, layer_table[i].dir) < 0) {
+        if (strchr(layer_table[i].dir, '*') == NULL
+            && strv_find(&cmake_dirs, layer_table[i].dir) < 0) {
             fprintf(stderr, "test/unit/test_layers.c: layer %s has no cdc_layer line in "
                     "CMakeLists.txt\n", layer_table[i].dir);
             bad++;

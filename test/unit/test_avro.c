@@ -23,6 +23,7 @@
 #include "agent/core/cdc_buf.h"
 #include "schemas/avro.h"
 #include "schemas/json.h"
+#include "test/lib/model.h"
 
 /* ---- the customers table of CONTRACT.md 8 ---- */
 
@@ -33,84 +34,10 @@ static cdc_rel       cust;
 static cdc_txn       txn;
 static sch_avro_opts aopts;
 
-static cdc_value
-v_int(int64_t i)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.i = i;
-    return v;
-}
-
-static cdc_value
-v_f(double f)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.f = f;
-    return v;
-}
-
-static cdc_value
-v_bool(bool b)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.b = b;
-    return v;
-}
-
-static cdc_value
-v_bytes(const void *p, size_t n)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.s.p = p;
-    v.u.s.n = n;
-    return v;
-}
-
-static cdc_value
-v_str(const char *s)
-{
-    return v_bytes(s, strlen(s));
-}
-
-static cdc_value
-v_state(cdc_vstate st)
-{
-    cdc_value v = { .state = (uint8_t) st };
-
-    return v;
-}
-
-static cdc_ctype
-ct(cdc_ctkind kind, cdc_sem sem)
-{
-    cdc_ctype t = { .supported = true, .kind = (uint8_t) kind, .sem = (uint8_t) sem,
-                    .precision = -1 };
-
-    return t;
-}
-
 static void
 setup_customers(void)
 {
-    memset(cust_cols, 0, sizeof(cust_cols));
-    cust_cols[0] = (cdc_col) { .name = "id", .not_null = true, .key_pos = 1,
-                               .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE), .has_default = true,
-                               .def = v_int(0) };
-    cust_cols[1] = (cdc_col) { .name = "name", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) };
-    cust_cols[2] = (cdc_col) { .name = "email", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) };
-    cust_cols[3] = (cdc_col) { .name = "balance", .ctype = ct(CDC_CT_BYTES, CDC_SEM_DECIMAL) };
-    cust_cols[3].ctype.scale = 2;
-    cust_cols[3].ctype.precision = 10;
-    cust_cols[4] = (cdc_col) { .name = "created_at",
-                               .ctype = ct(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP) };
-    cust_cols[4].ctype.length = 6;
-    cust = (cdc_rel) { .relid = 16384, .nspname = "public", .relname = "customers",
-                       .replident = 'd', .ncols = 5, .cols = cust_cols, .nkeys = 1,
-                       .version = 1, .topic = "dbserver1.public.customers" };
+    tm_customers(&cust, cust_cols);
     sch_avro_opts_default(&aopts);
     aopts.server_name = "dbserver1";
     aopts.database = "appdb";
@@ -121,23 +48,7 @@ static cdc_value alice[5];
 static const cdc_value *
 alice_row(void)
 {
-    alice[0] = v_int(1);
-    alice[1] = v_str("Alice");
-    alice[2] = v_str("alice@example.com");
-    alice[3] = v_bytes(balance_1250, 2);
-    alice[4] = v_str("2024-05-01T10:15:30.123456Z");
-    return alice;
-}
-
-static cdc_event
-event(const cdc_rel *rel, cdc_op op, uint32_t xid, uint64_t prev, uint64_t lsn, int64_t ts_us)
-{
-    cdc_event ev = { .op = op, .rel = rel, .lsn = lsn, .source_ts_us = ts_us };
-
-    txn = (cdc_txn) { .xid = xid, .commit_lsn = lsn + 100, .prev_commit_lsn = prev };
-    ev.txn = &txn;
-    ev.pos = (cdc_pos) { txn.commit_lsn, 0 };
-    return ev;
+    return tm_alice(alice, "alice@example.com", balance_1250);
 }
 
 static json_t *
@@ -380,12 +291,12 @@ START_TEST(named_types_reused)
     sch_avro_writer *w;
 
     memset(cols, 0, sizeof(cols));
-    cols[0] = (cdc_col) { .name = "n1", .ctype = ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL),
+    cols[0] = (cdc_col) { .name = "n1", .ctype = tm_ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL),
                           .key_pos = 1, .not_null = true };
-    cols[1] = (cdc_col) { .name = "n2", .ctype = ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL) };
-    cols[2] = (cdc_col) { .name = "p1", .ctype = ct(CDC_CT_STRUCT, CDC_SEM_POINT) };
-    cols[3] = (cdc_col) { .name = "p2", .ctype = ct(CDC_CT_STRUCT, CDC_SEM_POINT) };
-    cols[4] = (cdc_col) { .name = "na", .ctype = ct(CDC_CT_ARRAY, CDC_SEM_NONE) };
+    cols[1] = (cdc_col) { .name = "n2", .ctype = tm_ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL) };
+    cols[2] = (cdc_col) { .name = "p1", .ctype = tm_ct(CDC_CT_STRUCT, CDC_SEM_POINT) };
+    cols[3] = (cdc_col) { .name = "p2", .ctype = tm_ct(CDC_CT_STRUCT, CDC_SEM_POINT) };
+    cols[4] = (cdc_col) { .name = "na", .ctype = tm_ct(CDC_CT_ARRAY, CDC_SEM_NONE) };
     cols[4].ctype.elem_kind = CDC_CT_STRUCT;
     cols[4].ctype.elem_sem = CDC_SEM_VARIABLE_DECIMAL;
     rel = (cdc_rel) { .relid = 1, .nspname = "s", .relname = "t", .ncols = 5, .cols = cols,
@@ -484,7 +395,7 @@ START_TEST(keyless_has_no_key_schema)
     w = sch_avro_writer_new(&cust, &aopts, &err);
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_null(sch_avro_writer_key_schema(w));
-    ev = event(&cust, CDC_OP_CREATE, 1, 0, 10, 0);
+    ev = tm_event(&txn, &cust, CDC_OP_CREATE, 1, 0, 10, 0);
     ev.after = alice_row();
     ck_assert_int_eq(sch_avro_encode_key(w, &ev, 1, &b, &err), 0);
     ck_assert_uint_eq(b.len, 0);
@@ -516,7 +427,8 @@ hex(const uint8_t *p, size_t n)
 
 START_TEST(binary_8_4)
 {
-    cdc_event        ev = event(&cust, CDC_OP_CREATE, 555, 24023000, 24023128, 1714558530200123);
+    cdc_event        ev = tm_event(&txn, &cust, CDC_OP_CREATE, 555, 24023000, 24023128,
+                                   1714558530200123);
     cdc_err          err = { 0 };
     sch_avro_writer *w;
     cdc_buf          k = CDC_BUF_INIT, v = CDC_BUF_INIT;
@@ -548,11 +460,11 @@ END_TEST
 
 START_TEST(tombstone_and_truncate)
 {
-    cdc_event        ev = event(&cust, CDC_OP_TOMBSTONE, 1, 0, 10, 0);
+    cdc_event        ev = tm_event(&txn, &cust, CDC_OP_TOMBSTONE, 1, 0, 10, 0);
     cdc_err          err = { 0 };
     sch_avro_writer *w = sch_avro_writer_new(&cust, &aopts, &err);
     cdc_buf          b = CDC_BUF_INIT;
-    cdc_value        old[5] = { v_int(7) };
+    cdc_value        old[5] = { tm_int(7) };
 
     ev.before = old;
     ev.key = old;
@@ -830,66 +742,8 @@ typedef struct type_case {
     const char *labels;
 } type_case;
 
-static cdc_ctype
-ct_dec(int32_t scale, int32_t prec)
-{
-    cdc_ctype t = ct(CDC_CT_BYTES, CDC_SEM_DECIMAL);
-
-    t.scale = scale;
-    t.precision = prec;
-    return t;
-}
-
-static cdc_ctype
-ct_arr(cdc_ctkind ek, cdc_sem es)
-{
-    cdc_ctype t = ct(CDC_CT_ARRAY, CDC_SEM_NONE);
-
-    t.elem_kind = (uint8_t) ek;
-    t.elem_sem = (uint8_t) es;
-    return t;
-}
-
-static cdc_ctype
-ct_len(cdc_ctkind k, cdc_sem s, int32_t len)
-{
-    cdc_ctype t = ct(k, s);
-
-    t.length = len;
-    return t;
-}
-
-static cdc_value
-v_pt(double x, double y)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.pt.x = x;
-    v.u.pt.y = y;
-    return v;
-}
-
-static cdc_value
-v_vsd(const void *p, size_t n, int32_t scale)
-{
-    cdc_value v = v_bytes(p, n);
-
-    v.u.s.scale = scale;
-    return v;
-}
-
-static cdc_value
-v_arr(const cdc_value *items, size_t n)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.arr.items = items;
-    v.u.arr.n = n;
-    return v;
-}
-
-#define NUL v_state(CDC_VAL_NULL)
-#define UNCH v_state(CDC_VAL_UNCHANGED)
+#define NUL tm_state(CDC_VAL_NULL)
+#define UNCH tm_state(CDC_VAL_UNCHANGED)
 
 static type_case type_cases[64];
 static int       ntype_cases;
@@ -906,86 +760,88 @@ build_type_cases(void)
 {
     cdc_value none = { 0 };
 
-    int_items[0] = v_int(1);
+    int_items[0] = tm_int(1);
     int_items[1] = NUL;
-    int_items[2] = v_int(-3);
-    str_items[0] = v_str("a");
+    int_items[2] = tm_int(-3);
+    str_items[0] = tm_str("a");
     str_items[1] = NUL;
     ntype_cases = 0;
-    add_case("bool", ct(CDC_CT_BOOLEAN, 0), false, false, none, v_bool(true));
-    add_case("int8", ct(CDC_CT_INT8, 0), true, false, none, v_int(-8));
-    add_case("int16", ct(CDC_CT_INT16, 0), false, false, none, v_int(-300));
-    add_case("int32", ct(CDC_CT_INT32, 0), false, false, none, v_int(2147483647));
-    add_case("int64", ct(CDC_CT_INT64, 0), false, false, none, v_int(INT64_MIN));
-    add_case("float32", ct(CDC_CT_FLOAT32, 0), false, false, none, v_f(1.1));
-    add_case("float64", ct(CDC_CT_FLOAT64, 0), false, false, none, v_f(1e7));
-    add_case("float64 nan", ct(CDC_CT_FLOAT64, 0), false, false, none, v_f(NAN));
-    add_case("string", ct(CDC_CT_STRING, 0), false, false, none, v_str("h\xC3\xA9llo \"x\""));
-    add_case("empty string", ct(CDC_CT_STRING, 0), true, false, none, v_str(""));
-    add_case("bytes", ct(CDC_CT_BYTES, 0), false, false, none, v_bytes(some_bytes, 4));
-    add_case("empty bytes", ct(CDC_CT_BYTES, 0), false, false, none, v_bytes("", 0));
-    add_case("decimal", ct_dec(2, 10), false, false, none, v_bytes(dec_neg, 2));
-    add_case("money", ct_dec(2, -1), false, false, none, v_bytes(balance_1250, 2));
-    add_case("bits", ct_len(CDC_CT_BYTES, CDC_SEM_BITS, 11), false, false, none, v_bytes(bits, 2));
-    add_case("json", ct(CDC_CT_STRING, CDC_SEM_JSON), false, false, none, v_str("{\"a\":1}"));
-    add_case("xml", ct(CDC_CT_STRING, CDC_SEM_XML), false, false, none, v_str("<a/>"));
-    add_case("uuid", ct(CDC_CT_STRING, CDC_SEM_UUID), false, false, none,
-             v_str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
-    add_case("enum", ct(CDC_CT_STRING, CDC_SEM_ENUM), false, false, none, v_str("b"));
-    add_case("ltree", ct(CDC_CT_STRING, CDC_SEM_LTREE), false, false, none, v_str("a.b"));
-    add_case("date", ct(CDC_CT_INT32, CDC_SEM_DATE), false, false, none, v_int(19844));
-    add_case("time", ct(CDC_CT_INT32, CDC_SEM_TIME), false, false, none, v_int(36930500));
-    add_case("micro time", ct(CDC_CT_INT64, CDC_SEM_MICRO_TIME), false, false, none,
-             v_int(36930500123));
-    add_case("zoned time", ct(CDC_CT_STRING, CDC_SEM_ZONED_TIME), false, false, none,
-             v_str("10:15:30.5Z"));
-    add_case("timestamp", ct(CDC_CT_INT64, CDC_SEM_TIMESTAMP), false, false, none,
-             v_int(1714558530123));
-    add_case("micro ts", ct(CDC_CT_INT64, CDC_SEM_MICRO_TIMESTAMP), false, false, none,
-             v_int(-1));
-    add_case("zoned ts", ct_len(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP, 6), false, false, none,
-             v_str("2024-05-01T10:15:30.123456Z"));
-    add_case("micro duration", ct(CDC_CT_INT64, CDC_SEM_MICRO_DURATION), false, false, none,
-             v_int(3600000000));
-    add_case("interval", ct(CDC_CT_STRING, CDC_SEM_INTERVAL), false, false, none,
-             v_str("P1Y2M3DT4H5M6.78S"));
-    add_case("connect date", ct(CDC_CT_INT32, CDC_SEM_CONNECT_DATE), false, false, none,
-             v_int(19844));
-    add_case("connect time", ct(CDC_CT_INT32, CDC_SEM_CONNECT_TIME), false, false, none,
-             v_int(1000));
-    add_case("connect ts", ct(CDC_CT_INT64, CDC_SEM_CONNECT_TIMESTAMP), false, false, none,
-             v_int(1714558530123));
-    add_case("point", ct(CDC_CT_STRUCT, CDC_SEM_POINT), false, false, none, v_pt(1.5, -2.25));
-    add_case("vsd", ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL), false, false, none,
-             v_vsd(dec_neg, 2, 3));
-    add_case("int array", ct_arr(CDC_CT_INT32, 0), false, false, none, v_arr(int_items, 3));
-    add_case("text array", ct_arr(CDC_CT_STRING, 0), false, false, none, v_arr(str_items, 2));
-    add_case("empty array", ct_arr(CDC_CT_INT64, 0), true, false, none, v_arr(NULL, 0));
+    add_case("bool", tm_ct(CDC_CT_BOOLEAN, 0), false, false, none, tm_bool(true));
+    add_case("int8", tm_ct(CDC_CT_INT8, 0), true, false, none, tm_int(-8));
+    add_case("int16", tm_ct(CDC_CT_INT16, 0), false, false, none, tm_int(-300));
+    add_case("int32", tm_ct(CDC_CT_INT32, 0), false, false, none, tm_int(2147483647));
+    add_case("int64", tm_ct(CDC_CT_INT64, 0), false, false, none, tm_int(INT64_MIN));
+    add_case("float32", tm_ct(CDC_CT_FLOAT32, 0), false, false, none, tm_f(1.1));
+    add_case("float64", tm_ct(CDC_CT_FLOAT64, 0), false, false, none, tm_f(1e7));
+    add_case("float64 nan", tm_ct(CDC_CT_FLOAT64, 0), false, false, none, tm_f(NAN));
+    add_case("string", tm_ct(CDC_CT_STRING, 0), false, false, none, tm_str("h\xC3\xA9llo \"x\""));
+    add_case("empty string", tm_ct(CDC_CT_STRING, 0), true, false, none, tm_str(""));
+    add_case("bytes", tm_ct(CDC_CT_BYTES, 0), false, false, none, tm_bytes(some_bytes, 4));
+    add_case("empty bytes", tm_ct(CDC_CT_BYTES, 0), false, false, none, tm_bytes("", 0));
+    add_case("decimal", tm_ct_dec(2, 10), false, false, none, tm_bytes(dec_neg, 2));
+    add_case("money", tm_ct_dec(2, -1), false, false, none, tm_bytes(balance_1250, 2));
+    add_case("bits", tm_ct_len(CDC_CT_BYTES, CDC_SEM_BITS, 11), false, false, none,
+             tm_bytes(bits, 2));
+    add_case("json", tm_ct(CDC_CT_STRING, CDC_SEM_JSON), false, false, none, tm_str("{\"a\":1}"));
+    add_case("xml", tm_ct(CDC_CT_STRING, CDC_SEM_XML), false, false, none, tm_str("<a/>"));
+    add_case("uuid", tm_ct(CDC_CT_STRING, CDC_SEM_UUID), false, false, none,
+             tm_str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    add_case("enum", tm_ct(CDC_CT_STRING, CDC_SEM_ENUM), false, false, none, tm_str("b"));
+    add_case("ltree", tm_ct(CDC_CT_STRING, CDC_SEM_LTREE), false, false, none, tm_str("a.b"));
+    add_case("date", tm_ct(CDC_CT_INT32, CDC_SEM_DATE), false, false, none, tm_int(19844));
+    add_case("time", tm_ct(CDC_CT_INT32, CDC_SEM_TIME), false, false, none, tm_int(36930500));
+    add_case("micro time", tm_ct(CDC_CT_INT64, CDC_SEM_MICRO_TIME), false, false, none,
+             tm_int(36930500123));
+    add_case("zoned time", tm_ct(CDC_CT_STRING, CDC_SEM_ZONED_TIME), false, false, none,
+             tm_str("10:15:30.5Z"));
+    add_case("timestamp", tm_ct(CDC_CT_INT64, CDC_SEM_TIMESTAMP), false, false, none,
+             tm_int(1714558530123));
+    add_case("micro ts", tm_ct(CDC_CT_INT64, CDC_SEM_MICRO_TIMESTAMP), false, false, none,
+             tm_int(-1));
+    add_case("zoned ts", tm_ct_len(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP, 6), false, false, none,
+             tm_str("2024-05-01T10:15:30.123456Z"));
+    add_case("micro duration", tm_ct(CDC_CT_INT64, CDC_SEM_MICRO_DURATION), false, false, none,
+             tm_int(3600000000));
+    add_case("interval", tm_ct(CDC_CT_STRING, CDC_SEM_INTERVAL), false, false, none,
+             tm_str("P1Y2M3DT4H5M6.78S"));
+    add_case("connect date", tm_ct(CDC_CT_INT32, CDC_SEM_CONNECT_DATE), false, false, none,
+             tm_int(19844));
+    add_case("connect time", tm_ct(CDC_CT_INT32, CDC_SEM_CONNECT_TIME), false, false, none,
+             tm_int(1000));
+    add_case("connect ts", tm_ct(CDC_CT_INT64, CDC_SEM_CONNECT_TIMESTAMP), false, false, none,
+             tm_int(1714558530123));
+    add_case("point", tm_ct(CDC_CT_STRUCT, CDC_SEM_POINT), false, false, none, tm_pt(1.5, -2.25));
+    add_case("vsd", tm_ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL), false, false, none,
+             tm_vsd(dec_neg, 2, 3));
+    add_case("int array", tm_ct_arr(CDC_CT_INT32, 0), false, false, none, tm_arr(int_items, 3));
+    add_case("text array", tm_ct_arr(CDC_CT_STRING, 0), false, false, none, tm_arr(str_items, 2));
+    add_case("empty array", tm_ct_arr(CDC_CT_INT64, 0), true, false, none, tm_arr(NULL, 0));
     /* NULLs, defaults and fallbacks */
-    add_case("null", ct(CDC_CT_STRING, 0), false, false, none, NUL);
-    add_case("null point", ct(CDC_CT_STRUCT, CDC_SEM_POINT), false, false, none, NUL);
-    add_case("null with default", ct(CDC_CT_STRING, 0), false, true, v_str("new"), NUL);
-    add_case("value with default", ct(CDC_CT_STRING, 0), false, true, v_str("new"), v_str("x"));
-    add_case("int16 with default", ct(CDC_CT_INT16, 0), false, true, v_int(5), NUL);
-    add_case("decimal with default", ct_dec(2, 10), false, true, v_bytes(balance_1250, 2), NUL);
-    add_case("required with default", ct(CDC_CT_INT64, 0), true, true, v_int(42), NUL);
-    add_case("required null int", ct(CDC_CT_INT32, 0), true, false, none, NUL);
-    add_case("required null string", ct(CDC_CT_STRING, 0), true, false, none, NUL);
-    add_case("required null zoned ts", ct_len(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP, 3), true,
+    add_case("null", tm_ct(CDC_CT_STRING, 0), false, false, none, NUL);
+    add_case("null point", tm_ct(CDC_CT_STRUCT, CDC_SEM_POINT), false, false, none, NUL);
+    add_case("null with default", tm_ct(CDC_CT_STRING, 0), false, true, tm_str("new"), NUL);
+    add_case("value with default", tm_ct(CDC_CT_STRING, 0), false, true, tm_str("new"),
+             tm_str("x"));
+    add_case("int16 with default", tm_ct(CDC_CT_INT16, 0), false, true, tm_int(5), NUL);
+    add_case("decimal with default", tm_ct_dec(2, 10), false, true, tm_bytes(balance_1250, 2), NUL);
+    add_case("required with default", tm_ct(CDC_CT_INT64, 0), true, true, tm_int(42), NUL);
+    add_case("required null int", tm_ct(CDC_CT_INT32, 0), true, false, none, NUL);
+    add_case("required null string", tm_ct(CDC_CT_STRING, 0), true, false, none, NUL);
+    add_case("required null zoned ts", tm_ct_len(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP, 3), true,
              false, none, NUL);
-    add_case("required null decimal", ct_dec(2, 10), true, false, none, NUL);
-    add_case("required null bool", ct(CDC_CT_BOOLEAN, 0), true, false, none, NUL);
-    add_case("required null double", ct(CDC_CT_FLOAT64, 0), true, false, none, NUL);
+    add_case("required null decimal", tm_ct_dec(2, 10), true, false, none, NUL);
+    add_case("required null bool", tm_ct(CDC_CT_BOOLEAN, 0), true, false, none, NUL);
+    add_case("required null double", tm_ct(CDC_CT_FLOAT64, 0), true, false, none, NUL);
     /* unchanged TOAST */
-    add_case("toast text", ct(CDC_CT_STRING, 0), false, false, none, UNCH);
-    add_case("toast json", ct(CDC_CT_STRING, CDC_SEM_JSON), true, false, none, UNCH);
-    add_case("toast bytea", ct(CDC_CT_BYTES, 0), false, false, none, UNCH);
-    add_case("toast text[]", ct_arr(CDC_CT_STRING, 0), false, false, none, UNCH);
-    add_case("toast uuid[]", ct_arr(CDC_CT_STRING, CDC_SEM_UUID), false, false, none, UNCH);
-    add_case("toast int4[]", ct_arr(CDC_CT_INT32, 0), false, false, none, UNCH);
-    add_case("toast int8[]", ct_arr(CDC_CT_INT64, 0), false, false, none, UNCH);
-    add_case("toast vsd", ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL), false, false, none, UNCH);
-    add_case("toast float8[]", ct_arr(CDC_CT_FLOAT64, 0), false, false, none, UNCH);
+    add_case("toast text", tm_ct(CDC_CT_STRING, 0), false, false, none, UNCH);
+    add_case("toast json", tm_ct(CDC_CT_STRING, CDC_SEM_JSON), true, false, none, UNCH);
+    add_case("toast bytea", tm_ct(CDC_CT_BYTES, 0), false, false, none, UNCH);
+    add_case("toast text[]", tm_ct_arr(CDC_CT_STRING, 0), false, false, none, UNCH);
+    add_case("toast uuid[]", tm_ct_arr(CDC_CT_STRING, CDC_SEM_UUID), false, false, none, UNCH);
+    add_case("toast int4[]", tm_ct_arr(CDC_CT_INT32, 0), false, false, none, UNCH);
+    add_case("toast int8[]", tm_ct_arr(CDC_CT_INT64, 0), false, false, none, UNCH);
+    add_case("toast vsd", tm_ct(CDC_CT_STRUCT, CDC_SEM_VARIABLE_DECIMAL), false, false, none, UNCH);
+    add_case("toast float8[]", tm_ct_arr(CDC_CT_FLOAT64, 0), false, false, none, UNCH);
 }
 
 #define NPROFILES 7
@@ -1013,15 +869,15 @@ START_TEST(types_roundtrip)
     aopts.version = "2.7.3.Final";
     memset(cols, 0, sizeof(cols));
     cols[0] = (cdc_col) { .name = "id", .not_null = true, .key_pos = 1,
-                          .ctype = ct(CDC_CT_INT64, 0) };
+                          .ctype = tm_ct(CDC_CT_INT64, 0) };
     cols[1] = (cdc_col) { .name = "c", .ctype = tc->t, .not_null = tc->not_null,
                           .has_default = tc->has_default, .def = tc->def,
                           .enum_labels = "a,b,c" };
     rel = (cdc_rel) { .relid = 9, .nspname = "public", .relname = "t", .ncols = 2, .cols = cols,
                       .nkeys = 1, .topic = "dbserver1.public.t" };
-    row[0] = v_int(77);
+    row[0] = tm_int(77);
     row[1] = tc->val;
-    ev = event(&rel, CDC_OP_UPDATE, 12, 100, 200, 1714558530200123);
+    ev = tm_event(&txn, &rel, CDC_OP_UPDATE, 12, 100, 200, 1714558530200123);
     ev.after = row;
     ev.before = row;
     snprintf(what, sizeof(what), "%s/replace=%d", tc->name, aopts.replace_null_with_default);
@@ -1047,10 +903,10 @@ START_TEST(required_toast_without_placeholder)
     json_t          *j;
 
     memset(cols, 0, sizeof(cols));
-    cols[0] = (cdc_col) { .name = "f", .not_null = true, .ctype = ct(CDC_CT_FLOAT64, 0) };
+    cols[0] = (cdc_col) { .name = "f", .not_null = true, .ctype = tm_ct(CDC_CT_FLOAT64, 0) };
     rel = (cdc_rel) { .relid = 3, .nspname = "s", .relname = "t", .ncols = 1, .cols = cols,
                       .topic = "x.s.t" };
-    ev = event(&rel, CDC_OP_CREATE, 1, 0, 5, 0);
+    ev = tm_event(&txn, &rel, CDC_OP_CREATE, 1, 0, 5, 0);
     ev.after = row;
     w = sch_avro_writer_new(&rel, &aopts, &err);
     ck_assert_int_eq(sch_avro_encode_value(w, &ev, 1, 0, &b, &err), 0);
@@ -1065,13 +921,13 @@ END_TEST
 START_TEST(events_roundtrip)
 {
     cdc_event ev;
-    cdc_value old[5] = { v_int(1), NUL, NUL, NUL, NUL };
+    cdc_value old[5] = { tm_int(1), NUL, NUL, NUL, NUL };
 
     aopts.profile = all_profiles[_i];
     aopts.version = "9.9.9.Final";
     aopts.unavailable_placeholder = "~";
     /* insert, snapshot rows, delete, truncate, unknown LSNs */
-    ev = event(&cust, CDC_OP_CREATE, 555, 24023000, 24023128, 1714558530200123);
+    ev = tm_event(&txn, &cust, CDC_OP_CREATE, 555, 24023000, 24023128, 1714558530200123);
     ev.after = alice_row();
     roundtrip(&cust, &ev, "insert");
     ev.op = CDC_OP_READ;
@@ -1079,20 +935,20 @@ START_TEST(events_roundtrip)
     roundtrip(&cust, &ev, "snapshot");
     ev.snapshot = "incremental";
     roundtrip(&cust, &ev, "incremental");
-    ev = event(&cust, CDC_OP_DELETE, 557, 24023500, 24023700, -1);
+    ev = tm_event(&txn, &cust, CDC_OP_DELETE, 557, 24023500, 24023700, -1);
     ev.before = old;
     ev.key = old;
     roundtrip(&cust, &ev, "delete");
     ev.op = CDC_OP_TRUNCATE;
     roundtrip(&cust, &ev, "truncate");
-    ev = event(&cust, CDC_OP_CREATE, 9, 0, 0, 0);
+    ev = tm_event(&txn, &cust, CDC_OP_CREATE, 9, 0, 0, 0);
     ev.txn = NULL;
     ev.after = alice_row();
     alice[2] = UNCH;
     roundtrip(&cust, &ev, "no lsn, toast");
     /* a `name` column: null when streamed, the text in a snapshot (json.c) */
     cust_cols[1].type_oid = 19;
-    ev = event(&cust, CDC_OP_CREATE, 9, 0, 0, 0);
+    ev = tm_event(&txn, &cust, CDC_OP_CREATE, 9, 0, 0, 0);
     ev.after = alice_row();
     roundtrip(&cust, &ev, "streamed name");
     ev.snapshot = "true";
@@ -1146,14 +1002,14 @@ END_TEST
 /* A datum larger than the first guess: the memory writer grows and retries. */
 START_TEST(large_datum)
 {
-    cdc_event ev = event(&cust, CDC_OP_CREATE, 1, 0, 10, 0);
+    cdc_event ev = tm_event(&txn, &cust, CDC_OP_CREATE, 1, 0, 10, 0);
     char     *big = malloc(100000);
 
     aopts.version = "2.7.3.Final";
     memset(big, 'x', 99999);
     big[99999] = '\0';
     ev.after = alice_row();
-    alice[1] = v_str(big);
+    alice[1] = tm_str(big);
     roundtrip(&cust, &ev, "large");
     free(big);
 }

@@ -14,6 +14,7 @@
 #include "agent/core/cdc_buf.h"
 #include "schemas/json.h"
 #include "schemas/topic.h"
+#include "test/lib/model.h"
 
 /* ---- the customers table of CONTRACT.md 8 ---- */
 
@@ -25,70 +26,10 @@ static cdc_rel cust;
 static cdc_txn txn;
 static sch_json_opts opts;
 
-static cdc_value
-v_int(int64_t i)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.i = i;
-    return v;
-}
-
-static cdc_value
-v_str(const char *s)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.s.p = s;
-    v.u.s.n = strlen(s);
-    return v;
-}
-
-static cdc_value
-v_bytes(const void *p, size_t n)
-{
-    cdc_value v = { .state = CDC_VAL_PRESENT };
-
-    v.u.s.p = p;
-    v.u.s.n = n;
-    return v;
-}
-
-static cdc_value
-v_null(void)
-{
-    cdc_value v = { .state = CDC_VAL_NULL };
-
-    return v;
-}
-
-static cdc_ctype
-ct(cdc_ctkind kind, cdc_sem sem)
-{
-    cdc_ctype t = { .supported = true, .kind = (uint8_t) kind, .sem = (uint8_t) sem,
-                    .precision = -1 };
-
-    return t;
-}
-
 static void
 setup_customers(void)
 {
-    memset(cust_cols, 0, sizeof(cust_cols));
-    cust_cols[0] = (cdc_col) { .name = "id", .not_null = true, .key_pos = 1,
-                               .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE), .has_default = true,
-                               .def = v_int(0) };
-    cust_cols[1] = (cdc_col) { .name = "name", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) };
-    cust_cols[2] = (cdc_col) { .name = "email", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) };
-    cust_cols[3] = (cdc_col) { .name = "balance", .ctype = ct(CDC_CT_BYTES, CDC_SEM_DECIMAL) };
-    cust_cols[3].ctype.scale = 2;
-    cust_cols[3].ctype.precision = 10;
-    cust_cols[4] = (cdc_col) { .name = "created_at",
-                               .ctype = ct(CDC_CT_STRING, CDC_SEM_ZONED_TIMESTAMP) };
-    cust_cols[4].ctype.length = 6;
-    cust = (cdc_rel) { .relid = 16384, .nspname = "public", .relname = "customers",
-                       .replident = 'd', .ncols = 5, .cols = cust_cols, .nkeys = 1,
-                       .topic = "dbserver1.public.customers" };
+    tm_customers(&cust, cust_cols);
     sch_json_opts_default(&opts);
     opts.server_name = "dbserver1";
     opts.database = "appdb";
@@ -99,23 +40,14 @@ static cdc_value alice[5];
 static const cdc_value *
 alice_row(const char *email, const uint8_t *bal)
 {
-    alice[0] = v_int(1);
-    alice[1] = v_str("Alice");
-    alice[2] = v_str(email);
-    alice[3] = v_bytes(bal, 2);
-    alice[4] = v_str("2024-05-01T10:15:30.123456Z");
-    return alice;
+    return tm_alice(alice, email, bal);
 }
 
+/* An event of the customers table. */
 static cdc_event
 event(cdc_op op, uint32_t xid, uint64_t prev, uint64_t lsn, int64_t ts_us)
 {
-    cdc_event ev = { .op = op, .rel = &cust, .lsn = lsn, .source_ts_us = ts_us };
-
-    txn = (cdc_txn) { .xid = xid, .commit_lsn = lsn + 100, .prev_commit_lsn = prev };
-    ev.txn = &txn;
-    ev.pos = (cdc_pos) { txn.commit_lsn, 0 };
-    return ev;
+    return tm_event(&txn, &cust, op, xid, prev, lsn, ts_us);
 }
 
 /* ---- comparison helpers ---- */
@@ -237,7 +169,7 @@ END_TEST
 START_TEST(delete_8_6_and_tombstone)
 {
     cdc_event ev = event(CDC_OP_DELETE, 557, 24023500, 24023700, 1714559100050789);
-    cdc_value old[5] = { v_int(1), v_null(), v_null(), v_null(), v_null() };
+    cdc_value old[5] = { tm_int(1), tm_null(), tm_null(), tm_null(), tm_null() };
     char     *got, *key;
 
     ev.before = old;
@@ -529,10 +461,10 @@ START_TEST(custom_placeholder)
     char     *got;
 
     opts.unavailable_placeholder = "??";
-    got = render_one(ct(CDC_CT_ARRAY, CDC_SEM_NONE), &v);    /* elem NONE: null */
+    got = render_one(tm_ct(CDC_CT_ARRAY, CDC_SEM_NONE), &v);    /* elem NONE: null */
     ck_assert_str_eq(got, "null");
     free(got);
-    got = render_one(ct(CDC_CT_STRING, CDC_SEM_NONE), &v);
+    got = render_one(tm_ct(CDC_CT_STRING, CDC_SEM_NONE), &v);
     ck_assert_str_eq(got, "\"??\"");
     free(got);
 }
@@ -543,14 +475,14 @@ END_TEST
 START_TEST(null_replaced_by_default)
 {
     cdc_col   cols[3] = {
-        { .name = "status", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE), .has_default = true,
-          .def = v_str("new") },
-        { .name = "n", .not_null = true, .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE),
-          .has_default = true, .def = v_int(7) },
-        { .name = "m", .not_null = true, .ctype = ct(CDC_CT_INT64, CDC_SEM_NONE) },
+        { .name = "status", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE), .has_default = true,
+          .def = tm_str("new") },
+        { .name = "n", .not_null = true, .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE),
+          .has_default = true, .def = tm_int(7) },
+        { .name = "m", .not_null = true, .ctype = tm_ct(CDC_CT_INT64, CDC_SEM_NONE) },
     };
     cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 3, .cols = cols, .topic = "p.s.t" };
-    cdc_value vals[3] = { v_null(), v_null(), v_null() };
+    cdc_value vals[3] = { tm_null(), tm_null(), tm_null() };
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = vals };
     char     *got;
 
@@ -578,12 +510,12 @@ END_TEST
 START_TEST(unsupported_columns_omitted)
 {
     cdc_col   cols[3] = {
-        { .name = "a", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
+        { .name = "a", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) },
         { .name = "weird", .ctype = { .supported = false } },
-        { .name = "b", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) },
+        { .name = "b", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE) },
     };
     cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 3, .cols = cols, .topic = "p.s.t" };
-    cdc_value vals[3] = { v_int(1), v_str("x"), v_str("y") };
+    cdc_value vals[3] = { tm_int(1), tm_str("x"), tm_str("y") };
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = vals };
     char     *got;
 
@@ -840,11 +772,11 @@ END_TEST
 
 START_TEST(non_bmp_key_and_name)
 {
-    cdc_col   col = { .name = "k\xf0\x9f\x98\x80", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE),
+    cdc_col   col = { .name = "k\xf0\x9f\x98\x80", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE),
                       .key_pos = 1 };
     cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 1, .cols = &col, .nkeys = 1,
                       .topic = "p.s.t" };
-    cdc_value v = v_str("\xf0\x9f\x98\x80!");
+    cdc_value v = tm_str("\xf0\x9f\x98\x80!");
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v };
     char     *key = render_key(&ev);
 
@@ -856,11 +788,11 @@ END_TEST
 
 START_TEST(non_bmp_raw_for_headers)
 {
-    cdc_col       col = { .name = "k\xf0\x9f\x98\x80", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE),
+    cdc_col       col = { .name = "k\xf0\x9f\x98\x80", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE),
                           .key_pos = 1 };
     cdc_rel       rel = { .nspname = "s", .relname = "t", .ncols = 1, .cols = &col, .nkeys = 1,
                           .topic = "p.s.t" };
-    cdc_value     v = v_str("\xf0\x9f\x98\x80!");
+    cdc_value     v = tm_str("\xf0\x9f\x98\x80!");
     cdc_event     ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v };
     sch_json_opts o;
     cdc_buf       b = CDC_BUF_INIT;
@@ -877,11 +809,11 @@ END_TEST
 START_TEST(non_utf8_names_stay_distinct)
 {
     /* SQL_ASCII: two names that differ only in a byte that is not UTF-8 */
-    cdc_col   cols[2] = { { .name = "caf\xe9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
-                          { .name = "caf\xe8", .ctype = ct(CDC_CT_STRING, CDC_SEM_NONE) } };
+    cdc_col   cols[2] = { { .name = "caf\xe9", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "caf\xe8", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE) } };
     cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 2, .cols = cols,
                       .topic = "p.s.t" };
-    cdc_value v[2] = { v_int(1), v_str("x\xffy") };
+    cdc_value v[2] = { tm_int(1), tm_str("x\xffy") };
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = v };
     char     *val = render_value(&ev, 0);
 
@@ -909,12 +841,12 @@ START_TEST(non_utf8_names_injective_with_backslashes)
        backslash): every backslash of its names is written \x5C, so the two stay two keys,
        in the payload and in the schema alike.  A table whose names are all UTF-8 keeps its
        backslashes as they are (Debezium's bytes). */
-    cdc_col   cols[3] = { { .name = "caf\xe9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
-                          { .name = "caf\\xE9", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) },
-                          { .name = "a\\b", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) } };
+    cdc_col   cols[3] = { { .name = "caf\xe9", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "caf\\xE9", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) },
+                          { .name = "a\\b", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) } };
     cdc_rel   rel = { .nspname = "s", .relname = "t", .ncols = 3, .cols = cols,
                       .topic = "p.s.t" };
-    cdc_value v[3] = { v_int(1), v_int(2), v_int(3) };
+    cdc_value v[3] = { tm_int(1), tm_int(2), tm_int(3) };
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = v };
     char     *val;
     json_t   *root, *after;
@@ -946,10 +878,10 @@ END_TEST
 
 START_TEST(escaped_names)
 {
-    cdc_col   col = { .name = "we\"ird", .ctype = ct(CDC_CT_INT32, CDC_SEM_NONE) };
+    cdc_col   col = { .name = "we\"ird", .ctype = tm_ct(CDC_CT_INT32, CDC_SEM_NONE) };
     cdc_rel   rel = { .nspname = "s", .relname = "t\"x", .ncols = 1, .cols = &col,
                       .topic = "p.s.t_x" };
-    cdc_value v = v_int(3);
+    cdc_value v = tm_int(3);
     cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v };
     char     *got;
 

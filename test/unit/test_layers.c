@@ -331,16 +331,22 @@ object_source(const char *obj, char *out, size_t outsz)
     return true;
 }
 
-/* Runs `nm -P obj` and files its global symbols. */
+/* Runs `nm -A -P` once on every object and files their global symbols. */
 static void
-nm_object(objgraph *g, const char *obj, int idx)
+nm_objects(objgraph *g, const strv *objs)
 {
-    int   fds[2];
-    pid_t pid;
-    FILE *fp;
-    char  line[4096];
-    int   status;
+    char **argv = calloc(objs->n + 4, sizeof(*argv));
+    int    fds[2], status;
+    pid_t  pid;
+    FILE  *fp;
+    char   line[4096];
 
+    ck_assert_ptr_nonnull(argv);
+    argv[0] = "nm";
+    argv[1] = "-A";
+    argv[2] = "-P";
+    for (size_t i = 0; i < objs->n; i++)
+        argv[3 + i] = objs->v[i];
     ck_assert_int_eq(pipe(fds), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -348,16 +354,23 @@ nm_object(objgraph *g, const char *obj, int idx)
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execlp("nm", "nm", "-P", obj, (char *) NULL);
+        execvp("nm", argv);
         _exit(127);
     }
     close(fds[1]);
+    free(argv);
     fp = fdopen(fds[0], "r");
     ck_assert_ptr_nonnull(fp);
     while (fgets(line, sizeof(line), fp) != NULL) {
-        char name[2048], type;
+        char *colon = strstr(line, ": ");   /* "OBJECT: NAME TYPE [VALUE SIZE]" */
+        char  name[2048], type;
+        int   idx;
 
-        if (sscanf(line, "%2047s %c", name, &type) != 2)
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        idx = strv_find(objs, line);
+        if (idx < 0 || sscanf(colon + 2, "%2047s %c", name, &type) != 2)
             continue;
         if (type == 'U') {
             strv_add(&g->undef[idx], name);
@@ -375,7 +388,7 @@ nm_object(objgraph *g, const char *obj, int idx)
     fclose(fp);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "nm -P %s failed (is binutils' nm on PATH?)", obj);
+                  "nm -A -P on the layer objects failed (is binutils' nm on PATH?)");
 }
 
 static int
@@ -409,8 +422,7 @@ load_objects(objgraph *g)
     ck_assert_msg(objs.n > 0, "%s lists no objects", objects_list());
     g->undef = calloc(objs.n, sizeof(*g->undef));
     ck_assert_ptr_nonnull(g->undef);
-    for (size_t i = 0; i < objs.n; i++)
-        nm_object(g, objs.v[i], (int) i);
+    nm_objects(g, &objs);
     qsort(g->defs, g->ndefs, sizeof(*g->defs), cmp_def);
     strv_free(&objs);
 }
@@ -879,6 +891,7 @@ layers_suite(void)
     tcase_add_test(rules, rules_object_source);
     suite_add_tcase(s, rules);
 
+    tcase_set_timeout(tree, 60);
     tcase_add_test(tree, table_matches_tree_and_cmake);
     tcase_add_test(tree, includes_follow_layers);
     tcase_add_test(tree, calls_follow_layers);

@@ -442,6 +442,8 @@ http_finish(cdc_http_xfer *x, CURLcode rc)
     }
     r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     r->broken_setup = http_broken_setup(rc);
+    r->broke_midway = rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+                      rc == CURLE_SSL_CONNECT_ERROR;
     if (x->too_big)
         snprintf(r->error, sizeof(r->error), "answer larger than %zu bytes", x->body_max);
     else

@@ -90,6 +90,8 @@ typedef struct cdc_http_resp {
     int     curl_code;          /* CURLcode; 0 when answered */
     bool    timed_out;          /* not answered within the timeout */
     bool    broken_setup;       /* no retry can help: bad URL, certificate, TLS option */
+    bool    broke_midway;       /* the connection broke while sending or receiving, or in
+                                   the TLS handshake (a refused client certificate, say) */
     int64_t retry_after_s;      /* Retry-After in seconds; 0: none */
     char    error[256];         /* not answered: why, one line, no secrets */
     char    head[CDC_HTTP_HEAD_MAX + 1];   /* the body's first bytes, NUL-terminated */

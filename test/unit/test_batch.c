@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "agent/core/dest/batch.h"
+#include "test/lib/suite_main.h"
 
 START_TEST(closes_by_count)
 {
@@ -88,13 +89,11 @@ START_TEST(size_one_closes_at_once)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+batch_suite(void)
 {
     Suite   *s = suite_create("batch");
     TCase   *tc = tcase_create("limits");
-    SRunner *sr;
-    int      failed;
 
     tcase_add_test(tc, closes_by_count);
     tcase_add_test(tc, closes_by_bytes);
@@ -102,9 +101,11 @@ main(void)
     tcase_add_test(tc, zero_limits_are_none);
     tcase_add_test(tc, size_one_closes_at_once);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int
+main(void)
+{
+    return suite_main(batch_suite(), false);
 }

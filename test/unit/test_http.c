@@ -17,6 +17,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/net/http.h"
+#include "test/lib/suite_main.h"
 
 static struct MHD_Daemon *daemon_;
 static int                port, closed_port;
@@ -392,11 +393,5 @@ http_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(http_suite());
-    int      failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main(http_suite(), false);
 }

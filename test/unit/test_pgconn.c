@@ -9,6 +9,7 @@
 
 #include "agent/core/net/pgconn.h"
 #include "agent/source/pg_source.h"
+#include "test/lib/suite_main.h"
 
 static const struct {
     const char *in, *out;
@@ -84,13 +85,11 @@ START_TEST(split_then_quote)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+pgconn_suite(void)
 {
     Suite   *s = suite_create("pgconn");
     TCase   *tc = tcase_create("quote");
-    SRunner *sr;
-    int      failed;
 
     tcase_add_loop_test(tc, quote_ident, 0, (int) (sizeof(idents) / sizeof(idents[0])));
     tcase_add_loop_test(tc, quote_table, 0, (int) (sizeof(tables) / sizeof(tables[0])));
@@ -98,9 +97,11 @@ main(void)
     tcase_add_loop_test(tc, split_then_quote, 0,
                         (int) (sizeof(configured) / sizeof(configured[0])));
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int
+main(void)
+{
+    return suite_main(pgconn_suite(), false);
 }

@@ -1,11 +1,12 @@
 /*
- * Confluent Schema Registry client (see registry.h).  One curl easy handle is
+ * Confluent Schema Registry client (see registry.h): the registry protocol
+ * over the program's HTTP client (agent/core/net/http.h).  One transfer is
  * reused for every request, so the connection stays open between calls.  Each
- * call goes through sr_call(), which owns retries: connection failures,
- * timeouts, 5xx and 429 (Confluent Cloud's rate limit) are tried again after
- * an exponential, jittered wait, on the next URL of the list; anything else is
- * the registry's final word, which the per-endpoint functions turn into a
- * message.
+ * call goes through sr_call(), which owns retries: what http.h classes as
+ * retriable (no answer, timeouts, 408, 429 -- Confluent Cloud's rate limit --
+ * and 5xx) is tried again after the program's backoff (agent/core/cdc_retry.h),
+ * on the next URL of the list; anything else is the registry's final word,
+ * which the per-endpoint functions turn into a message.
  *
  * Registered ids are cached by (subject, schema text): the agent asks once per
  * relation version and the cache answers after that.  Texts are compared
@@ -14,18 +15,18 @@
  */
 #include "schemas/registry.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_retry.h"
+#include "agent/core/net/http.h"
 
 #define SR_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
 #define SR_MAX_BODY (16u << 20) /* a registry answer larger than this is not one */
@@ -44,17 +45,19 @@ typedef struct sr_entry {
 } sr_entry;
 
 struct sr_client {
-    CURL              *curl;
-    struct curl_slist *headers;
+    cdc_http_xfer     *x;
+    cdc_http_hdrs     *headers;
+    cdc_http_tls       tls;     /* strings owned */
+    cdc_http_basic     basic;   /* strings owned */
+    bool               fresh;   /* the last attempt broke: do not reuse its connection */
     sr_url            *urls;
     size_t             nurls, cur;
     int                timeout_ms, max_attempts;
-    double             wait0_s, wait_max_s;
+    cdc_retry_conf     retry;
     bool               has_client_cert;
     uint64_t           rng;
     uint64_t           nrequests;
     cdc_buf            body; /* the last answer */
-    char               curl_msg[CURL_ERROR_SIZE];
     sr_entry         **buckets; /* id cache, chained, power-of-two size */
     size_t             nbuckets, nentries;
 };
@@ -70,27 +73,6 @@ typedef struct sr_reply {
 } sr_reply;
 
 /* ---- URLs -------------------------------------------------------------- */
-
-/* Replaces the user:password of "https://u:p@host:8081" with three stars. */
-static char *
-sr_redact(const char *base)
-{
-    const char *host = strstr(base, "://");
-    const char *at, *slash;
-    cdc_buf     b = CDC_BUF_INIT;
-
-    host = host ? host + 3 : base;
-    slash = strchr(host, '/');
-    at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
-    if (!at)
-        return cdc_xstrdup(base);
-    cdc_buf_put(&b, base, (size_t)(host - base));
-    cdc_buf_puts(&b, "***");
-    cdc_buf_puts(&b, at);
-    if (cdc_buf_failed(&b))
-        abort(); /* as cdc_x*: out of memory */
-    return (char *)b.data;
-}
 
 static int
 sr_parse_urls(sr_client *c, const char *list, cdc_err *err)
@@ -110,7 +92,7 @@ sr_parse_urls(sr_client *c, const char *list, cdc_err *err)
 
             c->urls = cdc_xrealloc(c->urls, (c->nurls + 1) * sizeof(*c->urls));
             c->urls[c->nurls].base = base;
-            c->urls[c->nurls].shown = sr_redact(base);
+            c->urls[c->nurls].shown = cdc_http_redact_url(base);
             c->nurls++;
             if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
                 return cdc_err_set(err, CDC_E_CONFIG,
@@ -198,16 +180,11 @@ sr_cache_forget(sr_client *c, uint64_t h, const char *subject, const char *schem
 
 /* ---- the client -------------------------------------------------------- */
 
-static size_t
-sr_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* A copy of s, or NULL for NULL. */
+static char *
+sr_dup(const char *s)
 {
-    cdc_buf *b = userdata;
-    size_t   n = size * nmemb;
-
-    if (b->len + n > SR_MAX_BODY)
-        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-    cdc_buf_put(b, ptr, n);
-    return cdc_buf_failed(b) ? 0 : n;
+    return s ? cdc_xstrdup(s) : NULL;
 }
 
 sr_client *
@@ -217,60 +194,55 @@ sr_client_new(const sr_conf *conf, cdc_err *err)
 
     if (!conf || !conf->url)
         return cdc_err_set(err, CDC_E_CONFIG, "schema registry URL is not set"), NULL;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) /* refcounted, thread-unsafe */
-        return cdc_err_set(err, CDC_E_NOMEM, "curl_global_init failed"), NULL;
+    if (cdc_http_global_init(err) < 0)
+        return NULL;
     c = cdc_xcalloc(1, sizeof(*c));
     c->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : 30000;
     c->max_attempts = conf->max_attempts > 0 ? conf->max_attempts : 5;
-    c->wait0_s = conf->initial_wait_s > 0 ? conf->initial_wait_s : 0.5;
-    c->wait_max_s = conf->max_wait_s > 0 ? conf->max_wait_s : 10.0;
-    c->rng = (uint64_t)time(NULL) * 6364136223846793005ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
+    c->retry = (cdc_retry_conf) {
+        .max_attempts = c->max_attempts,
+        .initial_ms = (int)((conf->initial_wait_s > 0 ? conf->initial_wait_s : 0.5) * 1000),
+        .max_ms = (int)((conf->max_wait_s > 0 ? conf->max_wait_s : 10.0) * 1000),
+        .multiplier = 2.0,
+        .jitter = true,
+    };
+    c->rng = cdc_rng_seed();
     c->nbuckets = 64;
     c->buckets = cdc_xcalloc(c->nbuckets, sizeof(*c->buckets));
     if (sr_parse_urls(c, conf->url, err) < 0)
         goto fail;
-    c->curl = curl_easy_init();
-    c->headers = curl_slist_append(NULL, "Content-Type: " SR_CONTENT_TYPE);
-    if (c->headers)
-        c->headers =
-            curl_slist_append(c->headers, "Accept: " SR_CONTENT_TYPE ", application/vnd."
-                                          "schemaregistry+json; qs=0.9, application/json; qs=0.5");
-    if (c->headers) /* no "Expect: 100-continue" round trip before a POST body */
-        c->headers = curl_slist_append(c->headers, "Expect:");
-    if (!c->curl || !c->headers) {
+    c->x = cdc_http_xfer_new(err);
+    if (!c->x)
+        goto fail;
+    c->headers = cdc_http_hdrs_add(NULL, "Content-Type: " SR_CONTENT_TYPE);
+    c->headers = cdc_http_hdrs_add(c->headers, "Accept: " SR_CONTENT_TYPE ", application/vnd."
+                                   "schemaregistry+json; qs=0.9, application/json; qs=0.5");
+    /* no "Expect: 100-continue" round trip before a POST body */
+    c->headers = cdc_http_hdrs_add(c->headers, "Expect:");
+    if (!c->headers) {
         cdc_err_set(err, CDC_E_NOMEM, "schema registry client: curl initialisation failed");
         goto fail;
     }
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sr_on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_msg);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L); /* we own the process's signals */
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "cdcagent/" CDC_VERSION);
-    if (conf->basic_auth_user) {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c->curl, CURLOPT_USERNAME, conf->basic_auth_user); /* curl copies */
-        curl_easy_setopt(c->curl, CURLOPT_PASSWORD,
-                         conf->basic_auth_password ? conf->basic_auth_password : "");
-    }
-    if (conf->ca_file)
-        curl_easy_setopt(c->curl, CURLOPT_CAINFO, conf->ca_file);
-    if (conf->cert_file)
-        curl_easy_setopt(c->curl, CURLOPT_SSLCERT, conf->cert_file);
+    c->basic.user = sr_dup(conf->basic_auth_user);
+    c->basic.password = sr_dup(conf->basic_auth_user ? conf->basic_auth_password : NULL);
+    c->tls = (cdc_http_tls) { .ca_file = sr_dup(conf->ca_file),
+                              .client_cert = sr_dup(conf->cert_file),
+                              .client_key = sr_dup(conf->key_file),
+                              .insecure = conf->tls_insecure };
     c->has_client_cert = conf->cert_file != NULL;
-    if (conf->key_file)
-        curl_easy_setopt(c->curl, CURLOPT_SSLKEY, conf->key_file);
-    if (conf->tls_insecure) {
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
     return c;
 fail:
     sr_client_free(c);
     return NULL;
+}
+
+/* Frees a string that may hold a secret. */
+static void
+sr_free_secret(const char *s)
+{
+    if (s)
+        explicit_bzero((char *)s, strlen(s));
+    free((char *)s);
 }
 
 void
@@ -292,12 +264,16 @@ sr_client_free(sr_client *c)
         free(c->urls[i].shown);
     }
     free(c->urls);
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
-    curl_slist_free_all(c->headers);
+    cdc_http_xfer_free(c->x);
+    cdc_http_hdrs_free(c->headers);
+    sr_free_secret(c->basic.user);
+    sr_free_secret(c->basic.password);
+    free((char *)c->tls.ca_file);
+    free((char *)c->tls.client_cert);
+    free((char *)c->tls.client_key);
     cdc_buf_free(&c->body);
     free(c);
-    curl_global_cleanup();
+    cdc_http_global_cleanup();
 }
 
 uint64_t
@@ -315,62 +291,20 @@ sr_version_clear(sr_version *v)
 
 /* ---- one exchange, with retries ---------------------------------------- */
 
-/* Failures that no retry can fix: a wrong URL, certificate or TLS setting. */
-static bool
-sr_curl_final(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_LOGIN_DENIED:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Under TLS 1.3 a server that wants a client certificate refuses it only after the
  * handshake, so the refusal reaches curl as a send or receive error on the request (which of
  * them, and whether the alert's text survives, is a race).  When no client certificate is
  * configured, say what the likely cause is. */
 static const char *
-sr_tls_hint(const sr_client *c, const sr_url *u, CURLcode rc)
+sr_tls_hint(const sr_client *c, const sr_url *u, const cdc_http_resp *res)
 {
     if (c->has_client_cert || strncasecmp(u->base, "https:", 6) != 0)
         return "";
-    if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_SSL_CONNECT_ERROR)
+    if (!res->broke_midway)
         return "";
     return " (the connection broke after the TLS handshake; if the registry requires a client"
            " certificate, set kafka.schema_registry_certificate_location and"
            " kafka.schema_registry_key_location)";
-}
-
-/* min(max, initial * 2^(attempt-1)), then a uniform draw from its upper half. */
-static void
-sr_backoff(sr_client *c, int attempt)
-{
-    double          w = c->wait0_s;
-    struct timespec ts;
-
-    for (int i = 1; i < attempt && w < c->wait_max_s; i++)
-        w *= 2;
-    if (w > c->wait_max_s)
-        w = c->wait_max_s;
-    c->rng ^= c->rng << 13; /* xorshift64 */
-    c->rng ^= c->rng >> 7;
-    c->rng ^= c->rng << 17;
-    w *= 0.5 + 0.5 * (double)(c->rng >> 11) / (double)(1ULL << 53);
-    ts.tv_sec = (time_t)w;
-    ts.tv_nsec = (long)((w - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0)
-        ; /* EINTR: a signal only sets a flag; finish the wait */
 }
 
 static void
@@ -408,17 +342,17 @@ static int
 sr_call(sr_client *c, const char *method, const char *path, const char *body, sr_reply *r,
         cdc_err *err)
 {
-    cdc_buf  url = CDC_BUF_INIT;
-    CURLcode rc = CURLE_OK;
-    long     status = 0;
-    int      ret = -1;
+    cdc_buf       url = CDC_BUF_INIT;
+    cdc_http_resp res = {0};
+    int           ret = -1;
 
     memset(r, 0, sizeof(*r));
     for (int attempt = 1; attempt <= c->max_attempts; attempt++) {
         const sr_url *u = &c->urls[c->cur];
+        cdc_http_req  req;
 
         if (attempt > 1)
-            sr_backoff(c, attempt - 1);
+            cdc_sleep_ms(cdc_retry_delay_ms(&c->retry, attempt - 1, &c->rng));
         cdc_buf_reset(&url);
         cdc_buf_puts(&url, u->base);
         cdc_buf_puts(&url, path);
@@ -427,58 +361,51 @@ sr_call(sr_client *c, const char *method, const char *path, const char *body, sr
             cdc_err_set(err, CDC_E_NOMEM, "schema registry request: out of memory");
             goto out;
         }
-        curl_easy_setopt(c->curl, CURLOPT_URL, cdc_buf_str(&url));
-        /* POSTFIELDS switches the handle to POST and HTTPGET back to GET; a
-         * NULL POSTFIELDS would make curl read the body from stdin. */
-        if (body)
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-        else
-            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
-                         strcmp(method, body ? "POST" : "GET") == 0 ? NULL : method);
-        c->curl_msg[0] = '\0';
+        req = (cdc_http_req) {
+            .url = cdc_buf_str(&url), .method = method, .hdrs = c->headers,
+            .body = body, .body_len = body ? strlen(body) : 0,
+            .timeout_ms = c->timeout_ms, .connect_timeout_ms = c->timeout_ms,
+            .tls = &c->tls, .basic = c->basic, .user_agent = "cdcagent/" CDC_VERSION,
+            /* A connection that failed mid-exchange may leave curl's cached TLS session in
+             * a state where the next write fails with OpenSSL's "bad write retry": start
+             * over. */
+            .fresh_connect = c->fresh,
+            .body_out = &c->body, .body_max = SR_MAX_BODY,
+        };
         c->nrequests++;
-        rc = curl_easy_perform(c->curl);
-        status = 0;
-        if (rc == CURLE_OK)
-            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (cdc_http_perform(c->x, &req, &res, err) < 0)
+            goto out;
+        c->fresh = !res.answered;
         r->url = u->shown;
-        if (rc == CURLE_OK && status < 500 && status != 429) { /* 429: Confluent Cloud's limit */
-            r->status = status;
+        if (cdc_http_classify(&res) != CDC_HTTP_RETRY) {
+            r->status = res.status;
             sr_reply_parse(c, r);
             ret = 0;
             goto out;
         }
-        if (rc != CURLE_OK && sr_curl_final(rc)) {
-            cdc_err_set(err, CDC_E_CONFIG, "schema registry at %s: %s", u->shown,
-                        c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc));
+        if (res.broken_setup) {
+            cdc_err_set(err, CDC_E_CONFIG, "schema registry at %s: %s", u->shown, res.error);
             goto out;
         }
-        /* A connection that failed mid-exchange may leave curl's cached TLS session in a
-         * state where the next write fails with OpenSSL's "bad write retry": start over. */
-        curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, rc != CURLE_OK ? 1L : 0L);
-        if (rc != CURLE_OK)
+        if (!res.answered)
             log_warn("sr", "schema registry at %s: %s %s: %s%s (attempt %d of %d)", u->shown, method,
-                     path, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc),
-                     sr_tls_hint(c, u, rc), attempt,
-                     c->max_attempts);
+                     path, res.error, sr_tls_hint(c, u, &res), attempt, c->max_attempts);
         else
             log_warn("sr", "schema registry at %s: %s %s answered %ld (attempt %d of %d)", u->shown,
-                     method, path, status, attempt, c->max_attempts);
+                     method, path, res.status, attempt, c->max_attempts);
         if (c->nurls > 1)
             c->cur = (c->cur + 1) % c->nurls;
     }
-    if (rc == CURLE_OPERATION_TIMEDOUT)
+    if (res.timed_out)
         cdc_err_set(err, CDC_E_TIMEOUT,
                     "schema registry at %s timed out after %d attempts (%d ms each)", r->url,
                     c->max_attempts, c->timeout_ms);
-    else if (rc != CURLE_OK)
+    else if (!res.answered)
         cdc_err_set(err, CDC_E_CONN, "schema registry at %s unreachable after %d attempts: %s%s",
-                    r->url, c->max_attempts, c->curl_msg[0] ? c->curl_msg : curl_easy_strerror(rc),
-                    sr_tls_hint(c, &c->urls[c->cur], rc));
+                    r->url, c->max_attempts, res.error, sr_tls_hint(c, &c->urls[c->cur], &res));
     else
         cdc_err_set(err, CDC_E_CONN, "schema registry at %s answered %ld after %d attempts: %.120s",
-                    r->url, status, c->max_attempts, cdc_buf_str(&c->body));
+                    r->url, res.status, c->max_attempts, cdc_buf_str(&c->body));
 out:
     cdc_buf_free(&url);
     return ret;
@@ -493,13 +420,13 @@ sr_subject_path(sr_client *c, const char *prefix, const char *subject, const cha
 
     if (!subject || !*subject)
         return cdc_err_set(err, CDC_E_INVAL, "schema registry: empty subject name");
-    esc = curl_easy_escape(c->curl, subject, 0);
+    esc = cdc_http_escape(c->x, subject);
     if (!esc)
         return cdc_err_set(err, CDC_E_NOMEM, "schema registry: out of memory");
     cdc_buf_puts(out, prefix);
     cdc_buf_puts(out, esc);
     cdc_buf_puts(out, suffix);
-    curl_free(esc);
+    free(esc);
     if (cdc_buf_failed(out))
         return cdc_err_set(err, CDC_E_NOMEM, "schema registry: out of memory");
     return 0;

@@ -20,6 +20,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 #include "agent/cmd/verify_int.h"
 
 #define VERIFY_FAC "verify"

@@ -7,6 +7,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 
 #define HB_FAC "heartbeat"
 /* The action query runs on the main loop: never let it hold the stream for long. */

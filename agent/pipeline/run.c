@@ -16,6 +16,7 @@
 #include "agent/pipeline/heartbeat.h"
 #include "agent/ops/metrics.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/repl.h"
 #include "agent/pipeline/router.h"

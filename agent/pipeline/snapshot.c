@@ -11,6 +11,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 #include "decoder/values.h"
 
 /* One decoded row waiting for the next, so the last row of the snapshot can be marked. */

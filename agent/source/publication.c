@@ -12,6 +12,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 #define SQLSTATE_UNIQUE_VIOLATION       "23505"

@@ -15,6 +15,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 

@@ -10,6 +10,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/repl.h"
 

@@ -12,25 +12,28 @@
  * ticket done; the ring's head then gives the durable position.  The end of
  * a transaction is a ticket with no request, done at once.
  *
- * Nothing blocks: curl_multi_perform() only does what the sockets allow,
- * and flush() waits in curl_multi_poll() with a deadline.
+ * Nothing blocks: the requests run in one cdc_http_multi
+ * (agent/core/net/http.h) that only does what the sockets allow, and flush()
+ * waits in cdc_http_multi_poll() with a deadline.  A batch closes by count
+ * or age (agent/core/dest/batch.h).
  */
 #include "sinks/webhook/webhook.h"
 
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/batch.h"
+#include "agent/core/dest/status.h"
+#include "agent/core/net/http.h"
 #include "schemas/topic.h"
 
 #define WH_FAC       "dest.webhook"
-#define WH_RESP_KEEP 300    /* bytes of a response body kept for messages */
 
 typedef struct wh_item {
     cdc_pos  pos;
@@ -48,27 +51,23 @@ typedef struct wh_req {
     uint64_t           ticket;
     int                attempts;        /* finished attempts */
     int64_t            next_at_ms;      /* due time (monotonic) */
-    int64_t            opened_ms;       /* batch: when its first event came */
-    CURL              *easy;            /* non-NULL while in flight */
-    struct curl_slist *hdrs;
+    cdc_http_xfer     *x;               /* non-NULL while in flight */
     char               idem[160];
-    char               cerr[CURL_ERROR_SIZE];
-    char               resp[WH_RESP_KEEP + 1];
-    size_t             resp_len;
 } wh_req;
 
 typedef struct webhook {
     char                *url, *label, *method, *auth, *ca, *cert, *key, *keypass;
-    struct curl_slist   *base_hdrs;     /* Content-Type, configured headers, Authorization */
-    bool                 insecure;
-    int                  timeout_ms, batch_max, batch_ms, max_inflight, max_queued;
+    cdc_http_hdrs       *base_hdrs;     /* Content-Type, configured headers, Authorization */
+    cdc_http_tls         tls;           /* points at ca, cert, key, keypass */
+    int                  timeout_ms, batch_max, max_inflight, max_queued;
     cdc_retry_conf      retry;
     dest_dlq            *dlq;
     char                *sink_id, *pipeline_id, *prefix, *database;
     sch_json_opts        jopts;
-    CURLM               *multi;
+    cdc_http_multi      *multi;
     wh_req              *head, *tail;   /* closed requests, position order */
     wh_req              *open;          /* the batch being filled, not yet in the list */
+    dest_batch           batch;         /* ... and its count and age */
     int                  inflight;
     size_t               queued;        /* events in requests not finished */
     dest_acks            acks;
@@ -76,27 +75,8 @@ typedef struct webhook {
     uint64_t            *seen;          /* key-hash set for one pump() walk */
     size_t               seen_cap;
     uint64_t             nsent, nok, nretries, ndead;
-    bool                 failing, fatal;
-    char                 lasterr[200];
+    dest_status          st;
 } webhook;
-
-static int64_t
-wh_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wh_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static uint64_t
 wh_fnv(uint64_t h, const void *p, size_t n)
@@ -106,24 +86,6 @@ wh_fnv(uint64_t h, const void *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ s[i]) * 1099511628211ull;
     return h;
-}
-
-/* "scheme://host[:port]/path" without credentials or query: safe to log. */
-static char *
-wh_safe_label(const char *url)
-{
-    const char *p = strstr(url, "://"), *host = p ? p + 3 : url, *at, *end;
-    cdc_buf     b = CDC_BUF_INIT;
-
-    end = host + strcspn(host, "/?#");
-    at = memchr(host, '@', (size_t) (end - host));
-    if (p)
-        cdc_buf_put(&b, url, (size_t) (host - url));
-    if (at)
-        host = at + 1;
-    cdc_buf_put(&b, host, strcspn(host, "?#"));
-    cdc_buf_putc(&b, '\0');
-    return (char *) b.data;
 }
 
 size_t
@@ -189,7 +151,7 @@ wh_req_free(wh_req *r)
         free(r->items[i].topic);
     free(r->items);
     cdc_buf_free(&r->body);
-    curl_slist_free_all(r->hdrs);
+    cdc_http_xfer_free(r->x);
     free(r);
 }
 
@@ -203,27 +165,36 @@ wh_dup_set(const char *s)
 void
 dest_webhook_set_tls(void *easy, const dest_webhook_conf *c)
 {
-    CURL *e = easy;
-
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_insecure ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_insecure ? 0L : 2L);
-    if (c->ca_file && c->ca_file[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    if (c->client_cert && c->client_cert[0])
-        curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
-    if (c->client_key && c->client_key[0]) {
-        curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
-        /* Always a passphrase, if only "": without one OpenSSL asks for it on the terminal. */
-        curl_easy_setopt(e, CURLOPT_KEYPASSWD, c->key_password ? c->key_password : "");
-    }
+    cdc_http_apply_tls(easy, &(cdc_http_tls) { .ca_file = c->ca_file,
+                                               .client_cert = c->client_cert,
+                                               .client_key = c->client_key,
+                                               .key_password = c->key_password,
+                                               .insecure = c->tls_insecure });
 }
 
 static int
 wh_fail(webhook *w, cdc_err *err, cdc_rc code, const char *fmt, const char *detail)
 {
-    snprintf(w->lasterr, sizeof(w->lasterr), fmt, detail);
-    w->fatal = true;
-    return cdc_err_set(err, code, "webhook %s: %s", w->label, w->lasterr);
+    dest_status_fatal(&w->st, fmt, detail);
+    return cdc_err_set(err, code, "webhook %s: %s", w->label, w->st.lasterr);
+}
+
+/* 0, or -1 with err naming the fatal failure. */
+static int
+wh_check(const webhook *w, cdc_err *err)
+{
+    if (!w->st.fatal)
+        return 0;
+    return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->st.lasterr);
+}
+
+/* The request for body (the shared headers plus extra) as the sink sends it. */
+static cdc_http_req
+wh_request(const webhook *w, const void *body, size_t len, const char *extra)
+{
+    return (cdc_http_req) { .url = w->url, .method = w->method, .hdrs = w->base_hdrs,
+                            .extra_hdr = extra, .body = body, .body_len = len,
+                            .timeout_ms = w->timeout_ms, .tls = &w->tls };
 }
 
 static int
@@ -231,7 +202,6 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
 {
     const dest_webhook_conf *c = conf;
     webhook                 *w;
-    cdc_buf                  h = CDC_BUF_INIT;
 
     if (c == NULL || c->url == NULL || c->url[0] == '\0')
         return cdc_err_set(err, CDC_E_CONFIG, "webhook: url is required");
@@ -239,21 +209,25 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         strcmp(c->method, "PATCH") != 0)
         return cdc_err_set(err, CDC_E_CONFIG, "webhook: method must be POST, PUT or PATCH, not %s",
                            c->method);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return cdc_err_set(err, CDC_E_DEST, "webhook: curl_global_init failed");
+    if (cdc_http_global_init(err) < 0)
+        return cdc_err_wrap(err, "webhook");
     w = cdc_xcalloc(1, sizeof(*w));
     w->url = cdc_xstrdup(c->url);
-    w->label = wh_safe_label(c->url);
+    w->label = cdc_http_url_label(c->url);
+    dest_status_init(&w->st, w->label);
     w->method = cdc_xstrdup(c->method ? c->method : "POST");
     w->auth = c->auth_token && c->auth_token[0] ? cdc_xstrdup(c->auth_token) : NULL;
     w->ca = wh_dup_set(c->ca_file);
     w->cert = wh_dup_set(c->client_cert);
     w->key = wh_dup_set(c->client_key);
     w->keypass = wh_dup_set(c->key_password);
-    w->insecure = c->tls_insecure;
+    w->tls = (cdc_http_tls) { .ca_file = w->ca, .client_cert = w->cert, .client_key = w->key,
+                              .key_password = w->keypass, .insecure = c->tls_insecure };
     w->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
     w->batch_max = c->batch_max > 1 ? c->batch_max : 1;
-    w->batch_ms = c->batch_ms > 0 ? c->batch_ms : 100;
+    dest_batch_init(&w->batch, &(dest_batch_limits) {
+                                   .max_count = w->batch_max,
+                                   .max_age_ms = c->batch_ms > 0 ? c->batch_ms : 100 });
     w->max_inflight = c->max_in_flight > 0 ? c->max_in_flight : 8;
     w->max_queued = c->max_queued > 0 ? c->max_queued : 10000;
     w->retry = c->retry;
@@ -271,20 +245,14 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         w->jopts.server_name = w->prefix;
         w->jopts.database = w->database;
     }
-    w->base_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    w->base_hdrs = curl_slist_append(w->base_hdrs, "Expect:");    /* no 100-continue round trip */
-    for (int i = 0; i < c->nheaders; i++) {
-        cdc_buf_reset(&h);
-        cdc_buf_printf(&h, "%s: %s", c->headers[i].name, c->headers[i].value);
-        w->base_hdrs = curl_slist_append(w->base_hdrs, cdc_buf_str(&h));
-    }
-    if (w->auth) {
-        cdc_buf_reset(&h);
-        cdc_buf_printf(&h, "Authorization: Bearer %s", w->auth);
-        w->base_hdrs = curl_slist_append(w->base_hdrs, cdc_buf_str(&h));
-    }
-    cdc_buf_free(&h);
-    w->multi = curl_multi_init();
+    w->base_hdrs = cdc_http_hdrs_add(NULL, "Content-Type: application/json");
+    w->base_hdrs = cdc_http_hdrs_add(w->base_hdrs, "Expect:");    /* no 100-continue round trip */
+    for (int i = 0; i < c->nheaders && w->base_hdrs; i++)
+        w->base_hdrs = cdc_http_hdrs_addf(w->base_hdrs, "%s: %s", c->headers[i].name,
+                                          c->headers[i].value);
+    if (w->auth && w->base_hdrs)
+        w->base_hdrs = cdc_http_hdrs_addf(w->base_hdrs, "Authorization: Bearer %s", w->auth);
+    w->multi = cdc_http_multi_new(NULL);
     if (w->multi == NULL || w->base_hdrs == NULL) {
         d->impl = w;
         d->ops->close(d);
@@ -299,7 +267,7 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     d->impl = w;
     log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
              w->max_inflight, w->batch_max > 1 ? "batched" : "one event per request");
-    if (w->insecure)
+    if (w->tls.insecure)
         log_warn(WH_FAC, "%s: ssl_verify is false: the receiver's certificate and host name "
                  "are not checked", w->label);
     return 0;
@@ -324,6 +292,7 @@ wh_close_batch(webhook *w)
     if (r == NULL)
         return;
     w->open = NULL;
+    dest_batch_reset(&w->batch);
     if (w->batch_max > 1)
         cdc_buf_putc(&r->body, ']');
     if (r->nitems == 1)
@@ -340,60 +309,22 @@ wh_close_batch(webhook *w)
     w->tail = r;
 }
 
-static size_t
-wh_on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-    wh_req *r = arg;
-    size_t  n = size * nmemb, keep = WH_RESP_KEEP - r->resp_len;
-
-    if (keep > n)
-        keep = n;
-    memcpy(r->resp + r->resp_len, p, keep);
-    r->resp_len += keep;
-    r->resp[r->resp_len] = '\0';
-    return n;
-}
-
 static int
 wh_start(webhook *w, wh_req *r, cdc_err *err)
 {
-    char  idem[200];
-    CURL *e = curl_easy_init();
+    char          idem[200];
+    cdc_http_req  req;
 
-    if (e == NULL)
-        return cdc_err_set(err, CDC_E_NOMEM, "webhook %s: curl_easy_init failed", w->label);
-    curl_slist_free_all(r->hdrs);
-    r->hdrs = NULL;
-    for (struct curl_slist *s = w->base_hdrs; s; s = s->next)
-        r->hdrs = curl_slist_append(r->hdrs, s->data);
     snprintf(idem, sizeof(idem), "Idempotency-Key: %s", r->idem);
-    r->hdrs = curl_slist_append(r->hdrs, idem);
-    r->resp_len = 0;
-    r->resp[0] = r->cerr[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, w->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *) r->body.data);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body.len);
-    if (strcmp(w->method, "POST") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, w->method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) w->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) (w->timeout_ms < 10000 ? w->timeout_ms
-                                                                                 : 10000));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wh_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->cerr);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    dest_webhook_set_tls(e, &(dest_webhook_conf) { .ca_file = w->ca, .client_cert = w->cert,
-                                                   .client_key = w->key,
-                                                   .key_password = w->keypass,
-                                                   .tls_insecure = w->insecure });
-    if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
-        return cdc_err_set(err, CDC_E_DEST, "webhook %s: curl_multi_add_handle failed", w->label);
+    req = wh_request(w, r->body.data, r->body.len, idem);
+    if (r->x == NULL && (r->x = cdc_http_xfer_new(err)) == NULL)
+        return cdc_err_wrap(err, "webhook %s", w->label);
+    cdc_http_xfer_set_user(r->x, r);
+    if (cdc_http_multi_add(w->multi, r->x, &req, err) < 0) {
+        cdc_http_xfer_free(r->x);
+        r->x = NULL;
+        return cdc_err_wrap(err, "webhook %s", w->label);
     }
-    r->easy = e;
     w->inflight++;
     w->nsent++;
     return 0;
@@ -425,7 +356,7 @@ wh_schedule(webhook *w, int64_t now, cdc_err *err)
 
         for (int i = 0; i < r->nitems && !blocked; i++)
             blocked = wh_seen_add(w, r->items[i].khash, false);
-        if (!blocked && r->easy == NULL && now >= r->next_at_ms && wh_start(w, r, err) < 0)
+        if (!blocked && r->x == NULL && now >= r->next_at_ms && wh_start(w, r, err) < 0)
             return -1;
         for (int i = 0; i < r->nitems; i++)
             wh_seen_add(w, r->items[i].khash, true);
@@ -458,15 +389,6 @@ wh_finish(webhook *w, wh_req *r)
     wh_req_free(r);
 }
 
-/* One line of the response body, for messages. */
-static void
-wh_resp_line(const wh_req *r, char *out, size_t n)
-{
-    size_t len = strcspn(r->resp, "\r\n");
-
-    snprintf(out, n, "%.*s", (int) len, r->resp);
-}
-
 static int
 wh_dead_letter(webhook *w, wh_req *r, const char *type, const char *msg, cdc_err *err)
 {
@@ -491,61 +413,50 @@ wh_dead_letter(webhook *w, wh_req *r, const char *type, const char *msg, cdc_err
 
 /* A request came back: done, retried later, or dead-lettered. */
 static int
-wh_done(webhook *w, wh_req *r, CURLcode res, cdc_err *err)
+wh_done(webhook *w, wh_req *r, cdc_err *err)
 {
-    long       status = 0;
-    curl_off_t retry_after = 0;
-    char       msg[400], body[WH_RESP_KEEP + 1];
-    int64_t    wait;
-    bool       answered, retriable;
+    cdc_http_resp  res = *cdc_http_xfer_resp(r->x);
+    long           status = res.status;
+    char           msg[400];
+    int64_t        wait;
+    cdc_http_class cls = cdc_http_classify(&res);
 
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &retry_after);
-    curl_multi_remove_handle(w->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    r->easy = NULL;
+    cdc_http_xfer_free(r->x);
+    r->x = NULL;
     w->inflight--;
     r->attempts++;
-    answered = res == CURLE_OK;
-    if (answered && status >= 200 && status < 300) {
-        if (w->failing)
+    if (cls == CDC_HTTP_OK) {
+        if (dest_status_ok(&w->st))
             log_info(WH_FAC, "%s: delivering again (HTTP %ld)", w->label, status);
-        w->failing = false;
         w->nok += (uint64_t) r->nitems;
         wh_finish(w, r);
         return 0;
     }
-    wh_resp_line(r, body, sizeof(body));
-    if (!answered)
-        snprintf(msg, sizeof(msg), "%s", r->cerr[0] ? r->cerr : curl_easy_strerror(res));
-    else
-        snprintf(msg, sizeof(msg), "HTTP %ld%s%s", status, body[0] ? ": " : "", body);
-    retriable = !answered || status == 408 || status == 429 || status >= 500;
-    if (!retriable || (answered && r->attempts >= w->retry.max_attempts)) {
+    cdc_http_resp_describe(&res, msg, sizeof(msg));
+    if (cls == CDC_HTTP_FINAL || (res.answered && r->attempts >= w->retry.max_attempts)) {
         char type[40];
 
         snprintf(type, sizeof(type), "http_status_%ld", status);
         if (wh_dead_letter(w, r, type, msg, err) < 0) {
-            if (w->fatal)
+            if (w->st.fatal)
                 return -1;
             /* The dead-letter file failed: send again later and try it again then. */
             log_error(WH_FAC, "%s: %s", w->label, err ? err->msg : "dead-letter write failed");
-            r->next_at_ms = wh_mono_ms() + cdc_retry_delay_ms(&w->retry, r->attempts, &w->rng);
+            r->next_at_ms = cdc_mono_ms() + cdc_retry_delay_ms(&w->retry, r->attempts, &w->rng);
             return 0;
         }
         wh_finish(w, r);
         return 0;
     }
     wait = cdc_retry_delay_ms(&w->retry, r->attempts, &w->rng);
-    if (retry_after > 0 && retry_after * 1000 > wait)
-        wait = (int64_t) retry_after * 1000;
-    r->next_at_ms = wh_mono_ms() + wait;
+    if (res.retry_after_s > 0 && res.retry_after_s * 1000 > wait)
+        wait = res.retry_after_s * 1000;
+    r->next_at_ms = cdc_mono_ms() + wait;
     w->nretries++;
-    if (!w->failing || r->attempts == 1)
+    if (!w->st.failing || r->attempts == 1)
         log_warn(WH_FAC, "%s: request %s failed (attempt %d): %s; retrying in %lld ms",
                  w->label, r->idem, r->attempts, msg, (long long) wait);
-    w->failing = true;
-    snprintf(w->lasterr, sizeof(w->lasterr), "%s", msg);
+    dest_status_failing(&w->st, "%s", msg);
     return 0;
 }
 
@@ -553,26 +464,17 @@ wh_done(webhook *w, wh_req *r, CURLcode res, cdc_err *err)
 static int
 wh_pump(webhook *w, cdc_err *err)
 {
-    int      running = 0;
-    int      left;
-    CURLMsg *m;
-    int64_t  now = wh_mono_ms();
+    cdc_http_xfer *x;
 
-    if (w->open && now - w->open->opened_ms >= w->batch_ms)
+    if (w->open && dest_batch_expired(&w->batch, cdc_mono_ms()))
         wh_close_batch(w);
-    curl_multi_perform(w->multi, &running);
-    while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
-        wh_req *r = NULL;
-
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &r);
-        if (wh_done(w, r, m->data.result, err) < 0)
+    cdc_http_multi_perform(w->multi);
+    while ((x = cdc_http_multi_done(w->multi)) != NULL)
+        if (wh_done(w, cdc_http_xfer_user(x), err) < 0)
             return -1;
-    }
-    if (wh_schedule(w, wh_mono_ms(), err) < 0)
+    if (wh_schedule(w, cdc_mono_ms(), err) < 0)
         return -1;
-    curl_multi_perform(w->multi, &running);
+    cdc_http_multi_perform(w->multi);
     return 0;
 }
 
@@ -585,8 +487,8 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     char     topic[300];
     size_t   kstart, kend;
 
-    if (w->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+    if (wh_check(w, err) < 0)
+        return -1;
     if (w->queued >= (size_t) w->max_queued) {
         if (wh_pump(w, err) < 0)
             return -1;
@@ -596,7 +498,6 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     }
     if (w->open == NULL) {
         r = cdc_xcalloc(1, sizeof(*r));
-        r->opened_ms = wh_mono_ms();
         r->ticket = dest_acks_push(&w->acks, ev->pos);
         if (w->batch_max > 1)
             cdc_buf_putc(&r->body, '[');
@@ -613,7 +514,7 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     wh_topic(ev, w->prefix, topic, sizeof(topic));
     *it = (wh_item) { .pos = ev->pos, .offset = ev->lsn, .topic = cdc_xstrdup(topic),
                       .start = r->body.len };
-    wh_put_payload(&r->body, ev, &w->jopts, topic, wh_now_us(), &kend);
+    wh_put_payload(&r->body, ev, &w->jopts, topic, cdc_wall_us(), &kend);
     if (cdc_buf_failed(&r->body))
         return wh_fail(w, err, CDC_E_NOMEM, "%s", "out of memory encoding an event");
     it->len = r->body.len - it->start;
@@ -623,7 +524,8 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     r->nitems++;
     w->queued++;
     dest_acks_update(&w->acks, r->ticket, ev->pos);
-    if (r->nitems >= w->batch_max)
+    dest_batch_add(&w->batch, it->len, cdc_mono_ms());
+    if (dest_batch_full(&w->batch))
         wh_close_batch(w);
     return 0;
 }
@@ -643,8 +545,8 @@ wh_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 {
     webhook *w = d->impl;
 
-    if (w->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+    if (wh_check(w, err) < 0)
+        return -1;
     if (wh_pump(w, err) < 0)
         return -1;
     *durable = w->acks.durable;
@@ -655,26 +557,26 @@ static int
 wh_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 {
     webhook *w = d->impl;
-    int64_t  deadline = wh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t  deadline = cdc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
     wh_close_batch(w);
     for (;;) {
         int64_t now, wait = 100;
 
-        if (w->fatal)
-            return cdc_err_set(err, CDC_E_DEST, "webhook %s: %s", w->label, w->lasterr);
+        if (wh_check(w, err) < 0)
+            return -1;
         if (wh_pump(w, err) < 0)
             return -1;
         if (w->head == NULL)
             return 0;
-        now = wh_mono_ms();
+        now = cdc_mono_ms();
         if (now >= deadline)
             return cdc_err_set(err, CDC_E_TIMEOUT, "webhook %s: %zu events not delivered "
                                "within %d ms%s%s", w->label, w->queued, timeout_ms,
-                               w->failing ? ": " : "", w->failing ? w->lasterr : "");
+                               w->st.failing ? ": " : "", w->st.failing ? w->st.lasterr : "");
         if (deadline - now < wait)
             wait = deadline - now;
-        curl_multi_poll(w->multi, NULL, 0, (int) wait, NULL);
+        cdc_http_multi_poll(w->multi, (int) wait);
     }
 }
 
@@ -683,14 +585,50 @@ wh_health(cdc_dest *d, cdc_health *h)
 {
     webhook *w = d->impl;
 
-    h->state = w->fatal ? CDC_DEST_ERROR : w->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
-    if (w->fatal || w->failing)
-        snprintf(h->detail, sizeof(h->detail), "%s: %s", w->label, w->lasterr);
-    else
+    dest_status_health(&w->st, h);
+    if (h->state == CDC_DEST_OK)
         snprintf(h->detail, sizeof(h->detail),
                  "%s: %llu delivered, %llu retries, %llu dead letters, %zu waiting", w->label,
                  (unsigned long long) w->nok, (unsigned long long) w->nretries,
                  (unsigned long long) w->ndead, w->queued);
+}
+
+/*
+ * A dead letter again, synchronously: the stored body byte for byte, with the
+ * sink's headers, auth and TLS and the Idempotency-Key of the letter's
+ * position, so a receiver that kept the first attempt drops this one.
+ * Messages never name the URL (it may hold credentials).
+ */
+static int
+wh_replay(cdc_dest *d, const cdc_dest_letter *l, cdc_err *err)
+{
+    webhook       *w = d->impl;
+    char           key[160], idem[200], body[CDC_HTTP_HEAD_MAX + 1];
+    cdc_http_req   req;
+    cdc_http_resp  res;
+    cdc_http_xfer *x = cdc_http_xfer_new(err);
+    int            rc = -1;
+
+    if (x == NULL)
+        return -1;
+    dest_webhook_idempotency_key(w->pipeline_id, l->pos, key, sizeof(key));
+    snprintf(idem, sizeof(idem), "Idempotency-Key: %s", key);
+    req = wh_request(w, l->record, l->len, idem);
+    if (cdc_http_perform(x, &req, &res, err) < 0)
+        goto out;
+    if (!res.answered) {
+        cdc_err_set(err, CDC_E_CONN, "webhook request failed: %s", res.error);
+        goto out;
+    }
+    if (cdc_http_classify(&res) != CDC_HTTP_OK) {
+        cdc_http_resp_line(&res, body, sizeof(body));
+        cdc_err_set(err, CDC_E_DEST, "receiver answered HTTP %ld: %s", res.status, body);
+        goto out;
+    }
+    rc = 0;
+out:
+    cdc_http_xfer_free(x);
+    return rc;
 }
 
 static void
@@ -709,15 +647,12 @@ wh_close(cdc_dest *d)
         wh_req *r = w->head;
 
         w->head = r->next;
-        if (r->easy) {
-            curl_multi_remove_handle(w->multi, r->easy);
-            curl_easy_cleanup(r->easy);
-        }
+        if (r->x)
+            cdc_http_multi_remove(w->multi, r->x);
         wh_req_free(r);
     }
-    if (w->multi)
-        curl_multi_cleanup(w->multi);
-    curl_slist_free_all(w->base_hdrs);
+    cdc_http_multi_free(w->multi);
+    cdc_http_hdrs_free(w->base_hdrs);
     dest_acks_free(&w->acks);
     free(w->seen);
     free(w->url);
@@ -734,7 +669,7 @@ wh_close(cdc_dest *d)
     free(w->database);
     free(w);
     d->impl = NULL;
-    curl_global_cleanup();
+    cdc_http_global_cleanup();
 }
 
 const cdc_dest_ops dest_webhook_ops = {
@@ -746,5 +681,6 @@ const cdc_dest_ops dest_webhook_ops = {
     .progress = wh_progress,
     .flush = wh_flush,
     .health = wh_health,
+    .replay = wh_replay,
     .close = wh_close,
 };

@@ -62,15 +62,16 @@ typedef struct dest_webhook_conf {
                                                    the sink with an error */
 } dest_webhook_conf;
 
-/* open() takes a const dest_webhook_conf *; env as for dest_jsonl_ops. */
+/* open() takes a const dest_webhook_conf *; env as for dest_jsonl_ops.  replay()
+   sends a dead letter's body again as the sink sent it (same headers, auth, TLS
+   and Idempotency-Key); 0 only on a 2xx. */
 extern const cdc_dest_ops dest_webhook_ops;
 
 /*
  * Sets the TLS options of c (ca_file, client_cert, client_key, key_password,
  * tls_insecure; the other fields are not read) on easy, a libcurl easy
- * handle (CURL *).  Empty strings count as unset.  Shared with the
- * dead-letter replay (agent/cmd/dlq_cli.c), so that a replay reaches the
- * receiver the way the sink does.  libcurl copies the strings.
+ * handle (CURL *), through cdc_http_apply_tls().  Only for agent/cmd/dlq_cli.c
+ * until it replays through dest_webhook_ops.replay; then it goes.
  * @thread any: it touches only easy.
  */
 void dest_webhook_set_tls(void *easy, const dest_webhook_conf *c);

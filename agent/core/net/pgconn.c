@@ -19,16 +19,14 @@ trim_newline(char *s)
 }
 
 PGconn *
-agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+cdc_pg_connect(const char *const *keys, const char *const *vals, const cdc_pg_target *who,
+               cdc_err *err)
 {
-    cfg_conn_params p;
-    PGconn         *conn;
-    const char     *enc, *cenc;
-    char            msg[200];
+    PGconn     *conn;
+    const char *enc, *cenc;
+    char        msg[200];
 
-    /* Session settings in there fix the text form of every value the decoder parses. */
-    cfg_source_conn_params(src, replication, &p);
-    conn = PQconnectdbParams(p.keys, p.vals, 0);
+    conn = PQconnectdbParams(keys, vals, 0);
     if (conn == NULL) {
         cdc_err_set(err, CDC_E_NOMEM, "connecting to PostgreSQL: out of memory");
         return NULL;
@@ -37,8 +35,8 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         trim_newline(msg);
         cdc_err_set(err, CDC_E_CONN, "cannot connect to PostgreSQL at %s:%d database %s as %s%s: %s",
-                    src->host, src->port, src->database, src->username,
-                    replication ? " (replication)" : "", msg);
+                    who->host, who->port, who->database, who->username,
+                    who->replication ? " (replication)" : "", msg);
         PQfinish(conn);
         return NULL;
     }
@@ -57,7 +55,7 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         trim_newline(msg);
         cdc_err_set(err, CDC_E_PG, "database %s at %s:%d is encoded in %s and could not be "
-                    "read as UTF8: %s", src->database, src->host, src->port, enc, msg);
+                    "read as UTF8: %s", who->database, who->host, who->port, enc, msg);
         PQfinish(conn);
         return NULL;
     }
@@ -103,22 +101,60 @@ agent_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *pa
     return res;
 }
 
+/*
+ * Appends "ident" (quotes doubled) at out[*at].  When it does not fit, the
+ * name is cut, never a doubled quote, and the closing quote always stays.
+ */
+static void
+quote_into(const char *ident, char *out, size_t outsz, size_t *at)
+{
+    size_t n = *at;
+
+    if (n + 3 > outsz) {        /* not even "" fits */
+        out[n < outsz ? n : outsz - 1] = '\0';
+        return;
+    }
+    out[n++] = '"';
+    for (const char *p = ident; *p && n + 2 < outsz; p++) {
+        if (*p == '"') {
+            if (n + 3 >= outsz)
+                break;
+            out[n++] = '"';
+        }
+        out[n++] = *p;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    *at = n;
+}
+
 char *
 agent_pg_quote_ident(PGconn *conn, const char *ident, char *out, size_t outsz)
 {
-    char *q = PQescapeIdentifier(conn, ident, strlen(ident));
+    size_t at = 0;
 
-    snprintf(out, outsz, "%s", q ? q : "\"?\"");
-    PQfreemem(q);
+    (void) conn;
+    if (outsz == 0)
+        return out;
+    quote_into(ident, out, outsz, &at);
     return out;
 }
 
-int
-agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err)
+char *
+agent_pg_quote_table(const char *schema, const char *table, char *out, size_t outsz)
 {
-    const char *why = cfg_table_split(qualified, schema, table);
+    size_t at = 0;
 
-    if (why != NULL)
-        return cdc_err_set(err, CDC_E_CONFIG, "table %s %s", qualified, why);
-    return 0;
+    if (outsz == 0)
+        return out;
+    out[0] = '\0';
+    if (schema && schema[0]) {
+        quote_into(schema, out, outsz, &at);
+        if (at + 1 < outsz) {
+            out[at++] = '.';
+            out[at] = '\0';
+        }
+    }
+    quote_into(table, out, outsz, &at);
+    return out;
 }

@@ -1,0 +1,24 @@
+#include "agent/source/pg_source.h"
+
+PGconn *
+agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+{
+    cfg_conn_params     p;
+    const cdc_pg_target who = { .host = src->host, .port = src->port,
+                                .database = src->database, .username = src->username,
+                                .replication = replication };
+
+    /* Session settings in there fix the text form of every value the decoder parses. */
+    cfg_source_conn_params(src, replication, &p);
+    return cdc_pg_connect(p.keys, p.vals, &who, err);
+}
+
+int
+agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err)
+{
+    const char *why = cfg_table_split(qualified, schema, table);
+
+    if (why != NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "table %s %s", qualified, why);
+    return 0;
+}

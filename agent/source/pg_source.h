@@ -1,0 +1,26 @@
+/*
+ * Connections to the source database: a replication connection
+ * (replication=database) for the walsender protocol and a plain one for the
+ * catalog and the snapshot.  Both force the session settings under which
+ * the decoder understands PostgreSQL's text output (DateStyle ISO,
+ * IntervalStyle postgres, extra_float_digits 3, TimeZone UTC, bytea_output
+ * hex): cfg_source_conn_params() builds them, agent/core/net/pgconn.h
+ * connects.  Error messages name host, port and database, never the password.
+ */
+#ifndef CDC_AGENT_SOURCE_PG_SOURCE_H
+#define CDC_AGENT_SOURCE_PG_SOURCE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "agent/config/config.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/net/pgconn.h"
+
+/* @returns a new connection the caller PQfinish()es, or NULL with err set (CDC_E_CONN). */
+PGconn *agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err);
+
+/* Splits a source.tables entry into its parts (each at most 63 bytes + NUL): cfg_table_split. */
+int agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err);
+
+#endif

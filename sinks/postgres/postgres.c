@@ -29,14 +29,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/status.h"
 #include "schemas/json.h"
+#include "schemas/record.h"
+#include "schemas/topic.h"
 #include "sinks/postgres/pg_values.h"
-#include "sinks/webhook/webhook.h"
 
 #define PG_FAC "dest.postgres"
 #define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
@@ -90,27 +92,8 @@ typedef struct pgsink {
     int64_t         next_try_ms;
     uint64_t        rng;
     uint64_t        napplied, nskipped, ndead, ntx;
-    bool            failing, fatal;
-    char            lasterr[400];   /* room for a refused row's table, column and reason */
+    dest_status     st;             /* failing, fatal and the last failure */
 } pgsink;
-
-static int64_t
-pg_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-pg_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 pg_quote_ident(cdc_buf *b, const char *s, size_t n)
@@ -184,7 +167,7 @@ pg_op_new(pgsink *p, cdc_pos pos)
         p->ops = cdc_xrealloc(p->ops, (size_t) p->cap * sizeof(*p->ops));
     }
     if (p->nops == 0)
-        p->first_ms = pg_mono_ms();
+        p->first_ms = cdc_mono_ms();
     memset(&p->ops[p->nops], 0, sizeof(pg_op));
     p->ops[p->nops].pos = pos;
     return &p->ops[p->nops++];
@@ -349,16 +332,19 @@ pg_drop_committed(pgsink *p)
 static int
 pg_connect(pgsink *p, cdc_err *err)
 {
+    bool started;
+
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
-    if (pg_mono_ms() < p->next_try_ms)
-        return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+    if (cdc_mono_ms() < p->next_try_ms)
+        return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->st.lasterr);
+    started = !p->st.failing;
     PQfinish(p->conn);
     p->conn = PQconnectdb(p->conninfo);
     if (PQstatus(p->conn) != CONNECTION_OK) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "connection failed: %s",
-                 PQerrorMessage(p->conn));
-        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        dest_status_failing(&p->st, "connection failed: %.*s",
+                            (int) strcspn(PQerrorMessage(p->conn), "\n"),
+                            PQerrorMessage(p->conn));
         goto fail;
     }
     PQclear(PQexec(p->conn, "SET client_min_messages = warning"));  /* no IF NOT EXISTS NOTICEs */
@@ -369,31 +355,29 @@ pg_connect(pgsink *p, cdc_err *err)
      * dead-lettered naming the table and column (pg_dead_letter).
      */
     if (PQsetClientEncoding(p->conn, "UTF8") != 0) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "cannot set client_encoding to UTF8: %s",
-                 PQerrorMessage(p->conn));
-        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        dest_status_failing(&p->st, "cannot set client_encoding to UTF8: %.*s",
+                            (int) strcspn(PQerrorMessage(p->conn), "\n"),
+                            PQerrorMessage(p->conn));
         goto fail;
     }
     if (pg_prepare_target(p, err) < 0) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "%s", err ? err->msg : "setup failed");
+        dest_status_failing(&p->st, "%s", err ? err->msg : "setup failed");
         goto fail;
     }
-    if (p->failing)
+    if (dest_status_ok(&p->st))
         log_info(PG_FAC, "%s: connected again; committed up to " CDC_LSN_FMT " seq %" PRId64,
                  p->label, CDC_LSN_ARGS(p->state.lsn), (int64_t) p->state.seq);
-    p->failing = false;
     p->attempts = 0;
     pg_drop_committed(p);
     return 0;
 fail:
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
-    if (!p->failing || p->attempts == 1)
-        log_warn(PG_FAC, "%s: %s; retrying", p->label, p->lasterr);
-    p->failing = true;
+    p->next_try_ms = cdc_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
+    if (started || p->attempts == 1)
+        log_warn(PG_FAC, "%s: %s; retrying", p->label, p->st.lasterr);
     PQfinish(p->conn);
     p->conn = NULL;
-    return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+    return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->st.lasterr);
 }
 
 /* ---------------------------------------------------------------- open */
@@ -477,6 +461,7 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         p->jopts.database = p->database;
     }
     p->rng = cdc_rng_seed();
+    dest_status_init(&p->st, p->label);
     d->impl = p;
     /* The target must be reachable at start: resume_from() needs its state row. */
     for (int i = 0; i < 3; i++) {
@@ -488,9 +473,7 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
             d->ops->close(d);
             return -1;
         }
-        struct timespec ts = { 1, 0 };
-
-        nanosleep(&ts, NULL);
+        cdc_sleep_ms(1000);
     }
     log_info(PG_FAC, "%s: %s mode, committed up to " CDC_LSN_FMT " seq %" PRId64, p->label,
              p->mode == DEST_PG_REPLICA ? "replica" : "event_log", CDC_LSN_ARGS(p->state.lsn),
@@ -805,7 +788,7 @@ pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
     pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
                 b.len);
     cdc_buf_reset(&b);
-    sch_json_value(&b, ev, &p->jopts, pg_now_us());
+    sch_json_value(&b, ev, &p->jopts, cdc_wall_us());
     pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
                 b.len);
     cdc_buf_free(&b);
@@ -958,10 +941,9 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
         rec.error_message = msg;
     }
     if (p->dlq == NULL) {
-        p->fatal = true;
-        snprintf(p->lasterr, sizeof(p->lasterr), "target refused an event and no dead-letter "
-                 "file is configured: %s", rec.error_message);
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+        dest_status_fatal(&p->st, "target refused an event and no dead-letter file is "
+                          "configured: %s", rec.error_message);
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
     }
     if (dest_dlq_append(p->dlq, &rec, err) < 0)
         return -1;
@@ -1137,10 +1119,9 @@ fail:
         return cdc_err_set(err, CDC_E_CONN, "postgres %s: connection lost: %s", p->label,
                            strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
     if (p->ops[i < p->nops ? i : p->nops - 1].ddl) {
-        p->fatal = true;
-        snprintf(p->lasterr, sizeof(p->lasterr), "creating or altering a table: %s",
-                 strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
-        return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, p->lasterr);
+        dest_status_fatal(&p->st, "creating or altering a table: %s",
+                          strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
+        return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, p->st.lasterr);
     }
     return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, pgerr);
 rollback:
@@ -1190,15 +1171,13 @@ pg_apply(pgsink *p, cdc_err *err)
         pg_clear_ops(p);
         return 0;
     }
-    if (p->fatal)
+    if (p->st.fatal)
         return cdc_err_set(err, e.code, "%s", e.msg);
     /* Connection lost (or the dead-letter file failed): keep the queue, retry later. */
-    snprintf(p->lasterr, sizeof(p->lasterr), "%s", e.msg);
-    if (!p->failing)
+    if (dest_status_failing(&p->st, "%s", e.msg))
         log_warn(PG_FAC, "%s: %s; retrying", p->label, e.msg);
-    p->failing = true;
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
+    p->next_try_ms = cdc_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
     PQfinish(p->conn);
     p->conn = NULL;
     return 0;
@@ -1214,8 +1193,8 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     char    topic[300];
     cdc_buf rec = CDC_BUF_INIT;
 
-    if (p->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+    if (p->st.fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
     if (cdc_pos_cmp(ev->pos, p->state) <= 0) {
         p->nskipped++;
         return 0;
@@ -1229,22 +1208,16 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             return -1;
         if (p->nevents >= 4 * p->batch_size)
             return cdc_err_set(err, CDC_E_QUEUE_FULL, "postgres %s: %d events waiting: %s",
-                               p->label, p->nevents, p->lasterr);
+                               p->label, p->nevents, p->st.lasterr);
     }
     if (p->mode == DEST_PG_REPLICA && ev->rel)
         pg_queue_ddl(p, ev);
     op = pg_op_new(p, ev->pos);
     op->is_event = true;
     op->offset = ev->lsn;
-    dest_webhook_payload(&rec, ev, &p->jopts, p->prefix, pg_now_us());
+    sch_event_topic(ev, p->prefix, topic, sizeof(topic));
+    sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
     op->record = pg_buf_take(&rec);
-    {
-        static const char needle[] = ",\"metadata\":{\"topic\":\"";
-        const char       *t = strstr(op->record, needle);
-
-        snprintf(topic, sizeof(topic), "%s", t ? t + sizeof(needle) - 1 : "");
-        topic[strcspn(topic, "\"")] = '\0';
-    }
     op->topic = cdc_xstrdup(topic);
     if (p->mode == DEST_PG_EVENT_LOG)
         pg_queue_event_log(p, ev, op);
@@ -1269,9 +1242,9 @@ pg_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 {
     pgsink *p = d->impl;
 
-    if (p->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
-    if (p->nops > 0 && (p->nevents >= p->batch_size || pg_mono_ms() - p->first_ms >= p->flush_ms)
+    if (p->st.fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
+    if (p->nops > 0 && (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms)
         && pg_apply(p, err) < 0)
         return -1;
     *durable = p->durable;
@@ -1282,27 +1255,24 @@ static int
 pg_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 {
     pgsink *p = d->impl;
-    int64_t deadline = pg_mono_ms() + timeout_ms;
+    int64_t deadline = cdc_mono_ms() + timeout_ms;
 
     for (;;) {
         if (pg_apply(p, err) < 0)
             return -1;
         if (p->nops == 0)
             return 0;
-        if (pg_mono_ms() >= deadline)
+        if (cdc_mono_ms() >= deadline)
             return cdc_err_set(err, CDC_E_TIMEOUT, "postgres %s: %d events not committed: %s",
-                               p->label, p->nevents, p->lasterr);
+                               p->label, p->nevents, p->st.lasterr);
         {
-            int64_t         wait = p->next_try_ms - pg_mono_ms();
-            struct timespec ts;
+            int64_t wait = p->next_try_ms - cdc_mono_ms();
 
-            if (wait > deadline - pg_mono_ms())
-                wait = deadline - pg_mono_ms();
+            if (wait > deadline - cdc_mono_ms())
+                wait = deadline - cdc_mono_ms();
             if (wait < 10)
                 wait = 10;
-            ts.tv_sec = wait / 1000;
-            ts.tv_nsec = (wait % 1000) * 1000000;
-            nanosleep(&ts, NULL);
+            cdc_sleep_ms(wait);
         }
     }
 }
@@ -1312,10 +1282,8 @@ pg_health(cdc_dest *d, cdc_health *h)
 {
     pgsink *p = d->impl;
 
-    h->state = p->fatal ? CDC_DEST_ERROR : p->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
-    if (p->fatal || p->failing)
-        snprintf(h->detail, sizeof(h->detail), "%s: %s", p->label, p->lasterr);
-    else
+    dest_status_health(&p->st, h);
+    if (!p->st.fatal && !p->st.failing)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu applied in %llu transactions, "
                  "%llu skipped, %llu dead letters, %d waiting", p->label,
                  (unsigned long long) p->napplied, (unsigned long long) p->ntx,

@@ -27,6 +27,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
+#include "schemas/record.h"
 #include "schemas/topic.h"
 
 #define WH_FAC       "dest.webhook"
@@ -135,49 +136,6 @@ dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, si
     if (r < 0)
         return 0;
     return (size_t) r < n ? (size_t) r : n ? n - 1 : 0;
-}
-
-static void
-wh_topic(const cdc_event *ev, const char *prefix, char *out, size_t n)
-{
-    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
-        snprintf(out, n, "%s.message", prefix);
-    else if (ev->rel->topic)
-        snprintf(out, n, "%s", ev->rel->topic);
-    else
-        sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, n);
-}
-
-/* The payload; *key_end (when non-NULL) gets the offset in b where the key JSON ends. */
-static void
-wh_put_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *topic,
-               int64_t now_us, size_t *key_end)
-{
-    cdc_buf_puts(b, "{\"key\":");
-    sch_json_key(b, ev, o);
-    if (key_end)
-        *key_end = b->len;
-    cdc_buf_puts(b, ",\"value\":");
-    sch_json_value(b, ev, o, now_us);
-    cdc_buf_puts(b, ",\"metadata\":{\"topic\":");
-    sch_json_put_string(b, topic, strlen(topic));
-    cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
-    cdc_buf_put_u64(b, ev->lsn);
-    cdc_buf_puts(b, ",\"commit_lsn\":");
-    cdc_buf_put_u64(b, ev->pos.lsn);
-    cdc_buf_puts(b, ",\"seq\":");
-    cdc_buf_put_u64(b, ev->pos.seq);
-    cdc_buf_puts(b, "}}");
-}
-
-void
-dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
-                     const char *prefix, int64_t now_us)
-{
-    char topic[300];
-
-    wh_topic(ev, prefix, topic, sizeof(topic));
-    wh_put_payload(b, ev, o, topic, now_us, NULL);
 }
 
 static void
@@ -610,10 +568,10 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     if (r->nitems > 0)
         cdc_buf_putc(&r->body, ',');
     it = &r->items[r->nitems];
-    wh_topic(ev, w->prefix, topic, sizeof(topic));
+    sch_event_topic(ev, w->prefix, topic, sizeof(topic));
     *it = (wh_item) { .pos = ev->pos, .offset = ev->lsn, .topic = cdc_xstrdup(topic),
                       .start = r->body.len };
-    wh_put_payload(&r->body, ev, &w->jopts, topic, wh_now_us(), &kend);
+    sch_record_put(&r->body, ev, &w->jopts, topic, wh_now_us(), 0, &kend);
     if (cdc_buf_failed(&r->body))
         return wh_fail(w, err, CDC_E_NOMEM, "%s", "out of memory encoding an event");
     it->len = r->body.len - it->start;

@@ -78,12 +78,4 @@ void dest_webhook_set_tls(void *easy, const dest_webhook_conf *c);
 /* "<pipeline_id>-<lsn:%016X>-<seq>" into out; @returns its length (truncated to n-1). */
 size_t dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, size_t n);
 
-/*
- * Appends one event's payload {key,value,metadata} to b; prefix is the
- * topic prefix for events without rel->topic.  Exposed for the tests and
- * for agent/cmd/dlq_cli.c.
- */
-void dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
-                          const char *prefix, int64_t now_us);
-
 #endif

@@ -157,6 +157,12 @@ jsonl_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     j->fsync = c->fsync;
     j->flush_ms = c->flush_interval_ms;
     j->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    if (env && env->replay_only) {     /* dlq replay: nothing to open (jsonl has no replay) */
+        j->label = j->path;
+        j->fd = -1;
+        d->impl = j;
+        return 0;
+    }
     if (strcmp(c->path, "-") == 0) {
         j->label = "stdout";
         j->fd = STDOUT_FILENO;

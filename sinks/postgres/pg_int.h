@@ -24,6 +24,11 @@
 #define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
 #define PG_MAX_PARAMS 65535         /* the protocol's limit per statement */
 
+/* Why a replica-mode sink replays no dead letter (dlq replay says it per letter). */
+#define PG_NO_REPLAY "a postgres sink in replica mode cannot replay a dead letter: its SQL " \
+    "needs the source's column types, which the JSON record lacks; apply the change by hand " \
+    "and leave the letter, or exclude it with --sink"
+
 typedef struct pg_op {
     cdc_pos  pos;
     char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */

@@ -254,6 +254,13 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     p->rng = cdc_rng_seed();
     dest_status_init(&p->st, p->label);
     d->impl = p;
+    if (env && env->replay_only) {     /* dlq replay: connects at its first letter */
+        if (p->mode != DEST_PG_REPLICA)
+            return 0;
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "%s", PG_NO_REPLAY);
+        d->ops->close(d);
+        return -1;
+    }
     /* The target must be reachable at start: resume_from() needs its state row. */
     for (int i = 0; i < 3; i++) {
         p->next_try_ms = 0;
@@ -280,6 +287,100 @@ pg_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
     (void) err;
     *last_done = p->state;
     return 0;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+/* Member @p name of the stored record as its raw text; NULL when absent or null. */
+static char *
+record_member(const cdc_dest_letter *l, const char *name)
+{
+    size_t off, len;
+
+    if (dest_dlq_json_member(l->record, l->len, name, &off, &len) != 1 ||
+        (len == 4 && memcmp(l->record + off, "null", 4) == 0))
+        return NULL;
+    return cdc_xstrndup(l->record + off, len);
+}
+
+/* The connection of `dlq replay`: no state row, no tables created, no retries. */
+static int
+pg_replay_connect(pgsink *p, cdc_err *err)
+{
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+        return 0;
+    PQfinish(p->conn);
+    p->conn = PQconnectdb(p->conninfo);
+    if (PQstatus(p->conn) != CONNECTION_OK || PQsetClientEncoding(p->conn, "UTF8") != 0) {
+        cdc_err_set(err, CDC_E_CONN, "postgres connection failed: %.*s",
+                    (int) strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
+        PQfinish(p->conn);
+        p->conn = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * event_log: the stored row into the table, one statement (the INSERT the
+ * sink runs), committed when it returns COMMAND_OK.  replica: refused, the
+ * JSON record cannot be turned back into the table's SQL.
+ */
+static int
+pg_replay(cdc_dest *d, const cdc_dest_letter *l, cdc_err *err)
+{
+    pgsink     *p = d->impl;
+    size_t      koff, klen;
+    char       *ktext = NULL, *vtext = NULL, *sql = NULL;
+    char        part[16], off[24], lsn[24], seq[24];
+    const char *params[7];
+    PGresult   *res = NULL;
+    int         rc = -1;
+
+    if (p->mode == DEST_PG_REPLICA)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "sink %s: %s", p->sink_id, PG_NO_REPLAY);
+    if (!dest_dlq_record_is_json(l->record, l->len) ||
+        dest_dlq_json_member(l->record, l->len, "key", &koff, &klen) < 0)
+        return cdc_err_set(err, CDC_E_DEST, "the stored record is not a {key, value, metadata} "
+                           "object");
+    if (pg_replay_connect(p, err) < 0)
+        return -1;
+    ktext = record_member(l, "key");
+    vtext = record_member(l, "value");
+    snprintf(part, sizeof(part), "%d", l->partition);
+    snprintf(off, sizeof(off), "%" PRIu64, l->offset);
+    snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) l->pos.lsn);
+    snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) l->pos.seq);
+    params[0] = ktext;
+    params[1] = vtext;
+    params[2] = l->topic;
+    params[3] = part;
+    params[4] = off;
+    params[5] = lsn;
+    params[6] = seq;
+    sql = pg_sql_event_log(p, 1);
+    res = PQexecParams(p->conn, sql, 7, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        if (msg == NULL)
+            msg = PQerrorMessage(p->conn);
+        cdc_err_set(err, CDC_E_PG, "target refused the row: %s %.*s", state ? state : "",
+                    (int) strcspn(msg, "\n"), msg);
+        if (PQstatus(p->conn) != CONNECTION_OK) {
+            PQfinish(p->conn);
+            p->conn = NULL;
+        }
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    free(sql);
+    free(ktext);
+    free(vtext);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- apply */
@@ -767,5 +868,6 @@ const cdc_dest_ops dest_postgres_ops = {
     .progress = pg_progress,
     .flush = pg_flush,
     .health = pg_health,
+    .replay = pg_replay,
     .close = pg_close,
 };

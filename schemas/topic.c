@@ -6,6 +6,7 @@
 #include "schemas/topic.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TOPIC_MAX 249   /* Kafka's limit on a topic name */
@@ -58,5 +59,17 @@ sch_topic_name(const char *prefix, const char *schema, const char *table, char *
     /* "." and ".." are not valid Kafka topic names; Debezium replaces them. */
     if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
         memset(out, '_', n);
+    return out;
+}
+
+char *
+sch_event_topic(const cdc_event *ev, const char *prefix, char *out, size_t outsz)
+{
+    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
+        snprintf(out, outsz, "%s.message", prefix);
+    else if (ev->rel->topic)
+        snprintf(out, outsz, "%s", ev->rel->topic);
+    else
+        sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, outsz);
     return out;
 }

@@ -8,8 +8,18 @@
 
 #include <stddef.h>
 
+#include "agent/core/cdc_event.h"
+
 /* Writes the sanitised topic name into out (size outsz, at least 250); returns out. */
 char *sch_topic_name(const char *prefix, const char *schema, const char *table, char *out,
                      size_t outsz);
+
+/*
+ * The topic of one event, the same for every destination: the relation's own
+ * topic when it has one (rel->topic), "<prefix>.message" for a logical
+ * decoding message (Debezium's LogicalDecodingMessageMonitor: unsanitised),
+ * else sch_topic_name(prefix, schema, table).  @returns out.
+ */
+char *sch_event_topic(const cdc_event *ev, const char *prefix, char *out, size_t outsz);
 
 #endif

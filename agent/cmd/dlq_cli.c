@@ -2,18 +2,17 @@
  * `cdcagent dlq list|replay` (see dlq_cli.h).  The file or the table is read
  * whole: dead letters are rare, so there are few.  A file line is read with
  * jansson, except its record, which is taken out first as raw text (jansson
- * would change its numbers).  Replay talks to the sink itself with one
- * blocking request per letter (libcurl easy, libpq), not through the sink's
- * asynchronous machinery: the stored record is already the payload, so
- * nothing is encoded again and the bytes sent are the bytes refused.
+ * would change its numbers).  Replay hands each letter to
+ * the sink that refused it, opened for that alone (cdc_dest_env.replay_only),
+ * through the sink's own replay() op: the stored record is already the
+ * payload, so nothing is encoded again and the bytes sent are the bytes
+ * refused.
  */
 #include "agent/cmd/dlq_cli.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +21,9 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/dest/dlq.h"
-#include "sinks/webhook/webhook.h"
+#include "agent/pipeline/dest_registry.h"
 
 #define DLQ_FAC   "dlq"
-#define RESP_KEEP 200       /* bytes of a refusing response body kept for the message */
 
 void
 agent_dlq_file_path(const cdc_config *cfg, char *out, size_t n)
@@ -424,233 +422,8 @@ typedef struct replay_ctx {
     const cdc_config *cfg;
     dest_dlq         *q;            /* the table (opened to read), or the file (opened on
                                        the first success) */
-    PGconn          **pg;           /* one connection per sink (index into cfg sinks) */
+    cdc_dest        **dest;         /* one open destination per sink (index into cfg sinks) */
 } replay_ctx;
-
-static size_t
-keep_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-    cdc_buf *b = arg;
-    size_t   n = size * nmemb;
-
-    if (b->len < RESP_KEEP)
-        cdc_buf_put(b, p, n < RESP_KEEP - b->len ? n : RESP_KEEP - b->len);
-    return n;
-}
-
-/* The stored body again, with the headers the sink sends and the same Idempotency-Key. */
-static int
-replay_webhook(replay_ctx *c, const cfg_sink *s, const agent_dlq_letter *l, char *why, size_t n)
-{
-    const cfg_webhook *w = &s->webhook;
-    CURL              *e = curl_easy_init();
-    struct curl_slist *h = NULL;
-    cdc_buf            line = CDC_BUF_INIT, resp = CDC_BUF_INIT;
-    char               key[200], cerr[CURL_ERROR_SIZE] = "";
-    long               status = 0;
-    CURLcode           res;
-    int                rc = -1;
-
-    if (e == NULL) {
-        snprintf(why, n, "curl_easy_init failed");
-        return -1;
-    }
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    for (int i = 0; i < w->headers.n; i++) {
-        cdc_buf_reset(&line);
-        cdc_buf_printf(&line, "%s: %s", w->headers.items[i].key, w->headers.items[i].value);
-        h = curl_slist_append(h, cdc_buf_str(&line));
-    }
-    if (w->auth_token && *w->auth_token) {
-        cdc_buf_reset(&line);
-        cdc_buf_printf(&line, "Authorization: Bearer %s", w->auth_token);
-        h = curl_slist_append(h, cdc_buf_str(&line));
-    }
-    dest_webhook_idempotency_key(c->cfg->pipeline.pipeline_id,
-                                 (cdc_pos) { l->commit_lsn, l->seq }, key, sizeof(key));
-    cdc_buf_reset(&line);
-    cdc_buf_printf(&line, "Idempotency-Key: %s", key);
-    h = curl_slist_append(h, cdc_buf_str(&line));
-    curl_easy_setopt(e, CURLOPT_URL, w->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, l->record);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(l->record));
-    if (w->method && strcmp(w->method, "POST") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, w->method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     (long) (w->timeout_seconds > 0 ? w->timeout_seconds * 1000 : 10000));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
-    dest_webhook_set_tls(e, &(dest_webhook_conf) { .ca_file = w->ssl_ca_location,
-                                                   .client_cert = w->ssl_certificate_location,
-                                                   .client_key = w->ssl_key_location,
-                                                   .key_password = w->ssl_key_password,
-                                                   .tls_insecure = !w->ssl_verify });
-    res = curl_easy_perform(e);
-    if (res != CURLE_OK) {
-        /* never the URL: it may hold credentials */
-        snprintf(why, n, "webhook request failed: %s", cerr[0] ? cerr : curl_easy_strerror(res));
-        goto out;
-    }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-        const char *body = resp.len ? cdc_buf_str(&resp) : "";
-
-        snprintf(why, n, "receiver answered HTTP %ld: %.*s", status, (int) strcspn(body, "\r\n"),
-                 body);
-        goto out;
-    }
-    rc = 0;
-out:
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    cdc_buf_free(&line);
-    cdc_buf_free(&resp);
-    return rc;
-}
-
-static PGconn *
-pg_connect_sink(const cfg_pg_sink *p, char *why, size_t n)
-{
-    char        port[16];
-    const char *keys[] = { "host", "dbname", "user", "password", "port", "connect_timeout",
-                           "application_name", NULL };
-    const char *vals[] = { p->host, p->database, p->username, p->password,
-                           p->port > 0 ? port : NULL, "10", "cdcagent", NULL };
-    PGconn     *conn;
-
-    snprintf(port, sizeof(port), "%d", p->port);
-    /* PQconnectdbParams stops at the first NULL key; move unset values out of the way */
-    for (int i = 0, j = 0; ; i++) {
-        if (keys[i] == NULL) {
-            keys[j] = vals[j] = NULL;
-            break;
-        }
-        if (vals[i] == NULL)
-            continue;
-        keys[j] = keys[i];
-        vals[j++] = vals[i];
-    }
-    conn = PQconnectdbParams(keys, vals, 0);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(why, n, "postgres connection failed: %s", PQerrorMessage(conn));
-        why[strcspn(why, "\n")] = '\0';
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
-/* [schema.]table, each part quoted, as the sink does; an already quoted name stays. */
-static void
-put_table(cdc_buf *b, PGconn *conn, const char *name)
-{
-    const char *dot = strchr(name, '.');
-    char       *q;
-
-    if (name[0] == '"') {
-        cdc_buf_puts(b, name);
-        return;
-    }
-    if (dot) {
-        char *schema = cdc_xstrndup(name, (size_t) (dot - name));
-
-        q = PQescapeIdentifier(conn, schema, strlen(schema));
-        cdc_buf_puts(b, q ? q : "");
-        cdc_buf_putc(b, '.');
-        PQfreemem(q);
-        free(schema);
-        name = dot + 1;
-    }
-    q = PQescapeIdentifier(conn, name, strlen(name));
-    cdc_buf_puts(b, q ? q : "");
-    PQfreemem(q);
-}
-
-/* Member @p name of the stored record as its raw text; NULL when absent or null. */
-static char *
-record_member(const agent_dlq_letter *l, const char *name)
-{
-    size_t off, len;
-
-    if (dest_dlq_json_member(l->record, strlen(l->record), name, &off, &len) != 1 ||
-        (len == 4 && memcmp(l->record + off, "null", 4) == 0))
-        return NULL;
-    return cdc_xstrndup(l->record + off, len);
-}
-
-/* The stored row into event_log, one statement: committed when it returns COMMAND_OK. */
-static int
-replay_event_log(replay_ctx *c, int si, const agent_dlq_letter *l, char *why, size_t n)
-{
-    const cfg_pg_sink *p = &c->cfg->pipeline.sinks[si].postgres;
-    size_t             koff, klen;
-    char              *ktext = NULL, *vtext = NULL;
-    char               part[16], off[24], lsn[24], seq[24];
-    const char        *params[7];
-    cdc_buf            q = CDC_BUF_INIT;
-    PGresult          *res = NULL;
-    int                rc = -1;
-
-    if (!dest_dlq_record_is_json(l->record, strlen(l->record)) ||
-        dest_dlq_json_member(l->record, strlen(l->record), "key", &koff, &klen) < 0) {
-        snprintf(why, n, "the stored record is not a {key, value, metadata} object");
-        goto out;
-    }
-    if (c->pg[si] == NULL && (c->pg[si] = pg_connect_sink(p, why, n)) == NULL)
-        goto out;
-    ktext = record_member(l, "key");
-    vtext = record_member(l, "value");
-    snprintf(part, sizeof(part), "%d", l->partition);
-    snprintf(off, sizeof(off), "%" PRIu64, l->offset);
-    snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) l->commit_lsn);
-    snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) l->seq);
-    params[0] = ktext;
-    params[1] = vtext;
-    params[2] = l->topic;
-    params[3] = part;
-    params[4] = off;
-    params[5] = lsn;
-    params[6] = seq;
-    cdc_buf_puts(&q, "INSERT INTO ");
-    put_table(&q, c->pg[si], p->target_table && *p->target_table ? p->target_table : "cdc_events");
-    cdc_buf_puts(&q, " (event_key, event_value, source_topic, source_partition, source_offset, "
-                 "commit_lsn, seq) VALUES ($1::jsonb, $2::jsonb, $3, $4::integer, $5::bigint, "
-                 "$6::bigint, $7::bigint)");
-    if (p->upsert)
-        cdc_buf_puts(&q, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
-                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
-                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
-    if (cdc_buf_failed(&q)) {
-        snprintf(why, n, "out of memory");
-        goto out;
-    }
-    res = PQexecParams(c->pg[si], cdc_buf_str(&q), 7, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-        snprintf(why, n, "target refused the row: %s %s", state ? state : "",
-                 msg ? msg : PQerrorMessage(c->pg[si]));
-        why[strcspn(why, "\n")] = '\0';
-        if (PQstatus(c->pg[si]) != CONNECTION_OK) {
-            PQfinish(c->pg[si]);
-            c->pg[si] = NULL;
-        }
-        goto out;
-    }
-    rc = 0;
-out:
-    PQclear(res);
-    cdc_buf_free(&q);
-    free(ktext);
-    free(vtext);
-    return rc;
-}
 
 static int
 find_sink(const cdc_config *cfg, const char *id)
@@ -662,36 +435,70 @@ find_sink(const cdc_config *cfg, const char *id)
 }
 
 /*
- * Can this letter be replayed, and where to?  @returns the sink's index, or
- * -1 with why filled: a sink the pipeline no longer has, a replica-mode
- * sink, a letter without its record.
+ * The sink @p si opened to replay (once, then kept), or NULL with why
+ * filled: it cannot be opened, or refuses to replay (a postgres sink in
+ * replica mode says so when opened), or its kind has no replay.
  */
-static int
-replay_target(const cdc_config *cfg, const agent_dlq_letter *l, char *why, size_t n)
+static cdc_dest *
+replay_dest(replay_ctx *c, int si, char *why, size_t n)
 {
-    int             si = find_sink(cfg, l->sink_id);
-    const cfg_sink *s = si >= 0 ? &cfg->pipeline.sinks[si] : NULL;
+    const cfg_pipeline *pl = &c->cfg->pipeline;
+    const cfg_sink     *s = &pl->sinks[si];
+    cdc_dest_env        env = { .pipeline_id = pl->pipeline_id, .topic_prefix = pl->topic_prefix,
+                                .database = pl->source.database, .replay_only = true };
+    cdc_err             err = { 0 };
+    cdc_dest           *d = c->dest[si];
 
-    if (s == NULL) {
-        snprintf(why, n, "sink %s is not in %s", l->sink_id, cfg->pipeline_path);
-        return -1;
+    if (d == NULL) {
+        d = agent_dest_open(s, &env, NULL, &err);
+        if (d == NULL) {
+            snprintf(why, n, "%s", err.msg);
+            return NULL;
+        }
+        c->dest[si] = d;
+    }
+    if (d->ops->replay == NULL) {
+        snprintf(why, n, "sink %s is a %s sink, which cannot replay dead letters", s->sink_id,
+                 d->ops->kind);
+        return NULL;
+    }
+    return d;
+}
+
+/*
+ * Can this letter be replayed, and where to?  @returns the sink's
+ * destination, or NULL with why filled: a sink the pipeline no longer has, a
+ * letter without its record, a sink that cannot replay (replay_dest).
+ */
+static cdc_dest *
+replay_target(replay_ctx *c, const agent_dlq_letter *l, char *why, size_t n)
+{
+    int si = find_sink(c->cfg, l->sink_id);
+
+    if (si < 0) {
+        snprintf(why, n, "sink %s is not in %s", l->sink_id, c->cfg->pipeline_path);
+        return NULL;
     }
     if (l->record == NULL) {
         snprintf(why, n, "the dead letter holds no record to send");
-        return -1;
+        return NULL;
     }
-    if (s->sink_type == CFG_SINK_POSTGRES && s->postgres.mode == CFG_PG_SINK_REPLICA) {
-        snprintf(why, n, "sink %s is a postgres sink in replica mode, which cannot be replayed "
-                 "from the JSON record (its SQL needs the source's column types); apply the "
-                 "change by hand and leave this letter, or exclude it with --sink", l->sink_id);
-        return -1;
-    }
-    if (s->sink_type != CFG_SINK_WEBHOOK && s->sink_type != CFG_SINK_POSTGRES) {
-        snprintf(why, n, "sink %s is a %s sink, which dead-letters nothing to replay", l->sink_id,
-                 cfg_sink_type_name(s->sink_type));
-        return -1;
-    }
-    return si;
+    return replay_dest(c, si, why, n);
+}
+
+/* One letter back to its sink through the sink's own replay(). */
+static int
+replay_letter(cdc_dest *d, const agent_dlq_letter *l, char *why, size_t n)
+{
+    cdc_dest_letter dl = { .record = l->record, .len = strlen(l->record),
+                           .pos = { l->commit_lsn, l->seq }, .topic = l->topic,
+                           .partition = l->partition, .offset = l->offset };
+    cdc_err         err = { 0 };
+
+    if (d->ops->replay(d, &dl, &err) == 0)
+        return 0;
+    snprintf(why, n, "%s", err.msg);
+    return -1;
 }
 
 int
@@ -708,14 +515,10 @@ agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run,
     sel.all = true;             /* see the replayed ones, to say they are skipped */
     if (load_letters(cfg, &set, &c.q, path, sizeof(path), err) < 0)
         return -1;
-    c.pg = cdc_xcalloc((size_t) cfg->pipeline.nsinks + 1, sizeof(*c.pg));
-    if (!dry_run && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        cdc_err_set(err, CDC_E_DEST, "curl_global_init failed");
-        goto out;
-    }
+    c.dest = cdc_xcalloc((size_t) cfg->pipeline.nsinks + 1, sizeof(*c.dest));
     for (int i = 0; i < set.n; i++) {
         const agent_dlq_letter *l = &set.v[i];
-        int                     si, r;
+        cdc_dest               *d;
 
         if (!agent_dlq_match(l, &sel))
             continue;
@@ -727,23 +530,18 @@ agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run,
                        l->replayed_at ? l->replayed_at : "?");
             continue;
         }
-        si = replay_target(cfg, l, why, sizeof(why));
-        if (si < 0) {
+        d = replay_target(&c, l, why, sizeof(why));
+        if (d == NULL) {
             fprintf(stderr, "cdcagent: dlq replay: %s: %s\n", l->id, why);
             (*failed)++;
             continue;
         }
         if (dry_run) {
             printf("would replay %s to sink %s (%s, topic %s, offset %" PRIu64 ")\n", l->id,
-                   l->sink_id, cfg_sink_type_name(cfg->pipeline.sinks[si].sink_type), l->topic,
-                   l->offset);
+                   l->sink_id, d->ops->kind, l->topic, l->offset);
             continue;
         }
-        if (cfg->pipeline.sinks[si].sink_type == CFG_SINK_WEBHOOK)
-            r = replay_webhook(&c, &cfg->pipeline.sinks[si], l, why, sizeof(why));
-        else
-            r = replay_event_log(&c, si, l, why, sizeof(why));
-        if (r < 0) {
+        if (replay_letter(d, l, why, sizeof(why)) < 0) {
             fprintf(stderr, "cdcagent: dlq replay: %s: not replayed: %s\n", l->id, why);
             (*failed)++;
             continue;
@@ -768,12 +566,14 @@ agent_dlq_replay(const cdc_config *cfg, const agent_dlq_filter *f, bool dry_run,
         printf("%d replayed, %d already replayed (skipped), %d failed\n", nok, nskip, *failed);
     rc = 0;
 out:
-    for (int i = 0; i < cfg->pipeline.nsinks; i++)
-        PQfinish(c.pg[i]);
-    free(c.pg);
+    for (int i = 0; i < cfg->pipeline.nsinks; i++) {
+        if (c.dest[i]) {
+            c.dest[i]->ops->close(c.dest[i]);
+            free(c.dest[i]);
+        }
+    }
+    free(c.dest);
     dest_dlq_close(c.q);
     agent_dlq_set_free(&set);
-    if (!dry_run)
-        curl_global_cleanup();
     return rc;
 }

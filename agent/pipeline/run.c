@@ -199,7 +199,7 @@ open_destinations(agent *ag, cdc_err *err)
 {
     const cfg_pipeline *pl = &ag->cfg->pipeline;
     cdc_dest_env        env = { pl->pipeline_id, pl->topic_prefix, ag->src->database, &ag->json,
-                                ag->resume_lsn };
+                                ag->resume_lsn, false };
     cdc_dest           *d;
 
     if (ag->cfg->platform.transport_mode != CFG_TRANSPORT_DIRECT) {

@@ -30,14 +30,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/status.h"
 #include "schemas/json.h"
+#include "schemas/record.h"
 #include "schemas/topic.h"
 
 #define JSONL_FAC        "dest.jsonl"
@@ -58,9 +60,9 @@ typedef struct jsonl {
     cdc_pos       pending, written, synced, resume;
     uint64_t      nlines, nskipped;
     int64_t       last_out_ms;  /* monotonic time of the last write-out */
-    bool          failing;      /* the last write-out failed; retried later */
-    bool          broken;       /* fsync failed: nothing written since can be trusted */
-    char          lasterr[200];
+    /* failing: the last write-out failed, retried later; fatal: an fsync failed (nothing
+       written since can be trusted) or the output holds part of a line */
+    dest_status   st;
     /* A line too long for the buffer goes out while it is encoded (jsonl_drain). */
     size_t        line_mark;    /* bytes buffered before the line being encoded */
     bool          line_tried;   /* a drain began during this line */
@@ -70,33 +72,14 @@ typedef struct jsonl {
     size_t        line_written; /* bytes the drains wrote during this line (earlier lines too) */
 } jsonl;
 
-static int64_t
-jsonl_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-jsonl_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int
 jsonl_fail(jsonl *j, cdc_err *err, const char *what, int errnum)
 {
     cdc_err_set(err, CDC_E_IO, "jsonl %s: %s: %s", j->label, what, strerror(errnum));
-    if (!j->failing)    /* once per failure episode, not at every retry */
+    /* logged once per failure episode, not at every retry */
+    if (dest_status_failing(&j->st, "%s: %s", what, strerror(errnum)))
         log_warn(JSONL_FAC, "%s: %s: %s (%zu bytes kept buffered)", j->label, what,
                  strerror(errnum), j->out.len);
-    j->failing = true;
-    snprintf(j->lasterr, sizeof(j->lasterr), "%s: %s", what, strerror(errnum));
     return -1;
 }
 
@@ -118,9 +101,9 @@ jsonl_sync(jsonl *j, cdc_err *err)
 {
     size_t off = 0;
 
-    if (j->broken)
+    if (j->st.fatal)
         return cdc_err_set(err, CDC_E_IO, "jsonl %s: an earlier fsync failed: %s", j->label,
-                           j->lasterr);
+                           j->st.lasterr);
     while (off < j->out.len) {
         ssize_t n = write(j->fd, j->out.data + off, j->out.len - off);
 
@@ -137,7 +120,7 @@ jsonl_sync(jsonl *j, cdc_err *err)
     if (off > 0)
         jsonl_consume(j, off);
     j->written = j->pending;
-    j->last_out_ms = jsonl_mono_ms();
+    j->last_out_ms = cdc_mono_ms();
     if (j->fsync && j->regular && cdc_pos_cmp(j->synced, j->written) < 0 &&
         fdatasync(j->fd) != 0) {
         /* After a failed fsync Linux may have dropped the dirty pages and a
@@ -146,11 +129,11 @@ jsonl_sync(jsonl *j, cdc_err *err)
         int e = errno;
 
         jsonl_fail(j, err, "fsync", e);
-        j->broken = true;
+        dest_status_fatal(&j->st, "fsync: %s", strerror(e));
         return -1;
     }
     j->synced = j->written;
-    j->failing = false;
+    dest_status_ok(&j->st);
     return 0;
 }
 
@@ -174,6 +157,12 @@ jsonl_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     j->fsync = c->fsync;
     j->flush_ms = c->flush_interval_ms;
     j->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    if (env && env->replay_only) {     /* dlq replay: nothing to open (jsonl has no replay) */
+        j->label = j->path;
+        j->fd = -1;
+        d->impl = j;
+        return 0;
+    }
     if (strcmp(c->path, "-") == 0) {
         j->label = "stdout";
         j->fd = STDOUT_FILENO;
@@ -198,7 +187,8 @@ jsonl_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         j->jopts.server_name = j->prefix;
         j->jopts.database = j->database;
     }
-    j->last_out_ms = jsonl_mono_ms();
+    dest_status_init(&j->st, j->label);
+    j->last_out_ms = cdc_mono_ms();
     d->impl = j;
     return 0;
 fail:
@@ -365,23 +355,6 @@ out:
     return rc;
 }
 
-static void
-jsonl_put_topic(jsonl *j, const cdc_event *ev)
-{
-    char tmp[300];
-
-    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL) {
-        /* LogicalDecodingMessageMonitor: logical name + ".message", unsanitised */
-        snprintf(tmp, sizeof(tmp), "%s.message", j->prefix);
-    } else if (ev->rel->topic) {
-        sch_json_put_string(&j->out, ev->rel->topic, strlen(ev->rel->topic));
-        return;
-    } else {
-        sch_topic_name(j->prefix, ev->rel->nspname, ev->rel->relname, tmp, sizeof(tmp));
-    }
-    sch_json_put_string(&j->out, tmp, strlen(tmp));
-}
-
 /*
  * The buffer's drain while a line is encoded: what is buffered (the end of
  * earlier lines, then the start of this one) goes to the file, so memory does
@@ -457,9 +430,13 @@ jsonl_unput_line(jsonl *j, cdc_err *err)
         return jsonl_fail(j, err, e ? "write" : "out of memory encoding an event",
                           e ? e : ENOMEM);
     if (!j->regular || ftruncate(j->fd, cut) != 0) {
-        jsonl_fail(j, err, j->regular ? "cutting off a partly written line" :
-                   "a line was cut short", j->regular ? errno : e ? e : EIO);
-        j->broken = true;   /* the output holds part of a line for good */
+        const char *what = j->regular ? "cutting off a partly written line" :
+                           "a line was cut short";
+        int         errnum = j->regular ? errno : e ? e : EIO;
+
+        jsonl_fail(j, err, what, errnum);
+        /* the output holds part of a line for good */
+        dest_status_fatal(&j->st, "%s: %s", what, strerror(errnum));
         return -1;
     }
     return jsonl_fail(j, err, e ? "write" : "out of memory encoding an event", e ? e : ENOMEM);
@@ -469,31 +446,11 @@ jsonl_unput_line(jsonl *j, cdc_err *err)
 static void
 jsonl_put_line(jsonl *j, const cdc_event *ev)
 {
-    char     lsn[CDC_LSN_STRLEN];
-    cdc_buf *b = &j->out;
+    char topic[300];
 
-    cdc_buf_puts(b, "{\"key\":");
-    sch_json_key(b, ev, &j->jopts);
-    cdc_buf_puts(b, ",\"value\":");
-    sch_json_value(b, ev, &j->jopts, jsonl_now_us());
-    cdc_buf_puts(b, ",\"metadata\":{\"topic\":");
-    jsonl_put_topic(j, ev);
-    cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
-    cdc_buf_put_u64(b, ev->lsn);
-    cdc_buf_puts(b, ",\"lsn\":\"");
-    cdc_buf_puts(b, cdc_lsn_format(ev->lsn, lsn));
-    cdc_buf_puts(b, "\",\"commit_lsn\":");
-    cdc_buf_put_u64(b, ev->pos.lsn);
-    cdc_buf_puts(b, ",\"seq\":");
-    cdc_buf_put_u64(b, ev->pos.seq);
-    cdc_buf_puts(b, ",\"xid\":");
-    if (ev->txn)
-        cdc_buf_put_u64(b, ev->txn->xid);
-    else
-        cdc_buf_puts(b, "null");
-    cdc_buf_puts(b, ",\"op\":\"");
-    cdc_buf_putc(b, (char) ev->op);
-    cdc_buf_puts(b, "\"}}\n");
+    sch_event_topic(ev, j->prefix, topic, sizeof(topic));
+    sch_record_put(&j->out, ev, &j->jopts, topic, cdc_wall_us(), SCH_RECORD_DETAIL, NULL);
+    cdc_buf_putc(&j->out, '\n');
 }
 
 static int
@@ -501,8 +458,8 @@ jsonl_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
     jsonl *j = d->impl;
 
-    if (j->broken)
-        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->lasterr);
+    if (j->st.fatal)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->st.lasterr);
     if (cdc_pos_cmp(ev->pos, j->resume) <= 0) {
         j->nskipped++;      /* already in the file from before the restart */
         return 0;
@@ -545,12 +502,12 @@ jsonl_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
     jsonl  *j = d->impl;
     cdc_err e = { 0 };
 
-    if (j->broken)
-        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->lasterr);
+    if (j->st.fatal)
+        return cdc_err_set(err, CDC_E_IO, "jsonl %s: %s", j->label, j->st.lasterr);
     /* A failed write-out is retried at the next interval; it is reported
        through health() and the watermark stays where it is. */
-    if (jsonl_dirty(j) && jsonl_mono_ms() - j->last_out_ms >= j->flush_ms &&
-        jsonl_sync(j, &e) != 0 && j->broken)
+    if (jsonl_dirty(j) && cdc_mono_ms() - j->last_out_ms >= j->flush_ms &&
+        jsonl_sync(j, &e) != 0 && j->st.fatal)
         return cdc_err_set(err, e.code, "%s", e.msg);
     *durable = j->synced;
     return 0;
@@ -572,10 +529,8 @@ jsonl_health(cdc_dest *d, cdc_health *h)
 {
     jsonl *j = d->impl;
 
-    h->state = j->broken ? CDC_DEST_ERROR : j->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
-    if (j->broken || j->failing)
-        snprintf(h->detail, sizeof(h->detail), "%s: %s", j->label, j->lasterr);
-    else
+    dest_status_health(&j->st, h);
+    if (!j->st.fatal && !j->st.failing)
         snprintf(h->detail, sizeof(h->detail),
                  "%s: %llu lines, %llu skipped, %zu bytes buffered, durable " CDC_LSN_FMT
                  " seq %llu", j->label, (unsigned long long) j->nlines,

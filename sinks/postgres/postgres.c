@@ -29,242 +29,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/status.h"
 #include "schemas/json.h"
-#include "sinks/postgres/pg_values.h"
-#include "sinks/webhook/webhook.h"
-
-#define PG_FAC "dest.postgres"
-#define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
-#define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
-#define PG_MAX_PARAMS 65535         /* the protocol's limit per statement */
-
-typedef struct pg_op {
-    cdc_pos  pos;
-    char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */
-    int      nparams;
-    char   **params;        /* NULL entries are SQL NULL */
-    char   **pnames;        /* the column each parameter goes to (NULL: not a column's) */
-    bool     ddl;           /* failure is fatal, never a dead letter */
-    bool     is_event;      /* counts toward batch_size */
-    char    *deadmsg;       /* dead-letter this op instead of running it */
-    char    *topic;
-    uint64_t offset;
-    char    *record;        /* {key,value,metadata} for the dead-letter file */
-    /* replica upserts: sql is "<head>VALUES (<row>)<tail>"; several rows of the same sql
-       and distinct keys can share one statement */
-    bool     upsert;
-    bool     keyed;         /* the table has a key: khash identifies the row */
-    int      values_at, tail_at;
-    uint64_t khash;
-} pg_op;
-
-typedef struct pg_relver {
-    uint32_t relid, version;
-} pg_relver;
-
-typedef struct pgsink {
-    char           *conninfo, *label, *sink_id, *prefix, *database;
-    char           *table;          /* event_log: quoted [schema.]table */
-    char           *index_name;     /* event_log: quoted unique index name */
-    dest_pg_mode    mode;
-    bool            upsert;
-    int             batch_size, flush_ms;
-    cdc_retry_conf retry;
-    dest_dlq       *dlq;
-    sch_json_opts   jopts;
-    PGconn         *conn;
-    pg_op          *ops;
-    int             nops, cap, nevents;
-    int64_t         first_ms;       /* when the oldest queued op came */
-    cdc_pos         state;          /* committed in cdcagent_state */
-    cdc_pos         durable;        /* state, or a later transaction end with nothing to write */
-    pg_relver      *known;
-    int             nknown;
-    uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
-    int             attempts;
-    int64_t         next_try_ms;
-    uint64_t        rng;
-    uint64_t        napplied, nskipped, ndead, ntx;
-    bool            failing, fatal;
-    char            lasterr[400];   /* room for a refused row's table, column and reason */
-} pgsink;
-
-static int64_t
-pg_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-pg_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-pg_quote_ident(cdc_buf *b, const char *s, size_t n)
-{
-    cdc_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            cdc_buf_putc(b, '"');
-        cdc_buf_putc(b, s[i]);
-    }
-    cdc_buf_putc(b, '"');
-}
-
-static void
-pg_put_ident(cdc_buf *b, const char *s)
-{
-    pg_quote_ident(b, s, strlen(s));
-}
-
-/*
- * [schema.]table from the configuration (SQL spelling, checked by the
- * config): each part quoted, a part already in double quotes kept as it is
- * ("" inside it is a quote, a dot inside it is part of the name).
- */
-static char *
-pg_quote_qualified(const char *name)
-{
-    cdc_buf     b = CDC_BUF_INIT;
-    const char *p = name;
-
-    for (;;) {
-        const char *start = p;
-
-        if (*p == '"') {
-            for (p++; *p && !(*p == '"' && p[1] != '"'); p += *p == '"' ? 2 : 1)
-                ;
-            if (*p == '"')
-                p++;
-            cdc_buf_put(&b, start, (size_t) (p - start));
-        } else {
-            p += strcspn(p, ".");
-            pg_quote_ident(&b, start, (size_t) (p - start));
-        }
-        if (*p != '.')
-            break;
-        cdc_buf_putc(&b, *p++);
-    }
-    cdc_buf_putc(&b, '\0');
-    return (char *) b.data;
-}
-
-static void
-pg_op_free(pg_op *op)
-{
-    for (int i = 0; i < op->nparams; i++)
-        free(op->params[i]), free(op->pnames[i]);
-    free(op->params);
-    free(op->pnames);
-    free(op->sql);
-    free(op->deadmsg);
-    free(op->topic);
-    free(op->record);
-    memset(op, 0, sizeof(*op));
-}
-
-static pg_op *
-pg_op_new(pgsink *p, cdc_pos pos)
-{
-    if (p->nops == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 64;
-        p->ops = cdc_xrealloc(p->ops, (size_t) p->cap * sizeof(*p->ops));
-    }
-    if (p->nops == 0)
-        p->first_ms = pg_mono_ms();
-    memset(&p->ops[p->nops], 0, sizeof(pg_op));
-    p->ops[p->nops].pos = pos;
-    return &p->ops[p->nops++];
-}
-
-static void
-pg_op_param(pg_op *op, const char *s, size_t n)
-{
-    op->params = cdc_xrealloc(op->params, (size_t) (op->nparams + 1) * sizeof(char *));
-    op->pnames = cdc_xrealloc(op->pnames, (size_t) (op->nparams + 1) * sizeof(char *));
-    op->pnames[op->nparams] = NULL;
-    op->params[op->nparams++] = s ? cdc_xstrndup(s, n) : NULL;
-}
-
-static char *
-pg_buf_take(cdc_buf *b)
-{
-    char *s;
-
-    cdc_buf_putc(b, '\0');
-    s = (char *) b->data;
-    *b = (cdc_buf) CDC_BUF_INIT;
-    return s;
-}
-
-/*
- * The event_log's unique index: <table>_cdc_position_key, from the table part of the
- * configured name as the server knows it (quotes removed, "" a quote, a dot inside quotes
- * part of it), quoted.  A name over PostgreSQL's 63 bytes is shortened (at a character's
- * start) and given a hash of the whole table name, so two long names that begin alike do
- * not get the same index name (CREATE UNIQUE INDEX IF NOT EXISTS would skip the second).
- */
-static char *
-pg_index_name(const char *name)
-{
-    static const char suffix[] = "_cdc_position_key";
-    cdc_buf     rel = CDC_BUF_INIT, b = CDC_BUF_INIT;
-    const char *p = name, *r;
-    size_t      n;
-
-    for (;;) {      /* the last part: parsed as pg_quote_qualified() splits */
-        cdc_buf_reset(&rel);
-        if (*p == '"') {
-            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
-                if (*p == '"')
-                    p++;
-                cdc_buf_putc(&rel, *p);
-            }
-            if (*p == '"')
-                p++;
-        } else {
-            n = strcspn(p, ".");
-            cdc_buf_put(&rel, p, n);
-            p += n;
-        }
-        if (*p != '.')
-            break;
-        p++;
-    }
-    r = rel.data ? (const char *) rel.data : "";
-    n = rel.len;
-    if (n + sizeof(suffix) - 1 <= 63) {
-        cdc_buf_put(&b, r, n);
-    } else {
-        uint32_t h = 0x811c9dc5u;
-
-        for (size_t i = 0; i < n; i++)
-            h = (h ^ (uint8_t) r[i]) * 0x01000193u;
-        n = 63 - (sizeof(suffix) - 1) - 9;
-        while (n > 0 && ((uint8_t) r[n] & 0xC0) == 0x80)
-            n--;        /* not inside a UTF-8 character */
-        cdc_buf_put(&b, r, n);
-        cdc_buf_printf(&b, "_%08x", h);
-    }
-    cdc_buf_puts(&b, suffix);
-    cdc_buf_reset(&rel);
-    pg_quote_ident(&rel, (const char *) b.data, b.len);
-    cdc_buf_free(&b);
-    return pg_buf_take(&rel);
-}
+#include "schemas/record.h"
+#include "schemas/topic.h"
+#include "sinks/postgres/pg_int.h"
 
 /* ---------------------------------------------------------------- connection */
 
@@ -349,16 +123,19 @@ pg_drop_committed(pgsink *p)
 static int
 pg_connect(pgsink *p, cdc_err *err)
 {
+    bool started;
+
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
-    if (pg_mono_ms() < p->next_try_ms)
-        return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+    if (cdc_mono_ms() < p->next_try_ms)
+        return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->st.lasterr);
+    started = !p->st.failing;
     PQfinish(p->conn);
     p->conn = PQconnectdb(p->conninfo);
     if (PQstatus(p->conn) != CONNECTION_OK) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "connection failed: %s",
-                 PQerrorMessage(p->conn));
-        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        dest_status_failing(&p->st, "connection failed: %.*s",
+                            (int) strcspn(PQerrorMessage(p->conn), "\n"),
+                            PQerrorMessage(p->conn));
         goto fail;
     }
     PQclear(PQexec(p->conn, "SET client_min_messages = warning"));  /* no IF NOT EXISTS NOTICEs */
@@ -369,31 +146,29 @@ pg_connect(pgsink *p, cdc_err *err)
      * dead-lettered naming the table and column (pg_dead_letter).
      */
     if (PQsetClientEncoding(p->conn, "UTF8") != 0) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "cannot set client_encoding to UTF8: %s",
-                 PQerrorMessage(p->conn));
-        p->lasterr[strcspn(p->lasterr, "\n")] = '\0';
+        dest_status_failing(&p->st, "cannot set client_encoding to UTF8: %.*s",
+                            (int) strcspn(PQerrorMessage(p->conn), "\n"),
+                            PQerrorMessage(p->conn));
         goto fail;
     }
     if (pg_prepare_target(p, err) < 0) {
-        snprintf(p->lasterr, sizeof(p->lasterr), "%s", err ? err->msg : "setup failed");
+        dest_status_failing(&p->st, "%s", err ? err->msg : "setup failed");
         goto fail;
     }
-    if (p->failing)
+    if (dest_status_ok(&p->st))
         log_info(PG_FAC, "%s: connected again; committed up to " CDC_LSN_FMT " seq %" PRId64,
                  p->label, CDC_LSN_ARGS(p->state.lsn), (int64_t) p->state.seq);
-    p->failing = false;
     p->attempts = 0;
     pg_drop_committed(p);
     return 0;
 fail:
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
-    if (!p->failing || p->attempts == 1)
-        log_warn(PG_FAC, "%s: %s; retrying", p->label, p->lasterr);
-    p->failing = true;
+    p->next_try_ms = cdc_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
+    if (started || p->attempts == 1)
+        log_warn(PG_FAC, "%s: %s; retrying", p->label, p->st.lasterr);
     PQfinish(p->conn);
     p->conn = NULL;
-    return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->lasterr);
+    return cdc_err_set(err, CDC_E_CONN, "postgres %s: %s", p->label, p->st.lasterr);
 }
 
 /* ---------------------------------------------------------------- open */
@@ -477,7 +252,15 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         p->jopts.database = p->database;
     }
     p->rng = cdc_rng_seed();
+    dest_status_init(&p->st, p->label);
     d->impl = p;
+    if (env && env->replay_only) {     /* dlq replay: connects at its first letter */
+        if (p->mode != DEST_PG_REPLICA)
+            return 0;
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "%s", PG_NO_REPLAY);
+        d->ops->close(d);
+        return -1;
+    }
     /* The target must be reachable at start: resume_from() needs its state row. */
     for (int i = 0; i < 3; i++) {
         p->next_try_ms = 0;
@@ -488,9 +271,7 @@ pg_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
             d->ops->close(d);
             return -1;
         }
-        struct timespec ts = { 1, 0 };
-
-        nanosleep(&ts, NULL);
+        cdc_sleep_ms(1000);
     }
     log_info(PG_FAC, "%s: %s mode, committed up to " CDC_LSN_FMT " seq %" PRId64, p->label,
              p->mode == DEST_PG_REPLICA ? "replica" : "event_log", CDC_LSN_ARGS(p->state.lsn),
@@ -508,337 +289,101 @@ pg_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
     return 0;
 }
 
-/* ---------------------------------------------------------------- events to ops */
+/* ---------------------------------------------------------------- replay */
 
-static void
-pg_put_table(cdc_buf *b, const cdc_rel *rel)
+/* Member @p name of the stored record as its raw text; NULL when absent or null. */
+static char *
+record_member(const cdc_dest_letter *l, const char *name)
 {
-    pg_put_ident(b, rel->nspname);
-    cdc_buf_putc(b, '.');
-    pg_put_ident(b, rel->relname);
+    size_t off, len;
+
+    if (dest_dlq_json_member(l->record, l->len, name, &off, &len) != 1 ||
+        (len == 4 && memcmp(l->record + off, "null", 4) == 0))
+        return NULL;
+    return cdc_xstrndup(l->record + off, len);
 }
 
-/* The target type of a column: the source's, or text for types the target lacks. */
-static void
-pg_put_coltype(cdc_buf *b, const cdc_col *c)
-{
-    bool user = !c->catalog_known || c->type_name == NULL || c->enum_labels != NULL ||
-                c->typtype == 'e' || c->typtype == 'c' || c->typtype == 'd';
-
-    if (!user)
-        cdc_buf_puts(b, c->type_name);
-    else
-        cdc_buf_puts(b, c->ctype.kind == CDC_CT_ARRAY ? "text[]" : "text");
-}
-
-/* CREATE TABLE IF NOT EXISTS + ADD COLUMN IF NOT EXISTS, when the relation version is new. */
-static void
-pg_queue_ddl(pgsink *p, const cdc_event *ev)
-{
-    const cdc_rel *rel = ev->rel;
-    cdc_buf        b = CDC_BUF_INIT;
-    pg_op         *op;
-    bool           first = true;
-    int            i;
-
-    for (i = 0; i < p->nknown; i++)
-        if (p->known[i].relid == rel->relid)
-            break;
-    if (i < p->nknown && p->known[i].version == rel->version)
-        return;
-    if (i == p->nknown) {
-        p->known = cdc_xrealloc(p->known, (size_t) (p->nknown + 1) * sizeof(*p->known));
-        p->nknown++;
-    }
-    p->known[i] = (pg_relver) { rel->relid, rel->version };
-    cdc_buf_puts(&b, "CREATE SCHEMA IF NOT EXISTS ");
-    pg_put_ident(&b, rel->nspname);
-    cdc_buf_puts(&b, "; CREATE TABLE IF NOT EXISTS ");
-    pg_put_table(&b, rel);
-    cdc_buf_puts(&b, " (");
-    for (int c = 0; c < rel->ncols; c++) {
-        /* a stored generated column (in snapshot rows only) is left to the target to compute */
-        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
-            continue;
-        if (!first)
-            cdc_buf_puts(&b, ", ");
-        first = false;
-        pg_put_ident(&b, rel->cols[c].name);
-        cdc_buf_putc(&b, ' ');
-        pg_put_coltype(&b, &rel->cols[c]);
-    }
-    if (rel->nkeys > 0) {
-        cdc_buf_puts(&b, ", PRIMARY KEY (");
-        for (int k = 1, n = 0; k <= rel->nkeys; k++)
-            for (int c = 0; c < rel->ncols; c++)
-                if (rel->cols[c].key_pos == k) {
-                    if (n++)
-                        cdc_buf_puts(&b, ", ");
-                    pg_put_ident(&b, rel->cols[c].name);
-                }
-        cdc_buf_putc(&b, ')');
-    }
-    cdc_buf_puts(&b, "); ALTER TABLE ");
-    pg_put_table(&b, rel);
-    first = true;
-    for (int c = 0; c < rel->ncols; c++) {
-        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
-            continue;
-        cdc_buf_puts(&b, first ? " ADD COLUMN IF NOT EXISTS " : ", ADD COLUMN IF NOT EXISTS ");
-        first = false;
-        pg_put_ident(&b, rel->cols[c].name);
-        cdc_buf_putc(&b, ' ');
-        pg_put_coltype(&b, &rel->cols[c]);
-    }
-    op = pg_op_new(p, ev->pos);
-    op->ddl = true;
-    op->sql = pg_buf_take(&b);
-}
-
-/* Adds a value as a parameter; @returns -1 when it cannot be converted. */
+/* The connection of `dlq replay`: no state row, no tables created, no retries. */
 static int
-pg_param_value(pg_op *op, const cdc_col *col, const cdc_value *v)
+pg_replay_connect(pgsink *p, cdc_err *err)
 {
-    cdc_buf t = CDC_BUF_INIT;
-
-    if (v->state == CDC_VAL_NULL) {
-        pg_op_param(op, NULL, 0);
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
         return 0;
-    }
-    if (dest_pg_value_text(col, v, &t) < 0 || cdc_buf_failed(&t)) {
-        cdc_buf_free(&t);
+    PQfinish(p->conn);
+    p->conn = PQconnectdb(p->conninfo);
+    if (PQstatus(p->conn) != CONNECTION_OK || PQsetClientEncoding(p->conn, "UTF8") != 0) {
+        cdc_err_set(err, CDC_E_CONN, "postgres connection failed: %.*s",
+                    (int) strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
+        PQfinish(p->conn);
+        p->conn = NULL;
         return -1;
     }
-    pg_op_param(op, (const char *) t.data ? (const char *) t.data : "", t.len);
-    op->pnames[op->nparams - 1] = cdc_xstrdup(col->name);
-    cdc_buf_free(&t);
     return 0;
 }
 
-/* FNV-1a over a parameter (NULL distinct from every string), chained from h. */
-static uint64_t
-pg_hash_param(uint64_t h, const char *s)
-{
-    if (s == NULL)
-        return (h ^ 0xffu) * 0x100000001b3ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t) *s) * 0x100000001b3ull;
-    return (h ^ 0x1fu) * 0x100000001b3ull;     /* separator */
-}
-
-static void
-pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
-{
-    const cdc_rel *rel = ev->rel;
-    cdc_buf        b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
-    int            n = 0;
-    uint64_t       h = 0xcbf29ce484222325ull;
-
-    cdc_buf_puts(&b, "INSERT INTO ");
-    pg_put_table(&b, rel);
-    cdc_buf_puts(&b, " (");
-    for (int c = 0; c < rel->ncols; c++) {
-        const cdc_col *col = &rel->cols[c];
-
-        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED ||
-            (col->generated && !col->key_pos))
-            continue;
-        if (pg_param_value(op, col, &ev->after[c]) < 0) {
-            *why = "a value cannot be converted to PostgreSQL text";
-            goto out;
-        }
-        if (n++)
-            cdc_buf_puts(&b, ", ");
-        pg_put_ident(&b, col->name);
-        if (col->key_pos != 0)
-            h = pg_hash_param(h, op->params[op->nparams - 1]);
-        if (col->key_pos == 0) {
-            cdc_buf_puts(&sets, sets.len ? ", " : "");
-            pg_put_ident(&sets, col->name);
-            cdc_buf_puts(&sets, " = EXCLUDED.");
-            pg_put_ident(&sets, col->name);
-        }
-    }
-    cdc_buf_puts(&b, ") ");
-    op->values_at = (int) b.len;
-    cdc_buf_puts(&b, "VALUES (");
-    for (int i = 1; i <= n; i++)
-        cdc_buf_printf(&b, i > 1 ? ", $%d" : "$%d", i);
-    cdc_buf_putc(&b, ')');
-    op->tail_at = (int) b.len;
-    op->upsert = n > 0;
-    op->keyed = rel->nkeys > 0;
-    op->khash = h | 1;              /* 0 marks a free slot of gset */
-    if (rel->nkeys > 0) {
-        cdc_buf_puts(&b, " ON CONFLICT (");
-        for (int k = 1, m = 0; k <= rel->nkeys; k++)
-            for (int c = 0; c < rel->ncols; c++)
-                if (rel->cols[c].key_pos == k) {
-                    if (m++)
-                        cdc_buf_puts(&b, ", ");
-                    pg_put_ident(&b, rel->cols[c].name);
-                }
-        cdc_buf_puts(&b, sets.len ? ") DO UPDATE SET " : ") DO NOTHING");
-        if (sets.len)
-            cdc_buf_put(&b, sets.data, sets.len);
-    }
-    op->sql = pg_buf_take(&b);
-out:
-    cdc_buf_free(&b);
-    cdc_buf_free(&sets);
-}
-
-static void
-pg_sql_delete(pg_op *op, const cdc_event *ev, const char **why)
-{
-    const cdc_rel   *rel = ev->rel;
-    const cdc_value *kv = ev->key ? ev->key : ev->before;
-    cdc_buf          b = CDC_BUF_INIT;
-    int              n = 0;
-
-    cdc_buf_puts(&b, "DELETE FROM ");
-    pg_put_table(&b, rel);
-    for (int c = 0; c < rel->ncols; c++) {
-        if (rel->cols[c].key_pos == 0)
-            continue;
-        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
-            *why = "the delete carries no usable key";
-            goto out;
-        }
-        cdc_buf_puts(&b, n++ ? " AND " : " WHERE ");
-        pg_put_ident(&b, rel->cols[c].name);
-        cdc_buf_printf(&b, " = $%d", n);
-    }
-    op->sql = pg_buf_take(&b);
-out:
-    cdc_buf_free(&b);
-}
-
 /*
- * The delete half of a key change (the create with the new key follows):
- * move the row to its new key instead of deleting it, so that the columns
- * the create does not carry (unchanged TOAST) keep their values.  If the
- * target has no row at the old key, nothing happens and the create inserts.
+ * event_log: the stored row into the table, one statement (the INSERT the
+ * sink runs), committed when it returns COMMAND_OK.  replica: refused, the
+ * JSON record cannot be turned back into the table's SQL.
  */
-static void
-pg_sql_rekey(pg_op *op, const cdc_event *ev, const char **why)
+static int
+pg_replay(cdc_dest *d, const cdc_dest_letter *l, cdc_err *err)
 {
-    const cdc_rel   *rel = ev->rel;
-    const cdc_value *kv = ev->key ? ev->key : ev->before;
-    cdc_buf          b = CDC_BUF_INIT;
-    int              n = 0;
+    pgsink     *p = d->impl;
+    size_t      koff, klen;
+    char       *ktext = NULL, *vtext = NULL, *sql = NULL;
+    char        part[16], off[24], lsn[24], seq[24];
+    const char *params[7];
+    PGresult   *res = NULL;
+    int         rc = -1;
 
-    cdc_buf_puts(&b, "UPDATE ");
-    pg_put_table(&b, rel);
-    for (int c = 0; c < rel->ncols; c++) {
-        if (rel->cols[c].key_pos == 0)
-            continue;
-        if (pg_param_value(op, &rel->cols[c], &ev->pk_change_newkey[c]) < 0) {
-            *why = "the key change carries no usable new key";
-            goto out;
+    if (p->mode == DEST_PG_REPLICA)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "sink %s: %s", p->sink_id, PG_NO_REPLAY);
+    if (!dest_dlq_record_is_json(l->record, l->len) ||
+        dest_dlq_json_member(l->record, l->len, "key", &koff, &klen) < 0)
+        return cdc_err_set(err, CDC_E_DEST, "the stored record is not a {key, value, metadata} "
+                           "object");
+    if (pg_replay_connect(p, err) < 0)
+        return -1;
+    ktext = record_member(l, "key");
+    vtext = record_member(l, "value");
+    snprintf(part, sizeof(part), "%d", l->partition);
+    snprintf(off, sizeof(off), "%" PRIu64, l->offset);
+    snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) l->pos.lsn);
+    snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) l->pos.seq);
+    params[0] = ktext;
+    params[1] = vtext;
+    params[2] = l->topic;
+    params[3] = part;
+    params[4] = off;
+    params[5] = lsn;
+    params[6] = seq;
+    sql = pg_sql_event_log(p, 1);
+    res = PQexecParams(p->conn, sql, 7, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        if (msg == NULL)
+            msg = PQerrorMessage(p->conn);
+        cdc_err_set(err, CDC_E_PG, "target refused the row: %s %.*s", state ? state : "",
+                    (int) strcspn(msg, "\n"), msg);
+        if (PQstatus(p->conn) != CONNECTION_OK) {
+            PQfinish(p->conn);
+            p->conn = NULL;
         }
-        cdc_buf_puts(&b, n++ ? ", " : " SET ");
-        pg_put_ident(&b, rel->cols[c].name);
-        cdc_buf_printf(&b, " = $%d", n);
+        goto out;
     }
-    for (int c = 0, m = 0; c < rel->ncols; c++) {
-        if (rel->cols[c].key_pos == 0)
-            continue;
-        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
-            *why = "the key change carries no usable old key";
-            goto out;
-        }
-        cdc_buf_puts(&b, m++ ? " AND " : " WHERE ");
-        pg_put_ident(&b, rel->cols[c].name);
-        cdc_buf_printf(&b, " = $%d", n + m);
-    }
-    op->sql = pg_buf_take(&b);
+    rc = 0;
 out:
-    cdc_buf_free(&b);
-}
-
-static void
-pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
-{
-    const char *why = NULL;
-    cdc_buf     b = CDC_BUF_INIT;
-
-    switch (ev->op) {
-    case CDC_OP_CREATE:
-    case CDC_OP_READ:
-    case CDC_OP_UPDATE:
-        if (ev->rel->nkeys == 0 && ev->op == CDC_OP_UPDATE)
-            why = "the table has no primary key: updates cannot be mirrored";
-        else if (ev->after == NULL)
-            why = "the change carries no new row";
-        else
-            pg_sql_upsert(op, ev, &why);
-        break;
-    case CDC_OP_DELETE:
-        if (ev->rel->nkeys == 0)
-            why = "the table has no primary key: deletes cannot be mirrored";
-        else if (ev->pk_change_newkey)
-            pg_sql_rekey(op, ev, &why);
-        else
-            pg_sql_delete(op, ev, &why);
-        break;
-    case CDC_OP_TRUNCATE:
-        cdc_buf_puts(&b, "TRUNCATE ");
-        pg_put_table(&b, ev->rel);
-        op->sql = pg_buf_take(&b);
-        break;
-    default:
-        break;
-    }
-    (void) p;
-    if (why && op->sql == NULL)
-        op->deadmsg = cdc_xstrdup(why);
-}
-
-static void
-pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
-{
-    cdc_buf b = CDC_BUF_INIT;
-    char    num[24];
-
-    sch_json_key(&b, ev, &p->jopts);
-    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
-                b.len);
-    cdc_buf_reset(&b);
-    sch_json_value(&b, ev, &p->jopts, pg_now_us());
-    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
-                b.len);
-    cdc_buf_free(&b);
-    pg_op_param(op, op->topic, strlen(op->topic));
-    pg_op_param(op, "0", 1);
-    snprintf(num, sizeof(num), "%" PRIu64, ev->lsn);
-    pg_op_param(op, num, strlen(num));
-    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.lsn);
-    pg_op_param(op, num, strlen(num));
-    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.seq);
-    pg_op_param(op, num, strlen(num));
+    PQclear(res);
+    free(sql);
+    free(ktext);
+    free(vtext);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- apply */
-
-/* INSERT for ops[from..to) of event_log; one row when to == from + 1. */
-static char *
-pg_sql_event_log(pgsink *p, int nrows)
-{
-    cdc_buf b = CDC_BUF_INIT;
-
-    cdc_buf_printf(&b, "INSERT INTO %s (event_key, event_value, source_topic, source_partition, "
-                   "source_offset, commit_lsn, seq) VALUES ", p->table);
-    for (int r = 0; r < nrows; r++)
-        cdc_buf_printf(&b, "%s($%d::jsonb, $%d::jsonb, $%d, $%d::integer, $%d::bigint, "
-                       "$%d::bigint, $%d::bigint)", r ? ", " : "", r * 7 + 1, r * 7 + 2,
-                       r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7);
-    if (p->upsert)
-        cdc_buf_puts(&b, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
-                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
-                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
-    return pg_buf_take(&b);
-}
 
 /* Runs one statement; *pgerr gets the SQLSTATE-tagged message on failure. */
 static int
@@ -958,10 +503,9 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
         rec.error_message = msg;
     }
     if (p->dlq == NULL) {
-        p->fatal = true;
-        snprintf(p->lasterr, sizeof(p->lasterr), "target refused an event and no dead-letter "
-                 "file is configured: %s", rec.error_message);
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+        dest_status_fatal(&p->st, "target refused an event and no dead-letter file is "
+                          "configured: %s", rec.error_message);
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
     }
     if (dest_dlq_append(p->dlq, &rec, err) < 0)
         return -1;
@@ -999,24 +543,6 @@ pg_group_fits(pgsink *p, const pg_op *first, const pg_op *op)
     if (!op->upsert || op->nparams != first->nparams || strcmp(op->sql, first->sql) != 0)
         return false;
     return !op->keyed || pg_group_add_key(p, op->khash);
-}
-
-/* The replica statement for nrows rows shaped like op. */
-static char *
-pg_sql_replica_rows(const pg_op *op, int nrows)
-{
-    cdc_buf b = CDC_BUF_INIT;
-
-    cdc_buf_put(&b, op->sql, (size_t) op->values_at);
-    cdc_buf_puts(&b, "VALUES ");
-    for (int r = 0; r < nrows; r++) {
-        cdc_buf_puts(&b, r ? ", (" : "(");
-        for (int c = 0; c < op->nparams; c++)
-            cdc_buf_printf(&b, c ? ", $%d" : "$%d", r * op->nparams + c + 1);
-        cdc_buf_putc(&b, ')');
-    }
-    cdc_buf_puts(&b, op->sql + op->tail_at);
-    return pg_buf_take(&b);
 }
 
 /*
@@ -1137,10 +663,9 @@ fail:
         return cdc_err_set(err, CDC_E_CONN, "postgres %s: connection lost: %s", p->label,
                            strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
     if (p->ops[i < p->nops ? i : p->nops - 1].ddl) {
-        p->fatal = true;
-        snprintf(p->lasterr, sizeof(p->lasterr), "creating or altering a table: %s",
-                 strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
-        return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, p->lasterr);
+        dest_status_fatal(&p->st, "creating or altering a table: %s",
+                          strchr(pgerr, '|') ? strchr(pgerr, '|') + 1 : pgerr);
+        return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, p->st.lasterr);
     }
     return cdc_err_set(err, CDC_E_PG, "postgres %s: %s", p->label, pgerr);
 rollback:
@@ -1190,15 +715,13 @@ pg_apply(pgsink *p, cdc_err *err)
         pg_clear_ops(p);
         return 0;
     }
-    if (p->fatal)
+    if (p->st.fatal)
         return cdc_err_set(err, e.code, "%s", e.msg);
     /* Connection lost (or the dead-letter file failed): keep the queue, retry later. */
-    snprintf(p->lasterr, sizeof(p->lasterr), "%s", e.msg);
-    if (!p->failing)
+    if (dest_status_failing(&p->st, "%s", e.msg))
         log_warn(PG_FAC, "%s: %s; retrying", p->label, e.msg);
-    p->failing = true;
     p->attempts++;
-    p->next_try_ms = pg_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
+    p->next_try_ms = cdc_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
     PQfinish(p->conn);
     p->conn = NULL;
     return 0;
@@ -1214,8 +737,8 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     char    topic[300];
     cdc_buf rec = CDC_BUF_INIT;
 
-    if (p->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
+    if (p->st.fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
     if (cdc_pos_cmp(ev->pos, p->state) <= 0) {
         p->nskipped++;
         return 0;
@@ -1229,22 +752,16 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             return -1;
         if (p->nevents >= 4 * p->batch_size)
             return cdc_err_set(err, CDC_E_QUEUE_FULL, "postgres %s: %d events waiting: %s",
-                               p->label, p->nevents, p->lasterr);
+                               p->label, p->nevents, p->st.lasterr);
     }
     if (p->mode == DEST_PG_REPLICA && ev->rel)
         pg_queue_ddl(p, ev);
     op = pg_op_new(p, ev->pos);
     op->is_event = true;
     op->offset = ev->lsn;
-    dest_webhook_payload(&rec, ev, &p->jopts, p->prefix, pg_now_us());
+    sch_event_topic(ev, p->prefix, topic, sizeof(topic));
+    sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
     op->record = pg_buf_take(&rec);
-    {
-        static const char needle[] = ",\"metadata\":{\"topic\":\"";
-        const char       *t = strstr(op->record, needle);
-
-        snprintf(topic, sizeof(topic), "%s", t ? t + sizeof(needle) - 1 : "");
-        topic[strcspn(topic, "\"")] = '\0';
-    }
     op->topic = cdc_xstrdup(topic);
     if (p->mode == DEST_PG_EVENT_LOG)
         pg_queue_event_log(p, ev, op);
@@ -1269,9 +786,9 @@ pg_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 {
     pgsink *p = d->impl;
 
-    if (p->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->lasterr);
-    if (p->nops > 0 && (p->nevents >= p->batch_size || pg_mono_ms() - p->first_ms >= p->flush_ms)
+    if (p->st.fatal)
+        return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
+    if (p->nops > 0 && (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms)
         && pg_apply(p, err) < 0)
         return -1;
     *durable = p->durable;
@@ -1282,27 +799,24 @@ static int
 pg_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 {
     pgsink *p = d->impl;
-    int64_t deadline = pg_mono_ms() + timeout_ms;
+    int64_t deadline = cdc_mono_ms() + timeout_ms;
 
     for (;;) {
         if (pg_apply(p, err) < 0)
             return -1;
         if (p->nops == 0)
             return 0;
-        if (pg_mono_ms() >= deadline)
+        if (cdc_mono_ms() >= deadline)
             return cdc_err_set(err, CDC_E_TIMEOUT, "postgres %s: %d events not committed: %s",
-                               p->label, p->nevents, p->lasterr);
+                               p->label, p->nevents, p->st.lasterr);
         {
-            int64_t         wait = p->next_try_ms - pg_mono_ms();
-            struct timespec ts;
+            int64_t wait = p->next_try_ms - cdc_mono_ms();
 
-            if (wait > deadline - pg_mono_ms())
-                wait = deadline - pg_mono_ms();
+            if (wait > deadline - cdc_mono_ms())
+                wait = deadline - cdc_mono_ms();
             if (wait < 10)
                 wait = 10;
-            ts.tv_sec = wait / 1000;
-            ts.tv_nsec = (wait % 1000) * 1000000;
-            nanosleep(&ts, NULL);
+            cdc_sleep_ms(wait);
         }
     }
 }
@@ -1312,10 +826,8 @@ pg_health(cdc_dest *d, cdc_health *h)
 {
     pgsink *p = d->impl;
 
-    h->state = p->fatal ? CDC_DEST_ERROR : p->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
-    if (p->fatal || p->failing)
-        snprintf(h->detail, sizeof(h->detail), "%s: %s", p->label, p->lasterr);
-    else
+    dest_status_health(&p->st, h);
+    if (!p->st.fatal && !p->st.failing)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu applied in %llu transactions, "
                  "%llu skipped, %llu dead letters, %d waiting", p->label,
                  (unsigned long long) p->napplied, (unsigned long long) p->ntx,
@@ -1356,5 +868,6 @@ const cdc_dest_ops dest_postgres_ops = {
     .progress = pg_progress,
     .flush = pg_flush,
     .health = pg_health,
+    .replay = pg_replay,
     .close = pg_close,
 };

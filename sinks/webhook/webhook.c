@@ -31,6 +31,7 @@
 #include "agent/core/dest/batch.h"
 #include "agent/core/dest/status.h"
 #include "agent/core/net/http.h"
+#include "schemas/record.h"
 #include "schemas/topic.h"
 
 #define WH_FAC       "dest.webhook"
@@ -100,49 +101,6 @@ dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, si
 }
 
 static void
-wh_topic(const cdc_event *ev, const char *prefix, char *out, size_t n)
-{
-    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
-        snprintf(out, n, "%s.message", prefix);
-    else if (ev->rel->topic)
-        snprintf(out, n, "%s", ev->rel->topic);
-    else
-        sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, n);
-}
-
-/* The payload; *key_end (when non-NULL) gets the offset in b where the key JSON ends. */
-static void
-wh_put_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *topic,
-               int64_t now_us, size_t *key_end)
-{
-    cdc_buf_puts(b, "{\"key\":");
-    sch_json_key(b, ev, o);
-    if (key_end)
-        *key_end = b->len;
-    cdc_buf_puts(b, ",\"value\":");
-    sch_json_value(b, ev, o, now_us);
-    cdc_buf_puts(b, ",\"metadata\":{\"topic\":");
-    sch_json_put_string(b, topic, strlen(topic));
-    cdc_buf_puts(b, ",\"partition\":0,\"offset\":");
-    cdc_buf_put_u64(b, ev->lsn);
-    cdc_buf_puts(b, ",\"commit_lsn\":");
-    cdc_buf_put_u64(b, ev->pos.lsn);
-    cdc_buf_puts(b, ",\"seq\":");
-    cdc_buf_put_u64(b, ev->pos.seq);
-    cdc_buf_puts(b, "}}");
-}
-
-void
-dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
-                     const char *prefix, int64_t now_us)
-{
-    char topic[300];
-
-    wh_topic(ev, prefix, topic, sizeof(topic));
-    wh_put_payload(b, ev, o, topic, now_us, NULL);
-}
-
-static void
 wh_req_free(wh_req *r)
 {
     if (r == NULL)
@@ -160,16 +118,6 @@ static char *
 wh_dup_set(const char *s)
 {
     return s && s[0] ? cdc_xstrdup(s) : NULL;
-}
-
-void
-dest_webhook_set_tls(void *easy, const dest_webhook_conf *c)
-{
-    cdc_http_apply_tls(easy, &(cdc_http_tls) { .ca_file = c->ca_file,
-                                               .client_cert = c->client_cert,
-                                               .client_key = c->client_key,
-                                               .key_password = c->key_password,
-                                               .insecure = c->tls_insecure });
 }
 
 static int
@@ -265,8 +213,9 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     w->rng = cdc_rng_seed();
     dest_acks_init(&w->acks, (cdc_pos) { 0, 0 });
     d->impl = w;
-    log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
-             w->max_inflight, w->batch_max > 1 ? "batched" : "one event per request");
+    if (!(env && env->replay_only))     /* `dlq replay` sends one request at a time */
+        log_info(WH_FAC, "%s: %s, up to %d requests in flight, %s", w->label, w->method,
+                 w->max_inflight, w->batch_max > 1 ? "batched" : "one event per request");
     if (w->tls.insecure)
         log_warn(WH_FAC, "%s: ssl_verify is false: the receiver's certificate and host name "
                  "are not checked", w->label);
@@ -511,10 +460,10 @@ wh_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     if (r->nitems > 0)
         cdc_buf_putc(&r->body, ',');
     it = &r->items[r->nitems];
-    wh_topic(ev, w->prefix, topic, sizeof(topic));
+    sch_event_topic(ev, w->prefix, topic, sizeof(topic));
     *it = (wh_item) { .pos = ev->pos, .offset = ev->lsn, .topic = cdc_xstrdup(topic),
                       .start = r->body.len };
-    wh_put_payload(&r->body, ev, &w->jopts, topic, cdc_wall_us(), &kend);
+    sch_record_put(&r->body, ev, &w->jopts, topic, cdc_wall_us(), 0, &kend);
     if (cdc_buf_failed(&r->body))
         return wh_fail(w, err, CDC_E_NOMEM, "%s", "out of memory encoding an event");
     it->len = r->body.len - it->start;

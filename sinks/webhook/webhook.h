@@ -67,24 +67,7 @@ typedef struct dest_webhook_conf {
    and Idempotency-Key); 0 only on a 2xx. */
 extern const cdc_dest_ops dest_webhook_ops;
 
-/*
- * Sets the TLS options of c (ca_file, client_cert, client_key, key_password,
- * tls_insecure; the other fields are not read) on easy, a libcurl easy
- * handle (CURL *), through cdc_http_apply_tls().  Only for agent/cmd/dlq_cli.c
- * until it replays through dest_webhook_ops.replay; then it goes.
- * @thread any: it touches only easy.
- */
-void dest_webhook_set_tls(void *easy, const dest_webhook_conf *c);
-
 /* "<pipeline_id>-<lsn:%016X>-<seq>" into out; @returns its length (truncated to n-1). */
 size_t dest_webhook_idempotency_key(const char *pipeline_id, cdc_pos pos, char *out, size_t n);
-
-/*
- * Appends one event's payload {key,value,metadata} to b; prefix is the
- * topic prefix for events without rel->topic.  Exposed for the tests and
- * for agent/cmd/dlq_cli.c.
- */
-void dest_webhook_payload(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
-                          const char *prefix, int64_t now_us);
 
 #endif

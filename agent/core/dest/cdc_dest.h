@@ -40,6 +40,9 @@ typedef struct cdc_dest_env {
     /* The slot's confirmed position at start: PostgreSQL sends again every
        transaction after it.  0: no slot yet (nothing will be sent again). */
     uint64_t    resume_lsn;
+    /* Opened by `cdcagent dlq replay` only to call replay(): no connection or
+       background work at open (connect at the first replay), nothing written. */
+    bool        replay_only;
 } cdc_dest_env;
 
 typedef enum cdc_dest_state { CDC_DEST_OK = 0, CDC_DEST_DEGRADED, CDC_DEST_ERROR } cdc_dest_state;
@@ -55,6 +58,8 @@ typedef struct cdc_dest_letter {
     size_t      len;
     cdc_pos     pos;        /* the event's position (what idempotency keys derive from) */
     const char *topic;      /* the topic the record was for */
+    int         partition;  /* the source partition and offset stored with the letter */
+    uint64_t    offset;
 } cdc_dest_letter;
 
 struct cdc_dest_ops {

@@ -1,9 +1,11 @@
 /*
  * The dead-letter handle and its file store (see dlq.h for the line
- * format); the table store is in dlq_pg.c.  Lines are built with jansson,
- * except the record, which is copied in verbatim: jansson would turn 1.1
- * into 1.1000000000000001 and refuses integers above 2^63.  Not on the hot
- * path: only events a sink has given up on come here.
+ * format); the table store is in dlq_pg.c, and the scanner of stored
+ * records both use is in dlq_json.c (calls go one way: dlq.c -> dlq_pg.c ->
+ * dlq_json.c).  Lines are built with jansson, except the record, which is
+ * copied in verbatim: jansson would turn 1.1 into 1.1000000000000001 and
+ * refuses integers above 2^63.  Not on the hot path: only events a sink has
+ * given up on come here.
  */
 #include "agent/core/dest/dlq.h"
 
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
@@ -69,122 +72,20 @@ dest_dlq_open_pg(const char *conninfo, const char *table, cdc_err *err)
     return q;
 }
 
-/* ---------------------------------------------------------------- JSON framing */
-
-static size_t
-js_blank(const char *s, size_t n, size_t i)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-        i++;
-    return i;
-}
-
-/* s[i] is '"': @returns the index after the closing quote, or 0. */
-static size_t
-js_string(const char *s, size_t n, size_t i)
-{
-    for (i++; i < n; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
-    }
-    return 0;
-}
-
-/* One value at s[i] (no leading blanks): @returns the index after it, or 0. */
-static size_t
-js_value(const char *s, size_t n, size_t i)
-{
-    size_t start = i;
-    int    depth = 0;
-
-    if (i >= n)
-        return 0;
-    if (s[i] == '"')
-        return js_string(s, n, i);
-    if (s[i] != '{' && s[i] != '[') {
-        while (i < n && strchr(",}] \t\r\n", s[i]) == NULL)
-            i++;
-        return i > start ? i : 0;
-    }
-    while (i < n) {
-        if (s[i] == '"') {
-            if ((i = js_string(s, n, i)) == 0)
-                return 0;
-            continue;
-        }
-        if (s[i] == '{' || s[i] == '[')
-            depth++;
-        else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-            return i + 1;
-        i++;
-    }
-    return 0;
-}
-
-int
-dest_dlq_json_member(const char *s, size_t n, const char *name, size_t *off, size_t *len)
-{
-    size_t nlen = strlen(name), i = js_blank(s, n, 0);
-
-    if (i >= n || s[i] != '{')
-        return -1;
-    i = js_blank(s, n, i + 1);
-    if (i < n && s[i] == '}')
-        return 0;
-    while (i < n) {
-        size_t k = i, ke, v;
-
-        if (s[i] != '"' || (ke = js_string(s, n, i)) == 0)
-            return -1;
-        i = js_blank(s, n, ke);
-        if (i >= n || s[i] != ':')
-            return -1;
-        v = js_blank(s, n, i + 1);
-        if ((i = js_value(s, n, v)) == 0)
-            return -1;
-        if (ke - k - 2 == nlen && memcmp(s + k + 1, name, nlen) == 0) {
-            *off = v;
-            *len = i - v;
-            return 1;
-        }
-        i = js_blank(s, n, i);
-        if (i < n && s[i] == '}')
-            return 0;
-        if (i >= n || s[i] != ',')
-            return -1;
-        i = js_blank(s, n, i + 1);
-    }
-    return -1;
-}
-
-bool
-dest_dlq_record_is_json(const char *rec, size_t n)
-{
-    json_t *v;
-
-    if (rec == NULL || memchr(rec, '\n', n) || memchr(rec, '\r', n))
-        return false;
-    v = json_loadb(rec, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
-    json_decref(v);
-    return v != NULL;
-}
-
 /* ---------------------------------------------------------------- the file store */
 
 /* ISO-8601 UTC with milliseconds, as the platform's dlq.timestamp. */
 static void
 dlq_timestamp(char *out, size_t n)
 {
-    struct timespec ts;
-    struct tm       tm;
-    char            base[32];
+    int64_t   ms = cdc_wall_ms();
+    time_t    sec = (time_t) (ms / 1000);
+    struct tm tm;
+    char      base[32];
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    snprintf(out, n, "%s.%03dZ", base, (int) (ms % 1000));
 }
 
 static int

@@ -1,0 +1,94 @@
+/*
+ * Inside the PostgreSQL sink: its state and its queue of ops, shared by
+ * postgres.c (connection, state row, apply, the ops table) and pg_sql.c
+ * (identifiers, and events turned into ops: SQL text and parameters).
+ */
+#ifndef CDC_SINKS_POSTGRES_PG_INT_H
+#define CDC_SINKS_POSTGRES_PG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_event.h"
+#include "agent/core/cdc_retry.h"
+#include "agent/core/dest/dlq.h"
+#include "agent/core/dest/status.h"
+#include "schemas/json.h"
+#include "sinks/postgres/postgres.h"
+
+#define PG_FAC "dest.postgres"
+#define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
+#define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
+#define PG_MAX_PARAMS 65535         /* the protocol's limit per statement */
+
+/* Why a replica-mode sink replays no dead letter (dlq replay says it per letter). */
+#define PG_NO_REPLAY "a postgres sink in replica mode cannot replay a dead letter: its SQL " \
+    "needs the source's column types, which the JSON record lacks; apply the change by hand " \
+    "and leave the letter, or exclude it with --sink"
+
+typedef struct pg_op {
+    cdc_pos  pos;
+    char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */
+    int      nparams;
+    char   **params;        /* NULL entries are SQL NULL */
+    char   **pnames;        /* the column each parameter goes to (NULL: not a column's) */
+    bool     ddl;           /* failure is fatal, never a dead letter */
+    bool     is_event;      /* counts toward batch_size */
+    char    *deadmsg;       /* dead-letter this op instead of running it */
+    char    *topic;
+    uint64_t offset;
+    char    *record;        /* {key,value,metadata} for the dead-letter file */
+    /* replica upserts: sql is "<head>VALUES (<row>)<tail>"; several rows of the same sql
+       and distinct keys can share one statement */
+    bool     upsert;
+    bool     keyed;         /* the table has a key: khash identifies the row */
+    int      values_at, tail_at;
+    uint64_t khash;
+} pg_op;
+
+typedef struct pg_relver {
+    uint32_t relid, version;
+} pg_relver;
+
+typedef struct pgsink {
+    char           *conninfo, *label, *sink_id, *prefix, *database;
+    char           *table;          /* event_log: quoted [schema.]table */
+    char           *index_name;     /* event_log: quoted unique index name */
+    dest_pg_mode    mode;
+    bool            upsert;
+    int             batch_size, flush_ms;
+    cdc_retry_conf retry;
+    dest_dlq       *dlq;
+    sch_json_opts   jopts;
+    PGconn         *conn;
+    pg_op          *ops;
+    int             nops, cap, nevents;
+    int64_t         first_ms;       /* when the oldest queued op came */
+    cdc_pos         state;          /* committed in cdcagent_state */
+    cdc_pos         durable;        /* state, or a later transaction end with nothing to write */
+    pg_relver      *known;
+    int             nknown;
+    uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
+    int             attempts;
+    int64_t         next_try_ms;
+    uint64_t        rng;
+    uint64_t        napplied, nskipped, ndead, ntx;
+    dest_status     st;             /* failing, fatal and the last failure */
+} pgsink;
+
+/* pg_sql.c */
+char   *pg_quote_qualified(const char *name);
+char   *pg_index_name(const char *name);
+char   *pg_buf_take(cdc_buf *b);
+pg_op  *pg_op_new(pgsink *p, cdc_pos pos);
+void    pg_op_free(pg_op *op);
+void    pg_queue_ddl(pgsink *p, const cdc_event *ev);
+void    pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op);
+void    pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op);
+char   *pg_sql_event_log(pgsink *p, int nrows);
+char   *pg_sql_replica_rows(const pg_op *op, int nrows);
+
+#endif

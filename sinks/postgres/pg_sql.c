@@ -1,0 +1,514 @@
+/*
+ * The statements of the PostgreSQL sink (see postgres.h): identifiers
+ * quoted, and each event turned into an op, SQL text with text parameters
+ * (or a dead letter decided up front), which postgres.c applies.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_mem.h"
+#include "sinks/postgres/pg_int.h"
+#include "sinks/postgres/pg_values.h"
+
+static void
+pg_quote_ident(cdc_buf *b, const char *s, size_t n)
+{
+    cdc_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            cdc_buf_putc(b, '"');
+        cdc_buf_putc(b, s[i]);
+    }
+    cdc_buf_putc(b, '"');
+}
+
+static void
+pg_put_ident(cdc_buf *b, const char *s)
+{
+    pg_quote_ident(b, s, strlen(s));
+}
+
+/*
+ * [schema.]table from the configuration (SQL spelling, checked by the
+ * config): each part quoted, a part already in double quotes kept as it is
+ * ("" inside it is a quote, a dot inside it is part of the name).
+ */
+char *
+pg_quote_qualified(const char *name)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *p = name;
+
+    for (;;) {
+        const char *start = p;
+
+        if (*p == '"') {
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p += *p == '"' ? 2 : 1)
+                ;
+            if (*p == '"')
+                p++;
+            cdc_buf_put(&b, start, (size_t) (p - start));
+        } else {
+            p += strcspn(p, ".");
+            pg_quote_ident(&b, start, (size_t) (p - start));
+        }
+        if (*p != '.')
+            break;
+        cdc_buf_putc(&b, *p++);
+    }
+    cdc_buf_putc(&b, '\0');
+    return (char *) b.data;
+}
+
+void
+pg_op_free(pg_op *op)
+{
+    for (int i = 0; i < op->nparams; i++)
+        free(op->params[i]), free(op->pnames[i]);
+    free(op->params);
+    free(op->pnames);
+    free(op->sql);
+    free(op->deadmsg);
+    free(op->topic);
+    free(op->record);
+    memset(op, 0, sizeof(*op));
+}
+
+pg_op *
+pg_op_new(pgsink *p, cdc_pos pos)
+{
+    if (p->nops == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->ops = cdc_xrealloc(p->ops, (size_t) p->cap * sizeof(*p->ops));
+    }
+    if (p->nops == 0)
+        p->first_ms = cdc_mono_ms();
+    memset(&p->ops[p->nops], 0, sizeof(pg_op));
+    p->ops[p->nops].pos = pos;
+    return &p->ops[p->nops++];
+}
+
+static void
+pg_op_param(pg_op *op, const char *s, size_t n)
+{
+    op->params = cdc_xrealloc(op->params, (size_t) (op->nparams + 1) * sizeof(char *));
+    op->pnames = cdc_xrealloc(op->pnames, (size_t) (op->nparams + 1) * sizeof(char *));
+    op->pnames[op->nparams] = NULL;
+    op->params[op->nparams++] = s ? cdc_xstrndup(s, n) : NULL;
+}
+
+char *
+pg_buf_take(cdc_buf *b)
+{
+    char *s;
+
+    cdc_buf_putc(b, '\0');
+    s = (char *) b->data;
+    *b = (cdc_buf) CDC_BUF_INIT;
+    return s;
+}
+
+/*
+ * The event_log's unique index: <table>_cdc_position_key, from the table part of the
+ * configured name as the server knows it (quotes removed, "" a quote, a dot inside quotes
+ * part of it), quoted.  A name over PostgreSQL's 63 bytes is shortened (at a character's
+ * start) and given a hash of the whole table name, so two long names that begin alike do
+ * not get the same index name (CREATE UNIQUE INDEX IF NOT EXISTS would skip the second).
+ */
+char *
+pg_index_name(const char *name)
+{
+    static const char suffix[] = "_cdc_position_key";
+    cdc_buf     rel = CDC_BUF_INIT, b = CDC_BUF_INIT;
+    const char *p = name, *r;
+    size_t      n;
+
+    for (;;) {      /* the last part: parsed as pg_quote_qualified() splits */
+        cdc_buf_reset(&rel);
+        if (*p == '"') {
+            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                if (*p == '"')
+                    p++;
+                cdc_buf_putc(&rel, *p);
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            n = strcspn(p, ".");
+            cdc_buf_put(&rel, p, n);
+            p += n;
+        }
+        if (*p != '.')
+            break;
+        p++;
+    }
+    r = rel.data ? (const char *) rel.data : "";
+    n = rel.len;
+    if (n + sizeof(suffix) - 1 <= 63) {
+        cdc_buf_put(&b, r, n);
+    } else {
+        uint32_t h = 0x811c9dc5u;
+
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (uint8_t) r[i]) * 0x01000193u;
+        n = 63 - (sizeof(suffix) - 1) - 9;
+        while (n > 0 && ((uint8_t) r[n] & 0xC0) == 0x80)
+            n--;        /* not inside a UTF-8 character */
+        cdc_buf_put(&b, r, n);
+        cdc_buf_printf(&b, "_%08x", h);
+    }
+    cdc_buf_puts(&b, suffix);
+    cdc_buf_reset(&rel);
+    pg_quote_ident(&rel, (const char *) b.data, b.len);
+    cdc_buf_free(&b);
+    return pg_buf_take(&rel);
+}
+
+static void
+pg_put_table(cdc_buf *b, const cdc_rel *rel)
+{
+    pg_put_ident(b, rel->nspname);
+    cdc_buf_putc(b, '.');
+    pg_put_ident(b, rel->relname);
+}
+
+/* The target type of a column: the source's, or text for types the target lacks. */
+static void
+pg_put_coltype(cdc_buf *b, const cdc_col *c)
+{
+    bool user = !c->catalog_known || c->type_name == NULL || c->enum_labels != NULL ||
+                c->typtype == 'e' || c->typtype == 'c' || c->typtype == 'd';
+
+    if (!user)
+        cdc_buf_puts(b, c->type_name);
+    else
+        cdc_buf_puts(b, c->ctype.kind == CDC_CT_ARRAY ? "text[]" : "text");
+}
+
+/* CREATE TABLE IF NOT EXISTS + ADD COLUMN IF NOT EXISTS, when the relation version is new. */
+void
+pg_queue_ddl(pgsink *p, const cdc_event *ev)
+{
+    const cdc_rel *rel = ev->rel;
+    cdc_buf        b = CDC_BUF_INIT;
+    pg_op         *op;
+    bool           first = true;
+    int            i;
+
+    for (i = 0; i < p->nknown; i++)
+        if (p->known[i].relid == rel->relid)
+            break;
+    if (i < p->nknown && p->known[i].version == rel->version)
+        return;
+    if (i == p->nknown) {
+        p->known = cdc_xrealloc(p->known, (size_t) (p->nknown + 1) * sizeof(*p->known));
+        p->nknown++;
+    }
+    p->known[i] = (pg_relver) { rel->relid, rel->version };
+    cdc_buf_puts(&b, "CREATE SCHEMA IF NOT EXISTS ");
+    pg_put_ident(&b, rel->nspname);
+    cdc_buf_puts(&b, "; CREATE TABLE IF NOT EXISTS ");
+    pg_put_table(&b, rel);
+    cdc_buf_puts(&b, " (");
+    for (int c = 0; c < rel->ncols; c++) {
+        /* a stored generated column (in snapshot rows only) is left to the target to compute */
+        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
+            continue;
+        if (!first)
+            cdc_buf_puts(&b, ", ");
+        first = false;
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_putc(&b, ' ');
+        pg_put_coltype(&b, &rel->cols[c]);
+    }
+    if (rel->nkeys > 0) {
+        cdc_buf_puts(&b, ", PRIMARY KEY (");
+        for (int k = 1, n = 0; k <= rel->nkeys; k++)
+            for (int c = 0; c < rel->ncols; c++)
+                if (rel->cols[c].key_pos == k) {
+                    if (n++)
+                        cdc_buf_puts(&b, ", ");
+                    pg_put_ident(&b, rel->cols[c].name);
+                }
+        cdc_buf_putc(&b, ')');
+    }
+    cdc_buf_puts(&b, "); ALTER TABLE ");
+    pg_put_table(&b, rel);
+    first = true;
+    for (int c = 0; c < rel->ncols; c++) {
+        if (!rel->cols[c].ctype.supported || (rel->cols[c].generated && !rel->cols[c].key_pos))
+            continue;
+        cdc_buf_puts(&b, first ? " ADD COLUMN IF NOT EXISTS " : ", ADD COLUMN IF NOT EXISTS ");
+        first = false;
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_putc(&b, ' ');
+        pg_put_coltype(&b, &rel->cols[c]);
+    }
+    op = pg_op_new(p, ev->pos);
+    op->ddl = true;
+    op->sql = pg_buf_take(&b);
+}
+
+/* Adds a value as a parameter; @returns -1 when it cannot be converted. */
+static int
+pg_param_value(pg_op *op, const cdc_col *col, const cdc_value *v)
+{
+    cdc_buf t = CDC_BUF_INIT;
+
+    if (v->state == CDC_VAL_NULL) {
+        pg_op_param(op, NULL, 0);
+        return 0;
+    }
+    if (dest_pg_value_text(col, v, &t) < 0 || cdc_buf_failed(&t)) {
+        cdc_buf_free(&t);
+        return -1;
+    }
+    pg_op_param(op, (const char *) t.data ? (const char *) t.data : "", t.len);
+    op->pnames[op->nparams - 1] = cdc_xstrdup(col->name);
+    cdc_buf_free(&t);
+    return 0;
+}
+
+/* FNV-1a over a parameter (NULL distinct from every string), chained from h. */
+static uint64_t
+pg_hash_param(uint64_t h, const char *s)
+{
+    if (s == NULL)
+        return (h ^ 0xffu) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t) *s) * 0x100000001b3ull;
+    return (h ^ 0x1fu) * 0x100000001b3ull;     /* separator */
+}
+
+static void
+pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel *rel = ev->rel;
+    cdc_buf        b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
+    int            n = 0;
+    uint64_t       h = 0xcbf29ce484222325ull;
+
+    cdc_buf_puts(&b, "INSERT INTO ");
+    pg_put_table(&b, rel);
+    cdc_buf_puts(&b, " (");
+    for (int c = 0; c < rel->ncols; c++) {
+        const cdc_col *col = &rel->cols[c];
+
+        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED ||
+            (col->generated && !col->key_pos))
+            continue;
+        if (pg_param_value(op, col, &ev->after[c]) < 0) {
+            *why = "a value cannot be converted to PostgreSQL text";
+            goto out;
+        }
+        if (n++)
+            cdc_buf_puts(&b, ", ");
+        pg_put_ident(&b, col->name);
+        if (col->key_pos != 0)
+            h = pg_hash_param(h, op->params[op->nparams - 1]);
+        if (col->key_pos == 0) {
+            cdc_buf_puts(&sets, sets.len ? ", " : "");
+            pg_put_ident(&sets, col->name);
+            cdc_buf_puts(&sets, " = EXCLUDED.");
+            pg_put_ident(&sets, col->name);
+        }
+    }
+    cdc_buf_puts(&b, ") ");
+    op->values_at = (int) b.len;
+    cdc_buf_puts(&b, "VALUES (");
+    for (int i = 1; i <= n; i++)
+        cdc_buf_printf(&b, i > 1 ? ", $%d" : "$%d", i);
+    cdc_buf_putc(&b, ')');
+    op->tail_at = (int) b.len;
+    op->upsert = n > 0;
+    op->keyed = rel->nkeys > 0;
+    op->khash = h | 1;              /* 0 marks a free slot of gset */
+    if (rel->nkeys > 0) {
+        cdc_buf_puts(&b, " ON CONFLICT (");
+        for (int k = 1, m = 0; k <= rel->nkeys; k++)
+            for (int c = 0; c < rel->ncols; c++)
+                if (rel->cols[c].key_pos == k) {
+                    if (m++)
+                        cdc_buf_puts(&b, ", ");
+                    pg_put_ident(&b, rel->cols[c].name);
+                }
+        cdc_buf_puts(&b, sets.len ? ") DO UPDATE SET " : ") DO NOTHING");
+        if (sets.len)
+            cdc_buf_put(&b, sets.data, sets.len);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+    cdc_buf_free(&sets);
+}
+
+static void
+pg_sql_delete(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel   *rel = ev->rel;
+    const cdc_value *kv = ev->key ? ev->key : ev->before;
+    cdc_buf          b = CDC_BUF_INIT;
+    int              n = 0;
+
+    cdc_buf_puts(&b, "DELETE FROM ");
+    pg_put_table(&b, rel);
+    for (int c = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
+            *why = "the delete carries no usable key";
+            goto out;
+        }
+        cdc_buf_puts(&b, n++ ? " AND " : " WHERE ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+}
+
+/*
+ * The delete half of a key change (the create with the new key follows):
+ * move the row to its new key instead of deleting it, so that the columns
+ * the create does not carry (unchanged TOAST) keep their values.  If the
+ * target has no row at the old key, nothing happens and the create inserts.
+ */
+static void
+pg_sql_rekey(pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel   *rel = ev->rel;
+    const cdc_value *kv = ev->key ? ev->key : ev->before;
+    cdc_buf          b = CDC_BUF_INIT;
+    int              n = 0;
+
+    cdc_buf_puts(&b, "UPDATE ");
+    pg_put_table(&b, rel);
+    for (int c = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (pg_param_value(op, &rel->cols[c], &ev->pk_change_newkey[c]) < 0) {
+            *why = "the key change carries no usable new key";
+            goto out;
+        }
+        cdc_buf_puts(&b, n++ ? ", " : " SET ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n);
+    }
+    for (int c = 0, m = 0; c < rel->ncols; c++) {
+        if (rel->cols[c].key_pos == 0)
+            continue;
+        if (kv == NULL || pg_param_value(op, &rel->cols[c], &kv[c]) < 0) {
+            *why = "the key change carries no usable old key";
+            goto out;
+        }
+        cdc_buf_puts(&b, m++ ? " AND " : " WHERE ");
+        pg_put_ident(&b, rel->cols[c].name);
+        cdc_buf_printf(&b, " = $%d", n + m);
+    }
+    op->sql = pg_buf_take(&b);
+out:
+    cdc_buf_free(&b);
+}
+
+void
+pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
+{
+    const char *why = NULL;
+    cdc_buf     b = CDC_BUF_INIT;
+
+    switch (ev->op) {
+    case CDC_OP_CREATE:
+    case CDC_OP_READ:
+    case CDC_OP_UPDATE:
+        if (ev->rel->nkeys == 0 && ev->op == CDC_OP_UPDATE)
+            why = "the table has no primary key: updates cannot be mirrored";
+        else if (ev->after == NULL)
+            why = "the change carries no new row";
+        else
+            pg_sql_upsert(op, ev, &why);
+        break;
+    case CDC_OP_DELETE:
+        if (ev->rel->nkeys == 0)
+            why = "the table has no primary key: deletes cannot be mirrored";
+        else if (ev->pk_change_newkey)
+            pg_sql_rekey(op, ev, &why);
+        else
+            pg_sql_delete(op, ev, &why);
+        break;
+    case CDC_OP_TRUNCATE:
+        cdc_buf_puts(&b, "TRUNCATE ");
+        pg_put_table(&b, ev->rel);
+        op->sql = pg_buf_take(&b);
+        break;
+    default:
+        break;
+    }
+    (void) p;
+    if (why && op->sql == NULL)
+        op->deadmsg = cdc_xstrdup(why);
+}
+
+void
+pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    num[24];
+
+    sch_json_key(&b, ev, &p->jopts);
+    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
+                b.len);
+    cdc_buf_reset(&b);
+    sch_json_value(&b, ev, &p->jopts, cdc_wall_us());
+    pg_op_param(op, b.len == 4 && !memcmp(b.data, "null", 4) ? NULL : (const char *) b.data,
+                b.len);
+    cdc_buf_free(&b);
+    pg_op_param(op, op->topic, strlen(op->topic));
+    pg_op_param(op, "0", 1);
+    snprintf(num, sizeof(num), "%" PRIu64, ev->lsn);
+    pg_op_param(op, num, strlen(num));
+    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.lsn);
+    pg_op_param(op, num, strlen(num));
+    snprintf(num, sizeof(num), "%" PRId64, (int64_t) ev->pos.seq);
+    pg_op_param(op, num, strlen(num));
+}
+
+/* INSERT for ops[from..to) of event_log; one row when to == from + 1. */
+char *
+pg_sql_event_log(pgsink *p, int nrows)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_printf(&b, "INSERT INTO %s (event_key, event_value, source_topic, source_partition, "
+                   "source_offset, commit_lsn, seq) VALUES ", p->table);
+    for (int r = 0; r < nrows; r++)
+        cdc_buf_printf(&b, "%s($%d::jsonb, $%d::jsonb, $%d, $%d::integer, $%d::bigint, "
+                       "$%d::bigint, $%d::bigint)", r ? ", " : "", r * 7 + 1, r * 7 + 2,
+                       r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7);
+    if (p->upsert)
+        cdc_buf_puts(&b, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
+                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
+                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
+    return pg_buf_take(&b);
+}
+
+/* The replica statement for nrows rows shaped like op. */
+char *
+pg_sql_replica_rows(const pg_op *op, int nrows)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_put(&b, op->sql, (size_t) op->values_at);
+    cdc_buf_puts(&b, "VALUES ");
+    for (int r = 0; r < nrows; r++) {
+        cdc_buf_puts(&b, r ? ", (" : "(");
+        for (int c = 0; c < op->nparams; c++)
+            cdc_buf_printf(&b, c ? ", $%d" : "$%d", r * op->nparams + c + 1);
+        cdc_buf_putc(&b, ')');
+    }
+    cdc_buf_puts(&b, op->sql + op->tail_at);
+    return pg_buf_take(&b);
+}

@@ -18,6 +18,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/net/pgconn.h"
 
 #define DLQ_FAC "dest.dlq"
 
@@ -32,22 +33,21 @@ struct dlq_pg {
 static char *
 quote_table(const char *name)
 {
-    char  *out, *o;
+    const char *dot = strchr(name, '.');
+    size_t      n = 2 * strlen(name) + 8;
+    char       *out;
 
     if (strchr(name, '"'))
         return cdc_xstrdup(name);
-    o = out = cdc_xmalloc(3 * strlen(name) + 3);
-    *o++ = '"';
-    for (const char *p = name; *p; p++) {
-        if (*p == '.') {
-            memcpy(o, "\".\"", 3);
-            o += 3;
-        } else {
-            *o++ = *p;
-        }
+    out = cdc_xmalloc(n);
+    if (dot == NULL) {
+        agent_pg_quote_table(NULL, name, out, n);
+    } else {
+        char *schema = cdc_xstrndup(name, (size_t) (dot - name));
+
+        agent_pg_quote_table(schema, dot + 1, out, n);
+        free(schema);
     }
-    *o++ = '"';
-    *o = '\0';
     return out;
 }
 

@@ -498,7 +498,7 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, cdc_e
 
 /* auth_mechanism as the platform names it -> sasl.mechanism. */
 static int
-kafka_conf_auth(rd_kafka_conf_t *conf, const cfg_kafka *kc, cdc_err *err)
+kafka_conf_auth(rd_kafka_conf_t *conf, const dest_kafka_cluster *kc, cdc_err *err)
 {
     static const struct { const char *cfg, *sasl; } mechs[] = {
         { "sasl_plain", "PLAIN" },           { "sasl_scram_256", "SCRAM-SHA-256" },
@@ -546,7 +546,7 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
  * override our defaults).
  */
 static int
-kafka_conf_apply(rd_kafka_conf_t *conf, const cfg_kafka *kc, cdc_err *err)
+kafka_conf_apply(rd_kafka_conf_t *conf, const dest_kafka_cluster *kc, cdc_err *err)
 {
     if (kc->bootstrap_servers == NULL || kc->bootstrap_servers[0] == '\0')
         return cdc_err_set(err, CDC_E_CONFIG, "kafka.bootstrap_servers is required");
@@ -567,7 +567,7 @@ kafka_conf_apply(rd_kafka_conf_t *conf, const cfg_kafka *kc, cdc_err *err)
 }
 
 static rd_kafka_conf_t *
-kafka_conf_base(const cfg_kafka *kc, cdc_err *err)
+kafka_conf_base(const dest_kafka_cluster *kc, cdc_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
@@ -579,7 +579,7 @@ kafka_conf_base(const cfg_kafka *kc, cdc_err *err)
 
 /* Properties that would void the durability and ordering this file relies on. */
 static int
-kafka_check_props(const cfg_kafka *kc, cdc_err *err)
+kafka_check_props(const dest_kafka_cluster *kc, cdc_err *err)
 {
     for (int i = 0; i < kc->properties.n; i++) {
         const char *n = kc->properties.items[i].key, *v = kc->properties.items[i].value;
@@ -599,7 +599,7 @@ kafka_check_props(const cfg_kafka *kc, cdc_err *err)
 }
 
 static rd_kafka_conf_t *
-kafka_conf_producer(kafka *k, const cfg_kafka *kc, cdc_err *err)
+kafka_conf_producer(kafka *k, const dest_kafka_cluster *kc, cdc_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 

@@ -37,6 +37,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/status.h"
 #include "schemas/json.h"
 #include "schemas/topic.h"
 #include "transports/kafka/kafka_avro.h"
@@ -126,10 +127,9 @@ typedef struct kafka {
     bool            tx_registered;
     char          **tables;             /* topics to create at start (owned) */
     int             ntables;
-    bool            fatal;
-    char            fatal_msg[200];
-    bool            degraded;
-    char            degraded_msg[200];
+    /* fatal: failed for good (the first cause); failing: librdkafka reported a
+       broker or transport error it keeps retrying (degraded until a flush succeeds) */
+    dest_status     st;
 } kafka;
 
 /* ------------------------------------------------------------------ */
@@ -182,15 +182,16 @@ kafka_set_fatal(kafka *k, const char *fmt, ...) CDC_PRINTF(2, 3);
 static void
 kafka_set_fatal(kafka *k, const char *fmt, ...)
 {
+    char    msg[sizeof(k->st.lasterr)];
     va_list ap;
 
-    if (k->fatal)
+    if (k->st.fatal)
         return;     /* the first cause is the one worth reporting */
     va_start(ap, fmt);
-    vsnprintf(k->fatal_msg, sizeof(k->fatal_msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    k->fatal = true;
-    log_error(KAFKA_FAC, "%s", k->fatal_msg);
+    dest_status_fatal(&k->st, "%s", msg);
+    log_error(KAFKA_FAC, "%s", msg);
 }
 
 /* Per-record refusals that no retry can fix: such a record goes to the DLQ. */
@@ -379,7 +380,7 @@ kafka_check_delivered(kafka *k, const rd_kafka_message_t *m, uint64_t slot)
 static void
 kafka_checks_poll(kafka *k)
 {
-    for (size_t i = 0; i < k->nchecks && !k->fatal;) {
+    for (size_t i = 0; i < k->nchecks && !k->st.fatal;) {
         kafka_check        *c = &k->checks[i];
         rd_kafka_message_t *r;
         int                 verdict = 0;     /* 1: there, -1: another record there */
@@ -465,10 +466,10 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     /* Broker down, transport errors: librdkafka keeps retrying; the agent
        waits (backpressure) and health() says why. */
-    k->degraded = true;
-    snprintf(k->degraded_msg, sizeof(k->degraded_msg), "%s: %s",
-             rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
-    log_warn(KAFKA_FAC, "%s", k->degraded_msg);
+    if (!k->st.fatal)  /* the message kept stays the fatal one */
+        dest_status_failing(&k->st, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err),
+                            reason);
+    log_warn(KAFKA_FAC, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
 }
 
 /* ------------------------------------------------------------------ */
@@ -880,6 +881,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         return -1;
     k = cdc_xcalloc(1, sizeof(*k));
     k->id = d->id;
+    dest_status_init(&k->st, "kafka transport");
     k->prefix = cdc_xstrdup(c->topic_prefix ? c->topic_prefix
                             : env && env->topic_prefix ? env->topic_prefix : "");
     k->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
@@ -1008,7 +1010,8 @@ kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
            callback; the metadata call only says the broker could not be reached. */
         rd_kafka_poll(k->rk, 0);
         cdc_err_set(err, CDC_E_CONN, "kafka resume: listing topics: %s%s%s", rd_kafka_err2str(e),
-                    k->degraded ? "; last broker error: " : "", k->degraded ? k->degraded_msg : "");
+                    k->st.failing ? "; last broker error: " : "",
+                    k->st.failing ? k->st.lasterr : "");
         goto out;
     }
     for (int i = 0; i < md->topic_cnt; i++) {
@@ -1265,8 +1268,8 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
        the first record's slot holds every later one unfinished. */
     if (k->nchecks > 0)
         kafka_checks_poll(k);
-    if (k->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (dest_status_check(&k->st, err) != 0)
+        return -1;
     if (k->tx_on && ktx_applies(ev)) {
         ktx_enter(&k->tx, ev->pos.lsn);
         if (!k->tx.begun) {
@@ -1351,7 +1354,7 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
                               RD_KAFKA_V_VALUE(nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len),
                               RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_OPAQUE((void *) (uintptr_t) (slot << 1)), RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited_ms >= KAFKA_FULL_WAIT_MS || k->fatal)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited_ms >= KAFKA_FULL_WAIT_MS || k->st.fatal)
             break;
         /* The producer's buffer is full.  Delivery reports make room: serve
            them and try again, rather than hand back to the router, whose flush
@@ -1372,7 +1375,7 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
         kafka_dlq(k, name, part, nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len,
                   nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
-        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+        return dest_status_check(&k->st, err);
     k->nrecords++;
     k->wrote = true;
     return 0;
@@ -1476,8 +1479,8 @@ kafka_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
         rd_kafka_poll(k->rk, 0);
     k->wrote = false;
     kafka_checks_poll(k);
-    if (k->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (dest_status_check(&k->st, err) != 0)
+        return -1;
     *durable = k->durable;
     return 0;
 }
@@ -1490,7 +1493,7 @@ kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
     rd_kafka_resp_err_t e = rd_kafka_flush(k->rk, timeout_ms);
 
     /* Durable also means read back, for the first record of a partition. */
-    for (kafka_checks_poll(k); k->nchecks > 0 && !k->fatal; kafka_checks_poll(k)) {
+    for (kafka_checks_poll(k); k->nchecks > 0 && !k->st.fatal; kafka_checks_poll(k)) {
         struct timespec ts = { 0, 10 * 1000000L };
 
         if (kafka_mono_us() - t0 > (int64_t) timeout_ms * 1000)
@@ -1498,14 +1501,14 @@ kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
                                "read back yet after %d ms", k->nchecks, timeout_ms);
         nanosleep(&ts, NULL);
     }
-    if (k->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (dest_status_check(&k->st, err) != 0)
+        return -1;
     if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
         return cdc_err_set(err, CDC_E_TIMEOUT, "kafka: %d record(s) not acknowledged after %d ms",
                            rd_kafka_outq_len(k->rk), timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return cdc_err_set(err, CDC_E_DEST, "kafka flush: %s", rd_kafka_err2str(e));
-    k->degraded = false;
+    dest_status_ok(&k->st);
     return 0;
 }
 
@@ -1553,8 +1556,8 @@ kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     rd_kafka_resp_err_t e;
 
     rd_kafka_poll(k->rk, 0);
-    if (k->fatal)
-        return cdc_err_set(err, CDC_E_DEST, "%s", k->fatal_msg);
+    if (dest_status_check(&k->st, err) != 0)
+        return -1;
     snprintf(name, sizeof(name), "%s.%s", KAFKA_HB_PREFIX, k->prefix);
     if (k->hb_topic == NULL && (k->hb_topic = kafka_topic_find(k, name)) == NULL) {
         if ((n = kafka_topic_nparts(k, name, 1, false, NULL)) < 0 &&
@@ -1589,13 +1592,13 @@ kafka_health(cdc_dest *d, cdc_health *h)
 {
     kafka *k = d->impl;
 
-    if (k->fatal) {
+    if (k->st.fatal) {
         h->state = CDC_DEST_ERROR;
-        snprintf(h->detail, sizeof(h->detail), "%s", k->fatal_msg);
-    } else if (k->degraded && rd_kafka_outq_len(k->rk) > 0) {
+        snprintf(h->detail, sizeof(h->detail), "%s", k->st.lasterr);
+    } else if (k->st.failing && rd_kafka_outq_len(k->rk) > 0) {
         h->state = CDC_DEST_DEGRADED;
         snprintf(h->detail, sizeof(h->detail), "%d in flight; %s", rd_kafka_outq_len(k->rk),
-                 k->degraded_msg);
+                 k->st.lasterr);
     } else {
         h->state = CDC_DEST_OK;
         snprintf(h->detail, sizeof(h->detail),

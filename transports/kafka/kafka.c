@@ -32,9 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/dest/status.h"
@@ -267,7 +267,7 @@ kafka_dlq(kafka *k, const char *topic, int32_t part, const void *key, size_t kle
     kafka_hdr_str(hdrs, "dlq.error_type", rd_kafka_err2name(why));
     kafka_hdr_str(hdrs, "dlq.error_message", msg);
     kafka_hdr_str(hdrs, "dlq.stacktrace", "");
-    kafka_hdr_i64(hdrs, "dlq.timestamp", (int64_t) time(NULL) * 1000);
+    kafka_hdr_i64(hdrs, "dlq.timestamp", cdc_wall_ms());
     kafka_hdr_str(hdrs, "dlq.sink_id", k->id ? k->id : "kafka");
     e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -815,11 +815,8 @@ kafka_topic_nparts(kafka *k, const char *name, int tries, bool led, cdc_err *err
                             : "its partitions have no leader ready");
         if (md)
             rd_kafka_metadata_destroy(md);
-        if (n < 0 && attempt < tries - 1) {
-            struct timespec ts = { 0, 200 * 1000000L };
-
-            nanosleep(&ts, NULL);
-        }
+        if (n < 0 && attempt < tries - 1)
+            cdc_sleep_ms(200);
     }
     rd_kafka_topic_destroy(rkt);
     return n;
@@ -1088,25 +1085,6 @@ out:
 /* write                                                               */
 /* ------------------------------------------------------------------ */
 
-static int64_t
-kafka_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* For intervals: a clock that no one sets. */
-static int64_t
-kafka_mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The record has a null key: no key columns, truncate (sch_json_key's rule). */
 static bool
 kafka_null_key(const cdc_event *ev)
@@ -1241,7 +1219,7 @@ kafka_json_cached(kafka *k, const cdc_event *ev, const kafka_schemas *sc, bool n
         cdc_buf_puts(&k->vbuf, "{\"schema\":");
         cdc_buf_puts(&k->vbuf, sc->value);
         cdc_buf_puts(&k->vbuf, ",\"payload\":");
-        sch_json_value(&k->vbuf, ev, &k->key_opts, kafka_now_us());
+        sch_json_value(&k->vbuf, ev, &k->key_opts, cdc_wall_us());
         cdc_buf_putc(&k->vbuf, '}');
     }
 }
@@ -1295,7 +1273,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     cdc_buf_reset(&k->vbuf);
     if (k->avro) {
         /* Avro: what the encoder leaves empty is null (AvroConverter writes no bytes). */
-        if (kafka_avro_encode(k->avro, ev, name, kafka_now_us(), &k->kbuf, &k->vbuf, err) < 0) {
+        if (kafka_avro_encode(k->avro, ev, name, cdc_wall_us(), &k->kbuf, &k->vbuf, err) < 0) {
             if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
                 log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
                 err->code = CDC_E_QUEUE_FULL;
@@ -1314,7 +1292,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         if (!nullkey)
             sch_json_key(&k->kbuf, ev, &k->jopts);
         if (!nullval)
-            sch_json_value(&k->vbuf, ev, &k->jopts, kafka_now_us());
+            sch_json_value(&k->vbuf, ev, &k->jopts, cdc_wall_us());
     }
     if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf)) {
         cdc_buf_free(&k->kbuf);
@@ -1489,17 +1467,15 @@ static int
 kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 {
     kafka              *k = d->impl;
-    int64_t             t0 = kafka_mono_us();
+    int64_t             t0 = cdc_mono_us();
     rd_kafka_resp_err_t e = rd_kafka_flush(k->rk, timeout_ms);
 
     /* Durable also means read back, for the first record of a partition. */
     for (kafka_checks_poll(k); k->nchecks > 0 && !k->st.fatal; kafka_checks_poll(k)) {
-        struct timespec ts = { 0, 10 * 1000000L };
-
-        if (kafka_mono_us() - t0 > (int64_t) timeout_ms * 1000)
+        if (cdc_mono_us() - t0 > (int64_t) timeout_ms * 1000)
             return cdc_err_set(err, CDC_E_TIMEOUT, "kafka: %zu record(s) acknowledged but not "
                                "read back yet after %d ms", k->nchecks, timeout_ms);
-        nanosleep(&ts, NULL);
+        cdc_sleep_ms(10);
     }
     if (dest_status_check(&k->st, err) != 0)
         return -1;

@@ -7,8 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 
@@ -116,7 +116,7 @@ kafka_scan_windows(rd_kafka_t *rc, kafka_scan *scans, int n, uint64_t floor, int
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     int                              left = 0, rcode = -1;
-    struct timespec                  t0, now;
+    int64_t                          t0;
 
     for (int i = 0; i < n; i++)
         if (!scans[i].done) {
@@ -129,13 +129,12 @@ kafka_scan_windows(rd_kafka_t *rc, kafka_scan *scans, int n, uint64_t floor, int
         cdc_err_set(err, CDC_E_DEST, "kafka resume: assign failed");
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = cdc_mono_ms();
     while (left > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, 200);
         kafka_scan         *sc = NULL;
 
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - t0.tv_sec) * 1000 > timeout_ms) {
+        if (cdc_mono_ms() - t0 > timeout_ms) {
             cdc_err_set(err, CDC_E_TIMEOUT, "kafka resume: %d partition(s) were not read within "
                         "%d ms", left, timeout_ms);
             if (m)

@@ -3,8 +3,9 @@
  * librdkafka producer with acks=all; records are produced with F_COPY since
  * the event memory is an arena reset once write() returns.
  *
- * Durability.  Every position handed to the producer gets a slot in `ring`,
- * in produce order; commit_txn() adds (commit_lsn, CDC_SEQ_END), which needs
+ * Durability.  Every position handed to the producer gets a slot in `acks`
+ * (core/dest's in-flight ring; the slot's ticket tags the record), in
+ * produce order; commit_txn() adds (commit_lsn, CDC_SEQ_END), which needs
  * no acknowledgement of its own.  Delivery reports arrive out of order
  * across partitions and mark their slot done; the durable position is the
  * newest slot that is done together with all older ones (bottledwater's
@@ -37,6 +38,7 @@
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/dest/acks.h"
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
 #include "schemas/topic.h"
@@ -65,11 +67,6 @@ typedef struct kafka_topic {
     bool             *checked;  /* per partition: its first acknowledged record was read back */
     bool              dlq_ready;
 } kafka_topic;
-
-typedef struct kafka_slot {
-    cdc_pos pos;
-    bool    done;
-} kafka_slot;
 
 /* A first acknowledged record of a partition, to be read back (kafka_check_delivered). */
 typedef struct kafka_check {
@@ -113,10 +110,7 @@ typedef struct kafka {
     bool            wrote;              /* a record produced since the last progress() */
     kafka_topic   **topics;             /* open addressing, cap a power of two */
     size_t          ntopics, topics_cap;
-    kafka_slot     *ring;               /* slot of sequence s is ring[s & (ring_cap - 1)] */
-    uint64_t        head, next;         /* oldest unfinished slot, next to hand out */
-    size_t          ring_cap;
-    cdc_pos         durable;
+    dest_acks       acks;               /* positions in flight; its durable is ours */
     cdc_buf         kbuf, vbuf, hbuf;
     uint64_t        nrecords, nskipped, ndlq, nheartbeats;
     uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
@@ -131,46 +125,6 @@ typedef struct kafka {
        broker or transport error it keeps retrying (degraded until a flush succeeds) */
     dest_status     st;
 } kafka;
-
-/* ------------------------------------------------------------------ */
-/* The ring of positions in flight                                     */
-/* ------------------------------------------------------------------ */
-
-static uint64_t
-kafka_slot_new(kafka *k, cdc_pos pos, bool done)
-{
-    if (k->next - k->head == k->ring_cap) {
-        size_t      cap = k->ring_cap ? k->ring_cap * 2 : 1024;
-        kafka_slot *r = cdc_xcalloc(cap, sizeof(*r));
-
-        for (uint64_t s = k->head; s < k->next; s++)
-            r[s & (cap - 1)] = k->ring[s & (k->ring_cap - 1)];
-        free(k->ring);
-        k->ring = r;
-        k->ring_cap = cap;
-    }
-    k->ring[k->next & (k->ring_cap - 1)] = (kafka_slot) { pos, done };
-    return k->next++;
-}
-
-/* Moves the durable position past every finished slot at the head. */
-static void
-kafka_slot_advance(kafka *k)
-{
-    while (k->head < k->next && k->ring[k->head & (k->ring_cap - 1)].done) {
-        k->durable = k->ring[k->head & (k->ring_cap - 1)].pos;
-        k->head++;
-    }
-}
-
-static void
-kafka_slot_done(kafka *k, uint64_t s)
-{
-    if (s < k->head || s >= k->next)
-        return;     /* cannot happen: a report for a slot never handed out */
-    k->ring[s & (k->ring_cap - 1)].done = true;
-    kafka_slot_advance(k);
-}
 
 /* ------------------------------------------------------------------ */
 /* Failure bookkeeping                                                 */
@@ -400,7 +354,7 @@ kafka_checks_poll(kafka *k)
             continue;
         }
         if (verdict > 0)
-            kafka_slot_done(k, c->slot);
+            dest_acks_done(&k->acks, c->slot);
         else
             kafka_set_fatal(k, "kafka %s partition %d: the broker acknowledged position "
                             CDC_LSN_FMT " #%llu at offset %" PRId64 " but another record is "
@@ -435,7 +389,7 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* Until its first record is read back, a partition's slot stays unfinished. */
         if (is_dlq || kafka_check_delivered(k, m, slot))
-            kafka_slot_done(k, slot);
+            dest_acks_done(&k->acks, slot);
         return;
     }
     if (is_dlq || !kafka_err_permanent(m->err)) {
@@ -879,6 +833,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     k = cdc_xcalloc(1, sizeof(*k));
     k->id = d->id;
     dest_status_init(&k->st, "kafka transport");
+    dest_acks_init(&k->acks, (cdc_pos) { 0, 0 });
     k->prefix = cdc_xstrdup(c->topic_prefix ? c->topic_prefix
                             : env && env->topic_prefix ? env->topic_prefix : "");
     k->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
@@ -1319,12 +1274,11 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
 
     if (t->held && kafka_held_has(&t->held[part], ev->pos)) {
         k->nskipped++;      /* the partition has it from before the restart */
-        kafka_slot_new(k, ring_pos, true);
-        kafka_slot_advance(k);
+        dest_acks_done(&k->acks, dest_acks_push(&k->acks, ring_pos));
         return 0;
     }
     h = kafka_headers(k, ev);
-    slot = k->next;
+    slot = dest_acks_next(&k->acks);
     for (int waited_ms = 0;; waited_ms += KAFKA_FULL_POLL_MS) {
         e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -1349,7 +1303,7 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
         return cdc_err_set(err, CDC_E_DEST, "kafka %s partition %d: produce: %s", name,
                            (int) part, rd_kafka_err2str(e));
     }
-    kafka_slot_new(k, ring_pos, false);
+    dest_acks_push(&k->acks, ring_pos);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
         kafka_dlq(k, name, part, nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len,
                   nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
@@ -1436,8 +1390,8 @@ kafka_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
             k->tx.ended = true;
         }
     }
-    kafka_slot_new(k, end, true);
-    kafka_slot_advance(k);      /* past it only once everything before is acked */
+    /* past it only once everything before is acked */
+    dest_acks_done(&k->acks, dest_acks_push(&k->acks, end));
     rd_kafka_poll(k->rk, 0);
     return 0;
 }
@@ -1459,7 +1413,7 @@ kafka_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
     kafka_checks_poll(k);
     if (dest_status_check(&k->st, err) != 0)
         return -1;
-    *durable = k->durable;
+    *durable = k->acks.durable;
     return 0;
 }
 
@@ -1581,8 +1535,8 @@ kafka_health(cdc_dest *d, cdc_health *h)
                  "%llu records, %llu skipped, %llu dead letters, %d in flight, durable %X/%X "
                  "#%llu", (unsigned long long) k->nrecords, (unsigned long long) k->nskipped,
                  (unsigned long long) k->ndlq, rd_kafka_outq_len(k->rk),
-                 (unsigned) (k->durable.lsn >> 32), (unsigned) k->durable.lsn,
-                 (unsigned long long) k->durable.seq);
+                 (unsigned) (k->acks.durable.lsn >> 32), (unsigned) k->acks.durable.lsn,
+                 (unsigned long long) k->acks.durable.seq);
     }
 }
 
@@ -1631,7 +1585,7 @@ kafka_free(kafka *k)
     for (int i = 0; i < k->ntables; i++)
         free(k->tables[i]);
     free(k->tables);
-    free(k->ring);
+    dest_acks_free(&k->acks);
     free(k->prefix);
     free(k->database);
     free(k->dlq_suffix);

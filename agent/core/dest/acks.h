@@ -39,5 +39,12 @@ dest_acks_pending(const dest_acks *a)
 {
     return a->n;
 }
+/* The ticket the next dest_acks_push will return: for a request that must
+   carry its ticket before it is pushed (pushed only once it was accepted). */
+static inline uint64_t
+dest_acks_next(const dest_acks *a)
+{
+    return a->first_ticket + a->n;
+}
 
 #endif

@@ -19,7 +19,7 @@
 #include "agent/core/cdc_retry.h"
 
 typedef struct dest_acks {
-    struct dest_ack_slot *slots;    /* circular */
+    struct dest_ack_slot *slots;    /* circular; cap is 0 or a power of two (an index is masked) */
     size_t   cap, head, n;
     uint64_t first_ticket;          /* ticket of slots[head] */
     cdc_pos  durable;

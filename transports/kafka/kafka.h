@@ -35,7 +35,7 @@ typedef struct dest_kafka_prop {
 
 /* The cluster (platform.yaml's kafka block): how the producer and the
    consumers that read records back reach it, and how topics are created on
-   it.  Optional strings are NULL (or empty where librdkafka takes that). */
+   it.  An optional string left NULL keeps librdkafka's default. */
 typedef struct dest_kafka_cluster {
     const char *bootstrap_servers;          /* required */
     const char *security_protocol;
@@ -54,8 +54,9 @@ typedef struct dest_kafka_cluster {
 } dest_kafka_cluster;
 
 /* The transport's configuration; the agent fills it from the platform file
-   (agent/pipeline/dest_registry.c).  Everything is borrowed for the time of
-   open() only: the destination copies what it keeps. */
+   (agent/pipeline/dest_registry.c).  Borrowed: the structs (this one, the
+   cluster, the registry and Avro options) are read during open() only; the
+   strings inside the Avro options must outlive the destination. */
 typedef struct dest_kafka_conf {
     const dest_kafka_cluster *kafka;
     const char      *topic_prefix;

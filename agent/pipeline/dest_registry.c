@@ -153,12 +153,39 @@ avro_opts(const cdc_config *cfg, const cdc_dest_env *env, sch_avro_opts *o, cdc_
     return 0;
 }
 
+/* The cluster settings of platform.yaml's kafka block; *props (kafka.properties) is
+   allocated here and freed by the caller once the destination is open. */
+static dest_kafka_cluster
+kafka_cluster(const cfg_kafka *k, dest_kafka_prop **props)
+{
+    *props = cdc_xcalloc((size_t) k->properties.n + 1, sizeof(**props));
+    for (int i = 0; i < k->properties.n; i++)
+        (*props)[i] = (dest_kafka_prop) { k->properties.items[i].key,
+                                          k->properties.items[i].value };
+    return (dest_kafka_cluster) {
+        .bootstrap_servers = k->bootstrap_servers,
+        .security_protocol = k->security_protocol,
+        .ssl_ca_location = k->ssl_ca_location,
+        .ssl_certificate_location = k->ssl_certificate_location,
+        .ssl_key_location = k->ssl_key_location,
+        .auth_mechanism = k->auth_mechanism,
+        .sasl_username = k->sasl_username,
+        .sasl_password = k->sasl_password,
+        .properties = { *props, k->properties.n },
+        .topic_num_partitions = k->topic_num_partitions,
+        .topic_replication_factor = k->topic_replication_factor,
+    };
+}
+
 cdc_dest *
 agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
     const cfg_platform *pf = &cfg->platform;
     cdc_dest           *d;
     sch_avro_opts       ao;
+    dest_kafka_prop    *props;
+    dest_kafka_cluster  kc;
+    int                 rc_open;
     sr_conf             rc = {
         .url = pf->kafka.schema_registry_url,
         .basic_auth_user = pf->kafka.schema_registry_username && *pf->kafka.schema_registry_username
@@ -181,8 +208,9 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
                     cfg_transport_mode_name(pf->transport_mode));
         return NULL;
     }
+    kc = kafka_cluster(&pf->kafka, &props);
     dest_kafka_conf c = {
-        .kafka = &pf->kafka,
+        .kafka = &kc,
         .topic_prefix = cfg->pipeline.topic_prefix,
         .serialization = pf->kafka.serialization == CFG_SERIALIZATION_JSON ? DEST_KAFKA_SER_JSON
                                                                             : DEST_KAFKA_SER_AVRO,
@@ -196,12 +224,16 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .tables = cfg->pipeline.source.tables,
         .ntables = cfg->pipeline.source.ntables,
     };
-    if (avro_opts(cfg, env, &ao, err) < 0)
+    if (avro_opts(cfg, env, &ao, err) < 0) {
+        free(props);
         return NULL;
+    }
     d = cdc_xcalloc(1, sizeof(*d));
     d->id = "kafka";
     d->ops = &dest_kafka_ops;
-    if (d->ops->open(d, &c, env, err) < 0) {
+    rc_open = d->ops->open(d, &c, env, err);   /* copies what it keeps */
+    free(props);
+    if (rc_open < 0) {
         cdc_err_wrap(err, "kafka transport");
         free(d);
         return NULL;

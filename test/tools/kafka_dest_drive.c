@@ -187,15 +187,15 @@ drive(cdc_dest *d, long rows, int sleep_ms)
 int
 main(int argc, char **argv)
 {
-    cfg_kafka       kc = { 0 };
-    dest_kafka_conf c = { .kafka = &kc, .json_schemas_enable = true, .dlq_suffix = "dlq",
-                          .dlq_enabled = true };
+    dest_kafka_cluster kc = { 0 };
+    dest_kafka_conf    c = { .kafka = &kc, .json_schemas_enable = true, .dlq_suffix = "dlq",
+                             .dlq_enabled = true };
     /* Every run starts from the first position, as if the slot had never moved. */
-    cdc_dest_env    env = { .pipeline_id = "drive", .database = "cdc_demo", .resume_lsn = 1 };
-    cdc_dest        d = { .ops = &dest_kafka_ops, .id = "kafka" };
-    cdc_err         err = { 0 };
-    cdc_pos         last, p = { 0, 0 };
-    int             rc = 1;
+    cdc_dest_env       env = { .pipeline_id = "drive", .database = "cdc_demo", .resume_lsn = 1 };
+    cdc_dest           d = { .ops = &dest_kafka_ops, .id = "kafka" };
+    cdc_err            err = { 0 };
+    cdc_pos            last, p = { 0, 0 };
+    int                rc = 1;
 
     if (argc < 4) {
         fprintf(stderr, "usage: kafka_dest_drive BOOTSTRAP PREFIX ROWS [PARTITIONS [SLEEP_MS]]\n");

@@ -22,8 +22,8 @@
 static rd_kafka_t              *mrk;   /* owns the mock cluster */
 static rd_kafka_t              *qrk;   /* asks it for watermarks */
 static rd_kafka_mock_cluster_t *mc;
-static cfg_kafka                kc;
-static cfg_kv                   props[4];
+static dest_kafka_cluster       kc;
+static dest_kafka_prop          props[4];
 static cdc_col                  cols[2];
 static cdc_rel                  rel;
 static cdc_txn                  txn;
@@ -73,7 +73,7 @@ teardown(void)
 static void
 add_prop(const char *k, const char *v)
 {
-    props[kc.properties.n++] = (cfg_kv) { (char *) k, (char *) v };
+    props[kc.properties.n++] = (dest_kafka_prop) { k, v };
 }
 
 /* Opens the destination as after a restart whose slot stood at resume_lsn. */

@@ -82,6 +82,30 @@ START_TEST(ring_grows)
 }
 END_TEST
 
+/* Grows while the ring has wrapped (head inside the array); next() names the coming ticket. */
+START_TEST(ring_wraps_and_grows)
+{
+    dest_acks a;
+    uint64_t  t = 0;
+
+    dest_acks_init(&a, (cdc_pos) { 0, 0 });
+    for (uint64_t i = 1; i <= 60; i++)
+        dest_acks_done(&a, dest_acks_push(&a, (cdc_pos) { i, 0 }));
+    for (uint64_t i = 61; i <= 300; i++) {
+        ck_assert_uint_eq(dest_acks_next(&a), i - 1);
+        t = dest_acks_push(&a, (cdc_pos) { i, 0 });
+        ck_assert_uint_eq(t, i - 1);
+    }
+    for (uint64_t i = t; i > 60; i--)
+        dest_acks_done(&a, i);
+    ck_assert_uint_eq(a.durable.lsn, 60);
+    dest_acks_done(&a, 60);
+    ck_assert_uint_eq(a.durable.lsn, 300);
+    ck_assert_uint_eq(dest_acks_pending(&a), 0);
+    dest_acks_free(&a);
+}
+END_TEST
+
 START_TEST(idempotency_key)
 {
     char k[100];
@@ -203,6 +227,7 @@ sinks_suite(void)
     tc = tcase_create("ring");
     tcase_add_test(tc, ring_out_of_order);
     tcase_add_test(tc, ring_grows);
+    tcase_add_test(tc, ring_wraps_and_grows);
     suite_add_tcase(s, tc);
     tc = tcase_create("webhook");
     tcase_add_test(tc, idempotency_key);

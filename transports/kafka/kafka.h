@@ -21,17 +21,44 @@
 
 #include <stdbool.h>
 
-#include "agent/config/config.h"
 #include "agent/core/dest/cdc_dest.h"
 #include "schemas/avro.h"
 #include "schemas/registry.h"
 
 enum { DEST_KAFKA_SER_JSON = 0, DEST_KAFKA_SER_AVRO = 1 };
 
-/* The transport's configuration; the agent fills it from the platform file.
-   Everything is borrowed and must outlive the destination. */
+/* One librdkafka property (kafka.properties), passed to rd_kafka_conf_set as it is. */
+typedef struct dest_kafka_prop {
+    const char *key;
+    const char *value;
+} dest_kafka_prop;
+
+/* The cluster (platform.yaml's kafka block): how the producer and the
+   consumers that read records back reach it, and how topics are created on
+   it.  An optional string left NULL keeps librdkafka's default. */
+typedef struct dest_kafka_cluster {
+    const char *bootstrap_servers;          /* required */
+    const char *security_protocol;
+    const char *ssl_ca_location;
+    const char *ssl_certificate_location;
+    const char *ssl_key_location;
+    const char *auth_mechanism;             /* "none", "sasl_plain", "sasl_scram_256", ... */
+    const char *sasl_username;
+    const char *sasl_password;
+    struct {
+        const dest_kafka_prop *items;       /* applied last: they override our defaults */
+        int                    n;
+    } properties;
+    int         topic_num_partitions;       /* for the topics it creates; <= 0: 1 */
+    int         topic_replication_factor;   /* <= 0: 1 */
+} dest_kafka_cluster;
+
+/* The transport's configuration; the agent fills it from the platform file
+   (agent/pipeline/dest_registry.c).  Borrowed: the structs (this one, the
+   cluster, the registry and Avro options) are read during open() only; the
+   strings inside the Avro options must outlive the destination. */
 typedef struct dest_kafka_conf {
-    const cfg_kafka *kafka;
+    const dest_kafka_cluster *kafka;
     const char      *topic_prefix;
     int              serialization;     /* DEST_KAFKA_SER_JSON or DEST_KAFKA_SER_AVRO */
     bool             json_schemas_enable;

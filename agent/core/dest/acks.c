@@ -32,13 +32,13 @@ dest_acks_push(dest_acks *a, cdc_pos pos)
         struct dest_ack_slot *s = cdc_xmalloc(ncap * sizeof(*s));
 
         for (size_t i = 0; i < a->n; i++)
-            s[i] = a->slots[(a->head + i) % a->cap];
+            s[i] = a->slots[(a->head + i) & (a->cap - 1)];
         free(a->slots);
         a->slots = s;
         a->cap = ncap;
         a->head = 0;
     }
-    a->slots[(a->head + a->n) % a->cap] = (struct dest_ack_slot) { pos, false };
+    a->slots[(a->head + a->n) & (a->cap - 1)] = (struct dest_ack_slot) { pos, false };
     a->n++;
     return a->first_ticket + a->n - 1;
 }
@@ -47,7 +47,7 @@ void
 dest_acks_update(dest_acks *a, uint64_t ticket, cdc_pos pos)
 {
     if (ticket >= a->first_ticket && ticket < a->first_ticket + a->n)
-        a->slots[(a->head + (size_t) (ticket - a->first_ticket)) % a->cap].pos = pos;
+        a->slots[(a->head + (size_t) (ticket - a->first_ticket)) & (a->cap - 1)].pos = pos;
 }
 
 void
@@ -55,11 +55,11 @@ dest_acks_done(dest_acks *a, uint64_t ticket)
 {
     if (ticket < a->first_ticket || ticket >= a->first_ticket + a->n)
         return;     /* already popped, or never pushed */
-    a->slots[(a->head + (size_t) (ticket - a->first_ticket)) % a->cap].done = true;
+    a->slots[(a->head + (size_t) (ticket - a->first_ticket)) & (a->cap - 1)].done = true;
     while (a->n > 0 && a->slots[a->head].done) {
         if (cdc_pos_cmp(a->slots[a->head].pos, a->durable) > 0)
             a->durable = a->slots[a->head].pos;
-        a->head = (a->head + 1) % a->cap;
+        a->head = (a->head + 1) & (a->cap - 1);
         a->n--;
         a->first_ticket++;
     }

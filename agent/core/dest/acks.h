@@ -19,7 +19,7 @@
 #include "agent/core/cdc_retry.h"
 
 typedef struct dest_acks {
-    struct dest_ack_slot *slots;    /* circular */
+    struct dest_ack_slot *slots;    /* circular; cap is 0 or a power of two (an index is masked) */
     size_t   cap, head, n;
     uint64_t first_ticket;          /* ticket of slots[head] */
     cdc_pos  durable;
@@ -38,6 +38,13 @@ static inline size_t
 dest_acks_pending(const dest_acks *a)
 {
     return a->n;
+}
+/* The ticket the next dest_acks_push will return: for a request that must
+   carry its ticket before it is pushed (pushed only once it was accepted). */
+static inline uint64_t
+dest_acks_next(const dest_acks *a)
+{
+    return a->first_ticket + a->n;
 }
 
 #endif

@@ -1,0 +1,136 @@
+/*
+ * The Kafka destination's inside, shared by its files and by nothing outside
+ * transports/kafka/ (the interface is kafka.h):
+ *   kafka.c         the destination: open, write, commit_txn, progress, flush,
+ *                   heartbeat, health, close; dead letters; delivery reports
+ *   kafka_conf.c    librdkafka configuration: our producer defaults, the
+ *                   cluster's settings, properties that would void durability
+ *   kafka_topic.c   topics: names, partitions, the table of open topics, creation
+ *   kafka_check.c   reading back the first acknowledged record of each partition
+ *   kafka_resume.c  restart: what the partitions already hold (resume_from)
+ * Everything runs on the agent's main loop (librdkafka's callbacks run inside
+ * rd_kafka_poll/flush), so nothing here locks.
+ */
+#ifndef CDC_TRANSPORTS_KAFKA_INT_H
+#define CDC_TRANSPORTS_KAFKA_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
+#include "agent/core/dest/acks.h"
+#include "agent/core/dest/cdc_dest.h"
+#include "agent/core/dest/status.h"
+#include "schemas/json.h"
+#include "transports/kafka/kafka.h"
+#include "transports/kafka/kafka_avro.h"
+#include "transports/kafka/kafka_resume.h"
+#include "transports/kafka/kafka_txmeta.h"
+
+#define KAFKA_FAC        "dest.kafka"
+#define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
+#define KAFKA_RESUME_MS  20000  /* reading the last records at start */
+#define KAFKA_TX_TOPIC   "transaction"  /* Debezium's topic.transaction default */
+
+/* A topic this destination writes, with what resume found in it. */
+typedef struct kafka_topic {
+    char             *name;
+    rd_kafka_topic_t *rkt;
+    int32_t           nparts;
+    kafka_held       *held;     /* per partition, from resume; NULL: nothing held */
+    bool             *checked;  /* per partition: its first acknowledged record was read back */
+    bool              dlq_ready;
+} kafka_topic;
+
+/* A first acknowledged record of a partition, to be read back (kafka_check_delivered). */
+typedef struct kafka_check {
+    kafka_topic      *t;
+    rd_kafka_topic_t *crkt;     /* the topic on the reading consumer */
+    int32_t           part;
+    int64_t           offset;
+    cdc_pos           want;
+    uint64_t          slot;
+} kafka_check;
+
+/* JSON with schemas: the Connect schema nodes of one relation version, rendered once. */
+typedef struct kafka_schemas {
+    struct kafka_schemas *next;
+    uint32_t              relid, version;
+    char                 *key, *value;
+} kafka_schemas;
+
+#define KAFKA_SCHEMA_BUCKETS 256
+
+typedef struct kafka {
+    rd_kafka_t     *rk;
+    const char     *id;
+    char           *prefix;
+    char           *database;
+    char           *dlq_suffix;
+    bool            dlq_enabled;
+    int             nparts_new, rf_new;
+    sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
+    kafka_avro     *avro;               /* serialization avro; NULL: JSON */
+    kafka_schemas  *schemas[KAFKA_SCHEMA_BUCKETS];
+    rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
+    rd_kafka_t     *check_rk;           /* reads first records back (kafka_check_delivered) */
+    kafka_check    *checks;             /* ... those not read back yet */
+    size_t          nchecks;
+    size_t          unchecked;          /* partitions whose first record is not read back yet */
+    bool            wrote;              /* a record produced since the last progress() */
+    kafka_topic   **topics;             /* open addressing, cap a power of two */
+    size_t          ntopics, topics_cap;
+    dest_acks       acks;               /* positions in flight; its durable is ours */
+    cdc_buf         kbuf, vbuf, hbuf;
+    uint64_t        nrecords, nskipped, ndlq, nheartbeats;
+    uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
+    kafka_topic    *hb_topic;           /* "__debezium-heartbeat.{prefix}", at first heartbeat */
+    bool            tx_on;              /* provide_transaction_metadata */
+    ktx             tx;                 /* ... the transaction being counted */
+    uint32_t        tx_key_id, tx_value_id;     /* Avro: its subjects' ids, once registered */
+    bool            tx_registered;
+    char          **tables;             /* topics to create at start (owned) */
+    int             ntables;
+    /* fatal: failed for good (the first cause); failing: librdkafka reported a
+       broker or transport error it keeps retrying (degraded until a flush succeeds) */
+    dest_status     st;
+} kafka;
+
+/* kafka.c */
+/* Fails the destination for good; the first cause is kept and logged. */
+void kafka_set_fatal(kafka *k, const char *fmt, ...) CDC_PRINTF(2, 3);
+void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
+/* kafka_conf.c */
+int              kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                                cdc_err *err);
+rd_kafka_conf_t *kafka_conf_base(const dest_kafka_cluster *kc, cdc_err *err);
+int              kafka_check_props(const dest_kafka_cluster *kc, cdc_err *err);
+rd_kafka_conf_t *kafka_conf_producer(kafka *k, const dest_kafka_cluster *kc, cdc_err *err);
+
+/* kafka_topic.c */
+kafka_topic *kafka_topic_find(kafka *k, const char *name);
+kafka_topic *kafka_topic_add(kafka *k, const char *name, int32_t nparts, bool read_back);
+int          kafka_create_topic(kafka *k, const char *name, int nparts, cdc_err *err);
+int32_t      kafka_topic_nparts(kafka *k, const char *name, int tries, bool led, cdc_err *err);
+kafka_topic *kafka_topic_get(kafka *k, const char *name, cdc_err *err);
+bool         kafka_ours(const kafka *k, const char *name);
+void         kafka_create_known(kafka *k);
+void         kafka_topic_name(const kafka *k, const cdc_event *ev, char *out, size_t outsz);
+int32_t      kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key,
+                             bool nullkey);
+
+/* kafka_check.c */
+void kafka_check_drop(kafka *k, size_t i);
+bool kafka_check_delivered(kafka *k, const rd_kafka_message_t *m, uint64_t slot);
+void kafka_checks_poll(kafka *k);
+
+/* kafka_resume.c */
+int  kafka_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err);
+
+#endif

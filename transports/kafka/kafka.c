@@ -42,6 +42,7 @@
 #include "agent/core/dest/acks.h"
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
+#include "schemas/topic.h"
 #include "transports/kafka/kafka_avro.h"
 #include "transports/kafka/kafka_resume.h"
 #include "transports/kafka/kafka_txmeta.h"
@@ -456,7 +457,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         withblock.tx_block = ktx_count(&k->tx, ev);
         ev = &withblock;
     }
-    kafka_topic_name(k, ev, name, sizeof(name));
+    sch_event_topic(ev, k->prefix, name, sizeof(name));
     if ((t = kafka_topic_get(k, name, err)) == NULL) {
         /* A broker that cannot be reached makes the agent wait, like a full
            queue does: the router flushes and offers the event again. */

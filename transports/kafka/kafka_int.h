@@ -121,7 +121,6 @@ int32_t      kafka_topic_nparts(kafka *k, const char *name, int tries, bool led,
 kafka_topic *kafka_topic_get(kafka *k, const char *name, cdc_err *err);
 bool         kafka_ours(const kafka *k, const char *name);
 void         kafka_create_known(kafka *k);
-void         kafka_topic_name(const kafka *k, const cdc_event *ev, char *out, size_t outsz);
 int32_t      kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key,
                              bool nullkey);
 

@@ -271,17 +271,6 @@ kafka_create_known(kafka *k)
 /* The topic and the partition of a record                             */
 /* ------------------------------------------------------------------ */
 
-void
-kafka_topic_name(const kafka *k, const cdc_event *ev, char *out, size_t outsz)
-{
-    if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
-        snprintf(out, outsz, "%s.message", k->prefix);
-    else if (ev->rel->topic)
-        snprintf(out, outsz, "%s", ev->rel->topic);
-    else
-        sch_topic_name(k->prefix, ev->rel->nspname, ev->rel->relname, out, outsz);
-}
-
 /*
  * The partition for an event: murmur2 of the key bytes as the Java
  * producer's default partitioner computes it; a keyless record's partition

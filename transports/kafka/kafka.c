@@ -52,186 +52,10 @@
    transaction committing at cdc.commit_lsn (no event uses these ordinals). */
 #define KAFKA_SEQ_TX_BEGIN (CDC_SEQ_END - 3)
 #define KAFKA_SEQ_TX_END   (CDC_SEQ_END - 2)
-/* Delivery-report tags: (slot << 1) | is_dead_letter, or this for heartbeats. */
-#define KAFKA_TAG_HEARTBEAT UINTPTR_MAX
 /* A full producer buffer: how long a write waits for room, polling in steps,
    before it hands the backpressure to the router. */
 #define KAFKA_FULL_WAIT_MS 500
 #define KAFKA_FULL_POLL_MS 5
-
-/* ------------------------------------------------------------------ */
-/* Failure bookkeeping                                                 */
-/* ------------------------------------------------------------------ */
-
-void
-kafka_set_fatal(kafka *k, const char *fmt, ...)
-{
-    char    msg[sizeof(k->st.lasterr)];
-    va_list ap;
-
-    if (k->st.fatal)
-        return;     /* the first cause is the one worth reporting */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    dest_status_fatal(&k->st, "%s", msg);
-    log_error(KAFKA_FAC, "%s", msg);
-}
-
-/* Per-record refusals that no retry can fix: such a record goes to the DLQ. */
-static bool
-kafka_err_permanent(rd_kafka_resp_err_t e)
-{
-    switch (e) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* Dead letters                                                        */
-/* ------------------------------------------------------------------ */
-
-static void
-kafka_hdr_str(rd_kafka_headers_t *h, const char *name, const char *v)
-{
-    rd_kafka_header_add(h, name, -1, v, -1);
-}
-
-static void
-kafka_hdr_i64(rd_kafka_headers_t *h, const char *name, int64_t v)
-{
-    char tmp[24];
-
-    snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    rd_kafka_header_add(h, name, -1, tmp, -1);
-}
-
-/*
- * Sends a refused record to "{topic}.{dlq_suffix}" with the platform's
- * diagnostic headers, under the same slot: the slot is done when the DLQ
- * write is acked.  A value that was refused for its size is left out (it
- * would be refused again); the error message says so.
- * @param hdrs  taken: owned by the DLQ record or freed, even on failure.
- * @returns 0, or -1 with the destination failed.
- */
-static int
-kafka_dlq(kafka *k, const char *topic, int32_t part, const void *key, size_t klen,
-          const void *val, size_t vlen, rd_kafka_headers_t *hdrs, rd_kafka_resp_err_t why,
-          uint64_t slot)
-{
-    char                dlq[320], msg[200];
-    bool                size = why == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-                               why == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
-    rd_kafka_resp_err_t e;
-
-    if (!k->dlq_enabled) {
-        rd_kafka_headers_destroy(hdrs);
-        kafka_set_fatal(k, "kafka %s partition %d: record refused (%s) and dlq is disabled",
-                        topic, (int) part, rd_kafka_err2str(why));
-        return -1;
-    }
-    snprintf(dlq, sizeof(dlq), "%s.%s", topic, k->dlq_suffix);
-    if (size)
-        snprintf(msg, sizeof(msg), "%s (value of %zu bytes dropped from the dead letter)",
-                 rd_kafka_err2str(why), vlen);
-    else
-        snprintf(msg, sizeof(msg), "%s", rd_kafka_err2str(why));
-    if (hdrs == NULL)
-        hdrs = rd_kafka_headers_new(8);
-    kafka_hdr_str(hdrs, "dlq.source_topic", topic);
-    kafka_hdr_i64(hdrs, "dlq.source_partition", part);
-    kafka_hdr_i64(hdrs, "dlq.source_offset", -1);   /* the record never got one */
-    kafka_hdr_str(hdrs, "dlq.error_type", rd_kafka_err2name(why));
-    kafka_hdr_str(hdrs, "dlq.error_message", msg);
-    kafka_hdr_str(hdrs, "dlq.stacktrace", "");
-    kafka_hdr_i64(hdrs, "dlq.timestamp", cdc_wall_ms());
-    kafka_hdr_str(hdrs, "dlq.sink_id", k->id ? k->id : "kafka");
-    e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY((void *) key, klen),
-                          RD_KAFKA_V_VALUE(size ? NULL : (void *) val, size ? 0 : vlen),
-                          RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE((void *) (uintptr_t) ((slot << 1) | 1)),
-                          RD_KAFKA_V_END);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_headers_destroy(hdrs);
-        kafka_set_fatal(k, "kafka %s: writing the dead letter failed: %s", dlq,
-                        rd_kafka_err2str(e));
-        return -1;
-    }
-    k->ndlq++;
-    log_warn(KAFKA_FAC, "%s partition %d: record refused (%s); sent to %s", topic, (int) part,
-             rd_kafka_err2str(why), dlq);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* librdkafka callbacks (run inside rd_kafka_poll/flush: main loop)    */
-/* ------------------------------------------------------------------ */
-
-void
-kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    kafka              *k = opaque;
-    uintptr_t           tag = (uintptr_t) m->_private;
-    uint64_t            slot = (uint64_t) tag >> 1;
-    bool                is_dlq = tag & 1;
-    rd_kafka_headers_t *h = NULL;
-
-    (void) rk;
-    if (tag == KAFKA_TAG_HEARTBEAT) {
-        /* Outside the event stream: a lost heartbeat loses no change. */
-        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            log_warn(KAFKA_FAC, "%s: heartbeat not delivered: %s", rd_kafka_topic_name(m->rkt),
-                     rd_kafka_err2str(m->err));
-        return;
-    }
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* Until its first record is read back, a partition's slot stays unfinished. */
-        if (is_dlq || kafka_check_delivered(k, m, slot))
-            dest_acks_done(&k->acks, slot);
-        return;
-    }
-    if (is_dlq || !kafka_err_permanent(m->err)) {
-        kafka_set_fatal(k, "kafka %s partition %d: delivery failed: %s%s",
-                        rd_kafka_topic_name(m->rkt), (int) m->partition,
-                        rd_kafka_err2str(m->err), is_dlq ? " (dead letter)" : "");
-        return;
-    }
-    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = rd_kafka_headers_copy(h);
-    else
-        h = NULL;
-    kafka_dlq(k, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len, m->payload,
-              m->len, h, m->err, slot);
-}
-
-void
-kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    kafka *k = opaque;
-    char   buf[200];
-
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, buf, sizeof(buf));
-
-        kafka_set_fatal(k, "kafka producer fatal error: %s: %s", rd_kafka_err2name(e), buf);
-        return;
-    }
-    /* Broker down, transport errors: librdkafka keeps retrying; the agent
-       waits (backpressure) and health() says why. */
-    if (!k->st.fatal)  /* the message kept stays the fatal one */
-        dest_status_failing(&k->st, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err),
-                            reason);
-    log_warn(KAFKA_FAC, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
-}
 
 /* ------------------------------------------------------------------ */
 /* open                                                                */
@@ -292,6 +116,8 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         goto fail;
     if ((pc = kafka_conf_producer(k, c->kafka, err)) == NULL)
         goto fail;
+    rd_kafka_conf_set_dr_msg_cb(pc, kafka_dr_cb);
+    rd_kafka_conf_set_error_cb(pc, kafka_error_cb);
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
     if (k->rk == NULL) {
         rd_kafka_conf_destroy(pc);

@@ -171,8 +171,6 @@ kafka_conf_producer(kafka *k, const dest_kafka_cluster *kc, cdc_err *err)
     if (kafka_conf_apply(conf, kc, err) != 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, k);
-    rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
-    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

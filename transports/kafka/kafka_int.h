@@ -2,11 +2,13 @@
  * The Kafka destination's inside, shared by its files and by nothing outside
  * transports/kafka/ (the interface is kafka.h):
  *   kafka.c         the destination: open, write, commit_txn, progress, flush,
- *                   heartbeat, health, close; dead letters; delivery reports
+ *                   heartbeat, health, close
  *   kafka_conf.c    librdkafka configuration: our producer defaults, the
  *                   cluster's settings, properties that would void durability
  *   kafka_topic.c   topics: names, partitions, the table of open topics, creation
- *   kafka_check.c   reading back the first acknowledged record of each partition
+ *   kafka_delivery.c what comes back: delivery reports, client errors, the
+ *                   failure state, dead letters, and reading back the first
+ *                   acknowledged record of each partition
  *   kafka_resume.c  restart: what the partitions already hold (resume_from)
  * Everything runs on the agent's main loop (librdkafka's callbacks run inside
  * rd_kafka_poll/flush), so nothing here locks.
@@ -100,11 +102,8 @@ typedef struct kafka {
     dest_status     st;
 } kafka;
 
-/* kafka.c */
-/* Fails the destination for good; the first cause is kept and logged. */
-void kafka_set_fatal(kafka *k, const char *fmt, ...) CDC_PRINTF(2, 3);
-void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* Delivery-report tags: (slot << 1) | is_dead_letter, or this for heartbeats. */
+#define KAFKA_TAG_HEARTBEAT UINTPTR_MAX
 
 /* kafka_conf.c */
 int              kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -124,7 +123,16 @@ void         kafka_create_known(kafka *k);
 int32_t      kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key,
                              bool nullkey);
 
-/* kafka_check.c */
+/* kafka_delivery.c */
+/* Fails the destination for good; the first cause is kept and logged. */
+void kafka_set_fatal(kafka *k, const char *fmt, ...) CDC_PRINTF(2, 3);
+void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* Per-record refusals that no retry can fix: such a record goes to the DLQ. */
+bool kafka_err_permanent(rd_kafka_resp_err_t e);
+int  kafka_dlq(kafka *k, const char *topic, int32_t part, const void *key, size_t klen,
+               const void *val, size_t vlen, rd_kafka_headers_t *hdrs, rd_kafka_resp_err_t why,
+               uint64_t slot);
 void kafka_check_drop(kafka *k, size_t i);
 bool kafka_check_delivered(kafka *k, const rd_kafka_message_t *m, uint64_t slot);
 void kafka_checks_poll(kafka *k);

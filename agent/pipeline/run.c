@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_retry.h"
 #include "agent/pipeline/capture.h"
 #include "agent/pipeline/run_int.h"
 #include "agent/core/cdc_log.h"
@@ -259,25 +260,21 @@ start_stream(agent *ag, cdc_err *err)
                       ag->proto >= 2, ver >= 140000, err);
 }
 
-/* Reconnects after a lost connection, with capped exponential backoff and jitter. */
+/* Reconnects after a lost connection, waiting by the retry.* rule (agent/core/cdc_retry.h). */
 static int
 reconnect(agent *ag, cdc_err *err)
 {
-    const cfg_retry *rt = &ag->cfg->platform.retry;
-    double           wait = rt->initial_wait_seconds > 0 ? rt->initial_wait_seconds : 1;
-    int              max = ag->cfg->platform.agent.reconnect_max_attempts;
+    cdc_retry_conf rule = cfg_retry_conf(&ag->cfg->platform.retry);
+    int            max = ag->cfg->platform.agent.reconnect_max_attempts;
 
     for (int attempt = 1; !stop_requested && (max == 0 || attempt <= max); attempt++) {
-        double sleep_s = wait * (rt->jitter ? 0.5 + (double) rand() / RAND_MAX / 2 : 1);
+        double sleep_s = (double) cdc_retry_delay_ms(&rule, attempt, &ag->rng) / 1000;
 
         log_warn("agent", "%s; reconnecting in %.1f s (attempt %d)", err->msg, sleep_s, attempt);
         agent_metrics_error(ag->metrics, err->code);
         agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_RECONNECTING, err->msg);
         agent_sd_status("reconnecting (attempt %d): %s", attempt, err->msg);
         agent_sd_sleep(sleep_s, &stop_requested);
-        wait = wait * (rt->multiplier > 1 ? rt->multiplier : 2);
-        if (wait > rt->max_wait_seconds)
-            wait = rt->max_wait_seconds;
         repl_close(ag->rs);
         ag->rs = NULL;
         PQfinish(ag->sql);
@@ -451,7 +448,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     stop_requested = 0;
     install_signals();
     warn_unbuilt(cfg);
-    srand((unsigned) time(NULL) ^ (unsigned) getpid());
+    ag.rng = cdc_rng_seed();
     if (cfg->platform.agent.stop_lsn && *cfg->platform.agent.stop_lsn &&
         cdc_lsn_parse(cfg->platform.agent.stop_lsn, &ag.stop_lsn) < 0)
         return cdc_err_set(err, CDC_E_CONFIG, "agent.stop_lsn: \"%s\" is not an LSN (X/Y)",

@@ -48,6 +48,7 @@ typedef struct agent {
     agent_health     *health;
     agent_heartbeat  *heartbeat;    /* NULL: source.heartbeat_interval_ms is 0 */
     volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT (run.c) */
+    uint64_t          rng;          /* reconnect jitter (cdc_rng_next) */
     agent_state       state;        /* the slot's record (agent/pipeline/state.h) */
     bool              state_on;     /* kept: prepare_source() wrote it once */
     bool              state_failing;/* the last save failed (logged once) */

@@ -30,7 +30,7 @@ agent_metrics_new(const char *pipeline_id, const char *slot)
 
     m->pipeline_id = cdc_xstrdup(pipeline_id ? pipeline_id : "");
     m->slot = cdc_xstrdup(slot ? slot : "");
-    m->start_time = (int64_t) time(NULL);
+    m->start_time = cdc_wall_ms() / 1000;
     pthread_mutex_init(&m->lock, NULL);
     return m;
 }

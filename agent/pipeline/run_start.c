@@ -412,7 +412,7 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
         /* Each destination makes things durable at its own pace (flush intervals, batches,
            retries): poll, do not force a flush. */
         run_update_metrics(ag);
-        nanosleep(&(struct timespec) { 0, 20 * 1000 * 1000 }, NULL);
+        cdc_sleep_ms(20);
     }
     ag->state.snapshot = AGENT_SNAP_DELIVERED;
     note_snapshot_dests(ag, false);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "agent/source/catalog.h"
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
@@ -24,53 +25,6 @@
 #include "agent/cmd/verify_int.h"
 
 #define VERIFY_FAC "verify"
-
-void
-verify_add_diff(verify_table *t, verify_kind kind, json_t *key, char *row, char *detail)
-{
-    if (t->ndiffs == VERIFY_MAX_DIFFS) {
-        t->more = true;
-        json_decref(key);
-        free(row);
-        free(detail);
-        return;
-    }
-    t->diffs[t->ndiffs++] = (verify_diff) { kind, key, row, detail };
-}
-
-void
-verify_table_clear(verify_table *t)
-{
-    for (int i = 0; i < t->ndiffs; i++) {
-        json_decref(t->diffs[i].key);
-        free(t->diffs[i].row);
-        free(t->diffs[i].detail);
-    }
-    memset(t, 0, sizeof(*t));
-}
-
-void
-verify_key_names(const cdc_rel *rel, char *out, size_t outsz)
-{
-    size_t len = 0;
-
-    out[0] = '\0';
-    for (int k = 1; k <= rel->nkeys; k++)
-        for (int i = 0; i < rel->ncols; i++)
-            if (rel->cols[i].key_pos == k && len < outsz) {
-                snprintf(out + len, outsz - len, "%s%s", len ? ", " : "", rel->cols[i].name);
-                len = strlen(out);
-            }
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---------------------------------------------------------------- the request */
 
@@ -363,14 +317,6 @@ print_result(const cdc_config *cfg, const cfg_sink *sink, const verify_table *ts
 
 /* ---------------------------------------------------------------- the command */
 
-static void
-pause_s(double s)
-{
-    struct timespec ts = { (time_t) s, (long) ((s - (double) (time_t) s) * 1e9) };
-
-    nanosleep(&ts, NULL);
-}
-
 int
 agent_verify(const cdc_config *cfg, const agent_verify_opts *o, int *ndiffering, cdc_err *err)
 {
@@ -379,24 +325,27 @@ agent_verify(const cdc_config *cfg, const agent_verify_opts *o, int *ndiffering,
     const cfg_sink *sink = pick_sink(cfg, o->sink_id, err);
     int             n = 0, ranges = o->ranges > 0 ? o->ranges : AGENT_VERIFY_RANGES_DEFAULT;
     int             attempts = 0, ndiff = 0, rc = -1;
-    double          deadline = now_s() + o->wait_seconds;
+    double          deadline = cdc_mono_s() + o->wait_seconds;
 
     if (sink == NULL || pick_tables(cfg, o, tables, &n, err) < 0)
         goto out;
     for (;;) {
+        double left;
+
         attempts++;
         if (run_pass(cfg, sink, tables, n, ranges, ts, err) < 0)
             goto out;
         ndiff = 0;
         for (int i = 0; i < n; i++)
             ndiff += !ts[i].equal;
-        if (ndiff == 0 || now_s() >= deadline)
+        if (ndiff == 0 || cdc_mono_s() >= deadline)
             break;
         log_info(VERIFY_FAC, "sink %s: %d of %d tables differ; comparing again (--wait, "
-                 "%.0f s left)", sink->sink_id, ndiff, n, deadline - now_s());
+                 "%.0f s left)", sink->sink_id, ndiff, n, deadline - cdc_mono_s());
         for (int i = 0; i < n; i++)
             verify_table_clear(&ts[i]);
-        pause_s(deadline - now_s() < 1.0 ? deadline - now_s() : 1.0);
+        left = deadline - cdc_mono_s();
+        cdc_sleep_ms((int64_t) ((left < 1.0 ? left : 1.0) * 1000));
     }
     print_result(cfg, sink, ts, n, ndiff, attempts, o->json);
     *ndiffering = ndiff;

@@ -3,7 +3,8 @@
  * sink choice, retries, output), verify_pg.c (a postgres replica compared in
  * SQL), verify_jsonl.c (a JSON-lines file against the source encoded by the
  * agent's own encoder) and verify_replay.c (the file replayed by key; no I/O
- * but a FILE, so the unit tests drive it).  Not for use outside agent/.
+ * but a FILE, so the unit tests drive it).  What a comparison found is the
+ * report (verify_report.h).  Not for use outside agent/cmd/.
  */
 #ifndef CDC_AGENT_VERIFY_INT_H
 #define CDC_AGENT_VERIFY_INT_H
@@ -18,38 +19,7 @@
 #include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_rel.h"
-
-#define VERIFY_MAX_DIFFS 10     /* differing keys listed per table */
-
-typedef enum verify_kind {
-    VERIFY_MISSING = 0,         /* in the source, not in the destination */
-    VERIFY_EXTRA,               /* in the destination, not in the source */
-    VERIFY_DIFFERS              /* in both, with other values */
-} verify_kind;
-
-/* One differing key (or, without a key, one differing row). */
-typedef struct verify_diff {
-    verify_kind kind;
-    json_t     *key;            /* owned: object of key columns; NULL for a row */
-    char       *row;            /* owned: the row's text (tables without a key); NULL otherwise */
-    char       *detail;         /* owned: "balance, note" or "2 copies in the source, 1 ..." */
-} verify_diff;
-
-/* What was found for one table; zero-initialised by the caller. */
-typedef struct verify_table {
-    char        name[140];      /* schema.table as configured */
-    const char *method;         /* "key_ranges", "keys", "multiset"; NULL: not compared */
-    char        keycols[200];   /* "id" or "a, b"; "" without a key */
-    int64_t     src_rows, dst_rows;
-    int         ranges, ranges_differing;   /* key_ranges only */
-    int64_t     keys_differing; /* keys and multiset: exact; key_ranges: -1 (not counted) */
-    int         ndiffs;
-    verify_diff diffs[VERIFY_MAX_DIFFS];
-    bool        more;           /* there are differences beyond those listed */
-    int64_t     toast_merged;   /* jsonl: placeholders filled from an earlier event of the key */
-    char        note[400];      /* why it differs when no key can say it, or "" */
-    bool        equal;
-} verify_table;
+#include "agent/cmd/verify_report.h"
 
 /* What one comparison pass needs; verify.c owns every member. */
 typedef struct verify_ctx {
@@ -60,14 +30,6 @@ typedef struct verify_ctx {
     agent_capture    *cap;      /* relations and type options as the agent has them */
     int               ranges;
 } verify_ctx;
-
-/* Appends a difference unless VERIFY_MAX_DIFFS are listed (then sets t->more).
-   key, row and detail are taken (freed when not kept). */
-void verify_add_diff(verify_table *t, verify_kind kind, json_t *key, char *row, char *detail);
-void verify_table_clear(verify_table *t);
-
-/* Names of rel's key columns in key order, joined with ", " ("" without a key). */
-void verify_key_names(const cdc_rel *rel, char *out, size_t outsz);
 
 /* Compares one table with a replica in ctx->dst.  @returns 0 or -1 with err set. */
 int verify_pg_table(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *err);

@@ -5,8 +5,9 @@
  * cannot know from one row (a sink's type section, duplicate sink ids, the
  * transport's sections) is checked right after the object it belongs to,
  * while the YAML marks are still at hand, so every format error names
- * file:line:col.  cfg_validate() is separate: it says whether this build can
- * run a well-formed configuration.
+ * file:line:col.  Typed scalars are converted in config_value.c; cfg_validate()
+ * is separate (config_check.c): it says whether this build can run a
+ * well-formed configuration.
  *
  * Not here: merging of several platform files (the platform merges its
  * built-in defaults with one override file, which is what the table
@@ -188,144 +189,6 @@ too_large:
     goto out;
 }
 
-static bool
-parse_int(const char *s, long *out)
-{
-    char *end;
-
-    if (!((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9')))
-        return false;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return errno == 0 && *end == '\0' && *out >= INT32_MIN && *out <= INT32_MAX;
-}
-
-/* Decimal numbers only: no hex floats, no inf or nan that strtod would take. */
-static bool
-parse_double(const char *s, double *out)
-{
-    char *end;
-
-    if (*s == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0' || strpbrk(s, "0123456789") == NULL)
-        return false;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && *end == '\0' && isfinite(*out);
-}
-
-/* YAML 1.1 booleans as PyYAML reads them (no y/n). */
-static bool
-parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-    static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
-
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcmp(s, yes[i]) == 0)
-            return *out = true, true;
-        if (strcmp(s, no[i]) == 0)
-            return *out = false, true;
-    }
-    return false;
-}
-
-/* "1..65535", "0..", ">0": NULL when v is inside, else a message in why. */
-static const char *
-check_range(const char *range, double v, char *why, size_t whysz)
-{
-    const char *dots;
-    double      lo, hi;
-
-    if (range == NULL)
-        return NULL;
-    if (range[0] == '>') {
-        if (v > strtod(range + 1, NULL))
-            return NULL;
-        snprintf(why, whysz, "must be greater than %s", range + 1);
-        return why;
-    }
-    dots = strstr(range, "..");
-    lo = strtod(range, NULL);                   /* stops at the first '.' of ".." */
-    hi = dots[2] ? strtod(dots + 2, NULL) : INFINITY;
-    if (v >= lo && v <= hi)
-        return NULL;
-    if (isinf(hi))
-        snprintf(why, whysz, "must be at least %.*s", (int) (dots - range), range);
-    else
-        snprintf(why, whysz, "must be between %.*s and %s", (int) (dots - range), range, dots + 2);
-    return why;
-}
-
-static const cfg_enum *
-find_choice(const cfg_enum *choices, const char *s)
-{
-    for (const cfg_enum *e = choices; e->name; e++)
-        if (strcmp(e->name, s) == 0)
-            return e;
-    return NULL;
-}
-
-static const char *
-choices_msg(const cfg_enum *choices, char *why, size_t whysz)
-{
-    size_t n = (size_t) snprintf(why, whysz, "must be one of");
-
-    for (const cfg_enum *e = choices; e->name && n < whysz; e++)
-        n += (size_t) snprintf(why + n, whysz - n, "%s %s", e == choices ? ":" : ",", e->name);
-    return why;
-}
-
-/*
- * Stores text in the field of a scalar key.  Returns NULL, or what is wrong
- * (in why or a static string).  Used for file values and table defaults alike.
- */
-static const char *
-store_scalar(const cfg_key *k, void *field, const char *text, char *why, size_t whysz)
-{
-    const cfg_enum *e;
-    const char     *bad;
-    long            l;
-    double          d;
-    bool            b;
-
-    switch (k->type) {
-    case CFG_STR:
-        if (k->choices && find_choice(k->choices, text) == NULL)
-            return choices_msg(k->choices, why, whysz);
-        if (k->check && (bad = k->check(text)) != NULL)
-            return bad;
-        free(*(char **) field);
-        *(char **) field = cdc_xstrdup(text);
-        return NULL;
-    case CFG_INT:
-        if (!parse_int(text, &l))
-            return "expected an integer";
-        if ((bad = check_range(k->range, (double) l, why, whysz)) != NULL)
-            return bad;
-        *(int *) field = (int) l;
-        return NULL;
-    case CFG_DOUBLE:
-        if (!parse_double(text, &d))
-            return "expected a number";
-        if ((bad = check_range(k->range, d, why, whysz)) != NULL)
-            return bad;
-        *(double *) field = d;
-        return NULL;
-    case CFG_BOOL:
-        if (!parse_bool(text, &b))
-            return "expected true or false";
-        *(bool *) field = b;
-        return NULL;
-    case CFG_ENUM:
-        if ((e = find_choice(k->choices, text)) == NULL)
-            return choices_msg(k->choices, why, whysz);
-        *(int *) field = e->value;
-        return NULL;
-    default:
-        return "not a scalar key";
-    }
-}
-
 /* ---- one key's value ---- */
 
 static int
@@ -349,7 +212,7 @@ scalar_value(cfg_ctx *c, yaml_node_t *n, const cfg_key *k, void *field, const ch
     }
     if ((text = expand_env(c, n, key)) == NULL)
         return -1;
-    bad = store_scalar(k, field, text, why, sizeof(why));
+    bad = cfg_store_scalar(k, field, text, why, sizeof(why));
     if (bad != NULL)
         fail_value(c, n, k, key, bad, text);
     free(text);
@@ -527,7 +390,7 @@ apply_defaults(const cfg_table *t, void *obj, cdc_err *err)
     for (const cfg_key *k = t->keys; k->name; k++) {
         if (k->def == NULL || k->type == CFG_SECTION)
             continue;
-        if ((bad = store_scalar(k, (char *) obj + k->off, k->def, why, sizeof(why))) != NULL)
+        if ((bad = cfg_store_scalar(k, (char *) obj + k->off, k->def, why, sizeof(why))) != NULL)
             return cdc_err_set(err, CDC_E_INVAL, "built-in default of %s: %s", k->name, bad);
     }
     return 0;
@@ -935,90 +798,6 @@ check_platform(cfg_ctx *c, const cfg_platform *pf, const cfg_seen *s)
     return 0;
 }
 
-/* One part of a source.tables entry into out (at most 63 bytes); returns its end or NULL. */
-static const char *
-table_part(const char *p, char *out, const char **why)
-{
-    size_t n = 0;
-
-    if (*p == '"') {
-        for (p++;; p++) {
-            if (*p == '\0') {
-                *why = "has a double quote that is not closed (write a quote inside a quoted "
-                       "name as \"\")";
-                return NULL;
-            }
-            if (*p == '"' && p[1] != '"')
-                break;
-            if (*p == '"')
-                p++;                    /* "" is one quote */
-            if (n == CFG_NAME_MAX) {
-                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
-                return NULL;
-            }
-            out[n++] = *p;
-        }
-        p++;
-        if (n == 0) {
-            *why = "has an empty quoted name";
-            return NULL;
-        }
-    } else {
-        for (; *p && *p != '.'; p++) {
-            if (*p == '"') {
-                *why = "has a double quote inside an unquoted name (quote the whole name "
-                       "and double the quote: public.\"my\"\"table\")";
-                return NULL;
-            }
-            if (n == CFG_NAME_MAX) {
-                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
-                return NULL;
-            }
-            out[n++] = *p;
-        }
-        if (n == 0) {
-            *why = "must be schema-qualified, schema.table (e.g. public.customers)";
-            return NULL;
-        }
-        if (strchr(" \t\r\n", out[0]) || strchr(" \t\r\n", out[n - 1])) {
-            *why = "has a name that starts or ends with white space (quote it as in SQL if "
-                   "that is its real name)";
-            return NULL;
-        }
-    }
-    out[n] = '\0';
-    return p;
-}
-
-/*
- * source.tables entries: schema.table, each part either as written (any
- * characters but '.' and '"', case kept: it is not folded to lower case
- * as SQL would) or in SQL's double quotes with "" for a quote, which a name
- * containing a dot or a quote needs.  See cfg_table_split in config.h.
- */
-const char *
-cfg_table_split(const char *spelled, char *schema, char *table)
-{
-    const char *why = NULL;
-    const char *p = table_part(spelled, schema, &why);
-
-    if (p == NULL)
-        return why;
-    if (*p != '.')
-        return *p == '\0' ? "must be schema-qualified, schema.table (e.g. public.customers)"
-                            : "has text after a quoted name (a quoted name ends the schema or "
-                              "the table)";
-    p = table_part(p + 1, table, &why);
-    if (p == NULL)
-        return why;
-    if (*p == '.')
-        return "has more than one '.': quote a schema or table name that contains a dot, "
-               "e.g. public.\"my.table\"";
-    if (*p != '\0')
-        return "has text after a quoted name (a quoted name ends the schema or the table)";
-    return NULL;
-}
-
 static int
 check_pipeline(cfg_ctx *c, const cfg_pipeline *pl, const cfg_seen *s)
 {
@@ -1102,54 +881,6 @@ fail:
     return -1;
 }
 
-/*
- * What this build can run.  Every "not supported yet" lives here: lift a
- * line when its transport or sink lands.
- */
-int
-cfg_validate(const cdc_config *cfg, cdc_err *err)
-{
-    const cfg_pipeline *pl = &cfg->pipeline;
-    const char         *pf_path = cfg->platform_path ? cfg->platform_path
-                                                     : "platform.yaml (built-in defaults)";
-    int                 enabled = 0;
-
-    if (pl->source.source_type != CFG_SOURCE_POSTGRES)
-        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: source.source_type: %s is not "
-                           "supported: cdcagent captures PostgreSQL only", cfg->pipeline_path,
-                           pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
-                           : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
-                                                                          : "sqlserver");
-    if (cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB ||
-        cfg->platform.transport_mode == CFG_TRANSPORT_KINESIS)
-        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: transport_mode: %s is not supported "
-                           "yet by this build; use kafka or direct", pf_path,
-                           cfg_transport_mode_name(cfg->platform.transport_mode));
-    /* With a transport, the platform's consumers feed the sinks: cdcagent only publishes. */
-    if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA)
-        return 0;
-    for (int i = 0; i < pl->nsinks; i++) {
-        const cfg_sink *sk = &pl->sinks[i];
-
-        if (!sk->enabled)
-            continue;
-        if (sk->sink_type == CFG_SINK_POSTGRES && sk->postgres.mode == CFG_PG_SINK_EVENT_LOG &&
-            (sk->postgres.target_table == NULL || !*sk->postgres.target_table))
-            return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks[%d] (sink_id %s): "
-                               "postgres.target_table is required with mode event_log",
-                               cfg->pipeline_path, i, sk->sink_id);
-        if (sk->sink_type == CFG_SINK_ICEBERG)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: sinks[%d] (sink_id %s): sink_type "
-                               "%s is not supported yet", cfg->pipeline_path, i, sk->sink_id,
-                               cfg_sink_type_name(sk->sink_type));
-        enabled++;
-    }
-    if (enabled == 0)
-        return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks: transport_mode direct needs at least "
-                           "one enabled sink", cfg->pipeline_path);
-    return 0;
-}
-
 int
 cfg_load(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err)
 {
@@ -1218,63 +949,4 @@ cfg_free(cdc_config *cfg)
     free(cfg->pipeline_path);
     free(cfg->platform_path);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ---- small helpers for users of the config ---- */
-
-/* Session settings that fix the text form of every value the decoder parses. */
-#define CFG_SESSION_OPTIONS \
-    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
-    "-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C"
-
-int
-cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p)
-{
-    int n = 0;
-
-    snprintf(p->port, sizeof(p->port), "%d", s->port);
-    p->keys[n] = "host", p->vals[n++] = s->host;
-    p->keys[n] = "port", p->vals[n++] = p->port;
-    p->keys[n] = "dbname", p->vals[n++] = s->database;
-    p->keys[n] = "user", p->vals[n++] = s->username;
-    p->keys[n] = "password", p->vals[n++] = s->password;
-    p->keys[n] = "application_name", p->vals[n++] = "cdcagent";
-    /* libpq passes options to the server, which splits it at spaces (pg_split_opts) */
-    p->keys[n] = "options", p->vals[n++] = CFG_SESSION_OPTIONS;
-    p->keys[n] = "connect_timeout", p->vals[n++] = "10";
-    if (s->sslmode && *s->sslmode)
-        p->keys[n] = "sslmode", p->vals[n++] = s->sslmode;
-    if (s->sslrootcert && *s->sslrootcert)
-        p->keys[n] = "sslrootcert", p->vals[n++] = s->sslrootcert;
-    if (s->sslcert && *s->sslcert)
-        p->keys[n] = "sslcert", p->vals[n++] = s->sslcert;
-    if (s->sslkey && *s->sslkey)
-        p->keys[n] = "sslkey", p->vals[n++] = s->sslkey;
-    if (replication)
-        p->keys[n] = "replication", p->vals[n++] = "database";
-    p->keys[n] = NULL;
-    p->vals[n] = NULL;
-    return n;
-}
-
-const char *
-cfg_sink_type_name(cfg_sink_type t)
-{
-    static const char *const names[] = {
-        [CFG_SINK_WEBHOOK] = "webhook", [CFG_SINK_POSTGRES] = "postgres",
-        [CFG_SINK_ICEBERG] = "iceberg", [CFG_SINK_JSONL] = "jsonl",
-    };
-
-    return (unsigned) t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
-}
-
-const char *
-cfg_transport_mode_name(cfg_transport_mode m)
-{
-    static const char *const names[] = {
-        [CFG_TRANSPORT_KAFKA] = "kafka", [CFG_TRANSPORT_PUBSUB] = "pubsub",
-        [CFG_TRANSPORT_KINESIS] = "kinesis", [CFG_TRANSPORT_DIRECT] = "direct",
-    };
-
-    return (unsigned) m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
 }

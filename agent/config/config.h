@@ -19,6 +19,7 @@
 
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_log.h"
+#include "agent/core/cdc_retry.h"
 
 typedef enum cfg_source_type {
     CFG_SOURCE_POSTGRES = 0, CFG_SOURCE_MYSQL, CFG_SOURCE_MONGODB, CFG_SOURCE_SQLSERVER
@@ -354,5 +355,8 @@ int  cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_para
 
 const char *cfg_sink_type_name(cfg_sink_type t);
 const char *cfg_transport_mode_name(cfg_transport_mode m);
+
+/* retry.* (seconds) as the backoff rule of agent/core/cdc_retry.h takes it (ms). */
+cdc_retry_conf cfg_retry_conf(const cfg_retry *r);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * The configuration key tables shared by the loader (config.c) and their
- * definitions (config_keys.c).  Not for use outside agent/config*.c.
+ * The configuration key tables shared by the loader (config.c), their
+ * definitions (config_keys.c) and the scalar conversions (config_value.c).
+ * Not for use outside agent/config/.
  *
  * A table describes one struct: each row names a key by its dotted path
  * inside that struct ("source.port"), its type and its offset.  Sections
@@ -60,5 +61,12 @@ struct cfg_table {
 extern const cfg_table cfg_pipeline_table;
 extern const cfg_table cfg_sink_table;
 extern const cfg_table cfg_platform_table;
+
+/*
+ * Stores text in the field of a scalar key.  Returns NULL, or what is wrong
+ * (in why or a static string).  Used for file values and table defaults alike.
+ */
+const char *cfg_store_scalar(const cfg_key *k, void *field, const char *text, char *why,
+                             size_t whysz);
 
 #endif

@@ -874,7 +874,7 @@ cfg_print_reference(FILE *out)
     print_rows(out, &cfg_platform_table, "");
     fputs("\n## What this build runs\n\n"
           "The whole format above is accepted, but a configuration must also be one this "
-          "build can run (cfg_validate in agent/config/config.c): a `postgres` source, "
+          "build can run (cfg_validate in agent/config/config_check.c): a `postgres` source, "
           "`transport_mode: direct`, and at least one enabled sink, every enabled sink of "
           "type `jsonl`.  Anything else fails with CDC_E_UNSUPPORTED and a \"not supported "
           "yet\" message.\n",

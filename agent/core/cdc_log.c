@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
 
 /*
  * Process-wide settings, written once at start-up by main before any thread
@@ -107,7 +108,9 @@ log_line(cdc_level lvl, const char *fac, const char *event, const char *fields,
 {
     char            msg[2048];
     char            ts[40];
-    struct timespec now;
+    int64_t         now_ms;
+    time_t          sec;
+    long            ms;
     struct tm       tm;
     cdc_buf         b = CDC_BUF_INIT;
     bool            has_event = event != NULL && event[0] != '\0';
@@ -115,13 +118,15 @@ log_line(cdc_level lvl, const char *fac, const char *event, const char *fields,
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    now_ms = cdc_wall_ms();
+    sec = (time_t) (now_ms / 1000);
+    ms = (long) (now_ms % 1000);
+    gmtime_r(&sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
     if (log_format == CDC_LOG_JSON) {
         cdc_buf_printf(&b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"logger\":", ts,
-                       now.tv_nsec / 1000000, level_names[lvl]);
+                       ms, level_names[lvl]);
         put_json_string(&b, fac);
         if (has_event) {
             cdc_buf_puts(&b, ",\"event\":");
@@ -133,7 +138,7 @@ log_line(cdc_level lvl, const char *fac, const char *event, const char *fields,
         put_json_string(&b, msg);
         cdc_buf_puts(&b, "}\n");
     } else {
-        cdc_buf_printf(&b, "%s.%03ldZ %-5s [%s] %s%s%s\n", ts, now.tv_nsec / 1000000,
+        cdc_buf_printf(&b, "%s.%03ldZ %-5s [%s] %s%s%s\n", ts, ms,
                        level_names[lvl], fac, has_event ? event : "", has_event ? ": " : "",
                        msg);
     }

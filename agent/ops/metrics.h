@@ -3,7 +3,7 @@
  * the health server (agent/ops/health.c) shows on /metrics and /readyz.
  *
  * One writer, many readers.  The main loop is the only thread that updates
- * a registry; the HTTP thread only reads it.  Counters and gauges are C11
+ * a registry (metrics.c); the HTTP thread only reads it (metrics_render.c).  Counters and gauges are C11
  * atomics updated with relaxed stores, so the hot path takes no lock.  The
  * few strings (the replication detail, a destination's health detail) change
  * rarely: the writer compares against its own copy and takes a mutex only

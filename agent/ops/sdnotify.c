@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 
 /* Read from the environment on first use; agent_sd_reset() forgets it. */
@@ -22,15 +23,6 @@ static struct {
     uint64_t           wd_usec;     /* 0: no watchdog */
     int64_t            last_wd_ns;
 } sd = { .fd = -1 };
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int
 agent_sd_address(const char *value, struct sockaddr_un *addr, socklen_t *len, cdc_err *err)
@@ -207,7 +199,7 @@ agent_sd_watchdog(void)
 
     if (agent_sd_watchdog_usec() == 0)
         return;
-    now = mono_ns();
+    now = cdc_mono_ns();
     if (sd.last_wd_ns != 0 && now - sd.last_wd_ns < (int64_t) (sd.wd_usec * 1000 / 2))
         return;
     sd.last_wd_ns = now;
@@ -217,13 +209,13 @@ agent_sd_watchdog(void)
 void
 agent_sd_sleep(double seconds, volatile sig_atomic_t *stop)
 {
-    int64_t end = mono_ns() + (int64_t) (seconds * 1e9);
+    int64_t end = cdc_mono_ns() + (int64_t) (seconds * 1e9);
     int64_t slice = 250000000, left;
 
     /* Slices short enough that a ping is never more than a quarter interval late. */
     if (agent_sd_watchdog_usec() > 0 && (int64_t) (sd.wd_usec * 1000 / 4) < slice)
         slice = (int64_t) (sd.wd_usec * 1000 / 4);
-    while ((stop == NULL || !*stop) && (left = end - mono_ns()) > 0) {
+    while ((stop == NULL || !*stop) && (left = end - cdc_mono_ns()) > 0) {
         agent_sd_watchdog();
         usleep((useconds_t) ((left < slice ? left : slice) / 1000));
     }

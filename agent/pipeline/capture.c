@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/source/catalog.h"
 #include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_log.h"
@@ -39,15 +40,6 @@ struct agent_capture {
 };
 
 static int resolve_listed(agent_capture *cap, cdc_err *err);
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int
 parse_skipped(agent_capture *cap, const char *list, cdc_err *err)
@@ -570,7 +562,7 @@ commit_txn(agent_capture *cap, uint64_t commit_lsn, uint64_t end_lsn, cdc_err *e
         agent_metrics_txn_committed(cap->router->metrics, end_lsn);
         if (cap->txn.commit_ts_us > 0)
             agent_metrics_set_lag_seconds(cap->router->metrics,
-                                          (double) (now_us() - cap->txn.commit_ts_us) / 1e6);
+                                          (double) (cdc_wall_us() - cap->txn.commit_ts_us) / 1e6);
     }
     /* source.sequence's first element: where the last commit record ended (Debezium's lastCommitLsn). */
     cap->txn.prev_commit_lsn = end_lsn;
@@ -600,7 +592,7 @@ handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     ev.msg_transactional = m->u.message.transactional;
     if (m->u.message.transactional)
         return emit(cap, &ev, err);
-    if (begin_txn(cap, 0, ev.lsn, last_ts ? last_ts : now_us(), err) < 0)
+    if (begin_txn(cap, 0, ev.lsn, last_ts ? last_ts : cdc_wall_us(), err) < 0)
         return -1;
     cap->txn.prev_commit_lsn = ev.lsn;
     rc = emit(cap, &ev, err);

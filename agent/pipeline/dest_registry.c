@@ -11,18 +11,6 @@
 #include "sinks/webhook/webhook.h"
 #include "transports/kafka/kafka.h"
 
-static cdc_retry_conf
-retry_conf(const cfg_retry *r)
-{
-    return (cdc_retry_conf) {
-        .max_attempts = r->max_attempts,
-        .initial_ms = (int) (r->initial_wait_seconds * 1000),
-        .max_ms = (int) (r->max_wait_seconds * 1000),
-        .multiplier = r->multiplier,
-        .jitter = r->jitter,
-    };
-}
-
 static int
 open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
            cdc_err *err)
@@ -63,7 +51,7 @@ open_webhook(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dl
         .batch_max = w->batch_size,
         .batch_ms = w->batch_timeout_ms,
         .max_in_flight = w->max_in_flight,
-        .retry = retry_conf(&sink->retry),
+        .retry = cfg_retry_conf(&sink->retry),
         .dlq = dlq,
     };
     d->ops = &dest_webhook_ops;
@@ -87,7 +75,7 @@ open_postgres(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_d
         .batch_size = p->batch_size,
         .upsert = p->upsert,
         .mode = p->mode == CFG_PG_SINK_REPLICA ? DEST_PG_REPLICA : DEST_PG_EVENT_LOG,
-        .retry = retry_conf(&sink->retry),
+        .retry = cfg_retry_conf(&sink->retry),
         .dlq = dlq,
     };
 

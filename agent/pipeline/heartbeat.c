@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
@@ -22,24 +23,6 @@ struct agent_heartbeat {
     bool              failing;      /* the last action query failed (log once per streak) */
 };
 
-static int64_t
-hb_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-hb_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 agent_heartbeat *
 agent_heartbeat_new(const cfg_source *src)
 {
@@ -54,7 +37,7 @@ agent_heartbeat_new(const cfg_source *src)
     hb = cdc_xcalloc(1, sizeof(*hb));
     hb->src = src;
     hb->interval_ms = src->heartbeat_interval_ms;
-    hb->last_ms = hb_mono_ms();
+    hb->last_ms = cdc_mono_ms();
     log_info(HB_FAC, "every %d ms%s", src->heartbeat_interval_ms,
              src->heartbeat_action_query && *src->heartbeat_action_query
                  ? ", with the action query" : "");
@@ -123,12 +106,12 @@ agent_heartbeat_tick(agent_heartbeat *hb, agent_router *r, bool in_txn)
 
     if (hb == NULL || in_txn)
         return;
-    now = hb_mono_ms();
+    now = cdc_mono_ms();
     if (now - hb->last_ms < hb->interval_ms)
         return;
     hb->last_ms = now;
     hb->beats++;
-    agent_router_heartbeat(r, hb_wall_ms());
+    agent_router_heartbeat(r, cdc_wall_ms());
     if (hb->src->heartbeat_action_query && *hb->src->heartbeat_action_query)
         hb_action(hb);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 
 int
@@ -21,15 +22,6 @@ agent_router_resume(agent_router *r, cdc_err *err)
                      (unsigned) (p.lsn >> 32), (unsigned) p.lsn, (unsigned long long) p.seq);
     }
     return 0;
-}
-
-static int64_t
-router_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #define ROUTER_WAIT_LOG_MS 30000    /* how often a long wait for a destination is logged */
@@ -51,7 +43,7 @@ write_one(agent_router *r, int i, const cdc_event *ev, const cdc_txn *txn, cdc_e
         if ((ev ? cdc_dest_write(d, ev, err) : cdc_dest_commit_txn(d, txn, err)) == 0) {
             if (logged)
                 log_info("router", "destination %s takes events again after %lld s",
-                         d->id, (long long) ((router_mono_ms() - since) / 1000));
+                         d->id, (long long) ((cdc_mono_ms() - since) / 1000));
             return 0;
         }
         if (err == NULL || err->code != CDC_E_QUEUE_FULL)
@@ -60,9 +52,9 @@ write_one(agent_router *r, int i, const cdc_event *ev, const cdc_txn *txn, cdc_e
             return cdc_err_set(err, CDC_E_STATE, "stopping while destination %s still refuses "
                                "new events (%s)", d->id, err->msg);
         if (since == 0)
-            since = router_mono_ms();
-        else if (router_mono_ms() - (logged ? logged : since) >= ROUTER_WAIT_LOG_MS) {
-            logged = router_mono_ms();
+            since = cdc_mono_ms();
+        else if (cdc_mono_ms() - (logged ? logged : since) >= ROUTER_WAIT_LOG_MS) {
+            logged = cdc_mono_ms();
             log_warn("router", "destination %s has not taken new events for %lld s (%s); "
                      "waiting for it", d->id, (long long) ((logged - since) / 1000), err->msg);
         }

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
@@ -65,15 +66,6 @@ struct repl_stream {
     bool    ahead_end;      /* the read-ahead reached the end of the stream */
 };
 
-static int64_t
-repl_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Parses a SHOW value of a time setting ("60s", "1min", "500ms", "0") into ms; -1 if not one. */
 static int64_t
 parse_pg_ms(const char *v)
@@ -112,10 +104,7 @@ read_timeout(PGconn *conn)
 int64_t
 repl_pg_now(void)
 {
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t) tv.tv_sec * 1000000 + tv.tv_usec - PG_EPOCH_OFFSET_US;
+    return cdc_wall_us() - PG_EPOCH_OFFSET_US;
 }
 
 static uint64_t
@@ -299,7 +288,7 @@ repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *public
         start_failed(rs, slot, res, err);
         goto out;
     }
-    rs->last_recv_ms = repl_mono_ms();
+    rs->last_recv_ms = cdc_mono_ms();
     rs->ping_ms = 0;
     snprintf(rs->slot, sizeof(rs->slot), "%s", slot);
     log_info("repl", "slot %s: streaming from " CDC_LSN_FMT " (pgoutput proto %d%s)", slot,
@@ -394,7 +383,7 @@ wait_input(repl_stream *rs, int timeout_ms, cdc_err *err)
 static int
 check_silence(repl_stream *rs, cdc_err *err)
 {
-    int64_t now = repl_mono_ms();
+    int64_t now = cdc_mono_ms();
 
     if (rs->ping_ms == 0) {
         if (now - rs->last_recv_ms < rs->timeout_ms / 2)
@@ -437,7 +426,7 @@ ahead_push(repl_stream *rs, char *buf, int len)
 void
 repl_service(repl_stream *rs, bool *reply_due)
 {
-    int64_t now = repl_mono_ms();
+    int64_t now = cdc_mono_ms();
 
     *reply_due = now - rs->last_status_ms >= rs->timeout_ms / 2;
     /*
@@ -514,7 +503,7 @@ repl_read(repl_stream *rs, repl_msg *msg, int timeout_ms, cdc_err *err)
     for (;;) {
         n = PQgetCopyData(rs->conn, &rs->copybuf, 1);
         if (n > 0) {
-            rs->last_recv_ms = repl_mono_ms();
+            rs->last_recv_ms = cdc_mono_ms();
             rs->ping_ms = 0;
             return parse_copy(rs, (const uint8_t *) rs->copybuf, n, msg, err);
         }
@@ -560,7 +549,7 @@ repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply
     if (rc == 0) {
         rs->last_written = written;
         rs->last_flushed = flushed;
-        rs->last_status_ms = repl_mono_ms();
+        rs->last_status_ms = cdc_mono_ms();
     }
     return rc;
 }
@@ -575,7 +564,7 @@ repl_send_status(repl_stream *rs, uint64_t written, uint64_t flushed, bool reply
 int
 repl_finish(repl_stream *rs, cdc_err *err)
 {
-    int64_t deadline = repl_mono_ms() + REPL_FINISH_MS;
+    int64_t deadline = cdc_mono_ms() + REPL_FINISH_MS;
     char   *buf;
     int     n;
     bool    copying = false;
@@ -610,7 +599,7 @@ repl_finish(repl_stream *rs, cdc_err *err)
             copying = false;
             continue;
         }
-        left = deadline - repl_mono_ms();
+        left = deadline - cdc_mono_ms();
         if (left <= 0) {
             log_warn("repl", "slot %s: the server did not end the stream within %d ms; closing "
                      "the connection (the final status update was sent)", rs->slot,

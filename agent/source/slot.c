@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
@@ -204,10 +205,7 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
         }
         PQclear(res);
         if (i == 0) {
-            struct timespec ts = { (time_t)sf->window,
-                                   (long)((sf->window - (double)(time_t)sf->window) * 1e9) };
-
-            nanosleep(&ts, NULL);
+            cdc_sleep_ms((int64_t) (sf->window * 1000));
         }
     }
     sf->rate = (double)(b - a) / sf->window;

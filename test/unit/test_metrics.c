@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/ops/metrics.c: the Prometheus text exposition (every
+ * Unit tests for agent/ops/metrics.c and metrics_render.c: the Prometheus text (every
  * line a comment or a well-formed sample, counters that grow, label
  * escaping, cumulative histogram buckets ending in +Inf) and the /readyz
  * body and verdict.

@@ -1,0 +1,213 @@
+/*
+ * What needs no YAML at hand: the spelling of source.tables entries, what
+ * this build can run (cfg_validate), and small helpers for users of a loaded
+ * configuration.
+ */
+#include "agent/config/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One part of a source.tables entry into out (at most 63 bytes); returns its end or NULL. */
+static const char *
+table_part(const char *p, char *out, const char **why)
+{
+    size_t n = 0;
+
+    if (*p == '"') {
+        for (p++;; p++) {
+            if (*p == '\0') {
+                *why = "has a double quote that is not closed (write a quote inside a quoted "
+                       "name as \"\")";
+                return NULL;
+            }
+            if (*p == '"' && p[1] != '"')
+                break;
+            if (*p == '"')
+                p++;                    /* "" is one quote */
+            if (n == CFG_NAME_MAX) {
+                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
+                return NULL;
+            }
+            out[n++] = *p;
+        }
+        p++;
+        if (n == 0) {
+            *why = "has an empty quoted name";
+            return NULL;
+        }
+    } else {
+        for (; *p && *p != '.'; p++) {
+            if (*p == '"') {
+                *why = "has a double quote inside an unquoted name (quote the whole name "
+                       "and double the quote: public.\"my\"\"table\")";
+                return NULL;
+            }
+            if (n == CFG_NAME_MAX) {
+                *why = "has a schema or table name longer than 63 bytes (PostgreSQL's limit)";
+                return NULL;
+            }
+            out[n++] = *p;
+        }
+        if (n == 0) {
+            *why = "must be schema-qualified, schema.table (e.g. public.customers)";
+            return NULL;
+        }
+        if (strchr(" \t\r\n", out[0]) || strchr(" \t\r\n", out[n - 1])) {
+            *why = "has a name that starts or ends with white space (quote it as in SQL if "
+                   "that is its real name)";
+            return NULL;
+        }
+    }
+    out[n] = '\0';
+    return p;
+}
+
+/*
+ * source.tables entries: schema.table, each part either as written (any
+ * characters but '.' and '"', case kept: it is not folded to lower case
+ * as SQL would) or in SQL's double quotes with "" for a quote, which a name
+ * containing a dot or a quote needs.  See cfg_table_split in config.h.
+ */
+const char *
+cfg_table_split(const char *spelled, char *schema, char *table)
+{
+    const char *why = NULL;
+    const char *p = table_part(spelled, schema, &why);
+
+    if (p == NULL)
+        return why;
+    if (*p != '.')
+        return *p == '\0' ? "must be schema-qualified, schema.table (e.g. public.customers)"
+                            : "has text after a quoted name (a quoted name ends the schema or "
+                              "the table)";
+    p = table_part(p + 1, table, &why);
+    if (p == NULL)
+        return why;
+    if (*p == '.')
+        return "has more than one '.': quote a schema or table name that contains a dot, "
+               "e.g. public.\"my.table\"";
+    if (*p != '\0')
+        return "has text after a quoted name (a quoted name ends the schema or the table)";
+    return NULL;
+}
+
+/*
+ * What this build can run.  Every "not supported yet" lives here: lift a
+ * line when its transport or sink lands.
+ */
+int
+cfg_validate(const cdc_config *cfg, cdc_err *err)
+{
+    const cfg_pipeline *pl = &cfg->pipeline;
+    const char         *pf_path = cfg->platform_path ? cfg->platform_path
+                                                     : "platform.yaml (built-in defaults)";
+    int                 enabled = 0;
+
+    if (pl->source.source_type != CFG_SOURCE_POSTGRES)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: source.source_type: %s is not "
+                           "supported: cdcagent captures PostgreSQL only", cfg->pipeline_path,
+                           pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
+                           : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
+                                                                          : "sqlserver");
+    if (cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB ||
+        cfg->platform.transport_mode == CFG_TRANSPORT_KINESIS)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: transport_mode: %s is not supported "
+                           "yet by this build; use kafka or direct", pf_path,
+                           cfg_transport_mode_name(cfg->platform.transport_mode));
+    /* With a transport, the platform's consumers feed the sinks: cdcagent only publishes. */
+    if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA)
+        return 0;
+    for (int i = 0; i < pl->nsinks; i++) {
+        const cfg_sink *sk = &pl->sinks[i];
+
+        if (!sk->enabled)
+            continue;
+        if (sk->sink_type == CFG_SINK_POSTGRES && sk->postgres.mode == CFG_PG_SINK_EVENT_LOG &&
+            (sk->postgres.target_table == NULL || !*sk->postgres.target_table))
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks[%d] (sink_id %s): "
+                               "postgres.target_table is required with mode event_log",
+                               cfg->pipeline_path, i, sk->sink_id);
+        if (sk->sink_type == CFG_SINK_ICEBERG)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: sinks[%d] (sink_id %s): sink_type "
+                               "%s is not supported yet", cfg->pipeline_path, i, sk->sink_id,
+                               cfg_sink_type_name(sk->sink_type));
+        enabled++;
+    }
+    if (enabled == 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks: transport_mode direct needs at least "
+                           "one enabled sink", cfg->pipeline_path);
+    return 0;
+}
+
+
+/* ---- small helpers for users of the config ---- */
+
+/* Session settings that fix the text form of every value the decoder parses. */
+#define CFG_SESSION_OPTIONS \
+    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
+    "-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C"
+
+int
+cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p)
+{
+    int n = 0;
+
+    snprintf(p->port, sizeof(p->port), "%d", s->port);
+    p->keys[n] = "host", p->vals[n++] = s->host;
+    p->keys[n] = "port", p->vals[n++] = p->port;
+    p->keys[n] = "dbname", p->vals[n++] = s->database;
+    p->keys[n] = "user", p->vals[n++] = s->username;
+    p->keys[n] = "password", p->vals[n++] = s->password;
+    p->keys[n] = "application_name", p->vals[n++] = "cdcagent";
+    /* libpq passes options to the server, which splits it at spaces (pg_split_opts) */
+    p->keys[n] = "options", p->vals[n++] = CFG_SESSION_OPTIONS;
+    p->keys[n] = "connect_timeout", p->vals[n++] = "10";
+    if (s->sslmode && *s->sslmode)
+        p->keys[n] = "sslmode", p->vals[n++] = s->sslmode;
+    if (s->sslrootcert && *s->sslrootcert)
+        p->keys[n] = "sslrootcert", p->vals[n++] = s->sslrootcert;
+    if (s->sslcert && *s->sslcert)
+        p->keys[n] = "sslcert", p->vals[n++] = s->sslcert;
+    if (s->sslkey && *s->sslkey)
+        p->keys[n] = "sslkey", p->vals[n++] = s->sslkey;
+    if (replication)
+        p->keys[n] = "replication", p->vals[n++] = "database";
+    p->keys[n] = NULL;
+    p->vals[n] = NULL;
+    return n;
+}
+
+const char *
+cfg_sink_type_name(cfg_sink_type t)
+{
+    static const char *const names[] = {
+        [CFG_SINK_WEBHOOK] = "webhook", [CFG_SINK_POSTGRES] = "postgres",
+        [CFG_SINK_ICEBERG] = "iceberg", [CFG_SINK_JSONL] = "jsonl",
+    };
+
+    return (unsigned) t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+const char *
+cfg_transport_mode_name(cfg_transport_mode m)
+{
+    static const char *const names[] = {
+        [CFG_TRANSPORT_KAFKA] = "kafka", [CFG_TRANSPORT_PUBSUB] = "pubsub",
+        [CFG_TRANSPORT_KINESIS] = "kinesis", [CFG_TRANSPORT_DIRECT] = "direct",
+    };
+
+    return (unsigned) m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
+}
+
+cdc_retry_conf
+cfg_retry_conf(const cfg_retry *r)
+{
+    return (cdc_retry_conf) {
+        .max_attempts = r->max_attempts,
+        .initial_ms = (int) (r->initial_wait_seconds * 1000),
+        .max_ms = (int) (r->max_wait_seconds * 1000),
+        .multiplier = r->multiplier,
+        .jitter = r->jitter,
+    };
+}

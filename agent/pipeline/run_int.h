@@ -1,0 +1,76 @@
+/*
+ * The state of `cdcagent run`, shared by its three files.  Calls go one way:
+ * run.c (the loop, reconnects, shutdown) -> run_start.c (start-up: the
+ * server, the slot, the record, the snapshot) -> run_status.c (what the loop
+ * reports: metrics, the slot's record, standby status updates).
+ * Not for use outside agent/pipeline/run*.c.
+ */
+#ifndef CDC_AGENT_PIPELINE_RUN_INT_H
+#define CDC_AGENT_PIPELINE_RUN_INT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "agent/config/config.h"
+#include "agent/core/dest/dlq.h"
+#include "agent/ops/health.h"
+#include "agent/ops/metrics.h"
+#include "agent/pipeline/capture.h"
+#include "agent/pipeline/heartbeat.h"
+#include "agent/pipeline/router.h"
+#include "agent/pipeline/state.h"
+#include "agent/pipeline/watermark.h"
+#include "agent/source/repl.h"
+#include "schemas/json.h"
+
+typedef struct agent {
+    const cdc_config *cfg;
+    const cfg_source *src;
+    PGconn           *sql;          /* catalog, publication, snapshot */
+    repl_stream      *rs;
+    agent_wm         *wm;
+    agent_router      router;
+    agent_capture    *cap;
+    sch_json_opts     json;
+    int               proto;
+    uint64_t          received;     /* newest WAL position received */
+    uint64_t          sent_flush;   /* flush LSN last reported to the server */
+    uint64_t          stop_lsn;     /* 0: none */
+    uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
+    int64_t           last_status_ms;
+    int64_t           last_metrics_ms;
+    int64_t           stop_seen_ms;   /* a stop found the stream inside a transaction */
+    dest_dlq         *dlq;          /* direct mode: where refused events go */
+    agent_metrics    *metrics;
+    agent_health     *health;
+    agent_heartbeat  *heartbeat;    /* NULL: source.heartbeat_interval_ms is 0 */
+    volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT (run.c) */
+    uint64_t          rng;          /* reconnect jitter (cdc_rng_next) */
+    agent_state       state;        /* the slot's record (agent/pipeline/state.h) */
+    bool              state_on;     /* kept: prepare_source() wrote it once */
+    bool              state_failing;/* the last save failed (logged once) */
+    bool              lock_lost;    /* a reconnect could not take the slot's lock again */
+    int64_t           state_saved_ms;
+    cdc_pos           state_cand;   /* router.last_row at the previous note_state() */
+    bool              remembers[AGENT_MAX_DESTS];  /* reports what it holds, in order */
+} agent;
+
+typedef struct slot_row {
+    bool     exists;
+    bool     lost;          /* invalidated: wal_status 'lost' */
+    uint64_t confirmed;
+} slot_row;
+
+/* run_start.c */
+int  run_read_slot(agent *ag, slot_row *out, cdc_err *err);
+int  run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err);
+
+/* run_status.c */
+void run_update_metrics(agent *ag);
+void run_note_state(agent *ag, bool force);
+int  run_send_status(agent *ag, bool force, bool reply, cdc_err *err);
+
+#endif

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "schemas/avro_int.h"
+#include "schemas/debezium.h"
 #include "schemas/json.h"
 #include "schemas/json_int.h"
 
@@ -172,22 +173,6 @@ sch_avro_col_shape(const cdc_col *col)
     return sch_avro_col_default(col) ? SCH_AVRO_NULL_SECOND : SCH_AVRO_NULL_FIRST;
 }
 
-void
-sch_avro_wkb_point(unsigned char out[21], double x, double y)
-{
-    uint64_t bx, by;
-
-    memcpy(&bx, &x, sizeof(bx));
-    memcpy(&by, &y, sizeof(by));
-    out[0] = 1;     /* little-endian */
-    out[1] = 1;     /* type 1: Point */
-    out[2] = out[3] = out[4] = 0;
-    for (int i = 0; i < 8; i++) {
-        out[5 + i] = (unsigned char) (bx >> (8 * i));
-        out[13 + i] = (unsigned char) (by >> (8 * i));
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* Writer state                                                        */
 /* ------------------------------------------------------------------ */
@@ -244,18 +229,6 @@ static const char *const avro_base[] = {
     [CDC_CT_STRUCT] = "record",
 };
 
-static cdc_ctype
-elem_of(const cdc_ctype *ct)
-{
-    cdc_ctype e = *ct;
-
-    e.kind = ct->elem_kind;
-    e.sem = ct->elem_sem;
-    e.elem_kind = CDC_CT_NONE;
-    e.elem_sem = CDC_SEM_NONE;
-    return e;
-}
-
 /* ------------------------------------------------------------------ */
 /* Defaults                                                            */
 /* ------------------------------------------------------------------ */
@@ -300,7 +273,7 @@ put_default(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v)
         cdc_buf_putc(b, '}');
         return;
     case CDC_CT_ARRAY: {
-        cdc_ctype e = elem_of(ct);
+        cdc_ctype e = cdc_ctype_elem(ct);
 
         cdc_buf_putc(b, '[');
         for (size_t i = 0; i < v->u.arr.n; i++) {
@@ -471,7 +444,7 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
         return;
     }
     if (kind == CDC_CT_ARRAY) {
-        cdc_ctype e = elem_of(ct);
+        cdc_ctype e = cdc_ctype_elem(ct);
 
         /* Elements are optional, except an enum's (Debezium: Enum.builder without .optional()). */
         if (e.sem == CDC_SEM_ENUM) {
@@ -629,15 +602,14 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     split_name(full, &space, &name);
     open_record(&s, space, name);
     for (int k = 1; k <= rel->nkeys; k++) {
-        for (int i = 0; i < rel->ncols; i++) {
-            if (rel->cols[i].key_pos != k || !rel->cols[i].ctype.supported)
-                continue;
-            if (!first)
-                cdc_buf_putc(&b, ',');
-            first = false;
-            put_col_field(&s, &rel->cols[i]);
-            break;
-        }
+        int i = sch_dbz_key_col(rel, k);
+
+        if (i < 0)
+            continue;
+        if (!first)
+            cdc_buf_putc(&b, ',');
+        first = false;
+        put_col_field(&s, &rel->cols[i]);
     }
     cdc_buf_puts(&b, "],\"connect.name\":");
     put_str(&b, cname);

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "schemas/debezium.h"
+
 /* Connect schema type names, by cdc_ctkind. */
 static const char *const kind_names[] = {
     [CDC_CT_NONE] = "string",   /* not reached: unsupported columns are omitted */
@@ -213,17 +215,14 @@ sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch
 
     cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":[");
     for (int k = 1; k <= rel->nkeys; k++) {
-        for (int i = 0; i < rel->ncols; i++) {
-            const cdc_col *col = &rel->cols[i];
+        int i = sch_dbz_key_col(rel, k);
 
-            if (col->key_pos != k || !col->ctype.supported)
-                continue;
-            if (!first)
-                cdc_buf_putc(b, ',');
-            first = false;
-            put_col_field(b, rel, col, o);
-            break;
-        }
+        if (i < 0)
+            continue;
+        if (!first)
+            cdc_buf_putc(b, ',');
+        first = false;
+        put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":false,\"name\":");
     put_struct_name(b, topic, ".Key");

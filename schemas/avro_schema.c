@@ -369,18 +369,6 @@ put_struct(sw *s, const cdc_ctype *ct)
     s->space = saved;
 }
 
-static void
-put_param_int(cdc_buf *b, const char *key, int64_t v, bool first)
-{
-    if (!first)
-        cdc_buf_putc(b, ',');
-    cdc_buf_putc(b, '"');
-    cdc_buf_puts(b, key);
-    cdc_buf_puts(b, "\":\"");
-    cdc_buf_put_i64(b, v);
-    cdc_buf_putc(b, '"');
-}
-
 /* connect.version .. logicalType, after the type and its own members. */
 static void
 put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
@@ -393,13 +381,15 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
         cdc_buf_puts(b, ",\"connect.version\":1");
     if (sem == CDC_SEM_DECIMAL) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
-        put_param_int(b, "scale", ct->scale, true);
-        if (ct->precision >= 0)     /* money has none */
-            put_param_int(b, "connect.decimal.precision", ct->precision, false);
+        sch_json_put_param_int(b, "scale", ct->scale);
+        if (ct->precision >= 0) {   /* money has none */
+            cdc_buf_putc(b, ',');
+            sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
+        }
         cdc_buf_putc(b, '}');
     } else if (sem == CDC_SEM_BITS) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
-        put_param_int(b, "length", ct->length, true);
+        sch_json_put_param_int(b, "length", ct->length);
         cdc_buf_putc(b, '}');
     } else if (sem == CDC_SEM_ENUM) {
         cdc_buf_puts(b, ",\"connect.parameters\":{\"allowed\":");

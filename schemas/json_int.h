@@ -32,6 +32,9 @@ void sch_json_put_name(cdc_buf *b, const char *name, bool xesc, const sch_json_o
    MIME_NO_LINEFEEDS variant, which JsonConverter uses for BYTES). */
 void sch_json_put_base64(cdc_buf *b, const void *p, size_t n);
 
+/* Appends `"key":"<v>"`: a Connect schema parameter, whose values are strings. */
+void sch_json_put_param_int(cdc_buf *b, const char *key, int64_t v);
+
 /* Appends a present value of type ct (a column's default, or a payload value). */
 void sch_json_put_present(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v,
                           const sch_json_opts *o);

@@ -94,16 +94,6 @@ static const char point_fields[] =
     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"wkb\"},"
     "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}";
 
-static void
-put_param_int(cdc_buf *b, const char *key, int64_t v)
-{
-    cdc_buf_putc(b, '"');
-    cdc_buf_puts(b, key);
-    cdc_buf_puts(b, "\":\"");
-    cdc_buf_put_i64(b, v);
-    cdc_buf_putc(b, '"');
-}
-
 /* "parameters" in Debezium's insertion order; nothing when there are none. */
 static void
 put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
@@ -111,16 +101,16 @@ put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
     switch ((cdc_sem) ct->sem) {
     case CDC_SEM_DECIMAL:
         cdc_buf_puts(b, ",\"parameters\":{");
-        put_param_int(b, "scale", ct->scale);
+        sch_json_put_param_int(b, "scale", ct->scale);
         if (ct->precision >= 0) {   /* money has none */
             cdc_buf_putc(b, ',');
-            put_param_int(b, "connect.decimal.precision", ct->precision);
+            sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
         cdc_buf_putc(b, '}');
         break;
     case CDC_SEM_BITS:
         cdc_buf_puts(b, ",\"parameters\":{");
-        put_param_int(b, "length", ct->length);
+        sch_json_put_param_int(b, "length", ct->length);
         cdc_buf_putc(b, '}');
         break;
     case CDC_SEM_ENUM:

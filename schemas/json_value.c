@@ -215,6 +215,16 @@ sch_json_put_base64(cdc_buf *b, const void *src, size_t n)
     cdc_buf_putc(b, '"');
 }
 
+void
+sch_json_put_param_int(cdc_buf *b, const char *key, int64_t v)
+{
+    cdc_buf_putc(b, '"');
+    cdc_buf_puts(b, key);
+    cdc_buf_puts(b, "\":\"");
+    cdc_buf_put_i64(b, v);
+    cdc_buf_putc(b, '"');
+}
+
 /* ------------------------------------------------------------------ */
 /* Numbers                                                             */
 /* ------------------------------------------------------------------ */

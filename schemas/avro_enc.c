@@ -806,12 +806,9 @@ sch_avro_encode_key(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_id,
         return 0;   /* a null record key */
     avro_value_reset(k);
     /* key columns in key_pos order */
-    for (int kp = 1; kp <= rel->nkeys && e.rc == 0; kp++) {
-        int i = sch_dbz_key_col(rel, kp);
-
-        if (i >= 0 && field(&e, k, idx++, &f))
+    for (int kp = 0, i; e.rc == 0 && (i = sch_dbz_key_next(rel, &kp)) >= 0; )
+        if (field(&e, k, idx++, &f))
             set_col(&e, &f, &rel->cols[i], &vals[i]);
-    }
     if (e.rc != 0)
         return encode_failed(&e, ev, err);
     return put_frame(w, &w->key, schema_id, out, err);

@@ -581,7 +581,6 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     sw          s = { .b = &b, .o = o, .t = &t };
     char        full[1024], cname[1024];
     const char *space, *name;
-    bool        first = true;
 
     if (rel == NULL || rel->nkeys == 0)
         return NULL;
@@ -591,14 +590,9 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     memcpy(cname, full, strlen(full) + 1);
     split_name(full, &space, &name);
     open_record(&s, space, name);
-    for (int k = 1; k <= rel->nkeys; k++) {
-        int i = sch_dbz_key_col(rel, k);
-
-        if (i < 0)
-            continue;
-        if (!first)
+    for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
+        if (n > 0)
             cdc_buf_putc(&b, ',');
-        first = false;
         put_col_field(&s, &rel->cols[i]);
     }
     cdc_buf_puts(&b, "],\"connect.name\":");

@@ -5,27 +5,18 @@
 
 #include <string.h>
 
+#include "agent/core/cdc_buf.h"
+
+/* A relation has few key columns, so a scan per position costs less than sorting. */
 int
-sch_dbz_key_col(const cdc_rel *rel, int k)
+sch_dbz_key_next(const cdc_rel *rel, int *k)
 {
-    for (int i = 0; i < rel->ncols; i++)
-        if (rel->cols[i].key_pos == k && rel->cols[i].ctype.supported)
-            return i;
+    while (++*k <= rel->nkeys) {
+        for (int i = 0; i < rel->ncols; i++)
+            if (rel->cols[i].key_pos == *k && rel->cols[i].ctype.supported)
+                return i;
+    }
     return -1;
-}
-
-static char *
-fmt_u64(char *p, uint64_t v)
-{
-    char  tmp[24];
-    char *t = tmp + sizeof(tmp);
-
-    do {
-        *--t = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(p, t, (size_t) (tmp + sizeof(tmp) - t));
-    return p + (tmp + sizeof(tmp) - t);
 }
 
 size_t
@@ -44,7 +35,7 @@ sch_dbz_sequence(const cdc_event *ev, char seq[SCH_DBZ_SEQUENCE_MAX])
             p += 4;
         } else {
             *p++ = '"';
-            p = fmt_u64(p, lsns[i]);
+            p = cdc_fmt_u64(p, lsns[i]);
             *p++ = '"';
         }
     }

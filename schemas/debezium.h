@@ -16,11 +16,12 @@
 #include "agent/core/cdc_rel.h"
 
 /*
- * The index in rel->cols of the supported column at key position k
- * (1..rel->nkeys), or -1 when there is none.  A relation has few key
- * columns, so a scan per position costs less than sorting.
+ * The key columns in key order: from *k = 0, each call moves *k to the next
+ * key position (up to rel->nkeys) that has a supported column and @returns
+ * that column's index in rel->cols, then -1 when there is none left.
+ *   for (int k = 0, i; (i = sch_dbz_key_next(rel, &k)) >= 0; ) ...
  */
-int sch_dbz_key_col(const cdc_rel *rel, int k);
+int sch_dbz_key_next(const cdc_rel *rel, int *k);
 
 /* Room for sch_dbz_sequence's text: two quoted 20-digit LSNs and punctuation. */
 #define SCH_DBZ_SEQUENCE_MAX 64

@@ -258,17 +258,12 @@ json_topic(const cdc_rel *rel, const sch_json_opts *o, char *tmp, size_t n)
 static void
 put_key_payload(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_opts *o)
 {
-    bool first = true, xesc = sch_json_names_xesc(rel);
+    bool xesc = sch_json_names_xesc(rel);
 
     cdc_buf_putc(b, '{');
-    for (int k = 1; k <= rel->nkeys; k++) {
-        int i = sch_dbz_key_col(rel, k);
-
-        if (i < 0)
-            continue;
-        if (!first)
+    for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
+        if (n > 0)
             cdc_buf_putc(b, ',');
-        first = false;
         sch_json_put_name(b, rel->cols[i].name, xesc, o);
         put_col_value(b, &rel->cols[i], &vals[i], o);
     }

@@ -201,17 +201,10 @@ put_struct_name(cdc_buf *b, const char *topic, const char *suffix)
 void
 sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch_json_opts *o)
 {
-    bool first = true;
-
     cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":[");
-    for (int k = 1; k <= rel->nkeys; k++) {
-        int i = sch_dbz_key_col(rel, k);
-
-        if (i < 0)
-            continue;
-        if (!first)
+    for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
+        if (n > 0)
             cdc_buf_putc(b, ',');
-        first = false;
         put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":false,\"name\":");

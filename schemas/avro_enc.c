@@ -897,7 +897,8 @@ sch_avro_encode_value(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_i
             set_cstr(&e, &f, op);
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_MS], true, cdc_us_to_ms(now_us));
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_US], true, now_us);
-        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], sch_dbz_ns_fits(now_us), sch_dbz_ns_fits(now_us) ? now_us * 1000 : 0);
+        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], sch_dbz_ns_fits(now_us),
+                     sch_dbz_ns_fits(now_us) ? now_us * 1000 : 0);
     }
     if (e.rc != 0)
         return encode_failed(&e, ev, err);

@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-#include "agent/core/cdc_buf.h"
-
 /* A relation has few key columns, so a scan per position costs less than sorting. */
 int
 sch_dbz_key_next(const cdc_rel *rel, int *k)
@@ -17,6 +15,21 @@ sch_dbz_key_next(const cdc_rel *rel, int *k)
                 return i;
     }
     return -1;
+}
+
+/* Appends v in decimal to a char array; returns the new end. */
+static char *
+fmt_u64(char *p, uint64_t v)
+{
+    char  tmp[24];
+    char *t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(p, t, (size_t) (tmp + sizeof(tmp) - t));
+    return p + (tmp + sizeof(tmp) - t);
 }
 
 size_t
@@ -35,7 +48,7 @@ sch_dbz_sequence(const cdc_event *ev, char seq[SCH_DBZ_SEQUENCE_MAX])
             p += 4;
         } else {
             *p++ = '"';
-            p = cdc_fmt_u64(p, lsns[i]);
+            p = fmt_u64(p, lsns[i]);
             *p++ = '"';
         }
     }

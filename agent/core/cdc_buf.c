@@ -142,8 +142,8 @@ cdc_buf_printf(cdc_buf *b, const char *fmt, ...)
     b->len += (size_t) n;
 }
 
-char *
-cdc_fmt_u64(char *out, uint64_t v)
+void
+cdc_buf_put_u64(cdc_buf *b, uint64_t v)
 {
     char  tmp[24];
     char *p = tmp + sizeof(tmp);
@@ -152,16 +152,7 @@ cdc_fmt_u64(char *out, uint64_t v)
         *--p = (char) ('0' + v % 10);
         v /= 10;
     } while (v);
-    memcpy(out, p, (size_t) (tmp + sizeof(tmp) - p));
-    return out + (tmp + sizeof(tmp) - p);
-}
-
-void
-cdc_buf_put_u64(cdc_buf *b, uint64_t v)
-{
-    char tmp[24];
-
-    cdc_buf_put(b, tmp, (size_t) (cdc_fmt_u64(tmp, v) - tmp));
+    cdc_buf_put(b, p, (size_t) (tmp + sizeof(tmp) - p));
 }
 
 void

@@ -43,8 +43,6 @@ void cdc_buf_printf(cdc_buf *b, const char *fmt, ...) CDC_PRINTF(2, 3);
 /* Appends v in decimal. */
 void cdc_buf_put_i64(cdc_buf *b, int64_t v);
 void cdc_buf_put_u64(cdc_buf *b, uint64_t v);
-/* Writes v in decimal at out (at most 20 characters, no NUL); @returns the end. */
-char *cdc_fmt_u64(char *out, uint64_t v);
 
 /*
  * With a drain set, the buffer never grows much past `at` bytes: an append

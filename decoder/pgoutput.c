@@ -188,19 +188,26 @@ pgo_read_begin(pgo_rd *rd, pgo_msg *out)
     return pgo_rd_finish(rd);
 }
 
+/* The body of COMMIT and STREAM COMMIT: flags (none defined), commit_lsn, end_lsn, timestamp. */
+static int
+pgo_read_commit_body(pgo_rd *rd, pgo_commit *c, const char *bad_flags)
+{
+    size_t at = pgo_rd_offset(rd);
+
+    c->flags = pgo_rd_u8(rd);
+    if (c->flags != 0)
+        return pgo_rd_reject(rd, at, bad_flags);
+    c->commit_lsn = pgo_rd_u64(rd);
+    c->end_lsn = pgo_rd_u64(rd);
+    c->commit_ts_us = pgo_unix_us(pgo_rd_i64(rd));
+    return pgo_rd_finish(rd);
+}
+
 /* COMMIT: flags (none defined), commit_lsn, end_lsn, commit timestamp. */
 static int
 pgo_read_commit(pgo_rd *rd, pgo_msg *out)
 {
-    size_t at = pgo_rd_offset(rd);
-
-    out->u.commit.flags = pgo_rd_u8(rd);
-    if (out->u.commit.flags != 0)
-        return pgo_rd_reject(rd, at, "unknown COMMIT flags");
-    out->u.commit.commit_lsn = pgo_rd_u64(rd);
-    out->u.commit.end_lsn = pgo_rd_u64(rd);
-    out->u.commit.commit_ts_us = pgo_unix_us(pgo_rd_i64(rd));
-    return pgo_rd_finish(rd);
+    return pgo_read_commit_body(rd, &out->u.commit, "unknown COMMIT flags");
 }
 
 /* ORIGIN: origin's commit LSN, origin name. */
@@ -279,20 +286,34 @@ pgo_read_type(pgo_rd *rd, pgo_msg *out)
     return pgo_rd_finish(rd);
 }
 
+/* The head of INSERT, UPDATE and DELETE: [xid] relid, then a tuple marker (its offset in *at). */
+static uint8_t
+pgo_read_change_head(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out, size_t *at)
+{
+    out->xid = pgo_read_stream_xid(rd);
+    out->u.change.rel = pgo_read_relid(dec, rd);
+    *at = pgo_rd_offset(rd);
+    return pgo_rd_u8(rd);
+}
+
+/* The tuple that ends a change message, and the end of the message. */
+static int
+pgo_read_last_tuple(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out, pgo_tuple *tup)
+{
+    if (pgo_read_tuple(dec, rd, out->u.change.rel, tup) < 0)
+        return -1;
+    return pgo_rd_finish(rd);
+}
+
 /* INSERT: [xid] relid 'N' tuple. */
 static int
 pgo_read_insert(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
 {
     size_t at;
 
-    out->xid = pgo_read_stream_xid(rd);
-    out->u.change.rel = pgo_read_relid(dec, rd);
-    at = pgo_rd_offset(rd);
-    if (pgo_rd_u8(rd) != 'N')
+    if (pgo_read_change_head(dec, rd, out, &at) != 'N')
         return pgo_rd_reject(rd, at, "INSERT: expected new-tuple marker 'N'");
-    if (pgo_read_tuple(dec, rd, out->u.change.rel, &out->u.change.newtup) < 0)
-        return -1;
-    return pgo_rd_finish(rd);
+    return pgo_read_last_tuple(dec, rd, out, &out->u.change.newtup);
 }
 
 /* UPDATE: [xid] relid, optionally 'K' or 'O' and the old tuple, then 'N' tuple. */
@@ -300,12 +321,8 @@ static int
 pgo_read_update(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
 {
     size_t  at;
-    uint8_t marker;
+    uint8_t marker = pgo_read_change_head(dec, rd, out, &at);
 
-    out->xid = pgo_read_stream_xid(rd);
-    out->u.change.rel = pgo_read_relid(dec, rd);
-    at = pgo_rd_offset(rd);
-    marker = pgo_rd_u8(rd);
     if (marker == 'K' || marker == 'O') {
         out->u.change.old_kind = (char) marker;
         if (pgo_read_tuple(dec, rd, out->u.change.rel, &out->u.change.oldtup) < 0)
@@ -315,9 +332,7 @@ pgo_read_update(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
     }
     if (marker != 'N')
         return pgo_rd_reject(rd, at, "UPDATE: expected tuple marker 'K', 'O' or 'N'");
-    if (pgo_read_tuple(dec, rd, out->u.change.rel, &out->u.change.newtup) < 0)
-        return -1;
-    return pgo_rd_finish(rd);
+    return pgo_read_last_tuple(dec, rd, out, &out->u.change.newtup);
 }
 
 /* DELETE: [xid] relid, 'K' or 'O', old tuple. */
@@ -325,18 +340,12 @@ static int
 pgo_read_delete(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
 {
     size_t  at;
-    uint8_t marker;
+    uint8_t marker = pgo_read_change_head(dec, rd, out, &at);
 
-    out->xid = pgo_read_stream_xid(rd);
-    out->u.change.rel = pgo_read_relid(dec, rd);
-    at = pgo_rd_offset(rd);
-    marker = pgo_rd_u8(rd);
     if (marker != 'K' && marker != 'O')
         return pgo_rd_reject(rd, at, "DELETE: expected old-tuple marker 'K' or 'O'");
     out->u.change.old_kind = (char) marker;
-    if (pgo_read_tuple(dec, rd, out->u.change.rel, &out->u.change.oldtup) < 0)
-        return -1;
-    return pgo_rd_finish(rd);
+    return pgo_read_last_tuple(dec, rd, out, &out->u.change.oldtup);
 }
 
 /* TRUNCATE: [xid] nrels, options, relids. */
@@ -415,19 +424,10 @@ pgo_read_stream_stop(pgo_rd *rd)
 static int
 pgo_read_stream_commit(pgo_rd *rd, pgo_msg *out)
 {
-    size_t at;
-
     if (rd->in_stream)
         return pgo_rd_fail_at(rd, 0, "STREAM COMMIT inside a stream");
     out->xid = pgo_rd_u32(rd);
-    at = pgo_rd_offset(rd);
-    out->u.stream_commit.flags = pgo_rd_u8(rd);
-    if (out->u.stream_commit.flags != 0)
-        return pgo_rd_reject(rd, at, "unknown STREAM COMMIT flags");
-    out->u.stream_commit.commit_lsn = pgo_rd_u64(rd);
-    out->u.stream_commit.end_lsn = pgo_rd_u64(rd);
-    out->u.stream_commit.commit_ts_us = pgo_unix_us(pgo_rd_i64(rd));
-    return pgo_rd_finish(rd);
+    return pgo_read_commit_body(rd, &out->u.stream_commit, "unknown STREAM COMMIT flags");
 }
 
 /*

@@ -54,12 +54,19 @@ typedef struct pgo_tuple {
     pgo_datum *cols;    /* arena memory */
 } pgo_tuple;
 
+/* The body of COMMIT and of STREAM COMMIT. */
+typedef struct pgo_commit {
+    uint8_t  flags;
+    uint64_t commit_lsn, end_lsn;
+    int64_t  commit_ts_us;
+} pgo_commit;
+
 typedef struct pgo_msg {
     pgo_msgtype type;
     uint32_t    xid;    /* streamed changes (inside STREAM START..STOP), stream messages */
     union {
         struct { uint64_t final_lsn; int64_t commit_ts_us; uint32_t xid; } begin;
-        struct { uint8_t flags; uint64_t commit_lsn, end_lsn; int64_t commit_ts_us; } commit;
+        pgo_commit commit;
         struct { uint64_t lsn; const char *name; } origin;
         struct { const cdc_rel *rel; bool changed; } relation;  /* changed: columns differ from before */
         struct { uint32_t oid; const char *nspname, *typname; } type;
@@ -82,7 +89,7 @@ typedef struct pgo_msg {
             uint32_t       len;
         } message;
         struct { bool first_segment; } stream_start;
-        struct { uint8_t flags; uint64_t commit_lsn, end_lsn; int64_t commit_ts_us; } stream_commit;
+        pgo_commit stream_commit;
         struct { uint32_t subxid; uint64_t abort_lsn; int64_t abort_ts_us; } stream_abort;
     } u;
 } pgo_msg;

@@ -1,8 +1,9 @@
 /*
  * PostgreSQL type -> Connect type, as Debezium 2.7's PostgreSQL connector
  * maps it (CONTRACT.md section 4; PostgresValueConverter.schemaBuilder and
- * JdbcValueConverters.schemaBuilder), and column defaults -> schema
- * defaults (section 4.5; PostgresDefaultValueConverter).
+ * JdbcValueConverters.schemaBuilder).  Column defaults -> schema defaults
+ * (section 4.5) are coldefault.c's, which this file calls once a column's
+ * type is known.
  *
  * Types are recognised by OID: built-in OIDs are fixed, enums come from
  * typtype 'e', and the extension types Debezium knows by name (citext,
@@ -14,11 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/core/cdc_arena.h"
-#include "agent/core/cdc_log.h"
-#include "decoder/relcache.h"
-#include "decoder/values.h"
-#include "decoder/values_int.h"
+#include "decoder/coldefault.h"
+#include "decoder/pgtype.h"
 
 /* ---- mode names, spelled as Debezium's configuration spells them ---- */
 
@@ -81,34 +79,6 @@ pgo_interval_mode_parse(const char *s, pgo_interval_mode *out)
     if (tm_mode_parse(s, names, 2, &v) < 0)
         return -1;
     *out = (pgo_interval_mode) v;
-    return 0;
-}
-
-/* ---- built-in arrays ---- */
-
-uint32_t
-pgo_builtin_array_elem(uint32_t oid)
-{
-    static const uint32_t map[][2] = {
-        { 1000, PGO_OID_BOOL },      { 1001, PGO_OID_BYTEA },     { 1002, PGO_OID_CHAR },
-        { 1003, PGO_OID_NAME },      { 1016, PGO_OID_INT8 },      { 1005, PGO_OID_INT2 },
-        { 1007, PGO_OID_INT4 },      { 1009, PGO_OID_TEXT },      { 1028, PGO_OID_OID },
-        { 199, PGO_OID_JSON },       { 143, PGO_OID_XML },        { 1017, PGO_OID_POINT },
-        { 651, PGO_OID_CIDR },       { 1021, PGO_OID_FLOAT4 },    { 1022, PGO_OID_FLOAT8 },
-        { 775, PGO_OID_MACADDR8 },   { 791, PGO_OID_MONEY },      { 1040, PGO_OID_MACADDR },
-        { 1041, PGO_OID_INET },      { 1014, PGO_OID_BPCHAR },    { 1015, PGO_OID_VARCHAR },
-        { 1182, PGO_OID_DATE },      { 1183, PGO_OID_TIME },      { 1115, PGO_OID_TIMESTAMP },
-        { 1185, PGO_OID_TIMESTAMPTZ }, { 1187, PGO_OID_INTERVAL }, { 1270, PGO_OID_TIMETZ },
-        { 1561, PGO_OID_BIT },       { 1563, PGO_OID_VARBIT },    { 1231, PGO_OID_NUMERIC },
-        { 2951, PGO_OID_UUID },      { 3807, PGO_OID_JSONB },     { 3905, PGO_OID_INT4RANGE },
-        { 3907, PGO_OID_NUMRANGE },  { 3909, PGO_OID_TSRANGE },   { 3911, PGO_OID_TSTZRANGE },
-        { 3913, PGO_OID_DATERANGE }, { 3927, PGO_OID_INT8RANGE },
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (map[i][0] == oid)
-            return map[i][1];
     return 0;
 }
 
@@ -323,216 +293,6 @@ tm_col(cdc_col *col, const pgo_type_opts *o)
         memset(ct, 0, sizeof(*ct));
 }
 
-/* ---- column defaults (PostgresDefaultValueConverter) ---- */
-
-/*
- * The value a default computed by a function stands for in the schema, for
- * the types that have a default mapper at all (NULL: no mapper, no
- * default).  Written as PostgreSQL would print the value, so that the value
- * decoder reads it: Debezium's "1970-01-01" for a timestamp is midnight.
- */
-static const char *
-tm_placeholder(uint32_t oid)
-{
-    switch (oid) {
-    case PGO_OID_BIT:           return "00";
-    case PGO_OID_VARBIT:        return "0";
-    case PGO_OID_BOOL:          return "false";
-    case PGO_OID_BPCHAR: case PGO_OID_VARCHAR: case PGO_OID_TEXT: case PGO_OID_XML:
-        return "";
-    case PGO_OID_NUMERIC: case PGO_OID_FLOAT4: case PGO_OID_FLOAT8:
-        return "0.0";
-    case PGO_OID_INT2: case PGO_OID_INT4: case PGO_OID_INT8:
-        return "0";
-    case PGO_OID_JSON: case PGO_OID_JSONB:
-        return "{}";
-    case PGO_OID_UUID:          return "00000000-0000-0000-0000-000000000000";
-    case PGO_OID_DATE:          return "1970-01-01";
-    case PGO_OID_TIME:          return "00:00:00";
-    case PGO_OID_TIMESTAMP:     return "1970-01-01 00:00:00";
-    case PGO_OID_TIMESTAMPTZ:   return "1970-01-01 00:00:00+00";
-    case PGO_OID_INTERVAL:      return "00:00:00";     /* PGInterval("epoch"): all zero */
-    default:                    return NULL;
-    }
-}
-
-/* FUNCTION_DEFAULT_PATTERN "^[(]?[A-Za-z0-9_.]+\((?:.+(?:, ?.+)*)?\)", found on the first line. */
-static bool
-tm_is_call(const char *e)
-{
-    size_t i = e[0] == '(', b = i;
-
-    while ((e[i] >= 'a' && e[i] <= 'z') || (e[i] >= 'A' && e[i] <= 'Z') ||
-           (e[i] >= '0' && e[i] <= '9') || e[i] == '_' || e[i] == '.')
-        i++;
-    if (i == b || e[i] != '(')
-        return false;
-    for (i++; e[i] != '\0' && e[i] != '\n' && e[i] != '\r'; i++)
-        if (e[i] == ')')
-            return true;
-    return false;
-}
-
-/* CURRENT_DATE_TIMES: the SQL-standard "functions" pg_get_expr prints without parentheses. */
-static bool
-tm_is_current(const char *e)
-{
-    static const char *const names[] = { "current_timestamp", "current_time", "current_date",
-                                          "localtime", "localtimestamp" };
-    size_t                   i, k;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        for (k = 0; e[k] != '\0' && (e[k] >= 'A' && e[k] <= 'Z' ? e[k] + 32 : e[k]) == names[i][k];
-             k++)
-            ;
-        if (e[k] == '\0' && names[i][k] == '\0')
-            return true;
-    }
-    return false;
-}
-
-/*
- * LITERAL_DEFAULT_PATTERN "'(.*?)'": the first quoted run on one line.  As
- * in Debezium, a doubled quote ends it ('it''s' gives "it").
- */
-static bool
-tm_first_quoted(const char *e, const char **p, size_t *n)
-{
-    const char *q = strchr(e, '\'');
-
-    while (q != NULL) {
-        size_t k = 1;
-
-        while (q[k] != '\0' && q[k] != '\'' && q[k] != '\n' && q[k] != '\r')
-            k++;
-        if (q[k] == '\'') {
-            *p = q + 1;
-            *n = k - 1;
-            return true;
-        }
-        q = strchr(q + 1, '\'');
-    }
-    return false;
-}
-
-/*
- * The literal text of a default (extractDefault): a placeholder for a
- * function call, the first quoted run, or the bare expression; false for
- * NULL::type and anything else without a value.
- */
-static bool
-tm_default_text(const cdc_col *col, const char *e, const char **p, size_t *n)
-{
-    const char *ph = tm_placeholder(col->catalog_known ? col->base_oid : col->type_oid);
-
-    if (col->ctype.sem == CDC_SEM_ENUM) {
-        /* extractEnumDefault: '<label>'::<type name> exactly */
-        size_t el = strlen(e), tl = col->type_name ? strlen(col->type_name) : 0;
-
-        if (tl == 0 || el < tl + 4 || memcmp(e + el - tl - 2, "::", 2) != 0 ||
-            memcmp(e + el - tl, col->type_name, tl) != 0 || e[0] != '\'' ||
-            e[el - tl - 3] != '\'')
-            return false;
-        *p = e + 1;
-        *n = el - tl - 4;
-        return true;
-    }
-    if (ph == NULL)
-        return false;
-    if (tm_is_call(e) || tm_is_current(e)) {
-        *p = ph;
-        *n = strlen(ph);
-        return true;
-    }
-    if (strchr(e, '\'') == NULL) {
-        if (strncmp(e, "NULL::", 6) == 0)
-            return false;
-        *p = e;
-        *n = strlen(e);
-        return true;
-    }
-    return tm_first_quoted(e, p, n);
-}
-
-/* Copies a decoded scalar into the relation's own memory. */
-static void
-tm_keep(cdc_rel *rel, cdc_col *col, const cdc_value *v)
-{
-    col->def = *v;
-    if (col->ctype.kind == CDC_CT_STRING || col->ctype.kind == CDC_CT_BYTES) {
-        char *p = pgo_rel_alloc(rel, v->u.s.n + 1);
-
-        memcpy(p, v->u.s.p, v->u.s.n);
-        p[v->u.s.n] = '\0';
-        col->def.u.s.p = p;
-    }
-    col->has_default = true;
-}
-
-/*
- * Booleans and bit strings do not go through the text decoder: the mapper
- * gives Boolean.parseBoolean for bool, and for bit a one-character literal
- * becomes a Boolean, which the Bits converter turns into one byte 0 or 1.
- */
-static bool
-tm_default_bool(const cdc_col *col, const char *t, size_t n, cdc_value *v)
-{
-    uint32_t oid = col->catalog_known ? col->base_oid : col->type_oid;
-
-    v->state = CDC_VAL_PRESENT;
-    if (oid == PGO_OID_BOOL) {
-        v->u.b = n == 4 && strncasecmp(t, "true", 4) == 0;
-        return true;
-    }
-    if (col->ctype.kind == CDC_CT_BOOLEAN) {       /* bit(1): Integer.valueOf(t, 2) != 0 */
-        v->u.b = memchr(t, '1', n) != NULL;
-        return true;
-    }
-    if (col->ctype.sem == CDC_SEM_BITS && n == 1) {
-        v->u.s.p = t[0] == '1' ? "\x01" : "\x00";
-        v->u.s.n = 1;
-        return true;
-    }
-    return false;
-}
-
-static int
-tm_default(cdc_rel *rel, cdc_col *col, const pgo_type_opts *o)
-{
-    const char *t;
-    size_t      n, k;
-    cdc_arena  *arena;
-    cdc_value   v = { 0 };
-    cdc_err     err;
-    char        uuid[40];
-
-    col->has_default = false;
-    memset(&col->def, 0, sizeof(col->def));
-    /* a domain has no default mapper (supportConversion of its name); a Struct cannot be a default */
-    if (col->default_expr == NULL || !col->ctype.supported || col->ctype.kind == CDC_CT_STRUCT ||
-        col->ctype.kind == CDC_CT_ARRAY || (col->catalog_known && col->base_oid != col->type_oid))
-        return 0;
-    if (!tm_default_text(col, col->default_expr, &t, &n))
-        return 0;
-    if (tm_default_bool(col, t, n, &v)) {
-        tm_keep(rel, col, &v);
-        return 0;
-    }
-    if (col->ctype.sem == CDC_SEM_UUID && n < sizeof(uuid)) {
-        for (k = 0; k < n; k++)     /* UUID.fromString(...).toString() */
-            uuid[k] = (char) (t[k] >= 'A' && t[k] <= 'F' ? t[k] + 32 : t[k]);
-        t = uuid;
-    }
-    arena = cdc_arena_new(1024);
-    if (pgo_value_from_text(col, t, n, o, arena, &v, &err) == 0)
-        tm_keep(rel, col, &v);
-    else if (!col->generated)   /* a generation expression is seldom a literal: no warning */
-        log_warn("pgo", "%s.%s: column %s: default %s not used as schema default: %s",
-                 rel->nspname, rel->relname, col->name, col->default_expr, err.msg);
-    cdc_arena_free(arena);
-    return 0;
-}
-
 int
 pgo_typemap_rel(cdc_rel *rel, const pgo_type_opts *opts, cdc_err *err)
 {
@@ -542,7 +302,7 @@ pgo_typemap_rel(cdc_rel *rel, const pgo_type_opts *opts, cdc_err *err)
         return cdc_err_set(err, CDC_E_INVAL, "pgo_typemap_rel: no relation or options");
     for (i = 0; i < rel->ncols; i++) {
         tm_col(&rel->cols[i], opts);
-        if (tm_default(rel, &rel->cols[i], opts) < 0)
+        if (pgo_coldefault_set(rel, &rel->cols[i], opts) < 0)
             return -1;
     }
     return 0;

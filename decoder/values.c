@@ -21,28 +21,6 @@
 
 #include "decoder/values_int.h"
 
-int
-pgo_vfail(const pgo_vctx *vc, const char *what, const char *s, size_t n)
-{
-    int shown = n > 64 ? 64 : (int) n;
-
-    return cdc_err_set(vc->err, CDC_E_DECODE, "column %s: %s: '%.*s'%s", vc->col->name, what,
-                       shown, s, n > 64 ? "..." : "");
-}
-
-uint32_t
-pgo_col_value_oid(const cdc_col *col)
-{
-    uint32_t oid = col->catalog_known ? col->base_oid : col->type_oid;
-
-    if (col->ctype.kind == CDC_CT_ARRAY) {
-        if (col->ctype.elem_sem == CDC_SEM_ENUM)
-            return 0;
-        return col->catalog_known && col->elem_oid ? col->elem_oid : pgo_builtin_array_elem(oid);
-    }
-    return col->ctype.sem == CDC_SEM_ENUM ? 0 : oid;
-}
-
 /*
  * A string value is the text itself.  From pgo_tuple_values it points into
  * the message (no copy: a 200 MB text is not held twice); otherwise it is

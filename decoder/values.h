@@ -71,7 +71,6 @@ cdc_value *pgo_tuple_values_old(const cdc_rel *rel, const pgo_tuple *tup,
  */
 void pgo_utf8_check_set(bool on);
 bool pgo_utf8_check_on(void);
-bool pgo_utf8_valid(const char *s, size_t n);
 void pgo_utf8_check_row(const cdc_rel *rel, const cdc_value *vals);
 /* As pgo_utf8_check_row() for an update's old row: columns also invalid in after not counted. */
 void pgo_utf8_check_old_row(const cdc_rel *rel, const cdc_value *vals, const cdc_value *after);

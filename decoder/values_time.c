@@ -282,13 +282,6 @@ rd_timestamp(const char *s, size_t n, bool with_tz, int64_t *us)
     return 0;
 }
 
-/* floorDiv(us, 1000): Instant.toEpochMilli rounds toward negative infinity. */
-static int64_t
-us_to_ms(int64_t us)
-{
-    return us / 1000 - (us % 1000 < 0);
-}
-
 int
 pgo_time_timestamp(const pgo_vctx *vc, uint8_t sem, const char *s, size_t n, cdc_value *out)
 {
@@ -300,7 +293,7 @@ pgo_time_timestamp(const pgo_vctx *vc, uint8_t sem, const char *s, size_t n, cdc
         us = TS_NEG_INFINITY_US;
     else if (rd_timestamp(s, n, false, &us) < 0)
         return pgo_vfail(vc, "not a timestamp", s, n);
-    out->u.i = sem == CDC_SEM_MICRO_TIMESTAMP ? us : us_to_ms(us);
+    out->u.i = sem == CDC_SEM_MICRO_TIMESTAMP ? us : cdc_us_to_ms(us);
     out->state = CDC_VAL_PRESENT;
     return 0;
 }

@@ -3,10 +3,11 @@
  * (SQL_ASCII stores whatever bytes a client sent).  pgoutput and COPY hand
  * those bytes over unconverted; the JSON encoder must still write valid
  * UTF-8, so it replaces each maximal ill-formed subpart of a value by U+FFFD
- * (mostly as Java's decoder does; schemas/json.c utf8_seq says where not) and writes an ill-formed column name with \xNN
- * escapes (docs/debezium-compat.md, "Text that is not UTF-8").  This file
- * makes that visible: a warning once per table and column, and the count of
- * such values per table in /metrics (cdcagent_invalid_utf8_values_total).
+ * (mostly as Java's decoder does; agent/core/cdc_utf8.h says where not) and
+ * writes an ill-formed column name with \xNN escapes (docs/debezium-compat.md,
+ * "Text that is not UTF-8").  This file makes that visible: a warning once
+ * per table and column, and the count of such values per table in /metrics
+ * (cdcagent_invalid_utf8_values_total).
  *
  * Checking costs a scan of every string value, so it runs only once the
  * agent has seen a source whose encoding is not UTF8 (pgo_utf8_check_set).
@@ -20,6 +21,7 @@
 
 #include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
+#include "agent/core/cdc_utf8.h"
 
 static atomic_bool g_check;
 
@@ -41,48 +43,6 @@ pgo_utf8_check_on(void)
     return atomic_load_explicit(&g_check, memory_order_relaxed);
 }
 
-bool
-pgo_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *) s, *end = p + n;
-
-    while (p < end) {
-        unsigned char c = *p, lo = 0x80, hi = 0xBF;
-        size_t        need;
-
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c == 0xE0)
-            need = 2, lo = 0xA0;
-        else if (c == 0xED)
-            need = 2, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            need = 2;
-        else if (c == 0xF0)
-            need = 3, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            need = 3;
-        else if (c == 0xF4)
-            need = 3, hi = 0x8F;
-        else
-            return false;
-        if ((size_t) (end - p) <= need)
-            return false;
-        for (size_t i = 1; i <= need; i++) {
-            if (p[i] < lo || p[i] > hi)
-                return false;
-            lo = 0x80;
-            hi = 0xBF;
-        }
-        p += need + 1;
-    }
-    return true;
-}
-
 /*
  * s with the bytes that are not UTF-8 and controls as \xNN, cut to fit out (at a character's
  * end): valid non-ASCII text ('café') stays as it is, in the warnings and the metric's label.
@@ -99,7 +59,7 @@ shown(const char *s, char *out, size_t cap)
 
         if (*p >= 0x80) {   /* the sequence its lead byte announces, if it is valid */
             n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
-            if ((size_t) (end - p) < n || !pgo_utf8_valid((const char *) p, n))
+            if ((size_t) (end - p) < n || !cdc_utf8_valid((const char *) p, n))
                 n = 1;
         }
         if (*p >= 0x20 && (*p < 0x80 || n >= 2)) {
@@ -157,7 +117,7 @@ pgo_utf8_check_names(const cdc_rel *rel)
     for (int i = 0; i < rel->ncols; i++) {
         const char *name = rel->cols[i].name;
 
-        if (name == NULL || pgo_utf8_valid(name, strlen(name)) || !first_time(rel, name, "name"))
+        if (name == NULL || cdc_utf8_valid(name, strlen(name)) || !first_time(rel, name, "name"))
             continue;
         snprintf(raw, sizeof(raw), "%s.%s", rel->nspname, rel->relname);
         shown(raw, tn, sizeof(tn));
@@ -173,11 +133,11 @@ value_valid(const cdc_ctype *ct, const cdc_value *v)
     if (v->state != CDC_VAL_PRESENT)
         return true;
     if (ct->kind == CDC_CT_STRING)
-        return pgo_utf8_valid(v->u.s.p, v->u.s.n);
+        return cdc_utf8_valid(v->u.s.p, v->u.s.n);
     if (ct->kind == CDC_CT_ARRAY && ct->elem_kind == CDC_CT_STRING) {
         for (size_t i = 0; i < v->u.arr.n; i++)
             if (v->u.arr.items[i].state == CDC_VAL_PRESENT &&
-                !pgo_utf8_valid(v->u.arr.items[i].u.s.p, v->u.arr.items[i].u.s.n))
+                !cdc_utf8_valid(v->u.arr.items[i].u.s.p, v->u.arr.items[i].u.s.n))
                 return false;
     }
     return true;

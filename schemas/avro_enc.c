@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "schemas/avro_int.h"
+#include "schemas/debezium.h"
 
 #define PLACEHOLDER_DEFAULT "__debezium_unavailable_value"
 /* UUID.nameUUIDFromBytes("__debezium_unavailable_value"), as in json.c. */
@@ -325,13 +326,6 @@ set_bytes(enc *e, avro_value_t *v, const void *p, size_t n)
     ok(e, avro_value_set_bytes(v, (void *) (p ? p : ""), n), "bytes");
 }
 
-/* Past about 2262 AD nanoseconds do not fit in a long: the optional field is null. */
-static bool
-ns_fits(int64_t us)
-{
-    return us <= INT64_MAX / 1000 && us >= INT64_MIN / 1000;
-}
-
 static void
 set_opt_long(enc *e, avro_value_t *rec, int idx, bool present, int64_t v)
 {
@@ -368,18 +362,6 @@ set_opt_str(enc *e, avro_value_t *rec, int idx, const char *s, size_t n)
 /* Column values                                                       */
 /* ------------------------------------------------------------------ */
 
-static cdc_ctype
-elem_of(const cdc_ctype *ct)
-{
-    cdc_ctype el = *ct;
-
-    el.kind = ct->elem_kind;
-    el.sem = ct->elem_sem;
-    el.elem_kind = CDC_CT_NONE;
-    el.elem_sem = CDC_SEM_NONE;
-    return el;
-}
-
 /* io.debezium.data.geometry.Point {x, y, wkb, srid}; srid is null for point. */
 static void
 set_point(enc *e, avro_value_t *v, double x, double y)
@@ -387,7 +369,7 @@ set_point(enc *e, avro_value_t *v, double x, double y)
     unsigned char wkb[21];
     avro_value_t  f, b;
 
-    sch_avro_wkb_point(wkb, x, y);
+    sch_dbz_wkb_point(wkb, x, y);
     if (field(e, v, 0, &f))
         ok(e, avro_value_set_double(&f, x), "x");
     if (field(e, v, 1, &f))
@@ -446,7 +428,7 @@ set_present(enc *e, avro_value_t *v, const cdc_ctype *ct, const cdc_value *val)
             set_vsd(e, v, val->u.s.scale, val->u.s.p, val->u.s.n);
         return;
     case CDC_CT_ARRAY: {
-        cdc_ctype    el = elem_of(ct);
+        cdc_ctype    el = cdc_ctype_elem(ct);
         avro_value_t item, b;
 
         for (size_t i = 0; i < val->u.arr.n && e->rc == 0; i++) {
@@ -692,62 +674,15 @@ set_opt_row(enc *e, avro_value_t *env, int idx, const cdc_rel *rel, const cdc_va
 /* Source block                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Instant arithmetic: ms rounds toward negative infinity, as toEpochMilli. */
-static int64_t
-us_to_ms(int64_t us)
-{
-    return us / 1000 - (us % 1000 < 0 ? 1 : 0);
-}
-
-static char *
-fmt_u64(char *p, uint64_t v)
-{
-    char  tmp[24];
-    char *t = tmp + sizeof(tmp);
-
-    do {
-        *--t = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(p, t, (size_t) (tmp + sizeof(tmp) - t));
-    return p + (tmp + sizeof(tmp) - t);
-}
-
-/* source.sequence: ["<prev commit lsn>","<lsn>"], 0 meaning null (json.c). */
-static size_t
-sequence_text(const cdc_event *ev, char *seq)
-{
-    char    *p = seq;
-    uint64_t prev = (ev->txn && ev->snapshot == NULL) ? ev->txn->prev_commit_lsn : 0;
-    uint64_t lsns[2] = { prev, ev->lsn };
-
-    *p++ = '[';
-    for (int i = 0; i < 2; i++) {
-        if (i > 0)
-            *p++ = ',';
-        if (lsns[i] == 0) {
-            memcpy(p, "null", 4);
-            p += 4;
-        } else {
-            *p++ = '"';
-            p = fmt_u64(p, lsns[i]);
-            *p++ = '"';
-        }
-    }
-    *p++ = ']';
-    return (size_t) (p - seq);
-}
-
 static void
 set_source(enc *e, avro_value_t *src, const cdc_event *ev, const char *schema,
            const char *table)
 {
     const sch_avro_writer *w = e->w;
     const int             *ix = w->src_idx;
-    bool         incremental = ev->snapshot && strcmp(ev->snapshot, "incremental") == 0;
     avro_value_t f, b;
-    char         seq[64];
-    size_t       seqn = sequence_text(ev, seq);
+    char         seq[SCH_DBZ_SEQUENCE_MAX];
+    size_t       seqn = sch_dbz_sequence(ev, seq);
 
     if (field(e, src, ix[SCH_AVRO_SRC_VERSION], &f))
         set_cstr(e, &f, w->o.version);
@@ -756,7 +691,7 @@ set_source(enc *e, avro_value_t *src, const cdc_event *ev, const char *schema,
     if (field(e, src, ix[SCH_AVRO_SRC_NAME], &f))
         set_cstr(e, &f, w->o.server_name);
     if (field(e, src, ix[SCH_AVRO_SRC_TS_MS], &f))
-        ok(e, avro_value_set_long(&f, us_to_ms(ev->source_ts_us)), "source.ts_ms");
+        ok(e, avro_value_set_long(&f, cdc_us_to_ms(ev->source_ts_us)), "source.ts_ms");
     /* [Enum string, "null"]: "false" (the schema default) while streaming */
     if (field(e, src, ix[SCH_AVRO_SRC_SNAPSHOT], &f) && branch(e, &f, 0, &b))
         set_cstr(e, &b, ev->snapshot ? ev->snapshot : "false");
@@ -764,18 +699,15 @@ set_source(enc *e, avro_value_t *src, const cdc_event *ev, const char *schema,
         set_cstr(e, &f, w->o.database);
     set_opt_str(e, src, ix[SCH_AVRO_SRC_SEQUENCE], seq, seqn);
     set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_US], true, ev->source_ts_us);
-    set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_NS], ns_fits(ev->source_ts_us),
-                 ns_fits(ev->source_ts_us) ? ev->source_ts_us * 1000 : 0);
+    set_opt_long(e, src, ix[SCH_AVRO_SRC_TS_NS], sch_dbz_ns_fits(ev->source_ts_us),
+                 sch_dbz_ns_fits(ev->source_ts_us) ? ev->source_ts_us * 1000 : 0);
     if (field(e, src, ix[SCH_AVRO_SRC_SCHEMA], &f))
         set_cstr(e, &f, schema);
     if (field(e, src, ix[SCH_AVRO_SRC_TABLE], &f))
         set_cstr(e, &f, table);
-    /* Incremental snapshot rows carry no txId, lsn or xmin (CONTRACT 2.3). */
-    /* A non-transactional logical message has no txId (json.c). */
-    set_opt_long(e, src, ix[SCH_AVRO_SRC_TXID],
-                 ev->txn && !incremental && !(ev->op == CDC_OP_MESSAGE && !ev->msg_transactional),
+    set_opt_long(e, src, ix[SCH_AVRO_SRC_TXID], sch_dbz_source_has_txid(ev),
                  ev->txn ? (int64_t) ev->txn->xid : 0);
-    set_opt_long(e, src, ix[SCH_AVRO_SRC_LSN], ev->lsn && !incremental, (int64_t) ev->lsn);
+    set_opt_long(e, src, ix[SCH_AVRO_SRC_LSN], sch_dbz_source_has_lsn(ev), (int64_t) ev->lsn);
     set_opt_long(e, src, ix[SCH_AVRO_SRC_XMIN], false, 0);
     set_opt_str(e, src, ix[SCH_AVRO_SRC_ORIGIN], NULL, 0);
     set_opt_long(e, src, ix[SCH_AVRO_SRC_ORIGIN_LSN], false, 0);
@@ -873,16 +805,10 @@ sch_avro_encode_key(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_id,
     if (ev->op == CDC_OP_TRUNCATE || rel->nkeys == 0 || vals == NULL || !w->key.has_val)
         return 0;   /* a null record key */
     avro_value_reset(k);
-    /* key columns in key_pos order; a relation has few, so scan per position */
-    for (int kp = 1; kp <= rel->nkeys && e.rc == 0; kp++) {
-        for (int i = 0; i < rel->ncols; i++) {
-            if (rel->cols[i].key_pos != kp || !rel->cols[i].ctype.supported)
-                continue;
-            if (field(&e, k, idx++, &f))
-                set_col(&e, &f, &rel->cols[i], &vals[i]);
-            break;
-        }
-    }
+    /* key columns in key_pos order */
+    for (int kp = 0, i; e.rc == 0 && (i = sch_dbz_key_next(rel, &kp)) >= 0; )
+        if (field(&e, k, idx++, &f))
+            set_col(&e, &f, &rel->cols[i], &vals[i]);
     if (e.rc != 0)
         return encode_failed(&e, ev, err);
     return put_frame(w, &w->key, schema_id, out, err);
@@ -917,7 +843,7 @@ set_message_value(enc *e, avro_value_t *v, const cdc_event *ev, int64_t now_us)
 
     if (field(e, v, e->w->env_idx[SCH_AVRO_ENV_OP], &f))
         set_cstr(e, &f, "m");
-    set_opt_long(e, v, e->w->env_idx[SCH_AVRO_ENV_TS_MS], true, us_to_ms(now_us));
+    set_opt_long(e, v, e->w->env_idx[SCH_AVRO_ENV_TS_MS], true, cdc_us_to_ms(now_us));
     if (field(e, v, e->w->env_idx[SCH_AVRO_ENV_SOURCE], &f))
         set_source(e, &f, ev, "", "");
     if (e->w->env_idx[SCH_AVRO_ENV_TRANSACTION] >= 0 &&
@@ -969,9 +895,10 @@ sch_avro_encode_value(sch_avro_writer *w, const cdc_event *ev, uint32_t schema_i
             set_tx_block(&e, &f, ev->tx_block);
         if (field(&e, v, ix[SCH_AVRO_ENV_OP], &f))
             set_cstr(&e, &f, op);
-        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_MS], true, us_to_ms(now_us));
+        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_MS], true, cdc_us_to_ms(now_us));
         set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_US], true, now_us);
-        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], ns_fits(now_us), ns_fits(now_us) ? now_us * 1000 : 0);
+        set_opt_long(&e, v, ix[SCH_AVRO_ENV_TS_NS], sch_dbz_ns_fits(now_us),
+                     sch_dbz_ns_fits(now_us) ? now_us * 1000 : 0);
     }
     if (e.rc != 0)
         return encode_failed(&e, ev, err);

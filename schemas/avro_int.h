@@ -79,7 +79,4 @@ sch_avro_shape   sch_avro_col_shape(const cdc_col *col);
 char *sch_avro_full_name(const sch_avro_traits *t, const char *topic, const char *suffix, char *out,
                          size_t outsz);
 
-/* The 21-byte little-endian WKB point Debezium's Point.buildWKBPoint writes. */
-void sch_avro_wkb_point(unsigned char out[21], double x, double y);
-
 #endif

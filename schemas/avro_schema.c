@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "schemas/avro_int.h"
+#include "schemas/debezium.h"
 #include "schemas/json.h"
 #include "schemas/json_int.h"
 
@@ -172,22 +173,6 @@ sch_avro_col_shape(const cdc_col *col)
     return sch_avro_col_default(col) ? SCH_AVRO_NULL_SECOND : SCH_AVRO_NULL_FIRST;
 }
 
-void
-sch_avro_wkb_point(unsigned char out[21], double x, double y)
-{
-    uint64_t bx, by;
-
-    memcpy(&bx, &x, sizeof(bx));
-    memcpy(&by, &y, sizeof(by));
-    out[0] = 1;     /* little-endian */
-    out[1] = 1;     /* type 1: Point */
-    out[2] = out[3] = out[4] = 0;
-    for (int i = 0; i < 8; i++) {
-        out[5 + i] = (unsigned char) (bx >> (8 * i));
-        out[13 + i] = (unsigned char) (by >> (8 * i));
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* Writer state                                                        */
 /* ------------------------------------------------------------------ */
@@ -244,18 +229,6 @@ static const char *const avro_base[] = {
     [CDC_CT_STRUCT] = "record",
 };
 
-static cdc_ctype
-elem_of(const cdc_ctype *ct)
-{
-    cdc_ctype e = *ct;
-
-    e.kind = ct->elem_kind;
-    e.sem = ct->elem_sem;
-    e.elem_kind = CDC_CT_NONE;
-    e.elem_sem = CDC_SEM_NONE;
-    return e;
-}
-
 /* ------------------------------------------------------------------ */
 /* Defaults                                                            */
 /* ------------------------------------------------------------------ */
@@ -300,7 +273,7 @@ put_default(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v)
         cdc_buf_putc(b, '}');
         return;
     case CDC_CT_ARRAY: {
-        cdc_ctype e = elem_of(ct);
+        cdc_ctype e = cdc_ctype_elem(ct);
 
         cdc_buf_putc(b, '[');
         for (size_t i = 0; i < v->u.arr.n; i++) {
@@ -396,18 +369,6 @@ put_struct(sw *s, const cdc_ctype *ct)
     s->space = saved;
 }
 
-static void
-put_param_int(cdc_buf *b, const char *key, int64_t v, bool first)
-{
-    if (!first)
-        cdc_buf_putc(b, ',');
-    cdc_buf_putc(b, '"');
-    cdc_buf_puts(b, key);
-    cdc_buf_puts(b, "\":\"");
-    cdc_buf_put_i64(b, v);
-    cdc_buf_putc(b, '"');
-}
-
 /* connect.version .. logicalType, after the type and its own members. */
 static void
 put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
@@ -420,13 +381,15 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
         cdc_buf_puts(b, ",\"connect.version\":1");
     if (sem == CDC_SEM_DECIMAL) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
-        put_param_int(b, "scale", ct->scale, true);
-        if (ct->precision >= 0)     /* money has none */
-            put_param_int(b, "connect.decimal.precision", ct->precision, false);
+        sch_json_put_param_int(b, "scale", ct->scale);
+        if (ct->precision >= 0) {   /* money has none */
+            cdc_buf_putc(b, ',');
+            sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
+        }
         cdc_buf_putc(b, '}');
     } else if (sem == CDC_SEM_BITS) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
-        put_param_int(b, "length", ct->length, true);
+        sch_json_put_param_int(b, "length", ct->length);
         cdc_buf_putc(b, '}');
     } else if (sem == CDC_SEM_ENUM) {
         cdc_buf_puts(b, ",\"connect.parameters\":{\"allowed\":");
@@ -471,7 +434,7 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
         return;
     }
     if (kind == CDC_CT_ARRAY) {
-        cdc_ctype e = elem_of(ct);
+        cdc_ctype e = cdc_ctype_elem(ct);
 
         /* Elements are optional, except an enum's (Debezium: Enum.builder without .optional()). */
         if (e.sem == CDC_SEM_ENUM) {
@@ -618,7 +581,6 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     sw          s = { .b = &b, .o = o, .t = &t };
     char        full[1024], cname[1024];
     const char *space, *name;
-    bool        first = true;
 
     if (rel == NULL || rel->nkeys == 0)
         return NULL;
@@ -628,16 +590,10 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     memcpy(cname, full, strlen(full) + 1);
     split_name(full, &space, &name);
     open_record(&s, space, name);
-    for (int k = 1; k <= rel->nkeys; k++) {
-        for (int i = 0; i < rel->ncols; i++) {
-            if (rel->cols[i].key_pos != k || !rel->cols[i].ctype.supported)
-                continue;
-            if (!first)
-                cdc_buf_putc(&b, ',');
-            first = false;
-            put_col_field(&s, &rel->cols[i]);
-            break;
-        }
+    for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
+        if (n > 0)
+            cdc_buf_putc(&b, ',');
+        put_col_field(&s, &rel->cols[i]);
     }
     cdc_buf_puts(&b, "],\"connect.name\":");
     put_str(&b, cname);

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "schemas/debezium.h"
+
 /* Connect schema type names, by cdc_ctkind. */
 static const char *const kind_names[] = {
     [CDC_CT_NONE] = "string",   /* not reached: unsupported columns are omitted */
@@ -92,16 +94,6 @@ static const char point_fields[] =
     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"wkb\"},"
     "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}";
 
-static void
-put_param_int(cdc_buf *b, const char *key, int64_t v)
-{
-    cdc_buf_putc(b, '"');
-    cdc_buf_puts(b, key);
-    cdc_buf_puts(b, "\":\"");
-    cdc_buf_put_i64(b, v);
-    cdc_buf_putc(b, '"');
-}
-
 /* "parameters" in Debezium's insertion order; nothing when there are none. */
 static void
 put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
@@ -109,16 +101,16 @@ put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
     switch ((cdc_sem) ct->sem) {
     case CDC_SEM_DECIMAL:
         cdc_buf_puts(b, ",\"parameters\":{");
-        put_param_int(b, "scale", ct->scale);
+        sch_json_put_param_int(b, "scale", ct->scale);
         if (ct->precision >= 0) {   /* money has none */
             cdc_buf_putc(b, ',');
-            put_param_int(b, "connect.decimal.precision", ct->precision);
+            sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
         cdc_buf_putc(b, '}');
         break;
     case CDC_SEM_BITS:
         cdc_buf_puts(b, ",\"parameters\":{");
-        put_param_int(b, "length", ct->length);
+        sch_json_put_param_int(b, "length", ct->length);
         cdc_buf_putc(b, '}');
         break;
     case CDC_SEM_ENUM:
@@ -209,21 +201,11 @@ put_struct_name(cdc_buf *b, const char *topic, const char *suffix)
 void
 sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch_json_opts *o)
 {
-    bool first = true;
-
     cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":[");
-    for (int k = 1; k <= rel->nkeys; k++) {
-        for (int i = 0; i < rel->ncols; i++) {
-            const cdc_col *col = &rel->cols[i];
-
-            if (col->key_pos != k || !col->ctype.supported)
-                continue;
-            if (!first)
-                cdc_buf_putc(b, ',');
-            first = false;
-            put_col_field(b, rel, col, o);
-            break;
-        }
+    for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
+        if (n > 0)
+            cdc_buf_putc(b, ',');
+        put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":false,\"name\":");
     put_struct_name(b, topic, ".Key");

@@ -2,7 +2,8 @@
  * Typed column values as Debezium presents them (Kafka Connect's data
  * model), and the type descriptors that say how a PostgreSQL column maps to
  * one.  The decoder turns pgoutput's text into these; the schema layer turns
- * them into Avro or JSON; sinks read them.  No I/O, no allocation here.
+ * them into Avro or JSON; sinks read them.  No I/O, no allocation here, and
+ * the helpers at the end are pure.
  *
  * The mapping itself (which PostgreSQL type becomes which cdc_ctype under
  * which *_handling_mode) lives in decoder/typemap.c; CONTRACT.md section 4
@@ -115,5 +116,29 @@ typedef struct cdc_value {
         } arr;
     } u;
 } cdc_value;
+
+/*
+ * Microseconds since the epoch to milliseconds, rounding toward negative
+ * infinity as java.time.Instant.toEpochMilli does (-1 us is -1 ms, not 0):
+ * io.debezium.time.Timestamp values and every ts_ms field.
+ */
+static inline int64_t
+cdc_us_to_ms(int64_t us)
+{
+    return us / 1000 - (us % 1000 < 0 ? 1 : 0);
+}
+
+/* The type of an array type's elements, as a cdc_ctype of its own (no element type). */
+static inline cdc_ctype
+cdc_ctype_elem(const cdc_ctype *ct)
+{
+    cdc_ctype e = *ct;
+
+    e.kind = ct->elem_kind;
+    e.sem = ct->elem_sem;
+    e.elem_kind = CDC_CT_NONE;
+    e.elem_sem = CDC_SEM_NONE;
+    return e;
+}
 
 #endif

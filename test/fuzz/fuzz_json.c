@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: decoded values through the JSON encoder (schemas/
- * json.c, json_schema.c).  A relation of up to 8 columns of any type the
+ * json.c, json_schema.c, json_value.c).  A relation of up to 8 columns of any type the
  * value decoder knows is built in a relation cache and type-mapped; text
  * values are decoded with pgo_value_from_text (failures become NULL, as a
  * skipped value); the event's key and value are encoded with and without

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: one column value through the type mapper and the value
- * decoder (decoder/typemap.c, decoder/values*.c), as the agent does it: a
+ * decoder (decoder/typemap.c, coldefault.c, values*.c), as the agent does it: a
  * relation in a relation cache, pgo_typemap_rel, pgo_value_from_text.
  *
  * Input: [type][typmod: 4 bytes, big-endian][modes][flags][text]

@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 #include "agent/core/cdc_buf.h"
-#include "agent/core/dest/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
+#include "agent/core/cdc_health.h"
 
 #define AGENT_METRICS_MAX_SERIES 1024   /* (table, op) pairs for events_total */
 #define AGENT_METRICS_MAX_DESTS  16     /* as AGENT_MAX_DESTS in agent/pipeline/router.h */

@@ -27,6 +27,7 @@
 
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
+#include "agent/core/cdc_health.h"
 
 typedef struct cdc_dest     cdc_dest;
 typedef struct cdc_dest_ops cdc_dest_ops;
@@ -45,12 +46,6 @@ typedef struct cdc_dest_env {
     bool        replay_only;
 } cdc_dest_env;
 
-typedef enum cdc_dest_state { CDC_DEST_OK = 0, CDC_DEST_DEGRADED, CDC_DEST_ERROR } cdc_dest_state;
-
-typedef struct cdc_health {
-    cdc_dest_state state;
-    char           detail[200];
-} cdc_health;
 
 /* A dead letter handed back to the destination that refused it (`cdcagent dlq replay`). */
 typedef struct cdc_dest_letter {

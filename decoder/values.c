@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "agent/core/cdc_buf.h"
 #include "decoder/values_int.h"
 
 /*
@@ -44,18 +45,6 @@ val_bool(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
     out->u.b = s[0] == 't';
     out->state = CDC_VAL_PRESENT;
     return 0;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Base64 with padding, standard or URL-safe alphabet (java.util.Base64). */
@@ -90,7 +79,7 @@ static int
 unhex(const char *s, size_t nb, uint8_t *b)
 {
     for (size_t i = 0; i < nb; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = cdc_hexval(s[2 * i]), lo = cdc_hexval(s[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;
@@ -134,7 +123,7 @@ val_bytea(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
     case PGO_BINARY_HEX:        /* HexConverter: lower case */
         o = cdc_arena_alloc(vc->arena, 2 * nb + 1);
         for (i = 0; i < 2 * nb; i++) {
-            int v = hexval(s[2 + i]);
+            int v = cdc_hexval(s[2 + i]);
 
             if (v < 0)
                 return pgo_vfail(vc, "not a hex bytea", s, n);
@@ -148,7 +137,7 @@ val_bytea(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
             /* Over the text itself (byte i from characters 2i+2, 2i+3: always behind the
                reading), once it is known to be hex, so an error can still quote it. */
             for (i = 2; i < n; i++)
-                if (hexval(s[i]) < 0)
+                if (cdc_hexval(s[i]) < 0)
                     return pgo_vfail(vc, "not a hex bytea", s, n);
             b = (uint8_t *) vc->inplace;
         } else {

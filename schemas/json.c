@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "agent/core/cdc_mem.h"
 #include "schemas/debezium.h"
 #include "schemas/json_int.h"
 #include "schemas/topic.h"
@@ -48,6 +49,20 @@ sch_json_opts_default(sch_json_opts *o)
     o->schemas_enable = false;
     o->replace_null_with_default = true;
     o->unavailable_placeholder = JSON_PLACEHOLDER_DEFAULT;
+}
+
+void
+sch_json_opts_for(sch_json_opts *o, const void *given, const char *prefix,
+                  const char *database, char **owned)
+{
+    if (given) {
+        *o = *(const sch_json_opts *) given;
+        return;
+    }
+    sch_json_opts_default(o);
+    *owned = cdc_xstrdup(database ? database : "");
+    o->server_name = prefix;
+    o->database = *owned;
 }
 
 static void

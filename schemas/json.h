@@ -36,6 +36,16 @@ typedef struct sch_json_opts {
 void sch_json_opts_default(sch_json_opts *o);
 
 /*
+ * The options a destination encodes with: a copy of @p given (the pipeline's,
+ * cdc_dest_env.encode_opts) when non-NULL, else the defaults naming @p prefix
+ * as the server and a copy of @p database (NULL: "") in *owned, which the
+ * destination frees when it closes (*owned stays NULL when nothing was copied).
+ * @p prefix must outlive the options.
+ */
+void sch_json_opts_for(sch_json_opts *o, const void *given, const char *prefix,
+                       const char *database, char **owned);
+
+/*
  * Appends the record key: a JSON object of the key columns in key order, or
  * `null` when the relation has no key and for truncate events (2.5).  A
  * logical message's key is the MessageKey struct {"prefix": ...} (2.6).

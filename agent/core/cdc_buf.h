@@ -73,4 +73,17 @@ cdc_buf_str(const cdc_buf *b)
     return b->data ? (const char *) b->data : "";
 }
 
+/* The value of one hexadecimal digit (either case), or -1. */
+static inline int
+cdc_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

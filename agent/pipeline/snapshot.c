@@ -30,18 +30,6 @@ typedef struct snap_state {
     uint64_t       rows;
 } snap_state;
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Undoes COPY's text-format escaping of one field into out; returns its length. */
 static size_t
 copy_unescape(const char *s, size_t n, char *out)
@@ -66,8 +54,8 @@ copy_unescape(const char *s, size_t n, char *out)
         case 'x': {
             int v = 0, k = 0;
 
-            while (k < 2 && i + 1 < n && hexval(s[i + 1]) >= 0)
-                v = v * 16 + hexval(s[++i]), k++;
+            while (k < 2 && i + 1 < n && cdc_hexval(s[i + 1]) >= 0)
+                v = v * 16 + cdc_hexval(s[++i]), k++;
             out[o++] = k ? (char) v : 'x';
             break;
         }

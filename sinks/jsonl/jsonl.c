@@ -179,14 +179,8 @@ jsonl_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         goto fail;
     }
     j->regular = S_ISREG(st.st_mode);
-    if (env && env->encode_opts) {
-        j->jopts = *(const sch_json_opts *) env->encode_opts;
-    } else {
-        sch_json_opts_default(&j->jopts);
-        j->database = cdc_xstrdup(env && env->database ? env->database : "");
-        j->jopts.server_name = j->prefix;
-        j->jopts.database = j->database;
-    }
+    sch_json_opts_for(&j->jopts, env ? env->encode_opts : NULL, j->prefix,
+                      env ? env->database : NULL, &j->database);
     dest_status_init(&j->st, j->label);
     j->last_out_ms = cdc_mono_ms();
     d->impl = j;

@@ -185,14 +185,8 @@ wh_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     w->sink_id = cdc_xstrdup(d->id ? d->id : "webhook");
     w->pipeline_id = cdc_xstrdup(env && env->pipeline_id ? env->pipeline_id : "cdcagent");
     w->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
-    if (env && env->encode_opts) {
-        w->jopts = *(const sch_json_opts *) env->encode_opts;
-    } else {
-        sch_json_opts_default(&w->jopts);
-        w->database = cdc_xstrdup(env && env->database ? env->database : "");
-        w->jopts.server_name = w->prefix;
-        w->jopts.database = w->database;
-    }
+    sch_json_opts_for(&w->jopts, env ? env->encode_opts : NULL, w->prefix,
+                      env ? env->database : NULL, &w->database);
     w->base_hdrs = cdc_http_hdrs_add(NULL, "Content-Type: application/json");
     w->base_hdrs = cdc_http_hdrs_add(w->base_hdrs, "Expect:");    /* no 100-continue round trip */
     for (int i = 0; i < c->nheaders && w->base_hdrs; i++)

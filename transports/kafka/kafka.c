@@ -97,14 +97,8 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         k->tables[i] = cdc_xstrdup(c->tables[i]);
     k->nparts_new = c->kafka->topic_num_partitions > 0 ? c->kafka->topic_num_partitions : 1;
     k->rf_new = c->kafka->topic_replication_factor > 0 ? c->kafka->topic_replication_factor : 1;
-    if (env && env->encode_opts) {
-        k->jopts = *(const sch_json_opts *) env->encode_opts;
-    } else {
-        sch_json_opts_default(&k->jopts);
-        k->database = cdc_xstrdup(env && env->database ? env->database : "");
-        k->jopts.server_name = k->prefix;
-        k->jopts.database = k->database;
-    }
+    sch_json_opts_for(&k->jopts, env ? env->encode_opts : NULL, k->prefix,
+                      env ? env->database : NULL, &k->database);
     k->jopts.schemas_enable = c->json_schemas_enable;
     k->key_opts = k->jopts;
     k->key_opts.schemas_enable = false;

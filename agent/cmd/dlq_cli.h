@@ -17,8 +17,8 @@
  * JSON record does not carry; such letters are refused, each with a message
  * saying so.
  */
-#ifndef CDC_AGENT_DLQ_CLI_H
-#define CDC_AGENT_DLQ_CLI_H
+#ifndef CDC_AGENT_CMD_DLQ_CLI_H
+#define CDC_AGENT_CMD_DLQ_CLI_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,8 +13,8 @@
  * Verify compares current states: a destination that lags behind the source
  * differs until it has caught up (see `wait_seconds`).
  */
-#ifndef CDC_AGENT_VERIFY_H
-#define CDC_AGENT_VERIFY_H
+#ifndef CDC_AGENT_CMD_VERIFY_H
+#define CDC_AGENT_CMD_VERIFY_H
 
 #include <stdbool.h>
 

@@ -6,8 +6,8 @@
  * but a FILE, so the unit tests drive it).  What a comparison found is the
  * report (verify_report.h).  Not for use outside agent/cmd/.
  */
-#ifndef CDC_AGENT_VERIFY_INT_H
-#define CDC_AGENT_VERIFY_INT_H
+#ifndef CDC_AGENT_CMD_VERIFY_INT_H
+#define CDC_AGENT_CMD_VERIFY_INT_H
 
 #include <jansson.h>
 #include <libpq-fe.h>

@@ -10,8 +10,8 @@
  * Scalar values may use ${VAR} and ${VAR:-default}; see docs/configuration.md.
  * Passwords and other secrets never appear in error messages.
  */
-#ifndef CDC_AGENT_CONFIG_H
-#define CDC_AGENT_CONFIG_H
+#ifndef CDC_AGENT_CONFIG_CONFIG_H
+#define CDC_AGENT_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
  * knowing them and the reference can give them a heading.  A CFG_LIST row
  * holds an array of structs described by another table (sinks).
  */
-#ifndef CDC_AGENT_CONFIG_INT_H
-#define CDC_AGENT_CONFIG_INT_H
+#ifndef CDC_AGENT_CONFIG_CONFIG_INT_H
+#define CDC_AGENT_CONFIG_CONFIG_INT_H
 
 #include <stddef.h>
 

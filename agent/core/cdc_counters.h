@@ -2,7 +2,7 @@
  * Process-wide labelled counters for the layers below agent/ (sinks/,
  * schemas/, transports/), which cannot reach the agent's metrics registry
  * (agent/ops/metrics.h).  A sink calls cdc_metrics_dlq_inc("wh1") when it
- * dead-letters an event; agent/ops/metrics.c reads the families when it renders
+ * dead-letters an event; agent/ops/metrics_render.c reads the families when it renders
  * /metrics (cdcagent_dlq_events_total{sink}, cdcagent_schema_registrations_total
  * {subject}).
  *

@@ -12,8 +12,8 @@
  * endpoints are those of the platform's deployment guide ("Health &
  * Monitoring"); docs/operations.md describes the body and every metric.
  */
-#ifndef CDC_AGENT_HEALTH_H
-#define CDC_AGENT_HEALTH_H
+#ifndef CDC_AGENT_OPS_HEALTH_H
+#define CDC_AGENT_OPS_HEALTH_H
 
 #include "agent/core/cdc_err.h"
 #include "agent/ops/metrics.h"

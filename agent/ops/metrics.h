@@ -17,8 +17,8 @@
  * 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/); the
  * metric names are listed in docs/operations.md.
  */
-#ifndef CDC_AGENT_METRICS_H
-#define CDC_AGENT_METRICS_H
+#ifndef CDC_AGENT_OPS_METRICS_H
+#define CDC_AGENT_OPS_METRICS_H
 
 #include <stdbool.h>
 #include <stdint.h>

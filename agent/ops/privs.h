@@ -13,8 +13,8 @@
  *
  * @thread any (reads the environment and the process's uid only).
  */
-#ifndef CDC_AGENT_PRIVS_H
-#define CDC_AGENT_PRIVS_H
+#ifndef CDC_AGENT_OPS_PRIVS_H
+#define CDC_AGENT_OPS_PRIVS_H
 
 #include <sys/types.h>
 

@@ -14,8 +14,8 @@
  *
  * @thread main loop (the state is process-wide and unlocked).
  */
-#ifndef CDC_AGENT_SDNOTIFY_H
-#define CDC_AGENT_SDNOTIFY_H
+#ifndef CDC_AGENT_OPS_SDNOTIFY_H
+#define CDC_AGENT_OPS_SDNOTIFY_H
 
 #include <signal.h>
 #include <stdbool.h>

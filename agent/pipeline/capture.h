@@ -12,8 +12,8 @@
  * every change, so a transaction of any size passes through in constant
  * memory.  @thread main loop only.
  */
-#ifndef CDC_AGENT_CAPTURE_H
-#define CDC_AGENT_CAPTURE_H
+#ifndef CDC_AGENT_PIPELINE_CAPTURE_H
+#define CDC_AGENT_PIPELINE_CAPTURE_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>

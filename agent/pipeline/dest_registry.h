@@ -2,8 +2,8 @@
  * The table of destination kinds: a transport or sink is one .c file with
  * a const cdc_dest_ops plus one row here.
  */
-#ifndef CDC_AGENT_DEST_REGISTRY_H
-#define CDC_AGENT_DEST_REGISTRY_H
+#ifndef CDC_AGENT_PIPELINE_DEST_REGISTRY_H
+#define CDC_AGENT_PIPELINE_DEST_REGISTRY_H
 
 #include "agent/config/config.h"
 #include "agent/core/dest/cdc_dest.h"

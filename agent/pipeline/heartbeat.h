@@ -9,8 +9,8 @@
  * confirm.  Neither ever stops the agent: failures are logged and retried at
  * the next beat.  @thread main loop only.
  */
-#ifndef CDC_AGENT_HEARTBEAT_H
-#define CDC_AGENT_HEARTBEAT_H
+#ifndef CDC_AGENT_PIPELINE_HEARTBEAT_H
+#define CDC_AGENT_PIPELINE_HEARTBEAT_H
 
 #include <stdbool.h>
 #include <stdint.h>

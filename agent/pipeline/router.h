@@ -6,8 +6,8 @@
  * which is what makes replay after a restart or reconnect free of
  * duplicates.  @thread main loop only.
  */
-#ifndef CDC_AGENT_ROUTER_H
-#define CDC_AGENT_ROUTER_H
+#ifndef CDC_AGENT_PIPELINE_ROUTER_H
+#define CDC_AGENT_PIPELINE_ROUTER_H
 
 #include <signal.h>
 

@@ -7,8 +7,8 @@
  * destinations skip what they already hold, so nothing is lost or doubled.
  * SIGTERM/SIGINT stop reading, flush, confirm, and return 0.
  */
-#ifndef CDC_AGENT_RUN_H
-#define CDC_AGENT_RUN_H
+#ifndef CDC_AGENT_PIPELINE_RUN_H
+#define CDC_AGENT_PIPELINE_RUN_H
 
 #include "agent/config/config.h"
 #include "agent/core/cdc_err.h"

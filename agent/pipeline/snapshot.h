@@ -6,8 +6,8 @@
  * ordinal), marked in source.snapshot as Debezium 2.7 does: "true" for
  * every row but the very last of the whole snapshot, which is "last".
  */
-#ifndef CDC_AGENT_SNAPSHOT_H
-#define CDC_AGENT_SNAPSHOT_H
+#ifndef CDC_AGENT_PIPELINE_SNAPSHOT_H
+#define CDC_AGENT_PIPELINE_SNAPSHOT_H
 
 #include <libpq-fe.h>
 #include <signal.h>

@@ -18,8 +18,8 @@
  * A missing record is never read as "delivered": the start-up falls back to
  * the safe choice (agent_snapshot_plan).  @thread main loop only.
  */
-#ifndef CDC_AGENT_STATE_H
-#define CDC_AGENT_STATE_H
+#ifndef CDC_AGENT_PIPELINE_STATE_H
+#define CDC_AGENT_PIPELINE_STATE_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -21,8 +21,8 @@
  *
  * @thread main loop only; nothing here locks.
  */
-#ifndef CDC_AGENT_TXBUF_H
-#define CDC_AGENT_TXBUF_H
+#ifndef CDC_AGENT_PIPELINE_TXBUF_H
+#define CDC_AGENT_PIPELINE_TXBUF_H
 
 #include <stddef.h>
 #include <stdint.h>

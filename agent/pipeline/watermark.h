@@ -21,8 +21,8 @@
  *
  * @thread main loop only; nothing here locks.
  */
-#ifndef CDC_AGENT_WATERMARK_H
-#define CDC_AGENT_WATERMARK_H
+#ifndef CDC_AGENT_PIPELINE_WATERMARK_H
+#define CDC_AGENT_PIPELINE_WATERMARK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
  * has the same window.  A table dropped since is described from pgoutput
  * alone (catalog_known stays false) and keyed by its replica identity.
  */
-#ifndef CDC_AGENT_CATALOG_H
-#define CDC_AGENT_CATALOG_H
+#ifndef CDC_AGENT_SOURCE_CATALOG_H
+#define CDC_AGENT_SOURCE_CATALOG_H
 
 #include <libpq-fe.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
  * publication up in the catalog as of each change's WAL position, so a slot
  * created before its publication fails with "publication does not exist".
  */
-#ifndef CDC_AGENT_PUBLICATION_H
-#define CDC_AGENT_PUBLICATION_H
+#ifndef CDC_AGENT_SOURCE_PUBLICATION_H
+#define CDC_AGENT_SOURCE_PUBLICATION_H
 
 #include <libpq-fe.h>
 

@@ -9,8 +9,8 @@
  * received and `flushed` is what the destinations made durable (the
  * watermark).  The slot's confirmed_flush_lsn follows `flushed` only.
  */
-#ifndef CDC_AGENT_REPL_H
-#define CDC_AGENT_REPL_H
+#ifndef CDC_AGENT_SOURCE_REPL_H
+#define CDC_AGENT_SOURCE_REPL_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>

@@ -2,8 +2,8 @@
  * `cdcagent slot status|create|drop|advance`: what a DBA needs to see and do
  * about the pipeline's replication slot, with the agent's own credentials.
  */
-#ifndef CDC_AGENT_SLOT_H
-#define CDC_AGENT_SLOT_H
+#ifndef CDC_AGENT_SOURCE_SLOT_H
+#define CDC_AGENT_SOURCE_SLOT_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
  * and the sink skips every event at or before that position, so a crash in
  * the middle of a transaction neither loses nor repeats a line.
  */
-#ifndef CDC_SINKS_JSONL_H
-#define CDC_SINKS_JSONL_H
+#ifndef CDC_SINKS_JSONL_JSONL_H
+#define CDC_SINKS_JSONL_JSONL_H
 
 #include <stdbool.h>
 

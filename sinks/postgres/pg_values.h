@@ -18,8 +18,8 @@
  * are as precise as Debezium left them; infinite dates and timestamps come
  * back as the sentinels Debezium chose for them.
  */
-#ifndef CDC_SINKS_PG_VALUES_H
-#define CDC_SINKS_PG_VALUES_H
+#ifndef CDC_SINKS_POSTGRES_PG_VALUES_H
+#define CDC_SINKS_POSTGRES_PG_VALUES_H
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_rel.h"

@@ -35,8 +35,8 @@
  * for ever, and nothing counts as durable meanwhile; after reconnecting the
  * sink re-reads its state row and re-applies what was not committed.
  */
-#ifndef CDC_SINKS_POSTGRES_H
-#define CDC_SINKS_POSTGRES_H
+#ifndef CDC_SINKS_POSTGRES_POSTGRES_H
+#define CDC_SINKS_POSTGRES_POSTGRES_H
 
 #include <stdbool.h>
 

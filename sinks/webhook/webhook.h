@@ -23,8 +23,8 @@
  * A dead-lettered event counts as durable.  Secrets (auth token, header
  * values, URL credentials and query) never appear in logs.
  */
-#ifndef CDC_SINKS_WEBHOOK_H
-#define CDC_SINKS_WEBHOOK_H
+#ifndef CDC_SINKS_WEBHOOK_WEBHOOK_H
+#define CDC_SINKS_WEBHOOK_WEBHOOK_H
 
 #include <stdbool.h>
 #include <stddef.h>

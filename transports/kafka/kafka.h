@@ -16,8 +16,8 @@
  * target partition already holds its position.  docs/kafka.md has the
  * reasoning and the limits.
  */
-#ifndef CDC_TRANSPORTS_KAFKA_H
-#define CDC_TRANSPORTS_KAFKA_H
+#ifndef CDC_TRANSPORTS_KAFKA_KAFKA_H
+#define CDC_TRANSPORTS_KAFKA_KAFKA_H
 
 #include <stdbool.h>
 

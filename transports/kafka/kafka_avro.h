@@ -7,8 +7,8 @@
  * version and, with stop_on_incompatible, refuses one that readers of the
  * previous version could not read.
  */
-#ifndef CDC_TRANSPORTS_KAFKA_AVRO_H
-#define CDC_TRANSPORTS_KAFKA_AVRO_H
+#ifndef CDC_TRANSPORTS_KAFKA_KAFKA_AVRO_H
+#define CDC_TRANSPORTS_KAFKA_KAFKA_AVRO_H
 
 #include <stdbool.h>
 #include <stdint.h>

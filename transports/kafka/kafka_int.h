@@ -13,8 +13,8 @@
  * Everything runs on the agent's main loop (librdkafka's callbacks run inside
  * rd_kafka_poll/flush), so nothing here locks.
  */
-#ifndef CDC_TRANSPORTS_KAFKA_INT_H
-#define CDC_TRANSPORTS_KAFKA_INT_H
+#ifndef CDC_TRANSPORTS_KAFKA_KAFKA_INT_H
+#define CDC_TRANSPORTS_KAFKA_KAFKA_INT_H
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>

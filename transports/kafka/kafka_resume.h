@@ -4,8 +4,8 @@
  * (cdc.commit_lsn, cdc.seq), the set of positions a partition holds at or
  * after the resume floor, and the backwards scan that collects them.
  */
-#ifndef CDC_TRANSPORTS_KAFKA_RESUME_H
-#define CDC_TRANSPORTS_KAFKA_RESUME_H
+#ifndef CDC_TRANSPORTS_KAFKA_KAFKA_RESUME_H
+#define CDC_TRANSPORTS_KAFKA_KAFKA_RESUME_H
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>

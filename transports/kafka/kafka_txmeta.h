@@ -15,8 +15,8 @@
  * This file only keeps the counts and renders records; transports/kafka/kafka.c
  * decides when to write them.
  */
-#ifndef CDC_TRANSPORTS_KAFKA_TXMETA_H
-#define CDC_TRANSPORTS_KAFKA_TXMETA_H
+#ifndef CDC_TRANSPORTS_KAFKA_KAFKA_TXMETA_H
+#define CDC_TRANSPORTS_KAFKA_KAFKA_TXMETA_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -19,8 +19,8 @@
  *
  * Threads: every op is called from the agent's main loop only.
  */
-#ifndef CDC_AGENT_CORE_CDC_DEST_H
-#define CDC_AGENT_CORE_CDC_DEST_H
+#ifndef CDC_AGENT_CORE_DEST_CDC_DEST_H
+#define CDC_AGENT_CORE_DEST_CDC_DEST_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -40,8 +40,8 @@
  * Each stored dead letter is logged at ERROR with the platform's event
  * name pipeline.sink_write_error.
  */
-#ifndef CDC_SINKS_DLQ_H
-#define CDC_SINKS_DLQ_H
+#ifndef CDC_AGENT_CORE_DEST_DLQ_H
+#define CDC_AGENT_CORE_DEST_DLQ_H
 
 #include <stdbool.h>
 #include <stddef.h>

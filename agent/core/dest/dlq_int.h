@@ -2,8 +2,8 @@
  * Between agent/core/dest/dlq.c (the handle, the file store, the JSON framing) and
  * agent/core/dest/dlq_pg.c (the table store).  Nothing else includes this header.
  */
-#ifndef CDC_SINKS_DLQ_INT_H
-#define CDC_SINKS_DLQ_INT_H
+#ifndef CDC_AGENT_CORE_DEST_DLQ_INT_H
+#define CDC_AGENT_CORE_DEST_DLQ_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -6,8 +6,8 @@
  * is built from it in agent/source/pg_source.h.  Error messages name host,
  * port, database and user, never the password.
  */
-#ifndef CDC_AGENT_PGCONN_H
-#define CDC_AGENT_PGCONN_H
+#ifndef CDC_AGENT_CORE_NET_PGCONN_H
+#define CDC_AGENT_CORE_NET_PGCONN_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>

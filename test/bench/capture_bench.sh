@@ -10,6 +10,9 @@
 # peak RSS.
 #
 # Usage: test/bench/capture_bench.sh [ROWS]     (CDCAGENT=path/to/cdcagent to pick a build)
+# CDCAGENT_BASE=path/to/another/cdcagent adds that build as a second contender on a third
+# copy of the slot, in the same run (before/after comparisons): it prints its own line and
+# the ratio of the two builds' rows/s.
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -62,12 +65,14 @@ sinks:
 YAML
 
 run_case() {
-    local name=$1 fill=$2 end t0 t1 rr ra rss
+    local name=$1 fill=$2 end t0 t1 rr ra rb rss
     sql "TRUNCATE public.bench" >/dev/null
     sql "SELECT pg_create_logical_replication_slot('agent_$name', 'pgoutput')" >/dev/null
     sql "$fill" >/dev/null
     end=$(sql "SELECT pg_current_wal_lsn()")
     sql "SELECT pg_copy_logical_replication_slot('agent_$name', 'recv_$name')" >/dev/null
+    [ -z "${CDCAGENT_BASE:-}" ] ||
+        sql "SELECT pg_copy_logical_replication_slot('agent_$name', 'base_$name')" >/dev/null
 
     t0=$(date +%s.%N)
     PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
@@ -76,7 +81,6 @@ run_case() {
     t1=$(date +%s.%N)
     rr=$(python3 -c "print(int($ROWS/($t1-$t0)))")
 
-    sed "s/SLOT/agent_$name/" "$WORK/pipeline.yaml" > "$WORK/p_$name.yaml"
     cat > "$WORK/platform_$name.yaml" <<YAML
 transport_mode: direct
 health_enabled: false
@@ -85,14 +89,27 @@ agent:
   memory_limit_mb: 16
   log_level: warn
 YAML
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/rss_$name" "$CDCAGENT" run "$WORK/p_$name.yaml" \
-        --platform-config "$WORK/platform_$name.yaml"
-    t1=$(date +%s.%N)
-    ra=$(python3 -c "print(int($ROWS/($t1-$t0)))")
-    rss=$(cat "$WORK/rss_$name")
+    ra=$(run_agent "$CDCAGENT" "agent_$name")
+    rss=$(cat "$WORK/rss_agent_$name")
     printf '%-6s rows=%d  pg_recvlogical=%d rows/s  cdcagent=%d rows/s  ratio=%.2f  cdcagent_peak_rss=%d KiB\n' \
         "$name" "$ROWS" "$rr" "$ra" "$(python3 -c "print($ra/$rr)")" "$rss"
+    if [ -n "${CDCAGENT_BASE:-}" ]; then
+        rb=$(run_agent "$CDCAGENT_BASE" "base_$name")
+        printf '%-6s rows=%d  pg_recvlogical=%d rows/s  base cdcagent=%d rows/s  ratio=%.2f  peak_rss=%d KiB  this/base=%.3f\n' \
+            "$name" "$ROWS" "$rr" "$rb" "$(python3 -c "print($rb/$rr)")" \
+            "$(cat "$WORK/rss_base_$name")" "$(python3 -c "print($ra/$rb)")"
+    fi
+}
+
+# run_agent BINARY SLOT: runs one agent on SLOT up to the case's end; prints its rows/s.
+run_agent() {
+    local bin=$1 slot=$2 t0 t1
+    sed "s/SLOT/$slot/" "$WORK/pipeline.yaml" > "$WORK/p_$slot.yaml"
+    t0=$(date +%s.%N)
+    /usr/bin/time -f "%M" -o "$WORK/rss_$slot" "$bin" run "$WORK/p_$slot.yaml" \
+        --platform-config "$WORK/platform_$name.yaml" >&2
+    t1=$(date +%s.%N)
+    python3 -c "print(int($ROWS/($t1-$t0)))"
 }
 
 run_case big "INSERT INTO public.bench (id, k, payload, amount)

@@ -54,6 +54,8 @@
 #        check).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
 #        AGENT_KAFKA_PROPS="queue.buffering.max.kbytes=65536 ..." passes librdkafka
 #        properties to cdcagent (kafka.properties); DBZ_* and AGENT_MEMORY_MB as above.
+#        CDCAGENT_BASE=path adds a second build ("base avro", "base json" rows and the
+#        this/base ratios) on copies of the same slot; DBZ=0 leaves Debezium out.
 # Needs: java 17, mvn (first run: Maven Central), python3-venv/pip (first run: PyPI),
 # /usr/bin/time, curl, PostgreSQL 15.  Everything downloaded is cached in $CDC_CACHE.
 set -euo pipefail
@@ -61,6 +63,8 @@ set -euo pipefail
 ROWS=${1:-1000000}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
+CDCAGENT_BASE=${CDCAGENT_BASE:-}   # a second build, run on its own slot copies (before/after)
+DBZ=${DBZ:-1}                     # 0: leave Debezium out (a quick before/after of two builds)
 AGENT_MEMORY_MB=${AGENT_MEMORY_MB:-16}
 DBZ_MAX_BATCH=${DBZ_MAX_BATCH:-20480}
 DBZ_MAX_QUEUE=${DBZ_MAX_QUEUE:-81920}
@@ -261,11 +265,14 @@ run_recvlogical() {
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" "" "$m"
 }
 
+# run_agent SHAPE SER END [BINARY TAG]: TAG names a second build (CDCAGENT_BASE: "base").
 run_agent() {
-    local shape=$1 ser=$2 end=$3 slot="agent_${1}_$2" prefix="bench_${1}_$2" t0 t1 u s m b0 b1
-    local topic="bench_${1}_$2.public.bench"
-    cat >"$WORK/p_${shape}_$ser.yaml" <<YAML
-pipeline_id: kbench-${shape}-$ser
+    local shape=$1 ser=$2 end=$3 bin=${4:-$CDCAGENT} tag=${5:-}
+    local slot="agent_${tag:+${tag}_}${1}_$2" prefix="bench_${tag:+${tag}_}${1}_$2" t0 t1 u s m b0 b1
+    local topic="$prefix.public.bench"
+    local shape_ser="${tag:+${tag}_}${shape}_$ser"
+    cat >"$WORK/p_$shape_ser.yaml" <<YAML
+pipeline_id: kbench-$shape_ser
 topic_prefix: $prefix
 source:
   host: 127.0.0.1
@@ -284,7 +291,7 @@ sinks:
       path: /dev/null
       fsync: false
 YAML
-    cat >"$WORK/platform_${shape}_$ser.yaml" <<YAML
+    cat >"$WORK/platform_$shape_ser.yaml" <<YAML
 transport_mode: kafka
 health_enabled: false
 kafka:
@@ -298,22 +305,22 @@ agent:
   memory_limit_mb: $AGENT_MEMORY_MB
   log_level: warn
 YAML
-    poll_start "$WORK/poll_${shape}_$ser" "$topic"
+    poll_start "$WORK/poll_$shape_ser" "$topic"
     b0=$(proc_cpu "$BROKER_PID")
     t0=$(now)
-    /usr/bin/time -f "%U %S %M" -o "$WORK/time_${shape}_$ser" "$CDCAGENT" run \
-        "$WORK/p_${shape}_$ser.yaml" --platform-config "$WORK/platform_${shape}_$ser.yaml" \
-        >"$WORK/agent_${shape}_$ser.log" 2>&1 \
-        || { tail -n 20 "$WORK/agent_${shape}_$ser.log" >&2; die "cdcagent ($shape, $ser) failed"; }
+    /usr/bin/time -f "%U %S %M" -o "$WORK/time_$shape_ser" "$bin" run \
+        "$WORK/p_$shape_ser.yaml" --platform-config "$WORK/platform_$shape_ser.yaml" \
+        >"$WORK/agent_$shape_ser.log" 2>&1 \
+        || { tail -n 20 "$WORK/agent_$shape_ser.log" >&2; die "$bin ($shape, $ser) failed"; }
     t1=$(now)
     b1=$(proc_cpu "$BROKER_PID")
     # Everything was acknowledged before the agent exited: the poller must see it all now.
     if ! poll_wait; then
-        die "cdcagent ($shape, $ser) exited but $topic holds $(jget "$WORK/poll_${shape}_$ser" count) of $ROWS records"
+        die "cdcagent ($shape, $ser) exited but $topic holds $(jget "$WORK/poll_$shape_ser" count) of $ROWS records"
     fi
-    read -r u s m <"$WORK/time_${shape}_$ser"
-    record "$shape" "cdcagent $ser" "$(python3 -c "print($ROWS/($t1-$t0))")" \
-        "$(python3 -c "print($ROWS/($t1-$(jget "$WORK/poll_${shape}_$ser" first)))")" \
+    read -r u s m <"$WORK/time_$shape_ser"
+    record "$shape" "${tag:-cdcagent} $ser" "$(python3 -c "print($ROWS/($t1-$t0))")" \
+        "$(python3 -c "print($ROWS/($t1-$(jget "$WORK/poll_$shape_ser" first)))")" \
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" \
         "$(python3 -c "print($b1-$b0)")" "$m"
 }
@@ -428,14 +435,23 @@ run_shape() {
     end=$(sql "SELECT pg_current_wal_lsn()")
     say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
     local s
-    for s in recv_$shape agent_${shape}_avro agent_${shape}_json dbz_$shape; do
+    local slots="recv_$shape agent_${shape}_avro agent_${shape}_json"
+    [ "$DBZ" = 0 ] || slots+=" dbz_$shape"
+    [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_avro agent_base_${shape}_json"
+    for s in $slots; do
         sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
     done
     say "$shape: pg_recvlogical"; run_recvlogical "$shape" "$end"
     say "$shape: cdcagent avro";  run_agent "$shape" avro "$end"
     say "$shape: cdcagent json";  run_agent "$shape" json "$end"
-    say "$shape: debezium";       run_debezium "$shape"
-    for s in base_$shape recv_$shape agent_${shape}_avro agent_${shape}_json dbz_$shape; do
+    if [ -n "$CDCAGENT_BASE" ]; then
+        say "$shape: base avro"; run_agent "$shape" avro "$end" "$CDCAGENT_BASE" base
+        say "$shape: base json"; run_agent "$shape" json "$end" "$CDCAGENT_BASE" base
+    fi
+    if [ "$DBZ" != 0 ]; then
+        say "$shape: debezium";   run_debezium "$shape"
+    fi
+    for s in base_$shape $slots; do
         sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
     done
     sql "CHECKPOINT" >/dev/null
@@ -503,6 +519,13 @@ for shape in ("big", "small"):
               "cdcagent / pg_recvlogical = %.2f"
               % (shape, ser, a["rps"] / d["rps"], a["rps1"] / d["rps1"], d["rss"] / a["rss"],
                  d["cpu"] / a["cpu"], a["rps"] / p["rps"]))
+for shape in ("big", "small"):
+    for ser in ("avro", "json"):
+        a = res.get((shape, "cdcagent " + ser))
+        b = res.get((shape, "base " + ser))
+        if a and b:
+            print("%-5s %-4s this build / base build: rows/s %.3f, CPU s %.3f, peak RSS %.3f"
+                  % (shape, ser, a["rps"] / b["rps"], a["cpu"] / b["cpu"], a["rss"] / b["rss"]))
 print("targets: cdcagent >= 5x Debezium's rows/s with <= 1/10 of its memory")
 print("(measured part of the run: %s s; load average at its start %s, at its end %s)"
       % (secs, load0, load1))

@@ -22,6 +22,7 @@
 #include "decoder/values.h"
 #include "schemas/json.h"
 #include "sinks/jsonl/jsonl.h"
+#include "test/lib/model.h"
 
 /* ---- cdc_buf's drain ---- */
 
@@ -140,15 +141,12 @@ teardown(void)
 static cdc_event
 ev_at(uint64_t seq, const char *text, size_t n)
 {
-    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = row, .key = row };
+    cdc_event ev;
 
-    txn = (cdc_txn) { .xid = 7, .commit_lsn = 1000 };
-    row[0] = (cdc_value) { .state = CDC_VAL_PRESENT, .u.i = (int64_t) seq };
-    row[1] = (cdc_value) { .state = CDC_VAL_PRESENT, .u.s = { text, n, 0 } };
-    ev.txn = &txn;
-    ev.pos = (cdc_pos) { 1000, seq };
-    ev.lsn = 900 + seq;
-    ev.source_ts_us = 1714558530200123;
+    row[0] = tm_int((int64_t) seq);
+    row[1] = tm_bytes(text, n);
+    ev = tm_insert(&txn, &rel, row, 7, 1000, seq);
+    ev.key = row;
     return ev;
 }
 

@@ -16,6 +16,7 @@
 
 #include "schemas/json.h"
 #include "sinks/jsonl/jsonl.h"
+#include "test/lib/model.h"
 
 static char     path[64];
 static cdc_col  cols[2];
@@ -67,16 +68,9 @@ open_dest(const char *p, bool fsync_on, int flush_ms)
 static cdc_event
 ev_at(uint64_t commit_lsn, uint64_t seq)
 {
-    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = row };
-
-    txn = (cdc_txn) { .xid = 500, .commit_lsn = commit_lsn };
-    row[0] = (cdc_value) { .state = CDC_VAL_PRESENT, .u.i = (int64_t) seq };
-    row[1] = (cdc_value) { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } };
-    ev.txn = &txn;
-    ev.pos = (cdc_pos) { commit_lsn, seq };
-    ev.lsn = commit_lsn - 100 + seq;
-    ev.source_ts_us = 1714558530200123;
-    return ev;
+    row[0] = tm_int((int64_t) seq);
+    row[1] = tm_bytes("x", 1);
+    return tm_insert(&txn, &rel, row, 500, commit_lsn, seq);
 }
 
 static void

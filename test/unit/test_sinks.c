@@ -1,7 +1,8 @@
 /*
  * Suite "sinks": the pure parts of the webhook and postgres sinks: the
- * backoff rule, the durability ring, the Idempotency-Key, and values turned
- * back into PostgreSQL text (sinks/postgres/pg_values.h).
+ * durability ring, the Idempotency-Key, and values turned back into
+ * PostgreSQL text (sinks/postgres/pg_values.h).  The backoff rule is
+ * agent/core/cdc_retry.c's, tested in test_core.c.
  */
 #include <check.h>
 #include <math.h>
@@ -11,36 +12,6 @@
 #include "agent/core/dest/acks.h"
 #include "sinks/postgres/pg_values.h"
 #include "sinks/webhook/webhook.h"
-
-START_TEST(backoff_grows_and_caps)
-{
-    cdc_retry_conf c = { .max_attempts = 5, .initial_ms = 100, .max_ms = 1000,
-                          .multiplier = 2.0 };
-    uint64_t        rng = 42;
-
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 1, &rng), 100);
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 2, &rng), 200);
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 4, &rng), 800);
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 5, &rng), 1000);
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 500, &rng), 1000);
-    c.jitter = true;
-    for (int i = 0; i < 200; i++) {
-        int64_t w = cdc_retry_delay_ms(&c, 3, &rng);
-
-        ck_assert_int_ge(w, 200);
-        ck_assert_int_le(w, 400);
-    }
-}
-END_TEST
-
-START_TEST(backoff_defaults)
-{
-    cdc_retry_conf c = { 0 };
-
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 1, NULL), 1000);
-    ck_assert_int_eq(cdc_retry_delay_ms(&c, 30, NULL), 60000);
-}
-END_TEST
 
 START_TEST(ring_out_of_order)
 {
@@ -219,12 +190,8 @@ static Suite *
 sinks_suite(void)
 {
     Suite *s = suite_create("sinks");
-    TCase *tc = tcase_create("backoff");
+    TCase *tc = tcase_create("ring");
 
-    tcase_add_test(tc, backoff_grows_and_caps);
-    tcase_add_test(tc, backoff_defaults);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("ring");
     tcase_add_test(tc, ring_out_of_order);
     tcase_add_test(tc, ring_grows);
     tcase_add_test(tc, ring_wraps_and_grows);

@@ -170,8 +170,8 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     for (int i = 0; i < rel->ncols; i++)
         cdc_buf_printf(&q, "%s%s", i ? ", " : "",
                        agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
-    cdc_buf_printf(&q, " FROM %s.", agent_pg_quote_ident(conn, rel->nspname, ident, sizeof(ident)));
-    cdc_buf_printf(&q, "%s) TO STDOUT", agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident)));
+    cdc_buf_printf(&q, " FROM %s) TO STDOUT",
+                   agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));
     res = PQexec(conn, cdc_buf_str(&q));
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         cdc_err_set(err, CDC_E_PG, "snapshot of %s.%s: %s", rel->nspname, rel->relname,

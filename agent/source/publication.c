@@ -45,11 +45,8 @@ static const char ancestors_sql[] =
 static char *
 quoted_table(PGconn *conn, const char *schema, const char *table, char *out, size_t outsz)
 {
-    char qs[140], qt[140];
-
-    snprintf(out, outsz, "%s.%s", agent_pg_quote_ident(conn, schema, qs, sizeof(qs)),
-             agent_pg_quote_ident(conn, table, qt, sizeof(qt)));
-    return out;
+    (void) conn;
+    return agent_pg_quote_table(schema, table, out, outsz);
 }
 
 static int
@@ -181,8 +178,8 @@ build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, 
 
         if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
             return -1;
-        cdc_buf_printf(b, "%s%s.", i ? ", " : "", agent_pg_quote_ident(conn, schema, ident, sizeof(ident)));
-        cdc_buf_puts(b, agent_pg_quote_ident(conn, table, ident, sizeof(ident)));
+        cdc_buf_printf(b, "%s%s", i ? ", " : "", agent_pg_quote_table(schema, table, ident,
+                                                                       sizeof(ident)));
     }
     /*
      * A listed partitioned table's changes carry its own name, not its

@@ -56,6 +56,9 @@
 #        properties to cdcagent (kafka.properties); DBZ_* and AGENT_MEMORY_MB as above.
 #        CDCAGENT_BASE=path adds a second build ("base avro", "base json" rows and the
 #        this/base ratios) on copies of the same slot; DBZ=0 leaves Debezium out.
+#        The first Kafka contender of a run meets a cold broker (its JIT, the coordinator
+#        still loading): in six 1M-row runs it showed ~2x broker CPU and ~20 MiB more agent
+#        RSS whichever build it was.  For before/after, run again with the two swapped.
 # Needs: java 17, mvn (first run: Maven Central), python3-venv/pip (first run: PyPI),
 # /usr/bin/time, curl, PostgreSQL 15.  Everything downloaded is cached in $CDC_CACHE.
 set -euo pipefail

@@ -1,0 +1,313 @@
+/*
+ * Suite "sigv4": AWS Signature Version 4 (agent/core/net/aws_sigv4.c) on
+ * AWS's published test suite (test/fixtures/sigv4/, 38 cases): for each, the
+ * canonical request, the string to sign and the Authorization header must be
+ * the published ones, byte for byte.  Then the lines a Kinesis PutRecords
+ * sends, the host with and without a default port, and the errors.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/net/aws_sigv4.h"
+#include "test/lib/suite_main.h"
+
+#define DIR_V4 CDC_FIXTURES "/sigv4"
+
+static char *
+slurp(const char *dir, const char *name)
+{
+    char    path[1024];
+    FILE   *f;
+    cdc_buf b = CDC_BUF_INIT;
+    char    chunk[4096];
+    size_t  n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        cdc_buf_put(&b, chunk, n);
+    fclose(f);
+    cdc_buf_putc(&b, '\0');
+    ck_assert(!b.failed);
+    return (char *) b.data;
+}
+
+/* One case of the suite, signed and compared; @returns 0 when all three match. */
+static int
+run_case(const char *name, char *why, size_t why_n)
+{
+    char          dir[1024];
+    char         *ctx_s, *req_s, *want_cr, *want_sts, *want_signed;
+    json_t       *ctx, *cred;
+    json_error_t  jerr;
+    cdc_sigv4_hdr hdrs[16];
+    char         *names[16], *values[16];
+    size_t        nh = 0;
+    char          method[16], url[2048];
+    const char   *body = NULL, *host = NULL;
+    cdc_sigv4_req r;
+    cdc_aws_key   k;
+    cdc_sigv4     s;
+    cdc_err       err;
+    struct tm     tm;
+    const char   *want_auth;
+    int           rc = 0;
+
+    snprintf(dir, sizeof(dir), "%s/%s", DIR_V4, name);
+    ctx_s = slurp(dir, "context.json");
+    req_s = slurp(dir, "request.txt");
+    want_cr = slurp(dir, "header-canonical-request.txt");
+    want_sts = slurp(dir, "header-string-to-sign.txt");
+    want_signed = slurp(dir, "header-signed-request.txt");
+    ctx = json_loads(ctx_s, 0, &jerr);
+    ck_assert_msg(ctx != NULL, "%s: context.json: %s", name, jerr.text);
+    cred = json_object_get(ctx, "credentials");
+
+    /* request.txt: request line, headers (a line starting with a blank continues
+       the previous one), blank line, body */
+    {
+        char *p = req_s, *eol = strchr(p, '\n'), *sp1, *sp2;
+
+        *eol = '\0';
+        sp1 = strchr(p, ' ');
+        sp2 = strrchr(p, ' ');
+        ck_assert(sp1 && sp2 && sp2 > sp1);
+        snprintf(method, sizeof(method), "%.*s", (int) (sp1 - p), p);
+        *sp2 = '\0';
+        p = eol + 1;
+        for (;;) {
+            char *colon;
+
+            eol = strchr(p, '\n');
+            if (eol)
+                *eol = '\0';
+            if (*p == '\0') {
+                body = eol ? eol + 1 : NULL;
+                break;
+            }
+            if (*p == ' ' || *p == '\t') {
+                char *joined;
+
+                ck_assert(nh > 0);
+                ck_assert(asprintf(&joined, "%s %s", values[nh - 1], p) > 0);
+                free(values[nh - 1]);
+                values[nh - 1] = joined;
+            } else {
+                colon = strchr(p, ':');
+                ck_assert(colon);
+                ck_assert(nh < 16);
+                names[nh] = strndup(p, (size_t) (colon - p));
+                values[nh] = strdup(colon + 1);
+                nh++;
+            }
+            if (!eol)
+                break;
+            p = eol + 1;
+        }
+        snprintf(url, sizeof(url), "https://HOST%s", sp1 + 1);
+    }
+    {
+        size_t o = 0;
+
+        for (size_t i = 0; i < nh; i++) {
+            if (strcasecmp(names[i], "host") == 0) {
+                host = values[i];
+                continue;
+            }
+            hdrs[o].name = names[i];
+            hdrs[o].value = values[i];
+            o++;
+        }
+        ck_assert_msg(host != NULL, "%s: no Host", name);
+        {
+            char path[2048];
+
+            snprintf(path, sizeof(path), "%s", url + strlen("https://HOST"));
+            snprintf(url, sizeof(url), "https://%s%s", host, path);
+        }
+        memset(&r, 0, sizeof(r));
+        r.method = method;
+        r.url = url;
+        r.hdrs = hdrs;
+        r.n_hdrs = o;
+        r.body = body;
+        r.body_len = body ? strlen(body) : 0;
+    }
+    r.region = json_string_value(json_object_get(ctx, "region"));
+    r.service = json_string_value(json_object_get(ctx, "service"));
+    memset(&tm, 0, sizeof(tm));
+    ck_assert(strptime(json_string_value(json_object_get(ctx, "timestamp")),
+                       "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL);
+    r.time_s = (int64_t) timegm(&tm);
+    r.sign_body = json_is_true(json_object_get(ctx, "sign_body"));
+    r.s3 = json_is_false(json_object_get(ctx, "normalize"));
+    r.omit_session_token = json_is_true(json_object_get(ctx, "omit_session_token"));
+    k.access_key_id = json_string_value(json_object_get(cred, "access_key_id"));
+    k.secret_access_key = json_string_value(json_object_get(cred, "secret_access_key"));
+    k.session_token = json_string_value(json_object_get(cred, "token"));
+
+    ck_assert_msg(cdc_sigv4_sign(&r, &k, &s, &err) == 0, "%s: %s", name, err.msg);
+    want_auth = strstr(want_signed, "Authorization:");
+    ck_assert(want_auth);
+    want_auth += strlen("Authorization:");
+    *strchr(want_auth, '\n') = '\0';
+    if (strcmp(s.canonical_request, want_cr) != 0) {
+        snprintf(why, why_n, "%s: canonical request\n--- got\n%s\n--- want\n%s", name,
+                 s.canonical_request, want_cr);
+        rc = -1;
+    } else if (strcmp(s.string_to_sign, want_sts) != 0) {
+        snprintf(why, why_n, "%s: string to sign\n%s\n---\n%s", name, s.string_to_sign,
+                 want_sts);
+        rc = -1;
+    } else if (strcmp(s.authorization, want_auth) != 0) {
+        snprintf(why, why_n, "%s: Authorization\n%s\n%s", name, s.authorization, want_auth);
+        rc = -1;
+    }
+    cdc_sigv4_free(&s);
+    for (size_t i = 0; i < nh; i++) {
+        free(names[i]);
+        free(values[i]);
+    }
+    json_decref(ctx);
+    free(ctx_s);
+    free(req_s);
+    free(want_cr);
+    free(want_sts);
+    free(want_signed);
+    return rc;
+}
+
+START_TEST(test_suite_vectors)
+{
+    DIR           *d = opendir(DIR_V4);
+    struct dirent *e;
+    int            n = 0, bad = 0;
+    char           why[8192];
+
+    ck_assert(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strchr(e->d_name, '.'))
+            continue;
+        n++;
+        if (run_case(e->d_name, why, sizeof(why)) != 0) {
+            fprintf(stderr, "%s\n", why);
+            bad++;
+        }
+    }
+    closedir(d);
+    ck_assert_int_eq(n, 38);
+    ck_assert_msg(bad == 0, "%d of %d SigV4 suite cases differ (see stderr)", bad, n);
+}
+END_TEST
+
+START_TEST(test_put_records_lines)
+{
+    static const char body[] = "{\"StreamName\":\"cdc-public-customers\",\"Records\":[]}";
+    cdc_sigv4_hdr     h[] = { { "Content-Type", "application/x-amz-json-1.1" },
+                              { "X-Amz-Target", "Kinesis_20131202.PutRecords" } };
+    cdc_sigv4_req     r = { .method = "POST", .url = "http://127.0.0.1:4566/",
+                            .hdrs = h, .n_hdrs = 2, .body = body, .body_len = sizeof(body) - 1,
+                            .region = "eu-west-1", .service = "kinesis",
+                            .time_s = 1440938160 };
+    cdc_aws_key       k = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                            "SESSIONTOKENEXAMPLE" };
+    cdc_sigv4         s;
+    cdc_err           err;
+
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), 0);
+    ck_assert_str_eq(s.host, "127.0.0.1:4566");
+    ck_assert_str_eq(s.amz_date, "20150830T123600Z");
+    ck_assert(strstr(s.canonical_request,
+                     "content-type:application/x-amz-json-1.1\nhost:127.0.0.1:4566\n"
+                     "x-amz-date:20150830T123600Z\nx-amz-security-token:SESSIONTOKENEXAMPLE\n"
+                     "x-amz-target:Kinesis_20131202.PutRecords\n\n"
+                     "content-type;host;x-amz-date;x-amz-security-token;x-amz-target\n"));
+    ck_assert(strncmp(s.authorization,
+                      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/kinesis/"
+                      "aws4_request, SignedHeaders=content-type;host;x-amz-date;"
+                      "x-amz-security-token;x-amz-target, Signature=", 152) == 0);
+    ck_assert(strstr(s.authorization, "wJalr") == NULL);
+    ck_assert(!s.content_sha256);
+    cdc_sigv4_free(&s);
+
+    /* the default port is not part of Host, as libcurl sends it */
+    r.url = "https://kinesis.eu-west-1.amazonaws.com:443/";
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), 0);
+    ck_assert_str_eq(s.host, "kinesis.eu-west-1.amazonaws.com");
+    cdc_sigv4_free(&s);
+
+    /* every line to send */
+    {
+        cdc_http_hdrs *lines = cdc_sigv4_hdrs(&r, &k, &err);
+
+        ck_assert(lines != NULL);
+        cdc_http_hdrs_free(lines);
+    }
+}
+END_TEST
+
+START_TEST(test_errors_name_no_secret)
+{
+    cdc_sigv4_req r = { .method = "GET", .url = "no-scheme/", .region = "us-east-1",
+                        .service = "sts" };
+    cdc_aws_key   k = { "AKIDEXAMPLE", "SECRETVALUE", "TOKENVALUE" };
+    cdc_sigv4     s;
+    cdc_err       err;
+
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), -1);
+    ck_assert(strstr(err.msg, "scheme") != NULL);
+    r.url = "https:///path";
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), -1);
+    ck_assert(strstr(err.msg, "no host") != NULL);
+    r.url = "https://sts.amazonaws.com/";
+    r.region = "";
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), -1);
+    ck_assert(strstr(err.msg, "region") != NULL);
+    ck_assert(strstr(err.msg, "SECRET") == NULL && strstr(err.msg, "TOKEN") == NULL);
+    r.region = "us-east-1";
+    k.secret_access_key = "";
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), -1);
+    ck_assert(strstr(err.msg, "secret key") != NULL);
+}
+END_TEST
+
+START_TEST(test_known_hashes)
+{
+    char          hex[65];
+    unsigned char mac[32];
+
+    cdc_sha256_hex("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* RFC 4231 test case 2 */
+    cdc_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    ck_assert_int_eq(mac[0], 0x5b);
+    ck_assert_int_eq(mac[31], 0x43);
+}
+END_TEST
+
+static Suite *
+sigv4_suite(void)
+{
+    Suite *s = suite_create("sigv4");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_suite_vectors);
+    tcase_add_test(tc, test_put_records_lines);
+    tcase_add_test(tc, test_errors_name_no_secret);
+    tcase_add_test(tc, test_known_hashes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return suite_main(sigv4_suite(), false);
+}

@@ -206,6 +206,9 @@ setup(void)
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
+    sts_mode = 0;       /* the double starts afresh (also when CK_FORK=no) */
+    sts_exp_s = 3600;
+    sts_calls = imds_calls = container_calls = imds_v1_only = 0;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cdc-aws-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     setenv("HOME", tmpdir, 1);                       /* no ~/.aws of the machine */

@@ -292,6 +292,63 @@ START_TEST(test_known_hashes)
 }
 END_TEST
 
+/*
+ * The shapes the transports send, signed by an independent implementation:
+ * botocore 1.43.11's SigV4Auth / S3SigV4Auth at 2015-08-30T12:36:00Z with AWS's
+ * example key (test/tools/sigv4_botocore.py prints them).
+ */
+typedef struct boto_case {
+    const char   *what;
+    const char   *method, *url, *body, *region, *service;
+    cdc_sigv4_hdr hdrs[2];
+    size_t        n_hdrs;
+    const char   *token;
+    bool          s3;
+    const char   *auth;
+} boto_case;
+
+static const boto_case boto_cases[] = {
+    { "Kinesis PutRecords, session token", "POST", "http://127.0.0.1:4566/",
+      "{\"StreamName\":\"cdc-public-customers\",\"Records\":[]}", "eu-west-1", "kinesis",
+      { { "Content-Type", "application/x-amz-json-1.1" },
+        { "X-Amz-Target", "Kinesis_20131202.PutRecords" } }, 2, "SESSIONTOKENEXAMPLE", false,
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/kinesis/aws4_request, "
+      "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, "
+      "Signature=af8840ddb8d394a9520ef52a6da3a4ca9e400203695f3e1ad23cce581213c9f5" },
+    { "DynamoDB GetItem", "POST", "https://dynamodb.us-east-1.amazonaws.com/",
+      "{\"TableName\":\"cdc_checkpoints\",\"Key\":{\"stream\":{\"S\":\"cdc-public-customers\"}}}",
+      "us-east-1", "dynamodb",
+      { { "Content-Type", "application/x-amz-json-1.0" },
+        { "X-Amz-Target", "DynamoDB_20120810.GetItem" } }, 2, NULL, false,
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/dynamodb/aws4_request, "
+      "SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+      "Signature=a1c8caa6168ee8e5f4d3e761f67d63c54ce5767fdaf2270f161c59ef6b5fc45e" },
+    { "S3 ListObjectsV2 under an encoded prefix", "GET",
+      "https://s3.us-east-1.amazonaws.com/bucket/a%20b/c.parquet?list-type=2&prefix=x", "",
+      "us-east-1", "s3", { { NULL, NULL }, { NULL, NULL } }, 0, NULL, true,
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/s3/aws4_request, "
+      "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+      "Signature=b838e1222f1d78046d4fbaccd774ca80064c28c505cc764beb454b7cefd2ea4e" },
+};
+
+START_TEST(test_botocore_agrees)
+{
+    const boto_case *c = &boto_cases[_i];
+    cdc_sigv4_req    r = { .method = c->method, .url = c->url, .hdrs = c->hdrs,
+                           .n_hdrs = c->n_hdrs, .body = c->body, .body_len = strlen(c->body),
+                           .region = c->region, .service = c->service,
+                           .time_s = 1440938160, .sign_body = c->s3, .s3 = c->s3 };
+    cdc_aws_key      k = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", c->token };
+    cdc_sigv4        s;
+    cdc_err          err;
+
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), 0);
+    ck_assert_msg(strcmp(s.authorization, c->auth) == 0, "%s:\n%s\n%s\n%s", c->what,
+                  s.authorization, c->auth, s.canonical_request);
+    cdc_sigv4_free(&s);
+}
+END_TEST
+
 static Suite *
 sigv4_suite(void)
 {
@@ -302,6 +359,8 @@ sigv4_suite(void)
     tcase_add_test(tc, test_put_records_lines);
     tcase_add_test(tc, test_errors_name_no_secret);
     tcase_add_test(tc, test_known_hashes);
+    tcase_add_loop_test(tc, test_botocore_agrees, 0,
+                        (int) (sizeof(boto_cases) / sizeof(boto_cases[0])));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,13 +25,14 @@
  * message built here contains the secret key or the token.
  *
  * Why ours and not libcurl's CURLOPT_AWS_SIGV4 (Debian 12 ships libcurl
- * 7.88.1, which has it): libcurl signs inside the transfer, so neither the
- * canonical request nor the signature can be checked against AWS's published
- * vectors from here; it adds no x-amz-security-token for session credentials
- * (the caller must add the header and trust that it gets signed); and its
- * canonicalization of query and path changed across curl 7.x/8.x releases, so
- * the outcome would depend on the host's libcurl.  Ours is a small pure
- * function, tested on the vectors, and the same whatever libcurl is linked.
+ * 7.88.1, which has it): compared with botocore on the same requests, 7.88.1
+ * signs a request whose query is not already sorted ("/?b=2&a=1") and a path
+ * that needs encoding ("/a%20b/") differently from AWS, so S3 listings and
+ * query APIs would be refused (it agrees on "/" and a sorted query); it signs
+ * inside the transfer, so neither the canonical request nor the signature can
+ * be checked against the published vectors here; and the outcome would change
+ * with the host's libcurl.  Ours is a small pure function, tested on the
+ * vectors and on botocore's signatures of PutRecords, DynamoDB and S3 calls.
  */
 #ifndef CDC_AGENT_CORE_NET_AWS_SIGV4_H
 #define CDC_AGENT_CORE_NET_AWS_SIGV4_H

@@ -356,20 +356,121 @@ join(cdc_buf *b)
     return (char *) b->data;
 }
 
+/* The headers to sign: the caller's (but host, x-amz-date, authorization), host,
+   x-amz-date and the optional ones, sorted by name.  @returns 0, -1 out of memory. */
+static int
+collect_headers(const cdc_sigv4_req *r, const cdc_aws_key *k, const url_parts *u,
+                const cdc_sigv4 *out, chdr **hp, size_t *np)
+{
+    chdr  *h = calloc(r->n_hdrs + 4, sizeof(*h));
+    size_t nh = 0;
+
+    *hp = h;
+    *np = 0;
+    if (h == NULL)
+        return -1;
+    for (size_t i = 0; i < r->n_hdrs; i++) {
+        if (strcasecmp(r->hdrs[i].name, "host") == 0 ||
+            strcasecmp(r->hdrs[i].name, "x-amz-date") == 0 ||
+            strcasecmp(r->hdrs[i].name, "authorization") == 0)
+            continue;
+        h[nh].name = lower_dup(r->hdrs[i].name);
+        h[nh].value = trim_dup(r->hdrs[i].value, strlen(r->hdrs[i].value));
+        nh++;
+    }
+    h[nh].name = strdup("host");
+    h[nh++].value = trim_dup(u->host, u->host_len);
+    h[nh].name = strdup("x-amz-date");
+    h[nh++].value = strdup(out->amz_date);
+    if (r->sign_body) {
+        h[nh].name = strdup("x-amz-content-sha256");
+        h[nh++].value = strdup(out->payload_hash);
+    }
+    if (out->session_token && !r->omit_session_token) {
+        h[nh].name = strdup("x-amz-security-token");
+        h[nh++].value = strdup(k->session_token);
+    }
+    *np = nh;
+    for (size_t i = 0; i < nh; i++) {
+        if (h[i].name == NULL || h[i].value == NULL)
+            return -1;
+        h[i].order = i;
+    }
+    qsort(h, nh, sizeof(*h), chdr_cmp);
+    return 0;
+}
+
+/* Method, URI, query, headers (duplicates joined by ','), signed names, payload hash. */
+static char *
+canonical_request(const cdc_sigv4_req *r, const url_parts *u, const chdr *h, size_t nh,
+                  const char *payload_hash, cdc_buf *signed_names)
+{
+    cdc_buf cr = CDC_BUF_INIT;
+    size_t  i, j;
+
+    cdc_buf_printf(&cr, "%s\n", r->method);
+    canonical_uri(&cr, u, r->s3);
+    cdc_buf_putc(&cr, '\n');
+    if (canonical_query(&cr, u) < 0)
+        cr.failed = true;
+    cdc_buf_putc(&cr, '\n');
+    for (i = 0; i < nh; i = j) {
+        cdc_buf_printf(&cr, "%s:%s", h[i].name, h[i].value);
+        if (signed_names->len)
+            cdc_buf_putc(signed_names, ';');
+        cdc_buf_puts(signed_names, h[i].name);
+        for (j = i + 1; j < nh && strcmp(h[j].name, h[i].name) == 0; j++)
+            cdc_buf_printf(&cr, ",%s", h[j].value);
+        cdc_buf_putc(&cr, '\n');
+    }
+    cdc_buf_putc(&cr, '\n');
+    cdc_buf_put(&cr, signed_names->data, signed_names->len);
+    cdc_buf_printf(&cr, "\n%s", payload_hash);
+    if (signed_names->failed)
+        cr.failed = true;
+    return join(&cr);
+}
+
+/* The signing key chain (secret -> date -> region -> service -> "aws4_request")
+   applied to sts; @returns 0, -1 out of memory.  Intermediate keys are wiped. */
+static int
+signature(const char *secret_key, const char *date, const cdc_sigv4_req *r, const char *sts,
+          unsigned char sig[32])
+{
+    cdc_buf       secret = CDC_BUF_INIT;
+    unsigned char kdate[32], kregion[32], kservice[32], ksigning[32];
+
+    cdc_buf_printf(&secret, "AWS4%s", secret_key);
+    if (secret.failed) {
+        free(secret.data);
+        return -1;
+    }
+    cdc_hmac_sha256(secret.data, secret.len, date, 8, kdate);
+    OPENSSL_cleanse(secret.data, secret.len);
+    free(secret.data);
+    cdc_hmac_sha256(kdate, 32, r->region, strlen(r->region), kregion);
+    cdc_hmac_sha256(kregion, 32, r->service, strlen(r->service), kservice);
+    cdc_hmac_sha256(kservice, 32, "aws4_request", 12, ksigning);
+    cdc_hmac_sha256(ksigning, 32, sts, strlen(sts), sig);
+    OPENSSL_cleanse(kdate, sizeof(kdate));
+    OPENSSL_cleanse(kregion, sizeof(kregion));
+    OPENSSL_cleanse(kservice, sizeof(kservice));
+    OPENSSL_cleanse(ksigning, sizeof(ksigning));
+    return 0;
+}
+
 int
 cdc_sigv4_sign(const cdc_sigv4_req *r, const cdc_aws_key *k, cdc_sigv4 *out, cdc_err *err)
 {
     url_parts     u;
     chdr         *h = NULL;
-    size_t        nh = 0, i, j;
-    cdc_buf       cr = CDC_BUF_INIT, sts = CDC_BUF_INIT, signed_names = CDC_BUF_INIT;
-    cdc_buf       auth = CDC_BUF_INIT;
+    size_t        nh = 0;
+    cdc_buf       sts = CDC_BUF_INIT, signed_names = CDC_BUF_INIT, auth = CDC_BUF_INIT;
     char          date[9], scope[256], crhash[65];
-    unsigned char kdate[32], kregion[32], kservice[32], ksigning[32], sig[32];
-    cdc_buf       secret = CDC_BUF_INIT;
+    unsigned char sig[32];
     time_t        t;
     struct tm     tm;
-    bool          token;
+    int           rc = -1;
 
     memset(out, 0, sizeof(*out));
     if (k == NULL || k->access_key_id == NULL || !k->access_key_id[0] ||
@@ -388,130 +489,42 @@ cdc_sigv4_sign(const cdc_sigv4_req *r, const cdc_aws_key *k, cdc_sigv4 *out, cdc
     memcpy(date, out->amz_date, 8);
     date[8] = '\0';
     snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date, r->region, r->service);
-
     if (r->sign_body && r->unsigned_payload)
         snprintf(out->payload_hash, sizeof(out->payload_hash), "UNSIGNED-PAYLOAD");
     else
         cdc_sha256_hex(r->body, r->body ? r->body_len : 0, out->payload_hash);
     out->content_sha256 = r->sign_body;
-    token = k->session_token != NULL && k->session_token[0] != '\0';
-    out->session_token = token ? k->session_token : NULL;
+    if (k->session_token != NULL && k->session_token[0] != '\0')
+        out->session_token = k->session_token;
     out->host = strndup(u.host, u.host_len);
-    if (out->host == NULL)
-        goto nomem;
-
-    /* the headers: the caller's, host, x-amz-date, and the optional ones */
-    h = calloc(r->n_hdrs + 4, sizeof(*h));
-    if (h == NULL)
-        goto nomem;
-    for (i = 0; i < r->n_hdrs; i++) {
-        if (strcasecmp(r->hdrs[i].name, "host") == 0 ||
-            strcasecmp(r->hdrs[i].name, "x-amz-date") == 0 ||
-            strcasecmp(r->hdrs[i].name, "authorization") == 0)
-            continue;
-        h[nh].name = lower_dup(r->hdrs[i].name);
-        h[nh].value = trim_dup(r->hdrs[i].value, strlen(r->hdrs[i].value));
-        h[nh].order = nh;
-        if (h[nh].name == NULL || h[nh].value == NULL) {
-            nh++;
-            goto nomem;
-        }
-        nh++;
-    }
-    h[nh].name = strdup("host");
-    h[nh].value = trim_dup(u.host, u.host_len);
-    h[nh].order = nh;
-    nh++;
-    h[nh].name = strdup("x-amz-date");
-    h[nh].value = strdup(out->amz_date);
-    h[nh].order = nh;
-    nh++;
-    if (r->sign_body) {
-        h[nh].name = strdup("x-amz-content-sha256");
-        h[nh].value = strdup(out->payload_hash);
-        h[nh].order = nh;
-        nh++;
-    }
-    if (token && !r->omit_session_token) {
-        h[nh].name = strdup("x-amz-security-token");
-        h[nh].value = strdup(k->session_token);
-        h[nh].order = nh;
-        nh++;
-    }
-    for (i = 0; i < nh; i++)
-        if (h[i].name == NULL || h[i].value == NULL)
-            goto nomem;
-    qsort(h, nh, sizeof(*h), chdr_cmp);
-
-    /* canonical request */
-    cdc_buf_printf(&cr, "%s\n", r->method);
-    canonical_uri(&cr, &u, r->s3);
-    cdc_buf_putc(&cr, '\n');
-    if (canonical_query(&cr, &u) < 0)
-        goto nomem;
-    cdc_buf_putc(&cr, '\n');
-    for (i = 0; i < nh; i = j) {
-        cdc_buf_printf(&cr, "%s:%s", h[i].name, h[i].value);
-        if (signed_names.len)
-            cdc_buf_putc(&signed_names, ';');
-        cdc_buf_puts(&signed_names, h[i].name);
-        for (j = i + 1; j < nh && strcmp(h[j].name, h[i].name) == 0; j++)
-            cdc_buf_printf(&cr, ",%s", h[j].value);
-        cdc_buf_putc(&cr, '\n');
-    }
-    cdc_buf_putc(&cr, '\n');
-    cdc_buf_put(&cr, signed_names.data, signed_names.len);
-    cdc_buf_printf(&cr, "\n%s", out->payload_hash);
-    out->canonical_request = join(&cr);
+    if (out->host == NULL || collect_headers(r, k, &u, out, &h, &nh) < 0)
+        goto out;
+    out->canonical_request = canonical_request(r, &u, h, nh, out->payload_hash, &signed_names);
     if (out->canonical_request == NULL)
-        goto nomem;
-
-    /* string to sign */
+        goto out;
     cdc_sha256_hex(out->canonical_request, strlen(out->canonical_request), crhash);
     cdc_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date, scope, crhash);
     out->string_to_sign = join(&sts);
-    if (out->string_to_sign == NULL)
-        goto nomem;
-
-    /* signing key and signature */
-    cdc_buf_printf(&secret, "AWS4%s", k->secret_access_key);
-    if (secret.failed)
-        goto nomem;
-    cdc_hmac_sha256(secret.data, secret.len, date, 8, kdate);
-    OPENSSL_cleanse(secret.data, secret.len);
-    free(secret.data);
-    secret.data = NULL;
-    cdc_hmac_sha256(kdate, 32, r->region, strlen(r->region), kregion);
-    cdc_hmac_sha256(kregion, 32, r->service, strlen(r->service), kservice);
-    cdc_hmac_sha256(kservice, 32, "aws4_request", 12, ksigning);
-    cdc_hmac_sha256(ksigning, 32, out->string_to_sign, strlen(out->string_to_sign), sig);
-    OPENSSL_cleanse(kdate, sizeof(kdate));
-    OPENSSL_cleanse(kregion, sizeof(kregion));
-    OPENSSL_cleanse(kservice, sizeof(kservice));
-    OPENSSL_cleanse(ksigning, sizeof(ksigning));
-
+    if (out->string_to_sign == NULL ||
+        signature(k->secret_access_key, date, r, out->string_to_sign, sig) < 0)
+        goto out;
     cdc_buf_printf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=", k->access_key_id,
                    scope);
     cdc_buf_put(&auth, signed_names.data, signed_names.len);
     cdc_buf_puts(&auth, ", Signature=");
-    for (i = 0; i < 32; i++)
+    for (int i = 0; i < 32; i++)
         cdc_buf_printf(&auth, "%02x", sig[i]);
     out->authorization = join(&auth);
-    if (out->authorization == NULL)
-        goto nomem;
+    if (out->authorization != NULL)
+        rc = 0;
+out:
     free(signed_names.data);
     free_hdrs(h, nh);
-    return 0;
-
-nomem:
-    free(secret.data);
-    free(cr.data);
-    free(sts.data);
-    free(auth.data);
-    free(signed_names.data);
-    free_hdrs(h, nh);
-    cdc_sigv4_free(out);
-    return cdc_err_set(err, CDC_E_NOMEM, "AWS signing: out of memory");
+    if (rc < 0) {
+        cdc_sigv4_free(out);
+        cdc_err_set(err, CDC_E_NOMEM, "AWS signing: out of memory");
+    }
+    return rc;
 }
 
 void

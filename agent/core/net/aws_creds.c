@@ -369,67 +369,35 @@ xml_text(const char *from, const char *tag)
 
 /* ---- sources ----------------------------------------------------------- */
 
-static int
-fetch_webid(cdc_aws_provider *p, cdc_err *err)
+/* STS's <Error><Code>..</Code><Message>..</Message> into err, when the answer has one. */
+static void
+sts_error(const char *what, const char *url, long status, const cdc_buf *out, cdc_err *err)
 {
-    char       *tok, *url, *akid = NULL, *secret = NULL, *stok = NULL, *exp = NULL;
-    cdc_buf     body = CDC_BUF_INIT, out = CDC_BUF_INIT;
-    long        status;
+    char *code, *msg, *label;
+
+    if (status == 0 || out->data == NULL)
+        return;
+    code = xml_text((const char *) out->data, "Code");
+    msg = xml_text((const char *) out->data, "Message");
+    label = cdc_http_url_label(url);
+    if (code)
+        cdc_err_set(err, status >= 500 || status == 429 ? CDC_E_CONN : CDC_E_CONFIG,
+                    "%s at %s: HTTP %ld %s: %s", what, label, status, code, msg ? msg : "");
+    free(code);
+    free(msg);
+    free(label);
+}
+
+/* The <Credentials> of an AssumeRoleWithWebIdentity answer into p. */
+static int
+sts_take(cdc_aws_provider *p, const char *what, const char *url, const cdc_buf *out,
+         cdc_err *err)
+{
+    const char *cred = out->data ? strstr((const char *) out->data, "<Credentials>") : NULL;
+    char       *akid = NULL, *secret = NULL, *stok = NULL, *exp = NULL, *label;
     int64_t     exp_ms;
-    int         rc = -1;
-    const char *cred;
-    char        what[400];
+    int         rc = 0;
 
-    tok = read_token_file(p->token_file, "web identity token file", err);
-    if (tok == NULL)
-        return -1;
-    url = cdc_aws_endpoint(p, "sts", err);
-    if (url == NULL) {
-        wipe_free(tok);
-        return -1;
-    }
-    cdc_buf_puts(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    cdc_aws_uri_encode(&body, p->role_arn, strlen(p->role_arn), false);
-    cdc_buf_puts(&body, "&RoleSessionName=");
-    cdc_aws_uri_encode(&body, p->session_name, strlen(p->session_name), false);
-    cdc_buf_puts(&body, "&WebIdentityToken=");
-    cdc_aws_uri_encode(&body, tok, strlen(tok), false);
-    cdc_buf_putc(&body, '\0');
-    wipe_free(tok);
-    if (body.failed) {
-        cdc_err_set(err, CDC_E_NOMEM, "out of memory");
-        goto out;
-    }
-    snprintf(what, sizeof(what), "STS AssumeRoleWithWebIdentity for role %s", p->role_arn);
-    {
-        cdc_http_hdrs *h = cdc_http_hdrs_add(NULL, "Content-Type: application/x-www-form-urlencoded");
-        char           slash[1100];
-
-        h = cdc_http_hdrs_add(h, "Accept: text/xml");
-        snprintf(slash, sizeof(slash), "%s/", url);
-        rc = call(p, what, "POST", slash, h, (const char *) body.data, p->o.timeout_ms,
-                  p->o.tls, &out, &status, err);
-        cdc_http_hdrs_free(h);
-    }
-    if (rc < 0) {
-        if (status != 0 && out.data) {
-            /* STS's own words: <Error><Code>..</Code><Message>..</Message> */
-            char *code = xml_text((const char *) out.data, "Code");
-            char *msg = xml_text((const char *) out.data, "Message");
-            char *label = cdc_http_url_label(url);
-
-            if (code)
-                cdc_err_set(err, status >= 500 || status == 429 ? CDC_E_CONN : CDC_E_CONFIG,
-                            "%s at %s: HTTP %ld %s: %s", what, label, status, code,
-                            msg ? msg : "");
-            free(code);
-            free(msg);
-            free(label);
-        }
-        goto out;
-    }
-    rc = -1;
-    cred = out.data ? strstr((const char *) out.data, "<Credentials>") : NULL;
     if (cred) {
         akid = xml_text(cred, "AccessKeyId");
         secret = xml_text(cred, "SecretAccessKey");
@@ -437,32 +405,73 @@ fetch_webid(cdc_aws_provider *p, cdc_err *err)
         exp = xml_text(cred, "Expiration");
     }
     exp_ms = cdc_aws_parse_time(exp);
-    if (akid == NULL || secret == NULL || stok == NULL || exp_ms < 0) {
-        char *label = cdc_http_url_label(url);
-
-        cdc_err_set(err, CDC_E_CONN, "%s at %s: the answer has no %s", what, label,
-                    cred == NULL ? "<Credentials>" : exp_ms < 0 ? "valid <Expiration>"
-                                                               : "complete <Credentials>");
+    if (akid && secret && stok && exp_ms >= 0) {
+        set_creds(p, akid, secret, stok, exp_ms);
+    } else {
+        label = cdc_http_url_label(url);
+        rc = cdc_err_set(err, CDC_E_CONN, "%s at %s: the answer has no %s", what, label,
+                         cred == NULL ? "<Credentials>" : exp_ms < 0 ? "valid <Expiration>"
+                                                                    : "complete <Credentials>");
         free(label);
+    }
+    wipe_free(akid);
+    wipe_free(secret);
+    wipe_free(stok);
+    free(exp);
+    return rc;
+}
+
+/* STS AssumeRoleWithWebIdentity (unsigned form POST) with the token file's token. */
+static int
+fetch_webid(cdc_aws_provider *p, cdc_err *err)
+{
+    char          *tok, *url = NULL, what[400], slash[1100];
+    cdc_buf        body = CDC_BUF_INIT, out = CDC_BUF_INIT;
+    cdc_http_hdrs *h = NULL;
+    long           status;
+    int            rc = -1;
+
+    tok = read_token_file(p->token_file, "web identity token file", err);
+    if (tok == NULL)
+        return -1;
+    url = cdc_aws_endpoint(p, "sts", err);
+    if (url == NULL)
+        goto out;
+    cdc_buf_puts(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
+    cdc_aws_uri_encode(&body, p->role_arn, strlen(p->role_arn), false);
+    cdc_buf_puts(&body, "&RoleSessionName=");
+    cdc_aws_uri_encode(&body, p->session_name, strlen(p->session_name), false);
+    cdc_buf_puts(&body, "&WebIdentityToken=");
+    cdc_aws_uri_encode(&body, tok, strlen(tok), false);
+    cdc_buf_putc(&body, '\0');
+    h = cdc_http_hdrs_add(NULL, "Content-Type: application/x-www-form-urlencoded");
+    h = cdc_http_hdrs_add(h, "Accept: text/xml");
+    if (body.failed || h == NULL) {
+        cdc_err_set(err, CDC_E_NOMEM, "out of memory");
         goto out;
     }
-    set_creds(p, akid, secret, stok, exp_ms);
+    snprintf(what, sizeof(what), "STS AssumeRoleWithWebIdentity for role %s", p->role_arn);
+    snprintf(slash, sizeof(slash), "%s/", url);
+    if (call(p, what, "POST", slash, h, (const char *) body.data, p->o.timeout_ms, p->o.tls,
+             &out, &status, err) < 0) {
+        sts_error(what, url, status, &out, err);
+        goto out;
+    }
+    if (sts_take(p, what, url, &out, err) < 0)
+        goto out;
     snprintf(p->source, sizeof(p->source), "web identity (role %s, token file %s)",
              p->role_arn, p->token_file);
     rc = 0;
-
 out:
+    wipe_free(tok);
     free(url);
+    cdc_http_hdrs_free(h);
     if (body.data)
         OPENSSL_cleanse(body.data, body.len);
     free(body.data);
     if (out.data)
         OPENSSL_cleanse(out.data, out.len);
     free(out.data);
-    wipe_free(akid);
-    wipe_free(secret);
-    wipe_free(stok);
-    free(exp);
     return rc;
 }
 
@@ -699,6 +708,44 @@ set_webid(cdc_aws_provider *p, const char *role, const char *file, const char *s
     return p->role_arn && p->token_file && p->session_name ? 0 : -1;
 }
 
+/* The profile's keys or web identity; @returns 0 (found), 1 (nothing for credentials
+   there), -1 with err set. */
+static int
+from_profile(cdc_aws_provider *p, cdc_err *err)
+{
+    static const char *unsup[] = { "role_arn", "source_profile", "credential_source",
+                                   "credential_process", "sso_start_url", "sso_session" };
+    const char        *id = prof(p, "aws_access_key_id");
+    const char        *sec = prof(p, "aws_secret_access_key");
+    const char        *where = kv_get(&p->pcred, "aws_access_key_id") ? p->cred_path
+                                                                      : p->conf_path;
+
+    if (id && sec) {
+        set_creds(p, id, sec, prof(p, "aws_session_token"), 0);
+        p->kind = SRC_PROFILE;
+        snprintf(p->source, sizeof(p->source), "shared file %s, profile %s", where, p->profile);
+        return p->akid ? 0 : cdc_err_set(err, CDC_E_NOMEM, "out of memory");
+    }
+    if (id || sec)
+        return cdc_err_set(err, CDC_E_CONFIG, "profile %s in %s has %s but not %s", p->profile,
+                           where, id ? "aws_access_key_id" : "aws_secret_access_key",
+                           id ? "aws_secret_access_key" : "aws_access_key_id");
+    if (prof(p, "role_arn") && prof(p, "web_identity_token_file")) {
+        if (set_webid(p, prof(p, "role_arn"), prof(p, "web_identity_token_file"),
+                      prof(p, "role_session_name")) < 0)
+            return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
+        p->kind = SRC_WEBID;
+        return fetch(p, err);
+    }
+    for (size_t i = 0; i < sizeof(unsup) / sizeof(unsup[0]); i++)
+        if (prof(p, unsup[i]))
+            return cdc_err_set(err, CDC_E_UNSUPPORTED,
+                               "profile %s (%s, %s) uses %s: not supported yet; use keys, web "
+                               "identity, or the container or instance role", p->profile,
+                               p->cred_path, p->conf_path, unsup[i]);
+    return 1;
+}
+
 /* Picks the first source that applies and fetches from it. */
 static int
 resolve(cdc_aws_provider *p, cdc_err *err)
@@ -731,43 +778,10 @@ resolve(cdc_aws_provider *p, cdc_err *err)
     }
     /* 3. the profile in the shared files */
     if (p->pcred.found || p->pconf.found) {
-        const char *id = prof(p, "aws_access_key_id");
-        const char *sec = prof(p, "aws_secret_access_key");
-        const char *where = kv_get(&p->pcred, "aws_access_key_id") ? p->cred_path
-                                                                   : p->conf_path;
+        int rc = from_profile(p, err);
 
-        if (id && sec) {
-            set_creds(p, id, sec, prof(p, "aws_session_token"), 0);
-            p->kind = SRC_PROFILE;
-            snprintf(p->source, sizeof(p->source), "shared file %s, profile %s", where,
-                     p->profile);
-            return p->akid ? 0 : cdc_err_set(err, CDC_E_NOMEM, "out of memory");
-        }
-        if (id || sec)
-            return cdc_err_set(err, CDC_E_CONFIG, "profile %s in %s has %s but not %s",
-                               p->profile, where,
-                               id ? "aws_access_key_id" : "aws_secret_access_key",
-                               id ? "aws_secret_access_key" : "aws_access_key_id");
-        if (prof(p, "role_arn") && prof(p, "web_identity_token_file")) {
-            if (set_webid(p, prof(p, "role_arn"), prof(p, "web_identity_token_file"),
-                          prof(p, "role_session_name")) < 0)
-                return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
-            p->kind = SRC_WEBID;
-            return fetch(p, err);
-        }
-        {
-            static const char *unsup[] = { "role_arn", "source_profile", "credential_source",
-                                           "credential_process", "sso_start_url",
-                                           "sso_session" };
-
-            for (size_t i = 0; i < sizeof(unsup) / sizeof(unsup[0]); i++)
-                if (prof(p, unsup[i]))
-                    return cdc_err_set(err, CDC_E_UNSUPPORTED,
-                                       "profile %s (%s, %s) uses %s: not supported yet; use "
-                                       "keys, web identity, or the container or instance "
-                                       "role", p->profile, p->cred_path, p->conf_path,
-                                       unsup[i]);
-        }
+        if (rc <= 0)
+            return rc;
     }
     /* 4. container */
     if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {

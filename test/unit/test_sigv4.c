@@ -8,6 +8,10 @@
 #include <check.h>
 #include <dirent.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/net/aws_sigv4.h"
+#include "agent/core/net/http.h"
 #include "test/lib/suite_main.h"
 
 #define DIR_V4 CDC_FIXTURES "/sigv4"
@@ -349,6 +354,146 @@ START_TEST(test_botocore_agrees)
 }
 END_TEST
 
+/* ---- what libcurl really sends is what was signed ----------------------- */
+
+typedef struct wire {
+    int     fd;
+    cdc_buf req;   /* the raw request: head and body */
+} wire;
+
+/* Accepts one connection, reads one request (Content-Length body), answers 200. */
+static void *
+wire_serve(void *arg)
+{
+    wire       *w = arg;
+    int         c = accept(w->fd, NULL, NULL);
+    char        chunk[4096];
+    ssize_t     n;
+    const char *end, *cl;
+
+    while ((n = read(c, chunk, sizeof(chunk))) > 0) {
+        cdc_buf_put(&w->req, chunk, (size_t) n);
+        cdc_buf_putc(&w->req, '\0');
+        w->req.len--;
+        end = strstr((const char *) w->req.data, "\r\n\r\n");
+        if (end == NULL)
+            continue;
+        cl = strcasestr((const char *) w->req.data, "\r\nContent-Length:");
+        if (cl == NULL || cl > end ||
+            w->req.len >= (size_t) (end + 4 - (const char *) w->req.data) +
+                              (size_t) atol(cl + 17))
+            break;
+    }
+    (void) !write(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 38);
+    close(c);
+    return NULL;
+}
+
+/* Signs a request, sends it through the HTTP client to a raw socket, then signs
+   again what arrived (method, target, Host, the signed headers, body, the time
+   of X-Amz-Date): the two signatures must be the same. */
+static void
+round_trip(const char *path_query, bool s3)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t          alen = sizeof(a);
+    wire               w = { .req = CDC_BUF_INIT };
+    pthread_t          th;
+    char               url[512], url2[512], method[16], target[400], *head, *line, *save;
+    static const char  body[] = "{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"eA==\"}]}";
+    cdc_sigv4_hdr      h[] = { { "Content-Type", "application/x-amz-json-1.1" },
+                               { "X-Amz-Target", "Kinesis_20131202.PutRecords" } };
+    cdc_sigv4_hdr      got[16];
+    size_t             ngot = 0;
+    cdc_aws_key        k = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "TOK/+=" };
+    cdc_sigv4_req      r = { .method = "POST", .hdrs = h, .n_hdrs = 2, .body = body,
+                             .body_len = sizeof(body) - 1, .region = "eu-west-1",
+                             .service = s3 ? "s3" : "kinesis", .sign_body = s3, .s3 = s3 };
+    cdc_http_hdrs     *lines;
+    cdc_http_xfer     *x;
+    cdc_http_req       hr = { 0 };
+    cdc_http_resp      resp;
+    cdc_sigv4          s;
+    cdc_err            err;
+    const char        *auth = NULL, *date = NULL, *host = NULL;
+    char              *bodyp;
+    struct tm          tm;
+
+    w.fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(w.fd, (struct sockaddr *) &a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(w.fd, 1), 0);
+    getsockname(w.fd, (struct sockaddr *) &a, &alen);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", ntohs(a.sin_port), path_query);
+    pthread_create(&th, NULL, wire_serve, &w);
+
+    r.url = url;
+    lines = cdc_sigv4_hdrs(&r, &k, &err);
+    ck_assert_ptr_nonnull(lines);
+    ck_assert_int_eq(cdc_http_global_init(NULL), 0);
+    x = cdc_http_xfer_new(&err);
+    hr.url = url;
+    hr.method = "POST";
+    hr.hdrs = lines;
+    hr.body = body;
+    hr.body_len = sizeof(body) - 1;
+    ck_assert_int_eq(cdc_http_perform(x, &hr, &resp, &err), 0);
+    ck_assert_int_eq(resp.status, 200);
+    pthread_join(th, NULL);
+    close(w.fd);
+    cdc_http_xfer_free(x);
+    cdc_http_hdrs_free(lines);
+    cdc_http_global_cleanup();
+
+    /* what arrived */
+    head = (char *) w.req.data;
+    bodyp = strstr(head, "\r\n\r\n") + 4;
+    bodyp[-2] = '\0';
+    line = strtok_r(head, "\r\n", &save);
+    ck_assert(sscanf(line, "%15s %399s", method, target) == 2);
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        char *colon = strchr(line, ':'), *v;
+
+        *colon = '\0';
+        for (v = colon + 1; *v == ' '; v++) {
+        }
+        if (strcasecmp(line, "Authorization") == 0)
+            auth = v;
+        else if (strcasecmp(line, "X-Amz-Date") == 0)
+            date = v;
+        else if (strcasecmp(line, "Host") == 0)
+            host = v;
+        else if (strcasecmp(line, "Content-Type") == 0 || strcasecmp(line, "X-Amz-Target") == 0)
+            got[ngot++] = (cdc_sigv4_hdr) { line, v };
+        else if (strcasecmp(line, "X-Amz-Security-Token") == 0)
+            ck_assert_str_eq(v, "TOK/+=");
+    }
+    ck_assert(auth && date && host);
+    ck_assert_int_eq(ngot, 2);
+    snprintf(url2, sizeof(url2), "http://%s%s", host, target);
+    ck_assert_str_eq(url2, url);
+    memset(&tm, 0, sizeof(tm));
+    ck_assert(strptime(date, "%Y%m%dT%H%M%SZ", &tm) != NULL);
+    r.url = url2;
+    r.method = method;
+    r.hdrs = got;
+    r.n_hdrs = ngot;
+    r.body = bodyp;
+    r.body_len = strlen(bodyp);
+    r.time_s = (int64_t) timegm(&tm);
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), 0);
+    ck_assert_str_eq(s.authorization, auth);
+    cdc_sigv4_free(&s);
+    cdc_buf_free(&w.req);
+}
+
+START_TEST(test_wire_round_trip)
+{
+    round_trip("/", false);
+    round_trip("/?b=2&a=1&c=x%2Fy", false);
+    round_trip("/bucket/a%20b/c.json?x-id=PutObject", true);
+}
+END_TEST
+
 static Suite *
 sigv4_suite(void)
 {
@@ -359,6 +504,7 @@ sigv4_suite(void)
     tcase_add_test(tc, test_put_records_lines);
     tcase_add_test(tc, test_errors_name_no_secret);
     tcase_add_test(tc, test_known_hashes);
+    tcase_add_test(tc, test_wire_round_trip);
     tcase_add_loop_test(tc, test_botocore_agrees, 0,
                         (int) (sizeof(boto_cases) / sizeof(boto_cases[0])));
     suite_add_tcase(s, tc);

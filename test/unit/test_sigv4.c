@@ -283,6 +283,34 @@ START_TEST(test_errors_name_no_secret)
 }
 END_TEST
 
+/* Path normalization beyond the suite's cases (non-S3 services). */
+static const struct {
+    const char *path, *canonical;
+} paths[] = {
+    { "/a/b/..", "/a/" },         { "/a/.", "/a/" },          { "/a..", "/a.." },
+    { "/a/b/../c", "/a/c" },      { "/..", "/" },             { "//a//b/", "/a/b/" },
+    { "/a b/%41", "/a%20b/%2541" }, { "", "/" },
+};
+
+START_TEST(test_paths)
+{
+    char          url[256];
+    cdc_sigv4_req r = { .method = "GET", .url = url, .region = "us-east-1",
+                        .service = "service", .time_s = 1440938160 };
+    cdc_aws_key   k = { "AKIDEXAMPLE", "SECRET", NULL };
+    cdc_sigv4     s;
+    cdc_err       err;
+    char          want[256];
+
+    snprintf(url, sizeof(url), "https://example.amazonaws.com%s", paths[_i].path);
+    ck_assert_int_eq(cdc_sigv4_sign(&r, &k, &s, &err), 0);
+    snprintf(want, sizeof(want), "GET\n%s\n", paths[_i].canonical);
+    ck_assert_msg(strncmp(s.canonical_request, want, strlen(want)) == 0, "%s: %s",
+                  paths[_i].path, s.canonical_request);
+    cdc_sigv4_free(&s);
+}
+END_TEST
+
 START_TEST(test_known_hashes)
 {
     char          hex[65];
@@ -505,6 +533,7 @@ sigv4_suite(void)
     tcase_add_test(tc, test_errors_name_no_secret);
     tcase_add_test(tc, test_known_hashes);
     tcase_add_test(tc, test_wire_round_trip);
+    tcase_add_loop_test(tc, test_paths, 0, (int) (sizeof(paths) / sizeof(paths[0])));
     tcase_add_loop_test(tc, test_botocore_agrees, 0,
                         (int) (sizeof(boto_cases) / sizeof(boto_cases[0])));
     suite_add_tcase(s, tc);

@@ -165,9 +165,16 @@ normalize_path(cdc_buf *out, const char *p, size_t n)
         }
         i = j + 1;
     }
-    if (k > 0 && n > 0 && (p[n - 1] == '.' && (n == 1 || p[n - 2] == '/' ||
-                                              (n >= 2 && p[n - 2] == '.'))))
-        trailing = true;   /* "/a/." and "/a/.." name a directory */
+    {
+        /* a last segment "." or ".." names a directory: "/a/b/.." is "/a/" */
+        size_t last = n;
+
+        while (last > 0 && p[last - 1] != '/')
+            last--;
+        if ((n - last == 1 && p[last] == '.') ||
+            (n - last == 2 && p[last] == '.' && p[last + 1] == '.'))
+            trailing = true;
+    }
     cdc_buf_putc(out, '/');
     for (size_t s = 0; s < k; s++) {
         cdc_buf_put(out, seg[s], len[s]);

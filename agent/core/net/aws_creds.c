@@ -588,6 +588,8 @@ fetch_container(cdc_aws_provider *p, cdc_err *err)
         }
         h = cdc_http_hdrs_addf(NULL, "Authorization: %s", tok);
         wipe_free(tok);
+        if (h == NULL)
+            return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
     }
     rc = call(p, "container credentials", "GET", url, h, NULL, p->o.timeout_ms, p->o.tls, &out,
               &status, err);
@@ -648,6 +650,10 @@ fetch_imds(cdc_aws_provider *p, cdc_err *err)
         }
         h = cdc_http_hdrs_addf(NULL, "X-aws-ec2-metadata-token: %s", t);
         OPENSSL_cleanse(out.data, out.len);
+        if (h == NULL) {
+            free(out.data);
+            return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
+        }
     } else if (status != 404 && status != 405) {   /* 404/405: IMDSv1 only */
         free(out.data);
         return -1;

@@ -62,6 +62,48 @@ iso_in(int secs, char *out, size_t n)
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* AssumeRole must come signed with the source profile's keys (prod's in
+   shared_files_and_profiles): signs what arrived again and compares. */
+static bool
+assume_signature_ok(struct MHD_Connection *conn, const char *path)
+{
+    const char   *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char   *date = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Date");
+    const char   *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char   *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char   *tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    "X-Amz-Security-Token");
+    cdc_sigv4_hdr h = { "Content-Type", ct };
+    cdc_aws_key   k = { "AKIAPROD", "FILESECRET-prod", "FILESECRET-tok" };
+    cdc_sigv4_req r = { 0 };
+    cdc_sigv4     sig;
+    cdc_err       err;
+    struct tm     tm;
+    char          url[256];
+    bool          ok;
+
+    if (!auth || !date || !host || !ct || !tok || strcmp(tok, "FILESECRET-tok") != 0)
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    if (strptime(date, "%Y%m%dT%H%M%SZ", &tm) == NULL)
+        return false;
+    snprintf(url, sizeof(url), "http://%s%s", host, path);
+    r.method = "POST";
+    r.url = url;
+    r.hdrs = &h;
+    r.n_hdrs = 1;
+    r.body = sts_body;
+    r.body_len = strlen(sts_body);
+    r.region = "eu-north-1";
+    r.service = "sts";
+    r.time_s = (int64_t) timegm(&tm);
+    if (cdc_sigv4_sign(&r, &k, &sig, &err) < 0)
+        return false;
+    ok = strcmp(sig.authorization, auth) == 0;
+    cdc_sigv4_free(&sig);
+    return ok;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *data, size_t *data_size, void **state)
@@ -94,6 +136,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
             return reply(conn, 200, "<html>not sts</html>", "text/html");
         if (sts_mode == 3)
             return reply(conn, 503, "busy", NULL);
+        if (strncmp(sts_body, "Action=AssumeRole&", 18) == 0 && !assume_signature_ok(conn, url))
+            return reply(conn, 403,
+                         "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch"
+                         "</Code><Message>The request signature we calculated does not match"
+                         "</Message></Error></ErrorResponse>", "text/xml");
         iso_in(sts_exp_s, exp, sizeof(exp));
         snprintf(buf, sizeof(buf),
                  "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/"
@@ -328,7 +375,10 @@ START_TEST(shared_files_and_profiles)
                "[profile prod]\nregion = eu-north-1\ns3 =\n  addressing_style = path\n"
                "[profile cfgonly]\naws_access_key_id = AKIACFG\n"
                "aws_secret_access_key = FILESECRET-cfg\nregion = ca-central-1\n"
-               "[profile chained]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = prod\n");
+               "[profile chained]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = prod\n"
+               "region = eu-north-1\nexternal_id = ext-1\n"
+               "[profile badsource]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = cfgonly2\n"
+               "[profile proc]\ncredential_process = /bin/false\n");
     setenv("AWS_SHARED_CREDENTIALS_FILE", tpath("credentials"), 1);
     setenv("AWS_CONFIG_FILE", tpath("config"), 1);
 
@@ -363,12 +413,32 @@ START_TEST(shared_files_and_profiles)
                   "%s", err.msg);
     cdc_aws_provider_free(p);
 
+    /* role_arn + source_profile: STS AssumeRole signed with prod's keys (the double
+       checks the signature), ExternalId passed */
     o.profile = "chained";
+    p = cdc_aws_provider_new(&o, &err);
+    ck_assert_msg(cdc_aws_provider_get(p, &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(k.access_key_id, "ASIASTS1");
+    ck_assert_str_eq(k.session_token, "STSTOKEN&1");
+    ck_assert(strstr(sts_body, "Action=AssumeRole&") == sts_body);
+    ck_assert(strstr(sts_body, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx") != NULL);
+    ck_assert(strstr(sts_body, "ExternalId=ext-1") != NULL);
+    ck_assert(strstr(cdc_aws_provider_source(p), "source profile prod") != NULL);
+    ck_assert(cdc_aws_provider_expires_ms(p) > cdc_wall_ms());
+    cdc_aws_provider_free(p);
+
+    o.profile = "badsource";
+    p = cdc_aws_provider_new(&o, &err);
+    ck_assert_int_eq(cdc_aws_provider_get(p, &k, &err), -1);
+    ck_assert_msg(strstr(err.msg, "source_profile cfgonly2") != NULL, "%s", err.msg);
+    cdc_aws_provider_free(p);
+
+    o.profile = "proc";
     p = cdc_aws_provider_new(&o, &err);
     ck_assert_int_eq(cdc_aws_provider_get(p, &k, &err), -1);
     ck_assert_int_eq(err.code, CDC_E_UNSUPPORTED);
-    ck_assert_msg(strstr(err.msg, "profile chained") && strstr(err.msg, "role_arn"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "profile proc") && strstr(err.msg, "credential_process"),
+                  "%s", err.msg);
     cdc_aws_provider_free(p);
 
     o.profile = "nosuch";

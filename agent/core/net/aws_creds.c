@@ -25,7 +25,9 @@ typedef struct kv {
     bool  found;   /* the section exists */
 } kv;
 
-typedef enum src_kind { SRC_NONE = 0, SRC_ENV, SRC_WEBID, SRC_PROFILE, SRC_CONTAINER, SRC_IMDS } src_kind;
+typedef enum src_kind {
+    SRC_NONE = 0, SRC_ENV, SRC_WEBID, SRC_ASSUME, SRC_PROFILE, SRC_CONTAINER, SRC_IMDS
+} src_kind;
 
 struct cdc_aws_provider {
     cdc_aws_opts   o;
@@ -41,6 +43,12 @@ struct cdc_aws_provider {
     char          *role_arn;
     char          *token_file;
     char          *session_name;
+    /* AssumeRole: the source profile's long-term keys, the external id */
+    char          *src_akid;
+    char          *src_secret;
+    char          *src_token;
+    char          *external_id;
+    char           src_profile[128];
     /* current credentials */
     char          *akid;
     char          *secret;
@@ -475,6 +483,72 @@ out:
     return rc;
 }
 
+/* STS AssumeRole, signed with the source profile's keys (a profile's role_arn +
+   source_profile). */
+static int
+fetch_assume(cdc_aws_provider *p, cdc_err *err)
+{
+    char          *url = NULL, what[400], slash[1100];
+    cdc_buf        body = CDC_BUF_INIT, out = CDC_BUF_INIT;
+    cdc_http_hdrs *h = NULL;
+    cdc_sigv4_hdr  ct = { "Content-Type", "application/x-www-form-urlencoded" };
+    cdc_aws_key    k = { p->src_akid, p->src_secret, p->src_token };
+    cdc_sigv4_req  r = { 0 };
+    long           status;
+    int            rc = -1;
+
+    url = cdc_aws_endpoint(p, "sts", err);
+    if (url == NULL)
+        return -1;
+    cdc_buf_puts(&body, "Action=AssumeRole&Version=2011-06-15&RoleArn=");
+    cdc_aws_uri_encode(&body, p->role_arn, strlen(p->role_arn), false);
+    cdc_buf_puts(&body, "&RoleSessionName=");
+    cdc_aws_uri_encode(&body, p->session_name, strlen(p->session_name), false);
+    if (p->external_id) {
+        cdc_buf_puts(&body, "&ExternalId=");
+        cdc_aws_uri_encode(&body, p->external_id, strlen(p->external_id), false);
+    }
+    cdc_buf_putc(&body, '\0');
+    if (body.failed) {
+        cdc_err_set(err, CDC_E_NOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(slash, sizeof(slash), "%s/", url);
+    r.method = "POST";
+    r.url = slash;
+    r.hdrs = &ct;
+    r.n_hdrs = 1;
+    r.body = body.data;
+    r.body_len = body.len - 1;
+    r.region = p->region[0] ? p->region : "us-east-1";   /* the global endpoint's */
+    r.service = "sts";
+    snprintf(what, sizeof(what), "STS AssumeRole for role %s (source profile %s)", p->role_arn,
+             p->src_profile);
+    h = cdc_sigv4_hdrs(&r, &k, err);
+    if (h == NULL) {
+        cdc_err_wrap(err, "%s", what);
+        goto out;
+    }
+    if (call(p, what, "POST", slash, h, (const char *) body.data, p->o.timeout_ms, p->o.tls,
+             &out, &status, err) < 0) {
+        sts_error(what, url, status, &out, err);
+        goto out;
+    }
+    if (sts_take(p, what, url, &out, err) < 0)
+        goto out;
+    snprintf(p->source, sizeof(p->source), "assumed role %s (profile %s, source profile %s)",
+             p->role_arn, p->profile, p->src_profile);
+    rc = 0;
+out:
+    free(url);
+    cdc_http_hdrs_free(h);
+    free(body.data);
+    if (out.data)
+        OPENSSL_cleanse(out.data, out.len);
+    free(out.data);
+    return rc;
+}
+
 /* AccessKeyId/SecretAccessKey/Token/Expiration from a metadata JSON answer. */
 static int
 take_json_creds(cdc_aws_provider *p, const char *what, const char *url, cdc_buf *out,
@@ -694,6 +768,8 @@ fetch(cdc_aws_provider *p, cdc_err *err)
         return fetch_container(p, err);
     case SRC_IMDS:
         return fetch_imds(p, err);
+    case SRC_ASSUME:
+        return fetch_assume(p, err);
     default:
         return 0;   /* static credentials: nothing to fetch again */
     }
@@ -712,6 +788,57 @@ set_webid(cdc_aws_provider *p, const char *role, const char *file, const char *s
     p->token_file = strdup(file);
     p->session_name = strdup(session ? session : gen);
     return p->role_arn && p->token_file && p->session_name ? 0 : -1;
+}
+
+/* role_arn + source_profile: the source profile must hold long-term keys (chains of
+   roles are not followed).  Fetches the first credentials. */
+static int
+assume_setup(cdc_aws_provider *p, cdc_err *err)
+{
+    kv          sc, sf;
+    char        want[200];
+    const char *src = prof(p, "source_profile"), *id, *sec;
+    int         rc = -1;
+
+    snprintf(p->src_profile, sizeof(p->src_profile), "%s", src);
+    snprintf(want, sizeof(want), "profile %s", src);
+    if (ini_read(p->cred_path, src, NULL, &sc, err) < 0)
+        return -1;
+    if (ini_read(p->conf_path, strcmp(src, "default") == 0 ? "default" : want,
+                 strcmp(src, "default") == 0 ? "profile default" : NULL, &sf, err) < 0) {
+        kv_clear(&sc);
+        return -1;
+    }
+    id = kv_get(&sc, "aws_access_key_id") ? kv_get(&sc, "aws_access_key_id")
+                                           : kv_get(&sf, "aws_access_key_id");
+    sec = kv_get(&sc, "aws_secret_access_key") ? kv_get(&sc, "aws_secret_access_key")
+                                               : kv_get(&sf, "aws_secret_access_key");
+    if (id == NULL || sec == NULL) {
+        cdc_err_set(err, CDC_E_CONFIG, "profile %s: source_profile %s has no "
+                    "aws_access_key_id/aws_secret_access_key in %s or %s (chains of roles are "
+                    "not supported)", p->profile, src, p->cred_path, p->conf_path);
+        goto out;
+    }
+    wipe_free(p->src_akid);
+    wipe_free(p->src_secret);
+    wipe_free(p->src_token);
+    free(p->external_id);
+    p->src_akid = strdup(id);
+    p->src_secret = strdup(sec);
+    p->src_token = kv_get(&sc, "aws_session_token") ? strdup(kv_get(&sc, "aws_session_token"))
+                                                    : NULL;
+    p->external_id = prof(p, "external_id") ? strdup(prof(p, "external_id")) : NULL;
+    if (p->src_akid == NULL || p->src_secret == NULL ||
+        set_webid(p, prof(p, "role_arn"), "", prof(p, "role_session_name")) < 0) {
+        cdc_err_set(err, CDC_E_NOMEM, "out of memory");
+        goto out;
+    }
+    p->kind = SRC_ASSUME;
+    rc = fetch(p, err);
+out:
+    kv_clear(&sc);
+    kv_clear(&sf);
+    return rc;
 }
 
 /* The profile's keys or web identity; @returns 0 (found), 1 (nothing for credentials
@@ -743,6 +870,8 @@ from_profile(cdc_aws_provider *p, cdc_err *err)
         p->kind = SRC_WEBID;
         return fetch(p, err);
     }
+    if (prof(p, "role_arn") && prof(p, "source_profile") && !prof(p, "credential_source"))
+        return assume_setup(p, err);
     for (size_t i = 0; i < sizeof(unsup) / sizeof(unsup[0]); i++)
         if (prof(p, unsup[i]))
             return cdc_err_set(err, CDC_E_UNSUPPORTED,
@@ -908,6 +1037,10 @@ cdc_aws_provider_free(cdc_aws_provider *p)
     free(p->role_arn);
     free(p->token_file);
     free(p->session_name);
+    wipe_free(p->src_akid);
+    wipe_free(p->src_secret);
+    wipe_free(p->src_token);
+    free(p->external_id);
     wipe_free(p->akid);
     wipe_free(p->secret);
     wipe_free(p->token);

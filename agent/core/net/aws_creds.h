@@ -13,7 +13,9 @@
  *      sections [name]) and the config file (AWS_CONFIG_FILE, ~/.aws/config,
  *      sections [default] / [profile name]): aws_access_key_id,
  *      aws_secret_access_key, aws_session_token; or role_arn +
- *      web_identity_token_file (the same STS exchange);
+ *      web_identity_token_file (the same STS exchange); or role_arn +
+ *      source_profile [+ external_id, role_session_name]: STS AssumeRole signed
+ *      (SigV4) with the source profile's keys;
  *   4. container metadata (ECS, EKS Pod Identity): AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  *      (on http://169.254.170.2) or _FULL_URI (https, or http on a loopback or
  *      the ECS/EKS link-local hosts), with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
@@ -21,7 +23,7 @@
  *   5. instance metadata (EC2): IMDSv2 token (PUT /latest/api/token), then the
  *      role's credentials; AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the
  *      address, AWS_EC2_METADATA_DISABLED=true skips it.
- * Credentials that expire (2, 4, 5, and a profile's web identity) are fetched
+ * Credentials that expire (2, 4, 5, and a profile's roles) are fetched
  * again when less than opts.refresh_before_s remain; when that refresh fails
  * while the old ones are still valid they are kept and the failure is kept for
  * cdc_aws_provider_last_error().  An explicit profile that is in neither file,
@@ -34,9 +36,10 @@
  * https://<service>.<region>.amazonaws.com (.amazonaws.com.cn in cn-*);
  * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true ignores the configured ones.
  *
- * Not built: the profile's source_profile/role_arn (AssumeRole), SSO,
- * credential_process, the config file's [services] sections.  They are an
- * error naming the profile, never silently skipped.
+ * Not built: chains of roles (a source_profile that is itself a role),
+ * credential_source, SSO, credential_process, the config file's [services]
+ * sections, FIPS/dual-stack endpoints.  A profile using them is an error
+ * naming the profile, never silently skipped.
  *
  * Secrets: no message, log line or error built here holds a key, a secret, a
  * session token, a web identity token or a metadata token.

@@ -279,7 +279,8 @@ canonical_query(cdc_buf *out, const url_parts *u)
         i += len + 1;
     }
     if (rc == 0) {
-        qsort(ps, n, sizeof(*ps), qparam_cmp);
+        if (n > 0)
+            qsort(ps, n, sizeof(*ps), qparam_cmp);
         for (i = 0; i < n; i++)
             cdc_buf_printf(out, "%s%s=%s", i ? "&" : "", ps[i].key, ps[i].val);
     }

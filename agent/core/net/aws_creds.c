@@ -36,49 +36,49 @@ set_webid(cdc_aws_provider *p, const char *role, const char *file, const char *s
 static int
 assume_setup(cdc_aws_provider *p, cdc_err *err)
 {
-    kv          sc, sf;
+    aws_kv      sc, sf;
     char        want[200];
-    const char *src = prof(p, "source_profile"), *id, *sec;
+    const char *src = aws_prof(p, "source_profile"), *id, *sec;
     int         rc = -1;
 
     snprintf(p->src_profile, sizeof(p->src_profile), "%s", src);
     snprintf(want, sizeof(want), "profile %s", src);
-    if (ini_read(p->cred_path, src, NULL, &sc, err) < 0)
+    if (aws_ini_read(p->cred_path, src, NULL, &sc, err) < 0)
         return -1;
-    if (ini_read(p->conf_path, strcmp(src, "default") == 0 ? "default" : want,
+    if (aws_ini_read(p->conf_path, strcmp(src, "default") == 0 ? "default" : want,
                  strcmp(src, "default") == 0 ? "profile default" : NULL, &sf, err) < 0) {
-        kv_clear(&sc);
+        aws_kv_clear(&sc);
         return -1;
     }
-    id = kv_get(&sc, "aws_access_key_id") ? kv_get(&sc, "aws_access_key_id")
-                                           : kv_get(&sf, "aws_access_key_id");
-    sec = kv_get(&sc, "aws_secret_access_key") ? kv_get(&sc, "aws_secret_access_key")
-                                               : kv_get(&sf, "aws_secret_access_key");
+    id = aws_kv_get(&sc, "aws_access_key_id") ? aws_kv_get(&sc, "aws_access_key_id")
+                                           : aws_kv_get(&sf, "aws_access_key_id");
+    sec = aws_kv_get(&sc, "aws_secret_access_key") ? aws_kv_get(&sc, "aws_secret_access_key")
+                                               : aws_kv_get(&sf, "aws_secret_access_key");
     if (id == NULL || sec == NULL) {
         cdc_err_set(err, CDC_E_CONFIG, "profile %s: source_profile %s has no "
                     "aws_access_key_id/aws_secret_access_key in %s or %s (chains of roles are "
                     "not supported)", p->profile, src, p->cred_path, p->conf_path);
         goto out;
     }
-    wipe_free(p->src_akid);
-    wipe_free(p->src_secret);
-    wipe_free(p->src_token);
+    aws_wipe_free(p->src_akid);
+    aws_wipe_free(p->src_secret);
+    aws_wipe_free(p->src_token);
     free(p->external_id);
     p->src_akid = strdup(id);
     p->src_secret = strdup(sec);
-    p->src_token = kv_get(&sc, "aws_session_token") ? strdup(kv_get(&sc, "aws_session_token"))
+    p->src_token = aws_kv_get(&sc, "aws_session_token") ? strdup(aws_kv_get(&sc, "aws_session_token"))
                                                     : NULL;
-    p->external_id = prof(p, "external_id") ? strdup(prof(p, "external_id")) : NULL;
+    p->external_id = aws_prof(p, "external_id") ? strdup(aws_prof(p, "external_id")) : NULL;
     if (p->src_akid == NULL || p->src_secret == NULL ||
-        set_webid(p, prof(p, "role_arn"), "", prof(p, "role_session_name")) < 0) {
+        set_webid(p, aws_prof(p, "role_arn"), "", aws_prof(p, "role_session_name")) < 0) {
         cdc_err_set(err, CDC_E_NOMEM, "out of memory");
         goto out;
     }
     p->kind = SRC_ASSUME;
-    rc = fetch(p, err);
+    rc = aws_fetch(p, err);
 out:
-    kv_clear(&sc);
-    kv_clear(&sf);
+    aws_kv_clear(&sc);
+    aws_kv_clear(&sf);
     return rc;
 }
 
@@ -89,13 +89,13 @@ from_profile(cdc_aws_provider *p, cdc_err *err)
 {
     static const char *unsup[] = { "role_arn", "source_profile", "credential_source",
                                    "credential_process", "sso_start_url", "sso_session" };
-    const char        *id = prof(p, "aws_access_key_id");
-    const char        *sec = prof(p, "aws_secret_access_key");
-    const char        *where = kv_get(&p->pcred, "aws_access_key_id") ? p->cred_path
+    const char        *id = aws_prof(p, "aws_access_key_id");
+    const char        *sec = aws_prof(p, "aws_secret_access_key");
+    const char        *where = aws_kv_get(&p->pcred, "aws_access_key_id") ? p->cred_path
                                                                       : p->conf_path;
 
     if (id && sec) {
-        set_creds(p, id, sec, prof(p, "aws_session_token"), 0);
+        aws_set_creds(p, id, sec, aws_prof(p, "aws_session_token"), 0);
         p->kind = SRC_PROFILE;
         snprintf(p->source, sizeof(p->source), "shared file %s, profile %s", where, p->profile);
         return p->akid ? 0 : cdc_err_set(err, CDC_E_NOMEM, "out of memory");
@@ -104,17 +104,17 @@ from_profile(cdc_aws_provider *p, cdc_err *err)
         return cdc_err_set(err, CDC_E_CONFIG, "profile %s in %s has %s but not %s", p->profile,
                            where, id ? "aws_access_key_id" : "aws_secret_access_key",
                            id ? "aws_secret_access_key" : "aws_access_key_id");
-    if (prof(p, "role_arn") && prof(p, "web_identity_token_file")) {
-        if (set_webid(p, prof(p, "role_arn"), prof(p, "web_identity_token_file"),
-                      prof(p, "role_session_name")) < 0)
+    if (aws_prof(p, "role_arn") && aws_prof(p, "web_identity_token_file")) {
+        if (set_webid(p, aws_prof(p, "role_arn"), aws_prof(p, "web_identity_token_file"),
+                      aws_prof(p, "role_session_name")) < 0)
             return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
         p->kind = SRC_WEBID;
-        return fetch(p, err);
+        return aws_fetch(p, err);
     }
-    if (prof(p, "role_arn") && prof(p, "source_profile") && !prof(p, "credential_source"))
+    if (aws_prof(p, "role_arn") && aws_prof(p, "source_profile") && !aws_prof(p, "credential_source"))
         return assume_setup(p, err);
     for (size_t i = 0; i < sizeof(unsup) / sizeof(unsup[0]); i++)
-        if (prof(p, unsup[i]))
+        if (aws_prof(p, unsup[i]))
             return cdc_err_set(err, CDC_E_UNSUPPORTED,
                                "profile %s (%s, %s) uses %s: not supported yet; use keys, web "
                                "identity, or the container or instance role", p->profile,
@@ -126,14 +126,14 @@ from_profile(cdc_aws_provider *p, cdc_err *err)
 static int
 resolve(cdc_aws_provider *p, cdc_err *err)
 {
-    const char *a = env("AWS_ACCESS_KEY_ID"), *s = env("AWS_SECRET_ACCESS_KEY");
-    const char *wf = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+    const char *a = aws_env("AWS_ACCESS_KEY_ID"), *s = aws_env("AWS_SECRET_ACCESS_KEY");
+    const char *wf = aws_env("AWS_WEB_IDENTITY_TOKEN_FILE");
     char        imds_why[512];
     cdc_err     e2;
 
     /* 1. environment */
     if (a && s) {
-        set_creds(p, a, s, env("AWS_SESSION_TOKEN"), 0);
+        aws_set_creds(p, a, s, aws_env("AWS_SESSION_TOKEN"), 0);
         p->kind = SRC_ENV;
         snprintf(p->source, sizeof(p->source), "environment (AWS_ACCESS_KEY_ID)");
         return p->akid ? 0 : cdc_err_set(err, CDC_E_NOMEM, "out of memory");
@@ -144,13 +144,13 @@ resolve(cdc_aws_provider *p, cdc_err *err)
                            a ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
     /* 2. web identity from the environment */
     if (wf) {
-        if (!env("AWS_ROLE_ARN"))
+        if (!aws_env("AWS_ROLE_ARN"))
             return cdc_err_set(err, CDC_E_CONFIG, "AWS_WEB_IDENTITY_TOKEN_FILE is set (%s) but "
                                "AWS_ROLE_ARN is not", wf);
-        if (set_webid(p, env("AWS_ROLE_ARN"), wf, env("AWS_ROLE_SESSION_NAME")) < 0)
+        if (set_webid(p, aws_env("AWS_ROLE_ARN"), wf, aws_env("AWS_ROLE_SESSION_NAME")) < 0)
             return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
         p->kind = SRC_WEBID;
-        return fetch(p, err);
+        return aws_fetch(p, err);
     }
     /* 3. the profile in the shared files */
     if (p->pcred.found || p->pconf.found) {
@@ -160,19 +160,19 @@ resolve(cdc_aws_provider *p, cdc_err *err)
             return rc;
     }
     /* 4. container */
-    if (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+    if (aws_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || aws_env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
         p->kind = SRC_CONTAINER;
-        return fetch(p, err);
+        return aws_fetch(p, err);
     }
     /* 5. instance metadata */
     {
-        const char *dis = env("AWS_EC2_METADATA_DISABLED");
+        const char *dis = aws_env("AWS_EC2_METADATA_DISABLED");
 
         if (dis && strcasecmp(dis, "true") == 0) {
             snprintf(imds_why, sizeof(imds_why), "disabled by AWS_EC2_METADATA_DISABLED");
         } else {
             p->kind = SRC_IMDS;
-            if (fetch(p, &e2) == 0)
+            if (aws_fetch(p, &e2) == 0)
                 return 0;
             p->kind = SRC_NONE;
             snprintf(imds_why, sizeof(imds_why), "%s", e2.msg);
@@ -203,7 +203,7 @@ cdc_aws_provider *
 cdc_aws_provider_new(const cdc_aws_opts *o, cdc_err *err)
 {
     cdc_aws_provider *p = calloc(1, sizeof(*p));
-    const char       *home = env("HOME");
+    const char       *home = aws_env("HOME");
     const char       *prof_name, *rg, *where;
     char              want[200];
 
@@ -221,21 +221,21 @@ cdc_aws_provider_new(const cdc_aws_opts *o, cdc_err *err)
         p->o.refresh_before_s = 300;
     p->o.profile = p->o.region = NULL;   /* copied below; the caller's may go */
 
-    prof_name = o && o->profile && o->profile[0] ? o->profile : env("AWS_PROFILE");
+    prof_name = o && o->profile && o->profile[0] ? o->profile : aws_env("AWS_PROFILE");
     p->profile_explicit = prof_name != NULL;
     snprintf(p->profile, sizeof(p->profile), "%s", prof_name ? prof_name : "default");
-    if (env("AWS_SHARED_CREDENTIALS_FILE"))
-        snprintf(p->cred_path, sizeof(p->cred_path), "%s", env("AWS_SHARED_CREDENTIALS_FILE"));
+    if (aws_env("AWS_SHARED_CREDENTIALS_FILE"))
+        snprintf(p->cred_path, sizeof(p->cred_path), "%s", aws_env("AWS_SHARED_CREDENTIALS_FILE"));
     else
         snprintf(p->cred_path, sizeof(p->cred_path), "%s/.aws/credentials", home ? home : "");
-    if (env("AWS_CONFIG_FILE"))
-        snprintf(p->conf_path, sizeof(p->conf_path), "%s", env("AWS_CONFIG_FILE"));
+    if (aws_env("AWS_CONFIG_FILE"))
+        snprintf(p->conf_path, sizeof(p->conf_path), "%s", aws_env("AWS_CONFIG_FILE"));
     else
         snprintf(p->conf_path, sizeof(p->conf_path), "%s/.aws/config", home ? home : "");
 
     snprintf(want, sizeof(want), "profile %s", p->profile);
-    if (ini_read(p->cred_path, p->profile, NULL, &p->pcred, err) < 0 ||
-        ini_read(p->conf_path, strcmp(p->profile, "default") == 0 ? "default" : want,
+    if (aws_ini_read(p->cred_path, p->profile, NULL, &p->pcred, err) < 0 ||
+        aws_ini_read(p->conf_path, strcmp(p->profile, "default") == 0 ? "default" : want,
                  strcmp(p->profile, "default") == 0 ? "profile default" : NULL, &p->pconf,
                  err) < 0)
         goto fail;
@@ -248,11 +248,11 @@ cdc_aws_provider_new(const cdc_aws_opts *o, cdc_err *err)
 
     if (o && o->region && o->region[0])
         rg = o->region, where = "the configured region";
-    else if ((rg = env("AWS_REGION")) != NULL)
+    else if ((rg = aws_env("AWS_REGION")) != NULL)
         where = "AWS_REGION";
-    else if ((rg = env("AWS_DEFAULT_REGION")) != NULL)
+    else if ((rg = aws_env("AWS_DEFAULT_REGION")) != NULL)
         where = "AWS_DEFAULT_REGION";
-    else if ((rg = kv_get(&p->pconf, "region")) != NULL)
+    else if ((rg = aws_kv_get(&p->pconf, "region")) != NULL)
         where = p->conf_path;
     else
         rg = "", where = "";
@@ -273,18 +273,18 @@ cdc_aws_provider_free(cdc_aws_provider *p)
 {
     if (p == NULL)
         return;
-    kv_clear(&p->pcred);
-    kv_clear(&p->pconf);
+    aws_kv_clear(&p->pcred);
+    aws_kv_clear(&p->pconf);
     free(p->role_arn);
     free(p->token_file);
     free(p->session_name);
-    wipe_free(p->src_akid);
-    wipe_free(p->src_secret);
-    wipe_free(p->src_token);
+    aws_wipe_free(p->src_akid);
+    aws_wipe_free(p->src_secret);
+    aws_wipe_free(p->src_token);
     free(p->external_id);
-    wipe_free(p->akid);
-    wipe_free(p->secret);
-    wipe_free(p->token);
+    aws_wipe_free(p->akid);
+    aws_wipe_free(p->secret);
+    aws_wipe_free(p->token);
     cdc_http_xfer_free(p->x);
     if (p->http_init)
         cdc_http_global_cleanup();
@@ -307,7 +307,7 @@ cdc_aws_provider_get(cdc_aws_provider *p, cdc_aws_key *key, cdc_err *err)
                now >= p->expires_ms - (int64_t) p->o.refresh_before_s * 1000) {
         cdc_err e2;
 
-        if (fetch(p, &e2) < 0) {
+        if (aws_fetch(p, &e2) < 0) {
             if (now >= p->expires_ms) {
                 if (err)
                     *err = e2;

@@ -14,14 +14,14 @@
 #include "agent/core/net/aws_creds.h"
 #include "agent/core/net/http.h"
 
-#define KV_MAX 64
+#define AWS_KV_MAX 64
 
-typedef struct kv {
-    char *k[KV_MAX];
-    char *v[KV_MAX];
+typedef struct aws_kv {
+    char *k[AWS_KV_MAX];
+    char *v[AWS_KV_MAX];
     int   n;
     bool  found;   /* the section exists */
-} kv;
+} aws_kv;
 
 typedef enum src_kind {
     SRC_NONE = 0, SRC_ENV, SRC_WEBID, SRC_ASSUME, SRC_PROFILE, SRC_CONTAINER, SRC_IMDS
@@ -33,8 +33,8 @@ struct cdc_aws_provider {
     bool           profile_explicit;
     char           cred_path[1024];
     char           conf_path[1024];
-    kv             pcred;          /* the profile's section of the credentials file */
-    kv             pconf;          /* ... of the config file */
+    aws_kv         pcred;          /* the profile's section of the credentials file */
+    aws_kv         pconf;          /* ... of the config file */
     char           region[64];
     src_kind       kind;
     /* web identity */
@@ -62,27 +62,27 @@ struct cdc_aws_provider {
 /* ---- aws_profile.c ----------------------------------------------------- */
 
 /* The environment variable's value; NULL when unset or empty. */
-const char *env(const char *name);
+const char *aws_env(const char *name);
 /* Wipes and frees a secret (NULL: nothing). */
-void wipe_free(char *s);
+void aws_wipe_free(char *s);
 /* Strips blanks and line ends at both ends, in place; @returns the start. */
-char *trim(char *s);
-void kv_clear(kv *t);
-const char *kv_get(const kv *t, const char *key);
+char *aws_trim(char *s);
+void aws_kv_clear(aws_kv *t);
+const char *aws_kv_get(const aws_kv *t, const char *key);
 /* The profile's value of key: credentials file first, then config file. */
-const char *prof(const cdc_aws_provider *p, const char *key);
+const char *aws_prof(const cdc_aws_provider *p, const char *key);
 /* Reads section `want` (or want2) of an INI file into t; a missing file is not an error. */
-int ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *err);
+int aws_ini_read(const char *path, const char *want, const char *want2, aws_kv *t, cdc_err *err);
 /* Reads a small file (a token) whole, trimmed; NULL with err set. */
-char *read_token_file(const char *path, const char *what, cdc_err *err);
+char *aws_read_token_file(const char *path, const char *what, cdc_err *err);
 /* Replaces p's current credentials (on out of memory: none). */
-void set_creds(cdc_aws_provider *p, const char *akid, const char *secret, const char *token,
+void aws_set_creds(cdc_aws_provider *p, const char *akid, const char *secret, const char *token,
                int64_t expires_ms);
 
 /* ---- aws_fetch.c ------------------------------------------------------- */
 
 /* Fetches (again) from p->kind's source into p's current credentials; static
    sources: nothing to do.  @returns 0, or -1 with err set. */
-int fetch(cdc_aws_provider *p, cdc_err *err);
+int aws_fetch(cdc_aws_provider *p, cdc_err *err);
 
 #endif

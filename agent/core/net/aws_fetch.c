@@ -151,7 +151,7 @@ sts_take(cdc_aws_provider *p, const char *what, const char *url, const cdc_buf *
     }
     exp_ms = cdc_aws_parse_time(exp);
     if (akid && secret && stok && exp_ms >= 0) {
-        set_creds(p, akid, secret, stok, exp_ms);
+        aws_set_creds(p, akid, secret, stok, exp_ms);
     } else {
         label = cdc_http_url_label(url);
         rc = cdc_err_set(err, CDC_E_CONN, "%s at %s: the answer has no %s", what, label,
@@ -159,9 +159,9 @@ sts_take(cdc_aws_provider *p, const char *what, const char *url, const cdc_buf *
                                                                     : "complete <Credentials>");
         free(label);
     }
-    wipe_free(akid);
-    wipe_free(secret);
-    wipe_free(stok);
+    aws_wipe_free(akid);
+    aws_wipe_free(secret);
+    aws_wipe_free(stok);
     free(exp);
     return rc;
 }
@@ -176,7 +176,7 @@ fetch_webid(cdc_aws_provider *p, cdc_err *err)
     long           status;
     int            rc = -1;
 
-    tok = read_token_file(p->token_file, "web identity token file", err);
+    tok = aws_read_token_file(p->token_file, "web identity token file", err);
     if (tok == NULL)
         return -1;
     url = cdc_aws_endpoint(p, "sts", err);
@@ -208,7 +208,7 @@ fetch_webid(cdc_aws_provider *p, cdc_err *err)
              p->role_arn, p->token_file);
     rc = 0;
 out:
-    wipe_free(tok);
+    aws_wipe_free(tok);
     free(url);
     cdc_http_hdrs_free(h);
     if (body.data)
@@ -321,7 +321,7 @@ take_json_creds(cdc_aws_provider *p, const char *what, const char *url, cdc_buf 
                     exp);
         goto out;
     }
-    set_creds(p, akid, secret, token, exp_ms);
+    aws_set_creds(p, akid, secret, token, exp_ms);
     rc = 0;
 out:
     json_decref(j);
@@ -359,10 +359,10 @@ container_host_ok(const char *url)
 static int
 fetch_container(cdc_aws_provider *p, cdc_err *err)
 {
-    const char    *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const char    *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    const char    *tokf = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    const char    *tokv = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    const char    *rel = aws_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char    *full = aws_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const char    *tokf = aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char    *tokv = aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     char           url[2048];
     char          *tok = NULL;
     cdc_http_hdrs *h = NULL;
@@ -385,7 +385,7 @@ fetch_container(cdc_aws_provider *p, cdc_err *err)
         return rc;
     }
     if (tokf) {
-        tok = read_token_file(tokf, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", err);
+        tok = aws_read_token_file(tokf, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", err);
         if (tok == NULL)
             return -1;
     } else if (tokv) {
@@ -393,12 +393,12 @@ fetch_container(cdc_aws_provider *p, cdc_err *err)
     }
     if (tok) {
         if (strpbrk(tok, "\r\n")) {
-            wipe_free(tok);
+            aws_wipe_free(tok);
             return cdc_err_set(err, CDC_E_CONFIG,
                                "the container authorization token holds a line break");
         }
         h = cdc_http_hdrs_addf(NULL, "Authorization: %s", tok);
-        wipe_free(tok);
+        aws_wipe_free(tok);
         if (h == NULL)
             return cdc_err_set(err, CDC_E_NOMEM, "out of memory");
     }
@@ -420,8 +420,8 @@ fetch_container(cdc_aws_provider *p, cdc_err *err)
 static void
 imds_base(char *base, size_t n)
 {
-    const char *e = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    const char *mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+    const char *e = aws_env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    const char *mode = aws_env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
     size_t      len;
 
     if (e)
@@ -453,7 +453,7 @@ fetch_imds(cdc_aws_provider *p, cdc_err *err)
     cdc_http_hdrs_free(h);
     h = NULL;
     if (rc == 0) {
-        char *t = out.data ? trim((char *) out.data) : NULL;
+        char *t = out.data ? aws_trim((char *) out.data) : NULL;
 
         if (t == NULL || *t == '\0' || strpbrk(t, "\r\n")) {
             free(out.data);
@@ -496,7 +496,7 @@ fetch_imds(cdc_aws_provider *p, cdc_err *err)
 }
 
 int
-fetch(cdc_aws_provider *p, cdc_err *err)
+aws_fetch(cdc_aws_provider *p, cdc_err *err)
 {
     switch (p->kind) {
     case SRC_WEBID:

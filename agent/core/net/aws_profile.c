@@ -20,7 +20,7 @@
 /* ---- small helpers ----------------------------------------------------- */
 
 const char *
-env(const char *name)
+aws_env(const char *name)
 {
     const char *v = getenv(name);
 
@@ -28,7 +28,7 @@ env(const char *name)
 }
 
 void
-wipe_free(char *s)
+aws_wipe_free(char *s)
 {
     if (s) {
         OPENSSL_cleanse(s, strlen(s));
@@ -37,7 +37,7 @@ wipe_free(char *s)
 }
 
 char *
-trim(char *s)
+aws_trim(char *s)
 {
     char *e;
 
@@ -50,17 +50,17 @@ trim(char *s)
 }
 
 void
-kv_clear(kv *t)
+aws_kv_clear(aws_kv *t)
 {
     for (int i = 0; i < t->n; i++) {
         free(t->k[i]);
-        wipe_free(t->v[i]);
+        aws_wipe_free(t->v[i]);
     }
     memset(t, 0, sizeof(*t));
 }
 
 const char *
-kv_get(const kv *t, const char *key)
+aws_kv_get(const aws_kv *t, const char *key)
 {
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->k[i], key) == 0)
@@ -70,16 +70,16 @@ kv_get(const kv *t, const char *key)
 
 /* The profile's value of key: credentials file first, then config file. */
 const char *
-prof(const cdc_aws_provider *p, const char *key)
+aws_prof(const cdc_aws_provider *p, const char *key)
 {
-    const char *v = kv_get(&p->pcred, key);
+    const char *v = aws_kv_get(&p->pcred, key);
 
-    return v ? v : kv_get(&p->pconf, key);
+    return v ? v : aws_kv_get(&p->pconf, key);
 }
 
 /* Reads section `want` of an INI file into t; a missing file is not an error. */
 int
-ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *err)
+aws_ini_read(const char *path, const char *want, const char *want2, aws_kv *t, cdc_err *err)
 {
     FILE  *f = fopen(path, "r");
     char   line[4096];
@@ -99,7 +99,7 @@ ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *
         lineno++;
         if (line[0] == ' ' || line[0] == '\t')
             continue;           /* a sub-property (s3 = ...\n  key = v): not used */
-        s = trim(line);
+        s = aws_trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
             continue;
         if (*s == '[') {
@@ -108,18 +108,18 @@ ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *
 
             if (end == NULL) {
                 fclose(f);
-                kv_clear(t);
+                aws_kv_clear(t);
                 return cdc_err_set(err, CDC_E_CONFIG, "%s:%d: section header without ']'",
                                    path, lineno);
             }
             *end = '\0';
-            name = trim(s + 1);
+            name = aws_trim(s + 1);
             {
                 /* "profile   x" counts as "profile x" */
                 char norm[256];
 
                 if (strncmp(name, "profile", 7) == 0 && (name[7] == ' ' || name[7] == '\t'))
-                    snprintf(norm, sizeof(norm), "profile %s", trim(name + 8));
+                    snprintf(norm, sizeof(norm), "profile %s", aws_trim(name + 8));
                 else
                     snprintf(norm, sizeof(norm), "%s", name);
                 in = strcmp(norm, want) == 0 || (want2 && strcmp(norm, want2) == 0);
@@ -133,19 +133,19 @@ ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *
         eq = strchr(s, '=');
         if (eq == NULL) {
             fclose(f);
-            kv_clear(t);
+            aws_kv_clear(t);
             return cdc_err_set(err, CDC_E_CONFIG, "%s:%d: expected 'key = value' in [%s]",
                                path, lineno, want);
         }
         *eq = '\0';
-        if (t->n < KV_MAX) {
-            char *k = strdup(trim(s)), *v = strdup(trim(eq + 1));
+        if (t->n < AWS_KV_MAX) {
+            char *k = strdup(aws_trim(s)), *v = strdup(aws_trim(eq + 1));
 
             if (k == NULL || v == NULL) {
                 free(k);
                 free(v);
                 fclose(f);
-                kv_clear(t);
+                aws_kv_clear(t);
                 return cdc_err_set(err, CDC_E_NOMEM, "out of memory reading %s", path);
             }
             for (char *c = k; *c; c++)
@@ -162,7 +162,7 @@ ini_read(const char *path, const char *want, const char *want2, kv *t, cdc_err *
 
 /* Reads a small file (a token) whole, trimmed; NULL with err set. */
 char *
-read_token_file(const char *path, const char *what, cdc_err *err)
+aws_read_token_file(const char *path, const char *what, cdc_err *err)
 {
     FILE   *f = fopen(path, "rb");
     cdc_buf b = CDC_BUF_INIT;
@@ -184,7 +184,7 @@ read_token_file(const char *path, const char *what, cdc_err *err)
         cdc_err_set(err, CDC_E_NOMEM, "out of memory reading %s %s", what, path);
         return NULL;
     }
-    t = trim((char *) b.data);
+    t = aws_trim((char *) b.data);
     if (*t == '\0') {
         free(b.data);
         cdc_err_set(err, CDC_E_CONFIG, "%s %s is empty", what, path);
@@ -217,19 +217,19 @@ cdc_aws_parse_time(const char *s)
 }
 
 void
-set_creds(cdc_aws_provider *p, const char *akid, const char *secret, const char *token,
+aws_set_creds(cdc_aws_provider *p, const char *akid, const char *secret, const char *token,
           int64_t expires_ms)
 {
-    wipe_free(p->akid);
-    wipe_free(p->secret);
-    wipe_free(p->token);
+    aws_wipe_free(p->akid);
+    aws_wipe_free(p->secret);
+    aws_wipe_free(p->token);
     p->akid = strdup(akid);
     p->secret = strdup(secret);
     p->token = token && token[0] ? strdup(token) : NULL;
     p->expires_ms = expires_ms;
     if (p->akid == NULL || p->secret == NULL) {   /* out of memory: no credentials */
-        wipe_free(p->akid);
-        wipe_free(p->secret);
+        aws_wipe_free(p->akid);
+        aws_wipe_free(p->secret);
         p->akid = p->secret = NULL;
     }
 }
@@ -239,14 +239,14 @@ set_creds(cdc_aws_provider *p, const char *akid, const char *secret, const char 
 char *
 cdc_aws_endpoint(const cdc_aws_provider *p, const char *service, cdc_err *err)
 {
-    const char *ign = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    const char *ign = aws_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
     bool        ignore = ign && strcasecmp(ign, "true") == 0;
     const char *url = NULL, *region;
     char        name[128], *out;
     size_t      i, n;
 
     if (!ignore && p) {
-        const char *pi = kv_get(&p->pconf, "ignore_configured_endpoint_urls");
+        const char *pi = aws_kv_get(&p->pconf, "ignore_configured_endpoint_urls");
 
         ignore = pi && strcasecmp(pi, "true") == 0;
     }
@@ -256,11 +256,11 @@ cdc_aws_endpoint(const cdc_aws_provider *p, const char *service, cdc_err *err)
                         ? '_' : (char) toupper((unsigned char) service[i]);
     name[n] = '\0';
     if (!ignore) {
-        url = env(name);
+        url = aws_env(name);
         if (url == NULL)
-            url = env("AWS_ENDPOINT_URL");
+            url = aws_env("AWS_ENDPOINT_URL");
         if (url == NULL && p)
-            url = kv_get(&p->pconf, "endpoint_url");
+            url = aws_kv_get(&p->pconf, "endpoint_url");
     }
     if (url) {
         out = strdup(url);
@@ -268,8 +268,8 @@ cdc_aws_endpoint(const cdc_aws_provider *p, const char *service, cdc_err *err)
             for (n = strlen(out); n > 0 && out[n - 1] == '/'; n--)
                 out[n - 1] = '\0';
     } else {
-        region = p ? p->region : (env("AWS_REGION") ? env("AWS_REGION")
-                                                    : env("AWS_DEFAULT_REGION"));
+        region = p ? p->region : (aws_env("AWS_REGION") ? aws_env("AWS_REGION")
+                                                    : aws_env("AWS_DEFAULT_REGION"));
         if (region == NULL || region[0] == '\0') {
             if (strcmp(service, "sts") == 0)
                 return strdup("https://sts.amazonaws.com");

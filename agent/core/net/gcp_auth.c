@@ -247,7 +247,7 @@ load_key_file(cdc_gcp_auth *a, const char *path, cdc_err *err)
     }
     if (EVP_PKEY_get_base_id(a->pkey) != EVP_PKEY_RSA) {
         cdc_err_set(err, CDC_E_CONFIG, "service-account key %s: \"private_key\" is %s, not RSA",
-                    path, OBJ_nid2sn(EVP_PKEY_get_base_id(a->pkey)));
+                    path, EVP_PKEY_get0_type_name(a->pkey));
         goto out;
     }
     kid = json_str(o, "private_key_id");
@@ -398,7 +398,8 @@ cdc_gcp_auth_base_url(const cdc_gcp_auth *a)
 
 /* ---- the request -------------------------------------------------------- */
 
-/* header.claims.signature, RS256, into out. */
+/* Appends header.claims.signature (RS256) to out; the signature covers only what is
+   appended here, not what out held before. */
 static int
 make_jwt(cdc_gcp_auth *a, cdc_buf *out, cdc_err *err)
 {
@@ -410,7 +411,7 @@ make_jwt(cdc_gcp_auth *a, cdc_buf *out, cdc_err *err)
     char       *hs = NULL, *cs = NULL;
     EVP_MD_CTX *md = NULL;
     uint8_t    *sig = NULL;
-    size_t      siglen = 0;
+    size_t      siglen = 0, start = out->len;
     int         rc = -1;
 
     if (hdr && a->key_id)
@@ -430,9 +431,9 @@ make_jwt(cdc_gcp_auth *a, cdc_buf *out, cdc_err *err)
     }
     if ((md = EVP_MD_CTX_new()) == NULL ||
         EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, a->pkey) != 1 ||
-        EVP_DigestSign(md, NULL, &siglen, out->data, out->len) != 1 ||
+        EVP_DigestSign(md, NULL, &siglen, out->data + start, out->len - start) != 1 ||
         (sig = malloc(siglen)) == NULL ||
-        EVP_DigestSign(md, sig, &siglen, out->data, out->len) != 1) {
+        EVP_DigestSign(md, sig, &siglen, out->data + start, out->len - start) != 1) {
         unsigned long e = ERR_peek_error();
 
         cdc_err_set(err, CDC_E_CONFIG, "%s: signing the JWT failed: %s", a->describe,

@@ -337,7 +337,11 @@ setup(void)
     port = info->port;
     closed_port = free_port();
     snprintf(token_url, sizeof(token_url), "http://127.0.0.1:%d/token", port);
-    mode_ = OK;
+    mode_ = OK;     /* fresh double state also when run with CK_FORK=no (valgrind) */
+    fail_first = 0;
+    expires_in = 3600;
+    requests = tokens_issued = jwt_ok = 0;
+    jwt_problem[0] = '\0';
     unsetenv("PUBSUB_EMULATOR_HOST");
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     unsetenv("GCE_METADATA_HOST");
@@ -470,6 +474,33 @@ START_TEST(refresh_before_expiry_without_a_gap)
     ck_assert_int_ge(cdc_mono_ms() - t0, 900);     /* not before half the life */
     ck_assert_str_eq(line, "Authorization: Bearer ya29.tok-2");
     ck_assert_msg(jwt_ok, "%s", jwt_problem);
+    cdc_gcp_auth_free(a);
+}
+END_TEST
+
+/* The loop alone (no blocking fetch) gets the first token: _step starts the request at
+   once, _next_ms says 0 while it runs, then the time to the refresh. */
+START_TEST(step_alone_gets_the_first_token)
+{
+    cdc_gcp_auth_conf  c = key_conf(good_key());
+    cdc_err            err = { 0 };
+    cdc_gcp_auth      *a = cdc_gcp_auth_new(&c, &err);
+    const char        *line = NULL;
+    cdc_gcp_auth_stats st;
+    int64_t            t0 = cdc_mono_ms();
+
+    ck_assert_int_eq(cdc_gcp_auth_next_ms(a), 0);
+    cdc_gcp_auth_step(a);
+    cdc_gcp_auth_stats_get(a, &st);
+    ck_assert(st.refreshing || st.fetched == 1);
+    while (cdc_gcp_auth_header(a, &line, &err) < 0 && cdc_mono_ms() - t0 < 5000) {
+        ck_assert_int_eq(err.code, CDC_E_CONN);     /* "no token yet": wait */
+        cdc_sleep_ms(5);
+        cdc_gcp_auth_step(a);
+    }
+    ck_assert_str_eq(line, "Authorization: Bearer ya29.tok-1");
+    ck_assert_msg(jwt_ok, "%s", jwt_problem);
+    ck_assert_int_gt(cdc_gcp_auth_next_ms(a), 3290 * 1000LL);
     cdc_gcp_auth_free(a);
 }
 END_TEST
@@ -777,6 +808,7 @@ gcp_auth_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, key_file_jwt_verifies_and_token_is_used);
     tcase_add_test(tc, refresh_before_expiry_without_a_gap);
+    tcase_add_test(tc, step_alone_gets_the_first_token);
     tcase_add_test(tc, failing_refresh_serves_old_token_then_reports);
     tcase_add_test(tc, fetch_retries_unavailable);
     tcase_add_loop_test(tc, refusals_are_final_and_secret_free, 0,

@@ -197,7 +197,8 @@ on_token(struct MHD_Connection *conn, const char *form)
         return reply(conn, 503, "{\"error\":\"unavailable\"}");
     case REFUSE:
         return reply(conn, 400,
-                     "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}");
+                     "{\"error\":\"invalid_grant\","
+                     "\"error_description\":\"Invalid JWT Signature.\"}");
     case ECHO:
         snprintf(body, sizeof(body), "cannot use assertion %s", jwt ? jwt : "");
         return reply(conn, 400, body);

@@ -201,8 +201,9 @@ load_key_file(cdc_gcp_auth *a, const char *path, cdc_err *err)
     o = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         /* je.text may quote the file (the private key): line and column only. */
-        cdc_err_set(err, CDC_E_CONFIG, "service-account key %s: not valid JSON (line %d, column %d)",
-                    path, je.line, je.column);
+        cdc_err_set(err, CDC_E_CONFIG,
+                    "service-account key %s: not valid JSON (line %d, column %d)", path,
+                    je.line, je.column);
         goto out;
     }
     if (!json_is_object(o)) {
@@ -228,8 +229,8 @@ load_key_file(cdc_gcp_auth *a, const char *path, cdc_err *err)
     }
     uri = json_str(o, "token_uri");
     if (uri && strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0) {
-        cdc_err_set(err, CDC_E_CONFIG, "service-account key %s: \"token_uri\" is not an http(s) URL",
-                    path);
+        cdc_err_set(err, CDC_E_CONFIG,
+                    "service-account key %s: \"token_uri\" is not an http(s) URL", path);
         goto out;
     }
     bio = BIO_new_mem_buf(pem, -1);

@@ -33,6 +33,9 @@
  *     if (cdc_gcp_auth_header(a, &line, err) < 0) wait (err says why) ...
  *     req.extra_hdr = line;                       NULL with the emulator
  *
+ * Requests go through agent/core/net/http.h: the caller holds a
+ * cdc_http_global_init() reference while an auth lives.
+ *
  * @locality one thread (the agent's loop); an auth owns its HTTP transfer.
  */
 #ifndef CDC_AGENT_CORE_NET_GCP_AUTH_H

@@ -578,7 +578,8 @@ static const struct {
     mode        m;
     const char *want;
 } refusals[] = {
-    { REFUSE, "refused the token request: HTTP 400: invalid_grant: Invalid JWT Signature." },
+    { REFUSE, "refused the token request: HTTP 400: invalid_grant: Invalid JWT Signature. "
+              "(the key may be deleted or disabled, or this host's clock off" },
     { ECHO, "refused the token request: HTTP 400: cannot use assertion ***" },
     { GARBAGE, "answered with something that is not a JSON object" },
     { BAD_TOKEN, "\"access_token\" with a blank or control character" },
@@ -648,7 +649,8 @@ START_TEST(metadata_server_unreachable)
     ck_assert_int_eq(cdc_gcp_auth_fetch(a, &err), -1);
     ck_assert_int_eq(err.code, CDC_E_CONN);
     ck_assert_msg(strstr(err.msg, "after 2 attempts: metadata server") &&
-                  strstr(err.msg, "did not answer"), "%s", err.msg);
+                  strstr(err.msg, "did not answer") &&
+                  strstr(err.msg, "set GOOGLE_APPLICATION_CREDENTIALS"), "%s", err.msg);
     cdc_gcp_auth_free(a);
 }
 END_TEST

@@ -538,7 +538,11 @@ refusal_reason(const cdc_http_resp *r, const cdc_buf *body, char *out, size_t n)
     if (d)
         scrub_line(ds, sizeof(ds), d, strlen(d));
     if (e || d)
-        snprintf(out, n, "HTTP %ld: %s%s%s", r->status, es, e && d ? ": " : "", ds);
+        snprintf(out, n, "HTTP %ld: %s%s%s%s", r->status, es, e && d ? ": " : "", ds,
+                 e && strcmp(e, "invalid_grant") == 0
+                     ? " (the key may be deleted or disabled, or this host's clock off: "
+                       "Google checks the JWT's iat and exp)"
+                     : "");
     else {
         char line[200];
 
@@ -627,8 +631,13 @@ finish(cdc_gcp_auth *a, cdc_err *err)
 
     a->running = false;
     if (!r.answered) {
+        /* Off GCP the metadata host does not resolve: say what else would do. */
         rc = cdc_err_set(&a->last, r.timed_out ? CDC_E_TIMEOUT : CDC_E_CONN,
-                         "%s: %s did not answer: %s", a->describe, a->url_label, r.error);
+                         "%s: %s did not answer: %s%s", a->describe, a->url_label, r.error,
+                         a->source == CDC_GCP_METADATA
+                             ? " (outside GCE/GKE set GOOGLE_APPLICATION_CREDENTIALS to a "
+                               "service-account key, or PUBSUB_EMULATOR_HOST)"
+                             : "");
         if (r.broken_setup)
             a->last.code = CDC_E_CONFIG;
     } else if (cdc_http_classify(&r) == CDC_HTTP_OK) {

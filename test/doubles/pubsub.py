@@ -73,7 +73,8 @@ the first message of the failed request (same data, attributes and key): that re
 overtaken a failed message.  POST /_double/resume {"topic", "orderingKey"} clears a key.
 
 Test knobs, outside the Pub/Sub API namespace, under /_double/ (never behind the token):
-  GET    /_double/stats     -> requests by method, messages published, faults fired,
+  GET    /_double/stats     -> requests by method ("topics.publish", "subscriptions.pull"...),
+                               accepted publish requests and messages, faults fired,
                                ordering violations, paused keys (strict check)
   POST   /_double/reset     -> clears the counters (not the topics)
   POST   /_double/fault     {"count": N, "status": 503}     the next N matching calls fail
@@ -82,9 +83,9 @@ Test knobs, outside the Pub/Sub API namespace, under /_double/ (never behind the
                             {"count": N, "mode": "latency", "delay_s": 2}
                                                             ... or are answered late
                             optional: "delay_s" (before failing or dropping too),
-                            "methods": ["publish"] (the default; topic methods by name,
-                            subscription methods as "subscriptions.pull" and so on; ["*"]
-                            for all), "topic": "projects/p/topics/t", "when": "after"
+                            "methods": ["topics.publish"] (the default; any of
+                            "topics.create" ... "subscriptions.pull" ..., a bare name means
+                            a topics method; ["*"] for all), "topic": "projects/p/topics/t", "when": "after"
                             (the publish is stored, then the failure is answered: the
                             client sees an error for messages that were published)
   DELETE /_double/fault     -> disarms every fault
@@ -652,7 +653,7 @@ class Fault:
         self.status = int(b.get("status", 503))
         self.mode = b.get("mode", "status")
         self.delay = float(b.get("delay_s", 0 if self.mode != "latency" else 1))
-        self.methods = b.get("methods") or ["publish"]
+        self.methods = b.get("methods") or ["topics.publish"]
         self.topic = b.get("topic")
         self.when = b.get("when", "before")
         if self.mode not in ("status", "drop", "latency"):
@@ -661,7 +662,8 @@ class Fault:
             raise ApiError(400, "fault when must be before or after")
 
     def matches(self, method, target):
-        return ("*" in self.methods or method in self.methods) and \
+        names = [m if "." in m else "topics." + m for m in self.methods]
+        return ("*" in names or method in names) and \
             (self.topic is None or self.topic == target)
 
 
@@ -735,7 +737,7 @@ class Handler(BaseHTTPRequestHandler):
         srv, svc = self.server, self.server.service
         target = "projects/%s/%s/%s" % (args.get("projectsId"), r, args.get(r + "Id")) \
             if (r + "Id") in args else "projects/%s" % args.get("projectsId")
-        mname = name if r == "topics" else "subscriptions." + name
+        mname = r + "." + name
         with svc.lock:
             svc.stats["requests"] += 1
             svc.stats["by_method"][mname] = svc.stats["by_method"].get(mname, 0) + 1
@@ -789,8 +791,9 @@ class Handler(BaseHTTPRequestHandler):
         if name == "publish":
             parsed = svc.validate_publish(body)
             with svc.lock:
+                out = svc.publish(target, parsed)
                 svc.stats["publish_requests"] += 1
-                return svc.publish(target, parsed)
+                return out
         if name == "pull":
             try:
                 maxm = int(body.get("maxMessages") or 0)

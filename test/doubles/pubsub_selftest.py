@@ -325,6 +325,7 @@ class Faults(Base):
         self.assertEqual(self.d.publish("tab", [self.msg("1")])[0], 200)
         st, stats = self.d.knob("GET", "stats")
         self.assertEqual((stats["faults_fired"], stats["published_messages"]), (3, 1))
+        self.assertEqual((stats["by_method"]["topics.publish"], stats["publish_requests"]), (4, 1))
         self.assertEqual(datas(self.d.pull("sub")), ["1"])
 
     def test_topic_filter_and_other_methods(self):

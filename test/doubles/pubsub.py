@@ -66,11 +66,15 @@ double, by default (ordering check "off"), is faithful and accepts it too.  For 
 client that talks REST directly (cdcagent), the double offers a STRICT CHECK that is not the
 service's behaviour and is named as such in its error: with `--ordering-check strict` (or
 POST /_double/config {"ordering_check": "strict"}), after a publish of key K to topic T fails
-(any error the double answers, injected or not), the next publish of K to T must begin with
+with an injected fault (a status, or a dropped connection; "when": "after" included), the
+next publish of K to T must begin with
 the first message of the failed request (same data, attributes and key): that re-send
 "resumes" the key; anything else is refused with 400 FAILED_PRECONDITION and counted in
 /_double/stats as an ordering violation, because a client that sends it has skipped or
 overtaken a failed message.  POST /_double/resume {"topic", "orderingKey"} clears a key.
+A request the double refuses for what it holds (400 INVALID_ARGUMENT for a limit, 404 for a
+missing topic) does not pause its key: re-sending it cannot succeed, and the issue's client
+sends such a record to its dead-letter topic and goes on with the key.
 
 Test knobs, outside the Pub/Sub API namespace, under /_double/ (never behind the token):
   GET    /_double/stats     -> requests by method ("topics.publish", "subscriptions.pull"...),
@@ -472,7 +476,8 @@ class Service:
                        "FAILED_PRECONDITION")
 
     def note_failure(self, topic, body):
-        """Strict check: a publish of a key failed, so the key waits for its re-send."""
+        """Strict check: a publish of a key failed with an injected fault, so the key waits
+        for its re-send."""
         if self.o.ordering_check != "strict":
             return
         try:
@@ -485,9 +490,10 @@ class Service:
         except (KeyError, IndexError, TypeError, AttributeError):
             pass
 
-    def publish(self, topic_name, parsed):
+    def publish(self, topic_name, parsed, gate=True):
         t = self.need_topic(topic_name)
-        self.ordering_gate(topic_name, parsed)
+        if gate:
+            self.ordering_gate(topic_name, parsed)
         ids = []
         for data, attrs, key in parsed:
             mid = str(self.next_id)
@@ -583,7 +589,7 @@ class Service:
                       "CloudPubSubDeadLetterSourceSubscriptionProject": p,
                       "CloudPubSubDeadLetterSourceTopicPublishTime": e.msg["publishTime"]})
         data = base64.b64decode(e.msg.get("data", ""))
-        self.publish(dlp["deadLetterTopic"], [(data, attrs, e.key)])
+        self.publish(dlp["deadLetterTopic"], [(data, attrs, e.key)], gate=False)
 
     def pull(self, name, max_messages):
         sub = self.need_sub(name)
@@ -773,7 +779,6 @@ class Handler(BaseHTTPRequestHandler):
             if name == "publish":
                 with svc.lock:
                     svc.stats["rejected_publishes"] += 1
-                    svc.note_failure(target, body)
             raise
         if fault and fault.when == "after" and fault.mode != "latency":
             if name == "publish":

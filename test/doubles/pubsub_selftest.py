@@ -377,13 +377,19 @@ class Faults(Base):
         self.assertEqual(self.d.publish("tab", [self.msg("1"), self.msg("2"), self.msg("3")])[0], 200)
         self.assertEqual(self.d.publish("tab", [self.msg("4")])[0], 200)
         self.assertEqual(datas(self.d.pull("sub")), ["x", "1", "2", "3", "4"])
-        # a refused publish (a limit) pauses the key too; the admin resume clears it
+        # a refused publish (a limit) does not pause the key: the client dead-letters it
         self.err(self.d.publish("tab", [{"data": b64(b"q"), "orderingKey": "k",
                                        "attributes": {"goog": "1"}}]), 400, "INVALID_ARGUMENT")
-        self.assertEqual(self.d.publish("tab", [self.msg("5")])[0], 400)
+        self.assertEqual(self.d.publish("tab", [self.msg("5")])[0], 200)
+        # a dropped connection pauses it; the admin resume clears it
+        self.d.knob("POST", "fault", {"count": 1, "mode": "drop"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.d.publish("tab", [self.msg("6")])
+        self.assertEqual(self.d.publish("tab", [self.msg("7")])[0], 400)
         self.assertEqual(self.d.knob("POST", "resume", {"topic": P + "/topics/tab",
                                                         "orderingKey": "k"})[1], {"resumed": True})
-        self.assertEqual(self.d.publish("tab", [self.msg("5")])[0], 200)
+        self.assertEqual(self.d.publish("tab", [self.msg("7")])[0], 200)
+        self.assertEqual(self.d.knob("GET", "stats")[1]["ordering_violations"], 3)
 
     def test_messages_knob_and_reset(self):
         self.d.publish("tab", [self.msg("1")])

@@ -86,12 +86,16 @@ Test knobs, outside the Pub/Sub API namespace, under /_double/ (never behind the
                                                             without an answer
                             {"count": N, "mode": "latency", "delay_s": 2}
                                                             ... or are answered late
-                            optional: "delay_s" (before failing or dropping too),
+                            optional: "delay_s" (before failing or dropping too);
                             "methods": ["topics.publish"] (the default; any of
                             "topics.create" ... "subscriptions.pull" ..., a bare name means
-                            a topics method; ["*"] for all), "topic": "projects/p/topics/t", "when": "after"
-                            (the publish is stored, then the failure is answered: the
-                            client sees an error for messages that were published)
+                            a topics method, ["*"] all of them); "topic":
+                            "projects/p/topics/t" (only that one); "when": "after" (the call
+                            is carried out, then fails: the client sees an error for
+                            messages that were published). Faults armed one after another
+                            queue up: a call takes the first armed fault that matches it.
+                            Injected statuses: 429 RESOURCE_EXHAUSTED, 500 INTERNAL,
+                            503 UNAVAILABLE, 504 DEADLINE_EXCEEDED, or any other code.
   DELETE /_double/fault     -> disarms every fault
   POST   /_double/config    {"ordering_check": "off"|"strict", "pull_wait_s": 0.5}
   POST   /_double/resume    {"topic": "projects/p/topics/t", "orderingKey": "k"}
@@ -102,7 +106,9 @@ Test knobs, outside the Pub/Sub API namespace, under /_double/ (never behind the
 What it does NOT do: gRPC and streaming pull, push/BigQuery/Cloud Storage subscriptions,
 filters, exactly-once delivery, seek and snapshots, schemas and schema validation, message
 transforms, retention and expiry, IAM (any token is accepted, or exactly --token's),
-regional endpoints, quotas over time (throughput), persistence across restarts.
+regional endpoints, quotas over time (throughput), persistence across restarts, chunked or
+gzip-compressed request bodies (libcurl sends Content-Length; "Expect: 100-continue", which
+libcurl sends for large bodies, is answered), TLS.
 
 Command line: --port 0 prints "PORT <n>" on stdout once listening; --host; --token T
 (requests must carry "Authorization: Bearer T", else 401; the token is never printed);

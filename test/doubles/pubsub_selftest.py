@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Self-test of the Pub/Sub REST test double (pubsub.py) over a real loopback socket:
 topics and subscriptions, publish limits and request checking, ordering-key delivery,
-pull/acknowledge/nack and ack-deadline redelivery, dead letters, the strict ordering check
-and the fault knobs.  Run: python3 test/doubles/pubsub_selftest.py  (ctest: unit_pubsub_double)
+pull/acknowledge/nack and ack-deadline redelivery, dead letters, the strict ordering check,
+the fault knobs, parallel clients, and the shell helpers of test/lib/pubsub.sh.  Run: python3 test/doubles/pubsub_selftest.py  (ctest: unit_pubsub_double)
 """
 
 import base64
 import http.client
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -398,6 +399,92 @@ class Faults(Base):
         self.assertEqual(self.d.knob("POST", "reset")[0], 200)
         self.assertEqual(self.d.knob("GET", "stats")[1]["requests"], 0)
         self.err(self.d.knob("GET", "nope"), 404, "NOT_FOUND", "knob")
+
+
+class Concurrency(Base):
+    def test_slow_call_does_not_hold_others(self):
+        self.d.topic("slow")
+        self.d.topic("fast")
+        self.d.knob("POST", "fault", {"count": 1, "mode": "latency", "delay_s": 0.6,
+                                      "topic": P + "/topics/slow"})
+        th = threading.Thread(target=self.d.publish, args=("slow", [{"data": b64(b"s")}]))
+        th.start()
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        self.assertEqual(self.d.publish("fast", [{"data": b64(b"f")}])[0], 200)
+        self.assertLess(time.monotonic() - t0, 0.5)
+        th.join()
+
+    def test_parallel_publishers_keep_each_key_in_order(self):
+        self.d.topic("tab")
+        self.d.sub("sub", "tab", enableMessageOrdering=True)
+
+        def run(key):
+            for i in range(0, 200, 10):
+                st, _ = self.d.publish("tab", [{"data": b64(("%s:%d" % (key, j)).encode()),
+                                                "orderingKey": key} for j in range(i, i + 10)])
+                assert st == 200
+        ths = [threading.Thread(target=run, args=("k%d" % n,)) for n in range(4)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        seen = {}
+        while True:
+            got = self.d.pull("sub", 37)
+            if not got:
+                break
+            for v in datas(got):
+                k, n = v.split(":")
+                self.assertEqual(int(n), seen.get(k, -1) + 1, v)
+                seen[k] = int(n)
+            self.d.ack("sub", [r["ackId"] for r in got])
+        self.assertEqual(seen, {"k%d" % n: 199 for n in range(4)})
+
+    def test_pull_waits_for_a_message(self):
+        self.d.topic("tab")
+        self.d.sub("sub", "tab")
+        self.d.knob("POST", "config", {"pull_wait_s": 2})
+        threading.Timer(0.2, self.d.publish, ("tab", [{"data": b64(b"late")}])).start()
+        t0 = time.monotonic()
+        st, out = self.d.call("POST", "/v1/%s/subscriptions/sub:pull" % P, {"maxMessages": 5})
+        self.assertEqual(datas(out["receivedMessages"]), ["late"])
+        self.assertLess(time.monotonic() - t0, 1.5)
+
+
+class ShellHelpers(unittest.TestCase):
+    """test/lib/pubsub.sh, as an integration test sources it."""
+
+    def test_start_api_pull_all_stop(self):
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib", "pubsub.sh")
+        script = r"""
+set -e
+. "$1"
+D=$(mktemp -d)
+BG_PIDS=()
+pubsub_start "$D/ps" 0 --projects demo
+[ "${#BG_PIDS[@]}" = 1 ]
+pubsub_api "$D/ps" PUT /v1/projects/demo/topics/cdc-public-customers '{}' >/dev/null
+pubsub_api "$D/ps" PUT /v1/projects/demo/subscriptions/cdc-sub     '{"topic": "projects/demo/topics/cdc-public-customers", "enableMessageOrdering": true}' >/dev/null
+if pubsub_api "$D/ps" PUT /v1/projects/other/topics/xyz '{}' 2>"$D/err"; then exit 3; fi
+grep -q 'HTTP 404' "$D/err"
+pubsub_fault "$D/ps" '{"count": 1, "status": 503}' >/dev/null
+if pubsub_api "$D/ps" POST /v1/projects/demo/topics/cdc-public-customers:publish     '{"messages": [{"data": "YQ==", "orderingKey": "k"}]}' 2>/dev/null; then exit 4; fi
+pubsub_api "$D/ps" POST /v1/projects/demo/topics/cdc-public-customers:publish     '{"messages": [{"data": "YQ==", "orderingKey": "k"}, {"data": "Yg==", "orderingKey": "k"}]}' >/dev/null
+pubsub_pull_all "$D/ps" projects/demo/subscriptions/cdc-sub >"$D/got"
+pubsub_knob "$D/ps" GET stats >"$D/stats"
+pubsub_stop "$D/ps"
+[ ! -f "$D/ps/pid" ]
+cat "$D/got"
+grep -c faults_fired "$D/stats"
+rm -rf "$D"
+"""
+        r = subprocess.run(["bash", "-c", script, "pubsub-selftest", lib], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual([json.loads(x)["data"] for x in lines[:2]], ["YQ==", "Yg=="])
+        self.assertEqual(lines[2], "1")
 
 
 class Fixture(unittest.TestCase):

@@ -461,6 +461,7 @@ class ShellHelpers(unittest.TestCase):
 set -e
 . "$1"
 D=$(mktemp -d)
+trap 'pubsub_kill "$D/ps"; rm -rf "$D"' EXIT
 BG_PIDS=()
 pubsub_start "$D/ps" 0 --projects demo
 [ "${#BG_PIDS[@]}" = 1 ]
@@ -477,7 +478,6 @@ pubsub_stop "$D/ps"
 [ ! -f "$D/ps/pid" ]
 cat "$D/got"
 grep -c faults_fired "$D/stats"
-rm -rf "$D"
 """
         r = subprocess.run(["bash", "-c", script, "pubsub-selftest", lib], capture_output=True,
                            text=True, timeout=60)

@@ -39,8 +39,12 @@ Semantics copied from the service (cloud.google.com/pubsub/docs and the discover
     wherever a transport relies on it.  Every limit can be changed on the command line;
   * "All PubsubMessages published in a given PublishRequest must specify the same
     ordering_key value" (PubsubMessage.orderingKey in the discovery document) is enforced:
-    a request that mixes ordering keys is refused with 400 INVALID_ARGUMENT
-    (--allow-mixed-ordering-keys turns that off);
+    a request that mixes ordering keys, or keyed and unkeyed messages, is refused with
+    400 FAILED_PRECONDITION and the service's own text ("In a single publish request, all
+    messages must have no ordering key or they must all have the same ordering key", as a
+    client met it: yoshidan/google-cloud-rust issue 226); --allow-mixed-ordering-keys turns
+    that off.  So a client sends one ordering key per publish request, as Google's client
+    libraries do (they batch per key);
   * a message is delivered only to subscriptions that existed when it was published;
   * pull: with enableMessageOrdering, the messages of one ordering key are delivered in
     publish order, and a later message of a key is not delivered while an earlier one is
@@ -453,8 +457,10 @@ class Service:
                            "request, but the maximum value is %d."
                            % (total, self.o.max_request_bytes))
         if len(keys) > 1 and not self.o.allow_mixed_ordering_keys:
-            raise ApiError(400, "All messages in a PublishRequest must have the same "
-                           "ordering key; this request has %d different ones." % len(keys))
+            raise ApiError(400, "In a single publish request, all messages must have no "
+                           "ordering key or they must all have the same ordering key. "
+                           "(test double: this request has %d different ones)" % len(keys),
+                           "FAILED_PRECONDITION")
         return out
 
     @staticmethod

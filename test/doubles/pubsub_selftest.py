@@ -216,10 +216,10 @@ class Limits(Base):
                  "INVALID_ARGUMENT", "ordering_key_size")
         self.err(self.d.publish("tab", [{"data": b64(b"x"), "orderingKey": "a"},
                                       {"data": b64(b"y"), "orderingKey": "b"}]),
-                 400, "INVALID_ARGUMENT", "same ordering key")
+                 400, "FAILED_PRECONDITION", "all messages must have no ordering key")
         self.err(self.d.publish("tab", [{"data": b64(b"x"), "orderingKey": "a"},
                                       {"data": b64(b"y")}]),
-                 400, "INVALID_ARGUMENT", "same ordering key")
+                 400, "FAILED_PRECONDITION", "all messages must have no ordering key")
 
     def test_missing_topic(self):
         self.err(self.d.publish("gone", [{"data": b64(b"x")}]), 404, "NOT_FOUND", "resource=gone")

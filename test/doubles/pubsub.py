@@ -30,13 +30,19 @@ Semantics copied from the service (cloud.google.com/pubsub/docs and the discover
     409 ALREADY_EXISTS, and for injected faults 429 RESOURCE_EXHAUSTED, 500 INTERNAL,
     503 UNAVAILABLE, 504 DEADLINE_EXCEEDED;
   * publish limits (Pub/Sub "Quotas and limits", resource limits): at most 1,000 messages
-    and 10 MB (10,000,000 bytes) a request, 10 MB a message, 100 attributes a message,
-    attribute keys of at most 256 bytes and values of at most 1,024 bytes, ordering keys of at
-    most 1,024 bytes; a message needs non-empty data or at least one attribute; attribute
-    keys may not start with "goog".  Sizes are counted on the decoded message (data bytes +
-    attribute keys and values + ordering key), not on the base64 JSON text: a 10 MB request
-    is about 13.4 MB of JSON.  The service's own rule for JSON bodies is not published; say so
-    wherever a transport relies on it.  Every limit can be changed on the command line;
+    a request; a message of at most 10 MB (10,000,000 bytes: data + attribute keys and values
+    + ordering key), at most 100 attributes, attribute keys of at most 256 bytes and values of
+    at most 1,024 bytes, ordering keys of at most 1,024 bytes; a message needs non-empty data
+    or at least one attribute; attribute keys may not start with "goog".  The 10 MB a request
+    is the SERIALIZED PublishRequest (protobuf: topic name and each field's tag and length
+    included), which is why clients that batch raw sizes up to 10 MB meet "The value for
+    request_size is too large. You passed 10159812 in the request, but the maximum value is
+    10000000." (googleapis/google-cloud-python issue 5898; java-pubsub issue 2106);
+  * over REST, the HTTP body itself is limited to 10 MiB (10,485,760 bytes): "Request payload
+    size exceeds the limit: 10485760 bytes." (standard-ai/hedwig-rust issue 18), answered
+    here with 400 INVALID_ARGUMENT.  Data travels as base64 there, so a JSON publish carries at
+    most about 7.8 MB of data; a transport that batches must count the JSON body as well as
+    the serialized size.  Every limit can be changed on the command line;
   * "All PubsubMessages published in a given PublishRequest must specify the same
     ordering_key value" (PubsubMessage.orderingKey in the discovery document) is enforced:
     a request that mixes ordering keys, or keyed and unkeyed messages, is refused with
@@ -117,7 +123,8 @@ libcurl sends for large bodies, is answered), TLS.
 Command line: --port 0 prints "PORT <n>" on stdout once listening; --host; --token T
 (requests must carry "Authorization: Bearer T", else 401; the token is never printed);
 --projects a,b (other projects are NOT_FOUND); --ordering-check off|strict; the limits
---max-messages, --max-request-bytes, --max-message-bytes; --make-fixture FULL.json OUT.json.
+--max-messages, --max-request-bytes, --max-message-bytes, --max-body-bytes; --make-fixture
+FULL.json OUT.json.
 """
 
 import argparse
@@ -147,7 +154,8 @@ METHODS = {
 }
 
 MAX_MESSAGES = 1000
-MAX_REQUEST_BYTES = 10 * 1000 * 1000
+MAX_REQUEST_BYTES = 10 * 1000 * 1000      # the serialized PublishRequest
+MAX_BODY_BYTES = 10 * 1024 * 1024          # the JSON body of any REST call
 MAX_MESSAGE_BYTES = 10 * 1000 * 1000
 MAX_ATTRIBUTES = 100
 MAX_ATTR_KEY = 256
@@ -297,6 +305,24 @@ def decode_bytes(s):
         return None
 
 
+def pb_varint_len(n):
+    return max(1, (n.bit_length() + 6) // 7)
+
+
+def pb_field(n):
+    """Bytes a length-delimited protobuf field of n bytes takes (field number < 16)."""
+    return 1 + pb_varint_len(n) + n
+
+
+def pb_message_size(data, attrs, key):
+    """The serialized size of a google.pubsub.v1.PubsubMessage as the publisher sends it:
+    data = 1, attributes = 2 (map entries {key = 1, value = 2}), ordering_key = 5."""
+    n = pb_field(len(data)) if data else 0
+    for k, v in attrs.items():
+        n += pb_field(pb_field(len(k.encode())) + pb_field(len(v.encode())))
+    return n + (pb_field(len(key.encode())) if key else 0)
+
+
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -401,7 +427,7 @@ class Service:
 
     # -- publish ----------------------------------------------------------------------
 
-    def validate_publish(self, body):
+    def validate_publish(self, topic, body):
         msgs = body.get("messages")
         if not msgs:
             raise ApiError(400, "The request must contain at least one message "
@@ -410,7 +436,7 @@ class Service:
             raise ApiError(400, "The value for message_count is too large. You passed %d in "
                            "the request, but the maximum value is %d."
                            % (len(msgs), self.o.max_messages))
-        total, out, keys = 0, [], set()
+        total, out, keys = pb_field(len(topic.encode())), [], set()
         for i, m in enumerate(msgs):
             data = decode_bytes(m.get("data") or "")
             attrs = m.get("attributes") or {}
@@ -449,7 +475,7 @@ class Service:
                 raise ApiError(400, "The value for message_size of messages[%d] is too large. "
                                "You passed %d in the request, but the maximum value is %d."
                                % (i, size, self.o.max_message_bytes))
-            total += size
+            total += pb_field(pb_message_size(data, attrs, key))
             keys.add(key)
             out.append((data, dict(attrs), key))
         if total > self.o.max_request_bytes:
@@ -695,6 +721,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read(self):
         n = int(self.headers.get("Content-Length") or 0)
+        limit = self.server.service.o.max_body_bytes
+        if n > limit:
+            left = n                    # read it all, so that the connection stays usable
+            while left > 0:
+                got = self.rfile.read(min(left, 1 << 20))
+                if not got:
+                    break
+                left -= len(got)
+            raise ApiError(400, "Request payload size exceeds the limit: %d bytes." % limit)
         raw = self.rfile.read(n) if n else b""
         if not raw:
             return {}
@@ -806,7 +841,7 @@ class Handler(BaseHTTPRequestHandler):
         svc = self.server.service
         p = args["projectsId"]
         if name == "publish":
-            parsed = svc.validate_publish(body)
+            parsed = svc.validate_publish(target, body)
             with svc.lock:
                 out = svc.publish(target, parsed)
                 svc.stats["publish_requests"] += 1
@@ -927,6 +962,7 @@ def options(argv=None):
     ap.add_argument("--allow-mixed-ordering-keys", action="store_true")
     ap.add_argument("--max-messages", type=int, default=MAX_MESSAGES)
     ap.add_argument("--max-request-bytes", type=int, default=MAX_REQUEST_BYTES)
+    ap.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
     ap.add_argument("--max-message-bytes", type=int, default=MAX_MESSAGE_BYTES)
     ap.add_argument("--pull-wait-s", type=float, default=0.5,
                     help="how long a pull without returnImmediately waits for a message")

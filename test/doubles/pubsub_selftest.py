@@ -184,15 +184,38 @@ class Limits(Base):
         self.err(self.d.publish("tab", [{"data": b64(b"x")}] * 1001), 400, "INVALID_ARGUMENT",
                  "You passed 1001 in the request, but the maximum value is 1000")
 
-    def test_request_and_message_bytes(self):
-        big = b64(b"a" * 5_000_000)
-        self.assertEqual(self.d.publish("tab", [{"data": big}, {"data": big}])[0], 200)
-        self.err(self.d.publish("tab", [{"data": big}, {"data": big}, {"data": b64(b"z")}]), 400,
-                 "INVALID_ARGUMENT", "request_size is too large. You passed 10000001")
+    def test_json_body_limit(self):
+        """Over REST the body is limited to 10 MiB: base64 leaves room for about 7.8 MB."""
+        st, out = self.d.publish("tab", [{"data": b64(b"a" * 7_800_000)}])
+        self.assertEqual(st, 200, out)
+        self.err(self.d.publish("tab", [{"data": b64(b"a" * 7_900_000)}]), 400,
+                 "INVALID_ARGUMENT", "Request payload size exceeds the limit: 10485760 bytes.")
+        self.assertEqual(self.d.publish("tab", [{"data": b64(b"z")}])[0], 200)
+
+    def test_request_size_is_the_serialized_request(self):
+        # 1,000 messages of 8 attributes of 250 + 1,000 bytes: 10,000,000 bytes of keys and
+        # values, 10,075,024 serialized (each map entry 9 bytes of tags and lengths, each
+        # message 3, the topic field 24); the JSON body stays under 10 MiB.
+        msgs = [{"attributes": {"%d-%s" % (j, "k" * 248): "v" * 1000 for j in range(8)}}
+                for _ in range(1000)]
+        self.err(self.d.publish("tab", msgs), 400, "INVALID_ARGUMENT",
+                 "The value for request_size is too large. You passed 10075024 in the request, "
+                 "but the maximum value is 10000000.")
+        self.assertEqual(self.d.publish("tab", msgs[:990])[0], 200)
+
+    def test_message_size(self):
+        self.d.close()
+        self.d = Double("--max-body-bytes", str(30_000_000), "--max-request-bytes",
+                        str(30_000_000))
+        self.d.topic("tab")
+        self.assertEqual(self.d.publish("tab", [{"data": b64(b"a" * 10_000_000)}])[0], 200)
         self.err(self.d.publish("tab", [{"data": b64(b"a" * 10_000_001)}]), 400,
                  "INVALID_ARGUMENT", "message_size of messages[0] is too large")
         # the size counts attributes and the ordering key too
-        self.err(self.d.publish("tab", [{"data": b64(b"a" * 9_999_999), "attributes": {"k": "v"}}]),
+        self.err(self.d.publish("tab", [{"data": b64(b"a" * 9_999_999),
+                                         "attributes": {"k": "v"}}]),
+                 400, "INVALID_ARGUMENT", "message_size")
+        self.err(self.d.publish("tab", [{"data": b64(b"a" * 9_999_999), "orderingKey": "kk"}]),
                  400, "INVALID_ARGUMENT", "message_size")
 
     def test_attributes(self):

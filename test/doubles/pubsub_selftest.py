@@ -415,6 +415,16 @@ class Faults(Base):
         self.assertEqual(self.d.publish("tab", [self.msg("7")])[0], 200)
         self.assertEqual(self.d.knob("GET", "stats")[1]["ordering_violations"], 3)
 
+    def test_strict_after_failure_resend_is_a_duplicate(self):
+        """A failure answered after the publish was stored: the re-send resumes the key and
+        the subscriber sees the message twice, which is what a client must expect."""
+        self.d.knob("POST", "config", {"ordering_check": "strict"})
+        self.d.knob("POST", "fault", {"count": 1, "status": 503, "when": "after"})
+        self.assertEqual(self.d.publish("tab", [self.msg("1")])[0], 503)
+        self.assertEqual(self.d.publish("tab", [self.msg("2")])[0], 400)   # skipped "1"
+        self.assertEqual(self.d.publish("tab", [self.msg("1"), self.msg("2")])[0], 200)
+        self.assertEqual(datas(self.d.pull("sub")), ["1", "1", "2"])
+
     def test_messages_knob_and_reset(self):
         self.d.publish("tab", [self.msg("1")])
         st, out = self.d.call("GET", "/_double/messages?topic=%s/topics/tab" % P)

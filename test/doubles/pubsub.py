@@ -53,11 +53,12 @@ Semantics copied from the service (cloud.google.com/pubsub/docs and the discover
     libraries do (they batch per key);
   * a message is delivered only to subscriptions that existed when it was published;
   * pull: with enableMessageOrdering, the messages of one ordering key are delivered in
-    publish order, and a later message of a key is not delivered while an earlier one is
-    outstanding (it may come in the same pull response, after the earlier one); when an
-    outstanding message's ack deadline passes (or it is nacked with modifyAckDeadline 0) it
-    is redelivered, and the outstanding later messages of its key with it, in order.  Without
-    ordering the double still delivers in publish order (the service promises no order);
+    publish order; when an outstanding message's ack deadline passes (or it is nacked with
+    modifyAckDeadline 0) it is redelivered, and the outstanding later messages of its key
+    with it, in order (the service's documented redelivery rule for ordered subscriptions).
+    The double's own, stricter choice: a later message of a key is not handed out while an
+    earlier one is outstanding, except in the same pull response after the earlier one.
+    Without ordering the double still delivers in publish order (the service promises none);
   * deadLetterPolicy: the dead-letter topic must exist; maxDeliveryAttempts 5..100 (0 means
     5); a message due for delivery attempt maxDeliveryAttempts+1 is published to the
     dead-letter topic instead, with the attributes CloudPubSubDeadLetterSourceDeliveryCount,
@@ -77,9 +78,8 @@ client that talks REST directly (cdcagent), the double offers a STRICT CHECK tha
 service's behaviour and is named as such in its error: with `--ordering-check strict` (or
 POST /_double/config {"ordering_check": "strict"}), after a publish of key K to topic T fails
 with an injected fault (a status, or a dropped connection; "when": "after" included), the
-next publish of K to T must begin with
-the first message of the failed request (same data, attributes and key): that re-send
-"resumes" the key; anything else is refused with 400 FAILED_PRECONDITION and counted in
+next publish of K to T must begin with the first message of the failed request (same data,
+attributes and key): that re-send "resumes" the key; anything else is refused with 400 FAILED_PRECONDITION and counted in
 /_double/stats as an ordering violation, because a client that sends it has skipped or
 overtaken a failed message.  POST /_double/resume {"topic", "orderingKey"} clears a key.
 A request the double refuses for what it holds (400 INVALID_ARGUMENT for a limit, 404 for a

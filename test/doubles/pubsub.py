@@ -54,8 +54,10 @@ Semantics copied from the service (cloud.google.com/pubsub/docs and the discover
   * a message is delivered only to subscriptions that existed when it was published;
   * pull: with enableMessageOrdering, the messages of one ordering key are delivered in
     publish order; when an outstanding message's ack deadline passes (or it is nacked with
-    modifyAckDeadline 0) it is redelivered, and the outstanding later messages of its key
-    with it, in order (the service's documented redelivery rule for ordered subscriptions).
+    modifyAckDeadline 0) it is redelivered, and every later message of its key with it, in
+    order, "even acknowledged ones" (cloud.google.com/pubsub/docs/ordering, "Message
+    redelivery"; acknowledged messages before the first unacknowledged one are forgotten, so
+    only those after it can come again): a reader must drop duplicates by messageId.
     The double's own, stricter choice: a later message of a key is not handed out while an
     earlier one is outstanding, except in the same pull response after the earlier one.
     Without ordering the double still delivers in publish order (the service promises none);
@@ -605,9 +607,10 @@ class Service:
         ordered = sub["sub"].get("enableMessageOrdering")
         requeue = set()
         for e in sub["backlog"]:
-            if e.state != "out":
-                continue
-            if e.deadline <= now or (ordered and e.key and e.key in requeue):
+            expired = e.state == "out" and e.deadline <= now
+            # ordered: every later message of the key comes again, acknowledged or not
+            follows = ordered and e.key and e.key in requeue and e.state in ("out", "acked")
+            if expired or follows:
                 e.state = "ready"
                 self.acks.pop(e.ack_id, None)
                 if ordered and e.key:

@@ -312,6 +312,20 @@ class Delivery(Base):
         self.assertEqual(self.d.pull("ord"), [])
         self.err(self.d.ack("ord", ["not-an-ack-id"]), 400, "INVALID_ARGUMENT", "invalid ack ID")
 
+    def test_redelivery_brings_back_acknowledged_followers(self):
+        """The service's rule: redelivering a message of a key redelivers every later one,
+        even acknowledged ones."""
+        self.pub("a", "a1", "a2", "a3", "a4")
+        got = self.d.pull("ord")
+        self.d.ack("ord", [got[0]["ackId"], got[2]["ackId"]])     # a1 and a3
+        self.d.nack("ord", [got[1]["ackId"]])                     # a2
+        again = self.d.pull("ord")
+        self.assertEqual(datas(again), ["a2", "a3", "a4"])
+        self.assertEqual([r["message"]["messageId"] for r in again],
+                         [r["message"]["messageId"] for r in got[1:]])
+        self.d.ack("ord", [r["ackId"] for r in again])
+        self.assertEqual(self.d.pull("ord"), [])
+
     def test_dead_letter(self):
         self.d.sub("dlx", "tab", deadLetterPolicy={"deadLetterTopic": P + "/topics/tab-dlq",
                                                 "maxDeliveryAttempts": 5})

@@ -90,7 +90,8 @@ pubsub_knob() {
 pubsub_fault() { pubsub_knob "${1:?pubsub_fault DIR JSON}" POST fault "${2:?pubsub_fault DIR JSON}"; }
 
 # pubsub_pull_all DIR SUBSCRIPTION: everything the subscription has now, acknowledged as it
-# is read; one message (the PubsubMessage JSON) a line, in delivery order.
+# is read; one message (the PubsubMessage JSON) a line, in delivery order. A message the
+# service redelivers (after an ack deadline passed) comes twice, with one messageId.
 pubsub_pull_all() {
     local dir=${1:?pubsub_pull_all DIR SUBSCRIPTION} sub=${2:?pubsub_pull_all DIR SUBSCRIPTION}
     python3 - "$(pubsub_host "$dir")" "$sub" <<'PY'

@@ -717,6 +717,10 @@ class Fault:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pubsub-test-double/1"
+    # The status line and headers go out in one write and the body in another: with Nagle's
+    # algorithm on, a kept-alive connection waits for the peer's delayed ACK (40 ms) on every
+    # small answer, which made the double answer about 22 small publishes a second.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:

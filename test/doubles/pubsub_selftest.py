@@ -488,6 +488,22 @@ class Concurrency(Base):
             self.d.ack("sub", [r["ackId"] for r in got])
         self.assertEqual(seen, {"k%d" % n: 199 for n in range(4)})
 
+    def test_kept_alive_connection_is_quick(self):
+        """100 small publishes on one connection: with Nagle's algorithm left on in the
+        double, each waited 40 ms for a delayed ACK (4.5 s in all)."""
+        self.d.topic("tab")
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        body = json.dumps({"messages": [{"data": b64(b"x"), "orderingKey": "k"}]})
+        t0 = time.monotonic()
+        for _ in range(100):
+            c.request("POST", "/v1/%s/topics/tab:publish" % P, body,
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+        c.close()
+        self.assertLess(time.monotonic() - t0, 2.0)
+
     def test_pull_waits_for_a_message(self):
         self.d.topic("tab")
         self.d.sub("sub", "tab")

@@ -452,14 +452,13 @@ class Concurrency(Base):
     def test_slow_call_does_not_hold_others(self):
         self.d.topic("slow")
         self.d.topic("fast")
-        self.d.knob("POST", "fault", {"count": 1, "mode": "latency", "delay_s": 0.6,
+        self.d.knob("POST", "fault", {"count": 1, "mode": "latency", "delay_s": 1.0,
                                       "topic": P + "/topics/slow"})
         th = threading.Thread(target=self.d.publish, args=("slow", [{"data": b64(b"s")}]))
         th.start()
         time.sleep(0.1)
-        t0 = time.monotonic()
         self.assertEqual(self.d.publish("fast", [{"data": b64(b"f")}])[0], 200)
-        self.assertLess(time.monotonic() - t0, 0.5)
+        self.assertTrue(th.is_alive(), "the fast publish waited for the slow one")
         th.join()
 
     def test_parallel_publishers_keep_each_key_in_order(self):

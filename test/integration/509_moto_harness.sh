@@ -27,7 +27,7 @@ $2" "$1"; }
 boto() { "$MOTO_PY" -c "
 import boto3, botocore, json, sys
 from botocore.config import Config
-c = Config(retries={'max_attempts': 1})
+c = Config(retries={'total_max_attempts': 1, 'mode': 'standard'})
 k, d, s = (boto3.client(n, config=c) for n in ('kinesis', 'dynamodb', 'sts'))
 def code(f):
     try:
@@ -40,6 +40,8 @@ def code(f):
         if err['Code'].isdigit() and '<Code>' in err.get('Message', ''):
             return 'xml:' + err['Message'].split('<Code>')[1].split('</Code>')[0]
         return err['Code']
+    except Exception as e:  # a dropped connection, an unparsable answer
+        return type(e).__name__
 $1"; }
 
 # ------------------------------------------------------------ round trip
@@ -137,6 +139,53 @@ rc=0
 msg=$(aws read no-such-stream 2>&1 >/dev/null) || rc=$?
 expect_eq "read of a missing stream exits 1" "$rc" 1
 expect_contains "and names it" "$msg" "no-such-stream: ResourceNotFoundException"
+
+# ------------------------------------------------------------ faults, through the proxy
+FPORT=$(free_port)
+moto_faults_start "$MDIR" "$FPORT"
+expect_eq "AWS_ENDPOINT_URL now the fault proxy" "$AWS_ENDPOINT_URL" "http://127.0.0.1:$FPORT"
+PUT20='recs = [{"PartitionKey": "key-%02d" % i, "Data": b"f%d" % i} for i in range(20)]
+put = lambda: k.put_records(StreamName="cdc-public-items", Records=recs)'
+moto_fault "$FPORT" '[{"match":"PutRecords","fault":"throttle","times":2}]' >/dev/null
+expect_eq "throttle x2: two ProvisionedThroughputExceededException, then through" "$(boto "$PUT20
+print(code(put), code(put), code(put), code(lambda: k.list_streams()))")" \
+    "ProvisionedThroughputExceededException ProvisionedThroughputExceededException OK OK"
+moto_fault "$FPORT" '[{"match":"PutRecords","fault":"partial","fail":"keys:key-03,key-11"}]' >/dev/null
+expect_eq "partial failure: FailedRecordCount 2, ErrorCode at indexes 3 and 11, the rest sequenced" "$(boto "$PUT20
+r = k.put_records(StreamName='cdc-public-items', Records=recs)
+print(r['FailedRecordCount'], [i for i, x in enumerate(r['Records']) if x.get('ErrorCode') == 'ProvisionedThroughputExceededException'],
+      sum(1 for x in r['Records'] if x.get('SequenceNumber')))")" "2 [3, 11] 18"
+aws read cdc-public-items >"$T/read3.jsonl"
+expect_eq "moto stored the 20 of the throttled-then-accepted put and the 18 that succeeded" "$(pyq "$T/read3.jsonl" '
+from collections import Counter
+n = Counter(r["key"] for r in recs if r["data"].startswith("f"))
+print(sum(n.values()), sorted(k for k, v in n.items() if v == 1))')" \
+    "38 ['key-03', 'key-11']"
+moto_fault "$FPORT" '[{"match":"*","fault":"http","status":503,"times":1},
+                      {"match":"ListStreams","fault":"garbage","times":1},
+                      {"match":"ListStreams","fault":"drop","times":1},
+                      {"match":"DynamoDB_20120810.PutItem","fault":"throttle","times":1},
+                      {"match":"ListStreams","fault":"delay","seconds":1,"times":1}]' >/dev/null
+expect_eq "503, garbage, dropped connection, DynamoDB throttle, delay" "$(boto '
+ls = lambda: k.list_streams()
+t0 = __import__("time").monotonic()
+a = [code(ls)]
+g = k.list_streams()  # botocore takes a 200 that is not JSON as an empty answer
+a += ["no-StreamNames" if "StreamNames" not in g else "parsed", code(ls)]
+pi = lambda: d.put_item(TableName="cdc-checkpoints", Item={"stream": {"S": "x"}, "shard": {"S": "y"}})
+a += [code(pi), code(pi)]
+t1 = __import__("time").monotonic(); a.append(code(ls)); a.append(__import__("time").monotonic() - t1 >= 1)
+print(*a)')" "InternalFailure no-StreamNames ConnectionClosedError ProvisionedThroughputExceededException OK OK True"
+expect_eq "the proxy counted every hit" "$(curl -sf "$AWS_ENDPOINT_URL/__faults" | "$MOTO_PY" -c '
+import json, sys; print([r.get("hits", 0) for r in json.load(sys.stdin)["rules"]])')" "[1, 1, 1, 1, 1]"
+expect_eq "and logged 8 injected faults (2 throttles, 1 partial, 5 above)" "$(line_count "$MDIR/faults.jsonl")" 8
+expect_contains "the partial one with its keys" "$(cat "$MDIR/faults.jsonl")" '"keys": ["key-03", "key-11"]'
+moto_fault "$FPORT" '[]' >/dev/null
+bad=$(curl -s -w ' %{http_code}' -X POST --data-binary '[{"fault":"nope"}]' "$AWS_ENDPOINT_URL/__faults")
+expect_eq "a bad rule is refused, naming it" "$bad" "bad rules: unknown fault 'nope'
+ 400"
+moto_faults_stop "$MDIR"
+expect_eq "moto_faults_stop: AWS_ENDPOINT_URL back to moto" "$AWS_ENDPOINT_URL" "http://127.0.0.1:$MPORT"
 
 # ------------------------------------------------------------ reset, stop
 moto_reset "$MPORT"

@@ -47,7 +47,7 @@ def client(service):
             "AWS_ENDPOINT_URL_" + service.upper()):
         sys.exit("aws_read.py: AWS_ENDPOINT_URL is not set (source test/lib/moto.sh, moto_env)")
     # No retries: a test wants to see the first error, not a slow success.
-    return boto3.client(service, config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    return boto3.client(service, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 def die(what, err):

@@ -12,8 +12,18 @@
 #                              AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at /dev/null
 #                              so nothing of the host's ~/.aws leaks in
 #   moto_reset PORT            forgets every stream, table and role (POST /moto-api/reset)
-#   moto_stop DIR              SIGTERM, waits; moto_kill DIR: SIGKILL
+#   moto_stop DIR              SIGTERM to moto, waits (a fault proxy, below, stays: a test can
+#                              restart moto behind it); moto_kill DIR: SIGKILL to both
 #   $MOTO_PY test/lib/aws_read.py ...   read back streams and tables (see its --help)
+#
+# Faults (moto has none of its own, see below): a proxy, test/lib/aws_faults.py, in front:
+#   moto_faults_start DIR PORT  the proxy on 127.0.0.1:PORT forwarding to DIR's moto; log of
+#                              injected faults DIR/faults.jsonl; AWS_ENDPOINT_URL -> the proxy
+#   moto_fault PORT 'RULES'    sets the rules (JSON list, see aws_faults.py), prints the state:
+#     moto_fault "$FP" '[{"match":"PutRecords","fault":"throttle","times":3}]'
+#     moto_fault "$FP" '[{"match":"PutRecords","fault":"partial","fail":"keys:k7"}]'
+#     moto_fault "$FP" '[]'    clears them
+#   moto_faults_stop DIR       stops the proxy; AWS_ENDPOINT_URL back to moto itself
 #
 # What moto 5.2.6 does with what issue 19 needs (read in moto's source, kinesis/models.py,
 # kinesis/utils.py, sts/responses.py, dynamodb/responses.py, iam/access_control.py,
@@ -133,11 +143,12 @@ moto_reset() {
     curl -sf -o /dev/null -X POST "http://127.0.0.1:${1:?moto_reset PORT}/moto-api/reset"
 }
 
+# _moto_signal DIR SIG [PIDFILE]: signals the process of DIR/PIDFILE (pid), waits for it.
 _moto_signal() {
-    local dir=$1 sig=$2 pid i
-    [ -f "$dir/pid" ] || return 0
-    pid=$(cat "$dir/pid")
-    kill "-$sig" "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+    local dir=$1 sig=$2 pf=$1/${3:-pid} pid i
+    [ -f "$pf" ] || return 0
+    pid=$(cat "$pf")
+    kill "-$sig" "$pid" 2>/dev/null || { rm -f "$pf"; return 0; }
     for ((i = 0; i < 100; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -146,9 +157,51 @@ _moto_signal() {
         kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null || true   # only a child of this shell can be waited for
-    rm -f "$dir/pid"
+    rm -f "$pf"
     return 0
 }
 
 moto_stop() { _moto_signal "${1:?moto_stop DIR}" TERM; }
-moto_kill() { _moto_signal "${1:?moto_kill DIR}" KILL; }
+moto_kill() {
+    _moto_signal "${1:?moto_kill DIR}" KILL faults.pid
+    _moto_signal "$1" KILL
+}
+
+moto_faults_start() {
+    local dir=${1:?moto_faults_start DIR PORT} port=${2:?moto_faults_start DIR PORT} i pid
+    [ -f "$dir/port" ] || { _moto_err "no moto started in $dir"; return 1; }
+    (exec "$MOTO_PY" "$_MOTO_REPO/test/lib/aws_faults.py" "$port" "$(cat "$dir/port")" \
+        "$dir/faults.jsonl" >"$dir/faults.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$dir/faults.pid"
+    echo "$port" >"$dir/faults.port"
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            _moto_err "aws_faults.py exited; see $dir/faults.log:"
+            tail -n 20 "$dir/faults.log" >&2
+            return 1
+        fi
+        if curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$port/__health"; then
+            export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+            return 0
+        fi
+        sleep 0.1
+    done
+    _moto_err "aws_faults.py on 127.0.0.1:$port not answering after 10 s"
+    return 1
+}
+
+moto_fault() {
+    curl -sf --max-time 5 -X POST --data-binary "${2:?moto_fault PORT RULES}" \
+        "http://127.0.0.1:${1:?moto_fault PORT RULES}/__faults" || {
+        _moto_err "rules refused by the proxy on port $1: $2"
+        return 1
+    }
+}
+
+moto_faults_stop() {
+    local dir=${1:?moto_faults_stop DIR}
+    _moto_signal "$dir" TERM faults.pid
+    [ -f "$dir/port" ] && export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$dir/port")
+    return 0
+}

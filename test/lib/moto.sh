@@ -39,7 +39,7 @@
 #   moto has NO fault injection: its /moto-api/ endpoints are reset, seed, config, data.json,
 #   static results for a few other services (athena, sagemaker, ...), state-manager
 #   transitions, proxy passthrough and a request recorder; none touches Kinesis or DynamoDB.
-#   Throttling and partial failures must be injected by a proxy in front of moto.
+#   Throttling, partial failures and broken answers come from test/lib/aws_faults.py (below).
 # - Shard iterators: TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER and
 #   AT_TIMESTAMP all work; sequence numbers are per-stream increasing decimal strings.
 # - STS AssumeRoleWithWebIdentity answers with temporary credentials (AccessKeyId starting

@@ -57,11 +57,9 @@
 # - State is in memory: a moto restart forgets every stream and table (a "server restart"
 #   test must re-create them, or use the recorder's replay).
 #
-# Debezium Server for the reference (not run here; see the notes of issue 19's moto brief):
-# io.debezium:debezium-server-dist:2.7.3.Final:tar.gz resolves from Maven Central (2.7.4.Final
-# of the server does not exist); its Kinesis sink 2.7.3 sends one PutRecord per event (not
-# PutRecords), takes debezium.sink.kinesis.region, .endpoint (endpoint override) and
-# .credentials.profile (ProfileCredentialsProvider, default profile "default").
+# Debezium Server for the reference: test/lib/dbz_server.sh (2.7.3.Final from Maven Central;
+# 2.7.4.Final of the server is not there), run against moto by 511.  Its AWS SDK (2.13)
+# speaks CBOR to Kinesis unless aws.cborEnabled=false, and moto answers CBOR with 500.
 
 _MOTO_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CDC_CACHE=${CDC_CACHE:-$_MOTO_REPO/.cache}

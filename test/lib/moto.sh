@@ -43,7 +43,8 @@
 #   transitions, proxy passthrough and a request recorder; none touches Kinesis or DynamoDB.
 #   Throttling, partial failures and broken answers come from test/lib/aws_faults.py (below).
 # - Shard iterators: TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER and
-#   AT_TIMESTAMP all work; sequence numbers are per-stream increasing decimal strings.
+#   AT_TIMESTAMP all work.  Sequence numbers are per-SHARD counters "1", "2", ... (AWS: long
+#   decimal strings, increasing within a shard): compare them as integers, per shard.
 # - STS AssumeRoleWithWebIdentity answers with temporary credentials (AccessKeyId starting
 #   "ASIA", SecretAccessKey, SessionToken, Expiration); it does NOT check the web-identity
 #   token or that the role exists.  AssumeRole and GetCallerIdentity (account 123456789012)

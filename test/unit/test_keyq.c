@@ -242,6 +242,75 @@ START_TEST(failed_request_keeps_key_order)
 }
 END_TEST
 
+/* Kinesis again, with a jittered backoff per record: the held keys come out by
+   retry time, ties in the order they were held; the due ones ahead of the rest. */
+static int64_t jit_at[5000];
+
+static int
+by_time_then_index(const void *a, const void *b)
+{
+    int ia = *(const int *) a, ib = *(const int *) b;
+
+    if (jit_at[ia] != jit_at[ib])
+        return jit_at[ia] < jit_at[ib] ? -1 : 1;
+    return ia - ib;
+}
+
+START_TEST(jittered_retries_come_out_by_time)
+{
+    enum { N = 5000 };
+    dest_keyq     *q = dest_keyq_new();
+    static dest_keyq_key *ks[N];
+    static int     order[N];
+    uint64_t       x = 12345;
+    char           key[32];
+    int            out = 0;
+    int64_t        now;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        push_s(q, key, i, 1);
+    }
+    for (int i = 0; i < N; i++) {
+        void *it;
+
+        ks[i] = dest_keyq_next(q, 0);
+        it = dest_keyq_take(q, ks[i]);
+        ck_assert_int_eq(ID(it), i);
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        jit_at[i] = 100 + (int64_t) ((x >> 33) % 200); /* many ties */
+        dest_keyq_retry(q, ks[i], &it, NULL, 1, jit_at[i]);
+        order[i] = i;
+    }
+    qsort(order, N, sizeof(order[0]), by_time_then_index);
+    push_s(q, "late", N, 1);
+    ck_assert_int_eq(dest_keyq_due_ms(q), jit_at[order[0]]);
+    /* Time goes by in steps; at each step, the keys due so far, in order. */
+    for (now = 0; out < N; now += 7) {
+        dest_keyq_key *k;
+
+        while (out < N && jit_at[order[out]] <= now) {
+            k = dest_keyq_next(q, now);
+            ck_assert_ptr_eq(k, ks[order[out]]);
+            ck_assert_int_eq(ID(dest_keyq_take(q, k)), order[out]);
+            dest_keyq_done(q, k);
+            out++;
+        }
+        ck_assert_uint_eq(dest_keyq_held(q), (size_t) (N - out));
+        if (out < N) {
+            ck_assert_int_eq(dest_keyq_due_ms(q), jit_at[order[out]]);
+            /* Only "late" is ready; take it once and give it back. */
+            k = dest_keyq_next(q, now);
+            ck_key(k, "late");
+            dest_keyq_release(q, k);
+        }
+    }
+    ck_key(dest_keyq_next(q, now), "late");
+    ck_assert_uint_eq(dest_keyq_keys(q), 1);
+    dest_keyq_free(q, NULL);
+}
+END_TEST
+
 START_TEST(release_keeps_the_place)
 {
     dest_keyq     *q = dest_keyq_new();
@@ -644,7 +713,7 @@ START_TEST(stress_many_keys)
                 size_t by = 100;
 
                 got[i0] |= 0x100; /* retried once */
-                dest_keyq_retry(q, batch[i], &it, &by, 1, now + 5);
+                dest_keyq_retry(q, batch[i], &it, &by, 1, now + 1 + (id * 7919) % 50);
                 continue;
             }
             ck_assert_int_eq(got[i0] & 0xff, id / NK); /* in order per key */
@@ -675,6 +744,7 @@ keyq_suite(void)
     tcase_add_test(tc, held_key_skipped_until_due);
     tcase_add_test(tc, due_ms_and_due_order);
     tcase_add_test(tc, failed_request_keeps_key_order);
+    tcase_add_test(tc, jittered_retries_come_out_by_time);
     tcase_add_test(tc, release_keeps_the_place);
     tcase_add_test(tc, retry_with_nothing_holds_the_key);
     tcase_add_test(tc, binary_keys);

@@ -7,17 +7,16 @@
  *   - the ready FIFO: keys with items waiting, neither busy nor held, in the
  *     order they became ready (doubly linked, so a key can also be put back at
  *     the front);
- *   - the held list: keys waiting for their retry time, sorted by that time
- *     (earliest first, ties in the order they were held).  Insertion scans
- *     from the tail, so the usual case (retry times that only grow, or a whole
- *     failed request held until the same time) costs O(1); an insertion that
- *     lands early in the list costs O(held), and held keys are few (at most the
- *     keys of the requests that failed).
+ *   - the held heap: keys waiting for their retry time, a binary min-heap on
+ *     (retry time, order held), so ties come out in the order they were held.
+ *     O(log held) per retry and per key made due: a throttled Kinesis request
+ *     holds up to 500 keys at once, each with its own jittered backoff, so a
+ *     sorted list (O(held) per insertion) could go quadratic.
  * A key is in exactly one state: ready (in the FIFO), busy (a unit in flight,
- * in no list), or held (in the held list).  The same link pointers serve both
- * lists.  A key that is none of these has nothing waiting and nothing in
- * flight: it is removed from the table and freed at once, so memory stays
- * bounded by what waits plus what is in flight.
+ * in no structure), or held (in the heap).  A key that is none of these has
+ * nothing waiting and nothing in flight: it is removed from the table and
+ * freed at once, so memory stays bounded by what waits plus what is in flight
+ * (the heap's array keeps the size of the most keys ever held at once).
  *
  * Held keys that are due go to the FRONT of the ready FIFO (earliest retry
  * first), ahead of keys that became ready meanwhile: their items are the
@@ -40,11 +39,12 @@ struct keyq_node {
 
 struct dest_keyq_key {
     dest_keyq_key    *hnext; /* hash chain */
-    dest_keyq_key    *prev;  /* ready FIFO or held list, by state */
+    dest_keyq_key    *prev;  /* ready FIFO */
     dest_keyq_key    *next;
     struct keyq_node *head; /* waiting items, oldest first */
     struct keyq_node *tail;
     int64_t           retry_at_ms; /* while held */
+    uint64_t          held_seq;    /* while held: the order it was held, for ties */
     uint64_t          hash;
     enum keyq_state   state;
     size_t            klen;
@@ -61,11 +61,13 @@ struct dest_keyq {
     size_t           nbuckets; /* a power of two */
     size_t           nkeys;
     struct keyq_list ready;
-    struct keyq_list held; /* sorted by retry_at_ms */
+    dest_keyq_key  **held; /* min-heap on (retry_at_ms, held_seq) */
+    size_t           nheld;
+    size_t           heldcap;
+    uint64_t         held_seq;
     size_t           items;
     size_t           bytes;
     size_t           busy;
-    size_t           nheld;
 };
 
 /* FNV-1a over the bytes, then murmur3's finaliser so the low bits (the bucket)
@@ -124,6 +126,60 @@ static void
 list_push_back(struct keyq_list *l, dest_keyq_key *k)
 {
     list_insert_after(l, l->tail, k);
+}
+
+/* ---- the held heap ---- */
+
+static bool
+held_before(const dest_keyq_key *a, const dest_keyq_key *b)
+{
+    return a->retry_at_ms < b->retry_at_ms ||
+           (a->retry_at_ms == b->retry_at_ms && a->held_seq < b->held_seq);
+}
+
+static void
+held_push(dest_keyq *q, dest_keyq_key *k)
+{
+    size_t i;
+
+    if (q->nheld == q->heldcap) {
+        q->heldcap = q->heldcap ? q->heldcap * 2 : 16;
+        q->held = cdc_xrealloc(q->held, q->heldcap * sizeof(*q->held));
+    }
+    k->held_seq = q->held_seq++;
+    for (i = q->nheld++; i > 0; i = (i - 1) / 2) {
+        dest_keyq_key *parent = q->held[(i - 1) / 2];
+
+        if (!held_before(k, parent))
+            break;
+        q->held[i] = parent;
+    }
+    q->held[i] = k;
+}
+
+/* Removes and returns the earliest held key (the heap is not empty). */
+static dest_keyq_key *
+held_pop(dest_keyq *q)
+{
+    dest_keyq_key *top = q->held[0];
+    dest_keyq_key *last = q->held[--q->nheld];
+    size_t         i = 0;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= q->nheld)
+            break;
+        if (c + 1 < q->nheld && held_before(q->held[c + 1], q->held[c]))
+            c++;
+        if (!held_before(q->held[c], last))
+            break;
+        q->held[i] = q->held[c];
+        i = c;
+    }
+    if (q->nheld > 0)
+        q->held[i] = last;
+    return top;
 }
 
 /* ---- the table ---- */
@@ -210,6 +266,7 @@ dest_keyq_free(dest_keyq *q, void (*free_item)(void *item))
         }
     }
     free(q->buckets);
+    free(q->held);
     free(q);
 }
 
@@ -281,11 +338,9 @@ release_due(dest_keyq *q, int64_t now_ms)
 {
     dest_keyq_key *at = NULL; /* the last key put at the front */
 
-    while (q->held.head && q->held.head->retry_at_ms <= now_ms) {
-        dest_keyq_key *k = q->held.head;
+    while (q->nheld > 0 && q->held[0]->retry_at_ms <= now_ms) {
+        dest_keyq_key *k = held_pop(q);
 
-        list_unlink(&q->held, k);
-        q->nheld--;
         if (!k->head) {
             key_free(q, k);
             continue;
@@ -389,7 +444,6 @@ dest_keyq_retry(dest_keyq *q, dest_keyq_key *k, void **items, const size_t *byte
                 int64_t retry_at_ms)
 {
     struct keyq_node *first = NULL, *last = NULL;
-    dest_keyq_key    *pos;
 
     if (k->state != KEYQ_BUSY)
         return;
@@ -418,14 +472,11 @@ dest_keyq_retry(dest_keyq *q, dest_keyq_key *k, void **items, const size_t *byte
        wait for it too.  At the due time an empty key is freed. */
     k->state = KEYQ_HELD;
     k->retry_at_ms = retry_at_ms;
-    for (pos = q->held.tail; pos && pos->retry_at_ms > retry_at_ms; pos = pos->prev)
-        ;
-    list_insert_after(&q->held, pos, k);
-    q->nheld++;
+    held_push(q, k);
 }
 
 int64_t
 dest_keyq_due_ms(const dest_keyq *q)
 {
-    return q->held.head ? q->held.head->retry_at_ms : INT64_MAX;
+    return q->nheld > 0 ? q->held[0]->retry_at_ms : INT64_MAX;
 }

@@ -21,6 +21,9 @@
  * Held keys that are due go to the FRONT of the ready FIFO (earliest retry
  * first), ahead of keys that became ready meanwhile: their items are the
  * oldest waiting ones, and the retry already cost them the backoff.
+ *
+ * No locking: one thread (the transport's) owns the queue.  done, release and
+ * retry on a key that is not busy are callers' bugs; they change nothing.
  */
 #include "agent/core/dest/keyq.h"
 

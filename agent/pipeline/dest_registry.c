@@ -10,6 +10,7 @@
 #include "sinks/postgres/postgres.h"
 #include "sinks/webhook/webhook.h"
 #include "transports/kafka/kafka.h"
+#include "transports/pubsub/pubsub.h"
 
 static int
 open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
@@ -165,6 +166,68 @@ kafka_cluster(const cfg_kafka *k, dest_kafka_prop **props)
     };
 }
 
+/* transport_mode pubsub: platform.yaml's pubsub block, wal_reader's batch settings. */
+static cdc_dest *
+pubsub_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+{
+    const cfg_platform *pf = &cfg->platform;
+    const cfg_kafka    *k = &pf->kafka;
+    sch_avro_opts       ao;
+    cdc_dest           *d;
+    sr_conf             rc = {
+        .url = k->schema_registry_url,
+        .basic_auth_user = k->schema_registry_username && *k->schema_registry_username
+                               ? k->schema_registry_username : NULL,
+        .basic_auth_password = k->schema_registry_password,
+        .ca_file = k->schema_registry_ca_location && *k->schema_registry_ca_location
+                       ? k->schema_registry_ca_location : NULL,
+        .cert_file = k->schema_registry_certificate_location &&
+                             *k->schema_registry_certificate_location
+                         ? k->schema_registry_certificate_location : NULL,
+        .key_file = k->schema_registry_key_location && *k->schema_registry_key_location
+                        ? k->schema_registry_key_location : NULL,
+        .max_attempts = pf->retry.max_attempts,
+        .initial_wait_s = pf->retry.initial_wait_seconds,
+        .max_wait_s = pf->retry.max_wait_seconds,
+    };
+    size_t              mem = pf->agent.memory_limit_mb > 0
+                                  ? (size_t) pf->agent.memory_limit_mb << 18 : 0;  /* a quarter */
+    dest_pubsub_conf    c = {
+        .project_id = pf->pubsub.project_id,
+        .topic_prefix = cfg->pipeline.topic_prefix,
+        .ordering_enabled = pf->pubsub.ordering_enabled,
+        .ack_deadline_seconds = pf->pubsub.ack_deadline_seconds,
+        .group_id = pf->pubsub.group_id,
+        .max_delivery_attempts = pf->pubsub.max_delivery_attempts,
+        .dlq_suffix = pf->dlq.topic_suffix,
+        .dlq_enabled = pf->dlq.enabled,
+        .batch_size = pf->wal_reader.batch_size,
+        .batch_timeout_s = pf->wal_reader.batch_timeout_seconds,
+        .max_waiting_bytes = mem > ((size_t) 16 << 20) ? mem : (size_t) 16 << 20,
+        .retry = cfg_retry_conf(&pf->retry),
+        .serialization = pf->pubsub.serialization == CFG_SERIALIZATION_AVRO ? DEST_PUBSUB_SER_AVRO
+                                                                           : DEST_PUBSUB_SER_JSON,
+        .json_schemas_enable = pf->pubsub.json_schemas_enable,
+        .registry = &rc,
+        .avro = &ao,
+        .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
+        .tables = cfg->pipeline.source.tables,
+        .ntables = cfg->pipeline.source.ntables,
+    };
+
+    if (c.serialization == DEST_PUBSUB_SER_AVRO && avro_opts(cfg, env, &ao, err) < 0)
+        return NULL;
+    d = cdc_xcalloc(1, sizeof(*d));
+    d->id = "pubsub";
+    d->ops = &dest_pubsub_ops;
+    if (d->ops->open(d, &c, env, err) < 0) {   /* copies what it keeps */
+        cdc_err_wrap(err, "pubsub transport");
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
 cdc_dest *
 agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
@@ -191,6 +254,12 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .max_wait_s = pf->retry.max_wait_seconds,
     };
 
+    switch (pf->transport_mode) {
+    case CFG_TRANSPORT_PUBSUB:
+        return pubsub_open_from(cfg, env, err);
+    default:
+        break;
+    }
     if (pf->transport_mode != CFG_TRANSPORT_KAFKA) {
         cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s is not supported yet",
                     cfg_transport_mode_name(pf->transport_mode));

@@ -17,6 +17,12 @@ through its pull API, and checks it (integration tests 520-524).
         with kafka_load.py's expected ops per "table:id" (c, u, d, T): each position once
         (duplicates by position dropped and counted), the ops per key as expected, the
         replayed after-images equal SOURCE.json's rows.  Prints "duplicates D".
+    pubsub_read.py dupbound FILE N1:LSN1 [N2:LSN2 ...]
+        after kill i, FILE held Ni lines and the slot was confirmed up to LSNi (a number):
+        PostgreSQL sends again every transaction whose commit LSN is >= LSNi, so only
+        positions among the first Ni lines with lsn >= LSNi may come twice.  Fails when a
+        duplicate is not one of those or there are more than their count.  Prints
+        "duplicates D bound B".
 """
 import base64
 import http.client
@@ -117,7 +123,8 @@ def ops(path, expected_path, source_path):
         table = r["sub"].split("-")[2]
         got.setdefault("%s:%s" % (table, r["key"]), []).append((r["lsn"], r["seq"], r["op"]))
         if r["op"] in ("c", "u", "r"):
-            rows.setdefault(table, {})[r["key"]] = json.loads(r["data"])["payload"]["after"]
+            v = json.loads(r["data"])
+            rows.setdefault(table, {})[r["key"]] = v.get("payload", v)["after"]
         elif r["op"] == "d":
             rows.setdefault(table, {}).pop(r["key"], None)
     bad = []
@@ -139,12 +146,38 @@ def ops(path, expected_path, source_path):
     print("duplicates %d" % nd)
 
 
+def dupbound(path, kills):
+    recs = load(path)
+    allowed, bound = set(), 0
+    for k in kills:
+        n, lsn = (int(x) for x in k.split(":"))
+        now = {(r["sub"], r["lsn"], r["seq"]) for r in recs[:n] if r["lsn"] >= lsn}
+        bound += len(now)
+        allowed |= now
+    seen, dups, bad = set(), 0, []
+    for r in recs:
+        pos = (r["sub"], r["lsn"], r["seq"])
+        if pos in seen:
+            dups += 1
+            if pos not in allowed:
+                bad.append(pos)
+        seen.add(pos)
+    if bad:
+        sys.exit("dupbound: %d duplicates of positions the slot had confirmed, first %s" %
+                 (len(bad), bad[:3]))
+    if dups > bound:
+        sys.exit("dupbound: %d duplicates, more than the %d unconfirmed positions" % (dups, bound))
+    print("duplicates %d bound %d" % (dups, bound))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "pull":
         pull(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif cmd == "order":
         order(sys.argv[2], "--dups" in sys.argv[3:])
+    elif cmd == "dupbound":
+        dupbound(sys.argv[2], sys.argv[3:])
     elif cmd == "ops":
         ops(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

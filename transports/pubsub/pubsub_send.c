@@ -218,6 +218,26 @@ ps_google_status(const cdc_buf *b, const cdc_http_resp *res, char *out, size_t n
     json_decref(root);
 }
 
+/* "HTTP 503 UNAVAILABLE: <Google's message>" when the answer is Google's error
+   shape, else the client's description: short enough for /readyz. */
+static void
+ps_describe(const cdc_buf *b, const cdc_http_resp *res, char *out, size_t n)
+{
+    json_error_t je;
+    json_t      *root = res->answered && b->len
+                            ? json_loadb((const char *) b->data, b->len, 0, &je) : NULL;
+    json_t      *e = json_object_get(root, "error");
+    const char  *st = json_string_value(json_object_get(e, "status"));
+    const char  *msg = json_string_value(json_object_get(e, "message"));
+
+    if (st || msg)
+        snprintf(out, n, "HTTP %ld %s: %s", res->status, st ? st : "",
+                 msg ? msg : "");
+    else
+        cdc_http_resp_describe(res, out, n);
+    json_decref(root);
+}
+
 static void
 ps_data_ok(pubsub *p, ps_req *r)
 {
@@ -276,7 +296,7 @@ ps_data_done(pubsub *p, ps_req *r, const cdc_http_resp *res, cdc_err *err)
         ps_data_retry(p, r, res, msg, -1);
         return 0;
     }
-    cdc_http_resp_describe(res, msg, sizeof(msg));
+    ps_describe(&r->resp, res, msg, sizeof(msg));
     if (cls == CDC_HTTP_RETRY || res->status == 401) {
         ps_data_retry(p, r, res, msg, -1);
         return 0;
@@ -351,7 +371,7 @@ ps_loose_done(pubsub *p, ps_req *r, const cdc_http_resp *res, cdc_err *err)
     if (cls == CDC_HTTP_OK)
         snprintf(msg, sizeof(msg), "HTTP %ld without the messageId", res->status);
     else
-        cdc_http_resp_describe(res, msg, sizeof(msg));
+        ps_describe(&r->resp, res, msg, sizeof(msg));
     if (r->kind == PS_REQ_HEARTBEAT) {
         /* Outside the event stream: a lost heartbeat loses no change. */
         log_warn(PS_FAC, "heartbeat to %s not delivered: %s", r->topic, msg);

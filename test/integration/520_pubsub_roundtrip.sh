@@ -7,7 +7,8 @@
 # change, and the key's JSON as ordering key ("default" for a null key). Start-up created
 # each topic, its -dlq companion and the subscriptions (ordering, dead-letter policy). Read
 # back through the double's pull API: per key the positions increase, replaying the values
-# gives the SELECT, and the slot confirms the end of the load.
+# gives the SELECT, and the slot confirms the end of the load. Heartbeats go to
+# "debezium-heartbeat-cdc" (a Pub/Sub id starts with a letter).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
@@ -23,7 +24,8 @@ pg_up
 sql "CREATE TABLE customers (id int PRIMARY KEY, name text, note text)" \
     "CREATE TABLE nokey (v int)" \
     "INSERT INTO customers SELECT g, 'name ' || g, NULL FROM generate_series(1, 3) g"
-P_TABLES="public.customers, public.nokey" P_SNAPSHOT=initial write_pipeline
+P_TABLES="public.customers, public.nokey" P_SNAPSHOT=initial \
+    P_SOURCE_EXTRA="heartbeat_interval_ms: 300" write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
@@ -128,6 +130,12 @@ for r in recs:
     elif v and v["op"] == "d": rows.pop(v["before"]["id"], None)
 print(sorted(rows.values(), key=lambda x: x["id"]) == sorted(src, key=lambda x: x["id"]), len(rows))')" \
     "True 49"
+HB=$T/heartbeats.jsonl
+: >"$HB"
+python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$HB" debezium-heartbeat-cdc-cdc-platform >/dev/null
+expect_eq "heartbeats on debezium-heartbeat-cdc (Debezium's Heartbeat value)" \
+    "$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(len(r) > 0, all(sorted(json.loads(x["data"])) == ["ts_ms"] for x in r))' "$HB")" \
+    "True True"
 stats=$(pubsub_knob "$PS" GET stats)
 expect_eq "no ordering violation seen by the double's strict check" \
     "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("ordering_violations", 0))' "$stats")" 0

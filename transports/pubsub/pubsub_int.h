@@ -112,6 +112,9 @@ typedef struct ps_req {
     cdc_http_xfer  *x;
     int             attempts;
     int64_t         next_at_ms;
+    bool            with_data;  /* PS_REQ_DLQ: the record's data is in the dead letter */
+    char            type[64];   /* PS_REQ_DLQ: dlq.error_type and dlq.error_message */
+    char            why[400];
 } ps_req;
 
 typedef struct pubsub {

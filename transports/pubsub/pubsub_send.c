@@ -379,6 +379,22 @@ ps_loose_done(pubsub *p, ps_req *r, const cdc_http_resp *res, cdc_err *err)
         ps_req_free(r);
         return 0;
     }
+    if (cls == CDC_HTTP_FINAL && (res->status == 400 || res->status == 413) && r->with_data) {
+        /* Refused with the record's data: once more without it (the attributes and the
+           position still say which record it was). */
+        char why[sizeof(r->why) + 60];
+
+        snprintf(why, sizeof(why), "%s; the dead letter was refused with its data", r->why);
+        log_warn(PS_FAC, "%s refused the dead letter of table %s, key %s (%s); sending it "
+                 "without its data", r->topic, m->table, m->keytxt, msg);
+        r->with_data = false;
+        cdc_buf_reset(&r->body);
+        cdc_buf_puts(&r->body, PS_BODY_HEAD);
+        ps_msg_dead_letter(p, m, &r->body, r->type, why, true);
+        cdc_buf_puts(&r->body, "]}");
+        r->next_at_ms = 0;
+        return 0;
+    }
     if (cls == CDC_HTTP_FINAL && res->status != 401) {
         ps_fatal(p, "pubsub dead-letter topic %s refused the record of table %s, key %s "
                  "(%zu bytes) too: %s; stopping before the slot moves past it", r->topic,
@@ -410,6 +426,9 @@ ps_dead_letter(pubsub *p, ps_msg *m, const char *type, const char *why, bool dro
     r->url = m->t->dlq_url;
     r->topic = m->t->dlq_name;
     ps_req_add(r, m, m->len);
+    r->with_data = !drop_data;
+    snprintf(r->type, sizeof(r->type), "%s", type);
+    snprintf(r->why, sizeof(r->why), "%s", why);
     cdc_buf_puts(&r->body, PS_BODY_HEAD);
     ps_msg_dead_letter(p, m, &r->body, type, why, drop_data);
     cdc_buf_puts(&r->body, "]}");

@@ -7,8 +7,9 @@
 #   3. slow answers (2 s each);
 #   4. errors after the publish was carried out ("when": "after": the service kept the
 #      messages, the client saw an error): sent again, so duplicates, never a gap.
-# At the end every change is there in order per key, nothing lost, and the replay equals
-# the source tables.
+# Ordering is off here (520, 521 and 523 run with it): messages carry no ordering key, each
+# topic is one lane, and tombstones are not sent (without a key they name no row). At the end every change is there in order, nothing lost, and the
+# replay equals the source tables.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
@@ -31,7 +32,7 @@ health_enabled: true
 health_port: $HPORT
 pubsub:
   project_id: $PROJECT
-  ordering_enabled: true
+  ordering_enabled: false
 wal_reader:
   batch_size: 100
   batch_timeout_seconds: 0.1
@@ -111,8 +112,10 @@ sql_su "SELECT json_build_object(
           'items', (SELECT coalesce(json_agg(t), '[]') FROM items t),
           'accounts', (SELECT coalesce(json_agg(a), '[]') FROM accounts a))" >"$T/source.json"
 check "nothing lost: per key the expected ops in order; replay equals the source" \
-    python3 "$READ" ops "$OUT" "$T/expected.json" "$T/source.json"
-check "per ordering key nothing new before something older" \
+    python3 "$READ" ops "$OUT" "$T/expected.json" "$T/source.json" --no-tombstones
+expect_eq "no ordering keys without ordering" \
+    "$(python3 -c 'import json,sys; print({json.loads(l)["okey"] for l in open(sys.argv[1])})' "$OUT")" "{None}"
+check "per topic nothing new before something older (one lane a topic)" \
     python3 "$READ" order "$OUT" --dups
 grep -q "retrying" "$T/agent.log" && ok "the agent logged the retries" || fail "no retry logged"
 pubsub_stop "$PS"

@@ -273,6 +273,14 @@ ps_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
                                "waiting%s%s", p->held_msgs, p->held_bytes,
                                p->st.failing ? ": " : "", p->st.failing ? p->st.lasterr : "");
     }
+    if (ev->op == CDC_OP_TOMBSTONE && !p->ordering) {
+        /* Without an ordering key a Pub/Sub message has no key: a tombstone (null value)
+           would not say which row it is for.  Not published (docs/pubsub.md); it counts
+           as done, in its place in the ring. */
+        dest_acks_done(&p->acks, dest_acks_push(&p->acks, ev->pos));
+        p->ntombstones_skipped++;
+        return 0;
+    }
     sch_msg_bus_name(ev, p->prefix, '-', name, sizeof(name));
     if ((t = ps_topic_get(p, name, err)) == NULL)
         return ps_soft(p, name, err);
@@ -418,8 +426,9 @@ ps_close(cdc_dest *d)
         log_warn(PS_FAC, "closing with %zu messages not published (they are sent again after "
                  "the restart)", p->held_msgs);
     log_info(PS_FAC, "%" PRIu64 " messages in %" PRIu64 " requests, %" PRIu64 " retries, %"
-             PRIu64 " dead letters, %" PRIu64 " batches split, %" PRIu64 " attributes dropped",
-             p->nmsgs, p->nreqs, p->nretries, p->ndlq, p->nsolo, p->ndropped_attrs);
+             PRIu64 " dead letters, %" PRIu64 " batches split, %" PRIu64 " attributes dropped, %"
+             PRIu64 " tombstones not sent (ordering off)", p->nmsgs, p->nreqs, p->nretries,
+             p->ndlq, p->nsolo, p->ndropped_attrs, p->ntombstones_skipped);
     ps_free(p);
     d->impl = NULL;
     cdc_http_global_cleanup();

@@ -148,6 +148,7 @@ typedef struct pubsub {
     bool            flushing;
     cdc_buf         kbuf;       /* the key queue's key of the message being written */
     uint64_t        nmsgs, nreqs, nretries, ndlq, nsolo, ndropped_attrs, nheartbeats;
+    uint64_t        ntombstones_skipped;
     char          **tables;
     int             ntables;
     dest_status     st;

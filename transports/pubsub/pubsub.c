@@ -28,34 +28,6 @@
 #define PS_DEF_MAX_BYTES ((size_t) 64 << 20)
 #define PS_HB_TOPIC      "debezium-heartbeat"
 
-void
-ps_fatal(pubsub *p, const char *fmt, ...)
-{
-    char    msg[sizeof(p->st.lasterr)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (dest_status_fatal(&p->st, "%s", msg))
-        log_error(PS_FAC, "%s", msg);
-}
-
-static void
-ps_msg_release(ps_msg *m)
-{
-    free(m->json);
-    free(m);
-}
-
-void
-ps_msg_free(pubsub *p, ps_msg *m)
-{
-    p->held_bytes -= m->len;
-    p->held_msgs--;
-    ps_msg_release(m);
-}
-
 static void
 ps_item_free(void *item)
 {

@@ -4,7 +4,8 @@
  *   pubsub.c        the operations: open, write, commit_txn, progress, flush,
  *                   heartbeat, health, close; the backpressure bound
  *   pubsub_msg.c    one event as one PubsubMessage (JSON for the REST API):
- *                   base64 data, attributes, ordering key, and the limits
+ *                   base64 data, attributes, ordering key, and the limits;
+ *                   freeing messages and the fatal state (used by every file)
  *   pubsub_send.c   publish requests on cdc_http_multi: taking runs of one
  *                   key from the key queue, answers, retries, dead letters
  *   pubsub_admin.c  the synchronous calls of start-up and of a new table: the
@@ -154,11 +155,12 @@ typedef struct pubsub {
     dest_status     st;
 } pubsub;
 
-/* pubsub.c */
-void ps_fatal(pubsub *p, const char *fmt, ...) CDC_PRINTF(2, 3);
-void ps_msg_free(pubsub *p, ps_msg *m);
-
 /* pubsub_msg.c */
+/* Fails the destination for good; the first cause is kept and logged. */
+void    ps_fatal(pubsub *p, const char *fmt, ...) CDC_PRINTF(2, 3);
+/* Frees a message counted in p's memory bound; _release one that is not (closing). */
+void    ps_msg_free(pubsub *p, ps_msg *m);
+void    ps_msg_release(ps_msg *m);
 /* Builds the message of m (the encoded record) for topic t; the key queue's key
    goes into p->kbuf.  @returns the message (never NULL: allocation aborts). */
 ps_msg *ps_msg_build(pubsub *p, ps_topic *t, const cdc_event *ev, const sch_msg *m);

@@ -1,6 +1,7 @@
 /*
  * The Pub/Sub destination (see pubsub_int.h): one event as one PubsubMessage
- * in the JSON of the REST API, and the service's limits.
+ * in the JSON of the REST API, and the service's limits; the messages' memory
+ * and the failure state that every other file uses.
  *
  *   data         the record's value, base64 ("" for a tombstone: Pub/Sub takes
  *                a message with empty data when it has attributes)
@@ -18,14 +19,44 @@
 #include "transports/pubsub/pubsub_int.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/aws_sigv4.h"
 #include "schemas/json.h"
+
+void
+ps_fatal(pubsub *p, const char *fmt, ...)
+{
+    char    msg[sizeof(p->st.lasterr)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (dest_status_fatal(&p->st, "%s", msg))
+        log_error(PS_FAC, "%s", msg);
+}
+
+void
+ps_msg_release(ps_msg *m)
+{
+    free(m->json);
+    free(m);
+}
+
+void
+ps_msg_free(pubsub *p, ps_msg *m)
+{
+    p->held_bytes -= m->len;
+    p->held_msgs--;
+    ps_msg_release(m);
+}
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

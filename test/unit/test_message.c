@@ -1,0 +1,481 @@
+/*
+ * Suite "message": the record every bus carries (schemas/message.c).  Keys
+ * and values are what sch_json_key / sch_json_value (and the cached schema
+ * wrapping) produce, byte for byte (values up to the processing time stamps
+ * ts_ms/ts_us/ts_ns, taken from the clock); the null rules of keys and
+ * values; the position, transaction and key-change headers; Debezium's
+ * heartbeat; and bus names ("cdc-public-customers").
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_buf.h"
+#include "schemas/json.h"
+#include "schemas/message.h"
+#include "test/lib/model.h"
+
+static const uint8_t balance_1250[] = { 0x04, 0xE2 };   /* 12.50 */
+
+static cdc_col    cust_cols[5];
+static cdc_rel    cust;
+static cdc_txn    txn;
+static cdc_value  alice[5];
+static sch_msg_conf conf;
+
+static void
+setup(void)
+{
+    tm_customers(&cust, cust_cols);
+    memset(&conf, 0, sizeof(conf));
+    sch_json_opts_default(&conf.json);
+    conf.json.server_name = "dbserver1";
+    conf.json.database = "appdb";
+}
+
+static sch_msg_enc *
+enc_new(bool schemas)
+{
+    cdc_err      err = { 0 };
+    sch_msg_enc *e;
+
+    conf.json.schemas_enable = schemas;
+    e = sch_msg_enc_new(&conf, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    return e;
+}
+
+static cdc_event
+insert_alice(void)
+{
+    return tm_insert(&txn, &cust, tm_alice(alice, "alice@example.com", balance_1250), 571,
+                     0x16B3748, 2);
+}
+
+/* What sch_json_key writes for ev with the encoder's options. */
+static char *
+want_key(const cdc_event *ev, bool schemas)
+{
+    cdc_buf       b = CDC_BUF_INIT;
+    sch_json_opts o = conf.json;
+
+    o.schemas_enable = schemas;
+    sch_json_key(&b, ev, &o);
+    return (char *) b.data;
+}
+
+static char *
+want_value(const cdc_event *ev, bool schemas)
+{
+    cdc_buf       b = CDC_BUF_INIT;
+    sch_json_opts o = conf.json;
+
+    o.schemas_enable = schemas;
+    sch_json_value(&b, ev, &o, 1714558531000000);
+    return (char *) b.data;
+}
+
+/* Parses n bytes of JSON, dropping the processing time stamps of the envelope. */
+static json_t *
+parse_value(const char *s, size_t n)
+{
+    json_error_t je;
+    json_t      *j = json_loadb(s, n, 0, &je), *p;
+
+    ck_assert_msg(j != NULL, "not JSON (%s): %.*s", je.text, (int) n, s);
+    p = json_object_get(j, "payload");
+    if (p == NULL)
+        p = j;
+    json_object_del(p, "ts_ms");
+    json_object_del(p, "ts_us");
+    json_object_del(p, "ts_ns");
+    return j;
+}
+
+static void
+assert_value_eq(const sch_msg *m, const char *want)
+{
+    json_t *got = parse_value(m->value, m->value_len), *exp = parse_value(want, strlen(want));
+
+    ck_assert_msg(json_equal(got, exp), "got %.*s\nwant %s", (int) m->value_len, m->value, want);
+    json_decref(got);
+    json_decref(exp);
+}
+
+static const sch_hdr *
+hdr(const sch_msg *m, const char *name)
+{
+    for (int i = 0; i < m->nhdrs; i++)
+        if (strcmp(m->hdrs[i].name, name) == 0)
+            return &m->hdrs[i];
+    return NULL;
+}
+
+static void
+assert_hdr(const sch_msg *m, const char *name, const char *want)
+{
+    const sch_hdr *h = hdr(m, name);
+
+    ck_assert_msg(h != NULL, "no header %s", name);
+    ck_assert_msg(h->len == strlen(want) && memcmp(h->value, want, h->len) == 0,
+                  "%s: got %.*s, want %s", name, (int) h->len, h->value, want);
+}
+
+/* ---- keys and values ---- */
+
+static void
+check_insert(bool schemas)
+{
+    sch_msg_enc *e = enc_new(schemas);
+    cdc_event    ev = insert_alice();
+    sch_msg      m;
+    cdc_err      err = { 0 };
+    char        *k = want_key(&ev, schemas), *v = want_value(&ev, schemas);
+
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err), 0);
+    ck_assert(!m.null_key && !m.null_value);
+    ck_assert_uint_eq(m.key_len, strlen(k));
+    ck_assert(memcmp(m.key, k, m.key_len) == 0);
+    assert_value_eq(&m, v);
+    ck_assert_str_eq(m.content_type, "application/json");
+    ck_assert_uint_eq(m.key_schema_id, 0);
+    ck_assert_uint_eq(m.value_schema_id, 0);
+    /* a second event of the same relation version: from the cached schema, same bytes */
+    ev.pos.seq = 3;
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err), 0);
+    ck_assert_uint_eq(m.key_len, strlen(k));
+    ck_assert(memcmp(m.key, k, m.key_len) == 0);
+    assert_value_eq(&m, v);
+    assert_hdr(&m, "cdc.seq", "3");
+    free(k);
+    free(v);
+    sch_msg_enc_free(e);
+}
+
+START_TEST(insert_payload_only)
+{
+    check_insert(false);
+}
+END_TEST
+
+START_TEST(insert_with_schemas)
+{
+    check_insert(true);
+}
+END_TEST
+
+START_TEST(schemas_follow_the_relation_version)
+{
+    sch_msg_enc *e = enc_new(true);
+    cdc_event    ev = insert_alice();
+    sch_msg      m;
+    cdc_err      err = { 0 };
+    char        *v;
+
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+    /* ALTER TABLE: a new version whose second column has another name */
+    cust.version = 2;
+    cust_cols[1].name = "full_name";
+    v = want_value(&ev, true);
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+    ck_assert_ptr_nonnull(strstr(v, "\"full_name\""));
+    assert_value_eq(&m, v);
+    free(v);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(tombstone_has_null_value)
+{
+    for (int s = 0; s < 2; s++) {
+        sch_msg_enc *e = enc_new(s);
+        cdc_event    ev = insert_alice();
+        sch_msg      m;
+        cdc_err      err = { 0 };
+        char        *k;
+
+        ev.op = CDC_OP_TOMBSTONE;
+        ev.before = ev.after;
+        ev.after = NULL;
+        k = want_key(&ev, s);
+        ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+        ck_assert(m.null_value && m.value == NULL && m.value_len == 0);
+        ck_assert(!m.null_key);
+        ck_assert_uint_eq(m.key_len, strlen(k));
+        ck_assert(memcmp(m.key, k, m.key_len) == 0);
+        free(k);
+        sch_msg_enc_free(e);
+    }
+}
+END_TEST
+
+START_TEST(null_keys)
+{
+    for (int s = 0; s < 2; s++) {
+        sch_msg_enc *e = enc_new(s);
+        cdc_event    ev = insert_alice();
+        sch_msg      m;
+        cdc_err      err = { 0 };
+        char        *v;
+
+        /* a truncate */
+        ev.op = CDC_OP_TRUNCATE;
+        ev.after = NULL;
+        v = want_value(&ev, s);
+        ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+        ck_assert(m.null_key && m.key == NULL && m.key_len == 0);
+        ck_assert(!m.null_value);
+        assert_value_eq(&m, v);
+        free(v);
+        /* a table without key columns */
+        ev = insert_alice();
+        cust.nkeys = 0;
+        cust.relid = 16385;
+        for (int i = 0; i < 5; i++)
+            cust_cols[i].key_pos = 0;
+        v = want_value(&ev, s);
+        ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+        ck_assert(m.null_key && m.key == NULL);
+        assert_value_eq(&m, v);
+        free(v);
+        sch_msg_enc_free(e);
+        tm_customers(&cust, cust_cols);
+    }
+}
+END_TEST
+
+START_TEST(logical_message_has_a_key)
+{
+    for (int s = 0; s < 2; s++) {
+        sch_msg_enc *e = enc_new(s);
+        cdc_txn      t = { .xid = 9, .commit_lsn = 0x200 };
+        cdc_event    ev = { .op = CDC_OP_MESSAGE, .pos = { 0x200, 0 }, .txn = &t, .lsn = 0x1F0,
+                            .msg_prefix = "audit", .msg_content = (const uint8_t *) "hi",
+                            .msg_len = 2, .msg_transactional = true };
+        sch_msg      m;
+        cdc_err      err = { 0 };
+        char        *k = want_key(&ev, s), *v = want_value(&ev, s);
+
+        ck_assert_int_eq(sch_msg_encode(e, &ev, "dbserver1.message", &m, &err), 0);
+        ck_assert(!m.null_key && !m.null_value);
+        ck_assert_uint_eq(m.key_len, strlen(k));
+        ck_assert(memcmp(m.key, k, m.key_len) == 0);
+        ck_assert_ptr_nonnull(strstr(k, "audit"));
+        assert_value_eq(&m, v);
+        free(k);
+        free(v);
+        sch_msg_enc_free(e);
+    }
+}
+END_TEST
+
+/* ---- headers ---- */
+
+START_TEST(position_headers)
+{
+    sch_msg_enc *e = enc_new(false);
+    cdc_event    ev = insert_alice();
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    ev.pos = (cdc_pos) { 18446744073709551615u, 7 };
+    txn.xid = 4294967295u;
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+    ck_assert_int_eq(m.nhdrs, 3);
+    ck_assert_str_eq(m.hdrs[0].name, "cdc.commit_lsn");
+    ck_assert_str_eq(m.hdrs[1].name, "cdc.seq");
+    ck_assert_str_eq(m.hdrs[2].name, "cdc.xid");
+    assert_hdr(&m, "cdc.commit_lsn", "18446744073709551615");
+    assert_hdr(&m, "cdc.seq", "7");
+    assert_hdr(&m, "cdc.xid", "4294967295");
+    /* a non-transactional message: no xid */
+    ev.txn = NULL;
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+    ck_assert_int_eq(m.nhdrs, 2);
+    ck_assert_ptr_null(hdr(&m, "cdc.xid"));
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(key_change_headers)
+{
+    for (int s = 0; s < 2; s++) {
+        sch_msg_enc *e = enc_new(s);
+        cdc_event    ev = insert_alice();
+        cdc_value    newkey[5] = { tm_int(2) }, oldkey[5] = { tm_int(1) };
+        sch_msg      m;
+        cdc_err      err = { 0 };
+
+        ev.pk_change_newkey = newkey;
+        ev.pk_change_oldkey = oldkey;
+        ck_assert_int_eq(sch_msg_encode(e, &ev, "t", &m, &err), 0);
+        ck_assert_int_eq(m.nhdrs, 5);
+        ck_assert_str_eq(m.hdrs[3].name, "__debezium.newkey");
+        ck_assert_str_eq(m.hdrs[4].name, "__debezium.oldkey");
+        /* payload only, with or without schemas; both valid at once */
+        assert_hdr(&m, "__debezium.newkey", "{\"id\":2}");
+        assert_hdr(&m, "__debezium.oldkey", "{\"id\":1}");
+        sch_msg_enc_free(e);
+    }
+}
+END_TEST
+
+START_TEST(key_header_keeps_non_bmp_raw)
+{
+    cdc_col      col = { .name = "k\xf0\x9f\x98\x80", .ctype = tm_ct(CDC_CT_STRING, CDC_SEM_NONE),
+                         .key_pos = 1 };
+    cdc_rel      rel = { .relid = 1, .nspname = (char *) "s", .relname = (char *) "t",
+                         .ncols = 1, .cols = &col, .nkeys = 1, .topic = (char *) "p.s.t" };
+    cdc_value    v = tm_str("\xf0\x9f\x98\x80!");
+    cdc_event    ev = { .op = CDC_OP_CREATE, .rel = &rel, .after = &v, .pk_change_oldkey = &v };
+    sch_msg_enc *e = enc_new(false);
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "p.s.t", &m, &err), 0);
+    assert_hdr(&m, "__debezium.oldkey", "{\"k\xf0\x9f\x98\x80\":\"\xf0\x9f\x98\x80!\"}");
+    /* the record key itself is JsonConverter's: escaped surrogates */
+    ck_assert_uint_eq(m.key_len, strlen("{\"k\\uD83D\\uDE00\":\"\\uD83D\\uDE00!\"}"));
+    ck_assert(memcmp(m.key, "{\"k\\uD83D\\uDE00\":\"\\uD83D\\uDE00!\"}", m.key_len) == 0);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+/* ---- heartbeat ---- */
+
+START_TEST(heartbeat_payload_only)
+{
+    sch_msg_enc *e = enc_new(false);
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    ck_assert_int_eq(sch_msg_heartbeat(e, "__debezium-heartbeat.dbserver1", "dbserver1",
+                                       1714558530123, &m, &err), 0);
+    ck_assert(!m.null_key && !m.null_value);
+    ck_assert_int_eq(m.nhdrs, 0);
+    ck_assert_str_eq(m.content_type, "application/json");
+    ck_assert_str_eq(m.key, "{\"serverName\":\"dbserver1\"}");
+    ck_assert_uint_eq(m.key_len, strlen(m.key));
+    ck_assert_str_eq(m.value, "{\"ts_ms\":1714558530123}");
+    ck_assert_uint_eq(m.value_len, strlen(m.value));
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(heartbeat_with_schemas)
+{
+    sch_msg_enc *e = enc_new(true);
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    ck_assert_int_eq(sch_msg_heartbeat(e, "__debezium-heartbeat.db\"1", "db\"1", -5, &m,
+                                       &err), 0);
+    ck_assert_str_eq(m.key,
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.common.ServerNameKey\",\"version\":1},"
+                     "\"payload\":{\"serverName\":\"db\\\"1\"}}");
+    ck_assert_str_eq(m.value,
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\","
+                     "\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.common.Heartbeat\",\"version\":1},"
+                     "\"payload\":{\"ts_ms\":-5}}");
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+/* ---- names ---- */
+
+static const struct {
+    const char *prefix, *schema, *table, *topic, *want;
+} name_cases[] = {
+    { "cdc", "public", "customers", NULL, "cdc-public-customers" },
+    { "cdc", "public", "my.table", NULL, "cdc-public-my-table" },
+    { "cdc", "my schema", "t$1", NULL, "cdc-my_schema-t_1" },
+    { "cdc", "public", "customers", "dbserver1.public.customers", "dbserver1-public-customers" },
+    { "a.b", "s", "t", NULL, "a-b-s-t" },
+};
+
+START_TEST(bus_names)
+{
+    cdc_rel   rel = { .nspname = (char *) name_cases[_i].schema,
+                      .relname = (char *) name_cases[_i].table,
+                      .topic = (char *) name_cases[_i].topic };
+    cdc_event ev = { .op = CDC_OP_CREATE, .rel = &rel };
+    char      out[300];
+
+    ck_assert_ptr_eq(sch_msg_bus_name(&ev, name_cases[_i].prefix, '-', out, sizeof(out)), out);
+    ck_assert_str_eq(out, name_cases[_i].want);
+}
+END_TEST
+
+START_TEST(bus_name_of_a_message_and_other_separators)
+{
+    cdc_event ev = { .op = CDC_OP_MESSAGE, .msg_prefix = "audit" };
+    cdc_rel   rel = { .nspname = (char *) "public", .relname = (char *) "customers" };
+    char      out[300];
+
+    ck_assert_str_eq(sch_msg_bus_name(&ev, "cdc", '-', out, sizeof(out)), "cdc-message");
+    ev = (cdc_event) { .op = CDC_OP_CREATE, .rel = &rel };
+    ck_assert_str_eq(sch_msg_bus_name(&ev, "cdc", '_', out, sizeof(out)), "cdc_public_customers");
+    ck_assert_str_eq(sch_msg_bus_name(&ev, "cdc", '.', out, sizeof(out)), "cdc.public.customers");
+}
+END_TEST
+
+/* ---- configuration ---- */
+
+START_TEST(no_conf_is_an_error)
+{
+    cdc_err err = { 0 };
+
+    ck_assert_ptr_null(sch_msg_enc_new(NULL, &err));
+    ck_assert_int_eq(err.code, CDC_E_INVAL);
+    sch_msg_enc_free(NULL);
+}
+END_TEST
+
+static Suite *
+message_suite(void)
+{
+    Suite *s = suite_create("message");
+    TCase *tc = tcase_create("json");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, insert_payload_only);
+    tcase_add_test(tc, insert_with_schemas);
+    tcase_add_test(tc, schemas_follow_the_relation_version);
+    tcase_add_test(tc, tombstone_has_null_value);
+    tcase_add_test(tc, null_keys);
+    tcase_add_test(tc, logical_message_has_a_key);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("headers");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, position_headers);
+    tcase_add_test(tc, key_change_headers);
+    tcase_add_test(tc, key_header_keeps_non_bmp_raw);
+    tcase_add_test(tc, heartbeat_payload_only);
+    tcase_add_test(tc, heartbeat_with_schemas);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("names");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_loop_test(tc, bus_names, 0, (int) (sizeof(name_cases) / sizeof(name_cases[0])));
+    tcase_add_test(tc, bus_name_of_a_message_and_other_separators);
+    tcase_add_test(tc, no_conf_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(message_suite());
+    int      failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -43,7 +43,7 @@
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
 #include "schemas/topic.h"
-#include "transports/kafka/kafka_avro.h"
+#include "schemas/avro_reg.h"
 #include "transports/kafka/kafka_resume.h"
 #include "transports/kafka/kafka_txmeta.h"
 

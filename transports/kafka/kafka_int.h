@@ -29,7 +29,7 @@
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
 #include "transports/kafka/kafka.h"
-#include "transports/kafka/kafka_avro.h"
+#include "schemas/avro_reg.h"
 #include "transports/kafka/kafka_resume.h"
 #include "transports/kafka/kafka_txmeta.h"
 

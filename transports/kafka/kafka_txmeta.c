@@ -7,7 +7,7 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
-#include "transports/kafka/kafka_avro.h"
+#include "schemas/avro_reg.h"
 
 bool
 ktx_applies(const cdc_event *ev)

@@ -1,4 +1,4 @@
-#include "transports/kafka/kafka_avro.h"
+#include "schemas/avro_reg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -104,7 +104,8 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     k->key_opts.schemas_enable = false;
     d->impl = k;
     if (c->serialization == DEST_KAFKA_SER_AVRO &&
-        (k->avro = kafka_avro_new(c->registry, c->avro, c->stop_on_incompatible_schema, err)) == NULL)
+        (k->avro = sch_avro_reg_new(c->registry, c->avro, c->stop_on_incompatible_schema,
+                                    err)) == NULL)
         goto fail;
     if ((k->base_conf = kafka_conf_base(c->kafka, err)) == NULL)
         goto fail;
@@ -291,7 +292,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     cdc_buf_reset(&k->vbuf);
     if (k->avro) {
         /* Avro: what the encoder leaves empty is null (AvroConverter writes no bytes). */
-        if (kafka_avro_encode(k->avro, ev, name, cdc_wall_us(), &k->kbuf, &k->vbuf, err) < 0) {
+        if (sch_avro_reg_encode(k->avro, ev, name, cdc_wall_us(), &k->kbuf, &k->vbuf, err) < 0) {
             if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
                 log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
                 err->code = CDC_E_QUEUE_FULL;
@@ -408,7 +409,7 @@ kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_er
     cdc_buf_reset(&k->vbuf);
     if (k->avro) {
         if (!k->tx_registered) {
-            if (kafka_avro_register_pair(k->avro, name, ktx_avro_key_schema,
+            if (sch_avro_reg_register_pair(k->avro, name, ktx_avro_key_schema,
                                          ktx_avro_value_schema, &k->tx_key_id, &k->tx_value_id,
                                          err) < 0) {
                 if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
@@ -562,7 +563,7 @@ kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     cdc_buf_reset(&k->kbuf);
     cdc_buf_reset(&k->vbuf);
     if (k->avro) {
-        if (kafka_avro_heartbeat(k->avro, name, k->prefix, ts_ms, &k->kbuf, &k->vbuf, err) < 0)
+        if (sch_avro_reg_heartbeat(k->avro, name, k->prefix, ts_ms, &k->kbuf, &k->vbuf, err) < 0)
             return -1;
     } else {
         kafka_heartbeat_json(k, ts_ms);
@@ -606,7 +607,7 @@ kafka_health(cdc_dest *d, cdc_health *h)
 static void
 kafka_free(kafka *k)
 {
-    kafka_avro_free(k->avro);
+    sch_avro_reg_free(k->avro);
     ktx_free(&k->tx);
     for (int i = 0; i < KAFKA_SCHEMA_BUCKETS; i++) {
         kafka_schemas *sc = k->schemas[i], *next;

@@ -76,7 +76,7 @@ typedef struct kafka {
     bool            dlq_enabled;
     int             nparts_new, rf_new;
     sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
-    kafka_avro     *avro;               /* serialization avro; NULL: JSON */
+    sch_avro_reg   *avro;               /* serialization avro; NULL: JSON */
     kafka_schemas  *schemas[KAFKA_SCHEMA_BUCKETS];
     rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
     rd_kafka_t     *check_rk;           /* reads first records back (kafka_check_delivered) */

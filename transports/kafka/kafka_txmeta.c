@@ -235,7 +235,7 @@ avro_string(cdc_buf *b, const char *s)
 {
     size_t n = strlen(s);
 
-    kafka_avro_put_long(b, (int64_t) n);
+    sch_avro_reg_put_long(b, (int64_t) n);
     cdc_buf_put(b, s, n);
 }
 
@@ -254,24 +254,24 @@ ktx_avro(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, i
     if (end) {
         size_t *ix = coll_order(t);
 
-        kafka_avro_put_long(vbuf, 1);                     /* event_count: the long branch */
-        kafka_avro_put_long(vbuf, t->total);
-        kafka_avro_put_long(vbuf, 1);                     /* data_collections: the array branch */
+        sch_avro_reg_put_long(vbuf, 1);                   /* event_count: the long branch */
+        sch_avro_reg_put_long(vbuf, t->total);
+        sch_avro_reg_put_long(vbuf, 1);                   /* data_collections: the array branch */
         if (t->ncolls > 0) {
-            kafka_avro_put_long(vbuf, (int64_t) t->ncolls);
+            sch_avro_reg_put_long(vbuf, (int64_t) t->ncolls);
             for (size_t i = 0; i < t->ncolls; i++) {
-                kafka_avro_put_long(vbuf, 1);             /* the item: the record branch */
+                sch_avro_reg_put_long(vbuf, 1);           /* the item: the record branch */
                 avro_string(vbuf, t->colls[ix[i]].name);
-                kafka_avro_put_long(vbuf, t->colls[ix[i]].count);
+                sch_avro_reg_put_long(vbuf, t->colls[ix[i]].count);
             }
         }
-        kafka_avro_put_long(vbuf, 0);                     /* end of the array */
+        sch_avro_reg_put_long(vbuf, 0);                   /* end of the array */
         free(ix);
     } else {
-        kafka_avro_put_long(vbuf, 0);                     /* event_count: null */
-        kafka_avro_put_long(vbuf, 0);                     /* data_collections: null */
+        sch_avro_reg_put_long(vbuf, 0);                   /* event_count: null */
+        sch_avro_reg_put_long(vbuf, 0);                   /* data_collections: null */
     }
-    kafka_avro_put_long(vbuf, ts_ms);
+    sch_avro_reg_put_long(vbuf, ts_ms);
 }
 
 void

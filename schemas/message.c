@@ -31,10 +31,12 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_mem.h"
+#include "schemas/avro_reg.h"
 #include "schemas/topic.h"
 
 #define MSG_SCHEMA_BUCKETS 256
 #define MSG_CT_JSON        "application/json"
+#define MSG_CT_AVRO        "application/avro"
 
 /* JSON with schemas: the Connect schema nodes of one relation version, rendered once. */
 typedef struct msg_schemas {
@@ -50,6 +52,7 @@ struct sch_msg_enc {
     cdc_buf       kbuf, vbuf;
     cdc_buf       newkey, oldkey;   /* __debezium.newkey / oldkey */
     char          lsn[24], seq[24], xid[16];
+    sch_avro_reg *avro;         /* Avro with the Schema Registry; NULL: JSON */
 };
 
 sch_msg_enc *
@@ -61,14 +64,19 @@ sch_msg_enc_new(const sch_msg_conf *c, cdc_err *err)
         cdc_err_set(err, CDC_E_INVAL, "schemas/message: no configuration");
         return NULL;
     }
-    if (c->registry != NULL) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "Avro: not built yet in schemas/message.c");
+    if (c->registry != NULL && c->avro == NULL) {
+        cdc_err_set(err, CDC_E_INVAL, "schemas/message: Avro needs its options with the registry");
         return NULL;
     }
     e = cdc_xcalloc(1, sizeof(*e));
     e->jopts = c->json;
     e->key_opts = c->json;
     e->key_opts.schemas_enable = false;
+    if (c->registry != NULL &&
+        (e->avro = sch_avro_reg_new(c->registry, c->avro, c->stop_on_incompatible, err)) == NULL) {
+        free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -88,6 +96,7 @@ sch_msg_enc_free(sch_msg_enc *e)
     cdc_buf_free(&e->vbuf);
     cdc_buf_free(&e->newkey);
     cdc_buf_free(&e->oldkey);
+    sch_avro_reg_free(e->avro);
     free(e);
 }
 
@@ -222,6 +231,17 @@ msg_failed(sch_msg_enc *e)
     return true;
 }
 
+/* The schema id of a record in Confluent's wire format (magic 0, id big-endian); 0: none. */
+static uint32_t
+msg_frame_id(const cdc_buf *b)
+{
+    const uint8_t *p = (const uint8_t *) b->data;
+
+    if (b->len < 5 || p[0] != 0)
+        return 0;
+    return (uint32_t) p[1] << 24 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 8 | p[4];
+}
+
 static void
 msg_finish(sch_msg_enc *e, sch_msg *m, bool nullkey, bool nullval)
 {
@@ -231,6 +251,11 @@ msg_finish(sch_msg_enc *e, sch_msg *m, bool nullkey, bool nullval)
     m->null_value = nullval;
     m->value = nullval ? NULL : (const char *) e->vbuf.data;
     m->value_len = nullval ? 0 : e->vbuf.len;
+    m->content_type = e->avro ? MSG_CT_AVRO : MSG_CT_JSON;
+    if (e->avro) {
+        m->key_schema_id = nullkey ? 0 : msg_frame_id(&e->kbuf);
+        m->value_schema_id = nullval ? 0 : msg_frame_id(&e->vbuf);
+    }
 }
 
 int
@@ -242,7 +267,12 @@ sch_msg_encode(sch_msg_enc *e, const cdc_event *ev, const char *topic, sch_msg *
     memset(m, 0, sizeof(*m));
     cdc_buf_reset(&e->kbuf);
     cdc_buf_reset(&e->vbuf);
-    if (e->jopts.schemas_enable && ev->rel && ev->op != CDC_OP_MESSAGE) {
+    if (e->avro) {
+        if (sch_avro_reg_encode(e->avro, ev, topic, cdc_wall_us(), &e->kbuf, &e->vbuf, err) < 0)
+            return -1;
+        nullkey = e->kbuf.len == 0;
+        nullval = e->vbuf.len == 0;
+    } else if (e->jopts.schemas_enable && ev->rel && ev->op != CDC_OP_MESSAGE) {
         const msg_schemas *sc = msg_schemas_get(e, ev->rel);
 
         if (sc == NULL)
@@ -262,7 +292,6 @@ sch_msg_encode(sch_msg_enc *e, const cdc_event *ev, const char *topic, sch_msg *
                            topic ? topic : "?");
     }
     msg_finish(e, m, nullkey, nullval);
-    m->content_type = MSG_CT_JSON;
     return 0;
 }
 
@@ -299,12 +328,19 @@ sch_msg_heartbeat(sch_msg_enc *e, const char *topic, const char *server_name, in
     memset(m, 0, sizeof(*m));
     cdc_buf_reset(&e->kbuf);
     cdc_buf_reset(&e->vbuf);
-    msg_heartbeat_json(e, server_name ? server_name : "", ts_ms);
+    if (server_name == NULL)
+        server_name = "";
+    if (e->avro) {
+        if (sch_avro_reg_heartbeat(e->avro, topic, server_name, ts_ms, &e->kbuf, &e->vbuf,
+                                   err) < 0)
+            return -1;
+    } else {
+        msg_heartbeat_json(e, server_name, ts_ms);
+    }
     if (msg_failed(e))
         return cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory encoding a heartbeat",
                            topic ? topic : "?");
     msg_finish(e, m, false, false);
-    m->content_type = MSG_CT_JSON;
     return 0;
 }
 

@@ -4,14 +4,25 @@
  * wrapping) produce, byte for byte (values up to the processing time stamps
  * ts_ms/ts_us/ts_ns, taken from the clock); the null rules of keys and
  * values; the position, transaction and key-change headers; Debezium's
- * heartbeat; and bus names ("cdc-public-customers").
+ * heartbeat; and bus names ("cdc-public-customers").  Avro against the
+ * Schema Registry double (test/doubles/schema_registry.py, a child process
+ * on a loopback port): the bytes schemas/avro_reg.c makes, ids, null rules;
+ * skipped without python3.
  */
 #include <check.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_log.h"
+#include "schemas/avro_reg.h"
 #include "schemas/json.h"
 #include "schemas/message.h"
 #include "test/lib/model.h"
@@ -435,6 +446,227 @@ START_TEST(no_conf_is_an_error)
 }
 END_TEST
 
+/* ---- Avro ---- */
+
+#define SR_DOUBLE CDC_FIXTURES "/../doubles/schema_registry.py"
+
+static pid_t         sr_pid;
+static int           sr_port;
+static char          sr_url[64];
+static sr_conf       rconf;
+static sch_avro_opts aopts;
+
+static void
+avro_suite_setup(void)
+{
+    int   fds[2];
+    FILE *f;
+    char  line[64];
+
+    cdc_log_set_level(CDC_LOG_OFF);
+    if (system("command -v python3 >/dev/null 2>&1") != 0 || pipe(fds) != 0) {
+        fprintf(stderr, "test_message: SKIP avro: python3 not found\n");
+        return;
+    }
+    sr_pid = fork();
+    if (sr_pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execlp("python3", "python3", SR_DOUBLE, "--port", "0", (char *) NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_msg(f && fgets(line, sizeof(line), f) && sscanf(line, "PORT %d", &sr_port) == 1,
+                  "cannot start %s", SR_DOUBLE);
+    fclose(f);
+    snprintf(sr_url, sizeof(sr_url), "http://127.0.0.1:%d", sr_port);
+}
+
+static void
+avro_suite_teardown(void)
+{
+    if (sr_pid > 0) {
+        kill(sr_pid, SIGTERM);
+        waitpid(sr_pid, NULL, 0);
+    }
+    sr_pid = 0;
+}
+
+static void
+avro_setup(void)
+{
+    setup();
+    rconf = (sr_conf) { .url = sr_url, .max_attempts = 1, .initial_wait_s = 0.01,
+                        .max_wait_s = 0.05, .timeout_ms = 5000 };
+    sch_avro_opts_default(&aopts);
+    aopts.server_name = "dbserver1";
+    aopts.database = "appdb";
+    conf.registry = &rconf;
+    conf.avro = &aopts;
+}
+
+static sch_msg_enc *
+avro_enc(void)
+{
+    cdc_err      err = { 0 };
+    sch_msg_enc *e = sch_msg_enc_new(&conf, &err);
+
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    return e;
+}
+
+static uint32_t
+frame_id(const void *p)
+{
+    const uint8_t *b = p;
+
+    ck_assert_uint_eq(b[0], 0);
+    return (uint32_t) b[1] << 24 | (uint32_t) b[2] << 16 | (uint32_t) b[3] << 8 | b[4];
+}
+
+START_TEST(avro_insert_as_avro_reg_encodes_it)
+{
+    sch_msg_enc  *e;
+    sch_avro_reg *ar;
+    cdc_event     ev = insert_alice();
+    sch_msg       m;
+    cdc_err       err = { 0 };
+    cdc_buf       k = CDC_BUF_INIT, v = CDC_BUF_INIT;
+
+    if (sr_pid <= 0)
+        return;
+    e = avro_enc();
+    ar = sch_avro_reg_new(&rconf, &aopts, false, &err);
+    ck_assert_msg(ar != NULL, "%s", err.msg);
+    ck_assert_msg(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(sch_avro_reg_encode(ar, &ev, "dbserver1.public.customers", 1714558531000000,
+                                      &k, &v, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(m.content_type, "application/avro");
+    ck_assert(!m.null_key && !m.null_value);
+    ck_assert_uint_eq(m.key_len, k.len);
+    ck_assert(memcmp(m.key, k.data, k.len) == 0);
+    /* the value differs in the processing time only: the same frame, the same source */
+    ck_assert_uint_eq(m.value_schema_id, frame_id(v.data));
+    ck_assert_uint_eq(m.key_schema_id, frame_id(k.data));
+    ck_assert_uint_ne(m.key_schema_id, 0);
+    ck_assert_uint_ne(m.value_schema_id, m.key_schema_id);
+    ck_assert_uint_eq(frame_id(m.value), m.value_schema_id);
+    ck_assert(memcmp(m.value, v.data, 40) == 0);
+    /* the headers are the JSON transport's */
+    ck_assert_int_eq(m.nhdrs, 3);
+    assert_hdr(&m, "cdc.commit_lsn", "23803720");
+    assert_hdr(&m, "cdc.xid", "571");
+    cdc_buf_free(&k);
+    cdc_buf_free(&v);
+    sch_avro_reg_free(ar);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(avro_null_key_and_value)
+{
+    sch_msg_enc *e;
+    cdc_event    ev = insert_alice();
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    if (sr_pid <= 0)
+        return;
+    e = avro_enc();
+    ev.op = CDC_OP_TOMBSTONE;
+    ev.before = ev.after;
+    ev.after = NULL;
+    ck_assert_msg(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err) == 0, "%s",
+                  err.msg);
+    ck_assert(m.null_value && m.value == NULL && m.value_len == 0 && m.value_schema_id == 0);
+    ck_assert(!m.null_key && m.key_schema_id != 0);
+    ev = insert_alice();
+    ev.op = CDC_OP_TRUNCATE;
+    ev.after = NULL;
+    ck_assert_msg(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err) == 0, "%s",
+                  err.msg);
+    ck_assert(m.null_key && m.key == NULL && m.key_schema_id == 0);
+    ck_assert(!m.null_value && m.value_schema_id != 0);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(avro_heartbeat)
+{
+    sch_msg_enc  *e;
+    sch_avro_reg *ar;
+    sch_msg       m;
+    cdc_err       err = { 0 };
+    cdc_buf       k = CDC_BUF_INIT, v = CDC_BUF_INIT;
+
+    if (sr_pid <= 0)
+        return;
+    e = avro_enc();
+    ar = sch_avro_reg_new(&rconf, &aopts, false, &err);
+    ck_assert_msg(sch_msg_heartbeat(e, "__debezium-heartbeat.dbserver1", "dbserver1", 77, &m,
+                                    &err) == 0, "%s", err.msg);
+    ck_assert_msg(sch_avro_reg_heartbeat(ar, "__debezium-heartbeat.dbserver1", "dbserver1", 77,
+                                         &k, &v, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(m.content_type, "application/avro");
+    ck_assert_int_eq(m.nhdrs, 0);
+    ck_assert(m.key_len == k.len && memcmp(m.key, k.data, k.len) == 0);
+    ck_assert(m.value_len == v.len && memcmp(m.value, v.data, v.len) == 0);
+    ck_assert_uint_eq(m.key_schema_id, frame_id(k.data));
+    ck_assert_uint_eq(m.value_schema_id, frame_id(v.data));
+    cdc_buf_free(&k);
+    cdc_buf_free(&v);
+    sch_avro_reg_free(ar);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+/* A loopback port nothing listens on (bound, then closed). */
+static int
+closed_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t          n = sizeof(a);
+    int                s = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    ck_assert(bind(s, (struct sockaddr *) &a, sizeof(a)) == 0);
+    ck_assert(getsockname(s, (struct sockaddr *) &a, &n) == 0);
+    port = ntohs(a.sin_port);
+    close(s);
+    return port;
+}
+
+START_TEST(avro_registry_unreachable_is_retriable)
+{
+    char         url[64];
+    sch_msg_enc *e;
+    cdc_event    ev = insert_alice();
+    sch_msg      m;
+    cdc_err      err = { 0 };
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+    rconf.url = url;
+    e = avro_enc();
+    ck_assert_int_eq(sch_msg_encode(e, &ev, "dbserver1.public.customers", &m, &err), -1);
+    ck_assert_msg(err.code == CDC_E_CONN || err.code == CDC_E_TIMEOUT, "code %d: %s", err.code,
+                  err.msg);
+    ck_assert_msg(strstr(err.msg, "dbserver1.public.customers-") != NULL, "%s", err.msg);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
+START_TEST(avro_needs_its_options)
+{
+    cdc_err err = { 0 };
+
+    conf.avro = NULL;
+    ck_assert_ptr_null(sch_msg_enc_new(&conf, &err));
+    ck_assert_int_eq(err.code, CDC_E_INVAL);
+}
+END_TEST
+
 static Suite *
 message_suite(void)
 {
@@ -464,6 +696,16 @@ message_suite(void)
     tcase_add_loop_test(tc, bus_names, 0, (int) (sizeof(name_cases) / sizeof(name_cases[0])));
     tcase_add_test(tc, bus_name_of_a_message_and_other_separators);
     tcase_add_test(tc, no_conf_is_an_error);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("avro");
+    tcase_add_unchecked_fixture(tc, avro_suite_setup, avro_suite_teardown);
+    tcase_add_checked_fixture(tc, avro_setup, NULL);
+    tcase_add_test(tc, avro_insert_as_avro_reg_encodes_it);
+    tcase_add_test(tc, avro_null_key_and_value);
+    tcase_add_test(tc, avro_heartbeat);
+    tcase_add_test(tc, avro_registry_unreachable_is_retriable);
+    tcase_add_test(tc, avro_needs_its_options);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 static cdc_rel rels[24];
 static char    names[24][32], nsps[24][32];

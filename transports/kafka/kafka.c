@@ -45,7 +45,7 @@
 #include "schemas/topic.h"
 #include "schemas/avro_reg.h"
 #include "transports/kafka/kafka_resume.h"
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 #define KAFKA_HB_PREFIX  "__debezium-heartbeat"
 /* Position headers of the transaction topic's records: BEGIN and END of the

@@ -31,7 +31,7 @@
 #include "transports/kafka/kafka.h"
 #include "schemas/avro_reg.h"
 #include "transports/kafka/kafka_resume.h"
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */

@@ -1,4 +1,4 @@
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 #include <inttypes.h>
 #include <stdio.h>

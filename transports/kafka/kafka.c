@@ -267,15 +267,15 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         kafka_checks_poll(k);
     if (dest_status_check(&k->st, err) != 0)
         return -1;
-    if (k->tx_on && ktx_applies(ev)) {
-        ktx_enter(&k->tx, ev->pos.lsn);
+    if (k->tx_on && sch_txm_applies(ev)) {
+        sch_txm_enter(&k->tx, ev->pos.lsn);
         if (!k->tx.begun) {
             if (kafka_tx_record(k, ev->txn, false, ev->pos, err) < 0)
                 return -1;
             k->tx.begun = true;
         }
         withblock = *ev;
-        withblock.tx_block = ktx_count(&k->tx, ev);
+        withblock.tx_block = sch_txm_count(&k->tx, ev);
         ev = &withblock;
     }
     sch_event_topic(ev, k->prefix, name, sizeof(name));
@@ -404,13 +404,13 @@ kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_er
         }
         return -1;
     }
-    ktx_id(id, sizeof(id), txn->xid, end ? txn->end_lsn : txn->begin_lsn);
+    sch_txm_id(id, sizeof(id), txn->xid, end ? txn->end_lsn : txn->begin_lsn);
     cdc_buf_reset(&k->kbuf);
     cdc_buf_reset(&k->vbuf);
     if (k->avro) {
         if (!k->tx_registered) {
-            if (sch_avro_reg_register_pair(k->avro, name, ktx_avro_key_schema,
-                                         ktx_avro_value_schema, &k->tx_key_id, &k->tx_value_id,
+            if (sch_avro_reg_register_pair(k->avro, name, sch_txm_avro_key_schema,
+                                         sch_txm_avro_value_schema, &k->tx_key_id, &k->tx_value_id,
                                          err) < 0) {
                 if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
                     log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
@@ -420,9 +420,9 @@ kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_er
             }
             k->tx_registered = true;
         }
-        ktx_avro(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->tx_key_id, k->tx_value_id);
+        sch_txm_avro(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->tx_key_id, k->tx_value_id);
     } else {
-        ktx_json(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->jopts.schemas_enable);
+        sch_txm_json(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->jopts.schemas_enable);
     }
     if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf))
         return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding a record", name);
@@ -442,7 +442,7 @@ kafka_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
     if (k->tx_on && txn->xid != 0 && txn->begin_lsn != 0) {
         cdc_pos last = { txn->commit_lsn, txn->nevents };
 
-        ktx_enter(&k->tx, txn->commit_lsn);
+        sch_txm_enter(&k->tx, txn->commit_lsn);
         if (!k->tx.begun) {
             if (kafka_tx_record(k, txn, false, last, err) < 0)
                 return -1;
@@ -608,7 +608,7 @@ static void
 kafka_free(kafka *k)
 {
     sch_avro_reg_free(k->avro);
-    ktx_free(&k->tx);
+    sch_txm_free(&k->tx);
     for (int i = 0; i < KAFKA_SCHEMA_BUCKETS; i++) {
         kafka_schemas *sc = k->schemas[i], *next;
 

@@ -92,7 +92,7 @@ typedef struct kafka {
     uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
     kafka_topic    *hb_topic;           /* "__debezium-heartbeat.{prefix}", at first heartbeat */
     bool            tx_on;              /* provide_transaction_metadata */
-    ktx             tx;                 /* ... the transaction being counted */
+    sch_txm             tx;                 /* ... the transaction being counted */
     uint32_t        tx_key_id, tx_value_id;     /* Avro: its subjects' ids, once registered */
     bool            tx_registered;
     char          **tables;             /* topics to create at start (owned) */

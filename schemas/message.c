@@ -33,6 +33,7 @@
 #include "agent/core/cdc_mem.h"
 #include "schemas/avro_reg.h"
 #include "schemas/topic.h"
+#include "schemas/txmeta.h"
 
 #define MSG_SCHEMA_BUCKETS 256
 #define MSG_CT_JSON        "application/json"
@@ -53,6 +54,9 @@ struct sch_msg_enc {
     cdc_buf       newkey, oldkey;   /* __debezium.newkey / oldkey */
     char          lsn[24], seq[24], xid[16];
     sch_avro_reg *avro;         /* Avro with the Schema Registry; NULL: JSON */
+    sch_txm       tx;           /* transaction metadata: the transaction being counted */
+    uint32_t      tx_key_id, tx_value_id;   /* Avro: its subjects' ids, once registered */
+    bool          tx_registered;
 };
 
 sch_msg_enc *
@@ -97,6 +101,7 @@ sch_msg_enc_free(sch_msg_enc *e)
     cdc_buf_free(&e->newkey);
     cdc_buf_free(&e->oldkey);
     sch_avro_reg_free(e->avro);
+    sch_txm_free(&e->tx);
     free(e);
 }
 
@@ -356,4 +361,83 @@ sch_msg_bus_name(const cdc_event *ev, const char *prefix, char sep, char *out, s
         if (*p == '.')
             *p = sep;
     return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* transaction metadata                                                */
+/* ------------------------------------------------------------------ */
+
+char *
+sch_msg_tx_name(const char *prefix, char sep, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s.%s", prefix ? prefix : "", SCH_MSG_TX_TOPIC);
+    for (char *p = out; *p; p++)
+        if (*p == '.')
+            *p = sep;
+    return out;
+}
+
+bool
+sch_msg_tx_applies(const cdc_event *ev)
+{
+    return sch_txm_applies(ev);
+}
+
+bool
+sch_msg_tx_due(sch_msg_enc *e, uint64_t commit_lsn, bool end)
+{
+    sch_txm_enter(&e->tx, commit_lsn);
+    return end ? !e->tx.ended : !e->tx.begun;
+}
+
+void
+sch_msg_tx_written(sch_msg_enc *e, bool end)
+{
+    if (end)
+        e->tx.ended = true;
+    else
+        e->tx.begun = true;
+}
+
+const cdc_tx_block *
+sch_msg_tx_count(sch_msg_enc *e, const cdc_event *ev)
+{
+    return sch_txm_count(&e->tx, ev);
+}
+
+int
+sch_msg_tx_record(sch_msg_enc *e, const cdc_txn *txn, bool end, const char *topic, sch_msg *m,
+                  cdc_err *err)
+{
+    char      id[48];
+    int64_t   ts_ms = txn->commit_ts_us / 1000;
+    cdc_event hev = { .txn = txn };
+
+    memset(m, 0, sizeof(*m));
+    if (txn->commit_ts_us < 0 && txn->commit_ts_us % 1000)
+        ts_ms--;        /* Instant.toEpochMilli floors */
+    sch_txm_id(id, sizeof(id), txn->xid, end ? txn->end_lsn : txn->begin_lsn);
+    cdc_buf_reset(&e->kbuf);
+    cdc_buf_reset(&e->vbuf);
+    if (e->avro) {
+        if (!e->tx_registered) {
+            if (sch_avro_reg_register_pair(e->avro, topic, sch_txm_avro_key_schema,
+                                           sch_txm_avro_value_schema, &e->tx_key_id,
+                                           &e->tx_value_id, err) < 0)
+                return -1;
+            e->tx_registered = true;
+        }
+        sch_txm_avro(&e->kbuf, &e->vbuf, &e->tx, end, id, ts_ms, e->tx_key_id, e->tx_value_id);
+    } else {
+        sch_txm_json(&e->kbuf, &e->vbuf, &e->tx, end, id, ts_ms, e->jopts.schemas_enable);
+    }
+    hev.pos = (cdc_pos) { txn->commit_lsn, end ? SCH_MSG_SEQ_TX_END : SCH_MSG_SEQ_TX_BEGIN };
+    msg_headers(e, &hev, m);
+    if (msg_failed(e)) {
+        memset(m, 0, sizeof(*m));
+        return cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory encoding a record",
+                           topic ? topic : "?");
+    }
+    msg_finish(e, m, false, false);
+    return 0;
 }

@@ -25,6 +25,7 @@
 #include "schemas/avro_reg.h"
 #include "schemas/json.h"
 #include "schemas/message.h"
+#include "schemas/txmeta.h"
 #include "test/lib/model.h"
 
 static const uint8_t balance_1250[] = { 0x04, 0xE2 };   /* 12.50 */
@@ -446,6 +447,104 @@ START_TEST(no_conf_is_an_error)
 }
 END_TEST
 
+/* ---- transaction metadata ---- */
+
+/* What schemas/txmeta.c renders for the same counts. */
+static void
+assert_tx_json(const sch_msg *m, const sch_txm *t, bool end, const char *id, int64_t ts_ms,
+               bool schemas)
+{
+    cdc_buf k = CDC_BUF_INIT, v = CDC_BUF_INIT;
+
+    sch_txm_json(&k, &v, t, end, id, ts_ms, schemas);
+    ck_assert(!m->null_key && !m->null_value);
+    ck_assert_msg(m->key_len == k.len && memcmp(m->key, k.data, k.len) == 0, "key %.*s",
+                  (int) m->key_len, m->key);
+    ck_assert_msg(m->value_len == v.len && memcmp(m->value, v.data, v.len) == 0, "value %.*s",
+                  (int) m->value_len, m->value);
+    cdc_buf_free(&k);
+    cdc_buf_free(&v);
+}
+
+#define TX_BLOCK "\"transaction\":{\"id\":\"571:23803622\""
+
+START_TEST(tx_begin_blocks_end)
+{
+    for (int s = 0; s < 2; s++) {
+        sch_msg_enc        *e = enc_new(s);
+        cdc_event           ev = insert_alice(), copy;
+        const cdc_tx_block *b;
+        sch_txm             ref = { 0 };
+        sch_msg             m;
+        cdc_err             err = { 0 };
+        char                lsn[24];
+
+        txn.begin_lsn = 0x16B3700;
+        txn.end_lsn = 0x16B3750;
+        txn.commit_ts_us = -1500;       /* floors to -2 ms */
+        ck_assert(sch_msg_tx_applies(&ev));
+        ck_assert(sch_msg_tx_due(e, ev.pos.lsn, false));
+        ck_assert_int_eq(sch_msg_tx_record(e, &txn, false, "dbserver1.transaction", &m, &err), 0);
+        sch_txm_enter(&ref, txn.commit_lsn);
+        assert_tx_json(&m, &ref, false, "571:23803648", -2, s);
+        snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long) txn.commit_lsn);
+        assert_hdr(&m, "cdc.commit_lsn", lsn);
+        snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long) SCH_MSG_SEQ_TX_BEGIN);
+        assert_hdr(&m, "cdc.seq", lsn);
+        assert_hdr(&m, "cdc.xid", "571");
+        sch_msg_tx_written(e, false);
+        ck_assert(!sch_msg_tx_due(e, ev.pos.lsn, false));
+        /* the block, counted once even when the write is retried */
+        b = sch_msg_tx_count(e, &ev);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_ptr_eq(sch_msg_tx_count(e, &ev), b);
+        sch_txm_count(&ref, &ev);
+        ck_assert_str_eq(b->id, "571:23803622");
+        ck_assert_int_eq(b->total_order, 1);
+        ck_assert_int_eq(b->data_collection_order, 1);
+        copy = ev;
+        copy.tx_block = b;
+        ck_assert_int_eq(sch_msg_encode(e, &copy, "t", &m, &err), 0);
+        ck_assert_ptr_nonnull(memmem(m.value, m.value_len, TX_BLOCK, strlen(TX_BLOCK)));
+        /* commit: BEGIN is done, END is due, then neither */
+        ck_assert(!sch_msg_tx_due(e, txn.commit_lsn, false));
+        ck_assert(sch_msg_tx_due(e, txn.commit_lsn, true));
+        ck_assert_int_eq(sch_msg_tx_record(e, &txn, true, "dbserver1.transaction", &m, &err), 0);
+        assert_tx_json(&m, &ref, true, "571:23803728", -2, s);
+        snprintf(lsn, sizeof(lsn), "%llu", (unsigned long long) SCH_MSG_SEQ_TX_END);
+        assert_hdr(&m, "cdc.seq", lsn);
+        sch_msg_tx_written(e, true);
+        ck_assert(!sch_msg_tx_due(e, txn.commit_lsn, true));
+        /* the next transaction starts over */
+        ck_assert(sch_msg_tx_due(e, txn.commit_lsn + 1000, false));
+        ck_assert(sch_msg_tx_due(e, txn.commit_lsn + 1000, true));
+        sch_txm_free(&ref);
+        sch_msg_enc_free(e);
+    }
+}
+END_TEST
+
+START_TEST(tx_not_for_snapshots_and_plain_messages)
+{
+    cdc_event ev = insert_alice();
+
+    ev.snapshot = "true";
+    ck_assert(!sch_msg_tx_applies(&ev));
+    ev = (cdc_event) { .op = CDC_OP_MESSAGE, .msg_prefix = "p", .msg_transactional = false };
+    ck_assert(!sch_msg_tx_applies(&ev));
+}
+END_TEST
+
+START_TEST(tx_names)
+{
+    char out[64];
+
+    ck_assert_str_eq(sch_msg_tx_name("cdc", '-', out, sizeof(out)), "cdc-transaction");
+    ck_assert_str_eq(sch_msg_tx_name("dbserver1", '.', out, sizeof(out)),
+                     "dbserver1.transaction");
+}
+END_TEST
+
 /* ---- Avro ---- */
 
 #define SR_DOUBLE CDC_FIXTURES "/../doubles/schema_registry.py"
@@ -623,6 +722,48 @@ START_TEST(avro_heartbeat)
 }
 END_TEST
 
+START_TEST(avro_tx_records)
+{
+    sch_msg_enc  *e;
+    sch_avro_reg *ar;
+    cdc_event     ev = insert_alice();
+    sch_txm       ref = { 0 };
+    sch_msg       m;
+    cdc_err       err = { 0 };
+    cdc_buf       k = CDC_BUF_INIT, v = CDC_BUF_INIT;
+    uint32_t      kid, vid;
+
+    if (sr_pid <= 0)
+        return;
+    e = avro_enc();
+    ar = sch_avro_reg_new(&rconf, &aopts, false, &err);
+    txn.begin_lsn = 100;
+    txn.end_lsn = 200;
+    txn.commit_ts_us = 1714558530123456;
+    ck_assert(sch_msg_tx_due(e, ev.pos.lsn, false));
+    sch_msg_tx_count(e, &ev);
+    ck_assert(sch_msg_tx_due(e, ev.pos.lsn, true));
+    ck_assert_msg(sch_msg_tx_record(e, &txn, true, "dbserver1.transaction", &m, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(sch_avro_reg_register_pair(ar, "dbserver1.transaction", sch_txm_avro_key_schema,
+                                             sch_txm_avro_value_schema, &kid, &vid, &err) == 0,
+                  "%s", err.msg);
+    sch_txm_enter(&ref, txn.commit_lsn);
+    sch_txm_count(&ref, &ev);
+    sch_txm_avro(&k, &v, &ref, true, "571:200", 1714558530123, kid, vid);
+    ck_assert_str_eq(m.content_type, "application/avro");
+    ck_assert_uint_eq(m.key_schema_id, kid);
+    ck_assert_uint_eq(m.value_schema_id, vid);
+    ck_assert(m.key_len == k.len && memcmp(m.key, k.data, k.len) == 0);
+    ck_assert(m.value_len == v.len && memcmp(m.value, v.data, v.len) == 0);
+    cdc_buf_free(&k);
+    cdc_buf_free(&v);
+    sch_txm_free(&ref);
+    sch_avro_reg_free(ar);
+    sch_msg_enc_free(e);
+}
+END_TEST
+
 /* A loopback port nothing listens on (bound, then closed). */
 static int
 closed_port(void)
@@ -698,12 +839,20 @@ message_suite(void)
     tcase_add_test(tc, no_conf_is_an_error);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("txmeta");
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, tx_begin_blocks_end);
+    tcase_add_test(tc, tx_not_for_snapshots_and_plain_messages);
+    tcase_add_test(tc, tx_names);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("avro");
     tcase_add_unchecked_fixture(tc, avro_suite_setup, avro_suite_teardown);
     tcase_add_checked_fixture(tc, avro_setup, NULL);
     tcase_add_test(tc, avro_insert_as_avro_reg_encodes_it);
     tcase_add_test(tc, avro_null_key_and_value);
     tcase_add_test(tc, avro_heartbeat);
+    tcase_add_test(tc, avro_tx_records);
     tcase_add_test(tc, avro_registry_unreachable_is_retriable);
     tcase_add_test(tc, avro_needs_its_options);
     suite_add_tcase(s, tc);

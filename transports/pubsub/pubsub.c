@@ -195,6 +195,7 @@ ps_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
             goto fail;
         }
     }
+    p->started = true;
     return 0;
 fail:
     ps_free(p);

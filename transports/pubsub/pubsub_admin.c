@@ -50,7 +50,8 @@ ps_call(pubsub *p, const char *method, const char *path, const char *body, int a
     for (int attempt = 1;; attempt++) {
         cdc_http_req req = {
             .url = url, .method = method, .hdrs = p->hdrs, .body = body,
-            .body_len = body ? strlen(body) : 0, .timeout_ms = p->timeout_ms,
+            .body_len = body ? strlen(body) : 0,
+            .timeout_ms = p->started ? PS_ADMIN_LOOP_MS : p->timeout_ms,
         };
 
         if (cdc_gcp_auth_fetch(p->auth, err) < 0 || cdc_gcp_auth_header(p->auth, &auth, err) < 0) {
@@ -241,8 +242,9 @@ ps_topic_get(pubsub *p, const char *name, cdc_err *err)
     t->dlq_path = ps_printf("projects/%s/topics/%s%s", p->project, t->dlq_name, "");
     t->dlq_url = ps_printf("%s/v1/%s:publish%s", p->base, t->dlq_path, "");
     /* At start the calls are retried with the backoff; later (a new table, on
-       the agent's loop) one attempt each: the router offers the event again. */
-    if (ps_topic_create(p, t, p->acks.n || p->nmsgs ? 1 : p->retry.max_attempts, err) < 0) {
+       the agent's loop) one attempt each with a shorter timeout: the router
+       offers the event again, and the loop is not held long. */
+    if (ps_topic_create(p, t, p->started ? 1 : p->retry.max_attempts, err) < 0) {
         ps_topic_free(t);
         return NULL;
     }

@@ -68,6 +68,7 @@
 #define PS_NULL_KEY       "default"     /* Debezium Server's pubsub null.key default */
 #define PS_BODY_HEAD      "{\"messages\":["
 #define PS_TOPIC_BUCKETS  256
+#define PS_ADMIN_LOOP_MS  5000          /* an admin call once running (a new table) */
 
 /* A topic this destination writes, with its dead-letter companion. */
 typedef struct ps_topic {
@@ -147,6 +148,7 @@ typedef struct pubsub {
     int64_t         wait_since_ms;  /* first push since the last scheduling pass; 0: none */
     bool            kick;       /* a unit finished: schedule at once */
     bool            flushing;
+    bool            started;    /* open() finished: admin calls run on the agent's loop */
     cdc_buf         kbuf;       /* the key queue's key of the message being written */
     uint64_t        nmsgs, nreqs, nretries, ndlq, nsolo, ndropped_attrs, nheartbeats;
     uint64_t        ntombstones_skipped;

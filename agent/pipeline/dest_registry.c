@@ -211,6 +211,7 @@ pubsub_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
         .registry = &rc,
         .avro = &ao,
         .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
+        .provide_transaction_metadata = cfg->pipeline.source.provide_transaction_metadata,
         .tables = cfg->pipeline.source.tables,
         .ntables = cfg->pipeline.source.ntables,
     };

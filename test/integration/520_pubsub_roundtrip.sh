@@ -8,7 +8,8 @@
 # each topic, its -dlq companion and the subscriptions (ordering, dead-letter policy). Read
 # back through the double's pull API: per key the positions increase, replaying the values
 # gives the SELECT, and the slot confirms the end of the load. Heartbeats go to
-# "debezium-heartbeat-cdc" (a Pub/Sub id starts with a letter).
+# "debezium-heartbeat-cdc" (a Pub/Sub id starts with a letter), transaction metadata to
+# "cdc-transaction".
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
@@ -25,7 +26,8 @@ sql "CREATE TABLE customers (id int PRIMARY KEY, name text, note text)" \
     "CREATE TABLE nokey (v int)" \
     "INSERT INTO customers SELECT g, 'name ' || g, NULL FROM generate_series(1, 3) g"
 P_TABLES="public.customers, public.nokey" P_SNAPSHOT=initial \
-    P_SOURCE_EXTRA="heartbeat_interval_ms: 300" write_pipeline
+    P_SOURCE_EXTRA="heartbeat_interval_ms: 300
+provide_transaction_metadata: true" write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
@@ -136,6 +138,21 @@ python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$HB" debezium-heartbeat
 expect_eq "heartbeats on debezium-heartbeat-cdc (Debezium's Heartbeat value)" \
     "$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(len(r) > 0, all(sorted(json.loads(x["data"])) == ["ts_ms"] for x in r))' "$HB")" \
     "True True"
+TX=$T/tx.jsonl
+: >"$TX"
+python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$TX" cdc-transaction-cdc-platform >/dev/null
+expect_eq "transaction metadata on cdc-transaction: BEGIN, END of the 5 transactions in commit order" \
+    "$(python3 -c '
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+v = [json.loads(x["data"]) for x in r]
+print([x["status"] for x in v] == ["BEGIN", "END"] * 5,
+      all(v[i]["id"].split(":")[0] == v[i + 1]["id"].split(":")[0] for i in range(0, len(v), 2)),
+      [x["event_count"] for x in v if x["status"] == "END"], {x["okey"] for x in r},
+      [(x["lsn"], x["seq"]) for x in r] == sorted((x["lsn"], x["seq"]) for x in r))' "$TX")" \
+    "True True [47, 1, 1, 2, 1] {'default'} True"
+expect_eq "data events carry the envelope's transaction block" \
+    "$(q 'print(all(json.loads(r["data"]).get("transaction") for r in recs if r["op"] in ("c", "u", "d")))')" True
 stats=$(pubsub_knob "$PS" GET stats)
 expect_eq "no ordering violation seen by the double's strict check" \
     "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("ordering_violations", 0))' "$stats")" 0

@@ -128,6 +128,7 @@ ps_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     p->dlq_suffix = cdc_xstrdup(c->dlq_suffix && c->dlq_suffix[0] ? c->dlq_suffix : "dlq");
     p->dlq_enabled = c->dlq_enabled;
     p->ordering = c->ordering_enabled;
+    p->tx_on = c->provide_transaction_metadata;
     p->ack_deadline = c->ack_deadline_seconds >= 10 && c->ack_deadline_seconds <= 600
                           ? c->ack_deadline_seconds : 600;
     /* the service takes 5..100 */
@@ -227,14 +228,68 @@ ps_soft(pubsub *p, const char *what, cdc_err *err)
     return -1;
 }
 
+/* Queues the encoded record sm of ev on t behind the earlier messages of its key;
+   ring_pos is its place in the durable order. */
+static int
+ps_enqueue(pubsub *p, ps_topic *t, const cdc_event *ev, const sch_msg *sm, cdc_pos ring_pos,
+           cdc_err *err)
+{
+    ps_msg *m = ps_msg_build(p, t, ev, sm);
+
+    m->ticket = dest_acks_push(&p->acks, ring_pos);
+    if (!ps_msg_fits_alone(t, m)) {
+        char why[200];
+
+        snprintf(why, sizeof(why), "a message of %zu bytes (%zu in the request's JSON) is over "
+                 "Pub/Sub's limits (10 MB a message and a request, 10 MiB a request body); "
+                 "its data is left out of the dead letter", m->wire, m->len);
+        return ps_dead_letter(p, m, "message_too_large", why, true, err);
+    }
+    dest_keyq_push(p->q, p->kbuf.data, p->kbuf.len, m, m->len);
+    if (p->wait_since_ms == 0)
+        p->wait_since_ms = cdc_mono_ms();
+    if (dest_keyq_items(p->q) >= (size_t) p->batch_max)
+        return ps_pump(p, err);
+    return 0;
+}
+
+/*
+ * A BEGIN or END record of txn on "{prefix}-transaction" (schemas/message.h),
+ * position attributes at the transaction's commit LSN with the SCH_MSG_SEQ_TX_*
+ * ordinals.  Debezium names BEGIN and END of one transaction differently
+ * ("xid:lsn" with each record's own LSN), so their keys differ: the topic is
+ * published as one ordered lane instead (ordering key "default", as a null key)
+ * and consumers see BEGIN, END, BEGIN, END... in commit order.
+ */
+static int
+ps_tx_record(pubsub *p, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_err *err)
+{
+    char      name[300], dbz[300];
+    ps_topic *t;
+    cdc_event hev = { .txn = txn, .lsn = txn->commit_lsn };
+    sch_msg   m;
+
+    sch_msg_tx_name(p->prefix, '-', name, sizeof(name));
+    sch_msg_tx_name(p->prefix, '.', dbz, sizeof(dbz));
+    if ((t = ps_topic_get(p, name, err)) == NULL)
+        return ps_soft(p, name, err);
+    if (sch_msg_tx_record(p->enc, txn, end, dbz, &m, err) < 0)
+        return ps_soft(p, name, err);
+    hev.pos = (cdc_pos) { txn->commit_lsn, end ? SCH_MSG_SEQ_TX_END : SCH_MSG_SEQ_TX_BEGIN };
+    m.null_key = true;      /* one lane (see above); the id is in the data */
+    m.key = NULL;
+    m.key_len = 0;
+    return ps_enqueue(p, t, &hev, &m, ring_pos, err);
+}
+
 static int
 ps_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
     pubsub  *p = d->impl;
     char     name[300], topic[300];
     ps_topic *t;
-    ps_msg  *m;
     sch_msg  sm;
+    cdc_event withblock;
 
     if (dest_status_check(&p->st, err) < 0)
         return -1;
@@ -254,37 +309,47 @@ ps_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         p->ntombstones_skipped++;
         return 0;
     }
+    if (p->tx_on && sch_msg_tx_applies(ev)) {
+        if (sch_msg_tx_due(p->enc, ev->pos.lsn, false)) {
+            if (ps_tx_record(p, ev->txn, false, ev->pos, err) < 0)
+                return -1;
+            sch_msg_tx_written(p->enc, false);
+        }
+        withblock = *ev;
+        withblock.tx_block = sch_msg_tx_count(p->enc, ev);
+        ev = &withblock;
+    }
     sch_msg_bus_name(ev, p->prefix, '-', name, sizeof(name));
     if ((t = ps_topic_get(p, name, err)) == NULL)
         return ps_soft(p, name, err);
     sch_event_topic(ev, p->prefix, topic, sizeof(topic));
     if (sch_msg_encode(p->enc, ev, topic, &sm, err) < 0)
         return ps_soft(p, topic, err);
-    m = ps_msg_build(p, t, ev, &sm);
-    m->ticket = dest_acks_push(&p->acks, ev->pos);
-    if (!ps_msg_fits_alone(t, m)) {
-        char why[200];
-
-        snprintf(why, sizeof(why), "a message of %zu bytes (%zu in the request's JSON) is over "
-                 "Pub/Sub's limits (10 MB a message and a request, 10 MiB a request body); "
-                 "its data is left out of the dead letter", m->wire, m->len);
-        return ps_dead_letter(p, m, "message_too_large", why, true, err);
-    }
-    dest_keyq_push(p->q, p->kbuf.data, p->kbuf.len, m, m->len);
-    if (p->wait_since_ms == 0)
-        p->wait_since_ms = cdc_mono_ms();
-    if (dest_keyq_items(p->q) >= (size_t) p->batch_max)
-        return ps_pump(p, err);
-    return 0;
+    return ps_enqueue(p, t, ev, &sm, ev->pos, err);
 }
 
 static int
 ps_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
 {
-    pubsub  *p = d->impl;
-    uint64_t t = dest_acks_push(&p->acks, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END });
+    pubsub *p = d->impl;
 
-    dest_acks_done(&p->acks, t);
+    /* Debezium writes BEGIN for every transaction pgoutput sends, even one whose events
+       were all skipped or filtered, and END at its commit (as the Kafka transport). */
+    if (p->tx_on && txn->xid != 0 && txn->begin_lsn != 0) {
+        cdc_pos last = { txn->commit_lsn, txn->nevents };
+
+        if (sch_msg_tx_due(p->enc, txn->commit_lsn, false)) {
+            if (ps_tx_record(p, txn, false, last, err) < 0)
+                return -1;
+            sch_msg_tx_written(p->enc, false);
+        }
+        if (sch_msg_tx_due(p->enc, txn->commit_lsn, true)) {
+            if (ps_tx_record(p, txn, true, last, err) < 0)
+                return -1;
+            sch_msg_tx_written(p->enc, true);
+        }
+    }
+    dest_acks_done(&p->acks, dest_acks_push(&p->acks, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END }));
     return ps_pump(p, err);
 }
 

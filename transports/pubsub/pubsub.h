@@ -52,6 +52,7 @@ typedef struct dest_pubsub_conf {
     const sr_conf       *registry;      /* Avro only */
     const sch_avro_opts *avro;
     bool                 stop_on_incompatible_schema;
+    bool         provide_transaction_metadata;  /* BEGIN/END on "{prefix}-transaction" */
     char *const *tables;                /* source.tables ("schema.table"): created at start */
     int          ntables;
     /* Credentials (agent/core/net/gcp_auth.h): NULL falls back to the environment

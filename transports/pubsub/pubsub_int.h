@@ -122,7 +122,7 @@ typedef struct ps_req {
 typedef struct pubsub {
     const char     *id;
     char           *project, *prefix, *database, *group, *dlq_suffix;
-    bool            ordering, dlq_enabled, json_out;
+    bool            ordering, dlq_enabled, tx_on;
     int             ack_deadline, max_delivery;
     int             batch_max, max_inflight, timeout_ms;
     int64_t         linger_ms;

@@ -49,13 +49,13 @@ for i in range(int(sys.argv[1])):
     for k in range(1, 6):
         print("UPDATE hot SET n = n + 1 WHERE id = %d;" % k)
     print("INSERT INTO hot VALUES (%d, %d);" % (100 + i, i))
+    print("SELECT pg_sleep(0.01);")     # spread the load over about 3 s
 PY
 WANT=$((ROUNDS * 6))
+pubsub_fault "$PS" '{"count": 2, "status": 503}' >/dev/null
 PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" \
     -U cdc_user -d cdc_demo -f "$T/load.sql" >/dev/null &
 LOADER=$!
-sleep 0.3
-pubsub_fault "$PS" '{"count": 2, "status": 503}' >/dev/null
 sleep 0.5
 pubsub_fault "$PS" '{"count": 1, "status": 500, "when": "after"}' >/dev/null
 sleep 0.5
@@ -93,19 +93,22 @@ import datetime, json, sys
 msgs = json.load(open(sys.argv[1]))["messages"]
 def t(m):
     return datetime.datetime.fromisoformat(m["publishTime"].replace("Z", "+00:00")).timestamp()
+# The hold (two messages of one key at least 1.2 s apart: a failed publish and its retry
+# after the 1.5 s backoff) during which most messages of other keys were published.
 last, best = {}, (0, None, 0)
 for i, m in enumerate(msgs):
     k = m.get("orderingKey")
     if k in last:
         gap = t(m) - t(msgs[last[k]])
-        if gap > best[0]:
+        if gap >= 1.2:
             others = sum(1 for x in msgs[last[k] + 1:i] if x.get("orderingKey") != k)
-            best = (gap, k, others)
+            if others >= best[2]:
+                best = (gap, k, others)
     last[k] = i
 print("%.2f %s %d" % best)
 PY
 )
-note "longest hold of one key: ${res% *} (key, s), other keys' messages published meanwhile: ${res##* }"
+note "a hold of one key: ${res% *} (s, key), other keys' messages published meanwhile: ${res##* }"
 gap=${res%% *}
 others=${res##* }
 python3 -c "import sys; sys.exit(0 if float('$gap') >= 1.2 else 1)" &&

@@ -5,7 +5,8 @@ through its pull API, and checks it (integration tests 520-524).
     pubsub_read.py pull HOST PROJECT OUT SUB...
         pulls and acknowledges everything the subscriptions have now and appends one
         normalised line a message to OUT; prints how many lines OUT holds.
-        Line: {"sub", "id", "okey" (orderingKey or null), "attrs", "data" (text; "" empty),
+        Line: {"sub", "id", "okey" (orderingKey or null), "attrs", "data" (text; "" empty;
+        "base64:..." when not UTF-8),
         "lsn", "seq" (from cdc.commit_lsn / cdc.seq), "op" (value.payload.op, "T" for a
         tombstone, null otherwise), "key" (the id of the key payload or null), "table"}.
     pubsub_read.py order FILE [--dups]
@@ -43,10 +44,14 @@ def call(host, sub, verb, body):
 
 
 def norm(sub, m):
-    data = base64.b64decode(m.get("data", "")).decode("utf-8") if m.get("data") else ""
+    raw = base64.b64decode(m.get("data", ""))
+    try:
+        data = raw.decode("utf-8")
+    except UnicodeDecodeError:      # Avro: binary, kept as base64
+        data = "base64:" + m["data"]
     attrs = m.get("attributes", {})
     op, key, table = None, None, None
-    if data:
+    if data and not data.startswith("base64:"):
         try:
             v = json.loads(data)
             p = v.get("payload", v) if isinstance(v, dict) else None
@@ -58,7 +63,7 @@ def norm(sub, m):
                 table = src.get("table")
         except ValueError:
             pass
-    else:
+    elif not data:
         op = "T"
     if key is None and m.get("orderingKey") not in (None, "", "default"):
         try:

@@ -137,7 +137,9 @@ ps_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     p->batch_max = c->batch_size > 0 && c->batch_size < PS_MAX_MSGS ? c->batch_size : PS_MAX_MSGS;
     p->linger_ms = c->batch_timeout_s > 0 ? (int64_t) (c->batch_timeout_s * 1000) : 1000;
     p->max_bytes = c->max_waiting_bytes ? c->max_waiting_bytes : PS_DEF_MAX_BYTES;
-    p->max_inflight = c->max_in_flight > 0 ? c->max_in_flight : 8;
+    /* one ordering key a request: with ordering, rows of distinct keys need requests of
+       their own, so many more go at once (Google's client libraries do the same) */
+    p->max_inflight = c->max_in_flight > 0 ? c->max_in_flight : p->ordering ? 32 : 8;
     p->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000;
     p->retry = c->retry;
     if (p->retry.max_attempts <= 0)

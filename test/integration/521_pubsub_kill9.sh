@@ -53,6 +53,13 @@ OUT=$T/pulled.jsonl
 : >"$OUT"
 # shellcheck disable=SC2086
 pull() { python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$OUT" $SUBS; }
+# The double may still be carrying out a request the killed agent sent: wait until its
+# count of publish requests stops moving, so the pull below sees all the killed run did.
+settle() {
+    local a b
+    a=$(pubsub_knob "$PS" GET stats)
+    while sleep 0.3; b=$(pubsub_knob "$PS" GET stats); [ "$a" != "$b" ]; do a=$b; done
+}
 KILLS=()
 for round in 1 2 3; do
     sleep "$(python3 -c "import random; print(round(random.uniform(0.8, 2.0), 2))")"
@@ -65,6 +72,7 @@ for round in 1 2 3; do
         sleep 0.1
     done
     conf=$(lsn_num "$(slot_field cdc_slot confirmed_flush_lsn)")
+    settle
     n=$(pull)
     KILLS+=("$n:$conf")
     note "round $round: killed with $n messages published, slot confirmed at $conf"

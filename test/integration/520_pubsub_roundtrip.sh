@@ -12,6 +12,7 @@
 # "cdc-transaction".
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
@@ -43,14 +44,14 @@ agent:
   status_interval_seconds: 1
   state_dir: $T
 YAML
-agent_start
+ps_agent_start
 
 sql "INSERT INTO customers SELECT g, 'name ' || g, 'ü \"quoted\" 😀' FROM generate_series(4, 50) g" \
     "UPDATE customers SET name = 'changed' WHERE id = 2" \
     "DELETE FROM customers WHERE id = 1" \
     "UPDATE customers SET id = 52 WHERE id = 3" \
     "INSERT INTO nokey VALUES (7)"
-END_LSN=$(sql_su "SELECT pg_current_wal_lsn()")
+END_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 
 SUBS="cdc-public-customers-cdc-platform cdc-public-nokey-cdc-platform"
 OUT=$T/pulled.jsonl

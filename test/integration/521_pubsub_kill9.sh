@@ -9,6 +9,7 @@
 # (at most as many as those); the duplicates are counted and reported.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 LOAD=$CDC_SRC/test/lib/kafka_load.py
 STEPS=${IT_STEPS:-2000}
@@ -38,7 +39,7 @@ agent:
 YAML
 NREC=$(python3 "$LOAD" gen "$STEPS" 521 "$T")
 note "load: $STEPS steps, $NREC records expected"
-agent_start
+ps_agent_start
 
 loader() {
     local rc=0
@@ -76,7 +77,7 @@ for round in 1 2 3; do
     n=$(pull)
     KILLS+=("$n:$conf")
     note "round $round: killed with $n messages published, slot confirmed at $conf"
-    agent_start
+    ps_agent_start
 done
 
 deadline=$((SECONDS + 90))
@@ -85,7 +86,7 @@ until grep -q '^loader exit' "$T/loader.log" 2>/dev/null; do
     sleep 0.2
 done
 expect_eq "the loader succeeded" "$(grep '^loader exit' "$T/loader.log")" "loader exit 0"
-END_LSN=$(sql_su "SELECT pg_current_wal_lsn()")
+END_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 deadline=$((SECONDS + 60))
 until [ "$(sql_su "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots
                    WHERE slot_name = 'cdc_slot'")" = t ]; do

@@ -12,6 +12,7 @@
 # replay equals the source tables.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 LOAD=$CDC_SRC/test/lib/kafka_load.py
 PS=$T/pubsub
@@ -45,7 +46,7 @@ agent:
 YAML
 NREC=$(python3 "$LOAD" gen 400 522 "$T" 4)
 note "load: 400 steps in 4 parts, $NREC records expected"
-agent_start
+ps_agent_start
 
 run_part() {
     PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
@@ -60,7 +61,7 @@ pull() { python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$OUT" $SUBS; }
 
 # 1. outage
 pubsub_fault "$PS" '{"count": 100000, "status": 503}' >/dev/null
-BEFORE=$(sql_su "SELECT pg_current_wal_lsn()")
+BEFORE=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 run_part 1
 deadline=$((SECONDS + 20))
 until readyz | grep -q 'UNAVAILABLE'; do
@@ -95,7 +96,7 @@ run_part 3
 pubsub_fault "$PS" '{"count": 3, "status": 500, "when": "after"}' >/dev/null
 run_part 4
 
-END_LSN=$(sql_su "SELECT pg_current_wal_lsn()")
+END_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 deadline=$((SECONDS + 40))
 until [ "$(sql_su "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots
                    WHERE slot_name = 'cdc_slot'")" = t ]; do

@@ -11,6 +11,7 @@
 # published: the key was held, never skipped, and did not stall the rest.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
@@ -40,7 +41,7 @@ agent:
   status_interval_seconds: 1
   state_dir: $T
 YAML
-agent_start
+ps_agent_start
 
 ROUNDS=300
 python3 - "$ROUNDS" >"$T/load.sql" <<'PY'

@@ -13,6 +13,7 @@
 #     start naming what is wrong (and no key material in the log).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
@@ -44,14 +45,14 @@ agent:
 YAML
 }
 platform "$PROJECT"
-agent_start
+ps_agent_start
 
 sql "INSERT INTO big VALUES (1, 'small')" \
     "INSERT INTO big VALUES (2, repeat('x', 11000000))" \
     "INSERT INTO big VALUES (3, 'small again')" \
     "INSERT INTO longkey VALUES (repeat('k', 1500), 1)" \
     "UPDATE longkey SET k = repeat('j', 1500)"
-END_LSN=$(sql_su "SELECT pg_current_wal_lsn()")
+END_LSN=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 deadline=$((SECONDS + 40))
 until [ "$(sql_su "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots
                    WHERE slot_name = 'cdc_slot'")" = t ]; do
@@ -91,7 +92,7 @@ print(len(r), all(x["okey"].startswith("sha256:") and len(x["okey"]) == 71 for x
 # The dead-letter topic refuses too: stop, naming table, key and size; the slot stays.
 pubsub_fault "$PS" "{\"count\": 1, \"status\": 400, \"topic\": \"projects/$PROJECT/topics/cdc-public-big-dlq\"}" >/dev/null
 sql "INSERT INTO big VALUES (4, repeat('y', 11000000))"
-AFTER=$(sql_su "SELECT pg_current_wal_lsn()")
+AFTER=$(sql_su "SELECT pg_current_wal_insert_lsn()")
 agent_wait_exit 40
 [ "$AGENT_RC" != 0 ] && ok "the agent stopped (status $AGENT_RC)" || fail "the agent exited 0"
 grep -Eq 'refused the record of table public\.big, key \{\\?"id\\?":4\} \([0-9]+ bytes\) too' "$T/agent.log" &&

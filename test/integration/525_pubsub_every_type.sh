@@ -9,6 +9,7 @@
 # or changed on the way through the REST API (non-ASCII, huge numerics, NaN, bytes...).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 # shellcheck source=SCRIPTDIR/../fixtures/debezium_workload.sh
 . "$CDC_SRC/test/fixtures/debezium_workload.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
@@ -23,7 +24,7 @@ sql "INSERT INTO every_type (id, c_varbit) VALUES (5, B'')"
 # 1. direct mode, jsonl sink, slot cdc_slot
 P_TABLES=public.every_type P_SNAPSHOT=initial write_pipeline
 write_platform
-agent_start
+ps_agent_start
 wait_lines "$EVENTS" 5 60
 agent_stop
 
@@ -46,7 +47,7 @@ agent:
   state_dir: $T/ps
 YAML
 mkdir -p "$T/ps"
-P_SLOT=cdc_slot2 agent_start
+P_SLOT=cdc_slot2 ps_agent_start
 OUT=$T/pulled.jsonl
 : >"$OUT"
 deadline=$((SECONDS + 40))

@@ -7,6 +7,7 @@
 # Decoded independently with fastavro and the registry's schema: the rows that were written.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
+. "$CDC_SRC/test/lib/pubsub_it.sh"
 . "$CDC_SRC/test/lib/py.sh"
 READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
@@ -38,7 +39,7 @@ agent:
   status_interval_seconds: 1
   state_dir: $T
 YAML
-agent_start
+ps_agent_start
 sql "INSERT INTO customers VALUES (1, 'Alice', 12.50), (2, 'Bob', 3.00)" \
     "UPDATE customers SET name = 'Bobby' WHERE id = 2"
 OUT=$T/pulled.jsonl

@@ -56,7 +56,34 @@ kin_sign(kinesis *k, const char *target, const void *body, size_t len, cdc_err *
     return h;
 }
 
-/* AWS's error JSON: {"__type":"com.amazon...#ResourceNotFoundException","message":"..."}. */
+/* The text of <tag>...</tag> in an XML body into out; false when absent. */
+static bool
+kin_xml_get(const char *body, size_t len, const char *tag, char *out, size_t n)
+{
+    char        open[40], close[40];
+    const char *p, *e;
+    size_t      ol;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    ol = strlen(open);
+    for (p = body; p + ol <= body + len; p++)
+        if (memcmp(p, open, ol) == 0)
+            break;
+    if (p + ol > body + len)
+        return false;
+    p += ol;
+    for (e = p; e + strlen(close) <= body + len; e++)
+        if (memcmp(e, close, strlen(close)) == 0) {
+            snprintf(out, n, "%.*s", (int) (e - p), p);
+            return true;
+        }
+    return false;
+}
+
+/* AWS's error JSON: {"__type":"com.amazon...#ResourceNotFoundException","message":"..."};
+   an XML ErrorResponse (<Code>, <Message>) too, as STS, IAM-checking front ends and moto's
+   signature check answer. */
 void
 kin_parse_error(const char *body, size_t len, kin_answer *a)
 {
@@ -64,6 +91,15 @@ kin_parse_error(const char *body, size_t len, kin_answer *a)
     const char *t = NULL, *m = NULL;
 
     a->type[0] = '\0';
+    if (j == NULL && body && len && kin_xml_get(body, len, "Code", a->type, sizeof(a->type))) {
+        if (!kin_xml_get(body, len, "Message", a->msg, sizeof(a->msg)))
+            a->msg[0] = '\0';
+        /* AWS quotes the canonical request (with the session token) after a bad signature */
+        char *cut = strstr(a->msg, "The Canonical String");
+        if (cut)
+            *cut = '\0';
+        return;
+    }
     if (json_is_object(j)) {
         t = json_string_value(json_object_get(j, "__type"));
         m = json_string_value(json_object_get(j, "message"));
@@ -75,8 +111,13 @@ kin_parse_error(const char *body, size_t len, kin_answer *a)
 
         snprintf(a->type, sizeof(a->type), "%s", h ? h + 1 : t);
     }
-    if (m)
+    if (m) {
+        char *cut;
+
         snprintf(a->msg, sizeof(a->msg), "%s", m);
+        if ((cut = strstr(a->msg, "The Canonical String")) != NULL)
+            *cut = '\0';
+    }
     else if (len) {
         size_t n = len < 200 ? len : 200;
 
@@ -171,7 +212,7 @@ kin_final(kinesis *k, const char *what, const kin_answer *a, cdc_err *err)
         return cdc_err_set(err, CDC_E_CONFIG, "kinesis: %s: %s refused the credentials "
                            "(from %s): %s: %s", what, k->label, src[0] ? src : "?", a->type,
                            a->msg);
-    if (strcmp(a->type, "AccessDeniedException") == 0)
+    if (strncmp(a->type, "AccessDenied", 12) == 0)
         return cdc_err_set(err, CDC_E_CONFIG, "kinesis: %s: not allowed for the credentials "
                            "from %s: %s", what, src[0] ? src : "?", a->msg);
     if (a->answered)

@@ -485,6 +485,11 @@ kin_close(cdc_dest *d)
     if (k->nrecs > 0)
         log_warn(KIN_FAC, "closing with %zu records not written (PostgreSQL sends them again "
                  "after the restart)", k->nrecs);
+    if (k->nreq > 0)
+        log_info(KIN_FAC, "%llu records in %llu PutRecords requests, %llu retried (%llu "
+                 "throttled), %llu dead letters", (unsigned long long) k->nput,
+                 (unsigned long long) k->nreq, (unsigned long long) k->nretries,
+                 (unsigned long long) k->nthrottled, (unsigned long long) k->ndlq);
     while (k->running) {
         kin_req *r = k->running;
 

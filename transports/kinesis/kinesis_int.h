@@ -121,6 +121,8 @@ cdc_http_hdrs *kin_sign(kinesis *k, const char *target, const void *body, size_t
    @returns 0 (see *a), or -1 with err set when it could not be made at all. */
 int  kin_call(kinesis *k, const char *target, const char *body, cdc_buf *out, kin_answer *a,
               cdc_err *err);
+/* s[0..n) as a JSON string (escaped) appended to b. */
+void kin_json_str(cdc_buf *b, const char *s, size_t n);
 /* Parses AWS's error body into a->type and a->msg. */
 void kin_parse_error(const char *body, size_t len, kin_answer *a);
 /* The stream named name (added when new). */
@@ -137,7 +139,5 @@ void kin_rec_free(kin_rec *r);
 /* Everything that can happen without waiting: finished requests, new ones. */
 int  kin_pump(kinesis *k, cdc_err *err);
 void kin_req_free(kin_req *r);
-/* A record's JSON string (escaped) appended to b. */
-void kin_json_str(cdc_buf *b, const char *s, size_t n);
 
 #endif

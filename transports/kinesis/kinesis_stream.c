@@ -29,6 +29,29 @@
 
 #define KIN_CURLE_COULDNT_RESOLVE_HOST 6
 
+void
+kin_json_str(cdc_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    cdc_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c == '"' || c == '\\') {
+            cdc_buf_putc(b, '\\');
+            cdc_buf_putc(b, (char) c);
+        } else if (c < 0x20) {
+            char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+
+            cdc_buf_put(b, u, 6);
+        } else {
+            cdc_buf_putc(b, (char) c);
+        }
+    }
+    cdc_buf_putc(b, '"');
+}
+
 cdc_http_hdrs *
 kin_sign(kinesis *k, const char *target, const void *body, size_t len, cdc_err *err)
 {

@@ -27,12 +27,15 @@
  * a restart reads does.
  *
  * Writes: PutItem of each changed shard, conditional on not going backwards
- * (attribute_not_exists(pk) OR lsn0 <= :lsn), at most every flush_every_ms
- * or when forced (the transport's flush).  Synchronous, one short request per
- * changed shard; a failure is returned (retryable) and the next flush writes
- * the newest state anyway: a checkpoint is an optimisation of restart, never
- * needed for correctness.  A refused condition (another agent wrote a newer
- * checkpoint: two agents on one pipeline) is logged, not fatal.
+ * (attribute_not_exists(pk) OR lsn0 <= :lsn), one at a time on the
+ * checkpoint's own cdc_http_multi: kinesis_ckpt_flush() never blocks the
+ * loop (it starts a round of writes at most every flush_every_ms and drives
+ * the one in flight), except when forced (the transport's flush and close),
+ * which waits for the round up to 10 s.  A failed write is returned
+ * (retryable) and the next round writes the newest state anyway: a
+ * checkpoint is an optimisation of restart, never needed for correctness.
+ * A refused condition (another agent wrote a newer checkpoint: two agents on
+ * one pipeline) is logged, not fatal.
  *
  * @locality the agent's loop.
  */
@@ -107,11 +110,12 @@ void kinesis_ckpt_note(kin_ckpt *k, const char *stream, const char *shard, cdc_p
                        const char *seqno);
 
 /*
- * Writes the shards noted since the last write, when force or when
- * flush_every_ms passed since the last write.  written: the newest position
- * write() has accepted so far (see the top).  @returns 0 (also when nothing
- * was due), or -1 with err set (the state stays changed: the next call
- * writes it again).
+ * Writes the shards noted since their last write (see the top): call it
+ * from the loop as often as convenient (it starts a round at most every
+ * flush_every_ms and otherwise only drives the request in flight), and with
+ * force at the transport's flush.  written: the newest position write() has
+ * accepted so far.  @returns 0, or -1 with err set when a write failed (the
+ * shard stays changed: a later round writes it again; not fatal).
  */
 int kinesis_ckpt_flush(kin_ckpt *k, cdc_pos written, bool force, cdc_err *err);
 

@@ -79,13 +79,16 @@ void        kin_resume_free(kin_resume *r);   /* NULL is a no-op */
 
 /*
  * Is the record write() is about to send for an event already in the stream?
- * stream: its stream's name; pkey: its partition key; data/len: its data
- * exactly as it would be sent (len 0: a tombstone).  A "yes" consumes one
- * held copy: call it ONCE per event (at its first write, not again when
- * write() is retried after CDC_E_QUEUE_FULL).  r NULL or empty: false, cheap.
+ * stream: its stream's name; lsn: the event's own LSN (cdc_event.lsn, what
+ * source.lsn shows; 0: unknown); pkey: its partition key; data/len: its data
+ * exactly as it would be sent (len 0: a tombstone).  Only events whose LSN
+ * is among those read at start are parsed: for the others the answer is a
+ * hash lookup.  A "yes" consumes one held copy: call it ONCE per event (at
+ * its first write, not again when write() is retried after
+ * CDC_E_QUEUE_FULL).  r NULL or empty: false, cheap.
  */
-bool kin_resume_has(kin_resume *r, const char *stream, const char *pkey, size_t pklen,
-                    const void *data, size_t len);
+bool kin_resume_has(kin_resume *r, const char *stream, uint64_t lsn, const char *pkey,
+                    size_t pklen, const void *data, size_t len);
 
 /* Held copies not yet matched by kin_resume_has (0 once the replay is past them). */
 size_t kin_resume_left(const kin_resume *r);

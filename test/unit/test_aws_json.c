@@ -315,6 +315,10 @@ static const struct refusal {
            "been\\n'POST\\n/\\n\\nx-amz-security-token:" TOKEN "\\n'\\n\\nThe String-to-Sign "
            "should have been ...\"}", CDC_AWS_FINAL, CDC_E_CONFIG, "InvalidSignatureException",
       "signing method." },
+    { 403, "<?xml version=\"1.0\"?><ErrorResponse><Error><Code>SignatureDoesNotMatch</Code>"
+           "<Message>The request signature we calculated does not match the signature you "
+           "provided.</Message></Error></ErrorResponse>", CDC_AWS_FINAL, CDC_E_CONFIG,
+      "SignatureDoesNotMatch", "does not match the signature" },
     { 429, "{\"message\":\"Too Many Requests\"}", CDC_AWS_RETRY, CDC_E_QUEUE_FULL, "",
       "Too Many Requests" },
 };

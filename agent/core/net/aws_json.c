@@ -123,6 +123,26 @@ set_code(cdc_aws_result *res, const char *type)
     res->code[n] = '\0';
 }
 
+/* The text of the first <tag>...</tag> of an XML body into out (no entity decoding). */
+static bool
+xml_text(const char *body, size_t len, const char *tag, char *out, size_t n)
+{
+    char        open[32], close[32];
+    const char *a, *b;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    a = memmem(body, len, open, strlen(open));
+    if (a == NULL)
+        return false;
+    a += strlen(open);
+    b = memmem(a, len - (size_t) (a - body), close, strlen(close));
+    if (b == NULL)
+        return false;
+    snprintf(out, n, "%.*s", (int) (b - a), a);
+    return out[0] != '\0';
+}
+
 void
 cdc_aws_json_classify(long status, bool answered, bool broken_setup, const char *body,
                       size_t body_len, cdc_aws_result *res)
@@ -160,6 +180,13 @@ cdc_aws_json_classify(long status, bool answered, bool broken_setup, const char 
         if (type)
             set_code(res, type);
         if (msg)
+            one_line(res->message, sizeof(res->message), msg, strlen(msg));
+    } else if (body && body_len > 0 && xml_text(body, body_len, "Code", res->code,
+                                                sizeof(res->code))) {
+        /* an XML ErrorResponse (moto's authentication errors, some proxies) */
+        char msg[sizeof(res->message)];
+
+        if (xml_text(body, body_len, "Message", msg, sizeof(msg)))
             one_line(res->message, sizeof(res->message), msg, strlen(msg));
     } else if (body && body_len > 0) {
         char tmp[120];

@@ -637,6 +637,9 @@ kinesis_ckpt_items(const kin_ckpt *k, const kin_ckpt_item **items)
 {
     kin_ckpt *m = (kin_ckpt *) k;
 
+    *items = NULL;
+    if (k == NULL)
+        return 0;
     free(m->view);
     m->view = cdc_xcalloc(k->n ? k->n : 1, sizeof(*m->view));
     for (size_t i = 0; i < k->n; i++)

@@ -121,7 +121,7 @@ int kinesis_ckpt_flush(kin_ckpt *k, cdc_pos written, bool force, cdc_err *err);
 
 /* ---- for resume --------------------------------------------------------- */
 
-/* The loaded items of this pipeline (their count; *items borrowed from k). */
+/* The loaded items of this pipeline (their count; *items borrowed from k); k NULL: 0. */
 size_t kinesis_ckpt_items(const kin_ckpt *k, const kin_ckpt_item **items);
 
 /*

@@ -849,6 +849,35 @@ parse_file(cfg_ctx *c, const cfg_table *t, void *obj)
     return rc;
 }
 
+/*
+ * With transport_mode pubsub or kinesis the platform's wal_reader block names
+ * the slot and the publication (the platform's own WAL reader reads it there):
+ * the capture side uses them, like source.* with kafka and direct.  What
+ * source.* said is replaced, and the log says so when it differed.
+ */
+static void
+apply_wal_reader(cdc_config *cfg)
+{
+    cfg_source           *src = &cfg->pipeline.source;
+    const cfg_wal_reader *w = &cfg->platform.wal_reader;
+
+    if (cfg->platform.transport_mode != CFG_TRANSPORT_PUBSUB &&
+        cfg->platform.transport_mode != CFG_TRANSPORT_KINESIS)
+        return;
+    if (strcmp(src->slot_name, w->slot_name) != 0 ||
+        strcmp(src->publication_name, w->publication_name) != 0)
+        log_info("config", "transport_mode %s: slot %s and publication %s come from %s's "
+                 "wal_reader (the pipeline's source.slot_name %s and source.publication_name "
+                 "%s are not used)", cfg_transport_mode_name(cfg->platform.transport_mode),
+                 w->slot_name, w->publication_name,
+                 cfg->platform_path ? cfg->platform_path : "platform.yaml", src->slot_name,
+                 src->publication_name);
+    free(src->slot_name);
+    free(src->publication_name);
+    src->slot_name = cdc_xstrdup(w->slot_name);
+    src->publication_name = cdc_xstrdup(w->publication_name);
+}
+
 int
 cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_path, cdc_err *err)
 {
@@ -875,6 +904,7 @@ cfg_parse(cdc_config *cfg, const char *pipeline_path, const char *platform_path,
     c.retry = &cfg->platform.retry;
     if (parse_file(&c, &cfg_pipeline_table, &cfg->pipeline) != 0)
         goto fail;
+    apply_wal_reader(cfg);
     return 0;
 fail:
     cfg_free(cfg);

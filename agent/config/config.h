@@ -237,6 +237,8 @@ typedef struct cfg_pubsub {
     char *group_id;
     int   max_outstanding_messages;
     int   max_delivery_attempts;
+    int   serialization;            /* cfg_serialization; json by default, as Debezium Server */
+    bool  json_schemas_enable;
 } cfg_pubsub;
 
 typedef struct cfg_kinesis {
@@ -250,6 +252,8 @@ typedef struct cfg_kinesis {
     char  *dlq_stream_suffix;
     int    dlq_shard_count;
     int    checkpoint_ttl_seconds;
+    int    serialization;           /* cfg_serialization; json by default, as Debezium Server */
+    bool   json_schemas_enable;
 } cfg_kinesis;
 
 typedef struct cfg_wal_reader {

@@ -622,6 +622,13 @@ static const cfg_key platform_keys[] = {
     { .name = "pubsub.max_delivery_attempts", .type = CFG_INT,
       .off = PF(pubsub.max_delivery_attempts), .def = "5", .range = "1..",
       .desc = "Deliveries before the dead-letter topic." },
+    { .name = "pubsub.serialization", .type = CFG_ENUM, .off = PF(pubsub.serialization),
+      .def = "json", .choices = serializations,
+      .desc = "json (Debezium Server's default) or avro (Confluent framing; the schemas are "
+              "registered with kafka.schema_registry_url)." },
+    { .name = "pubsub.json_schemas_enable", .type = CFG_BOOL,
+      .off = PF(pubsub.json_schemas_enable), .def = "false",
+      .desc = "With serialization json: wrap records as {schema, payload}." },
 
     { .name = "kinesis", .type = CFG_SECTION, .desc = "Amazon Kinesis transport." },
     { .name = "kinesis.region", .type = CFG_STR, .off = PF(kinesis.region), .def = "us-east-1",
@@ -648,9 +655,17 @@ static const cfg_key platform_keys[] = {
     { .name = "kinesis.checkpoint_ttl_seconds", .type = CFG_INT,
       .off = PF(kinesis.checkpoint_ttl_seconds), .def = "604800", .range = "0..",
       .desc = "Checkpoint TTL; 0 = none." },
+    { .name = "kinesis.serialization", .type = CFG_ENUM, .off = PF(kinesis.serialization),
+      .def = "json", .choices = serializations,
+      .desc = "json (Debezium Server's default) or avro (Confluent framing; the schemas are "
+              "registered with kafka.schema_registry_url)." },
+    { .name = "kinesis.json_schemas_enable", .type = CFG_BOOL,
+      .off = PF(kinesis.json_schemas_enable), .def = "false",
+      .desc = "With serialization json: wrap records as {schema, payload}." },
 
     { .name = "wal_reader", .type = CFG_SECTION,
-      .desc = "The platform's WAL reader for pubsub/kinesis; cdcagent reads source.* instead." },
+      .desc = "With transport_mode pubsub or kinesis: the slot and publication (they replace "
+              "source.slot_name and source.publication_name) and the publish batches." },
     { .name = "wal_reader.publication_name", .type = CFG_STR,
       .off = PF(wal_reader.publication_name), .def = "cdc_publication", .desc = "Publication." },
     { .name = "wal_reader.slot_name", .type = CFG_STR, .off = PF(wal_reader.slot_name),
@@ -659,10 +674,11 @@ static const cfg_key platform_keys[] = {
       .off = PF(wal_reader.status_interval_seconds), .def = "10.0", .range = ">0",
       .desc = "Standby status interval." },
     { .name = "wal_reader.batch_size", .type = CFG_INT, .off = PF(wal_reader.batch_size),
-      .def = "100", .range = "1..", .desc = "Events per batch." },
+      .def = "100", .range = "1..",
+      .desc = "Messages per publish request (capped at the service's limit)." },
     { .name = "wal_reader.batch_timeout_seconds", .type = CFG_DOUBLE,
       .off = PF(wal_reader.batch_timeout_seconds), .def = "1.0", .range = ">0",
-      .desc = "Longest wait for a full batch." },
+      .desc = "Longest an open publish batch waits to fill." },
     { .name = "wal_reader.max_retries", .type = CFG_INT, .off = PF(wal_reader.max_retries),
       .def = "0", .range = "0..", .desc = "Reconnect attempts; 0 = unlimited." },
 

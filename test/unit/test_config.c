@@ -516,8 +516,9 @@ START_TEST(deploy_example_values)
                             FIX("deploy_platform_pubsub.yaml"), &err) == 0, "%s", err.msg);
     ck_assert_str_eq(cfg.pipeline.source.host, "db.example");
     ck_assert_str_eq(cfg.pipeline.source.password, "supersecret");
-    ck_assert_str_eq(cfg.pipeline.source.slot_name, "orders_cdc_slot");
-    ck_assert_str_eq(cfg.pipeline.source.publication_name, "orders_pub");
+    /* transport_mode pubsub: the platform's wal_reader names the slot and publication */
+    ck_assert_str_eq(cfg.pipeline.source.slot_name, "cdc_slot");
+    ck_assert_str_eq(cfg.pipeline.source.publication_name, "cdc_publication");
     ib = &cfg.pipeline.sinks[0].iceberg;
     ck_assert_str_eq(ib->write_mode, "upsert");
     ck_assert_str_eq(ib->s3_secret_access_key, "minio123");
@@ -710,6 +711,11 @@ START_TEST(every_key_is_read)
         ck_assert_msg(differs, "sink key %s not read from pipeline_all.yaml", k->name);
     }
     ck_assert_str_eq(all.pipeline.source.tables[1], "\"Sales\".\"Order Items\"");
+    /* transport_mode pubsub: the capture side takes wal_reader's slot and publication */
+    ck_assert_str_eq(all.pipeline.source.slot_name, "wal_slot");
+    ck_assert_str_eq(all.pipeline.source.publication_name, "wal_pub");
+    ck_assert_int_eq(all.platform.pubsub.serialization, CFG_SERIALIZATION_AVRO);
+    ck_assert_int_eq(def.platform.kinesis.serialization, CFG_SERIALIZATION_JSON);
     ck_assert_int_eq(all.platform.kafka.properties.n, 2);
     ck_assert_str_eq(all.platform.kafka.properties.items[0].key, "linger.ms");
     ck_assert_str_eq(all.platform.kafka.properties.items[0].value, "5");

@@ -43,9 +43,14 @@ size_t dest_keyq_bytes(const dest_keyq *q);
 /* Keys busy (a unit in flight) or held (waiting for a retry). */
 size_t dest_keyq_busy(const dest_keyq *q);
 size_t dest_keyq_held(const dest_keyq *q);
+/* Keys alive: with items waiting, busy or held (a key with none of these is
+   freed at once, so memory is bounded by what waits plus what is in flight). */
+size_t dest_keyq_keys(const dest_keyq *q);
 
 /* The oldest ready key at now_ms (items waiting, not busy, not held past
-   now_ms), marked busy; NULL when none. */
+   now_ms), marked busy; NULL when none.  Held keys due at now_ms become ready
+   first, AHEAD of the keys already ready (earliest retry time first): their
+   items are the oldest waiting. */
 dest_keyq_key *dest_keyq_next(dest_keyq *q, int64_t now_ms);
 
 /* The key's bytes (stable while the key exists: until done with no items left). */
@@ -56,14 +61,19 @@ void *dest_keyq_peek(const dest_keyq_key *k, size_t *bytes);
 /* Takes the key's first waiting item (now in flight with the key's unit). */
 void *dest_keyq_take(dest_keyq *q, dest_keyq_key *k);
 
-/* The busy key's unit succeeded: the key is free (ready again if items wait). */
+/* The busy key's unit succeeded: the key is free (ready again if items wait,
+   at the back of the ready keys). */
 void dest_keyq_done(dest_keyq *q, dest_keyq_key *k);
 /* Gives a busy key back without sending anything (nothing was taken, or the
-   caller puts back what it took with dest_keyq_retry). */
+   caller puts back what it took with dest_keyq_retry).  The key keeps its
+   place at the FRONT of the ready keys: the next dest_keyq_next returns it. */
 void dest_keyq_release(dest_keyq *q, dest_keyq_key *k);
 /* The busy key's unit failed: items[0..n) (in their original order, as
    taken) go back to the head of the key, and the key is held until
-   retry_at_ms (monotonic).  The caller keeps ownership of nothing. */
+   retry_at_ms (monotonic).  The caller keeps ownership of nothing.  bytes
+   may be NULL (all 0); retry_at_ms <= now retries at the next dest_keyq_next.
+   The key is held even when n is 0 and nothing waits (items pushed before
+   retry_at_ms wait for it too). */
 void dest_keyq_retry(dest_keyq *q, dest_keyq_key *k, void **items, const size_t *bytes, size_t n,
                      int64_t retry_at_ms);
 

@@ -278,7 +278,7 @@ struct kin_resume {
     smap             lsns;      /* the source.lsn of every identity read (decimal) */
     size_t           left;
     kin_ident_state *wstate;    /* write()'s side: the deletes it has seen */
-    size_t           nread, nident, navro, nforeign;
+    size_t           nread, nident, navro, nforeign, norphan;
     bool             avro_logged;
 };
 
@@ -448,7 +448,12 @@ take(loader *L, const char *stream, json_t *rec)
         L->r->navro++;
         break;
     default:
-        L->r->nforeign++;
+        /* A tombstone whose delete is before where the read began: the pair was made
+           durable before the checkpoint, so neither is sent again; not another tool's. */
+        if (L->data.len == 0)
+            L->r->norphan++;
+        else
+            L->r->nforeign++;
         break;
     }
 }
@@ -635,9 +640,9 @@ kin_resume_load(const kin_resume_conf *c, cdc_dest *d, cdc_err *err)
     if (L.collect)
         log_info(RES_FAC, "resume: %zu record(s) read after the checkpoints, %zu identified "
                  "(kept to skip what PostgreSQL sends again after the slot's position " CDC_LSN_FMT
-                 ": %zu), %zu Avro, %zu not ours",
-                 L.r->nread, L.r->nident, CDC_LSN_ARGS(c->resume_lsn), L.r->left, L.r->navro,
-                 L.r->nforeign);
+                 ": %zu), %zu tombstone(s) of deletes before the checkpoints, %zu Avro, "
+                 "%zu not ours", L.r->nread, L.r->nident, CDC_LSN_ARGS(c->resume_lsn),
+                 L.r->left, L.r->norphan, L.r->navro, L.r->nforeign);
     if (L.r->navro > 0)
         log_warn(RES_FAC, "resume: %zu Avro record(s) cannot be identified without their "
                  "schemas: events in flight at the last stop may be written again "

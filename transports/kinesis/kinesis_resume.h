@@ -34,11 +34,28 @@
  * once ("at-least-once after a restart with Avro"), and never skipped: a
  * restart may write again the events in flight at the crash.
  *
+ * A tombstone whose delete precedes where the read began (the pair was
+ * durable before the checkpoint, so neither comes again) is only counted.
  * Anything else (records another tool wrote that are not Debezium values)
  * sets holds_foreign.  The destination's newest_held is the newest position
  * the checkpoint items name, or the newest source.lsn read (a lower bound of
  * its commit position) with seq 0; held_unordered is set whenever anything
  * is held (shards fill independently).
+ *
+ * How the write path uses it (with kinesis_ckpt.h):
+ *     open:        ckpt = kinesis_ckpt_open(ddb, &conf, err); keep env->resume_lsn
+ *     resume_from: *last_done = {0,0}; r = kin_resume_load(&rc, d, err)
+ *     write:       after encoding, before queueing:
+ *                    if (kin_resume_has(r, stream, ev->lsn, pkey, pklen, value, len))
+ *                        { t = dest_acks_push(&acks, ev->pos); dest_acks_done(&acks, t);
+ *                          return 0; }          -- already there: done at once
+ *                    written = ev->pos           -- newest accepted
+ *     a record's SequenceNumber: kinesis_ckpt_note(ckpt, stream, shard, pos, seqno)
+ *                    (not for dead-letter streams)
+ *     progress:    kinesis_ckpt_flush(ckpt, written, false, &e)  (never blocks)
+ *     flush:       kinesis_ckpt_flush(ckpt, written, true, err) once nothing waits
+ *     close:       kin_resume_free(r); kinesis_ckpt_close(ckpt)
+ * (test/integration/538 passed with exactly this wiring on i19-kinesis + i19-enc.)
  *
  * @locality the agent's loop; kin_resume_load blocks (start-up only).
  */

@@ -9,7 +9,9 @@
 # snapshot rows sharing the consistent point, a logical message, a record of another tool)
 # is read back; every event is found once (a second ask says no), new ones are not; with a
 # checkpoint only the records after it are read, and a checkpoint whose position the slot
-# will send again is not used.
+# will send again is not used.  Faults (aws_faults.py): DescribeTable throttled, PutItem
+# failing (logged once, written once DynamoDB answers), GetRecords throttled, garbage from
+# GetShardIterator, a dropped ListShards: retried through aws_json, nothing missed.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
@@ -175,4 +177,38 @@ expect_contains "logged per stream" "$(cat "$T/r2.err")" "$nshards from their ch
 out=$("$DRIVE" resume "$TB" pipe9 1200 cdc-public-t1 </dev/null 2>/dev/null)
 expect_eq "a checkpoint at the slot's position is not used: everything read" \
     "$(head -1 <<<"$out" | sed 's/ ident.*//')" "loaded read=38"
+
+# ------------------------------------------------------------ faults (test/lib/aws_faults.py)
+FP=$(free_port)
+moto_faults_start "$MDIR" "$FP"
+moto_fault "$FP" '[{"match":"DescribeTable","fault":"throttle","times":2},
+                   {"match":"PutItem","fault":"http","status":500,"times":0}]' >/dev/null
+rm -f "$T/go"
+{ printf '%s\n' "note cdc-public-f shardId-000000000000 4" "step 1300 0" "step 1300 0"
+  while [ ! -f "$T/go" ]; do sleep 0.1; done
+  printf '%s\n' "step 1300 0" "start cdc-public-f shardId-000000000000 2000"; } | \
+    "$DRIVE" ckpt "$TB" pipe5 0 >"$T/f1.out" 2>"$T/f1.err" &
+f1=$!
+for _ in $(seq 100); do [ "$(grep -c '^error' "$T/f1.out" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+moto_fault "$FP" '[]' >/dev/null
+touch "$T/go"
+wait "$f1"
+expect_eq "DescribeTable throttled twice: opened; PutItem failing: error, then written" \
+    "$(sed 's/^error dynamodb PutItem at .*: HTTP 500 InternalFailure.*/error 500/' "$T/f1.out")" \
+    "opened $TB
+error 500
+error 500
+ok
+4"
+expect_eq "the failure logged once, the recovery once" \
+    "$(grep -c 'checkpoint table.*HTTP 500' "$T/f1.err"):$(grep -c ': written again$' "$T/f1.err")" "1:1"
+moto_fault "$FP" '[{"match":"GetRecords","fault":"throttle","times":3},
+                   {"match":"GetShardIterator","fault":"garbage","times":1},
+                   {"match":"ListShards","fault":"drop","times":1}]' >/dev/null
+out=$("$DRIVE" resume - pipe9 400 cdc-public-t1 </dev/null 2>/dev/null)
+expect_eq "resume through throttling, garbage and a dropped connection: everything read" \
+    "$(head -1 <<<"$out" | sed 's/ ident.*//')" "loaded read=38"
+expect_eq "... every fault was hit" "$(curl -sf "http://127.0.0.1:$FP/__faults" | python3 -c '
+import json, sys; print([r["hits"] for r in json.load(sys.stdin)["rules"]])')" "[3, 1, 1]"
+moto_faults_stop "$MDIR"
 done_testing

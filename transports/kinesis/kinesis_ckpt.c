@@ -35,6 +35,7 @@ struct kin_ckpt {
     kin_ckpt_item *view;        /* kinesis_ckpt_items(): copies of sh[].item */
     int64_t        last_flush_ms;
     bool           warned_condition;
+    bool           failing;     /* the last write failed (logged once) */
     /* the one PutItem in flight (kinesis_ckpt_flush drives it without blocking) */
     cdc_http_multi *multi;
     cdc_http_xfer  *x;
@@ -540,10 +541,11 @@ put_done(kin_ckpt *k, cdc_err *err)
 {
     ckpt_shard    *s = &k->sh[k->put_ix];
     cdc_aws_result res = { 0 };
+    cdc_err        e;
     int            rc = 0;
 
     k->in_flight = false;
-    if (cdc_aws_json_finish(k->ddb, &k->call, cdc_http_xfer_resp(k->x), &res, err) == 0) {
+    if (cdc_aws_json_finish(k->ddb, &k->call, cdc_http_xfer_resp(k->x), &res, &e) == 0) {
         s->item = k->put_item;
     } else if (strcmp(res.code, "ConditionalCheckFailedException") == 0) {
         /* a newer checkpoint is there: another agent on this pipeline? */
@@ -556,7 +558,18 @@ put_done(kin_ckpt *k, cdc_err *err)
         s->item = k->put_item;
     } else {
         rc = -1;
+        if (err)
+            *err = e;
         k->round = false;       /* the next round after flush_every_ms */
+        if (!k->failing)
+            log_warn(CKPT_FAC, "checkpoint table %s: %s; the checkpoints are written again "
+                     "when DynamoDB answers (records are not held back: a checkpoint only "
+                     "shortens the read at restart)", k->table, e.msg);
+        k->failing = true;
+    }
+    if (rc == 0 && k->failing) {
+        log_info(CKPT_FAC, "checkpoint table %s: written again", k->table);
+        k->failing = false;
     }
     if (rc == 0 && strcmp(s->noted, k->put_item.gen[0].seqno) == 0)
         s->dirty = false;
@@ -568,6 +581,8 @@ put_done(kin_ckpt *k, cdc_err *err)
 static int
 step(kin_ckpt *k, cdc_pos written, cdc_err *err)
 {
+    cdc_err e;
+
     if (k->in_flight) {
         cdc_http_multi_perform(k->multi);
         if (cdc_http_multi_done(k->multi) == NULL)
@@ -583,8 +598,14 @@ step(kin_ckpt *k, cdc_pos written, cdc_err *err)
         if (!k->sh[i].dirty)
             continue;
         k->next = i + 1;
-        if (put_start(k, i, written, err) < 0) {
+        if (put_start(k, i, written, &e) < 0) {
             k->round = false;
+            if (!k->failing)
+                log_warn(CKPT_FAC, "checkpoint table %s: %s; tried again later", k->table,
+                         e.msg);
+            k->failing = true;
+            if (err)
+                *err = e;
             return -1;
         }
         cdc_http_multi_perform(k->multi);

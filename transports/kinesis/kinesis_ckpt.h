@@ -115,7 +115,9 @@ void kinesis_ckpt_note(kin_ckpt *k, const char *stream, const char *shard, cdc_p
  * flush_every_ms and otherwise only drives the request in flight), and with
  * force at the transport's flush.  written: the newest position write() has
  * accepted so far.  @returns 0, or -1 with err set when a write failed (the
- * shard stays changed: a later round writes it again; not fatal).
+ * shard stays changed: a later round writes it again; not fatal).  The
+ * checkpoint logs the first failure and the recovery itself: the caller need
+ * not log each -1.
  */
 int kinesis_ckpt_flush(kin_ckpt *k, cdc_pos written, bool force, cdc_err *err);
 

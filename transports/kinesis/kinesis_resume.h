@@ -100,9 +100,10 @@ void        kin_resume_free(kin_resume *r);   /* NULL is a no-op */
  * source.lsn shows; 0: unknown); pkey: its partition key; data/len: its data
  * exactly as it would be sent (len 0: a tombstone).  Only events whose LSN
  * is among those read at start are parsed: for the others the answer is a
- * hash lookup.  A "yes" consumes one held copy: call it ONCE per event (at
- * its first write, not again when write() is retried after
- * CDC_E_QUEUE_FULL).  r NULL or empty: false, cheap.
+ * hash lookup.  A "yes" consumes one held copy, so a "yes" must end the
+ * event's write (done at once, as in the usage above); a "no" may be asked
+ * again (a write retried after CDC_E_QUEUE_FULL).  r NULL or empty: false,
+ * cheap.
  */
 bool kin_resume_has(kin_resume *r, const char *stream, uint64_t lsn, const char *pkey,
                     size_t pklen, const void *data, size_t len);

@@ -178,6 +178,22 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
                         .stop_on_incompatible = c->stop_on_incompatible_schema };
     if ((k->enc = sch_msg_enc_new(&mc, err)) == NULL)
         goto fail;
+    cdc_aws_json_conf kc = { .provider = k->aws, .service = "kinesis", .json_version = "1.1",
+                             .target_prefix = CDC_AWS_KINESIS_TARGET, .endpoint = k->endpoint,
+                             .region = k->region, .timeout_ms = KIN_CALL_MS };
+    cdc_aws_json_conf dc = { .provider = k->aws, .service = "dynamodb", .json_version = "1.0",
+                             .target_prefix = CDC_AWS_DYNAMODB_TARGET, .region = k->region,
+                             .timeout_ms = KIN_CALL_MS };
+    if ((k->kj = cdc_aws_json_new(&kc, err)) == NULL || (k->ddb = cdc_aws_json_new(&dc, err)) == NULL)
+        goto fail;
+    k->resume_lsn = env ? env->resume_lsn : 0;
+    k->tstreams = c->ntables > 0 ? cdc_xcalloc((size_t) c->ntables, sizeof(*k->tstreams)) : NULL;
+    for (int i = 0; i < c->ntables; i++) {
+        char name[300];
+
+        if (kin_table_stream(k, c->tables[i], name, sizeof(name)))
+            k->tstreams[k->ntstreams++] = cdc_xstrdup(name);
+    }
     if (env && env->replay_only)
         return 0;
     log_info(KIN_FAC, "%s, region %s (from %s), %s records, up to %d requests of %d records "
@@ -186,18 +202,22 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
              k->dlq_enabled ? k->dlq_suffix : "off");
     if (kin_check_start(k, err) < 0)
         goto fail;
-    for (int i = 0; i < c->ntables && !k->st.failing; i++) {
-        char        name[300];
-        kin_stream *st;
+    for (int i = 0; i < k->ntstreams && !k->st.failing; i++) {
+        kin_stream *st = kin_stream_get(k, k->tstreams[i], false);
 
-        if (!kin_table_stream(k, c->tables[i], name, sizeof(name)))
-            continue;
-        st = kin_stream_get(k, name, false);
         if (kin_stream_ensure(k, st, err) < 0) {
             if (err->code != CDC_E_CONN && err->code != CDC_E_TIMEOUT)
                 goto fail;
             log_warn(KIN_FAC, "%s; trying again at its first record", err->msg);
         }
+    }
+    kin_ckpt_conf cc = { .table = c->checkpoint_table,
+                         .pipeline_id = c->pipeline_id ? c->pipeline_id
+                                        : env && env->pipeline_id ? env->pipeline_id : "cdcagent",
+                         .ttl_s = c->checkpoint_ttl_s };
+    if ((k->ckpt = kinesis_ckpt_open(k->ddb, &cc, err)) == NULL) {
+        cdc_err_wrap(err, "kinesis: checkpoint table");
+        goto fail;
     }
     return 0;
 fail:
@@ -205,12 +225,23 @@ fail:
     return -1;
 }
 
+/*
+ * What the streams already hold of what PostgreSQL sends again (kinesis_resume.c reads
+ * each shard forward from its checkpoint); write() skips exactly those events.
+ */
 static int
 kin_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
 {
-    (void) d;
-    (void) err;
+    kinesis        *k = d->impl;
+    kin_resume_conf rc = { .kinesis = k->kj, .ckpt = k->ckpt,
+                           .streams = (const char *const *) k->tstreams,
+                           .nstreams = k->ntstreams, .dlq_suffix = k->dlq_suffix,
+                           .resume_lsn = k->resume_lsn };
+
     last_done->lsn = last_done->seq = 0;
+    kin_resume_free(k->resume);
+    if ((k->resume = kin_resume_load(&rc, d, err)) == NULL)
+        return cdc_err_wrap(err, "kinesis: reading back what the streams hold");
     return 0;
 }
 
@@ -339,6 +370,15 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         return cdc_err_wrap(err, "kinesis: stream %s", name);
     }
     pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    if (kin_resume_has(k->resume, name, ev->lsn, pkey, pklen, m.null_value ? NULL : m.value,
+                       m.null_value ? 0 : m.value_len)) {
+        /* already in the stream (written before a crash): done at once */
+        uint64_t t = dest_acks_push(&k->acks, ev->pos);
+
+        dest_acks_done(&k->acks, t);
+        k->nskipped++;
+        return 0;
+    }
     size = (m.null_value ? 0 : m.value_len) + pklen;
     to = st;
     rec = cdc_xcalloc(1, sizeof(*rec));
@@ -395,6 +435,7 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         memcpy(qkey + strlen(name) + 1, pkey, pklen);
     dest_keyq_push(k->q, qkey, klen, rec, rec->dlen + rec->pklen);
     free(qkey);
+    k->written = ev->pos;
     k->nrecs++;
     k->bytes += rec->dlen + rec->pklen;
     return kin_pump(k, err);
@@ -419,6 +460,11 @@ kin_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
         return -1;
     if (kin_pump(k, err) < 0)
         return -1;
+    if (k->ckpt) {
+        cdc_err e = { 0 };
+
+        (void) kinesis_ckpt_flush(k->ckpt, k->written, false, &e);  /* logs its failures */
+    }
     *durable = k->acks.durable;
     return 0;
 }
@@ -436,8 +482,14 @@ kin_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
             return -1;
         if (kin_pump(k, err) < 0)
             return -1;
-        if (k->nrecs == 0)
+        if (k->nrecs == 0) {
+            cdc_err e = { 0 };
+
+            /* a checkpoint only shortens the next restart's read: never fails a flush */
+            if (k->ckpt)
+                (void) kinesis_ckpt_flush(k->ckpt, k->written, true, &e);
             return 0;
+        }
         now = cdc_mono_ms();
         if (now >= deadline)
             return cdc_err_set(err, CDC_E_TIMEOUT, "kinesis: %zu records not written within "
@@ -485,11 +537,12 @@ kin_close(cdc_dest *d)
     if (k->nrecs > 0)
         log_warn(KIN_FAC, "closing with %zu records not written (PostgreSQL sends them again "
                  "after the restart)", k->nrecs);
-    if (k->nreq > 0)
+    if (k->nreq > 0 || k->nskipped > 0)
         log_info(KIN_FAC, "%llu records in %llu PutRecords requests, %llu retried (%llu "
-                 "throttled), %llu dead letters", (unsigned long long) k->nput,
-                 (unsigned long long) k->nreq, (unsigned long long) k->nretries,
-                 (unsigned long long) k->nthrottled, (unsigned long long) k->ndlq);
+                 "throttled), %llu dead letters, %llu skipped (already in the stream)",
+                 (unsigned long long) k->nput, (unsigned long long) k->nreq,
+                 (unsigned long long) k->nretries, (unsigned long long) k->nthrottled,
+                 (unsigned long long) k->ndlq, (unsigned long long) k->nskipped);
     while (k->running) {
         kin_req *r = k->running;
 
@@ -514,6 +567,13 @@ kin_close(cdc_dest *d)
     }
     if (k->q)
         dest_keyq_free(k->q, kin_free_item);
+    kin_resume_free(k->resume);
+    kinesis_ckpt_close(k->ckpt);
+    cdc_aws_json_free(k->kj);
+    cdc_aws_json_free(k->ddb);
+    for (int i = 0; i < k->ntstreams; i++)
+        free(k->tstreams[i]);
+    free(k->tstreams);
     cdc_http_multi_free(k->multi);
     cdc_http_xfer_free(k->sync);
     sch_msg_enc_free(k->enc);

@@ -28,9 +28,12 @@
 #include "agent/core/dest/keyq.h"
 #include "agent/core/dest/status.h"
 #include "agent/core/net/aws_creds.h"
+#include "agent/core/net/aws_json.h"
 #include "agent/core/net/http.h"
 #include "schemas/message.h"
 #include "transports/kinesis/kinesis.h"
+#include "transports/kinesis/kinesis_ckpt.h"
+#include "transports/kinesis/kinesis_resume.h"
 
 #define KIN_FAC          "dest.kinesis"
 #define KIN_TARGET       "Kinesis_20131202."
@@ -98,6 +101,13 @@ typedef struct kinesis {
     kin_req          *running;      /* requests in flight (to free them at close) */
     int               inflight;     /* requests running */
     size_t            nrecs, bytes; /* records held (waiting or in flight) and their bytes */
+    cdc_aws_json     *kj, *ddb;     /* Kinesis and DynamoDB clients (resume, checkpoint) */
+    kin_ckpt         *ckpt;         /* the DynamoDB checkpoint table; NULL: replay only */
+    kin_resume       *resume;       /* what the streams held at start */
+    char            **tstreams;     /* the streams of source.tables (resume reads them) */
+    int               ntstreams;
+    uint64_t          resume_lsn;
+    cdc_pos           written;      /* the newest position write() queued */
     uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped;
     int64_t           last_ok_ms;
     dest_status       st;

@@ -160,8 +160,8 @@ kin_retry_rec(kinesis *k, kin_rec *rec, int64_t at_least_ms, int64_t now)
 static void
 kin_ok_rec(kinesis *k, kin_rec *rec, const char *shard, const char *seqno)
 {
-    (void) shard;
-    (void) seqno;
+    if (k->ckpt && !rec->st->dlq && shard && seqno)
+        kinesis_ckpt_note(k->ckpt, rec->st->name, shard, rec->pos, seqno);
     dest_keyq_done(k->q, rec->key);
     dest_acks_done(&k->acks, rec->ticket);
     k->nrecs--;

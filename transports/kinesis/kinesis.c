@@ -168,10 +168,8 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     if ((k->endpoint = cdc_aws_endpoint(k->aws, "kinesis", err)) == NULL)
         goto fail;
     k->label = cdc_http_url_label(k->endpoint);
-    k->url = cdc_xmalloc(strlen(k->endpoint) + 2);
-    sprintf(k->url, "%s/", k->endpoint);
     snprintf(k->stlabel, sizeof(k->stlabel), "kinesis %s", k->label);
-    if ((k->multi = cdc_http_multi_new(err)) == NULL || (k->sync = cdc_http_xfer_new(err)) == NULL)
+    if ((k->multi = cdc_http_multi_new(err)) == NULL)
         goto fail;
 
     sch_msg_conf mc = { .json = k->jopts, .registry = c->registry, .avro = c->avro,
@@ -180,7 +178,7 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         goto fail;
     cdc_aws_json_conf kc = { .provider = k->aws, .service = "kinesis", .json_version = "1.1",
                              .target_prefix = CDC_AWS_KINESIS_TARGET, .endpoint = k->endpoint,
-                             .region = k->region, .timeout_ms = KIN_CALL_MS };
+                             .region = k->region, .timeout_ms = k->timeout_ms };
     cdc_aws_json_conf dc = { .provider = k->aws, .service = "dynamodb", .json_version = "1.0",
                              .target_prefix = CDC_AWS_DYNAMODB_TARGET, .region = k->region,
                              .timeout_ms = KIN_CALL_MS };
@@ -575,12 +573,10 @@ kin_close(cdc_dest *d)
         free(k->tstreams[i]);
     free(k->tstreams);
     cdc_http_multi_free(k->multi);
-    cdc_http_xfer_free(k->sync);
     sch_msg_enc_free(k->enc);
     cdc_aws_provider_free(k->aws);
     dest_acks_free(&k->acks);
     free(k->endpoint);
-    free(k->url);
     free(k->label);
     free(k->region);
     free(k->prefix);

@@ -16,6 +16,7 @@
 #ifndef CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
 #define CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,8 +72,7 @@ typedef struct kin_req {
     kin_rec       **recs;
     int             n, cap;
     size_t          bytes;      /* data + partition keys, for the 5 MiB limit */
-    cdc_buf         body, out;
-    cdc_http_hdrs  *hdrs;
+    cdc_aws_call    call;       /* body, answer, signed lines (agent/core/net/aws_json.h) */
     cdc_http_xfer  *x;
     int64_t         sent_ms;
 } kin_req;
@@ -80,7 +80,6 @@ typedef struct kin_req {
 typedef struct kinesis {
     cdc_aws_provider *aws;
     char             *endpoint;     /* https://kinesis.<region>.amazonaws.com or the override */
-    char             *url;          /* endpoint + "/": what is signed and sent */
     char             *label;        /* the endpoint without credentials, for messages */
     char             *region;
     char             *prefix, *database, *dlq_suffix, *sink_id;
@@ -94,7 +93,6 @@ typedef struct kinesis {
     sch_msg_enc      *enc;
     kin_stream       *streams;
     cdc_http_multi   *multi;
-    cdc_http_xfer    *sync;         /* for synchronous calls */
     dest_keyq        *q;
     dest_acks         acks;
     kin_req          *free_reqs;
@@ -124,17 +122,12 @@ typedef struct kin_answer {
 } kin_answer;
 
 /* kinesis_stream.c */
-/* Signed lines for a call of target ("PutRecords") with body; NULL with err set. */
-cdc_http_hdrs *kin_sign(kinesis *k, const char *target, const void *body, size_t len,
-                        cdc_err *err);
-/* One synchronous call; the body of a 2xx answer into out (may be NULL).
+/* One synchronous call; a 2xx answer's JSON into *out (may be NULL; json_decref it).
    @returns 0 (see *a), or -1 with err set when it could not be made at all. */
-int  kin_call(kinesis *k, const char *target, const char *body, cdc_buf *out, kin_answer *a,
+int  kin_call(kinesis *k, const char *target, const char *body, json_t **out, kin_answer *a,
               cdc_err *err);
 /* s[0..n) as a JSON string (escaped) appended to b. */
 void kin_json_str(cdc_buf *b, const char *s, size_t n);
-/* Parses AWS's error body into a->type and a->msg. */
-void kin_parse_error(const char *body, size_t len, kin_answer *a);
 /* The stream named name (added when new). */
 kin_stream *kin_stream_get(kinesis *k, const char *name, bool dlq);
 /* Makes sure st exists and is ACTIVE (creating it when missing).  @returns 0,

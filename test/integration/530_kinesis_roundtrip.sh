@@ -5,7 +5,7 @@
 # row land as one record each: Data = Debezium's JSON value, PartitionKey = the JsonConverter
 # key text ("default" without a key), a tombstone = empty Data.  Per key the records are in
 # one shard in source order; replaying the stream gives SELECT's rows; a clean restart adds
-# nothing; an existing stream is used as it is.
+# nothing; an existing stream is used as it is; heartbeats go to __debezium-heartbeat-cdc.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
@@ -32,7 +32,7 @@ aws_read() {
 # The keyless table's stream exists already (1 shard): it must be used, not touched.
 aws create-stream cdc-public-nokey 1 >/dev/null
 
-P_TABLES="public.items, public.nokey" write_pipeline
+P_TABLES="public.items, public.nokey" P_SOURCE_EXTRA="heartbeat_interval_ms: 500" write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: kinesis
 health_enabled: false
@@ -132,5 +132,11 @@ done
 sleep 1
 aws_read cdc-public-items "$T/items2.jsonl"
 expect_eq "a clean restart re-sends nothing" "$(line_count "$T/items2.jsonl")" $((WANT + 1))
+aws_read __debezium-heartbeat-cdc "$T/hb.jsonl"
+expect_eq "heartbeats in __debezium-heartbeat-cdc: ServerNameKey, Heartbeat ts_ms" "$(python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+k = json.loads(recs[0]["key"]); v = json.loads(recs[0]["data"])
+print(len(recs) > 0, k["payload"], sorted(v["payload"]))' "$T/hb.jsonl")" "True {'serverName': 'cdc'} ['ts_ms']"
 agent_stop
 done_testing

@@ -439,6 +439,65 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     return kin_pump(k, err);
 }
 
+/*
+ * Debezium's heartbeat record (ServerNameKey, Heartbeat{ts_ms}) in
+ * "__debezium-heartbeat-<prefix>" (Debezium's "__debezium-heartbeat.<prefix>"
+ * named as the platform names streams; created with 1 shard).  Outside the
+ * event stream: no ticket in the ring, not checkpointed, not read back, and a
+ * failed one is counted, never retried or fatal.
+ */
+static int
+kin_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
+{
+    kinesis    *k = d->impl;
+    char        topic[300], name[300], pkey[DEST_KINESIS_MAX_PKEY * 4 + 1];
+    kin_stream *st;
+    kin_rec    *rec;
+    sch_msg     m;
+    size_t      klen;
+    char       *qkey;
+    int64_t     now = cdc_mono_ms();
+
+    if (dest_status_check(&k->st, err) < 0)
+        return -1;
+    if (k->nrecs >= (size_t) k->max_records || k->bytes >= k->max_bytes)
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "kinesis: %zu records wait: heartbeat "
+                           "skipped", k->nrecs);
+    snprintf(topic, sizeof(topic), "%s.%s", KIN_HB_PREFIX, k->prefix);
+    snprintf(name, sizeof(name), "%s-%s", KIN_HB_PREFIX, k->prefix);
+    st = kin_stream_get(k, name, false);
+    st->hb = true;
+    if (!st->ready) {
+        if (now < st->next_try_ms)
+            return cdc_err_set(err, CDC_E_CONN, "kinesis: heartbeat stream %s not ready", name);
+        if (kin_stream_ensure(k, st, err) < 0) {
+            st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
+            return -1;
+        }
+    }
+    if (sch_msg_heartbeat(k->enc, topic, k->prefix, ts_ms, &m, err) < 0)
+        return -1;
+    rec = cdc_xcalloc(1, sizeof(*rec));
+    rec->pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    rec->pkey = cdc_xstrndup(pkey, rec->pklen);
+    if (!m.null_value && m.value_len > 0) {
+        rec->data = cdc_xmalloc(m.value_len);
+        memcpy(rec->data, m.value, m.value_len);
+        rec->dlen = m.value_len;
+    }
+    rec->st = st;
+    rec->ticket = KIN_NO_TICKET;
+    klen = strlen(name) + 1 + rec->pklen;
+    qkey = cdc_xmalloc(klen);
+    memcpy(qkey, name, strlen(name) + 1);
+    memcpy(qkey + strlen(name) + 1, rec->pkey, rec->pklen);
+    dest_keyq_push(k->q, qkey, klen, rec, rec->dlen + rec->pklen);
+    free(qkey);
+    k->nrecs++;
+    k->bytes += rec->dlen + rec->pklen;
+    return kin_pump(k, err);
+}
+
 static int
 kin_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
 {
@@ -513,10 +572,10 @@ kin_health(cdc_dest *d, cdc_health *h)
     dest_status_health(&k->st, h);
     if (h->state == CDC_DEST_OK)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu records in %llu requests, %llu "
-                 "retried (%llu throttled), %llu dead letters, %zu waiting", k->label,
-                 (unsigned long long) k->nput, (unsigned long long) k->nreq,
+                 "retried (%llu throttled), %llu dead letters, %llu skipped, %zu waiting",
+                 k->label, (unsigned long long) k->nput, (unsigned long long) k->nreq,
                  (unsigned long long) k->nretries, (unsigned long long) k->nthrottled,
-                 (unsigned long long) k->ndlq, k->nrecs);
+                 (unsigned long long) k->ndlq, (unsigned long long) k->nskipped, k->nrecs);
 }
 
 static void
@@ -597,5 +656,6 @@ const cdc_dest_ops dest_kinesis_ops = {
     .progress = kin_progress,
     .flush = kin_flush,
     .health = kin_health,
+    .heartbeat = kin_heartbeat,
     .close = kin_close,
 };

@@ -41,6 +41,8 @@
 #define KIN_CALL_MS      10000      /* each synchronous call (describe, create) */
 #define KIN_ACTIVE_MS    120000     /* waiting for a stream created here to be ACTIVE */
 #define KIN_ENSURE_RETRY_MS 2000    /* a stream whose check failed is asked again after */
+#define KIN_NO_TICKET    UINT64_MAX /* a record outside the event stream (a heartbeat) */
+#define KIN_HB_PREFIX    "__debezium-heartbeat"
 
 /* A stream this transport writes (or its dead-letter companion). */
 typedef struct kin_stream {
@@ -48,6 +50,7 @@ typedef struct kin_stream {
     char              *name;
     bool               ready;       /* exists and is writable */
     bool               dlq;         /* a dead-letter stream */
+    bool               hb;          /* the heartbeat stream (1 shard when created) */
     int64_t            next_try_ms; /* not ready: when to ask again */
     struct kin_req    *building;    /* the request being filled (kinesis_put.c) */
 } kin_stream;
@@ -106,7 +109,7 @@ typedef struct kinesis {
     int               ntstreams;
     uint64_t          resume_lsn;
     cdc_pos           written;      /* the newest position write() queued */
-    uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped;
+    uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped, nhb, nhb_lost;
     int64_t           last_ok_ms;
     dest_status       st;
     char              stlabel[300];

@@ -146,6 +146,15 @@ kin_retry_rec(kinesis *k, kin_rec *rec, int64_t at_least_ms, int64_t now)
     size_t         bytes = kin_rec_bytes(rec);
     int64_t        wait;
 
+    if (rec->ticket == KIN_NO_TICKET) {
+        /* a heartbeat carries no change: a failed one is counted, not retried */
+        dest_keyq_done(k->q, key);
+        k->nrecs--;
+        k->bytes -= bytes;
+        k->nhb_lost++;
+        kin_rec_free(rec);
+        return;
+    }
     rec->attempts++;
     wait = cdc_retry_delay_ms(&k->retry, rec->attempts, &k->rng);
     if (at_least_ms > wait)
@@ -158,10 +167,13 @@ kin_retry_rec(kinesis *k, kin_rec *rec, int64_t at_least_ms, int64_t now)
 static void
 kin_ok_rec(kinesis *k, kin_rec *rec, const char *shard, const char *seqno)
 {
-    if (k->ckpt && !rec->st->dlq && shard && seqno)
+    if (k->ckpt && !rec->st->dlq && !rec->st->hb && shard && seqno)
         kinesis_ckpt_note(k->ckpt, rec->st->name, shard, rec->pos, seqno);
     dest_keyq_done(k->q, rec->key);
-    dest_acks_done(&k->acks, rec->ticket);
+    if (rec->ticket != KIN_NO_TICKET)
+        dest_acks_done(&k->acks, rec->ticket);
+    else
+        k->nhb++;
     k->nrecs--;
     k->bytes -= kin_rec_bytes(rec);
     k->nput++;

@@ -161,7 +161,7 @@ kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err)
     kin_answer a;
     int64_t    deadline = 0;
     bool       created = false;
-    int        shards = st->dlq ? k->dlq_shard_count : k->shard_count;
+    int        shards = st->hb ? 1 : st->dlq ? k->dlq_shard_count : k->shard_count;
 
     if (st->ready)
         return 0;

@@ -109,6 +109,7 @@ typedef struct kinesis {
     int               ntstreams;
     uint64_t          resume_lsn;
     cdc_pos           written;      /* the newest position write() queued */
+    bool              tx_on;        /* provide_transaction_metadata */
     uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped, nhb, nhb_lost;
     int64_t           last_ok_ms;
     dest_status       st;

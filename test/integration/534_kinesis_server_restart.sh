@@ -3,7 +3,8 @@
 # same port, empty, as after a restart without persistence).  While it is down (connection
 # refused) the agent waits: the slot does not move and /readyz says why.  When it is back,
 # the streams are gone: the agent creates them again (logged) and the changes made during
-# the outage arrive, per key in order, each once.
+# the outage arrive, per key in order, each once.  max_buffered_messages 20 < the 30 changes:
+# the agent holds at most 20 records and stops reading meanwhile (backpressure).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
@@ -21,6 +22,7 @@ cat >"$T/platform.yaml" <<YAML
 transport_mode: kinesis
 health_enabled: true
 health_port: $HPORT
+max_buffered_messages: 20
 kinesis:
   shard_count: 2
 wal_reader:

@@ -260,13 +260,16 @@ kin_stream_ready_as(kinesis *k, kin_stream *st, bool quiet, cdc_err *err)
 
     if (st->ready)
         return 0;
-    if (now < st->next_try_ms)
+    if (now < st->next_try_ms) {
+        k->stream_wait_ms = st->next_try_ms;    /* flush() waits until then */
         return cdc_err_set(err, CDC_E_QUEUE_FULL, "kinesis: waiting for stream %s: %s",
                            st->name, k->st.lasterr);
+    }
     if (kin_stream_ensure(k, st, err) == 0)
         return 0;
     if (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT) {
         st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
+        k->stream_wait_ms = st->next_try_ms;
         if (dest_status_failing(&k->st, "%s", err->msg))
             log_warn(KIN_FAC, "%s; records wait", err->msg);
         err->code = CDC_E_QUEUE_FULL;
@@ -629,6 +632,15 @@ kin_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
             return -1;
         if (kin_pump(k, err) < 0)
             return -1;
+        now = cdc_mono_ms();
+        if (k->nrecs == 0 && k->stream_wait_ms > now) {
+            /* nothing queued, but write() waits for a stream: do not spin the router */
+            cdc_sleep_ms((k->stream_wait_ms < deadline ? k->stream_wait_ms : deadline) - now);
+            k->stream_wait_ms = 0;
+            if (cdc_mono_ms() >= deadline)
+                return cdc_err_set(err, CDC_E_TIMEOUT, "kinesis: %s", k->st.lasterr);
+            return 0;
+        }
         if (k->nrecs == 0) {
             cdc_err e = { 0 };
 

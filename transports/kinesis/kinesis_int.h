@@ -112,6 +112,7 @@ typedef struct kinesis {
     bool              tx_on;        /* provide_transaction_metadata */
     uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped, nhb, nhb_lost;
     int64_t           last_ok_ms;
+    int64_t           stream_wait_ms;  /* write() waits for a stream until then (flush sleeps) */
     dest_status       st;
     char              stlabel[300];
 } kinesis;

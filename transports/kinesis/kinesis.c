@@ -94,6 +94,47 @@ dest_kinesis_partition_key(const char *key, size_t klen, bool null_key, char *ou
     return 64;
 }
 
+size_t
+dest_kinesis_partition_key_bin(const void *key, size_t klen, char *out, size_t outsz)
+{
+    static const char    al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = key;
+    size_t               n = 0;
+
+    if (klen >= 5 && p[0] == 0) {       /* Confluent framing */
+        p += 5;
+        klen -= 5;
+    }
+    if (klen == 0)
+        return dest_kinesis_partition_key(NULL, 0, true, out, outsz);
+    if ((klen + 2) / 3 * 4 > DEST_KINESIS_MAX_PKEY || (klen + 2) / 3 * 4 >= outsz) {
+        if (outsz < 65)
+            return 0;
+        cdc_sha256_hex(p, klen, out);
+        return 64;
+    }
+    for (size_t i = 0; i < klen; i += 3) {
+        unsigned v = (unsigned) p[i] << 16 | (i + 1 < klen ? (unsigned) p[i + 1] << 8 : 0) |
+                     (i + 2 < klen ? p[i + 2] : 0);
+
+        out[n++] = al[v >> 18 & 63];
+        out[n++] = al[v >> 12 & 63];
+        out[n++] = i + 1 < klen ? al[v >> 6 & 63] : '=';
+        out[n++] = i + 2 < klen ? al[v & 63] : '=';
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* The partition key of a record (JSON text, or Avro bytes: see kinesis.h). */
+static size_t
+kin_pkey(const sch_msg *m, char *out, size_t outsz)
+{
+    if (!m->null_key && m->content_type && strstr(m->content_type, "avro"))
+        return dest_kinesis_partition_key_bin(m->key, m->key_len, out, outsz);
+    return dest_kinesis_partition_key(m->key, m->key_len, m->null_key, out, outsz);
+}
+
 static void kin_close(cdc_dest *d);
 
 /* The stream of a "schema.table" of source.tables; false when it cannot be named. */
@@ -422,7 +463,7 @@ kin_tx_record(kinesis *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_er
             dest_status_fatal(&k->st, "%s", err->msg);
         return -1;
     }
-    pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    pklen = kin_pkey(&m, pkey, sizeof(pkey));
     if (kin_resume_has(k->resume, name, 0, pkey, pklen, m.null_value ? NULL : m.value,
                        m.null_value ? 0 : m.value_len)) {
         dest_acks_done(&k->acks, dest_acks_push(&k->acks, ring_pos));
@@ -481,7 +522,7 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         dest_status_fatal(&k->st, "%s", err->msg);
         return cdc_err_wrap(err, "kinesis: stream %s", name);
     }
-    pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    pklen = kin_pkey(&m, pkey, sizeof(pkey));
     if (kin_resume_has(k->resume, name, ev->lsn, pkey, pklen, m.null_value ? NULL : m.value,
                        m.null_value ? 0 : m.value_len)) {
         /* already in the stream (written before a crash): done at once */
@@ -568,7 +609,7 @@ kin_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     }
     if (sch_msg_heartbeat(k->enc, topic, k->prefix, ts_ms, &m, err) < 0)
         return -1;
-    pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    pklen = kin_pkey(&m, pkey, sizeof(pkey));
     data = kin_copy_value(&m, &dlen);
     kin_queue(k, st, name, false, (cdc_pos) { 0, 0 }, pkey, pklen, data, dlen, KIN_NO_TICKET);
     return kin_pump(k, err);

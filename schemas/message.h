@@ -79,4 +79,60 @@ int sch_msg_heartbeat(sch_msg_enc *e, const char *topic, const char *server_name
 char *sch_msg_bus_name(const cdc_event *ev, const char *prefix, char sep, char *out,
                        size_t outsz);
 
+/*
+ * Transaction metadata (source.provide_transaction_metadata; CONTRACT.md 1.3,
+ * schemas/txmeta.h): a BEGIN record on "{prefix}.transaction" before the
+ * first event of a transaction, the envelope's "transaction" block on each of
+ * its data events, an END record with the counts per table at commit.  The
+ * encoder keeps the count of the current transaction; the bus decides when to
+ * write, as the Kafka transport does:
+ *
+ *   write(ev):    if (tx_on && sch_msg_tx_applies(ev)) {
+ *                     if (sch_msg_tx_due(e, ev->pos.lsn, false)) {
+ *                         sch_msg_tx_record(e, ev->txn, false, txtopic, &m, err); send m;
+ *                         sch_msg_tx_written(e, false);      (only once it was sent)
+ *                     }
+ *                     copy = *ev; copy.tx_block = sch_msg_tx_count(e, ev); ev = &copy;
+ *                 }
+ *                 sch_msg_encode(e, ev, ...)
+ *   commit(txn):  if (tx_on && txn->xid != 0 && txn->begin_lsn != 0)
+ *                     the same for BEGIN with txn->commit_lsn, then for END (end true)
+ *
+ * A write that fails and is retried neither counts twice nor repeats a
+ * record marked written.  The records carry the position headers
+ * cdc.commit_lsn = txn->commit_lsn and cdc.seq = SCH_MSG_SEQ_TX_BEGIN/END
+ * (ordinals no event uses), and cdc.xid.
+ */
+#define SCH_MSG_TX_TOPIC     "transaction"      /* Debezium's topic.transaction default */
+#define SCH_MSG_SEQ_TX_BEGIN (CDC_SEQ_END - 3)
+#define SCH_MSG_SEQ_TX_END   (CDC_SEQ_END - 2)
+
+/* "{prefix}.transaction" with each '.' replaced by sep (as sch_msg_bus_name).  @returns out. */
+char *sch_msg_tx_name(const char *prefix, char sep, char *out, size_t outsz);
+
+/* True when ev takes part: streamed, in a transaction with an xid. */
+bool sch_msg_tx_applies(const cdc_event *ev);
+
+/*
+ * Makes the transaction committing at commit_lsn the one counted (a no-op if
+ * it is already) and @returns whether its BEGIN (end false) or END record is
+ * still to be written.
+ */
+bool sch_msg_tx_due(sch_msg_enc *e, uint64_t commit_lsn, bool end);
+
+/* Marks the current transaction's BEGIN or END record as written (or already held). */
+void sch_msg_tx_written(sch_msg_enc *e, bool end);
+
+/* Counts ev once and @returns its envelope block; NULL for events that get none. */
+const cdc_tx_block *sch_msg_tx_count(sch_msg_enc *e, const cdc_event *ev);
+
+/*
+ * The BEGIN or END record of txn (the current transaction) for `topic`
+ * ("{prefix}.transaction", or its bus name): key {"id"}, value {status, id,
+ * event_count, data_collections, ts_ms} in JSON or Avro (both subjects
+ * registered on first use).  @returns 0, or -1 with err set as sch_msg_encode.
+ */
+int sch_msg_tx_record(sch_msg_enc *e, const cdc_txn *txn, bool end, const char *topic,
+                      sch_msg *m, cdc_err *err);
+
 #endif

@@ -1,6 +1,6 @@
 /*
- * Suite "txmeta": Debezium's transaction metadata as the Kafka transport
- * renders it (transports/kafka/kafka_txmeta.c): the envelope block's counters, the
+ * Suite "txmeta": Debezium's transaction metadata as every bus renders it
+ * (schemas/txmeta.c): the envelope block's counters, the
  * BEGIN/END records in JsonConverter and Avro form, and the order of
  * data_collections, which Debezium takes from a java.util.HashMap.  The
  * expected orders below were printed by OpenJDK 17 (HashMap<String, Long>,
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 static cdc_rel rels[24];
 static char    names[24][32], nsps[24][32];
@@ -30,7 +30,7 @@ rel_named(int i, const char *nsp, const char *name)
 
 /* Counts one insert into nsp.name per entry of tables, in order. */
 static void
-count_all(ktx *t, cdc_txn *txn, const char *const *tables, int n)
+count_all(sch_txm *t, cdc_txn *txn, const char *const *tables, int n)
 {
     for (int i = 0; i < n; i++) {
         const char *dot = strchr(tables[i], '.');
@@ -39,13 +39,13 @@ count_all(ktx *t, cdc_txn *txn, const char *const *tables, int n)
         snprintf(nsps[i], sizeof(nsps[i]), "%.*s", (int) (dot - tables[i]), tables[i]);
         ev.rel = rel_named(i, nsps[i], dot + 1);
         ev.pos = (cdc_pos) { txn->commit_lsn, (uint64_t) i };
-        ck_assert_ptr_nonnull(ktx_count(t, &ev));
+        ck_assert_ptr_nonnull(sch_txm_count(t, &ev));
     }
 }
 
 /* The data_collections names of an END record, space-separated. */
 static char *
-end_order(const ktx *t)
+end_order(const sch_txm *t)
 {
     cdc_buf k = CDC_BUF_INIT, v = CDC_BUF_INIT;
     json_t *j, *arr;
@@ -53,7 +53,7 @@ end_order(const ktx *t)
     json_t *e;
     char   *out = calloc(1, 4096);
 
-    ktx_json(&k, &v, t, true, "1:2", 0, false);
+    sch_txm_json(&k, &v, t, true, "1:2", 0, false);
     j = json_loads((const char *) v.data, 0, NULL);
     ck_assert_ptr_nonnull(j);
     arr = json_object_get(j, "data_collections");
@@ -71,16 +71,16 @@ end_order(const ktx *t)
 static void
 check_order(const char *const *tables, int n, const char *java)
 {
-    ktx     t = { 0 };
+    sch_txm t = { 0 };
     cdc_txn txn = { .xid = 7, .commit_lsn = 1000 };
     char   *got;
 
-    ktx_enter(&t, txn.commit_lsn);
+    sch_txm_enter(&t, txn.commit_lsn);
     count_all(&t, &txn, tables, n);
     got = end_order(&t);
     ck_assert_str_eq(got, java);
     free(got);
-    ktx_free(&t);
+    sch_txm_free(&t);
 }
 
 START_TEST(order_is_java_hashmap_order)
@@ -102,7 +102,7 @@ END_TEST
 /* Past 12 names the table doubles; it never shrinks again (HashMap.clear keeps it). */
 START_TEST(order_after_growth_and_clear)
 {
-    ktx         t = { 0 };
+    sch_txm     t = { 0 };
     cdc_txn     a = { .xid = 7, .commit_lsn = 1000 }, b = { .xid = 8, .commit_lsn = 2000 };
     const char *tables[20];
     char        buf[20][16];
@@ -113,7 +113,7 @@ START_TEST(order_after_growth_and_clear)
         snprintf(buf[i], sizeof(buf[i]), "public.t%d", i);
         tables[i] = buf[i];
     }
-    ktx_enter(&t, a.commit_lsn);
+    sch_txm_enter(&t, a.commit_lsn);
     count_all(&t, &a, tables, 20);
     got = end_order(&t);
     ck_assert_str_eq(got, "public.t14 public.t15 public.t12 public.t13 public.t18 public.t19 "
@@ -121,94 +121,94 @@ START_TEST(order_after_growth_and_clear)
                           "public.t3 public.t6 public.t5 public.t0 public.t10 public.t11 "
                           "public.t2 public.t1");
     free(got);
-    ktx_enter(&t, b.commit_lsn);
+    sch_txm_enter(&t, b.commit_lsn);
     count_all(&t, &b, later, 3);
     got = end_order(&t);
     ck_assert_str_eq(got, "public.t17 public.t5 public.t2");
     free(got);
-    ktx_free(&t);
+    sch_txm_free(&t);
 }
 END_TEST
 
 START_TEST(block_counts_data_events_once)
 {
-    ktx                 t = { 0 };
+    sch_txm             t = { 0 };
     cdc_txn             txn = { .xid = 571, .commit_lsn = 5000 };
     cdc_event           ev = { .op = CDC_OP_CREATE, .txn = &txn, .lsn = 4000 };
     const cdc_tx_block *b;
 
-    ktx_enter(&t, txn.commit_lsn);
+    sch_txm_enter(&t, txn.commit_lsn);
     ev.rel = rel_named(0, "public", "a");
     ev.pos = (cdc_pos) { 5000, 0 };
-    b = ktx_count(&t, &ev);
+    b = sch_txm_count(&t, &ev);
     ck_assert_str_eq(b->id, "571:4000");
     ck_assert_int_eq(b->total_order, 1);
     ck_assert_int_eq(b->data_collection_order, 1);
     /* a write retried after backpressure is the same event */
-    b = ktx_count(&t, &ev);
+    b = sch_txm_count(&t, &ev);
     ck_assert_int_eq(b->total_order, 1);
     /* the tombstone after a delete, a message inside the transaction: no block, not counted */
     ev.op = CDC_OP_TOMBSTONE;
     ev.pos.seq = 1;
-    ck_assert_ptr_null(ktx_count(&t, &ev));
+    ck_assert_ptr_null(sch_txm_count(&t, &ev));
     ev.op = CDC_OP_MESSAGE;
     ev.msg_transactional = true;
     ev.rel = NULL;
     ev.pos.seq = 2;
-    ck_assert_ptr_null(ktx_count(&t, &ev));
+    ck_assert_ptr_null(sch_txm_count(&t, &ev));
     ev.op = CDC_OP_UPDATE;
     ev.rel = rel_named(1, "public", "b");
     ev.pos.seq = 3;
     ev.lsn = 4100;
-    b = ktx_count(&t, &ev);
+    b = sch_txm_count(&t, &ev);
     ck_assert_str_eq(b->id, "571:4100");
     ck_assert_int_eq(b->total_order, 2);
     ck_assert_int_eq(b->data_collection_order, 1);
     ev.rel = rel_named(0, "public", "a");
     ev.pos.seq = 4;
-    b = ktx_count(&t, &ev);
+    b = sch_txm_count(&t, &ev);
     ck_assert_int_eq(b->total_order, 3);
     ck_assert_int_eq(b->data_collection_order, 2);
     /* snapshot rows and non-transactional messages are outside transactions */
     ev.snapshot = "true";
-    ck_assert(!ktx_applies(&ev));
+    ck_assert(!sch_txm_applies(&ev));
     ev.snapshot = NULL;
     ev.op = CDC_OP_MESSAGE;
     ev.msg_transactional = false;
-    ck_assert(!ktx_applies(&ev));
+    ck_assert(!sch_txm_applies(&ev));
     /* the next transaction starts from zero */
-    ktx_enter(&t, 6000);
+    sch_txm_enter(&t, 6000);
     ev.op = CDC_OP_DELETE;
     ev.pos = (cdc_pos) { 6000, 0 };
-    b = ktx_count(&t, &ev);
+    b = sch_txm_count(&t, &ev);
     ck_assert_int_eq(b->total_order, 1);
     ck_assert_int_eq(b->data_collection_order, 1);
-    ktx_free(&t);
+    sch_txm_free(&t);
 }
 END_TEST
 
 START_TEST(json_records)
 {
-    ktx       t = { 0 };
+    sch_txm   t = { 0 };
     cdc_txn   txn = { .xid = 571, .commit_lsn = 5000 };
     cdc_event ev = { .op = CDC_OP_CREATE, .txn = &txn, .lsn = 4000 };
     cdc_buf   k = CDC_BUF_INIT, v = CDC_BUF_INIT;
     json_t   *j;
 
-    ktx_enter(&t, txn.commit_lsn);
-    ktx_json(&k, &v, &t, false, "571:3990", 1714558530123, false);
+    sch_txm_enter(&t, txn.commit_lsn);
+    sch_txm_json(&k, &v, &t, false, "571:3990", 1714558530123, false);
     ck_assert_str_eq((const char *) k.data, "{\"id\":\"571:3990\"}");
     ck_assert_str_eq((const char *) v.data,
                      "{\"status\":\"BEGIN\",\"id\":\"571:3990\",\"event_count\":null,"
                      "\"data_collections\":null,\"ts_ms\":1714558530123}");
     ev.rel = rel_named(0, "public", "a");
     ev.pos = (cdc_pos) { 5000, 0 };
-    ktx_count(&t, &ev);
+    sch_txm_count(&t, &ev);
     ev.pos.seq = 1;
-    ktx_count(&t, &ev);
+    sch_txm_count(&t, &ev);
     cdc_buf_reset(&k);
     cdc_buf_reset(&v);
-    ktx_json(&k, &v, &t, true, "571:5100", 1714558530123, false);
+    sch_txm_json(&k, &v, &t, true, "571:5100", 1714558530123, false);
     ck_assert_str_eq((const char *) v.data,
                      "{\"status\":\"END\",\"id\":\"571:5100\",\"event_count\":2,"
                      "\"data_collections\":[{\"data_collection\":\"public.a\",\"event_count\":2}],"
@@ -216,7 +216,7 @@ START_TEST(json_records)
     /* with schemas: the Connect schema names Debezium uses */
     cdc_buf_reset(&k);
     cdc_buf_reset(&v);
-    ktx_json(&k, &v, &t, true, "571:5100", 1, true);
+    sch_txm_json(&k, &v, &t, true, "571:5100", 1, true);
     j = json_loads((const char *) v.data, 0, NULL);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "schema"), "name")),
@@ -231,7 +231,7 @@ START_TEST(json_records)
     json_decref(j);
     cdc_buf_free(&k);
     cdc_buf_free(&v);
-    ktx_free(&t);
+    sch_txm_free(&t);
 }
 END_TEST
 
@@ -270,7 +270,7 @@ field_str(avro_value_t *rec, const char *name)
 
 START_TEST(avro_records_read_back)
 {
-    ktx                 t = { 0 };
+    sch_txm             t = { 0 };
     cdc_txn             txn = { .xid = 9, .commit_lsn = 5000 };
     cdc_event           ev = { .op = CDC_OP_CREATE, .txn = &txn, .lsn = 4000 };
     cdc_buf             k = CDC_BUF_INIT, v = CDC_BUF_INIT;
@@ -281,22 +281,22 @@ START_TEST(avro_records_read_back)
     size_t              n = 0;
     int64_t             l = 0;
 
-    ktx_enter(&t, txn.commit_lsn);
+    sch_txm_enter(&t, txn.commit_lsn);
     ev.rel = rel_named(0, "public", "a");
     ev.pos = (cdc_pos) { 5000, 0 };
-    ktx_count(&t, &ev);
+    sch_txm_count(&t, &ev);
     ev.rel = rel_named(1, "public", "b");
     ev.pos.seq = 1;
-    ktx_count(&t, &ev);
-    ktx_avro(&k, &v, &t, true, "9:5100", -5, 11, 12);
+    sch_txm_count(&t, &ev);
+    sch_txm_avro(&k, &v, &t, true, "9:5100", -5, 11, 12);
 
-    val = frame_read(ktx_avro_key_schema, &k, 11, &s, &iface);
+    val = frame_read(sch_txm_avro_key_schema, &k, 11, &s, &iface);
     ck_assert_str_eq(field_str(&val, "id"), "9:5100");
     avro_value_decref(&val);
     avro_value_iface_decref(iface);
     avro_schema_decref(s);
 
-    val = frame_read(ktx_avro_value_schema, &v, 12, &s, &iface);
+    val = frame_read(sch_txm_avro_value_schema, &v, 12, &s, &iface);
     ck_assert_str_eq(field_str(&val, "status"), "END");
     ck_assert_str_eq(field_str(&val, "id"), "9:5100");
     avro_value_get_by_name(&val, "event_count", &f, NULL);
@@ -325,8 +325,8 @@ START_TEST(avro_records_read_back)
     /* BEGIN: both optional fields null */
     cdc_buf_reset(&k);
     cdc_buf_reset(&v);
-    ktx_avro(&k, &v, &t, false, "9:3990", 77, 11, 12);
-    val = frame_read(ktx_avro_value_schema, &v, 12, &s, &iface);
+    sch_txm_avro(&k, &v, &t, false, "9:3990", 77, 11, 12);
+    val = frame_read(sch_txm_avro_value_schema, &v, 12, &s, &iface);
     ck_assert_str_eq(field_str(&val, "status"), "BEGIN");
     avro_value_get_by_name(&val, "data_collections", &f, NULL);
     avro_value_get_discriminant(&f, &disc);
@@ -336,7 +336,7 @@ START_TEST(avro_records_read_back)
     avro_schema_decref(s);
     cdc_buf_free(&k);
     cdc_buf_free(&v);
-    ktx_free(&t);
+    sch_txm_free(&t);
 }
 END_TEST
 

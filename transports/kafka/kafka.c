@@ -42,16 +42,11 @@
 #include "agent/core/dest/acks.h"
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
+#include "schemas/message.h"
 #include "schemas/topic.h"
-#include "transports/kafka/kafka_avro.h"
 #include "transports/kafka/kafka_resume.h"
-#include "transports/kafka/kafka_txmeta.h"
 
 #define KAFKA_HB_PREFIX  "__debezium-heartbeat"
-/* Position headers of the transaction topic's records: BEGIN and END of the
-   transaction committing at cdc.commit_lsn (no event uses these ordinals). */
-#define KAFKA_SEQ_TX_BEGIN (CDC_SEQ_END - 3)
-#define KAFKA_SEQ_TX_END   (CDC_SEQ_END - 2)
 /* A full producer buffer: how long a write waits for room, polling in steps,
    before it hands the backpressure to the router. */
 #define KAFKA_FULL_WAIT_MS 500
@@ -70,6 +65,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     rd_kafka_conf_t       *pc;
     kafka                 *k;
     char                   errstr[512];
+    sch_msg_conf           mc = { 0 };
 
     if (c == NULL || c->kafka == NULL)
         return cdc_err_set(err, CDC_E_CONFIG, "kafka: the kafka section is required");
@@ -97,14 +93,16 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         k->tables[i] = cdc_xstrdup(c->tables[i]);
     k->nparts_new = c->kafka->topic_num_partitions > 0 ? c->kafka->topic_num_partitions : 1;
     k->rf_new = c->kafka->topic_replication_factor > 0 ? c->kafka->topic_replication_factor : 1;
-    sch_json_opts_for(&k->jopts, env ? env->encode_opts : NULL, k->prefix,
+    sch_json_opts_for(&mc.json, env ? env->encode_opts : NULL, k->prefix,
                       env ? env->database : NULL, &k->database);
-    k->jopts.schemas_enable = c->json_schemas_enable;
-    k->key_opts = k->jopts;
-    k->key_opts.schemas_enable = false;
+    mc.json.schemas_enable = c->json_schemas_enable;
+    if (c->serialization == DEST_KAFKA_SER_AVRO) {
+        mc.registry = c->registry;
+        mc.avro = c->avro;
+        mc.stop_on_incompatible = c->stop_on_incompatible_schema;
+    }
     d->impl = k;
-    if (c->serialization == DEST_KAFKA_SER_AVRO &&
-        (k->avro = kafka_avro_new(c->registry, c->avro, c->stop_on_incompatible_schema, err)) == NULL)
+    if ((k->enc = sch_msg_enc_new(&mc, err)) == NULL)
         goto fail;
     if ((k->base_conf = kafka_conf_base(c->kafka, err)) == NULL)
         goto fail;
@@ -131,120 +129,8 @@ fail:
 /* write                                                               */
 /* ------------------------------------------------------------------ */
 
-/* The record has a null key: no key columns, truncate (sch_json_key's rule). */
-static bool
-kafka_null_key(const cdc_event *ev)
-{
-    if (ev->op == CDC_OP_MESSAGE)
-        return false;
-    return ev->op == CDC_OP_TRUNCATE || ev->rel == NULL || ev->rel->nkeys == 0 ||
-           (ev->key == NULL && ev->after == NULL && ev->before == NULL);
-}
-
-/* Renders a key struct as JsonConverter's payload JSON into k->hbuf. */
-static void
-kafka_key_json(kafka *k, const cdc_event *ev, const cdc_value *key)
-{
-    cdc_event     tmp = *ev;
-    sch_json_opts o = k->key_opts;
-
-    /* SimpleHeaderConverter leaves characters outside the BMP raw (seen in 260) */
-    o.raw_non_bmp = true;
-    tmp.op = CDC_OP_CREATE;
-    tmp.key = key;
-    cdc_buf_reset(&k->hbuf);
-    sch_json_key(&k->hbuf, &tmp, &o);
-}
-
-static rd_kafka_headers_t *
-kafka_headers(kafka *k, const cdc_event *ev)
-{
-    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
-    char                tmp[24];
-
-    snprintf(tmp, sizeof(tmp), "%" PRIu64, ev->pos.lsn);
-    rd_kafka_header_add(h, "cdc.commit_lsn", -1, tmp, -1);
-    snprintf(tmp, sizeof(tmp), "%" PRIu64, ev->pos.seq);
-    rd_kafka_header_add(h, "cdc.seq", -1, tmp, -1);
-    if (ev->txn) {
-        snprintf(tmp, sizeof(tmp), "%" PRIu32, ev->txn->xid);
-        rd_kafka_header_add(h, "cdc.xid", -1, tmp, -1);
-    }
-    if (ev->pk_change_newkey) {
-        kafka_key_json(k, ev, ev->pk_change_newkey);
-        rd_kafka_header_add(h, "__debezium.newkey", -1, k->hbuf.data, (ssize_t) k->hbuf.len);
-    }
-    if (ev->pk_change_oldkey) {
-        kafka_key_json(k, ev, ev->pk_change_oldkey);
-        rd_kafka_header_add(h, "__debezium.oldkey", -1, k->hbuf.data, (ssize_t) k->hbuf.len);
-    }
-    return h;
-}
-
-static char *
-kafka_render(void (*fn)(cdc_buf *, const cdc_rel *, const sch_json_opts *), const cdc_rel *rel,
-             const sch_json_opts *o)
-{
-    cdc_buf b = CDC_BUF_INIT;
-
-    fn(&b, rel, o);
-    if (cdc_buf_failed(&b)) {
-        cdc_buf_free(&b);
-        return NULL;
-    }
-    return (char *) b.data;   /* the buffer is NUL-terminated; taken */
-}
-
-/* The cached schema nodes of ev's relation version (rendering them costs more than the payload). */
-static const kafka_schemas *
-kafka_schemas_get(kafka *k, const cdc_rel *rel)
-{
-    unsigned       b = (rel->relid * 2654435761u ^ rel->version) % KAFKA_SCHEMA_BUCKETS;
-    kafka_schemas *sc;
-
-    for (sc = k->schemas[b]; sc; sc = sc->next)
-        if (sc->relid == rel->relid && sc->version == rel->version)
-            return sc;
-    sc = cdc_xcalloc(1, sizeof(*sc));
-    sc->relid = rel->relid;
-    sc->version = rel->version;
-    sc->key = kafka_render(sch_json_key_schema, rel, &k->jopts);
-    sc->value = kafka_render(sch_json_value_schema, rel, &k->jopts);
-    if (sc->key == NULL || sc->value == NULL) {
-        free(sc->key);
-        free(sc->value);
-        free(sc);
-        return NULL;
-    }
-    sc->next = k->schemas[b];
-    k->schemas[b] = sc;
-    return sc;
-}
-
-/* JsonConverter with schemas.enable: {"schema":<cached>,"payload":<this event>}. */
-static void
-kafka_json_cached(kafka *k, const cdc_event *ev, const kafka_schemas *sc, bool nullkey,
-                  bool nullval)
-{
-    if (!nullkey) {
-        cdc_buf_puts(&k->kbuf, "{\"schema\":");
-        cdc_buf_puts(&k->kbuf, sc->key);
-        cdc_buf_puts(&k->kbuf, ",\"payload\":");
-        sch_json_key(&k->kbuf, ev, &k->key_opts);
-        cdc_buf_putc(&k->kbuf, '}');
-    }
-    if (!nullval) {
-        cdc_buf_puts(&k->vbuf, "{\"schema\":");
-        cdc_buf_puts(&k->vbuf, sc->value);
-        cdc_buf_puts(&k->vbuf, ",\"payload\":");
-        sch_json_value(&k->vbuf, ev, &k->key_opts, cdc_wall_us());
-        cdc_buf_putc(&k->vbuf, '}');
-    }
-}
-
 static int kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part,
-                      const cdc_event *ev, cdc_pos ring_pos, bool nullkey, bool nullval,
-                      cdc_err *err);
+                      const cdc_event *ev, cdc_pos ring_pos, const sch_msg *m, cdc_err *err);
 static int kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos,
                            cdc_err *err);
 
@@ -254,8 +140,7 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     kafka              *k = d->impl;
     char                name[300];
     kafka_topic        *t;
-    bool                nullkey = kafka_null_key(ev), nullval = ev->op == CDC_OP_TOMBSTONE;
-    int32_t             part;
+    sch_msg             m;
     cdc_event           withblock;
 
     rd_kafka_poll(k->rk, 0);
@@ -266,15 +151,14 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         kafka_checks_poll(k);
     if (dest_status_check(&k->st, err) != 0)
         return -1;
-    if (k->tx_on && ktx_applies(ev)) {
-        ktx_enter(&k->tx, ev->pos.lsn);
-        if (!k->tx.begun) {
+    if (k->tx_on && sch_msg_tx_applies(ev)) {
+        if (sch_msg_tx_due(k->enc, ev->pos.lsn, false)) {
             if (kafka_tx_record(k, ev->txn, false, ev->pos, err) < 0)
                 return -1;
-            k->tx.begun = true;
+            sch_msg_tx_written(k->enc, false);
         }
         withblock = *ev;
-        withblock.tx_block = ktx_count(&k->tx, ev);
+        withblock.tx_block = sch_msg_tx_count(k->enc, ev);
         ev = &withblock;
     }
     sch_event_topic(ev, k->prefix, name, sizeof(name));
@@ -287,49 +171,38 @@ kafka_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         }
         return -1;
     }
-    cdc_buf_reset(&k->kbuf);
-    cdc_buf_reset(&k->vbuf);
-    if (k->avro) {
-        /* Avro: what the encoder leaves empty is null (AvroConverter writes no bytes). */
-        if (kafka_avro_encode(k->avro, ev, name, cdc_wall_us(), &k->kbuf, &k->vbuf, err) < 0) {
-            if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
-                log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
-                err->code = CDC_E_QUEUE_FULL;
-            }
-            return -1;
+    /* Avro: a Schema Registry that cannot be reached makes the agent wait too. */
+    if (sch_msg_encode(k->enc, ev, name, &m, err) < 0) {
+        if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
+            log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
+            err->code = CDC_E_QUEUE_FULL;
         }
-        nullkey = k->kbuf.len == 0;
-        nullval = k->vbuf.len == 0;
-    } else if (k->jopts.schemas_enable && ev->rel && ev->op != CDC_OP_MESSAGE) {
-        const kafka_schemas *sc = kafka_schemas_get(k, ev->rel);
+        return -1;
+    }
+    return kafka_send(k, t, name, kafka_partition(t, ev, m.key, m.key_len, m.null_key), ev,
+                      ev->pos, &m, err);
+}
 
-        if (sc == NULL)
-            return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory rendering schemas", name);
-        kafka_json_cached(k, ev, sc, nullkey, nullval);
-    } else {
-        if (!nullkey)
-            sch_json_key(&k->kbuf, ev, &k->jopts);
-        if (!nullval)
-            sch_json_value(&k->vbuf, ev, &k->jopts, cdc_wall_us());
-    }
-    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf)) {
-        cdc_buf_free(&k->kbuf);
-        cdc_buf_free(&k->vbuf);
-        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding an event", name);
-    }
-    part = kafka_partition(t, ev, &k->kbuf, nullkey);
-    return kafka_send(k, t, name, part, ev, ev->pos, nullkey, nullval, err);
+/* The record's headers (schemas/message.h: position, transaction, key change). */
+static rd_kafka_headers_t *
+kafka_headers(const sch_msg *m)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+
+    for (int i = 0; i < m->nhdrs; i++)
+        rd_kafka_header_add(h, m->hdrs[i].name, -1, m->hdrs[i].value, (ssize_t) m->hdrs[i].len);
+    return h;
 }
 
 /*
- * Produces what kafka_write or the transaction records left in kbuf/vbuf to
- * partition `part` of t, unless that partition already holds ev->pos (its
- * position headers).  ring_pos: the position the slot stands for in the
- * durable order (ev->pos for events).
+ * Produces m (an event's record, or a transaction record) to partition `part`
+ * of t, unless that partition already holds ev->pos (its position headers).
+ * ring_pos: the position the slot stands for in the durable order (ev->pos
+ * for events).
  */
 static int
 kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_event *ev,
-           cdc_pos ring_pos, bool nullkey, bool nullval, cdc_err *err)
+           cdc_pos ring_pos, const sch_msg *m, cdc_err *err)
 {
     rd_kafka_headers_t *h;
     rd_kafka_resp_err_t e;
@@ -340,13 +213,13 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
         dest_acks_done(&k->acks, dest_acks_push(&k->acks, ring_pos));
         return 0;
     }
-    h = kafka_headers(k, ev);
+    h = kafka_headers(m);
     slot = dest_acks_next(&k->acks);
     for (int waited_ms = 0;; waited_ms += KAFKA_FULL_POLL_MS) {
         e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(part),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len),
-                              RD_KAFKA_V_VALUE(nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len),
+                              RD_KAFKA_V_KEY((void *) m->key, m->key_len),
+                              RD_KAFKA_V_VALUE((void *) m->value, m->value_len),
                               RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_OPAQUE((void *) (uintptr_t) (slot << 1)), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited_ms >= KAFKA_FULL_WAIT_MS || k->st.fatal)
@@ -368,8 +241,7 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
     }
     dest_acks_push(&k->acks, ring_pos);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
-        kafka_dlq(k, name, part, nullkey ? NULL : k->kbuf.data, nullkey ? 0 : k->kbuf.len,
-                  nullval ? NULL : k->vbuf.data, nullval ? 0 : k->vbuf.len, h, e, slot) != 0)
+        kafka_dlq(k, name, part, m->key, m->key_len, m->value, m->value_len, h, e, slot) != 0)
         return dest_status_check(&k->st, err);
     k->nrecords++;
     k->wrote = true;
@@ -381,53 +253,30 @@ kafka_send(kafka *k, kafka_topic *t, const char *name, int32_t part, const cdc_e
 /* ------------------------------------------------------------------ */
 
 /*
- * A BEGIN or END record of txn on "{prefix}.transaction" (see kafka_txmeta.h),
+ * A BEGIN or END record of txn on "{prefix}.transaction" (schemas/message.h),
  * keyed and partitioned like any record, position headers at the
- * transaction's commit LSN with the KAFKA_SEQ_TX_* ordinals.
+ * transaction's commit LSN with the SCH_MSG_SEQ_TX_* ordinals.
  */
 static int
 kafka_tx_record(kafka *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_err *err)
 {
-    char         name[300], id[48];
+    char         name[300];
     kafka_topic *t;
     cdc_event    hev = { .txn = txn };
-    int64_t      ts_ms = txn->commit_ts_us / 1000;
+    sch_msg      m;
 
-    if (txn->commit_ts_us < 0 && txn->commit_ts_us % 1000)
-        ts_ms--;        /* Instant.toEpochMilli floors */
     snprintf(name, sizeof(name), "%s.%s", k->prefix, KAFKA_TX_TOPIC);
-    if ((t = kafka_topic_get(k, name, err)) == NULL) {
+    if ((t = kafka_topic_get(k, name, err)) == NULL ||
+        sch_msg_tx_record(k->enc, txn, end, name, &m, err) < 0) {
         if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
             log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
             err->code = CDC_E_QUEUE_FULL;
         }
         return -1;
     }
-    ktx_id(id, sizeof(id), txn->xid, end ? txn->end_lsn : txn->begin_lsn);
-    cdc_buf_reset(&k->kbuf);
-    cdc_buf_reset(&k->vbuf);
-    if (k->avro) {
-        if (!k->tx_registered) {
-            if (kafka_avro_register_pair(k->avro, name, ktx_avro_key_schema,
-                                         ktx_avro_value_schema, &k->tx_key_id, &k->tx_value_id,
-                                         err) < 0) {
-                if (err && (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)) {
-                    log_warn(KAFKA_FAC, "%s: %s; retrying", name, err->msg);
-                    err->code = CDC_E_QUEUE_FULL;
-                }
-                return -1;
-            }
-            k->tx_registered = true;
-        }
-        ktx_avro(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->tx_key_id, k->tx_value_id);
-    } else {
-        ktx_json(&k->kbuf, &k->vbuf, &k->tx, end, id, ts_ms, k->jopts.schemas_enable);
-    }
-    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf))
-        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding a record", name);
-    hev.pos = (cdc_pos) { txn->commit_lsn, end ? KAFKA_SEQ_TX_END : KAFKA_SEQ_TX_BEGIN };
-    return kafka_send(k, t, name, kafka_partition(t, &hev, &k->kbuf, false), &hev, ring_pos,
-                      false, false, err);
+    hev.pos = (cdc_pos) { txn->commit_lsn, end ? SCH_MSG_SEQ_TX_END : SCH_MSG_SEQ_TX_BEGIN };
+    return kafka_send(k, t, name, kafka_partition(t, &hev, m.key, m.key_len, false), &hev,
+                      ring_pos, &m, err);
 }
 
 static int
@@ -441,16 +290,15 @@ kafka_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
     if (k->tx_on && txn->xid != 0 && txn->begin_lsn != 0) {
         cdc_pos last = { txn->commit_lsn, txn->nevents };
 
-        ktx_enter(&k->tx, txn->commit_lsn);
-        if (!k->tx.begun) {
+        if (sch_msg_tx_due(k->enc, txn->commit_lsn, false)) {
             if (kafka_tx_record(k, txn, false, last, err) < 0)
                 return -1;
-            k->tx.begun = true;
+            sch_msg_tx_written(k->enc, false);
         }
-        if (!k->tx.ended) {
+        if (sch_msg_tx_due(k->enc, txn->commit_lsn, true)) {
             if (kafka_tx_record(k, txn, true, last, err) < 0)
                 return -1;
-            k->tx.ended = true;
+            sch_msg_tx_written(k->enc, true);
         }
     }
     /* past it only once everything before is acked */
@@ -509,32 +357,6 @@ kafka_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
 /* heartbeat: Debezium's heartbeat topic                              */
 /* ------------------------------------------------------------------ */
 
-/* JsonConverter's rendering of ServerNameKey{serverName} and Heartbeat{ts_ms}. */
-static void
-kafka_heartbeat_json(kafka *k, int64_t ts_ms)
-{
-    bool with_schema = k->jopts.schemas_enable;
-
-    if (with_schema)
-        cdc_buf_puts(&k->kbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
-                     "\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
-                     "\"name\":\"io.debezium.connector.common.ServerNameKey\",\"version\":1},"
-                     "\"payload\":");
-    cdc_buf_puts(&k->kbuf, "{\"serverName\":");
-    sch_json_put_string(&k->kbuf, k->prefix, strlen(k->prefix));
-    cdc_buf_putc(&k->kbuf, '}');
-    if (with_schema) {
-        cdc_buf_putc(&k->kbuf, '}');
-        cdc_buf_puts(&k->vbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\","
-                     "\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
-                     "\"name\":\"io.debezium.connector.common.Heartbeat\",\"version\":1},"
-                     "\"payload\":");
-    }
-    cdc_buf_printf(&k->vbuf, "{\"ts_ms\":%" PRId64 "}", ts_ms);
-    if (with_schema)
-        cdc_buf_putc(&k->vbuf, '}');
-}
-
 /*
  * One record on "__debezium-heartbeat.{prefix}", partition 0, as Debezium
  * sends it (CONTRACT 1.2).  It carries no position header: the topic is not
@@ -547,6 +369,7 @@ kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     char                name[300];
     int32_t             n;
     rd_kafka_resp_err_t e;
+    sch_msg             m;
 
     rd_kafka_poll(k->rk, 0);
     if (dest_status_check(&k->st, err) != 0)
@@ -559,20 +382,12 @@ kafka_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
             return -1;
         k->hb_topic = kafka_topic_add(k, name, n, false);   /* heartbeats are not read back */
     }
-    cdc_buf_reset(&k->kbuf);
-    cdc_buf_reset(&k->vbuf);
-    if (k->avro) {
-        if (kafka_avro_heartbeat(k->avro, name, k->prefix, ts_ms, &k->kbuf, &k->vbuf, err) < 0)
-            return -1;
-    } else {
-        kafka_heartbeat_json(k, ts_ms);
-    }
-    if (cdc_buf_failed(&k->kbuf) || cdc_buf_failed(&k->vbuf))
-        return cdc_err_set(err, CDC_E_NOMEM, "kafka %s: out of memory encoding a heartbeat", name);
+    if (sch_msg_heartbeat(k->enc, name, k->prefix, ts_ms, &m, err) < 0)
+        return -1;
     e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->hb_topic->rkt), RD_KAFKA_V_PARTITION(0),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(k->kbuf.data, k->kbuf.len),
-                          RD_KAFKA_V_VALUE(k->vbuf.data, k->vbuf.len),
+                          RD_KAFKA_V_KEY((void *) m.key, m.key_len),
+                          RD_KAFKA_V_VALUE((void *) m.value, m.value_len),
                           RD_KAFKA_V_OPAQUE((void *) KAFKA_TAG_HEARTBEAT), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return cdc_err_set(err, CDC_E_DEST, "kafka %s: %s", name, rd_kafka_err2str(e));
@@ -606,18 +421,7 @@ kafka_health(cdc_dest *d, cdc_health *h)
 static void
 kafka_free(kafka *k)
 {
-    kafka_avro_free(k->avro);
-    ktx_free(&k->tx);
-    for (int i = 0; i < KAFKA_SCHEMA_BUCKETS; i++) {
-        kafka_schemas *sc = k->schemas[i], *next;
-
-        for (; sc; sc = next) {
-            next = sc->next;
-            free(sc->key);
-            free(sc->value);
-            free(sc);
-        }
-    }
+    sch_msg_enc_free(k->enc);
     for (size_t i = 0; i < k->topics_cap; i++) {
         kafka_topic *t = k->topics[i];
 
@@ -642,9 +446,6 @@ kafka_free(kafka *k)
         rd_kafka_destroy(k->check_rk);
     if (k->base_conf)
         rd_kafka_conf_destroy(k->base_conf);
-    cdc_buf_free(&k->kbuf);
-    cdc_buf_free(&k->vbuf);
-    cdc_buf_free(&k->hbuf);
     for (int i = 0; i < k->ntables; i++)
         free(k->tables[i]);
     free(k->tables);

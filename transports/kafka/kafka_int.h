@@ -27,16 +27,14 @@
 #include "agent/core/dest/acks.h"
 #include "agent/core/dest/cdc_dest.h"
 #include "agent/core/dest/status.h"
-#include "schemas/json.h"
+#include "schemas/message.h"
 #include "transports/kafka/kafka.h"
-#include "transports/kafka/kafka_avro.h"
 #include "transports/kafka/kafka_resume.h"
-#include "transports/kafka/kafka_txmeta.h"
 
 #define KAFKA_FAC        "dest.kafka"
 #define KAFKA_META_MS    10000  /* metadata, admin and watermark requests */
 #define KAFKA_RESUME_MS  20000  /* reading the last records at start */
-#define KAFKA_TX_TOPIC   "transaction"  /* Debezium's topic.transaction default */
+#define KAFKA_TX_TOPIC   SCH_MSG_TX_TOPIC  /* Debezium's topic.transaction default */
 
 /* A topic this destination writes, with what resume found in it. */
 typedef struct kafka_topic {
@@ -58,15 +56,6 @@ typedef struct kafka_check {
     uint64_t          slot;
 } kafka_check;
 
-/* JSON with schemas: the Connect schema nodes of one relation version, rendered once. */
-typedef struct kafka_schemas {
-    struct kafka_schemas *next;
-    uint32_t              relid, version;
-    char                 *key, *value;
-} kafka_schemas;
-
-#define KAFKA_SCHEMA_BUCKETS 256
-
 typedef struct kafka {
     rd_kafka_t     *rk;
     const char     *id;
@@ -75,9 +64,7 @@ typedef struct kafka {
     char           *dlq_suffix;
     bool            dlq_enabled;
     int             nparts_new, rf_new;
-    sch_json_opts   jopts, key_opts;    /* key_opts: payload only, for headers */
-    kafka_avro     *avro;               /* serialization avro; NULL: JSON */
-    kafka_schemas  *schemas[KAFKA_SCHEMA_BUCKETS];
+    sch_msg_enc    *enc;                /* the records (schemas/message.h): JSON or Avro */
     rd_kafka_conf_t *base_conf;         /* bootstrap + security + properties, for the resume consumer */
     rd_kafka_t     *check_rk;           /* reads first records back (kafka_check_delivered) */
     kafka_check    *checks;             /* ... those not read back yet */
@@ -87,14 +74,10 @@ typedef struct kafka {
     kafka_topic   **topics;             /* open addressing, cap a power of two */
     size_t          ntopics, topics_cap;
     dest_acks       acks;               /* positions in flight; its durable is ours */
-    cdc_buf         kbuf, vbuf, hbuf;
     uint64_t        nrecords, nskipped, ndlq, nheartbeats;
     uint64_t        resume_lsn;         /* env->resume_lsn: the slot's position at start */
     kafka_topic    *hb_topic;           /* "__debezium-heartbeat.{prefix}", at first heartbeat */
-    bool            tx_on;              /* provide_transaction_metadata */
-    ktx             tx;                 /* ... the transaction being counted */
-    uint32_t        tx_key_id, tx_value_id;     /* Avro: its subjects' ids, once registered */
-    bool            tx_registered;
+    bool            tx_on;              /* provide_transaction_metadata (counted in enc) */
     char          **tables;             /* topics to create at start (owned) */
     int             ntables;
     /* fatal: failed for good (the first cause); failing: librdkafka reported a
@@ -120,8 +103,8 @@ int32_t      kafka_topic_nparts(kafka *k, const char *name, int tries, bool led,
 kafka_topic *kafka_topic_get(kafka *k, const char *name, cdc_err *err);
 bool         kafka_ours(const kafka *k, const char *name);
 void         kafka_create_known(kafka *k);
-int32_t      kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key,
-                             bool nullkey);
+int32_t      kafka_partition(const kafka_topic *t, const cdc_event *ev, const void *key,
+                             size_t klen, bool nullkey);
 
 /* kafka_delivery.c */
 /* Fails the destination for good; the first cause is kept and logged. */

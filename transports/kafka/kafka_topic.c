@@ -277,13 +277,13 @@ kafka_create_known(kafka *k)
  * comes from its position so that a re-sent copy goes where the first did.
  */
 int32_t
-kafka_partition(const kafka_topic *t, const cdc_event *ev, const cdc_buf *key, bool nullkey)
+kafka_partition(const kafka_topic *t, const cdc_event *ev, const void *key, size_t klen,
+                bool nullkey)
 {
     uint64_t h;
 
     if (!nullkey)
-        return rd_kafka_msg_partitioner_murmur2(t->rkt, key->data, key->len, t->nparts, NULL,
-                                                NULL);
+        return rd_kafka_msg_partitioner_murmur2(t->rkt, key, klen, t->nparts, NULL, NULL);
     h = (ev->pos.lsn ^ (ev->pos.seq * 0x9E3779B97F4A7C15ULL)) * 0xff51afd7ed558ccdULL;
     return (int32_t) ((h >> 33) % (uint64_t) t->nparts);
 }

@@ -1,4 +1,4 @@
-#include "transports/kafka/kafka_txmeta.h"
+#include "schemas/txmeta.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
-#include "transports/kafka/kafka_avro.h"
+#include "schemas/avro_reg.h"
 
 bool
-ktx_applies(const cdc_event *ev)
+sch_txm_applies(const cdc_event *ev)
 {
     if (ev->txn == NULL || ev->txn->xid == 0 || ev->snapshot != NULL)
         return false;
@@ -18,7 +18,7 @@ ktx_applies(const cdc_event *ev)
 }
 
 void
-ktx_enter(ktx *t, uint64_t commit_lsn)
+sch_txm_enter(sch_txm *t, uint64_t commit_lsn)
 {
     if (t->commit_lsn == commit_lsn)
         return;
@@ -64,12 +64,12 @@ java_hash(const char *s)
     return h;
 }
 
-static ktx_coll *
-coll_get(ktx *t, const char *nsp, const char *rel)
+static sch_txm_coll *
+coll_get(sch_txm *t, const char *nsp, const char *rel)
 {
-    size_t    n = strlen(nsp) + strlen(rel) + 2, need = 16;
-    char     *name = cdc_xmalloc(n);
-    ktx_coll *c;
+    size_t        n = strlen(nsp) + strlen(rel) + 2, need = 16;
+    char         *name = cdc_xmalloc(n);
+    sch_txm_coll *c;
 
     snprintf(name, n, "%s.%s", nsp, rel);
     for (size_t i = 0; i < t->ncolls; i++)
@@ -82,7 +82,7 @@ coll_get(ktx *t, const char *nsp, const char *rel)
         t->colls = cdc_xrealloc(t->colls, t->cap * sizeof(*t->colls));
     }
     c = &t->colls[t->ncolls++];
-    *c = (ktx_coll) { .name = name, .hash = java_hash(name) };
+    *c = (sch_txm_coll) { .name = name, .hash = java_hash(name) };
     /* HashMap doubles its table (16 at first) once it holds more than 3/4 of
        it, and clear() keeps the table: the capacity only grows. */
     while (t->ncolls * 4 > need * 3)
@@ -93,9 +93,9 @@ coll_get(ktx *t, const char *nsp, const char *rel)
 }
 
 const cdc_tx_block *
-ktx_count(ktx *t, const cdc_event *ev)
+sch_txm_count(sch_txm *t, const cdc_event *ev)
 {
-    ktx_coll *c;
+    sch_txm_coll *c;
 
     switch (ev->op) {
     case CDC_OP_CREATE:
@@ -106,14 +106,14 @@ ktx_count(ktx *t, const cdc_event *ev)
     default:
         return NULL;
     }
-    if (ev->rel == NULL || !ktx_applies(ev))
+    if (ev->rel == NULL || !sch_txm_applies(ev))
         return NULL;
     if (t->have_last && cdc_pos_cmp(t->last, ev->pos) == 0)
         return &t->block;
     c = coll_get(t, ev->rel->nspname, ev->rel->relname);
     c->count++;
     t->total++;
-    ktx_id(t->block.id, sizeof(t->block.id), ev->txn->xid, ev->lsn);
+    sch_txm_id(t->block.id, sizeof(t->block.id), ev->txn->xid, ev->lsn);
     t->block.total_order = t->total;
     t->block.data_collection_order = c->count;
     t->last = ev->pos;
@@ -122,7 +122,7 @@ ktx_count(ktx *t, const cdc_event *ev)
 }
 
 void
-ktx_id(char *out, size_t outsz, uint32_t xid, uint64_t lsn)
+sch_txm_id(char *out, size_t outsz, uint32_t xid, uint64_t lsn)
 {
     snprintf(out, outsz, "%" PRIu32 ":%" PRIu64, xid, lsn);
 }
@@ -141,7 +141,7 @@ bucket(uint32_t h, size_t cap)
  * into trees (9 names in one) are not modelled.
  */
 static size_t *
-coll_order(const ktx *t)
+coll_order(const sch_txm *t)
 {
     size_t *ix = cdc_xcalloc(t->ncolls ? t->ncolls : 1, sizeof(*ix));
     size_t  cap = t->hash_cap ? t->hash_cap : 16;
@@ -164,8 +164,8 @@ coll_order(const ktx *t)
 #define KTX_NS "io.debezium.connector.common"
 
 void
-ktx_json(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, int64_t ts_ms,
-         bool schemas_enable)
+sch_txm_json(cdc_buf *kbuf, cdc_buf *vbuf, const sch_txm *t, bool end, const char *id,
+             int64_t ts_ms, bool schemas_enable)
 {
     if (schemas_enable)
         cdc_buf_puts(kbuf, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
@@ -195,7 +195,7 @@ ktx_json(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, i
 
         cdc_buf_printf(vbuf, ",\"event_count\":%" PRId64 ",\"data_collections\":[", t->total);
         for (size_t i = 0; i < t->ncolls; i++) {
-            const ktx_coll *c = &t->colls[ix[i]];
+            const sch_txm_coll *c = &t->colls[ix[i]];
 
             cdc_buf_puts(vbuf, i ? ",{\"data_collection\":" : "{\"data_collection\":");
             sch_json_put_string(vbuf, c->name, strlen(c->name));
@@ -215,11 +215,11 @@ ktx_json(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, i
 
 /* AvroConverter: an optional Connect field is a ["null", T] union with default null; the
    array's items are optional structs, so they are unions too. */
-const char ktx_avro_key_schema[] =
+const char sch_txm_avro_key_schema[] =
     "{\"type\":\"record\",\"name\":\"TransactionMetadataKey\",\"namespace\":\"" KTX_NS "\","
     "\"fields\":[{\"name\":\"id\",\"type\":\"string\"}],"
     "\"connect.version\":1,\"connect.name\":\"" KTX_NS ".TransactionMetadataKey\"}";
-const char ktx_avro_value_schema[] =
+const char sch_txm_avro_value_schema[] =
     "{\"type\":\"record\",\"name\":\"TransactionMetadataValue\",\"namespace\":\"" KTX_NS "\","
     "\"fields\":[{\"name\":\"status\",\"type\":\"string\"},{\"name\":\"id\",\"type\":\"string\"},"
     "{\"name\":\"event_count\",\"type\":[\"null\",\"long\"],\"default\":null},"
@@ -235,13 +235,13 @@ avro_string(cdc_buf *b, const char *s)
 {
     size_t n = strlen(s);
 
-    kafka_avro_put_long(b, (int64_t) n);
+    sch_avro_reg_put_long(b, (int64_t) n);
     cdc_buf_put(b, s, n);
 }
 
 void
-ktx_avro(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, int64_t ts_ms,
-         uint32_t key_id, uint32_t value_id)
+sch_txm_avro(cdc_buf *kbuf, cdc_buf *vbuf, const sch_txm *t, bool end, const char *id,
+             int64_t ts_ms, uint32_t key_id, uint32_t value_id)
 {
     cdc_buf_put_u8(kbuf, 0);
     cdc_buf_put_u32be(kbuf, key_id);
@@ -254,28 +254,28 @@ ktx_avro(cdc_buf *kbuf, cdc_buf *vbuf, const ktx *t, bool end, const char *id, i
     if (end) {
         size_t *ix = coll_order(t);
 
-        kafka_avro_put_long(vbuf, 1);                     /* event_count: the long branch */
-        kafka_avro_put_long(vbuf, t->total);
-        kafka_avro_put_long(vbuf, 1);                     /* data_collections: the array branch */
+        sch_avro_reg_put_long(vbuf, 1);                   /* event_count: the long branch */
+        sch_avro_reg_put_long(vbuf, t->total);
+        sch_avro_reg_put_long(vbuf, 1);                   /* data_collections: the array branch */
         if (t->ncolls > 0) {
-            kafka_avro_put_long(vbuf, (int64_t) t->ncolls);
+            sch_avro_reg_put_long(vbuf, (int64_t) t->ncolls);
             for (size_t i = 0; i < t->ncolls; i++) {
-                kafka_avro_put_long(vbuf, 1);             /* the item: the record branch */
+                sch_avro_reg_put_long(vbuf, 1);           /* the item: the record branch */
                 avro_string(vbuf, t->colls[ix[i]].name);
-                kafka_avro_put_long(vbuf, t->colls[ix[i]].count);
+                sch_avro_reg_put_long(vbuf, t->colls[ix[i]].count);
             }
         }
-        kafka_avro_put_long(vbuf, 0);                     /* end of the array */
+        sch_avro_reg_put_long(vbuf, 0);                   /* end of the array */
         free(ix);
     } else {
-        kafka_avro_put_long(vbuf, 0);                     /* event_count: null */
-        kafka_avro_put_long(vbuf, 0);                     /* data_collections: null */
+        sch_avro_reg_put_long(vbuf, 0);                   /* event_count: null */
+        sch_avro_reg_put_long(vbuf, 0);                   /* data_collections: null */
     }
-    kafka_avro_put_long(vbuf, ts_ms);
+    sch_avro_reg_put_long(vbuf, ts_ms);
 }
 
 void
-ktx_free(ktx *t)
+sch_txm_free(sch_txm *t)
 {
     for (size_t i = 0; i < t->ncolls; i++)
         free(t->colls[i].name);

@@ -1,0 +1,153 @@
+/*
+ * The Kinesis transport's inside, shared by its files and by nothing outside
+ * transports/kinesis/ (the interface is kinesis.h):
+ *   kinesis.c         the destination: open, write, commit_txn, progress,
+ *                     flush, health, close; partition keys; dead letters
+ *   kinesis_put.c     PutRecords on cdc_http_multi: which records go in which
+ *                     request (per-key order through dest_keyq), the request
+ *                     body, what comes back, retries
+ *   kinesis_stream.c  one signed synchronous call (DescribeStreamSummary,
+ *                     CreateStream, ListStreams), AWS's error body, streams
+ *                     made when missing, the checks at start
+ *   kinesis_ckpt.c, kinesis_resume.c  (engineer ddb) the DynamoDB checkpoint
+ *                     table and what a restart finds already written
+ * Everything runs on the agent's main loop: nothing here locks.
+ */
+#ifndef CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
+#define CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
+#include "agent/core/cdc_retry.h"
+#include "agent/core/dest/acks.h"
+#include "agent/core/dest/keyq.h"
+#include "agent/core/dest/status.h"
+#include "agent/core/net/aws_creds.h"
+#include "agent/core/net/aws_json.h"
+#include "agent/core/net/http.h"
+#include "schemas/message.h"
+#include "transports/kinesis/kinesis.h"
+#include "transports/kinesis/kinesis_ckpt.h"
+#include "transports/kinesis/kinesis_resume.h"
+
+#define KIN_FAC          "dest.kinesis"
+#define KIN_TARGET       "Kinesis_20131202."
+#define KIN_CALL_MS      10000      /* each synchronous call (describe, create) */
+#define KIN_ACTIVE_MS    120000     /* waiting for a stream created here to be ACTIVE */
+#define KIN_ENSURE_RETRY_MS 2000    /* a stream whose check failed is asked again after */
+
+/* A stream this transport writes (or its dead-letter companion). */
+typedef struct kin_stream {
+    struct kin_stream *next;
+    char              *name;
+    bool               ready;       /* exists and is writable */
+    bool               dlq;         /* a dead-letter stream */
+    int64_t            next_try_ms; /* not ready: when to ask again */
+    struct kin_req    *building;    /* the request being filled (kinesis_put.c) */
+} kin_stream;
+
+/* One record from write() until Kinesis returned its SequenceNumber. */
+typedef struct kin_rec {
+    cdc_pos         pos;
+    uint64_t        ticket;     /* in k->acks */
+    kin_stream     *st;         /* where it goes (a dead letter: the -dlq stream) */
+    char           *pkey;       /* the partition key (<= 256 characters) */
+    size_t          pklen;
+    char           *data;       /* the record's bytes; NULL with dlen 0 (a tombstone) */
+    size_t          dlen;
+    int             attempts;   /* failed attempts so far */
+    dest_keyq_key  *key;        /* its key while in flight */
+} kin_rec;
+
+/* One PutRecords request: records of distinct keys, all for one stream. */
+typedef struct kin_req {
+    struct kin_req *next;       /* in a building list, k->running or k->free_reqs */
+    kin_stream     *st;
+    kin_rec       **recs;
+    int             n, cap;
+    size_t          bytes;      /* data + partition keys, for the 5 MiB limit */
+    cdc_buf         body, out;
+    cdc_http_hdrs  *hdrs;
+    cdc_http_xfer  *x;
+    int64_t         sent_ms;
+} kin_req;
+
+typedef struct kinesis {
+    cdc_aws_provider *aws;
+    char             *endpoint;     /* https://kinesis.<region>.amazonaws.com or the override */
+    char             *url;          /* endpoint + "/": what is signed and sent */
+    char             *label;        /* the endpoint without credentials, for messages */
+    char             *region;
+    char             *prefix, *database, *dlq_suffix, *sink_id;
+    bool              dlq_enabled;
+    int               shard_count, dlq_shard_count;
+    int               batch_max, max_inflight, max_records, timeout_ms;
+    size_t            max_bytes;
+    cdc_retry_conf    retry;
+    uint64_t          rng;
+    sch_json_opts     jopts;
+    sch_msg_enc      *enc;
+    kin_stream       *streams;
+    cdc_http_multi   *multi;
+    cdc_http_xfer    *sync;         /* for synchronous calls */
+    dest_keyq        *q;
+    dest_acks         acks;
+    kin_req          *free_reqs;
+    kin_req          *running;      /* requests in flight (to free them at close) */
+    int               inflight;     /* requests running */
+    size_t            nrecs, bytes; /* records held (waiting or in flight) and their bytes */
+    cdc_aws_json     *kj, *ddb;     /* Kinesis and DynamoDB clients (resume, checkpoint) */
+    kin_ckpt         *ckpt;         /* the DynamoDB checkpoint table; NULL: replay only */
+    kin_resume       *resume;       /* what the streams held at start */
+    char            **tstreams;     /* the streams of source.tables (resume reads them) */
+    int               ntstreams;
+    uint64_t          resume_lsn;
+    cdc_pos           written;      /* the newest position write() queued */
+    uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped;
+    int64_t           last_ok_ms;
+    dest_status       st;
+    char              stlabel[300];
+} kinesis;
+
+/* An AWS answer to a synchronous call. */
+typedef struct kin_answer {
+    bool  answered;
+    long  status;
+    char  type[96];       /* "ResourceNotFoundException" (after '#'), "" when none */
+    char  msg[300];       /* AWS's message, or the transport error */
+    bool  retry;          /* worth another attempt (no answer, 5xx, throttling) */
+} kin_answer;
+
+/* kinesis_stream.c */
+/* Signed lines for a call of target ("PutRecords") with body; NULL with err set. */
+cdc_http_hdrs *kin_sign(kinesis *k, const char *target, const void *body, size_t len,
+                        cdc_err *err);
+/* One synchronous call; the body of a 2xx answer into out (may be NULL).
+   @returns 0 (see *a), or -1 with err set when it could not be made at all. */
+int  kin_call(kinesis *k, const char *target, const char *body, cdc_buf *out, kin_answer *a,
+              cdc_err *err);
+/* s[0..n) as a JSON string (escaped) appended to b. */
+void kin_json_str(cdc_buf *b, const char *s, size_t n);
+/* Parses AWS's error body into a->type and a->msg. */
+void kin_parse_error(const char *body, size_t len, kin_answer *a);
+/* The stream named name (added when new). */
+kin_stream *kin_stream_get(kinesis *k, const char *name, bool dlq);
+/* Makes sure st exists and is ACTIVE (creating it when missing).  @returns 0,
+   or -1 with err: CDC_E_CONFIG/CDC_E_DEST for good (credentials, rights),
+   CDC_E_CONN/CDC_E_TIMEOUT when worth another try later. */
+int  kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err);
+/* The check at start: credentials, region and endpoint answer. */
+int  kin_check_start(kinesis *k, cdc_err *err);
+
+/* kinesis_put.c */
+void kin_rec_free(kin_rec *r);
+/* Everything that can happen without waiting: finished requests, new ones. */
+int  kin_pump(kinesis *k, cdc_err *err);
+void kin_req_free(kin_req *r);
+
+#endif

@@ -61,6 +61,20 @@ cdc-public-a shardId-000000000000 9@1500
 cdc-public-b shardId-000000000001 7@1000"
 expect_eq "existing table not created again" "$(grep -c 'created the DynamoDB' "$T/c2.err" || true)" 0
 
+# after a restart: checkpoints unusable until the replay passes what was read back
+printf '%s\n' "hold 3000" "note cdc-public-h shardId-000000000000 3" "flush 2500 0" "dump" \
+    "start cdc-public-h shardId-000000000000 99999" \
+    "note cdc-public-h shardId-000000000000 4" "flush 3100 0" "dump" \
+    "start cdc-public-h shardId-000000000000 99999" | "$DRIVE" ckpt "$TB" pipe7 0 >"$T/h.out" 2>&1
+expect_eq "held: written unusable, never chosen; past the hold: usable again" \
+    "$(grep -v '^20' "$T/h.out")" "opened $TB
+ok
+cdc-public-h shardId-000000000000 3@unusable
+none
+ok
+cdc-public-h shardId-000000000000 4@3100
+4"
+
 # another writer went ahead while this one ran: its older checkpoint is refused, not fatal
 { while [ ! -f "$T/go" ]; do sleep 0.1; done
   printf '%s\n' "note cdc-public-a shardId-000000000000 12" "flush 900 0"; } | \
@@ -71,15 +85,15 @@ for _ in $(seq 100); do grep -q opened "$T/c3.out" 2>/dev/null && break; sleep 0
 import boto3
 boto3.client("dynamodb").update_item(TableName="'"$TB"'",
     Key={"pk": {"S": "pipe1#cdc-public-a"}, "shard": {"S": "shardId-000000000000"}},
-    UpdateExpression="SET lsn0 = :l", ExpressionAttributeValues={":l": {"N": "5000"}})'
+    UpdateExpression="SET wlsn = :l", ExpressionAttributeValues={":l": {"N": "5000"}})'
 touch "$T/go"
 wait "$c3"
 printf '%s\n' "note cdc-public-a shardId-000000000000 12" "flush 900 0" | \
     "$DRIVE" ckpt "$TB" pipe2 0 >/dev/null 2>&1
 aws scan "$TB" >"$T/scan2.jsonl"
-expect_eq "never backwards (the item keeps the other writer's lsn 5000); other pipeline apart" \
+expect_eq "never backwards (the item keeps the other writer's 5000); other pipeline apart" \
     "$(pyq "$T/scan2.jsonl" '
-print(sorted((r["pk"], r["seq0"], r["lsn0"]) for r in recs if r["shard"] == "shardId-000000000000"))')" \
+print(sorted((r["pk"], r["seq0"], r["wlsn"]) for r in recs if r["pk"].endswith("#cdc-public-a")))')" \
     "[('pipe1#cdc-public-a', '9', 5000), ('pipe2#cdc-public-a', '12', 900)]"
 expect_eq "... the refused write is no error" "$(cat "$T/c3.out")" "opened $TB
 ok"

@@ -396,6 +396,7 @@ typedef struct loader {
     kin_ident_state       *rstate;
     cdc_retry_conf         retry;
     cdc_pos                newest;
+    uint64_t               maxlsn;      /* the newest source.lsn read */
     cdc_buf                data;
     bool                   collect;     /* resume_lsn > 0: keep identities */
 } loader;
@@ -443,6 +444,8 @@ take(loader *L, const char *stream, json_t *rec)
         }
         if (lsn > L->newest.lsn)
             L->newest = (cdc_pos) { lsn, 0 };
+        if (lsn > L->maxlsn)
+            L->maxlsn = lsn;
         break;
     case KIN_IDENT_AVRO:
         L->r->navro++;
@@ -672,6 +675,9 @@ kin_resume_load(const kin_resume_conf *c, cdc_dest *d, cdc_err *err)
         kin_resume_free(L.r);
         return NULL;
     }
+    /* the newest change read back: checkpoints count again once the replay is past it */
+    if (L.collect)
+        kinesis_ckpt_hold(c->ckpt, L.maxlsn);
     if (d) {
         if (cdc_pos_cmp(L.newest, d->newest_held) > 0)
             d->newest_held = L.newest;

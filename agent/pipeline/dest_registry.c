@@ -207,6 +207,7 @@ kinesis_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
         .registry = avro ? &rc : NULL,
         .avro = avro ? &ao : NULL,
         .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
+        .provide_transaction_metadata = cfg->pipeline.source.provide_transaction_metadata,
         .checkpoint_table = pf->kinesis.checkpoint_table_name,
         .checkpoint_ttl_s = pf->kinesis.checkpoint_ttl_seconds,
         .pipeline_id = cfg->pipeline.pipeline_id,

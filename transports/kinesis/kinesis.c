@@ -168,10 +168,8 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     if ((k->endpoint = cdc_aws_endpoint(k->aws, "kinesis", err)) == NULL)
         goto fail;
     k->label = cdc_http_url_label(k->endpoint);
-    k->url = cdc_xmalloc(strlen(k->endpoint) + 2);
-    sprintf(k->url, "%s/", k->endpoint);
     snprintf(k->stlabel, sizeof(k->stlabel), "kinesis %s", k->label);
-    if ((k->multi = cdc_http_multi_new(err)) == NULL || (k->sync = cdc_http_xfer_new(err)) == NULL)
+    if ((k->multi = cdc_http_multi_new(err)) == NULL)
         goto fail;
 
     sch_msg_conf mc = { .json = k->jopts, .registry = c->registry, .avro = c->avro,
@@ -180,14 +178,21 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         goto fail;
     cdc_aws_json_conf kc = { .provider = k->aws, .service = "kinesis", .json_version = "1.1",
                              .target_prefix = CDC_AWS_KINESIS_TARGET, .endpoint = k->endpoint,
-                             .region = k->region, .timeout_ms = KIN_CALL_MS };
+                             .region = k->region, .timeout_ms = k->timeout_ms };
     cdc_aws_json_conf dc = { .provider = k->aws, .service = "dynamodb", .json_version = "1.0",
                              .target_prefix = CDC_AWS_DYNAMODB_TARGET, .region = k->region,
                              .timeout_ms = KIN_CALL_MS };
     if ((k->kj = cdc_aws_json_new(&kc, err)) == NULL || (k->ddb = cdc_aws_json_new(&dc, err)) == NULL)
         goto fail;
     k->resume_lsn = env ? env->resume_lsn : 0;
-    k->tstreams = c->ntables > 0 ? cdc_xcalloc((size_t) c->ntables, sizeof(*k->tstreams)) : NULL;
+    k->tx_on = c->provide_transaction_metadata;
+    k->tstreams = cdc_xcalloc((size_t) c->ntables + 1, sizeof(*k->tstreams));
+    if (k->tx_on) {
+        char name[300];
+
+        k->tstreams[k->ntstreams++] = cdc_xstrdup(sch_msg_tx_name(k->prefix, '-', name,
+                                                                  sizeof(name)));
+    }
     for (int i = 0; i < c->ntables; i++) {
         char name[300];
 
@@ -246,9 +251,10 @@ kin_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
 }
 
 /* Makes st usable; a transient failure is CDC_E_QUEUE_FULL (the router waits and asks
-   again), anything else fails the destination. */
+   again), anything else fails the destination (unless the caller says it will, with
+   its own message: quiet). */
 static int
-kin_stream_ready(kinesis *k, kin_stream *st, cdc_err *err)
+kin_stream_ready_as(kinesis *k, kin_stream *st, bool quiet, cdc_err *err)
 {
     int64_t now = cdc_mono_ms();
 
@@ -266,9 +272,15 @@ kin_stream_ready(kinesis *k, kin_stream *st, cdc_err *err)
         err->code = CDC_E_QUEUE_FULL;
         return -1;
     }
-    if (dest_status_fatal(&k->st, "%s", err->msg))
+    if (!quiet && dest_status_fatal(&k->st, "%s", err->msg))
         log_error(KIN_FAC, "%s", err->msg);
     return -1;
+}
+
+static int
+kin_stream_ready(kinesis *k, kin_stream *st, cdc_err *err)
+{
+    return kin_stream_ready_as(k, st, false, err);
 }
 
 /* The dead letter standing in for a record too large for Kinesis. */
@@ -333,16 +345,103 @@ kin_table_of(const cdc_event *ev, char *out, size_t n)
         snprintf(out, n, "(logical message)");
 }
 
+/*
+ * Queues a record behind the earlier ones of its unit of order: the stream `order` (the
+ * table's, also for its dead letter) and the partition key; with keyless, the position
+ * alone (no key, no order to keep).  Takes data.  ticket: its slot in the ring, or
+ * KIN_NO_TICKET.
+ */
+static void
+kin_queue(kinesis *k, kin_stream *to, const char *order, bool keyless, cdc_pos pos,
+          const char *pkey, size_t pklen, char *data, size_t dlen, uint64_t ticket)
+{
+    kin_rec *rec = cdc_xcalloc(1, sizeof(*rec));
+    size_t   olen = strlen(order) + 1, klen = olen + (keyless ? sizeof(cdc_pos) : pklen);
+    char    *qkey = cdc_xmalloc(klen);
+
+    rec->pos = pos;
+    rec->st = to;
+    rec->pkey = cdc_xstrndup(pkey, pklen);
+    rec->pklen = pklen;
+    rec->data = data;
+    rec->dlen = dlen;
+    rec->ticket = ticket;
+    memcpy(qkey, order, olen);
+    if (keyless)
+        memcpy(qkey + olen, &pos, sizeof(cdc_pos));
+    else
+        memcpy(qkey + olen, pkey, pklen);
+    dest_keyq_push(k->q, qkey, klen, rec, dlen + pklen);
+    free(qkey);
+    k->nrecs++;
+    k->bytes += dlen + pklen;
+}
+
+/* A copy of the value's bytes; NULL for a tombstone or an empty value. */
+static char *
+kin_copy_value(const sch_msg *m, size_t *len)
+{
+    char *p;
+
+    *len = 0;
+    if (m->null_value || m->value_len == 0)
+        return NULL;
+    p = cdc_xmalloc(m->value_len);
+    memcpy(p, m->value, m->value_len);
+    *len = m->value_len;
+    return p;
+}
+
+/*
+ * A BEGIN or END record of txn (source.provide_transaction_metadata) in
+ * "<prefix>-transaction", partition key the transaction's id key (so one
+ * transaction's BEGIN and END are in order); its slot in the ring at
+ * ring_pos, as the Kafka transport does.
+ */
+static int
+kin_tx_record(kinesis *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_err *err)
+{
+    char        topic[300], name[300], pkey[DEST_KINESIS_MAX_PKEY * 4 + 1];
+    kin_stream *st;
+    sch_msg     m;
+    size_t      pklen, dlen;
+    char       *data;
+
+    sch_msg_tx_name(k->prefix, '.', topic, sizeof(topic));
+    sch_msg_tx_name(k->prefix, '-', name, sizeof(name));
+    st = kin_stream_get(k, name, false);
+    if (kin_stream_ready(k, st, err) < 0)
+        return -1;
+    if (sch_msg_tx_record(k->enc, txn, end, topic, &m, err) < 0) {
+        if (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT)
+            err->code = CDC_E_QUEUE_FULL;
+        else
+            dest_status_fatal(&k->st, "%s", err->msg);
+        return -1;
+    }
+    pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    if (kin_resume_has(k->resume, name, 0, pkey, pklen, m.null_value ? NULL : m.value,
+                       m.null_value ? 0 : m.value_len)) {
+        dest_acks_done(&k->acks, dest_acks_push(&k->acks, ring_pos));
+        k->nskipped++;
+        return 0;
+    }
+    data = kin_copy_value(&m, &dlen);
+    kin_queue(k, st, name, false, ring_pos, pkey, pklen, data, dlen,
+              dest_acks_push(&k->acks, ring_pos));
+    return 0;
+}
+
 static int
 kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
 {
     kinesis    *k = d->impl;
     char        topic[300], name[300], pkey[DEST_KINESIS_MAX_PKEY * 4 + 1], table[300];
     kin_stream *st, *to;
-    kin_rec    *rec;
     sch_msg     m;
-    size_t      pklen, size, klen;
-    char       *qkey;
+    size_t      pklen, size, dlen = 0;
+    char       *data = NULL;
+    cdc_event   withblock;
 
     if (dest_status_check(&k->st, err) < 0)
         return -1;
@@ -359,6 +458,16 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     st = kin_stream_get(k, name, false);
     if (kin_stream_ready(k, st, err) < 0)
         return -1;
+    if (k->tx_on && sch_msg_tx_applies(ev)) {
+        if (sch_msg_tx_due(k->enc, ev->pos.lsn, false)) {
+            if (kin_tx_record(k, ev->txn, false, ev->pos, err) < 0)
+                return -1;
+            sch_msg_tx_written(k->enc, false);
+        }
+        withblock = *ev;
+        withblock.tx_block = sch_msg_tx_count(k->enc, ev);
+        ev = &withblock;
+    }
     if (sch_msg_encode(k->enc, ev, topic, &m, err) < 0) {
         if (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT) {
             if (dest_status_failing(&k->st, "Schema Registry: %s", err->msg))
@@ -381,7 +490,6 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     }
     size = (m.null_value ? 0 : m.value_len) + pklen;
     to = st;
-    rec = cdc_xcalloc(1, sizeof(*rec));
     if (size > DEST_KINESIS_MAX_RECORD) {
         char dname[400], kshow[120];
 
@@ -389,7 +497,6 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         snprintf(kshow, sizeof(kshow), "%.*s%s", (int) (m.key_len < 100 ? m.key_len : 100),
                  m.null_key ? "null" : m.key, m.key_len > 100 ? "..." : "");
         if (!k->dlq_enabled) {
-            free(rec);
             dest_status_fatal(&k->st, "a record of table %s, key %s, is %zu bytes, over "
                               "Kinesis's 1 MiB limit, and dlq.enabled is false: stopping rather "
                               "than dropping it", table, kshow, size);
@@ -398,8 +505,7 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         }
         snprintf(dname, sizeof(dname), "%s-%s", name, k->dlq_suffix);
         to = kin_stream_get(k, dname, true);
-        if (kin_stream_ready(k, to, err) < 0) {
-            free(rec);
+        if (kin_stream_ready_as(k, to, true, err) < 0) {
             if (err->code == CDC_E_QUEUE_FULL)
                 return -1;
             dest_status_fatal(&k->st, "a record of table %s, key %s, is %zu bytes, over "
@@ -408,36 +514,60 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             log_error(KIN_FAC, "%s", k->st.lasterr);
             return cdc_err_set(err, CDC_E_DEST, "kinesis: %s", k->st.lasterr);
         }
-        rec->data = kin_dead_letter(k, ev, name, &m, size, &rec->dlen);
-        if (rec->data == NULL) {
-            free(rec);
+        data = kin_dead_letter(k, ev, name, &m, size, &dlen);
+        if (data == NULL)
             return cdc_err_set(err, CDC_E_NOMEM, "kinesis: out of memory");
-        }
         log_error(KIN_FAC, "a record of table %s, key %s, is %zu bytes, over Kinesis's 1 MiB "
                   "limit: a dead letter goes to %s in its place", table, kshow, size, dname);
-    } else if (!m.null_value && m.value_len > 0) {
-        rec->data = cdc_xmalloc(m.value_len);
-        memcpy(rec->data, m.value, m.value_len);
-        rec->dlen = m.value_len;
+    } else {
+        data = kin_copy_value(&m, &dlen);
     }
-    rec->pos = ev->pos;
-    rec->st = to;
-    rec->pkey = cdc_xstrndup(pkey, pklen);
-    rec->pklen = pklen;
-    rec->ticket = dest_acks_push(&k->acks, ev->pos);
-    /* the unit of order: stream + partition key; no key: the event alone */
-    klen = strlen(name) + 1 + (m.null_key ? sizeof(cdc_pos) : pklen);
-    qkey = cdc_xmalloc(klen);
-    memcpy(qkey, name, strlen(name) + 1);
-    if (m.null_key)
-        memcpy(qkey + strlen(name) + 1, &ev->pos, sizeof(cdc_pos));
-    else
-        memcpy(qkey + strlen(name) + 1, pkey, pklen);
-    dest_keyq_push(k->q, qkey, klen, rec, rec->dlen + rec->pklen);
-    free(qkey);
+    kin_queue(k, to, name, m.null_key, ev->pos, pkey, pklen, data, dlen,
+              dest_acks_push(&k->acks, ev->pos));
     k->written = ev->pos;
-    k->nrecs++;
-    k->bytes += rec->dlen + rec->pklen;
+    return kin_pump(k, err);
+}
+
+/*
+ * Debezium's heartbeat record (ServerNameKey, Heartbeat{ts_ms}) in
+ * "__debezium-heartbeat-<prefix>" (Debezium's "__debezium-heartbeat.<prefix>"
+ * named as the platform names streams; created with 1 shard).  Outside the
+ * event stream: no ticket in the ring, not checkpointed, not read back, and a
+ * failed one is counted, never retried or fatal.
+ */
+static int
+kin_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
+{
+    kinesis    *k = d->impl;
+    char        topic[300], name[300], pkey[DEST_KINESIS_MAX_PKEY * 4 + 1];
+    kin_stream *st;
+    sch_msg     m;
+    size_t      pklen, dlen;
+    char       *data;
+    int64_t     now = cdc_mono_ms();
+
+    if (dest_status_check(&k->st, err) < 0)
+        return -1;
+    if (k->nrecs >= (size_t) k->max_records || k->bytes >= k->max_bytes)
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "kinesis: %zu records wait: heartbeat "
+                           "skipped", k->nrecs);
+    snprintf(topic, sizeof(topic), "%s.%s", KIN_HB_PREFIX, k->prefix);
+    snprintf(name, sizeof(name), "%s-%s", KIN_HB_PREFIX, k->prefix);
+    st = kin_stream_get(k, name, false);
+    st->hb = true;
+    if (!st->ready) {
+        if (now < st->next_try_ms)
+            return cdc_err_set(err, CDC_E_CONN, "kinesis: heartbeat stream %s not ready", name);
+        if (kin_stream_ensure(k, st, err) < 0) {
+            st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
+            return -1;
+        }
+    }
+    if (sch_msg_heartbeat(k->enc, topic, k->prefix, ts_ms, &m, err) < 0)
+        return -1;
+    pklen = dest_kinesis_partition_key(m.key, m.key_len, m.null_key, pkey, sizeof(pkey));
+    data = kin_copy_value(&m, &dlen);
+    kin_queue(k, st, name, false, (cdc_pos) { 0, 0 }, pkey, pklen, data, dlen, KIN_NO_TICKET);
     return kin_pump(k, err);
 }
 
@@ -445,8 +575,25 @@ static int
 kin_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
 {
     kinesis *k = d->impl;
-    uint64_t t = dest_acks_push(&k->acks, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END });
+    uint64_t t;
 
+    /* Debezium writes BEGIN for every transaction pgoutput sends, even one whose events
+       were all skipped, and END at its commit */
+    if (k->tx_on && txn->xid != 0 && txn->begin_lsn != 0) {
+        cdc_pos last = { txn->commit_lsn, txn->nevents };
+
+        if (sch_msg_tx_due(k->enc, txn->commit_lsn, false)) {
+            if (kin_tx_record(k, txn, false, last, err) < 0)
+                return -1;
+            sch_msg_tx_written(k->enc, false);
+        }
+        if (sch_msg_tx_due(k->enc, txn->commit_lsn, true)) {
+            if (kin_tx_record(k, txn, true, last, err) < 0)
+                return -1;
+            sch_msg_tx_written(k->enc, true);
+        }
+    }
+    t = dest_acks_push(&k->acks, (cdc_pos) { txn->commit_lsn, CDC_SEQ_END });
     dest_acks_done(&k->acks, t);
     return kin_pump(k, err);
 }
@@ -515,10 +662,10 @@ kin_health(cdc_dest *d, cdc_health *h)
     dest_status_health(&k->st, h);
     if (h->state == CDC_DEST_OK)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu records in %llu requests, %llu "
-                 "retried (%llu throttled), %llu dead letters, %zu waiting", k->label,
-                 (unsigned long long) k->nput, (unsigned long long) k->nreq,
+                 "retried (%llu throttled), %llu dead letters, %llu skipped, %zu waiting",
+                 k->label, (unsigned long long) k->nput, (unsigned long long) k->nreq,
                  (unsigned long long) k->nretries, (unsigned long long) k->nthrottled,
-                 (unsigned long long) k->ndlq, k->nrecs);
+                 (unsigned long long) k->ndlq, (unsigned long long) k->nskipped, k->nrecs);
 }
 
 static void
@@ -575,12 +722,10 @@ kin_close(cdc_dest *d)
         free(k->tstreams[i]);
     free(k->tstreams);
     cdc_http_multi_free(k->multi);
-    cdc_http_xfer_free(k->sync);
     sch_msg_enc_free(k->enc);
     cdc_aws_provider_free(k->aws);
     dest_acks_free(&k->acks);
     free(k->endpoint);
-    free(k->url);
     free(k->label);
     free(k->region);
     free(k->prefix);
@@ -601,5 +746,6 @@ const cdc_dest_ops dest_kinesis_ops = {
     .progress = kin_progress,
     .flush = kin_flush,
     .health = kin_health,
+    .heartbeat = kin_heartbeat,
     .close = kin_close,
 };

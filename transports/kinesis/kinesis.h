@@ -44,6 +44,7 @@ typedef struct dest_kinesis_conf {
     const sr_conf       *registry;        /* non-NULL: Avro values and keys */
     const sch_avro_opts *avro;
     bool                 stop_on_incompatible_schema;
+    bool                 provide_transaction_metadata;  /* BEGIN/END in "<prefix>-transaction" */
     const char          *checkpoint_table;  /* DynamoDB table (kinesis_ckpt.c) */
     int                  checkpoint_ttl_s;
     const char          *pipeline_id;     /* NULL: env->pipeline_id */

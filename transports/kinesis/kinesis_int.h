@@ -16,6 +16,7 @@
 #ifndef CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
 #define CDC_TRANSPORTS_KINESIS_KINESIS_INT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,8 @@
 #define KIN_CALL_MS      10000      /* each synchronous call (describe, create) */
 #define KIN_ACTIVE_MS    120000     /* waiting for a stream created here to be ACTIVE */
 #define KIN_ENSURE_RETRY_MS 2000    /* a stream whose check failed is asked again after */
+#define KIN_NO_TICKET    UINT64_MAX /* a record outside the event stream (a heartbeat) */
+#define KIN_HB_PREFIX    "__debezium-heartbeat"
 
 /* A stream this transport writes (or its dead-letter companion). */
 typedef struct kin_stream {
@@ -47,6 +50,7 @@ typedef struct kin_stream {
     char              *name;
     bool               ready;       /* exists and is writable */
     bool               dlq;         /* a dead-letter stream */
+    bool               hb;          /* the heartbeat stream (1 shard when created) */
     int64_t            next_try_ms; /* not ready: when to ask again */
     struct kin_req    *building;    /* the request being filled (kinesis_put.c) */
 } kin_stream;
@@ -71,8 +75,7 @@ typedef struct kin_req {
     kin_rec       **recs;
     int             n, cap;
     size_t          bytes;      /* data + partition keys, for the 5 MiB limit */
-    cdc_buf         body, out;
-    cdc_http_hdrs  *hdrs;
+    cdc_aws_call    call;       /* body, answer, signed lines (agent/core/net/aws_json.h) */
     cdc_http_xfer  *x;
     int64_t         sent_ms;
 } kin_req;
@@ -80,7 +83,6 @@ typedef struct kin_req {
 typedef struct kinesis {
     cdc_aws_provider *aws;
     char             *endpoint;     /* https://kinesis.<region>.amazonaws.com or the override */
-    char             *url;          /* endpoint + "/": what is signed and sent */
     char             *label;        /* the endpoint without credentials, for messages */
     char             *region;
     char             *prefix, *database, *dlq_suffix, *sink_id;
@@ -94,7 +96,6 @@ typedef struct kinesis {
     sch_msg_enc      *enc;
     kin_stream       *streams;
     cdc_http_multi   *multi;
-    cdc_http_xfer    *sync;         /* for synchronous calls */
     dest_keyq        *q;
     dest_acks         acks;
     kin_req          *free_reqs;
@@ -108,7 +109,8 @@ typedef struct kinesis {
     int               ntstreams;
     uint64_t          resume_lsn;
     cdc_pos           written;      /* the newest position write() queued */
-    uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped;
+    bool              tx_on;        /* provide_transaction_metadata */
+    uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped, nhb, nhb_lost;
     int64_t           last_ok_ms;
     dest_status       st;
     char              stlabel[300];
@@ -124,17 +126,12 @@ typedef struct kin_answer {
 } kin_answer;
 
 /* kinesis_stream.c */
-/* Signed lines for a call of target ("PutRecords") with body; NULL with err set. */
-cdc_http_hdrs *kin_sign(kinesis *k, const char *target, const void *body, size_t len,
-                        cdc_err *err);
-/* One synchronous call; the body of a 2xx answer into out (may be NULL).
+/* One synchronous call; a 2xx answer's JSON into *out (may be NULL; json_decref it).
    @returns 0 (see *a), or -1 with err set when it could not be made at all. */
-int  kin_call(kinesis *k, const char *target, const char *body, cdc_buf *out, kin_answer *a,
+int  kin_call(kinesis *k, const char *target, const char *body, json_t **out, kin_answer *a,
               cdc_err *err);
 /* s[0..n) as a JSON string (escaped) appended to b. */
 void kin_json_str(cdc_buf *b, const char *s, size_t n);
-/* Parses AWS's error body into a->type and a->msg. */
-void kin_parse_error(const char *body, size_t len, kin_answer *a);
 /* The stream named name (added when new). */
 kin_stream *kin_stream_get(kinesis *k, const char *name, bool dlq);
 /* Makes sure st exists and is ACTIVE (creating it when missing).  @returns 0,

@@ -90,9 +90,7 @@ kin_req_free(kin_req *r)
 {
     if (r == NULL)
         return;
-    cdc_buf_free(&r->body);
-    cdc_buf_free(&r->out);
-    cdc_http_hdrs_free(r->hdrs);
+    cdc_aws_call_free(&r->call);
     cdc_http_xfer_free(r->x);
     free(r->recs);
     free(r);
@@ -103,10 +101,12 @@ kin_req_new(kinesis *k, kin_stream *st)
 {
     kin_req *r = k->free_reqs;
 
-    if (r)
+    if (r) {
         k->free_reqs = r->next;
-    else
+    } else {
         r = cdc_xcalloc(1, sizeof(*r));
+        cdc_aws_call_init(&r->call);
+    }
     r->next = NULL;
     r->st = st;
     r->n = 0;
@@ -118,10 +118,8 @@ kin_req_new(kinesis *k, kin_stream *st)
 static void
 kin_req_recycle(kinesis *k, kin_req *r)
 {
-    cdc_buf_reset(&r->body);
-    cdc_buf_reset(&r->out);
-    cdc_http_hdrs_free(r->hdrs);
-    r->hdrs = NULL;
+    cdc_aws_call_free(&r->call);
+    cdc_aws_call_init(&r->call);
     r->n = 0;
     r->st = NULL;
     r->next = k->free_reqs;
@@ -148,6 +146,15 @@ kin_retry_rec(kinesis *k, kin_rec *rec, int64_t at_least_ms, int64_t now)
     size_t         bytes = kin_rec_bytes(rec);
     int64_t        wait;
 
+    if (rec->ticket == KIN_NO_TICKET) {
+        /* a heartbeat carries no change: a failed one is counted, not retried */
+        dest_keyq_done(k->q, key);
+        k->nrecs--;
+        k->bytes -= bytes;
+        k->nhb_lost++;
+        kin_rec_free(rec);
+        return;
+    }
     rec->attempts++;
     wait = cdc_retry_delay_ms(&k->retry, rec->attempts, &k->rng);
     if (at_least_ms > wait)
@@ -160,10 +167,13 @@ kin_retry_rec(kinesis *k, kin_rec *rec, int64_t at_least_ms, int64_t now)
 static void
 kin_ok_rec(kinesis *k, kin_rec *rec, const char *shard, const char *seqno)
 {
-    if (k->ckpt && !rec->st->dlq && shard && seqno)
+    if (k->ckpt && !rec->st->dlq && !rec->st->hb && shard && seqno)
         kinesis_ckpt_note(k->ckpt, rec->st->name, shard, rec->pos, seqno);
     dest_keyq_done(k->q, rec->key);
-    dest_acks_done(&k->acks, rec->ticket);
+    if (rec->ticket != KIN_NO_TICKET)
+        dest_acks_done(&k->acks, rec->ticket);
+    else
+        k->nhb++;
     k->nrecs--;
     k->bytes -= kin_rec_bytes(rec);
     k->nput++;
@@ -188,7 +198,7 @@ kin_fail_all(kinesis *k, kin_req *r, const char *why, int64_t at_least_ms)
 static void
 kin_body(kin_req *r)
 {
-    cdc_buf *b = &r->body;
+    cdc_buf *b = &r->call.body;
 
     cdc_buf_reset(b);
     cdc_buf_puts(b, "{\"StreamName\":");
@@ -212,10 +222,9 @@ kin_send(kinesis *k, kin_req *r, cdc_err *err)
     cdc_err e = { 0 };
 
     kin_body(r);
-    if (cdc_buf_failed(&r->body))
+    if (cdc_buf_failed(&r->call.body))
         return cdc_err_set(err, CDC_E_NOMEM, "kinesis: out of memory building a request");
-    r->hdrs = kin_sign(k, "PutRecords", r->body.data, r->body.len, &e);
-    if (r->hdrs == NULL) {
+    if (cdc_aws_json_sign(k->kj, &r->call, "PutRecords", &e) < 0) {
         /* credentials could not be fetched now (metadata endpoint down...): later */
         if (e.code == CDC_E_NOMEM)
             return cdc_err_set(err, CDC_E_NOMEM, "%s", e.msg);
@@ -226,11 +235,11 @@ kin_send(kinesis *k, kin_req *r, cdc_err *err)
     if (r->x == NULL && (r->x = cdc_http_xfer_new(err)) == NULL)
         return -1;
     cdc_http_xfer_set_user(r->x, r);
-    cdc_http_req req = { .url = k->url, .method = "POST", .hdrs = r->hdrs,
-                         .body = r->body.data, .body_len = r->body.len,
-                         .timeout_ms = k->timeout_ms, .body_out = &r->out,
-                         .body_max = 8u << 20 };
-    if (cdc_http_multi_add(k->multi, r->x, &req, err) < 0)
+    /* no "Expect: 100-continue" round trip before a large body */
+    if ((r->call.hdrs = cdc_http_hdrs_add(r->call.hdrs, "Expect:")) == NULL)
+        return cdc_err_set(err, CDC_E_NOMEM, "kinesis: out of memory building a request");
+    r->call.req.hdrs = r->call.hdrs;
+    if (cdc_http_multi_add(k->multi, r->x, &r->call.req, err) < 0)
         return cdc_err_wrap(err, "kinesis");
     r->sent_ms = cdc_mono_ms();
     r->next = k->running;
@@ -244,12 +253,13 @@ kin_send(kinesis *k, kin_req *r, cdc_err *err)
 static int
 kin_done(kinesis *k, kin_req *r)
 {
-    const cdc_http_resp *res = cdc_http_xfer_resp(r->x);
-    json_t              *j = NULL, *recs;
-    char                 why[400];
-    int64_t              now = cdc_mono_ms();
-    int                  failed = 0;
-    const char          *code1 = NULL, *msg1 = NULL;
+    cdc_aws_result res = { 0 };
+    cdc_err        e = { 0 };
+    json_t        *recs;
+    char           why[400];
+    int64_t        now = cdc_mono_ms();
+    int            failed = 0;
+    const char    *code1 = NULL, *msg1 = NULL;
 
     for (kin_req **pp = &k->running; *pp; pp = &(*pp)->next)
         if (*pp == r) {
@@ -258,59 +268,40 @@ kin_done(kinesis *k, kin_req *r)
         }
     r->next = NULL;
     k->inflight--;
-    if (!res->answered || res->status != 200) {
-        if (res->answered) {
-            kin_answer a = { 0 };
-
-            kin_parse_error((const char *) r->out.data, r->out.len, &a);
-            snprintf(why, sizeof(why), "HTTP %ld%s%s%s%s", res->status, a.type[0] ? " " : "",
-                     a.type, a.msg[0] ? ": " : "", a.msg);
-            if (strstr(a.type, "Throughput") || strstr(a.type, "Throttl"))
-                k->nthrottled += (uint64_t) r->n;
-        } else {
-            snprintf(why, sizeof(why), "no answer: %s", res->error);
-        }
-        kin_fail_all(k, r, why, res->retry_after_s * 1000);
+    if (cdc_aws_json_finish(k->kj, &r->call, cdc_http_xfer_resp(r->x), &res, &e) < 0) {
+        /* the request as a whole: no answer, 5xx, 4xx, throttled, garbage */
+        if (res.throttled)
+            k->nthrottled += (uint64_t) r->n;
+        kin_fail_all(k, r, e.msg, res.retry_after_s * 1000);
+        cdc_aws_result_clear(&res);
         kin_req_recycle(k, r);
         return 0;
     }
-    j = json_loadb((const char *) r->out.data, r->out.len, 0, NULL);
-    recs = json_object_get(j, "Records");
+    recs = json_object_get(res.json, "Records");
     if (!json_is_array(recs) || json_array_size(recs) != (size_t) r->n) {
-        char head[120];
-
-        snprintf(head, sizeof(head), "%.*s", (int) (r->out.len < 100 ? r->out.len : 100),
-                 r->out.data ? (const char *) r->out.data : "");
-        for (char *p = head; *p; p++)
-            if ((unsigned char) *p < 0x20)
-                *p = ' ';
-        snprintf(why, sizeof(why), "HTTP 200 but not a PutRecords answer for %d records: %s",
-                 r->n, head);
+        snprintf(why, sizeof(why), "HTTP 200 but not a PutRecords answer for %d records", r->n);
         kin_fail_all(k, r, why, 0);
-        json_decref(j);
+        cdc_aws_result_clear(&res);
         kin_req_recycle(k, r);
         return 0;
     }
     for (int i = 0; i < r->n; i++) {
-        json_t     *e = json_array_get(recs, (size_t) i);
-        const char *seq = json_string_value(json_object_get(e, "SequenceNumber"));
-        const char *shard = json_string_value(json_object_get(e, "ShardId"));
+        json_t     *en = json_array_get(recs, (size_t) i);
+        const char *seq = json_string_value(json_object_get(en, "SequenceNumber"));
+        const char *shard = json_string_value(json_object_get(en, "ShardId"));
+        const char *c = json_string_value(json_object_get(en, "ErrorCode"));
 
-        if (seq && !json_object_get(e, "ErrorCode")) {
+        if (seq && c == NULL) {
             kin_ok_rec(k, r->recs[i], shard, seq);
             continue;
         }
         failed++;
         if (code1 == NULL) {
-            code1 = json_string_value(json_object_get(e, "ErrorCode"));
-            msg1 = json_string_value(json_object_get(e, "ErrorMessage"));
+            code1 = c;
+            msg1 = json_string_value(json_object_get(en, "ErrorMessage"));
         }
-        {
-            const char *c = json_string_value(json_object_get(e, "ErrorCode"));
-
-            if (c && strcmp(c, "ProvisionedThroughputExceededException") == 0)
-                k->nthrottled++;
-        }
+        if (c && strcmp(c, "ProvisionedThroughputExceededException") == 0)
+            k->nthrottled++;
         kin_retry_rec(k, r->recs[i], 0, now);
     }
     if (failed) {
@@ -324,7 +315,7 @@ kin_done(kinesis *k, kin_req *r)
         if (dest_status_ok(&k->st))
             log_info(KIN_FAC, "PutRecords to %s succeeds again", r->st->name);
     }
-    json_decref(j);
+    cdc_aws_result_clear(&res);
     kin_req_recycle(k, r);
     return 0;
 }

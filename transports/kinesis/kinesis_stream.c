@@ -1,11 +1,10 @@
 /*
  * Synchronous Kinesis calls and the streams.
  *
- * A call is one POST of AWS's JSON 1.1 protocol to the endpoint's "/" with
- * X-Amz-Target "Kinesis_20131202.<Action>", signed with SigV4
- * (agent/core/net/aws_sigv4.h) using the credentials of the AWS chain
- * (aws_creds.h), through the one HTTP client (http.h).  PutRecords uses the
- * same signing (kin_sign) on cdc_http_multi; the calls here are the rare
+ * A call is one signed POST of AWS's JSON 1.1 protocol through
+ * agent/core/net/aws_json.h (SigV4, the AWS credential chain, AWS's error
+ * body parsed and classified).  PutRecords runs the same client's signed
+ * requests on cdc_http_multi (kinesis_put.c); the calls here are the rare
  * blocking ones: ListStreams at start, DescribeStreamSummary and CreateStream
  * the first time a stream is met.
  *
@@ -25,9 +24,6 @@
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/core/net/aws_sigv4.h"
-
-#define KIN_CURLE_COULDNT_RESOLVE_HOST 6
 
 void
 kin_json_str(cdc_buf *b, const char *s, size_t n)
@@ -52,151 +48,40 @@ kin_json_str(cdc_buf *b, const char *s, size_t n)
     cdc_buf_putc(b, '"');
 }
 
-cdc_http_hdrs *
-kin_sign(kinesis *k, const char *target, const void *body, size_t len, cdc_err *err)
-{
-    cdc_aws_key    key;
-    char           tgt[96];
-    cdc_http_hdrs *h;
-
-    if (cdc_aws_provider_get(k->aws, &key, err) < 0) {
-        cdc_err_wrap(err, "kinesis: AWS credentials");
-        return NULL;
-    }
-    snprintf(tgt, sizeof(tgt), KIN_TARGET "%s", target);
-    cdc_sigv4_hdr hv[] = { { "Content-Type", "application/x-amz-json-1.1" },
-                           { "X-Amz-Target", tgt } };
-    cdc_sigv4_req r = { .method = "POST", .url = k->url, .hdrs = hv, .n_hdrs = 2,
-                        .body = body, .body_len = len, .region = k->region,
-                        .service = "kinesis" };
-    if ((h = cdc_sigv4_hdrs(&r, &key, err)) == NULL) {
-        cdc_err_wrap(err, "kinesis: signing %s", target);
-        return NULL;
-    }
-    h = cdc_http_hdrs_add(h, "Expect:");    /* no 100-continue round trip */
-    if (h == NULL)
-        cdc_err_set(err, CDC_E_NOMEM, "kinesis: out of memory signing %s", target);
-    return h;
-}
-
-/* The text of <tag>...</tag> in an XML body into out; false when absent. */
-static bool
-kin_xml_get(const char *body, size_t len, const char *tag, char *out, size_t n)
-{
-    char        open[40], close[40];
-    const char *p, *e;
-    size_t      ol;
-
-    snprintf(open, sizeof(open), "<%s>", tag);
-    snprintf(close, sizeof(close), "</%s>", tag);
-    ol = strlen(open);
-    for (p = body; p + ol <= body + len; p++)
-        if (memcmp(p, open, ol) == 0)
-            break;
-    if (p + ol > body + len)
-        return false;
-    p += ol;
-    for (e = p; e + strlen(close) <= body + len; e++)
-        if (memcmp(e, close, strlen(close)) == 0) {
-            snprintf(out, n, "%.*s", (int) (e - p), p);
-            return true;
-        }
-    return false;
-}
-
-/* AWS's error JSON: {"__type":"com.amazon...#ResourceNotFoundException","message":"..."};
-   an XML ErrorResponse (<Code>, <Message>) too, as STS, IAM-checking front ends and moto's
-   signature check answer. */
-void
-kin_parse_error(const char *body, size_t len, kin_answer *a)
-{
-    json_t     *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-    const char *t = NULL, *m = NULL;
-
-    a->type[0] = '\0';
-    if (j == NULL && body && len && kin_xml_get(body, len, "Code", a->type, sizeof(a->type))) {
-        if (!kin_xml_get(body, len, "Message", a->msg, sizeof(a->msg)))
-            a->msg[0] = '\0';
-        /* AWS quotes the canonical request (with the session token) after a bad signature */
-        char *cut = strstr(a->msg, "The Canonical String");
-        if (cut)
-            *cut = '\0';
-        return;
-    }
-    if (json_is_object(j)) {
-        t = json_string_value(json_object_get(j, "__type"));
-        m = json_string_value(json_object_get(j, "message"));
-        if (m == NULL)
-            m = json_string_value(json_object_get(j, "Message"));
-    }
-    if (t) {
-        const char *h = strrchr(t, '#');
-
-        snprintf(a->type, sizeof(a->type), "%s", h ? h + 1 : t);
-    }
-    if (m) {
-        char *cut;
-
-        snprintf(a->msg, sizeof(a->msg), "%s", m);
-        if ((cut = strstr(a->msg, "The Canonical String")) != NULL)
-            *cut = '\0';
-    }
-    else if (len) {
-        size_t n = len < 200 ? len : 200;
-
-        snprintf(a->msg, sizeof(a->msg), "%.*s", (int) n, body);
-        for (char *p = a->msg; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
-    }
-    json_decref(j);
-}
-
-/* AWS error types that another attempt can cure (besides 5xx and no answer). */
-static bool
-kin_type_retriable(const char *t)
-{
-    return strstr(t, "Throttl") || strstr(t, "LimitExceeded") ||
-           strcmp(t, "ProvisionedThroughputExceededException") == 0 ||
-           strcmp(t, "InternalFailure") == 0 || strcmp(t, "ServiceUnavailable") == 0 ||
-           strcmp(t, "KMSThrottlingException") == 0;
-}
-
+/*
+ * One synchronous call through aws_json (agent/core/net/aws_json.h); the answer's
+ * JSON (a 2xx) into *out when out is not NULL (the caller json_decref()s it).
+ */
 int
-kin_call(kinesis *k, const char *target, const char *body, cdc_buf *out, kin_answer *a,
+kin_call(kinesis *k, const char *target, const char *body, json_t **out, kin_answer *a,
          cdc_err *err)
 {
-    cdc_buf        tmp = CDC_BUF_INIT;
-    cdc_buf       *b = out ? out : &tmp;
-    cdc_http_resp  res;
-    cdc_http_hdrs *h;
-    int            rc;
+    cdc_aws_result res = { 0 };
+    cdc_err        e = { 0 };
 
     memset(a, 0, sizeof(*a));
-    if ((h = kin_sign(k, target, body, strlen(body), err)) == NULL)
-        return -1;
-    cdc_buf_reset(b);
-    cdc_http_req req = { .url = k->url, .method = "POST", .hdrs = h, .body = body,
-                         .body_len = strlen(body), .timeout_ms = KIN_CALL_MS, .body_out = b,
-                         .body_max = 1u << 20 };
-    rc = cdc_http_perform(k->sync, &req, &res, err);
-    cdc_http_hdrs_free(h);
-    if (rc < 0) {
-        cdc_buf_free(&tmp);
+    if (out)
+        *out = NULL;
+    if (cdc_aws_json_call(k->kj, target, body, strlen(body), NULL, &res, &e) < 0 &&
+        res.status == 0 && res.message[0] == '\0') {
+        /* not even sent: no credentials, out of memory */
+        cdc_aws_result_clear(&res);
+        if (err)
+            *err = e;
         return -1;
     }
-    a->answered = res.answered;
+    a->answered = res.status != 0;
     a->status = res.status;
-    if (!res.answered) {
-        snprintf(a->msg, sizeof(a->msg), "%s", res.error);
-        a->retry = true;
-        if (res.curl_code == KIN_CURLE_COULDNT_RESOLVE_HOST)
-            snprintf(a->type, sizeof(a->type), "%s", "UnresolvedHost");
-    } else if (cdc_http_classify(&res) != CDC_HTTP_OK) {
-        kin_parse_error((const char *) b->data, b->len, a);
-        a->retry = cdc_http_classify(&res) == CDC_HTTP_RETRY || kin_type_retriable(a->type);
+    snprintf(a->type, sizeof(a->type), "%s", res.code);
+    snprintf(a->msg, sizeof(a->msg), "%s", res.message);
+    a->retry = res.cls == CDC_AWS_RETRY;
+    if (!a->answered && strstr(res.message, "resolve host"))
+        snprintf(a->type, sizeof(a->type), "%s", "UnresolvedHost");
+    if (out && res.cls == CDC_AWS_OK) {
+        *out = res.json;
+        res.json = NULL;
     }
-    cdc_buf_free(&tmp);
+    cdc_aws_result_clear(&res);
     return 0;
 }
 
@@ -248,24 +133,24 @@ kin_final(kinesis *k, const char *what, const kin_answer *a, cdc_err *err)
 static int
 kin_describe(kinesis *k, kin_stream *st, char *status, size_t n, kin_answer *a, cdc_err *err)
 {
-    cdc_buf body = CDC_BUF_INIT, out = CDC_BUF_INIT;
-    json_t *j;
+    cdc_buf body = CDC_BUF_INIT;
+    json_t *j = NULL;
     int     rc;
 
     status[0] = '\0';
     cdc_buf_puts(&body, "{\"StreamName\":");
     kin_json_str(&body, st->name, strlen(st->name));
     cdc_buf_putc(&body, '}');
-    rc = kin_call(k, "DescribeStreamSummary", cdc_buf_str(&body), &out, a, err);
+    rc = kin_call(k, "DescribeStreamSummary", cdc_buf_str(&body), &j, a, err);
     cdc_buf_free(&body);
-    if (rc == 0 && a->answered && a->status == 200) {
-        j = json_loadb((const char *) out.data, out.len, 0, NULL);
+    if (rc == 0 && j) {
         const char *s = json_string_value(json_object_get(
             json_object_get(j, "StreamDescriptionSummary"), "StreamStatus"));
         snprintf(status, n, "%s", s ? s : "?");
-        json_decref(j);
+    } else if (rc == 0 && a->answered && a->status == 200) {
+        a->retry = true;        /* a 2xx that is not JSON: garbage, ask again */
     }
-    cdc_buf_free(&out);
+    json_decref(j);
     return rc;
 }
 
@@ -276,7 +161,7 @@ kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err)
     kin_answer a;
     int64_t    deadline = 0;
     bool       created = false;
-    int        shards = st->dlq ? k->dlq_shard_count : k->shard_count;
+    int        shards = st->hb ? 1 : st->dlq ? k->dlq_shard_count : k->shard_count;
 
     if (st->ready)
         return 0;

@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
 # 538: `cdcagent run` (transport_mode kinesis against moto, 2 shards per stream, JSON values
 # with schemas) is killed with SIGKILL three times at random moments while a continuous load
-# of inserts, multi-row transactions, updates and deletes runs into two tables; it is
-# restarted each time and, on each restart, reads the shards forward from the DynamoDB
+# of inserts, multi-row transactions, updates and deletes (3,000 steps) runs into two tables;
+# it is restarted each time and, on each restart, reads the shards forward from the DynamoDB
 # checkpoint table (transports/kinesis/kinesis_resume.c) to skip what is already there.
 # At the end, read back with test/lib/aws_read.py: every change is in its stream exactly
 # once (0 lost, 0 duplicated, by the identity source.lsn + txId + op, and per key the
 # expected ops c, u..., d, tombstone in shard order), replaying the streams gives SELECT,
 # the checkpoint table holds an item per shard, and the slot catches up.
-# Needs the Kinesis write path (branch i19-kinesis) calling kinesis_ckpt_note/_flush and
-# kin_resume_load/_has.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
 MDIR=$T/moto
-STEPS=${IT_STEPS:-1500}
+STEPS=${IT_STEPS:-3000}
 LOAD=$CDC_SRC/test/lib/kafka_load.py
 trap '_rc=$?; moto_kill "$MDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 

@@ -9,6 +9,7 @@
  *       note STREAM SHARD SEQNO                  kinesis_ckpt_note
  *       flush LSN SEQ                            kinesis_ckpt_flush, forced; prints ok / error
  *       step LSN SEQ                             kinesis_ckpt_flush, not forced, until idle
+ *       hold LSN                                 kinesis_ckpt_hold
  *       start STREAM SHARD RESUME_LSN            prints the checkpoint's seqno or "none"
  *       dump                                     one line per item: stream shard seq0 lsn0 ...
  *   kin_ckpt_drive resume TABLE|- PIPELINE RESUME_LSN STREAM...   then lines on stdin:
@@ -80,6 +81,8 @@ run_ckpt(char **argv)
                 cdc_sleep_ms(10);
             }
             printf(rc == 0 ? "ok\n" : "error %s\n", err.msg);
+        } else if (sscanf(line, "hold %" SCNu64, &x) == 1) {
+            kinesis_ckpt_hold(k, x);
         } else if (sscanf(line, "start %255s %255s %" SCNu64, a, b, &x) == 3) {
             const kin_ckpt_gen *g = kinesis_ckpt_start(k, a, b, x);
 
@@ -91,7 +94,10 @@ run_ckpt(char **argv)
             for (size_t i = 0; i < n; i++) {
                 printf("%s %s", it[i].stream, it[i].shard);
                 for (int g = 0; g < it[i].ngen; g++)
-                    printf(" %s@%" PRIu64, it[i].gen[g].seqno, it[i].gen[g].pos.lsn);
+                    if (it[i].gen[g].pos.lsn == UINT64_MAX)
+                        printf(" %s@unusable", it[i].gen[g].seqno);
+                    else
+                        printf(" %s@%" PRIu64, it[i].gen[g].seqno, it[i].gen[g].pos.lsn);
                 printf("\n");
             }
         }

@@ -1,8 +1,8 @@
 /*
  * Suite "aws_json": one SigV4-signed call to an AWS JSON-1.x API
- * (agent/core/net/aws_json.c) against a double of an AWS JSON endpoint (a
- * libmicrohttpd server on a loopback port, started per test).  The double
- * keeps the headers and body it got; the test checks Content-Type,
+ * (agent/core/net/aws_json.c) against a double of an AWS JSON endpoint
+ * (test/lib/httpd.h, started per test).  The double keeps the headers and
+ * body it got; the test checks Content-Type,
  * X-Amz-Target, X-Amz-Security-Token and recomputes the signature from what
  * arrived.  Also: AWS's error bodies parsed and classified (throttling,
  * internal failure, conditional check, credentials, garbage), the bounded
@@ -12,25 +12,23 @@
 #include <check.h>
 #include <jansson.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/net/aws_json.h"
+#include "test/lib/httpd.h"
 #include "test/lib/suite_main.h"
 
 #define AKID    "AKIDEXAMPLETEST01"
 #define SECRET  "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY"
 #define TOKEN   "FQoGZXIvYXdzSESSIONTOKENxyz"
 
-static struct MHD_Daemon *daemon_;
-static int                port, closed_port;
-static char               endpoint[96];
+static test_httpd *srv;
+static int         port, closed_port;
+static char        endpoint[96];
 
 static volatile int  status_ = 200;
 static char          answer_[1024] = "{}";
@@ -42,23 +40,6 @@ static char got_ct[96], got_target[128], got_auth[512], got_date[32], got_token[
     got_host[96], got_path[64], got_method[16];
 static char got_body[4096];
 
-typedef struct upload {
-    cdc_buf body;
-} upload;
-
-static enum MHD_Result
-reply(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result      ret;
-
-    MHD_add_response_header(r, "Content-Type", "application/x-amz-json-1.1");
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static void
 keep(struct MHD_Connection *conn, const char *name, char *out, size_t n)
 {
@@ -68,22 +49,11 @@ keep(struct MHD_Connection *conn, const char *name, char *out, size_t n)
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *data, size_t *data_size, void **state)
+on_request(void *cls, const test_httpd_req *r)
 {
-    upload *u = *state;
+    struct MHD_Connection *conn = r->conn;
 
     (void) cls;
-    (void) version;
-    if (u == NULL) {
-        *state = u = calloc(1, sizeof(*u));
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        cdc_buf_put(&u->body, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
     requests++;
     keep(conn, "Content-Type", got_ct, sizeof(got_ct));
     keep(conn, "X-Amz-Target", got_target, sizeof(got_target));
@@ -91,43 +61,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     keep(conn, "X-Amz-Date", got_date, sizeof(got_date));
     keep(conn, "X-Amz-Security-Token", got_token, sizeof(got_token));
     keep(conn, "Host", got_host, sizeof(got_host));
-    snprintf(got_path, sizeof(got_path), "%s", url);
-    snprintf(got_method, sizeof(got_method), "%s", method);
-    snprintf(got_body, sizeof(got_body), "%s", cdc_buf_str(&u->body));
+    snprintf(got_path, sizeof(got_path), "%s", r->url);
+    snprintf(got_method, sizeof(got_method), "%s", r->method);
+    snprintf(got_body, sizeof(got_body), "%s", r->body ? r->body : "");
     if (fail_first > 0) {
         fail_first--;
-        return reply(conn, 503, "{\"__type\":\"ServiceUnavailable\",\"message\":\"busy\"}");
+        return test_httpd_reply(conn, 503, "{\"__type\":\"ServiceUnavailable\",\"message\":"
+                                "\"busy\"}", "application/x-amz-json-1.1", NULL, NULL);
     }
-    return reply(conn, (unsigned) status_, answer_);
-}
-
-static void
-on_done(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode t)
-{
-    upload *u = *state;
-
-    (void) cls;
-    (void) conn;
-    (void) t;
-    if (u) {
-        cdc_buf_free(&u->body);
-        free(u);
-    }
-    *state = NULL;
-}
-
-static int
-free_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t          len = sizeof(a);
-    int                fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-    bind(fd, (struct sockaddr *) &a, sizeof(a));
-    getsockname(fd, (struct sockaddr *) &a, &len);
-    p = ntohs(a.sin_port);
-    close(fd);
-    return p;
+    return test_httpd_reply(conn, (unsigned) status_, answer_, "application/x-amz-json-1.1",
+                            NULL, NULL);
 }
 
 static cdc_aws_provider *prov;
@@ -135,18 +78,14 @@ static cdc_aws_provider *prov;
 static void
 setup(void)
 {
-    const union MHD_DaemonInfo *info;
-    cdc_aws_opts                o = { .region = "eu-west-3" };
-    cdc_err                     err;
+    cdc_aws_opts o = { .region = "eu-west-3" };
+    cdc_err      err;
 
     ck_assert_int_eq(cdc_http_global_init(NULL), 0);
-    daemon_ = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               0, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               on_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(daemon_);
-    info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-    port = info->port;
-    closed_port = free_port();
+    srv = test_httpd_start(on_request, NULL);
+    ck_assert_ptr_nonnull(srv);
+    port = test_httpd_port(srv);
+    closed_port = test_free_port();
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
     status_ = 200;
     snprintf(answer_, sizeof(answer_), "{}");
@@ -169,7 +108,7 @@ static void
 teardown(void)
 {
     cdc_aws_provider_free(prov);
-    MHD_stop_daemon(daemon_);
+    test_httpd_stop(srv);
     cdc_http_global_cleanup();
 }
 

@@ -164,14 +164,13 @@ START_TEST(item_encode_decode)
     snprintf(g.seqno, sizeof(g.seqno), "49590338271490256608559692538361571095921575989136588899");
     kin_ckpt_item_push(&it, &g, KIN_CKPT_SPACING_MS);
     it.expires_s = 1700086400;
+    it.w = (cdc_pos) { 0x16B3800, 7 };
     ck_assert_int_eq(it.ngen, 2);
     kin_ckpt_put_body("cdc-kinesis-checkpoints", "pipe#1", &it, &b);
     req = json_loadb((const char *) b.data, b.len, 0, NULL);
     ck_assert_ptr_nonnull(req);
     ck_assert_str_eq(json_string_value(json_object_get(req, "TableName")),
                      "cdc-kinesis-checkpoints");
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(req, "ConditionExpression")),
-                                 "lsn0 <= :lsn"));
     item = json_object_get(req, "Item");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(item, "pk"), "S")),
                      "pipe#1#" ST);
@@ -184,6 +183,9 @@ START_TEST(item_encode_decode)
     ck_assert(back.gen[1].pos.lsn == 0x16B3748 && back.gen[1].pos.seq == 3);
     ck_assert_int_eq(back.gen[1].at_ms, 1700000000000);
     ck_assert_int_eq(back.expires_s, 1700086400);
+    ck_assert(back.w.lsn == 0x16B3800 && back.w.seq == 7);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(req, "ConditionExpression")),
+                                 "wlsn <= :w"));
     /* another pipeline's items are not ours (also one whose id is a prefix of ours) */
     ck_assert(!kin_ckpt_item_decode("pipe", item, &back));
     ck_assert(!kin_ckpt_item_decode("other", item, &back));

@@ -36,6 +36,7 @@ struct kin_ckpt {
     int64_t        last_flush_ms;
     bool           warned_condition;
     bool           failing;     /* the last write failed (logged once) */
+    uint64_t       hold_lsn;    /* kinesis_ckpt_hold; 0: none */
     /* the one PutItem in flight (kinesis_ckpt_flush drives it without blocking) */
     cdc_http_multi *multi;
     cdc_http_xfer  *x;
@@ -114,12 +115,13 @@ kin_ckpt_put_body(const char *table, const char *pipeline_id, const kin_ckpt_ite
         snprintf(name, sizeof(name), "at%d", g);
         json_object_set_new(item, name, ddb_n((uint64_t) it->gen[g].at_ms));
     }
+    json_object_set_new(item, "wlsn", ddb_n(it->w.lsn));
+    json_object_set_new(item, "wseq", ddb_n(it->w.seq));
     if (it->expires_s > 0)
         json_object_set_new(item, TTL_ATTR, ddb_n((uint64_t) it->expires_s));
     req = json_pack("{s:s, s:o, s:s, s:{s:o}}", "TableName", table, "Item", item,
-                    "ConditionExpression", "attribute_not_exists(pk) OR lsn0 <= :lsn",
-                    "ExpressionAttributeValues", ":lsn",
-                    ddb_n(it->ngen > 0 ? it->gen[0].pos.lsn : 0));
+                    "ConditionExpression", "attribute_not_exists(pk) OR wlsn <= :w",
+                    "ExpressionAttributeValues", ":w", ddb_n(it->w.lsn));
     txt = json_dumps(req, JSON_COMPACT);
     cdc_buf_puts(out, txt);
     free(txt);
@@ -181,6 +183,8 @@ kin_ckpt_item_decode(const char *pipeline_id, json_t *item, kin_ckpt_item *it)
         it->ngen++;
     }
     it->expires_s = attr_n(item, TTL_ATTR, &v) ? (int64_t) v : 0;
+    if (attr_n(item, "wlsn", &it->w.lsn))
+        it->w.seq = attr_n(item, "wseq", &v) ? v : 0;
     return true;
 }
 
@@ -485,6 +489,17 @@ kinesis_ckpt_close(kin_ckpt *k)
     free(k);
 }
 
+void
+kinesis_ckpt_hold(kin_ckpt *k, uint64_t lsn)
+{
+    if (k == NULL || lsn == 0)
+        return;
+    if (lsn > k->hold_lsn)
+        k->hold_lsn = lsn;
+    log_info(CKPT_FAC, "checkpoint table %s: new checkpoints count once the replay passes "
+             CDC_LSN_FMT " (what the streams held at start)", k->table, CDC_LSN_ARGS(lsn));
+}
+
 const char *
 kinesis_ckpt_table(const kin_ckpt *k)
 {
@@ -516,11 +531,18 @@ put_start(kin_ckpt *k, size_t i, cdc_pos written, cdc_err *err)
 {
     ckpt_shard  *s = &k->sh[i];
     kin_ckpt_gen g = { .pos = written, .at_ms = cdc_wall_ms() };
+    cdc_pos      w = written;
 
-    /* never claim less than the item already says */
-    if (s->item.ngen > 0 && cdc_pos_cmp(g.pos, s->item.gen[0].pos) < 0)
-        g.pos = s->item.gen[0].pos;
+    /* the conditional write's guard never goes back */
+    if (cdc_pos_cmp(w, s->item.w) < 0)
+        w = s->item.w;
+    /* a restart's replay not over: records before this sequence number may lie beyond */
+    if (k->hold_lsn && written.lsn <= k->hold_lsn)
+        g.pos = KIN_CKPT_UNUSABLE;
+    else
+        k->hold_lsn = 0;
     k->put_item = s->item;
+    k->put_item.w = w;
     snprintf(g.seqno, sizeof(g.seqno), "%s", s->noted);
     kin_ckpt_item_push(&k->put_item, &g, KIN_CKPT_SPACING_MS);
     k->put_item.expires_s = k->ttl_s > 0 ? cdc_wall_ms() / 1000 + k->ttl_s : 0;
@@ -553,7 +575,7 @@ put_done(kin_ckpt *k, cdc_err *err)
             log_warn(CKPT_FAC, "checkpoint table %s: the item of %s %s holds a newer "
                      "checkpoint than this agent's (" CDC_LSN_FMT "): is another agent "
                      "running pipeline %s?", k->table, s->item.stream, s->item.shard,
-                     CDC_LSN_ARGS(k->put_item.gen[0].pos.lsn), k->pipeline);
+                     CDC_LSN_ARGS(k->put_item.w.lsn), k->pipeline);
         k->warned_condition = true;
         s->item = k->put_item;
     } else {

@@ -26,8 +26,16 @@
  * (none: TRIM_HORIZON).  Correctness never rests on timing: only how far back
  * a restart reads does.
  *
+ * After a restart.  The records the previous run left after its checkpoints
+ * may be at positions beyond anything this run has accepted yet (PostgreSQL
+ * sends them again, write() skips them): until write() has accepted a
+ * position past the newest source.lsn read back (kinesis_ckpt_hold, called
+ * by kin_resume_load), new checkpoints are written as KIN_CKPT_UNUSABLE: a
+ * crash during that replay makes the next restart use an older checkpoint or
+ * read the shard from its start, never skip what it must read.
+ *
  * Writes: PutItem of each changed shard, conditional on not going backwards
- * (attribute_not_exists(pk) OR lsn0 <= :lsn), one at a time on the
+ * (attribute_not_exists(pk) OR wlsn <= :w), one at a time on the
  * checkpoint's own cdc_http_multi: kinesis_ckpt_flush() never blocks the
  * loop (it starts a round of writes at most every flush_every_ms and drives
  * the one in flight), except when forced (the transport's flush and close),
@@ -75,12 +83,17 @@ typedef struct kin_ckpt_gen {
     int64_t at_ms;          /* wall clock when written */
 } kin_ckpt_gen;
 
+/* The position of a checkpoint written while a restart's replay was not over: never used. */
+#define KIN_CKPT_UNUSABLE ((cdc_pos) { UINT64_MAX, UINT64_MAX })
+
 /* One item: a shard's checkpoints, newest first. */
 typedef struct kin_ckpt_item {
     char         stream[160];
     char         shard[128];
     kin_ckpt_gen gen[KIN_CKPT_GENS];
     int          ngen;
+    cdc_pos      w;          /* the newest position accepted when last written ("wlsn",
+                                "wseq"): what the conditional write compares */
     int64_t      expires_s;  /* expires_at (Unix seconds); 0: none */
 } kin_ckpt_item;
 
@@ -122,6 +135,10 @@ void kinesis_ckpt_note(kin_ckpt *k, const char *stream, const char *shard, cdc_p
 int kinesis_ckpt_flush(kin_ckpt *k, cdc_pos written, bool force, cdc_err *err);
 
 /* ---- for resume --------------------------------------------------------- */
+
+/* Checkpoints are written unusable until write() accepts a position past lsn (see the top;
+   kin_resume_load calls it with the newest source.lsn it read).  k NULL: no-op. */
+void kinesis_ckpt_hold(kin_ckpt *k, uint64_t lsn);
 
 /* The loaded items of this pipeline (their count; *items borrowed from k); k NULL: 0. */
 size_t kinesis_ckpt_items(const kin_ckpt *k, const kin_ckpt_item **items);

@@ -396,6 +396,7 @@ typedef struct loader {
     kin_ident_state       *rstate;
     cdc_retry_conf         retry;
     cdc_pos                newest;
+    uint64_t               maxlsn;      /* the newest source.lsn read */
     cdc_buf                data;
     bool                   collect;     /* resume_lsn > 0: keep identities */
 } loader;
@@ -443,6 +444,8 @@ take(loader *L, const char *stream, json_t *rec)
         }
         if (lsn > L->newest.lsn)
             L->newest = (cdc_pos) { lsn, 0 };
+        if (lsn > L->maxlsn)
+            L->maxlsn = lsn;
         break;
     case KIN_IDENT_AVRO:
         L->r->navro++;
@@ -458,39 +461,64 @@ take(loader *L, const char *stream, json_t *rec)
     }
 }
 
+/* A shard iterator after seqno (NULL: TRIM_HORIZON) into *it (malloc'd; NULL: the shard is
+   gone).  @returns 0, 1 when the sequence number cannot be used, or -1 with err set. */
+static int
+iterator(loader *L, const char *stream, const char *shard, const char *seqno, char **it,
+         cdc_err *err)
+{
+    cdc_aws_result res = { 0 };
+    json_t        *req;
+    const char    *s;
+
+    *it = NULL;
+    req = json_pack("{s:s, s:s, s:s}", "StreamName", stream, "ShardId", shard,
+                    "ShardIteratorType", seqno ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
+    if (seqno)
+        json_object_set_new(req, "StartingSequenceNumber", json_string(seqno));
+    if (call(L, "GetShardIterator", req, &res, err) < 0) {
+        int rc = -1;
+
+        if (seqno && strcmp(res.code, "InvalidArgumentException") == 0)
+            rc = 1;
+        else if (strcmp(res.code, "ResourceNotFoundException") == 0)
+            rc = seqno ? 1 : 0;     /* the shard itself is gone (retention): nothing there */
+        cdc_aws_result_clear(&res);
+        if (rc < 0)
+            cdc_err_wrap(err, "kinesis resume: %s %s", stream, shard);
+        return rc;
+    }
+    if ((s = json_string_value(json_object_get(res.json, "ShardIterator"))) != NULL)
+        *it = cdc_xstrdup(s);
+    cdc_aws_result_clear(&res);
+    return 0;
+}
+
 /* Reads one shard from gen (NULL: its start) to its end; @returns records read or -1. */
 static long
 read_shard(loader *L, const char *stream, const char *shard, const kin_ckpt_gen *gen,
            cdc_err *err)
 {
     cdc_aws_result res = { 0 };
-    json_t        *req;
-    char          *it = NULL;
+    char          *it = NULL, last[KIN_CKPT_SEQNO_MAX] = "";
     long           nread = 0;
-    int            idle = 0;
+    int            idle = 0, rc, renewed = 0;
     int            limit = L->c->get_limit > 0 ? L->c->get_limit : 10000;
 
-    req = json_pack("{s:s, s:s, s:s}", "StreamName", stream, "ShardId", shard,
-                    "ShardIteratorType", gen ? "AFTER_SEQUENCE_NUMBER" : "TRIM_HORIZON");
     if (gen)
-        json_object_set_new(req, "StartingSequenceNumber", json_string(gen->seqno));
-    if (call(L, "GetShardIterator", req, &res, err) < 0) {
-        if (gen && (strcmp(res.code, "InvalidArgumentException") == 0 ||
-                    strcmp(res.code, "ResourceNotFoundException") == 0)) {
-            /* the checkpoint's record is gone (retention): from what is left */
-            log_warn(RES_FAC, "resume: %s %s: cannot read after the checkpoint's sequence "
-                     "number (%s): reading the shard from its start", stream, shard, err->msg);
-            cdc_aws_result_clear(&res);
-            return read_shard(L, stream, shard, NULL, err);
-        }
-        cdc_aws_result_clear(&res);
-        return cdc_err_wrap(err, "kinesis resume: %s %s", stream, shard);
+        snprintf(last, sizeof(last), "%s", gen->seqno);
+    rc = iterator(L, stream, shard, gen ? last : NULL, &it, err);
+    if (rc == 1) {
+        /* the checkpoint's record is gone (retention): from what is left */
+        log_warn(RES_FAC, "resume: %s %s: cannot read after the checkpoint's sequence number "
+                 "(%s): reading the shard from its start", stream, shard, err ? err->msg : "?");
+        last[0] = '\0';
+        rc = iterator(L, stream, shard, NULL, &it, err);
     }
-    if (json_string_value(json_object_get(res.json, "ShardIterator")))
-        it = cdc_xstrdup(json_string_value(json_object_get(res.json, "ShardIterator")));
-    cdc_aws_result_clear(&res);
+    if (rc < 0)
+        return -1;
     while (it) {
-        json_t     *recs, *e;
+        json_t     *recs, *e, *req;
         size_t      i;
         const char *next;
         json_int_t  behind;
@@ -499,13 +527,24 @@ read_shard(loader *L, const char *stream, const char *shard, const kin_ckpt_gen 
         free(it);
         it = NULL;
         if (call(L, "GetRecords", req, &res, err) < 0) {
+            /* an iterator lives 5 minutes: a slow read (throttled) gets a new one */
+            if (strcmp(res.code, "ExpiredIteratorException") == 0 && renewed++ < 10) {
+                cdc_aws_result_clear(&res);
+                if (iterator(L, stream, shard, last[0] ? last : NULL, &it, err) < 0)
+                    return -1;
+                continue;
+            }
             cdc_aws_result_clear(&res);
             return cdc_err_wrap(err, "kinesis resume: reading %s %s", stream, shard);
         }
         recs = json_object_get(res.json, "Records");
         json_array_foreach(recs, i, e) {
+            const char *sq = json_string_value(json_object_get(e, "SequenceNumber"));
+
             take(L, stream, e);
             nread++;
+            if (sq && strlen(sq) < sizeof(last))
+                snprintf(last, sizeof(last), "%s", sq);
         }
         next = json_string_value(json_object_get(res.json, "NextShardIterator"));
         behind = json_integer_value(json_object_get(res.json, "MillisBehindLatest"));
@@ -514,12 +553,19 @@ read_shard(loader *L, const char *stream, const char *shard, const kin_ckpt_gen 
         else
             idle = 0;
         /* the end: a closed shard's last page, or nothing more and not behind */
-        if (next && !(json_array_size(recs) == 0 && behind == 0) && idle < 100)
-            it = cdc_xstrdup(next);
+        if (next && !(json_array_size(recs) == 0 && behind == 0)) {
+            if (idle < 100)
+                it = cdc_xstrdup(next);
+            else
+                log_warn(RES_FAC, "resume: %s %s: 100 empty pages while %lld ms behind its "
+                         "end: reading stops here (what lies beyond may be written again)",
+                         stream, shard, (long long) behind);
+        }
         cdc_aws_result_clear(&res);
         if (!L->collect && nread > 0)
             break;      /* no slot yet: only whether it holds anything */
     }
+    free(it);
     return nread;
 }
 
@@ -629,6 +675,9 @@ kin_resume_load(const kin_resume_conf *c, cdc_dest *d, cdc_err *err)
         kin_resume_free(L.r);
         return NULL;
     }
+    /* the newest change read back: checkpoints count again once the replay is past it */
+    if (L.collect)
+        kinesis_ckpt_hold(c->ckpt, L.maxlsn);
     if (d) {
         if (cdc_pos_cmp(L.newest, d->newest_held) > 0)
             d->newest_held = L.newest;

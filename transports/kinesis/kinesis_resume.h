@@ -75,7 +75,8 @@
 
 typedef struct kin_resume_conf {
     cdc_aws_json         *kinesis;      /* a Kinesis client (JSON 1.1), borrowed */
-    const kin_ckpt       *ckpt;         /* loaded checkpoints; NULL: every shard from its start */
+    kin_ckpt             *ckpt;         /* loaded checkpoints (and held while the replay runs:
+                                           kinesis_ckpt_hold); NULL: every shard from its start */
     const char *const    *streams;      /* stream names to read (source.tables'), borrowed */
     int                   nstreams;
     const char           *dlq_suffix;   /* NULL: "dlq" */

@@ -53,16 +53,13 @@
  */
 #include "transports/kinesis/kinesis_int.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
-#include "agent/core/net/aws_sigv4.h"
 #include "schemas/json.h"
 #include "schemas/topic.h"
 

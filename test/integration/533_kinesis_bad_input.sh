@@ -5,6 +5,7 @@
 #   "cdc-public-big-dlq" in its place, and the key's later changes follow in order.
 # - The same with dlq.enabled false: the agent stops, naming the table, the key and the
 #   size; the slot stays before the row, and a restart with dead letters on delivers it.
+# - A dead-letter stream that may not be created: the agent stops naming table, key, size.
 # - At start, with moto checking signatures (INITIAL_NO_AUTH_ACTION_COUNT): a wrong secret,
 #   an unknown access key, and credentials that may not create a missing stream are clear
 #   errors naming what to fix; a region without an endpoint (AWS_ENDPOINT_URL unset, region
@@ -104,7 +105,8 @@ k = iam.create_access_key(UserName="cdc")["AccessKey"]
 iam.create_user(UserName="ro")
 iam.put_user_policy(UserName="ro", PolicyName="write", PolicyDocument=json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
-        "kinesis:ListStreams", "kinesis:DescribeStreamSummary", "kinesis:PutRecords"]}]}))
+        "kinesis:ListStreams", "kinesis:DescribeStreamSummary", "kinesis:PutRecords",
+        "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords", "dynamodb:*"]}]}))
 r = iam.create_access_key(UserName="ro")["AccessKey"]
 print(k["AccessKeyId"], k["SecretAccessKey"], r["AccessKeyId"], r["SecretAccessKey"])')
 [ -n "$RSEC" ] || fail "no IAM users made in moto"
@@ -130,6 +132,20 @@ start_fails "unknown key" "refused the credentials" "InvalidClientTokenId"
 export AWS_ACCESS_KEY_ID=$RKID AWS_SECRET_ACCESS_KEY=$RSEC
 start_fails "no right to create the missing stream" "stream cdc-public-other is missing" \
     "kinesis:CreateStream" "not allowed"
+# The table's stream exists, its dead-letter stream does not and may not be created: a row
+# over 1 MiB stops the agent, naming table, key and size, and why.
+AWS_ACCESS_KEY_ID=$KID AWS_SECRET_ACCESS_KEY=$SEC aws create-stream cdc-public-other 1 >/dev/null
+sql "ALTER TABLE other ADD COLUMN body text"
+cat "$T/agent.log" >>"$T/agent.all.log"
+: >"$T/agent.log"
+P_SLOT=slot2 agent_start
+sql "INSERT INTO other VALUES (1, repeat('z', 1100000))"
+agent_wait_exit 40
+expect_eq "dead-letter stream refused: the agent stops" "$([ "$AGENT_RC" -ne 0 ] && echo yes)" yes
+expect_contains "... naming table, key and size" "$(cat "$T/agent.log")" \
+    'a record of table public.other, key {\"id\":1}, is 1100'
+expect_contains "... and the dead-letter stream" "$(cat "$T/agent.log")" \
+    "its dead-letter stream cdc-public-other-dlq cannot be used"
 export AWS_ACCESS_KEY_ID=$OK_KID AWS_SECRET_ACCESS_KEY=$OK_SEC AWS_REGION=eu-wst-1 \
     AWS_DEFAULT_REGION=eu-wst-1
 unset AWS_ENDPOINT_URL

@@ -301,7 +301,8 @@ kin_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
                 return -1;
             dest_status_fatal(&k->st, "a record of table %s, key %s, is %zu bytes, over "
                               "Kinesis's 1 MiB limit, and its dead-letter stream %s cannot be "
-                              "used: %s", table, kshow, size, dname, err->msg);
+                              "used: %s", table, kshow, size, dname,
+                              strncmp(err->msg, "kinesis: ", 9) == 0 ? err->msg + 9 : err->msg);
             log_error(KIN_FAC, "%s", k->st.lasterr);
             return cdc_err_set(err, CDC_E_DEST, "kinesis: %s", k->st.lasterr);
         }

@@ -194,8 +194,9 @@ kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err)
                 log_info(KIN_FAC, "created stream %s with %d shard%s", st->name, shards,
                          shards == 1 ? "" : "s");
             } else if (strcmp(a.type, "ResourceInUseException") != 0) {
-                snprintf(what, sizeof(what), "stream %s is missing and creating it (%d "
-                         "shards, kinesis:CreateStream) failed", st->name, shards);
+                snprintf(what, sizeof(what), "stream %s is missing and creating it "
+                         "(kinesis:CreateStream, %d shard%s) failed", st->name, shards,
+                         shards == 1 ? "" : "s");
                 return a.retry ? cdc_err_set(err, CDC_E_CONN, "kinesis: %s: %s: %s", what,
                                              a.type[0] ? a.type : "error", a.msg)
                                : kin_final(k, what, &a, err);

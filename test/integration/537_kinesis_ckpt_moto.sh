@@ -168,6 +168,14 @@ expect_eq "a new event is not held" "$(printf '%s\n' \
     'has cdc-public-t1 1010 {"id":1} {"payload":{"op":"u","source":{"lsn":1010,"txId":801}},"schema":{}}' | \
     "$DRIVE" resume - pipe9 400 cdc-public-t1 2>/dev/null | sed -n 2,3p | tr '\n' ' ')" "no no "
 
+out=$("$DRIVE" resume - pipe9 400 cdc-public-nosuch cdc-public-t1 </dev/null 2>/dev/null)
+expect_eq "a stream that does not exist holds nothing" "$(head -1 <<<"$out" | sed 's/ ident.*//')" \
+    "loaded read=38"
+out=$("$DRIVE" resume - pipe9 0 cdc-public-t1 </dev/null 2>/dev/null)
+expect_eq "no slot yet (resume_lsn 0): a page per shard read, nothing kept, not empty" \
+    "$(head -1 <<<"$out" | sed -n 's/^loaded read=[1-9][0-9]* .* left=\([0-9]*\) newest=[1-9][0-9]* unordered=\([01]\) .*/left=\1 unordered=\2/p')" \
+    "left=0 unordered=1"
+
 # with a checkpoint: shard by shard, after the 10th record of each
 aws read cdc-public-t1 >"$T/read.jsonl"
 "$MOTO_PY" - "$T/read.jsonl" >"$T/ck.txt" <<'PY'

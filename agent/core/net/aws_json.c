@@ -448,8 +448,11 @@ cdc_aws_json_call(cdc_aws_json *j, const char *op, const char *body, size_t len,
         {
             int64_t d = cdc_retry_delay_ms(retry, a, &j->rng);
 
+            /* Retry-After, within the rule's cap (a start-up must not sleep for an hour) */
             if (res->retry_after_s > 0 && res->retry_after_s * 1000 > d)
                 d = res->retry_after_s * 1000;
+            if (d > (retry->max_ms > 0 ? retry->max_ms : 60000))
+                d = retry->max_ms > 0 ? retry->max_ms : 60000;
             cdc_sleep_ms(d);
         }
     }

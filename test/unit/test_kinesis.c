@@ -3,7 +3,7 @@
  * (transports/kinesis/kinesis.c): the partition key Kinesis gets for a
  * serialized key (the text up to 256 characters, counted as code points;
  * the hex SHA-256 of it above; "default" for a null key, as Debezium
- * Server's null.key).
+ * Server's null.key; an Avro key as base64 of its Avro bytes, or their hash).
  */
 #include <check.h>
 #include <stdio.h>
@@ -80,6 +80,27 @@ START_TEST(limit_counts_characters_not_bytes)
 }
 END_TEST
 
+START_TEST(avro_key_is_base64_of_the_avro_bytes)
+{
+    char                out[DEST_KINESIS_MAX_PKEY * 4 + 1];
+    const unsigned char k1[] = { 0, 0, 0, 0, 7, 0x02 };           /* id 1 as Avro int */
+    const unsigned char k2[] = { 0, 0, 0, 0, 9, 0x02 };           /* same key, new schema id */
+    const unsigned char k3[] = { 0, 0, 0, 0, 7, 0x02, 0x06, 'a', 'b', 'c' };
+    unsigned char       big[5 + 200];
+
+    ck_assert_uint_eq(dest_kinesis_partition_key_bin(k1, sizeof(k1), out, sizeof(out)), 4);
+    ck_assert_str_eq(out, "Ag==");
+    dest_kinesis_partition_key_bin(k2, sizeof(k2), out, sizeof(out));
+    ck_assert_str_eq(out, "Ag==");
+    dest_kinesis_partition_key_bin(k3, sizeof(k3), out, sizeof(out));
+    ck_assert_str_eq(out, "AgZhYmM=");
+    memset(big, 0, 5);
+    memset(big + 5, 'z', 200);      /* 200 bytes: 268 base64 characters, over 256 */
+    ck_assert_uint_eq(dest_kinesis_partition_key_bin(big, sizeof(big), out, sizeof(out)), 64);
+    ck_assert_uint_eq(dest_kinesis_partition_key_bin(big, 5 + 192, out, sizeof(out)), 256);
+}
+END_TEST
+
 static Suite *
 kinesis_suite(void)
 {
@@ -90,6 +111,7 @@ kinesis_suite(void)
     tcase_add_test(tc, null_or_empty_key_is_default);
     tcase_add_test(tc, long_key_is_hashed);
     tcase_add_test(tc, limit_counts_characters_not_bytes);
+    tcase_add_test(tc, avro_key_is_base64_of_the_avro_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -64,4 +64,14 @@ extern const cdc_dest_ops dest_kinesis_ops;
 size_t dest_kinesis_partition_key(const char *key, size_t klen, bool null_key, char *out,
                                   size_t outsz);
 
+/*
+ * The partition key of an Avro key (Confluent framing: magic byte, 4-byte
+ * schema id, Avro binary): a partition key is Unicode text, so the Avro
+ * bytes after the 5-byte header (the same for the same key values whatever
+ * the schema id) are given as standard base64 when that is at most 256
+ * characters (keys up to 192 bytes), else as the hex SHA-256 of them.
+ * @returns the length written (out as above).
+ */
+size_t dest_kinesis_partition_key_bin(const void *key, size_t klen, char *out, size_t outsz);
+
 #endif

@@ -1,14 +1,16 @@
 /*
  * The Kinesis transport's inside, shared by its files and by nothing outside
  * transports/kinesis/ (the interface is kinesis.h):
- *   kinesis.c         the destination: open, write, commit_txn, progress,
- *                     flush, health, close; partition keys; dead letters
+ *   kinesis.c         the destination: open, resume_from, write, commit_txn,
+ *                     progress, flush, health, close
+ *   kinesis_rec.c     partition keys, the per-key queue a record enters, dead
+ *                     letters, transaction metadata, heartbeats
  *   kinesis_put.c     PutRecords on cdc_http_multi: which records go in which
  *                     request (per-key order through dest_keyq), the request
  *                     body, what comes back, retries
- *   kinesis_stream.c  one signed synchronous call (DescribeStreamSummary,
- *                     CreateStream, ListStreams), AWS's error body, streams
- *                     made when missing, the checks at start
+ *   kinesis_stream.c  synchronous calls (DescribeStreamSummary, CreateStream,
+ *                     ListStreams) through aws_json, streams made when
+ *                     missing, the checks at start
  *   kinesis_ckpt.c, kinesis_resume.c  (engineer ddb) the DynamoDB checkpoint
  *                     table and what a restart finds already written
  * Everything runs on the agent's main loop: nothing here locks.
@@ -112,6 +114,7 @@ typedef struct kinesis {
     bool              tx_on;        /* provide_transaction_metadata */
     uint64_t          nput, nreq, nretries, nthrottled, ndlq, nskipped, nhb, nhb_lost;
     int64_t           last_ok_ms;
+    int64_t           stream_wait_ms;  /* write() waits for a stream until then (flush sleeps) */
     dest_status       st;
     char              stlabel[300];
 } kinesis;
@@ -140,6 +143,31 @@ kin_stream *kin_stream_get(kinesis *k, const char *name, bool dlq);
 int  kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err);
 /* The check at start: credentials, region and endpoint answer. */
 int  kin_check_start(kinesis *k, cdc_err *err);
+
+/* Makes st usable for write(): a transient failure is CDC_E_QUEUE_FULL (the router waits
+   and asks again; k->stream_wait_ms says until when), anything else fails the destination
+   (unless quiet: the caller fails it with its own message). */
+int  kin_stream_ready_as(kinesis *k, kin_stream *st, bool quiet, cdc_err *err);
+int  kin_stream_ready(kinesis *k, kin_stream *st, cdc_err *err);
+
+/* kinesis_rec.c */
+/* The partition key of a record: JSON text, or Avro bytes (kinesis.h). */
+size_t kin_pkey(const sch_msg *m, char *out, size_t outsz);
+/* Queues a record behind the earlier ones of its unit of order (stream `order` + partition
+   key; keyless: the position alone).  Takes data.  ticket: its ring slot or KIN_NO_TICKET. */
+void   kin_queue(kinesis *k, kin_stream *to, const char *order, bool keyless, cdc_pos pos,
+                 const char *pkey, size_t pklen, char *data, size_t dlen, uint64_t ticket);
+/* A copy of the value's bytes; NULL for a tombstone or an empty value. */
+char  *kin_copy_value(const sch_msg *m, size_t *len);
+/* The small JSON dead letter standing in for a record of size bytes over 1 MiB. */
+char  *kin_dead_letter(kinesis *k, const cdc_event *ev, const char *stream, const sch_msg *m,
+                       size_t size, size_t *len);
+/* "schema.table" of ev, for messages. */
+void   kin_table_of(const cdc_event *ev, char *out, size_t n);
+/* BEGIN or END of txn in "<prefix>-transaction", at ring position ring_pos. */
+int    kin_tx_record(kinesis *k, const cdc_txn *txn, bool end, cdc_pos ring_pos, cdc_err *err);
+/* The heartbeat op. */
+int    kin_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err);
 
 /* kinesis_put.c */
 void kin_rec_free(kin_rec *r);

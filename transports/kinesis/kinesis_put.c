@@ -272,6 +272,14 @@ kin_done(kinesis *k, kin_req *r)
         /* the request as a whole: no answer, 5xx, 4xx, throttled, garbage */
         if (res.throttled)
             k->nthrottled += (uint64_t) r->n;
+        if (strcmp(res.code, "ResourceNotFoundException") == 0 && r->st->ready) {
+            /* the stream went away (deleted, or a test server restarted empty): its
+               records wait until it is there again (kin_schedule makes it) */
+            log_warn(KIN_FAC, "stream %s is gone: %s; it is created again", r->st->name,
+                     res.message);
+            r->st->ready = false;
+            r->st->next_try_ms = 0;
+        }
         kin_fail_all(k, r, e.msg, res.retry_after_s * 1000);
         cdc_aws_result_clear(&res);
         kin_req_recycle(k, r);
@@ -320,6 +328,22 @@ kin_done(kinesis *k, kin_req *r)
     return 0;
 }
 
+/* A stream that went away, made again when due; -1 while it is not there. */
+static int
+kin_stream_again(kinesis *k, kin_stream *st, int64_t now)
+{
+    cdc_err e = { 0 };
+
+    if (now < st->next_try_ms)
+        return -1;
+    if (kin_stream_ensure(k, st, &e) == 0)
+        return 0;
+    st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
+    if (dest_status_failing(&k->st, "%s", e.msg))
+        log_warn(KIN_FAC, "%s; its records wait", e.msg);
+    return -1;
+}
+
 /* Fills requests from the ready keys and sends them (see the top of the file). */
 static int
 kin_schedule(kinesis *k, int64_t now, cdc_err *err)
@@ -336,6 +360,13 @@ kin_schedule(kinesis *k, int64_t now, cdc_err *err)
         kin_stream *st = rec->st;
         kin_req    *r = st->building;
 
+        if (!st->ready && kin_stream_again(k, st, now) < 0) {
+            /* not there yet: the key waits (others go on) */
+            void *item = dest_keyq_take(k->q, key);
+
+            dest_keyq_retry(k->q, key, &item, &b, 1, st->next_try_ms);
+            continue;
+        }
         if (r && (r->n >= k->batch_max || r->bytes + kin_rec_bytes(rec) > DEST_KINESIS_MAX_REQUEST)) {
             kin_req **pp = &building;
 

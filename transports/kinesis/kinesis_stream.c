@@ -239,3 +239,39 @@ kin_check_start(kinesis *k, cdc_err *err)
     }
     return kin_final(k, "checking access (ListStreams)", &a, err);
 }
+
+/* Makes st usable; a transient failure is CDC_E_QUEUE_FULL (the router waits and asks
+   again), anything else fails the destination (unless the caller says it will, with
+   its own message: quiet). */
+int
+kin_stream_ready_as(kinesis *k, kin_stream *st, bool quiet, cdc_err *err)
+{
+    int64_t now = cdc_mono_ms();
+
+    if (st->ready)
+        return 0;
+    if (now < st->next_try_ms) {
+        k->stream_wait_ms = st->next_try_ms;    /* flush() waits until then */
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "kinesis: waiting for stream %s: %s",
+                           st->name, k->st.lasterr);
+    }
+    if (kin_stream_ensure(k, st, err) == 0)
+        return 0;
+    if (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT) {
+        st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
+        k->stream_wait_ms = st->next_try_ms;
+        if (dest_status_failing(&k->st, "%s", err->msg))
+            log_warn(KIN_FAC, "%s; records wait", err->msg);
+        err->code = CDC_E_QUEUE_FULL;
+        return -1;
+    }
+    if (!quiet && dest_status_fatal(&k->st, "%s", err->msg))
+        log_error(KIN_FAC, "%s", err->msg);
+    return -1;
+}
+
+int
+kin_stream_ready(kinesis *k, kin_stream *st, cdc_err *err)
+{
+    return kin_stream_ready_as(k, st, false, err);
+}

@@ -12,11 +12,13 @@
 # will send again is not used.  Faults (aws_faults.py): DescribeTable throttled, PutItem
 # failing (logged once, written once DynamoDB answers), GetRecords throttled, garbage from
 # GetShardIterator, a dropped ListShards, an expired iterator: retried, nothing missed.
+# Signatures: moto checking SigV4 against IAM (INITIAL_NO_AUTH_ACTION_COUNT) accepts
+# aws_json's requests; a wrong secret is a clear error (SignatureDoesNotMatch), secret-free.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
 MDIR=$T/moto
-trap '_rc=$?; moto_kill "$MDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
+trap '_rc=$?; moto_kill "$MDIR" >/dev/null 2>&1; moto_kill "$T/moto-auth" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 
 DRIVE=${CDC_BUILD:-$CDC_SRC/build}/kin_ckpt_drive
 [ -x "$DRIVE" ] || { echo "Bail out! $DRIVE not built"; exit 1; }
@@ -168,6 +170,14 @@ expect_eq "a new event is not held" "$(printf '%s\n' \
     'has cdc-public-t1 1010 {"id":1} {"payload":{"op":"u","source":{"lsn":1010,"txId":801}},"schema":{}}' | \
     "$DRIVE" resume - pipe9 400 cdc-public-t1 2>/dev/null | sed -n 2,3p | tr '\n' ' ')" "no no "
 
+out=$("$DRIVE" resume - pipe9 400 cdc-public-nosuch cdc-public-t1 </dev/null 2>/dev/null)
+expect_eq "a stream that does not exist holds nothing" "$(head -1 <<<"$out" | sed 's/ ident.*//')" \
+    "loaded read=38"
+out=$("$DRIVE" resume - pipe9 0 cdc-public-t1 </dev/null 2>/dev/null)
+expect_eq "no slot yet (resume_lsn 0): a page per shard read, nothing kept, not empty" \
+    "$(head -1 <<<"$out" | sed -n 's/^loaded read=[1-9][0-9]* .* left=\([0-9]*\) newest=[1-9][0-9]* unordered=\([01]\) .*/left=\1 unordered=\2/p')" \
+    "left=0 unordered=1"
+
 # with a checkpoint: shard by shard, after the 10th record of each
 aws read cdc-public-t1 >"$T/read.jsonl"
 "$MOTO_PY" - "$T/read.jsonl" >"$T/ck.txt" <<'PY'
@@ -227,4 +237,32 @@ expect_eq "resume through throttling, garbage, a dropped connection, an expired 
 expect_eq "... every fault was hit" "$(curl -sf "http://127.0.0.1:$FP/__faults" | python3 -c '
 import json, sys; print([r.get("hits", 0) for r in json.load(sys.stdin)["rules"]])')" "[1, 3, 1, 1]"
 moto_faults_stop "$MDIR"
+
+# ------------------------------------------------------------ signatures checked (moto + IAM)
+MDIR2=$T/moto-auth
+INITIAL_NO_AUTH_ACTION_COUNT=3 moto_start "$MDIR2" "$(free_port)"
+"$MOTO_PY" -c '
+import boto3, json
+iam = boto3.client("iam")
+iam.create_user(UserName="cdc")
+iam.put_user_policy(UserName="cdc", PolicyName="all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+k = iam.create_access_key(UserName="cdc")["AccessKey"]
+print(k["AccessKeyId"], k["SecretAccessKey"])' >"$T/key.txt"
+read -r KID KSECRET <"$T/key.txt"
+out=$(printf '%s\n' "note cdc-public-s shardId-000000000000 1" "flush 10 0" "dump" | \
+    AWS_ACCESS_KEY_ID=$KID AWS_SECRET_ACCESS_KEY=$KSECRET "$DRIVE" ckpt "$TB" pipe8 0 2>&1)
+expect_eq "signed by aws_json, checked by moto: table created, item written and read" \
+    "$(grep -v '^20' <<<"$out")" "opened $TB
+ok
+cdc-public-s shardId-000000000000 1@10"
+rc=0
+AWS_ACCESS_KEY_ID=$KID AWS_SECRET_ACCESS_KEY=wrong$KSECRET "$DRIVE" ckpt "$TB" pipe8 0 \
+    </dev/null >/dev/null 2>"$T/sig.err" || rc=$?
+expect_eq "a wrong secret: exit 1" "$rc" 1
+expect_contains "... naming the call, the endpoint and AWS's code" "$(cat "$T/sig.err")" \
+    "dynamodb DescribeTable at http://127.0.0.1:"
+expect_contains "... SignatureDoesNotMatch" "$(cat "$T/sig.err")" "HTTP 403 SignatureDoesNotMatch"
+check "... and no secret in the message" bash -c '! grep -q -- "$1" "$2"' _ "$KSECRET" "$T/sig.err"
+moto_kill "$MDIR2" >/dev/null 2>&1
 done_testing

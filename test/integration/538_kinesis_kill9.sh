@@ -7,7 +7,9 @@
 # At the end, read back with test/lib/aws_read.py: every change is in its stream exactly
 # once (0 lost, 0 duplicated, by the identity source.lsn + txId + op, and per key the
 # expected ops c, u..., d, tombstone in shard order), replaying the streams gives SELECT,
-# the checkpoint table holds an item per shard, and the slot catches up.
+# the transaction stream (provide_transaction_metadata) holds one BEGIN and one END per
+# transaction, none twice, the checkpoint table holds an item per shard, and the slot catches
+# up.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
 
@@ -23,7 +25,8 @@ moto_start "$MDIR" "$(free_port)"
 ok "moto $MOTO_VERSION"
 aws() { "$MOTO_PY" "$MOTO_AWS_READ" "$@"; }
 
-P_TABLES="public.items, public.accounts" P_SNAPSHOT=never write_pipeline
+P_TABLES="public.items, public.accounts" P_SNAPSHOT=never \
+    P_SOURCE_EXTRA="provide_transaction_metadata: true" write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: kinesis
 health_enabled: false
@@ -176,7 +179,25 @@ for e in errors:
     print("# " + e)
 sys.exit(1 if errors else 0)
 PY
+aws read cdc-transaction >"$T/tx.jsonl"
+check "transaction stream: one BEGIN and one END per transaction, none twice" \
+    python3 - "$T/tx.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+seen, by = {}, {}
+for r in recs:
+    v = json.loads(r["data"])
+    v = v.get("payload", v)
+    seen[(v["status"], v["id"])] = seen.get((v["status"], v["id"]), 0) + 1
+    # ids are "xid:lsn", the LSN of BEGIN or END: pair them by xid
+    by.setdefault(v["id"].split(":")[0], []).append(v["status"])
+dups = [k for k, n in seen.items() if n > 1]
+bad = [k for k, v in by.items() if sorted(v) != ["BEGIN", "END"]]
+print("# %d transactions, %d records, %d twice %s, %d not BEGIN+END %s"
+      % (len(by), len(recs), len(dups), dups[:3], len(bad), bad[:3]))
+sys.exit(1 if dups or bad or not recs else 0)
+PY
 aws scan cdc-kinesis-checkpoints >"$T/ckpt.jsonl"
-expect_eq "the checkpoint table holds an item per shard (2 streams x 2 shards)" \
-    "$(python3 -c 'import json,sys; print(len({(json.loads(l)["pk"], json.loads(l)["shard"]) for l in sys.stdin}))' <"$T/ckpt.jsonl")" 4
+expect_eq "the checkpoint table holds an item per shard (3 streams x 2 shards)" \
+    "$(python3 -c 'import json,sys; print(len({(json.loads(l)["pk"], json.loads(l)["shard"]) for l in sys.stdin}))' <"$T/ckpt.jsonl")" 6
 done_testing

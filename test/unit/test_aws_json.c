@@ -412,6 +412,42 @@ START_TEST(no_region_is_a_config_error)
 }
 END_TEST
 
+/* No credentials anywhere: the call fails before sending, final, naming the service. */
+START_TEST(no_credentials_is_final)
+{
+    cdc_aws_opts      o = { .region = "eu-west-3" };
+    cdc_aws_provider *p;
+    cdc_aws_json_conf c = { .service = "kinesis", .json_version = "1.1",
+                            .target_prefix = CDC_AWS_KINESIS_TARGET, .endpoint = endpoint };
+    cdc_aws_json     *j;
+    cdc_aws_result    res = { 0 };
+    cdc_retry_conf    rc = { .max_attempts = 3, .initial_ms = 5, .max_ms = 10 };
+    cdc_err           err;
+
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    p = cdc_aws_provider_new(&o, &err);
+    ck_assert_msg(p != NULL, "%s", err.msg);
+    c.provider = p;
+    j = cdc_aws_json_new(&c, &err);
+    ck_assert_msg(j != NULL, "%s", err.msg);
+    ck_assert_int_eq(cdc_aws_json_call(j, "ListShards", "{}", 2, &rc, &res, &err), -1);
+    ck_assert_int_eq(requests, 0);
+    ck_assert_int_eq(res.cls, CDC_AWS_FINAL);
+    ck_assert_int_eq(err.code, CDC_E_CONFIG);
+    ck_assert_msg(strstr(err.msg, "kinesis ListShards at http://127.0.0.1:") == err.msg, "%s",
+                  err.msg);
+    cdc_aws_json_free(j);
+    cdc_aws_provider_free(p);
+    unsetenv("AWS_EC2_METADATA_DISABLED");
+}
+END_TEST
+
 START_TEST(retryable_codes)
 {
     ck_assert(cdc_aws_code_retryable("ProvisionedThroughputExceededException"));
@@ -439,6 +475,7 @@ aws_json_suite(void)
     tcase_add_test(tc, connection_refused_is_retryable);
     tcase_add_test(tc, prepared_calls_on_a_multi);
     tcase_add_test(tc, no_region_is_a_config_error);
+    tcase_add_test(tc, no_credentials_is_final);
     tcase_add_test(tc, retryable_codes);
     suite_add_tcase(s, tc);
     return s;

@@ -430,7 +430,13 @@ cdc_aws_json_call(cdc_aws_json *j, const char *op, const char *body, size_t len,
     cdc_buf_put(&c.body, body, len);
     for (int a = 1; a <= attempts; a++) {
         if (cdc_aws_json_sign(j, &c, op, err) < 0) {
-            if (!cdc_rc_retriable(err ? err->code : CDC_E_CONN) || a == attempts)
+            bool again = err == NULL || cdc_rc_retriable(err->code);
+
+            /* no credentials to sign with: the outcome says so too */
+            cdc_aws_result_clear(res);
+            res->cls = again ? CDC_AWS_RETRY : CDC_AWS_FINAL;
+            snprintf(res->message, sizeof(res->message), "%s", err ? err->msg : "signing failed");
+            if (!again || a == attempts)
                 break;
         } else {
             if (cdc_http_perform(j->x, &c.req, &resp, err) < 0)
@@ -442,8 +448,11 @@ cdc_aws_json_call(cdc_aws_json *j, const char *op, const char *body, size_t len,
         {
             int64_t d = cdc_retry_delay_ms(retry, a, &j->rng);
 
+            /* Retry-After, within the rule's cap (a start-up must not sleep for an hour) */
             if (res->retry_after_s > 0 && res->retry_after_s * 1000 > d)
                 d = res->retry_after_s * 1000;
+            if (d > (retry->max_ms > 0 ? retry->max_ms : 60000))
+                d = retry->max_ms > 0 ? retry->max_ms : 60000;
             cdc_sleep_ms(d);
         }
     }

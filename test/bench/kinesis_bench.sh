@@ -7,7 +7,7 @@
 # JSON with schemas, 4 shards) runs with agent.stop_lsn = the WAL end after the backlog, so
 # it exits once every record has its SequenceNumber; pg_recvlogical reads a copy of the
 # same slot to the same end, as the ceiling.  Reported per contender: rows/s (process start
-# to exit), CPU seconds (user+system, /usr/bin/time), and for cdcagent PutRecords requests
+# to exit), CPU seconds (user+system, /usr/bin/time) and per row, and for cdcagent PutRecords requests
 # per 1,000 rows (its closing log line).  moto is single-threaded Python: it, not the agent,
 # bounds the many-keys figure; the hot-key figure is the cost of one record per round trip.
 #   test/bench/kinesis_bench.sh [ROWS]      (default 5000)
@@ -20,7 +20,7 @@ MDIR=$T/moto
 trap '_rc=$?; moto_kill "$MDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 pg_up
 moto_start "$MDIR" "$(free_port)"
-printf '%-8s %-15s %10s %10s %8s %14s\n' shape contender rows rows/s "CPU s" "req/1000 rows"
+printf '%-8s %-15s %10s %10s %8s %11s %14s\n' shape contender rows rows/s "CPU s" "CPU us/row" "req/1000 rows"
 for shape in keys hot; do
     sql "CREATE TABLE b_$shape (id int PRIMARY KEY, n int, pad text)"
     [ "$shape" = hot ] && sql "INSERT INTO b_hot VALUES (1, 0, 'x')"
@@ -40,8 +40,9 @@ for shape in keys hot; do
         -U postgres -d cdc_demo -S "r_$shape" --start -o proto_version=1 \
         -o "publication_names=p_$shape" --endpos "$END" -f /dev/null 2>/dev/null || true
     read -r el us sy <"$T/time.r"
-    printf '%-8s %-15s %10d %10.0f %8.2f %14s\n' "$shape" pg_recvlogical "$ROWS" \
-        "$(echo "$ROWS / $el" | bc -l)" "$(echo "$us + $sy" | bc -l)" -
+    printf '%-8s %-15s %10d %10.0f %8.2f %11.1f %14s\n' "$shape" pg_recvlogical "$ROWS" \
+        "$(echo "$ROWS / $el" | bc -l)" "$(echo "$us + $sy" | bc -l)" \
+        "$(echo "($us + $sy) * 1000000 / $ROWS" | bc -l)" -
     P_TABLES="public.b_$shape" P_SLOT="s_$shape" P_PUB="p_$shape" P_SNAPSHOT=never write_pipeline
     cat >"$T/platform.yaml" <<YAML
 transport_mode: kinesis
@@ -61,7 +62,8 @@ YAML
         --platform-config "$T/platform.yaml" >/dev/null 2>"$T/agent.$shape.log"
     read -r el us sy <"$T/time.c"
     req=$(grep -o '[0-9]* records in [0-9]* PutRecords' "$T/agent.$shape.log" | tail -1 | awk '{print $4}')
-    printf '%-8s %-15s %10d %10.0f %8.2f %14.1f\n' "$shape" cdcagent "$ROWS" \
+    printf '%-8s %-15s %10d %10.0f %8.2f %11.1f %14.1f\n' "$shape" cdcagent "$ROWS" \
         "$(echo "$ROWS / $el" | bc -l)" "$(echo "$us + $sy" | bc -l)" \
+        "$(echo "($us + $sy) * 1000000 / $ROWS" | bc -l)" \
         "$(echo "${req:-0} * 1000 / $ROWS" | bc -l)"
 done

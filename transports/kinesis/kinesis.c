@@ -2,8 +2,8 @@
  * The Kinesis transport (see kinesis.h and docs/kinesis.md).
  *
  * What is sent.  One record per change: Data is Debezium's value exactly as
- * the Kafka transport sends it (schemas/message.h; JSON with {schema,payload}
- * by default, as Debezium Server's JsonConverter does), PartitionKey the
+ * the Kafka transport sends it (schemas/message.h; JSON, {schema,payload}
+ * only with kinesis.json_schemas_enable, as Debezium Server), PartitionKey the
  * serialized Debezium key (kinesis.h: dest_kinesis_partition_key).  Kinesis
  * has no headers, so cdc.commit_lsn/cdc.seq are not sent apart: a record's
  * identity is its value's source block (what kinesis_resume.c reads back).

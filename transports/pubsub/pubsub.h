@@ -44,7 +44,7 @@ typedef struct dest_pubsub_conf {
     int         batch_size;             /* wal_reader.batch_size: messages a request (<= 1000) */
     double      batch_timeout_s;        /* wal_reader.batch_timeout_seconds: age of a batch */
     size_t      max_waiting_bytes;      /* backpressure bound; 0: 64 MiB */
-    int         max_in_flight;          /* publish requests at once; <= 0: 8 */
+    int         max_in_flight;          /* requests at once; <= 0: 32 with ordering, else 8 */
     int         timeout_ms;             /* one request; <= 0: 30000 */
     cdc_retry_conf retry;               /* platform retry.*: the backoff (never a give-up) */
     int         serialization;          /* DEST_PUBSUB_SER_JSON or DEST_PUBSUB_SER_AVRO */

@@ -1,0 +1,129 @@
+/*
+ * Iceberg v2 manifests and manifest lists (spec "Manifests", "Manifest
+ * Lists"), written as Avro object container files.  avro-c encodes every
+ * record from the schema Iceberg's Java writer uses (V2Metadata: the same
+ * field names, field ids, record names r2, r102, k117_v118, r508, optional
+ * fields as ["null", T]); the container framing is written here because
+ * avro-c's file writer cannot add the metadata keys readers need: the Avro
+ * schema with its field ids and Iceberg's schema, partition-spec,
+ * partition-spec-id, format-version and content.
+ *
+ * The bytes go to a cdc_buf; where they are stored (a local warehouse, S3) is
+ * the caller's business.
+ */
+#ifndef CDC_SINKS_ICEBERG_ICE_MANIFEST_H
+#define CDC_SINKS_ICEBERG_ICE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_err.h"
+#include "sinks/iceberg/ice_schema.h"
+#include "sinks/iceberg/ice_transform.h"
+
+enum { ICE_CONTENT_DATA = 0, ICE_CONTENT_POS_DELETES = 1, ICE_CONTENT_EQ_DELETES = 2 };
+enum { ICE_STATUS_EXISTING = 0, ICE_STATUS_ADDED = 1, ICE_STATUS_DELETED = 2 };
+
+/* Metrics of one column of a file; a count of -1 or a NULL bound is left out.
+   Bounds are single-value serializations (ice_value_bound). */
+typedef struct ice_colstat {
+    int32_t        field_id;
+    int64_t        size;        /* bytes on disk */
+    int64_t        values;      /* value count, nulls included */
+    int64_t        nulls;
+    int64_t        nans;
+    const uint8_t *lower;
+    size_t         lower_n;
+    const uint8_t *upper;
+    size_t         upper_n;
+} ice_colstat;
+
+/* One data or delete file, as the manifest's data_file struct holds it. */
+typedef struct ice_datafile {
+    int                content;        /* ICE_CONTENT_* */
+    const char        *path;           /* full URI: file:///..., s3://... */
+    const char        *format;         /* NULL: "PARQUET" */
+    const ice_value   *partition;      /* one per spec field, in spec order */
+    int64_t            record_count;
+    int64_t            file_size;
+    int                ncols;
+    const ice_colstat *cols;
+    const int64_t     *split_offsets;  /* NULL or nsplit offsets */
+    int                nsplit;
+    const int32_t     *equality_ids;   /* equality deletes only */
+    int                neq;
+    int32_t            sort_order_id;  /* -1: left out */
+    const char        *referenced_data_file;  /* position deletes of one data file, or NULL */
+} ice_datafile;
+
+typedef struct ice_entry {
+    int          status;            /* ICE_STATUS_* */
+    int64_t      snapshot_id;       /* -1: null (inherited from the manifest list) */
+    int64_t      sequence_number;   /* -1: null (inherited: an added file) */
+    int64_t      file_sequence_number;  /* -1: null */
+    ice_datafile file;
+} ice_entry;
+
+/* What a manifest list needs about one partition field of a manifest. */
+typedef struct ice_part_summary {
+    bool     contains_null;
+    int      contains_nan;  /* -1: unknown (left out), 0, 1 */
+    bool     has_bounds;
+    uint8_t *lower;         /* owned by the ice_manifest_file that holds it */
+    size_t   lower_n;
+    uint8_t *upper;
+    size_t   upper_n;
+} ice_part_summary;
+
+/* One entry of a manifest list. */
+typedef struct ice_manifest_file {
+    char             *path;
+    int64_t           length;
+    int32_t           spec_id;
+    int               content;          /* 0 data, 1 deletes */
+    int64_t           sequence_number;  /* -1 until the commit assigns it */
+    int64_t           min_sequence_number;  /* -1: the same as sequence_number */
+    int64_t           added_snapshot_id;
+    int32_t           added_files, existing_files, deleted_files;
+    int64_t           added_rows, existing_rows, deleted_rows;
+    int               nparts;
+    ice_part_summary *parts;
+} ice_manifest_file;
+
+void ice_manifest_file_clear(ice_manifest_file *mf);   /* frees what it owns */
+
+typedef struct ice_manifest_writer ice_manifest_writer;
+
+/*
+ * A manifest of `content` (0 data, 1 deletes) for files written with schema
+ * s and spec sp by snapshot_id.  The writer copies what it needs of s and sp.
+ */
+ice_manifest_writer *ice_manifest_writer_new(const ice_schema *s, const ice_spec *sp, int content,
+                                             int64_t snapshot_id, cdc_err *err);
+void                 ice_manifest_writer_free(ice_manifest_writer *w);   /* NULL is a no-op */
+
+int ice_manifest_add(ice_manifest_writer *w, const ice_entry *e, cdc_err *err);
+
+/*
+ * Appends the whole Avro file to out and fills mf (path copied, length =
+ * bytes written, counts, partition summaries; sequence numbers -1 unless an
+ * entry carried one).  The writer is spent afterwards.
+ */
+int ice_manifest_finish(ice_manifest_writer *w, const char *path, cdc_buf *out,
+                        ice_manifest_file *mf, cdc_err *err);
+
+/*
+ * A manifest list for snapshot_id (parent -1 for none) at sequence number
+ * seq: every manifest of the snapshot, the new ones with sequence_number -1
+ * (they get seq, as does a min_sequence_number of -1).  Appended to out.
+ */
+int ice_manifest_list_write(const ice_manifest_file *mfs, int n, int64_t snapshot_id,
+                            int64_t parent_id, int64_t seq, cdc_buf *out, cdc_err *err);
+
+/* The Avro schemas (JSON text, caller frees), for tests and tools. */
+char *ice_manifest_avro_schema(const ice_schema *s, const ice_spec *sp, cdc_err *err);
+char *ice_manifest_list_avro_schema(void);
+
+#endif

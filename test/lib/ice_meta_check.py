@@ -1,0 +1,325 @@
+"""End-to-end check of sinks/iceberg's metadata with independent readers.
+
+pyarrow writes the Parquet data files (and one position-delete file) of a
+small table whose schema comes from test/tools/ice_table_write; that tool
+(our C code: schema, partition spec, manifests, manifest lists, metadata
+JSON) writes the table's metadata; then pyiceberg's StaticTable scans it and
+reads every manifest entry, and fastavro reads the manifests and lists.
+Every check compares what they read with what was written.
+
+usage: ice_meta_check.py TOOL WORKDIR
+"""
+import datetime as dt
+import decimal
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import fastavro
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.conversions import to_bytes
+from pyiceberg.expressions import EqualTo, GreaterThan
+from pyiceberg.io.pyarrow import schema_to_pyarrow
+from pyiceberg.schema import Schema
+from pyiceberg.table import StaticTable
+from pyiceberg.transforms import BucketTransform, DayTransform
+from pyiceberg.types import (BooleanType, DateType, DecimalType, DoubleType, IntegerType,
+                             LongType, StringType, TimestampType, TimestamptzType, TimeType,
+                             UUIDType)
+
+TOOL, WORK = sys.argv[1], sys.argv[2]
+FAILS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what)
+
+
+NUMERIC_10_2 = ((10 << 16) | 2) + 4
+COLUMNS = [
+    {"name": "id", "oid": 23, "key": 1},
+    {"name": "name", "oid": 25},
+    {"name": "amount", "oid": 1700, "typmod": NUMERIC_10_2},
+    {"name": "big", "oid": 20},
+    {"name": "day", "oid": 1082},
+    {"name": "at", "oid": 1114},
+    {"name": "ts", "oid": 1184},
+    {"name": "clock", "oid": 1083},
+    {"name": "flag", "oid": 16},
+    {"name": "score", "oid": 701},
+    {"name": "uid", "oid": 2950},
+    {"name": "tags", "oid": 1009, "elem_oid": 25},
+    {"name": "huge", "oid": 1700, "typmod": ((40 << 16) | 0) + 4},
+]
+PARTITION_BY = ["bucket(4, id)", "day(ts)"]
+UTC = dt.timezone.utc
+
+
+def row(i):
+    if i == 7:      # NULLs everywhere but the key
+        return {"id": i, **{c["name"]: None for c in COLUMNS[1:]}}
+    return {
+        "id": i,
+        "name": ["alpha", "beta", "gamma", "delta", "é€x"][i % 5] + str(i),
+        "amount": decimal.Decimal(i * 137 - 500).scaleb(-2),
+        "big": (i - 5) * 10**12,
+        "day": dt.date(2017, 11, 14) + dt.timedelta(days=i % 3),
+        "at": dt.datetime(1969, 12, 31, 23, 0, 0) + dt.timedelta(hours=i, microseconds=i),
+        "ts": dt.datetime(2017, 11, 16, 22, 31, 8, tzinfo=UTC) + dt.timedelta(hours=9 * i),
+        "clock": dt.time(i % 24, 31, 8, i),
+        "flag": i % 2 == 0,
+        "score": i / 3.0 - 1.5,
+        "uid": uuid.UUID(int=(0xF79C3E09677C4BBDA4793F349CB785E7 + i * 977) % (1 << 128)),
+        "tags": ["t%d" % i, "x"] if i % 3 else [],
+        "huge": str(10**39 + i),
+    }
+
+
+def text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def run(*args):
+    return subprocess.run([TOOL, *args], check=True, capture_output=True, text=True).stdout
+
+
+loc_dir = os.path.join(WORK, "warehouse", "db", "t")
+os.makedirs(os.path.join(loc_dir, "data"), exist_ok=True)
+spec = {"location": "file://" + loc_dir, "columns": COLUMNS, "partition_by": PARTITION_BY,
+        "snapshots": []}
+with open(os.path.join(WORK, "in.json"), "w") as f:
+    json.dump(spec, f)
+
+# 1. the schema our code maps the columns to, read by pyiceberg
+schema = Schema.model_validate_json(run("schema", os.path.join(WORK, "in.json")))
+print("schema:", schema)
+want_types = {"id": IntegerType(), "name": StringType(), "amount": DecimalType(10, 2),
+              "big": LongType(), "day": DateType(), "at": TimestampType(),
+              "ts": TimestamptzType(), "clock": TimeType(), "flag": BooleanType(),
+              "score": DoubleType(), "uid": UUIDType(), "huge": StringType()}
+for name, t in want_types.items():
+    check(schema.find_field(name).field_type == t, f"type of {name}: {schema.find_field(name)}")
+check(schema.identifier_field_names() == {"id"}, "identifier fields")
+check(str(schema.find_field("tags").field_type) == "list<string>", "tags is list<string>")
+arrow_schema = schema_to_pyarrow(schema)
+
+bucket = BucketTransform(4).transform(IntegerType())
+day = DayTransform().transform(TimestamptzType())
+
+
+def micros(ts):
+    return (ts - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+
+
+def to_arrow(rows):
+    cols = {}
+    for f in arrow_schema:
+        vals = [r[f.name] for r in rows]
+        if f.name == "uid":
+            vals = [v.bytes if v is not None else None for v in vals]
+        if f.name == "huge":
+            vals = [v for v in vals]
+        cols[f.name] = vals
+    return pa.Table.from_pydict(cols, schema=arrow_schema)
+
+
+def write_data(rows, seqno):
+    """One Parquet file per partition; returns the files' descriptions and expectations."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
+    files = []
+    for k, (key, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        path = os.path.join(loc_dir, "data", f"s{seqno}-{k}.parquet")
+        pq.write_table(to_arrow(grp), path)
+        md = pq.ParquetFile(path).metadata
+        stats = {}
+        for name in want_types:
+            vals = [r[name] for r in grp]
+            nn = [v for v in vals if v is not None]
+            fid = schema.find_field(name).field_id
+            ci = [i for i in range(md.num_columns)
+                  if md.row_group(0).column(i).path_in_schema == name][0]
+            st = {"values": len(vals), "nulls": len(vals) - len(nn),
+                  "size": sum(md.row_group(g).column(ci).total_compressed_size
+                              for g in range(md.num_row_groups))}
+            if name == "score":
+                st["nans"] = 0
+            if nn and name != "huge":       # a string too long to be worth a bound: left out
+                lo, hi = min(nn), max(nn)
+                st["min"], st["max"] = text(lo), text(hi)
+                st["_lo"], st["_hi"] = lo, hi
+            st["_id"] = fid
+            stats[name] = st
+        files.append({"path": "file://" + path, "size": os.path.getsize(path),
+                      "records": len(grp), "stats": stats,
+                      "partition_source": {"id": str(grp[0]["id"]),
+                                           **({"ts": text(grp[0]["ts"])} if grp[0]["ts"] else {})},
+                      "_partition": key, "_rows": grp})
+    return files
+
+
+rows1 = [row(i) for i in range(0, 8)]
+rows2 = [row(i) for i in range(8, 13)]
+files1 = write_data(rows1, 1)
+files2 = write_data(rows2, 2)
+
+# 3. a position delete: the second row of the first file of snapshot 1
+victim_file = files1[0]
+victim = victim_file["_rows"][1] if len(victim_file["_rows"]) > 1 else victim_file["_rows"][0]
+victim_pos = victim_file["_rows"].index(victim)
+del_schema = pa.schema([
+    pa.field("file_path", pa.string(), nullable=False, metadata={"PARQUET:field_id": "2147483546"}),
+    pa.field("pos", pa.int64(), nullable=False, metadata={"PARQUET:field_id": "2147483545"}),
+])
+del_path = os.path.join(loc_dir, "data", "d3-0.parquet")
+pq.write_table(pa.Table.from_pydict({"file_path": [victim_file["path"]], "pos": [victim_pos]},
+                                    schema=del_schema), del_path)
+del_file = {"content": 1, "path": "file://" + del_path, "size": os.path.getsize(del_path),
+            "records": 1, "partition_source": victim_file["partition_source"],
+            "referenced_data_file": victim_file["path"], "stats": {}}
+
+
+def strip(f):
+    return {k: ({c: {kk: vv for kk, vv in s.items() if not kk.startswith("_")}
+                 for c, s in v.items()} if k == "stats" else v)
+            for k, v in f.items() if not k.startswith("_")}
+
+
+spec["snapshots"] = [
+    {"summary": {"cdc.position": "0/16B3748:1"}, "files": [strip(f) for f in files1]},
+    {"summary": {"cdc.position": "0/16B3800:5"}, "files": [strip(f) for f in files2]},
+    {"summary": {"cdc.position": "0/16B3900:1"}, "files": [del_file]},
+]
+with open(os.path.join(WORK, "in.json"), "w") as f:
+    json.dump(spec, f)
+meta_path = run("write", os.path.join(WORK, "in.json")).strip()
+print("metadata:", meta_path)
+
+# 4. pyiceberg scans the table
+tbl = StaticTable.from_metadata(meta_path)
+check(tbl.metadata.format_version == 2, "format version")
+check(tbl.schema() == schema, "pyiceberg's table schema is the one the tool printed")
+check(str(tbl.spec()) == "[\n  1000: id_bucket: bucket[4](1)\n  1001: ts_day: day(7)\n]",
+      f"spec {tbl.spec()}")
+snap = tbl.current_snapshot()
+check(snap.summary["cdc.position"] == "0/16B3900:1", "current summary position")
+check(snap.sequence_number == 3 and tbl.metadata.last_sequence_number == 3, "sequence numbers")
+check(len(tbl.metadata.snapshots) == 3 and tbl.metadata.snapshots[1].parent_snapshot_id ==
+      tbl.metadata.snapshots[0].snapshot_id, "snapshot chain")
+check(len(tbl.metadata.snapshot_log) == 3, "snapshot log")
+check(tbl.metadata.refs["main"].snapshot_id == snap.snapshot_id, "refs main")
+
+got = tbl.scan().to_arrow().sort_by("id").to_pylist()
+expect = sorted([r for r in rows1 + rows2 if r["id"] != victim["id"]], key=lambda r: r["id"])
+check(len(got) == len(expect), f"row count {len(got)} != {len(expect)}")
+for g, e in zip(got, expect):
+    for k, v in e.items():
+        gv = g[k]
+        if k == "uid" and gv is not None:
+            gv = uuid.UUID(bytes=gv) if isinstance(gv, bytes) else uuid.UUID(str(gv))
+        if gv != v:
+            check(False, f"row {e['id']} column {k}: {gv!r} != {v!r}")
+print("scanned", len(got), "rows; deleted id", victim["id"])
+
+# an older snapshot still shows the deleted row
+old = tbl.scan(snapshot_id=tbl.metadata.snapshots[1].snapshot_id).to_arrow()
+check(old.num_rows == len(rows1) + len(rows2), "snapshot 2 holds every row")
+
+# partition pruning and metrics pruning use what we wrote
+all_files = len(tbl.scan().plan_files())
+one = tbl.scan(row_filter=EqualTo("id", 11)).to_arrow()
+check(one.num_rows == 1 and one["id"][0].as_py() == 11, "filter id = 11")
+pruned = len(tbl.scan(row_filter=EqualTo("id", 11)).plan_files())
+check(pruned < all_files, f"bucket pruning: {pruned} of {all_files} files")
+print(f"plan: {all_files} files, id = 11 plans {pruned}")
+big_amount = max(r["amount"] for r in rows1 + rows2 if r["amount"] is not None)
+check(len(tbl.scan(row_filter=GreaterThan("amount", float(big_amount))).plan_files()) == 0,
+      "amount bounds prune every file above the maximum")
+
+# 5. every manifest entry as pyiceberg reads it, against what was written
+expected = {f["path"]: f for f in files1 + files2}
+seen = 0
+for mf in snap.manifests(tbl.io):
+    for entry in mf.fetch_manifest_entry(tbl.io, discard_deleted=False):
+        df = entry.data_file
+        if df.content != 0:
+            check(df.file_path == del_file["path"] and df.record_count == 1, "delete file entry")
+            check(mf.content == 1, "delete file in a deletes manifest")
+            continue
+        seen += 1
+        f = expected[df.file_path]
+        check(df.record_count == f["records"], f"{df.file_path} record_count")
+        check(df.file_size_in_bytes == f["size"], f"{df.file_path} size")
+        check(tuple(df.partition) == f["_partition"],
+              f"{df.file_path} partition {tuple(df.partition)} != {f['_partition']}")
+        for name, st in f["stats"].items():
+            fid, ft = st["_id"], schema.find_field(name).field_type
+            check(df.value_counts.get(fid) == st["values"], f"{name} value count")
+            check(df.null_value_counts.get(fid) == st["nulls"], f"{name} null count")
+            check(df.column_sizes.get(fid) == st["size"], f"{name} column size")
+            if "_lo" in st:
+                lo, hi = st["_lo"], st["_hi"]
+                if name in ("ts", "at"):
+                    lo, hi = micros(lo if lo.tzinfo else lo.replace(tzinfo=UTC)), \
+                        micros(hi if hi.tzinfo else hi.replace(tzinfo=UTC))
+                elif name == "day":
+                    lo, hi = (lo - dt.date(1970, 1, 1)).days, (hi - dt.date(1970, 1, 1)).days
+                elif name == "clock":
+                    lo, hi = [(t.hour * 3600 + t.minute * 60 + t.second) * 10**6 + t.microsecond
+                              for t in (lo, hi)]
+                check(df.lower_bounds.get(fid) == to_bytes(ft, lo),
+                      f"{name} lower bound {df.lower_bounds.get(fid)!r} != {to_bytes(ft, lo)!r}")
+                check(df.upper_bounds.get(fid) == to_bytes(ft, hi),
+                      f"{name} upper bound {df.upper_bounds.get(fid)!r} != {to_bytes(ft, hi)!r}")
+            else:
+                check(fid not in (df.lower_bounds or {}), f"{name} has no bound")
+check(seen == len(expected), f"{seen} data entries, want {len(expected)}")
+print(f"{seen} data file entries compared (counts, sizes, partitions, bounds)")
+for mf in snap.manifests(tbl.io):
+    check(mf.sequence_number in (1, 2, 3) and mf.min_sequence_number == mf.sequence_number,
+          "manifest sequence numbers")
+
+# 6. fastavro reads the manifest lists and manifests, and their Iceberg keys
+for s in tbl.metadata.snapshots:
+    with open(s.manifest_list[len("file://"):], "rb") as fo:
+        rd = fastavro.reader(fo)
+        recs = list(rd)
+        check(rd.metadata.get("snapshot-id") == str(s.snapshot_id), "list snapshot-id key")
+        check(rd.metadata.get("format-version") == "2", "list format-version key")
+        check(rd.writer_schema["fields"][0].get("field-id") == 500, "list field ids")
+    for r in recs:
+        with open(r["manifest_path"][len("file://"):], "rb") as fo:
+            check(os.path.getsize(fo.name) == r["manifest_length"], "manifest_length")
+            rd = fastavro.reader(fo)
+            ents = list(rd)
+            md = rd.metadata
+            check(json.loads(md["schema"])["identifier-field-ids"] == [1], "manifest schema key")
+            check(md["partition-spec-id"] == "0" and md["format-version"] == "2", "manifest keys")
+            check(md["content"] == ("deletes" if r["content"] else "data"), "manifest content key")
+            check(len(json.loads(md["partition-spec"])) == 2, "manifest partition-spec key")
+            check(len(ents) == r["added_files_count"] + r["existing_files_count"] +
+                  r["deleted_files_count"], "manifest entry count")
+            check(sum(e["data_file"]["record_count"] for e in ents) == r["added_rows_count"],
+                  "added rows")
+            parts = r["partitions"]
+            check(len(parts) == 2 and parts[0]["lower_bound"] is not None, "partition summaries")
+
+# 7. our own reader finds the current snapshot and its position
+sid, pos = run("read", meta_path, "cdc.position").split()
+check(int(sid) == snap.snapshot_id and pos == "0/16B3900:1", f"ice_meta_from_json: {sid} {pos}")
+
+print("checks failed:", len(FAILS))
+sys.exit(1 if FAILS else 0)

@@ -1,0 +1,374 @@
+/*
+ * ice_table_write: writes the Iceberg metadata of a table whose Parquet data
+ * files someone else wrote (test/integration/620_iceberg_meta_pyiceberg.sh
+ * writes them with pyarrow), using sinks/iceberg/ only: the schema from a
+ * PostgreSQL column list, the partition spec from partition_by, a manifest
+ * per snapshot, manifest lists carrying the earlier manifests, and the
+ * metadata JSON.
+ *
+ *   ice_table_write schema IN.json     prints the table's schema JSON
+ *   ice_table_write write IN.json      writes the table, prints the metadata file's path
+ *   ice_table_write read META.json KEY prints "<current snapshot id> <summary KEY>"
+ *
+ * IN.json: {"location": "file:///...", "columns": [{"name", "oid", "typmod", "key",
+ * "elem_oid"}], "partition_by": [...], "snapshots": [{"summary": {...}, "files":
+ * [{"content", "path", "size", "records", "partition_source": {col: text},
+ * "referenced_data_file", "stats": {col: {"size", "values", "nulls", "min", "max"}}}]}]}
+ * Values are PostgreSQL-style text (ice_value_parse).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_mem.h"
+#include "sinks/iceberg/ice_manifest.h"
+#include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_schema.h"
+#include "sinks/iceberg/ice_transform.h"
+
+static int
+die(const char *what, const cdc_err *err)
+{
+    fprintf(stderr, "ice_table_write: %s%s%s\n", what, err ? ": " : "", err ? err->msg : "");
+    exit(1);
+}
+
+/* file:///a/b -> /a/b */
+static const char *
+local_path(const char *uri)
+{
+    if (strncmp(uri, "file://", 7) != 0)
+        die("only file:// locations", NULL);
+    return uri + 7;
+}
+
+static void
+write_file(const char *uri, const cdc_buf *b)
+{
+    const char *p = local_path(uri);
+    FILE *f = fopen(p, "wb");
+
+    if (f == NULL || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+        fprintf(stderr, "ice_table_write: %s: %s\n", p, strerror(errno));
+        exit(1);
+    }
+}
+
+static json_t *
+load(const char *path)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+
+    if (j == NULL) {
+        fprintf(stderr, "ice_table_write: %s:%d: %s\n", path, je.line, je.text);
+        exit(1);
+    }
+    return j;
+}
+
+typedef struct table {
+    cdc_rel     rel;
+    ice_schema *schema;
+    ice_spec   *spec;
+    int32_t     last_col, last_part;
+} table;
+
+static void
+table_from(json_t *in, table *t)
+{
+    json_t *cols = json_object_get(in, "columns"), *pb = json_object_get(in, "partition_by"), *c;
+    size_t i;
+    cdc_err err = { 0 };
+    const char **entries;
+
+    memset(t, 0, sizeof(*t));
+    t->rel.nspname = "public";
+    t->rel.relname = "t";
+    t->rel.ncols = (int) json_array_size(cols);
+    t->rel.cols = cdc_xcalloc((size_t) t->rel.ncols + 1, sizeof(cdc_col));
+    json_array_foreach(cols, i, c) {
+        cdc_col *col = &t->rel.cols[i];
+
+        col->name = (char *) json_string_value(json_object_get(c, "name"));
+        col->type_oid = col->base_oid = (uint32_t) json_integer_value(json_object_get(c, "oid"));
+        col->typmod = json_object_get(c, "typmod") ? (int32_t) json_integer_value(json_object_get(c, "typmod")) : -1;
+        col->key_pos = (int) json_integer_value(json_object_get(c, "key"));
+        col->elem_oid = (uint32_t) json_integer_value(json_object_get(c, "elem_oid"));
+        col->catalog_known = true;
+        col->typtype = 'b';
+        if (col->key_pos)
+            t->rel.nkeys++;
+    }
+    t->schema = ice_schema_from_rel(&t->rel, 0, true, &t->last_col, &err);
+    if (t->schema == NULL)
+        die("schema", &err);
+    entries = cdc_xcalloc(json_array_size(pb) + 1, sizeof(char *));
+    json_array_foreach(pb, i, c) entries[i] = json_string_value(c);
+    t->last_part = 999;
+    t->spec = ice_spec_from_partition_by(entries, (int) json_array_size(pb), t->schema, "public.t",
+                                         0, &t->last_part, &err);
+    free(entries);
+    if (t->spec == NULL)
+        die("partition_by", &err);
+}
+
+/* Keeps parsed values' bytes alive until the program ends (a test tool). */
+static uint8_t *
+scratch16(void)
+{
+    return cdc_xcalloc(1, 16);
+}
+
+static ice_value
+parse(const ice_field *f, const char *text)
+{
+    ice_value v;
+    cdc_err err = { 0 };
+
+    if (ice_value_parse(&f->type, text, scratch16(), &v, &err) != 0)
+        die(f->name, &err);
+    return v;
+}
+
+static uint8_t *
+bound(const ice_field *f, const char *text, size_t *n)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    ice_value v = parse(f, text);
+
+    ice_value_bound(&b, &f->type, &v);
+    *n = b.len;
+    return b.data;  /* kept: the tool exits soon */
+}
+
+static void
+add_file(ice_manifest_writer *w, const table *t, json_t *jf, int64_t snapshot_id)
+{
+    json_t *stats = json_object_get(jf, "stats"), *ps = json_object_get(jf, "partition_source");
+    ice_colstat *cs = cdc_xcalloc((size_t) t->schema->nfields + 1, sizeof(ice_colstat));
+    ice_value *pv = cdc_xcalloc((size_t) t->spec->nfields + 1, sizeof(ice_value));
+    int n = 0;
+    cdc_err err = { 0 };
+    json_t *content = json_object_get(jf, "content");
+
+    for (int i = 0; i < t->schema->nfields && json_is_object(stats); i++) {
+        const ice_field *f = &t->schema->fields[i];
+        json_t *s = json_object_get(stats, f->name), *x;
+
+        if (s == NULL)
+            continue;
+        ice_colstat *c = &cs[n++];
+        c->field_id = f->id;
+        c->size = (x = json_object_get(s, "size")) ? json_integer_value(x) : -1;
+        c->values = (x = json_object_get(s, "values")) ? json_integer_value(x) : -1;
+        c->nulls = (x = json_object_get(s, "nulls")) ? json_integer_value(x) : -1;
+        c->nans = (x = json_object_get(s, "nans")) ? json_integer_value(x) : -1;
+        if (json_is_string(x = json_object_get(s, "min")))
+            c->lower = bound(f, json_string_value(x), &c->lower_n);
+        if (json_is_string(x = json_object_get(s, "max")))
+            c->upper = bound(f, json_string_value(x), &c->upper_n);
+    }
+    for (int k = 0; k < t->spec->nfields; k++) {
+        const ice_field *src = ice_schema_find_id(t->schema, t->spec->fields[k].source_id);
+        json_t *x = json_object_get(ps, src->name);
+        ice_value in = { .null = true };
+
+        if (json_is_string(x))
+            in = parse(src, json_string_value(x));
+        ice_transform_apply(&t->spec->fields[k].tr, &src->type, &in, &pv[k]);
+    }
+    ice_entry e = {
+        .status = ICE_STATUS_ADDED, .snapshot_id = snapshot_id, .sequence_number = -1,
+        .file_sequence_number = -1,
+        .file = { .content = content ? (int) json_integer_value(content) : 0,
+                  .path = json_string_value(json_object_get(jf, "path")),
+                  .partition = pv,
+                  .record_count = json_integer_value(json_object_get(jf, "records")),
+                  .file_size = json_integer_value(json_object_get(jf, "size")),
+                  .ncols = n, .cols = cs, .sort_order_id = content && json_integer_value(content) ? -1 : 0,
+                  .referenced_data_file = json_string_value(json_object_get(jf, "referenced_data_file")) },
+    };
+    if (ice_manifest_add(w, &e, &err) != 0)
+        die("manifest entry", &err);
+}
+
+static int
+cmd_write(const char *in_path)
+{
+    json_t *in = load(in_path), *snaps = json_object_get(in, "snapshots"), *js;
+    const char *loc = json_string_value(json_object_get(in, "location"));
+    table t;
+    cdc_err err = { 0 };
+    char path[4096];
+    size_t si;
+    ice_manifest_file *mfs = NULL;
+    int nmf = 0;
+    int64_t now = 1700000000000;
+
+    table_from(in, &t);
+    snprintf(path, sizeof(path), "%s/metadata", local_path(loc));
+    mkdir(path, 0755);
+
+    ice_meta *m = ice_meta_new(loc, t.schema, t.spec, t.last_col, t.last_part, NULL, now);
+    ice_meta_set_prop(m, "write.format.default", "parquet");
+
+    json_array_foreach(snaps, si, js) {
+        int64_t sid = ice_new_snapshot_id();
+        int64_t seq = m->last_sequence_number + 1;
+        const ice_snapshot *cur = ice_meta_current(m);
+        int64_t parent = cur ? cur->id : -1;
+        json_t *files = json_object_get(js, "files"), *jf;
+        size_t fi;
+        int64_t added_rows = 0, added_files = 0, added_del = 0;
+
+        /* one manifest for the data files, one for delete files, as Java writes them */
+        for (int content = 0; content <= 1; content++) {
+            ice_manifest_writer *w = NULL;
+            int n = 0;
+
+            json_array_foreach(files, fi, jf) {
+                json_t *c = json_object_get(jf, "content");
+                int fc = c ? (int) json_integer_value(c) : 0;
+
+                if ((fc != 0) != (content != 0))
+                    continue;
+                if (w == NULL && (w = ice_manifest_writer_new(t.schema, t.spec, content, sid, &err)) == NULL)
+                    die("manifest", &err);
+                add_file(w, &t, jf, sid);
+                n++;
+                if (content == 0) {
+                    added_rows += json_integer_value(json_object_get(jf, "records"));
+                    added_files++;
+                } else {
+                    added_del++;
+                }
+            }
+            if (w == NULL)
+                continue;
+            cdc_buf b = CDC_BUF_INIT;
+            char uri[4200], uuid[37];
+
+            ice_uuid4(uuid);
+            snprintf(uri, sizeof(uri), "%s/metadata/%s-m%d.avro", loc, uuid, content);
+            mfs = cdc_xrealloc(mfs, ((size_t) nmf + 1) * sizeof(*mfs));
+            if (ice_manifest_finish(w, uri, &b, &mfs[nmf], &err) != 0)
+                die("manifest", &err);
+            ice_manifest_writer_free(w);
+            write_file(uri, &b);
+            cdc_buf_free(&b);
+            nmf++;
+            (void) n;
+        }
+        /* the new manifests get seq in the list; remember it for the next snapshots */
+        cdc_buf lb = CDC_BUF_INIT;
+        char list_uri[4200], uuid[37];
+
+        ice_uuid4(uuid);
+        snprintf(list_uri, sizeof(list_uri), "%s/metadata/snap-%" PRId64 "-1-%s.avro", loc, sid, uuid);
+        if (ice_manifest_list_write(mfs, nmf, sid, parent, seq, &lb, &err) != 0)
+            die("manifest list", &err);
+        write_file(list_uri, &lb);
+        cdc_buf_free(&lb);
+        for (int k = 0; k < nmf; k++) {
+            if (mfs[k].sequence_number < 0)
+                mfs[k].sequence_number = seq;
+            if (mfs[k].min_sequence_number < 0)
+                mfs[k].min_sequence_number = seq;
+        }
+
+        ice_kv sum[16];
+        int ns = 0;
+        char ar[32], af[32], ad[32];
+        const char *k;
+        json_t *v;
+
+        sum[ns++] = (ice_kv) { "operation", (char *) (added_del ? "overwrite" : "append") };
+        snprintf(ar, sizeof(ar), "%" PRId64, added_rows);
+        snprintf(af, sizeof(af), "%" PRId64, added_files);
+        snprintf(ad, sizeof(ad), "%" PRId64, added_del);
+        sum[ns++] = (ice_kv) { "added-data-files", af };
+        sum[ns++] = (ice_kv) { "added-records", ar };
+        sum[ns++] = (ice_kv) { "added-position-delete-files", ad };
+        json_object_foreach(json_object_get(js, "summary"), k, v) {
+            if (ns < 16)
+                sum[ns++] = (ice_kv) { (char *) k, (char *) json_string_value(v) };
+        }
+        ice_snapshot snap = { .id = sid, .parent_id = parent, .sequence_number = seq,
+                              .timestamp_ms = now + (int64_t) si * 1000, .manifest_list = list_uri,
+                              .schema_id = t.schema->schema_id, .nsummary = ns, .summary = sum };
+        if (ice_meta_add_snapshot(m, &snap, &err) != 0)
+            die("snapshot", &err);
+    }
+
+    char *text = ice_meta_to_json(m, &err);
+    if (text == NULL)
+        die("metadata", &err);
+    char uri[4200], uuid[37];
+    cdc_buf b = CDC_BUF_INIT;
+
+    ice_uuid4(uuid);
+    snprintf(uri, sizeof(uri), "%s/metadata/00001-%s.metadata.json", loc, uuid);
+    cdc_buf_puts(&b, text);
+    write_file(uri, &b);
+    printf("%s\n", local_path(uri));
+    cdc_buf_free(&b);
+    free(text);
+    for (int k = 0; k < nmf; k++)
+        ice_manifest_file_clear(&mfs[k]);
+    free(mfs);
+    ice_meta_free(m);
+    json_decref(in);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    cdc_err err = { 0 };
+
+    if (argc == 3 && strcmp(argv[1], "schema") == 0) {
+        json_t *in = load(argv[2]);
+        table t;
+
+        table_from(in, &t);
+        json_t *j = ice_schema_to_json(t.schema);
+        char *s = json_dumps(j, JSON_COMPACT);
+
+        printf("%s\n", s);
+        free(s);
+        json_decref(j);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "write") == 0)
+        return cmd_write(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "read") == 0) {
+        FILE *f = fopen(argv[2], "rb");
+        cdc_buf b = CDC_BUF_INIT;
+        char chunk[65536];
+        size_t n;
+
+        if (f == NULL)
+            die(argv[2], NULL);
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            cdc_buf_put(&b, chunk, n);
+        fclose(f);
+        ice_meta *m = ice_meta_from_json((const char *) b.data, b.len, argv[2], &err);
+        if (m == NULL)
+            die("read", &err);
+        const ice_snapshot *cur = ice_meta_current(m);
+        const char *v = cur ? ice_snapshot_get(cur, argv[3]) : NULL;
+
+        printf("%" PRId64 " %s\n", cur ? cur->id : -1, v ? v : "(none)");
+        ice_meta_free(m);
+        cdc_buf_free(&b);
+        return 0;
+    }
+    fprintf(stderr, "usage: ice_table_write schema|write IN.json | read META.json KEY\n");
+    return 2;
+}

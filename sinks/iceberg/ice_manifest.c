@@ -359,7 +359,7 @@ get(avro_value_t *rec, const char *name)
 static void
 set_null(avro_value_t *u)
 {
-    avro_value_t br;
+    avro_value_t br = { 0 };
 
     avro_value_set_branch(u, 0, &br);
     avro_value_set_null(&br);
@@ -368,7 +368,7 @@ set_null(avro_value_t *u)
 static avro_value_t
 set_some(avro_value_t *u)
 {
-    avro_value_t br;
+    avro_value_t br = { 0 };
 
     avro_value_set_branch(u, 1, &br);
     return br;
@@ -399,7 +399,7 @@ set_str(avro_value_t *rec, const char *name, const char *s)
 static void
 set_stat_map(avro_value_t *df, const char *name, const ice_colstat *cols, int n, int which)
 {
-    avro_value_t f = get(df, name), arr;
+    avro_value_t f = get(df, name), arr = { 0 };
     int present = 0;
 
     for (int i = 0; i < n; i++) {
@@ -415,7 +415,7 @@ set_stat_map(avro_value_t *df, const char *name, const ice_colstat *cols, int n,
     arr = set_some(&f);
     for (int i = 0; i < n; i++) {
         const ice_colstat *c = &cols[i];
-        avro_value_t el, k, v;
+        avro_value_t el = { 0 }, k = { 0 }, v = { 0 };
 
         if (which == 0 ? c->size < 0 : which == 1 ? c->values < 0 : which == 2 ? c->nulls < 0
             : which == 3 ? c->nans < 0 : which == 4 ? c->lower == NULL : c->upper == NULL)
@@ -602,7 +602,7 @@ int
 ice_manifest_add(ice_manifest_writer *w, const ice_entry *e, cdc_err *err)
 {
     const ice_datafile *d = &e->file;
-    avro_value_t *rec = &w->o.val, df, f, part;
+    avro_value_t *rec = &w->o.val, df = { 0 }, f = { 0 }, part = { 0 };
 
     if (w->spent)
         return cdc_err_set(err, CDC_E_INVAL, "iceberg manifest: add after finish");
@@ -642,7 +642,7 @@ ice_manifest_add(ice_manifest_writer *w, const ice_entry *e, cdc_err *err)
     set_null(&f);
     f = get(&df, "split_offsets");
     if (d->nsplit > 0) {
-        avro_value_t arr = set_some(&f), el;
+        avro_value_t arr = set_some(&f), el = { 0 };
 
         for (int i = 0; i < d->nsplit; i++) {
             avro_value_append(&arr, &el, NULL);
@@ -653,7 +653,7 @@ ice_manifest_add(ice_manifest_writer *w, const ice_entry *e, cdc_err *err)
     }
     f = get(&df, "equality_ids");
     if (d->neq > 0) {
-        avro_value_t arr = set_some(&f), el;
+        avro_value_t arr = set_some(&f), el = { 0 };
 
         for (int i = 0; i < d->neq; i++) {
             avro_value_append(&arr, &el, NULL);
@@ -796,7 +796,7 @@ ice_manifest_list_write(const ice_manifest_file *mfs, int n, int64_t snapshot_id
         goto out;
     for (int i = 0; i < n; i++) {
         const ice_manifest_file *m = &mfs[i];
-        avro_value_t *rec = &o.val, f;
+        avro_value_t *rec = &o.val, f = { 0 };
         int64_t mseq = m->sequence_number >= 0 ? m->sequence_number : seq;
         int64_t minseq = m->min_sequence_number >= 0 ? m->min_sequence_number : mseq;
 
@@ -816,7 +816,7 @@ ice_manifest_list_write(const ice_manifest_file *mfs, int n, int64_t snapshot_id
         set_long(rec, "deleted_rows_count", m->deleted_rows);
         f = get(rec, "partitions");
         {
-            avro_value_t arr = set_some(&f), el, x;
+            avro_value_t arr = set_some(&f), el = { 0 }, x = { 0 };
 
             for (int k = 0; k < m->nparts; k++) {
                 const ice_part_summary *p = &m->parts[k];

@@ -607,14 +607,14 @@ to_tmp(const cdc_buf *b)
 static int64_t
 rec_long(avro_value_t *rec, const char *name)
 {
-    avro_value_t f, br;
+    avro_value_t f = { 0 }, br = { 0 };
     int64_t v = -12345;
     avro_type_t t;
 
     ck_assert_int_eq(avro_value_get_by_name(rec, name, &f, NULL), 0);
     t = avro_value_get_type(&f);
     if (t == AVRO_UNION) {
-        int disc;
+        int disc = 0;
 
         avro_value_get_discriminant(&f, &disc);
         if (disc == 0)
@@ -624,7 +624,7 @@ rec_long(avro_value_t *rec, const char *name)
         t = avro_value_get_type(&f);
     }
     if (t == AVRO_INT32) {
-        int32_t i;
+        int32_t i = 0;
 
         avro_value_get_int(&f, &i);
         v = i;
@@ -690,7 +690,7 @@ START_TEST(manifest_and_list)
     avro_file_reader_t rd;
     avro_schema_t ws;
     avro_value_iface_t *iface;
-    avro_value_t rec, df, f;
+    avro_value_t rec = { 0 }, df = { 0 }, f = { 0 };
     int n = 0;
 
     ck_assert_int_eq(avro_file_reader(path, &rd), 0);

@@ -186,17 +186,36 @@ scalar_from_pg(uint32_t oid, int32_t typmod, char typtype, uint8_t *kind, int32_
     }
 }
 
+/* The element type of PostgreSQL's built-in array types, for a column whose
+   catalog entry was not looked up; 0 for anything else. */
+static uint32_t
+builtin_array_elem(uint32_t oid)
+{
+    static const uint32_t map[][2] = {
+        { 1000, PG_BOOL },  { 1001, PG_BYTEA },     { 1002, PG_CHAR },   { 1003, PG_NAME },
+        { 1005, PG_INT2 },  { 1007, PG_INT4 },      { 1009, PG_TEXT },   { 1014, PG_BPCHAR },
+        { 1015, PG_VARCHAR }, { 1016, PG_INT8 },    { 1021, PG_FLOAT4 }, { 1022, PG_FLOAT8 },
+        { 1028, PG_OID },   { 1115, PG_TIMESTAMP }, { 1182, PG_DATE },   { 1183, PG_TIME },
+        { 1185, PG_TIMESTAMPTZ }, { 1231, PG_NUMERIC }, { 2951, PG_UUID }, { 791, PG_MONEY },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i][0] == oid)
+            return map[i][1];
+    return 0;
+}
+
 const char *
 ice_type_from_pg(const cdc_col *col, ice_type *out)
 {
     uint32_t oid = col->catalog_known && col->base_oid ? col->base_oid : col->type_oid;
     int32_t typmod = col->typmod;
+    uint32_t elem = col->catalog_known && col->elem_oid ? col->elem_oid : builtin_array_elem(oid);
 
     memset(out, 0, sizeof(*out));
-    if (col->catalog_known && col->elem_oid) {
+    if (elem) {
         uint8_t ek;
         int32_t p, s;
-        const char *note = scalar_from_pg(col->elem_oid, typmod, 'b', &ek, &p, &s);
+        const char *note = scalar_from_pg(elem, typmod, 'b', &ek, &p, &s);
 
         out->kind = ICE_LIST;
         out->elem_kind = ek;

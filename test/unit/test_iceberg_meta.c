@@ -240,6 +240,10 @@ START_TEST(domain_uses_base_type)
     c.catalog_known = false;    /* unknown OID, no catalog: text */
     ice_type_from_pg(&c, &t);
     ck_assert_int_eq(t.kind, ICE_STRING);
+    c.type_oid = 1016;          /* bigint[] without the catalog: known by its OID */
+    ice_type_from_pg(&c, &t);
+    ck_assert_int_eq(t.kind, ICE_LIST);
+    ck_assert_int_eq(t.elem_kind, ICE_LONG);
 }
 END_TEST
 

@@ -219,6 +219,122 @@ ice_value_cmp(const ice_type *t, const ice_value *a, const ice_value *b)
     }
 }
 
+/* ---- truncated bounds ---- */
+
+/* Byte length of the first len code points of a UTF-8 string. */
+static size_t
+utf8_prefix(const uint8_t *p, size_t n, int len)
+{
+    size_t i = 0;
+    int cps = 0;
+
+    while (i < n && cps < len) {
+        i++;
+        while (i < n && (p[i] & 0xc0) == 0x80)
+            i++;
+        cps++;
+    }
+    return i;
+}
+
+void
+ice_bound_lower_trunc(const ice_type *t, const ice_value *v, int len, ice_value *out)
+{
+    *out = *v;
+    if (t->kind == ICE_STRING)
+        out->n = utf8_prefix(v->p, v->n, len);
+    else if (t->kind == ICE_BINARY && out->n > (size_t) len)
+        out->n = (size_t) len;
+}
+
+static size_t
+utf8_put(uint8_t *b, uint32_t cp)
+{
+    if (cp < 0x80) {
+        b[0] = (uint8_t) cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        b[0] = (uint8_t) (0xc0 | (cp >> 6));
+        b[1] = (uint8_t) (0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        b[0] = (uint8_t) (0xe0 | (cp >> 12));
+        b[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (uint8_t) (0x80 | (cp & 0x3f));
+        return 3;
+    }
+    b[0] = (uint8_t) (0xf0 | (cp >> 18));
+    b[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3f));
+    b[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
+    b[3] = (uint8_t) (0x80 | (cp & 0x3f));
+    return 4;
+}
+
+bool
+ice_bound_upper_trunc(const ice_type *t, const ice_value *v, int len, uint8_t *buf,
+                      size_t bufsize, ice_value *out)
+{
+    *out = *v;
+    if (t->kind == ICE_BINARY) {
+        size_t n = v->n;
+
+        if (n <= (size_t) len)
+            return true;
+        if ((size_t) len > bufsize)
+            return false;
+        memcpy(buf, v->p, (size_t) len);
+        for (n = (size_t) len; n > 0; n--)
+            if (buf[n - 1] != 0xff) {
+                buf[n - 1]++;
+                out->p = buf;
+                out->n = n;
+                return true;
+            }
+        return false;
+    }
+    if (t->kind != ICE_STRING)
+        return true;
+    size_t cut = utf8_prefix(v->p, v->n, len);
+
+    if (cut == v->n)
+        return true;
+    if (cut + 4 > bufsize)
+        return false;
+    /* walk back over the prefix's code points until one can be incremented */
+    for (size_t end = cut; end > 0;) {
+        size_t at = end - 1;
+        uint32_t cp;
+        uint8_t c0;
+
+        while (at > 0 && (v->p[at] & 0xc0) == 0x80)
+            at--;
+        c0 = v->p[at];
+        if (c0 < 0x80)
+            cp = c0;
+        else if (c0 < 0xe0)
+            cp = c0 & 0x1f;
+        else if (c0 < 0xf0)
+            cp = c0 & 0x0f;
+        else
+            cp = c0 & 0x07;
+        for (size_t i = at + 1; i < end; i++)
+            cp = (cp << 6) | (v->p[i] & 0x3f);
+        cp++;
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            cp = 0xe000;
+        if (cp <= 0x10ffff) {
+            memcpy(buf, v->p, at);
+            out->p = buf;
+            out->n = at + utf8_put(buf + at, cp);
+            return true;
+        }
+        end = at;
+    }
+    return false;
+}
+
 /* ---- text ---- */
 
 static int

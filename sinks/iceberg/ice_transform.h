@@ -41,6 +41,21 @@ void ice_value_bound(cdc_buf *out, const ice_type *t, const ice_value *v);
 int ice_value_from_bound(const ice_type *t, const uint8_t *b, size_t n, ice_value *v,
                          cdc_err *err);
 
+/*
+ * Bounds of long strings and binary values, cut as Iceberg's default metrics
+ * mode truncate(16) cuts them (Java's UnicodeUtil/BinaryUtil): the lower
+ * bound becomes its first `len` code points (bytes); the upper bound its
+ * first `len` code points (bytes) with the last one that can be incremented
+ * incremented and what follows dropped.  A value no longer than len is left
+ * as it is.  ice_bound_upper_trunc() returns false when no upper bound
+ * exists (every code point is U+10FFFF, every byte 0xff): leave it out.
+ * out->p points into v->p (lower) or into buf (upper, 4 * len + 4 bytes).
+ * Other types are copied unchanged.
+ */
+void ice_bound_lower_trunc(const ice_type *t, const ice_value *v, int len, ice_value *out);
+bool ice_bound_upper_trunc(const ice_type *t, const ice_value *v, int len, uint8_t *buf,
+                           size_t bufsize, ice_value *out);
+
 /* Orders two values of one type (Iceberg's order: strings and binary bytewise
    unsigned, uuid bytewise, floats with -0 < 0 and NaN last). */
 int ice_value_cmp(const ice_type *t, const ice_value *a, const ice_value *b);

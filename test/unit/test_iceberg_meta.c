@@ -290,6 +290,47 @@ START_TEST(bound_serialization)
 }
 END_TEST
 
+START_TEST(truncated_bounds)
+{
+    ice_type s = T("string"), b = T("binary");
+    uint8_t buf[80];
+    ice_value v, out;
+    static const uint8_t raw[] = { 1, 0xff, 0xff, 4 }, allff[] = { 0xff, 0xff, 0xff };
+
+    v = (ice_value) { .p = (const uint8_t *) "abcdefghijklmnopqrstuvwxyz", .n = 26 };
+    ice_bound_lower_trunc(&s, &v, 16, &out);
+    ck_assert_int_eq((int) out.n, 16);
+    ck_assert(ice_bound_upper_trunc(&s, &v, 16, buf, sizeof(buf), &out));
+    ck_assert_int_eq((int) out.n, 16);
+    ck_assert(memcmp(out.p, "abcdefghijklmnoq", 16) == 0);
+    /* short values stay */
+    v = (ice_value) { .p = (const uint8_t *) "abc", .n = 3 };
+    ck_assert(ice_bound_upper_trunc(&s, &v, 16, buf, sizeof(buf), &out));
+    ck_assert(out.p == v.p && out.n == 3);
+    /* U+10FFFF cannot grow: the code point before it does */
+    v = (ice_value) { .p = (const uint8_t *) "a\xf4\x8f\xbf\xbfzz", .n = 7 };
+    ck_assert(ice_bound_upper_trunc(&s, &v, 2, buf, sizeof(buf), &out));
+    ck_assert_int_eq((int) out.n, 1);
+    ck_assert_int_eq(out.p[0], 'b');
+    /* U+D7FF + 1 skips the surrogates */
+    v = (ice_value) { .p = (const uint8_t *) "\xed\x9f\xbfz", .n = 4 };
+    ck_assert(ice_bound_upper_trunc(&s, &v, 1, buf, sizeof(buf), &out));
+    ck_assert(out.n == 3 && memcmp(out.p, "\xee\x80\x80", 3) == 0);
+    /* "é€x..." cut at 2 code points: lower "é€", upper "é" + U+20AD */
+    v = (ice_value) { .p = (const uint8_t *) "\xc3\xa9\xe2\x82\xacx", .n = 6 };
+    ice_bound_lower_trunc(&s, &v, 2, &out);
+    ck_assert_int_eq((int) out.n, 5);
+    ck_assert(ice_bound_upper_trunc(&s, &v, 2, buf, sizeof(buf), &out));
+    ck_assert(out.n == 5 && memcmp(out.p, "\xc3\xa9\xe2\x82\xad", 5) == 0);
+    /* binary */
+    v = (ice_value) { .p = raw, .n = 4 };
+    ck_assert(ice_bound_upper_trunc(&b, &v, 3, buf, sizeof(buf), &out));
+    ck_assert(out.n == 1 && out.p[0] == 2);
+    v = (ice_value) { .p = allff, .n = 3 };
+    ck_assert(!ice_bound_upper_trunc(&b, &v, 2, buf, sizeof(buf), &out));
+}
+END_TEST
+
 START_TEST(value_parse_errors)
 {
     uint8_t sc[16];
@@ -792,6 +833,7 @@ iceberg_suite(void)
     tcase_add_loop_test(tc, temporal_transforms, 0, sizeof(temporal) / sizeof(temporal[0]));
     tcase_add_test(tc, bound_serialization);
     tcase_add_test(tc, value_parse_errors);
+    tcase_add_test(tc, truncated_bounds);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("types");

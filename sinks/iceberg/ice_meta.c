@@ -84,15 +84,20 @@ ice_meta_new(const char *location, const ice_schema *s, const ice_spec *sp,
     return m;
 }
 
-static void
-snapshot_clear(ice_snapshot *s)
+void
+ice_snapshot_clear(ice_snapshot *s)
 {
+    if (s == NULL)
+        return;
     free(s->manifest_list);
     for (int i = 0; i < s->nsummary; i++) {
         free(s->summary[i].key);
         free(s->summary[i].value);
     }
     free(s->summary);
+    s->manifest_list = NULL;
+    s->summary = NULL;
+    s->nsummary = 0;
 }
 
 void
@@ -113,7 +118,7 @@ ice_meta_free(ice_meta *m)
     }
     free(m->props);
     for (int i = 0; i < m->nsnapshots; i++)
-        snapshot_clear(&m->snapshots[i]);
+        ice_snapshot_clear(&m->snapshots[i]);
     free(m->snapshots);
     free(m->snaplog);
     for (int i = 0; i < m->nmetalog; i++)
@@ -255,6 +260,64 @@ ice_meta_log_previous(ice_meta *m, const char *file, int64_t timestamp_ms)
     m->metalog = cdc_xrealloc(m->metalog, ((size_t) m->nmetalog + 1) * sizeof(ice_log_entry));
     m->metalog[m->nmetalog++] = (ice_log_entry) { .timestamp_ms = timestamp_ms,
                                                   .file = cdc_xstrdup(file) };
+}
+
+static void
+sum_put(ice_snapshot *snap, const char *key, int64_t v, bool always)
+{
+    char num[24];
+
+    if (v == 0 && !always)
+        return;
+    snprintf(num, sizeof(num), "%" PRId64, v);
+    kv_set(&snap->summary, &snap->nsummary, key, num);
+}
+
+/* parent's total `key` plus delta, or nothing when the parent lacks it */
+static void
+sum_total(ice_snapshot *snap, const ice_snapshot *parent, const char *key, int64_t delta)
+{
+    int64_t base = 0;
+
+    if (parent) {
+        const char *v = ice_snapshot_get(parent, key);
+        char *end;
+
+        if (v == NULL)
+            return;
+        base = strtoll(v, &end, 10);
+        if (*end)
+            return;
+    }
+    sum_put(snap, key, base + delta, true);
+}
+
+void
+ice_snapshot_summarize(ice_snapshot *snap, const char *operation, const ice_snapshot *parent,
+                       const ice_summary_delta *d, const ice_kv *extra, int nextra)
+{
+    kv_set(&snap->summary, &snap->nsummary, "operation", operation);
+    sum_put(snap, "added-data-files", d->added_data_files, false);
+    sum_put(snap, "added-records", d->added_records, false);
+    sum_put(snap, "added-files-size", d->added_files_size, false);
+    sum_put(snap, "added-delete-files", d->added_delete_files, false);
+    sum_put(snap, "added-position-delete-files", d->added_position_delete_files, false);
+    sum_put(snap, "added-position-deletes", d->added_position_deletes, false);
+    sum_put(snap, "deleted-data-files", d->deleted_data_files, false);
+    sum_put(snap, "deleted-records", d->deleted_records, false);
+    sum_put(snap, "removed-files-size", d->removed_files_size, false);
+    sum_put(snap, "removed-delete-files", d->removed_delete_files, false);
+    sum_put(snap, "removed-position-deletes", d->removed_position_deletes, false);
+    sum_put(snap, "changed-partition-count", d->changed_partitions, true);
+    sum_total(snap, parent, "total-records", d->added_records - d->deleted_records);
+    sum_total(snap, parent, "total-files-size", d->added_files_size - d->removed_files_size);
+    sum_total(snap, parent, "total-data-files", d->added_data_files - d->deleted_data_files);
+    sum_total(snap, parent, "total-delete-files", d->added_delete_files - d->removed_delete_files);
+    sum_total(snap, parent, "total-position-deletes",
+              d->added_position_deletes - d->removed_position_deletes);
+    sum_total(snap, parent, "total-equality-deletes", 0);
+    for (int i = 0; i < nextra; i++)
+        kv_set(&snap->summary, &snap->nsummary, extra[i].key, extra[i].value);
 }
 
 /* ---- writing ---- */
@@ -511,7 +574,7 @@ ice_meta_from_json(const char *text, size_t len, const char *where, cdc_err *err
             m->snapshots = cdc_xrealloc(m->snapshots,
                                         ((size_t) m->nsnapshots + 1) * sizeof(ice_snapshot));
             if (read_snapshot(v, &m->snapshots[m->nsnapshots], where, err) != 0) {
-                snapshot_clear(&m->snapshots[m->nsnapshots]);
+                ice_snapshot_clear(&m->snapshots[m->nsnapshots]);
                 goto fail;
             }
             m->nsnapshots++;

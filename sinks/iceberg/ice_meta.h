@@ -99,6 +99,30 @@ void ice_meta_log_previous(ice_meta *m, const char *file, int64_t timestamp_ms);
 const ice_snapshot *ice_meta_current(const ice_meta *m);   /* NULL: no snapshot */
 const char         *ice_snapshot_get(const ice_snapshot *s, const char *key);
 
+/* What a commit changed, for its summary; zero fields are left out of it. */
+typedef struct ice_summary_delta {
+    int64_t added_data_files, added_records, added_files_size;
+    int64_t added_delete_files, added_position_delete_files, added_position_deletes;
+    int64_t deleted_data_files, deleted_records, removed_files_size;
+    int64_t removed_delete_files, removed_position_deletes;
+    int64_t changed_partitions;
+} ice_summary_delta;
+
+/*
+ * Fills snap->summary (snap owns it afterwards: ice_snapshot_clear) with the
+ * keys Java's SnapshotSummary writes: "operation" first, the non-zero
+ * counts of d, and the totals (total-records, total-files-size,
+ * total-data-files, total-delete-files, total-position-deletes,
+ * total-equality-deletes) carried from parent's summary (NULL for the first
+ * snapshot; a total the parent lacks is left out), then the extra pairs (the
+ * CDC position, for one).
+ */
+void ice_snapshot_summarize(ice_snapshot *snap, const char *operation, const ice_snapshot *parent,
+                            const ice_summary_delta *d, const ice_kv *extra, int nextra);
+
+/* Frees what a snapshot owns (its manifest list and summary). */
+void ice_snapshot_clear(ice_snapshot *snap);
+
 /* Pretty JSON text (caller frees), or NULL with err. */
 char *ice_meta_to_json(const ice_meta *m, cdc_err *err);
 

@@ -216,6 +216,10 @@ check(str(tbl.spec()) == "[\n  1000: id_bucket: bucket[4](1)\n  1001: ts_day: da
       f"spec {tbl.spec()}")
 snap = tbl.current_snapshot()
 check(snap.summary["cdc.position"] == "0/16B3900:1", "current summary position")
+check(snap.summary["total-records"] == "13" and snap.summary["total-position-deletes"] == "1"
+      and snap.summary["total-data-files"] == str(len(files1) + len(files2))
+      and snap.summary.operation.value == "overwrite", f"summary totals {snap.summary}")
+check(tbl.metadata.snapshots[0].summary["added-records"] == "8", "first summary")
 check(snap.sequence_number == 3 and tbl.metadata.last_sequence_number == 3, "sequence numbers")
 check(len(tbl.metadata.snapshots) == 3 and tbl.metadata.snapshots[1].parent_snapshot_id ==
       tbl.metadata.snapshots[0].snapshot_id, "snapshot chain")

@@ -225,7 +225,7 @@ cmd_write(const char *in_path)
         int64_t parent = cur ? cur->id : -1;
         json_t *files = json_object_get(js, "files"), *jf;
         size_t fi;
-        int64_t added_rows = 0, added_files = 0, added_del = 0;
+        int64_t added_rows = 0, added_files = 0, added_del = 0, added_del_rows = 0, added_size = 0;
 
         /* one manifest for the data files, one for delete files, as Java writes them */
         for (int content = 0; content <= 1; content++) {
@@ -242,11 +242,13 @@ cmd_write(const char *in_path)
                     die("manifest", &err);
                 add_file(w, &t, jf, sid);
                 n++;
+                added_size += json_integer_value(json_object_get(jf, "size"));
                 if (content == 0) {
                     added_rows += json_integer_value(json_object_get(jf, "records"));
                     added_files++;
                 } else {
                     added_del++;
+                    added_del_rows += json_integer_value(json_object_get(jf, "records"));
                 }
             }
             if (w == NULL)
@@ -282,28 +284,29 @@ cmd_write(const char *in_path)
                 mfs[k].min_sequence_number = seq;
         }
 
-        ice_kv sum[16];
-        int ns = 0;
-        char ar[32], af[32], ad[32];
+        ice_kv extra[16];
+        int ne = 0;
         const char *k;
         json_t *v;
+        ice_summary_delta d = { .added_data_files = added_files, .added_records = added_rows,
+                                .added_files_size = added_size,
+                                .added_delete_files = added_del,
+                                .added_position_delete_files = added_del,
+                                .added_position_deletes = added_del_rows,
+                                .changed_partitions = (int64_t) json_array_size(files) };
 
-        sum[ns++] = (ice_kv) { "operation", (char *) (added_del ? "overwrite" : "append") };
-        snprintf(ar, sizeof(ar), "%" PRId64, added_rows);
-        snprintf(af, sizeof(af), "%" PRId64, added_files);
-        snprintf(ad, sizeof(ad), "%" PRId64, added_del);
-        sum[ns++] = (ice_kv) { "added-data-files", af };
-        sum[ns++] = (ice_kv) { "added-records", ar };
-        sum[ns++] = (ice_kv) { "added-position-delete-files", ad };
         json_object_foreach(json_object_get(js, "summary"), k, v) {
-            if (ns < 16)
-                sum[ns++] = (ice_kv) { (char *) k, (char *) json_string_value(v) };
+            if (ne < 16)
+                extra[ne++] = (ice_kv) { (char *) k, (char *) json_string_value(v) };
         }
         ice_snapshot snap = { .id = sid, .parent_id = parent, .sequence_number = seq,
                               .timestamp_ms = now + (int64_t) si * 1000, .manifest_list = list_uri,
-                              .schema_id = t.schema->schema_id, .nsummary = ns, .summary = sum };
+                              .schema_id = t.schema->schema_id };
+        ice_snapshot_summarize(&snap, added_del ? "overwrite" : "append", cur, &d, extra, ne);
         if (ice_meta_add_snapshot(m, &snap, &err) != 0)
             die("snapshot", &err);
+        snap.manifest_list = NULL;      /* the tool's buffer */
+        ice_snapshot_clear(&snap);
     }
 
     char *text = ice_meta_to_json(m, &err);

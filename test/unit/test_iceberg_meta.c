@@ -635,6 +635,36 @@ START_TEST(metadata_round_trip)
 }
 END_TEST
 
+START_TEST(summaries)
+{
+    ice_snapshot a = { 0 }, b = { 0 };
+    ice_summary_delta d1 = { .added_data_files = 2, .added_records = 10, .added_files_size = 100,
+                             .changed_partitions = 2 };
+    ice_summary_delta d2 = { .added_position_delete_files = 1, .added_delete_files = 1,
+                             .added_position_deletes = 3, .added_files_size = 7,
+                             .changed_partitions = 1 };
+    ice_kv pos = { "cdc.position", "0/1:2" };
+
+    ice_snapshot_summarize(&a, "append", NULL, &d1, &pos, 1);
+    ck_assert_str_eq(a.summary[0].key, "operation");
+    ck_assert_str_eq(ice_snapshot_get(&a, "operation"), "append");
+    ck_assert_str_eq(ice_snapshot_get(&a, "added-records"), "10");
+    ck_assert_str_eq(ice_snapshot_get(&a, "total-records"), "10");
+    ck_assert_str_eq(ice_snapshot_get(&a, "total-data-files"), "2");
+    ck_assert_str_eq(ice_snapshot_get(&a, "total-delete-files"), "0");
+    ck_assert_ptr_null(ice_snapshot_get(&a, "deleted-records"));
+    ck_assert_str_eq(ice_snapshot_get(&a, "cdc.position"), "0/1:2");
+    ice_snapshot_summarize(&b, "overwrite", &a, &d2, NULL, 0);
+    ck_assert_str_eq(ice_snapshot_get(&b, "total-records"), "10");
+    ck_assert_str_eq(ice_snapshot_get(&b, "total-files-size"), "107");
+    ck_assert_str_eq(ice_snapshot_get(&b, "total-position-deletes"), "3");
+    ck_assert_str_eq(ice_snapshot_get(&b, "total-delete-files"), "1");
+    ck_assert_ptr_null(ice_snapshot_get(&b, "cdc.position"));
+    ice_snapshot_clear(&a);
+    ice_snapshot_clear(&b);
+}
+END_TEST
+
 /* ---- manifests, read back by avro-c's file reader ---- */
 
 static char *
@@ -850,6 +880,7 @@ iceberg_suite(void)
 
     tc = tcase_create("files");
     tcase_add_test(tc, metadata_round_trip);
+    tcase_add_test(tc, summaries);
     tcase_add_test(tc, manifest_and_list);
     tcase_add_test(tc, unpartitioned_delete_manifest);
     suite_add_tcase(s, tc);

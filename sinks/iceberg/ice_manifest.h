@@ -122,6 +122,45 @@ int ice_manifest_finish(ice_manifest_writer *w, const char *path, cdc_buf *out,
 int ice_manifest_list_write(const ice_manifest_file *mfs, int n, int64_t snapshot_id,
                             int64_t parent_id, int64_t seq, cdc_buf *out, cdc_err *err);
 
+/* ---- reading back (ice_manifest_read.c) ---- */
+
+/*
+ * The manifests a manifest list names (written here or by another writer,
+ * format v1 or v2; any codec avro-c reads), into a new array the caller frees
+ * with ice_manifest_files_free().  `where` names the file in messages.
+ */
+int  ice_manifest_list_read(const void *data, size_t len, const char *where,
+                            ice_manifest_file **out, int *nout, cdc_err *err);
+void ice_manifest_files_free(ice_manifest_file *mfs, int n);
+
+/* One entry of a manifest as read: sequence numbers and snapshot id already
+   inherited from the manifest list's entry where the file leaves them null. */
+typedef struct ice_read_entry {
+    int        status;
+    int64_t    snapshot_id;
+    int64_t    sequence_number;
+    int64_t    file_sequence_number;
+    int        content;
+    char      *path;
+    char      *format;
+    int64_t    record_count;
+    int64_t    file_size;
+    int        npart;
+    ice_value *partition;       /* strings and bytes owned by the entry */
+    char      *referenced_data_file;    /* or NULL */
+} ice_read_entry;
+
+/*
+ * The entries of a manifest whose partition tuple has the types ptypes
+ * (ice_spec_types of its spec), `mf` being its manifest list entry (for
+ * inheritance).  Entries with status DELETED are included; skip them when
+ * listing live files.
+ */
+int  ice_manifest_read(const void *data, size_t len, const char *where,
+                       const ice_manifest_file *mf, const ice_type *ptypes, int nptypes,
+                       ice_read_entry **out, int *nout, cdc_err *err);
+void ice_read_entries_free(ice_read_entry *e, int n);
+
 /* The Avro schemas (JSON text, caller frees), for tests and tools. */
 char *ice_manifest_avro_schema(const ice_schema *s, const ice_spec *sp, cdc_err *err);
 char *ice_manifest_list_avro_schema(void);

@@ -814,6 +814,48 @@ START_TEST(manifest_and_list)
     unlink(path);
     free(path);
 
+    /* and our own readers */
+    ice_manifest_file *got = NULL;
+    int ngot = 0;
+    ck_assert_msg(ice_manifest_list_read(lb.data, lb.len, "list", &got, &ngot, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(ngot, 1);
+    ck_assert_str_eq(got[0].path, "file:///w/metadata/m0.avro");
+    ck_assert_int_eq(got[0].length, (int64_t) mb.len);
+    ck_assert_int_eq(got[0].sequence_number, 1);
+    ck_assert_int_eq(got[0].added_snapshot_id, 77);
+    ck_assert_int_eq(got[0].added_rows, 9);
+    ck_assert_int_eq(got[0].nparts, 2);
+    ck_assert(got[0].parts[1].contains_null);
+    ck_assert(got[0].parts[1].upper_n == 2 && memcmp(got[0].parts[1].upper, "zz", 2) == 0);
+
+    ice_type pt[2];
+    ice_read_entry *es = NULL;
+    int nes = 0;
+    ck_assert_int_eq(ice_spec_types(sp, s, pt, &err), 0);
+    ck_assert_msg(ice_manifest_read(mb.data, mb.len, "m0", &got[0], pt, 2, &es, &nes, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(nes, 3);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(es[k].status, ICE_STATUS_ADDED);
+        ck_assert_int_eq(es[k].sequence_number, 1);     /* inherited */
+        ck_assert_int_eq(es[k].file_sequence_number, 1);
+        ck_assert_int_eq(es[k].snapshot_id, 77);
+        ck_assert_int_eq(es[k].file_size, 1000 + k);
+        ck_assert_str_eq(es[k].format, "PARQUET");
+        ck_assert_int_eq(es[k].partition[0].i, k);
+        ck_assert_int_eq(es[k].partition[1].null, k == 2);
+    }
+    ck_assert(es[0].partition[1].n == 2 && memcmp(es[0].partition[1].p, "zz", 2) == 0);
+    ice_read_entries_free(es, nes);
+    ice_manifest_files_free(got, ngot);
+    /* not Avro, or cut short: an error naming the file */
+    ck_assert_int_eq(ice_manifest_list_read("nonsense", 8, "bad.avro", &got, &ngot, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad.avro"));
+    ck_assert_int_eq(ice_manifest_read(mb.data, mb.len - 20, "cut.avro", NULL, pt, 2, &es, &nes,
+                                       &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cut.avro"));
+
     ice_manifest_file_clear(&mf);
     cdc_buf_free(&mb);
     cdc_buf_free(&lb);

@@ -9,7 +9,9 @@
 # column bounds, and read in every manifest entry the counts, sizes, partition tuple and
 # bounds that were written (bounds compared with pyiceberg's own to_bytes); fastavro reads
 # every manifest and list with their Iceberg metadata keys; ice_meta_from_json reads the
-# current snapshot's summary back.
+# current snapshot's summary back.  Our manifest readers then list every entry of the current
+# snapshot as pyiceberg does, of this table and of one pyiceberg writes through its SqlCatalog
+# (SQLite; deflate-coded manifests, entries ADDED, EXISTING and DELETED after a delete).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/py.sh"
 

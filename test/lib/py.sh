@@ -36,8 +36,9 @@ py_env() {
 #   py_ice_env   creates (once) $CDC_CACHE/venv-$PY_ICE_TAG; afterwards $PY_ICE is its python3.
 #
 # pyiceberg 0.12 is the platform's own Iceberg reader; pyarrow writes and reads Parquet in the
-# tests; fastavro reads manifests and manifest lists independently of avro-c.
-PY_ICE_PACKAGES=(pyiceberg==0.12.0 pyarrow==21.0.0 fastavro==1.12.1)
+# tests; fastavro reads manifests and manifest lists independently of avro-c; sqlalchemy lets
+# pyiceberg's SqlCatalog (SQLite, PostgreSQL) write tables another writer's way.
+PY_ICE_PACKAGES=(pyiceberg==0.12.0 pyarrow==21.0.0 fastavro==1.12.1 sqlalchemy==2.0.59)
 PY_ICE_TAG=ice1
 PY_ICE_VENV=$CDC_CACHE/venv-$PY_ICE_TAG
 PY_ICE=$PY_ICE_VENV/bin/python3

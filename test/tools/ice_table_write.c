@@ -9,6 +9,8 @@
  *   ice_table_write schema IN.json     prints the table's schema JSON
  *   ice_table_write write IN.json      writes the table, prints the metadata file's path
  *   ice_table_write read META.json KEY prints "<current snapshot id> <summary KEY>"
+ *   ice_table_write files META.json    prints every entry of the current snapshot's manifests
+ *                                      (ours or another writer's), one JSON object a line
  *
  * IN.json: {"location": "file:///...", "columns": [{"name", "oid", "typmod", "key",
  * "elem_oid"}], "partition_by": [...], "snapshots": [{"summary": {...}, "files":
@@ -330,6 +332,98 @@ cmd_write(const char *in_path)
     return 0;
 }
 
+static void
+slurp(const char *path, cdc_buf *b)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+
+    if (f == NULL) {
+        fprintf(stderr, "ice_table_write: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        cdc_buf_put(b, chunk, n);
+    fclose(f);
+}
+
+static int
+cmd_files(const char *meta_path)
+{
+    cdc_buf b = CDC_BUF_INIT, lb = CDC_BUF_INIT;
+    cdc_err err = { 0 };
+    ice_manifest_file *mfs = NULL;
+    int nmf = 0;
+
+    slurp(meta_path, &b);
+    ice_meta *m = ice_meta_from_json((const char *) b.data, b.len, meta_path, &err);
+    if (m == NULL)
+        die("read", &err);
+    const ice_snapshot *cur = ice_meta_current(m);
+    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
+    if (cur == NULL)
+        return 0;
+    slurp(local_path(cur->manifest_list), &lb);
+    if (ice_manifest_list_read(lb.data, lb.len, cur->manifest_list, &mfs, &nmf, &err) != 0)
+        die("manifest list", &err);
+    for (int i = 0; i < nmf; i++) {
+        const ice_spec *sp = ice_meta_spec(m, mfs[i].spec_id);
+        cdc_buf mb = CDC_BUF_INIT;
+        ice_read_entry *es = NULL;
+        int nes = 0;
+
+        if (sp == NULL)
+            die("manifest names an unknown spec", NULL);
+        ice_type *pt = cdc_xcalloc((size_t) sp->nfields + 1, sizeof(ice_type));
+        if (ice_spec_types(sp, s, pt, &err) != 0)
+            die("spec", &err);
+        slurp(local_path(mfs[i].path), &mb);
+        if ((int64_t) mb.len != mfs[i].length)
+            die("manifest_length differs from the file's size", NULL);
+        if (ice_manifest_read(mb.data, mb.len, mfs[i].path, &mfs[i], pt, sp->nfields, &es, &nes,
+                              &err) != 0)
+            die("manifest", &err);
+        for (int k = 0; k < nes; k++) {
+            json_t *part = json_array();
+
+            for (int f = 0; f < es[k].npart; f++) {
+                const ice_value *v = &es[k].partition[f];
+
+                if (v->null)
+                    json_array_append_new(part, json_null());
+                else if (pt[f].kind == ICE_STRING)
+                    json_array_append_new(part, json_stringn((const char *) v->p, v->n));
+                else if (pt[f].kind == ICE_BOOLEAN)
+                    json_array_append_new(part, json_boolean(v->b));
+                else
+                    json_array_append_new(part, json_integer(v->i));
+            }
+            json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:i}",
+                                  "content", es[k].content, "status", es[k].status,
+                                  "sequence_number", (json_int_t) es[k].sequence_number,
+                                  "file_sequence_number", (json_int_t) es[k].file_sequence_number,
+                                  "snapshot_id", (json_int_t) es[k].snapshot_id,
+                                  "record_count", (json_int_t) es[k].record_count,
+                                  "file_size", (json_int_t) es[k].file_size, "path", es[k].path,
+                                  "partition", part, "manifest_content", mfs[i].content);
+            char *line = json_dumps(o, JSON_COMPACT);
+
+            printf("%s\n", line);
+            free(line);
+            json_decref(o);
+        }
+        ice_read_entries_free(es, nes);
+        free(pt);
+        cdc_buf_free(&mb);
+    }
+    ice_manifest_files_free(mfs, nmf);
+    ice_meta_free(m);
+    cdc_buf_free(&b);
+    cdc_buf_free(&lb);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -350,6 +444,8 @@ main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "write") == 0)
         return cmd_write(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "files") == 0)
+        return cmd_files(argv[2]);
     if (argc == 4 && strcmp(argv[1], "read") == 0) {
         FILE *f = fopen(argv[2], "rb");
         cdc_buf b = CDC_BUF_INIT;
@@ -372,6 +468,6 @@ main(int argc, char **argv)
         cdc_buf_free(&b);
         return 0;
     }
-    fprintf(stderr, "usage: ice_table_write schema|write IN.json | read META.json KEY\n");
+    fprintf(stderr, "usage: ice_table_write schema|write IN.json | read META.json KEY | files META.json\n");
     return 2;
 }

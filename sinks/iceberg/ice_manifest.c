@@ -611,6 +611,14 @@ ice_manifest_add(ice_manifest_writer *w, const ice_entry *e, cdc_err *err)
                            w->content ? "deletes" : "data", d->path, d->content);
     if (e->status < 0 || e->status > 2)
         return cdc_err_set(err, CDC_E_INVAL, "iceberg manifest: status %d", e->status);
+    /* only added entries inherit their sequence numbers and snapshot id (spec, "Sequence
+       Number Inheritance"); an existing or deleted one must say them */
+    if (e->status != ICE_STATUS_ADDED &&
+        (e->sequence_number < 0 || e->file_sequence_number < 0 || e->snapshot_id < 0))
+        return cdc_err_set(err, CDC_E_INVAL, "iceberg manifest: %s entry for %s without its "
+                           "snapshot id and sequence numbers",
+                           e->status == ICE_STATUS_EXISTING ? "an existing" : "a deleted",
+                           d->path);
     avro_value_reset(rec);
     f = get(rec, "status");
     avro_value_set_int(&f, e->status);

@@ -405,14 +405,24 @@ ice_schema_evolve(const ice_schema *cur, const ice_schema *want, const char *tab
             diff = true;
         push_field(n, &f);
     }
-    /* identifier fields: the new key, by name */
+    /* identifier fields: the new key, by name.  Iceberg wants them required, and a field
+       never becomes required again: a key column that is optional in the table (added by
+       ALTER TABLE, or nullable before) cannot be one. */
     n->ident_ids = cdc_xcalloc((size_t) want->nident + 1, sizeof(int32_t));
     for (int k = 0; k < want->nident; k++) {
         const ice_field *wf = ice_schema_find_id(want, want->ident_ids[k]);
         const ice_field *nf = wf ? ice_schema_find(n, wf->name) : NULL;
 
-        if (nf)
-            n->ident_ids[n->nident++] = nf->id;
+        if (nf == NULL)
+            continue;
+        if (!nf->required) {
+            cdc_err_set(err, CDC_E_DEST,
+                        "table %s, column \"%s\": the new primary key includes it, but the "
+                        "Iceberg table has it optional and identifier fields must be required",
+                        table, nf->name);
+            goto fail;
+        }
+        n->ident_ids[n->nident++] = nf->id;
     }
     if (n->nident != cur->nident)
         diff = true;

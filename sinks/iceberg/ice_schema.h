@@ -123,8 +123,11 @@ ice_schema *ice_schema_from_rel(const cdc_rel *rel, int32_t schema_id, bool iden
  * new relation maps to (ice_schema_from_rel with a scratch id counter; its
  * ids are ignored).  Columns are matched by name: a known column keeps its
  * id and may widen (ice_type_promotable), a new one gets ++*last_column_id
- * and is optional, a missing one is dropped.  Anything else fails with a
- * CDC_E_DEST message naming the table, the column and both types.
+ * and is optional, a missing one is dropped (a renamed column is both: the
+ * name is all that matches).  Anything else fails with a CDC_E_DEST message
+ * naming the table, the column and both types; so does a new primary key
+ * that takes in a column the table holds as optional (identifier fields must
+ * be required, and optional never becomes required).
  * *changed tells whether the result differs from `cur`.
  */
 ice_schema *ice_schema_evolve(const ice_schema *cur, const ice_schema *want, const char *table,

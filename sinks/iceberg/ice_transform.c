@@ -953,6 +953,27 @@ fail:
 }
 
 int
+ice_spec_check(const ice_spec *sp, const ice_schema *s, const char *table, cdc_err *err)
+{
+    for (int i = 0; i < sp->nfields; i++) {
+        const ice_pfield *f = &sp->fields[i];
+        const ice_field *src = ice_schema_find_id(s, f->source_id);
+        char tb[64], trb[64];
+
+        if (src == NULL)
+            return cdc_err_set(err, CDC_E_DEST, "table %s: partition field \"%s\" is computed "
+                               "from column id %d, which the new schema drops; Iceberg keeps "
+                               "partition source columns", table, f->name, (int) f->source_id);
+        if (!ice_transform_accepts(&f->tr, &src->type))
+            return cdc_err_set(err, CDC_E_DEST, "table %s: partition field \"%s\": %s does not "
+                               "apply to column \"%s\" of type %s", table, f->name,
+                               ice_transform_str(&f->tr, trb, sizeof(trb)), src->name,
+                               ice_type_str(&src->type, tb, sizeof(tb)));
+    }
+    return 0;
+}
+
+int
 ice_spec_types(const ice_spec *sp, const ice_schema *s, ice_type *out, cdc_err *err)
 {
     for (int i = 0; i < sp->nfields; i++) {

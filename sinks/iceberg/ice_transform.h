@@ -138,6 +138,14 @@ ice_spec *ice_spec_from_partition_by(const char *const *entries, int n, const ic
                                      const char *table, int32_t spec_id,
                                      int32_t *last_partition_id, cdc_err *err);
 
+/*
+ * Whether spec sp still fits schema s (after an evolution): every source
+ * column is there and the transform still takes its type.  The error names
+ * the table, the partition field and the column, e.g. a DROP COLUMN of a
+ * partition source, which Iceberg does not allow while the spec uses it.
+ */
+int ice_spec_check(const ice_spec *sp, const ice_schema *s, const char *table, cdc_err *err);
+
 /* The partition tuple's field types, in spec order (out has sp->nfields slots). */
 int ice_spec_types(const ice_spec *sp, const ice_schema *s, ice_type *out, cdc_err *err);
 

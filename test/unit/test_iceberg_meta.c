@@ -470,6 +470,18 @@ START_TEST(schema_evolution)
     ck_assert_ptr_null(ice_schema_evolve(next, want, "public.orders", 2, &last, &changed, &err));
     ice_schema_free(want);
 
+    /* a new key column that the table holds as optional */
+    c[2].typmod = ((12 << 16) | 2) + 4;
+    c[3].key_pos = 2;
+    want = want_of(c, 4);
+    want->nident = 2;   /* want_of counted one key: rel3.nkeys */
+    want->ident_ids = realloc(want->ident_ids, 2 * sizeof(int32_t));
+    want->ident_ids[1] = ice_schema_find(want, "note")->id;
+    ck_assert_ptr_null(ice_schema_evolve(next, want, "public.orders", 2, &last, &changed, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"note\""));
+    ck_assert_ptr_nonnull(strstr(err.msg, "must be required"));
+    ice_schema_free(want);
+
     ice_schema_free(next);
     ice_schema_free(cur);
 }
@@ -557,6 +569,20 @@ START_TEST(partition_by)
         ck_assert_msg(strstr(err.msg, bad[k].msg) && strstr(err.msg, "public.t"), "%s: %s",
                       bad[k].entry, err.msg);
     }
+    /* the spec against an evolved schema: a dropped source column is refused */
+    lp = 999;
+    const char *one[] = { "bucket(4, id)" };
+    sp = ice_spec_from_partition_by(one, 1, s, "public.t", 0, &lp, &err);
+    ck_assert_int_eq(ice_spec_check(sp, s, "public.t", &err), 0);
+    ice_schema *nos = ice_schema_new(1);
+    ice_type str = T("string");
+    int32_t l2 = last;
+    ck_assert_int_eq(ice_schema_add(nos, "name", &str, false, &l2, &err), 0);
+    ck_assert_int_eq(ice_spec_check(sp, nos, "public.t", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"id_bucket\""));
+    ice_schema_free(nos);
+    ice_spec_free(sp);
+
     const char *twice[] = { "id", "id" };
     ck_assert_ptr_null(ice_spec_from_partition_by(twice, 2, s, "public.t", 0, &lp, &err));
     ice_schema_free(s);
@@ -743,6 +769,10 @@ START_TEST(manifest_and_list)
     }
     ice_entry del = { .status = 1, .file = { .content = 1, .path = "x" } };
     ck_assert_int_eq(ice_manifest_add(w, &del, &err), -1);
+    ice_entry ex = { .status = ICE_STATUS_EXISTING, .snapshot_id = 1, .sequence_number = -1,
+                     .file = { .content = 0, .path = "y" } };
+    ck_assert_int_eq(ice_manifest_add(w, &ex, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "an existing entry for y"));
     ck_assert_int_eq(ice_manifest_finish(w, "file:///w/metadata/m0.avro", &mb, &mf, &err), 0);
     ice_manifest_writer_free(w);
     ck_assert_int_eq(mf.length, (int64_t) mb.len);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -542,6 +543,243 @@ ice_value_parse(const ice_type *t, const char *s, uint8_t scratch[16], ice_value
     }
 bad:
     return cdc_err_set(err, CDC_E_DECODE, "\"%s\" is not a valid %s value", s,
+                       ice_type_str(t, tb, sizeof(tb)));
+}
+
+/* ---- from the decoder's values ---- */
+
+static ice_i128
+pow10_i128(int k)
+{
+    ice_i128 p = 1;
+
+    while (k-- > 0)
+        p *= 10;
+    return p;
+}
+
+static int
+decimal_fits(const ice_type *t, ice_i128 d)
+{
+    ice_i128 lim = pow10_i128(t->precision);
+
+    return d < lim && d > -lim;
+}
+
+void
+ice_decimal_text(const uint8_t *b, size_t n, int32_t scale, cdc_buf *out)
+{
+    bool neg = n > 0 && (b[0] & 0x80);
+    uint8_t *mag = cdc_xmalloc(n + 1);
+    char *digits = cdc_xmalloc(n * 3 + 2);   /* 256^n < 10^(3n) */
+    size_t nd = 0, len = n;
+
+    /* the magnitude, big-endian */
+    for (size_t i = 0; i < n; i++)
+        mag[i] = neg ? (uint8_t) ~b[i] : b[i];
+    if (neg)
+        for (size_t i = n; i-- > 0;)
+            if (++mag[i] != 0)
+                break;
+    /* digits, least significant first, by repeated division by 10 */
+    size_t start = 0;
+    while (start < len && mag[start] == 0)
+        start++;
+    while (start < len) {
+        unsigned rem = 0;
+
+        for (size_t i = start; i < len; i++) {
+            unsigned cur = (rem << 8) | mag[i];
+
+            mag[i] = (uint8_t) (cur / 10);
+            rem = cur % 10;
+        }
+        digits[nd++] = (char) ('0' + rem);
+        while (start < len && mag[start] == 0)
+            start++;
+    }
+    if (nd == 0)
+        digits[nd++] = '0';
+    if (neg && !(nd == 1 && digits[0] == '0'))
+        cdc_buf_putc(out, '-');
+    if (scale <= 0) {
+        for (size_t i = nd; i-- > 0;)
+            cdc_buf_putc(out, digits[i]);
+        if (!(nd == 1 && digits[0] == '0'))
+            for (int32_t k = 0; k < -scale; k++)
+                cdc_buf_putc(out, '0');
+    } else {
+        size_t sc = (size_t) scale;
+
+        if (nd <= sc) {
+            cdc_buf_puts(out, "0.");
+            for (size_t k = nd; k < sc; k++)
+                cdc_buf_putc(out, '0');
+            for (size_t i = nd; i-- > 0;)
+                cdc_buf_putc(out, digits[i]);
+        } else {
+            for (size_t i = nd; i-- > 0;) {
+                cdc_buf_putc(out, digits[i]);
+                if (i == sc)
+                    cdc_buf_putc(out, '.');
+            }
+        }
+    }
+    free(mag);
+    free(digits);
+}
+
+/* Parses text (not NUL-terminated) with ice_value_parse, through scratch. */
+static int
+parse_n(const ice_type *t, const char *p, size_t n, cdc_buf *scratch, ice_value *out,
+        cdc_err *err)
+{
+    cdc_buf_reset(scratch);
+    if (!cdc_buf_reserve(scratch, n + 1 + 16))
+        return cdc_err_set(err, CDC_E_NOMEM, "%zu bytes for a value", n);
+    memcpy(scratch->data + 16, p, n);
+    scratch->data[16 + n] = '\0';
+    scratch->len = n + 17;
+    return ice_value_parse(t, (const char *) scratch->data + 16, scratch->data, out, err);
+}
+
+int
+ice_value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
+                   cdc_buf *scratch, ice_value *out, cdc_err *err)
+{
+    char num[48];
+    char tb[64];
+    uint8_t k = prim_kind(t);
+
+    memset(out, 0, sizeof(*out));
+    if (v->state == CDC_VAL_NULL) {
+        out->null = true;
+        return 0;
+    }
+    if (v->state == CDC_VAL_UNCHANGED)
+        return cdc_err_set(err, CDC_E_DECODE, "an unchanged TOAST value has no %s value here",
+                           ice_type_str(t, tb, sizeof(tb)));
+    bool is_int = ct->kind >= CDC_CT_INT8 && ct->kind <= CDC_CT_INT64;
+    bool is_flt = ct->kind == CDC_CT_FLOAT32 || ct->kind == CDC_CT_FLOAT64;
+    bool is_str = ct->kind == CDC_CT_STRING;
+
+    switch (k) {
+    case ICE_BOOLEAN:
+        if (ct->kind != CDC_CT_BOOLEAN)
+            break;
+        out->b = v->u.b;
+        return 0;
+    case ICE_INT:
+    case ICE_LONG:
+        if (!is_int)
+            break;
+        if (k == ICE_INT && (v->u.i < INT32_MIN || v->u.i > INT32_MAX))
+            return cdc_err_set(err, CDC_E_DECODE, "%" PRId64 " does not fit an Iceberg int", v->u.i);
+        out->i = v->u.i;
+        return 0;
+    case ICE_FLOAT:
+    case ICE_DOUBLE:
+        if (!is_flt)
+            break;
+        out->f = v->u.f;
+        return 0;
+    case ICE_DECIMAL:
+        if (is_str)
+            return parse_n(t, v->u.s.p, v->u.s.n, scratch, out, err);
+        if (ct->kind == CDC_CT_BYTES && ct->sem == CDC_SEM_DECIMAL) {
+            const uint8_t *b = (const uint8_t *) v->u.s.p;
+            unsigned __int128 u;
+            ice_i128 d;
+
+            if (v->u.s.n == 0 || v->u.s.n > 16)
+                return cdc_err_set(err, CDC_E_DECODE, "a decimal of %zu bytes does not fit %s",
+                                   v->u.s.n, ice_type_str(t, tb, sizeof(tb)));
+            u = (b[0] & 0x80) ? ~(unsigned __int128) 0 : 0;
+            for (size_t i = 0; i < v->u.s.n; i++)
+                u = (u << 8) | b[i];
+            d = (ice_i128) u;
+            if (v->u.s.scale > t->scale || v->u.s.scale < 0)
+                return cdc_err_set(err, CDC_E_DECODE, "a decimal of scale %d does not fit %s",
+                                   (int) v->u.s.scale, ice_type_str(t, tb, sizeof(tb)));
+            if (!decimal_fits(t, d))
+                goto too_big;
+            d *= pow10_i128(t->scale - v->u.s.scale);
+            if (!decimal_fits(t, d))
+                goto too_big;
+            out->d = d;
+            return 0;
+        }
+        if (is_flt)
+            return cdc_err_set(err, CDC_E_DECODE, "a decimal presented as a double (decimal "
+                               "mode double) cannot fill %s exactly",
+                               ice_type_str(t, tb, sizeof(tb)));
+        break;
+    case ICE_DATE:
+        if (ct->sem != CDC_SEM_DATE && ct->sem != CDC_SEM_CONNECT_DATE)
+            break;
+        out->i = v->u.i;
+        return 0;
+    case ICE_TIME:
+    case ICE_TIMESTAMP:
+    case ICE_TIMESTAMPTZ:
+        switch (ct->sem) {
+        case CDC_SEM_MICRO_TIME:
+        case CDC_SEM_MICRO_TIMESTAMP: out->i = v->u.i; return 0;
+        case CDC_SEM_TIME:
+        case CDC_SEM_CONNECT_TIME:
+        case CDC_SEM_TIMESTAMP:
+        case CDC_SEM_CONNECT_TIMESTAMP: out->i = v->u.i * 1000; return 0;
+        case CDC_SEM_NANO_TIME:
+        case CDC_SEM_NANO_TIMESTAMP: out->i = floor_div(v->u.i, 1000); return 0;
+        case CDC_SEM_ZONED_TIMESTAMP:
+            if (k != ICE_TIMESTAMPTZ)
+                break;
+            return parse_n(t, v->u.s.p, v->u.s.n, scratch, out, err);
+        default: break;
+        }
+        break;
+    case ICE_UUID:
+        if (!is_str)
+            break;
+        return parse_n(t, v->u.s.p, v->u.s.n, scratch, out, err);
+    case ICE_BINARY:
+    case ICE_FIXED:
+        if (ct->kind != CDC_CT_BYTES)
+            break;
+        out->p = (const uint8_t *) v->u.s.p;
+        out->n = v->u.s.n;
+        return 0;
+    case ICE_STRING:
+        if (is_str) {
+            out->p = (const uint8_t *) v->u.s.p;
+            out->n = v->u.s.n;
+            return 0;
+        }
+        cdc_buf_reset(scratch);
+        if (ct->sem == CDC_SEM_DECIMAL || ct->sem == CDC_SEM_VARIABLE_DECIMAL) {
+            ice_decimal_text((const uint8_t *) v->u.s.p, v->u.s.n, v->u.s.scale, scratch);
+        } else {
+            if (ct->kind == CDC_CT_BOOLEAN)
+                snprintf(num, sizeof(num), "%s", v->u.b ? "true" : "false");
+            else if (is_int)
+                snprintf(num, sizeof(num), "%" PRId64, v->u.i);
+            else if (is_flt)
+                snprintf(num, sizeof(num), "%.17g", v->u.f);
+            else
+                break;
+            cdc_buf_puts(scratch, num);
+        }
+        if (cdc_buf_failed(scratch))
+            return cdc_err_set(err, CDC_E_NOMEM, "a value's text");
+        out->p = scratch->data;
+        out->n = scratch->len;
+        return 0;
+    default: break;
+    }
+    return cdc_err_set(err, CDC_E_DECODE, "a value presented as kind %d, semantic %d cannot fill "
+                       "an Iceberg %s", ct->kind, ct->sem, ice_type_str(t, tb, sizeof(tb)));
+too_big:
+    return cdc_err_set(err, CDC_E_DECODE, "a decimal beyond the precision of %s",
                        ice_type_str(t, tb, sizeof(tb)));
 }
 

@@ -15,6 +15,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_err.h"
+#include "agent/core/cdc_value.h"
 #include "sinks/iceberg/ice_schema.h"
 
 /*
@@ -69,6 +70,30 @@ int ice_value_cmp(const ice_type *t, const ice_value *a, const ice_value *b);
  */
 int ice_value_parse(const ice_type *t, const char *s, uint8_t scratch[16], ice_value *v,
                     cdc_err *err);
+
+/*
+ * One column value as the decoder presents it (its cdc_ctype: the Debezium
+ * presentation the sink asked the decoder for) as an Iceberg value of type t
+ * (ice_type_from_pg of the same column).  Takes: booleans, integers, floats;
+ * Decimal bytes (precise mode) or plain decimal strings (string mode) for a
+ * decimal, checked against its precision and scale; dates as days; times and
+ * timestamps in milli-, micro- or nanoseconds; zoned timestamps as ISO-8601
+ * strings; UUID strings; bytes; and for a string column any string
+ * presentation, booleans and numbers rendered as text.  A null stays null.
+ * Fails (CDC_E_DECODE, naming both types) on an unchanged TOAST value (the
+ * caller resolves those), a NaN or infinite numeric for a decimal, a value
+ * beyond the decimal's precision, and any other presentation.  A decimal
+ * presented as bytes for a string column (numeric beyond precision 38, or
+ * without one) is written out as plain decimal text.  The result may point
+ * into v's memory or into scratch, which this resets: one scratch per value
+ * that must stay alive.
+ */
+int ice_value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
+                       cdc_buf *scratch, ice_value *out, cdc_err *err);
+
+/* Decimal bytes (big-endian two's complement, any length) and a scale as plain
+   text, as Java's BigDecimal.toPlainString() writes them: "-0.05", "1200". */
+void ice_decimal_text(const uint8_t *b, size_t n, int32_t scale, cdc_buf *out);
 
 /* ---- transforms ---- */
 

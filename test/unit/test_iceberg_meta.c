@@ -16,6 +16,9 @@
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_schema.h"
 #include "sinks/iceberg/ice_transform.h"
+#include "agent/core/cdc_arena.h"
+#include "decoder/typemap.h"
+#include "decoder/values.h"
 
 static ice_type
 T(const char *s)
@@ -344,6 +347,145 @@ START_TEST(value_parse_errors)
     ck_assert_int_eq(ice_value_parse(&i, "2147483648", sc, &v, &err), -1);
     ck_assert_int_eq(ice_value_parse(&u, "f79c3e09", sc, &v, &err), -1);
     ck_assert_int_eq(ice_value_parse(&d, "99.99", sc, &v, &err), 0);
+}
+END_TEST
+
+/* ---- the decoder's values into Iceberg values, through the real decoder ---- */
+
+static const struct {
+    uint32_t    oid;
+    int32_t     typmod;
+    const char *text;       /* as PostgreSQL prints it */
+    const char *want;       /* the Iceberg value's text (ice_value_parse), NULL: an error */
+} from_pg[] = {
+    { 16, -1, "t", "true" },
+    { 21, -1, "-32768", "-32768" },
+    { 23, -1, "2147483647", "2147483647" },
+    { 20, -1, "-9223372036854775808", "-9223372036854775808" },
+    { 701, -1, "1.5", "1.5" },
+    { 700, -1, "-0.25", "-0.25" },
+    { 1700, ((10 << 16) | 2) + 4, "14.2", "14.20" },
+    { 1700, ((10 << 16) | 2) + 4, "-0.05", "-0.05" },
+    { 1700, ((38 << 16) | 0) + 4, "99999999999999999999999999999999999999",
+      "99999999999999999999999999999999999999" },
+    { 1700, ((10 << 16) | 2) + 4, "NaN", NULL },
+    { 1700, ((40 << 16) | 0) + 4, "1234567890123456789012345678901234567890",
+      "1234567890123456789012345678901234567890" },
+    { 1700, -1, "3.14159", "3.14159" },
+    { 790, -1, "$1,234.56", "1234.56" },
+    { 1082, -1, "2017-11-16", "2017-11-16" },
+    { 1083, -1, "22:31:08.000001", "22:31:08.000001" },
+    { 1114, -1, "2017-11-16 22:31:08.000001", "2017-11-16 22:31:08.000001" },
+    { 1114, 3, "2017-11-16 22:31:08.123", "2017-11-16 22:31:08.123" },
+    { 1184, -1, "2017-11-16 14:31:08.000001-08", "2017-11-16 22:31:08.000001+00" },
+    { 2950, -1, "f79c3e09-677c-4bbd-a479-3f349cb785e7", "f79c3e09-677c-4bbd-a479-3f349cb785e7" },
+    { 25, -1, "iceberg", "iceberg" },
+    { 3802, -1, "{\"a\": 1}", "{\"a\": 1}" },
+    /* interval: the numeric interval mode gives microseconds (the sink asks for ISO text) */
+    { 1186, -1, "1 day", "86400000000" },
+    { 1700, ((5 << 16) | 0xfffe) + 4, "12300", "12300" },     /* numeric(5,-2) */
+    { 1700, -1, "-0.000123", "-0.000123" },
+    { 1700, -1, "0", "0" },
+};
+
+START_TEST(values_from_decoder)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        pgo_type_opts o = { .decimal_mode = mode ? PGO_DECIMAL_STRING : PGO_DECIMAL_PRECISE,
+                            .time_mode = PGO_TIME_ADAPTIVE, .money_fraction_digits = 2 };
+        cdc_col c = { .name = "c", .type_oid = from_pg[_i].oid, .typmod = from_pg[_i].typmod,
+                      .catalog_known = true, .base_oid = from_pg[_i].oid, .typtype = 'b' };
+        cdc_rel r = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &c };
+        cdc_arena *a = cdc_arena_new(4096);
+        cdc_err err = { 0 };
+        cdc_value cv;
+        ice_type t;
+        ice_value iv, want;
+        cdc_buf scratch = CDC_BUF_INIT;
+        uint8_t sc[16];
+
+        ck_assert_int_eq(pgo_typemap_rel(&r, &o, &err), 0);
+        ice_type_from_pg(&c, &t);
+        if (pgo_value_from_text(&c, from_pg[_i].text, strlen(from_pg[_i].text), &o, a, &cv,
+                                &err) != 0) {
+            /* the decoder refuses it already (NaN as a precise decimal) */
+            ck_assert_msg(from_pg[_i].want == NULL, "%s: %s", from_pg[_i].text, err.msg);
+            cdc_arena_free(a);
+            continue;
+        }
+        int rc = ice_value_from_cdc(&t, &c.ctype, &cv, &scratch, &iv, &err);
+        if (from_pg[_i].want == NULL) {
+            ck_assert_msg(rc == -1, "%s (mode %d) accepted", from_pg[_i].text, mode);
+        } else {
+            cdc_buf b1 = CDC_BUF_INIT, b2 = CDC_BUF_INIT;
+
+            ck_assert_msg(rc == 0, "%s (mode %d): %s", from_pg[_i].text, mode, err.msg);
+            want = V(&t, from_pg[_i].want, sc);
+            ice_value_bound(&b1, &t, &iv);
+            ice_value_bound(&b2, &t, &want);
+            ck_assert_msg(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0,
+                          "%s (mode %d) differs from %s", from_pg[_i].text, mode, from_pg[_i].want);
+            cdc_buf_free(&b1);
+            cdc_buf_free(&b2);
+        }
+        cdc_buf_free(&scratch);
+        cdc_arena_free(a);
+    }
+}
+END_TEST
+
+START_TEST(values_from_cdc_edges)
+{
+    ice_type d = T("decimal(4, 2)"), i = T("int"), s = T("string");
+    cdc_ctype bytes = { .supported = true, .kind = CDC_CT_BYTES, .sem = CDC_SEM_DECIMAL, .scale = 2 };
+    cdc_ctype i64 = { .supported = true, .kind = CDC_CT_INT64 };
+    cdc_ctype f64 = { .supported = true, .kind = CDC_CT_FLOAT64 };
+    static const uint8_t big[] = { 0x27, 0x10 };    /* 10000: 100.00 overflows decimal(4, 2) */
+    cdc_value v = { .state = CDC_VAL_PRESENT };
+    cdc_buf sb = CDC_BUF_INIT, *scratch = &sb;
+    ice_value out;
+    cdc_err err = { 0 };
+
+    v.u.s.p = (const char *) big;
+    v.u.s.n = 2;
+    v.u.s.scale = 2;
+    ck_assert_int_eq(ice_value_from_cdc(&d, &bytes, &v, scratch, &out, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "precision of decimal(4, 2)"));
+    v.u.s.scale = 3;
+    ck_assert_int_eq(ice_value_from_cdc(&d, &bytes, &v, scratch, &out, &err), -1);
+    v.u.i = 1LL << 40;
+    ck_assert_int_eq(ice_value_from_cdc(&i, &i64, &v, scratch, &out, &err), -1);
+    v.u.f = 0.1;
+    ck_assert_int_eq(ice_value_from_cdc(&d, &f64, &v, scratch, &out, &err), -1);
+    ck_assert_int_eq(ice_value_from_cdc(&s, &f64, &v, scratch, &out, &err), 0);
+    ck_assert(out.n == 19 && memcmp(out.p, "0.10000000000000001", 19) == 0);
+    v.state = CDC_VAL_UNCHANGED;
+    ck_assert_int_eq(ice_value_from_cdc(&s, &f64, &v, scratch, &out, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "TOAST"));
+    v.state = CDC_VAL_NULL;
+    ck_assert_int_eq(ice_value_from_cdc(&d, &bytes, &v, scratch, &out, &err), 0);
+    ck_assert(out.null);
+    cdc_buf_free(&sb);
+
+    /* decimal text of bytes, beyond 128 bits too */
+    static const struct { const char *hex; int scale; const char *want; } dt[] = {
+        { "058c", 2, "14.20" }, { "fb", 2, "-0.05" }, { "00", 3, "0.000" }, { "00", -2, "0" },
+        { "7b", -2, "12300" }, { "ff", 0, "-1" }, { "80", 1, "-12.8" },
+        { "0100000000000000000000000000000000", 0, "340282366920938463463374607431768211456" },
+        { "ff00000000000000000000000000000000", 5, "-3402823669209384634633746074317682.11456" },
+    };
+    for (size_t k = 0; k < sizeof(dt) / sizeof(dt[0]); k++) {
+        uint8_t b[32];
+        size_t n = strlen(dt[k].hex) / 2;
+        cdc_buf o = CDC_BUF_INIT;
+
+        for (size_t j = 0; j < n; j++)
+            sscanf(dt[k].hex + 2 * j, "%2hhx", &b[j]);
+        ice_decimal_text(b, n, dt[k].scale, &o);
+        cdc_buf_putc(&o, '\0');
+        ck_assert_str_eq((const char *) o.data, dt[k].want);
+        cdc_buf_free(&o);
+    }
 }
 END_TEST
 
@@ -942,6 +1084,8 @@ iceberg_suite(void)
     tcase_add_loop_test(tc, pg_type_table, 0, sizeof(pg_types) / sizeof(pg_types[0]));
     tcase_add_test(tc, domain_uses_base_type);
     tcase_add_test(tc, promotions);
+    tcase_add_loop_test(tc, values_from_decoder, 0, sizeof(from_pg) / sizeof(from_pg[0]));
+    tcase_add_test(tc, values_from_cdc_edges);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("schema");

@@ -833,6 +833,47 @@ START_TEST(summaries)
 }
 END_TEST
 
+/* Metadata another writer could have left: each is refused with the file's name. */
+static const char *const bad_meta[] = {
+    "[]",
+    "{\"format-version\": 4, \"location\": \"x\"}",
+    "{\"format-version\": 2, \"location\": 5}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"schemas\": [{\"fields\": \"no\"}]}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"current-schema-id\": 3, "
+    "\"schemas\": [{\"schema-id\": 0, \"fields\": []}]}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"current-schema-id\": 0, "
+    "\"schemas\": [{\"schema-id\": 0, \"fields\": [{\"id\": 1, \"name\": \"m\", "
+    "\"required\": false, \"type\": {\"type\": \"map\"}}]}]}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"current-schema-id\": 0, "
+    "\"schemas\": [{\"schema-id\": 0, \"fields\": []}], \"default-spec-id\": 0, "
+    "\"partition-specs\": [{\"spec-id\": 0, \"fields\": [{\"name\": \"a\", "
+    "\"transform\": \"zorder\", \"source-id\": 1, \"field-id\": 1000}]}]}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"current-schema-id\": 0, "
+    "\"schemas\": [{\"schema-id\": 0, \"fields\": []}], \"default-spec-id\": 0, "
+    "\"partition-specs\": [{\"spec-id\": 0, \"fields\": []}], \"current-snapshot-id\": 9, "
+    "\"snapshots\": []}",
+    "{\"format-version\": 2, \"location\": \"x\", \"last-updated-ms\": 1, "
+    "\"last-column-id\": 1, \"last-sequence-number\": 0, \"current-schema-id\": 0, "
+    "\"schemas\": [{\"schema-id\": 0, \"fields\": []}], \"default-spec-id\": 0, "
+    "\"partition-specs\": [{\"spec-id\": 0, \"fields\": []}], "
+    "\"snapshots\": [{\"snapshot-id\": 1, \"timestamp-ms\": \"late\"}]}",
+};
+
+START_TEST(metadata_refused)
+{
+    cdc_err err = { 0 };
+    ice_meta *m = ice_meta_from_json(bad_meta[_i], strlen(bad_meta[_i]), "v9.metadata.json", &err);
+
+    ck_assert_msg(m == NULL, "accepted: %s", bad_meta[_i]);
+    ck_assert_msg(strstr(err.msg, "v9.metadata.json") != NULL, "%s", err.msg);
+}
+END_TEST
+
 /* ---- manifests, read back by avro-c's file reader ---- */
 
 static char *
@@ -1097,6 +1138,7 @@ iceberg_suite(void)
     tc = tcase_create("files");
     tcase_add_test(tc, metadata_round_trip);
     tcase_add_test(tc, summaries);
+    tcase_add_loop_test(tc, metadata_refused, 0, sizeof(bad_meta) / sizeof(bad_meta[0]));
     tcase_add_test(tc, manifest_and_list);
     tcase_add_test(tc, unpartitioned_delete_manifest);
     suite_add_tcase(s, tc);

@@ -99,6 +99,11 @@ typedef struct ice_manifest_writer ice_manifest_writer;
 /*
  * A manifest of `content` (0 data, 1 deletes) for files written with schema
  * s and spec sp by snapshot_id.  The writer copies what it needs of s and sp.
+ *
+ * A commit retried after a conflict can keep its manifests: added entries
+ * with snapshot_id and sequence numbers -1 (null) inherit them from the
+ * manifest list, so only the list, whose entry's added_snapshot_id and
+ * sequence_number the caller sets for the new attempt, is rewritten.
  */
 ice_manifest_writer *ice_manifest_writer_new(const ice_schema *s, const ice_spec *sp, int content,
                                              int64_t snapshot_id, cdc_err *err);

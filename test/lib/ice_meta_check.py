@@ -292,9 +292,16 @@ for mf in snap.manifests(tbl.io):
                 check(fid not in (df.lower_bounds or {}), f"{name} has no bound")
 check(seen == len(expected), f"{seen} data entries, want {len(expected)}")
 print(f"{seen} data file entries compared (counts, sizes, partitions, bounds)")
+nulls = 0
 for mf in snap.manifests(tbl.io):
     check(mf.sequence_number in (1, 2, 3) and mf.min_sequence_number == mf.sequence_number,
           "manifest sequence numbers")
+    for e in mf.fetch_manifest_entry(tbl.io, discard_deleted=False):
+        check(e.snapshot_id == mf.added_snapshot_id and e.sequence_number == mf.sequence_number,
+              "entry snapshot id and sequence number (written or inherited)")
+    with open(mf.manifest_path[len("file://"):], "rb") as fo:
+        nulls += sum(r["snapshot_id"] is None for r in fastavro.reader(fo))
+check(nulls == len(files2), f"snapshot 2's {len(files2)} entries leave snapshot_id null ({nulls})")
 
 # 6. fastavro reads the manifest lists and manifests, and their Iceberg keys
 for s in tbl.metadata.snapshots:

@@ -242,7 +242,8 @@ cmd_write(const char *in_path)
                     continue;
                 if (w == NULL && (w = ice_manifest_writer_new(t.schema, t.spec, content, sid, &err)) == NULL)
                     die("manifest", &err);
-                add_file(w, &t, jf, sid);
+                /* the second snapshot leaves its entries' snapshot id null: inherited */
+                add_file(w, &t, jf, si == 1 ? -1 : sid);
                 n++;
                 added_size += json_integer_value(json_object_get(jf, "size"));
                 if (content == 0) {

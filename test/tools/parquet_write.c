@@ -399,7 +399,7 @@ main(int argc, char **argv)
         { "plain_uncompressed", PARQUET_UNCOMPRESSED, true, 64 << 10, 8 << 10, 0, 4000, false },
         { "zstd_plain_groups", PARQUET_ZSTD, true, 32 << 10, 0, 0, 3000, false },
         { "zstd_dict_fallback", PARQUET_ZSTD, false, 0, 16 << 10, 2048, 5000, true },
-        { "snappy_one_row", PARQUET_SNAPPY, false, 0, 0, 0, 1, false },
+        { "snappy_dict_one_row", PARQUET_SNAPPY, false, 0, 0, 0, 1, false },
         { "empty", PARQUET_ZSTD, false, 0, 0, 0, 0, false },
     };
 

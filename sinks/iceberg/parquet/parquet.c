@@ -886,6 +886,24 @@ column_for(parquet_writer *w, size_t col, const char *what, cdc_err *err)
     return c;
 }
 
+static bool
+is_nan(const column *c, const uint8_t *p)
+{
+    if (c->pt == PARQUET_PT_FLOAT) {
+        float x;
+
+        memcpy(&x, p, 4);
+        return isnan(x);
+    }
+    if (c->pt == PARQUET_PT_DOUBLE) {
+        double x;
+
+        memcpy(&x, p, 8);
+        return isnan(x);
+    }
+    return false;
+}
+
 /* Adds one value, raw bytes in PLAIN form (no length prefix). */
 static int
 add_value(parquet_writer *w, column *c, const uint8_t *p, size_t n, cdc_err *err)
@@ -899,8 +917,7 @@ add_value(parquet_writer *w, column *c, const uint8_t *p, size_t n, cdc_err *err
         c->row_set = true;
     }
     add_level(c, (uint32_t) c->max_def, rep);
-    if ((c->pt == PARQUET_PT_FLOAT && isnan(*(const float *) (const void *) p))
-        || (c->pt == PARQUET_PT_DOUBLE && isnan(*(const double *) (const void *) p)))
+    if (is_nan(c, p))
         c->f_nan++;     /* counted, left out of the bounds */
     else
         bound_update(c, &c->cb, p, n);

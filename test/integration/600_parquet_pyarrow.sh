@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # 600: the Parquet writer (sinks/iceberg/parquet/) read back by pyarrow, an independent
-# reader, no PostgreSQL and no agent: test/tools/parquet_write writes seven files (every
+# reader, no PostgreSQL and no agent: test/tools/parquet_write writes eight files (every
 # column kind, nulls, empty strings and lists, zstd / snappy / uncompressed, dictionary,
-# plain, a dictionary that falls back to PLAIN, several row groups and pages, one row, no
-# row) and test/tools/parquet_check.py (pyarrow 17.0.0 from test/lib/pyarrow.sh's pinned
+# plain, a dictionary that falls back to PLAIN, several row groups and pages, a page per
+# row, one row, no row) and test/tools/parquet_check.py (pyarrow 17.0.0 from test/lib/pyarrow.sh's pinned
 # venv) compares every value, the schema with its field ids, the logical types, each row
 # group's statistics, the pages, and the writer's parquet_result.  Then a mutated file
 # must be refused by the checker (the check can fail).
@@ -18,7 +18,7 @@ pyarrow_env || fail "the pyarrow venv (test/lib/pyarrow.sh)"
 ok "pyarrow venv $PYARROW_VENV"
 
 mkdir -p "$T/pq"
-check "parquet_write writes the seven files" "$WRITER" "$T/pq"
+check "parquet_write writes the eight files" "$WRITER" "$T/pq"
 
 if out=$("$PYARROW_PY" "$CDC_SRC/test/tools/parquet_check.py" "$T/pq" 2>&1); then
     printf '%s\n' "$out" | sed 's/^/# /'
@@ -27,7 +27,7 @@ else
     printf '%s\n' "$out" | sed 's/^/# /'
     fail "pyarrow disagrees with the writer"
 fi
-expect_contains "all seven files checked" "$out" "parquet_check: 7 files OK"
+expect_contains "all eight files checked" "$out" "parquet_check: 8 files OK"
 
 # The checker is not vacuous: one value changed in the expectations must be found.
 mkdir -p "$T/bad"

@@ -2,8 +2,8 @@
  * parquet_write OUTDIR: writes the Parquet files of the end-to-end test
  * (test/integration/600_parquet_pyarrow.sh) with sinks/iceberg/parquet, every
  * column kind, nulls, empty strings and lists, in several scenarios (codec,
- * dictionary or plain, dictionary fallback, several row groups and pages, an
- * empty file); next to each NAME.parquet a NAME.json with the values written
+ * dictionary or plain, dictionary fallback, several row groups and pages, a
+ * page per row, an empty file); next to each NAME.parquet a NAME.json with the values written
  * and the writer's parquet_result, which test/tools/parquet_check.py compares
  * with what pyarrow reads.  Values come from a fixed-seed generator.
  * Bytes-like values are hex in the JSON, floats the hex of their
@@ -400,6 +400,8 @@ main(int argc, char **argv)
         { "zstd_plain_groups", PARQUET_ZSTD, true, 32 << 10, 0, 0, 3000, false },
         { "zstd_dict_fallback", PARQUET_ZSTD, false, 0, 16 << 10, 2048, 5000, true },
         { "snappy_dict_one_row", PARQUET_SNAPPY, false, 0, 0, 0, 1, false },
+        /* a page per row or per four nulls: all-null PLAIN pages before dictionary pages */
+        { "zstd_dict_tiny_pages", PARQUET_ZSTD, false, 6 << 10, 1, 0, 1500, false },
         { "empty", PARQUET_ZSTD, false, 0, 0, 0, 0, false },
     };
 

@@ -5,8 +5,9 @@
 # plain, a dictionary that falls back to PLAIN, several row groups and pages, a page per
 # row, one row, no row) and test/tools/parquet_check.py (pyarrow 17.0.0 from test/lib/pyarrow.sh's pinned
 # venv) compares every value, the schema with its field ids, the logical types, each row
-# group's statistics, the pages, and the writer's parquet_result.  Then a mutated file
-# must be refused by the checker (the check can fail).
+# group's statistics, the pages, and the writer's parquet_result; DuckDB 1.1.3 (same venv), a
+# second reader with its own Parquet code, reads every value and field id again.  Then a
+# changed expectation must be refused by the checker (the check can fail).
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pyarrow.sh"
 

@@ -5,10 +5,11 @@
 #   pyarrow_env   creates (once) $PYARROW_VENV with the pinned packages below and prints
 #                 nothing; afterwards $PYARROW_PY is its python3.
 #
-# Pinned: pyarrow 17.0.0 and the numpy it was built against (manylinux wheels, no compiler).
+# Pinned: pyarrow 17.0.0 and the numpy it was built against, and DuckDB 1.1.3, a second reader
+# with a Parquet implementation of its own (manylinux wheels, no compiler).
 
 CDC_CACHE=${CDC_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache}
-PYARROW_PACKAGES=(pyarrow==17.0.0 numpy==1.26.4)
+PYARROW_PACKAGES=(pyarrow==17.0.0 numpy==1.26.4 duckdb==1.1.3)
 PYARROW_VENV=$CDC_CACHE/venv-pyarrow-17.0.0
 PYARROW_PY=$PYARROW_VENV/bin/python3
 

@@ -64,6 +64,10 @@ COLS = {
               "Decimal(precision=25, scale=0)", "dec"),
 }
 ELEMENT_IDS = {"ints": 20, "strs": 22}
+# the legacy converted types (TIME_MICROS and TIMESTAMP_MICROS mean UTC-adjusted)
+CONVERTED = {"s": "UTF8", "dec9": "DECIMAL", "dec38": "DECIMAL", "dt": "DATE", "tm": "NONE",
+             "ts": "NONE", "tstz": "TIMESTAMP_MICROS", "u": "NONE", "i16": "INT_16",
+             "i32": "NONE"}
 NAMES = list(COLS)
 PHYS_FMT = {"INT32": "<i", "INT64": "<q", "FLOAT": "<f", "DOUBLE": "<d"}
 
@@ -297,6 +301,9 @@ def check_file(path_parquet, path_json):
         expect(pc.physical_type == phys, "%s: physical %s" % (col, pc.physical_type))
         expect(str(pc.logical_type).startswith(logical),
                "%s: logical type %s, wanted %s" % (col, pc.logical_type, logical))
+        if col in CONVERTED:
+            expect(pc.converted_type == CONVERTED[col],
+                   "%s: converted type %s, wanted %s" % (col, pc.converted_type, CONVERTED[col]))
     expect(md.metadata.get(b"iceberg.schema") == b'{"type":"struct"}', "key_value_metadata")
     expect(md.created_by.startswith("cdcagent version "), "created_by %s" % md.created_by)
 

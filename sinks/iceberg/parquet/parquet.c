@@ -31,7 +31,7 @@ enum { ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICTIONARY = 8 };
 enum { PAGE_DATA = 0, PAGE_DICTIONARY = 2 };
 enum { REP_REQUIRED = 0, REP_OPTIONAL = 1, REP_REPEATED = 2 };
 enum {
-    CT_UTF8 = 0, CT_LIST = 3, CT_DECIMAL = 5, CT_DATE = 6, CT_TIME_MICROS = 8,
+    CT_UTF8 = 0, CT_LIST = 3, CT_DECIMAL = 5, CT_DATE = 6,
     CT_TIMESTAMP_MICROS = 10, CT_INT_8 = 15, CT_INT_16 = 16,
 };
 enum { CODEC_UNCOMPRESSED = 0, CODEC_SNAPPY = 1, CODEC_ZSTD = 6 };
@@ -1288,10 +1288,13 @@ schema_leaf(parquet_thrift *t, const column *c, const char *name, int32_t field_
     case PARQUET_STRING: parquet_thrift_i32(t, 6, CT_UTF8); break;
     case PARQUET_DECIMAL: parquet_thrift_i32(t, 6, CT_DECIMAL); break;
     case PARQUET_DATE: parquet_thrift_i32(t, 6, CT_DATE); break;
-    case PARQUET_TIME_US: parquet_thrift_i32(t, 6, CT_TIME_MICROS); break;
-    case PARQUET_TIMESTAMP_US: case PARQUET_TIMESTAMPTZ_US:
-        parquet_thrift_i32(t, 6, CT_TIMESTAMP_MICROS);
-        break;
+    /*
+     * The legacy TIME_MICROS and TIMESTAMP_MICROS converted types mean
+     * UTC-adjusted (LogicalTypes.md), so only timestamptz carries one: a reader
+     * that knows converted types only must not take a local timestamp or time
+     * for an instant (Iceberg's own writer does the same).
+     */
+    case PARQUET_TIMESTAMPTZ_US: parquet_thrift_i32(t, 6, CT_TIMESTAMP_MICROS); break;
     case PARQUET_INT8: parquet_thrift_i32(t, 6, CT_INT_8); break;
     case PARQUET_INT16: parquet_thrift_i32(t, 6, CT_INT_16); break;
     default: break;

@@ -1166,6 +1166,8 @@ parquet_list_begin(parquet_writer *w, size_t col, cdc_err *err)
 
     if (w->failed)
         return failed_again(w, err);
+    if (w->closed)
+        return fail(w, err, CDC_E_INVAL, "list_begin after close");
     if (col >= w->ncols)
         return fail(w, err, CDC_E_INVAL, "list_begin: no column %zu", col);
     c = &w->cols[col];
@@ -1186,6 +1188,8 @@ parquet_list_end(parquet_writer *w, size_t col, cdc_err *err)
 
     if (w->failed)
         return failed_again(w, err);
+    if (w->closed)
+        return fail(w, err, CDC_E_INVAL, "list_end after close");
     if (col >= w->ncols)
         return fail(w, err, CDC_E_INVAL, "list_end: no column %zu", col);
     c = &w->cols[col];

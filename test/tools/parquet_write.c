@@ -150,6 +150,35 @@ write_one(const char *dir, const scenario *sc)
     for (r = 0; r < sc->rows; r++) {
         bool nul = below(7) == 0;   /* this row's optional columns are mostly null */
 
+        if (r % 41 == 20) {
+            /*
+             * A row half written with values beyond every bound of the real ones, a
+             * refused value, then taken back: nothing of it may reach the file, its
+             * statistics or the result.
+             */
+            static const char big[] = "\xf4\x8f\xbf\xbf taken back";  /* U+10FFFF */
+
+            CK(parquet_put_i64(w, C_I64, INT64_MAX, &err));
+            if (parquet_put_bytes(w, C_STR, "\xff", 1, &err) == 0) {
+                fprintf(stderr, "parquet_write: a string that is not UTF-8 was taken\n");
+                return -1;
+            }
+            CK(parquet_put_bytes(w, C_STR, big, sizeof(big) - 1, &err));
+            CK(parquet_put_double(w, C_DOUBLE, NAN, &err));
+            CK(parquet_list_begin(w, C_INTS, &err));
+            CK(parquet_put_i32(w, C_INTS, 1000, &err));
+            CK(parquet_put_null(w, C_INTS, &err));
+            if (parquet_put_i32(w, C_I16, 70000, &err) == 0) {
+                fprintf(stderr, "parquet_write: int16 70000 was taken\n");
+                return -1;
+            }
+            CK(parquet_abort_row(w, &err));
+        }
+        if (r % 13 == 0 && parquet_put_i64(w, C_I8, 300, &err) == 0) {
+            fprintf(stderr, "parquet_write: int8 300 was taken\n");   /* refused, no trace */
+            return -1;
+        }
+
         fprintf(jf, "%s[", r ? ",\n" : "");
         for (int c = 0; c < NCOLS; c++) {
             bool isnull = cols[c].optional && !cols[c].is_list && (nul ? below(4) != 0

@@ -8,8 +8,9 @@
  *   rle      the RLE / bit-packing hybrid: Encodings.md's bit-packing example,
  *            RLE runs of several widths, a mixed sequence, and random
  *            sequences decoded back by an independent decoder written here.
- *   writer   schema checks, every value error naming the column, the sticky
- *            failure, the file's frame (PAR1, footer length), the result's
+ *   writer   schema checks, every value error naming the column and leaving
+ *            no trace, a row taken back (parquet_abort_row), the sticky
+ *            failure of a sink, the file's frame (PAR1, footer length), the result's
  *            counts and bounds in each kind's order (unsigned bytes, signed
  *            decimals, -0.0/+0.0, NaN left out), row
  *            groups by size (with a dictionary small enough to fall back;
@@ -372,10 +373,10 @@ START_TEST(writer_value_errors)
     ck_assert_int_eq(parquet_put_null(w, 0, &err), -1);
     ck_assert_str_eq(err.msg, "parquet: column \"id\" is required: null in row 0");
     ck_assert_int_eq(err.code, CDC_E_INVAL);
-    /* sticky: the next call repeats the failure */
-    ck_assert_int_eq(parquet_put_i64(w, 0, 1, &err), -1);
-    ck_assert_str_eq(err.msg, "parquet: column \"id\" is required: null in row 0");
-    ck_assert_int_eq(parquet_close(w, NULL, &err), -1);
+    /* a refused value leaves no trace: the column takes another one */
+    ck_assert_int_eq(parquet_put_i64(w, 0, 1, &err), 0);
+    ck_assert_int_eq(parquet_end_row(w, &err), -1);
+    ck_assert_str_eq(err.msg, "parquet: column \"name\" has no value in row 0");
     parquet_writer_free(w);
 
     w = open_buf(small, 6, &out, &o, &err);
@@ -561,6 +562,79 @@ START_TEST(writer_row_groups_and_fallback)
 }
 END_TEST
 
+/* Rows 1, 2 (amount refused, then null) and 3; with junk, an aborted row before row 2. */
+static void
+abort_rows(cdc_buf *out, bool junk, parquet_result *res)
+{
+    parquet_options o = { .dict_max_bytes = 64, .sink_buf = out };
+    cdc_err         err;
+    parquet_writer *w = parquet_writer_new(small, 6, &o, &err);
+
+    row(w, 1, "b", 10, 5, 1.5, 2);
+    if (junk) {
+        /* extreme values, a new dictionary entry past dict_max_bytes, a list left open */
+        ck_assert_int_eq(parquet_put_i64(w, 0, INT64_MAX, &err), 0);
+        ck_assert_int_eq(parquet_put_bytes(w, 1, "\xff", 1, &err), -1);
+        ck_assert_str_eq(err.msg, "parquet: column \"name\": a string of 1 bytes that is not "
+                                  "UTF-8 (row 1)");
+        ck_assert_int_eq(parquet_put_bytes(w, 1, "\xf4\x8f\xbf\xbf and a long string for the "
+                                           "dictionary, longer than 64 bytes in all", 79, &err),
+                         0);
+        ck_assert_int_eq(parquet_put_double(w, 4, NAN, &err), 0);
+        ck_assert_int_eq(parquet_list_begin(w, 5, &err), 0);
+        ck_assert_int_eq(parquet_put_i32(w, 5, 32000, &err), 0);
+        ck_assert_int_eq(parquet_put_null(w, 5, &err), 0);
+        ck_assert_int_eq(parquet_put_i32(w, 2, 123456, &err), -1);
+        ck_assert_int_eq(parquet_abort_row(w, &err), 0);
+    }
+    /* a refused value replaced by a null: the rule "null plus a warning" */
+    ck_assert_int_eq(parquet_put_i64(w, 0, 2, &err), 0);
+    ck_assert_int_eq(parquet_put_bytes(w, 1, "a", 1, &err), 0);
+    ck_assert_int_eq(parquet_put_i32(w, 2, 123456, &err), -1);
+    ck_assert_int_eq(parquet_put_null(w, 2, &err), 0);
+    ck_assert_int_eq(parquet_put_i64(w, 3, -5, &err), 0);
+    ck_assert_int_eq(parquet_put_double(w, 4, -1.0, &err), 0);
+    ck_assert_int_eq(parquet_put_null(w, 5, &err), 0);
+    ck_assert_int_eq(parquet_end_row(w, &err), 0);
+    ck_assert_int_eq(parquet_abort_row(w, &err), 0);   /* nothing under way: no-op */
+    row(w, 3, "c", 20, 6, 2.5, 1);
+    ck_assert_int_eq(parquet_rows(w), 3);
+    ck_assert_msg(parquet_close(w, res, &err) == 0, "%s", err.msg);
+    parquet_writer_free(w);
+}
+
+START_TEST(writer_abort_row)
+{
+    cdc_buf        clean = CDC_BUF_INIT, out = CDC_BUF_INIT;
+    parquet_result res, res_clean;
+    int32_t        i32;
+    int64_t        i64;
+
+    /* an aborted row leaves no trace at all: the file is byte for byte the same */
+    abort_rows(&clean, false, &res_clean);
+    abort_rows(&out, true, &res);
+    ck_assert_uint_eq(out.len, clean.len);
+    ck_assert(memcmp(out.data, clean.data, out.len) == 0);
+
+    memcpy(&i64, res.cols[0].max, 8);
+    ck_assert_int_eq(i64, 3);
+    ck_assert_int_eq(res.cols[0].value_count, 3);
+    ck_assert_uint_eq(res.cols[1].max_len, 1);
+    ck_assert_uint_eq(res.cols[1].max[0], 'c');
+    ck_assert_int_eq(res.cols[2].null_count, 1);
+    ck_assert_int_eq(res.cols[4].nan_count, 0);
+    /* tags: [1, null], null list, [3]: 4 entries, 2 of them null, max 3 */
+    ck_assert_int_eq(res.cols[5].value_count, 4);
+    ck_assert_int_eq(res.cols[5].null_count, 2);
+    memcpy(&i32, res.cols[5].max, 4);
+    ck_assert_int_eq(i32, 3);
+    parquet_result_free(&res);
+    parquet_result_free(&res_clean);
+    cdc_buf_free(&out);
+    cdc_buf_free(&clean);
+}
+END_TEST
+
 static int
 failing_sink(void *arg, const uint8_t *p, size_t n, cdc_err *err)
 {
@@ -631,6 +705,7 @@ parquet_suite(void)
     tcase_add_test(tc, writer_value_errors);
     tcase_add_test(tc, writer_file_and_result);
     tcase_add_test(tc, writer_row_groups_and_fallback);
+    tcase_add_test(tc, writer_abort_row);
     tcase_add_test(tc, writer_sink_failure);
     tcase_add_test(tc, writer_empty_file);
     suite_add_tcase(s, tc);

@@ -9,7 +9,9 @@
  * footer.  A column's dictionary lives for one column chunk; when it grows
  * past dict_max_bytes the page under way is closed at the end of the row and
  * the chunk goes on in PLAIN (so a chunk may hold dictionary pages then plain
- * pages, as parquet-mr writes them).
+ * pages, as parquet-mr writes them).  Pages and row groups close only between
+ * rows, so a row can be taken back (parquet_abort_row) by rewinding each
+ * column's page, and its dictionary, to where the row began.
  */
 #include "sinks/iceberg/parquet/parquet.h"
 
@@ -23,6 +25,7 @@
 #include <zstd.h>
 
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_utf8.h"
 #include "sinks/iceberg/parquet/parquet_rle.h"
 #include "sinks/iceberg/parquet/parquet_thrift.h"
 
@@ -94,9 +97,12 @@ typedef struct column {
     bound     fb;
     int64_t   f_values, f_nulls, f_nan, f_compressed, f_uncompressed;
 
-    /* the current row */
+    /* the current row: what it added starts at these marks (parquet_abort_row) */
     bool      row_set, in_list;
     size_t    list_count;
+    size_t    row_nlv, row_vlen, row_nidx;
+    uint32_t  row_ndict;
+    size_t    row_dlen;
 } column;
 
 struct parquet_writer {
@@ -208,6 +214,25 @@ fail(parquet_writer *w, cdc_err *err, cdc_rc code, const char *fmt, ...)
     if (err != NULL)
         *err = w->ferr;
     return -1;
+}
+
+/*
+ * A value or a call the writer refuses: nothing of it was written, so the
+ * writer stays usable (the caller puts another value or aborts the row).
+ */
+static int
+reject(cdc_err *err, const char *fmt, ...) CDC_PRINTF(2, 3);
+
+static int
+reject(cdc_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    char    msg[sizeof(err->msg)];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return cdc_err_set(err, CDC_E_INVAL, "parquet: %s", msg);
 }
 
 /* After a failure, every call repeats it. */
@@ -785,8 +810,6 @@ add_level(column *c, uint32_t def, uint32_t rep)
     c->deflv[c->nlv] = def;
     c->replv[c->nlv] = rep;
     c->nlv++;
-    c->chunk_values++;
-    c->f_values++;
 }
 
 static uint32_t
@@ -865,22 +888,22 @@ column_for(parquet_writer *w, size_t col, const char *what, cdc_err *err)
         return NULL;
     }
     if (w->closed) {
-        fail(w, err, CDC_E_INVAL, "%s after close", what);
+        reject(err, "%s after close", what);
         return NULL;
     }
     if (col >= w->ncols) {
-        fail(w, err, CDC_E_INVAL, "%s: no column %zu (the schema has %zu)", what, col, w->ncols);
+        reject(err, "%s: no column %zu (the schema has %zu)", what, col, w->ncols);
         return NULL;
     }
     c = &w->cols[col];
     if (c->row_set) {
-        fail(w, err, CDC_E_INVAL, "column \"%s\" has a value already in row %" PRId64, c->name,
-             w->rows);
+        reject(err, "column \"%s\" has a value already in row %" PRId64, c->name,
+               w->rows);
         return NULL;
     }
     if (c->def.is_list && !c->in_list && strcmp(what, "null") != 0) {
-        fail(w, err, CDC_E_INVAL, "column \"%s\" is a list: %s outside list_begin/list_end",
-             c->name, what);
+        reject(err, "column \"%s\" is a list: %s outside list_begin/list_end",
+               c->name, what);
         return NULL;
     }
     return c;
@@ -917,10 +940,6 @@ add_value(parquet_writer *w, column *c, const uint8_t *p, size_t n, cdc_err *err
         c->row_set = true;
     }
     add_level(c, (uint32_t) c->max_def, rep);
-    if (is_nan(c, p))
-        c->f_nan++;     /* counted, left out of the bounds */
-    else
-        bound_update(c, &c->cb, p, n);
 
     if (c->pt == PARQUET_PT_BOOLEAN) {
         cdc_buf_put_u8(&c->values, p[0]);
@@ -955,28 +974,26 @@ parquet_put_null(parquet_writer *w, size_t col, cdc_err *err)
         return -1;
     if (c->def.is_list && c->in_list) {
         if (!c->def.element_optional)
-            return fail(w, err, CDC_E_INVAL,
-                        "column \"%s\": a null element in a list of required elements",
-                        c->name);
+            return reject(err,
+                          "column \"%s\": a null element in a list of required elements",
+                          c->name);
         add_level(c, (uint32_t) c->max_def - 1, c->list_count > 0 ? 1 : 0);
         c->list_count++;
     } else {
         if (!c->def.optional)
-            return fail(w, err, CDC_E_INVAL, "column \"%s\" is required: null in row %" PRId64,
-                        c->name, w->rows);
+            return reject(err, "column \"%s\" is required: null in row %" PRId64,
+                          c->name, w->rows);
         add_level(c, 0, 0);
         c->row_set = true;
     }
-    c->chunk_nulls++;
-    c->f_nulls++;
     return 0;
 }
 
 static int
-wrong_kind(parquet_writer *w, const column *c, const char *what, cdc_err *err)
+wrong_kind(const column *c, const char *what, cdc_err *err)
 {
-    return fail(w, err, CDC_E_INVAL, "column \"%s\" is %s: cannot take a %s value", c->name,
-                parquet_kind_name(c->def.kind), what);
+    return reject(err, "column \"%s\" is %s: cannot take a %s value", c->name,
+                  parquet_kind_name(c->def.kind), what);
 }
 
 int
@@ -988,7 +1005,7 @@ parquet_put_bool(parquet_writer *w, size_t col, bool v, cdc_err *err)
     if (c == NULL)
         return -1;
     if (c->pt != PARQUET_PT_BOOLEAN)
-        return wrong_kind(w, c, "boolean", err);
+        return wrong_kind(c, "boolean", err);
     return add_value(w, c, &b, 1, err);
 }
 
@@ -1026,15 +1043,15 @@ put_int(parquet_writer *w, column *c, int64_t v, cdc_err *err)
         }
         break;
     default:
-        return wrong_kind(w, c, "integer", err);
+        return wrong_kind(c, "integer", err);
     }
     if (c->def.kind == PARQUET_TIME_US && (v < 0 || v > INT64_C(86400000000)))
-        return fail(w, err, CDC_E_INVAL,
-                    "column \"%s\": time %" PRId64 " us is outside 00:00..24:00", c->name, v);
+        return reject(err,
+                      "column \"%s\": time %" PRId64 " us is outside 00:00..24:00", c->name, v);
     if (v < lo || v > hi)
-        return fail(w, err, CDC_E_INVAL,
-                    "column \"%s\" (%s): %" PRId64 " is out of range %" PRId64 "..%" PRId64,
-                    c->name, parquet_kind_name(c->def.kind), v, lo, hi);
+        return reject(err,
+                      "column \"%s\" (%s): %" PRId64 " is out of range %" PRId64 "..%" PRId64,
+                      c->name, parquet_kind_name(c->def.kind), v, lo, hi);
     switch (c->pt) {
     case PARQUET_PT_INT32:
         wr_le(b, (uint64_t) v, 4);
@@ -1049,7 +1066,7 @@ put_int(parquet_writer *w, column *c, int64_t v, cdc_err *err)
         }
         return add_value(w, c, b, (size_t) c->type_len, err);
     default:
-        return wrong_kind(w, c, "integer", err);
+        return wrong_kind(c, "integer", err);
     }
 }
 
@@ -1078,7 +1095,7 @@ parquet_put_float(parquet_writer *w, size_t col, float v, cdc_err *err)
     if (c == NULL)
         return -1;
     if (c->pt != PARQUET_PT_FLOAT)
-        return wrong_kind(w, c, "float", err);
+        return wrong_kind(c, "float", err);
     memcpy(b, &v, 4);   /* little-endian hosts only: see docs/parquet.md */
     return add_value(w, c, b, 4, err);
 }
@@ -1092,7 +1109,7 @@ parquet_put_double(parquet_writer *w, size_t col, double v, cdc_err *err)
     if (c == NULL)
         return -1;
     if (c->pt != PARQUET_PT_DOUBLE)
-        return wrong_kind(w, c, "double", err);
+        return wrong_kind(c, "double", err);
     memcpy(b, &v, 8);
     return add_value(w, c, b, 8, err);
 }
@@ -1106,15 +1123,15 @@ parquet_put_bytes(parquet_writer *w, size_t col, const void *p, size_t n, cdc_er
     if (c == NULL)
         return -1;
     if (n > 0 && p == NULL)
-        return fail(w, err, CDC_E_INVAL, "column \"%s\": NULL pointer for %zu bytes", c->name, n);
+        return reject(err, "column \"%s\": NULL pointer for %zu bytes", c->name, n);
     if (c->def.kind == PARQUET_DECIMAL) {
         bool    neg;
         int64_t v = 0;
 
         if (n < 1 || n > 16)
-            return fail(w, err, CDC_E_INVAL,
-                        "column \"%s\": a decimal's unscaled value needs 1..16 bytes, got %zu",
-                        c->name, n);
+            return reject(err,
+                          "column \"%s\": a decimal's unscaled value needs 1..16 bytes, got %zu",
+                          c->name, n);
         neg = (s[0] & 0x80) != 0;
         if (c->pt == PARQUET_PT_FIXED) {
             uint8_t b[16];
@@ -1123,10 +1140,10 @@ parquet_put_bytes(parquet_writer *w, size_t col, const void *p, size_t n, cdc_er
             /* bytes beyond the column's width must be sign extension */
             for (size_t i = 0; i + len < n; i++)
                 if (s[i] != (neg ? 0xFF : 0x00) || ((s[i + 1] & 0x80) != 0) != neg)
-                    return fail(w, err, CDC_E_INVAL,
-                                "column \"%s\": decimal(%" PRId32 ",%" PRId32 ") does not hold a "
-                                "%zu-byte unscaled value", c->name, c->def.precision,
-                                c->def.scale, n);
+                    return reject(err,
+                                  "column \"%s\": decimal(%" PRId32 ",%" PRId32 ") does not hold a "
+                                  "%zu-byte unscaled value", c->name, c->def.precision,
+                                  c->def.scale, n);
             if (n >= len) {
                 memcpy(b, s + (n - len), len);
             } else {
@@ -1137,9 +1154,10 @@ parquet_put_bytes(parquet_writer *w, size_t col, const void *p, size_t n, cdc_er
         }
         for (size_t i = 0; i + 8 < n; i++)
             if (s[i] != (neg ? 0xFF : 0x00) || ((s[i + 1] & 0x80) != 0) != neg)
-                return fail(w, err, CDC_E_INVAL,
-                            "column \"%s\": decimal(%" PRId32 ",%" PRId32 ") does not hold a "
-                            "%zu-byte unscaled value", c->name, c->def.precision, c->def.scale, n);
+                return reject(err,
+                              "column \"%s\": decimal(%" PRId32 ",%" PRId32 ") does not hold a "
+                              "%zu-byte unscaled value", c->name, c->def.precision,
+                              c->def.scale, n);
         v = neg ? -1 : 0;
         for (size_t i = n > 8 ? n - 8 : 0; i < n; i++)
             v = (int64_t) (((uint64_t) v << 8) | s[i]);
@@ -1147,15 +1165,18 @@ parquet_put_bytes(parquet_writer *w, size_t col, const void *p, size_t n, cdc_er
     }
     if (c->pt == PARQUET_PT_FIXED) {
         if (n != (size_t) c->type_len)
-            return fail(w, err, CDC_E_INVAL, "column \"%s\" (%s) takes %" PRId32 " bytes, got %zu",
-                        c->name, parquet_kind_name(c->def.kind), c->type_len, n);
+            return reject(err, "column \"%s\" (%s) takes %" PRId32 " bytes, got %zu",
+                          c->name, parquet_kind_name(c->def.kind), c->type_len, n);
         return add_value(w, c, s, n, err);
     }
     if (c->pt != PARQUET_PT_BYTE_ARRAY)
-        return wrong_kind(w, c, "bytes", err);
+        return wrong_kind(c, "bytes", err);
+    if (c->def.kind == PARQUET_STRING && !cdc_utf8_valid(p, n))
+        return reject(err, "column \"%s\": a string of %zu bytes that is not UTF-8 (row %" PRId64
+                      ")", c->name, n, w->rows);
     if (n > INT32_MAX)
-        return fail(w, err, CDC_E_INVAL, "column \"%s\": a value of %zu bytes (limit 2 GiB)",
-                    c->name, n);
+        return reject(err, "column \"%s\": a value of %zu bytes (limit 2 GiB)",
+                      c->name, n);
     return add_value(w, c, n > 0 ? s : (const uint8_t *) "", n, err);
 }
 
@@ -1167,15 +1188,15 @@ parquet_list_begin(parquet_writer *w, size_t col, cdc_err *err)
     if (w->failed)
         return failed_again(w, err);
     if (w->closed)
-        return fail(w, err, CDC_E_INVAL, "list_begin after close");
+        return reject(err, "list_begin after close");
     if (col >= w->ncols)
-        return fail(w, err, CDC_E_INVAL, "list_begin: no column %zu", col);
+        return reject(err, "list_begin: no column %zu", col);
     c = &w->cols[col];
     if (!c->def.is_list)
-        return fail(w, err, CDC_E_INVAL, "column \"%s\" is not a list", c->name);
+        return reject(err, "column \"%s\" is not a list", c->name);
     if (c->row_set || c->in_list)
-        return fail(w, err, CDC_E_INVAL, "column \"%s\" has a value already in row %" PRId64,
-                    c->name, w->rows);
+        return reject(err, "column \"%s\" has a value already in row %" PRId64,
+                      c->name, w->rows);
     c->in_list = true;
     c->list_count = 0;
     return 0;
@@ -1189,17 +1210,15 @@ parquet_list_end(parquet_writer *w, size_t col, cdc_err *err)
     if (w->failed)
         return failed_again(w, err);
     if (w->closed)
-        return fail(w, err, CDC_E_INVAL, "list_end after close");
+        return reject(err, "list_end after close");
     if (col >= w->ncols)
-        return fail(w, err, CDC_E_INVAL, "list_end: no column %zu", col);
+        return reject(err, "list_end: no column %zu", col);
     c = &w->cols[col];
     if (!c->in_list)
-        return fail(w, err, CDC_E_INVAL, "column \"%s\": list_end without list_begin", c->name);
+        return reject(err, "column \"%s\": list_end without list_begin", c->name);
     if (c->list_count == 0) {
         /* an empty list: defined up to the list itself, no element */
         add_level(c, c->def.optional ? 1 : 0, 0);
-        c->chunk_nulls++;
-        c->f_nulls++;
     }
     c->in_list = false;
     c->row_set = true;
@@ -1207,6 +1226,87 @@ parquet_list_end(parquet_writer *w, size_t col, cdc_err *err)
 }
 
 /* ------------------------------------------------------------------ rows */
+
+/*
+ * Drops the dictionary entries the current row added: an aborted row may have
+ * been aborted for a value that must not reach the file, even unused.  They
+ * are the newest entries, removed newest first: with linear probing, an older
+ * entry's probe never crosses a slot filled after it, so no chain breaks.
+ */
+static void
+dict_truncate(const parquet_writer *w, column *c)
+{
+    while (c->ndict > c->row_ndict) {
+        uint32_t e = c->ndict - 1;
+        size_t   h = hash_bytes(c->dict.data + c->doff[e], c->dlen[e]) & (c->nslots - 1);
+
+        while (c->slots[h] != e + 1)
+            h = (h + 1) & (c->nslots - 1);
+        c->slots[h] = 0;
+        c->ndict--;
+    }
+    c->dict.len = c->row_dlen;
+    if (c->dict.data != NULL)
+        c->dict.data[c->dict.len] = 0;
+    c->dict_full = c->dict.len > w->o.dict_max_bytes;
+}
+
+static void
+mark_row(column *c)
+{
+    c->row_nlv = c->nlv;
+    c->row_vlen = c->values.len;
+    c->row_nidx = c->nidx;
+    c->row_ndict = c->ndict;
+    c->row_dlen = c->dict.len;
+}
+
+/*
+ * Counts and bounds are taken when a row ends, from what it left in the page
+ * (PLAIN bytes or dictionary entries), so an aborted row leaves no trace in
+ * them.
+ */
+static void
+account_row(column *c)
+{
+    size_t off = c->row_vlen, k = c->row_nidx;
+
+    for (size_t i = c->row_nlv; i < c->nlv; i++) {
+        const uint8_t *p;
+        size_t         n;
+
+        c->chunk_values++;
+        c->f_values++;
+        if (c->deflv[i] < (uint32_t) c->max_def) {
+            c->chunk_nulls++;
+            c->f_nulls++;
+            continue;
+        }
+        if (c->dict_on) {   /* a row's values are all PLAIN or all indices */
+            uint32_t e = c->idx[k++];
+
+            p = c->dict.data + c->doff[e];
+            n = c->dlen[e];
+        } else {
+            switch (c->pt) {
+            case PARQUET_PT_BOOLEAN: n = 1; break;
+            case PARQUET_PT_INT32: case PARQUET_PT_FLOAT: n = 4; break;
+            case PARQUET_PT_INT64: case PARQUET_PT_DOUBLE: n = 8; break;
+            case PARQUET_PT_FIXED: n = (size_t) c->type_len; break;
+            default:
+                n = (size_t) (uint32_t) rd_i32(c->values.data + off);
+                off += 4;
+                break;
+            }
+            p = c->values.data + off;
+            off += n;
+        }
+        if (is_nan(c, p))
+            c->f_nan++;     /* counted, left out of the bounds */
+        else
+            bound_update(c, &c->cb, p, n);
+    }
+}
 
 static size_t
 page_raw_bytes(const column *c)
@@ -1222,20 +1322,21 @@ parquet_end_row(parquet_writer *w, cdc_err *err)
     if (w->failed)
         return failed_again(w, err);
     if (w->closed)
-        return fail(w, err, CDC_E_INVAL, "end_row after close");
+        return reject(err, "end_row after close");
     for (size_t i = 0; i < w->ncols; i++) {
         column *c = &w->cols[i];
 
         if (c->in_list)
-            return fail(w, err, CDC_E_INVAL, "column \"%s\": row %" PRId64 " ends inside a list",
-                        c->name, w->rows);
+            return reject(err, "column \"%s\": row %" PRId64 " ends inside a list",
+                          c->name, w->rows);
         if (!c->row_set)
-            return fail(w, err, CDC_E_INVAL, "column \"%s\" has no value in row %" PRId64,
-                        c->name, w->rows);
+            return reject(err, "column \"%s\" has no value in row %" PRId64,
+                          c->name, w->rows);
     }
     for (size_t i = 0; i < w->ncols; i++) {
         column *c = &w->cols[i];
 
+        account_row(c);
         c->row_set = false;
         if (c->dict_full) {
             /* the dictionary is closed: its page ends here, PLAIN follows */
@@ -1251,8 +1352,31 @@ parquet_end_row(parquet_writer *w, cdc_err *err)
     }
     w->rows++;
     w->rg_rows++;
-    if (rg_bytes >= w->o.row_group_bytes)
-        return flush_row_group(w, err);
+    if (rg_bytes >= w->o.row_group_bytes && flush_row_group(w, err) < 0)
+        return -1;
+    for (size_t i = 0; i < w->ncols; i++)
+        mark_row(&w->cols[i]);
+    return 0;
+}
+
+int
+parquet_abort_row(parquet_writer *w, cdc_err *err)
+{
+    if (w->failed)
+        return failed_again(w, err);
+    for (size_t i = 0; i < w->ncols; i++) {
+        column *c = &w->cols[i];
+
+        dict_truncate(w, c);
+        c->nlv = c->row_nlv;
+        c->nidx = c->row_nidx;
+        c->values.len = c->row_vlen;
+        if (c->values.data != NULL)
+            c->values.data[c->values.len] = 0;
+        c->row_set = false;
+        c->in_list = false;
+        c->list_count = 0;
+    }
     return 0;
 }
 
@@ -1534,12 +1658,12 @@ parquet_close(parquet_writer *w, parquet_result *res, cdc_err *err)
     if (w->failed)
         return failed_again(w, err);
     if (w->closed)
-        return fail(w, err, CDC_E_INVAL, "closed twice");
+        return reject(err, "closed twice");
     for (size_t i = 0; i < w->ncols; i++)
         if (w->cols[i].row_set || w->cols[i].in_list)
-            return fail(w, err, CDC_E_INVAL,
-                        "close inside row %" PRId64 " (column \"%s\" has a value): end_row first",
-                        w->rows, w->cols[i].name);
+            return reject(err,
+                          "close inside row %" PRId64 " (column \"%s\" has a value): end_row first",
+                          w->rows, w->cols[i].name);
     if (flush_row_group(w, err) < 0 || write_magic_once(w, err) < 0)
         return -1;
     cdc_buf_reset(&w->scratch);

@@ -13,10 +13,13 @@
  * sink at once; nothing of a closed row group stays in memory but its
  * metadata.
  *
- * Any error (a value of the wrong kind, a null in a required column, a
- * decimal out of range, the sink failing) leaves the writer failed: every
- * later call returns -1 with the same message and the file is unusable.
- * Check values before writing them when a bad one must not cost the file.
+ * Errors come in two kinds.  A value or call the writer refuses (a value of
+ * the wrong kind, a null in a required column, a decimal or int16 out of
+ * range, a row with a column missing: CDC_E_INVAL) leaves no trace: put
+ * another value for that column (a null, say) or take the whole row back with
+ * parquet_abort_row().  A failure of the sink, of memory or of compression
+ * leaves the writer failed: every later call returns -1 with the same message
+ * and the file is unusable.
  *
  * @locality one thread at a time per writer.
  */
@@ -170,6 +173,13 @@ int parquet_list_end(parquet_writer *w, size_t col, cdc_err *err);
 
 /* Ends the row: every column must have its value.  May close a row group. */
 int parquet_end_row(parquet_writer *w, cdc_err *err);
+
+/*
+ * Takes back every value of the current row (a bad value found half-way, the
+ * row off to the dead letters); the next put starts the row again.  Counts and
+ * bounds never saw it.  Fails only on a failed writer.
+ */
+int parquet_abort_row(parquet_writer *w, cdc_err *err);
 
 /* Rows so far, and the file's size if it were closed now (an estimate). */
 int64_t  parquet_rows(const parquet_writer *w);

@@ -162,7 +162,7 @@ int parquet_put_i64(parquet_writer *w, size_t col, int64_t v, cdc_err *err);
 int parquet_put_float(parquet_writer *w, size_t col, float v, cdc_err *err);
 int parquet_put_double(parquet_writer *w, size_t col, double v, cdc_err *err);
 /*
- * STRING (UTF-8, not checked), BINARY, FIXED and UUID (exactly their length),
+ * STRING (checked to be UTF-8), BINARY, FIXED and UUID (exactly their length),
  * DECIMAL: the unscaled value as big-endian two's complement of 1..16 bytes.
  */
 int parquet_put_bytes(parquet_writer *w, size_t col, const void *p, size_t n, cdc_err *err);

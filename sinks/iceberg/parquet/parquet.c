@@ -877,7 +877,7 @@ dict_index(parquet_writer *w, column *c, const uint8_t *p, size_t n)
     return c->ndict++;
 }
 
-/* The column for a put, or -1: the writer is usable, the column exists, has no value yet. */
+/* The column for a put, or NULL: the writer is usable, the column exists, has no value yet. */
 static column *
 column_for(parquet_writer *w, size_t col, const char *what, cdc_err *err)
 {

@@ -13,7 +13,7 @@
 #   (on by default in 0.12) a second attempt that wins on top of ours;
 # - both writers in parallel (6 commits each): no commit lost (every pyiceberg row there,
 #   our counter counted 6 times);
-# - list and drop.
+# - our create in a new namespace, read by pyiceberg; list and drop.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 
@@ -128,6 +128,20 @@ run_backend() {
     expect_eq "$be: ... and every one of ours ($n)" \
         "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" $((4 + n))
     rm -f "$T/par-c.err" "$T/par-py.err" "$T/par-c.n" "$T/py.done"
+
+    # Our create, in a namespace that does not exist yet: a table registered at a copy of
+    # people's current metadata file; pyiceberg finds the namespace and reads the rows.
+    l3=$(iceberg_read "${r[@]}" location db.people)
+    l3=${l3#file://}
+    cp "$l3" "${l3%/*}/00000-ours-copy.metadata.json"
+    "$TOOL" "$uri_c" "$CAT" create cdc copy "file://${l3%/*}/00000-ours-copy.metadata.json" >/dev/null
+    expect_eq "$be: pyiceberg sees the namespace we created" \
+        "$(iceberg_read "${r[@]}" tables cdc)" "copy"
+    expect_eq "$be: ... and reads the table we created" "$(ids "$uri" "$wh" cdc.copy)" "1 2 4 11 12 13 14 15 16"
+    rc=0
+    out=$("$TOOL" "$uri_c" "$CAT" create cdc copy "file://${l3%/*}/00000-other.metadata.json" 2>&1) || rc=$?
+    expect_eq "$be: creating it again exits 4 (exists)" "$rc" 4
+    expect_contains "$be: ... saying so" "$out" "table cdc.copy already exists"
 
     # list and drop, seen by pyiceberg.
     iceberg_write "${r[@]}" create db.other >/dev/null

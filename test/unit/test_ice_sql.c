@@ -233,6 +233,7 @@ START_TEST(namespaces)
     q("SELECT namespace, property_key FROM iceberg_namespace_properties ORDER BY namespace", out,
       sizeof(out));
     ck_assert_str_eq(out, "a.b|owner;a_b|exists");
+    ice_cat_close(c);
 }
 END_TEST
 

@@ -13,7 +13,9 @@
 #   (on by default in 0.12) a second attempt that wins on top of ours;
 # - both writers in parallel (6 commits each): no commit lost (every pyiceberg row there,
 #   our counter counted 6 times);
-# - our create in a new namespace, read by pyiceberg; list and drop.
+# - our create in a new namespace, read by pyiceberg; list and drop;
+# - PostgreSQL: the server ends the catalog's connection just before a commit: it
+#   reconnects, sees the table still at its base and commits.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 
@@ -159,6 +161,19 @@ run_backend sqlite "sqlite:///$T/catalog.db" "sqlite:///$T/catalog.db" "file://$
 # ---- PostgreSQL: pyiceberg through psycopg2, ours through libpq; the driver form too.
 PGURI=$(iceberg_pg_uri "$PORT")
 run_backend postgresql "$PGURI" "${PGURI/postgresql:/postgresql+psycopg2:}" "file://$T/wh-pg"
+
+# ---- PostgreSQL: the catalog's connection ends just before our UPDATE (the server ends it):
+# the commit reconnects, finds the table still at its base, and commits on the new connection.
+l0=$(iceberg_read --uri "$PGURI" --warehouse "file://$T/wh-pg" --catalog "$CAT" location db.people)
+cp "${l0#file://}" "${l0#file://}.next.metadata.json"
+KILL="PGCONNECT_TIMEOUT=10 $PG_BIN/psql -X -q -At -h 127.0.0.1 -p $PORT -U $PG_SUPERUSER -d cdc_demo -c \"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'cdc_user' AND datname = 'cdc_demo'\" >/dev/null"
+"$TOOL" "$PGURI" "$CAT" commit db people "$l0" "$l0.next.metadata.json" "$KILL" >/dev/null 2>"$T/kill.err" ||
+    fail "a commit whose connection was ended failed: $(cat "$T/kill.err")"
+expect_eq "postgresql: the server ended the catalog's connection" \
+    "$(grep -c "cdc_user@cdc_demo FATAL:  terminating connection due to administrator command" "$PGDIR/log/postgresql.log")" 1
+expect_eq "postgresql: a commit whose connection was ended reconnects and commits" \
+    "$(iceberg_read --uri "$PGURI" --warehouse "file://$T/wh-pg" --catalog "$CAT" location db.people)" \
+    "$l0.next.metadata.json"
 
 # ---- The other way round: our code creates the catalog tables, pyiceberg uses them.
 "$TOOL" "sqlite:///$T/ours.db" "$CAT" list db >/dev/null

@@ -4,7 +4,9 @@
  *
  *   ice_cat_tool URI CATALOG load NS TABLE            prints the metadata location
  *   ice_cat_tool URI CATALOG create NS TABLE LOCATION
- *   ice_cat_tool URI CATALOG commit NS TABLE BASE NEW one compare-and-swap
+ *   ice_cat_tool URI CATALOG commit NS TABLE BASE NEW [HOOK]
+ *        one compare-and-swap; HOOK (a shell command) runs first, after the catalog is open
+ *        (e.g. to end its PostgreSQL connection from the server side)
  *   ice_cat_tool URI CATALOG bump NS TABLE [HOOK]     a whole commit the way the sink will
  *        make one: load, write a new metadata file (a copy of the current one with the
  *        property cdcagent.test-commit counted up, last-updated-ms and metadata-log
@@ -155,9 +157,14 @@ main(int argc, char **argv)
             ice_cat_new_table nt = { argv[6], NULL };
 
             rc = ice_cat_create(c, &id, &nt, &t, &err);
-        } else if (strcmp(cmd, "commit") == 0 && argc == 8) {
+        } else if (strcmp(cmd, "commit") == 0 && (argc == 8 || argc == 9)) {
             ice_cat_change cm = { argv[6], argv[7], NULL, NULL, NULL };
 
+            if (argc == 9 && system(argv[8]) != 0) {
+                fprintf(stderr, "%s: the hook %s failed\n", argv[0], argv[8]);
+                ice_cat_close(c);
+                return 1;
+            }
             rc = ice_cat_commit(c, &id, &cm, &t, &err);
         } else if (strcmp(cmd, "bump") == 0) {
             bump b = { argc > 6 ? argv[6] : NULL, 0, "", "" };

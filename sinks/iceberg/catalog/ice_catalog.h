@@ -20,6 +20,14 @@
  * code says whether to retry: CDC_E_CONN / CDC_E_TIMEOUT when the catalog is
  * down or slow, cdc_rc_retriable()).  Messages name the catalog (ice_cat.what,
  * never a password) and the table.
+ *
+ * A commit that fails with a retriable error may have taken effect (the
+ * connection broke after the catalog applied it and before the answer came;
+ * the SQL catalog resolves what it can by asking again on a new connection,
+ * and says "whether it was applied is unknown" when it cannot).  So before
+ * rebuilding after such a failure, the caller loads the table: when its
+ * metadata location is the new_location of the failed commit, that commit is
+ * in, and must not be made again.
  */
 #ifndef CDC_SINKS_ICEBERG_CATALOG_ICE_CATALOG_H
 #define CDC_SINKS_ICEBERG_CATALOG_ICE_CATALOG_H

@@ -462,8 +462,8 @@ sql_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_ca
     ice_sql    *s = (ice_sql *)c;
     const char *p[5] = { s->catalog, id->ns, id->name, cm->base_location, cm->new_location };
     char        sql[600], what[600], *now = NULL;
-    long        changed;
-    int         rc;
+    long        changed = 0;
+    int         rc, tries;
 
     if (cm->base_location == NULL || cm->base_location[0] == '\0' || cm->new_location == NULL ||
         cm->new_location[0] == '\0')
@@ -476,8 +476,53 @@ sql_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_ca
     snprintf(sql, sizeof(sql), "UPDATE iceberg_tables SET metadata_location = $5, "
              "previous_metadata_location = $4 WHERE catalog_name = $1 AND table_namespace = $2 "
              "AND table_name = $3 AND metadata_location = $4%s", type_filter(s));
-    if (db_run(s, what, sql, 5, p, NULL, NULL, &changed, err) != 0)
-        return -1;
+    for (tries = 0;; tries++) {
+        cdc_err run_err, re;
+
+        cdc_err_clear(&run_err);
+        if (db_run(s, what, sql, 5, p, NULL, NULL, &changed, &run_err) == 0)
+            break;
+        if (run_err.code != CDC_E_CONN) {
+            if (err != NULL)
+                *err = run_err;
+            return -1;
+        }
+        if (tries > 0)
+            return cdc_err_set(err, CDC_E_CONN, "%s; whether it was applied is unknown: once "
+                               "the catalog answers, the commit took effect if the table's "
+                               "metadata location is %s", run_err.msg, cm->new_location);
+        /*
+         * The connection broke around the UPDATE (PostgreSQL): it may have been applied or
+         * not.  Ask on a new connection (current_location reconnects): ours -> done; still
+         * the base -> not applied, once more; anything else -> someone else's commit.
+         */
+        cdc_err_clear(&re);
+        rc = current_location(s, id, &now, &re);
+        if (rc != ICE_CAT_OK) {
+            if (rc == ICE_CAT_NOT_FOUND) {
+                if (err != NULL)
+                    *err = re;
+                cdc_err_wrap(err, "commit to %s.%s", id->ns, id->name);
+                return ICE_CAT_NOT_FOUND;
+            }
+            return cdc_err_set(err, CDC_E_CONN, "%s; and whether it was applied is unknown: %s; "
+                               "once the catalog answers, the commit took effect if the "
+                               "table's metadata location is %s", run_err.msg, re.msg,
+                               cm->new_location);
+        }
+        if (strcmp(now, cm->new_location) == 0) {
+            free(now);
+            now = NULL;
+            changed = 1;  /* it was applied before the connection broke */
+            break;
+        }
+        if (strcmp(now, cm->base_location) != 0)
+            break;  /* changed stays 0: a concurrent commit, reported below */
+        free(now);
+        now = NULL;
+    }
+    free(now);
+    now = NULL;
     if (changed == 1) {
         if (out != NULL && (out->metadata_location = strdup(cm->new_location)) == NULL)
             return cdc_err_set(err, CDC_E_NOMEM, "%s: %s: out of memory", s->base.what, what);

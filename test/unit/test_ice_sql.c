@@ -3,7 +3,8 @@
  * files in a temporary folder: catalog_uri forms, the tables created with
  * pyiceberg's layout, create (namespace included), load, compare-and-swap
  * commits (a stale base is a "concurrent commit", nothing changes), the
- * reload-and-retry loop, list, drop, and the errors at open.  The same code
+ * reload-and-retry loop, list, drop, the errors at open, and a catalog locked
+ * by another writer (a retriable timeout).  The same code
  * against pyiceberg itself, on SQLite and PostgreSQL: test/integration/640_*.sh.
  */
 #include <check.h>
@@ -429,6 +430,39 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+START_TEST(locked_catalog_times_out)
+{
+    ice_sql_conf      conf = { .uri = uri, .busy_timeout_ms = 200 };
+    ice_cat          *c = NULL;
+    ice_cat_ident     id = { "db", "t" };
+    ice_cat_new_table nt = { "file:///m0.json", NULL };
+    ice_cat_change    cm = { "file:///m0.json", "file:///m1.json", NULL, NULL, NULL };
+    ice_cat_table     t;
+    sqlite3          *other;
+    cdc_err           err;
+    char              out[200];
+
+    ck_assert_msg(ice_sql_open(&conf, &c, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_OK);
+    ice_cat_table_free(&t);
+    /* Another writer holds the database: we wait busy_timeout_ms, then a retriable error. */
+    ck_assert_int_eq(sqlite3_open(db, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(ice_cat_commit(c, &id, &cm, NULL, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_TIMEOUT);
+    ck_assert(cdc_rc_retriable(err.code));
+    ck_assert_ptr_nonnull(strstr(err.msg, "committing to db.t"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "database is locked"));
+    ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    /* Free again: the same commit goes through. */
+    ck_assert_int_eq(ice_cat_commit(c, &id, &cm, NULL, &err), ICE_CAT_OK);
+    q("SELECT metadata_location FROM iceberg_tables", out, sizeof(out));
+    ck_assert_str_eq(out, "file:///m1.json");
+    ice_cat_close(c);
+}
+END_TEST
+
 static Suite *
 ice_sql_suite(void)
 {
@@ -445,6 +479,7 @@ ice_sql_suite(void)
     tcase_add_test(tc, open_errors);
     tcase_add_test(tc, v0_catalog);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, locked_catalog_times_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -112,6 +112,17 @@ START_TEST(uri_forms)
     ck_assert_str_eq(t, "postgresql://u:p@h/d?sslmode=require");
     ck_assert_str_eq(red, "postgresql+psycopg2://u:***@h/d?sslmode=require");
     free(t);
+    /* An '@' in the password, a password in the query: hidden too. */
+    ck_assert_int_eq(ice_sql_parse_uri("postgresql://u:p@ss@h:5432/d?sslmode=require&password=x1"
+                                       "&sslpassword=x2&application_name=a", &b, &t, red,
+                                       sizeof(red), &err), 0);
+    ck_assert_str_eq(red, "postgresql://u:***@h:5432/d?sslmode=require&password=***"
+                          "&sslpassword=***&application_name=a");
+    free(t);
+    ck_assert_int_eq(ice_sql_parse_uri("postgresql://h/d?password=x1", &b, &t, red, sizeof(red),
+                                       &err), 0);
+    ck_assert_str_eq(red, "postgresql://h/d?password=***");
+    free(t);
     ck_assert_int_eq(ice_sql_parse_uri("postgres://h/d", &b, &t, red, sizeof(red), &err), 0);
     ck_assert_str_eq(t, "postgresql://h/d");
     ck_assert_str_eq(red, "postgres://h/d");

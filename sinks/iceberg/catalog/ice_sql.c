@@ -30,32 +30,65 @@ typedef int (*row_fn)(void *ud, int ncol, const char *const *vals);
 
 /* ---------------------------------------------------------------- URIs */
 
+/*
+ * uri without secrets, for messages: the password of the userinfo (up to the LAST '@' of
+ * the authority, so an '@' inside the password is hidden too) and the values of the query
+ * parameters password and sslpassword become "***".
+ */
 static void
 redact(const char *uri, char *out, size_t outsz)
 {
-    const char *scheme_end = strstr(uri, "://");
-    const char *at, *colon, *auth;
+    const char *auth, *end, *at = NULL, *colon = NULL, *q, *p;
+    size_t      o = 0;
 
     if (out == NULL || outsz == 0)
         return;
-    if (scheme_end == NULL) {
-        snprintf(out, outsz, "%s", uri);
+    out[0] = '\0';
+#define PUT(str, len)                                                                  \
+    do {                                                                               \
+        size_t n_ = (len);                                                             \
+        if (o + n_ >= outsz)                                                           \
+            n_ = outsz - 1 - o;                                                        \
+        memcpy(out + o, (str), n_);                                                    \
+        o += n_;                                                                       \
+        out[o] = '\0';                                                                 \
+    } while (0)
+    auth = strstr(uri, "://");
+    auth = auth != NULL ? auth + 3 : uri;
+    end = auth + strcspn(auth, "/?");
+    for (p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (at != NULL)
+        colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon != NULL) {
+        PUT(uri, (size_t)(colon - uri));
+        PUT(":***", 4);
+        p = at;
+    } else {
+        p = uri;
+    }
+    q = strchr(end, '?');
+    if (q == NULL) {
+        PUT(p, strlen(p));
         return;
     }
-    auth = scheme_end + 3;
-    at = strchr(auth, '@');
-    if (at != NULL) {
-        const char *slash = strchr(auth, '/');
+    PUT(p, (size_t)(q - p));
+    while (*q != '\0') {
+        const char *param = q + 1, *amp = param + strcspn(param, "&");
+        size_t      klen = strcspn(param, "=&");
 
-        if (slash != NULL && slash < at)
-            at = NULL;  /* an '@' in the path or query, not userinfo */
+        PUT(q, 1);  /* '?' or '&' */
+        if (param[klen] == '=' && ((klen == 8 && strncmp(param, "password", 8) == 0) ||
+                                   (klen == 11 && strncmp(param, "sslpassword", 11) == 0))) {
+            PUT(param, klen + 1);
+            PUT("***", 3);
+        } else {
+            PUT(param, (size_t)(amp - param));
+        }
+        q = amp;
     }
-    colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon == NULL) {
-        snprintf(out, outsz, "%s", uri);
-        return;
-    }
-    snprintf(out, outsz, "%.*s:***%s", (int)(colon - uri), uri, at);
+#undef PUT
 }
 
 int

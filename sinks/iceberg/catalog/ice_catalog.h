@@ -109,7 +109,8 @@ typedef struct ice_cat_ops {
     void (*close)(ice_cat *c);
 } ice_cat_ops;
 
-/* The head of every implementation's handle (its first member). */
+/* The head of every implementation's handle (its first member).  A handle is used by one
+   thread at a time (it owns one database connection or HTTP client). */
 struct ice_cat {
     const ice_cat_ops *ops;
     char               what[256];  /* "SQL catalog default at sqlite:////tmp/c.db",

@@ -130,6 +130,13 @@ run_backend() {
     expect_eq "$be: ... and every one of ours ($n)" \
         "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" $((4 + n))
     rm -f "$T/par-c.err" "$T/par-py.err" "$T/par-c.n" "$T/py.done"
+    iceberg_read "${r[@]}" snapshots db.people >"$T/snaps.jsonl"
+    expect_eq "$be: the snapshots: pyiceberg's 9 appends, the current one holding 9 records" \
+        "$("$ICEBERG_PY" -c 'import json,sys
+s = [json.loads(l) for l in open(sys.argv[1])]
+cur = [x for x in s if x["current"]]
+print(len([x for x in s if x["operation"] == "append"]), len(cur), cur[0]["summary"]["total-records"])' "$T/snaps.jsonl")" \
+        "9 1 9"
 
     # Our create, in a namespace that does not exist yet: a table registered at a copy of
     # people's current metadata file; pyiceberg finds the namespace and reads the rows.

@@ -10,7 +10,12 @@ set -euo pipefail
 
 BUILD_PKGS=(cmake ninja-build gcc pkg-config libpq-dev libyaml-dev libjansson-dev
             libcurl4-openssl-dev libssl-dev librdkafka-dev libavro-dev libmicrohttpd-dev zlib1g-dev
+<<<<<<< HEAD
             libzstd-dev libsnappy-dev check libsubunit-dev)
+=======
+            libsqlite3-dev
+            check libsubunit-dev)
+>>>>>>> i20-sqlcat
 RUN_PKGS=(postgresql-15 postgresql-client-15 python3)
 TEST_PKGS=(jq procps util-linux curl openssl valgrind clang libclang-rt-14-dev time python3-venv)
 

@@ -7,7 +7,8 @@
 # assert-ref-snapshot-id and read back by a reload and by pyiceberg's RestCatalog (scan
 # included: the manifest lists are empty ones written with fastavro); a concurrent writer
 # between our load and our commit -> 409 -> reload and rebuild on its snapshot; a commit on a
-# stale base is refused and changes nothing; add-schema; the catalog keeps all of it across a
+# stale base is refused and changes nothing; add-schema; the same race through the catalog
+# interface (ice_catalog.h); the catalog keeps all of it across a
 # server restart; a catalog that is down is a retriable error naming it, without the secret.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg_rest.sh"
@@ -74,20 +75,23 @@ expect_contains "a commit on a stale base is refused" "$out" "conflict: REST cat
 expect_contains "and changes nothing" "$(drive load cdc.public items)" "current=3003 snapshots=3 last-seq=3 schema=0"
 
 expect_eq "add-schema + set-current-schema" "$(drive add-column cdc.public items note string)" "schema=1"
+expect_eq "the same race through the catalog interface (ice_cat_commit_retry)" \
+    "$(drive cat-race cdc.public items 6006 7007 "file://$ML/2002.avro")" "committed builds=2 current=7007"
 
 icerest_stop "$RDIR"
 icerest_start "$RDIR" "$RPORT" || fail "the REST catalog server did not start again"
-expect_contains "after a server restart the catalog still points at 3003 and schema 1" \
-    "$(drive load cdc.public items)" "uuid=$UUID current=3003 snapshots=3 last-seq=3 schema=1"
+expect_contains "after a server restart the catalog still points at 7007 and schema 1" \
+    "$(drive load cdc.public items)" "uuid=$UUID current=7007 snapshots=5 last-seq=5 schema=1"
 
 py=$(icerest_read table "$U" cdc.public.items)
-check "pyiceberg reads the chain 1001 <- 2002 <- 3003 and the new column" \
+check "pyiceberg reads the chain 1001 <- 2002 <- 3003 <- 6006 <- 7007 and the new column" \
     "$ICEREST_PY" - "$py" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 chain = [(s[0], s[1], s[2]) for s in t["snapshots"]]
-assert chain == [(1001, None, 1), (2002, 1001, 2), (3003, 2002, 3)], chain
-assert t["current_snapshot_id"] == 3003, t
+assert chain == [(1001, None, 1), (2002, 1001, 2), (3003, 2002, 3), (6006, 3003, 4),
+                 (7007, 6006, 5)], chain
+assert t["current_snapshot_id"] == 7007, t
 assert t["fields"][-1] == [3, "note", "string", False], t["fields"]
 assert t["rows"] == 0, t
 PY

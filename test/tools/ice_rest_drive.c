@@ -23,6 +23,10 @@
  *                                     the first commit gets 409, the loop reloads and builds
  *                                     again on OTHER_ID; prints "committed builds=N
  *                                     conflicts=N current=ID parent=OTHER_ID"
+ *     cat-race NS T OTHER_ID ID MANIFEST_LIST
+ *                                     race through the catalog interface (ice_rest_cat_open,
+ *                                     ice_cat_commit_retry); prints "committed builds=N
+ *                                     current=ID"
  *     stale NS T BASE_ID ID MANIFEST_LIST   one commit asserting main is at BASE_ID;
  *                                     prints "conflict: <message>" or "ok"
  *     add-column NS T NAME TYPE       add-schema (current fields + NAME, a new id) and
@@ -177,6 +181,32 @@ build_append(void *ud, const ice_rest_table *cur, const ice_rest_build_info *inf
     return rc;
 }
 
+/* cat-race: the same append as an ice_cat builder. */
+typedef struct cat_append {
+    append  a;
+    char   *req, *upd;
+} cat_append;
+
+static int
+cat_build(void *ud, const ice_cat_table *cur, ice_cat_change *cm, cdc_err *err)
+{
+    cat_append         *ca = ud;
+    ice_rest_table      t = { 0 };
+    ice_rest_build_info info = { .attempt = ca->a.builds + 1 };
+    int                 rc;
+
+    free(ca->req);
+    free(ca->upd);
+    ca->req = ca->upd = NULL;
+    if ((t.metadata = json_loads(cur->metadata_json, 0, NULL)) == NULL)
+        return cdc_err_set(err, CDC_E_DEST, "the loaded metadata is not JSON");
+    rc = build_append(&ca->a, &t, &info, &ca->req, &ca->upd, err);
+    ice_rest_table_free(&t);
+    cm->requirements_json = ca->req;
+    cm->updates_json = ca->upd;
+    return rc;
+}
+
 static const char *
 str_of(json_t *o, const char *k)
 {
@@ -298,6 +328,35 @@ main(int argc, char **argv)
                    jint(t.metadata, "current-snapshot-id", -1),
                    snap ? jint(snap, "parent-snapshot-id", -1) : -1);
         }
+    } else if (strcmp(cmd, "cat-race") == 0 && argc == 8) {
+        ice_rest_conf conf = { 0 };
+        ice_cat      *cat;
+        ice_cat_ident id = { argv[3], argv[4] };
+        ice_cat_table ct = { 0 };
+        cat_append    ca = { .a = { .ns = argv[3], .table = argv[4] } };
+
+        conf.uri = uri;
+        conf.credential = getenv("ICE_REST_CREDENTIAL");
+        if ((cat = ice_rest_cat_open(&conf, &err)) == NULL)
+            return die(&err);
+        ca.a.other_id = strtoll(argv[5], NULL, 10);
+        ca.a.id = strtoll(argv[6], NULL, 10);
+        ca.a.manifest_list = argv[7];
+        ca.a.other = open_client();
+        if (ice_cat_commit_retry(cat, &id, 5, cat_build, &ca, &ct, &err) != 0)
+            rc = die(&err);
+        else {
+            json_t *md = json_loads(ct.metadata_json, 0, NULL);
+
+            printf("committed builds=%d current=%" PRId64 "\n", ca.a.builds,
+                   jint(md, "current-snapshot-id", -1));
+            json_decref(md);
+        }
+        ice_cat_table_free(&ct);
+        ice_rest_free(ca.a.other);
+        free(ca.req);
+        free(ca.upd);
+        ice_cat_close(cat);
     } else if (strcmp(cmd, "stale") == 0 && argc == 8) {
         ice_rest_table cur = { 0 };
         json_t        *req = json_array(), *upd = json_array();

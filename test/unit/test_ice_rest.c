@@ -739,6 +739,105 @@ START_TEST(requirement_and_update_shapes)
 }
 END_TEST
 
+/* An ice_cat builder: snapshot <next> on the current one, as the sink would hand it over. */
+typedef struct cat_builder {
+    int64_t next;
+    int     builds;
+    char   *req, *upd;
+} cat_builder;
+
+static int
+cat_build(void *ud, const ice_cat_table *cur, ice_cat_change *cm, cdc_err *err)
+{
+    cat_builder *b = ud;
+    json_t      *md = json_loads(cur->metadata_json, 0, NULL);
+    json_t      *cid = json_object_get(md, "current-snapshot-id");
+    json_t      *req = json_array(), *upd = json_array();
+    char         snap[128];
+
+    b->builds++;
+    free(b->req);
+    free(b->upd);
+    snprintf(snap, sizeof snap, "{\"snapshot-id\":%lld,\"manifest-list\":\"m\"}",
+             (long long) b->next);
+    if (ice_rest_req_assert_ref_snapshot(req, "main",
+                                         json_is_integer(cid) ? json_integer_value(cid) : -1,
+                                         err) < 0 ||
+        ice_rest_upd_add_snapshot(upd, snap, err) < 0)
+        return -1;
+    b->req = json_dumps(req, JSON_COMPACT);
+    b->upd = json_dumps(upd, JSON_COMPACT);
+    cm->requirements_json = b->req;
+    cm->updates_json = b->upd;
+    json_decref(req);
+    json_decref(upd);
+    json_decref(md);
+    return 0;
+}
+
+START_TEST(catalog_interface_ops)
+{
+    cdc_err           err = { 0 };
+    ice_rest_conf     conf = { 0 };
+    ice_cat          *c;
+    ice_cat_ident     id = { "db", "t" };
+    ice_cat_table     t = { 0 };
+    ice_cat_new_table nt = { 0 };
+    ice_cat_change    cm = { 0 };
+    cat_builder       b = { .next = 500 };
+    cdc_buf           names = CDC_BUF_INIT;
+
+    conf.uri = base;
+    conf.credential = "client-a:" SECRET;
+    conf.retry.initial_ms = 1;
+    c = ice_rest_cat_open(&conf, &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    ck_assert_str_eq(c->ops->kind, "rest");
+    ck_assert_ptr_nonnull(ice_rest_cat_client(c));
+    ck_assert_ptr_nonnull(strstr(c->what, "REST catalog at http://127.0.0.1:"));
+
+    ck_assert_int_eq(ice_cat_load(c, &id, &t, &err), ICE_CAT_OK);
+    ck_assert_ptr_nonnull(strstr(t.metadata_json, TABLE_UUID));
+    ck_assert_str_eq(t.metadata_location, "file:///wh/db/t/metadata/00001.json");
+    ice_cat_table_free(&t);
+
+    /* create: the namespace first, then the request made from the metadata document */
+    table_exists = 0;
+    ck_assert_int_eq(ice_cat_load(c, &id, &t, &err), ICE_CAT_NOT_FOUND);
+    nt.metadata_json = "{\"format-version\":2,\"current-schema-id\":0,\"schemas\":"
+                       "[{\"schema-id\":0,\"type\":\"struct\",\"fields\":[]}]}";
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_OK);
+    ck_assert_int_eq(n_namespaces, 1);
+    ck_assert_str_eq(namespaces[0], "db");
+    ck_assert_ptr_nonnull(strstr(last_body, "\"properties\":{\"format-version\":\"2\"}"));
+    ice_cat_table_free(&t);
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_EXISTS);
+
+    /* a change without updates means nothing to the REST catalog */
+    cm.new_location = "file:///wh/db/t/metadata/00002.json";
+    ck_assert_int_eq(ice_cat_commit(c, &id, &cm, NULL, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_INVAL);
+    ck_assert_msg(strstr(err.msg, "the REST catalog commits table updates"), "%s", err.msg);
+
+    /* the interface's reload-and-retry loop over REST conflicts */
+    concurrent = 2;
+    ck_assert_int_eq(ice_cat_commit_retry(c, &id, 5, cat_build, &b, &t, &err), ICE_CAT_OK);
+    ck_assert_int_eq(b.builds, 3);
+    ck_assert_int_eq((int) current_snapshot, 500);
+    ck_assert_ptr_nonnull(strstr(t.metadata_json, "\"current-snapshot-id\":500"));
+    ice_cat_table_free(&t);
+
+    ck_assert_int_eq(ice_cat_list(c, "db", count_names, &names, &err), ICE_CAT_OK);
+    ck_assert_str_eq(cdc_buf_str(&names), "t u v ");
+    cdc_buf_free(&names);
+    ck_assert_int_eq(ice_cat_drop(c, &id, &err), ICE_CAT_OK);
+    ck_assert_int_eq(ice_cat_drop(c, &id, &err), ICE_CAT_NOT_FOUND);
+    free(b.req);
+    free(b.upd);
+    ice_cat_close(c);
+}
+END_TEST
+
 static Suite *
 ice_rest_suite(void)
 {
@@ -761,6 +860,7 @@ ice_rest_suite(void)
     tcase_add_test(tc, unreachable_catalog_is_retriable);
     tcase_add_test(tc, create_request_from_v2_metadata);
     tcase_add_test(tc, requirement_and_update_shapes);
+    tcase_add_test(tc, catalog_interface_ops);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,6 +52,7 @@
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_retry.h"
 #include "agent/core/net/http.h"
+#include "sinks/iceberg/catalog/ice_catalog.h"
 
 enum {
     ICE_REST_OK        = 0,
@@ -197,5 +198,23 @@ typedef struct ice_rest_stats {
 } ice_rest_stats;
 
 void ice_rest_stats_get(const ice_rest *c, ice_rest_stats *st);
+
+/* ---- the catalog interface (ice_catalog.h) ----------------------------------------------
+ * ice_rest_cat_open opens a client (ice_rest_new) behind the ice_cat ops:
+ *   load    -> ice_rest_load; ice_cat_table gets metadata_location and metadata_json
+ *   create  -> ice_rest_ns_ensure, then ice_rest_create with the CreateTableRequest made from
+ *              nt->metadata_json (nt->metadata_location is not used: the server writes the
+ *              first metadata file and assigns the field ids afresh, so the sink takes the
+ *              schema from out->metadata_json)
+ *   commit  -> ice_rest_commit with cm->requirements_json and cm->updates_json (required:
+ *              -1, CDC_E_INVAL without them); base_location, new_location and
+ *              new_metadata_json are not used (the server writes the new file)
+ *   list, drop, close.
+ * Since ice_cat's builder is not told that a previous commit's outcome was unknown (a 5xx or
+ * a lost answer, see above), a REST builder must always look for its own snapshot (its id, or
+ * the position in its summary) in the table it is handed before building again. */
+ice_cat  *ice_rest_cat_open(const ice_rest_conf *conf, cdc_err *err);
+/* The client behind an ice_cat that ice_rest_cat_open made (NULL for another kind). */
+ice_rest *ice_rest_cat_client(ice_cat *c);
 
 #endif

@@ -24,6 +24,7 @@ export ICE_REST_CREDENTIAL="cdc-client:$SECRET"
 RPORT=$(free_port)
 icerest_start "$RDIR" "$RPORT" || fail "the REST catalog server did not start"
 ok "Iceberg RESTCatalogServer 1.10.0 at $ICEREST_URL"
+expect_eq "it listens on loopback only" "$(ss -ltnH "sport = :$RPORT" | awk '{print $4}' | sed 's/^\[::ffff:\(.*\)\]/\1/' | sort -u)" "127.0.0.1:$RPORT"
 icerest_py_env || fail "the pyiceberg venv"
 U=$ICEREST_URL
 drive() { "$DRIVE" "$U" "$@"; }

@@ -5,8 +5,9 @@
 #
 #   . test/lib/iceberg_rest.sh
 #   icerest_install              once: the server's classpath (test/lib/iceberg_rest/pom.xml,
-#                                versions pinned) resolved with mvn into $ICEREST_HOME (cache)
-#   icerest_start DIR PORT       the server on PORT with its JDBC catalog in DIR/catalog.db
+#                                versions pinned) resolved with mvn into $ICEREST_HOME (cache),
+#                                and test/lib/iceberg_rest/LoopbackRESTServer.java compiled there
+#   icerest_start DIR PORT       the server on 127.0.0.1:PORT with its JDBC catalog in DIR/catalog.db
 #                                (SQLite, kept across restarts) and its warehouse in
 #                                file://DIR/warehouse; log DIR/server.log, pid DIR/pid;
 #                                returns once GET /v1/config answers; then ICEREST_URL is
@@ -21,8 +22,10 @@
 #   CATALOG_<KEY> becomes the catalog property <key> ("_" -> ".", "__" -> "-"), e.g.
 #   CATALOG_URI, CATALOG_WAREHOUSE, CATALOG_REST_PORT (rest.port, default 8181).  FileIO is
 #   HadoopFileIO (hadoop-client-api/-runtime on the classpath), so file:// warehouses work.
-# - Jetty's Server(port) binds the wildcard address, not only loopback; the tests reach it on
-#   127.0.0.1.  Nothing in it checks credentials: POST /v1/oauth/tokens (client_credentials)
+# - RESTCatalogServer.start() hands Jetty's Server(port) its servlet, which binds every
+#   interface; LoopbackRESTServer does what start() does with the same classes (reached by
+#   reflection where they are package-private) but binds 127.0.0.1 only.  Nothing in the
+#   server checks credentials: POST /v1/oauth/tokens (client_credentials)
 #   hands out a token for any client id and secret, and any bearer token is accepted.
 # - A commit whose requirements fail (assert-ref-snapshot-id, assert-table-uuid) answers
 #   409 CommitFailedException; errors are {"error": {"message", "type", "code"}}.
@@ -30,6 +33,7 @@
 _ICEREST_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CDC_CACHE=${CDC_CACHE:-$_ICEREST_REPO/.cache}
 ICEREST_POM=$_ICEREST_REPO/test/lib/iceberg_rest/pom.xml
+ICEREST_LAUNCHER=$_ICEREST_REPO/test/lib/iceberg_rest/LoopbackRESTServer.java
 ICEREST_HOME=$CDC_CACHE/iceberg-rest-1.10.0
 ICEREST_URL=
 
@@ -51,10 +55,12 @@ _icerest_err() { echo "iceberg_rest.sh: $*" >&2; }
 
 icerest_install() {
     local stage=$CDC_CACHE/iceberg-rest-dl
-    if [ -f "$ICEREST_HOME/.complete" ] && cmp -s "$ICEREST_POM" "$ICEREST_HOME/pom.xml"; then
+    if [ -f "$ICEREST_HOME/.complete" ] && cmp -s "$ICEREST_POM" "$ICEREST_HOME/pom.xml" &&
+            cmp -s "$ICEREST_LAUNCHER" "$ICEREST_HOME/LoopbackRESTServer.java"; then
         return 0
     fi
     command -v java >/dev/null || { _icerest_err "java is not installed"; return 1; }
+    command -v javac >/dev/null || { _icerest_err "javac is not installed (a JDK)"; return 1; }
     command -v mvn >/dev/null || { _icerest_err "mvn is not installed"; return 1; }
     rm -rf "$stage" "$ICEREST_HOME.tmp" && mkdir -p "$stage" "$ICEREST_HOME.tmp/lib"
     if ! mvn -B -q -f "$ICEREST_POM" -Dmaven.repo.local="$stage/m2" dependency:copy-dependencies \
@@ -64,6 +70,14 @@ icerest_install() {
         tail -n 5 "$stage/mvn.log" >&2
         return 1
     fi
+    mkdir -p "$ICEREST_HOME.tmp/classes"
+    if ! javac -d "$ICEREST_HOME.tmp/classes" -cp "$ICEREST_HOME.tmp/lib/*" "$ICEREST_LAUNCHER" \
+            >"$stage/javac.log" 2>&1; then
+        _icerest_err "javac $ICEREST_LAUNCHER failed; see $stage/javac.log"
+        tail -n 5 "$stage/javac.log" >&2
+        return 1
+    fi
+    cp "$ICEREST_LAUNCHER" "$ICEREST_HOME.tmp/LoopbackRESTServer.java"
     cp "$ICEREST_POM" "$ICEREST_HOME.tmp/pom.xml"
     rm -rf "$ICEREST_HOME" && mv "$ICEREST_HOME.tmp" "$ICEREST_HOME" && rm -rf "$stage"
     ls "$ICEREST_HOME/lib" >"$ICEREST_HOME/.complete"
@@ -77,7 +91,7 @@ icerest_start() {
         CATALOG_WAREHOUSE="file://$dir/warehouse" \
         CATALOG_REST_PORT="$port" \
         java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-        -cp "$ICEREST_HOME/lib/*" org.apache.iceberg.rest.RESTCatalogServer \
+        -cp "$ICEREST_HOME/lib/*:$ICEREST_HOME/classes" LoopbackRESTServer \
         >>"$dir/server.log" 2>&1) &
     echo $! >"$dir/pid"
     for ((i = 0; i < 600; i++)); do

@@ -39,6 +39,8 @@ static volatile int     fail_503;            /* that many catalog calls answer 5
 static volatile int     commit_500_applied;  /* that many commits are applied, then 500 */
 static volatile int     concurrent;          /* that many commits find another writer first */
 static volatile int     bad_request;         /* commits answer 400 with an ErrorModel */
+static volatile int     token_503;           /* that many token requests answer 503 first */
+static volatile int     throttle_429;        /* that many catalog calls answer 429, Retry-After 3600 */
 static volatile int64_t current_snapshot = -1;
 static volatile int     table_exists = 1;
 static volatile int     commits_applied;
@@ -147,6 +149,10 @@ handler(void *cls, const test_httpd_req *r)
         char b[256];
 
         snprintf(token_form, sizeof token_form, "%s", r->body ? r->body : "");
+        if (token_503 > 0) {
+            token_503--;
+            return reply(r->conn, 503, "{\"error\":\"temporarily_unavailable\"}");
+        }
         if (!strstr(token_form, "client_secret=" SECRET))
             return reply(r->conn, 401, "{\"error\":\"invalid_client\","
                                        "\"error_description\":\"Credentials are wrong\"}");
@@ -160,6 +166,12 @@ handler(void *cls, const test_httpd_req *r)
     if (auth == NULL || strcmp(auth, want) != 0 || expire_now) {
         expire_now = 0;
         return error_model(r->conn, 401, "NotAuthorizedException", "Not authorized");
+    }
+    if (throttle_429 > 0) {
+        throttle_429--;
+        return test_httpd_reply(r->conn, 429, "{\"error\":{\"message\":\"Too many\","
+                                "\"type\":\"TooManyRequests\",\"code\":429}}",
+                                "application/json", "Retry-After", "3600");
     }
     if (fail_503 > 0) {
         fail_503--;
@@ -402,6 +414,41 @@ START_TEST(expired_token_is_fetched_again)
     ck_assert_int_eq(tokens_issued, 3);
     ice_rest_stats_get(c, &st);
     ck_assert_int_eq((int) st.tokens, 3);
+    ice_rest_free(c);
+}
+END_TEST
+
+START_TEST(token_endpoint_retried_scope_and_uri_as_configured)
+{
+    cdc_err        err = { 0 };
+    ice_rest_conf  conf = { 0 };
+    ice_rest      *c;
+    ice_rest_stats st;
+    char           tok_uri[96];
+    int64_t        t0;
+
+    snprintf(tok_uri, sizeof tok_uri, "http://127.0.0.1:%d/v1/oauth/tokens", port);
+    conf.uri = base;
+    conf.credential = "client-a:" SECRET;
+    conf.scope = "PRINCIPAL_ROLE:ALL";
+    conf.oauth_uri = tok_uri;
+    conf.retry.max_attempts = 4;
+    conf.retry.initial_ms = 5;
+    conf.retry.max_ms = 50;
+    token_503 = 2;
+    c = ice_rest_new(&conf, &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(token_form, "scope=PRINCIPAL_ROLE%3AALL"));
+    ice_rest_stats_get(c, &st);
+    ck_assert_int_eq((int) st.retries, 2);
+    ck_assert_int_eq((int) st.tokens, 1);
+    /* 429 with Retry-After: 3600 is retried, the wait capped at retry.max_ms */
+    throttle_429 = 2;
+    t0 = cdc_mono_ms();
+    ck_assert_int_eq(ice_rest_load(c, "db", "t", NULL, &err), 0);
+    ck_assert_int_lt(cdc_mono_ms() - t0, 2000);
+    ice_rest_stats_get(c, &st);
+    ck_assert_int_eq((int) st.retries, 4);
     ice_rest_free(c);
 }
 END_TEST
@@ -850,6 +897,7 @@ ice_rest_suite(void)
     tcase_add_test(tc, static_token_is_used_as_given);
     tcase_add_test(tc, wrong_credential_names_the_endpoint_not_the_secret);
     tcase_add_test(tc, expired_token_is_fetched_again);
+    tcase_add_test(tc, token_endpoint_retried_scope_and_uri_as_configured);
     tcase_add_test(tc, namespaces_created_parents_first);
     tcase_add_test(tc, load_create_list_drop);
     tcase_add_test(tc, list_follows_page_tokens);

@@ -369,8 +369,9 @@ ensure_token(ice_rest *c, cdc_err *err)
 static bool
 maybe_applied(const cdc_http_resp *r)
 {
+    /* CURLE_COULDNT_RESOLVE_PROXY (5), _HOST (6), CURLE_COULDNT_CONNECT (7): nothing sent */
     if (!r->answered)
-        return r->curl_code != 7 /* CURLE_COULDNT_CONNECT */ && !r->broken_setup;
+        return r->curl_code != 5 && r->curl_code != 6 && r->curl_code != 7 && !r->broken_setup;
     return r->status == 500 || r->status == 502 || r->status == 504;
 }
 
@@ -438,8 +439,11 @@ perform(ice_rest *c, const char *method, const char *url, const cdc_http_hdrs *h
         if (cdc_http_classify(&r) == CDC_HTTP_RETRY && !r.broken_setup && attempt < max) {
             int64_t d = cdc_retry_delay_ms(&c->retry, attempt, &c->rng);
 
+            /* Retry-After is honoured up to the longest wait of the backoff */
             if (r.retry_after_s > 0 && r.retry_after_s * 1000 > d)
                 d = r.retry_after_s * 1000;
+            if (d > (c->retry.max_ms > 0 ? c->retry.max_ms : 60000))
+                d = c->retry.max_ms > 0 ? c->retry.max_ms : 60000;
             c->st.retries++;
             cdc_sleep_ms(d);
             continue;

@@ -70,8 +70,8 @@ typedef struct ice_rest_conf {
     const char         *credential;   /* OAuth2 "client_id:client_secret" (secret) */
     const char         *token;        /* a bearer token (secret) */
     const char         *scope;        /* OAuth2 scope; unset: "catalog" */
-    const char         *oauth_uri;    /* token endpoint; unset: the config's "oauth2-server-uri",
-                                         else <uri>/v1/oauth/tokens */
+    const char         *oauth_uri;    /* token endpoint (pyiceberg's "oauth2-server-uri");
+                                         unset: <uri>/v1/oauth/tokens */
     const cdc_http_tls *tls;          /* NULL: defaults */
     int                 timeout_ms;   /* one request; <= 0: 30000 */
     int                 refresh_early_s; /* fetch a new token this long before expiry; <= 0: 300

@@ -289,6 +289,17 @@ setup(void)
 {
     cdc_err err = { 0 };
 
+    /* the double's state, afresh for each test (CK_FORK=no runs them in one process) */
+    tokens_issued = 0;
+    expires_in = 3600;
+    expire_now = fail_503 = commit_500_applied = concurrent = bad_request = 0;
+    token_503 = throttle_429 = 0;
+    current_snapshot = -1;
+    table_exists = 1;
+    commits_applied = n_namespaces = requests = 0;
+    memset(namespaces, 0, sizeof namespaces);
+    last_auth[0] = last_url[0] = last_body[0] = token_form[0] = '\0';
+
     ck_assert_int_eq(cdc_http_global_init(&err), 0);
     server = test_httpd_start(handler, NULL);
     ck_assert_ptr_nonnull(server);

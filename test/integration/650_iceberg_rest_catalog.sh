@@ -8,8 +8,9 @@
 # included: the manifest lists are empty ones written with fastavro); a concurrent writer
 # between our load and our commit -> 409 -> reload and rebuild on its snapshot; a commit on a
 # stale base is refused and changes nothing; add-schema; the same race through the catalog
-# interface (ice_catalog.h); the catalog keeps all of it across a
-# server restart; a catalog that is down is a retriable error naming it, without the secret.
+# interface (ice_catalog.h); the catalog keeps all of it across a server restart; pyiceberg
+# appends rows and then races our commit, which lands on top of its snapshot with its rows
+# kept; a catalog that is down is a retriable error naming it, without the secret.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg_rest.sh"
 
@@ -95,6 +96,25 @@ assert chain == [(1001, None, 1), (2002, 1001, 2), (3003, 2002, 3), (6006, 3003,
 assert t["current_snapshot_id"] == 7007, t
 assert t["fields"][-1] == [3, "note", "string", False], t["fields"]
 assert t["rows"] == 0, t
+PY
+# pyiceberg writes rows through the same catalog on top of our snapshots; then it is the
+# concurrent writer of our next commit, which must land on top of its snapshot, rows kept.
+PYS1=$(icerest_read append "$U" cdc.public.items 1 3)
+out=$(drive race-cmd cdc.public items 8008 \
+    "'$ICEREST_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.public.items 10 2 >'$T/pys2'")
+PYS2=$(cat "$T/pys2")
+expect_eq "pyiceberg commits between our load and our commit: 409, rebuilt on its snapshot" \
+    "$out" "committed builds=2 conflicts=1 current=8008 parent=$PYS2"
+py=$(icerest_read table "$U" cdc.public.items)
+check "pyiceberg: its two appends on 7007 and ours on top, all 5 rows there" \
+    "$ICEREST_PY" - "$py" "$PYS1" "$PYS2" <<'PY'
+import json, sys
+t = json.loads(sys.argv[1])
+s1, s2 = int(sys.argv[2]), int(sys.argv[3])
+chain = [(s[0], s[1]) for s in t["snapshots"]][-3:]
+assert chain == [(s1, 7007), (s2, s1), (8008, s2)], chain
+assert t["current_snapshot_id"] == 8008, t
+assert t["rows"] == 5, t
 PY
 expect_eq "tables of cdc.public, by the client and by pyiceberg" \
     "$(drive list cdc.public)/$(icerest_read tables "$U" cdc.public)" "items/items"

@@ -23,6 +23,11 @@
  *                                     the first commit gets 409, the loop reloads and builds
  *                                     again on OTHER_ID; prints "committed builds=N
  *                                     conflicts=N current=ID parent=OTHER_ID"
+ *     race-cmd NS T ID CMD            as append, but the concurrent writer is the shell command
+ *                                     CMD (run between the first load and its commit), and
+ *                                     each build reuses the current snapshot's manifest list
+ *                                     (an append of nothing that keeps every row); prints
+ *                                     "committed builds=N conflicts=N current=ID parent=P"
  *     cat-race NS T OTHER_ID ID MANIFEST_LIST
  *                                     race through the catalog interface (ice_rest_cat_open,
  *                                     ice_cat_commit_retry); prints "committed builds=N
@@ -95,7 +100,18 @@ typedef struct append {
     int64_t      other_id;
     ice_rest    *other;
     const char  *ns, *table;
+    /* race-cmd: the other writer is a command; the manifest list is the parent's */
+    const char  *other_cmd;
+    char        *parent_ml;
 } append;
+
+static const char *
+str_of(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    return s ? s : "";
+}
 
 static int build_append(void *ud, const ice_rest_table *cur, const ice_rest_build_info *info,
                         char **requirements, char **updates, cdc_err *err);
@@ -143,6 +159,23 @@ build_append(void *ud, const ice_rest_table *cur, const ice_rest_build_info *inf
     int         rc = -1;
 
     a->builds++;
+    if (a->other_cmd) {   /* the current snapshot's manifest list */
+        json_t *s;
+        size_t  i;
+
+        free(a->parent_ml);
+        a->parent_ml = NULL;
+        json_array_foreach(json_object_get(cur->metadata, "snapshots"), i, s) {
+            if (jint(s, "snapshot-id", -2) == base)
+                a->parent_ml = strdup(str_of(s, "manifest-list"));
+        }
+        if (a->parent_ml == NULL || a->parent_ml[0] == '\0') {
+            json_decref(req);
+            json_decref(upd);
+            return cdc_err_set(err, CDC_E_INVAL, "race-cmd: the table has no current snapshot");
+        }
+        a->manifest_list = a->parent_ml;
+    }
     if (info->state_unknown) {   /* did our snapshot land before the answer was lost? */
         json_t *s;
         size_t  i;
@@ -167,6 +200,15 @@ build_append(void *ud, const ice_rest_table *cur, const ice_rest_build_info *inf
     free(snap);
     json_decref(req);
     json_decref(upd);
+    if (rc == 0 && a->other_cmd && info->attempt == 1) {
+        int st = system(a->other_cmd);
+
+        if (st != 0) {
+            free(*requirements);
+            free(*updates);
+            return cdc_err_set(err, CDC_E_INVAL, "the concurrent writer's command failed (%d)", st);
+        }
+    }
     if (rc == 0 && a->other && info->attempt == 1) {
         /* the concurrent writer commits between our load and our commit */
         append o = { .id = a->other_id, .manifest_list = a->manifest_list };
@@ -205,14 +247,6 @@ cat_build(void *ud, const ice_cat_table *cur, ice_cat_change *cm, cdc_err *err)
     cm->requirements_json = ca->req;
     cm->updates_json = ca->upd;
     return rc;
-}
-
-static const char *
-str_of(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-
-    return s ? s : "";
 }
 
 static int
@@ -328,6 +362,27 @@ main(int argc, char **argv)
                    jint(t.metadata, "current-snapshot-id", -1),
                    snap ? jint(snap, "parent-snapshot-id", -1) : -1);
         }
+    } else if (strcmp(cmd, "race-cmd") == 0 && argc == 7) {
+        append         a = { .ns = argv[3], .table = argv[4], .other_cmd = argv[6] };
+        ice_rest_stats st;
+        json_t        *snap = NULL, *s;
+        size_t         i;
+
+        a.id = strtoll(argv[5], NULL, 10);
+        if (ice_rest_commit_retry(c, argv[3], argv[4], 5, build_append, &a, &t, &err) != 0)
+            rc = die(&err);
+        else {
+            ice_rest_stats_get(c, &st);
+            json_array_foreach(json_object_get(t.metadata, "snapshots"), i, s) {
+                if (jint(s, "snapshot-id", -1) == a.id)
+                    snap = s;
+            }
+            printf("committed builds=%d conflicts=%" PRIu64 " current=%" PRId64
+                   " parent=%" PRId64 "\n", a.builds, st.conflicts,
+                   jint(t.metadata, "current-snapshot-id", -1),
+                   snap ? jint(snap, "parent-snapshot-id", -1) : -1);
+        }
+        free(a.parent_ml);
     } else if (strcmp(cmd, "cat-race") == 0 && argc == 8) {
         ice_rest_conf conf = { 0 };
         ice_cat      *cat;

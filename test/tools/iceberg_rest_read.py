@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Reads an Iceberg REST catalog with pyiceberg's RestCatalog, the platform's own reader, and
-writes the empty manifest lists that test/integration/650 commits (fastavro, by hand).
+"""Reads an Iceberg REST catalog with pyiceberg's RestCatalog, the platform's own reader (and
+writes through it as the other writer of a race), and writes the empty manifest lists that
+test/integration/650 commits (fastavro, by hand).
 
   iceberg_rest_read.py table URI NS.TABLE
       one JSON object: uuid, metadata_location, current snapshot id, format version,
       schema fields [[id, name, type, required]], identifier field ids, the snapshots
       [[id, parent, sequence number, operation, summary]], and the rows a full scan returns
   iceberg_rest_read.py tables URI NS        the table names, one a line
+  iceberg_rest_read.py append URI NS.TABLE FIRST N
+      pyiceberg appends rows id FIRST..FIRST+N-1 (name "row<id>", other columns null) with its
+      own commit through the catalog: the other writer of 650's race; prints the new
+      current snapshot id
   iceberg_rest_read.py empty-manifest-list PATH SNAPSHOT_ID SEQ [PARENT]
       an Avro manifest list (format v2 manifest_file schema, field ids as in the spec) with
       no manifests: a snapshot that adds nothing, which any reader can scan
@@ -83,6 +88,20 @@ def cmd_tables(uri, ns):
         print(ident[-1])
 
 
+def cmd_append(uri, ident, first, n):
+    import pyarrow as pa
+    t = catalog(uri).load_table(ident)
+    fields = []
+    for f in t.schema().fields:
+        typ = {"long": pa.int64(), "string": pa.string(), "int": pa.int32()}[str(f.field_type)]
+        fields.append(pa.field(f.name, typ, nullable=not f.required))
+    cols = {f.name: [None] * n for f in fields}
+    cols["id"] = list(range(first, first + n))
+    cols["name"] = ["row%d" % i for i in cols["id"]]
+    t.append(pa.table(cols, schema=pa.schema(fields)))
+    print(t.metadata.current_snapshot_id)
+
+
 def cmd_empty_manifest_list(path, snapshot_id, seq, parent=None):
     import fastavro
     meta = {"snapshot-id": str(snapshot_id), "sequence-number": str(seq), "format-version": "2",
@@ -99,6 +118,8 @@ def main(argv):
         cmd_table(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "tables":
         cmd_tables(argv[2], argv[3])
+    elif len(argv) == 6 and argv[1] == "append":
+        cmd_append(argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif len(argv) in (5, 6) and argv[1] == "empty-manifest-list":
         cmd_empty_manifest_list(argv[2], int(argv[3]), int(argv[4]),
                                 int(argv[5]) if len(argv) == 6 else None)

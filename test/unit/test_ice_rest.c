@@ -389,6 +389,13 @@ START_TEST(static_token_is_used_as_given)
     ck_assert_msg(strstr(err.msg, "GET /v1/config: HTTP 401 NotAuthorizedException") != NULL,
                   "%s", err.msg);
     assert_no_secret(err.msg);
+
+    conf.credential = "client-a:" SECRET;        /* with a credential: a new token after the 401 */
+    c = ice_rest_new(&conf, &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    ck_assert_int_eq(tokens_issued, 8);
+    ck_assert_str_eq(last_auth, "Bearer tok-8");
+    ice_rest_free(c);
 }
 END_TEST
 

@@ -84,8 +84,9 @@ load_result(void)
         json_array_append_new(json_object_get(md, "snapshots"),
                               json_pack("{s:I}", "snapshot-id", (json_int_t) current_snapshot));
     }
-    o = json_pack("{s:s, s:o}", "metadata-location", "file:///wh/db/t/metadata/00001.json",
-                  "metadata", md);
+    o = json_pack("{s:s, s:o, s:{s:s}}", "metadata-location",
+                  "file:///wh/db/t/metadata/00001.json", "metadata", md, "config",
+                  "s3.endpoint", "http://minio:9000");
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -178,7 +179,7 @@ handler(void *cls, const test_httpd_req *r)
         return error_model(r->conn, 503, "ServiceUnavailableException", "Slow down");
     }
     if (strcmp(url, "/v1/config") == 0)
-        return reply(r->conn, 200, "{\"defaults\":{\"prefix\":\"ignored\"},"
+        return reply(r->conn, 200, "{\"defaults\":{\"prefix\":\"ignored\",\"a\":\"1\"},"
                                    "\"overrides\":{\"prefix\":\"pfx\"}}");
     if (strcmp(r->method, "POST") == 0 && strcmp(url, "/v1/pfx/namespaces") == 0) {
         json_t     *o = json_loads(r->body, 0, NULL), *lv;
@@ -352,6 +353,8 @@ START_TEST(token_prefix_and_bearer_on_every_call)
     ck_assert_ptr_nonnull(strstr(token_form, "client_id=client-a"));
     ck_assert_ptr_nonnull(strstr(token_form, "scope=catalog"));
     ck_assert_str_eq(ice_rest_prefix(c), "pfx");     /* overrides win over defaults */
+    ck_assert_str_eq(json_string_value(json_object_get(ice_rest_properties(c), "prefix")), "pfx");
+    ck_assert_str_eq(json_string_value(json_object_get(ice_rest_properties(c), "a")), "1");
     snprintf(what, sizeof what, "REST catalog at http://127.0.0.1:%d", port);
     ck_assert_str_eq(ice_rest_what(c), what);
     ck_assert_int_eq(ice_rest_load(c, "db", "t", &t, &err), 0);
@@ -360,6 +363,8 @@ START_TEST(token_prefix_and_bearer_on_every_call)
     ck_assert_str_eq(t.metadata_location, "file:///wh/db/t/metadata/00001.json");
     ck_assert_str_eq(json_string_value(json_object_get(t.metadata, "table-uuid")), TABLE_UUID);
     ck_assert_ptr_nonnull(strstr(t.metadata_json, "\"table-uuid\":\"" TABLE_UUID "\""));
+    ck_assert_str_eq(json_string_value(json_object_get(t.config, "s3.endpoint")),
+                     "http://minio:9000");
     ice_rest_table_free(&t);
     ice_rest_stats_get(c, &st);
     ck_assert_int_eq((int) st.tokens, 1);

@@ -39,6 +39,7 @@ struct ice_rest {
     cdc_http_xfer  *x;
     cdc_http_hdrs  *json_hdrs;
     cdc_http_hdrs  *form_hdrs;
+    json_t         *props;        /* /v1/config: defaults, overrides over them */
     ice_rest_stats  st;
 };
 
@@ -93,6 +94,12 @@ ice_rest_prefix(const ice_rest *c)
     return c->prefix;
 }
 
+const json_t *
+ice_rest_properties(const ice_rest *c)
+{
+    return c->props;
+}
+
 void
 ice_rest_stats_get(const ice_rest *c, ice_rest_stats *st)
 {
@@ -107,6 +114,7 @@ ice_rest_table_free(ice_rest_table *t)
     free(t->metadata_location);
     free(t->metadata_json);
     json_decref(t->metadata);
+    json_decref(t->config);
     memset(t, 0, sizeof *t);
 }
 
@@ -555,6 +563,15 @@ load_config(ice_rest *c, cdc_err *err)
                     "JSON object: %.100s", c->what, a.line);
         goto out;
     }
+    {
+        json_t *d = json_object_get(a.body, "defaults"), *o = json_object_get(a.body, "overrides");
+
+        c->props = json_is_object(d) ? json_deep_copy(d) : json_object();
+        if (c->props == NULL || (json_is_object(o) && json_object_update(c->props, o) < 0)) {
+            cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
+            goto out;
+        }
+    }
     if (c->prefix == NULL) {
         v = config_value(a.body, "prefix");
         c->prefix = xstrdup(v ? v : "");
@@ -694,6 +711,7 @@ ice_rest_free(ice_rest *c)
     free(c->scope);
     free(c->oauth_uri);
     wipe_free(c->token);
+    json_decref(c->props);
     free(c);
 }
 
@@ -714,6 +732,8 @@ take_table(ice_rest *c, const char *what, json_t *body, ice_rest_table *out, cdc
     memset(out, 0, sizeof *out);
     out->metadata_location = loc ? xstrdup(loc) : NULL;
     out->metadata = json_incref(md);
+    out->config = json_object_get(body, "config");
+    out->config = json_is_object(out->config) ? json_incref(out->config) : json_object();
     if ((out->metadata_json = json_dumps(md, JSON_COMPACT)) == NULL) {
         ice_rest_table_free(out);
         return cdc_err_set(err, CDC_E_NOMEM, "%s: %s: out of memory", c->what, what);

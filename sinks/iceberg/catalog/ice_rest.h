@@ -94,12 +94,19 @@ void      ice_rest_free(ice_rest *c);   /* NULL is a no-op; wipes the token and 
 const char *ice_rest_what(const ice_rest *c);
 /* The prefix in use ("" when none). */
 const char *ice_rest_prefix(const ice_rest *c);
+/* The catalog's properties as /v1/config gave them: "defaults", then "overrides" over them
+   (a JSON object owned by c; e.g. "s3.endpoint", "py-io-impl"). */
+const json_t *ice_rest_properties(const ice_rest *c);
 
 /* A table as load, create and commit return it; free with ice_rest_table_free. */
 typedef struct ice_rest_table {
     char   *metadata_location;  /* the current metadata file */
     char   *metadata_json;      /* LoadTableResult's "metadata", compact JSON */
     json_t *metadata;           /* the same, parsed (owned) */
+    json_t *config;             /* LoadTableResult's "config" (owned; {} when none): table-level
+                                   settings such as vended storage credentials (s3.access-key-id,
+                                   s3.secret-access-key, s3.session-token: secrets) or
+                                   s3.endpoint, which override the catalog's */
 } ice_rest_table;
 
 void ice_rest_table_free(ice_rest_table *t);  /* frees, zeroes; NULL is fine */

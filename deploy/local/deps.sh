@@ -17,7 +17,8 @@ BUILD_PKGS=(cmake ninja-build gcc pkg-config libpq-dev libyaml-dev libjansson-de
             check libsubunit-dev)
 >>>>>>> i20-sqlcat
 RUN_PKGS=(postgresql-15 postgresql-client-15 python3)
-TEST_PKGS=(jq procps util-linux curl openssl valgrind clang libclang-rt-14-dev time python3-venv)
+TEST_PKGS=(jq procps util-linux curl openssl valgrind clang libclang-rt-14-dev time python3-venv
+           openjdk-17-jdk-headless maven)  # java + mvn: Kafka, Debezium Server, the Iceberg REST server
 
 want_run=1
 want_test=0

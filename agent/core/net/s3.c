@@ -522,9 +522,13 @@ s3_key(cdc_s3 *s, cdc_aws_key *k, cdc_err *err)
 static int
 s3_do(cdc_s3 *s, s3_call *c, cdc_err *err)
 {
-    int attempts = s->retry.max_attempts > 0 ? s->retry.max_attempts : 5;
+    int      attempts = s->retry.max_attempts > 0 ? s->retry.max_attempts : 5;
     cdc_buf *out = c->out ? c->out : &s->ans;
-    size_t   start = out->len;
+    size_t   start;
+
+    if (c->out == NULL)
+        cdc_buf_reset(&s->ans);
+    start = out->len;
     char    *url = s3_url(s, c->bucket, c->key ? c->key : "", c->query);
 
     if (url == NULL)
@@ -1020,8 +1024,6 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
         }
         if (rc != 0)
             break;
-        free(token);
-        token = NULL;
         if (!cdc_s3_xml_text(xml, n, "IsTruncated", flag, sizeof(flag), NULL) ||
             strcmp(flag, "true") != 0)
             break;
@@ -1032,6 +1034,12 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
                              s->label);
             break;
         }
+        if (token && strcmp(token, next) == 0) {   /* a server that would loop us forever */
+            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListObjectsV2 s3://%s/%s at %s: the same "
+                             "continuation token twice", bucket, prefix ? prefix : "", s->label);
+            break;
+        }
+        free(token);
         token = cdc_xstrdup(next);
     }
     free(token);

@@ -445,7 +445,8 @@ s3_url(const cdc_s3 *s, const char *bucket, const char *key, const char *query)
         cdc_buf_puts(&b, s->endpoint);
         cdc_buf_putc(&b, '/');
         cdc_aws_uri_encode(&b, bucket, strlen(bucket), false);
-        cdc_buf_putc(&b, '/');
+        if (*key)                   /* the bucket itself: "/bucket", as botocore sends it */
+            cdc_buf_putc(&b, '/');
     } else {
         const char *host = strstr(s->endpoint, "://") + 3;
 
@@ -546,8 +547,12 @@ s3_do(cdc_s3 *s, s3_call *c, cdc_err *err)
 
         c->status = 0;
         c->code[0] = '\0';
-        if (c->content_type)
-            h[nh++] = (cdc_sigv4_hdr) { "Content-Type", c->content_type };
+        /* A body always says what it is: libcurl would call it a form otherwise
+           (application/x-www-form-urlencoded), and a server may parse it as one. */
+        if (c->content_type || c->body)
+            h[nh++] = (cdc_sigv4_hdr) { "Content-Type", c->content_type
+                                                             ? c->content_type
+                                                             : "application/octet-stream" };
         if (c->range)
             h[nh++] = (cdc_sigv4_hdr) { "Range", c->range };
         if (s3_key(s, &k, &e2) < 0) {
@@ -772,7 +777,10 @@ mp_once(cdc_s3 *s, const char *bucket, const char *key, const uint8_t *data, siz
         /* sorted as SigV4 wants it does not matter: the signer sorts */
         snprintf(q, sizeof(q), "partNumber=%zu&%s", i + 1, u.qid);
         if (s3_do(s, &c, err) < 0) {
-            *gone = strcmp(c.code, "NoSuchUpload") == 0;
+            /* NoSuchUpload: the server lost the upload (S3's answer).  A part that still
+               fails after the retry rule may have met the same (moto 5.2.6 answers 500 to
+               a part of an upload it lost in a restart): both start over. */
+            *gone = strcmp(c.code, "NoSuchUpload") == 0 || cdc_rc_retriable(err->code);
             cdc_err_wrap(err, "part %zu of %zu", i + 1, u.n_parts);
             goto abort;
         }

@@ -19,8 +19,10 @@
  * bytes go up as a multipart upload (CreateMultipartUpload, UploadPart of
  * part_size bytes, >= 5 MiB but the last, CompleteMultipartUpload); a failed
  * multipart upload is aborted (AbortMultipartUpload), and one whose upload id
- * the server no longer knows (NoSuchUpload: the server restarted) starts over
- * once per attempt of the retry rule.
+ * the server no longer knows (NoSuchUpload: the server restarted), or whose
+ * part still fails retriably after the retry rule, starts over, up to
+ * retry.max_attempts times (so a long outage costs up to max_attempts^2
+ * attempts of a part).
  *
  * Errors: S3's <Error><Code>..</Code><Message>..</Message></Error> is parsed
  * and named: "s3 PutObject s3://bucket/key at http://host:port: HTTP 403

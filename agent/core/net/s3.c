@@ -879,6 +879,7 @@ cdc_s3_get(cdc_s3 *s, const char *bucket, const char *key, int64_t off, int64_t 
     char    range[64];
     s3_call c = { .op = "GetObject", .method = "GET", .bucket = bucket, .key = key,
                   .out = out, .out_max = max };
+    size_t  start = out->len;
 
     if (off < 0)
         return cdc_err_set(err, CDC_E_INVAL, "s3 GetObject s3://%s/%s: negative offset",
@@ -902,6 +903,15 @@ cdc_s3_get(cdc_s3 *s, const char *bucket, const char *key, int64_t off, int64_t 
             return 0;
         }
         return -1;
+    }
+    if (c.range && c.status == 200) {
+        /* A server that ignores Range sends the whole object: keep the asked part. */
+        size_t got = out->len - start, a = (size_t) off < got ? (size_t) off : got;
+        size_t n = len < 0 || (uint64_t) len > got - a ? got - a : (size_t) len;
+
+        memmove(out->data + start, out->data + start + a, n);
+        out->len = start + n;
+        out->data[out->len] = '\0';
     }
     return 0;
 }

@@ -69,9 +69,10 @@
 #   pages at 1,000 keys with a continuation token; a part smaller than 5 MiB (but the last)
 #   is refused only at CompleteMultipartUpload (400 EntityTooSmall); an UploadPart to an
 #   upload moto no longer knows (after a restart) answers 500 with an HTML page, not AWS's
-#   404 NoSuchUpload; a body sent with libcurl's default Content-Type
-#   (application/x-www-form-urlencoded) is parsed as a form and the part stored wrong, so
-#   every body must carry its own Content-Type.  With INITIAL_NO_AUTH_ACTION_COUNT, S3
+#   404 NoSuchUpload; parts sent with libcurl's default Content-Type
+#   (application/x-www-form-urlencoded, werkzeug reads such a body as a form) made moto
+#   refuse the completion with EntityTooSmall, and the same parts as
+#   application/octet-stream go through: every body must carry its own Content-Type.  With INITIAL_NO_AUTH_ACTION_COUNT, S3
 #   checks signatures too (403 SignatureDoesNotMatch with an XML <Error> as AWS does).
 #
 # Debezium Server for the reference: test/lib/dbz_server.sh (debezium-server-dist 2.7.3.Final

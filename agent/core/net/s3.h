@@ -28,10 +28,12 @@
  * and named: "s3 PutObject s3://bucket/key at http://host:port: HTTP 403
  * SignatureDoesNotMatch: <message>".  No answer, 408, 429, 5xx and the codes
  * SlowDown, InternalError, ServiceUnavailable, RequestTimeout, ExpiredToken
- * are tried again by retry (cdc_retry.h, blocking sleeps between attempts);
- * the last failure is returned with CDC_E_CONN / CDC_E_TIMEOUT.  Refused
- * credentials and signatures, AccessDenied and a missing bucket are
- * CDC_E_CONFIG; other refusals CDC_E_DEST.
+ * are tried again by retry (cdc_retry.h, blocking sleeps between attempts,
+ * Retry-After honoured up to 60 s); the last failure is returned with
+ * CDC_E_CONN / CDC_E_TIMEOUT (CDC_E_QUEUE_FULL for SlowDown and 429).
+ * Refused credentials and signatures, AccessDenied, any other 403 and a
+ * missing bucket are CDC_E_CONFIG; other refusals CDC_E_DEST.  A ranged GET
+ * answered 200 with the whole object keeps the asked bytes only.
  *
  * Secrets: no message holds a key, a secret, a session token or a signature;
  * S3's answer to a bad signature echoes the string to sign and the canonical

@@ -2,7 +2,7 @@
 # 660: the Iceberg warehouse store's s3:// side (agent/core/net/s3.c through
 # sinks/iceberg/store/, driven by test/tools/ice_store_drive) against moto's S3 server,
 # read back with boto3 as the independent reader: put/get/range/exists/list/delete, a key
-# that needs encoding, a listing of 1,005 keys (ListObjectsV2 pages of 1,000 and a
+# that needs encoding, a 20 MiB file put from disk part by part in bounded memory, a listing of 1,005 keys (ListObjectsV2 pages of 1,000 and a
 # continuation token), a 20 MiB file uploaded in parts and read back byte for byte, a
 # multipart upload aborted when a part is refused (test/lib/aws_faults.py in front), a moto
 # restart in the middle of an upload (retried and started over), and a wrong secret
@@ -90,6 +90,18 @@ ok "20 MiB multipart upload read back by boto3 byte for byte"
 expect_contains "... uploaded in 3 parts of 8 MiB (ETag -3)" "$(cat "$T/big.etag")" '-3"'
 drive get s3://whse/w/t/data/big.parquet "$T/big.tail" $(((20 << 20) - 100)) -1
 check "... its last 100 bytes by range" cmp -s "$T/big.tail" <(tail -c 100 "$T/big")
+# The same from the file, part by part: the memory of one part, not of the file.
+/usr/bin/time -f '%M' -o "$T/rss.mem" "$DRIVE" put s3://whse/w/t/data/mem.parquet "$T/big"
+ICE_S3_PART_MB=5 /usr/bin/time -f '%M' -o "$T/rss.file" "$DRIVE" putfile \
+    s3://whse/w/t/data/file.parquet "$T/big"
+boto "
+o = s.get_object(Bucket='whse', Key='w/t/data/file.parquet')
+assert o['Body'].read() == open(sys.argv[1], 'rb').read()
+assert o['ETag'].endswith('-4\"'), o['ETag']" "$T/big"
+ok "20 MiB from a file in 4 parts of 5 MiB, read back by boto3 byte for byte"
+RSS_MEM=$(tail -n 1 "$T/rss.mem") RSS_FILE=$(tail -n 1 "$T/rss.file")
+note "max RSS: put from memory ${RSS_MEM} KiB, putfile ${RSS_FILE} KiB"
+check "... with at least 12 MiB less memory than from memory" [ $((RSS_MEM - RSS_FILE)) -ge 12288 ]
 expect_eq "no multipart upload left open" \
     "$(boto "print(len(s.list_multipart_uploads(Bucket='whse').get('Uploads', [])))")" 0
 

@@ -2,7 +2,8 @@
  * Drives the Iceberg warehouse store (sinks/iceberg/store/) from the shell,
  * for test/integration/66N_*.sh: one call per run.
  *
- *   ice_store_drive put URI FILE            the whole of FILE as URI
+ *   ice_store_drive put URI FILE            the whole of FILE as URI (read into memory)
+ *   ice_store_drive putfile URI FILE        the same, FILE read part by part
  *   ice_store_drive get URI OUT [OFF LEN]   URI (or LEN bytes from OFF; LEN -1: to the end)
  *   ice_store_drive exists URI              prints "yes SIZE" or "no"
  *   ice_store_drive rm URI
@@ -80,7 +81,7 @@ main(int argc, char **argv)
     int               rc = 1;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: ice_store_drive put|get|exists|rm|ls|mkbucket URI [...]\n");
+        fprintf(stderr, "usage: ice_store_drive put|putfile|get|exists|rm|ls|mkbucket URI [...]\n");
         return 1;
     }
     if (cdc_http_global_init(&err) < 0) {
@@ -107,6 +108,8 @@ main(int argc, char **argv)
     if (strcmp(cmd, "put") == 0 && argc == 4) {
         if (read_file(argv[3], &b) == 0)
             rc = ice_store_put(st, argv[2], b.data ? (const void *) b.data : "", b.len, &err);
+    } else if (strcmp(cmd, "putfile") == 0 && argc == 4) {
+        rc = ice_store_put_file(st, argv[2], argv[3], &err);
     } else if (strcmp(cmd, "get") == 0 && (argc == 4 || argc == 6)) {
         int64_t off = argc == 6 ? strtoll(argv[4], NULL, 10) : 0;
         int64_t len = argc == 6 ? strtoll(argv[5], NULL, 10) : -1;

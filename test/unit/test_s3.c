@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/net/s3.h"
@@ -422,6 +423,10 @@ static void
 s3_teardown(void)
 {
     test_httpd_stop(srv);
+    for (int i = 0; i < NOBJ; i++)
+        free(objs[i].data);
+    for (int i = 0; i < NPART; i++)
+        free(up.part[i]);
     cdc_http_global_cleanup();
 }
 
@@ -556,6 +561,35 @@ START_TEST(multipart_parts_and_complete)
     ck_assert_ptr_nonnull(strstr(err.msg, "s3://bkt/wh/big2"));
     ck_assert_ptr_nonnull(strstr(err.msg, "InvalidPart"));
     ck_assert_int_eq(obj_find("wh/big2"), -1);
+    /* from a file, part by part; a small file as one PutObject */
+    refuse_part = 0;
+    {
+        char  path[] = "/tmp/cdc-s3-put-XXXXXX";
+        int   fd = mkstemp(path);
+        FILE *f = fdopen(fd, "wb");
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+        ck_assert_int_eq(fclose(f), 0);
+        completes = 0;
+        ck_assert_msg(cdc_s3_put_file(s, "bkt", "wh/file.parquet", path, NULL, &err) == 0,
+                      "%s", err.msg);
+        ck_assert_int_eq(completes, 1);
+        i = obj_find("wh/file.parquet");
+        ck_assert_int_ge(i, 0);
+        ck_assert_uint_eq(objs[i].len, len);
+        ck_assert(memcmp(objs[i].data, data, len) == 0);
+        ck_assert_int_eq(truncate(path, 1000), 0);
+        ck_assert_int_eq(cdc_s3_put_file(s, "bkt", "wh/small", path, NULL, &err), 0);
+        ck_assert_int_eq(completes, 1);
+        i = obj_find("wh/small");
+        ck_assert_uint_eq(objs[i].len, 1000);
+        ck_assert(memcmp(objs[i].data, data, 1000) == 0);
+        unlink(path);
+        ck_assert_int_eq(cdc_s3_put_file(s, "bkt", "wh/gone", path, NULL, &err), -1);
+        ck_assert_ptr_nonnull(strstr(err.msg, path));
+        ck_assert_ptr_nonnull(strstr(err.msg, "s3://bkt/wh/gone"));
+    }
     free(data);
     cdc_s3_free(s);
 }

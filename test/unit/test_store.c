@@ -210,6 +210,38 @@ START_TEST(put_is_durable_in_order)
         snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s' | grep -v '^v1.json$')\"", dir);
         ck_assert_int_eq(system(cmd), 0);
     }
+    /* from a local file: the same steps */
+    {
+        char src[PATH_MAX], got[PATH_MAX];
+        FILE *f;
+
+        snprintf(src, sizeof(src), "%s/local.parquet", root);
+        f = fopen(src, "wb");
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < 100000; i++)
+            fprintf(f, "%07d", i);
+        ck_assert_int_eq(fclose(f), 0);
+        n_events = 0;
+        ck_assert_msg(ice_store_put_file(st, uri_of("t1/data/f.parquet"), src, &err) == 0,
+                      "%s", err.msg);
+        snprintf(dir, sizeof(dir), "%s/t1/data", root);
+        snprintf(got, sizeof(got), "%s/f.parquet", dir);
+        t = tmp_fsync_at(dir, "f.parquet");
+        r = event_at("rename %s", got);
+        d = event_at("fsync %s", dir);
+        ck_assert_msg(t >= 0 && r > t && d > r, "order: %d %d %d", t, r, d);
+        {
+            char cmd[2 * PATH_MAX + 16];
+
+            snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", src, got);
+            ck_assert_int_eq(system(cmd), 0);
+        }
+        ck_assert_int_eq(ice_store_put_file(st, uri_of("t1/data/g"), "/nonexistent/x", &err),
+                         -1);
+        ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x"));
+        ck_assert_ptr_nonnull(strstr(err.msg, uri_of("t1/data/g")));
+        ck_assert_int_eq(ice_store_exists(st, uri_of("t1/data/g"), NULL, &err), 0);
+    }
     /* an empty file is a file */
     ck_assert_int_eq(ice_store_put(st, uri_of("empty"), "", 0, &err), 0);
     ck_assert_int_eq(ice_store_exists(st, uri_of("empty"), NULL, &err), 1);

@@ -5,10 +5,14 @@
  */
 #include "agent/core/net/s3.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_mem.h"
@@ -750,14 +754,55 @@ mp_abort(cdc_s3 *s, const char *bucket, const char *key, const mp_upload *u, cdc
     }
 }
 
+/* What an upload reads its bytes from: memory, or a file read part by part. */
+typedef struct s3_src {
+    const uint8_t *data;     /* NULL: fd */
+    int            fd;
+    const char    *name;     /* the file, for messages */
+    size_t         len;
+    uint8_t       *buf;      /* fd: one part */
+    size_t         cap;
+} s3_src;
+
+/* Points *p at the bytes [off, off+n) of src.  @returns 0, or -1 with err. */
+static int
+src_get(s3_src *src, size_t off, size_t n, const void **p, cdc_err *err)
+{
+    size_t done = 0;
+
+    if (src->data || n == 0) {
+        *p = src->data ? (const void *) (src->data + off) : "";
+        return 0;
+    }
+    if (n > src->cap) {
+        free(src->buf);
+        src->buf = cdc_xmalloc(n);
+        src->cap = n;
+    }
+    while (done < n) {
+        ssize_t r = pread(src->fd, src->buf + done, n - done, (off_t) (off + done));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return cdc_err_set(err, CDC_E_IO, "s3: reading %s at %zu: %s", src->name,
+                               off + done, r < 0 ? strerror(errno) : "the file is shorter "
+                               "than when the upload began");
+        done += (size_t) r;
+    }
+    *p = src->buf;
+    return 0;
+}
+
 /*
  * One whole multipart upload.  @returns 0, or -1 with err; *gone set when the
  * server no longer knows the upload (worth starting over).
  */
 static int
-mp_once(cdc_s3 *s, const char *bucket, const char *key, const uint8_t *data, size_t len,
-        size_t part, const char *ctype, bool *gone, cdc_err *err)
+mp_once(cdc_s3 *s, const char *bucket, const char *key, s3_src *src, size_t part,
+        const char *ctype, bool *gone, cdc_err *err)
 {
+    size_t    len = src->len;
     mp_upload u = { 0 };
     cdc_buf   xml = CDC_BUF_INIT;
     int       rc = -1;
@@ -771,8 +816,10 @@ mp_once(cdc_s3 *s, const char *bucket, const char *key, const uint8_t *data, siz
         size_t  off = i * part, n = len - off < part ? len - off : part;
         char    q[1200];
         s3_call c = { .op = "UploadPart", .method = "PUT", .bucket = bucket, .key = key,
-                      .query = q, .body = len ? (const void *) (data + off) : "",
-                      .body_len = n };
+                      .query = q, .body_len = n };
+
+        if (src_get(src, off, n, &c.body, err) < 0)
+            goto abort;
 
         /* sorted as SigV4 wants it does not matter: the signer sorts */
         snprintf(q, sizeof(q), "partNumber=%zu&%s", i + 1, u.qid);
@@ -831,10 +878,11 @@ out:
     return rc;
 }
 
-int
-cdc_s3_put_multipart(cdc_s3 *s, const char *bucket, const char *key, const void *data,
-                     size_t len, const char *content_type, cdc_err *err)
+static int
+put_multipart(cdc_s3 *s, const char *bucket, const char *key, s3_src *src,
+              const char *content_type, cdc_err *err)
 {
+    size_t len = src->len;
     size_t part = s->part_size;
     int    rounds = s->retry.max_attempts > 0 ? s->retry.max_attempts : 5;
 
@@ -845,7 +893,7 @@ cdc_s3_put_multipart(cdc_s3 *s, const char *bucket, const char *key, const void 
     for (int round = 1;; round++) {
         bool gone = false;
 
-        if (mp_once(s, bucket, key, data, len, part, content_type, &gone, err) == 0)
+        if (mp_once(s, bucket, key, src, part, content_type, &gone, err) == 0)
             return 0;
         if (!gone || round >= rounds)
             return -1;
@@ -855,12 +903,55 @@ cdc_s3_put_multipart(cdc_s3 *s, const char *bucket, const char *key, const void 
 }
 
 int
+cdc_s3_put_multipart(cdc_s3 *s, const char *bucket, const char *key, const void *data,
+                     size_t len, const char *content_type, cdc_err *err)
+{
+    s3_src src = { .data = data ? data : (const uint8_t *) "", .len = len };
+
+    return put_multipart(s, bucket, key, &src, content_type, err);
+}
+
+int
 cdc_s3_put(cdc_s3 *s, const char *bucket, const char *key, const void *data, size_t len,
            const char *content_type, cdc_err *err)
 {
     if (len >= s->threshold)
         return cdc_s3_put_multipart(s, bucket, key, data, len, content_type, err);
     return s3_put_object(s, bucket, key, data, len, content_type, err);
+}
+
+int
+cdc_s3_put_file(cdc_s3 *s, const char *bucket, const char *key, const char *path,
+                const char *content_type, cdc_err *err)
+{
+    s3_src      src = { .fd = -1, .name = path };
+    struct stat sb;
+    int         rc;
+
+    src.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (src.fd < 0)
+        return cdc_err_set(err, CDC_E_IO, "s3 PutObject s3://%s/%s: open %s: %s", bucket, key,
+                           path, strerror(errno));
+    if (fstat(src.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        close(src.fd);
+        return cdc_err_set(err, CDC_E_IO, "s3 PutObject s3://%s/%s: %s is not a regular file",
+                           bucket, key, path);
+    }
+    src.len = (size_t) sb.st_size;
+    if (src.len >= s->threshold)
+        rc = put_multipart(s, bucket, key, &src, content_type, err);
+    else {
+        const void *p;
+
+        rc = src_get(&src, 0, src.len, &p, err);
+        if (rc == 0)
+            rc = s3_put_object(s, bucket, key, p, src.len, content_type, err);
+        else
+            cdc_err_wrap(err, "s3 PutObject s3://%s/%s", bucket, key);
+    }
+    close(src.fd);
+    free(src.buf);
+    return rc;
 }
 
 /* ---- reading ---------------------------------------------------------------------- */

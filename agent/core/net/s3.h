@@ -100,6 +100,14 @@ char *cdc_s3_url(const cdc_s3 *s, const char *bucket, const char *key);
 int cdc_s3_put(cdc_s3 *s, const char *bucket, const char *key, const void *data, size_t len,
                const char *content_type, cdc_err *err);
 
+/*
+ * The local file path as bucket/key, read part by part (memory: one part, or the
+ * whole file when it is under the threshold and goes up as one PutObject).  The
+ * file must not change during the upload.  @returns 0 or -1 with err.
+ */
+int cdc_s3_put_file(cdc_s3 *s, const char *bucket, const char *key, const char *path,
+                    const char *content_type, cdc_err *err);
+
 /* Always a multipart upload (parts of part_size), aborted on failure. */
 int cdc_s3_put_multipart(cdc_s3 *s, const char *bucket, const char *key, const void *data,
                          size_t len, const char *content_type, cdc_err *err);

@@ -189,14 +189,68 @@ make_dirs(ice_store *st, const char *dir, const char *uri, cdc_err *err)
     return rc;
 }
 
+/* Writes all of data[0..len) to fd.  @returns 0, or -1 with errno. */
 static int
-file_put(ice_store *st, const char *path, const void *data, size_t len, const char *uri,
-         cdc_err *err)
+write_all(int fd, const void *data, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t w = write(fd, (const char *) data + done, len - done);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        done += (size_t) w;
+    }
+    return 0;
+}
+
+/* Copies the file src into fd.  @returns 0, or -1 with err naming both. */
+static int
+copy_all(int fd, const char *src, const char *tmp, const char *uri, cdc_err *err)
+{
+    int     in = open(src, O_RDONLY | O_CLOEXEC);
+    uint8_t buf[1 << 16];
+
+    if (in < 0)
+        return cdc_err_set(err, CDC_E_IO, "warehouse %s: open %s: %s", uri, src,
+                           strerror(errno));
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof(buf));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+
+            close(in);
+            return cdc_err_set(err, CDC_E_IO, "warehouse %s: read %s: %s", uri, src,
+                               strerror(e));
+        }
+        if (r == 0)
+            break;
+        if (write_all(fd, buf, (size_t) r) < 0) {
+            int e = errno;
+
+            close(in);
+            return cdc_err_set(err, CDC_E_IO, "warehouse %s: write %s: %s", uri, tmp,
+                               strerror(e));
+        }
+    }
+    close(in);
+    return 0;
+}
+
+/* The whole file path from data[0..len), or from the file src when src is not NULL. */
+static int
+file_put(ice_store *st, const char *path, const void *data, size_t len, const char *src,
+         const char *uri, cdc_err *err)
 {
     const char *slash = strrchr(path, '/');
     char       *dir, *tmp;
     int         fd, rc = -1;
-    size_t      done = 0;
 
     if (slash[1] == '\0')
         return cdc_err_set(err, CDC_E_CONFIG, "warehouse %s: names a directory, not a file",
@@ -215,16 +269,12 @@ file_put(ice_store *st, const char *path, const void *data, size_t len, const ch
         cdc_err_set(err, CDC_E_IO, "warehouse %s: create %s: %s", uri, tmp, strerror(errno));
         goto out;
     }
-    while (done < len) {
-        ssize_t w = write(fd, (const char *) data + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            cdc_err_set(err, CDC_E_IO, "warehouse %s: write %s: %s", uri, tmp, strerror(errno));
+    if (src) {
+        if (copy_all(fd, src, tmp, uri, err) < 0)
             goto fail;
-        }
-        done += (size_t) w;
+    } else if (write_all(fd, data, len) < 0) {
+        cdc_err_set(err, CDC_E_IO, "warehouse %s: write %s: %s", uri, tmp, strerror(errno));
+        goto fail;
     }
     if (!st->conf.no_fsync && fsync(fd) < 0) {
         cdc_err_set(err, CDC_E_IO, "warehouse %s: fsync %s: %s", uri, tmp, strerror(errno));
@@ -425,12 +475,29 @@ ice_store_put(ice_store *st, const char *uri, const void *data, size_t len, cdc_
     if (ice_store_parse_uri(uri, &u, err) < 0)
         return -1;
     if (u.scheme == ICE_URI_FILE)
-        return file_put(st, u.path, data, len, uri, err);
+        return file_put(st, u.path, data, len, NULL, uri, err);
     if (u.key[0] == '\0' || u.key[strlen(u.key) - 1] == '/')
         return cdc_err_set(err, CDC_E_CONFIG, "warehouse %s: names no object", uri);
     if ((s3 = store_s3(st, uri, err)) == NULL)
         return -1;
     return cdc_s3_put(s3, u.bucket, u.key, data, len, NULL, err);
+}
+
+int
+ice_store_put_file(ice_store *st, const char *uri, const char *local_path, cdc_err *err)
+{
+    ice_uri u;
+    cdc_s3 *s3;
+
+    if (ice_store_parse_uri(uri, &u, err) < 0)
+        return -1;
+    if (u.scheme == ICE_URI_FILE)
+        return file_put(st, u.path, NULL, 0, local_path, uri, err);
+    if (u.key[0] == '\0' || u.key[strlen(u.key) - 1] == '/')
+        return cdc_err_set(err, CDC_E_CONFIG, "warehouse %s: names no object", uri);
+    if ((s3 = store_s3(st, uri, err)) == NULL)
+        return -1;
+    return cdc_s3_put_file(s3, u.bucket, u.key, local_path, NULL, err);
 }
 
 int

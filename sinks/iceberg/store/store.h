@@ -65,6 +65,11 @@ void       ice_store_free(ice_store *st);   /* NULL is a no-op */
 /* Writes data[0..len) as the whole file uri (replacing one that is there).  @returns 0 / -1. */
 int ice_store_put(ice_store *st, const char *uri, const void *data, size_t len, cdc_err *err);
 
+/* The same from the local file local_path, read as it goes (memory: one S3 part, or the
+   file when it is under the multipart threshold; file://: a 64 KiB copy buffer).  The
+   file must not change meanwhile.  @returns 0 / -1. */
+int ice_store_put_file(ice_store *st, const char *uri, const char *local_path, cdc_err *err);
+
 /*
  * Reads uri into out (appended): the whole file (len < 0 from off), or
  * [off, off+len).  max: the largest read taken (0: 256 MiB).

@@ -324,7 +324,7 @@ START_TEST(list_prefix)
                                          "w/tx", "other/z" };
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        ck_assert_int_eq(ice_store_put(st, uri_of(files[i]), "xyz", i + 1, &err), 0);
+        ck_assert_int_eq(ice_store_put(st, uri_of(files[i]), "xyzxyzxyz", i + 1, &err), 0);
     /* a temporary file left by a crash is no file of the warehouse */
     snprintf(junk, sizeof(junk), "%s/w/t/data/.d.parquet.tmp-abcdef", root);
     fd = open(junk, O_CREAT | O_WRONLY, 0644);

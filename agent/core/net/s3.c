@@ -656,7 +656,7 @@ s3_do(cdc_s3 *s, s3_call *c, cdc_err *err)
             rc = CDC_E_DEST;
         return cdc_err_set(err, rc, "s3 %s s3://%s/%s at %s: %s%s", c->op, c->bucket,
                            c->key ? c->key : "", s->label, why,
-                           retry ? " (gave up after retries)" : "");
+                           retry && attempts > 1 ? " (gave up after retries)" : "");
     }
 }
 

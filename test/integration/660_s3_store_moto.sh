@@ -153,6 +153,9 @@ boto "
 body = s.get_object(Bucket='whse', Key='w/t/data/restart.parquet')['Body'].read()
 assert body == open(sys.argv[1], 'rb').read()" "$T/big"
 ok "... and the object is whole (boto3)"
+# moto.log is the restarted moto's: the upload began again there.
+check "... begun again on the new moto (CreateMultipartUpload in its log)" \
+    grep -q 'POST /whse/w/t/data/restart.parquet?uploads' "$MDIR/moto.log"
 moto_faults_stop "$MDIR"
 
 # ---- a wrong secret, with moto checking signatures

@@ -176,6 +176,19 @@ export ICE_S3_ENDPOINT=http://127.0.0.1:$MPORT2 ICE_S3_ACCESS_KEY_ID=$KID
 ICE_S3_SECRET_ACCESS_KEY=$KSECRET drive mkbucket lake
 ICE_S3_SECRET_ACCESS_KEY=$KSECRET drive put s3://lake/w/ok.json "$T/small"
 ok "the right key (s3_access_key_id / s3_secret_access_key) is accepted"
+# Every operation's signature checked by moto: queries (uploads, partNumber&uploadId,
+# list-type&prefix), a Range header, a multipart upload read from a file.
+export ICE_S3_SECRET_ACCESS_KEY=$KSECRET
+drive putfile s3://lake/w/big.parquet "$T/big"
+drive get s3://lake/w/big.parquet "$T/lake.range" 1000 24
+head -c 1024 "$T/big" | tail -c 24 >"$T/lake.want"
+check "signed multipart upload and ranged GetObject" cmp -s "$T/lake.range" "$T/lake.want"
+expect_eq "signed ListObjectsV2 with a prefix" "$(drive ls s3://lake/w/)" \
+"s3://lake/w/big.parquet 20971520
+s3://lake/w/ok.json 15"
+drive rm s3://lake/w/big.parquet
+expect_eq "signed DeleteObject and HeadObject" "$(drive exists s3://lake/w/big.parquet)" "no"
+unset ICE_S3_SECRET_ACCESS_KEY
 WRONG="wrong-${KSECRET:6}"
 rc=0
 ICE_S3_SECRET_ACCESS_KEY=$WRONG drive put s3://lake/w/x.json "$T/small" >"$T/wrong.out" 2>&1 || rc=$?

@@ -617,6 +617,11 @@ START_TEST(slowdown_retried_and_signature_named)
     ck_assert_ptr_nonnull(strstr(err.msg, "s3 PutObject s3://bkt/wh/k at http://127.0.0.1:"));
     ck_assert_ptr_nonnull(strstr(err.msg, "HTTP 403 SignatureDoesNotMatch"));
     ck_assert_msg(strstr(err.msg, SECRET) == NULL, "secret in: %s", err.msg);
+    /* a HEAD's 403 has no body: named, with what else it may mean */
+    ck_assert_int_eq(cdc_s3_head_object(s, "bkt", "wh/k", NULL, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "HTTP 403 Forbidden"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "s3:ListBucket"));
     cdc_s3_free(s);
 }
 END_TEST

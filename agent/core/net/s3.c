@@ -1020,6 +1020,13 @@ cdc_s3_head_object(cdc_s3 *s, const char *bucket, const char *key, cdc_s3_head *
             cdc_err_set(err, CDC_E_DEST, "s3://%s/%s: no such object", bucket, key);
             return 1;
         }
+        if (c.status == 403 && strcmp(c.code, "Forbidden") == 0 && err) {
+            char first[sizeof(err->msg)];
+
+            snprintf(first, sizeof(first), "%s", err->msg);
+            cdc_err_set(err, err->code, "%s (S3 also answers 403 to a HEAD of a missing key "
+                        "when s3:ListBucket is not granted)", first);
+        }
         return -1;
     }
     if (h) {

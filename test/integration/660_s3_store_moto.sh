@@ -5,7 +5,8 @@
 # that needs encoding, a 20 MiB file put from disk part by part in bounded memory, a listing of 1,005 keys (ListObjectsV2 pages of 1,000 and a
 # continuation token), a 20 MiB file uploaded in parts and read back byte for byte, a
 # multipart upload aborted when a part is refused (test/lib/aws_faults.py in front), a moto
-# restart in the middle of an upload (retried and started over), and a wrong secret
+# restart in the middle of an upload (retried and started over), a writer killed with
+# SIGKILL mid-upload (its open upload reported and aborted), and a wrong secret
 # (moto checking signatures): a clear error naming the bucket, never the secret.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/moto.sh"
@@ -156,6 +157,27 @@ ok "... and the object is whole (boto3)"
 # moto.log is the restarted moto's: the upload began again there.
 check "... begun again on the new moto (CreateMultipartUpload in its log)" \
     grep -q 'POST /whse/w/t/data/restart.parquet?uploads' "$MDIR/moto.log"
+
+# ---- a writer killed (SIGKILL) in the middle: its open upload is found and aborted
+moto_fault "$FPORT" '[{"match":"s3:UploadPart","fault":"delay","seconds":20,"after":1,"times":1}]' >/dev/null
+(trap - ERR; exec "$DRIVE" putfile s3://whse/w/t/data/killed.parquet "$T/big" 2>/dev/null) &
+KP=$!
+for _ in $(seq 100); do
+    [ "$(grep -c '"fault": "delay"' "$MDIR/faults.jsonl")" -ge 2 ] && break
+    sleep 0.1
+done
+kill -KILL "$KP"
+{ wait "$KP"; } 2>/dev/null || true
+expect_eq "a killed writer leaves its upload open (boto3)" \
+    "$(boto "print([u['Key'] for u in s.list_multipart_uploads(Bucket='whse')['Uploads']])")" \
+    "['w/t/data/killed.parquet']"
+expect_eq "... reported by the store" "$(drive incomplete s3://whse/w/)" \
+    "s3://whse/w/t/data/killed.parquet -1"
+drive clean s3://whse/w/ >/dev/null
+expect_eq "... and aborted: none left open" \
+    "$(boto "print(len(s.list_multipart_uploads(Bucket='whse').get('Uploads', [])))")" 0
+expect_eq "... nothing under its name" "$(drive exists s3://whse/w/t/data/killed.parquet)" "no"
+moto_fault "$FPORT" '[]' >/dev/null
 moto_faults_stop "$MDIR"
 
 # ---- a wrong secret, with moto checking signatures

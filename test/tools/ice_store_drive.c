@@ -8,6 +8,8 @@
  *   ice_store_drive exists URI              prints "yes SIZE" or "no"
  *   ice_store_drive rm URI
  *   ice_store_drive ls PREFIX_URI           "URI SIZE" lines
+ *   ice_store_drive incomplete PREFIX_URI   what interrupted puts left ("URI SIZE" lines)
+ *   ice_store_drive clean PREFIX_URI        the same, and removes them
  *   ice_store_drive mkbucket BUCKET         (s3 only)
  *
  * S3 settings come from the AWS chain (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
@@ -81,7 +83,7 @@ main(int argc, char **argv)
     int               rc = 1;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: ice_store_drive put|putfile|get|exists|rm|ls|mkbucket URI [...]\n");
+        fprintf(stderr, "usage: ice_store_drive put|putfile|get|exists|rm|ls|incomplete|clean|mkbucket URI [...]\n");
         return 1;
     }
     if (cdc_http_global_init(&err) < 0) {
@@ -140,6 +142,9 @@ main(int argc, char **argv)
         rc = ice_store_delete(st, argv[2], &err);
     } else if (strcmp(cmd, "ls") == 0 && argc == 3) {
         rc = ice_store_list(st, argv[2], print_file, NULL, &err);
+    } else if ((strcmp(cmd, "incomplete") == 0 || strcmp(cmd, "clean") == 0) && argc == 3) {
+        rc = ice_store_incomplete(st, argv[2], strcmp(cmd, "clean") == 0, print_file, NULL,
+                                  &err);
     } else if (strcmp(cmd, "mkbucket") == 0 && argc == 3) {
         cdc_s3 *s3 = cdc_s3_new(&c.s3, &err);
 

@@ -209,6 +209,7 @@ static volatile int slowdown_first;   /* that many 503 SlowDown answers first */
 static volatile int refuse_part;      /* UploadPart with this number: 400 */
 static volatile int refuse_sig;       /* every request: 403 SignatureDoesNotMatch */
 static volatile int ignore_range;     /* answer 200 with the whole object to a Range */
+static volatile int ignore_abort;     /* AbortMultipartUpload leaves the upload open */
 static volatile int aborts, completes, lists, requests;
 static char         complete_body[4096];
 static test_httpd  *srv;
@@ -290,6 +291,18 @@ on_s3(void *cls, const test_httpd_req *r)
     if (strncmp(r->url, "/bkt", 4) != 0)
         return s3_error(c, 404, "NoSuchBucket");
     key = r->url[4] == '/' ? r->url + 5 : "";
+    if (strcmp(r->method, "GET") == 0 && *key == '\0' &&
+        MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "uploads", 7, NULL, NULL) ==
+            MHD_YES) {
+        char b[768];
+
+        snprintf(b, sizeof(b), "<ListMultipartUploadsResult><Bucket>bkt</Bucket>%s%s%s"
+                 "<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
+                 up.open ? "<Upload><Key>" : "", up.open ? up.key : "",
+                 up.open ? "</Key><UploadId>up+1/x=</UploadId><Initiated>2026-12-06T00:00:00Z"
+                           "</Initiated></Upload>" : "");
+        return xml_reply(c, 200, b);
+    }
     if (strcmp(r->method, "GET") == 0 && *key == '\0') {     /* ListObjectsV2, 2 a page */
         const char *prefix = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "prefix");
         const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
@@ -356,7 +369,8 @@ on_s3(void *cls, const test_httpd_req *r)
     }
     if (strcmp(r->method, "DELETE") == 0 && upid) {
         aborts++;
-        up.open = false;
+        if (!ignore_abort)
+            up.open = false;
         return test_httpd_reply(c, 204, "", NULL, NULL, NULL);
     }
     if (strcmp(r->method, "PUT") == 0) {
@@ -413,7 +427,7 @@ s3_setup(void)
     ck_assert_int_eq(cdc_http_global_init(NULL), 0);
     memset(objs, 0, sizeof(objs));
     memset(&up, 0, sizeof(up));
-    slowdown_first = refuse_part = refuse_sig = ignore_range = aborts = completes = lists = requests = 0;
+    slowdown_first = refuse_part = refuse_sig = ignore_range = ignore_abort = aborts = completes = lists = requests = 0;
     srv = test_httpd_start(on_s3, NULL);
     ck_assert_ptr_nonnull(srv);
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", test_httpd_port(srv));
@@ -525,6 +539,13 @@ START_TEST(put_get_head_delete_list)
 }
 END_TEST
 
+static int
+on_upload(void *arg, const char *key, const char *id, const char *initiated)
+{
+    snprintf(arg, 128, "%s %s %s", key, id, initiated);
+    return 0;
+}
+
 START_TEST(multipart_parts_and_complete)
 {
     cdc_s3_conf c = { .access_key_id = AKID, .secret_access_key = SECRET, .endpoint = endpoint,
@@ -561,6 +582,22 @@ START_TEST(multipart_parts_and_complete)
     ck_assert_ptr_nonnull(strstr(err.msg, "s3://bkt/wh/big2"));
     ck_assert_ptr_nonnull(strstr(err.msg, "InvalidPart"));
     ck_assert_int_eq(obj_find("wh/big2"), -1);
+
+    /* an upload left open (the abort lost): listed, then aborted */
+    ignore_abort = 1;
+    ck_assert_int_eq(cdc_s3_put(s, "bkt", "wh/big3", data, len, NULL, &err), -1);
+    ignore_abort = 0;
+    {
+        char got[128] = "";
+
+        ck_assert_msg(cdc_s3_list_uploads(s, "bkt", "wh/", on_upload, got, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_str_eq(got, "wh/big3 up+1/x= 2026-12-06T00:00:00Z");
+        ck_assert_int_eq(cdc_s3_abort_upload(s, "bkt", "wh/big3", "up+1/x=", &err), 0);
+        got[0] = '\0';
+        ck_assert_int_eq(cdc_s3_list_uploads(s, "bkt", "wh/", on_upload, got, &err), 0);
+        ck_assert_str_eq(got, "");
+    }
     /* from a file, part by part; a small file as one PutObject */
     refuse_part = 0;
     {

@@ -347,6 +347,18 @@ START_TEST(list_prefix)
     ck_assert_int_eq(ice_store_list(st, uri_of("nothing/here/"), on_file, &l, &err), 0);
     ck_assert_int_eq(l.n, 0);
     ck_assert_int_eq(ice_store_list(st, uri_of("w/"), stop_at_first, NULL, &err), 7);
+    /* what an interrupted put left: listed, then removed */
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(ice_store_incomplete(st, uri_of("w/"), false, on_file, &l, &err), 0);
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_str_eq(l.uris[0], uri_of("w/t/data/.d.parquet.tmp-abcdef"));
+    ck_assert_int_eq(ice_store_incomplete(st, uri_of("w/"), true, on_file, &l, &err), 0);
+    ck_assert_int_eq(access(junk, F_OK), -1);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(ice_store_incomplete(st, uri_of("w/"), false, on_file, &l, &err), 0);
+    ck_assert_int_eq(l.n, 0);
+    ck_assert_int_eq(ice_store_list(st, uri_of("w/t/"), on_file, &l, &err), 0);
+    ck_assert_int_eq(l.n, 3);       /* the finished files stay */
     ice_store_free(st);
 }
 END_TEST

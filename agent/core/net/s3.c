@@ -1162,3 +1162,123 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
     cdc_buf_free(&page);
     return rc;
 }
+
+int
+cdc_s3_abort_upload(cdc_s3 *s, const char *bucket, const char *key, const char *upload_id,
+                    cdc_err *err)
+{
+    cdc_buf q = CDC_BUF_INIT;
+    s3_call c = { .op = "AbortMultipartUpload", .method = "DELETE", .bucket = bucket,
+                  .key = key };
+    int     rc;
+
+    cdc_buf_puts(&q, "uploadId=");
+    cdc_aws_uri_encode(&q, upload_id, strlen(upload_id), false);
+    if (cdc_buf_failed(&q))
+        return cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+    c.query = (const char *) q.data;
+    rc = s3_do(s, &c, err);
+    if (rc < 0 && strcmp(c.code, "NoSuchUpload") == 0) {
+        cdc_err_clear(err);
+        rc = 0;
+    }
+    cdc_buf_free(&q);
+    return rc;
+}
+
+int
+cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_upload_fn *fn,
+                    void *arg, cdc_err *err)
+{
+    char   *kmark = NULL, *umark = NULL;
+    cdc_buf page = CDC_BUF_INIT;
+    int     rc = 0;
+
+    for (int pages = 0;; pages++) {
+        cdc_buf     q = CDC_BUF_INIT;
+        s3_call     c = { .op = "ListMultipartUploads", .method = "GET", .bucket = bucket,
+                          .key = "" };
+        const char *xml;
+        size_t      n, at, b, e;
+        char        flag[8], nk[1100], nu[1100];
+
+        if (kmark) {
+            cdc_buf_puts(&q, "key-marker=");
+            cdc_aws_uri_encode(&q, kmark, strlen(kmark), false);
+            cdc_buf_putc(&q, '&');
+        }
+        if (prefix && *prefix) {
+            cdc_buf_puts(&q, "prefix=");
+            cdc_aws_uri_encode(&q, prefix, strlen(prefix), false);
+            cdc_buf_putc(&q, '&');
+        }
+        if (umark) {
+            cdc_buf_puts(&q, "upload-id-marker=");
+            cdc_aws_uri_encode(&q, umark, strlen(umark), false);
+            cdc_buf_putc(&q, '&');
+        }
+        cdc_buf_puts(&q, "uploads");
+        if (cdc_buf_failed(&q)) {
+            rc = cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+            break;
+        }
+        c.query = (const char *) q.data;
+        rc = s3_do(s, &c, err);
+        cdc_buf_free(&q);
+        if (rc < 0)
+            break;
+        cdc_buf_reset(&page);
+        cdc_buf_put(&page, s->ans.data ? s->ans.data : (const uint8_t *) "", s->ans.len);
+        if (cdc_buf_failed(&page)) {
+            rc = cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+            break;
+        }
+        xml = (const char *) page.data;
+        if (!cdc_s3_xml_elem(xml, page.len, 0, "ListMultipartUploadsResult", &b, &e)) {
+            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: no "
+                             "ListMultipartUploadsResult in the answer", bucket,
+                             prefix ? prefix : "", s->label);
+            break;
+        }
+        n = e;
+        at = b;
+        while (cdc_s3_xml_elem(xml, n, at, "Upload", &b, &e)) {
+            char key[1100], id[1100], when[64];
+
+            if (!cdc_s3_xml_text(xml + b, e - b, "Key", key, sizeof(key), NULL) ||
+                !cdc_s3_xml_text(xml + b, e - b, "UploadId", id, sizeof(id), NULL)) {
+                rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: "
+                                 "an upload without Key or UploadId", bucket,
+                                 prefix ? prefix : "", s->label);
+                break;
+            }
+            cdc_s3_xml_text(xml + b, e - b, "Initiated", when, sizeof(when), NULL);
+            rc = fn(arg, key, id, when);
+            if (rc != 0)
+                break;
+            at = e;
+        }
+        if (rc != 0)
+            break;
+        if (!cdc_s3_xml_text(xml, n, "IsTruncated", flag, sizeof(flag), NULL) ||
+            strcmp(flag, "true") != 0)
+            break;
+        cdc_s3_xml_text(xml, n, "NextKeyMarker", nk, sizeof(nk), NULL);
+        cdc_s3_xml_text(xml, n, "NextUploadIdMarker", nu, sizeof(nu), NULL);
+        if (nk[0] == '\0' || pages > 100000 ||
+            (kmark && strcmp(kmark, nk) == 0 && umark && strcmp(umark, nu) == 0)) {
+            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: "
+                             "truncated without a new marker", bucket, prefix ? prefix : "",
+                             s->label);
+            break;
+        }
+        free(kmark);
+        free(umark);
+        kmark = cdc_xstrdup(nk);
+        umark = nu[0] ? cdc_xstrdup(nu) : NULL;
+    }
+    free(kmark);
+    free(umark);
+    cdc_buf_free(&page);
+    return rc;
+}

@@ -142,6 +142,19 @@ typedef int cdc_s3_list_fn(void *arg, const char *key, int64_t size, const char 
 int cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *fn,
                 void *arg, cdc_err *err);
 
+/* Called for each multipart upload still open (begun, neither completed nor aborted:
+   a writer killed in the middle leaves one, and its parts cost storage); non-zero stops. */
+typedef int cdc_s3_upload_fn(void *arg, const char *key, const char *upload_id,
+                             const char *initiated);
+
+/* ListMultipartUploads of prefix (NULL: all), every page.  @returns 0, fn's value, -1. */
+int cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix,
+                        cdc_s3_upload_fn *fn, void *arg, cdc_err *err);
+
+/* AbortMultipartUpload (an upload already gone is fine).  @returns 0 or -1 with err. */
+int cdc_s3_abort_upload(cdc_s3 *s, const char *bucket, const char *key, const char *upload_id,
+                        cdc_err *err);
+
 /* CreateBucket (for tests and tools; warehouses are made by their owners).  An
    existing bucket of ours is fine.  @returns 0 or -1 with err. */
 int cdc_s3_create_bucket(cdc_s3 *s, const char *bucket, cdc_err *err);

@@ -380,7 +380,8 @@ ent_cmp(const void *a, const void *b)
 
 /* Adds the files under dir whose paths start with prefix; descends only where that can be. */
 static int
-file_walk(const char *dir, const char *prefix, file_list *l, const char *uri, cdc_err *err)
+file_walk(const char *dir, const char *prefix, bool tmp, file_list *l, const char *uri,
+          cdc_err *err)
 {
     DIR           *d = opendir(dir);
     struct dirent *de;
@@ -398,8 +399,7 @@ file_walk(const char *dir, const char *prefix, file_list *l, const char *uri, cd
         char       *p;
         size_t      n;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            is_tmp_name(de->d_name))
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (asprintf(&p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
                      de->d_name) < 0) {
@@ -414,9 +414,10 @@ file_walk(const char *dir, const char *prefix, file_list *l, const char *uri, cd
         if (S_ISDIR(sb.st_mode)) {
             /* p + "/" must be a prefix of prefix, or prefix one of p + "/" */
             if (strncmp(p, prefix, n < pl ? n : pl) == 0 && (n >= pl || prefix[n] == '/'))
-                rc = file_walk(p, prefix, l, uri, err);
+                rc = file_walk(p, prefix, tmp, l, uri, err);
             free(p);
-        } else if (S_ISREG(sb.st_mode) && strncmp(p, prefix, pl) == 0) {
+        } else if (S_ISREG(sb.st_mode) && is_tmp_name(de->d_name) == tmp &&
+                   strncmp(p, prefix, pl) == 0) {
             if (l->n == l->cap) {
                 l->cap = l->cap ? l->cap * 2 : 64;
                 l->v = cdc_xrealloc(l->v, l->cap * sizeof(*l->v));
@@ -434,9 +435,11 @@ file_walk(const char *dir, const char *prefix, file_list *l, const char *uri, cd
     return rc;
 }
 
+/* The files under prefix (tmp: the temporary files instead), each to fn; with remove,
+   each unlinked after fn took it. */
 static int
-file_list_all(const char *prefix, ice_store_list_fn *fn, void *arg, const char *uri,
-              cdc_err *err)
+file_list_all(const char *prefix, bool tmp, bool remove, ice_store_list_fn *fn, void *arg,
+              const char *uri, cdc_err *err)
 {
     file_list l = { 0 };
     char     *dir;
@@ -444,7 +447,7 @@ file_list_all(const char *prefix, ice_store_list_fn *fn, void *arg, const char *
     const char *slash = strrchr(prefix, '/');
 
     dir = slash == prefix ? cdc_xstrdup("/") : cdc_xstrndup(prefix, (size_t) (slash - prefix));
-    rc = file_walk(dir, prefix, &l, uri, err);
+    rc = file_walk(dir, prefix, tmp, &l, uri, err);
     free(dir);
     if (rc == 0 && l.n > 0)
         qsort(l.v, l.n, sizeof(*l.v), ent_cmp);
@@ -457,6 +460,9 @@ file_list_all(const char *prefix, ice_store_list_fn *fn, void *arg, const char *
         }
         rc = fn(arg, u, l.v[i].size);
         free(u);
+        if (rc == 0 && remove && unlink(l.v[i].path) < 0 && errno != ENOENT)
+            rc = cdc_err_set(err, CDC_E_IO, "warehouse %s: unlink %s: %s", uri, l.v[i].path,
+                             strerror(errno));
     }
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i].path);
@@ -617,7 +623,7 @@ ice_store_list(ice_store *st, const char *prefix_uri, ice_store_list_fn *fn, voi
     if (ice_store_parse_uri(prefix_uri, &u, err) < 0)
         return -1;
     if (u.scheme == ICE_URI_FILE)
-        return file_list_all(u.path, fn, arg, prefix_uri, err);
+        return file_list_all(u.path, false, false, fn, arg, prefix_uri, err);
     if ((s3 = store_s3(st, prefix_uri, err)) == NULL)
         return -1;
     a = (s3_list_arg) { .fn = fn, .arg = arg, .scheme = prefix_uri,
@@ -627,4 +633,46 @@ ice_store_list(ice_store *st, const char *prefix_uri, ice_store_list_fn *fn, voi
     if (rc == -1 && err && err->msg[0] == '\0')
         cdc_err_set(err, CDC_E_NOMEM, "warehouse %s: out of memory", prefix_uri);
     return rc;
+}
+
+typedef struct s3_up_arg {
+    s3_list_arg  l;
+    cdc_s3      *s3;
+    bool         remove;
+    cdc_err     *err;
+} s3_up_arg;
+
+static int
+s3_upload_cb(void *arg, const char *key, const char *upload_id, const char *initiated)
+{
+    s3_up_arg *a = arg;
+    int        rc;
+
+    (void) initiated;
+    rc = s3_list_cb(&a->l, key, -1, "");
+    if (rc == 0 && a->remove &&
+        cdc_s3_abort_upload(a->s3, a->l.bucket, key, upload_id, a->err) < 0)
+        return -1;
+    return rc;
+}
+
+int
+ice_store_incomplete(ice_store *st, const char *prefix_uri, bool remove, ice_store_list_fn *fn,
+                     void *arg, cdc_err *err)
+{
+    ice_uri   u;
+    cdc_s3   *s3;
+    s3_up_arg a;
+
+    if (ice_store_parse_uri(prefix_uri, &u, err) < 0)
+        return -1;
+    if (u.scheme == ICE_URI_FILE)
+        return file_list_all(u.path, true, remove, fn, arg, prefix_uri, err);
+    if ((s3 = store_s3(st, prefix_uri, err)) == NULL)
+        return -1;
+    a = (s3_up_arg) { .l = { .fn = fn, .arg = arg, .scheme = prefix_uri,
+                             .scheme_len = (size_t) (strstr(prefix_uri, "://") + 3 - prefix_uri),
+                             .bucket = u.bucket },
+                      .s3 = s3, .remove = remove, .err = err };
+    return cdc_s3_list_uploads(s3, u.bucket, u.key, s3_upload_cb, &a, err);
 }

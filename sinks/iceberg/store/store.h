@@ -92,4 +92,13 @@ typedef int ice_store_list_fn(void *arg, const char *uri, int64_t size);
 int ice_store_list(ice_store *st, const char *prefix_uri, ice_store_list_fn *fn, void *arg,
                    cdc_err *err);
 
+/*
+ * What interrupted writes left under prefix_uri, each to fn: file:// temporary files
+ * (".<name>.tmp-*", with their size) and s3:// multipart uploads still open (the key,
+ * size -1).  With remove, each is deleted (unlinked, AbortMultipartUpload) after fn
+ * took it.  @returns 0, fn's non-zero value, or -1 with err.
+ */
+int ice_store_incomplete(ice_store *st, const char *prefix_uri, bool remove,
+                         ice_store_list_fn *fn, void *arg, cdc_err *err);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * A small S3 client for warehouses (the Iceberg sink's s3:// files): objects
- * put whole or in parts, read whole or by byte range, checked, deleted and
- * listed, over http.h, signed with aws_sigv4.h, with the credentials, region
+ * put whole or in parts (from memory, or from a file one part at a time),
+ * read whole or by byte range, checked, deleted and listed, and the
+ * multipart uploads a killed writer left open listed and aborted, over http.h, signed with aws_sigv4.h, with the credentials, region
  * and endpoint of aws_creds.h or the explicit s3_* settings of the platform's
  * iceberg sink (s3_endpoint, s3_access_key_id, s3_secret_access_key,
  * s3_region).

@@ -14,7 +14,11 @@ same port (moto.sh's moto_fault and moto_fault_log wrap these):
 A rule is a JSON object:
   "match"   the X-Amz-Target it applies to, whole or its action after the dot:
             "PutRecords", "Kinesis_20131202.PutRecords", "DynamoDB_20120810.PutItem",
-            "*" (any request), or "sts:ACTION" for the Query API (Action=... in the body).
+            "*" (any request), "sts:ACTION" for the Query API (Action=... in the body), or
+            "s3:OPERATION" for S3's REST calls, named from the method and the query:
+            s3:PutObject, s3:GetObject, s3:HeadObject, s3:DeleteObject, s3:ListObjectsV2,
+            s3:CreateBucket, s3:CreateMultipartUpload, s3:UploadPart,
+            s3:CompleteMultipartUpload, s3:AbortMultipartUpload.
   "fault"   "throttle"  400 ProvisionedThroughputExceededException (Kinesis and DynamoDB;
                         ThrottlingException with "code" to override), nothing forwarded
             "partial"   PutRecords only: the records picked by "fail" are removed from the
@@ -60,7 +64,33 @@ def log(obj):
         LOG.flush()
 
 
-def target_of(headers, body):
+def s3_target(method, path):
+    """S3's operation of a REST request (path style: /bucket[/key]), or ""."""
+    url = urllib.parse.urlsplit(path)
+    q = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    parts = url.path.lstrip("/").split("/", 1)
+    has_key = len(parts) == 2 and parts[1] != ""
+    if not parts[0] or parts[0].startswith("__") or parts[0] == "moto-api":
+        return ""
+    if method == "POST" and "uploads" in q:
+        return "s3:CreateMultipartUpload"
+    if "uploadId" in q:
+        if method == "PUT":
+            return "s3:UploadPart"
+        if method == "POST":
+            return "s3:CompleteMultipartUpload"
+        if method == "DELETE":
+            return "s3:AbortMultipartUpload"
+        return "s3:ListParts"
+    if not has_key:
+        return {"GET": "s3:ListObjectsV2" if q.get("list-type") == ["2"] else "s3:ListObjects",
+                "PUT": "s3:CreateBucket", "HEAD": "s3:HeadBucket",
+                "DELETE": "s3:DeleteBucket"}.get(method, "")
+    return {"GET": "s3:GetObject", "PUT": "s3:PutObject", "HEAD": "s3:HeadObject",
+            "DELETE": "s3:DeleteObject"}.get(method, "")
+
+
+def target_of(headers, body, method="POST", path="/"):
     t = headers.get("X-Amz-Target")
     if t:
         return t
@@ -68,7 +98,7 @@ def target_of(headers, body):
         q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         if "Action" in q:
             return "sts:" + q["Action"][0]
-    return ""
+    return s3_target(method, path)
 
 
 def matches(rule, target):
@@ -122,7 +152,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, status, body, ctype="application/x-amz-json-1.1", extra=None):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if "Content-Length" not in (extra or {}):   # a HEAD's is the object's, kept
+            self.send_header("Content-Length", str(len(body)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -140,6 +171,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if k.lower() not in ("content-length", "connection", "transfer-encoding",
                                      "content-type", "date", "server")}
         ctype = resp.getheader("Content-Type", "application/x-amz-json-1.1")
+        if self.command == "HEAD" and resp.getheader("Content-Length"):
+            hdrs["Content-Length"] = resp.getheader("Content-Length")
         conn.close()
         return resp.status, data, ctype, hdrs
 
@@ -171,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.control(body)
         if path == "/__health":
             return self.answer(200, b"ok\n", "text/plain")
-        target = target_of(self.headers, body)
+        target = target_of(self.headers, body, self.command, self.path)
         hit = pick_rule(target)
         if hit is None:
             return self.answer(*self.forward(body))

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# moto's server (PyPI, pinned, cached) as the tests' Kinesis, DynamoDB and STS, on loopback.
+# moto's server (PyPI, pinned, cached) as the tests' Kinesis, DynamoDB, STS and S3, on loopback.
 #
 #   . test/lib/moto.sh
 #   moto_install               once: a venv $MOTO_VENV with the pins below (git-ignored cache)
@@ -63,6 +63,17 @@
 #   moto_start runs it through test/lib/moto_server.py, one request at a time.
 # - State is in memory: a moto restart forgets every stream and table (a "server restart"
 #   test must re-create them, or use the recorder's replay).
+# - S3 (read in moto's s3/models.py and s3/responses.py, checked by
+#   test/integration/660_s3_store_moto.sh): path-style requests on the same port; bucket
+#   names of 3 to 63 characters (a 2-character name is 400 InvalidBucketName); ListObjectsV2
+#   pages at 1,000 keys with a continuation token; a part smaller than 5 MiB (but the last)
+#   is refused only at CompleteMultipartUpload (400 EntityTooSmall); an UploadPart to an
+#   upload moto no longer knows (after a restart) answers 500 with an HTML page, not AWS's
+#   404 NoSuchUpload; parts sent with libcurl's default Content-Type
+#   (application/x-www-form-urlencoded, werkzeug reads such a body as a form) made moto
+#   refuse the completion with EntityTooSmall, and the same parts as
+#   application/octet-stream go through: every body must carry its own Content-Type.  With INITIAL_NO_AUTH_ACTION_COUNT, S3
+#   checks signatures too (403 SignatureDoesNotMatch with an XML <Error> as AWS does).
 #
 # Debezium Server for the reference: test/lib/dbz_server.sh (debezium-server-dist 2.7.3.Final
 # from Maven Central; its dist and kinesis artifacts are not there at 2.7.4.Final, although

@@ -22,6 +22,7 @@ struct cdc_http_xfer {
     CURL              *easy;
     struct curl_slist *own_hdrs;    /* the shared lines plus extra_hdr, when there is one */
     cdc_buf           *body_out;
+    cdc_buf           *hdrs_out;
     size_t             body_max;
     bool               too_big;
     void              *user;
@@ -290,6 +291,55 @@ http_on_body(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Keeps the header lines of the last response only (a 100 Continue or a redirect comes
+   before the final one: a new status line starts again). */
+static size_t
+http_on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    cdc_http_xfer *x = arg;
+    size_t         n = size * nmemb;
+
+    if (x->hdrs_out == NULL)
+        return n;
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        cdc_buf_reset(x->hdrs_out);
+        return n;
+    }
+    if (x->hdrs_out->len + n > 64 * 1024)
+        return n;      /* enough: the rest is not kept */
+    cdc_buf_put(x->hdrs_out, ptr, n);
+    return cdc_buf_failed(x->hdrs_out) ? 0 : n;
+}
+
+bool
+cdc_http_hdr_value(const char *hdrs, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+
+    if (n > 0)
+        out[0] = '\0';
+    for (const char *l = hdrs; l && *l;) {
+        size_t len = strcspn(l, "\r\n");
+
+        if (len > nl && l[nl] == ':' && strncasecmp(l, name, nl) == 0) {
+            const char *v = l + nl + 1;
+            size_t      vl = len - nl - 1;
+
+            while (vl > 0 && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                vl--;
+            if (n > 0)
+                snprintf(out, n, "%.*s", (int) vl, v);
+            return true;
+        }
+        l += len;
+        while (*l == '\r' || *l == '\n')
+            l++;
+    }
+    return false;
+}
+
 cdc_http_xfer *
 cdc_http_xfer_new(cdc_err *err)
 {
@@ -388,6 +438,9 @@ http_setup(cdc_http_xfer *x, const cdc_http_req *req, cdc_err *err)
     memset(&x->resp, 0, sizeof(x->resp));
     x->cerr[0] = '\0';
     x->body_out = req->body_out;
+    x->hdrs_out = req->hdrs_out;
+    if (x->hdrs_out)
+        cdc_buf_reset(x->hdrs_out);
     x->body_max = req->body_max > 0 ? req->body_max : HTTP_BODY_MAX_DEFAULT;
     x->too_big = false;
     x->url = req->url;
@@ -404,6 +457,12 @@ http_setup(cdc_http_xfer *x, const cdc_http_req *req, cdc_err *err)
         if (method && strcmp(method, "GET") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
+    if (req->no_body) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);

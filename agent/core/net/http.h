@@ -75,6 +75,10 @@ typedef struct cdc_http_req {
     bool                 fresh_connect; /* do not reuse the kept connection */
     cdc_buf             *body_out;      /* NULL: keep only the head; else the whole body */
     size_t               body_max;      /* with body_out: a larger answer fails; 0: 16 MiB */
+    cdc_buf             *hdrs_out;      /* NULL: response headers not kept; else emptied and
+                                           given the final response's header lines, each
+                                           "Name: value\r\n" as received (S3's ETag) */
+    bool                 no_body;       /* HEAD: ask for no body (libcurl then waits for none) */
 } cdc_http_req;
 
 typedef enum cdc_http_class {
@@ -104,6 +108,13 @@ void cdc_http_global_cleanup(void);
 
 /* The class of an outcome. */
 cdc_http_class cdc_http_classify(const cdc_http_resp *r);
+
+/*
+ * The value of header name (any case) in hdrs, lines as kept by
+ * cdc_http_req.hdrs_out, trimmed, into out.  @returns true when present
+ * (out cut to n-1 bytes), false (out "") when not.
+ */
+bool cdc_http_hdr_value(const char *hdrs, const char *name, char *out, size_t n);
 
 /* The first line of the kept body head into out (for messages). */
 void cdc_http_resp_line(const cdc_http_resp *r, char *out, size_t n);

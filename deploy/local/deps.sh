@@ -10,12 +10,7 @@ set -euo pipefail
 
 BUILD_PKGS=(cmake ninja-build gcc pkg-config libpq-dev libyaml-dev libjansson-dev
             libcurl4-openssl-dev libssl-dev librdkafka-dev libavro-dev libmicrohttpd-dev zlib1g-dev
-<<<<<<< HEAD
-            libzstd-dev libsnappy-dev check libsubunit-dev)
-=======
-            libsqlite3-dev
-            check libsubunit-dev)
->>>>>>> i20-sqlcat
+            libzstd-dev libsnappy-dev libsqlite3-dev check libsubunit-dev)
 RUN_PKGS=(postgresql-15 postgresql-client-15 python3)
 TEST_PKGS=(jq procps util-linux curl openssl valgrind clang libclang-rt-14-dev time python3-venv
            openjdk-17-jdk-headless maven)  # java + mvn: Kafka, Debezium Server, the Iceberg REST server

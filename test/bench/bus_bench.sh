@@ -11,8 +11,9 @@
 #   big   - one transaction of ROWS inserts
 #   small - ROWS/5 transactions of 5 inserts each
 #   hot   - HOT_ROWS updates of 10 rows only, in transactions of 10 (one update of each key):
-#           Kinesis only, it shows what one record per key in flight costs (10 keys in all,
-#           so at most 10 records are ever in flight)
+#           for Kinesis it shows what one record per key in flight costs (10 keys in all, so
+#           at most 10 records are ever in flight); Pub/Sub ordered runs it too, for contrast
+#           (one request per key in flight, but a request holds a run of the key's messages)
 # a base slot is created before the backlog is written; after it, one copy of it per
 # contender is made (pg_copy_logical_replication_slot), so every contender decodes the
 # identical WAL:
@@ -458,7 +459,7 @@ for shape in $SHAPES; do
                   UPDATE public.bench SET amount = amount + 1, k = t WHERE id <= 10;
                   COMMIT;
                 END LOOP; END \$\$" \
-                $(contenders_of recv kinesis) ;;
+                $(contenders_of recv ps_ord kinesis) ;;
         *) die "SHAPES: big, small, hot (not $shape)" ;;
     esac
 done

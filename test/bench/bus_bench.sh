@@ -161,8 +161,8 @@ fi
 # ---------------------------------------------------------------- the counting relay
 # relay.py UPSTREAM_PORT OUT: a byte relay to moto on a free port (printed "PORT n"),
 # TCP_NODELAY both ways, nothing parsed or rewritten, that counts in what the client sends
-# the request lines and the PutRecords targets; on SIGTERM it writes
-# {"requests": N, "PutRecords": M} to OUT and exits.  Why not test/lib/aws_faults.py in
+# the request lines, the PutRecords targets and the DynamoDB ones; on SIGTERM it writes
+# {"requests": N, "PutRecords": M, "DynamoDB": D} to OUT and exits.  Why not test/lib/aws_faults.py in
 # pass-through mode: it answers with two writes (headers, then body) on a socket without
 # TCP_NODELAY, so an answer can wait for the client's delayed ACK (measured: 1,000 hot-key
 # rows took 6.7 s through it, 1.55 s straight to moto, 144 PutRecords either way).
@@ -170,7 +170,8 @@ cat >"$WORK/relay.py" <<'PY'
 import json, signal, socket, sys, threading
 upstream, out = int(sys.argv[1]), sys.argv[2]
 PATS = {"requests": b" http/1.1\r\n",
-        "PutRecords": b"\r\nx-amz-target: kinesis_20131202.putrecords\r\n"}
+        "PutRecords": b"\r\nx-amz-target: kinesis_20131202.putrecords\r\n",
+        "DynamoDB": b"\r\nx-amz-target: dynamodb_20120810."}
 COUNT = {k: 0 for k in PATS}
 LOCK = threading.Lock()
 def pump(src, dst, count):
@@ -244,10 +245,10 @@ relay_stop() {
 say "PostgreSQL :$PORT, work dir $WORK"
 
 # One result line: shape tool rows rows_per_s wall cpu rss_kib publish_req other_req
-# server_cpu relay_cpu agent_line
+# server_cpu relay_cpu agent_line ddb_req
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
 # ---------------------------------------------------------------- the contenders
 run_recvlogical() {
@@ -260,7 +261,7 @@ run_recvlogical() {
     t1=$(now)
     read -r u s m <"$WORK/time_recv_$shape"
     record "$shape" "pg_recvlogical" "$rows" "$(calc "$rows/($t1-$t0)")" "$(calc "$t1-$t0")" \
-        "$(calc "$u+$s")" "$m" "" "" "" "" ""
+        "$(calc "$u+$s")" "$m" "" "" "" "" "" ""
 }
 
 # write_configs NAME SLOT PREFIX END PLATFORM_BODY: the pipeline and platform files of a run.
@@ -352,7 +353,7 @@ wal_reader:
     record "$shape" "pubsub $tag" "$rows" "$(calc "$rows/($T1-$T0)")" "$(calc "$T1-$T0")" \
         "$(calc "$U+$S")" "$M" "$pub" \
         "$(jpath "$WORK/stats_$name.json" 'd["requests"] - d["by_method"].get("topics.publish", 0)')" \
-        "$(calc "$c1-$c0")" "" "$(agent_line "$name")"
+        "$(calc "$c1-$c0")" "" "$(agent_line "$name")" ""
 }
 
 # run_kinesis SHAPE END ROWS
@@ -386,7 +387,8 @@ wal_reader:
     record "$shape" "kinesis" "$rows" "$(calc "$rows/($T1-$T0)")" "$(calc "$T1-$T0")" \
         "$(calc "$U+$S")" "$M" "$(jpath "$WORK/relay_$name.json" 'd["PutRecords"]')" \
         "$(jpath "$WORK/relay_$name.json" 'd["requests"] - d["PutRecords"]')" \
-        "$(calc "$m1-$m0")" "$(calc "$p1-$p0")" "$(agent_line "$name")"
+        "$(calc "$m1-$m0")" "$(calc "$p1-$p0")" "$(agent_line "$name")" \
+        "$(jpath "$WORK/relay_$name.json" 'd["DynamoDB"]')"
 }
 
 # run_shape SHAPE ROWS PREP FILL CONTENDERS...
@@ -474,10 +476,11 @@ import sys
 res, order = {}, []
 for line in open(path):
     (shape, tool, n, rps, wall, cpu, rss, req, oreq, scpu, pcpu,
-     aline) = line.rstrip("\n").split("\t")
+     aline, ddb) = line.rstrip("\n").split("\t")
     f = lambda v: float(v) if v else None
     res[(shape, tool)] = dict(n=int(n), rps=f(rps), wall=f(wall), cpu=f(cpu), rss=f(rss),
-                              req=f(req), oreq=f(oreq), scpu=f(scpu), pcpu=f(pcpu), aline=aline)
+                              req=f(req), oreq=f(oreq), scpu=f(scpu), pcpu=f(pcpu), aline=aline,
+                              ddb=ddb)
     order.append((shape, tool))
 def num(v, fmt):
     return "-" if v is None else fmt % v
@@ -509,8 +512,11 @@ for k in order:
         "-" if not p or k[1] == "pg_recvlogical" else "%.3f" % (r["rps"] / p["rps"])))
 print()
 for k in order:
-    if res[k]["aline"]:
-        print("%-6s %-17s agent's own count: %s" % (k[0], k[1], res[k]["aline"]))
+    if res[k]["aline"] or res[k]["ddb"]:
+        print("%-6s %-17s agent's own count: %s%s" % (
+            k[0], k[1], res[k]["aline"] or "-",
+            "; of the other requests, %s to DynamoDB (checkpoints)" % res[k]["ddb"]
+            if res[k]["ddb"] else ""))
 print("x recv: rows/s as a fraction of pg_recvlogical's on the same WAL (it decodes and "
       "publishes nothing: the ceiling)")
 print("(measured part of the run: %s s; load average at its start %s, at its end %s)"

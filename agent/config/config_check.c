@@ -110,13 +110,13 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
                            pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
                            : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
                                                                           : "sqlserver");
-    if (cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB ||
-        cfg->platform.transport_mode == CFG_TRANSPORT_KINESIS)
+    if (cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB)
         return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: transport_mode: %s is not supported "
                            "yet by this build; use kafka or direct", pf_path,
                            cfg_transport_mode_name(cfg->platform.transport_mode));
     /* With a transport, the platform's consumers feed the sinks: cdcagent only publishes. */
-    if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA)
+    if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA ||
+        cfg->platform.transport_mode == CFG_TRANSPORT_KINESIS)
         return 0;
     for (int i = 0; i < pl->nsinks; i++) {
         const cfg_sink *sk = &pl->sinks[i];

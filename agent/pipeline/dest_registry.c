@@ -10,6 +10,7 @@
 #include "sinks/postgres/postgres.h"
 #include "sinks/webhook/webhook.h"
 #include "transports/kafka/kafka.h"
+#include "transports/kinesis/kinesis.h"
 
 static int
 open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
@@ -165,6 +166,68 @@ kafka_cluster(const cfg_kafka *k, dest_kafka_prop **props)
     };
 }
 
+/* transport_mode kinesis (transports/kinesis/): platform.yaml's kinesis, wal_reader, dlq,
+   retry blocks; Avro uses the kafka.schema_registry_* settings. */
+static cdc_dest *
+kinesis_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+{
+    const cfg_platform *pf = &cfg->platform;
+    const cfg_kafka    *kf = &pf->kafka;
+    sch_avro_opts       ao;
+    cdc_dest           *d;
+    sr_conf             rc = {
+        .url = kf->schema_registry_url,
+        .basic_auth_user = kf->schema_registry_username && *kf->schema_registry_username
+                               ? kf->schema_registry_username : NULL,
+        .basic_auth_password = kf->schema_registry_password,
+        .ca_file = kf->schema_registry_ca_location && *kf->schema_registry_ca_location
+                       ? kf->schema_registry_ca_location : NULL,
+        .cert_file = kf->schema_registry_certificate_location &&
+                             *kf->schema_registry_certificate_location
+                         ? kf->schema_registry_certificate_location : NULL,
+        .key_file = kf->schema_registry_key_location && *kf->schema_registry_key_location
+                        ? kf->schema_registry_key_location : NULL,
+        .max_attempts = pf->retry.max_attempts,
+        .initial_wait_s = pf->retry.initial_wait_seconds,
+        .max_wait_s = pf->retry.max_wait_seconds,
+    };
+    bool                avro = pf->kinesis.serialization == CFG_SERIALIZATION_AVRO;
+    dest_kinesis_conf   c = {
+        .region = pf->kinesis.region,
+        .topic_prefix = cfg->pipeline.topic_prefix,
+        .shard_count = pf->kinesis.shard_count,
+        .dlq_enabled = pf->dlq.enabled,
+        .dlq_suffix = pf->kinesis.dlq_stream_suffix,
+        .dlq_shard_count = pf->kinesis.dlq_shard_count,
+        .batch_size = pf->wal_reader.batch_size,
+        .batch_timeout_s = pf->wal_reader.batch_timeout_seconds,
+        .max_records = pf->max_buffered_messages,
+        .retry = cfg_retry_conf(&pf->retry),
+        .json_schemas_enable = pf->kinesis.json_schemas_enable,
+        .registry = avro ? &rc : NULL,
+        .avro = avro ? &ao : NULL,
+        .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
+        .provide_transaction_metadata = cfg->pipeline.source.provide_transaction_metadata,
+        .checkpoint_table = pf->kinesis.checkpoint_table_name,
+        .checkpoint_ttl_s = pf->kinesis.checkpoint_ttl_seconds,
+        .pipeline_id = cfg->pipeline.pipeline_id,
+        .tables = cfg->pipeline.source.tables,
+        .ntables = cfg->pipeline.source.ntables,
+    };
+
+    if (avro && avro_opts(cfg, env, &ao, err) < 0)
+        return NULL;
+    d = cdc_xcalloc(1, sizeof(*d));
+    d->id = "kinesis";
+    d->ops = &dest_kinesis_ops;
+    if (d->ops->open(d, &c, env, err) < 0) {   /* copies what it keeps */
+        cdc_err_wrap(err, "kinesis transport");
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
 cdc_dest *
 agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
@@ -191,6 +254,8 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .max_wait_s = pf->retry.max_wait_seconds,
     };
 
+    if (pf->transport_mode == CFG_TRANSPORT_KINESIS)
+        return kinesis_open_from(cfg, env, err);
     if (pf->transport_mode != CFG_TRANSPORT_KAFKA) {
         cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s is not supported yet",
                     cfg_transport_mode_name(pf->transport_mode));

@@ -21,11 +21,12 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/net/aws_creds.h"
+#include "test/lib/httpd.h"
 #include "test/lib/suite_main.h"
 
-static struct MHD_Daemon *daemon_;
-static int                port;
-static char               tmpdir[64];
+static test_httpd *server;
+static int         port;
+static char        tmpdir[64];
 
 /* what the double does, and what it saw */
 static volatile int sts_mode;        /* 0 answer, 1 InvalidIdentityToken, 2 garbage, 3 503 */
@@ -34,22 +35,10 @@ static volatile int sts_calls, imds_calls, container_calls;
 static volatile int imds_v1_only;
 static char         sts_body[4096];
 
-typedef struct upload {
-    cdc_buf body;
-} upload;
-
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *body, const char *ctype)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result      ret;
-
-    if (ctype)
-        MHD_add_response_header(r, "Content-Type", ctype);
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return test_httpd_reply(conn, status, body, ctype, NULL, NULL);
 }
 
 static void
@@ -105,27 +94,16 @@ assume_signature_ok(struct MHD_Connection *conn, const char *path)
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *data, size_t *data_size, void **state)
+on_request(void *cls, const test_httpd_req *rq)
 {
-    upload *u = *state;
-    char    exp[32], buf[2048];
+    struct MHD_Connection *conn = rq->conn;
+    const char            *url = rq->url, *method = rq->method;
+    char                   exp[32], buf[2048];
 
     (void) cls;
-    (void) version;
-    if (u == NULL) {
-        *state = u = calloc(1, sizeof(*u));
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        cdc_buf_put(&u->body, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
-    cdc_buf_putc(&u->body, '\0');
     if (strcmp(url, "/sts/") == 0 && strcmp(method, "POST") == 0) {
         sts_calls++;
-        snprintf(sts_body, sizeof(sts_body), "%s", (const char *) u->body.data);
+        snprintf(sts_body, sizeof(sts_body), "%s", rq->body);
         if (sts_mode == 1)
             return reply(conn, 400,
                          "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
@@ -197,21 +175,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 }
 
 static void
-on_done(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode t)
-{
-    upload *u = *state;
-
-    (void) cls;
-    (void) conn;
-    (void) t;
-    if (u) {
-        cdc_buf_free(&u->body);
-        free(u);
-    }
-    *state = NULL;
-}
-
-static void
 write_file(const char *name, const char *text)
 {
     char  path[256];
@@ -248,8 +211,7 @@ setup(void)
         "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
     };
-    const union MHD_DaemonInfo *info;
-    char                        url[128];
+    char        url[128];
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
@@ -260,12 +222,9 @@ setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     setenv("HOME", tmpdir, 1);                       /* no ~/.aws of the machine */
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);  /* never 169.254.169.254 */
-    daemon_ = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               0, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               on_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(daemon_);
-    info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-    port = info->port;
+    server = test_httpd_start(on_request, NULL);
+    ck_assert_ptr_nonnull(server);
+    port = test_httpd_port(server);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/sts", port);
     setenv("AWS_ENDPOINT_URL_STS", url, 1);
 }
@@ -275,7 +234,7 @@ teardown(void)
 {
     char cmd[128];
 
-    MHD_stop_daemon(daemon_);
+    test_httpd_stop(server);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     ck_assert_int_eq(system(cmd), 0);
 }

@@ -361,8 +361,10 @@ typedef struct load_case {
 static const load_case load_cases[] = {
     { PL_HEAD JSONL_SINK, NULL, CDC_OK, NULL },   /* kafka, the default, publishes only */
     { PL_HEAD, NULL, CDC_OK, NULL },              /* ... and needs no sink */
-    { PL_HEAD JSONL_SINK, "transport_mode: kinesis\nkinesis: {}\nwal_reader: {}\n",
-      CDC_E_UNSUPPORTED, "platform.yaml: transport_mode: kinesis is not supported yet" },
+    { PL_HEAD JSONL_SINK, "transport_mode: kinesis\nkinesis: {}\nwal_reader: {}\n", CDC_OK,
+      NULL },                                     /* kinesis publishes only, like kafka */
+    { PL_HEAD JSONL_SINK, "transport_mode: pubsub\npubsub: {project_id: p}\nwal_reader: {}\n",
+      CDC_E_UNSUPPORTED, "platform.yaml: transport_mode: pubsub is not supported yet" },
     { PL_HEAD "sinks:\n  - {sink_id: wh, sink_type: webhook, webhook: {url: http://x}}\n", DIRECT,
       CDC_OK, NULL },
     { PL_HEAD "sinks:\n  - {sink_id: pg, sink_type: postgres, postgres: {host: h, database: d}}\n", DIRECT,

@@ -26,6 +26,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/net/gcp_auth.h"
+#include "test/lib/httpd.h"
 #include "test/lib/suite_main.h"
 
 #define EMAIL "cdc-test@test-project.iam.gserviceaccount.com"
@@ -36,9 +37,9 @@ static char     *test_pem;          /* its private half, PKCS#8 PEM */
 static char      tmpdir[64];
 
 /* The double, per test. */
-static struct MHD_Daemon *daemon_;
-static int                port, closed_port;
-static char               token_url[128];
+static test_httpd *server;
+static int         port, closed_port;
+static char        token_url[128];
 
 typedef enum mode { OK, FAIL_503, REFUSE, ECHO, GARBAGE, BAD_TOKEN } mode;
 static volatile mode mode_;
@@ -47,21 +48,12 @@ static volatile int  expires_in = 3600;
 static volatile int  requests, tokens_issued, jwt_ok;
 static char          jwt_problem[200];  /* why the last JWT was not right */
 
-typedef struct upload {
-    cdc_buf body;
-} upload;
-
 /* ---- the double ---------------------------------------------------------- */
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *body)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result      ret = MHD_queue_response(conn, status, r);
-
-    MHD_destroy_response(r);
-    return ret;
+    return test_httpd_reply(conn, status, body, NULL, NULL, NULL);
 }
 
 static int
@@ -219,29 +211,19 @@ on_token(struct MHD_Connection *conn, const char *form)
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *data, size_t *data_size, void **state)
+on_request(void *cls, const test_httpd_req *rq)
 {
-    upload *u = *state;
+    struct MHD_Connection *conn = rq->conn;
+    const char            *url = rq->url, *method = rq->method;
 
     (void) cls;
-    (void) version;
-    if (u == NULL) {
-        *state = u = calloc(1, sizeof(*u));
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        cdc_buf_put(&u->body, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
     requests++;
     if (strcmp(url, "/token") == 0 && strcmp(method, "POST") == 0) {
         const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 
         if (ct == NULL || strcmp(ct, "application/x-www-form-urlencoded") != 0)
             return reply(conn, 400, "{\"error\":\"invalid_request\"}");
-        return on_token(conn, cdc_buf_str(&u->body));
+        return on_token(conn, rq->body);
     }
     if (strcmp(url, "/computeMetadata/v1/instance/service-accounts/default/token") == 0 &&
         strcmp(method, "GET") == 0) {
@@ -256,35 +238,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return issue(conn, "md.tok");
     }
     return reply(conn, 404, "no such path");
-}
-
-static void
-on_done(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode t)
-{
-    upload *u = *state;
-
-    (void) cls;
-    (void) conn;
-    (void) t;
-    if (u) {
-        cdc_buf_free(&u->body);
-        free(u);
-    }
-    *state = NULL;
-}
-
-static int
-free_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t          len = sizeof(a);
-    int                fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-    bind(fd, (struct sockaddr *) &a, sizeof(a));
-    getsockname(fd, (struct sockaddr *) &a, &len);
-    p = ntohs(a.sin_port);
-    close(fd);
-    return p;
 }
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -327,16 +280,11 @@ suite_teardown(void)
 static void
 setup(void)
 {
-    const union MHD_DaemonInfo *info;
-
     ck_assert_int_eq(cdc_http_global_init(NULL), 0);
-    daemon_ = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               0, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               on_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(daemon_);
-    info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-    port = info->port;
-    closed_port = free_port();
+    server = test_httpd_start(on_request, NULL);
+    ck_assert_ptr_nonnull(server);
+    port = test_httpd_port(server);
+    closed_port = test_free_port();
     snprintf(token_url, sizeof(token_url), "http://127.0.0.1:%d/token", port);
     mode_ = OK;     /* fresh double state also when run with CK_FORK=no (valgrind) */
     fail_first = 0;
@@ -351,7 +299,7 @@ setup(void)
 static void
 teardown(void)
 {
-    MHD_stop_daemon(daemon_);
+    test_httpd_stop(server);
     cdc_http_global_cleanup();
 }
 

@@ -7,57 +7,34 @@
  * secret query values.
  */
 #include <check.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/net/http.h"
+#include "test/lib/httpd.h"
 #include "test/lib/suite_main.h"
 
-static struct MHD_Daemon *daemon_;
-static int                port, closed_port;
-
-typedef struct upload {
-    cdc_buf body;
-} upload;
+static test_httpd *server;
+static int         port, closed_port;
 
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *body, const char *retry_after)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result      ret;
-
-    if (retry_after)
-        MHD_add_response_header(r, "Retry-After", retry_after);
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return test_httpd_reply(conn, status, body, NULL, retry_after ? "Retry-After" : NULL,
+                            retry_after);
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *data, size_t *data_size, void **state)
+on_request(void *cls, const test_httpd_req *rq)
 {
-    upload *u = *state;
-    char    big[1001];
+    struct MHD_Connection *conn = rq->conn;
+    const char            *url = rq->url, *method = rq->method;
+    char                   big[1001];
 
     (void) cls;
-    (void) version;
-    if (u == NULL) {
-        *state = u = calloc(1, sizeof(*u));
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        cdc_buf_put(&u->body, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
     if (strncmp(url, "/status/", 8) == 0)
         return reply(conn, (unsigned) atoi(url + 8), "line one\r\nline two", NULL);
     if (strcmp(url, "/retry-after") == 0)
@@ -78,7 +55,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         int         ret;
 
         cdc_buf_printf(&b, "%s|%s|%s|", method, k ? k : "-", a ? a : "-");
-        cdc_buf_put(&b, u->body.data, u->body.len);
+        cdc_buf_put(&b, rq->body, rq->body_len);
         ret = reply(conn, 200, cdc_buf_str(&b), NULL);
         cdc_buf_free(&b);
         return ret;
@@ -87,54 +64,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 }
 
 static void
-on_done(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode t)
-{
-    upload *u = *state;
-
-    (void) cls;
-    (void) conn;
-    (void) t;
-    if (u) {
-        cdc_buf_free(&u->body);
-        free(u);
-    }
-    *state = NULL;
-}
-
-/* A loopback port that nobody listens on (bound, then closed). */
-static int
-free_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t          len = sizeof(a);
-    int                fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-    bind(fd, (struct sockaddr *) &a, sizeof(a));
-    getsockname(fd, (struct sockaddr *) &a, &len);
-    p = ntohs(a.sin_port);
-    close(fd);
-    return p;
-}
-
-static void
 setup(void)
 {
-    const union MHD_DaemonInfo *info;
-
     ck_assert_int_eq(cdc_http_global_init(NULL), 0);
-    daemon_ = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               0, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                               on_done, NULL, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(daemon_);
-    info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
-    port = info->port;
-    closed_port = free_port();
+    server = test_httpd_start(on_request, NULL);
+    ck_assert_ptr_nonnull(server);
+    port = test_httpd_port(server);
+    closed_port = test_free_port();
 }
 
 static void
 teardown(void)
 {
-    MHD_stop_daemon(daemon_);
+    test_httpd_stop(server);
     cdc_http_global_cleanup();
 }
 

@@ -64,25 +64,13 @@ cdc_aws_uri_encode(cdc_buf *b, const char *s, size_t n, bool keep_slash)
     }
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into b ('+' stays '+'). */
 static void
 uri_decode(cdc_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            cdc_buf_putc(b, (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+        if (s[i] == '%' && i + 2 < n && cdc_hexval(s[i + 1]) >= 0 && cdc_hexval(s[i + 2]) >= 0) {
+            cdc_buf_putc(b, (char) (cdc_hexval(s[i + 1]) * 16 + cdc_hexval(s[i + 2])));
             i += 2;
         } else {
             cdc_buf_putc(b, s[i]);

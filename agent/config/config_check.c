@@ -100,8 +100,6 @@ int
 cfg_validate(const cdc_config *cfg, cdc_err *err)
 {
     const cfg_pipeline *pl = &cfg->pipeline;
-    const char         *pf_path = cfg->platform_path ? cfg->platform_path
-                                                     : "platform.yaml (built-in defaults)";
     int                 enabled = 0;
 
     if (pl->source.source_type != CFG_SOURCE_POSTGRES)
@@ -110,12 +108,9 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
                            pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
                            : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
                                                                           : "sqlserver");
-    if (cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB)
-        return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: transport_mode: %s is not supported "
-                           "yet by this build; use kafka or direct", pf_path,
-                           cfg_transport_mode_name(cfg->platform.transport_mode));
     /* With a transport, the platform's consumers feed the sinks: cdcagent only publishes. */
     if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA ||
+        cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB ||
         cfg->platform.transport_mode == CFG_TRANSPORT_KINESIS)
         return 0;
     for (int i = 0; i < pl->nsinks; i++) {

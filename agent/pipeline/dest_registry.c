@@ -11,6 +11,7 @@
 #include "sinks/webhook/webhook.h"
 #include "transports/kafka/kafka.h"
 #include "transports/kinesis/kinesis.h"
+#include "transports/pubsub/pubsub.h"
 
 static int
 open_jsonl(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
@@ -166,31 +167,94 @@ kafka_cluster(const cfg_kafka *k, dest_kafka_prop **props)
     };
 }
 
+/* The Schema Registry client settings: platform.yaml's kafka.schema_registry_* (the
+   transports that write Avro all register there) and the retry block. */
+static sr_conf
+registry_conf(const cfg_platform *pf)
+{
+    const cfg_kafka *k = &pf->kafka;
+
+    return (sr_conf) {
+        .url = k->schema_registry_url,
+        .basic_auth_user = k->schema_registry_username && *k->schema_registry_username
+                               ? k->schema_registry_username : NULL,
+        .basic_auth_password = k->schema_registry_password,
+        .ca_file = k->schema_registry_ca_location && *k->schema_registry_ca_location
+                       ? k->schema_registry_ca_location : NULL,
+        .cert_file = k->schema_registry_certificate_location &&
+                             *k->schema_registry_certificate_location
+                         ? k->schema_registry_certificate_location : NULL,
+        .key_file = k->schema_registry_key_location && *k->schema_registry_key_location
+                        ? k->schema_registry_key_location : NULL,
+        .max_attempts = pf->retry.max_attempts,
+        .initial_wait_s = pf->retry.initial_wait_seconds,
+        .max_wait_s = pf->retry.max_wait_seconds,
+    };
+}
+
+/* Opens transport `id` with its conf (which the destination copies what it keeps of). */
+static cdc_dest *
+transport_open(const char *id, const cdc_dest_ops *ops, const void *conf,
+               const cdc_dest_env *env, cdc_err *err)
+{
+    cdc_dest *d = cdc_xcalloc(1, sizeof(*d));
+
+    d->id = id;
+    d->ops = ops;
+    if (ops->open(d, conf, env, err) < 0) {
+        cdc_err_wrap(err, "%s transport", id);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* transport_mode pubsub: platform.yaml's pubsub block, wal_reader's batch settings. */
+static cdc_dest *
+pubsub_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+{
+    const cfg_platform *pf = &cfg->platform;
+    sch_avro_opts       ao;
+    sr_conf             rc = registry_conf(pf);
+    size_t              mem = pf->agent.memory_limit_mb > 0
+                                  ? (size_t) pf->agent.memory_limit_mb << 18 : 0;  /* a quarter */
+    dest_pubsub_conf    c = {
+        .project_id = pf->pubsub.project_id,
+        .topic_prefix = cfg->pipeline.topic_prefix,
+        .ordering_enabled = pf->pubsub.ordering_enabled,
+        .ack_deadline_seconds = pf->pubsub.ack_deadline_seconds,
+        .group_id = pf->pubsub.group_id,
+        .max_delivery_attempts = pf->pubsub.max_delivery_attempts,
+        .dlq_suffix = pf->dlq.topic_suffix,
+        .dlq_enabled = pf->dlq.enabled,
+        .batch_size = pf->wal_reader.batch_size,
+        .batch_timeout_s = pf->wal_reader.batch_timeout_seconds,
+        .max_waiting_bytes = mem > ((size_t) 16 << 20) ? mem : (size_t) 16 << 20,
+        .retry = cfg_retry_conf(&pf->retry),
+        .serialization = pf->pubsub.serialization == CFG_SERIALIZATION_AVRO ? DEST_PUBSUB_SER_AVRO
+                                                                           : DEST_PUBSUB_SER_JSON,
+        .json_schemas_enable = pf->pubsub.json_schemas_enable,
+        .registry = &rc,
+        .avro = &ao,
+        .stop_on_incompatible_schema = pf->stop_on_incompatible_schema,
+        .provide_transaction_metadata = cfg->pipeline.source.provide_transaction_metadata,
+        .tables = cfg->pipeline.source.tables,
+        .ntables = cfg->pipeline.source.ntables,
+    };
+
+    if (c.serialization == DEST_PUBSUB_SER_AVRO && avro_opts(cfg, env, &ao, err) < 0)
+        return NULL;
+    return transport_open("pubsub", &dest_pubsub_ops, &c, env, err);
+}
+
 /* transport_mode kinesis (transports/kinesis/): platform.yaml's kinesis, wal_reader, dlq,
    retry blocks; Avro uses the kafka.schema_registry_* settings. */
 static cdc_dest *
 kinesis_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
     const cfg_platform *pf = &cfg->platform;
-    const cfg_kafka    *kf = &pf->kafka;
     sch_avro_opts       ao;
-    cdc_dest           *d;
-    sr_conf             rc = {
-        .url = kf->schema_registry_url,
-        .basic_auth_user = kf->schema_registry_username && *kf->schema_registry_username
-                               ? kf->schema_registry_username : NULL,
-        .basic_auth_password = kf->schema_registry_password,
-        .ca_file = kf->schema_registry_ca_location && *kf->schema_registry_ca_location
-                       ? kf->schema_registry_ca_location : NULL,
-        .cert_file = kf->schema_registry_certificate_location &&
-                             *kf->schema_registry_certificate_location
-                         ? kf->schema_registry_certificate_location : NULL,
-        .key_file = kf->schema_registry_key_location && *kf->schema_registry_key_location
-                        ? kf->schema_registry_key_location : NULL,
-        .max_attempts = pf->retry.max_attempts,
-        .initial_wait_s = pf->retry.initial_wait_seconds,
-        .max_wait_s = pf->retry.max_wait_seconds,
-    };
+    sr_conf             rc = registry_conf(pf);
     bool                avro = pf->kinesis.serialization == CFG_SERIALIZATION_AVRO;
     dest_kinesis_conf   c = {
         .region = pf->kinesis.region,
@@ -217,50 +281,22 @@ kinesis_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 
     if (avro && avro_opts(cfg, env, &ao, err) < 0)
         return NULL;
-    d = cdc_xcalloc(1, sizeof(*d));
-    d->id = "kinesis";
-    d->ops = &dest_kinesis_ops;
-    if (d->ops->open(d, &c, env, err) < 0) {   /* copies what it keeps */
-        cdc_err_wrap(err, "kinesis transport");
-        free(d);
-        return NULL;
-    }
-    return d;
+    return transport_open("kinesis", &dest_kinesis_ops, &c, env, err);
 }
 
-cdc_dest *
-agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+/* transport_mode kafka: platform.yaml's kafka block. */
+static cdc_dest *
+kafka_open_from(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
 {
     const cfg_platform *pf = &cfg->platform;
     cdc_dest           *d;
     sch_avro_opts       ao;
     dest_kafka_prop    *props;
     dest_kafka_cluster  kc;
-    int                 rc_open;
-    sr_conf             rc = {
-        .url = pf->kafka.schema_registry_url,
-        .basic_auth_user = pf->kafka.schema_registry_username && *pf->kafka.schema_registry_username
-                               ? pf->kafka.schema_registry_username : NULL,
-        .basic_auth_password = pf->kafka.schema_registry_password,
-        .ca_file = pf->kafka.schema_registry_ca_location && *pf->kafka.schema_registry_ca_location
-                       ? pf->kafka.schema_registry_ca_location : NULL,
-        .cert_file = pf->kafka.schema_registry_certificate_location &&
-                             *pf->kafka.schema_registry_certificate_location
-                         ? pf->kafka.schema_registry_certificate_location : NULL,
-        .key_file = pf->kafka.schema_registry_key_location && *pf->kafka.schema_registry_key_location
-                        ? pf->kafka.schema_registry_key_location : NULL,
-        .max_attempts = pf->retry.max_attempts,
-        .initial_wait_s = pf->retry.initial_wait_seconds,
-        .max_wait_s = pf->retry.max_wait_seconds,
-    };
+    sr_conf             rc = registry_conf(pf);
 
-    if (pf->transport_mode == CFG_TRANSPORT_KINESIS)
-        return kinesis_open_from(cfg, env, err);
-    if (pf->transport_mode != CFG_TRANSPORT_KAFKA) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s is not supported yet",
-                    cfg_transport_mode_name(pf->transport_mode));
+    if (avro_opts(cfg, env, &ao, err) < 0)
         return NULL;
-    }
     kc = kafka_cluster(&pf->kafka, &props);
     dest_kafka_conf c = {
         .kafka = &kc,
@@ -277,19 +313,24 @@ agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *er
         .tables = cfg->pipeline.source.tables,
         .ntables = cfg->pipeline.source.ntables,
     };
-    if (avro_opts(cfg, env, &ao, err) < 0) {
-        free(props);
-        return NULL;
-    }
-    d = cdc_xcalloc(1, sizeof(*d));
-    d->id = "kafka";
-    d->ops = &dest_kafka_ops;
-    rc_open = d->ops->open(d, &c, env, err);   /* copies what it keeps */
+    d = transport_open("kafka", &dest_kafka_ops, &c, env, err);
     free(props);
-    if (rc_open < 0) {
-        cdc_err_wrap(err, "kafka transport");
-        free(d);
+    return d;
+}
+
+cdc_dest *
+agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err)
+{
+    switch (cfg->platform.transport_mode) {
+    case CFG_TRANSPORT_KAFKA:
+        return kafka_open_from(cfg, env, err);
+    case CFG_TRANSPORT_PUBSUB:
+        return pubsub_open_from(cfg, env, err);
+    case CFG_TRANSPORT_KINESIS:
+        return kinesis_open_from(cfg, env, err);
+    default:
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "transport_mode %s has no transport",
+                    cfg_transport_mode_name(cfg->platform.transport_mode));
         return NULL;
     }
-    return d;
 }

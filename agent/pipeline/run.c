@@ -428,8 +428,9 @@ warn_unbuilt(const cdc_config *cfg)
     const cfg_source *src = &cfg->pipeline.source;
 
     if (src->provide_transaction_metadata && cfg->platform.transport_mode == CFG_TRANSPORT_DIRECT)
-        log_warn("agent", "source.provide_transaction_metadata applies to transport_mode kafka "
-                 "only; the direct-mode sinks ignore it (events carry transaction: null)");
+        log_warn("agent", "source.provide_transaction_metadata applies to the transports "
+                 "(kafka, pubsub, kinesis) only; the direct-mode sinks ignore it (events carry "
+                 "transaction: null)");
     if (src->message_key_columns && *src->message_key_columns)
         log_warn("agent", "source.message_key_columns is not supported yet and is ignored: keys "
                  "are the primary key or the first unique index");

@@ -364,7 +364,7 @@ static const load_case load_cases[] = {
     { PL_HEAD JSONL_SINK, "transport_mode: kinesis\nkinesis: {}\nwal_reader: {}\n", CDC_OK,
       NULL },                                     /* kinesis publishes only, like kafka */
     { PL_HEAD JSONL_SINK, "transport_mode: pubsub\npubsub: {project_id: p}\nwal_reader: {}\n",
-      CDC_E_UNSUPPORTED, "platform.yaml: transport_mode: pubsub is not supported yet" },
+      CDC_OK, NULL },                             /* pubsub publishes only, like kafka */
     { PL_HEAD "sinks:\n  - {sink_id: wh, sink_type: webhook, webhook: {url: http://x}}\n", DIRECT,
       CDC_OK, NULL },
     { PL_HEAD "sinks:\n  - {sink_id: pg, sink_type: postgres, postgres: {host: h, database: d}}\n", DIRECT,

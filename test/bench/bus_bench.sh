@@ -23,7 +23,8 @@
 #   pubsub unordered pubsub.ordering_enabled false: requests of up to batch_size messages
 #   kinesis          transport_mode kinesis, PutRecords of up to batch_size records
 # run one after the other, each with its own topic prefix (so its own topics or streams).
-# Serialization: json (the transports' default, Debezium Server's), without schemas.
+# Serialization: json (the transports' default, Debezium Server's), {schema, payload} as
+# Debezium Server writes it (json_schemas_enable JSON_SCHEMAS, default true, the shipped one).
 #
 # What is measured, per contender:
 #   rows/s       ROWS / (process start to exit).  cdcagent runs with agent.stop_lsn = the WAL
@@ -61,7 +62,8 @@
 #        CDCAGENT=path picks a build; HOT_ROWS (default ROWS/5, at least 10) the hot shape's
 #        updates; SHAPES="big small hot" and CONTENDERS="recv ps_ord ps_unord kinesis" pick
 #        a subset; VERIFY=0 skips reading the streams back; KEEP_TMP=1 keeps the work
-#        directory; AGENT_TIMEOUT (900 s) bounds each agent run.
+#        directory; AGENT_TIMEOUT (900 s) bounds each agent run; JSON_SCHEMAS=false sends the
+#        payload alone.
 # Needs: PostgreSQL 15, /usr/bin/time, curl, python3; moto from PyPI in a venv (first run;
 # cached in $CDC_CACHE, see test/lib/moto.sh).
 set -euo pipefail
@@ -78,6 +80,8 @@ AGENT_TIMEOUT=${AGENT_TIMEOUT:-900}
 SHAPES=${SHAPES:-big small hot}
 CONTENDERS=${CONTENDERS:-recv ps_ord ps_unord kinesis}
 VERIFY=${VERIFY:-1}
+JSON_SCHEMAS=${JSON_SCHEMAS:-true}
+case "$JSON_SCHEMAS" in true|false) ;; *) echo "bench: JSON_SCHEMAS: true|false" >&2; exit 2 ;; esac
 PROJECT=bench-project
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/busbench.XXXXXX")
 PGBIN=/usr/lib/postgresql/15/bin
@@ -331,6 +335,7 @@ run_pubsub() {
 pubsub:
   project_id: $PROJECT
   ordering_enabled: $ordered
+  json_schemas_enable: $JSON_SCHEMAS
 wal_reader:
   slot_name: $name
   publication_name: bench_pub
@@ -365,6 +370,7 @@ run_kinesis() {
 kinesis:
   region: ${AWS_REGION:-us-east-1}
   shard_count: $KINESIS_SHARDS
+  json_schemas_enable: $JSON_SCHEMAS
 wal_reader:
   slot_name: $name
   publication_name: bench_pub
@@ -469,10 +475,10 @@ done
 # ---------------------------------------------------------------- the table
 python3 - "$RESULTS" "$ROWS" "$HOT_ROWS" "$AGENT_MEMORY_MB" "$PUBSUB_BATCH" "$KINESIS_BATCH" \
     "$BATCH_TIMEOUT" "$KINESIS_SHARDS" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)" "$CDCAGENT" <<'PY'
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$CDCAGENT" "$JSON_SCHEMAS" <<'PY'
 import sys
 (path, rows, hot_rows, mem, psb, kb, bt, shards, secs, ncpu, load0, load1,
- agent) = sys.argv[1:14]
+ agent, schemas) = sys.argv[1:15]
 res, order = {}, []
 for line in open(path):
     (shape, tool, n, rps, wall, cpu, rss, req, oreq, scpu, pcpu,
@@ -486,8 +492,9 @@ def num(v, fmt):
     return "-" if v is None else fmt % v
 print("bus_bench: %s rows (big, small), %s updates on 10 keys (hot), %s CPUs; %s" %
       (rows, hot_rows, ncpu, agent))
-print("cdcagent: serialization json, memory_limit_mb=%s, batch_size %s (pubsub) / %s (kinesis), "
-      "batch_timeout_seconds=%s, kinesis shard_count=%s" % (mem, psb, kb, bt, shards))
+print("cdcagent: serialization json, json_schemas_enable=%s, memory_limit_mb=%s, batch_size %s "
+      "(pubsub) / %s (kinesis), batch_timeout_seconds=%s, kinesis shard_count=%s"
+      % (schemas, mem, psb, kb, bt, shards))
 print("rows/s: process start to exit (cdcagent: at stop_lsn, everything acknowledged); "
       "req/1k: publish requests (topics.publish, PutRecords) per 1,000 rows, counted by the "
       "server side;")

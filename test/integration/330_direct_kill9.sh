@@ -137,8 +137,7 @@ loader() {
     while [ ! -e "$T/stop" ]; do
         echo "SELECT load_step(1 + (random() * 3)::int);"
         echo "SELECT pg_sleep(0.004);"
-    done | PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
-        -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo >"$T/loader.log" 2>&1 && rc=0 || rc=$?
+    done | user_psql >"$T/loader.log" 2>&1 && rc=0 || rc=$?
     echo "loader exit $rc" >>"$T/loader.log"
 }
 bg loader

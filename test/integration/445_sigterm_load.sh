@@ -23,8 +23,7 @@ loader() {
                 echo "INSERT INTO items VALUES ($((i + j)), repeat('y', 80));"
             done
             echo "INSERT INTO items SELECT g, 'bulk' FROM generate_series($((i + 50)), $((i + 549))) g;"
-        } | PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
-            -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo >/dev/null 2>&1 || sleep 0.2
+        } | user_psql >/dev/null 2>&1 || sleep 0.2
         i=$((i + 550))
     done
     echo done >"$T/loader.done"

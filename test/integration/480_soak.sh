@@ -32,8 +32,7 @@ loader() {
             echo "BEGIN; UPDATE soak SET n = n + 1; INSERT INTO soak SELECT g, 0, 'b' FROM generate_series(1000000 + $i, 1002000 + $i) g; DELETE FROM soak WHERE id >= 1000000; COMMIT;"
         fi
         if [ $((i % 50)) = 0 ]; then echo "SELECT pg_sleep(0.02);"; fi
-    done | PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
-        -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo >"$T/loader.log" 2>&1
+    done | user_psql >"$T/loader.log" 2>&1
     echo "loader exit $?" >>"$T/loader.log"
 }
 bg loader

@@ -28,6 +28,7 @@ cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
 pubsub:
+  json_schemas_enable: false
   project_id: $PROJECT
   ordering_enabled: true
 wal_reader:
@@ -41,13 +42,7 @@ NREC=$(python3 "$LOAD" gen "$STEPS" 521 "$T")
 note "load: $STEPS steps, $NREC records expected"
 ps_agent_start
 
-loader() {
-    local rc=0
-    PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
-        -p "$PORT" -U cdc_user -d cdc_demo -f "$T/load.1.sql" >/dev/null 2>"$T/loader.log" || rc=$?
-    echo "loader exit $rc" >>"$T/loader.log"
-}
-bg loader
+bg load_file "$T/load.1.sql"
 
 SUBS="cdc-public-items-cdc-platform cdc-public-accounts-cdc-platform"
 OUT=$T/pulled.jsonl

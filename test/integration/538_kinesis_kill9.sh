@@ -47,13 +47,7 @@ NREC=$(python3 "$LOAD" gen "$STEPS" 538 "$T")
 note "load: $STEPS steps, $NREC records expected"
 agent_start
 
-loader() {
-    local rc=0
-    PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
-        -p "$PORT" -U cdc_user -d cdc_demo -f "$T/load.1.sql" >/dev/null 2>"$T/loader.log" || rc=$?
-    echo "loader exit $rc" >>"$T/loader.log"
-}
-bg loader
+bg load_file "$T/load.1.sql"
 
 read_all() {
     aws read cdc-public-items >"$T/items.jsonl"

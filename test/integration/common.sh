@@ -350,6 +350,21 @@ agent_kill9() {
     note "agent killed with SIGKILL"
 }
 
+# user_psql ARGS...: psql as the application's user (cdc_user), stopping at the first error:
+# what the tests' loaders write through.
+user_psql() {
+    PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+        -p "$PORT" -U cdc_user -d cdc_demo "$@"
+}
+
+# load_file FILE: runs the SQL file as cdc_user (run it with bg); $T/loader.log gets psql's
+# errors and ends with "loader exit N".
+load_file() {
+    local rc=0
+    user_psql -f "$1" >/dev/null 2>"$T/loader.log" || rc=$?
+    echo "loader exit $rc" >>"$T/loader.log"
+}
+
 # bg CMD...: a background helper that cleanup stops.
 bg() {
     "$@" &

@@ -627,8 +627,9 @@ static const cfg_key platform_keys[] = {
       .desc = "json (Debezium Server's default) or avro (Confluent framing; the schemas are "
               "registered with kafka.schema_registry_url)." },
     { .name = "pubsub.json_schemas_enable", .type = CFG_BOOL,
-      .off = PF(pubsub.json_schemas_enable), .def = "false",
-      .desc = "With serialization json: wrap records as {schema, payload}." },
+      .off = PF(pubsub.json_schemas_enable), .def = "true",
+      .desc = "With serialization json: wrap records as {schema, payload} (Debezium Server's "
+              "default: its JsonConverter has schemas.enable on)." },
 
     { .name = "kinesis", .type = CFG_SECTION, .desc = "Amazon Kinesis transport." },
     { .name = "kinesis.region", .type = CFG_STR, .off = PF(kinesis.region), .def = "us-east-1",
@@ -660,8 +661,9 @@ static const cfg_key platform_keys[] = {
       .desc = "json (Debezium Server's default) or avro (Confluent framing; the schemas are "
               "registered with kafka.schema_registry_url)." },
     { .name = "kinesis.json_schemas_enable", .type = CFG_BOOL,
-      .off = PF(kinesis.json_schemas_enable), .def = "false",
-      .desc = "With serialization json: wrap records as {schema, payload}." },
+      .off = PF(kinesis.json_schemas_enable), .def = "true",
+      .desc = "With serialization json: wrap records as {schema, payload} (Debezium Server's "
+              "default: its JsonConverter has schemas.enable on)." },
 
     { .name = "wal_reader", .type = CFG_SECTION,
       .desc = "With transport_mode pubsub or kinesis: the slot and publication (they replace "

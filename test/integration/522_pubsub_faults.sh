@@ -32,6 +32,7 @@ transport_mode: pubsub
 health_enabled: true
 health_port: $HPORT
 pubsub:
+  json_schemas_enable: false
   project_id: $PROJECT
   ordering_enabled: false
 wal_reader:

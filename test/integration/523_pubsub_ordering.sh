@@ -28,6 +28,7 @@ cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
 pubsub:
+  json_schemas_enable: false
   project_id: $PROJECT
   ordering_enabled: true
 wal_reader:

@@ -31,6 +31,7 @@ platform() {
 transport_mode: pubsub
 health_enabled: false
 pubsub:
+  json_schemas_enable: false
   project_id: $1
   ordering_enabled: true
 wal_reader:

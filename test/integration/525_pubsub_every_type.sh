@@ -37,6 +37,7 @@ cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
 pubsub:
+  json_schemas_enable: false
   project_id: $PROJECT
 wal_reader:
   slot_name: cdc_slot2

@@ -29,6 +29,7 @@ cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub
 health_enabled: false
 pubsub:
+  json_schemas_enable: false
   project_id: $PROJECT
   serialization: avro
 kafka:

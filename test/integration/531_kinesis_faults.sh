@@ -28,6 +28,7 @@ transport_mode: kinesis
 health_enabled: true
 health_port: $HPORT
 kinesis:
+  json_schemas_enable: false
   shard_count: 3
 wal_reader:
   batch_size: 500

@@ -29,6 +29,7 @@ platform() {
 transport_mode: kinesis
 health_enabled: false
 kinesis:
+  json_schemas_enable: false
   shard_count: 1
 dlq:
   enabled: $1

@@ -24,6 +24,7 @@ health_enabled: true
 health_port: $HPORT
 max_buffered_messages: 20
 kinesis:
+  json_schemas_enable: false
   shard_count: 2
 wal_reader:
   slot_name: cdc_slot

@@ -25,6 +25,7 @@ health_enabled: false
 kafka:
   schema_registry_url: $SR
 kinesis:
+  json_schemas_enable: false
   shard_count: 2
   serialization: avro
 wal_reader:

@@ -27,8 +27,9 @@
 #   .credentials.profile (ProfileCredentialsProvider, default "default"): credentials come
 #   from a shared credentials FILE only, not from AWS_ACCESS_KEY_ID; SDK 2.13 also ignores
 #   AWS_ENDPOINT_URL (newer SDKs read it), hence the explicit endpoint here.
-# - Values are JSON without schemas unless debezium.format.value.schemas.enable=true;
-#   dbzs_start sets key and value schemas.enable=true, as JsonConverter does for 250.
+# - Key and value are JsonConverter's JSON with {schema, payload}: Debezium Server 2.7's
+#   ConverterBuilder sets no schemas.enable default, so JsonConverter's own (true) holds;
+#   dbzs_start sets key and value schemas.enable=true explicitly all the same.
 
 _DBZS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CDC_CACHE=${CDC_CACHE:-$_DBZS_REPO/.cache}

@@ -718,6 +718,9 @@ START_TEST(every_key_is_read)
     ck_assert_str_eq(all.pipeline.source.publication_name, "wal_pub");
     ck_assert_int_eq(all.platform.pubsub.serialization, CFG_SERIALIZATION_AVRO);
     ck_assert_int_eq(def.platform.kinesis.serialization, CFG_SERIALIZATION_JSON);
+    /* JSON with {schema, payload} by default on both buses, as Debezium Server's JsonConverter */
+    ck_assert(def.platform.pubsub.json_schemas_enable);
+    ck_assert(def.platform.kinesis.json_schemas_enable);
     ck_assert_int_eq(all.platform.kafka.properties.n, 2);
     ck_assert_str_eq(all.platform.kafka.properties.items[0].key, "linger.ms");
     ck_assert_str_eq(all.platform.kafka.properties.items[0].value, "5");

@@ -16,9 +16,7 @@ STEPS=${IT_STEPS:-2000}
 PS=$T/pubsub
 PROJECT=test-project
 
-pubsub_start "$PS" 0 --projects "$PROJECT"
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up
 
 pg_up
 sql "CREATE TABLE items (id int PRIMARY KEY, batch int, payload text)" \

@@ -18,9 +18,7 @@ LOAD=$CDC_SRC/test/lib/kafka_load.py
 PS=$T/pubsub
 PROJECT=test-project
 
-pubsub_start "$PS" 0 --projects "$PROJECT"
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up
 
 pg_up
 sql "CREATE TABLE items (id int PRIMARY KEY, batch int, payload text)" \

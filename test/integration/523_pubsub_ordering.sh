@@ -16,9 +16,7 @@ READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
 
-pubsub_start "$PS" 0 --projects "$PROJECT" --ordering-check strict
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up --ordering-check strict
 
 pg_up
 sql "CREATE TABLE hot (id int PRIMARY KEY, n int)" \

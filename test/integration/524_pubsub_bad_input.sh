@@ -18,9 +18,7 @@ READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
 
-pubsub_start "$PS" 0 --projects "$PROJECT"
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up
 
 pg_up
 sql "CREATE TABLE big (id int PRIMARY KEY, payload text)" \

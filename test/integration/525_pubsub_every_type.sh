@@ -29,9 +29,7 @@ wait_lines "$EVENTS" 5 60
 agent_stop
 
 # 2. pubsub, slot cdc_slot2
-pubsub_start "$PS" 0 --projects "$PROJECT"
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up
 P_TABLES=public.every_type P_SNAPSHOT=initial P_SLOT=cdc_slot2 write_pipeline
 cat >"$T/platform.yaml" <<YAML
 transport_mode: pubsub

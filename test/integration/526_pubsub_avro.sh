@@ -18,9 +18,7 @@ SRPORT=$(free_port)
 bg python3 "$CDC_SRC/test/doubles/schema_registry.py" --port "$SRPORT"
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$SRPORT/subjects" >/dev/null && break; sleep 0.1; done
 SR=http://127.0.0.1:$SRPORT
-pubsub_start "$PS" 0 --projects "$PROJECT"
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up
 
 pg_up
 sql "CREATE TABLE customers (id int PRIMARY KEY, name text, balance numeric(10,2))"

@@ -13,9 +13,7 @@ READ=$CDC_SRC/test/lib/pubsub_read.py
 PS=$T/pubsub
 PROJECT=test-project
 
-pubsub_start "$PS" 0 --projects "$PROJECT" --max-message-bytes 3000
-export PUBSUB_EMULATOR_HOST
-PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+ps_double_up --max-message-bytes 3000
 
 pg_up
 sql "CREATE TABLE refused (id int PRIMARY KEY, payload text)"

@@ -293,11 +293,13 @@ agent_start() {
     fi
 }
 
-# wait_slot_active SLOT TIMEOUT: until the agent streams from SLOT.
+# wait_slot_active SLOT TIMEOUT: until the agent streams from SLOT.  A slot being created is
+# already active (its walsender holds it) but has no confirmed_flush_lsn until it reaches its
+# consistent point: changes committed before that point are not in its stream, so wait for both.
 wait_slot_active() {
     local slot=$1 timeout=$2 deadline
     deadline=$((SECONDS + timeout))
-    while [ "$(slot_field "$slot" active)" != t ]; do
+    while [ "$(slot_field "$slot" "active AND confirmed_flush_lsn IS NOT NULL")" != t ]; do
         if ! agent_alive; then
             local rc=0
             wait "$AGENT_PID" || rc=$?

@@ -1,11 +1,17 @@
 # shellcheck shell=bash
 # For the Pub/Sub integration tests (520-529), sourced after test/integration/common.sh.
 #
+#   ps_double_up ARGS...  starts the Pub/Sub double in $PS for project $PROJECT (pubsub_start
+#                    with ARGS added) and exports PUBSUB_EMULATOR_HOST for the agent.
 #   ps_agent_start   agent_start, then waits until this run logged "slot <slot>: streaming
-#                    from": common.sh's wait for the slot to be active returns while
-#                    CREATE_REPLICATION_SLOT is still waiting for its consistent point (the
-#                    creating walsender holds the slot), so rows written right then can fall
-#                    before that point and never be sent (snapshot_mode never).
+#                    from" (written before common.sh's wait_slot_active also waited for the
+#                    slot's consistent point; kept: the log line is this run's own).
+
+ps_double_up() {
+    pubsub_start "$PS" 0 --projects "$PROJECT" "$@"
+    export PUBSUB_EMULATOR_HOST
+    PUBSUB_EMULATOR_HOST=$(pubsub_host "$PS")
+}
 
 ps_agent_start() {
     local deadline

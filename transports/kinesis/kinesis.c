@@ -183,7 +183,7 @@ kin_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     for (int i = 0; i < k->ntstreams && !k->st.failing; i++) {
         kin_stream *st = kin_stream_get(k, k->tstreams[i], false);
 
-        if (kin_stream_ensure(k, st, err) < 0) {
+        if (kin_stream_ensure(k, st, true, err) < 0) {
             if (err->code != CDC_E_CONN && err->code != CDC_E_TIMEOUT)
                 goto fail;
             log_warn(KIN_FAC, "%s; trying again at its first record", err->msg);

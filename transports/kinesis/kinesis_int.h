@@ -137,10 +137,12 @@ int  kin_call(kinesis *k, const char *target, const char *body, json_t **out, ki
 void kin_json_str(cdc_buf *b, const char *s, size_t n);
 /* The stream named name (added when new). */
 kin_stream *kin_stream_get(kinesis *k, const char *name, bool dlq);
-/* Makes sure st exists and is ACTIVE (creating it when missing).  @returns 0,
-   or -1 with err: CDC_E_CONFIG/CDC_E_DEST for good (credentials, rights),
-   CDC_E_CONN/CDC_E_TIMEOUT when worth another try later. */
-int  kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err);
+/* Makes sure st exists and is ACTIVE (creating it when missing); with block
+   (open() only) it waits up to KIN_ACTIVE_MS for ACTIVE, else a stream still
+   being created is CDC_E_CONN at once (the agent's loop must not stop).
+   @returns 0, or -1 with err: CDC_E_CONFIG/CDC_E_DEST for good (credentials,
+   rights), CDC_E_CONN/CDC_E_TIMEOUT when worth another try later. */
+int  kin_stream_ensure(kinesis *k, kin_stream *st, bool block, cdc_err *err);
 /* The check at start: credentials, region and endpoint answer. */
 int  kin_check_start(kinesis *k, cdc_err *err);
 

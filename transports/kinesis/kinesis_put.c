@@ -336,7 +336,7 @@ kin_stream_again(kinesis *k, kin_stream *st, int64_t now)
 
     if (now < st->next_try_ms)
         return -1;
-    if (kin_stream_ensure(k, st, &e) == 0)
+    if (kin_stream_ensure(k, st, false, &e) == 0)
         return 0;
     st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
     if (dest_status_failing(&k->st, "%s", e.msg))

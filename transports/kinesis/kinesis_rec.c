@@ -263,7 +263,7 @@ kin_heartbeat(cdc_dest *d, int64_t ts_ms, cdc_err *err)
     if (!st->ready) {
         if (now < st->next_try_ms)
             return cdc_err_set(err, CDC_E_CONN, "kinesis: heartbeat stream %s not ready", name);
-        if (kin_stream_ensure(k, st, err) < 0) {
+        if (kin_stream_ensure(k, st, false, err) < 0) {
             st->next_try_ms = now + KIN_ENSURE_RETRY_MS;
             return -1;
         }

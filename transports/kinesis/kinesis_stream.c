@@ -155,7 +155,7 @@ kin_describe(kinesis *k, kin_stream *st, char *status, size_t n, kin_answer *a, 
 }
 
 int
-kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err)
+kin_stream_ensure(kinesis *k, kin_stream *st, bool block, cdc_err *err)
 {
     char       status[32], what[400];
     kin_answer a;
@@ -210,6 +210,12 @@ kin_stream_ensure(kinesis *k, kin_stream *st, cdc_err *err)
                                      a.type, a.type[0] ? ": " : "", a.msg)
                        : kin_final(k, what, &a, err);
         }
+        /* Waiting here would stop the agent's loop, and with it the standby status
+           updates PostgreSQL's wal_sender_timeout needs: only open() waits; later the
+           caller asks again (KIN_ENSURE_RETRY_MS) while the records wait. */
+        if (!block)
+            return cdc_err_set(err, CDC_E_CONN, "kinesis: stream %s is %s; its records wait "
+                               "until it is ACTIVE", st->name, status[0] ? status : "missing");
         if (deadline == 0)
             deadline = cdc_mono_ms() + KIN_ACTIVE_MS;
         if (cdc_mono_ms() >= deadline)
@@ -256,7 +262,7 @@ kin_stream_ready_as(kinesis *k, kin_stream *st, bool quiet, cdc_err *err)
         return cdc_err_set(err, CDC_E_QUEUE_FULL, "kinesis: waiting for stream %s: %s",
                            st->name, k->st.lasterr);
     }
-    if (kin_stream_ensure(k, st, err) == 0)
+    if (kin_stream_ensure(k, st, false, err) == 0)
         return 0;
     if (err->code == CDC_E_CONN || err->code == CDC_E_TIMEOUT) {
         st->next_try_ms = now + KIN_ENSURE_RETRY_MS;

@@ -1,0 +1,107 @@
+/*
+ * One Iceberg commit, built on the table as the catalog just returned it:
+ * the files a batch added (data files, position-delete files), an optional
+ * new schema, and the summary pairs the sink records (the CDC position).
+ * ice_commit_build() writes what the new snapshot needs to the warehouse --
+ * a manifest per content kind for the added files, a manifest list that
+ * carries every manifest of the current snapshot plus the new ones, and for
+ * the SQL catalog the new metadata file -- and fills the ice_cat_change that
+ * both catalog kinds understand (new metadata location for SQL, requirements
+ * and updates JSON for REST).  It is the ice_cat_build_fn of
+ * ice_cat_commit_retry: on a conflict it is called again on the newer table
+ * and rebuilds on top of it (the added files stay; the manifest list and
+ * metadata are written anew).
+ *
+ * ice_commit_create_table() writes the first metadata of a new table (no
+ * snapshot) and creates it through the catalog.
+ *
+ * ice_posdel_*: a position-delete file (spec "Position Delete Files"):
+ * Parquet with file_path (string, field id 2147483546) and pos (long, field
+ * id 2147483545), rows sorted by file_path then pos, and the ice_datafile
+ * (content 1, bounds, record count, size) that the commit adds.
+ *
+ * Equality deletes are never written: pyiceberg does not apply them.
+ *
+ * @locality one thread at a time per ice_commit (the sink's worker).
+ */
+#ifndef CDC_SINKS_ICEBERG_ICE_COMMIT_H
+#define CDC_SINKS_ICEBERG_ICE_COMMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/core/cdc_err.h"
+#include "sinks/iceberg/catalog/ice_catalog.h"
+#include "sinks/iceberg/ice_manifest.h"
+#include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/store/store.h"
+
+#define ICE_FIELD_ID_DELETE_FILE_PATH 2147483546
+#define ICE_FIELD_ID_DELETE_POS       2147483545
+
+typedef struct ice_commit ice_commit;
+
+/*
+ * A commit to table `id` of catalog `cat` writing to store `st`; the catalog's
+ * kind (cat->ops->kind, "sql" or "rest") decides what the change carries.
+ */
+ice_commit *ice_commit_new(ice_cat *cat, ice_store *st, const ice_cat_ident *id, cdc_err *err);
+void        ice_commit_free(ice_commit *c);   /* NULL is a no-op; the written files stay */
+
+/* A file this commit adds, already written and durable in the warehouse (content
+   ICE_CONTENT_DATA or ICE_CONTENT_POS_DELETES); copied, strings included. */
+int ice_commit_add_file(ice_commit *c, const ice_datafile *f, cdc_err *err);
+
+/* The table's schema becomes s (its fields keep their ids; new fields have new ids above
+   the table's last-column-id): add-schema and set-current-schema in this commit. */
+int ice_commit_set_schema(ice_commit *c, const ice_schema *s, cdc_err *err);
+
+/* A pair for the snapshot summary (e.g. "cdc.position"); copied. */
+int ice_commit_summary(ice_commit *c, const char *key, const char *value, cdc_err *err);
+
+/*
+ * Loads, builds, commits, and on a conflict reloads and rebuilds, up to max_attempts.
+ * @returns ICE_CAT_OK (and *committed, when not NULL, receives the new metadata parsed,
+ *          caller frees with ice_meta_free), ICE_CAT_CONFLICT / ICE_CAT_NOT_FOUND, or -1
+ *          with err (cdc_rc_retriable(err->code) says whether waiting may help).  After a
+ *          retriable failure the commit may have taken effect: call again; it loads the
+ *          table first and returns ICE_CAT_OK without committing twice when its snapshot is
+ *          already the table's current one.
+ */
+int ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *err);
+
+/*
+ * Creates table id at `location` (a warehouse URI, no trailing '/') with schema s (its
+ * identifier fields set for upsert tables), partition spec sp and properties (key/value
+ * pairs, may be NULL/0): writes <location>/metadata/00000-<uuid>.metadata.json and calls
+ * the catalog.  @returns ICE_CAT_OK with *created (may be NULL) the table's metadata,
+ * ICE_CAT_EXISTS when someone else has it (load and compare), or -1 with err.
+ */
+int ice_commit_create_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
+                            const char *location, const ice_schema *s, const ice_spec *sp,
+                            const ice_kv *props, int nprops, ice_meta **created, cdc_err *err);
+
+/* Reads the table's current metadata through the catalog (REST hands it over; SQL names a
+   file in the warehouse).  ICE_CAT_OK with *out, or ICE_CAT_NOT_FOUND, or -1. */
+int ice_commit_load(ice_cat *cat, ice_store *st, const ice_cat_ident *id, ice_meta **out,
+                    char **metadata_location, cdc_err *err);
+
+typedef struct ice_posdel ice_posdel;
+
+ice_posdel *ice_posdel_new(void);
+void        ice_posdel_free(ice_posdel *p);  /* NULL is a no-op */
+
+/* One deleted row: data file `path` (a full URI, copied) at row position pos. */
+int ice_posdel_add(ice_posdel *p, const char *path, int64_t pos, cdc_err *err);
+int64_t ice_posdel_count(const ice_posdel *p);
+
+/*
+ * Writes the rows, sorted, as a Parquet file at `uri` (durable when this returns) and fills
+ * *out (content ICE_CONTENT_POS_DELETES, path, record_count, file_size, bounds of both
+ * columns; referenced_data_file when every row names one data file).  *out's strings are
+ * owned by p until ice_posdel_free.
+ */
+int ice_posdel_write(ice_posdel *p, ice_store *st, const char *uri, ice_datafile *out,
+                     cdc_err *err);
+
+#endif

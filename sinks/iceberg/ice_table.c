@@ -31,6 +31,165 @@ ice_file_clear(ice_file *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* ---------------------------------------------------------------- key index */
+
+typedef struct kent {
+    uint64_t h;
+    uint8_t *key;       /* NULL: empty; (uint8_t *) 1: removed */
+    uint32_t klen;
+    int32_t  file;
+    int64_t  pos;
+} kent;
+
+struct ice_kidx {
+    kent  *e;
+    size_t cap;         /* a power of two */
+    size_t used;        /* live + removed slots */
+    size_t live;
+};
+
+#define KIDX_GONE ((uint8_t *) 1)
+
+static uint64_t
+khash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static void
+kidx_free(ice_kidx *x)
+{
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->e[i].key && x->e[i].key != KIDX_GONE)
+            free(x->e[i].key);
+    free(x->e);
+    free(x);
+}
+
+static kent *
+kidx_find(ice_kidx *x, const uint8_t *k, size_t n, uint64_t h, bool for_insert)
+{
+    kent *gone = NULL;
+
+    if (x == NULL || x->cap == 0)
+        return NULL;
+    for (size_t i = h & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        kent *e = &x->e[i];
+
+        if (e->key == NULL)
+            return for_insert ? (gone ? gone : e) : NULL;
+        if (e->key == KIDX_GONE) {
+            if (gone == NULL)
+                gone = e;
+            continue;
+        }
+        if (e->h == h && e->klen == n && memcmp(e->key, k, n) == 0)
+            return e;
+    }
+}
+
+static void
+kidx_grow(ice_kidx *x)
+{
+    kent  *old = x->e;
+    size_t ocap = x->cap;
+
+    x->cap = ocap ? ocap * 2 : 1024;
+    if (x->live * 4 < ocap)        /* mostly removed slots: same size, cleaned */
+        x->cap = ocap;
+    x->e = cdc_xcalloc(x->cap, sizeof(*x->e));
+    x->used = x->live;
+    for (size_t i = 0; i < ocap; i++) {
+        kent *e = &old[i];
+
+        if (e->key && e->key != KIDX_GONE)
+            *kidx_find(x, e->key, e->klen, e->h, true) = *e;
+    }
+    free(old);
+}
+
+/* Sets key -> (file, pos); *had gets the previous value when there was one. */
+static void
+kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, int64_t pos, bool *had,
+         int32_t *ofile, int64_t *opos)
+{
+    uint64_t h = khash(k, n);
+    kent    *e;
+
+    if ((x->used + 1) * 10 >= x->cap * 7)
+        kidx_grow(x);
+    e = kidx_find(x, k, n, h, true);
+    *had = e->key != NULL && e->key != KIDX_GONE;
+    if (*had) {
+        *ofile = e->file;
+        *opos = e->pos;
+    } else {
+        if (e->key == NULL)
+            x->used++;
+        e->key = cdc_xmalloc(n ? n : 1);
+        memcpy(e->key, k, n);
+        e->klen = (uint32_t) n;
+        e->h = h;
+        x->live++;
+    }
+    e->file = file;
+    e->pos = pos;
+}
+
+/* Removes key; *had and the old value as kidx_set. */
+static void
+kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile, int64_t *opos)
+{
+    kent *e = kidx_find(x, k, n, khash(k, n), false);
+
+    *had = e != NULL;
+    if (e == NULL)
+        return;
+    *ofile = e->file;
+    *opos = e->pos;
+    free(e->key);
+    e->key = KIDX_GONE;
+    x->live--;
+}
+
+static int32_t
+path_index(ice_tbl *t, const char *uri)
+{
+    for (int i = t->npaths - 1; i >= 0; i--)
+        if (strcmp(t->paths[i], uri) == 0)
+            return i;
+    t->paths = cdc_xrealloc(t->paths, (size_t) (t->npaths + 1) * sizeof(*t->paths));
+    t->paths[t->npaths] = cdc_xstrdup(uri);
+    return t->npaths++;
+}
+
+int64_t
+ice_tbl_keys(const ice_tbl *t)
+{
+    return t->kidx ? (int64_t) t->kidx->live : 0;
+}
+
+int
+ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos)
+{
+    bool    had;
+    int32_t of;
+    int64_t op;
+
+    if (t->kidx == NULL)
+        t->kidx = cdc_xcalloc(1, sizeof(*t->kidx));
+    kidx_set(t->kidx, key, klen, path_index(t, file), pos, &had, &of, &op);
+    return had ? 1 : 0;
+}
+
 ice_tbl *
 ice_tbl_new(const char *name, const char *location)
 {
@@ -39,6 +198,7 @@ ice_tbl_new(const char *name, const char *location)
     t->name = cdc_xstrdup(name);
     t->location = cdc_xstrdup(location);
     t->src = cdc_xstrdup(name);
+    t->cur_path = -1;
     return t;
 }
 
@@ -58,6 +218,7 @@ drop_writer(ice_tbl *t)
     t->wschema = NULL;
     free(t->map);
     t->map = NULL;
+    t->cur_path = -1;
 }
 
 void
@@ -70,6 +231,11 @@ ice_tbl_free(ice_tbl *t)
         ice_file_clear(&t->files[i]);
     free(t->files);
     ice_schema_free(t->schema);
+    kidx_free(t->kidx);
+    for (int i = 0; i < t->npaths; i++)
+        free(t->paths[i]);
+    free(t->paths);
+    ice_posdel_free(t->pd);
     free(t->name);
     free(t->src);
     free(t->location);
@@ -139,6 +305,7 @@ ice_tbl_set_rel(ice_tbl *t, const cdc_rel *rel, bool append, cdc_err *err)
             ice_schema_free(next);
         }
     }
+    t->upsert = !append;
     t->relid = rel->relid;
     t->rel_version = rel->version;
     t->have_rel = true;
@@ -219,6 +386,8 @@ open_writer(ice_tbl *t, const cdc_rel *rel, parquet_codec codec, cdc_err *err)
     t->wuri = (char *) cdc_buf_str(&u);
     u.data = NULL;
     t->wschema = ice_schema_dup(s);
+    if (t->upsert)
+        t->cur_path = path_index(t, t->wuri);
     return 0;
 }
 
@@ -294,8 +463,16 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     v = image ? &image[src] : NULL;
     if (v == NULL || v->state == CDC_VAL_NULL || !col->ctype.supported)
         return parquet_put_null(t->w, i, err);
+    if (v->state == CDC_VAL_UNCHANGED && ev->before && ev->before != image &&
+        ev->before[src].state == CDC_VAL_PRESENT)
+        v = &ev->before[src];   /* REPLICA IDENTITY FULL: the old row has it */
     if (v->state == CDC_VAL_UNCHANGED) {
         *toast = true;
+        if (t->upsert)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "an update left this TOASTed column "
+                               "out (unchanged), and write_mode upsert cannot read the "
+                               "table's current value in this build: set REPLICA IDENTITY "
+                               "FULL on the source table");
         return parquet_put_null(t->w, i, err);
     }
     if (f->type.kind == ICE_LIST) {
@@ -361,6 +538,96 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
         return -1;
     err->code = CDC_E_DECODE;
     return -1;
+}
+
+
+/* ---------------------------------------------------------------- upsert */
+
+/* The key of a row: for each key column in key order, its Iceberg single-value
+   serialization, length-prefixed. */
+static int
+row_key(const ice_tbl *t, const cdc_rel *rel, const cdc_value *vals, cdc_buf *out, cdc_err *err)
+{
+    cdc_buf scratch = CDC_BUF_INIT;
+    int     rc = 0;
+
+    for (int kp = 1; kp <= rel->nkeys && rc == 0; kp++)
+        for (int c = 0; c < rel->ncols; c++) {
+            const cdc_col   *col = &rel->cols[c];
+            const ice_field *f;
+            ice_value        iv;
+            size_t           at;
+
+            if (col->key_pos != kp)
+                continue;
+            f = ice_schema_find(t->schema, col->name);
+            if (f == NULL || vals == NULL || vals[c].state != CDC_VAL_PRESENT) {
+                rc = cdc_err_set(err, CDC_E_DECODE, "table %s: key column \"%s\" has no "
+                                 "value", t->src, col->name);
+                break;
+            }
+            if (ice_value_from_cdc(&f->type, &col->ctype, &vals[c], &scratch, &iv, err) < 0) {
+                rc = cdc_err_wrap(err, "table %s key column \"%s\"", t->src, col->name);
+                break;
+            }
+            at = out->len;
+            cdc_buf_put_u32be(out, 0);
+            ice_value_bound(out, &f->type, &iv);
+            if (!cdc_buf_failed(out)) {
+                uint32_t n = (uint32_t) (out->len - at - 4);
+
+                out->data[at] = (uint8_t) (n >> 24);
+                out->data[at + 1] = (uint8_t) (n >> 16);
+                out->data[at + 2] = (uint8_t) (n >> 8);
+                out->data[at + 3] = (uint8_t) n;
+            }
+            break;
+        }
+    cdc_buf_free(&scratch);
+    if (rc == 0 && cdc_buf_failed(out))
+        rc = cdc_err_set(err, CDC_E_NOMEM, "table %s: key: out of memory", t->src);
+    return rc;
+}
+
+static int
+delete_at(ice_tbl *t, int32_t file, int64_t pos, cdc_err *err)
+{
+    if (t->pd == NULL)
+        t->pd = ice_posdel_new();
+    if (ice_posdel_add(t->pd, t->paths[file], pos, err) < 0)
+        return -1;
+    t->ndeletes++;
+    return 0;
+}
+
+int
+ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec codec,
+               cdc_err *err)
+{
+    cdc_buf key = CDC_BUF_INIT;
+    bool    had = false, toast = false;
+    int32_t of = 0;
+    int64_t op = 0;
+    int     rc;
+
+    if (t->kidx == NULL)
+        t->kidx = cdc_xcalloc(1, sizeof(*t->kidx));
+    if (ev->op == CDC_OP_DELETE) {
+        rc = row_key(t, ev->rel, ev->before ? ev->before : ev->key, &key, err);
+        if (rc == 0)
+            kidx_del(t->kidx, key.data, key.len, &had, &of, &op);
+    } else {
+        rc = row_key(t, ev->rel, ev->after, &key, err);
+        if (rc == 0)
+            rc = ice_tbl_put_row(t, ev, ev->after, topic, codec, &toast, err);
+        if (rc == 0)
+            kidx_set(t->kidx, key.data, key.len, t->cur_path, parquet_rows(t->w) - 1, &had,
+                     &of, &op);
+    }
+    cdc_buf_free(&key);
+    if (rc == 0 && had)
+        rc = delete_at(t, of, op, err);
+    return rc;
 }
 
 int

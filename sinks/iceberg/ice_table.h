@@ -24,6 +24,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
+#include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
 #include "sinks/iceberg/ice_schema.h"
 #include "sinks/iceberg/parquet/parquet.h"
@@ -51,6 +52,8 @@ typedef struct ice_file {
 
 void ice_file_clear(ice_file *f);
 
+typedef struct ice_kidx ice_kidx;
+
 typedef struct ice_tbl {
     char       *name;           /* the Iceberg table name */
     char       *src;            /* "schema.table" of the source, for messages */
@@ -77,6 +80,15 @@ typedef struct ice_tbl {
 
     ice_file       *files;      /* closed files of the batch being filled */
     int             nfiles;
+
+    /* upsert */
+    bool            upsert;
+    ice_kidx       *kidx;       /* key -> (paths[file], pos) of the key's live row */
+    char          **paths;      /* data file URIs the index points into */
+    int             npaths;
+    int             cur_path;   /* t->wuri's index in paths; -1 while no file is open */
+    ice_posdel     *pd;         /* position deletes of the batch being filled, or NULL */
+    int64_t         ndeletes;   /* in pd */
 } ice_tbl;
 
 ice_tbl *ice_tbl_new(const char *name, const char *location);
@@ -98,6 +110,21 @@ int ice_tbl_set_rel(ice_tbl *t, const cdc_rel *rel, bool append, cdc_err *err);
  */
 int ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const char *topic,
                     parquet_codec codec, bool *toast, cdc_err *err);
+
+/*
+ * Upsert mode: applies one change to the table's key index.  c/r/u: the row is written
+ * (ice_tbl_put_row) and the key's previous row, if any, gets a position delete; d: the key's
+ * row gets a position delete.  A key change comes as d + c.  An unchanged TOAST value is
+ * taken from the before image when it has one, else refused (CDC_E_UNSUPPORTED).
+ */
+int ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec codec,
+                   cdc_err *err);
+
+/* Keys in the index (for logs and tests). */
+int64_t ice_tbl_keys(const ice_tbl *t);
+
+/* Puts key -> (file, pos) into the index (the start's rebuild). */
+int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos);
 
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);

@@ -40,6 +40,7 @@ typedef struct ice_wtable {
     ice_file   *files;
     int         nfiles;
     int         nuploaded;
+    ice_posdel *pd;             /* upsert: position deletes to write and commit, or NULL */
     int64_t     rows;
 } ice_wtable;
 

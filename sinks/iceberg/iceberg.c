@@ -239,7 +239,7 @@ close_batch(iceberg *ib, cdc_err *err)
             ice_batch_free(b);
             return -1;
         }
-        if (t->nfiles == 0 && !t->schema_dirty)
+        if (t->nfiles == 0 && !t->schema_dirty && t->pd == NULL)
             continue;
         w = &b->t[b->n++];
         w->name = cdc_xstrdup(t->name);
@@ -250,6 +250,9 @@ close_batch(iceberg *ib, cdc_err *err)
         w->files = t->files;
         w->nfiles = t->nfiles;
         w->rows = t->rows;
+        w->pd = t->pd;
+        t->pd = NULL;
+        t->ndeletes = 0;
         b->rows += t->rows;
         t->files = NULL;
         t->nfiles = 0;
@@ -401,9 +404,7 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
     if (c->write_mode == NULL || !*c->write_mode || strcmp(c->write_mode, "append") == 0) {
         ib->append = true;
     } else if (strcmp(c->write_mode, "upsert") == 0) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "write_mode upsert is not built yet in this "
-                    "version of the Iceberg sink: use write_mode append");
-        goto fail;
+        ib->append = false;
     } else {
         cdc_err_set(err, CDC_E_CONFIG, "write_mode \"%s\": append or upsert", c->write_mode);
         goto fail;
@@ -548,7 +549,8 @@ ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         snprintf(topic, sizeof(topic), "%s", ev->rel->topic);
     else
         sch_event_topic(ev, ib->prefix, topic, sizeof(topic));
-    if (ice_tbl_put_row(t, ev, image, topic, PARQUET_ZSTD, &toast, &verr) < 0) {
+    if ((ib->append ? ice_tbl_put_row(t, ev, image, topic, PARQUET_ZSTD, &toast, &verr)
+                    : ice_tbl_upsert(t, ev, topic, PARQUET_ZSTD, &verr)) < 0) {
         if (verr.code != CDC_E_DECODE) {
             *err = verr;
             return fatal(ib, err);

@@ -52,6 +52,7 @@ struct ice_commit {
     char         *req_json, *upd_json;
     ice_meta     *built;         /* the metadata of the last build */
     bool          already;       /* the build found our snapshot in the table */
+    int           builds;        /* builds in this run: a second one follows a conflict */
 };
 
 static char *
@@ -108,6 +109,20 @@ build_strings_free(ice_commit *c)
     c->list_uri = c->new_location = c->new_json = c->req_json = c->upd_json = NULL;
     ice_meta_free(c->built);
     c->built = NULL;
+}
+
+/* The manifest list and metadata file of an attempt that lost to a concurrent commit: the
+   catalog said nothing changed, so nothing will ever name them.  (After an error whose outcome
+   is unknown they stay: the commit may be in.)  A failed delete only leaves an orphan. */
+static void
+drop_lost_attempt(ice_commit *c)
+{
+    cdc_err ignored;
+
+    if (c->list_uri)
+        (void) ice_store_delete(c->st, c->list_uri, &ignored);
+    if (c->new_location)
+        (void) ice_store_delete(c->st, c->new_location, &ignored);
 }
 
 void
@@ -616,6 +631,8 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
     bool new_schema = false;
     int32_t set_schema_id = -1;
 
+    if (c->builds++ > 0)
+        drop_lost_attempt(c);
     build_strings_free(c);
     if ((m = meta_of(c->st, current, err)) == NULL)
         return cdc_err_wrap(err, "%s: table %s.%s", c->cat->what, c->ns, c->name);
@@ -849,7 +866,10 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
         *committed = NULL;
     if (c == NULL)
         return cdc_err_set(err, CDC_E_INVAL, "iceberg commit: NULL");
+    c->builds = 0;
     rc = ice_cat_commit_retry(c->cat, &c->id, max_attempts, build, c, &out, err);
+    if (rc == ICE_CAT_CONFLICT)
+        drop_lost_attempt(c);
     if (rc == -1 && c->already) {
         /* the table holds our snapshot: a previous run's commit went in */
         cdc_err_clear(err);

@@ -293,6 +293,34 @@ live_files(const ice_meta *m, char *out, size_t outsz)
     cdc_buf_free(&lb);
 }
 
+static int
+count_cb(void *arg, const char *u, int64_t size)
+{
+    int *n = arg;
+
+    (void) size;
+    if (strstr(u, ".metadata.json"))
+        n[0]++;
+    else if (strstr(u, "/snap-"))
+        n[1]++;
+    else
+        n[2]++;
+    return 0;
+}
+
+/* Files under the table's metadata/: "<metadata.json> <manifest lists> <manifests>" */
+static void
+metadata_files(char *out, size_t outsz)
+{
+    char prefix[700];
+    int n[3] = { 0, 0, 0 };
+    cdc_err err;
+
+    snprintf(prefix, sizeof(prefix), "%s/metadata/", wh);
+    ck_assert_int_eq(ice_store_list(st, prefix, count_cb, n, &err), 0);
+    snprintf(out, outsz, "%d %d %d", n[0], n[1], n[2]);
+}
+
 /* ---- tests ---- */
 
 START_TEST(create_and_load)
@@ -597,6 +625,9 @@ START_TEST(conflict_rebuilds)
     live_files(m, files, sizeof(files));
     ck_assert_str_eq(files, "0:a.parquet:1 0:ours.parquet:3 0:theirs.parquet:2");
     ice_meta_free(m);
+    /* the lost attempt's list and metadata file are gone; our manifest was written once */
+    metadata_files(files, sizeof(files));
+    ck_assert_str_eq(files, "4 3 3");
 }
 END_TEST
 

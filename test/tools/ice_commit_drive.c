@@ -5,15 +5,18 @@
  * committed, a column added, all through one catalog (SQL on SQLite or
  * PostgreSQL, or REST) and a file:// warehouse.
  *
- *   ice_commit_drive CAT create NS NAME LOCATION
- *       a table (id long required, the identifier field; name string); prints
- *       "created" or "exists"
+ *   ice_commit_drive CAT create NS NAME LOCATION [PARTITION_BY...]
+ *       a table (id long required, the identifier field; name string), partitioned by the
+ *       partition_by entries given ("bucket(4, id)", "name", ...); prints "created" or "exists"
  *   ice_commit_drive CAT append NS NAME FILE_URI JSON_ROWS [KEY=VALUE...]
  *       writes the rows ([{"id": 1, "name": "a"}, ...]; a column of the table's current
  *       schema that a row leaves out is null) as a Parquet data file at FILE_URI and
- *       commits it with the summary pairs
- *   ice_commit_drive CAT delete NS NAME DELETE_URI DATA_URI:POS[,POS...]... [KEY=VALUE...]
- *       writes a position-delete file and commits it
+ *       commits it with the summary pairs; the file's partition tuple is the first row's
+ *       (the rows of one file must share it)
+ *   ice_commit_drive CAT delete NS NAME DELETE_URI [part:JSON_ROW] DATA_URI:POS[,POS...]...
+ *                    [KEY=VALUE...]
+ *       writes a position-delete file and commits it; in a partitioned table its partition
+ *       is JSON_ROW's (the data files' one), as a delete file applies to its partition only
  *   ice_commit_drive CAT addcol NS NAME COLUMN TYPE [KEY=VALUE...]
  *       the current schema plus an optional column (TYPE: long, int, string); with pairs
  *       the commit also makes a snapshot (no files) carrying them
@@ -40,6 +43,7 @@
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_schema.h"
 #include "sinks/iceberg/ice_transform.h"
+#include "sinks/iceberg/ice_value.h"
 #include "sinks/iceberg/parquet/parquet.h"
 #include "sinks/iceberg/store/store.h"
 
@@ -127,6 +131,30 @@ load(ice_cat *cat, ice_store *st, const ice_cat_ident *id)
     return m;
 }
 
+/* The partition tuple of a row (a JSON object) under the table's default spec (caller frees;
+   strings point into the row). */
+static ice_value *
+partition_of(const ice_meta *m, json_t *row)
+{
+    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
+    const ice_spec *sp = ice_meta_spec(m, m->default_spec_id);
+    ice_value *pv = cdc_xcalloc((size_t) sp->nfields + 1, sizeof(ice_value));
+
+    for (int k = 0; k < sp->nfields; k++) {
+        const ice_field *src = ice_schema_find_id(s, sp->fields[k].source_id);
+        json_t *v = json_object_get(row, src->name);
+        ice_value in = { .null = true };
+
+        if (json_is_string(v))
+            in = (ice_value) { .p = (const uint8_t *) json_string_value(v),
+                               .n = strlen(json_string_value(v)) };
+        else if (json_is_integer(v))
+            in = (ice_value) { .i = json_integer_value(v) };
+        ice_transform_apply(&sp->fields[k].tr, &src->type, &in, &pv[k]);
+    }
+    return pv;
+}
+
 static int
 cmd_append(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *file_uri,
            const char *rows_json, int argc, char **argv)
@@ -206,7 +234,9 @@ cmd_append(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *fil
             cs[i].upper_n = p->max_len;
         }
     }
-    ice_datafile df = { .content = ICE_CONTENT_DATA, .path = file_uri,
+    ice_value *pv = partition_of(m, json_array_get(rows, 0));
+
+    ice_datafile df = { .content = ICE_CONTENT_DATA, .path = file_uri, .partition = pv,
                         .record_count = res.row_count, .file_size = (int64_t) res.file_size,
                         .ncols = (int) res.ncols, .cols = cs,
                         .split_offsets = res.split_offsets, .nsplit = (int) res.nrow_groups,
@@ -220,6 +250,7 @@ cmd_append(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *fil
 
     ice_commit_free(c);
     parquet_result_free(&res);
+    free(pv);
     free(cs);
     free(cols);
     free(schema_text);
@@ -237,7 +268,15 @@ cmd_delete(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *del
     ice_posdel *pd = ice_posdel_new();
     ice_datafile df;
     int i;
+    json_t *part = NULL;
+    json_error_t je;
 
+    if (argc > 0 && strncmp(argv[0], "part:", 5) == 0) {
+        if ((part = json_loads(argv[0] + 5, 0, &je)) == NULL)
+            die("part:JSON_ROW does not parse", NULL);
+        argc--;
+        argv++;
+    }
     for (i = 0; i < argc && strchr(argv[i], '=') == NULL; i++) {
         char *colon = strrchr(argv[i], ':');
 
@@ -257,6 +296,10 @@ cmd_delete(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *del
     }
     if (ice_posdel_write(pd, st, del_uri, &df, &err) != 0)
         die("position delete file", &err);
+    ice_meta *m = load(cat, st, id);
+    ice_value *pv = part ? partition_of(m, part) : NULL;
+
+    df.partition = pv;
     ice_commit *c = ice_commit_new(cat, st, id, &err);
 
     if (c == NULL || ice_commit_add_file(c, &df, &err) != 0)
@@ -266,6 +309,9 @@ cmd_delete(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const char *del
 
     ice_commit_free(c);
     ice_posdel_free(pd);
+    free(pv);
+    ice_meta_free(m);
+    json_decref(part);
     return rc;
 }
 
@@ -312,11 +358,10 @@ main(int argc, char **argv)
 
     if (st == NULL)
         die("store", &err);
-    if (strcmp(cmd, "create") == 0 && argc == 6) {
+    if (strcmp(cmd, "create") == 0 && argc >= 6) {
         ice_schema *s = ice_schema_new(0);
         ice_type tl = { .kind = ICE_LONG }, ts = { .kind = ICE_STRING };
-        int32_t last = 0;
-        ice_spec *sp = ice_spec_new(0);
+        int32_t last = 0, lastp = 999;
         ice_kv props[1] = { { "write.format.default", "parquet" } };
 
         ice_schema_add(s, "id", &tl, true, &last, &err);
@@ -324,6 +369,11 @@ main(int argc, char **argv)
         s->ident_ids = cdc_xcalloc(1, sizeof(int32_t));
         s->ident_ids[0] = 1;
         s->nident = 1;
+        ice_spec *sp = ice_spec_from_partition_by((const char *const *) argv + 6, argc - 6, s,
+                                                  argv[4], 0, &lastp, &err);
+
+        if (sp == NULL)
+            die("partition_by", &err);
         rc = ice_commit_create_table(cat, st, &id, argv[5], s, sp, props, 1, NULL, &err);
         if (rc == ICE_CAT_OK)
             printf("created\n");

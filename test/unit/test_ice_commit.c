@@ -681,6 +681,90 @@ START_TEST(unknown_outcome_not_twice)
 }
 END_TEST
 
+/* A table partitioned by identity(name) and bucket(4, id): partition tuples copied by
+   add_file, written to the manifest, read back; changed-partition-count. */
+START_TEST(partitioned)
+{
+    int32_t last, lastp = 999;
+    ice_schema *s = schema2(&last);
+    const char *pb[] = { "name", "bucket(4, id)" };
+    cdc_err err;
+
+    cdc_err_clear(&err);
+    ice_spec *sp = ice_spec_from_partition_by(pb, 2, s, "db.t", 0, &lastp, &err);
+
+    ck_assert_msg(sp != NULL, "%s", err.msg);
+    ck_assert_int_eq(ice_commit_create_table(cat, st, &tid, wh, s, sp, NULL, 0, NULL, &err),
+                     ICE_CAT_OK);
+    ice_commit *c = ice_commit_new(cat, st, &tid, &err);
+    const char *names[3] = { "x", "y", "x" };
+    const int32_t buckets[3] = { 1, 2, 1 };
+
+    for (int i = 0; i < 3; i++) {
+        char path[800], name[8];
+        ice_value pv[2];
+
+        memset(pv, 0, sizeof(pv));
+        snprintf(name, sizeof(name), "%s", names[i]);   /* freed below: add_file copies */
+        pv[0].p = (const uint8_t *) name;
+        pv[0].n = strlen(name);
+        pv[1].i = buckets[i];
+        snprintf(path, sizeof(path), "%s/data/p%d.parquet", wh, i);
+        ice_datafile f = { .content = ICE_CONTENT_DATA, .path = path, .partition = pv,
+                           .record_count = 1, .file_size = 10 };
+
+        ck_assert_msg(ice_commit_add_file(c, &f, &err) == 0, "%s", err.msg);
+        memset(name, 0, sizeof(name));
+    }
+    ice_meta *m = NULL;
+
+    ck_assert_msg(ice_commit_run(c, 0, &m, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "changed-partition-count"), "2");
+    ice_commit_free(c);
+
+    /* read back with the spec's types */
+    const ice_snapshot *cur = ice_meta_current(m);
+    cdc_buf lb = CDC_BUF_INIT, mb = CDC_BUF_INIT;
+    ice_manifest_file *mfs = NULL;
+    int nmf = 0, nes = 0;
+    ice_read_entry *es = NULL;
+    ice_type pt[2];
+
+    ck_assert_int_eq(ice_spec_types(ice_meta_spec(m, 0), ice_meta_schema(m, 0), pt, &err), 0);
+    ck_assert_int_eq(ice_store_get(st, cur->manifest_list, 0, -1, &lb, 0, &err), 0);
+    ck_assert_int_eq(ice_manifest_list_read(lb.data, lb.len, "list", &mfs, &nmf, &err), 0);
+    ck_assert_int_eq(nmf, 1);
+    ck_assert_int_eq(mfs[0].nparts, 2);
+    ck_assert_int_eq(ice_store_get(st, mfs[0].path, 0, -1, &mb, 0, &err), 0);
+    ck_assert_msg(ice_manifest_read(mb.data, mb.len, "m", &mfs[0], pt, 2, &es, &nes, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(nes, 3);
+    for (int i = 0; i < 3; i++) {
+        int k = es[i].path[strlen(es[i].path) - 9] - '0';   /* "p<k>.parquet" */
+
+        ck_assert_int_eq(es[i].npart, 2);
+        ck_assert_int_eq((int) es[i].partition[0].n, 1);
+        ck_assert_int_eq(es[i].partition[0].p[0], names[k][0]);
+        ck_assert_int_eq(es[i].partition[1].i, buckets[k]);
+    }
+    ice_read_entries_free(es, nes);
+    ice_manifest_files_free(mfs, nmf);
+    cdc_buf_free(&lb);
+    cdc_buf_free(&mb);
+    ice_meta_free(m);
+
+    /* a file without a partition tuple on a partitioned table: refused, naming it */
+    c = ice_commit_new(cat, st, &tid, &err);
+    add_data(c, "nopart", 1, 1, 1);
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nopart.parquet"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "partitioned"));
+    ice_commit_free(c);
+    ice_spec_free(sp);
+    ice_schema_free(s);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     cdc_err err;
@@ -725,6 +809,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, schema_change);
     tcase_add_test(tc, conflict_rebuilds);
     tcase_add_test(tc, unknown_outcome_not_twice);
+    tcase_add_test(tc, partitioned);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

@@ -455,6 +455,43 @@ find_equal_schema(const ice_meta *m, const ice_schema *s)
     return NULL;
 }
 
+/*
+ * The new schema's field ids against the table as loaded: an id the table knows must name the
+ * same column (its name, a type it may widen to) in the newest schema that has it; any other
+ * id must be above the table's last-column-id.  Otherwise another writer changed the schema
+ * since the caller built s (its new column took the id), and committing would give one id two
+ * meanings: the caller must evolve again from the table as it is now.
+ */
+static int
+check_schema_ids(const ice_commit *c, const ice_meta *m, const ice_schema *s, cdc_err *err)
+{
+    for (int i = 0; i < s->nfields; i++) {
+        const ice_field *f = &s->fields[i], *old = NULL;
+        char a[64], b[64];
+
+        for (int k = m->nschemas - 1; k >= 0 && old == NULL; k--)
+            if (m->schemas[k]->schema_id == m->current_schema_id)
+                old = ice_schema_find_id(m->schemas[k], f->id);
+        for (int k = m->nschemas - 1; k >= 0 && old == NULL; k--)
+            old = ice_schema_find_id(m->schemas[k], f->id);
+        if (old == NULL) {
+            if (f->id <= m->last_column_id)
+                return cdc_err_set(err, CDC_E_STATE, "table %s.%s: new column %s has field id %d, "
+                                   "which the table has used (last-column-id %d): the schema "
+                                   "changed meanwhile; evolve from the table as it is now",
+                                   c->ns, c->name, f->name, f->id, m->last_column_id);
+            continue;
+        }
+        if (strcmp(old->name, f->name) != 0 || !ice_type_promotable(&old->type, &f->type))
+            return cdc_err_set(err, CDC_E_STATE, "table %s.%s: field id %d is column %s (%s) in "
+                               "the table and column %s (%s) in the new schema: the schema "
+                               "changed meanwhile; evolve from the table as it is now", c->ns,
+                               c->name, f->id, old->name, ice_type_str(&old->type, a, sizeof(a)),
+                               f->name, ice_type_str(&f->type, b, sizeof(b)));
+    }
+    return 0;
+}
+
 /* The count of distinct partition tuples among the added files. */
 static int64_t
 changed_partitions(const ice_commit *c)
@@ -653,6 +690,8 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
 
         if (eq) {
             set_schema_id = eq->schema_id;
+        } else if (check_schema_ids(c, m, c->schema, err) != 0) {
+            goto done;
         } else {
             ice_schema *s = ice_schema_dup(c->schema);
             int32_t maxid = -1, lastcol = m->last_column_id;

@@ -558,6 +558,46 @@ START_TEST(schema_change)
     ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/400");
     ice_commit_free(c);
     ice_meta_free(m);
+
+    /* a schema built before another writer added a column: its new column's id is taken */
+    ice_schema *mine = ice_schema_dup(s3), *theirs = ice_schema_dup(s3);
+    int32_t lm = 3, lt = 3;
+    ice_type ts = { .kind = ICE_STRING };
+
+    ck_assert_int_eq(ice_schema_add(theirs, "x", &ts, false, &lt, &err), 0);
+    ck_assert_int_eq(ice_schema_add(mine, "y", &ti, false, &lm, &err), 0);
+    ck_assert_int_eq(lm, lt);   /* both took id 4 */
+    c = ice_commit_new(cat, st, &tid, &err);
+    ck_assert_int_eq(ice_commit_set_schema(c, theirs, &err), 0);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ice_commit_free(c);
+    c = ice_commit_new(cat, st, &tid, &err);
+    ck_assert_int_eq(ice_commit_set_schema(c, mine, &err), 0);
+    add_data(c, "y", 1, 1, 1);
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_STATE);
+    ck_assert_msg(strstr(err.msg, "field id 4 is column x (string) in the table and column y (int)")
+                  && strstr(err.msg, "db.t"), "%s", err.msg);
+    ice_commit_free(c);
+    /* a dropped column's id is not taken again either */
+    ice_schema *drop = ice_schema_dup(s3), *reuse = ice_schema_dup(s3);
+    int32_t l5 = 3;
+
+    c = ice_commit_new(cat, st, &tid, &err);
+    ck_assert_int_eq(ice_commit_set_schema(c, drop, &err), 0);   /* x (4) dropped */
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ice_commit_free(c);
+    ck_assert_int_eq(ice_schema_add(reuse, "z", &ti, false, &l5, &err), 0);   /* id 4 again */
+    c = ice_commit_new(cat, st, &tid, &err);
+    ck_assert_int_eq(ice_commit_set_schema(c, reuse, &err), 0);
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "field id 4 is column x"), "%s", err.msg);
+    ice_commit_free(c);
+    ice_schema_free(drop);
+    ice_schema_free(reuse);
+    ice_schema_free(mine);
+    ice_schema_free(theirs);
     ice_schema_free(s3);
     ice_schema_free(s);
     free(loc1);

@@ -390,8 +390,13 @@ ice_commit_create_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
     ice_cat_new_table nt = { .metadata_location = cdc_buf_str(&uri), .metadata_json = text };
 
     rc = ice_cat_create(cat, id, &nt, &out, err);
+    if (rc == ICE_CAT_EXISTS && !is_rest(cat)) {
+        cdc_err ignored;   /* nothing names our first metadata file: the catalog changed nothing */
+
+        (void) ice_store_delete(st, cdc_buf_str(&uri), &ignored);
+    }
     if (rc != ICE_CAT_OK)
-        goto done;     /* ICE_CAT_EXISTS passes through; our file stays, unreferenced */
+        goto done;     /* ICE_CAT_EXISTS passes through */
     if (created) {
         if (out.metadata_json || (out.metadata_location &&
                                   strcmp(out.metadata_location, cdc_buf_str(&uri)) != 0)) {
@@ -680,6 +685,13 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
         c->built = m;
         return cdc_err_set(err, CDC_E_STATE, "table %s.%s already holds snapshot %" PRId64,
                            c->ns, c->name, c->snapshot_id);
+    }
+    if (m->format_version != 2) {
+        cdc_err_set(err, CDC_E_DEST, "table %s.%s (%s) is Iceberg format version %d: commits "
+                    "here write version 2 (manifests with sequence numbers, position deletes); "
+                    "upgrade the table (format-version=2) or use another table", c->ns, c->name,
+                    m->location, m->format_version);
+        goto done;
     }
     base_schema_id = m->current_schema_id;
     const int64_t base_last_updated = m->last_updated_ms;

@@ -348,6 +348,10 @@ START_TEST(create_and_load)
                      ICE_CAT_EXISTS);
     ice_schema_free(s);
     ice_spec_free(sp);
+    char files[64];
+
+    metadata_files(files, sizeof(files));
+    ck_assert_str_eq(files, "1 0 0");   /* the losing create's metadata file is gone */
 
     /* a table that is not there */
     ice_cat_ident other = { "db", "nope" };

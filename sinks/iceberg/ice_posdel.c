@@ -132,21 +132,51 @@ ice_posdel_count(const ice_posdel *p)
     return p ? p->nrows : 0;
 }
 
-/* qsort has no context argument: the paths of the posdel being sorted */
-static char **sort_paths;
+typedef struct path_ref {
+    const char *p;
+    int32_t     idx;
+} path_ref;
+
+static int
+path_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const path_ref *) a)->p, ((const path_ref *) b)->p);
+}
 
 static int
 row_cmp(const void *a, const void *b)
 {
     const pd_row *x = a, *y = b;
 
-    if (x->path != y->path) {
-        int c = strcmp(sort_paths[x->path], sort_paths[y->path]);
-
-        if (c)
-            return c;
-    }
+    if (x->path != y->path)
+        return x->path < y->path ? -1 : 1;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Sorts the rows by file_path then pos: the paths are put in byte order first and the rows
+   renumbered to them, so that the row sort compares numbers only (and needs no shared state). */
+static void
+sort_rows(ice_posdel *p)
+{
+    path_ref *refs = cdc_xmalloc(((size_t) p->npaths + 1) * sizeof(path_ref));
+    int32_t *rank = cdc_xmalloc(((size_t) p->npaths + 1) * sizeof(int32_t));
+    char **sorted = cdc_xmalloc(((size_t) p->npaths + 1) * sizeof(char *));
+
+    for (int32_t i = 0; i < p->npaths; i++)
+        refs[i] = (path_ref) { p->paths[i], i };
+    qsort(refs, (size_t) p->npaths, sizeof(path_ref), path_ref_cmp);
+    for (int32_t r = 0; r < p->npaths; r++) {
+        rank[refs[r].idx] = r;
+        sorted[r] = p->paths[refs[r].idx];
+    }
+    for (int64_t i = 0; i < p->nrows; i++)
+        p->rows[i].path = rank[p->rows[i].path];
+    free(p->paths);
+    p->paths = sorted;
+    rehash(p, p->nslots ? p->nslots : 64);
+    qsort(p->rows, (size_t) p->nrows, sizeof(pd_row), row_cmp);
+    free(refs);
+    free(rank);
 }
 
 int
@@ -173,9 +203,7 @@ ice_posdel_write(ice_posdel *p, ice_store *st, const char *uri, ice_datafile *ou
         return cdc_err_set(err, CDC_E_INVAL, "position delete file %s: no rows", uri);
     memset(&res, 0, sizeof(res));
     out_clear(p);
-    sort_paths = p->paths;
-    qsort(p->rows, (size_t) p->nrows, sizeof(pd_row), row_cmp);
-    sort_paths = NULL;
+    sort_rows(p);
     if ((w = parquet_writer_new(cols, 2, &opts, err)) == NULL)
         goto done;
     for (int64_t i = 0; i < p->nrows; i++) {

@@ -725,6 +725,49 @@ START_TEST(unknown_outcome_not_twice)
 }
 END_TEST
 
+/* Many rows over several files, added out of order, written twice (more rows after the
+   first write): sorted, deduplicated paths, bounds. */
+START_TEST(posdel_rewrite)
+{
+    ice_posdel *pd = ice_posdel_new();
+    ice_datafile df;
+    cdc_err err;
+    char duri[800], p[8][64];
+
+    cdc_err_clear(&err);
+    for (int i = 0; i < 8; i++)
+        snprintf(p[i], sizeof(p[i]), "file:///d/f%d.parquet", 7 - i);   /* f7 .. f0 */
+    for (int i = 0; i < 4000; i++)
+        ck_assert_int_eq(ice_posdel_add(pd, p[(i * 5) % 8], (int64_t) ((i * 7919) % 4001), &err), 0);
+    snprintf(duri, sizeof(duri), "%s/data/pd1.parquet", wh);
+    ck_assert_msg(ice_posdel_write(pd, st, duri, &df, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(df.record_count, 4000);
+    ck_assert_ptr_null(df.referenced_data_file);
+    ck_assert_int_eq((int) df.cols[0].lower_n, (int) strlen("file:///d/f0.parquet"));
+    ck_assert_int_eq(memcmp(df.cols[0].lower, "file:///d/f0.parquet", df.cols[0].lower_n), 0);
+    ck_assert_int_eq(memcmp(df.cols[0].upper, "file:///d/f7.parquet", df.cols[0].upper_n), 0);
+    ice_posdel_free(pd);
+
+    pd = ice_posdel_new();
+    ck_assert_int_eq(ice_posdel_add(pd, p[3], 5, &err), 0);
+    ck_assert_int_eq(ice_posdel_add(pd, p[3], 2, &err), 0);
+    ck_assert_int_eq(ice_posdel_write(pd, st, duri, &df, &err), 0);
+    ck_assert_str_eq(df.referenced_data_file, p[3]);
+    ck_assert_int_eq(ice_posdel_add(pd, p[3], 1, &err), 0);   /* the same file after a write */
+    ck_assert_int_eq(ice_posdel_write(pd, st, duri, &df, &err), 0);
+    ck_assert_int_eq(df.record_count, 3);
+    ck_assert_str_eq(df.referenced_data_file, p[3]);
+    ck_assert_int_eq(df.cols[1].lower[0], 1);
+    ck_assert_int_eq(df.cols[1].upper[0], 5);
+    ck_assert_int_eq(ice_posdel_add(pd, p[0], 9, &err), 0);
+    ck_assert_int_eq(ice_posdel_write(pd, st, duri, &df, &err), 0);
+    ck_assert_ptr_null(df.referenced_data_file);
+    ck_assert_int_eq(df.record_count, 4);
+    ck_assert_int_eq(memcmp(df.cols[0].lower, p[3], strlen(p[3])), 0);   /* f4 < f7 */
+    ice_posdel_free(pd);
+}
+END_TEST
+
 /* A table partitioned by identity(name) and bucket(4, id): partition tuples copied by
    add_file, written to the manifest, read back; changed-partition-count. */
 START_TEST(partitioned)
@@ -853,6 +896,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, schema_change);
     tcase_add_test(tc, conflict_rebuilds);
     tcase_add_test(tc, unknown_outcome_not_twice);
+    tcase_add_test(tc, posdel_rewrite);
     tcase_add_test(tc, partitioned);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

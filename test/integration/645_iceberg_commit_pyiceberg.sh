@@ -4,8 +4,9 @@
 # added), read by pyiceberg 0.12 through the same catalog: the SQL catalog on SQLite and on
 # PostgreSQL (SqlCatalog), and Iceberg's own REST catalog server (RESTCatalogServer, RestCatalog).
 # Each backend: create (again: exists); two appends; position deletes on rows of both files;
-# pyiceberg's own append after ours and ours after pyiceberg's (and, on SQL, ours racing
-# pyiceberg's commit: pyiceberg retries on top of ours); a column added; a row with it.  Then
+# pyiceberg's own append after ours and ours after pyiceberg's; races (pyiceberg commits
+# between our load and our commit: ours reloads and rebuilds on top; on SQL also the other way
+# round: pyiceberg retries on top of ours); a column added; a row with it.  Then
 # pyiceberg's scan equals the expected rows (deleted rows gone, nothing twice), every snapshot
 # is there with its parent, sequence number and operation, and ours carry the summary pairs.
 # pyarrow reads a position-delete file directly (reserved field ids, sorted rows).
@@ -47,7 +48,7 @@ for i, s in enumerate(snaps):
     prev = s["snapshot_id"]
 assert snaps[-1]["current"], snaps[-1]
 pos = [s["summary"].get("cdc.position") for s in snaps]
-assert pos == ["0/100", "0/200", "0/300", None, "0/500", "0/600", None, "0/700"], pos
+assert pos == ["0/100", "0/200", "0/300", None, "0/500", "0/600", None, None, "0/650", "0/700"], pos
 # totals as Java writes them, carried over pyiceberg's snapshot
 last = snaps[-1]["summary"]
 assert int(last["total-position-deletes"]) == 3, last
@@ -86,14 +87,20 @@ run_sql_backend() {
         "concurrent update, retrying"
     expect_eq "$be: ... both rows there" "$(rows_sql "$uri" "$wh")" \
         "1:one:None 3:three:None 6:six:None 7:seven:None 8:eight:None 9:nine:None 11:eleven:None 12:twelve:None"
+    # ours loses a race to pyiceberg (it commits between our load and our swap): we rebuild
+    ICE_DRIVE_RACE="'$ICEBERG_PY' '$CDC_SRC/test/tools/iceberg_write.py' --uri '$uri' --warehouse '$wh' --catalog lake append db.items 14 fourteen >/dev/null" \
+        c append db items "$d/f6.parquet" '[{"id":15,"name":"fifteen"}]' cdc.position=0/650 >/dev/null 2>"$T/race2.err"
+    expect_eq "$be: ours lost the race to pyiceberg and rebuilt on top" "$(cat "$T/race2.err")" "attempts 2"
+    expect_eq "$be: ... both rows there" "$(rows_sql "$uri" "$wh")" \
+        "1:one:None 3:three:None 6:six:None 7:seven:None 8:eight:None 9:nine:None 11:eleven:None 12:twelve:None 14:fourteen:None 15:fifteen:None"
     # a column added, then a row with it
     c addcol db items age int >/dev/null
     c append db items "$d/f5.parquet" '[{"id":13,"name":"thirteen","age":30}]' cdc.position=0/700 >/dev/null
     expect_eq "$be: the new column: null in old rows, set in the new one" "$(rows_sql "$uri" "$wh")" \
-        "1:one:None 3:three:None 6:six:None 7:seven:None 8:eight:None 9:nine:None 11:eleven:None 12:twelve:None 13:thirteen:30"
-    expect_eq "$be: our snapshot names schema 1" "$(c snapshot db items | cut -d' ' -f2-)" "8 1 append"
-    check "$be: history: 8 snapshots chained, operations, our positions, totals" \
-        check_history "$(snaps_sql "$uri" "$wh")" "append append delete append append append append append"
+        "1:one:None 3:three:None 6:six:None 7:seven:None 8:eight:None 9:nine:None 11:eleven:None 12:twelve:None 13:thirteen:30 14:fourteen:None 15:fifteen:None"
+    expect_eq "$be: our snapshot names schema 1" "$(c snapshot db items | cut -d' ' -f2-)" "10 1 append"
+    check "$be: history: 10 snapshots chained, operations, our positions, totals" \
+        check_history "$(snaps_sql "$uri" "$wh")" "append append delete append append append append append append append"
     check "$be: the summary keeps the pipeline pair of the first commit" \
         "$ICEBERG_PY" -c 'import json,sys; s=json.loads(sys.argv[1].splitlines()[0]); assert s["summary"]["cdc.pipeline"]=="p645", s' \
         "$(snaps_sql "$uri" "$wh")"
@@ -182,25 +189,28 @@ expect_eq "rest: pyiceberg applies the position delete" "$(rows_rest)" "1:one:No
 r append cdc items "$RL/data/f2.parquet" '[{"id":30,"name":"thirty"}]' cdc.position=0/300 >/dev/null
 expect_eq "rest: pyiceberg's append after ours, ours after pyiceberg's" "$(rows_rest)" \
     "1:one:None 3:three:None 20:row20:None 21:row21:None 30:thirty:None"
+ICE_DRIVE_RACE="'$ICEREST_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.items 50 1 >/dev/null" \
+    r append cdc items "$RL/data/f4.parquet" '[{"id":60,"name":"sixty"}]' cdc.position=0/350 >/dev/null 2>"$T/race3.err"
+expect_eq "rest: ours lost the race to pyiceberg (409) and rebuilt on top" "$(cat "$T/race3.err")" "attempts 2"
 r addcol cdc items age int >/dev/null
 r append cdc items "$RL/data/f3.parquet" '[{"id":40,"name":"forty","age":4}]' cdc.position=0/400 >/dev/null
-expect_eq "rest: the new column" "$(rows_rest)" \
-    "1:one:None 3:three:None 20:row20:None 21:row21:None 30:thirty:None 40:forty:4"
+expect_eq "rest: the new column, the racing rows" "$(rows_rest)" \
+    "1:one:None 3:three:None 20:row20:None 21:row21:None 30:thirty:None 40:forty:4 50:row50:None 60:sixty:None"
 py=$("$ICEREST_PY" "$CDC_SRC/test/tools/iceberg_rest_read.py" table "$U" cdc.items)
-check "rest: pyiceberg sees 5 chained snapshots, ours with their positions, the new field" \
+check "rest: pyiceberg sees 7 chained snapshots, ours with their positions, the new field" \
     "$ICEREST_PY" - "$py" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 snaps = t["snapshots"]
-assert [s[3] for s in snaps] == ["append", "delete", "append", "append", "append"], snaps
+assert [s[3] for s in snaps] == ["append", "delete", "append", "append", "append", "append", "append"], snaps
 prev = None
 for i, s in enumerate(snaps):
     assert s[1] == prev and s[2] == i + 1, (i, s)
     prev = s[0]
-assert [s[4].get("cdc.position") for s in snaps] == ["0/100", "0/200", None, "0/300", "0/400"], snaps
+assert [s[4].get("cdc.position") for s in snaps] == ["0/100", "0/200", None, "0/300", None, "0/350", "0/400"], snaps
 assert t["current_snapshot_id"] == prev, t
 assert t["fields"][-1] == [3, "age", "int", False], t["fields"]
 assert t["identifier_field_ids"] == [1], t
-assert t["rows"] == 6, t
+assert t["rows"] == 8, t
 PY
 done_testing

@@ -23,7 +23,10 @@
  *   ice_commit_drive CAT snapshot NS NAME
  *       prints "<current snapshot id> <sequence number> <schema id> <operation>"
  *
- * Each commit prints "committed snapshot=ID seq=N op=OP" on success.
+ * Each commit prints "committed snapshot=ID seq=N op=OP" on success.  With $ICE_DRIVE_RACE set,
+ * that shell command (another writer's commit) runs once just before our first commit call
+ * reaches the catalog, after our load and build: ours then loses, reloads and rebuilds on top;
+ * "attempts N" (catalog commit calls) goes to stderr.
  * CAT: sqlite:///..., postgresql://... (the SQL catalog, catalog name $ICE_CATALOG_NAME or
  * "lake") or http://... (REST; $ICE_REST_CREDENTIAL as in ice_rest_drive).
  * Exit status: 0, 1 error, 5 conflict after every attempt.
@@ -54,8 +57,86 @@ die(const char *what, const cdc_err *err)
     exit(1);
 }
 
+/* A catalog in front of the real one: runs $ICE_DRIVE_RACE before the first commit. */
+typedef struct race_cat {
+    ice_cat     head;
+    ice_cat    *inner;
+    ice_cat_ops ops;
+    const char *race;
+    int         commits;
+} race_cat;
+
+static race_cat RC;
+
+static int
+rc_load(ice_cat *c, const ice_cat_ident *id, ice_cat_table *out, cdc_err *err)
+{
+    return ice_cat_load(((race_cat *) c)->inner, id, out, err);
+}
+
+static int
+rc_create(ice_cat *c, const ice_cat_ident *id, const ice_cat_new_table *nt, ice_cat_table *out,
+          cdc_err *err)
+{
+    return ice_cat_create(((race_cat *) c)->inner, id, nt, out, err);
+}
+
+static int
+rc_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_table *out,
+          cdc_err *err)
+{
+    race_cat *r = (race_cat *) c;
+
+    if (r->commits++ == 0 && r->race && *r->race) {
+        int st = system(r->race);
+
+        if (st != 0)
+            fprintf(stderr, "ice_commit_drive: the race command exited %d\n", st);
+    }
+    return ice_cat_commit(r->inner, id, cm, out, err);
+}
+
+static int
+rc_list(ice_cat *c, const char *ns, ice_cat_name_cb cb, void *ud, cdc_err *err)
+{
+    return ice_cat_list(((race_cat *) c)->inner, ns, cb, ud, err);
+}
+
+static int
+rc_drop(ice_cat *c, const ice_cat_ident *id, cdc_err *err)
+{
+    return ice_cat_drop(((race_cat *) c)->inner, id, err);
+}
+
+static void
+rc_close(ice_cat *c)
+{
+    ice_cat_close(((race_cat *) c)->inner);
+}
+
+static ice_cat *
+wrap_cat(ice_cat *inner)
+{
+    RC.inner = inner;
+    RC.ops = (ice_cat_ops) { inner->ops->kind, rc_load, rc_create, rc_commit, rc_list, rc_drop,
+                             rc_close };
+    RC.head.ops = &RC.ops;
+    snprintf(RC.head.what, sizeof(RC.head.what), "%s", inner->what);
+    RC.race = getenv("ICE_DRIVE_RACE");
+    return &RC.head;
+}
+
+static ice_cat *
+open_inner(const char *uri);
+
 static ice_cat *
 open_cat(const char *uri)
+{
+    return wrap_cat(open_inner(uri));
+}
+
+static ice_cat *
+open_inner(const char *uri)
 {
     cdc_err err = { 0 };
     ice_cat *c = NULL;
@@ -91,6 +172,8 @@ run_commit(ice_commit *c)
         fprintf(stderr, "ice_commit_drive: conflict: %s\n", err.msg);
         return 5;
     }
+    if (RC.race && *RC.race)
+        fprintf(stderr, "attempts %d\n", RC.commits);
     if (rc != ICE_CAT_OK)
         die("commit", &err);
     const ice_snapshot *s = ice_meta_current(m);

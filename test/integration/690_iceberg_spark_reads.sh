@@ -100,52 +100,76 @@ for k in sorted(want):
 PY
 export CDC_SRC
 
-# same_reads WHAT URI WH CATALOG TABLE: pyiceberg's and Spark's lines equal the expectation
-same_reads() {
+# write_types WHAT URI WH CATALOG TABLE: pyiceberg writes TABLE, $T/WHAT/want is what it
+# wrote, $T/WHAT/pyiceberg what pyiceberg reads back
+write_types() {
     local what=$1 uri=$2 wh=$3 cat=$4 table=$5 d=$T/$1
     mkdir -p "$d"
     "$ICEBERG_PY" "$T/write_types.py" "$uri" "$wh" "$cat" "$table" >"$d/want" ||
         fail "$what: pyiceberg could not write $table"
     iceberg_read --uri "$uri" --warehouse "$wh" --catalog "$cat" rows "$table" >"$d/pyiceberg" ||
         fail "$what: iceberg_read $table"
-    local t1
+}
+
+# spark WHAT URI WH CATALOG STEP...: one Spark session (spark_read.py steps), results in
+# $T/WHAT/spark/
+spark() {
+    local what=$1 uri=$2 wh=$3 cat=$4 t1
+    shift 4
     t1=$(date +%s)
-    spark_read --uri "$uri" --warehouse "$wh" --catalog "$cat" rows "$table" \
-        >"$d/spark" 2>"$d/spark.err" || { tail -n 20 "$d/spark.err" | sed 's/^/# /'; fail "$what: spark_read $table"; }
-    note "$what: Spark read $table in $(($(date +%s) - t1)) s"
-    expect_eq "$what: the expectation has 18 rows (2 appends of 11 + 9, 2 deleted)" "$(wc -l <"$d/want")" 18
-    if diff "$d/want" "$d/pyiceberg" >"$d/diff1"; then ok "$what: pyiceberg reads what was written"
-    else sed 's/^/# /' "$d/diff1" | head -n 20; fail "$what: pyiceberg differs from what was written"; fi
-    if diff "$d/pyiceberg" "$d/spark" >"$d/diff2"; then ok "$what: Spark reads the same lines as pyiceberg"
-    else sed 's/^/# /' "$d/diff2" | head -n 20; fail "$what: Spark and pyiceberg differ"; fi
+    spark_read --uri "$uri" --warehouse "$wh" --catalog "$cat" steps "$T/$what/spark" "$@" \
+        2>"$T/$what/spark.err" || { tail -n 20 "$T/$what/spark.err" | sed 's/^/# /'; fail "$what: Spark"; }
+    note "$what: one Spark session ($# steps) in $(($(date +%s) - t1)) s"
+}
+
+# same_lines WHAT A B: files A and B are equal
+same_lines() {
+    if diff "$2" "$3" >"$T/diff"; then ok "$1"
+    else sed 's/^/# /' "$T/diff" | head -n 20; fail "$1"; fi
+}
+
+# compare WHAT TABLE: the writer's expectation, pyiceberg's and Spark's lines are the same
+compare() {
+    local d=$T/$1
+    expect_eq "$1: the expectation has 18 rows (2 appends of 11 + 9, 2 deleted)" "$(wc -l <"$d/want")" 18
+    same_lines "$1: pyiceberg reads what was written" "$d/want" "$d/pyiceberg"
+    expect_eq "$1: Spark read $2" "$(cat "$d/spark/$2.rc")" 0
+    same_lines "$1: Spark reads the same lines as pyiceberg" "$d/pyiceberg" "$d/spark/$2"
 }
 
 # ---- SQLite catalog, as the platform writes catalog_uri
 mkdir -p "$T/sqlite/wh"
 SQ_URI=sqlite:///$T/sqlite/catalog.db
 SQ_WH=file://$T/sqlite/wh
-same_reads sqlite "$SQ_URI" "$SQ_WH" default db.types
+write_types sqlite "$SQ_URI" "$SQ_WH" default db.types
 ops=$(iceberg_read --uri "$SQ_URI" --warehouse "$SQ_WH" snapshots db.types |
     "$ICEBERG_PY" -c 'import json,sys; print(" ".join(json.loads(l)["operation"] for l in sys.stdin))')
 expect_eq "sqlite: pyiceberg's snapshots: 2 appends, the delete (files rewritten), the overwrite (the same, then its append)" \
     "$ops" "append append overwrite overwrite append"
-head -n 1 "$T/sqlite/spark" | sed 's/^/# spark: /'
+# a time column, which Spark 3.5 cannot read
+"$ICEBERG_PY" - "$SQ_URI" "$SQ_WH" <<'PY'
+import datetime as dt, sys
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.io.pyarrow import schema_to_pyarrow
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField, TimeType
+t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).create_table(
+    "db.tm", schema=Schema(NestedField(1, "id", LongType(), required=True),
+                           NestedField(2, "t", TimeType())))
+t.append(pa.Table.from_pylist([{"id": 1, "t": dt.time(12, 30, 1, 5)}],
+                              schema=schema_to_pyarrow(t.schema())))
+PY
 
-# The comparison can fail: one value changed in Spark's lines is found.
-sed '1s/"i": -13/"i": -14/' "$T/sqlite/spark" >"$T/sqlite/spark.bad"
-if diff -q "$T/sqlite/pyiceberg" "$T/sqlite/spark.bad" >/dev/null; then
-    fail "a changed value went unnoticed"
-fi
-ok "a changed value in one reader's lines is a difference"
-
-# ---- Spark writes a merge-on-read table: position deletes, read by pyiceberg
+# One Spark session: reads db.types; writes db.mor in merge-on-read (format v2) with
+# INSERT, DELETE, UPDATE, DELETE and reads it; reads db.tm and a missing table.
 M='`default`.db.mor'
-spark_read --uri "$SQ_URI" --warehouse "$SQ_WH" sql \
-    "CREATE TABLE $M (id bigint NOT NULL, name string, amount decimal(10,2), day date, ts timestamp)
+spark sqlite "$SQ_URI" "$SQ_WH" default "rows:db.types" \
+    "sql:CREATE TABLE $M (id bigint NOT NULL, name string, amount decimal(10,2), day date, ts timestamp)
      USING iceberg PARTITIONED BY (bucket(2, id))
      TBLPROPERTIES ('format-version'='2', 'write.delete.mode'='merge-on-read',
                     'write.update.mode'='merge-on-read', 'write.merge.mode'='merge-on-read')" \
-    "INSERT INTO $M VALUES
+    "sql:INSERT INTO $M VALUES
      (1, 'one', 1.10, DATE'2024-01-01', TIMESTAMP'2024-01-01 10:00:00'),
      (2, 'two', 2.20, DATE'2024-01-02', TIMESTAMP'2024-01-02 10:00:00'),
      (3, 'three', 3.30, NULL, NULL),
@@ -153,11 +177,21 @@ spark_read --uri "$SQ_URI" --warehouse "$SQ_WH" sql \
      (5, 'five', 5.50, DATE'2024-02-29', TIMESTAMP'2024-02-29 23:59:59.999999'),
      (6, NULL, NULL, NULL, NULL),
      (7, 'seven', 7.00, DATE'2000-01-01', TIMESTAMP'2000-01-01 00:00:00')" \
-    "DELETE FROM $M WHERE id IN (2, 5)" \
-    "UPDATE $M SET name = 'three!', amount = amount + 1 WHERE id = 3" \
-    "DELETE FROM $M WHERE id = 7" >/dev/null 2>"$T/mor.err" ||
-    { tail -n 20 "$T/mor.err" | sed 's/^/# /'; fail "Spark could not write the merge-on-read table"; }
-ok "Spark wrote db.mor: INSERT, DELETE, UPDATE, DELETE in merge-on-read"
+    "sql:DELETE FROM $M WHERE id IN (2, 5)" \
+    "sql:UPDATE $M SET name = 'three!', amount = amount + 1 WHERE id = 3" \
+    "sql:DELETE FROM $M WHERE id = 7" \
+    "rows:db.mor:id" "rows:db.tm" "rows:db.nope"
+compare sqlite db.types
+head -n 1 "$T/sqlite/spark/db.types" | sed 's/^/# spark: /'
+
+# The comparison can fail: one value changed in Spark's lines is found.
+sed '1s/"i": -13/"i": -14/' "$T/sqlite/spark/db.types" >"$T/sqlite/spark.bad"
+if diff -q "$T/sqlite/pyiceberg" "$T/sqlite/spark.bad" >/dev/null; then
+    fail "a changed value went unnoticed"
+fi
+ok "a changed value in one reader's lines is a difference"
+
+# ---- Spark's merge-on-read table: position deletes, read by pyiceberg
 iceberg_read --uri "$SQ_URI" --warehouse "$SQ_WH" snapshots db.mor >"$T/mor.snaps"
 sums=$("$ICEBERG_PY" - "$T/mor.snaps" <<'PY'
 import json, sys
@@ -179,44 +213,33 @@ cat >"$T/mor.want" <<'EOF'
 {"amount": null, "day": null, "id": 6, "name": null, "ts": null}
 EOF
 iceberg_read --uri "$SQ_URI" --warehouse "$SQ_WH" rows db.mor --key id >"$T/mor.pyiceberg"
-spark_read --uri "$SQ_URI" --warehouse "$SQ_WH" rows db.mor --key id >"$T/mor.spark" 2>/dev/null
-if diff "$T/mor.want" "$T/mor.pyiceberg" >"$T/mor.diff"; then
-    ok "pyiceberg applies Spark's position deletes: rows 2, 5, 7 gone, 3 updated once"
-else sed 's/^/# /' "$T/mor.diff"; fail "pyiceberg reads db.mor wrong"; fi
-if diff "$T/mor.pyiceberg" "$T/mor.spark" >"$T/mor.diff"; then ok "Spark reads db.mor as pyiceberg does"
-else sed 's/^/# /' "$T/mor.diff"; fail "Spark and pyiceberg differ on db.mor"; fi
+same_lines "pyiceberg applies Spark's position deletes: rows 2, 5, 7 gone, 3 updated once" \
+    "$T/mor.want" "$T/mor.pyiceberg"
+same_lines "Spark reads db.mor as pyiceberg does" "$T/mor.pyiceberg" "$T/sqlite/spark/db.mor"
 
 # ---- what Spark cannot read: a time column; a missing table
-"$ICEBERG_PY" - "$SQ_URI" "$SQ_WH" <<'PY'
-import datetime as dt, sys
-import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.io.pyarrow import schema_to_pyarrow
-from pyiceberg.schema import Schema
-from pyiceberg.types import LongType, NestedField, TimeType
-t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).create_table(
-    "db.tm", schema=Schema(NestedField(1, "id", LongType(), required=True),
-                           NestedField(2, "t", TimeType())))
-t.append(pa.Table.from_pylist([{"id": 1, "t": dt.time(12, 30, 1, 5)}],
-                              schema=schema_to_pyarrow(t.schema())))
-PY
-rc=0
-err=$(spark_read --uri "$SQ_URI" --warehouse "$SQ_WH" rows db.tm 2>&1 >/dev/null) || rc=$?
-expect_eq "a table with a time column: Spark cannot read it (exit 4)" "$rc" 4
-expect_contains "and says why" "$err" "spark_read: db.tm: Spark cannot read it: Spark does not support time fields"
-rc=0
-err=$(spark_read --uri "$SQ_URI" --warehouse "$SQ_WH" rows db.nope 2>&1 >/dev/null) || rc=$?
-expect_eq "a missing table: exit 3" "$rc" 3
-expect_contains "named" "$err" "spark_read: db.nope: no such table"
+expect_eq "a table with a time column: Spark cannot read it (exit 4)" \
+    "$(cat "$T/sqlite/spark/db.tm.rc")" 4
+expect_contains "and says why" "$(cat "$T/sqlite/spark/db.tm.err")" \
+    "spark_read: db.tm: Spark cannot read it: Spark does not support time fields"
+expect_eq "a missing table: exit 3" "$(cat "$T/sqlite/spark/db.nope.rc")" 3
+expect_contains "named" "$(cat "$T/sqlite/spark/db.nope.err")" "spark_read: db.nope: no such table"
 
 # ---- PostgreSQL catalog
 pg_up
 mkdir -p "$T/pgcat/wh"
-same_reads postgresql "$(iceberg_pg_uri "$PORT")" "file://$T/pgcat/wh" lake lake_ns.types
+PG_URI=$(iceberg_pg_uri "$PORT")
+write_types postgresql "$PG_URI" "file://$T/pgcat/wh" lake lake_ns.types
+spark postgresql "$PG_URI" "file://$T/pgcat/wh" lake "rows:lake_ns.types"
+compare postgresql lake_ns.types
+if grep -rq cdc_password "$T/postgresql/spark.err"; then fail "the catalog password is in Spark's messages"; fi
+ok "the catalog password is in none of Spark's messages"
 
 # ---- Iceberg's REST catalog server
 icerest_start "$RT" "$(free_port)" || fail "the REST catalog server did not start"
-same_reads rest "$ICEREST_URL" "" rest cdc.types
+write_types rest "$ICEREST_URL" "" rest cdc.types
+spark rest "$ICEREST_URL" "" rest "rows:cdc.types"
+compare rest cdc.types
 icerest_stop "$RT"
 
 note "690 ran in $(($(date +%s) - t0_all)) s"

@@ -10,7 +10,11 @@ same iceberg_tables rows pyiceberg's SqlCatalog keeps) or RESTCatalog.
         so that the two outputs can be compared with diff
     spark_read.py ... sql STATEMENT...
         runs each Spark SQL statement in order (tables are CATALOG.NS.TABLE); the rows of the
-        last one are printed as JSON lines, in Spark's order
+        last one are printed as JSON lines, in Spark's order (values as Spark hands them)
+    spark_read.py ... steps DIR STEP...
+        several in one Spark session, in order: a STEP "sql:STATEMENT" runs the statement (an
+        error stops all, exit 1); "rows:NS.TABLE[:KEY]" writes the lines `rows` prints to
+        DIR/NS.TABLE, its exit status (0, 3, 4) to DIR/NS.TABLE.rc, its message to .err
 
 URI is the platform's catalog_uri: sqlite:////abs.db, postgresql://user:pass@host:port/db
 (Iceberg's JdbcCatalog with the xerial SQLite or the PostgreSQL JDBC driver), or
@@ -149,42 +153,76 @@ def to_pyiceberg(typ, v):
     return v
 
 
-def cmd_rows(spark, args):
-    name = quoted(args.catalog, args.table)
+def read_rows(spark, catalog, table, key):
+    """(exit status, lines, message): the table's rows as iceberg_read.py prints them."""
+    name = quoted(catalog, table)
     try:
-        schema = iceberg_schema(spark, "%s.%s" % (args.catalog, args.table))
+        schema = iceberg_schema(spark, "%s.%s" % (catalog, table))
         df = spark.table(name)
     except Exception as e:  # AnalysisException, or py4j's error of loadIcebergTable
         msg = str(e)
         if any(s in msg for s in ("TABLE_OR_VIEW_NOT_FOUND", "NoSuchTable", "Cannot find table")):
-            print("spark_read: %s: no such table" % args.table, file=sys.stderr)
-            return 3
+            return 3, [], "spark_read: %s: no such table" % table
         if "does not support" in msg:  # e.g. "Spark does not support time fields"
-            print("spark_read: %s: Spark cannot read it: %s"
-                  % (args.table, msg.strip().splitlines()[0]), file=sys.stderr)
-            return 4
+            return 4, [], "spark_read: %s: Spark cannot read it: %s" % (
+                table, msg.strip().splitlines()[0])
         raise
     types = {f["name"]: f["type"] for f in schema["fields"]}
     rows = [{k: to_pyiceberg(types[k], v) for k, v in r.asDict(recursive=True).items()}
             for r in df.collect()]
-    if args.key:
-        cols = args.key.split(",")
+    if key:
+        cols = key.split(",")
     else:
         byid = {f["id"]: f["name"] for f in schema["fields"]}
         cols = [byid[i] for i in schema.get("identifier-field-ids", [])] or \
             [f["name"] for f in schema["fields"]]
     rows.sort(key=lambda row: sort_key(row, cols))
-    for row in rows:
-        print(json.dumps(plain(row), sort_keys=True))
-    return 0
+    return 0, [json.dumps(plain(row), sort_keys=True) for row in rows], ""
+
+
+def cmd_rows(spark, args):
+    rc, lines, msg = read_rows(spark, args.catalog, args.table, args.key)
+    for line in lines:
+        print(line)
+    if msg:
+        print(msg, file=sys.stderr)
+    return rc
+
+
+def sql_lines(spark, statements):
+    out = None
+    for stmt in statements:
+        out = spark.sql(stmt).collect()
+    return [json.dumps(plain(r.asDict(recursive=True)), sort_keys=True, default=str)
+            for r in out or []]
 
 
 def cmd_sql(spark, args):
-    out = None
-    for stmt in args.statements:
-        out = spark.sql(stmt).collect()
-    for r in out or []:
-        print(json.dumps(plain(r.asDict(recursive=True)), sort_keys=True, default=str))
+    for line in sql_lines(spark, args.statements):
+        print(line)
+    return 0
+
+
+def cmd_steps(spark, args):
+    """Several reads and statements in one Spark session (one JVM start, about 5 s, instead
+    of one each)."""
+    os.makedirs(args.dir, exist_ok=True)
+    for step in args.steps:
+        kind, _, rest = step.partition(":")
+        if kind == "sql":
+            sql_lines(spark, [rest])
+        elif kind == "rows":
+            table, _, key = rest.partition(":")
+            rc, lines, msg = read_rows(spark, args.catalog, table, key)
+            base = os.path.join(args.dir, table)
+            with open(base, "w") as f:
+                f.write("".join(line + "\n" for line in lines))
+            with open(base + ".rc", "w") as f:
+                f.write("%d\n" % rc)
+            with open(base + ".err", "w") as f:
+                f.write(msg + "\n" if msg else "")
+        else:
+            raise SystemExit("spark_read: step %r is neither sql:... nor rows:..." % step)
     return 0
 
 
@@ -200,10 +238,13 @@ def main():
     r.add_argument("--key", default="")
     q = sub.add_parser("sql")
     q.add_argument("statements", nargs="+")
+    st = sub.add_parser("steps")
+    st.add_argument("dir")
+    st.add_argument("steps", nargs="+")
     args = ap.parse_args()
     spark, local = session(args)
     try:
-        return cmd_rows(spark, args) if args.cmd == "rows" else cmd_sql(spark, args)
+        return {"rows": cmd_rows, "sql": cmd_sql, "steps": cmd_steps}[args.cmd](spark, args)
     finally:
         spark.stop()
         shutil.rmtree(local, ignore_errors=True)

@@ -44,6 +44,8 @@ typedef struct rd_chunk {
     int64_t start;      /* the first page (dictionary or data) */
     int64_t len;        /* total_compressed_size */
     bool    external;   /* file_path set: in another file */
+    uint8_t *min, *max; /* Statistics min_value / max_value (owned), or NULL */
+    size_t  min_len, max_len;
 } rd_chunk;
 
 typedef struct rd_rg {
@@ -404,6 +406,33 @@ build_schema(parquet_reader *r, const selem *el, size_t nel, cdc_err *err)
     return rc;
 }
 
+/* Statistics: only min_value (6) and max_value (5), whose order is the column's own. */
+static void
+rd_stats(parquet_thrift_rd *t, rd_chunk *c)
+{
+    int16_t id;
+    uint8_t ty;
+
+    parquet_thrift_rd_struct(t);
+    while (parquet_thrift_rd_field(t, &id, &ty)) {
+        if ((id == 5 || id == 6) && ty == PARQUET_TT_BINARY) {
+            size_t         n;
+            const uint8_t *v = parquet_thrift_rd_binary(t, &n);
+            uint8_t      **dst = id == 5 ? &c->max : &c->min;
+
+            free(*dst);
+            *dst = cdc_xmalloc(n + 1);
+            memcpy(*dst, v, n);
+            if (id == 5)
+                c->max_len = n;
+            else
+                c->min_len = n;
+        } else {
+            parquet_thrift_rd_skip(t, ty);
+        }
+    }
+}
+
 static void
 rd_col_meta(parquet_thrift_rd *t, rd_chunk *c, int64_t *data_off, int64_t *dict_off)
 {
@@ -426,6 +455,8 @@ rd_col_meta(parquet_thrift_rd *t, rd_chunk *c, int64_t *data_off, int64_t *dict_
             *data_off = parquet_thrift_rd_int(t);
         else if (id == 11 && in)
             *dict_off = parquet_thrift_rd_int(t);
+        else if (id == 12 && ty == PARQUET_TT_STRUCT)
+            rd_stats(t, c);
         else
             parquet_thrift_rd_skip(t, ty);
     }
@@ -707,8 +738,13 @@ parquet_reader_free(parquet_reader *r)
     for (size_t i = 0; i < r->ncols; i++)
         free((char *) r->cols[i].name);
     free(r->cols);
-    for (size_t i = 0; i < r->nrgs; i++)
+    for (size_t i = 0; i < r->nrgs; i++) {
+        for (size_t k = 0; r->rgs[i].chunks != NULL && k < r->ncols; k++) {
+            free(r->rgs[i].chunks[k].min);
+            free(r->rgs[i].chunks[k].max);
+        }
         free(r->rgs[i].chunks);
+    }
     free(r->rgs);
     for (size_t i = 0; i < 2 * r->nkv; i++)
         free(r->kv[i]);
@@ -776,6 +812,24 @@ int64_t
 parquet_read_rg_first_row(const parquet_reader *r, size_t rg)
 {
     return rg < r->nrgs ? r->rgs[rg].first_row : 0;
+}
+
+bool
+parquet_read_chunk_bounds(const parquet_reader *r, size_t rg, size_t col, const uint8_t **min,
+                          size_t *min_len, const uint8_t **max, size_t *max_len)
+{
+    const rd_chunk *c;
+
+    if (rg >= r->nrgs || col >= r->ncols)
+        return false;
+    c = &r->rgs[rg].chunks[col];
+    if (c->min == NULL || c->max == NULL)
+        return false;
+    *min = c->min;
+    *min_len = c->min_len;
+    *max = c->max;
+    *max_len = c->max_len;
+    return true;
 }
 
 /* ---------------------------------------------------------------- RLE hybrid */

@@ -135,6 +135,16 @@ int64_t parquet_read_rg_rows(const parquet_reader *r, size_t rg);
 int64_t parquet_read_rg_first_row(const parquet_reader *r, size_t rg);
 
 /*
+ * The column chunk's min_value and max_value statistics (PLAIN bytes without
+ * length prefix, as parquet_col_stats holds them), when the file has both;
+ * they stay valid until the reader is freed.  Only the new min_value /
+ * max_value fields are used, never the legacy min / max.
+ */
+bool parquet_read_chunk_bounds(const parquet_reader *r, size_t rg, size_t col,
+                               const uint8_t **min, size_t *min_len, const uint8_t **max,
+                               size_t *max_len);
+
+/*
  * Decodes column col of row group rg into ch (its previous contents freed
  * first; ch must be PARQUET_CHUNK_INIT or a chunk from an earlier call).
  */

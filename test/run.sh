@@ -72,11 +72,12 @@ if run configure-asan cmake -S . -B build-asan -G Ninja -DCDC_SANITIZE=ON &&
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         run integration-asan ctest --test-dir build-asan --output-on-failure -L integration \
-            -E 'it_(20[0-9]|21[0-9]|22[0-9]|250|509|511|532|600|620|640|650|660|9[0-9][0-9])_'
+            -E 'it_(20[0-9]|21[0-9]|22[0-9]|250|509|511|532|600|620|640|650|660|690|9[0-9][0-9])_'
     # (left out there: the transport tests driven by test tools, the moto harness's
     # self-test, the Debezium and Debezium Server reference runs, the deploy/metrics
-    # lint, and the Iceberg building blocks read back by pyarrow/pyiceberg (600-660:
-    # their C code runs under ASan in the unit tests), which exercise no more agent code)
+    # lint, the Iceberg building blocks read back by pyarrow/pyiceberg (600-660:
+    # their C code runs under ASan in the unit tests) and Spark beside pyiceberg (690: no
+    # agent code at all), which exercise no more agent code)
 fi
 
 step "valgrind memcheck on the unit tests"

@@ -49,7 +49,9 @@ ice_commit *ice_commit_new(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
 void        ice_commit_free(ice_commit *c);   /* NULL is a no-op; the written files stay */
 
 /* A file this commit adds, already written and durable in the warehouse (content
-   ICE_CONTENT_DATA or ICE_CONTENT_POS_DELETES); copied, strings included. */
+   ICE_CONTENT_DATA or ICE_CONTENT_POS_DELETES); copied, strings included.  A file with a
+   partition tuple makes the first such call load the table once (for the tuple's length:
+   the default spec's field count); f->partition NULL means unpartitioned. */
 int ice_commit_add_file(ice_commit *c, const ice_datafile *f, cdc_err *err);
 
 /* The table's schema becomes s (its fields keep their ids; new fields have new ids above
@@ -99,7 +101,9 @@ int64_t ice_posdel_count(const ice_posdel *p);
  * Writes the rows, sorted, as a Parquet file at `uri` (durable when this returns) and fills
  * *out (content ICE_CONTENT_POS_DELETES, path, record_count, file_size, bounds of both
  * columns; referenced_data_file when every row names one data file).  *out's strings are
- * owned by p until ice_posdel_free.
+ * owned by p until ice_posdel_free.  out->partition is left NULL: in a partitioned table a
+ * delete file applies to the data files of its own partition only (Java, Spark), so write one
+ * file per partition and set out->partition to that tuple before ice_commit_add_file.
  */
 int ice_posdel_write(ice_posdel *p, ice_store *st, const char *uri, ice_datafile *out,
                      cdc_err *err);

@@ -13,14 +13,14 @@
 # snapshot as pyiceberg does, of this table and of one pyiceberg writes through its SqlCatalog
 # (SQLite; deflate-coded manifests, entries ADDED, EXISTING and DELETED after a delete).
 . "$(dirname "$0")/common.sh"
-. "$CDC_SRC/test/lib/py.sh"
+. "$CDC_SRC/test/lib/iceberg.sh"
 
 TOOL=${CDC_BUILD:-$CDC_SRC/build}/ice_table_write
 check "ice_table_write is built" test -x "$TOOL"
-check "pinned pyiceberg venv (${PY_ICE_PACKAGES[*]})" py_ice_env
+check "pinned pyiceberg venv ($ICEBERG_VENV)" iceberg_install
 
 OUT=$T/check.out
-if "$PY_ICE" "$CDC_SRC/test/lib/ice_meta_check.py" "$TOOL" "$T" >"$OUT" 2>&1; then
+if "$ICEBERG_PY" "$CDC_SRC/test/lib/ice_meta_check.py" "$TOOL" "$T" >"$OUT" 2>&1; then
     sed 's/^/# /' "$OUT"
     ok "pyiceberg scans, bounds and partitions; fastavro reads manifests; our reader finds the summary"
 else

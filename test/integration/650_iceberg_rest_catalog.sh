@@ -26,7 +26,7 @@ RPORT=$(free_port)
 icerest_start "$RDIR" "$RPORT" || fail "the REST catalog server did not start"
 ok "Iceberg RESTCatalogServer 1.10.0 at $ICEREST_URL"
 expect_eq "it listens on loopback only" "$(ss -ltnH "sport = :$RPORT" | awk '{print $4}' | sed 's/^\[::ffff:\(.*\)\]/\1/' | sort -u)" "127.0.0.1:$RPORT"
-icerest_py_env || fail "the pyiceberg venv"
+iceberg_install || fail "the pyiceberg venv (test/lib/iceberg.sh)"
 U=$ICEREST_URL
 drive() { "$DRIVE" "$U" "$@"; }
 ML=$T/ml
@@ -54,7 +54,7 @@ expect_contains "a reload sees it" "$(drive load cdc.public items)" "uuid=$UUID 
 
 py=$(icerest_read table "$U" cdc.public.items)
 check "pyiceberg's RestCatalog sees snapshot 1001, its summary, the schema and the key" \
-    "$ICEREST_PY" - "$py" "$UUID" <<'PY'
+    "$ICEBERG_PY" - "$py" "$UUID" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 assert t["uuid"] == sys.argv[2], t
@@ -87,7 +87,7 @@ expect_contains "after a server restart the catalog still points at 7007 and sch
 
 py=$(icerest_read table "$U" cdc.public.items)
 check "pyiceberg reads the chain 1001 <- 2002 <- 3003 <- 6006 <- 7007 and the new column" \
-    "$ICEREST_PY" - "$py" <<'PY'
+    "$ICEBERG_PY" - "$py" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 chain = [(s[0], s[1], s[2]) for s in t["snapshots"]]
@@ -101,13 +101,13 @@ PY
 # concurrent writer of our next commit, which must land on top of its snapshot, rows kept.
 PYS1=$(icerest_read append "$U" cdc.public.items 1 3)
 out=$(drive race-cmd cdc.public items 8008 \
-    "'$ICEREST_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.public.items 10 2 >'$T/pys2'")
+    "'$ICEBERG_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.public.items 10 2 >'$T/pys2'")
 PYS2=$(cat "$T/pys2")
 expect_eq "pyiceberg commits between our load and our commit: 409, rebuilt on its snapshot" \
     "$out" "committed builds=2 conflicts=1 current=8008 parent=$PYS2"
 py=$(icerest_read table "$U" cdc.public.items)
 check "pyiceberg: its two appends on 7007 and ours on top, all 5 rows there" \
-    "$ICEREST_PY" - "$py" "$PYS1" "$PYS2" <<'PY'
+    "$ICEBERG_PY" - "$py" "$PYS1" "$PYS2" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 s1, s2 = int(sys.argv[2]), int(sys.argv[3])

@@ -1,6 +1,10 @@
 # shellcheck shell=bash
-# pyiceberg (PyPI, pinned, cached), the platform's own Iceberg reader and writer, for the
-# Iceberg tests: its SqlCatalog on SQLite and PostgreSQL (SQLAlchemy, psycopg2) and pyarrow.
+# The one Python environment for everything Iceberg and Parquet in the tests (PyPI, pinned,
+# cached): pyiceberg, the platform's own Iceberg reader and writer, with its SqlCatalog on
+# SQLite and PostgreSQL (SQLAlchemy, psycopg2) and its RestCatalog; pyarrow, the independent
+# Parquet reader and writer; fastavro, which reads manifests and manifest lists independently
+# of avro-c; DuckDB, a second Parquet reader with code of its own.  test/lib/spark.sh adds
+# pyspark to this same venv.
 #
 #   . test/lib/iceberg.sh
 #   iceberg_install            once: a venv $ICEBERG_VENV with the pins below (git-ignored
@@ -19,7 +23,11 @@
 # dependency never changes what the tests read with; except SQLAlchemy: 2.0.59, the last of
 # 2.0, not the 2.1.9 pip picks, because SQLAlchemy 2.1 reads a plain postgresql:// URI (the
 # platform's catalog_uri form) as psycopg 3, which pyiceberg's sql-postgres extra does not
-# install (it brings psycopg2): with 2.1 only postgresql+psycopg2:// works.
+# install (it brings psycopg2): with 2.1 only postgresql+psycopg2:// works.  fastavro 1.12.1
+# and DuckDB 1.1.3 (no dependencies; DuckDB reads Parquet files by path, it needs no numpy).
+# ICEBERG_ENV_TAG names the venv's directory: a change of the pins gets a new directory, so a
+# checkout with the old pins sharing the same cache keeps its own venv instead of rebuilding
+# the other's in turn.
 
 CDC_CACHE=${CDC_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache}
 _ICEBERG_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,14 +41,16 @@ ICEBERG_PACKAGES=(
     python-dateutil==4.0.0 requests==2.34.2 rich==15.0.0 strictyaml==1.7.3 tenacity==9.2.1
     typing-inspection==0.4.5 typing_extensions==4.16.0 tzdata==2026.6 urllib3==2.8.0
     zstandard==0.25.0
+    fastavro==1.12.1 duckdb==1.1.3
 )
-ICEBERG_VENV=$CDC_CACHE/venv-iceberg-$ICEBERG_VERSION
+ICEBERG_ENV_TAG=2
+ICEBERG_VENV=$CDC_CACHE/venv-iceberg-$ICEBERG_VERSION-$ICEBERG_ENV_TAG
 ICEBERG_PY=$ICEBERG_VENV/bin/python3
 
 _iceberg_err() { echo "iceberg.sh: $*" >&2; }
 
 iceberg_install() {
-    local stamp=$ICEBERG_VENV/.installed log=$CDC_CACHE/venv-iceberg-$ICEBERG_VERSION.log
+    local stamp=$ICEBERG_VENV/.installed log=$ICEBERG_VENV.log
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${ICEBERG_PACKAGES[*]}" ]; then return 0; fi
     mkdir -p "$CDC_CACHE" || return 1
     rm -rf "$ICEBERG_VENV"

@@ -13,9 +13,8 @@
 #                                returns once GET /v1/config answers; then ICEREST_URL is
 #                                http://127.0.0.1:PORT
 #   icerest_stop DIR             SIGTERM, waits (then SIGKILL); icerest_kill DIR: SIGKILL
-#   icerest_py_env               once: a venv with pyiceberg 0.12.0 (RestCatalog, pyarrow) and
-#                                fastavro, every package pinned; afterwards $ICEREST_PY is its
-#                                python3 and icerest_read ARGS runs test/tools/iceberg_rest_read.py
+#   icerest_read ARGS            test/tools/iceberg_rest_read.py ARGS in test/lib/iceberg.sh's venv
+#                                (pyiceberg's RestCatalog, pyarrow, fastavro; iceberg_install first)
 #
 # Facts (read in the 1.10.0 jars with javap, and checked by 650_iceberg_rest_catalog.sh):
 # - RESTCatalogServer builds a JdbcCatalog (jdbc.schema-version V1) from the environment:
@@ -36,20 +35,8 @@ ICEREST_POM=$_ICEREST_REPO/test/lib/iceberg_rest/pom.xml
 ICEREST_LAUNCHER=$_ICEREST_REPO/test/lib/iceberg_rest/LoopbackRESTServer.java
 ICEREST_HOME=$CDC_CACHE/iceberg-rest-1.10.0
 ICEREST_URL=
-
-# The set pip resolved for pyiceberg[pyarrow]==0.12.0 and fastavro on Python 3.11 (manylinux
-# wheels only), all pinned: a new release of a dependency never changes what the tests read with.
-ICEREST_PY_PACKAGES=(
-    "pyiceberg[pyarrow]==0.12.0" pyarrow==26.0.1 fastavro==1.9.7
-    annotated-types==0.8.0 cachetools==8.0.3 certifi==2026.10.19.post1 charset-normalizer==3.5.3
-    click==8.5.1 fsspec==2026.9.0 idna==3.21 markdown-it-py==4.3.0 mdurl==0.1.2 mmh3==5.3.1
-    pydantic==2.14.4 pydantic_core==2.50.5 Pygments==2.21.0 pyparsing==3.3.3 pyroaring==1.2.0
-    python-dateutil==4.0.0 requests==2.34.2 rich==15.0.0 strictyaml==1.7.3 tenacity==9.2.1
-    typing-inspection==0.4.5 typing_extensions==4.16.0 tzdata==2026.6 urllib3==2.8.0
-    zstandard==0.25.0
-)
-ICEREST_VENV=$CDC_CACHE/venv-icerest-pyiceberg-0.12.0
-ICEREST_PY=$ICEREST_VENV/bin/python3
+# shellcheck source=SCRIPTDIR/iceberg.sh
+. "$_ICEREST_REPO/test/lib/iceberg.sh"
 
 _icerest_err() { echo "iceberg_rest.sh: $*" >&2; }
 
@@ -123,22 +110,4 @@ _icerest_signal() {
 icerest_stop() { _icerest_signal "${1:?icerest_stop DIR}" TERM; }
 icerest_kill() { _icerest_signal "${1:?icerest_kill DIR}" KILL; }
 
-icerest_py_env() {
-    local stamp=$ICEREST_VENV/.installed log=$ICEREST_VENV.log
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${ICEREST_PY_PACKAGES[*]}" ]; then return 0; fi
-    mkdir -p "$CDC_CACHE" || return 1
-    rm -rf "$ICEREST_VENV"
-    if ! python3 -m venv "$ICEREST_VENV" >"$log" 2>&1; then
-        _icerest_err "python3 -m venv failed (apt-get install python3-venv); see $log"
-        return 1
-    fi
-    if ! "$ICEREST_PY" -m pip install -q --disable-pip-version-check --only-binary=:all: \
-            "${ICEREST_PY_PACKAGES[@]}" >>"$log" 2>&1; then
-        _icerest_err "pip install ${ICEREST_PY_PACKAGES[*]} failed; see $log"
-        tail -n 10 "$log" >&2
-        return 1
-    fi
-    echo "${ICEREST_PY_PACKAGES[*]}" >"$stamp"
-}
-
-icerest_read() { "$ICEREST_PY" "$_ICEREST_REPO/test/tools/iceberg_rest_read.py" "$@"; }
+icerest_read() { "$ICEBERG_PY" "$_ICEREST_REPO/test/tools/iceberg_rest_read.py" "$@"; }

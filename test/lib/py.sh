@@ -31,32 +31,5 @@ py_env() {
     echo "${PY_PACKAGES[*]}" >"$stamp"
 }
 
-# The Iceberg readers, in their own environment (pyiceberg pins its own pyarrow range):
-#
-#   py_ice_env   creates (once) $CDC_CACHE/venv-$PY_ICE_TAG; afterwards $PY_ICE is its python3.
-#
-# pyiceberg 0.12 is the platform's own Iceberg reader; pyarrow writes and reads Parquet in the
-# tests; fastavro reads manifests and manifest lists independently of avro-c; sqlalchemy lets
-# pyiceberg's SqlCatalog (SQLite, PostgreSQL) write tables another writer's way.
-PY_ICE_PACKAGES=(pyiceberg==0.12.0 pyarrow==21.0.0 fastavro==1.12.1 sqlalchemy==2.0.59)
-PY_ICE_TAG=ice1
-PY_ICE_VENV=$CDC_CACHE/venv-$PY_ICE_TAG
-PY_ICE=$PY_ICE_VENV/bin/python3
-
-py_ice_env() {
-    local stamp=$PY_ICE_VENV/.installed log=$CDC_CACHE/venv-$PY_ICE_TAG.log
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${PY_ICE_PACKAGES[*]}" ]; then return 0; fi
-    mkdir -p "$CDC_CACHE" || return 1
-    rm -rf "$PY_ICE_VENV"
-    if ! python3 -m venv "$PY_ICE_VENV" >"$log" 2>&1; then
-        echo "py.sh: python3 -m venv failed (apt-get install python3-venv); see $log" >&2
-        return 1
-    fi
-    if ! "$PY_ICE" -m pip install -q --disable-pip-version-check --only-binary=:all: \
-            "${PY_ICE_PACKAGES[@]}" >>"$log" 2>&1; then
-        echo "py.sh: pip install ${PY_ICE_PACKAGES[*]} failed; see $log" >&2
-        tail -n 10 "$log" >&2
-        return 1
-    fi
-    echo "${PY_ICE_PACKAGES[*]}" >"$stamp"
-}
+# The Iceberg and Parquet readers (pyiceberg, pyarrow, fastavro, DuckDB) are in test/lib/iceberg.sh's
+# venv (iceberg_install, $ICEBERG_PY), the one environment for them.

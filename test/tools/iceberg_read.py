@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads Iceberg tables back through pyiceberg's SqlCatalog, the platform's own reader.
+"""Reads Iceberg tables back through pyiceberg (SqlCatalog, or RestCatalog for http URIs), the platform's own reader.
 
     iceberg_read.py --uri URI --warehouse WH [--catalog NAME] rows NS.TABLE [--key a,b]
         every row of the current snapshot as one JSON object per line, sorted by the key
@@ -11,8 +11,10 @@
     iceberg_read.py ... property NS.TABLE KEY  a table property ("" when absent)
     iceberg_read.py ... tables NS              the table names of a namespace, one a line
 
-URI is the platform's catalog_uri (sqlite:////abs.db, postgresql://user:pass@host:port/db);
-CATALOG the catalog_name column (default "default").  Exit 3 when the table does not exist.
+URI is the platform's catalog_uri (sqlite:////abs.db, postgresql://user:pass@host:port/db:
+pyiceberg's SqlCatalog; http(s)://host:port: its RestCatalog, with ICE_REST_CREDENTIAL
+"id:secret" as the OAuth2 credential when set); CATALOG the catalog_name column (default
+"default").  Exit 3 when the table does not exist.
 Runs in the venv of test/lib/iceberg.sh (pinned pyiceberg).
 """
 import argparse
@@ -25,6 +27,15 @@ import uuid
 
 
 def catalog(args):
+    if args.uri.startswith(("http://", "https://")):
+        import os
+        from pyiceberg.catalog.rest import RestCatalog
+        props = {"uri": args.uri}
+        if args.warehouse:
+            props["warehouse"] = args.warehouse
+        if os.environ.get("ICE_REST_CREDENTIAL"):
+            props["credential"] = os.environ["ICE_REST_CREDENTIAL"]
+        return RestCatalog(args.catalog, **props)
     from pyiceberg.catalog.sql import SqlCatalog
     return SqlCatalog(args.catalog, uri=args.uri, warehouse=args.warehouse)
 

@@ -52,7 +52,10 @@ COLS = {
            "Timestamp(isAdjustedToUTC=false, timeUnit=microseconds", "ts"),
     "tstz": (pa.timestamp("us", tz="UTC"), True, 14, "INT64",
              "Timestamp(isAdjustedToUTC=true, timeUnit=microseconds", "tstz"),
-    "u": (pa.binary(16), True, 15, "FIXED_LEN_BYTE_ARRAY", "UUID", "bytes"),
+    # pyarrow >= 18 reads the UUID logical type as its arrow.uuid extension type
+    # (storage fixed_size_binary[16]), older ones as the plain fixed_size_binary[16]
+    "u": (pa.uuid() if hasattr(pa, "uuid") else pa.binary(16), True, 15,
+          "FIXED_LEN_BYTE_ARRAY", "UUID", "bytes"),
     "i8": (pa.int8(), True, 16, "INT32", "Int(bitWidth=8, isSigned=true)", "int"),
     "i16": (pa.int16(), True, 17, "INT32", "Int(bitWidth=16, isSigned=true)", "int"),
     "fx": (pa.binary(3), True, 18, "FIXED_LEN_BYTE_ARRAY", "None", "bytes"),
@@ -139,8 +142,8 @@ def from_raw(name, raw):
 
 
 def stat_value(name, st, which):
-    """A statistic in the canonical form.  pyarrow 17 cannot convert the statistics of
-    decimals on INT32/INT64 ("Cannot extract statistics"): their raw value is the unscaled
+    """A statistic in the canonical form.  Some pyarrow versions (17) cannot convert the
+    statistics of decimals on INT32/INT64 ("Cannot extract statistics"): their raw value is the unscaled
     integer, which is the canonical form anyway."""
     try:
         return from_arrow(name, getattr(st, which))

@@ -1063,6 +1063,30 @@ cdc_s3_delete(cdc_s3 *s, const char *bucket, const char *key, cdc_err *err)
     return 0;
 }
 
+/* One page of a listing: the GET of c with query q (freed here), its answer copied into
+   page.  @returns 0 or -1 with err. */
+static int
+get_page(cdc_s3 *s, s3_call *c, cdc_buf *q, cdc_buf *page, cdc_err *err)
+{
+    int rc;
+
+    if (cdc_buf_failed(q)) {
+        cdc_buf_free(q);
+        return cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+    }
+    c->query = (const char *) q->data;
+    rc = s3_do(s, c, err);
+    cdc_buf_free(q);
+    c->query = NULL;
+    if (rc < 0)
+        return -1;
+    cdc_buf_reset(page);
+    cdc_buf_put(page, s->ans.data ? s->ans.data : (const uint8_t *) "", s->ans.len);
+    if (cdc_buf_failed(page))
+        return cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+    return 0;
+}
+
 int
 cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *fn,
             void *arg, cdc_err *err)
@@ -1088,22 +1112,9 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
             cdc_buf_puts(&q, "&prefix=");
             cdc_aws_uri_encode(&q, prefix, strlen(prefix), false);
         }
-        if (cdc_buf_failed(&q)) {
-            free(token);
-            return cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
-        }
-        c.query = (const char *) q.data;
-        rc = s3_do(s, &c, err);
-        cdc_buf_free(&q);
-        if (rc < 0)
-            break;
         /* A page of our own: fn may use the client (delete what it lists). */
-        cdc_buf_reset(&page);
-        cdc_buf_put(&page, s->ans.data ? s->ans.data : (const uint8_t *) "", s->ans.len);
-        if (cdc_buf_failed(&page)) {
-            rc = cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+        if ((rc = get_page(s, &c, &q, &page, err)) < 0)
             break;
-        }
         xml = (const char *) page.data;
         n = page.len;
         if (xml == NULL || !cdc_s3_xml_elem(xml, n, 0, "ListBucketResult", &b, &e)) {
@@ -1218,21 +1229,8 @@ cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_up
             cdc_buf_putc(&q, '&');
         }
         cdc_buf_puts(&q, "uploads");
-        if (cdc_buf_failed(&q)) {
-            rc = cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
+        if ((rc = get_page(s, &c, &q, &page, err)) < 0)
             break;
-        }
-        c.query = (const char *) q.data;
-        rc = s3_do(s, &c, err);
-        cdc_buf_free(&q);
-        if (rc < 0)
-            break;
-        cdc_buf_reset(&page);
-        cdc_buf_put(&page, s->ans.data ? s->ans.data : (const uint8_t *) "", s->ans.len);
-        if (cdc_buf_failed(&page)) {
-            rc = cdc_err_set(err, CDC_E_NOMEM, "s3: out of memory");
-            break;
-        }
         xml = (const char *) page.data;
         if (!cdc_s3_xml_elem(xml, page.len, 0, "ListMultipartUploadsResult", &b, &e)) {
             rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: no "

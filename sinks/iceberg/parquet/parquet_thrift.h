@@ -78,4 +78,46 @@ void parquet_thrift_end(parquet_thrift *t);
 /* Whether anything went wrong: out of memory, or nesting too deep. */
 bool parquet_thrift_failed(const parquet_thrift *t);
 
+/* ---- decoding ----
+ *
+ * The reading half, for footers and page headers written by anyone (input
+ * from outside: every length is checked against the end of the input).  The
+ * first problem sets `bad` with a short reason and every later call returns
+ * zeros; the caller checks parquet_thrift_rd_failed() once per struct it reads.
+ * Unknown fields are skipped (parquet_thrift_rd_skip), so newer writers'
+ * additions do no harm.
+ */
+typedef struct parquet_thrift_rd {
+    const uint8_t *p, *end;
+    int            depth;
+    int16_t        last[PARQUET_THRIFT_MAX_DEPTH];
+    const char    *bad;     /* NULL, or what went wrong first */
+} parquet_thrift_rd;
+
+void parquet_thrift_rd_init(parquet_thrift_rd *r, const uint8_t *p, size_t n);
+bool parquet_thrift_rd_failed(const parquet_thrift_rd *r);
+
+/* The next field header of the current struct: false at its stop byte (or on
+   failure).  A boolean field's value is in *type (BOOL_TRUE or BOOL_FALSE). */
+bool parquet_thrift_rd_field(parquet_thrift_rd *r, int16_t *id, uint8_t *type);
+/* Values (of a field whose type was checked by the caller, or of a list element). */
+uint64_t parquet_thrift_rd_varint(parquet_thrift_rd *r);
+int64_t  parquet_thrift_rd_int(parquet_thrift_rd *r);   /* i16, i32, i64: a zigzag varint */
+int32_t  parquet_thrift_rd_i32(parquet_thrift_rd *r);   /* out of range: fails */
+int8_t   parquet_thrift_rd_i8(parquet_thrift_rd *r);
+/* A binary / string: points into the input (not NUL-terminated). */
+const uint8_t *parquet_thrift_rd_binary(parquet_thrift_rd *r, size_t *n);
+/* A list header: its element type and size (checked to fit in what is left,
+   one byte per element at least, except for booleans). */
+void parquet_thrift_rd_list(parquet_thrift_rd *r, uint8_t *elem_type, size_t *n);
+/* Enters a struct field or struct element; parquet_thrift_rd_field() returns
+   false at its end, which leaves it. */
+void parquet_thrift_rd_struct(parquet_thrift_rd *r);
+/* Skips a value of the given type (structs, lists, maps and sets included). */
+void parquet_thrift_rd_skip(parquet_thrift_rd *r, uint8_t type);
+/* Marks the decoder failed with why (a static string), when it is not already. */
+void parquet_thrift_rd_fail(parquet_thrift_rd *r, const char *why);
+/* Bytes consumed from the start. */
+size_t parquet_thrift_rd_used(const parquet_thrift_rd *r, const uint8_t *start);
+
 #endif

@@ -543,6 +543,23 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
 
 /* ---------------------------------------------------------------- upsert */
 
+void
+ice_key_put(cdc_buf *out, const ice_type *t, const ice_value *v)
+{
+    size_t at = out->len;
+
+    cdc_buf_put_u32be(out, 0);
+    ice_value_bound(out, t, v);
+    if (!cdc_buf_failed(out)) {
+        uint32_t n = (uint32_t) (out->len - at - 4);
+
+        out->data[at] = (uint8_t) (n >> 24);
+        out->data[at + 1] = (uint8_t) (n >> 16);
+        out->data[at + 2] = (uint8_t) (n >> 8);
+        out->data[at + 3] = (uint8_t) n;
+    }
+}
+
 /* The key of a row: for each key column in key order, its Iceberg single-value
    serialization, length-prefixed. */
 static int
@@ -556,7 +573,6 @@ row_key(const ice_tbl *t, const cdc_rel *rel, const cdc_value *vals, cdc_buf *ou
             const cdc_col   *col = &rel->cols[c];
             const ice_field *f;
             ice_value        iv;
-            size_t           at;
 
             if (col->key_pos != kp)
                 continue;
@@ -570,17 +586,7 @@ row_key(const ice_tbl *t, const cdc_rel *rel, const cdc_value *vals, cdc_buf *ou
                 rc = cdc_err_wrap(err, "table %s key column \"%s\"", t->src, col->name);
                 break;
             }
-            at = out->len;
-            cdc_buf_put_u32be(out, 0);
-            ice_value_bound(out, &f->type, &iv);
-            if (!cdc_buf_failed(out)) {
-                uint32_t n = (uint32_t) (out->len - at - 4);
-
-                out->data[at] = (uint8_t) (n >> 24);
-                out->data[at + 1] = (uint8_t) (n >> 16);
-                out->data[at + 2] = (uint8_t) (n >> 8);
-                out->data[at + 3] = (uint8_t) n;
-            }
+            ice_key_put(out, &f->type, &iv);
             break;
         }
     cdc_buf_free(&scratch);

@@ -123,7 +123,12 @@ int ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_c
 /* Keys in the index (for logs and tests). */
 int64_t ice_tbl_keys(const ice_tbl *t);
 
-/* Puts key -> (file, pos) into the index (the start's rebuild). */
+/* Appends one key column's part of a key: its single-value serialization (ice_value_bound),
+   prefixed by its length (4 bytes, big-endian).  A key is its columns' parts in key order. */
+void ice_key_put(cdc_buf *out, const ice_type *t, const ice_value *v);
+
+/* Puts key -> (file, pos) into the index (the start's rebuild).  @returns 1 when the key
+   was there already (the table holds it twice), else 0. */
 int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos);
 
 /* Closes the open file (if any) into t->files. */

@@ -15,6 +15,7 @@
 #include "sinks/iceberg/catalog/ice_sql.h"
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_scan.h"
 #include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_worker.h"
 
@@ -94,6 +95,67 @@ meta_position(const ice_meta *m, const char *pipeline_id, cdc_pos *out)
     return false;
 }
 
+/* ---------------------------------------------------------------- upsert's index */
+
+typedef struct rebuild {
+    ice_tbl          *t;
+    const ice_schema *s;
+    cdc_buf           key;
+    int64_t           dups;
+} rebuild;
+
+static int
+rebuild_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_err *err)
+{
+    rebuild *rb = arg;
+
+    rb->key.len = 0;
+    for (int i = 0; i < rb->s->nident; i++) {
+        const ice_field *f = ice_schema_find_id(rb->s, rb->s->ident_ids[i]);
+
+        if (vals[i].null)
+            return cdc_err_set(err, CDC_E_STATE, "%s row %lld: identifier field \"%s\" is "
+                               "null", file, (long long) pos, f ? f->name : "?");
+        ice_key_put(&rb->key, &f->type, &vals[i]);
+    }
+    if (cdc_buf_failed(&rb->key))
+        return cdc_err_set(err, CDC_E_NOMEM, "key index: out of memory");
+    rb->dups += ice_tbl_index_put(rb->t, rb->key.data, rb->key.len, file, pos);
+    return 0;
+}
+
+/* Upsert: the key index of table t from the live rows of its current snapshot. */
+static int
+rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err *err)
+{
+    rebuild        rb = { .t = t, .s = t->schema, .key = CDC_BUF_INIT };
+    ice_scan_stats stats = { 0 };
+    int64_t        t0 = cdc_mono_ms();
+    int            rc;
+
+    if (ice_meta_current(m) == NULL)
+        return 0;
+    if (t->schema->nident == 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s.%s has no identifier fields "
+                           "(was it written in append mode?): write_mode upsert needs the "
+                           "primary key as its identifier fields", ib->ns, t->name);
+    rc = ice_scan_rows(st, m, t->schema->ident_ids, t->schema->nident, rebuild_row, &rb, &stats,
+                       err);
+    cdc_buf_free(&rb.key);
+    if (rc < 0)
+        return cdc_err_wrap(err, "rebuilding the key index of %s.%s", ib->ns, t->name);
+    log_info(ICE_FAC, "%s: table %s.%s: key index rebuilt, %lld keys from %lld data files "
+             "(%lld rows deleted by %lld position-delete files) in %lld ms", ib->label, ib->ns,
+             t->name, (long long) ice_tbl_keys(t), (long long) stats.data_files,
+             (long long) stats.deleted, (long long) stats.delete_files,
+             (long long) (cdc_mono_ms() - t0));
+    if (rb.dups > 0)
+        log_warn(ICE_FAC, "%s: table %s.%s holds %lld key(s) more than once; the index keeps "
+                 "the last one scanned, updates delete only that one", ib->label, ib->ns, t->name,
+                 (long long) rb.dups);
+    return 0;
+}
+
 /* Loads table `name` as it is now: its schema, ids and position.  Missing is fine. */
 static int
 load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *err)
@@ -125,6 +187,10 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     for (int i = 0; i < m->nschemas; i++)
         if (m->schemas[i]->schema_id >= t->next_schema_id)
             t->next_schema_id = m->schemas[i]->schema_id + 1;
+    if (!ib->append && rebuild_index(ib, st, m, t, err) < 0) {
+        ice_meta_free(m);
+        return -1;
+    }
     if (meta_position(m, ib->pipeline_id, &t->pos)) {
         ice_pos_format(t->pos, pos, sizeof(pos));
         log_info(ICE_FAC, "%s: table %s.%s holds changes up to %s", ib->label, ib->ns, name, pos);

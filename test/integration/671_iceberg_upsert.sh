@@ -92,4 +92,23 @@ for task in t.scan().plan_files():
 assert DataFileContent.EQUALITY_DELETES not in kinds, kinds
 assert kinds.get(DataFileContent.POSITION_DELETES, 0) > 0, kinds
 PY
+
+note "restart: the key index is rebuilt from the table (ice_scan), old rows are updated in place"
+agent_start
+sql "UPDATE items SET txt = 'after restart' WHERE id IN (1, 3, 100, 10, 1050)" \
+    "DELETE FROM items WHERE id IN (4, 11)" \
+    "UPDATE items SET id = 7000 WHERE id = 12" \
+    "INSERT INTO docs VALUES (1000, 'sentinel 2', 0)"
+for _ in $(seq 150); do grep -q '"sentinel 2"' "$EVENTS" && break; sleep 0.2; done
+pgjson items >"$T/items.pg"
+pgjson docs >"$T/docs.pg"
+for _ in $(seq 100); do
+    chk cdc.public_items upsert --pg "$T/items.pg" >/dev/null 2>&1 &&
+        chk cdc.public_docs upsert --pg "$T/docs.pg" >/dev/null 2>&1 && break
+    sleep 0.3
+done
+agent_stop
+check "items == SELECT * after the restart (no key twice)" chk cdc.public_items upsert --pg "$T/items.pg"
+check "docs == SELECT * after the restart" chk cdc.public_docs upsert --pg "$T/docs.pg"
+expect_contains "the start rebuilt the key index" "$(cat "$T/agent.log")" "key index rebuilt"
 done_testing

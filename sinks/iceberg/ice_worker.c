@@ -532,7 +532,9 @@ ice_worker_health(ice_worker *w, cdc_health *h)
         gmtime_r(&s, &tm);
         strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    h->state = w->fatal ? CDC_DEST_ERROR : w->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
+    /* Waiting for the catalog or warehouse is "error" too, so that /readyz says not ready
+       (and why) while nothing can be committed; the detail says it is being retried. */
+    h->state = w->fatal || w->failing ? CDC_DEST_ERROR : CDC_DEST_OK;
     snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s",
              w->label, w->state, (unsigned long long) w->nbatches, last);
     pthread_mutex_unlock(&w->mu);

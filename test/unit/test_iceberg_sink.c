@@ -229,6 +229,66 @@ START_TEST(upsert_needs_key_and_reserved_names)
 }
 END_TEST
 
+
+START_TEST(upsert_index_and_deletes)
+{
+    cdc_col  c[3];
+    cdc_rel  rel = { .relid = 7, .nspname = "public", .relname = "orders", .ncols = 3,
+                     .cols = c, .nkeys = 1, .version = 1 };
+    cdc_txn  txn = { .commit_lsn = 0x6000 };
+    cdc_err  err = { 0 };
+    ice_tbl *t = ice_tbl_new("orders", "file:///w/t");
+    struct { char op; int id; int newid; } steps[] = {
+        { 'c', 1, 0 }, { 'c', 2, 0 }, { 'u', 1, 0 }, { 'u', 1, 0 }, { 'd', 2, 0 },
+        { 'c', 2, 0 }, { 'd', 9, 0 },
+    };
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    ck_assert_int_eq(ice_tbl_set_rel(t, &rel, false, &err), 0);
+    ck_assert(t->schema->fields[0].required);
+    ck_assert_int_eq(t->schema->nident, 1);
+    ck_assert_int_eq(t->schema->nfields, 3);        /* no _cdc_* columns */
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = steps[i].id },
+            { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = (cdc_op) steps[i].op, .pos = { 0x6000, i }, .txn = &txn,
+                         .rel = &rel, .after = steps[i].op == 'd' ? NULL : row,
+                         .before = steps[i].op == 'd' ? row : NULL };
+
+        ck_assert_msg(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err) == 0, "%s", err.msg);
+    }
+    /* rows written: c1 c2 u1 u1 c2 = 5; deletes: u1 (row 0), u1 (row 2), d2 (row 1),
+       d9 nothing; keys 1 and 2 live */
+    ck_assert_int_eq(t->rows, 5);
+    ck_assert_int_eq(t->ndeletes, 3);
+    ck_assert_int_eq(ice_posdel_count(t->pd), 3);
+    ck_assert_int_eq(ice_tbl_keys(t), 2);
+
+    /* an unchanged TOAST value without a before image: refused in upsert */
+    {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = 1 },
+            { .state = CDC_VAL_UNCHANGED },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = CDC_OP_UPDATE, .pos = { 0x6000, 50 }, .txn = &txn, .rel = &rel,
+                         .after = row };
+
+        ck_assert_int_eq(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err), -1);
+        ck_assert_int_eq(err.code, CDC_E_UNSUPPORTED);
+        ck_assert_msg(strstr(err.msg, "\"name\"") && strstr(err.msg, "REPLICA IDENTITY FULL"),
+                      "%s", err.msg);
+        ck_assert_int_eq(t->rows, 5);
+        ck_assert_int_eq(ice_tbl_keys(t), 2);
+    }
+    ice_tbl_free(t);
+}
+END_TEST
+
 static Suite *
 sink_suite(void)
 {
@@ -239,6 +299,7 @@ sink_suite(void)
     tcase_add_test(tc, append_schema_rows_and_stats);
     tcase_add_test(tc, evolution_keeps_ids);
     tcase_add_test(tc, upsert_needs_key_and_reserved_names);
+    tcase_add_test(tc, upsert_index_and_deletes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_mem.h"
 #include "decoder/typemap.h"
+#include "sinks/iceberg/catalog/ice_sql.h"
+#include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_table.h"
+#include "sinks/iceberg/ice_worker.h"
 #include "sinks/iceberg/ice_value.h"
 
 START_TEST(position_text)
@@ -289,6 +293,125 @@ START_TEST(upsert_index_and_deletes)
 }
 END_TEST
 
+
+/* The commit thread on a SQLite catalog and a file:// warehouse: two batches, the second with
+   a schema change; the position becomes durable only when committed, and is the summary's. */
+START_TEST(worker_commits_batches)
+{
+    char            dir[] = "/tmp/cdc_ice_sinkXXXXXX";
+    char            uri[300], wh[300];
+    cdc_err         err = { 0 };
+    ice_cat        *cat = NULL;
+    ice_store      *st;
+    ice_store_conf  sc = { .no_fsync = true };
+    ice_worker     *w;
+    cdc_col         c[3], c2[3];
+    cdc_rel         rel = { .relid = 7, .nspname = "public", .relname = "orders", .ncols = 3,
+                            .cols = c, .nkeys = 1, .version = 1 };
+    cdc_rel         rel2;
+    cdc_txn         txn = { .commit_lsn = 0x7000, .commit_ts_us = 1 };
+    ice_tbl        *t;
+    cdc_pos         durable;
+    ice_cat_ident   id = { "default", "public_orders" };
+    ice_meta       *m = NULL;
+    char           *loc = NULL;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(uri, sizeof(uri), "sqlite:///%s/cat.db", dir);
+    snprintf(wh, sizeof(wh), "file://%s/wh", dir);
+    ice_sql_conf cc = { .uri = uri };
+    ck_assert_int_eq(ice_sql_open(&cc, &cat, &err), 0);
+    st = ice_store_new(&sc, &err);
+    ck_assert_ptr_nonnull(st);
+    ice_worker_conf wc = { .cat = cat, .store = st, .ns = "default", .pipeline_id = "p1",
+                           .sink_id = "lake", .label = "test", .auto_create = true,
+                           .retry = { .initial_ms = 10, .max_ms = 20 } };
+    w = ice_worker_start(&wc, &err);
+    ck_assert_ptr_nonnull(w);
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    char loc0[400];
+    snprintf(loc0, sizeof(loc0), "%s/default.db/public_orders", wh);
+    t = ice_tbl_new("public_orders", loc0);
+    for (int b = 0; b < 2; b++) {
+        ice_batch *bt = cdc_xcalloc(1, sizeof(*bt));
+        bool       toast = false;
+
+        if (b == 1) {               /* ADD COLUMN note text */
+            memcpy(c2, cols, sizeof(c2));
+            rel2 = rel;
+            rel2.ncols = 3;
+            rel2.cols = c2;
+            c2[2].name = "note";
+            c2[2].type_oid = c2[2].base_oid = 25;
+            c2[2].typmod = -1;
+            rel2.version = 2;
+            typed(&rel2);
+            ck_assert_int_eq(ice_tbl_set_rel(t, &rel2, true, &err), 0);
+        } else {
+            ck_assert_int_eq(ice_tbl_set_rel(t, &rel, true, &err), 0);
+        }
+        for (int i = 0; i < 3; i++) {
+            cdc_value row[3] = {
+                { .state = CDC_VAL_PRESENT, .u.i = b * 10 + i },
+                { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+                { .state = CDC_VAL_NULL },
+            };
+            cdc_event ev = { .op = CDC_OP_CREATE, .pos = { 0x7000 + (uint64_t) b, (uint64_t) i },
+                             .txn = &txn, .rel = b ? &rel2 : &rel, .after = row };
+
+            ck_assert_int_eq(ice_tbl_put_row(t, &ev, row, "cdc.public.orders", PARQUET_ZSTD,
+                                             &toast, &err), 0);
+        }
+        ck_assert_int_eq(ice_tbl_close_file(t, &err), 0);
+        bt->pos = (cdc_pos) { 0x7000 + (uint64_t) b, CDC_SEQ_END };
+        bt->t = cdc_xcalloc(1, sizeof(*bt->t));
+        bt->n = 1;
+        bt->t[0] = (ice_wtable) { .name = cdc_xstrdup(t->name), .location = cdc_xstrdup(loc0),
+                                  .schema = ice_schema_dup(t->schema),
+                                  .set_schema = t->schema_dirty, .is_new = b == 0,
+                                  .files = t->files, .nfiles = t->nfiles, .rows = t->rows };
+        t->files = NULL;
+        t->nfiles = 0;
+        t->schema_dirty = false;
+        ck_assert(ice_worker_idle(w));
+        {
+            cdc_pos want = bt->pos;     /* the worker frees bt */
+
+            ice_worker_submit(w, bt);
+            ck_assert(ice_worker_wait(w, 20000));
+            ck_assert_msg(ice_worker_poll(w, &durable, &err) == 0, "%s", err.msg);
+            ck_assert(cdc_pos_cmp(durable, want) == 0);
+        }
+    }
+    ck_assert_int_eq(durable.lsn, 0x7001);
+
+    /* the table as the catalog has it now: 2 snapshots, summary with the position */
+    ice_store *st2 = ice_store_new(&sc, &err);
+    ice_cat   *cat2 = NULL;
+    ck_assert_int_eq(ice_sql_open(&cc, &cat2, &err), 0);
+    ck_assert_int_eq(ice_commit_load(cat2, st2, &id, &m, &loc, &err), ICE_CAT_OK);
+    ck_assert_int_eq(m->nsnapshots, 2);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"),
+                     "0/7001:18446744073709551615");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.pipeline"), "p1");
+    ck_assert_ptr_nonnull(ice_schema_find(ice_meta_schema(m, m->current_schema_id), "note"));
+    ice_meta_free(m);
+    free(loc);
+    ice_cat_close(cat2);
+    ice_store_free(st2);
+    ice_worker_stop(w);
+    ice_tbl_free(t);
+    {
+        char cmd[400];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+END_TEST
+
 static Suite *
 sink_suite(void)
 {
@@ -300,6 +423,7 @@ sink_suite(void)
     tcase_add_test(tc, evolution_keeps_ids);
     tcase_add_test(tc, upsert_needs_key_and_reserved_names);
     tcase_add_test(tc, upsert_index_and_deletes);
+    tcase_add_test(tc, worker_commits_batches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -180,6 +180,23 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
         rc = ice_commit_create_table(w->cat, w->st, &id, t->location, t->schema, sp, NULL, 0,
                                      &m, err);
         ice_spec_free(sp);
+        if (rc == ICE_CAT_OK && m != NULL) {
+            const ice_schema *cur = ice_meta_schema(m, m->current_schema_id);
+
+            /* A REST catalog assigns the field ids afresh: the rows are written with ours. */
+            if (cur == NULL || !ice_schema_equal(cur, t->schema)) {
+                char why[300] = "no current schema";
+
+                if (cur)
+                    schema_diff(cur, t->schema, why, sizeof(why));
+                cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s was created by the "
+                            "catalog with other field ids or types than the sink's (%s); this "
+                            "build cannot write to it", w->ns, t->name, why);
+                ice_meta_free(m);
+                free(loc);
+                return -1;
+            }
+        }
         if (rc == ICE_CAT_OK) {
             log_info(ICE_FAC, "%s: created Iceberg table %s.%s at %s", w->label, w->ns, t->name,
                      m && m->location ? m->location : t->location);

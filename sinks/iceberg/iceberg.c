@@ -321,6 +321,15 @@ load_tables(iceberg *ib, ice_cat *cat, ice_store *st, cdc_err *err)
     return rc;
 }
 
+static int
+read_row(void *arg, const ice_tbl *t, const char *file, int64_t pos, const int32_t *ids, int n,
+         ice_value *out, cdc_buf *mem, cdc_err *err)
+{
+    iceberg *ib = arg;
+
+    return ice_worker_read_row(ib->wk, ib->ns, t->name, file, pos, ids, n, out, mem, err);
+}
+
 /* The table of ev's relation, its schema following the relation's version. */
 static ice_tbl *
 tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
@@ -354,6 +363,8 @@ tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
     } else if (t->rel_version == rel->version) {
         return t;
     }
+    t->reader = read_row;
+    t->reader_arg = ib;
     if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
         return NULL;
     return t;
@@ -706,6 +717,12 @@ ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         sch_event_topic(ev, ib->prefix, topic, sizeof(topic));
     if ((ib->append ? ice_tbl_put_row(t, ev, image, topic, PARQUET_ZSTD, &toast, &verr)
                     : ice_tbl_upsert(t, ev, topic, PARQUET_ZSTD, &verr)) < 0) {
+        if (verr.code == CDC_E_QUEUE_FULL) {
+            /* upsert: an unchanged TOAST value whose row is not committed yet (the router
+               flushes, which commits it) or a commit in progress: offer it again */
+            *err = verr;
+            return -1;
+        }
         if (verr.code != CDC_E_DECODE) {
             *err = verr;
             return fatal(ib, err);

@@ -247,6 +247,40 @@ ice_tbl_free(ice_tbl *t)
 
 /* ---------------------------------------------------------------- schema */
 
+/* The first difference between a table's schema and ours, for the message. */
+void
+ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n)
+{
+    char a[64], b[64];
+
+    for (int i = 0; i < want->nfields; i++) {
+        const ice_field *f = &want->fields[i];
+        const ice_field *g = ice_schema_find(have, f->name);
+
+        if (g == NULL) {
+            snprintf(out, n, "column \"%s\" (%s) is not in the table", f->name,
+                     ice_type_str(&f->type, a, sizeof(a)));
+            return;
+        }
+        if (g->id != f->id || !ice_type_equal(&g->type, &f->type) || g->required != f->required) {
+            snprintf(out, n, "column \"%s\" is %s%s, id %d in the table, but %s%s, id %d from "
+                     "the source", f->name, ice_type_str(&g->type, a, sizeof(a)),
+                     g->required ? " required" : "", (int) g->id,
+                     ice_type_str(&f->type, b, sizeof(b)), f->required ? " required" : "",
+                     (int) f->id);
+            return;
+        }
+    }
+    for (int i = 0; i < have->nfields; i++)
+        if (ice_schema_find(want, have->fields[i].name) == NULL) {
+            snprintf(out, n, "the table has column \"%s\", which the source does not",
+                     have->fields[i].name);
+            return;
+        }
+    snprintf(out, n, "the identifier fields (primary key) differ");
+}
+
+
 static int
 add_meta_fields(ice_schema *s, int32_t *last, cdc_err *err)
 {
@@ -299,6 +333,17 @@ ice_tbl_set_rel(ice_tbl *t, const cdc_rel *rel, bool append, cdc_err *err)
         ice_schema_free(want);
         if (next == NULL)
             return cdc_err_wrap(err, "Iceberg table %s", t->name);
+        if (changed && t->foreign) {
+            char why[300];
+
+            ice_schema_diff(t->schema, next, why, sizeof(why));
+            ice_schema_free(next);
+            return cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s holds no change of this "
+                               "pipeline and its schema is not the source's: %s (drop or "
+                               "rename it, or let the sink write to another table_namespace)",
+                               t->name, why);
+        }
+        t->foreign = false;
         if (changed) {
             ice_schema_free(t->schema);
             t->schema = next;

@@ -76,6 +76,8 @@ struct ice_tbl {
     uint32_t    rel_version;
     bool        have_rel;
     bool        toast_warned;
+    bool        foreign;        /* existed at start without a snapshot of this pipeline: its
+                                   schema must be the source's, it is not evolved */
 
     /* the file being written */
     parquet_writer *w;
@@ -148,6 +150,9 @@ void ice_key_put(cdc_buf *out, const ice_type *t, const ice_value *v);
 /* Puts key -> (file, pos) into the index (the start's rebuild).  @returns 1 when the key
    was there already (the table holds it twice), else 0. */
 int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos);
+
+/* The first difference between a table's schema `have` and `want`, for messages. */
+void ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n);
 
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);

@@ -132,39 +132,6 @@ known_forget(ice_worker *w, const char *name)
     *k = w->known[--w->nknown];
 }
 
-/* The first difference between a table's schema and ours, for the message. */
-static void
-schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n)
-{
-    char a[64], b[64];
-
-    for (int i = 0; i < want->nfields; i++) {
-        const ice_field *f = &want->fields[i];
-        const ice_field *g = ice_schema_find(have, f->name);
-
-        if (g == NULL) {
-            snprintf(out, n, "column \"%s\" (%s) is not in the table", f->name,
-                     ice_type_str(&f->type, a, sizeof(a)));
-            return;
-        }
-        if (g->id != f->id || !ice_type_equal(&g->type, &f->type) || g->required != f->required) {
-            snprintf(out, n, "column \"%s\" is %s%s, id %d in the table, but %s%s, id %d from "
-                     "the source", f->name, ice_type_str(&g->type, a, sizeof(a)),
-                     g->required ? " required" : "", (int) g->id,
-                     ice_type_str(&f->type, b, sizeof(b)), f->required ? " required" : "",
-                     (int) f->id);
-            return;
-        }
-    }
-    for (int i = 0; i < have->nfields; i++)
-        if (ice_schema_find(want, have->fields[i].name) == NULL) {
-            snprintf(out, n, "the table has column \"%s\", which the source does not",
-                     have->fields[i].name);
-            return;
-        }
-    snprintf(out, n, "the identifier fields (primary key) differ");
-}
-
 /* Loads or creates table t; remembers its location.  -1 with err (fatal unless retriable). */
 static int
 ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
@@ -195,7 +162,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
                 char why[300] = "no current schema";
 
                 if (cur)
-                    schema_diff(cur, t->schema, why, sizeof(why));
+                    ice_schema_diff(cur, t->schema, why, sizeof(why));
                 cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s was created by the "
                             "catalog with other field ids or types than the sink's (%s); this "
                             "build cannot write to it", w->ns, t->name, why);
@@ -228,7 +195,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
             char why[300] = "no current schema";
 
             if (cur)
-                schema_diff(cur, t->schema, why, sizeof(why));
+                ice_schema_diff(cur, t->schema, why, sizeof(why));
             cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s.%s was created by someone else "
                         "with another schema than the source's: %s", w->ns, t->name, why);
             ice_meta_free(m);

@@ -280,7 +280,8 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
         ice_meta_free(m);
         return -1;
     }
-    if (meta_position(m, ib->pipeline_id, &t->pos)) {
+    t->foreign = !meta_position(m, ib->pipeline_id, &t->pos);
+    if (!t->foreign) {
         ice_pos_format(t->pos, pos, sizeof(pos));
         log_info(ICE_FAC, "%s: table %s.%s holds changes up to %s", ib->label, ib->ns, name, pos);
     }

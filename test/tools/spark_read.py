@@ -97,7 +97,11 @@ def session(args):
                 "appender.console.type = Console\nappender.console.name = console\n"
                 "appender.console.target = SYSTEM_ERR\n"
                 "appender.console.layout.type = PatternLayout\n"
-                "appender.console.layout.pattern = spark: %p %c{1}: %m%n%ex\n")
+                "appender.console.layout.pattern = spark: %p %c{1}: %m%n%ex\n"
+                # the level of pyspark's gateway (an "interpreter" to Spark): ERROR, as the root,
+                # or Spark announces "Setting default log level to WARN" and lowers the root
+                "logger.gw.name = org.apache.spark.api.python.PythonGatewayServer\n"
+                "logger.gw.level = error\n")
     b = (SparkSession.builder.master("local[1]").appName("spark_read")
          .config("spark.jars", ",".join(jars.split(":")))
          .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "512m"))

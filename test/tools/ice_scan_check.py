@@ -22,7 +22,8 @@ pyiceberg 0.12's StaticTable scans the table; our scan must give the same rows (
 each from the file and position pyarrow wrote it at; ice_scan_row of some of them must give
 the same row; a key-only scan the same keys.  The expected ids are also computed here from
 what was written, so that pyiceberg is checked too.  Then a table whose delete manifest
-holds an equality-delete file must be refused, naming it.
+holds an equality-delete file must be refused, naming it, and a data file gone from the
+warehouse must be an error naming it.
 Prints what it checked; exits 1 on the first difference.  With ICE_SCAN_CHECK_TAMPER=1
 one of pyiceberg's values is changed before the comparison (which must then fail).
 """
@@ -289,4 +290,11 @@ if p.returncode == 0:
     print("equality deletes refused:", p.stderr.strip())
 else:
     print("note: ice_table_write cannot write an equality-delete entry:", p.stderr.strip())
+# a data file gone from the warehouse: an error naming it
+os.rename(os.path.join(data_dir, "c.parquet"), os.path.join(data_dir, "c.moved"))
+p = run(DUMP, "rows", meta, ok=False)
+os.rename(os.path.join(data_dir, "c.moved"), os.path.join(data_dir, "c.parquet"))
+if p.returncode == 0 or "c.parquet" not in p.stderr:
+    fail("a missing data file was not an error naming it: %s" % p.stderr)
+print("missing data file:", p.stderr.strip())
 print("ice_scan_check: OK")

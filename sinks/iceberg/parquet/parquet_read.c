@@ -1329,9 +1329,16 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
             if (h.nvalues < 0 || h.nvalues > want - ch->nrows || h.nvalues > MAX_PAGE_VALUES)
                 return bad(r, err, "column %s: a page of %" PRId64 " values where %" PRId64
                            " are left", c->name, h.nvalues, want - ch->nrows);
-            /* The cells grow with the pages that fill them. */
-            ch->cells = cdc_xrealloc(ch->cells, ((size_t) (ch->nrows + h.nvalues) + 1)
-                                                    * sizeof(*ch->cells));
+            /* The cells grow with the pages that fill them (doubling, up to the rows). */
+            if ((size_t) (ch->nrows + h.nvalues) >= ch->cap_cells) {
+                size_t need = (size_t) (ch->nrows + h.nvalues) + 1;
+                size_t cap = ch->cap_cells * 2 > need ? ch->cap_cells * 2 : need;
+
+                if (cap > (size_t) want + 1)
+                    cap = (size_t) want + 1;
+                ch->cells = cdc_xrealloc(ch->cells, cap * sizeof(*ch->cells));
+                ch->cap_cells = cap;
+            }
             if (h.type == PAGE_DATA) {
                 if (decompress(r, c, k->codec, body, (size_t) h.csize, h.usize, ch, &data,
                                err) != 0)

@@ -95,9 +95,10 @@ typedef struct parquet_chunk {
     size_t        npages, cap_pages;
     parquet_cell *dict;
     size_t        ndict;
+    size_t        cap_cells;
 } parquet_chunk;
 
-#define PARQUET_CHUNK_INIT { 0, NULL, CDC_BUF_INIT, NULL, 0, 0, NULL, 0 }
+#define PARQUET_CHUNK_INIT { 0, NULL, CDC_BUF_INIT, NULL, 0, 0, NULL, 0, 0 }
 
 /*
  * Reads n bytes at offset off of the file into out (which the reader

@@ -3,7 +3,7 @@
  * on any bytes.  The input is a whole file: the footer is read, every column
  * listed, and every column chunk of every row group decoded (refusals such as
  * lists or unknown codecs are fine; a crash, leak or UBSan report is a bug).
- * Every cell's bytes are touched, so a pointer outside the chunk's memory is
+ * Every cell's bytes are touched (a list's elements too), so a pointer outside the chunk's memory is
  * seen by ASan.  Seeds: test/fixtures/parquet/ (pyarrow's and our writer's
  * files), copied by make_corpus.sh.
  */
@@ -15,6 +15,13 @@
 #include "sinks/iceberg/parquet/parquet_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+touch(const parquet_cell *x, volatile uint8_t *sink)
+{
+    if (!x->null && x->n > 0)
+        *sink ^= (uint8_t) (x->p[0] ^ x->p[x->n - 1]);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,9 +53,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (ch.nrows != parquet_read_rg_rows(r, g))
                 abort();
-            for (int64_t k = 0; k < ch.nrows; k++)
-                if (!ch.cells[k].null && ch.cells[k].n > 0)
-                    sink ^= (uint8_t) (ch.cells[k].p[0] ^ ch.cells[k].p[ch.cells[k].n - 1]);
+            for (int64_t k = 0; k < ch.nrows; k++) {
+                const parquet_cell *x = &ch.cells[k];
+
+                if (parquet_read_column(r, c)->max_rep > 0) {
+                    /* a list: n elements from elems[i] */
+                    if (!x->null && (x->i < 0 || (size_t) x->i + x->n > ch.nelems))
+                        abort();
+                    for (size_t e = 0; !x->null && e < x->n; e++)
+                        touch(&ch.elems[(size_t) x->i + e], &sink);
+                } else {
+                    touch(x, &sink);
+                }
+            }
         }
     }
     (void) sink;

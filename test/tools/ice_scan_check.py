@@ -20,7 +20,7 @@ delete C's rows through A's and B's tasks, against the spec's sequence number ru
 the first snapshot it applies to no data file and pyiceberg never reads it.)
 pyiceberg 0.12's StaticTable scans the table; our scan must give the same rows (every value),
 each from the file and position pyarrow wrote it at; ice_scan_row of some of them must give
-the same row; a key-only scan the same keys.  A table pyiceberg writes itself (appends, a
+the same row, ice_scan_row_list the same list; a key-only scan the same keys.  A table pyiceberg writes itself (appends, a
 copy-on-write delete, a column added and an int widened to long, another append) must scan
 equal too.  The expected ids are also computed here from
 what was written, so that pyiceberg is checked too.  Then a table whose delete manifest
@@ -259,6 +259,15 @@ for o in picked:
     if r != pyi_rows[o["row"]["id"]]:
         fail("ice_scan_row %s:%d != pyiceberg's row %d" % (o["file"], o["pos"], o["row"]["id"]))
 print("ice_scan_row: %d rows equal to pyiceberg's" % len(picked))
+# ice_scan_row_list: the list column (tags) of every row, against pyiceberg's
+tags_id = schema.find_field("tags").field_id
+pyi_tags = {r["id"]: r["tags"] for r in pyi}
+for o in ours[:60] + ours[-20:]:
+    got = json.loads(run(DUMP, "list", meta, o["file"], str(o["pos"]), str(tags_id)).stdout)["list"]
+    if got != pyi_tags[o["row"]["id"]]:
+        fail("ice_scan_row_list %s:%d: %r, pyiceberg %r" % (o["file"], o["pos"], got,
+                                                            pyi_tags[o["row"]["id"]]))
+print("ice_scan_row_list: 80 lists (null, empty, two strings) equal to pyiceberg's")
 p = run(DUMP, "row", meta, A["path"], "300", ok=False)
 if p.returncode == 0 or "has no row 300" not in p.stderr:
     fail("ice_scan_row past the end: %s" % p.stderr)

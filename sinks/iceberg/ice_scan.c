@@ -423,6 +423,14 @@ map_fields(const char *file, parquet_reader *rd, const ice_field **fields, int n
         return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s has no field ids (a file "
                            "added without them needs a name mapping, which is not read)", file);
     for (int i = 0; i < n; i++) {
+        if (fields[i] != NULL && fields[i]->type.kind == ICE_LIST) {
+            char tb[64];
+
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s: field %s (%s): reading "
+                               "lists here is not supported yet (ice_scan_row_list reads one)",
+                               file, fields[i]->name,
+                               ice_type_str(&fields[i]->type, tb, sizeof(tb)));
+        }
         cols[i] = fields[i] == NULL ? -1 : parquet_read_find_id(rd, fields[i]->id);
         if (cols[i] >= 0
             && check_type(file, parquet_read_column(rd, (size_t) cols[i]), &fields[i]->type,

@@ -14,6 +14,11 @@
 #   merge-on-read): INSERT, DELETE, UPDATE -> position-delete files and no equality delete in
 #   the snapshot summaries; pyiceberg reads the rows Spark reads, equal to the expectation:
 #   pyiceberg applies position deletes (the sink's upsert relies on it).
+# - a table whose metadata our C code wrote (test/tools/ice_table_write: schema from PostgreSQL
+#   columns, bucket(4, id) + day(ts) partitions, manifests with column bounds, a
+#   position-delete file; Parquet by pyarrow), registered in the catalog by pyiceberg: Spark
+#   reads the rows pyiceberg reads and the writer expects, and Spark's filtered queries (which
+#   prune files by our partition values and bounds) find exactly the rows they should.
 # - a time column: Spark 3.5's Iceberg runtime cannot read the table at all ("Spark does not
 #   support time fields"), spark_read says so (exit 4); a missing table: exit 3.
 . "$(dirname "$0")/common.sh"
@@ -161,9 +166,158 @@ t.append(pa.Table.from_pylist([{"id": 1, "t": dt.time(12, 30, 1, 5)}],
                               schema=schema_to_pyarrow(t.schema())))
 PY
 
-# One Spark session: reads db.types; writes db.mor in merge-on-read (format v2) with
-# INSERT, DELETE, UPDATE, DELETE and reads it; reads db.tm and a missing table.
+# ---- a table whose metadata our C code wrote (test/tools/ice_table_write: schema from
+# PostgreSQL columns, bucket(4, id) and day(ts) partitions, manifests with column bounds,
+# manifest lists, a position-delete file), Parquet files by pyarrow, registered in the SQLite
+# catalog with pyiceberg: Spark (Iceberg's Java reader, which prunes files by our partition
+# values and bounds) and pyiceberg read the same rows, and Spark's filtered queries find
+# exactly the rows they should.
+TOOL=${CDC_BUILD:-$CDC_SRC/build}/ice_table_write
+[ -x "$TOOL" ] || fail "no $TOOL: build the tree first"
+mkdir -p "$T/ours"
+"$ICEBERG_PY" - "$TOOL" "$T/ours" "$SQ_URI" "$SQ_WH" >"$T/ours/want" <<'PY'
+import datetime as dt, decimal, json, os, subprocess, sys, uuid
+sys.path.insert(0, os.path.join(os.environ["CDC_SRC"], "test", "tools"))
+from iceberg_read import plain
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.io.pyarrow import schema_to_pyarrow
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import BucketTransform, DayTransform
+from pyiceberg.types import IntegerType, TimestamptzType
+TOOL, WORK, URI, WH = sys.argv[1:5]
+UTC = dt.timezone.utc
+COLUMNS = [  # PostgreSQL columns: int4 key, text, numeric(10,2), int8, date, timestamp,
+             # timestamptz, bool, float8, uuid, text[]
+    {"name": "id", "oid": 23, "key": 1}, {"name": "name", "oid": 25},
+    {"name": "amount", "oid": 1700, "typmod": ((10 << 16) | 2) + 4}, {"name": "big", "oid": 20},
+    {"name": "day", "oid": 1082}, {"name": "at", "oid": 1114}, {"name": "ts", "oid": 1184},
+    {"name": "flag", "oid": 16}, {"name": "score", "oid": 701}, {"name": "uid", "oid": 2950},
+    {"name": "tags", "oid": 1009, "elem_oid": 25}]
+
+
+def row(i):
+    if i == 7:
+        return {"id": i, **{c["name"]: None for c in COLUMNS[1:]}}
+    return {"id": i, "name": ["alpha", "beta", "gamma", "delta", "é€x"][i % 5] + str(i),
+            "amount": decimal.Decimal(i * 137 - 500).scaleb(-2), "big": (i - 5) * 10**12,
+            "day": dt.date(2017, 11, 14) + dt.timedelta(days=i % 3),
+            "at": dt.datetime(1969, 12, 31, 23, 0, 0) + dt.timedelta(hours=i, microseconds=i),
+            "ts": dt.datetime(2017, 11, 16, 22, 31, 8, tzinfo=UTC) + dt.timedelta(hours=9 * i),
+            "flag": i % 2 == 0, "score": i / 3.0 - 1.5,
+            "uid": uuid.UUID(int=(0xF79C3E09677C4BBDA4793F349CB785E7 + i * 977) % (1 << 128)),
+            "tags": ["t%d" % i, "x"] if i % 3 else []}
+
+
+def text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def run(*args):
+    return subprocess.run([TOOL, *args], check=True, capture_output=True, text=True).stdout
+
+
+loc = os.path.join(WORK, "warehouse", "ours", "t")
+os.makedirs(os.path.join(loc, "data"), exist_ok=True)
+spec = {"location": "file://" + loc, "columns": COLUMNS,
+        "partition_by": ["bucket(4, id)", "day(ts)"], "snapshots": []}
+inp = os.path.join(WORK, "in.json")
+json.dump(spec, open(inp, "w"))
+schema = Schema.model_validate_json(run("schema", inp))
+asch = schema_to_pyarrow(schema)
+bucket = BucketTransform(4).transform(IntegerType())
+day = DayTransform().transform(TimestamptzType())
+micros = lambda t: (t - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+
+
+def write_data(rows, seq):
+    groups = {}
+    for r in rows:
+        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
+    files = []
+    for k, (_, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        path = os.path.join(loc, "data", "s%d-%d.parquet" % (seq, k))
+        cols = {f.name: [(r[f.name].bytes if f.name == "uid" and r[f.name] else r[f.name])
+                         for r in grp] for f in asch}
+        pq.write_table(pa.Table.from_pydict(cols, schema=asch), path)
+        md = pq.ParquetFile(path).metadata
+        stats = {}
+        for c in COLUMNS:
+            name = c["name"]
+            if name == "tags":
+                continue
+            vals = [r[name] for r in grp]
+            nn = [v for v in vals if v is not None]
+            ci = [i for i in range(md.num_columns)
+                  if md.row_group(0).column(i).path_in_schema == name][0]
+            st = {"values": len(vals), "nulls": len(vals) - len(nn),
+                  "size": sum(md.row_group(g).column(ci).total_compressed_size
+                              for g in range(md.num_row_groups))}
+            if name == "score":
+                st["nans"] = 0
+            if nn:
+                st["min"], st["max"] = text(min(nn)), text(max(nn))
+            stats[name] = st
+        files.append({"path": "file://" + path, "size": os.path.getsize(path),
+                      "records": len(grp), "stats": stats,
+                      "partition_source": {"id": str(grp[0]["id"]),
+                                           **({"ts": text(grp[0]["ts"])} if grp[0]["ts"] else {})},
+                      "_rows": grp})
+    return files
+
+
+rows1, rows2 = [row(i) for i in range(0, 8)], [row(i) for i in range(8, 13)]
+files1, files2 = write_data(rows1, 1), write_data(rows2, 2)
+victim_file = max(files1, key=lambda f: len(f["_rows"]))
+victim = victim_file["_rows"][-1]
+dsch = pa.schema([
+    pa.field("file_path", pa.string(), nullable=False, metadata={"PARQUET:field_id": "2147483546"}),
+    pa.field("pos", pa.int64(), nullable=False, metadata={"PARQUET:field_id": "2147483545"})])
+dpath = os.path.join(loc, "data", "d3-0.parquet")
+pq.write_table(pa.Table.from_pydict({"file_path": [victim_file["path"]],
+                                     "pos": [len(victim_file["_rows"]) - 1]}, schema=dsch), dpath)
+strip = lambda f: {k: v for k, v in f.items() if not k.startswith("_")}
+spec["snapshots"] = [
+    {"summary": {"cdc.position": "0/1:1"}, "files": [strip(f) for f in files1]},
+    {"summary": {"cdc.position": "0/2:1"}, "files": [strip(f) for f in files2]},
+    {"summary": {"cdc.position": "0/3:1"}, "files": [
+        {"content": 1, "path": "file://" + dpath, "size": os.path.getsize(dpath), "records": 1,
+         "partition_source": victim_file["partition_source"],
+         "referenced_data_file": victim_file["path"], "stats": {}}]}]
+json.dump(spec, open(inp, "w"))
+meta = run("write", inp).strip()
+cat = SqlCatalog("default", uri=URI, warehouse=WH)
+cat.create_namespace_if_not_exists("ours")
+cat.register_table("ours.t", meta)
+want = sorted([r for r in rows1 + rows2 if r["id"] != victim["id"]], key=lambda r: r["id"])
+for r in want:
+    print(json.dumps(plain(r), sort_keys=True))
+# what Spark's filtered queries must find (by file pruning on our bounds and partitions)
+lim_amount = decimal.Decimal("5.00")
+lim_ts = dt.datetime(2017, 11, 18, 0, 0, tzinfo=UTC)
+filters = {
+    "f_id": [r["id"] for r in want if r["id"] == 11],
+    "f_amount": [r["id"] for r in want if r["amount"] is not None and r["amount"] > lim_amount],
+    "f_ts": [r["id"] for r in want if r["ts"] is not None and r["ts"] >= lim_ts],
+    "f_name": [r["id"] for r in want if r["name"] == "beta1"],
+    "f_big": [r["id"] for r in want if r["big"] is not None and r["big"] < 0],
+}
+with open(os.path.join(WORK, "filters.want"), "w") as f:
+    for k in sorted(filters):
+        f.write("%s %s\n" % (k, " ".join(map(str, filters[k]))))
+PY
+iceberg_read --uri "$SQ_URI" --warehouse "$SQ_WH" rows ours.t >"$T/ours/pyiceberg"
+
+# One Spark session (a JVM start costs about 5 s): reads db.types; writes db.mor in
+# merge-on-read (format v2) with INSERT, DELETE, UPDATE, DELETE and reads it; reads db.tm and
+# a missing table; reads ours.t whole and with filters.
 M='`default`.db.mor'
+O='`default`.ours.t'
 spark sqlite "$SQ_URI" "$SQ_WH" default "rows:db.types" \
     "sql:CREATE TABLE $M (id bigint NOT NULL, name string, amount decimal(10,2), day date, ts timestamp)
      USING iceberg PARTITIONED BY (bucket(2, id))
@@ -180,7 +334,12 @@ spark sqlite "$SQ_URI" "$SQ_WH" default "rows:db.types" \
     "sql:DELETE FROM $M WHERE id IN (2, 5)" \
     "sql:UPDATE $M SET name = 'three!', amount = amount + 1 WHERE id = 3" \
     "sql:DELETE FROM $M WHERE id = 7" \
-    "rows:db.mor:id" "rows:db.tm" "rows:db.nope"
+    "rows:db.mor:id" "rows:db.tm" "rows:db.nope" "rows:ours.t" \
+    "save:f_id:SELECT id FROM $O WHERE id = 11 ORDER BY id" \
+    "save:f_amount:SELECT id FROM $O WHERE amount > 5.00 ORDER BY id" \
+    "save:f_ts:SELECT id FROM $O WHERE ts >= TIMESTAMP'2017-11-18 00:00:00' ORDER BY id" \
+    "save:f_name:SELECT id FROM $O WHERE name = 'beta1' ORDER BY id" \
+    "save:f_big:SELECT id FROM $O WHERE big < 0 ORDER BY id"
 compare sqlite db.types
 head -n 1 "$T/sqlite/spark/db.types" | sed 's/^/# spark: /'
 
@@ -224,6 +383,21 @@ expect_contains "and says why" "$(cat "$T/sqlite/spark/db.tm.err")" \
     "spark_read: db.tm: Spark cannot read it: Spark does not support time fields"
 expect_eq "a missing table: exit 3" "$(cat "$T/sqlite/spark/db.nope.rc")" 3
 expect_contains "named" "$(cat "$T/sqlite/spark/db.nope.err")" "spark_read: db.nope: no such table"
+
+
+# ---- ours.t: Spark reads what our code wrote
+expect_eq "ours: 12 rows expected (13 written, 1 position-deleted)" "$(wc -l <"$T/ours/want")" 12
+same_lines "ours: pyiceberg reads the table our code wrote as written" "$T/ours/want" "$T/ours/pyiceberg"
+expect_eq "ours: Spark read ours.t" "$(cat "$T/sqlite/spark/ours.t.rc")" 0
+same_lines "ours: Spark reads it as pyiceberg does (the position delete applied)" \
+    "$T/ours/pyiceberg" "$T/sqlite/spark/ours.t"
+for f in f_amount f_big f_id f_name f_ts; do
+    "$ICEBERG_PY" -c 'import json,sys; print(sys.argv[1], " ".join(str(json.loads(l)["id"]) for l in open(sys.argv[2])))' \
+        "$f" "$T/sqlite/spark/$f"
+done >"$T/ours/filters.spark"
+sed 's/^/# /' "$T/ours/filters.spark"
+same_lines "ours: Spark's filtered queries (id, amount, ts, name, big) find exactly their rows" \
+    "$T/ours/filters.want" "$T/ours/filters.spark"
 
 # ---- PostgreSQL catalog
 pg_up

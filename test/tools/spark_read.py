@@ -13,7 +13,8 @@ same iceberg_tables rows pyiceberg's SqlCatalog keeps) or RESTCatalog.
         last one are printed as JSON lines, in Spark's order (values as Spark hands them)
     spark_read.py ... steps DIR STEP...
         several in one Spark session, in order: a STEP "sql:STATEMENT" runs the statement (an
-        error stops all, exit 1); "rows:NS.TABLE[:KEY]" writes the lines `rows` prints to
+        error stops all, exit 1), "save:NAME:STATEMENT" too and writes its rows (as `sql`
+        prints them) to DIR/NAME; "rows:NS.TABLE[:KEY]" writes the lines `rows` prints to
         DIR/NS.TABLE, its exit status (0, 3, 4) to DIR/NS.TABLE.rc, its message to .err
 
 URI is the platform's catalog_uri: sqlite:////abs.db, postgresql://user:pass@host:port/db
@@ -96,7 +97,11 @@ def session(args):
                 "appender.console.type = Console\nappender.console.name = console\n"
                 "appender.console.target = SYSTEM_ERR\n"
                 "appender.console.layout.type = PatternLayout\n"
-                "appender.console.layout.pattern = spark: %p %c{1}: %m%n%ex\n")
+                "appender.console.layout.pattern = spark: %p %c{1}: %m%n%ex\n"
+                # the level of pyspark's gateway (an "interpreter" to Spark): ERROR, as the root,
+                # or Spark announces "Setting default log level to WARN" and lowers the root
+                "logger.gw.name = org.apache.spark.api.python.PythonGatewayServer\n"
+                "logger.gw.level = error\n")
     b = (SparkSession.builder.master("local[1]").appName("spark_read")
          .config("spark.jars", ",".join(jars.split(":")))
          .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "512m"))
@@ -211,6 +216,10 @@ def cmd_steps(spark, args):
         kind, _, rest = step.partition(":")
         if kind == "sql":
             sql_lines(spark, [rest])
+        elif kind == "save":
+            name, _, stmt = rest.partition(":")
+            with open(os.path.join(args.dir, name), "w") as f:
+                f.write("".join(line + "\n" for line in sql_lines(spark, [stmt])))
         elif kind == "rows":
             table, _, key = rest.partition(":")
             rc, lines, msg = read_rows(spark, args.catalog, table, key)
@@ -222,7 +231,7 @@ def cmd_steps(spark, args):
             with open(base + ".err", "w") as f:
                 f.write(msg + "\n" if msg else "")
         else:
-            raise SystemExit("spark_read: step %r is neither sql:... nor rows:..." % step)
+            raise SystemExit("spark_read: step %r is not sql:..., save:... or rows:..." % step)
     return 0
 
 

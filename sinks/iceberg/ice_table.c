@@ -529,9 +529,10 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
         *toast = true;
         if (t->upsert)
             return cdc_err_set(err, CDC_E_UNSUPPORTED, "an update left this TOASTed column "
-                               "out (unchanged), and write_mode upsert cannot read the "
-                               "table's current value in this build: set REPLICA IDENTITY "
-                               "FULL on the source table");
+                               "out (unchanged), and write_mode upsert could not read its "
+                               "current value from the table (an array, which this build "
+                               "cannot read back, or no current row for the key): set "
+                               "REPLICA IDENTITY FULL on the source table");
         return parquet_put_null(t->w, i, err);
     }
     if (f->type.kind == ICE_LIST) {
@@ -705,12 +706,13 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
         if (ev->after[c].state != CDC_VAL_UNCHANGED ||
             (ev->before && ev->before[c].state == CDC_VAL_PRESENT))
             continue;
-        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL)
-            continue;
+        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL ||
+            f->type.kind == ICE_LIST)
+            continue;   /* an array: put_column refuses it, naming the column */
         ids[n] = f->id;
         cols[n++] = c;
     }
-    rc = t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
+    rc = n == 0 ? 0 : t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
     if (rc == 0) {
         if (t->nfill < rel->ncols) {
             t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));

@@ -239,6 +239,11 @@ ice_tbl_free(ice_tbl *t)
     free(t->fill);
     free(t->fill_has);
     cdc_buf_free(&t->fill_mem);
+    for (int i = 0; t->fill_list && i < t->nfill; i++) {
+        free(t->fill_list[i].elems);
+        cdc_buf_free(&t->fill_list[i].mem);
+    }
+    free(t->fill_list);
     free(t->name);
     free(t->src);
     free(t->location);
@@ -517,12 +522,23 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     if (v->state == CDC_VAL_UNCHANGED && t->fill_has && src < t->nfill && t->fill_has[src]) {
         const ice_value *fv = &t->fill[src];     /* read back from the table */
 
+        if (f->type.kind == ICE_LIST) {
+            const struct ice_fill_list *fl = &t->fill_list[src];
+            ice_type et = { .kind = f->type.elem_kind, .precision = f->type.precision,
+                            .scale = f->type.scale, .length = f->type.length };
+
+            if (fl->null)
+                return parquet_put_null(t->w, i, err);
+            if (parquet_list_begin(t->w, i, err) < 0)
+                return -1;
+            for (size_t k = 0; k < fl->n; k++)
+                if ((fl->elems[k].null ? parquet_put_null(t->w, i, err)
+                                       : put_value(t->w, i, &et, et.kind, &fl->elems[k], err)) < 0)
+                    return -1;
+            return parquet_list_end(t->w, i, err);
+        }
         if (fv->null)
             return parquet_put_null(t->w, i, err);
-        if (f->type.kind == ICE_LIST)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "an unchanged TOASTed array cannot be "
-                               "read back from the table in this build: set REPLICA IDENTITY "
-                               "FULL on the source table");
         return put_value(t->w, i, &f->type, f->type.kind, fv, err);
     }
     if (v->state == CDC_VAL_UNCHANGED) {
@@ -530,9 +546,8 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
         if (t->upsert)
             return cdc_err_set(err, CDC_E_UNSUPPORTED, "an update left this TOASTed column "
                                "out (unchanged), and write_mode upsert could not read its "
-                               "current value from the table (an array, which this build "
-                               "cannot read back, or no current row for the key): set "
-                               "REPLICA IDENTITY FULL on the source table");
+                               "current value from the table (no current row for the key): "
+                               "set REPLICA IDENTITY FULL on the source table");
         return parquet_put_null(t->w, i, err);
     }
     if (f->type.kind == ICE_LIST) {
@@ -673,9 +688,9 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
 {
     const cdc_rel *rel = ev->rel;
     int32_t       *ids;
-    int           *cols;
+    int           *cols, *lists;
     ice_value     *vals;
-    int            n = 0, rc;
+    int            n = 0, nl = 0, rc;
     kent          *e;
     const char    *path;
 
@@ -698,6 +713,7 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
                                "row is in the batch being filled: it is committed first", t->src);
     ids = cdc_xcalloc((size_t) n, sizeof(*ids));
     cols = cdc_xcalloc((size_t) n, sizeof(*cols));
+    lists = cdc_xcalloc((size_t) n, sizeof(*lists));
     vals = cdc_xcalloc((size_t) n, sizeof(*vals));
     n = 0;
     for (int c = 0; c < rel->ncols; c++) {
@@ -706,30 +722,51 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
         if (ev->after[c].state != CDC_VAL_UNCHANGED ||
             (ev->before && ev->before[c].state == CDC_VAL_PRESENT))
             continue;
-        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL ||
-            f->type.kind == ICE_LIST)
-            continue;   /* an array: put_column refuses it, naming the column */
-        ids[n] = f->id;
-        cols[n++] = c;
-    }
-    rc = n == 0 ? 0 : t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
-    if (rc == 0) {
-        if (t->nfill < rel->ncols) {
-            t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
-            t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
-            t->nfill = rel->ncols;
+        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL)
+            continue;
+        if (f->type.kind == ICE_LIST)
+            lists[nl++] = c;
+        else {
+            ids[n] = f->id;
+            cols[n++] = c;
         }
-        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    }
+    if (t->nfill < rel->ncols) {
+        t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
+        t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
+        t->fill_list = cdc_xrealloc(t->fill_list, (size_t) rel->ncols * sizeof(*t->fill_list));
+        memset(t->fill_list + t->nfill, 0, (size_t) (rel->ncols - t->nfill) *
+               sizeof(*t->fill_list));
+        t->nfill = rel->ncols;
+    }
+    memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    rc = n == 0 ? 0 : t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
+    for (int i = 0; rc == 0 && i < nl && t->list_reader; i++) {
+        struct ice_fill_list *fl = &t->fill_list[lists[i]];
+
+        free(fl->elems);
+        fl->elems = NULL;
+        fl->n = 0;
+        rc = t->list_reader(t->reader_arg, t, path, e->pos,
+                            ice_schema_find(t->schema, rel->cols[lists[i]].name)->id,
+                            &fl->null, &fl->elems, &fl->n, &fl->mem, err);
+        if (rc == 0)
+            t->fill_has[lists[i]] = true;
+    }
+    if (rc == 0) {
         for (int i = 0; i < n; i++) {
             t->fill[cols[i]] = vals[i];
             t->fill_has[cols[i]] = true;
         }
-    } else if (err->code != CDC_E_QUEUE_FULL) {
+    } else {
+        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    }
+    if (rc < 0 && err->code != CDC_E_QUEUE_FULL)
         cdc_err_wrap(err, "table %s: reading the current row for an unchanged TOAST value",
                      t->src);
-    }
     free(ids);
     free(cols);
+    free(lists);
     free(vals);
     return rc;
 }

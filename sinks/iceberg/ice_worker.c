@@ -546,39 +546,68 @@ ice_worker_health(ice_worker *w, cdc_health *h)
     pthread_mutex_unlock(&w->mu);
 }
 
-int
-ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
-                    int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
-                    cdc_err *err)
+/* The table's metadata as last loaded or committed; w->mu held and the worker idle. */
+static int
+idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_err *err)
 {
     known *k;
-    int    rc;
 
-    pthread_mutex_lock(&w->mu);
-    if (w->job != NULL || w->fatal) {
-        pthread_mutex_unlock(&w->mu);
+    if (w->job != NULL || w->fatal)
         return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit is in progress", w->label);
-    }
     /* Idle: the worker thread waits on the condition and touches nothing until a batch
        comes, which only this thread hands over. */
     k = known_find(w, table);
     if (k == NULL || k->m == NULL) {
         ice_cat_ident id = { ns, table };
-        ice_meta     *m = NULL;
+        ice_meta     *lm = NULL;
         char         *loc = NULL;
+        int           rc = ice_commit_load(w->cat, w->st, &id, &lm, &loc, err);
 
-        rc = ice_commit_load(w->cat, w->st, &id, &m, &loc, err);
         free(loc);
         if (rc != ICE_CAT_OK) {
-            pthread_mutex_unlock(&w->mu);
             if (rc > 0)
                 err->code = CDC_E_STATE;
             return -1;
         }
-        known_set(w, table, m->location, m);
+        known_set(w, table, lm->location, lm);
         k = known_find(w, table);
     }
-    rc = ice_scan_row(w->st, k->m, file, pos, ids, n, out, mem, err);
+    *m = k->m;
+    return 0;
+}
+
+int
+ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
+                    int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
+                    cdc_err *err)
+{
+    ice_meta *m;
+    int       rc;
+
+    pthread_mutex_lock(&w->mu);
+    rc = idle_meta(w, ns, table, &m, err);
+    if (rc == 0)
+        rc = ice_scan_row(w->st, m, file, pos, ids, n, out, mem, err);
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 1) {
+        err->code = CDC_E_STATE;
+        return -1;
+    }
+    return rc;
+}
+
+int
+ice_worker_read_list(ice_worker *w, const char *ns, const char *table, const char *file,
+                     int64_t pos, int32_t field_id, bool *is_null, ice_value **elems,
+                     size_t *nelems, cdc_buf *mem, cdc_err *err)
+{
+    ice_meta *m;
+    int       rc;
+
+    pthread_mutex_lock(&w->mu);
+    rc = idle_meta(w, ns, table, &m, err);
+    if (rc == 0)
+        rc = ice_scan_row_list(w->st, m, file, pos, field_id, is_null, elems, nelems, mem, err);
     pthread_mutex_unlock(&w->mu);
     if (rc == 1) {
         err->code = CDC_E_STATE;

@@ -331,6 +331,16 @@ read_row(void *arg, const ice_tbl *t, const char *file, int64_t pos, const int32
     return ice_worker_read_row(ib->wk, ib->ns, t->name, file, pos, ids, n, out, mem, err);
 }
 
+static int
+read_list(void *arg, const ice_tbl *t, const char *file, int64_t pos, int32_t field_id,
+          bool *is_null, ice_value **elems, size_t *nelems, cdc_buf *mem, cdc_err *err)
+{
+    iceberg *ib = arg;
+
+    return ice_worker_read_list(ib->wk, ib->ns, t->name, file, pos, field_id, is_null, elems,
+                                nelems, mem, err);
+}
+
 /* The table of ev's relation, its schema following the relation's version. */
 static ice_tbl *
 tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
@@ -365,6 +375,7 @@ tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
         return t;
     }
     t->reader = read_row;
+    t->list_reader = read_list;
     t->reader_arg = ib;
     if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
         return NULL;

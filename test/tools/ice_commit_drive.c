@@ -29,6 +29,8 @@
  * "attempts N" (catalog commit calls) goes to stderr.
  * CAT: sqlite:///..., postgresql://... (the SQL catalog, catalog name $ICE_CATALOG_NAME or
  * "lake") or http://... (REST; $ICE_REST_CREDENTIAL as in ice_rest_drive).
+ * Warehouse URIs may be s3://: the client takes AWS's chain from the environment
+ * (AWS_ENDPOINT_URL_S3 for moto).
  * Exit status: 0, 1 error, 5 conflict after every attempt.
  */
 #include <inttypes.h>
@@ -39,6 +41,8 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/net/aws_creds.h"
+#include "agent/core/net/http.h"
 #include "sinks/iceberg/catalog/ice_catalog.h"
 #include "sinks/iceberg/catalog/ice_rest.h"
 #include "sinks/iceberg/catalog/ice_sql.h"
@@ -434,6 +438,19 @@ main(int argc, char **argv)
     }
     ice_cat *cat = open_cat(argv[1]);
     ice_store_conf sc = { 0 };
+    cdc_aws_provider *prov = NULL;
+    const char *akey = getenv("AWS_ACCESS_KEY_ID");
+
+    if (cdc_http_global_init(&err) < 0)
+        die("http", &err);
+    if (akey && *akey) {
+        cdc_aws_opts ao = { 0 };
+
+        if ((prov = cdc_aws_provider_new(&ao, &err)) == NULL)
+            die("AWS credentials", &err);
+        sc.s3.provider = prov;
+        sc.s3.retry = (cdc_retry_conf) { .max_attempts = 5, .initial_ms = 200, .max_ms = 1000 };
+    }
     ice_store *st = ice_store_new(&sc, &err);
     ice_cat_ident id = { argv[3], argv[4] };
     const char *cmd = argv[2];
@@ -488,6 +505,7 @@ main(int argc, char **argv)
         rc = 2;
     }
     ice_store_free(st);
+    cdc_aws_provider_free(prov);
     ice_cat_close(cat);
     return rc;
 }

@@ -116,6 +116,7 @@ static void
 rc_close(ice_cat *c)
 {
     ice_cat_close(((race_cat *) c)->inner);
+    free((char *) ((race_cat *) c)->race);
 }
 
 static ice_cat *
@@ -126,7 +127,11 @@ wrap_cat(ice_cat *inner)
                              rc_close };
     RC.head.ops = &RC.ops;
     snprintf(RC.head.what, sizeof(RC.head.what), "%s", inner->what);
-    RC.race = getenv("ICE_DRIVE_RACE");
+    if (getenv("ICE_DRIVE_RACE")) {
+        /* the other writer does not race in turn (it may be this tool) */
+        RC.race = cdc_xstrdup(getenv("ICE_DRIVE_RACE"));
+        unsetenv("ICE_DRIVE_RACE");
+    }
     return &RC.head;
 }
 

@@ -539,6 +539,10 @@ write_manifests(ice_commit *c, const ice_meta *m, const ice_schema *s, cdc_err *
     if (sp == NULL)
         return cdc_err_set(err, CDC_E_DEST, "table %s.%s: default partition spec %d missing",
                            c->ns, c->name, m->default_spec_id);
+    /* what an earlier call wrote before it failed is never named: start again */
+    for (int i = 0; i < c->nmfs; i++)
+        ice_manifest_file_clear(&c->mfs[i]);
+    c->nmfs = 0;
     for (int content = 0; content <= 1; content++) {
         ice_manifest_writer *w = NULL;
 

@@ -11,6 +11,7 @@
  * the same tables in test/integration/645_iceberg_commit_pyiceberg.sh.
  */
 #include <check.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,22 @@ static char wh[600];
 static ice_cat *cat;
 static ice_store *st;
 static const ice_cat_ident tid = { "db", "t" };
+
+/* ---- warehouse writes that fail: a rename onto a target containing fail_rename_on ---- */
+
+int __real_rename(const char *from, const char *to);
+int __wrap_rename(const char *from, const char *to);
+static const char *fail_rename_on;
+
+int
+__wrap_rename(const char *from, const char *to)
+{
+    if (fail_rename_on && strstr(to, fail_rename_on)) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_rename(from, to);
+}
 
 /* ---- a catalog that wraps the SQLite one to stage races and lost answers ---- */
 
@@ -852,6 +869,61 @@ START_TEST(partitioned)
 }
 END_TEST
 
+/* The delete manifest's write fails after the data manifest's went through: the run fails;
+   run again, every file is in the table once (the first data manifest is not kept twice). */
+START_TEST(manifest_write_fails_halfway)
+{
+    char files[2000], p1[800], del[800];
+    const char *n1[] = { "a" };
+    const int64_t r1[] = { 3 };
+    cdc_err err;
+    ice_datafile df;
+
+    create_table();
+    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    snprintf(p1, sizeof(p1), "%s/data/a.parquet", wh);
+    snprintf(del, sizeof(del), "%s/data/del.parquet", wh);
+    ice_posdel *pd = ice_posdel_new();
+
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_posdel_add(pd, p1, 1, &err), 0);
+    ck_assert_int_eq(ice_posdel_write(pd, st, del, &df, &err), 0);
+    ice_commit *c = ice_commit_new(cat, st, &tid, &err);
+
+    add_data(c, "b", 2, 4, 5);
+    ck_assert_int_eq(ice_commit_add_file(c, &df, &err), 0);
+    fail_rename_on = "-m1.avro";
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    fail_rename_on = NULL;
+    ck_assert_msg(strstr(err.msg, "-m1.avro") && strstr(err.msg, "db.t"), "%s", err.msg);
+    ck_assert_int_eq(W.commits, 1);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ice_commit_free(c);
+    ice_posdel_free(pd);
+    ice_meta *m = load(NULL);
+
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 1:del.parquet:2");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "5");
+    ice_meta_free(m);
+
+    /* the metadata file's write fails: nothing committed, the next run commits once */
+    c = ice_commit_new(cat, st, &tid, &err);
+    add_data(c, "c", 1, 9, 9);
+    fail_rename_on = ".metadata.json";
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    fail_rename_on = NULL;
+    ck_assert_int_eq(W.commits, 2);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 3);
+    ice_commit_free(c);
+    m = load(NULL);
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3 1:del.parquet:2");
+    ice_meta_free(m);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     cdc_err err;
@@ -898,6 +970,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, unknown_outcome_not_twice);
     tcase_add_test(tc, posdel_rewrite);
     tcase_add_test(tc, partitioned);
+    tcase_add_test(tc, manifest_write_fails_halfway);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

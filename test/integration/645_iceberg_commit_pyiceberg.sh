@@ -9,7 +9,8 @@
 # round: pyiceberg retries on top of ours); a column added; a row with it.  Then
 # pyiceberg's scan equals the expected rows (deleted rows gone, nothing twice), every snapshot
 # is there with its parent, sequence number and operation, and ours carry the summary pairs.
-# pyarrow reads a position-delete file directly (reserved field ids, sorted rows).  Last, an
+# pyarrow reads a position-delete file directly (reserved field ids, sorted rows).  Manifests
+# merged as Java's MergeAppend merges them, another writer's entries included.  Last, an
 # s3:// warehouse (moto's server): manifests, lists and metadata through the S3 store, read by
 # pyiceberg from S3.
 . "$(dirname "$0")/common.sh"
@@ -159,6 +160,38 @@ from pyiceberg.types import LongType
 bucket = BucketTransform(2).transform(LongType())
 for name, i in (("a", 1), ("a", 2), ("b", 3), ("b", 4)):
     assert parts["%s%d.parquet" % (name, i)] == (name, bucket(i), 0), (name, i, parts)
+PY
+
+# Manifests merged (commit.manifest.min-count-to-merge=3, as Java's MergeAppend): ours, then
+# pyiceberg's append, a position delete, more of ours; the merged manifests carry pyiceberg's
+# entries too, with their sequence numbers and bounds: pyiceberg's filtered scans (pruning by
+# our rewritten bounds) find every row, the deleted one is gone, few manifests are left.
+MD=$PW/db/merged/data
+expect_eq "merge: create" "$("$DRIVE" "$P" create db merged "$PW/db/merged" commit.manifest.min-count-to-merge=3)" created
+for i in 1 2; do
+    "$DRIVE" "$P" append db merged "$MD/m$i.parquet" "[{\"id\":$i,\"name\":\"n$i\"},{\"id\":$((i + 10)),\"name\":\"n$((i + 10))\"}]" cdc.position=0/$i >/dev/null
+done
+iceberg_write --uri "$P" --warehouse "$PW" --catalog lake append db.merged 3 n3 >/dev/null
+"$DRIVE" "$P" delete db merged "$MD/del.parquet" "$MD/m1.parquet:1" cdc.position=0/4 >/dev/null
+for i in 5 6 7; do
+    "$DRIVE" "$P" append db merged "$MD/m$i.parquet" "[{\"id\":$i,\"name\":\"n$i\"}]" cdc.position=0/$i >/dev/null
+done
+check "merge: pyiceberg reads the merged table whole and filtered; few manifests" \
+    "$ICEBERG_PY" - "$P" "$PW" <<'PY'
+import sys
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import EqualTo
+t = SqlCatalog("lake", uri=sys.argv[1], warehouse=sys.argv[2]).load_table("db.merged")
+ids = lambda f=None: sorted(r["id"] for r in (t.scan(row_filter=f) if f else t.scan()).to_arrow().to_pylist())
+assert ids() == [1, 2, 3, 5, 6, 7, 12], ids()
+for i in (1, 2, 3, 5, 6, 7, 12):
+    assert ids(EqualTo("id", i)) == [i], (i, ids(EqualTo("id", i)))
+assert ids(EqualTo("id", 11)) == []
+ms = t.current_snapshot().manifests(t.io)
+data = [m for m in ms if m.content == 0]
+assert len(data) <= 2, [(m.manifest_path, m.added_files_count, m.existing_files_count) for m in ms]
+assert sum(m.added_files_count + m.existing_files_count for m in data) == 6, data
+assert len(t.snapshots()) == 7, t.snapshots()
 PY
 
 pg_up

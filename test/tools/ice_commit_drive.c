@@ -5,9 +5,10 @@
  * committed, a column added, all through one catalog (SQL on SQLite or
  * PostgreSQL, or REST) and a file:// warehouse.
  *
- *   ice_commit_drive CAT create NS NAME LOCATION [PARTITION_BY...]
+ *   ice_commit_drive CAT create NS NAME LOCATION [PARTITION_BY...] [KEY=VALUE...]
  *       a table (id long required, the identifier field; name string), partitioned by the
- *       partition_by entries given ("bucket(4, id)", "name", ...); prints "created" or "exists"
+ *       partition_by entries given ("bucket(4, id)", "name", ...), with the table properties
+ *       given; prints "created" or "exists"
  *   ice_commit_drive CAT append NS NAME FILE_URI JSON_ROWS [KEY=VALUE...]
  *       writes the rows ([{"id": 1, "name": "a"}, ...]; a column of the table's current
  *       schema that a row leaves out is null) as a Parquet data file at FILE_URI and
@@ -467,19 +468,30 @@ main(int argc, char **argv)
         ice_schema *s = ice_schema_new(0);
         ice_type tl = { .kind = ICE_LONG }, ts = { .kind = ICE_STRING };
         int32_t last = 0, lastp = 999;
-        ice_kv props[1] = { { "write.format.default", "parquet" } };
+        ice_kv props[16] = { { "write.format.default", "parquet" } };
+        int nprops = 1, npb = 0;
+        const char *pb[16];
 
+        for (int i = 6; i < argc; i++) {
+            char *eq = strchr(argv[i], '=');
+
+            if (eq && nprops < 16) {
+                *eq = '\0';
+                props[nprops++] = (ice_kv) { argv[i], eq + 1 };
+            } else if (!eq && npb < 16) {
+                pb[npb++] = argv[i];
+            }
+        }
         ice_schema_add(s, "id", &tl, true, &last, &err);
         ice_schema_add(s, "name", &ts, false, &last, &err);
         s->ident_ids = cdc_xcalloc(1, sizeof(int32_t));
         s->ident_ids[0] = 1;
         s->nident = 1;
-        ice_spec *sp = ice_spec_from_partition_by((const char *const *) argv + 6, argc - 6, s,
-                                                  argv[4], 0, &lastp, &err);
+        ice_spec *sp = ice_spec_from_partition_by(pb, npb, s, argv[4], 0, &lastp, &err);
 
         if (sp == NULL)
             die("partition_by", &err);
-        rc = ice_commit_create_table(cat, st, &id, argv[5], s, sp, props, 1, NULL, &err);
+        rc = ice_commit_create_table(cat, st, &id, argv[5], s, sp, props, nprops, NULL, &err);
         if (rc == ICE_CAT_OK)
             printf("created\n");
         else if (rc == ICE_CAT_EXISTS)

@@ -924,6 +924,82 @@ START_TEST(manifest_write_fails_halfway)
 }
 END_TEST
 
+/* Manifests merged as Java's MergeAppend does (min-count-to-merge 3 here): entries of earlier
+   snapshots kept as EXISTING with their sequence numbers and metrics, ours ADDED. */
+START_TEST(manifests_merged)
+{
+    int32_t last;
+    ice_schema *s = schema2(&last);
+    ice_spec *sp = ice_spec_new(0);
+    ice_kv props[1] = { { "commit.manifest.min-count-to-merge", "3" } };
+    char files[2000], name[8];
+    cdc_err err;
+    int nlist[5];
+
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_create_table(cat, st, &tid, wh, s, sp, props, 1, NULL, &err),
+                     ICE_CAT_OK);
+    for (int i = 0; i < 5; i++) {
+        const char *nm[1] = { name };
+        const int64_t rows[1] = { i + 1 };
+
+        snprintf(name, sizeof(name), "%c", 'a' + i);
+        ice_meta *m = commit_files(nm, rows, 1, "0/1");
+        cdc_buf lb = CDC_BUF_INIT;
+        ice_manifest_file *mfs = NULL;
+
+        ck_assert_int_eq(ice_store_get(st, ice_meta_current(m)->manifest_list, 0, -1, &lb, 0, &err), 0);
+        ck_assert_int_eq(ice_manifest_list_read(lb.data, lb.len, "l", &mfs, &nlist[i], &err), 0);
+        if (i == 4) {
+            ck_assert_int_eq(mfs[0].sequence_number, 5);
+            ck_assert_int_eq(mfs[0].min_sequence_number, 1);
+            ck_assert_int_eq(mfs[0].added_files, 1);
+            ck_assert_int_eq(mfs[0].existing_files, 4);
+            ck_assert_int_eq(mfs[0].existing_rows, 1 + 2 + 3 + 4);
+            /* metrics kept: file a's bounds on id are 1 .. 1 */
+            cdc_buf mb = CDC_BUF_INIT;
+            ice_read_entry *es = NULL;
+            int nes = 0;
+
+            ck_assert_int_eq(ice_store_get(st, mfs[0].path, 0, -1, &mb, 0, &err), 0);
+            ck_assert_int_eq(ice_manifest_read(mb.data, mb.len, "m", &mfs[0], NULL, 0, &es, &nes,
+                                               &err), 0);
+            ck_assert_int_eq(nes, 5);
+            for (int k = 0; k < nes; k++) {
+                ck_assert_int_eq(es[k].ncols, 1);
+                ck_assert_int_eq(es[k].cols[0].field_id, 1);
+                ck_assert_int_eq(es[k].cols[0].values, es[k].record_count);
+                ck_assert_int_eq((int) es[k].cols[0].lower_n, 8);
+                ck_assert_int_eq(es[k].cols[0].lower[0], 1);
+                ck_assert_int_eq(es[k].cols[0].upper[0], (int) es[k].record_count);
+                ck_assert_int_eq(es[k].status, es[k].sequence_number == 5 ? ICE_STATUS_ADDED
+                                                                           : ICE_STATUS_EXISTING);
+                ck_assert_int_eq(es[k].sort_order_id, 0);
+            }
+            ice_read_entries_free(es, nes);
+            cdc_buf_free(&mb);
+        }
+        ice_manifest_files_free(mfs, nlist[i]);
+        cdc_buf_free(&lb);
+        ice_meta_free(m);
+    }
+    /* 1, 2 (below the count), 3 -> merged, 2, 3 -> merged */
+    ck_assert_int_eq(nlist[0], 1);
+    ck_assert_int_eq(nlist[1], 2);
+    ck_assert_int_eq(nlist[2], 1);
+    ck_assert_int_eq(nlist[3], 2);
+    ck_assert_int_eq(nlist[4], 1);
+    ice_meta *m = load(NULL);
+
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3 0:d.parquet:4 0:e.parquet:5");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "15");
+    ice_meta_free(m);
+    ice_schema_free(s);
+    ice_spec_free(sp);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     cdc_err err;
@@ -971,6 +1047,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, posdel_rewrite);
     tcase_add_test(tc, partitioned);
     tcase_add_test(tc, manifest_write_fails_halfway);
+    tcase_add_test(tc, manifests_merged);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

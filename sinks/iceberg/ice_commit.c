@@ -51,6 +51,7 @@ struct ice_commit {
     char         *new_json;
     char         *req_json, *upd_json;
     ice_meta     *built;         /* the metadata of the last build */
+    bool              *mf_merged; /* per c->mfs: merged into another by the last build */
     ice_manifest_file *merged;   /* manifests this attempt wrote by merging (see merge) */
     int           nmerged;
     bool          already;       /* the build found our snapshot in the table */
@@ -151,6 +152,7 @@ ice_commit_free(ice_commit *c)
     for (int i = 0; i < c->nmfs; i++)
         ice_manifest_file_clear(&c->mfs[i]);
     free(c->mfs);
+    free(c->mf_merged);
     build_strings_free(c);
     free(c->ns);
     free(c->name);
@@ -685,7 +687,8 @@ merge_bin(ice_commit *c, const ice_meta *m, const ice_schema *s, const ice_spec 
         bool ours = false;
 
         for (int k = 0; k < c->nmfs; k++)
-            ours |= src == &c->mfs[k];
+            if (src == &c->mfs[k])
+                ours = c->mf_merged[k] = true;
         ice_read_entry *es = NULL;
         int nes = 0, r;
 
@@ -762,6 +765,8 @@ merge_manifests(ice_commit *c, const ice_meta *m, const ice_schema *s, ice_manif
     const ice_manifest_file **bin = cdc_xcalloc((size_t) total + 1, sizeof(*bin));
     ice_manifest_file *res = cdc_xcalloc((size_t) total + 1, sizeof(ice_manifest_file));
 
+    free(c->mf_merged);
+    c->mf_merged = cdc_xcalloc((size_t) c->nmfs + 1, sizeof(bool));
     for (int i = 0; i < c->nmfs; i++)
         cand[i] = &c->mfs[i];
     for (int i = 0; i < npm; i++)
@@ -1115,6 +1120,13 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
         ice_cat_table_free(&out);
         return rc;
     }
+    /* our manifests that went into a merged one: no snapshot names them */
+    for (int i = 0; i < c->nmfs && c->mf_merged; i++)
+        if (c->mf_merged[i]) {
+            cdc_err ignored;
+
+            (void) ice_store_delete(c->st, c->mfs[i].path, &ignored);
+        }
     if (committed) {
         if (out.metadata_json) {
             /* REST: the server's document (field ids and files as it wrote them) */

@@ -993,6 +993,10 @@ START_TEST(manifests_merged)
 
     live_files(m, files, sizeof(files));
     ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3 0:d.parquet:4 0:e.parquet:5");
+    /* 6 metadata files, 5 lists; manifests: a, b, merged(c,b,a), d, merged(e,d,...): c's and
+       e's own, merged at once, were removed */
+    metadata_files(files, sizeof(files));
+    ck_assert_str_eq(files, "6 5 5");
     ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "15");
     ice_meta_free(m);
     ice_schema_free(s);

@@ -860,19 +860,25 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
     bool new_schema = false;
     int32_t set_schema_id = -1;
 
-    if (c->builds++ > 0)
-        drop_lost_attempt(c);
-    build_strings_free(c);
+    c->already = false;
     if ((m = meta_of(c->st, current, err)) == NULL)
         return cdc_err_wrap(err, "%s: table %s.%s", c->cat->what, c->ns, c->name);
-    c->already = false;
     if (table_has_snapshot(m, c->snapshot_id)) {
-        /* an earlier run's commit took effect after all */
+        /* an earlier attempt took effect after all: a run after an unknown outcome, or a
+           REST client that sent the commit again after a lost answer and got 409 for it */
+        build_strings_free(c);
         c->already = true;
         c->built = m;
         return cdc_err_set(err, CDC_E_STATE, "table %s.%s already holds snapshot %" PRId64,
                            c->ns, c->name, c->snapshot_id);
     }
+    /* The attempt before this one in this run lost a race: its files can go.  Only with the
+       SQL catalog, whose conflict is certain; a REST conflict may answer a request sent again
+       after a lost answer whose first copy might still be applied: orphans rather than a
+       snapshot naming removed files. */
+    if (c->builds++ > 0 && !is_rest(c->cat))
+        drop_lost_attempt(c);
+    build_strings_free(c);
     if (m->format_version != 2) {
         cdc_err_set(err, CDC_E_DEST, "table %s.%s (%s) is Iceberg format version %d: commits "
                     "here write version 2 (manifests with sequence numbers, position deletes); "
@@ -1103,7 +1109,7 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
         return cdc_err_set(err, CDC_E_INVAL, "iceberg commit: NULL");
     c->builds = 0;
     rc = ice_cat_commit_retry(c->cat, &c->id, max_attempts, build, c, &out, err);
-    if (rc == ICE_CAT_CONFLICT)
+    if (rc == ICE_CAT_CONFLICT && !is_rest(c->cat))
         drop_lost_attempt(c);
     if (rc == -1 && c->already) {
         /* the table holds our snapshot: a previous run's commit went in */

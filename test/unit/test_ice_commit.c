@@ -52,7 +52,7 @@ __wrap_rename(const char *from, const char *to)
 
 /* ---- a catalog that wraps the SQLite one to stage races and lost answers ---- */
 
-enum { WRAP_PASS, WRAP_RACE, WRAP_LOST_ANSWER, WRAP_FAIL_BEFORE };
+enum { WRAP_PASS, WRAP_RACE, WRAP_LOST_ANSWER, WRAP_FAIL_BEFORE, WRAP_APPLIED_CONFLICT };
 
 typedef struct wrap {
     ice_cat  head;
@@ -95,6 +95,14 @@ w_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_
     rc = ice_cat_commit(w->inner, id, cm, out, err);
     if (rc == ICE_CAT_OK)
         w->commits++;
+    if (w->mode == WRAP_APPLIED_CONFLICT && rc == ICE_CAT_OK) {
+        /* a client that sent the commit again after a lost answer: the second one fails its
+           requirements (409) although the first went in */
+        w->mode = WRAP_PASS;
+        ice_cat_table_free(out);
+        cdc_err_set(err, CDC_E_DEST, "concurrent commit (staged)");
+        return ICE_CAT_CONFLICT;
+    }
     if (w->mode == WRAP_LOST_ANSWER && rc == ICE_CAT_OK) {
         w->mode = WRAP_PASS;
         ice_cat_table_free(out);
@@ -722,22 +730,32 @@ START_TEST(unknown_outcome_not_twice)
     ice_meta_free(m);
     ice_commit_free(c);
 
+    /* applied, then reported as a conflict: the reload finds our snapshot, not made twice */
+    W.mode = WRAP_APPLIED_CONFLICT;
+    c = ice_commit_new(cat, st, &tid, &err);
+    add_data(c, "b2", 1, 7, 7);
+    ck_assert_msg(ice_commit_run(c, 0, &m, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 3);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "6");
+    ice_meta_free(m);
+    ice_commit_free(c);
+
     /* the catalog was down before the commit: the second run commits */
     W.mode = WRAP_FAIL_BEFORE;
     c = ice_commit_new(cat, st, &tid, &err);
     add_data(c, "c", 1, 9, 9);
     ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
     ck_assert(cdc_rc_retriable(err.code));
-    ck_assert_int_eq(W.commits, 2);
-    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
     ck_assert_int_eq(W.commits, 3);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 4);
     ice_commit_free(c);
 
     m = load(NULL);
-    ck_assert_int_eq(m->nsnapshots, 3);
+    ck_assert_int_eq(m->nsnapshots, 4);
     live_files(m, files, sizeof(files));
-    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3");
-    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "6");
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:b2.parquet:3 0:c.parquet:4");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "7");
     ice_meta_free(m);
 }
 END_TEST

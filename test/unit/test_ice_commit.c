@@ -12,6 +12,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,26 @@ w_close(ice_cat *c)
 }
 
 static const ice_cat_ops wrap_ops = { "sql", w_load, w_create, w_commit, w_list, w_drop, w_close };
+
+static char *rest_req, *rest_upd;
+
+static int
+r_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_table *out,
+         cdc_err *err)
+{
+    (void) c;
+    (void) id;
+    (void) err;
+    free(rest_req);
+    free(rest_upd);
+    rest_req = cm->requirements_json ? strdup(cm->requirements_json) : NULL;
+    rest_upd = cm->updates_json ? strdup(cm->updates_json) : NULL;
+    if (out)
+        memset(out, 0, sizeof(*out));
+    return ICE_CAT_OK;
+}
+
+static const ice_cat_ops rest_ops = { "rest", w_load, w_create, r_commit, w_list, w_drop, w_close };
 
 /* ---- helpers ---- */
 
@@ -1022,6 +1043,84 @@ START_TEST(manifests_merged)
 }
 END_TEST
 
+/* What a commit sends to a REST catalog: requirements and updates. */
+START_TEST(rest_requirements_and_updates)
+{
+    const char *n1[] = { "a" };
+    const int64_t r1[] = { 3 };
+    cdc_err err;
+    json_error_t je;
+
+    create_table();
+    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    ice_meta *base = load(NULL);
+    int64_t parent = ice_meta_current(base)->id;
+    wrap rest = W;
+
+    rest.head.ops = &rest_ops;
+    ice_commit *c = ice_commit_new(&rest.head, st, &tid, &err);
+    int32_t last;
+    ice_schema *s = schema2(&last);
+    ice_type ti = { .kind = ICE_INT };
+
+    last = 2;
+    ck_assert_int_eq(ice_schema_add(s, "age", &ti, false, &last, &err), 0);
+    ck_assert_int_eq(ice_commit_set_schema(c, s, &err), 0);
+    add_data(c, "b", 2, 4, 5);
+    ck_assert_int_eq(ice_commit_summary(c, "cdc.position", "0/200", &err), 0);
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    int64_t sid = 0;
+    json_t *req = json_loads(rest_req, 0, &je), *upd = json_loads(rest_upd, 0, &je), *x;
+
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(upd);
+    ck_assert_int_eq(json_array_size(req), 3);
+    x = json_array_get(req, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-table-uuid");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "uuid")), base->uuid);
+    x = json_array_get(req, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-ref-snapshot-id");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref")), "main");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "snapshot-id")), parent);
+    x = json_array_get(req, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-current-schema-id");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "current-schema-id")), 0);
+
+    ck_assert_int_eq(json_array_size(upd), 4);
+    x = json_array_get(upd, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "add-schema");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x, "schema"), "schema-id")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(json_object_get(x, "schema"), "fields")), 3);
+    x = json_array_get(upd, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "set-current-schema");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "schema-id")), -1);
+    x = json_array_get(upd, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "add-snapshot");
+    json_t *snap = json_object_get(x, "snapshot");
+
+    sid = json_integer_value(json_object_get(snap, "snapshot-id"));
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "parent-snapshot-id")), parent);
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "sequence-number")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "schema-id")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(snap, "summary"), "operation")), "append");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(snap, "summary"), "cdc.position")), "0/200");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(snap, "manifest-list")), "/metadata/snap-"));
+    x = json_array_get(upd, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "set-snapshot-ref");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref-name")), "main");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "snapshot-id")), sid);
+    json_decref(req);
+    json_decref(upd);
+    ice_commit_free(c);
+    ice_schema_free(s);
+    ice_meta_free(base);
+    free(rest_req);
+    free(rest_upd);
+    rest_req = rest_upd = NULL;
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     cdc_err err;
@@ -1070,6 +1169,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, partitioned);
     tcase_add_test(tc, manifest_write_fails_halfway);
     tcase_add_test(tc, manifests_merged);
+    tcase_add_test(tc, rest_requirements_and_updates);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

@@ -165,6 +165,18 @@ int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *f
 /* The first difference between a table's schema `have` and `want`, for messages. */
 void ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n);
 
+/* The key index (ice_kidx.c), internal to the table's files: key -> (t->paths[file], pos).
+   set and del give the previous value (*had); get tells whether the key is there. */
+ice_kidx *ice_kidx_new(void);
+void      ice_kidx_free(ice_kidx *x);
+void      ice_kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, int64_t pos,
+                       bool *had, int32_t *ofile, int64_t *opos);
+void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile,
+                       int64_t *opos);
+bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
+/* The index of data file uri in t->paths (added when new). */
+int32_t   ice_tbl_path(ice_tbl *t, const char *uri);
+
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);
 

@@ -24,6 +24,7 @@ static const uint8_t meta_kinds[ICE_META_N] = {
 void
 ice_file_clear(ice_file *f)
 {
+    free(f->partition);
     free(f->uri);
     cdc_buf_free(&f->bytes);
     parquet_result_free(&f->res);
@@ -43,9 +44,55 @@ ice_tbl_new(const char *name, const char *location)
     return t;
 }
 
+/* A parked writer: another partition's file of the batch being filled. */
+struct ice_wslot {
+    parquet_writer *w;
+    cdc_buf        *wbuf;
+    char           *wuri;
+    ice_schema     *wschema;
+    int            *map;
+    int32_t         cur_path;
+    ice_value      *wtuple;
+};
+
+static void
+park(ice_tbl *t)
+{
+    if (t->w == NULL)
+        return;
+    t->slots = cdc_xrealloc(t->slots, (size_t) (t->nslots + 1) * sizeof(*t->slots));
+    t->slots[t->nslots++] = (struct ice_wslot) { t->w, t->wbuf, t->wuri, t->wschema, t->map,
+                                                 t->cur_path, t->wtuple };
+    t->w = NULL;
+    t->wbuf = NULL;
+    t->wuri = NULL;
+    t->wschema = NULL;
+    t->map = NULL;
+    t->cur_path = -1;
+    t->wtuple = NULL;
+}
+
+/* Makes parked writer i the active one (the active one must be parked or empty). */
+static void
+unpark(ice_tbl *t, int i)
+{
+    struct ice_wslot s = t->slots[i];
+
+    t->slots[i] = t->slots[--t->nslots];
+    t->w = s.w;
+    t->wbuf = s.wbuf;
+    t->wuri = s.wuri;
+    t->wschema = s.wschema;
+    t->map = s.map;
+    t->cur_path = s.cur_path;
+    t->wtuple = s.wtuple;
+}
+
 static void
 drop_writer(ice_tbl *t)
 {
+    free(t->wtuple);
+    t->wtuple = NULL;
     parquet_writer_free(t->w);
     t->w = NULL;
     if (t->wbuf) {
@@ -68,6 +115,12 @@ ice_tbl_free(ice_tbl *t)
     if (t == NULL)
         return;
     drop_writer(t);
+    while (t->nslots > 0) {
+        unpark(t, 0);
+        drop_writer(t);
+    }
+    free(t->slots);
+    ice_spec_free(t->spec);
     for (int i = 0; i < t->nfiles; i++)
         ice_file_clear(&t->files[i]);
     free(t->files);
@@ -419,6 +472,112 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     return put_value(t->w, i, &f->type, f->type.kind, &iv, err);
 }
 
+/* The partition tuple of a row (spec order), in one allocation with its bytes. */
+static ice_value *
+row_tuple(ice_tbl *t, const cdc_event *ev, const cdc_value *image, cdc_err *err)
+{
+    const ice_spec *sp = t->spec;
+    ice_value      *tv = cdc_xcalloc((size_t) sp->nfields, sizeof(*tv)), *out;
+    cdc_buf        *scr = cdc_xcalloc((size_t) sp->nfields, sizeof(*scr));
+    size_t          bytes = 0;
+    uint8_t        *blob;
+    int             rc = 0;
+
+    for (int i = 0; i < sp->nfields && rc == 0; i++) {
+        const ice_field *sf = ice_schema_find_id(t->schema, sp->fields[i].source_id);
+        int              c = -1;
+        ice_value        iv;
+
+        tv[i].null = true;
+        for (int k = 0; sf && k < ev->rel->ncols; k++)
+            if (strcmp(ev->rel->cols[k].name, sf->name) == 0)
+                c = k;
+        if (c < 0 || image == NULL || image[c].state != CDC_VAL_PRESENT)
+            continue;
+        rc = ice_value_from_cdc(&sf->type, &ev->rel->cols[c].ctype, &image[c], &scr[i], &iv,
+                                err);
+        if (rc < 0) {
+            cdc_err_wrap(err, "table %s partition source column \"%s\"", t->src, sf->name);
+            break;
+        }
+        ice_transform_apply(&sp->fields[i].tr, &sf->type, &iv, &tv[i]);
+        if (!tv[i].null && tv[i].p)
+            bytes += tv[i].n;
+    }
+    out = NULL;
+    if (rc == 0) {
+        out = cdc_xmalloc((size_t) sp->nfields * sizeof(*out) + bytes + 1);
+        blob = (uint8_t *) (out + sp->nfields);
+        for (int i = 0; i < sp->nfields; i++) {
+            out[i] = tv[i];
+            if (!tv[i].null && tv[i].p) {
+                memcpy(blob, tv[i].p, tv[i].n);
+                out[i].p = blob;
+                blob += tv[i].n;
+            }
+        }
+    }
+    for (int i = 0; i < sp->nfields; i++)
+        cdc_buf_free(&scr[i]);
+    free(scr);
+    free(tv);
+    return out;
+}
+
+static bool
+tuple_eq(const ice_tbl *t, const ice_type *ptypes, const ice_value *a, const ice_value *b)
+{
+    for (int i = 0; i < t->spec->nfields; i++) {
+        if (a[i].null || b[i].null) {
+            if (a[i].null != b[i].null)
+                return false;
+            continue;
+        }
+        if (ice_value_cmp(&ptypes[i], &a[i], &b[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Makes the writer of the row's partition the active one (parking the other). */
+static int
+select_partition(ice_tbl *t, const cdc_event *ev, const cdc_value *image, cdc_err *err)
+{
+    ice_type  *ptypes;
+    ice_value *tuple;
+    bool       found = false;
+
+    if (t->spec == NULL || t->spec->nfields == 0)
+        return 0;
+    if ((tuple = row_tuple(t, ev, image, err)) == NULL) {
+        err->code = CDC_E_DECODE;
+        return -1;
+    }
+    ptypes = cdc_xcalloc((size_t) t->spec->nfields, sizeof(*ptypes));
+    if (ice_spec_types(t->spec, t->schema, ptypes, err) < 0) {
+        free(ptypes);
+        free(tuple);
+        return -1;
+    }
+    if (t->w != NULL && tuple_eq(t, ptypes, tuple, t->wtuple)) {
+        found = true;
+    } else {
+        park(t);
+        for (int i = 0; i < t->nslots && !found; i++)
+            if (tuple_eq(t, ptypes, tuple, t->slots[i].wtuple)) {
+                unpark(t, i);
+                found = true;
+            }
+    }
+    free(ptypes);
+    if (found) {
+        free(tuple);
+        return 0;
+    }
+    t->wtuple = tuple;  /* the writer opened next is this partition's */
+    return 1;
+}
+
 int
 ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const char *topic,
                 parquet_codec codec, bool *toast, cdc_err *err)
@@ -426,6 +585,8 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
     cdc_buf scratch = CDC_BUF_INIT;
     int     rc = 0;
 
+    if (select_partition(t, ev, image, err) < 0)
+        return -1;
     if (t->w == NULL && open_writer(t, ev->rel, codec, err) < 0)
         return -1;
     for (int i = 0; i < t->wschema->nfields && rc == 0; i++) {
@@ -457,8 +618,23 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
 }
 
 
+static int close_active(ice_tbl *t, cdc_err *err);
+
 int
 ice_tbl_close_file(ice_tbl *t, cdc_err *err)
+{
+    if (close_active(t, err) < 0)
+        return -1;
+    while (t->nslots > 0) {
+        unpark(t, 0);
+        if (close_active(t, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+close_active(ice_tbl *t, cdc_err *err)
 {
     ice_file f = { 0 };
 
@@ -478,6 +654,8 @@ ice_tbl_close_file(ice_tbl *t, cdc_err *err)
     t->wuri = NULL;
     f.schema = t->wschema;
     t->wschema = NULL;
+    f.partition = t->wtuple;
+    t->wtuple = NULL;
     drop_writer(t);
     t->files = cdc_xrealloc(t->files, (size_t) (t->nfiles + 1) * sizeof(*t->files));
     t->files[t->nfiles++] = f;
@@ -602,7 +780,7 @@ ice_tbl_datafile(const ice_file *f, ice_datafile *out, ice_colstat **colsp, cdc_
         .content = ICE_CONTENT_DATA, .path = f->uri, .format = "PARQUET",
         .record_count = r->row_count, .file_size = (int64_t) r->file_size,
         .ncols = (int) r->ncols, .cols = cols, .split_offsets = r->split_offsets,
-        .nsplit = (int) r->nrow_groups, .sort_order_id = -1,
+        .nsplit = (int) r->nrow_groups, .sort_order_id = -1, .partition = f->partition,
     };
     *colsp = cols;
     return 0;

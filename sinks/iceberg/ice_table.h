@@ -27,6 +27,7 @@
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
 #include "sinks/iceberg/ice_schema.h"
+#include "sinks/iceberg/ice_transform.h"
 #include "sinks/iceberg/ice_value.h"
 #include "sinks/iceberg/parquet/parquet.h"
 
@@ -45,6 +46,7 @@ extern const char *const ice_meta_names[ICE_META_N];
 
 /* A closed data file of a batch: its bytes, statistics and the schema it was written with. */
 typedef struct ice_file {
+    ice_value     *partition;   /* the partition tuple (the spec's field count), or NULL */
     char          *uri;
     cdc_buf        bytes;
     parquet_result res;
@@ -83,7 +85,12 @@ struct ice_tbl {
     bool        foreign;        /* existed at start without a snapshot of this pipeline: its
                                    schema must be the source's, it is not evolved */
 
-    /* the file being written */
+    ice_spec       *spec;       /* the partition spec, or NULL: unpartitioned (append only) */
+
+    /* the file being written (of partition wtuple), and the others of this batch parked */
+    ice_value      *wtuple;     /* owns its bytes (one allocation with the array) */
+    struct ice_wslot *slots;
+    int             nslots;
     parquet_writer *w;
     cdc_buf        *wbuf;
     char           *wuri;

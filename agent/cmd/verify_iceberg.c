@@ -1,0 +1,638 @@
+/*
+ * verify against an iceberg sink: each captured table's Iceberg table is
+ * loaded through the sink's catalog and warehouse (sinks/iceberg/ice_open.h,
+ * opened as the sink opens them, without its write probe), its live rows
+ * read with ice_scan_rows() (data files minus position deletes, as
+ * pyiceberg reads them), and compared with the source key by key.
+ *
+ * Values are compared as Iceberg values: a source value's text (a plain
+ * SELECT, under the agent's session settings) goes through the agent's own
+ * path, pgo_value_from_text() then ice_value_from_cdc() with the Iceberg
+ * field's type, exactly as the sink converts a change; a value read from the
+ * table comes typed by the table's current schema.  Both are then turned
+ * into their single-value serialization (ice_value_bound), and equal bytes
+ * mean equal values.
+ *
+ * upsert: the live rows are the table; a key held twice is reported.
+ * append: the rows are changes; the state of a key is its row with the
+ * highest (_cdc_lsn, _cdc_offset), gone when that row is a delete (_cdc_op
+ * "d").  A row whose (_cdc_lsn, _cdc_offset, _cdc_op, key) repeats is a
+ * change written twice and is reported as a duplicate.  The key takes part
+ * because snapshot rows share one position and a key change writes "d" of
+ * the old key and "c" of the new one at the same offset.
+ *
+ * The table's state is held in memory (one JSON object per key); the source
+ * is streamed row by row in a repeatable-read read-only transaction.
+ */
+#include "agent/cmd/verify_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/core/net/pgconn.h"
+#include "decoder/values.h"
+#include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_open.h"
+#include "sinks/iceberg/ice_scan.h"
+#include "sinks/iceberg/ice_table.h"
+#include "sinks/iceberg/ice_value.h"
+
+/* One compared column: the source column and the Iceberg field it maps to. */
+typedef struct vcol {
+    int              rc;        /* index in rel->cols */
+    const ice_field *f;
+} vcol;
+
+typedef struct vtab {
+    const cdc_rel    *rel;
+    const ice_schema *s;
+    vcol             *cols;     /* compared columns, key columns first in key order */
+    int               ncols, nkeys;
+    bool              append;
+    int32_t          *ids;      /* field ids scanned: cols, then _cdc_lsn, _cdc_offset, _cdc_op */
+    int               nids;
+    json_t           *state;    /* key hex -> {"key": {...}, "vals": [...], "lsn", "off", "op"} */
+    json_t           *seen;     /* append: "lsn:off:op:keyhex" of every row */
+    int64_t           rows, dups;
+    verify_table     *t;
+    cdc_buf           kb;
+} vtab;
+
+/* ---------------------------------------------------------------- values */
+
+static char *
+hex_of(const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char             *s = cdc_xmalloc(2 * n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* The canonical form of one value: the hex of its serialization, or JSON null. */
+static json_t *
+canon_value(const ice_type *t, const ice_value *v)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    json_t *j;
+    char   *h;
+
+    if (v->null)
+        return json_null();
+    ice_value_bound(&b, t, v);
+    h = hex_of(b.data, b.len);
+    j = json_string(h);
+    free(h);
+    cdc_buf_free(&b);
+    return j;
+}
+
+/* A key value read from the table as text, for the report (PostgreSQL's forms where simple). */
+static json_t *
+render_value(const ice_type *t, const ice_value *v)
+{
+    char    buf[64];
+    cdc_buf b = CDC_BUF_INIT;
+    json_t *j;
+
+    if (v->null)
+        return json_null();
+    switch (t->kind) {
+    case ICE_BOOLEAN:
+        return json_string(v->b ? "t" : "f");
+    case ICE_INT:
+    case ICE_LONG:
+        snprintf(buf, sizeof(buf), "%" PRId64, v->i);
+        return json_string(buf);
+    case ICE_STRING:
+        return json_stringn((const char *) v->p, v->n);
+    case ICE_UUID:
+        if (v->n == 16) {
+            const uint8_t *u = v->p;
+
+            snprintf(buf, sizeof(buf), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                     "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                     u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+            return json_string(buf);
+        }
+        break;
+    case ICE_DECIMAL: {
+        uint8_t d[16];
+        size_t  n = ice_decimal_bytes(v->d, d);
+
+        ice_decimal_text(d, n, t->scale, &b);
+        j = json_string(cdc_buf_str(&b));
+        cdc_buf_free(&b);
+        return j;
+    }
+    case ICE_DATE: {
+        time_t    secs = (time_t) v->i * 86400;
+        struct tm tm;
+
+        if (gmtime_r(&secs, &tm) && strftime(buf, sizeof(buf), "%Y-%m-%d", &tm) > 0)
+            return json_string(buf);
+        break;
+    }
+    default:
+        break;
+    }
+    /* Anything else: its serialization, as hex. */
+    ice_value_bound(&b, t, v);
+    {
+        char *h = hex_of(b.data, b.len);
+
+        j = json_sprintf("0x%s", h);
+        free(h);
+    }
+    cdc_buf_free(&b);
+    return j;
+}
+
+/* ---------------------------------------------------------------- the table's rows */
+
+/* The position this pipeline's newest snapshot recorded, walking back from the current one
+   through its parents (a maintenance job's snapshot carries none); as the sink reads it. */
+static const char *
+meta_position(const ice_meta *m, const char *pipeline_id)
+{
+    const ice_snapshot *s = ice_meta_current(m);
+
+    for (int guard = 0; s != NULL && guard <= m->nsnapshots; guard++) {
+        const char *pid = ice_snapshot_get(s, "cdc.pipeline");
+        const char *pos = ice_snapshot_get(s, "cdc.position");
+        int64_t     parent = s->parent_id;
+
+        if (pid && pos && strcmp(pid, pipeline_id) == 0)
+            return pos;
+        s = NULL;
+        for (int i = 0; i < m->nsnapshots && parent >= 0; i++)
+            if (m->snapshots[i].id == parent)
+                s = &m->snapshots[i];
+    }
+    return NULL;
+}
+
+static int
+scan_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_err *err)
+{
+    vtab       *v = arg;
+    json_t     *key = json_object(), *cv = json_array(), *e;
+    char       *kh;
+    int64_t     lsn = 0, off = 0;
+    char        op[8] = "";
+
+    (void) file;
+    (void) pos;
+    v->rows++;
+    v->kb.len = 0;
+    for (int i = 0; i < v->nkeys; i++) {
+        if (vals[i].null) {
+            json_decref(key);
+            json_decref(cv);
+            return cdc_err_set(err, CDC_E_STATE, "%s row %lld: key column \"%s\" is null",
+                               file, (long long) pos, v->cols[i].f->name);
+        }
+        ice_key_put(&v->kb, &v->cols[i].f->type, &vals[i]);
+        json_object_set_new(key, v->rel->cols[v->cols[i].rc].name,
+                            render_value(&v->cols[i].f->type, &vals[i]));
+    }
+    if (cdc_buf_failed(&v->kb)) {
+        json_decref(key);
+        json_decref(cv);
+        return cdc_err_set(err, CDC_E_NOMEM, "verify: out of memory");
+    }
+    for (int i = 0; i < v->ncols; i++)
+        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &vals[i]));
+    kh = hex_of(v->kb.data, v->kb.len);
+    if (v->append) {
+        const ice_value *m = &vals[v->ncols];
+        char             seen[200];
+
+        lsn = m[0].null ? 0 : m[0].i;
+        off = m[1].null ? 0 : m[1].i;
+        if (!m[2].null)
+            snprintf(op, sizeof(op), "%.*s", (int) (m[2].n < 7 ? m[2].n : 7),
+                     (const char *) m[2].p);
+        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%s:", lsn, off, op);
+        {
+            char *sk = cdc_xmalloc(strlen(seen) + strlen(kh) + 1);
+
+            strcpy(sk, seen);
+            strcat(sk, kh);
+            if (json_object_get(v->seen, sk)) {
+                char detail[160];
+
+                v->dups++;
+                v->t->keys_differing++;
+                snprintf(detail, sizeof(detail), "duplicate row: _cdc_lsn %" PRId64
+                         ", _cdc_offset %" PRId64 ", _cdc_op %s written twice", lsn, off, op);
+                verify_add_diff(v->t, VERIFY_EXTRA, json_incref(key), NULL,
+                                cdc_xstrdup(detail));
+            } else {
+                json_object_set_new(v->seen, sk, json_true());
+            }
+            free(sk);
+        }
+        e = json_object_get(v->state, kh);
+        if (e != NULL) {
+            int64_t elsn = json_integer_value(json_object_get(e, "lsn"));
+            int64_t eoff = json_integer_value(json_object_get(e, "off"));
+
+            if (elsn > lsn || (elsn == lsn && eoff >= off)) {
+                json_decref(key);
+                json_decref(cv);
+                free(kh);
+                return 0;   /* an older image (or the same one again) */
+            }
+        }
+        json_object_set_new(v->state, kh, json_pack("{s:o, s:o, s:I, s:I, s:s}", "key", key,
+                                                     "vals", cv, "lsn", (json_int_t) lsn,
+                                                     "off", (json_int_t) off, "op", op));
+    } else if ((e = json_object_get(v->state, kh)) != NULL) {
+        /* An upsert table must hold a key once. */
+        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) + 1));
+        json_decref(key);
+        json_decref(cv);
+    } else {
+        json_object_set_new(v->state, kh, json_pack("{s:o, s:o, s:i}", "key", key, "vals", cv,
+                                                     "n", 1));
+    }
+    free(kh);
+    return 0;
+}
+
+/* Append: a key whose last change is a delete is gone. */
+static void
+drop_deleted(json_t *state)
+{
+    const char *k;
+    json_t     *e;
+    void       *tmp;
+
+    json_object_foreach_safe(state, tmp, k, e) {
+        const char *op = json_string_value(json_object_get(e, "op"));
+
+        if (op && strcmp(op, "d") == 0)
+            json_object_del(state, k);
+    }
+}
+
+/* ---------------------------------------------------------------- the source's rows */
+
+static void
+put_select(cdc_buf *q, PGconn *conn, const vtab *v)
+{
+    const cdc_rel *rel = v->rel;
+    char           ident[300];
+
+    cdc_buf_puts(q, "SELECT ");
+    for (int i = 0; i < v->ncols; i++)
+        cdc_buf_printf(q, "%s%s", i ? ", " : "",
+                       agent_pg_quote_ident(conn, rel->cols[v->cols[i].rc].name, ident,
+                                            sizeof(ident)));
+    cdc_buf_printf(q, " FROM %s.", agent_pg_quote_ident(conn, rel->nspname, ident, sizeof(ident)));
+    cdc_buf_puts(q, agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident)));
+}
+
+/* Column names whose canonical values differ. */
+static char *
+differing_columns(const vtab *v, const json_t *src, const json_t *dst)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char   *s;
+
+    for (int i = 0; i < v->ncols; i++)
+        if (!json_equal(json_array_get(src, (size_t) i), json_array_get(dst, (size_t) i)))
+            cdc_buf_printf(&b, "%s%s", b.len ? ", " : "", v->rel->cols[v->cols[i].rc].name);
+    s = cdc_xstrdup(cdc_buf_str(&b));
+    cdc_buf_free(&b);
+    return s;
+}
+
+/* One source row: its key and canonical values, matched against the state. */
+static int
+source_row(verify_ctx *vc, vtab *v, PGresult *res, cdc_arena *a, cdc_buf *scratch,
+           cdc_err *err)
+{
+    const pgo_type_opts *topts = agent_capture_type_opts(vc->cap);
+    const cdc_rel       *rel = v->rel;
+    json_t              *key = json_object(), *cv = json_array(), *e;
+    char                *kh;
+
+    v->kb.len = 0;
+    for (int i = 0; i < v->ncols; i++) {
+        const cdc_col *col = &rel->cols[v->cols[i].rc];
+        cdc_value      val = { 0 };
+        ice_value      iv = { .null = true };
+
+        if (!PQgetisnull(res, 0, i)) {
+            cdc_err verr = { 0 };
+
+            if (pgo_value_from_text(col, PQgetvalue(res, 0, i), (size_t) PQgetlength(res, 0, i),
+                                    topts, a, &val, err) < 0) {
+                json_decref(key);
+                json_decref(cv);
+                return cdc_err_wrap(err, "table %s.%s column \"%s\"", rel->nspname,
+                                    rel->relname, col->name);
+            }
+            if (ice_value_from_cdc(&v->cols[i].f->type, &col->ctype, &val, scratch, &iv,
+                                   &verr) < 0) {
+                /* A value Iceberg cannot hold (the sink refused it): a difference. */
+                if (i < v->nkeys) {
+                    json_decref(key);
+                    json_decref(cv);
+                    *err = verr;
+                    return cdc_err_wrap(err, "table %s.%s key column \"%s\"", rel->nspname,
+                                        rel->relname, col->name);
+                }
+                json_array_append_new(cv, json_sprintf("! %s", verr.msg));
+                continue;
+            }
+        }
+        if (i < v->nkeys) {
+            ice_key_put(&v->kb, &v->cols[i].f->type, &iv);
+            json_object_set_new(key, col->name, PQgetisnull(res, 0, i) ? json_null()
+                                : json_string(PQgetvalue(res, 0, i)));
+        }
+        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &iv));
+    }
+    v->t->src_rows++;
+    kh = hex_of(v->kb.data, v->kb.len);
+    e = json_object_get(v->state, kh);
+    if (e == NULL) {
+        v->t->keys_differing++;
+        verify_add_diff(v->t, VERIFY_MISSING, json_incref(key), NULL, NULL);
+    } else {
+        const json_t *dv = json_object_get(e, "vals");
+
+        if (!json_equal(cv, dv)) {
+            v->t->keys_differing++;
+            verify_add_diff(v->t, VERIFY_DIFFERS, json_incref(key), NULL,
+                            differing_columns(v, cv, dv));
+        }
+        if (!v->append && json_integer_value(json_object_get(e, "n")) > 1) {
+            char detail[80];
+
+            v->t->keys_differing++;
+            snprintf(detail, sizeof(detail), "the table holds the key %lld times",
+                     (long long) json_integer_value(json_object_get(e, "n")));
+            verify_add_diff(v->t, VERIFY_EXTRA, json_incref(key), NULL, cdc_xstrdup(detail));
+        }
+        json_object_del(v->state, kh);
+    }
+    free(kh);
+    json_decref(key);
+    json_decref(cv);
+    return 0;
+}
+
+/* Streams the source's rows (single-row mode) in one repeatable-read snapshot. */
+static int
+source_rows(verify_ctx *vc, vtab *v, cdc_err *err)
+{
+    static const char begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const cdc_rel    *rel = v->rel;
+    cdc_buf           q = CDC_BUF_INIT, scratch = CDC_BUF_INIT;
+    cdc_arena        *a;
+    PGresult         *res;
+    cdc_err           ignored;
+    int               rc = 0;
+
+    if (agent_pg_exec(vc->src, begin, "verify: source", err) < 0)
+        return -1;
+    a = cdc_arena_new(64 * 1024);
+    put_select(&q, vc->src, v);
+    if (!PQsendQuery(vc->src, cdc_buf_str(&q)) || !PQsetSingleRowMode(vc->src))
+        rc = cdc_err_set(err, CDC_E_PG, "reading %s.%s: %s", rel->nspname, rel->relname,
+                         PQerrorMessage(vc->src));
+    while ((res = PQgetResult(vc->src)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+            cdc_arena_reset(a);
+            rc = source_row(vc, v, res, a, &scratch, err);
+        } else if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            rc = cdc_err_set(err, CDC_E_PG, "reading %s.%s: %s", rel->nspname, rel->relname,
+                             PQresultErrorMessage(res));
+        }
+        PQclear(res);   /* an error above still drains the rest */
+    }
+    agent_pg_exec(vc->src, "COMMIT", "verify", &ignored);
+    cdc_arena_free(a);
+    cdc_buf_free(&scratch);
+    cdc_buf_free(&q);
+    return rc;
+}
+
+/* What is left in the state is in the table only. */
+static void
+extras(vtab *v)
+{
+    const char *k;
+    json_t     *e;
+
+    json_object_foreach(v->state, k, e) {
+        json_int_t n = json_integer_value(json_object_get(e, "n"));
+        char       detail[80];
+
+        v->t->keys_differing++;
+        snprintf(detail, sizeof(detail), "%lld copies", (long long) n);
+        verify_add_diff(v->t, VERIFY_EXTRA, json_incref(json_object_get(e, "key")), NULL,
+                        n > 1 ? cdc_xstrdup(detail) : NULL);
+    }
+}
+
+/* ---------------------------------------------------------------- one table */
+
+/* Maps the source's columns to the table's fields; what cannot be compared goes to the note. */
+static int
+map_columns(vtab *v, cdc_buf *note)
+{
+    const cdc_rel *rel = v->rel;
+
+    v->cols = cdc_xcalloc((size_t) rel->ncols + 1, sizeof(*v->cols));
+    /* Key columns first, in key order, then the others in table order. */
+    for (int kp = 1; kp <= rel->nkeys + 1; kp++)
+        for (int c = 0; c < rel->ncols; c++) {
+            const cdc_col   *col = &rel->cols[c];
+            bool             key = kp <= rel->nkeys;
+            const ice_field *f;
+
+            if (key ? col->key_pos != kp : col->key_pos != 0 || !col->ctype.supported)
+                continue;
+            f = ice_schema_find(v->s, col->name);
+            if (f == NULL) {
+                cdc_buf_printf(note, "%scolumn %s is not in the Iceberg table",
+                               note->len ? "; " : "", col->name);
+                if (key)
+                    return -1;
+                continue;
+            }
+            if (f->type.kind == ICE_LIST && !key) {
+                cdc_buf_printf(note, "%scolumn %s (a list) is not compared",
+                               note->len ? "; " : "", col->name);
+                continue;
+            }
+            v->cols[v->ncols].rc = c;
+            v->cols[v->ncols++].f = f;
+            v->nkeys += key;
+        }
+    return 0;
+}
+
+static int
+compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, verify_table *t,
+              cdc_err *err)
+{
+    const cfg_iceberg  *ic = &vc->sink->iceberg;
+    const char         *ns = ic->table_namespace && *ic->table_namespace ? ic->table_namespace
+                                                                         : "default";
+    char                name[300];
+    ice_cat_ident       id = { ns, name };
+    ice_meta           *m = NULL;
+    char               *loc = NULL;
+    const ice_snapshot *snap;
+    const char         *pos;
+    vtab                v = { .rel = rel, .t = t };
+    cdc_buf             note = CDC_BUF_INIT;
+    int                 rc = -1, lr;
+
+    if (ic->table_name && *ic->table_name)
+        snprintf(name, sizeof(name), "%s", ic->table_name);
+    else
+        snprintf(name, sizeof(name), "%s_%s", rel->nspname, rel->relname);
+    snprintf(t->dest_name, sizeof(t->dest_name), "%s.%s", ns, name);
+    t->snapshot_id = -1;
+    v.append = !(ic->write_mode && strcmp(ic->write_mode, "upsert") == 0);
+    verify_key_names(rel, t->keycols, sizeof(t->keycols));
+    lr = ice_commit_load(cat, st, &id, &m, &loc, err);
+    free(loc);
+    if (lr == ICE_CAT_NOT_FOUND) {
+        snprintf(t->note, sizeof(t->note), "the Iceberg table %s.%s does not exist", ns, name);
+        return 0;
+    }
+    if (lr != ICE_CAT_OK)
+        return cdc_err_wrap(err, "sink %s: loading Iceberg table %s.%s", vc->sink->sink_id, ns,
+                            name);
+    if ((snap = ice_meta_current(m)) != NULL)
+        t->snapshot_id = snap->id;
+    if ((pos = meta_position(m, vc->cfg->pipeline.pipeline_id)) != NULL)
+        snprintf(t->position, sizeof(t->position), "%s", pos);
+    v.s = ice_meta_schema(m, m->current_schema_id);
+    if (v.s == NULL) {
+        cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s: its metadata has no current "
+                    "schema", ns, name);
+        goto out;
+    }
+    if (rel->nkeys == 0) {
+        snprintf(t->note, sizeof(t->note), "the table has no key: verify compares Iceberg "
+                 "tables by key only");
+        rc = 0;
+        goto out;
+    }
+    if (map_columns(&v, &note) < 0) {
+        snprintf(t->note, sizeof(t->note), "%s", cdc_buf_str(&note));
+        rc = 0;
+        goto out;
+    }
+    t->method = "keys";
+    v.nids = v.ncols + (v.append ? 3 : 0);
+    v.ids = cdc_xcalloc((size_t) v.nids + 1, sizeof(*v.ids));
+    for (int i = 0; i < v.ncols; i++)
+        v.ids[i] = v.cols[i].f->id;
+    if (v.append) {
+        static const char *const meta[] = { "_cdc_lsn", "_cdc_offset", "_cdc_op" };
+
+        for (int i = 0; i < 3; i++) {
+            const ice_field *f = ice_schema_find(v.s, meta[i]);
+
+            if (f == NULL) {
+                cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s has no column %s: was it "
+                            "written in upsert mode? (sink %s has write_mode append)", ns, name,
+                            meta[i], vc->sink->sink_id);
+                goto out;
+            }
+            v.ids[v.ncols + i] = f->id;
+        }
+    }
+    v.state = json_object();
+    v.seen = json_object();
+    if (ice_scan_rows(st, m, v.ids, v.nids, scan_row, &v, NULL, err) < 0) {
+        cdc_err_wrap(err, "sink %s: reading Iceberg table %s.%s", vc->sink->sink_id, ns, name);
+        goto out;
+    }
+    if (v.append)
+        drop_deleted(v.state);
+    t->dst_rows = (int64_t) json_object_size(v.state);
+    if (v.append && note.len == 0)
+        cdc_buf_printf(&note, "append table: %lld change rows replayed by key (highest "
+                       "_cdc_lsn, _cdc_offset)%s", (long long) v.rows,
+                       v.dups ? ", some written twice" : "");
+    else if (v.append)
+        cdc_buf_printf(&note, "; append table: %lld change rows replayed by key",
+                       (long long) v.rows);
+    if (source_rows(vc, &v, err) < 0)
+        goto out;
+    extras(&v);
+    snprintf(t->note, sizeof(t->note), "%s", cdc_buf_str(&note));
+    t->equal = t->keys_differing == 0;
+    rc = 0;
+out:
+    json_decref(v.state);
+    json_decref(v.seen);
+    free(v.cols);
+    free(v.ids);
+    cdc_buf_free(&v.kb);
+    cdc_buf_free(&note);
+    ice_meta_free(m);
+    return rc;
+}
+
+int
+verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table *ts,
+                      cdc_err *err)
+{
+    const cfg_iceberg *ic = &vc->sink->iceberg;
+    dest_iceberg_conf  c = {
+        .catalog_uri = ic->catalog_uri,
+        .catalog_name = ic->catalog_name,
+        .warehouse = ic->warehouse,
+        .s3_endpoint = ic->s3_endpoint,
+        .s3_access_key_id = ic->s3_access_key_id,
+        .s3_secret_access_key = ic->s3_secret_access_key,
+        .s3_region = ic->s3_region,
+        .retry = cfg_retry_conf(&vc->sink->retry),
+    };
+    char              *wh = cdc_xstrdup(ic->warehouse ? ic->warehouse : "");
+    size_t             wn = strlen(wh);
+    ice_store         *st = NULL;
+    ice_cat           *cat = NULL;
+    cdc_aws_provider  *aws = NULL;
+    int                rc = -1;
+
+    while (wn > 0 && wh[wn - 1] == '/')
+        wh[--wn] = '\0';
+    if (ice_open_store(&c, wh, NULL, &st, &aws, err) < 0 ||
+        ice_open_catalog(&c, wh, &cat, err) < 0) {
+        cdc_err_wrap(err, "sink %s", vc->sink->sink_id);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        if (compare_table(vc, cat, st, rels[i], &ts[i], err) < 0)
+            goto out;
+    rc = 0;
+out:
+    ice_cat_close(cat);
+    ice_store_free(st);
+    cdc_aws_provider_free(aws);
+    free(wh);
+    return rc;
+}

@@ -59,6 +59,7 @@ typedef struct vtab {
     json_t           *state;    /* key hex -> {"key": {...}, "vals": [...], "lsn", "off", "op"} */
     json_t           *seen;     /* append: "lsn:off:op:keyhex" of every row */
     int64_t           rows, dups;
+    int               nmissing; /* source columns the table does not have */
     verify_table     *t;
     cdc_buf           kb;
 } vtab;
@@ -472,6 +473,7 @@ map_columns(vtab *v, cdc_buf *note)
             if (f == NULL) {
                 cdc_buf_printf(note, "%scolumn %s is not in the Iceberg table",
                                note->len ? "; " : "", col->name);
+                v->nmissing++;
                 if (key)
                     return -1;
                 continue;
@@ -583,7 +585,7 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
         goto out;
     extras(&v);
     snprintf(t->note, sizeof(t->note), "%s", cdc_buf_str(&note));
-    t->equal = t->keys_differing == 0;
+    t->equal = t->keys_differing == 0 && v.nmissing == 0;
     rc = 0;
 out:
     json_decref(v.state);

@@ -166,4 +166,31 @@ expect_contains "id=7777 is extra" "$out" "id=7777  extra in the destination"
 expect_contains "3 keys differ" "$out" "key by key (id): 3 keys differ"
 case "$out" in *pairs*) fail "--table public.items compared public.pairs too" ;; esac
 ok "--table limits the comparison"
+
+note "a source column the Iceberg table does not have (added while the agent is stopped)"
+sql "ALTER TABLE pairs ADD COLUMN extra int"
+# shellcheck disable=SC2086
+cdc $V --sink lake_u --table public.pairs
+expect_eq "a missing column: exit 4" "$CDC_RC" 4
+expect_contains "the note names the column" "$(cat "$T/cdc.out")" \
+    "column extra is not in the Iceberg table"
+
+note "a namespace without the tables, a catalog that cannot be reached"
+sed -e 's/table_namespace: ups/table_namespace: nope/' "$T/pipeline.yaml" >"$T/nope.yaml"
+cdc verify "$T/nope.yaml" --platform-config "$T/platform.yaml" --sink lake_u --table public.items
+expect_eq "a table missing in the catalog: exit 4" "$CDC_RC" 4
+expect_contains "it says which table is missing" "$(cat "$T/cdc.out")" \
+    "the Iceberg table nope.public_items does not exist"
+DEAD=$(free_port)
+sed -e "s|catalog_uri: \"$URI_U\"|catalog_uri: \"postgresql://cdc_user:s3cr3t-pw@127.0.0.1:$DEAD/cdc_demo\"|" \
+    "$T/pipeline.yaml" >"$T/dead.yaml"
+grep -q s3cr3t-pw "$T/dead.yaml" || fail "the test could not point the catalog elsewhere"
+cdc verify "$T/dead.yaml" --platform-config "$T/platform.yaml" --sink lake_u
+expect_eq "a catalog that cannot be reached: exit 1" "$CDC_RC" 1
+cat "$T/cdc.err"
+expect_contains "the error names the sink" "$(cat "$T/cdc.err")" "lake_u"
+case "$(cat "$T/cdc.out" "$T/cdc.err")" in
+    *s3cr3t-pw*) fail "the catalog's password is in verify's output" ;;
+esac
+ok "the catalog's password is not in verify's output"
 done_testing

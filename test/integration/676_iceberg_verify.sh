@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 675: cdcagent verify against Iceberg tables.  One agent run feeds two Iceberg sinks (SQLite
+# 676: cdcagent verify against Iceberg tables.  One agent run feeds two Iceberg sinks (SQLite
 # catalogs, file:// warehouse): lake_u in write_mode upsert, lake_a in append.  After a
 # snapshot, inserts, updates (most mapped types, NULLs), deletes, a primary-key change and a
 # composite-key table, `verify --wait` exits 0 for both, and again after the agent stopped.

@@ -256,6 +256,8 @@ print_table(const verify_table *t)
                t->dest_name, (long long) t->snapshot_id, t->position[0] ? t->position : "none");
     else if (t->dest_name[0])
         printf("  destination  Iceberg table %s, no snapshot yet\n", t->dest_name);
+    if (t->source_lsn[0])
+        printf("  source       read at WAL position %s\n", t->source_lsn);
     if (t->method)
         print_compared(t);
     if (t->note[0])
@@ -299,6 +301,8 @@ table_json(const verify_table *t)
                             ? json_integer(t->snapshot_id) : json_null());
         json_object_set_new(j, "destination_position", t->position[0]
                             ? json_string(t->position) : json_null());
+        json_object_set_new(j, "source_lsn", t->source_lsn[0] ? json_string(t->source_lsn)
+                                                             : json_null());
     }
     return j;
 }

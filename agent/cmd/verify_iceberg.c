@@ -411,6 +411,18 @@ source_rows(verify_ctx *vc, vtab *v, cdc_err *err)
 
     if (agent_pg_exec(vc->src, begin, "verify: source", err) < 0)
         return -1;
+    /* Where the source is: the WAL position of the snapshot read below, to set against the
+       table's cdc.position (a standby replays, a primary writes). */
+    res = agent_pg_query(vc->src, "SELECT (CASE WHEN pg_is_in_recovery() THEN "
+                         "pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text",
+                         0, NULL, "verify: source WAL position", err);
+    if (res == NULL) {
+        agent_pg_exec(vc->src, "ROLLBACK", "verify", &ignored);
+        return -1;
+    }
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        snprintf(v->t->source_lsn, sizeof(v->t->source_lsn), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     a = cdc_arena_new(64 * 1024);
     put_select(&q, vc->src, v);
     if (!PQsendQuery(vc->src, cdc_buf_str(&q)) || !PQsetSingleRowMode(vc->src))

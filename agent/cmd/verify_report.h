@@ -45,6 +45,7 @@ typedef struct verify_table {
     char        dest_name[300]; /* iceberg: namespace.table compared with, or "" */
     int64_t     snapshot_id;    /* iceberg: the snapshot read (-1: none) */
     char        position[64];   /* iceberg: its cdc.position ("" when none) */
+    char        source_lsn[32]; /* iceberg: the source's WAL position when it was read, or "" */
     bool        equal;
 } verify_table;
 

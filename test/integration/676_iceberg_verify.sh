@@ -85,6 +85,8 @@ for s in lake_u lake_a; do
     expect_eq "$s: verify exits 0 after the agent stopped" "$CDC_RC" 0
     expect_contains "$s: the report names the Iceberg snapshot and its cdc.position" \
         "$(cat "$T/cdc.out")" "snapshot "
+    expect_contains "$s: and the source's WAL position" "$(cat "$T/cdc.out")" \
+        "source       read at WAL position "
 done
 cat "$T/cdc.out"
 expect_contains "append: a key change's d and c rows are not duplicates" \
@@ -128,6 +130,9 @@ assert t["destination_position"] is not None, t
 assert sorted((d["kind"], d["key"]["id"]) for d in t["differences"]) == \
     [("differs", "6"), ("extra", "9999"), ("missing", "5")], t["differences"]
 assert t["keys_differing"] == 3, t
+lsn = lambda x: (lambda h, l: (int(h, 16) << 32) + int(l, 16))(*x.split(":")[0].split("/"))
+# the source was read after everything the table holds was committed
+assert t["source_lsn"] and lsn(t["destination_position"]) <= lsn(t["source_lsn"]), t
 # the snapshot it read is the table's current one (pyiceberg's own metadata pointer)
 PY
 check "the reported snapshot is pyiceberg's current snapshot" "$ICEBERG_PY" - "$URI_U" "$WH" "$T/cdc.out" <<'PY'

@@ -21,8 +21,14 @@
  * because snapshot rows share one position and a key change writes "d" of
  * the old key and "c" of the new one at the same offset.
  *
- * The table's state is held in memory (one JSON object per key); the source
- * is streamed row by row in a repeatable-read read-only transaction.
+ * An append table without a key is a multiset of rows: c and r add one, d
+ * removes one (its before image is the whole row under REPLICA IDENTITY
+ * FULL); a table holding u rows cannot be replayed (no before image) and is
+ * not compared.  An upsert table always has a key (the sink refuses others).
+ *
+ * The table's state is held in memory (one JSON object per key or distinct
+ * row); the source is streamed row by row in a repeatable-read read-only
+ * transaction.
  */
 #include "agent/cmd/verify_int.h"
 
@@ -60,6 +66,7 @@ typedef struct vtab {
     json_t           *seen;     /* append: "lsn:off:op:keyhex" of every row */
     int64_t           rows, dups;
     int               nmissing; /* source columns the table does not have */
+    int64_t           updates;  /* append rows of a table without a key with _cdc_op u */
     verify_table     *t;
     cdc_buf           kb;
 } vtab;
@@ -183,6 +190,90 @@ meta_position(const ice_meta *m, const char *pipeline_id)
     return NULL;
 }
 
+/* The text of a row for the report: "(1,two,)" (null empty), rendered as render_value does. */
+static char *
+row_text(const vtab *v, const ice_value *vals)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char   *s;
+
+    cdc_buf_putc(&b, '(');
+    for (int i = 0; i < v->ncols; i++) {
+        json_t *j = render_value(&v->cols[i].f->type, &vals[i]);
+
+        if (i > 0)
+            cdc_buf_putc(&b, ',');
+        if (json_is_string(j))
+            cdc_buf_puts(&b, json_string_value(j));
+        json_decref(j);
+    }
+    cdc_buf_putc(&b, ')');
+    s = cdc_xstrdup(cdc_buf_str(&b));
+    cdc_buf_free(&b);
+    return s;
+}
+
+/* Adds n (+1 or -1) copies of a row to a multiset state: canonical row -> {"n", "row"}. */
+static void
+multiset_add(json_t *state, json_t *cv, const char *text, json_int_t n)
+{
+    char   *canon = verify_canonical(cv);
+    json_t *e = json_object_get(state, canon);
+
+    if (e == NULL)
+        json_object_set_new(state, canon, json_pack("{s:I, s:s}", "n", n, "row", text));
+    else
+        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) +
+                                                 n));
+    free(canon);
+}
+
+/*
+ * Append, a table without a key: a multiset of row images.  c and r add the
+ * row, d removes its before image (the whole row: such a table needs REPLICA
+ * IDENTITY FULL for deletes); u cannot be replayed (the row holds no before
+ * image), so it is counted and the table is not compared.  Rows are applied
+ * in any order: counts add up the same.
+ */
+static int
+scan_row_multiset(vtab *v, const ice_value *vals, cdc_err *err)
+{
+    const ice_value *m = &vals[v->ncols];
+    json_t          *cv = json_array();
+    char            *text = row_text(v, vals);
+    char             op = m[2].null || m[2].n == 0 ? '?' : (char) m[2].p[0];
+
+    (void) err;
+    for (int i = 0; i < v->ncols; i++)
+        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &vals[i]));
+    if (op == 'u')
+        v->updates++;
+    else if (op != 'r') {
+        /* A streamed change has its own offset: the same (lsn, offset, op) twice is a row
+           written twice.  Snapshot rows share one position and may be equal rows. */
+        char seen[100];
+
+        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%c", m[0].null ? 0 : m[0].i,
+                 m[1].null ? 0 : m[1].i, op);
+        if (json_object_get(v->seen, seen)) {
+            char detail[160];
+
+            v->dups++;
+            v->t->keys_differing++;
+            snprintf(detail, sizeof(detail), "duplicate row: _cdc_lsn %" PRId64 ", _cdc_offset "
+                     "%" PRId64 ", _cdc_op %c written twice", m[0].i, m[1].i, op);
+            verify_add_diff(v->t, VERIFY_EXTRA, NULL, cdc_xstrdup(text), cdc_xstrdup(detail));
+        } else {
+            json_object_set_new(v->seen, seen, json_true());
+        }
+    }
+    if (op != 'u')
+        multiset_add(v->state, cv, text, op == 'd' ? -1 : 1);
+    json_decref(cv);
+    free(text);
+    return 0;
+}
+
 static int
 scan_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_err *err)
 {
@@ -192,9 +283,12 @@ scan_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_er
     int64_t     lsn = 0, off = 0;
     char        op[8] = "";
 
-    (void) file;
-    (void) pos;
     v->rows++;
+    if (v->nkeys == 0) {
+        json_decref(key);
+        json_decref(cv);
+        return scan_row_multiset(v, vals, err);
+    }
     v->kb.len = 0;
     for (int i = 0; i < v->nkeys; i++) {
         if (vals[i].null) {
@@ -320,6 +414,30 @@ differing_columns(const vtab *v, const json_t *src, const json_t *dst)
     return s;
 }
 
+/* A table without a key: one copy of the row is taken from the state. */
+static void
+source_row_multiset(vtab *v, PGresult *res, json_t *cv)
+{
+    char   *canon = verify_canonical(cv);
+    json_t *e = json_object_get(v->state, canon);
+
+    if (e != NULL && json_integer_value(json_object_get(e, "n")) > 0) {
+        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) - 1));
+    } else {
+        cdc_buf b = CDC_BUF_INIT;
+
+        cdc_buf_putc(&b, '(');
+        for (int i = 0; i < v->ncols; i++)
+            cdc_buf_printf(&b, "%s%s", i ? "," : "", PQgetisnull(res, 0, i) ? ""
+                           : PQgetvalue(res, 0, i));
+        cdc_buf_putc(&b, ')');
+        v->t->keys_differing++;
+        verify_add_diff(v->t, VERIFY_MISSING, NULL, cdc_xstrdup(cdc_buf_str(&b)), NULL);
+        cdc_buf_free(&b);
+    }
+    free(canon);
+}
+
 /* One source row: its key and canonical values, matched against the state. */
 static int
 source_row(verify_ctx *vc, vtab *v, PGresult *res, cdc_arena *a, cdc_buf *scratch,
@@ -368,6 +486,12 @@ source_row(verify_ctx *vc, vtab *v, PGresult *res, cdc_arena *a, cdc_buf *scratc
         json_array_append_new(cv, canon_value(&v->cols[i].f->type, &iv));
     }
     v->t->src_rows++;
+    if (v->nkeys == 0) {
+        source_row_multiset(v, res, cv);
+        json_decref(key);
+        json_decref(cv);
+        return 0;
+    }
     kh = hex_of(v->kb.data, v->kb.len);
     e = json_object_get(v->state, kh);
     if (e == NULL) {
@@ -456,11 +580,55 @@ extras(vtab *v)
         json_int_t n = json_integer_value(json_object_get(e, "n"));
         char       detail[80];
 
+        if (v->nkeys == 0) {
+            if (n == 0)
+                continue;
+            v->t->keys_differing++;
+            snprintf(detail, sizeof(detail), n > 0 ? "%lld copies" : "deleted %lld times more "
+                     "than inserted", (long long) (n > 0 ? n : -n));
+            verify_add_diff(v->t, VERIFY_EXTRA, NULL,
+                            cdc_xstrdup(json_string_value(json_object_get(e, "row"))),
+                            n != 1 ? cdc_xstrdup(detail) : NULL);
+            continue;
+        }
         v->t->keys_differing++;
         snprintf(detail, sizeof(detail), "%lld copies", (long long) n);
         verify_add_diff(v->t, VERIFY_EXTRA, json_incref(json_object_get(e, "key")), NULL,
                         n > 1 ? cdc_xstrdup(detail) : NULL);
     }
+}
+
+/* The source's row count alone (a table that is not compared). */
+static int
+count_source(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *err)
+{
+    char      a[300], b[300];
+    cdc_buf   q = CDC_BUF_INIT;
+    PGresult *res;
+
+    cdc_buf_printf(&q, "SELECT count(*) FROM %s.%s",
+                   agent_pg_quote_ident(vc->src, rel->nspname, a, sizeof(a)),
+                   agent_pg_quote_ident(vc->src, rel->relname, b, sizeof(b)));
+    res = agent_pg_query(vc->src, cdc_buf_str(&q), 0, NULL, "verify: source", err);
+    cdc_buf_free(&q);
+    if (res == NULL)
+        return -1;
+    t->src_rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+static int64_t
+multiset_rows(json_t *state)
+{
+    const char *k;
+    json_t     *e;
+    int64_t     n = 0;
+
+    json_object_foreach(state, k, e)
+        if (json_integer_value(json_object_get(e, "n")) > 0)
+            n += json_integer_value(json_object_get(e, "n"));
+    return n;
 }
 
 /* ---------------------------------------------------------------- one table */
@@ -546,9 +714,8 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
                     "schema", ns, name);
         goto out;
     }
-    if (rel->nkeys == 0) {
-        snprintf(t->note, sizeof(t->note), "the table has no key: verify compares Iceberg "
-                 "tables by key only");
+    if (rel->nkeys == 0 && !v.append) {
+        snprintf(t->note, sizeof(t->note), "the table has no key (an upsert table needs one)");
         rc = 0;
         goto out;
     }
@@ -557,7 +724,7 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
         rc = 0;
         goto out;
     }
-    t->method = "keys";
+    t->method = rel->nkeys > 0 ? "keys" : "multiset";
     v.nids = v.ncols + (v.append ? 3 : 0);
     v.ids = cdc_xcalloc((size_t) v.nids + 1, sizeof(*v.ids));
     for (int i = 0; i < v.ncols; i++)
@@ -583,16 +750,24 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
         cdc_err_wrap(err, "sink %s: reading Iceberg table %s.%s", vc->sink->sink_id, ns, name);
         goto out;
     }
-    if (v.append)
+    if (v.updates > 0) {
+        snprintf(t->note, sizeof(t->note), "the table has no key and %lld of its %lld change "
+                 "rows are updates, which hold no before image: its rows cannot be replayed, "
+                 "not compared", (long long) v.updates, (long long) v.rows);
+        t->method = NULL;
+        t->dst_rows = v.rows;
+        rc = count_source(vc, rel, t, err);
+        goto out;
+    }
+    if (v.nkeys > 0 && v.append)
         drop_deleted(v.state);
-    t->dst_rows = (int64_t) json_object_size(v.state);
-    if (v.append && note.len == 0)
-        cdc_buf_printf(&note, "append table: %lld change rows replayed by key (highest "
-                       "_cdc_lsn, _cdc_offset)%s", (long long) v.rows,
+    t->dst_rows = v.nkeys > 0 ? (int64_t) json_object_size(v.state) : multiset_rows(v.state);
+    if (v.append)
+        cdc_buf_printf(&note, "%sappend table: %lld change rows replayed %s%s",
+                       note.len ? "; " : "", (long long) v.rows, v.nkeys > 0
+                       ? "by key (highest _cdc_lsn, _cdc_offset)"
+                       : "as a multiset (c and r add a row, d removes one)",
                        v.dups ? ", some written twice" : "");
-    else if (v.append)
-        cdc_buf_printf(&note, "; append table: %lld change rows replayed by key",
-                       (long long) v.rows);
     if (source_rows(vc, &v, err) < 0)
         goto out;
     extras(&v);

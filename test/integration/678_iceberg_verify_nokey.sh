@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 678: cdcagent verify against append-mode Iceberg tables of source tables without a key
-# (SQLite catalog, file:// warehouse).  Such a table is compared as a multiset of rows: c and r
+# (SQLite catalog, file:// warehouse; the tables partitioned by msg (identity), so rows
+# are spread over several data files).  Such a table is compared as a multiset of rows: c and r
 # add a row, d removes one (REPLICA IDENTITY FULL gives the whole before image).  logs gets
 # equal rows, inserts and deletes: verify exits 0.  pyiceberg then appends a copy of one of
 # its change rows: verify exits 4 naming the row as written twice.  logs2 takes an UPDATE,
@@ -26,6 +27,7 @@ cat >>"$T/pipeline.yaml" <<YAML
       catalog_uri: "$URI"
       warehouse: "$WH"
       write_mode: append
+      partition_by: ["msg"]
       batch_size: 5
       flush_interval_seconds: 0.5
 YAML
@@ -79,4 +81,13 @@ expect_contains "the duplicate is named" "$(cat "$T/cdc.out")" \
 expect_contains "and the extra copy" "$(cat "$T/cdc.out")" \
     "row (d,4)  extra in the destination"
 expect_contains "2 differences" "$(cat "$T/cdc.out")" "multiset of rows (the table has no key): 2 rows differ"
+check "the table is partitioned (one data file per partition and batch)" \
+    "$ICEBERG_PY" - "$URI" "$WH" <<'PY'
+import sys
+from pyiceberg.catalog.sql import SqlCatalog
+t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).load_table("default.public_logs")
+assert len(t.spec().fields) == 1, t.spec()
+files = [task.file for task in t.scan().plan_files()]
+assert len({str(f.partition) for f in files}) >= 4, [f.partition for f in files]
+PY
 done_testing

@@ -54,6 +54,12 @@ typedef struct vcol {
     const ice_field *f;
 } vcol;
 
+/*
+ * The state of the table, compact (a table of millions of rows is held):
+ * a row's values are one "canonical" string, each column's single-value
+ * serialization in hex, "-" for null, "!" for a source value the sink cannot
+ * convert, joined with ','.  Keys are their ice_key_put() bytes in hex.
+ */
 typedef struct vtab {
     const cdc_rel    *rel;
     const ice_schema *s;
@@ -62,50 +68,74 @@ typedef struct vtab {
     bool              append;
     int32_t          *ids;      /* field ids scanned: cols, then _cdc_lsn, _cdc_offset, _cdc_op */
     int               nids;
-    json_t           *state;    /* key hex -> {"key": {...}, "vals": [...], "lsn", "off", "op"} */
+    /* keyed, upsert: key hex -> canonical row; append: -> "lsn:offset:op|canonical row";
+       without a key: canonical row -> count */
+    json_t           *state;
+    json_t           *dupn;     /* upsert: key hex -> times the table holds it, when > 1 */
     json_t           *seen;     /* append: "lsn:off:op:keyhex" of every row */
     int64_t           rows, dups;
     int               nmissing; /* source columns the table does not have */
     int64_t           updates;  /* append rows of a table without a key with _cdc_op u */
     verify_table     *t;
-    cdc_buf           kb;
+    cdc_buf           kb, cb, tmp;
 } vtab;
 
 /* ---------------------------------------------------------------- values */
 
+static void
+hex_put(cdc_buf *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        cdc_buf_putc(out, digits[p[i] >> 4]);
+        cdc_buf_putc(out, digits[p[i] & 15]);
+    }
+}
+
 static char *
 hex_of(const uint8_t *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    char             *s = cdc_xmalloc(2 * n + 1);
+    cdc_buf b = CDC_BUF_INIT;
+    char   *s;
 
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[p[i] >> 4];
-        s[2 * i + 1] = digits[p[i] & 15];
-    }
-    s[2 * n] = '\0';
+    hex_put(&b, p, n);
+    s = cdc_xstrdup(cdc_buf_str(&b));
+    cdc_buf_free(&b);
     return s;
 }
 
-/* The canonical form of one value: the hex of its serialization, or JSON null. */
-static json_t *
-canon_value(const ice_type *t, const ice_value *v)
+static int
+hex_digit(char c)
 {
-    cdc_buf b = CDC_BUF_INIT;
-    json_t *j;
-    char   *h;
-
-    if (v->null)
-        return json_null();
-    ice_value_bound(&b, t, v);
-    h = hex_of(b.data, b.len);
-    j = json_string(h);
-    free(h);
-    cdc_buf_free(&b);
-    return j;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
 }
 
-/* A key value read from the table as text, for the report (PostgreSQL's forms where simple). */
+/* n hex digits of h as bytes into out (reset first). */
+static void
+unhex(const char *h, size_t n, cdc_buf *out)
+{
+    cdc_buf_reset(out);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        cdc_buf_putc(out, (char) (hex_digit(h[i]) << 4 | hex_digit(h[i + 1])));
+}
+
+/* Appends column i's canonical form of v to b. */
+static void
+canon_put(cdc_buf *b, cdc_buf *tmp, int i, const ice_type *t, const ice_value *v)
+{
+    if (i > 0)
+        cdc_buf_putc(b, ',');
+    if (v->null) {
+        cdc_buf_putc(b, '-');
+        return;
+    }
+    cdc_buf_reset(tmp);
+    ice_value_bound(tmp, t, v);
+    hex_put(b, tmp->data, tmp->len);
+}
+
+/* A value read from the table as text, for the report (PostgreSQL's forms where simple). */
 static json_t *
 render_value(const ice_type *t, const ice_value *v)
 {
@@ -166,6 +196,92 @@ render_value(const ice_type *t, const ice_value *v)
     return j;
 }
 
+/* A value of type t from its serialization (bytes), as render_value() shows it. */
+static json_t *
+render_bytes(const ice_type *t, const uint8_t *p, size_t n)
+{
+    ice_value iv = { 0 };
+    cdc_err   e;
+
+    if (ice_value_from_bound(t, p, n, &iv, &e) < 0) {
+        char   *h = hex_of(p, n);
+        json_t *j = json_sprintf("0x%s", h);
+
+        free(h);
+        return j;
+    }
+    return render_value(t, &iv);
+}
+
+/* The report's key object of a key in hex (ice_key_put's length-prefixed parts). */
+static json_t *
+render_key(vtab *v, const char *kh)
+{
+    json_t *key = json_object();
+    size_t  at = 0;
+
+    unhex(kh, strlen(kh), &v->tmp);
+    for (int i = 0; i < v->nkeys && at + 4 <= v->tmp.len; i++) {
+        const uint8_t *p = v->tmp.data + at;
+        size_t         n = (size_t) p[0] << 24 | (size_t) p[1] << 16 | (size_t) p[2] << 8 | p[3];
+
+        if (at + 4 + n > v->tmp.len)
+            break;
+        json_object_set_new(key, v->rel->cols[v->cols[i].rc].name,
+                            render_bytes(&v->cols[i].f->type, p + 4, n));
+        at += 4 + n;
+    }
+    return key;
+}
+
+/* Column i's field of a canonical row: start and length. */
+static const char *
+canon_field(const char *c, int i, size_t *n)
+{
+    for (; i > 0 && c; i--)
+        if ((c = strchr(c, ',')) != NULL)
+            c++;
+    if (c == NULL) {
+        *n = 0;
+        return "";
+    }
+    *n = strcspn(c, ",");
+    return c;
+}
+
+/* The report's text of a canonical row: "(1,two,)" (null empty). */
+static char *
+render_row(vtab *v, const char *canon)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    cdc_buf bytes = CDC_BUF_INIT;
+    char   *s;
+
+    cdc_buf_putc(&b, '(');
+    for (int i = 0; i < v->ncols; i++) {
+        size_t      n;
+        const char *f = canon_field(canon, i, &n);
+
+        if (i > 0)
+            cdc_buf_putc(&b, ',');
+        if (n == 1 && (*f == '-' || *f == '!'))
+            continue;
+        unhex(f, n, &bytes);
+        {
+            json_t *j = render_bytes(&v->cols[i].f->type, bytes.data, bytes.len);
+
+            if (json_is_string(j))
+                cdc_buf_puts(&b, json_string_value(j));
+            json_decref(j);
+        }
+    }
+    cdc_buf_putc(&b, ')');
+    s = cdc_xstrdup(cdc_buf_str(&b));
+    cdc_buf_free(&b);
+    cdc_buf_free(&bytes);
+    return s;
+}
+
 /* ---------------------------------------------------------------- the table's rows */
 
 /* The position this pipeline's newest snapshot recorded, walking back from the current one
@@ -190,42 +306,45 @@ meta_position(const ice_meta *m, const char *pipeline_id)
     return NULL;
 }
 
-/* The text of a row for the report: "(1,two,)" (null empty), rendered as render_value does. */
-static char *
-row_text(const vtab *v, const ice_value *vals)
-{
-    cdc_buf b = CDC_BUF_INIT;
-    char   *s;
-
-    cdc_buf_putc(&b, '(');
-    for (int i = 0; i < v->ncols; i++) {
-        json_t *j = render_value(&v->cols[i].f->type, &vals[i]);
-
-        if (i > 0)
-            cdc_buf_putc(&b, ',');
-        if (json_is_string(j))
-            cdc_buf_puts(&b, json_string_value(j));
-        json_decref(j);
-    }
-    cdc_buf_putc(&b, ')');
-    s = cdc_xstrdup(cdc_buf_str(&b));
-    cdc_buf_free(&b);
-    return s;
-}
-
-/* Adds n (+1 or -1) copies of a row to a multiset state: canonical row -> {"n", "row"}. */
+/* Adds n (+1 or -1) copies of a canonical row to a multiset state. */
 static void
-multiset_add(json_t *state, json_t *cv, const char *text, json_int_t n)
+multiset_add(json_t *state, const char *canon, json_int_t n)
 {
-    char   *canon = verify_canonical(cv);
     json_t *e = json_object_get(state, canon);
 
     if (e == NULL)
-        json_object_set_new(state, canon, json_pack("{s:I, s:s}", "n", n, "row", text));
+        json_object_set_new(state, canon, json_integer(n));
     else
-        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) +
-                                                 n));
-    free(canon);
+        json_integer_set(e, json_integer_value(e) + n);
+}
+
+/* Append: the (_cdc_lsn, _cdc_offset, _cdc_op) of a row (metadata after the columns). */
+static void
+row_meta(const vtab *v, const ice_value *vals, int64_t *lsn, int64_t *off, char *op)
+{
+    const ice_value *m = &vals[v->ncols];
+
+    *lsn = m[0].null ? 0 : m[0].i;
+    *off = m[1].null ? 0 : m[1].i;
+    *op = m[2].null || m[2].n == 0 ? '?' : (char) m[2].p[0];
+}
+
+/* A row written twice: counted and listed (key or row text). */
+static void
+duplicate(vtab *v, const char *kh, const char *canon, int64_t lsn, int64_t off, char op)
+{
+    char detail[160];
+
+    v->dups++;
+    v->t->keys_differing++;
+    snprintf(detail, sizeof(detail), "duplicate row: _cdc_lsn %" PRId64 ", _cdc_offset %"
+             PRId64 ", _cdc_op %c written twice", lsn, off, op);
+    if (v->t->ndiffs >= VERIFY_MAX_DIFFS) {
+        v->t->more = true;
+        return;
+    }
+    verify_add_diff(v->t, VERIFY_EXTRA, kh ? render_key(v, kh) : NULL,
+                    kh ? NULL : render_row(v, canon), cdc_xstrdup(detail));
 }
 
 /*
@@ -235,135 +354,106 @@ multiset_add(json_t *state, json_t *cv, const char *text, json_int_t n)
  * image), so it is counted and the table is not compared.  Rows are applied
  * in any order: counts add up the same.
  */
-static int
-scan_row_multiset(vtab *v, const ice_value *vals, cdc_err *err)
+static void
+scan_row_multiset(vtab *v, const char *canon, int64_t lsn, int64_t off, char op)
 {
-    const ice_value *m = &vals[v->ncols];
-    json_t          *cv = json_array();
-    char            *text = row_text(v, vals);
-    char             op = m[2].null || m[2].n == 0 ? '?' : (char) m[2].p[0];
-
-    (void) err;
-    for (int i = 0; i < v->ncols; i++)
-        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &vals[i]));
-    if (op == 'u')
+    if (op == 'u') {
         v->updates++;
-    else if (op != 'r') {
+        return;
+    }
+    if (op != 'r') {
         /* A streamed change has its own offset: the same (lsn, offset, op) twice is a row
            written twice.  Snapshot rows share one position and may be equal rows. */
         char seen[100];
 
-        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%c", m[0].null ? 0 : m[0].i,
-                 m[1].null ? 0 : m[1].i, op);
-        if (json_object_get(v->seen, seen)) {
-            char detail[160];
-
-            v->dups++;
-            v->t->keys_differing++;
-            snprintf(detail, sizeof(detail), "duplicate row: _cdc_lsn %" PRId64 ", _cdc_offset "
-                     "%" PRId64 ", _cdc_op %c written twice", m[0].i, m[1].i, op);
-            verify_add_diff(v->t, VERIFY_EXTRA, NULL, cdc_xstrdup(text), cdc_xstrdup(detail));
-        } else {
+        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%c", lsn, off, op);
+        if (json_object_get(v->seen, seen))
+            duplicate(v, NULL, canon, lsn, off, op);
+        else
             json_object_set_new(v->seen, seen, json_true());
-        }
     }
-    if (op != 'u')
-        multiset_add(v->state, cv, text, op == 'd' ? -1 : 1);
-    json_decref(cv);
-    free(text);
-    return 0;
+    multiset_add(v->state, canon, op == 'd' ? -1 : 1);
 }
 
 static int
 scan_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_err *err)
 {
     vtab       *v = arg;
-    json_t     *key = json_object(), *cv = json_array(), *e;
+    const char *canon;
     char       *kh;
+    json_t     *e;
     int64_t     lsn = 0, off = 0;
-    char        op[8] = "";
+    char        op = '?';
 
     v->rows++;
+    cdc_buf_reset(&v->cb);
+    for (int i = 0; i < v->ncols; i++)
+        canon_put(&v->cb, &v->tmp, i, &v->cols[i].f->type, &vals[i]);
+    if (v->append)
+        row_meta(v, vals, &lsn, &off, &op);
+    if (cdc_buf_failed(&v->cb) || cdc_buf_failed(&v->tmp))
+        return cdc_err_set(err, CDC_E_NOMEM, "verify: out of memory");
+    canon = cdc_buf_str(&v->cb);
     if (v->nkeys == 0) {
-        json_decref(key);
-        json_decref(cv);
-        return scan_row_multiset(v, vals, err);
+        scan_row_multiset(v, canon, lsn, off, op);
+        return 0;
     }
-    v->kb.len = 0;
+    cdc_buf_reset(&v->kb);
     for (int i = 0; i < v->nkeys; i++) {
-        if (vals[i].null) {
-            json_decref(key);
-            json_decref(cv);
+        if (vals[i].null)
             return cdc_err_set(err, CDC_E_STATE, "%s row %lld: key column \"%s\" is null",
                                file, (long long) pos, v->cols[i].f->name);
-        }
         ice_key_put(&v->kb, &v->cols[i].f->type, &vals[i]);
-        json_object_set_new(key, v->rel->cols[v->cols[i].rc].name,
-                            render_value(&v->cols[i].f->type, &vals[i]));
     }
-    if (cdc_buf_failed(&v->kb)) {
-        json_decref(key);
-        json_decref(cv);
+    if (cdc_buf_failed(&v->kb))
         return cdc_err_set(err, CDC_E_NOMEM, "verify: out of memory");
-    }
-    for (int i = 0; i < v->ncols; i++)
-        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &vals[i]));
     kh = hex_of(v->kb.data, v->kb.len);
+    e = json_object_get(v->state, kh);
     if (v->append) {
-        const ice_value *m = &vals[v->ncols];
-        char             seen[200];
+        char head[100];
+        char seen[160];
+        char *sk;
 
-        lsn = m[0].null ? 0 : m[0].i;
-        off = m[1].null ? 0 : m[1].i;
-        if (!m[2].null)
-            snprintf(op, sizeof(op), "%.*s", (int) (m[2].n < 7 ? m[2].n : 7),
-                     (const char *) m[2].p);
-        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%s:", lsn, off, op);
-        {
-            char *sk = cdc_xmalloc(strlen(seen) + strlen(kh) + 1);
-
-            strcpy(sk, seen);
-            strcat(sk, kh);
-            if (json_object_get(v->seen, sk)) {
-                char detail[160];
-
-                v->dups++;
-                v->t->keys_differing++;
-                snprintf(detail, sizeof(detail), "duplicate row: _cdc_lsn %" PRId64
-                         ", _cdc_offset %" PRId64 ", _cdc_op %s written twice", lsn, off, op);
-                verify_add_diff(v->t, VERIFY_EXTRA, json_incref(key), NULL,
-                                cdc_xstrdup(detail));
-            } else {
-                json_object_set_new(v->seen, sk, json_true());
-            }
-            free(sk);
-        }
-        e = json_object_get(v->state, kh);
+        snprintf(seen, sizeof(seen), "%" PRId64 ":%" PRId64 ":%c:", lsn, off, op);
+        sk = cdc_xmalloc(strlen(seen) + strlen(kh) + 1);
+        strcpy(sk, seen);
+        strcat(sk, kh);
+        if (json_object_get(v->seen, sk))
+            duplicate(v, kh, NULL, lsn, off, op);
+        else
+            json_object_set_new(v->seen, sk, json_true());
+        free(sk);
         if (e != NULL) {
-            int64_t elsn = json_integer_value(json_object_get(e, "lsn"));
-            int64_t eoff = json_integer_value(json_object_get(e, "off"));
+            long long elsn = 0, eoff = 0;
 
+            sscanf(json_string_value(e), "%lld:%lld:", &elsn, &eoff);
             if (elsn > lsn || (elsn == lsn && eoff >= off)) {
-                json_decref(key);
-                json_decref(cv);
                 free(kh);
                 return 0;   /* an older image (or the same one again) */
             }
         }
-        json_object_set_new(v->state, kh, json_pack("{s:o, s:o, s:I, s:I, s:s}", "key", key,
-                                                     "vals", cv, "lsn", (json_int_t) lsn,
-                                                     "off", (json_int_t) off, "op", op));
-    } else if ((e = json_object_get(v->state, kh)) != NULL) {
+        snprintf(head, sizeof(head), "%" PRId64 ":%" PRId64 ":%c|", lsn, off, op);
+        json_object_set_new(v->state, kh, json_sprintf("%s%s", head, canon));
+    } else if (e != NULL) {
         /* An upsert table must hold a key once. */
-        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) + 1));
-        json_decref(key);
-        json_decref(cv);
+        json_t *n = json_object_get(v->dupn, kh);
+
+        json_object_set_new(v->dupn, kh, json_integer(n ? json_integer_value(n) + 1 : 2));
     } else {
-        json_object_set_new(v->state, kh, json_pack("{s:o, s:o, s:i}", "key", key, "vals", cv,
-                                                     "n", 1));
+        json_object_set_new(v->state, kh, json_string(canon));
     }
     free(kh);
     return 0;
+}
+
+/* The canonical row of a state entry (append: after the "lsn:off:op|" head). */
+static const char *
+entry_row(const vtab *v, const json_t *e)
+{
+    const char *s = json_string_value(e);
+    const char *bar = v->append ? strchr(s, '|') : NULL;
+
+    return bar ? bar + 1 : s;
 }
 
 /* Append: a key whose last change is a delete is gone. */
@@ -375,9 +465,9 @@ drop_deleted(json_t *state)
     void       *tmp;
 
     json_object_foreach_safe(state, tmp, k, e) {
-        const char *op = json_string_value(json_object_get(e, "op"));
+        const char *bar = strchr(json_string_value(e), '|');
 
-        if (op && strcmp(op, "d") == 0)
+        if (bar && bar[-1] == 'd')
             json_object_del(state, k);
     }
 }
@@ -401,14 +491,19 @@ put_select(cdc_buf *q, PGconn *conn, const vtab *v)
 
 /* Column names whose canonical values differ. */
 static char *
-differing_columns(const vtab *v, const json_t *src, const json_t *dst)
+differing_columns(const vtab *v, const char *src, const char *dst)
 {
     cdc_buf b = CDC_BUF_INIT;
     char   *s;
 
-    for (int i = 0; i < v->ncols; i++)
-        if (!json_equal(json_array_get(src, (size_t) i), json_array_get(dst, (size_t) i)))
+    for (int i = 0; i < v->ncols; i++) {
+        size_t      ns, nd;
+        const char *fs = canon_field(src, i, &ns);
+        const char *fd = canon_field(dst, i, &nd);
+
+        if (ns != nd || memcmp(fs, fd, ns) != 0)
             cdc_buf_printf(&b, "%s%s", b.len ? ", " : "", v->rel->cols[v->cols[i].rc].name);
+    }
     s = cdc_xstrdup(cdc_buf_str(&b));
     cdc_buf_free(&b);
     return s;
@@ -416,13 +511,12 @@ differing_columns(const vtab *v, const json_t *src, const json_t *dst)
 
 /* A table without a key: one copy of the row is taken from the state. */
 static void
-source_row_multiset(vtab *v, PGresult *res, json_t *cv)
+source_row_multiset(vtab *v, PGresult *res, const char *canon)
 {
-    char   *canon = verify_canonical(cv);
     json_t *e = json_object_get(v->state, canon);
 
-    if (e != NULL && json_integer_value(json_object_get(e, "n")) > 0) {
-        json_object_set_new(e, "n", json_integer(json_integer_value(json_object_get(e, "n")) - 1));
+    if (e != NULL && json_integer_value(e) > 0) {
+        json_integer_set(e, json_integer_value(e) - 1);
     } else {
         cdc_buf b = CDC_BUF_INIT;
 
@@ -435,7 +529,18 @@ source_row_multiset(vtab *v, PGresult *res, json_t *cv)
         verify_add_diff(v->t, VERIFY_MISSING, NULL, cdc_xstrdup(cdc_buf_str(&b)), NULL);
         cdc_buf_free(&b);
     }
-    free(canon);
+}
+
+/* The source's key as its columns' text. */
+static json_t *
+source_key(const vtab *v, PGresult *res)
+{
+    json_t *key = json_object();
+
+    for (int i = 0; i < v->nkeys; i++)
+        json_object_set_new(key, v->rel->cols[v->cols[i].rc].name, PQgetisnull(res, 0, i)
+                            ? json_null() : json_string(PQgetvalue(res, 0, i)));
+    return key;
 }
 
 /* One source row: its key and canonical values, matched against the state. */
@@ -445,10 +550,12 @@ source_row(verify_ctx *vc, vtab *v, PGresult *res, cdc_arena *a, cdc_buf *scratc
 {
     const pgo_type_opts *topts = agent_capture_type_opts(vc->cap);
     const cdc_rel       *rel = v->rel;
-    json_t              *key = json_object(), *cv = json_array(), *e;
+    const char          *canon;
+    json_t              *e, *dn;
     char                *kh;
 
-    v->kb.len = 0;
+    cdc_buf_reset(&v->kb);
+    cdc_buf_reset(&v->cb);
     for (int i = 0; i < v->ncols; i++) {
         const cdc_col *col = &rel->cols[v->cols[i].rc];
         cdc_value      val = { 0 };
@@ -458,66 +565,58 @@ source_row(verify_ctx *vc, vtab *v, PGresult *res, cdc_arena *a, cdc_buf *scratc
             cdc_err verr = { 0 };
 
             if (pgo_value_from_text(col, PQgetvalue(res, 0, i), (size_t) PQgetlength(res, 0, i),
-                                    topts, a, &val, err) < 0) {
-                json_decref(key);
-                json_decref(cv);
+                                    topts, a, &val, err) < 0)
                 return cdc_err_wrap(err, "table %s.%s column \"%s\"", rel->nspname,
                                     rel->relname, col->name);
-            }
             if (ice_value_from_cdc(&v->cols[i].f->type, &col->ctype, &val, scratch, &iv,
                                    &verr) < 0) {
                 /* A value Iceberg cannot hold (the sink refused it): a difference. */
                 if (i < v->nkeys) {
-                    json_decref(key);
-                    json_decref(cv);
                     *err = verr;
                     return cdc_err_wrap(err, "table %s.%s key column \"%s\"", rel->nspname,
                                         rel->relname, col->name);
                 }
-                json_array_append_new(cv, json_sprintf("! %s", verr.msg));
+                cdc_buf_puts(&v->cb, i > 0 ? ",!" : "!");
                 continue;
             }
         }
-        if (i < v->nkeys) {
+        if (i < v->nkeys)
             ice_key_put(&v->kb, &v->cols[i].f->type, &iv);
-            json_object_set_new(key, col->name, PQgetisnull(res, 0, i) ? json_null()
-                                : json_string(PQgetvalue(res, 0, i)));
-        }
-        json_array_append_new(cv, canon_value(&v->cols[i].f->type, &iv));
+        canon_put(&v->cb, &v->tmp, i, &v->cols[i].f->type, &iv);
     }
+    if (cdc_buf_failed(&v->cb) || cdc_buf_failed(&v->kb) || cdc_buf_failed(&v->tmp))
+        return cdc_err_set(err, CDC_E_NOMEM, "verify: out of memory");
+    canon = cdc_buf_str(&v->cb);
     v->t->src_rows++;
     if (v->nkeys == 0) {
-        source_row_multiset(v, res, cv);
-        json_decref(key);
-        json_decref(cv);
+        source_row_multiset(v, res, canon);
         return 0;
     }
     kh = hex_of(v->kb.data, v->kb.len);
     e = json_object_get(v->state, kh);
     if (e == NULL) {
         v->t->keys_differing++;
-        verify_add_diff(v->t, VERIFY_MISSING, json_incref(key), NULL, NULL);
+        verify_add_diff(v->t, VERIFY_MISSING, source_key(v, res), NULL, NULL);
     } else {
-        const json_t *dv = json_object_get(e, "vals");
+        const char *drow = entry_row(v, e);
 
-        if (!json_equal(cv, dv)) {
+        if (strcmp(canon, drow) != 0) {
             v->t->keys_differing++;
-            verify_add_diff(v->t, VERIFY_DIFFERS, json_incref(key), NULL,
-                            differing_columns(v, cv, dv));
+            verify_add_diff(v->t, VERIFY_DIFFERS, source_key(v, res), NULL,
+                            differing_columns(v, canon, drow));
         }
-        if (!v->append && json_integer_value(json_object_get(e, "n")) > 1) {
+        if ((dn = json_object_get(v->dupn, kh)) != NULL) {
             char detail[80];
 
             v->t->keys_differing++;
             snprintf(detail, sizeof(detail), "the table holds the key %lld times",
-                     (long long) json_integer_value(json_object_get(e, "n")));
-            verify_add_diff(v->t, VERIFY_EXTRA, json_incref(key), NULL, cdc_xstrdup(detail));
+                     (long long) json_integer_value(dn));
+            verify_add_diff(v->t, VERIFY_EXTRA, source_key(v, res), NULL, cdc_xstrdup(detail));
+            json_object_del(v->dupn, kh);
         }
         json_object_del(v->state, kh);
     }
     free(kh);
-    json_decref(key);
-    json_decref(cv);
     return 0;
 }
 
@@ -577,24 +676,37 @@ extras(vtab *v)
     json_t     *e;
 
     json_object_foreach(v->state, k, e) {
-        json_int_t n = json_integer_value(json_object_get(e, "n"));
-        char       detail[80];
+        char detail[80];
 
         if (v->nkeys == 0) {
+            json_int_t n = json_integer_value(e);
+
             if (n == 0)
                 continue;
             v->t->keys_differing++;
+            if (v->t->ndiffs >= VERIFY_MAX_DIFFS) {
+                v->t->more = true;
+                continue;
+            }
             snprintf(detail, sizeof(detail), n > 0 ? "%lld copies" : "deleted %lld times more "
                      "than inserted", (long long) (n > 0 ? n : -n));
-            verify_add_diff(v->t, VERIFY_EXTRA, NULL,
-                            cdc_xstrdup(json_string_value(json_object_get(e, "row"))),
+            verify_add_diff(v->t, VERIFY_EXTRA, NULL, render_row(v, k),
                             n != 1 ? cdc_xstrdup(detail) : NULL);
             continue;
         }
         v->t->keys_differing++;
-        snprintf(detail, sizeof(detail), "%lld copies", (long long) n);
-        verify_add_diff(v->t, VERIFY_EXTRA, json_incref(json_object_get(e, "key")), NULL,
-                        n > 1 ? cdc_xstrdup(detail) : NULL);
+        if (v->t->ndiffs >= VERIFY_MAX_DIFFS) {
+            v->t->more = true;
+            continue;
+        }
+        {
+            json_t *dn = json_object_get(v->dupn, k);
+
+            snprintf(detail, sizeof(detail), "%lld copies",
+                     (long long) (dn ? json_integer_value(dn) : 1));
+            verify_add_diff(v->t, VERIFY_EXTRA, render_key(v, k), NULL,
+                            dn ? cdc_xstrdup(detail) : NULL);
+        }
     }
 }
 
@@ -626,8 +738,8 @@ multiset_rows(json_t *state)
     int64_t     n = 0;
 
     json_object_foreach(state, k, e)
-        if (json_integer_value(json_object_get(e, "n")) > 0)
-            n += json_integer_value(json_object_get(e, "n"));
+        if (json_integer_value(e) > 0)
+            n += json_integer_value(e);
     return n;
 }
 
@@ -746,6 +858,7 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
     }
     v.state = json_object();
     v.seen = json_object();
+    v.dupn = json_object();
     if (ice_scan_rows(st, m, v.ids, v.nids, scan_row, &v, NULL, err) < 0) {
         cdc_err_wrap(err, "sink %s: reading Iceberg table %s.%s", vc->sink->sink_id, ns, name);
         goto out;
@@ -776,10 +889,13 @@ compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, v
     rc = 0;
 out:
     json_decref(v.state);
+    json_decref(v.dupn);
     json_decref(v.seen);
     free(v.cols);
     free(v.ids);
     cdc_buf_free(&v.kb);
+    cdc_buf_free(&v.cb);
+    cdc_buf_free(&v.tmp);
     cdc_buf_free(&note);
     ice_meta_free(m);
     return rc;

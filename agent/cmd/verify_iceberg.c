@@ -26,9 +26,8 @@
  * FULL); a table holding u rows cannot be replayed (no before image) and is
  * not compared.  An upsert table always has a key (the sink refuses others).
  *
- * The table's state is held in memory (one JSON object per key or distinct
- * row); the source is streamed row by row in a repeatable-read read-only
- * transaction.
+ * The table's state is held in memory, compactly (struct vtab); the source
+ * is streamed row by row in a repeatable-read read-only transaction.
  */
 #include "agent/cmd/verify_int.h"
 
@@ -782,120 +781,161 @@ map_columns(vtab *v, cdc_buf *note)
     return 0;
 }
 
+/* The table's name in the catalog, as the sink names it. */
+static void
+table_ident(const verify_ctx *vc, const cdc_rel *rel, verify_table *t, char *ns, size_t nssz,
+            char *name, size_t namesz)
+{
+    const cfg_iceberg *ic = &vc->sink->iceberg;
+
+    snprintf(ns, nssz, "%s", ic->table_namespace && *ic->table_namespace
+             ? ic->table_namespace : "default");
+    if (ic->table_name && *ic->table_name)
+        snprintf(name, namesz, "%s", ic->table_name);
+    else
+        snprintf(name, namesz, "%s_%s", rel->nspname, rel->relname);
+    snprintf(t->dest_name, sizeof(t->dest_name), "%s.%s", ns, name);
+}
+
+/*
+ * Loads rel's Iceberg table into *m and notes which snapshot and position it is at.
+ * @returns 0 (*m NULL: the table does not exist, t->note says so), -1 with err set.
+ */
+static int
+load_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, verify_table *t,
+           ice_meta **m, cdc_err *err)
+{
+    char                ns[200], name[300];
+    ice_cat_ident       id = { ns, name };
+    char               *loc = NULL;
+    const ice_snapshot *snap;
+    const char         *pos;
+    int                 lr;
+
+    *m = NULL;
+    t->snapshot_id = -1;
+    table_ident(vc, rel, t, ns, sizeof(ns), name, sizeof(name));
+    lr = ice_commit_load(cat, st, &id, m, &loc, err);
+    free(loc);
+    if (lr == ICE_CAT_NOT_FOUND) {
+        *m = NULL;
+        snprintf(t->note, sizeof(t->note), "the Iceberg table %s does not exist", t->dest_name);
+        return 0;
+    }
+    if (lr != ICE_CAT_OK)
+        return cdc_err_wrap(err, "sink %s: loading Iceberg table %s", vc->sink->sink_id,
+                            t->dest_name);
+    if ((snap = ice_meta_current(*m)) != NULL)
+        t->snapshot_id = snap->id;
+    if ((pos = meta_position(*m, vc->cfg->pipeline.pipeline_id)) != NULL)
+        snprintf(t->position, sizeof(t->position), "%s", pos);
+    return 0;
+}
+
+/* The field ids to scan: the compared columns, then append's _cdc_lsn, _cdc_offset, _cdc_op. */
+static int
+scan_ids(const verify_ctx *vc, vtab *v, cdc_err *err)
+{
+    static const char *const meta[] = { "_cdc_lsn", "_cdc_offset", "_cdc_op" };
+
+    v->nids = v->ncols + (v->append ? 3 : 0);
+    v->ids = cdc_xcalloc((size_t) v->nids + 1, sizeof(*v->ids));
+    for (int i = 0; i < v->ncols; i++)
+        v->ids[i] = v->cols[i].f->id;
+    for (int i = 0; v->append && i < 3; i++) {
+        const ice_field *f = ice_schema_find(v->s, meta[i]);
+
+        if (f == NULL)
+            return cdc_err_set(err, CDC_E_STATE, "Iceberg table %s has no column %s: was it "
+                               "written in upsert mode? (sink %s has write_mode append)",
+                               v->t->dest_name, meta[i], vc->sink->sink_id);
+        v->ids[v->ncols + i] = f->id;
+    }
+    return 0;
+}
+
+static void
+vtab_clear(vtab *v)
+{
+    json_decref(v->state);
+    json_decref(v->dupn);
+    json_decref(v->seen);
+    free(v->cols);
+    free(v->ids);
+    cdc_buf_free(&v->kb);
+    cdc_buf_free(&v->cb);
+    cdc_buf_free(&v->tmp);
+}
+
+/* Reads the table's live rows into the state, then streams the source against it. */
+static int
+compare_rows(verify_ctx *vc, ice_store *st, const ice_meta *m, vtab *v, cdc_buf *note,
+             cdc_err *err)
+{
+    verify_table *t = v->t;
+
+    v->state = json_object();
+    v->seen = json_object();
+    v->dupn = json_object();
+    if (ice_scan_rows(st, m, v->ids, v->nids, scan_row, v, NULL, err) < 0)
+        return cdc_err_wrap(err, "sink %s: reading Iceberg table %s", vc->sink->sink_id,
+                            t->dest_name);
+    if (v->updates > 0) {
+        cdc_buf_printf(note, "%sthe table has no key and %lld of its %lld change rows are "
+                       "updates, which hold no before image: its rows cannot be replayed, "
+                       "not compared", note->len ? "; " : "", (long long) v->updates,
+                       (long long) v->rows);
+        t->method = NULL;
+        t->dst_rows = v->rows;
+        return count_source(vc, v->rel, t, err);
+    }
+    if (v->nkeys > 0 && v->append)
+        drop_deleted(v->state);
+    t->dst_rows = v->nkeys > 0 ? (int64_t) json_object_size(v->state) : multiset_rows(v->state);
+    if (v->append)
+        cdc_buf_printf(note, "%sappend table: %lld change rows replayed %s%s",
+                       note->len ? "; " : "", (long long) v->rows, v->nkeys > 0
+                       ? "by key (highest _cdc_lsn, _cdc_offset)"
+                       : "as a multiset (c and r add a row, d removes one)",
+                       v->dups ? ", some written twice" : "");
+    if (source_rows(vc, v, err) < 0)
+        return -1;
+    extras(v);
+    t->equal = t->keys_differing == 0 && v->nmissing == 0;
+    return 0;
+}
+
 static int
 compare_table(verify_ctx *vc, ice_cat *cat, ice_store *st, const cdc_rel *rel, verify_table *t,
               cdc_err *err)
 {
-    const cfg_iceberg  *ic = &vc->sink->iceberg;
-    const char         *ns = ic->table_namespace && *ic->table_namespace ? ic->table_namespace
-                                                                         : "default";
-    char                name[300];
-    ice_cat_ident       id = { ns, name };
-    ice_meta           *m = NULL;
-    char               *loc = NULL;
-    const ice_snapshot *snap;
-    const char         *pos;
-    vtab                v = { .rel = rel, .t = t };
-    cdc_buf             note = CDC_BUF_INIT;
-    int                 rc = -1, lr;
+    const cfg_iceberg *ic = &vc->sink->iceberg;
+    ice_meta          *m = NULL;
+    vtab               v = { .rel = rel, .t = t };
+    cdc_buf            note = CDC_BUF_INIT;
+    int                rc = -1;
 
-    if (ic->table_name && *ic->table_name)
-        snprintf(name, sizeof(name), "%s", ic->table_name);
-    else
-        snprintf(name, sizeof(name), "%s_%s", rel->nspname, rel->relname);
-    snprintf(t->dest_name, sizeof(t->dest_name), "%s.%s", ns, name);
-    t->snapshot_id = -1;
     v.append = !(ic->write_mode && strcmp(ic->write_mode, "upsert") == 0);
     verify_key_names(rel, t->keycols, sizeof(t->keycols));
-    lr = ice_commit_load(cat, st, &id, &m, &loc, err);
-    free(loc);
-    if (lr == ICE_CAT_NOT_FOUND) {
-        snprintf(t->note, sizeof(t->note), "the Iceberg table %s.%s does not exist", ns, name);
+    if (load_table(vc, cat, st, rel, t, &m, err) < 0)
+        return -1;
+    if (m == NULL)
         return 0;
-    }
-    if (lr != ICE_CAT_OK)
-        return cdc_err_wrap(err, "sink %s: loading Iceberg table %s.%s", vc->sink->sink_id, ns,
-                            name);
-    if ((snap = ice_meta_current(m)) != NULL)
-        t->snapshot_id = snap->id;
-    if ((pos = meta_position(m, vc->cfg->pipeline.pipeline_id)) != NULL)
-        snprintf(t->position, sizeof(t->position), "%s", pos);
     v.s = ice_meta_schema(m, m->current_schema_id);
     if (v.s == NULL) {
-        cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s: its metadata has no current "
-                    "schema", ns, name);
-        goto out;
-    }
-    if (rel->nkeys == 0 && !v.append) {
-        snprintf(t->note, sizeof(t->note), "the table has no key (an upsert table needs one)");
+        cdc_err_set(err, CDC_E_STATE, "Iceberg table %s: its metadata has no current schema",
+                    t->dest_name);
+    } else if (rel->nkeys == 0 && !v.append) {
+        cdc_buf_puts(&note, "the table has no key (an upsert table needs one)");
         rc = 0;
-        goto out;
+    } else if (map_columns(&v, &note) < 0) {
+        rc = 0;     /* a key column is missing: the note says which */
+    } else if (scan_ids(vc, &v, err) == 0) {
+        t->method = rel->nkeys > 0 ? "keys" : "multiset";
+        rc = compare_rows(vc, st, m, &v, &note, err);
     }
-    if (map_columns(&v, &note) < 0) {
-        snprintf(t->note, sizeof(t->note), "%s", cdc_buf_str(&note));
-        rc = 0;
-        goto out;
-    }
-    t->method = rel->nkeys > 0 ? "keys" : "multiset";
-    v.nids = v.ncols + (v.append ? 3 : 0);
-    v.ids = cdc_xcalloc((size_t) v.nids + 1, sizeof(*v.ids));
-    for (int i = 0; i < v.ncols; i++)
-        v.ids[i] = v.cols[i].f->id;
-    if (v.append) {
-        static const char *const meta[] = { "_cdc_lsn", "_cdc_offset", "_cdc_op" };
-
-        for (int i = 0; i < 3; i++) {
-            const ice_field *f = ice_schema_find(v.s, meta[i]);
-
-            if (f == NULL) {
-                cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s has no column %s: was it "
-                            "written in upsert mode? (sink %s has write_mode append)", ns, name,
-                            meta[i], vc->sink->sink_id);
-                goto out;
-            }
-            v.ids[v.ncols + i] = f->id;
-        }
-    }
-    v.state = json_object();
-    v.seen = json_object();
-    v.dupn = json_object();
-    if (ice_scan_rows(st, m, v.ids, v.nids, scan_row, &v, NULL, err) < 0) {
-        cdc_err_wrap(err, "sink %s: reading Iceberg table %s.%s", vc->sink->sink_id, ns, name);
-        goto out;
-    }
-    if (v.updates > 0) {
-        snprintf(t->note, sizeof(t->note), "the table has no key and %lld of its %lld change "
-                 "rows are updates, which hold no before image: its rows cannot be replayed, "
-                 "not compared", (long long) v.updates, (long long) v.rows);
-        t->method = NULL;
-        t->dst_rows = v.rows;
-        rc = count_source(vc, rel, t, err);
-        goto out;
-    }
-    if (v.nkeys > 0 && v.append)
-        drop_deleted(v.state);
-    t->dst_rows = v.nkeys > 0 ? (int64_t) json_object_size(v.state) : multiset_rows(v.state);
-    if (v.append)
-        cdc_buf_printf(&note, "%sappend table: %lld change rows replayed %s%s",
-                       note.len ? "; " : "", (long long) v.rows, v.nkeys > 0
-                       ? "by key (highest _cdc_lsn, _cdc_offset)"
-                       : "as a multiset (c and r add a row, d removes one)",
-                       v.dups ? ", some written twice" : "");
-    if (source_rows(vc, &v, err) < 0)
-        goto out;
-    extras(&v);
     snprintf(t->note, sizeof(t->note), "%s", cdc_buf_str(&note));
-    t->equal = t->keys_differing == 0 && v.nmissing == 0;
-    rc = 0;
-out:
-    json_decref(v.state);
-    json_decref(v.dupn);
-    json_decref(v.seen);
-    free(v.cols);
-    free(v.ids);
-    cdc_buf_free(&v.kb);
-    cdc_buf_free(&v.cb);
-    cdc_buf_free(&v.tmp);
+    vtab_clear(&v);
     cdc_buf_free(&note);
     ice_meta_free(m);
     return rc;

@@ -1,7 +1,8 @@
 /*
  * `cdcagent verify`: which sink, which tables, how many passes, and what is
- * printed.  The comparisons themselves are in verify_pg.c (a replica) and
- * verify_jsonl.c (a JSON-lines file); see verify.h and docs/verify.md.
+ * printed.  The comparisons themselves are in verify_pg.c (a replica),
+ * verify_jsonl.c (a JSON-lines file) and verify_iceberg.c (Iceberg tables);
+ * see verify.h and docs/verify.md.
  *
  * Relations are described by the agent's own code (agent_catalog_install,
  * agent_capture_prepare_rel): the same columns, key, supported types and
@@ -42,9 +43,10 @@ pick_sink(const cdc_config *cfg, const char *id, cdc_err *err)
     else if (s == NULL)
         cdc_err_set(err, CDC_E_CONFIG, "the pipeline has %d sinks: choose one with --sink ID",
                     p->nsinks);
-    else if (s->sink_type != CFG_SINK_POSTGRES && s->sink_type != CFG_SINK_JSONL)
+    else if (s->sink_type != CFG_SINK_POSTGRES && s->sink_type != CFG_SINK_JSONL &&
+             s->sink_type != CFG_SINK_ICEBERG)
         cdc_err_set(err, CDC_E_UNSUPPORTED, "sink %s: verify does not support sink type %s "
-                    "(only postgres in replica mode and jsonl)", s->sink_id,
+                    "(only postgres in replica mode, jsonl and iceberg)", s->sink_id,
                     cfg_sink_type_name(s->sink_type));
     else if (s->sink_type == CFG_SINK_POSTGRES && s->postgres.mode != CFG_PG_SINK_REPLICA)
         cdc_err_set(err, CDC_E_UNSUPPORTED, "sink %s: verify reads postgres sinks in mode "
@@ -173,6 +175,8 @@ run_pass(const cdc_config *cfg, const cfg_sink *sink, const char **tables, int n
     }
     if (sink->sink_type == CFG_SINK_JSONL)
         rc = verify_jsonl_tables(&vc, rels, n, ts, err);
+    else if (sink->sink_type == CFG_SINK_ICEBERG)
+        rc = verify_iceberg_tables(&vc, rels, n, ts, err);
     else {
         rc = 0;
         for (int i = 0; i < n && rc == 0; i++)
@@ -247,6 +251,13 @@ print_table(const verify_table *t)
     printf("table %s: %s\n", t->name, t->equal ? "equal" : "DIFFERS");
     printf("  rows         source %lld, destination %lld\n", (long long) t->src_rows,
            (long long) t->dst_rows);
+    if (t->dest_name[0] && t->snapshot_id >= 0)
+        printf("  destination  Iceberg table %s, snapshot %lld, cdc.position %s\n",
+               t->dest_name, (long long) t->snapshot_id, t->position[0] ? t->position : "none");
+    else if (t->dest_name[0])
+        printf("  destination  Iceberg table %s, no snapshot yet\n", t->dest_name);
+    if (t->source_lsn[0])
+        printf("  source       read at WAL position %s\n", t->source_lsn);
     if (t->method)
         print_compared(t);
     if (t->note[0])
@@ -274,7 +285,9 @@ table_json(const verify_table *t)
                                                kind_names[d->kind], "key", d->key, "row",
                                                d->row, "detail", d->detail));
     }
-    return json_pack("{s:s, s:b, s:s?, s:s, s:I, s:I, s:i, s:i, s:o, s:I, s:s?, s:o, s:b}",
+    json_t *j;
+
+    j = json_pack("{s:s, s:b, s:s?, s:s, s:I, s:I, s:i, s:i, s:o, s:I, s:s?, s:o, s:b}",
                      "table", t->name, "equal", t->equal, "method", t->method,
                      "key_columns", t->keycols, "source_rows", (json_int_t) t->src_rows,
                      "destination_rows", (json_int_t) t->dst_rows, "ranges", t->ranges,
@@ -282,6 +295,16 @@ table_json(const verify_table *t)
                      t->keys_differing >= 0 ? json_integer(t->keys_differing) : json_null(),
                      "toast_merged", (json_int_t) t->toast_merged,
                      "note", t->note[0] ? t->note : NULL, "differences", diffs, "more", t->more);
+    if (j && t->dest_name[0]) {
+        json_object_set_new(j, "destination_table", json_string(t->dest_name));
+        json_object_set_new(j, "destination_snapshot", t->snapshot_id >= 0
+                            ? json_integer(t->snapshot_id) : json_null());
+        json_object_set_new(j, "destination_position", t->position[0]
+                            ? json_string(t->position) : json_null());
+        json_object_set_new(j, "source_lsn", t->source_lsn[0] ? json_string(t->source_lsn)
+                                                             : json_null());
+    }
+    return j;
 }
 
 static void
@@ -306,6 +329,12 @@ print_result(const cdc_config *cfg, const cfg_sink *sink, const verify_table *ts
     if (sink->sink_type == CFG_SINK_POSTGRES)
         printf("sink %s: postgres replica, database %s at %s:%d\n\n", sink->sink_id,
                sink->postgres.database, sink->postgres.host, sink->postgres.port);
+    else if (sink->sink_type == CFG_SINK_ICEBERG)
+        printf("sink %s: iceberg %s, warehouse %s, namespace %s\n\n", sink->sink_id,
+               sink->iceberg.write_mode && strcmp(sink->iceberg.write_mode, "upsert") == 0
+               ? "upsert" : "append", sink->iceberg.warehouse ? sink->iceberg.warehouse : "",
+               sink->iceberg.table_namespace && *sink->iceberg.table_namespace
+               ? sink->iceberg.table_namespace : "default");
     else
         printf("sink %s: jsonl file %s, replayed by key\n\n", sink->sink_id, sink->jsonl.path);
     for (int i = 0; i < n; i++)

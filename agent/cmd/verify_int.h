@@ -2,7 +2,8 @@
  * Internals of `cdcagent verify` shared by its files: verify.c (the command:
  * sink choice, retries, output), verify_pg.c (a postgres replica compared in
  * SQL), verify_jsonl.c (a JSON-lines file against the source encoded by the
- * agent's own encoder) and verify_replay.c (the file replayed by key; no I/O
+ * agent's own encoder), verify_iceberg.c (an Iceberg table read back)
+ * and verify_replay.c (the file replayed by key; no I/O
  * but a FILE, so the unit tests drive it).  What a comparison found is the
  * report (verify_report.h).  Not for use outside agent/cmd/.
  */
@@ -40,6 +41,14 @@ int verify_pg_table(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err
  */
 int verify_jsonl_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table *ts,
                         cdc_err *err);
+
+/*
+ * Compares every table of rels with its Iceberg table of ctx->sink (an
+ * iceberg sink), read through the sink's catalog and warehouse.
+ * @returns 0 or -1 with err set (catalog or warehouse unreadable).
+ */
+int verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table *ts,
+                          cdc_err *err);
 
 /* ---- replay of a JSON-lines file (verify_replay.c) ---- */
 

@@ -42,6 +42,10 @@ typedef struct verify_table {
     bool        more;           /* there are differences beyond those listed */
     int64_t     toast_merged;   /* jsonl: placeholders filled from an earlier event of the key */
     char        note[400];      /* why it differs when no key can say it, or "" */
+    char        dest_name[300]; /* iceberg: namespace.table compared with, or "" */
+    int64_t     snapshot_id;    /* iceberg: the snapshot read (-1: none) */
+    char        position[64];   /* iceberg: its cdc.position ("" when none) */
+    char        source_lsn[32]; /* iceberg: the source's WAL position when it was read, or "" */
     bool        equal;
 } verify_table;
 

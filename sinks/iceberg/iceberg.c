@@ -11,10 +11,9 @@
 #include "agent/core/dest/status.h"
 #include "agent/core/net/aws_creds.h"
 #include "schemas/topic.h"
-#include "sinks/iceberg/catalog/ice_rest.h"
-#include "sinks/iceberg/catalog/ice_sql.h"
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_open.h"
 #include "sinks/iceberg/ice_scan.h"
 #include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_worker.h"
@@ -517,60 +516,6 @@ fatal(iceberg *ib, cdc_err *err)
 
 /* ---------------------------------------------------------------- open */
 
-static int
-open_catalog(iceberg *ib, const dest_iceberg_conf *c, ice_cat **cat, cdc_err *err)
-{
-    const char *u = c->catalog_uri ? c->catalog_uri : "";
-
-    if (strncmp(u, "sqlite:", 7) == 0 || strncmp(u, "postgresql", 10) == 0 ||
-        strncmp(u, "postgres:", 9) == 0) {
-        ice_sql_conf sc = { .uri = u, .catalog_name = c->catalog_name };
-
-        return ice_sql_open(&sc, cat, err);
-    }
-    if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
-        ice_rest_conf rc = { .uri = u, .warehouse = ib->warehouse, .retry = c->retry };
-
-        *cat = ice_rest_cat_open(&rc, err);
-        return *cat ? 0 : -1;
-    }
-    return cdc_err_set(err, CDC_E_CONFIG, "catalog_uri: \"%.40s...\" is none of the known forms "
-                       "(sqlite:///path, postgresql://..., http(s)://... for a REST catalog)", u);
-}
-
-static int
-open_store(iceberg *ib, const dest_iceberg_conf *c, ice_store **st, cdc_err *err)
-{
-    ice_uri        u;
-    ice_store_conf sc = { 0 };
-    char           probe[1300];
-
-    if (ice_store_parse_uri(ib->warehouse, &u, err) < 0)
-        return cdc_err_wrap(err, "warehouse");
-    sc.s3.endpoint = c->s3_endpoint && *c->s3_endpoint ? c->s3_endpoint : NULL;
-    sc.s3.region = c->s3_region && *c->s3_region ? c->s3_region : NULL;
-    sc.s3.retry = c->retry;
-    if (c->s3_access_key_id && *c->s3_access_key_id) {
-        sc.s3.access_key_id = c->s3_access_key_id;
-        sc.s3.secret_access_key = c->s3_secret_access_key;
-    } else if (u.scheme == ICE_URI_S3) {
-        cdc_aws_opts ao = { .region = sc.s3.region };
-
-        if ((ib->aws = cdc_aws_provider_new(&ao, err)) == NULL)
-            return cdc_err_wrap(err, "warehouse %s: AWS credentials", ib->warehouse);
-        sc.s3.provider = ib->aws;
-    }
-    if ((*st = ice_store_new(&sc, err)) == NULL)
-        return cdc_err_wrap(err, "warehouse %s", ib->warehouse);
-    /* Writable?  A small file put and removed, where the tables go. */
-    snprintf(probe, sizeof(probe), "%s/.cdcagent-probe-%s", ib->warehouse, ib->sink_id);
-    if (ice_store_put(*st, probe, "probe\n", 6, err) < 0)
-        return cdc_err_wrap(err, "the warehouse is not writable");
-    if (ice_store_delete(*st, probe, err) < 0)
-        return cdc_err_wrap(err, "the warehouse is not writable");
-    return 0;
-}
-
 static void ib_close(cdc_dest *d);
 
 static int
@@ -626,7 +571,8 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         cdc_err_set(err, CDC_E_UNSUPPORTED, "the Iceberg sink cannot replay dead letters");
         goto fail;
     }
-    if (open_store(ib, c, &st, err) < 0 || open_catalog(ib, c, &cat, err) < 0 ||
+    if (ice_open_store(c, ib->warehouse, ib->sink_id, &st, &ib->aws, err) < 0 ||
+        ice_open_catalog(c, ib->warehouse, &cat, err) < 0 ||
         load_tables(ib, cat, st, err) < 0)
         goto fail;
     {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 679: cdcagent verify against an Iceberg table in a REST catalog: Apache Iceberg's own
+# 687: cdcagent verify against an Iceberg table in a REST catalog: Apache Iceberg's own
 # RESTCatalogServer (test/lib/iceberg_rest.sh).  The upsert sink writes through it; verify
 # loads the table through the same REST catalog (as the sink opens it) and exits 0; after
 # pyiceberg's RestCatalog deletes id=3 and appends a bogus id=777, verify exits 4 naming both.

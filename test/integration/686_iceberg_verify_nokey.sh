@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 678: cdcagent verify against append-mode Iceberg tables of source tables without a key
+# 686: cdcagent verify against append-mode Iceberg tables of source tables without a key
 # (SQLite catalog, file:// warehouse; the tables partitioned by msg (identity), so rows
 # are spread over several data files).  Such a table is compared as a multiset of rows: c and r
 # add a row, d removes one (REPLICA IDENTITY FULL gives the whole before image).  logs gets

@@ -43,7 +43,7 @@ def load(args):
         props = {"s3.endpoint": args.s3_endpoint, "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
                  "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
                  "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"]}
-    if args.uri.startswith(("http://", "https://")):
+    if args.rest or args.uri.startswith(("http://", "https://")):
         import os
         from pyiceberg.catalog.rest import RestCatalog
         props["uri"] = args.uri
@@ -223,6 +223,7 @@ def main():
     ap.add_argument("--uri", required=True)
     ap.add_argument("--warehouse", required=True)
     ap.add_argument("--catalog", default="default")
+    ap.add_argument("--rest", action="store_true", help="URI is a REST catalog's")
     ap.add_argument("--s3-endpoint", help="an S3 warehouse's endpoint (keys from AWS_* variables)")
     ap.add_argument("table")
     ap.add_argument("cmd", choices=["count", "append", "upsert", "summaries"])

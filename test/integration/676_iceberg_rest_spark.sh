@@ -4,7 +4,8 @@
 # with a file:// warehouse, read back by two independent engines: pyiceberg 0.12 (RestCatalog)
 # and Spark 3.5 with Iceberg's Java runtime (test/lib/spark.sh, one Spark start for all reads).
 # - two iceberg sinks in one pipeline capture the same table: `lake_up` (write_mode upsert,
-#   namespace up) and `lake_ap` (append, namespace ap);
+#   namespace up) and `lake_ap` (append, namespace ap, partitioned by bucket(4, id) and
+#   day(tstz));
 # - the workload: a snapshot, inserts, updates, deletes, NULLs, a primary-key change, several
 #   changes to one key in one transaction, a key deleted and inserted again, over many types:
 #   int, bigint, smallint, boolean, real, double, numeric(12,3), numeric (a string in Iceberg),
@@ -69,6 +70,9 @@ for mode in up ap; do
       batch_size: 7
       flush_interval_seconds: 0.3
 YAML
+    if [ $mode = ap ]; then
+        echo '      partition_by: ["bucket(4, id)", "day(tstz)"]' >>"$T/pipeline.yaml"
+    fi
 done
 PLATFORM_EXTRA="retry:
   initial_wait_seconds: 0.3
@@ -158,6 +162,9 @@ for name in ("up.public_items", "ap.public_items"):
     # have had the server number every column first)
     assert s.find_field("arr").field_id + 1 == s.find_field("arr").field_type.element_id, s
     assert s.find_field("tarr").field_id == s.find_field("arr").field_id + 2, s
+    if name.startswith("ap."):   # created with its partition spec in the same commit
+        assert [str(f.transform) for f in t.spec().fields] == ["bucket[4]", "day"], t.spec()
+        assert len({task.file.partition for task in t.scan().plan_files()}) > 4, "partitions"
     if name.startswith("up."):
         assert [s.find_field(i).name for i in s.identifier_field_ids] == ["id"], s
         kinds = {d.content for task in t.scan().plan_files() for d in task.delete_files}
@@ -176,12 +183,20 @@ iceberg_read --uri "$CAT_URI" --warehouse "$WH" rows ap.public_items --key _cdc_
 t1=$(date +%s)
 spark_read --uri "$CAT_URI" --warehouse "$WH" --catalog lake steps "$T/spark" \
     rows:up.public_items rows:ap.public_items:_cdc_lsn,_cdc_offset \
-    "save:count_up:SELECT count(*) AS n FROM lake.up.public_items" 2>"$T/spark.err" ||
+    "save:count_up:SELECT count(*) AS n FROM lake.up.public_items" \
+    "save:ap_5:SELECT count(*) AS n FROM lake.ap.public_items WHERE id = 5" \
+    "save:ap_day:SELECT count(*) AS n FROM lake.ap.public_items WHERE tstz >= '2000-01-01' AND tstz < '2000-01-02'" \
+    2>"$T/spark.err" ||
     { tail -n 20 "$T/spark.err" | sed 's/^/# /'; fail "Spark could not read the tables"; }
 note "one Spark session read both tables in $(($(date +%s) - t1)) s"
 expect_eq "pyiceberg reads $(wc -l <"$T/items.pg") rows in the upsert table" \
     "$(wc -l <"$T/py/up.public_items")" "$(wc -l <"$T/items.pg")"
 expect_eq "Spark counts them too" "$(cat "$T/spark/count_up")" "{\"n\": $(wc -l <"$T/items.pg")}"
+# filtered reads, which Spark plans with the partition values and bounds in our manifests
+expect_eq "Spark finds id 5's changes in the append table (a filter on the bucket source)" "$(cat "$T/spark/ap_5")" \
+    "{\"n\": $(grep -c '"id": 5,' "$T/py/ap.public_items")}"
+expect_eq "... and the changes of 2000-01-01 (a filter on the day source)" "$(cat "$T/spark/ap_day")" \
+    "{\"n\": $(grep -c '"tstz": "2000-01-01T' "$T/py/ap.public_items")}"
 for t in up.public_items ap.public_items; do
     expect_eq "Spark read $t" "$(cat "$T/spark/$t.rc")" 0
     if diff "$T/py/$t" "$T/spark/$t" >"$T/diff"; then

@@ -13,9 +13,13 @@
 #   -Infinity in the floats, 29 digits in the unconstrained numeric).  No
 #   time column: Spark 3.5's Iceberg runtime cannot read a table that has one at all ("Spark
 #   does not support time fields", see 690).
+# - the sink creates both tables through the server with a commit (assert-create) that keeps
+#   its field ids; the table check below asserts them (a CreateTableRequest has the server
+#   renumber them, and a list column followed by another column then stopped the sink).
 # - the REST server is killed (SIGKILL) in the middle of the load and started again on the
-#   same catalog database: meanwhile the agent keeps running, waits, and the slot stays before
-#   the changes not yet committed; afterwards the tables converge.
+#   same catalog database: meanwhile the agent keeps running, each sink warns and waits, the
+#   slot stays before the changes not yet committed; afterwards the tables converge and the
+#   slot moves past them.
 # - upsert table == SELECT * of the source (test/tools/iceberg_sink_check.py, pyiceberg), no
 #   key twice; append table == every change of the jsonl sink once, last image per key ==
 #   SELECT *; Spark's rows (test/tools/spark_read.py) == pyiceberg's rows
@@ -107,6 +111,8 @@ log0=$(($(wc -l <"$T/agent.log") + 1))
 { icerest_kill "$RT"; } 2>/dev/null   # (no "Killed" line from the shell)
 note "REST catalog server killed (SIGKILL)"
 lsn=$(sql_su "SELECT pg_current_wal_lsn()")
+# slot_vs OP: whether the slot's confirmed_flush_lsn OP $lsn
+slot_vs() { slot_field cdc_slot "confirmed_flush_lsn $1 '$lsn'::pg_lsn"; }
 sql "UPDATE items SET txt = 'while down', dt = NULL WHERE id BETWEEN 20 AND 29" \
     "DELETE FROM items WHERE id BETWEEN 40 AND 44" \
     "UPDATE items SET id = id + 1000 WHERE id IN (45, 46)" \
@@ -114,12 +120,14 @@ sql "UPDATE items SET txt = 'while down', dt = NULL WHERE id BETWEEN 20 AND 29" 
      INSERT INTO items (id, nv, j) VALUES (60, 12345678901234567890.123456789, '[1, \"x\", null]'); COMMIT"
 for _ in $(seq 50); do grep -q '"id":60' "$EVENTS" && break; sleep 0.2; done
 # both sinks' commits fail (each after the REST client's own retries) and are tried again
-waits() { tail -n "+$log0" "$T/agent.log" | grep -c "iceberg sink 'lake_$1'.*(attempt 1, again in" || true; }
+waits() {
+    tail -n "+$log0" "$T/agent.log" | grep -c "iceberg sink 'lake_$1'.*(attempt 1, again in" || true
+}
 for _ in $(seq 300); do [ "$(waits up)" -ge 1 ] && [ "$(waits ap)" -ge 1 ] && break; sleep 0.2; done
 expect_eq "both sinks wait for the catalog (a warning each)" "$(waits up) $(waits ap)" "1 1"
 agent_alive || fail "the agent exited while the REST server was down"
 expect_eq "the slot stays before the changes made while the REST server is down" \
-    "$(sql_su "SELECT confirmed_flush_lsn <= '$lsn'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_slot'")" t
+    "$(slot_vs '<=')" t
 
 CATALOG_CLIENTS=1 icerest_start "$RT" "$RPORT" || fail "the REST catalog server did not start again"
 note "REST catalog server back"
@@ -136,7 +144,7 @@ for _ in $(seq 150); do
 done
 agent_stop
 expect_eq "the slot moved past everything once committed" \
-    "$(sql_su "SELECT confirmed_flush_lsn > '$lsn'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_slot'")" t
+    "$(slot_vs '>')" t
 
 check "upsert table == SELECT * (updates, deletes, key changes, collapsed changes, NULLs)" \
     chk up.public_items upsert --pg "$T/items.pg"
@@ -147,7 +155,8 @@ check "upsert snapshots' summaries hold cdc.position, never going back" \
 check "append snapshots' summaries hold cdc.position, never going back" \
     chk ap.public_items summaries --pipeline "it-$IT_NUM"
 
-check "the tables as the REST server keeps them: our field ids (one schema), key = id, no equality deletes" \
+check "the tables as the REST server keeps them: our field ids (one schema), partition spec, \
+key = id, no equality deletes" \
     "$ICEBERG_PY" - "$CAT_URI" <<'PY'
 import sys
 from pyiceberg.catalog.rest import RestCatalog
@@ -193,7 +202,8 @@ expect_eq "pyiceberg reads $(wc -l <"$T/items.pg") rows in the upsert table" \
     "$(wc -l <"$T/py/up.public_items")" "$(wc -l <"$T/items.pg")"
 expect_eq "Spark counts them too" "$(cat "$T/spark/count_up")" "{\"n\": $(wc -l <"$T/items.pg")}"
 # filtered reads, which Spark plans with the partition values and bounds in our manifests
-expect_eq "Spark finds id 5's changes in the append table (a filter on the bucket source)" "$(cat "$T/spark/ap_5")" \
+expect_eq "Spark finds id 5's changes in the append table (a filter on the bucket source)" \
+    "$(cat "$T/spark/ap_5")" \
     "{\"n\": $(grep -c '"id": 5,' "$T/py/ap.public_items")}"
 expect_eq "... and the changes of 2000-01-01 (a filter on the day source)" "$(cat "$T/spark/ap_day")" \
     "{\"n\": $(grep -c '"tstz": "2000-01-01T' "$T/py/ap.public_items")}"
@@ -206,6 +216,7 @@ for t in up.public_items ap.public_items; do
         fail "$t: Spark's rows differ from pyiceberg's"
     fi
 done
-expect_contains "the log says the tables were created" "$(cat "$T/agent.log")" "created Iceberg table up.public_items"
+expect_contains "the log says the tables were created" "$(cat "$T/agent.log")" \
+    "created Iceberg table up.public_items"
 if grep -q "secret\|Bearer" "$T/agent.log"; then fail "a secret or token in the agent's log"; fi
 done_testing

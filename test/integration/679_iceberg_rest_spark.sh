@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 676: cdcagent's Iceberg sink on a real Iceberg REST catalog server (Apache Iceberg's
+# 679: cdcagent's Iceberg sink on a real Iceberg REST catalog server (Apache Iceberg's
 # RESTCatalogServer, test/lib/iceberg_rest.sh: a JdbcCatalog on SQLite, kept across restarts)
 # with a file:// warehouse, read back by two independent engines: pyiceberg 0.12 (RestCatalog)
 # and Spark 3.5 with Iceberg's Java runtime (test/lib/spark.sh, one Spark start for all reads).

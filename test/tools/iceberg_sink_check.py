@@ -3,6 +3,8 @@
 against PostgreSQL and the agent's jsonl sink (an independent path: the decoder's JSON).
 
     iceberg_sink_check.py --uri URI --warehouse WH TABLE count
+        (URI: a SQL catalog's, or http(s)://host:port for a REST catalog: pyiceberg's
+        RestCatalog, ICE_REST_CREDENTIAL "id:secret" as its OAuth2 credential when set)
         the number of rows pyiceberg scans (0 when the table does not exist)
     ... TABLE append --events EVENTS.jsonl --topic TOPIC --pg PG.jsonl --key id
         append mode: every change of TOPIC in EVENTS appears exactly once (op, change LSN,
@@ -41,9 +43,15 @@ def load(args):
         props = {"s3.endpoint": args.s3_endpoint, "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
                  "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
                  "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"]}
-    if args.rest:
+    if args.rest or args.uri.startswith(("http://", "https://")):
+        import os
         from pyiceberg.catalog.rest import RestCatalog
-        cat = RestCatalog("rest", uri=args.uri, **props)
+        props["uri"] = args.uri
+        if args.warehouse:
+            props["warehouse"] = args.warehouse
+        if os.environ.get("ICE_REST_CREDENTIAL"):
+            props["credential"] = os.environ["ICE_REST_CREDENTIAL"]
+        cat = RestCatalog(args.catalog, **props)
     else:
         cat = SqlCatalog(args.catalog, uri=args.uri, warehouse=args.warehouse, **props)
     try:

@@ -43,6 +43,8 @@ static volatile int     token_503;           /* that many token requests answer 
 static volatile int     throttle_429;        /* that many catalog calls answer 429, Retry-After 3600 */
 static volatile int64_t current_snapshot = -1;
 static volatile int     table_exists = 1;
+static volatile int     create_commits;      /* creates taken as a commit with assert-create
+                                                (0: answered 404 NoSuchTable, as some servers) */
 static volatile int     commits_applied;
 static char             namespaces[8][64];
 static volatile int     n_namespaces;
@@ -230,6 +232,19 @@ handler(void *cls, const test_httpd_req *r)
     if (strcmp(url, "/v1/pfx/namespaces/db/tables/t") == 0) {
         char *s;
 
+        if (strcmp(r->method, "POST") == 0 && strstr(r->body, "\"assert-create\"")) {
+            if (!create_commits)
+                return error_model(r->conn, 404, "NoSuchTableException",
+                                   "Table does not exist: db.t");
+            if (table_exists)
+                return error_model(r->conn, 409, "CommitFailedException",
+                                   "Requirement failed: table already exists");
+            table_exists = 1;
+            s = load_result();
+            reply(r->conn, 200, s);
+            free(s);
+            return MHD_YES;
+        }
         if (!table_exists)
             return error_model(r->conn, 404, "NoSuchTableException",
                                "Table does not exist: db.t");
@@ -297,6 +312,7 @@ setup(void)
     token_503 = throttle_429 = 0;
     current_snapshot = -1;
     table_exists = 1;
+    create_commits = 0;
     commits_applied = n_namespaces = requests = 0;
     memset(namespaces, 0, sizeof namespaces);
     last_auth[0] = last_url[0] = last_body[0] = token_form[0] = '\0';
@@ -809,6 +825,81 @@ START_TEST(requirement_and_update_shapes)
 }
 END_TEST
 
+/* The create transaction's updates keep the schema's field ids (a list's element numbered
+   right after its column, as the sink numbers them), and the REST catalog's create commits
+   them with assert-create; a server that takes no create by commit gets the request. */
+START_TEST(create_by_commit_keeps_field_ids)
+{
+    cdc_err           err = { 0 };
+    const char       *md =
+        "{\"format-version\":2,\"table-uuid\":\"8c7e1a9e-0000-4000-8000-000000000001\","
+        "\"location\":\"file:///wh/db/t\",\"last-column-id\":4,\"current-schema-id\":0,"
+        "\"schemas\":[{\"schema-id\":0,\"type\":\"struct\",\"identifier-field-ids\":[1],"
+        "\"fields\":[{\"id\":1,\"name\":\"id\",\"required\":true,\"type\":\"int\"},"
+        "{\"id\":2,\"name\":\"a\",\"required\":false,\"type\":{\"type\":\"list\","
+        "\"element-id\":3,\"element\":\"int\",\"element-required\":false}},"
+        "{\"id\":4,\"name\":\"s\",\"required\":false,\"type\":\"string\"}]}],"
+        "\"default-spec-id\":0,\"partition-specs\":[{\"spec-id\":0,\"fields\":[]}],"
+        "\"last-partition-id\":999,\"default-sort-order-id\":0,"
+        "\"sort-orders\":[{\"order-id\":0,\"fields\":[]}],\"properties\":{\"k\":\"v\"}}";
+    char             *upd = ice_rest_create_updates_from_metadata(md, &err);
+    json_t           *a, *e;
+    const char       *want[] = { "assign-uuid", "upgrade-format-version", "add-schema",
+                                 "set-current-schema", "add-spec", "set-default-spec",
+                                 "add-sort-order", "set-default-sort-order", "set-location",
+                                 "set-properties" };
+    size_t            i;
+    ice_rest_conf     conf = { 0 };
+    ice_cat          *c;
+    ice_cat_ident     id = { "db", "t" };
+    ice_cat_table     t = { 0 };
+    ice_cat_new_table nt = { .metadata_json = md };
+
+    ck_assert_msg(upd != NULL, "%s", err.msg);
+    a = json_loads(upd, 0, NULL);
+    ck_assert_int_eq((int) json_array_size(a), 10);
+    json_array_foreach(a, i, e)
+        ck_assert_str_eq(json_string_value(json_object_get(e, "action")), want[i]);
+    e = json_object_get(json_array_get(a, 2), "schema");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+        json_object_get(e, "fields"), 2), "id")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(
+        json_object_get(e, "fields"), 1), "type"), "element-id")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a, 2), "last-column-id")),
+                     4);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 8), "location")),
+                     "file:///wh/db/t");
+    json_decref(a);
+    free(upd);
+    ck_assert_ptr_null(ice_rest_create_updates_from_metadata("{\"format-version\":2}", &err));
+    ck_assert_msg(strstr(err.msg, "needs format v2 metadata"), "%s", err.msg);
+
+    conf.uri = base;
+    conf.credential = "client-a:" SECRET;
+    conf.retry.initial_ms = 1;
+    c = ice_rest_cat_open(&conf, &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    /* by commit: the updates go to the table's URL, guarded by assert-create */
+    table_exists = 0;
+    create_commits = 1;
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_OK);
+    ck_assert_str_eq(last_url, "POST /v1/pfx/namespaces/db/tables/t");
+    ck_assert_ptr_nonnull(strstr(last_body, "{\"type\":\"assert-create\"}"));
+    ck_assert_ptr_nonnull(strstr(last_body, "\"element-id\":3"));
+    ice_cat_table_free(&t);
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_EXISTS);
+    ck_assert_msg(strstr(err.msg, "table db.t already exists"), "%s", err.msg);
+    /* a server that answers the commit 404: the CreateTableRequest */
+    table_exists = 0;
+    create_commits = 0;
+    ck_assert_int_eq(ice_cat_create(c, &id, &nt, &t, &err), ICE_CAT_OK);
+    ck_assert_str_eq(last_url, "POST /v1/pfx/namespaces/db/tables");
+    ck_assert_ptr_nonnull(strstr(last_body, "\"name\":\"t\""));
+    ice_cat_table_free(&t);
+    ice_cat_close(c);
+}
+END_TEST
+
 /* An ice_cat builder: snapshot <next> on the current one, as the sink would hand it over. */
 typedef struct cat_builder {
     int64_t next;
@@ -932,6 +1023,7 @@ ice_rest_suite(void)
     tcase_add_test(tc, create_request_from_v2_metadata);
     tcase_add_test(tc, requirement_and_update_shapes);
     tcase_add_test(tc, catalog_interface_ops);
+    tcase_add_test(tc, create_by_commit_keeps_field_ids);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -138,6 +138,17 @@ int ice_rest_create(ice_rest *c, const char *ns, const char *name, const char *r
 char *ice_rest_create_request_from_metadata(const char *metadata_json, cdc_err *err);
 
 /*
+ * The same table as a create transaction's updates (a JSON array for ice_rest_commit with the
+ * requirement assert-create, as Iceberg's own RESTCatalog commits createTransaction):
+ * assign-uuid (table-uuid), upgrade-format-version, add-schema (the current schema, its field
+ * ids KEPT: a CreateTableRequest's are assigned afresh by the server, breadth first, which
+ * differs from the sink's numbering once a list column is followed by another column),
+ * set-current-schema, add-spec, set-default-spec, add-sort-order, set-default-sort-order,
+ * set-location, set-properties.  malloc'd JSON, or NULL with err (CDC_E_INVAL).
+ */
+char *ice_rest_create_updates_from_metadata(const char *metadata_json, cdc_err *err);
+
+/*
  * POST a CommitTableRequest: requirements_json and updates_json are JSON arrays (NULL: []).
  * @returns 0 with *out (may be NULL) the committed table, ICE_REST_CONFLICT (a requirement
  *          failed: nothing changed), ICE_REST_NOT_FOUND (no such table), or -1.

@@ -57,13 +57,20 @@ rest_load(ice_cat *c, const ice_cat_ident *id, ice_cat_table *out, cdc_err *err)
     return map_rc(rc);
 }
 
+/*
+ * Creates the table as Iceberg's own RESTCatalog commits a create transaction: a commit with
+ * the requirement assert-create and the table's updates (add-schema keeps the field ids; a
+ * CreateTableRequest's schema is numbered afresh by the server, which differs from ours when
+ * a list column is followed by another column).  A server that does not take a create through
+ * a commit (404, 400, ...) gets the CreateTableRequest instead; the sink then compares the ids.
+ */
 static int
 rest_create(ice_cat *c, const ice_cat_ident *id, const ice_cat_new_table *nt, ice_cat_table *out,
             cdc_err *err)
 {
     ice_rest      *r = rc_of(c)->client;
     ice_rest_table t = { 0 };
-    char          *req;
+    char          *req, *upd;
     int            rc;
 
     if (nt->metadata_json == NULL)
@@ -74,6 +81,30 @@ rest_create(ice_cat *c, const ice_cat_ident *id, const ice_cat_new_table *nt, ic
     if (ice_rest_ns_ensure(r, id->ns, err) < 0) {
         free(req);
         return -1;
+    }
+    if ((upd = ice_rest_create_updates_from_metadata(nt->metadata_json, NULL)) != NULL) {
+        cdc_err e2 = { 0 };
+
+        rc = ice_rest_commit(r, id->ns, id->name, "[{\"type\":\"assert-create\"}]", upd,
+                             &t, NULL, &e2);
+        free(upd);
+        if (rc == ICE_REST_OK) {
+            free(req);
+            take(&t, out);
+            return ICE_CAT_OK;
+        }
+        ice_rest_table_free(&t);
+        if (rc == ICE_REST_CONFLICT) {     /* assert-create failed: the table exists */
+            free(req);
+            cdc_err_set(err, CDC_E_DEST, "%s: table %s.%s already exists", c->what, id->ns,
+                        id->name);
+            return ICE_CAT_EXISTS;
+        }
+        if (rc < 0 && (cdc_rc_retriable(e2.code) || e2.code == CDC_E_CONFIG)) {
+            free(req);     /* unreachable, or our credentials refused: not a matter of the API */
+            *err = e2;
+            return -1;
+        }
     }
     rc = ice_rest_create(r, id->ns, id->name, req, &t, err);
     free(req);

@@ -204,3 +204,65 @@ out:
     json_decref(md);
     return out;
 }
+
+/* Appends {"action": action, key: value} (value taken); -1 with err. */
+static int
+upd(json_t *arr, const char *action, const char *key, json_t *value, cdc_err *err)
+{
+    json_t *o = value ? json_pack("{s:s, s:o}", "action", action, key, value) : NULL;
+
+    return append(arr, o, action, err);
+}
+
+char *
+ice_rest_create_updates_from_metadata(const char *metadata_json, cdc_err *err)
+{
+    const char *what = "table updates of a create from table metadata";
+    json_t     *md = object_arg(metadata_json, what, err);
+    json_t     *arr = NULL, *schema, *spec, *order, *v;
+    char       *out = NULL;
+
+    if (md == NULL)
+        return NULL;
+    schema = find_current(md, "schemas", "schema-id", "current-schema-id");
+    spec = find_current(md, "partition-specs", "spec-id", "default-spec-id");
+    order = find_current(md, "sort-orders", "order-id", "default-sort-order-id");
+    if (!json_is_object(schema) || !json_is_object(spec) || !json_is_object(order) ||
+        !json_is_string(json_object_get(md, "location")) ||
+        !json_is_integer(json_object_get(md, "format-version")) ||
+        !json_is_integer(json_object_get(md, "last-column-id"))) {
+        cdc_err_set(err, CDC_E_INVAL, "%s: it needs format v2 metadata with the current schema, "
+                    "partition spec and sort order, location, format-version and "
+                    "last-column-id", what);
+        goto out;
+    }
+    arr = json_array();
+    if ((v = json_object_get(md, "table-uuid")) && json_is_string(v) &&
+        upd(arr, "assign-uuid", "uuid", json_incref(v), err) < 0)
+        goto out;
+    if (upd(arr, "upgrade-format-version", "format-version",
+            json_incref(json_object_get(md, "format-version")), err) < 0)
+        goto out;
+    /* add-schema keeps the schema's field ids (a CreateTableRequest's are assigned afresh) */
+    if (append(arr, json_pack("{s:s, s:O, s:O}", "action", "add-schema", "schema", schema,
+                              "last-column-id", json_object_get(md, "last-column-id")),
+               "add-schema", err) < 0 ||
+        ice_rest_upd_set_current_schema(arr, -1, err) < 0 ||
+        upd(arr, "add-spec", "spec", json_incref(spec), err) < 0 ||
+        upd(arr, "set-default-spec", "spec-id", json_integer(-1), err) < 0 ||
+        upd(arr, "add-sort-order", "sort-order", json_incref(order), err) < 0 ||
+        upd(arr, "set-default-sort-order", "sort-order-id", json_integer(-1), err) < 0 ||
+        upd(arr, "set-location", "location", json_incref(json_object_get(md, "location")),
+            err) < 0)
+        goto out;
+    v = json_object_get(md, "properties");
+    if (json_is_object(v) && json_object_size(v) > 0 &&
+        upd(arr, "set-properties", "updates", json_incref(v), err) < 0)
+        goto out;
+    if ((out = json_dumps(arr, JSON_COMPACT)) == NULL)
+        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", what);
+out:
+    json_decref(arr);
+    json_decref(md);
+    return out;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 675: the Iceberg sink on a REST catalog: Apache Iceberg's own RESTCatalogServer
-# (test/lib/iceberg_rest.sh), its warehouse as the sink's.  Upsert mode: the server creates
-# the table (and assigns its field ids), the sink commits data and position-delete files with
+# (test/lib/iceberg_rest.sh), its warehouse as the sink's.  Upsert mode: the sink creates
+# the table (a commit with assert-create, so the field ids stay the sink's), then commits data and position-delete files with
 # requirements; pyiceberg's RestCatalog scans the table == SELECT *; a restart rebuilds the
 # key index and goes on.
 . "$(dirname "$0")/common.sh"

@@ -23,14 +23,84 @@ typedef struct rd {
     bool                have_val;
 } rd;
 
+/* One Avro long (zigzag varint) at *at; false when it runs past n or past 10 bytes. */
+static bool
+framed_long(const uint8_t *p, size_t n, size_t *at, int64_t *out)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; shift < 70 && *at < n; shift += 7) {
+        uint8_t b = p[(*at)++];
+
+        v |= (uint64_t) (b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = (int64_t) (v >> 1) ^ -(int64_t) (v & 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Skips `count` bytes at *at; false when they are not all there. */
+static bool
+framed_skip(size_t n, size_t *at, int64_t count)
+{
+    if (count < 0 || (uint64_t) count > n - *at)
+        return false;
+    *at += (size_t) count;
+    return true;
+}
+
+/*
+ * Whether data is an Avro object container whose framing is whole: the magic, the metadata
+ * map, the sync marker, then blocks (object count, byte size, bytes, the same sync marker)
+ * up to the last byte.  avro-c leaks what it allocated when it fails to open a file (a
+ * truncated manifest, say), so what it is given must at least be framed right.
+ */
+static bool
+container_framed(const uint8_t *p, size_t n)
+{
+    size_t  at = 4, sync;
+    int64_t count, size;
+
+    if (n < 4 + 1 + 16 || memcmp(p, "Obj\x01", 4) != 0)
+        return false;
+    for (;;) {                              /* the metadata map's blocks */
+        if (!framed_long(p, n, &at, &count))
+            return false;
+        if (count == 0)
+            break;
+        if (count < 0) {                    /* a block with its byte size */
+            if (!framed_long(p, n, &at, &size) || count == INT64_MIN)
+                return false;
+            count = -count;
+        }
+        if ((uint64_t) count > n)           /* an entry takes two bytes at least */
+            return false;
+        for (int64_t i = 0; i < count * 2; i++)     /* key string, value bytes */
+            if (!framed_long(p, n, &at, &size) || !framed_skip(n, &at, size))
+                return false;
+    }
+    sync = at;
+    if (!framed_skip(n, &at, 16))
+        return false;
+    while (at < n) {
+        if (!framed_long(p, n, &at, &count) || count < 0 ||
+            !framed_long(p, n, &at, &size) || !framed_skip(n, &at, size) ||
+            n - at < 16 || memcmp(p + at, p + sync, 16) != 0)
+            return false;
+        at += 16;
+    }
+    return true;
+}
+
 static int
 rd_open(rd *r, const void *data, size_t len, const char *where, cdc_err *err)
 {
     memset(r, 0, sizeof(*r));
-    /* avro-c leaks what it allocated when it fails to open a file: refuse what is
-       plainly not an Avro container before it gets there */
-    if (len < 4 + 1 + 16 || memcmp(data, "Obj\x01", 4) != 0)
-        return cdc_err_set(err, CDC_E_DEST, "%s: not an Avro object container file", where);
+    if (!container_framed(data, len))
+        return cdc_err_set(err, CDC_E_DEST, "%s: not a whole Avro object container file "
+                           "(truncated or corrupt)", where);
     r->fp = fmemopen((void *) data, len, "rb");
     if (r->fp == NULL)
         return cdc_err_set(err, CDC_E_NOMEM, "%s: fmemopen", where);

@@ -201,13 +201,12 @@ run_sql_backend postgresql "$PGURI" "file://$T/wh-pg"
 # ---- REST: Iceberg's RESTCatalogServer, pyiceberg's RestCatalog
 RPORT=$(free_port)
 icerest_start "$RDIR" "$RPORT" || fail "the REST catalog server did not start"
-icerest_py_env || fail "the pyiceberg venv for REST"
 export ICE_REST_CREDENTIAL="cdc-client:secret-645"
 U=$ICEREST_URL
 note "---- rest: $U"
 r() { "$DRIVE" "$U" "$@"; }
 rows_rest() {
-    "$ICEREST_PY" - "$U" <<'PY'
+    "$ICEBERG_PY" - "$U" <<'PY'
 import os, sys
 from pyiceberg.catalog.rest import RestCatalog
 cat = RestCatalog("rest", uri=sys.argv[1], credential=os.environ["ICE_REST_CREDENTIAL"])
@@ -222,20 +221,20 @@ out=$(r append cdc items "$RL/data/f1.parquet" '[{"id":1,"name":"one"},{"id":2,"
 expect_contains "rest: append" "$out" "seq=1 op=append"
 r delete cdc items "$RL/data/del1.parquet" "$RL/data/f1.parquet:1" cdc.position=0/200 >/dev/null
 expect_eq "rest: pyiceberg applies the position delete" "$(rows_rest)" "1:one:None 3:three:None"
-"$ICEREST_PY" "$CDC_SRC/test/tools/iceberg_rest_read.py" append "$U" cdc.items 20 2 >/dev/null
+"$ICEBERG_PY" "$CDC_SRC/test/tools/iceberg_rest_read.py" append "$U" cdc.items 20 2 >/dev/null
 r append cdc items "$RL/data/f2.parquet" '[{"id":30,"name":"thirty"}]' cdc.position=0/300 >/dev/null
 expect_eq "rest: pyiceberg's append after ours, ours after pyiceberg's" "$(rows_rest)" \
     "1:one:None 3:three:None 20:row20:None 21:row21:None 30:thirty:None"
-ICE_DRIVE_RACE="'$ICEREST_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.items 50 1 >/dev/null" \
+ICE_DRIVE_RACE="'$ICEBERG_PY' '$CDC_SRC/test/tools/iceberg_rest_read.py' append '$U' cdc.items 50 1 >/dev/null" \
     r append cdc items "$RL/data/f4.parquet" '[{"id":60,"name":"sixty"}]' cdc.position=0/350 >/dev/null 2>"$T/race3.err"
 expect_eq "rest: ours lost the race to pyiceberg (409) and rebuilt on top" "$(cat "$T/race3.err")" "attempts 2"
 r addcol cdc items age int >/dev/null
 r append cdc items "$RL/data/f3.parquet" '[{"id":40,"name":"forty","age":4}]' cdc.position=0/400 >/dev/null
 expect_eq "rest: the new column, the racing rows" "$(rows_rest)" \
     "1:one:None 3:three:None 20:row20:None 21:row21:None 30:thirty:None 40:forty:4 50:row50:None 60:sixty:None"
-py=$("$ICEREST_PY" "$CDC_SRC/test/tools/iceberg_rest_read.py" table "$U" cdc.items)
+py=$("$ICEBERG_PY" "$CDC_SRC/test/tools/iceberg_rest_read.py" table "$U" cdc.items)
 check "rest: pyiceberg sees 7 chained snapshots, ours with their positions, the new field" \
-    "$ICEREST_PY" - "$py" <<'PY'
+    "$ICEBERG_PY" - "$py" <<'PY'
 import json, sys
 t = json.loads(sys.argv[1])
 snaps = t["snapshots"]

@@ -79,50 +79,24 @@ struct parquet_reader {
 /* ---------------------------------------------------------------- errors */
 
 static int
-fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, va_list ap)
-    CDC_PRINTF(4, 0);
+fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, ...) CDC_PRINTF(4, 5);
 
 /* err = code, "parquet file <name>: <fmt...>"; -1. */
 static int
-fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, va_list ap)
+fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, ...)
 {
-    char msg[400];
+    char    msg[400];
+    va_list ap;
 
+    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     return cdc_err_set(err, code, "parquet file %s: %s", r->name, msg);
 }
 
-static int
-bad(const parquet_reader *r, cdc_err *err, const char *fmt, ...) CDC_PRINTF(3, 4);
-
-/* A file that breaks the format. */
-static int
-bad(const parquet_reader *r, cdc_err *err, const char *fmt, ...)
-{
-    va_list ap;
-    int     rc;
-
-    va_start(ap, fmt);
-    rc = fail(r, err, CDC_E_DECODE, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-static int
-unsupported(const parquet_reader *r, cdc_err *err, const char *fmt, ...) CDC_PRINTF(3, 4);
-
-/* A valid file using what this reader does not read. */
-static int
-unsupported(const parquet_reader *r, cdc_err *err, const char *fmt, ...)
-{
-    va_list ap;
-    int     rc;
-
-    va_start(ap, fmt);
-    rc = fail(r, err, CDC_E_UNSUPPORTED, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* A file that breaks the format; a valid file using what this reader does not read. */
+#define bad(r, err, ...)         fail((r), (err), CDC_E_DECODE, __VA_ARGS__)
+#define unsupported(r, err, ...) fail((r), (err), CDC_E_UNSUPPORTED, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- sources */
 

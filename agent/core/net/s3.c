@@ -227,6 +227,16 @@ cdc_s3_xml_error(const char *xml, size_t n, char *code, size_t code_n, char *msg
     return true;
 }
 
+/* Whether code is one of the NULL-terminated codes. */
+static bool
+in_list(const char *code, const char *const *codes)
+{
+    for (int i = 0; codes[i]; i++)
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    return false;
+}
+
 bool
 cdc_s3_code_retryable(const char *code)
 {
@@ -236,10 +246,7 @@ cdc_s3_code_retryable(const char *code)
         "ThrottlingException", "RequestThrottled", NULL,
     };
 
-    for (int i = 0; codes[i]; i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
+    return in_list(code, codes);
 }
 
 /* Codes that a user fixes in the configuration or the bucket's permissions. */
@@ -253,10 +260,7 @@ code_is_config(const char *code)
         "PermanentRedirect", "IllegalLocationConstraintException", NULL,
     };
 
-    for (int i = 0; codes[i]; i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
+    return in_list(code, codes);
 }
 
 bool

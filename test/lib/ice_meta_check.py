@@ -25,13 +25,14 @@ from pyiceberg.conversions import to_bytes
 from pyiceberg.expressions import EqualTo, GreaterThan
 from pyiceberg.schema import Schema
 from pyiceberg.table import StaticTable
-from pyiceberg.transforms import BucketTransform, DayTransform, IdentityTransform
+from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import (BooleanType, DateType, DecimalType, DoubleType, IntegerType,
                              LongType, StringType, TimestampType, TimestamptzType, TimeType,
                              UUIDType)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from icecheck import UTC, columns, micros, stat_text, to_arrow, tool_schema  # noqa: E402
+from icecheck import (UTC, columns, micros, to_arrow, tool_schema,  # noqa: E402
+                      write_partitioned)
 
 TOOL, WORK = sys.argv[1], sys.argv[2]
 FAILS = []
@@ -90,43 +91,19 @@ for name, t in want_types.items():
 check(schema.identifier_field_names() == {"id"}, "identifier fields")
 check(str(schema.find_field("tags").field_type) == "list<string>", "tags is list<string>")
 
-bucket = BucketTransform(4).transform(IntegerType())
-day = DayTransform().transform(TimestamptzType())
-
 
 def write_data(rows, seqno):
-    """One Parquet file per partition; returns the files' descriptions and expectations."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
-    files = []
-    for k, (key, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        path = os.path.join(loc_dir, "data", f"s{seqno}-{k}.parquet")
-        pq.write_table(to_arrow(grp, arrow_schema), path)
-        md = pq.ParquetFile(path).metadata
-        stats = {}
-        for name in want_types:
-            vals = [r[name] for r in grp]
-            nn = [v for v in vals if v is not None]
-            fid = schema.find_field(name).field_id
-            ci = [i for i in range(md.num_columns)
-                  if md.row_group(0).column(i).path_in_schema == name][0]
-            st = {"values": len(vals), "nulls": len(vals) - len(nn),
-                  "size": sum(md.row_group(g).column(ci).total_compressed_size
-                              for g in range(md.num_row_groups))}
-            if name == "score":
-                st["nans"] = 0
-            if nn and name != "huge":       # a string too long to be worth a bound: left out
-                lo, hi = min(nn), max(nn)
-                st["min"], st["max"] = stat_text(lo), stat_text(hi)
-                st["_lo"], st["_hi"] = lo, hi
-            st["_id"] = fid
-            stats[name] = st
-        files.append({"path": "file://" + path, "size": os.path.getsize(path),
-                      "records": len(grp), "stats": stats,
-                      "partition_source": {"id": str(grp[0]["id"]),
-                                           **({"ts": stat_text(grp[0]["ts"])} if grp[0]["ts"] else {})},
-                      "_partition": key, "_rows": grp})
+    """One Parquet file per partition; returns the files' descriptions and expectations
+    (the bounds' values in _lo and _hi, the field id in _id)."""
+    # huge: a string too long to be worth a bound, left out
+    files = write_partitioned(rows, loc_dir, seqno, arrow_schema, want_types,
+                              bounded=lambda name: name != "huge")
+    for f in files:
+        for name, st in f["stats"].items():
+            nn = [r[name] for r in f["_rows"] if r[name] is not None]
+            if "min" in st:
+                st["_lo"], st["_hi"] = min(nn), max(nn)
+            st["_id"] = schema.find_field(name).field_id
     return files
 
 

@@ -4,16 +4,19 @@ The test table's columns as test/tools/ice_table_write takes them, the schema it
 to (read by pyiceberg), rows into a pyarrow table of that schema, and the two text forms a
 value is compared in: the bound text ice_table_write takes (stat_text) and the form
 test/tools/ice_scan_dump prints a row in (dump_text); row_diff names the columns where two
-such rows differ.
+such rows differ; write_partitioned writes rows as partitioned Parquet files with the stats
+ice_table_write takes (also used by test/integration/690's table of our own).
 """
 import datetime as dt
 import decimal
 import json
 import math
+import os
 import subprocess
 import uuid
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 
@@ -122,3 +125,47 @@ def row_diff(got, want):
     """{column: (got, want)} for every column where two rows differ."""
     return {k: (got.get(k), want.get(k)) for k in set(got) | set(want)
             if got.get(k) != want.get(k)}
+
+
+def column_stats(md, name, vals, bounded=True):
+    """ice_table_write's stats of column name, holding vals, in the Parquet file whose metadata
+    is md: value and null counts, its compressed size over every row group, no NaN for the
+    float8 column score, and min and max (stat_text) when bounded and not all null."""
+    nn = [v for v in vals if v is not None]
+    ci = [i for i in range(md.num_columns)
+          if md.row_group(0).column(i).path_in_schema == name][0]
+    st = {"values": len(vals), "nulls": len(vals) - len(nn),
+          "size": sum(md.row_group(g).column(ci).total_compressed_size
+                      for g in range(md.num_row_groups))}
+    if name == "score":
+        st["nans"] = 0
+    if nn and bounded:
+        st["min"], st["max"] = stat_text(min(nn)), stat_text(max(nn))
+    return st
+
+
+def write_partitioned(rows, loc_dir, seqno, arrow_schema, names, bounded=lambda name: True):
+    """rows as one pyarrow-written Parquet file per partition of bucket(4, id), day(ts) under
+    loc_dir/data (s<seqno>-<k>.parquet); for each, ice_table_write's file description (the
+    stats of the columns in names) with the partition in _partition and the rows in _rows."""
+    from pyiceberg.transforms import BucketTransform, DayTransform
+    from pyiceberg.types import IntegerType, TimestamptzType
+
+    bucket = BucketTransform(4).transform(IntegerType())
+    day = DayTransform().transform(TimestamptzType())
+    groups = {}
+    for r in rows:
+        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
+    files = []
+    for k, (key, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        path = os.path.join(loc_dir, "data", "s%d-%d.parquet" % (seqno, k))
+        pq.write_table(to_arrow(grp, arrow_schema), path)
+        md = pq.ParquetFile(path).metadata
+        stats = {name: column_stats(md, name, [r[name] for r in grp], bounded(name))
+                 for name in names}
+        files.append({"path": "file://" + path, "size": os.path.getsize(path),
+                      "records": len(grp), "stats": stats,
+                      "partition_source": {"id": str(grp[0]["id"]),
+                                           **({"ts": stat_text(grp[0]["ts"])} if grp[0]["ts"] else {})},
+                      "_partition": key, "_rows": grp})
+    return files

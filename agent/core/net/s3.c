@@ -1111,17 +1111,17 @@ list_bad(const cdc_s3 *s, const s3_call *c, const char *prefix, const char *what
 }
 
 /*
- * The content of a listing page's root element, [*at, *end) of page; -1 with err when the
+ * The content of a listing page's root element: (*xml)[*at, *end); -1 with err when the
  * page has no such element.
  */
 static int
 list_root(const cdc_s3 *s, const s3_call *c, const char *prefix, const cdc_buf *page,
-          const char *root, size_t *at, size_t *end, cdc_err *err)
+          const char *root, const char **xml, size_t *at, size_t *end, cdc_err *err)
 {
     char what[128];
 
-    if (page->data != NULL && cdc_s3_xml_elem((const char *) page->data, page->len, 0, root, at,
-                                              end))
+    *xml = (const char *) page->data;
+    if (*xml != NULL && cdc_s3_xml_elem(*xml, page->len, 0, root, at, end))
         return 0;
     snprintf(what, sizeof(what), "no %s in the answer", root);
     return list_bad(s, c, prefix, what, err);
@@ -1149,7 +1149,7 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
         cdc_buf     q = CDC_BUF_INIT;
         s3_call     c = { .op = "ListObjectsV2", .method = "GET", .bucket = bucket, .key = "" };
         const char *xml;
-        size_t      n, at = 0, b, e;
+        size_t      n, at, b, e;
         char        next[1024];
 
         if (token)
@@ -1161,11 +1161,8 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
         }
         /* A page of our own: fn may use the client (delete what it lists). */
         if ((rc = get_page(s, &c, &q, &page, err)) < 0 ||
-            (rc = list_root(s, &c, prefix, &page, "ListBucketResult", &b, &e, err)) < 0)
+            (rc = list_root(s, &c, prefix, &page, "ListBucketResult", &xml, &at, &n, err)) < 0)
             break;
-        xml = (const char *) page.data;
-        n = e;
-        at = b;
         while (cdc_s3_xml_elem(xml, n, at, "Contents", &b, &e)) {
             char key[1100], size[32], etag[80];
 
@@ -1256,11 +1253,9 @@ cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_up
             put_param(&q, "upload-id-marker", umark, true);
         cdc_buf_puts(&q, "uploads");
         if ((rc = get_page(s, &c, &q, &page, err)) < 0 ||
-            (rc = list_root(s, &c, prefix, &page, "ListMultipartUploadsResult", &b, &e, err)) < 0)
+            (rc = list_root(s, &c, prefix, &page, "ListMultipartUploadsResult", &xml, &at, &n,
+                            err)) < 0)
             break;
-        xml = (const char *) page.data;
-        n = e;
-        at = b;
         while (cdc_s3_xml_elem(xml, n, at, "Upload", &b, &e)) {
             char key[1100], id[1100], when[64];
 

@@ -133,6 +133,46 @@ rd_close(rd *r)
         fclose(r->fp);
 }
 
+/*
+ * Reads every record of the container in data; fn gets each (n counts them from 1) and
+ * stops the reading with a nonzero return (err set).  0 once all are read.
+ */
+typedef int (*rd_record_fn)(void *ud, avro_value_t *rec, int n, cdc_err *err);
+
+static int
+rd_each(const void *data, size_t len, const char *where, rd_record_fn fn, void *ud, cdc_err *err)
+{
+    rd  r;
+    int n = 0, rc;
+
+    if (rd_open(&r, data, len, where, err) != 0) {
+        rd_close(&r);
+        return -1;
+    }
+    while ((rc = avro_file_reader_read_value(r.reader, &r.val)) == 0) {
+        if (fn(ud, &r.val, ++n, err) != 0) {
+            rd_close(&r);
+            return -1;
+        }
+    }
+    if (rc != EOF)
+        cdc_err_set(err, CDC_E_DEST, "%s: reading entry %d: %s", where, n + 1, avro_strerror());
+    rd_close(&r);
+    return rc == EOF ? 0 : -1;
+}
+
+/* A copy of b[0..n) with a NUL after it. */
+static uint8_t *
+copy_bytes(const void *b, size_t n)
+{
+    uint8_t *p = cdc_xmalloc(n + 1);
+
+    if (n)
+        memcpy(p, b, n);
+    p[n] = 0;
+    return p;
+}
+
 /* The value of field `name` with an optional union resolved; false when the
    field is missing or null. */
 static bool
@@ -195,15 +235,11 @@ bytes(avro_value_t *rec, const char *name, size_t *n)
 {
     avro_value_t f = { 0 };
     const void *b = NULL;
-    uint8_t *p;
 
     *n = 0;
     if (!field(rec, name, &f) || avro_value_get_bytes(&f, &b, n) != 0)
         return NULL;
-    p = cdc_xmalloc(*n + 1);
-    if (*n)
-        memcpy(p, b, *n);
-    return p;
+    return copy_bytes(b, *n);
 }
 
 void
@@ -214,75 +250,87 @@ ice_manifest_files_free(ice_manifest_file *mfs, int n)
     free(mfs);
 }
 
+/* What ice_manifest_list_read() and ice_manifest_read() gather, record by record. */
+typedef struct gather {
+    const char              *where;
+    void                    *items;     /* ice_manifest_file or ice_read_entry */
+    int                      n;
+    const ice_manifest_file *mf;
+    const ice_type          *ptypes;
+    int                      nptypes;
+} gather;
+
+/* Room for one more item of size sz at the end of g's array, zeroed. */
+static void *
+gather_add(gather *g, size_t sz)
+{
+    uint8_t *it;
+
+    g->items = cdc_xrealloc(g->items, ((size_t) g->n + 1) * sz);
+    it = (uint8_t *) g->items + (size_t) g->n++ * sz;
+    memset(it, 0, sz);
+    return it;
+}
+
+/* One manifest_file record of a manifest list. */
+static int
+manifest_file_record(void *ud, avro_value_t *rec, int n, cdc_err *err)
+{
+    gather            *g = ud;
+    ice_manifest_file *m = gather_add(g, sizeof(ice_manifest_file));
+    avro_value_t       parts = { 0 };
+
+    m->path = str(rec, "manifest_path");
+    if (m->path == NULL)
+        return cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no manifest_path", g->where, n);
+    m->length = num(rec, "manifest_length", 0);
+    m->spec_id = (int32_t) num(rec, "partition_spec_id", 0);
+    m->content = (int) num(rec, "content", 0);
+    m->sequence_number = num(rec, "sequence_number", 0);
+    m->min_sequence_number = num(rec, "min_sequence_number", 0);
+    m->added_snapshot_id = num(rec, "added_snapshot_id", -1);
+    m->added_files = (int32_t) num(rec, "added_files_count", 0);
+    m->existing_files = (int32_t) num(rec, "existing_files_count", 0);
+    m->deleted_files = (int32_t) num(rec, "deleted_files_count", 0);
+    m->added_rows = num(rec, "added_rows_count", 0);
+    m->existing_rows = num(rec, "existing_rows_count", 0);
+    m->deleted_rows = num(rec, "deleted_rows_count", 0);
+    if (field(rec, "partitions", &parts)) {
+        size_t np = 0;
+
+        avro_value_get_size(&parts, &np);
+        m->parts = cdc_xcalloc(np + 1, sizeof(ice_part_summary));
+        for (size_t k = 0; k < np; k++) {
+            avro_value_t el = { 0 };
+            ice_part_summary *p = &m->parts[k];
+
+            avro_value_get_by_index(&parts, k, &el, NULL);
+            p->contains_null = num(&el, "contains_null", 0) != 0;
+            p->contains_nan = (int) num(&el, "contains_nan", -1);
+            p->lower = bytes(&el, "lower_bound", &p->lower_n);
+            p->upper = bytes(&el, "upper_bound", &p->upper_n);
+            p->has_bounds = p->lower != NULL;
+            m->nparts++;
+        }
+    }
+    return 0;
+}
+
 int
 ice_manifest_list_read(const void *data, size_t len, const char *where, ice_manifest_file **out,
                        int *nout, cdc_err *err)
 {
-    rd r;
-    ice_manifest_file *mfs = NULL;
-    int n = 0, rc;
+    gather g = { .where = where };
 
     *out = NULL;
     *nout = 0;
-    if (rd_open(&r, data, len, where, err) != 0) {
-        rd_close(&r);
+    if (rd_each(data, len, where, manifest_file_record, &g, err) != 0) {
+        ice_manifest_files_free(g.items, g.n);
         return -1;
     }
-    while ((rc = avro_file_reader_read_value(r.reader, &r.val)) == 0) {
-        ice_manifest_file *m;
-        avro_value_t parts = { 0 };
-
-        mfs = cdc_xrealloc(mfs, ((size_t) n + 1) * sizeof(*mfs));
-        m = &mfs[n++];
-        memset(m, 0, sizeof(*m));
-        m->path = str(&r.val, "manifest_path");
-        if (m->path == NULL) {
-            cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no manifest_path", where, n);
-            goto fail;
-        }
-        m->length = num(&r.val, "manifest_length", 0);
-        m->spec_id = (int32_t) num(&r.val, "partition_spec_id", 0);
-        m->content = (int) num(&r.val, "content", 0);
-        m->sequence_number = num(&r.val, "sequence_number", 0);
-        m->min_sequence_number = num(&r.val, "min_sequence_number", 0);
-        m->added_snapshot_id = num(&r.val, "added_snapshot_id", -1);
-        m->added_files = (int32_t) num(&r.val, "added_files_count", 0);
-        m->existing_files = (int32_t) num(&r.val, "existing_files_count", 0);
-        m->deleted_files = (int32_t) num(&r.val, "deleted_files_count", 0);
-        m->added_rows = num(&r.val, "added_rows_count", 0);
-        m->existing_rows = num(&r.val, "existing_rows_count", 0);
-        m->deleted_rows = num(&r.val, "deleted_rows_count", 0);
-        if (field(&r.val, "partitions", &parts)) {
-            size_t np = 0;
-
-            avro_value_get_size(&parts, &np);
-            m->parts = cdc_xcalloc(np + 1, sizeof(ice_part_summary));
-            for (size_t k = 0; k < np; k++) {
-                avro_value_t el = { 0 };
-                ice_part_summary *p = &m->parts[k];
-
-                avro_value_get_by_index(&parts, k, &el, NULL);
-                p->contains_null = num(&el, "contains_null", 0) != 0;
-                p->contains_nan = (int) num(&el, "contains_nan", -1);
-                p->lower = bytes(&el, "lower_bound", &p->lower_n);
-                p->upper = bytes(&el, "upper_bound", &p->upper_n);
-                p->has_bounds = p->lower != NULL;
-                m->nparts++;
-            }
-        }
-    }
-    if (rc != EOF) {
-        cdc_err_set(err, CDC_E_DEST, "%s: reading entry %d: %s", where, n + 1, avro_strerror());
-        goto fail;
-    }
-    rd_close(&r);
-    *out = mfs;
-    *nout = n;
+    *out = g.items;
+    *nout = g.n;
     return 0;
-fail:
-    rd_close(&r);
-    ice_manifest_files_free(mfs, n);
-    return -1;
 }
 
 void
@@ -360,9 +408,7 @@ read_stat_map(avro_value_t *df, const char *name, int which, ice_read_entry *e)
 
             if (avro_value_get_bytes(&v, &b, &bn) != 0)
                 continue;
-            copy = cdc_xmalloc(bn + 1);
-            if (bn)
-                memcpy(copy, b, bn);
+            copy = copy_bytes(b, bn);
             if (which == 4) {
                 free((void *) c->lower);
                 c->lower = copy;
@@ -455,12 +501,64 @@ part_value(avro_value_t *part, int k, const ice_type *t, ice_value *v, const cha
         v->d = (ice_i128) u;
         return 0;
     }
-    uint8_t *copy = cdc_xmalloc(n + 1);
-
-    if (n)
-        memcpy(copy, b, n);
-    v->p = copy;
+    v->p = copy_bytes(b, n);
     v->n = n;
+    return 0;
+}
+
+/* One manifest_entry record of a manifest. */
+static int
+entry_record(void *ud, avro_value_t *rec, int n, cdc_err *err)
+{
+    gather                  *g = ud;
+    ice_read_entry          *e = gather_add(g, sizeof(ice_read_entry));
+    const char              *where = g->where;
+    const ice_manifest_file *mf = g->mf;
+    const ice_type          *ptypes = g->ptypes;
+    int                      nptypes = g->nptypes;
+    avro_value_t             df = { 0 }, part = { 0 };
+
+    e->status = (int) num(rec, "status", -1);
+    e->snapshot_id = num(rec, "snapshot_id", mf ? mf->added_snapshot_id : -1);
+    /* inheritance (spec "Sequence Number Inheritance"): only added entries may leave
+       their sequence numbers null; they take the manifest's */
+    e->sequence_number = num(rec, "sequence_number",
+                             mf && e->status == ICE_STATUS_ADDED ? mf->sequence_number : 0);
+    e->file_sequence_number = num(rec, "file_sequence_number",
+                                  mf && e->status == ICE_STATUS_ADDED ? mf->sequence_number : 0);
+    if (!field(rec, "data_file", &df))
+        return cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no data_file", where, n);
+    e->content = (int) num(&df, "content", 0);
+    e->path = str(&df, "file_path");
+    e->format = str(&df, "file_format");
+    e->record_count = num(&df, "record_count", 0);
+    e->file_size = num(&df, "file_size_in_bytes", 0);
+    e->referenced_data_file = str(&df, "referenced_data_file");
+    read_stat_map(&df, "column_sizes", 0, e);
+    read_stat_map(&df, "value_counts", 1, e);
+    read_stat_map(&df, "null_value_counts", 2, e);
+    read_stat_map(&df, "nan_value_counts", 3, e);
+    read_stat_map(&df, "lower_bounds", 4, e);
+    read_stat_map(&df, "upper_bounds", 5, e);
+    e->split_offsets = read_num_array(&df, "split_offsets", true, &e->nsplit);
+    e->equality_ids = read_num_array(&df, "equality_ids", false, &e->neq);
+    e->sort_order_id = (int32_t) num(&df, "sort_order_id", -1);
+    if (e->path == NULL)
+        return cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no file_path", where, n);
+    e->partition = cdc_xcalloc((size_t) nptypes + 1, sizeof(ice_value));
+    if (nptypes > 0) {
+        size_t have = 0;
+
+        if (!field(&df, "partition", &part) || avro_value_get_size(&part, &have) != 0 ||
+            have != (size_t) nptypes)
+            return cdc_err_set(err, CDC_E_DEST, "%s: entry %d (%s): partition tuple of %zu "
+                               "fields, the spec has %d", where, n, e->path, have, nptypes);
+        for (int k = 0; k < nptypes; k++) {
+            if (part_value(&part, k, &ptypes[k], &e->partition[k], where, err) != 0)
+                return -1;
+            e->npart++;
+        }
+    }
     return 0;
 }
 
@@ -469,81 +567,15 @@ ice_manifest_read(const void *data, size_t len, const char *where, const ice_man
                   const ice_type *ptypes, int nptypes, ice_read_entry **out, int *nout,
                   cdc_err *err)
 {
-    rd r;
-    ice_read_entry *es = NULL;
-    int n = 0, rc;
+    gather g = { .where = where, .mf = mf, .ptypes = ptypes, .nptypes = nptypes };
 
     *out = NULL;
     *nout = 0;
-    if (rd_open(&r, data, len, where, err) != 0) {
-        rd_close(&r);
+    if (rd_each(data, len, where, entry_record, &g, err) != 0) {
+        ice_read_entries_free(g.items, g.n);
         return -1;
     }
-    while ((rc = avro_file_reader_read_value(r.reader, &r.val)) == 0) {
-        ice_read_entry *e;
-        avro_value_t df = { 0 }, part = { 0 };
-
-        es = cdc_xrealloc(es, ((size_t) n + 1) * sizeof(*es));
-        e = &es[n++];
-        memset(e, 0, sizeof(*e));
-        e->status = (int) num(&r.val, "status", -1);
-        e->snapshot_id = num(&r.val, "snapshot_id", mf ? mf->added_snapshot_id : -1);
-        /* inheritance (spec "Sequence Number Inheritance"): only added entries may leave
-           their sequence numbers null; they take the manifest's */
-        e->sequence_number = num(&r.val, "sequence_number",
-                                 mf && e->status == ICE_STATUS_ADDED ? mf->sequence_number : 0);
-        e->file_sequence_number = num(&r.val, "file_sequence_number",
-                                      mf && e->status == ICE_STATUS_ADDED ? mf->sequence_number : 0);
-        if (!field(&r.val, "data_file", &df)) {
-            cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no data_file", where, n);
-            goto fail;
-        }
-        e->content = (int) num(&df, "content", 0);
-        e->path = str(&df, "file_path");
-        e->format = str(&df, "file_format");
-        e->record_count = num(&df, "record_count", 0);
-        e->file_size = num(&df, "file_size_in_bytes", 0);
-        e->referenced_data_file = str(&df, "referenced_data_file");
-        read_stat_map(&df, "column_sizes", 0, e);
-        read_stat_map(&df, "value_counts", 1, e);
-        read_stat_map(&df, "null_value_counts", 2, e);
-        read_stat_map(&df, "nan_value_counts", 3, e);
-        read_stat_map(&df, "lower_bounds", 4, e);
-        read_stat_map(&df, "upper_bounds", 5, e);
-        e->split_offsets = read_num_array(&df, "split_offsets", true, &e->nsplit);
-        e->equality_ids = read_num_array(&df, "equality_ids", false, &e->neq);
-        e->sort_order_id = (int32_t) num(&df, "sort_order_id", -1);
-        if (e->path == NULL) {
-            cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no file_path", where, n);
-            goto fail;
-        }
-        e->partition = cdc_xcalloc((size_t) nptypes + 1, sizeof(ice_value));
-        if (nptypes > 0) {
-            size_t have = 0;
-
-            if (!field(&df, "partition", &part) || avro_value_get_size(&part, &have) != 0 ||
-                have != (size_t) nptypes) {
-                cdc_err_set(err, CDC_E_DEST, "%s: entry %d (%s): partition tuple of %zu fields, "
-                            "the spec has %d", where, n, e->path, have, nptypes);
-                goto fail;
-            }
-            for (int k = 0; k < nptypes; k++) {
-                if (part_value(&part, k, &ptypes[k], &e->partition[k], where, err) != 0)
-                    goto fail;
-                e->npart++;
-            }
-        }
-    }
-    if (rc != EOF) {
-        cdc_err_set(err, CDC_E_DEST, "%s: reading entry %d: %s", where, n + 1, avro_strerror());
-        goto fail;
-    }
-    rd_close(&r);
-    *out = es;
-    *nout = n;
+    *out = g.items;
+    *nout = g.n;
     return 0;
-fail:
-    rd_close(&r);
-    ice_read_entries_free(es, n);
-    return -1;
 }

@@ -15,29 +15,6 @@
 #define US_PER_DAY  86400000000LL
 #define US_PER_HOUR 3600000000LL
 
-/* ---- calendar (proleptic Gregorian, H. Hinnant's algorithm) ---- */
-
-static void
-civil_from_days(int64_t z, int64_t *y, int *m)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-
-    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
 
 static uint8_t
 prim_kind(const ice_type *t)
@@ -222,7 +199,7 @@ ice_transform_apply(const ice_transform *tr, const ice_type *t, const ice_value 
         return;
     int64_t days;
     int64_t y;
-    int m;
+    int m, d;
 
     switch (tr->kind) {
     case ICE_T_IDENTITY: break;
@@ -256,17 +233,17 @@ ice_transform_apply(const ice_transform *tr, const ice_type *t, const ice_value 
         }
         break;
     default:
-        days = t->kind == ICE_DATE ? in->i : floor_div(in->i, US_PER_DAY);
+        days = t->kind == ICE_DATE ? in->i : ice_floor_div(in->i, US_PER_DAY);
         memset(out, 0, sizeof(*out));
         if (tr->kind == ICE_T_DAY) {
             out->i = days;
             break;
         }
         if (tr->kind == ICE_T_HOUR) {
-            out->i = floor_div(in->i, US_PER_HOUR);
+            out->i = ice_floor_div(in->i, US_PER_HOUR);
             break;
         }
-        civil_from_days(days, &y, &m);
+        ice_civil_from_days(days, &y, &m, &d);
         out->i = tr->kind == ICE_T_YEAR ? y - 1970 : (y - 1970) * 12 + (m - 1);
         break;
     }

@@ -32,8 +32,23 @@ days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int64_t
-floor_div(int64_t a, int64_t b)
+void
+ice_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+
+    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int64_t
+ice_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
 
@@ -717,7 +732,7 @@ ice_value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
         case CDC_SEM_TIMESTAMP:
         case CDC_SEM_CONNECT_TIMESTAMP: out->i = v->u.i * 1000; return 0;
         case CDC_SEM_NANO_TIME:
-        case CDC_SEM_NANO_TIMESTAMP: out->i = floor_div(v->u.i, 1000); return 0;
+        case CDC_SEM_NANO_TIMESTAMP: out->i = ice_floor_div(v->u.i, 1000); return 0;
         case CDC_SEM_ZONED_TIMESTAMP:
             if (k != ICE_TIMESTAMPTZ)
                 break;

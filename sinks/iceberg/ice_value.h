@@ -34,6 +34,12 @@ typedef struct ice_value {
     size_t         n;
 } ice_value;
 
+/* Days since 1970-01-01 as a proleptic Gregorian date (y, m 1-12, d 1-31). */
+void ice_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
+/* a / b rounded down (toward minus infinity), b != 0. */
+int64_t ice_floor_div(int64_t a, int64_t b);
+
 /* Appends the single-value binary serialization of v (not null) of type t. */
 void ice_value_bound(cdc_buf *out, const ice_type *t, const ice_value *v);
 

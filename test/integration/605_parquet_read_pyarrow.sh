@@ -19,38 +19,33 @@ CHECK=$CDC_SRC/test/tools/parquet_read_check.py
 [ -x "$DUMP" ] || fail "no $DUMP: build the tree first"
 [ -x "$CDC_BUILD/parquet_write" ] || fail "no $CDC_BUILD/parquet_write: build the tree first"
 
+# shown OK FAILED CMD...: runs CMD, shows its output (also left in $out) as TAP comments, then
+# ok OK, or fail FAILED when CMD fails.
+shown() {
+    local good=$1 bad=$2 rc=0
+    shift 2
+    out=$("$@" 2>&1) || rc=$?
+    printf '%s\n' "$out" | sed 's/^/# /'
+    if [ "$rc" -eq 0 ]; then ok "$good"; else fail "$bad"; fi
+}
+
 iceberg_install || fail "the pyiceberg venv (test/lib/iceberg.sh)"
 ok "pyiceberg venv $ICEBERG_VENV"
 
 check "pyarrow writes nine files" "$ICEBERG_PY" "$CHECK" write "$T/pa"
-if out=$("$ICEBERG_PY" "$CHECK" check "$DUMP" "$T/pa" 2>&1); then
-    printf '%s\n' "$out" | sed 's/^/# /'
-    ok "our reader reads pyarrow's files as pyarrow does"
-else
-    printf '%s\n' "$out" | sed 's/^/# /'
-    fail "our reader disagrees with pyarrow on pyarrow's files"
-fi
+shown "our reader reads pyarrow's files as pyarrow does" \
+    "our reader disagrees with pyarrow on pyarrow's files" "$ICEBERG_PY" "$CHECK" check "$DUMP" "$T/pa"
 expect_contains "all nine pyarrow files checked" "$out" "parquet_read_check: 9 files OK"
 expect_contains "data pages V2 were read" "$out" "pa_zstd_v2_groups.parquet: 5000 rows, 5 row groups, 21 columns equal"
 
 mkdir -p "$T/pq"
 check "parquet_write writes its eight files" "$CDC_BUILD/parquet_write" "$T/pq"
-if out=$("$ICEBERG_PY" "$CHECK" check "$DUMP" "$T/pq" 2>&1); then
-    printf '%s\n' "$out" | sed 's/^/# /'
-    ok "our reader reads our writer's files as pyarrow does"
-else
-    printf '%s\n' "$out" | sed 's/^/# /'
-    fail "our reader disagrees with pyarrow on our writer's files"
-fi
+shown "our reader reads our writer's files as pyarrow does" \
+    "our reader disagrees with pyarrow on our writer's files" "$ICEBERG_PY" "$CHECK" check "$DUMP" "$T/pq"
 expect_contains "all eight files of our writer checked" "$out" "parquet_read_check: 8 files OK"
 
-if out=$("$ICEBERG_PY" "$CHECK" refuse "$DUMP" "$T/refuse" 2>&1); then
-    printf '%s\n' "$out" | sed 's/^/# /'
-    ok "INT96, DELTA_BINARY_PACKED and gzip are refused naming file and column"
-else
-    printf '%s\n' "$out" | sed 's/^/# /'
-    fail "a file that must be refused was not"
-fi
+shown "INT96, DELTA_BINARY_PACKED and gzip are refused naming file and column" \
+    "a file that must be refused was not" "$ICEBERG_PY" "$CHECK" refuse "$DUMP" "$T/refuse"
 
 # The check is not vacuous: a file with one value changed must be found different.
 mkdir -p "$T/bad"

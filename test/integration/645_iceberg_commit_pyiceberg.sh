@@ -201,7 +201,6 @@ run_sql_backend postgresql "$PGURI" "file://$T/wh-pg"
 # ---- REST: Iceberg's RESTCatalogServer, pyiceberg's RestCatalog
 RPORT=$(free_port)
 icerest_start "$RDIR" "$RPORT" || fail "the REST catalog server did not start"
-iceberg_install || fail "the pyiceberg venv for REST"
 export ICE_REST_CREDENTIAL="cdc-client:secret-645"
 U=$ICEREST_URL
 note "---- rest: $U"

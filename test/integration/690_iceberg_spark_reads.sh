@@ -179,22 +179,14 @@ mkdir -p "$T/ours"
 import datetime as dt, decimal, json, os, subprocess, sys, uuid
 sys.path.insert(0, os.path.join(os.environ["CDC_SRC"], "test", "tools"))
 from iceberg_read import plain
+from icecheck import UTC, columns, tool_schema, write_partitioned
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.io.pyarrow import schema_to_pyarrow
-from pyiceberg.schema import Schema
-from pyiceberg.transforms import BucketTransform, DayTransform
-from pyiceberg.types import IntegerType, TimestamptzType
 TOOL, WORK, URI, WH = sys.argv[1:5]
-UTC = dt.timezone.utc
-COLUMNS = [  # PostgreSQL columns: int4 key, text, numeric(10,2), int8, date, timestamp,
-             # timestamptz, bool, float8, uuid, text[]
-    {"name": "id", "oid": 23, "key": 1}, {"name": "name", "oid": 25},
-    {"name": "amount", "oid": 1700, "typmod": ((10 << 16) | 2) + 4}, {"name": "big", "oid": 20},
-    {"name": "day", "oid": 1082}, {"name": "at", "oid": 1114}, {"name": "ts", "oid": 1184},
-    {"name": "flag", "oid": 16}, {"name": "score", "oid": 701}, {"name": "uid", "oid": 2950},
-    {"name": "tags", "oid": 1009, "elem_oid": 25}]
+# PostgreSQL columns: int4 key, text, numeric(10,2), int8, date, timestamp, timestamptz, bool,
+# float8, uuid, text[]
+COLUMNS = columns(without=("clock", "ratio", "blob", "huge"))
 
 
 def row(i):
@@ -210,14 +202,6 @@ def row(i):
             "tags": ["t%d" % i, "x"] if i % 3 else []}
 
 
-def text(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (dt.datetime, dt.date)):
-        return v.isoformat()
-    return repr(v) if isinstance(v, float) else str(v)
-
-
 def run(*args):
     return subprocess.run([TOOL, *args], check=True, capture_output=True, text=True).stdout
 
@@ -228,47 +212,11 @@ spec = {"location": "file://" + loc, "columns": COLUMNS,
         "partition_by": ["bucket(4, id)", "day(ts)"], "snapshots": []}
 inp = os.path.join(WORK, "in.json")
 json.dump(spec, open(inp, "w"))
-schema = Schema.model_validate_json(run("schema", inp))
-asch = schema_to_pyarrow(schema)
-bucket = BucketTransform(4).transform(IntegerType())
-day = DayTransform().transform(TimestamptzType())
-micros = lambda t: (t - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+schema, asch = tool_schema(TOOL, inp)
 
 
 def write_data(rows, seq):
-    groups = {}
-    for r in rows:
-        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
-    files = []
-    for k, (_, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        path = os.path.join(loc, "data", "s%d-%d.parquet" % (seq, k))
-        cols = {f.name: [(r[f.name].bytes if f.name == "uid" and r[f.name] else r[f.name])
-                         for r in grp] for f in asch}
-        pq.write_table(pa.Table.from_pydict(cols, schema=asch), path)
-        md = pq.ParquetFile(path).metadata
-        stats = {}
-        for c in COLUMNS:
-            name = c["name"]
-            if name == "tags":
-                continue
-            vals = [r[name] for r in grp]
-            nn = [v for v in vals if v is not None]
-            ci = [i for i in range(md.num_columns)
-                  if md.row_group(0).column(i).path_in_schema == name][0]
-            st = {"values": len(vals), "nulls": len(vals) - len(nn),
-                  "size": sum(md.row_group(g).column(ci).total_compressed_size
-                              for g in range(md.num_row_groups))}
-            if name == "score":
-                st["nans"] = 0
-            if nn:
-                st["min"], st["max"] = text(min(nn)), text(max(nn))
-            stats[name] = st
-        files.append({"path": "file://" + path, "size": os.path.getsize(path),
-                      "records": len(grp), "stats": stats,
-                      "partition_source": {"id": str(grp[0]["id"]),
-                                           **({"ts": text(grp[0]["ts"])} if grp[0]["ts"] else {})},
-                      "_rows": grp})
-    return files
+    return write_partitioned(rows, loc, seq, asch, [c["name"] for c in COLUMNS if c["name"] != "tags"])
 
 
 rows1, rows2 = [row(i) for i in range(0, 8)], [row(i) for i in range(8, 13)]

@@ -23,13 +23,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.conversions import to_bytes
 from pyiceberg.expressions import EqualTo, GreaterThan
-from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 from pyiceberg.table import StaticTable
-from pyiceberg.transforms import BucketTransform, DayTransform, IdentityTransform
+from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import (BooleanType, DateType, DecimalType, DoubleType, IntegerType,
                              LongType, StringType, TimestampType, TimestamptzType, TimeType,
                              UUIDType)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from icecheck import (UTC, columns, micros, to_arrow, tool_schema,  # noqa: E402
+                      write_partitioned)
 
 TOOL, WORK = sys.argv[1], sys.argv[2]
 FAILS = []
@@ -41,24 +44,8 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-NUMERIC_10_2 = ((10 << 16) | 2) + 4
-COLUMNS = [
-    {"name": "id", "oid": 23, "key": 1},
-    {"name": "name", "oid": 25},
-    {"name": "amount", "oid": 1700, "typmod": NUMERIC_10_2},
-    {"name": "big", "oid": 20},
-    {"name": "day", "oid": 1082},
-    {"name": "at", "oid": 1114},
-    {"name": "ts", "oid": 1184},
-    {"name": "clock", "oid": 1083},
-    {"name": "flag", "oid": 16},
-    {"name": "score", "oid": 701},
-    {"name": "uid", "oid": 2950},
-    {"name": "tags", "oid": 1009, "elem_oid": 25},
-    {"name": "huge", "oid": 1700, "typmod": ((40 << 16) | 0) + 4},
-]
+COLUMNS = columns(without=("ratio", "blob"))
 PARTITION_BY = ["bucket(4, id)", "day(ts)"]
-UTC = dt.timezone.utc
 
 
 def row(i):
@@ -81,16 +68,6 @@ def row(i):
     }
 
 
-def text(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
 def run(*args):
     return subprocess.run([TOOL, *args], check=True, capture_output=True, text=True).stdout
 
@@ -103,7 +80,7 @@ with open(os.path.join(WORK, "in.json"), "w") as f:
     json.dump(spec, f)
 
 # 1. the schema our code maps the columns to, read by pyiceberg
-schema = Schema.model_validate_json(run("schema", os.path.join(WORK, "in.json")))
+schema, arrow_schema = tool_schema(TOOL, os.path.join(WORK, "in.json"))
 print("schema:", schema)
 want_types = {"id": IntegerType(), "name": StringType(), "amount": DecimalType(10, 2),
               "big": LongType(), "day": DateType(), "at": TimestampType(),
@@ -113,61 +90,20 @@ for name, t in want_types.items():
     check(schema.find_field(name).field_type == t, f"type of {name}: {schema.find_field(name)}")
 check(schema.identifier_field_names() == {"id"}, "identifier fields")
 check(str(schema.find_field("tags").field_type) == "list<string>", "tags is list<string>")
-arrow_schema = schema_to_pyarrow(schema)
-
-bucket = BucketTransform(4).transform(IntegerType())
-day = DayTransform().transform(TimestamptzType())
-
-
-def micros(ts):
-    return (ts - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
-
-
-def to_arrow(rows):
-    cols = {}
-    for f in arrow_schema:
-        vals = [r[f.name] for r in rows]
-        if f.name == "uid":
-            vals = [v.bytes if v is not None else None for v in vals]
-        if f.name == "huge":
-            vals = [v for v in vals]
-        cols[f.name] = vals
-    return pa.Table.from_pydict(cols, schema=arrow_schema)
 
 
 def write_data(rows, seqno):
-    """One Parquet file per partition; returns the files' descriptions and expectations."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((bucket(r["id"]), day(micros(r["ts"])) if r["ts"] else None), []).append(r)
-    files = []
-    for k, (key, grp) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        path = os.path.join(loc_dir, "data", f"s{seqno}-{k}.parquet")
-        pq.write_table(to_arrow(grp), path)
-        md = pq.ParquetFile(path).metadata
-        stats = {}
-        for name in want_types:
-            vals = [r[name] for r in grp]
-            nn = [v for v in vals if v is not None]
-            fid = schema.find_field(name).field_id
-            ci = [i for i in range(md.num_columns)
-                  if md.row_group(0).column(i).path_in_schema == name][0]
-            st = {"values": len(vals), "nulls": len(vals) - len(nn),
-                  "size": sum(md.row_group(g).column(ci).total_compressed_size
-                              for g in range(md.num_row_groups))}
-            if name == "score":
-                st["nans"] = 0
-            if nn and name != "huge":       # a string too long to be worth a bound: left out
-                lo, hi = min(nn), max(nn)
-                st["min"], st["max"] = text(lo), text(hi)
-                st["_lo"], st["_hi"] = lo, hi
-            st["_id"] = fid
-            stats[name] = st
-        files.append({"path": "file://" + path, "size": os.path.getsize(path),
-                      "records": len(grp), "stats": stats,
-                      "partition_source": {"id": str(grp[0]["id"]),
-                                           **({"ts": text(grp[0]["ts"])} if grp[0]["ts"] else {})},
-                      "_partition": key, "_rows": grp})
+    """One Parquet file per partition; returns the files' descriptions and expectations
+    (the bounds' values in _lo and _hi, the field id in _id)."""
+    # huge: a string too long to be worth a bound, left out
+    files = write_partitioned(rows, loc_dir, seqno, arrow_schema, want_types,
+                              bounded=lambda name: name != "huge")
+    for f in files:
+        for name, st in f["stats"].items():
+            nn = [r[name] for r in f["_rows"] if r[name] is not None]
+            if "min" in st:
+                st["_lo"], st["_hi"] = min(nn), max(nn)
+            st["_id"] = schema.find_field(name).field_id
     return files
 
 
@@ -372,8 +308,8 @@ pspec = PartitionSpec(PartitionField(source_id=9, field_id=1000, transform=Ident
 # (pyiceberg 0.12's append trips over the list column's element name: left out here)
 flat = Schema(*[f for f in schema.fields if f.name != "tags"], identifier_field_ids=[1])
 pt = cat.create_table("db.p", schema=flat, partition_spec=pspec)
-pt.append(to_arrow(rows1).drop_columns(["tags"]))
-pt.append(to_arrow(rows2).drop_columns(["tags"]))
+pt.append(to_arrow(rows1, arrow_schema).drop_columns(["tags"]))
+pt.append(to_arrow(rows2, arrow_schema).drop_columns(["tags"]))
 pt.delete(EqualTo("id", 3))     # copy-on-write: DELETED and EXISTING entries
 pt = cat.load_table("db.p")
 ours, theirs = entries_by_us(pt.metadata_location[len("file://"):]), entries_by_pyiceberg(pt)

@@ -31,6 +31,8 @@
 
 CDC_CACHE=${CDC_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache}
 _ICEBERG_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/py.sh
+. "$_ICEBERG_REPO/test/lib/py.sh"    # py_venv_install
 ICEBERG_VERSION=0.12.0
 ICEBERG_PACKAGES=(
     "pyiceberg[sql-sqlite,sql-postgres,pyarrow]==$ICEBERG_VERSION"
@@ -47,24 +49,9 @@ ICEBERG_ENV_TAG=2
 ICEBERG_VENV=$CDC_CACHE/venv-iceberg-$ICEBERG_VERSION-$ICEBERG_ENV_TAG
 ICEBERG_PY=$ICEBERG_VENV/bin/python3
 
-_iceberg_err() { echo "iceberg.sh: $*" >&2; }
-
 iceberg_install() {
-    local stamp=$ICEBERG_VENV/.installed log=$ICEBERG_VENV.log
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${ICEBERG_PACKAGES[*]}" ]; then return 0; fi
-    mkdir -p "$CDC_CACHE" || return 1
-    rm -rf "$ICEBERG_VENV"
-    if ! python3 -m venv "$ICEBERG_VENV" >"$log" 2>&1; then
-        _iceberg_err "python3 -m venv failed (apt-get install python3-venv); see $log"
-        return 1
-    fi
-    if ! "$ICEBERG_PY" -m pip install -q --disable-pip-version-check --only-binary=:all: \
-            "${ICEBERG_PACKAGES[@]}" >>"$log" 2>&1; then
-        _iceberg_err "pip install ${ICEBERG_PACKAGES[*]} failed; see $log"
-        tail -n 10 "$log" >&2
-        return 1
-    fi
-    echo "${ICEBERG_PACKAGES[*]}" >"$stamp"
+    py_venv_install iceberg.sh "$ICEBERG_VENV" "$ICEBERG_VENV/.installed" "$ICEBERG_VENV.log" \
+        -- "${ICEBERG_PACKAGES[@]}"
 }
 
 iceberg_read()  { "$ICEBERG_PY" "$_ICEBERG_REPO/test/tools/iceberg_read.py" "$@"; }

@@ -82,6 +82,8 @@
 
 _MOTO_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CDC_CACHE=${CDC_CACHE:-$_MOTO_REPO/.cache}
+# shellcheck source=SCRIPTDIR/py.sh
+. "$_MOTO_REPO/test/lib/py.sh"    # py_venv_install
 MOTO_VERSION=5.2.6
 # boto3 and botocore pinned to what pip resolved with moto 5.2.6 on 2026-12-06.
 MOTO_PACKAGES=("moto[server]==$MOTO_VERSION" boto3==1.44.18 botocore==1.44.18)
@@ -92,21 +94,8 @@ MOTO_AWS_READ=$_MOTO_REPO/test/lib/aws_read.py
 _moto_err() { echo "moto.sh: $*" >&2; }
 
 moto_install() {
-    local stamp=$MOTO_VENV/.installed log=$CDC_CACHE/venv-moto-$MOTO_VERSION.log
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${MOTO_PACKAGES[*]}" ]; then return 0; fi
-    mkdir -p "$CDC_CACHE" || return 1
-    rm -rf "$MOTO_VENV"
-    if ! python3 -m venv "$MOTO_VENV" >"$log" 2>&1; then
-        _moto_err "python3 -m venv failed (apt-get install python3-venv); see $log"
-        return 1
-    fi
-    if ! "$MOTO_PY" -m pip install -q --disable-pip-version-check --only-binary=:all: \
-            "${MOTO_PACKAGES[@]}" >>"$log" 2>&1; then
-        _moto_err "pip install ${MOTO_PACKAGES[*]} failed; see $log"
-        tail -n 10 "$log" >&2
-        return 1
-    fi
-    echo "${MOTO_PACKAGES[*]}" >"$stamp"
+    py_venv_install moto.sh "$MOTO_VENV" "$MOTO_VENV/.installed" "$MOTO_VENV.log" \
+        -- "${MOTO_PACKAGES[@]}"
 }
 
 moto_env() {

@@ -49,23 +49,17 @@ _spark_java_home() {
 }
 
 spark_install() {
-    local stamp=$ICEBERG_VENV/.spark-installed log=$ICEBERG_VENV.spark.log stage jh
+    local stage jh
     iceberg_install || return 1
     if ! jh=$(_spark_java_home); then
         _spark_err "no Java 8, 11 or 17 for Spark $SPARK_VERSION (apt-get install openjdk-17-jdk-headless)"
         return 1
     fi
     export JAVA_HOME=$jh
-    if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "${SPARK_PY_PACKAGES[*]}" ]; then
-        # pyspark is an sdist: built here (pure Python); everything else stays binary only
-        if ! "$ICEBERG_PY" -m pip install -q --disable-pip-version-check --only-binary=:all: \
-                --no-binary=pyspark "${SPARK_PY_PACKAGES[@]}" >"$log" 2>&1; then
-            _spark_err "pip install ${SPARK_PY_PACKAGES[*]} failed; see $log"
-            tail -n 10 "$log" >&2
-            return 1
-        fi
-        echo "${SPARK_PY_PACKAGES[*]}" >"$stamp"
-    fi
+    # pyspark is an sdist: built here (pure Python); everything else stays binary only
+    py_venv_install spark.sh "$ICEBERG_VENV" "$ICEBERG_VENV/.spark-installed" \
+        "$ICEBERG_VENV.spark.log" --into --no-binary=pyspark -- "${SPARK_PY_PACKAGES[@]}" ||
+        return 1
     if ! [ -f "$SPARK_JARS_DIR/.complete" ] || ! cmp -s "$SPARK_POM" "$SPARK_JARS_DIR/pom.xml"; then
         command -v mvn >/dev/null || { _spark_err "mvn is not installed"; return 1; }
         stage=$CDC_CACHE/spark-iceberg-dl

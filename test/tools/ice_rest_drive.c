@@ -257,6 +257,24 @@ print_name(void *ud, const char *name)
     return 0;
 }
 
+/* "committed builds=N conflicts=N current=ID parent=ID" for a's snapshot in t. */
+static void
+print_committed(ice_rest *c, const ice_rest_table *t, const append *a)
+{
+    ice_rest_stats st;
+    json_t        *snap = NULL, *s;
+    size_t         i;
+
+    ice_rest_stats_get(c, &st);
+    json_array_foreach(json_object_get(t->metadata, "snapshots"), i, s) {
+        if (jint(s, "snapshot-id", -1) == a->id)
+            snap = s;
+    }
+    printf("committed builds=%d conflicts=%" PRIu64 " current=%" PRId64 " parent=%" PRId64 "\n",
+           a->builds, st.conflicts, jint(t->metadata, "current-snapshot-id", -1),
+           snap ? jint(snap, "parent-snapshot-id", -1) : -1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -330,7 +348,6 @@ main(int argc, char **argv)
                (strcmp(cmd, "race") == 0 && argc == 8)) {
         bool           race = strcmp(cmd, "race") == 0;
         append         a = { .ns = argv[3], .table = argv[4] };
-        ice_rest_stats st;
         int            r;
 
         if (race) {
@@ -348,40 +365,16 @@ main(int argc, char **argv)
         ice_rest_free(a.other);
         if (r != 0)
             rc = die(&err);
-        else {
-            json_t *snap = NULL, *s;
-            size_t  i;
-
-            ice_rest_stats_get(c, &st);
-            json_array_foreach(json_object_get(t.metadata, "snapshots"), i, s) {
-                if (jint(s, "snapshot-id", -1) == a.id)
-                    snap = s;
-            }
-            printf("committed builds=%d conflicts=%" PRIu64 " current=%" PRId64
-                   " parent=%" PRId64 "\n", a.builds, st.conflicts,
-                   jint(t.metadata, "current-snapshot-id", -1),
-                   snap ? jint(snap, "parent-snapshot-id", -1) : -1);
-        }
+        else
+            print_committed(c, &t, &a);
     } else if (strcmp(cmd, "race-cmd") == 0 && argc == 7) {
-        append         a = { .ns = argv[3], .table = argv[4], .other_cmd = argv[6] };
-        ice_rest_stats st;
-        json_t        *snap = NULL, *s;
-        size_t         i;
+        append a = { .ns = argv[3], .table = argv[4], .other_cmd = argv[6] };
 
         a.id = strtoll(argv[5], NULL, 10);
         if (ice_rest_commit_retry(c, argv[3], argv[4], 5, build_append, &a, &t, &err) != 0)
             rc = die(&err);
-        else {
-            ice_rest_stats_get(c, &st);
-            json_array_foreach(json_object_get(t.metadata, "snapshots"), i, s) {
-                if (jint(s, "snapshot-id", -1) == a.id)
-                    snap = s;
-            }
-            printf("committed builds=%d conflicts=%" PRIu64 " current=%" PRId64
-                   " parent=%" PRId64 "\n", a.builds, st.conflicts,
-                   jint(t.metadata, "current-snapshot-id", -1),
-                   snap ? jint(snap, "parent-snapshot-id", -1) : -1);
-        }
+        else
+            print_committed(c, &t, &a);
         free(a.parent_ml);
     } else if (strcmp(cmd, "cat-race") == 0 && argc == 8) {
         ice_rest_conf conf = { 0 };

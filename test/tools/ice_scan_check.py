@@ -32,7 +32,6 @@ one of pyiceberg's values is changed before the comparison (which must then fail
 import datetime as dt
 import decimal
 import json
-import math
 import os
 import subprocess
 import sys
@@ -40,30 +39,13 @@ import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.io.pyarrow import schema_to_pyarrow
-from pyiceberg.schema import Schema
 from pyiceberg.table import StaticTable
 
-TOOL, DUMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
-UTC = dt.timezone.utc
+from icecheck import UTC, columns, dump_row, row_diff, to_arrow, tool_schema, write_spec
 
-COLUMNS = [
-    {"name": "id", "oid": 23, "key": 1},
-    {"name": "name", "oid": 25},
-    {"name": "amount", "oid": 1700, "typmod": ((10 << 16) | 2) + 4},
-    {"name": "big", "oid": 20},
-    {"name": "day", "oid": 1082},
-    {"name": "at", "oid": 1114},
-    {"name": "ts", "oid": 1184},
-    {"name": "clock", "oid": 1083},
-    {"name": "flag", "oid": 16},
-    {"name": "score", "oid": 701},
-    {"name": "ratio", "oid": 700},
-    {"name": "uid", "oid": 2950},
-    {"name": "blob", "oid": 17},
-    {"name": "tags", "oid": 1009, "elem_oid": 25},
-    {"name": "huge", "oid": 1700, "typmod": ((40 << 16) | 0) + 4},
-]
+TOOL, DUMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+
+COLUMNS = columns()
 
 
 def fail(msg):
@@ -104,25 +86,13 @@ loc_dir = os.path.join(WORK, "warehouse", "db", "t")
 data_dir = os.path.join(loc_dir, "data")
 os.makedirs(data_dir, exist_ok=True)
 base = {"location": "file://" + loc_dir, "columns": COLUMNS, "partition_by": [], "snapshots": []}
-with open(os.path.join(WORK, "in.json"), "w") as f:
-    json.dump(base, f)
-schema = Schema.model_validate_json(run(TOOL, "schema", os.path.join(WORK, "in.json")).stdout)
-arrow_schema = schema_to_pyarrow(schema)
-
-
-def to_arrow(rows):
-    cols = {}
-    for f in arrow_schema:
-        vals = [r[f.name] for r in rows]
-        if f.name == "uid":
-            vals = [v.bytes if v is not None else None for v in vals]
-        cols[f.name] = vals
-    return pa.Table.from_pydict(cols, schema=arrow_schema)
+write_spec(os.path.join(WORK, "in.json"), base)
+schema, arrow_schema = tool_schema(TOOL, os.path.join(WORK, "in.json"))
 
 
 def write_data(name, ids, row_group_size):
     path = os.path.join(data_dir, name + ".parquet")
-    pq.write_table(to_arrow([row(i) for i in ids]), path, row_group_size=row_group_size,
+    pq.write_table(to_arrow([row(i) for i in ids], arrow_schema), path, row_group_size=row_group_size,
                    compression="zstd")
     return {"content": 0, "path": "file://" + path, "size": os.path.getsize(path),
             "records": len(ids)}
@@ -189,35 +159,9 @@ for pos, i in enumerate(ids_c):
     expect[i] = (C["path"], pos)            # D3 is older than C: nothing deleted
 
 
-def text(v, name):
-    """pyiceberg's value in ice_scan_dump's form."""
-    if v is None or isinstance(v, (bool, int, str)) and name not in ("uid", "blob"):
-        return v
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "NaN"
-        return v
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, dt.datetime):
-        if v.tzinfo is not None:
-            v = v.astimezone(UTC)
-        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (v.year, v.month, v.day, v.hour, v.minute,
-                                                        v.second, v.microsecond)
-    if isinstance(v, dt.date):
-        return "%04d-%02d-%02d" % (v.year, v.month, v.day)
-    if isinstance(v, dt.time):
-        return "%02d:%02d:%02d.%06d" % (v.hour, v.minute, v.second, v.microsecond)
-    if isinstance(v, uuid.UUID):
-        return str(v)
-    if isinstance(v, (bytes, bytearray)):
-        return str(uuid.UUID(bytes=bytes(v))) if name == "uid" else bytes(v).hex()
-    return v
-
-
 table = StaticTable.from_metadata(meta)
 pyi = table.scan().to_arrow().to_pylist()
-pyi_rows = {r["id"]: {k: text(v, k) for k, v in r.items() if k != "tags"} for r in pyi}
+pyi_rows = {r["id"]: dump_row(r, without=("tags",)) for r in pyi}
 if set(pyi_rows) != set(expect):
     fail("pyiceberg's ids differ from the expected ones: %d vs %d rows, missing %s, extra %s"
          % (len(pyi_rows), len(expect), sorted(set(expect) - set(pyi_rows))[:10],
@@ -245,9 +189,7 @@ for o in ours:
         fail("id %d at %s:%d, written at %s:%d" % (i, o["file"], o["pos"], *expect[i]))
     want = pyi_rows[i]
     if o["row"] != want:
-        diff = {k: (o["row"].get(k), want.get(k)) for k in set(o["row"]) | set(want)
-                if o["row"].get(k) != want.get(k)}
-        fail("id %d: ours != pyiceberg's: %s" % (i, diff))
+        fail("id %d: ours != pyiceberg's: %s" % (i, row_diff(o["row"], want)))
 if seen != set(pyi_rows):
     fail("our scan lacks ids %s" % sorted(set(pyi_rows) - seen)[:10])
 print("ice_scan_rows: %d rows equal to pyiceberg's, every value, file and position" % len(seen))
@@ -324,7 +266,7 @@ for i in range(100, 120):
 pt.append(pa.Table.from_pylist(more, schema=psch2))
 pt = cat.load_table("db.p")
 pmeta = pt.metadata_location
-want = {r["id"]: {k: text(v, k) for k, v in r.items()} for r in pt.scan().to_arrow().to_pylist()}
+want = {r["id"]: dump_row(r) for r in pt.scan().to_arrow().to_pylist()}
 out = run(DUMP, "rows", pmeta).stdout.splitlines()
 pstats = json.loads(out[-1])["stats"]
 got = {}
@@ -337,8 +279,7 @@ if set(got) != set(want) or len(want) != 116:
     fail("pyiceberg's table: ids differ (ours %d, pyiceberg %d)" % (len(got), len(want)))
 for i, w in want.items():
     if got[i] != w:
-        diff = {k: (got[i].get(k), w.get(k)) for k in set(got[i]) | set(w) if got[i].get(k) != w.get(k)}
-        fail("pyiceberg's table: id %d differs: %s" % (i, diff))
+        fail("pyiceberg's table: id %d differs: %s" % (i, row_diff(got[i], w)))
 print("pyiceberg's own table (appends, a copy-on-write delete, int widened to long, a column "
       "added): %d rows equal, %d data files" % (len(got), pstats["data_files"]))
 

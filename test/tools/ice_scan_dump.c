@@ -42,29 +42,13 @@ die(const char *what, const cdc_err *err)
     exit(1);
 }
 
-/* days since 1970-01-01 -> y, m, d (H. Hinnant's civil_from_days) */
-static void
-civil(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t  era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t  doe = z - era * 146097;
-    int64_t  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t  mp = (5 * doy + 2) / 153;
-
-    *d = (int) (doy - (153 * mp + 2) / 5 + 1);
-    *m = (int) (mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static void
 put_date(cdc_buf *b, int64_t days)
 {
     int64_t y;
     int     m, d;
 
-    civil(days, &y, &m, &d);
+    ice_civil_from_days(days, &y, &m, &d);
     cdc_buf_printf(b, "%04" PRId64 "-%02d-%02d", y, m, d);
 }
 

@@ -162,6 +162,20 @@ def same(name, a, b):
 
 # ---------------------------------------------------------------- expected statistics
 
+def same_cell(col, want, have, read):
+    """(ok, want, have): whether the value a reader read (have, converted by read) is the one
+    written (want, JSON), a list element by element; want and have as compared."""
+    if col in ELEMENT_IDS and want is not None:
+        want = [from_json(col, x) for x in want]
+        have = None if have is None else [read(col, x) for x in have]
+        ok = have is not None and len(want) == len(have) and all(
+            same(col, a, b) for a, b in zip(want, have))
+    else:
+        want, have = from_json(col, want), read(col, have)
+        ok = same(col, want, have)
+    return ok, want, have
+
+
 def leaf_values(name, rows_of_col):
     """(entries, nulls, nans, non-null non-NaN values) of a leaf over some rows."""
     entries = nulls = nans = 0
@@ -315,15 +329,7 @@ def check_file(path_parquet, path_json):
     for c, col in enumerate(NAMES):
         got = table.column(col).to_pylist()
         for r, row in enumerate(rows):
-            want, have = row[c], got[r]
-            if col in ELEMENT_IDS and want is not None:
-                want = [from_json(col, x) for x in want]
-                have = None if have is None else [from_arrow(col, x) for x in have]
-                ok = have is not None and len(want) == len(have) and all(
-                    same(col, a, b) for a, b in zip(want, have))
-            else:
-                want, have = from_json(col, want), from_arrow(col, have)
-                ok = same(col, want, have)
+            ok, want, have = same_cell(col, row[c], got[r], from_arrow)
             expect(ok, "row %d column %s: read %r, wrote %r" % (r, col, have, want))
 
     # row groups: statistics and pages
@@ -394,15 +400,7 @@ def check_file(path_parquet, path_json):
     expect(len(got) == len(rows), "duckdb: %d rows" % len(got))
     for r, row in enumerate(rows):
         for c, col in enumerate(NAMES):
-            want, have = row[c], got[r][c]
-            if col in ELEMENT_IDS and want is not None:
-                want = [from_json(col, x) for x in want]
-                have = None if have is None else [from_duck(col, x) for x in have]
-                ok = have is not None and len(want) == len(have) and all(
-                    same(col, a, b) for a, b in zip(want, have))
-            else:
-                want, have = from_json(col, want), from_duck(col, have)
-                ok = same(col, want, have)
+            ok, want, have = same_cell(col, row[c], got[r][c], from_duck)
             expect(ok, "duckdb: row %d column %s: read %r, wrote %r" % (r, col, have, want))
     con.close()
 

@@ -272,6 +272,17 @@ commit_files(const char *const *names, const int64_t *rows, int n, const char *p
     return m;
 }
 
+/* A new table with one snapshot: data file a.parquet (3 rows) at position 0/100. */
+static void
+table_with_a(void)
+{
+    const char   *names[] = { "a" };
+    const int64_t rows[] = { 3 };
+
+    create_table();
+    ice_meta_free(commit_files(names, rows, 1, "0/100"));
+}
+
 static ice_meta *
 load(char **loc)
 {
@@ -548,11 +559,8 @@ START_TEST(schema_change)
     ice_schema *s = schema2(&last);
     ice_type ti = { .kind = ICE_INT };
     cdc_err err;
-    const char *n1[] = { "a" };
-    const int64_t r1[] = { 3 };
 
-    create_table();
-    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    table_with_a();
     cdc_err_clear(&err);
     ck_assert_int_eq(ice_schema_add(s, "age", &ti, false, &last, &err), 0);
     ck_assert_int_eq(last, 3);
@@ -677,12 +685,9 @@ other_writer(void)
 START_TEST(conflict_rebuilds)
 {
     char files[2000];
-    const char *n1[] = { "a" };
-    const int64_t r1[] = { 3 };
     cdc_err err;
 
-    create_table();
-    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    table_with_a();
     ice_meta *m0 = load(NULL);
     int64_t first = ice_meta_current(m0)->id;
 
@@ -724,12 +729,9 @@ END_TEST
 START_TEST(unknown_outcome_not_twice)
 {
     char files[2000];
-    const char *n1[] = { "a" };
-    const int64_t r1[] = { 3 };
     cdc_err err;
 
-    create_table();
-    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    table_with_a();
 
     /* the catalog applied the commit, the answer was lost */
     W.mode = WRAP_LOST_ANSWER;
@@ -913,13 +915,10 @@ END_TEST
 START_TEST(manifest_write_fails_halfway)
 {
     char files[2000], p1[800], del[800];
-    const char *n1[] = { "a" };
-    const int64_t r1[] = { 3 };
     cdc_err err;
     ice_datafile df;
 
-    create_table();
-    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    table_with_a();
     snprintf(p1, sizeof(p1), "%s/data/a.parquet", wh);
     snprintf(del, sizeof(del), "%s/data/del.parquet", wh);
     ice_posdel *pd = ice_posdel_new();
@@ -1046,13 +1045,10 @@ END_TEST
 /* What a commit sends to a REST catalog: requirements and updates. */
 START_TEST(rest_requirements_and_updates)
 {
-    const char *n1[] = { "a" };
-    const int64_t r1[] = { 3 };
     cdc_err err;
     json_error_t je;
 
-    create_table();
-    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    table_with_a();
     ice_meta *base = load(NULL);
     int64_t parent = ice_meta_current(base)->id;
     wrap rest = W;

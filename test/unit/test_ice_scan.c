@@ -42,6 +42,23 @@ put(const char *uri, const cdc_buf *b)
     ck_assert_msg(ice_store_put(st, uri, b->data, b->len, &err) == 0, "%s", err.msg);
 }
 
+/* Closes w, puts the file it wrote into b at uri, frees both; the file's size. */
+static int64_t
+finish_file(parquet_writer *w, const char *uri, cdc_buf *b)
+{
+    cdc_err        err = { 0 };
+    parquet_result res;
+    int64_t        size;
+
+    ck_assert_msg(parquet_close(w, &res, &err) == 0, "%s", err.msg);
+    parquet_result_free(&res);
+    parquet_writer_free(w);
+    put(uri, b);
+    size = (int64_t) b->len;
+    cdc_buf_free(b);
+    return size;
+}
+
 /* Data file: ids from..from+n-1, name "n<id>" (null for id 4), n = id * 10 as INT32. */
 static int64_t
 write_data(const char *uri, int first, int n)
@@ -57,8 +74,6 @@ write_data(const char *uri, int first, int n)
     parquet_options o = { .codec = PARQUET_ZSTD, .row_group_bytes = 1, .sink_buf = &b };
     cdc_err         err = { 0 };
     parquet_writer *w = parquet_writer_new(cols, 4, &o, &err);
-    parquet_result  res;
-    int64_t         size;
 
     ck_assert_msg(w != NULL, "%s", err.msg);
     for (int i = first; i < first + n; i++) {
@@ -83,13 +98,7 @@ write_data(const char *uri, int first, int n)
         }
         ck_assert_int_eq(parquet_end_row(w, &err), 0);
     }
-    ck_assert_int_eq(parquet_close(w, &res, &err), 0);
-    parquet_result_free(&res);
-    parquet_writer_free(w);
-    put(uri, &b);
-    size = (int64_t) b.len;
-    cdc_buf_free(&b);
-    return size;
+    return finish_file(w, uri, &b);
 }
 
 static int64_t
@@ -103,8 +112,6 @@ write_deletes(const char *uri, const char *const *paths, const int64_t *pos, int
     parquet_options o = { .codec = PARQUET_SNAPPY, .sink_buf = &b };
     cdc_err         err = { 0 };
     parquet_writer *w = parquet_writer_new(cols, 2, &o, &err);
-    parquet_result  res;
-    int64_t         size;
 
     ck_assert(w != NULL);
     for (int i = 0; i < n; i++) {
@@ -112,13 +119,7 @@ write_deletes(const char *uri, const char *const *paths, const int64_t *pos, int
         ck_assert_int_eq(parquet_put_i64(w, 1, pos[i], &err), 0);
         ck_assert_int_eq(parquet_end_row(w, &err), 0);
     }
-    ck_assert_int_eq(parquet_close(w, &res, &err), 0);
-    parquet_result_free(&res);
-    parquet_writer_free(w);
-    put(uri, &b);
-    size = (int64_t) b.len;
-    cdc_buf_free(&b);
-    return size;
+    return finish_file(w, uri, &b);
 }
 
 /* A manifest of one file; mf filled. */

@@ -888,6 +888,36 @@ to_tmp(const cdc_buf *b)
     return path;
 }
 
+/* A container written to a temporary file and opened with avro-c's file reader. */
+typedef struct avro_in {
+    char               *path;
+    avro_file_reader_t  rd;
+    avro_schema_t       ws;
+    avro_value_iface_t *iface;
+    avro_value_t        rec;
+} avro_in;
+
+static void
+avro_in_open(avro_in *in, const cdc_buf *b)
+{
+    in->path = to_tmp(b);
+    ck_assert_int_eq(avro_file_reader(in->path, &in->rd), 0);
+    in->ws = avro_file_reader_get_writer_schema(in->rd);
+    in->iface = avro_generic_class_from_schema(in->ws);
+    avro_generic_value_new(in->iface, &in->rec);
+}
+
+static void
+avro_in_close(avro_in *in)
+{
+    avro_value_decref(&in->rec);
+    avro_value_iface_decref(in->iface);
+    avro_schema_decref(in->ws);
+    avro_file_reader_close(in->rd);
+    unlink(in->path);
+    free(in->path);
+}
+
 static int64_t
 rec_long(avro_value_t *rec, const char *name)
 {
@@ -974,22 +1004,16 @@ START_TEST(manifest_and_list)
     ck_assert(memmem(mb.data, mb.len, "partition-spec-id", 17));
     ck_assert(memmem(mb.data, mb.len, "\"field-id\":102", 14));
     ck_assert(memmem(mb.data, mb.len, "\"identifier-field-ids\":[1]", 26));
-    char *path = to_tmp(&mb);
-    avro_file_reader_t rd;
-    avro_schema_t ws;
-    avro_value_iface_t *iface;
-    avro_value_t rec = { 0 }, df = { 0 }, f = { 0 };
+    avro_in in;
+    avro_value_t df = { 0 }, f = { 0 };
     int n = 0;
 
-    ck_assert_int_eq(avro_file_reader(path, &rd), 0);
-    ws = avro_file_reader_get_writer_schema(rd);
-    iface = avro_generic_class_from_schema(ws);
-    avro_generic_value_new(iface, &rec);
-    while (avro_file_reader_read_value(rd, &rec) == 0) {
-        ck_assert_int_eq(rec_long(&rec, "status"), 1);
-        ck_assert_int_eq(rec_long(&rec, "snapshot_id"), 77);
-        ck_assert_int_eq(rec_long(&rec, "sequence_number"), -1);
-        avro_value_get_by_name(&rec, "data_file", &df, NULL);
+    avro_in_open(&in, &mb);
+    while (avro_file_reader_read_value(in.rd, &in.rec) == 0) {
+        ck_assert_int_eq(rec_long(&in.rec, "status"), 1);
+        ck_assert_int_eq(rec_long(&in.rec, "snapshot_id"), 77);
+        ck_assert_int_eq(rec_long(&in.rec, "sequence_number"), -1);
+        avro_value_get_by_name(&in.rec, "data_file", &df, NULL);
         ck_assert_int_eq(rec_long(&df, "file_size_in_bytes"), 1000 + n);
         ck_assert_int_eq(rec_long(&df, "record_count"), 3);
         avro_value_get_by_name(&df, "file_path", &f, NULL);
@@ -1000,32 +1024,18 @@ START_TEST(manifest_and_list)
         n++;
     }
     ck_assert_int_eq(n, 3);
-    avro_value_decref(&rec);
-    avro_value_iface_decref(iface);
-    avro_schema_decref(ws);
-    avro_file_reader_close(rd);
-    unlink(path);
-    free(path);
+    avro_in_close(&in);
 
     /* the list */
     ck_assert_int_eq(ice_manifest_list_write(&mf, 1, 77, -1, 1, &lb, &err), 0);
-    path = to_tmp(&lb);
-    ck_assert_int_eq(avro_file_reader(path, &rd), 0);
-    ws = avro_file_reader_get_writer_schema(rd);
-    iface = avro_generic_class_from_schema(ws);
-    avro_generic_value_new(iface, &rec);
-    ck_assert_int_eq(avro_file_reader_read_value(rd, &rec), 0);
-    ck_assert_int_eq(rec_long(&rec, "manifest_length"), (int64_t) mb.len);
-    ck_assert_int_eq(rec_long(&rec, "sequence_number"), 1);
-    ck_assert_int_eq(rec_long(&rec, "min_sequence_number"), 1);
-    ck_assert_int_eq(rec_long(&rec, "added_rows_count"), 9);
-    ck_assert_int_ne(avro_file_reader_read_value(rd, &rec), 0);
-    avro_value_decref(&rec);
-    avro_value_iface_decref(iface);
-    avro_schema_decref(ws);
-    avro_file_reader_close(rd);
-    unlink(path);
-    free(path);
+    avro_in_open(&in, &lb);
+    ck_assert_int_eq(avro_file_reader_read_value(in.rd, &in.rec), 0);
+    ck_assert_int_eq(rec_long(&in.rec, "manifest_length"), (int64_t) mb.len);
+    ck_assert_int_eq(rec_long(&in.rec, "sequence_number"), 1);
+    ck_assert_int_eq(rec_long(&in.rec, "min_sequence_number"), 1);
+    ck_assert_int_eq(rec_long(&in.rec, "added_rows_count"), 9);
+    ck_assert_int_ne(avro_file_reader_read_value(in.rd, &in.rec), 0);
+    avro_in_close(&in);
 
     /* and our own readers */
     ice_manifest_file *got = NULL;

@@ -208,6 +208,7 @@ static struct {
 static volatile int slowdown_first;   /* that many 503 SlowDown answers first */
 static volatile int refuse_part;      /* UploadPart with this number: 400 */
 static volatile int refuse_sig;       /* every request: 403 SignatureDoesNotMatch */
+static volatile int bad_list;         /* listings: 1 no result element, 2 the same token again */
 static volatile int ignore_range;     /* answer 200 with the whole object to a Range */
 static volatile int ignore_abort;     /* AbortMultipartUpload leaves the upload open */
 static volatile int aborts, completes, lists, requests;
@@ -291,6 +292,13 @@ on_s3(void *cls, const test_httpd_req *r)
     if (strncmp(r->url, "/bkt", 4) != 0)
         return s3_error(c, 404, "NoSuchBucket");
     key = r->url[4] == '/' ? r->url + 5 : "";
+    if (strcmp(r->method, "GET") == 0 && *key == '\0' && bad_list == 1)
+        return xml_reply(c, 200, "<?xml version=\"1.0\"?><Other/>");
+    if (strcmp(r->method, "GET") == 0 && *key == '\0' && bad_list == 2)
+        return xml_reply(c, 200, "<ListBucketResult><Contents><Key>k</Key><ETag>&quot;e0&quot;</ETag>"
+                                 "</Contents>"
+                                 "<IsTruncated>true</IsTruncated><NextContinuationToken>t"
+                                 "</NextContinuationToken></ListBucketResult>");
     if (strcmp(r->method, "GET") == 0 && *key == '\0' &&
         MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "uploads", 7, NULL, NULL) ==
             MHD_YES) {
@@ -427,7 +435,7 @@ s3_setup(void)
     ck_assert_int_eq(cdc_http_global_init(NULL), 0);
     memset(objs, 0, sizeof(objs));
     memset(&up, 0, sizeof(up));
-    slowdown_first = refuse_part = refuse_sig = ignore_range = ignore_abort = aborts = completes = lists = requests = 0;
+    slowdown_first = refuse_part = refuse_sig = bad_list = ignore_range = ignore_abort = aborts = completes = lists = requests = 0;
     srv = test_httpd_start(on_s3, NULL);
     ck_assert_ptr_nonnull(srv);
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", test_httpd_port(srv));
@@ -663,6 +671,31 @@ START_TEST(slowdown_retried_and_signature_named)
 }
 END_TEST
 
+/* Listing answers the client cannot follow: errors naming the operation, bucket and prefix. */
+START_TEST(bad_listings_named)
+{
+    cdc_s3 *s = client();
+    cdc_err err;
+    seen    l = { 0 };
+    char    upl[128] = "";
+
+    bad_list = 1;
+    ck_assert_int_eq(cdc_s3_list(s, "bkt", "wh/", on_key, &l, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_DEST);
+    ck_assert_msg(strstr(err.msg, "s3 ListObjectsV2 s3://bkt/wh/ at http://127.0.0.1:") &&
+                  strstr(err.msg, ": no ListBucketResult in the answer"), "%s", err.msg);
+    ck_assert_int_eq(cdc_s3_list_uploads(s, "bkt", "wh/", on_upload, upl, &err), -1);
+    ck_assert_msg(strstr(err.msg, "s3 ListMultipartUploads s3://bkt/wh/ at ") &&
+                  strstr(err.msg, ": no ListMultipartUploadsResult in the answer"), "%s",
+                  err.msg);
+    bad_list = 2;       /* page 1 gives token t, page 2 (asked with t) gives t again */
+    ck_assert_int_eq(cdc_s3_list(s, "bkt", NULL, on_key, &l, &err), -1);
+    ck_assert_msg(strstr(err.msg, "s3 ListObjectsV2 s3://bkt/ at ") &&
+                  strstr(err.msg, ": the same continuation token twice"), "%s", err.msg);
+    cdc_s3_free(s);
+}
+END_TEST
+
 START_TEST(connection_refused_retried_then_named)
 {
     cdc_s3_conf c = { .access_key_id = AKID, .secret_access_key = SECRET,
@@ -702,6 +735,7 @@ s3_suite(void)
     tcase_add_test(d, multipart_parts_and_complete);
     tcase_add_test(d, slowdown_retried_and_signature_named);
     tcase_add_test(d, connection_refused_retried_then_named);
+    tcase_add_test(d, bad_listings_named);
     suite_add_tcase(s, d);
     return s;
 }

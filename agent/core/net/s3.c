@@ -227,6 +227,16 @@ cdc_s3_xml_error(const char *xml, size_t n, char *code, size_t code_n, char *msg
     return true;
 }
 
+/* Whether code is one of the NULL-terminated codes. */
+static bool
+in_list(const char *code, const char *const *codes)
+{
+    for (int i = 0; codes[i]; i++)
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    return false;
+}
+
 bool
 cdc_s3_code_retryable(const char *code)
 {
@@ -236,10 +246,7 @@ cdc_s3_code_retryable(const char *code)
         "ThrottlingException", "RequestThrottled", NULL,
     };
 
-    for (int i = 0; codes[i]; i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
+    return in_list(code, codes);
 }
 
 /* Codes that a user fixes in the configuration or the bucket's permissions. */
@@ -253,10 +260,7 @@ code_is_config(const char *code)
         "PermanentRedirect", "IllegalLocationConstraintException", NULL,
     };
 
-    for (int i = 0; codes[i]; i++)
-        if (strcmp(code, codes[i]) == 0)
-            return true;
-    return false;
+    return in_list(code, codes);
 }
 
 bool
@@ -1087,6 +1091,52 @@ get_page(cdc_s3 *s, s3_call *c, cdc_buf *q, cdc_buf *page, cdc_err *err)
     return 0;
 }
 
+/* Appends name=<value, encoded>&amp to a query. */
+static void
+put_param(cdc_buf *q, const char *name, const char *value, bool amp)
+{
+    cdc_buf_puts(q, name);
+    cdc_buf_putc(q, '=');
+    cdc_aws_uri_encode(q, value, strlen(value), false);
+    if (amp)
+        cdc_buf_putc(q, '&');
+}
+
+/* err for a listing answer we cannot follow; -1. */
+static int
+list_bad(const cdc_s3 *s, const s3_call *c, const char *prefix, const char *what, cdc_err *err)
+{
+    return cdc_err_set(err, CDC_E_DEST, "s3 %s s3://%s/%s at %s: %s", c->op, c->bucket,
+                       prefix ? prefix : "", s->label, what);
+}
+
+/*
+ * The content of a listing page's root element: (*xml)[*at, *end); -1 with err when the
+ * page has no such element.
+ */
+static int
+list_root(const cdc_s3 *s, const s3_call *c, const char *prefix, const cdc_buf *page,
+          const char *root, const char **xml, size_t *at, size_t *end, cdc_err *err)
+{
+    char what[128];
+
+    *xml = (const char *) page->data;
+    if (*xml != NULL && cdc_s3_xml_elem(*xml, page->len, 0, root, at, end))
+        return 0;
+    snprintf(what, sizeof(what), "no %s in the answer", root);
+    return list_bad(s, c, prefix, what, err);
+}
+
+/* Whether a listing page (xml[0..n)) says more pages follow. */
+static bool
+list_truncated(const char *xml, size_t n)
+{
+    char flag[8];
+
+    return cdc_s3_xml_text(xml, n, "IsTruncated", flag, sizeof(flag), NULL) &&
+           strcmp(flag, "true") == 0;
+}
+
 int
 cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *fn,
             void *arg, cdc_err *err)
@@ -1099,39 +1149,25 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
         cdc_buf     q = CDC_BUF_INIT;
         s3_call     c = { .op = "ListObjectsV2", .method = "GET", .bucket = bucket, .key = "" };
         const char *xml;
-        size_t      n, at = 0, b, e;
-        char        flag[8], next[1024];
+        size_t      n, at, b, e;
+        char        next[1024];
 
-        if (token) {
-            cdc_buf_puts(&q, "continuation-token=");
-            cdc_aws_uri_encode(&q, token, strlen(token), false);
-            cdc_buf_putc(&q, '&');
-        }
+        if (token)
+            put_param(&q, "continuation-token", token, true);
         cdc_buf_puts(&q, "list-type=2");
         if (prefix && *prefix) {
-            cdc_buf_puts(&q, "&prefix=");
-            cdc_aws_uri_encode(&q, prefix, strlen(prefix), false);
+            cdc_buf_putc(&q, '&');
+            put_param(&q, "prefix", prefix, false);
         }
         /* A page of our own: fn may use the client (delete what it lists). */
-        if ((rc = get_page(s, &c, &q, &page, err)) < 0)
+        if ((rc = get_page(s, &c, &q, &page, err)) < 0 ||
+            (rc = list_root(s, &c, prefix, &page, "ListBucketResult", &xml, &at, &n, err)) < 0)
             break;
-        xml = (const char *) page.data;
-        n = page.len;
-        if (xml == NULL || !cdc_s3_xml_elem(xml, n, 0, "ListBucketResult", &b, &e)) {
-            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListObjectsV2 s3://%s/%s at %s: no "
-                             "ListBucketResult in the answer", bucket, prefix ? prefix : "",
-                             s->label);
-            break;
-        }
-        n = e;
-        at = b;
         while (cdc_s3_xml_elem(xml, n, at, "Contents", &b, &e)) {
             char key[1100], size[32], etag[80];
 
             if (!cdc_s3_xml_text(xml + b, e - b, "Key", key, sizeof(key), NULL)) {
-                rc = cdc_err_set(err, CDC_E_DEST, "s3 ListObjectsV2 s3://%s/%s at %s: an "
-                                 "entry without a Key", bucket, prefix ? prefix : "",
-                                 s->label);
+                rc = list_bad(s, &c, prefix, "an entry without a Key", err);
                 break;
             }
             cdc_s3_xml_text(xml + b, e - b, "Size", size, sizeof(size), NULL);
@@ -1151,19 +1187,15 @@ cdc_s3_list(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_list_fn *f
         }
         if (rc != 0)
             break;
-        if (!cdc_s3_xml_text(xml, n, "IsTruncated", flag, sizeof(flag), NULL) ||
-            strcmp(flag, "true") != 0)
+        if (!list_truncated(xml, n))
             break;
         if (!cdc_s3_xml_text(xml, n, "NextContinuationToken", next, sizeof(next), NULL) ||
             next[0] == '\0') {
-            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListObjectsV2 s3://%s/%s at %s: truncated "
-                             "without a NextContinuationToken", bucket, prefix ? prefix : "",
-                             s->label);
+            rc = list_bad(s, &c, prefix, "truncated without a NextContinuationToken", err);
             break;
         }
         if (token && strcmp(token, next) == 0) {   /* a server that would loop us forever */
-            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListObjectsV2 s3://%s/%s at %s: the same "
-                             "continuation token twice", bucket, prefix ? prefix : "", s->label);
+            rc = list_bad(s, &c, prefix, "the same continuation token twice", err);
             break;
         }
         free(token);
@@ -1211,43 +1243,25 @@ cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_up
                           .key = "" };
         const char *xml;
         size_t      n, at, b, e;
-        char        flag[8], nk[1100], nu[1100];
+        char        nk[1100], nu[1100];
 
-        if (kmark) {
-            cdc_buf_puts(&q, "key-marker=");
-            cdc_aws_uri_encode(&q, kmark, strlen(kmark), false);
-            cdc_buf_putc(&q, '&');
-        }
-        if (prefix && *prefix) {
-            cdc_buf_puts(&q, "prefix=");
-            cdc_aws_uri_encode(&q, prefix, strlen(prefix), false);
-            cdc_buf_putc(&q, '&');
-        }
-        if (umark) {
-            cdc_buf_puts(&q, "upload-id-marker=");
-            cdc_aws_uri_encode(&q, umark, strlen(umark), false);
-            cdc_buf_putc(&q, '&');
-        }
+        if (kmark)
+            put_param(&q, "key-marker", kmark, true);
+        if (prefix && *prefix)
+            put_param(&q, "prefix", prefix, true);
+        if (umark)
+            put_param(&q, "upload-id-marker", umark, true);
         cdc_buf_puts(&q, "uploads");
-        if ((rc = get_page(s, &c, &q, &page, err)) < 0)
+        if ((rc = get_page(s, &c, &q, &page, err)) < 0 ||
+            (rc = list_root(s, &c, prefix, &page, "ListMultipartUploadsResult", &xml, &at, &n,
+                            err)) < 0)
             break;
-        xml = (const char *) page.data;
-        if (!cdc_s3_xml_elem(xml, page.len, 0, "ListMultipartUploadsResult", &b, &e)) {
-            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: no "
-                             "ListMultipartUploadsResult in the answer", bucket,
-                             prefix ? prefix : "", s->label);
-            break;
-        }
-        n = e;
-        at = b;
         while (cdc_s3_xml_elem(xml, n, at, "Upload", &b, &e)) {
             char key[1100], id[1100], when[64];
 
             if (!cdc_s3_xml_text(xml + b, e - b, "Key", key, sizeof(key), NULL) ||
                 !cdc_s3_xml_text(xml + b, e - b, "UploadId", id, sizeof(id), NULL)) {
-                rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: "
-                                 "an upload without Key or UploadId", bucket,
-                                 prefix ? prefix : "", s->label);
+                rc = list_bad(s, &c, prefix, "an upload without Key or UploadId", err);
                 break;
             }
             cdc_s3_xml_text(xml + b, e - b, "Initiated", when, sizeof(when), NULL);
@@ -1258,16 +1272,13 @@ cdc_s3_list_uploads(cdc_s3 *s, const char *bucket, const char *prefix, cdc_s3_up
         }
         if (rc != 0)
             break;
-        if (!cdc_s3_xml_text(xml, n, "IsTruncated", flag, sizeof(flag), NULL) ||
-            strcmp(flag, "true") != 0)
+        if (!list_truncated(xml, n))
             break;
         cdc_s3_xml_text(xml, n, "NextKeyMarker", nk, sizeof(nk), NULL);
         cdc_s3_xml_text(xml, n, "NextUploadIdMarker", nu, sizeof(nu), NULL);
         if (nk[0] == '\0' || pages > 100000 ||
             (kmark && strcmp(kmark, nk) == 0 && umark && strcmp(umark, nu) == 0)) {
-            rc = cdc_err_set(err, CDC_E_DEST, "s3 ListMultipartUploads s3://%s/%s at %s: "
-                             "truncated without a new marker", bucket, prefix ? prefix : "",
-                             s->label);
+            rc = list_bad(s, &c, prefix, "truncated without a new marker", err);
             break;
         }
         free(kmark);

@@ -224,6 +224,18 @@ url_start(ice_rest *c, cdc_buf *b)
     return 0;
 }
 
+/* base + "/v1/" + prefix + "/namespaces/" + ns + tail. */
+static int
+url_ns(ice_rest *c, cdc_buf *b, const char *ns, const char *tail, cdc_err *err)
+{
+    url_start(c, b);
+    cdc_buf_puts(b, "namespaces/");
+    if (put_ns(c, b, ns, err) < 0)
+        return -1;
+    cdc_buf_puts(b, tail);
+    return 0;
+}
+
 static int
 url_table(ice_rest *c, cdc_buf *b, const char *ns, const char *name, cdc_err *err)
 {
@@ -232,11 +244,8 @@ url_table(ice_rest *c, cdc_buf *b, const char *ns, const char *name, cdc_err *er
     if (!set(name))
         return cdc_err_set(err, CDC_E_INVAL, "%s: empty table name in namespace %s", c->what,
                            ns ? ns : "");
-    url_start(c, b);
-    cdc_buf_puts(b, "namespaces/");
-    if (put_ns(c, b, ns, err) < 0)
+    if (url_ns(c, b, ns, "/tables/", err) < 0)
         return -1;
-    cdc_buf_puts(b, "/tables/");
     if ((esc = cdc_http_escape(c->x, name)) == NULL)
         return cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
     cdc_buf_puts(b, esc);
@@ -508,6 +517,28 @@ call(ice_rest *c, const char *method, const char *url, json_t *body, const char 
     return rc;
 }
 
+/*
+ * The request-and-answer step: the request to the URL built in u (out of memory while
+ * building it, or a POST whose body could not be built: CDC_E_NOMEM), its answer in *a.
+ * 0 once answered, whatever the status; -1 with err when no answer came.
+ */
+static int
+ask(ice_rest *c, const char *method, const cdc_buf *u, json_t *body, const char *what, answer *a,
+    bool *unknown, cdc_err *err)
+{
+    if (cdc_buf_failed(u) || (body == NULL && strcmp(method, "POST") == 0))
+        return cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
+    return call(c, method, cdc_buf_str(u), body, what, a, unknown, err);
+}
+
+/* err for a table the catalog does not have. */
+static int
+no_table(ice_rest *c, const char *ns, const char *name, cdc_err *err)
+{
+    cdc_err_set(err, CDC_E_DEST, "%s: table %s.%s does not exist", c->what, ns, name);
+    return ICE_REST_NOT_FOUND;
+}
+
 /* err for an answered status the call did not expect. */
 static int
 refused(ice_rest *c, const char *what, const answer *a, cdc_err *err)
@@ -750,15 +781,7 @@ ice_rest_ns_exists(ice_rest *c, const char *ns, cdc_err *err)
     int     rc = -1;
 
     snprintf(what, sizeof what, "namespace %s", ns ? ns : "");
-    url_start(c, &u);
-    cdc_buf_puts(&u, "namespaces/");
-    if (put_ns(c, &u, ns, err) < 0)
-        goto out;
-    if (cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
-        goto out;
-    }
-    if (call(c, "GET", cdc_buf_str(&u), NULL, what, &a, NULL, err) < 0)
+    if (url_ns(c, &u, ns, "", err) < 0 || ask(c, "GET", &u, NULL, what, &a, NULL, err) < 0)
         goto out;
     if (a.status == 200)
         rc = 0;
@@ -785,11 +808,7 @@ ns_create(ice_rest *c, const char *ns, cdc_err *err)
     snprintf(what, sizeof what, "create namespace %s", ns);
     url_start(c, &u);
     cdc_buf_puts(&u, "namespaces");
-    if (body == NULL || cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
-        goto out;
-    }
-    if (call(c, "POST", cdc_buf_str(&u), body, what, &a, NULL, err) < 0)
+    if (ask(c, "POST", &u, body, what, &a, NULL, err) < 0)
         goto out;
     if (a.status / 100 == 2 || a.status == 409)
         rc = 0;
@@ -840,20 +859,13 @@ ice_rest_load(ice_rest *c, const char *ns, const char *name, ice_rest_table *out
     int     rc = -1;
 
     snprintf(what, sizeof what, "load table %s.%s", ns ? ns : "", name ? name : "");
-    if (url_table(c, &u, ns, name, err) < 0)
-        goto out;
-    if (cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
-        goto out;
-    }
-    if (call(c, "GET", cdc_buf_str(&u), NULL, what, &a, NULL, err) < 0)
+    if (url_table(c, &u, ns, name, err) < 0 || ask(c, "GET", &u, NULL, what, &a, NULL, err) < 0)
         goto out;
     if (a.status == 200)
         rc = take_table(c, what, a.body, out, err);
-    else if (a.status == 404) {
-        cdc_err_set(err, CDC_E_DEST, "%s: table %s.%s does not exist", c->what, ns, name);
-        rc = ICE_REST_NOT_FOUND;
-    } else
+    else if (a.status == 404)
+        rc = no_table(c, ns, name, err);
+    else
         refused(c, what, &a, err);
 out:
     answer_clear(&a);
@@ -887,16 +899,8 @@ ice_rest_create(ice_rest *c, const char *ns, const char *name, const char *reque
         goto out;
     }
     json_object_set_new(body, "name", json_string(name));
-    url_start(c, &u);
-    cdc_buf_puts(&u, "namespaces/");
-    if (put_ns(c, &u, ns, err) < 0)
-        goto out;
-    cdc_buf_puts(&u, "/tables");
-    if (cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
-        goto out;
-    }
-    if (call(c, "POST", cdc_buf_str(&u), body, what, &a, NULL, err) < 0)
+    if (url_ns(c, &u, ns, "/tables", err) < 0 ||
+        ask(c, "POST", &u, body, what, &a, NULL, err) < 0)
         goto out;
     if (a.status == 200)
         rc = take_table(c, what, a.body, out, err);
@@ -956,14 +960,8 @@ ice_rest_commit(ice_rest *c, const char *ns, const char *name, const char *requi
         goto out;
     body = json_pack("{s:{s:o, s:s}, s:O, s:O}", "identifier", "namespace", ns_array(ns), "name",
                      name, "requirements", req, "updates", upd);
-    if (body == NULL || cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
+    if (ask(c, "POST", &u, body, what, &a, &unknown, err) < 0)
         goto out;
-    }
-    rc = call(c, "POST", cdc_buf_str(&u), body, what, &a, &unknown, err);
-    if (rc < 0)
-        goto out;
-    rc = -1;
     if (a.status == 200)
         rc = take_table(c, what, a.body, out, err);
     else if (a.status == 409) {
@@ -1049,14 +1047,11 @@ ice_rest_list(ice_rest *c, const char *ns, int (*cb)(void *ud, const char *name)
         const char *next;
         size_t      i;
 
-        url_start(c, &u);
-        cdc_buf_puts(&u, "namespaces/");
-        if (put_ns(c, &u, ns, err) < 0) {
+        if (url_ns(c, &u, ns, "/tables", err) < 0) {
             cdc_buf_free(&u);
             rc = -1;
             break;
         }
-        cdc_buf_puts(&u, "/tables");
         if (page) {
             char *esc = cdc_http_escape(c->x, page);
 
@@ -1066,8 +1061,7 @@ ice_rest_list(ice_rest *c, const char *ns, int (*cb)(void *ud, const char *name)
         }
         free(page);
         page = NULL;
-        rc = cdc_buf_failed(&u) ? cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what)
-                                : call(c, "GET", cdc_buf_str(&u), NULL, what, &a, NULL, err);
+        rc = ask(c, "GET", &u, NULL, what, &a, NULL, err);
         cdc_buf_free(&u);
         if (rc < 0)
             break;
@@ -1114,18 +1108,13 @@ ice_rest_drop(ice_rest *c, const char *ns, const char *name, cdc_err *err)
     if (url_table(c, &u, ns, name, err) < 0)
         goto out;
     cdc_buf_puts(&u, "?purgeRequested=false");
-    if (cdc_buf_failed(&u)) {
-        cdc_err_set(err, CDC_E_NOMEM, "%s: out of memory", c->what);
-        goto out;
-    }
-    if (call(c, "DELETE", cdc_buf_str(&u), NULL, what, &a, NULL, err) < 0)
+    if (ask(c, "DELETE", &u, NULL, what, &a, NULL, err) < 0)
         goto out;
     if (a.status / 100 == 2)
         rc = 0;
-    else if (a.status == 404) {
-        cdc_err_set(err, CDC_E_DEST, "%s: table %s.%s does not exist", c->what, ns, name);
-        rc = ICE_REST_NOT_FOUND;
-    } else
+    else if (a.status == 404)
+        rc = no_table(c, ns, name, err);
+    else
         refused(c, what, &a, err);
 out:
     answer_clear(&a);

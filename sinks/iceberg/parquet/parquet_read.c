@@ -79,10 +79,11 @@ struct parquet_reader {
 /* ---------------------------------------------------------------- errors */
 
 static int
-bad(const parquet_reader *r, cdc_err *err, const char *fmt, ...) CDC_PRINTF(3, 4);
+fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, ...) CDC_PRINTF(4, 5);
 
+/* err = code, "parquet file <name>: <fmt...>"; -1. */
 static int
-bad(const parquet_reader *r, cdc_err *err, const char *fmt, ...)
+fail(const parquet_reader *r, cdc_err *err, cdc_rc code, const char *fmt, ...)
 {
     char    msg[400];
     va_list ap;
@@ -90,23 +91,12 @@ bad(const parquet_reader *r, cdc_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return cdc_err_set(err, CDC_E_DECODE, "parquet file %s: %s", r->name, msg);
+    return cdc_err_set(err, code, "parquet file %s: %s", r->name, msg);
 }
 
-static int
-unsupported(const parquet_reader *r, cdc_err *err, const char *fmt, ...) CDC_PRINTF(3, 4);
-
-static int
-unsupported(const parquet_reader *r, cdc_err *err, const char *fmt, ...)
-{
-    char    msg[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return cdc_err_set(err, CDC_E_UNSUPPORTED, "parquet file %s: %s", r->name, msg);
-}
+/* A file that breaks the format; a valid file using what this reader does not read. */
+#define bad(r, err, ...)         fail((r), (err), CDC_E_DECODE, __VA_ARGS__)
+#define unsupported(r, err, ...) fail((r), (err), CDC_E_UNSUPPORTED, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- sources */
 
@@ -1289,19 +1279,79 @@ parquet_chunk_free(parquet_chunk *ch)
     *ch = (parquet_chunk) PARQUET_CHUNK_INIT;
 }
 
-/* A V1 page's levels: 4-byte length, then the RLE hybrid; *vals and *vlen move past them. */
-static int
-v1_levels(parquet_reader *r, const parquet_read_col *c, const uint8_t **vals, size_t *vlen,
-          int max, size_t n, uint32_t *out, const char *what, cdc_err *err)
-{
-    uint32_t l;
+/* The levels of one kind: repetition (rep) or definition. */
+typedef struct level_kind {
+    const char *what;
+    int         max;
+    uint32_t  **buf;    /* the reader's scratch for them */
+    size_t     *cap;
+} level_kind;
 
+static level_kind
+level_kind_of(parquet_reader *r, const parquet_read_col *c, bool rep)
+{
+    return rep ? (level_kind) { "repetition", c->max_rep, &r->reps, &r->cap_reps }
+               : (level_kind) { "definition", c->max_def, &r->levels, &r->cap_levels };
+}
+
+/* n levels of kind k, RLE hybrid in p[0..len), into the reader's scratch (*out). */
+static int
+decode_levels(parquet_reader *r, const parquet_read_col *c, const level_kind *k,
+              const uint8_t *p, size_t len, size_t n, const uint32_t **out, cdc_err *err)
+{
+    uint32_t *lv = scratch(k->buf, k->cap, n ? n : 1);
+
+    if (rle_decode(p, len, parquet_bit_width((uint32_t) k->max), lv, n) < 0)
+        return bad(r, err, "column %s: bad %s levels", c->name, k->what);
+    *out = lv;
+    return 0;
+}
+
+/*
+ * A V1 page's levels of one kind (none: *out stays NULL): 4-byte length, then the RLE
+ * hybrid (enc, the only encoding read); *vals and *vlen move past them.
+ */
+static int
+v1_levels(parquet_reader *r, const parquet_read_col *c, bool rep, int enc, const uint8_t **vals,
+          size_t *vlen, size_t n, const uint32_t **out, cdc_err *err)
+{
+    level_kind k = level_kind_of(r, c, rep);
+    uint32_t   l;
+
+    if (k.max == 0)
+        return 0;
+    if (enc != ENC_RLE)
+        return unsupported(r, err, "column %s: %s levels in encoding %d", c->name, k.what, enc);
     if (*vlen < 4 || (l = (uint32_t) sign_extend32(*vals)) > *vlen - 4)
-        return bad(r, err, "column %s: %s levels cut short", c->name, what);
-    if (rle_decode(*vals + 4, l, parquet_bit_width((uint32_t) max), out, n) < 0)
-        return bad(r, err, "column %s: bad %s levels", c->name, what);
+        return bad(r, err, "column %s: %s levels cut short", c->name, k.what);
+    if (decode_levels(r, c, &k, *vals + 4, l, n, out, err) != 0)
+        return -1;
     *vals += 4 + (size_t) l;
     *vlen -= 4 + (size_t) l;
+    return 0;
+}
+
+/* A V2 page's levels of one kind (none: *out stays NULL), the RLE hybrid in p[0..len). */
+static int
+v2_levels(parquet_reader *r, const parquet_read_col *c, bool rep, const uint8_t *p, size_t len,
+          size_t n, const uint32_t **out, cdc_err *err)
+{
+    level_kind k = level_kind_of(r, c, rep);
+
+    return k.max == 0 ? 0 : decode_levels(r, c, &k, p, len, n, out, err);
+}
+
+/* Every level of lv[0..n) (NULL: none) at most the kind's maximum. */
+static int
+levels_in_range(parquet_reader *r, const parquet_read_col *c, bool rep, const uint32_t *lv,
+                size_t n, cdc_err *err)
+{
+    level_kind k = level_kind_of(r, c, rep);
+
+    for (size_t i = 0; lv != NULL && i < n; i++)
+        if (lv[i] > (uint32_t) k.max)
+            return bad(r, err, "column %s: %s level %" PRIu32 " above %d", c->name, k.what,
+                       lv[i], k.max);
     return 0;
 }
 
@@ -1434,28 +1484,9 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                     return -1;
                 vals = data;
                 vlen = (size_t) h.usize;
-                if (c->max_rep > 0) {
-                    uint32_t *lv = scratch(&r->reps, &r->cap_reps, nv ? nv : 1);
-
-                    if (h.rep_enc != ENC_RLE)
-                        return unsupported(r, err, "column %s: repetition levels in encoding "
-                                           "%d", c->name, h.rep_enc);
-                    if (v1_levels(r, c, &vals, &vlen, c->max_rep, nv, lv, "repetition",
-                                  err) != 0)
-                        return -1;
-                    rep = lv;
-                }
-                if (c->max_def > 0) {
-                    uint32_t *lv = scratch(&r->levels, &r->cap_levels, nv ? nv : 1);
-
-                    if (h.def_enc != ENC_RLE)
-                        return unsupported(r, err, "column %s: definition levels in encoding "
-                                           "%d", c->name, h.def_enc);
-                    if (v1_levels(r, c, &vals, &vlen, c->max_def, nv, lv, "definition",
-                                  err) != 0)
-                        return -1;
-                    def = lv;
-                }
+                if (v1_levels(r, c, true, h.rep_enc, &vals, &vlen, nv, &rep, err) != 0 ||
+                    v1_levels(r, c, false, h.def_enc, &vals, &vlen, nv, &def, err) != 0)
+                    return -1;
             } else {
                 size_t lvl;
 
@@ -1463,22 +1494,10 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                     || h.rep_len > h.csize - h.def_len || h.usize < h.def_len + h.rep_len)
                     return bad(r, err, "column %s: V2 page level lengths do not fit", c->name);
                 lvl = (size_t) (h.def_len + h.rep_len);
-                if (c->max_rep > 0) {
-                    uint32_t *lv = scratch(&r->reps, &r->cap_reps, nv ? nv : 1);
-
-                    if (rle_decode(body, (size_t) h.rep_len,
-                                   parquet_bit_width((uint32_t) c->max_rep), lv, nv) < 0)
-                        return bad(r, err, "column %s: bad repetition levels", c->name);
-                    rep = lv;
-                }
-                if (c->max_def > 0) {
-                    uint32_t *lv = scratch(&r->levels, &r->cap_levels, nv ? nv : 1);
-
-                    if (rle_decode(body + h.rep_len, (size_t) h.def_len,
-                                   parquet_bit_width((uint32_t) c->max_def), lv, nv) < 0)
-                        return bad(r, err, "column %s: bad definition levels", c->name);
-                    def = lv;
-                }
+                if (v2_levels(r, c, true, body, (size_t) h.rep_len, nv, &rep, err) != 0 ||
+                    v2_levels(r, c, false, body + h.rep_len, (size_t) h.def_len, nv, &def,
+                              err) != 0)
+                    return -1;
                 if (h.v2_compressed) {
                     if (decompress(r, c, k->codec, body + lvl, (size_t) h.csize - lvl,
                                    h.usize - (int64_t) lvl, ch, &vals, err) != 0)
@@ -1491,14 +1510,9 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                 }
                 vlen = (size_t) h.usize - lvl;
             }
-            for (size_t i = 0; def != NULL && i < nv; i++)
-                if (def[i] > (uint32_t) c->max_def)
-                    return bad(r, err, "column %s: definition level %" PRIu32 " above %d",
-                               c->name, def[i], c->max_def);
-            for (size_t i = 0; rep != NULL && i < nv; i++)
-                if (rep[i] > (uint32_t) c->max_rep)
-                    return bad(r, err, "column %s: repetition level %" PRIu32 " above %d",
-                               c->name, rep[i], c->max_rep);
+            if (levels_in_range(r, c, false, def, nv, err) != 0 ||
+                levels_in_range(r, c, true, rep, nv, err) != 0)
+                return -1;
             entries += h.nvalues;
             if (is_list) {
                 if (list_page(r, c, &h, rep, def, vals, vlen, want, ch, err) != 0)

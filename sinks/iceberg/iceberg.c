@@ -14,13 +14,13 @@
 #include "sinks/iceberg/catalog/ice_rest.h"
 #include "sinks/iceberg/catalog/ice_sql.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_due.h"
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_scan.h"
 #include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_worker.h"
 
 #define ICE_FAC "iceberg"
-#define SPLIT_FACTOR 10     /* a transaction past SPLIT_FACTOR x batch_size rows is split */
 
 typedef struct iceberg {
     char             *label;
@@ -470,20 +470,27 @@ close_batch(iceberg *ib, cdc_err *err)
     return 1;
 }
 
+/* What ice_batch_due() says of the batch being filled now. */
+static ice_due
+due(const iceberg *ib)
+{
+    ice_due_in in = {
+        .rows = ib->rows,
+        .age_ms = ib->rows > 0 ? cdc_mono_ms() - ib->first_ms : 0,
+        .at_txn_end = ib->at_boundary,
+        .other_pending = ib->rows == 0 && anything_to_commit(ib),
+        .batch_size = ib->batch_size,
+        .flush_ms = ib->flush_ms,
+    };
+
+    return ice_batch_due(&in);
+}
+
 /* Hands the batch over when it is due.  @returns 0 or -1 (fatal). */
 static int
 maybe_close(iceberg *ib, cdc_err *err)
 {
-    bool due;
-
-    if (ib->rows == 0 && !anything_to_commit(ib))
-        return 0;
-    due = ib->at_boundary &&
-          (ib->rows >= ib->batch_size || cdc_mono_ms() - ib->first_ms >= ib->flush_ms ||
-           ib->rows == 0);
-    if (!due && cdc_mono_ms() - ib->first_ms >= SPLIT_FACTOR * ib->flush_ms)
-        due = true;     /* a transaction that takes far longer than the interval */
-    if (!due)
+    if (due(ib) == ICE_DUE_WAIT)
         return 0;
     return close_batch(ib, err) < 0 ? -1 : 0;
 }
@@ -734,7 +741,7 @@ ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             ib->last = ev->pos;
         return 0;
     }
-    if (ib->rows >= (int64_t) SPLIT_FACTOR * ib->batch_size) {
+    if (due(ib) == ICE_DUE_FULL) {
         /* A transaction too large for one batch: split it here (see iceberg.h). */
         int rc = close_batch(ib, err);
 
@@ -799,7 +806,7 @@ ib_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
     if (cdc_pos_cmp(end, ib->last) > 0)
         ib->last = end;
     ib->at_boundary = true;
-    if (ib->rows >= ib->batch_size && maybe_close(ib, err) < 0)
+    if (maybe_close(ib, err) < 0)
         return fatal(ib, err);
     return 0;
 }

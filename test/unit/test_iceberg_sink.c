@@ -17,6 +17,7 @@
 #include "decoder/typemap.h"
 #include "sinks/iceberg/catalog/ice_sql.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_due.h"
 #include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_worker.h"
 #include "sinks/iceberg/ice_value.h"
@@ -425,6 +426,56 @@ START_TEST(worker_commits_batches)
 }
 END_TEST
 
+/* The batching decision: every branch, and its edges (one row and one ms either side). */
+static ice_due
+due_of(int64_t rows, int64_t age_ms, bool end, bool other)
+{
+    ice_due_in in = { .rows = rows, .age_ms = age_ms, .at_txn_end = end,
+                      .other_pending = other, .batch_size = 100, .flush_ms = 5000 };
+
+    return ice_batch_due(&in);
+}
+
+START_TEST(batch_decision)
+{
+    /* nothing waits */
+    ck_assert_int_eq(due_of(0, 0, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(0, 999999, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(0, 0, false, false), ICE_DUE_WAIT);
+    /* only a schema change waits: at a transaction's end */
+    ck_assert_int_eq(due_of(0, 0, true, true), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(0, 0, false, true), ICE_DUE_WAIT);
+    /* at a transaction's end: batch_size rows or flush_ms */
+    ck_assert_int_eq(due_of(1, 0, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(99, 4999, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(100, 0, true, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(1, 5000, true, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(999, 0, true, false), ICE_DUE_CLOSE);
+    /* inside a transaction: whole transactions, unless 10 x batch_size or 10 x flush_ms */
+    ck_assert_int_eq(due_of(100, 0, false, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(999, 49999, false, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(1, 50000, false, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(1000, 0, false, false), ICE_DUE_FULL);
+    /* 10 x batch_size is full at a boundary too (commit in progress: backpressure) */
+    ck_assert_int_eq(due_of(1000, 0, true, false), ICE_DUE_FULL);
+    ck_assert_int_eq(due_of(5000, 99999, true, true), ICE_DUE_FULL);
+    /* batch_size 1: every transaction's end */
+    {
+        ice_due_in in = { .rows = 1, .age_ms = 0, .at_txn_end = true, .batch_size = 1,
+                          .flush_ms = 1 };
+
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_CLOSE);
+        in.at_txn_end = false;
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_WAIT);
+        in.rows = 10;
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_FULL);
+    }
+    ck_assert_str_eq(ice_due_name(ICE_DUE_WAIT), "wait");
+    ck_assert_str_eq(ice_due_name(ICE_DUE_CLOSE), "close");
+    ck_assert_str_eq(ice_due_name(ICE_DUE_FULL), "full");
+}
+END_TEST
+
 static Suite *
 sink_suite(void)
 {
@@ -437,6 +488,7 @@ sink_suite(void)
     tcase_add_test(tc, upsert_needs_key_and_reserved_names);
     tcase_add_test(tc, upsert_index_and_deletes);
     tcase_add_test(tc, worker_commits_batches);
+    tcase_add_test(tc, batch_decision);
     suite_add_tcase(s, tc);
     return s;
 }

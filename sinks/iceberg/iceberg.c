@@ -127,6 +127,27 @@ rebuild_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc
 }
 
 /* Upsert: the key index of table t from the live rows of its current snapshot. */
+/* ice_scan_data_files: the partition tuple of each data file the key index points into. */
+static int
+rebuild_tuple(void *arg, const char *path, int32_t spec_id, const ice_value *partition,
+              int npart, cdc_err *err)
+{
+    ice_tbl *t = arg;
+
+    for (int i = 0; i < t->npaths; i++) {
+        if (strcmp(t->paths[i], path) != 0)
+            continue;
+        if (spec_id != t->spec->spec_id || npart != t->spec->nfields)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s is of partition spec %d, "
+                               "not the table's default spec %d: upsert deletes rows only in "
+                               "files of the default spec (rewrite the table's files first)",
+                               path, (int) spec_id, (int) t->spec->spec_id);
+        ice_tbl_path_tuple(t, i, partition);
+        return 0;
+    }
+    return 0;
+}
+
 static int
 rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err *err)
 {
@@ -143,6 +164,8 @@ rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err
                            "primary key as its identifier fields", ib->ns, t->name);
     rc = ice_scan_rows(st, m, t->schema->ident_ids, t->schema->nident, rebuild_row, &rb, &stats,
                        err);
+    if (rc == 0 && t->spec != NULL && t->spec->nfields > 0)
+        rc = ice_scan_data_files(st, m, rebuild_tuple, t, err);
     cdc_buf_free(&rb.key);
     if (rc < 0)
         return cdc_err_wrap(err, "rebuilding the key index of %s.%s", ib->ns, t->name);
@@ -276,15 +299,8 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     {
         const ice_spec *sp = ice_meta_spec(m, m->default_spec_id);
 
-        if (sp && sp->nfields > 0) {
-            if (!ib->append) {
-                ice_meta_free(m);
-                return cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s is "
-                                   "partitioned: write_mode upsert on a partitioned table is "
-                                   "not supported yet", ib->ns, name);
-            }
+        if (sp && sp->nfields > 0)
             t->spec = ice_spec_dup(sp);
-        }
     }
     t->last_column_id = m->last_column_id;
     for (int i = 0; i < m->nschemas; i++)
@@ -443,7 +459,7 @@ close_batch(iceberg *ib, cdc_err *err)
             ice_batch_free(b);
             return -1;
         }
-        if (t->nfiles == 0 && !t->schema_dirty && t->pd == NULL)
+        if (t->nfiles == 0 && !t->schema_dirty && t->npd == 0)
             continue;
         w = &b->t[b->n++];
         w->name = cdc_xstrdup(t->name);
@@ -456,7 +472,11 @@ close_batch(iceberg *ib, cdc_err *err)
         w->nfiles = t->nfiles;
         w->rows = t->rows;
         w->pd = t->pd;
+        w->pdtuple = t->pdtuple;
+        w->npd = t->npd;
         t->pd = NULL;
+        t->pdtuple = NULL;
+        t->npd = 0;
         t->ndeletes = 0;
         b->rows += t->rows;
         t->files = NULL;
@@ -619,11 +639,6 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         ib->append = false;
     } else {
         cdc_err_set(err, CDC_E_CONFIG, "write_mode \"%s\": append or upsert", c->write_mode);
-        goto fail;
-    }
-    if (c->npartition_by > 0 && !ib->append) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "partition_by with write_mode upsert is not "
-                    "supported yet by the Iceberg sink (append is)");
         goto fail;
     }
     ib->partition_by = cdc_xcalloc((size_t) c->npartition_by + 1, sizeof(char *));

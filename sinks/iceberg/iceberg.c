@@ -126,8 +126,9 @@ rebuild_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc
     return 0;
 }
 
-/* Upsert: the key index of table t from the live rows of its current snapshot. */
-/* ice_scan_data_files: the partition tuple of each data file the key index points into. */
+/* ice_scan_data_files: the partition tuple of each data file the key index points into
+   (O(data files x indexed files), a linear search like ice_tbl_path's: a table of many
+   thousand files makes the start slow). */
 static int
 rebuild_tuple(void *arg, const char *path, int32_t spec_id, const ice_value *partition,
               int npart, cdc_err *err)
@@ -148,6 +149,7 @@ rebuild_tuple(void *arg, const char *path, int32_t spec_id, const ice_value *par
     return 0;
 }
 
+/* Upsert: the key index of table t from the live rows of its current snapshot. */
 static int
 rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err *err)
 {

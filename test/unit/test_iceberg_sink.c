@@ -428,6 +428,59 @@ START_TEST(worker_commits_batches)
 }
 END_TEST
 
+/* Upsert on a partitioned table: the deletes of each partition in a set of their own,
+   carrying the partition's tuple (a delete file applies to its own partition only). */
+START_TEST(upsert_partitioned_deletes)
+{
+    cdc_col     c[3];
+    cdc_rel     rel = { .relid = 8, .nspname = "public", .relname = "parts", .ncols = 3,
+                        .cols = c, .nkeys = 1, .version = 1 };
+    cdc_txn     txn = { .commit_lsn = 0x7000 };
+    cdc_err     err = { 0 };
+    ice_tbl    *t = ice_tbl_new("parts", "file:///w/p");
+    const char *by[] = { "id" };
+    int32_t     last = 999;
+    struct { char op; int id; } steps[] = {
+        { 'c', 1 }, { 'c', 2 }, { 'c', 3 }, { 'u', 1 }, { 'u', 1 }, { 'd', 2 }, { 'c', 4 },
+    };
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    ck_assert_int_eq(ice_tbl_set_rel(t, &rel, false, &err), 0);
+    t->spec = ice_spec_from_partition_by(by, 1, t->schema, "parts", 0, &last, &err);
+    ck_assert_msg(t->spec != NULL, "%s", err.msg);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = steps[i].id },
+            { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = (cdc_op) steps[i].op, .pos = { 0x7000, i }, .txn = &txn,
+                         .rel = &rel, .after = steps[i].op == 'd' ? NULL : row,
+                         .before = steps[i].op == 'd' ? row : NULL };
+
+        ck_assert_msg(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err) == 0, "%s", err.msg);
+    }
+    /* deletes: key 1 twice (partition id=1), key 2 once (id=2); id=3 and 4 none */
+    ck_assert_int_eq(t->ndeletes, 3);
+    ck_assert_int_eq(t->npd, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_ptr_nonnull(t->pdtuple[i]);
+        ck_assert(!t->pdtuple[i][0].null);
+        ck_assert_int_eq(ice_posdel_count(t->pd[i]), t->pdtuple[i][0].i == 1 ? 2 : 1);
+        ck_assert(t->pdtuple[i][0].i == 1 || t->pdtuple[i][0].i == 2);
+    }
+    ck_assert(t->pdtuple[0][0].i != t->pdtuple[1][0].i);
+    ck_assert(ice_tbl_tuple_eq(t, t->pdtuple[0], t->pdtuple[0]));
+    ck_assert(!ice_tbl_tuple_eq(t, t->pdtuple[0], t->pdtuple[1]));
+    ck_assert(!ice_tbl_tuple_eq(t, t->pdtuple[0], NULL));
+    /* every indexed data file knows its partition */
+    for (int i = 0; i < t->npaths; i++)
+        ck_assert_ptr_nonnull(t->ptuples[i]);
+    ice_tbl_free(t);
+}
+END_TEST
+
 /* The batching decision: every branch, and its edges (one row and one ms either side). */
 static ice_due
 due_of(int64_t rows, int64_t age_ms, bool end, bool other)
@@ -491,6 +544,7 @@ sink_suite(void)
     tcase_add_test(tc, upsert_index_and_deletes);
     tcase_add_test(tc, worker_commits_batches);
     tcase_add_test(tc, batch_decision);
+    tcase_add_test(tc, upsert_partitioned_deletes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -144,8 +144,44 @@ ice_tbl_path(ice_tbl *t, const char *uri)
         if (strcmp(t->paths[i], uri) == 0)
             return i;
     t->paths = cdc_xrealloc(t->paths, (size_t) (t->npaths + 1) * sizeof(*t->paths));
+    t->ptuples = cdc_xrealloc(t->ptuples, (size_t) (t->npaths + 1) * sizeof(*t->ptuples));
     t->paths[t->npaths] = cdc_xstrdup(uri);
+    t->ptuples[t->npaths] = NULL;
     return t->npaths++;
+}
+
+ice_value *
+ice_tuple_dup(const ice_value *v, int n)
+{
+    size_t     bytes = 0;
+    ice_value *out;
+    uint8_t   *blob;
+
+    if (v == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        if (!v[i].null && v[i].p)
+            bytes += v[i].n;
+    out = cdc_xmalloc((size_t) n * sizeof(*out) + bytes + 1);
+    blob = (uint8_t *) (out + n);
+    for (int i = 0; i < n; i++) {
+        out[i] = v[i];
+        if (!v[i].null && v[i].p) {
+            memcpy(blob, v[i].p, v[i].n);
+            out[i].p = blob;
+            blob += v[i].n;
+        }
+    }
+    return out;
+}
+
+void
+ice_tbl_path_tuple(ice_tbl *t, int32_t file, const ice_value *tuple)
+{
+    if (file < 0 || file >= t->npaths || t->spec == NULL || t->spec->nfields == 0)
+        return;
+    free(t->ptuples[file]);
+    t->ptuples[file] = ice_tuple_dup(tuple, t->spec->nfields);
 }
 
 int64_t

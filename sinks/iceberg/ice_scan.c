@@ -152,8 +152,14 @@ plan_entry(plan *p, const ice_meta *m, const ice_read_entry *e, cdc_err *err)
     return 0;
 }
 
+typedef struct file_cb {
+    ice_scan_file_fn *fn;
+    void             *arg;
+} file_cb;
+
 static int
-plan_scan(ice_store *st, const ice_meta *m, const ice_schema *s, plan *p, cdc_err *err)
+plan_scan(ice_store *st, const ice_meta *m, const ice_schema *s, plan *p, const file_cb *fc,
+          cdc_err *err)
 {
     const ice_snapshot *cur = ice_meta_current(m);
     cdc_buf             b = CDC_BUF_INIT;
@@ -186,8 +192,14 @@ plan_scan(ice_store *st, const ice_meta *m, const ice_schema *s, plan *p, cdc_er
                                  err) != 0) {
             rc = cdc_err_wrap(err, "iceberg table %s", m->location);
         } else {
-            for (int k = 0; k < nes && rc == 0; k++)
-                rc = plan_entry(p, m, &es[k], err);
+            for (int k = 0; k < nes && rc == 0; k++) {
+                if (fc == NULL)
+                    rc = plan_entry(p, m, &es[k], err);
+                else if (es[k].status != ICE_STATUS_DELETED &&
+                         es[k].content == ICE_CONTENT_DATA)
+                    rc = fc->fn(fc->arg, es[k].path, mfs[i].spec_id, es[k].partition,
+                                es[k].npart, err) < 0 ? -1 : 0;
+            }
         }
         ice_read_entries_free(es, nes);
         free(pt);
@@ -555,7 +567,7 @@ ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nf
         return cdc_err_set(err, CDC_E_INVAL, "ice_scan_rows: %d fields", nfields);
     fields = cdc_xcalloc((size_t) nfields + 1, sizeof(*fields));
     if (resolve_fields(m, s, field_ids, nfields, fields, err) != 0
-        || plan_scan(st, m, s, &p, err) != 0)
+        || plan_scan(st, m, s, &p, NULL, err) != 0)
         rc = -1;
     if (stats) {
         stats->data_files = (int64_t) p.ndata;
@@ -745,4 +757,21 @@ ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_t po
     parquet_chunk_free(&ch);
     parquet_reader_free(rd);
     return rc;
+}
+
+int
+ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
+                    cdc_err *err)
+{
+    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
+    file_cb           fc = { fn, arg };
+    plan              p = { 0 };
+    int               rc;
+
+    if (s == NULL)
+        return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
+                           m->location);
+    rc = plan_scan(st, m, s, &p, &fc, err);
+    plan_free(&p);
+    return rc < 0 ? -1 : 0;
 }

@@ -98,4 +98,14 @@ int ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_
                       int32_t field_id, bool *is_null, ice_value **elems, size_t *nelems,
                       cdc_buf *mem, cdc_err *err);
 
+/*
+ * Each live data file of m's current snapshot: fn(arg, path, spec_id, partition, npart)
+ * (the partition tuple as its manifest holds it, valid during the call).  Deletes are not
+ * applied.  @returns 0, or -1 with err (or what fn returned -1 with).
+ */
+typedef int ice_scan_file_fn(void *arg, const char *path, int32_t spec_id,
+                             const ice_value *partition, int npart, cdc_err *err);
+int ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
+                        cdc_err *err);
+
 #endif

@@ -126,10 +126,18 @@ ice_tbl_free(ice_tbl *t)
     free(t->files);
     ice_schema_free(t->schema);
     ice_kidx_free(t->kidx);
-    for (int i = 0; i < t->npaths; i++)
+    for (int i = 0; i < t->npaths; i++) {
         free(t->paths[i]);
+        free(t->ptuples[i]);
+    }
     free(t->paths);
-    ice_posdel_free(t->pd);
+    free(t->ptuples);
+    for (int i = 0; i < t->npd; i++) {
+        ice_posdel_free(t->pd[i]);
+        free(t->pdtuple[i]);
+    }
+    free(t->pd);
+    free(t->pdtuple);
     free(t->fill);
     free(t->fill_has);
     cdc_buf_free(&t->fill_mem);
@@ -333,8 +341,11 @@ open_writer(ice_tbl *t, const cdc_rel *rel, parquet_codec codec, cdc_err *err)
     t->wuri = (char *) cdc_buf_str(&u);
     u.data = NULL;
     t->wschema = ice_schema_dup(s);
-    if (t->upsert)
+    if (t->upsert) {
         t->cur_path = ice_tbl_path(t, t->wuri);
+        if (t->wtuple)
+            ice_tbl_path_tuple(t, t->cur_path, t->wtuple);
+    }
     return 0;
 }
 
@@ -537,6 +548,21 @@ tuple_eq(const ice_tbl *t, const ice_type *ptypes, const ice_value *a, const ice
             return false;
     }
     return true;
+}
+
+bool
+ice_tbl_tuple_eq(const ice_tbl *t, const ice_value *a, const ice_value *b)
+{
+    ice_type *ptypes;
+    cdc_err   e = { 0 };
+    bool      eq;
+
+    if (a == NULL || b == NULL || t->spec == NULL || t->spec->nfields == 0)
+        return a == b;
+    ptypes = cdc_xcalloc((size_t) t->spec->nfields, sizeof(*ptypes));
+    eq = ice_spec_types(t->spec, t->schema, ptypes, &e) == 0 && tuple_eq(t, ptypes, a, b);
+    free(ptypes);
+    return eq;
 }
 
 /* Makes the writer of the row's partition the active one (parking the other). */

@@ -106,9 +106,15 @@ struct ice_tbl {
     bool            upsert;
     ice_kidx       *kidx;       /* key -> (paths[file], pos) of the key's live row */
     char          **paths;      /* data file URIs the index points into */
+    ice_value     **ptuples;    /* per paths[i]: its partition tuple (owned, spec's field
+                                   count), NULL in an unpartitioned table */
     int             npaths;
     int             cur_path;   /* t->wuri's index in paths; -1 while no file is open */
-    ice_posdel     *pd;         /* position deletes of the batch being filled, or NULL */
+    /* position deletes of the batch being filled: one set per partition touched (a delete
+       file applies to the data files of its own partition only), pdtuple[i] owned or NULL */
+    ice_posdel    **pd;
+    ice_value     **pdtuple;
+    int             npd;
     int64_t         ndeletes;   /* in pd */
     ice_row_reader *reader;     /* NULL: an unchanged TOAST value without a before image is
                                    refused */
@@ -183,6 +189,12 @@ void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32
 bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
 /* The index of data file uri in t->paths (added when new). */
 int32_t   ice_tbl_path(ice_tbl *t, const char *uri);
+/* paths[file]'s partition tuple becomes a copy of tuple (t->spec's field count). */
+void      ice_tbl_path_tuple(ice_tbl *t, int32_t file, const ice_value *tuple);
+/* A copy of partition tuple v of n fields, strings and bytes in the same allocation. */
+ice_value *ice_tuple_dup(const ice_value *v, int n);
+/* Whether partition tuples a and b of t's spec are equal (NULL: unpartitioned). */
+bool      ice_tbl_tuple_eq(const ice_tbl *t, const ice_value *a, const ice_value *b);
 
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);

@@ -68,9 +68,24 @@ row_key(const ice_tbl *t, const cdc_rel *rel, const cdc_value *vals, cdc_buf *ou
 static int
 delete_at(ice_tbl *t, int32_t file, int64_t pos, cdc_err *err)
 {
-    if (t->pd == NULL)
-        t->pd = ice_posdel_new();
-    if (ice_posdel_add(t->pd, t->paths[file], pos, err) < 0)
+    const ice_value *tuple = t->ptuples[file];
+    int              i;
+
+    if (t->spec != NULL && t->spec->nfields > 0 && tuple == NULL)
+        return cdc_err_set(err, CDC_E_STATE, "Iceberg table %s: the partition of data file %s "
+                           "is not known, so its row cannot be deleted by position", t->name,
+                           t->paths[file]);
+    for (i = 0; i < t->npd; i++)
+        if (ice_tbl_tuple_eq(t, t->pdtuple[i], tuple))
+            break;
+    if (i == t->npd) {
+        t->pd = cdc_xrealloc(t->pd, (size_t) (t->npd + 1) * sizeof(*t->pd));
+        t->pdtuple = cdc_xrealloc(t->pdtuple, (size_t) (t->npd + 1) * sizeof(*t->pdtuple));
+        t->pd[i] = ice_posdel_new();
+        t->pdtuple[i] = tuple ? ice_tuple_dup(tuple, t->spec->nfields) : NULL;
+        t->npd++;
+    }
+    if (ice_posdel_add(t->pd[i], t->paths[file], pos, err) < 0)
         return -1;
     t->ndeletes++;
     return 0;

@@ -645,8 +645,61 @@ parse_n(const ice_type *t, const char *p, size_t n, cdc_buf *scratch, ice_value 
     return ice_value_parse(t, (const char *) scratch->data + 16, scratch->data, out, err);
 }
 
+static int value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
+                          cdc_buf *scratch, ice_value *out, cdc_err *err);
+
+/* The range of dates and timestamps every reader holds: 0001-01-01 to 9999-12-31 (Java's
+   LocalDate prints more, Python's datetime, which pyiceberg's rows become, does not). */
+#define ICE_MIN_DAY INT64_C(-719162)                /* 0001-01-01 */
+#define ICE_MAX_DAY INT64_C(2932896)                /* 9999-12-31 */
+#define ICE_US_PER_DAY INT64_C(86400000000)
+
 int
 ice_value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
+                   cdc_buf *scratch, ice_value *out, cdc_err *err)
+{
+    const char *what;
+    int64_t     day;
+
+    if (v->state == CDC_VAL_PRESENT && t->kind == ICE_TIMESTAMPTZ &&
+        ct->sem == CDC_SEM_ZONED_TIMESTAMP &&
+        ((v->u.s.n == 8 && memcmp(v->u.s.p, "infinity", 8) == 0) ||
+         (v->u.s.n == 9 && memcmp(v->u.s.p, "-infinity", 9) == 0)))
+        return cdc_err_set(err, CDC_E_DECODE, "'%.*s' has no Iceberg timestamptz value",
+                           (int) v->u.s.n, v->u.s.p);
+    if (value_from_cdc(t, ct, v, scratch, out, err) < 0)
+        return -1;
+    if (out->null)
+        return 0;
+    switch (t->kind) {
+    case ICE_DATE:
+        day = out->i;
+        what = "date";
+        break;
+    case ICE_TIMESTAMP:
+    case ICE_TIMESTAMPTZ:
+        day = floor_div(out->i, ICE_US_PER_DAY);
+        what = t->kind == ICE_TIMESTAMP ? "timestamp" : "timestamptz";
+        break;
+    default:
+        return 0;
+    }
+    if (day >= ICE_MIN_DAY && day <= ICE_MAX_DAY)
+        return 0;
+    /* the decoder's (Debezium's) stand-ins for 'infinity' and '-infinity' */
+    if (ct->sem == CDC_SEM_DATE && (v->u.i == INT64_C(-2147472692) ||
+                                    v->u.i == INT64_C(-2147472691)))
+        return cdc_err_set(err, CDC_E_DECODE, "'%sinfinity' has no Iceberg date value",
+                           v->u.i == INT64_C(-2147472692) ? "" : "-");
+    if (out->i == INT64_C(9223372036825200000) || out->i == -INT64_C(9223372036832400000))
+        return cdc_err_set(err, CDC_E_DECODE, "'%sinfinity' has no Iceberg %s value",
+                           out->i > 0 ? "" : "-", what);
+    return cdc_err_set(err, CDC_E_DECODE, "a %s outside 0001-01-01 .. 9999-12-31, the range "
+                       "Iceberg's readers hold", what);
+}
+
+static int
+value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
                    cdc_buf *scratch, ice_value *out, cdc_err *err)
 {
     char num[48];

@@ -66,7 +66,12 @@ ice_batch_free(ice_batch *b)
         for (int k = 0; k < t->nfiles; k++)
             ice_file_clear(&t->files[k]);
         free(t->files);
-        ice_posdel_free(t->pd);
+        for (int k = 0; k < t->npd; k++) {
+            ice_posdel_free(t->pd[k]);
+            free(t->pdtuple[k]);
+        }
+        free(t->pd);
+        free(t->pdtuple);
         ice_spec_free(t->spec);
         free(t->name);
         free(t->location);
@@ -227,7 +232,7 @@ commit_table(ice_worker *w, const ice_batch *b, ice_wtable *t, ice_commit **cp, 
     char          pos[64];
     int           rc;
 
-    if (t->nfiles == 0 && !t->set_schema && t->pd == NULL)
+    if (t->nfiles == 0 && !t->set_schema && t->npd == 0)
         return 0;
     set_state(w, false, "committing %" PRId64 " rows to table %s", t->rows, t->name);
     if (ensure_table(w, t, err) < 0)
@@ -259,14 +264,18 @@ commit_table(ice_worker *w, const ice_batch *b, ice_wtable *t, ice_commit **cp, 
                 return -1;
             }
         }
-        if (t->pd != NULL) {
+        for (int k = 0; k < t->npd; k++) {
             ice_datafile df;
             char         uuid[37], uri[1300];
 
             ice_uuid4(uuid);
             snprintf(uri, sizeof(uri), "%s/data/00000-1-%s-deletes.parquet", t->location, uuid);
-            if (ice_posdel_write(t->pd, w->st, uri, &df, err) < 0 ||
-                ice_commit_add_file(c, &df, err) < 0) {
+            if (ice_posdel_write(t->pd[k], w->st, uri, &df, err) < 0) {
+                ice_commit_free(c);
+                return -1;
+            }
+            df.partition = t->pdtuple[k];   /* its data files' partition (NULL: none) */
+            if (ice_commit_add_file(c, &df, err) < 0) {
                 ice_commit_free(c);
                 return -1;
             }

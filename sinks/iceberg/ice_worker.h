@@ -41,7 +41,10 @@ typedef struct ice_wtable {
     ice_file   *files;
     int         nfiles;
     int         nuploaded;
-    ice_posdel *pd;             /* upsert: position deletes to write and commit, or NULL */
+    ice_posdel **pd;            /* upsert: position deletes to write and commit, one set per
+                                   partition (pdtuple[i], NULL unpartitioned) */
+    ice_value  **pdtuple;
+    int          npd;
     int64_t     rows;
 } ice_wtable;
 

@@ -12,6 +12,7 @@
 #include "agent/core/net/aws_creds.h"
 #include "schemas/topic.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_due.h"
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_open.h"
 #include "sinks/iceberg/ice_scan.h"
@@ -19,7 +20,6 @@
 #include "sinks/iceberg/ice_worker.h"
 
 #define ICE_FAC "iceberg"
-#define SPLIT_FACTOR 10     /* a transaction past SPLIT_FACTOR x batch_size rows is split */
 
 typedef struct iceberg {
     char             *label;
@@ -125,6 +125,29 @@ rebuild_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc
     return 0;
 }
 
+/* ice_scan_data_files: the partition tuple of each data file the key index points into
+   (O(data files x indexed files), a linear search like ice_tbl_path's: a table of many
+   thousand files makes the start slow). */
+static int
+rebuild_tuple(void *arg, const char *path, int32_t spec_id, const ice_value *partition,
+              int npart, cdc_err *err)
+{
+    ice_tbl *t = arg;
+
+    for (int i = 0; i < t->npaths; i++) {
+        if (strcmp(t->paths[i], path) != 0)
+            continue;
+        if (spec_id != t->spec->spec_id || npart != t->spec->nfields)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s is of partition spec %d, "
+                               "not the table's default spec %d: upsert deletes rows only in "
+                               "files of the default spec (rewrite the table's files first)",
+                               path, (int) spec_id, (int) t->spec->spec_id);
+        ice_tbl_path_tuple(t, i, partition);
+        return 0;
+    }
+    return 0;
+}
+
 /* Upsert: the key index of table t from the live rows of its current snapshot. */
 static int
 rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err *err)
@@ -142,6 +165,8 @@ rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err
                            "primary key as its identifier fields", ib->ns, t->name);
     rc = ice_scan_rows(st, m, t->schema->ident_ids, t->schema->nident, rebuild_row, &rb, &stats,
                        err);
+    if (rc == 0 && t->spec != NULL && t->spec->nfields > 0)
+        rc = ice_scan_data_files(st, m, rebuild_tuple, t, err);
     cdc_buf_free(&rb.key);
     if (rc < 0)
         return cdc_err_wrap(err, "rebuilding the key index of %s.%s", ib->ns, t->name);
@@ -275,15 +300,8 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     {
         const ice_spec *sp = ice_meta_spec(m, m->default_spec_id);
 
-        if (sp && sp->nfields > 0) {
-            if (!ib->append) {
-                ice_meta_free(m);
-                return cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s is "
-                                   "partitioned: write_mode upsert on a partitioned table is "
-                                   "not supported yet", ib->ns, name);
-            }
+        if (sp && sp->nfields > 0)
             t->spec = ice_spec_dup(sp);
-        }
     }
     t->last_column_id = m->last_column_id;
     for (int i = 0; i < m->nschemas; i++)
@@ -442,7 +460,7 @@ close_batch(iceberg *ib, cdc_err *err)
             ice_batch_free(b);
             return -1;
         }
-        if (t->nfiles == 0 && !t->schema_dirty && t->pd == NULL)
+        if (t->nfiles == 0 && !t->schema_dirty && t->npd == 0)
             continue;
         w = &b->t[b->n++];
         w->name = cdc_xstrdup(t->name);
@@ -455,7 +473,11 @@ close_batch(iceberg *ib, cdc_err *err)
         w->nfiles = t->nfiles;
         w->rows = t->rows;
         w->pd = t->pd;
+        w->pdtuple = t->pdtuple;
+        w->npd = t->npd;
         t->pd = NULL;
+        t->pdtuple = NULL;
+        t->npd = 0;
         t->ndeletes = 0;
         b->rows += t->rows;
         t->files = NULL;
@@ -469,20 +491,27 @@ close_batch(iceberg *ib, cdc_err *err)
     return 1;
 }
 
+/* What ice_batch_due() says of the batch being filled now. */
+static ice_due
+due(const iceberg *ib)
+{
+    ice_due_in in = {
+        .rows = ib->rows,
+        .age_ms = ib->rows > 0 ? cdc_mono_ms() - ib->first_ms : 0,
+        .at_txn_end = ib->at_boundary,
+        .other_pending = ib->rows == 0 && anything_to_commit(ib),
+        .batch_size = ib->batch_size,
+        .flush_ms = ib->flush_ms,
+    };
+
+    return ice_batch_due(&in);
+}
+
 /* Hands the batch over when it is due.  @returns 0 or -1 (fatal). */
 static int
 maybe_close(iceberg *ib, cdc_err *err)
 {
-    bool due;
-
-    if (ib->rows == 0 && !anything_to_commit(ib))
-        return 0;
-    due = ib->at_boundary &&
-          (ib->rows >= ib->batch_size || cdc_mono_ms() - ib->first_ms >= ib->flush_ms ||
-           ib->rows == 0);
-    if (!due && cdc_mono_ms() - ib->first_ms >= SPLIT_FACTOR * ib->flush_ms)
-        due = true;     /* a transaction that takes far longer than the interval */
-    if (!due)
+    if (due(ib) == ICE_DUE_WAIT)
         return 0;
     return close_batch(ib, err) < 0 ? -1 : 0;
 }
@@ -557,11 +586,6 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         ib->append = false;
     } else {
         cdc_err_set(err, CDC_E_CONFIG, "write_mode \"%s\": append or upsert", c->write_mode);
-        goto fail;
-    }
-    if (c->npartition_by > 0 && !ib->append) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "partition_by with write_mode upsert is not "
-                    "supported yet by the Iceberg sink (append is)");
         goto fail;
     }
     ib->partition_by = cdc_xcalloc((size_t) c->npartition_by + 1, sizeof(char *));
@@ -680,7 +704,7 @@ ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             ib->last = ev->pos;
         return 0;
     }
-    if (ib->rows >= (int64_t) SPLIT_FACTOR * ib->batch_size) {
+    if (due(ib) == ICE_DUE_FULL) {
         /* A transaction too large for one batch: split it here (see iceberg.h). */
         int rc = close_batch(ib, err);
 
@@ -745,7 +769,7 @@ ib_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
     if (cdc_pos_cmp(end, ib->last) > 0)
         ib->last = end;
     ib->at_boundary = true;
-    if (ib->rows >= ib->batch_size && maybe_close(ib, err) < 0)
+    if (maybe_close(ib, err) < 0)
         return fatal(ib, err);
     return 0;
 }

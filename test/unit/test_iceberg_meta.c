@@ -465,6 +465,50 @@ START_TEST(values_from_cdc_edges)
     v.state = CDC_VAL_NULL;
     ck_assert_int_eq(ice_value_from_cdc(&d, &bytes, &v, scratch, &out, &err), 0);
     ck_assert(out.null);
+
+    /* dates and timestamps: 0001-01-01 .. 9999-12-31, the decoder's infinity stand-ins named */
+    {
+        ice_type dt = T("date"), ts = T("timestamp"), tz = T("timestamptz");
+        cdc_ctype cd = { .supported = true, .kind = CDC_CT_INT32, .sem = CDC_SEM_DATE };
+        cdc_ctype cts = { .supported = true, .kind = CDC_CT_INT64,
+                          .sem = CDC_SEM_MICRO_TIMESTAMP };
+        cdc_ctype ctz = { .supported = true, .kind = CDC_CT_STRING,
+                          .sem = CDC_SEM_ZONED_TIMESTAMP };
+
+        v.state = CDC_VAL_PRESENT;
+        v.u.i = -719162;        /* 0001-01-01 */
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), 0);
+        ck_assert_int_eq(out.i, -719162);
+        v.u.i = 2932896;        /* 9999-12-31 */
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), 0);
+        v.u.i = 2932897;
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), -1);
+        ck_assert_int_eq(err.code, CDC_E_DECODE);
+        ck_assert_ptr_nonnull(strstr(err.msg, "outside 0001-01-01 .. 9999-12-31"));
+        v.u.i = -719163;
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), -1);
+        v.u.i = -2147472692;
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), -1);
+        ck_assert_str_eq(err.msg, "'infinity' has no Iceberg date value");
+        v.u.i = -2147472691;
+        ck_assert_int_eq(ice_value_from_cdc(&dt, &cd, &v, scratch, &out, &err), -1);
+        ck_assert_str_eq(err.msg, "'-infinity' has no Iceberg date value");
+        v.u.i = INT64_C(-62135596800000000);          /* 0001-01-01 00:00 */
+        ck_assert_int_eq(ice_value_from_cdc(&ts, &cts, &v, scratch, &out, &err), 0);
+        v.u.i = INT64_C(-62135596800000001);
+        ck_assert_int_eq(ice_value_from_cdc(&ts, &cts, &v, scratch, &out, &err), -1);
+        v.u.i = INT64_C(253402300799999999);          /* 9999-12-31 23:59:59.999999 */
+        ck_assert_int_eq(ice_value_from_cdc(&ts, &cts, &v, scratch, &out, &err), 0);
+        v.u.i = INT64_C(253402300800000000);
+        ck_assert_int_eq(ice_value_from_cdc(&ts, &cts, &v, scratch, &out, &err), -1);
+        v.u.i = INT64_C(9223372036825200000);
+        ck_assert_int_eq(ice_value_from_cdc(&ts, &cts, &v, scratch, &out, &err), -1);
+        ck_assert_str_eq(err.msg, "'infinity' has no Iceberg timestamp value");
+        v.u.s.p = "-infinity";
+        v.u.s.n = 9;
+        ck_assert_int_eq(ice_value_from_cdc(&tz, &ctz, &v, scratch, &out, &err), -1);
+        ck_assert_str_eq(err.msg, "'-infinity' has no Iceberg timestamptz value");
+    }
     cdc_buf_free(&sb);
 
     /* decimal text of bytes, beyond 128 bits too */

@@ -17,6 +17,7 @@
 #include "decoder/typemap.h"
 #include "sinks/iceberg/catalog/ice_sql.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_due.h"
 #include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_worker.h"
 #include "sinks/iceberg/ice_value.h"
@@ -282,7 +283,9 @@ START_TEST(upsert_index_and_deletes)
        d9 nothing; keys 1 and 2 live */
     ck_assert_int_eq(t->rows, 5);
     ck_assert_int_eq(t->ndeletes, 3);
-    ck_assert_int_eq(ice_posdel_count(t->pd), 3);
+    ck_assert_int_eq(t->npd, 1);     /* unpartitioned: one set */
+    ck_assert_ptr_null(t->pdtuple[0]);
+    ck_assert_int_eq(ice_posdel_count(t->pd[0]), 3);
     ck_assert_int_eq(ice_tbl_keys(t), 2);
 
     /* an unchanged TOAST value without a before image: refused in upsert */
@@ -425,6 +428,109 @@ START_TEST(worker_commits_batches)
 }
 END_TEST
 
+/* Upsert on a partitioned table: the deletes of each partition in a set of their own,
+   carrying the partition's tuple (a delete file applies to its own partition only). */
+START_TEST(upsert_partitioned_deletes)
+{
+    cdc_col     c[3];
+    cdc_rel     rel = { .relid = 8, .nspname = "public", .relname = "parts", .ncols = 3,
+                        .cols = c, .nkeys = 1, .version = 1 };
+    cdc_txn     txn = { .commit_lsn = 0x7000 };
+    cdc_err     err = { 0 };
+    ice_tbl    *t = ice_tbl_new("parts", "file:///w/p");
+    const char *by[] = { "id" };
+    int32_t     last = 999;
+    struct { char op; int id; } steps[] = {
+        { 'c', 1 }, { 'c', 2 }, { 'c', 3 }, { 'u', 1 }, { 'u', 1 }, { 'd', 2 }, { 'c', 4 },
+    };
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    ck_assert_int_eq(ice_tbl_set_rel(t, &rel, false, &err), 0);
+    t->spec = ice_spec_from_partition_by(by, 1, t->schema, "parts", 0, &last, &err);
+    ck_assert_msg(t->spec != NULL, "%s", err.msg);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = steps[i].id },
+            { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = (cdc_op) steps[i].op, .pos = { 0x7000, i }, .txn = &txn,
+                         .rel = &rel, .after = steps[i].op == 'd' ? NULL : row,
+                         .before = steps[i].op == 'd' ? row : NULL };
+
+        ck_assert_msg(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err) == 0, "%s", err.msg);
+    }
+    /* deletes: key 1 twice (partition id=1), key 2 once (id=2); id=3 and 4 none */
+    ck_assert_int_eq(t->ndeletes, 3);
+    ck_assert_int_eq(t->npd, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_ptr_nonnull(t->pdtuple[i]);
+        ck_assert(!t->pdtuple[i][0].null);
+        ck_assert_int_eq(ice_posdel_count(t->pd[i]), t->pdtuple[i][0].i == 1 ? 2 : 1);
+        ck_assert(t->pdtuple[i][0].i == 1 || t->pdtuple[i][0].i == 2);
+    }
+    ck_assert(t->pdtuple[0][0].i != t->pdtuple[1][0].i);
+    ck_assert(ice_tbl_tuple_eq(t, t->pdtuple[0], t->pdtuple[0]));
+    ck_assert(!ice_tbl_tuple_eq(t, t->pdtuple[0], t->pdtuple[1]));
+    ck_assert(!ice_tbl_tuple_eq(t, t->pdtuple[0], NULL));
+    /* every indexed data file knows its partition */
+    for (int i = 0; i < t->npaths; i++)
+        ck_assert_ptr_nonnull(t->ptuples[i]);
+    ice_tbl_free(t);
+}
+END_TEST
+
+/* The batching decision: every branch, and its edges (one row and one ms either side). */
+static ice_due
+due_of(int64_t rows, int64_t age_ms, bool end, bool other)
+{
+    ice_due_in in = { .rows = rows, .age_ms = age_ms, .at_txn_end = end,
+                      .other_pending = other, .batch_size = 100, .flush_ms = 5000 };
+
+    return ice_batch_due(&in);
+}
+
+START_TEST(batch_decision)
+{
+    /* nothing waits */
+    ck_assert_int_eq(due_of(0, 0, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(0, 999999, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(0, 0, false, false), ICE_DUE_WAIT);
+    /* only a schema change waits: at a transaction's end */
+    ck_assert_int_eq(due_of(0, 0, true, true), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(0, 0, false, true), ICE_DUE_WAIT);
+    /* at a transaction's end: batch_size rows or flush_ms */
+    ck_assert_int_eq(due_of(1, 0, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(99, 4999, true, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(100, 0, true, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(1, 5000, true, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(999, 0, true, false), ICE_DUE_CLOSE);
+    /* inside a transaction: whole transactions, unless 10 x batch_size or 10 x flush_ms */
+    ck_assert_int_eq(due_of(100, 0, false, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(999, 49999, false, false), ICE_DUE_WAIT);
+    ck_assert_int_eq(due_of(1, 50000, false, false), ICE_DUE_CLOSE);
+    ck_assert_int_eq(due_of(1000, 0, false, false), ICE_DUE_FULL);
+    /* 10 x batch_size is full at a boundary too (commit in progress: backpressure) */
+    ck_assert_int_eq(due_of(1000, 0, true, false), ICE_DUE_FULL);
+    ck_assert_int_eq(due_of(5000, 99999, true, true), ICE_DUE_FULL);
+    /* batch_size 1: every transaction's end */
+    {
+        ice_due_in in = { .rows = 1, .age_ms = 0, .at_txn_end = true, .batch_size = 1,
+                          .flush_ms = 1 };
+
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_CLOSE);
+        in.at_txn_end = false;
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_WAIT);
+        in.rows = 10;
+        ck_assert_int_eq(ice_batch_due(&in), ICE_DUE_FULL);
+    }
+    ck_assert_str_eq(ice_due_name(ICE_DUE_WAIT), "wait");
+    ck_assert_str_eq(ice_due_name(ICE_DUE_CLOSE), "close");
+    ck_assert_str_eq(ice_due_name(ICE_DUE_FULL), "full");
+}
+END_TEST
+
 static Suite *
 sink_suite(void)
 {
@@ -437,6 +543,8 @@ sink_suite(void)
     tcase_add_test(tc, upsert_needs_key_and_reserved_names);
     tcase_add_test(tc, upsert_index_and_deletes);
     tcase_add_test(tc, worker_commits_batches);
+    tcase_add_test(tc, batch_decision);
+    tcase_add_test(tc, upsert_partitioned_deletes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -123,10 +123,13 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
             return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks[%d] (sink_id %s): "
                                "postgres.target_table is required with mode event_log",
                                cfg->pipeline_path, i, sk->sink_id);
-        if (sk->sink_type == CFG_SINK_ICEBERG)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "%s: sinks[%d] (sink_id %s): sink_type "
-                               "%s is not supported yet", cfg->pipeline_path, i, sk->sink_id,
-                               cfg_sink_type_name(sk->sink_type));
+        if (sk->sink_type == CFG_SINK_ICEBERG && sk->iceberg.table_name &&
+            sk->iceberg.table_name[0] && pl->source.ntables != 1)
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: sinks[%d] (sink_id %s): "
+                               "iceberg.table_name (%s) names one table, but source.tables "
+                               "captures %d: leave table_name out to get one Iceberg table per "
+                               "source table (<schema>_<table>)", cfg->pipeline_path, i,
+                               sk->sink_id, sk->iceberg.table_name, pl->source.ntables);
         enabled++;
     }
     if (enabled == 0)

@@ -6,6 +6,7 @@
 
 #include "agent/core/cdc_mem.h"
 #include "schemas/json.h"
+#include "sinks/iceberg/iceberg.h"
 #include "sinks/jsonl/jsonl.h"
 #include "sinks/postgres/postgres.h"
 #include "sinks/webhook/webhook.h"
@@ -85,6 +86,35 @@ open_postgres(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_d
     return d->ops->open(d, &c, env, err);
 }
 
+static int
+open_iceberg(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+             cdc_err *err)
+{
+    const cfg_iceberg *i = &sink->iceberg;
+    dest_iceberg_conf  c = {
+        .catalog_uri = i->catalog_uri,
+        .catalog_name = i->catalog_name,
+        .warehouse = i->warehouse,
+        .table_namespace = i->table_namespace,
+        .table_name = i->table_name,
+        .write_mode = i->write_mode,
+        .batch_size = i->batch_size,
+        .flush_interval_s = i->flush_interval_seconds,
+        .auto_create_table = i->auto_create_table,
+        .partition_by = (const char *const *) i->partition_by,
+        .npartition_by = i->npartition_by,
+        .s3_endpoint = i->s3_endpoint,
+        .s3_access_key_id = i->s3_access_key_id,
+        .s3_secret_access_key = i->s3_secret_access_key,
+        .s3_region = i->s3_region,
+        .retry = cfg_retry_conf(&sink->retry),
+        .dlq = dlq,
+    };
+
+    d->ops = &dest_iceberg_ops;
+    return d->ops->open(d, &c, env, err);
+}
+
 static const struct {
     cfg_sink_type type;
     int (*open)(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
@@ -93,6 +123,7 @@ static const struct {
     { CFG_SINK_JSONL, open_jsonl },
     { CFG_SINK_WEBHOOK, open_webhook },
     { CFG_SINK_POSTGRES, open_postgres },
+    { CFG_SINK_ICEBERG, open_iceberg },
 };
 
 cdc_dest *

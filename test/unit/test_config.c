@@ -373,8 +373,16 @@ static const load_case load_cases[] = {
     { PL_HEAD "sinks:\n  - {sink_id: pg, sink_type: postgres, postgres: {host: h, database: d, mode: replica}}\n",
       DIRECT, CDC_OK, NULL },
     { PL_HEAD JSONL_SINK "  - {sink_id: lake, sink_type: iceberg, iceberg: "
-      "{catalog_uri: c, warehouse: w, table_name: t}}\n", DIRECT, CDC_E_UNSUPPORTED,
-      "pipeline.yaml: sinks[1] (sink_id lake): sink_type iceberg is not supported yet" },
+      "{catalog_uri: c, warehouse: w, table_name: t}}\n", DIRECT, CDC_OK, NULL },
+    { "pipeline_id: p\nsource:\n  database: d\n  password: x\n  tables: [public.a, public.b]\n"
+      "sinks:\n  - {sink_id: lake, sink_type: iceberg, iceberg: "
+      "{catalog_uri: c, warehouse: w, table_name: t}}\n", DIRECT, CDC_E_CONFIG,
+      "pipeline.yaml: sinks[0] (sink_id lake): iceberg.table_name (t) names one table, but "
+      "source.tables captures 2: leave table_name out to get one Iceberg table per source table "
+      "(<schema>_<table>)" },
+    { "pipeline_id: p\nsource:\n  database: d\n  password: x\n  tables: [public.a, public.b]\n"
+      "sinks:\n  - {sink_id: lake, sink_type: iceberg, iceberg: "
+      "{catalog_uri: c, warehouse: w}}\n", DIRECT, CDC_OK, NULL },
     { PL_HEAD "sinks:\n  - {sink_id: out, sink_type: jsonl, enabled: false, jsonl: {path: x}}\n",
       DIRECT, CDC_E_CONFIG, "pipeline.yaml: sinks: transport_mode direct needs at least one "
       "enabled sink" },

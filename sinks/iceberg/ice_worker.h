@@ -1,0 +1,83 @@
+/*
+ * The Iceberg sink's commit thread.  The main loop fills a batch (closed
+ * Parquet files per table, and the position up to which the batch holds
+ * every change) and hands it over; the worker, the only user of the catalog
+ * and store handles after open, then for each table in turn: loads it (or
+ * creates it), uploads the files, commits them with the batch's position in
+ * the snapshot summary (compare-and-swap through ice_commit: a conflict
+ * reloads and rebuilds), and once every table is in, publishes the batch's
+ * position as durable.  A retriable failure (catalog or store down) waits
+ * with cdc_retry backoff, for ever, and health says why; anything else stops
+ * the sink (fatal) with the batch never made durable.
+ *
+ * At most one batch is in the worker; the main loop keeps one filling.
+ *
+ * Test hook: CDCAGENT_TEST_ICEBERG_CRASH=before_commit[:N] kills the process
+ * (SIGKILL) after the files of the N-th commit (default 1) are written and
+ * before the catalog is asked to commit them.
+ */
+#ifndef CDC_SINKS_ICEBERG_ICE_WORKER_H
+#define CDC_SINKS_ICEBERG_ICE_WORKER_H
+
+#include <stdbool.h>
+
+#include "agent/core/cdc_err.h"
+#include "agent/core/cdc_event.h"
+#include "agent/core/cdc_health.h"
+#include "agent/core/cdc_retry.h"
+#include "sinks/iceberg/catalog/ice_catalog.h"
+#include "sinks/iceberg/ice_table.h"
+#include "sinks/iceberg/store/store.h"
+
+/* One table's part of a batch (owned by the batch). */
+typedef struct ice_wtable {
+    char       *name;
+    char       *location;       /* where a table created now is put */
+    ice_schema *schema;         /* the table's schema after this batch */
+    bool        set_schema;     /* the commit adds it and makes it current */
+    bool        is_new;         /* not in the catalog at start: create it, or check an existing
+                                   one has exactly this schema */
+    ice_file   *files;
+    int         nfiles;
+    int         nuploaded;
+    ice_posdel *pd;             /* upsert: position deletes to write and commit, or NULL */
+    int64_t     rows;
+} ice_wtable;
+
+typedef struct ice_batch {
+    cdc_pos     pos;            /* the batch holds every change up to here */
+    ice_wtable *t;
+    int         n;
+    int64_t     rows;
+} ice_batch;
+
+void ice_batch_free(ice_batch *b);
+
+typedef struct ice_worker_conf {
+    ice_cat        *cat;            /* taken over (closed by ice_worker_stop) */
+    ice_store      *store;          /* taken over */
+    const char     *ns;
+    const char     *pipeline_id;
+    const char     *sink_id;
+    const char     *label;          /* "iceberg sink 'lake'" */
+    bool            auto_create;
+    cdc_retry_conf  retry;
+} ice_worker_conf;
+
+typedef struct ice_worker ice_worker;
+
+ice_worker *ice_worker_start(const ice_worker_conf *c, cdc_err *err);
+/* Stops the thread (a batch being retried is abandoned: it was never durable), frees all. */
+void        ice_worker_stop(ice_worker *w);
+
+/* Whether a batch can be handed over now. */
+bool ice_worker_idle(ice_worker *w);
+/* Hands b over (the worker frees it); only when idle. */
+void ice_worker_submit(ice_worker *w, ice_batch *b);
+/* The position of the last batch committed ({0,0} if none); -1 with err once fatal. */
+int  ice_worker_poll(ice_worker *w, cdc_pos *durable, cdc_err *err);
+/* Waits until idle (or fatal) up to timeout_ms; true when idle. */
+bool ice_worker_wait(ice_worker *w, int timeout_ms);
+void ice_worker_health(ice_worker *w, cdc_health *h);
+
+#endif

@@ -1,0 +1,757 @@
+#include "sinks/iceberg/iceberg.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/core/dest/status.h"
+#include "agent/core/net/aws_creds.h"
+#include "schemas/topic.h"
+#include "sinks/iceberg/catalog/ice_rest.h"
+#include "sinks/iceberg/catalog/ice_sql.h"
+#include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_scan.h"
+#include "sinks/iceberg/ice_table.h"
+#include "sinks/iceberg/ice_worker.h"
+
+#define ICE_FAC "iceberg"
+#define SPLIT_FACTOR 10     /* a transaction past SPLIT_FACTOR x batch_size rows is split */
+
+typedef struct iceberg {
+    char             *label;
+    char             *sink_id;
+    char             *pipeline_id;
+    char             *ns;
+    char             *table_name;       /* NULL: <schema>_<table> */
+    char             *warehouse;        /* no trailing '/' */
+    char             *prefix;
+    bool              append;
+    bool              auto_create;
+    int               batch_size;
+    int64_t           flush_ms;
+    dest_dlq         *dlq;
+    cdc_aws_provider *aws;
+    ice_worker       *wk;
+    dest_status       st;
+
+    ice_tbl         **tbls;
+    int               ntbls;
+
+    int64_t           rows;             /* rows in the batch being filled */
+    int64_t           first_ms;         /* when its first row came */
+    cdc_pos           last;             /* the newest position given to us */
+    bool              at_boundary;      /* last is a transaction's end */
+    cdc_pos           durable;
+    bool              truncate_warned;
+
+    uint64_t          nrows, nskipped, ndead;
+} iceberg;
+
+/* ---------------------------------------------------------------- tables */
+
+static ice_tbl *
+tbl_find(iceberg *ib, const char *name)
+{
+    for (int i = 0; i < ib->ntbls; i++)
+        if (strcmp(ib->tbls[i]->name, name) == 0)
+            return ib->tbls[i];
+    return NULL;
+}
+
+static ice_tbl *
+tbl_add(iceberg *ib, const char *name, const char *location)
+{
+    ice_tbl *t = ice_tbl_new(name, location);
+
+    ib->tbls = cdc_xrealloc(ib->tbls, (size_t) (ib->ntbls + 1) * sizeof(*ib->tbls));
+    ib->tbls[ib->ntbls++] = t;
+    return t;
+}
+
+/* The position this pipeline's newest snapshot recorded, walking back from the current one
+   through its parents (a maintenance job's snapshot carries none). */
+static bool
+meta_position(const ice_meta *m, const char *pipeline_id, cdc_pos *out)
+{
+    const ice_snapshot *s = ice_meta_current(m);
+
+    for (int guard = 0; s != NULL && guard <= m->nsnapshots; guard++) {
+        const char *pid = ice_snapshot_get(s, "cdc.pipeline");
+        const char *pos = ice_snapshot_get(s, "cdc.position");
+        int64_t     parent = s->parent_id;
+
+        if (pid && pos && strcmp(pid, pipeline_id) == 0 && ice_pos_parse(pos, out) == 0)
+            return true;
+        s = NULL;
+        for (int i = 0; i < m->nsnapshots && parent >= 0; i++)
+            if (m->snapshots[i].id == parent)
+                s = &m->snapshots[i];
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- upsert's index */
+
+typedef struct rebuild {
+    ice_tbl          *t;
+    const ice_schema *s;
+    cdc_buf           key;
+    int64_t           dups;
+} rebuild;
+
+static int
+rebuild_row(void *arg, const char *file, int64_t pos, const ice_value *vals, cdc_err *err)
+{
+    rebuild *rb = arg;
+
+    rb->key.len = 0;
+    for (int i = 0; i < rb->s->nident; i++) {
+        const ice_field *f = ice_schema_find_id(rb->s, rb->s->ident_ids[i]);
+
+        if (vals[i].null)
+            return cdc_err_set(err, CDC_E_STATE, "%s row %lld: identifier field \"%s\" is "
+                               "null", file, (long long) pos, f ? f->name : "?");
+        ice_key_put(&rb->key, &f->type, &vals[i]);
+    }
+    if (cdc_buf_failed(&rb->key))
+        return cdc_err_set(err, CDC_E_NOMEM, "key index: out of memory");
+    rb->dups += ice_tbl_index_put(rb->t, rb->key.data, rb->key.len, file, pos);
+    return 0;
+}
+
+/* Upsert: the key index of table t from the live rows of its current snapshot. */
+static int
+rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err *err)
+{
+    rebuild        rb = { .t = t, .s = t->schema, .key = CDC_BUF_INIT };
+    ice_scan_stats stats = { 0 };
+    int64_t        t0 = cdc_mono_ms();
+    int            rc;
+
+    if (ice_meta_current(m) == NULL)
+        return 0;
+    if (t->schema->nident == 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s.%s has no identifier fields "
+                           "(was it written in append mode?): write_mode upsert needs the "
+                           "primary key as its identifier fields", ib->ns, t->name);
+    rc = ice_scan_rows(st, m, t->schema->ident_ids, t->schema->nident, rebuild_row, &rb, &stats,
+                       err);
+    cdc_buf_free(&rb.key);
+    if (rc < 0)
+        return cdc_err_wrap(err, "rebuilding the key index of %s.%s", ib->ns, t->name);
+    log_info(ICE_FAC, "%s: table %s.%s: key index rebuilt, %lld keys from %lld data files "
+             "(%lld rows deleted by %lld position-delete files) in %lld ms", ib->label, ib->ns,
+             t->name, (long long) ice_tbl_keys(t), (long long) stats.data_files,
+             (long long) stats.deleted, (long long) stats.delete_files,
+             (long long) (cdc_mono_ms() - t0));
+    if (rb.dups > 0)
+        log_warn(ICE_FAC, "%s: table %s.%s holds %lld key(s) more than once; the index keeps "
+                 "the last one scanned, updates delete only that one", ib->label, ib->ns, t->name,
+                 (long long) rb.dups);
+    return 0;
+}
+
+/* Loads table `name` as it is now: its schema, ids and position.  Missing is fine. */
+static int
+load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *err)
+{
+    ice_cat_ident     id = { ib->ns, name };
+    ice_meta         *m = NULL;
+    char             *loc = NULL;
+    const ice_schema *cur;
+    ice_tbl          *t;
+    int               rc;
+    char              pos[64];
+
+    rc = ice_commit_load(cat, st, &id, &m, &loc, err);
+    if (rc == ICE_CAT_NOT_FOUND)
+        return 0;
+    if (rc != ICE_CAT_OK)
+        return cdc_err_wrap(err, "loading Iceberg table %s.%s", ib->ns, name);
+    free(loc);
+    cur = ice_meta_schema(m, m->current_schema_id);
+    if (cur == NULL) {
+        ice_meta_free(m);
+        return cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s: its metadata has no "
+                           "current schema", ib->ns, name);
+    }
+    t = tbl_add(ib, name, m->location);
+    t->exists = true;
+    t->schema = ice_schema_dup(cur);
+    t->last_column_id = m->last_column_id;
+    for (int i = 0; i < m->nschemas; i++)
+        if (m->schemas[i]->schema_id >= t->next_schema_id)
+            t->next_schema_id = m->schemas[i]->schema_id + 1;
+    if (!ib->append && rebuild_index(ib, st, m, t, err) < 0) {
+        ice_meta_free(m);
+        return -1;
+    }
+    if (meta_position(m, ib->pipeline_id, &t->pos)) {
+        ice_pos_format(t->pos, pos, sizeof(pos));
+        log_info(ICE_FAC, "%s: table %s.%s holds changes up to %s", ib->label, ib->ns, name, pos);
+    }
+    ice_meta_free(m);
+    return 0;
+}
+
+static int
+list_cb(void *ud, const char *name)
+{
+    char ***names = ud;
+    size_t  n = 0;
+
+    while (*names && (*names)[n])
+        n++;
+    *names = cdc_xrealloc(*names, (n + 2) * sizeof(char *));
+    (*names)[n] = cdc_xstrdup(name);
+    (*names)[n + 1] = NULL;
+    return 0;
+}
+
+static int
+load_tables(iceberg *ib, ice_cat *cat, ice_store *st, cdc_err *err)
+{
+    char **names = NULL;
+    int    rc = 0;
+
+    if (ib->table_name)
+        return load_table(ib, cat, st, ib->table_name, err);
+    if (ice_cat_list(cat, ib->ns, list_cb, &names, err) != ICE_CAT_OK)
+        return cdc_err_wrap(err, "listing namespace %s", ib->ns);
+    for (size_t i = 0; names && names[i]; i++) {
+        if (rc == 0)
+            rc = load_table(ib, cat, st, names[i], err);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* The table of ev's relation, its schema following the relation's version. */
+static ice_tbl *
+tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
+{
+    char     name[300];
+    ice_tbl *t = NULL;
+
+    for (int i = 0; i < ib->ntbls; i++)
+        if (ib->tbls[i]->have_rel && ib->tbls[i]->relid == rel->relid) {
+            t = ib->tbls[i];
+            break;
+        }
+    if (t == NULL) {
+        if (ib->table_name)
+            snprintf(name, sizeof(name), "%s", ib->table_name);
+        else
+            snprintf(name, sizeof(name), "%s_%s", rel->nspname ? rel->nspname : "",
+                     rel->relname ? rel->relname : "");
+        t = tbl_find(ib, name);
+        if (t == NULL) {
+            char loc[1200];
+
+            snprintf(loc, sizeof(loc), "%s/%s.db/%s", ib->warehouse, ib->ns, name);
+            t = tbl_add(ib, name, loc);
+        } else if (t->have_rel && ib->table_name) {
+            cdc_err_set(err, CDC_E_CONFIG, "table_name %s is set, but a second table (%s.%s) "
+                        "is captured: leave table_name out to get one Iceberg table per "
+                        "source table", ib->table_name, rel->nspname, rel->relname);
+            return NULL;
+        }
+    } else if (t->rel_version == rel->version) {
+        return t;
+    }
+    if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
+        return NULL;
+    return t;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+static bool
+anything_to_commit(const iceberg *ib)
+{
+    if (ib->rows > 0)
+        return true;
+    for (int i = 0; i < ib->ntbls; i++)
+        if (ib->tbls[i]->schema_dirty)
+            return true;
+    return false;
+}
+
+/* Closes the batch being filled at ib->last and hands it to the worker.
+   @returns 1 when handed over (or nothing to hand), 0 when the worker is busy, -1. */
+static int
+close_batch(iceberg *ib, cdc_err *err)
+{
+    ice_batch *b;
+
+    if (!anything_to_commit(ib))
+        return 1;
+    if (!ice_worker_idle(ib->wk))
+        return 0;
+    b = cdc_xcalloc(1, sizeof(*b));
+    b->pos = ib->last;
+    b->t = cdc_xcalloc((size_t) ib->ntbls + 1, sizeof(*b->t));
+    for (int i = 0; i < ib->ntbls; i++) {
+        ice_tbl    *t = ib->tbls[i];
+        ice_wtable *w;
+
+        if (ice_tbl_close_file(t, err) < 0) {
+            ice_batch_free(b);
+            return -1;
+        }
+        if (t->nfiles == 0 && !t->schema_dirty && t->pd == NULL)
+            continue;
+        w = &b->t[b->n++];
+        w->name = cdc_xstrdup(t->name);
+        w->location = cdc_xstrdup(t->location);
+        w->schema = ice_schema_dup(t->schema);
+        w->is_new = !t->exists;
+        w->set_schema = t->schema_dirty && t->exists;
+        w->files = t->files;
+        w->nfiles = t->nfiles;
+        w->rows = t->rows;
+        w->pd = t->pd;
+        t->pd = NULL;
+        t->ndeletes = 0;
+        b->rows += t->rows;
+        t->files = NULL;
+        t->nfiles = 0;
+        t->rows = 0;
+        t->schema_dirty = false;
+        t->exists = true;       /* the worker creates it; from now on it is evolved */
+    }
+    ib->rows = 0;
+    ice_worker_submit(ib->wk, b);
+    return 1;
+}
+
+/* Hands the batch over when it is due.  @returns 0 or -1 (fatal). */
+static int
+maybe_close(iceberg *ib, cdc_err *err)
+{
+    bool due;
+
+    if (ib->rows == 0 && !anything_to_commit(ib))
+        return 0;
+    due = ib->at_boundary &&
+          (ib->rows >= ib->batch_size || cdc_mono_ms() - ib->first_ms >= ib->flush_ms ||
+           ib->rows == 0);
+    if (!due && cdc_mono_ms() - ib->first_ms >= SPLIT_FACTOR * ib->flush_ms)
+        due = true;     /* a transaction that takes far longer than the interval */
+    if (!due)
+        return 0;
+    return close_batch(ib, err) < 0 ? -1 : 0;
+}
+
+static int
+poll_worker(iceberg *ib, cdc_err *err)
+{
+    cdc_pos p;
+    cdc_err e = { 0 };
+
+    if (ice_worker_poll(ib->wk, &p, &e) < 0) {
+        if (dest_status_fatal(&ib->st, "%s", e.msg))
+            log_error(ICE_FAC, "%s: stopped: %s", ib->label, e.msg);
+        return dest_status_check(&ib->st, err);
+    }
+    if (cdc_pos_cmp(p, ib->durable) > 0)
+        ib->durable = p;
+    if (!anything_to_commit(ib) && ice_worker_idle(ib->wk) && cdc_pos_cmp(ib->last, ib->durable) > 0)
+        ib->durable = ib->last;     /* nothing held back: all we were given is in */
+    return 0;
+}
+
+static int
+fatal(iceberg *ib, cdc_err *err)
+{
+    if (dest_status_fatal(&ib->st, "%s", err->msg))
+        log_error(ICE_FAC, "%s: stopped: %s", ib->label, err->msg);
+    err->code = CDC_E_DEST;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int
+open_catalog(iceberg *ib, const dest_iceberg_conf *c, ice_cat **cat, cdc_err *err)
+{
+    const char *u = c->catalog_uri ? c->catalog_uri : "";
+
+    if (strncmp(u, "sqlite:", 7) == 0 || strncmp(u, "postgresql", 10) == 0 ||
+        strncmp(u, "postgres:", 9) == 0) {
+        ice_sql_conf sc = { .uri = u, .catalog_name = c->catalog_name };
+
+        return ice_sql_open(&sc, cat, err);
+    }
+    if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+        ice_rest_conf rc = { .uri = u, .warehouse = ib->warehouse, .retry = c->retry };
+
+        *cat = ice_rest_cat_open(&rc, err);
+        return *cat ? 0 : -1;
+    }
+    return cdc_err_set(err, CDC_E_CONFIG, "catalog_uri: \"%.40s...\" is none of the known forms "
+                       "(sqlite:///path, postgresql://..., http(s)://... for a REST catalog)", u);
+}
+
+static int
+open_store(iceberg *ib, const dest_iceberg_conf *c, ice_store **st, cdc_err *err)
+{
+    ice_uri        u;
+    ice_store_conf sc = { 0 };
+    char           probe[1300];
+
+    if (ice_store_parse_uri(ib->warehouse, &u, err) < 0)
+        return cdc_err_wrap(err, "warehouse");
+    sc.s3.endpoint = c->s3_endpoint && *c->s3_endpoint ? c->s3_endpoint : NULL;
+    sc.s3.region = c->s3_region && *c->s3_region ? c->s3_region : NULL;
+    sc.s3.retry = c->retry;
+    if (c->s3_access_key_id && *c->s3_access_key_id) {
+        sc.s3.access_key_id = c->s3_access_key_id;
+        sc.s3.secret_access_key = c->s3_secret_access_key;
+    } else if (u.scheme == ICE_URI_S3) {
+        cdc_aws_opts ao = { .region = sc.s3.region };
+
+        if ((ib->aws = cdc_aws_provider_new(&ao, err)) == NULL)
+            return cdc_err_wrap(err, "warehouse %s: AWS credentials", ib->warehouse);
+        sc.s3.provider = ib->aws;
+    }
+    if ((*st = ice_store_new(&sc, err)) == NULL)
+        return cdc_err_wrap(err, "warehouse %s", ib->warehouse);
+    /* Writable?  A small file put and removed, where the tables go. */
+    snprintf(probe, sizeof(probe), "%s/.cdcagent-probe-%s", ib->warehouse, ib->sink_id);
+    if (ice_store_put(*st, probe, "probe\n", 6, err) < 0)
+        return cdc_err_wrap(err, "the warehouse is not writable");
+    if (ice_store_delete(*st, probe, err) < 0)
+        return cdc_err_wrap(err, "the warehouse is not writable");
+    return 0;
+}
+
+static void ib_close(cdc_dest *d);
+
+static int
+ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
+{
+    const dest_iceberg_conf *c = conf;
+    iceberg                 *ib;
+    ice_cat                 *cat = NULL;
+    ice_store               *st = NULL;
+    char                     label[200];
+    size_t                   n;
+
+    if (c == NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "iceberg: no configuration");
+    ib = cdc_xcalloc(1, sizeof(*ib));
+    d->impl = ib;
+    ib->sink_id = cdc_xstrdup(d->id ? d->id : "iceberg");
+    snprintf(label, sizeof(label), "iceberg sink '%s'", ib->sink_id);
+    ib->label = cdc_xstrdup(label);
+    dest_status_init(&ib->st, ib->label);
+    ib->pipeline_id = cdc_xstrdup(env && env->pipeline_id ? env->pipeline_id : "");
+    ib->prefix = cdc_xstrdup(env && env->topic_prefix ? env->topic_prefix : "");
+    ib->ns = cdc_xstrdup(c->table_namespace && *c->table_namespace ? c->table_namespace
+                                                                     : "default");
+    ib->table_name = c->table_name && *c->table_name ? cdc_xstrdup(c->table_name) : NULL;
+    ib->warehouse = cdc_xstrdup(c->warehouse ? c->warehouse : "");
+    n = strlen(ib->warehouse);
+    while (n > 0 && ib->warehouse[n - 1] == '/')
+        ib->warehouse[--n] = '\0';
+    ib->batch_size = c->batch_size > 0 ? c->batch_size : 1000;
+    ib->flush_ms = (int64_t) ((c->flush_interval_s > 0 ? c->flush_interval_s
+                                                        : DEST_ICEBERG_DEFAULT_FLUSH_S) * 1000);
+    ib->auto_create = c->auto_create_table;
+    ib->dlq = c->dlq;
+    ib->at_boundary = true;
+    if (c->write_mode == NULL || !*c->write_mode || strcmp(c->write_mode, "append") == 0) {
+        ib->append = true;
+    } else if (strcmp(c->write_mode, "upsert") == 0) {
+        ib->append = false;
+    } else {
+        cdc_err_set(err, CDC_E_CONFIG, "write_mode \"%s\": append or upsert", c->write_mode);
+        goto fail;
+    }
+    if (c->npartition_by > 0) {
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "partition_by is not supported yet by the Iceberg "
+                    "sink: leave it out (the tables are unpartitioned)");
+        goto fail;
+    }
+    if (env && env->replay_only) {
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "the Iceberg sink cannot replay dead letters");
+        goto fail;
+    }
+    if (open_store(ib, c, &st, err) < 0 || open_catalog(ib, c, &cat, err) < 0 ||
+        load_tables(ib, cat, st, err) < 0)
+        goto fail;
+    {
+        ice_worker_conf wc = { .cat = cat, .store = st, .ns = ib->ns,
+                               .pipeline_id = ib->pipeline_id, .sink_id = ib->sink_id,
+                               .label = ib->label, .auto_create = ib->auto_create,
+                               .retry = c->retry };
+
+        if ((ib->wk = ice_worker_start(&wc, err)) == NULL) {
+            cat = NULL;     /* the worker closed them */
+            st = NULL;
+            goto fail;
+        }
+    }
+    log_info(ICE_FAC, "%s: %s mode, %s, warehouse %s, namespace %s, %d table(s) known",
+             ib->label, ib->append ? "append" : "upsert", cat->what, ib->warehouse, ib->ns,
+             ib->ntbls);
+    return 0;
+fail:
+    ice_cat_close(cat);
+    ice_store_free(st);
+    ib_close(d);
+    return -1;
+}
+
+static int
+ib_resume_from(cdc_dest *d, cdc_pos *last_done, cdc_err *err)
+{
+    iceberg *ib = d->impl;
+    int      held = 0;
+
+    (void) err;
+    last_done->lsn = last_done->seq = 0;
+    for (int i = 0; i < ib->ntbls; i++) {
+        cdc_pos p = ib->tbls[i]->pos;
+
+        if (p.lsn == 0 && p.seq == 0)
+            continue;
+        if (cdc_pos_cmp(p, d->newest_held) > 0)
+            d->newest_held = p;
+        held++;
+    }
+    if (ib->table_name) {
+        /* One table: it holds a prefix of the stream. */
+        if (ib->ntbls == 1)
+            *last_done = ib->tbls[0]->pos;
+    } else if (held > 0) {
+        /* Tables are committed one after the other: after a crash they may hold different
+           positions, and a table that holds nothing may still be missing changes.  write()
+           skips per table; the stream is not a prefix. */
+        d->held_unordered = true;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- write */
+
+static int
+dead_letter(iceberg *ib, const cdc_event *ev, const char *topic, cdc_err *verr, cdc_err *err)
+{
+    dest_dlq_rec rec = { .sink_id = ib->sink_id, .topic = topic, .offset = ev->lsn,
+                         .pos = ev->pos, .error_type = "iceberg_value",
+                         .error_message = verr->msg, .code = verr->code,
+                         .where = "sinks/iceberg/iceberg.c:ib_write" };
+
+    if (ib->dlq == NULL) {
+        cdc_err_set(err, CDC_E_DEST, "%s: %s (no dead letter queue is configured for this "
+                    "sink, so it stops; the slot does not move past this change)", ib->label,
+                    verr->msg);
+        return fatal(ib, err);
+    }
+    if (dest_dlq_append(ib->dlq, &rec, err) < 0)
+        return fatal(ib, err);
+    ib->ndead++;
+    log_warn(ICE_FAC, "%s: dead-lettered the change at " CDC_LSN_FMT ": %s", ib->label,
+             CDC_LSN_ARGS(ev->lsn), verr->msg);
+    return 0;
+}
+
+static int
+ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
+{
+    iceberg         *ib = d->impl;
+    ice_tbl         *t;
+    const cdc_value *image;
+    char             topic[300];
+    bool             toast = false;
+    cdc_err          verr = { 0 };
+
+    if (poll_worker(ib, err) < 0)
+        return -1;
+    if (ev->rel == NULL || ev->rel->excluded || ev->op == CDC_OP_MESSAGE ||
+        ev->op == CDC_OP_TOMBSTONE) {
+        if (cdc_pos_cmp(ev->pos, ib->last) > 0)
+            ib->last = ev->pos;
+        return 0;
+    }
+    if (ev->op == CDC_OP_TRUNCATE) {
+        if (!ib->truncate_warned)
+            log_warn(ICE_FAC, "%s: TRUNCATE of %s.%s is not applied to the Iceberg table (and "
+                     "is not warned about again)", ib->label, ev->rel->nspname,
+                     ev->rel->relname);
+        ib->truncate_warned = true;
+        if (cdc_pos_cmp(ev->pos, ib->last) > 0)
+            ib->last = ev->pos;
+        return 0;
+    }
+    if (ib->rows >= (int64_t) SPLIT_FACTOR * ib->batch_size) {
+        /* A transaction too large for one batch: split it here (see iceberg.h). */
+        int rc = close_batch(ib, err);
+
+        if (rc < 0)
+            return fatal(ib, err);
+        if (rc == 0)
+            return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: %" PRId64 " rows wait for the "
+                               "commit in progress", ib->label, ib->rows);
+    }
+    if ((t = tbl_for(ib, ev->rel, err)) == NULL)
+        return fatal(ib, err);
+    if (cdc_pos_cmp(ev->pos, t->pos) <= 0) {
+        ib->nskipped++;
+        if (cdc_pos_cmp(ev->pos, ib->last) > 0)
+            ib->last = ev->pos;
+        return 0;
+    }
+    image = ev->op == CDC_OP_DELETE ? (ev->before ? ev->before : ev->key) : ev->after;
+    if (ev->rel->topic && ev->rel->topic[0])
+        snprintf(topic, sizeof(topic), "%s", ev->rel->topic);
+    else
+        sch_event_topic(ev, ib->prefix, topic, sizeof(topic));
+    if ((ib->append ? ice_tbl_put_row(t, ev, image, topic, PARQUET_ZSTD, &toast, &verr)
+                    : ice_tbl_upsert(t, ev, topic, PARQUET_ZSTD, &verr)) < 0) {
+        if (verr.code != CDC_E_DECODE) {
+            *err = verr;
+            return fatal(ib, err);
+        }
+        if (dead_letter(ib, ev, topic, &verr, err) < 0)
+            return -1;
+    } else {
+        if (toast && !t->toast_warned) {
+            log_warn(ICE_FAC, "%s: table %s: an update left a TOASTed column out (unchanged); "
+                     "append mode writes null for it (set REPLICA IDENTITY FULL on the source "
+                     "table to get the value); not warned about again for this table",
+                     ib->label, t->src);
+            t->toast_warned = true;
+        }
+        if (ib->rows == 0)
+            ib->first_ms = cdc_mono_ms();
+        ib->rows++;
+        ib->nrows++;
+    }
+    if (cdc_pos_cmp(ev->pos, ib->last) > 0)
+        ib->last = ev->pos;
+    ib->at_boundary = ev->txn == NULL;      /* snapshot rows: every row is a boundary */
+    return 0;
+}
+
+static int
+ib_commit_txn(cdc_dest *d, const cdc_txn *txn, cdc_err *err)
+{
+    iceberg *ib = d->impl;
+    cdc_pos  end = { txn->commit_lsn, CDC_SEQ_END };
+
+    if (cdc_pos_cmp(end, ib->last) > 0)
+        ib->last = end;
+    ib->at_boundary = true;
+    if (ib->rows >= ib->batch_size && maybe_close(ib, err) < 0)
+        return fatal(ib, err);
+    return 0;
+}
+
+static int
+ib_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
+{
+    iceberg *ib = d->impl;
+
+    if (dest_status_check(&ib->st, err) < 0 || poll_worker(ib, err) < 0)
+        return -1;
+    if (maybe_close(ib, err) < 0)
+        return fatal(ib, err);
+    *durable = ib->durable;
+    return 0;
+}
+
+static int
+ib_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
+{
+    iceberg *ib = d->impl;
+    int64_t  deadline = cdc_mono_ms() + timeout_ms;
+
+    for (;;) {
+        int rc;
+
+        if (dest_status_check(&ib->st, err) < 0 || poll_worker(ib, err) < 0)
+            return -1;
+        rc = close_batch(ib, err);
+        if (rc < 0)
+            return fatal(ib, err);
+        if (rc == 1 && ice_worker_wait(ib->wk, 0)) {
+            if (poll_worker(ib, err) < 0)
+                return -1;
+            if (!anything_to_commit(ib))
+                return 0;
+        }
+        if (cdc_mono_ms() >= deadline) {
+            cdc_health h;
+
+            ice_worker_health(ib->wk, &h);
+            return cdc_err_set(err, CDC_E_TIMEOUT, "%s: not everything is committed yet: %s",
+                               ib->label, h.detail);
+        }
+        (void) ice_worker_wait(ib->wk, (int) (deadline - cdc_mono_ms() > 100
+                                                  ? 100 : deadline - cdc_mono_ms()));
+    }
+}
+
+static void
+ib_health(cdc_dest *d, cdc_health *h)
+{
+    iceberg *ib = d->impl;
+    size_t   n;
+
+    if (ib->st.fatal) {
+        dest_status_health(&ib->st, h);
+        return;
+    }
+    ice_worker_health(ib->wk, h);
+    n = strlen(h->detail);
+    snprintf(h->detail + n, sizeof(h->detail) - n, "; %" PRId64 " rows buffered, %llu written, "
+             "%llu skipped, %llu dead letters", ib->rows, (unsigned long long) ib->nrows,
+             (unsigned long long) ib->nskipped, (unsigned long long) ib->ndead);
+}
+
+static void
+ib_close(cdc_dest *d)
+{
+    iceberg *ib = d->impl;
+
+    if (ib == NULL)
+        return;
+    if (ib->rows > 0)
+        log_warn(ICE_FAC, "%s: closing with %" PRId64 " rows not committed (they are sent "
+                 "again after the restart)", ib->label, ib->rows);
+    ice_worker_stop(ib->wk);
+    cdc_aws_provider_free(ib->aws);
+    for (int i = 0; i < ib->ntbls; i++)
+        ice_tbl_free(ib->tbls[i]);
+    free(ib->tbls);
+    free(ib->label);
+    free(ib->sink_id);
+    free(ib->pipeline_id);
+    free(ib->ns);
+    free(ib->table_name);
+    free(ib->warehouse);
+    free(ib->prefix);
+    free(ib);
+    d->impl = NULL;
+}
+
+const cdc_dest_ops dest_iceberg_ops = {
+    .kind = "iceberg",
+    .open = ib_open,
+    .resume_from = ib_resume_from,
+    .write = ib_write,
+    .commit_txn = ib_commit_txn,
+    .progress = ib_progress,
+    .flush = ib_flush,
+    .health = ib_health,
+    .close = ib_close,
+};

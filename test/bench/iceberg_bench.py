@@ -6,7 +6,9 @@ file's rows): independent of the agent's own reader.
     iceberg_bench.py --uri URI --warehouse WH count NS.TABLE
         one line: "rows R distinct_ids D snapshots S data_files F delete_files X bytes B"
         (R: the rows pyiceberg's scan returns, D: distinct values of column id among them;
-        F, X, B: the live files of the current snapshot and the data files' total size)
+        F, X, B: the live files of the current snapshot and the data files' total size) and
+        "md5 M": the md5 of the lines "id|k|payload|amount" of every row ordered by id, which
+        iceberg_bench.sh compares with the same digest computed by the source PostgreSQL
     iceberg_bench.py ... latency NS.TABLE SRC_TS FIRST N
         the steady run's commit-to-visible latency.  SRC_TS: "id<TAB>epoch seconds" lines,
         the source's commit time of every row with id >= FIRST (pg_xact_commit_timestamp).
@@ -18,6 +20,7 @@ file's rows): independent of the agent's own reader.
 Runs in the venv of test/lib/iceberg.sh.
 """
 import argparse
+import hashlib
 import sys
 
 
@@ -38,15 +41,20 @@ def local(path):
 def count(args):
     import pyarrow.compute as pc
     t = load(args)
-    ids = t.scan(selected_fields=("id",)).to_arrow().column("id")
+    tab = t.scan(selected_fields=("id", "k", "payload", "amount")).to_arrow().sort_by("id")
+    ids = tab.column("id")
+    h = hashlib.md5()
+    for i, k, p, a in zip(ids.to_pylist(), tab.column("k").to_pylist(),
+                          tab.column("payload").to_pylist(), tab.column("amount").to_pylist()):
+        h.update(("%d|%d|%s|%s\n" % (i, k, p, a)).encode())
     nfiles = ndel = nbytes = 0
     for task in t.scan().plan_files():
         nfiles += 1
         nbytes += task.file.file_size_in_bytes
         ndel += len(task.delete_files)
-    print("rows %d distinct_ids %d snapshots %d data_files %d delete_files %d bytes %d" %
+    print("rows %d distinct_ids %d snapshots %d data_files %d delete_files %d bytes %d md5 %s" %
           (len(ids), pc.count_distinct(ids).as_py(), len(t.metadata.snapshots), nfiles, ndel,
-           nbytes))
+           nbytes, h.hexdigest()))
 
 
 def latency(args):

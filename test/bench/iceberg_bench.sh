@@ -15,7 +15,8 @@
 # Each agent run ends at agent.stop_lsn (the backlog's end): its wall time covers connecting,
 # draining and committing everything.  Printed: rows/s, the ratio to pg_recvlogical, the
 # agent's CPU seconds (user+sys) and peak RSS (/usr/bin/time), and what pyiceberg 0.12 finds
-# in each table (rows scanned, distinct ids: both must be ROWS; snapshots, files, bytes).
+# in each table (rows scanned, distinct ids: both must be ROWS; an md5 of every row's id, k,
+# payload and amount must equal the source's; snapshots, files, bytes).
 #
 # Part 2, latency under a steady load.  The agent streams (append mode) while a procedure on
 # the source commits RATE rows/s in transactions of STEADY_TXN rows for STEADY_SECONDS.  The
@@ -158,6 +159,9 @@ t0=$(now)
 sql "CALL fill(1, $ROWS, $TXN)"
 echo "# backlog built in $(calc "round($(now) - $t0, 1)") s"
 END=$(sql "SELECT pg_current_wal_lsn()")
+# The digest iceberg_bench.py count computes from the table: every row, ordered by id.
+SRC_MD5=$(sql "SELECT md5(string_agg(id || '|' || k || '|' || payload || '|' || amount || E'\\n', '' ORDER BY id))
+               FROM public.bench")
 for s in b_append b_upsert; do
     sql "SELECT pg_copy_logical_replication_slot('b_recv', '$s')" >/dev/null
 done
@@ -193,6 +197,7 @@ run_agent() {
     read -r _ r _ d _ <<<"$info"
     [ "$r" = "$ROWS" ] || die "$name: pyiceberg scans $r rows, expected $ROWS"
     [ "$d" = "$ROWS" ] || die "$name: $d distinct ids, expected $ROWS"
+    [ "${info##* }" = "$SRC_MD5" ] || die "$name: the table's rows differ from the source's (md5)"
     INFO[$name]=$(awk '{ printf "%s snaps, %s files, %.1f MiB", $6, $8, $12 / 1048576 }' <<<"$info")
 }
 

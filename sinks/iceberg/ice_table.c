@@ -236,6 +236,9 @@ ice_tbl_free(ice_tbl *t)
         free(t->paths[i]);
     free(t->paths);
     ice_posdel_free(t->pd);
+    free(t->fill);
+    free(t->fill_has);
+    cdc_buf_free(&t->fill_mem);
     free(t->name);
     free(t->src);
     free(t->location);
@@ -466,6 +469,17 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     if (v->state == CDC_VAL_UNCHANGED && ev->before && ev->before != image &&
         ev->before[src].state == CDC_VAL_PRESENT)
         v = &ev->before[src];   /* REPLICA IDENTITY FULL: the old row has it */
+    if (v->state == CDC_VAL_UNCHANGED && t->fill_has && src < t->nfill && t->fill_has[src]) {
+        const ice_value *fv = &t->fill[src];     /* read back from the table */
+
+        if (fv->null)
+            return parquet_put_null(t->w, i, err);
+        if (f->type.kind == ICE_LIST)
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "an unchanged TOASTed array cannot be "
+                               "read back from the table in this build: set REPLICA IDENTITY "
+                               "FULL on the source table");
+        return put_value(t->w, i, &f->type, f->type.kind, fv, err);
+    }
     if (v->state == CDC_VAL_UNCHANGED) {
         *toast = true;
         if (t->upsert)
@@ -606,6 +620,73 @@ delete_at(ice_tbl *t, int32_t file, int64_t pos, cdc_err *err)
     return 0;
 }
 
+/* Upsert: the unchanged TOAST columns of ev's after image that no before image holds, read
+   from the key's current row into t->fill.  @returns 0 (t->fill_has set for them), -1. */
+static int
+fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err)
+{
+    const cdc_rel *rel = ev->rel;
+    int32_t       *ids;
+    int           *cols;
+    ice_value     *vals;
+    int            n = 0, rc;
+    kent          *e;
+    const char    *path;
+
+    for (int c = 0; c < rel->ncols; c++)
+        if (ev->after[c].state == CDC_VAL_UNCHANGED &&
+            !(ev->before && ev->before[c].state == CDC_VAL_PRESENT))
+            n++;
+    if (n == 0)
+        return 0;
+    e = kidx_find(t->kidx, key->data, key->len, khash(key->data, key->len), false);
+    if (e == NULL || t->reader == NULL)
+        return 0;       /* put_column refuses it, naming the column */
+    path = t->paths[e->file];
+    if (t->wuri && strcmp(path, t->wuri) == 0)
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "table %s: an unchanged TOAST value's row "
+                           "is in the batch being filled: it is committed first", t->src);
+    for (int i = 0; i < t->nfiles; i++)
+        if (strcmp(path, t->files[i].uri) == 0)
+            return cdc_err_set(err, CDC_E_QUEUE_FULL, "table %s: an unchanged TOAST value's "
+                               "row is in the batch being filled: it is committed first", t->src);
+    ids = cdc_xcalloc((size_t) n, sizeof(*ids));
+    cols = cdc_xcalloc((size_t) n, sizeof(*cols));
+    vals = cdc_xcalloc((size_t) n, sizeof(*vals));
+    n = 0;
+    for (int c = 0; c < rel->ncols; c++) {
+        const ice_field *f;
+
+        if (ev->after[c].state != CDC_VAL_UNCHANGED ||
+            (ev->before && ev->before[c].state == CDC_VAL_PRESENT))
+            continue;
+        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL)
+            continue;
+        ids[n] = f->id;
+        cols[n++] = c;
+    }
+    rc = t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
+    if (rc == 0) {
+        if (t->nfill < rel->ncols) {
+            t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
+            t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
+            t->nfill = rel->ncols;
+        }
+        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+        for (int i = 0; i < n; i++) {
+            t->fill[cols[i]] = vals[i];
+            t->fill_has[cols[i]] = true;
+        }
+    } else if (err->code != CDC_E_QUEUE_FULL) {
+        cdc_err_wrap(err, "table %s: reading the current row for an unchanged TOAST value",
+                     t->src);
+    }
+    free(ids);
+    free(cols);
+    free(vals);
+    return rc;
+}
+
 int
 ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec codec,
                cdc_err *err)
@@ -625,7 +706,11 @@ ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec
     } else {
         rc = row_key(t, ev->rel, ev->after, &key, err);
         if (rc == 0)
+            rc = fill_unchanged(t, ev, &key, err);
+        if (rc == 0)
             rc = ice_tbl_put_row(t, ev, ev->after, topic, codec, &toast, err);
+        if (t->fill_has)
+            memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
         if (rc == 0)
             kidx_set(t->kidx, key.data, key.len, t->cur_path, parquet_rows(t->w) - 1, &had,
                      &of, &op);

@@ -27,6 +27,7 @@
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
 #include "sinks/iceberg/ice_schema.h"
+#include "sinks/iceberg/ice_value.h"
 #include "sinks/iceberg/parquet/parquet.h"
 
 /* The metadata columns of append mode, after the source's columns. */
@@ -53,8 +54,15 @@ typedef struct ice_file {
 void ice_file_clear(ice_file *f);
 
 typedef struct ice_kidx ice_kidx;
+typedef struct ice_tbl  ice_tbl;
 
-typedef struct ice_tbl {
+/* Reads fields `ids` of the committed row (file, pos) of table t (upsert's unchanged TOAST
+   values); CDC_E_QUEUE_FULL when it cannot now (a commit in progress). */
+typedef int ice_row_reader(void *arg, const ice_tbl *t, const char *file, int64_t pos,
+                           const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
+                           cdc_err *err);
+
+struct ice_tbl {
     char       *name;           /* the Iceberg table name */
     char       *src;            /* "schema.table" of the source, for messages */
     char       *location;       /* the table's location URI (no trailing '/') */
@@ -89,7 +97,15 @@ typedef struct ice_tbl {
     int             cur_path;   /* t->wuri's index in paths; -1 while no file is open */
     ice_posdel     *pd;         /* position deletes of the batch being filled, or NULL */
     int64_t         ndeletes;   /* in pd */
-} ice_tbl;
+    ice_row_reader *reader;     /* NULL: an unchanged TOAST value without a before image is
+                                   refused */
+    void           *reader_arg;
+    ice_value      *fill;       /* per relation column: the value read back for an unchanged
+                                   TOAST column of the row being written (fill_has) */
+    bool           *fill_has;
+    int             nfill;
+    cdc_buf         fill_mem;
+};
 
 ice_tbl *ice_tbl_new(const char *name, const char *location);
 void     ice_tbl_free(ice_tbl *t);
@@ -115,7 +131,9 @@ int ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, con
  * Upsert mode: applies one change to the table's key index.  c/r/u: the row is written
  * (ice_tbl_put_row) and the key's previous row, if any, gets a position delete; d: the key's
  * row gets a position delete.  A key change comes as d + c.  An unchanged TOAST value is
- * taken from the before image when it has one, else refused (CDC_E_UNSUPPORTED).
+ * taken from the before image when it has one, else read from the key's current row through
+ * t->reader; when that row is in a file not committed yet, CDC_E_QUEUE_FULL (commit the batch,
+ * then offer the change again); without a reader, refused (CDC_E_UNSUPPORTED).
  */
 int ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec codec,
                    cdc_err *err);

@@ -14,12 +14,14 @@
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_scan.h"
 
 #define ICE_FAC "iceberg"
 
 typedef struct known {
-    char *name;
-    char *location;
+    char     *name;
+    char     *location;
+    ice_meta *m;            /* the table as last loaded or committed, or NULL */
 } known;
 
 struct ice_worker {
@@ -98,8 +100,9 @@ known_find(ice_worker *w, const char *name)
     return NULL;
 }
 
+/* Remembers table `name`; takes m (may be NULL). */
 static void
-known_set(ice_worker *w, const char *name, const char *location)
+known_set(ice_worker *w, const char *name, const char *location, ice_meta *m)
 {
     known *k = known_find(w, name);
 
@@ -108,9 +111,12 @@ known_set(ice_worker *w, const char *name, const char *location)
         k = &w->known[w->nknown++];
         k->name = cdc_xstrdup(name);
         k->location = NULL;
+        k->m = NULL;
     }
     free(k->location);
     k->location = cdc_xstrdup(location ? location : "");
+    ice_meta_free(k->m);
+    k->m = m;
 }
 
 static void
@@ -122,6 +128,7 @@ known_forget(ice_worker *w, const char *name)
         return;
     free(k->name);
     free(k->location);
+    ice_meta_free(k->m);
     *k = w->known[--w->nknown];
 }
 
@@ -180,11 +187,27 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
         rc = ice_commit_create_table(w->cat, w->st, &id, t->location, t->schema, sp, NULL, 0,
                                      &m, err);
         ice_spec_free(sp);
+        if (rc == ICE_CAT_OK && m != NULL) {
+            const ice_schema *cur = ice_meta_schema(m, m->current_schema_id);
+
+            /* A REST catalog assigns the field ids afresh: the rows are written with ours. */
+            if (cur == NULL || !ice_schema_equal(cur, t->schema)) {
+                char why[300] = "no current schema";
+
+                if (cur)
+                    schema_diff(cur, t->schema, why, sizeof(why));
+                cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s was created by the "
+                            "catalog with other field ids or types than the sink's (%s); this "
+                            "build cannot write to it", w->ns, t->name, why);
+                ice_meta_free(m);
+                free(loc);
+                return -1;
+            }
+        }
         if (rc == ICE_CAT_OK) {
             log_info(ICE_FAC, "%s: created Iceberg table %s.%s at %s", w->label, w->ns, t->name,
                      m && m->location ? m->location : t->location);
-            known_set(w, t->name, m && m->location ? m->location : t->location);
-            ice_meta_free(m);
+            known_set(w, t->name, m && m->location ? m->location : t->location, m);
             free(loc);
             return 0;
         }
@@ -213,8 +236,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
             return -1;
         }
     }
-    known_set(w, t->name, m->location);
-    ice_meta_free(m);
+    known_set(w, t->name, m->location, m);
     free(loc);
     return 0;
 }
@@ -292,7 +314,23 @@ commit_table(ice_worker *w, const ice_batch *b, ice_wtable *t, ice_commit **cp, 
         *cp = c;
         crash_hook(w);
     }
-    rc = ice_commit_run(*cp, 10, NULL, err);
+    {
+        ice_meta *committed = NULL;
+
+        rc = ice_commit_run(*cp, 10, &committed, err);
+        if (rc == ICE_CAT_OK && committed) {
+            known *k = known_find(w, t->name);
+
+            if (k) {
+                pthread_mutex_lock(&w->mu);
+                ice_meta_free(k->m);
+                k->m = committed;
+                pthread_mutex_unlock(&w->mu);
+            } else {
+                ice_meta_free(committed);
+            }
+        }
+    }
     if (rc == ICE_CAT_OK) {
         ice_commit_free(*cp);
         *cp = NULL;
@@ -451,6 +489,7 @@ ice_worker_stop(ice_worker *w)
     for (int i = 0; i < w->nknown; i++) {
         free(w->known[i].name);
         free(w->known[i].location);
+        ice_meta_free(w->known[i].m);
     }
     free(w->known);
     free(w->ns);
@@ -532,8 +571,51 @@ ice_worker_health(ice_worker *w, cdc_health *h)
         gmtime_r(&s, &tm);
         strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    h->state = w->fatal ? CDC_DEST_ERROR : w->failing ? CDC_DEST_DEGRADED : CDC_DEST_OK;
+    /* Waiting for the catalog or warehouse is "error" too, so that /readyz says not ready
+       (and why) while nothing can be committed; the detail says it is being retried. */
+    h->state = w->fatal || w->failing ? CDC_DEST_ERROR : CDC_DEST_OK;
     snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s",
              w->label, w->state, (unsigned long long) w->nbatches, last);
     pthread_mutex_unlock(&w->mu);
+}
+
+int
+ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
+                    int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
+                    cdc_err *err)
+{
+    known *k;
+    int    rc;
+
+    pthread_mutex_lock(&w->mu);
+    if (w->job != NULL || w->fatal) {
+        pthread_mutex_unlock(&w->mu);
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit is in progress", w->label);
+    }
+    /* Idle: the worker thread waits on the condition and touches nothing until a batch
+       comes, which only this thread hands over. */
+    k = known_find(w, table);
+    if (k == NULL || k->m == NULL) {
+        ice_cat_ident id = { ns, table };
+        ice_meta     *m = NULL;
+        char         *loc = NULL;
+
+        rc = ice_commit_load(w->cat, w->st, &id, &m, &loc, err);
+        free(loc);
+        if (rc != ICE_CAT_OK) {
+            pthread_mutex_unlock(&w->mu);
+            if (rc > 0)
+                err->code = CDC_E_STATE;
+            return -1;
+        }
+        known_set(w, table, m->location, m);
+        k = known_find(w, table);
+    }
+    rc = ice_scan_row(w->st, k->m, file, pos, ids, n, out, mem, err);
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 1) {
+        err->code = CDC_E_STATE;
+        return -1;
+    }
+    return rc;
 }

@@ -80,4 +80,13 @@ int  ice_worker_poll(ice_worker *w, cdc_pos *durable, cdc_err *err);
 bool ice_worker_wait(ice_worker *w, int timeout_ms);
 void ice_worker_health(ice_worker *w, cdc_health *h);
 
+/*
+ * Upsert's unchanged TOAST values: the fields `ids` of the row at (file, pos) of table
+ * ns.table as the catalog has it (ice_scan_row), from the main loop while the worker is idle
+ * (CDC_E_QUEUE_FULL when it is not: try again after the commit).  Values point into mem.
+ */
+int ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
+                        int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
+                        cdc_err *err);
+
 #endif

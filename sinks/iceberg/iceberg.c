@@ -156,6 +156,94 @@ rebuild_index(iceberg *ib, ice_store *st, const ice_meta *m, ice_tbl *t, cdc_err
     return 0;
 }
 
+/* ---------------------------------------------------------------- orphans */
+
+typedef struct orphans {
+    char  **known;      /* sorted */
+    size_t  nknown;
+    int64_t n, bytes;
+    char    first[3][400];
+} orphans;
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int
+orphan_cb(void *arg, const char *uri, int64_t size)
+{
+    orphans *o = arg;
+
+    if (bsearch(&uri, o->known, o->nknown, sizeof(char *), cmp_str) != NULL)
+        return 0;
+    if (o->n < 3)
+        snprintf(o->first[o->n], sizeof(o->first[0]), "%s", uri);
+    o->n++;
+    o->bytes += size > 0 ? size : 0;
+    return 0;
+}
+
+/*
+ * Reports the files under the table's data/ that its current snapshot does not reference
+ * (an interrupted commit's uploads) and interrupted uploads: logged, never referenced, not
+ * removed (another writer's commit may be in progress).
+ */
+static void
+report_orphans(iceberg *ib, ice_store *st, const ice_meta *m, const char *name)
+{
+    const ice_snapshot *cur = ice_meta_current(m);
+    orphans             o = { 0 };
+    cdc_buf             b = CDC_BUF_INIT;
+    ice_manifest_file  *mfs = NULL;
+    int                 nmf = 0;
+    char                prefix[1200];
+    cdc_err             err = { 0 };
+
+    snprintf(prefix, sizeof(prefix), "%s/data/", m->location);
+    if (cur != NULL) {
+        if (ice_store_get(st, cur->manifest_list, 0, -1, &b, 0, &err) != 0 ||
+            ice_manifest_list_read(b.data, b.len, cur->manifest_list, &mfs, &nmf, &err) < 0)
+            goto out;
+        for (int i = 0; i < nmf; i++) {
+            ice_read_entry *e = NULL;
+            int             ne = 0;
+
+            b.len = 0;
+            if (ice_store_get(st, mfs[i].path, 0, -1, &b, 0, &err) != 0 ||
+                ice_manifest_read(b.data, b.len, mfs[i].path, &mfs[i], NULL, 0, &e, &ne,
+                                  &err) < 0)
+                goto out;
+            o.known = cdc_xrealloc(o.known, (o.nknown + (size_t) ne + 1) * sizeof(char *));
+            for (int k = 0; k < ne; k++)
+                o.known[o.nknown++] = cdc_xstrdup(e[k].path);
+            ice_read_entries_free(e, ne);
+        }
+    }
+    if (o.nknown > 0)
+        qsort(o.known, o.nknown, sizeof(char *), cmp_str);
+    if (ice_store_list(st, prefix, orphan_cb, &o, &err) < 0 ||
+        ice_store_incomplete(st, prefix, false, orphan_cb, &o, &err) < 0)
+        goto out;
+    if (o.n > 0)
+        log_warn(ICE_FAC, "%s: table %s.%s: %lld file(s) (%lld bytes) under %s are not in the "
+                 "table: left by an interrupted commit or upload, never referenced; safe to "
+                 "remove once no writer is committing (e.g. %s%s%s%s%s)", ib->label, ib->ns, name,
+                 (long long) o.n, (long long) o.bytes, prefix, o.first[0],
+                 o.n > 1 ? ", " : "", o.n > 1 ? o.first[1] : "", o.n > 2 ? ", " : "",
+                 o.n > 2 ? o.first[2] : "");
+out:
+    if (err.msg[0])
+        log_warn(ICE_FAC, "%s: table %s.%s: could not look for orphan files: %s", ib->label,
+                 ib->ns, name, err.msg);
+    for (size_t i = 0; i < o.nknown; i++)
+        free(o.known[i]);
+    free(o.known);
+    ice_manifest_files_free(mfs, nmf);
+    cdc_buf_free(&b);
+}
+
 /* Loads table `name` as it is now: its schema, ids and position.  Missing is fine. */
 static int
 load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *err)
@@ -187,6 +275,7 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     for (int i = 0; i < m->nschemas; i++)
         if (m->schemas[i]->schema_id >= t->next_schema_id)
             t->next_schema_id = m->schemas[i]->schema_id + 1;
+    report_orphans(ib, st, m, name);
     if (!ib->append && rebuild_index(ib, st, m, t, err) < 0) {
         ice_meta_free(m);
         return -1;
@@ -232,6 +321,15 @@ load_tables(iceberg *ib, ice_cat *cat, ice_store *st, cdc_err *err)
     return rc;
 }
 
+static int
+read_row(void *arg, const ice_tbl *t, const char *file, int64_t pos, const int32_t *ids, int n,
+         ice_value *out, cdc_buf *mem, cdc_err *err)
+{
+    iceberg *ib = arg;
+
+    return ice_worker_read_row(ib->wk, ib->ns, t->name, file, pos, ids, n, out, mem, err);
+}
+
 /* The table of ev's relation, its schema following the relation's version. */
 static ice_tbl *
 tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
@@ -265,6 +363,8 @@ tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
     } else if (t->rel_version == rel->version) {
         return t;
     }
+    t->reader = read_row;
+    t->reader_arg = ib;
     if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
         return NULL;
     return t;
@@ -617,6 +717,12 @@ ib_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
         sch_event_topic(ev, ib->prefix, topic, sizeof(topic));
     if ((ib->append ? ice_tbl_put_row(t, ev, image, topic, PARQUET_ZSTD, &toast, &verr)
                     : ice_tbl_upsert(t, ev, topic, PARQUET_ZSTD, &verr)) < 0) {
+        if (verr.code == CDC_E_QUEUE_FULL) {
+            /* upsert: an unchanged TOAST value whose row is not committed yet (the router
+               flushes, which commits it) or a commit in progress: offer it again */
+            *err = verr;
+            return -1;
+        }
         if (verr.code != CDC_E_DECODE) {
             *err = verr;
             return fatal(ib, err);

@@ -3,7 +3,9 @@
 # PostgreSQL (postgresql://, the test's own server) and a file:// warehouse.  The workload has
 # inserts, updates, deletes, NULLs, a primary-key change, several changes to one key in one
 # transaction (and across the batches of batch_size 5), a key deleted and inserted again, and
-# an unchanged TOAST column in a REPLICA IDENTITY FULL table.  pyiceberg
+# an unchanged TOAST column in a REPLICA IDENTITY FULL table (taken from the before image) and
+# in a default-identity table (read back from the table's current row, also when that row is
+# still in the batch being filled, and after a restart).  pyiceberg
 # (test/tools/iceberg_sink_check.py) scans every table -- data files minus the position
 # deletes -- and it must equal SELECT * of the source, no key twice; no equality deletes.
 . "$(dirname "$0")/common.sh"
@@ -22,10 +24,11 @@ sql "CREATE TABLE items (id int PRIMARY KEY, txt text, n numeric(10,2), ts times
        flag boolean, tags text[], u uuid)" \
     "CREATE TABLE docs (id int PRIMARY KEY, big text, n int)" \
     "ALTER TABLE docs REPLICA IDENTITY FULL" \
+    "CREATE TABLE docs2 (id int PRIMARY KEY, big text, n int)" \
     "INSERT INTO items SELECT g, 'item ' || g, g * 1.25, '2024-05-06 07:08:09+00'::timestamptz + g * interval '1 hour',
        g % 2 = 0, ARRAY['a' || g, NULL], md5(g::text)::uuid FROM generate_series(1, 8) g"
 
-P_TABLES="public.items, public.docs" P_SNAPSHOT=initial write_pipeline
+P_TABLES="public.items, public.docs, public.docs2" P_SNAPSHOT=initial write_pipeline
 cat >>"$T/pipeline.yaml" <<YAML
   - sink_id: lake
     sink_type: iceberg
@@ -54,15 +57,21 @@ sql "UPDATE items SET txt = 'one', n = NULL WHERE id = 1" \
     "INSERT INTO docs SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 400) g" \
     "UPDATE docs SET n = 1 WHERE id = 1" \
     "UPDATE docs SET n = 2 WHERE id = 1" \
+    "INSERT INTO docs2 SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 2000) g" \
+    "UPDATE docs2 SET n = 1 WHERE id = 1" \
+    "INSERT INTO docs2 SELECT 2, string_agg(md5((g * 7)::text), ''), 0 FROM generate_series(1, 2000) g" \
+    "BEGIN; UPDATE docs2 SET n = 2 WHERE id = 1; UPDATE docs2 SET n = 3 WHERE id = 2; COMMIT" \
     "INSERT INTO docs VALUES (999, 'sentinel', 0)"
 
 for _ in $(seq 150); do grep -q '"sentinel"' "$EVENTS" && break; sleep 0.2; done
 grep -q '"sentinel"' "$EVENTS" || fail "the sentinel never reached the jsonl sink"
 pgjson items >"$T/items.pg"
 pgjson docs >"$T/docs.pg"
+pgjson docs2 >"$T/docs2.pg"
 for _ in $(seq 100); do
     chk cdc.public_items upsert --pg "$T/items.pg" >/dev/null 2>&1 &&
-        chk cdc.public_docs upsert --pg "$T/docs.pg" >/dev/null 2>&1 && break
+        chk cdc.public_docs upsert --pg "$T/docs.pg" >/dev/null 2>&1 &&
+        chk cdc.public_docs2 upsert --pg "$T/docs2.pg" >/dev/null 2>&1 && break
     sleep 0.3
 done
 agent_stop
@@ -71,6 +80,8 @@ check "items == SELECT * (updates, deletes, key change, collapsed changes)" \
     chk cdc.public_items upsert --pg "$T/items.pg"
 check "docs == SELECT * (unchanged TOAST taken from the full before image)" \
     chk cdc.public_docs upsert --pg "$T/docs.pg"
+check "docs2 == SELECT * (unchanged TOAST read back from the table)" \
+    chk cdc.public_docs2 upsert --pg "$T/docs2.pg"
 check "snapshot summaries hold cdc.position and cdc.pipeline" \
     chk cdc.public_items summaries --pipeline "it-$IT_NUM"
 check "the table's identifier field is the primary key" "$ICEBERG_PY" - "$CAT_URI" "$WH" <<'PY'
@@ -98,17 +109,22 @@ agent_start
 sql "UPDATE items SET txt = 'after restart' WHERE id IN (1, 3, 100, 10, 1050)" \
     "DELETE FROM items WHERE id IN (4, 11)" \
     "UPDATE items SET id = 7000 WHERE id = 12" \
+    "UPDATE docs2 SET n = 5 WHERE id = 1" \
     "INSERT INTO docs VALUES (1000, 'sentinel 2', 0)"
 for _ in $(seq 150); do grep -q '"sentinel 2"' "$EVENTS" && break; sleep 0.2; done
 pgjson items >"$T/items.pg"
 pgjson docs >"$T/docs.pg"
+pgjson docs2 >"$T/docs2.pg"
 for _ in $(seq 100); do
     chk cdc.public_items upsert --pg "$T/items.pg" >/dev/null 2>&1 &&
-        chk cdc.public_docs upsert --pg "$T/docs.pg" >/dev/null 2>&1 && break
+        chk cdc.public_docs upsert --pg "$T/docs.pg" >/dev/null 2>&1 &&
+        chk cdc.public_docs2 upsert --pg "$T/docs2.pg" >/dev/null 2>&1 && break
     sleep 0.3
 done
 agent_stop
 check "items == SELECT * after the restart (no key twice)" chk cdc.public_items upsert --pg "$T/items.pg"
+check "docs2 == SELECT * after the restart (TOAST read from a file the restart found)" \
+    chk cdc.public_docs2 upsert --pg "$T/docs2.pg"
 check "docs == SELECT * after the restart" chk cdc.public_docs upsert --pg "$T/docs.pg"
 expect_contains "the start rebuilt the key index" "$(cat "$T/agent.log")" "key index rebuilt"
 done_testing

@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_mem.h"
 #include "decoder/typemap.h"
+#include "sinks/iceberg/catalog/ice_sql.h"
+#include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_table.h"
+#include "sinks/iceberg/ice_worker.h"
 #include "sinks/iceberg/ice_value.h"
 
 START_TEST(position_text)
@@ -229,6 +233,185 @@ START_TEST(upsert_needs_key_and_reserved_names)
 }
 END_TEST
 
+
+START_TEST(upsert_index_and_deletes)
+{
+    cdc_col  c[3];
+    cdc_rel  rel = { .relid = 7, .nspname = "public", .relname = "orders", .ncols = 3,
+                     .cols = c, .nkeys = 1, .version = 1 };
+    cdc_txn  txn = { .commit_lsn = 0x6000 };
+    cdc_err  err = { 0 };
+    ice_tbl *t = ice_tbl_new("orders", "file:///w/t");
+    struct { char op; int id; int newid; } steps[] = {
+        { 'c', 1, 0 }, { 'c', 2, 0 }, { 'u', 1, 0 }, { 'u', 1, 0 }, { 'd', 2, 0 },
+        { 'c', 2, 0 }, { 'd', 9, 0 },
+    };
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    ck_assert_int_eq(ice_tbl_set_rel(t, &rel, false, &err), 0);
+    ck_assert(t->schema->fields[0].required);
+    ck_assert_int_eq(t->schema->nident, 1);
+    ck_assert_int_eq(t->schema->nfields, 3);        /* no _cdc_* columns */
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = steps[i].id },
+            { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = (cdc_op) steps[i].op, .pos = { 0x6000, i }, .txn = &txn,
+                         .rel = &rel, .after = steps[i].op == 'd' ? NULL : row,
+                         .before = steps[i].op == 'd' ? row : NULL };
+
+        ck_assert_msg(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err) == 0, "%s", err.msg);
+    }
+    /* rows written: c1 c2 u1 u1 c2 = 5; deletes: u1 (row 0), u1 (row 2), d2 (row 1),
+       d9 nothing; keys 1 and 2 live */
+    ck_assert_int_eq(t->rows, 5);
+    ck_assert_int_eq(t->ndeletes, 3);
+    ck_assert_int_eq(ice_posdel_count(t->pd), 3);
+    ck_assert_int_eq(ice_tbl_keys(t), 2);
+
+    /* an unchanged TOAST value without a before image: refused in upsert */
+    {
+        cdc_value row[3] = {
+            { .state = CDC_VAL_PRESENT, .u.i = 1 },
+            { .state = CDC_VAL_UNCHANGED },
+            { .state = CDC_VAL_NULL },
+        };
+        cdc_event ev = { .op = CDC_OP_UPDATE, .pos = { 0x6000, 50 }, .txn = &txn, .rel = &rel,
+                         .after = row };
+
+        ck_assert_int_eq(ice_tbl_upsert(t, &ev, "t", PARQUET_ZSTD, &err), -1);
+        ck_assert_int_eq(err.code, CDC_E_UNSUPPORTED);
+        ck_assert_msg(strstr(err.msg, "\"name\"") && strstr(err.msg, "REPLICA IDENTITY FULL"),
+                      "%s", err.msg);
+        ck_assert_int_eq(t->rows, 5);
+        ck_assert_int_eq(ice_tbl_keys(t), 2);
+    }
+    ice_tbl_free(t);
+}
+END_TEST
+
+
+/* The commit thread on a SQLite catalog and a file:// warehouse: two batches, the second with
+   a schema change; the position becomes durable only when committed, and is the summary's. */
+START_TEST(worker_commits_batches)
+{
+    char            dir[] = "/tmp/cdc_ice_sinkXXXXXX";
+    char            uri[300], wh[300];
+    cdc_err         err = { 0 };
+    ice_cat        *cat = NULL;
+    ice_store      *st;
+    ice_store_conf  sc = { .no_fsync = true };
+    ice_worker     *w;
+    cdc_col         c[3], c2[3];
+    cdc_rel         rel = { .relid = 7, .nspname = "public", .relname = "orders", .ncols = 3,
+                            .cols = c, .nkeys = 1, .version = 1 };
+    cdc_rel         rel2;
+    cdc_txn         txn = { .commit_lsn = 0x7000, .commit_ts_us = 1 };
+    ice_tbl        *t;
+    cdc_pos         durable;
+    ice_cat_ident   id = { "default", "public_orders" };
+    ice_meta       *m = NULL;
+    char           *loc = NULL;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(uri, sizeof(uri), "sqlite:///%s/cat.db", dir);
+    snprintf(wh, sizeof(wh), "file://%s/wh", dir);
+    ice_sql_conf cc = { .uri = uri };
+    ck_assert_int_eq(ice_sql_open(&cc, &cat, &err), 0);
+    st = ice_store_new(&sc, &err);
+    ck_assert_ptr_nonnull(st);
+    ice_worker_conf wc = { .cat = cat, .store = st, .ns = "default", .pipeline_id = "p1",
+                           .sink_id = "lake", .label = "test", .auto_create = true,
+                           .retry = { .initial_ms = 10, .max_ms = 20 } };
+    w = ice_worker_start(&wc, &err);
+    ck_assert_ptr_nonnull(w);
+
+    memcpy(c, cols, sizeof(c));
+    typed(&rel);
+    char loc0[400];
+    snprintf(loc0, sizeof(loc0), "%s/default.db/public_orders", wh);
+    t = ice_tbl_new("public_orders", loc0);
+    for (int b = 0; b < 2; b++) {
+        ice_batch *bt = cdc_xcalloc(1, sizeof(*bt));
+        bool       toast = false;
+
+        if (b == 1) {               /* ADD COLUMN note text */
+            memcpy(c2, cols, sizeof(c2));
+            rel2 = rel;
+            rel2.ncols = 3;
+            rel2.cols = c2;
+            c2[2].name = "note";
+            c2[2].type_oid = c2[2].base_oid = 25;
+            c2[2].typmod = -1;
+            rel2.version = 2;
+            typed(&rel2);
+            ck_assert_int_eq(ice_tbl_set_rel(t, &rel2, true, &err), 0);
+        } else {
+            ck_assert_int_eq(ice_tbl_set_rel(t, &rel, true, &err), 0);
+        }
+        for (int i = 0; i < 3; i++) {
+            cdc_value row[3] = {
+                { .state = CDC_VAL_PRESENT, .u.i = b * 10 + i },
+                { .state = CDC_VAL_PRESENT, .u.s = { "x", 1, 0 } },
+                { .state = CDC_VAL_NULL },
+            };
+            cdc_event ev = { .op = CDC_OP_CREATE, .pos = { 0x7000 + (uint64_t) b, (uint64_t) i },
+                             .txn = &txn, .rel = b ? &rel2 : &rel, .after = row };
+
+            ck_assert_int_eq(ice_tbl_put_row(t, &ev, row, "cdc.public.orders", PARQUET_ZSTD,
+                                             &toast, &err), 0);
+        }
+        ck_assert_int_eq(ice_tbl_close_file(t, &err), 0);
+        bt->pos = (cdc_pos) { 0x7000 + (uint64_t) b, CDC_SEQ_END };
+        bt->t = cdc_xcalloc(1, sizeof(*bt->t));
+        bt->n = 1;
+        bt->t[0] = (ice_wtable) { .name = cdc_xstrdup(t->name), .location = cdc_xstrdup(loc0),
+                                  .schema = ice_schema_dup(t->schema),
+                                  .set_schema = t->schema_dirty, .is_new = b == 0,
+                                  .files = t->files, .nfiles = t->nfiles, .rows = t->rows };
+        t->files = NULL;
+        t->nfiles = 0;
+        t->schema_dirty = false;
+        ck_assert(ice_worker_idle(w));
+        {
+            cdc_pos want = bt->pos;     /* the worker frees bt */
+
+            ice_worker_submit(w, bt);
+            ck_assert(ice_worker_wait(w, 20000));
+            ck_assert_msg(ice_worker_poll(w, &durable, &err) == 0, "%s", err.msg);
+            ck_assert(cdc_pos_cmp(durable, want) == 0);
+        }
+    }
+    ck_assert_int_eq(durable.lsn, 0x7001);
+
+    /* the table as the catalog has it now: 2 snapshots, summary with the position */
+    ice_store *st2 = ice_store_new(&sc, &err);
+    ice_cat   *cat2 = NULL;
+    ck_assert_int_eq(ice_sql_open(&cc, &cat2, &err), 0);
+    ck_assert_int_eq(ice_commit_load(cat2, st2, &id, &m, &loc, &err), ICE_CAT_OK);
+    ck_assert_int_eq(m->nsnapshots, 2);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"),
+                     "0/7001:18446744073709551615");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.pipeline"), "p1");
+    ck_assert_ptr_nonnull(ice_schema_find(ice_meta_schema(m, m->current_schema_id), "note"));
+    ice_meta_free(m);
+    free(loc);
+    ice_cat_close(cat2);
+    ice_store_free(st2);
+    ice_worker_stop(w);
+    ice_tbl_free(t);
+    {
+        char cmd[400];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+END_TEST
+
 static Suite *
 sink_suite(void)
 {
@@ -239,6 +422,8 @@ sink_suite(void)
     tcase_add_test(tc, append_schema_rows_and_stats);
     tcase_add_test(tc, evolution_keeps_ids);
     tcase_add_test(tc, upsert_needs_key_and_reserved_names);
+    tcase_add_test(tc, upsert_index_and_deletes);
+    tcase_add_test(tc, worker_commits_batches);
     suite_add_tcase(s, tc);
     return s;
 }

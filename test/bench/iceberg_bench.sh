@@ -18,6 +18,13 @@
 # in each table (rows scanned, distinct ids: both must be ROWS; an md5 of every row's id, k,
 # payload and amount must equal the source's; snapshots, files, bytes).
 #
+# Part 1b, updates into the upsert table (UPDATES > 0).  A second backlog of UPDATES updates
+# (amount and payload; keys spread over the whole table, transactions of TXN rows) on a new
+# slot and its copy; pg_recvlogical drains one, and cdcagent in upsert mode the other into
+# part 1's upsert table: its start rebuilds the key index from the table's ROWS live rows (the
+# time is printed, from the agent's log), every update adds a position delete.  pyiceberg's
+# scan (position deletes applied) must again hold ROWS rows equal to the source's.
+#
 # Part 2, latency under a steady load.  The agent streams (append mode) while a procedure on
 # the source commits RATE rows/s in transactions of STEADY_TXN rows for STEADY_SECONDS.  The
 # source runs with track_commit_timestamp = on.  For every row: visible = timestamp-ms of the
@@ -27,7 +34,7 @@
 # before its catalog commit (a SQLite transaction), so "visible" is early by that commit's
 # duration.  Printed: p50, p95, p99, max, and the rate the source achieved.
 #
-# Environment: ROWS (1000000), TXN (10), BATCH (iceberg.batch_size; 50000), FLUSH
+# Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 5; 0 skips part 1b), BATCH (iceberg.batch_size; 50000), FLUSH
 # (iceberg.flush_interval_seconds; 1), UPSERT=0 skips the upsert contender, STEADY=0 skips
 # part 2, RATE (10000), STEADY_SECONDS (30), STEADY_TXN (10), STEADY_BATCH (batch_size in
 # part 2; BATCH), CDCAGENT / CDC_BUILD (the build), BENCH_PORT (57350), KEEP=1 keeps the work
@@ -35,6 +42,7 @@
 set -euo pipefail
 
 ROWS=${ROWS:-1000000}
+UPDATES=${UPDATES:-$((ROWS / 5))}
 TXN=${TXN:-10}
 BATCH=${BATCH:-50000}
 FLUSH=${FLUSH:-1}
@@ -94,6 +102,15 @@ sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload t
              COMMIT;
          END LOOP;
      END \$\$" \
+    "CREATE PROCEDURE churn(n bigint, nrows bigint, per_txn int) LANGUAGE plpgsql AS \$\$
+     BEGIN
+         FOR t IN 0 .. (n + per_txn - 1) / per_txn - 1 LOOP
+             UPDATE public.bench SET amount = amount + 1, payload = md5(payload)
+              WHERE id IN (SELECT (g * 48271) % nrows + 1
+                             FROM generate_series(t * per_txn, least(n, (t + 1) * per_txn) - 1) g);
+             COMMIT;
+         END LOOP;
+     END \$\$" \
     "CREATE PROCEDURE steady(first bigint, rate int, secs int, per_txn int) LANGUAGE plpgsql AS \$\$
      DECLARE
          t0 timestamptz := clock_timestamp();
@@ -138,12 +155,12 @@ sinks:
 YAML
 }
 
-platform() {  # platform [STOP_LSN]
+platform() {  # platform [STOP_LSN [LOG_LEVEL]]
     cat <<YAML
 transport_mode: direct
 health_enabled: false
 agent:
-  log_level: warn
+  log_level: ${2:-warn}
   status_interval_seconds: 1
 ${1:+  stop_lsn: \"$1\"}
 dlq:
@@ -160,8 +177,11 @@ sql "CALL fill(1, $ROWS, $TXN)"
 echo "# backlog built in $(calc "round($(now) - $t0, 1)") s"
 END=$(sql "SELECT pg_current_wal_lsn()")
 # The digest iceberg_bench.py count computes from the table: every row, ordered by id.
-SRC_MD5=$(sql "SELECT md5(string_agg(id || '|' || k || '|' || payload || '|' || amount || E'\\n', '' ORDER BY id))
-               FROM public.bench")
+src_md5() {
+    sql "SELECT md5(string_agg(id || '|' || k || '|' || payload || '|' || amount || E'\\n', '' ORDER BY id))
+           FROM public.bench"
+}
+SRC_MD5=$(src_md5)
 for s in b_append b_upsert; do
     sql "SELECT pg_copy_logical_replication_slot('b_recv', '$s')" >/dev/null
 done
@@ -177,34 +197,47 @@ CPU[pg_recvlogical]=-
 RSS[pg_recvlogical]=-
 INFO[pg_recvlogical]=-
 
-# run_agent NAME MODE: cdcagent into catalog/warehouse NAME up to END; sets RPS, CPU, RSS, INFO.
+# run_agent NAME MODE SLOT END ROWS [CATALOG]: cdcagent from SLOT up to END into catalog and
+# warehouse CATALOG (default NAME), then pyiceberg must scan ROWS rows, ROWS distinct ids and
+# the source's digest SRC_MD5; sets RPS (of ROWS), WALL, CPU, RSS, INFO[NAME].
 run_agent() {
-    local name=$1 mode=$2 t u s m info
-    pipeline "$name" "b_$name" "$mode" "$BATCH" >"$WORK/$name.yaml"
-    platform "$END" >"$WORK/$name.platform.yaml"
+    local name=$1 mode=$2 slot=$3 end=$4 rows=$5 cat=${6:-$1} t u s m info r d
+    pipeline "$cat" "$slot" "$mode" "$BATCH" >"$WORK/$name.yaml"
+    platform "$end" info >"$WORK/$name.platform.yaml"
     echo "# $name: draining the backlog"
     t=$(now)
     /usr/bin/time -f "%U %S %M" -o "$WORK/$name.time" "$CDCAGENT" run "$WORK/$name.yaml" \
         --platform-config "$WORK/$name.platform.yaml" 2>"$WORK/$name.log" ||
         die "agent run $name failed: $(tail -3 "$WORK/$name.log")"
     WALL[$name]=$(calc "round($(now) - $t, 1)")
-    RPS[$name]=$(calc "int($ROWS / ($(now) - $t))")
+    RPS[$name]=$(calc "int($rows / ($(now) - $t))")
     read -r u s m <"$WORK/$name.time"
     CPU[$name]=$(calc "round($u + $s, 1)")
     RSS[$name]=$(calc "round($m / 1024.0, 1)")
-    info=$(ib "$name" count default.public_bench) || die "pyiceberg could not read $name's table"
+    info=$(ib "$cat" count default.public_bench) || die "pyiceberg could not read $name's table"
     echo "#   pyiceberg: $info"
     read -r _ r _ d _ <<<"$info"
     [ "$r" = "$ROWS" ] || die "$name: pyiceberg scans $r rows, expected $ROWS"
     [ "$d" = "$ROWS" ] || die "$name: $d distinct ids, expected $ROWS"
     [ "${info##* }" = "$SRC_MD5" ] || die "$name: the table's rows differ from the source's (md5)"
-    INFO[$name]=$(awk '{ printf "%s snaps, %s files, %.1f MiB", $6, $8, $12 / 1048576 }' <<<"$info")
+    INFO[$name]=$(awk '{ printf "%s snaps, %s files + %s deletes, %.1f MiB", $6, $8, $10, $12 / 1048576 }' <<<"$info")
 }
 
-run_agent append append
+# table ROWNAME...: the figures of these contenders against pg_recvlogical's row RECV.
+table() {
+    local recv=$1 c
+    printf '%-15s %9s %9s %7s %7s %9s  %s\n' contender rows/s "x recvlog" wall_s cpu_s rss_MiB "pyiceberg: table"
+    for c in "$@"; do
+        printf '%-15s %9s %9s %7s %7s %9s  %s\n' "$c" "${RPS[$c]}" \
+            "$(calc "'%.2f' % (${RPS[$c]} / ${RPS[$recv]})")" "${WALL[$c]}" "${CPU[$c]}" \
+            "${RSS[$c]}" "${INFO[$c]}"
+    done
+}
+
+run_agent append append b_append "$END" "$ROWS"
 CONTENDERS="pg_recvlogical append"
 if [ "${UPSERT:-1}" = 1 ]; then
-    run_agent upsert upsert
+    run_agent upsert upsert b_upsert "$END" "$ROWS"
     CONTENDERS="$CONTENDERS upsert"
 else
     echo "upsert: skipped (UPSERT=0)"
@@ -213,12 +246,37 @@ fi
 echo
 echo "backlog: $ROWS inserts in transactions of $TXN rows; iceberg batch_size $BATCH," \
      "flush_interval_seconds $FLUSH; SQLite catalog, file:// warehouse"
-printf '%-15s %9s %9s %7s %7s %9s  %s\n' contender rows/s "x recvlog" wall_s cpu_s rss_MiB "pyiceberg: table"
-for c in $CONTENDERS; do
-    printf '%-15s %9s %9s %7s %7s %9s  %s\n' "$c" "${RPS[$c]}" \
-        "$(calc "'%.2f' % (${RPS[$c]} / ${RPS[pg_recvlogical]})")" "${WALL[$c]}" "${CPU[$c]}" \
-        "${RSS[$c]}" "${INFO[$c]}"
-done
+# shellcheck disable=SC2086
+table $CONTENDERS
+
+# ---------------------------------------------------------------- part 1b: updates (upsert)
+
+if [ "${UPSERT:-1}" = 1 ] && [ "$UPDATES" -gt 0 ]; then
+    echo
+    echo "# a second backlog: $UPDATES updates of rows spread over the table, transactions of $TXN"
+    sql "SELECT pg_create_logical_replication_slot('u_recv', 'pgoutput')" >/dev/null
+    sql "SELECT pg_copy_logical_replication_slot('u_recv', 'u_upsert')" >/dev/null
+    t0=$(now)
+    sql "CALL churn($UPDATES, $ROWS, $TXN)"
+    echo "# built in $(calc "round($(now) - $t0, 1)") s"
+    END2=$(sql "SELECT pg_current_wal_lsn()")
+    SRC_MD5=$(src_md5)
+    t0=$(now)
+    PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+        --slot u_recv --start --no-loop --endpos "$END2" -f /dev/null \
+        -o proto_version=2 -o publication_names=bench_pub -o streaming=on
+    WALL[u_recvlogical]=$(calc "round($(now) - $t0, 1)")
+    RPS[u_recvlogical]=$(calc "int($UPDATES / ($(now) - $t0))")
+    CPU[u_recvlogical]=- RSS[u_recvlogical]=- INFO[u_recvlogical]=-
+    # The upsert table of part 1: the start rebuilds its key index from its ROWS live rows.
+    run_agent u_upsert upsert u_upsert "$END2" "$UPDATES" upsert
+    rebuild=$(grep -o 'key index rebuilt[^"]*' "$WORK/u_upsert.log" | head -1) ||
+        die "the upsert run did not say it rebuilt its key index"
+    echo
+    echo "updates: $UPDATES updates in transactions of $TXN rows into part 1's upsert table" \
+         "($ROWS rows); $rebuild"
+    table u_recvlogical u_upsert
+fi
 
 [ "${STEADY:-1}" = 1 ] || exit 0
 

@@ -34,7 +34,7 @@
 # before its catalog commit (a SQLite transaction), so "visible" is early by that commit's
 # duration.  Printed: p50, p95, p99, max, and the rate the source achieved.
 #
-# Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 5; 0 skips part 1b), BATCH (iceberg.batch_size; 50000), FLUSH
+# Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 2; 0 skips part 1b), BATCH (iceberg.batch_size; 50000), FLUSH
 # (iceberg.flush_interval_seconds; 1), UPSERT=0 skips the upsert contender, STEADY=0 skips
 # part 2, RATE (10000), STEADY_SECONDS (30), STEADY_TXN (10), STEADY_BATCH (batch_size in
 # part 2; BATCH), CDCAGENT / CDC_BUILD (the build), BENCH_PORT (57350), KEEP=1 keeps the work
@@ -42,7 +42,7 @@
 set -euo pipefail
 
 ROWS=${ROWS:-1000000}
-UPDATES=${UPDATES:-$((ROWS / 5))}
+UPDATES=${UPDATES:-$((ROWS / 2))}
 TXN=${TXN:-10}
 BATCH=${BATCH:-50000}
 FLUSH=${FLUSH:-1}

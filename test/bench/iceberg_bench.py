@@ -6,7 +6,8 @@ file's rows): independent of the agent's own reader.
     iceberg_bench.py --uri URI --warehouse WH count NS.TABLE
         one line: "rows R distinct_ids D snapshots S data_files F delete_files X bytes B"
         (R: the rows pyiceberg's scan returns, D: distinct values of column id among them;
-        F, X, B: the live files of the current snapshot and the data files' total size) and
+        F: the live data files of the current snapshot, X: the position-delete files that
+        apply to them, B: the data files' total size) and
         "md5 M": the md5 of the lines "id|k|payload|amount" of every row ordered by id, which
         iceberg_bench.sh compares with the same digest computed by the source PostgreSQL
     iceberg_bench.py ... latency NS.TABLE SRC_TS FIRST N
@@ -47,11 +48,13 @@ def count(args):
     for i, k, p, a in zip(ids.to_pylist(), tab.column("k").to_pylist(),
                           tab.column("payload").to_pylist(), tab.column("amount").to_pylist()):
         h.update(("%d|%d|%s|%s\n" % (i, k, p, a)).encode())
-    nfiles = ndel = nbytes = 0
+    nfiles = nbytes = 0
+    dels = set()
     for task in t.scan().plan_files():
         nfiles += 1
         nbytes += task.file.file_size_in_bytes
-        ndel += len(task.delete_files)
+        dels.update(d.file_path for d in task.delete_files)
+    ndel = len(dels)
     print("rows %d distinct_ids %d snapshots %d data_files %d delete_files %d bytes %d md5 %s" %
           (len(ids), pc.count_distinct(ids).as_py(), len(t.metadata.snapshots), nfiles, ndel,
            nbytes, h.hexdigest()))

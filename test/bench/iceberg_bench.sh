@@ -7,7 +7,9 @@
 # Part 1, throughput from a backlog (the shape of direct_bench.sh).  With no agent running, a
 # logical slot is created and ROWS inserts are committed in transactions of TXN rows.  The slot
 # is copied with pg_copy_logical_replication_slot so that every contender reads the same WAL:
-#   pg_recvlogical     decodes nothing, writes to /dev/null: the ceiling
+#   pg_recvlogical     decodes nothing, writes to /dev/null: the ceiling; it runs before
+#                      the agents and again after them (recv_after): the machine is shared,
+#                      so rows/s are compared with the mean of the two (recv_mean)
 #   append             cdcagent, sink_type iceberg, write_mode append
 #   upsert             cdcagent, sink_type iceberg, write_mode upsert (key index, position
 #                      deletes; the backlog is inserts, so this measures the index, not deletes)
@@ -182,20 +184,31 @@ src_md5() {
            FROM public.bench"
 }
 SRC_MD5=$(src_md5)
-for s in b_append b_upsert; do
+for s in b_append b_upsert b_recv2; do
     sql "SELECT pg_copy_logical_replication_slot('b_recv', '$s')" >/dev/null
 done
 
 declare -A RPS CPU RSS WALL INFO
-t0=$(now)
-PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-    --slot b_recv --start --no-loop --endpos "$END" -f /dev/null \
-    -o proto_version=2 -o publication_names=bench_pub -o streaming=on
-WALL[pg_recvlogical]=$(calc "round($(now) - $t0, 1)")
-RPS[pg_recvlogical]=$(calc "int($ROWS / ($(now) - $t0))")
-CPU[pg_recvlogical]=-
-RSS[pg_recvlogical]=-
-INFO[pg_recvlogical]=-
+# recv NAME SLOT END ROWS: pg_recvlogical from SLOT up to END; sets RPS, WALL, CPU, RSS, INFO.
+recv() {
+    local name=$1 t u s m
+    t=$(now)
+    PGPASSWORD=cdc_password /usr/bin/time -f "%U %S %M" -o "$WORK/$name.time" \
+        "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+        --slot "$2" --start --no-loop --endpos "$3" -f /dev/null \
+        -o proto_version=2 -o publication_names=bench_pub -o streaming=on ||
+        die "pg_recvlogical on $2 failed"
+    WALL[$name]=$(calc "round($(now) - $t, 1)")
+    RPS[$name]=$(calc "int($4 / ($(now) - $t))")
+    read -r u s m <"$WORK/$name.time"
+    CPU[$name]=$(calc "round($u + $s, 1)")
+    RSS[$name]=$(calc "round($m / 1024.0, 1)")
+    INFO[$name]=-
+}
+
+# The machine is shared: pg_recvlogical runs before and after the agents, and the ratios
+# are to the mean of its two rates (recv_mean).
+recv pg_recvlogical b_recv "$END" "$ROWS"
 
 # run_agent NAME MODE SLOT END ROWS [CATALOG]: cdcagent from SLOT up to END into catalog and
 # warehouse CATALOG (default NAME), then pyiceberg must scan ROWS rows, ROWS distinct ids and
@@ -223,9 +236,10 @@ run_agent() {
     INFO[$name]=$(awk '{ printf "%s snaps, %s files + %s deletes, %.1f MiB", $6, $8, $10, $12 / 1048576 }' <<<"$info")
 }
 
-# table ROWNAME...: the figures of these contenders against pg_recvlogical's row RECV.
+# table REF NAME...: the figures of these contenders, rows/s as a ratio to REF's.
 table() {
     local recv=$1 c
+    shift
     printf '%-15s %9s %9s %7s %7s %9s  %s\n' contender rows/s "x recvlog" wall_s cpu_s rss_MiB "pyiceberg: table"
     for c in "$@"; do
         printf '%-15s %9s %9s %7s %7s %9s  %s\n' "$c" "${RPS[$c]}" \
@@ -246,8 +260,11 @@ fi
 echo
 echo "backlog: $ROWS inserts in transactions of $TXN rows; iceberg batch_size $BATCH," \
      "flush_interval_seconds $FLUSH; SQLite catalog, file:// warehouse"
+recv recv_after b_recv2 "$END" "$ROWS"
+RPS[recv_mean]=$(calc "int((${RPS[pg_recvlogical]} + ${RPS[recv_after]}) / 2)")
+WALL[recv_mean]=- CPU[recv_mean]=- RSS[recv_mean]=- INFO[recv_mean]="the reference for x recvlog"
 # shellcheck disable=SC2086
-table $CONTENDERS
+table recv_mean $CONTENDERS recv_after recv_mean
 
 # ---------------------------------------------------------------- part 1b: updates (upsert)
 
@@ -256,18 +273,13 @@ if [ "${UPSERT:-1}" = 1 ] && [ "$UPDATES" -gt 0 ]; then
     echo "# a second backlog: $UPDATES updates of rows spread over the table, transactions of $TXN"
     sql "SELECT pg_create_logical_replication_slot('u_recv', 'pgoutput')" >/dev/null
     sql "SELECT pg_copy_logical_replication_slot('u_recv', 'u_upsert')" >/dev/null
+    sql "SELECT pg_copy_logical_replication_slot('u_recv', 'u_recv2')" >/dev/null
     t0=$(now)
     sql "CALL churn($UPDATES, $ROWS, $TXN)"
     echo "# built in $(calc "round($(now) - $t0, 1)") s"
     END2=$(sql "SELECT pg_current_wal_lsn()")
     SRC_MD5=$(src_md5)
-    t0=$(now)
-    PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-        --slot u_recv --start --no-loop --endpos "$END2" -f /dev/null \
-        -o proto_version=2 -o publication_names=bench_pub -o streaming=on
-    WALL[u_recvlogical]=$(calc "round($(now) - $t0, 1)")
-    RPS[u_recvlogical]=$(calc "int($UPDATES / ($(now) - $t0))")
-    CPU[u_recvlogical]=- RSS[u_recvlogical]=- INFO[u_recvlogical]=-
+    recv u_recvlogical u_recv "$END2" "$UPDATES"
     # The upsert table of part 1: the start rebuilds its key index from its ROWS live rows.
     run_agent u_upsert upsert u_upsert "$END2" "$UPDATES" upsert
     rebuild=$(grep -o 'key index rebuilt[^"]*' "$WORK/u_upsert.log" | head -1) ||
@@ -275,7 +287,10 @@ if [ "${UPSERT:-1}" = 1 ] && [ "$UPDATES" -gt 0 ]; then
     echo
     echo "updates: $UPDATES updates in transactions of $TXN rows into part 1's upsert table" \
          "($ROWS rows); $rebuild"
-    table u_recvlogical u_upsert
+    recv u_recv_after u_recv2 "$END2" "$UPDATES"
+    RPS[u_recv_mean]=$(calc "int((${RPS[u_recvlogical]} + ${RPS[u_recv_after]}) / 2)")
+    WALL[u_recv_mean]=- CPU[u_recv_mean]=- RSS[u_recv_mean]=- INFO[u_recv_mean]="the reference"
+    table u_recv_mean u_recvlogical u_upsert u_recv_after u_recv_mean
 fi
 
 [ "${STEADY:-1}" = 1 ] || exit 0

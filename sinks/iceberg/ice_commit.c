@@ -51,6 +51,9 @@ struct ice_commit {
     char         *new_json;
     char         *req_json, *upd_json;
     ice_meta     *built;         /* the metadata of the last build */
+    bool              *mf_merged; /* per c->mfs: merged into another by the last build */
+    ice_manifest_file *merged;   /* manifests this attempt wrote by merging (see merge) */
+    int           nmerged;
     bool          already;       /* the build found our snapshot in the table */
     int           builds;        /* builds in this run: a second one follows a conflict */
 };
@@ -109,6 +112,11 @@ build_strings_free(ice_commit *c)
     c->list_uri = c->new_location = c->new_json = c->req_json = c->upd_json = NULL;
     ice_meta_free(c->built);
     c->built = NULL;
+    for (int i = 0; i < c->nmerged; i++)
+        ice_manifest_file_clear(&c->merged[i]);
+    free(c->merged);
+    c->merged = NULL;
+    c->nmerged = 0;
 }
 
 /* The manifest list and metadata file of an attempt that lost to a concurrent commit: the
@@ -123,6 +131,8 @@ drop_lost_attempt(ice_commit *c)
         (void) ice_store_delete(c->st, c->list_uri, &ignored);
     if (c->new_location)
         (void) ice_store_delete(c->st, c->new_location, &ignored);
+    for (int i = 0; i < c->nmerged; i++)
+        (void) ice_store_delete(c->st, c->merged[i].path, &ignored);
 }
 
 void
@@ -142,6 +152,7 @@ ice_commit_free(ice_commit *c)
     for (int i = 0; i < c->nmfs; i++)
         ice_manifest_file_clear(&c->mfs[i]);
     free(c->mfs);
+    free(c->mf_merged);
     build_strings_free(c);
     free(c->ns);
     free(c->name);
@@ -539,6 +550,10 @@ write_manifests(ice_commit *c, const ice_meta *m, const ice_schema *s, cdc_err *
     if (sp == NULL)
         return cdc_err_set(err, CDC_E_DEST, "table %s.%s: default partition spec %d missing",
                            c->ns, c->name, m->default_spec_id);
+    /* what an earlier call wrote before it failed is never named: start again */
+    for (int i = 0; i < c->nmfs; i++)
+        ice_manifest_file_clear(&c->mfs[i]);
+    c->nmfs = 0;
     for (int content = 0; content <= 1; content++) {
         ice_manifest_writer *w = NULL;
 
@@ -626,11 +641,183 @@ parent_manifests(ice_commit *c, const ice_meta *m, ice_manifest_file **out, int 
     return 0;
 }
 
-/* Shallow copy of a manifest_file whose owned parts stay with the source. */
-static ice_manifest_file
-mf_view(const ice_manifest_file *mf)
+/* ---- merging manifests (Java's MergeAppend / ManifestMergeManager) ----
+ *
+ * Every commit adds a manifest or two; without merging, a table committed every few seconds
+ * soon has thousands and every reader opens them all.  As Java does by default: the manifests
+ * of one content kind and the default spec are packed in order (ours first) into bins of up to
+ * commit.manifest.target-size-bytes (8 MiB); a bin of more than one manifest is rewritten as
+ * one, except the bin holding the first manifest while it has fewer than
+ * commit.manifest.min-count-to-merge (100) manifests; commit.manifest-merge.enabled=false
+ * turns it off.  Entries of earlier snapshots become EXISTING with their snapshot id and
+ * sequence numbers written out; ours stay ADDED and inherit.  The merged manifests are this
+ * attempt's: written anew on a rebuild, removed when the attempt loses a race. */
+
+static int64_t
+prop_i64(const ice_meta *m, const char *key, int64_t dflt)
 {
-    return *mf;
+    const char *v = ice_meta_prop(m, key);
+    char *end;
+
+    if (v == NULL || *v == '\0')
+        return dflt;
+    long long x = strtoll(v, &end, 10);
+
+    return *end == '\0' && x > 0 ? (int64_t) x : dflt;
+}
+
+/* Rewrites the manifests bin[0..n) as one (appended to c->merged). */
+static int
+merge_bin(ice_commit *c, const ice_meta *m, const ice_schema *s, const ice_spec *sp,
+          int content, const ice_manifest_file *const *bin, int n, cdc_err *err)
+{
+    ice_type *pt = cdc_xcalloc((size_t) sp->nfields + 1, sizeof(ice_type));
+    ice_manifest_writer *w = NULL;
+    cdc_buf data = CDC_BUF_INIT, uri = CDC_BUF_INIT;
+    ice_manifest_file mf;
+    char uuid[37];
+    int rc = -1;
+
+    memset(&mf, 0, sizeof(mf));
+    if (ice_spec_types(sp, s, pt, err) != 0 ||
+        (w = ice_manifest_writer_new(s, sp, content, c->snapshot_id, err)) == NULL)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        const ice_manifest_file *src = bin[i];
+        bool ours = false;
+
+        for (int k = 0; k < c->nmfs; k++)
+            if (src == &c->mfs[k])
+                ours = c->mf_merged[k] = true;
+        ice_read_entry *es = NULL;
+        int nes = 0, r;
+
+        cdc_buf_reset(&data);
+        r = ice_store_get(c->st, src->path, 0, -1, &data, 0, err);
+        if (r == 1)
+            err->code = CDC_E_DEST;
+        if (r != 0 || ice_manifest_read(data.data, data.len, src->path, src, pt, sp->nfields, &es,
+                                        &nes, err) != 0)
+            goto done;
+        for (int k = 0; k < nes; k++) {
+            const ice_read_entry *x = &es[k];
+
+            if (x->status == ICE_STATUS_DELETED)
+                continue;
+            ice_entry e = {
+                .status = ours ? ICE_STATUS_ADDED : ICE_STATUS_EXISTING,
+                .snapshot_id = ours ? -1 : x->snapshot_id,
+                .sequence_number = ours ? -1 : x->sequence_number,
+                .file_sequence_number = ours ? -1 : x->file_sequence_number,
+                .file = { .content = x->content, .path = x->path, .format = x->format,
+                          .partition = x->partition, .record_count = x->record_count,
+                          .file_size = x->file_size, .ncols = x->ncols, .cols = x->cols,
+                          .split_offsets = x->split_offsets, .nsplit = x->nsplit,
+                          .equality_ids = x->equality_ids, .neq = x->neq,
+                          .sort_order_id = x->sort_order_id,
+                          .referenced_data_file = x->referenced_data_file },
+            };
+
+            if (ice_manifest_add(w, &e, err) != 0) {
+                cdc_err_wrap(err, "merging %s", src->path);
+                ice_read_entries_free(es, nes);
+                goto done;
+            }
+        }
+        ice_read_entries_free(es, nes);
+    }
+    ice_uuid4(uuid);
+    cdc_buf_printf(&uri, "%s/metadata/%s-m%d.avro", m->location, uuid, content);
+    cdc_buf_reset(&data);
+    if (ice_manifest_finish(w, cdc_buf_str(&uri), &data, &mf, err) != 0 ||
+        ice_store_put(c->st, cdc_buf_str(&uri), data.data, data.len, err) != 0)
+        goto done;
+    c->merged = cdc_xrealloc(c->merged, ((size_t) c->nmerged + 1) * sizeof(ice_manifest_file));
+    c->merged[c->nmerged++] = mf;
+    memset(&mf, 0, sizeof(mf));
+    rc = 0;
+done:
+    if (rc != 0)
+        cdc_err_wrap(err, "table %s.%s: merging %d manifests", c->ns, c->name, n);
+    ice_manifest_file_clear(&mf);
+    ice_manifest_writer_free(w);
+    cdc_buf_free(&data);
+    cdc_buf_free(&uri);
+    free(pt);
+    return rc;
+}
+
+/*
+ * The manifests of the new list: ours (c->mfs) and the parent's (pm), with bins merged.
+ * *out holds views (shallow copies) of c->mfs, pm and c->merged.
+ */
+static int
+merge_manifests(ice_commit *c, const ice_meta *m, const ice_schema *s, ice_manifest_file *pm,
+                int npm, ice_manifest_file **out, int *nout, cdc_err *err)
+{
+    const ice_spec *sp = ice_meta_spec(m, m->default_spec_id);
+    const char *en = ice_meta_prop(m, "commit.manifest-merge.enabled");
+    bool enabled = !(en && strcmp(en, "false") == 0);
+    int64_t min_count = prop_i64(m, "commit.manifest.min-count-to-merge", 100);
+    int64_t target = prop_i64(m, "commit.manifest.target-size-bytes", 8 << 20);
+    int total = c->nmfs + npm, n = 0;
+    const ice_manifest_file **cand = cdc_xcalloc((size_t) total + 1, sizeof(*cand));
+    const ice_manifest_file **bin = cdc_xcalloc((size_t) total + 1, sizeof(*bin));
+    ice_manifest_file *res = cdc_xcalloc((size_t) total + 1, sizeof(ice_manifest_file));
+
+    free(c->mf_merged);
+    c->mf_merged = cdc_xcalloc((size_t) c->nmfs + 1, sizeof(bool));
+    for (int i = 0; i < c->nmfs; i++)
+        cand[i] = &c->mfs[i];
+    for (int i = 0; i < npm; i++)
+        cand[c->nmfs + i] = &pm[i];
+    for (int i = 0; i < total; i++)   /* other specs (and everything, when off) as they are */
+        if (!enabled || sp == NULL || cand[i]->spec_id != sp->spec_id)
+            res[n++] = *cand[i];
+    for (int content = 0; content <= 1 && enabled && sp; content++) {
+        const ice_manifest_file *first = NULL;
+        int nb = 0;
+        int64_t blen = 0;
+
+        for (int i = 0; i <= total; i++) {
+            const ice_manifest_file *mf = i < total ? cand[i] : NULL;
+
+            if (mf && (mf->content != content || mf->spec_id != sp->spec_id))
+                continue;
+            if (mf && first == NULL)
+                first = mf;
+            /* close the bin at the end, or when mf does not fit */
+            if (nb > 0 && (mf == NULL || blen + mf->length > target)) {
+                bool has_first = false;
+
+                for (int k = 0; k < nb; k++)
+                    has_first |= bin[k] == first;
+                if (nb == 1 || (has_first && nb < min_count)) {
+                    for (int k = 0; k < nb; k++)
+                        res[n++] = *bin[k];
+                } else {
+                    if (merge_bin(c, m, s, sp, content, bin, nb, err) != 0) {
+                        free(cand);
+                        free(bin);
+                        free(res);
+                        return -1;
+                    }
+                    res[n++] = c->merged[c->nmerged - 1];
+                }
+                nb = 0;
+                blen = 0;
+            }
+            if (mf) {
+                bin[nb++] = mf;
+                blen += mf->length;
+            }
+        }
+    }
+    free(cand);
+    free(bin);
+    *out = res;
+    *nout = n;
+    return 0;
 }
 
 /* The snapshot object of the document text, as JSON text (for REST's add-snapshot). */
@@ -673,19 +860,25 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
     bool new_schema = false;
     int32_t set_schema_id = -1;
 
-    if (c->builds++ > 0)
-        drop_lost_attempt(c);
-    build_strings_free(c);
+    c->already = false;
     if ((m = meta_of(c->st, current, err)) == NULL)
         return cdc_err_wrap(err, "%s: table %s.%s", c->cat->what, c->ns, c->name);
-    c->already = false;
     if (table_has_snapshot(m, c->snapshot_id)) {
-        /* an earlier run's commit took effect after all */
+        /* an earlier attempt took effect after all: a run after an unknown outcome, or a
+           REST client that sent the commit again after a lost answer and got 409 for it */
+        build_strings_free(c);
         c->already = true;
         c->built = m;
         return cdc_err_set(err, CDC_E_STATE, "table %s.%s already holds snapshot %" PRId64,
                            c->ns, c->name, c->snapshot_id);
     }
+    /* The attempt before this one in this run lost a race: its files can go.  Only with the
+       SQL catalog, whose conflict is certain; a REST conflict may answer a request sent again
+       after a lost answer whose first copy might still be applied: orphans rather than a
+       snapshot naming removed files. */
+    if (c->builds++ > 0 && !is_rest(c->cat))
+        drop_lost_attempt(c);
+    build_strings_free(c);
     if (m->format_version != 2) {
         cdc_err_set(err, CDC_E_DEST, "table %s.%s (%s) is Iceberg format version %d: commits "
                     "here write version 2 (manifests with sequence numbers, position deletes); "
@@ -754,16 +947,13 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
         int64_t seq = m->last_sequence_number + 1;
         int n = 0;
 
-        all = cdc_xcalloc((size_t) (c->nmfs + npm) + 1, sizeof(ice_manifest_file));
-        for (int i = 0; i < c->nmfs; i++) {
-            all[n] = mf_view(&c->mfs[i]);
-            all[n].sequence_number = -1;
-            all[n].min_sequence_number = -1;
-            all[n].added_snapshot_id = c->snapshot_id;
-            n++;
+        for (int i = 0; i < c->nmfs; i++) {     /* ours: numbered by the list */
+            c->mfs[i].sequence_number = -1;
+            c->mfs[i].min_sequence_number = -1;
+            c->mfs[i].added_snapshot_id = c->snapshot_id;
         }
-        for (int i = 0; i < npm; i++)
-            all[n++] = mf_view(&pm[i]);
+        if (merge_manifests(c, m, schema, pm, npm, &all, &n, err) != 0)
+            goto done;
         char uuid[37];
         cdc_buf lu = CDC_BUF_INIT, lb = CDC_BUF_INIT;
 
@@ -919,7 +1109,7 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
         return cdc_err_set(err, CDC_E_INVAL, "iceberg commit: NULL");
     c->builds = 0;
     rc = ice_cat_commit_retry(c->cat, &c->id, max_attempts, build, c, &out, err);
-    if (rc == ICE_CAT_CONFLICT)
+    if (rc == ICE_CAT_CONFLICT && !is_rest(c->cat))
         drop_lost_attempt(c);
     if (rc == -1 && c->already) {
         /* the table holds our snapshot: a previous run's commit went in */
@@ -936,6 +1126,13 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
         ice_cat_table_free(&out);
         return rc;
     }
+    /* our manifests that went into a merged one: no snapshot names them */
+    for (int i = 0; i < c->nmfs && c->mf_merged; i++)
+        if (c->mf_merged[i]) {
+            cdc_err ignored;
+
+            (void) ice_store_delete(c->st, c->mfs[i].path, &ignored);
+        }
     if (committed) {
         if (out.metadata_json) {
             /* REST: the server's document (field ids and files as it wrote them) */

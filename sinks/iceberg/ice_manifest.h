@@ -153,6 +153,16 @@ typedef struct ice_read_entry {
     int        npart;
     ice_value *partition;       /* strings and bytes owned by the entry */
     char      *referenced_data_file;    /* or NULL */
+    /* the rest of data_file, so that an entry can be written again as it was (a commit that
+       merges manifests): metrics per column id (bounds owned by the entry), split offsets,
+       equality field ids, sort order id (-1 when absent) */
+    int          ncols;
+    ice_colstat *cols;
+    int          nsplit;
+    int64_t     *split_offsets;
+    int          neq;
+    int32_t     *equality_ids;
+    int32_t      sort_order_id;
 } ice_read_entry;
 
 /*

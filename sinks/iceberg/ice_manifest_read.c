@@ -222,11 +222,115 @@ ice_read_entries_free(ice_read_entry *e, int n)
         free(e[i].path);
         free(e[i].format);
         free(e[i].referenced_data_file);
+        for (int k = 0; k < e[i].ncols; k++) {
+            free((void *) e[i].cols[k].lower);
+            free((void *) e[i].cols[k].upper);
+        }
+        free(e[i].cols);
+        free(e[i].split_offsets);
+        free(e[i].equality_ids);
         for (int k = 0; k < e[i].npart; k++)
             free((void *) e[i].partition[k].p);
         free(e[i].partition);
     }
     free(e);
+}
+
+/* The column of e for field id fid (added when new: counts -1, no bounds). */
+static ice_colstat *
+entry_col(ice_read_entry *e, int32_t fid)
+{
+    for (int i = 0; i < e->ncols; i++)
+        if (e->cols[i].field_id == fid)
+            return &e->cols[i];
+    e->cols = cdc_xrealloc(e->cols, ((size_t) e->ncols + 1) * sizeof(ice_colstat));
+    e->cols[e->ncols] = (ice_colstat) { .field_id = fid, .size = -1, .values = -1, .nulls = -1,
+                                        .nans = -1 };
+    return &e->cols[e->ncols++];
+}
+
+/* One metrics map of data_file (Iceberg writes int-keyed maps as arrays of key/value
+   records): which 0 column_sizes, 1 value_counts, 2 null_value_counts, 3 nan_value_counts,
+   4 lower_bounds, 5 upper_bounds. */
+static void
+read_stat_map(avro_value_t *df, const char *name, int which, ice_read_entry *e)
+{
+    avro_value_t arr = { 0 };
+    size_t n = 0;
+
+    if (!field(df, name, &arr) || avro_value_get_type(&arr) != AVRO_ARRAY ||
+        avro_value_get_size(&arr, &n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t el = { 0 }, k = { 0 }, v = { 0 };
+        int32_t key = 0;
+        int64_t l = 0;
+        const void *b = NULL;
+        size_t bn = 0;
+
+        if (avro_value_get_by_index(&arr, i, &el, NULL) != 0 ||
+            avro_value_get_by_name(&el, "key", &k, NULL) != 0 ||
+            avro_value_get_by_name(&el, "value", &v, NULL) != 0 || avro_value_get_int(&k, &key) != 0)
+            continue;
+        ice_colstat *c = entry_col(e, key);
+
+        if (which < 4) {
+            if (avro_value_get_long(&v, &l) != 0)
+                continue;
+            if (which == 0)
+                c->size = l;
+            else if (which == 1)
+                c->values = l;
+            else if (which == 2)
+                c->nulls = l;
+            else
+                c->nans = l;
+        } else {
+            uint8_t *copy;
+
+            if (avro_value_get_bytes(&v, &b, &bn) != 0)
+                continue;
+            copy = cdc_xmalloc(bn + 1);
+            if (bn)
+                memcpy(copy, b, bn);
+            if (which == 4) {
+                free((void *) c->lower);
+                c->lower = copy;
+                c->lower_n = bn;
+            } else {
+                free((void *) c->upper);
+                c->upper = copy;
+                c->upper_n = bn;
+            }
+        }
+    }
+}
+
+/* split_offsets (longs) or equality_ids (ints) into a new array. */
+static void *
+read_num_array(avro_value_t *df, const char *name, bool is_long, int *count)
+{
+    avro_value_t arr = { 0 };
+    size_t n = 0;
+    void *out;
+
+    *count = 0;
+    if (!field(df, name, &arr) || avro_value_get_type(&arr) != AVRO_ARRAY ||
+        avro_value_get_size(&arr, &n) != 0 || n == 0)
+        return NULL;
+    out = cdc_xcalloc(n, is_long ? sizeof(int64_t) : sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t el = { 0 };
+
+        if (avro_value_get_by_index(&arr, i, &el, NULL) != 0)
+            break;
+        if (is_long)
+            avro_value_get_long(&el, &((int64_t *) out)[i]);
+        else
+            avro_value_get_int(&el, &((int32_t *) out)[i]);
+        (*count)++;
+    }
+    return out;
 }
 
 /* One partition value from its Avro field (by position in the r102 record). */
@@ -330,6 +434,15 @@ ice_manifest_read(const void *data, size_t len, const char *where, const ice_man
         e->record_count = num(&df, "record_count", 0);
         e->file_size = num(&df, "file_size_in_bytes", 0);
         e->referenced_data_file = str(&df, "referenced_data_file");
+        read_stat_map(&df, "column_sizes", 0, e);
+        read_stat_map(&df, "value_counts", 1, e);
+        read_stat_map(&df, "null_value_counts", 2, e);
+        read_stat_map(&df, "nan_value_counts", 3, e);
+        read_stat_map(&df, "lower_bounds", 4, e);
+        read_stat_map(&df, "upper_bounds", 5, e);
+        e->split_offsets = read_num_array(&df, "split_offsets", true, &e->nsplit);
+        e->equality_ids = read_num_array(&df, "equality_ids", false, &e->neq);
+        e->sort_order_id = (int32_t) num(&df, "sort_order_id", -1);
         if (e->path == NULL) {
             cdc_err_set(err, CDC_E_DEST, "%s: entry %d has no file_path", where, n);
             goto fail;

@@ -423,6 +423,14 @@ map_fields(const char *file, parquet_reader *rd, const ice_field **fields, int n
         return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s has no field ids (a file "
                            "added without them needs a name mapping, which is not read)", file);
     for (int i = 0; i < n; i++) {
+        if (fields[i] != NULL && fields[i]->type.kind == ICE_LIST) {
+            char tb[64];
+
+            return cdc_err_set(err, CDC_E_UNSUPPORTED, "data file %s: field %s (%s): reading "
+                               "lists here is not supported yet (ice_scan_row_list reads one)",
+                               file, fields[i]->name,
+                               ice_type_str(&fields[i]->type, tb, sizeof(tb)));
+        }
         cols[i] = fields[i] == NULL ? -1 : parquet_read_find_id(rd, fields[i]->id);
         if (cols[i] >= 0
             && check_type(file, parquet_read_column(rd, (size_t) cols[i]), &fields[i]->type,
@@ -642,5 +650,99 @@ ice_scan_row(ice_store *st, const ice_meta *m, const char *file, int64_t pos,
     free(offs);
     free(cols);
     free(fields);
+    return rc;
+}
+
+/* The row group holding row pos, or -1 (err set, naming the file). */
+static int
+find_rg(parquet_reader *rd, const char *file, int64_t pos, size_t *rg, cdc_err *err)
+{
+    for (size_t g = 0; pos >= 0 && g < parquet_read_nrow_groups(rd); g++)
+        if (pos >= parquet_read_rg_first_row(rd, g)
+            && pos < parquet_read_rg_first_row(rd, g) + parquet_read_rg_rows(rd, g)) {
+            *rg = g;
+            return 0;
+        }
+    return cdc_err_set(err, CDC_E_DECODE, "data file %s has no row %" PRId64 " (it has %" PRId64
+                       ")", file, pos, parquet_read_rows(rd));
+}
+
+int
+ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_t pos,
+                  int32_t field_id, bool *is_null, ice_value **elems, size_t *nelems,
+                  cdc_buf *mem, cdc_err *err)
+{
+    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
+    const ice_field  *f = s ? ice_schema_find_id(s, field_id) : NULL;
+    ice_type          et;
+    store_src         src;
+    parquet_reader   *rd;
+    parquet_chunk     ch = PARQUET_CHUNK_INIT;
+    size_t            g = 0, *offs = NULL;
+    int               col, rc = 0;
+    const parquet_cell *x;
+
+    *is_null = true;
+    *elems = NULL;
+    *nelems = 0;
+    cdc_buf_reset(mem);
+    if (f == NULL || f->type.kind != ICE_LIST)
+        return cdc_err_set(err, CDC_E_INVAL, "iceberg table %s: field id %" PRId32 " is no list "
+                           "field of the current schema", m->location, field_id);
+    memset(&et, 0, sizeof(et));
+    et.kind = f->type.elem_kind;
+    et.precision = f->type.precision;
+    et.scale = f->type.scale;
+    et.length = f->type.length;
+    rd = open_pq(&src, st, file, 0, err);
+    if (rd == NULL)
+        return -1;
+    col = parquet_read_find_id(rd, f->type.elem_id);
+    if (col < 0) {
+        parquet_reader_free(rd);
+        return 0;       /* a file without the column: a null list */
+    }
+    if (check_type(file, parquet_read_column(rd, (size_t) col), &et, err) != 0)
+        rc = -1;
+    else if (parquet_read_column(rd, (size_t) col)->max_rep != 1)
+        rc = cdc_err_set(err, CDC_E_DECODE, "data file %s: column %s (field id %" PRId32 ") is "
+                         "not a list", file, parquet_read_column(rd, (size_t) col)->name,
+                         f->type.elem_id);
+    else if (find_rg(rd, file, pos, &g, err) != 0)
+        rc = 1;
+    else if (parquet_read_chunk(rd, g, (size_t) col, &ch, err) != 0)
+        rc = -1;
+    if (rc == 0) {
+        x = &ch.cells[pos - parquet_read_rg_first_row(rd, g)];
+        *is_null = x->null;
+        if (!x->null) {
+            *elems = cdc_xcalloc(x->n + 1, sizeof(**elems));
+            offs = cdc_xcalloc(x->n + 1, sizeof(*offs));
+            *nelems = x->n;
+            for (size_t e = 0; rc == 0 && e < x->n; e++) {
+                ice_value *v = &(*elems)[e];
+
+                rc = cell_value(file, parquet_read_column(rd, (size_t) col), &et,
+                                &ch.elems[(size_t) x->i + e], v, err);
+                if (rc == 0 && v->p != NULL) {
+                    offs[e] = mem->len;
+                    cdc_buf_put(mem, v->p, v->n);
+                }
+            }
+            if (rc == 0 && cdc_buf_failed(mem))
+                rc = cdc_err_set(err, CDC_E_NOMEM, "out of memory reading a row of %s", file);
+            for (size_t e = 0; rc == 0 && e < x->n; e++)
+                if ((*elems)[e].p != NULL)
+                    (*elems)[e].p = mem->data + offs[e];
+            if (rc != 0) {
+                free(*elems);
+                *elems = NULL;
+                *nelems = 0;
+            }
+        }
+    }
+    free(offs);
+    parquet_chunk_free(&ch);
+    parquet_reader_free(rd);
     return rc;
 }

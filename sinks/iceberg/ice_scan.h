@@ -20,7 +20,9 @@
  * unscaled values as ice_i128, timestamps in microseconds (files holding
  * milli- or nanoseconds are converted), strings and binary as bytes.  A field
  * a data file does not have (a column added later) reads as null.  List
- * fields are refused ("not supported yet", naming the column).
+ * fields are refused by ice_scan_rows ("not supported yet", naming the
+ * column: an ice_value holds no list) and read as null by ice_scan_row;
+ * ice_scan_row_list reads one row's list.
  *
  * Memory: one row group of the requested columns of one data file at a time,
  * the deleted positions of that one data file, and the footers of the delete
@@ -83,5 +85,17 @@ int ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, in
 int ice_scan_row(ice_store *st, const ice_meta *m, const char *file, int64_t pos,
                  const int32_t *field_ids, int nfields, ice_value *out, cdc_buf *mem,
                  cdc_err *err);
+
+/*
+ * The value of list field field_id (a list of primitives) in the row at
+ * position pos of data file `file`: *is_null for a null list (or a file
+ * written before the field existed), else *nelems elements in *elems (a new
+ * array the caller frees; NULL when empty), typed as the list's element type,
+ * their bytes in mem (reset first).  For an unchanged TOAST array.
+ * @returns 0, 1 when the file has no row pos, -1 with err.
+ */
+int ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_t pos,
+                      int32_t field_id, bool *is_null, ice_value **elems, size_t *nelems,
+                      cdc_buf *mem, cdc_err *err);
 
 #endif

@@ -239,6 +239,11 @@ ice_tbl_free(ice_tbl *t)
     free(t->fill);
     free(t->fill_has);
     cdc_buf_free(&t->fill_mem);
+    for (int i = 0; t->fill_list && i < t->nfill; i++) {
+        free(t->fill_list[i].elems);
+        cdc_buf_free(&t->fill_list[i].mem);
+    }
+    free(t->fill_list);
     free(t->name);
     free(t->src);
     free(t->location);
@@ -246,6 +251,40 @@ ice_tbl_free(ice_tbl *t)
 }
 
 /* ---------------------------------------------------------------- schema */
+
+/* The first difference between a table's schema and ours, for the message. */
+void
+ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n)
+{
+    char a[64], b[64];
+
+    for (int i = 0; i < want->nfields; i++) {
+        const ice_field *f = &want->fields[i];
+        const ice_field *g = ice_schema_find(have, f->name);
+
+        if (g == NULL) {
+            snprintf(out, n, "column \"%s\" (%s) is not in the table", f->name,
+                     ice_type_str(&f->type, a, sizeof(a)));
+            return;
+        }
+        if (g->id != f->id || !ice_type_equal(&g->type, &f->type) || g->required != f->required) {
+            snprintf(out, n, "column \"%s\" is %s%s, id %d in the table, but %s%s, id %d from "
+                     "the source", f->name, ice_type_str(&g->type, a, sizeof(a)),
+                     g->required ? " required" : "", (int) g->id,
+                     ice_type_str(&f->type, b, sizeof(b)), f->required ? " required" : "",
+                     (int) f->id);
+            return;
+        }
+    }
+    for (int i = 0; i < have->nfields; i++)
+        if (ice_schema_find(want, have->fields[i].name) == NULL) {
+            snprintf(out, n, "the table has column \"%s\", which the source does not",
+                     have->fields[i].name);
+            return;
+        }
+    snprintf(out, n, "the identifier fields (primary key) differ");
+}
+
 
 static int
 add_meta_fields(ice_schema *s, int32_t *last, cdc_err *err)
@@ -299,6 +338,17 @@ ice_tbl_set_rel(ice_tbl *t, const cdc_rel *rel, bool append, cdc_err *err)
         ice_schema_free(want);
         if (next == NULL)
             return cdc_err_wrap(err, "Iceberg table %s", t->name);
+        if (changed && t->foreign) {
+            char why[300];
+
+            ice_schema_diff(t->schema, next, why, sizeof(why));
+            ice_schema_free(next);
+            return cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s holds no change of this "
+                               "pipeline and its schema is not the source's: %s (drop or "
+                               "rename it, or let the sink write to another table_namespace)",
+                               t->name, why);
+        }
+        t->foreign = false;
         if (changed) {
             ice_schema_free(t->schema);
             t->schema = next;
@@ -472,21 +522,32 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     if (v->state == CDC_VAL_UNCHANGED && t->fill_has && src < t->nfill && t->fill_has[src]) {
         const ice_value *fv = &t->fill[src];     /* read back from the table */
 
+        if (f->type.kind == ICE_LIST) {
+            const struct ice_fill_list *fl = &t->fill_list[src];
+            ice_type et = { .kind = f->type.elem_kind, .precision = f->type.precision,
+                            .scale = f->type.scale, .length = f->type.length };
+
+            if (fl->null)
+                return parquet_put_null(t->w, i, err);
+            if (parquet_list_begin(t->w, i, err) < 0)
+                return -1;
+            for (size_t k = 0; k < fl->n; k++)
+                if ((fl->elems[k].null ? parquet_put_null(t->w, i, err)
+                                       : put_value(t->w, i, &et, et.kind, &fl->elems[k], err)) < 0)
+                    return -1;
+            return parquet_list_end(t->w, i, err);
+        }
         if (fv->null)
             return parquet_put_null(t->w, i, err);
-        if (f->type.kind == ICE_LIST)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "an unchanged TOASTed array cannot be "
-                               "read back from the table in this build: set REPLICA IDENTITY "
-                               "FULL on the source table");
         return put_value(t->w, i, &f->type, f->type.kind, fv, err);
     }
     if (v->state == CDC_VAL_UNCHANGED) {
         *toast = true;
         if (t->upsert)
             return cdc_err_set(err, CDC_E_UNSUPPORTED, "an update left this TOASTed column "
-                               "out (unchanged), and write_mode upsert cannot read the "
-                               "table's current value in this build: set REPLICA IDENTITY "
-                               "FULL on the source table");
+                               "out (unchanged), and write_mode upsert could not read its "
+                               "current value from the table (no current row for the key): "
+                               "set REPLICA IDENTITY FULL on the source table");
         return parquet_put_null(t->w, i, err);
     }
     if (f->type.kind == ICE_LIST) {
@@ -627,9 +688,9 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
 {
     const cdc_rel *rel = ev->rel;
     int32_t       *ids;
-    int           *cols;
+    int           *cols, *lists;
     ice_value     *vals;
-    int            n = 0, rc;
+    int            n = 0, nl = 0, rc;
     kent          *e;
     const char    *path;
 
@@ -652,6 +713,7 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
                                "row is in the batch being filled: it is committed first", t->src);
     ids = cdc_xcalloc((size_t) n, sizeof(*ids));
     cols = cdc_xcalloc((size_t) n, sizeof(*cols));
+    lists = cdc_xcalloc((size_t) n, sizeof(*lists));
     vals = cdc_xcalloc((size_t) n, sizeof(*vals));
     n = 0;
     for (int c = 0; c < rel->ncols; c++) {
@@ -662,27 +724,49 @@ fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err
             continue;
         if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL)
             continue;
-        ids[n] = f->id;
-        cols[n++] = c;
-    }
-    rc = t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
-    if (rc == 0) {
-        if (t->nfill < rel->ncols) {
-            t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
-            t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
-            t->nfill = rel->ncols;
+        if (f->type.kind == ICE_LIST)
+            lists[nl++] = c;
+        else {
+            ids[n] = f->id;
+            cols[n++] = c;
         }
-        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    }
+    if (t->nfill < rel->ncols) {
+        t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
+        t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
+        t->fill_list = cdc_xrealloc(t->fill_list, (size_t) rel->ncols * sizeof(*t->fill_list));
+        memset(t->fill_list + t->nfill, 0, (size_t) (rel->ncols - t->nfill) *
+               sizeof(*t->fill_list));
+        t->nfill = rel->ncols;
+    }
+    memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    rc = n == 0 ? 0 : t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
+    for (int i = 0; rc == 0 && i < nl && t->list_reader; i++) {
+        struct ice_fill_list *fl = &t->fill_list[lists[i]];
+
+        free(fl->elems);
+        fl->elems = NULL;
+        fl->n = 0;
+        rc = t->list_reader(t->reader_arg, t, path, e->pos,
+                            ice_schema_find(t->schema, rel->cols[lists[i]].name)->id,
+                            &fl->null, &fl->elems, &fl->n, &fl->mem, err);
+        if (rc == 0)
+            t->fill_has[lists[i]] = true;
+    }
+    if (rc == 0) {
         for (int i = 0; i < n; i++) {
             t->fill[cols[i]] = vals[i];
             t->fill_has[cols[i]] = true;
         }
-    } else if (err->code != CDC_E_QUEUE_FULL) {
+    } else {
+        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
+    }
+    if (rc < 0 && err->code != CDC_E_QUEUE_FULL)
         cdc_err_wrap(err, "table %s: reading the current row for an unchanged TOAST value",
                      t->src);
-    }
     free(ids);
     free(cols);
+    free(lists);
     free(vals);
     return rc;
 }

@@ -61,6 +61,10 @@ typedef struct ice_tbl  ice_tbl;
 typedef int ice_row_reader(void *arg, const ice_tbl *t, const char *file, int64_t pos,
                            const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
                            cdc_err *err);
+/* The same for one list field: *elems (malloc'ed, the caller frees) in mem. */
+typedef int ice_list_reader(void *arg, const ice_tbl *t, const char *file, int64_t pos,
+                            int32_t field_id, bool *is_null, ice_value **elems, size_t *nelems,
+                            cdc_buf *mem, cdc_err *err);
 
 struct ice_tbl {
     char       *name;           /* the Iceberg table name */
@@ -76,6 +80,8 @@ struct ice_tbl {
     uint32_t    rel_version;
     bool        have_rel;
     bool        toast_warned;
+    bool        foreign;        /* existed at start without a snapshot of this pipeline: its
+                                   schema must be the source's, it is not evolved */
 
     /* the file being written */
     parquet_writer *w;
@@ -99,12 +105,19 @@ struct ice_tbl {
     int64_t         ndeletes;   /* in pd */
     ice_row_reader *reader;     /* NULL: an unchanged TOAST value without a before image is
                                    refused */
+    ice_list_reader *list_reader;
     void           *reader_arg;
     ice_value      *fill;       /* per relation column: the value read back for an unchanged
                                    TOAST column of the row being written (fill_has) */
     bool           *fill_has;
     int             nfill;
     cdc_buf         fill_mem;
+    struct ice_fill_list {      /* per relation column: an unchanged TOAST array read back */
+        bool       null;
+        ice_value *elems;
+        size_t     n;
+        cdc_buf    mem;
+    } *fill_list;
 };
 
 ice_tbl *ice_tbl_new(const char *name, const char *location);
@@ -148,6 +161,9 @@ void ice_key_put(cdc_buf *out, const ice_type *t, const ice_value *v);
 /* Puts key -> (file, pos) into the index (the start's rebuild).  @returns 1 when the key
    was there already (the table holds it twice), else 0. */
 int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos);
+
+/* The first difference between a table's schema `have` and `want`, for messages. */
+void ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n);
 
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);

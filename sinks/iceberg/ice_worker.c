@@ -132,39 +132,6 @@ known_forget(ice_worker *w, const char *name)
     *k = w->known[--w->nknown];
 }
 
-/* The first difference between a table's schema and ours, for the message. */
-static void
-schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n)
-{
-    char a[64], b[64];
-
-    for (int i = 0; i < want->nfields; i++) {
-        const ice_field *f = &want->fields[i];
-        const ice_field *g = ice_schema_find(have, f->name);
-
-        if (g == NULL) {
-            snprintf(out, n, "column \"%s\" (%s) is not in the table", f->name,
-                     ice_type_str(&f->type, a, sizeof(a)));
-            return;
-        }
-        if (g->id != f->id || !ice_type_equal(&g->type, &f->type) || g->required != f->required) {
-            snprintf(out, n, "column \"%s\" is %s%s, id %d in the table, but %s%s, id %d from "
-                     "the source", f->name, ice_type_str(&g->type, a, sizeof(a)),
-                     g->required ? " required" : "", (int) g->id,
-                     ice_type_str(&f->type, b, sizeof(b)), f->required ? " required" : "",
-                     (int) f->id);
-            return;
-        }
-    }
-    for (int i = 0; i < have->nfields; i++)
-        if (ice_schema_find(want, have->fields[i].name) == NULL) {
-            snprintf(out, n, "the table has column \"%s\", which the source does not",
-                     have->fields[i].name);
-            return;
-        }
-    snprintf(out, n, "the identifier fields (primary key) differ");
-}
-
 /* Loads or creates table t; remembers its location.  -1 with err (fatal unless retriable). */
 static int
 ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
@@ -195,7 +162,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
                 char why[300] = "no current schema";
 
                 if (cur)
-                    schema_diff(cur, t->schema, why, sizeof(why));
+                    ice_schema_diff(cur, t->schema, why, sizeof(why));
                 cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s was created by the "
                             "catalog with other field ids or types than the sink's (%s); this "
                             "build cannot write to it", w->ns, t->name, why);
@@ -228,7 +195,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
             char why[300] = "no current schema";
 
             if (cur)
-                schema_diff(cur, t->schema, why, sizeof(why));
+                ice_schema_diff(cur, t->schema, why, sizeof(why));
             cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s.%s was created by someone else "
                         "with another schema than the source's: %s", w->ns, t->name, why);
             ice_meta_free(m);
@@ -579,39 +546,68 @@ ice_worker_health(ice_worker *w, cdc_health *h)
     pthread_mutex_unlock(&w->mu);
 }
 
-int
-ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
-                    int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
-                    cdc_err *err)
+/* The table's metadata as last loaded or committed; w->mu held and the worker idle. */
+static int
+idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_err *err)
 {
     known *k;
-    int    rc;
 
-    pthread_mutex_lock(&w->mu);
-    if (w->job != NULL || w->fatal) {
-        pthread_mutex_unlock(&w->mu);
+    if (w->job != NULL || w->fatal)
         return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit is in progress", w->label);
-    }
     /* Idle: the worker thread waits on the condition and touches nothing until a batch
        comes, which only this thread hands over. */
     k = known_find(w, table);
     if (k == NULL || k->m == NULL) {
         ice_cat_ident id = { ns, table };
-        ice_meta     *m = NULL;
+        ice_meta     *lm = NULL;
         char         *loc = NULL;
+        int           rc = ice_commit_load(w->cat, w->st, &id, &lm, &loc, err);
 
-        rc = ice_commit_load(w->cat, w->st, &id, &m, &loc, err);
         free(loc);
         if (rc != ICE_CAT_OK) {
-            pthread_mutex_unlock(&w->mu);
             if (rc > 0)
                 err->code = CDC_E_STATE;
             return -1;
         }
-        known_set(w, table, m->location, m);
+        known_set(w, table, lm->location, lm);
         k = known_find(w, table);
     }
-    rc = ice_scan_row(w->st, k->m, file, pos, ids, n, out, mem, err);
+    *m = k->m;
+    return 0;
+}
+
+int
+ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
+                    int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
+                    cdc_err *err)
+{
+    ice_meta *m;
+    int       rc;
+
+    pthread_mutex_lock(&w->mu);
+    rc = idle_meta(w, ns, table, &m, err);
+    if (rc == 0)
+        rc = ice_scan_row(w->st, m, file, pos, ids, n, out, mem, err);
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 1) {
+        err->code = CDC_E_STATE;
+        return -1;
+    }
+    return rc;
+}
+
+int
+ice_worker_read_list(ice_worker *w, const char *ns, const char *table, const char *file,
+                     int64_t pos, int32_t field_id, bool *is_null, ice_value **elems,
+                     size_t *nelems, cdc_buf *mem, cdc_err *err)
+{
+    ice_meta *m;
+    int       rc;
+
+    pthread_mutex_lock(&w->mu);
+    rc = idle_meta(w, ns, table, &m, err);
+    if (rc == 0)
+        rc = ice_scan_row_list(w->st, m, file, pos, field_id, is_null, elems, nelems, mem, err);
     pthread_mutex_unlock(&w->mu);
     if (rc == 1) {
         err->code = CDC_E_STATE;

@@ -88,5 +88,9 @@ void ice_worker_health(ice_worker *w, cdc_health *h);
 int ice_worker_read_row(ice_worker *w, const char *ns, const char *table, const char *file,
                         int64_t pos, const int32_t *ids, int n, ice_value *out, cdc_buf *mem,
                         cdc_err *err);
+/* The same for one list field (ice_scan_row_list): *elems is the caller's to free. */
+int ice_worker_read_list(ice_worker *w, const char *ns, const char *table, const char *file,
+                         int64_t pos, int32_t field_id, bool *is_null, ice_value **elems,
+                         size_t *nelems, cdc_buf *mem, cdc_err *err);
 
 #endif

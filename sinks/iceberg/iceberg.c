@@ -280,7 +280,8 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
         ice_meta_free(m);
         return -1;
     }
-    if (meta_position(m, ib->pipeline_id, &t->pos)) {
+    t->foreign = !meta_position(m, ib->pipeline_id, &t->pos);
+    if (!t->foreign) {
         ice_pos_format(t->pos, pos, sizeof(pos));
         log_info(ICE_FAC, "%s: table %s.%s holds changes up to %s", ib->label, ib->ns, name, pos);
     }
@@ -330,6 +331,16 @@ read_row(void *arg, const ice_tbl *t, const char *file, int64_t pos, const int32
     return ice_worker_read_row(ib->wk, ib->ns, t->name, file, pos, ids, n, out, mem, err);
 }
 
+static int
+read_list(void *arg, const ice_tbl *t, const char *file, int64_t pos, int32_t field_id,
+          bool *is_null, ice_value **elems, size_t *nelems, cdc_buf *mem, cdc_err *err)
+{
+    iceberg *ib = arg;
+
+    return ice_worker_read_list(ib->wk, ib->ns, t->name, file, pos, field_id, is_null, elems,
+                                nelems, mem, err);
+}
+
 /* The table of ev's relation, its schema following the relation's version. */
 static ice_tbl *
 tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
@@ -364,6 +375,7 @@ tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
         return t;
     }
     t->reader = read_row;
+    t->list_reader = read_list;
     t->reader_arg = ib;
     if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
         return NULL;

@@ -14,7 +14,7 @@ fx=$here/../fixtures
 out=$here/corpus
 
 rm -rf "$out"
-mkdir -p "$out"/{pgoutput,values,config,json}
+mkdir -p "$out"/{pgoutput,values,config,json,parquet}
 
 # Writes each decimal argument as one byte.
 bytes() {
@@ -193,3 +193,6 @@ j misc_modes "$mt" "$mm" 118 8 1 0 '\x00ff' 0000000000000000 '(NaN,Infinity)' '-
 j arrays '44 45 77 76 9 13 14 0' '0 0 0 0 0 0 0 0' 0 8 3 0 '{1,NULL}' '{"a\"b",c}' '{sad}' ok '{"k": "\u0000"}' '-0' '1e-320' t
 j times '0 21 22 26 61 23' '0 0 7 0 0 4' 12 8 1 0 f '2024-02-29' '23:59:59.999999' '00:00:00-14:59' '{"2000-01-01 00:00:00"}' '1999-12-31 23:59:59.999'
 j nocatalog '6 44 29' '0 0 0' 0 40 1 0 5 '{1,2}' 1e3
+
+# --- parquet: whole files (pyarrow's and our writer's, test/fixtures/parquet/) ---
+cp "$fx"/parquet/*.parquet "$out/parquet/"

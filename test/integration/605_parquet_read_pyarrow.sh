@@ -3,10 +3,11 @@
 # reader, no PostgreSQL and no agent.  pyarrow (test/lib/iceberg.sh's pinned venv) writes nine
 # files with several options (snappy, zstd, uncompressed; dictionary, plain, dictionary on some
 # columns; data pages V1 and V2; several row groups and small pages; format 1.0's converted
-# types; one row; no row) over every flat type Iceberg uses, nulls, NaN, -0.0 and empty
-# strings; test/tools/parquet_read_dump prints what our reader reads and
+# types; one row; no row) over every flat type Iceberg uses and a list of ints, nulls, NaN,
+# -0.0, empty strings and lists; test/tools/parquet_read_dump prints what our reader reads and
 # test/tools/parquet_read_check.py compares every value, field id, row group and decimal type
-# with pyarrow's.  The same for the eight files of our own writer (test/tools/parquet_write).
+# with pyarrow's (lists element by element).  The same for the eight files of our own writer
+# (test/tools/parquet_write, lists of ints and of strings included).
 # Files our reader refuses (INT96, a DELTA encoding, gzip) must be refused with a message
 # naming the file and the column; and a changed value must be found (the check can fail).
 . "$(dirname "$0")/common.sh"
@@ -30,7 +31,7 @@ else
     fail "our reader disagrees with pyarrow on pyarrow's files"
 fi
 expect_contains "all nine pyarrow files checked" "$out" "parquet_read_check: 9 files OK"
-expect_contains "data pages V2 were read" "$out" "pa_zstd_v2_groups.parquet: 5000 rows, 5 row groups, 20 columns equal"
+expect_contains "data pages V2 were read" "$out" "pa_zstd_v2_groups.parquet: 5000 rows, 5 row groups, 21 columns equal"
 
 mkdir -p "$T/pq"
 check "parquet_write writes its eight files" "$CDC_BUILD/parquet_write" "$T/pq"

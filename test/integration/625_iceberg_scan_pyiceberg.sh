@@ -10,7 +10,9 @@
 # same bound bytes) with pyiceberg's StaticTable scan and with the rows expected from what
 # was written: a delete file older than a data file does not apply to it, a whole deleted
 # row group is skipped, a duplicate delete counts once.  ice_scan_row must give the same rows
-# by (file, position), a key-only scan the same keys, and a table with an equality-delete
+# by (file, position), a key-only scan the same keys; a table pyiceberg writes itself through
+# its SqlCatalog (appends, a copy-on-write delete, a column added and int widened to long,
+# another append) must scan equal too; and a table with an equality-delete
 # file must be refused naming it.  Then a changed expectation must be found (the check can
 # fail), and a delete file changed behind the manifest's back must be an error naming it.
 . "$(dirname "$0")/common.sh"
@@ -34,6 +36,7 @@ else
 fi
 expect_contains "every check ran" "$out" "ice_scan_check: OK"
 expect_contains "rows compared" "$out" "ice_scan_rows: 495 rows equal to pyiceberg's"
+expect_contains "pyiceberg's own table compared" "$out" "pyiceberg's own table"
 expect_contains "equality deletes refused" "$out" "equality deletes refused"
 
 # The comparison is not vacuous: one of pyiceberg's values changed must be found.

@@ -9,13 +9,18 @@
 # round: pyiceberg retries on top of ours); a column added; a row with it.  Then
 # pyiceberg's scan equals the expected rows (deleted rows gone, nothing twice), every snapshot
 # is there with its parent, sequence number and operation, and ours carry the summary pairs.
-# pyarrow reads a position-delete file directly (reserved field ids, sorted rows).
+# pyarrow reads a position-delete file directly (reserved field ids, sorted rows).  Manifests
+# merged as Java's MergeAppend merges them, another writer's entries included.  Last, an
+# s3:// warehouse (moto's server): manifests, lists and metadata through the S3 store, read by
+# pyiceberg from S3.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 . "$CDC_SRC/test/lib/iceberg_rest.sh"
 
-RDIR=$T/rest
-trap '_rc=$?; icerest_kill "$RDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
+. "$CDC_SRC/test/lib/moto.sh"
+
+RDIR=$T/rest MDIR=$T/moto
+trap '_rc=$?; icerest_kill "$RDIR" >/dev/null 2>&1; moto_kill "$MDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 
 BUILD=${CDC_BUILD:-$(dirname "$CDCAGENT")}
 DRIVE=$BUILD/ice_commit_drive
@@ -157,6 +162,38 @@ for name, i in (("a", 1), ("a", 2), ("b", 3), ("b", 4)):
     assert parts["%s%d.parquet" % (name, i)] == (name, bucket(i), 0), (name, i, parts)
 PY
 
+# Manifests merged (commit.manifest.min-count-to-merge=3, as Java's MergeAppend): ours, then
+# pyiceberg's append, a position delete, more of ours; the merged manifests carry pyiceberg's
+# entries too, with their sequence numbers and bounds: pyiceberg's filtered scans (pruning by
+# our rewritten bounds) find every row, the deleted one is gone, few manifests are left.
+MD=$PW/db/merged/data
+expect_eq "merge: create" "$("$DRIVE" "$P" create db merged "$PW/db/merged" commit.manifest.min-count-to-merge=3)" created
+for i in 1 2; do
+    "$DRIVE" "$P" append db merged "$MD/m$i.parquet" "[{\"id\":$i,\"name\":\"n$i\"},{\"id\":$((i + 10)),\"name\":\"n$((i + 10))\"}]" cdc.position=0/$i >/dev/null
+done
+iceberg_write --uri "$P" --warehouse "$PW" --catalog lake append db.merged 3 n3 >/dev/null
+"$DRIVE" "$P" delete db merged "$MD/del.parquet" "$MD/m1.parquet:1" cdc.position=0/4 >/dev/null
+for i in 5 6 7; do
+    "$DRIVE" "$P" append db merged "$MD/m$i.parquet" "[{\"id\":$i,\"name\":\"n$i\"}]" cdc.position=0/$i >/dev/null
+done
+check "merge: pyiceberg reads the merged table whole and filtered; few manifests" \
+    "$ICEBERG_PY" - "$P" "$PW" <<'PY'
+import sys
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import EqualTo
+t = SqlCatalog("lake", uri=sys.argv[1], warehouse=sys.argv[2]).load_table("db.merged")
+ids = lambda f=None: sorted(r["id"] for r in (t.scan(row_filter=f) if f else t.scan()).to_arrow().to_pylist())
+assert ids() == [1, 2, 3, 5, 6, 7, 12], ids()
+for i in (1, 2, 3, 5, 6, 7, 12):
+    assert ids(EqualTo("id", i)) == [i], (i, ids(EqualTo("id", i)))
+assert ids(EqualTo("id", 11)) == []
+ms = t.current_snapshot().manifests(t.io)
+data = [m for m in ms if m.content == 0]
+assert len(data) <= 2, [(m.manifest_path, m.added_files_count, m.existing_files_count) for m in ms]
+assert sum(m.added_files_count + m.existing_files_count for m in data) == 6, data
+assert len(t.snapshots()) == 7, t.snapshots()
+PY
+
 pg_up
 PGURI=$(iceberg_pg_uri "$PORT")
 run_sql_backend postgresql "$PGURI" "file://$T/wh-pg"
@@ -212,5 +249,35 @@ assert t["current_snapshot_id"] == prev, t
 assert t["fields"][-1] == [3, "age", "int", False], t["fields"]
 assert t["identifier_field_ids"] == [1], t
 assert t["rows"] == 8, t
+PY
+
+# ---- an s3:// warehouse on moto, the SQL catalog on SQLite
+MPORT=$(free_port)
+moto_start "$MDIR" "$MPORT" || fail "moto did not start"
+export AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL
+unset ICE_REST_CREDENTIAL
+note "---- s3: moto at $AWS_ENDPOINT_URL"
+"$BUILD/ice_store_drive" mkbucket whse >/dev/null || fail "mkbucket"
+S=sqlite:///$T/catalog-s3.db SL=s3://whse/db/s3t
+expect_eq "s3: create" "$("$DRIVE" "$S" create db s3t "$SL")" created
+"$DRIVE" "$S" append db s3t "$SL/data/f1.parquet" '[{"id":1,"name":"one"},{"id":2,"name":"two"},{"id":3,"name":"three"}]' cdc.position=0/1 >/dev/null
+"$DRIVE" "$S" append db s3t "$SL/data/f2.parquet" '[{"id":4,"name":"four"}]' cdc.position=0/2 >/dev/null
+out=$("$DRIVE" "$S" delete db s3t "$SL/data/del.parquet" "$SL/data/f1.parquet:1" cdc.position=0/3)
+expect_contains "s3: a position delete" "$out" "seq=3 op=delete"
+check "s3: pyiceberg reads the table from S3: rows, deletes applied, our metadata there" \
+    "$ICEBERG_PY" - "$S" "$AWS_ENDPOINT_URL" <<'PY'
+import os, sys
+from pyiceberg.catalog.sql import SqlCatalog
+cat = SqlCatalog("lake", uri=sys.argv[1], warehouse="s3://whse", **{
+    "s3.endpoint": sys.argv[2], "s3.region": os.environ["AWS_REGION"],
+    "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+    "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"]})
+t = cat.load_table("db.s3t")
+assert t.metadata_location.startswith("s3://whse/db/s3t/metadata/00003-"), t.metadata_location
+rows = sorted((r["id"], r["name"]) for r in t.scan().to_arrow().to_pylist())
+assert rows == [(1, "one"), (3, "three"), (4, "four")], rows
+ml = t.current_snapshot().manifest_list
+assert ml.startswith("s3://whse/db/s3t/metadata/snap-"), ml
+assert t.current_snapshot().summary["cdc.position"] == "0/3", t.current_snapshot().summary
 PY
 done_testing

@@ -8,7 +8,10 @@
 #   _cdc_topic, _cdc_partition, _cdc_lsn, _cdc_ts;
 # - the last image per key equals SELECT of the source, column by column;
 # - every snapshot's summary holds cdc.position and cdc.pipeline, positions never go back;
-# - a restart writes nothing twice (the tables' positions are read back at start).
+# - ALTER TABLE: a column added (new field id), widened (int to long), dropped;
+# - a restart writes nothing twice (the tables' positions are read back at start);
+# - a type change Iceberg does not allow stops the agent naming table, column and both
+#   types, and the slot does not move past it.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 
@@ -58,6 +61,12 @@ sql "INSERT INTO items (id, txt, n, dt) VALUES (3, 'three', -0.5, '1970-01-01')"
     "INSERT INTO items (id, txt) SELECT g, 'bulk ' || g FROM generate_series(10, 39) g" \
     "UPDATE items SET i8 = id * 1000 WHERE id BETWEEN 10 AND 20" \
     "DELETE FROM items WHERE id BETWEEN 30 AND 35" \
+    "ALTER TABLE notes ADD COLUMN extra int" \
+    "INSERT INTO notes VALUES (3, 'third', 42)" \
+    "ALTER TABLE notes ALTER COLUMN extra TYPE bigint" \
+    "INSERT INTO notes VALUES (4, 'fourth', 5000000000)" \
+    "ALTER TABLE items DROP COLUMN vc" \
+    "UPDATE items SET txt = 'after drop' WHERE id = 3" \
     "INSERT INTO notes VALUES (99, 'sentinel')"
 
 # Wait for the sentinel in the jsonl sink, then for Iceberg to hold as many changes.
@@ -97,4 +106,29 @@ pgjson notes >"$T/notes.pg"
 check "notes after the restart == SELECT, every change once" \
     chk default.public_notes append --events "$EVENTS" --topic cdc.public.notes --pg "$T/notes.pg"
 expect_contains "the start read the tables' positions back" "$(cat "$T/agent.log")" "holds changes up to"
+check "schema evolution: extra added as a new field and widened to long, vc dropped" \
+    "$ICEBERG_PY" - "$CAT_URI" "$WH" <<'PY'
+import sys
+from pyiceberg.catalog.sql import SqlCatalog
+cat = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2])
+n = cat.load_table("default.public_notes")
+f = n.schema().find_field("extra")
+assert str(f.field_type) == "long", f
+assert f.field_id > max(x.field_id for x in n.schemas()[0].fields), f
+assert len(n.schemas()) >= 2, n.schemas()   # both changes may land in one commit
+i = cat.load_table("default.public_items").schema()
+assert "vc" not in [x.name for x in i.fields], i
+PY
+
+note "a type change Iceberg cannot follow stops the agent, slot unmoved"
+agent_start
+sql "ALTER TABLE notes ALTER COLUMN extra TYPE text"
+before=$(sql_su "SELECT pg_current_wal_lsn()")     # the ALTER itself carries no change
+sql "INSERT INTO notes VALUES (101, 'x', 'abc')"
+agent_wait_exit 60
+[ "$AGENT_RC" != 0 ] && ok "the agent stopped (exit $AGENT_RC)" || fail "the agent went on"
+expect_contains "the message names table, column and both types" "$(grep -i "extra" "$T/agent.log" | tail -3)" "long"
+expect_contains "... string" "$(grep -i "extra" "$T/agent.log" | tail -3)" "string"
+expect_eq "the slot did not move past the change (confirmed before its transaction)" \
+    "$(sql_su "SELECT confirmed_flush_lsn <= '$before'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_slot'")" t
 done_testing

@@ -24,7 +24,7 @@ sql "CREATE TABLE items (id int PRIMARY KEY, txt text, n numeric(10,2), ts times
        flag boolean, tags text[], u uuid)" \
     "CREATE TABLE docs (id int PRIMARY KEY, big text, n int)" \
     "ALTER TABLE docs REPLICA IDENTITY FULL" \
-    "CREATE TABLE docs2 (id int PRIMARY KEY, big text, n int)" \
+    "CREATE TABLE docs2 (id int PRIMARY KEY, big text, n int, arr text[])" \
     "INSERT INTO items SELECT g, 'item ' || g, g * 1.25, '2024-05-06 07:08:09+00'::timestamptz + g * interval '1 hour',
        g % 2 = 0, ARRAY['a' || g, NULL], md5(g::text)::uuid FROM generate_series(1, 8) g"
 
@@ -57,7 +57,7 @@ sql "UPDATE items SET txt = 'one', n = NULL WHERE id = 1" \
     "INSERT INTO docs SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 400) g" \
     "UPDATE docs SET n = 1 WHERE id = 1" \
     "UPDATE docs SET n = 2 WHERE id = 1" \
-    "INSERT INTO docs2 SELECT 1, string_agg(md5(g::text), ''), 0 FROM generate_series(1, 2000) g" \
+    "INSERT INTO docs2 SELECT 1, string_agg(md5(g::text), ''), 0, array_agg(md5((g * 3)::text)) FROM generate_series(1, 2000) g" \
     "UPDATE docs2 SET n = 1 WHERE id = 1" \
     "INSERT INTO docs2 SELECT 2, string_agg(md5((g * 7)::text), ''), 0 FROM generate_series(1, 2000) g" \
     "BEGIN; UPDATE docs2 SET n = 2 WHERE id = 1; UPDATE docs2 SET n = 3 WHERE id = 2; COMMIT" \

@@ -5,9 +5,10 @@
  * committed, a column added, all through one catalog (SQL on SQLite or
  * PostgreSQL, or REST) and a file:// warehouse.
  *
- *   ice_commit_drive CAT create NS NAME LOCATION [PARTITION_BY...]
+ *   ice_commit_drive CAT create NS NAME LOCATION [PARTITION_BY...] [KEY=VALUE...]
  *       a table (id long required, the identifier field; name string), partitioned by the
- *       partition_by entries given ("bucket(4, id)", "name", ...); prints "created" or "exists"
+ *       partition_by entries given ("bucket(4, id)", "name", ...), with the table properties
+ *       given; prints "created" or "exists"
  *   ice_commit_drive CAT append NS NAME FILE_URI JSON_ROWS [KEY=VALUE...]
  *       writes the rows ([{"id": 1, "name": "a"}, ...]; a column of the table's current
  *       schema that a row leaves out is null) as a Parquet data file at FILE_URI and
@@ -29,6 +30,8 @@
  * "attempts N" (catalog commit calls) goes to stderr.
  * CAT: sqlite:///..., postgresql://... (the SQL catalog, catalog name $ICE_CATALOG_NAME or
  * "lake") or http://... (REST; $ICE_REST_CREDENTIAL as in ice_rest_drive).
+ * Warehouse URIs may be s3://: the client takes AWS's chain from the environment
+ * (AWS_ENDPOINT_URL_S3 for moto).
  * Exit status: 0, 1 error, 5 conflict after every attempt.
  */
 #include <inttypes.h>
@@ -39,6 +42,8 @@
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/net/aws_creds.h"
+#include "agent/core/net/http.h"
 #include "sinks/iceberg/catalog/ice_catalog.h"
 #include "sinks/iceberg/catalog/ice_rest.h"
 #include "sinks/iceberg/catalog/ice_sql.h"
@@ -112,6 +117,7 @@ static void
 rc_close(ice_cat *c)
 {
     ice_cat_close(((race_cat *) c)->inner);
+    free((char *) ((race_cat *) c)->race);
 }
 
 static ice_cat *
@@ -122,7 +128,11 @@ wrap_cat(ice_cat *inner)
                              rc_close };
     RC.head.ops = &RC.ops;
     snprintf(RC.head.what, sizeof(RC.head.what), "%s", inner->what);
-    RC.race = getenv("ICE_DRIVE_RACE");
+    if (getenv("ICE_DRIVE_RACE")) {
+        /* the other writer does not race in turn (it may be this tool) */
+        RC.race = cdc_xstrdup(getenv("ICE_DRIVE_RACE"));
+        unsetenv("ICE_DRIVE_RACE");
+    }
     return &RC.head;
 }
 
@@ -434,6 +444,19 @@ main(int argc, char **argv)
     }
     ice_cat *cat = open_cat(argv[1]);
     ice_store_conf sc = { 0 };
+    cdc_aws_provider *prov = NULL;
+    const char *akey = getenv("AWS_ACCESS_KEY_ID");
+
+    if (cdc_http_global_init(&err) < 0)
+        die("http", &err);
+    if (akey && *akey) {
+        cdc_aws_opts ao = { 0 };
+
+        if ((prov = cdc_aws_provider_new(&ao, &err)) == NULL)
+            die("AWS credentials", &err);
+        sc.s3.provider = prov;
+        sc.s3.retry = (cdc_retry_conf) { .max_attempts = 5, .initial_ms = 200, .max_ms = 1000 };
+    }
     ice_store *st = ice_store_new(&sc, &err);
     ice_cat_ident id = { argv[3], argv[4] };
     const char *cmd = argv[2];
@@ -445,19 +468,30 @@ main(int argc, char **argv)
         ice_schema *s = ice_schema_new(0);
         ice_type tl = { .kind = ICE_LONG }, ts = { .kind = ICE_STRING };
         int32_t last = 0, lastp = 999;
-        ice_kv props[1] = { { "write.format.default", "parquet" } };
+        ice_kv props[16] = { { "write.format.default", "parquet" } };
+        int nprops = 1, npb = 0;
+        const char *pb[16];
 
+        for (int i = 6; i < argc; i++) {
+            char *eq = strchr(argv[i], '=');
+
+            if (eq && nprops < 16) {
+                *eq = '\0';
+                props[nprops++] = (ice_kv) { argv[i], eq + 1 };
+            } else if (!eq && npb < 16) {
+                pb[npb++] = argv[i];
+            }
+        }
         ice_schema_add(s, "id", &tl, true, &last, &err);
         ice_schema_add(s, "name", &ts, false, &last, &err);
         s->ident_ids = cdc_xcalloc(1, sizeof(int32_t));
         s->ident_ids[0] = 1;
         s->nident = 1;
-        ice_spec *sp = ice_spec_from_partition_by((const char *const *) argv + 6, argc - 6, s,
-                                                  argv[4], 0, &lastp, &err);
+        ice_spec *sp = ice_spec_from_partition_by(pb, npb, s, argv[4], 0, &lastp, &err);
 
         if (sp == NULL)
             die("partition_by", &err);
-        rc = ice_commit_create_table(cat, st, &id, argv[5], s, sp, props, 1, NULL, &err);
+        rc = ice_commit_create_table(cat, st, &id, argv[5], s, sp, props, nprops, NULL, &err);
         if (rc == ICE_CAT_OK)
             printf("created\n");
         else if (rc == ICE_CAT_EXISTS)
@@ -488,6 +522,7 @@ main(int argc, char **argv)
         rc = 2;
     }
     ice_store_free(st);
+    cdc_aws_provider_free(prov);
     ice_cat_close(cat);
     return rc;
 }

@@ -20,9 +20,12 @@ delete C's rows through A's and B's tasks, against the spec's sequence number ru
 the first snapshot it applies to no data file and pyiceberg never reads it.)
 pyiceberg 0.12's StaticTable scans the table; our scan must give the same rows (every value),
 each from the file and position pyarrow wrote it at; ice_scan_row of some of them must give
-the same row; a key-only scan the same keys.  The expected ids are also computed here from
+the same row, ice_scan_row_list the same list; a key-only scan the same keys.  A table pyiceberg writes itself (appends, a
+copy-on-write delete, a column added and an int widened to long, another append) must scan
+equal too.  The expected ids are also computed here from
 what was written, so that pyiceberg is checked too.  Then a table whose delete manifest
-holds an equality-delete file must be refused, naming it.
+holds an equality-delete file must be refused, naming it, and a data file gone from the
+warehouse must be an error naming it.
 Prints what it checked; exits 1 on the first difference.  With ICE_SCAN_CHECK_TAMPER=1
 one of pyiceberg's values is changed before the comparison (which must then fail).
 """
@@ -256,6 +259,15 @@ for o in picked:
     if r != pyi_rows[o["row"]["id"]]:
         fail("ice_scan_row %s:%d != pyiceberg's row %d" % (o["file"], o["pos"], o["row"]["id"]))
 print("ice_scan_row: %d rows equal to pyiceberg's" % len(picked))
+# ice_scan_row_list: the list column (tags) of every row, against pyiceberg's
+tags_id = schema.find_field("tags").field_id
+pyi_tags = {r["id"]: r["tags"] for r in pyi}
+for o in ours[:60] + ours[-20:]:
+    got = json.loads(run(DUMP, "list", meta, o["file"], str(o["pos"]), str(tags_id)).stdout)["list"]
+    if got != pyi_tags[o["row"]["id"]]:
+        fail("ice_scan_row_list %s:%d: %r, pyiceberg %r" % (o["file"], o["pos"], got,
+                                                            pyi_tags[o["row"]["id"]]))
+print("ice_scan_row_list: 80 lists (null, empty, two strings) equal to pyiceberg's")
 p = run(DUMP, "row", meta, A["path"], "300", ok=False)
 if p.returncode == 0 or "has no row 300" not in p.stderr:
     fail("ice_scan_row past the end: %s" % p.stderr)
@@ -267,6 +279,68 @@ got = sorted(json.loads(x)["row"]["id"] for x in keys)
 if got != sorted(pyi_rows):
     fail("key scan differs")
 print("key scan: %d keys" % len(got))
+
+# a table pyiceberg writes itself (its Parquet files, manifests and metadata, through its
+# SqlCatalog on SQLite): three appends, a delete (copy-on-write in 0.12: files rewritten,
+# entries DELETED and EXISTING), a schema change (a column added, int widened to long),
+# an append after it; our scan of every field must equal pyiceberg's scan
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import In
+from pyiceberg.types import LongType, StringType
+
+pw = os.path.join(WORK, "pyiceberg")
+os.makedirs(pw, exist_ok=True)
+cat = SqlCatalog("c", uri="sqlite:///" + os.path.join(pw, "cat.db"), warehouse="file://" + pw)
+cat.create_namespace("db")
+psch = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("name", pa.string()),
+                  pa.field("n", pa.int32()), pa.field("amount", pa.decimal128(12, 3)),
+                  pa.field("at", pa.timestamp("us")), pa.field("flag", pa.bool_()),
+                  pa.field("score", pa.float64()), pa.field("blob", pa.binary())])
+
+
+def prow(i):
+    if i % 11 == 4:
+        return {"id": i, "name": None, "n": None, "amount": None, "at": None, "flag": None,
+                "score": None, "blob": None}
+    return {"id": i, "name": "p%d" % i, "n": i * 3 - 100, "amount": decimal.Decimal(i * 7919 - 99999).scaleb(-3),
+            "at": dt.datetime(2024, 2, 29, 12, 0) + dt.timedelta(minutes=i * 13, microseconds=i),
+            "flag": i % 3 == 0, "score": i * 0.25, "blob": bytes([i % 256]) * (i % 3)}
+
+
+pt = cat.create_table("db.p", schema=psch)
+for lo, hi in ((0, 40), (40, 90), (90, 100)):
+    pt.append(pa.Table.from_pylist([prow(i) for i in range(lo, hi)], schema=psch))
+pt.delete(In("id", [3, 41, 42, 95]))
+with pt.update_schema() as u:
+    u.add_column("extra", StringType())
+    u.update_column("n", LongType())
+pt = cat.load_table("db.p")
+psch2 = pt.schema().as_arrow()
+more = []
+for i in range(100, 120):
+    r = prow(i)
+    r["extra"] = "x%d" % i
+    more.append(r)
+pt.append(pa.Table.from_pylist(more, schema=psch2))
+pt = cat.load_table("db.p")
+pmeta = pt.metadata_location
+want = {r["id"]: {k: text(v, k) for k, v in r.items()} for r in pt.scan().to_arrow().to_pylist()}
+out = run(DUMP, "rows", pmeta).stdout.splitlines()
+pstats = json.loads(out[-1])["stats"]
+got = {}
+for x in out[:-1]:
+    o = json.loads(x)
+    if o["row"]["id"] in got:
+        fail("pyiceberg's table: id %d twice" % o["row"]["id"])
+    got[o["row"]["id"]] = o["row"]
+if set(got) != set(want) or len(want) != 116:
+    fail("pyiceberg's table: ids differ (ours %d, pyiceberg %d)" % (len(got), len(want)))
+for i, w in want.items():
+    if got[i] != w:
+        diff = {k: (got[i].get(k), w.get(k)) for k in set(got[i]) | set(w) if got[i].get(k) != w.get(k)}
+        fail("pyiceberg's table: id %d differs: %s" % (i, diff))
+print("pyiceberg's own table (appends, a copy-on-write delete, int widened to long, a column "
+      "added): %d rows equal, %d data files" % (len(got), pstats["data_files"]))
 
 # equality deletes: refused
 eq_path = os.path.join(data_dir, "eq.parquet")
@@ -289,4 +363,11 @@ if p.returncode == 0:
     print("equality deletes refused:", p.stderr.strip())
 else:
     print("note: ice_table_write cannot write an equality-delete entry:", p.stderr.strip())
+# a data file gone from the warehouse: an error naming it
+os.rename(os.path.join(data_dir, "c.parquet"), os.path.join(data_dir, "c.moved"))
+p = run(DUMP, "rows", meta, ok=False)
+os.rename(os.path.join(data_dir, "c.moved"), os.path.join(data_dir, "c.parquet"))
+if p.returncode == 0 or "c.parquet" not in p.stderr:
+    fail("a missing data file was not an error naming it: %s" % p.stderr)
+print("missing data file:", p.stderr.strip())
 print("ice_scan_check: OK")

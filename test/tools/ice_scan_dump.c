@@ -9,6 +9,7 @@
  *                                         "deleted"}}
  *   ice_scan_dump keys META.json ID...    the same for those field ids only
  *   ice_scan_dump row META.json FILE POS  {"row": {...}}: ice_scan_row of every field
+ *   ice_scan_dump list META.json FILE POS ID  {"list": [...] or null}: ice_scan_row_list
  *
  * Values: null, true/false, numbers (int, long; float and double as %.17g, "NaN",
  * "Infinity", "-Infinity" as strings), strings as JSON strings, and as text: decimals
@@ -307,8 +308,43 @@ main(int argc, char **argv)
         json_decref(o);
         cdc_buf_free(&mem);
         free(vals);
+    } else if (strcmp(argv[1], "list") == 0 && argc == 6) {
+        const ice_field *f = ice_schema_find_id(s, (int32_t) atoi(argv[5]));
+        ice_value       *el = NULL;
+        size_t           n = 0;
+        bool             is_null;
+        cdc_buf          mem = CDC_BUF_INIT;
+        json_t          *o, *arr;
+        char            *txt;
+        ice_type         et;
+        ice_field        ef;
+        int              rc = ice_scan_row_list(st, m, argv[3], strtoll(argv[4], NULL, 10),
+                                                (int32_t) atoi(argv[5]), &is_null, &el, &n, &mem,
+                                                &err);
+
+        if (rc != 0)
+            die(rc == 1 ? "no such row" : "list", &err);
+        memset(&et, 0, sizeof(et));
+        et.kind = f->type.elem_kind;
+        et.precision = f->type.precision;
+        et.scale = f->type.scale;
+        et.length = f->type.length;
+        ef = (ice_field) { .id = f->type.elem_id, .name = f->name, .type = et };
+        arr = is_null ? json_null() : json_array();
+        for (size_t k = 0; k < n; k++) {
+            json_array_append_new(arr, render(&et, &el[k], &d.txt));
+            check_bound(&ef, &el[k], &d.txt);
+        }
+        o = json_object();
+        json_object_set_new(o, "list", arr);
+        txt = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+        puts(txt);
+        free(txt);
+        json_decref(o);
+        free(el);
+        cdc_buf_free(&mem);
     } else {
-        die("usage: ice_scan_dump rows|keys|row META.json ...", NULL);
+        die("usage: ice_scan_dump rows|keys|row|list META.json ...", NULL);
     }
     cdc_buf_free(&d.txt);
     free(d.fields);

@@ -35,7 +35,17 @@ def die(msg):
 def load(args):
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.exceptions import NoSuchTableError
-    cat = SqlCatalog(args.catalog, uri=args.uri, warehouse=args.warehouse)
+    props = {}
+    if args.s3_endpoint:
+        import os
+        props = {"s3.endpoint": args.s3_endpoint, "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
+                 "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+                 "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"]}
+    if args.rest:
+        from pyiceberg.catalog.rest import RestCatalog
+        cat = RestCatalog("rest", uri=args.uri, **props)
+    else:
+        cat = SqlCatalog(args.catalog, uri=args.uri, warehouse=args.warehouse, **props)
     try:
         return cat.load_table(args.table)
     except NoSuchTableError:
@@ -205,6 +215,8 @@ def main():
     ap.add_argument("--uri", required=True)
     ap.add_argument("--warehouse", required=True)
     ap.add_argument("--catalog", default="default")
+    ap.add_argument("--rest", action="store_true", help="URI is a REST catalog's")
+    ap.add_argument("--s3-endpoint", help="an S3 warehouse's endpoint (keys from AWS_* variables)")
     ap.add_argument("table")
     ap.add_argument("cmd", choices=["count", "append", "upsert", "summaries"])
     ap.add_argument("--events")

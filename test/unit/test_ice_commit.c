@@ -11,6 +11,8 @@
  * the same tables in test/integration/645_iceberg_commit_pyiceberg.sh.
  */
 #include <check.h>
+#include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,25 @@ static ice_cat *cat;
 static ice_store *st;
 static const ice_cat_ident tid = { "db", "t" };
 
+/* ---- warehouse writes that fail: a rename onto a target containing fail_rename_on ---- */
+
+int __real_rename(const char *from, const char *to);
+int __wrap_rename(const char *from, const char *to);
+static const char *fail_rename_on;
+
+int
+__wrap_rename(const char *from, const char *to)
+{
+    if (fail_rename_on && strstr(to, fail_rename_on)) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_rename(from, to);
+}
+
 /* ---- a catalog that wraps the SQLite one to stage races and lost answers ---- */
 
-enum { WRAP_PASS, WRAP_RACE, WRAP_LOST_ANSWER, WRAP_FAIL_BEFORE };
+enum { WRAP_PASS, WRAP_RACE, WRAP_LOST_ANSWER, WRAP_FAIL_BEFORE, WRAP_APPLIED_CONFLICT };
 
 typedef struct wrap {
     ice_cat  head;
@@ -78,6 +96,14 @@ w_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_
     rc = ice_cat_commit(w->inner, id, cm, out, err);
     if (rc == ICE_CAT_OK)
         w->commits++;
+    if (w->mode == WRAP_APPLIED_CONFLICT && rc == ICE_CAT_OK) {
+        /* a client that sent the commit again after a lost answer: the second one fails its
+           requirements (409) although the first went in */
+        w->mode = WRAP_PASS;
+        ice_cat_table_free(out);
+        cdc_err_set(err, CDC_E_DEST, "concurrent commit (staged)");
+        return ICE_CAT_CONFLICT;
+    }
     if (w->mode == WRAP_LOST_ANSWER && rc == ICE_CAT_OK) {
         w->mode = WRAP_PASS;
         ice_cat_table_free(out);
@@ -105,6 +131,26 @@ w_close(ice_cat *c)
 }
 
 static const ice_cat_ops wrap_ops = { "sql", w_load, w_create, w_commit, w_list, w_drop, w_close };
+
+static char *rest_req, *rest_upd;
+
+static int
+r_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_table *out,
+         cdc_err *err)
+{
+    (void) c;
+    (void) id;
+    (void) err;
+    free(rest_req);
+    free(rest_upd);
+    rest_req = cm->requirements_json ? strdup(cm->requirements_json) : NULL;
+    rest_upd = cm->updates_json ? strdup(cm->updates_json) : NULL;
+    if (out)
+        memset(out, 0, sizeof(*out));
+    return ICE_CAT_OK;
+}
+
+static const ice_cat_ops rest_ops = { "rest", w_load, w_create, r_commit, w_list, w_drop, w_close };
 
 /* ---- helpers ---- */
 
@@ -705,22 +751,32 @@ START_TEST(unknown_outcome_not_twice)
     ice_meta_free(m);
     ice_commit_free(c);
 
+    /* applied, then reported as a conflict: the reload finds our snapshot, not made twice */
+    W.mode = WRAP_APPLIED_CONFLICT;
+    c = ice_commit_new(cat, st, &tid, &err);
+    add_data(c, "b2", 1, 7, 7);
+    ck_assert_msg(ice_commit_run(c, 0, &m, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 3);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "6");
+    ice_meta_free(m);
+    ice_commit_free(c);
+
     /* the catalog was down before the commit: the second run commits */
     W.mode = WRAP_FAIL_BEFORE;
     c = ice_commit_new(cat, st, &tid, &err);
     add_data(c, "c", 1, 9, 9);
     ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
     ck_assert(cdc_rc_retriable(err.code));
-    ck_assert_int_eq(W.commits, 2);
-    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
     ck_assert_int_eq(W.commits, 3);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 4);
     ice_commit_free(c);
 
     m = load(NULL);
-    ck_assert_int_eq(m->nsnapshots, 3);
+    ck_assert_int_eq(m->nsnapshots, 4);
     live_files(m, files, sizeof(files));
-    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3");
-    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "6");
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:b2.parquet:3 0:c.parquet:4");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "7");
     ice_meta_free(m);
 }
 END_TEST
@@ -852,6 +908,219 @@ START_TEST(partitioned)
 }
 END_TEST
 
+/* The delete manifest's write fails after the data manifest's went through: the run fails;
+   run again, every file is in the table once (the first data manifest is not kept twice). */
+START_TEST(manifest_write_fails_halfway)
+{
+    char files[2000], p1[800], del[800];
+    const char *n1[] = { "a" };
+    const int64_t r1[] = { 3 };
+    cdc_err err;
+    ice_datafile df;
+
+    create_table();
+    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    snprintf(p1, sizeof(p1), "%s/data/a.parquet", wh);
+    snprintf(del, sizeof(del), "%s/data/del.parquet", wh);
+    ice_posdel *pd = ice_posdel_new();
+
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_posdel_add(pd, p1, 1, &err), 0);
+    ck_assert_int_eq(ice_posdel_write(pd, st, del, &df, &err), 0);
+    ice_commit *c = ice_commit_new(cat, st, &tid, &err);
+
+    add_data(c, "b", 2, 4, 5);
+    ck_assert_int_eq(ice_commit_add_file(c, &df, &err), 0);
+    fail_rename_on = "-m1.avro";
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    fail_rename_on = NULL;
+    ck_assert_msg(strstr(err.msg, "-m1.avro") && strstr(err.msg, "db.t"), "%s", err.msg);
+    ck_assert_int_eq(W.commits, 1);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ice_commit_free(c);
+    ice_posdel_free(pd);
+    ice_meta *m = load(NULL);
+
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 1:del.parquet:2");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "5");
+    ice_meta_free(m);
+
+    /* the metadata file's write fails: nothing committed, the next run commits once */
+    c = ice_commit_new(cat, st, &tid, &err);
+    add_data(c, "c", 1, 9, 9);
+    fail_rename_on = ".metadata.json";
+    ck_assert_int_eq(ice_commit_run(c, 0, NULL, &err), -1);
+    fail_rename_on = NULL;
+    ck_assert_int_eq(W.commits, 2);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    ck_assert_int_eq(W.commits, 3);
+    ice_commit_free(c);
+    m = load(NULL);
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3 1:del.parquet:2");
+    ice_meta_free(m);
+}
+END_TEST
+
+/* Manifests merged as Java's MergeAppend does (min-count-to-merge 3 here): entries of earlier
+   snapshots kept as EXISTING with their sequence numbers and metrics, ours ADDED. */
+START_TEST(manifests_merged)
+{
+    int32_t last;
+    ice_schema *s = schema2(&last);
+    ice_spec *sp = ice_spec_new(0);
+    ice_kv props[1] = { { "commit.manifest.min-count-to-merge", "3" } };
+    char files[2000], name[8];
+    cdc_err err;
+    int nlist[5];
+
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_create_table(cat, st, &tid, wh, s, sp, props, 1, NULL, &err),
+                     ICE_CAT_OK);
+    for (int i = 0; i < 5; i++) {
+        const char *nm[1] = { name };
+        const int64_t rows[1] = { i + 1 };
+
+        snprintf(name, sizeof(name), "%c", 'a' + i);
+        ice_meta *m = commit_files(nm, rows, 1, "0/1");
+        cdc_buf lb = CDC_BUF_INIT;
+        ice_manifest_file *mfs = NULL;
+
+        ck_assert_int_eq(ice_store_get(st, ice_meta_current(m)->manifest_list, 0, -1, &lb, 0, &err), 0);
+        ck_assert_int_eq(ice_manifest_list_read(lb.data, lb.len, "l", &mfs, &nlist[i], &err), 0);
+        if (i == 4) {
+            ck_assert_int_eq(mfs[0].sequence_number, 5);
+            ck_assert_int_eq(mfs[0].min_sequence_number, 1);
+            ck_assert_int_eq(mfs[0].added_files, 1);
+            ck_assert_int_eq(mfs[0].existing_files, 4);
+            ck_assert_int_eq(mfs[0].existing_rows, 1 + 2 + 3 + 4);
+            /* metrics kept: file a's bounds on id are 1 .. 1 */
+            cdc_buf mb = CDC_BUF_INIT;
+            ice_read_entry *es = NULL;
+            int nes = 0;
+
+            ck_assert_int_eq(ice_store_get(st, mfs[0].path, 0, -1, &mb, 0, &err), 0);
+            ck_assert_int_eq(ice_manifest_read(mb.data, mb.len, "m", &mfs[0], NULL, 0, &es, &nes,
+                                               &err), 0);
+            ck_assert_int_eq(nes, 5);
+            for (int k = 0; k < nes; k++) {
+                ck_assert_int_eq(es[k].ncols, 1);
+                ck_assert_int_eq(es[k].cols[0].field_id, 1);
+                ck_assert_int_eq(es[k].cols[0].values, es[k].record_count);
+                ck_assert_int_eq((int) es[k].cols[0].lower_n, 8);
+                ck_assert_int_eq(es[k].cols[0].lower[0], 1);
+                ck_assert_int_eq(es[k].cols[0].upper[0], (int) es[k].record_count);
+                ck_assert_int_eq(es[k].status, es[k].sequence_number == 5 ? ICE_STATUS_ADDED
+                                                                           : ICE_STATUS_EXISTING);
+                ck_assert_int_eq(es[k].sort_order_id, 0);
+            }
+            ice_read_entries_free(es, nes);
+            cdc_buf_free(&mb);
+        }
+        ice_manifest_files_free(mfs, nlist[i]);
+        cdc_buf_free(&lb);
+        ice_meta_free(m);
+    }
+    /* 1, 2 (below the count), 3 -> merged, 2, 3 -> merged */
+    ck_assert_int_eq(nlist[0], 1);
+    ck_assert_int_eq(nlist[1], 2);
+    ck_assert_int_eq(nlist[2], 1);
+    ck_assert_int_eq(nlist[3], 2);
+    ck_assert_int_eq(nlist[4], 1);
+    ice_meta *m = load(NULL);
+
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3 0:d.parquet:4 0:e.parquet:5");
+    /* 6 metadata files, 5 lists; manifests: a, b, merged(c,b,a), d, merged(e,d,...): c's and
+       e's own, merged at once, were removed */
+    metadata_files(files, sizeof(files));
+    ck_assert_str_eq(files, "6 5 5");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "total-records"), "15");
+    ice_meta_free(m);
+    ice_schema_free(s);
+    ice_spec_free(sp);
+}
+END_TEST
+
+/* What a commit sends to a REST catalog: requirements and updates. */
+START_TEST(rest_requirements_and_updates)
+{
+    const char *n1[] = { "a" };
+    const int64_t r1[] = { 3 };
+    cdc_err err;
+    json_error_t je;
+
+    create_table();
+    ice_meta_free(commit_files(n1, r1, 1, "0/100"));
+    ice_meta *base = load(NULL);
+    int64_t parent = ice_meta_current(base)->id;
+    wrap rest = W;
+
+    rest.head.ops = &rest_ops;
+    ice_commit *c = ice_commit_new(&rest.head, st, &tid, &err);
+    int32_t last;
+    ice_schema *s = schema2(&last);
+    ice_type ti = { .kind = ICE_INT };
+
+    last = 2;
+    ck_assert_int_eq(ice_schema_add(s, "age", &ti, false, &last, &err), 0);
+    ck_assert_int_eq(ice_commit_set_schema(c, s, &err), 0);
+    add_data(c, "b", 2, 4, 5);
+    ck_assert_int_eq(ice_commit_summary(c, "cdc.position", "0/200", &err), 0);
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_commit_run(c, 0, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    int64_t sid = 0;
+    json_t *req = json_loads(rest_req, 0, &je), *upd = json_loads(rest_upd, 0, &je), *x;
+
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(upd);
+    ck_assert_int_eq(json_array_size(req), 3);
+    x = json_array_get(req, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-table-uuid");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "uuid")), base->uuid);
+    x = json_array_get(req, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-ref-snapshot-id");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref")), "main");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "snapshot-id")), parent);
+    x = json_array_get(req, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-current-schema-id");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "current-schema-id")), 0);
+
+    ck_assert_int_eq(json_array_size(upd), 4);
+    x = json_array_get(upd, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "add-schema");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x, "schema"), "schema-id")), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(json_object_get(x, "schema"), "fields")), 3);
+    x = json_array_get(upd, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "set-current-schema");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "schema-id")), -1);
+    x = json_array_get(upd, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "add-snapshot");
+    json_t *snap = json_object_get(x, "snapshot");
+
+    sid = json_integer_value(json_object_get(snap, "snapshot-id"));
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "parent-snapshot-id")), parent);
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "sequence-number")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(snap, "schema-id")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(snap, "summary"), "operation")), "append");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(snap, "summary"), "cdc.position")), "0/200");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(snap, "manifest-list")), "/metadata/snap-"));
+    x = json_array_get(upd, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "set-snapshot-ref");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref-name")), "main");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "snapshot-id")), sid);
+    json_decref(req);
+    json_decref(upd);
+    ice_commit_free(c);
+    ice_schema_free(s);
+    ice_meta_free(base);
+    free(rest_req);
+    free(rest_upd);
+    rest_req = rest_upd = NULL;
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     cdc_err err;
@@ -898,6 +1167,9 @@ ice_commit_suite(void)
     tcase_add_test(tc, unknown_outcome_not_twice);
     tcase_add_test(tc, posdel_rewrite);
     tcase_add_test(tc, partitioned);
+    tcase_add_test(tc, manifest_write_fails_halfway);
+    tcase_add_test(tc, manifests_merged);
+    tcase_add_test(tc, rest_requirements_and_updates);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

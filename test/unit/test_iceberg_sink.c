@@ -200,6 +200,19 @@ START_TEST(evolution_keeps_ids)
     ck_assert_int_eq(ice_schema_find(t->schema, "amount")->id, 3);
     ck_assert_int_eq(ice_schema_find(t->schema, "_cdc_lsn")->id, 8);
 
+    /* a table someone else made (no snapshot of this pipeline) is not evolved: refused,
+       naming the column */
+    {
+        ice_tbl *f = ice_tbl_new("theirs", "file:///w/x");
+
+        ck_assert_int_eq(ice_tbl_set_rel(f, &rel, true, &err), 0);
+        f->foreign = true;
+        ck_assert_int_eq(ice_tbl_set_rel(f, &rel2, true, &err), -1);
+        ck_assert_msg(strstr(err.msg, "theirs") && strstr(err.msg, "\"note\"") &&
+                      strstr(err.msg, "no change of this pipeline"), "%s", err.msg);
+        ice_tbl_free(f);
+    }
+
     /* amount numeric -> text: refused, naming table, column and both types */
     c2[2].type_oid = c2[2].base_oid = 25;
     c2[2].typmod = -1;

@@ -70,6 +70,10 @@ struct parquet_reader {
     char            **kv;           /* key, value, key, value... */
     uint32_t         *levels;       /* scratch: one page's definition levels */
     size_t            cap_levels;
+    uint32_t         *reps;         /* its repetition levels (lists) */
+    size_t            cap_reps;
+    uint32_t         *edefs;        /* the definition levels of its list elements */
+    size_t            cap_edefs;
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -335,7 +339,7 @@ typedef struct walk {
 
 /* The element at w->next and its subtree. */
 static int
-walk_elem(walk *w, int def, int rep, int depth, cdc_err *err)
+walk_elem(walk *w, int def, int rep, int rep_def, int depth, cdc_err *err)
 {
     parquet_reader *r = w->r;
     const selem    *e;
@@ -351,6 +355,7 @@ walk_elem(walk *w, int def, int rep, int depth, cdc_err *err)
     else if (e->rep == REP_REPEATED) {
         def++;
         rep++;
+        rep_def = def;
     } else if (e->rep != REP_REQUIRED)
         return bad(r, err, "schema element %.*s: repetition %d", (int) e->name_len,
                    (const char *) e->name, e->rep);
@@ -359,7 +364,7 @@ walk_elem(walk *w, int def, int rep, int depth, cdc_err *err)
     cdc_buf_put(&w->path, e->name, e->name_len);
     if (e->nchildren > 0) {
         for (int32_t i = 0; i < e->nchildren; i++)
-            if (walk_elem(w, def, rep, depth + 1, err) != 0)
+            if (walk_elem(w, def, rep, rep_def, depth + 1, err) != 0)
                 return -1;
     } else {
         parquet_read_col *c;
@@ -382,6 +387,7 @@ walk_elem(walk *w, int def, int rep, int depth, cdc_err *err)
         c->name = cdc_xstrndup((const char *) w->path.data, w->path.len);
         c->max_def = def;
         c->max_rep = rep;
+        c->rep_def = rep_def;
         c->optional = def > 0;
     }
     w->path.len = path_len;
@@ -397,7 +403,7 @@ build_schema(parquet_reader *r, const selem *el, size_t nel, cdc_err *err)
     if (nel == 0 || el[0].nchildren < 0)
         return bad(r, err, "schema without a root group");
     for (int32_t i = 0; i < el[0].nchildren && rc == 0; i++)
-        rc = walk_elem(&w, 0, 0, 1, err);
+        rc = walk_elem(&w, 0, 0, 0, 1, err);
     cdc_buf_free(&w.path);
     if (rc == 0 && w.next != nel)
         rc = bad(r, err, "schema: %zu elements, the groups account for %zu", nel, w.next);
@@ -750,6 +756,8 @@ parquet_reader_free(parquet_reader *r)
         free(r->kv[i]);
     free(r->kv);
     free(r->levels);
+    free(r->reps);
+    free(r->edefs);
     free(r->name);
     free(r);
 }
@@ -901,7 +909,7 @@ typedef struct page_hdr {
     int64_t usize, csize;
     int64_t nvalues;        /* level entries (data), entries (dictionary) */
     int     encoding;
-    int     def_enc;
+    int     def_enc, rep_enc;
     int64_t def_len, rep_len;   /* V2 */
     bool    v2_compressed;
 } page_hdr;
@@ -922,6 +930,8 @@ rd_page_sub(parquet_thrift_rd *t, page_hdr *h, int kind)
             h->encoding = parquet_thrift_rd_i32(t);
         else if (kind == PAGE_DATA && id == 3 && in)
             h->def_enc = parquet_thrift_rd_i32(t);
+        else if (kind == PAGE_DATA && id == 4 && in)
+            h->rep_enc = parquet_thrift_rd_i32(t);
         else if (kind == PAGE_DATA_V2 && id == 4 && in)
             h->encoding = parquet_thrift_rd_i32(t);
         else if (kind == PAGE_DATA_V2 && id == 5 && in)
@@ -945,7 +955,7 @@ rd_page_header(parquet_thrift_rd *t, page_hdr *h)
     memset(h, 0, sizeof(*h));
     h->type = -1;
     h->usize = h->csize = h->nvalues = -1;
-    h->encoding = h->def_enc = ENC_RLE;
+    h->encoding = h->def_enc = h->rep_enc = ENC_RLE;
     h->v2_compressed = true;
     while (parquet_thrift_rd_field(t, &id, &ty)) {
         bool in = ty == PARQUET_TT_I32 || ty == PARQUET_TT_I64;
@@ -1154,23 +1164,40 @@ load_dict(parquet_reader *r, const parquet_read_col *c, const page_hdr *h, const
 }
 
 static uint32_t *
-levels_buf(parquet_reader *r, size_t n)
+scratch(uint32_t **buf, size_t *cap, size_t n)
 {
-    if (n > r->cap_levels) {
-        r->cap_levels = n;
-        r->levels = cdc_xrealloc(r->levels, n * sizeof(*r->levels));
+    if (n > *cap) {
+        *cap = n;
+        *buf = cdc_xrealloc(*buf, n * sizeof(**buf));
     }
-    return r->levels;
+    return *buf;
 }
 
-/* The values of one data page: nv entries, the non-null ones decoded from vals. */
+/* Room for n cells at least (doubling), never more than max + 1. */
+static parquet_cell *
+grow(parquet_cell *cells, size_t *cap, size_t n, size_t max)
+{
+    size_t c;
+
+    if (n <= *cap)
+        return cells;
+    c = *cap * 2 > n ? *cap * 2 : n;
+    if (c > max + 1)
+        c = max + 1 > n ? max + 1 : n;
+    *cap = c;
+    return cdc_xrealloc(cells, c * sizeof(*cells));
+}
+
+/*
+ * The nv cells at first[] of one data page: null where def (NULL: none) is
+ * below max_def, the others decoded from vals in encoding h->encoding.
+ */
 static int
 page_values(parquet_reader *r, const parquet_read_col *c, const page_hdr *h,
-            const uint32_t *def, const uint8_t *vals, size_t vlen, parquet_chunk *ch,
-            cdc_err *err)
+            const uint32_t *def, size_t nv, const uint8_t *vals, size_t vlen,
+            const parquet_chunk *ch, parquet_cell *first, cdc_err *err)
 {
-    size_t         nv = (size_t) h->nvalues, nn = 0;
-    parquet_cell  *first = ch->cells + ch->nrows;
+    size_t         nn = 0;
     parquet_cell **ptrs;
     int            rc = 0;
 
@@ -1246,8 +1273,6 @@ page_values(parquet_reader *r, const parquet_read_col *c, const page_hdr *h,
         break;
     }
     free(ptrs);
-    if (rc == 0)
-        ch->nrows += (int64_t) nv;
     return rc;
 }
 
@@ -1260,7 +1285,76 @@ parquet_chunk_free(parquet_chunk *ch)
         cdc_buf_free(&ch->pages[i]);
     free(ch->pages);
     free(ch->dict);
+    free(ch->elems);
     *ch = (parquet_chunk) PARQUET_CHUNK_INIT;
+}
+
+/* A V1 page's levels: 4-byte length, then the RLE hybrid; *vals and *vlen move past them. */
+static int
+v1_levels(parquet_reader *r, const parquet_read_col *c, const uint8_t **vals, size_t *vlen,
+          int max, size_t n, uint32_t *out, const char *what, cdc_err *err)
+{
+    uint32_t l;
+
+    if (*vlen < 4 || (l = (uint32_t) sign_extend32(*vals)) > *vlen - 4)
+        return bad(r, err, "column %s: %s levels cut short", c->name, what);
+    if (rle_decode(*vals + 4, l, parquet_bit_width((uint32_t) max), out, n) < 0)
+        return bad(r, err, "column %s: bad %s levels", c->name, what);
+    *vals += 4 + (size_t) l;
+    *vlen -= 4 + (size_t) l;
+    return 0;
+}
+
+/*
+ * A data page of a list column: its elements (entries at or above rep_def)
+ * appended to ch->elems, its rows (entries of repetition level 0) to
+ * ch->cells; a row may go on in the next page.
+ */
+static int
+list_page(parquet_reader *r, const parquet_read_col *c, const page_hdr *h, const uint32_t *rep,
+          const uint32_t *def, const uint8_t *vals, size_t vlen, int64_t want, parquet_chunk *ch,
+          cdc_err *err)
+{
+    size_t    nv = (size_t) h->nvalues, ne = 0, e;
+    uint32_t *ed = scratch(&r->edefs, &r->cap_edefs, nv ? nv : 1);
+
+    for (size_t i = 0; i < nv; i++) {
+        uint32_t d = def ? def[i] : (uint32_t) c->max_def;
+
+        if ((int) d >= c->rep_def)
+            ed[ne++] = d;
+    }
+    ch->elems = grow(ch->elems, &ch->cap_elems, ch->nelems + ne + 1, SIZE_MAX - 1);
+    if (page_values(r, c, h, ed, ne, vals, vlen, ch, ch->elems + ch->nelems, err) != 0)
+        return -1;
+    e = ch->nelems;
+    for (size_t i = 0; i < nv; i++) {
+        uint32_t      d = def ? def[i] : (uint32_t) c->max_def;
+        bool          elem = (int) d >= c->rep_def;
+        parquet_cell *row;
+
+        if (rep[i] == 0) {
+            if (ch->nrows >= want)
+                return bad(r, err, "column %s: more rows than the row group's %" PRId64,
+                           c->name, want);
+            ch->cells = grow(ch->cells, &ch->cap_cells, (size_t) ch->nrows + 1, (size_t) want);
+            row = &ch->cells[ch->nrows++];
+            memset(row, 0, sizeof(*row));
+            row->i = (int64_t) e;
+            row->null = (int) d < c->rep_def - 1;
+        } else {
+            if (ch->nrows == 0 || !elem || ch->cells[ch->nrows - 1].n == 0)
+                return bad(r, err, "column %s: a repeated entry that continues no list",
+                           c->name);
+            row = &ch->cells[ch->nrows - 1];
+        }
+        if (elem) {
+            row->n++;
+            e++;
+        }
+    }
+    ch->nelems = e;
+    return 0;
 }
 
 int
@@ -1268,8 +1362,9 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
 {
     const parquet_read_col *c;
     const rd_chunk         *k;
-    int64_t                 want;
+    int64_t                 want, entries = 0;
     size_t                  pos = 0;
+    bool                    is_list;
 
     parquet_chunk_free(ch);
     if (rg >= r->nrgs || col >= r->ncols)
@@ -1278,9 +1373,10 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
     c = &r->cols[col];
     k = &r->rgs[rg].chunks[col];
     want = r->rgs[rg].nrows;
-    if (c->max_rep > 0)
-        return unsupported(r, err, "column %s: repeated columns (lists, maps) are not "
-                           "supported yet", c->name);
+    is_list = c->max_rep > 0;
+    if (c->max_rep > 1)
+        return unsupported(r, err, "column %s: nested repeated columns (lists of lists, maps "
+                           "in lists) are not supported yet", c->name);
     if (c->physical == PARQUET_PT_INT96)
         return unsupported(r, err, "column %s: INT96 (a legacy timestamp) is not supported; "
                            "write timestamps as INT64", c->name);
@@ -1289,7 +1385,7 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
     if (k->type != c->physical)
         return bad(r, err, "column %s: chunk of physical type %d, schema says %d", c->name,
                    k->type, c->physical);
-    if (k->num_values != want)
+    if (is_list ? k->num_values < want : k->num_values != want)
         return bad(r, err, "column %s: row group %zu: %" PRId64 " values for %" PRId64 " rows",
                    c->name, rg, k->num_values, want);
     if (want == 0)
@@ -1298,7 +1394,7 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
         return bad(r, err, "column %s: row group %zu: bad chunk offset or size", c->name, rg);
     if (read_range(r, (uint64_t) k->start, (uint64_t) k->len, &ch->raw, err) != 0)
         return cdc_err_wrap(err, "column %s, row group %zu", c->name, rg);
-    while (ch->nrows < want) {
+    while (is_list ? entries < k->num_values : ch->nrows < want) {
         parquet_thrift_rd t;
         page_hdr          h;
         const uint8_t    *body, *data;
@@ -1306,7 +1402,8 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
 
         if (left == 0)
             return bad(r, err, "column %s: row group %zu: pages end after %" PRId64 " of %" PRId64
-                       " values", c->name, rg, ch->nrows, want);
+                       " values", c->name, rg, is_list ? entries : ch->nrows,
+                       is_list ? k->num_values : want);
         parquet_thrift_rd_init(&t, ch->raw.data + pos, left);
         rd_page_header(&t, &h);
         if (parquet_thrift_rd_failed(&t))
@@ -1322,37 +1419,42 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                 || load_dict(r, c, &h, data, (size_t) h.usize, ch, err) != 0)
                 return -1;
         } else if (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) {
-            const uint32_t *def = NULL;
+            const uint32_t *def = NULL, *rep = NULL;
             const uint8_t  *vals;
-            size_t          vlen;
+            size_t          vlen, nv;
+            int64_t         room = is_list ? k->num_values - entries : want - ch->nrows;
 
-            if (h.nvalues < 0 || h.nvalues > want - ch->nrows || h.nvalues > MAX_PAGE_VALUES)
+            if (h.nvalues < 0 || h.nvalues > room || h.nvalues > MAX_PAGE_VALUES)
                 return bad(r, err, "column %s: a page of %" PRId64 " values where %" PRId64
-                           " are left", c->name, h.nvalues, want - ch->nrows);
-            /* The cells grow with the pages that fill them. */
-            ch->cells = cdc_xrealloc(ch->cells, ((size_t) (ch->nrows + h.nvalues) + 1)
-                                                    * sizeof(*ch->cells));
+                           " are left", c->name, h.nvalues, room);
+            nv = (size_t) h.nvalues;
             if (h.type == PAGE_DATA) {
                 if (decompress(r, c, k->codec, body, (size_t) h.csize, h.usize, ch, &data,
                                err) != 0)
                     return -1;
                 vals = data;
                 vlen = (size_t) h.usize;
+                if (c->max_rep > 0) {
+                    uint32_t *lv = scratch(&r->reps, &r->cap_reps, nv ? nv : 1);
+
+                    if (h.rep_enc != ENC_RLE)
+                        return unsupported(r, err, "column %s: repetition levels in encoding "
+                                           "%d", c->name, h.rep_enc);
+                    if (v1_levels(r, c, &vals, &vlen, c->max_rep, nv, lv, "repetition",
+                                  err) != 0)
+                        return -1;
+                    rep = lv;
+                }
                 if (c->max_def > 0) {
-                    uint32_t  l;
-                    uint32_t *lv = levels_buf(r, (size_t) h.nvalues);
+                    uint32_t *lv = scratch(&r->levels, &r->cap_levels, nv ? nv : 1);
 
                     if (h.def_enc != ENC_RLE)
                         return unsupported(r, err, "column %s: definition levels in encoding "
                                            "%d", c->name, h.def_enc);
-                    if (vlen < 4 || (l = (uint32_t) sign_extend32(vals)) > vlen - 4)
-                        return bad(r, err, "column %s: definition levels cut short", c->name);
-                    if (rle_decode(vals + 4, l, parquet_bit_width((uint32_t) c->max_def), lv,
-                                   (size_t) h.nvalues) < 0)
-                        return bad(r, err, "column %s: bad definition levels", c->name);
+                    if (v1_levels(r, c, &vals, &vlen, c->max_def, nv, lv, "definition",
+                                  err) != 0)
+                        return -1;
                     def = lv;
-                    vals += 4 + l;
-                    vlen -= 4 + (size_t) l;
                 }
             } else {
                 size_t lvl;
@@ -1361,12 +1463,19 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                     || h.rep_len > h.csize - h.def_len || h.usize < h.def_len + h.rep_len)
                     return bad(r, err, "column %s: V2 page level lengths do not fit", c->name);
                 lvl = (size_t) (h.def_len + h.rep_len);
+                if (c->max_rep > 0) {
+                    uint32_t *lv = scratch(&r->reps, &r->cap_reps, nv ? nv : 1);
+
+                    if (rle_decode(body, (size_t) h.rep_len,
+                                   parquet_bit_width((uint32_t) c->max_rep), lv, nv) < 0)
+                        return bad(r, err, "column %s: bad repetition levels", c->name);
+                    rep = lv;
+                }
                 if (c->max_def > 0) {
-                    uint32_t *lv = levels_buf(r, (size_t) h.nvalues);
+                    uint32_t *lv = scratch(&r->levels, &r->cap_levels, nv ? nv : 1);
 
                     if (rle_decode(body + h.rep_len, (size_t) h.def_len,
-                                   parquet_bit_width((uint32_t) c->max_def), lv,
-                                   (size_t) h.nvalues) < 0)
+                                   parquet_bit_width((uint32_t) c->max_def), lv, nv) < 0)
                         return bad(r, err, "column %s: bad definition levels", c->name);
                     def = lv;
                 }
@@ -1382,18 +1491,35 @@ parquet_read_chunk(parquet_reader *r, size_t rg, size_t col, parquet_chunk *ch, 
                 }
                 vlen = (size_t) h.usize - lvl;
             }
-            if (def != NULL)
-                for (int64_t i = 0; i < h.nvalues; i++)
-                    if (def[i] > (uint32_t) c->max_def)
-                        return bad(r, err, "column %s: definition level %" PRIu32 " above %d",
-                                   c->name, def[i], c->max_def);
-            if (page_values(r, c, &h, def, vals, vlen, ch, err) != 0)
-                return -1;
+            for (size_t i = 0; def != NULL && i < nv; i++)
+                if (def[i] > (uint32_t) c->max_def)
+                    return bad(r, err, "column %s: definition level %" PRIu32 " above %d",
+                               c->name, def[i], c->max_def);
+            for (size_t i = 0; rep != NULL && i < nv; i++)
+                if (rep[i] > (uint32_t) c->max_rep)
+                    return bad(r, err, "column %s: repetition level %" PRIu32 " above %d",
+                               c->name, rep[i], c->max_rep);
+            entries += h.nvalues;
+            if (is_list) {
+                if (list_page(r, c, &h, rep, def, vals, vlen, want, ch, err) != 0)
+                    return -1;
+            } else {
+                /* the cells grow with the pages that fill them (doubling, up to the rows) */
+                ch->cells = grow(ch->cells, &ch->cap_cells, (size_t) ch->nrows + nv + 1,
+                                 (size_t) want);
+                if (page_values(r, c, &h, def, nv, vals, vlen, ch, ch->cells + ch->nrows,
+                                err) != 0)
+                    return -1;
+                ch->nrows += h.nvalues;
+            }
         } else if (h.type == PAGE_INDEX) {
             continue;
         } else {
             return bad(r, err, "column %s: page of unknown type %d", c->name, h.type);
         }
     }
+    if (ch->nrows != want)
+        return bad(r, err, "column %s: row group %zu: %" PRId64 " rows, the footer says %" PRId64,
+                   c->name, rg, ch->nrows, want);
     return 0;
 }

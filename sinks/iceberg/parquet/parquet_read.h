@@ -6,8 +6,9 @@
  * PLAIN_DICTIONARY / RLE_DICTIONARY and (booleans) RLE values; RLE /
  * bit-packed levels; uncompressed, SNAPPY and ZSTD pages.
  *
- * Refused with a message naming the file and the column (CDC_E_UNSUPPORTED):
- * repeated columns (lists, maps) "not supported yet", INT96, the DELTA_* and
+ * Lists of primitives (one level of repetition) are read; refused with a
+ * message naming the file and the column (CDC_E_UNSUPPORTED): nested repeated
+ * columns (lists of lists, maps in lists) "not supported yet", INT96, the DELTA_* and
  * BYTE_STREAM_SPLIT encodings, other codecs (GZIP, LZ4, BROTLI).  Corrupt
  * input gives CDC_E_DECODE naming the file and what is wrong, never a crash:
  * every length, offset, count and index is checked.
@@ -69,6 +70,8 @@ typedef struct parquet_read_col {
     bool            is_signed;  /* INTEGER */
     bool            optional;   /* max_def > 0 */
     int             max_def, max_rep;
+    int             rep_def;    /* lists: the definition level of the repeated group (an
+                                   element); rep_def - 1 is an empty list, below a null one */
 } parquet_read_col;
 
 /*
@@ -85,19 +88,27 @@ typedef struct parquet_cell {
     size_t         n;
 } parquet_cell;
 
-/* One decoded column chunk: cells[0..nrows). */
+/*
+ * One decoded column chunk: cells[0..nrows), one per row.  For a list column
+ * (max_rep 1: Iceberg's three-level lists, and the two-level form) a row's
+ * cell is null (a null list), or holds n elements: elems[i .. i + n), each a
+ * cell as above (null for a null element).
+ */
 typedef struct parquet_chunk {
     int64_t       nrows;
     parquet_cell *cells;
+    parquet_cell *elems;
+    size_t        nelems;
     /* private: the memory the cells point into */
     cdc_buf       raw;      /* the chunk's bytes as read */
     cdc_buf      *pages;    /* decompressed pages (and the dictionary) */
     size_t        npages, cap_pages;
     parquet_cell *dict;
     size_t        ndict;
+    size_t        cap_cells, cap_elems;
 } parquet_chunk;
 
-#define PARQUET_CHUNK_INIT { 0, NULL, CDC_BUF_INIT, NULL, 0, 0, NULL, 0 }
+#define PARQUET_CHUNK_INIT { 0, NULL, NULL, 0, CDC_BUF_INIT, NULL, 0, 0, NULL, 0, 0, 0 }
 
 /*
  * Reads n bytes at offset off of the file into out (which the reader

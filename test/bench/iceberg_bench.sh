@@ -15,8 +15,8 @@
 #                      deletes; the backlog is inserts, so this measures the index, not deletes)
 # Both agent runs use pyiceberg's SQL catalog on SQLite and a file:// warehouse of their own.
 # Each agent run ends at agent.stop_lsn (the backlog's end): its wall time covers connecting,
-# draining and committing everything.  Printed: rows/s, the ratio to pg_recvlogical, the
-# agent's CPU seconds (user+sys) and peak RSS (/usr/bin/time), and what pyiceberg 0.12 finds
+# draining and committing everything.  Printed: rows/s, the ratio to recv_mean, CPU seconds
+# (user+sys) and peak RSS (/usr/bin/time) of each process, and what pyiceberg 0.12 finds
 # in each table (rows scanned, distinct ids: both must be ROWS; an md5 of every row's id, k,
 # payload and amount must equal the source's; snapshots, files, bytes).
 #
@@ -36,8 +36,9 @@
 # before its catalog commit (a SQLite transaction), so "visible" is early by that commit's
 # duration.  Printed: p50, p95, p99, max, and the rate the source achieved.
 #
-# Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 2; 0 skips part 1b), BATCH (iceberg.batch_size; 50000), FLUSH
-# (iceberg.flush_interval_seconds; 1), UPSERT=0 skips the upsert contender, STEADY=0 skips
+# Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 2; 0 skips part 1b), BATCH
+# (iceberg.batch_size; 50000), FLUSH (iceberg.flush_interval_seconds; 1), UPSERT=0 skips the
+# upsert contenders (parts 1 and 1b), STEADY=0 skips
 # part 2, RATE (10000), STEADY_SECONDS (30), STEADY_TXN (10), STEADY_BATCH (batch_size in
 # part 2; BATCH), CDCAGENT / CDC_BUILD (the build), BENCH_PORT (57350), KEEP=1 keeps the work
 # directory.  Needs /usr/bin/time and the venv of test/lib/iceberg.sh (installed on first use).

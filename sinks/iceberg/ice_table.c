@@ -24,170 +24,12 @@ static const uint8_t meta_kinds[ICE_META_N] = {
 void
 ice_file_clear(ice_file *f)
 {
+    free(f->partition);
     free(f->uri);
     cdc_buf_free(&f->bytes);
     parquet_result_free(&f->res);
     ice_schema_free(f->schema);
     memset(f, 0, sizeof(*f));
-}
-
-/* ---------------------------------------------------------------- key index */
-
-typedef struct kent {
-    uint64_t h;
-    uint8_t *key;       /* NULL: empty; (uint8_t *) 1: removed */
-    uint32_t klen;
-    int32_t  file;
-    int64_t  pos;
-} kent;
-
-struct ice_kidx {
-    kent  *e;
-    size_t cap;         /* a power of two */
-    size_t used;        /* live + removed slots */
-    size_t live;
-};
-
-#define KIDX_GONE ((uint8_t *) 1)
-
-static uint64_t
-khash(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
-static void
-kidx_free(ice_kidx *x)
-{
-    if (x == NULL)
-        return;
-    for (size_t i = 0; i < x->cap; i++)
-        if (x->e[i].key && x->e[i].key != KIDX_GONE)
-            free(x->e[i].key);
-    free(x->e);
-    free(x);
-}
-
-static kent *
-kidx_find(ice_kidx *x, const uint8_t *k, size_t n, uint64_t h, bool for_insert)
-{
-    kent *gone = NULL;
-
-    if (x == NULL || x->cap == 0)
-        return NULL;
-    for (size_t i = h & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
-        kent *e = &x->e[i];
-
-        if (e->key == NULL)
-            return for_insert ? (gone ? gone : e) : NULL;
-        if (e->key == KIDX_GONE) {
-            if (gone == NULL)
-                gone = e;
-            continue;
-        }
-        if (e->h == h && e->klen == n && memcmp(e->key, k, n) == 0)
-            return e;
-    }
-}
-
-static void
-kidx_grow(ice_kidx *x)
-{
-    kent  *old = x->e;
-    size_t ocap = x->cap;
-
-    x->cap = ocap ? ocap * 2 : 1024;
-    if (x->live * 4 < ocap)        /* mostly removed slots: same size, cleaned */
-        x->cap = ocap;
-    x->e = cdc_xcalloc(x->cap, sizeof(*x->e));
-    x->used = x->live;
-    for (size_t i = 0; i < ocap; i++) {
-        kent *e = &old[i];
-
-        if (e->key && e->key != KIDX_GONE)
-            *kidx_find(x, e->key, e->klen, e->h, true) = *e;
-    }
-    free(old);
-}
-
-/* Sets key -> (file, pos); *had gets the previous value when there was one. */
-static void
-kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, int64_t pos, bool *had,
-         int32_t *ofile, int64_t *opos)
-{
-    uint64_t h = khash(k, n);
-    kent    *e;
-
-    if ((x->used + 1) * 10 >= x->cap * 7)
-        kidx_grow(x);
-    e = kidx_find(x, k, n, h, true);
-    *had = e->key != NULL && e->key != KIDX_GONE;
-    if (*had) {
-        *ofile = e->file;
-        *opos = e->pos;
-    } else {
-        if (e->key == NULL)
-            x->used++;
-        e->key = cdc_xmalloc(n ? n : 1);
-        memcpy(e->key, k, n);
-        e->klen = (uint32_t) n;
-        e->h = h;
-        x->live++;
-    }
-    e->file = file;
-    e->pos = pos;
-}
-
-/* Removes key; *had and the old value as kidx_set. */
-static void
-kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile, int64_t *opos)
-{
-    kent *e = kidx_find(x, k, n, khash(k, n), false);
-
-    *had = e != NULL;
-    if (e == NULL)
-        return;
-    *ofile = e->file;
-    *opos = e->pos;
-    free(e->key);
-    e->key = KIDX_GONE;
-    x->live--;
-}
-
-static int32_t
-path_index(ice_tbl *t, const char *uri)
-{
-    for (int i = t->npaths - 1; i >= 0; i--)
-        if (strcmp(t->paths[i], uri) == 0)
-            return i;
-    t->paths = cdc_xrealloc(t->paths, (size_t) (t->npaths + 1) * sizeof(*t->paths));
-    t->paths[t->npaths] = cdc_xstrdup(uri);
-    return t->npaths++;
-}
-
-int64_t
-ice_tbl_keys(const ice_tbl *t)
-{
-    return t->kidx ? (int64_t) t->kidx->live : 0;
-}
-
-int
-ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file, int64_t pos)
-{
-    bool    had;
-    int32_t of;
-    int64_t op;
-
-    if (t->kidx == NULL)
-        t->kidx = cdc_xcalloc(1, sizeof(*t->kidx));
-    kidx_set(t->kidx, key, klen, path_index(t, file), pos, &had, &of, &op);
-    return had ? 1 : 0;
 }
 
 ice_tbl *
@@ -202,9 +44,55 @@ ice_tbl_new(const char *name, const char *location)
     return t;
 }
 
+/* A parked writer: another partition's file of the batch being filled. */
+struct ice_wslot {
+    parquet_writer *w;
+    cdc_buf        *wbuf;
+    char           *wuri;
+    ice_schema     *wschema;
+    int            *map;
+    int32_t         cur_path;
+    ice_value      *wtuple;
+};
+
+static void
+park(ice_tbl *t)
+{
+    if (t->w == NULL)
+        return;
+    t->slots = cdc_xrealloc(t->slots, (size_t) (t->nslots + 1) * sizeof(*t->slots));
+    t->slots[t->nslots++] = (struct ice_wslot) { t->w, t->wbuf, t->wuri, t->wschema, t->map,
+                                                 t->cur_path, t->wtuple };
+    t->w = NULL;
+    t->wbuf = NULL;
+    t->wuri = NULL;
+    t->wschema = NULL;
+    t->map = NULL;
+    t->cur_path = -1;
+    t->wtuple = NULL;
+}
+
+/* Makes parked writer i the active one (the active one must be parked or empty). */
+static void
+unpark(ice_tbl *t, int i)
+{
+    struct ice_wslot s = t->slots[i];
+
+    t->slots[i] = t->slots[--t->nslots];
+    t->w = s.w;
+    t->wbuf = s.wbuf;
+    t->wuri = s.wuri;
+    t->wschema = s.wschema;
+    t->map = s.map;
+    t->cur_path = s.cur_path;
+    t->wtuple = s.wtuple;
+}
+
 static void
 drop_writer(ice_tbl *t)
 {
+    free(t->wtuple);
+    t->wtuple = NULL;
     parquet_writer_free(t->w);
     t->w = NULL;
     if (t->wbuf) {
@@ -227,11 +115,17 @@ ice_tbl_free(ice_tbl *t)
     if (t == NULL)
         return;
     drop_writer(t);
+    while (t->nslots > 0) {
+        unpark(t, 0);
+        drop_writer(t);
+    }
+    free(t->slots);
+    ice_spec_free(t->spec);
     for (int i = 0; i < t->nfiles; i++)
         ice_file_clear(&t->files[i]);
     free(t->files);
     ice_schema_free(t->schema);
-    kidx_free(t->kidx);
+    ice_kidx_free(t->kidx);
     for (int i = 0; i < t->npaths; i++)
         free(t->paths[i]);
     free(t->paths);
@@ -440,7 +334,7 @@ open_writer(ice_tbl *t, const cdc_rel *rel, parquet_codec codec, cdc_err *err)
     u.data = NULL;
     t->wschema = ice_schema_dup(s);
     if (t->upsert)
-        t->cur_path = path_index(t, t->wuri);
+        t->cur_path = ice_tbl_path(t, t->wuri);
     return 0;
 }
 
@@ -578,6 +472,112 @@ put_column(ice_tbl *t, size_t i, const cdc_event *ev, const cdc_value *image, cd
     return put_value(t->w, i, &f->type, f->type.kind, &iv, err);
 }
 
+/* The partition tuple of a row (spec order), in one allocation with its bytes. */
+static ice_value *
+row_tuple(ice_tbl *t, const cdc_event *ev, const cdc_value *image, cdc_err *err)
+{
+    const ice_spec *sp = t->spec;
+    ice_value      *tv = cdc_xcalloc((size_t) sp->nfields, sizeof(*tv)), *out;
+    cdc_buf        *scr = cdc_xcalloc((size_t) sp->nfields, sizeof(*scr));
+    size_t          bytes = 0;
+    uint8_t        *blob;
+    int             rc = 0;
+
+    for (int i = 0; i < sp->nfields && rc == 0; i++) {
+        const ice_field *sf = ice_schema_find_id(t->schema, sp->fields[i].source_id);
+        int              c = -1;
+        ice_value        iv;
+
+        tv[i].null = true;
+        for (int k = 0; sf && k < ev->rel->ncols; k++)
+            if (strcmp(ev->rel->cols[k].name, sf->name) == 0)
+                c = k;
+        if (c < 0 || image == NULL || image[c].state != CDC_VAL_PRESENT)
+            continue;
+        rc = ice_value_from_cdc(&sf->type, &ev->rel->cols[c].ctype, &image[c], &scr[i], &iv,
+                                err);
+        if (rc < 0) {
+            cdc_err_wrap(err, "table %s partition source column \"%s\"", t->src, sf->name);
+            break;
+        }
+        ice_transform_apply(&sp->fields[i].tr, &sf->type, &iv, &tv[i]);
+        if (!tv[i].null && tv[i].p)
+            bytes += tv[i].n;
+    }
+    out = NULL;
+    if (rc == 0) {
+        out = cdc_xmalloc((size_t) sp->nfields * sizeof(*out) + bytes + 1);
+        blob = (uint8_t *) (out + sp->nfields);
+        for (int i = 0; i < sp->nfields; i++) {
+            out[i] = tv[i];
+            if (!tv[i].null && tv[i].p) {
+                memcpy(blob, tv[i].p, tv[i].n);
+                out[i].p = blob;
+                blob += tv[i].n;
+            }
+        }
+    }
+    for (int i = 0; i < sp->nfields; i++)
+        cdc_buf_free(&scr[i]);
+    free(scr);
+    free(tv);
+    return out;
+}
+
+static bool
+tuple_eq(const ice_tbl *t, const ice_type *ptypes, const ice_value *a, const ice_value *b)
+{
+    for (int i = 0; i < t->spec->nfields; i++) {
+        if (a[i].null || b[i].null) {
+            if (a[i].null != b[i].null)
+                return false;
+            continue;
+        }
+        if (ice_value_cmp(&ptypes[i], &a[i], &b[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Makes the writer of the row's partition the active one (parking the other). */
+static int
+select_partition(ice_tbl *t, const cdc_event *ev, const cdc_value *image, cdc_err *err)
+{
+    ice_type  *ptypes;
+    ice_value *tuple;
+    bool       found = false;
+
+    if (t->spec == NULL || t->spec->nfields == 0)
+        return 0;
+    if ((tuple = row_tuple(t, ev, image, err)) == NULL) {
+        err->code = CDC_E_DECODE;
+        return -1;
+    }
+    ptypes = cdc_xcalloc((size_t) t->spec->nfields, sizeof(*ptypes));
+    if (ice_spec_types(t->spec, t->schema, ptypes, err) < 0) {
+        free(ptypes);
+        free(tuple);
+        return -1;
+    }
+    if (t->w != NULL && tuple_eq(t, ptypes, tuple, t->wtuple)) {
+        found = true;
+    } else {
+        park(t);
+        for (int i = 0; i < t->nslots && !found; i++)
+            if (tuple_eq(t, ptypes, tuple, t->slots[i].wtuple)) {
+                unpark(t, i);
+                found = true;
+            }
+    }
+    free(ptypes);
+    if (found) {
+        free(tuple);
+        return 0;
+    }
+    t->wtuple = tuple;  /* the writer opened next is this partition's */
+    return 1;
+}
+
 int
 ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const char *topic,
                 parquet_codec codec, bool *toast, cdc_err *err)
@@ -585,6 +585,8 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
     cdc_buf scratch = CDC_BUF_INIT;
     int     rc = 0;
 
+    if (select_partition(t, ev, image, err) < 0)
+        return -1;
     if (t->w == NULL && open_writer(t, ev->rel, codec, err) < 0)
         return -1;
     for (int i = 0; i < t->wschema->nfields && rc == 0; i++) {
@@ -616,197 +618,23 @@ ice_tbl_put_row(ice_tbl *t, const cdc_event *ev, const cdc_value *image, const c
 }
 
 
-/* ---------------------------------------------------------------- upsert */
-
-void
-ice_key_put(cdc_buf *out, const ice_type *t, const ice_value *v)
-{
-    size_t at = out->len;
-
-    cdc_buf_put_u32be(out, 0);
-    ice_value_bound(out, t, v);
-    if (!cdc_buf_failed(out)) {
-        uint32_t n = (uint32_t) (out->len - at - 4);
-
-        out->data[at] = (uint8_t) (n >> 24);
-        out->data[at + 1] = (uint8_t) (n >> 16);
-        out->data[at + 2] = (uint8_t) (n >> 8);
-        out->data[at + 3] = (uint8_t) n;
-    }
-}
-
-/* The key of a row: for each key column in key order, its Iceberg single-value
-   serialization, length-prefixed. */
-static int
-row_key(const ice_tbl *t, const cdc_rel *rel, const cdc_value *vals, cdc_buf *out, cdc_err *err)
-{
-    cdc_buf scratch = CDC_BUF_INIT;
-    int     rc = 0;
-
-    for (int kp = 1; kp <= rel->nkeys && rc == 0; kp++)
-        for (int c = 0; c < rel->ncols; c++) {
-            const cdc_col   *col = &rel->cols[c];
-            const ice_field *f;
-            ice_value        iv;
-
-            if (col->key_pos != kp)
-                continue;
-            f = ice_schema_find(t->schema, col->name);
-            if (f == NULL || vals == NULL || vals[c].state != CDC_VAL_PRESENT) {
-                rc = cdc_err_set(err, CDC_E_DECODE, "table %s: key column \"%s\" has no "
-                                 "value", t->src, col->name);
-                break;
-            }
-            if (ice_value_from_cdc(&f->type, &col->ctype, &vals[c], &scratch, &iv, err) < 0) {
-                rc = cdc_err_wrap(err, "table %s key column \"%s\"", t->src, col->name);
-                break;
-            }
-            ice_key_put(out, &f->type, &iv);
-            break;
-        }
-    cdc_buf_free(&scratch);
-    if (rc == 0 && cdc_buf_failed(out))
-        rc = cdc_err_set(err, CDC_E_NOMEM, "table %s: key: out of memory", t->src);
-    return rc;
-}
-
-static int
-delete_at(ice_tbl *t, int32_t file, int64_t pos, cdc_err *err)
-{
-    if (t->pd == NULL)
-        t->pd = ice_posdel_new();
-    if (ice_posdel_add(t->pd, t->paths[file], pos, err) < 0)
-        return -1;
-    t->ndeletes++;
-    return 0;
-}
-
-/* Upsert: the unchanged TOAST columns of ev's after image that no before image holds, read
-   from the key's current row into t->fill.  @returns 0 (t->fill_has set for them), -1. */
-static int
-fill_unchanged(ice_tbl *t, const cdc_event *ev, const cdc_buf *key, cdc_err *err)
-{
-    const cdc_rel *rel = ev->rel;
-    int32_t       *ids;
-    int           *cols, *lists;
-    ice_value     *vals;
-    int            n = 0, nl = 0, rc;
-    kent          *e;
-    const char    *path;
-
-    for (int c = 0; c < rel->ncols; c++)
-        if (ev->after[c].state == CDC_VAL_UNCHANGED &&
-            !(ev->before && ev->before[c].state == CDC_VAL_PRESENT))
-            n++;
-    if (n == 0)
-        return 0;
-    e = kidx_find(t->kidx, key->data, key->len, khash(key->data, key->len), false);
-    if (e == NULL || t->reader == NULL)
-        return 0;       /* put_column refuses it, naming the column */
-    path = t->paths[e->file];
-    if (t->wuri && strcmp(path, t->wuri) == 0)
-        return cdc_err_set(err, CDC_E_QUEUE_FULL, "table %s: an unchanged TOAST value's row "
-                           "is in the batch being filled: it is committed first", t->src);
-    for (int i = 0; i < t->nfiles; i++)
-        if (strcmp(path, t->files[i].uri) == 0)
-            return cdc_err_set(err, CDC_E_QUEUE_FULL, "table %s: an unchanged TOAST value's "
-                               "row is in the batch being filled: it is committed first", t->src);
-    ids = cdc_xcalloc((size_t) n, sizeof(*ids));
-    cols = cdc_xcalloc((size_t) n, sizeof(*cols));
-    lists = cdc_xcalloc((size_t) n, sizeof(*lists));
-    vals = cdc_xcalloc((size_t) n, sizeof(*vals));
-    n = 0;
-    for (int c = 0; c < rel->ncols; c++) {
-        const ice_field *f;
-
-        if (ev->after[c].state != CDC_VAL_UNCHANGED ||
-            (ev->before && ev->before[c].state == CDC_VAL_PRESENT))
-            continue;
-        if ((f = ice_schema_find(t->schema, rel->cols[c].name)) == NULL)
-            continue;
-        if (f->type.kind == ICE_LIST)
-            lists[nl++] = c;
-        else {
-            ids[n] = f->id;
-            cols[n++] = c;
-        }
-    }
-    if (t->nfill < rel->ncols) {
-        t->fill = cdc_xrealloc(t->fill, (size_t) rel->ncols * sizeof(*t->fill));
-        t->fill_has = cdc_xrealloc(t->fill_has, (size_t) rel->ncols * sizeof(bool));
-        t->fill_list = cdc_xrealloc(t->fill_list, (size_t) rel->ncols * sizeof(*t->fill_list));
-        memset(t->fill_list + t->nfill, 0, (size_t) (rel->ncols - t->nfill) *
-               sizeof(*t->fill_list));
-        t->nfill = rel->ncols;
-    }
-    memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
-    rc = n == 0 ? 0 : t->reader(t->reader_arg, t, path, e->pos, ids, n, vals, &t->fill_mem, err);
-    for (int i = 0; rc == 0 && i < nl && t->list_reader; i++) {
-        struct ice_fill_list *fl = &t->fill_list[lists[i]];
-
-        free(fl->elems);
-        fl->elems = NULL;
-        fl->n = 0;
-        rc = t->list_reader(t->reader_arg, t, path, e->pos,
-                            ice_schema_find(t->schema, rel->cols[lists[i]].name)->id,
-                            &fl->null, &fl->elems, &fl->n, &fl->mem, err);
-        if (rc == 0)
-            t->fill_has[lists[i]] = true;
-    }
-    if (rc == 0) {
-        for (int i = 0; i < n; i++) {
-            t->fill[cols[i]] = vals[i];
-            t->fill_has[cols[i]] = true;
-        }
-    } else {
-        memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
-    }
-    if (rc < 0 && err->code != CDC_E_QUEUE_FULL)
-        cdc_err_wrap(err, "table %s: reading the current row for an unchanged TOAST value",
-                     t->src);
-    free(ids);
-    free(cols);
-    free(lists);
-    free(vals);
-    return rc;
-}
-
-int
-ice_tbl_upsert(ice_tbl *t, const cdc_event *ev, const char *topic, parquet_codec codec,
-               cdc_err *err)
-{
-    cdc_buf key = CDC_BUF_INIT;
-    bool    had = false, toast = false;
-    int32_t of = 0;
-    int64_t op = 0;
-    int     rc;
-
-    if (t->kidx == NULL)
-        t->kidx = cdc_xcalloc(1, sizeof(*t->kidx));
-    if (ev->op == CDC_OP_DELETE) {
-        rc = row_key(t, ev->rel, ev->before ? ev->before : ev->key, &key, err);
-        if (rc == 0)
-            kidx_del(t->kidx, key.data, key.len, &had, &of, &op);
-    } else {
-        rc = row_key(t, ev->rel, ev->after, &key, err);
-        if (rc == 0)
-            rc = fill_unchanged(t, ev, &key, err);
-        if (rc == 0)
-            rc = ice_tbl_put_row(t, ev, ev->after, topic, codec, &toast, err);
-        if (t->fill_has)
-            memset(t->fill_has, 0, (size_t) t->nfill * sizeof(bool));
-        if (rc == 0)
-            kidx_set(t->kidx, key.data, key.len, t->cur_path, parquet_rows(t->w) - 1, &had,
-                     &of, &op);
-    }
-    cdc_buf_free(&key);
-    if (rc == 0 && had)
-        rc = delete_at(t, of, op, err);
-    return rc;
-}
+static int close_active(ice_tbl *t, cdc_err *err);
 
 int
 ice_tbl_close_file(ice_tbl *t, cdc_err *err)
+{
+    if (close_active(t, err) < 0)
+        return -1;
+    while (t->nslots > 0) {
+        unpark(t, 0);
+        if (close_active(t, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+close_active(ice_tbl *t, cdc_err *err)
 {
     ice_file f = { 0 };
 
@@ -826,6 +654,8 @@ ice_tbl_close_file(ice_tbl *t, cdc_err *err)
     t->wuri = NULL;
     f.schema = t->wschema;
     t->wschema = NULL;
+    f.partition = t->wtuple;
+    t->wtuple = NULL;
     drop_writer(t);
     t->files = cdc_xrealloc(t->files, (size_t) (t->nfiles + 1) * sizeof(*t->files));
     t->files[t->nfiles++] = f;
@@ -950,7 +780,7 @@ ice_tbl_datafile(const ice_file *f, ice_datafile *out, ice_colstat **colsp, cdc_
         .content = ICE_CONTENT_DATA, .path = f->uri, .format = "PARQUET",
         .record_count = r->row_count, .file_size = (int64_t) r->file_size,
         .ncols = (int) r->ncols, .cols = cols, .split_offsets = r->split_offsets,
-        .nsplit = (int) r->nrow_groups, .sort_order_id = -1,
+        .nsplit = (int) r->nrow_groups, .sort_order_id = -1, .partition = f->partition,
     };
     *colsp = cols;
     return 0;

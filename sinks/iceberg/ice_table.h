@@ -27,6 +27,7 @@
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
 #include "sinks/iceberg/ice_schema.h"
+#include "sinks/iceberg/ice_transform.h"
 #include "sinks/iceberg/ice_value.h"
 #include "sinks/iceberg/parquet/parquet.h"
 
@@ -45,6 +46,7 @@ extern const char *const ice_meta_names[ICE_META_N];
 
 /* A closed data file of a batch: its bytes, statistics and the schema it was written with. */
 typedef struct ice_file {
+    ice_value     *partition;   /* the partition tuple (the spec's field count), or NULL */
     char          *uri;
     cdc_buf        bytes;
     parquet_result res;
@@ -83,7 +85,12 @@ struct ice_tbl {
     bool        foreign;        /* existed at start without a snapshot of this pipeline: its
                                    schema must be the source's, it is not evolved */
 
-    /* the file being written */
+    ice_spec       *spec;       /* the partition spec, or NULL: unpartitioned (append only) */
+
+    /* the file being written (of partition wtuple), and the others of this batch parked */
+    ice_value      *wtuple;     /* owns its bytes (one allocation with the array) */
+    struct ice_wslot *slots;
+    int             nslots;
     parquet_writer *w;
     cdc_buf        *wbuf;
     char           *wuri;
@@ -164,6 +171,18 @@ int ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *f
 
 /* The first difference between a table's schema `have` and `want`, for messages. */
 void ice_schema_diff(const ice_schema *have, const ice_schema *want, char *out, size_t n);
+
+/* The key index (ice_kidx.c), internal to the table's files: key -> (t->paths[file], pos).
+   set and del give the previous value (*had); get tells whether the key is there. */
+ice_kidx *ice_kidx_new(void);
+void      ice_kidx_free(ice_kidx *x);
+void      ice_kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, int64_t pos,
+                       bool *had, int32_t *ofile, int64_t *opos);
+void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile,
+                       int64_t *opos);
+bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
+/* The index of data file uri in t->paths (added when new). */
+int32_t   ice_tbl_path(ice_tbl *t, const char *uri);
 
 /* Closes the open file (if any) into t->files. */
 int ice_tbl_close_file(ice_tbl *t, cdc_err *err);

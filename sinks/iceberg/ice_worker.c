@@ -67,6 +67,7 @@ ice_batch_free(ice_batch *b)
             ice_file_clear(&t->files[k]);
         free(t->files);
         ice_posdel_free(t->pd);
+        ice_spec_free(t->spec);
         free(t->name);
         free(t->location);
         ice_schema_free(t->schema);
@@ -150,7 +151,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
         if (!w->auto_create)
             return cdc_err_set(err, CDC_E_CONFIG, "Iceberg table %s.%s does not exist and "
                                "auto_create_table is false", w->ns, t->name);
-        sp = ice_spec_new(0);
+        sp = t->spec ? ice_spec_dup(t->spec) : ice_spec_new(0);
         rc = ice_commit_create_table(w->cat, w->st, &id, t->location, t->schema, sp, NULL, 0,
                                      &m, err);
         ice_spec_free(sp);

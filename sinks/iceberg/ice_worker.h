@@ -34,6 +34,7 @@ typedef struct ice_wtable {
     char       *name;
     char       *location;       /* where a table created now is put */
     ice_schema *schema;         /* the table's schema after this batch */
+    ice_spec   *spec;           /* its partition spec (a table created now), or NULL */
     bool        set_schema;     /* the commit adds it and makes it current */
     bool        is_new;         /* not in the catalog at start: create it, or check an existing
                                    one has exactly this schema */

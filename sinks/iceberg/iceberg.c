@@ -30,6 +30,8 @@ typedef struct iceberg {
     char             *table_name;       /* NULL: <schema>_<table> */
     char             *warehouse;        /* no trailing '/' */
     char             *prefix;
+    char            **partition_by;
+    int               npartition_by;
     bool              append;
     bool              auto_create;
     int               batch_size;
@@ -271,6 +273,19 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     t = tbl_add(ib, name, m->location);
     t->exists = true;
     t->schema = ice_schema_dup(cur);
+    {
+        const ice_spec *sp = ice_meta_spec(m, m->default_spec_id);
+
+        if (sp && sp->nfields > 0) {
+            if (!ib->append) {
+                ice_meta_free(m);
+                return cdc_err_set(err, CDC_E_UNSUPPORTED, "Iceberg table %s.%s is "
+                                   "partitioned: write_mode upsert on a partitioned table is "
+                                   "not supported yet", ib->ns, name);
+            }
+            t->spec = ice_spec_dup(sp);
+        }
+    }
     t->last_column_id = m->last_column_id;
     for (int i = 0; i < m->nschemas; i++)
         if (m->schemas[i]->schema_id >= t->next_schema_id)
@@ -379,6 +394,17 @@ tbl_for(iceberg *ib, const cdc_rel *rel, cdc_err *err)
     t->reader_arg = ib;
     if (ice_tbl_set_rel(t, rel, ib->append, err) < 0)
         return NULL;
+    if (t->spec == NULL && !t->exists && ib->npartition_by > 0) {
+        int32_t last_pid = 999;
+
+        t->spec = ice_spec_from_partition_by((const char *const *) ib->partition_by,
+                                             ib->npartition_by, t->schema, t->name, 0,
+                                             &last_pid, err);
+        if (t->spec == NULL)
+            return NULL;
+    }
+    if (t->spec && ice_spec_check(t->spec, t->schema, t->name, err) < 0)
+        return NULL;
     return t;
 }
 
@@ -423,6 +449,7 @@ close_batch(iceberg *ib, cdc_err *err)
         w->name = cdc_xstrdup(t->name);
         w->location = cdc_xstrdup(t->location);
         w->schema = ice_schema_dup(t->schema);
+        w->spec = t->spec ? ice_spec_dup(t->spec) : NULL;
         w->is_new = !t->exists;
         w->set_schema = t->schema_dirty && t->exists;
         w->files = t->files;
@@ -587,11 +614,14 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         cdc_err_set(err, CDC_E_CONFIG, "write_mode \"%s\": append or upsert", c->write_mode);
         goto fail;
     }
-    if (c->npartition_by > 0) {
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "partition_by is not supported yet by the Iceberg "
-                    "sink: leave it out (the tables are unpartitioned)");
+    if (c->npartition_by > 0 && !ib->append) {
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "partition_by with write_mode upsert is not "
+                    "supported yet by the Iceberg sink (append is)");
         goto fail;
     }
+    ib->partition_by = cdc_xcalloc((size_t) c->npartition_by + 1, sizeof(char *));
+    for (int i = 0; i < c->npartition_by; i++)
+        ib->partition_by[ib->npartition_by++] = cdc_xstrdup(c->partition_by[i]);
     if (env && env->replay_only) {
         cdc_err_set(err, CDC_E_UNSUPPORTED, "the Iceberg sink cannot replay dead letters");
         goto fail;
@@ -858,6 +888,9 @@ ib_close(cdc_dest *d)
     free(ib->table_name);
     free(ib->warehouse);
     free(ib->prefix);
+    for (int i = 0; i < ib->npartition_by; i++)
+        free(ib->partition_by[i]);
+    free(ib->partition_by);
     free(ib);
     d->impl = NULL;
 }

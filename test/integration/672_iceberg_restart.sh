@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 672: exactly once across SIGKILL.  One pipeline, two Iceberg sinks on one SQLite catalog and
-# file:// warehouse: `app` (append) and `ups` (upsert).  A load of 300 small transactions
+# file:// warehouse: `app` (append, partitioned by bucket(4, id) and truncate(2, note)) and
+# `ups` (upsert).  A load of 300 small transactions
 # (an insert and an update of an older row each) runs while the agent is killed four times:
 # once by itself between writing a commit's files and asking the catalog
 # (CDCAGENT_TEST_ICEBERG_CRASH=before_commit:3), three times with SIGKILL once the tables
@@ -42,6 +43,7 @@ cat >>"$T/pipeline.yaml" <<YAML
       warehouse: "$WH"
       table_namespace: app
       table_name: public_load
+      partition_by: ["bucket(4, id)", "truncate(2, note)"]
       batch_size: 20
       flush_interval_seconds: 0.2
   - sink_id: ups
@@ -112,4 +114,21 @@ for k, p in pg.items():
     assert (last[k]["v"], last[k]["note"]) == (p["v"], p["note"]), (k, last[k], p)
 PY
 check "upsert: table == SELECT *, no key twice" chk ups.public_load upsert --pg "$T/load.pg"
+check "append is partitioned: files per partition, filtered scans agree" "$ICEBERG_PY" - "$CAT_URI" "$WH" <<'PY'
+import sys
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import EqualTo, And, GreaterThanOrEqual
+t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).load_table("app.public_load")
+spec = t.spec()
+assert [str(f.transform) for f in spec.fields] == ["bucket[4]", "truncate[2]"], spec
+rows = t.scan().to_arrow().to_pylist()
+parts = {tuple(task.file.partition) for task in t.scan().plan_files()}
+assert len(parts) >= 4, parts
+for k in (1, 7, 150, 300):
+    got = t.scan(row_filter=EqualTo("id", k)).to_arrow().num_rows
+    want = sum(1 for r in rows if r["id"] == k)
+    assert got == want and want > 0, (k, got, want)
+    files = list(t.scan(row_filter=EqualTo("id", k)).plan_files())
+    assert len(files) < len(list(t.scan().plan_files())), "no pruning"
+PY
 done_testing

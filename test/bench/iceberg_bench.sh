@@ -9,13 +9,15 @@
 # is copied with pg_copy_logical_replication_slot so that every contender reads the same WAL:
 #   pg_recvlogical     decodes nothing, writes to /dev/null: the ceiling; it runs before
 #                      the agents and again after them (recv_after): the machine is shared,
-#                      so rows/s are compared with the mean of the two (recv_mean)
+#                      so rows/s are compared with the median of its runs (recv_ref)
 #   append             cdcagent, sink_type iceberg, write_mode append
 #   upsert             cdcagent, sink_type iceberg, write_mode upsert (key index, position
 #                      deletes; the backlog is inserts, so this measures the index, not deletes)
-# Both agent runs use pyiceberg's SQL catalog on SQLite and a file:// warehouse of their own.
+# REPEAT (1) rounds of the three, each on its own slot copy: with REPEAT > 1 the medians are
+# printed too (the machine is shared: single runs vary by a fifth or more).
+# Every agent run uses pyiceberg's SQL catalog on SQLite and a file:// warehouse of their own.
 # Each agent run ends at agent.stop_lsn (the backlog's end): its wall time covers connecting,
-# draining and committing everything.  Printed: rows/s, the ratio to recv_mean, CPU seconds
+# draining and committing everything.  Printed: rows/s, the ratio to recv_ref, CPU seconds
 # (user+sys) and peak RSS (/usr/bin/time) of each process, and what pyiceberg 0.12 finds
 # in each table (rows scanned, distinct ids: both must be ROWS; an md5 of every row's id, k,
 # payload and amount must equal the source's; snapshots, files, bytes).
@@ -38,7 +40,7 @@
 #
 # Environment: ROWS (1000000), TXN (10), UPDATES (ROWS / 2; 0 skips part 1b), BATCH
 # (iceberg.batch_size; 50000), FLUSH (iceberg.flush_interval_seconds; 1), UPSERT=0 skips the
-# upsert contenders (parts 1 and 1b), STEADY=0 skips
+# upsert contenders (parts 1 and 1b), REPEAT (1), STEADY=0 skips
 # part 2, RATE (10000), STEADY_SECONDS (30), STEADY_TXN (10), STEADY_BATCH (batch_size in
 # part 2; BATCH), CDCAGENT / CDC_BUILD (the build), BENCH_PORT (57350), KEEP=1 keeps the work
 # directory.  Needs /usr/bin/time and the venv of test/lib/iceberg.sh (installed on first use).
@@ -46,6 +48,7 @@ set -euo pipefail
 
 ROWS=${ROWS:-1000000}
 UPDATES=${UPDATES:-$((ROWS / 2))}
+REPEAT=${REPEAT:-1}
 TXN=${TXN:-10}
 BATCH=${BATCH:-50000}
 FLUSH=${FLUSH:-1}
@@ -185,7 +188,7 @@ src_md5() {
            FROM public.bench"
 }
 SRC_MD5=$(src_md5)
-for s in b_append b_upsert b_recv2; do
+for s in b_append b_upsert b_recv2 $(for i in $(seq 2 "$REPEAT"); do echo "b_recv_$i b_append_$i b_upsert_$i"; done); do
     sql "SELECT pg_copy_logical_replication_slot('b_recv', '$s')" >/dev/null
 done
 
@@ -207,9 +210,8 @@ recv() {
     INFO[$name]=-
 }
 
-# The machine is shared: pg_recvlogical runs before and after the agents, and the ratios
-# are to the mean of its two rates (recv_mean).
-recv pg_recvlogical b_recv "$END" "$ROWS"
+# The machine is shared: pg_recvlogical runs before the agents (each round) and after them,
+# and the ratios are to the median of its rates (recv_ref).
 
 # run_agent NAME MODE SLOT END ROWS [CATALOG]: cdcagent from SLOT up to END into catalog and
 # warehouse CATALOG (default NAME), then pyiceberg must scan ROWS rows, ROWS distinct ids and
@@ -249,23 +251,51 @@ table() {
     done
 }
 
-run_agent append append b_append "$END" "$ROWS"
-CONTENDERS="pg_recvlogical append"
-if [ "${UPSERT:-1}" = 1 ]; then
-    run_agent upsert upsert b_upsert "$END" "$ROWS"
-    CONTENDERS="$CONTENDERS upsert"
-else
-    echo "upsert: skipped (UPSERT=0)"
-fi
+# median NAME RUN...: RPS[NAME] = the median of RPS[RUN...] (the mean of the middle two).
+median() {
+    local name=$1
+    shift
+    RPS[$name]=$(python3 -c "import statistics, sys; print(int(statistics.median(map(float, sys.argv[1:]))))" \
+                 $(for r in "$@"; do echo "${RPS[$r]}"; done))
+    WALL[$name]=- CPU[$name]=- RSS[$name]=- INFO[$name]="median of $*"
+}
+
+# REPEAT rounds of pg_recvlogical, append, upsert on copies of the slot (the first round's
+# tables are the ones part 1b updates); then pg_recvlogical once more.
+CONTENDERS= RECVS= APPENDS= UPSERTS=
+for i in $(seq "$REPEAT"); do
+    sfx=; [ "$i" -gt 1 ] && sfx=_$i
+    recv "pg_recvlogical$sfx" "b_recv$sfx" "$END" "$ROWS"
+    run_agent "append$sfx" append "b_append$sfx" "$END" "$ROWS"
+    CONTENDERS="$CONTENDERS pg_recvlogical$sfx append$sfx" RECVS="$RECVS pg_recvlogical$sfx"
+    APPENDS="$APPENDS append$sfx"
+    if [ "${UPSERT:-1}" = 1 ]; then
+        run_agent "upsert$sfx" upsert "b_upsert$sfx" "$END" "$ROWS"
+        CONTENDERS="$CONTENDERS upsert$sfx" UPSERTS="$UPSERTS upsert$sfx"
+    fi
+done
+[ "${UPSERT:-1}" = 1 ] || echo "upsert: skipped (UPSERT=0)"
 
 echo
 echo "backlog: $ROWS inserts in transactions of $TXN rows; iceberg batch_size $BATCH," \
      "flush_interval_seconds $FLUSH; SQLite catalog, file:// warehouse"
 recv recv_after b_recv2 "$END" "$ROWS"
-RPS[recv_mean]=$(calc "int((${RPS[pg_recvlogical]} + ${RPS[recv_after]}) / 2)")
-WALL[recv_mean]=- CPU[recv_mean]=- RSS[recv_mean]=- INFO[recv_mean]="the reference for x recvlog"
 # shellcheck disable=SC2086
-table recv_mean $CONTENDERS recv_after recv_mean
+median recv_ref $RECVS recv_after
+INFO[recv_ref]="the reference for x recvlog: ${INFO[recv_ref]}"
+MEDIANS=
+if [ "$REPEAT" -gt 1 ]; then
+    # shellcheck disable=SC2086
+    median append_median $APPENDS
+    MEDIANS=append_median
+    if [ "${UPSERT:-1}" = 1 ]; then
+        # shellcheck disable=SC2086
+        median upsert_median $UPSERTS
+        MEDIANS="$MEDIANS upsert_median"
+    fi
+fi
+# shellcheck disable=SC2086
+table recv_ref $CONTENDERS recv_after recv_ref $MEDIANS
 
 # ---------------------------------------------------------------- part 1b: updates (upsert)
 
@@ -289,9 +319,8 @@ if [ "${UPSERT:-1}" = 1 ] && [ "$UPDATES" -gt 0 ]; then
     echo "updates: $UPDATES updates in transactions of $TXN rows into part 1's upsert table" \
          "($ROWS rows); $rebuild"
     recv u_recv_after u_recv2 "$END2" "$UPDATES"
-    RPS[u_recv_mean]=$(calc "int((${RPS[u_recvlogical]} + ${RPS[u_recv_after]}) / 2)")
-    WALL[u_recv_mean]=- CPU[u_recv_mean]=- RSS[u_recv_mean]=- INFO[u_recv_mean]="the reference"
-    table u_recv_mean u_recvlogical u_upsert u_recv_after u_recv_mean
+    median u_recv_ref u_recvlogical u_recv_after
+    table u_recv_ref u_recvlogical u_upsert u_recv_after u_recv_ref
 fi
 
 [ "${STEADY:-1}" = 1 ] || exit 0

@@ -678,7 +678,7 @@ ice_value_from_cdc(const ice_type *t, const cdc_ctype *ct, const cdc_value *v,
         break;
     case ICE_TIMESTAMP:
     case ICE_TIMESTAMPTZ:
-        day = floor_div(out->i, ICE_US_PER_DAY);
+        day = ice_floor_div(out->i, ICE_US_PER_DAY);
         what = t->kind == ICE_TIMESTAMP ? "timestamp" : "timestamptz";
         break;
     default:

@@ -174,7 +174,8 @@ sort_rows(ice_posdel *p)
     free(p->paths);
     p->paths = sorted;
     rehash(p, p->nslots ? p->nslots : 64);
-    qsort(p->rows, (size_t) p->nrows, sizeof(pd_row), row_cmp);
+    if (p->nrows > 1)
+        qsort(p->rows, (size_t) p->nrows, sizeof(pd_row), row_cmp);
     free(refs);
     free(rank);
 }

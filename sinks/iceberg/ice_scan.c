@@ -307,7 +307,8 @@ collect_deletes(ice_store *st, plan *p, const scan_data *df, posset *ps, cdc_err
     parquet_chunk_free(&oc);
     if (rc != 0)
         return -1;
-    qsort(ps->v, ps->n, sizeof(*ps->v), cmp_i64);
+    if (ps->n > 1)
+        qsort(ps->v, ps->n, sizeof(*ps->v), cmp_i64);
     return 0;
 }
 

@@ -139,6 +139,17 @@ START_TEST(growth)
     size_t    n = 300000;
 
     ck_assert(!ice_kidx_get(x, k, num_key(1, k), &f, &p));
+    /* the extremes of the packed value: file index 32 bits, position 48 bits signed */
+    ice_kidx_set(x, k, num_key(1, k), INT32_MAX, (INT64_C(1) << 47) - 1, &had, &of, &op);
+    ice_kidx_set(x, k, num_key(2, k), INT32_MIN, -(INT64_C(1) << 47), &had, &of, &op);
+    ck_assert(ice_kidx_get(x, k, num_key(1, k), &f, &p));
+    ck_assert(f == INT32_MAX && p == (INT64_C(1) << 47) - 1);
+    ck_assert(ice_kidx_get(x, k, num_key(2, k), &f, &p));
+    ck_assert(f == INT32_MIN && p == -(INT64_C(1) << 47));
+    ice_kidx_del(x, k, num_key(1, k), &had, &of, &op);
+    ck_assert(had && of == INT32_MAX);
+    ice_kidx_del(x, k, num_key(2, k), &had, &of, &op);
+    ck_assert(had && op == -(INT64_C(1) << 47));
     for (uint64_t i = 0; i < n; i++) {
         ice_kidx_set(x, k, num_key(i * 7919, k), (int32_t) (i % 1000), (int64_t) i, &had, &of,
                      &op);

@@ -187,6 +187,9 @@ void      ice_kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, in
 void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile,
                        int64_t *opos);
 bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
+/* The heap bytes the index holds (slots and key blocks), and its number of keys. */
+size_t    ice_kidx_bytes(const ice_kidx *x);
+size_t    ice_kidx_count(const ice_kidx *x);
 /* The index of data file uri in t->paths (added when new). */
 int32_t   ice_tbl_path(ice_tbl *t, const char *uri);
 /* paths[file]'s partition tuple becomes a copy of tuple (t->spec's field count). */

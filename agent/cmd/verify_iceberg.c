@@ -40,6 +40,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/pipeline/dest_registry.h"
 #include "decoder/values.h"
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_open.h"
@@ -946,16 +947,7 @@ verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table 
                       cdc_err *err)
 {
     const cfg_iceberg *ic = &vc->sink->iceberg;
-    dest_iceberg_conf  c = {
-        .catalog_uri = ic->catalog_uri,
-        .catalog_name = ic->catalog_name,
-        .warehouse = ic->warehouse,
-        .s3_endpoint = ic->s3_endpoint,
-        .s3_access_key_id = ic->s3_access_key_id,
-        .s3_secret_access_key = ic->s3_secret_access_key,
-        .s3_region = ic->s3_region,
-        .retry = cfg_retry_conf(&vc->sink->retry),
-    };
+    dest_iceberg_conf  c;
     char              *wh = cdc_xstrdup(ic->warehouse ? ic->warehouse : "");
     size_t             wn = strlen(wh);
     ice_store         *st = NULL;
@@ -963,6 +955,7 @@ verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table 
     cdc_aws_provider  *aws = NULL;
     int                rc = -1;
 
+    agent_iceberg_conf(vc->sink, NULL, &c);
     while (wn > 0 && wh[wn - 1] == '/')
         wh[--wn] = '\0';
     if (ice_open_store(&c, wh, NULL, &st, &aws, err) < 0 ||

@@ -144,6 +144,10 @@ typedef struct cfg_iceberg {
     char                   *s3_access_key_id;
     char                   *s3_secret_access_key;
     char                   *s3_region;
+    char                   *rest_credential;   /* OAuth2 client_id:client_secret (secret) */
+    char                   *rest_token;        /* a bearer token (secret) */
+    char                   *rest_scope;
+    char                   *rest_oauth2_server_uri;
     cfg_iceberg_maintenance maintenance;
     double                  flush_interval_seconds;
     int                     write_executor_threads;

@@ -86,12 +86,12 @@ open_postgres(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_d
     return d->ops->open(d, &c, env, err);
 }
 
-static int
-open_iceberg(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
-             cdc_err *err)
+void
+agent_iceberg_conf(const cfg_sink *sink, dest_dlq *dlq, dest_iceberg_conf *out)
 {
     const cfg_iceberg *i = &sink->iceberg;
-    dest_iceberg_conf  c = {
+
+    *out = (dest_iceberg_conf) {
         .catalog_uri = i->catalog_uri,
         .catalog_name = i->catalog_name,
         .warehouse = i->warehouse,
@@ -107,10 +107,22 @@ open_iceberg(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dl
         .s3_access_key_id = i->s3_access_key_id,
         .s3_secret_access_key = i->s3_secret_access_key,
         .s3_region = i->s3_region,
+        .rest_credential = i->rest_credential,
+        .rest_token = i->rest_token,
+        .rest_scope = i->rest_scope,
+        .rest_oauth2_server_uri = i->rest_oauth2_server_uri,
         .retry = cfg_retry_conf(&sink->retry),
         .dlq = dlq,
     };
+}
 
+static int
+open_iceberg(cdc_dest *d, const cfg_sink *sink, const cdc_dest_env *env, dest_dlq *dlq,
+             cdc_err *err)
+{
+    dest_iceberg_conf c;
+
+    agent_iceberg_conf(sink, dlq, &c);
     d->ops = &dest_iceberg_ops;
     return d->ops->open(d, &c, env, err);
 }

@@ -9,6 +9,7 @@
 #include "agent/core/dest/cdc_dest.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/dest/dlq.h"
+#include "sinks/iceberg/iceberg.h"
 
 /*
  * Opens the destination for one configured sink.  @p dlq (borrowed, may be
@@ -21,5 +22,9 @@ cdc_dest *agent_dest_open(const cfg_sink *sink, const cdc_dest_env *env, dest_dl
 
 /* Opens the transport of platform.yaml's transport_mode (kafka). Same ownership. */
 cdc_dest *agent_transport_open(const cdc_config *cfg, const cdc_dest_env *env, cdc_err *err);
+
+/* The Iceberg sink's settings from its configuration (strings borrowed from sink), for the
+   sink and for `cdcagent verify`; dlq may be NULL. */
+void agent_iceberg_conf(const cfg_sink *sink, dest_dlq *dlq, dest_iceberg_conf *out);
 
 #endif

@@ -19,7 +19,9 @@ ice_open_catalog(const dest_iceberg_conf *c, const char *warehouse, ice_cat **ca
         return ice_sql_open(&sc, cat, err);
     }
     if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
-        ice_rest_conf rc = { .uri = u, .warehouse = warehouse, .retry = c->retry };
+        ice_rest_conf rc = { .uri = u, .warehouse = warehouse, .retry = c->retry,
+                             .credential = c->rest_credential, .token = c->rest_token,
+                             .scope = c->rest_scope, .oauth_uri = c->rest_oauth2_server_uri };
 
         *cat = ice_rest_cat_open(&rc, err);
         return *cat ? 0 : -1;

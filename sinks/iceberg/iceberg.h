@@ -62,6 +62,10 @@ typedef struct dest_iceberg_conf {
     const char        *s3_access_key_id;
     const char        *s3_secret_access_key;
     const char        *s3_region;
+    const char        *rest_credential;     /* REST: OAuth2 client_id:client_secret (secret) */
+    const char        *rest_token;          /* REST: a bearer token (secret) */
+    const char        *rest_scope;          /* REST: NULL/"": "catalog" */
+    const char        *rest_oauth2_server_uri;  /* REST: NULL/"": <uri>/v1/oauth/tokens */
     cdc_retry_conf     retry;
     dest_dlq          *dlq;                 /* borrowed; NULL: a refused row stops the sink */
 } dest_iceberg_conf;

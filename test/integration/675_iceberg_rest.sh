@@ -28,6 +28,7 @@ cat >>"$T/pipeline.yaml" <<YAML
     sink_type: iceberg
     iceberg:
       catalog_uri: "$ICEREST_URL"
+      rest_credential: "cdc-client:secret-675"
       warehouse: "$WH"
       table_namespace: rns
       write_mode: upsert
@@ -53,4 +54,14 @@ PGTZ=UTC sql "SELECT row_to_json(t) FROM items t ORDER BY id" >"$T/items.pg"
 for _ in $(seq 100); do chk rns.public_items upsert --pg "$T/items.pg" >/dev/null 2>&1 && break; sleep 0.3; done
 agent_stop
 check "after a restart: the table == SELECT *, no key twice" chk rns.public_items upsert --pg "$T/items.pg"
+# rest_credential: the sink takes an OAuth2 token first (this server hands one out for any
+# client and accepts any token).  With the token endpoint moved to a closed port the same
+# pipeline cannot reach its catalog: verify (the sink's settings) says so, secret-free.
+check "the REST credential's secret is in no log" bash -c "! grep -rq 'secret-675' '$T/agent.log' '$T/agent.stdout'"
+sed "s#rest_credential: .*#&\n      rest_oauth2_server_uri: http://127.0.0.1:$(free_port)/token#" \
+    "$T/pipeline.yaml" >"$T/pipeline_badtoken.yaml"
+cdc verify "$T/pipeline_badtoken.yaml" --platform-config "$T/platform.yaml" --sink lake
+expect_eq "verify exits 1 when the token endpoint does not answer" "$CDC_RC" 1
+check "... naming the token request" grep -qi "token" "$T/cdc.err"
+check "... without the secret" bash -c "! grep -q 'secret-675' '$T/cdc.err' '$T/cdc.out'"
 done_testing

@@ -158,10 +158,9 @@ typedef struct file_cb {
 } file_cb;
 
 static int
-plan_scan(ice_store *st, const ice_meta *m, const ice_schema *s, plan *p, const file_cb *fc,
-          cdc_err *err)
+plan_scan(ice_store *st, const ice_meta *m, const ice_snapshot *cur, const ice_schema *s,
+          plan *p, const file_cb *fc, cdc_err *err)
 {
-    const ice_snapshot *cur = ice_meta_current(m);
     cdc_buf             b = CDC_BUF_INIT;
     ice_manifest_file  *mfs = NULL;
     int                 nmf = 0, rc = 0;
@@ -553,14 +552,32 @@ int
 ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nfields,
               ice_scan_fn *fn, void *arg, ice_scan_stats *stats, cdc_err *err)
 {
-    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
-    const ice_field **fields;
-    plan              p = { 0 };
-    posset            ps = { 0 };
-    int               rc = 0;
+    return ice_scan_rows_at(st, m, -1, field_ids, nfields, fn, arg, stats, err);
+}
+
+int
+ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
+                 const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+                 ice_scan_stats *stats, cdc_err *err)
+{
+    const ice_schema   *s = ice_meta_schema(m, m->current_schema_id);
+    const ice_snapshot *snap = ice_meta_current(m);
+    const ice_field   **fields;
+    plan                p = { 0 };
+    posset              ps = { 0 };
+    int                 rc = 0;
 
     if (stats)
         memset(stats, 0, sizeof(*stats));
+    if (snapshot_id >= 0) {
+        snap = NULL;
+        for (int i = 0; i < m->nsnapshots; i++)
+            if (m->snapshots[i].id == snapshot_id)
+                snap = &m->snapshots[i];
+        if (snap == NULL)
+            return cdc_err_set(err, CDC_E_INVAL, "iceberg table %s has no snapshot %" PRId64
+                               " (expired, or of another table)", m->location, snapshot_id);
+    }
     if (s == NULL)
         return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
                            m->location);
@@ -568,7 +585,7 @@ ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nf
         return cdc_err_set(err, CDC_E_INVAL, "ice_scan_rows: %d fields", nfields);
     fields = cdc_xcalloc((size_t) nfields + 1, sizeof(*fields));
     if (resolve_fields(m, s, field_ids, nfields, fields, err) != 0
-        || plan_scan(st, m, s, &p, NULL, err) != 0)
+        || plan_scan(st, m, snap, s, &p, NULL, err) != 0)
         rc = -1;
     if (stats) {
         stats->data_files = (int64_t) p.ndata;
@@ -772,7 +789,7 @@ ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void
     if (s == NULL)
         return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
                            m->location);
-    rc = plan_scan(st, m, s, &p, &fc, err);
+    rc = plan_scan(st, m, ice_meta_current(m), s, &p, &fc, err);
     plan_free(&p);
     return rc < 0 ? -1 : 0;
 }

@@ -74,6 +74,17 @@ int ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, in
                   ice_scan_fn *fn, void *arg, ice_scan_stats *stats, cdc_err *err);
 
 /*
+ * ice_scan_rows of an older snapshot (time travel): the live rows of snapshot
+ * snapshot_id of m (-1: the current one, as ice_scan_rows), still read
+ * through m's CURRENT schema (field_ids are its ids; a column added after
+ * that snapshot reads as null, a dropped one cannot be asked for).  An id m
+ * does not hold fails, CDC_E_INVAL, naming it.
+ */
+int ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
+                     const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+                     ice_scan_stats *stats, cdc_err *err);
+
+/*
  * The values of field_ids (nfields; NULL: every field of the current schema
  * in schema order, nfields ignored; lists then read as null) of the row at
  * position pos of data file `file` (a URI as ice_scan_rows gave it), into

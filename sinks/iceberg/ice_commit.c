@@ -1151,3 +1151,114 @@ ice_commit_run(ice_commit *c, int max_attempts, ice_meta **committed, cdc_err *e
     ice_cat_table_free(&out);
     return ICE_CAT_OK;
 }
+
+/* ---- moving the main branch (rollback) ---- */
+
+int
+ice_commit_set_main(ice_cat *cat, ice_store *st, const ice_cat_ident *id, int64_t snapshot_id,
+                    int64_t expected_current, ice_meta **committed, cdc_err *err)
+{
+    ice_cat_table  cur = { 0 }, out = { 0 };
+    ice_cat_change cm = { 0 };
+    ice_meta      *m = NULL;
+    char          *new_json = NULL, *req_s = NULL, *upd_s = NULL, *new_loc = NULL;
+    json_t        *req = NULL, *upd = NULL;
+    int64_t        now = cdc_wall_ms(), base_updated;
+    int            rc = -1;
+
+    if (committed)
+        *committed = NULL;
+    if (cat == NULL || st == NULL || id == NULL || snapshot_id < 0)
+        return cdc_err_set(err, CDC_E_INVAL, "iceberg set main: catalog, store, table and a "
+                           "snapshot id are required");
+    if ((rc = ice_cat_load(cat, id, &cur, err)) != ICE_CAT_OK)
+        return rc;
+    rc = -1;
+    if ((m = meta_of(st, &cur, err)) == NULL) {
+        cdc_err_wrap(err, "%s: table %s.%s", cat->what, id->ns, id->name);
+        goto done;
+    }
+    if (!table_has_snapshot(m, snapshot_id)) {
+        cdc_err_set(err, CDC_E_INVAL, "%s: table %s.%s has no snapshot %" PRId64 " (expired, "
+                    "or of another table)", cat->what, id->ns, id->name, snapshot_id);
+        goto done;
+    }
+    if (m->current_snapshot_id != expected_current) {
+        cdc_err_set(err, CDC_E_STATE, "%s: table %s.%s: its current snapshot is %" PRId64
+                    ", not %" PRId64 " as expected: someone committed meanwhile", cat->what,
+                    id->ns, id->name, m->current_snapshot_id, expected_current);
+        rc = ICE_CAT_CONFLICT;
+        goto done;
+    }
+    base_updated = m->last_updated_ms;
+    m->current_snapshot_id = snapshot_id;
+    m->last_updated_ms = now > m->last_updated_ms ? now : m->last_updated_ms + 1;
+    m->snaplog = cdc_xrealloc(m->snaplog, ((size_t) m->nsnaplog + 1) * sizeof(ice_log_entry));
+    m->snaplog[m->nsnaplog++] = (ice_log_entry) { .timestamp_ms = m->last_updated_ms,
+                                                   .snapshot_id = snapshot_id };
+    if (!is_rest(cat)) {
+        char    uuid[37];
+        cdc_buf nl = CDC_BUF_INIT;
+
+        if (cur.metadata_location)
+            ice_meta_log_previous(m, cur.metadata_location, base_updated);
+        if ((new_json = ice_meta_to_json(m, err)) == NULL)
+            goto done;
+        ice_uuid4(uuid);
+        cdc_buf_printf(&nl, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
+                       metadata_version(cur.metadata_location) + 1, uuid);
+        new_loc = cdc_xstrdup(cdc_buf_str(&nl));
+        cdc_buf_free(&nl);
+        if (put_text(st, new_loc, new_json, err) != 0) {
+            cdc_err_wrap(err, "table %s.%s: metadata", id->ns, id->name);
+            goto done;
+        }
+        cm.base_location = cur.metadata_location;
+        cm.new_location = new_loc;
+        cm.new_metadata_json = new_json;
+    } else {
+        req = json_array();
+        upd = json_array();
+        if ((new_json = ice_meta_to_json(m, err)) == NULL ||
+            ice_rest_req_assert_uuid(req, m->uuid, err) != 0 ||
+            ice_rest_req_assert_ref_snapshot(req, "main", expected_current, err) != 0 ||
+            ice_rest_upd_set_ref(upd, "main", snapshot_id, err) != 0)
+            goto done;
+        req_s = json_dumps(req, JSON_COMPACT);
+        upd_s = json_dumps(upd, JSON_COMPACT);
+        if (req_s == NULL || upd_s == NULL) {
+            cdc_err_set(err, CDC_E_NOMEM, "table %s.%s: commit JSON", id->ns, id->name);
+            goto done;
+        }
+        cm.base_location = cur.metadata_location;
+        cm.new_metadata_json = new_json;
+        cm.requirements_json = req_s;
+        cm.updates_json = upd_s;
+    }
+    rc = ice_cat_commit(cat, id, &cm, &out, err);
+    if (rc == ICE_CAT_CONFLICT && new_loc) {
+        cdc_err ignored;
+
+        (void) ice_store_delete(st, new_loc, &ignored);   /* no catalog names it */
+    }
+    if (rc == ICE_CAT_OK && committed) {
+        *committed = out.metadata_json ? meta_of(st, &out, err) : m;
+        if (*committed == NULL) {
+            cdc_err_clear(err);
+            *committed = m;
+        }
+        if (*committed == m)
+            m = NULL;
+    }
+done:
+    json_decref(req);
+    json_decref(upd);
+    free(req_s);
+    free(upd_s);
+    free(new_json);
+    free(new_loc);
+    ice_meta_free(m);
+    ice_cat_table_free(&cur);
+    ice_cat_table_free(&out);
+    return rc;
+}

@@ -88,6 +88,19 @@ int ice_commit_create_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id
 int ice_commit_load(ice_cat *cat, ice_store *st, const ice_cat_ident *id, ice_meta **out,
                     char **metadata_location, cdc_err *err);
 
+/*
+ * Rollback: the table's main branch becomes snapshot_id (one of its snapshots), once, no retry,
+ * only while its current snapshot is still expected_current (-1: none).  SQL catalog: a new
+ * metadata file with current-snapshot-id and refs.main changed, a snapshot-log entry and the
+ * old file in the metadata-log, then the compare-and-swap; REST: set-snapshot-ref main with
+ * assert-table-uuid and assert-ref-snapshot-id main = expected_current.  No snapshot or file
+ * is removed.  @returns ICE_CAT_OK (*committed, when not NULL, the new metadata),
+ * ICE_CAT_CONFLICT when the table moved (err names both snapshots), ICE_CAT_NOT_FOUND, or -1
+ * with err (an unknown snapshot id: CDC_E_INVAL naming it).
+ */
+int ice_commit_set_main(ice_cat *cat, ice_store *st, const ice_cat_ident *id, int64_t snapshot_id,
+                        int64_t expected_current, ice_meta **committed, cdc_err *err);
+
 typedef struct ice_posdel ice_posdel;
 
 ice_posdel *ice_posdel_new(void);

@@ -96,6 +96,56 @@ meta_position(const ice_meta *m, const char *pipeline_id, cdc_pos *out)
     return false;
 }
 
+/*
+ * After a rollback (cdcagent lakehouse rollback, or any other tool moving the main branch
+ * back), the table's history holds a snapshot of this pipeline at a NEWER position than its
+ * current branch: its changes were made durable and acknowledged (the slot is confirmed past
+ * them, or will be by the time anyone looks), so PostgreSQL never sends them again.  Resuming
+ * from the older position would leave them out of the table for good, silently.  So the sink
+ * refuses to start on such a table, naming both snapshots and positions and the two ways out:
+ * roll forward to the newer snapshot, or re-snapshot the table.  Snapshots expired since the
+ * rollback can no longer be seen: the rule holds while they are in the metadata.
+ * @returns 0, or -1 with err set (CDC_E_STATE).
+ */
+static int
+check_rolled_back(const iceberg *ib, const ice_meta *m, const char *name, bool have_pos,
+                  cdc_pos cur, cdc_err *err)
+{
+    const ice_snapshot *newest = NULL;
+    cdc_pos             np = { 0, 0 };
+    char                a[64], b[64];
+
+    for (int i = 0; i < m->nsnapshots; i++) {
+        const char *pid = ice_snapshot_get(&m->snapshots[i], "cdc.pipeline");
+        const char *pos = ice_snapshot_get(&m->snapshots[i], "cdc.position");
+        cdc_pos     p;
+
+        if (pid && pos && strcmp(pid, ib->pipeline_id) == 0 && ice_pos_parse(pos, &p) == 0 &&
+            (newest == NULL || cdc_pos_cmp(p, np) > 0)) {
+            newest = &m->snapshots[i];
+            np = p;
+        }
+    }
+    if (newest == NULL || (have_pos && cdc_pos_cmp(np, cur) <= 0))
+        return 0;
+    ice_pos_format(np, b, sizeof(b));
+    if (have_pos)
+        ice_pos_format(cur, a, sizeof(a));
+    else
+        snprintf(a, sizeof(a), "none");
+    return cdc_err_set(err, CDC_E_STATE, "%s: Iceberg table %s.%s was rolled back: its current "
+                       "snapshot %" PRId64 " holds changes up to %s, but snapshot %" PRId64
+                       " of this pipeline (no longer on the main branch) held them up to %s; "
+                       "those changes were acknowledged to PostgreSQL and will not be sent "
+                       "again, so the sink does not start on this table (it would lose them "
+                       "silently).  Either roll forward (cdcagent lakehouse rollback "
+                       "PIPELINE.yaml --snapshot-id %" PRId64 " --yes) or re-snapshot the table "
+                       "(drop it from the catalog, then cdcagent slot drop --yes and start "
+                       "with snapshot_mode when_needed): see docs/lakehouse.md",
+                       ib->label, ib->ns, name, m->current_snapshot_id, a, newest->id, b,
+                       newest->id);
+}
+
 /* ---------------------------------------------------------------- upsert's index */
 
 typedef struct rebuild {
@@ -307,12 +357,16 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     for (int i = 0; i < m->nschemas; i++)
         if (m->schemas[i]->schema_id >= t->next_schema_id)
             t->next_schema_id = m->schemas[i]->schema_id + 1;
+    t->foreign = !meta_position(m, ib->pipeline_id, &t->pos);
+    if (check_rolled_back(ib, m, name, !t->foreign, t->pos, err) < 0) {
+        ice_meta_free(m);
+        return -1;
+    }
     report_orphans(ib, st, m, name);
     if (!ib->append && rebuild_index(ib, st, m, t, err) < 0) {
         ice_meta_free(m);
         return -1;
     }
-    t->foreign = !meta_position(m, ib->pipeline_id, &t->pos);
     if (!t->foreign) {
         ice_pos_format(t->pos, pos, sizeof(pos));
         log_info(ICE_FAC, "%s: table %s.%s holds changes up to %s", ib->label, ib->ns, name, pos);

@@ -12,6 +12,7 @@
 #include "agent/config/config.h"
 #include "agent/core/cdc_log.h"
 #include "agent/cmd/dlq_cli.h"
+#include "agent/cmd/lakehouse.h"
 #include "agent/ops/privs.h"
 #include "agent/pipeline/run.h"
 #include "agent/source/slot.h"
@@ -34,6 +35,8 @@ typedef struct cli {
     agent_dlq_filter dlq;   /* dlq list/replay: --sink, --table, --error-type, --all, --id */
     agent_slot_opts  slot;  /* slot status: --warn-retained-bytes, --rate-window (--all: dlq.all) */
     agent_verify_opts verify; /* verify: --table (repeatable), --ranges, --wait (--sink, --json) */
+    agent_lake_opts   lake;   /* lakehouse: --snapshot-id, --as-of, --where, --limit, --force
+                                 (--sink, --table: dlq's; --json, --yes) */
 } cli;
 
 static const char usage_text[] =
@@ -54,6 +57,14 @@ static const char usage_text[] =
     "                               (postgres replica, jsonl or iceberg; --sink ID,\n"
     "                               --table S.T (repeatable), --ranges N, --wait SECONDS,\n"
     "                               --json)\n"
+    "  lakehouse snapshots PIPELINE.yaml  list the snapshots of the iceberg sinks' tables\n"
+    "                               (--table S.T, --sink ID, --json)\n"
+    "  lakehouse query PIPELINE.yaml  print a table's rows as of --snapshot-id N or --as-of\n"
+    "                               TIME as JSON lines (--table S.T, --where COL=VAL,\n"
+    "                               --limit N)\n"
+    "  lakehouse rollback PIPELINE.yaml  make --snapshot-id N the table's current snapshot\n"
+    "                               (needs --yes; refused while the slot is active unless\n"
+    "                               --force; --table S.T, --json)\n"
     "  help config                  print every configuration key\n"
     "  version                      print the version\n"
     "  help                         print this text\n"
@@ -61,8 +72,10 @@ static const char usage_text[] =
     "options:\n"
     "  --platform-config FILE       platform.yaml (default: built-in defaults)\n"
     "  --log-level LEVEL            debug, info, warn or error (overrides agent.log_level)\n"
-    "  --json                       machine-readable output (slot status, dlq list, verify)\n"
-    "  --yes                        confirm a destructive command (slot drop, slot advance)\n"
+    "  --json                       machine-readable output (slot status, dlq list, verify,\n"
+    "                               lakehouse)\n"
+    "  --yes                        confirm a destructive command (slot drop, slot advance,\n"
+    "                               lakehouse rollback)\n"
     "  --sink ID, --table S.T, --error-type T, --id ID (repeatable), --all, --dry-run\n"
     "                               select dead letters (dlq list, dlq replay)\n"
     "\n"
@@ -81,7 +94,8 @@ usage(const char *msg)
 /* Every command this program knows, for a message that names a mistyped one. */
 static const char *const commands[] = {
     "run", "validate", "slot status", "slot create", "slot drop", "slot advance",
-    "dlq list", "dlq replay", "verify", "help", "version", NULL
+    "dlq list", "dlq replay", "verify", "lakehouse snapshots", "lakehouse query",
+    "lakehouse rollback", "help", "version", NULL
 };
 
 /*
@@ -130,10 +144,12 @@ parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
         snprintf(msg, msgsz, "missing command");
         return -1;
     }
-    if (strcmp(argv[1], "slot") == 0 || strcmp(argv[1], "dlq") == 0) {
+    if (strcmp(argv[1], "slot") == 0 || strcmp(argv[1], "dlq") == 0 ||
+        strcmp(argv[1], "lakehouse") == 0) {
         if (argc < 3 || strncmp(argv[2], "--", 2) == 0) {
             snprintf(msg, msgsz, "%s: missing subcommand (%s)", argv[1],
-                     argv[1][0] == 's' ? "status, create, drop or advance" : "list or replay");
+                     argv[1][0] == 's' ? "status, create, drop or advance"
+                     : argv[1][0] == 'd' ? "list or replay" : "snapshots, query or rollback");
             return -1;
         }
         snprintf(cmd, sizeof(cmd), "%s %s", argv[1], argv[2]);
@@ -150,6 +166,8 @@ parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
     }
     c->cmd = cmd;
     c->dlq.ids = ids;
+    c->lake.snapshot_id = -1;
+    c->lake.limit = -1;
     for (; i < argc; i++) {
         const char *a = argv[i];
 
@@ -224,7 +242,30 @@ parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
                 opt_number(a, v, 0, 86400, false, w, &d, msg, msgsz) < 0)
                 return -1;
             c->verify.wait_seconds = d;
-        } else if (strncmp(a, "--", 2) == 0) {
+        } else if (strcmp(a, "--snapshot-id") == 0) {
+            static const char w[] = "N (a snapshot id, as lakehouse snapshots lists them)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 0, 9.2e18, true, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->lake.snapshot_id = strtoll(v, NULL, 10);
+        } else if (strcmp(a, "--as-of") == 0) {
+            if (!(c->lake.as_of = opt_value(argc, argv, &i, "TIME (2026-12-07T01:00:00Z, or "
+                                            "milliseconds since 1970)", msg, msgsz)))
+                return -1;
+        } else if (strcmp(a, "--where") == 0) {
+            if (!(c->lake.where = opt_value(argc, argv, &i, "COLUMN=VALUE", msg, msgsz)))
+                return -1;
+        } else if (strcmp(a, "--limit") == 0) {
+            static const char w[] = "N (a whole number, 0 or more)";
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
+                opt_number(a, v, 0, 9.2e18, true, w, &d, msg, msgsz) < 0)
+                return -1;
+            c->lake.limit = strtoll(v, NULL, 10);
+        } else if (strcmp(a, "--force") == 0)
+            c->lake.force = true;
+        else if (strncmp(a, "--", 2) == 0) {
             snprintf(msg, msgsz, "unknown option %s (cdcagent help lists them)", a);
             return -1;
         } else if (c->pipeline == NULL)
@@ -295,6 +336,15 @@ run_command(const cli *c, cdc_config *cfg)
         rc = agent_verify(cfg, &o, &ndiff, &err);
         if (rc == 0 && ndiff > 0)
             return EXIT_DIFFERS;
+    } else if (strncmp(c->cmd, "lakehouse ", 10) == 0) {
+        agent_lake_opts o = c->lake;
+
+        o.sub = c->cmd + 10;
+        o.sink_id = c->dlq.sink_id;
+        o.table = c->dlq.table;
+        o.json = c->json;
+        o.yes = c->yes;
+        rc = agent_lakehouse(cfg, &o, &err);
     } else if (strcmp(c->cmd, "slot create") == 0)
         rc = agent_slot_create(cfg, &err);
     else if (strcmp(c->cmd, "slot drop") == 0) {

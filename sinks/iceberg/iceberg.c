@@ -133,17 +133,13 @@ check_rolled_back(const iceberg *ib, const ice_meta *m, const char *name, bool h
         ice_pos_format(cur, a, sizeof(a));
     else
         snprintf(a, sizeof(a), "none");
-    return cdc_err_set(err, CDC_E_STATE, "%s: Iceberg table %s.%s was rolled back: its current "
-                       "snapshot %" PRId64 " holds changes up to %s, but snapshot %" PRId64
-                       " of this pipeline (no longer on the main branch) held them up to %s; "
-                       "those changes were acknowledged to PostgreSQL and will not be sent "
-                       "again, so the sink does not start on this table (it would lose them "
-                       "silently).  Either roll forward (cdcagent lakehouse rollback "
-                       "PIPELINE.yaml --snapshot-id %" PRId64 " --yes) or re-snapshot the table "
-                       "(drop it from the catalog, then cdcagent slot drop --yes and start "
-                       "with snapshot_mode when_needed): see docs/lakehouse.md",
-                       ib->label, ib->ns, name, m->current_snapshot_id, a, newest->id, b,
-                       newest->id);
+    return cdc_err_set(err, CDC_E_STATE, "%s: Iceberg table %s.%s was rolled back to snapshot "
+                       "%" PRId64 " (up to %s), behind snapshot %" PRId64 " (up to %s) of this "
+                       "pipeline: those changes were acknowledged and are not sent again, so "
+                       "the sink does not resume it; roll forward (lakehouse rollback "
+                       "--snapshot-id %" PRId64 " --yes) or re-snapshot the table "
+                       "(docs/lakehouse.md)", ib->label, ib->ns, name, m->current_snapshot_id, a,
+                       newest->id, b, newest->id);
 }
 
 /* ---------------------------------------------------------------- upsert's index */

@@ -16,6 +16,7 @@
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/catalog/ice_rest.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_table.h"
 #include "sinks/iceberg/ice_value.h"
 
 /* How many earlier metadata files the metadata-log keeps (write.metadata.previous-versions-max's
@@ -846,6 +847,71 @@ snapshot_json_of(const char *meta_json, int64_t id, cdc_err *err)
     return out;
 }
 
+/* The summary value of key this commit carries, or NULL. */
+static const char *
+commit_summary(const ice_commit *c, const char *key)
+{
+    for (int i = 0; i < c->nsum; i++)
+        if (strcmp(c->sum[i].key, key) == 0)
+            return c->sum[i].value;
+    return NULL;
+}
+
+/*
+ * A commit carrying cdc.pipeline and cdc.position is refused (CDC_E_STATE: not retried) when
+ * the table holds a snapshot of that pipeline at a newer position than its main branch does:
+ * the table was rolled back (cdcagent lakehouse rollback --force under a running sink, or
+ * another tool).  Committing on top would hide the gap for good: the rolled-back changes were
+ * acknowledged and are not sent again.  The sink's start checks the same (iceberg.c).
+ */
+static int
+behind_own_snapshot(const ice_commit *c, const ice_meta *m, cdc_err *err)
+{
+    const char         *pipeline = commit_summary(c, "cdc.pipeline");
+    const ice_snapshot *s = ice_meta_current(m), *newest = NULL;
+    cdc_pos             np = { 0, 0 }, cur = { 0, 0 }, p;
+    bool                have_cur = false;
+    char                a[64] = "none", b[64];
+
+    if (pipeline == NULL || commit_summary(c, "cdc.position") == NULL)
+        return 0;
+    for (int i = 0; i < m->nsnapshots; i++) {
+        const char *pid = ice_snapshot_get(&m->snapshots[i], "cdc.pipeline");
+        const char *pos = ice_snapshot_get(&m->snapshots[i], "cdc.position");
+
+        if (pid && pos && strcmp(pid, pipeline) == 0 && ice_pos_parse(pos, &p) == 0 &&
+            (newest == NULL || cdc_pos_cmp(p, np) > 0)) {
+            newest = &m->snapshots[i];
+            np = p;
+        }
+    }
+    if (newest == NULL)
+        return 0;
+    for (int guard = 0; s != NULL && guard <= m->nsnapshots && !have_cur; guard++) {
+        const char *pid = ice_snapshot_get(s, "cdc.pipeline");
+        const char *pos = ice_snapshot_get(s, "cdc.position");
+        int64_t     parent = s->parent_id;
+
+        if (pid && pos && strcmp(pid, pipeline) == 0 && ice_pos_parse(pos, &cur) == 0)
+            have_cur = true;
+        s = NULL;
+        for (int i = 0; i < m->nsnapshots && parent >= 0; i++)
+            if (m->snapshots[i].id == parent)
+                s = &m->snapshots[i];
+    }
+    if (have_cur && cdc_pos_cmp(np, cur) <= 0)
+        return 0;
+    if (have_cur)
+        ice_pos_format(cur, a, sizeof(a));
+    ice_pos_format(np, b, sizeof(b));
+    return cdc_err_set(err, CDC_E_STATE, "table %s.%s was rolled back under the sink to "
+                       "snapshot %" PRId64 " (up to %s), behind snapshot %" PRId64 " (up to %s) "
+                       "of this pipeline: not committing on top of it (those changes are not "
+                       "sent again); roll forward (lakehouse rollback --snapshot-id %" PRId64
+                       " --yes) or re-snapshot the table", c->ns, c->name,
+                       m->current_snapshot_id, a, newest->id, b, newest->id);
+}
+
 static int
 build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
 {
@@ -871,6 +937,10 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
         c->built = m;
         return cdc_err_set(err, CDC_E_STATE, "table %s.%s already holds snapshot %" PRId64,
                            c->ns, c->name, c->snapshot_id);
+    }
+    if (behind_own_snapshot(c, m, err) < 0) {
+        ice_meta_free(m);
+        return -1;
     }
     /* The attempt before this one in this run lost a race: its files can go.  Only with the
        SQL catalog, whose conflict is certain; a REST conflict may answer a request sent again

@@ -7,7 +7,9 @@
 #   parents, times, operation, summary counts, cdc.position);
 # - `lakehouse query` at S1, S2 and S3 == pyiceberg's table.scan(snapshot_id=...); --as-of the
 #   time of S2's snapshot-log entry == S2; --where and --limit;
-# - rollback is refused while the agent runs (its slot is active) and without --yes;
+# - rollback is refused while the agent runs (its slot is active) and without --yes; with
+#   --force under the running agent, its next commit is refused (not put on top of S1: the
+#   agent stops), and after rolling forward the change made meanwhile arrives (S4);
 # - rollback to S1 with the agent stopped: pyiceberg then shows S1 as current, S1's rows;
 # - the rule after a rollback: the agent does not start on the table (the changes after S1
 #   were acknowledged and are never sent again), naming both snapshots; the slot stays where
@@ -73,6 +75,25 @@ cdc lakehouse rollback $P --snapshot-id "$S1" --yes
 expect_eq "rollback while the agent runs: refused (exit 1)" "$CDC_RC" 1
 expect_contains "it names the active slot" "$(cat "$T/cdc.err")" "replication slot cdc_slot is active"
 expect_eq "the table did not move" "$(cur)" "$S3"
+
+note "--force under the running agent: its next commit must not go on top of S1"
+# shellcheck disable=SC2086
+cdc lakehouse rollback $P --snapshot-id "$S1" --yes --force
+expect_eq "rollback --force while the agent runs: exit 0" "$CDC_RC" 0
+expect_contains "it warns that an agent is running" "$(cat "$T/cdc.out")" "WARNING: an agent is running"
+sql "INSERT INTO items VALUES (50, 'during', 0, NULL)"
+agent_wait_exit 60
+[ "$AGENT_RC" != 0 ] || fail "the agent went on after the forced rollback"
+ok "the running sink stops at its next commit (exit $AGENT_RC)"
+expect_contains "naming the rollback" "$(cat "$T/agent.log")" \
+    "was rolled back under the sink to snapshot $S1"
+expect_eq "nothing was committed on top of S1" "$(cur)" "$S1"
+# shellcheck disable=SC2086
+cdc lakehouse rollback $P --snapshot-id "$S3" --yes
+expect_eq "roll forward to S3: exit 0" "$CDC_RC" 0
+agent_start
+caught_up "after rolling forward: the insert made during the forced rollback arrives"
+S4=$(cur)
 agent_stop
 CONFIRMED=$(slot_field cdc_slot confirmed_flush_lsn)
 
@@ -80,6 +101,7 @@ CONFIRMED=$(slot_field cdc_slot confirmed_flush_lsn)
 # shellcheck disable=SC2086
 cdc lakehouse snapshots $P --json
 expect_eq "lakehouse snapshots --json exits 0" "$CDC_RC" 0
+expect_eq "the table is at S4" "$(cur)" "$S4"
 cp "$T/cdc.out" "$T/snaps.json"
 check "lakehouse snapshots == pyiceberg's snapshots" "$ICEBERG_PY" - "$URI" "$WH" "$TBL" "$T/snaps.json" <<'PY'
 import json, sys
@@ -179,14 +201,14 @@ expect_eq "an unknown snapshot id: exit 2" "$CDC_RC" 2
 # shellcheck disable=SC2086
 cdc lakehouse rollback $P --snapshot-id "$S1"
 expect_eq "rollback without --yes: exit 2" "$CDC_RC" 2
-expect_eq "the table did not move" "$(cur)" "$S3"
+expect_eq "the table did not move" "$(cur)" "$S4"
 # shellcheck disable=SC2086
 cdc lakehouse rollback $P --snapshot-id "$S1" --yes --json
 expect_eq "rollback to S1 (agent stopped): exit 0" "$CDC_RC" 0
 cat "$T/cdc.out" "$T/cdc.err"
 cp "$T/cdc.out" "$T/rb.json"
 check "pyiceberg shows S1: current, main, snapshot-log, S1's rows; the report says the sink refuses" \
-    "$ICEBERG_PY" - "$URI" "$WH" "$TBL" "$S1" "$S3" "$T/rb.json" "$T/q.$S1" <<'PY'
+    "$ICEBERG_PY" - "$URI" "$WH" "$TBL" "$S1" "$S4" "$T/rb.json" "$T/q.$S1" <<'PY'
 import json, sys
 from pyiceberg.catalog.sql import SqlCatalog
 t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).load_table(sys.argv[3])
@@ -210,15 +232,15 @@ agent_wait_exit 60
 ok "the agent does not start on the rolled-back table (exit $AGENT_RC)"
 expect_contains "its message names the table and both snapshots" "$(cat "$T/agent.log")" \
     "Iceberg table lake.public_items was rolled back to snapshot $S1"
-expect_contains "and the way forward" "$(cat "$T/agent.log")" "--snapshot-id $S3 --yes"
+expect_contains "and the way forward" "$(cat "$T/agent.log")" "--snapshot-id $S4 --yes"
 expect_eq "the slot did not move" "$(slot_field cdc_slot confirmed_flush_lsn)" "$CONFIRMED"
 expect_eq "the table still shows S1" "$(cur)" "$S1"
 grep "was rolled back" "$T/agent.log" | tail -1
 
 # ---- roll forward: the sink resumes and the table equals the source again
 # shellcheck disable=SC2086
-cdc lakehouse rollback $P --snapshot-id "$S3" --yes
-expect_eq "roll forward to S3: exit 0" "$CDC_RC" 0
+cdc lakehouse rollback $P --snapshot-id "$S4" --yes
+expect_eq "roll forward to S4: exit 0" "$CDC_RC" 0
 expect_contains "the sink resumes" "$(cat "$T/cdc.out")" "Next: the sink resumes"
 agent_start
 sql "INSERT INTO items VALUES (10, 'after', 1, NULL)"

@@ -1148,6 +1148,118 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* A commit of data file `name` by pipeline `pipeline` at position pos; returns ice_commit_run's
+   result (err filled). */
+static int
+commit_by(const char *name, const char *pipeline, const char *pos, cdc_err *err)
+{
+    ice_commit *c;
+    int         rc;
+
+    cdc_err_clear(err);
+    ck_assert_ptr_nonnull(c = ice_commit_new(cat, st, &tid, err));
+    add_data(c, name, 2, 1, 2);
+    ck_assert_int_eq(ice_commit_summary(c, "cdc.position", pos, err), 0);
+    ck_assert_int_eq(ice_commit_summary(c, "cdc.pipeline", pipeline, err), 0);
+    rc = ice_commit_run(c, 0, NULL, err);
+    ice_commit_free(c);
+    return rc;
+}
+
+START_TEST(set_main_rollback)
+{
+    cdc_err err;
+    char files[2000], *loc = NULL;
+    json_error_t je;
+
+    create_table();
+    ck_assert_msg(commit_by("a", "p", "0/100:0", &err) == ICE_CAT_OK, "%s", err.msg);
+    ice_meta *m = load(NULL);
+    int64_t id1 = m->current_snapshot_id;
+
+    ice_meta_free(m);
+    ck_assert_msg(commit_by("b", "p", "0/200:0", &err) == ICE_CAT_OK, "%s", err.msg);
+    m = load(NULL);
+    int64_t id2 = m->current_snapshot_id;
+    int nsnaplog = m->nsnaplog, nmetalog = m->nmetalog;
+
+    ice_meta_free(m);
+
+    /* the table moved since the caller looked: nothing changes */
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_set_main(cat, st, &tid, id1, id1, NULL, &err), ICE_CAT_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "someone committed meanwhile"));
+    /* an unknown snapshot */
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_set_main(cat, st, &tid, 42, id2, NULL, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_INVAL);
+    m = load(NULL);
+    ck_assert(m->current_snapshot_id == id2);
+    ice_meta_free(m);
+
+    /* rollback to id1: current, refs.main, snapshot-log, metadata-log; both snapshots kept */
+    ice_meta *after = NULL;
+
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_commit_set_main(cat, st, &tid, id1, id2, &after, &err) == ICE_CAT_OK, "%s",
+                  err.msg);
+    ck_assert(after->current_snapshot_id == id1);
+    ice_meta_free(after);
+    m = load(&loc);
+    ck_assert(m->current_snapshot_id == id1);
+    ck_assert_int_eq(m->nsnapshots, 2);
+    ck_assert_int_eq(m->nsnaplog, nsnaplog + 1);
+    ck_assert(m->snaplog[m->nsnaplog - 1].snapshot_id == id1);
+    ck_assert_int_eq(m->nmetalog, nmetalog + 1);
+    ck_assert_ptr_nonnull(strstr(loc, "/metadata/00003-"));
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1");
+    ice_meta_free(m);
+    free(loc);
+    loc = NULL;
+
+    /* the same pipeline's next commit is refused (its snapshot id2 is off main)... */
+    ck_assert_int_eq(commit_by("c", "p", "0/300:0", &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_STATE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rolled back under the sink"));
+    m = load(NULL);
+    ck_assert(m->current_snapshot_id == id1);
+    ice_meta_free(m);
+
+    /* ...after rolling forward it goes in */
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_set_main(cat, st, &tid, id2, id1, NULL, &err), ICE_CAT_OK);
+    ck_assert_msg(commit_by("c", "p", "0/300:0", &err) == ICE_CAT_OK, "%s", err.msg);
+    m = load(NULL);
+    live_files(m, files, sizeof(files));
+    ck_assert_str_eq(files, "0:a.parquet:1 0:b.parquet:2 0:c.parquet:3");
+    int64_t id3 = m->current_snapshot_id;
+
+    ice_meta_free(m);
+
+    /* REST: set-snapshot-ref main under assert-table-uuid and assert-ref-snapshot-id */
+    wrap rest = W;
+
+    rest.head.ops = &rest_ops;
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_commit_set_main(&rest.head, st, &tid, id1, id3, NULL, &err), ICE_CAT_OK);
+    json_t *req = json_loads(rest_req, 0, &je), *upd = json_loads(rest_upd, 0, &je), *x;
+
+    ck_assert_int_eq(json_array_size(req), 2);
+    x = json_array_get(req, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "assert-ref-snapshot-id");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref")), "main");
+    ck_assert(json_integer_value(json_object_get(x, "snapshot-id")) == id3);
+    ck_assert_int_eq(json_array_size(upd), 1);
+    x = json_array_get(upd, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "action")), "set-snapshot-ref");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "ref-name")), "main");
+    ck_assert(json_integer_value(json_object_get(x, "snapshot-id")) == id1);
+    json_decref(req);
+    json_decref(upd);
+}
+END_TEST
+
 static Suite *
 ice_commit_suite(void)
 {
@@ -1167,6 +1279,7 @@ ice_commit_suite(void)
     tcase_add_test(tc, manifests_merged);
     tcase_add_test(tc, rest_requirements_and_updates);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, set_main_rollback);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -616,8 +616,8 @@ cmd_rollback(const cdc_config *cfg, lake_sink *ls, const lake_tbl *t, const agen
         else
             cdc_err_set(err, CDC_E_STATE, "replication slot %s is active (pid %s): an agent is "
                         "running this pipeline and writing Iceberg table %s.%s; stop it first "
-                        "(--force rolls back anyway: the running sink would commit its next "
-                        "batch on top of the old snapshot, with the changes in between missing)",
+                        "(--force rolls back anyway: the running sink then stops at its next "
+                        "commit of this table, see docs/lakehouse.md)",
                         cfg->pipeline.source.slot_name, pid, t->ns, t->name);
         goto out;
     }
@@ -660,7 +660,9 @@ cmd_rollback(const cdc_config *cfg, lake_sink *ls, const lake_tbl *t, const agen
                        tpos ? tpos : "none");
     if (active > 0)
         cdc_buf_printf(&msg, " WARNING: an agent is running (pid %s): it keeps its state of "
-                       "the table from before the rollback; stop it now.", pid);
+                       "the table from before the rollback and %s; stop it now.", pid,
+                       refuses ? "stops at its next commit of this table"
+                               : "does not know the table moved");
     if (o->json) {
         json_t *j = json_pack("{s:s, s:s+++, s:s, s:o, s:I, s:s?, s:s?, s:s, s:b, s:s, s:o, s:s}",
                               "table", t->src, "iceberg_table", t->ns, ".", t->name, "",

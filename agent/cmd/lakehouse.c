@@ -183,6 +183,7 @@ newest_of_pipeline(const ice_meta *m, const char *pipeline_id, cdc_pos *out)
     return best;
 }
 
+/* @returns 0 with *m, 1 when the table does not exist (err says so), -1 with err. */
 static int
 load(lake_sink *ls, const lake_tbl *t, ice_meta **m, cdc_err *err)
 {
@@ -191,9 +192,12 @@ load(lake_sink *ls, const lake_tbl *t, ice_meta **m, cdc_err *err)
     int           rc = ice_commit_load(ls->cat, ls->st, &id, m, &loc, err);
 
     free(loc);
-    if (rc == ICE_CAT_NOT_FOUND)
-        return cdc_err_set(err, CDC_E_CONFIG, "sink %s: the Iceberg table %s.%s (of %s) does "
-                           "not exist", ls->sink->sink_id, t->ns, t->name, t->src);
+    if (rc == ICE_CAT_NOT_FOUND) {
+        cdc_err_set(err, CDC_E_CONFIG, "sink %s: the Iceberg table %s.%s (of %s) does not exist "
+                    "(yet: the sink creates it with its first change)", ls->sink->sink_id, t->ns,
+                    t->name, t->src);
+        return 1;
+    }
     if (rc != ICE_CAT_OK)
         return cdc_err_wrap(err, "sink %s: loading Iceberg table %s.%s", ls->sink->sink_id,
                             t->ns, t->name);
@@ -239,20 +243,37 @@ cmd_snapshots(const cdc_config *cfg, lake_sink *ls, const lake_tbl *ts, int n, j
         ice_meta       *m = NULL;
         json_t         *arr = json_array();
 
-        if (load(ls, t, &m, err) < 0) {
+        int     lr = load(ls, t, &m, err);
+
+        if (lr < 0) {
             json_decref(arr);
             return -1;
+        }
+        if (lr == 1) {
+            /* not created yet: listed as such, the other tables still are */
+            json_decref(arr);
+            if (out)
+                json_array_append_new(out, json_pack("{s:s, s:s, s:s+++, s:n, s:[], s:b}", "sink",
+                                                     ls->sink->sink_id, "table", t->src,
+                                                     "iceberg_table", t->ns, ".", t->name, "",
+                                                     "current_snapshot_id", "snapshots",
+                                                     "exists", 0));
+            else
+                printf("%s (Iceberg table %s.%s, sink %s): does not exist yet\n", t->src, t->ns,
+                       t->name, ls->sink->sink_id);
+            cdc_err_clear(err);
+            continue;
         }
         for (int i = 0; i < m->nsnapshots; i++)
             json_array_append_new(arr, snapshot_obj(m, &m->snapshots[i]));
         if (out) {
-            json_array_append_new(out, json_pack("{s:s, s:s, s:s+++, s:o, s:o}", "sink",
+            json_array_append_new(out, json_pack("{s:s, s:s, s:s+++, s:o, s:o, s:b}", "sink",
                                                  ls->sink->sink_id, "table", t->src,
                                                  "iceberg_table", t->ns, ".", t->name, "",
                                                  "current_snapshot_id",
                                                  m->current_snapshot_id >= 0
                                                  ? json_integer(m->current_snapshot_id)
-                                                 : json_null(), "snapshots", arr));
+                                                 : json_null(), "snapshots", arr, "exists", 1));
         } else {
             size_t  i;
             json_t *s;
@@ -462,7 +483,7 @@ cmd_query(const cdc_config *cfg, lake_sink *ls, const lake_tbl *t, const agent_l
     ice_scan_stats    stats;
 
     (void) cfg;
-    if (load(ls, t, &m, err) < 0)
+    if (load(ls, t, &m, err) != 0)
         return -1;
     if ((s = ice_meta_schema(m, m->current_schema_id)) == NULL) {
         cdc_err_set(err, CDC_E_STATE, "Iceberg table %s.%s: no current schema", t->ns, t->name);
@@ -592,7 +613,7 @@ cmd_rollback(const cdc_config *cfg, lake_sink *ls, const lake_tbl *t, const agen
     bool                refuses;
     cdc_buf             msg = CDC_BUF_INIT;
 
-    if (load(ls, t, &m, err) < 0)
+    if (load(ls, t, &m, err) != 0)
         return -1;
     if ((target = snap_by_id(m, o->snapshot_id)) == NULL) {
         cdc_err_set(err, CDC_E_CONFIG, "--snapshot-id %" PRId64 ": Iceberg table %s.%s has no "

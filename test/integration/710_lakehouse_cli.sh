@@ -130,6 +130,22 @@ cdc lakehouse snapshots $P
 expect_contains "text: a line per snapshot, the current one marked" "$(cat "$T/cdc.out")" "$S3"
 expect_contains "text: the current one marked" "$(cat "$T/cdc.out")" "(current)"
 
+# a second source table with no Iceberg table yet: listed as such; query wants --table
+sed 's/tables: \[public.items\]/tables: [public.items, public.nothere]/' "$T/pipeline.yaml" >"$T/two.yaml"
+grep -q "public.nothere" "$T/two.yaml" || fail "could not write two.yaml"
+cdc lakehouse snapshots "$T/two.yaml" --platform-config "$T/platform.yaml"
+expect_eq "snapshots with a table not created yet: exit 0" "$CDC_RC" 0
+expect_contains "it is listed as not existing" "$(cat "$T/cdc.out")" \
+    "public.nothere (Iceberg table lake.public_nothere, sink lake): does not exist yet"
+expect_contains "the other table is listed" "$(cat "$T/cdc.out")" "$S4  "
+cdc lakehouse query "$T/two.yaml" --platform-config "$T/platform.yaml" --snapshot-id "$S1"
+expect_eq "query without --table on two tables: exit 2" "$CDC_RC" 2
+expect_contains "asking for --table" "$(cat "$T/cdc.err")" "choose one with --table"
+cdc lakehouse query "$T/two.yaml" --platform-config "$T/platform.yaml" --snapshot-id "$S1" \
+    --table public.nothere
+expect_eq "query of a table not created yet: exit 2" "$CDC_RC" 2
+expect_contains "saying so" "$(cat "$T/cdc.err")" "does not exist (yet"
+
 # ---- query at three snapshots == pyiceberg's scan of them
 for s in "$S1" "$S2" "$S3"; do
     # shellcheck disable=SC2086

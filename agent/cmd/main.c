@@ -3,6 +3,7 @@
  * 0 success, 1 runtime failure, 2 usage or configuration error, 3 `slot status`
  * found something to warn about, 4 `verify` found a difference.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,10 +246,17 @@ parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
         } else if (strcmp(a, "--snapshot-id") == 0) {
             static const char w[] = "N (a snapshot id, as lakehouse snapshots lists them)";
 
-            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)) ||
-                opt_number(a, v, 0, 9.2e18, true, w, &d, msg, msgsz) < 0)
+            char *end;
+
+            if (!(v = opt_value(argc, argv, &i, w, msg, msgsz)))
                 return -1;
-            c->lake.snapshot_id = strtoll(v, NULL, 10);
+            /* ids are random 63-bit numbers: parsed exactly, not through a double */
+            errno = 0;
+            c->lake.snapshot_id = strtoll(v, &end, 10);
+            if (end == v || *end != '\0' || errno == ERANGE || c->lake.snapshot_id < 0) {
+                snprintf(msg, msgsz, "%s %s: expected %s", a, v, w);
+                return -1;
+            }
         } else if (strcmp(a, "--as-of") == 0) {
             if (!(c->lake.as_of = opt_value(argc, argv, &i, "TIME (2026-12-07T01:00:00Z, or "
                                             "milliseconds since 1970)", msg, msgsz)))

@@ -508,13 +508,25 @@ cmd_query(const cdc_config *cfg, lake_sink *ls, const lake_tbl *t, const agent_l
                     "such snapshot (lakehouse snapshots lists them)", snap, t->ns, t->name);
         goto out;
     }
-    q.fields = cdc_xcalloc((size_t) s->nfields + 1, sizeof(*q.fields));
-    ids = cdc_xcalloc((size_t) s->nfields + 1, sizeof(*ids));
-    for (int i = 0; i < s->nfields; i++)
-        if (s->fields[i].type.kind != ICE_LIST) {
-            q.fields[q.n] = &s->fields[i];
-            ids[q.n++] = s->fields[i].id;
+    {
+        /* The snapshot's own columns (as pyiceberg projects a time-travel scan), typed as
+           the current schema types them (the sink only adds and widens columns). */
+        const ice_snapshot *sn = snap_by_id(m, snap);
+        const ice_schema   *ss = sn->schema_id >= 0 ? ice_meta_schema(m, sn->schema_id) : NULL;
+
+        if (ss == NULL)
+            ss = s;
+        q.fields = cdc_xcalloc((size_t) ss->nfields + 1, sizeof(*q.fields));
+        ids = cdc_xcalloc((size_t) ss->nfields + 1, sizeof(*ids));
+        for (int i = 0; i < ss->nfields; i++) {
+            const ice_field *f = ice_schema_find_id(s, ss->fields[i].id);
+
+            if (f != NULL && f->type.kind != ICE_LIST) {
+                q.fields[q.n] = f;
+                ids[q.n++] = f->id;
+            }
         }
+    }
     if (o->where) {
         const char *eq = strchr(o->where, '=');
 

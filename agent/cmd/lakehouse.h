@@ -13,7 +13,8 @@
  * query      the live rows of one table at --snapshot-id N, or --as-of T
  *            (the snapshot the main branch pointed at, at time T, from the
  *            snapshot-log as Iceberg and pyiceberg read it), as JSON lines on
- *            stdout, typed by the table's current schema; --where COL=VAL
+ *            stdout: the snapshot's columns, typed by the table's current
+ *            schema; --where COL=VAL
  *            (VAL parsed with COL's type: equality as Iceberg orders values),
  *            --limit N.  List columns are left out.
  * rollback   the table's main branch moves to --snapshot-id N through the

@@ -5,7 +5,8 @@
 # - three steps (snapshot rows; inserts; updates + deletes), each waited for with verify, give
 #   snapshots S1..S3 (and more); `lakehouse snapshots --json` == pyiceberg's snapshots (ids,
 #   parents, times, operation, summary counts, cdc.position);
-# - `lakehouse query` at S1, S2 and S3 == pyiceberg's table.scan(snapshot_id=...); --as-of the
+# - `lakehouse query` at S1, S2 and S3 (and after a column was added, at S1 and S5: each
+#   snapshot with its own columns) == pyiceberg's table.scan(snapshot_id=...); --as-of the
 #   time of S2's snapshot-log entry == S2; --where and --limit;
 # - rollback is refused while the agent runs (its slot is active) and without --yes; with
 #   --force under the running agent, its next commit is refused (not put on top of S1: the
@@ -153,25 +154,35 @@ for s in "$S1" "$S2" "$S3"; do
     expect_eq "query --snapshot-id $s exits 0" "$CDC_RC" 0
     cp "$T/cdc.out" "$T/q.$s"
 done
-check "query at S1, S2, S3 == pyiceberg scan(snapshot_id=...)" "$ICEBERG_PY" - "$URI" "$WH" "$TBL" "$T" "$S1" "$S2" "$S3" <<'PY'
+# cmp.py DIR SID...: `lakehouse query` output DIR/q.SID == pyiceberg's scan(snapshot_id=SID)
+# (same columns, values compared typed); prints the row counts
+cat >"$T/cmp.py" <<'PY'
 import datetime, decimal, json, sys
 from pyiceberg.catalog.sql import SqlCatalog
 t = SqlCatalog("default", uri=sys.argv[1], warehouse=sys.argv[2]).load_table(sys.argv[3])
+def same(o, r):
+    if o is None or r is None:
+        return o is None and r is None
+    if isinstance(r, decimal.Decimal):
+        return decimal.Decimal(o) == r
+    if isinstance(r, datetime.datetime):
+        return datetime.datetime.fromisoformat(o) == r
+    return o == r
 counts = []
 for sid in sys.argv[5:]:
     theirs = sorted(t.scan(snapshot_id=int(sid)).to_arrow().to_pylist(), key=lambda r: r["id"])
     ours = sorted((json.loads(l) for l in open(f"{sys.argv[4]}/q.{sid}")), key=lambda r: r["id"])
     assert len(ours) == len(theirs), (sid, len(ours), len(theirs))
     for o, r in zip(ours, theirs):
-        assert set(o) == set(r), (o.keys(), r.keys())
-        assert o["id"] == r["id"] and o["v"] == r["v"], (o, r)
-        assert (o["n"] is None and r["n"] is None) or decimal.Decimal(o["n"]) == r["n"], (o, r)
-        assert (o["ts"] is None and r["ts"] is None) or \
-            datetime.datetime.fromisoformat(o["ts"]) == r["ts"], (o, r)
+        assert list(o) == list(r), (sid, list(o), list(r))
+        for k in r:
+            assert same(o[k], r[k]), (sid, k, o, r)
     counts.append(len(ours))
-assert counts == [5, 9, 8], counts
-print("rows per snapshot", counts)
+print(" ".join(map(str, counts)))
 PY
+cmp_snaps() { "$ICEBERG_PY" "$T/cmp.py" "$URI" "$WH" "$TBL" "$T" "$@"; }
+expect_eq "query at S1, S2, S3 == pyiceberg scan(snapshot_id=...): 5, 9, 8 rows" \
+    "$(cmp_snaps "$S1" "$S2" "$S3")" "5 9 8"
 
 # --as-of: the snapshot-log time of S2 (and one millisecond before S3's) reads S2
 AS_OF=$("$ICEBERG_PY" - "$URI" "$WH" "$TBL" "$S2" <<'PY'
@@ -261,7 +272,18 @@ expect_contains "the sink resumes" "$(cat "$T/cdc.out")" "Next: the sink resumes
 agent_start
 sql "INSERT INTO items VALUES (10, 'after', 1, NULL)"
 caught_up "after rolling forward"
+sql "ALTER TABLE items ADD COLUMN extra bigint" "UPDATE items SET extra = 7 WHERE id = 1"
+caught_up "after a column was added"
+S5=$(cur)
 agent_stop
+for s in "$S1" "$S5"; do
+    # shellcheck disable=SC2086
+    cdc lakehouse query $P --snapshot-id "$s"
+    cp "$T/cdc.out" "$T/q.$s"
+done
+expect_eq "after a schema change, query at S1 (old schema) and S5 (new) == pyiceberg" \
+    "$(cmp_snaps "$S1" "$S5")" "5 10"
+expect_contains "S5 has the new column" "$(cat "$T/q.$S5")" '"extra":7'
 check "pyiceberg: the table == SELECT" "$ICEBERG_PY" - "$URI" "$WH" "$TBL" \
     "$(sql "SELECT string_agg(id || ':' || coalesce(v, ''), ',' ORDER BY id) FROM items")" <<'PY'
 import sys

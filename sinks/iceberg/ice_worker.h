@@ -66,6 +66,11 @@ typedef struct ice_worker_conf {
     const char     *label;          /* "iceberg sink 'lake'" */
     bool            auto_create;
     cdc_retry_conf  retry;
+    /* maintenance: snapshot expiry and file cleanup (ice_expire.h) of every table this
+       worker has loaded or committed, each at most once per interval, between batches */
+    bool            expire;
+    double          expire_interval_s;      /* <= 0: 3600 */
+    double          expire_older_than_s;    /* <= 0: 86400 */
 } ice_worker_conf;
 
 typedef struct ice_worker ice_worker;

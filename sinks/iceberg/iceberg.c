@@ -603,7 +603,9 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         ice_worker_conf wc = { .cat = cat, .store = st, .ns = ib->ns,
                                .pipeline_id = ib->pipeline_id, .sink_id = ib->sink_id,
                                .label = ib->label, .auto_create = ib->auto_create,
-                               .retry = c->retry };
+                               .retry = c->retry, .expire = c->maint_enabled,
+                               .expire_interval_s = c->expire_interval_s,
+                               .expire_older_than_s = c->expire_older_than_s };
 
         if ((ib->wk = ice_worker_start(&wc, err)) == NULL) {
             cat = NULL;     /* the worker closed them */

@@ -358,6 +358,12 @@ exp_build_fn(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err
         cdc_err_wrap(err, "table %s.%s", b->id->ns, b->id->name);
         goto done;
     }
+    if (m->format_version != 2) {
+        cdc_err_set(err, CDC_E_DEST, "table %s.%s (%s) is Iceberg format version %d: expiry "
+                    "here handles version 2 only", b->id->ns, b->id->name, m->location,
+                    m->format_version);
+        goto done;
+    }
     nrefs = ref_ids_of(doc, &refs);
     b->nexpired = ice_expire_select(m, refs, nrefs, b->c, &b->expired);
     b->before = ice_meta_from_json(text, strlen(text), where, err);
@@ -557,6 +563,9 @@ static int
 collect_kept(ice_store *st, const ice_meta *m, const char *meta_loc, uset *kept, cdc_err *err)
 {
     for (int i = 0; i < m->nsnapshots; i++) {
+        if (m->snapshots[i].manifest_list == NULL)
+            return cdc_err_set(err, CDC_E_DEST, "table %s: snapshot %" PRId64 " has no manifest "
+                               "list: nothing is deleted", m->location, m->snapshots[i].id);
         int rc = collect_snapshot(st, m, &m->snapshots[i], kept, NULL, err);
 
         if (rc == 1)
@@ -669,8 +678,12 @@ ice_expire_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice
     rc = ice_cat_commit_retry(cat, id, 10, exp_build_fn, &b, &out, err);
     ice_cat_table_free(&out);
     if (rc == -1 && b.nothing) {
+        /* nothing expired: no file became unreferenced; the orphan pass waits for the next
+           expiry (reading every remaining snapshot's manifests each interval of an idle table
+           would cost without finding anything new but a killed commit's files) */
         cdc_err_clear(err);
-        rc = 0;
+        build_clear(&b);
+        return 0;
     } else if (rc != ICE_CAT_OK) {
         if (rc == ICE_CAT_CONFLICT && b.new_location && !b.rest) {
             cdc_err ignored;
@@ -751,7 +764,7 @@ ice_expire_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice
             res->bytes_removed += gone.sizes[k] > 0 ? gone.sizes[k] : 0;
         }
     /* orphans */
-    if (c->orphan_age_ms >= 0) {
+    if (c->orphan_age_ms >= 0 && strncmp(now->location, "file:", 5) == 0) {
         orphans o = { .d = &d, .kept = &kept, .min_logged_version = -1, .err = err };
         cdc_buf pfx = CDC_BUF_INIT;
 

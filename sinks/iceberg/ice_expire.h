@@ -23,7 +23,8 @@
  * between leaves files nothing references, never a reference to a missing file;
  * the orphan pass removes them later.
  *
- * The orphan pass (file:// warehouses; s3:// is not listed by age yet): every
+ * The orphan pass (file:// warehouses only: s3:// listings are not judged by age yet), run
+ * after an expiry that removed snapshots: every
  * .parquet, .avro and .metadata.json file under <location>/ that the current
  * metadata does not reference (the remaining snapshots' lists, manifests and
  * files; the current metadata file and those of its metadata-log) and whose
@@ -87,6 +88,7 @@ int ice_expire_unreferenced(const char *const *gone, int ngone, const char *cons
  * Expires table id's snapshots by c and removes the files (see above); res counts
  * what was done (zeroed first).  *committed, when not NULL, receives the table as
  * it is afterwards (NULL when nothing was committed).
+ * Nothing expired: 0 at once, no file deleted, *committed NULL.
  * @returns 0 (also when nothing expired), ICE_CAT_NOT_FOUND, or -1 with err (a
  *          failure after the commit leaves files behind, not references).
  */

@@ -5,7 +5,8 @@
  * warehouse: a table rolled back to its first snapshot, with a tag on the second, loses the
  * third snapshot, its manifest list and its data file, keeps every file the others reach,
  * keeps the tag, logs the previous metadata file, and the orphan pass removes an
- * unreferenced file old enough.  A REST catalog gets a remove-snapshots update, and
+ * unreferenced file old enough; metadata files before the metadata-log go whatever their age,
+ * a fresh orphan stays under the default safety age.  A REST catalog gets a remove-snapshots update, and
  * nothing is deleted while the table still names the snapshot.  pyiceberg reads tables
  * after expiry in test/integration/700_iceberg_expire.sh.
  */
@@ -383,6 +384,63 @@ START_TEST(sql_position_chain_kept)
 }
 END_TEST
 
+/* The metadata-log trimmed to its last entries (as after 100 commits): the files before it
+   go whatever their age; a fresh orphan stays under the default safety age. */
+START_TEST(sql_old_metadata_and_safe_orphans)
+{
+    cdc_err err;
+    char   *loc = NULL, *text, nl[900], orphan[800], first[900], second[900];
+
+    create_table();
+    (void) commit_one("a", "0/10");
+    (void) commit_one("b", "0/20");
+    (void) commit_one("c", "0/30");
+    ice_meta *m = load(&loc);
+
+    /* log: 00000 (create), 00001 (a), 00002 (b); keep 00002 and the current one only */
+    ck_assert_int_eq(m->nmetalog, 3);
+    snprintf(first, sizeof(first), "%s", m->metalog[0].file);
+    snprintf(second, sizeof(second), "%s", m->metalog[1].file);
+    free(m->metalog[0].file);
+    free(m->metalog[1].file);
+    m->metalog[0] = m->metalog[2];
+    m->nmetalog = 1;
+    ice_meta_log_previous(m, loc, m->last_updated_ms);
+    ck_assert_ptr_nonnull(text = ice_meta_to_json(m, &err));
+    snprintf(nl, sizeof(nl), "%s/metadata/00004-trimmed.metadata.json", wh);
+    ck_assert_int_eq(ice_store_put(st, nl, text, strlen(text), &err), 0);
+    ice_cat_change cm = { .base_location = loc, .new_location = nl, .new_metadata_json = text };
+
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_cat_commit(cat, &tid, &cm, NULL, &err) == ICE_CAT_OK, "%s", err.msg);
+    free(text);
+    free(loc);
+    ice_meta_free(m);
+    snprintf(orphan, sizeof(orphan), "%s/data/fresh-orphan.parquet", wh);
+    ck_assert_int_eq(ice_store_put(st, orphan, "x", 1, &err), 0);
+
+    ice_expire_conf   ec = { .now_ms = cdc_wall_ms() + 1000, .older_than_ms = 0,
+                             .orphan_age_ms = ICE_EXPIRE_ORPHAN_AGE_MS_DEFAULT,
+                             .pipeline_id = "p" };
+    ice_expire_result r;
+
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_expire_table(cat, st, &tid, &ec, &r, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(r.snapshots_expired, 2);
+    ck_assert(!exists(first));
+    ck_assert(!exists(second));
+    ck_assert_int_eq(r.orphans_removed, 2);
+    ck_assert(exists(orphan));
+    ck_assert(exists(nl));
+    m = load(&loc);
+    for (int i = 0; i < m->nmetalog; i++)
+        ck_assert_msg(exists(m->metalog[i].file), "%s", m->metalog[i].file);
+    ck_assert(exists(loc));
+    free(loc);
+    ice_meta_free(m);
+}
+END_TEST
+
 /* ---- REST: the update sent; nothing deleted while the table still names the snapshot ---- */
 
 static char *rest_upd;
@@ -461,6 +519,7 @@ expire_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sql_expiry_and_files);
     tcase_add_test(tc, sql_position_chain_kept);
+    tcase_add_test(tc, sql_old_metadata_and_safe_orphans);
     tcase_add_test(tc, rest_remove_snapshots);
     suite_add_tcase(s, tc);
     return s;

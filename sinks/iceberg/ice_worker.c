@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/ice_commit.h"
@@ -474,6 +475,20 @@ run_maintenance(ice_worker *w)
         w->exp_orphans += r.orphans_removed;
         w->last_expire_ms = now;
         pthread_mutex_unlock(&w->mu);
+        {
+            char label[CDC_COUNTERS_LABEL_MAX];
+
+            snprintf(label, sizeof(label), "%s.%s", w->ns, k->name);
+            if (r.snapshots_expired > 0)
+                cdc_counter_add(CDC_CTR_ICE_EXPIRED_SNAPSHOTS, label,
+                                (uint64_t) r.snapshots_expired);
+            if (r.files_removed + r.orphans_removed > 0) {
+                cdc_counter_add(CDC_CTR_ICE_REMOVED_FILES, label,
+                                (uint64_t) (r.files_removed + r.orphans_removed));
+                cdc_counter_add(CDC_CTR_ICE_REMOVED_BYTES, label,
+                                (uint64_t) (r.bytes_removed + r.orphan_bytes_removed));
+            }
+        }
         if (r.snapshots_expired > 0 || r.orphans_removed > 0)
             log_info(ICE_FAC, "%s: table %s.%s: snapshot expiry: %d snapshot(s) expired, %d "
                      "kept; %" PRId64 " unreferenced file(s) removed (%" PRId64 " bytes), %"

@@ -13,7 +13,8 @@
 #   in the middle of the load are gone from the metadata and their manifest lists from the
 #   warehouse, the current snapshot holds cdc.position, every referenced file exists, and no
 #   .parquet/.avro file is left that the metadata does not reference except a planted orphan
-#   younger than the default safety age (a day); an orphan planted two days old is gone.
+#   younger than the default safety age (a day); an orphan planted two days old is gone;
+#   /metrics counts expired snapshots, removed files and bytes per table.
 # - Phase 3: a restart still delivers exactly once.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
@@ -98,7 +99,9 @@ for s in app ups; do
         expire_snapshots_older_than_seconds: 2
 YAML
 done
-write_platform
+HPORT=$(free_port)
+PLATFORM_EXTRA="health_port: $HPORT" write_platform
+sed -i 's/^health_enabled: false$/health_enabled: true/' "$T/platform.yaml"
 
 for i in $(seq "$N"); do
     echo "BEGIN; INSERT INTO load VALUES ($i, 0, 'row $i');"
@@ -178,6 +181,15 @@ for tb in f2:
     assert not extra, (tb, sorted(extra))
 PY
 expect_contains "expiry is logged with its effect" "$(cat "$T/agent.log")" "unreferenced file(s) removed"
+curl -s -m 5 "http://127.0.0.1:$HPORT/metrics" >"$T/metrics.txt" || true
+check "/metrics counts expired snapshots and removed files per table" python3 - "$T/metrics.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for fam in ("expired_snapshots", "removed_files", "removed_bytes"):
+    for tb in ("app.public_load", "ups.public_load"):
+        m = re.search(r'^cdcagent_iceberg_%s_total\{table="%s"\} (\d+)$' % (fam, re.escape(tb)), text, re.M)
+        assert m and int(m.group(1)) > 0, (fam, tb, [l for l in text.splitlines() if "iceberg" in l])
+PY
 
 # ---- phase 3: a restart is still exactly once
 agent_stop

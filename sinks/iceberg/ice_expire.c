@@ -774,8 +774,15 @@ ice_expire_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice
             if (v >= 0 && (o.min_logged_version < 0 || v < o.min_logged_version))
                 o.min_logged_version = v;
         }
-        cdc_buf_printf(&pfx, "%s/", now->location);
-        rc = ice_store_list(st, cdc_buf_str(&pfx), orphan_fn, &o, err);
+        /* <location>/data/ and <location>/metadata/ only, where writers put a table's files:
+           a location that holds other tables too (a table at the warehouse's root) does not
+           expose their files */
+        rc = 0;
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            cdc_buf_reset(&pfx);
+            cdc_buf_printf(&pfx, "%s/%s/", now->location, k == 0 ? "data" : "metadata");
+            rc = ice_store_list(st, cdc_buf_str(&pfx), orphan_fn, &o, err);
+        }
         cdc_buf_free(&pfx);
         res->orphans_removed = o.removed;
         res->orphan_bytes_removed = o.bytes;

@@ -25,7 +25,8 @@
  *
  * The orphan pass (file:// warehouses only: s3:// listings are not judged by age yet), run
  * after an expiry that removed snapshots: every
- * .parquet, .avro and .metadata.json file under <location>/ that the current
+ * .parquet, .avro and .metadata.json file under <location>/data/ and <location>/metadata/
+ * (where writers put a table's files; the rest of the location is left alone) that the current
  * metadata does not reference (the remaining snapshots' lists, manifests and
  * files; the current metadata file and those of its metadata-log) and whose
  * modification time is older than orphan_age_ms is deleted: files of an

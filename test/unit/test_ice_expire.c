@@ -6,9 +6,9 @@
  * third snapshot, its manifest list and its data file, keeps every file the others reach,
  * keeps the tag, logs the previous metadata file, and the orphan pass removes an
  * unreferenced file old enough; metadata files before the metadata-log go whatever their
- * age, a fresh orphan stays under the default safety age.  A REST catalog gets a remove-snapshots update, and
- * nothing is deleted while the table still names the snapshot.  pyiceberg reads tables
- * after expiry in test/integration/700_iceberg_expire.sh.
+ * age, a fresh orphan stays under the default safety age.  A REST catalog gets a
+ * remove-snapshots update, and nothing is deleted while the table still names the snapshot.
+ * pyiceberg reads tables after expiry in test/integration/700 and 701.
  */
 #include <check.h>
 #include <inttypes.h>

@@ -24,8 +24,13 @@ typedef struct known {
     char     *name;
     char     *location;
     ice_meta *m;            /* the table as last loaded or committed, or NULL */
-    int64_t   expire_due_ms;    /* wall clock: the next snapshot expiry */
 } known;
+
+/* A table snapshot expiry looks after (each table known, and those named at start). */
+typedef struct sched {
+    char    *name;
+    int64_t  due_ms;        /* wall clock: the next expiry */
+} sched;
 
 struct ice_worker {
     ice_cat        *cat;
@@ -42,6 +47,8 @@ struct ice_worker {
 
     known          *known;
     int             nknown;
+    sched          *sched;
+    int             nsched;
 
     /* maintenance (ice_expire) */
     bool            expire;
@@ -110,6 +117,19 @@ set_state(ice_worker *w, bool failing, const char *fmt, ...)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Schedules table `name`'s expiry one interval from now unless it is scheduled already. */
+static void
+sched_add(ice_worker *w, const char *name)
+{
+    if (!w->expire)
+        return;
+    for (int i = 0; i < w->nsched; i++)
+        if (strcmp(w->sched[i].name, name) == 0)
+            return;
+    w->sched = cdc_xrealloc(w->sched, (size_t) (w->nsched + 1) * sizeof(*w->sched));
+    w->sched[w->nsched++] = (sched) { cdc_xstrdup(name), cdc_wall_ms() + w->expire_interval_ms };
+}
+
 static known *
 known_find(ice_worker *w, const char *name)
 {
@@ -131,7 +151,7 @@ known_set(ice_worker *w, const char *name, const char *location, ice_meta *m)
         k->name = cdc_xstrdup(name);
         k->location = NULL;
         k->m = NULL;
-        k->expire_due_ms = cdc_wall_ms() + w->expire_interval_ms;
+        sched_add(w, name);
     }
     free(k->location);
     k->location = cdc_xstrdup(location ? location : "");
@@ -418,9 +438,9 @@ next_expiry(ice_worker *w)
 
     if (!w->expire || w->fatal)
         return due;
-    for (int i = 0; i < w->nknown; i++)
-        if (w->known[i].expire_due_ms < due)
-            due = w->known[i].expire_due_ms;
+    for (int i = 0; i < w->nsched; i++)
+        if (w->sched[i].due_ms < due)
+            due = w->sched[i].due_ms;
     return due;
 }
 
@@ -430,8 +450,8 @@ next_expiry(ice_worker *w)
 static void
 run_maintenance(ice_worker *w)
 {
-    for (int i = 0; i < w->nknown; i++) {
-        known            *k = &w->known[i];
+    for (int i = 0; i < w->nsched; i++) {
+        sched            *k = &w->sched[i];
         int64_t           now = cdc_wall_ms();
         ice_expire_result r;
         ice_meta         *after = NULL;
@@ -444,9 +464,9 @@ run_maintenance(ice_worker *w)
         pthread_mutex_unlock(&w->mu);
         if (stop)
             return;
-        if (k->expire_due_ms > now)
+        if (k->due_ms > now)
             continue;
-        k->expire_due_ms = now + w->expire_interval_ms;
+        k->due_ms = now + w->expire_interval_ms;
         {
             ice_cat_ident   id = { w->ns, k->name };
             ice_expire_conf ec = { .now_ms = now, .older_than_ms = w->expire_older_than_ms,
@@ -464,9 +484,15 @@ run_maintenance(ice_worker *w)
             continue;
         }
         pthread_mutex_lock(&w->mu);
-        if (after) {
-            ice_meta_free(k->m);
-            k->m = after;
+        {
+            known *kn = known_find(w, k->name);
+
+            if (after && kn) {
+                ice_meta_free(kn->m);
+                kn->m = after;
+                after = NULL;
+            }
+            ice_meta_free(after);
         }
         w->exp_runs++;
         w->exp_snapshots += r.snapshots_expired;
@@ -576,6 +602,8 @@ ice_worker_start(const ice_worker_conf *c, cdc_err *err)
         if (oa && *oa)
             w->orphan_age_ms = (int64_t) (atof(oa) * 1000);
     }
+    for (int i = 0; i < c->nexpire_tables; i++)
+        sched_add(w, c->expire_tables[i]);
     snprintf(w->state, sizeof(w->state), "idle");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -611,6 +639,9 @@ ice_worker_stop(ice_worker *w)
         ice_meta_free(w->known[i].m);
     }
     free(w->known);
+    for (int i = 0; i < w->nsched; i++)
+        free(w->sched[i].name);
+    free(w->sched);
     free(w->ns);
     free(w->pipeline_id);
     free(w->sink_id);

@@ -191,8 +191,10 @@ for fam in ("expired_snapshots", "removed_files", "removed_bytes"):
         assert m and int(m.group(1)) > 0, (fam, tb, [l for l in text.splitlines() if "iceberg" in l])
 PY
 
-# ---- phase 3: a restart is still exactly once
+# ---- phase 3: a restart is still exactly once (maintenance off: the snapshot before the
+# sentinel's stays for phase 4)
 agent_stop
+sed -i 's/^        enabled: true$/        enabled: false/' "$T/pipeline.yaml"
 agent_start
 sql "INSERT INTO load VALUES (100000, 0, 'sentinel')"
 for _ in $(seq 100); do [ "$(count)" = $((2 * N + 1)) ] && break; sleep 0.3; done
@@ -218,4 +220,31 @@ for k, p in pg.items():
     assert (last[k]["v"], last[k]["note"]) == (p["v"], p["note"]), (k, last[k], p)
 PY
 check "upsert after restart: table == SELECT *, no key twice" chk ups.public_load upsert --pg "$T/load.pg"
+
+# ---- phase 4: maintenance on again, no change at all: the tables holding this pipeline's
+# position are expired from the start, not only once the sink writes to them
+files --ids >"$T/f3.json" || fail "pyiceberg cannot read the tables after phase 3"
+sed -i 's/^        enabled: false$/        enabled: true/' "$T/pipeline.yaml"
+L=$(wc -l <"$T/agent.log")
+agent_start
+for _ in $(seq 100); do
+    new=$(tail -n +"$((L + 1))" "$T/agent.log")
+    case "$new" in *"table app.public_load: snapshot expiry"*) ;; *) sleep 0.2; continue ;; esac
+    case "$new" in *"table ups.public_load: snapshot expiry"*) break ;; esac
+    sleep 0.2
+done
+agent_stop
+files >"$T/f4.json" || fail "pyiceberg cannot read the tables after phase 4"
+check "phase 4: both tables expired without a commit; one snapshot left, nothing missing, == SELECT" \
+    python3 - "$T/f3.json" "$T/f4.json" <<'PY'
+import json, sys
+f3, f4 = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for tb in ("app.public_load", "ups.public_load"):
+    assert len(f3[tb]["snapshots"]) >= 2, (tb, f3[tb]["snapshots"])
+    assert f4[tb]["snapshots"] == f3[tb]["snapshots"][-1:], (tb, f3[tb]["snapshots"], f4[tb]["snapshots"])
+    assert f4[tb]["missing"] == [], f4[tb]["missing"]
+    assert f4[tb]["current_position"], tb
+PY
+check "phase 4: upsert table == SELECT *" chk ups.public_load upsert --pg "$T/load.pg"
+expect_eq "phase 4: append: every change exactly once" "$(count)" $((2 * N + 1))
 done_testing

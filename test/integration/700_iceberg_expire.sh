@@ -15,7 +15,9 @@
 #   .parquet/.avro file is left that the metadata does not reference except a planted orphan
 #   younger than the default safety age (a day); an orphan planted two days old is gone;
 #   /metrics counts expired snapshots, removed files and bytes per table.
-# - Phase 3: a restart still delivers exactly once.
+# - Phase 3: a restart still delivers exactly once (maintenance off for it).
+# - Phase 4: maintenance on, no change captured: the tables holding this pipeline's position
+#   are expired from the start (down to their current snapshot), == SELECT, nothing missing.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 

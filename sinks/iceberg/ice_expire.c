@@ -412,8 +412,12 @@ exp_build_fn(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err
                 m->snapshots[n++] = m->snapshots[i];
         }
         m->nsnapshots = n;
+        /* as Java's TableMetadata.removeSnapshots: an entry whose snapshot is gone drops the
+           history before it too (an as-of read before the gap would find a wrong snapshot) */
         for (int i = 0; i < m->nsnaplog; i++)
-            if (!in_ids(b->expired, b->nexpired, m->snaplog[i].snapshot_id))
+            if (snap_by_id(m, m->snaplog[i].snapshot_id) == NULL)
+                nl = 0;
+            else
                 m->snaplog[nl++] = m->snaplog[i];
         m->nsnaplog = nl;
         int64_t base_updated = m->last_updated_ms;

@@ -14,8 +14,10 @@
  * compare-and-swap and reload-and-rebuild loop a data commit uses
  * (ice_cat_commit_retry): REST sends a remove-snapshots update (asserting the
  * table uuid and main's snapshot); SQL writes the next metadata file without
- * them, their snapshot-log entries dropped, the previous file added to the
- * metadata-log, the other refs kept as they were.  Only after the commit
+ * them, their snapshot-log entries and the history before the last of them
+ * dropped (as Java does: an as-of read must not land on a snapshot across a
+ * gap), the previous file added to the metadata-log, the other refs kept as
+ * they were.  Only after the commit
  * succeeded, and from the table as loaded again, it deletes what no remaining
  * snapshot references: the expired snapshots' manifest lists, their manifests
  * and their data and delete files (a file or manifest still named by any entry,

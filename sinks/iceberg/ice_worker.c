@@ -467,6 +467,10 @@ run_maintenance(ice_worker *w)
         if (k->due_ms > now)
             continue;
         k->due_ms = now + w->expire_interval_ms;
+        pthread_mutex_lock(&w->mu);
+        if (w->job == NULL)
+            snprintf(w->state, sizeof(w->state), "expiring snapshots of %s.%s", w->ns, k->name);
+        pthread_mutex_unlock(&w->mu);
         {
             ice_cat_ident   id = { w->ns, k->name };
             ice_expire_conf ec = { .now_ms = now, .older_than_ms = w->expire_older_than_ms,
@@ -477,7 +481,7 @@ run_maintenance(ice_worker *w)
             rc = ice_expire_table(w->cat, w->st, &id, &ec, &r, &after, &err);
         }
         if (rc != 0) {
-            if (rc > 0)     /* not there (yet): nothing to do */
+            if (rc == ICE_CAT_NOT_FOUND)    /* not there (yet): nothing to do */
                 continue;
             log_warn(ICE_FAC, "%s: snapshot expiry of table %s.%s: %s (tried again in %" PRId64
                      " s)", w->label, w->ns, k->name, err.msg, w->expire_interval_ms / 1000);
@@ -560,6 +564,8 @@ worker_main(void *arg)
             run_maintenance(w);
             pthread_mutex_lock(&w->mu);
             w->maint = false;
+            if (w->job == NULL && !w->fatal)
+                snprintf(w->state, sizeof(w->state), "idle");
             pthread_cond_broadcast(&w->cv);
             pthread_mutex_unlock(&w->mu);
             continue;

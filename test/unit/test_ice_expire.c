@@ -443,6 +443,97 @@ START_TEST(sql_old_metadata_and_safe_orphans)
 }
 END_TEST
 
+/* ---- a concurrent commit between our load and our commit: rebuilt on top of it ---- */
+
+static bool race_pending;
+
+static int
+race_load(ice_cat *c, const ice_cat_ident *id, ice_cat_table *out, cdc_err *err)
+{
+    (void) c;
+    return ice_cat_load(cat, id, out, err);
+}
+
+static int
+race_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_cat_table *out,
+            cdc_err *err)
+{
+    (void) c;
+    if (race_pending) {
+        race_pending = false;
+        (void) commit_one("d", "0/40");     /* another writer's commit, before ours */
+    }
+    return ice_cat_commit(cat, id, cm, out, err);
+}
+
+static void
+race_close(ice_cat *c)
+{
+    (void) c;
+}
+
+static const ice_cat_ops race_ops = { "sql", race_load, NULL, race_commit, NULL, NULL,
+                                      race_close };
+
+typedef struct mlist {
+    char *files[64];
+    int   n;
+} mlist;
+
+static int
+mlist_fn(void *arg, const char *u, int64_t size)
+{
+    mlist *l = arg;
+
+    (void) size;
+    if (strstr(u, ".metadata.json") && l->n < 64)
+        l->files[l->n++] = strdup(u);
+    return 0;
+}
+
+START_TEST(sql_conflict_rebuilds)
+{
+    cdc_err err;
+    ice_cat rc = { .ops = &race_ops, .what = "racing SQL catalog" };
+    char    pfx[800], *loc = NULL;
+
+    create_table();
+    (void) commit_one("a", "0/10");
+    (void) commit_one("b", "0/20");
+    ice_expire_conf   ec = { .now_ms = cdc_wall_ms() + 60000, .older_than_ms = 0,
+                             .orphan_age_ms = -1, .pipeline_id = "p" };
+    ice_expire_result r;
+
+    race_pending = true;
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_expire_table(&rc, st, &tid, &ec, &r, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(!race_pending);
+    /* the second build chose again on the table with d: a, b go, d (current) stays */
+    ck_assert_int_eq(r.snapshots_expired, 2);
+    ice_meta *m = load(&loc);
+
+    ck_assert_int_eq(m->nsnapshots, 1);
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/40");
+    /* the first attempt's metadata file is gone: every metadata file is the current one or
+       in its log */
+    mlist l = { .n = 0 };
+
+    snprintf(pfx, sizeof(pfx), "%s/metadata/", wh);
+    ck_assert_int_eq(ice_store_list(st, pfx, mlist_fn, &l, &err), 0);
+    ck_assert_int_eq(l.n, m->nmetalog + 1);
+    for (int i = 0; i < l.n; i++) {
+        bool found = strcmp(l.files[i], loc) == 0;
+
+        for (int k = 0; k < m->nmetalog && !found; k++)
+            found = strcmp(l.files[i], m->metalog[k].file) == 0;
+        ck_assert_msg(found, "%s: named by nothing", l.files[i]);
+        free(l.files[i]);
+    }
+    free(loc);
+    ice_meta_free(m);
+}
+END_TEST
+
 /* ---- REST: the update sent; nothing deleted while the table still names the snapshot ---- */
 
 static char *rest_upd;
@@ -522,6 +613,7 @@ expire_suite(void)
     tcase_add_test(tc, sql_expiry_and_files);
     tcase_add_test(tc, sql_position_chain_kept);
     tcase_add_test(tc, sql_old_metadata_and_safe_orphans);
+    tcase_add_test(tc, sql_conflict_rebuilds);
     tcase_add_test(tc, rest_remove_snapshots);
     suite_add_tcase(s, tc);
     return s;

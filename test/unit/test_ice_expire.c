@@ -6,7 +6,8 @@
  * third snapshot, its manifest list and its data file, keeps every file the others reach,
  * keeps the tag, logs the previous metadata file, and the orphan pass removes an
  * unreferenced file old enough; metadata files before the metadata-log go whatever their
- * age, a fresh orphan stays under the default safety age.  A REST catalog gets a
+ * age, a fresh orphan stays under the default safety age; a concurrent commit makes the
+ * expiry rebuild on top of it and drop its lost metadata file.  A REST catalog gets a
  * remove-snapshots update, and nothing is deleted while the table still names the snapshot.
  * pyiceberg reads tables after expiry in test/integration/700 and 701.
  */

@@ -328,12 +328,122 @@ in_ids(const int64_t *ids, int n, int64_t id)
     return false;
 }
 
+/* REST: remove-snapshots, asserting the table's uuid and main's snapshot. */
+static int
+rest_change(exp_build *b, const ice_meta *m, const ice_cat_table *current, ice_cat_change *cm,
+            cdc_err *err)
+{
+    const ice_snapshot *cur = ice_meta_current(m);
+    json_t             *ids = json_array(), *req = json_array(), *upd = json_array();
+    int                 rc = -1;
+
+    for (int i = 0; i < b->nexpired; i++)
+        json_array_append_new(ids, json_integer((json_int_t) b->expired[i]));
+    json_array_append_new(upd, json_pack("{s:s, s:o}", "action", "remove-snapshots",
+                                         "snapshot-ids", ids));
+    if (ice_rest_req_assert_uuid(req, m->uuid, err) != 0 ||
+        ice_rest_req_assert_ref_snapshot(req, "main", cur ? cur->id : -1, err) != 0)
+        goto done;
+    b->req_json = json_dumps(req, JSON_COMPACT);
+    b->upd_json = json_dumps(upd, JSON_COMPACT);
+    if (b->req_json == NULL || b->upd_json == NULL) {
+        cdc_err_set(err, CDC_E_NOMEM, "table %s.%s: expiry JSON", b->id->ns, b->id->name);
+        goto done;
+    }
+    cm->base_location = current->metadata_location;
+    cm->new_metadata_json = NULL;
+    cm->requirements_json = b->req_json;
+    cm->updates_json = b->upd_json;
+    rc = 0;
+done:
+    json_decref(req);
+    json_decref(upd);
+    return rc;
+}
+
+/* m without the expired snapshots; the snapshot-log and metadata-log follow. */
+static void
+drop_expired(exp_build *b, ice_meta *m, const ice_cat_table *current)
+{
+    int     n = 0, nl = 0;
+    int64_t base_updated = m->last_updated_ms;
+
+    for (int i = 0; i < m->nsnapshots; i++) {
+        if (in_ids(b->expired, b->nexpired, m->snapshots[i].id))
+            ice_snapshot_clear(&m->snapshots[i]);
+        else
+            m->snapshots[n++] = m->snapshots[i];
+    }
+    m->nsnapshots = n;
+    /* as Java's TableMetadata.removeSnapshots: an entry whose snapshot is gone drops the
+       history before it too (an as-of read before the gap would find a wrong snapshot) */
+    for (int i = 0; i < m->nsnaplog; i++)
+        if (snap_by_id(m, m->snaplog[i].snapshot_id) == NULL)
+            nl = 0;
+        else
+            m->snaplog[nl++] = m->snaplog[i];
+    m->nsnaplog = nl;
+    m->last_updated_ms = b->c->now_ms > m->last_updated_ms ? b->c->now_ms
+                                                           : m->last_updated_ms + 1;
+    if (current->metadata_location) {
+        ice_meta_log_previous(m, current->metadata_location, base_updated);
+        if (m->nmetalog > METALOG_MAX) {
+            int drop = m->nmetalog - METALOG_MAX;
+
+            for (int i = 0; i < drop; i++)
+                free(m->metalog[i].file);
+            memmove(m->metalog, m->metalog + drop, (size_t) METALOG_MAX * sizeof(ice_log_entry));
+            m->nmetalog = METALOG_MAX;
+        }
+    }
+}
+
+/* SQL: the next metadata file without the expired snapshots, written and durable. */
+static int
+sql_change(exp_build *b, ice_meta *m, json_t *doc, const ice_cat_table *current,
+           ice_cat_change *cm, cdc_err *err)
+{
+    json_error_t je;
+    char        *mine;
+    json_t      *nd, *refs_o = json_object_get(doc, "refs");
+    char         uuid[37];
+    cdc_buf      u = CDC_BUF_INIT;
+
+    drop_expired(b, m, current);
+    if ((mine = ice_meta_to_json(m, err)) == NULL)
+        return -1;
+    /* the document's other refs (tags, branches) as they were: ice_meta writes main only */
+    nd = json_loads(mine, 0, &je);
+    free(mine);
+    if (nd == NULL)
+        return cdc_err_set(err, CDC_E_INVAL, "table %s.%s: our metadata does not parse: %s",
+                           b->id->ns, b->id->name, je.text);
+    if (json_is_object(refs_o))
+        json_object_set(nd, "refs", refs_o);
+    b->new_json = json_dumps(nd, JSON_INDENT(2));
+    json_decref(nd);
+    ice_uuid4(uuid);
+    cdc_buf_printf(&u, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
+                   metadata_version(current->metadata_location) + 1, uuid);
+    b->new_location = cdc_xstrdup(cdc_buf_str(&u));
+    cdc_buf_free(&u);
+    if (b->new_json == NULL)
+        return cdc_err_set(err, CDC_E_NOMEM, "table %s.%s: metadata JSON", b->id->ns,
+                           b->id->name);
+    if (ice_store_put(b->st, b->new_location, b->new_json, strlen(b->new_json), err) != 0)
+        return cdc_err_wrap(err, "table %s.%s: metadata", b->id->ns, b->id->name);
+    cm->base_location = current->metadata_location;
+    cm->new_location = b->new_location;
+    cm->new_metadata_json = b->new_json;
+    return 0;
+}
+
 static int
 exp_build_fn(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
 {
     exp_build *b = ud;
     char      *text = NULL;
-    json_t    *doc = NULL, *req = NULL, *upd = NULL;
+    json_t    *doc = NULL;
     int64_t   *refs = NULL;
     int        nrefs, rc = -1;
     ice_meta  *m = NULL;
@@ -375,110 +485,9 @@ exp_build_fn(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err
                     b->id->name);
         goto done;
     }
-    if (b->rest) {
-        const ice_snapshot *cur = ice_meta_current(m);
-        json_t *ids = json_array();
-
-        req = json_array();
-        upd = json_array();
-        for (int i = 0; i < b->nexpired; i++)
-            json_array_append_new(ids, json_integer((json_int_t) b->expired[i]));
-        json_array_append_new(upd, json_pack("{s:s, s:o}", "action", "remove-snapshots",
-                                             "snapshot-ids", ids));
-        if (ice_rest_req_assert_uuid(req, m->uuid, err) != 0 ||
-            ice_rest_req_assert_ref_snapshot(req, "main", cur ? cur->id : -1, err) != 0)
-            goto done;
-        b->req_json = json_dumps(req, JSON_COMPACT);
-        b->upd_json = json_dumps(upd, JSON_COMPACT);
-        if (b->req_json == NULL || b->upd_json == NULL) {
-            cdc_err_set(err, CDC_E_NOMEM, "table %s.%s: expiry JSON", b->id->ns, b->id->name);
-            goto done;
-        }
-        cm->base_location = current->metadata_location;
-        cm->new_metadata_json = NULL;
-        cm->requirements_json = b->req_json;
-        cm->updates_json = b->upd_json;
-        rc = 0;
-        goto done;
-    }
-    /* SQL: the next metadata file without the expired snapshots */
-    {
-        int n = 0, nl = 0;
-
-        for (int i = 0; i < m->nsnapshots; i++) {
-            if (in_ids(b->expired, b->nexpired, m->snapshots[i].id))
-                ice_snapshot_clear(&m->snapshots[i]);
-            else
-                m->snapshots[n++] = m->snapshots[i];
-        }
-        m->nsnapshots = n;
-        /* as Java's TableMetadata.removeSnapshots: an entry whose snapshot is gone drops the
-           history before it too (an as-of read before the gap would find a wrong snapshot) */
-        for (int i = 0; i < m->nsnaplog; i++)
-            if (snap_by_id(m, m->snaplog[i].snapshot_id) == NULL)
-                nl = 0;
-            else
-                m->snaplog[nl++] = m->snaplog[i];
-        m->nsnaplog = nl;
-        int64_t base_updated = m->last_updated_ms;
-
-        m->last_updated_ms = b->c->now_ms > m->last_updated_ms ? b->c->now_ms
-                                                               : m->last_updated_ms + 1;
-        if (current->metadata_location) {
-            ice_meta_log_previous(m, current->metadata_location, base_updated);
-            if (m->nmetalog > METALOG_MAX) {
-                int drop = m->nmetalog - METALOG_MAX;
-
-                for (int i = 0; i < drop; i++)
-                    free(m->metalog[i].file);
-                memmove(m->metalog, m->metalog + drop,
-                        (size_t) METALOG_MAX * sizeof(ice_log_entry));
-                m->nmetalog = METALOG_MAX;
-            }
-        }
-        char *mine = ice_meta_to_json(m, err);
-
-        if (mine == NULL)
-            goto done;
-        /* the document's other refs (tags, branches) as they were: ice_meta writes main only */
-        json_t *nd = json_loads(mine, 0, &je);
-
-        free(mine);
-        if (nd == NULL) {
-            cdc_err_set(err, CDC_E_INVAL, "table %s.%s: our metadata does not parse: %s",
-                        b->id->ns, b->id->name, je.text);
-            goto done;
-        }
-        json_t *refs_o = json_object_get(doc, "refs");
-
-        if (json_is_object(refs_o))
-            json_object_set(nd, "refs", refs_o);
-        b->new_json = json_dumps(nd, JSON_INDENT(2));
-        json_decref(nd);
-        char    uuid[37];
-        cdc_buf u = CDC_BUF_INIT;
-
-        ice_uuid4(uuid);
-        cdc_buf_printf(&u, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
-                       metadata_version(current->metadata_location) + 1, uuid);
-        b->new_location = cdc_xstrdup(cdc_buf_str(&u));
-        cdc_buf_free(&u);
-        if (b->new_json == NULL ||
-            ice_store_put(b->st, b->new_location, b->new_json, strlen(b->new_json), err) != 0) {
-            if (b->new_json == NULL)
-                cdc_err_set(err, CDC_E_NOMEM, "metadata JSON");
-            cdc_err_wrap(err, "table %s.%s: metadata", b->id->ns, b->id->name);
-            goto done;
-        }
-        cm->base_location = current->metadata_location;
-        cm->new_location = b->new_location;
-        cm->new_metadata_json = b->new_json;
-        rc = 0;
-    }
+    rc = b->rest ? rest_change(b, m, current, cm, err) : sql_change(b, m, doc, current, cm, err);
 done:
     json_decref(doc);
-    json_decref(req);
-    json_decref(upd);
     free(refs);
     free(text);
     ice_meta_free(m);
@@ -658,6 +667,60 @@ orphan_fn(void *arg, const char *uri, int64_t size)
     return 0;
 }
 
+/* Deletes the files of gone that kept lacks: data and delete files first, then manifests,
+   then lists (any order is safe, none is referenced; this one leaves the fewest dangling
+   names in an interrupted run).  @returns 0 / -1 with err. */
+static int
+remove_gone(deleter *d, const uset *gone, const uset *kept, ice_expire_result *res,
+            cdc_err *err)
+{
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t k = 0; k < gone->cap; k++) {
+            const char *u = gone->uris[k];
+
+            if (u == NULL || uset_has(kept, u))
+                continue;
+            bool list = strstr(u, "/metadata/snap-") != NULL;
+            int  want = list ? 2 : ends_with(u, ".avro") ? 1 : 0;
+
+            if (want != pass)
+                continue;
+            if (del_one(d, u, err) != 0)
+                return -1;
+            res->files_removed++;
+            res->bytes_removed += gone->sizes[k] > 0 ? gone->sizes[k] : 0;
+        }
+    return 0;
+}
+
+/* The orphan pass over <location>/data/ and <location>/metadata/ only, where writers put a
+   table's files: a location that holds other tables too (a table at the warehouse's root)
+   does not expose theirs.  @returns 0 / -1 with err. */
+static int
+orphan_pass(deleter *d, const ice_meta *now, const uset *kept, ice_expire_result *res,
+            cdc_err *err)
+{
+    orphans o = { .d = d, .kept = kept, .min_logged_version = -1, .err = err };
+    cdc_buf pfx = CDC_BUF_INIT;
+    int     rc = 0;
+
+    for (int i = 0; i < now->nmetalog; i++) {
+        int64_t v = metadata_version(now->metalog[i].file);
+
+        if (v >= 0 && (o.min_logged_version < 0 || v < o.min_logged_version))
+            o.min_logged_version = v;
+    }
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        cdc_buf_reset(&pfx);
+        cdc_buf_printf(&pfx, "%s/%s/", now->location, k == 0 ? "data" : "metadata");
+        rc = ice_store_list(d->st, cdc_buf_str(&pfx), orphan_fn, &o, err);
+    }
+    cdc_buf_free(&pfx);
+    res->orphans_removed = o.removed;
+    res->orphan_bytes_removed = o.bytes;
+    return rc == 0 ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- the whole job */
 
 int
@@ -745,56 +808,16 @@ ice_expire_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice
             goto fail;
         }
     }
-    /* data and delete files first, then manifests, then lists: any order is safe (none is
-       referenced), this one leaves the fewest dangling names in an interrupted run */
-    for (int pass = 0; pass < 3; pass++)
-        for (size_t k = 0; k < gone.cap; k++) {
-            const char *u = gone.uris[k];
-
-            if (u == NULL || uset_has(&kept, u))
-                continue;
-            bool list = strstr(u, "/metadata/snap-") != NULL;
-            bool avro = ends_with(u, ".avro");
-            int  want = list ? 2 : avro ? 1 : 0;
-
-            if (want != pass)
-                continue;
-            if (del_one(&d, u, err) != 0) {
-                cdc_err_wrap(err, "table %s.%s: removing an unreferenced file", id->ns, id->name);
-                rc = -1;
-                goto fail;
-            }
-            res->files_removed++;
-            res->bytes_removed += gone.sizes[k] > 0 ? gone.sizes[k] : 0;
-        }
-    /* orphans */
-    if (c->orphan_age_ms >= 0 && strncmp(now->location, "file:", 5) == 0) {
-        orphans o = { .d = &d, .kept = &kept, .min_logged_version = -1, .err = err };
-        cdc_buf pfx = CDC_BUF_INIT;
-
-        for (int i = 0; i < now->nmetalog; i++) {
-            int64_t v = metadata_version(now->metalog[i].file);
-
-            if (v >= 0 && (o.min_logged_version < 0 || v < o.min_logged_version))
-                o.min_logged_version = v;
-        }
-        /* <location>/data/ and <location>/metadata/ only, where writers put a table's files:
-           a location that holds other tables too (a table at the warehouse's root) does not
-           expose their files */
-        rc = 0;
-        for (int k = 0; k < 2 && rc == 0; k++) {
-            cdc_buf_reset(&pfx);
-            cdc_buf_printf(&pfx, "%s/%s/", now->location, k == 0 ? "data" : "metadata");
-            rc = ice_store_list(st, cdc_buf_str(&pfx), orphan_fn, &o, err);
-        }
-        cdc_buf_free(&pfx);
-        res->orphans_removed = o.removed;
-        res->orphan_bytes_removed = o.bytes;
-        if (rc != 0) {
-            cdc_err_wrap(err, "table %s.%s: orphan files", id->ns, id->name);
-            rc = -1;
-            goto fail;
-        }
+    if (remove_gone(&d, &gone, &kept, res, err) != 0) {
+        cdc_err_wrap(err, "table %s.%s: removing an unreferenced file", id->ns, id->name);
+        rc = -1;
+        goto fail;
+    }
+    if (c->orphan_age_ms >= 0 && strncmp(now->location, "file:", 5) == 0 &&
+        orphan_pass(&d, now, &kept, res, err) != 0) {
+        cdc_err_wrap(err, "table %s.%s: orphan files", id->ns, id->name);
+        rc = -1;
+        goto fail;
     }
     rc = 0;
     if (committed) {

@@ -17,6 +17,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/catalog/ice_rest.h"
+#include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
 
 #define ICE_FAC "iceberg"
@@ -764,28 +765,10 @@ ice_expire_table(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice
         log_info(ICE_FAC, "table %s.%s: %d snapshot(s) expired", id->ns, id->name, b.nexpired);
     }
     /* the table as it is now (another commit may have come after ours) */
-    {
-        ice_cat_table t = { 0 };
-        char         *text;
-
-        rc = ice_cat_load(cat, id, &t, err);
-        if (rc != ICE_CAT_OK) {
-            build_clear(&b);
-            return rc;
-        }
-        text = meta_text(st, &t, err);
-        if (text)
-            now = ice_meta_from_json(text, strlen(text), t.metadata_location ?
-                                     t.metadata_location : "metadata", err);
-        free(text);
-        now_loc = t.metadata_location;
-        t.metadata_location = NULL;
-        ice_cat_table_free(&t);
-        if (now == NULL) {
-            free(now_loc);
-            build_clear(&b);
-            return cdc_err_wrap(err, "table %s.%s", id->ns, id->name);
-        }
+    rc = ice_commit_load(cat, st, id, &now, &now_loc, err);
+    if (rc != ICE_CAT_OK) {
+        build_clear(&b);
+        return rc;
     }
     res->snapshots_kept = now->nsnapshots;
     rc = collect_kept(st, now, now_loc, &kept, err);

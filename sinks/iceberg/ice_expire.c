@@ -19,6 +19,7 @@
 #include "sinks/iceberg/catalog/ice_rest.h"
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_manifest.h"
+#include "sinks/iceberg/ice_table.h"
 
 #define ICE_FAC "iceberg"
 #define METALOG_MAX 100   /* as ice_commit.c: write.metadata.previous-versions-max */
@@ -187,6 +188,16 @@ snap_by_id(const ice_meta *m, int64_t id)
     return NULL;
 }
 
+/* Whether s holds pipeline's position (*out). */
+static bool
+snap_pos(const ice_snapshot *s, const char *pipeline, cdc_pos *out)
+{
+    const char *pid = ice_snapshot_get(s, "cdc.pipeline");
+    const char *pos = ice_snapshot_get(s, "cdc.position");
+
+    return pid && pos && strcmp(pid, pipeline) == 0 && ice_pos_parse(pos, out) == 0;
+}
+
 int
 ice_expire_select(const ice_meta *m, const int64_t *ref_ids, int nref, const ice_expire_conf *c,
                   int64_t **out)
@@ -194,21 +205,31 @@ ice_expire_select(const ice_meta *m, const int64_t *ref_ids, int nref, const ice
     bool   *keep = cdc_xcalloc((size_t) m->nsnapshots + 1, sizeof(bool));
     int64_t cutoff = c->now_ms - c->older_than_ms;
     int     n = 0;
+    bool    have_pos = false;
+    cdc_pos pos = { 0, 0 }, p;
 
     *out = NULL;
-    /* the current snapshot and its ancestors down to our newest position */
+    /* the current snapshot and its ancestors down to our newest position (found as the sink
+       finds it at start: iceberg.c meta_position) */
     const ice_snapshot *s = ice_meta_current(m);
 
     for (int guard = 0; s != NULL && guard <= m->nsnapshots; guard++) {
         keep[s - m->snapshots] = true;
         if (c->pipeline_id == NULL)
             break;
-        const char *pid = ice_snapshot_get(s, "cdc.pipeline");
-
-        if (pid && strcmp(pid, c->pipeline_id) == 0 && ice_snapshot_get(s, "cdc.position"))
+        if (snap_pos(s, c->pipeline_id, &pos)) {
+            have_pos = true;
             break;
+        }
         s = snap_by_id(m, s->parent_id);
     }
+    /* after a rollback: snapshots of ours at a newer position than the current branch's are
+       the evidence the sink checks at start (it refuses to resume behind acknowledged
+       changes); they stay until the table is rolled forward or re-snapshotted */
+    for (int i = 0; i < m->nsnapshots && c->pipeline_id; i++)
+        if (snap_pos(&m->snapshots[i], c->pipeline_id, &p) &&
+            (!have_pos || cdc_pos_cmp(p, pos) > 0))
+            keep[i] = true;
     for (int i = 0; i < nref; i++) {
         const ice_snapshot *r = snap_by_id(m, ref_ids[i]);
 

@@ -8,7 +8,10 @@
  *     whose summary holds this pipeline's cdc.position (the sink finds its
  *     exactly-once position by walking back from the current snapshot through
  *     parents: the whole walk must stay),
- *   - every snapshot a ref (branch or tag) of the metadata names.
+ *   - every snapshot a ref (branch or tag) of the metadata names,
+ *   - after a rollback, every snapshot of this pipeline at a newer position than the
+ *     current branch's (the sink refuses to resume behind acknowledged changes while it
+ *     sees them; expiring them would hide that).
  *
  * ice_expire_table() commits the removal through the catalog with the same
  * compare-and-swap and reload-and-rebuild loop a data commit uses

@@ -1,9 +1,10 @@
 /*
  * Unit tests for sinks/iceberg/ice_expire.c: which snapshots are kept (the current one, its
- * ancestors down to this pipeline's newest cdc.position, ref targets, young ones), which
+ * ancestors down to this pipeline's newest cdc.position, ref targets, young ones, after a
+ * rollback this pipeline's snapshots ahead of the branch), which
  * files are unreferenced, and a whole expiry on a SQLite SQL catalog and a file://
  * warehouse: a table rolled back to its first snapshot, with a tag on the second, loses the
- * third snapshot, its manifest list and its data file, keeps every file the others reach,
+ * third (another pipeline's) snapshot, its manifest list and its data file, keeps every file the others reach,
  * keeps the tag, logs the previous metadata file, and the orphan pass removes an
  * unreferenced file old enough; metadata files before the metadata-log go whatever their
  * age, a fresh orphan stays under the default safety age; a concurrent commit makes the
@@ -47,7 +48,10 @@ chain_meta(int n, const int64_t *ts, const char *const *pipeline)
                               .sequence_number = i + 1, .timestamp_ms = ts[i],
                               .manifest_list = (char *) "file:///w/t/metadata/snap.avro",
                               .schema_id = 0 };
-        ice_kv extra[3] = { { (char *) "cdc.position", (char *) "0/10" },
+        char   pos[32];
+
+        snprintf(pos, sizeof(pos), "0/%X:0", (unsigned) (i + 1) * 16);
+        ice_kv extra[3] = { { (char *) "cdc.position", pos },
                             { (char *) "cdc.pipeline", (char *) (pipeline[i] ? pipeline[i] : "") },
                             { (char *) "cdc.sink", (char *) "lake" } };
 
@@ -106,6 +110,36 @@ START_TEST(select_keeps)
     n = ice_expire_select(m, NULL, 0, &c, &out);
     ck_assert_int_eq(n, 0);
     ck_assert_ptr_null(out);
+    ice_meta_free(m);
+}
+END_TEST
+
+START_TEST(select_keeps_after_rollback)
+{
+    /* 100..104 all ours, positions rising; main rolled back to 101 */
+    const int64_t ts[] = { 10, 20, 30, 40, 50 };
+    const char   *pl[] = { "p", "p", "p", "p", "p" };
+    ice_meta     *m = chain_meta(5, ts, pl);
+    int64_t      *out = NULL;
+    ice_expire_conf c = { .now_ms = 6000, .older_than_ms = 2000, .pipeline_id = "p" };
+
+    m->current_snapshot_id = 101;
+    int n = ice_expire_select(m, NULL, 0, &c, &out);
+
+    /* 101 current (its position found at once); 102..104 are ahead of it: the evidence the
+       sink refuses to resume on; 100 alone goes */
+    ck_assert_int_eq(n, 1);
+    ck_assert(has(out, n, 100));
+    free(out);
+    /* rolled back before any snapshot of ours (the branch at a foreign snapshot): all of
+       ours stay */
+    c.pipeline_id = "p";
+    ice_snapshot_clear(&m->snapshots[0]);
+    m->snapshots[0].manifest_list = strdup("file:///w/t/metadata/snap.avro");
+    m->current_snapshot_id = 100;
+    n = ice_expire_select(m, NULL, 0, &c, &out);
+    ck_assert_int_eq(n, 0);
+    free(out);
     ice_meta_free(m);
 }
 END_TEST
@@ -181,6 +215,8 @@ create_table(void)
     ice_spec_free(sp);
 }
 
+static const char *commit_pipeline = "p";
+
 /* Commits data file <name>.parquet (a few bytes really put, so that deletes show) with our
    pipeline's position; returns the snapshot id. */
 static int64_t
@@ -200,7 +236,7 @@ commit_one(const char *name, const char *pos)
     ck_assert_ptr_nonnull(c = ice_commit_new(cat, st, &tid, &err));
     ck_assert_int_eq(ice_commit_add_file(c, &f, &err), 0);
     ck_assert_int_eq(ice_commit_summary(c, "cdc.position", pos, &err), 0);
-    ck_assert_int_eq(ice_commit_summary(c, "cdc.pipeline", "p", &err), 0);
+    ck_assert_int_eq(ice_commit_summary(c, "cdc.pipeline", commit_pipeline, &err), 0);
     ck_assert_msg(ice_commit_run(c, 0, &m, &err) == ICE_CAT_OK, "%s", err.msg);
     ice_commit_free(c);
     int64_t id = m->current_snapshot_id;
@@ -266,9 +302,11 @@ START_TEST(sql_expiry_and_files)
     cdc_err err;
 
     create_table();
-    a = commit_one("a", "0/10");
-    b = commit_one("b", "0/20");
-    c3 = commit_one("c", "0/30");
+    a = commit_one("a", "0/10:0");
+    b = commit_one("b", "0/20:0");
+    commit_pipeline = "q";      /* another pipeline's: not evidence of a rollback of ours */
+    c3 = commit_one("c", "0/30:0");
+    commit_pipeline = "p";
     ice_meta *m = load(NULL);
     char     *list_b = strdup(m->snapshots[1].manifest_list);
     char     *list_c = strdup(m->snapshots[2].manifest_list);
@@ -354,9 +392,9 @@ START_TEST(sql_position_chain_kept)
     cdc_err err;
 
     create_table();
-    (void) commit_one("a", "0/10");
-    (void) commit_one("b", "0/20");
-    int64_t c3 = commit_one("c", "0/30");
+    (void) commit_one("a", "0/10:0");
+    (void) commit_one("b", "0/20:0");
+    int64_t c3 = commit_one("c", "0/30:0");
     ice_meta *m = load(NULL);
     char     *list_a = strdup(m->snapshots[0].manifest_list);
     char     *list_c = strdup(m->snapshots[2].manifest_list);
@@ -374,7 +412,7 @@ START_TEST(sql_position_chain_kept)
     m = load(NULL);
     ck_assert_int_eq(m->nsnapshots, 1);
     ck_assert_int_eq(m->current_snapshot_id, c3);
-    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/30");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/30:0");
     ck_assert_int_eq(m->nsnaplog, 1);
     ck_assert_int_eq(m->snaplog[0].snapshot_id, c3);
     ice_meta_free(m);
@@ -395,9 +433,9 @@ START_TEST(sql_old_metadata_and_safe_orphans)
     char   *loc = NULL, *text, nl[900], orphan[800], first[900], second[900];
 
     create_table();
-    (void) commit_one("a", "0/10");
-    (void) commit_one("b", "0/20");
-    (void) commit_one("c", "0/30");
+    (void) commit_one("a", "0/10:0");
+    (void) commit_one("b", "0/20:0");
+    (void) commit_one("c", "0/30:0");
     ice_meta *m = load(&loc);
 
     /* log: 00000 (create), 00001 (a), 00002 (b); keep 00002 and the current one only */
@@ -462,7 +500,7 @@ race_commit(ice_cat *c, const ice_cat_ident *id, const ice_cat_change *cm, ice_c
     (void) c;
     if (race_pending) {
         race_pending = false;
-        (void) commit_one("d", "0/40");     /* another writer's commit, before ours */
+        (void) commit_one("d", "0/40:0");     /* another writer's commit, before ours */
     }
     return ice_cat_commit(cat, id, cm, out, err);
 }
@@ -499,8 +537,8 @@ START_TEST(sql_conflict_rebuilds)
     char    pfx[800], *loc = NULL;
 
     create_table();
-    (void) commit_one("a", "0/10");
-    (void) commit_one("b", "0/20");
+    (void) commit_one("a", "0/10:0");
+    (void) commit_one("b", "0/20:0");
     ice_expire_conf   ec = { .now_ms = cdc_wall_ms() + 60000, .older_than_ms = 0,
                              .orphan_age_ms = -1, .pipeline_id = "p" };
     ice_expire_result r;
@@ -514,7 +552,7 @@ START_TEST(sql_conflict_rebuilds)
     ice_meta *m = load(&loc);
 
     ck_assert_int_eq(m->nsnapshots, 1);
-    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/40");
+    ck_assert_str_eq(ice_snapshot_get(ice_meta_current(m), "cdc.position"), "0/40:0");
     /* the first attempt's metadata file is gone: every metadata file is the current one or
        in its log */
     mlist l = { .n = 0 };
@@ -574,9 +612,9 @@ START_TEST(rest_remove_snapshots)
     ice_cat rc = { .ops = &rest_ops, .what = "staged REST catalog" };
 
     create_table();
-    int64_t a = commit_one("a", "0/10");
+    int64_t a = commit_one("a", "0/10:0");
 
-    (void) commit_one("b", "0/20");
+    (void) commit_one("b", "0/20:0");
     ice_meta *m = load(NULL);
     char     *list_a = strdup(m->snapshots[0].manifest_list);
 
@@ -607,6 +645,7 @@ expire_suite(void)
     TCase *tc = tcase_create("select");
 
     tcase_add_test(tc, select_keeps);
+    tcase_add_test(tc, select_keeps_after_rollback);
     tcase_add_test(tc, unreferenced);
     suite_add_tcase(s, tc);
     tc = tcase_create("table");

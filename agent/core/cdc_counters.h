@@ -25,6 +25,9 @@ typedef enum cdc_counter_family {
     CDC_CTR_DLQ = 0,        /* events dead-lettered, by sink_id */
     CDC_CTR_SCHEMA_REG,     /* new schema versions registered, by subject */
     CDC_CTR_INVALID_UTF8,   /* string values that are not UTF-8, by table (decoder/values_utf8.c) */
+    CDC_CTR_ICE_EXPIRED_SNAPSHOTS,  /* Iceberg snapshots expired, by table "ns.name" */
+    CDC_CTR_ICE_REMOVED_FILES,      /* files expiry removed (orphans included), by table */
+    CDC_CTR_ICE_REMOVED_BYTES,      /* their bytes, by table */
     CDC_CTR__COUNT
 } cdc_counter_family;
 

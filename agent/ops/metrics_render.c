@@ -243,6 +243,13 @@ render_counters(agent_metrics *m, cdc_buf *out)
     render_family(out, CDC_CTR_INVALID_UTF8, "cdcagent_invalid_utf8_values_total", "table",
                   "String values that are not valid UTF-8 (a database whose encoding is not "
                   "UTF8, e.g. SQL_ASCII), by table; written with U+FFFD in their place.");
+    render_family(out, CDC_CTR_ICE_EXPIRED_SNAPSHOTS, "cdcagent_iceberg_expired_snapshots_total",
+                  "table", "Iceberg snapshots removed by snapshot expiry (maintenance), by table.");
+    render_family(out, CDC_CTR_ICE_REMOVED_FILES, "cdcagent_iceberg_removed_files_total", "table",
+                  "Files snapshot expiry deleted from the warehouse (those no remaining snapshot "
+                  "references, and orphans), by table.");
+    render_family(out, CDC_CTR_ICE_REMOVED_BYTES, "cdcagent_iceberg_removed_bytes_total", "table",
+                  "Bytes of the files snapshot expiry deleted, by table.");
 }
 
 static void

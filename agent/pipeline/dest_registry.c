@@ -111,6 +111,9 @@ agent_iceberg_conf(const cfg_sink *sink, dest_dlq *dlq, dest_iceberg_conf *out)
         .rest_token = i->rest_token,
         .rest_scope = i->rest_scope,
         .rest_oauth2_server_uri = i->rest_oauth2_server_uri,
+        .maint_enabled = i->maintenance.enabled,
+        .expire_interval_s = i->maintenance.expire_snapshots_interval_seconds,
+        .expire_older_than_s = i->maintenance.expire_snapshots_older_than_seconds,
         .retry = cfg_retry_conf(&sink->retry),
         .dlq = dlq,
     };

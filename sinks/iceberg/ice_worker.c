@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_expire.h"
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_scan.h"
 
@@ -23,6 +25,12 @@ typedef struct known {
     char     *location;
     ice_meta *m;            /* the table as last loaded or committed, or NULL */
 } known;
+
+/* A table snapshot expiry looks after (each table known, and those named at start). */
+typedef struct sched {
+    char    *name;
+    int64_t  due_ms;        /* wall clock: the next expiry */
+} sched;
 
 struct ice_worker {
     ice_cat        *cat;
@@ -39,6 +47,18 @@ struct ice_worker {
 
     known          *known;
     int             nknown;
+    sched          *sched;
+    int             nsched;
+
+    /* maintenance (ice_expire) */
+    bool            expire;
+    int64_t         expire_interval_ms;
+    int64_t         expire_older_than_ms;
+    int64_t         orphan_age_ms;
+    int             expire_crash_after;     /* test hook: deletes before SIGKILL, 0 = off */
+    bool            maint;                  /* running: the main loop must not read tables */
+    int64_t         exp_snapshots, exp_files, exp_bytes, exp_orphans, exp_runs;
+    int64_t         last_expire_ms;
 
     pthread_t       thr;
     pthread_mutex_t mu;
@@ -97,6 +117,19 @@ set_state(ice_worker *w, bool failing, const char *fmt, ...)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Schedules table `name`'s expiry one interval from now unless it is scheduled already. */
+static void
+sched_add(ice_worker *w, const char *name)
+{
+    if (!w->expire)
+        return;
+    for (int i = 0; i < w->nsched; i++)
+        if (strcmp(w->sched[i].name, name) == 0)
+            return;
+    w->sched = cdc_xrealloc(w->sched, (size_t) (w->nsched + 1) * sizeof(*w->sched));
+    w->sched[w->nsched++] = (sched) { cdc_xstrdup(name), cdc_wall_ms() + w->expire_interval_ms };
+}
+
 static known *
 known_find(ice_worker *w, const char *name)
 {
@@ -118,6 +151,7 @@ known_set(ice_worker *w, const char *name, const char *location, ice_meta *m)
         k->name = cdc_xstrdup(name);
         k->location = NULL;
         k->m = NULL;
+        sched_add(w, name);
     }
     free(k->location);
     k->location = cdc_xstrdup(location ? location : "");
@@ -396,6 +430,104 @@ run_batch(ice_worker *w, ice_batch *b)
     ice_batch_free(b);
 }
 
+/* The wall-clock time of the next expiry due; w->mu held.  INT64_MAX: none. */
+static int64_t
+next_expiry(ice_worker *w)
+{
+    int64_t due = INT64_MAX;
+
+    if (!w->expire || w->fatal)
+        return due;
+    for (int i = 0; i < w->nsched; i++)
+        if (w->sched[i].due_ms < due)
+            due = w->sched[i].due_ms;
+    return due;
+}
+
+/* Expires the snapshots of each known table whose time has come (w->maint set: the main
+   loop leaves the tables alone).  A failure is logged and tried again an interval later:
+   maintenance never stops the sink. */
+static void
+run_maintenance(ice_worker *w)
+{
+    for (int i = 0; i < w->nsched; i++) {
+        sched            *k = &w->sched[i];
+        int64_t           now = cdc_wall_ms();
+        ice_expire_result r;
+        ice_meta         *after = NULL;
+        cdc_err           err = { 0 };
+        int               rc;
+        bool              stop;
+
+        pthread_mutex_lock(&w->mu);
+        stop = w->stop;
+        pthread_mutex_unlock(&w->mu);
+        if (stop)
+            return;
+        if (k->due_ms > now)
+            continue;
+        k->due_ms = now + w->expire_interval_ms;
+        pthread_mutex_lock(&w->mu);
+        if (w->job == NULL)
+            snprintf(w->state, sizeof(w->state), "expiring snapshots of %s.%s", w->ns, k->name);
+        pthread_mutex_unlock(&w->mu);
+        {
+            ice_cat_ident   id = { w->ns, k->name };
+            ice_expire_conf ec = { .now_ms = now, .older_than_ms = w->expire_older_than_ms,
+                                   .orphan_age_ms = w->orphan_age_ms,
+                                   .pipeline_id = w->pipeline_id,
+                                   .crash_after_deletes = w->expire_crash_after };
+
+            rc = ice_expire_table(w->cat, w->st, &id, &ec, &r, &after, &err);
+        }
+        if (rc != 0) {
+            if (rc == ICE_CAT_NOT_FOUND)    /* not there (yet): nothing to do */
+                continue;
+            log_warn(ICE_FAC, "%s: snapshot expiry of table %s.%s: %s (tried again in %" PRId64
+                     " s)", w->label, w->ns, k->name, err.msg, w->expire_interval_ms / 1000);
+            continue;
+        }
+        pthread_mutex_lock(&w->mu);
+        {
+            known *kn = known_find(w, k->name);
+
+            if (after && kn) {
+                ice_meta_free(kn->m);
+                kn->m = after;
+                after = NULL;
+            }
+            ice_meta_free(after);
+        }
+        w->exp_runs++;
+        w->exp_snapshots += r.snapshots_expired;
+        w->exp_files += r.files_removed + r.orphans_removed;
+        w->exp_bytes += r.bytes_removed + r.orphan_bytes_removed;
+        w->exp_orphans += r.orphans_removed;
+        w->last_expire_ms = now;
+        pthread_mutex_unlock(&w->mu);
+        {
+            char label[CDC_COUNTERS_LABEL_MAX];
+
+            snprintf(label, sizeof(label), "%s.%s", w->ns, k->name);
+            if (r.snapshots_expired > 0)
+                cdc_counter_add(CDC_CTR_ICE_EXPIRED_SNAPSHOTS, label,
+                                (uint64_t) r.snapshots_expired);
+            if (r.files_removed + r.orphans_removed > 0) {
+                cdc_counter_add(CDC_CTR_ICE_REMOVED_FILES, label,
+                                (uint64_t) (r.files_removed + r.orphans_removed));
+                cdc_counter_add(CDC_CTR_ICE_REMOVED_BYTES, label,
+                                (uint64_t) (r.bytes_removed + r.orphan_bytes_removed));
+            }
+        }
+        if (r.snapshots_expired > 0 || r.orphans_removed > 0)
+            log_info(ICE_FAC, "%s: table %s.%s: snapshot expiry: %d snapshot(s) expired, %d "
+                     "kept; %" PRId64 " unreferenced file(s) removed (%" PRId64 " bytes), %"
+                     PRId64 " orphan file(s) (%" PRId64 " bytes)", w->label, w->ns, k->name,
+                     r.snapshots_expired, r.snapshots_kept, r.files_removed, r.bytes_removed,
+                     r.orphans_removed, r.orphan_bytes_removed);
+    }
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -403,13 +535,40 @@ worker_main(void *arg)
 
     for (;;) {
         ice_batch *b;
+        bool       maintain = false;
 
         pthread_mutex_lock(&w->mu);
-        while (!w->stop && (w->job == NULL || w->fatal))
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (!w->stop && (w->job == NULL || w->fatal)) {
+            int64_t due = next_expiry(w);
+
+            if (due == INT64_MAX) {
+                pthread_cond_wait(&w->cv, &w->mu);
+                continue;
+            }
+            if (due <= cdc_wall_ms()) {
+                maintain = true;
+                break;
+            }
+            struct timespec ts = { .tv_sec = (time_t) (due / 1000),
+                                   .tv_nsec = (long) (due % 1000) * 1000000 };
+
+            (void) pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
         if (w->stop) {
             pthread_mutex_unlock(&w->mu);
             return NULL;
+        }
+        if (maintain) {
+            w->maint = true;
+            pthread_mutex_unlock(&w->mu);
+            run_maintenance(w);
+            pthread_mutex_lock(&w->mu);
+            w->maint = false;
+            if (w->job == NULL && !w->fatal)
+                snprintf(w->state, sizeof(w->state), "idle");
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+            continue;
         }
         b = w->job;
         pthread_mutex_unlock(&w->mu);
@@ -434,6 +593,23 @@ ice_worker_start(const ice_worker_conf *c, cdc_err *err)
     w->rng = cdc_rng_seed();
     if (hook && strncmp(hook, "before_commit", 13) == 0)
         w->crash_at = hook[13] == ':' ? atoi(hook + 14) : 1;
+    if (hook && strncmp(hook, "during_expire", 13) == 0)
+        w->expire_crash_after = hook[13] == ':' ? atoi(hook + 14) : 1;
+    w->expire = c->expire;
+    w->expire_interval_ms = (int64_t) ((c->expire_interval_s > 0 ? c->expire_interval_s
+                                                                 : 3600.0) * 1000);
+    w->expire_older_than_ms = (int64_t) ((c->expire_older_than_s > 0 ? c->expire_older_than_s
+                                                                     : 86400.0) * 1000);
+    w->orphan_age_ms = ICE_EXPIRE_ORPHAN_AGE_MS_DEFAULT;
+    {
+        /* tests only: a shorter safety age for orphan files (seconds) */
+        const char *oa = getenv("CDCAGENT_TEST_ICEBERG_ORPHAN_AGE_SECONDS");
+
+        if (oa && *oa)
+            w->orphan_age_ms = (int64_t) (atof(oa) * 1000);
+    }
+    for (int i = 0; i < c->nexpire_tables; i++)
+        sched_add(w, c->expire_tables[i]);
     snprintf(w->state, sizeof(w->state), "idle");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -469,6 +645,9 @@ ice_worker_stop(ice_worker *w)
         ice_meta_free(w->known[i].m);
     }
     free(w->known);
+    for (int i = 0; i < w->nsched; i++)
+        free(w->sched[i].name);
+    free(w->sched);
     free(w->ns);
     free(w->pipeline_id);
     free(w->sink_id);
@@ -551,8 +730,15 @@ ice_worker_health(ice_worker *w, cdc_health *h)
     /* Waiting for the catalog or warehouse is "error" too, so that /readyz says not ready
        (and why) while nothing can be committed; the detail says it is being retried. */
     h->state = w->fatal || w->failing ? CDC_DEST_ERROR : CDC_DEST_OK;
-    snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s",
-             w->label, w->state, (unsigned long long) w->nbatches, last);
+    if (w->exp_runs > 0)
+        snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s; "
+                 "snapshot expiry: %" PRId64 " snapshots expired, %" PRId64 " files (%" PRId64
+                 " bytes) removed, %" PRId64 " of them orphans", w->label, w->state,
+                 (unsigned long long) w->nbatches, last, w->exp_snapshots, w->exp_files,
+                 w->exp_bytes, w->exp_orphans);
+    else
+        snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s",
+                 w->label, w->state, (unsigned long long) w->nbatches, last);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -562,8 +748,9 @@ idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_er
 {
     known *k;
 
-    if (w->job != NULL || w->fatal)
-        return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit is in progress", w->label);
+    if (w->job != NULL || w->fatal || w->maint)
+        return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit or table maintenance is in "
+                           "progress", w->label);
     /* Idle: the worker thread waits on the condition and touches nothing until a batch
        comes, which only this thread hands over. */
     k = known_find(w, table);

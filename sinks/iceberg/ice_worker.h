@@ -66,6 +66,15 @@ typedef struct ice_worker_conf {
     const char     *label;          /* "iceberg sink 'lake'" */
     bool            auto_create;
     cdc_retry_conf  retry;
+    /* maintenance: snapshot expiry and file cleanup (ice_expire.h) of every table this
+       worker has loaded or committed and of expire_tables (this pipeline's tables found at
+       start), each at most once per interval (the first one interval after start or first
+       sight), between batches */
+    bool               expire;
+    double             expire_interval_s;   /* <= 0: 3600 */
+    double             expire_older_than_s; /* <= 0: 86400 */
+    const char *const *expire_tables;       /* borrowed for the call */
+    int                nexpire_tables;
 } ice_worker_conf;
 
 typedef struct ice_worker ice_worker;

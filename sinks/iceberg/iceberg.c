@@ -650,12 +650,26 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         load_tables(ib, cat, st, err) < 0)
         goto fail;
     {
+        /* expiry looks after this pipeline's tables from the start (those holding its
+           position), the others once the sink writes or reads them */
+        const char **mine = cdc_xcalloc((size_t) ib->ntbls + 1, sizeof(char *));
+        int          nmine = 0;
+
+        for (int i = 0; i < ib->ntbls; i++)
+            if (ib->tbls[i]->pos.lsn != 0 || ib->tbls[i]->pos.seq != 0)
+                mine[nmine++] = ib->tbls[i]->name;
         ice_worker_conf wc = { .cat = cat, .store = st, .ns = ib->ns,
                                .pipeline_id = ib->pipeline_id, .sink_id = ib->sink_id,
                                .label = ib->label, .auto_create = ib->auto_create,
-                               .retry = c->retry };
+                               .retry = c->retry, .expire = c->maint_enabled,
+                               .expire_interval_s = c->expire_interval_s,
+                               .expire_older_than_s = c->expire_older_than_s,
+                               .expire_tables = mine, .nexpire_tables = nmine };
 
-        if ((ib->wk = ice_worker_start(&wc, err)) == NULL) {
+        ib->wk = ice_worker_start(&wc, err);
+        free(mine);
+
+        if (ib->wk == NULL) {
             cat = NULL;     /* the worker closed them */
             st = NULL;
             goto fail;

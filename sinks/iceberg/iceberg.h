@@ -66,6 +66,9 @@ typedef struct dest_iceberg_conf {
     const char        *rest_token;          /* REST: a bearer token (secret) */
     const char        *rest_scope;          /* REST: NULL/"": "catalog" */
     const char        *rest_oauth2_server_uri;  /* REST: NULL/"": <uri>/v1/oauth/tokens */
+    bool               maint_enabled;       /* iceberg.maintenance.enabled */
+    double             expire_interval_s;   /* expire_snapshots_interval_seconds; <= 0: 3600 */
+    double             expire_older_than_s; /* expire_snapshots_older_than_seconds; <= 0: 86400 */
     cdc_retry_conf     retry;
     dest_dlq          *dlq;                 /* borrowed; NULL: a refused row stops the sink */
 } dest_iceberg_conf;

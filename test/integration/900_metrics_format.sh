@@ -86,6 +86,8 @@ expected = {
     "cdcagent_errors": "counter", "cdcagent_dlq_events": "counter",
     "cdcagent_schema_registrations": "counter",
     "cdcagent_invalid_utf8_values": "counter",
+    "cdcagent_iceberg_expired_snapshots": "counter",
+    "cdcagent_iceberg_removed_files": "counter", "cdcagent_iceberg_removed_bytes": "counter",
     "cdcagent_replication_lag_bytes": "gauge", "cdcagent_replication_lag_seconds": "gauge",
     "cdcagent_confirmed_lsn": "gauge", "cdcagent_received_lsn": "gauge",
     "cdcagent_queue_depth": "gauge", "cdcagent_replication_state": "gauge",

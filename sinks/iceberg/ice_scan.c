@@ -549,9 +549,26 @@ scan_file(ice_store *st, const scan_data *df, const ice_field **fields, int n,
     return rc;
 }
 
+static bool
+named(const char *const *files, int nfiles, const char *path)
+{
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i], path) == 0)
+            return true;
+    return false;
+}
+
 int
 ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nfields,
               ice_scan_fn *fn, void *arg, ice_scan_stats *stats, cdc_err *err)
+{
+    return ice_scan_rows_in(st, m, NULL, -1, field_ids, nfields, fn, arg, stats, err);
+}
+
+int
+ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int nfiles,
+                 const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+                 ice_scan_stats *stats, cdc_err *err)
 {
     const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
     const ice_field **fields;
@@ -575,6 +592,11 @@ ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nf
         stats->delete_files = (int64_t) p.ndels;
     }
     for (size_t i = 0; rc == 0 && i < p.ndata; i++) {
+        if (nfiles >= 0 && !named(files, nfiles, p.data[i].path)) {
+            if (stats)
+                stats->data_files--;
+            continue;
+        }
         rc = collect_deletes(st, &p, &p.data[i], &ps, err);
         if (rc == 0)
             rc = scan_file(st, &p.data[i], fields, nfields, &ps, fn, arg, stats, err);

@@ -209,6 +209,12 @@ int ice_tbl_close_file(ice_tbl *t, cdc_err *err);
 int ice_tbl_datafile(const ice_file *f, ice_datafile *out, ice_colstat **cols, cdc_buf *store,
                      cdc_err *err);
 
+/* The Parquet kind of a primitive Iceberg type, and one value of that type (null included)
+   into column col: how the sink writes its files, for a rewrite (ice_compact) to do the same. */
+parquet_kind ice_parquet_kind(uint8_t kind);
+int          ice_parquet_put(parquet_writer *w, size_t col, const ice_type *t,
+                             const ice_value *v, cdc_err *err);
+
 /* "16/B374D848:12": the commit LSN as PostgreSQL writes it, ':', the sequence number. */
 void ice_pos_format(cdc_pos p, char *out, size_t n);
 /* @returns 0, or -1 when s is not that form. */

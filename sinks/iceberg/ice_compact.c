@@ -42,7 +42,7 @@ ice_compact_choose(ice_compact_file *files, int n, int file_threshold, int64_t m
         int64_t grows = 0;
 
         for (int i = 0; i < n; i++)
-            count += files[i].group == g;
+            count += files[i].group == g;   /* a negative group (another spec) never counts */
         if (count < file_threshold)
             continue;
         for (int i = 0; i < n; i++) {
@@ -545,10 +545,6 @@ pass(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice_compact_opt
     for (int i = 0; i < p.ndata; i++)
         cf[i] = (ice_compact_file) { .group = p.data[i].group >= 0 ? p.data[i].group : -1,
                                      .size = p.data[i].size, .records = p.data[i].records };
-    /* files of other specs: a group of their own that never reaches the threshold */
-    for (int i = 0; i < p.ndata; i++)
-        if (cf[i].group < 0)
-            cf[i].group = p.ngroups + 1 + i, cf[i].size = INT64_MAX;
     if (ice_compact_choose(cf, p.ndata, o->file_threshold, o->max_rows, target) == 0) {
         rc = 0;
         goto out;
@@ -675,8 +671,13 @@ pass(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice_compact_opt
         o->before_commit(o->hook_arg);
     r = ice_commit_run(c, o->max_attempts > 0 ? o->max_attempts : 4, &done, err);
     if (r == ICE_CAT_CONFLICT || (r == -1 && err->code == CDC_E_STATE)) {
-        /* nothing names the new files: the table changed in a way this plan cannot take */
-        writer_drop_outs(&wr, true);
+        /* the table changed in a way this plan cannot take: plan again.  A build's
+           CDC_E_STATE comes before anything is sent, and an SQL catalog's conflict is
+           certain: nothing names the new files.  A REST conflict may answer a request sent
+           again whose first copy went in: the files stay (orphans at worst). */
+        bool rest = cat->ops && cat->ops->kind && strcmp(cat->ops->kind, "rest") == 0;
+
+        writer_drop_outs(&wr, !(r == ICE_CAT_CONFLICT && rest));
         rc = 1;
         goto out;
     }

@@ -94,7 +94,8 @@ int ice_compact_run(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
 /* ---- the choice, on its own for tests ---- */
 
 typedef struct ice_compact_file {
-    int     group;          /* partition: files of one group are compacted together */
+    int     group;          /* partition: files of one group are compacted together; < 0:
+                               never (a file of an older partition spec) */
     int64_t size;           /* bytes */
     int64_t records;        /* record count (deleted rows included) */
     bool    pick;           /* out */

@@ -45,6 +45,12 @@ START_TEST(choose_threshold)
     ck_assert_str_eq(s, "xxxxxxxxx...");
     /* threshold 3: both groups */
     ck_assert_int_eq(ice_compact_choose(f, 12, 3, 1000, 1 << 20), 12);
+    /* a file of an older spec (group < 0) is never picked nor counted */
+    f[0].group = -1;
+    ck_assert_int_eq(ice_compact_choose(f, 12, 9, 1000, 1 << 20), 0);
+    ck_assert_int_eq(ice_compact_choose(f, 12, 3, 1000, 1 << 20), 11);
+    picks(f, 12, s);
+    ck_assert_str_eq(s, ".xxxxxxxxxxx");
 }
 END_TEST
 

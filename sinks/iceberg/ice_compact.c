@@ -748,3 +748,162 @@ ice_compact_run(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
         cdc_err_clear(err);
     }
 }
+
+/* ---------------------------------------------------------------- moves for the key index */
+
+typedef struct moved_to {
+    int32_t file;   /* into mv->news; -1: not moved */
+    int64_t pos;
+} moved_to;
+
+typedef struct mv_old {
+    char     *path;
+    moved_to *at;   /* by old position */
+    int64_t   n;
+} mv_old;
+
+struct ice_compact_moves {
+    mv_old   *olds;
+    int       nolds;
+    char    **news;
+    int       nnews;
+    int64_t   count;
+};
+
+ice_compact_moves *
+ice_compact_moves_new(void)
+{
+    return cdc_xcalloc(1, sizeof(ice_compact_moves));
+}
+
+void
+ice_compact_moves_free(ice_compact_moves *mv)
+{
+    if (mv == NULL)
+        return;
+    for (int i = 0; i < mv->nolds; i++) {
+        free(mv->olds[i].path);
+        free(mv->olds[i].at);
+    }
+    free(mv->olds);
+    for (int i = 0; i < mv->nnews; i++)
+        free(mv->news[i]);
+    free(mv->news);
+    free(mv);
+}
+
+int64_t
+ice_compact_moves_count(const ice_compact_moves *mv)
+{
+    return mv ? mv->count : 0;
+}
+
+int
+ice_compact_moves_add(void *arg, const char *old_file, int64_t old_pos, const char *new_file,
+                      int64_t new_pos, cdc_err *err)
+{
+    ice_compact_moves *mv = arg;
+    mv_old *o = NULL;
+    int32_t nf = -1;
+
+    if (old_pos < 0 || new_pos < 0)
+        return cdc_err_set(err, CDC_E_INVAL, "compaction moves: position %" PRId64 " -> %" PRId64,
+                           old_pos, new_pos);
+    /* moves come file by file: the last old and new files first */
+    for (int i = mv->nolds - 1; i >= 0 && o == NULL; i--)
+        if (strcmp(mv->olds[i].path, old_file) == 0)
+            o = &mv->olds[i];
+    if (o == NULL) {
+        mv->olds = cdc_xrealloc(mv->olds, ((size_t) mv->nolds + 1) * sizeof(mv_old));
+        o = &mv->olds[mv->nolds++];
+        *o = (mv_old) { .path = cdc_xstrdup(old_file) };
+    }
+    for (int i = mv->nnews - 1; i >= 0 && nf < 0; i--)
+        if (strcmp(mv->news[i], new_file) == 0)
+            nf = i;
+    if (nf < 0) {
+        mv->news = cdc_xrealloc(mv->news, ((size_t) mv->nnews + 1) * sizeof(char *));
+        mv->news[mv->nnews] = cdc_xstrdup(new_file);
+        nf = mv->nnews++;
+    }
+    if (old_pos >= o->n) {
+        int64_t n = o->n ? o->n : 64;
+
+        while (n <= old_pos)
+            n *= 2;
+        o->at = cdc_xrealloc(o->at, (size_t) n * sizeof(moved_to));
+        for (int64_t i = o->n; i < n; i++)
+            o->at[i] = (moved_to) { -1, -1 };
+        o->n = n;
+    }
+    o->at[old_pos] = (moved_to) { nf, new_pos };
+    mv->count++;
+    return 0;
+}
+
+typedef struct remap {
+    ice_tbl                 *t;
+    const ice_compact_moves *mv;
+    int32_t                 *old_of;    /* per t->paths index (before): into mv->olds, or -1 */
+    int32_t                  nold;
+    int32_t                 *new_idx;   /* per mv->news: t->paths index */
+    bool                    *tupled;
+    const char              *bad_file;
+    int64_t                  bad_pos;
+} remap;
+
+static int
+remap_one(void *arg, int32_t file, int64_t pos, int32_t *nfile, int64_t *npos)
+{
+    remap *r = arg;
+
+    if (file < 0 || file >= r->nold || r->old_of[file] < 0)
+        return 0;
+    const mv_old *o = &r->mv->olds[r->old_of[file]];
+
+    if (pos < 0 || pos >= o->n || o->at[pos].file < 0) {
+        r->bad_file = o->path;
+        r->bad_pos = pos;
+        return -1;
+    }
+    int32_t k = o->at[pos].file;
+
+    *nfile = r->new_idx[k];
+    *npos = o->at[pos].pos;
+    if (!r->tupled[k]) {
+        r->tupled[k] = true;
+        if (r->t->ptuples && r->t->ptuples[file])
+            ice_tbl_path_tuple(r->t, *nfile, r->t->ptuples[file]);
+    }
+    return 1;
+}
+
+int
+ice_tbl_apply_moves(ice_tbl *t, const ice_compact_moves *mv, cdc_err *err)
+{
+    if (t == NULL || mv == NULL || t->kidx == NULL || mv->nolds == 0)
+        return 0;
+    remap r = { .t = t, .mv = mv, .nold = t->npaths };
+    int rc = 0;
+
+    r.old_of = cdc_xcalloc((size_t) t->npaths + 1, sizeof(int32_t));
+    for (int i = 0; i < t->npaths; i++) {
+        r.old_of[i] = -1;
+        for (int k = 0; k < mv->nolds && r.old_of[i] < 0; k++)
+            if (strcmp(t->paths[i], mv->olds[k].path) == 0)
+                r.old_of[i] = k;
+    }
+    r.new_idx = cdc_xcalloc((size_t) mv->nnews + 1, sizeof(int32_t));
+    r.tupled = cdc_xcalloc((size_t) mv->nnews + 1, sizeof(bool));
+    for (int k = 0; k < mv->nnews; k++)
+        r.new_idx[k] = ice_tbl_path(t, mv->news[k]);
+    if (ice_kidx_remap(t->kidx, remap_one, &r) != 0)
+        rc = cdc_err_set(err, CDC_E_STATE, "Iceberg table %s: the key index points at row %"
+                         PRId64 " of %s, which the compaction did not move (deleted in the "
+                         "table): rebuild the index from the table", t->name, r.bad_pos,
+                         r.bad_file);
+    free(r.old_of);
+    free(r.new_idx);
+    free(r.tupled);
+    return rc;
+}

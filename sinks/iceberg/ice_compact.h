@@ -91,6 +91,41 @@ int ice_compact_run(ice_cat *cat, ice_store *st, const ice_cat_ident *id,
                     const ice_compact_opts *opts, ice_compact_moved_fn *moved, void *arg,
                     ice_compact_stats *stats, cdc_err *err);
 
+/* ---- the upsert sink's key index after a compaction ---- */
+
+/*
+ * The moves of one compaction, collected through ice_compact_moves_add (an
+ * ice_compact_moved_fn: pass it as `moved` with the ice_compact_moves as arg), then applied to
+ * a table's key index with ice_tbl_apply_moves: every key whose row was in a rewritten file
+ * points at the row's new (file, position), and the new files get the old ones' partition
+ * tuples (the sink's position deletes go into a file of that partition).  Memory: 16 bytes
+ * per position of each rewritten file.
+ *
+ * When: the sink must apply the moves before it fills a batch on the compacted table, and run
+ * the compaction only while no batch of the table is being filled or committed (a position
+ * delete built from the index before the compaction names a removed file: committed after
+ * the compaction it deletes nothing, and the key would be there twice).  A pass whose base
+ * check fails because the sink committed meanwhile plans again, so a sink that commits its
+ * batches before the compaction's commit is safe; one that has a batch open is not.
+ */
+typedef struct ice_compact_moves ice_compact_moves;
+
+ice_compact_moves *ice_compact_moves_new(void);
+void               ice_compact_moves_free(ice_compact_moves *mv);   /* NULL is a no-op */
+int                ice_compact_moves_add(void *mv, const char *old_file, int64_t old_pos,
+                                         const char *new_file, int64_t new_pos, cdc_err *err);
+int64_t            ice_compact_moves_count(const ice_compact_moves *mv);
+
+struct ice_tbl;
+
+/*
+ * Applies mv to t's key index.  @returns 0, or -1 with err (CDC_E_STATE) when the index
+ * points at a row of a rewritten file that the compaction did not move (the index and the
+ * table disagree: rebuild the index from the table instead); the index is then partly
+ * updated and must be rebuilt.
+ */
+int ice_tbl_apply_moves(struct ice_tbl *t, const ice_compact_moves *mv, cdc_err *err);
+
 /* ---- the choice, on its own for tests ---- */
 
 typedef struct ice_compact_file {

@@ -187,6 +187,11 @@ void      ice_kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, in
 void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile,
                        int64_t *opos);
 bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
+/* Every entry's (file, pos) through fn: 1 with (*nfile, *npos) moves it, 0 keeps it, -1 stops
+   (ice_kidx_remap returns -1).  For a rewrite that moved rows (ice_compact). */
+typedef int ice_kidx_remap_fn(void *arg, int32_t file, int64_t pos, int32_t *nfile,
+                              int64_t *npos);
+int       ice_kidx_remap(ice_kidx *x, ice_kidx_remap_fn *fn, void *arg);
 /* The heap bytes the index holds (slots and key blocks), and its number of keys. */
 size_t    ice_kidx_bytes(const ice_kidx *x);
 size_t    ice_kidx_count(const ice_kidx *x);

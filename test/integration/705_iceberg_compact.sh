@@ -148,6 +148,23 @@ expect_eq "delete files: before - removed" "$X2" "$((X0 - DREM))"
 check "the delete files drop to a few ($X0 -> $X2)" test "$X2" -le 2
 check "the moved-row map covers every rewritten row" \
     test "$(wc -l <"$T/moves")" -eq "$(jq -r .rows <<<"$C1")"
+check "each move's old row (pyarrow, the removed file) equals its new row" \
+    "$ICEBERG_PY" - "$T/moves" <<'PY'
+import sys
+import pyarrow.parquet as pq
+files = {}
+def rows(uri):
+    if uri not in files:
+        files[uri] = pq.read_table(uri[len("file://"):]).to_pylist()
+    return files[uri]
+n = 0
+for line in open(sys.argv[1]):
+    of, op, nf, np_ = line.split()
+    old, new = rows(of)[int(op)], rows(nf)[int(np_)]
+    assert old == new, (line, old, new)
+    n += 1
+assert n > 0
+PY
 
 note "a pyiceberg delete (copy-on-write) of a row the next pass rewrites"
 "$ICEBERG_PY" - "$CAT_URI" "$WH" <<'PY' || fail "pyiceberg appends"

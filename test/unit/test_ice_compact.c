@@ -14,6 +14,7 @@
 #include "sinks/iceberg/ice_commit.h"
 #include "sinks/iceberg/ice_compact.h"
 #include "sinks/iceberg/ice_meta.h"
+#include "sinks/iceberg/ice_table.h"
 
 /* ---- the choice ---- */
 
@@ -88,6 +89,53 @@ START_TEST(choose_max_rows)
     ck_assert_str_eq(s, "xxxx..");
     /* a single file over the limit is never picked: nothing to do */
     ck_assert_int_eq(ice_compact_choose(f, 6, 2, 50, 1 << 20), 0);
+}
+END_TEST
+
+/* ---- the key index after a compaction ---- */
+
+static void
+expect_at(ice_tbl *t, const char *key, const char *file, int64_t pos)
+{
+    int32_t f;
+    int64_t p;
+
+    ck_assert_msg(ice_kidx_get(t->kidx, (const uint8_t *) key, strlen(key), &f, &p), "%s", key);
+    ck_assert_str_eq(t->paths[f], file);
+    ck_assert_int_eq(p, pos);
+}
+
+START_TEST(moves_applied)
+{
+    ice_tbl *t = ice_tbl_new("t", "file:///w/t");
+    ice_compact_moves *mv = ice_compact_moves_new();
+    cdc_err err;
+
+    ck_assert_int_eq(ice_tbl_index_put(t, (const uint8_t *) "k1", 2, "A", 0), 0);
+    ck_assert_int_eq(ice_tbl_index_put(t, (const uint8_t *) "k2", 2, "A", 2), 0);
+    ck_assert_int_eq(ice_tbl_index_put(t, (const uint8_t *) "k3", 2, "B", 1), 0);
+    ck_assert_int_eq(ice_tbl_index_put(t, (const uint8_t *) "k4", 2, "C", 5), 0);
+    /* A:1 and B:0 were deleted rows: not moved */
+    ck_assert_int_eq(ice_compact_moves_add(mv, "A", 0, "N", 0, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_add(mv, "A", 2, "N", 1, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_add(mv, "B", 1, "M", 0, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_add(mv, "B", 300, "M", 1, &err), 0);   /* grows */
+    ck_assert_int_ne(ice_compact_moves_add(mv, "B", -1, "M", 2, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_count(mv), 4);
+    ck_assert_int_eq(ice_tbl_apply_moves(t, mv, &err), 0);
+    expect_at(t, "k1", "N", 0);
+    expect_at(t, "k2", "N", 1);
+    expect_at(t, "k3", "M", 0);
+    expect_at(t, "k4", "C", 5);     /* not rewritten: as it was */
+    ck_assert_int_eq(ice_tbl_keys(t), 4);
+    /* an index pointing at a row the compaction did not move: refused, named */
+    ck_assert_int_eq(ice_tbl_index_put(t, (const uint8_t *) "k5", 2, "A", 1), 0);
+    cdc_err_clear(&err);
+    ck_assert_int_eq(ice_tbl_apply_moves(t, mv, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_STATE);
+    ck_assert_msg(strstr(err.msg, "row 1 of A") != NULL, "%s", err.msg);
+    ice_compact_moves_free(mv);
+    ice_tbl_free(t);
 }
 END_TEST
 
@@ -323,6 +371,7 @@ ice_compact_suite(void)
     tcase_add_test(tc, choose_big_files_stay);
     tcase_add_test(tc, choose_max_rows);
     suite_add_tcase(s, tc);
+    tcase_add_test(tc, moves_applied);
     tc = tcase_create("remove");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, remove_and_replace);

@@ -4,12 +4,16 @@
 # assert-ref-snapshot-id main) and updates (add-snapshot, set-snapshot-ref); a pyiceberg
 # RestCatalog append between the pass's files and its commit makes the server refuse the
 # first attempt, which rebuilds on top.  pyiceberg reads the table == SELECT * (plus the
-# appended row) and the agent resumes on it.
+# appended row); Spark with Iceberg's Java runtime (a second, stricter reader of our
+# manifests: the rewritten ones with DELETED entries) reads the same rows and sees the
+# replace snapshot; the agent resumes on it.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 . "$CDC_SRC/test/lib/iceberg_rest.sh"
+. "$CDC_SRC/test/lib/spark.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
+spark_install || fail "could not install pyspark / the Iceberg Spark runtime (see above)"
 CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 DRIVE=${CDC_BUILD:-$CDC_SRC/build}/ice_compact_drive
 [ -x "$DRIVE" ] || fail "no $DRIVE (build the tools)"
@@ -93,6 +97,22 @@ check "after compaction: items == SELECT * plus the concurrent append" \
     chk rns.public_items upsert --pg "$T/items+1.pg"
 expect_eq "the current snapshot is the replace" "$OP1" replace
 expect_eq "data files: compacted into one, plus the append" "$D1 $X1" "2 0"
+
+mkdir -p "$T/py"
+iceberg_read --uri "$ICEREST_URL" --warehouse "$WH" rows rns.public_items >"$T/py/rns.public_items" ||
+    fail "pyiceberg could not read the table"
+spark_read --uri "$ICEREST_URL" --warehouse "$WH" --catalog lake steps "$T/spark" \
+    rows:rns.public_items \
+    "save:ops:SELECT operation FROM lake.rns.public_items.snapshots ORDER BY committed_at" \
+    "save:files:SELECT content, count(*) AS n FROM lake.rns.public_items.files GROUP BY content" \
+    2>"$T/spark.err" ||
+    { tail -n 20 "$T/spark.err" | sed 's/^/# /'; fail "Spark could not read the table"; }
+expect_eq "Spark read the compacted table" "$(cat "$T/spark/rns.public_items.rc")" 0
+check "Spark's rows == pyiceberg's rows ($(wc -l <"$T/py/rns.public_items"))" \
+    diff "$T/py/rns.public_items" "$T/spark/rns.public_items"
+expect_eq "Spark's last snapshot is the replace" "$(tail -n 1 "$T/spark/ops")" '{"operation": "replace"}'
+expect_eq "Spark's files table: two data files, no delete file" "$(cat "$T/spark/files")" \
+    '{"content": 0, "n": 2}'
 
 agent_start
 sql "UPDATE items SET txt = 'after' WHERE id % 3 = 0" "DELETE FROM items WHERE id % 5 = 0" \

@@ -324,6 +324,12 @@ cmp_seq(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /* ---------------------------------------------------------------- writing */
 
 typedef struct move {
@@ -593,7 +599,13 @@ pass(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice_compact_opt
     wr.picked = picked;
     wr.npicked = npicked;
 
-    /* position-delete files of the compacted groups: removed when they name picked files only */
+    /* position-delete files of the compacted groups: removed when every file they name is
+       picked or no longer live (an earlier pass removed it) */
+    const char **live = cdc_xcalloc((size_t) p.ndata + 1, sizeof(char *));
+
+    for (int i = 0; i < p.ndata; i++)
+        live[i] = p.data[i].path;
+    qsort(live, (size_t) p.ndata, sizeof(char *), cmp_str);
     for (int i = 0; i < p.ndels; i++) {
         cfile *d = &p.dels[i];
         bool group_hit = false;
@@ -602,17 +614,21 @@ pass(ice_cat *cat, ice_store *st, const ice_cat_ident *id, const ice_compact_opt
             group_hit = p.data[k].pick && p.data[k].group == d->group && d->group >= 0;
         if (!group_hit)
             continue;
-        if (read_targets(st, d, err) != 0)
+        if (read_targets(st, d, err) != 0) {
+            free(live);
             goto out;
+        }
         d->pick = d->ntargets > 0;
         for (int t = 0; t < d->ntargets && d->pick; t++) {
-            bool in = false;
+            const char *key = d->targets[t];
+            bool in = bsearch(&key, live, (size_t) p.ndata, sizeof(char *), cmp_str) == NULL;
 
             for (int k = 0; k < npicked && !in; k++)
                 in = strcmp(picked[k], d->targets[t]) == 0;
             d->pick = in;
         }
     }
+    free(live);
 
     /* rewrite group by group (one set of files per partition tuple) */
     for (int g = 0; g < p.ngroups; g++) {

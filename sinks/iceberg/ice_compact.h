@@ -15,9 +15,9 @@
  *     typed as the current schema, and writes them in the same order into new Parquet files
  *     (the sink's writer and codec) of at most about target_bytes, one set per partition.
  *  4. commits through the catalog: the new files added; the picked data files removed, and
- *     every position-delete file of the partition whose rows all name picked files removed
- *     (a delete file that also names a file kept stays: it still applies to that one, and
- *     its rows naming removed files match nothing any more).  The commit's base is the
+ *     every position-delete file of the partition whose rows all name picked files (or files
+ *     no longer live) removed (a delete file that also names a file kept stays: it still
+ *     applies to that one, and its rows naming removed files match nothing any more).  The commit's base is the
  *     snapshot planned on: a concurrent append or a delete against other files rebuilds on
  *     top (ice_commit_run's retries); a position delete committed meanwhile that may apply to
  *     a removed file, or a removed file gone, makes this attempt abandon: its new files are

@@ -3,7 +3,8 @@
 # catalog): each partition's small files and its delete files are rewritten into files of
 # that partition (one per partition here), which pyiceberg reads equal to SELECT * of the
 # source -- also through a filtered scan that prunes by the new files' partition values --
-# and the agent then resumes on the compacted table.
+# and the agent then resumes on the compacted table.  A column is added half-way (files of
+# both schemas are rewritten together), and a partial pass (--max-rows) comes first.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 
@@ -56,9 +57,12 @@ agent_start
         echo "UPDATE items SET amount = amount + 100 WHERE id = $((i + 1));"
         [ $((i % 4)) -eq 0 ] && echo "DELETE FROM items WHERE id = $((i - 1));"
         echo "COMMIT;"
+        # a column added half-way: older files lack it (read as null, written by the rewrite)
+        [ "$i" -eq 30 ] && echo "ALTER TABLE items ADD COLUMN note text;"
+        [ "$i" -gt 30 ] && echo "UPDATE items SET note = 'n$i' WHERE id = $((i * 2));"
         echo "SELECT pg_sleep(0.1);"
     done
-    echo "INSERT INTO items VALUES (1000000, 'sentinel', 0);"
+    echo "INSERT INTO items VALUES (1000000, 'sentinel', 0, NULL);"
 } >"$T/load.sql"
 PGPASSWORD=cdc_password "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" \
     -U cdc_user -d cdc_demo -f "$T/load.sql" >/dev/null || fail "the workload failed"
@@ -74,6 +78,18 @@ read -r D0 X0 P0 <<<"$(files)"
 note "before: $D0 data files, $X0 delete files, $P0 partitions"
 expect_eq "two partitions" "$P0" 2
 
+# a partial pass first: at most 20 rows (record counts) -- the oldest few files of each
+# partition; delete files that also name files left behind stay
+"$DRIVE" "$T/pipeline.yaml" cdc.public_items --threshold 5 --max-rows 20 >"$T/p.json" \
+    2>"$T/p.err" || fail "compaction failed: $(cat "$T/p.err")"
+cat "$T/p.json"
+read -r DP XP PP <<<"$(files)"
+note "after the partial pass: $DP data files, $XP delete files"
+check "a partial pass: items == SELECT *" chk cdc.public_items upsert --pg "$T/items.pg"
+check "it rewrote some files only" test "$(jq -r .data_files_removed "$T/p.json")" -ge 2 -a "$DP" -gt 2
+expect_eq "data files: before - removed + added" "$DP" \
+    "$((D0 - $(jq -r .data_files_removed "$T/p.json") + $(jq -r .files_added "$T/p.json")))"
+
 "$DRIVE" "$T/pipeline.yaml" cdc.public_items --threshold 5 >"$T/c.json" 2>"$T/c.err" ||
     fail "compaction failed: $(cat "$T/c.err")"
 cat "$T/c.json"
@@ -83,6 +99,8 @@ check "after compaction: items == SELECT *" chk cdc.public_items upsert --pg "$T
 expect_eq "both partitions compacted, one file each" \
     "$(jq -r '"\(.partitions) \(.files_added)"' "$T/c.json")" "2 2"
 expect_eq "one data file per partition, no delete files left" "$D1 $X1 $P1" "2 0 2"
+expect_eq "every delete file went, those kept by the partial pass too" \
+    "$(jq -r .delete_files_removed "$T/c.json")" "$(jq -r .delete_files_before "$T/c.json")"
 check "filtered scans (partition pruning on the new files) find each row" \
     "$ICEBERG_PY" - "$CAT_URI" "$WH" "$T/items.pg" <<'PY'
 import json, sys
@@ -97,7 +115,7 @@ PY
 
 agent_start
 sql "UPDATE items SET amount = 0 WHERE id % 3 = 0" "DELETE FROM items WHERE id % 7 = 0" \
-    "INSERT INTO items VALUES (1000001, 'sentinel 2', 0)"
+    "INSERT INTO items VALUES (1000001, 'sentinel 2', 0, 'x')"
 for _ in $(seq 300); do grep -q '"sentinel 2"' "$EVENTS" && break; sleep 0.2; done
 pgjson items >"$T/items.pg"
 for _ in $(seq 150); do

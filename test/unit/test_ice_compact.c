@@ -361,6 +361,61 @@ START_TEST(remove_and_replace)
 }
 END_TEST
 
+START_TEST(run_nothing_to_do_and_refusals)
+{
+    ice_compact_stats stats;
+    ice_compact_opts o = { .file_threshold = 3 };
+    cdc_err err;
+
+    /* no snapshot yet: nothing */
+    cdc_err_clear(&err);
+    ck_assert_msg(ice_compact_run(cat, st, &tid, &o, NULL, NULL, &stats, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(stats.snapshot_id, -1);
+
+    /* two files, below the threshold: nothing (the files are never opened) */
+    ice_commit *c = new_commit();
+
+    add_data(c, "a", 3);
+    add_data(c, "b", 4);
+    run(c, ICE_CAT_OK, 0, NULL);
+    ck_assert_msg(ice_compact_run(cat, st, &tid, &o, NULL, NULL, &stats, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(stats.snapshot_id, -1);
+    ck_assert_int_eq(stats.data_files_before, 2);
+
+    /* a table missing from the catalog: named */
+    ice_cat_ident nope = { "db", "nope" };
+
+    ck_assert_int_eq(ice_compact_run(cat, st, &nope, &o, NULL, NULL, &stats, &err), -1);
+    ck_assert_msg(strstr(err.msg, "db.nope") != NULL, "%s", err.msg);
+
+    /* a list column: refused, naming it (before any file is read) */
+    ice_schema *s = ice_schema_new(0);
+    ice_type tl = { .kind = ICE_LONG };
+    ice_type tlist = { .kind = ICE_LIST, .elem_kind = ICE_STRING, .elem_id = 3 };
+    int32_t last = 0;
+    ice_spec *sp = ice_spec_new(0);
+    ice_cat_ident lt = { "db", "lists" };
+    char loc[700];
+
+    ck_assert_int_eq(ice_schema_add(s, "id", &tl, true, &last, &err), 0);
+    ck_assert_int_eq(ice_schema_add(s, "tags", &tlist, false, &last, &err), 0);
+    snprintf(loc, sizeof(loc), "file://%s/wh/db/lists", dir);
+    ck_assert_msg(ice_commit_create_table(cat, st, &lt, loc, s, sp, NULL, 0, NULL, &err) ==
+                  ICE_CAT_OK, "%s", err.msg);
+    ice_schema_free(s);
+    ice_spec_free(sp);
+    c = ice_commit_new(cat, st, &lt, &err);
+    add_data(c, "x", 3);
+    add_data(c, "y", 4);
+    add_data(c, "z", 5);
+    run(c, ICE_CAT_OK, 0, NULL);
+    ck_assert_int_eq(ice_compact_run(cat, st, &lt, &o, NULL, NULL, &stats, &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "db.lists") && strstr(err.msg, "column tags is a list"), "%s",
+                  err.msg);
+}
+END_TEST
+
 static Suite *
 ice_compact_suite(void)
 {
@@ -375,6 +430,7 @@ ice_compact_suite(void)
     tc = tcase_create("remove");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, remove_and_replace);
+    tcase_add_test(tc, run_nothing_to_do_and_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

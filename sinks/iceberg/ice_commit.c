@@ -673,12 +673,19 @@ parent_manifests(ice_commit *c, const ice_meta *m, ice_manifest_file **out, int 
 /* ---- removing files (a rewrite) ---- */
 
 static int
+cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* path's index in c->removed (sorted by apply_removals), or -1 */
+static int
 removed_index(const ice_commit *c, const char *path)
 {
-    for (int i = 0; i < c->nremoved; i++)
-        if (strcmp(c->removed[i], path) == 0)
-            return i;
-    return -1;
+    char *const *hit = c->nremoved > 0 ? bsearch(&path, c->removed, (size_t) c->nremoved,
+                                                 sizeof(char *), cmp_cstr) : NULL;
+
+    return hit ? (int) (hit - c->removed) : -1;
 }
 
 /* Whether position-delete entry x may name a removed data file: its referenced data file,
@@ -726,6 +733,7 @@ apply_removals(ice_commit *c, const ice_meta *m, const ice_schema *s, ice_manife
     int rc = -1;
 
     memset(&c->rm, 0, sizeof(c->rm));
+    qsort(c->removed, (size_t) c->nremoved, sizeof(char *), cmp_cstr);
     if (c->base_id >= 0) {
         for (int i = 0; i < m->nsnapshots; i++)
             if (m->snapshots[i].id == c->base_id)

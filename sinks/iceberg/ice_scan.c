@@ -549,13 +549,17 @@ scan_file(ice_store *st, const scan_data *df, const ice_field **fields, int n,
     return rc;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* whether path is in files (sorted) */
 static bool
 named(const char *const *files, int nfiles, const char *path)
 {
-    for (int i = 0; i < nfiles; i++)
-        if (strcmp(files[i], path) == 0)
-            return true;
-    return false;
+    return nfiles > 0 && bsearch(&path, files, (size_t) nfiles, sizeof(char *), cmp_name) != NULL;
 }
 
 int
@@ -583,6 +587,13 @@ ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int
                            m->location);
     if (nfields < 0)
         return cdc_err_set(err, CDC_E_INVAL, "ice_scan_rows: %d fields", nfields);
+    const char **sorted = NULL;
+
+    if (nfiles > 0) {
+        sorted = cdc_xcalloc((size_t) nfiles, sizeof(char *));
+        memcpy(sorted, files, (size_t) nfiles * sizeof(char *));
+        qsort(sorted, (size_t) nfiles, sizeof(char *), cmp_name);
+    }
     fields = cdc_xcalloc((size_t) nfields + 1, sizeof(*fields));
     if (resolve_fields(m, s, field_ids, nfields, fields, err) != 0
         || plan_scan(st, m, s, &p, NULL, err) != 0)
@@ -592,7 +603,7 @@ ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int
         stats->delete_files = (int64_t) p.ndels;
     }
     for (size_t i = 0; rc == 0 && i < p.ndata; i++) {
-        if (nfiles >= 0 && !named(files, nfiles, p.data[i].path)) {
+        if (nfiles >= 0 && !named(sorted, nfiles, p.data[i].path)) {
             if (stats)
                 stats->data_files--;
             continue;
@@ -603,6 +614,7 @@ ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int
     }
     free(ps.v);
     free(fields);
+    free(sorted);
     plan_free(&p);
     return rc < 0 ? -1 : 0;
 }

@@ -56,6 +56,11 @@ struct ice_commit {
     ice_manifest_file *merged;   /* manifests this attempt wrote by merging (see merge) */
     int           nmerged;
     bool          already;       /* the build found our snapshot in the table */
+    /* removals (a rewrite): paths, and what the last build found of them */
+    char        **removed;
+    int           nremoved;
+    int64_t       base_id;       /* ice_commit_set_base, -1: none */
+    ice_summary_delta rm;        /* the last build's removed counts */
     int           builds;        /* builds in this run: a second one follows a conflict */
 };
 
@@ -81,6 +86,7 @@ ice_commit_new(ice_cat *cat, ice_store *st, const ice_cat_ident *id, cdc_err *er
     c->id = (ice_cat_ident) { c->ns, c->name };
     c->snapshot_id = ice_new_snapshot_id();
     c->known_nparts = -1;
+    c->base_id = -1;
     return c;
 }
 
@@ -155,6 +161,9 @@ ice_commit_free(ice_commit *c)
     free(c->mfs);
     free(c->mf_merged);
     build_strings_free(c);
+    for (int i = 0; i < c->nremoved; i++)
+        free(c->removed[i]);
+    free(c->removed);
     free(c->ns);
     free(c->name);
     free(c);
@@ -284,6 +293,26 @@ ice_commit_summary(ice_commit *c, const char *key, const char *value, cdc_err *e
     c->sum = cdc_xrealloc(c->sum, ((size_t) c->nsum + 1) * sizeof(ice_kv));
     c->sum[c->nsum++] = (ice_kv) { cdc_xstrdup(key), cdc_xstrdup(value) };
     return 0;
+}
+
+int
+ice_commit_remove_file(ice_commit *c, const char *path, cdc_err *err)
+{
+    if (c == NULL || path == NULL)
+        return cdc_err_set(err, CDC_E_INVAL, "iceberg commit: a removed file without a path");
+    if (c->manifests_done)
+        return cdc_err_set(err, CDC_E_INVAL, "iceberg commit to %s.%s: file %s removed after "
+                           "the commit was built", c->ns, c->name, path);
+    c->removed = cdc_xrealloc(c->removed, ((size_t) c->nremoved + 1) * sizeof(char *));
+    c->removed[c->nremoved++] = cdc_xstrdup(path);
+    return 0;
+}
+
+void
+ice_commit_set_base(ice_commit *c, int64_t base_snapshot_id)
+{
+    if (c)
+        c->base_id = base_snapshot_id;
 }
 
 /* ---- loading ---- */
@@ -642,6 +671,212 @@ parent_manifests(ice_commit *c, const ice_meta *m, ice_manifest_file **out, int 
     return 0;
 }
 
+/* ---- removing files (a rewrite) ---- */
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* path's index in c->removed (sorted by apply_removals), or -1 */
+static int
+removed_index(const ice_commit *c, const char *path)
+{
+    char *const *hit = c->nremoved > 0 ? bsearch(&path, c->removed, (size_t) c->nremoved,
+                                                 sizeof(char *), cmp_cstr) : NULL;
+
+    return hit ? (int) (hit - c->removed) : -1;
+}
+
+/* Whether position-delete entry x may name a removed data file: its referenced data file,
+   else its file_path bounds (none: it may). */
+static const char *
+posdel_may_hit(const ice_commit *c, const ice_read_entry *x)
+{
+    if (x->referenced_data_file)
+        return removed_index(c, x->referenced_data_file) >= 0 ? x->referenced_data_file : NULL;
+    const ice_colstat *b = NULL;
+
+    for (int k = 0; k < x->ncols; k++)
+        if (x->cols[k].field_id == ICE_FIELD_ID_DELETE_FILE_PATH)
+            b = &x->cols[k];
+    for (int i = 0; i < c->nremoved; i++) {
+        const char *p = c->removed[i];
+        size_t pn = strlen(p);
+
+        if (b == NULL || b->lower == NULL || b->upper == NULL)
+            return p;
+        size_t ln = b->lower_n < pn ? b->lower_n : pn, un = b->upper_n < pn ? b->upper_n : pn;
+        /* truncated bounds: lower is a prefix-or-less, upper a prefix-or-more */
+        int lo = memcmp(b->lower, p, ln), hi = memcmp(p, b->upper, un);
+
+        if ((lo < 0 || (lo == 0 && ln <= pn)) && (hi < 0 || hi == 0))
+            return p;
+    }
+    return NULL;
+}
+
+/*
+ * Rewrites the manifests of pm that hold removed files (into c->merged: this attempt's files),
+ * checks that every removed file is live and that no position delete committed since the base
+ * may apply to a removed data file, and fills *view (npm shallow entries: pm's or the
+ * rewritten ones) and c->rm.
+ */
+static int
+apply_removals(ice_commit *c, const ice_meta *m, const ice_schema *s, ice_manifest_file *pm,
+               int npm, ice_manifest_file **view, cdc_err *err)
+{
+    bool *found = cdc_xcalloc((size_t) c->nremoved + 1, sizeof(bool));
+    ice_manifest_file *v = cdc_xcalloc((size_t) npm + 1, sizeof(ice_manifest_file));
+    cdc_buf data = CDC_BUF_INIT, uri = CDC_BUF_INIT;
+    int64_t base_seq = -1;
+    int rc = -1;
+
+    memset(&c->rm, 0, sizeof(c->rm));
+    qsort(c->removed, (size_t) c->nremoved, sizeof(char *), cmp_cstr);
+    if (c->base_id >= 0) {
+        for (int i = 0; i < m->nsnapshots; i++)
+            if (m->snapshots[i].id == c->base_id)
+                base_seq = m->snapshots[i].sequence_number;
+        if (base_seq < 0) {
+            cdc_err_set(err, CDC_E_STATE, "table %s.%s: snapshot %" PRId64 ", which the rewrite "
+                        "was planned on, is gone", c->ns, c->name, c->base_id);
+            goto done;
+        }
+    }
+    for (int i = 0; i < npm; i++) {
+        const ice_manifest_file *mf = &pm[i];
+        const ice_spec *sp = ice_meta_spec(m, mf->spec_id);
+        ice_type *pt = NULL;
+        ice_read_entry *es = NULL;
+        int nes = 0, hits = 0, r;
+
+        v[i] = *mf;
+        if (sp == NULL) {
+            cdc_err_set(err, CDC_E_DEST, "table %s.%s: manifest %s names partition spec %d, "
+                        "which the metadata lacks", c->ns, c->name, mf->path, mf->spec_id);
+            goto done;
+        }
+        pt = cdc_xcalloc((size_t) sp->nfields + 1, sizeof(ice_type));
+        cdc_buf_reset(&data);
+        r = ice_store_get(c->st, mf->path, 0, -1, &data, 0, err);
+        if (r == 1)
+            err->code = CDC_E_DEST;
+        if (r != 0 || ice_spec_types(sp, s, pt, err) != 0 ||
+            ice_manifest_read(data.data, data.len, mf->path, mf, pt, sp->nfields, &es, &nes,
+                              err) != 0) {
+            free(pt);
+            cdc_err_wrap(err, "table %s.%s", c->ns, c->name);
+            goto done;
+        }
+        free(pt);
+        for (int k = 0; k < nes; k++) {
+            const ice_read_entry *x = &es[k];
+            int ri;
+
+            if (x->status == ICE_STATUS_DELETED)
+                continue;
+            if ((ri = removed_index(c, x->path)) >= 0) {
+                found[ri] = true;
+                hits++;
+                continue;
+            }
+            const char *hit;
+
+            if (base_seq >= 0 && x->content == ICE_CONTENT_POS_DELETES &&
+                x->sequence_number > base_seq && (hit = posdel_may_hit(c, x)) != NULL) {
+                cdc_err_set(err, CDC_E_STATE, "table %s.%s: position deletes %s, committed after "
+                            "snapshot %" PRId64 ", may apply to %s, which this rewrite removes",
+                            c->ns, c->name, x->path, c->base_id, hit);
+                ice_read_entries_free(es, nes);
+                goto done;
+            }
+        }
+        if (hits == 0) {
+            ice_read_entries_free(es, nes);
+            continue;
+        }
+        /* rewrite: the others EXISTING as they were, the removed ones DELETED by us */
+        ice_manifest_writer *w = ice_manifest_writer_new(s, sp, mf->content, c->snapshot_id, err);
+        ice_manifest_file nm;
+        char uuid[37];
+
+        memset(&nm, 0, sizeof(nm));
+        r = w ? 0 : -1;
+        for (int k = 0; k < nes && r == 0; k++) {
+            const ice_read_entry *x = &es[k];
+
+            if (x->status == ICE_STATUS_DELETED)
+                continue;
+            bool gone = removed_index(c, x->path) >= 0;
+            ice_entry e = {
+                .status = gone ? ICE_STATUS_DELETED : ICE_STATUS_EXISTING,
+                .snapshot_id = gone ? c->snapshot_id : x->snapshot_id,
+                .sequence_number = x->sequence_number,
+                .file_sequence_number = x->file_sequence_number,
+                .file = { .content = x->content, .path = x->path, .format = x->format,
+                          .partition = x->partition, .record_count = x->record_count,
+                          .file_size = x->file_size, .ncols = x->ncols, .cols = x->cols,
+                          .split_offsets = x->split_offsets, .nsplit = x->nsplit,
+                          .equality_ids = x->equality_ids, .neq = x->neq,
+                          .sort_order_id = x->sort_order_id,
+                          .referenced_data_file = x->referenced_data_file },
+            };
+
+            if (gone) {
+                if (x->content == ICE_CONTENT_DATA) {
+                    c->rm.deleted_data_files++;
+                    c->rm.deleted_records += x->record_count;
+                } else {
+                    c->rm.removed_delete_files++;
+                    c->rm.removed_position_deletes += x->record_count;
+                }
+                c->rm.removed_files_size += x->file_size;
+            }
+            r = ice_manifest_add(w, &e, err);
+        }
+        ice_read_entries_free(es, nes);
+        ice_uuid4(uuid);
+        cdc_buf_reset(&uri);
+        cdc_buf_printf(&uri, "%s/metadata/%s-m%d.avro", m->location, uuid, mf->content);
+        cdc_buf_reset(&data);
+        if (r == 0)
+            r = ice_manifest_finish(w, cdc_buf_str(&uri), &data, &nm, err);
+        ice_manifest_writer_free(w);
+        if (r == 0)
+            r = ice_store_put(c->st, cdc_buf_str(&uri), data.data, data.len, err);
+        if (r != 0) {
+            ice_manifest_file_clear(&nm);
+            cdc_err_wrap(err, "table %s.%s: rewriting manifest %s", c->ns, c->name, mf->path);
+            goto done;
+        }
+        /* a new manifest of this snapshot (numbered by the list); its entries carry their own
+           sequence numbers, min_sequence_number is theirs */
+        nm.sequence_number = -1;
+        nm.added_snapshot_id = c->snapshot_id;
+        c->merged = cdc_xrealloc(c->merged, ((size_t) c->nmerged + 1) * sizeof(ice_manifest_file));
+        c->merged[c->nmerged++] = nm;
+        v[i] = nm;
+    }
+    for (int i = 0; i < c->nremoved; i++)
+        if (!found[i]) {
+            cdc_err_set(err, CDC_E_STATE, "table %s.%s: file %s, which this rewrite removes, is "
+                        "no longer in the table (a concurrent commit removed it)", c->ns,
+                        c->name, c->removed[i]);
+            goto done;
+        }
+    *view = v;
+    v = NULL;
+    rc = 0;
+done:
+    free(v);
+    free(found);
+    cdc_buf_free(&data);
+    cdc_buf_free(&uri);
+    return rc;
+}
+
 /* ---- merging manifests (Java's MergeAppend / ManifestMergeManager) ----
  *
  * Every commit adds a manifest or two; without merging, a table committed every few seconds
@@ -917,7 +1152,7 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
 {
     ice_commit *c = ud;
     ice_meta *m;
-    ice_manifest_file *pm = NULL, *all = NULL;
+    ice_manifest_file *pm = NULL, *all = NULL, *pview = NULL;
     int npm = 0, rc = -1;
     int64_t now = cdc_wall_ms();
     json_t *req = NULL, *upd = NULL;
@@ -997,7 +1232,7 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
         goto done;
     }
 
-    bool make_snapshot = c->nfiles > 0 || c->nsum > 0 || c->schema == NULL;
+    bool make_snapshot = c->nfiles > 0 || c->nsum > 0 || c->nremoved > 0 || c->schema == NULL;
 
     if (!make_snapshot && !new_schema && set_schema_id == base_schema_id) {
         /* a schema change alone that the table already has (an earlier run's) */
@@ -1014,6 +1249,8 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
             goto done;
         if (parent_manifests(c, m, &pm, &npm, err) != 0)
             goto done;
+        if (c->nremoved > 0 && apply_removals(c, m, schema, pm, npm, &pview, err) != 0)
+            goto done;
         int64_t seq = m->last_sequence_number + 1;
         int n = 0;
 
@@ -1022,7 +1259,7 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
             c->mfs[i].min_sequence_number = -1;
             c->mfs[i].added_snapshot_id = c->snapshot_id;
         }
-        if (merge_manifests(c, m, schema, pm, npm, &all, &n, err) != 0)
+        if (merge_manifests(c, m, schema, pview ? pview : pm, npm, &all, &n, err) != 0)
             goto done;
         char uuid[37];
         cdc_buf lu = CDC_BUF_INIT, lb = CDC_BUF_INIT;
@@ -1059,9 +1296,17 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
             d.added_files_size += f->file_size;
         }
         d.changed_partitions = changed_partitions(c);
+        if (c->nremoved > 0) {
+            d.deleted_data_files = c->rm.deleted_data_files;
+            d.deleted_records = c->rm.deleted_records;
+            d.removed_files_size = c->rm.removed_files_size;
+            d.removed_delete_files = c->rm.removed_delete_files;
+            d.removed_position_deletes = c->rm.removed_position_deletes;
+        }
         /* Java's operations: FastAppend "append"; a RowDelta "overwrite", or "delete" when it
            adds delete files only (BaseRowDelta.operation) */
-        const char *op = !dels ? "append" : datas ? "overwrite" : "delete";
+        const char *op = c->nremoved > 0 ? "replace" : !dels ? "append"
+                         : datas ? "overwrite" : "delete";
         ice_snapshot snap = { .id = c->snapshot_id, .parent_id = parent_id,
                               .sequence_number = seq,
                               .timestamp_ms = now > m->last_updated_ms ? now : m->last_updated_ms + 1,
@@ -1162,6 +1407,7 @@ done:
     json_decref(upd);
     free(snap_text);
     free(all);
+    free(pview);
     ice_manifest_files_free(pm, npm);
     ice_meta_free(m);
     return rc;

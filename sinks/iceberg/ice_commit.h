@@ -58,6 +58,26 @@ int ice_commit_add_file(ice_commit *c, const ice_datafile *f, cdc_err *err);
    the table's last-column-id): add-schema and set-current-schema in this commit. */
 int ice_commit_set_schema(ice_commit *c, const ice_schema *s, cdc_err *err);
 
+/*
+ * Removing files (a rewrite, "replace"): the live data or position-delete file `path` (a URI
+ * as the table's manifest names it) leaves the table in this commit.  Each build rewrites the
+ * manifests that hold removed files (their other entries EXISTING, the removed ones DELETED)
+ * and fails, CDC_E_STATE (not retriable: plan again on the table as it is now), when a
+ * removed file is no longer live in the loaded table (a concurrent commit removed it).  A
+ * commit that removes files is summarized as operation "replace".
+ */
+int ice_commit_remove_file(ice_commit *c, const char *path, cdc_err *err);
+
+/*
+ * The snapshot the caller planned its removals on.  A build on a newer table fails,
+ * CDC_E_STATE, when a position-delete file committed since base_snapshot_id (a larger
+ * sequence number) may apply to a removed data file (it names it as referenced_data_file,
+ * or its file_path bounds include it, or it has no bounds): those deleted rows would come
+ * back.  Concurrent appends and deletes against other files rebuild as usual.  Without a
+ * base (or -1) nothing is checked.
+ */
+void ice_commit_set_base(ice_commit *c, int64_t base_snapshot_id);
+
 /* A pair for the snapshot summary (e.g. "cdc.position"); copied. */
 int ice_commit_summary(ice_commit *c, const char *key, const char *value, cdc_err *err);
 

@@ -431,3 +431,24 @@ ice_tbl_index_put(ice_tbl *t, const uint8_t *key, size_t klen, const char *file,
     ice_kidx_set(t->kidx, key, klen, ice_tbl_path(t, file), pos, &had, &of, &op);
     return had ? 1 : 0;
 }
+
+int
+ice_kidx_remap(ice_kidx *x, ice_kidx_remap_fn *fn, void *arg)
+{
+    for (size_t i = 0; x && i < x->cap; i++) {
+        kslot  *e = &x->s[i];
+        int32_t f, nf;
+        int64_t p, np;
+
+        if (e->ref == 0)
+            continue;
+        kget_pos(e, &f, &p);
+        int r = fn(arg, f, p, &nf, &np);
+
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            kput_pos(e, nf, np);
+    }
+    return 0;
+}

@@ -548,17 +548,53 @@ scan_file(ice_store *st, const scan_data *df, const ice_field **fields, int n,
     return rc;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* whether path is in files (sorted) */
+static bool
+named(const char *const *files, int nfiles, const char *path)
+{
+    return nfiles > 0 && bsearch(&path, files, (size_t) nfiles, sizeof(char *), cmp_name) != NULL;
+}
+
+static int scan_rows(ice_store *st, const ice_meta *m, int64_t snapshot_id,
+                     const char *const *files, int nfiles, const int32_t *field_ids,
+                     int nfields, ice_scan_fn *fn, void *arg, ice_scan_stats *stats,
+                     cdc_err *err);
+
 int
 ice_scan_rows(ice_store *st, const ice_meta *m, const int32_t *field_ids, int nfields,
               ice_scan_fn *fn, void *arg, ice_scan_stats *stats, cdc_err *err)
 {
-    return ice_scan_rows_at(st, m, -1, field_ids, nfields, fn, arg, stats, err);
+    return scan_rows(st, m, -1, NULL, -1, field_ids, nfields, fn, arg, stats, err);
 }
 
 int
 ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
                  const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
                  ice_scan_stats *stats, cdc_err *err)
+{
+    return scan_rows(st, m, snapshot_id, NULL, -1, field_ids, nfields, fn, arg, stats, err);
+}
+
+int
+ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int nfiles,
+                 const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+                 ice_scan_stats *stats, cdc_err *err)
+{
+    return scan_rows(st, m, -1, files, nfiles, field_ids, nfields, fn, arg, stats, err);
+}
+
+/* The live rows of snapshot_id (-1: the current one), of the data files named in files
+   (nfiles < 0: every one), read through m's current schema. */
+static int
+scan_rows(ice_store *st, const ice_meta *m, int64_t snapshot_id, const char *const *files,
+          int nfiles, const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+          ice_scan_stats *stats, cdc_err *err)
 {
     const ice_schema   *s = ice_meta_schema(m, m->current_schema_id);
     const ice_snapshot *snap = ice_meta_current(m);
@@ -583,6 +619,13 @@ ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
                            m->location);
     if (nfields < 0)
         return cdc_err_set(err, CDC_E_INVAL, "ice_scan_rows: %d fields", nfields);
+    const char **sorted = NULL;
+
+    if (nfiles > 0) {
+        sorted = cdc_xcalloc((size_t) nfiles, sizeof(char *));
+        memcpy(sorted, files, (size_t) nfiles * sizeof(char *));
+        qsort(sorted, (size_t) nfiles, sizeof(char *), cmp_name);
+    }
     fields = cdc_xcalloc((size_t) nfields + 1, sizeof(*fields));
     if (resolve_fields(m, s, field_ids, nfields, fields, err) != 0
         || plan_scan(st, m, snap, s, &p, NULL, err) != 0)
@@ -592,12 +635,18 @@ ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
         stats->delete_files = (int64_t) p.ndels;
     }
     for (size_t i = 0; rc == 0 && i < p.ndata; i++) {
+        if (nfiles >= 0 && !named(sorted, nfiles, p.data[i].path)) {
+            if (stats)
+                stats->data_files--;
+            continue;
+        }
         rc = collect_deletes(st, &p, &p.data[i], &ps, err);
         if (rc == 0)
             rc = scan_file(st, &p.data[i], fields, nfields, &ps, fn, arg, stats, err);
     }
     free(ps.v);
     free(fields);
+    free(sorted);
     plan_free(&p);
     return rc < 0 ? -1 : 0;
 }

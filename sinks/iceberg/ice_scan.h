@@ -85,6 +85,16 @@ int ice_scan_rows_at(ice_store *st, const ice_meta *m, int64_t snapshot_id,
                      ice_scan_stats *stats, cdc_err *err);
 
 /*
+ * ice_scan_rows restricted to the data files named in files[0..nfiles) (URIs as the manifests
+ * name them; the deletes that apply to them applied as usual): the rows a rewrite moves.  A
+ * named file that is not live in m's current snapshot is simply not read; stats count the
+ * files read.
+ */
+int ice_scan_rows_in(ice_store *st, const ice_meta *m, const char *const *files, int nfiles,
+                     const int32_t *field_ids, int nfields, ice_scan_fn *fn, void *arg,
+                     ice_scan_stats *stats, cdc_err *err);
+
+/*
  * The values of field_ids (nfields; NULL: every field of the current schema
  * in schema order, nfields ignored; lists then read as null) of the row at
  * position pos of data file `file` (a URI as ice_scan_rows gave it), into

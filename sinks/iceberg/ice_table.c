@@ -835,3 +835,20 @@ ice_pos_parse(const char *s, cdc_pos *p)
     p->seq = strtoull(seq, &end, 10);
     return *end == '\0' ? 0 : -1;
 }
+
+/* ---------------------------------------------------------------- for rewrites */
+
+parquet_kind
+ice_parquet_kind(uint8_t kind)
+{
+    return pq_kind(kind);
+}
+
+int
+ice_parquet_put(parquet_writer *w, size_t col, const ice_type *t, const ice_value *v,
+                cdc_err *err)
+{
+    if (v->null)
+        return parquet_put_null(w, col, err);
+    return put_value(w, col, t, t->kind, v, err);
+}

@@ -187,6 +187,11 @@ void      ice_kidx_set(ice_kidx *x, const uint8_t *k, size_t n, int32_t file, in
 void      ice_kidx_del(ice_kidx *x, const uint8_t *k, size_t n, bool *had, int32_t *ofile,
                        int64_t *opos);
 bool      ice_kidx_get(ice_kidx *x, const uint8_t *k, size_t n, int32_t *file, int64_t *pos);
+/* Every entry's (file, pos) through fn: 1 with (*nfile, *npos) moves it, 0 keeps it, -1 stops
+   (ice_kidx_remap returns -1).  For a rewrite that moved rows (ice_compact). */
+typedef int ice_kidx_remap_fn(void *arg, int32_t file, int64_t pos, int32_t *nfile,
+                              int64_t *npos);
+int       ice_kidx_remap(ice_kidx *x, ice_kidx_remap_fn *fn, void *arg);
 /* The heap bytes the index holds (slots and key blocks), and its number of keys. */
 size_t    ice_kidx_bytes(const ice_kidx *x);
 size_t    ice_kidx_count(const ice_kidx *x);
@@ -208,6 +213,12 @@ int ice_tbl_close_file(ice_tbl *t, cdc_err *err);
  */
 int ice_tbl_datafile(const ice_file *f, ice_datafile *out, ice_colstat **cols, cdc_buf *store,
                      cdc_err *err);
+
+/* The Parquet kind of a primitive Iceberg type, and one value of that type (null included)
+   into column col: how the sink writes its files, for a rewrite (ice_compact) to do the same. */
+parquet_kind ice_parquet_kind(uint8_t kind);
+int          ice_parquet_put(parquet_writer *w, size_t col, const ice_type *t,
+                             const ice_value *v, cdc_err *err);
 
 /* "16/B374D848:12": the commit LSN as PostgreSQL writes it, ':', the sequence number. */
 void ice_pos_format(cdc_pos p, char *out, size_t n);

@@ -15,7 +15,7 @@ need_agent
 # RSS bounds describe the release build, so against a sanitized agent only the values'
 # arrival is checked.
 SANITIZED=
-if ldd "$CDCAGENT" 2>/dev/null | grep -q libasan; then SANITIZED=1; fi
+if agent_sanitized; then SANITIZED=1; fi
 # rss_check WHAT RSS BOUND
 rss_check() {
     if [ -n "$SANITIZED" ]; then

@@ -129,7 +129,7 @@ note "part 3: the server keeps sending while the receiver refuses: the agent's m
 # only by what the socket held at each wait (~33 kB/s here, ~120 MB an hour), too slowly for
 # 15 s to show; this checks that the read-ahead and the queues stay bounded meanwhile.
 SANITIZED=
-if ldd "$CDCAGENT" 2>/dev/null | grep -q libasan; then SANITIZED=1; fi
+if agent_sanitized; then SANITIZED=1; fi
 OK_PID=${BG_PIDS[-1]}
 kill -TERM "$OK_PID"
 for _ in $(seq 50); do _port_free "$RPORT" && break; sleep 0.1; done

@@ -275,6 +275,15 @@ cdc() {
     "$CDCAGENT" "$@" >"$T/cdc.out" 2>"$T/cdc.err" || CDC_RC=$?
 }
 
+# agent_sanitized: whether $CDCAGENT is an ASan build (its memory figures are not the
+# release build's).  ldd's whole output is read: `ldd | grep -q` under pipefail fails when
+# grep exits at the first match and ldd, still writing, dies of SIGPIPE.
+agent_sanitized() {
+    local libs
+    libs=$(ldd "$CDCAGENT" 2>/dev/null) || true
+    [[ $libs == *libasan* ]]
+}
+
 agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; }
 
 # agent_start: cdcagent run in the background (stdout appended to $T/agent.stdout,

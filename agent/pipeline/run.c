@@ -437,6 +437,15 @@ warn_unbuilt(const cdc_config *cfg)
     if (src->schema_name_adjustment_mode && strcmp(src->schema_name_adjustment_mode, "none") != 0)
         log_warn("agent", "source.schema_name_adjustment_mode %s is not supported yet and is "
                  "ignored", src->schema_name_adjustment_mode);
+    for (int i = 0; i < cfg->pipeline.nsinks; i++) {
+        const cfg_sink *sk = &cfg->pipeline.sinks[i];
+
+        if (!sk->enabled || sk->sink_type != CFG_SINK_ICEBERG)
+            continue;
+        if (sk->iceberg.write_executor_threads > 0)
+            log_warn("agent", "sink %s: iceberg.write_executor_threads has no effect: one "
+                     "commit thread per sink writes", sk->sink_id);
+    }
 }
 
 int

@@ -16,13 +16,10 @@
 . "$CDC_SRC/test/lib/iceberg.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 pg_up
 
 WH=file://$T/wh
 CAT_URI=sqlite:///$T/catalog.db
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" "$@"; }
-pgjson() { PGTZ=UTC sql "SELECT row_to_json(t) FROM $1 t ORDER BY id"; }
 
 sql "CREATE TABLE items (id int PRIMARY KEY, b boolean, i2 smallint, i8 bigint, r real,
        d double precision, n numeric(12,3), nv numeric, txt text, vc varchar(20), dt date,

@@ -14,12 +14,10 @@
 . "$CDC_SRC/test/lib/iceberg.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 pg_up
 
 WH=file://$T/wh
 CAT_URI=sqlite:///$T/catalog.db
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" "$@"; }
 count() { chk app.public_load count 2>/dev/null || echo 0; }
 # the append table's current metadata file, straight from the SQLite catalog (fast to poll)
 meta_loc() {

@@ -8,7 +8,6 @@
 . "$CDC_SRC/test/lib/iceberg.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 MDIR=$T/moto
 trap '_rc=$?; moto_kill "$MDIR" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 MPORT=$(free_port)
@@ -20,7 +19,7 @@ pg_up
 
 WH=s3://lake/wh
 CAT_URI=sqlite:///$T/catalog.db
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" --s3-endpoint "http://127.0.0.1:$MPORT" "$@"; }
+ICE_CHK_ARGS=(--s3-endpoint "http://127.0.0.1:$MPORT")
 
 sql "CREATE TABLE items (id int PRIMARY KEY, txt text, n numeric(8,2))" \
     "INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 20) g"

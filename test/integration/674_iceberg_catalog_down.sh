@@ -7,7 +7,6 @@
 . "$CDC_SRC/test/lib/iceberg.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 CDIR=$T/catpg
 trap 'rc=$?; pg_cleanup "$CDIR"; set +e; (exit $rc); _cleanup' EXIT
 CPORT=$(free_port)
@@ -16,7 +15,6 @@ pg_up
 
 WH=file://$T/wh
 CAT_URI=$(iceberg_pg_uri "$CPORT")
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" "$@"; }
 
 sql "CREATE TABLE items (id int PRIMARY KEY, txt text)"
 P_TABLES="public.items" P_SNAPSHOT=never write_pipeline

@@ -9,7 +9,6 @@
 . "$CDC_SRC/test/lib/iceberg_rest.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 RDIR=$T/rest
 trap 'rc=$?; icerest_kill "$RDIR" >/dev/null 2>&1; set +e; (exit $rc); _cleanup' EXIT
 RPORT=$(free_port)
@@ -18,7 +17,8 @@ ok "REST catalog server at $ICEREST_URL"
 pg_up
 
 WH=file://$RDIR/warehouse
-chk() { "$ICEBERG_PY" "$CHECK" --rest --uri "$ICEREST_URL" --warehouse "$WH" "$@"; }
+CAT_URI=$ICEREST_URL
+ICE_CHK_ARGS=(--rest)
 
 sql "CREATE TABLE items (id int PRIMARY KEY, txt text, n bigint, ts timestamptz)" \
     "INSERT INTO items SELECT g, 'item ' || g, g * 10, '2024-01-01 00:00:00+00' FROM generate_series(1, 10) g"

@@ -15,13 +15,10 @@
 . "$CDC_SRC/test/lib/iceberg.sh"
 
 iceberg_install || fail "could not install pyiceberg $ICEBERG_VERSION (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 pg_up
 
 WH=file://$T/wh
 CAT_URI=sqlite:///$T/catalog.db
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" "$@"; }
-pgjson() { PGTZ=UTC sql "SELECT row_to_json(t) FROM $1 t ORDER BY id"; }
 
 sql "CREATE TABLE items (id int PRIMARY KEY, region text NOT NULL, amount int, note text)" \
     "INSERT INTO items SELECT g, (ARRAY['eu','us','ap'])[g % 3 + 1], g * 10, 'snap ' || g

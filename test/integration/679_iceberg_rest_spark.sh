@@ -30,7 +30,6 @@
 
 spark_install || fail "could not install pyspark / the Iceberg Spark runtime (see above)"
 icerest_install || fail "could not install Iceberg's REST catalog server (see above)"
-CHECK=$CDC_SRC/test/tools/iceberg_sink_check.py
 RT=$T/rest
 trap '_rc=$?; icerest_kill "$RT" >/dev/null 2>&1; set +e; (exit $_rc); _cleanup' EXIT
 RPORT=$(free_port)
@@ -44,8 +43,6 @@ pg_up
 
 CAT_URI=$ICEREST_URL
 WH=file://$RT/warehouse
-chk() { "$ICEBERG_PY" "$CHECK" --uri "$CAT_URI" --warehouse "$WH" "$@"; }
-pgjson() { PGTZ=UTC sql "SELECT row_to_json(t) FROM $1 t ORDER BY id"; }
 # changes of the items table in the jsonl sink (a tombstone's metadata says "op":"T")
 changes() { grep '"topic":"cdc.public.items"' "$EVENTS" | grep -vc '"op":"T"}}$' || true; }
 

@@ -49,6 +49,17 @@ ICEBERG_ENV_TAG=2
 ICEBERG_VENV=$CDC_CACHE/venv-iceberg-$ICEBERG_VERSION-$ICEBERG_ENV_TAG
 ICEBERG_PY=$ICEBERG_VENV/bin/python3
 
+# For the tests of the sink, called at check time: chk ARGS... runs
+# test/tools/iceberg_sink_check.py against the catalog $CAT_URI and warehouse $WH (plus
+# ICE_CHK_ARGS: --rest, --s3-endpoint URL); pgjson TABLE prints the source table's rows as
+# JSON, ordered by id (needs common.sh's sql).
+ICE_CHK_ARGS=()
+chk() {
+    "$ICEBERG_PY" "$_ICEBERG_REPO/test/tools/iceberg_sink_check.py" "${ICE_CHK_ARGS[@]}" \
+        --uri "$CAT_URI" --warehouse "$WH" "$@"
+}
+pgjson() { PGTZ=UTC sql "SELECT row_to_json(t) FROM $1 t ORDER BY id"; }
+
 iceberg_install() {
     py_venv_install iceberg.sh "$ICEBERG_VENV" "$ICEBERG_VENV/.installed" "$ICEBERG_VENV.log" \
         -- "${ICEBERG_PACKAGES[@]}"

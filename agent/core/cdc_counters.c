@@ -65,6 +65,20 @@ cdc_counter_add(cdc_counter_family fam, const char *label, uint64_t n)
 }
 
 void
+cdc_counter_set(cdc_counter_family fam, const char *label, uint64_t v)
+{
+    counter_family *f;
+    int             i;
+
+    if (fam < 0 || fam >= CDC_CTR__COUNT)
+        return;
+    f = &families[fam];
+    i = label_index(f, label ? label : "");
+    if (i >= 0)
+        atomic_store_explicit(&f->value[i], v, relaxed);
+}
+
+void
 cdc_metrics_dlq_inc(const char *sink_id)
 {
     cdc_counter_add(CDC_CTR_DLQ, sink_id, 1);

@@ -28,11 +28,19 @@ typedef enum cdc_counter_family {
     CDC_CTR_ICE_EXPIRED_SNAPSHOTS,  /* Iceberg snapshots expired, by table "ns.name" */
     CDC_CTR_ICE_REMOVED_FILES,      /* files expiry removed (orphans included), by table */
     CDC_CTR_ICE_REMOVED_BYTES,      /* their bytes, by table */
+    CDC_CTR_ICE_COMPACTIONS,        /* compaction commits, by table */
+    CDC_CTR_ICE_COMPACTED_FILES,    /* data and delete files a compaction replaced, by table */
+    CDC_CTR_ICE_COMPACTED_ROWS,     /* rows a compaction rewrote, by table */
+    CDC_CTR_ICE_DATA_FILES,         /* gauge (cdc_counter_set): live data files, by table */
+    CDC_CTR_ICE_DELETE_FILES,       /* gauge: live delete files, by table */
     CDC_CTR__COUNT
 } cdc_counter_family;
 
 /* Adds @p n to @p fam's counter for @p label (NULL is taken as ""). */
 void cdc_counter_add(cdc_counter_family fam, const char *label, uint64_t n);
+
+/* Sets @p fam's value for @p label: the families that are gauges (a later set replaces it). */
+void cdc_counter_set(cdc_counter_family fam, const char *label, uint64_t v);
 
 /* One event of sink @p sink_id went to the dead-letter destination. */
 void cdc_metrics_dlq_inc(const char *sink_id);

@@ -206,13 +206,13 @@ render_events(agent_metrics *m, cdc_buf *out)
 
 /* A process-wide family of agent/core/cdc_counters.h, one label. */
 static void
-render_family(cdc_buf *out, cdc_counter_family fam, const char *name, const char *label,
-              const char *help)
+render_family_as(cdc_buf *out, cdc_counter_family fam, const char *type, const char *name,
+                 const char *label, const char *help)
 {
     int      n = cdc_counter_labels(fam);
     uint64_t over = cdc_counter_overflow(fam);
 
-    put_header(out, name, "counter", help);
+    put_header(out, name, type, help);
     for (int i = 0; i < n; i++) {
         cdc_buf_printf(out, "%s{%s=\"", name, label);
         put_label_value(out, cdc_counter_label(fam, i));
@@ -220,6 +220,13 @@ render_family(cdc_buf *out, cdc_counter_family fam, const char *name, const char
     }
     if (over > 0)
         cdc_buf_printf(out, "%s{%s=\"_overflow\"} %llu\n", name, label, (unsigned long long) over);
+}
+
+static void
+render_family(cdc_buf *out, cdc_counter_family fam, const char *name, const char *label,
+              const char *help)
+{
+    render_family_as(out, fam, "counter", name, label, help);
 }
 
 static void
@@ -250,6 +257,18 @@ render_counters(agent_metrics *m, cdc_buf *out)
                   "references, and orphans), by table.");
     render_family(out, CDC_CTR_ICE_REMOVED_BYTES, "cdcagent_iceberg_removed_bytes_total", "table",
                   "Bytes of the files snapshot expiry deleted, by table.");
+    render_family(out, CDC_CTR_ICE_COMPACTIONS, "cdcagent_iceberg_compactions_total", "table",
+                  "Compaction commits (replace snapshots) of Iceberg tables, by table.");
+    render_family(out, CDC_CTR_ICE_COMPACTED_FILES, "cdcagent_iceberg_compacted_files_total",
+                  "table", "Data and delete files replaced by compaction, by table.");
+    render_family(out, CDC_CTR_ICE_COMPACTED_ROWS, "cdcagent_iceberg_compacted_rows_total",
+                  "table", "Rows rewritten by compaction, by table.");
+    render_family_as(out, CDC_CTR_ICE_DATA_FILES, "gauge", "cdcagent_iceberg_data_files",
+                     "table", "Live data files of an Iceberg table at the last compaction check "
+                     "(maintenance), by table.");
+    render_family_as(out, CDC_CTR_ICE_DELETE_FILES, "gauge", "cdcagent_iceberg_delete_files",
+                     "table", "Live delete files of an Iceberg table at the last compaction "
+                     "check (maintenance), by table.");
 }
 
 static void

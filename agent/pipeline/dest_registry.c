@@ -114,6 +114,9 @@ agent_iceberg_conf(const cfg_sink *sink, dest_dlq *dlq, dest_iceberg_conf *out)
         .maint_enabled = i->maintenance.enabled,
         .expire_interval_s = i->maintenance.expire_snapshots_interval_seconds,
         .expire_older_than_s = i->maintenance.expire_snapshots_older_than_seconds,
+        .compact_interval_s = i->maintenance.compaction_interval_seconds,
+        .compact_file_threshold = i->maintenance.compaction_file_threshold,
+        .compact_max_rows = i->maintenance.compaction_max_rows_per_batch,
         .retry = cfg_retry_conf(&sink->retry),
         .dlq = dlq,
     };

@@ -131,6 +131,17 @@ int ice_posdel_add(ice_posdel *p, const char *path, int64_t pos, cdc_err *err);
 int64_t ice_posdel_count(const ice_posdel *p);
 
 /*
+ * Where a deleted row is now (after a rewrite moved rows): 1 with *npath (borrowed: copied by
+ * the caller) and *npos set, 0 when it did not move, -1 when the row is gone (the delete is
+ * dropped).
+ */
+typedef int ice_posdel_remap_fn(void *arg, const char *path, int64_t pos, const char **npath,
+                                int64_t *npos);
+/* Rewrites every row through fn.  @returns the number of rows dropped; *moved (may be NULL)
+   gets the number re-pointed. */
+int64_t ice_posdel_remap(ice_posdel *p, ice_posdel_remap_fn *fn, void *arg, int64_t *moved);
+
+/*
  * Writes the rows, sorted, as a Parquet file at `uri` (durable when this returns) and fills
  * *out (content ICE_CONTENT_POS_DELETES, path, record_count, file_size, bounds of both
  * columns; referenced_data_file when every row names one data file).  *out's strings are

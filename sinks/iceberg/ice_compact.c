@@ -894,6 +894,35 @@ remap_one(void *arg, int32_t file, int64_t pos, int32_t *nfile, int64_t *npos)
     return 1;
 }
 
+static int
+posdel_one(void *arg, const char *path, int64_t pos, const char **npath, int64_t *npos)
+{
+    const ice_compact_moves *mv = arg;
+
+    for (int k = 0; k < mv->nolds; k++) {
+        const mv_old *o = &mv->olds[k];
+
+        if (strcmp(o->path, path) != 0)
+            continue;
+        if (pos < 0 || pos >= o->n || o->at[pos].file < 0)
+            return -1;
+        *npath = mv->news[o->at[pos].file];
+        *npos = o->at[pos].pos;
+        return 1;
+    }
+    return 0;
+}
+
+int64_t
+ice_compact_moves_posdel(const ice_compact_moves *mv, ice_posdel *pd, int64_t *moved)
+{
+    if (moved)
+        *moved = 0;
+    if (mv == NULL || pd == NULL || mv->nolds == 0)
+        return 0;
+    return ice_posdel_remap(pd, posdel_one, (void *) mv, moved);
+}
+
 int
 ice_tbl_apply_moves(ice_tbl *t, const ice_compact_moves *mv, cdc_err *err)
 {

@@ -126,6 +126,17 @@ struct ice_tbl;
  */
 int ice_tbl_apply_moves(struct ice_tbl *t, const ice_compact_moves *mv, cdc_err *err);
 
+struct ice_posdel;
+
+/*
+ * Rewrites the position deletes pd (a batch being filled, built from the index before the
+ * compaction) that name a rewritten file to the row's new (file, position).  A delete of a row
+ * the compaction did not move (gone from the table meanwhile) is dropped.  @returns the number
+ * dropped; *moved (may be NULL) gets the number re-pointed.
+ */
+int64_t ice_compact_moves_posdel(const ice_compact_moves *mv, struct ice_posdel *pd,
+                                 int64_t *moved);
+
 /* ---- the choice, on its own for tests ---- */
 
 typedef struct ice_compact_file {

@@ -132,6 +132,58 @@ ice_posdel_count(const ice_posdel *p)
     return p ? p->nrows : 0;
 }
 
+int64_t
+ice_posdel_remap(ice_posdel *p, ice_posdel_remap_fn *fn, void *arg, int64_t *moved)
+{
+    int64_t kept = 0, dropped = 0, n = 0;
+
+    if (p == NULL)
+        return 0;
+    for (int64_t i = 0; i < p->nrows; i++) {
+        const char *npath = NULL;
+        int64_t     npos = 0;
+        int         rc = fn(arg, p->paths[p->rows[i].path], p->rows[i].pos, &npath, &npos);
+
+        if (rc < 0) {
+            dropped++;
+            continue;
+        }
+        if (rc > 0) {
+            p->rows[i] = (pd_row) { path_index(p, npath), npos };
+            n++;
+        }
+        p->rows[kept++] = p->rows[i];
+    }
+    p->nrows = kept;
+    if (n > 0 || dropped > 0) {
+        /* forget the paths no row names any more (a file named alone is the delete file's
+           referenced_data_file, and the bounds cover the paths named) */
+        int32_t *map = cdc_xmalloc(((size_t) p->npaths + 1) * sizeof(int32_t));
+        int32_t  used = 0;
+
+        for (int32_t i = 0; i < p->npaths; i++)
+            map[i] = -1;
+        for (int64_t i = 0; i < p->nrows; i++)
+            map[p->rows[i].path] = 0;
+        for (int32_t i = 0; i < p->npaths; i++) {
+            if (map[i] < 0) {
+                free(p->paths[i]);
+                continue;
+            }
+            map[i] = used;
+            p->paths[used++] = p->paths[i];
+        }
+        for (int64_t i = 0; i < p->nrows; i++)
+            p->rows[i].path = map[p->rows[i].path];
+        p->npaths = used;
+        free(map);
+        rehash(p, p->nslots ? p->nslots : 64);
+    }
+    if (moved)
+        *moved = n;
+    return dropped;
+}
+
 typedef struct path_ref {
     const char *p;
     int32_t     idx;

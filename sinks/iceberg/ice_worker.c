@@ -9,11 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_counters.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_compact.h"
 #include "sinks/iceberg/ice_expire.h"
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_scan.h"
@@ -26,11 +28,18 @@ typedef struct known {
     ice_meta *m;            /* the table as last loaded or committed, or NULL */
 } known;
 
-/* A table snapshot expiry looks after (each table known, and those named at start). */
+/* A table maintenance looks after (each table known, and those named at start). */
 typedef struct sched {
     char    *name;
     int64_t  due_ms;        /* wall clock: the next expiry */
+    int64_t  compact_ms;    /* the next compaction check */
 } sched;
+
+/* A compaction's moves the main loop has not taken yet. */
+typedef struct moved {
+    char              *table;
+    ice_compact_moves *mv;
+} moved;
 
 struct ice_worker {
     ice_cat        *cat;
@@ -59,6 +68,18 @@ struct ice_worker {
     bool            maint;                  /* running: the main loop must not read tables */
     int64_t         exp_snapshots, exp_files, exp_bytes, exp_orphans, exp_runs;
     int64_t         last_expire_ms;
+    bool            compact;
+    int64_t         compact_interval_ms;
+    int             compact_threshold;
+    int64_t         compact_max_rows;
+    bool            compact_moves;
+    bool            compact_crash;          /* test hook: SIGKILL before a compaction commit */
+    int64_t         cmp_runs, cmp_files, cmp_rows, last_compact_ms;
+    bool            claimed;                /* ice_worker_claim: a batch is being handed over */
+    bool            compacting;             /* no batch is taken meanwhile (its deletes name
+                                               rows the compaction may move) */
+    moved          *moved;                  /* waiting for ice_worker_take_moves */
+    int             nmoved;
 
     pthread_t       thr;
     pthread_mutex_t mu;
@@ -117,17 +138,24 @@ set_state(ice_worker *w, bool failing, const char *fmt, ...)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Schedules table `name`'s expiry one interval from now unless it is scheduled already. */
+/* Schedules table `name`'s maintenance one interval from now unless it is scheduled
+   already. */
 static void
 sched_add(ice_worker *w, const char *name)
 {
-    if (!w->expire)
+    int64_t now = cdc_wall_ms();
+
+    if (!w->expire && !w->compact)
         return;
     for (int i = 0; i < w->nsched; i++)
         if (strcmp(w->sched[i].name, name) == 0)
             return;
     w->sched = cdc_xrealloc(w->sched, (size_t) (w->nsched + 1) * sizeof(*w->sched));
-    w->sched[w->nsched++] = (sched) { cdc_xstrdup(name), cdc_wall_ms() + w->expire_interval_ms };
+    w->sched[w->nsched++] = (sched) {
+        cdc_xstrdup(name),
+        w->expire ? now + w->expire_interval_ms : INT64_MAX,
+        w->compact ? now + w->compact_interval_ms : INT64_MAX,
+    };
 }
 
 static known *
@@ -436,17 +464,123 @@ next_expiry(ice_worker *w)
 {
     int64_t due = INT64_MAX;
 
-    if (!w->expire || w->fatal)
+    if (w->fatal || w->nmoved > 0)
         return due;
-    for (int i = 0; i < w->nsched; i++)
+    for (int i = 0; i < w->nsched; i++) {
         if (w->sched[i].due_ms < due)
             due = w->sched[i].due_ms;
+        if (w->sched[i].compact_ms < due)
+            due = w->sched[i].compact_ms;
+    }
     return due;
 }
 
-/* Expires the snapshots of each known table whose time has come (w->maint set: the main
-   loop leaves the tables alone).  A failure is logged and tried again an interval later:
-   maintenance never stops the sink. */
+static void
+compact_hook(void *arg)
+{
+    ice_worker *w = arg;
+
+    if (w->compact_crash) {
+        log_warn(ICE_FAC, "%s: test hook: killed before a compaction commit", w->label);
+        raise(SIGKILL);
+    }
+}
+
+/* One compaction pass over table k (see ice_compact.h).  A failure is logged and tried again
+   an interval later. */
+static void
+compact_one(ice_worker *w, sched *k, int64_t now)
+{
+    ice_cat_ident      id = { w->ns, k->name };
+    ice_compact_opts   o = { .file_threshold = w->compact_threshold,
+                             .max_rows = w->compact_max_rows, .codec = PARQUET_ZSTD,
+                             .before_commit = compact_hook, .hook_arg = w };
+    ice_compact_stats  r;
+    ice_compact_moves *mv = w->compact_moves ? ice_compact_moves_new() : NULL;
+    cdc_err            err = { 0 };
+    char               label[CDC_COUNTERS_LABEL_MAX];
+    int64_t            t0 = cdc_mono_ms();
+    int                rc;
+
+    k->compact_ms = now + w->compact_interval_ms;
+    pthread_mutex_lock(&w->mu);
+    if (w->job != NULL || w->claimed) {     /* a batch handed over meanwhile goes first */
+        pthread_mutex_unlock(&w->mu);
+        k->compact_ms = now;
+        return;
+    }
+    w->compacting = true;
+    snprintf(w->state, sizeof(w->state), "compacting %s.%s", w->ns, k->name);
+    pthread_mutex_unlock(&w->mu);
+    rc = ice_compact_run(w->cat, w->st, &id, &o, mv ? ice_compact_moves_add : NULL, mv, &r,
+                         &err);
+    if (rc != 0) {
+        ice_compact_moves_free(mv);
+        pthread_mutex_lock(&w->mu);
+        w->compacting = false;
+        pthread_mutex_unlock(&w->mu);
+        log_warn(ICE_FAC, "%s: compaction of table %s.%s: %s (tried again in %" PRId64 " s)",
+                 w->label, w->ns, k->name, err.msg, w->compact_interval_ms / 1000);
+        return;
+    }
+    snprintf(label, sizeof(label), "%s.%s", w->ns, k->name);
+    if (r.snapshot_id < 0) {
+        ice_compact_moves_free(mv);
+        pthread_mutex_lock(&w->mu);
+        w->compacting = false;
+        pthread_mutex_unlock(&w->mu);
+        cdc_counter_set(CDC_CTR_ICE_DATA_FILES, label, (uint64_t) r.data_files_before);
+        cdc_counter_set(CDC_CTR_ICE_DELETE_FILES, label, (uint64_t) r.delete_files_before);
+        return;
+    }
+    cdc_counter_set(CDC_CTR_ICE_DATA_FILES, label,
+                    (uint64_t) (r.data_files_before - r.data_files_removed + r.files_added));
+    cdc_counter_set(CDC_CTR_ICE_DELETE_FILES, label,
+                    (uint64_t) (r.delete_files_before - r.delete_files_removed));
+    cdc_counter_add(CDC_CTR_ICE_COMPACTIONS, label, 1);
+    cdc_counter_add(CDC_CTR_ICE_COMPACTED_FILES, label,
+                    (uint64_t) (r.data_files_removed + r.delete_files_removed));
+    cdc_counter_add(CDC_CTR_ICE_COMPACTED_ROWS, label, (uint64_t) r.rows);
+    log_info(ICE_FAC, "%s: table %s.%s: compaction: %" PRId64 " data file(s) and %" PRId64
+             " delete file(s) of %" PRId64 " partition(s) replaced by %" PRId64 " file(s), %"
+             PRId64 " rows, %" PRId64 " -> %" PRId64 " bytes, snapshot %" PRId64 ", %d replan(s), "
+             "%.1f s; %" PRId64 " data and %" PRId64 " delete file(s) live", w->label, w->ns,
+             k->name, r.data_files_removed, r.delete_files_removed, r.partitions, r.files_added,
+             r.rows, r.bytes_read, r.bytes_written, r.snapshot_id, r.replans,
+             (double) (cdc_mono_ms() - t0) / 1000.0,
+             r.data_files_before - r.data_files_removed + r.files_added,
+             r.delete_files_before - r.delete_files_removed);
+    pthread_mutex_lock(&w->mu);
+    known_forget(w, k->name);       /* the next commit loads the compacted table */
+    w->cmp_runs++;
+    w->cmp_files += r.data_files_removed + r.delete_files_removed;
+    w->cmp_rows += r.rows;
+    w->last_compact_ms = now;
+    if (mv && ice_compact_moves_count(mv) > 0) {
+        w->moved = cdc_xrealloc(w->moved, (size_t) (w->nmoved + 1) * sizeof(*w->moved));
+        w->moved[w->nmoved++] = (moved) { cdc_xstrdup(k->name), mv };
+        mv = NULL;
+    }
+    w->compacting = false;
+    pthread_mutex_unlock(&w->mu);
+    ice_compact_moves_free(mv);
+}
+
+static bool
+stopping(ice_worker *w)
+{
+    bool stop;
+
+    pthread_mutex_lock(&w->mu);
+    stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return stop;
+}
+
+/* Compacts, then expires the snapshots of, each known table whose time has come (w->maint
+   set: the main loop leaves the tables alone).  A failure is logged and tried again an
+   interval later: maintenance never stops the sink.  After a compaction of an upsert table,
+   nothing more until the main loop has taken its moves. */
 static void
 run_maintenance(ice_worker *w)
 {
@@ -457,13 +591,19 @@ run_maintenance(ice_worker *w)
         ice_meta         *after = NULL;
         cdc_err           err = { 0 };
         int               rc;
-        bool              stop;
 
-        pthread_mutex_lock(&w->mu);
-        stop = w->stop;
-        pthread_mutex_unlock(&w->mu);
-        if (stop)
+        if (stopping(w))
             return;
+        if (k->compact_ms <= now) {
+            bool wait;
+
+            compact_one(w, k, now);
+            pthread_mutex_lock(&w->mu);
+            wait = w->nmoved > 0;
+            pthread_mutex_unlock(&w->mu);
+            if (wait)
+                return;
+        }
         if (k->due_ms > now)
             continue;
         k->due_ms = now + w->expire_interval_ms;
@@ -595,6 +735,13 @@ ice_worker_start(const ice_worker_conf *c, cdc_err *err)
         w->crash_at = hook[13] == ':' ? atoi(hook + 14) : 1;
     if (hook && strncmp(hook, "during_expire", 13) == 0)
         w->expire_crash_after = hook[13] == ':' ? atoi(hook + 14) : 1;
+    w->compact_crash = hook && strcmp(hook, "during_compact") == 0;
+    w->compact = c->compact;
+    w->compact_interval_ms = (int64_t) ((c->compact_interval_s > 0 ? c->compact_interval_s
+                                                                   : 7200.0) * 1000);
+    w->compact_threshold = c->compact_file_threshold;
+    w->compact_max_rows = c->compact_max_rows;
+    w->compact_moves = c->compact_moves;
     w->expire = c->expire;
     w->expire_interval_ms = (int64_t) ((c->expire_interval_s > 0 ? c->expire_interval_s
                                                                  : 3600.0) * 1000);
@@ -648,6 +795,11 @@ ice_worker_stop(ice_worker *w)
     for (int i = 0; i < w->nsched; i++)
         free(w->sched[i].name);
     free(w->sched);
+    for (int i = 0; i < w->nmoved; i++) {
+        free(w->moved[i].table);
+        ice_compact_moves_free(w->moved[i].mv);
+    }
+    free(w->moved);
     free(w->ns);
     free(w->pipeline_id);
     free(w->sink_id);
@@ -663,9 +815,47 @@ ice_worker_idle(ice_worker *w)
     bool idle;
 
     pthread_mutex_lock(&w->mu);
-    idle = w->job == NULL && !w->fatal;
+    idle = w->job == NULL && !w->fatal && !w->compacting && w->nmoved == 0;
     pthread_mutex_unlock(&w->mu);
     return idle;
+}
+
+bool
+ice_worker_claim(ice_worker *w)
+{
+    bool idle;
+
+    pthread_mutex_lock(&w->mu);
+    idle = w->job == NULL && !w->fatal && !w->compacting && w->nmoved == 0;
+    w->claimed = idle;
+    pthread_mutex_unlock(&w->mu);
+    return idle;
+}
+
+void
+ice_worker_release(ice_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->claimed = false;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+ice_compact_moves *
+ice_worker_take_moves(ice_worker *w, char **table)
+{
+    ice_compact_moves *mv = NULL;
+
+    pthread_mutex_lock(&w->mu);
+    if (w->nmoved > 0) {
+        mv = w->moved[0].mv;
+        *table = w->moved[0].table;
+        memmove(w->moved, w->moved + 1, (size_t) (w->nmoved - 1) * sizeof(*w->moved));
+        if (--w->nmoved == 0)
+            pthread_cond_broadcast(&w->cv);     /* maintenance may go on */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return mv;
 }
 
 void
@@ -673,6 +863,7 @@ ice_worker_submit(ice_worker *w, ice_batch *b)
 {
     pthread_mutex_lock(&w->mu);
     w->job = b;
+    w->claimed = false;
     snprintf(w->state, sizeof(w->state), "committing a batch of %" PRId64 " rows", b->rows);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -730,15 +921,21 @@ ice_worker_health(ice_worker *w, cdc_health *h)
     /* Waiting for the catalog or warehouse is "error" too, so that /readyz says not ready
        (and why) while nothing can be committed; the detail says it is being retried. */
     h->state = w->fatal || w->failing ? CDC_DEST_ERROR : CDC_DEST_OK;
-    if (w->exp_runs > 0)
-        snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s; "
-                 "snapshot expiry: %" PRId64 " snapshots expired, %" PRId64 " files (%" PRId64
-                 " bytes) removed, %" PRId64 " of them orphans", w->label, w->state,
-                 (unsigned long long) w->nbatches, last, w->exp_snapshots, w->exp_files,
-                 w->exp_bytes, w->exp_orphans);
-    else
-        snprintf(h->detail, sizeof(h->detail), "%s: %s; %llu batches committed, last at %s",
-                 w->label, w->state, (unsigned long long) w->nbatches, last);
+    {
+        cdc_buf d = { 0 };
+
+        cdc_buf_printf(&d, "%s: %s; %llu batches committed, last at %s", w->label, w->state,
+                       (unsigned long long) w->nbatches, last);
+        if (w->cmp_runs > 0)
+            cdc_buf_printf(&d, "; compaction: %" PRId64 " runs, %" PRId64 " files replaced, %"
+                           PRId64 " rows rewritten", w->cmp_runs, w->cmp_files, w->cmp_rows);
+        if (w->exp_runs > 0)
+            cdc_buf_printf(&d, "; snapshot expiry: %" PRId64 " snapshots expired, %" PRId64
+                           " files (%" PRId64 " bytes) removed, %" PRId64 " of them orphans",
+                           w->exp_snapshots, w->exp_files, w->exp_bytes, w->exp_orphans);
+        snprintf(h->detail, sizeof(h->detail), "%.*s", (int) d.len, d.data ? (const char *) d.data : "");
+        cdc_buf_free(&d);
+    }
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -748,7 +945,7 @@ idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_er
 {
     known *k;
 
-    if (w->job != NULL || w->fatal || w->maint)
+    if (w->job != NULL || w->fatal || w->maint || w->nmoved > 0)
         return cdc_err_set(err, CDC_E_QUEUE_FULL, "%s: a commit or table maintenance is in "
                            "progress", w->label);
     /* Idle: the worker thread waits on the condition and touches nothing until a batch

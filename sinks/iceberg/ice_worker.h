@@ -12,9 +12,17 @@
  *
  * At most one batch is in the worker; the main loop keeps one filling.
  *
- * Test hook: CDCAGENT_TEST_ICEBERG_CRASH=before_commit[:N] kills the process
- * (SIGKILL) after the files of the N-th commit (default 1) are written and
- * before the catalog is asked to commit them.
+ * Between batches it looks after the tables (iceberg.maintenance): compaction
+ * (ice_compact.h) and snapshot expiry (ice_expire.h), each table on its own
+ * interval.  A compaction of an upsert table moves rows the main loop's key
+ * index points at: its moves wait for the main loop (ice_worker_take_moves)
+ * and no batch is taken before they are applied.
+ *
+ * Test hooks (CDCAGENT_TEST_ICEBERG_CRASH): before_commit[:N] kills the
+ * process (SIGKILL) after the files of the N-th commit (default 1) are
+ * written and before the catalog is asked to commit them; during_compact
+ * after a compaction's new files are written, before its commit;
+ * during_expire[:N] after N deletions of an expiry.
  */
 #ifndef CDC_SINKS_ICEBERG_ICE_WORKER_H
 #define CDC_SINKS_ICEBERG_ICE_WORKER_H
@@ -75,6 +83,14 @@ typedef struct ice_worker_conf {
     double             expire_older_than_s; /* <= 0: 86400 */
     const char *const *expire_tables;       /* borrowed for the call */
     int                nexpire_tables;
+    /* compaction (ice_compact.h) of the same tables, each at most once per interval, between
+       batches; with compact_moves (upsert) the moves of each compaction wait for the main
+       loop (ice_worker_take_moves), and the worker is not idle until it has taken them */
+    bool               compact;
+    double             compact_interval_s;  /* <= 0: 7200 */
+    int                compact_file_threshold;  /* <= 0: 10 */
+    int64_t            compact_max_rows;    /* <= 0: 500000 */
+    bool               compact_moves;
 } ice_worker_conf;
 
 typedef struct ice_worker ice_worker;
@@ -85,7 +101,20 @@ void        ice_worker_stop(ice_worker *w);
 
 /* Whether a batch can be handed over now. */
 bool ice_worker_idle(ice_worker *w);
-/* Hands b over (the worker frees it); only when idle. */
+/*
+ * The moves of a compaction of table *table (both the caller's to free), or NULL when none
+ * waits.  Apply them to the table's key index (ice_tbl_apply_moves) and to the deletes of the
+ * batch being filled (ice_compact_moves_posdel) before the next batch is handed over.
+ */
+struct ice_compact_moves *ice_worker_take_moves(ice_worker *w, char **table);
+/*
+ * Whether a batch can be handed over now, like ice_worker_idle; when true, the worker starts
+ * no compaction until ice_worker_submit or ice_worker_release (a batch built from the key
+ * index must not wait behind a compaction that moves its rows).
+ */
+bool ice_worker_claim(ice_worker *w);
+void ice_worker_release(ice_worker *w);
+/* Hands b over (the worker frees it); only after ice_worker_claim. */
 void ice_worker_submit(ice_worker *w, ice_batch *b);
 /* The position of the last batch committed ({0,0} if none); -1 with err once fatal. */
 int  ice_worker_poll(ice_worker *w, cdc_pos *durable, cdc_err *err);

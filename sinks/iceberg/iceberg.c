@@ -12,6 +12,7 @@
 #include "agent/core/net/aws_creds.h"
 #include "schemas/topic.h"
 #include "sinks/iceberg/ice_commit.h"
+#include "sinks/iceberg/ice_compact.h"
 #include "sinks/iceberg/ice_due.h"
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_open.h"
@@ -497,7 +498,7 @@ close_batch(iceberg *ib, cdc_err *err)
 
     if (!anything_to_commit(ib))
         return 1;
-    if (!ice_worker_idle(ib->wk))
+    if (!ice_worker_claim(ib->wk))
         return 0;
     b = cdc_xcalloc(1, sizeof(*b));
     b->pos = ib->last;
@@ -508,6 +509,7 @@ close_batch(iceberg *ib, cdc_err *err)
 
         if (ice_tbl_close_file(t, err) < 0) {
             ice_batch_free(b);
+            ice_worker_release(ib->wk);
             return -1;
         }
         if (t->nfiles == 0 && !t->schema_dirty && t->npd == 0)
@@ -566,11 +568,53 @@ maybe_close(iceberg *ib, cdc_err *err)
     return close_batch(ib, err) < 0 ? -1 : 0;
 }
 
+/* A compaction of an upsert table moved rows: the key index and the deletes of the batch
+   being filled follow them (ice_compact.h) before the worker takes another batch. */
+static int
+apply_moves(iceberg *ib, cdc_err *err)
+{
+    ice_compact_moves *mv;
+    char              *name = NULL;
+
+    while ((mv = ice_worker_take_moves(ib->wk, &name)) != NULL) {
+        ice_tbl *t = tbl_find(ib, name);
+        int64_t  dropped = 0, moved = 0;
+        int      rc = 0;
+
+        if (t != NULL) {
+            rc = ice_tbl_apply_moves(t, mv, err);
+            for (int i = 0; rc == 0 && i < t->npd; i++) {
+                int64_t n = 0;
+
+                dropped += ice_compact_moves_posdel(mv, t->pd[i], &n);
+                moved += n;
+            }
+        }
+        if (rc == 0)
+            log_info(ICE_FAC, "%s: table %s: the key index follows the %" PRId64 " rows the "
+                     "compaction moved; %" PRId64 " delete(s) of the batch being filled "
+                     "re-pointed, %" PRId64 " dropped (their rows were gone from the table)",
+                     ib->label, name, ice_compact_moves_count(mv), moved, dropped);
+        ice_compact_moves_free(mv);
+        free(name);
+        if (rc < 0)
+            return cdc_err_wrap(err, "%s: after compacting table %s (the agent rebuilds the "
+                                "index from the table when it restarts)", ib->label, t->name);
+    }
+    return 0;
+}
+
 static int
 poll_worker(iceberg *ib, cdc_err *err)
 {
     cdc_pos p;
     cdc_err e = { 0 };
+
+    if (apply_moves(ib, &e) < 0) {
+        if (dest_status_fatal(&ib->st, "%s", e.msg))
+            log_error(ICE_FAC, "%s: stopped: %s", ib->label, e.msg);
+        return dest_status_check(&ib->st, err);
+    }
 
     if (ice_worker_poll(ib->wk, &p, &e) < 0) {
         if (dest_status_fatal(&ib->st, "%s", e.msg))
@@ -664,7 +708,12 @@ ib_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
                                .retry = c->retry, .expire = c->maint_enabled,
                                .expire_interval_s = c->expire_interval_s,
                                .expire_older_than_s = c->expire_older_than_s,
-                               .expire_tables = mine, .nexpire_tables = nmine };
+                               .expire_tables = mine, .nexpire_tables = nmine,
+                               .compact = c->maint_enabled,
+                               .compact_interval_s = c->compact_interval_s,
+                               .compact_file_threshold = c->compact_file_threshold,
+                               .compact_max_rows = c->compact_max_rows,
+                               .compact_moves = !ib->append };
 
         ib->wk = ice_worker_start(&wc, err);
         free(mine);

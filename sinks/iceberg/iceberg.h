@@ -69,6 +69,9 @@ typedef struct dest_iceberg_conf {
     bool               maint_enabled;       /* iceberg.maintenance.enabled */
     double             expire_interval_s;   /* expire_snapshots_interval_seconds; <= 0: 3600 */
     double             expire_older_than_s; /* expire_snapshots_older_than_seconds; <= 0: 86400 */
+    double             compact_interval_s;  /* compaction_interval_seconds; <= 0: 7200 */
+    int                compact_file_threshold;  /* compaction_file_threshold; <= 0: 10 */
+    int64_t            compact_max_rows;    /* compaction_max_rows_per_batch; <= 0: 500000 */
     cdc_retry_conf     retry;
     dest_dlq          *dlq;                 /* borrowed; NULL: a refused row stops the sink */
 } dest_iceberg_conf;

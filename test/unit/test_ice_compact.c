@@ -294,6 +294,44 @@ live(char *out, size_t n)
     ice_meta_free(m);
 }
 
+/* The deletes of a batch being filled follow the rows a compaction moved. */
+START_TEST(moves_posdel)
+{
+    ice_compact_moves *mv = ice_compact_moves_new();
+    ice_posdel        *pd = ice_posdel_new();
+    ice_posdel        *one = ice_posdel_new();
+    ice_datafile       out;
+    char               u[700];
+    cdc_err            err;
+    int64_t            moved = -1;
+
+    ck_assert_int_eq(ice_compact_moves_add(mv, "file:///w/A", 0, "file:///w/N", 0, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_add(mv, "file:///w/A", 2, "file:///w/N", 1, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_add(mv, "file:///w/B", 1, "file:///w/M", 0, &err), 0);
+    ck_assert_int_eq(ice_posdel_add(pd, "file:///w/A", 0, &err), 0);
+    ck_assert_int_eq(ice_posdel_add(pd, "file:///w/A", 1, &err), 0);   /* gone: dropped */
+    ck_assert_int_eq(ice_posdel_add(pd, "file:///w/C", 5, &err), 0);   /* not rewritten */
+    ck_assert_int_eq(ice_posdel_add(pd, "file:///w/B", 1, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_posdel(mv, pd, &moved), 1);
+    ck_assert_int_eq(moved, 2);
+    ck_assert_int_eq(ice_posdel_count(pd), 3);
+    /* every row of A moved to N: the written delete file names N alone */
+    ck_assert_int_eq(ice_posdel_add(one, "file:///w/A", 2, &err), 0);
+    ck_assert_int_eq(ice_posdel_add(one, "file:///w/A", 0, &err), 0);
+    ck_assert_int_eq(ice_compact_moves_posdel(mv, one, &moved), 0);
+    ck_assert_int_eq(moved, 2);
+    memset(&out, 0, sizeof(out));
+    snprintf(u, sizeof(u), "%s/pd-moved.parquet", wh);
+    ck_assert_msg(ice_posdel_write(one, st, u, &out, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(out.record_count, 2);
+    ck_assert_ptr_nonnull(out.referenced_data_file);
+    ck_assert_str_eq(out.referenced_data_file, "file:///w/N");
+    ice_posdel_free(one);
+    ice_posdel_free(pd);
+    ice_compact_moves_free(mv);
+}
+END_TEST
+
 START_TEST(remove_and_replace)
 {
     cdc_err err;
@@ -430,6 +468,7 @@ ice_compact_suite(void)
     tc = tcase_create("remove");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, remove_and_replace);
+    tcase_add_test(tc, moves_posdel);
     tcase_add_test(tc, run_nothing_to_do_and_refusals);
     suite_add_tcase(s, tc);
     return s;

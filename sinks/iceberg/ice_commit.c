@@ -462,26 +462,6 @@ done:
 
 /* ---- building ---- */
 
-/* "<dir>/00012-<uuid>.metadata.json" -> 12; -1 when the name is not of that form
-   (pyiceberg's _parse_metadata_version). */
-static int64_t
-metadata_version(const char *loc)
-{
-    const char *base = loc ? strrchr(loc, '/') : NULL;
-    char *end;
-
-    if (base == NULL)
-        return -1;
-    base++;
-    if (*base < '0' || *base > '9')
-        return -1;
-    long long v = strtoll(base, &end, 10);
-
-    if (*end != '-' || strstr(end, ".metadata.json") == NULL)
-        return -1;
-    return (int64_t) v;
-}
-
 static bool
 table_has_snapshot(const ice_meta *m, int64_t id)
 {
@@ -1341,14 +1321,7 @@ build(void *ud, const ice_cat_table *current, ice_cat_change *cm, cdc_err *err)
         }
         if ((c->new_json = ice_meta_to_json(m, err)) == NULL)
             goto done;
-        char uuid[37];
-        cdc_buf nl = CDC_BUF_INIT;
-
-        ice_uuid4(uuid);
-        cdc_buf_printf(&nl, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
-                       metadata_version(current->metadata_location) + 1, uuid);
-        c->new_location = cdc_xstrdup(cdc_buf_str(&nl));
-        cdc_buf_free(&nl);
+        c->new_location = ice_meta_next_location(m->location, current->metadata_location);
         if (put_text(c->st, c->new_location, c->new_json, err) != 0) {
             cdc_err_wrap(err, "table %s.%s: metadata", c->ns, c->name);
             goto done;
@@ -1513,18 +1486,11 @@ ice_commit_set_main(ice_cat *cat, ice_store *st, const ice_cat_ident *id, int64_
     m->snaplog[m->nsnaplog++] = (ice_log_entry) { .timestamp_ms = m->last_updated_ms,
                                                    .snapshot_id = snapshot_id };
     if (!is_rest(cat)) {
-        char    uuid[37];
-        cdc_buf nl = CDC_BUF_INIT;
-
         if (cur.metadata_location)
             ice_meta_log_previous(m, cur.metadata_location, base_updated);
         if ((new_json = ice_meta_to_json(m, err)) == NULL)
             goto done;
-        ice_uuid4(uuid);
-        cdc_buf_printf(&nl, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
-                       metadata_version(cur.metadata_location) + 1, uuid);
-        new_loc = cdc_xstrdup(cdc_buf_str(&nl));
-        cdc_buf_free(&nl);
+        new_loc = ice_meta_next_location(m->location, cur.metadata_location);
         if (put_text(st, new_loc, new_json, err) != 0) {
             cdc_err_wrap(err, "table %s.%s: metadata", id->ns, id->name);
             goto done;

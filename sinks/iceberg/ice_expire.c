@@ -302,25 +302,6 @@ meta_text(ice_store *st, const ice_cat_table *t, cdc_err *err)
     return s;
 }
 
-/* "<dir>/00012-<uuid>.metadata.json" -> 12, else -1 (as ice_commit.c). */
-static int64_t
-metadata_version(const char *loc)
-{
-    const char *base = loc ? strrchr(loc, '/') : NULL;
-    char       *end;
-
-    if (base == NULL)
-        return -1;
-    base++;
-    if (*base < '0' || *base > '9')
-        return -1;
-    long long v = strtoll(base, &end, 10);
-
-    if (*end != '-' || strstr(end, ".metadata.json") == NULL)
-        return -1;
-    return (int64_t) v;
-}
-
 /* The snapshot ids the document's refs point at. */
 static int
 ref_ids_of(json_t *doc, int64_t **out)
@@ -428,8 +409,6 @@ sql_change(exp_build *b, ice_meta *m, json_t *doc, const ice_cat_table *current,
     json_error_t je;
     char        *mine;
     json_t      *nd, *refs_o = json_object_get(doc, "refs");
-    char         uuid[37];
-    cdc_buf      u = CDC_BUF_INIT;
 
     drop_expired(b, m, current);
     if ((mine = ice_meta_to_json(m, err)) == NULL)
@@ -444,11 +423,7 @@ sql_change(exp_build *b, ice_meta *m, json_t *doc, const ice_cat_table *current,
         json_object_set(nd, "refs", refs_o);
     b->new_json = json_dumps(nd, JSON_INDENT(2));
     json_decref(nd);
-    ice_uuid4(uuid);
-    cdc_buf_printf(&u, "%s/metadata/%05" PRId64 "-%s.metadata.json", m->location,
-                   metadata_version(current->metadata_location) + 1, uuid);
-    b->new_location = cdc_xstrdup(cdc_buf_str(&u));
-    cdc_buf_free(&u);
+    b->new_location = ice_meta_next_location(m->location, current->metadata_location);
     if (b->new_json == NULL)
         return cdc_err_set(err, CDC_E_NOMEM, "table %s.%s: metadata JSON", b->id->ns,
                            b->id->name);
@@ -671,8 +646,8 @@ orphan_fn(void *arg, const char *uri, int64_t size)
         return 0;
     if (ice_store_parse_uri(uri, &u, &perr) != 0 || u.scheme != ICE_URI_FILE)
         return 0;
-    bool old_meta = is_meta && o->min_logged_version >= 0 && metadata_version(uri) >= 0 &&
-                    metadata_version(uri) < o->min_logged_version;
+    bool old_meta = is_meta && o->min_logged_version >= 0 && ice_meta_file_version(uri) >= 0 &&
+                    ice_meta_file_version(uri) < o->min_logged_version;
 
     if (!old_meta) {
         if (stat(u.path, &sb) != 0)
@@ -727,7 +702,7 @@ orphan_pass(deleter *d, const ice_meta *now, const uset *kept, ice_expire_result
     int     rc = 0;
 
     for (int i = 0; i < now->nmetalog; i++) {
-        int64_t v = metadata_version(now->metalog[i].file);
+        int64_t v = ice_meta_file_version(now->metalog[i].file);
 
         if (v >= 0 && (o.min_logged_version < 0 || v < o.min_logged_version))
             o.min_logged_version = v;

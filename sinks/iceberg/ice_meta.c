@@ -624,3 +624,36 @@ fail:
     ice_meta_free(m);
     return NULL;
 }
+
+int64_t
+ice_meta_file_version(const char *loc)
+{
+    const char *base = loc ? strrchr(loc, '/') : NULL;
+    char       *end;
+
+    if (base == NULL)
+        return -1;
+    base++;
+    if (*base < '0' || *base > '9')
+        return -1;
+    long long v = strtoll(base, &end, 10);
+
+    if (*end != '-' || strstr(end, ".metadata.json") == NULL)
+        return -1;
+    return (int64_t) v;
+}
+
+char *
+ice_meta_next_location(const char *location, const char *current)
+{
+    char    uuid[37];
+    cdc_buf b = CDC_BUF_INIT;
+    char   *out;
+
+    ice_uuid4(uuid);
+    cdc_buf_printf(&b, "%s/metadata/%05" PRId64 "-%s.metadata.json", location,
+                   ice_meta_file_version(current) + 1, uuid);
+    out = cdc_xstrdup(cdc_buf_str(&b));
+    cdc_buf_free(&b);
+    return out;
+}

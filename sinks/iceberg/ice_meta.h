@@ -68,6 +68,13 @@ typedef struct ice_meta {
 /* A random version 4 UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void ice_uuid4(char out[37]);
 
+/* "<dir>/00012-<uuid>.metadata.json" -> 12; -1 when the name is not of that form
+   (pyiceberg's _parse_metadata_version). */
+int64_t ice_meta_file_version(const char *metadata_location);
+/* The next metadata file of a table at `location` whose current one is `current` (may be
+   NULL): "<location>/metadata/<version + 1, 5 digits>-<uuid>.metadata.json", malloc'd. */
+char   *ice_meta_next_location(const char *location, const char *current);
+
 /* A new snapshot id: random, positive, 63 bits (as Java's writers pick them). */
 int64_t ice_new_snapshot_id(void);
 

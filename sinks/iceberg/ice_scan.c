@@ -843,36 +843,36 @@ ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_t po
     return rc;
 }
 
-int
-ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
-                    cdc_err *err)
+/* Each live data file of the current snapshot to fc. */
+static int
+scan_files(ice_store *st, const ice_meta *m, const file_cb *fc, cdc_err *err)
 {
     const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
-    file_cb           fc = { fn, arg, NULL, 0 };
     plan              p = { 0 };
     int               rc;
 
     if (s == NULL)
         return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
                            m->location);
-    rc = plan_scan(st, m, ice_meta_current(m), s, &p, &fc, err);
+    rc = plan_scan(st, m, ice_meta_current(m), s, &p, fc, err);
     plan_free(&p);
     return rc < 0 ? -1 : 0;
+}
+
+int
+ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
+                    cdc_err *err)
+{
+    file_cb fc = { fn, arg, NULL, 0 };
+
+    return scan_files(st, m, &fc, err);
 }
 
 int
 ice_scan_data_file_bounds(ice_store *st, const ice_meta *m, int32_t field_id,
                           ice_scan_bounds_fn *fn, void *arg, cdc_err *err)
 {
-    const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
-    file_cb           fc = { NULL, arg, fn, field_id };
-    plan              p = { 0 };
-    int               rc;
+    file_cb fc = { NULL, arg, fn, field_id };
 
-    if (s == NULL)
-        return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
-                           m->location);
-    rc = plan_scan(st, m, ice_meta_current(m), s, &p, &fc, err);
-    plan_free(&p);
-    return rc < 0 ? -1 : 0;
+    return scan_files(st, m, &fc, err);
 }

@@ -10,7 +10,10 @@
 #   agent's back, it exits 4 naming exactly those keys, and the ranges said to differ are the
 #   ones psql puts those keys in (every ceil(n/8)-th id as an upper bound, as verify_pg.c
 #   cuts a replica's ranges);
-# - a text key range: a pyiceberg-deleted key is found in the range psql's "C" order gives.
+# - a text key range: a pyiceberg-deleted key is found in the range psql's "C" order gives;
+# - an append sink of the same tables (change rows replayed by key, range by range) is equal,
+#   then differs in id=2900 only, in one range;
+# - a numeric key is compared in one pass, and the note says --ranges was not applied.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/iceberg.sh"
 
@@ -23,12 +26,14 @@ URI=sqlite:///$T/cat.db
 sql "CREATE TABLE items (id int PRIMARY KEY, txt text, n numeric(10,2), ts timestamptz)" \
     "CREATE TABLE pairs (a int, b text, v bigint, PRIMARY KEY (a, b))" \
     "CREATE TABLE names (k text PRIMARY KEY, v int)" \
+    "CREATE TABLE decs (d numeric(8,2) PRIMARY KEY, v int)" \
+    "INSERT INTO decs SELECT g * 1.5, g FROM generate_series(1, 40) g" \
     "INSERT INTO pairs SELECT g % 50, 'p' || g, g FROM generate_series(1, 400) g" \
     "INSERT INTO names SELECT k, ord FROM unnest(ARRAY['apple', 'Banana', 'banana', 'Cherry',
        'cherry', '_under', 'Zed', 'zed', 'éclair', 'eclair', 'a', 'B', 'b1', 'b10', 'b9'])
        WITH ORDINALITY AS x(k, ord)"
 
-P_TABLES="public.items, public.pairs, public.names" P_SNAPSHOT=initial write_pipeline
+P_TABLES="public.items, public.pairs, public.names, public.decs" P_SNAPSHOT=initial write_pipeline
 cat >>"$T/pipeline.yaml" <<YAML
   - sink_id: lake
     sink_type: iceberg
@@ -37,6 +42,15 @@ cat >>"$T/pipeline.yaml" <<YAML
       warehouse: "$WH"
       table_namespace: ups
       write_mode: upsert
+      batch_size: 400
+      flush_interval_seconds: 0.3
+  - sink_id: lake_a
+    sink_type: iceberg
+    iceberg:
+      catalog_uri: "sqlite:///$T/cat_a.db"
+      warehouse: "$WH"
+      table_namespace: app
+      write_mode: append
       batch_size: 400
       flush_interval_seconds: 0.3
 YAML
@@ -60,7 +74,17 @@ sql "UPDATE items SET txt = 'updated ' || id WHERE id % 97 = 0" \
 cdc $V --wait 120
 expect_eq "the one-pass verify exits 0 once the sink caught up" "$CDC_RC" 0
 [ "$CDC_RC" = 0 ] || cat "$T/cdc.out" "$T/cdc.err"
+VA="verify $T/pipeline.yaml --platform-config $T/platform.yaml --sink lake_a"
+# shellcheck disable=SC2086
+cdc $VA --wait 120
+expect_eq "append: the one-pass verify exits 0 once the sink caught up" "$CDC_RC" 0
 agent_stop
+
+# shellcheck disable=SC2086
+cdc $VA --ranges 8 --table public.items
+expect_eq "append: verify --ranges 8 exits 0" "$CDC_RC" 0
+expect_contains "append: 8 ranges of change rows replayed by key" "$(cat "$T/cdc.out")" \
+    "8 ranges of key (id): 0 differ, 0 keys differ"
 
 # shellcheck disable=SC2086
 cdc $V --ranges 8
@@ -70,6 +94,9 @@ expect_eq "verify --ranges 8 exits 0 on equal tables" "$CDC_RC" 0
 expect_contains "items: 8 ranges, none differs" "$out" "8 ranges of key (id): 0 differ, 0 keys differ"
 expect_contains "pairs: 8 ranges of the two-column key" "$out" "8 ranges of key (a, b): 0 differ"
 expect_contains "pairs: every file read per range" "$out" "every file: a key of several columns"
+expect_contains "decs: a numeric key is compared in one pass" "$out" \
+    "--ranges not applied: key column d (numeric(8,2)) is not ordered the same"
+expect_contains "decs: key by key" "$out" "key by key (d): 0 keys differ"
 # shellcheck disable=SC2086
 cdc $V --ranges 8 --json
 expect_eq "--json: exit 0" "$CDC_RC" 0
@@ -142,6 +169,15 @@ got = [int(x) for x in re.findall(r"(?:: |, )(\d+) \(k", nm["note"])]
 assert got == [want], (got, want, nm["note"])
 print("names: range", got[0], "as psql orders the keys in C")
 PY
+
+# shellcheck disable=SC2086
+cdc $VA --ranges 8 --table public.items
+out=$(cat "$T/cdc.out")
+printf '%s\n' "$out"
+expect_eq "append: exit 4 after the source changed behind the agent" "$CDC_RC" 4
+expect_contains "append: id=2900 differs, in one range" "$out" \
+    "8 ranges of key (id): 1 differ, 1 keys differ"
+expect_contains "append: id=2900 differs in txt" "$out" "id=2900  values differ: txt"
 
 # shellcheck disable=SC2086
 cdc $V --json

@@ -153,10 +153,11 @@ pg_one(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *err)
 }
 
 static int
-run_pass(const cdc_config *cfg, const cfg_sink *sink, const char **tables, int n, int ranges,
-         verify_table *ts, cdc_err *err)
+run_pass(const cdc_config *cfg, const cfg_sink *sink, const char **tables, int n,
+         const agent_verify_opts *o, verify_table *ts, cdc_err *err)
 {
-    verify_ctx vc = { .cfg = cfg, .sink = sink, .ranges = ranges };
+    verify_ctx vc = { .cfg = cfg, .sink = sink, .ranges_set = o->ranges > 0,
+                      .ranges = o->ranges > 0 ? o->ranges : AGENT_VERIFY_RANGES_DEFAULT };
     cdc_rel   *rels[AGENT_VERIFY_MAX_TABLES];
     int        rc = -1;
 
@@ -234,10 +235,13 @@ print_diff(const verify_diff *d)
 static void
 print_compared(const verify_table *t)
 {
-    if (strcmp(t->method, "key_ranges") == 0)
-        printf("  compared     %d ranges of key (%s): %d differ\n", t->ranges, t->keycols,
+    if (strcmp(t->method, "key_ranges") == 0) {
+        printf("  compared     %d ranges of key (%s): %d differ", t->ranges, t->keycols,
                t->ranges_differing);
-    else if (strcmp(t->method, "keys") == 0)
+        /* iceberg counts every key; a replica narrows down only what it lists */
+        printf(t->keys_differing >= 0 ? ", %lld keys differ\n" : "\n",
+               (long long) t->keys_differing);
+    } else if (strcmp(t->method, "keys") == 0)
         printf("  compared     key by key (%s): %lld keys differ\n", t->keycols,
                (long long) t->keys_differing);
     else
@@ -352,7 +356,7 @@ agent_verify(const cdc_config *cfg, const agent_verify_opts *o, int *ndiffering,
     const char     *tables[AGENT_VERIFY_MAX_TABLES];
     verify_table   *ts = cdc_xcalloc(AGENT_VERIFY_MAX_TABLES, sizeof(*ts));
     const cfg_sink *sink = pick_sink(cfg, o->sink_id, err);
-    int             n = 0, ranges = o->ranges > 0 ? o->ranges : AGENT_VERIFY_RANGES_DEFAULT;
+    int             n = 0;
     int             attempts = 0, ndiff = 0, rc = -1;
     double          deadline = cdc_mono_s() + o->wait_seconds;
 
@@ -362,7 +366,7 @@ agent_verify(const cdc_config *cfg, const agent_verify_opts *o, int *ndiffering,
         double left;
 
         attempts++;
-        if (run_pass(cfg, sink, tables, n, ranges, ts, err) < 0)
+        if (run_pass(cfg, sink, tables, n, o, ts, err) < 0)
             goto out;
         ndiff = 0;
         for (int i = 0; i < n; i++)

@@ -30,7 +30,8 @@ typedef struct agent_verify_opts {
     const char *sink_id;             /* NULL: the pipeline's only sink */
     const char *tables[AGENT_VERIFY_MAX_TABLES];  /* "schema.table" from source.tables */
     int         ntables;             /* 0: every table of source.tables */
-    int         ranges;              /* key ranges per table (replica); 0: the default */
+    int         ranges;              /* key ranges per table (replica, iceberg); 0: the default
+                                        (replica 16; iceberg one pass unless the table is large) */
     double      wait_seconds;        /* re-compare until equal or this much time passed */
     bool        json;                /* one JSON object on stdout instead of the table */
 } agent_verify_opts;

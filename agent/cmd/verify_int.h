@@ -18,6 +18,7 @@
 
 #include "agent/pipeline/capture.h"
 #include "agent/config/config.h"
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_rel.h"
 #include "agent/cmd/verify_report.h"
@@ -30,6 +31,7 @@ typedef struct verify_ctx {
     PGconn           *dst;      /* the replica's database; NULL for jsonl */
     agent_capture    *cap;      /* relations and type options as the agent has them */
     int               ranges;
+    bool              ranges_set;   /* --ranges was given (iceberg: else one pass for small tables) */
 } verify_ctx;
 
 /* Compares one table with a replica in ctx->dst.  @returns 0 or -1 with err set. */
@@ -49,6 +51,34 @@ int verify_jsonl_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_tabl
  */
 int verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_table *ts,
                           cdc_err *err);
+
+/* ---- the source's key order and ranges, as verify_pg.c builds them (also used by
+   verify_iceberg.c's --ranges) ---- */
+
+/* The SQL pieces of one table; verify_pg_sql_init fills them, verify_pg_sql_free frees. */
+typedef struct pg_sql {
+    const cdc_rel *rel;
+    char           from[300];   /* "schema"."table" */
+    cdc_buf        row;         /* ROW(c1, ...)::text */
+    cdc_buf        cols;        /* c1::text, c2::text, ... */
+    cdc_buf        keyrow;      /* ROW(k1, ...)::text: equal keys, equal text */
+    cdc_buf        keytext;     /* k1::text, k2::text */
+    cdc_buf        order;       /* e1, e2: the key in a collation-proof order */
+    char         **ord;         /* e1, e2 one by one */
+    int            nkeys;
+    int           *keycol;      /* column index of each key, in key order */
+} pg_sql;
+
+/* Reads which key columns are collated (text-like keys are ordered in "C").  @returns 0 or -1. */
+int       verify_pg_sql_init(pg_sql *s, PGconn *conn, const cdc_rel *rel, cdc_err *err);
+void      verify_pg_sql_free(pg_sql *s);
+/* "(e1, e2) op ($p, $p+1)": the key against parameters first_param.., row-wise. */
+void      verify_pg_key_cmp(cdc_buf *q, const pg_sql *s, const char *op, int first_param);
+/* count(*) of the table on conn (side names it in messages); -1 with err set. */
+int64_t   verify_pg_count(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err);
+/* Every step-th key of the source's n rows as text (step = n / vc->ranges, rounded up), in
+   key order: the inclusive upper bounds of the ranges but the last.  NULL with err set. */
+PGresult *verify_pg_bounds(verify_ctx *vc, const pg_sql *s, int64_t n, cdc_err *err);
 
 /* ---- replay of a JSON-lines file (verify_replay.c) ---- */
 

@@ -28,19 +28,6 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
 
-typedef struct pg_sql {
-    const cdc_rel *rel;
-    char           from[300];   /* "schema"."table" */
-    cdc_buf        row;         /* ROW(c1, ...)::text */
-    cdc_buf        cols;        /* c1::text, c2::text, ... */
-    cdc_buf        keyrow;      /* ROW(k1, ...)::text: equal keys, equal text */
-    cdc_buf        keytext;     /* k1::text, k2::text */
-    cdc_buf        order;       /* e1, e2: the key in a collation-proof order */
-    char         **ord;         /* e1, e2 one by one */
-    int            nkeys;
-    int           *keycol;      /* column index of each key, in key order */
-} pg_sql;
-
 /* One row of a range listing: key text, md5 of the row. */
 typedef struct pg_entry {
     int pos;                    /* merge position: 2*source index, or 2*anchor+1 */
@@ -115,19 +102,18 @@ put_key_order(pg_sql *s, PGconn *conn, PGresult *collated)
     cdc_buf_puts(&s->keyrow, ")::text");
 }
 
-static int
-pg_sql_init(pg_sql *s, PGconn *conn, const cdc_rel *rel, cdc_err *err)
+int
+verify_pg_sql_init(pg_sql *s, PGconn *conn, const cdc_rel *rel, cdc_err *err)
 {
-    char      ident[300];
+    char      ident[300], nsp[300];
     bool      first = true;
     PGresult *collated;
 
     memset(s, 0, sizeof(*s));
     s->rel = rel;
-    agent_pg_quote_ident(conn, rel->nspname, s->from, sizeof(s->from));
-    strcat(s->from, ".");
+    agent_pg_quote_ident(conn, rel->nspname, nsp, sizeof(nsp));
     agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident));
-    strncat(s->from, ident, sizeof(s->from) - strlen(s->from) - 1);
+    snprintf(s->from, sizeof(s->from), "%s.%s", nsp, ident);
     cdc_buf_puts(&s->row, "ROW(");
     for (int i = 0; i < rel->ncols; i++) {
         if (!rel->cols[i].ctype.supported)
@@ -154,8 +140,8 @@ pg_sql_init(pg_sql *s, PGconn *conn, const cdc_rel *rel, cdc_err *err)
     return 0;
 }
 
-static void
-pg_sql_free(pg_sql *s)
+void
+verify_pg_sql_free(pg_sql *s)
 {
     cdc_buf_free(&s->row);
     cdc_buf_free(&s->cols);
@@ -169,8 +155,8 @@ pg_sql_free(pg_sql *s)
 }
 
 /* "(e1, e2) op ($p, $p+1)": the key against parameters, row-wise. */
-static void
-put_key_cmp(cdc_buf *q, const pg_sql *s, const char *op, int first_param)
+void
+verify_pg_key_cmp(cdc_buf *q, const pg_sql *s, const char *op, int first_param)
 {
     cdc_buf_printf(q, "(%s) %s (", cdc_buf_str(&s->order), op);
     for (int k = 0; k < s->nkeys; k++)
@@ -178,8 +164,8 @@ put_key_cmp(cdc_buf *q, const pg_sql *s, const char *op, int first_param)
     cdc_buf_putc(q, ')');
 }
 
-static int64_t
-count_rows(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err)
+int64_t
+verify_pg_count(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err)
 {
     cdc_buf   q = CDC_BUF_INIT;
     PGresult *res;
@@ -228,15 +214,15 @@ check_target(verify_ctx *vc, const pg_sql *s, verify_table *t, cdc_err *err)
     PQclear(res);
     if (t->note[0] == '\0')
         return 1;
-    t->src_rows = count_rows(vc->src, "source", s, err);
+    t->src_rows = verify_pg_count(vc->src, "source", s, err);
     if (t->src_rows >= 0 && exists)
-        t->dst_rows = count_rows(vc->dst, "destination", s, err);
+        t->dst_rows = verify_pg_count(vc->dst, "destination", s, err);
     return t->src_rows < 0 || t->dst_rows < 0 ? -1 : 0;
 }
 
 /* Every step-th key of the source (ordered as the ranges are): the upper bounds. */
-static PGresult *
-boundaries(verify_ctx *vc, const pg_sql *s, int64_t n, cdc_err *err)
+PGresult *
+verify_pg_bounds(verify_ctx *vc, const pg_sql *s, int64_t n, cdc_err *err)
 {
     cdc_buf   q = CDC_BUF_INIT;
     int64_t   step = (n + vc->ranges - 1) / vc->ranges;
@@ -282,7 +268,7 @@ range_sums(PGconn *conn, const char *side, const pg_sql *s, int nb, const char *
         cdc_buf_puts(&q, "CASE");
     for (int i = 0; i < nb; i++) {
         cdc_buf_puts(&q, " WHEN ");
-        put_key_cmp(&q, s, "<=", i * s->nkeys + 1);
+        verify_pg_key_cmp(&q, s, "<=", i * s->nkeys + 1);
         cdc_buf_printf(&q, " THEN %d", i);
     }
     cdc_buf_printf(&q, nb > 0 ? " ELSE %d END AS r" : "%d AS r", nb);
@@ -319,7 +305,7 @@ column_diff(verify_ctx *vc, const pg_sql *s, PGresult *keys, int row, cdc_err *e
     for (int k = 0; k < s->nkeys; k++)
         p[k] = PQgetvalue(keys, row, 2 + k);
     cdc_buf_printf(&q, "SELECT %s FROM %s WHERE ", cdc_buf_str(&s->cols), s->from);
-    put_key_cmp(&q, s, "=", 1);
+    verify_pg_key_cmp(&q, s, "=", 1);
     a = query(vc->src, "source", &q, s->nkeys, p, s, err);
     b = a ? query(vc->dst, "destination", &q, s->nkeys, p, s, err) : NULL;
     if (b != NULL && PQntuples(a) == 1 && PQntuples(b) == 1) {
@@ -357,13 +343,13 @@ range_rows(PGconn *conn, const char *side, const pg_sql *s, int r, int nb, PGres
                    cdc_buf_str(&s->row), cdc_buf_str(&s->keytext), s->from);
     if (r > 0) {
         cdc_buf_puts(&q, " AND ");
-        put_key_cmp(&q, s, ">", np + 1);
+        verify_pg_key_cmp(&q, s, ">", np + 1);
         for (int k = 0; k < s->nkeys; k++)
             p[np++] = PQgetvalue(b, r - 1, k);
     }
     if (r < nb) {
         cdc_buf_puts(&q, " AND ");
-        put_key_cmp(&q, s, "<=", np + 1);
+        verify_pg_key_cmp(&q, s, "<=", np + 1);
         for (int k = 0; k < s->nkeys; k++)
             p[np++] = PQgetvalue(b, r, k);
     }
@@ -489,8 +475,8 @@ tally_ranges(verify_table *t, PGresult *ss, PGresult *ds, int nb, bool *differs)
 static int
 compare_ranges(verify_ctx *vc, const pg_sql *s, verify_table *t, cdc_err *err)
 {
-    int64_t      n = count_rows(vc->src, "source", s, err);
-    PGresult    *b = n >= 0 ? boundaries(vc, s, n, err) : NULL;
+    int64_t      n = verify_pg_count(vc->src, "source", s, err);
+    PGresult    *b = n >= 0 ? verify_pg_bounds(vc, s, n, err) : NULL;
     PGresult    *ss = NULL, *ds = NULL;
     const char **params = NULL;
     bool        *differs = NULL;
@@ -635,8 +621,8 @@ verify_pg_table(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *er
     pg_sql s;
     int    rc;
 
-    if (pg_sql_init(&s, vc->src, rel, err) < 0) {
-        pg_sql_free(&s);
+    if (verify_pg_sql_init(&s, vc->src, rel, err) < 0) {
+        verify_pg_sql_free(&s);
         return -1;
     }
     verify_key_names(rel, t->keycols, sizeof(t->keycols));
@@ -646,6 +632,6 @@ verify_pg_table(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *er
         rc = s.nkeys > 0 ? compare_ranges(vc, &s, t, err) : compare_multiset(vc, &s, t, err);
     else
         t->method = NULL;   /* not compared: t->note says why */
-    pg_sql_free(&s);
+    verify_pg_sql_free(&s);
     return rc < 0 ? -1 : 0;
 }

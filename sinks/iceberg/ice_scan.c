@@ -153,9 +153,22 @@ plan_entry(plan *p, const ice_meta *m, const ice_read_entry *e, cdc_err *err)
 }
 
 typedef struct file_cb {
-    ice_scan_file_fn *fn;
-    void             *arg;
+    ice_scan_file_fn   *fn;
+    void               *arg;
+    ice_scan_bounds_fn *bfn;        /* instead of fn: the bounds of field_id */
+    int32_t             field_id;
 } file_cb;
+
+static int
+file_bounds(const file_cb *fc, const ice_read_entry *e, cdc_err *err)
+{
+    for (int c = 0; c < e->ncols; c++)
+        if (e->cols[c].field_id == fc->field_id)
+            return fc->bfn(fc->arg, e->path, e->record_count, e->cols[c].lower,
+                           e->cols[c].lower ? e->cols[c].lower_n : 0, e->cols[c].upper,
+                           e->cols[c].upper ? e->cols[c].upper_n : 0, err);
+    return fc->bfn(fc->arg, e->path, e->record_count, NULL, 0, NULL, 0, err);
+}
 
 static int
 plan_scan(ice_store *st, const ice_meta *m, const ice_snapshot *cur, const ice_schema *s,
@@ -194,8 +207,12 @@ plan_scan(ice_store *st, const ice_meta *m, const ice_snapshot *cur, const ice_s
             for (int k = 0; k < nes && rc == 0; k++) {
                 if (fc == NULL)
                     rc = plan_entry(p, m, &es[k], err);
-                else if (es[k].status != ICE_STATUS_DELETED &&
-                         es[k].content == ICE_CONTENT_DATA)
+                else if (es[k].status == ICE_STATUS_DELETED ||
+                         es[k].content != ICE_CONTENT_DATA)
+                    continue;
+                else if (fc->bfn != NULL)
+                    rc = file_bounds(fc, &es[k], err) < 0 ? -1 : 0;
+                else
                     rc = fc->fn(fc->arg, es[k].path, mfs[i].spec_id, es[k].partition,
                                 es[k].npart, err) < 0 ? -1 : 0;
             }
@@ -826,19 +843,36 @@ ice_scan_row_list(ice_store *st, const ice_meta *m, const char *file, int64_t po
     return rc;
 }
 
-int
-ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
-                    cdc_err *err)
+/* Each live data file of the current snapshot to fc. */
+static int
+scan_files(ice_store *st, const ice_meta *m, const file_cb *fc, cdc_err *err)
 {
     const ice_schema *s = ice_meta_schema(m, m->current_schema_id);
-    file_cb           fc = { fn, arg };
     plan              p = { 0 };
     int               rc;
 
     if (s == NULL)
         return cdc_err_set(err, CDC_E_DECODE, "iceberg table %s: no current schema",
                            m->location);
-    rc = plan_scan(st, m, ice_meta_current(m), s, &p, &fc, err);
+    rc = plan_scan(st, m, ice_meta_current(m), s, &p, fc, err);
     plan_free(&p);
     return rc < 0 ? -1 : 0;
+}
+
+int
+ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
+                    cdc_err *err)
+{
+    file_cb fc = { fn, arg, NULL, 0 };
+
+    return scan_files(st, m, &fc, err);
+}
+
+int
+ice_scan_data_file_bounds(ice_store *st, const ice_meta *m, int32_t field_id,
+                          ice_scan_bounds_fn *fn, void *arg, cdc_err *err)
+{
+    file_cb fc = { NULL, arg, fn, field_id };
+
+    return scan_files(st, m, &fc, err);
 }

@@ -129,4 +129,17 @@ typedef int ice_scan_file_fn(void *arg, const char *path, int32_t spec_id,
 int ice_scan_data_files(ice_store *st, const ice_meta *m, ice_scan_file_fn *fn, void *arg,
                         cdc_err *err);
 
+/*
+ * Each live data file of m's current snapshot with the lower and upper bounds of field_id as
+ * its manifest entry holds them (single-value serializations; NULL and 0 when the entry has
+ * none; strings may be truncated: lower a prefix-or-less, upper a prefix-or-more):
+ * fn(arg, path, records, lower, lower_n, upper, upper_n), all valid during the call.  For a
+ * reader that skips files by key (verify's key ranges).  @returns 0, or -1 with err.
+ */
+typedef int ice_scan_bounds_fn(void *arg, const char *path, int64_t records,
+                               const uint8_t *lower, size_t lower_n, const uint8_t *upper,
+                               size_t upper_n, cdc_err *err);
+int ice_scan_data_file_bounds(ice_store *st, const ice_meta *m, int32_t field_id,
+                              ice_scan_bounds_fn *fn, void *arg, cdc_err *err);
+
 #endif

@@ -113,6 +113,9 @@ if run configure-asan cmake -S . -B build-asan -G Ninja -DCDC_SANITIZE=ON &&
         # run in 421; what remains of theirs is waiting on timers (back-off, the silence
         # detector).
         420 435
+        # SIGTERM under a continuous load: the drain runs here in 446 (mid-transaction) and
+        # 080 (idle), with the same code.
+        445
         # Back-pressure for longer than wal_sender_timeout: 40 s of waiting by design; a
         # destination refusing while the agent waits runs in 300, 522, 534 and 674, and its
         # memory check is skipped under ASan anyway.
@@ -120,9 +123,14 @@ if run configure-asan cmake -S . -B build-asan -G Ninja -DCDC_SANITIZE=ON &&
         # The Kafka producer's default compression: librdkafka's settings, no code of ours
         # beyond 230's.
         450
-        # Compaction of a partitioned table (706) and with an s3:// warehouse (708): the
-        # compaction runs in 705 and 707, partitioned writes in 678, S3 in 673.
-        706 708
+        # Compaction of a partitioned table (706), with an s3:// warehouse (708) and on a
+        # REST catalog (707): the compaction and its re-plans run here in 705, partitioned
+        # writes in 678, S3 in 673, REST commits in 675 (their shapes in test_ice_rest).
+        706 707 708
+        # Snapshot expiry (701) and `cdcagent lakehouse` (711) through a REST catalog: the
+        # expiry runs here in 700 (remove-snapshots in test_ice_expire), the lakehouse
+        # commands in 710, REST commits in 675.
+        701 711
         # The deploy/metrics lint and other 9xx checks run once.
         '9[0-9][0-9]'
     )

@@ -19,6 +19,8 @@ secs=${1:-60}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${CDC_FUZZ_BUILD:-$src/build-fuzz}
 fuzzdir=$src/test/fuzz
+# shellcheck source=../lib/pool.sh
+. "$src/test/lib/pool.sh"
 opts=(-timeout=10 -rss_limit_mb=2048)
 
 command -v clang >/dev/null || {
@@ -81,18 +83,8 @@ fuzz_one() {
     fi
 }
 
-jobs_max=${CDC_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
-((jobs_max >= 1)) || jobs_max=1
-running=0
-for t in "${targets[@]}"; do
-    if ((running >= jobs_max)); then
-        wait -n
-        running=$((running - 1))
-    fi
-    fuzz_one "$t" >"$build/fuzz-$t.report" 2>&1 &
-    running=$((running + 1))
-done
-wait
+fuzz_report() { fuzz_one "$1" >"$build/fuzz-$1.report" 2>&1; }
+pool_run "$(pool_jobs CDC_FUZZ_JOBS)" fuzz_report "${targets[@]}"
 for t in "${targets[@]}"; do
     cat "$build/fuzz-$t.report"
     head -n 1 "$build/fuzz-$t.report" | grep -q '^ok ' || failed+=("fuzz_$t")

@@ -32,7 +32,7 @@ summary() {
     local t=$((SECONDS - START))
     echo
     if [ "${#FAILED[@]}" -eq 0 ]; then
-        echo "test/run.sh: PASS (gcc and clang builds, unit, integration, both again under ASan+UBSan, valgrind, fuzzing) in ${t}s"
+        echo "test/run.sh: PASS (gcc and clang builds, unit, integration, unit and the ASan list of integration again under ASan+UBSan, valgrind, fuzzing) in ${t}s"
         exit 0
     fi
     echo "test/run.sh: FAIL (${FAILED[*]}) in ${t}s"

@@ -11,12 +11,16 @@
 # Usage: test/fuzz/run.sh [SECONDS]
 #   CDC_FUZZ_BUILD   build directory (default: build-fuzz in the source tree)
 #   CDC_FUZZ_TARGETS space-separated subset, e.g. "pgoutput values"
+#   CDC_FUZZ_JOBS    targets fuzzed at once (default: the number of cores; each gets
+#                    SECONDS of one core whatever this is)
 set -uo pipefail
 
 secs=${1:-60}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${CDC_FUZZ_BUILD:-$src/build-fuzz}
 fuzzdir=$src/test/fuzz
+# shellcheck source=../lib/pool.sh
+. "$src/test/lib/pool.sh"
 opts=(-timeout=10 -rss_limit_mb=2048)
 
 command -v clang >/dev/null || {
@@ -54,11 +58,13 @@ for t in "${targets[@]}"; do
     done
 done
 
-# 2. Fuzzing, from a fresh copy of each seed corpus.
-for t in "${targets[@]}"; do
-    corpus=$build/fuzz-corpus/$t
-    artifacts=$build/fuzz-artifacts/$t
-    log=$build/fuzz-$t.log
+# 2. Fuzzing, from a fresh copy of each seed corpus.  A libFuzzer run uses one core, so the
+# targets run CDC_FUZZ_JOBS at a time (default: the number of cores): each still gets SECONDS
+# of a core to itself, as when they ran one after the other, in less wall time.  Their
+# reports are printed in the targets' order once all have ended.
+fuzz_one() {
+    local t=$1 corpus=$build/fuzz-corpus/$1 artifacts=$build/fuzz-artifacts/$1
+    local log=$build/fuzz-$1.log status stats
     rm -rf "$corpus"
     mkdir -p "$corpus" "$artifacts"
     cp -r "$fuzzdir/corpus/$t/." "$corpus/"
@@ -74,8 +80,14 @@ for t in "${targets[@]}"; do
         grep -E 'ERROR: |runtime error|SUMMARY|Test unit written' "$log" | head -n 6 | sed 's/^/    /'
         for a in "$artifacts"/*; do [[ -f "$a" ]] && echo "    crasher: $a"; done
         echo "    log: $log"
-        failed+=("fuzz_$t")
     fi
+}
+
+fuzz_report() { fuzz_one "$1" >"$build/fuzz-$1.report" 2>&1; }
+pool_run "$(pool_jobs CDC_FUZZ_JOBS)" fuzz_report "${targets[@]}"
+for t in "${targets[@]}"; do
+    cat "$build/fuzz-$t.report"
+    head -n 1 "$build/fuzz-$t.report" | grep -q '^ok ' || failed+=("fuzz_$t")
 done
 
 if ((${#failed[@]})); then

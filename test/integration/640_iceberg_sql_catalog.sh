@@ -33,6 +33,16 @@ ids() {
         "$ICEBERG_PY" -c 'import json,sys; print(" ".join(str(json.loads(l)["id"]) for l in sys.stdin))'
 }
 
+# state URI WH TABLE: one pyiceberg process reads the table once: ST_LOC (the metadata
+# location), ST_PROP (the property cdcagent.test-commit) and ST_IDS (the ids, as ids prints
+# them).  Where a check needs more than one of them, one start of pyiceberg instead of three.
+state() {
+    local out
+    out=$(iceberg_read --uri "$1" --warehouse "$2" --catalog "$CAT" state "$3" \
+        --property cdcagent.test-commit --column id) || fail "pyiceberg could not read $3"
+    { IFS= read -r ST_LOC; IFS= read -r ST_PROP; IFS= read -r ST_IDS; } <<<"$out"
+}
+
 # The catalog tables' layout: columns (name, type, length, nullable) and primary key.
 layout_sqlite() {
     python3 - "$1" <<'PY'
@@ -72,10 +82,10 @@ run_backend() {
     # Our commit: a new metadata file, swapped in; pyiceberg sees it with its rows.
     l2=$("$TOOL" "$uri" "$CAT" bump db people 2>"$T/bump.err")
     expect_eq "$be: our commit took one attempt" "$(cat "$T/bump.err")" "attempts 1"
-    expect_eq "$be: pyiceberg loads our metadata" "$(iceberg_read "${r[@]}" location db.people)" "$l2"
-    expect_eq "$be: ... with our property" \
-        "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" 1
-    expect_eq "$be: ... and its rows" "$(ids "$uri" "$wh" db.people)" "1"
+    state "$uri" "$wh" db.people
+    expect_eq "$be: pyiceberg loads our metadata" "$ST_LOC" "$l2"
+    expect_eq "$be: ... with our property" "$ST_PROP" 1
+    expect_eq "$be: ... and its rows" "$ST_IDS" "1"
 
     # A commit built on a stale location changes nothing.
     rc=0
@@ -90,10 +100,10 @@ run_backend() {
         "$ICEBERG_PY $CDC_SRC/test/tools/iceberg_write.py --uri '$uri' --warehouse '$wh' --catalog $CAT append db.people 2 two >/dev/null" \
         2>"$T/bump.err")
     expect_eq "$be: racing pyiceberg, our commit lost once and retried" "$(cat "$T/bump.err")" "attempts 2"
-    expect_eq "$be: ... pyiceberg sees ours as current" "$(iceberg_read "${r[@]}" location db.people)" "$l3"
-    expect_eq "$be: ... built on pyiceberg's commit (its row is there)" "$(ids "$uri" "$wh" db.people)" "1 2"
-    expect_eq "$be: ... our counter went on from ours" \
-        "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" 2
+    state "$uri" "$wh" db.people
+    expect_eq "$be: ... pyiceberg sees ours as current" "$ST_LOC" "$l3"
+    expect_eq "$be: ... built on pyiceberg's commit (its row is there)" "$ST_IDS" "1 2"
+    expect_eq "$be: ... our counter went on from ours" "$ST_PROP" 2
 
     # Race 2: we commit between pyiceberg's load and its swap: pyiceberg's commit fails.
     rc=0
@@ -101,14 +111,16 @@ run_backend() {
         >"$T/w.out" 2>"$T/w.err" || rc=$?
     expect_eq "$be: pyiceberg losing the race reports it (exit 5)" "$rc" 5
     expect_contains "$be: ... CommitFailedException" "$(cat "$T/w.err")" "CommitFailedException"
-    expect_eq "$be: ... its row is not in the table" "$(ids "$uri" "$wh" db.people)" "1 2"
-    expect_eq "$be: ... ours is" "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" 3
+    state "$uri" "$wh" db.people
+    expect_eq "$be: ... its row is not in the table" "$ST_IDS" "1 2"
+    expect_eq "$be: ... ours is" "$ST_PROP" 3
     iceberg_write "${r[@]}" append db.people 4 four \
         --race "$TOOL '$uri_c' $CAT bump db people >/dev/null 2>&1" >"$T/w.out" 2>"$T/w.err"
     expect_contains "$be: pyiceberg losing with its own retries on retries" "$(cat "$T/w.err")" \
         "Commit failed due to a concurrent update, retrying (1/4)"
-    expect_eq "$be: ... its row and ours both there" "$(ids "$uri" "$wh" db.people)" "1 2 4"
-    expect_eq "$be: ... our counter too" "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" 4
+    state "$uri" "$wh" db.people
+    expect_eq "$be: ... its row and ours both there" "$ST_IDS" "1 2 4"
+    expect_eq "$be: ... our counter too" "$ST_PROP" 4
 
     # Both in parallel: pyiceberg appends 6 rows one after the other while we commit in a loop
     # for as long as that lasts; nothing lost on either side.
@@ -126,9 +138,9 @@ run_backend() {
     n=$(cat "$T/par-c.n")
     note "$be: parallel: $n commits of ours, $(grep -vc '^attempts 1$' "$T/par-c.err" || true) of them retried; pyiceberg retried $(grep -c 'retrying' "$T/par-py.err" || true) times"
     [ "$n" -ge 3 ] || fail "$be: only $n commits of ours ran beside pyiceberg's"
-    expect_eq "$be: in parallel, every pyiceberg commit kept" "$(ids "$uri" "$wh" db.people)" "1 2 4 11 12 13 14 15 16"
-    expect_eq "$be: ... and every one of ours ($n)" \
-        "$(iceberg_read "${r[@]}" property db.people cdcagent.test-commit)" $((4 + n))
+    state "$uri" "$wh" db.people
+    expect_eq "$be: in parallel, every pyiceberg commit kept" "$ST_IDS" "1 2 4 11 12 13 14 15 16"
+    expect_eq "$be: ... and every one of ours ($n)" "$ST_PROP" $((4 + n))
     rm -f "$T/par-c.err" "$T/par-py.err" "$T/par-c.n" "$T/py.done"
     iceberg_read "${r[@]}" snapshots db.people >"$T/snaps.jsonl"
     expect_eq "$be: the snapshots: pyiceberg's 9 appends, the current one holding 9 records" \
@@ -139,9 +151,9 @@ print(len([x for x in s if x["operation"] == "append"]), len(cur), cur[0]["summa
         "9 1 9"
 
     # Our create, in a namespace that does not exist yet: a table registered at a copy of
-    # people's current metadata file; pyiceberg finds the namespace and reads the rows.
-    l3=$(iceberg_read "${r[@]}" location db.people)
-    l3=${l3#file://}
+    # people's current metadata file (as state read it above; nothing committed since);
+    # pyiceberg finds the namespace and reads the rows.
+    l3=${ST_LOC#file://}
     cp "$l3" "${l3%/*}/00000-ours-copy.metadata.json"
     "$TOOL" "$uri_c" "$CAT" create cdc copy "file://${l3%/*}/00000-ours-copy.metadata.json" >/dev/null
     expect_eq "$be: pyiceberg sees the namespace we created" \

@@ -10,6 +10,12 @@
     iceberg_read.py ... location NS.TABLE      the current metadata location
     iceberg_read.py ... property NS.TABLE KEY  a table property ("" when absent)
     iceberg_read.py ... tables NS              the table names of a namespace, one a line
+    iceberg_read.py ... state NS.TABLE [--property KEY] [--column COL]
+        what location, property and rows tell, from one load in one process (a test that
+        needs several of them at one point starts pyiceberg once): three lines, the
+        current metadata location, the property KEY ("" when absent or not asked for), and
+        the values of COL (default id) of every row, sorted as rows sorts them, space
+        separated
 
 URI is the platform's catalog_uri (sqlite:////abs.db, postgresql://user:pass@host:port/db:
 pyiceberg's SqlCatalog; http(s)://host:port: its RestCatalog, with ICE_REST_CREDENTIAL
@@ -79,6 +85,10 @@ def main():
     pr.add_argument("key")
     tb = sub.add_parser("tables")
     tb.add_argument("namespace")
+    st = sub.add_parser("state")
+    st.add_argument("table")
+    st.add_argument("--property", default="")
+    st.add_argument("--column", default="id")
     args = ap.parse_args()
 
     from pyiceberg.exceptions import NoSuchTableError
@@ -110,18 +120,28 @@ def main():
                 "summary": {k: str(v) for k, v in summary.items()},
                 "current": snap.snapshot_id == cur,
             }, sort_keys=True))
+    elif args.cmd == "state":
+        print(tbl.metadata_location)
+        print(tbl.metadata.properties.get(args.property, "") if args.property else "")
+        print(" ".join(str(plain(row[args.column])) for row in sorted_rows(tbl, "")))
     else:
-        rows = tbl.scan().to_arrow().to_pylist()
-        if args.key:
-            cols = args.key.split(",")
-        else:
-            schema = tbl.schema()
-            cols = [schema.find_column_name(i) for i in schema.identifier_field_ids] or \
-                [f.name for f in schema.fields]
-        rows.sort(key=lambda row: sort_key(row, cols))
-        for row in rows:
+        for row in sorted_rows(tbl, args.key):
             print(json.dumps(plain(row), sort_keys=True))
     return 0
+
+
+def sorted_rows(tbl, key):
+    """The current snapshot's rows, sorted by KEY (columns, comma separated), else by the
+    table's identifier fields, else by every column in order."""
+    rows = tbl.scan().to_arrow().to_pylist()
+    if key:
+        cols = key.split(",")
+    else:
+        schema = tbl.schema()
+        cols = [schema.find_column_name(i) for i in schema.identifier_field_ids] or \
+            [f.name for f in schema.fields]
+    rows.sort(key=lambda row: sort_key(row, cols))
+    return rows
 
 
 if __name__ == "__main__":

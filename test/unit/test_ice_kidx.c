@@ -257,11 +257,19 @@ static Suite *
 ice_kidx_suite(void)
 {
     Suite *su = suite_create("ice_kidx");
-    TCase *tc = tcase_create("all");
+    /* One test case each: test/valgrind.sh runs them as separate processes (CK_RUN_CASE),
+       the longest binary under memcheck otherwise. */
+    TCase *tc = tcase_create("model");
 
     tcase_add_test(tc, model);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("growth");
     tcase_add_test(tc, growth);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("reuse");
     tcase_add_test(tc, reuse);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("per_key");
     tcase_add_test(tc, per_key);
     suite_add_tcase(su, tc);
     return su;

@@ -13,8 +13,9 @@
 # role cdc_user / cdc_password (REPLICATION LOGIN, scram over TCP) owning database cdc_demo.
 # Settings: wal_level=logical, 20 slots and walsenders, logical_decoding_work_mem=64kB
 # (13 and later; 12 streams nothing and spills at its fixed 4096 changes), fsync off; add
-# more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into pg_hba.conf after the superuser's lines and before the password lines for everyone else
-# (first match wins, so they can require SSL or reject a role).  Both apply at initdb only.
+# more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into pg_hba.conf after
+# the superuser's lines and before the password lines for everyone else (first match wins,
+# so they can require SSL or reject a role).  Both apply at initdb only.
 #
 # initdb refuses to run as root, so as root the server runs as PG_OS_USER: "postgres" if
 # that user exists, else "cdcagent-test" (created on first use).  DIR and every directory

@@ -92,7 +92,9 @@ agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
                   int proto_version, cdc_err *err)
 {
     agent_capture *cap = cdc_xcalloc(1, sizeof(*cap));
-    pgo_opts       po = { .proto_version = proto_version };
+    /* The agent asks for protocol 4 always with streaming 'parallel' (repl_proto_for). */
+    pgo_opts       po = { .proto_version = proto_version,
+                          .stream_abort_info = proto_version >= 4 };
 
     cap->cfg = cfg;
     cap->catalog = catalog;
@@ -734,6 +736,12 @@ handle_plain(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
         return stream_commit(cap, m, err);
     case PGO_STREAM_ABORT:
         cap->stats.aborted_streams += m->u.stream_abort.subxid == m->xid;
+        if (m->u.stream_abort.abort_lsn != 0)     /* protocol 4, streaming 'parallel' */
+            log_debug("capture", "streamed transaction %u: %s %u aborted at " CDC_LSN_FMT
+                      " (%lld us after the epoch); its changes are dropped", m->xid,
+                      m->u.stream_abort.subxid == m->xid ? "transaction" : "subtransaction",
+                      m->u.stream_abort.subxid, CDC_LSN_ARGS(m->u.stream_abort.abort_lsn),
+                      (long long) m->u.stream_abort.abort_ts_us);
         return agent_txbuf_abort(cap->txbuf, m->xid, m->u.stream_abort.subxid, err);
     default:
         return dispatch(cap, m, lsn, err);

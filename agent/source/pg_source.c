@@ -7,10 +7,22 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
     const cdc_pg_target who = { .host = src->host, .port = src->port,
                                 .database = src->database, .username = src->username,
                                 .replication = replication };
+    PGconn             *conn;
 
     /* Session settings in there fix the text form of every value the decoder parses. */
     cfg_source_conn_params(src, replication, &p);
-    return cdc_pg_connect(p.keys, p.vals, &who, err);
+    conn = cdc_pg_connect(p.keys, p.vals, &who, err);
+    if (conn != NULL && PQserverVersion(conn) < AGENT_PG_MIN_VERSION) {
+        const char *ver = PQparameterStatus(conn, "server_version");
+
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %s at %s:%d (database %s) is not "
+                    "supported: cdcagent needs PostgreSQL 12 or newer "
+                    "(docs/postgresql-versions.md)", ver ? ver : "(unknown version)",
+                    src->host, src->port, src->database);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
 }
 
 int

@@ -347,6 +347,18 @@ agent_stop() {
     expect_eq "agent exits with status 0 on SIGTERM" "$rc" 0
 }
 
+# restart_after_kill: kill -9 the agent, wait until the server has noticed the dead
+# connection and released the slot (up to 30 s), start the agent again.
+restart_after_kill() {
+    agent_kill9
+    local deadline=$((SECONDS + 30))
+    while [ "$(slot_field "${P_SLOT:-cdc_slot}" active)" = t ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
+        sleep 0.1
+    done
+    agent_start
+}
+
 # agent_wait_exit TIMEOUT: for a run that ends by itself (stop_lsn); sets AGENT_RC.
 agent_wait_exit() {
     local timeout=$1 deadline

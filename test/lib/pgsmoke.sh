@@ -149,13 +149,7 @@ pgsmoke_run() {
     for i in $(seq 200001 200300); do echo "INSERT INTO big VALUES ($i, 'k');"; done >"$T/load.sql"
     bg load_file "$T/load.sql"
     wait_lines "$EVENTS" $((base + 50)) 60
-    agent_kill9
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    agent_start
+    restart_after_kill
     wait_lines "$EVENTS" $((base + 300)) 60
     agent_stop
     _pgsmoke_topic cdc.public.big "$T/big.jsonl"

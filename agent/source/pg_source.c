@@ -1,17 +1,23 @@
 #include "agent/source/pg_source.h"
 
 PGconn *
-agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+agent_pg_connect_any(const cfg_source *src, bool replication, cdc_err *err)
 {
     cfg_conn_params     p;
     const cdc_pg_target who = { .host = src->host, .port = src->port,
                                 .database = src->database, .username = src->username,
                                 .replication = replication };
-    PGconn             *conn;
 
     /* Session settings in there fix the text form of every value the decoder parses. */
     cfg_source_conn_params(src, replication, &p);
-    conn = cdc_pg_connect(p.keys, p.vals, &who, err);
+    return cdc_pg_connect(p.keys, p.vals, &who, err);
+}
+
+PGconn *
+agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+{
+    PGconn *conn = agent_pg_connect_any(src, replication, err);
+
     if (conn != NULL && PQserverVersion(conn) < AGENT_PG_MIN_VERSION) {
         const char *ver = PQparameterStatus(conn, "server_version");
 

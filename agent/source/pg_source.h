@@ -27,6 +27,9 @@
  */
 PGconn *agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err);
 
+/* The same without the version check: for a database that is not a source (verify's target). */
+PGconn *agent_pg_connect_any(const cfg_source *src, bool replication, cdc_err *err);
+
 /* Splits a source.tables entry into its parts (each at most 63 bytes + NUL): cfg_table_split. */
 int agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err);
 

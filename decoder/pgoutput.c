@@ -42,6 +42,7 @@
 struct pgo_decoder {
     pgo_relcache *rc;
     int           proto;
+    bool          abort_info;   /* STREAM ABORT carries abort_lsn and time (pgo_opts) */
     bool          in_stream;    /* between STREAM START and STREAM STOP */
 
     /* Borrowed for the duration of one pgo_decode() call. */
@@ -60,7 +61,13 @@ pgo_decoder_new(const pgo_opts *opts, cdc_err *err)
                     proto);
         return NULL;
     }
+    if (opts && opts->stream_abort_info && proto < 4) {
+        cdc_err_set(err, CDC_E_INVAL, "pgoutput: STREAM ABORT info needs protocol 4, not %d",
+                    proto);
+        return NULL;
+    }
     dec = cdc_xcalloc(1, sizeof(*dec));
+    dec->abort_info = opts && opts->stream_abort_info;
     dec->rc = pgo_relcache_new();
     dec->proto = proto;
     return dec;
@@ -431,10 +438,9 @@ pgo_read_stream_commit(pgo_rd *rd, pgo_msg *out)
 }
 
 /*
- * STREAM ABORT: xid, subxid, and from protocol 4 abort_lsn and abort
- * timestamp.  pgoutput writes those two only when streaming = parallel
- * (write_abort_info in pgoutput_stream_abort), which pgo_opts does not
- * say, so under protocol 4 both the short and the long form are accepted.
+ * STREAM ABORT: xid, subxid, and with protocol 4 under streaming 'parallel'
+ * abort_lsn and abort timestamp (write_abort_info in pgoutput_stream_abort
+ * is data->streaming == LOGICALREP_STREAM_PARALLEL; pgo_opts says which).
  */
 static int
 pgo_read_stream_abort(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
@@ -443,7 +449,7 @@ pgo_read_stream_abort(pgo_decoder *dec, pgo_rd *rd, pgo_msg *out)
         return pgo_rd_fail_at(rd, 0, "STREAM ABORT inside a stream");
     out->xid = pgo_rd_u32(rd);
     out->u.stream_abort.subxid = pgo_rd_u32(rd);
-    if (dec->proto >= 4 && pgo_rd_left(rd) == 16) {
+    if (dec->abort_info) {
         out->u.stream_abort.abort_lsn = pgo_rd_u64(rd);
         out->u.stream_abort.abort_ts_us = pgo_unix_us(pgo_rd_i64(rd));
     }

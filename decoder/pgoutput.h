@@ -3,7 +3,8 @@
  * out.  Pure: no I/O, no catalog access.  Strict: an unknown message type,
  * flag, tuple marker or column kind is an error naming the byte and its
  * offset, never skipped.  Follows PostgreSQL's src/backend/replication/
- * logical/proto.c (protocol versions 1 through 4; the agent asks for 1 or 2)
+ * logical/proto.c (protocol versions 1 through 4; the agent asks for 1, 2 or 4:
+ * agent/source/repl.h, repl_proto_for)
  * and the "Logical Replication Message Formats" chapter of the manual.
  *
  * Relation messages update the decoder's relation cache (decoder/relcache.h);
@@ -97,7 +98,13 @@ typedef struct pgo_msg {
 typedef struct pgo_decoder pgo_decoder;
 
 typedef struct pgo_opts {
-    int proto_version;      /* 1..4: decides xid prefixes and stream-abort fields */
+    int  proto_version;     /* 1..4: decides which messages exist and the xid prefixes */
+    /*
+     * Protocol 4 only: the agent asked for streaming 'parallel', so every
+     * STREAM ABORT carries abort_lsn and the abort time (pgoutput's
+     * write_abort_info); without it no STREAM ABORT does.
+     */
+    bool stream_abort_info;
 } pgo_opts;
 
 /* @returns a decoder that owns a new relation cache, or NULL with err set. */

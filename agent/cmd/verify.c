@@ -103,13 +103,13 @@ connect_target(const cfg_sink *sink, cdc_err *err)
     const cfg_pg_sink *p = &sink->postgres;
     cfg_source         t = { 0 };
 
-    /* agent_pg_connect() gives the target the source's session settings. */
+    /* The source's session settings; any version (the agent's 12+ is the source's). */
     t.host = p->host;
     t.port = p->port;
     t.database = p->database;
     t.username = p->username;
     t.password = p->password;
-    return agent_pg_connect(&t, false, err);
+    return agent_pg_connect_any(&t, false, err);
 }
 
 static cdc_rel *

@@ -87,12 +87,39 @@ new_txbuf(agent_capture *cap, cdc_err *err)
                            dir && *dir ? dir : "/tmp", err);
 }
 
+/*
+ * A streamed transaction rolled back (info: its changes were received and
+ * are dropped), or one of its subtransactions (debug).  From PostgreSQL 16
+ * (protocol 4, streaming 'parallel') the server says where and when.
+ */
+static void
+log_stream_abort(const pgo_msg *m)
+{
+    bool      top = m->u.stream_abort.subxid == m->xid;
+    char      when[80] = "";
+    time_t    secs = (time_t) (m->u.stream_abort.abort_ts_us / 1000000);
+    struct tm tm;
+
+    if (m->u.stream_abort.abort_lsn != 0 && gmtime_r(&secs, &tm) != NULL)
+        snprintf(when, sizeof(when), " at " CDC_LSN_FMT ", %04d-%02d-%02dT%02d:%02d:%02dZ",
+                 CDC_LSN_ARGS(m->u.stream_abort.abort_lsn), tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (top)
+        log_info("capture", "streamed transaction %u rolled back%s: its changes are dropped",
+                 m->xid, when);
+    else
+        log_debug("capture", "streamed transaction %u: subtransaction %u rolled back%s", m->xid,
+                  m->u.stream_abort.subxid, when);
+}
+
 agent_capture *
 agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
                   int proto_version, cdc_err *err)
 {
     agent_capture *cap = cdc_xcalloc(1, sizeof(*cap));
-    pgo_opts       po = { .proto_version = proto_version };
+    /* The agent asks for protocol 4 always with streaming 'parallel' (repl_proto_for). */
+    pgo_opts       po = { .proto_version = proto_version,
+                          .stream_abort_info = proto_version >= 4 };
 
     cap->cfg = cfg;
     cap->catalog = catalog;
@@ -734,6 +761,7 @@ handle_plain(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
         return stream_commit(cap, m, err);
     case PGO_STREAM_ABORT:
         cap->stats.aborted_streams += m->u.stream_abort.subxid == m->xid;
+        log_stream_abort(m);
         return agent_txbuf_abort(cap->txbuf, m->xid, m->u.stream_abort.subxid, err);
     default:
         return dispatch(cap, m, lsn, err);

@@ -254,11 +254,14 @@ stream(agent *ag, cdc_err *err)
 static int
 start_stream(agent *ag, cdc_err *err)
 {
-    int ver = repl_server_version(ag->rs);
+    repl_proto proto = repl_proto_for(repl_server_version(ag->rs));
 
-    ag->proto = ver >= 140000 ? 2 : 1;
-    return repl_start(ag->rs, ag->src->slot_name, 0, ag->src->publication_name, ag->proto,
-                      ag->proto >= 2, ver >= 140000, err);
+    /* A reconnection may reach another server (an upgrade): the decoder was made for ag->proto. */
+    if (proto.version != ag->proto)
+        return cdc_err_set(err, CDC_E_STATE, "the server now offers pgoutput protocol %d, the "
+                           "agent started with %d (was PostgreSQL upgraded?); restart the agent",
+                           proto.version, ag->proto);
+    return repl_start(ag->rs, ag->src->slot_name, 0, ag->src->publication_name, &proto, err);
 }
 
 /* Reconnects after a lost connection, waiting by the retry.* rule (agent/core/cdc_retry.h). */
@@ -378,7 +381,7 @@ run_agent(agent *ag, cdc_err *err)
     ag->router.wm = ag->wm;
     if (agent_router_resume(&ag->router, err) < 0)
         return -1;
-    ag->proto = repl_server_version(ag->rs) >= 140000 ? 2 : 1;
+    ag->proto = repl_proto_for(repl_server_version(ag->rs)).version;
     ag->cap = agent_capture_new(ag->cfg, ag->sql, &ag->router, ag->proto, err);
     if (ag->cap == NULL || run_prepare_source(ag, &done, err) < 0)
         return -1;

@@ -30,10 +30,7 @@ check_server(agent *ag, cdc_err *err)
                          "replication needs wal_level=logical (set it and restart the server)",
                          ag->src->host, ag->src->port, PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (rc == 0 && PQserverVersion(ag->sql) < 100000)
-        rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %d is too old: pgoutput needs 10 or "
-                         "newer", PQserverVersion(ag->sql));
-    return rc;
+    return rc;     /* a server older than 12 was refused at connect (agent_pg_connect) */
 }
 
 int
@@ -42,10 +39,15 @@ run_read_slot(agent *ag, slot_row *out, cdc_err *err)
     const char *p[1] = { ag->src->slot_name };
     PGresult   *res;
     int         rc = 0;
+    /* wal_status is 13's; before it nothing invalidates a slot (no max_slot_wal_keep_size). */
+    bool        has_ws = PQserverVersion(ag->sql) >= 130000;
 
-    res = agent_pg_query(ag->sql, "SELECT plugin, database, active, active_pid, "
-                         "confirmed_flush_lsn, slot_type, wal_status FROM pg_replication_slots "
-                         "WHERE slot_name = $1", 1, p, "reading the replication slot", err);
+    res = agent_pg_query(ag->sql, has_ws
+                         ? "SELECT plugin, database, active, active_pid, confirmed_flush_lsn, "
+                           "slot_type, wal_status FROM pg_replication_slots WHERE slot_name = $1"
+                         : "SELECT plugin, database, active, active_pid, confirmed_flush_lsn, "
+                           "slot_type, '' FROM pg_replication_slots WHERE slot_name = $1",
+                         1, p, "reading the replication slot", err);
     if (res == NULL)
         return -1;
     out->exists = PQntuples(res) == 1;

@@ -1,7 +1,7 @@
 #include "agent/source/pg_source.h"
 
 PGconn *
-agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+agent_pg_connect_any(const cfg_source *src, bool replication, cdc_err *err)
 {
     cfg_conn_params     p;
     const cdc_pg_target who = { .host = src->host, .port = src->port,
@@ -11,6 +11,24 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
     /* Session settings in there fix the text form of every value the decoder parses. */
     cfg_source_conn_params(src, replication, &p);
     return cdc_pg_connect(p.keys, p.vals, &who, err);
+}
+
+PGconn *
+agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
+{
+    PGconn *conn = agent_pg_connect_any(src, replication, err);
+
+    if (conn != NULL && PQserverVersion(conn) < AGENT_PG_MIN_VERSION) {
+        const char *ver = PQparameterStatus(conn, "server_version");
+
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %s at %s:%d (database %s) is not "
+                    "supported: cdcagent needs PostgreSQL 12 or newer "
+                    "(docs/postgresql-versions.md)", ver ? ver : "(unknown version)",
+                    src->host, src->port, src->database);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
 }
 
 int

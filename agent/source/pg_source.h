@@ -17,8 +17,18 @@
 #include "agent/core/cdc_err.h"
 #include "agent/core/net/pgconn.h"
 
-/* @returns a new connection the caller PQfinish()es, or NULL with err set (CDC_E_CONN). */
+/* The oldest server the agent supports (PQserverVersion form): 12. */
+#define AGENT_PG_MIN_VERSION 120000
+
+/*
+ * @returns a new connection the caller PQfinish()es, or NULL with err set
+ * (CDC_E_CONN; CDC_E_UNSUPPORTED for a server older than AGENT_PG_MIN_VERSION,
+ * whose version, host, port and database the message names).
+ */
 PGconn *agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err);
+
+/* The same without the version check: for a database that is not a source (verify's target). */
+PGconn *agent_pg_connect_any(const cfg_source *src, bool replication, cdc_err *err);
 
 /* Splits a source.tables entry into its parts (each at most 63 bytes + NUL): cfg_table_split. */
 int agent_pg_split_table(const char *qualified, char *schema, char *table, cdc_err *err);

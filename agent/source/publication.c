@@ -189,8 +189,18 @@ build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, 
      * changes nothing for other tables, so the statement says it only when
      * it matters.
      */
-    if (partitioned && PQserverVersion(conn) >= 130000)
-        cdc_buf_puts(b, " WITH (publish_via_partition_root = true)");
+    /*
+     * PostgreSQL 18 can publish stored generated columns: then streamed rows
+     * carry them as snapshot rows do (the snapshot selects every column), and
+     * a table's events keep one schema (docs/postgresql-versions.md).  An
+     * existing publication is left as its owner made it.
+     */
+    bool via_root = partitioned && PQserverVersion(conn) >= 130000;
+    bool gen = PQserverVersion(conn) >= 180000;
+
+    if (via_root || gen)
+        cdc_buf_printf(b, " WITH (%s%s%s)", via_root ? "publish_via_partition_root = true" : "",
+                       via_root && gen ? ", " : "", gen ? "publish_generated_columns = stored" : "");
     if (cdc_buf_failed(b))
         return cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
                            src->publication_name);

@@ -257,9 +257,26 @@ start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *er
                     "slot %s: START_REPLICATION: %s", slot, msg);
 }
 
+repl_proto
+repl_proto_for(int server_version)
+{
+    repl_proto p = { .version = 1 };
+
+    if (server_version >= 160000) {
+        p.version = 4;          /* LOGICALREP_PROTO_STREAM_PARALLEL_VERSION_NUM */
+        p.streaming = "parallel";
+        p.origin_any = true;
+    } else if (server_version >= 140000) {
+        p.version = 2;          /* LOGICALREP_PROTO_STREAM_VERSION_NUM */
+        p.streaming = "on";
+    }
+    p.messages = server_version >= 140000;
+    return p;
+}
+
 int
 repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *publication,
-           int proto_version, bool streaming, bool messages, cdc_err *err)
+           const repl_proto *proto, cdc_err *err)
 {
     char      ident[160], pub[300], *publit;
     cdc_buf   q = CDC_BUF_INIT;
@@ -272,11 +289,13 @@ repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *public
     publit = PQescapeLiteral(rs->conn, pub, strlen(pub));
     cdc_buf_printf(&q, "START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '%d', "
                    "publication_names %s", ident, (unsigned) (start >> 32), (unsigned) start,
-                   proto_version, publit ? publit : "''");
-    if (messages)
+                   proto->version, publit ? publit : "''");
+    if (proto->messages)
         cdc_buf_puts(&q, ", messages 'true'");
-    if (streaming)
-        cdc_buf_puts(&q, ", streaming 'on'");
+    if (proto->streaming)
+        cdc_buf_printf(&q, ", streaming '%s'", proto->streaming);
+    if (proto->origin_any)
+        cdc_buf_puts(&q, ", origin 'any'");
     cdc_buf_puts(&q, ")");
     PQfreemem(publit);
     if (cdc_buf_failed(&q)) {
@@ -291,8 +310,9 @@ repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *public
     rs->last_recv_ms = cdc_mono_ms();
     rs->ping_ms = 0;
     snprintf(rs->slot, sizeof(rs->slot), "%s", slot);
-    log_info("repl", "slot %s: streaming from " CDC_LSN_FMT " (pgoutput proto %d%s)", slot,
-             CDC_LSN_ARGS(start), proto_version, streaming ? ", streaming on" : "");
+    log_info("repl", "slot %s: streaming from " CDC_LSN_FMT " (PostgreSQL %d, pgoutput proto %d%s%s)",
+             slot, CDC_LSN_ARGS(start), rs->server_version, proto->version,
+             proto->streaming ? ", streaming " : "", proto->streaming ? proto->streaming : "");
     rc = 0;
 out:
     PQclear(res);

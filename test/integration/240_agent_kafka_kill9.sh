@@ -43,15 +43,6 @@ agent_start
 
 bg load_file "$T/load.1.sql"
 
-restart_after_kill() {
-    agent_kill9
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    agent_start
-}
 
 # The agent stops by itself when a record the broker acknowledged is not where the broker
 # said (transports/kafka/kafka.c, kafka_check_first); a supervisor restarts it. So does this test,

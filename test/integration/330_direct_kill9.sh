@@ -142,16 +142,6 @@ loader() {
 }
 bg loader
 
-restart_after_kill() {
-    agent_kill9
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    agent_start
-}
-
 for ((k = 1; k <= KILLS; k++)); do
     # A random moment: 1.5 to 5 s after the (re)start, in 10 ms steps.
     sleep "$(python3 -c "import random; print(round(random.uniform(1.5, 5.0), 2))")"

@@ -56,15 +56,6 @@ read_all() {
 }
 count_records() { read_all >/dev/null 2>&1 || true; line_count "$T/all.jsonl"; }
 
-restart_after_kill() {
-    agent_kill9
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    agent_start
-}
 
 for round in 1 2 3; do
     sleep "$(python3 -c "import random; print(round(random.uniform(1.0, 2.5), 2))")"

@@ -2,7 +2,7 @@
 # Helpers for the numbered integration tests (test/integration/NNN_name.sh).
 #
 # A test sources this file, then typically:
-#   pg_up                              # a fresh PostgreSQL 15 on a free port ($PORT)
+#   pg_up                              # a fresh PostgreSQL ($PG_MAJOR, 15) on a free port ($PORT)
 #   sql "CREATE TABLE ..."             # as cdc_user in cdc_demo (sql_su: as superuser)
 #   write_pipeline; write_platform     # $T/pipeline.yaml, $T/platform.yaml
 #   agent_start                        # cdcagent run ... in the background, waits for the slot
@@ -12,7 +12,8 @@
 #   done_testing
 #
 # Environment: CDCAGENT (the binary; default $CDC_SRC/build/cdcagent), CDC_SRC (source
-# tree), KEEP_TMP=1 (keep the per-test directory), TMPDIR.
+# tree), KEEP_TMP=1 (keep the per-test directory), TMPDIR, PG_MAJOR (12 to 18: pg_up starts
+# that PostgreSQL, fetched once by test/lib/pgver.sh; default 15, Debian's).
 # Output is TAP: "ok N - what", "not ok N - what", "# notes", and a final "1..N".
 
 set -Eeuo pipefail
@@ -24,6 +25,12 @@ CDC_SRC=${CDC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CDCAGENT=${CDCAGENT:-$CDC_SRC/build/cdcagent}
 # shellcheck source=SCRIPTDIR/../lib/pg.sh
 . "$CDC_SRC/test/lib/pg.sh"
+PG_MAJOR=${PG_MAJOR:-15}
+if [ "$PG_MAJOR" != 15 ]; then
+    # shellcheck source=SCRIPTDIR/../lib/pgver.sh
+    . "$CDC_SRC/test/lib/pgver.sh"
+    PG_BIN=$(pgver_install "$PG_MAJOR") || { echo "not ok 1 - PostgreSQL $PG_MAJOR is not available"; exit 1; }
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/cdcit.$IT_NUM.XXXXXX")
 chmod 755 "$T"                    # the server's OS user writes under $T/pg
@@ -185,7 +192,7 @@ pg_up() {
     for ((i = 0; i < 3; i++)); do
         PORT=$(free_port)
         if pg_start "$PGDIR" "$PORT"; then
-            note "PostgreSQL 15 on 127.0.0.1:$PORT ($PGDIR)"
+            note "PostgreSQL $(pg_psql "$PORT" postgres "SHOW server_version") on 127.0.0.1:$PORT ($PGDIR)"
             return 0
         fi
         pg_kill "$PGDIR" 2>/dev/null || true
@@ -338,6 +345,18 @@ agent_stop() {
     wait "$AGENT_PID" || rc=$?
     AGENT_PID=
     expect_eq "agent exits with status 0 on SIGTERM" "$rc" 0
+}
+
+# restart_after_kill: kill -9 the agent, wait until the server has noticed the dead
+# connection and released the slot (up to 30 s), start the agent again.
+restart_after_kill() {
+    agent_kill9
+    local deadline=$((SECONDS + 30))
+    while [ "$(slot_field "${P_SLOT:-cdc_slot}" active)" = t ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
+        sleep 0.1
+    done
+    agent_start
 }
 
 # agent_wait_exit TIMEOUT: for a run that ends by itself (stop_lsn); sets AGENT_RC.

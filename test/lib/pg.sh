@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# A throwaway PostgreSQL 15 for the tests and the demo.  Source it, then:
+# A throwaway PostgreSQL for the tests and the demo: Debian's 15, or the server whose bin
+# directory PG_BIN names (test/lib/pgver.sh; PG_MAJOR in common.sh).  Source it, then:
 #
 #   pg_start DIR PORT    initdb (once) into DIR/data and start a server listening on
 #                        127.0.0.1:PORT and on a unix socket in DIR; logs in DIR/log
@@ -10,10 +11,11 @@
 #
 # The cluster has superuser "postgres" (trusted over the socket and from 127.0.0.1) and the
 # role cdc_user / cdc_password (REPLICATION LOGIN, scram over TCP) owning database cdc_demo.
-# Settings: wal_level=logical, 20 slots and walsenders, logical_decoding_work_mem=64kB,
-# fsync off; add more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into
-# pg_hba.conf after the superuser's lines and before the password lines for everyone else
-# (first match wins, so they can require SSL or reject a role).  Both apply at initdb only.
+# Settings: wal_level=logical, 20 slots and walsenders, logical_decoding_work_mem=64kB
+# (13 and later; 12 streams nothing and spills at its fixed 4096 changes), fsync off; add
+# more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into pg_hba.conf after
+# the superuser's lines and before the password lines for everyone else (first match wins,
+# so they can require SSL or reject a role).  Both apply at initdb only.
 #
 # initdb refuses to run as root, so as root the server runs as PG_OS_USER: "postgres" if
 # that user exists, else "cdcagent-test" (created on first use).  DIR and every directory
@@ -62,6 +64,14 @@ pg_chown() {
     if [ -n "$u" ]; then chown -R "$u:" "$@"; fi
 }
 
+# The major version of the server in PG_BIN (12, 15, 18...).
+pg_server_major() {
+    local v
+    v=$("$PG_BIN/postgres" --version 2>/dev/null) || return 1
+    v=${v##* }
+    echo "${v%%.*}"
+}
+
 pg_is_running() {
     [ -f "$1/data/postmaster.pid" ] && pg_as_user "$PG_BIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1
 }
@@ -69,7 +79,7 @@ pg_is_running() {
 pg_start() {
     local dir=${1:?pg_start DIR PORT} port=${2:?pg_start DIR PORT}
     if [ ! -x "$PG_BIN/initdb" ]; then
-        _pg_err "no PostgreSQL 15 server in $PG_BIN (install postgresql-15: deploy/local/deps.sh)"
+        _pg_err "no PostgreSQL server in $PG_BIN (install postgresql-15: deploy/local/deps.sh)"
         return 1
     fi
     mkdir -p "$dir" || return 1
@@ -95,6 +105,8 @@ pg_start() {
     fi
 
     if [ ! -f "$dir/data/PG_VERSION" ]; then
+        local work_mem="logical_decoding_work_mem = 64kB"     # 13 and later
+        if [ "$(pg_server_major)" -lt 13 ]; then work_mem=""; fi
         if ! pg_as_user "$PG_BIN/initdb" -D "$dir/data" -U "$PG_SUPERUSER" -A trust \
                 -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1; then
             _pg_err "initdb failed; $dir/initdb.log says:"
@@ -110,7 +122,7 @@ unix_socket_directories = '$dir'
 wal_level = logical
 max_replication_slots = 20
 max_wal_senders = 20
-logical_decoding_work_mem = 64kB
+$work_mem
 fsync = off
 synchronous_commit = off
 full_page_writes = off

@@ -31,15 +31,21 @@ static fixture      held[MAX_HELD];     /* decoded messages point into these */
 static int          nheld;
 
 static void
-setup_proto(int proto)
+setup_proto_opts(int proto, bool abort_info)
 {
-    pgo_opts o = { .proto_version = proto };
+    pgo_opts o = { .proto_version = proto, .stream_abort_info = abort_info };
 
     dec = pgo_decoder_new(&o, &err);
     ck_assert_ptr_nonnull(dec);
     arena = cdc_arena_new(4096);
     cdc_err_clear(&err);
     nheld = 0;
+}
+
+static void
+setup_proto(int proto)
+{
+    setup_proto_opts(proto, false);
 }
 
 static void
@@ -480,7 +486,10 @@ START_TEST(stream_state_is_checked)
 }
 END_TEST
 
-/* Top-level abort (xid == subxid) in both forms; protocol 4 adds lsn and time. */
+/*
+ * Top-level abort (xid == subxid) in both forms: protocol 4 under streaming
+ * 'parallel' adds lsn and time (always), any other stream never does.
+ */
 START_TEST(stream_abort_forms)
 {
     static const uint8_t shrt[] = { 'A', 0, 0, 3, 1, 0, 0, 3, 1 };
@@ -496,12 +505,26 @@ START_TEST(stream_abort_forms)
     ck_assert_int_eq(decode_raw(lng, sizeof(lng), &m), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "trailing"));
     teardown();
-    setup_proto(4);
+    setup_proto(4);                     /* protocol 4 with streaming 'on': the short form */
+    ck_assert_int_eq(decode_raw(shrt, sizeof(shrt), &m), 0);
+    ck_assert_int_eq(decode_raw(lng, sizeof(lng), &m), -1);
+    teardown();
+    setup_proto_opts(4, true);          /* streaming 'parallel': the long form only */
     ck_assert_int_eq(decode_raw(lng, sizeof(lng), &m), 0);
     ck_assert_uint_eq(m.u.stream_abort.abort_lsn, UINT64_C(0x01020304));
     ck_assert_int_eq(m.u.stream_abort.abort_ts_us, INT64_C(946684800000000));
-    ck_assert_int_eq(decode_raw(shrt, sizeof(shrt), &m), 0);
+    ck_assert_int_eq(decode_raw(shrt, sizeof(shrt), &m), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
     ck_assert_int_eq(decode_raw(lng, sizeof(lng) - 1, &m), -1);
+}
+END_TEST
+
+START_TEST(abort_info_needs_proto4)
+{
+    pgo_opts o = { .proto_version = 2, .stream_abort_info = true };
+
+    ck_assert_ptr_null(pgo_decoder_new(&o, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "protocol 4"));
 }
 END_TEST
 
@@ -740,6 +763,7 @@ pgoutput_suite(void)
     tcase_add_test(tc, streamed_change_outside_stream_fails);
     tcase_add_test(tc, stream_state_is_checked);
     tcase_add_test(tc, stream_abort_forms);
+    tcase_add_test(tc, abort_info_needs_proto4);
     tcase_add_test(tc, proto1_rejects_stream_messages);
     suite_add_tcase(s, tc);
 

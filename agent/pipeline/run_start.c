@@ -502,7 +502,12 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     agent_wm_set_start(ag->wm, cp);
     if (!snap)
         return 0;
-    rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, err);
+    {
+        agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
+                                   ag->cfg->platform.agent.status_interval_seconds };
+
+        rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
+    }
     if (rc != 0) {
         cdc_err keep = *err;
 

@@ -12,6 +12,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/snapshot_par.h"
+#include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/pg_source.h"
 #include "decoder/values.h"
 
@@ -30,6 +31,7 @@ typedef struct snap_state {
     uint64_t       cp;
     uint64_t       rows;
     snap_par      *par;                     /* snapshot_max_threads > 1: the workers */
+    snap_progress *prog;
     int64_t        chunk_bytes;             /* table pages per parallel chunk */
 } snap_state;
 
@@ -154,8 +156,10 @@ flush_pending(snap_state *st, bool last_overall, cdc_err *err)
     rc = agent_capture_emit(st->cap, &st->pending, err);
     st->have_pending = false;
     cdc_arena_reset(st->arenas[1 - st->cur]);
-    if (rc == 0 && ++st->rows % 1000 == 0)
+    if (rc == 0 && ++st->rows % 1000 == 0) {
         rc = agent_router_poll(agent_capture_router(st->cap), err);
+        snap_progress_rows(st->prog, st->rows);
+    }
     return rc;
 }
 
@@ -352,16 +356,50 @@ snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile si
             return -1;
         st->table = i;
         st->table_rows = 0;
+        snap_progress_table(st->prog, i, src->tables[i]);
         rc = st->par ? copy_table_par(st, conn, rel, ts_us, stop, err)
                      : copy_table(st, conn, rel, ts_us, stop, err);
         if (rc != 0)
             return rc;
         if (st->table_rows > 0)
             st->pending_last_in_table = true;
-        log_info("snapshot", "table %s: %llu rows", src->tables[i],
-                 (unsigned long long) st->table_rows);
+        snap_progress_table_done(st->prog, st->table_rows, st->rows + st->have_pending);
     }
     return 0;
+}
+
+/*
+ * Rows the snapshot expects, from pg_class.reltuples (the partitions' for a
+ * partitioned table): to_regclass, so that a missing table does not abort the
+ * snapshot's transaction here (it is reported where it is read).
+ */
+static uint64_t
+rows_estimated(PGconn *conn, const cfg_source *src)
+{
+    const char *sql = PQserverVersion(conn) >= 120000
+        ? "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_class c "
+          "WHERE c.oid = to_regclass($1) "
+          "OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass($1)))"
+        : "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_class c "
+          "WHERE c.oid = to_regclass($1)";
+    uint64_t    n = 0;
+
+    for (int i = 0; i < src->ntables; i++) {
+        char        schema[64], table[64], q[300];
+        const char *params[1] = { q };
+        PGresult   *res;
+        cdc_err     e = { 0 };
+
+        if (agent_pg_split_table(src->tables[i], schema, table, &e) < 0)
+            continue;
+        agent_pg_quote_table(schema, table, q, sizeof(q));
+        res = agent_pg_query(conn, sql, 1, params, "snapshot estimate", &e);
+        if (res == NULL)
+            return n;
+        n += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    return n;
 }
 
 /*
@@ -399,7 +437,7 @@ start_workers(snap_state *st, PGconn *conn, const cfg_source *src, const char *s
 int
 agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                    const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
-                   cdc_err *err)
+                   const agent_snapshot_env *env, cdc_err *err)
 {
     snap_state st = { .cap = cap, .cp = cp };
     char       sql[200];
@@ -432,6 +470,7 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
      */
     if (agent_capture_txn_begin(cap, (uint32_t) xid, cp - 1, ts_us, err) < 0)
         goto out;
+    st.prog = snap_progress_new(env, src, src->ntables, rows_estimated(conn, src));
     rc = snapshot_tables(&st, conn, src, stop, err);
     if (rc == 0 && flush_pending(&st, true, err) < 0)
         rc = -1;
@@ -446,6 +485,7 @@ out:
         agent_pg_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", "snapshot", &ignored);
     }
     snap_par_free(st.par);
+    snap_progress_end(st.prog, rc == 0 ? "done" : rc == 1 ? "stopped" : "failed", st.rows);
     cdc_arena_free(st.arenas[0]);
     cdc_arena_free(st.arenas[1]);
     return rc;

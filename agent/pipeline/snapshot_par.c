@@ -27,6 +27,7 @@ typedef struct snap_worker {
     snap_par *p;
     int       id;
     PGconn   *conn;
+    PGcancel *cancel;   /* made before the thread starts: stops a COPY that waits */
     pthread_t tid;
     bool      started;
 } snap_worker;
@@ -218,6 +219,7 @@ snap_par_start(const cfg_source *src, const char *snapshot_name, int nthreads, c
             snap_par_free(p);
             return NULL;
         }
+        w->cancel = PQgetCancel(w->conn);
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
             cdc_err_set(err, CDC_E_NOMEM, "snapshot worker %d of %d: cannot start a thread: %s",
                         i + 1, nthreads, strerror(errno));
@@ -326,9 +328,16 @@ snap_par_free(snap_par *p)
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nworkers; i++) {
         snap_worker *w = &p->workers[i];
+        char         ebuf[128];
 
+        /* A COPY waiting on the server (a lock, a slow function) would keep the join
+           waiting: cancel it; a worker that is idle gets nothing from the cancel. */
+        if (w->started && w->cancel)
+            PQcancel(w->cancel, ebuf, sizeof(ebuf));
         if (w->started)
             pthread_join(w->tid, NULL);
+        if (w->cancel)
+            PQfreeCancel(w->cancel);
         if (w->conn)
             PQfinish(w->conn);
     }

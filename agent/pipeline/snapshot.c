@@ -307,8 +307,15 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     snprintf(name, sizeof(name), "%s.%s", rel->nspname, rel->relname);
     snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
     cdc_buf_free(&q);
-    while ((rc = snap_par_next(st->par, &data, &len, stop, err)) == 1) {
+    while ((rc = snap_par_next(st->par, &data, &len, stop, err)) == 1 || rc == 3) {
         const char *p = data, *end = data + len;
+
+        if (rc == 3) {      /* waiting for a chunk: destinations and progress go on */
+            if (agent_router_poll(agent_capture_router(st->cap), err) < 0)
+                return -1;
+            snap_progress_rows(st->prog, st->rows + st->have_pending);
+            continue;
+        }
 
         while (p < end) {
             const char *nl = memchr(p, '\n', (size_t) (end - p));

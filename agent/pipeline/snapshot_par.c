@@ -215,7 +215,8 @@ snap_par_start(const cfg_source *src, const char *snapshot_name, int nthreads, c
             agent_pg_exec(w->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
                           "snapshot", err) < 0 ||
             agent_pg_exec(w->conn, sql, "importing the snapshot", err) < 0) {
-            cdc_err_wrap(err, "snapshot worker %d of %d", i + 1, nthreads);
+            cdc_err_wrap(err, "snapshot worker %d of %d (source.snapshot_max_threads)", i + 1,
+                         nthreads);
             snap_par_free(p);
             return NULL;
         }
@@ -276,6 +277,7 @@ snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t
 {
     snap_chunk *c;
     int         rc;
+    bool        waited = false;
 
     pthread_mutex_lock(&p->mu);
     release(p);
@@ -301,6 +303,10 @@ snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t
             rc = 1;
             break;
         }
+        if (waited) {
+            rc = 3;
+            break;
+        }
         {
             struct timespec ts;
 
@@ -310,7 +316,7 @@ snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            waited = pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT;
         }
     }
     pthread_mutex_unlock(&p->mu);

@@ -48,7 +48,9 @@ int64_t snap_par_table(snap_par *p, const char *table, const char *copy_head, in
  * (each ending in '\n'), valid until the next call.  Releases the chunk the
  * previous call returned.
  * @returns 1 with a chunk, 0 at the table's end, 2 when *stop was raised,
- *          or -1 with err set (a worker's error, naming table and chunk).
+ *          3 when the next chunk is not ready after 200 ms (call again: the
+ *          caller can report progress meanwhile), or -1 with err set (a
+ *          worker's error, naming table and chunk).
  */
 int snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t *stop,
                   cdc_err *err);

@@ -65,6 +65,14 @@ expect_contains "log: the first table's line" "$(cat "$T/agent.log")" \
 expect_contains "log: tables done and remaining" "$(cat "$T/agent.log")" \
     "1 of 2 tables done, 1 remaining, $N rows in all"
 
+# While it waits for the chunk, the progress line still comes every status interval (1 s).
+deadline=$((SECONDS + 30))
+until grep -q "progress: 1 of 2 tables done, $N rows of about $((N + 2)) .*reading public.gate" "$T/agent.log"; do
+    [ $SECONDS -lt $deadline ] || fail "no progress line while the snapshot waits in table gate"
+    sleep 0.2
+done
+ok "log: a progress line while the snapshot waits: $(grep -o 'progress: [^"]*' "$T/agent.log" | tail -1)"
+
 # Release the gate: the snapshot ends.
 sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 801 AND granted" >/dev/null
 wait_lines "$EVENTS" $((N + 2)) 60

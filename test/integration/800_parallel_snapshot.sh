@@ -8,7 +8,7 @@
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
-N=${IT_SNAPSHOT_ROWS:-400000}
+N=${IT_SNAPSHOT_ROWS:-300000}
 pg_up
 sql "CREATE TABLE big (id int8 PRIMARY KEY, n int, s text)" \
     "ALTER TABLE big SET (autovacuum_enabled = false)" \

@@ -6,7 +6,7 @@
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
-N=${IT_SNAPSHOT_ROWS:-300000}
+N=${IT_SNAPSHOT_ROWS:-200000}
 pg_up
 sql "CREATE TABLE big (id int PRIMARY KEY, payload text)" \
     "INSERT INTO big SELECT i, repeat(md5(i::text), 2) FROM generate_series(1, $N) i"

@@ -452,7 +452,7 @@ static const cfg_key pipeline_keys[] = {
               "parallel in the slot's exported snapshot (PostgreSQL 14 or newer; 1: one COPY "
               "per table, docs/snapshots.md)." },
     { .name = "source.snapshot_chunk_mb", .type = CFG_INT,
-      .off = PL(source.snapshot_chunk_mb), .def = "8", .range = "1..64",
+      .off = PL(source.snapshot_chunk_mb), .def = "8", .range = "1..16",
       .desc = "With snapshot_max_threads above 1: MiB of table pages (a ctid block range) "
               "each parallel COPY reads (docs/snapshots.md)." },
     { .name = "source.sslmode", .type = CFG_STR, .off = PL(source.sslmode), .def = "prefer",

@@ -263,9 +263,7 @@ release(snap_par *p)
     p->buffered -= c->counted;
     c->counted = 0;
     c->state = CHUNK_FREE;
-    cdc_buf_reset(&c->text);
-    if (c->text.cap > ((size_t) 16 << 20))
-        cdc_buf_free(&c->text);  /* a chunk of wide rows: give its memory back */
+    cdc_buf_free(&c->text);     /* kept, ring slots would hold chunks beyond the budget */
     p->emitted++;
     p->holding = false;
     pthread_cond_broadcast(&p->cv);

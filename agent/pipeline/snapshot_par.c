@@ -335,11 +335,18 @@ snap_par_free(snap_par *p)
         char         ebuf[128];
 
         /* A COPY waiting on the server (a lock, a slow function) would keep the join
-           waiting: cancel it; a worker that is idle gets nothing from the cancel. */
-        if (w->started && w->cancel)
-            PQcancel(w->cancel, ebuf, sizeof(ebuf));
-        if (w->started)
-            pthread_join(w->tid, NULL);
+           waiting: cancel it, again each second in case the COPY started after the
+           cancel; a worker that is idle gets nothing from a cancel. */
+        while (w->started) {
+            struct timespec ts;
+
+            if (w->cancel)
+                PQcancel(w->cancel, ebuf, sizeof(ebuf));
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_timedjoin_np(w->tid, NULL, &ts) == 0)
+                break;
+        }
         if (w->cancel)
             PQfreeCancel(w->cancel);
         if (w->conn)

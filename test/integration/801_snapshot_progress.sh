@@ -4,8 +4,9 @@
 # the snapshot (2 threads) stops, deterministically, after the first table: then /metrics,
 # `slot status` (text and --json) and the log must say 1 of 2 tables done, the first table's
 # rows read out of the rows expected (pg_class.reltuples after VACUUM, so exact), and the WAL
-# the slot retains, compared with what psql reads from pg_replication_slots.  Released, the
-# snapshot ends and slot status says done with every row.
+# the slot retains, compared with what psql reads from pg_replication_slots.  A SIGTERM then
+# stops it although a worker's COPY waits (it is cancelled); with the gate open the next
+# start's snapshot ends and slot status says done with every row.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -73,9 +74,21 @@ until grep -q "progress: 1 of 2 tables done, $N rows of about $((N + 2)) .*readi
 done
 ok "log: a progress line while the snapshot waits: $(grep -o 'progress: [^"]*' "$T/agent.log" | tail -1)"
 
-# Release the gate: the snapshot ends.
+# SIGTERM while a worker's COPY waits in the gate: the COPY is cancelled and the agent stops
+# (exit 1: the snapshot starts over on the next run); the progress file says "stopped".
+kill -TERM "$AGENT_PID"
+agent_wait_exit 60
+expect_eq "SIGTERM during the snapshot: exit status 1" "$AGENT_RC" 1
+expect_contains "the log says the snapshot starts over" "$(cat "$T/agent.log")" \
+    "stopped during the snapshot; it starts over on the next run"
+expect_eq "the progress file says stopped" \
+    "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["state"])' "$T/cdcagent-cdc_slot.snapshot.json")" stopped
+before=$(line_count "$EVENTS")
+
+# Release the gate: the next start's snapshot ends.
 sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 801 AND granted" >/dev/null
-wait_lines "$EVENTS" $((N + 2)) 60
+AGENT_NO_WAIT=1 agent_start
+wait_lines "$EVENTS" $((before + N + 2)) 60
 agent_stop
 cdc slot status "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --json
 python3 - "$T/cdc.out" "$N" <<'PY' || fail "slot status --json after the snapshot: $(cat "$T/cdc.out")"
@@ -87,6 +100,8 @@ assert (s["tables_done"], s["tables_total"], s["rows"]) == (2, 2, n + 2), s
 assert s["wal_retained_bytes"] >= 0, s
 PY
 ok "slot status --json: snapshot done, 2 of 2 tables, every row"
-jl_check "every row of both tables once" "$EVENTS" \
-    "sorted((get(e, 'value.source.table'), e['key']['id']) for e in data) == [('big', i) for i in range(1, $N + 1)] + [('gate', 1), ('gate', 2)]"
+expect_contains "the second start says why it takes the snapshot again" "$(cat "$T/agent.log")" \
+    "holds only rows of its snapshot, which never finished"
+jl_check "the second snapshot: every row of both tables once" "$EVENTS" \
+    "sorted((get(e, 'value.source.table'), e['key']['id']) for e in data[$before:]) == [('big', i) for i in range(1, $N + 1)] + [('gate', 1), ('gate', 2)]"
 done_testing

@@ -16,6 +16,7 @@
 #include "agent/cmd/lakehouse.h"
 #include "agent/ops/privs.h"
 #include "agent/pipeline/run.h"
+#include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/slot.h"
 #include "agent/cmd/verify.h"
 
@@ -323,7 +324,9 @@ run_command(const cli *c, cdc_config *cfg)
 
         o.json = c->json;
         o.all = c->dlq.all;
+        o.snapshot = agent_snapshot_progress_load(cfg);
         rc = agent_slot_status(cfg, &o, &nwarn, &err);
+        json_decref(o.snapshot);
         if (rc == 0 && nwarn > 0)
             return EXIT_WARNINGS;
     }

@@ -62,6 +62,8 @@ typedef struct cfg_source {
     char             *slot_name;
     char             *publication_name;
     cfg_snapshot_mode snapshot_mode;
+    int               snapshot_max_threads;  /* Debezium snapshot.max.threads */
+    int               snapshot_chunk_mb;     /* table pages per parallel chunk */
     char             *sslmode;
     char             *sslrootcert, *sslcert, *sslkey;
     /* Debezium connector options, snake_case, with Debezium's defaults */

@@ -446,6 +446,15 @@ static const cfg_key pipeline_keys[] = {
     { .name = "source.snapshot_mode", .type = CFG_ENUM, .off = PL(source.snapshot_mode),
       .def = "initial", .choices = snapshot_modes,
       .desc = "Debezium snapshot.mode; never and no_data both mean no snapshot." },
+    { .name = "source.snapshot_max_threads", .type = CFG_INT,
+      .off = PL(source.snapshot_max_threads), .def = "1", .range = "1..16",
+      .desc = "Debezium snapshot.max.threads: connections that read one table's chunks in "
+              "parallel in the slot's exported snapshot (PostgreSQL 14 or newer; 1: one COPY "
+              "per table, docs/snapshots.md)." },
+    { .name = "source.snapshot_chunk_mb", .type = CFG_INT,
+      .off = PL(source.snapshot_chunk_mb), .def = "8", .range = "1..16",
+      .desc = "With snapshot_max_threads above 1: MiB of table pages (a ctid block range) "
+              "each parallel COPY reads (docs/snapshots.md)." },
     { .name = "source.sslmode", .type = CFG_STR, .off = PL(source.sslmode), .def = "prefer",
       .choices = sslmodes, .desc = "libpq sslmode." },
     { .name = "source.sslrootcert", .type = CFG_STR, .off = PL(source.sslrootcert),

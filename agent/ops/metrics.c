@@ -136,6 +136,23 @@ agent_metrics_set_server_lsn(agent_metrics *m, uint64_t lsn)
 }
 
 void
+agent_metrics_set_snapshot(agent_metrics *m, const agent_snapshot_progress *p)
+{
+    uint64_t bits;
+    double   rem = p->remaining_seconds;
+
+    if (m == NULL)
+        return;
+    memcpy(&bits, &rem, sizeof(bits));
+    atomic_store_explicit(&m->snap_rows, p->rows, relaxed);
+    atomic_store_explicit(&m->snap_rows_estimated, p->rows_estimated, relaxed);
+    atomic_store_explicit(&m->snap_tables_done, p->tables_done, relaxed);
+    atomic_store_explicit(&m->snap_tables_total, p->tables_total, relaxed);
+    atomic_store_explicit(&m->snap_remaining_bits, bits, relaxed);
+    atomic_store_explicit(&m->snap_wal_retained, p->wal_retained_bytes, relaxed);
+}
+
+void
 agent_metrics_set_queue_depth(agent_metrics *m, uint64_t txns_in_flight)
 {
     if (m)

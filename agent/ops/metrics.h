@@ -82,6 +82,18 @@ void agent_metrics_set_lag_seconds(agent_metrics *m, double seconds);
  * agent_metrics_confirmed() passes it, for commit_to_durable_seconds.
  * @thread main loop.
  */
+/* The initial snapshot's progress (agent/pipeline/snapshot.c), for the
+   cdcagent_snapshot_* families; all zero until a snapshot starts. */
+typedef struct agent_snapshot_progress {
+    uint64_t rows;                /* rows read so far (every table) */
+    uint64_t rows_estimated;      /* pg_class.reltuples of every table at the start */
+    int      tables_done, tables_total;
+    double   remaining_seconds;   /* estimate at the recent rate; < 0: unknown */
+    int64_t  wal_retained_bytes;  /* pg_current_wal_lsn() - the slot's restart_lsn; < 0: unknown */
+} agent_snapshot_progress;
+
+void agent_metrics_set_snapshot(agent_metrics *m, const agent_snapshot_progress *p);
+
 void agent_metrics_txn_committed(agent_metrics *m, uint64_t end_lsn);
 /**
  * The flush LSN reported to the slot: sets confirmed_lsn and observes every

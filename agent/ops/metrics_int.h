@@ -58,6 +58,12 @@ struct agent_metrics {
     _Atomic uint64_t received_lsn, server_lsn, confirmed_lsn, queue_depth;
     _Atomic uint64_t lag_seconds_bits;      /* a double's bits */
 
+    /* the initial snapshot (agent_metrics_set_snapshot) */
+    _Atomic uint64_t snap_rows, snap_rows_estimated;
+    _Atomic int      snap_tables_done, snap_tables_total;
+    _Atomic uint64_t snap_remaining_bits;   /* a double's bits */
+    _Atomic int64_t  snap_wal_retained;
+
     _Atomic uint64_t bucket[NBUCKETS + 1];  /* per bucket, not cumulative; last is +Inf */
     _Atomic uint64_t sum_ns;
 

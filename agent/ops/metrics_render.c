@@ -271,6 +271,37 @@ render_counters(agent_metrics *m, cdc_buf *out)
                      "check (maintenance), by table.");
 }
 
+/* The initial snapshot's progress: all zero until one starts, the last figures after it. */
+static void
+render_snapshot(agent_metrics *m, cdc_buf *out)
+{
+    uint64_t bits = atomic_load_explicit(&m->snap_remaining_bits, relaxed);
+    int      done = atomic_load_explicit(&m->snap_tables_done, relaxed);
+    int      total = atomic_load_explicit(&m->snap_tables_total, relaxed);
+    int64_t  wal = atomic_load_explicit(&m->snap_wal_retained, relaxed);
+    double   rem;
+
+    memcpy(&rem, &bits, sizeof(rem));
+    put_u64(out, "cdcagent_snapshot_rows_total", "counter",
+            "Rows the initial snapshot read (op r events handed out).",
+            atomic_load_explicit(&m->snap_rows, relaxed));
+    put_u64(out, "cdcagent_snapshot_rows_estimated", "gauge",
+            "Rows the initial snapshot expects to read: pg_class.reltuples of its tables.",
+            atomic_load_explicit(&m->snap_rows_estimated, relaxed));
+    put_header(out, "cdcagent_snapshot_tables", "gauge",
+               "Tables of the initial snapshot, read (done) and not yet read (remaining).");
+    cdc_buf_printf(out, "cdcagent_snapshot_tables{state=\"done\"} %d\n", done);
+    cdc_buf_printf(out, "cdcagent_snapshot_tables{state=\"remaining\"} %d\n", total - done);
+    put_header(out, "cdcagent_snapshot_remaining_seconds", "gauge",
+               "Estimated seconds until the initial snapshot is read, at its recent rate; "
+               "-1 unknown, 0 when none runs.");
+    cdc_buf_printf(out, "cdcagent_snapshot_remaining_seconds %.9g\n", rem);
+    put_header(out, "cdcagent_snapshot_wal_retained_bytes", "gauge",
+               "WAL the slot retained (current WAL LSN minus its restart_lsn) at the "
+               "snapshot's last progress report; -1 unknown.");
+    cdc_buf_printf(out, "cdcagent_snapshot_wal_retained_bytes %lld\n", (long long) wal);
+}
+
 static void
 render_gauges(agent_metrics *m, const health_snap *hs, cdc_buf *out)
 {
@@ -357,6 +388,7 @@ agent_metrics_render(agent_metrics *m, cdc_buf *out)
     cdc_buf_printf(out, "cdcagent_ready %d\n", snap_ready(&hs));
     render_counters(m, out);
     render_gauges(m, &hs, out);
+    render_snapshot(m, out);
     render_dests(m, &hs, out);
     render_histogram(m, out);
 }

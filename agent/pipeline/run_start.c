@@ -148,6 +148,21 @@ plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
         if (ag->router.dests[i]->held_unordered || cdc_pos_cmp(held_at_start(ag, i), last) < 0)
             all_last = false;
     }
+    if (!slot->exists && ag->state.loaded && ag->state.snapshot == AGENT_SNAP_PENDING &&
+        ag->state.cp != 0 && f.held_lsn != 0 && f.held_lsn < ag->state.cp && !f.held_foreign) {
+        /*
+         * The slot is gone but its record says its snapshot never finished, and no
+         * destination holds anything after that snapshot's rows: the agent dropped
+         * the slot itself when it stopped during the snapshot.  Nothing streamed was
+         * delivered, so a new slot and a new snapshot lose nothing.
+         */
+        log_warn("agent", "slot %s does not exist and destination %s holds only rows of its "
+                 "snapshot, which never finished (record %s): taking the snapshot again on a "
+                 "new slot (rows already delivered arrive a second time, op r)",
+                 ag->src->slot_name, f.held_by ? f.held_by : "?", ag->state.path);
+        f.held_lsn = 0;
+        f.held_by = NULL;
+    }
     if (slot->exists && !slot->lost)
         f.snapshot_unproven = agent_snapshot_unproven(ag->src, &ag->state, slot->confirmed,
                                                       f.dests_remember, all_last, why,
@@ -504,7 +519,12 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     agent_wm_set_start(ag->wm, cp);
     if (!snap)
         return 0;
-    rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, err);
+    {
+        agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
+                                   ag->cfg->platform.agent.status_interval_seconds };
+
+        rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
+    }
     if (rc != 0) {
         cdc_err keep = *err;
 

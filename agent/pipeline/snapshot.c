@@ -11,6 +11,8 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/pipeline/snapshot_par.h"
+#include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/pg_source.h"
 #include "decoder/values.h"
 
@@ -28,6 +30,9 @@ typedef struct snap_state {
     uint64_t       table_rows;              /* rows read from it so far */
     uint64_t       cp;
     uint64_t       rows;
+    snap_par      *par;                     /* snapshot_max_threads > 1: the workers */
+    snap_progress *prog;
+    int64_t        chunk_bytes;             /* table pages per parallel chunk */
 } snap_state;
 
 /* Undoes COPY's text-format escaping of one field into out; returns its length. */
@@ -151,9 +156,52 @@ flush_pending(snap_state *st, bool last_overall, cdc_err *err)
     rc = agent_capture_emit(st->cap, &st->pending, err);
     st->have_pending = false;
     cdc_arena_reset(st->arenas[1 - st->cur]);
-    if (rc == 0 && ++st->rows % 1000 == 0)
+    if (rc == 0 && ++st->rows % 1000 == 0) {
         rc = agent_router_poll(agent_capture_router(st->cap), err);
+        snap_progress_rows(st->prog, st->rows);
+    }
     return rc;
+}
+
+/*
+ * Decodes one COPY text row and makes it the pending event, emitting the one
+ * before it.  @returns 0 or -1 with err set.
+ */
+static int
+take_row(snap_state *st, cdc_rel *rel, int64_t ts_us, const char *row, size_t n, cdc_err *err)
+{
+    cdc_arena *a = st->arenas[st->cur];
+    cdc_value *vals = decode_row(st, rel, row, n, a, err);
+
+    if (vals == NULL || flush_pending(st, false, err) < 0)
+        return -1;
+    st->pending_first_table = st->table == 0;
+    st->pending_first_in_table = st->table_rows++ == 0;
+    st->pending_last_in_table = false;
+    memset(&st->pending, 0, sizeof(st->pending));
+    st->pending.op = CDC_OP_READ;
+    st->pending.rel = rel;
+    st->pending.lsn = st->cp;
+    st->pending.source_ts_us = ts_us;
+    st->pending.after = vals;
+    st->pending.key = vals;
+    st->have_pending = true;
+    st->cur = 1 - st->cur;
+    return 0;
+}
+
+/* "COPY (SELECT <columns> FROM <table>", without the closing part. */
+static void
+copy_head(cdc_buf *q, PGconn *conn, const cdc_rel *rel)
+{
+    char ident[300];
+
+    cdc_buf_puts(q, "COPY (SELECT ");
+    for (int i = 0; i < rel->ncols; i++)
+        cdc_buf_printf(q, "%s%s", i ? ", " : "",
+                       agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
+    cdc_buf_printf(q, " FROM %s",
+                   agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));
 }
 
 static int
@@ -161,17 +209,12 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
            volatile sig_atomic_t *stop, cdc_err *err)
 {
     cdc_buf   q = CDC_BUF_INIT;
-    char      ident[300];
     PGresult *res;
     char     *row = NULL;
     int       n, rc = -1;
 
-    cdc_buf_puts(&q, "COPY (SELECT ");
-    for (int i = 0; i < rel->ncols; i++)
-        cdc_buf_printf(&q, "%s%s", i ? ", " : "",
-                       agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
-    cdc_buf_printf(&q, " FROM %s) TO STDOUT",
-                   agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));
+    copy_head(&q, conn, rel);
+    cdc_buf_puts(&q, ") TO STDOUT");
     res = PQexec(conn, cdc_buf_str(&q));
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         cdc_err_set(err, CDC_E_PG, "snapshot of %s.%s: %s", rel->nspname, rel->relname,
@@ -181,25 +224,10 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     }
     PQclear(res);
     while ((n = PQgetCopyData(conn, &row, 0)) > 0) {
-        cdc_arena *a = st->arenas[st->cur];
-        cdc_value *vals = decode_row(st, rel, row, (size_t) n, a, err);
+        int trc = take_row(st, rel, ts_us, row, (size_t) n, err);
 
         PQfreemem(row);
-        if (vals == NULL || flush_pending(st, false, err) < 0)
-            goto drain;
-        st->pending_first_table = st->table == 0;
-        st->pending_first_in_table = st->table_rows++ == 0;
-        st->pending_last_in_table = false;
-        memset(&st->pending, 0, sizeof(st->pending));
-        st->pending.op = CDC_OP_READ;
-        st->pending.rel = rel;
-        st->pending.lsn = st->cp;
-        st->pending.source_ts_us = ts_us;
-        st->pending.after = vals;
-        st->pending.key = vals;
-        st->have_pending = true;
-        st->cur = 1 - st->cur;
-        if (*stop)
+        if (trc < 0 || *stop)
             goto drain;
     }
     if (n == -2) {
@@ -237,6 +265,72 @@ out:
     return rc;
 }
 
+/* The table's pages now (never fewer than at the snapshot: VACUUM keeps what it shows). */
+static int
+table_pages(PGconn *conn, const cdc_rel *rel, int64_t chunk_bytes, int64_t *pages,
+            int64_t *chunk_pages, cdc_err *err)
+{
+    char        oid[16];
+    const char *params[] = { oid };
+    PGresult   *res;
+    int64_t     bs;
+
+    snprintf(oid, sizeof(oid), "%u", rel->relid);
+    res = agent_pg_query(conn, "SELECT pg_relation_size($1::oid::regclass), "
+                         "current_setting('block_size')::int8", 1, params, "snapshot", err);
+    if (res == NULL)
+        return cdc_err_wrap(err, "the size of table %s.%s", rel->nspname, rel->relname);
+    bs = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    if (bs <= 0)
+        bs = 8192;
+    *pages = strtoll(PQgetvalue(res, 0, 0), NULL, 10) / bs;
+    *chunk_pages = chunk_bytes / bs > 0 ? chunk_bytes / bs : 1;
+    PQclear(res);
+    return 0;
+}
+
+/* copy_table with the workers: chunks of ctid ranges, their rows taken in chunk order. */
+static int
+copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
+               volatile sig_atomic_t *stop, cdc_err *err)
+{
+    cdc_buf     q = CDC_BUF_INIT;
+    char        name[300];
+    int64_t     pages = 0, chunk_pages = 1;
+    const char *data;
+    size_t      len;
+    int         rc;
+
+    if (table_pages(conn, rel, st->chunk_bytes, &pages, &chunk_pages, err) < 0)
+        return -1;
+    copy_head(&q, conn, rel);
+    snprintf(name, sizeof(name), "%s.%s", rel->nspname, rel->relname);
+    snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
+    cdc_buf_free(&q);
+    while ((rc = snap_par_next(st->par, &data, &len, stop, err)) == 1 || rc == 3) {
+        const char *p = data, *end = data + len;
+
+        if (rc == 3) {      /* waiting for a chunk: destinations and progress go on */
+            if (agent_router_poll(agent_capture_router(st->cap), err) < 0)
+                return -1;
+            snap_progress_rows(st->prog, st->rows + st->have_pending);
+            continue;
+        }
+
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t) (end - p));
+            const char *next = nl ? nl + 1 : end;
+
+            if (take_row(st, rel, ts_us, p, (size_t) (next - p), err) < 0)
+                return -1;
+            if (*stop)
+                return 1;
+            p = next;
+        }
+    }
+    return rc == 2 ? 1 : rc;
+}
+
 static int
 read_int8(PGconn *conn, const char *sql, int64_t *out, cdc_err *err)
 {
@@ -269,21 +363,88 @@ snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile si
             return -1;
         st->table = i;
         st->table_rows = 0;
-        rc = copy_table(st, conn, rel, ts_us, stop, err);
+        snap_progress_table(st->prog, i, src->tables[i]);
+        rc = st->par ? copy_table_par(st, conn, rel, ts_us, stop, err)
+                     : copy_table(st, conn, rel, ts_us, stop, err);
         if (rc != 0)
             return rc;
         if (st->table_rows > 0)
             st->pending_last_in_table = true;
-        log_info("snapshot", "table %s: %llu rows", src->tables[i],
-                 (unsigned long long) st->table_rows);
+        snap_progress_table_done(st->prog, st->table_rows, st->rows + st->have_pending);
     }
     return 0;
+}
+
+/*
+ * Rows the snapshot expects, from pg_class.reltuples (the partitions' for a
+ * partitioned table): to_regclass, so that a missing table does not abort the
+ * snapshot's transaction here (it is reported where it is read).
+ */
+static uint64_t
+rows_estimated(PGconn *conn, const cfg_source *src)
+{
+    const char *sql = PQserverVersion(conn) >= 120000
+        ? "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_class c "
+          "WHERE c.oid = to_regclass($1) "
+          "OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass($1)))"
+        : "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_class c "
+          "WHERE c.oid = to_regclass($1)";
+    uint64_t    n = 0;
+
+    for (int i = 0; i < src->ntables; i++) {
+        char        schema[64], table[64], q[300];
+        const char *params[1] = { q };
+        PGresult   *res;
+        cdc_err     e = { 0 };
+
+        if (agent_pg_split_table(src->tables[i], schema, table, &e) < 0)
+            continue;
+        agent_pg_quote_table(schema, table, q, sizeof(q));
+        res = agent_pg_query(conn, sql, 1, params, "snapshot estimate", &e);
+        if (res == NULL)
+            return n;
+        n += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    return n;
+}
+
+/*
+ * Starts snapshot_max_threads workers in the snapshot conn's transaction
+ * holds (the slot's, or one it exports when there is none).  Before
+ * PostgreSQL 14 a ctid range is a whole-table scan per chunk: one COPY then.
+ */
+static int
+start_workers(snap_state *st, PGconn *conn, const cfg_source *src, const char *snapshot_name,
+              cdc_err *err)
+{
+    char exported[128];
+
+    if (PQserverVersion(conn) < 140000) {
+        log_warn("snapshot", "source.snapshot_max_threads %d: PostgreSQL %d has no TID range "
+                 "scan (14 or newer), so each table is read with one COPY",
+                 src->snapshot_max_threads, PQserverVersion(conn) / 10000);
+        return 0;
+    }
+    if (snapshot_name == NULL || *snapshot_name == '\0') {
+        PGresult *res = agent_pg_query(conn, "SELECT pg_export_snapshot()", 0, NULL,
+                                       "exporting the snapshot for the workers", err);
+
+        if (res == NULL)
+            return -1;
+        snprintf(exported, sizeof(exported), "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        snapshot_name = exported;
+    }
+    st->chunk_bytes = (int64_t) src->snapshot_chunk_mb << 20;
+    st->par = snap_par_start(src, snapshot_name, src->snapshot_max_threads, err);
+    return st->par ? 0 : -1;
 }
 
 int
 agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                    const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
-                   cdc_err *err)
+                   const agent_snapshot_env *env, cdc_err *err)
 {
     snap_state st = { .cap = cap, .cp = cp };
     char       sql[200];
@@ -299,13 +460,16 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
         if (agent_pg_exec(conn, sql, "importing the slot's snapshot", err) < 0)
             goto out;
     }
+    if (src->snapshot_max_threads > 1 && start_workers(&st, conn, src, snapshot_name, err) < 0)
+        goto out;
     if (read_int8(conn, "SELECT txid_current()", &xid, err) < 0 ||
         read_int8(conn, "SELECT (extract(epoch FROM current_timestamp) * 1000000)::int8", &ts_us,
                   err) < 0)
         goto out;
-    log_info("snapshot", "reading %d tables at " CDC_LSN_FMT " (snapshot %s, xid %lld)",
-             src->ntables, CDC_LSN_ARGS(cp), snapshot_name && *snapshot_name ? snapshot_name : "-",
-             (long long) xid);
+    log_info("snapshot", "reading %d tables at " CDC_LSN_FMT " (snapshot %s, xid %lld, "
+             "%d thread%s)", src->ntables, CDC_LSN_ARGS(cp),
+             snapshot_name && *snapshot_name ? snapshot_name : "-", (long long) xid,
+             st.par ? src->snapshot_max_threads : 1, st.par ? "s" : "");
     /*
      * Snapshot rows are positioned just before the consistent point: a
      * transaction whose commit record starts exactly there is streamed
@@ -313,6 +477,7 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
      */
     if (agent_capture_txn_begin(cap, (uint32_t) xid, cp - 1, ts_us, err) < 0)
         goto out;
+    st.prog = snap_progress_new(env, src, src->ntables, rows_estimated(conn, src));
     rc = snapshot_tables(&st, conn, src, stop, err);
     if (rc == 0 && flush_pending(&st, true, err) < 0)
         rc = -1;
@@ -326,6 +491,8 @@ out:
 
         agent_pg_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", "snapshot", &ignored);
     }
+    snap_par_free(st.par);
+    snap_progress_end(st.prog, rc == 0 ? "done" : rc == 1 ? "stopped" : "failed", st.rows);
     cdc_arena_free(st.arenas[0]);
     cdc_arena_free(st.arenas[1]);
     return rc;

@@ -16,17 +16,19 @@
 #include "agent/pipeline/capture.h"
 #include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
+#include "agent/pipeline/snapshot_progress.h"
 #include "agent/pipeline/state.h"
 
 /*
  * Runs the snapshot on `conn` (a plain connection, idle, not in a
- * transaction).  snapshot_name may be "" to read the current state
+ * transaction), reporting its progress as env says (may be NULL).  snapshot_name may be "" to read the current state
  * (used only when no exported snapshot exists).
  * @returns 0, 1 when *stop was raised before it finished, or -1 with err set.
  */
 int agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                        const char *snapshot_name, uint64_t consistent_point,
-                       volatile sig_atomic_t *stop, cdc_err *err);
+                       volatile sig_atomic_t *stop, const agent_snapshot_env *env,
+                       cdc_err *err);
 
 /*
  * What to do with the replication slot at start, decided from what the

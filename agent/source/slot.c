@@ -428,6 +428,32 @@ jstr(json_t *obj, const char *key, char *buf, size_t bufsz)
     return buf;
 }
 
+/* The agent's last report of its initial snapshot (docs/snapshots.md, Progress). */
+static void
+print_snapshot(json_t *s)
+{
+    double      rem = json_number_value(json_object_get(s, "remaining_seconds"));
+    const char *table = json_string_value(json_object_get(s, "table"));
+    char        b1[32];
+
+    if (!json_is_object(s))
+        return;
+    printf("%-26s %s, %lld of %lld tables, %lld rows of about %lld, %.0f rows/s%s%s\n",
+           "snapshot", json_string_value(json_object_get(s, "state")),
+           (long long) json_integer_value(json_object_get(s, "tables_done")),
+           (long long) json_integer_value(json_object_get(s, "tables_total")),
+           (long long) json_integer_value(json_object_get(s, "rows")),
+           (long long) json_integer_value(json_object_get(s, "rows_estimated")),
+           json_number_value(json_object_get(s, "rows_per_second")),
+           table ? ", reading " : "", table ? table : "");
+    if (rem > 0)
+        printf("%-26s about %.0f s\n", "snapshot time left", rem);
+    if (json_integer_value(json_object_get(s, "wal_retained_bytes")) >= 0)
+        printf("%-26s %s (at the snapshot's last report)\n", "WAL retained by snapshot",
+               fmt_bytes(json_integer_value(json_object_get(s, "wal_retained_bytes")), b1,
+                         sizeof(b1)));
+}
+
 static void
 print_table(json_t *obj, const server_facts *sf)
 {
@@ -493,6 +519,7 @@ print_table(json_t *obj, const server_facts *sf)
                    json_string_value(json_object_get(v, "replica_identity")),
                    json_is_true(json_object_get(v, "primary_key")) ? "primary key" : "NO PRIMARY KEY");
     }
+    print_snapshot(json_object_get(obj, "snapshot"));
     json_array_foreach(json_object_get(obj, "warnings"), i, v)
         printf("warning: %s\n", json_string_value(v));
 }
@@ -539,6 +566,9 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
     for (int r = 0; r < PQntuples(res); r++) {
         bool    mine = strcmp(PQgetvalue(res, r, COL_SLOT), src->slot_name) == 0;
         json_t *obj = slot_object(res, r, &sf, src, o, mine);
+
+        if (mine && o->snapshot)
+            json_object_set(obj, "snapshot", o->snapshot);
 
         *nwarnings += (int)json_array_size(json_object_get(obj, "warnings"));
         json_array_append_new(all, obj);

@@ -22,6 +22,8 @@ typedef struct agent_slot_opts {
     bool    all;                 /* every slot of the database, not just the pipeline's */
     int64_t warn_retained_bytes; /* an inactive slot retaining more warns; 0: default */
     double  rate_window;         /* seconds between the two WAL samples; <0: skip; 0: default */
+    struct json_t *snapshot;     /* the agent's snapshot progress (agent/pipeline/
+                                    snapshot_progress.h), shown with the slot; NULL: none */
 } agent_slot_opts;
 
 /*

@@ -96,6 +96,9 @@ expected = {
     "cdcagent_queue_depth": "gauge", "cdcagent_replication_state": "gauge",
     "cdcagent_destination_durable_lsn": "gauge", "cdcagent_destination_state": "gauge",
     "cdcagent_commit_to_durable_seconds": "histogram",
+    "cdcagent_snapshot_rows": "counter", "cdcagent_snapshot_rows_estimated": "gauge",
+    "cdcagent_snapshot_tables": "gauge", "cdcagent_snapshot_remaining_seconds": "gauge",
+    "cdcagent_snapshot_wal_retained_bytes": "gauge",
 }
 for name, typ in expected.items():
     assert name in fams, f"family {name} missing; have {sorted(fams)}"

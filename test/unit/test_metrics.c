@@ -462,6 +462,29 @@ START_TEST(counter_families_bounded)
 END_TEST
 
 /* Every call accepts a NULL registry. */
+START_TEST(snapshot_families)
+{
+    agent_snapshot_progress sp = { .rows = 100, .rows_estimated = 150, .tables_done = 1,
+                                   .tables_total = 3, .remaining_seconds = 2.5,
+                                   .wal_retained_bytes = -1 };
+    char                   *t = render();
+
+    /* before any snapshot: all zero */
+    ck_assert(sample(t, "cdcagent_snapshot_rows_total") == 0);
+    ck_assert(sample(t, "cdcagent_snapshot_tables{state=\"remaining\"}") == 0);
+    free(t);
+    agent_metrics_set_snapshot(m, &sp);
+    t = render();
+    ck_assert(sample(t, "cdcagent_snapshot_rows_total") == 100);
+    ck_assert(sample(t, "cdcagent_snapshot_rows_estimated") == 150);
+    ck_assert(sample(t, "cdcagent_snapshot_tables{state=\"done\"}") == 1);
+    ck_assert(sample(t, "cdcagent_snapshot_tables{state=\"remaining\"}") == 2);
+    ck_assert(sample(t, "cdcagent_snapshot_remaining_seconds") == 2.5);
+    ck_assert(strstr(t, "\ncdcagent_snapshot_wal_retained_bytes -1\n") != NULL);
+    free(t);
+}
+END_TEST
+
 START_TEST(null_registry)
 {
     agent_metrics_event(NULL, "t", CDC_OP_CREATE);
@@ -498,6 +521,7 @@ metrics_suite(void)
     tcase_add_test(tc, health_body);
     tcase_add_test(tc, lag_report_line);
     tcase_add_test(tc, counter_families_bounded);
+    tcase_add_test(tc, snapshot_families);
     tcase_add_test(tc, null_registry);
     suite_add_tcase(s, tc);
     return s;

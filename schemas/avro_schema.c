@@ -376,6 +376,7 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
     cdc_buf    *b = s->b;
     unsigned    sem = ct->sem < CDC_SEM__COUNT ? ct->sem : CDC_SEM_NONE;
     const char *name = sem_names[sem];
+    int         n = 0;
 
     if (name)
         cdc_buf_puts(b, ",\"connect.version\":1");
@@ -386,16 +387,17 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
             cdc_buf_putc(b, ',');
             sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
-        cdc_buf_putc(b, '}');
+        n = 1;
     } else if (sem == CDC_SEM_BITS) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
         sch_json_put_param_int(b, "length", ct->length);
-        cdc_buf_putc(b, '}');
+        n = 1;
     } else if (sem == CDC_SEM_ENUM) {
         cdc_buf_puts(b, ",\"connect.parameters\":{\"allowed\":");
         put_str(b, labels);
-        cdc_buf_putc(b, '}');
+        n = 1;
     }
+    sch_json_close_params(b, ct, n, ",\"connect.parameters\":{");
     if (def) {
         cdc_buf_puts(b, ",\"connect.default\":");
         put_default(b, ct, def);
@@ -454,7 +456,8 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
         cdc_buf_puts(b, "{\"type\":\"map\",\"values\":[\"null\",\"string\"]}");
         return;
     }
-    if (ct->sem == CDC_SEM_NONE && def == NULL && kind != CDC_CT_INT8 && kind != CDC_CT_INT16) {
+    if (ct->sem == CDC_SEM_NONE && def == NULL && kind != CDC_CT_INT8 && kind != CDC_CT_INT16 &&
+        ct->mapped == CDC_MAP_NONE) {
         cdc_buf_putc(b, '"');
         cdc_buf_puts(b, avro_base[kind]);
         cdc_buf_putc(b, '"');

@@ -94,34 +94,54 @@ static const char point_fields[] =
     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"wkb\"},"
     "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}";
 
-/* "parameters" in Debezium's insertion order; nothing when there are none. */
+/* A column mapper's parameter comes last: Debezium's mappers alter the schema builder
+   after the type converter made it.  See json_int.h. */
+void
+sch_json_close_params(cdc_buf *b, const cdc_ctype *ct, int nparams, const char *open)
+{
+    if (ct->mapped != CDC_MAP_NONE) {
+        cdc_buf_puts(b, nparams ? "," : open);
+        if (ct->mapped == CDC_MAP_MASKED)
+            cdc_buf_puts(b, "\"masked\":\"true\"");
+        else
+            sch_json_put_param_int(b, "truncateLength", ct->trunc_len);
+        nparams++;
+    }
+    if (nparams)
+        cdc_buf_putc(b, '}');
+}
+
 static void
 put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
 {
+    static const char open[] = ",\"parameters\":{";
+    int               n = 0;
+
     switch ((cdc_sem) ct->sem) {
     case CDC_SEM_DECIMAL:
-        cdc_buf_puts(b, ",\"parameters\":{");
+        cdc_buf_puts(b, open);
         sch_json_put_param_int(b, "scale", ct->scale);
         if (ct->precision >= 0) {   /* money has none */
             cdc_buf_putc(b, ',');
             sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     case CDC_SEM_BITS:
-        cdc_buf_puts(b, ",\"parameters\":{");
+        cdc_buf_puts(b, open);
         sch_json_put_param_int(b, "length", ct->length);
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     case CDC_SEM_ENUM:
         cdc_buf_puts(b, ",\"parameters\":{\"allowed\":");
         sch_json_put_string(b, enum_labels ? enum_labels : "",
                             enum_labels ? strlen(enum_labels) : 0);
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     default:
         break;
     }
+    sch_json_close_params(b, ct, n, open);
 }
 
 /*

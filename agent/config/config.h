@@ -77,6 +77,9 @@ typedef struct cfg_source {
     char             *unavailable_value_placeholder;
     char             *message_key_columns;
     char             *schema_name_adjustment_mode;
+    char             *column_include_list;   /* Debezium regex lists, schema.table.column */
+    char             *column_exclude_list;
+    cfg_strmap        column_masks;          /* Debezium property name -> column regex list */
     int               money_fraction_digits;
     /* accepted for the platform's other source types; unused */
     int               mysql_server_id;

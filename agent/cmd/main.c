@@ -13,7 +13,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/cmd/dlq_cli.h"
 #include "agent/ops/privs.h"
-#include "agent/pipeline/colfilter.h"
+#include "agent/source/colfilter.h"
 #include "agent/pipeline/run.h"
 #include "agent/source/slot.h"
 #include "agent/cmd/verify.h"

@@ -75,7 +75,7 @@ typedef struct cdc_ctype {
     int32_t  scale;         /* DECIMAL scale */
     int32_t  precision;     /* DECIMAL precision; -1 when absent (money) */
     int32_t  length;        /* BITS: bit length; ZONED_TIMESTAMP: fraction digits */
-    /* Debezium's column mappers (agent/pipeline/colfilter.c) add schema parameters:
+    /* Debezium's column mappers (agent/source/colfilter.c) add schema parameters:
        "masked":"true", or "truncateLength":"<trunc_len>"; CDC_MAP_NONE otherwise */
     uint8_t  mapped;        /* cdc_mapped */
     int32_t  trunc_len;

@@ -12,7 +12,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
-#include "agent/pipeline/colfilter.h"
+#include "agent/source/colfilter.h"
 #include "agent/pipeline/txbuf.h"
 #include "decoder/values.h"
 #include "schemas/topic.h"

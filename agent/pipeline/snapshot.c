@@ -167,8 +167,8 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     int       n, rc = -1;
 
     cdc_buf_puts(&q, "COPY (SELECT ");
-    for (int i = 0; i < rel->ncols; i++)
-        cdc_buf_printf(&q, "%s%s", i ? ", " : "",
+    for (int i = 0; i < rel->ncols; i++)   /* issue 24: a filtered column is not read */
+        cdc_buf_printf(&q, "%s%s", i ? ", " : "", rel->cols[i].filtered ? "NULL" :
                        agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
     cdc_buf_printf(&q, " FROM %s) TO STDOUT",
                    agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));

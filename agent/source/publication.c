@@ -12,6 +12,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/colfilter.h"
 #include "agent/source/pg_source.h"
 
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
@@ -165,22 +166,97 @@ check_table_access(PGconn *conn, const cfg_source *src, bool *partitioned, cdc_e
     return 0;
 }
 
+/*
+ * The columns of one table that source.column_include_list / column_exclude_list keep,
+ * and those of its replica identity, which UPDATE and DELETE need published
+ * (a column list that leaves one out makes PostgreSQL refuse the application's
+ * UPDATEs).  Generated columns come first as unpublishable before PostgreSQL 18.
+ */
+static const char pubcols_sql[] =
+    "SELECT a.attname, a.attgenerated <> '', c.relreplident,"
+    "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
+    "                  AND a.attnum = ANY (i.indkey::int2[])"
+    "                  AND ((c.relreplident = 'd' AND i.indisprimary)"
+    "                       OR (c.relreplident = 'i' AND i.indisreplident)))"
+    "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " WHERE n.nspname = $1 AND c.relname = $2"
+    " ORDER BY a.attnum";
+
+/*
+ * PostgreSQL 15+: " (col, ...)" after a table whose column filter leaves columns out, so
+ * they never leave the server; nothing when every column stays, or when the table's
+ * replica identity is FULL (every column is then needed).
+ */
+static int
+put_column_list(PGconn *conn, const agent_colfilter *f, const char *schema, const char *table,
+                cdc_buf *b, cdc_err *err)
+{
+    const char *p[2] = { schema, table };
+    PGresult   *res;
+    cdc_buf     cols = CDC_BUF_INIT;
+    char        ident[300];
+    int         n, kept = 0, dropped = 0;
+
+    if (f == NULL || !agent_colfilter_filters(f) || PQserverVersion(conn) < 150000)
+        return 0;
+    res = agent_pg_query(conn, pubcols_sql, 2, p, "reading the table's columns", err);
+    if (res == NULL)
+        return -1;
+    n = PQntuples(res);
+    if (n > 0 && PQgetvalue(res, 0, 2)[0] == 'f') {
+        log_info("agent", "table %s.%s has REPLICA IDENTITY FULL: the publication carries all "
+                 "its columns and the agent leaves out those of source.column_*_list", schema,
+                 table);
+        n = 0;
+    }
+    for (int r = 0; r < n; r++) {
+        const char *col = PQgetvalue(res, r, 0);
+        bool        gen = PQgetvalue(res, r, 1)[0] == 't';
+        bool        ident_col = PQgetvalue(res, r, 3)[0] == 't';
+
+        if (gen && PQserverVersion(conn) < 180000)
+            continue;
+        if (!ident_col && !agent_colfilter_keeps(f, schema, table, col)) {
+            dropped++;
+            continue;
+        }
+        cdc_buf_printf(&cols, "%s%s", kept++ ? ", " : "",
+                       agent_pg_quote_ident(conn, col, ident, sizeof(ident)));
+    }
+    if (dropped > 0 && kept > 0)
+        cdc_buf_printf(b, " (%s)", cdc_buf_str(&cols));
+    PQclear(res);
+    cdc_buf_free(&cols);
+    return 0;
+}
+
 /* "CREATE PUBLICATION "pub" FOR TABLE "s"."t", ..." into @p b; -1 with err set on a bad name. */
 static int
 build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, cdc_err *err)
 {
-    char ident[300];
+    char             ident[300];
+    agent_colfilter *f = agent_colfilter_new(src, err);
+    int              rc = 0;
 
+    if (f == NULL)
+        return -1;
     cdc_buf_printf(b, "CREATE PUBLICATION %s FOR TABLE ",
                    agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
-    for (int i = 0; i < src->ntables; i++) {
+    for (int i = 0; i < src->ntables && rc == 0; i++) {
         char schema[64], table[64];
 
-        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
-            return -1;
+        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0) {
+            rc = -1;
+            break;
+        }
         cdc_buf_printf(b, "%s%s", i ? ", " : "", agent_pg_quote_table(schema, table, ident,
                                                                        sizeof(ident)));
+        rc = put_column_list(conn, f, schema, table, b, err);
     }
+    agent_colfilter_free(f);
+    if (rc < 0)
+        return -1;
     /*
      * A listed partitioned table's changes carry its own name, not its
      * partitions' (what Debezium's events name with this setting), and a

@@ -1,6 +1,6 @@
 /*
  * Suite "colfilter": Debezium's column mappers and column lists
- * (agent/pipeline/colfilter.c).  The expected hashes, masks and truncations
+ * (agent/source/colfilter.c).  The expected hashes, masks and truncations
  * were printed by Debezium 2.7.4's own classes (MaskStrings with
  * HashingByteArrayStrategy V1 and V2, TruncateColumn) on OpenJDK 17 with
  * -Dfile.encoding=UTF-8: test/tools/MaskRef.java, compiled against
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/pipeline/colfilter.h"
+#include "agent/source/colfilter.h"
 
 /* Generated from the output of test/tools/MaskRef.java run against debezium-core 2.7.4.Final */
 static const struct hash_case { const char *alg, *salt; int version; int32_t len; const char *value; size_t n; const char *want; } hash_cases[] = {

@@ -59,6 +59,12 @@ int agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char
  */
 int agent_colfilter_unmatched(const agent_colfilter *f, const char *tables, cdc_err *err);
 
+/* Whether a column list is set, and whether it keeps schema.table.column
+   (the publication's column lists, agent/source/publication.c). */
+bool agent_colfilter_filters(const agent_colfilter *f);
+bool agent_colfilter_keeps(const agent_colfilter *f, const char *schema, const char *table,
+                           const char *column);
+
 /* True when some column of rel has a mapper. */
 bool agent_colfilter_maps(const cdc_rel *rel);
 

@@ -5,7 +5,7 @@
  * ColumnMappers.create, MaskStrings (MaskingValueConverter, HashValueConverter,
  * HashingByteArrayStrategy V1/V2) and TruncateColumn.
  */
-#include "agent/pipeline/colfilter.h"
+#include "agent/source/colfilter.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -647,6 +647,23 @@ agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *bi
         }
     }
     return 0;
+}
+
+bool
+agent_colfilter_filters(const agent_colfilter *f)
+{
+    return f->has_include || f->has_exclude;
+}
+
+bool
+agent_colfilter_keeps(const agent_colfilter *f, const char *schema, const char *table,
+                      const char *column)
+{
+    if (f->has_include)
+        return relist_matches(&f->include, schema, table, column);
+    if (f->has_exclude)
+        return !relist_matches(&f->exclude, schema, table, column);
+    return true;
 }
 
 bool

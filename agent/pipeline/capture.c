@@ -106,6 +106,7 @@ check_columns(agent_capture *cap, cdc_err *err)
 
     if (cap->catalog == NULL || (!(src->column_include_list && *src->column_include_list) &&
                                  !(src->column_exclude_list && *src->column_exclude_list) &&
+                                 !(src->message_key_columns && *src->message_key_columns) &&
                                  src->column_masks.n == 0))
         return 0;
     rc = pgo_relcache_new();

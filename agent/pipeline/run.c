@@ -431,9 +431,6 @@ warn_unbuilt(const cdc_config *cfg)
         log_warn("agent", "source.provide_transaction_metadata applies to the transports "
                  "(kafka, pubsub, kinesis) only; the direct-mode sinks ignore it (events carry "
                  "transaction: null)");
-    if (src->message_key_columns && *src->message_key_columns)
-        log_warn("agent", "source.message_key_columns is not supported yet and is ignored: keys "
-                 "are the primary key or the first unique index");
     if (src->schema_name_adjustment_mode && strcmp(src->schema_name_adjustment_mode, "none") != 0)
         log_warn("agent", "source.schema_name_adjustment_mode %s is not supported yet and is "
                  "ignored", src->schema_name_adjustment_mode);

@@ -44,6 +44,7 @@ typedef struct rule {
 struct agent_colfilter {
     bool   has_include, has_exclude;
     relist include, exclude;
+    relist keycols;     /* message.key.columns: one regex per "table.column", in order */
     rule  *rules;
     int    nrules;
 };
@@ -183,6 +184,10 @@ agent_colfilter_unmatched(const agent_colfilter *f, const char *tables, cdc_err 
         return cdc_err_set(err, CDC_E_CONFIG, "source.column_%s_list: \"%s\" matches no column "
                            "of the captured tables (%s); names are schema.table.column",
                            relist_unmatched(&f->include) ? "include" : "exclude", re, tables);
+    if ((re = relist_unmatched(&f->keycols)) != NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.message_key_columns: \"%s\" matches no "
+                           "column of the captured tables (%s); names are "
+                           "schema.table.column", re, tables);
     for (int r = 0; r < f->nrules; r++)
         if ((re = relist_unmatched(&f->rules[r].cols)) != NULL)
             return cdc_err_set(err, CDC_E_CONFIG, "source.column_masks: %s: \"%s\" matches no "
@@ -401,6 +406,7 @@ agent_colfilter_free(agent_colfilter *f)
         return;
     relist_free(&f->include);
     relist_free(&f->exclude);
+    relist_free(&f->keycols);
     for (int i = 0; i < f->nrules; i++)
         rule_free(&f->rules[i]);
     free(f->rules);
@@ -484,6 +490,51 @@ parse_rule(const char *key, rule *r, cdc_err *err)
     return 0;
 }
 
+/*
+ * Key.CustomKeyMapper: "t1:c1,c2;t2:c3" becomes the regexes "t1.c1", "t1.c2", "t2.c3"
+ * (split at ';', then ':', then ','; each then read as a regex list, so trimmed), in
+ * that order.
+ */
+static int
+parse_key_columns(relist *l, const char *v, cdc_err *err)
+{
+    const char *p = v ? v : "";
+
+    while (*p) {
+        size_t      len = strcspn(p, ";");
+        const char *colon = memchr(p, ':', len);
+        const char *c, *end = p + len;
+
+        if (colon == NULL)
+            return cdc_err_set(err, CDC_E_CONFIG, "source.message_key_columns: \"%.*s\" has "
+                               "no ':' (schema.table:col1,col2;...)", (int) len, p);
+        for (c = colon + 1; c < end;) {
+            size_t clen = strcspn(c, ",;");
+            char  *re;
+            int    rc;
+
+            if (c + clen > end)
+                clen = (size_t) (end - c);
+            if (clen > 0) {
+                size_t tl = (size_t) (colon - p);
+
+                re = cdc_xmalloc(tl + 1 + clen + 1);
+                memcpy(re, p, tl);
+                re[tl] = '.';
+                memcpy(re + tl + 1, c, clen);
+                re[tl + 1 + clen] = '\0';
+                rc = relist_compile(l, re, "source.message_key_columns", err);
+                free(re);
+                if (rc < 0)
+                    return -1;
+            }
+            c += clen + 1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 static int
 kind_order(const rule *r)
 {
@@ -507,6 +558,8 @@ agent_colfilter_new(const cfg_source *src, cdc_err *err)
          relist_compile(&f->include, inc, "source.column_include_list", err) < 0) ||
         (f->has_exclude &&
          relist_compile(&f->exclude, exc, "source.column_exclude_list", err) < 0))
+        goto fail;
+    if (parse_key_columns(&f->keycols, src->message_key_columns, err) < 0)
         goto fail;
     f->rules = cdc_xcalloc((size_t) src->column_masks.n + 1, sizeof(*f->rules));
     /* Debezium registers truncations, then masks, then v1 and v2 hashes: the first wins */
@@ -576,10 +629,37 @@ is_plain_bytes(const cdc_col *col)
     return col->ctype.kind == CDC_CT_BYTES && col->ctype.sem == CDC_SEM_NONE;
 }
 
+/* The message key from message.key.columns, when one of its regexes names a column of rel:
+   candidates in the order of the regexes, each column once; the table's key otherwise. */
+static void
+apply_key_columns(const agent_colfilter *f, cdc_rel *rel)
+{
+    int *pos, n = 0;
+
+    if (f->keycols.n == 0 || rel->ncols == 0)
+        return;
+    pos = cdc_xcalloc((size_t) rel->ncols, sizeof(*pos));
+    for (int k = 0; k < f->keycols.n; k++) {
+        relist one = { &f->keycols.re[k], &f->keycols.src[k], &f->keycols.hits[k], 1 };
+
+        for (int i = 0; i < rel->ncols; i++)
+            if (pos[i] == 0 && relist_matches(&one, rel->nspname, rel->relname,
+                                              rel->cols[i].name))
+                pos[i] = ++n;
+    }
+    if (n > 0) {
+        for (int i = 0; i < rel->ncols; i++)
+            rel->cols[i].key_pos = pos[i];
+        rel->nkeys = n;
+    }
+    free(pos);
+}
+
 int
 agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *binary_mode,
                           cdc_err *err)
 {
+    apply_key_columns(f, rel);
     for (int i = 0; i < rel->ncols; i++) {
         cdc_col *col = &rel->cols[i];
         bool     out = false;

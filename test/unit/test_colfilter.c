@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "agent/source/colfilter.h"
+#include "schemas/avro.h"
+#include "schemas/json.h"
+#include "schemas/json_int.h"
 
 /* Generated from the output of test/tools/MaskRef.java run against debezium-core 2.7.4.Final */
 static const struct hash_case { const char *alg, *salt; int version; int32_t len; const char *value; size_t n; const char *want; } hash_cases[] = {
@@ -322,6 +325,37 @@ START_TEST(key_columns_are_never_masked_or_filtered)
 }
 END_TEST
 
+/* The mappers' schema parameters and the adjusted names in JsonConverter's schema. */
+START_TEST(json_schema_carries_mapper_parameters_and_adjusted_names)
+{
+    cdc_err          err = { 0 };
+    agent_colfilter *f;
+    sch_json_opts    o;
+    cdc_buf          b = CDC_BUF_INIT;
+
+    set_cols();
+    set_masks(2, "column.mask.with.5.chars", "public.t.b", "column.truncate.to.3.chars",
+              "public.t.a");
+    src.column_include_list = "";
+    src.column_exclude_list = "public.t.d";
+    f = agent_colfilter_new(&src, &err);
+    ck_assert_int_eq(agent_colfilter_apply_rel(f, &rel, "bytes", &err), 0);
+    sch_json_opts_default(&o);
+    o.name_mode = SCH_AVRO_NAMES_AVRO;
+    sch_json_schema_envelope(&b, &rel, "my-srv.public.t", &o);
+    ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "\"name\":\"my_srv.public.t.Envelope\""));
+    ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "\"name\":\"my_srv.public.t.Value\""));
+    ck_assert_msg(strstr(cdc_buf_str(&b), "{\"type\":\"string\",\"optional\":true,"
+                         "\"parameters\":{\"truncateLength\":\"3\"},\"field\":\"a\"}") != NULL,
+                  "%s", cdc_buf_str(&b));
+    ck_assert_ptr_nonnull(strstr(cdc_buf_str(&b), "{\"type\":\"string\",\"optional\":true,"
+                                 "\"parameters\":{\"masked\":\"true\"},\"field\":\"b\"}"));
+    ck_assert_ptr_null(strstr(cdc_buf_str(&b), "\"field\":\"d\""));
+    cdc_buf_free(&b);
+    agent_colfilter_free(f);
+}
+END_TEST
+
 static Suite *
 colfilter_suite(void)
 {
@@ -336,6 +370,7 @@ colfilter_suite(void)
     tcase_add_test(t, settings_are_checked_without_the_salt);
     tcase_add_test(t, rows_are_mapped_first_rule_first);
     tcase_add_test(t, key_columns_are_never_masked_or_filtered);
+    tcase_add_test(t, json_schema_carries_mapper_parameters_and_adjusted_names);
     suite_add_tcase(s, t);
     return s;
 }

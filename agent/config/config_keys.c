@@ -489,10 +489,14 @@ static const cfg_key pipeline_keys[] = {
       .desc = "Debezium unavailable.value.placeholder: stands in for unchanged TOAST values." },
     { .name = "source.message_key_columns", .type = CFG_STR,
       .off = PL(source.message_key_columns), .def = "", .check = check_message_key_columns,
-      .desc = "Debezium message.key.columns: \"schema.table:col1,col2;...\"." },
+      .desc = "Debezium message.key.columns: \"schema.table:col1,col2;...\" (regexes): the "
+              "message key, and so the Kafka partition, of the tables it names "
+              "(docs/filters-and-masking.md)." },
     { .name = "source.schema_name_adjustment_mode", .type = CFG_STR,
       .off = PL(source.schema_name_adjustment_mode), .def = "none", .choices = name_adjust_modes,
-      .desc = "Debezium schema.name.adjustment.mode." },
+      .desc = "Debezium schema.name.adjustment.mode: none, avro (invalid characters become _) "
+              "or avro_unicode (_uXXXX), for the Key, Value and Envelope schema names of "
+              "JSON and Avro." },
     { .name = "source.column_include_list", .type = CFG_STR,
       .off = PL(source.column_include_list), .def = "",
       .desc = "Debezium column.include.list: comma-separated regexes matched whole, "

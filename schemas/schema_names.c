@@ -7,28 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/core/cdc_utf8.h"
 #include "schemas/avro.h"
-
-/* One UTF-8 character at s (n bytes left) as a code point; invalid bytes stand alone. */
-static size_t
-utf8_cp(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (s[0] >= 0xc0 && s[0] < 0xe0 && n >= 2) {
-        *cp = ((uint32_t) (s[0] & 0x1f) << 6) | (s[1] & 0x3f);
-        return 2;
-    }
-    if (s[0] >= 0xe0 && s[0] < 0xf0 && n >= 3) {
-        *cp = ((uint32_t) (s[0] & 0x0f) << 12) | ((uint32_t) (s[1] & 0x3f) << 6) | (s[2] & 0x3f);
-        return 3;
-    }
-    if (s[0] >= 0xf0 && n >= 4) {
-        *cp = ((uint32_t) (s[0] & 0x07) << 18) | ((uint32_t) (s[1] & 0x3f) << 12) |
-              ((uint32_t) (s[2] & 0x3f) << 6) | (s[3] & 0x3f);
-        return 4;
-    }
-    *cp = s[0];
-    return 1;
-}
 
 /* One Java char (UTF-16 unit) c at position first or not, adjusted, appended to b. */
 static void
@@ -86,7 +66,7 @@ sch_name_adjust(sch_avro_name_mode mode, const char *name, cdc_buf *b)
     for (size_t i = 0; i < n;) {
         uint32_t cp;
 
-        i += utf8_cp((const unsigned char *) name + i, n - i, &cp);
+        i += cdc_utf8_next(name + i, n - i, &cp);
         if (cp >= 0x10000) {    /* a Java String holds it as two chars */
             adjust_char(b, mode, 0xd800 + ((cp - 0x10000) >> 10), first);
             adjust_char(b, mode, 0xdc00 + ((cp - 0x10000) & 0x3ff), false);

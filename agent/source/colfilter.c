@@ -17,6 +17,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_utf8.h"
 
 #define CF_FAC "colfilter"
 #define JAVA_INT_MAX 2147483647
@@ -229,31 +230,6 @@ openssl_alg(const char *java)
     return NULL;
 }
 
-/* One code point of UTF-8 at s (n bytes left); *cp and its length; invalid bytes count as U+FFFD. */
-static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0 && n >= 2) {
-        *cp = ((uint32_t) (s[0] & 0x1f) << 6) | (s[1] & 0x3f);
-        return 2;
-    }
-    if ((s[0] & 0xf0) == 0xe0 && n >= 3) {
-        *cp = ((uint32_t) (s[0] & 0x0f) << 12) | ((uint32_t) (s[1] & 0x3f) << 6) | (s[2] & 0x3f);
-        return 3;
-    }
-    if ((s[0] & 0xf8) == 0xf0 && n >= 4) {
-        *cp = ((uint32_t) (s[0] & 0x07) << 18) | ((uint32_t) (s[1] & 0x3f) << 12) |
-              ((uint32_t) (s[2] & 0x3f) << 6) | (s[3] & 0x3f);
-        return 4;
-    }
-    *cp = 0xfffd;
-    return 1;
-}
-
 size_t
 agent_utf16_len(const char *s, size_t n)
 {
@@ -262,7 +238,7 @@ agent_utf16_len(const char *s, size_t n)
     for (size_t i = 0; i < n;) {
         uint32_t cp;
 
-        i += utf8_next((const unsigned char *) s + i, n - i, &cp);
+        i += cdc_utf8_next(s + i, n - i, &cp);
         units += cp >= 0x10000 ? 2 : 1;
     }
     return units;
@@ -275,7 +251,7 @@ agent_utf16_prefix(const char *s, size_t n, size_t max)
 
     while (i < n) {
         uint32_t cp;
-        size_t   k = utf8_next((const unsigned char *) s + i, n - i, &cp);
+        size_t   k = cdc_utf8_next(s + i, n - i, &cp);
         size_t   u = cp >= 0x10000 ? 2 : 1;
 
         if (units + u > max)
@@ -293,7 +269,7 @@ put_modified_utf8(cdc_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         uint32_t      cp;
-        size_t        k = utf8_next((const unsigned char *) s + i, n - i, &cp);
+        size_t        k = cdc_utf8_next(s + i, n - i, &cp);
         unsigned char u[6];
         size_t        m = 0;
 

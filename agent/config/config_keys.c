@@ -511,6 +511,10 @@ static const cfg_key pipeline_keys[] = {
       .desc = "Debezium's column.truncate.to.N.chars, column.mask.with.N.chars and "
               "column.mask.hash[.v2].ALGORITHM.with.salt.SALT: property name -> column regex "
               "list (docs/filters-and-masking.md)." },
+    { .name = "source.row_filters", .type = CFG_STRMAP, .off = PL(source.row_filters),
+      .desc = "Per-table row filter, schema.table: SQL condition, as a PostgreSQL 15+ "
+              "publication row filter (WHERE) and in the snapshot's query "
+              "(docs/filters-and-masking.md)." },
     { .name = "source.money_fraction_digits", .type = CFG_INT,
       .off = PL(source.money_fraction_digits), .def = "2", .range = "0..",
       .desc = "Debezium money.fraction.digits." },

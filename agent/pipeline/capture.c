@@ -386,6 +386,12 @@ unlisted_change(agent_capture *cap, const cdc_rel *rel, uint64_t lsn, cdc_err *e
                        (unsigned) lsn, rel->nspname, rel->relname, pub);
 }
 
+const cdc_config *
+agent_capture_config(const agent_capture *cap)
+{
+    return cap->cfg;
+}
+
 void
 agent_capture_set_catalog(agent_capture *cap, PGconn *catalog)
 {

@@ -170,8 +170,16 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     for (int i = 0; i < rel->ncols; i++)   /* issue 24: a filtered column is not read */
         cdc_buf_printf(&q, "%s%s", i ? ", " : "", rel->cols[i].filtered ? "NULL" :
                        agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
-    cdc_buf_printf(&q, " FROM %s) TO STDOUT",
+    cdc_buf_printf(&q, " FROM %s",
                    agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));
+    {   /* issue 24: the publication's row filter of the table, on the snapshot too */
+        const char *where = cfg_row_filter(&agent_capture_config(st->cap)->pipeline.source,
+                                           rel->nspname, rel->relname);
+
+        if (where != NULL)
+            cdc_buf_printf(&q, " WHERE (%s)", where);
+    }
+    cdc_buf_puts(&q, ") TO STDOUT");
     res = PQexec(conn, cdc_buf_str(&q));
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         cdc_err_set(err, CDC_E_PG, "snapshot of %s.%s: %s", rel->nspname, rel->relname,

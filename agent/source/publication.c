@@ -7,6 +7,7 @@
 #include "agent/source/publication.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
@@ -253,6 +254,16 @@ build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, 
         cdc_buf_printf(b, "%s%s", i ? ", " : "", agent_pg_quote_table(schema, table, ident,
                                                                        sizeof(ident)));
         rc = put_column_list(conn, f, schema, table, b, err);
+        if (rc == 0 && cfg_row_filter(src, schema, table) != NULL) {
+            if (PQserverVersion(conn) < 150000)
+                rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: table %s: row "
+                                 "filters need PostgreSQL 15 or later (publication row "
+                                 "filters); this server is %d.%d, and cdcagent does not "
+                                 "filter rows itself", src->tables[i],
+                                 PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000 / 100);
+            else
+                cdc_buf_printf(b, " WHERE (%s)", cfg_row_filter(src, schema, table));
+        }
     }
     agent_colfilter_free(f);
     if (rc < 0)
@@ -300,6 +311,91 @@ static int check_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
  * inserts met in the catalog's unique index: then it exists, and is checked
  * like any existing one.
  */
+/*
+ * The columns each row filter of the publication uses (the Vars of pg_publication_rel.prqual)
+ * and the table's replica identity: PostgreSQL accepts a filter on other columns, then
+ * refuses every UPDATE and DELETE of the table, the application's included.
+ */
+static const char prqual_sql[] =
+    "SELECT n.nspname, c.relname, c.relreplident, pr.prqual::text,"
+    "       ARRAY(SELECT unnest(i.indkey::int2[]) FROM pg_index i"
+    "              WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary)"
+    "                    OR (c.relreplident = 'i' AND i.indisreplident)))::text, c.oid"
+    "  FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid"
+    "  JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE p.pubname = $1 AND pr.prqual IS NOT NULL";
+
+static int
+check_filter_identity(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res = agent_pg_query(conn, prqual_sql, 1, p, "reading the row filters", err);
+    int         rc = 0;
+
+    if (res == NULL)
+        return -1;
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        const char *ri = PQgetvalue(res, r, 2), *q = PQgetvalue(res, r, 3);
+        const char *ident = PQgetvalue(res, r, 4);      /* "{1,2}" */
+
+        if (ri[0] == 'f')
+            continue;
+        for (const char *v = strstr(q, ":varattno "); v && rc == 0;
+             v = strstr(v + 1, ":varattno ")) {
+            long att = strtol(v + 10, NULL, 10);
+            bool in = false;
+
+            for (const char *x = ident; *x && !in;) {   /* the int2[] as text: {1,2} */
+                char *end;
+                long  k;
+
+                x += strspn(x, "{,}");
+                if (!*x)
+                    break;
+                k = strtol(x, &end, 10);
+                in = end != x && k == att;
+                x = end != x ? end : x + 1;
+            }
+            if (!in) {
+                char        attno[16];
+                const char *pa[2] = { PQgetvalue(res, r, 5), attno };
+                PGresult   *an;
+
+                snprintf(attno, sizeof(attno), "%ld", att);
+                an = agent_pg_query(conn, "SELECT attname FROM pg_attribute WHERE attrelid = "
+                                    "$1::oid AND attnum = $2::int2", 2, pa,
+                                    "reading a column's name", err);
+                if (an == NULL) {
+                    rc = -1;
+                    break;
+                }
+                rc = cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: the row filter of "
+                                 "table %s.%s uses column %s, which is not in the table's "
+                                 "replica identity: PostgreSQL would then refuse every UPDATE "
+                                 "and DELETE of the table (\"cannot update table\"); filter "
+                                 "on replica identity columns, or give the table REPLICA "
+                                 "IDENTITY FULL", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                                 PQntuples(an) ? PQgetvalue(an, 0, 0) : attno);
+                PQclear(an);
+            }
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Tables with a row filter, "s.t: cond; ...", for a message. */
+static void
+row_filters_text(const cfg_source *src, char *out, size_t outsz)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < src->row_filters.n && n < outsz; i++)
+        n += (size_t) snprintf(out + n, outsz - n, "%s%s: %s", i ? "; " : "",
+                               src->row_filters.items[i].key, src->row_filters.items[i].value);
+}
+
 static int
 create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
@@ -311,7 +407,35 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
 
     if (build_create(conn, src, partitioned, &b, err) < 0)
         goto out;
+    /* With row filters, the publication is made and checked in one transaction. */
+    if (src->row_filters.n > 0 && agent_pg_exec(conn, "BEGIN", "creating the publication",
+                                                err) < 0)
+        goto out;
     res = PQexec(conn, cdc_buf_str(&b));
+    if (src->row_filters.n > 0) {
+        cdc_err ignored;
+        char    filters[400];
+
+        if (PQresultStatus(res) == PGRES_COMMAND_OK && check_filter_identity(conn, src, err) == 0 &&
+            agent_pg_exec(conn, "COMMIT", "creating the publication", err) == 0) {
+            log_info("agent", "publication %s: created for %d tables, with row filters",
+                     src->publication_name, src->ntables);
+            rc = 0;
+            goto out;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+            row_filters_text(src, filters, sizeof(filters));
+            cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
+                        "publication %s with the row filters (%s): %s%s%s",
+                        src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
+                        detail ? ": " : "", detail ? detail : "");
+        }
+        agent_pg_exec(conn, "ROLLBACK", "creating the publication", &ignored);
+        goto out;
+    }
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         log_info("agent", "publication %s: created for %d tables", src->publication_name,
                  src->ntables);
@@ -392,6 +516,42 @@ report_missing(PGconn *conn, const cfg_source *src, const char *t, const char *s
                        src->publication_name, t, qp, qt);
 }
 
+/* An existing publication is not altered: a table of source.row_filters must have a row
+   filter there already (PostgreSQL 15+), or the agent would capture rows it should not. */
+static int
+check_existing_filters(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res;
+    int         rc = 0;
+
+    if (PQserverVersion(conn) < 150000)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: row filters need "
+                           "PostgreSQL 15 or later (publication row filters); cdcagent does "
+                           "not filter rows itself");
+    res = agent_pg_query(conn, "SELECT schemaname, tablename FROM pg_publication_tables "
+                         "WHERE pubname = $1 AND rowfilter IS NOT NULL", 1, p,
+                         "reading the publication's row filters", err);
+    if (res == NULL)
+        return -1;
+    for (int i = 0; i < src->row_filters.n && rc == 0; i++) {
+        char schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+
+        if (cfg_table_split(src->row_filters.items[i].key, schema, table) == NULL &&
+            !publishes(res, schema, table))
+            rc = cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: publication %s exists "
+                             "and publishes table %s without a row filter; cdcagent never "
+                             "alters a publication: run ALTER PUBLICATION %s SET TABLE ... "
+                             "WHERE (%s), or drop it to have it made", src->publication_name,
+                             src->row_filters.items[i].key, src->publication_name,
+                             src->row_filters.items[i].value);
+    }
+    if (rc == 0)
+        rc = check_filter_identity(conn, src, err);
+    PQclear(res);
+    return rc;
+}
+
 /* An existing publication must publish every configured table; it is never altered. */
 static int
 check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
@@ -411,6 +571,8 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
         else if (!publishes(tabs, schema, table))
             rc = report_missing(conn, src, src->tables[i], schema, table, err);
     }
+    if (rc == 0 && src->row_filters.n > 0)
+        rc = check_existing_filters(conn, src, err);
     if (rc == 0 && PQntuples(tabs) > src->ntables)
         log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "
                  "others are ignored", src->publication_name, PQntuples(tabs),

@@ -118,6 +118,10 @@ done
 expect_eq "no leak in events, debug log, stdout, dead letters" "$leaks" ""
 expect_eq "the agent logged at debug level" "$(grep -ci debug "$T/agent.log" | awk '$1 > 0 {print "yes"}')" yes
 
+cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "verify finds the jsonl sink equal to the source, masked and excluded columns left out" \
+    "$CDC_RC" 0
+
 note "refusals"
 P_SOURCE_EXTRA="column_masks:
   column.mask.with.3.chars: public\\.customers\\.(id|name)" write_pipeline

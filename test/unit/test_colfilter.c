@@ -352,6 +352,24 @@ START_TEST(json_schema_carries_mapper_parameters_and_adjusted_names)
                                  "\"parameters\":{\"masked\":\"true\"},\"field\":\"b\"}"));
     ck_assert_ptr_null(strstr(cdc_buf_str(&b), "\"field\":\"d\""));
     cdc_buf_free(&b);
+    {   /* Avro: AvroData puts Connect's parameters in connect.parameters */
+        sch_avro_opts ao;
+        char         *v;
+
+        sch_avro_opts_default(&ao);
+        ao.name_mode = SCH_AVRO_NAMES_AVRO;
+        rel.topic = "my-srv.public.t";
+        v = sch_avro_value_schema_json(&rel, &ao);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_msg(strstr(v, "{\"type\":\"string\",\"connect.parameters\":"
+                                "{\"truncateLength\":\"3\"}}") != NULL, "%s", v);
+        ck_assert_ptr_nonnull(strstr(v, "{\"type\":\"string\",\"connect.parameters\":"
+                                        "{\"masked\":\"true\"}}"));
+        ck_assert_ptr_null(strstr(v, "\"name\":\"d\""));
+        ck_assert_ptr_nonnull(strstr(v, "my_srv.public.t"));
+        free(v);
+        rel.topic = NULL;
+    }
     agent_colfilter_free(f);
 }
 END_TEST

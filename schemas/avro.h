@@ -42,6 +42,18 @@ typedef enum sch_avro_name_mode {
     SCH_AVRO_NAMES_AVRO_UNICODE /* invalid characters become _uXXXX */
 } sch_avro_name_mode;
 
+/*
+ * Appends name as Debezium 2.7's SchemaNameAdjuster makes it (schema.name.adjustment.mode):
+ * avro turns each character Avro refuses into '_' (a leading digit into '_' and the digit),
+ * avro_unicode into _uXXXX (Java's lower-case hex of each UTF-16 unit); other modes append
+ * it as it is.  Returns the bytes appended.
+ */
+size_t sch_name_adjust(sch_avro_name_mode mode, const char *name, cdc_buf *b);
+
+/* source.schema_name_adjustment_mode's text (none, avro, avro_unicode) as a mode;
+   SCH_AVRO_NAMES_PROFILE for NULL or anything else. */
+sch_avro_name_mode sch_name_mode_parse(const char *mode);
+
 typedef struct sch_avro_opts {
     sch_avro_profile   profile;
     const char        *server_name; /* topic.prefix: source.name */

@@ -376,6 +376,7 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
     cdc_buf    *b = s->b;
     unsigned    sem = ct->sem < CDC_SEM__COUNT ? ct->sem : CDC_SEM_NONE;
     const char *name = sem_names[sem];
+    int         n = 0;
 
     if (name)
         cdc_buf_puts(b, ",\"connect.version\":1");
@@ -386,16 +387,17 @@ put_connect_props(sw *s, const cdc_ctype *ct, const char *labels, const cdc_valu
             cdc_buf_putc(b, ',');
             sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
-        cdc_buf_putc(b, '}');
+        n = 1;
     } else if (sem == CDC_SEM_BITS) {
         cdc_buf_puts(b, ",\"connect.parameters\":{");
         sch_json_put_param_int(b, "length", ct->length);
-        cdc_buf_putc(b, '}');
+        n = 1;
     } else if (sem == CDC_SEM_ENUM) {
         cdc_buf_puts(b, ",\"connect.parameters\":{\"allowed\":");
         put_str(b, labels);
-        cdc_buf_putc(b, '}');
+        n = 1;
     }
+    sch_json_close_params(b, ct, n, ",\"connect.parameters\":{");
     if (def) {
         cdc_buf_puts(b, ",\"connect.default\":");
         put_default(b, ct, def);
@@ -454,7 +456,8 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
         cdc_buf_puts(b, "{\"type\":\"map\",\"values\":[\"null\",\"string\"]}");
         return;
     }
-    if (ct->sem == CDC_SEM_NONE && def == NULL && kind != CDC_CT_INT8 && kind != CDC_CT_INT16) {
+    if (ct->sem == CDC_SEM_NONE && def == NULL && kind != CDC_CT_INT8 && kind != CDC_CT_INT16 &&
+        ct->mapped == CDC_MAP_NONE) {
         cdc_buf_putc(b, '"');
         cdc_buf_puts(b, avro_base[kind]);
         cdc_buf_putc(b, '"');
@@ -507,40 +510,26 @@ put_col_field(sw *s, const cdc_col *col)
 /* Names                                                               */
 /* ------------------------------------------------------------------ */
 
-static bool
-name_first_ok(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
 /*
- * "{topic}{suffix}" through the schema-name adjuster (Debezium's
- * SchemaNameAdjuster: the first character must be [A-Za-z_], the others
- * [A-Za-z0-9_] or '.'), into out; NULL when it does not fit.
+ * "{topic}{suffix}" through the schema-name adjuster (sch_name_adjust), into out;
+ * NULL when it does not fit.
  */
 char *
 sch_avro_full_name(const sch_avro_traits *t, const char *topic, const char *suffix, char *out, size_t outsz)
 {
-    size_t n = 0;
-    char   raw[600];
+    char    raw[600];
+    cdc_buf b = CDC_BUF_INIT;
+    char   *r = out;
 
     if (snprintf(raw, sizeof(raw), "%s%s", topic ? topic : "", suffix) >= (int) sizeof(raw))
         return NULL;
-    for (size_t i = 0; raw[i]; i++) {
-        unsigned char c = (unsigned char) raw[i];
-        bool ok = name_first_ok(c) || (i > 0 && (c == '.' || (c >= '0' && c <= '9')));
-
-        if (n + 7 >= outsz)
-            return NULL;
-        if (ok || t->names == SCH_AVRO_NAMES_NONE)
-            out[n++] = (char) c;
-        else if (t->names == SCH_AVRO_NAMES_AVRO_UNICODE)
-            n += (size_t) snprintf(out + n, outsz - n, "_u%04X", c);
-        else
-            out[n++] = '_';
-    }
-    out[n] = '\0';
-    return out;
+    sch_name_adjust(t->names, raw, &b);
+    if (b.len >= outsz || cdc_buf_failed(&b))
+        r = NULL;
+    else
+        memcpy(out, cdc_buf_str(&b), b.len + 1);
+    cdc_buf_free(&b);
+    return r;
 }
 
 /* Splits a full name at its last dot, as AvroData's splitName. */

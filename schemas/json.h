@@ -25,6 +25,8 @@ typedef struct sch_json_opts {
     bool        raw_non_bmp;        /* characters outside the BMP as raw UTF-8, not escaped
                                        surrogates: the text Connect's SimpleHeaderConverter
                                        makes of a key (__debezium.oldkey/newkey headers) */
+    int         name_mode;          /* schema.name.adjustment.mode, a sch_avro_name_mode
+                                       (schemas/avro.h): 0 or NONE leaves names as they are */
 } sch_json_opts;
 
 /*

@@ -35,6 +35,14 @@ void sch_json_put_base64(cdc_buf *b, const void *p, size_t n);
 /* Appends `"key":"<v>"`: a Connect schema parameter, whose values are strings. */
 void sch_json_put_param_int(cdc_buf *b, const char *key, int64_t v);
 
+/*
+ * Closes a parameters object that holds nparams parameters, after adding the
+ * one a column mapper gives ("masked":"true", "truncateLength":"N"); opens it
+ * with open (",\"parameters\":{" or ",\"connect.parameters\":{") when
+ * nparams is 0 and there is a mapper.  Nothing at all for neither.
+ */
+void sch_json_close_params(cdc_buf *b, const cdc_ctype *ct, int nparams, const char *open);
+
 /* Appends a present value of type ct (a column's default, or a payload value). */
 void sch_json_put_present(cdc_buf *b, const cdc_ctype *ct, const cdc_value *v,
                           const sch_json_opts *o);

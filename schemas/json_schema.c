@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "schemas/avro.h"
 #include "schemas/debezium.h"
 
 /* Connect schema type names, by cdc_ctkind. */
@@ -94,34 +95,54 @@ static const char point_fields[] =
     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"wkb\"},"
     "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}";
 
-/* "parameters" in Debezium's insertion order; nothing when there are none. */
+/* A column mapper's parameter comes last: Debezium's mappers alter the schema builder
+   after the type converter made it.  See json_int.h. */
+void
+sch_json_close_params(cdc_buf *b, const cdc_ctype *ct, int nparams, const char *open)
+{
+    if (ct->mapped != CDC_MAP_NONE) {
+        cdc_buf_puts(b, nparams ? "," : open);
+        if (ct->mapped == CDC_MAP_MASKED)
+            cdc_buf_puts(b, "\"masked\":\"true\"");
+        else
+            sch_json_put_param_int(b, "truncateLength", ct->trunc_len);
+        nparams++;
+    }
+    if (nparams)
+        cdc_buf_putc(b, '}');
+}
+
 static void
 put_parameters(cdc_buf *b, const cdc_ctype *ct, const char *enum_labels)
 {
+    static const char open[] = ",\"parameters\":{";
+    int               n = 0;
+
     switch ((cdc_sem) ct->sem) {
     case CDC_SEM_DECIMAL:
-        cdc_buf_puts(b, ",\"parameters\":{");
+        cdc_buf_puts(b, open);
         sch_json_put_param_int(b, "scale", ct->scale);
         if (ct->precision >= 0) {   /* money has none */
             cdc_buf_putc(b, ',');
             sch_json_put_param_int(b, "connect.decimal.precision", ct->precision);
         }
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     case CDC_SEM_BITS:
-        cdc_buf_puts(b, ",\"parameters\":{");
+        cdc_buf_puts(b, open);
         sch_json_put_param_int(b, "length", ct->length);
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     case CDC_SEM_ENUM:
         cdc_buf_puts(b, ",\"parameters\":{\"allowed\":");
         sch_json_put_string(b, enum_labels ? enum_labels : "",
                             enum_labels ? strlen(enum_labels) : 0);
-        cdc_buf_putc(b, '}');
+        n = 1;
         break;
     default:
         break;
     }
+    sch_json_close_params(b, ct, n, open);
 }
 
 /*
@@ -185,17 +206,21 @@ put_col_field(cdc_buf *b, const cdc_rel *rel, const cdc_col *col, const sch_json
 }
 
 static void
-put_struct_name(cdc_buf *b, const char *topic, const char *suffix)
+put_struct_name(cdc_buf *b, const char *topic, const char *suffix, const sch_json_opts *o)
 {
-    size_t tn = strlen(topic), sn = strlen(suffix);
-    char   name[512];
+    size_t  tn = strlen(topic), sn = strlen(suffix);
+    char    name[512];
+    cdc_buf adj = CDC_BUF_INIT;
 
     /* topic names are at most 249 characters, so this always fits */
     if (tn + sn >= sizeof(name))
         tn = sizeof(name) - sn - 1;
     memcpy(name, topic, tn);
     memcpy(name + tn, suffix, sn);
-    sch_json_put_string(b, name, tn + sn);
+    name[tn + sn] = '\0';
+    sch_name_adjust((sch_avro_name_mode) o->name_mode, name, &adj);   /* as the Avro names */
+    sch_json_put_string(b, cdc_buf_str(&adj), adj.len);
+    cdc_buf_free(&adj);
 }
 
 void
@@ -208,7 +233,7 @@ sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch
         put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":false,\"name\":");
-    put_struct_name(b, topic, ".Key");
+    put_struct_name(b, topic, ".Key", o);
     cdc_buf_putc(b, '}');
 }
 
@@ -229,7 +254,7 @@ put_value_struct(cdc_buf *b, const cdc_rel *rel, const char *topic, const char *
         put_col_field(b, rel, &rel->cols[i], o);
     }
     cdc_buf_puts(b, "],\"optional\":true,\"name\":");
-    put_struct_name(b, topic, ".Value");
+    put_struct_name(b, topic, ".Value", o);
     cdc_buf_puts(b, ",\"field\":\"");
     cdc_buf_puts(b, field);
     cdc_buf_puts(b, "\"}");
@@ -252,7 +277,7 @@ sch_json_schema_envelope(cdc_buf *b, const cdc_rel *rel, const char *topic,
                     ",{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"}"
                     ",{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"}"
                     "],\"optional\":false,\"name\":");
-    put_struct_name(b, topic, ".Envelope");
+    put_struct_name(b, topic, ".Envelope", o);
     cdc_buf_puts(b, ",\"version\":2}");
 }
 

@@ -15,6 +15,7 @@
 #include "agent/cmd/dlq_cli.h"
 #include "agent/cmd/lakehouse.h"
 #include "agent/ops/privs.h"
+#include "agent/source/colfilter.h"
 #include "agent/pipeline/run.h"
 #include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/slot.h"
@@ -310,6 +311,12 @@ run_command(const cli *c, cdc_config *cfg)
     cdc_err err = { 0 };
     int     rc;
 
+    /* The column filter and mappers compile Debezium's regexes: a bad one stops every
+       command that reads the source, as the other configuration errors do */
+    if (agent_colfilter_check(&cfg->pipeline.source, &err) < 0) {
+        fprintf(stderr, "cdcagent: %s: %s: %s\n", c->cmd, c->pipeline, err.msg);
+        return EXIT_USAGE;
+    }
     if (strcmp(c->cmd, "validate") == 0) {
         printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
                cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,

@@ -129,6 +129,11 @@ describe(verify_ctx *vc, const char *table, cdc_err *err)
     for (int i = 0; i < rel->ncols; i++)
         if (rel->cols[i].generated && rel->cols[i].key_pos == 0)
             rel->cols[i].ctype.supported = false;
+    /* A masked, hashed or truncated column differs from the source by design: verify
+       leaves it out (filtered columns are out already) */
+    for (int i = 0; i < rel->ncols; i++)
+        if (rel->cols[i].mapper > 0)
+            rel->cols[i].ctype.supported = false;
     return rel;
 }
 

@@ -79,6 +79,10 @@ typedef struct cfg_source {
     char             *unavailable_value_placeholder;
     char             *message_key_columns;
     char             *schema_name_adjustment_mode;
+    char             *column_include_list;   /* Debezium regex lists, schema.table.column */
+    char             *column_exclude_list;
+    cfg_strmap        column_masks;          /* Debezium property name -> column regex list */
+    cfg_strmap        row_filters;           /* "schema.table" -> SQL condition (PG 15+) */
     int               money_fraction_digits;
     /* accepted for the platform's other source types; unused */
     int               mysql_server_id;
@@ -340,6 +344,9 @@ int  cfg_validate(const cdc_config *cfg, cdc_err *err);
  * @returns NULL, or what is wrong with the entry (a static string).
  */
 const char *cfg_table_split(const char *spelled, char *schema, char *table);
+
+/* The source.row_filters condition of schema.table, or NULL. */
+const char *cfg_row_filter(const cfg_source *s, const char *schema, const char *table);
 
 /* Frees every string and array; the struct is zeroed.  NULL is a no-op. */
 void cfg_free(cdc_config *cfg);

@@ -92,6 +92,49 @@ cfg_table_split(const char *spelled, char *schema, char *table)
     return NULL;
 }
 
+const char *
+cfg_row_filter(const cfg_source *s, const char *schema, const char *table)
+{
+    for (int i = 0; i < s->row_filters.n; i++) {
+        char fs[CFG_NAME_MAX + 1], ft[CFG_NAME_MAX + 1];
+
+        if (cfg_table_split(s->row_filters.items[i].key, fs, ft) == NULL &&
+            strcmp(fs, schema) == 0 && strcmp(ft, table) == 0)
+            return s->row_filters.items[i].value;
+    }
+    return NULL;
+}
+
+/* Every source.row_filters key names a table of source.tables. */
+static int
+check_row_filters(const cdc_config *cfg, cdc_err *err)
+{
+    const cfg_source *s = &cfg->pipeline.source;
+
+    for (int i = 0; i < s->row_filters.n; i++) {
+        const char *key = s->row_filters.items[i].key, *why;
+        char        fs[CFG_NAME_MAX + 1], ft[CFG_NAME_MAX + 1];
+        bool        listed = false;
+
+        if ((why = cfg_table_split(key, fs, ft)) != NULL)
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: source.row_filters: key \"%s\" %s",
+                               cfg->pipeline_path, key, why);
+        for (int t = 0; t < s->ntables && !listed; t++) {
+            char ts[CFG_NAME_MAX + 1], tt[CFG_NAME_MAX + 1];
+
+            listed = cfg_table_split(s->tables[t], ts, tt) == NULL && strcmp(ts, fs) == 0 &&
+                     strcmp(tt, ft) == 0;
+        }
+        if (!listed)
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: source.row_filters: table %s is not "
+                               "in source.tables", cfg->pipeline_path, key);
+        if (!*s->row_filters.items[i].value)
+            return cdc_err_set(err, CDC_E_CONFIG, "%s: source.row_filters: the condition of "
+                               "table %s is empty", cfg->pipeline_path, key);
+    }
+    return 0;
+}
+
 /*
  * What this build can run.  Every "not supported yet" lives here: lift a
  * line when its transport or sink lands.
@@ -108,6 +151,8 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
                            pl->source.source_type == CFG_SOURCE_MYSQL ? "mysql"
                            : pl->source.source_type == CFG_SOURCE_MONGODB ? "mongodb"
                                                                           : "sqlserver");
+    if (check_row_filters(cfg, err) < 0)
+        return -1;
     /* With a transport, the platform's consumers feed the sinks: cdcagent only publishes. */
     if (cfg->platform.transport_mode == CFG_TRANSPORT_KAFKA ||
         cfg->platform.transport_mode == CFG_TRANSPORT_PUBSUB ||

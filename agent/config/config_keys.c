@@ -498,10 +498,32 @@ static const cfg_key pipeline_keys[] = {
       .desc = "Debezium unavailable.value.placeholder: stands in for unchanged TOAST values." },
     { .name = "source.message_key_columns", .type = CFG_STR,
       .off = PL(source.message_key_columns), .def = "", .check = check_message_key_columns,
-      .desc = "Debezium message.key.columns: \"schema.table:col1,col2;...\"." },
+      .desc = "Debezium message.key.columns: \"schema.table:col1,col2;...\" (regexes): the "
+              "message key, and so the Kafka partition, of the tables it names "
+              "(docs/filters-and-masking.md)." },
     { .name = "source.schema_name_adjustment_mode", .type = CFG_STR,
       .off = PL(source.schema_name_adjustment_mode), .def = "none", .choices = name_adjust_modes,
-      .desc = "Debezium schema.name.adjustment.mode." },
+      .desc = "Debezium schema.name.adjustment.mode: none, avro (invalid characters become _) "
+              "or avro_unicode (_uXXXX), for the Key, Value and Envelope schema names of "
+              "JSON and Avro." },
+    { .name = "source.column_include_list", .type = CFG_STR,
+      .off = PL(source.column_include_list), .def = "",
+      .desc = "Debezium column.include.list: comma-separated regexes matched whole, "
+              "case-insensitively, against schema.table.column; other columns are left out "
+              "of values and schemas, and of the publication on PostgreSQL 15+ "
+              "(docs/filters-and-masking.md)." },
+    { .name = "source.column_exclude_list", .type = CFG_STR,
+      .off = PL(source.column_exclude_list), .def = "",
+      .desc = "Debezium column.exclude.list: the columns to leave out (not with "
+              "column_include_list)." },
+    { .name = "source.column_masks", .type = CFG_STRMAP, .off = PL(source.column_masks),
+      .desc = "Debezium's column.truncate.to.N.chars, column.mask.with.N.chars and "
+              "column.mask.hash[.v2].ALGORITHM.with.salt.SALT: property name -> column regex "
+              "list (docs/filters-and-masking.md)." },
+    { .name = "source.row_filters", .type = CFG_STRMAP, .off = PL(source.row_filters),
+      .desc = "Per-table row filter, schema.table: SQL condition, as a PostgreSQL 15+ "
+              "publication row filter (WHERE) and in the snapshot's query "
+              "(docs/filters-and-masking.md)." },
     { .name = "source.money_fraction_digits", .type = CFG_INT,
       .off = PL(source.money_fraction_digits), .def = "2", .range = "0..",
       .desc = "Debezium money.fraction.digits." },

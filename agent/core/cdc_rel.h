@@ -41,6 +41,10 @@ typedef struct cdc_col {
     cdc_ctype ctype;        /* how the column is presented; ctype.supported false = omitted */
     bool      has_default;  /* def holds the Connect default (4.5 of CONTRACT.md) */
     cdc_value def;          /* values point into memory owned by the relcache entry */
+
+    /* --- from the agent's column filter and mappers (agent/source/colfilter.c) --- */
+    bool      filtered;     /* column.include/exclude.list left it out (ctype.supported false) */
+    int16_t   mapper;       /* 1-based rule of a mask or truncation, 0 when none */
 } cdc_col;
 
 typedef struct cdc_rel {

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Length of the well-formed UTF-8 sequence at p (p < end), or 0 when it is
@@ -56,6 +57,28 @@ cdc_utf8_seq(const unsigned char *p, const unsigned char *end, size_t *bad)
         hi = 0xBF;
     }
     return need + 1;
+}
+
+/*
+ * The code point of the UTF-8 character at s (n > 0 bytes left) in *cp, and
+ * its length; an ill-formed sequence is one U+FFFD of its maximal subpart's
+ * length (as cdc_utf8_seq).
+ */
+static inline size_t
+cdc_utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               len, bad = 1;
+
+    len = cdc_utf8_seq(p, p + n, &bad);
+    if (len == 0) {
+        *cp = 0xFFFD;
+        return bad;
+    }
+    *cp = len == 1 ? p[0] : (uint32_t) (p[0] & (0x7F >> len));
+    for (size_t i = 1; i < len; i++)
+        *cp = (*cp << 6) | (p[i] & 0x3F);
+    return len;
 }
 
 /* Is s[0..n) well-formed UTF-8? */

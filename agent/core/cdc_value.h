@@ -75,7 +75,17 @@ typedef struct cdc_ctype {
     int32_t  scale;         /* DECIMAL scale */
     int32_t  precision;     /* DECIMAL precision; -1 when absent (money) */
     int32_t  length;        /* BITS: bit length; ZONED_TIMESTAMP: fraction digits */
+    /* Debezium's column mappers (agent/source/colfilter.c) add schema parameters:
+       "masked":"true", or "truncateLength":"<trunc_len>"; CDC_MAP_NONE otherwise */
+    uint8_t  mapped;        /* cdc_mapped */
+    int32_t  trunc_len;
 } cdc_ctype;
+
+typedef enum cdc_mapped {
+    CDC_MAP_NONE = 0,
+    CDC_MAP_MASKED,         /* column.mask.with.N.chars, column.mask.hash.* */
+    CDC_MAP_TRUNCATED       /* column.truncate.to.N.chars */
+} cdc_mapped;
 
 typedef enum cdc_vstate {
     CDC_VAL_NULL = 0,       /* SQL NULL (or not sent) */

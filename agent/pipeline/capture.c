@@ -8,9 +8,11 @@
 #include "agent/core/cdc_clock.h"
 #include "agent/source/catalog.h"
 #include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/colfilter.h"
 #include "agent/pipeline/txbuf.h"
 #include "decoder/values.h"
 #include "schemas/topic.h"
@@ -36,6 +38,8 @@ struct agent_capture {
     int                 nlisted;
     bool                listed_resolved;    /* source.tables looked up in the catalog once */
     bool                tombstones;
+    agent_colfilter    *colfilter;      /* column.include/exclude.list and the mappers */
+    cdc_arena          *map_arena;      /* mapped rows of the event being emitted */
     agent_capture_stats stats;
 };
 
@@ -112,6 +116,48 @@ log_stream_abort(const pgo_msg *m)
                   m->u.stream_abort.subxid, when);
 }
 
+/*
+ * At start, every captured table as the stream will describe it goes through the column
+ * filter and mappers once: a mask on a key column, or a regex that matches no column, stops
+ * the start instead of the first change of that table.
+ */
+static int
+check_columns(agent_capture *cap, cdc_err *err)
+{
+    const cfg_source *src = &cap->cfg->pipeline.source;
+    pgo_relcache     *rc;
+    cdc_buf           names = { 0 };
+    int               r = 0;
+
+    if (cap->catalog == NULL || (!(src->column_include_list && *src->column_include_list) &&
+                                 !(src->column_exclude_list && *src->column_exclude_list) &&
+                                 !(src->message_key_columns && *src->message_key_columns) &&
+                                 src->column_masks.n == 0))
+        return 0;
+    rc = pgo_relcache_new();
+    for (int i = 0; i < src->ntables && r == 0; i++) {
+        char     schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+        cdc_rel *rel;
+
+        if (cfg_table_split(src->tables[i], schema, table) != NULL)
+            continue;
+        cdc_buf_printf(&names, "%s%s.%s", i ? ", " : "", schema, table);
+        rel = agent_catalog_install(cap->catalog, rc, schema, table, err);
+        if (rel == NULL)
+            r = -1;
+        else if (agent_catalog_enrich(cap->catalog, rel, err) < 0 ||
+                 pgo_typemap_rel(rel, &cap->topts, err) < 0 ||
+                 agent_colfilter_apply_rel(cap->colfilter, rel, src->binary_handling_mode,
+                                           err) < 0)
+            r = -1;
+    }
+    if (r == 0)
+        r = agent_colfilter_unmatched(cap->colfilter, cdc_buf_str(&names), err);
+    cdc_buf_free(&names);
+    pgo_relcache_free(rc);
+    return r;
+}
+
 agent_capture *
 agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
                   int proto_version, cdc_err *err)
@@ -136,7 +182,9 @@ agent_capture_new(const cdc_config *cfg, PGconn *catalog, agent_router *router,
     if (cap->txbuf == NULL)
         goto fail;
     cap->arena = cdc_arena_new(64 * 1024);
-    if (resolve_listed(cap, err) < 0)
+    cap->map_arena = cdc_arena_new(16 * 1024);
+    cap->colfilter = agent_colfilter_new(&cfg->pipeline.source, err);
+    if (cap->colfilter == NULL || resolve_listed(cap, err) < 0 || check_columns(cap, err) < 0)
         goto fail;
     return cap;
 fail:
@@ -152,6 +200,8 @@ agent_capture_free(agent_capture *cap)
     pgo_decoder_free(cap->dec);
     agent_txbuf_free(cap->txbuf);
     cdc_arena_free(cap->arena);
+    cdc_arena_free(cap->map_arena);
+    agent_colfilter_free(cap->colfilter);
     free(cap->leaves);
     free(cap->listed);
     free(cap);
@@ -363,6 +413,12 @@ unlisted_change(agent_capture *cap, const cdc_rel *rel, uint64_t lsn, cdc_err *e
                        (unsigned) lsn, rel->nspname, rel->relname, pub);
 }
 
+const cdc_config *
+agent_capture_config(const agent_capture *cap)
+{
+    return cap->cfg;
+}
+
 void
 agent_capture_set_catalog(agent_capture *cap, PGconn *catalog)
 {
@@ -399,11 +455,14 @@ agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err)
         return -1;
     if (pgo_typemap_rel(rel, &cap->topts, err) < 0)
         return cdc_err_wrap(err, "table %s.%s", rel->nspname, rel->relname);
+    if (agent_colfilter_apply_rel(cap->colfilter, rel, cap->cfg->pipeline.source.
+                                  binary_handling_mode, err) < 0)
+        return -1;
     sch_topic_name(cap->cfg->pipeline.topic_prefix, rel->nspname, rel->relname, topic,
                    sizeof(topic));
     rel->topic = pgo_rel_strdup(rel, topic);
     for (int i = 0; i < rel->ncols; i++)
-        if (!rel->cols[i].ctype.supported)
+        if (!rel->cols[i].ctype.supported && !rel->cols[i].filtered)
             log_warn("capture", "table %s.%s: column %s of type %s is not supported and is "
                      "left out of events", rel->nspname, rel->relname, rel->cols[i].name,
                      rel->cols[i].type_name ? rel->cols[i].type_name : "?");
@@ -411,6 +470,22 @@ agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err)
              "columns)", rel->nspname, rel->relname, rel->topic, rel->version, rel->ncols,
              rel->nkeys);
     return 0;
+}
+
+/* A copy of one row with the column mappers applied, in the map arena. */
+static const cdc_value *
+mapped_row(agent_capture *cap, const cdc_rel *rel, const cdc_value *row)
+{
+    cdc_value *copy;
+
+    if (row == NULL)
+        return NULL;
+    copy = cdc_arena_alloc(cap->map_arena, (size_t) rel->ncols * sizeof(*copy));
+    memcpy(copy, row, (size_t) rel->ncols * sizeof(*copy));
+    agent_colfilter_map_row(cap->colfilter, rel, copy,
+                            cap->cfg->pipeline.source.unavailable_value_placeholder,
+                            cap->map_arena);
+    return copy;
 }
 
 /* Hands one event to the router with the next position of the transaction. */
@@ -424,6 +499,16 @@ emit(agent_capture *cap, cdc_event *ev, cdc_err *err)
     ev->txn = &cap->txn;
     if (ev->source_ts_us == 0)
         ev->source_ts_us = cap->txn.commit_ts_us;
+    /* Masks and truncations act on copies: the rows stay as decoded for the next event
+       (an update that changes the key emits its rows twice) */
+    if (ev->rel != NULL && agent_colfilter_maps(ev->rel)) {
+        cdc_event mapped = *ev;
+
+        cdc_arena_reset(cap->map_arena);
+        mapped.before = mapped_row(cap, ev->rel, ev->before);
+        mapped.after = mapped_row(cap, ev->rel, ev->after);
+        return agent_router_write(cap->router, &mapped, err);
+    }
     return agent_router_write(cap->router, ev, err);
 }
 

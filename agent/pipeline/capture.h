@@ -63,6 +63,7 @@ int agent_capture_prepare_rel(agent_capture *cap, cdc_rel *rel, cdc_err *err);
 
 const pgo_type_opts *agent_capture_type_opts(const agent_capture *cap);
 const agent_capture_stats *agent_capture_get_stats(const agent_capture *cap);
+const cdc_config          *agent_capture_config(const agent_capture *cap);
 
 agent_router *agent_capture_router(agent_capture *cap);
 

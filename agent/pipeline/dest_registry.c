@@ -183,12 +183,7 @@ avro_opts(const cdc_config *cfg, const cdc_dest_env *env, sch_avro_opts *o, cdc_
     o->unavailable_placeholder = src->unavailable_value_placeholder;
     if (env->encode_opts)
         o->version = ((const sch_json_opts *) env->encode_opts)->version;
-    if (mode && strcmp(mode, "avro") == 0)
-        o->name_mode = SCH_AVRO_NAMES_AVRO;
-    else if (mode && strcmp(mode, "avro_unicode") == 0)
-        o->name_mode = SCH_AVRO_NAMES_AVRO_UNICODE;
-    else if (mode && strcmp(mode, "none") == 0)
-        o->name_mode = SCH_AVRO_NAMES_NONE;
+    o->name_mode = sch_name_mode_parse(mode);
     return 0;
 }
 

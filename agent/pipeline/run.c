@@ -28,6 +28,7 @@
 #include "agent/pipeline/snapshot.h"
 #include "agent/pipeline/state.h"
 #include "agent/pipeline/watermark.h"
+#include "schemas/avro.h"
 #include "schemas/json.h"
 
 #define DEBEZIUM_VERSION "2.7.3.Final"
@@ -434,12 +435,6 @@ warn_unbuilt(const cdc_config *cfg)
         log_warn("agent", "source.provide_transaction_metadata applies to the transports "
                  "(kafka, pubsub, kinesis) only; the direct-mode sinks ignore it (events carry "
                  "transaction: null)");
-    if (src->message_key_columns && *src->message_key_columns)
-        log_warn("agent", "source.message_key_columns is not supported yet and is ignored: keys "
-                 "are the primary key or the first unique index");
-    if (src->schema_name_adjustment_mode && strcmp(src->schema_name_adjustment_mode, "none") != 0)
-        log_warn("agent", "source.schema_name_adjustment_mode %s is not supported yet and is "
-                 "ignored", src->schema_name_adjustment_mode);
     for (int i = 0; i < cfg->pipeline.nsinks; i++) {
         const cfg_sink *sk = &cfg->pipeline.sinks[i];
 
@@ -472,6 +467,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     ag.json.database = ag.src->database;
     ag.json.version = DEBEZIUM_VERSION;
     ag.json.unavailable_placeholder = ag.src->unavailable_value_placeholder;
+    ag.json.name_mode = sch_name_mode_parse(ag.src->schema_name_adjustment_mode);
     ag.metrics = agent_metrics_new(cfg->pipeline.pipeline_id, ag.src->slot_name);
     agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_CONNECTING, NULL);
     ag.router.metrics = ag.metrics;

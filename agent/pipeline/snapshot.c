@@ -192,16 +192,21 @@ take_row(snap_state *st, cdc_rel *rel, int64_t ts_us, const char *row, size_t n,
 
 /* "COPY (SELECT <columns> FROM <table>", without the closing part. */
 static void
-copy_head(cdc_buf *q, PGconn *conn, const cdc_rel *rel)
+copy_head(cdc_buf *q, PGconn *conn, snap_state *st, const cdc_rel *rel)
 {
-    char ident[300];
+    char        ident[300];
+    const char *where = cfg_row_filter(&agent_capture_config(st->cap)->pipeline.source,
+                                       rel->nspname, rel->relname);
 
     cdc_buf_puts(q, "COPY (SELECT ");
-    for (int i = 0; i < rel->ncols; i++)
-        cdc_buf_printf(q, "%s%s", i ? ", " : "",
+    for (int i = 0; i < rel->ncols; i++)   /* a filtered column (issue 24) is not read */
+        cdc_buf_printf(q, "%s%s", i ? ", " : "", rel->cols[i].filtered ? "NULL" :
                        agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
     cdc_buf_printf(q, " FROM %s",
                    agent_pg_quote_table(rel->nspname, rel->relname, ident, sizeof(ident)));
+    /* the publication's row filter of the table, on the snapshot too; the parallel reader
+       ANDs its ctid range to it */
+    cdc_buf_printf(q, " WHERE (%s)", where ? where : "true");
 }
 
 static int
@@ -213,7 +218,7 @@ copy_table(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     char     *row = NULL;
     int       n, rc = -1;
 
-    copy_head(&q, conn, rel);
+    copy_head(&q, conn, st, rel);
     cdc_buf_puts(&q, ") TO STDOUT");
     res = PQexec(conn, cdc_buf_str(&q));
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -303,7 +308,7 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
 
     if (table_pages(conn, rel, st->chunk_bytes, &pages, &chunk_pages, err) < 0)
         return -1;
-    copy_head(&q, conn, rel);
+    copy_head(&q, conn, st, rel);
     snprintf(name, sizeof(name), "%s.%s", rel->nspname, rel->relname);
     snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
     cdc_buf_free(&q);

@@ -163,10 +163,9 @@ worker_main(void *arg)
         cdc_buf_reset(&sql);
         cdc_buf_puts(&sql, p->head);
         if (i > 0)
-            cdc_buf_printf(&sql, " WHERE ctid >= '(%" PRId64 ",0)'::tid", lo);
+            cdc_buf_printf(&sql, " AND ctid >= '(%" PRId64 ",0)'::tid", lo);
         if (i + 1 < p->nchunks)
-            cdc_buf_printf(&sql, " %s ctid < '(%" PRId64 ",0)'::tid", i > 0 ? "AND" : "WHERE",
-                           hi);
+            cdc_buf_printf(&sql, " AND ctid < '(%" PRId64 ",0)'::tid", hi);
         cdc_buf_puts(&sql, ") TO STDOUT");
         pthread_mutex_unlock(&p->mu);
 

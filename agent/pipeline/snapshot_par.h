@@ -34,8 +34,9 @@ snap_par *snap_par_start(const cfg_source *src, const char *snapshot_name, int n
                          cdc_err *err);
 
 /*
- * Starts one table (named `table` in messages): copy_head is "COPY (SELECT <columns> FROM <table>"
- * (copied); the table's nblocks pages are read in chunks of chunk_blocks
+ * Starts one table (named `table` in messages): copy_head is
+ * "COPY (SELECT <columns> FROM <table> WHERE <condition>" (copied; each chunk ANDs its ctid
+ * range to the condition); the table's nblocks pages are read in chunks of chunk_blocks
  * (the last chunk reads from its first block to the end, so pages added
  * since nblocks was read are covered).  The previous table must be finished.
  * @returns the number of chunks.

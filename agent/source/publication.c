@@ -7,11 +7,13 @@
 #include "agent/source/publication.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/colfilter.h"
 #include "agent/source/pg_source.h"
 
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
@@ -165,22 +167,107 @@ check_table_access(PGconn *conn, const cfg_source *src, bool *partitioned, cdc_e
     return 0;
 }
 
+/*
+ * The columns of one table that source.column_include_list / column_exclude_list keep,
+ * and those of its replica identity, which UPDATE and DELETE need published
+ * (a column list that leaves one out makes PostgreSQL refuse the application's
+ * UPDATEs).  Generated columns come first as unpublishable before PostgreSQL 18.
+ */
+static const char pubcols_sql[] =
+    "SELECT a.attname, a.attgenerated <> '', c.relreplident,"
+    "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
+    "                  AND a.attnum = ANY (i.indkey::int2[])"
+    "                  AND ((c.relreplident = 'd' AND i.indisprimary)"
+    "                       OR (c.relreplident = 'i' AND i.indisreplident)))"
+    "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    " WHERE n.nspname = $1 AND c.relname = $2"
+    " ORDER BY a.attnum";
+
+/*
+ * PostgreSQL 15+: " (col, ...)" after a table whose column filter leaves columns out, so
+ * they never leave the server; nothing when every column stays, or when the table's
+ * replica identity is FULL (every column is then needed).
+ */
+static int
+put_column_list(PGconn *conn, const agent_colfilter *f, const char *schema, const char *table,
+                cdc_buf *b, cdc_err *err)
+{
+    const char *p[2] = { schema, table };
+    PGresult   *res;
+    cdc_buf     cols = CDC_BUF_INIT;
+    char        ident[300];
+    int         n, kept = 0, dropped = 0;
+
+    if (f == NULL || !agent_colfilter_filters(f) || PQserverVersion(conn) < 150000)
+        return 0;
+    res = agent_pg_query(conn, pubcols_sql, 2, p, "reading the table's columns", err);
+    if (res == NULL)
+        return -1;
+    n = PQntuples(res);
+    if (n > 0 && PQgetvalue(res, 0, 2)[0] == 'f') {
+        log_info("agent", "table %s.%s has REPLICA IDENTITY FULL: the publication carries all "
+                 "its columns and the agent leaves out those of source.column_*_list", schema,
+                 table);
+        n = 0;
+    }
+    for (int r = 0; r < n; r++) {
+        const char *col = PQgetvalue(res, r, 0);
+        bool        gen = PQgetvalue(res, r, 1)[0] == 't';
+        bool        ident_col = PQgetvalue(res, r, 3)[0] == 't';
+
+        if (gen && PQserverVersion(conn) < 180000)
+            continue;
+        if (!ident_col && !agent_colfilter_keeps(f, schema, table, col)) {
+            dropped++;
+            continue;
+        }
+        cdc_buf_printf(&cols, "%s%s", kept++ ? ", " : "",
+                       agent_pg_quote_ident(conn, col, ident, sizeof(ident)));
+    }
+    if (dropped > 0 && kept > 0)
+        cdc_buf_printf(b, " (%s)", cdc_buf_str(&cols));
+    PQclear(res);
+    cdc_buf_free(&cols);
+    return 0;
+}
+
 /* "CREATE PUBLICATION "pub" FOR TABLE "s"."t", ..." into @p b; -1 with err set on a bad name. */
 static int
 build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, cdc_err *err)
 {
-    char ident[300];
+    char             ident[300];
+    agent_colfilter *f = agent_colfilter_new(src, err);
+    int              rc = 0;
 
+    if (f == NULL)
+        return -1;
     cdc_buf_printf(b, "CREATE PUBLICATION %s FOR TABLE ",
                    agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
-    for (int i = 0; i < src->ntables; i++) {
+    for (int i = 0; i < src->ntables && rc == 0; i++) {
         char schema[64], table[64];
 
-        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
-            return -1;
+        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0) {
+            rc = -1;
+            break;
+        }
         cdc_buf_printf(b, "%s%s", i ? ", " : "", agent_pg_quote_table(schema, table, ident,
                                                                        sizeof(ident)));
+        rc = put_column_list(conn, f, schema, table, b, err);
+        if (rc == 0 && cfg_row_filter(src, schema, table) != NULL) {
+            if (PQserverVersion(conn) < 150000)
+                rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: table %s: row "
+                                 "filters need PostgreSQL 15 or later (publication row "
+                                 "filters); this server is %d.%d, and cdcagent does not "
+                                 "filter rows itself", src->tables[i],
+                                 PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000 / 100);
+            else
+                cdc_buf_printf(b, " WHERE (%s)", cfg_row_filter(src, schema, table));
+        }
     }
+    agent_colfilter_free(f);
+    if (rc < 0)
+        return -1;
     /*
      * A listed partitioned table's changes carry its own name, not its
      * partitions' (what Debezium's events name with this setting), and a
@@ -234,6 +321,91 @@ static int check_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
  * inserts met in the catalog's unique index: then it exists, and is checked
  * like any existing one.
  */
+/*
+ * The columns each row filter of the publication uses (the Vars of pg_publication_rel.prqual)
+ * and the table's replica identity: PostgreSQL accepts a filter on other columns, then
+ * refuses every UPDATE and DELETE of the table, the application's included.
+ */
+static const char prqual_sql[] =
+    "SELECT n.nspname, c.relname, c.relreplident, pr.prqual::text,"
+    "       ARRAY(SELECT unnest(i.indkey::int2[]) FROM pg_index i"
+    "              WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary)"
+    "                    OR (c.relreplident = 'i' AND i.indisreplident)))::text, c.oid"
+    "  FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid"
+    "  JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE p.pubname = $1 AND pr.prqual IS NOT NULL";
+
+static int
+check_filter_identity(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res = agent_pg_query(conn, prqual_sql, 1, p, "reading the row filters", err);
+    int         rc = 0;
+
+    if (res == NULL)
+        return -1;
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        const char *ri = PQgetvalue(res, r, 2), *q = PQgetvalue(res, r, 3);
+        const char *ident = PQgetvalue(res, r, 4);      /* "{1,2}" */
+
+        if (ri[0] == 'f')
+            continue;
+        for (const char *v = strstr(q, ":varattno "); v && rc == 0;
+             v = strstr(v + 1, ":varattno ")) {
+            long att = strtol(v + 10, NULL, 10);
+            bool in = false;
+
+            for (const char *x = ident; *x && !in;) {   /* the int2[] as text: {1,2} */
+                char *end;
+                long  k;
+
+                x += strspn(x, "{,}");
+                if (!*x)
+                    break;
+                k = strtol(x, &end, 10);
+                in = end != x && k == att;
+                x = end != x ? end : x + 1;
+            }
+            if (!in) {
+                char        attno[16];
+                const char *pa[2] = { PQgetvalue(res, r, 5), attno };
+                PGresult   *an;
+
+                snprintf(attno, sizeof(attno), "%ld", att);
+                an = agent_pg_query(conn, "SELECT attname FROM pg_attribute WHERE attrelid = "
+                                    "$1::oid AND attnum = $2::int2", 2, pa,
+                                    "reading a column's name", err);
+                if (an == NULL) {
+                    rc = -1;
+                    break;
+                }
+                rc = cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: the row filter of "
+                                 "table %s.%s uses column %s, which is not in the table's "
+                                 "replica identity: PostgreSQL would then refuse every UPDATE "
+                                 "and DELETE of the table (\"cannot update table\"); filter "
+                                 "on replica identity columns, or give the table REPLICA "
+                                 "IDENTITY FULL", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                                 PQntuples(an) ? PQgetvalue(an, 0, 0) : attno);
+                PQclear(an);
+            }
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Tables with a row filter, "s.t: cond; ...", for a message. */
+static void
+row_filters_text(const cfg_source *src, char *out, size_t outsz)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < src->row_filters.n && n < outsz; i++)
+        n += (size_t) snprintf(out + n, outsz - n, "%s%s: %s", i ? "; " : "",
+                               src->row_filters.items[i].key, src->row_filters.items[i].value);
+}
+
 static int
 create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
@@ -245,7 +417,35 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
 
     if (build_create(conn, src, partitioned, &b, err) < 0)
         goto out;
+    /* With row filters, the publication is made and checked in one transaction. */
+    if (src->row_filters.n > 0 && agent_pg_exec(conn, "BEGIN", "creating the publication",
+                                                err) < 0)
+        goto out;
     res = PQexec(conn, cdc_buf_str(&b));
+    if (src->row_filters.n > 0) {
+        cdc_err ignored;
+        char    filters[400];
+
+        if (PQresultStatus(res) == PGRES_COMMAND_OK && check_filter_identity(conn, src, err) == 0 &&
+            agent_pg_exec(conn, "COMMIT", "creating the publication", err) == 0) {
+            log_info("agent", "publication %s: created for %d tables, with row filters",
+                     src->publication_name, src->ntables);
+            rc = 0;
+            goto out;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+            row_filters_text(src, filters, sizeof(filters));
+            cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
+                        "publication %s with the row filters (%s): %s%s%s",
+                        src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
+                        detail ? ": " : "", detail ? detail : "");
+        }
+        agent_pg_exec(conn, "ROLLBACK", "creating the publication", &ignored);
+        goto out;
+    }
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         log_info("agent", "publication %s: created for %d tables", src->publication_name,
                  src->ntables);
@@ -326,6 +526,42 @@ report_missing(PGconn *conn, const cfg_source *src, const char *t, const char *s
                        src->publication_name, t, qp, qt);
 }
 
+/* An existing publication is not altered: a table of source.row_filters must have a row
+   filter there already (PostgreSQL 15+), or the agent would capture rows it should not. */
+static int
+check_existing_filters(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res;
+    int         rc = 0;
+
+    if (PQserverVersion(conn) < 150000)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: row filters need "
+                           "PostgreSQL 15 or later (publication row filters); cdcagent does "
+                           "not filter rows itself");
+    res = agent_pg_query(conn, "SELECT schemaname, tablename FROM pg_publication_tables "
+                         "WHERE pubname = $1 AND rowfilter IS NOT NULL", 1, p,
+                         "reading the publication's row filters", err);
+    if (res == NULL)
+        return -1;
+    for (int i = 0; i < src->row_filters.n && rc == 0; i++) {
+        char schema[CFG_NAME_MAX + 1], table[CFG_NAME_MAX + 1];
+
+        if (cfg_table_split(src->row_filters.items[i].key, schema, table) == NULL &&
+            !publishes(res, schema, table))
+            rc = cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: publication %s exists "
+                             "and publishes table %s without a row filter; cdcagent never "
+                             "alters a publication: run ALTER PUBLICATION %s SET TABLE ... "
+                             "WHERE (%s), or drop it to have it made", src->publication_name,
+                             src->row_filters.items[i].key, src->publication_name,
+                             src->row_filters.items[i].value);
+    }
+    if (rc == 0)
+        rc = check_filter_identity(conn, src, err);
+    PQclear(res);
+    return rc;
+}
+
 /* An existing publication must publish every configured table; it is never altered. */
 static int
 check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
@@ -345,6 +581,8 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
         else if (!publishes(tabs, schema, table))
             rc = report_missing(conn, src, src->tables[i], schema, table, err);
     }
+    if (rc == 0 && src->row_filters.n > 0)
+        rc = check_existing_filters(conn, src, err);
     if (rc == 0 && PQntuples(tabs) > src->ntables)
         log_warn("agent", "publication %s publishes %d tables, %d configured: changes to the "
                  "others are ignored", src->publication_name, PQntuples(tabs),

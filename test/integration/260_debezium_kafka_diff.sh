@@ -154,12 +154,7 @@ provide.transaction.metadata=true" \
 DBZ_PORT=$PORT DBZ_PREFIX=$PREFIX DBZ_TABLES=${TABLES// /} DBZ_SLOT=dbz_slot DBZ_PUB=dbz_publication \
     DBZ_SNAPSHOT=initial DBZ_SKIPPED=none connect_start "$CDIR" "$BOOT_A" "$CPORT" \
     || fail "Kafka Connect with the Debezium connector (log: $CDIR/connect.log)"
-deadline=$((SECONDS + 90))
-while [ "$(slot_field dbz_slot active)" != t ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "Debezium's slot dbz_slot not active after 90 s"
-    case "$(connect_status "$CPORT" || true)" in *FAILED*) fail "Debezium connector failed: $(connect_status "$CPORT" | head -c 2000)" ;; esac
-    sleep 0.3
-done
+connect_wait_streaming "$CPORT" dbz_slot
 ok "Debezium $DBZ_VERSION snapshotted and streams from dbz_slot (Connect REST on $CPORT)"
 
 P_TABLES=$TABLES P_SNAPSHOT=initial P_SLOT=cdc_slot P_SOURCE_EXTRA='skipped_operations: none

@@ -372,6 +372,15 @@ agent_wait_exit() {
     AGENT_PID=
 }
 
+# agent_start_refused DESCRIPTION TEXT: cdcagent run with the current files must stop at start
+# with exit 2 and TEXT in its log.
+agent_start_refused() {
+    AGENT_NO_WAIT=1 agent_start
+    agent_wait_exit 60
+    expect_eq "$1: the start stops with exit 2" "$AGENT_RC" 2
+    expect_contains "$1: the message" "$(cat "$T/agent.log")" "$2"
+}
+
 agent_kill9() {
     [ -n "$AGENT_PID" ] || fail "agent_kill9: no agent running"
     kill -KILL "$AGENT_PID" 2>/dev/null || true

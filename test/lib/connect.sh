@@ -93,6 +93,19 @@ connect_status() {
     curl -sf --max-time 5 "http://127.0.0.1:$1/connectors/${2:-dbz-ref}/status"
 }
 
+# connect_wait_streaming PORT SLOT: until the connector streams from SLOT (active once its
+# snapshot is done), at most 90 s; fails the test when the connector FAILED.  Needs common.sh.
+connect_wait_streaming() {
+    local port=$1 slot=$2 deadline=$((SECONDS + 90))
+    while [ "$(slot_field "$slot" active)" != t ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "Debezium's slot $slot not active after 90 s"
+        case "$(connect_status "$port" || true)" in
+            *FAILED*) fail "Debezium connector failed: $(connect_status "$port" | head -c 2000)" ;;
+        esac
+        sleep 0.3
+    done
+}
+
 connect_start() {
     local dir=${1:?connect_start DIR BOOTSTRAP PORT} bootstrap=${2:?connect_start DIR BOOTSTRAP PORT}
     local port=${3:?connect_start DIR BOOTSTRAP PORT} deadline st

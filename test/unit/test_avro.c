@@ -334,11 +334,48 @@ static const struct {
 } name_cases[] = {
     { SCH_AVRO_DBZ_1_9, SCH_AVRO_NAMES_PROFILE, "my-srv.public.t", "my_srv.public.t.Key" },
     { SCH_AVRO_DBZ_2_7, SCH_AVRO_NAMES_AVRO, "my-srv.public.t", "my_srv.public.t.Key" },
+    /* Debezium 2.7.4's SchemaNameAdjuster.AVRO_UNICODE / AVRO printed these (lower-case
+       hex; a leading digit kept after its '_'): see adjust_cases below */
     { SCH_AVRO_DBZ_2_7, SCH_AVRO_NAMES_AVRO_UNICODE, "my-srv.public.t",
-      "my_u002Dsrv.public.t.Key" },
-    { SCH_AVRO_DBZ_2_7, SCH_AVRO_NAMES_AVRO, "1srv.public.t", "_srv.public.t.Key" },
+      "my_u002dsrv.public.t.Key" },
+    { SCH_AVRO_DBZ_2_7, SCH_AVRO_NAMES_AVRO, "1srv.public.t", "_1srv.public.t.Key" },
     { SCH_AVRO_DBZ_2_7, SCH_AVRO_NAMES_PROFILE, "my-srv.public.t", NULL },
 };
+
+/* Printed by io.debezium.schema.SchemaNameAdjuster.AVRO and .AVRO_UNICODE of
+   debezium-core 2.7.4.Final (OpenJDK 17): name, avro, avro_unicode. */
+static const char *const adjust_cases[][3] = {
+    { "my-srv.public.t.Key", "my_srv.public.t.Key", "my_u002dsrv.public.t.Key" },
+    { "1srv.public.t.Key", "_1srv.public.t.Key", "_u0031srv.public.t.Key" },
+    { "cdc.public.caf\303\251.Value", "cdc.public.caf_.Value", "cdc.public.caf_u00e9.Value" },
+    { "cdc.public.\304\201b.Value", "cdc.public._b.Value", "cdc.public._u101b.Value" },
+    { "cdc.public.a b.Envelope", "cdc.public.a_b.Envelope", "cdc.public.a_u0020b.Envelope" },
+    { "cdc.public.1t.Key", "cdc.public.1t.Key", "cdc.public.1t.Key" },
+    { "cdc.public.t\360\237\230\200.Key", "cdc.public.t__.Key",
+      "cdc.public.t_ud83d_ude00.Key" },
+    { "_x.Key", "_x.Key", "_u005fx.Key" },
+    { "a._b9_.Key", "a._b9_.Key", "a._u005fb9_u005f.Key" },
+    { ".x", "_x", "_u002ex" },
+    { "x..y", "x..y", "x..y" },
+};
+
+START_TEST(name_adjust_matches_debezium)
+{
+    for (size_t i = 0; i < sizeof(adjust_cases) / sizeof(adjust_cases[0]); i++) {
+        cdc_buf a = CDC_BUF_INIT, u = CDC_BUF_INIT, n = CDC_BUF_INIT;
+
+        sch_name_adjust(SCH_AVRO_NAMES_AVRO, adjust_cases[i][0], &a);
+        sch_name_adjust(SCH_AVRO_NAMES_AVRO_UNICODE, adjust_cases[i][0], &u);
+        sch_name_adjust(SCH_AVRO_NAMES_NONE, adjust_cases[i][0], &n);
+        ck_assert_str_eq(cdc_buf_str(&a), adjust_cases[i][1]);
+        ck_assert_str_eq(cdc_buf_str(&u), adjust_cases[i][2]);
+        ck_assert_str_eq(cdc_buf_str(&n), adjust_cases[i][0]);
+        cdc_buf_free(&a);
+        cdc_buf_free(&u);
+        cdc_buf_free(&n);
+    }
+}
+END_TEST
 
 START_TEST(name_adjustment)
 {
@@ -1029,6 +1066,7 @@ avro_suite(void)
                         (int) (sizeof(profile_cases) / sizeof(profile_cases[0])));
     tcase_add_loop_test(tc, profile_parse, 0, (int) (sizeof(parse_cases) / sizeof(parse_cases[0])));
     tcase_add_test(tc, named_types_reused);
+    tcase_add_test(tc, name_adjust_matches_debezium);
     tcase_add_loop_test(tc, name_adjustment, 0, (int) (sizeof(name_cases) / sizeof(name_cases[0])));
     tcase_add_test(tc, invalid_field_name);
     tcase_add_test(tc, keyless_has_no_key_schema);

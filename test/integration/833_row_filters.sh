@@ -83,4 +83,26 @@ expect_eq "no publication was left behind by the refusals" \
 sql "UPDATE customers SET name = 'A' WHERE id = 1"
 ok "the application's UPDATE still works"
 
+note "the row filter on a parallel snapshot (two threads, 1 MB ranges: the ranges' ctid bounds are ANDed to the filter)"
+sql "CREATE TABLE big (id int PRIMARY KEY, region text NOT NULL, pad text)" \
+    "ALTER TABLE big REPLICA IDENTITY FULL" \
+    "INSERT INTO big SELECT g, CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END, repeat('x', 200)
+     FROM generate_series(1, 30000) g"
+P_PUB=pub_par P_SLOT=slot_par P_TABLES="public.big" P_OUT=$T/par.jsonl P_SOURCE_EXTRA="snapshot_max_threads: 2
+snapshot_chunk_mb: 1
+row_filters:
+  public.big: region = 'eu'" write_pipeline
+P_SLOT=slot_par agent_start
+wait_lines "$T/par.jsonl" 10000 120
+agent_stop
+expect_eq "the table spans more than three 1 MB ranges" \
+    "$(sql_su "SELECT pg_relation_size('big') > 3 * 1024 * 1024")" t
+expect_contains "read with two threads" "$(cat "$T/agent.log")" "2 threads"
+expect_eq "the snapshot holds exactly the eu rows, each once, as psql has them" \
+    "$(jl_eval "$T/par.jsonl" '" ".join(str(x) for x in (len(data), len({e["key"]["id"] for e in data}),
+        sum(e["key"]["id"] for e in data)))')" \
+    "$(sql_su "SELECT count(*) || ' ' || count(*) || ' ' || sum(id) FROM big WHERE region = 'eu'")"
+jl_check "every row of it is an eu row read by the snapshot" "$T/par.jsonl" \
+    'all(get(e, "value.op") == "r" and get(e, "value.after.region") == "eu" for e in data)'
+
 done_testing

@@ -13,6 +13,7 @@
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/run_int.h"
 #include "agent/pipeline/snapshot.h"
+#include "agent/source/failover.h"
 #include "agent/source/publication.h"
 #include "agent/source/slot.h"
 
@@ -458,6 +459,8 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         return -1;
     for (int i = 0; i < ag->router.ndests; i++)
         ag->remembers[i] = agent_snapshot_dest_remembers(ag->cfg, ag->router.dests[i]->id);
+    if (agent_failover_prepare(ag->sql, repl_conn(ag->rs), src, slot.exists && !slot.lost, err) < 0)
+        return -1;
     if (slot.exists && !slot.lost && check_dests_held(ag, &slot, err) < 0)
         return -1;
     if (plan_slot(ag, &slot, &plan, err) < 0)
@@ -511,7 +514,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         ag->state.dests[i].held = (cdc_pos) { 0, 0 };
     if (start_state(ag, err) < 0)
         return -1;
-    if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)
+    if (repl_create_slot(ag->rs, src->slot_name, snap, src->slot_failover, &cp, snapname, sizeof(snapname), err) < 0)
         return -1;
     ag->state.cp = cp;
     if (save_at_start(ag, err) < 0)

@@ -11,6 +11,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/failover.h"
 #include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/repl.h"
@@ -454,6 +455,43 @@ print_snapshot(json_t *s)
                          sizeof(b1)));
 }
 
+/* The standby side (agent_failover_status), PostgreSQL 17+. */
+static void
+print_ha(json_t *ha)
+{
+    json_t *v;
+    size_t  i;
+
+    if (ha == NULL)
+        return;
+    v = json_object_get(ha, "synchronized_standby_slots");
+    printf("%-26s %s\n", "synchronized_standby_slots",
+           json_string_length(v) ? json_string_value(v) : "(empty)");
+    json_array_foreach(json_object_get(ha, "physical_slots"), i, v)
+        printf("  physical slot %-26s %s, restart_lsn %s\n",
+               json_string_value(json_object_get(v, "slot_name")),
+               json_is_true(json_object_get(v, "active")) ? "active" : "INACTIVE",
+               json_is_string(json_object_get(v, "restart_lsn"))
+                   ? json_string_value(json_object_get(v, "restart_lsn")) : "-");
+    json_array_foreach(json_object_get(ha, "standbys"), i, v) {
+        json_t *c = json_object_get(v, "slot");
+
+        if (json_is_string(json_object_get(v, "error")))
+            printf("  standby %-32s unreachable: %s\n", json_string_value(json_object_get(v, "host")),
+                   json_string_value(json_object_get(v, "error")));
+        else if (!json_is_object(c))
+            printf("  standby %-32s NO COPY of the slot\n",
+                   json_string_value(json_object_get(v, "host")));
+        else
+            printf("  standby %-32s synced %s, failover %s, confirmed_flush_lsn %s\n",
+                   json_string_value(json_object_get(v, "host")),
+                   json_is_true(json_object_get(c, "synced")) ? "yes" : "NO",
+                   json_is_true(json_object_get(c, "failover")) ? "on" : "off",
+                   json_is_string(json_object_get(c, "confirmed_flush_lsn"))
+                       ? json_string_value(json_object_get(c, "confirmed_flush_lsn")) : "-");
+    }
+}
+
 static void
 print_table(json_t *obj, const server_facts *sf)
 {
@@ -520,6 +558,7 @@ print_table(json_t *obj, const server_facts *sf)
                    json_is_true(json_object_get(v, "primary_key")) ? "primary key" : "NO PRIMARY KEY");
     }
     print_snapshot(json_object_get(obj, "snapshot"));
+    print_ha(json_object_get(obj, "ha"));
     json_array_foreach(json_object_get(obj, "warnings"), i, v)
         printf("warning: %s\n", json_string_value(v));
 }
@@ -569,6 +608,13 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
 
         if (mine && o->snapshot)
             json_object_set(obj, "snapshot", o->snapshot);
+        if (mine && PQserverVersion(conn) >= AGENT_PG_FAILOVER_VERSION) {
+            json_t *ha = json_object();
+
+            agent_failover_status(conn, src, json_is_true(json_object_get(obj, "failover")), ha,
+                                  json_object_get(obj, "warnings"));
+            json_object_set_new(obj, "ha", ha);
+        }
 
         *nwarnings += (int)json_array_size(json_object_get(obj, "warnings"));
         json_array_append_new(all, obj);
@@ -701,7 +747,10 @@ agent_slot_create(const cdc_config *cfg, cdc_err *err)
         PQfinish(conn);
         return -1;
     }
-    rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false, &cp, NULL, 0, err);
+    rc = agent_failover_prepare(conn, repl_conn(rs), &cfg->pipeline.source, false, err);
+    if (rc == 0)
+        rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false,
+                              cfg->pipeline.source.slot_failover, &cp, NULL, 0, err);
     if (rc == 0)
         printf("slot %s created at %s\n", cfg->pipeline.source.slot_name, cdc_lsn_format(cp, lsn));
     repl_close(rs);

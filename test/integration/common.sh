@@ -39,6 +39,7 @@ PORT=
 AGENT_PID=
 AGENT_RUNS=0
 BG_PIDS=()
+PG_EXTRA_DIRS=()                  # more servers' directories for cleanup (test/lib/ha.sh)
 TAP_N=0
 EVENTS=$T/events.jsonl            # where write_pipeline points the jsonl sink
 CDC_RC=''                         # set by cdc, read by the tests
@@ -139,6 +140,7 @@ _cleanup() {
         wait "$p" 2>/dev/null
     done
     pg_cleanup "$PGDIR"
+    for p in "${PG_EXTRA_DIRS[@]}"; do pg_cleanup "$p"; done
     if [ "${KEEP_TMP:-0}" = 1 ]; then
         echo "# kept $T"
     else

@@ -300,17 +300,15 @@ reconnect(agent *ag, cdc_err *err)
                 continue;
             /* The slot is gone or invalidated: retrying cannot help. */
             if (ag->rs != NULL && repl_timeline(ag->rs) != ag->timeline)
-                cdc_err_wrap(err, "after a failover (%s:%s is on timeline %u, the agent "
-                             "streamed on timeline %u: it was promoted) %s",
-                             PQhost(repl_conn(ag->rs)), PQport(repl_conn(ag->rs)),
-                             repl_timeline(ag->rs), ag->timeline,
+                cdc_err_wrap(err, "after a failover (%s:%s was promoted: timeline %u, the "
+                             "agent streamed on %u), %s", PQhost(repl_conn(ag->rs)),
+                             PQport(repl_conn(ag->rs)), repl_timeline(ag->rs), ag->timeline,
                              ag->src->slot_failover
-                                 ? "the new primary had no synchronised copy of the slot (was "
-                                   "the standby syncing it? sync_replication_slots, "
-                                   "primary_slot_name, hot_standby_feedback: cdcagent slot "
-                                   "status shows each standby's copy)"
-                                 : "the slot was not created with failover "
-                                   "(source.slot_failover: false), so no standby had a copy");
+                                 ? "the new primary had no synced copy of the slot (sync_"
+                                   "replication_slots, primary_slot_name, hot_standby_feedback "
+                                   "on the standby? slot status shows each standby's copy)"
+                                 : "the slot had no failover (source.slot_failover: false), so "
+                                   "no standby had a copy");
             return -1;
         }
         if (repl_timeline(ag->rs) != ag->timeline)

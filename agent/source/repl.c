@@ -254,12 +254,11 @@ start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *er
     while ((nl = strchr(msg, '\n')) != NULL)
         *nl = nl[1] ? ' ' : '\0';
     if (state && strcmp(state, "42704") == 0)
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist on %s:%s (%s); the changes it "
-                    "kept are lost and the agent does not start over silently: see "
-                    "docs/ha.md and docs/fault-matrix.md for the recovery (START_REPLICATION: "
-                    "%s)", slot, PQhost(rs->conn), PQport(rs->conn),
-                    "dropped by someone while the agent ran, or a failover reached a server "
-                    "with no synced copy of it", msg);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist on %s:%s (dropped while the agent "
+                    "ran, or a failover reached a server without a synced copy); its changes "
+                    "are lost and the agent does not start over silently: docs/ha.md, "
+                    "docs/fault-matrix.md (START_REPLICATION: %s)", slot, PQhost(rs->conn),
+                    PQport(rs->conn), msg);
     else if (state && strcmp(state, "55000") == 0)
         cdc_err_set(err, CDC_E_STATE, "slot %s cannot be used (invalidated: it fell behind "
                     "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "

@@ -28,9 +28,9 @@ enum {
 
 static const char status_cols[] =
     "SELECT s.slot_name, s.plugin, s.active, s.active_pid, s.restart_lsn, s.confirmed_flush_lsn,"
-    "       pg_current_wal_lsn(),"
-    "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::int8,"
-    "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8,"
+    "       " AGENT_PG_WAL_LSN_SQL ","
+    "       pg_wal_lsn_diff(" AGENT_PG_WAL_LSN_SQL ", s.restart_lsn)::int8,"
+    "       pg_wal_lsn_diff(" AGENT_PG_WAL_LSN_SQL ", s.confirmed_flush_lsn)::int8,"
     "       %s, age(s.catalog_xmin)::int8, host(r.client_addr)";
 static const char status_ws[] = "s.wal_status, s.safe_wal_size";
 static const char status_ws12[] = "NULL::text, NULL::int8";
@@ -224,7 +224,7 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
     if (sf->keep_size < 0 || sf->window <= 0)
         return 0;
     for (int i = 0; i < 2; i++) {
-        res = agent_pg_query(conn, "SELECT pg_current_wal_lsn()", 0, NULL,
+        res = agent_pg_query(conn, "SELECT " AGENT_PG_WAL_LSN_SQL, 0, NULL,
                              "reading pg_current_wal_lsn()", err);
         if (res == NULL)
             return -1;

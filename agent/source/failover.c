@@ -1,27 +1,12 @@
 #include "agent/source/failover.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/core/cdc_log.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/source/pg_source.h"
-
-/* Appends one warning (printf-style) to the array. */
-static void add_warning(json_t *w, const char *fmt, ...) CDC_PRINTF(2, 3);
-
-static void
-add_warning(json_t *w, const char *fmt, ...)
-{
-    char    buf[640];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    json_array_append_new(w, json_string(buf));
-}
+#include "agent/source/slot.h"
 
 /* "host:port" of a connection, for messages. */
 static const char *
@@ -71,7 +56,7 @@ primary_side(PGconn *conn, const cfg_source *src, bool failover, json_t *obj, js
     }
     PQclear(res);
     if (err.msg[0])
-        add_warning(w, "could not read the standby side on %s: %s",
+        agent_slot_warn(w, "could not read the standby side on %s: %s",
                     where(conn, at, sizeof(at)), err.msg);
     if (obj) {
         json_object_set_new(obj, "synchronized_standby_slots", json_string(sss));
@@ -80,23 +65,23 @@ primary_side(PGconn *conn, const cfg_source *src, bool failover, json_t *obj, js
     json_decref(phys);
     if (!failover) {
         if (src->slot_failover || n > 0)
-            add_warning(w, "slot %s has failover off: no standby gets a copy of it, so a "
+            agent_slot_warn(w, "slot %s has failover off: no standby gets a copy of it, so a "
                         "failover now loses the slot and the changes it holds; set "
                         "source.slot_failover: true (PostgreSQL 17+; the agent turns it on at "
                         "its next start)", src->slot_name);
         return;
     }
     if (n == 0)
-        add_warning(w, "slot %s has failover on, but no standby replicates through a physical "
+        agent_slot_warn(w, "slot %s has failover on, but no standby replicates through a physical "
                     "slot of %s: a standby gets the slot only with primary_slot_name, "
                     "sync_replication_slots = on and hot_standby_feedback = on; a failover now "
                     "loses it (docs/ha.md)", src->slot_name, where(conn, at, sizeof(at)));
     else if (nactive == 0)
-        add_warning(w, "no standby is connected to its physical slot (%s) on %s: slot %s is "
+        agent_slot_warn(w, "no standby is connected to its physical slot (%s) on %s: slot %s is "
                     "not being synchronised, and a failover now finds it behind or missing",
                     names, where(conn, at, sizeof(at)), src->slot_name);
     if (n > 0 && sss[0] == '\0')
-        add_warning(w, "synchronized_standby_slots is empty on %s: the agent may receive "
+        agent_slot_warn(w, "synchronized_standby_slots is empty on %s: the agent may receive "
                     "changes before any standby has them, and a failover then loses them from "
                     "the new primary; set it to the standbys' physical slots (%s)",
                     where(conn, at, sizeof(at)), names);
@@ -140,7 +125,7 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
     json_object_set_new(s, "primary_slot_name", json_string(PQgetvalue(res, 0, 3)));
     if (strcmp(PQgetvalue(res, 0, 1), "on") != 0 || strcmp(PQgetvalue(res, 0, 2), "on") != 0 ||
         PQgetvalue(res, 0, 3)[0] == '\0')
-        add_warning(w, "standby %s does not synchronise slots (sync_replication_slots = %s, "
+        agent_slot_warn(w, "standby %s does not synchronise slots (sync_replication_slots = %s, "
                     "hot_standby_feedback = %s, primary_slot_name = '%s'; all three are "
                     "needed): a failover to it loses slot %s", host, PQgetvalue(res, 0, 1),
                     PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), src->slot_name);
@@ -153,7 +138,7 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
         json_object_set_new(s, "error", json_string(err.msg));
     } else if (PQntuples(res) == 0) {
         json_object_set_new(s, "slot", json_null());
-        add_warning(w, "standby %s has no copy of slot %s: a failover to it now loses the "
+        agent_slot_warn(w, "standby %s has no copy of slot %s: a failover to it now loses the "
                     "slot (is the slot's failover on? docs/ha.md)", host, src->slot_name);
     } else {
         json_t *c = json_object();
@@ -167,10 +152,10 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
                                                       : json_string(PQgetvalue(res, 0, 4)));
         json_object_set_new(s, "slot", c);
         if (!PQgetisnull(res, 0, 4))
-            add_warning(w, "the copy of slot %s on standby %s is invalidated (%s): a failover "
+            agent_slot_warn(w, "the copy of slot %s on standby %s is invalidated (%s): a failover "
                         "to it loses the slot", src->slot_name, host, PQgetvalue(res, 0, 4));
         else if (PQgetvalue(res, 0, 1)[0] != 't' || PQgetvalue(res, 0, 2)[0] == 't')
-            add_warning(w, "the copy of slot %s on standby %s is not ready (synced %s, "
+            agent_slot_warn(w, "the copy of slot %s on standby %s is not ready (synced %s, "
                         "temporary %s: it waits for the slot to move past what the standby "
                         "holds): a failover to it now loses the slot", src->slot_name, host,
                         PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));

@@ -89,19 +89,14 @@ done
 ok "the agent resumed on the new primary (127.0.0.1:$SB_PORT) after $((SECONDS - t0)) s"
 wait_slot_active cdc_slot 30
 n_mid=$(sql "SELECT count(*) FROM items")
-wait_lines "$EVENTS" "$((n_mid - 0))" 30
+wait_lines "$EVENTS" "$n_mid" 30
 # Some load on the new primary, then stop.
 deadline=$((SECONDS + 20))
 until [ "$(sql "SELECT count(*) FROM items")" -ge $((n_mid + 100)) ]; do
     [ "$SECONDS" -lt "$deadline" ] || fail "the loader wrote nothing to the new primary"
     sleep 0.2
 done
-touch "$T/stop"
-deadline=$((SECONDS + 30))
-until [ -e "$T/loader.done" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "loader did not stop"
-    sleep 0.1
-done
+loader_stop
 n=$(sql "SELECT count(*) FROM items")
 wait_lines "$EVENTS" "$n" 60
 sleep 1                                 # anything sent twice would be here by now

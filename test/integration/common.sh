@@ -406,6 +406,17 @@ load_file() {
     echo "loader exit $rc" >>"$T/loader.log"
 }
 
+# loader_stop: for a loader that runs until $T/stop exists and then writes $T/loader.done:
+# ask it to stop and wait (up to 30 s) until it has.
+loader_stop() {
+    local deadline=$((SECONDS + 30))
+    touch "$T/stop"
+    until [ -e "$T/loader.done" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "loader did not stop"
+        sleep 0.1
+    done
+}
+
 # bg CMD...: a background helper that cleanup stops.
 bg() {
     "$@" &

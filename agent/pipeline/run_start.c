@@ -27,9 +27,9 @@ check_server(agent *ag, cdc_err *err)
     if (res == NULL)
         return -1;
     if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
-        rc = cdc_err_set(err, CDC_E_CONFIG, "PostgreSQL at %s:%d has wal_level=%s; logical "
+        rc = cdc_err_set(err, CDC_E_CONFIG, "PostgreSQL at %s:%s has wal_level=%s; logical "
                          "replication needs wal_level=logical (set it and restart the server)",
-                         ag->src->host, ag->src->port, PQgetvalue(res, 0, 0));
+                         PQhost(ag->sql), PQport(ag->sql), PQgetvalue(res, 0, 0));
     PQclear(res);
     return rc;     /* a server older than 12 was refused at connect (agent_pg_connect) */
 }
@@ -220,8 +220,9 @@ read_system(agent *ag, char *out, size_t n, cdc_err *err)
     int       rc = 0;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        rc = cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d: %s", ag->src->host,
-                         ag->src->port, PQresultErrorMessage(res));
+        rc = cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%s: %s",
+                         PQhost(repl_conn(ag->rs)), PQport(repl_conn(ag->rs)),
+                         PQresultErrorMessage(res));
     else
         snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);

@@ -130,15 +130,15 @@ repl_open(const cfg_source *src, cdc_err *err)
         return NULL;
     res = PQexec(conn, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
-        cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d failed: %s", src->host, src->port,
+        cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%s failed: %s", PQhost(conn), PQport(conn),
                     PQresultErrorMessage(res));
         PQclear(res);
         PQfinish(conn);
         return NULL;
     }
     if (PQgetisnull(res, 0, 3) || strcmp(PQgetvalue(res, 0, 3), src->database) != 0) {
-        cdc_err_set(err, CDC_E_PG, "replication connection to %s:%d is not bound to database %s",
-                    src->host, src->port, src->database);
+        cdc_err_set(err, CDC_E_PG, "replication connection to %s:%s is not bound to database %s",
+                    PQhost(conn), PQport(conn), src->database);
         PQclear(res);
         PQfinish(conn);
         return NULL;

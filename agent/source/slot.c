@@ -595,8 +595,8 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 0 && !o->all) {
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%d", src->slot_name,
-                    src->host, src->port);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%s", src->slot_name,
+                    PQhost(conn), PQport(conn));
         goto out;
     }
     for (int r = 0; r < PQntuples(res); r++) {
@@ -796,8 +796,8 @@ agent_slot_advance(const cdc_config *cfg, const char *lsn, cdc_err *err)
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 0) {
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%d", src->slot_name,
-                    src->host, src->port);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%s", src->slot_name,
+                    PQhost(conn), PQport(conn));
         goto out;
     }
     if (!PQgetisnull(res, 0, 0))

@@ -7,6 +7,7 @@
 # no slot there and exits 1 saying it was a failover (the timeline went up) and that the slot
 # had no failover; a restart stops too (the destination holds events, the slot is gone)
 # rather than create a new slot and snapshot again; no slot was created on the new primary.
+# With both servers down, the connection error names the host list.
 PG_MAJOR=${PG_MAJOR:-17}
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -55,4 +56,11 @@ expect_contains "the restart says the slot is gone and refuses to start over sil
 expect_eq "no slot was created on the new primary" "$(slot_field cdc_slot slot_name)" ""
 jl_check "no second snapshot: 20 op r events, then the 20 streamed rows, nothing more" "$EVENTS" \
     "[get(e, 'value.op') for e in evs] == ['r'] * 20 + ['c'] * 20"
+
+# Neither host answers: the message names the list as configured.
+pg_stop "$SB_DIR"
+cdc slot status "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "slot status with no server up exits 1" "$CDC_RC" 1
+expect_contains "the message names both hosts" "$(cat "$T/cdc.err")" \
+    "cannot connect to PostgreSQL at $(ha_hosts) database cdc_demo as cdc_user"
 done_testing

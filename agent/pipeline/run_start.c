@@ -515,6 +515,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         ag->state.dests[i].held = (cdc_pos) { 0, 0 };
     if (start_state(ag, err) < 0)
         return -1;
+    agent_standby_slot_note(ag->sql, src->slot_name);
     if (repl_create_slot(ag->rs, src->slot_name, snap, src->slot_failover, &cp, snapname, sizeof(snapname), err) < 0)
         return -1;
     ag->state.cp = cp;

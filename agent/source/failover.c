@@ -195,6 +195,22 @@ agent_failover_status(PGconn *conn, const cfg_source *src, bool failover, json_t
     json_object_set_new(obj, "standbys", standbys);
 }
 
+void
+agent_standby_slot_note(PGconn *sql, const char *slot)
+{
+    cdc_err   err = { 0 };
+    PGresult *res = agent_pg_query(sql, "SELECT pg_is_in_recovery()", 0, NULL,
+                                   "checking whether the server is a standby", &err);
+    char      at[300];
+
+    if (res != NULL && PQgetvalue(res, 0, 0)[0] == 't')
+        log_info("failover", "creating slot %s on standby %s: PostgreSQL waits for the "
+                 "primary's next running-transactions record (every 15 s while it writes); "
+                 "SELECT pg_log_standby_snapshot() on the primary writes one now (docs/ha.md)",
+                 slot, where(sql, at, sizeof(at)));
+    PQclear(res);
+}
+
 int
 agent_failover_prepare(PGconn *sql, PGconn *repl, const cfg_source *src, bool slot_exists,
                        cdc_err *err)

@@ -39,4 +39,11 @@ int agent_failover_prepare(PGconn *sql, PGconn *repl, const cfg_source *src, boo
 void agent_failover_status(PGconn *conn, const cfg_source *src, bool failover, json_t *obj,
                            json_t *warnings);
 
+/*
+ * Before a slot is created: on a standby (16+) the creation waits for the
+ * primary's next running-transactions record; says so in the log, with how
+ * to shorten the wait (pg_log_standby_snapshot() on the primary).
+ */
+void agent_standby_slot_note(PGconn *sql, const char *slot);
+
 #endif

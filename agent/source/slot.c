@@ -746,6 +746,8 @@ agent_slot_create(const cdc_config *cfg, cdc_err *err)
     }
     rc = agent_failover_prepare(conn, repl_conn(rs), &cfg->pipeline.source, false, err);
     if (rc == 0)
+        agent_standby_slot_note(conn, cfg->pipeline.source.slot_name);
+    if (rc == 0)
         rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false,
                               cfg->pipeline.source.slot_failover, &cp, NULL, 0, err);
     if (rc == 0)

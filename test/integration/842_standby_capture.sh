@@ -38,6 +38,8 @@ hurry() {
 bg hurry
 agent_start
 touch "$T/stop_hurry"
+expect_contains "the log says what the slot's creation on the standby waits for" "$(cat "$T/agent.log")" \
+    "creating slot cdc_slot on standby 127.0.0.1:$SB_PORT: PostgreSQL waits for the primary's next running-transactions record"
 expect_eq "the slot is on the standby (psql)" \
     "$(sb_sql "SELECT slot_type || ' ' || plugin FROM pg_replication_slots WHERE slot_name = 'cdc_slot'")" \
     "logical pgoutput"

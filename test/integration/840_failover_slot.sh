@@ -11,7 +11,9 @@
 # (50 op r events, all before the failover), and the jsonl file holds every row of the new
 # primary's table exactly once, in commit order.  Before the failover the standby stops
 # syncing for a moment, so that its copy of the slot lags what the jsonl file holds: the
-# new primary sends those transactions again and the sink skips them.
+# new primary sends those transactions again and the sink skips them.  Last, a slot whose
+# failover was turned off gets it back at the agent's next start, which warns that the new
+# primary has no standby to copy it to.
 PG_MAJOR=${PG_MAJOR:-17}
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -110,5 +112,19 @@ jl_check "(commit_lsn, seq) strictly increasing across the failover" "$EVENTS" \
     'all((get(a, "metadata.commit_lsn"), get(a, "metadata.seq")) < (get(b, "metadata.commit_lsn"), get(b, "metadata.seq")) for a, b in zip(evs, evs[1:]))'
 expect_eq "the new primary's slot is the synced copy, failover on" \
     "$(slot_field cdc_slot "synced::text || ' ' || failover::text")" "true true"
+agent_stop
+
+# An existing slot without failover gets it at the next start; the new primary has no
+# standby yet, which the start's warning says.
+"$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+    "host=127.0.0.1 port=$PORT user=postgres dbname=cdc_demo replication=database" \
+    -c "ALTER_REPLICATION_SLOT cdc_slot (FAILOVER false)" >/dev/null
+expect_eq "the slot's failover is off (psql)" "$(slot_field cdc_slot failover)" f
+agent_start
+expect_eq "the agent turned it on again (psql)" "$(slot_field cdc_slot failover)" t
+log2=$(sed -n '/=== run 2/,$p' "$T/agent.log")
+expect_contains "and said so" "$log2" "slot cdc_slot: failover turned on (source.slot_failover)"
+expect_contains "the start warns that no standby would get the slot" "$log2" \
+    "slot cdc_slot has failover on, but no standby replicates through a physical slot of 127.0.0.1:$PORT"
 agent_stop
 done_testing

@@ -6,7 +6,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/source/pg_source.h"
-#include "agent/source/slot.h"
+#include "agent/source/slot_warn.h"
 
 /* "host:port" of a connection, for messages. */
 static const char *

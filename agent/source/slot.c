@@ -1,7 +1,6 @@
 #include "agent/source/slot.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/repl.h"
+#include "agent/source/slot_warn.h"
 
 /*
  * Columns of the status query, in order.  wal_status and safe_wal_size are
@@ -240,18 +240,6 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
     }
     sf->rate = (double)(b - a) / sf->window;
     return 0;
-}
-
-void
-agent_slot_warn(json_t *w, const char *fmt, ...)
-{
-    char    buf[640];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    json_array_append_new(w, json_string(buf));
 }
 
 /*

@@ -34,9 +34,6 @@ int agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwar
                       cdc_err *err);
 int agent_slot_create(const cdc_config *cfg, cdc_err *err);
 
-/* Appends one warning (printf-style, at most 640 bytes) to `slot status`'s array @p w. */
-void agent_slot_warn(struct json_t *w, const char *fmt, ...) CDC_PRINTF(2, 3);
-
 /*
  * Takes the agents' lock on @p src's slot for as long as @p conn lives (a
  * session advisory lock keyed on the slot's name), so that of two agents

@@ -16,6 +16,21 @@ where(PGconn *conn, char *out, size_t n)
     return out;
 }
 
+/* 1 on a standby, 0 on a primary, -1 with err set. */
+static int
+in_recovery(PGconn *conn, cdc_err *err)
+{
+    PGresult *res = agent_pg_query(conn, "SELECT pg_is_in_recovery()", 0, NULL,
+                                   "checking whether the server is a standby", err);
+    int       rc;
+
+    if (res == NULL)
+        return -1;
+    rc = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return rc;
+}
+
 /*
  * The primary's side: synchronized_standby_slots and the physical slots of
  * its standbys, into obj (when not NULL) and warnings.
@@ -57,7 +72,7 @@ primary_side(PGconn *conn, const cfg_source *src, bool failover, json_t *obj, js
     PQclear(res);
     if (err.msg[0])
         agent_slot_warn(w, "could not read the standby side on %s: %s",
-                    where(conn, at, sizeof(at)), err.msg);
+                        where(conn, at, sizeof(at)), err.msg);
     if (obj) {
         json_object_set_new(obj, "synchronized_standby_slots", json_string(sss));
         json_object_set(obj, "physical_slots", phys);
@@ -66,25 +81,25 @@ primary_side(PGconn *conn, const cfg_source *src, bool failover, json_t *obj, js
     if (!failover) {
         if (src->slot_failover || n > 0)
             agent_slot_warn(w, "slot %s has failover off: no standby gets a copy of it, so a "
-                        "failover now loses the slot and the changes it holds; set "
-                        "source.slot_failover: true (PostgreSQL 17+; the agent turns it on at "
-                        "its next start)", src->slot_name);
+                            "failover now loses the slot and the changes it holds; set "
+                            "source.slot_failover: true (PostgreSQL 17+; the agent turns it on at "
+                            "its next start)", src->slot_name);
         return;
     }
     if (n == 0)
         agent_slot_warn(w, "slot %s has failover on, but no standby replicates through a physical "
-                    "slot of %s: a standby gets the slot only with primary_slot_name, "
-                    "sync_replication_slots = on and hot_standby_feedback = on; a failover now "
-                    "loses it (docs/ha.md)", src->slot_name, where(conn, at, sizeof(at)));
+                        "slot of %s: a standby gets the slot only with primary_slot_name, "
+                        "sync_replication_slots = on and hot_standby_feedback = on; a failover now "
+                        "loses it (docs/ha.md)", src->slot_name, where(conn, at, sizeof(at)));
     else if (nactive == 0)
         agent_slot_warn(w, "no standby is connected to its physical slot (%s) on %s: slot %s is "
-                    "not being synchronised, and a failover now finds it behind or missing",
-                    names, where(conn, at, sizeof(at)), src->slot_name);
+                        "not being synchronised, and a failover now finds it behind or missing",
+                        names, where(conn, at, sizeof(at)), src->slot_name);
     if (n > 0 && sss[0] == '\0')
         agent_slot_warn(w, "synchronized_standby_slots is empty on %s: the agent may receive "
-                    "changes before any standby has them, and a failover then loses them from "
-                    "the new primary; set it to the standbys' physical slots (%s)",
-                    where(conn, at, sizeof(at)), names);
+                        "changes before any standby has them, and a failover then loses them from "
+                        "the new primary; set it to the standbys' physical slots (%s)",
+                        where(conn, at, sizeof(at)), names);
 }
 
 /* One standby of source.host: its copy of the slot and the settings that sync it. */
@@ -126,9 +141,9 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
     if (strcmp(PQgetvalue(res, 0, 1), "on") != 0 || strcmp(PQgetvalue(res, 0, 2), "on") != 0 ||
         PQgetvalue(res, 0, 3)[0] == '\0')
         agent_slot_warn(w, "standby %s does not synchronise slots (sync_replication_slots = %s, "
-                    "hot_standby_feedback = %s, primary_slot_name = '%s'; all three are "
-                    "needed): a failover to it loses slot %s", host, PQgetvalue(res, 0, 1),
-                    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), src->slot_name);
+                        "hot_standby_feedback = %s, primary_slot_name = '%s'; all three are "
+                        "needed): a failover to it loses slot %s", host, PQgetvalue(res, 0, 1),
+                        PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), src->slot_name);
     PQclear(res);
     res = agent_pg_query(conn, "SELECT failover, synced, temporary, confirmed_flush_lsn::text,"
                                "       invalidation_reason"
@@ -139,7 +154,7 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
     } else if (PQntuples(res) == 0) {
         json_object_set_new(s, "slot", json_null());
         agent_slot_warn(w, "standby %s has no copy of slot %s: a failover to it now loses the "
-                    "slot (is the slot's failover on? docs/ha.md)", host, src->slot_name);
+                        "slot (is the slot's failover on? docs/ha.md)", host, src->slot_name);
     } else {
         json_t *c = json_object();
 
@@ -153,12 +168,12 @@ standby_side(const cfg_source *src, const char *host, json_t *list, json_t *w)
         json_object_set_new(s, "slot", c);
         if (!PQgetisnull(res, 0, 4))
             agent_slot_warn(w, "the copy of slot %s on standby %s is invalidated (%s): a failover "
-                        "to it loses the slot", src->slot_name, host, PQgetvalue(res, 0, 4));
+                            "to it loses the slot", src->slot_name, host, PQgetvalue(res, 0, 4));
         else if (PQgetvalue(res, 0, 1)[0] != 't' || PQgetvalue(res, 0, 2)[0] == 't')
             agent_slot_warn(w, "the copy of slot %s on standby %s is not ready (synced %s, "
-                        "temporary %s: it waits for the slot to move past what the standby "
-                        "holds): a failover to it now loses the slot", src->slot_name, host,
-                        PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+                            "temporary %s: it waits for the slot to move past what the standby "
+                            "holds): a failover to it now loses the slot", src->slot_name, host,
+                            PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
     }
     PQclear(res);
     PQfinish(conn);
@@ -169,11 +184,18 @@ void
 agent_failover_status(PGconn *conn, const cfg_source *src, bool failover, json_t *obj,
                       json_t *warnings)
 {
-    char    hosts[CFG_HOSTS_MAX], ports[CFG_HOSTS_MAX / 4];
-    int     n;
-    json_t *standbys;
+    char      hosts[CFG_HOSTS_MAX], ports[CFG_HOSTS_MAX / 4];
+    int       n;
+    json_t   *standbys;
+    cdc_err   err = { 0 };
+    int       standby;
 
     if (PQserverVersion(conn) < AGENT_PG_FAILOVER_VERSION)
+        return;
+    /* Capture from a standby: the slot stays there; no failover to speak of. */
+    standby = in_recovery(conn, &err);
+    json_object_set_new(obj, "in_recovery", json_boolean(standby != 0));
+    if (standby != 0)
         return;
     primary_side(conn, src, failover, obj, warnings);
     if (cfg_host_list(src->host, src->port, hosts, sizeof(hosts), ports, sizeof(ports), &n) != NULL ||
@@ -198,17 +220,14 @@ agent_failover_status(PGconn *conn, const cfg_source *src, bool failover, json_t
 void
 agent_standby_slot_note(PGconn *sql, const char *slot)
 {
-    cdc_err   err = { 0 };
-    PGresult *res = agent_pg_query(sql, "SELECT pg_is_in_recovery()", 0, NULL,
-                                   "checking whether the server is a standby", &err);
-    char      at[300];
+    cdc_err err = { 0 };
+    char    at[300];
 
-    if (res != NULL && PQgetvalue(res, 0, 0)[0] == 't')
+    if (in_recovery(sql, &err) == 1)
         log_info("failover", "creating slot %s on standby %s: PostgreSQL waits for the "
                  "primary's next running-transactions record (every 15 s while it writes); "
                  "SELECT pg_log_standby_snapshot() on the primary writes one now (docs/ha.md)",
                  slot, where(sql, at, sizeof(at)));
-    PQclear(res);
 }
 
 int
@@ -220,6 +239,7 @@ agent_failover_prepare(PGconn *sql, PGconn *repl, const cfg_source *src, bool sl
     json_t     *w;
     char        at[300];
     bool        failover;
+    int         standby;
 
     if (!src->slot_failover)
         return 0;
@@ -231,18 +251,14 @@ agent_failover_prepare(PGconn *sql, PGconn *repl, const cfg_source *src, bool sl
                            "false, or capture from a 17+ server (docs/ha.md)",
                            where(sql, at, sizeof(at)), v ? v : "?");
     }
-    res = agent_pg_query(sql, "SELECT pg_is_in_recovery()", 0, NULL,
-                         "checking whether the server is a standby", err);
-    if (res == NULL)
+    standby = in_recovery(sql, err);
+    if (standby < 0)
         return -1;
-    if (PQgetvalue(res, 0, 0)[0] == 't') {
-        PQclear(res);
+    if (standby)
         return cdc_err_set(err, CDC_E_CONFIG, "source.slot_failover: true, but %s is a standby: "
                            "PostgreSQL gives failover only to slots on a primary; capturing "
                            "from a standby needs source.slot_failover: false (docs/ha.md)",
                            where(sql, at, sizeof(at)));
-    }
-    PQclear(res);
     failover = true;
     if (slot_exists) {
         res = agent_pg_query(sql, "SELECT failover FROM pg_replication_slots WHERE slot_name = $1",

@@ -308,17 +308,17 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
     /* The warnings, worst first; 17's invalidation_reason says more than wal_status lost. */
     if (json_is_string(json_object_get(obj, "invalidation_reason")))
         agent_slot_warn(w, "slot %s was invalidated (invalidation_reason %s%s): it can never stream again; "
-             "drop it and re-snapshot", name,
-             json_string_value(json_object_get(obj, "invalidation_reason")),
-             strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
-                    "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
-                                         : "");
+                        "drop it and re-snapshot", name,
+                        json_string_value(json_object_get(obj, "invalidation_reason")),
+                        strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
+                               "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
+                                                    : "");
     else if (strcmp(ws, "lost") == 0)
         agent_slot_warn(w, "slot %s is lost (wal_status lost): its WAL was removed and it can never "
-             "stream again; drop it and let the agent create a new one with a snapshot", name);
+                        "stream again; drop it and let the agent create a new one with a snapshot", name);
     else if (json_is_true(json_object_get(obj, "conflicting")))
         agent_slot_warn(w, "slot %s was invalidated (conflicting with recovery): it can never stream "
-             "again; drop it and re-snapshot", name);
+                        "again; drop it and re-snapshot", name);
     else if (strcmp(ws, "unreserved") == 0 ||
              (sf->keep_size > 0 && !isnull(res, row, COL_SAFE) &&
               int_at(res, row, COL_SAFE) < sf->keep_size / 5)) {
@@ -329,16 +329,16 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
             snprintf(tl, sizeof(tl), ", about %s at the current %s/s of WAL",
                      fmt_duration(left, dur, sizeof(dur)), fmt_bytes((int64_t)sf->rate, b3, sizeof(b3)));
         agent_slot_warn(w, "slot %s is about to be lost (wal_status %s): %s more WAL and "
-             "max_slot_wal_keep_size (%s) invalidates it%s; start its reader now",
-             name, ws[0] ? ws : "-",
-             isnull(res, row, COL_SAFE) ? "no" : fmt_bytes(int_at(res, row, COL_SAFE), b1, sizeof(b1)),
-             fmt_bytes(sf->keep_size, b2, sizeof(b2)), tl);
+                        "max_slot_wal_keep_size (%s) invalidates it%s; start its reader now",
+                        name, ws[0] ? ws : "-",
+                        isnull(res, row, COL_SAFE) ? "no" : fmt_bytes(int_at(res, row, COL_SAFE), b1, sizeof(b1)),
+                        fmt_bytes(sf->keep_size, b2, sizeof(b2)), tl);
     }
     if (!active && !isnull(res, row, COL_RETAINED) && int_at(res, row, COL_RETAINED) > warn_at)
         agent_slot_warn(w, "slot %s is inactive and retains %s of WAL (more than %s): nobody reads it, so "
-             "the server keeps its WAL until a reader catches up or the slot is dropped",
-             name, fmt_bytes(int_at(res, row, COL_RETAINED), b1, sizeof(b1)),
-             fmt_bytes(warn_at, b2, sizeof(b2)));
+                        "the server keeps its WAL until a reader catches up or the slot is dropped",
+                        name, fmt_bytes(int_at(res, row, COL_RETAINED), b1, sizeof(b1)),
+                        fmt_bytes(warn_at, b2, sizeof(b2)));
     if (sf->idle_timeout > 0 && !active && strcmp(ws, "lost") != 0) {
         json_t *idle = json_object_get(obj, "inactive_seconds");
         int64_t s = json_is_integer(idle) ? json_integer_value(idle) : -1;
@@ -347,20 +347,20 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
         fmt_duration((double) sf->idle_timeout, tmo, sizeof(tmo));
         if (s >= sf->idle_timeout)
             agent_slot_warn(w, "slot %s has been inactive for %s, longer than idle_replication_slot_timeout "
-                 "(%s): the next checkpoint invalidates it; start its reader now", name,
-                 fmt_duration((double) s, dur, sizeof(dur)), tmo);
+                            "(%s): the next checkpoint invalidates it; start its reader now", name,
+                            fmt_duration((double) s, dur, sizeof(dur)), tmo);
         else if (s >= 0)
             agent_slot_warn(w, "slot %s is inactive (for %s) and idle_replication_slot_timeout (%s) "
-                 "invalidates it at the first checkpoint after about %s more; start its "
-                 "reader before then", name, fmt_duration((double) s, dur, sizeof(dur)), tmo,
-                 fmt_duration((double) (sf->idle_timeout - s), b3, sizeof(b3)));
+                            "invalidates it at the first checkpoint after about %s more; start its "
+                            "reader before then", name, fmt_duration((double) s, dur, sizeof(dur)), tmo,
+                            fmt_duration((double) (sf->idle_timeout - s), b3, sizeof(b3)));
     }
     if (!sf->has_keep_size)
         agent_slot_warn(w, "PostgreSQL 12 has no max_slot_wal_keep_size: a slot nobody reads retains WAL "
-             "until the disk is full; watch the WAL it retains (13 and later can cap it)");
+                        "until the disk is full; watch the WAL it retains (13 and later can cap it)");
     else if (sf->keep_size < 0)
         agent_slot_warn(w, "max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads retains WAL "
-             "until the disk is full; set it to what the WAL volume can spare");
+                        "until the disk is full; set it to what the WAL volume can spare");
 
     if (mine) {
         json_t *pub = json_object();
@@ -385,11 +385,11 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
                 continue;   /* an insert-only publication needs no identity */
             if (ri == 'n' || (ri == 'd' && !pk) || (ri == 'i' && !ri_index))
                 agent_slot_warn(w, "table %s has no primary key and no replica identity: UPDATE and DELETE "
-                     "on it fail while it is published; add a primary key or "
-                     "ALTER TABLE %s REPLICA IDENTITY FULL", tn, sqlname);
+                                "on it fail while it is published; add a primary key or "
+                                "ALTER TABLE %s REPLICA IDENTITY FULL", tn, sqlname);
             else if (ri == 'f' && !pk)
                 agent_slot_warn(w, "table %s has no primary key (REPLICA IDENTITY FULL): its change events "
-                     "have no key", tn);
+                                "have no key", tn);
         }
         json_object_set_new(pub, "tables", tabs);
         json_object_set_new(obj, "publication", pub);

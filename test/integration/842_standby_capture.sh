@@ -8,8 +8,8 @@
 # writes.  Checked: the slot is on the standby, not on the primary (psql); the jsonl file
 # holds every row of the primary exactly once, 50 op r then the streamed ones; `slot status`
 # works on the standby (its current LSN is what the standby has replayed); and
-# source.slot_failover: true against the standby, or against a 16 primary, is refused with
-# the reason.
+# source.slot_failover: true against the standby is refused with the reason (below 17: the
+# version; PG_MAJOR=17: that failover needs a primary).
 PG_MAJOR=${PG_MAJOR:-16}
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -23,7 +23,12 @@ sql "CREATE TABLE items (id int PRIMARY KEY, payload text)" \
     "CREATE PUBLICATION cdc_publication FOR TABLE items"
 # The agent reads the standby: its PORT; the workload writes to the primary.
 PORT=$SB_PORT
-until [ "$(sb_sql "SELECT count(*) FROM items")" = 50 ]; do sleep 0.1; done
+# The publication comes last: once the standby has replayed it, it has the rows too.
+deadline=$((SECONDS + 30))
+until [ "$(sb_sql "SELECT count(*) FROM pg_publication WHERE pubname = 'cdc_publication'")" = 1 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the standby has not replayed the publication after 30 s"
+    sleep 0.1
+done
 P_TABLES=public.items write_pipeline
 PLATFORM_EXTRA=$'retry:\n  initial_wait_seconds: 0.25\n  max_wait_seconds: 1\n  multiplier: 2\n  jitter: false' \
     write_platform
@@ -74,6 +79,11 @@ expect_eq "slot status's current LSN is what the standby replayed (psql)" "$cur"
 agent_stop
 
 P_TABLES=public.items P_SOURCE_EXTRA="slot_failover: true" write_pipeline
-agent_start_refused "slot_failover on a 16 standby" \
-    "source.slot_failover: true needs PostgreSQL 17 or newer (failover slots), and 127.0.0.1:$SB_PORT runs PostgreSQL 16"
+if [ "$(pg_server_major)" -lt 17 ]; then
+    agent_start_refused "slot_failover on a $(pg_server_major) standby" \
+        "source.slot_failover: true needs PostgreSQL 17 or newer (failover slots), and 127.0.0.1:$SB_PORT runs PostgreSQL $(pg_server_major)"
+else
+    agent_start_refused "slot_failover on a standby" \
+        "source.slot_failover: true, but 127.0.0.1:$SB_PORT is a standby: PostgreSQL gives failover only to slots on a primary"
+fi
 done_testing

@@ -46,6 +46,7 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/dest_registry.h"
+#include "agent/source/pg_source.h"
 #include "decoder/pgtype.h"
 #include "decoder/values.h"
 #include "sinks/iceberg/ice_commit.h"
@@ -696,8 +697,7 @@ source_begin(verify_ctx *vc, vtab *v, cdc_err *err)
         return -1;
     /* Where the source is: the WAL position of the snapshot read below, to set against the
        table's cdc.position (a standby replays, a primary writes). */
-    res = agent_pg_query(vc->src, "SELECT (CASE WHEN pg_is_in_recovery() THEN "
-                         "pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text",
+    res = agent_pg_query(vc->src, "SELECT " AGENT_PG_WAL_LSN_SQL "::text",
                          0, NULL, "verify: source WAL position", err);
     if (res == NULL) {
         agent_pg_exec(vc->src, "ROLLBACK", "verify", &ignored);

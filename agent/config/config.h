@@ -60,6 +60,8 @@ typedef struct cfg_source {
     char            **tables;            /* "schema.table", as written; cfg_table_split */
     int               ntables;
     char             *slot_name;
+    bool              slot_failover;         /* Debezium slot.failover (PostgreSQL 17+) */
+    char             *target_session_attrs;  /* libpq's; "" = read-write with several hosts */
     char             *publication_name;
     cfg_snapshot_mode snapshot_mode;
     int               snapshot_max_threads;  /* Debezium snapshot.max.threads */
@@ -356,16 +358,29 @@ void cfg_print_reference(FILE *out);
 
 /* libpq PQconnectdbParams() arrays for the source; keys and vals end with NULL. */
 #define CFG_CONN_MAX_PARAMS 16
+#define CFG_HOSTS_MAX 1024              /* source.host, as libpq's host list */
 typedef struct cfg_conn_params {
     const char *keys[CFG_CONN_MAX_PARAMS];
-    const char *vals[CFG_CONN_MAX_PARAMS];  /* borrowed from the cfg_source, or port */
-    char        port[8];
+    const char *vals[CFG_CONN_MAX_PARAMS];  /* borrowed from the cfg_source, or below */
+    char        host[CFG_HOSTS_MAX];        /* "a,b" */
+    char        port[CFG_HOSTS_MAX / 4];    /* "5432,5433" */
 } cfg_conn_params;
+
+/**
+ * source.host as libpq's lists: "a" or several, "a:5432,b:5433,[::1]:5434";
+ * a host without ":port" takes @p port.  @p hosts gets "a,b,::1", @p ports
+ * "5432,5433,5434".  @returns NULL, or why the value is not such a list.
+ */
+const char *cfg_host_list(const char *spelled, int port, char *hosts, size_t hsz, char *ports,
+                          size_t psz, int *nhosts);
 
 /**
  * Fills @p p for @p s: host, port, dbname, user, password, the ssl* keys that
  * are set, application_name=cdcagent, session options that fix the text
- * form of values, and replication=database when @p replication.
+ * form of values, and replication=database when @p replication.  Several
+ * hosts (cfg_host_list) go to libpq as its lists, with target_session_attrs
+ * read-write unless source.target_session_attrs says otherwise, so that a
+ * reconnection finds the primary after a failover.
  * @returns the number of pairs.  @p p borrows from @p s: keep s alive.
  */
 int  cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p);

@@ -191,14 +191,97 @@ cfg_validate(const cdc_config *cfg, cdc_err *err)
     "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 " \
     "-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C"
 
+/* Appends "sep" and n bytes of v to out (of size sz, holding used); false when it does not fit. */
+static bool
+list_add(char *out, size_t sz, size_t *used, const char *v, size_t n)
+{
+    int w = snprintf(out + *used, sz - *used, "%s%.*s", *used ? "," : "", (int) n, v);
+
+    if (w < 0 || (size_t) w >= sz - *used)
+        return false;
+    *used += (size_t) w;
+    return true;
+}
+
+const char *
+cfg_host_list(const char *spelled, int port, char *hosts, size_t hsz, char *ports, size_t psz,
+              int *nhosts)
+{
+    const char *p = spelled;
+    size_t      hu = 0, pu = 0;
+    char        dflt[8];
+
+    snprintf(dflt, sizeof(dflt), "%d", port);
+    *nhosts = 0;
+    hosts[0] = ports[0] = '\0';
+    if (*spelled == '\0') {                    /* libpq's default: the local socket */
+        snprintf(ports, psz, "%s", dflt);
+        *nhosts = 1;
+        return NULL;
+    }
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *h = p, *hend = end, *colon = NULL, *pp = dflt;
+        size_t      pn = strlen(dflt);
+
+        if (*p == '[') {                        /* [IPv6]:port */
+            const char *rb = memchr(p, ']', (size_t) (end - p));
+
+            if (rb == NULL)
+                return "has a '[' without its ']' (write an IPv6 address as [::1]:5432)";
+            h = p + 1, hend = rb;
+            if (rb + 1 < end) {
+                if (rb[1] != ':')
+                    return "has something other than :port after an IPv6 address in []";
+                colon = rb + 1;
+            }
+        } else {
+            colon = memchr(p, ':', (size_t) (end - p));
+            /* A bare IPv6 address (several colons) is a host without a port. */
+            if (colon && memchr(colon + 1, ':', (size_t) (end - colon - 1)))
+                colon = NULL;
+            if (colon)
+                hend = colon;
+        }
+        if (hend == h)
+            return "has an empty host (write host or host:port, separated by commas)";
+        if (colon) {
+            long v = 0;
+
+            pp = colon + 1, pn = (size_t) (end - pp);
+            for (size_t i = 0; i < pn; i++)
+                v = (pp[i] >= '0' && pp[i] <= '9' && v < 100000) ? v * 10 + (pp[i] - '0') : -1;
+            if (pn == 0 || pn > 5 || v < 1 || v > 65535)
+                return "has a port that is not a number from 1 to 65535 (host:port)";
+        }
+        if (!list_add(hosts, hsz, &hu, h, (size_t) (hend - h)) ||
+            !list_add(ports, psz, &pu, pp, pn))
+            return "lists more hosts than fit (at most about 1000 characters)";
+        (*nhosts)++;
+        if (*end == '\0')
+            return NULL;
+        p = end + 1;
+    }
+}
+
 int
 cfg_source_conn_params(const cfg_source *s, bool replication, cfg_conn_params *p)
 {
-    int n = 0;
+    int n = 0, nhosts = 1;
 
-    snprintf(p->port, sizeof(p->port), "%d", s->port);
-    p->keys[n] = "host", p->vals[n++] = s->host;
+    /* config.c checked the spelling (source.host); an unparsable one passes as written. */
+    if (cfg_host_list(s->host, s->port, p->host, sizeof(p->host), p->port, sizeof(p->port),
+                      &nhosts) != NULL) {
+        snprintf(p->host, sizeof(p->host), "%s", s->host);
+        snprintf(p->port, sizeof(p->port), "%d", s->port);
+        nhosts = 1;
+    }
+    p->keys[n] = "host", p->vals[n++] = p->host;
     p->keys[n] = "port", p->vals[n++] = p->port;
+    if (s->target_session_attrs && *s->target_session_attrs)
+        p->keys[n] = "target_session_attrs", p->vals[n++] = s->target_session_attrs;
+    else if (nhosts > 1)
+        p->keys[n] = "target_session_attrs", p->vals[n++] = "read-write";
     p->keys[n] = "dbname", p->vals[n++] = s->database;
     p->keys[n] = "user", p->vals[n++] = s->username;
     p->keys[n] = "password", p->vals[n++] = s->password;

@@ -89,6 +89,16 @@ check_slot_name(const char *v)
     return NULL;
 }
 
+/* source.host: one host or a list, cfg_host_list. */
+static const char *
+check_source_host(const char *v)
+{
+    char hosts[CFG_HOSTS_MAX], ports[CFG_HOSTS_MAX / 4];
+    int  n;
+
+    return cfg_host_list(v, 5432, hosts, sizeof(hosts), ports, sizeof(ports), &n);
+}
+
 static const char *
 check_topic_prefix(const char *v)
 {
@@ -183,6 +193,10 @@ static const cfg_enum snapshot_modes[] = {
 static const cfg_enum sslmodes[] = {
     { "disable", 0 }, { "allow", 0 }, { "prefer", 0 }, { "require", 0 },
     { "verify-ca", 0 }, { "verify-full", 0 }, { NULL, 0 }
+};
+static const cfg_enum session_attrs[] = {
+    { "", 0 }, { "any", 0 }, { "read-write", 0 }, { "read-only", 0 }, { "primary", 0 },
+    { "standby", 0 }, { "prefer-standby", 0 }, { NULL, 0 }
 };
 static const cfg_enum decimal_modes[] = {
     { "precise", 0 }, { "double", 0 }, { "string", 0 }, { NULL, 0 }
@@ -422,7 +436,16 @@ static const cfg_key pipeline_keys[] = {
       .def = "postgres", .choices = source_types,
       .desc = "Source database type; cdcagent captures PostgreSQL only." },
     { .name = "source.host", .type = CFG_STR, .off = PL(source.host), .def = "localhost",
-      .desc = "Database host." },
+      .check = check_source_host,
+      .desc = "Database host, or several as host:port,host:port (a host without a port takes "
+              "source.port): the agent connects to the first that is the primary (libpq's "
+              "target_session_attrs, read-write by default) and, after a failover, reconnects "
+              "to the new one (docs/ha.md)." },
+    { .name = "source.target_session_attrs", .type = CFG_STR,
+      .off = PL(source.target_session_attrs), .def = "", .choices = session_attrs,
+      .desc = "libpq target_session_attrs: which of the hosts to use; empty means read-write "
+              "with several hosts, any with one (standby to capture from a standby, "
+              "docs/ha.md)." },
     { .name = "source.port", .type = CFG_INT, .off = PL(source.port), .def = "5432",
       .range = "1..65535", .desc = "Database port." },
     { .name = "source.database", .type = CFG_STR, .off = PL(source.database),
@@ -441,6 +464,11 @@ static const cfg_key pipeline_keys[] = {
     { .name = "source.slot_name", .type = CFG_STR, .off = PL(source.slot_name),
       .def = "cdc_slot", .check = check_slot_name,
       .desc = "Logical replication slot; unique per pipeline." },
+    { .name = "source.slot_failover", .type = CFG_BOOL, .off = PL(source.slot_failover),
+      .def = "false",
+      .desc = "Debezium slot.failover: create the slot with failover enabled so that "
+              "PostgreSQL 17+ synchronises it to standbys (sync_replication_slots) and the "
+              "agent goes on after a failover; refused below 17 (docs/ha.md)." },
     { .name = "source.publication_name", .type = CFG_STR, .off = PL(source.publication_name),
       .def = "cdc_publication", .check = check_nonempty, .desc = "Publication to stream." },
     { .name = "source.snapshot_mode", .type = CFG_ENUM, .off = PL(source.snapshot_mode),

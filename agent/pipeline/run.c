@@ -296,10 +296,28 @@ reconnect(agent *ag, cdc_err *err)
         }
         ag->lock_lost = false;
         if (ag->rs == NULL || start_stream(ag, err) < 0) {
-            if (err->code == CDC_E_STATE)
-                return -1;      /* the slot is gone or invalidated: retrying cannot help */
-            continue;
+            if (err->code != CDC_E_STATE)
+                continue;
+            /* The slot is gone or invalidated: retrying cannot help. */
+            if (ag->rs != NULL && repl_timeline(ag->rs) != ag->timeline)
+                cdc_err_wrap(err, "after a failover (%s:%s was promoted: timeline %u, the "
+                             "agent streamed on %u), %s", PQhost(repl_conn(ag->rs)),
+                             PQport(repl_conn(ag->rs)), repl_timeline(ag->rs), ag->timeline,
+                             ag->src->slot_failover
+                                 ? "the new primary had no synced copy of the slot (sync_"
+                                   "replication_slots, primary_slot_name, hot_standby_feedback "
+                                   "on the standby? slot status shows each standby's copy)"
+                                 : "the slot had no failover (source.slot_failover: false), so "
+                                   "no standby had a copy");
+            return -1;
         }
+        if (repl_timeline(ag->rs) != ag->timeline)
+            log_warn("agent", "reconnected to %s:%s on timeline %u (was %u: a failover): "
+                     "streaming from its copy of slot %s; what the copy replays again that "
+                     "the destinations hold is skipped", PQhost(repl_conn(ag->rs)),
+                     PQport(repl_conn(ag->rs)), repl_timeline(ag->rs), ag->timeline,
+                     ag->src->slot_name);
+        ag->timeline = repl_timeline(ag->rs);
         agent_capture_set_catalog(ag->cap, ag->sql);
         agent_capture_reset_stream(ag->cap);
         cdc_err_clear(err);
@@ -369,6 +387,7 @@ run_agent(agent *ag, cdc_err *err)
     ag->rs = repl_open(ag->src, err);
     if (ag->rs == NULL || agent_slot_lock(repl_conn(ag->rs), ag->src, err) < 0)
         return -1;
+    ag->timeline = repl_timeline(ag->rs);
     /* Where PostgreSQL will resume: destinations that hold positions per
        partition (Kafka) look for what they already have from there on. */
     if (run_read_slot(ag, &slot, err) < 0)

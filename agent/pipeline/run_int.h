@@ -36,6 +36,7 @@ typedef struct agent {
     agent_capture    *cap;
     sch_json_opts     json;
     int               proto;
+    unsigned          timeline;     /* the server's when last connected: a failover raises it */
     uint64_t          received;     /* newest WAL position received */
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */

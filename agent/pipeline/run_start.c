@@ -13,6 +13,7 @@
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/run_int.h"
 #include "agent/pipeline/snapshot.h"
+#include "agent/source/failover.h"
 #include "agent/source/publication.h"
 #include "agent/source/slot.h"
 
@@ -26,9 +27,9 @@ check_server(agent *ag, cdc_err *err)
     if (res == NULL)
         return -1;
     if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
-        rc = cdc_err_set(err, CDC_E_CONFIG, "PostgreSQL at %s:%d has wal_level=%s; logical "
+        rc = cdc_err_set(err, CDC_E_CONFIG, "PostgreSQL at %s:%s has wal_level=%s; logical "
                          "replication needs wal_level=logical (set it and restart the server)",
-                         ag->src->host, ag->src->port, PQgetvalue(res, 0, 0));
+                         PQhost(ag->sql), PQport(ag->sql), PQgetvalue(res, 0, 0));
     PQclear(res);
     return rc;     /* a server older than 12 was refused at connect (agent_pg_connect) */
 }
@@ -219,8 +220,9 @@ read_system(agent *ag, char *out, size_t n, cdc_err *err)
     int       rc = 0;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        rc = cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d: %s", ag->src->host,
-                         ag->src->port, PQresultErrorMessage(res));
+        rc = cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%s: %s",
+                         PQhost(repl_conn(ag->rs)), PQport(repl_conn(ag->rs)),
+                         PQresultErrorMessage(res));
     else
         snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -458,6 +460,8 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         return -1;
     for (int i = 0; i < ag->router.ndests; i++)
         ag->remembers[i] = agent_snapshot_dest_remembers(ag->cfg, ag->router.dests[i]->id);
+    if (agent_failover_prepare(ag->sql, repl_conn(ag->rs), src, slot.exists && !slot.lost, err) < 0)
+        return -1;
     if (slot.exists && !slot.lost && check_dests_held(ag, &slot, err) < 0)
         return -1;
     if (plan_slot(ag, &slot, &plan, err) < 0)
@@ -511,7 +515,8 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         ag->state.dests[i].held = (cdc_pos) { 0, 0 };
     if (start_state(ag, err) < 0)
         return -1;
-    if (repl_create_slot(ag->rs, src->slot_name, snap, &cp, snapname, sizeof(snapname), err) < 0)
+    agent_standby_slot_note(ag->sql, src->slot_name);
+    if (repl_create_slot(ag->rs, src->slot_name, snap, src->slot_failover, &cp, snapname, sizeof(snapname), err) < 0)
         return -1;
     ag->state.cp = cp;
     if (save_at_start(ag, err) < 0)

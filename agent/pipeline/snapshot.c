@@ -467,7 +467,10 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
     }
     if (src->snapshot_max_threads > 1 && start_workers(&st, conn, src, snapshot_name, err) < 0)
         goto out;
-    if (read_int8(conn, "SELECT txid_current()", &xid, err) < 0 ||
+    /* A standby assigns no transaction ids: the oldest one the snapshot sees stands in. */
+    if (read_int8(conn, "SELECT CASE WHEN pg_is_in_recovery() THEN "
+                        "txid_snapshot_xmin(txid_current_snapshot()) ELSE txid_current() END",
+                  &xid, err) < 0 ||
         read_int8(conn, "SELECT (extract(epoch FROM current_timestamp) * 1000000)::int8", &ts_us,
                   err) < 0)
         goto out;

@@ -51,7 +51,7 @@ wal_retained(snap_progress *p)
         p->mon_failed = true;
         return -1;
     }
-    res = agent_pg_query(p->mon, "SELECT (pg_current_wal_lsn() - restart_lsn)::int8 "
+    res = agent_pg_query(p->mon, "SELECT (" AGENT_PG_WAL_LSN_SQL " - restart_lsn)::int8 "
                          "FROM pg_replication_slots WHERE slot_name = $1", 1, params,
                          "the WAL the slot retains", &err);
     if (res == NULL) {

@@ -1,10 +1,15 @@
 #include "agent/source/pg_source.h"
 
+#include <string.h>
+
 PGconn *
 agent_pg_connect_any(const cfg_source *src, bool replication, cdc_err *err)
 {
     cfg_conn_params     p;
-    const cdc_pg_target who = { .host = src->host, .port = src->port,
+    /* source.host with its own ports (host:port,...) is named as written. */
+    const cdc_pg_target who = { .host = src->host,
+                                .port = strchr(src->host, ',') || strchr(src->host, ':')
+                                            ? 0 : src->port,
                                 .database = src->database, .username = src->username,
                                 .replication = replication };
 
@@ -21,10 +26,10 @@ agent_pg_connect(const cfg_source *src, bool replication, cdc_err *err)
     if (conn != NULL && PQserverVersion(conn) < AGENT_PG_MIN_VERSION) {
         const char *ver = PQparameterStatus(conn, "server_version");
 
-        cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %s at %s:%d (database %s) is not "
+        cdc_err_set(err, CDC_E_UNSUPPORTED, "PostgreSQL %s at %s:%s (database %s) is not "
                     "supported: cdcagent needs PostgreSQL 12 or newer "
                     "(docs/postgresql-versions.md)", ver ? ver : "(unknown version)",
-                    src->host, src->port, src->database);
+                    PQhost(conn), PQport(conn), src->database);
         PQfinish(conn);
         return NULL;
     }

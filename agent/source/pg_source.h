@@ -17,6 +17,14 @@
 #include "agent/core/cdc_err.h"
 #include "agent/core/net/pgconn.h"
 
+/*
+ * The server's WAL position in SQL: pg_current_wal_lsn() on a primary, what
+ * a standby has replayed there (pg_current_wal_lsn() fails in recovery), so
+ * that the same queries work for capture from a standby (docs/ha.md).
+ */
+#define AGENT_PG_WAL_LSN_SQL \
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)"
+
 /* The oldest server the agent supports (PQserverVersion form): 12. */
 #define AGENT_PG_MIN_VERSION 120000
 

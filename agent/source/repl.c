@@ -55,6 +55,7 @@ struct repl_stream {
     bool    lowat;          /* SO_RCVLOWAT raised */
     char   *copybuf;        /* last buffer from PQgetCopyData, freed on the next read */
     int     server_version;
+    unsigned timeline;      /* IDENTIFY_SYSTEM's: a promotion (failover) raises it */
     char    slot[64];
     int64_t timeout_ms;     /* silence after which the connection counts as dead */
     int64_t last_recv_ms;   /* monotonic time of the last message from the server */
@@ -129,25 +130,26 @@ repl_open(const cfg_source *src, cdc_err *err)
         return NULL;
     res = PQexec(conn, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
-        cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%d failed: %s", src->host, src->port,
+        cdc_err_set(err, CDC_E_PG, "IDENTIFY_SYSTEM on %s:%s failed: %s", PQhost(conn), PQport(conn),
                     PQresultErrorMessage(res));
         PQclear(res);
         PQfinish(conn);
         return NULL;
     }
     if (PQgetisnull(res, 0, 3) || strcmp(PQgetvalue(res, 0, 3), src->database) != 0) {
-        cdc_err_set(err, CDC_E_PG, "replication connection to %s:%d is not bound to database %s",
-                    src->host, src->port, src->database);
+        cdc_err_set(err, CDC_E_PG, "replication connection to %s:%s is not bound to database %s",
+                    PQhost(conn), PQport(conn), src->database);
         PQclear(res);
         PQfinish(conn);
         return NULL;
     }
-    log_info("repl", "connected to %s:%d database %s, system %s, timeline %s, WAL at %s",
-             src->host, src->port, src->database, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-             PQgetvalue(res, 0, 2));
-    PQclear(res);
-
+    /* The server reached, not the list: with several hosts it says which one. */
+    log_info("repl", "connected to %s:%s database %s, system %s, timeline %s, WAL at %s",
+             PQhost(conn), PQport(conn), src->database, PQgetvalue(res, 0, 0),
+             PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
     rs = cdc_xcalloc(1, sizeof(*rs));
+    rs->timeline = (unsigned) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
     rs->conn = conn;
     rs->server_version = PQserverVersion(conn);
     rs->timeout_ms = read_timeout(conn);
@@ -175,6 +177,12 @@ repl_server_version(const repl_stream *rs)
     return rs->server_version;
 }
 
+unsigned
+repl_timeline(const repl_stream *rs)
+{
+    return rs->timeline;
+}
+
 PGconn *
 repl_conn(repl_stream *rs)
 {
@@ -182,7 +190,7 @@ repl_conn(repl_stream *rs)
 }
 
 int
-repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
+repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bool failover,
                  uint64_t *consistent_point, char *snapshot_name, size_t snapsz, cdc_err *err)
 {
     char      ident[160], sql[256];
@@ -190,8 +198,13 @@ repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
     int       rc = -1;
 
     agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
-             export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+    /* The options list is 15's; FAILOVER 17's.  The older spelling otherwise. */
+    if (failover)
+        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput "
+                 "(SNAPSHOT '%s', FAILOVER true)", ident, export_snapshot ? "export" : "nothing");
+    else
+        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
+                 export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     res = PQexec(rs->conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -214,8 +227,9 @@ repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
     }
     if (snapshot_name)
         snprintf(snapshot_name, snapsz, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
-    log_info("repl", "slot %s: created, consistent at " CDC_LSN_FMT "%s%s", slot,
-             CDC_LSN_ARGS(*consistent_point), export_snapshot ? ", snapshot " : "",
+    log_info("repl", "slot %s: created%s, consistent at " CDC_LSN_FMT "%s%s", slot,
+             failover ? " with failover" : "", CDC_LSN_ARGS(*consistent_point),
+             export_snapshot ? ", snapshot " : "",
              export_snapshot && snapshot_name ? snapshot_name : "");
     rc = 0;
 out:
@@ -240,9 +254,11 @@ start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *er
     while ((nl = strchr(msg, '\n')) != NULL)
         *nl = nl[1] ? ' ' : '\0';
     if (state && strcmp(state, "42704") == 0)
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist (dropped by someone while the "
-                    "agent ran?); the changes it kept are lost: see docs/fault-matrix.md for "
-                    "the recovery (START_REPLICATION: %s)", slot, msg);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist on %s:%s (dropped while the agent "
+                    "ran, or a failover reached a server without a synced copy); its changes "
+                    "are lost and the agent does not start over silently: docs/ha.md, "
+                    "docs/fault-matrix.md (START_REPLICATION: %s)", slot, PQhost(rs->conn),
+                    PQport(rs->conn), msg);
     else if (state && strcmp(state, "55000") == 0)
         cdc_err_set(err, CDC_E_STATE, "slot %s cannot be used (invalidated: it fell behind "
                     "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "

@@ -36,14 +36,17 @@ repl_stream *repl_open(const cfg_source *src, cdc_err *err);
 void         repl_close(repl_stream *rs);          /* NULL is a no-op */
 
 int repl_server_version(const repl_stream *rs);    /* e.g. 150004 */
+/* The server's timeline at connect (IDENTIFY_SYSTEM): a promotion raises it. */
+unsigned repl_timeline(const repl_stream *rs);
 /* The connection, for commands run before START_REPLICATION. */
 PGconn *repl_conn(repl_stream *rs);
 
 /*
  * CREATE_REPLICATION_SLOT <slot> LOGICAL pgoutput, exporting a snapshot when
  * asked.  The snapshot stays valid until the next command on this connection.
+ * failover: (FAILOVER true), PostgreSQL 17+ (agent_failover_prepare checked).
  */
-int repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot,
+int repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bool failover,
                      uint64_t *consistent_point, char *snapshot_name, size_t snapsz,
                      cdc_err *err);
 

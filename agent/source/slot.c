@@ -1,7 +1,6 @@
 #include "agent/source/slot.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +10,11 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/source/failover.h"
 #include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/repl.h"
+#include "agent/source/slot_warn.h"
 
 /*
  * Columns of the status query, in order.  wal_status and safe_wal_size are
@@ -27,9 +28,9 @@ enum {
 
 static const char status_cols[] =
     "SELECT s.slot_name, s.plugin, s.active, s.active_pid, s.restart_lsn, s.confirmed_flush_lsn,"
-    "       pg_current_wal_lsn(),"
-    "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::int8,"
-    "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::int8,"
+    "       " AGENT_PG_WAL_LSN_SQL ","
+    "       pg_wal_lsn_diff(" AGENT_PG_WAL_LSN_SQL ", s.restart_lsn)::int8,"
+    "       pg_wal_lsn_diff(" AGENT_PG_WAL_LSN_SQL ", s.confirmed_flush_lsn)::int8,"
     "       %s, age(s.catalog_xmin)::int8, host(r.client_addr)";
 static const char status_ws[] = "s.wal_status, s.safe_wal_size";
 static const char status_ws12[] = "NULL::text, NULL::int8";
@@ -223,7 +224,7 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
     if (sf->keep_size < 0 || sf->window <= 0)
         return 0;
     for (int i = 0; i < 2; i++) {
-        res = agent_pg_query(conn, "SELECT pg_current_wal_lsn()", 0, NULL,
+        res = agent_pg_query(conn, "SELECT " AGENT_PG_WAL_LSN_SQL, 0, NULL,
                              "reading pg_current_wal_lsn()", err);
         if (res == NULL)
             return -1;
@@ -239,21 +240,6 @@ read_server_facts(PGconn *conn, const cfg_source *src, const agent_slot_opts *o,
     }
     sf->rate = (double)(b - a) / sf->window;
     return 0;
-}
-
-/* Appends a warning (printf-style) to the array. */
-static void warn(json_t *w, const char *fmt, ...) CDC_PRINTF(2, 3);
-
-static void
-warn(json_t *w, const char *fmt, ...)
-{
-    char    buf[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    json_array_append_new(w, json_string(buf));
 }
 
 /*
@@ -321,18 +307,18 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
 
     /* The warnings, worst first; 17's invalidation_reason says more than wal_status lost. */
     if (json_is_string(json_object_get(obj, "invalidation_reason")))
-        warn(w, "slot %s was invalidated (invalidation_reason %s%s): it can never stream again; "
-             "drop it and re-snapshot", name,
-             json_string_value(json_object_get(obj, "invalidation_reason")),
-             strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
-                    "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
-                                         : "");
+        agent_slot_warn(w, "slot %s was invalidated (invalidation_reason %s%s): it can never stream again; "
+                        "drop it and re-snapshot", name,
+                        json_string_value(json_object_get(obj, "invalidation_reason")),
+                        strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
+                               "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
+                                                    : "");
     else if (strcmp(ws, "lost") == 0)
-        warn(w, "slot %s is lost (wal_status lost): its WAL was removed and it can never "
-             "stream again; drop it and let the agent create a new one with a snapshot", name);
+        agent_slot_warn(w, "slot %s is lost (wal_status lost): its WAL was removed and it can never "
+                        "stream again; drop it and let the agent create a new one with a snapshot", name);
     else if (json_is_true(json_object_get(obj, "conflicting")))
-        warn(w, "slot %s was invalidated (conflicting with recovery): it can never stream "
-             "again; drop it and re-snapshot", name);
+        agent_slot_warn(w, "slot %s was invalidated (conflicting with recovery): it can never stream "
+                        "again; drop it and re-snapshot", name);
     else if (strcmp(ws, "unreserved") == 0 ||
              (sf->keep_size > 0 && !isnull(res, row, COL_SAFE) &&
               int_at(res, row, COL_SAFE) < sf->keep_size / 5)) {
@@ -342,17 +328,17 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
         if (left >= 0)
             snprintf(tl, sizeof(tl), ", about %s at the current %s/s of WAL",
                      fmt_duration(left, dur, sizeof(dur)), fmt_bytes((int64_t)sf->rate, b3, sizeof(b3)));
-        warn(w, "slot %s is about to be lost (wal_status %s): %s more WAL and "
-             "max_slot_wal_keep_size (%s) invalidates it%s; start its reader now",
-             name, ws[0] ? ws : "-",
-             isnull(res, row, COL_SAFE) ? "no" : fmt_bytes(int_at(res, row, COL_SAFE), b1, sizeof(b1)),
-             fmt_bytes(sf->keep_size, b2, sizeof(b2)), tl);
+        agent_slot_warn(w, "slot %s is about to be lost (wal_status %s): %s more WAL and "
+                        "max_slot_wal_keep_size (%s) invalidates it%s; start its reader now",
+                        name, ws[0] ? ws : "-",
+                        isnull(res, row, COL_SAFE) ? "no" : fmt_bytes(int_at(res, row, COL_SAFE), b1, sizeof(b1)),
+                        fmt_bytes(sf->keep_size, b2, sizeof(b2)), tl);
     }
     if (!active && !isnull(res, row, COL_RETAINED) && int_at(res, row, COL_RETAINED) > warn_at)
-        warn(w, "slot %s is inactive and retains %s of WAL (more than %s): nobody reads it, so "
-             "the server keeps its WAL until a reader catches up or the slot is dropped",
-             name, fmt_bytes(int_at(res, row, COL_RETAINED), b1, sizeof(b1)),
-             fmt_bytes(warn_at, b2, sizeof(b2)));
+        agent_slot_warn(w, "slot %s is inactive and retains %s of WAL (more than %s): nobody reads it, so "
+                        "the server keeps its WAL until a reader catches up or the slot is dropped",
+                        name, fmt_bytes(int_at(res, row, COL_RETAINED), b1, sizeof(b1)),
+                        fmt_bytes(warn_at, b2, sizeof(b2)));
     if (sf->idle_timeout > 0 && !active && strcmp(ws, "lost") != 0) {
         json_t *idle = json_object_get(obj, "inactive_seconds");
         int64_t s = json_is_integer(idle) ? json_integer_value(idle) : -1;
@@ -360,21 +346,21 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
 
         fmt_duration((double) sf->idle_timeout, tmo, sizeof(tmo));
         if (s >= sf->idle_timeout)
-            warn(w, "slot %s has been inactive for %s, longer than idle_replication_slot_timeout "
-                 "(%s): the next checkpoint invalidates it; start its reader now", name,
-                 fmt_duration((double) s, dur, sizeof(dur)), tmo);
+            agent_slot_warn(w, "slot %s has been inactive for %s, longer than idle_replication_slot_timeout "
+                            "(%s): the next checkpoint invalidates it; start its reader now", name,
+                            fmt_duration((double) s, dur, sizeof(dur)), tmo);
         else if (s >= 0)
-            warn(w, "slot %s is inactive (for %s) and idle_replication_slot_timeout (%s) "
-                 "invalidates it at the first checkpoint after about %s more; start its "
-                 "reader before then", name, fmt_duration((double) s, dur, sizeof(dur)), tmo,
-                 fmt_duration((double) (sf->idle_timeout - s), b3, sizeof(b3)));
+            agent_slot_warn(w, "slot %s is inactive (for %s) and idle_replication_slot_timeout (%s) "
+                            "invalidates it at the first checkpoint after about %s more; start its "
+                            "reader before then", name, fmt_duration((double) s, dur, sizeof(dur)), tmo,
+                            fmt_duration((double) (sf->idle_timeout - s), b3, sizeof(b3)));
     }
     if (!sf->has_keep_size)
-        warn(w, "PostgreSQL 12 has no max_slot_wal_keep_size: a slot nobody reads retains WAL "
-             "until the disk is full; watch the WAL it retains (13 and later can cap it)");
+        agent_slot_warn(w, "PostgreSQL 12 has no max_slot_wal_keep_size: a slot nobody reads retains WAL "
+                        "until the disk is full; watch the WAL it retains (13 and later can cap it)");
     else if (sf->keep_size < 0)
-        warn(w, "max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads retains WAL "
-             "until the disk is full; set it to what the WAL volume can spare");
+        agent_slot_warn(w, "max_slot_wal_keep_size is -1 (unlimited): a slot nobody reads retains WAL "
+                        "until the disk is full; set it to what the WAL volume can spare");
 
     if (mine) {
         json_t *pub = json_object();
@@ -398,12 +384,12 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
             if (!changes)
                 continue;   /* an insert-only publication needs no identity */
             if (ri == 'n' || (ri == 'd' && !pk) || (ri == 'i' && !ri_index))
-                warn(w, "table %s has no primary key and no replica identity: UPDATE and DELETE "
-                     "on it fail while it is published; add a primary key or "
-                     "ALTER TABLE %s REPLICA IDENTITY FULL", tn, sqlname);
+                agent_slot_warn(w, "table %s has no primary key and no replica identity: UPDATE and DELETE "
+                                "on it fail while it is published; add a primary key or "
+                                "ALTER TABLE %s REPLICA IDENTITY FULL", tn, sqlname);
             else if (ri == 'f' && !pk)
-                warn(w, "table %s has no primary key (REPLICA IDENTITY FULL): its change events "
-                     "have no key", tn);
+                agent_slot_warn(w, "table %s has no primary key (REPLICA IDENTITY FULL): its change events "
+                                "have no key", tn);
         }
         json_object_set_new(pub, "tables", tabs);
         json_object_set_new(obj, "publication", pub);
@@ -452,6 +438,43 @@ print_snapshot(json_t *s)
         printf("%-26s %s (at the snapshot's last report)\n", "WAL retained by snapshot",
                fmt_bytes(json_integer_value(json_object_get(s, "wal_retained_bytes")), b1,
                          sizeof(b1)));
+}
+
+/* The standby side (agent_failover_status), PostgreSQL 17+. */
+static void
+print_ha(json_t *ha)
+{
+    json_t *v;
+    size_t  i;
+
+    if (ha == NULL)
+        return;
+    v = json_object_get(ha, "synchronized_standby_slots");
+    printf("%-26s %s\n", "synchronized_standby_slots",
+           json_string_length(v) ? json_string_value(v) : "(empty)");
+    json_array_foreach(json_object_get(ha, "physical_slots"), i, v)
+        printf("  physical slot %-26s %s, restart_lsn %s\n",
+               json_string_value(json_object_get(v, "slot_name")),
+               json_is_true(json_object_get(v, "active")) ? "active" : "INACTIVE",
+               json_is_string(json_object_get(v, "restart_lsn"))
+                   ? json_string_value(json_object_get(v, "restart_lsn")) : "-");
+    json_array_foreach(json_object_get(ha, "standbys"), i, v) {
+        json_t *c = json_object_get(v, "slot");
+
+        if (json_is_string(json_object_get(v, "error")))
+            printf("  standby %-32s unreachable: %s\n", json_string_value(json_object_get(v, "host")),
+                   json_string_value(json_object_get(v, "error")));
+        else if (!json_is_object(c))
+            printf("  standby %-32s NO COPY of the slot\n",
+                   json_string_value(json_object_get(v, "host")));
+        else
+            printf("  standby %-32s synced %s, failover %s, confirmed_flush_lsn %s\n",
+                   json_string_value(json_object_get(v, "host")),
+                   json_is_true(json_object_get(c, "synced")) ? "yes" : "NO",
+                   json_is_true(json_object_get(c, "failover")) ? "on" : "off",
+                   json_is_string(json_object_get(c, "confirmed_flush_lsn"))
+                       ? json_string_value(json_object_get(c, "confirmed_flush_lsn")) : "-");
+    }
 }
 
 static void
@@ -520,6 +543,7 @@ print_table(json_t *obj, const server_facts *sf)
                    json_is_true(json_object_get(v, "primary_key")) ? "primary key" : "NO PRIMARY KEY");
     }
     print_snapshot(json_object_get(obj, "snapshot"));
+    print_ha(json_object_get(obj, "ha"));
     json_array_foreach(json_object_get(obj, "warnings"), i, v)
         printf("warning: %s\n", json_string_value(v));
 }
@@ -559,8 +583,8 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 0 && !o->all) {
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%d", src->slot_name,
-                    src->host, src->port);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%s", src->slot_name,
+                    PQhost(conn), PQport(conn));
         goto out;
     }
     for (int r = 0; r < PQntuples(res); r++) {
@@ -569,6 +593,13 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
 
         if (mine && o->snapshot)
             json_object_set(obj, "snapshot", o->snapshot);
+        if (mine && PQserverVersion(conn) >= AGENT_PG_FAILOVER_VERSION) {
+            json_t *ha = json_object();
+
+            agent_failover_status(conn, src, json_is_true(json_object_get(obj, "failover")), ha,
+                                  json_object_get(obj, "warnings"));
+            json_object_set_new(obj, "ha", ha);
+        }
 
         *nwarnings += (int)json_array_size(json_object_get(obj, "warnings"));
         json_array_append_new(all, obj);
@@ -701,7 +732,12 @@ agent_slot_create(const cdc_config *cfg, cdc_err *err)
         PQfinish(conn);
         return -1;
     }
-    rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false, &cp, NULL, 0, err);
+    rc = agent_failover_prepare(conn, repl_conn(rs), &cfg->pipeline.source, false, err);
+    if (rc == 0)
+        agent_standby_slot_note(conn, cfg->pipeline.source.slot_name);
+    if (rc == 0)
+        rc = repl_create_slot(rs, cfg->pipeline.source.slot_name, false,
+                              cfg->pipeline.source.slot_failover, &cp, NULL, 0, err);
     if (rc == 0)
         printf("slot %s created at %s\n", cfg->pipeline.source.slot_name, cdc_lsn_format(cp, lsn));
     repl_close(rs);
@@ -750,8 +786,8 @@ agent_slot_advance(const cdc_config *cfg, const char *lsn, cdc_err *err)
     if (res == NULL)
         goto out;
     if (PQntuples(res) == 0) {
-        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%d", src->slot_name,
-                    src->host, src->port);
+        cdc_err_set(err, CDC_E_STATE, "slot %s does not exist in %s:%s", src->slot_name,
+                    PQhost(conn), PQport(conn));
         goto out;
     }
     if (!PQgetisnull(res, 0, 0))

@@ -39,6 +39,7 @@ PORT=
 AGENT_PID=
 AGENT_RUNS=0
 BG_PIDS=()
+PG_EXTRA_DIRS=()                  # more servers' directories for cleanup (test/lib/ha.sh)
 TAP_N=0
 EVENTS=$T/events.jsonl            # where write_pipeline points the jsonl sink
 CDC_RC=''                         # set by cdc, read by the tests
@@ -139,6 +140,7 @@ _cleanup() {
         wait "$p" 2>/dev/null
     done
     pg_cleanup "$PGDIR"
+    for p in "${PG_EXTRA_DIRS[@]}"; do pg_cleanup "$p"; done
     if [ "${KEEP_TMP:-0}" = 1 ]; then
         echo "# kept $T"
     else
@@ -402,6 +404,17 @@ load_file() {
     local rc=0
     user_psql -f "$1" >/dev/null 2>"$T/loader.log" || rc=$?
     echo "loader exit $rc" >>"$T/loader.log"
+}
+
+# loader_stop: for a loader that runs until $T/stop exists and then writes $T/loader.done:
+# ask it to stop and wait (up to 30 s) until it has.
+loader_stop() {
+    local deadline=$((SECONDS + 30))
+    touch "$T/stop"
+    until [ -e "$T/loader.done" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "loader did not stop"
+        sleep 0.1
+    done
 }
 
 # bg CMD...: a background helper that cleanup stops.

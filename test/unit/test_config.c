@@ -852,6 +852,65 @@ START_TEST(conn_params)
 }
 END_TEST
 
+/* source.host with several hosts: libpq's lists, read-write unless told otherwise. */
+START_TEST(conn_params_hosts)
+{
+    cdc_config      cfg;
+    cdc_err         err = { 0 };
+    cfg_conn_params p;
+    char            h[64], ports[32];
+    int             n, nh;
+    const char     *host = NULL, *port = NULL, *tsa = NULL;
+    const char     *pl = write_tmp("pipeline.yaml", PL_HEAD "  host: \"a:5433,b,[::1]:5434\"\n"
+                                                    "  port: 6000\n");
+
+    ck_assert_msg(cfg_parse(&cfg, pl, NULL, &err) == 0, "%s", err.msg);
+    n = cfg_source_conn_params(&cfg.pipeline.source, false, &p);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(p.keys[i], "host") == 0)
+            host = p.vals[i];
+        if (strcmp(p.keys[i], "port") == 0)
+            port = p.vals[i];
+        if (strcmp(p.keys[i], "target_session_attrs") == 0)
+            tsa = p.vals[i];
+    }
+    ck_assert_str_eq(host, "a,b,::1");
+    ck_assert_str_eq(port, "5433,6000,5434");
+    ck_assert_str_eq(tsa, "read-write");
+    cfg_free(&cfg);
+
+    /* one host: no target_session_attrs unless set */
+    ck_assert_ptr_null(cfg_host_list("db.example", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+    ck_assert_str_eq(h, "db.example");
+    ck_assert_str_eq(ports, "5432");
+    ck_assert_int_eq(nh, 1);
+    ck_assert_ptr_null(cfg_host_list("fe80::1", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+    ck_assert_str_eq(h, "fe80::1");
+    ck_assert_ptr_nonnull(cfg_host_list("a:0", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+    ck_assert_ptr_nonnull(cfg_host_list("a:x", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+    ck_assert_ptr_nonnull(cfg_host_list("a,,b", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+    ck_assert_ptr_nonnull(cfg_host_list("[::1", 5432, h, sizeof(h), ports, sizeof(ports), &nh));
+
+    /* a bad list names the key and the file */
+    pl = write_tmp("pipeline.yaml", PL_HEAD "  host: \"a:99999,b\"\n");
+    ck_assert_int_ne(cfg_parse(&cfg, pl, NULL, &err), 0);
+    ck_assert_msg(strstr(err.msg, "source.host") && strstr(err.msg, "port"), "%s", err.msg);
+
+    /* capture from a standby: the user's choice passes through */
+    pl = write_tmp("pipeline.yaml", PL_HEAD "  host: \"a,b\"\n  target_session_attrs: standby\n"
+                                    "  slot_failover: true\n");
+    ck_assert_msg(cfg_parse(&cfg, pl, NULL, &err) == 0, "%s", err.msg);
+    ck_assert(cfg.pipeline.source.slot_failover);
+    n = cfg_source_conn_params(&cfg.pipeline.source, true, &p);
+    tsa = NULL;
+    for (int i = 0; i < n; i++)
+        if (strcmp(p.keys[i], "target_session_attrs") == 0)
+            tsa = p.vals[i];
+    ck_assert_str_eq(tsa, "standby");
+    cfg_free(&cfg);
+}
+END_TEST
+
 START_TEST(names)
 {
     ck_assert_str_eq(cfg_sink_type_name(CFG_SINK_JSONL), "jsonl");
@@ -938,6 +997,7 @@ config_suite(void)
     tc = tcase_create("helpers");
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, conn_params);
+    tcase_add_test(tc, conn_params_hosts);
     tcase_add_test(tc, names);
     tcase_add_test(tc, table_names);
     tcase_add_test(tc, reference_doc_is_current);

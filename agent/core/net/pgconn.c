@@ -34,8 +34,15 @@ cdc_pg_connect(const char *const *keys, const char *const *vals, const cdc_pg_ta
     if (PQstatus(conn) != CONNECTION_OK) {
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         trim_newline(msg);
-        cdc_err_set(err, CDC_E_CONN, "cannot connect to PostgreSQL at %s:%d database %s as %s%s: %s",
-                    who->host, who->port, who->database, who->username,
+        char at[300];
+
+        /* port 0: host is a list of host:port (agent/source/pg_source.c) */
+        if (who->port > 0)
+            snprintf(at, sizeof(at), "%s:%d", who->host, who->port);
+        else
+            snprintf(at, sizeof(at), "%s", who->host);
+        cdc_err_set(err, CDC_E_CONN, "cannot connect to PostgreSQL at %s database %s as %s%s: %s",
+                    at, who->database, who->username,
                     who->replication ? " (replication)" : "", msg);
         PQfinish(conn);
         return NULL;
@@ -54,8 +61,8 @@ cdc_pg_connect(const char *const *keys, const char *const *vals, const cdc_pg_ta
         (cenc == NULL || strcmp(cenc, "UTF8") != 0) && PQsetClientEncoding(conn, "UTF8") != 0) {
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         trim_newline(msg);
-        cdc_err_set(err, CDC_E_PG, "database %s at %s:%d is encoded in %s and could not be "
-                    "read as UTF8: %s", who->database, who->host, who->port, enc, msg);
+        cdc_err_set(err, CDC_E_PG, "database %s at %s:%s is encoded in %s and could not be "
+                    "read as UTF8: %s", who->database, PQhost(conn), PQport(conn), enc, msg);
         PQfinish(conn);
         return NULL;
     }

@@ -19,7 +19,7 @@
 /* Whom a connection is for, for messages only (no password here). */
 typedef struct cdc_pg_target {
     const char *host;
-    int         port;
+    int         port;           /* 0: host lists host:port pairs */
     const char *database;
     const char *username;
     bool        replication;    /* adds " (replication)" to messages */

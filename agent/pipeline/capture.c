@@ -41,6 +41,7 @@ struct agent_capture {
     agent_colfilter    *colfilter;      /* column.include/exclude.list and the mappers */
     cdc_arena          *map_arena;      /* mapped rows of the event being emitted */
     agent_capture_stats stats;
+    agent_incr         *incr;           /* signals and incremental snapshots, or NULL */
 };
 
 static int resolve_listed(agent_capture *cap, cdc_err *err);
@@ -592,6 +593,17 @@ handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 
     ev.rel = m->u.change.rel;
     ev.lsn = lsn;
+    if (cap->incr) {
+        /* A streamed change wins over the open window's row of the same key. */
+        if (m->type != PGO_INSERT && m->u.change.old_kind)
+            agent_incr_seen(cap->incr, ev.rel, &m->u.change.oldtup);
+        if (m->type != PGO_DELETE)
+            agent_incr_seen(cap->incr, ev.rel, &m->u.change.newtup);
+        if (m->type == PGO_INSERT && agent_incr_is_signal(cap->incr, ev.rel) &&
+            agent_incr_signal(cap->incr, cap, ev.rel, &m->u.change.newtup, cap->txn.commit_lsn,
+                              lsn, err) < 0)
+            return -1;
+    }
     if (ev.rel->excluded)
         return unlisted_change(cap, ev.rel, lsn, err);
     cap->stats.changes++;
@@ -890,6 +902,12 @@ agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err)
     /* The snapshot is not a commit: the first streamed transaction has no lastCommitLsn. */
     cap->txn.prev_commit_lsn = 0;
     return rc;
+}
+
+void
+agent_capture_set_incr(agent_capture *cap, agent_incr *incr)
+{
+    cap->incr = incr;
 }
 
 void

@@ -22,6 +22,7 @@
 #include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_event.h"
+#include "agent/pipeline/incr.h"
 #include "agent/pipeline/router.h"
 #include "decoder/pgoutput.h"
 #include "decoder/typemap.h"
@@ -76,6 +77,9 @@ int agent_capture_txn_begin(agent_capture *cap, uint32_t xid, uint64_t commit_ls
                             cdc_err *err);
 int agent_capture_emit(agent_capture *cap, cdc_event *ev, cdc_err *err);
 int agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err);
+
+/* Signals and incremental snapshots (agent/pipeline/incr.h); borrowed, NULL: none. */
+void agent_capture_set_incr(agent_capture *cap, agent_incr *incr);
 
 /* Replaces the catalog connection (after a reconnect). */
 void agent_capture_set_catalog(agent_capture *cap, PGconn *catalog);

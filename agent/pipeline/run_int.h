@@ -34,6 +34,7 @@ typedef struct agent {
     agent_wm         *wm;
     agent_router      router;
     agent_capture    *cap;
+    agent_incr       *incr;         /* signals, incremental snapshots; NULL: none */
     sch_json_opts     json;
     int               proto;
     uint64_t          received;     /* newest WAL position received */

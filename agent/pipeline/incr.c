@@ -15,6 +15,7 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/watermark.h"
 #include "agent/source/catalog.h"
 #include "agent/source/pg_source.h"
 #include "decoder/relcache.h"
@@ -27,6 +28,16 @@ typedef struct incr_table {
     char *cond;             /* additional-conditions filter, or NULL */
 } incr_table;
 
+/* A chunk emitted and not yet durable in every destination: where reading it began. */
+typedef struct incr_pend {
+    uint64_t at;            /* commit LSN of the transaction that carries it */
+    char    *table;
+    char    *cond;          /* the table's additional condition, or NULL */
+    json_t  *from, *max;
+} incr_pend;
+
+#define INCR_PEND_MAX 32
+
 /* One row of the open chunk: its columns' text (NULL: SQL NULL) and its key's text. */
 typedef struct incr_row {
     char **vals;
@@ -38,6 +49,7 @@ struct agent_incr {
     const cfg_source *src;
     agent_state      *st;
     PGconn           *conn;
+    const agent_wm   *wm;           /* what every destination made durable */
     char              sig_schema[64], sig_table[64];
     char              sig_quoted[300];
 
@@ -49,6 +61,8 @@ struct agent_incr {
     int         ntables;
     json_t     *from;           /* the key after which the next chunk starts; NULL: start */
     json_t     *max;            /* the table's largest key when its reading began */
+    incr_pend   pend[INCR_PEND_MAX + 1];    /* oldest first */
+    int         npend;
 
     /* The window of the chunk read last */
     bool        pending;        /* markers written, its close not reached yet */
@@ -91,6 +105,19 @@ table_add(agent_incr *in, const char *name, const char *cond)
 }
 
 static void
+table_insert(agent_incr *in, int k, const char *name, const char *cond)
+{
+    table_add(in, name, cond);
+    if (k < in->ntables - 1) {
+        incr_table t = in->tables[in->ntables - 1];
+
+        memmove(&in->tables[k + 1], &in->tables[k],
+                (size_t) (in->ntables - 1 - k) * sizeof(*in->tables));
+        in->tables[k] = t;
+    }
+}
+
+static void
 table_drop(agent_incr *in, int i)
 {
     free(in->tables[i].name);
@@ -106,35 +133,90 @@ set_json(json_t **slot, json_t *v)
     *slot = v;
 }
 
+static json_t *
+json_ref(json_t *v)
+{
+    return json_is_array(v) ? json_incref(v) : NULL;
+}
+
+static void
+pend_free(incr_pend *p)
+{
+    free(p->table);
+    free(p->cond);
+    json_decref(p->from);
+    json_decref(p->max);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Chunks whose transaction the watermark passed are durable everywhere: forgotten. */
+static void
+pend_prune(agent_incr *in, uint64_t flushed)
+{
+    int n = 0;
+
+    while (n < in->npend && in->pend[n].at < flushed)
+        pend_free(&in->pend[n++]);
+    memmove(in->pend, in->pend + n, (size_t) (in->npend - n) * sizeof(*in->pend));
+    in->npend -= n;
+}
+
+/* A chunk emitted at `at`, read from in->from in tables[0]; over the bound, the newest two
+   become one (resumed from the older's start until the newer is durable: more repeats,
+   nothing lost). */
+static void
+pend_push(agent_incr *in, uint64_t at)
+{
+    incr_pend *p = &in->pend[in->npend++];
+
+    p->at = at;
+    p->table = cdc_xstrdup(in->tables[0].name);
+    p->cond = in->tables[0].cond ? cdc_xstrdup(in->tables[0].cond) : NULL;
+    p->from = in->from ? json_incref(in->from) : NULL;
+    p->max = in->max ? json_incref(in->max) : NULL;
+    if (in->npend > INCR_PEND_MAX) {
+        in->pend[in->npend - 2].at = at;
+        pend_free(&in->pend[--in->npend]);
+    }
+}
+
 /*
- * Writes the progress.  `at`: the commit LSN of the transaction carrying the
- * chunk just emitted, whose keys run to `to` (NULL with to_end: the table's
- * last chunk); until the slot confirms it, a restart reads from `from` again.
+ * Writes the progress: the tables left (tables[0] being read, from the key
+ * after `from`), and the chunks not yet durable everywhere, oldest first: a
+ * restart reads again from the oldest of them the slot did not confirm.
  */
 static int
-save(agent_incr *in, uint64_t at, json_t *to, bool to_end, cdc_err *err)
+save(agent_incr *in, cdc_err *err)
 {
     json_t *o = json_object(), *tabs = json_array();
     char   *s;
     int     rc = 0;
 
+    if (in->wm)
+        pend_prune(in, agent_wm_flush_lsn(in->wm));
+    json_object_set_new(o, "id", json_string(in->id));
     json_object_set_new(o, "signal", json_pack("[I,I]", (json_int_t) in->signal.lsn,
                                                (json_int_t) in->signal.seq));
     if (in->running) {
         for (int i = 0; i < in->ntables; i++)
             json_array_append_new(tabs, json_pack("{s:s,s:s?}", "table", in->tables[i].name,
                                                   "filter", in->tables[i].cond));
-        json_object_set_new(o, "id", json_string(in->id));
         json_object_set_new(o, "tables", tabs);
         json_object_set_new(o, "paused", json_boolean(in->paused));
         json_object_set(o, "from", in->from ? in->from : json_null());
         json_object_set(o, "max", in->max ? in->max : json_null());
-        if (at) {
-            json_object_set_new(o, "at", json_integer((json_int_t) at));
-            json_object_set(o, "to", to ? to : json_null());
-            json_object_set_new(o, "to_end", json_boolean(to_end));
-        }
-    } else {
+    }
+    if (in->npend > 0) {
+        json_t *pa = json_array();
+
+        for (int i = 0; i < in->npend; i++)
+            json_array_append_new(pa, json_pack("{s:I,s:s,s:s?,s:O?,s:O?}", "at",
+                                                (json_int_t) in->pend[i].at, "table",
+                                                in->pend[i].table, "filter", in->pend[i].cond,
+                                                "from", in->pend[i].from, "max", in->pend[i].max));
+        json_object_set_new(o, "pending", pa);
+    }
+    if (!in->running) {
         json_decref(tabs);
     }
     s = json_dumps(o, JSON_COMPACT);
@@ -176,31 +258,49 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
                   json_is_string(c) ? json_string_value(c) : NULL);
     }
     in->running = in->ntables > 0;
+    snprintf(in->id, sizeof(in->id), "%s", json_string_value(json_object_get(o, "id")) ?
+             json_string_value(json_object_get(o, "id")) : "");
     if (in->running) {
-        snprintf(in->id, sizeof(in->id), "%s", json_string_value(json_object_get(o, "id")) ?
-                 json_string_value(json_object_get(o, "id")) : "");
         in->paused = json_is_true(json_object_get(o, "paused"));
-        v = json_object_get(o, "from");
-        in->from = json_is_array(v) ? json_incref(v) : NULL;
-        v = json_object_get(o, "max");
-        in->max = json_is_array(v) ? json_incref(v) : NULL;
-        v = json_object_get(o, "at");
-        if (json_is_integer(v) && confirmed > (uint64_t) json_integer_value(v)) {
-            /* The last chunk emitted is confirmed: go on after it. */
-            if (json_is_true(json_object_get(o, "to_end"))) {
-                table_drop(in, 0);
-                set_json(&in->from, NULL);
-                set_json(&in->max, NULL);
-                in->running = in->ntables > 0;
-            } else {
-                v = json_object_get(o, "to");
-                set_json(&in->from, json_is_array(v) ? json_incref(v) : NULL);
+        in->from = json_ref(json_object_get(o, "from"));
+        in->max = json_ref(json_object_get(o, "max"));
+    }
+    /* The oldest chunk the slot did not confirm: reading starts again there, in its table
+       (put back in front of the list with the tables after it, if the list moved on). */
+    json_array_foreach(json_object_get(o, "pending"), i, v) {
+        const char *t = json_string_value(json_object_get(v, "table"));
+        int         x;
+
+        if ((uint64_t) json_integer_value(json_object_get(v, "at")) < confirmed || t == NULL)
+            continue;
+        if (in->ntables == 0 || strcmp(in->tables[0].name, t) != 0) {
+            json_t *pv;
+            size_t  j;
+            int     k = 0;
+
+            /* the tables of this and the later pending chunks, in order, before the list */
+            json_array_foreach(json_object_get(o, "pending"), j, pv) {
+                const char *pt = json_string_value(json_object_get(pv, "table"));
+                bool        have = false;
+
+                if (j < i || pt == NULL)
+                    continue;
+                for (x = 0; x < in->ntables; x++)
+                    have = have || strcmp(in->tables[x].name, pt) == 0;
+                if (have)
+                    continue;
+                table_insert(in, k++, pt, json_string_value(json_object_get(pv, "filter")));
             }
         }
-        log_info("incr", "incremental snapshot %s resumes: %d table(s) left, %s, from %s key",
-                 in->id, in->ntables, in->paused ? "paused" : "running",
-                 in->from ? "after its last delivered" : "the first");
+        set_json(&in->from, json_ref(json_object_get(v, "from")));
+        set_json(&in->max, json_ref(json_object_get(v, "max")));
+        in->running = true;
+        break;
     }
+    if (in->running)
+        log_info("incr", "incremental snapshot %s resumes: %d table(s) left, %s, in %s from %s",
+                 in->id, in->ntables, in->paused ? "paused" : "running", in->tables[0].name,
+                 in->from ? "the last chunk not delivered everywhere" : "its first key");
     json_decref(o);
     return 0;
 }
@@ -245,6 +345,8 @@ agent_incr_free(agent_incr *in)
         return;
     window_clear(in);
     tables_free(in);
+    for (int i = 0; i < in->npend; i++)
+        pend_free(&in->pend[i]);
     json_decref(in->from);
     json_decref(in->max);
     cdc_arena_free(in->arena);
@@ -490,7 +592,7 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
                      " left out for a streamed change of their key in the window", in->id,
                      in->rows_emitted, in->rows_dropped);
             in->running = false;
-            return save(in, 0, NULL, false, err);
+            return save(in, err);
         }
         rel = current_rel(in, cap, err);
         if (rel == NULL)
@@ -653,29 +755,24 @@ emit_chunk(agent_incr *in, agent_capture *cap, uint64_t lsn, cdc_err *err)
 static int
 window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t lsn, cdc_err *err)
 {
-    json_t *last = in->chunk_last ? json_incref(in->chunk_last) : NULL;
-    bool    end = in->table_done || last == NULL;
-    int     rc;
+    bool end = in->table_done || in->chunk_last == NULL;
 
-    if (emit_chunk(in, cap, lsn, err) < 0) {
-        json_decref(last);
+    if (emit_chunk(in, cap, lsn, err) < 0)
         return -1;
+    pend_push(in, commit_lsn);
+    if (end) {
+        log_info("incr", "incremental snapshot %s: table %s done", in->id, in->tables[0].name);
+        table_drop(in, 0);
+        set_json(&in->from, NULL);
+        set_json(&in->max, NULL);
+    } else {
+        set_json(&in->from, json_incref(in->chunk_last));
     }
-    /* Saved before the transaction carrying the chunk can be confirmed. */
-    rc = save(in, commit_lsn, last, end, err);
-    if (rc == 0) {
-        if (end) {
-            log_info("incr", "incremental snapshot %s: table %s done", in->id, in->tables[0].name);
-            table_drop(in, 0);
-            set_json(&in->from, NULL);
-            set_json(&in->max, NULL);
-        } else {
-            set_json(&in->from, json_incref(last));
-        }
-    }
-    json_decref(last);
     window_clear(in);
-    return rc == 0 ? read_chunk(in, cap, err) : -1;
+    /* Saved before the transaction carrying the chunk can be confirmed. */
+    if (save(in, err) < 0)
+        return -1;
+    return read_chunk(in, cap, err);
 }
 
 /* ---- signals ---- */
@@ -756,7 +853,7 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
     log_info("incr", "signal %s: incremental snapshot of %d table(s) (chunks of %d rows)", id,
              added, in->src->incremental_snapshot_chunk_size);
     in->running = true;
-    if (save(in, 0, NULL, false, err) < 0)
+    if (save(in, err) < 0)
         return -1;
     return read_chunk(in, cap, err);
 }
@@ -796,8 +893,11 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
         set_json(&in->max, NULL);
         in->running = false;
         in->paused = false;
+        for (int p = 0; p < in->npend; p++)
+            pend_free(&in->pend[p]);
+        in->npend = 0;     /* stopped: nothing to read again after a restart */
     }
-    return save(in, 0, NULL, false, err);
+    return save(in, err);
 }
 
 int
@@ -848,35 +948,35 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel, const 
             log_warn("incr", "signal %s (%s): its data is not a JSON object (%s): ignored", id,
                      type, data ? "not an object" : je.text);
             json_decref(data);
-            return save(in, 0, NULL, false, err);
+            return save(in, err);
         }
     }
     if (strcmp(type, "log") == 0) {
         const char *msg = json_string_value(json_object_get(data, "message"));
 
         log_info("signal", "%s", msg ? msg : "(log signal without message)");
-        rc = save(in, 0, NULL, false, err);
+        rc = save(in, err);
     } else if (strcmp(type, "execute-snapshot") == 0) {
         rc = execute_snapshot(in, cap, id, data, err);
         if (rc == 0 && !in->running)
-            rc = save(in, 0, NULL, false, err);
+            rc = save(in, err);
     } else if (strcmp(type, "stop-snapshot") == 0) {
         rc = stop_snapshot(in, id, data, err);
     } else if (strcmp(type, "pause-snapshot") == 0) {
         if (in->running && !in->paused)
             log_info("incr", "signal %s: incremental snapshot %s paused", id, in->id);
         in->paused = in->running;
-        rc = save(in, 0, NULL, false, err);
+        rc = save(in, err);
     } else if (strcmp(type, "resume-snapshot") == 0) {
         if (in->paused)
             log_info("incr", "signal %s: incremental snapshot %s resumed", id, in->id);
         in->paused = false;
-        rc = save(in, 0, NULL, false, err);
+        rc = save(in, err);
         if (rc == 0)
             rc = read_chunk(in, cap, err);
     } else {
         log_warn("incr", "signal %s: unknown type %s: ignored", id, type);
-        rc = save(in, 0, NULL, false, err);
+        rc = save(in, err);
     }
     json_decref(data);
     return rc;
@@ -890,6 +990,7 @@ agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
     bool        found;
 
     in->conn = conn;
+    in->wm = agent_capture_router(cap)->wm;
     window_clear(in);
     params[0] = in->src->publication_name;
     res = PQexecParams(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "

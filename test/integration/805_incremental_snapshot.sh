@@ -46,7 +46,7 @@ batch_sql() {
 import random, sys
 n = int(sys.argv[1]); half = n // 2
 r = random.Random(int(sys.argv[2]))
-for i in range(200):
+for i in range(50):
     k = r.randint(1, half)
     c = r.random()
     if c < 0.5:
@@ -57,7 +57,7 @@ for i in range(200):
         print("INSERT INTO items VALUES (%d, %d, 'i%d') ON CONFLICT (id) DO UPDATE SET v = items.v + 1000, note = 'c%d';" % (k, i, i, i))
     else:
         print("BEGIN; UPDATE items SET v = v + 7 WHERE id BETWEEN %d AND %d; COMMIT;" % (min(k, half - 20), min(k, half - 20) + 20))
-print("SELECT pg_sleep(0.1);")
+print("SELECT pg_sleep(0.2);")
 PY
 }
 writer() {

@@ -50,6 +50,7 @@ struct agent_incr {
     agent_state      *st;
     PGconn           *conn;
     const agent_wm   *wm;           /* what every destination made durable */
+    bool              sync_set;     /* conn has synchronous_commit on */
     char              sig_schema[64], sig_table[64];
     char              sig_quoted[300];
 
@@ -357,8 +358,10 @@ agent_incr_free(agent_incr *in)
 void
 agent_incr_set_conn(agent_incr *in, PGconn *conn)
 {
-    if (in)
+    if (in) {
         in->conn = conn;
+        in->sync_set = false;
+    }
 }
 
 bool
@@ -559,6 +562,12 @@ insert_marker(agent_incr *in, const char *kind, cdc_err *err)
     snprintf(data, sizeof(data), "{\"%sWindowTimestamp\": %" PRId64 "}",
              strcmp(kind, "snapshot-window-open") == 0 ? "open" : "close", cdc_wall_us() / 1000);
     snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES ($1, $2, $3)", in->sig_quoted);
+    /* The stream sends a transaction once its WAL is flushed: with synchronous_commit off,
+       a marker could wait for the WAL writer, and the window with it. */
+    if (!in->sync_set) {
+        PQclear(PQexec(in->conn, "SET synchronous_commit = on"));
+        in->sync_set = true;
+    }
     res = PQexecParams(in->conn, sql, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s into the "

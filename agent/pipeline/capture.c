@@ -596,9 +596,9 @@ handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     if (cap->incr) {
         /* A streamed change wins over the open window's row of the same key. */
         if (m->type != PGO_INSERT && m->u.change.old_kind)
-            agent_incr_seen(cap->incr, ev.rel, &m->u.change.oldtup);
+            agent_incr_seen(cap->incr, ev.rel, &m->u.change.oldtup, cap->txn.commit_lsn);
         if (m->type != PGO_DELETE)
-            agent_incr_seen(cap->incr, ev.rel, &m->u.change.newtup);
+            agent_incr_seen(cap->incr, ev.rel, &m->u.change.newtup, cap->txn.commit_lsn);
         if (m->type == PGO_INSERT && agent_incr_is_signal(cap->incr, ev.rel) &&
             agent_incr_signal(cap->incr, cap, ev.rel, &m->u.change.newtup, cap->txn.commit_lsn,
                               lsn, err) < 0)

@@ -68,6 +68,7 @@ struct agent_incr {
     /* The window of the chunk read last */
     bool        pending;        /* markers written, its close not reached yet */
     bool        open;
+    uint64_t    open_at;        /* commit LSN of the open row's transaction */
     char        chunk_id[64];
     uint64_t    chunk_no;
     uint32_t    relid;
@@ -397,14 +398,17 @@ key_text(cdc_buf *b, const char *const *texts, const size_t *lens, int n)
 }
 
 void
-agent_incr_seen(agent_incr *in, const cdc_rel *rel, const pgo_tuple *t)
+agent_incr_seen(agent_incr *in, const cdc_rel *rel, const pgo_tuple *t, uint64_t commit_lsn)
 {
     int         idx[INCR_KEYS_MAX], n;
     const char *texts[INCR_KEYS_MAX];
     size_t      lens[INCR_KEYS_MAX];
     cdc_buf     b = CDC_BUF_INIT;
 
-    if (in == NULL || !in->open || rel->relid != in->relid || t == NULL || t->cols == NULL)
+    /* Only transactions after the open row: the stream sends older ones again after a
+       reconnect, and those came before the chunk was read. */
+    if (in == NULL || !in->open || commit_lsn <= in->open_at || rel->relid != in->relid ||
+        t == NULL || t->cols == NULL)
         return;
     n = key_cols(rel, idx);
     for (int i = 0; i < n; i++) {
@@ -938,6 +942,8 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel, const 
         if (!mine)
             return 0;
         if (strcmp(type, "snapshot-window-open") == 0) {
+            if (!in->open)
+                in->open_at = commit_lsn;
             in->open = true;
             return 0;
         }

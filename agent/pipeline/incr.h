@@ -70,7 +70,9 @@ bool agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel);
 int agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel,
                       const pgo_tuple *row, uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
 
-/* A streamed change of rel carrying tuple t (new or old row): its key leaves the open window. */
-void agent_incr_seen(agent_incr *in, const cdc_rel *rel, const pgo_tuple *t);
+/* A streamed change of rel carrying tuple t (new or old row), in the transaction committing
+   at commit_lsn: when that transaction comes after the open row's, its key leaves the window. */
+void agent_incr_seen(agent_incr *in, const cdc_rel *rel, const pgo_tuple *t,
+                     uint64_t commit_lsn);
 
 #endif

@@ -75,27 +75,15 @@ bg writer
 sleep 0.3
 sql "INSERT INTO dbz_signal VALUES ('adhoc-1', 'execute-snapshot', '{\"data-collections\": [\"public.items\"], \"type\": \"incremental\", \"additional-conditions\": [{\"data-collection\": \"public.items\", \"filter\": \"pg_sleep(0.0002) IS NOT NULL\"}]}')"
 
-deadline=$((SECONDS + 240))
-until grep -q 'incremental snapshot adhoc-1 done' "$T/agent.log"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the incremental snapshot did not finish in 240 s"
-    agent_alive || fail "the agent died during the incremental snapshot"
-    sleep 0.3
-done
-until grep -q '^writer exit' "$T/writer.log" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "writer did not finish"
-    sleep 0.3
-done
+wait_grep "$T/agent.log" 'incremental snapshot adhoc-1 done' 240
+wait_grep "$T/writer.log" '^writer exit' 120
 dropped=$(sed -n 's/.*incremental snapshot adhoc-1 done: [0-9]* rows emitted, \([0-9]*\) left out.*/\1/p' "$T/agent.log")
 note "chunk rows left out for a streamed change in their window: $dropped"
 check "streamed changes landed in open windows (the writer overlapped the snapshot)" [ "${dropped:-0}" -gt 0 ]
 expect_contains "the writer succeeded" "$(grep '^writer exit' "$T/writer.log")" "writer exit 0 "
 expect_contains "the log signal's message is logged" "$(cat "$T/agent.log")" "hello from 805"
 sql "INSERT INTO dbz_signal VALUES ('log-2', 'log', '{\"message\": \"end of 805\"}')"
-deadline=$((SECONDS + 60))
-until grep -q 'end of 805' "$T/agent.log"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the last log signal did not arrive"
-    sleep 0.2
-done
+wait_grep "$T/agent.log" 'end of 805' 60
 markers=$(sql "SELECT count(*) FROM dbz_signal WHERE type = 'snapshot-window-close'")
 note "window-close markers: $markers"
 check "the snapshot took several chunks" [ "$markers" -ge $((N / 600)) ]

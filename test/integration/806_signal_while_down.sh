@@ -30,29 +30,16 @@ sql "INSERT INTO dbz_signal VALUES ('while-down-log', 'log', '{\"message\": \"se
 sql "UPDATE items SET v = 'changed while down' WHERE id <= 10"
 sql "INSERT INTO dbz_signal VALUES ('while-down-snap', 'execute-snapshot', '{\"data-collections\": [\"public.items\", \"public.other\"], \"type\": \"incremental\", \"additional-conditions\": [{\"data-collection\": \"public.items\", \"filter\": \"id % 3 = 0\"}]}')"
 agent_start
-deadline=$((SECONDS + 120))
-until grep -q 'incremental snapshot while-down-snap done' "$T/agent.log"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the snapshot asked for while the agent was down did not finish"
-    agent_alive || fail "the agent died"
-    sleep 0.2
-done
+wait_grep "$T/agent.log" 'incremental snapshot while-down-snap done' 120
 expect_contains "the log signal sent while down is logged" "$(cat "$T/agent.log")" "sent while down"
 sql "INSERT INTO items VALUES ($((N + 2)), 'after')"
-deadline=$((SECONDS + 60))
-until grep -q '"v":"after"' "$EVENTS"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the change after the snapshot did not arrive"
-    sleep 0.2
-done
+wait_grep "$EVENTS" '"v":"after"' 60
 agent_stop
 before=$(line_count "$EVENTS")
 # A third start: the signals are confirmed, nothing runs again.
 agent_start
 sql "INSERT INTO items VALUES ($((N + 3)), 'third run')"
-deadline=$((SECONDS + 60))
-until grep -q '"v":"third run"' "$EVENTS"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the third run's change did not arrive"
-    sleep 0.2
-done
+wait_grep "$EVENTS" '"v":"third run"' 60
 sleep 1
 agent_stop
 expect_eq "the third run added only its one change" "$(line_count "$EVENTS")" $((before + 1))

@@ -35,12 +35,7 @@ if grep -q 'incremental snapshot snap-1 done' "$T/agent.log"; then
 fi
 ok "the snapshot was not done at the kill"
 agent_start
-deadline=$((SECONDS + 180))
-until grep -q 'incremental snapshot snap-1 done' "$T/agent.log"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the resumed snapshot did not finish"
-    agent_alive || fail "the agent died"
-    sleep 0.2
-done
+wait_grep "$T/agent.log" 'incremental snapshot snap-1 done' 180
 expect_contains "the restart resumes the snapshot" "$(sed -n '/^=== run 2 /,$p' "$T/agent.log")" "incremental snapshot snap-1 resumes"
 expect_eq "the execute-snapshot signal ran once" "$(grep -c 'signal snap-1: incremental snapshot of' "$T/agent.log")" 1
 cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local --wait 60

@@ -432,6 +432,19 @@ wait_lines() {
     done
 }
 
+# wait_grep FILE PATTERN TIMEOUT: until grep finds PATTERN (a basic regular expression) in FILE;
+# fails after TIMEOUT seconds, or when the agent started by agent_start exits meanwhile.
+wait_grep() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + $3))
+    until grep -q -- "$pattern" "$file" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "no \"$pattern\" in $(basename "$file") after $3 s"
+        if [ -n "$AGENT_PID" ] && ! agent_alive; then
+            fail "the agent exited while waiting for \"$pattern\" in $(basename "$file")"
+        fi
+        sleep 0.2
+    done
+}
+
 # The Python side of the JSON checks (python3 is on every machine we run on; jq may not be).
 # Within expressions: evs = list of parsed lines (tombstones included), ev = one event,
 # data = rows without tombstones, get(obj, "a.b.c"), lsn("0/16B3748") -> int.

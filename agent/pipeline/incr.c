@@ -508,12 +508,34 @@ where_head(agent_incr *in, cdc_buf *q, const cdc_rel *rel)
 static int
 exec_ok(agent_incr *in, PGresult *res, ExecStatusType want, const char *what, cdc_err *err)
 {
+    const char *state;
+
     if (PQresultStatus(res) == want)
         return 0;
-    cdc_err_set(err, CDC_E_PG, "incremental snapshot %s of %s: %s: %s", in->id,
-                in->tables[0].name, what, PQresultErrorMessage(res));
+    /* Classes 22 and 42 (bad data, syntax, unknown names): the signal's condition, a
+       user's error that a retry would meet again; CDC_E_CONFIG skips the table. */
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    cdc_err_set(err, state && (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)
+                     ? CDC_E_CONFIG : CDC_E_PG, "incremental snapshot %s of %s: %s: %s",
+                in->id, in->tables[0].name, what, PQresultErrorMessage(res));
     PQclear(res);
     return -1;
+}
+
+/* A user's error in a table's snapshot (gone, a bad condition): logged, the table skipped.
+   @returns true when it was one. */
+static bool
+skip_table(agent_incr *in, cdc_err *err)
+{
+    if (err->code != CDC_E_CONFIG)
+        return false;
+    log_error("incr", "%s; the table is skipped", err->msg);
+    cdc_err_clear(err);
+    table_drop(in, 0);
+    set_json(&in->from, NULL);
+    set_json(&in->max, NULL);
+    window_clear(in);
+    return true;
 }
 
 /* The table's largest key under its filters; max stays NULL for an empty table. */
@@ -608,8 +630,11 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
             return save(in, err);
         }
         rel = current_rel(in, cap, err);
-        if (rel == NULL)
+        if (rel == NULL) {
+            if (skip_table(in, err))
+                continue;
             return -1;
+        }
         n = key_cols(rel, idx);
         if (n == 0) {
             log_warn("incr", "incremental snapshot %s: table %s has no primary key (nor replica "
@@ -618,8 +643,11 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
             continue;
         }
         if (in->max == NULL && in->from == NULL) {
-            if (read_max(in, rel, idx, n, err) < 0)
+            if (read_max(in, rel, idx, n, err) < 0) {
+                if (skip_table(in, err))
+                    continue;
                 return -1;
+            }
             if (in->max == NULL) {
                 log_info("incr", "incremental snapshot %s: table %s has no rows: done", in->id,
                          in->tables[0].name);
@@ -663,8 +691,11 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
         nparams = np;
         res = PQexecParams(in->conn, cdc_buf_str(&q), nparams, NULL, params, NULL, NULL, 0);
         cdc_buf_free(&q);
-        if (exec_ok(in, res, PGRES_TUPLES_OK, "reading a chunk", err) < 0)
+        if (exec_ok(in, res, PGRES_TUPLES_OK, "reading a chunk", err) < 0) {
+            if (skip_table(in, err))
+                continue;
             return -1;
+        }
         in->relid = rel->relid;
         in->ncols = rel->ncols;
         in->nrows = PQntuples(res);

@@ -6,6 +6,8 @@
 #      paused (the record says so); resume-snapshot reads the rest: every row of a once.
 #   2. execute-snapshot of b and c with stop-snapshot of c in one transaction: b is read,
 #      c never; then stop-snapshot with no list ends a running snapshot of a.
+#   3. an additional condition that does not parse: the table is skipped with an error that
+#      names the signal, the table and the column, and the agent goes on.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -55,6 +57,12 @@ expect_eq "c: stopped before it was read" "$(r_count c)" 0
 sql "BEGIN; INSERT INTO dbz_signal VALUES ('snap-a2', 'execute-snapshot', '{\"data-collections\": [\"public.a\"]}'); INSERT INTO dbz_signal VALUES ('stop-all', 'stop-snapshot', NULL); COMMIT;"
 wait_grep "$T/agent.log" 'signal stop-all: incremental snapshot snap-a2 stopped' 60
 marker "after stop"
+# A condition that does not parse is the user's error: that table is skipped, the agent goes on.
+sql "INSERT INTO dbz_signal VALUES ('snap-bad', 'execute-snapshot', '{\"data-collections\": [\"public.c\"], \"additional-conditions\": [{\"data-collection\": \"public.c\", \"filter\": \"no_such_column > 0\"}]}')"
+wait_grep "$T/agent.log" 'incremental snapshot snap-bad of public.c: reading its largest key: .*no_such_column.*the table is skipped' 60
+marker "after a bad condition"
+check "the agent still runs after a bad condition" agent_alive
+expect_eq "c: nothing read with the bad condition" "$(r_count c)" 0
 agent_stop
 expect_eq "a: the stopped snapshot emitted at most its open chunk" "$(( $(r_count a) <= 1000 + CH ))" 1
 done_testing

@@ -41,7 +41,8 @@ struct agent_capture {
     agent_colfilter    *colfilter;      /* column.include/exclude.list and the mappers */
     cdc_arena          *map_arena;      /* mapped rows of the event being emitted */
     agent_capture_stats stats;
-    agent_incr         *incr;           /* signals and incremental snapshots, or NULL */
+    agent_capture_change_hook change_hook;  /* sees every row change first, or NULL */
+    void               *change_arg;
 };
 
 static int resolve_listed(agent_capture *cap, cdc_err *err);
@@ -593,17 +594,9 @@ handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 
     ev.rel = m->u.change.rel;
     ev.lsn = lsn;
-    if (cap->incr) {
-        /* A streamed change wins over the open window's row of the same key. */
-        if (m->type != PGO_INSERT && m->u.change.old_kind)
-            agent_incr_seen(cap->incr, ev.rel, &m->u.change.oldtup, cap->txn.commit_lsn);
-        if (m->type != PGO_DELETE)
-            agent_incr_seen(cap->incr, ev.rel, &m->u.change.newtup, cap->txn.commit_lsn);
-        if (m->type == PGO_INSERT && agent_incr_is_signal(cap->incr, ev.rel) &&
-            agent_incr_signal(cap->incr, cap, ev.rel, &m->u.change.newtup, cap->txn.commit_lsn,
-                              lsn, err) < 0)
-            return -1;
-    }
+    if (cap->change_hook && cap->change_hook(cap->change_arg, cap, m, cap->txn.commit_lsn, lsn,
+                                             err) < 0)
+        return -1;
     if (ev.rel->excluded)
         return unlisted_change(cap, ev.rel, lsn, err);
     cap->stats.changes++;
@@ -905,9 +898,10 @@ agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err)
 }
 
 void
-agent_capture_set_incr(agent_capture *cap, agent_incr *incr)
+agent_capture_set_change_hook(agent_capture *cap, agent_capture_change_hook fn, void *arg)
 {
-    cap->incr = incr;
+    cap->change_hook = fn;
+    cap->change_arg = arg;
 }
 
 void

@@ -1029,6 +1029,23 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel, const 
 }
 
 int
+agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t commit_lsn,
+                     uint64_t lsn, cdc_err *err)
+{
+    agent_incr    *in = arg;
+    const cdc_rel *rel = m->u.change.rel;
+
+    /* A streamed change wins over the open window's row of the same key. */
+    if (m->type != PGO_INSERT && m->u.change.old_kind)
+        agent_incr_seen(in, rel, &m->u.change.oldtup, commit_lsn);
+    if (m->type != PGO_DELETE)
+        agent_incr_seen(in, rel, &m->u.change.newtup, commit_lsn);
+    if (m->type == PGO_INSERT && agent_incr_is_signal(in, rel))
+        return agent_incr_signal(in, cap, rel, &m->u.change.newtup, commit_lsn, lsn, err);
+    return 0;
+}
+
+int
 agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
 {
     const char *params[3] = { NULL, in->sig_schema, in->sig_table };

@@ -63,6 +63,14 @@ void agent_incr_set_conn(agent_incr *in, PGconn *conn);
 bool agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel);
 
 /*
+ * capture's change hook (agent_capture_set_change_hook, arg: the agent_incr):
+ * a change's keys leave the open window (agent_incr_seen); a row inserted into
+ * the signal table is executed (agent_incr_signal).
+ */
+int agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t commit_lsn,
+                         uint64_t lsn, cdc_err *err);
+
+/*
  * A row inserted into the signal table, in the transaction committing at
  * commit_lsn, at the change's lsn.  Executes it; at a window's close, emits
  * the chunk through cap (inside the current transaction).

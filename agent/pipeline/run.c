@@ -394,7 +394,8 @@ run_agent(agent *ag, cdc_err *err)
     ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
     if (ag->incr == NULL && err->code != CDC_OK)
         return -1;
-    agent_capture_set_incr(ag->cap, ag->incr);
+    if (ag->incr)
+        agent_capture_set_change_hook(ag->cap, agent_incr_on_change, ag->incr);
     if (start_stream(ag, err) < 0 ||
         (ag->incr && agent_incr_start(ag->incr, ag->cap, ag->sql, err) < 0))
         return -1;

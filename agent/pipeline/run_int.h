@@ -19,6 +19,7 @@
 #include "agent/ops/health.h"
 #include "agent/ops/metrics.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/incr.h"
 #include "agent/pipeline/heartbeat.h"
 #include "agent/pipeline/router.h"
 #include "agent/pipeline/state.h"

@@ -124,7 +124,8 @@ table_drop(agent_incr *in, int i)
 {
     free(in->tables[i].name);
     free(in->tables[i].cond);
-    memmove(&in->tables[i], &in->tables[i + 1], (size_t) (in->ntables - i - 1) * sizeof(*in->tables));
+    memmove(&in->tables[i], &in->tables[i + 1],
+            (size_t) (in->ntables - i - 1) * sizeof(*in->tables));
     in->ntables--;
 }
 
@@ -437,7 +438,7 @@ table_cond(const agent_incr *in)
     return in->tables[0].cond;
 }
 
-/* The relation of the table being read, installed from the catalog if the stream has not sent it. */
+/* The relation of the table being read, from the catalog if the stream has not sent it. */
 static cdc_rel *
 current_rel(agent_incr *in, agent_capture *cap, cdc_err *err)
 {
@@ -549,16 +550,16 @@ read_max(agent_incr *in, const cdc_rel *rel, const int *idx, int n, cdc_err *err
     for (int i = 0; i < n; i++) {
         char ident[300];
 
-        cdc_buf_printf(&q, "%s%s", i ? ", " : "",
-                       agent_pg_quote_ident(in->conn, rel->cols[idx[i]].name, ident, sizeof(ident)));
+        cdc_buf_printf(&q, "%s%s", i ? ", " : "", agent_pg_quote_ident(in->conn,
+                       rel->cols[idx[i]].name, ident, sizeof(ident)));
     }
     where_head(in, &q, rel);
     cdc_buf_puts(&q, " ORDER BY ");
     for (int i = 0; i < n; i++) {
         char ident[300];
 
-        cdc_buf_printf(&q, "%s%s DESC", i ? ", " : "",
-                       agent_pg_quote_ident(in->conn, rel->cols[idx[i]].name, ident, sizeof(ident)));
+        cdc_buf_printf(&q, "%s%s DESC", i ? ", " : "", agent_pg_quote_ident(in->conn,
+                       rel->cols[idx[i]].name, ident, sizeof(ident)));
     }
     cdc_buf_puts(&q, " LIMIT 1");
     res = PQexec(in->conn, cdc_buf_str(&q));
@@ -699,7 +700,8 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
         in->relid = rel->relid;
         in->ncols = rel->ncols;
         in->nrows = PQntuples(res);
-        in->rows = cdc_arena_alloc(in->arena, (size_t) (in->nrows ? in->nrows : 1) * sizeof(*in->rows));
+        in->rows = cdc_arena_alloc(in->arena,
+                                   (size_t) (in->nrows ? in->nrows : 1) * sizeof(*in->rows));
         for (int r = 0; r < in->nrows; r++) {
             incr_row   *row = &in->rows[r];
             const char *texts[INCR_KEYS_MAX];
@@ -764,7 +766,8 @@ emit_chunk(agent_incr *in, agent_capture *cap, uint64_t lsn, cdc_err *err)
         if (in->rows[r].gone)
             continue;
         cdc_arena_reset(in->emit_arena);
-        vals = cdc_arena_alloc(in->emit_arena, sizeof(*vals) * (size_t) (rel->ncols ? rel->ncols : 1));
+        vals = cdc_arena_alloc(in->emit_arena,
+                               sizeof(*vals) * (size_t) (rel->ncols ? rel->ncols : 1));
         memset(vals, 0, sizeof(*vals) * (size_t) (rel->ncols ? rel->ncols : 1));
         for (int c = 0; c < rel->ncols; c++) {
             const char *t = in->rows[r].vals[c];
@@ -945,8 +948,8 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
 }
 
 int
-agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel, const pgo_tuple *row,
-                  uint64_t commit_lsn, uint64_t lsn, cdc_err *err)
+agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint64_t commit_lsn,
+                  uint64_t lsn, cdc_err *err)
 {
     cdc_arena   *a = in->emit_arena;
     const char  *id, *type, *text;
@@ -955,7 +958,6 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel, const 
     cdc_pos      at = { commit_lsn, lsn };
     int          rc = 0;
 
-    (void) rel;
     cdc_arena_reset(a);
     id = datum_text(row, 0, a);
     type = datum_text(row, 1, a);
@@ -1041,7 +1043,7 @@ agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t c
     if (m->type != PGO_DELETE)
         agent_incr_seen(in, rel, &m->u.change.newtup, commit_lsn);
     if (m->type == PGO_INSERT && agent_incr_is_signal(in, rel))
-        return agent_incr_signal(in, cap, rel, &m->u.change.newtup, commit_lsn, lsn, err);
+        return agent_incr_signal(in, cap, &m->u.change.newtup, commit_lsn, lsn, err);
     return 0;
 }
 

@@ -75,8 +75,8 @@ int agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64
  * commit_lsn, at the change's lsn.  Executes it; at a window's close, emits
  * the chunk through cap (inside the current transaction).
  */
-int agent_incr_signal(agent_incr *in, agent_capture *cap, const cdc_rel *rel,
-                      const pgo_tuple *row, uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
+int agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row,
+                      uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
 
 /* A streamed change of rel carrying tuple t (new or old row), in the transaction committing
    at commit_lsn: when that transaction comes after the open row's, its key leaves the window. */

@@ -300,10 +300,14 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
         in->running = true;
         break;
     }
-    if (in->running)
-        log_info("incr", "incremental snapshot %s resumes: %d table(s) left, %s, in %s from %s",
-                 in->id, in->ntables, in->paused ? "paused" : "running", in->tables[0].name,
-                 in->from ? "the last chunk not delivered everywhere" : "its first key");
+    if (in->running) {
+        char *key = in->from ? json_dumps(in->from, JSON_COMPACT) : NULL;
+
+        log_info("incr", "incremental snapshot %s resumes: %d table(s) left, %s, in %s after "
+                 "key %s", in->id, in->ntables, in->paused ? "paused" : "running",
+                 in->tables[0].name, key ? key : "(none: from its first row)");
+        free(key);
+    }
     json_decref(o);
     return 0;
 }

@@ -6,7 +6,8 @@
 # least once, equal to psql's row; the first chunk's rows exactly once (it was confirmed
 # before the kill); the rows delivered twice form one key range of at most 33 chunks (the
 # chunks in flight at the kill: docs/snapshots.md); the execute-snapshot signal ran once;
-# `cdcagent verify` finds the file equal to the source.
+# `cdcagent verify` finds the file equal to the source.  The sink writes its file every 2 s
+# and the kill lands between two writes, so chunks emitted but never durable are read again.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -20,11 +21,16 @@ sql "ANALYZE items"     # chunks by index: the slow condition on the chunk's row
 
 P_TABLES=public.items P_SNAPSHOT=never P_SOURCE_EXTRA="signal_data_collection: public.dbz_signal
 incremental_snapshot_chunk_size: $CH" write_pipeline
+# The file takes lines every 2 s: at the kill, the chunks emitted since the last write were
+# never durable, and the restart must read them again (the record's pending chunks).
+sed -i 's|^      path: .*|&\n      flush_interval_ms: 2000|' "$T/pipeline.yaml"
 agent_start
 sql "INSERT INTO dbz_signal VALUES ('snap-1', 'execute-snapshot', '{\"data-collections\": [\"public.items\"], \"additional-conditions\": [{\"data-collection\": \"public.items\", \"filter\": \"pg_sleep(0.0001) IS NOT NULL\"}]}')"
 wait_lines "$EVENTS" $((N / 5)) 120
+sleep 1                 # between two writes of the file
 agent_kill9
 note "lines at the kill: $(line_count "$EVENTS")"
+held=$(jl_eval "$EVENTS" 'max(get(e, "key.id") for e in data)')
 deadline=$((SECONDS + 30))
 while [ "$(slot_field cdc_slot active)" = t ]; do
     [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
@@ -37,6 +43,10 @@ ok "the snapshot was not done at the kill"
 agent_start
 wait_grep "$T/agent.log" 'incremental snapshot snap-1 done' 180
 expect_contains "the restart resumes the snapshot" "$(sed -n '/^=== run 2 /,$p' "$T/agent.log")" "incremental snapshot snap-1 resumes"
+from=$(sed -n '/^=== run 2 /,$p' "$T/agent.log" | sed -n 's/.*resumes: .* after key \[\\"\([0-9]*\)\\"\].*/\1/p')
+note "the file held ids up to $held at the kill; the restart resumed after key ${from:-?}"
+check "it resumed after a chunk boundary at or before the last row the file held" \
+    test -n "$from" -a "${from:-0}" -le "$held" -a $((${from:-1} % CH)) -eq 0
 expect_eq "the execute-snapshot signal ran once" "$(grep -c 'signal snap-1: incremental snapshot of' "$T/agent.log")" 1
 cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local --wait 60
 expect_eq "verify: the file equals the source ($(head -c 300 "$T/cdc.err"))" "$CDC_RC" 0

@@ -26,17 +26,7 @@ sql "ANALYZE items"     # chunks by index: the slow condition on the chunk's row
 
 P_TABLES=public.items P_SNAPSHOT=never P_SOURCE_EXTRA="signal_data_collection: public.dbz_signal
 incremental_snapshot_chunk_size: 300" write_pipeline
-cat >>"$T/pipeline.yaml" <<YAML
-  - sink_id: mirror
-    sink_type: postgres
-    postgres:
-      host: 127.0.0.1
-      port: $TPORT
-      database: mirror
-      username: postgres
-      mode: replica
-      batch_size: 200
-YAML
+add_pg_replica mirror "$TPORT" mirror
 agent_start
 
 # The writer: batches of small transactions on keys 1..N/2 only (so the upper half stays

@@ -249,6 +249,21 @@ YAML
     } >"$T/pipeline.yaml"
 }
 
+# add_pg_replica SINK_ID PORT DATABASE: a PostgreSQL sink in replica mode (as the superuser of
+# the target server on 127.0.0.1:PORT) at the end of $T/pipeline.yaml's sinks.
+add_pg_replica() {
+    cat >>"$T/pipeline.yaml" <<YAML
+  - sink_id: $1
+    sink_type: postgres
+    postgres:
+      host: 127.0.0.1
+      port: $2
+      database: $3
+      username: postgres
+      mode: replica
+YAML
+}
+
 # write_platform: $T/platform.yaml; STOP_LSN sets agent.stop_lsn, PLATFORM_EXTRA adds
 # top-level lines.
 write_platform() {

@@ -66,6 +66,8 @@ typedef struct cfg_source {
     cfg_snapshot_mode snapshot_mode;
     int               snapshot_max_threads;  /* Debezium snapshot.max.threads */
     int               snapshot_chunk_mb;     /* table pages per parallel chunk */
+    char             *signal_data_collection;   /* Debezium signal.data.collection; NULL: none */
+    int               incremental_snapshot_chunk_size; /* incremental.snapshot.chunk.size */
     char             *sslmode;
     char             *sslrootcert, *sslcert, *sslkey;
     /* Debezium connector options, snake_case, with Debezium's defaults */

@@ -483,6 +483,16 @@ static const cfg_key pipeline_keys[] = {
       .off = PL(source.snapshot_chunk_mb), .def = "8", .range = "1..16",
       .desc = "With snapshot_max_threads above 1: MiB of table pages (a ctid block range) "
               "each parallel COPY reads (docs/snapshots.md)." },
+    { .name = "source.signal_data_collection", .type = CFG_STR,
+      .off = PL(source.signal_data_collection), .check = check_table_name,
+      .desc = "Debezium signal.data.collection: the schema-qualified signal table (id, type, "
+              "data text columns; in the publication) whose inserted rows are signals: log, "
+              "execute-snapshot (incremental), stop-snapshot, pause-snapshot, resume-snapshot "
+              "(docs/snapshots.md)." },
+    { .name = "source.incremental_snapshot_chunk_size", .type = CFG_INT,
+      .off = PL(source.incremental_snapshot_chunk_size), .def = "1024", .range = "1..",
+      .desc = "Debezium incremental.snapshot.chunk.size: rows one incremental snapshot chunk "
+              "reads, by primary key." },
     { .name = "source.sslmode", .type = CFG_STR, .off = PL(source.sslmode), .def = "prefer",
       .choices = sslmodes, .desc = "libpq sslmode." },
     { .name = "source.sslrootcert", .type = CFG_STR, .off = PL(source.sslrootcert),

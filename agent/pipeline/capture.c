@@ -41,6 +41,8 @@ struct agent_capture {
     agent_colfilter    *colfilter;      /* column.include/exclude.list and the mappers */
     cdc_arena          *map_arena;      /* mapped rows of the event being emitted */
     agent_capture_stats stats;
+    agent_capture_change_hook change_hook;  /* sees every row change first, or NULL */
+    void               *change_arg;
 };
 
 static int resolve_listed(agent_capture *cap, cdc_err *err);
@@ -592,6 +594,9 @@ handle_change(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
 
     ev.rel = m->u.change.rel;
     ev.lsn = lsn;
+    if (cap->change_hook && cap->change_hook(cap->change_arg, cap, m, cap->txn.commit_lsn, lsn,
+                                             err) < 0)
+        return -1;
     if (ev.rel->excluded)
         return unlisted_change(cap, ev.rel, lsn, err);
     cap->stats.changes++;
@@ -890,6 +895,13 @@ agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err)
     /* The snapshot is not a commit: the first streamed transaction has no lastCommitLsn. */
     cap->txn.prev_commit_lsn = 0;
     return rc;
+}
+
+void
+agent_capture_set_change_hook(agent_capture *cap, agent_capture_change_hook fn, void *arg)
+{
+    cap->change_hook = fn;
+    cap->change_arg = arg;
 }
 
 void

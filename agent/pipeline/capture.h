@@ -77,6 +77,16 @@ int agent_capture_txn_begin(agent_capture *cap, uint32_t xid, uint64_t commit_ls
 int agent_capture_emit(agent_capture *cap, cdc_event *ev, cdc_err *err);
 int agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err);
 
+/*
+ * A function that sees every row change of the stream before it becomes events
+ * (agent/pipeline/incr.h: signals and the incremental snapshot's window), in
+ * the transaction committing at commit_lsn, at the change's lsn.  It may emit
+ * events into that transaction.  @returns 0, or -1 with err set (the change fails).
+ */
+typedef int (*agent_capture_change_hook)(void *arg, agent_capture *cap, const pgo_msg *m,
+                                         uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
+void agent_capture_set_change_hook(agent_capture *cap, agent_capture_change_hook fn, void *arg);
+
 /* Replaces the catalog connection (after a reconnect). */
 void agent_capture_set_catalog(agent_capture *cap, PGconn *catalog);
 

@@ -319,6 +319,7 @@ reconnect(agent *ag, cdc_err *err)
                      ag->src->slot_name);
         ag->timeline = repl_timeline(ag->rs);
         agent_capture_set_catalog(ag->cap, ag->sql);
+        agent_incr_set_conn(ag->incr, ag->sql);
         agent_capture_reset_stream(ag->cap);
         cdc_err_clear(err);
         agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
@@ -409,7 +410,13 @@ run_agent(agent *ag, cdc_err *err)
         log_info("agent", "snapshot_mode initial_only: snapshot complete, not streaming");
         return shutdown_agent(ag, err);
     }
-    if (start_stream(ag, err) < 0)
+    ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
+    if (ag->incr == NULL && err->code != CDC_OK)
+        return -1;
+    if (ag->incr)
+        agent_capture_set_change_hook(ag->cap, agent_incr_on_change, ag->incr);
+    if (start_stream(ag, err) < 0 ||
+        (ag->incr && agent_incr_start(ag->incr, ag->cap, ag->sql, err) < 0))
         return -1;
     ag->heartbeat = agent_heartbeat_new(ag->src);
     agent_metrics_set_repl_state(ag->metrics, AGENT_REPL_STREAMING, NULL);
@@ -513,6 +520,7 @@ agent_run(const cdc_config *cfg, cdc_err *err)
     agent_router_close(&ag.router);
     dest_dlq_close(ag.dlq);
     agent_capture_free(ag.cap);
+    agent_incr_free(ag.incr);
     repl_close(ag.rs);
     PQfinish(ag.sql);
     agent_wm_free(ag.wm);

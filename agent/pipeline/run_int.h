@@ -19,6 +19,7 @@
 #include "agent/ops/health.h"
 #include "agent/ops/metrics.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/incr.h"
 #include "agent/pipeline/heartbeat.h"
 #include "agent/pipeline/router.h"
 #include "agent/pipeline/state.h"
@@ -34,6 +35,7 @@ typedef struct agent {
     agent_wm         *wm;
     agent_router      router;
     agent_capture    *cap;
+    agent_incr       *incr;         /* signals, incremental snapshots; NULL: none */
     sch_json_opts     json;
     int               proto;
     unsigned          timeline;     /* the server's when last connected: a failover raises it */

@@ -509,6 +509,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
        restart reads as "not delivered", never an older slot's "delivered". */
     ag->state.snapshot = snap ? AGENT_SNAP_PENDING : AGENT_SNAP_NONE;
     ag->state.cp = 0;
+    ag->state.incr[0] = '\0';     /* an incremental snapshot belonged to the old slot */
     /* What the destinations held belongs to the old slot: kept, a kill before the new
        snapshot's first durable row would read an emptied destination as gone backwards. */
     for (int i = 0; i < ag->state.ndests; i++)

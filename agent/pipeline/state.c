@@ -75,6 +75,12 @@ parse_line(agent_state *st, char *line, cdc_err *err)
         d->held = (cdc_pos) { l, (uint64_t) seq };
         return 0;
     }
+    if (strcmp(line, "incr") == 0) {
+        if (strlen(val) >= sizeof(st->incr))
+            return cdc_err_set(err, CDC_E_STATE, "incr line too long");
+        snprintf(st->incr, sizeof(st->incr), "%s", val);
+        return 0;
+    }
     return cdc_err_set(err, CDC_E_STATE, "unknown line \"%s\"", line);
 }
 
@@ -82,7 +88,7 @@ int
 agent_state_load(agent_state *st, const char *dir, const char *system, const char *slot,
                  cdc_err *err)
 {
-    char  line[512];
+    char  line[AGENT_STATE_INCR_MAX + 512];
     FILE *f;
     int   n = 0;
 
@@ -200,6 +206,8 @@ agent_state_save(agent_state *st, cdc_err *err)
         fprintf(f, "dest %s %s %" PRIu64 " %s\n", st->dests[i].kind,
                 cdc_lsn_format(st->dests[i].held.lsn, lsn), st->dests[i].held.seq,
                 st->dests[i].id);
+    if (st->incr[0])
+        fprintf(f, "incr %s\n", st->incr);
     if (fflush(f) != 0 || fsync(fd) != 0) {
         int e = errno;
 

@@ -28,6 +28,7 @@
 #include "agent/core/cdc_event.h"
 
 #define AGENT_STATE_MAX_DESTS 16
+#define AGENT_STATE_INCR_MAX  16384
 
 typedef enum agent_snap_state {
     AGENT_SNAP_NONE = 0,    /* the slot was created without a snapshot */
@@ -50,6 +51,9 @@ typedef struct agent_state {
     uint64_t         cp;            /* the snapshot's consistent point; 0: unknown */
     int              ndests;
     agent_state_dest dests[AGENT_STATE_MAX_DESTS];
+    /* The incremental snapshot's progress (agent/pipeline/incr.h), one line of JSON
+       written and read by that module; "": none. */
+    char             incr[AGENT_STATE_INCR_MAX];
 } agent_state;
 
 /*

@@ -268,6 +268,18 @@ build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, 
     agent_colfilter_free(f);
     if (rc < 0)
         return -1;
+    /* The signal table's rows arrive through the stream (agent/pipeline/incr.h). */
+    if (src->signal_data_collection && *src->signal_data_collection) {
+        char schema[64], table[64];
+        bool listed = false;
+
+        for (int i = 0; i < src->ntables; i++)
+            listed = listed || strcmp(src->tables[i], src->signal_data_collection) == 0;
+        if (agent_pg_split_table(src->signal_data_collection, schema, table, err) < 0)
+            return cdc_err_wrap(err, "source.signal_data_collection");
+        if (!listed)
+            cdc_buf_printf(b, ", %s", agent_pg_quote_table(schema, table, ident, sizeof(ident)));
+    }
     /*
      * A listed partitioned table's changes carry its own name, not its
      * partitions' (what Debezium's events name with this setting), and a

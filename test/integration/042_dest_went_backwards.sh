@@ -26,16 +26,7 @@ sql "CREATE TABLE customers (id int PRIMARY KEY, name text)" \
     "INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 20) i"
 
 P_TABLES="public.customers, public.orders" write_pipeline
-cat >>"$T/pipeline.yaml" <<YAML
-  - sink_id: mirror
-    sink_type: postgres
-    postgres:
-      host: 127.0.0.1
-      port: $TPORT
-      database: mirror
-      username: postgres
-      mode: replica
-YAML
+add_pg_replica mirror "$TPORT" mirror
 write_platform
 
 catch_up() {

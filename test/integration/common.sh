@@ -251,6 +251,21 @@ YAML
     } >"$T/pipeline.yaml"
 }
 
+# add_pg_replica SINK_ID PORT DATABASE: a PostgreSQL sink in replica mode (as the superuser of
+# the target server on 127.0.0.1:PORT) at the end of $T/pipeline.yaml's sinks.
+add_pg_replica() {
+    cat >>"$T/pipeline.yaml" <<YAML
+  - sink_id: $1
+    sink_type: postgres
+    postgres:
+      host: 127.0.0.1
+      port: $2
+      database: $3
+      username: postgres
+      mode: replica
+YAML
+}
+
 # write_platform: $T/platform.yaml; STOP_LSN sets agent.stop_lsn, PLATFORM_EXTRA adds
 # top-level lines.
 write_platform() {
@@ -442,6 +457,19 @@ wait_lines() {
             fail "agent exited (status $rc) while waiting for $n lines in $(basename "$file") (has $(line_count "$file"))"
         fi
         sleep 0.1
+    done
+}
+
+# wait_grep FILE PATTERN TIMEOUT: until grep finds PATTERN (a basic regular expression) in FILE;
+# fails after TIMEOUT seconds, or when the agent started by agent_start exits meanwhile.
+wait_grep() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + $3))
+    until grep -q -- "$pattern" "$file" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "no \"$pattern\" in $(basename "$file") after $3 s"
+        if [ -n "$AGENT_PID" ] && ! agent_alive; then
+            fail "the agent exited while waiting for \"$pattern\" in $(basename "$file")"
+        fi
+        sleep 0.2
     done
 }
 

@@ -71,6 +71,29 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* The incremental snapshot's line (agent/pipeline/incr.c) comes back as written, longer
+   than the other lines' buffer was. */
+START_TEST(incr_line_round_trip)
+{
+    static agent_state st, back;
+    cdc_err            err = { 0 };
+    size_t             n;
+
+    ck_assert_int_eq(agent_state_load(&st, dir, "7716", "slot_b", &err), 0);
+    n = (size_t) snprintf(st.incr, sizeof(st.incr), "{\"id\":\"snap-1\",\"from\":[\"");
+    memset(st.incr + n, 'k', 3000);
+    snprintf(st.incr + n + 3000, sizeof(st.incr) - n - 3000, "\"]}");
+    ck_assert_int_eq(agent_state_save(&st, &err), 0);
+    ck_assert_int_eq(agent_state_load(&back, dir, "7716", "slot_b", &err), 0);
+    ck_assert_str_eq(back.incr, st.incr);
+    /* none: no line, and an empty field back */
+    st.incr[0] = '\0';
+    ck_assert_int_eq(agent_state_save(&st, &err), 0);
+    ck_assert_int_eq(agent_state_load(&back, dir, "7716", "slot_b", &err), 0);
+    ck_assert_str_eq(back.incr, "");
+}
+END_TEST
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -210,6 +233,7 @@ state_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, missing_file_is_no_record);
     tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, incr_line_round_trip);
     tcase_add_test(tc, foreign_or_damaged_refused);
     tcase_add_test(tc, unwritable_dir_named);
     tcase_add_test(tc, snapshot_proof);

@@ -1,0 +1,1083 @@
+#include "agent/pipeline/incr.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/core/cdc_arena.h"
+#include "agent/core/cdc_buf.h"
+#include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_log.h"
+#include "agent/core/cdc_lsn.h"
+#include "agent/core/cdc_mem.h"
+#include "agent/core/net/pgconn.h"
+#include "agent/pipeline/capture.h"
+#include "agent/pipeline/watermark.h"
+#include "agent/source/catalog.h"
+#include "agent/source/pg_source.h"
+#include "decoder/relcache.h"
+#include "decoder/values.h"
+
+#define INCR_KEYS_MAX 32
+
+typedef struct incr_table {
+    char *name;             /* "schema.table" as the signal wrote it */
+    char *cond;             /* additional-conditions filter, or NULL */
+} incr_table;
+
+/* A chunk emitted and not yet durable in every destination: where reading it began. */
+typedef struct incr_pend {
+    uint64_t at;            /* commit LSN of the transaction that carries it */
+    char    *table;
+    char    *cond;          /* the table's additional condition, or NULL */
+    json_t  *from, *max;
+} incr_pend;
+
+#define INCR_PEND_MAX 32
+
+/* One row of the open chunk: its columns' text (NULL: SQL NULL) and its key's text. */
+typedef struct incr_row {
+    char **vals;
+    char  *key;
+    bool   gone;            /* a streamed change to its key arrived while the window was open */
+} incr_row;
+
+struct agent_incr {
+    const cfg_source *src;
+    agent_state      *st;
+    PGconn           *conn;
+    const agent_wm   *wm;           /* what every destination made durable */
+    bool              sync_set;     /* conn has synchronous_commit on */
+    char              sig_schema[64], sig_table[64];
+    char              sig_quoted[300];
+
+    /* The snapshot (saved in the record) */
+    bool        running, paused;
+    cdc_pos     signal;         /* the last signal handled: (commit LSN, change LSN) */
+    char        id[128];        /* the execute-snapshot signal's id */
+    incr_table *tables;         /* [0] is the one being read */
+    int         ntables;
+    json_t     *from;           /* the key after which the next chunk starts; NULL: start */
+    json_t     *max;            /* the table's largest key when its reading began */
+    incr_pend   pend[INCR_PEND_MAX + 1];    /* oldest first */
+    int         npend;
+
+    /* The window of the chunk read last */
+    bool        pending;        /* markers written, its close not reached yet */
+    bool        open;
+    uint64_t    open_at;        /* commit LSN of the open row's transaction */
+    char        chunk_id[64];
+    uint64_t    chunk_no;
+    uint32_t    relid;
+    int         ncols;
+    incr_row   *rows;
+    int         nrows;
+    json_t     *chunk_last;     /* the chunk's last key; NULL when it was empty */
+    bool        table_done;     /* the chunk is the table's last */
+    cdc_arena  *arena;          /* the chunk's text */
+    cdc_arena  *emit_arena;     /* values of the row being emitted */
+    uint64_t    rows_emitted;
+    uint64_t    rows_dropped;   /* chunk rows a streamed change in the window replaced */
+};
+
+/* ---- the record ---- */
+
+static void
+tables_free(agent_incr *in)
+{
+    for (int i = 0; i < in->ntables; i++) {
+        free(in->tables[i].name);
+        free(in->tables[i].cond);
+    }
+    free(in->tables);
+    in->tables = NULL;
+    in->ntables = 0;
+}
+
+static void
+table_add(agent_incr *in, const char *name, const char *cond)
+{
+    in->tables = cdc_xrealloc(in->tables, (size_t) (in->ntables + 1) * sizeof(*in->tables));
+    in->tables[in->ntables].name = cdc_xstrdup(name);
+    in->tables[in->ntables].cond = cond && *cond ? cdc_xstrdup(cond) : NULL;
+    in->ntables++;
+}
+
+static void
+table_insert(agent_incr *in, int k, const char *name, const char *cond)
+{
+    table_add(in, name, cond);
+    if (k < in->ntables - 1) {
+        incr_table t = in->tables[in->ntables - 1];
+
+        memmove(&in->tables[k + 1], &in->tables[k],
+                (size_t) (in->ntables - 1 - k) * sizeof(*in->tables));
+        in->tables[k] = t;
+    }
+}
+
+static void
+table_drop(agent_incr *in, int i)
+{
+    free(in->tables[i].name);
+    free(in->tables[i].cond);
+    memmove(&in->tables[i], &in->tables[i + 1],
+            (size_t) (in->ntables - i - 1) * sizeof(*in->tables));
+    in->ntables--;
+}
+
+static void
+set_json(json_t **slot, json_t *v)
+{
+    json_decref(*slot);
+    *slot = v;
+}
+
+static json_t *
+json_ref(json_t *v)
+{
+    return json_is_array(v) ? json_incref(v) : NULL;
+}
+
+static void
+pend_free(incr_pend *p)
+{
+    free(p->table);
+    free(p->cond);
+    json_decref(p->from);
+    json_decref(p->max);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Chunks whose transaction the watermark passed are durable everywhere: forgotten. */
+static void
+pend_prune(agent_incr *in, uint64_t flushed)
+{
+    int n = 0;
+
+    while (n < in->npend && in->pend[n].at < flushed)
+        pend_free(&in->pend[n++]);
+    memmove(in->pend, in->pend + n, (size_t) (in->npend - n) * sizeof(*in->pend));
+    in->npend -= n;
+}
+
+/* A chunk emitted at `at`, read from in->from in tables[0]; over the bound, the newest two
+   become one (resumed from the older's start until the newer is durable: more repeats,
+   nothing lost). */
+static void
+pend_push(agent_incr *in, uint64_t at)
+{
+    incr_pend *p = &in->pend[in->npend++];
+
+    p->at = at;
+    p->table = cdc_xstrdup(in->tables[0].name);
+    p->cond = in->tables[0].cond ? cdc_xstrdup(in->tables[0].cond) : NULL;
+    p->from = in->from ? json_incref(in->from) : NULL;
+    p->max = in->max ? json_incref(in->max) : NULL;
+    if (in->npend > INCR_PEND_MAX) {
+        in->pend[in->npend - 2].at = at;
+        pend_free(&in->pend[--in->npend]);
+    }
+}
+
+/*
+ * Writes the progress: the tables left (tables[0] being read, from the key
+ * after `from`), and the chunks not yet durable everywhere, oldest first: a
+ * restart reads again from the oldest of them the slot did not confirm.
+ */
+static int
+save(agent_incr *in, cdc_err *err)
+{
+    json_t *o = json_object(), *tabs = json_array();
+    char   *s;
+    int     rc = 0;
+
+    if (in->wm)
+        pend_prune(in, agent_wm_flush_lsn(in->wm));
+    json_object_set_new(o, "id", json_string(in->id));
+    json_object_set_new(o, "signal", json_pack("[I,I]", (json_int_t) in->signal.lsn,
+                                               (json_int_t) in->signal.seq));
+    if (in->running) {
+        for (int i = 0; i < in->ntables; i++)
+            json_array_append_new(tabs, json_pack("{s:s,s:s?}", "table", in->tables[i].name,
+                                                  "filter", in->tables[i].cond));
+        json_object_set_new(o, "tables", tabs);
+        json_object_set_new(o, "paused", json_boolean(in->paused));
+        json_object_set(o, "from", in->from ? in->from : json_null());
+        json_object_set(o, "max", in->max ? in->max : json_null());
+    }
+    if (in->npend > 0) {
+        json_t *pa = json_array();
+
+        for (int i = 0; i < in->npend; i++)
+            json_array_append_new(pa, json_pack("{s:I,s:s,s:s?,s:O?,s:O?}", "at",
+                                                (json_int_t) in->pend[i].at, "table",
+                                                in->pend[i].table, "filter", in->pend[i].cond,
+                                                "from", in->pend[i].from, "max", in->pend[i].max));
+        json_object_set_new(o, "pending", pa);
+    }
+    if (!in->running) {
+        json_decref(tabs);
+    }
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s == NULL || strlen(s) >= sizeof(in->st->incr))
+        rc = cdc_err_set(err, CDC_E_STATE, "incremental snapshot of %s: its progress is over "
+                         "%zu bytes (too many tables or too long keys or filters)",
+                         in->ntables ? in->tables[0].name : "?", sizeof(in->st->incr) - 1);
+    else
+        snprintf(in->st->incr, sizeof(in->st->incr), "%s", s);
+    free(s);
+    if (rc == 0 && agent_state_save(in->st, err) < 0)
+        rc = cdc_err_wrap(err, "saving the incremental snapshot's progress");
+    return rc;
+}
+
+/* Reads the record's progress; the chunk at "at" counts as delivered when confirmed passed it. */
+static int
+load(agent_incr *in, uint64_t confirmed, cdc_err *err)
+{
+    json_error_t je;
+    json_t      *o, *tabs, *v;
+    size_t       i;
+
+    if (in->st->incr[0] == '\0')
+        return 0;
+    o = json_loads(in->st->incr, 0, &je);
+    if (o == NULL || !json_is_object(o))
+        return cdc_err_set(err, CDC_E_STATE, "state record %s: the incr line does not parse (%s)",
+                           in->st->path, je.text);
+    v = json_object_get(o, "signal");
+    in->signal.lsn = (uint64_t) json_integer_value(json_array_get(v, 0));
+    in->signal.seq = (uint64_t) json_integer_value(json_array_get(v, 1));
+    tabs = json_object_get(o, "tables");
+    json_array_foreach(tabs, i, v) {
+        json_t *c = json_object_get(v, "filter");
+
+        table_add(in, json_string_value(json_object_get(v, "table")),
+                  json_is_string(c) ? json_string_value(c) : NULL);
+    }
+    in->running = in->ntables > 0;
+    snprintf(in->id, sizeof(in->id), "%s", json_string_value(json_object_get(o, "id")) ?
+             json_string_value(json_object_get(o, "id")) : "");
+    if (in->running) {
+        in->paused = json_is_true(json_object_get(o, "paused"));
+        in->from = json_ref(json_object_get(o, "from"));
+        in->max = json_ref(json_object_get(o, "max"));
+    }
+    /* The oldest chunk the slot did not confirm: reading starts again there, in its table
+       (put back in front of the list with the tables after it, if the list moved on). */
+    json_array_foreach(json_object_get(o, "pending"), i, v) {
+        const char *t = json_string_value(json_object_get(v, "table"));
+        int         x;
+
+        if ((uint64_t) json_integer_value(json_object_get(v, "at")) < confirmed || t == NULL)
+            continue;
+        if (in->ntables == 0 || strcmp(in->tables[0].name, t) != 0) {
+            json_t *pv;
+            size_t  j;
+            int     k = 0;
+
+            /* the tables of this and the later pending chunks, in order, before the list */
+            json_array_foreach(json_object_get(o, "pending"), j, pv) {
+                const char *pt = json_string_value(json_object_get(pv, "table"));
+                bool        have = false;
+
+                if (j < i || pt == NULL)
+                    continue;
+                for (x = 0; x < in->ntables; x++)
+                    have = have || strcmp(in->tables[x].name, pt) == 0;
+                if (have)
+                    continue;
+                table_insert(in, k++, pt, json_string_value(json_object_get(pv, "filter")));
+            }
+        }
+        set_json(&in->from, json_ref(json_object_get(v, "from")));
+        set_json(&in->max, json_ref(json_object_get(v, "max")));
+        in->running = true;
+        break;
+    }
+    if (in->running) {
+        char *key = in->from ? json_dumps(in->from, JSON_COMPACT) : NULL;
+
+        log_info("incr", "incremental snapshot %s resumes: %d table(s) left, %s, in %s after "
+                 "key %s", in->id, in->ntables, in->paused ? "paused" : "running",
+                 in->tables[0].name, key ? key : "(none: from its first row)");
+        free(key);
+    }
+    json_decref(o);
+    return 0;
+}
+
+agent_incr *
+agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed, cdc_err *err)
+{
+    agent_incr *in;
+
+    if (src->signal_data_collection == NULL || *src->signal_data_collection == '\0')
+        return NULL;
+    in = cdc_xcalloc(1, sizeof(*in));
+    in->src = src;
+    in->st = st;
+    if (agent_pg_split_table(src->signal_data_collection, in->sig_schema, in->sig_table, err) < 0 ||
+        load(in, confirmed, err) < 0) {
+        cdc_err_wrap(err, "source.signal_data_collection");
+        agent_incr_free(in);
+        return NULL;
+    }
+    agent_pg_quote_table(in->sig_schema, in->sig_table, in->sig_quoted, sizeof(in->sig_quoted));
+    in->arena = cdc_arena_new(64 * 1024);
+    in->emit_arena = cdc_arena_new(16 * 1024);
+    return in;
+}
+
+static void
+window_clear(agent_incr *in)
+{
+    in->pending = in->open = false;
+    in->rows = NULL;
+    in->nrows = 0;
+    set_json(&in->chunk_last, NULL);
+    if (in->arena)
+        cdc_arena_reset(in->arena);
+}
+
+void
+agent_incr_free(agent_incr *in)
+{
+    if (in == NULL)
+        return;
+    window_clear(in);
+    tables_free(in);
+    for (int i = 0; i < in->npend; i++)
+        pend_free(&in->pend[i]);
+    json_decref(in->from);
+    json_decref(in->max);
+    cdc_arena_free(in->arena);
+    cdc_arena_free(in->emit_arena);
+    free(in);
+}
+
+void
+agent_incr_set_conn(agent_incr *in, PGconn *conn)
+{
+    if (in) {
+        in->conn = conn;
+        in->sync_set = false;
+    }
+}
+
+bool
+agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel)
+{
+    return in && strcmp(rel->nspname, in->sig_schema) == 0 &&
+           strcmp(rel->relname, in->sig_table) == 0;
+}
+
+/* ---- keys ---- */
+
+/* The key columns of rel in key order; @returns their number. */
+static int
+key_cols(const cdc_rel *rel, int *idx)
+{
+    int n = 0;
+
+    for (int k = 1; k <= rel->nkeys && n < INCR_KEYS_MAX; k++)
+        for (int i = 0; i < rel->ncols; i++)
+            if (rel->cols[i].key_pos == k)
+                idx[n++] = i;
+    return n;
+}
+
+/* "len:text" for each key column, in key order: the same for a COPY row and a pgoutput tuple. */
+static void
+key_text(cdc_buf *b, const char *const *texts, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++) {
+        cdc_buf_printf(b, "%zu:", lens[i]);
+        cdc_buf_put(b, texts[i], lens[i]);
+    }
+}
+
+void
+agent_incr_seen(agent_incr *in, const cdc_rel *rel, const pgo_tuple *t, uint64_t commit_lsn)
+{
+    int         idx[INCR_KEYS_MAX], n;
+    const char *texts[INCR_KEYS_MAX];
+    size_t      lens[INCR_KEYS_MAX];
+    cdc_buf     b = CDC_BUF_INIT;
+
+    /* Only transactions after the open row: the stream sends older ones again after a
+       reconnect, and those came before the chunk was read. */
+    if (in == NULL || !in->open || commit_lsn <= in->open_at || rel->relid != in->relid ||
+        t == NULL || t->cols == NULL)
+        return;
+    n = key_cols(rel, idx);
+    for (int i = 0; i < n; i++) {
+        const pgo_datum *d = idx[i] < t->ncols ? &t->cols[idx[i]] : NULL;
+
+        if (d == NULL || d->kind != 't')
+            return;
+        texts[i] = d->data;
+        lens[i] = d->len;
+    }
+    key_text(&b, texts, lens, n);
+    for (int r = 0; r < in->nrows; r++)
+        if (!in->rows[r].gone && strcmp(in->rows[r].key, cdc_buf_str(&b)) == 0) {
+            in->rows[r].gone = true;
+            in->rows_dropped++;
+            break;
+        }
+    cdc_buf_free(&b);
+}
+
+/* ---- reading a chunk ---- */
+
+static const char *
+table_cond(const agent_incr *in)
+{
+    return in->tables[0].cond;
+}
+
+/* The relation of the table being read, from the catalog if the stream has not sent it. */
+static cdc_rel *
+current_rel(agent_incr *in, agent_capture *cap, cdc_err *err)
+{
+    char      schema[64], table[64], sql[200];
+    PGresult *res;
+    const char *params[1];
+    uint32_t  oid;
+    cdc_rel  *rel;
+
+    if (agent_pg_split_table(in->tables[0].name, schema, table, err) < 0)
+        return NULL;
+    params[0] = in->tables[0].name;
+    snprintf(sql, sizeof(sql), "SELECT to_regclass($1)::oid");
+    res = PQexecParams(in->conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 0)) {
+        cdc_err_set(err, CDC_E_CONFIG, "incremental snapshot %s: table %s not found%s%s",
+                    in->id, in->tables[0].name, PQresultStatus(res) == PGRES_TUPLES_OK ? "" : ": ",
+                    PQresultStatus(res) == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+    oid = (uint32_t) strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    rel = pgo_rel_lookup(agent_capture_relcache(cap), oid);
+    if (rel == NULL)
+        rel = agent_catalog_install(in->conn, agent_capture_relcache(cap), schema, table, err);
+    if (rel == NULL || agent_capture_prepare_rel(cap, rel, err) < 0)
+        return NULL;
+    return rel;
+}
+
+/* "(k1, k2)" quoted. */
+static void
+key_list(cdc_buf *q, PGconn *conn, const cdc_rel *rel, const int *idx, int n, const char *suffix)
+{
+    char ident[300];
+
+    cdc_buf_putc(q, '(');
+    for (int i = 0; i < n; i++)
+        cdc_buf_printf(q, "%s%s%s", i ? ", " : "",
+                       agent_pg_quote_ident(conn, rel->cols[idx[i]].name, ident, sizeof(ident)),
+                       suffix);
+    cdc_buf_putc(q, ')');
+}
+
+/* "(cast($a AS T), ...)" for parameters first.. in key order. */
+static void
+key_params(cdc_buf *q, const cdc_rel *rel, const int *idx, int n, int first)
+{
+    cdc_buf_putc(q, '(');
+    for (int i = 0; i < n; i++)
+        cdc_buf_printf(q, "%s$%d::%s", i ? ", " : "", first + i,
+                       rel->cols[idx[i]].type_name ? rel->cols[idx[i]].type_name : "text");
+    cdc_buf_putc(q, ')');
+}
+
+static void
+where_head(agent_incr *in, cdc_buf *q, const cdc_rel *rel)
+{
+    char        tq[300];
+    const char *rf = cfg_row_filter(in->src, rel->nspname, rel->relname);
+
+    cdc_buf_printf(q, " FROM %s WHERE (%s) AND (%s)",
+                   agent_pg_quote_table(rel->nspname, rel->relname, tq, sizeof(tq)),
+                   rf ? rf : "true", table_cond(in) ? table_cond(in) : "true");
+}
+
+static int
+exec_ok(agent_incr *in, PGresult *res, ExecStatusType want, const char *what, cdc_err *err)
+{
+    const char *state;
+
+    if (PQresultStatus(res) == want)
+        return 0;
+    /* Classes 22 and 42 (bad data, syntax, unknown names): the signal's condition, a
+       user's error that a retry would meet again; CDC_E_CONFIG skips the table. */
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    cdc_err_set(err, state && (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)
+                     ? CDC_E_CONFIG : CDC_E_PG, "incremental snapshot %s of %s: %s: %s",
+                in->id, in->tables[0].name, what, PQresultErrorMessage(res));
+    PQclear(res);
+    return -1;
+}
+
+/* A user's error in a table's snapshot (gone, a bad condition): logged, the table skipped.
+   @returns true when it was one. */
+static bool
+skip_table(agent_incr *in, cdc_err *err)
+{
+    if (err->code != CDC_E_CONFIG)
+        return false;
+    log_error("incr", "%s; the table is skipped", err->msg);
+    cdc_err_clear(err);
+    table_drop(in, 0);
+    set_json(&in->from, NULL);
+    set_json(&in->max, NULL);
+    window_clear(in);
+    return true;
+}
+
+/* The table's largest key under its filters; max stays NULL for an empty table. */
+static int
+read_max(agent_incr *in, const cdc_rel *rel, const int *idx, int n, cdc_err *err)
+{
+    cdc_buf   q = CDC_BUF_INIT;
+    PGresult *res;
+
+    cdc_buf_puts(&q, "SELECT ");
+    for (int i = 0; i < n; i++) {
+        char ident[300];
+
+        cdc_buf_printf(&q, "%s%s", i ? ", " : "", agent_pg_quote_ident(in->conn,
+                       rel->cols[idx[i]].name, ident, sizeof(ident)));
+    }
+    where_head(in, &q, rel);
+    cdc_buf_puts(&q, " ORDER BY ");
+    for (int i = 0; i < n; i++) {
+        char ident[300];
+
+        cdc_buf_printf(&q, "%s%s DESC", i ? ", " : "", agent_pg_quote_ident(in->conn,
+                       rel->cols[idx[i]].name, ident, sizeof(ident)));
+    }
+    cdc_buf_puts(&q, " LIMIT 1");
+    res = PQexec(in->conn, cdc_buf_str(&q));
+    cdc_buf_free(&q);
+    if (exec_ok(in, res, PGRES_TUPLES_OK, "reading its largest key", err) < 0)
+        return -1;
+    set_json(&in->max, NULL);
+    if (PQntuples(res) == 1) {
+        in->max = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(in->max, json_string(PQgetvalue(res, 0, i)));
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+insert_marker(agent_incr *in, const char *kind, cdc_err *err)
+{
+    char        id[96], data[96];
+    const char *params[3] = { id, kind, data };
+    char        sql[400];
+    PGresult   *res;
+
+    snprintf(id, sizeof(id), "%s-%s", in->chunk_id, strcmp(kind, "snapshot-window-open") == 0 ?
+             "open" : "close");
+    snprintf(data, sizeof(data), "{\"%sWindowTimestamp\": %" PRId64 "}",
+             strcmp(kind, "snapshot-window-open") == 0 ? "open" : "close", cdc_wall_us() / 1000);
+    snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES ($1, $2, $3)", in->sig_quoted);
+    /* The stream sends a transaction once its WAL is flushed: with synchronous_commit off,
+       a marker could wait for the WAL writer, and the window with it. */
+    if (!in->sync_set) {
+        PQclear(PQexec(in->conn, "SET synchronous_commit = on"));
+        in->sync_set = true;
+    }
+    res = PQexecParams(in->conn, sql, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s into the "
+                    "signal table %s (source.signal_data_collection; the agent's user needs "
+                    "INSERT on it): %s", in->id, id, in->src->signal_data_collection,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Opens a window: writes the open marker, reads the next chunk of the table
+ * being read, writes the close marker.  A table without a key, or a table
+ * with nothing left, is done: the next one is read.
+ */
+static int
+read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
+{
+    while (in->running && !in->paused && !in->pending) {
+        int         idx[INCR_KEYS_MAX], n, np = 0, nparams;
+        const char *params[2 * INCR_KEYS_MAX];
+        cdc_buf     q = CDC_BUF_INIT;
+        PGresult   *res;
+        cdc_rel    *rel;
+
+        if (in->ntables == 0) {
+            log_info("incr", "incremental snapshot %s done: %" PRIu64 " rows emitted, %" PRIu64
+                     " left out for a streamed change of their key in the window", in->id,
+                     in->rows_emitted, in->rows_dropped);
+            in->running = false;
+            return save(in, err);
+        }
+        rel = current_rel(in, cap, err);
+        if (rel == NULL) {
+            if (skip_table(in, err))
+                continue;
+            return -1;
+        }
+        n = key_cols(rel, idx);
+        if (n == 0) {
+            log_warn("incr", "incremental snapshot %s: table %s has no primary key (nor replica "
+                     "identity index): skipped", in->id, in->tables[0].name);
+            table_drop(in, 0);
+            continue;
+        }
+        if (in->max == NULL && in->from == NULL) {
+            if (read_max(in, rel, idx, n, err) < 0) {
+                if (skip_table(in, err))
+                    continue;
+                return -1;
+            }
+            if (in->max == NULL) {
+                log_info("incr", "incremental snapshot %s: table %s has no rows: done", in->id,
+                         in->tables[0].name);
+                table_drop(in, 0);
+                continue;
+            }
+            log_info("incr", "incremental snapshot %s: reading table %s", in->id,
+                     in->tables[0].name);
+        }
+        snprintf(in->chunk_id, sizeof(in->chunk_id), "%" PRIx64 "-%" PRIu64,
+                 (uint64_t) cdc_wall_us(), ++in->chunk_no);
+        window_clear(in);
+        if (insert_marker(in, "snapshot-window-open", err) < 0)
+            return -1;
+        cdc_buf_puts(&q, "SELECT ");
+        for (int i = 0; i < rel->ncols; i++) {
+            char ident[300];
+
+            cdc_buf_printf(&q, "%s%s", i ? ", " : "", rel->cols[i].filtered ? "NULL" :
+                           agent_pg_quote_ident(in->conn, rel->cols[i].name, ident, sizeof(ident)));
+        }
+        where_head(in, &q, rel);
+        if (in->from) {
+            cdc_buf_puts(&q, " AND ");
+            key_list(&q, in->conn, rel, idx, n, "");
+            cdc_buf_puts(&q, " > ");
+            key_params(&q, rel, idx, n, 1);
+            for (int i = 0; i < n; i++)
+                params[np++] = json_string_value(json_array_get(in->from, (size_t) i));
+        }
+        cdc_buf_puts(&q, " AND ");
+        key_list(&q, in->conn, rel, idx, n, "");
+        cdc_buf_puts(&q, " <= ");
+        key_params(&q, rel, idx, n, np + 1);
+        for (int i = 0; i < n; i++)
+            params[np++] = json_string_value(json_array_get(in->max, (size_t) i));
+        cdc_buf_puts(&q, " ORDER BY ");
+        key_list(&q, in->conn, rel, idx, n, "");
+        /* ORDER BY (a, b) would sort by the row value: the same order */
+        cdc_buf_printf(&q, " LIMIT %d", in->src->incremental_snapshot_chunk_size);
+        nparams = np;
+        res = PQexecParams(in->conn, cdc_buf_str(&q), nparams, NULL, params, NULL, NULL, 0);
+        cdc_buf_free(&q);
+        if (exec_ok(in, res, PGRES_TUPLES_OK, "reading a chunk", err) < 0) {
+            if (skip_table(in, err))
+                continue;
+            return -1;
+        }
+        in->relid = rel->relid;
+        in->ncols = rel->ncols;
+        in->nrows = PQntuples(res);
+        in->rows = cdc_arena_alloc(in->arena,
+                                   (size_t) (in->nrows ? in->nrows : 1) * sizeof(*in->rows));
+        for (int r = 0; r < in->nrows; r++) {
+            incr_row   *row = &in->rows[r];
+            const char *texts[INCR_KEYS_MAX];
+            size_t      lens[INCR_KEYS_MAX];
+            cdc_buf     kb = CDC_BUF_INIT;
+
+            row->gone = false;
+            row->vals = cdc_arena_alloc(in->arena, (size_t) (rel->ncols ? rel->ncols : 1) *
+                                                   sizeof(char *));
+            for (int c = 0; c < rel->ncols; c++) {
+                size_t len = (size_t) PQgetlength(res, r, c);
+
+                row->vals[c] = NULL;
+                if (!PQgetisnull(res, r, c)) {
+                    row->vals[c] = cdc_arena_alloc(in->arena, len + 1);
+                    memcpy(row->vals[c], PQgetvalue(res, r, c), len + 1);
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                texts[i] = PQgetvalue(res, r, idx[i]);
+                lens[i] = (size_t) PQgetlength(res, r, idx[i]);
+            }
+            key_text(&kb, texts, lens, n);
+            row->key = cdc_arena_alloc(in->arena, kb.len + 1);
+            memcpy(row->key, cdc_buf_str(&kb), kb.len + 1);
+            cdc_buf_free(&kb);
+        }
+        if (in->nrows > 0) {
+            in->chunk_last = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(in->chunk_last,
+                                      json_string(PQgetvalue(res, in->nrows - 1, idx[i])));
+        }
+        in->table_done = in->nrows < in->src->incremental_snapshot_chunk_size;
+        PQclear(res);
+        if (insert_marker(in, "snapshot-window-close", err) < 0)
+            return -1;
+        in->pending = true;
+        log_debug("incr", "incremental snapshot %s: chunk %s of %s: %d rows", in->id,
+                  in->chunk_id, in->tables[0].name, in->nrows);
+    }
+    return 0;
+}
+
+/* ---- the window's close: emit the rows left ---- */
+
+static int
+emit_chunk(agent_incr *in, agent_capture *cap, uint64_t lsn, cdc_err *err)
+{
+    cdc_rel *rel = pgo_rel_lookup(agent_capture_relcache(cap), in->relid);
+
+    if (rel == NULL || rel->ncols != in->ncols)
+        return cdc_err_set(err, CDC_E_STATE, "incremental snapshot %s: table %s changed its "
+                           "columns during a chunk; restart the agent to read the chunk again",
+                           in->id, in->tables[0].name);
+    if (agent_capture_prepare_rel(cap, rel, err) < 0)
+        return -1;
+    for (int r = 0; r < in->nrows; r++) {
+        cdc_event  ev = { 0 };
+        cdc_value *vals;
+
+        if (in->rows[r].gone)
+            continue;
+        cdc_arena_reset(in->emit_arena);
+        vals = cdc_arena_alloc(in->emit_arena,
+                               sizeof(*vals) * (size_t) (rel->ncols ? rel->ncols : 1));
+        memset(vals, 0, sizeof(*vals) * (size_t) (rel->ncols ? rel->ncols : 1));
+        for (int c = 0; c < rel->ncols; c++) {
+            const char *t = in->rows[r].vals[c];
+            size_t      len;
+            char       *text;
+
+            if (t == NULL || !rel->cols[c].ctype.supported)
+                continue;
+            len = strlen(t);
+            text = cdc_arena_alloc(in->emit_arena, len + 1);
+            memcpy(text, t, len + 1);
+            if (pgo_value_from_text_borrow(&rel->cols[c], text, len,
+                                           agent_capture_type_opts(cap), in->emit_arena,
+                                           &vals[c], err) < 0)
+                return cdc_err_wrap(err, "incremental snapshot of table %s.%s", rel->nspname,
+                                    rel->relname);
+        }
+        pgo_utf8_check_row(rel, vals);
+        ev.op = CDC_OP_READ;
+        ev.rel = rel;
+        ev.lsn = lsn;
+        ev.snapshot = "incremental";
+        ev.after = vals;
+        ev.key = vals;
+        if (agent_capture_emit(cap, &ev, err) < 0)
+            return -1;
+        in->rows_emitted++;
+    }
+    return 0;
+}
+
+static int
+window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t lsn, cdc_err *err)
+{
+    bool end = in->table_done || in->chunk_last == NULL;
+
+    if (emit_chunk(in, cap, lsn, err) < 0)
+        return -1;
+    pend_push(in, commit_lsn);
+    if (end) {
+        log_info("incr", "incremental snapshot %s: table %s done", in->id, in->tables[0].name);
+        table_drop(in, 0);
+        set_json(&in->from, NULL);
+        set_json(&in->max, NULL);
+    } else {
+        set_json(&in->from, json_incref(in->chunk_last));
+    }
+    window_clear(in);
+    /* Saved before the transaction carrying the chunk can be confirmed. */
+    if (save(in, err) < 0)
+        return -1;
+    return read_chunk(in, cap, err);
+}
+
+/* ---- signals ---- */
+
+static const char *
+datum_text(const pgo_tuple *t, int i, cdc_arena *a)
+{
+    char *s;
+
+    if (i >= t->ncols || t->cols[i].kind != 't')
+        return NULL;
+    s = cdc_arena_alloc(a, t->cols[i].len + 1);
+    memcpy(s, t->cols[i].data, t->cols[i].len);
+    s[t->cols[i].len] = '\0';
+    return s;
+}
+
+static bool
+is_listed(const agent_incr *in, const char *name)
+{
+    for (int i = 0; i < in->src->ntables; i++)
+        if (strcmp(in->src->tables[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The filter of additional-conditions for table name, or the old additional-condition. */
+static const char *
+condition_for(json_t *data, const char *name)
+{
+    json_t *conds = json_object_get(data, "additional-conditions"), *c;
+    size_t  i;
+
+    json_array_foreach(conds, i, c) {
+        const char *dc = json_string_value(json_object_get(c, "data-collection"));
+
+        if (dc && strcmp(dc, name) == 0)
+            return json_string_value(json_object_get(c, "filter"));
+    }
+    return json_string_value(json_object_get(data, "additional-condition"));
+}
+
+static int
+execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *data, cdc_err *err)
+{
+    json_t     *dcs = json_object_get(data, "data-collections"), *v;
+    const char *type = json_string_value(json_object_get(data, "type"));
+    size_t      i;
+    int         added = 0;
+
+    if (type && strcasecmp(type, "incremental") != 0) {
+        log_warn("incr", "signal %s: execute-snapshot of type %s is not supported (only "
+                 "incremental): ignored", id, type);
+        return 0;
+    }
+    if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
+        log_warn("incr", "signal %s: execute-snapshot without data-collections: ignored", id);
+        return 0;
+    }
+    if (!in->running) {
+        tables_free(in);
+        snprintf(in->id, sizeof(in->id), "%s", id);
+        in->rows_emitted = in->rows_dropped = 0;
+    }
+    json_array_foreach(dcs, i, v) {
+        const char *name = json_string_value(v);
+
+        if (name == NULL || !is_listed(in, name)) {
+            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
+                     name ? name : "(not a string)");
+            continue;
+        }
+        table_add(in, name, condition_for(data, name));
+        added++;
+    }
+    if (added == 0)
+        return 0;
+    log_info("incr", "signal %s: incremental snapshot of %d table(s) (chunks of %d rows)", id,
+             added, in->src->incremental_snapshot_chunk_size);
+    in->running = true;
+    if (save(in, err) < 0)
+        return -1;
+    return read_chunk(in, cap, err);
+}
+
+static int
+stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
+{
+    json_t *dcs = json_object_get(data, "data-collections"), *v;
+    size_t  i;
+
+    if (!in->running) {
+        log_info("incr", "signal %s: stop-snapshot with no incremental snapshot running", id);
+        return 0;
+    }
+    if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
+        log_info("incr", "signal %s: incremental snapshot %s stopped", id, in->id);
+        tables_free(in);
+    } else {
+        json_array_foreach(dcs, i, v) {
+            for (int t = in->ntables - 1; t >= 0; t--) {
+                if (!json_is_string(v) || strcmp(in->tables[t].name, json_string_value(v)) != 0)
+                    continue;
+                log_info("incr", "signal %s: incremental snapshot of %s stopped", id,
+                         in->tables[t].name);
+                if (t == 0) {
+                    window_clear(in);
+                    set_json(&in->from, NULL);
+                    set_json(&in->max, NULL);
+                }
+                table_drop(in, t);
+            }
+        }
+    }
+    if (in->ntables == 0) {
+        window_clear(in);
+        set_json(&in->from, NULL);
+        set_json(&in->max, NULL);
+        in->running = false;
+        in->paused = false;
+        for (int p = 0; p < in->npend; p++)
+            pend_free(&in->pend[p]);
+        in->npend = 0;     /* stopped: nothing to read again after a restart */
+    }
+    return save(in, err);
+}
+
+int
+agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint64_t commit_lsn,
+                  uint64_t lsn, cdc_err *err)
+{
+    cdc_arena   *a = in->emit_arena;
+    const char  *id, *type, *text;
+    json_t      *data = NULL;
+    json_error_t je;
+    cdc_pos      at = { commit_lsn, lsn };
+    int          rc = 0;
+
+    cdc_arena_reset(a);
+    id = datum_text(row, 0, a);
+    type = datum_text(row, 1, a);
+    text = datum_text(row, 2, a);
+    if (id == NULL || type == NULL) {
+        log_warn("incr", "signal table %s: a row without id or type at " CDC_LSN_FMT ": ignored",
+                 in->src->signal_data_collection, CDC_LSN_ARGS(lsn));
+        return 0;
+    }
+    /* Our own watermarks: only the current chunk's count. */
+    if (strcmp(type, "snapshot-window-open") == 0 || strcmp(type, "snapshot-window-close") == 0) {
+        size_t n = strlen(in->chunk_id);
+        bool   mine = in->pending && n > 0 && strncmp(id, in->chunk_id, n) == 0 && id[n] == '-';
+
+        if (!mine)
+            return 0;
+        if (strcmp(type, "snapshot-window-open") == 0) {
+            if (!in->open)
+                in->open_at = commit_lsn;
+            in->open = true;
+            return 0;
+        }
+        in->open = false;
+        /* id/type/text live in emit_arena, which emitting resets: not used past here. */
+        return window_close(in, cap, commit_lsn, lsn, err);
+    }
+    if (cdc_pos_cmp(at, in->signal) <= 0) {
+        log_debug("incr", "signal %s (%s) at " CDC_LSN_FMT " was handled before", id, type,
+                  CDC_LSN_ARGS(lsn));
+        return 0;
+    }
+    in->signal = at;
+    if (text && *text) {
+        data = json_loads(text, 0, &je);
+        if (data == NULL || !json_is_object(data)) {
+            log_warn("incr", "signal %s (%s): its data is not a JSON object (%s): ignored", id,
+                     type, data ? "not an object" : je.text);
+            json_decref(data);
+            return save(in, err);
+        }
+    }
+    if (strcmp(type, "log") == 0) {
+        const char *msg = json_string_value(json_object_get(data, "message"));
+
+        log_info("signal", "%s", msg ? msg : "(log signal without message)");
+        rc = save(in, err);
+    } else if (strcmp(type, "execute-snapshot") == 0) {
+        rc = execute_snapshot(in, cap, id, data, err);
+        if (rc == 0 && !in->running)
+            rc = save(in, err);
+    } else if (strcmp(type, "stop-snapshot") == 0) {
+        rc = stop_snapshot(in, id, data, err);
+    } else if (strcmp(type, "pause-snapshot") == 0) {
+        if (in->running && !in->paused)
+            log_info("incr", "signal %s: incremental snapshot %s paused", id, in->id);
+        in->paused = in->running;
+        rc = save(in, err);
+    } else if (strcmp(type, "resume-snapshot") == 0) {
+        if (in->paused)
+            log_info("incr", "signal %s: incremental snapshot %s resumed", id, in->id);
+        in->paused = false;
+        rc = save(in, err);
+        if (rc == 0)
+            rc = read_chunk(in, cap, err);
+    } else {
+        log_warn("incr", "signal %s: unknown type %s: ignored", id, type);
+        rc = save(in, err);
+    }
+    json_decref(data);
+    return rc;
+}
+
+int
+agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t commit_lsn,
+                     uint64_t lsn, cdc_err *err)
+{
+    agent_incr    *in = arg;
+    const cdc_rel *rel = m->u.change.rel;
+
+    /* A streamed change wins over the open window's row of the same key. */
+    if (m->type != PGO_INSERT && m->u.change.old_kind)
+        agent_incr_seen(in, rel, &m->u.change.oldtup, commit_lsn);
+    if (m->type != PGO_DELETE)
+        agent_incr_seen(in, rel, &m->u.change.newtup, commit_lsn);
+    if (m->type == PGO_INSERT && agent_incr_is_signal(in, rel))
+        return agent_incr_signal(in, cap, &m->u.change.newtup, commit_lsn, lsn, err);
+    return 0;
+}
+
+int
+agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
+{
+    const char *params[3] = { NULL, in->sig_schema, in->sig_table };
+    PGresult   *res;
+    bool        found;
+
+    in->conn = conn;
+    in->wm = agent_capture_router(cap)->wm;
+    window_clear(in);
+    params[0] = in->src->publication_name;
+    res = PQexecParams(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
+                       "schemaname = $2 AND tablename = $3", 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_err_set(err, CDC_E_PG, "source.signal_data_collection: looking %s up in publication "
+                    "%s: %s", in->src->signal_data_collection, in->src->publication_name,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.signal_data_collection: the signal table "
+                           "%s is not in publication %s: its rows would never arrive (ALTER "
+                           "PUBLICATION %s ADD TABLE %s)", in->src->signal_data_collection,
+                           in->src->publication_name, in->src->publication_name,
+                           in->src->signal_data_collection);
+    return read_chunk(in, cap, err);
+}

@@ -22,12 +22,7 @@
 #define CF_FAC "colfilter"
 #define JAVA_INT_MAX 2147483647
 
-typedef struct relist {
-    regex_t *re;
-    char   **src;       /* each regex as written, for messages */
-    int     *hits;      /* columns of the listed tables each regex matched */
-    int      n;
-} relist;
+typedef agent_relist relist;
 
 typedef enum rule_kind { RULE_TRUNCATE, RULE_MASK, RULE_HASH } rule_kind;
 
@@ -154,15 +149,46 @@ static bool
 relist_matches(const relist *l, const char *schema, const char *table, const char *column)
 {
     char name[3 * 256 + 3];
-    bool m = false;
 
     snprintf(name, sizeof(name), "%s.%s.%s", schema, table, column);
+    return agent_relist_match(l, name);
+}
+
+static const char *relist_unmatched(const relist *l);
+
+bool
+agent_relist_match(const relist *l, const char *name)
+{
+    bool m = false;
+
     for (int i = 0; i < l->n; i++)
         if (regexec(&l->re[i], name, 0, NULL, 0) == 0) {
             l->hits[i]++;
             m = true;
         }
     return m;
+}
+
+int
+agent_relist_compile(relist *l, const char *list, const char *what, cdc_err *err)
+{
+    int rc = relist_compile(l, list, what, err);
+
+    if (rc < 0)
+        relist_free(l);
+    return rc;
+}
+
+const char *
+agent_relist_unmatched(const relist *l)
+{
+    return relist_unmatched(l);
+}
+
+void
+agent_relist_free(relist *l)
+{
+    relist_free(l);
 }
 
 /* The first regex of l that matched no column, or NULL. */

@@ -642,11 +642,24 @@ agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int 
     if (rc == 0 && cdc_buf_failed(&b))
         rc = cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
                          src->publication_name);
+    /* ADD TABLE takes a lock on each table: a long transaction on one must not stall the
+       stream, so the statement waits at most lock_timeout (then CDC_E_TIMEOUT) */
+    if (rc == 0 && agent_pg_exec(conn, "SET lock_timeout = '2s'", "adding tables chosen by "
+                                 "pattern to the publication", err) < 0)
+        rc = -1;
     if (rc == 0 && agent_pg_exec(conn, cdc_buf_str(&b), "adding tables chosen by pattern to "
-                                 "the publication", err) < 0)
+                                 "the publication", err) < 0) {
+        if (strstr(err->msg, "(SQLSTATE 55P03)") != NULL)
+            err->code = CDC_E_TIMEOUT;
         rc = cdc_err_wrap(err, "publication %s (source.table_include_list and the like: "
                           "the role must own the tables; or add them as their owner: %s)",
                           src->publication_name, cdc_buf_str(&b));
+    }
+    if (rc == 0 || err->code == CDC_E_TIMEOUT) {
+        cdc_err ignored;
+
+        agent_pg_exec(conn, "RESET lock_timeout", "adding tables to the publication", &ignored);
+    }
     if (rc == 0)
         for (int i = from; i < to; i++)
             log_info("agent", "publication %s: added table %s (chosen by pattern)",

@@ -83,6 +83,8 @@ typedef struct cfg_source {
     char             *column_exclude_list;
     cfg_strmap        column_masks;          /* Debezium property name -> column regex list */
     cfg_strmap        row_filters;           /* "schema.table" -> SQL condition (PG 15+) */
+    char             *column_propagate_source_type;   /* regexes, schema.table.column */
+    char             *datatype_propagate_source_type; /* regexes, schema.table.typname */
     /* Debezium table.include.list ... schema.exclude.list: regex lists resolved at start to
        tables (agent/source/tablepat.c); not with tables */
     char             *table_include_list, *table_exclude_list;

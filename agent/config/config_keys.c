@@ -525,6 +525,17 @@ static const cfg_key pipeline_keys[] = {
       .desc = "Per-table row filter, schema.table: SQL condition, as a PostgreSQL 15+ "
               "publication row filter (WHERE) and in the snapshot's query "
               "(docs/filters-and-masking.md)." },
+    { .name = "source.column_propagate_source_type", .type = CFG_STR,
+      .off = PL(source.column_propagate_source_type), .def = "",
+      .desc = "Debezium column.propagate.source.type: regexes matched whole, "
+              "case-insensitively, against schema.table.column; the value schema of each "
+              "matching column carries __debezium.source.column.type, .length, .scale and "
+              ".name (docs/filters-and-masking.md)." },
+    { .name = "source.datatype_propagate_source_type", .type = CFG_STR,
+      .off = PL(source.datatype_propagate_source_type), .def = "",
+      .desc = "Debezium datatype.propagate.source.type: the same parameters for the columns "
+              "whose schema.table.typename (PostgreSQL's type name: int4, varchar, _int4, an "
+              "enum's or domain's name) a regex matches." },
     { .name = "source.table_include_list", .type = CFG_STR,
       .off = PL(source.table_include_list), .def = "",
       .desc = "Debezium table.include.list: comma-separated regexes matched whole, "

@@ -41,6 +41,8 @@ struct agent_colfilter {
     bool   has_include, has_exclude;
     relist include, exclude;
     relist keycols;     /* message.key.columns: one regex per "table.column", in order */
+    relist propcol;     /* column.propagate.source.type: schema.table.column */
+    relist proptype;    /* datatype.propagate.source.type: schema.table.typname */
     rule  *rules;
     int    nrules;
 };
@@ -211,6 +213,13 @@ agent_colfilter_unmatched(const agent_colfilter *f, const char *tables, cdc_err 
         return cdc_err_set(err, CDC_E_CONFIG, "source.column_%s_list: \"%s\" matches no column "
                            "of the captured tables (%s); names are schema.table.column",
                            relist_unmatched(&f->include) ? "include" : "exclude", re, tables);
+    if ((re = relist_unmatched(&f->propcol)) != NULL ||
+        (re = relist_unmatched(&f->proptype)) != NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.%s_propagate_source_type: \"%s\" matches "
+                           "no column of the captured tables (%s); names are "
+                           "schema.table.%s", relist_unmatched(&f->propcol) ? "column"
+                           : "datatype", re, tables, relist_unmatched(&f->propcol) ? "column"
+                           : "typename (int4, varchar, ...)");
     if ((re = relist_unmatched(&f->keycols)) != NULL)
         return cdc_err_set(err, CDC_E_CONFIG, "source.message_key_columns: \"%s\" matches no "
                            "column of the captured tables (%s); names are "
@@ -409,6 +418,8 @@ agent_colfilter_free(agent_colfilter *f)
     relist_free(&f->include);
     relist_free(&f->exclude);
     relist_free(&f->keycols);
+    relist_free(&f->propcol);
+    relist_free(&f->proptype);
     for (int i = 0; i < f->nrules; i++)
         rule_free(&f->rules[i]);
     free(f->rules);
@@ -563,6 +574,13 @@ agent_colfilter_new(const cfg_source *src, cdc_err *err)
         goto fail;
     if (parse_key_columns(&f->keycols, src->message_key_columns, err) < 0)
         goto fail;
+    if ((src->column_propagate_source_type &&
+         relist_compile(&f->propcol, src->column_propagate_source_type,
+                        "source.column_propagate_source_type", err) < 0) ||
+        (src->datatype_propagate_source_type &&
+         relist_compile(&f->proptype, src->datatype_propagate_source_type,
+                        "source.datatype_propagate_source_type", err) < 0))
+        goto fail;
     f->rules = cdc_xcalloc((size_t) src->column_masks.n + 1, sizeof(*f->rules));
     /* Debezium registers truncations, then masks, then v1 and v2 hashes: the first wins */
     for (int order = 0; order < 4; order++) {
@@ -657,6 +675,101 @@ apply_key_columns(const agent_colfilter *f, cdc_rel *rel)
     free(pos);
 }
 
+/*
+ * pgjdbc's TypeInfoCache as Debezium's PostgreSQL connector reads it for a streamed
+ * relation (PostgresType.length/scale: the precision, or the display size when it is 0;
+ * an array's are its element's).  oid is the type, typmod the column's modifier.
+ */
+static int32_t
+pg_display_size(uint32_t oid, int32_t typmod)
+{
+    int32_t secs = typmod == -1 ? 7 : typmod == 0 ? 0 : typmod == 1 ? 3 : typmod + 1;
+
+    switch (oid) {
+    case 1082: return 13;                       /* date */
+    case 1083: return 8 + secs;                 /* time */
+    case 1266: return 8 + secs + 6;             /* timetz */
+    case 1114: return 22 + secs;                /* timestamp */
+    case 1184: return 22 + secs + 6;            /* timestamptz */
+    case 1186: return 49;                       /* interval */
+    case 1700: return 131089;                   /* numeric without precision */
+    default:   return JAVA_INT_MAX;
+    }
+}
+
+static int32_t
+pg_precision(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 21:   return 5;                        /* int2 */
+    case 23: case 26: return 10;                /* int4, oid */
+    case 20:   return 19;                       /* int8 */
+    case 700:  return 8;                        /* float4 */
+    case 701:  return 17;                       /* float8 */
+    case 1700: return typmod == -1 ? 0 : ((typmod - 4) >> 16) & 0xffff;
+    case 18: case 16: return 1;                 /* "char", bool */
+    case 1042: case 1043: return typmod == -1 ? JAVA_INT_MAX : typmod - 4;
+    case 1082: case 1083: case 1266: case 1114: case 1184: case 1186:
+        return pg_display_size(oid, typmod);
+    case 1560: return typmod;                   /* bit */
+    case 1562: return typmod == -1 ? JAVA_INT_MAX : typmod;
+    default:   return JAVA_INT_MAX;
+    }
+}
+
+static int32_t
+pg_scale(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 700:  return 8;
+    case 701:  return 17;
+    case 1700: return typmod == -1 ? 0 : (typmod - 4) & 0xffff;
+    case 1083: case 1266: case 1114: case 1184: return typmod == -1 ? 6 : typmod;
+    case 1186: return typmod == -1 ? 6 : typmod & 0xffff;
+    default:   return 0;
+    }
+}
+
+/* Counts the hits of every mapper regex on a kept column, the first rule's and those
+   it shadows: a regex that names a column is not "matching nothing". */
+static void
+count_hits(const agent_colfilter *f, const cdc_rel *rel, const cdc_col *col)
+{
+    char name[3 * 256 + 3];
+
+    for (int r = 0; r < f->nrules; r++)
+        relist_matches(&f->rules[r].cols, rel->nspname, rel->relname, col->name);
+    relist_matches(&f->propcol, rel->nspname, rel->relname, col->name);
+    snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname,
+             col->typname ? col->typname : "");
+    agent_relist_match(&f->proptype, name);
+}
+
+/* column.propagate.source.type / datatype.propagate.source.type on a column of rel. */
+static bool
+propagates(const agent_colfilter *f, const cdc_rel *rel, cdc_col *col)
+{
+    char        name[3 * 256 + 3];
+    const char *typname = col->typname ? col->typname : "";
+    uint32_t    oid;
+
+    if (!relist_matches(&f->propcol, rel->nspname, rel->relname, col->name)) {
+        snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname, typname);
+        if (!agent_relist_match(&f->proptype, name))
+            return false;
+    }
+    /* a domain: its base type's (Debezium's TypeRegistry walks the hierarchy) */
+    oid = col->elem_oid ? col->elem_oid : col->base_oid ? col->base_oid : col->type_oid;
+    col->ctype.mapped = CDC_MAP_SOURCE_TYPE;
+    col->ctype.src_type = typname;              /* written in upper case */
+    col->ctype.src_length = pg_precision(oid, col->typmod);
+    if (col->ctype.src_length == 0)
+        col->ctype.src_length = pg_display_size(oid, col->typmod);
+    col->ctype.src_scale = pg_scale(oid, col->typmod);
+    col->ctype.src_column = col->name;
+    return true;
+}
+
 int
 agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *binary_mode,
                           cdc_err *err)
@@ -684,9 +797,20 @@ agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *bi
             col->ctype.supported = false;
             continue;
         }
-        for (int r = 0; r < f->nrules; r++) {
-            const rule *ru = &f->rules[r];
+        /* Debezium's order: truncations, masks, the source type settings, then hashes */
+        bool prop_done = false;
 
+        count_hits(f, rel, col);
+        for (int r = 0; r <= f->nrules; r++) {
+            const rule *ru = r < f->nrules ? &f->rules[r] : NULL;
+
+            if (!prop_done && (ru == NULL || ru->kind == RULE_HASH)) {
+                prop_done = true;
+                if (col->ctype.supported && propagates(f, rel, col))
+                    break;
+            }
+            if (ru == NULL)
+                break;
             if (!relist_matches(&ru->cols, rel->nspname, rel->relname, col->name))
                 continue;
             if (col->key_pos > 0)

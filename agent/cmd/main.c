@@ -346,9 +346,14 @@ run_command(const cli *c, cdc_config *cfg)
                                                                           : EXIT_RUNTIME;
     }
     if (strcmp(c->cmd, "validate") == 0) {
-        printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
-               cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,
-               cfg->pipeline.source.ntables);
+        if (cfg_source_by_pattern(&cfg->pipeline.source))
+            printf("%s: valid (transport_mode %s, %d sinks, tables by pattern: chosen at "
+                   "start)\n", c->pipeline, cfg_transport_mode_name(cfg->platform.transport_mode),
+                   cfg->pipeline.nsinks);
+        else
+            printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
+                   cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,
+                   cfg->pipeline.source.ntables);
         return 0;
     }
     if (strcmp(c->cmd, "run") == 0)

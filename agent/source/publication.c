@@ -649,11 +649,15 @@ agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int 
         rc = -1;
     if (rc == 0 && agent_pg_exec(conn, cdc_buf_str(&b), "adding tables chosen by pattern to "
                                  "the publication", err) < 0) {
-        if (strstr(err->msg, "(SQLSTATE 55P03)") != NULL)
+        if (strstr(err->msg, "(SQLSTATE 55P03)") != NULL) {
             err->code = CDC_E_TIMEOUT;
-        rc = cdc_err_wrap(err, "publication %s (source.table_include_list and the like: "
-                          "the role must own the tables; or add them as their owner: %s)",
-                          src->publication_name, cdc_buf_str(&b));
+            rc = cdc_err_wrap(err, "publication %s: another transaction holds a lock on a "
+                              "table chosen by pattern (%s waited 2 s)", src->publication_name,
+                              cdc_buf_str(&b));
+        } else
+            rc = cdc_err_wrap(err, "publication %s (source.table_include_list and the like: "
+                              "the role must own the tables; or add them as their owner: %s)",
+                              src->publication_name, cdc_buf_str(&b));
     }
     if (rc == 0 || err->code == CDC_E_TIMEOUT) {
         cdc_err ignored;

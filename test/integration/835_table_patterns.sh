@@ -62,6 +62,8 @@ run_config() {  # NAME PUB SLOT SOURCE_EXTRA PSQL_CONDITION
     P_NO_TABLES=1 P_PUB=$2 P_SLOT=$3 P_SOURCE_EXTRA=$4 write_pipeline
     cdc validate "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
     expect_eq "$1: validate accepts it" "$CDC_RC" 0
+    expect_contains "$1: validate says the tables are chosen at start" "$(cat "$T/cdc.out")" \
+        "tables by pattern: chosen at start"
     P_SLOT=$3 agent_start
     want=$(catalog_tables "$5")
     wait_lines "$EVENTS" "$(printf '%s\n' "$want" | wc -l)" 60

@@ -4,7 +4,9 @@
 # catalog check (source.table_pattern_check_ms) and its changes committed after that are
 # captured; a row written in the transaction that created it (before the agent could add
 # it) is not (that is an incremental snapshot's job); a new table the pattern does not
-# match is never added.  The publication's tables are compared with psql's catalog; the
+# match is never added.  A new table another transaction holds locked is added once the lock
+# is free (the agent's ALTER PUBLICATION waits 2 s, warns, and tries again at the next check,
+# streaming on).  The publication's tables are compared with psql's catalog; the
 # captured rows with psql's rows.  A restart then finds the publication complete.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -58,9 +60,48 @@ note "a restart finds the publication complete"
 agent_start
 sql "INSERT INTO customers_new VALUES (3, 'after restart')"
 wait_lines "$EVENTS" 5 60
-agent_stop
 expect_eq "after the restart the new table is captured from the start" \
     "$(jl_eval "$F" 'get(data[-1], "value.source.table") + ":" + str(get(data[-1], "value.after.id"))')" \
     "customers_new:3"
+
+note "a session holding a new table's lock: the agent waits 2 s, warns, tries again"
+# the agent is stopped (SIGSTOP) while the table is created and locked, so that its next
+# catalog check finds the table already locked
+kill -STOP "$AGENT_PID"
+sql "CREATE TABLE customers_late (id int PRIMARY KEY)"
+holder() {  # ends when terminated below: its failure is expected
+    PGAPPNAME=it836_holder pg_psql "$PORT" cdc_demo \
+        "BEGIN; LOCK TABLE customers_late IN SHARE MODE; SELECT pg_sleep(120)" \
+        >/dev/null 2>&1 || true
+}
+bg holder
+for _ in $(seq 1 300); do
+    [ "$(sql_su "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'it836_holder'
+                   AND wait_event = 'PgSleep'")" = 1 ] && break
+    sleep 0.1
+done
+kill -CONT "$AGENT_PID"
+for _ in $(seq 1 600); do
+    grep -q 'customers_late.*trying again' "$T/agent.log" && break
+    sleep 0.1
+done
+expect_contains "the lock timeout is warned about, with the table" "$(cat "$T/agent.log")" \
+    'another transaction holds a lock on a table chosen by pattern (ALTER PUBLICATION \"cdc_publication\" ADD TABLE \"public\".\"customers_late\" waited 2 s): adding tables chosen by pattern to the publication: ERROR:  canceling statement due to lock timeout (SQLSTATE 55P03); trying again in 200 ms'
+expect_eq "customers_late is not in the publication while the lock is held" \
+    "$(sql_su "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'cdc_publication'
+                AND tablename = 'customers_late'")" 0
+sql_su "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'it836_holder'" >/dev/null
+for _ in $(seq 1 300); do
+    [ "$(sql_su "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'cdc_publication'
+                   AND tablename = 'customers_late'")" = 1 ] && break
+    sleep 0.1
+done
+sql "INSERT INTO customers_late VALUES (9)"
+wait_lines "$EVENTS" 6 60
+agent_stop
+expect_eq "once the lock is free the table is added and its insert captured" \
+    "$(jl_eval "$F" 'get(data[-1], "value.source.table") + ":" + str(get(data[-1], "value.after.id"))')" \
+    "customers_late:9"
 
 done_testing

@@ -119,8 +119,10 @@ sch_json_close_params(cdc_buf *b, const cdc_ctype *ct, int nparams, const char *
             sch_json_put_string(b, up, n);
             cdc_buf_putc(b, ',');
             sch_json_put_param_int(b, "__debezium.source.column.length", ct->src_length);
-            cdc_buf_putc(b, ',');
-            sch_json_put_param_int(b, "__debezium.source.column.scale", ct->src_scale);
+            if (ct->src_scale != CDC_SRC_SCALE_NONE) {
+                cdc_buf_putc(b, ',');
+                sch_json_put_param_int(b, "__debezium.source.column.scale", ct->src_scale);
+            }
             cdc_buf_puts(b, ",\"__debezium.source.column.name\":");
             sch_json_put_string(b, ct->src_column, strlen(ct->src_column));
         }

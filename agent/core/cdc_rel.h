@@ -59,6 +59,9 @@ typedef struct cdc_rel {
     int      nkeys;         /* columns with key_pos > 0 */
     char    *topic;         /* set by the agent: "{prefix}.{schema}.{table}", sanitised */
     bool     excluded;      /* published but not configured for capture: changes are ignored */
+    bool     from_catalog;  /* installed from the catalog (the snapshot), not a Relation message */
+    bool     renew;         /* the next Relation message replaces it even if it says the same
+                               (the snapshot's schema differs from the stream's: colfilter.c) */
 } cdc_rel;
 
 #endif

@@ -84,9 +84,11 @@ typedef struct cdc_ctype {
        __debezium.source.column.type / .length / .scale / .name (strings owned by the rel) */
     const char *src_type;   /* pg_type.typname, written in upper case: INT4, VARCHAR, _INT4 */
     int32_t     src_length;
-    int32_t     src_scale;
+    int32_t     src_scale;      /* CDC_SRC_SCALE_NONE: no scale parameter */
     const char *src_column;
 } cdc_ctype;
+
+#define CDC_SRC_SCALE_NONE INT32_MIN
 
 typedef enum cdc_mapped {
     CDC_MAP_NONE = 0,

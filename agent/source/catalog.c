@@ -306,6 +306,8 @@ agent_catalog_install(PGconn *conn, pgo_relcache *rc, const char *schema, const 
                           &changed);
     for (int r = 0; rel != NULL && r < n && r < rel->ncols; r++)
         rel->cols[r].generated = PQgetvalue(cres, r, 6)[0] == 't';
+    if (rel != NULL && changed)
+        rel->from_catalog = true;
     if (rel != NULL)
         encoding_check(conn, rel);
 out:

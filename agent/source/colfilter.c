@@ -745,27 +745,63 @@ count_hits(const agent_colfilter *f, const cdc_rel *rel, const cdc_col *col)
     agent_relist_match(&f->proptype, name);
 }
 
-/* column.propagate.source.type / datatype.propagate.source.type on a column of rel. */
-static bool
-propagates(const agent_colfilter *f, const cdc_rel *rel, cdc_col *col)
+/*
+ * The type name Debezium's snapshot reads from JDBC (DatabaseMetaData.getColumns): pgjdbc
+ * calls an integer column whose default calls nextval() serial, bigserial or smallserial.
+ */
+static const char *
+jdbc_typname(const cdc_col *col, const char *typname)
 {
-    char        name[3 * 256 + 3];
-    const char *typname = col->typname ? col->typname : "";
-    uint32_t    oid;
+    if (col->default_expr == NULL || strstr(col->default_expr, "nextval(") == NULL)
+        return typname;
+    return col->type_oid == 23 ? "serial" : col->type_oid == 20 ? "bigserial"
+         : col->type_oid == 21 ? "smallserial" : typname;
+}
 
-    if (!relist_matches(&f->propcol, rel->nspname, rel->relname, col->name)) {
-        snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname, typname);
-        if (!agent_relist_match(&f->proptype, name))
-            return false;
-    }
+static bool
+propagate_match(const agent_colfilter *f, const cdc_rel *rel, const cdc_col *col,
+                const char *typname)
+{
+    char name[3 * 256 + 3];
+
+    if (relist_matches(&f->propcol, rel->nspname, rel->relname, col->name))
+        return true;
+    snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname, typname);
+    return agent_relist_match(&f->proptype, name);
+}
+
+/*
+ * column.propagate.source.type / datatype.propagate.source.type on a column of rel.
+ * Debezium's stream takes the type from the relation (pgjdbc's TypeInfoCache), its
+ * snapshot from JDBC's getColumns: a serial's name, an unbounded numeric's length 0 and no
+ * scale.  A relation the snapshot installed from the catalog gets the snapshot's values and
+ * is renewed by the stream's first Relation message when they differ, as Debezium's
+ * schema changes there.
+ */
+static bool
+propagates(const agent_colfilter *f, cdc_rel *rel, cdc_col *col)
+{
+    const char *typname = col->typname ? col->typname : "";
+    const char *snap = rel->from_catalog ? jdbc_typname(col, typname) : typname;
+    uint32_t    oid = col->elem_oid ? col->elem_oid : col->base_oid ? col->base_oid
+                                                                     : col->type_oid;
+    bool        unbounded = oid == 1700 && col->typmod == -1 && !col->elem_oid;
+    bool        m = propagate_match(f, rel, col, snap);
+
+    if (rel->from_catalog && (snap != typname || unbounded) &&
+        (m || propagate_match(f, rel, col, typname)))
+        rel->renew = true;
+    if (!m)
+        return false;
     /* a domain: its base type's (Debezium's TypeRegistry walks the hierarchy) */
-    oid = col->elem_oid ? col->elem_oid : col->base_oid ? col->base_oid : col->type_oid;
     col->ctype.mapped = CDC_MAP_SOURCE_TYPE;
-    col->ctype.src_type = typname;              /* written in upper case */
+    col->ctype.src_type = snap;                 /* written in upper case */
     col->ctype.src_length = pg_precision(oid, col->typmod);
-    if (col->ctype.src_length == 0)
-        col->ctype.src_length = pg_display_size(oid, col->typmod);
     col->ctype.src_scale = pg_scale(oid, col->typmod);
+    if (rel->from_catalog && unbounded)
+        col->ctype.src_scale = CDC_SRC_SCALE_NONE;      /* JDBC: length 0, scale null */
+    else if (col->ctype.src_length == 0)
+        col->ctype.src_length = pg_display_size(oid, col->typmod);
     col->ctype.src_column = col->name;
     return true;
 }

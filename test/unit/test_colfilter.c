@@ -452,6 +452,15 @@ START_TEST(source_type_parameters_as_debezium_prints_them)
         rel.topic = NULL;
     }
     ck_assert_int_eq(agent_colfilter_unmatched(f, "public.t", &err), 0);
+    ck_assert(!rel.renew);
+    /* the snapshot's relation (from the catalog): JDBC's serial, and renewed by the stream */
+    rel.from_catalog = true;
+    cols[0].default_expr = "nextval('t_id_seq'::regclass)";
+    ck_assert_int_eq(agent_colfilter_apply_rel(f, &rel, "bytes", &err), 0);
+    ck_assert_str_eq(cols[0].ctype.src_type, "serial");
+    ck_assert(rel.renew);
+    rel.from_catalog = rel.renew = false;
+    cols[0].default_expr = NULL;
     agent_colfilter_free(f);
     src.datatype_propagate_source_type = ".+\\.int8";
     f = agent_colfilter_new(&src, &err);

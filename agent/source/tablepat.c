@@ -124,16 +124,17 @@ agent_tablepat_spell(const char *schema, const char *table)
 }
 
 /*
- * The tables Debezium's PostgreSQL connector sees (ordinary and partitioned), outside
- * PostgreSQL's own schemas, with the partition root of a partition (PostgreSQL 12+).
+ * The tables Debezium's PostgreSQL connector sees (ordinary and partitioned), without its
+ * SystemTablesPredicate's (pg_catalog, information_schema, pg_temp*, PostGIS's
+ * spatial_ref_sys), with the partition root of a partition (PostgreSQL 12+).
  */
 static const char tables_sql[] =
     "SELECT n.nspname, c.relname, rn.nspname, r.relname"
     "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "  LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)"
     "  LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace"
-    " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-    "   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'"
+    " WHERE c.relkind IN ('r', 'p') AND lower(n.nspname) NOT IN ('pg_catalog', 'information_schema')"
+    "   AND n.nspname !~ '^pg_(toast|temp)' AND lower(c.relname) <> 'spatial_ref_sys'"
     " ORDER BY n.nspname, c.relname";
 
 static bool

@@ -9,7 +9,8 @@
  * table lists against "schema.table", the schema lists against the schema
  * name.  A table is captured when it passes the schema list and the table
  * list that are set (Debezium's schemaFilter.and(tableFilter)); PostgreSQL's
- * own schemas (pg_catalog, information_schema, pg_toast, pg_temp_N ...) never.
+ * own schemas (pg_catalog, information_schema, pg_toast, pg_temp_N ...) and
+ * PostGIS's spatial_ref_sys never (Debezium's SystemTablesPredicate).
  * An include list and the exclude list of the same kind, or a pattern beside
  * source.tables, is refused by the configuration.
  *

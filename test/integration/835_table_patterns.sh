@@ -7,7 +7,8 @@
 # schema exclude list; a partition is captured through its matching root; the captured
 # events come from exactly those tables.  A restart with a publication that lacks a newly
 # created matching table adds it (publication.autocreate.mode=filtered).  Refused: a pattern
-# that matches nothing (at start, named), an invalid regex, both lists of one kind, tables
+# that matches nothing (at start, named); PostGIS's spatial_ref_sys is never chosen (Debezium's
+# SystemTablesPredicate), an invalid regex, both lists of one kind, tables
 # beside a pattern (at validate).
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
@@ -23,6 +24,7 @@ sql "CREATE TABLE customers (id int PRIMARY KEY, name text)" \
     "CREATE TABLE sales.items (id int PRIMARY KEY, sku text)" \
     "CREATE TABLE archive.old_orders (id int PRIMARY KEY, amount int)" \
     "CREATE TABLE \"Mixed\".\"Odd.Name\" (id int PRIMARY KEY)" \
+    "CREATE TABLE archive.spatial_ref_sys (srid int PRIMARY KEY)" \
     "CREATE TABLE sales.events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)" \
     "CREATE TABLE sales.events_2024 PARTITION OF sales.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
 for t in customers customers_eu orders notes sales.orders sales.items archive.old_orders \
@@ -40,7 +42,7 @@ catalog_tables() {  # WHERE condition on s (schema) and n (schema.table)
                          FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
                         WHERE c.relkind IN ('r', 'p')
                           AND ns.nspname NOT IN ('pg_catalog', 'information_schema')
-                          AND ns.nspname NOT LIKE 'pg\\_%')
+                          AND ns.nspname NOT LIKE 'pg\\_%' AND c.relname <> 'spatial_ref_sys')
             SELECT n FROM t WHERE ($1)
                AND NOT (part AND EXISTS (SELECT 1 FROM t r WHERE r.oid = pg_partition_root(t.oid)
                                           AND r.oid <> t.oid AND ($(echo "$1" | sed 's/\bs\b/r.s/g; s/\bn\b/r.n/g'))))

@@ -129,7 +129,7 @@ agent_tablepat_spell(const char *schema, const char *table)
  * spatial_ref_sys), with the partition root of a partition (PostgreSQL 12+).
  */
 static const char tables_sql[] =
-    "SELECT n.nspname, c.relname, rn.nspname, r.relname"
+    "SELECT n.nspname, c.relname, rn.nspname, r.relname, c.relkind = 'p'"
     "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "  LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)"
     "  LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace"
@@ -162,13 +162,19 @@ add_matching(PGconn *conn, cfg_source *src, pats *p, cdc_err *err)
         return -1;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *schema = PQgetvalue(res, r, 0), *table = PQgetvalue(res, r, 1);
+        bool        part = !PQgetisnull(res, r, 3);
+        bool        root_matches = part && pats_match(p, PQgetvalue(res, r, 2),
+                                                      PQgetvalue(res, r, 3));
 
-        if (!pats_match(p, schema, table) || listed(src, schema, table))
+        if (listed(src, schema, table))
             continue;
-        /* a partition whose root matches: the root captures its rows */
-        if (!PQgetisnull(res, r, 3) && pats_match(p, PQgetvalue(res, r, 2),
-                                                  PQgetvalue(res, r, 3)))
-            continue;
+        if (PQserverVersion(conn) < 130000) {
+            /* no partitioned table in a publication: its partitions instead */
+            if (PQgetvalue(res, r, 4)[0] == 't' ||
+                !(pats_match(p, schema, table) || root_matches))
+                continue;
+        } else if (!pats_match(p, schema, table) || root_matches)
+            continue;       /* a partition whose root matches: the root captures its rows */
         src->tables = cdc_xrealloc(src->tables, (size_t) (src->ntables + 1) *
                                    sizeof(*src->tables));
         src->tables[src->ntables++] = agent_tablepat_spell(schema, table);

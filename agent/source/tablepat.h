@@ -36,7 +36,9 @@ bool agent_tablepat_matches(const cfg_source *src, const char *schema, const cha
 
 /*
  * With patterns set: reads the catalog's tables (relkind r and p; a partition only when
- * its partition root does not match: the root captures its rows) and sets src->tables to
+ * its partition root does not match: the root captures its rows; before PostgreSQL 13,
+ * which cannot publish a partitioned table, the partitions of a matching root and the
+ * matching partitions instead of any partitioned table) and sets src->tables to
  * those that match, sorted by schema and name.  A regex of an include list that matches
  * no table, or no table at all, is CDC_E_CONFIG naming the key; so is a source.row_filters
  * key that is not one of the tables.  Nothing to do without patterns.

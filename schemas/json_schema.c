@@ -187,13 +187,8 @@ put_type_open(cdc_buf *b, const cdc_ctype *ct, bool optional, const char *enum_l
             cdc_buf_puts(b, point_fields);
         cdc_buf_putc(b, ']');
     } else if (kind == CDC_CT_ARRAY) {
-        cdc_ctype e = *ct;
+        cdc_ctype e = cdc_ctype_elem(ct);   /* the array's parameters are not its items' */
 
-        e.kind = ct->elem_kind;
-        e.sem = ct->elem_sem;
-        e.elem_kind = e.elem_sem = 0;
-        if (e.mapped == CDC_MAP_SOURCE_TYPE)
-            e.mapped = CDC_MAP_NONE;    /* the array's parameters, not its items' */
         cdc_buf_puts(b, ",\"items\":");
         /* Debezium makes every element optional except an enum's (Enum.builder, no .optional()). */
         put_type_open(b, &e, e.sem != CDC_SEM_ENUM, enum_labels, NULL, o);

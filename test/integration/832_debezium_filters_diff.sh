@@ -117,6 +117,7 @@ kafka:
 agent:
   log_level: info
   status_interval_seconds: 1
+  state_dir: $T
 YAML
 agent_start
 

@@ -231,7 +231,8 @@ pgo_rel_install(pgo_relcache *rc, uint32_t relid, const char *nspname, const cha
     rc_entry  *old = *slot;
     rc_entry  *e;
 
-    if (old != NULL && rc_same(&old->rel, nspname, relname, replident, ncols, cols)) {
+    if (old != NULL && !old->rel.renew &&
+        rc_same(&old->rel, nspname, relname, replident, ncols, cols)) {
         if (changed != NULL)
             *changed = false;
         return &old->rel;

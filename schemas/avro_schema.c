@@ -476,10 +476,16 @@ put_type(sw *s, const cdc_ctype *ct, const char *labels, const cdc_value *def)
     cdc_buf_putc(b, '}');
 }
 
+/* The key's fields carry no source type parameters: Debezium's key schema has no mapper. */
 static void
-put_col_field(sw *s, const cdc_col *col)
+put_col_field(sw *s, const cdc_col *column, bool key)
 {
+    cdc_col          c = *column;
+    const cdc_col   *col = &c;
     const cdc_value *def = sch_avro_col_default(col);
+
+    if (key && c.ctype.mapped == CDC_MAP_SOURCE_TYPE)
+        c.ctype.mapped = CDC_MAP_NONE;
 
     cdc_buf_puts(s->b, "{\"name\":");
     put_str(s->b, col->name);
@@ -582,7 +588,7 @@ sch_avro_key_schema_json(const cdc_rel *rel, const sch_avro_opts *o)
     for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
         if (n > 0)
             cdc_buf_putc(&b, ',');
-        put_col_field(&s, &rel->cols[i]);
+        put_col_field(&s, &rel->cols[i], true);
     }
     cdc_buf_puts(&b, "],\"connect.name\":");
     put_str(&b, cname);
@@ -681,7 +687,7 @@ put_value_field(sw *s, const cdc_rel *rel, const char *field, const char *space,
         if (!first)
             cdc_buf_putc(s->b, ',');
         first = false;
-        put_col_field(s, &rel->cols[i]);
+        put_col_field(s, &rel->cols[i], false);
     }
     cdc_buf_puts(s->b, "],\"connect.name\":");
     put_str(s->b, cname);

@@ -104,8 +104,28 @@ sch_json_close_params(cdc_buf *b, const cdc_ctype *ct, int nparams, const char *
         cdc_buf_puts(b, nparams ? "," : open);
         if (ct->mapped == CDC_MAP_MASKED)
             cdc_buf_puts(b, "\"masked\":\"true\"");
-        else
+        else if (ct->mapped == CDC_MAP_TRUNCATED)
             sch_json_put_param_int(b, "truncateLength", ct->trunc_len);
+        else {
+            /* PropagateSourceMetadataToSchemaParameter.alterFieldSchema's order */
+            /* typeName().toUpperCase(Locale.ENGLISH): type names are ASCII in practice */
+            char   up[256];
+            size_t n = 0;
+
+            for (; ct->src_type[n] && n < sizeof(up); n++)
+                up[n] = (char) (ct->src_type[n] >= 'a' && ct->src_type[n] <= 'z'
+                                ? ct->src_type[n] - 'a' + 'A' : ct->src_type[n]);
+            cdc_buf_puts(b, "\"__debezium.source.column.type\":");
+            sch_json_put_string(b, up, n);
+            cdc_buf_putc(b, ',');
+            sch_json_put_param_int(b, "__debezium.source.column.length", ct->src_length);
+            if (ct->src_scale != CDC_SRC_SCALE_NONE) {
+                cdc_buf_putc(b, ',');
+                sch_json_put_param_int(b, "__debezium.source.column.scale", ct->src_scale);
+            }
+            cdc_buf_puts(b, ",\"__debezium.source.column.name\":");
+            sch_json_put_string(b, ct->src_column, strlen(ct->src_column));
+        }
         nparams++;
     }
     if (nparams)
@@ -167,11 +187,8 @@ put_type_open(cdc_buf *b, const cdc_ctype *ct, bool optional, const char *enum_l
             cdc_buf_puts(b, point_fields);
         cdc_buf_putc(b, ']');
     } else if (kind == CDC_CT_ARRAY) {
-        cdc_ctype e = *ct;
+        cdc_ctype e = cdc_ctype_elem(ct);   /* the array's parameters are not its items' */
 
-        e.kind = ct->elem_kind;
-        e.sem = ct->elem_sem;
-        e.elem_kind = e.elem_sem = 0;
         cdc_buf_puts(b, ",\"items\":");
         /* Debezium makes every element optional except an enum's (Enum.builder, no .optional()). */
         put_type_open(b, &e, e.sem != CDC_SEM_ENUM, enum_labels, NULL, o);
@@ -195,10 +212,16 @@ put_type_open(cdc_buf *b, const cdc_ctype *ct, bool optional, const char *enum_l
     }
 }
 
+/* The key's fields carry no source type parameters: Debezium's key schema has no mapper. */
 static void
-put_col_field(cdc_buf *b, const cdc_rel *rel, const cdc_col *col, const sch_json_opts *o)
+put_col_field(cdc_buf *b, const cdc_rel *rel, const cdc_col *col, bool key,
+              const sch_json_opts *o)
 {
-    put_type_open(b, &col->ctype, !col->not_null, col->enum_labels,
+    cdc_ctype ct = col->ctype;
+
+    if (key && ct.mapped == CDC_MAP_SOURCE_TYPE)
+        ct.mapped = CDC_MAP_NONE;
+    put_type_open(b, &ct, !col->not_null, col->enum_labels,
                   col->has_default ? &col->def : NULL, o);
     cdc_buf_puts(b, ",\"field\":");
     sch_json_put_field_name(b, rel, col->name);
@@ -230,7 +253,7 @@ sch_json_schema_key(cdc_buf *b, const cdc_rel *rel, const char *topic, const sch
     for (int k = 0, i, n = 0; (i = sch_dbz_key_next(rel, &k)) >= 0; n++) {
         if (n > 0)
             cdc_buf_putc(b, ',');
-        put_col_field(b, rel, &rel->cols[i], o);
+        put_col_field(b, rel, &rel->cols[i], true, o);
     }
     cdc_buf_puts(b, "],\"optional\":false,\"name\":");
     put_struct_name(b, topic, ".Key", o);
@@ -251,7 +274,7 @@ put_value_struct(cdc_buf *b, const cdc_rel *rel, const char *topic, const char *
         if (!first)
             cdc_buf_putc(b, ',');
         first = false;
-        put_col_field(b, rel, &rel->cols[i], o);
+        put_col_field(b, rel, &rel->cols[i], false, o);
     }
     cdc_buf_puts(b, "],\"optional\":true,\"name\":");
     put_struct_name(b, topic, ".Value", o);

@@ -16,6 +16,8 @@
 #include "agent/cmd/lakehouse.h"
 #include "agent/ops/privs.h"
 #include "agent/source/colfilter.h"
+#include "agent/source/pg_source.h"
+#include "agent/source/tablepat.h"
 #include "agent/pipeline/run.h"
 #include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/slot.h"
@@ -305,6 +307,20 @@ setup_logging(const cdc_config *cfg, const cli *c)
         cdc_log_set_format(CDC_LOG_JSON);
 }
 
+/* source.table_include_list and the like, looked up in the source's catalog. */
+static int
+resolve_tables(cdc_config *cfg, cdc_err *err)
+{
+    PGconn *conn = agent_pg_connect(&cfg->pipeline.source, false, err);
+    int     rc;
+
+    if (conn == NULL)
+        return -1;
+    rc = agent_tablepat_resolve(conn, &cfg->pipeline.source, err);
+    PQfinish(conn);
+    return rc;
+}
+
 static int
 run_command(const cli *c, cdc_config *cfg)
 {
@@ -317,10 +333,27 @@ run_command(const cli *c, cdc_config *cfg)
         fprintf(stderr, "cdcagent: %s: %s: %s\n", c->cmd, c->pipeline, err.msg);
         return EXIT_USAGE;
     }
+    if (agent_tablepat_check(&cfg->pipeline.source, &err) < 0) {
+        fprintf(stderr, "cdcagent: %s: %s: %s\n", c->cmd, c->pipeline, err.msg);
+        return EXIT_USAGE;
+    }
+    /* Tables by pattern become source.tables here, before anything reads the list */
+    if (cfg_source_by_pattern(&cfg->pipeline.source) && strcmp(c->cmd, "validate") != 0 &&
+        strncmp(c->cmd, "dlq ", 4) != 0 && strcmp(c->cmd, "slot drop") != 0 &&
+        strcmp(c->cmd, "slot advance") != 0 && resolve_tables(cfg, &err) < 0) {
+        fprintf(stderr, "cdcagent: %s: %s\n", c->cmd, err.msg);
+        return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
+                                                                          : EXIT_RUNTIME;
+    }
     if (strcmp(c->cmd, "validate") == 0) {
-        printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
-               cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,
-               cfg->pipeline.source.ntables);
+        if (cfg_source_by_pattern(&cfg->pipeline.source))
+            printf("%s: valid (transport_mode %s, %d sinks, tables by pattern: chosen at "
+                   "start)\n", c->pipeline, cfg_transport_mode_name(cfg->platform.transport_mode),
+                   cfg->pipeline.nsinks);
+        else
+            printf("%s: valid (transport_mode %s, %d sinks, %d tables)\n", c->pipeline,
+                   cfg_transport_mode_name(cfg->platform.transport_mode), cfg->pipeline.nsinks,
+                   cfg->pipeline.source.ntables);
         return 0;
     }
     if (strcmp(c->cmd, "run") == 0)

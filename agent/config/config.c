@@ -804,9 +804,30 @@ check_pipeline(cfg_ctx *c, const cfg_pipeline *pl, const cfg_seen *s)
     const cfg_table *t = &cfg_pipeline_table;
     int              ti = key_index(t, "source.tables");
 
-    if (pl->source.ntables == 0)
+    static const char *const pats[] = { "source.table_include_list", "source.table_exclude_list",
+                                        "source.schema_include_list", "source.schema_exclude_list" };
+    const cfg_source  *src = &pl->source;
+    const char        *vals[] = { src->table_include_list, src->table_exclude_list,
+                                  src->schema_include_list, src->schema_exclude_list };
+    int                pat = -1;
+
+    for (int i = 0; i < 4 && pat < 0; i++)
+        if (vals[i] && *vals[i])
+            pat = i;
+    /* Debezium refuses an include list beside its exclude list; tables by name and by
+       pattern are one or the other (the patterns choose the whole list) */
+    for (int i = 0; i < 4; i += 2)
+        if (vals[i] && *vals[i] && vals[i + 1] && *vals[i + 1])
+            return fail_at(c, s->mark[key_index(t, pats[i + 1])], pats[i + 1],
+                           "cannot be set with %s (Debezium refuses both lists of one kind)",
+                           pats[i]);
+    if (pat >= 0 && src->ntables > 0)
+        return fail_at(c, s->mark[ti], "source.tables", "cannot be set with %s: list the "
+                       "tables by name or choose them by pattern, not both", pats[pat]);
+    if (pl->source.ntables == 0 && pat < 0)
         return fail_at(c, s->given[ti] ? s->mark[ti] : s->mark[key_index(t, "source")],
-                       "source.tables", "at least one table is required: cdcagent captures "
+                       "source.tables", "at least one table is required (or "
+                       "table_include_list and the other pattern keys): cdcagent captures "
                        "an explicit list of tables");
     for (int i = 1; i < pl->source.ntables; i++) {
         char si[CFG_NAME_MAX + 1], ti_[CFG_NAME_MAX + 1], sj[CFG_NAME_MAX + 1],

@@ -87,6 +87,13 @@ typedef struct cfg_source {
     char             *column_exclude_list;
     cfg_strmap        column_masks;          /* Debezium property name -> column regex list */
     cfg_strmap        row_filters;           /* "schema.table" -> SQL condition (PG 15+) */
+    char             *column_propagate_source_type;   /* regexes, schema.table.column */
+    char             *datatype_propagate_source_type; /* regexes, schema.table.typname */
+    /* Debezium table.include.list ... schema.exclude.list: regex lists resolved at start to
+       tables (agent/source/tablepat.c); not with tables */
+    char             *table_include_list, *table_exclude_list;
+    char             *schema_include_list, *schema_exclude_list;
+    int               table_pattern_check_ms; /* catalog re-read for new matching tables; 0: start only */
     int               money_fraction_digits;
     /* accepted for the platform's other source types; unused */
     int               mysql_server_id;
@@ -348,6 +355,9 @@ int  cfg_validate(const cdc_config *cfg, cdc_err *err);
  * @returns NULL, or what is wrong with the entry (a static string).
  */
 const char *cfg_table_split(const char *spelled, char *schema, char *table);
+
+/* Whether tables are chosen by pattern (source.table_include_list and the like). */
+bool cfg_source_by_pattern(const cfg_source *s);
 
 /* The source.row_filters condition of schema.table, or NULL. */
 const char *cfg_row_filter(const cfg_source *s, const char *schema, const char *table);

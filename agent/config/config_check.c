@@ -92,6 +92,15 @@ cfg_table_split(const char *spelled, char *schema, char *table)
     return NULL;
 }
 
+bool
+cfg_source_by_pattern(const cfg_source *s)
+{
+    return (s->table_include_list && *s->table_include_list) ||
+           (s->table_exclude_list && *s->table_exclude_list) ||
+           (s->schema_include_list && *s->schema_include_list) ||
+           (s->schema_exclude_list && *s->schema_exclude_list);
+}
+
 const char *
 cfg_row_filter(const cfg_source *s, const char *schema, const char *table)
 {
@@ -125,7 +134,8 @@ check_row_filters(const cdc_config *cfg, cdc_err *err)
             listed = cfg_table_split(s->tables[t], ts, tt) == NULL && strcmp(ts, fs) == 0 &&
                      strcmp(tt, ft) == 0;
         }
-        if (!listed)
+        /* by pattern, the tables are known at start: agent_tablepat_resolve() checks */
+        if (!listed && !cfg_source_by_pattern(s))
             return cdc_err_set(err, CDC_E_CONFIG, "%s: source.row_filters: table %s is not "
                                "in source.tables", cfg->pipeline_path, key);
         if (!*s->row_filters.items[i].value)

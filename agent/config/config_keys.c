@@ -456,7 +456,8 @@ static const cfg_key pipeline_keys[] = {
       .def = "cdc_password", .flags = CFG_F_SECRET, .desc = "Database password." },
     { .name = "source.tables", .type = CFG_STRLIST, .off = PL(source.tables),
       .off_n = PL(source.ntables), .check = check_table_name,
-      .desc = "Schema-qualified tables to capture (e.g. public.customers); at least one. "
+      .desc = "Schema-qualified tables to capture (e.g. public.customers); at least one, "
+              "unless the tables are chosen by pattern (table_include_list ...). "
               "Names are matched as written (case kept); a name containing a dot or a "
               "double quote is written in SQL's double quotes, with \"\" for a quote: "
               "public.\"my.table\", \"my schema\".\"a\"\"b\". A partitioned table is "
@@ -562,6 +563,40 @@ static const cfg_key pipeline_keys[] = {
       .desc = "Per-table row filter, schema.table: SQL condition, as a PostgreSQL 15+ "
               "publication row filter (WHERE) and in the snapshot's query "
               "(docs/filters-and-masking.md)." },
+    { .name = "source.column_propagate_source_type", .type = CFG_STR,
+      .off = PL(source.column_propagate_source_type), .def = "",
+      .desc = "Debezium column.propagate.source.type: regexes matched whole, "
+              "case-insensitively, against schema.table.column; the value schema of each "
+              "matching column carries __debezium.source.column.type, .length, .scale and "
+              ".name (docs/filters-and-masking.md)." },
+    { .name = "source.datatype_propagate_source_type", .type = CFG_STR,
+      .off = PL(source.datatype_propagate_source_type), .def = "",
+      .desc = "Debezium datatype.propagate.source.type: the same parameters for the columns "
+              "whose schema.table.typename (PostgreSQL's type name: int4, varchar, _int4, an "
+              "enum's or domain's name) a regex matches." },
+    { .name = "source.table_include_list", .type = CFG_STR,
+      .off = PL(source.table_include_list), .def = "",
+      .desc = "Debezium table.include.list: comma-separated regexes matched whole, "
+              "case-insensitively, against schema.table; the matching tables are captured "
+              "(resolved at start, and the publication follows tables created later; not "
+              "with tables; docs/filters-and-masking.md)." },
+    { .name = "source.table_exclude_list", .type = CFG_STR,
+      .off = PL(source.table_exclude_list), .def = "",
+      .desc = "Debezium table.exclude.list: every table but those matched (not with "
+              "table_include_list nor tables)." },
+    { .name = "source.schema_include_list", .type = CFG_STR,
+      .off = PL(source.schema_include_list), .def = "",
+      .desc = "Debezium schema.include.list: regexes matched whole, case-insensitively, "
+              "against the schema name; with a table list, a table must pass both." },
+    { .name = "source.schema_exclude_list", .type = CFG_STR,
+      .off = PL(source.schema_exclude_list), .def = "",
+      .desc = "Debezium schema.exclude.list: every schema but those matched (not with "
+              "schema_include_list nor tables)." },
+    { .name = "source.table_pattern_check_ms", .type = CFG_INT,
+      .off = PL(source.table_pattern_check_ms), .def = "10000", .range = "0..",
+      .desc = "With table_include_list and the like: how often, while streaming, the catalog "
+              "is read for new matching tables, which are then added to the publication and "
+              "captured from that moment (0: only at start; docs/filters-and-masking.md)." },
     { .name = "source.money_fraction_digits", .type = CFG_INT,
       .off = PL(source.money_fraction_digits), .def = "2", .range = "0..",
       .desc = "Debezium money.fraction.digits." },

@@ -32,6 +32,7 @@ typedef struct cdc_col {
     uint32_t elem_oid;      /* element type of an array (after domain resolution), else 0 */
     char     typtype;       /* pg_type.typtype of base_oid: 'b','e','r','c','d','m','p' */
     char    *type_name;     /* format_type() text, e.g. "numeric(10,2)" */
+    char    *typname;       /* pg_type.typname, e.g. "int4", "_int4", an enum's or domain's */
     char    *enum_labels;   /* enum (or array of enum): labels comma-joined in sort order */
     char    *default_expr;  /* pg_get_expr() of the column default, NULL if none */
     bool     generated;     /* a stored generated column: read by the snapshot, which
@@ -58,6 +59,9 @@ typedef struct cdc_rel {
     int      nkeys;         /* columns with key_pos > 0 */
     char    *topic;         /* set by the agent: "{prefix}.{schema}.{table}", sanitised */
     bool     excluded;      /* published but not configured for capture: changes are ignored */
+    bool     from_catalog;  /* installed from the catalog (the snapshot), not a Relation message */
+    bool     renew;         /* the next Relation message replaces it even if it says the same
+                               (the snapshot's schema differs from the stream's: colfilter.c) */
 } cdc_rel;
 
 #endif

@@ -76,15 +76,25 @@ typedef struct cdc_ctype {
     int32_t  precision;     /* DECIMAL precision; -1 when absent (money) */
     int32_t  length;        /* BITS: bit length; ZONED_TIMESTAMP: fraction digits */
     /* Debezium's column mappers (agent/source/colfilter.c) add schema parameters:
-       "masked":"true", or "truncateLength":"<trunc_len>"; CDC_MAP_NONE otherwise */
+       "masked":"true", "truncateLength":"<trunc_len>" or the source type's (below) on the
+       value's field (never the key's); CDC_MAP_NONE otherwise */
     uint8_t  mapped;        /* cdc_mapped */
     int32_t  trunc_len;
+    /* CDC_MAP_SOURCE_TYPE: Debezium's PropagateSourceMetadataToSchemaParameter parameters
+       __debezium.source.column.type / .length / .scale / .name (strings owned by the rel) */
+    const char *src_type;   /* pg_type.typname, written in upper case: INT4, VARCHAR, _INT4 */
+    int32_t     src_length;
+    int32_t     src_scale;      /* CDC_SRC_SCALE_NONE: no scale parameter */
+    const char *src_column;
 } cdc_ctype;
+
+#define CDC_SRC_SCALE_NONE INT32_MIN
 
 typedef enum cdc_mapped {
     CDC_MAP_NONE = 0,
     CDC_MAP_MASKED,         /* column.mask.with.N.chars, column.mask.hash.* */
-    CDC_MAP_TRUNCATED       /* column.truncate.to.N.chars */
+    CDC_MAP_TRUNCATED,      /* column.truncate.to.N.chars */
+    CDC_MAP_SOURCE_TYPE     /* column.propagate.source.type, datatype.propagate.source.type */
 } cdc_mapped;
 
 typedef enum cdc_vstate {
@@ -148,6 +158,8 @@ cdc_ctype_elem(const cdc_ctype *ct)
     e.sem = ct->elem_sem;
     e.elem_kind = CDC_CT_NONE;
     e.elem_sem = CDC_SEM_NONE;
+    if (e.mapped == CDC_MAP_SOURCE_TYPE)
+        e.mapped = CDC_MAP_NONE;        /* the array's parameters, not its items' */
     return e;
 }
 

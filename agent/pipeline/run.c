@@ -17,6 +17,8 @@
 #include "agent/pipeline/dest_registry.h"
 #include "agent/ops/health.h"
 #include "agent/pipeline/heartbeat.h"
+#include "agent/source/publication.h"
+#include "agent/source/tablepat.h"
 #include "agent/ops/metrics.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/source/pg_source.h"
@@ -199,6 +201,38 @@ stop_now(agent *ag)
     return cdc_mono_ms() - ag->stop_seen_ms >= limit;
 }
 
+/*
+ * Tables by pattern: every source.table_pattern_check_ms, the catalog is read for new
+ * matching tables, which join source.tables (the capture then takes their Relation
+ * messages) and the publication.  pgoutput decides membership as of each change's WAL
+ * position, so the new table's changes committed after the ALTER PUBLICATION are
+ * captured; those before it are not (issue 22's incremental snapshot would read them).
+ */
+static int
+follow_tables(agent *ag, cdc_err *err)
+{
+    int64_t now = cdc_mono_ms();
+    int     from = ag->src->ntables, n;
+
+    if (!cfg_source_by_pattern(ag->src) || ag->src->table_pattern_check_ms <= 0 ||
+        now - ag->tables_checked_ms < ag->src->table_pattern_check_ms)
+        return 0;
+    ag->tables_checked_ms = now;
+    n = agent_tablepat_new_tables(ag->sql, ag->tables_src, err);
+    if (n <= 0)
+        return n;
+    if (agent_publication_add_tables(ag->sql, ag->src, from, from + n, err) == 0)
+        return 0;
+    if (err->code != CDC_E_TIMEOUT)
+        return cdc_err_wrap(err, "following a new table chosen by pattern");
+    /* a transaction holds one of the tables: forget them, the next check tries again */
+    log_warn("agent", "%s; trying again in %d ms", err->msg, ag->src->table_pattern_check_ms);
+    cdc_err_clear(err);
+    while (ag->tables_src->ntables > from)
+        free(ag->tables_src->tables[--ag->tables_src->ntables]);
+    return 0;
+}
+
 /* Streams until stopped or failed.  @returns 0 on a requested stop. */
 static int
 stream(agent *ag, cdc_err *err)
@@ -248,6 +282,8 @@ stream(agent *ag, cdc_err *err)
         if (agent_router_poll(&ag->router, err) < 0 || run_send_status(ag, false, false, err) < 0)
             return cdc_err_ensure(err, "polling the destinations or sending a status update");
         agent_heartbeat_tick(ag->heartbeat, &ag->router, agent_capture_in_txn(ag->cap));
+        if (follow_tables(ag, err) < 0)
+            return -1;
         run_update_metrics(ag);
     }
 }
@@ -473,13 +509,15 @@ warn_unbuilt(const cdc_config *cfg)
 }
 
 int
-agent_run(const cdc_config *cfg, cdc_err *err)
+agent_run(cdc_config *cfg, cdc_err *err)
 {
     agent ag = { 0 };
     int   rc = -1;
 
     ag.cfg = cfg;
     ag.src = &cfg->pipeline.source;
+    ag.tables_src = &cfg->pipeline.source;
+    ag.tables_checked_ms = cdc_mono_ms();
     stop_requested = 0;
     install_signals();
     warn_unbuilt(cfg);

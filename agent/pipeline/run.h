@@ -14,6 +14,6 @@
 #include "agent/core/cdc_err.h"
 
 /* @returns 0 after a clean stop, or -1 with err set. */
-int agent_run(const cdc_config *cfg, cdc_err *err);
+int agent_run(cdc_config *cfg, cdc_err *err);   /* tables by pattern may grow its list */
 
 #endif

@@ -30,6 +30,8 @@
 typedef struct agent {
     const cdc_config *cfg;
     const cfg_source *src;
+    cfg_source       *tables_src;   /* the same: tables by pattern append to its list */
+    int64_t           tables_checked_ms;   /* last catalog read for new matching tables */
     PGconn           *sql;          /* catalog, publication, snapshot */
     repl_stream      *rs;
     agent_wm         *wm;

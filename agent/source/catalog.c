@@ -20,7 +20,8 @@
 static const char cols_sql[] =
     "SELECT a.attname, a.attnotnull, a.atttypid, a.atttypmod,"
     "       pg_get_expr(d.adbin, d.adrelid),"
-    "       format_type(a.atttypid, a.atttypmod), a.attgenerated <> ''"
+    "       format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',"
+    "       (SELECT t.typname FROM pg_type t WHERE t.oid = a.atttypid)"
     "  FROM pg_attribute a"
     "  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
     " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
@@ -234,6 +235,7 @@ agent_catalog_enrich(PGconn *conn, cdc_rel *rel, cdc_err *err)
         col->default_expr = PQgetisnull(res, r, 4) ? NULL : pgo_rel_strdup(rel, PQgetvalue(res, r, 4));
         col->type_name = pgo_rel_strdup(rel, PQgetvalue(res, r, 5));
         col->generated = PQgetvalue(res, r, 6)[0] == 't';
+        col->typname = pgo_rel_strdup(rel, PQgetvalue(res, r, 7));
         if (enrich_types(conn, rel, col, err) < 0)
             goto out;
         col->catalog_known = true;
@@ -304,6 +306,8 @@ agent_catalog_install(PGconn *conn, pgo_relcache *rc, const char *schema, const 
                           &changed);
     for (int r = 0; rel != NULL && r < n && r < rel->ncols; r++)
         rel->cols[r].generated = PQgetvalue(cres, r, 6)[0] == 't';
+    if (rel != NULL && changed)
+        rel->from_catalog = true;
     if (rel != NULL)
         encoding_check(conn, rel);
 out:

@@ -22,12 +22,7 @@
 #define CF_FAC "colfilter"
 #define JAVA_INT_MAX 2147483647
 
-typedef struct relist {
-    regex_t *re;
-    char   **src;       /* each regex as written, for messages */
-    int     *hits;      /* columns of the listed tables each regex matched */
-    int      n;
-} relist;
+typedef agent_relist relist;
 
 typedef enum rule_kind { RULE_TRUNCATE, RULE_MASK, RULE_HASH } rule_kind;
 
@@ -46,6 +41,8 @@ struct agent_colfilter {
     bool   has_include, has_exclude;
     relist include, exclude;
     relist keycols;     /* message.key.columns: one regex per "table.column", in order */
+    relist propcol;     /* column.propagate.source.type: schema.table.column */
+    relist proptype;    /* datatype.propagate.source.type: schema.table.typname */
     rule  *rules;
     int    nrules;
 };
@@ -154,15 +151,46 @@ static bool
 relist_matches(const relist *l, const char *schema, const char *table, const char *column)
 {
     char name[3 * 256 + 3];
-    bool m = false;
 
     snprintf(name, sizeof(name), "%s.%s.%s", schema, table, column);
+    return agent_relist_match(l, name);
+}
+
+static const char *relist_unmatched(const relist *l);
+
+bool
+agent_relist_match(const relist *l, const char *name)
+{
+    bool m = false;
+
     for (int i = 0; i < l->n; i++)
         if (regexec(&l->re[i], name, 0, NULL, 0) == 0) {
             l->hits[i]++;
             m = true;
         }
     return m;
+}
+
+int
+agent_relist_compile(relist *l, const char *list, const char *what, cdc_err *err)
+{
+    int rc = relist_compile(l, list, what, err);
+
+    if (rc < 0)
+        relist_free(l);
+    return rc;
+}
+
+const char *
+agent_relist_unmatched(const relist *l)
+{
+    return relist_unmatched(l);
+}
+
+void
+agent_relist_free(relist *l)
+{
+    relist_free(l);
 }
 
 /* The first regex of l that matched no column, or NULL. */
@@ -185,6 +213,13 @@ agent_colfilter_unmatched(const agent_colfilter *f, const char *tables, cdc_err 
         return cdc_err_set(err, CDC_E_CONFIG, "source.column_%s_list: \"%s\" matches no column "
                            "of the captured tables (%s); names are schema.table.column",
                            relist_unmatched(&f->include) ? "include" : "exclude", re, tables);
+    if ((re = relist_unmatched(&f->propcol)) != NULL ||
+        (re = relist_unmatched(&f->proptype)) != NULL)
+        return cdc_err_set(err, CDC_E_CONFIG, "source.%s_propagate_source_type: \"%s\" matches "
+                           "no column of the captured tables (%s); names are "
+                           "schema.table.%s", relist_unmatched(&f->propcol) ? "column"
+                           : "datatype", re, tables, relist_unmatched(&f->propcol) ? "column"
+                           : "typename (int4, varchar, ...)");
     if ((re = relist_unmatched(&f->keycols)) != NULL)
         return cdc_err_set(err, CDC_E_CONFIG, "source.message_key_columns: \"%s\" matches no "
                            "column of the captured tables (%s); names are "
@@ -383,6 +418,8 @@ agent_colfilter_free(agent_colfilter *f)
     relist_free(&f->include);
     relist_free(&f->exclude);
     relist_free(&f->keycols);
+    relist_free(&f->propcol);
+    relist_free(&f->proptype);
     for (int i = 0; i < f->nrules; i++)
         rule_free(&f->rules[i]);
     free(f->rules);
@@ -537,6 +574,13 @@ agent_colfilter_new(const cfg_source *src, cdc_err *err)
         goto fail;
     if (parse_key_columns(&f->keycols, src->message_key_columns, err) < 0)
         goto fail;
+    if ((src->column_propagate_source_type &&
+         relist_compile(&f->propcol, src->column_propagate_source_type,
+                        "source.column_propagate_source_type", err) < 0) ||
+        (src->datatype_propagate_source_type &&
+         relist_compile(&f->proptype, src->datatype_propagate_source_type,
+                        "source.datatype_propagate_source_type", err) < 0))
+        goto fail;
     f->rules = cdc_xcalloc((size_t) src->column_masks.n + 1, sizeof(*f->rules));
     /* Debezium registers truncations, then masks, then v1 and v2 hashes: the first wins */
     for (int order = 0; order < 4; order++) {
@@ -631,6 +675,137 @@ apply_key_columns(const agent_colfilter *f, cdc_rel *rel)
     free(pos);
 }
 
+/*
+ * pgjdbc's TypeInfoCache as Debezium's PostgreSQL connector reads it for a streamed
+ * relation (PostgresType.length/scale: the precision, or the display size when it is 0;
+ * an array's are its element's).  oid is the type, typmod the column's modifier.
+ */
+static int32_t
+pg_display_size(uint32_t oid, int32_t typmod)
+{
+    int32_t secs = typmod == -1 ? 7 : typmod == 0 ? 0 : typmod == 1 ? 3 : typmod + 1;
+
+    switch (oid) {
+    case 1082: return 13;                       /* date */
+    case 1083: return 8 + secs;                 /* time */
+    case 1266: return 8 + secs + 6;             /* timetz */
+    case 1114: return 22 + secs;                /* timestamp */
+    case 1184: return 22 + secs + 6;            /* timestamptz */
+    case 1186: return 49;                       /* interval */
+    case 1700: return 131089;                   /* numeric without precision */
+    default:   return JAVA_INT_MAX;
+    }
+}
+
+static int32_t
+pg_precision(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 21:   return 5;                        /* int2 */
+    case 23: case 26: return 10;                /* int4, oid */
+    case 20:   return 19;                       /* int8 */
+    case 700:  return 8;                        /* float4 */
+    case 701:  return 17;                       /* float8 */
+    case 1700: return typmod == -1 ? 0 : ((typmod - 4) >> 16) & 0xffff;
+    case 18: case 16: return 1;                 /* "char", bool */
+    case 1042: case 1043: return typmod == -1 ? JAVA_INT_MAX : typmod - 4;
+    case 1082: case 1083: case 1266: case 1114: case 1184: case 1186:
+        return pg_display_size(oid, typmod);
+    case 1560: return typmod;                   /* bit */
+    case 1562: return typmod == -1 ? JAVA_INT_MAX : typmod;
+    default:   return JAVA_INT_MAX;
+    }
+}
+
+static int32_t
+pg_scale(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 700:  return 8;
+    case 701:  return 17;
+    case 1700: return typmod == -1 ? 0 : (typmod - 4) & 0xffff;
+    case 1083: case 1266: case 1114: case 1184: return typmod == -1 ? 6 : typmod;
+    case 1186: return typmod == -1 ? 6 : typmod & 0xffff;
+    default:   return 0;
+    }
+}
+
+/* Counts the hits of every mapper regex on a kept column, the first rule's and those
+   it shadows: a regex that names a column is not "matching nothing". */
+static void
+count_hits(const agent_colfilter *f, const cdc_rel *rel, const cdc_col *col)
+{
+    char name[3 * 256 + 3];
+
+    for (int r = 0; r < f->nrules; r++)
+        relist_matches(&f->rules[r].cols, rel->nspname, rel->relname, col->name);
+    relist_matches(&f->propcol, rel->nspname, rel->relname, col->name);
+    snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname,
+             col->typname ? col->typname : "");
+    agent_relist_match(&f->proptype, name);
+}
+
+/*
+ * The type name Debezium's snapshot reads from JDBC (DatabaseMetaData.getColumns): pgjdbc
+ * calls an integer column whose default calls nextval() serial, bigserial or smallserial.
+ */
+static const char *
+jdbc_typname(const cdc_col *col, const char *typname)
+{
+    if (col->default_expr == NULL || strstr(col->default_expr, "nextval(") == NULL)
+        return typname;
+    return col->type_oid == 23 ? "serial" : col->type_oid == 20 ? "bigserial"
+         : col->type_oid == 21 ? "smallserial" : typname;
+}
+
+static bool
+propagate_match(const agent_colfilter *f, const cdc_rel *rel, const cdc_col *col,
+                const char *typname)
+{
+    char name[3 * 256 + 3];
+
+    if (relist_matches(&f->propcol, rel->nspname, rel->relname, col->name))
+        return true;
+    snprintf(name, sizeof(name), "%s.%s.%s", rel->nspname, rel->relname, typname);
+    return agent_relist_match(&f->proptype, name);
+}
+
+/*
+ * column.propagate.source.type / datatype.propagate.source.type on a column of rel.
+ * Debezium's stream takes the type from the relation (pgjdbc's TypeInfoCache), its
+ * snapshot from JDBC's getColumns: a serial's name, an unbounded numeric's length 0 and no
+ * scale.  A relation the snapshot installed from the catalog gets the snapshot's values and
+ * is renewed by the stream's first Relation message when they differ, as Debezium's
+ * schema changes there.
+ */
+static bool
+propagates(const agent_colfilter *f, cdc_rel *rel, cdc_col *col)
+{
+    const char *typname = col->typname ? col->typname : "";
+    const char *snap = rel->from_catalog ? jdbc_typname(col, typname) : typname;
+    uint32_t    oid = col->elem_oid ? col->elem_oid : col->base_oid ? col->base_oid
+                                                                     : col->type_oid;
+    bool        unbounded = oid == 1700 && col->typmod == -1 && !col->elem_oid;
+    bool        m = propagate_match(f, rel, col, snap);
+
+    if (rel->from_catalog && (snap != typname || unbounded) &&
+        (m || propagate_match(f, rel, col, typname)))
+        rel->renew = true;
+    if (!m)
+        return false;
+    /* a domain: its base type's (Debezium's TypeRegistry walks the hierarchy) */
+    col->ctype.mapped = CDC_MAP_SOURCE_TYPE;
+    col->ctype.src_type = snap;                 /* written in upper case */
+    col->ctype.src_length = pg_precision(oid, col->typmod);
+    col->ctype.src_scale = pg_scale(oid, col->typmod);
+    if (rel->from_catalog && unbounded)
+        col->ctype.src_scale = CDC_SRC_SCALE_NONE;      /* JDBC: length 0, scale null */
+    else if (col->ctype.src_length == 0)
+        col->ctype.src_length = pg_display_size(oid, col->typmod);
+    col->ctype.src_column = col->name;
+    return true;
+}
+
 int
 agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *binary_mode,
                           cdc_err *err)
@@ -658,9 +833,20 @@ agent_colfilter_apply_rel(const agent_colfilter *f, cdc_rel *rel, const char *bi
             col->ctype.supported = false;
             continue;
         }
-        for (int r = 0; r < f->nrules; r++) {
-            const rule *ru = &f->rules[r];
+        /* Debezium's order: truncations, masks, the source type settings, then hashes */
+        bool prop_done = false;
 
+        count_hits(f, rel, col);
+        for (int r = 0; r <= f->nrules; r++) {
+            const rule *ru = r < f->nrules ? &f->rules[r] : NULL;
+
+            if (!prop_done && (ru == NULL || ru->kind == RULE_HASH)) {
+                prop_done = true;
+                if (col->ctype.supported && propagates(f, rel, col))
+                    break;
+            }
+            if (ru == NULL)
+                break;
             if (!relist_matches(&ru->cols, rel->nspname, rel->relname, col->name))
                 continue;
             if (col->key_pos > 0)

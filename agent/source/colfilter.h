@@ -23,6 +23,7 @@
 #ifndef CDC_AGENT_PIPELINE_COLFILTER_H
 #define CDC_AGENT_PIPELINE_COLFILTER_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,23 @@ void agent_colfilter_map_row(const agent_colfilter *f, const cdc_rel *rel, cdc_v
 /* True when the column list (Debezium's regex list) names schema.table.column. */
 bool agent_colfilter_list_matches(const char *list, const char *schema, const char *table,
                                   const char *column);
+
+/* ---- Debezium's regex lists, for other settings (agent/source/tablepat.c) ---- */
+
+/* A compiled list: Strings.RegExSplitter's parts, each matched whole and case-insensitively. */
+typedef struct agent_relist {
+    regex_t *re;
+    char   **src;       /* each regex as written, for messages */
+    int     *hits;      /* names each regex matched */
+    int      n;
+} agent_relist;
+
+/* Compiles list into l (zeroed first by the caller); -1 with err naming what and the regex. */
+int         agent_relist_compile(agent_relist *l, const char *list, const char *what,
+                                 cdc_err *err);
+bool        agent_relist_match(const agent_relist *l, const char *name);   /* counts hits */
+const char *agent_relist_unmatched(const agent_relist *l);   /* the first with no hit */
+void        agent_relist_free(agent_relist *l);
 
 /* ---- the value mappers themselves (exposed for the unit tests) ---- */
 

@@ -232,6 +232,30 @@ put_column_list(PGconn *conn, const agent_colfilter *f, const char *schema, cons
     return 0;
 }
 
+/* "s"."t" [(cols)] [WHERE (cond)] of source.tables[i] into b; -1 with err set. */
+static int
+put_table(PGconn *conn, const agent_colfilter *f, const cfg_source *src, int i, cdc_buf *b,
+          cdc_err *err)
+{
+    char schema[64], table[64], ident[300];
+
+    if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
+        return -1;
+    cdc_buf_puts(b, agent_pg_quote_table(schema, table, ident, sizeof(ident)));
+    if (put_column_list(conn, f, schema, table, b, err) < 0)
+        return -1;
+    if (cfg_row_filter(src, schema, table) == NULL)
+        return 0;
+    if (PQserverVersion(conn) < 150000)
+        return cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: table %s: row "
+                           "filters need PostgreSQL 15 or later (publication row "
+                           "filters); this server is %d.%d, and cdcagent does not "
+                           "filter rows itself", src->tables[i],
+                           PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000 / 100);
+    cdc_buf_printf(b, " WHERE (%s)", cfg_row_filter(src, schema, table));
+    return 0;
+}
+
 /* "CREATE PUBLICATION "pub" FOR TABLE "s"."t", ..." into @p b; -1 with err set on a bad name. */
 static int
 build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, cdc_err *err)
@@ -245,25 +269,9 @@ build_create(PGconn *conn, const cfg_source *src, bool partitioned, cdc_buf *b, 
     cdc_buf_printf(b, "CREATE PUBLICATION %s FOR TABLE ",
                    agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
     for (int i = 0; i < src->ntables && rc == 0; i++) {
-        char schema[64], table[64];
-
-        if (agent_pg_split_table(src->tables[i], schema, table, err) < 0) {
-            rc = -1;
-            break;
-        }
-        cdc_buf_printf(b, "%s%s", i ? ", " : "", agent_pg_quote_table(schema, table, ident,
-                                                                       sizeof(ident)));
-        rc = put_column_list(conn, f, schema, table, b, err);
-        if (rc == 0 && cfg_row_filter(src, schema, table) != NULL) {
-            if (PQserverVersion(conn) < 150000)
-                rc = cdc_err_set(err, CDC_E_UNSUPPORTED, "source.row_filters: table %s: row "
-                                 "filters need PostgreSQL 15 or later (publication row "
-                                 "filters); this server is %d.%d, and cdcagent does not "
-                                 "filter rows itself", src->tables[i],
-                                 PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000 / 100);
-            else
-                cdc_buf_printf(b, " WHERE (%s)", cfg_row_filter(src, schema, table));
-        }
+        if (i)
+            cdc_buf_puts(b, ", ");
+        rc = put_table(conn, f, src, i, b, err);
     }
     agent_colfilter_free(f);
     if (rc < 0)
@@ -590,6 +598,8 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 
         if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
             rc = -1;
+        else if (!publishes(tabs, schema, table) && cfg_source_by_pattern(src))
+            rc = agent_publication_add_tables(conn, src, i, i + 1, err);
         else if (!publishes(tabs, schema, table))
             rc = report_missing(conn, src, src->tables[i], schema, table, err);
     }
@@ -620,4 +630,56 @@ agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
     PQclear(pub);
     return exists ? check_publication(conn, src, err)
                   : create_publication(conn, src, partitioned, err);
+}
+
+int
+agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int to,
+                             cdc_err *err)
+{
+    char             ident[300];
+    agent_colfilter *f = agent_colfilter_new(src, err);
+    cdc_buf          b = CDC_BUF_INIT;
+    int              rc = 0;
+
+    if (f == NULL)
+        return -1;
+    cdc_buf_printf(&b, "ALTER PUBLICATION %s ADD TABLE ",
+                   agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
+    for (int i = from; i < to && rc == 0; i++) {
+        if (i > from)
+            cdc_buf_puts(&b, ", ");
+        rc = put_table(conn, f, src, i, &b, err);
+    }
+    agent_colfilter_free(f);
+    if (rc == 0 && cdc_buf_failed(&b))
+        rc = cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
+                         src->publication_name);
+    /* ADD TABLE takes a lock on each table: a long transaction on one must not stall the
+       stream, so the statement waits at most lock_timeout (then CDC_E_TIMEOUT) */
+    if (rc == 0 && agent_pg_exec(conn, "SET lock_timeout = '2s'", "adding tables chosen by "
+                                 "pattern to the publication", err) < 0)
+        rc = -1;
+    if (rc == 0 && agent_pg_exec(conn, cdc_buf_str(&b), "adding tables chosen by pattern to "
+                                 "the publication", err) < 0) {
+        if (strstr(err->msg, "(SQLSTATE 55P03)") != NULL) {
+            err->code = CDC_E_TIMEOUT;
+            rc = cdc_err_wrap(err, "publication %s: another transaction holds a lock on a "
+                              "table chosen by pattern (%s waited 2 s)", src->publication_name,
+                              cdc_buf_str(&b));
+        } else
+            rc = cdc_err_wrap(err, "publication %s (source.table_include_list and the like: "
+                              "the role must own the tables; or add them as their owner: %s)",
+                              src->publication_name, cdc_buf_str(&b));
+    }
+    if (rc == 0 || err->code == CDC_E_TIMEOUT) {
+        cdc_err ignored;
+
+        agent_pg_exec(conn, "RESET lock_timeout", "adding tables to the publication", &ignored);
+    }
+    if (rc == 0)
+        for (int i = from; i < to; i++)
+            log_info("agent", "publication %s: added table %s (chosen by pattern)",
+                     src->publication_name, src->tables[i]);
+    cdc_buf_free(&b);
+    return rc;
 }

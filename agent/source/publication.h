@@ -30,4 +30,16 @@
  */
 int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 
+/**
+ * Tables chosen by pattern (publication.autocreate.mode=filtered): adds
+ * src->tables[from..to) to the publication, with their column lists and
+ * row filters, as ALTER PUBLICATION ... ADD TABLE.  Changes committed after
+ * this statement (in WAL order) are published.
+ * The statement waits at most 2 s for the tables' locks.
+ * @returns 0, or -1 with err set naming the publication and the statement
+ *          (CDC_E_TIMEOUT when a lock was not granted in time).
+ */
+int agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int to,
+                                 cdc_err *err);
+
 #endif

@@ -221,7 +221,8 @@ write_file() { cat >"$1"; }
 #   P_TABLES (YAML list body, default "public.customers, public.orders"), P_SNAPSHOT
 #   (initial), P_SLOT (cdc_slot), P_PUB (cdc_publication), P_OUT (sink path, default
 #   $EVENTS; "-" writes to the agent's stdout, then EVENTS becomes $T/agent.stdout),
-#   P_SOURCE_EXTRA (more lines for the source: section, unindented).
+#   P_SOURCE_EXTRA (more lines for the source: section, unindented), P_NO_TABLES=1 (no
+#   tables: line, for tables chosen by pattern).
 write_pipeline() {
     local out=${P_OUT:-$EVENTS}
     if [ "$out" = "-" ]; then EVENTS=$T/agent.stdout; : >"$EVENTS"; fi
@@ -235,7 +236,7 @@ source:
   database: cdc_demo
   username: cdc_user
   password: cdc_password
-  tables: [${P_TABLES:-public.customers, public.orders}]
+$( [ "${P_NO_TABLES:-0}" = 1 ] || echo "  tables: [${P_TABLES:-public.customers, public.orders}]")
   slot_name: ${P_SLOT:-cdc_slot}
   publication_name: ${P_PUB:-cdc_publication}
   snapshot_mode: ${P_SNAPSHOT:-initial}

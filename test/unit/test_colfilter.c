@@ -374,6 +374,106 @@ START_TEST(json_schema_carries_mapper_parameters_and_adjusted_names)
 }
 END_TEST
 
+/* column.propagate.source.type / datatype.propagate.source.type: the parameters Debezium
+   2.7.4 printed for these columns (test 832), in JSON and in Avro's connect.parameters;
+   a character mask registered before them wins, a hash registered after them loses; the
+   key's field has none. */
+START_TEST(source_type_parameters_as_debezium_prints_them)
+{
+    cdc_err          err = { 0 };
+    agent_colfilter *f;
+    sch_json_opts    o;
+    cdc_buf          b = CDC_BUF_INIT;
+    const char      *j;
+
+    set_cols();
+    cols[0].typname = "int4";
+    cols[1].typname = "varchar";
+    cols[1].type_oid = 1043;
+    cols[1].typmod = 24;            /* varchar(20) */
+    cols[2].typname = "text";
+    cols[3].typname = "timestamp";
+    cols[3].type_oid = 1114;
+    cols[3].typmod = 3;
+    cols[4].typname = "text";
+    set_masks(2, "column.mask.with.5.chars", "public.t.b",
+              "column.mask.hash.SHA-256.with.salt.S", "public.t.d");
+    src.column_include_list = "";
+    src.column_exclude_list = "";
+    src.column_propagate_source_type = "public\\.t\\.(id|a|b|d)";
+    src.datatype_propagate_source_type = ".+\\.TIMESTAMP";
+    f = agent_colfilter_new(&src, &err);
+    ck_assert_msg(f != NULL, "%s", err.msg);
+    ck_assert_int_eq(agent_colfilter_apply_rel(f, &rel, "bytes", &err), 0);
+    ck_assert_int_eq(cols[2].ctype.mapped, CDC_MAP_MASKED);
+    ck_assert_int_eq(cols[4].ctype.mapped, CDC_MAP_SOURCE_TYPE);
+    ck_assert_int_eq(cols[4].mapper, 0);        /* the hash does not apply */
+    ck_assert(!agent_colfilter_maps(&rel) || cols[2].mapper > 0);
+    sch_json_opts_default(&o);
+    sch_json_schema_envelope(&b, &rel, "srv.public.t", &o);
+    j = cdc_buf_str(&b);
+    ck_assert_msg(strstr(j, "{\"type\":\"int32\",\"optional\":true,\"parameters\":{"
+                  "\"__debezium.source.column.type\":\"INT4\",\"__debezium.source.column.length\""
+                  ":\"10\",\"__debezium.source.column.scale\":\"0\",\"__debezium.source.column."
+                  "name\":\"id\"},\"field\":\"id\"}") != NULL, "%s", j);
+    ck_assert_msg(strstr(j, "\"parameters\":{\"__debezium.source.column.type\":\"VARCHAR\","
+                  "\"__debezium.source.column.length\":\"20\",\"__debezium.source.column.scale"
+                  "\":\"0\",\"__debezium.source.column.name\":\"a\"}") != NULL, "%s", j);
+    ck_assert_msg(strstr(j, "\"parameters\":{\"__debezium.source.column.type\":\"TIMESTAMP\","
+                  "\"__debezium.source.column.length\":\"26\",\"__debezium.source.column.scale"
+                  "\":\"3\",\"__debezium.source.column.name\":\"c\"}") != NULL, "%s", j);
+    ck_assert_msg(strstr(j, "\"parameters\":{\"__debezium.source.column.type\":\"TEXT\","
+                  "\"__debezium.source.column.length\":\"2147483647\",\"__debezium.source."
+                  "column.scale\":\"0\",\"__debezium.source.column.name\":\"d\"}") != NULL,
+                  "%s", j);
+    ck_assert_ptr_nonnull(strstr(j, "\"parameters\":{\"masked\":\"true\"},\"field\":\"b\""));
+    cdc_buf_free(&b);
+    b = (cdc_buf) CDC_BUF_INIT;
+    sch_json_schema_key(&b, &rel, "srv.public.t", &o);
+    ck_assert_msg(strstr(cdc_buf_str(&b), "__debezium") == NULL, "%s", cdc_buf_str(&b));
+    cdc_buf_free(&b);
+    {
+        sch_avro_opts ao;
+        char         *v;
+
+        sch_avro_opts_default(&ao);
+        rel.topic = "srv.public.t";
+        v = sch_avro_value_schema_json(&rel, &ao);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_msg(strstr(v, "{\"type\":\"int\",\"connect.parameters\":{"
+                      "\"__debezium.source.column.type\":\"INT4\",\"__debezium.source.column."
+                      "length\":\"10\",\"__debezium.source.column.scale\":\"0\",\"__debezium."
+                      "source.column.name\":\"id\"}") != NULL, "%s", v);
+        free(v);
+        v = sch_avro_key_schema_json(&rel, &ao);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_msg(strstr(v, "__debezium") == NULL, "%s", v);
+        free(v);
+        rel.topic = NULL;
+    }
+    ck_assert_int_eq(agent_colfilter_unmatched(f, "public.t", &err), 0);
+    ck_assert(!rel.renew);
+    /* the snapshot's relation (from the catalog): JDBC's serial, and renewed by the stream */
+    rel.from_catalog = true;
+    cols[0].default_expr = "nextval('t_id_seq'::regclass)";
+    ck_assert_int_eq(agent_colfilter_apply_rel(f, &rel, "bytes", &err), 0);
+    ck_assert_str_eq(cols[0].ctype.src_type, "serial");
+    ck_assert(rel.renew);
+    rel.from_catalog = rel.renew = false;
+    cols[0].default_expr = NULL;
+    agent_colfilter_free(f);
+    src.datatype_propagate_source_type = ".+\\.int8";
+    f = agent_colfilter_new(&src, &err);
+    set_cols();
+    ck_assert_int_eq(agent_colfilter_apply_rel(f, &rel, "bytes", &err), 0);
+    ck_assert_int_eq(agent_colfilter_unmatched(f, "public.t", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "source.datatype_propagate_source_type: \".+\\.int8\""));
+    agent_colfilter_free(f);
+    src.column_propagate_source_type = NULL;
+    src.datatype_propagate_source_type = NULL;
+}
+END_TEST
+
 static Suite *
 colfilter_suite(void)
 {
@@ -389,6 +489,7 @@ colfilter_suite(void)
     tcase_add_test(t, rows_are_mapped_first_rule_first);
     tcase_add_test(t, key_columns_are_never_masked_or_filtered);
     tcase_add_test(t, json_schema_carries_mapper_parameters_and_adjusted_names);
+    tcase_add_test(t, source_type_parameters_as_debezium_prints_them);
     suite_add_tcase(s, t);
     return s;
 }

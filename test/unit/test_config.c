@@ -693,6 +693,15 @@ field_differs(const cfg_key *k, const void *a, const void *b)
     }
 }
 
+static bool
+is_pattern_key(const char *name)
+{
+    return strcmp(name, "source.table_include_list") == 0 ||
+           strcmp(name, "source.table_exclude_list") == 0 ||
+           strcmp(name, "source.schema_include_list") == 0 ||
+           strcmp(name, "source.schema_exclude_list") == 0;
+}
+
 START_TEST(every_key_is_read)
 {
     const char *pl = write_tmp("pipeline.yaml", PL_HEAD
@@ -708,9 +717,27 @@ START_TEST(every_key_is_read)
             ck_assert_msg(field_differs(k, &all.platform, &def.platform),
                           "platform key %s not read from platform_all.yaml", k->name);
     for (const cfg_key *k = cfg_pipeline_table.keys; k->name; k++)
-        if (k->type != CFG_SECTION)
+        if (k->type != CFG_SECTION && !is_pattern_key(k->name))
             ck_assert_msg(field_differs(k, &all.pipeline, &def.pipeline),
                           "pipeline key %s not read from pipeline_all.yaml", k->name);
+    /* tables by pattern exclude source.tables and each other's opposite list: two files */
+    for (int f = 0; f < 2; f++) {
+        const char *pp = write_tmp("pat.yaml", f == 0
+            ? "pipeline_id: p\nsource:\n  database: d\n  table_include_list: \"a\\\\..*\"\n"
+              "  schema_exclude_list: x\nsinks:\n  - {sink_id: a, sink_type: jsonl, jsonl: {path: x}}\n"
+            : "pipeline_id: p\nsource:\n  database: d\n  table_exclude_list: \"a\\\\.b\"\n"
+              "  schema_include_list: y\nsinks:\n  - {sink_id: a, sink_type: jsonl, jsonl: {path: x}}\n");
+        cdc_config pat;
+
+        ck_assert_msg(cfg_parse(&pat, pp, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(pat.pipeline.source.ntables, 0);
+        for (const cfg_key *k = cfg_pipeline_table.keys; k->name; k++)
+            if (is_pattern_key(k->name) &&
+                (strstr(k->name, f == 0 ? "table_include" : "table_exclude") ||
+                 strstr(k->name, f == 0 ? "schema_exclude" : "schema_include")))
+                ck_assert_msg(field_differs(k, &pat.pipeline, &def.pipeline), "%s not read", k->name);
+        cfg_free(&pat);
+    }
     for (const cfg_key *k = cfg_sink_table.keys; k->name; k++) {
         bool differs = false;
 

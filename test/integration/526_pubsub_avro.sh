@@ -79,6 +79,9 @@ for m in msgs:
     schema = json.loads(json.load(urllib.request.urlopen("%s/schemas/ids/%d" % (sr, sid)))["schema"])
     v = fastavro.schemaless_reader(io.BytesIO(data[5:]), fastavro.parse_schema(schema))
     rows.append((v["op"], v["after"]["id"], v["after"]["name"]))
+# Pub/Sub orders messages per ordering key only (the agent publishes keys concurrently): a
+# stable sort by key keeps each key's own order and compares that
+rows.sort(key=lambda r: r[1])
 print(rows)
 PY
 )

@@ -24,9 +24,9 @@
 # SECONDS (30; bash's own SECONDS counter is read before it moves), STEADY_TXN (10),
 # CDCAGENT / CDC_BUILD (the build to use), BENCH_PORT (55440; the target gets +2, the webhook
 # receiver +4), KEEP=1 keeps the work directory.  Both servers are test servers with fsync
-# off (test/lib/pg.sh) but synchronous_commit back on: with it off, a commit reaches the
-# walsender only when the WAL writer flushes (wal_writer_delay, 200 ms), which would be
-# counted as the agent's latency.  "Durable" means COMMIT returned on the target.
+# off and synchronous_commit on (test/lib/pg.sh; repeated below because it matters here: with
+# it off, a commit reaches the walsender only when the WAL writer flushes, wal_writer_delay,
+# 200 ms, which would be counted as the agent's latency).  "Durable" means COMMIT returned on the target.
 STEADY_SECONDS=${STEADY_SECONDS:-$SECONDS}
 [ "$STEADY_SECONDS" -gt 0 ] 2>/dev/null || STEADY_SECONDS=30
 set -euo pipefail

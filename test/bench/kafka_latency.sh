@@ -67,9 +67,9 @@ kafka_install || die "kafka_install"
 py_env || die "py_env"
 
 PORT=$(bench_port_pair)
-# The harness's servers run with synchronous_commit off: a commit would then reach the
-# walsender only when the WAL writer flushes (wal_writer_delay, 200 ms), and every contender
-# would show that delay.  On here, a commit returns once its WAL is flushed, and walsenders
+# synchronous_commit on (the harness's default too, repeated because it matters here): with
+# it off a commit would reach the walsender only when the WAL writer flushes (wal_writer_delay,
+# 200 ms), and every contender would show that delay.  With it on, a commit returns once its WAL is flushed, and walsenders
 # are woken at once.  track_commit_timestamp gives each row's commit time (the server's
 # clock: the same host's).
 PG_EXTRA_CONF="synchronous_commit = on

@@ -12,7 +12,11 @@
 # The cluster has superuser "postgres" (trusted over the socket and from 127.0.0.1) and the
 # role cdc_user / cdc_password (REPLICATION LOGIN, scram over TCP) owning database cdc_demo.
 # Settings: wal_level=logical, 20 slots and walsenders, logical_decoding_work_mem=64kB
-# (13 and later; 12 streams nothing and spills at its fixed 4096 changes), fsync off; add
+# (13 and later; 12 streams nothing and spills at its fixed 4096 changes), fsync off,
+# synchronous_commit on (so pg_current_wal_lsn(), the write position, is past every commit
+# that returned: tests wait for the slot to reach it; with it off the WAL writer writes up
+# to 200 ms later and a loaded run could stop the agent before it had the last commits; on
+# costs one write() per commit here, since fsync is off); add
 # more with PG_EXTRA_CONF="name = value" lines.  PG_EXTRA_HBA lines go into pg_hba.conf after
 # the superuser's lines and before the password lines for everyone else (first match wins,
 # so they can require SSL or reject a role).  Both apply at initdb only.
@@ -124,7 +128,7 @@ max_replication_slots = 20
 max_wal_senders = 20
 $work_mem
 fsync = off
-synchronous_commit = off
+synchronous_commit = on
 full_page_writes = off
 password_encryption = 'scram-sha-256'
 logging_collector = off

@@ -330,8 +330,10 @@ load_table(iceberg *ib, ice_cat *cat, ice_store *st, const char *name, cdc_err *
     char              pos[64];
 
     rc = ice_commit_load(cat, st, &id, &m, &loc, err);
-    if (rc == ICE_CAT_NOT_FOUND)
+    if (rc == ICE_CAT_NOT_FOUND) {
+        cdc_err_clear(err);     /* the first commit creates it */
         return 0;
+    }
     if (rc != ICE_CAT_OK)
         return cdc_err_wrap(err, "loading Iceberg table %s.%s", ib->ns, name);
     free(loc);

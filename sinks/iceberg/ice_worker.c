@@ -20,81 +20,7 @@
 #include "sinks/iceberg/ice_meta.h"
 #include "sinks/iceberg/ice_scan.h"
 
-#define ICE_FAC "iceberg"
-
-typedef struct known {
-    char     *name;
-    char     *location;
-    ice_meta *m;            /* the table as last loaded or committed, or NULL */
-} known;
-
-/* A table maintenance looks after (each table known, and those named at start). */
-typedef struct sched {
-    char    *name;
-    int64_t  due_ms;        /* wall clock: the next expiry */
-    int64_t  compact_ms;    /* the next compaction check */
-} sched;
-
-/* A compaction's moves the main loop has not taken yet. */
-typedef struct moved {
-    char              *table;
-    ice_compact_moves *mv;
-} moved;
-
-struct ice_worker {
-    ice_cat        *cat;
-    ice_store      *st;
-    char           *ns;
-    char           *pipeline_id;
-    char           *sink_id;
-    char           *label;
-    bool            auto_create;
-    cdc_retry_conf  retry;
-    uint64_t        rng;
-    int             crash_at;       /* test hook: 0 = off */
-    int             ncommits;
-
-    known          *known;
-    int             nknown;
-    sched          *sched;
-    int             nsched;
-
-    /* maintenance (ice_expire) */
-    bool            expire;
-    int64_t         expire_interval_ms;
-    int64_t         expire_older_than_ms;
-    int64_t         orphan_age_ms;
-    int             expire_crash_after;     /* test hook: deletes before SIGKILL, 0 = off */
-    bool            maint;                  /* running: the main loop must not read tables */
-    int64_t         exp_snapshots, exp_files, exp_bytes, exp_orphans, exp_runs;
-    int64_t         last_expire_ms;
-    bool            compact;
-    int64_t         compact_interval_ms;
-    int             compact_threshold;
-    int64_t         compact_max_rows;
-    bool            compact_moves;
-    bool            compact_crash;          /* test hook: SIGKILL before a compaction commit */
-    int64_t         cmp_runs, cmp_files, cmp_rows, last_compact_ms;
-    bool            claimed;                /* ice_worker_claim: a batch is being handed over */
-    bool            compacting;             /* no batch is taken meanwhile (its deletes name
-                                               rows the compaction may move) */
-    moved          *moved;                  /* waiting for ice_worker_take_moves */
-    int             nmoved;
-
-    pthread_t       thr;
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    bool            started;
-    bool            stop;
-    ice_batch      *job;
-    cdc_pos         durable;
-    bool            fatal;
-    cdc_err         fatal_err;
-    bool            failing;
-    char            state[200];
-    int64_t         last_commit_ms;
-    uint64_t        nbatches;
-};
+#include "sinks/iceberg/ice_worker_impl.h"
 
 void
 ice_batch_free(ice_batch *b)
@@ -138,68 +64,6 @@ set_state(ice_worker *w, bool failing, const char *fmt, ...)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Schedules table `name`'s maintenance one interval from now unless it is scheduled
-   already. */
-static void
-sched_add(ice_worker *w, const char *name)
-{
-    int64_t now = cdc_wall_ms();
-
-    if (!w->expire && !w->compact)
-        return;
-    for (int i = 0; i < w->nsched; i++)
-        if (strcmp(w->sched[i].name, name) == 0)
-            return;
-    w->sched = cdc_xrealloc(w->sched, (size_t) (w->nsched + 1) * sizeof(*w->sched));
-    w->sched[w->nsched++] = (sched) {
-        cdc_xstrdup(name),
-        w->expire ? now + w->expire_interval_ms : INT64_MAX,
-        w->compact ? now + w->compact_interval_ms : INT64_MAX,
-    };
-}
-
-static known *
-known_find(ice_worker *w, const char *name)
-{
-    for (int i = 0; i < w->nknown; i++)
-        if (strcmp(w->known[i].name, name) == 0)
-            return &w->known[i];
-    return NULL;
-}
-
-/* Remembers table `name`; takes m (may be NULL). */
-static void
-known_set(ice_worker *w, const char *name, const char *location, ice_meta *m)
-{
-    known *k = known_find(w, name);
-
-    if (k == NULL) {
-        w->known = cdc_xrealloc(w->known, (size_t) (w->nknown + 1) * sizeof(*w->known));
-        k = &w->known[w->nknown++];
-        k->name = cdc_xstrdup(name);
-        k->location = NULL;
-        k->m = NULL;
-        sched_add(w, name);
-    }
-    free(k->location);
-    k->location = cdc_xstrdup(location ? location : "");
-    ice_meta_free(k->m);
-    k->m = m;
-}
-
-static void
-known_forget(ice_worker *w, const char *name)
-{
-    known *k = known_find(w, name);
-
-    if (k == NULL)
-        return;
-    free(k->name);
-    free(k->location);
-    ice_meta_free(k->m);
-    *k = w->known[--w->nknown];
-}
-
 /* Loads or creates table t; remembers its location.  -1 with err (fatal unless retriable). */
 static int
 ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
@@ -209,7 +73,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
     char         *loc = NULL;
     int           rc;
 
-    if (known_find(w, t->name))
+    if (ice_known_find(w, t->name))
         return 0;
     rc = ice_commit_load(w->cat, w->st, &id, &m, &loc, err);
     if (rc == ICE_CAT_NOT_FOUND) {
@@ -242,7 +106,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
         if (rc == ICE_CAT_OK) {
             log_info(ICE_FAC, "%s: created Iceberg table %s.%s at %s", w->label, w->ns, t->name,
                      m && m->location ? m->location : t->location);
-            known_set(w, t->name, m && m->location ? m->location : t->location, m);
+            ice_known_set(w, t->name, m && m->location ? m->location : t->location, m);
             free(loc);
             return 0;
         }
@@ -271,7 +135,7 @@ ensure_table(ice_worker *w, ice_wtable *t, cdc_err *err)
             return -1;
         }
     }
-    known_set(w, t->name, m->location, m);
+    ice_known_set(w, t->name, m->location, m);
     free(loc);
     return 0;
 }
@@ -358,7 +222,7 @@ commit_table(ice_worker *w, const ice_batch *b, ice_wtable *t, ice_commit **cp, 
 
         rc = ice_commit_run(*cp, 10, &committed, err);
         if (rc == ICE_CAT_OK && committed) {
-            known *k = known_find(w, t->name);
+            known *k = ice_known_find(w, t->name);
 
             if (k) {
                 pthread_mutex_lock(&w->mu);
@@ -376,7 +240,7 @@ commit_table(ice_worker *w, const ice_batch *b, ice_wtable *t, ice_commit **cp, 
         return 0;
     }
     if (rc == ICE_CAT_NOT_FOUND) {      /* dropped under us: create it again */
-        known_forget(w, t->name);
+        ice_known_forget(w, t->name);
         ice_commit_free(*cp);
         *cp = NULL;
         t->nuploaded = 0;
@@ -458,216 +322,6 @@ run_batch(ice_worker *w, ice_batch *b)
     ice_batch_free(b);
 }
 
-/* The wall-clock time of the next expiry due; w->mu held.  INT64_MAX: none. */
-static int64_t
-next_expiry(ice_worker *w)
-{
-    int64_t due = INT64_MAX;
-
-    if (w->fatal || w->nmoved > 0)
-        return due;
-    for (int i = 0; i < w->nsched; i++) {
-        if (w->sched[i].due_ms < due)
-            due = w->sched[i].due_ms;
-        if (w->sched[i].compact_ms < due)
-            due = w->sched[i].compact_ms;
-    }
-    return due;
-}
-
-static void
-compact_hook(void *arg)
-{
-    ice_worker *w = arg;
-
-    if (w->compact_crash) {
-        log_warn(ICE_FAC, "%s: test hook: killed before a compaction commit", w->label);
-        raise(SIGKILL);
-    }
-}
-
-/* One compaction pass over table k (see ice_compact.h).  A failure is logged and tried again
-   an interval later. */
-static void
-compact_one(ice_worker *w, sched *k, int64_t now)
-{
-    ice_cat_ident      id = { w->ns, k->name };
-    ice_compact_opts   o = { .file_threshold = w->compact_threshold,
-                             .max_rows = w->compact_max_rows, .codec = PARQUET_ZSTD,
-                             .before_commit = compact_hook, .hook_arg = w };
-    ice_compact_stats  r;
-    ice_compact_moves *mv = w->compact_moves ? ice_compact_moves_new() : NULL;
-    cdc_err            err = { 0 };
-    char               label[CDC_COUNTERS_LABEL_MAX];
-    int64_t            t0 = cdc_mono_ms();
-    int                rc;
-
-    k->compact_ms = now + w->compact_interval_ms;
-    pthread_mutex_lock(&w->mu);
-    if (w->job != NULL || w->claimed) {     /* a batch handed over meanwhile goes first */
-        pthread_mutex_unlock(&w->mu);
-        k->compact_ms = now;
-        return;
-    }
-    w->compacting = true;
-    snprintf(w->state, sizeof(w->state), "compacting %s.%s", w->ns, k->name);
-    pthread_mutex_unlock(&w->mu);
-    rc = ice_compact_run(w->cat, w->st, &id, &o, mv ? ice_compact_moves_add : NULL, mv, &r,
-                         &err);
-    if (rc != 0) {
-        ice_compact_moves_free(mv);
-        pthread_mutex_lock(&w->mu);
-        w->compacting = false;
-        pthread_mutex_unlock(&w->mu);
-        log_warn(ICE_FAC, "%s: compaction of table %s.%s: %s (tried again in %" PRId64 " s)",
-                 w->label, w->ns, k->name, err.msg, w->compact_interval_ms / 1000);
-        return;
-    }
-    snprintf(label, sizeof(label), "%s.%s", w->ns, k->name);
-    if (r.snapshot_id < 0) {
-        ice_compact_moves_free(mv);
-        pthread_mutex_lock(&w->mu);
-        w->compacting = false;
-        pthread_mutex_unlock(&w->mu);
-        cdc_counter_set(CDC_CTR_ICE_DATA_FILES, label, (uint64_t) r.data_files_before);
-        cdc_counter_set(CDC_CTR_ICE_DELETE_FILES, label, (uint64_t) r.delete_files_before);
-        return;
-    }
-    cdc_counter_set(CDC_CTR_ICE_DATA_FILES, label,
-                    (uint64_t) (r.data_files_before - r.data_files_removed + r.files_added));
-    cdc_counter_set(CDC_CTR_ICE_DELETE_FILES, label,
-                    (uint64_t) (r.delete_files_before - r.delete_files_removed));
-    cdc_counter_add(CDC_CTR_ICE_COMPACTIONS, label, 1);
-    cdc_counter_add(CDC_CTR_ICE_COMPACTED_FILES, label,
-                    (uint64_t) (r.data_files_removed + r.delete_files_removed));
-    cdc_counter_add(CDC_CTR_ICE_COMPACTED_ROWS, label, (uint64_t) r.rows);
-    log_info(ICE_FAC, "%s: table %s.%s: compaction: %" PRId64 " data file(s) and %" PRId64
-             " delete file(s) of %" PRId64 " partition(s) replaced by %" PRId64 " file(s), %"
-             PRId64 " rows, %" PRId64 " -> %" PRId64 " bytes, snapshot %" PRId64 ", %d replan(s), "
-             "%.1f s; %" PRId64 " data and %" PRId64 " delete file(s) live", w->label, w->ns,
-             k->name, r.data_files_removed, r.delete_files_removed, r.partitions, r.files_added,
-             r.rows, r.bytes_read, r.bytes_written, r.snapshot_id, r.replans,
-             (double) (cdc_mono_ms() - t0) / 1000.0,
-             r.data_files_before - r.data_files_removed + r.files_added,
-             r.delete_files_before - r.delete_files_removed);
-    pthread_mutex_lock(&w->mu);
-    known_forget(w, k->name);       /* the next commit loads the compacted table */
-    w->cmp_runs++;
-    w->cmp_files += r.data_files_removed + r.delete_files_removed;
-    w->cmp_rows += r.rows;
-    w->last_compact_ms = now;
-    if (mv && ice_compact_moves_count(mv) > 0) {
-        w->moved = cdc_xrealloc(w->moved, (size_t) (w->nmoved + 1) * sizeof(*w->moved));
-        w->moved[w->nmoved++] = (moved) { cdc_xstrdup(k->name), mv };
-        mv = NULL;
-    }
-    w->compacting = false;
-    pthread_mutex_unlock(&w->mu);
-    ice_compact_moves_free(mv);
-}
-
-static bool
-stopping(ice_worker *w)
-{
-    bool stop;
-
-    pthread_mutex_lock(&w->mu);
-    stop = w->stop;
-    pthread_mutex_unlock(&w->mu);
-    return stop;
-}
-
-/* Compacts, then expires the snapshots of, each known table whose time has come (w->maint
-   set: the main loop leaves the tables alone).  A failure is logged and tried again an
-   interval later: maintenance never stops the sink.  After a compaction of an upsert table,
-   nothing more until the main loop has taken its moves. */
-static void
-run_maintenance(ice_worker *w)
-{
-    for (int i = 0; i < w->nsched; i++) {
-        sched            *k = &w->sched[i];
-        int64_t           now = cdc_wall_ms();
-        ice_expire_result r;
-        ice_meta         *after = NULL;
-        cdc_err           err = { 0 };
-        int               rc;
-
-        if (stopping(w))
-            return;
-        if (k->compact_ms <= now) {
-            bool wait;
-
-            compact_one(w, k, now);
-            pthread_mutex_lock(&w->mu);
-            wait = w->nmoved > 0;
-            pthread_mutex_unlock(&w->mu);
-            if (wait)
-                return;
-        }
-        if (k->due_ms > now)
-            continue;
-        k->due_ms = now + w->expire_interval_ms;
-        pthread_mutex_lock(&w->mu);
-        if (w->job == NULL)
-            snprintf(w->state, sizeof(w->state), "expiring snapshots of %s.%s", w->ns, k->name);
-        pthread_mutex_unlock(&w->mu);
-        {
-            ice_cat_ident   id = { w->ns, k->name };
-            ice_expire_conf ec = { .now_ms = now, .older_than_ms = w->expire_older_than_ms,
-                                   .orphan_age_ms = w->orphan_age_ms,
-                                   .pipeline_id = w->pipeline_id,
-                                   .crash_after_deletes = w->expire_crash_after };
-
-            rc = ice_expire_table(w->cat, w->st, &id, &ec, &r, &after, &err);
-        }
-        if (rc != 0) {
-            if (rc == ICE_CAT_NOT_FOUND)    /* not there (yet): nothing to do */
-                continue;
-            log_warn(ICE_FAC, "%s: snapshot expiry of table %s.%s: %s (tried again in %" PRId64
-                     " s)", w->label, w->ns, k->name, err.msg, w->expire_interval_ms / 1000);
-            continue;
-        }
-        pthread_mutex_lock(&w->mu);
-        {
-            known *kn = known_find(w, k->name);
-
-            if (after && kn) {
-                ice_meta_free(kn->m);
-                kn->m = after;
-                after = NULL;
-            }
-            ice_meta_free(after);
-        }
-        w->exp_runs++;
-        w->exp_snapshots += r.snapshots_expired;
-        w->exp_files += r.files_removed + r.orphans_removed;
-        w->exp_bytes += r.bytes_removed + r.orphan_bytes_removed;
-        w->exp_orphans += r.orphans_removed;
-        w->last_expire_ms = now;
-        pthread_mutex_unlock(&w->mu);
-        {
-            char label[CDC_COUNTERS_LABEL_MAX];
-
-            snprintf(label, sizeof(label), "%s.%s", w->ns, k->name);
-            if (r.snapshots_expired > 0)
-                cdc_counter_add(CDC_CTR_ICE_EXPIRED_SNAPSHOTS, label,
-                                (uint64_t) r.snapshots_expired);
-            if (r.files_removed + r.orphans_removed > 0) {
-                cdc_counter_add(CDC_CTR_ICE_REMOVED_FILES, label,
-                                (uint64_t) (r.files_removed + r.orphans_removed));
-                cdc_counter_add(CDC_CTR_ICE_REMOVED_BYTES, label,
-                                (uint64_t) (r.bytes_removed + r.orphan_bytes_removed));
-            }
-        }
-        if (r.snapshots_expired > 0 || r.orphans_removed > 0)
-            log_info(ICE_FAC, "%s: table %s.%s: snapshot expiry: %d snapshot(s) expired, %d "
-                     "kept; %" PRId64 " unreferenced file(s) removed (%" PRId64 " bytes), %"
-                     PRId64 " orphan file(s) (%" PRId64 " bytes)", w->label, w->ns, k->name,
-                     r.snapshots_expired, r.snapshots_kept, r.files_removed, r.bytes_removed,
-                     r.orphans_removed, r.orphan_bytes_removed);
-    }
-}
-
 static void *
 worker_main(void *arg)
 {
@@ -679,7 +333,7 @@ worker_main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         while (!w->stop && (w->job == NULL || w->fatal)) {
-            int64_t due = next_expiry(w);
+            int64_t due = ice_maint_next_due(w);
 
             if (due == INT64_MAX) {
                 pthread_cond_wait(&w->cv, &w->mu);
@@ -701,7 +355,7 @@ worker_main(void *arg)
         if (maintain) {
             w->maint = true;
             pthread_mutex_unlock(&w->mu);
-            run_maintenance(w);
+            ice_maint_run(w);
             pthread_mutex_lock(&w->mu);
             w->maint = false;
             if (w->job == NULL && !w->fatal)
@@ -756,7 +410,7 @@ ice_worker_start(const ice_worker_conf *c, cdc_err *err)
             w->orphan_age_ms = (int64_t) (atof(oa) * 1000);
     }
     for (int i = 0; i < c->nexpire_tables; i++)
-        sched_add(w, c->expire_tables[i]);
+        ice_maint_schedule(w, c->expire_tables[i]);
     snprintf(w->state, sizeof(w->state), "idle");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -950,7 +604,7 @@ idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_er
                            "progress", w->label);
     /* Idle: the worker thread waits on the condition and touches nothing until a batch
        comes, which only this thread hands over. */
-    k = known_find(w, table);
+    k = ice_known_find(w, table);
     if (k == NULL || k->m == NULL) {
         ice_cat_ident id = { ns, table };
         ice_meta     *lm = NULL;
@@ -963,8 +617,8 @@ idle_meta(ice_worker *w, const char *ns, const char *table, ice_meta **m, cdc_er
                 err->code = CDC_E_STATE;
             return -1;
         }
-        known_set(w, table, lm->location, lm);
-        k = known_find(w, table);
+        ice_known_set(w, table, lm->location, lm);
+        k = ice_known_find(w, table);
     }
     *m = k->m;
     return 0;

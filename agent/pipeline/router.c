@@ -59,8 +59,11 @@ write_one(agent_router *r, int i, const cdc_event *ev, const cdc_txn *txn, cdc_e
                      "waiting for it", d->id, (long long) ((logged - since) / 1000), err->msg);
         }
         /* Backpressure: let the destination drain before offering the event again. */
-        if (cdc_dest_flush(d, 1000, err) < 0 && err->code != CDC_E_TIMEOUT)
-            return cdc_err_wrap(err, "destination %s", d->id);
+        if (cdc_dest_flush(d, 1000, err) < 0) {
+            if (err->code != CDC_E_TIMEOUT)
+                return cdc_err_wrap(err, "destination %s", d->id);
+            cdc_err_clear(err);     /* still draining: offered again below */
+        }
         if (r->wait_hook && r->wait_hook(r->wait_arg, err) < 0)
             return cdc_err_ensure(err, "waiting for destination %s", d->id);
     }

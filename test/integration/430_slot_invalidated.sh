@@ -54,7 +54,7 @@ sql "INSERT INTO items VALUES (5, 'after the recovery')"
 wait_lines "$EVENTS" 8 30
 agent_stop
 expect_eq "when_needed: the re-snapshot is a warning naming the slot" \
-    "$(grep -c '"level":"warn".*slot cdc_slot was invalidated (wal_status lost).*when_needed: dropping the slot and taking a new snapshot' "$T/agent.log")" 1
+    "$(grep -c '"level":"warn".*slot cdc_slot was invalidated (wal_status lost: it fell behind max_slot_wal_keep_size).*when_needed: dropping the slot and taking a new snapshot' "$T/agent.log")" 1
 jl_check "rows 1..4 arrive again as op r, then 5 as op c" "$EVENTS" \
     "[(e['key']['id'], get(e, 'value.op')) for e in data[3:]] == [(1, 'r'), (2, 'r'), (3, 'r'), (4, 'r'), (5, 'c')]"
 expect_eq "the new slot is healthy" "$(slot_field cdc_slot wal_status)" reserved

@@ -111,6 +111,11 @@ if run build-asan background_result asan; then
         # The Debezium and Debezium Server reference runs (the reference's JVM is most of
         # their time; the agent's part runs here in 230, 240, 530, and 805-808 for 809).
         250 260 511 532 809
+        # 250 on PostgreSQL 17 (843): the same agent code as 250 and 827's every-type step.
+        843
+        # The crash failover (844): 840's script with the old primary stopped -m immediate;
+        # the agent's reconnect and replay-skip run under ASan in 840.
+        844
         # TLS to Kafka (librdkafka's code; the agent's TLS settings run in 400 and 408).
         405
         # The random-kill test (SIGKILLed agents report nothing; 070, 240, 330, 521, 538 and

@@ -65,7 +65,8 @@ typedef struct agent {
 
 typedef struct slot_row {
     bool     exists;
-    bool     lost;          /* invalidated: wal_status 'lost' */
+    bool     lost;          /* invalidated: wal_status 'lost', or the reason below */
+    char     invalid_reason[40]; /* invalidation_reason (17+), "conflicting" (16), or "" */
     uint64_t confirmed;
 } slot_row;
 

@@ -40,23 +40,27 @@ run_read_slot(agent *ag, slot_row *out, cdc_err *err)
     const char *p[1] = { ag->src->slot_name };
     PGresult   *res;
     int         rc = 0;
-    /* wal_status is 13's; before it nothing invalidates a slot (no max_slot_wal_keep_size). */
-    bool        has_ws = PQserverVersion(ag->sql) >= 130000;
+    /* wal_status is 13's; before it nothing invalidates a slot (no max_slot_wal_keep_size).
+       Why: 16's conflicting (a recovery conflict on a standby), 17's invalidation_reason. */
+    int         v = PQserverVersion(ag->sql);
+    char        q[400];
 
-    res = agent_pg_query(ag->sql, has_ws
-                         ? "SELECT plugin, database, active, active_pid, confirmed_flush_lsn, "
-                           "slot_type, wal_status FROM pg_replication_slots WHERE slot_name = $1"
-                         : "SELECT plugin, database, active, active_pid, confirmed_flush_lsn, "
-                           "slot_type, '' FROM pg_replication_slots WHERE slot_name = $1",
-                         1, p, "reading the replication slot", err);
+    snprintf(q, sizeof(q), "SELECT plugin, database, active, active_pid, confirmed_flush_lsn, "
+             "slot_type, %s, %s FROM pg_replication_slots WHERE slot_name = $1",
+             v >= 130000 ? "wal_status" : "''",
+             v >= 170000 ? "coalesce(invalidation_reason, '')"
+             : v >= 160000 ? "CASE WHEN conflicting THEN 'conflicting' ELSE '' END" : "''");
+    res = agent_pg_query(ag->sql, q, 1, p, "reading the replication slot", err);
     if (res == NULL)
         return -1;
     out->exists = PQntuples(res) == 1;
     out->confirmed = 0;
     out->lost = false;
+    out->invalid_reason[0] = '\0';
     if (!out->exists)
         goto out;
-    out->lost = strcmp(PQgetvalue(res, 0, 6), "lost") == 0;
+    snprintf(out->invalid_reason, sizeof(out->invalid_reason), "%s", PQgetvalue(res, 0, 7));
+    out->lost = strcmp(PQgetvalue(res, 0, 6), "lost") == 0 || out->invalid_reason[0] != '\0';
     if (strcmp(PQgetvalue(res, 0, 5), "logical") != 0 || strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0)
         rc = cdc_err_set(err, CDC_E_CONFIG, "slot %s exists but is a %s slot with plugin %s; "
                          "cdcagent needs a logical pgoutput slot", ag->src->slot_name,
@@ -127,6 +131,7 @@ static int
 plan_slot(agent *ag, const slot_row *slot, agent_slot_plan *plan, cdc_err *err)
 {
     agent_slot_facts f = { .exists = slot->exists, .lost = slot->lost,
+                           .invalid_reason = slot->invalid_reason,
                            .dests_remember = agent_snapshot_dests_remember(ag->cfg) };
     cdc_pos          last = { ag->state.cp - 1, CDC_SEQ_SNAPSHOT_LAST };
     bool             all_last = ag->state.cp != 0;

@@ -14,6 +14,7 @@
 #include "agent/pipeline/snapshot_par.h"
 #include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/pg_source.h"
+#include "agent/source/slot_warn.h"
 #include "decoder/values.h"
 
 /* One decoded row waiting for the next, so the last row of the snapshot can be marked. */
@@ -520,15 +521,17 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
 
     *plan = AGENT_SLOT_STREAM;
     if (f->exists && f->lost) {
+        char why[400];
+
+        agent_slot_invalid_cause(f->invalid_reason, why, sizeof(why));
         if (!when_needed)
             return cdc_err_set(err, CDC_E_STATE, "slot %s was invalidated by PostgreSQL "
-                               "(wal_status lost: it fell behind max_slot_wal_keep_size) and "
-                               "the changes it kept are gone; to recover, drop the slot "
+                               "(%s) and the changes it kept are gone; to recover, drop the slot "
                                "(cdcagent slot drop --yes) and start again with snapshot_mode "
-                               "when_needed", src->slot_name);
-        log_warn("agent", "slot %s was invalidated (wal_status lost) and the changes it kept "
+                               "when_needed", src->slot_name, why);
+        log_warn("agent", "slot %s was invalidated (%s) and the changes it kept "
                  "are gone; snapshot_mode when_needed: dropping the slot and taking a new "
-                 "snapshot (rows already delivered arrive again as op r)", src->slot_name);
+                 "snapshot (rows already delivered arrive again as op r)", src->slot_name, why);
         *plan = AGENT_SLOT_RECREATE;
         return 0;
     }

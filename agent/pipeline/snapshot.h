@@ -45,7 +45,8 @@ typedef enum agent_slot_plan {
 
 typedef struct agent_slot_facts {
     bool     exists;
-    bool     lost;          /* pg_replication_slots.wal_status = 'lost' */
+    bool     lost;          /* pg_replication_slots.wal_status = 'lost', or invalid_reason */
+    const char *invalid_reason; /* invalidation_reason (17+), "conflicting" (16); NULL/"": unknown */
     uint64_t held_lsn;      /* newest commit LSN any destination holds; 0: none */
     const char *held_by;    /* the destination holding it */
     bool     dests_remember;/* every destination reports what it holds after a restart */

@@ -15,6 +15,7 @@
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/source/slot_warn.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/source/pg_source.h"
 
@@ -237,6 +238,19 @@ out:
     return rc;
 }
 
+/* The slot was invalidated (@p reason from agent_slot_invalid_reason_from_error). */
+static void
+slot_invalidated(repl_stream *rs, const char *slot, const char *reason, const char *what,
+                 const char *msg, cdc_err *err)
+{
+    char why[400];
+
+    cdc_err_set(err, CDC_E_STATE, "slot %s on %s:%s cannot be used: PostgreSQL invalidated it "
+                "(%s); its changes are lost; see docs/fault-matrix.md for the recovery "
+                "(%s: %s)", slot, PQhost(rs->conn), PQport(rs->conn),
+                agent_slot_invalid_cause(reason, why, sizeof(why)), what, msg);
+}
+
 /*
  * START_REPLICATION refused.  A slot that is gone or invalidated will not come
  * back by retrying (CDC_E_STATE); one still held by a walsender is usually our
@@ -259,10 +273,17 @@ start_failed(repl_stream *rs, const char *slot, const PGresult *res, cdc_err *er
                     "are lost and the agent does not start over silently: docs/ha.md, "
                     "docs/fault-matrix.md (START_REPLICATION: %s)", slot, PQhost(rs->conn),
                     PQport(rs->conn), msg);
-    else if (state && strcmp(state, "55000") == 0)
-        cdc_err_set(err, CDC_E_STATE, "slot %s cannot be used (invalidated: it fell behind "
-                    "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "
-                    "(START_REPLICATION: %s)", slot, msg);
+    else if (state && strcmp(state, "55000") == 0) {
+        char reason[48];
+
+        agent_slot_invalid_reason_from_error(msg, reason, sizeof(reason));
+        if (reason[0])
+            slot_invalidated(rs, slot, reason, "START_REPLICATION", msg, err);
+        else
+            cdc_err_set(err, CDC_E_STATE, "slot %s cannot be used (invalidated: it fell behind "
+                        "max_slot_wal_keep_size?); see docs/fault-matrix.md for the recovery "
+                        "(START_REPLICATION: %s)", slot, msg);
+    }
     else if (state && strcmp(state, "55006") == 0)
         cdc_err_set(err, CDC_E_CONN, "slot %s is in use by another process (pid %s on the "
                     "server: another agent or tool, or this agent's previous connection not "
@@ -348,10 +369,19 @@ stream_ended(repl_stream *rs, cdc_err *err)
        terminated), is a lost connection to retry, not a failure. */
     if (res == NULL || PQresultStatus(res) != PGRES_FATAL_ERROR || (state && strncmp(state, "57", 2) == 0))
         bad = true;
-    cdc_err_set(err, bad ? CDC_E_CONN : CDC_E_PG, "slot %s: replication stream ended: %s",
-                rs->slot, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
-                : *PQerrorMessage(rs->conn) ? PQerrorMessage(rs->conn)
-                : "the server closed it (shutting down?)");
+    const char *msg = res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
+                      : *PQerrorMessage(rs->conn) ? PQerrorMessage(rs->conn)
+                      : "the server closed it (shutting down?)";
+    char        reason[48];
+
+    /* A standby invalidating the slot under the walsender (a recovery conflict):
+       retrying cannot help, and the cause must be named. */
+    agent_slot_invalid_reason_from_error(msg, reason, sizeof(reason));
+    if (reason[0])
+        slot_invalidated(rs, rs->slot, reason, "the replication stream ended", msg, err);
+    else
+        cdc_err_set(err, bad ? CDC_E_CONN : CDC_E_PG, "slot %s: replication stream ended: %s",
+                    rs->slot, msg);
     /* Keep the message on one line. */
     for (char *p = err ? err->msg : NULL; p && *p; p++)
         if (*p == '\n')

@@ -306,19 +306,18 @@ slot_object(PGresult *res, int row, const server_facts *sf, const cfg_source *sr
     }
 
     /* The warnings, worst first; 17's invalidation_reason says more than wal_status lost. */
-    if (json_is_string(json_object_get(obj, "invalidation_reason")))
-        agent_slot_warn(w, "slot %s was invalidated (invalidation_reason %s%s): it can never stream again; "
+    if (json_is_string(json_object_get(obj, "invalidation_reason")) ||
+        json_is_true(json_object_get(obj, "conflicting"))) {
+        char why[400];
+
+        agent_slot_warn(w, "slot %s was invalidated (%s): it can never stream again; "
                         "drop it and re-snapshot", name,
-                        json_string_value(json_object_get(obj, "invalidation_reason")),
-                        strcmp(json_string_value(json_object_get(obj, "invalidation_reason")),
-                               "idle_timeout") == 0 ? ": inactive longer than idle_replication_slot_timeout"
-                                                    : "");
-    else if (strcmp(ws, "lost") == 0)
+                        agent_slot_invalid_cause(json_is_string(json_object_get(obj, "invalidation_reason"))
+                                                 ? json_string_value(json_object_get(obj, "invalidation_reason"))
+                                                 : "conflicting", why, sizeof(why)));
+    } else if (strcmp(ws, "lost") == 0)
         agent_slot_warn(w, "slot %s is lost (wal_status lost): its WAL was removed and it can never "
                         "stream again; drop it and let the agent create a new one with a snapshot", name);
-    else if (json_is_true(json_object_get(obj, "conflicting")))
-        agent_slot_warn(w, "slot %s was invalidated (conflicting with recovery): it can never stream "
-                        "again; drop it and re-snapshot", name);
     else if (strcmp(ws, "unreserved") == 0 ||
              (sf->keep_size > 0 && !isnull(res, row, COL_SAFE) &&
               int_at(res, row, COL_SAFE) < sf->keep_size / 5)) {

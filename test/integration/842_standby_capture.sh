@@ -17,32 +17,14 @@ PG_MAJOR=${PG_MAJOR:-16}
 . "$CDC_SRC/test/lib/ha.sh"
 
 ha_up standby1
-PRIMARY_PORT=$PORT
-sql "CREATE TABLE items (id int PRIMARY KEY, payload text)" \
-    "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 50) g" \
-    "CREATE PUBLICATION cdc_publication FOR TABLE items"
-# The agent reads the standby: its PORT; the workload writes to the primary.
-PORT=$SB_PORT
-# The publication comes last: once the standby has replayed it, it has the rows too.
-deadline=$((SECONDS + 30))
-until [ "$(sb_sql "SELECT count(*) FROM pg_publication WHERE pubname = 'cdc_publication'")" = 1 ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the standby has not replayed the publication after 30 s"
-    sleep 0.1
-done
+ha_standby_setup "CREATE TABLE items (id int PRIMARY KEY, payload text)" \
+    "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 50) g"
 P_TABLES=public.items write_pipeline
 PLATFORM_EXTRA=$'retry:\n  initial_wait_seconds: 0.25\n  max_wait_seconds: 1\n  multiplier: 2\n  jitter: false' \
     write_platform
 
 # The slot's creation on the standby waits for a running-transactions record.
-hurry() {
-    while [ ! -e "$T/stop_hurry" ]; do
-        pg_psql "$PRIMARY_PORT" cdc_demo "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1 || true
-        sleep 0.5
-    done
-}
-bg hurry
-agent_start
-touch "$T/stop_hurry"
+ha_standby_agent_start
 expect_contains "the log says what the slot's creation on the standby waits for" "$(cat "$T/agent.log")" \
     "creating slot cdc_slot on standby 127.0.0.1:$SB_PORT: PostgreSQL waits for the primary's next running-transactions record"
 expect_eq "the slot is on the standby (psql)" \

@@ -10,9 +10,17 @@
 #                        set on the standby (17+) and synchronized_standby_slots on the primary
 #   sb_sql SQL...        psql as superuser on the standby
 #   ha_wait_synced SLOT TIMEOUT   until the standby holds a synced, persistent copy of SLOT
-#   ha_failover          stop the primary (fast: it sends the standby all of its WAL first),
-#                        promote the standby; then PORT/PGDIR are the new primary's
+#   ha_failover          stop the primary (HA_STOP_MODE, default fast: it sends the standby
+#                        all of its WAL first; immediate: a crash, the standby keeps only
+#                        what it had received), promote the standby; then PORT/PGDIR are
+#                        the new primary's
 #   ha_hosts             "127.0.0.1:PRIMARY,127.0.0.1:STANDBY" (source.host)
+#   ha_standby_setup TABLE_SQL...  standby capture (842, 845): on the primary the SQL, then the
+#                        publication cdc_publication FOR TABLE items; waits until the standby
+#                        has replayed it; PRIMARY_PORT is the primary's, PORT the standby's
+#   ha_standby_agent_start  agent_start against the standby, with pg_log_standby_snapshot()
+#                        on the primary every 0.5 s until the slot is made (its creation on a
+#                        standby waits for the primary's next running-transactions record)
 
 SB_DIR=$T/sb
 SB_PORT=
@@ -74,10 +82,38 @@ ha_wait_synced() {
 }
 
 ha_failover() {
-    pg_stop "$HA_OLD_DIR" || fail "ha_failover: the primary did not stop"
+    local mode=${HA_STOP_MODE:-fast}
+    _pg_ctl_stop "$HA_OLD_DIR" "$mode" || fail "ha_failover: the primary did not stop (-m $mode)"
     pg_as_user "$PG_BIN/pg_ctl" -D "$SB_DIR/data" -w -t 60 promote >/dev/null ||
         fail "ha_failover: the standby was not promoted"
     PORT=$SB_PORT
     PGDIR=$SB_DIR
-    note "failover: 127.0.0.1:$HA_OLD_PORT stopped, 127.0.0.1:$SB_PORT promoted"
+    note "failover: 127.0.0.1:$HA_OLD_PORT stopped (-m $mode), 127.0.0.1:$SB_PORT promoted"
+}
+
+ha_standby_setup() {
+    PRIMARY_PORT=$PORT
+    sql "$@" "CREATE PUBLICATION cdc_publication FOR TABLE items"
+    # The agent reads the standby: its PORT; the workload writes to the primary.
+    PORT=$SB_PORT
+    # The publication comes last: once the standby has replayed it, it has the rows too.
+    local deadline=$((SECONDS + 30))
+    until [ "$(sb_sql "SELECT count(*) FROM pg_publication WHERE pubname = 'cdc_publication'")" = 1 ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "the standby has not replayed the publication after 30 s"
+        sleep 0.1
+    done
+}
+
+_ha_hurry() {
+    while [ ! -e "$T/stop_hurry" ]; do
+        pg_psql "$PRIMARY_PORT" cdc_demo "SELECT pg_log_standby_snapshot()" >/dev/null 2>&1 || true
+        sleep 0.5
+    done
+}
+
+ha_standby_agent_start() {
+    rm -f "$T/stop_hurry"
+    bg _ha_hurry
+    agent_start
+    touch "$T/stop_hurry"
 }

@@ -502,7 +502,8 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
                  CDC_LSN_ARGS(slot.confirmed));
         /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
            without a record, vouched for by destinations that all remember. */
-        note_snapshot_dests(ag, ag->state.loaded && ag->state.snapshot == AGENT_SNAP_DELIVERED);
+        note_snapshot_dests(ag, !resumed && ag->state.loaded &&
+                                ag->state.snapshot == AGENT_SNAP_DELIVERED);
         if (!ag->state.loaded || ag->state.snapshot == AGENT_SNAP_PENDING)
             ag->state.snapshot = src->snapshot_mode == CFG_SNAPSHOT_NEVER && !ag->state.loaded
                                      ? AGENT_SNAP_NONE : AGENT_SNAP_DELIVERED;

@@ -527,7 +527,7 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
         goto out;
     st.prog = snap_progress_new(env, src, src->ntables, rows_estimated(conn, src));
     if (env && env->state)
-        st.resume = snap_resume_new(env->state, cap, src, cp);
+        st.resume = snap_resume_new(env->state, agent_capture_router(cap), src, cp);
     rc = snapshot_tables(&st, conn, src, stop, err);
     if (rc == 0 && flush_pending(&st, true, err) < 0)
         rc = -1;

@@ -236,14 +236,14 @@ struct snap_resume {
 };
 
 snap_resume *
-snap_resume_new(agent_state *st, agent_capture *cap, const cfg_source *src, uint64_t cp)
+snap_resume_new(agent_state *st, agent_router *router, const cfg_source *src, uint64_t cp)
 {
     snap_resume *r = cdc_xcalloc(1, sizeof(*r));
     json_t      *tabs = json_array();
     cdc_err      e = { 0 };
 
     r->st = st;
-    r->router = agent_capture_router(cap);
+    r->router = router;
     for (int i = 0; i < src->ntables; i++)
         json_array_append_new(tabs, json_string(src->tables[i]));
     r->rec = json_pack("{s:I,s:o,s:[]}", "cp", (json_int_t) cp, "tables", tabs, "done");

@@ -32,6 +32,7 @@
 #include "agent/core/cdc_event.h"
 #include "agent/core/cdc_rel.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/router.h"
 #include "agent/pipeline/state.h"
 
 /* ---- key ranges ---- */
@@ -56,8 +57,9 @@ void snap_key_chunks_free(char **v, int n);   /* NULL is a no-op */
 
 typedef struct snap_resume snap_resume;
 
-/* Starts the record's snap line for the snapshot at cp of src's tables (saved). */
-snap_resume *snap_resume_new(agent_state *st, agent_capture *cap, const cfg_source *src,
+/* Starts the record's snap line for the snapshot at cp of src's tables (saved); what is
+   durable is what every destination of router acknowledged (router->wm). */
+snap_resume *snap_resume_new(agent_state *st, agent_router *router, const cfg_source *src,
                              uint64_t cp);
 void         snap_resume_free(snap_resume *r);     /* NULL is a no-op */
 

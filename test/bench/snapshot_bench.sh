@@ -9,7 +9,8 @@
 # includes connecting, creating the slot and exiting.
 #
 # Usage: test/bench/snapshot_bench.sh [ROWS]   (CDCAGENT=path/to/cdcagent to pick a build;
-#        CHUNK_MB sets source.snapshot_chunk_mb, default 8)
+#        CHUNK_MB sets source.snapshot_chunk_mb, default 8; KEYLESS=1 makes the table
+#        without a primary key, so its chunks are ctid ranges instead of key ranges)
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -35,13 +36,15 @@ pg_setup_cdc "$PORT" >/dev/null
 
 sql() { pg_psql "$PORT" cdc_demo "$@"; }
 
-sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
+PK="PRIMARY KEY"
+[ "${KEYLESS:-0}" = 1 ] && PK="NOT NULL"
+sql "CREATE TABLE public.bench (id bigint $PK, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
     "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
     "INSERT INTO public.bench (id, k, payload, amount)
        SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g" \
     "VACUUM ANALYZE public.bench" >/dev/null
-echo "table: $ROWS rows, $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))")"
+echo "table: $ROWS rows ($([ "${KEYLESS:-0}" = 1 ] && echo "no key: ctid chunks" || echo "primary key: key-range chunks")), $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))")"
 
 cat > "$WORK/platform.yaml" <<YAML
 transport_mode: direct

@@ -479,7 +479,11 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
             return -1;
         slot.exists = false;
     }
-    if (slot.exists && !resumed && snapshot_interrupted(ag, &slot)) {
+    /* The record's "delivered" outranks what a destination's last event suggests: a
+       resumed snapshot's rows stay the newest a destination holds until the stream's first
+       change is durable. */
+    if (slot.exists && !(ag->state.loaded && ag->state.snapshot == AGENT_SNAP_DELIVERED) &&
+        snapshot_interrupted(ag, &slot)) {
         /*
          * A destination holds part of the snapshot and nothing after it: the
          * run that created the slot died mid-snapshot.  Streaming from the slot

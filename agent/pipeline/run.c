@@ -446,6 +446,9 @@ run_agent(agent *ag, cdc_err *err)
         log_info("agent", "snapshot_mode initial_only: snapshot complete, not streaming");
         return shutdown_agent(ag, err);
     }
+    /* err may hold a message from a wait that ended well (a destination's flush that timed
+       out while it drained, router.c): only what agent_incr_new sets counts. */
+    cdc_err_clear(err);
     ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
     if (ag->incr == NULL && err->code != CDC_OK)
         return -1;

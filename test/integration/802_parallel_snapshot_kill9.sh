@@ -22,17 +22,8 @@ pg_up
 sql "CREATE TABLE big (id int PRIMARY KEY, payload text, n int NOT NULL DEFAULT 0)" \
     "INSERT INTO big SELECT i, repeat(md5(i::text), 2) FROM generate_series(1, $N) i" \
     "CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))" \
-    "ALTER TABLE big ENABLE ROW LEVEL SECURITY" "ALTER TABLE big FORCE ROW LEVEL SECURITY" \
-    "CREATE POLICY gate ON big USING (id <= $H OR current_query() NOT LIKE 'COPY%'
-       OR (SELECT true FROM pg_advisory_xact_lock_shared(802))) WITH CHECK (true)" \
     "VACUUM ANALYZE big"
-hold_lock() { sql "SELECT pg_advisory_lock(802), pg_sleep(3600)" >/dev/null 2>&1 || true; }
-bg hold_lock
-deadline=$((SECONDS + 30))
-until [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 802 AND granted")" = 1 ]; do
-    [ $SECONDS -lt $deadline ] || fail "the test's advisory lock was never granted"
-    sleep 0.1
-done
+copy_gate big "id <= $H" 802
 
 # The writer: updates, deletes and inserts across the whole key range until $T/stop.
 writer() {
@@ -56,7 +47,7 @@ state_file() { ls "$T"/cdcagent-*-cdc_slot.state 2>/dev/null | head -1; }
 rest_key() { sed -n 's/^snap .*"rest":"(\\"id\\") > (\x27\([0-9]*\)\x27::integer)".*/\1/p' "$(state_file)"; }
 deadline=$((SECONDS + 120))
 until [ -n "$(state_file)" ] && [ -n "$(rest_key)" ] && \
-      [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 802 AND NOT granted")" -ge 1 ]; do
+      [ "$(copy_gate_count 802 NOT)" -ge 1 ]; do
     [ $SECONDS -lt $deadline ] || fail "no durable key range in the record, or no worker waiting, after 120 s"
     agent_alive || fail "the agent exited"
     sleep 0.2
@@ -72,17 +63,9 @@ grep -q '^snapshot pending' "$(state_file)" || fail "the record does not say the
 ok "the record says the snapshot is pending"
 grep -q "chunks by key range" "$T/agent.log" || fail "the log does not show key-range chunks"
 ok "the table was read in key ranges"
-sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 802 AND granted" >/dev/null
+copy_gate_open 802
 
-# as restart_after_kill, the agent being killed already
-start_after_kill() {
-    local deadline=$((SECONDS + 30))
-    while [ "$(slot_field cdc_slot active)" = t ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-        sleep 0.1
-    done
-    AGENT_NO_WAIT=1 agent_start
-}
+start_after_kill() { wait_slot_released; AGENT_NO_WAIT=1 agent_start; }
 # Kill 2 right after the resume starts, before anything streamed is durable (the file's
 # newest event is still a snapshot row); kill 3 in the resumed part, 20,000 lines later.
 kill_saving() {   # N: kill -9, keeping the file, the incr line and the slot's position
@@ -107,9 +90,7 @@ ok "the third kill landed in the resumed part"
 
 start_after_kill
 wait_grep "$T/agent.log" 'incremental snapshot initial-resume-.* done' 180
-touch "$T/stop"
-deadline=$((SECONDS + 30))
-until [ -e "$T/loader.done" ]; do [ $SECONDS -lt $deadline ] || fail "writer did not stop"; sleep 0.1; done
+loader_stop
 sql "INSERT INTO big VALUES (0, 'after the restarts')"
 cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local --wait 60
 expect_eq "verify: the file equals psql's table ($(head -c 300 "$T/cdc.err"))" "$CDC_RC" 0

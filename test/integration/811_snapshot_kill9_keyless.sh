@@ -17,24 +17,15 @@ sql "CREATE TABLE heap (id int NOT NULL, payload text)" \
     "INSERT INTO heap SELECT i, repeat(md5(i::text), 2) FROM generate_series(1, $N) i" \
     "ALTER TABLE heap REPLICA IDENTITY FULL" \
     "CREATE TABLE dbz_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))" \
-    "ALTER TABLE heap ENABLE ROW LEVEL SECURITY" "ALTER TABLE heap FORCE ROW LEVEL SECURITY" \
-    "CREATE POLICY gate ON heap USING (id <= $H OR current_query() NOT LIKE 'COPY%'
-       OR (SELECT true FROM pg_advisory_xact_lock_shared(811))) WITH CHECK (true)" \
     "VACUUM ANALYZE heap"
-hold_lock() { sql "SELECT pg_advisory_lock(811), pg_sleep(3600)" >/dev/null 2>&1 || true; }
-bg hold_lock
-deadline=$((SECONDS + 30))
-until [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 811 AND granted")" = 1 ]; do
-    [ $SECONDS -lt $deadline ] || fail "the test's advisory lock was never granted"
-    sleep 0.1
-done
+copy_gate heap "id <= $H" 811
 
 P_TABLES=public.heap P_SOURCE_EXTRA=$'snapshot_max_threads: 4\nsnapshot_chunk_mb: 1\nsignal_data_collection: public.dbz_signal' write_pipeline
 write_platform
 AGENT_NO_WAIT=1 agent_start
 deadline=$((SECONDS + 120))
 until [ "$(line_count "$EVENTS")" -ge 1000 ] && \
-      [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 811 AND NOT granted")" -ge 1 ]; do
+      [ "$(copy_gate_count 811 NOT)" -ge 1 ]; do
     [ $SECONDS -lt $deadline ] || fail "no rows, or no worker waiting, after 120 s"
     agent_alive || fail "the agent exited"
     sleep 0.2
@@ -44,12 +35,8 @@ agent_kill9
 first=$(line_count "$EVENTS")
 note "lines at the kill: $first"
 check "the kill landed during the snapshot" [ "$first" -lt "$N" ]
-sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 811 AND granted" >/dev/null
-deadline=$((SECONDS + 30))
-while [ "$(slot_field cdc_slot active)" = t ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
-    sleep 0.1
-done
+copy_gate_open 811
+wait_slot_released
 agent_start
 sql "INSERT INTO heap VALUES ($((N + 1)), 'after the restart')"
 wait_lines "$EVENTS" $((first + N + 1)) 120

@@ -97,12 +97,15 @@ snap_key_chunks(PGconn *conn, const cdc_rel *rel, const char *where, int64_t pag
     char    **bounds;
     PGresult *res;
     double    pct;
+    int64_t   sample;
 
     *conds = *rests = NULL;
     if (n == 0 || want < 2 || pages < 2)
         return 0;
-    /* About 16 pages of sample per chunk (at least 256): enough for even ranges, cheap. */
-    pct = 100.0 * (double) (want * 16 > 256 ? want * 16 : 256) / (double) pages;
+    /* About 16 pages of sample per chunk, at least 256 and at most 4096 (the keys of that
+       many pages come to the agent): enough for even ranges, cheap. */
+    sample = want * 16 < 256 ? 256 : want * 16 > 4096 ? 4096 : want * 16;
+    pct = 100.0 * (double) sample / (double) pages;
     put_key(&key, conn, rel, idx, n);
     cdc_buf_puts(&q, "SELECT ");
     for (int i = 0; i < n; i++)

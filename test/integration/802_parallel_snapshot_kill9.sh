@@ -55,7 +55,7 @@ done
 sleep 1     # what the destination makes durable meanwhile is recorded
 agent_kill9
 k1=$(rest_key)
-cp $EVENTS "$T/at_kill1.jsonl"
+cp "$EVENTS" "$T/at_kill1.jsonl"
 note "kill 1: the file holds $(line_count "$EVENTS") lines; the record says ids <= $k1 durable"
 check "the first kill landed during the snapshot" [ "$(line_count "$EVENTS")" -lt "$N" ]
 check "the record called part of the table durable" [ "$k1" -gt 0 -a "$k1" -lt "$H" ]

@@ -135,8 +135,9 @@ if run build-asan background_result asan; then
         # Spark reading Iceberg (the agent part is 675's; the rest is the JVM).
         679 690
         # A snapshot cut short by kill -9: 041 (phase 1) and 042 (the last part) restart
-        # after that here, with three kinds of sink.
-        045
+        # after that here, with three kinds of sink; 811 is that path for a keyless table in
+        # parallel (802 runs the resumed snapshot here).
+        045 811
         # Kafka and the snapshot across restarts: the Kafka restart path runs in 240 and 245,
         # the snapshot-record decisions in 041 and 042.
         248

@@ -13,6 +13,7 @@
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/run_int.h"
 #include "agent/pipeline/snapshot.h"
+#include "agent/pipeline/snapshot_resume.h"
 #include "agent/source/failover.h"
 #include "agent/source/publication.h"
 #include "agent/source/slot.h"
@@ -454,7 +455,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     uint64_t          cp = 0;
     char              snapname[128] = "", sysid[32];
     bool              snap;
-    int               rc;
+    int               rc, resumed = 0;
 
     *snapshot_only_done = false;
     if (check_server(ag, err) < 0 || agent_ensure_publication(ag->sql, ag->src, err) < 0 || run_read_slot(ag, &slot, err) < 0)
@@ -469,6 +470,13 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         return -1;
     if (slot.exists && !slot.lost && check_dests_held(ag, &slot, err) < 0)
         return -1;
+    /* An initial snapshot that did not finish, its slot still there: the rest is read as an
+       incremental snapshot while streaming (snapshot_resume.h); the record then says
+       delivered, so the slot is kept. */
+    if (slot.exists && !slot.lost &&
+        (resumed = agent_snapshot_resume(ag->sql, ag->cap, src, &ag->state, slot.confirmed,
+                                         err)) < 0)
+        return -1;
     if (plan_slot(ag, &slot, &plan, err) < 0)
         return -1;
     if (plan == AGENT_SLOT_RECREATE) {
@@ -476,7 +484,11 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
             return -1;
         slot.exists = false;
     }
-    if (slot.exists && snapshot_interrupted(ag, &slot)) {
+    /* The record's "delivered" outranks what a destination's last event suggests: a
+       resumed snapshot's rows stay the newest a destination holds until the stream's first
+       change is durable. */
+    if (slot.exists && !(ag->state.loaded && ag->state.snapshot == AGENT_SNAP_DELIVERED) &&
+        snapshot_interrupted(ag, &slot)) {
         /*
          * A destination holds part of the snapshot and nothing after it: the
          * run that created the slot died mid-snapshot.  Streaming from the slot
@@ -499,10 +511,13 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
                  CDC_LSN_ARGS(slot.confirmed));
         /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
            without a record, vouched for by destinations that all remember. */
-        note_snapshot_dests(ag, ag->state.loaded && ag->state.snapshot == AGENT_SNAP_DELIVERED);
+        note_snapshot_dests(ag, !resumed && ag->state.loaded &&
+                                ag->state.snapshot == AGENT_SNAP_DELIVERED);
         if (!ag->state.loaded || ag->state.snapshot == AGENT_SNAP_PENDING)
             ag->state.snapshot = src->snapshot_mode == CFG_SNAPSHOT_NEVER && !ag->state.loaded
                                      ? AGENT_SNAP_NONE : AGENT_SNAP_DELIVERED;
+        if (agent_snapshot_added_tables(src, &ag->state, err) < 0)
+            return -1;
         if (start_state(ag, err) < 0)
             return -1;
         agent_wm_set_start(ag->wm, slot.confirmed);
@@ -515,6 +530,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     ag->state.snapshot = snap ? AGENT_SNAP_PENDING : AGENT_SNAP_NONE;
     ag->state.cp = 0;
     ag->state.incr[0] = '\0';     /* an incremental snapshot belonged to the old slot */
+    ag->state.snap[0] = '\0';     /* and so did the old snapshot's progress */
     /* What the destinations held belongs to the old slot: kept, a kill before the new
        snapshot's first durable row would read an emptied destination as gone backwards. */
     for (int i = 0; i < ag->state.ndests; i++)
@@ -532,7 +548,8 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         return 0;
     {
         agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                                   ag->cfg->platform.agent.status_interval_seconds };
+                                   ag->cfg->platform.agent.status_interval_seconds,
+                                   &ag->state };
 
         rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
     }

@@ -13,6 +13,7 @@
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/snapshot_par.h"
 #include "agent/pipeline/snapshot_progress.h"
+#include "agent/pipeline/snapshot_resume.h"
 #include "agent/source/pg_source.h"
 #include "agent/source/slot_warn.h"
 #include "decoder/values.h"
@@ -34,6 +35,7 @@ typedef struct snap_state {
     snap_par      *par;                     /* snapshot_max_threads > 1: the workers */
     snap_progress *prog;
     int64_t        chunk_bytes;             /* table pages per parallel chunk */
+    snap_resume   *resume;                  /* durable chunks into the record; NULL: none */
 } snap_state;
 
 /* Undoes COPY's text-format escaping of one field into out; returns its length. */
@@ -155,6 +157,8 @@ flush_pending(snap_state *st, bool last_overall, cdc_err *err)
         return 0;
     st->pending.snapshot = marker_for(st, last_overall);
     rc = agent_capture_emit(st->cap, &st->pending, err);
+    if (rc == 0)
+        snap_resume_emitted(st->resume, st->pending.pos);
     st->have_pending = false;
     cdc_arena_reset(st->arenas[1 - st->cur]);
     if (rc == 0 && ++st->rows % 1000 == 0) {
@@ -295,7 +299,10 @@ table_pages(PGconn *conn, const cdc_rel *rel, int64_t chunk_bytes, int64_t *page
     return 0;
 }
 
-/* copy_table with the workers: chunks of ctid ranges, their rows taken in chunk order. */
+/*
+ * copy_table with the workers: chunks of key ranges (a table with a usable key:
+ * snapshot_resume.h), else of ctid ranges, their rows taken in chunk order.
+ */
 static int
 copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
                volatile sig_atomic_t *stop, cdc_err *err)
@@ -305,20 +312,35 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     int64_t     pages = 0, chunk_pages = 1;
     const char *data;
     size_t      len;
-    int         rc;
+    char      **conds = NULL, **rests = NULL;
+    int         rc, nkc;
 
     if (table_pages(conn, rel, st->chunk_bytes, &pages, &chunk_pages, err) < 0)
         return -1;
     copy_head(&q, conn, st, rel);
     snprintf(name, sizeof(name), "%s.%s", rel->nspname, rel->relname);
-    snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
+    nkc = snap_key_chunks(conn, rel, cfg_row_filter(&agent_capture_config(st->cap)->pipeline.source,
+                                                    rel->nspname, rel->relname),
+                          pages, (pages + chunk_pages - 1) / chunk_pages, &conds, &rests, err);
+    if (nkc < 0) {
+        cdc_buf_free(&q);
+        return -1;
+    }
+    if (nkc > 0)
+        snap_par_table_conds(st->par, name, cdc_buf_str(&q), conds, nkc);
+    else
+        snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
     cdc_buf_free(&q);
     while ((rc = snap_par_next(st->par, &data, &len, stop, err)) == 1 || rc == 3) {
         const char *p = data, *end = data + len;
+        int64_t     held = snap_par_held(st->par);
 
         if (rc == 3) {      /* waiting for a chunk: destinations and progress go on */
-            if (agent_router_poll(agent_capture_router(st->cap), err) < 0)
-                return -1;
+            if (agent_router_poll(agent_capture_router(st->cap), err) < 0 ||
+                snap_resume_poll(st->resume, err) < 0) {
+                rc = -1;
+                break;
+            }
             snap_progress_rows(st->prog, st->rows + st->have_pending);
             continue;
         }
@@ -327,13 +349,27 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
             const char *nl = memchr(p, '\n', (size_t) (end - p));
             const char *next = nl ? nl + 1 : end;
 
-            if (take_row(st, rel, ts_us, p, (size_t) (next - p), err) < 0)
-                return -1;
-            if (*stop)
-                return 1;
+            if (take_row(st, rel, ts_us, p, (size_t) (next - p), err) < 0) {
+                rc = -1;
+                goto out;
+            }
+            if (*stop) {
+                rc = 2;
+                goto out;
+            }
             p = next;
         }
+        /* A key range's rows are all handed out: the rows after it are the rest. */
+        if (rests && held >= 0 && held < nkc && rests[held])
+            snap_resume_chunk(st->resume, rests[held], st->have_pending);
+        if (snap_resume_poll(st->resume, err) < 0) {
+            rc = -1;
+            break;
+        }
     }
+out:
+    snap_key_chunks_free(conds, nkc);
+    snap_key_chunks_free(rests, nkc);
     return rc == 2 ? 1 : rc;
 }
 
@@ -370,12 +406,16 @@ snapshot_tables(snap_state *st, PGconn *conn, const cfg_source *src, volatile si
         st->table = i;
         st->table_rows = 0;
         snap_progress_table(st->prog, i, src->tables[i]);
+        snap_resume_table(st->resume, src->tables[i]);
         rc = st->par ? copy_table_par(st, conn, rel, ts_us, stop, err)
                      : copy_table(st, conn, rel, ts_us, stop, err);
         if (rc != 0)
             return rc;
         if (st->table_rows > 0)
             st->pending_last_in_table = true;
+        snap_resume_chunk(st->resume, NULL, st->have_pending);
+        if (snap_resume_poll(st->resume, err) < 0)
+            return -1;
         snap_progress_table_done(st->prog, st->table_rows, st->rows + st->have_pending);
     }
     return 0;
@@ -487,6 +527,8 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
     if (agent_capture_txn_begin(cap, (uint32_t) xid, cp - 1, ts_us, err) < 0)
         goto out;
     st.prog = snap_progress_new(env, src, src->ntables, rows_estimated(conn, src));
+    if (env && env->state)
+        st.resume = snap_resume_new(env->state, agent_capture_router(cap), src, cp);
     rc = snapshot_tables(&st, conn, src, stop, err);
     if (rc == 0 && flush_pending(&st, true, err) < 0)
         rc = -1;
@@ -501,6 +543,7 @@ out:
         agent_pg_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", "snapshot", &ignored);
     }
     snap_par_free(st.par);
+    snap_resume_free(st.resume);
     snap_progress_end(st.prog, rc == 0 ? "done" : rc == 1 ? "stopped" : "failed", st.rows);
     cdc_arena_free(st.arenas[0]);
     cdc_arena_free(st.arenas[1]);

@@ -44,6 +44,7 @@ struct snap_par {
     char           *table;
     char           *head;
     int64_t         nchunks, chunk_blocks;
+    char          **conds;          /* chunk i's condition (a key range); NULL: ctid ranges */
     int64_t         next_claim;     /* next chunk a worker takes */
     int64_t         emitted;        /* chunks the caller has finished with */
     bool            holding;        /* the caller holds chunk `emitted` */
@@ -162,9 +163,11 @@ worker_main(void *arg)
         hi = lo + p->chunk_blocks;
         cdc_buf_reset(&sql);
         cdc_buf_puts(&sql, p->head);
-        if (i > 0)
+        if (p->conds && p->conds[i])
+            cdc_buf_printf(&sql, " AND %s", p->conds[i]);
+        if (!p->conds && i > 0)
             cdc_buf_printf(&sql, " AND ctid >= '(%" PRId64 ",0)'::tid", lo);
-        if (i + 1 < p->nchunks)
+        if (!p->conds && i + 1 < p->nchunks)
             cdc_buf_printf(&sql, " AND ctid < '(%" PRId64 ",0)'::tid", hi);
         cdc_buf_puts(&sql, ") TO STDOUT");
         pthread_mutex_unlock(&p->mu);
@@ -178,9 +181,14 @@ worker_main(void *arg)
         if (rc < 0 && !p->failed && !p->quit) {
             p->failed = true;
             p->err = e;
-            cdc_err_wrap(&p->err, "snapshot of %s, chunk %" PRId64 " of %" PRId64
-                         " (pages %" PRId64 "-%s, worker %d)", p->table, i + 1, p->nchunks,
-                         lo, i + 1 < p->nchunks ? "" : "end", w->id);
+            if (p->conds)
+                cdc_err_wrap(&p->err, "snapshot of %s, chunk %" PRId64 " of %" PRId64
+                             " (%s, worker %d)", p->table, i + 1, p->nchunks,
+                             p->conds[i] ? p->conds[i] : "all rows", w->id);
+            else
+                cdc_err_wrap(&p->err, "snapshot of %s, chunk %" PRId64 " of %" PRId64
+                             " (pages %" PRId64 "-%s, worker %d)", p->table, i + 1, p->nchunks,
+                             lo, i + 1 < p->nchunks ? "" : "end", w->id);
         } else if (rc == 0) {
             c->state = CHUNK_READY;
         }
@@ -231,23 +239,65 @@ snap_par_start(const cfg_source *src, const char *snapshot_name, int nthreads, c
     return p;
 }
 
-int64_t
-snap_par_table(snap_par *p, const char *table, const char *copy_head, int64_t nblocks,
-               int64_t chunk_blocks)
+static void
+conds_free(snap_par *p)
+{
+    for (int64_t i = 0; p->conds && i < p->nchunks; i++)
+        free(p->conds[i]);
+    free(p->conds);
+    p->conds = NULL;
+}
+
+/* The table's chunks: ctid ranges (conds NULL) or one condition each. */
+static int64_t
+table_start(snap_par *p, const char *table, const char *copy_head, int64_t nblocks,
+            int64_t chunk_blocks, char *const *conds, int64_t nconds)
 {
     pthread_mutex_lock(&p->mu);
     free(p->table);
     free(p->head);
+    conds_free(p);
     p->table = cdc_xstrdup(table);
     p->head = cdc_xstrdup(copy_head);
     p->chunk_blocks = chunk_blocks > 0 ? chunk_blocks : 1;
     p->nchunks = nblocks > 0 ? (nblocks + p->chunk_blocks - 1) / p->chunk_blocks : 1;
+    if (conds && nconds > 0) {
+        p->nchunks = nconds;
+        p->conds = cdc_xcalloc((size_t) nconds, sizeof(char *));
+        for (int64_t i = 0; i < nconds; i++)
+            p->conds[i] = conds[i] ? cdc_xstrdup(conds[i]) : NULL;
+    }
     p->next_claim = 0;
     p->emitted = 0;
     p->holding = false;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return p->nchunks;
+}
+
+int64_t
+snap_par_table(snap_par *p, const char *table, const char *copy_head, int64_t nblocks,
+               int64_t chunk_blocks)
+{
+    return table_start(p, table, copy_head, nblocks, chunk_blocks, NULL, 0);
+}
+
+int64_t
+snap_par_table_conds(snap_par *p, const char *table, const char *copy_head, char *const *conds,
+                     int64_t n)
+{
+    return table_start(p, table, copy_head, 0, 1, conds, n);
+}
+
+int64_t
+snap_par_held(snap_par *p)
+{
+    int64_t i;
+
+    pthread_mutex_lock(&p->mu);
+    i = p->holding ? p->emitted : -1;
+    pthread_mutex_unlock(&p->mu);
+    return i;
 }
 
 /* Gives the caller's chunk back. Called with p->mu held. */
@@ -355,6 +405,7 @@ snap_par_free(snap_par *p)
         cdc_buf_free(&p->chunks[i].text);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    conds_free(p);
     free(p->workers);
     free(p->chunks);
     free(p->table);

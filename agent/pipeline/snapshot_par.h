@@ -45,6 +45,18 @@ int64_t snap_par_table(snap_par *p, const char *table, const char *copy_head, in
                        int64_t chunk_blocks);
 
 /*
+ * As snap_par_table, but the table is read in n chunks, chunk i being the rows of
+ * conds[i] (a SQL condition ANDed to copy_head's, e.g. a key range; NULL: no more
+ * condition), so a chunk means the same rows in any snapshot.  conds is copied.
+ * @returns n.
+ */
+int64_t snap_par_table_conds(snap_par *p, const char *table, const char *copy_head,
+                             char *const *conds, int64_t n);
+
+/* Which chunk (0-based) the last snap_par_next returned; -1 when it holds none. */
+int64_t snap_par_held(snap_par *p);
+
+/*
  * The next chunk of the table, in order: *data is its COPY text rows
  * (each ending in '\n'), valid until the next call.  Releases the chunk the
  * previous call returned.

@@ -16,12 +16,15 @@
 
 #include "agent/config/config.h"
 #include "agent/ops/metrics.h"
+#include "agent/pipeline/state.h"
 
 /* Where and how often the snapshot reports; every field may be zero / NULL. */
 typedef struct agent_snapshot_env {
     agent_metrics *metrics;
     const char    *state_dir;   /* the progress file goes there; NULL: no file */
     double         every_s;     /* seconds between progress lines; <= 0: 10 */
+    agent_state   *state;       /* the slot's record: durable chunks go there
+                                   (agent/pipeline/snapshot_resume.h); NULL: none */
 } agent_snapshot_env;
 
 typedef struct snap_progress snap_progress;

@@ -81,6 +81,12 @@ parse_line(agent_state *st, char *line, cdc_err *err)
         snprintf(st->incr, sizeof(st->incr), "%s", val);
         return 0;
     }
+    if (strcmp(line, "snap") == 0) {
+        if (strlen(val) >= sizeof(st->snap))
+            return cdc_err_set(err, CDC_E_STATE, "snap line too long");
+        snprintf(st->snap, sizeof(st->snap), "%s", val);
+        return 0;
+    }
     return cdc_err_set(err, CDC_E_STATE, "unknown line \"%s\"", line);
 }
 
@@ -88,7 +94,7 @@ int
 agent_state_load(agent_state *st, const char *dir, const char *system, const char *slot,
                  cdc_err *err)
 {
-    char  line[AGENT_STATE_INCR_MAX + 512];
+    char  line[AGENT_STATE_INCR_MAX + AGENT_STATE_SNAP_MAX + 512];
     FILE *f;
     int   n = 0;
 
@@ -208,6 +214,8 @@ agent_state_save(agent_state *st, cdc_err *err)
                 st->dests[i].id);
     if (st->incr[0])
         fprintf(f, "incr %s\n", st->incr);
+    if (st->snap[0])
+        fprintf(f, "snap %s\n", st->snap);
     if (fflush(f) != 0 || fsync(fd) != 0) {
         int e = errno;
 

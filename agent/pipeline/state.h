@@ -29,6 +29,7 @@
 
 #define AGENT_STATE_MAX_DESTS 16
 #define AGENT_STATE_INCR_MAX  16384
+#define AGENT_STATE_SNAP_MAX  16384
 
 typedef enum agent_snap_state {
     AGENT_SNAP_NONE = 0,    /* the slot was created without a snapshot */
@@ -54,6 +55,9 @@ typedef struct agent_state {
     /* The incremental snapshot's progress (agent/pipeline/incr.h), one line of JSON
        written and read by that module; "": none. */
     char             incr[AGENT_STATE_INCR_MAX];
+    /* The initial snapshot's durable progress and the tables it covered
+       (agent/pipeline/snapshot_resume.h), one line of JSON; "": none. */
+    char             snap[AGENT_STATE_SNAP_MAX];
 } agent_state;
 
 /*

@@ -9,7 +9,8 @@
 # includes connecting, creating the slot and exiting.
 #
 # Usage: test/bench/snapshot_bench.sh [ROWS]   (CDCAGENT=path/to/cdcagent to pick a build;
-#        CHUNK_MB sets source.snapshot_chunk_mb, default 8)
+#        CHUNK_MB sets source.snapshot_chunk_mb, default 8; KEYLESS=1 makes the table
+#        without a primary key, so its chunks are ctid ranges instead of key ranges)
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -35,13 +36,15 @@ pg_setup_cdc "$PORT" >/dev/null
 
 sql() { pg_psql "$PORT" cdc_demo "$@"; }
 
-sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
+PK="PRIMARY KEY"
+[ "${KEYLESS:-0}" = 1 ] && PK="NOT NULL"
+sql "CREATE TABLE public.bench (id bigint $PK, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
     "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
     "INSERT INTO public.bench (id, k, payload, amount)
        SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g" \
     "VACUUM ANALYZE public.bench" >/dev/null
-echo "table: $ROWS rows, $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))")"
+echo "table: $ROWS rows ($([ "${KEYLESS:-0}" = 1 ] && echo "no key: ctid chunks" || echo "primary key: key-range chunks")), $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))")"
 
 cat > "$WORK/platform.yaml" <<YAML
 transport_mode: direct
@@ -57,6 +60,37 @@ PGPASSWORD=cdc_password "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user 
 t1=$(date +%s.%N)
 copy=$(python3 -c "print(int($ROWS/($t1-$t0)))")
 printf '%-10s rows=%d  %d rows/s\n' copy "$ROWS" "$copy"
+
+# The server's side of the two ways of cutting the table (docs/snapshots.md, "Threads and
+# chunks"), one session, chunks of CHUNK_MB (8) MiB of pages read one after another: COPY of
+# key ranges (boundaries at even percentiles of id) against COPY of ctid ranges.
+pages=$(sql "SELECT pg_relation_size('public.bench') / current_setting('block_size')::int")
+per=$(( ${CHUNK_MB:-8} * 1024 * 1024 / 8192 ))
+nch=$(( (pages + per - 1) / per ))
+if [ "$nch" -ge 2 ]; then
+    bounds=$(sql "SELECT string_agg(b::text, ' ') FROM (SELECT unnest(percentile_disc(
+                    (SELECT array_agg(i::float8 / $nch) FROM generate_series(1, $nch - 1) i))
+                    WITHIN GROUP (ORDER BY id)) AS b FROM public.bench) s")
+    : >"$WORK/key.sql"; : >"$WORK/ctid.sql"
+    lo=""
+    for b in $bounds ""; do
+        w=${lo:+id > $lo}; [ -n "$b" ] && w="${w:+$w AND }id <= $b"
+        echo "COPY (SELECT * FROM public.bench WHERE ${w:-true}) TO STDOUT;" >>"$WORK/key.sql"
+        lo=$b
+    done
+    for ((i = 0; i < nch; i++)); do
+        w="ctid >= '($((i * per)),0)'::tid"; [ $((i + 1)) -lt "$nch" ] && w="$w AND ctid < '($(((i + 1) * per)),0)'::tid"
+        echo "COPY (SELECT * FROM public.bench WHERE $w) TO STDOUT;" >>"$WORK/ctid.sql"
+    done
+    for kind in key ctid; do
+        t0=$(date +%s.%N)
+        PGPASSWORD=cdc_password "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+            -f "$WORK/$kind.sql" >/dev/null
+        t1=$(date +%s.%N)
+        printf '%-10s rows=%d  %d rows/s  (%d chunks, one session)\n' "chunks_$kind" "$ROWS" \
+            "$(python3 -c "print(int($ROWS/($t1-$t0)))")" "$nch"
+    done
+fi
 
 for n in $THREADS; do
     cat > "$WORK/p_$n.yaml" <<YAML

@@ -369,12 +369,41 @@ agent_stop() {
 # connection and released the slot (up to 30 s), start the agent again.
 restart_after_kill() {
     agent_kill9
+    wait_slot_released
+    agent_start
+}
+
+# wait_slot_released: after a kill -9, until the server has released the slot (up to 30 s).
+wait_slot_released() {
     local deadline=$((SECONDS + 30))
     while [ "$(slot_field "${P_SLOT:-cdc_slot}" active)" = t ]; do
         [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
         sleep 0.1
     done
-    agent_start
+}
+
+# copy_gate TABLE CONDITION LOCK: a row-level security policy on TABLE (owned by cdc_user)
+# makes a COPY of its rows where CONDITION is false wait for advisory lock LOCK, which a
+# background session of the test takes here and holds until copy_gate_open LOCK; other
+# statements (SELECT, writes) pass.  Holds a parallel snapshot's workers at a known place.
+copy_gate() {
+    sql "ALTER TABLE $1 ENABLE ROW LEVEL SECURITY" "ALTER TABLE $1 FORCE ROW LEVEL SECURITY" \
+        "CREATE POLICY copy_gate ON $1 USING ($2 OR current_query() NOT LIKE 'COPY%'
+           OR (SELECT true FROM pg_advisory_xact_lock_shared($3))) WITH CHECK (true)"
+    bg _copy_gate_hold "$3"
+    local deadline=$((SECONDS + 30))
+    until [ "$(copy_gate_count "$3" "")" = 1 ]; do
+        [ $SECONDS -lt $deadline ] || fail "the test's advisory lock $3 was never granted"
+        sleep 0.1
+    done
+}
+_copy_gate_hold() { sql "SELECT pg_advisory_lock($1), pg_sleep(3600)" >/dev/null 2>&1 || true; }
+# copy_gate_count LOCK [NOT]: sessions holding ("") or waiting for ("NOT") the lock.
+copy_gate_count() {
+    sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND $2 granted"
+}
+copy_gate_open() {
+    sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted" >/dev/null
 }
 
 # agent_wait_exit TIMEOUT: for a run that ends by itself (stop_lsn); sets AGENT_RC.

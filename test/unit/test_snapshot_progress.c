@@ -51,7 +51,7 @@ START_TEST(reports_reach_file_and_metrics)
     cdc_config         cfg;
     cfg_source        *src = &cfg.pipeline.source;
     agent_metrics     *m = agent_metrics_new("p", "s1");
-    agent_snapshot_env env = { m, dir, 1000 };
+    agent_snapshot_env env = { m, dir, 1000, NULL };
     snap_progress     *p;
     json_t            *o;
     cdc_buf            text = CDC_BUF_INIT;

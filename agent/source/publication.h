@@ -1,7 +1,9 @@
 /*
  * The publication that tells pgoutput which tables to send.  cdcagent
  * creates it (FOR TABLE the configured tables) when it is missing and the
- * role may, and never alters one that exists: a publication that lacks a
+ * role may (marked by a comment: at each start, the tables no longer
+ * configured are dropped from such a one), and never adds to one it did
+ * not create (tables by pattern aside): a publication that lacks a
  * configured table is reported with the statement that would fix it, and so
  * is a missing publication the role may not create (the least-privilege
  * setup, where the tables' owner creates it beforehand).

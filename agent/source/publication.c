@@ -387,20 +387,30 @@ static const char managed_rel_sql[] =
  * (ALTER PUBLICATION ... DROP TABLE), each logged.  Their changes would be
  * ignored anyway: a failure (a lock held for 2 s, another owner) is warned
  * about and the start goes on.
+ * @returns 1 when the publication is the agent's, 0 when not, -1 with err set.
  */
 static int
 drop_unconfigured(PGconn *conn, const cfg_source *src, cdc_err *err)
 {
     const char *p[2] = { src->publication_name, PUB_MANAGED_COMMENT };
     PGresult   *res = agent_pg_query(conn, managed_rel_sql, 2, p,
-                                     "reading the publication's tables", err);
+                                     "reading the publication's tables", err), *managed;
     cdc_buf     b = CDC_BUF_INIT;
     char        ident[300];
-    int         ndrop = 0;
+    int         ndrop = 0, rc;
     cdc_err     why;
 
     if (res == NULL)
         return -1;
+    managed = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1 AND "
+                             "obj_description(oid, 'pg_publication') = $2", 2, p,
+                             "reading the publication", err);
+    if (managed == NULL) {
+        PQclear(res);
+        return -1;
+    }
+    rc = PQntuples(managed) > 0;
+    PQclear(managed);
     cdc_buf_printf(&b, "ALTER PUBLICATION %s DROP TABLE ",
                    agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
     for (int r = 0; r < PQntuples(res); r++)
@@ -427,7 +437,7 @@ drop_unconfigured(PGconn *conn, const cfg_source *src, cdc_err *err)
     }
     PQclear(res);
     cdc_buf_free(&b);
-    return 0;
+    return rc;
 }
 
 /*
@@ -690,9 +700,9 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 {
     const char *p[1] = { src->publication_name };
     PGresult   *tabs;
-    int         rc = 0;
+    int         rc = 0, managed = drop_unconfigured(conn, src, err);
 
-    if (drop_unconfigured(conn, src, err) < 0)
+    if (managed < 0)
         return -1;
     tabs = agent_pg_query(conn, pub_tables_sql, 1, p, "reading the publication's tables", err);
     if (tabs == NULL)
@@ -702,7 +712,7 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 
         if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
             rc = -1;
-        else if (!publishes(tabs, schema, table) && cfg_source_by_pattern(src))
+        else if (!publishes(tabs, schema, table) && (cfg_source_by_pattern(src) || managed))
             rc = agent_publication_add_tables(conn, src, i, i + 1, err);
         else if (!publishes(tabs, schema, table))
             rc = report_missing(conn, src, src->tables[i], schema, table, err);
@@ -782,8 +792,9 @@ agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int 
     }
     if (rc == 0)
         for (int i = from; i < to; i++)
-            log_info("agent", "publication %s: added table %s (chosen by pattern)",
-                     src->publication_name, src->tables[i]);
+            log_info("agent", "publication %s: added table %s (%s); its changes are captured "
+                     "from here on", src->publication_name, src->tables[i],
+                     cfg_source_by_pattern(src) ? "chosen by pattern" : "in source.tables");
     cdc_buf_free(&b);
     return rc;
 }

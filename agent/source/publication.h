@@ -33,7 +33,8 @@
 int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 
 /**
- * Tables chosen by pattern (publication.autocreate.mode=filtered): adds
+ * Tables chosen by pattern (publication.autocreate.mode=filtered), or
+ * configured tables missing from a publication the agent created: adds
  * src->tables[from..to) to the publication, with their column lists and
  * row filters, as ALTER PUBLICATION ... ADD TABLE.  Changes committed after
  * this statement (in WAL order) are published.

@@ -532,6 +532,21 @@ row_filters_text(const cfg_source *src, char *out, size_t outsz)
                                src->row_filters.items[i].key, src->row_filters.items[i].value);
 }
 
+/* PostgreSQL refused CREATE PUBLICATION with source.row_filters (@p res): its reason. */
+static int
+report_filters_refused(PGconn *conn, const cfg_source *src, const PGresult *res, cdc_err *err)
+{
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    char        filters[400];
+
+    row_filters_text(src, filters, sizeof(filters));
+    return cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
+                       "publication %s with the row filters (%s): %s%s%s",
+                       src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
+                       detail ? ": " : "", detail ? detail : "");
+}
+
 static int
 create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
@@ -550,7 +565,6 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
     res = PQexec(conn, cdc_buf_str(&b));
     if (src->row_filters.n > 0) {
         cdc_err ignored;
-        char    filters[400];
 
         if (PQresultStatus(res) == PGRES_COMMAND_OK && check_filter_identity(conn, src, err) == 0 &&
             mark_managed(conn, src, err) == 0 &&
@@ -560,16 +574,8 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
             rc = 0;
             goto out;
         }
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-            row_filters_text(src, filters, sizeof(filters));
-            cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
-                        "publication %s with the row filters (%s): %s%s%s",
-                        src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
-                        detail ? ": " : "", detail ? detail : "");
-        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            report_filters_refused(conn, src, res, err);
         agent_pg_exec(conn, "ROLLBACK", "creating the publication", &ignored);
         goto out;
     }
@@ -795,6 +801,54 @@ agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int 
             log_info("agent", "publication %s: added table %s (%s); its changes are captured "
                      "from here on", src->publication_name, src->tables[i],
                      cfg_source_by_pattern(src) ? "chosen by pattern" : "in source.tables");
+    cdc_buf_free(&b);
+    return rc;
+}
+
+int
+agent_publication_check(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res;
+    bool        exists, partitioned = false;
+    cfg_source  trial = *src;
+    cdc_buf     b = CDC_BUF_INIT;
+    cdc_err     ignored;
+    const char *state;
+    int         rc;
+
+    if (check_table_access(conn, src, &partitioned, err) < 0)
+        return -1;
+    res = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, p,
+                         "reading the publication", err);
+    if (res == NULL)
+        return -1;
+    exists = PQntuples(res) > 0;
+    PQclear(res);
+    if (src->row_filters.n == 0)
+        return 0;
+    if (exists)
+        return check_existing_filters(conn, src, err);
+    /* The publication run would create, made and checked in a transaction rolled back. */
+    trial.publication_name = "cdcagent_validate_trial";
+    if (build_create(conn, &trial, partitioned, &b, err) < 0 ||
+        agent_pg_exec(conn, "BEGIN", "trying the row filters", err) < 0) {
+        cdc_buf_free(&b);
+        return -1;
+    }
+    res = PQexec(conn, cdc_buf_str(&b));
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        rc = check_filter_identity(conn, &trial, err);
+    else if (state && strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0) {
+        log_warn("agent", "publication %s: role %s may not create it, so the row filters are "
+                 "checked when its owner has: %s", src->publication_name, PQuser(conn),
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        rc = 0;
+    } else
+        rc = report_filters_refused(conn, src, res, err);
+    PQclear(res);
+    agent_pg_exec(conn, "ROLLBACK", "trying the row filters", &ignored);
     cdc_buf_free(&b);
     return rc;
 }

@@ -45,4 +45,15 @@ int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 int agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int to,
                                  cdc_err *err);
 
+/**
+ * `validate --connect`: what agent_ensure_publication() would refuse, changing
+ * nothing.  Checks the configured tables (exist, readable) and the row
+ * filters: against an existing publication as at start, otherwise by
+ * creating the publication run would create in a transaction that is rolled
+ * back (PostgreSQL's own refusals: mutable functions, unknown columns; then a
+ * column outside the replica identity).
+ * @returns 0, or -1 with err set (CDC_E_CONFIG names the key and the table).
+ */
+int agent_publication_check(PGconn *conn, const cfg_source *src, cdc_err *err);
+
 #endif

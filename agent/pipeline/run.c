@@ -446,6 +446,7 @@ run_agent(agent *ag, cdc_err *err)
         log_info("agent", "snapshot_mode initial_only: snapshot complete, not streaming");
         return shutdown_agent(ag, err);
     }
+    cdc_err_clear(err);     /* NULL without an error: no signal table */
     ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
     if (ag->incr == NULL && err->code != CDC_OK)
         return -1;

@@ -121,4 +121,10 @@ int verify_replay_file(FILE *f, const char *label, verify_replay **rs, int n, bo
 /* Canonical text of a JSON value (compact, sorted keys); the caller frees it. */
 char *verify_canonical(const json_t *v);
 
+/*
+ * source.row_filters: " WHERE (condition)" for rel into q, so the source side reads the rows
+ * the publication and the snapshot let through.  @returns whether a condition was put.
+ */
+bool verify_put_row_filter(const verify_ctx *vc, const cdc_rel *rel, cdc_buf *q);
+
 #endif

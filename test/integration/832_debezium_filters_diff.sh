@@ -20,36 +20,15 @@
 # 131089, 0): both are compared.  Needs what 260 needs (java 17, Maven Central, PyPI), cached.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
-# shellcheck source=SCRIPTDIR/../lib/connect.sh
-. "$CDC_SRC/test/lib/connect.sh"
-# shellcheck source=SCRIPTDIR/../lib/py.sh
-. "$CDC_SRC/test/lib/py.sh"
-# shellcheck source=SCRIPTDIR/../lib/kafka.sh
-. "$CDC_SRC/test/lib/kafka.sh"
+# shellcheck source=SCRIPTDIR/../lib/dbz_pair.sh
+. "$CDC_SRC/test/lib/dbz_pair.sh"
 
 PREFIX=cdc
 NPARTS=3
 SALT=CzQMA0cB5K
 TABLES="public.customers,public.orders,public.my-table,public.typed"
 
-need_agent
-connect_install || fail "connect_install (Kafka Connect + Debezium from Maven Central)"
-py_env || fail "py_env (confluent-kafka from PyPI)"
-kafka_install || fail "kafka_install"
-
-KDIR_A=$T/kafka-a
-KDIR_B=$T/kafka-b
-CDIR=$T/connect
-_it832_cleanup() {
-    local rc=$?
-    set +e
-    connect_stop "$CDIR" 2>/dev/null
-    kafka_stop "$KDIR_A" 2>/dev/null
-    kafka_stop "$KDIR_B" 2>/dev/null
-    (exit "$rc")
-    _cleanup
-}
-trap _it832_cleanup EXIT
+dbz_pair_install
 
 pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text, email varchar(255), ssn text,
@@ -69,12 +48,7 @@ sql "CREATE TABLE typed (id serial PRIMARY KEY, i int4, b bigint, s smallint, n 
                          m money, x xml)" \
     "INSERT INTO typed (i, n, v, arr) VALUES (1, 1.5, 'v', '{1,2}')"
 
-KPORT_A=$(free_port)
-kafka_start "$KDIR_A" "$KPORT_A" || fail "Kafka broker A"
-KPORT_B=$(free_port)
-kafka_start "$KDIR_B" "$KPORT_B" || fail "Kafka broker B"
-BOOT_A=127.0.0.1:$KPORT_A
-BOOT_B=127.0.0.1:$KPORT_B
+dbz_pair_brokers
 
 CPORT=$(free_port)
 DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
@@ -133,34 +107,8 @@ sql "INSERT INTO customers (name, email, ssn, card, bio, secret)
     "INSERT INTO typed (i, nn, tz) VALUES (2, 3.25, now())" \
     "INSERT INTO \"my-table\" VALUES (2, 'fence')"
 
-fence_seen() {   # the whole dump first: grep -q under pipefail would fail on SIGPIPE
-    local d
-    d=$("$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$1" --timeout 10 "$PREFIX.public.my-table" 2>/dev/null) || true
-    [[ $d == *'"fence"'* ]]
-}
-deadline=$((SECONDS + 30))
-until fence_seen "$BOOT_B"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "cdcagent: no fence after 60 s; broker B holds: $("$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_B" --prefix "$PREFIX." 2>&1 | cut -c1-200 | tail -20)"
-    agent_alive || fail "cdcagent exited during the workload"
-    sleep 0.5
-done
-deadline=$((SECONDS + 60))
-until fence_seen "$BOOT_A"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "Debezium: no fence after 60 s"
-    sleep 0.5
-done
-agent_stop
-connect_stop "$CDIR"
-ok "both wrote the fence; both stopped"
-
-"$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_A" --prefix "$PREFIX." >"$T/dbz.jsonl"
-"$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_B" --prefix "$PREFIX." >"$T/cdc.jsonl"
-"$PY" "$CDC_SRC/test/lib/dbz_diff.py" "$T/dbz.jsonl" "$T/cdc.jsonl" >"$T/compare.out" 2>&1 || true
-cat "$T/compare.out" | head -60
-expect_contains "records were compared" "$(cat "$T/compare.out")" "COMPARED"
-expect_eq "no difference from Debezium 2.7.4 outside the allow-list" \
-    "$(grep -c '^DIFF' "$T/compare.out" || true)" 0
-n=$(sed -n 's/^COMPARED \([0-9]*\) records.*/\1/p' "$T/compare.out")
+dbz_pair_compare "$PREFIX.public.my-table" '"fence"'
+n=$DBZ_COMPARED
 jl_dbz_params() {  # the parameters Debezium gave typed's columns in its OP record
     "$PY" - "$T/dbz.jsonl" "$1" <<'PY'
 import json, sys

@@ -394,14 +394,3 @@ out:
     free(ts);
     return rc;
 }
-
-bool
-verify_put_row_filter(const verify_ctx *vc, const cdc_rel *rel, cdc_buf *q)
-{
-    const char *cond = cfg_row_filter(&vc->cfg->pipeline.source, rel->nspname, rel->relname);
-
-    if (cond == NULL)
-        return false;
-    cdc_buf_printf(q, " WHERE (%s)", cond);
-    return true;
-}

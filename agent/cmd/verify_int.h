@@ -59,6 +59,7 @@ int verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_ta
 typedef struct pg_sql {
     const cdc_rel *rel;
     char           from[300];   /* "schema"."table" */
+    char          *src_from;    /* the source through source.row_filters, or NULL: from */
     cdc_buf        row;         /* ROW(c1, ...)::text */
     cdc_buf        cols;        /* c1::text, c2::text, ... */
     cdc_buf        keyrow;      /* ROW(k1, ...)::text: equal keys, equal text */

@@ -4,13 +4,15 @@
 # hashed v2 SHA-256, bio truncated to 3 characters; a row filter keeps region 'eu'), three runs
 # from the same source, each with its own slot and publication:
 #   Pub/Sub (the double, test/lib/pubsub.sh), Kinesis (moto, test/lib/moto.sh), and an Iceberg
-#   sink in upsert mode (SQLite catalog, read back with pyiceberg) beside a jsonl sink.
+#   sink in upsert mode (SQLite catalog, read back with pyiceberg) beside a jsonl sink and a
+#   PostgreSQL replica sink.
 # Each destination's final row per key (the last after-image for the message transports, the
 # table's rows for Iceberg) is compared with the expected rows computed here from psql's rows
 # with Python's hashlib (independent of the agent): secret absent everywhere, the masked,
 # hashed and truncated values identical, the rows outside the filter absent.  Then
-# `cdcagent verify` passes on the Iceberg sink (it skips the masked columns) and, as a
-# control, finds a difference once pyiceberg changed a name there.
+# `cdcagent verify` passes on the Iceberg and the replica sink (it skips the masked columns
+# and reads the source through the row filter) and, as a control, finds a difference once a
+# name changed at the source while the agent was stopped.
 . "$(dirname "$0")/common.sh"
 . "$CDC_SRC/test/lib/pubsub.sh"
 . "$CDC_SRC/test/lib/pubsub_it.sh"
@@ -166,6 +168,8 @@ cat >>"$T/pipeline.yaml" <<YAML
       batch_size: 5
       flush_interval_seconds: 0.5
 YAML
+sql_su "CREATE DATABASE sinkdb"
+add_pg_replica replica "$PORT" sinkdb
 write_platform
 P_SLOT=i_slot agent_start
 workload
@@ -173,6 +177,10 @@ V="verify $T/pipeline.yaml --platform-config $T/platform.yaml"
 # shellcheck disable=SC2086
 cdc $V --sink lake --wait 90
 expect_eq "Iceberg: verify passes (masked columns skipped)" "$CDC_RC" 0
+[ "$CDC_RC" = 0 ] || cat "$T/cdc.out" "$T/cdc.err"
+# shellcheck disable=SC2086
+cdc $V --sink replica --wait 60
+expect_eq "PostgreSQL replica: verify passes (masked columns skipped, the source read through the row filter)" "$CDC_RC" 0
 [ "$CDC_RC" = 0 ] || cat "$T/cdc.out" "$T/cdc.err"
 agent_stop
 iceberg_read --uri "$URI" --warehouse "$WH" rows ns.public_customers >"$T/ice.jsonl" ||
@@ -185,5 +193,8 @@ sql "UPDATE customers SET name = 'changed at the source' WHERE id = 4"
 cdc $V --sink lake
 expect_eq "control: verify sees a changed name (exit 4)" "$CDC_RC" 4
 expect_contains "  naming the key" "$(cat "$T/cdc.out")" "id=4"
+# shellcheck disable=SC2086
+cdc $V --sink replica
+expect_eq "control: verify of the replica sees it too (exit 4)" "$CDC_RC" 4
 
 done_testing

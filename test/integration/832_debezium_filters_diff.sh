@@ -80,19 +80,7 @@ message_key_columns: \"public.orders:id,region\"
 schema_name_adjustment_mode: avro
 column_propagate_source_type: public.typed.*
 datatype_propagate_source_type: \"public\\\\.orders\\\\.int4\"" write_pipeline
-cat >"$T/platform.yaml" <<YAML
-transport_mode: kafka
-health_enabled: false
-kafka:
-  bootstrap_servers: $BOOT_B
-  serialization: json
-  json_schemas_enable: true
-  topic_num_partitions: $NPARTS
-agent:
-  log_level: info
-  status_interval_seconds: 1
-  state_dir: $T
-YAML
+dbz_pair_platform
 agent_start
 
 big=$(sql_su "SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i")

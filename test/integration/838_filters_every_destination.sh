@@ -93,6 +93,27 @@ for k in sorted(last):
 PY
 }
 
+ps_read()  { python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$T/ps.jsonl" \
+                 cdc-public-customers-cdc-platform >/dev/null; }
+kin_read() { "$MOTO_PY" "$MOTO_AWS_READ" read cdc-public-customers >"$T/kin.jsonl" 2>/dev/null; }
+# check_transport NAME FILE READER: the workload through the running agent; READER refreshes
+# FILE until it holds the 6 messages (snapshot r1 r3; c4, u1, d3 + tombstone: the filter drops
+# 2 and 5); then the agent stops, the workload is undone, and FILE's final rows and text are
+# checked.  Sets WANT.
+check_transport() {
+    local name=$1 file=$2 reader=$3 deadline=$((SECONDS + 40))
+    workload
+    WANT=$(expected)
+    until $reader && [ "$(line_count "$file")" -ge 6 ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "$name: fewer than 6 messages after 40 s"
+        sleep 0.3
+    done
+    agent_stop
+    undo
+    expect_eq "$name: the final rows are the expected ones" "$(final_rows msg "$file")" "$WANT"
+    expect_eq "$name: no message carries secret" "$(grep -c '\\"secret\\"\|s-[0-9]' "$file" || true)" 0
+}
+
 note "Pub/Sub (the double)"
 ps_double_up
 P_SLOT=ps_slot P_PUB=ps_pub P_TABLES=public.customers P_SOURCE_EXTRA=$FILTERS write_pipeline
@@ -112,18 +133,7 @@ agent:
   state_dir: $T
 YAML
 P_SLOT=ps_slot ps_agent_start
-workload
-WANT=$(expected)
-# snapshot r1 r3; c4, u1, d3 + tombstone (the filter drops 2 and 5)
-deadline=$((SECONDS + 40))
-until [ "$(python3 "$READ" pull "$PUBSUB_EMULATOR_HOST" "$PROJECT" "$T/ps.jsonl" cdc-public-customers-cdc-platform)" -ge 6 ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "Pub/Sub: fewer than 6 messages after 40 s"
-    sleep 0.3
-done
-agent_stop
-undo
-expect_eq "Pub/Sub: the final rows are the expected ones" "$(final_rows msg "$T/ps.jsonl")" "$WANT"
-expect_eq "Pub/Sub: no message carries secret" "$(grep -c '\\"secret\\"\|s-[0-9]' "$T/ps.jsonl" || true)" 0
+check_transport Pub/Sub "$T/ps.jsonl" ps_read
 
 note "Kinesis (moto)"
 moto_start "$MDIR" "$(free_port)"
@@ -142,16 +152,7 @@ agent:
   state_dir: $T
 YAML
 P_SLOT=k_slot agent_start
-workload
-for _ in $(seq 150); do
-    "$MOTO_PY" "$MOTO_AWS_READ" read cdc-public-customers >"$T/kin.jsonl" 2>/dev/null &&
-        [ "$(line_count "$T/kin.jsonl")" -ge 6 ] && break
-    sleep 0.2
-done
-agent_stop
-undo
-expect_eq "Kinesis: the final rows are the expected ones" "$(final_rows msg "$T/kin.jsonl")" "$WANT"
-expect_eq "Kinesis: no record carries secret" "$(grep -c '\\"secret\\"\|s-[0-9]' "$T/kin.jsonl" || true)" 0
+check_transport Kinesis "$T/kin.jsonl" kin_read
 
 note "Iceberg (upsert) beside jsonl"
 WH=file://$T/wh

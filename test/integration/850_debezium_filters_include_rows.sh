@@ -77,19 +77,7 @@ column_masks:
   column.mask.hash.v2.SHA-512.with.salt.$SALT: shop.customers.card
 row_filters:
   shop.orders: \"$FILTER\"" write_pipeline
-cat >"$T/platform.yaml" <<YAML
-transport_mode: kafka
-health_enabled: false
-kafka:
-  bootstrap_servers: $BOOT_B
-  serialization: json
-  json_schemas_enable: true
-  topic_num_partitions: $NPARTS
-agent:
-  log_level: info
-  status_interval_seconds: 1
-  state_dir: $T
-YAML
+dbz_pair_platform
 agent_start
 expect_eq "the agent's publication has the column list and the row filter" \
     "$(sql_su "SELECT tablename || coalesce(' ' || attnames::text, '') || coalesce(' ' || rowfilter, '')

@@ -5,6 +5,8 @@
 #   dbz_pair_install   connect.sh, py.sh and kafka.sh installed (cached), or the test fails;
 #                      KDIR_A, KDIR_B, CDIR set and an EXIT trap that stops them all
 #   dbz_pair_brokers   starts broker A (Debezium's) and B (the agent's): BOOT_A, BOOT_B
+#   dbz_pair_platform  $T/platform.yaml: the agent to broker B, JSON with schemas (as Kafka
+#                      Connect's JsonConverter schemas.enable=true), NPARTS partitions a topic
 #   dbz_pair_compare TOPIC VALUE
 #                      waits until both brokers hold a record of TOPIC whose dump contains
 #                      VALUE (the fence, written last), stops the agent and Kafka Connect,
@@ -46,6 +48,22 @@ dbz_pair_brokers() {
     port=$(free_port)
     kafka_start "$KDIR_B" "$port" || fail "Kafka broker B"
     BOOT_B=127.0.0.1:$port
+}
+
+dbz_pair_platform() {
+    cat >"$T/platform.yaml" <<YAML
+transport_mode: kafka
+health_enabled: false
+kafka:
+  bootstrap_servers: $BOOT_B
+  serialization: json
+  json_schemas_enable: true
+  topic_num_partitions: $NPARTS
+agent:
+  log_level: info
+  status_interval_seconds: 1
+  state_dir: $T
+YAML
 }
 
 _dbz_fence_seen() {   # the whole dump first: grep -q under pipefail would fail on SIGPIPE

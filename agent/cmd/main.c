@@ -15,8 +15,10 @@
 #include "agent/cmd/dlq_cli.h"
 #include "agent/cmd/lakehouse.h"
 #include "agent/ops/privs.h"
+#include "agent/pipeline/capture.h"
 #include "agent/source/colfilter.h"
 #include "agent/source/pg_source.h"
+#include "agent/source/publication.h"
 #include "agent/source/tablepat.h"
 #include "agent/pipeline/run.h"
 #include "agent/pipeline/snapshot_progress.h"
@@ -37,6 +39,7 @@ typedef struct cli {
     int         json;
     int         yes;
     int         dry_run;
+    int         connect;    /* validate --connect */
     agent_dlq_filter dlq;   /* dlq list/replay: --sink, --table, --error-type, --all, --id */
     agent_slot_opts  slot;  /* slot status: --warn-retained-bytes, --rate-window (--all: dlq.all) */
     agent_verify_opts verify; /* verify: --table (repeatable), --ranges, --wait (--sink, --json) */
@@ -49,7 +52,10 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  run PIPELINE.yaml            capture changes and deliver them until stopped\n"
-    "  validate PIPELINE.yaml       check the configuration and exit\n"
+    "  validate PIPELINE.yaml       check the configuration and exit (--connect: also the\n"
+    "                               start checks that read the source: tables, patterns,\n"
+    "                               columns of the column settings, row filters; creates\n"
+    "                               nothing)\n"
     "  slot status PIPELINE.yaml    show the replication slot and warnings (--json, --all:\n"
     "                               every slot of the database, --warn-retained-bytes N,\n"
     "                               --rate-window SECONDS)\n"
@@ -187,6 +193,8 @@ parse_args(int argc, char **argv, cli *c, char *msg, size_t msgsz)
             c->json = 1;
         else if (strcmp(a, "--yes") == 0)
             c->yes = 1;
+        else if (strcmp(a, "--connect") == 0 && strcmp(cmd, "validate") == 0)
+            c->connect = 1;
         else if (strcmp(a, "--all") == 0)
             c->dlq.all = true;
         else if (strcmp(a, "--dry-run") == 0)
@@ -307,6 +315,29 @@ setup_logging(const cdc_config *cfg, const cli *c)
         cdc_log_set_format(CDC_LOG_JSON);
 }
 
+/*
+ * validate --connect: the checks run makes at start that read the source, changing nothing:
+ * the tables (exist, readable), the row filters (agent_publication_check), and every captured
+ * table through the column filter and mappers (agent_capture_new, as run and verify do).
+ */
+static int
+validate_connected(const cdc_config *cfg, cdc_err *err)
+{
+    PGconn        *conn = agent_pg_connect(&cfg->pipeline.source, false, err);
+    agent_capture *cap;
+    int            rc = -1;
+
+    if (conn == NULL)
+        return -1;
+    if (agent_publication_check(conn, &cfg->pipeline.source, err) == 0 &&
+        (cap = agent_capture_new(cfg, conn, NULL, 1, err)) != NULL) {
+        agent_capture_free(cap);
+        rc = 0;
+    }
+    PQfinish(conn);
+    return rc;
+}
+
 /* source.table_include_list and the like, looked up in the source's catalog. */
 static int
 resolve_tables(cdc_config *cfg, cdc_err *err)
@@ -338,12 +369,24 @@ run_command(const cli *c, cdc_config *cfg)
         return EXIT_USAGE;
     }
     /* Tables by pattern become source.tables here, before anything reads the list */
-    if (cfg_source_by_pattern(&cfg->pipeline.source) && strcmp(c->cmd, "validate") != 0 &&
+    if (cfg_source_by_pattern(&cfg->pipeline.source) &&
+        (strcmp(c->cmd, "validate") != 0 || c->connect) &&
         strncmp(c->cmd, "dlq ", 4) != 0 && strcmp(c->cmd, "slot drop") != 0 &&
         strcmp(c->cmd, "slot advance") != 0 && resolve_tables(cfg, &err) < 0) {
         fprintf(stderr, "cdcagent: %s: %s\n", c->cmd, err.msg);
         return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
                                                                           : EXIT_RUNTIME;
+    }
+    if (strcmp(c->cmd, "validate") == 0 && c->connect) {
+        if (validate_connected(cfg, &err) < 0) {
+            fprintf(stderr, "cdcagent: validate: %s: %s\n", c->pipeline, err.msg);
+            return err.code == CDC_E_CONFIG || err.code == CDC_E_UNSUPPORTED ? EXIT_USAGE
+                                                                              : EXIT_RUNTIME;
+        }
+        printf("%s: valid (transport_mode %s, %d sinks, %d tables; checked against the "
+               "source)\n", c->pipeline, cfg_transport_mode_name(cfg->platform.transport_mode),
+               cfg->pipeline.nsinks, cfg->pipeline.source.ntables);
+        return 0;
     }
     if (strcmp(c->cmd, "validate") == 0) {
         if (cfg_source_by_pattern(&cfg->pipeline.source))

@@ -539,9 +539,11 @@ drop_deleted(json_t *state)
 
 /* ---------------------------------------------------------------- the source's rows */
 
-static void
-put_select(cdc_buf *q, PGconn *conn, const vtab *v)
+/* @returns whether a row filter was put (a further condition then starts with AND). */
+static bool
+put_select(cdc_buf *q, const verify_ctx *vc, const vtab *v)
 {
+    PGconn        *conn = vc->src;
     const cdc_rel *rel = v->rel;
     char           ident[300];
 
@@ -552,6 +554,7 @@ put_select(cdc_buf *q, PGconn *conn, const vtab *v)
                                             sizeof(ident)));
     cdc_buf_printf(q, " FROM %s.", agent_pg_quote_ident(conn, rel->nspname, ident, sizeof(ident)));
     cdc_buf_puts(q, agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident)));
+    return verify_put_row_filter(vc, rel, q);
 }
 
 /* Column names whose canonical values differ. */
@@ -721,12 +724,13 @@ source_rows(verify_ctx *vc, vtab *v, cdc_err *err)
     cdc_arena        *a;
     PGresult         *res;
     int               rc = 0;
+    bool              filtered;
 
     a = cdc_arena_new(64 * 1024);
-    put_select(&q, vc->src, v);
+    filtered = put_select(&q, vc, v);
     if (rg != NULL && rg->nb > 0) {
         params = cdc_xcalloc(2 * (size_t) v->nkeys + 1, sizeof(*params));
-        cdc_buf_puts(&q, " WHERE ");
+        cdc_buf_puts(&q, filtered ? " AND " : " WHERE ");
         if (rg->cur > 0) {
             verify_pg_key_cmp(&q, &rg->sql, ">", np + 1);
             for (int k = 0; k < v->nkeys; k++)
@@ -813,6 +817,7 @@ count_source(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *err)
     cdc_buf_printf(&q, "SELECT count(*) FROM %s.%s",
                    agent_pg_quote_ident(vc->src, rel->nspname, a, sizeof(a)),
                    agent_pg_quote_ident(vc->src, rel->relname, b, sizeof(b)));
+    verify_put_row_filter(vc, rel, &q);
     res = agent_pg_query(vc->src, cdc_buf_str(&q), 0, NULL, "verify: source", err);
     cdc_buf_free(&q);
     if (res == NULL)

@@ -59,6 +59,7 @@ int verify_iceberg_tables(verify_ctx *vc, cdc_rel *const *rels, int n, verify_ta
 typedef struct pg_sql {
     const cdc_rel *rel;
     char           from[300];   /* "schema"."table" */
+    char          *src_from;    /* the source through source.row_filters, or NULL: from */
     cdc_buf        row;         /* ROW(c1, ...)::text */
     cdc_buf        cols;        /* c1::text, c2::text, ... */
     cdc_buf        keyrow;      /* ROW(k1, ...)::text: equal keys, equal text */
@@ -120,5 +121,11 @@ int verify_replay_file(FILE *f, const char *label, verify_replay **rs, int n, bo
 
 /* Canonical text of a JSON value (compact, sorted keys); the caller frees it. */
 char *verify_canonical(const json_t *v);
+
+/*
+ * source.row_filters: " WHERE (condition)" for rel into q, so the source side reads the rows
+ * the publication and the snapshot let through.  @returns whether a condition was put.
+ */
+bool verify_put_row_filter(const verify_ctx *vc, const cdc_rel *rel, cdc_buf *q);
 
 #endif

@@ -178,9 +178,10 @@ encode_row(const verify_ctx *vc, const cdc_rel *rel, PGresult *res, cdc_arena *a
 }
 
 static void
-put_select(cdc_buf *q, PGconn *conn, const cdc_rel *rel)
+put_select(cdc_buf *q, const verify_ctx *vc, const cdc_rel *rel)
 {
-    char ident[300];
+    PGconn *conn = vc->src;
+    char    ident[300];
 
     cdc_buf_puts(q, "SELECT ");
     for (int i = 0; i < rel->ncols; i++)
@@ -188,6 +189,7 @@ put_select(cdc_buf *q, PGconn *conn, const cdc_rel *rel)
                        agent_pg_quote_ident(conn, rel->cols[i].name, ident, sizeof(ident)));
     cdc_buf_printf(q, " FROM %s.", agent_pg_quote_ident(conn, rel->nspname, ident, sizeof(ident)));
     cdc_buf_puts(q, agent_pg_quote_ident(conn, rel->relname, ident, sizeof(ident)));
+    verify_put_row_filter(vc, rel, q);
     for (int k = 1, n = 0; k <= rel->nkeys; k++)
         for (int i = 0; i < rel->ncols; i++)
             if (rel->cols[i].key_pos == k)
@@ -205,7 +207,7 @@ source_rows(verify_ctx *vc, const cdc_rel *rel, const sch_json_opts *jo, json_t 
     PGresult  *res;
     int        rc = 0;
 
-    put_select(&q, vc->src, rel);
+    put_select(&q, vc, rel);
     if (!PQsendQuery(vc->src, cdc_buf_str(&q)) || !PQsetSingleRowMode(vc->src))
         rc = cdc_err_set(err, CDC_E_PG, "reading %s.%s: %s", rel->nspname, rel->relname,
                          PQerrorMessage(vc->src));

@@ -56,6 +56,13 @@ query(PGconn *conn, const char *side, const cdc_buf *q, int n, const char *const
     return agent_pg_query(conn, cdc_buf_str(q), n, params, what, err);
 }
 
+/* The table as one side reads it: the source through source.row_filters (src_from). */
+static const char *
+side_from(const pg_sql *s, const char *side)
+{
+    return s->src_from != NULL && strcmp(side, "source") == 0 ? s->src_from : s->from;
+}
+
 /* Which columns of the source have a collation (text-like keys are ordered in "C"). */
 static PGresult *
 collated_columns(PGconn *conn, const pg_sql *s, cdc_err *err)
@@ -148,6 +155,8 @@ verify_pg_sql_free(pg_sql *s)
     cdc_buf_free(&s->keyrow);
     cdc_buf_free(&s->keytext);
     cdc_buf_free(&s->order);
+    free(s->src_from);
+    s->src_from = NULL;
     for (int k = 0; k < s->nkeys; k++)
         free(s->ord[k]);
     free(s->ord);
@@ -171,7 +180,7 @@ verify_pg_count(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err)
     PGresult *res;
     int64_t   n = -1;
 
-    cdc_buf_printf(&q, "SELECT count(*) FROM %s", s->from);
+    cdc_buf_printf(&q, "SELECT count(*) FROM %s", side_from(s, side));
     res = query(conn, side, &q, 0, NULL, s, err);
     if (res != NULL)
         n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -233,7 +242,7 @@ verify_pg_bounds(verify_ctx *vc, const pg_sql *s, int64_t n, cdc_err *err)
     cdc_buf_printf(&q, "SELECT %s FROM (SELECT *, row_number() OVER (ORDER BY %s) AS "
                    "cdcagent_rn FROM %s) s WHERE cdcagent_rn %% %lld = 0 AND cdcagent_rn < %lld "
                    "ORDER BY cdcagent_rn", cdc_buf_str(&s->keytext), cdc_buf_str(&s->order),
-                   s->from, (long long) step, (long long) n);
+                   side_from(s, "source"), (long long) step, (long long) n);
     res = query(vc->src, "source", &q, 0, NULL, s, err);
     cdc_buf_free(&q);
     return res;
@@ -275,7 +284,7 @@ range_sums(PGconn *conn, const char *side, const pg_sql *s, int nb, const char *
     cdc_buf_printf(&q, ", %s AS t", cdc_buf_str(&s->row));
     for (int k = 0; k < s->nkeys; k++)   /* the aggregate sorts as the ranges do */
         cdc_buf_printf(&q, ", %s AS cdcagent_k%d", s->ord[k], k);
-    cdc_buf_printf(&q, " FROM %s) s GROUP BY r ORDER BY r", s->from);
+    cdc_buf_printf(&q, " FROM %s) s GROUP BY r ORDER BY r", side_from(s, side));
     res = query(conn, side, &q, nb * s->nkeys, params, s, err);
     cdc_buf_free(&q);
     return res;
@@ -340,7 +349,7 @@ range_rows(PGconn *conn, const char *side, const pg_sql *s, int r, int nb, PGres
     PGresult    *res;
 
     cdc_buf_printf(&q, "SELECT %s, md5(%s), %s FROM %s WHERE true", cdc_buf_str(&s->keyrow),
-                   cdc_buf_str(&s->row), cdc_buf_str(&s->keytext), s->from);
+                   cdc_buf_str(&s->row), cdc_buf_str(&s->keytext), side_from(s, side));
     if (r > 0) {
         cdc_buf_puts(&q, " AND ");
         verify_pg_key_cmp(&q, s, ">", np + 1);
@@ -524,7 +533,8 @@ row_groups(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err)
     PGresult *res;
 
     cdc_buf_printf(&q, "SELECT md5(t), count(*), min(t) FROM (SELECT %s AS t FROM %s) s "
-                   "GROUP BY 1 ORDER BY min(t) COLLATE \"C\"", cdc_buf_str(&s->row), s->from);
+                   "GROUP BY 1 ORDER BY min(t) COLLATE \"C\"", cdc_buf_str(&s->row),
+                   side_from(s, side));
     res = query(conn, side, &q, 0, NULL, s, err);
     cdc_buf_free(&q);
     return res;
@@ -573,7 +583,8 @@ multiset_sum(PGconn *conn, const char *side, const pg_sql *s, cdc_err *err)
     PGresult *res;
 
     cdc_buf_printf(&q, "SELECT count(*), coalesce(md5(string_agg(t, E'\\n' ORDER BY t COLLATE "
-                   "\"C\")), '') FROM (SELECT %s AS t FROM %s) s", cdc_buf_str(&s->row), s->from);
+                   "\"C\")), '') FROM (SELECT %s AS t FROM %s) s", cdc_buf_str(&s->row),
+                   side_from(s, side));
     res = query(conn, side, &q, 0, NULL, s, err);
     cdc_buf_free(&q);
     return res;
@@ -626,6 +637,15 @@ verify_pg_table(verify_ctx *vc, const cdc_rel *rel, verify_table *t, cdc_err *er
         return -1;
     }
     verify_key_names(rel, t->keycols, sizeof(t->keycols));
+    if (cfg_row_filter(&vc->cfg->pipeline.source, rel->nspname, rel->relname) != NULL) {
+        cdc_buf b = CDC_BUF_INIT;
+
+        cdc_buf_printf(&b, "(SELECT * FROM %s", s.from);
+        verify_put_row_filter(vc, rel, &b);
+        cdc_buf_puts(&b, ") AS cdcagent_f");
+        s.src_from = cdc_xstrdup(cdc_buf_str(&b));
+        cdc_buf_free(&b);
+    }
     t->method = s.nkeys > 0 ? "key_ranges" : "multiset";
     rc = check_target(vc, &s, t, err);
     if (rc > 0)

@@ -306,3 +306,15 @@ verify_replay_file(FILE *f, const char *label, verify_replay **rs, int n, bool *
     free(line);
     return rc;
 }
+
+/* Here, not in verify.c: the jsonl and Iceberg comparisons call it, and verify.c calls them. */
+bool
+verify_put_row_filter(const verify_ctx *vc, const cdc_rel *rel, cdc_buf *q)
+{
+    const char *cond = cfg_row_filter(&vc->cfg->pipeline.source, rel->nspname, rel->relname);
+
+    if (cond == NULL)
+        return false;
+    cdc_buf_printf(q, " WHERE (%s)", cond);
+    return true;
+}

@@ -335,6 +335,112 @@ report_cannot_create(PGconn *conn, const cfg_source *src, const char *stmt, cons
 static int check_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 
 /*
+ * The comment that marks a publication the agent created.  Only such a publication is kept in
+ * step with the configuration at start: tables no longer in source.tables (or no longer chosen
+ * by pattern) are dropped from it.  One made by someone else is never shrunk.
+ */
+#define PUB_MANAGED_COMMENT "cdcagent: created by cdcagent, which drops the tables no longer " \
+                            "configured from it at start"
+
+static int
+mark_managed(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    char    ident[300];
+    cdc_buf b = CDC_BUF_INIT;
+    int     rc;
+
+    cdc_buf_printf(&b, "COMMENT ON PUBLICATION %s IS '%s'",
+                   agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)),
+                   PUB_MANAGED_COMMENT);
+    rc = cdc_buf_failed(&b) ? cdc_err_set(err, CDC_E_NOMEM, "publication %s: out of memory",
+                                          src->publication_name)
+                            : agent_pg_exec(conn, cdc_buf_str(&b), "marking the publication "
+                                            "as created by cdcagent", err);
+    cdc_buf_free(&b);
+    return rc;
+}
+
+/* schema.table is one of source.tables, or the signal table. */
+static bool
+configured(const cfg_source *src, const char *schema, const char *table)
+{
+    char s[64], t[64];
+
+    for (int i = 0; i < src->ntables; i++)
+        if (agent_pg_split_table(src->tables[i], s, t, NULL) == 0 && strcmp(s, schema) == 0 &&
+            strcmp(t, table) == 0)
+            return true;
+    return src->signal_data_collection && *src->signal_data_collection &&
+           agent_pg_split_table(src->signal_data_collection, s, t, NULL) == 0 &&
+           strcmp(s, schema) == 0 && strcmp(t, table) == 0;
+}
+
+/* The tables a publication the agent created holds itself (not through a partition root). */
+static const char managed_rel_sql[] =
+    "SELECT n.nspname, c.relname FROM pg_publication p"
+    "  JOIN pg_publication_rel pr ON pr.prpubid = p.oid JOIN pg_class c ON c.oid = pr.prrelid"
+    "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE p.pubname = $1 AND obj_description(p.oid, 'pg_publication') = $2 ORDER BY 1, 2";
+
+/*
+ * A publication the agent created drops the tables no longer configured
+ * (ALTER PUBLICATION ... DROP TABLE), each logged.  Their changes would be
+ * ignored anyway: a failure (a lock held for 2 s, another owner) is warned
+ * about and the start goes on.
+ * @returns 1 when the publication is the agent's, 0 when not, -1 with err set.
+ */
+static int
+drop_unconfigured(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[2] = { src->publication_name, PUB_MANAGED_COMMENT };
+    PGresult   *res = agent_pg_query(conn, managed_rel_sql, 2, p,
+                                     "reading the publication's tables", err), *managed;
+    cdc_buf     b = CDC_BUF_INIT;
+    char        ident[300];
+    int         ndrop = 0, rc;
+    cdc_err     why;
+
+    if (res == NULL)
+        return -1;
+    managed = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1 AND "
+                             "obj_description(oid, 'pg_publication') = $2", 2, p,
+                             "reading the publication", err);
+    if (managed == NULL) {
+        PQclear(res);
+        return -1;
+    }
+    rc = PQntuples(managed) > 0;
+    PQclear(managed);
+    cdc_buf_printf(&b, "ALTER PUBLICATION %s DROP TABLE ",
+                   agent_pg_quote_ident(conn, src->publication_name, ident, sizeof(ident)));
+    for (int r = 0; r < PQntuples(res); r++)
+        if (!configured(src, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1)))
+            cdc_buf_printf(&b, "%s%s", ndrop++ ? ", " : "",
+                           agent_pg_quote_table(PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                                                ident, sizeof(ident)));
+    if (ndrop > 0 && !cdc_buf_failed(&b) &&
+        agent_pg_exec(conn, "SET lock_timeout = '2s'", "dropping tables from the publication",
+                      &why) == 0) {
+        if (agent_pg_exec(conn, cdc_buf_str(&b), "dropping the tables no longer configured",
+                          &why) == 0) {
+            for (int r = 0; r < PQntuples(res); r++)
+                if (!configured(src, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1)))
+                    log_info("agent", "publication %s: dropped table %s.%s (no longer in "
+                             "source.tables or chosen by the table patterns)",
+                             src->publication_name, PQgetvalue(res, r, 0),
+                             PQgetvalue(res, r, 1));
+        } else
+            log_warn("agent", "publication %s: could not drop the tables no longer configured "
+                     "(%s): %s; their changes are ignored", src->publication_name,
+                     cdc_buf_str(&b), why.msg);
+        agent_pg_exec(conn, "RESET lock_timeout", "dropping tables from the publication", &why);
+    }
+    PQclear(res);
+    cdc_buf_free(&b);
+    return rc;
+}
+
+/*
  * Creates the publication.  Someone else creating it between our lookup and
  * this statement (another tool, a DBA: two agents are kept apart by the
  * slot's lock) makes PostgreSQL refuse with 42710, or 23505 when both
@@ -426,6 +532,21 @@ row_filters_text(const cfg_source *src, char *out, size_t outsz)
                                src->row_filters.items[i].key, src->row_filters.items[i].value);
 }
 
+/* PostgreSQL refused CREATE PUBLICATION with source.row_filters (@p res): its reason. */
+static int
+report_filters_refused(PGconn *conn, const cfg_source *src, const PGresult *res, cdc_err *err)
+{
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    char        filters[400];
+
+    row_filters_text(src, filters, sizeof(filters));
+    return cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
+                       "publication %s with the row filters (%s): %s%s%s",
+                       src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
+                       detail ? ": " : "", detail ? detail : "");
+}
+
 static int
 create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_err *err)
 {
@@ -444,31 +565,28 @@ create_publication(PGconn *conn, const cfg_source *src, bool partitioned, cdc_er
     res = PQexec(conn, cdc_buf_str(&b));
     if (src->row_filters.n > 0) {
         cdc_err ignored;
-        char    filters[400];
 
         if (PQresultStatus(res) == PGRES_COMMAND_OK && check_filter_identity(conn, src, err) == 0 &&
+            mark_managed(conn, src, err) == 0 &&
             agent_pg_exec(conn, "COMMIT", "creating the publication", err) == 0) {
             log_info("agent", "publication %s: created for %d tables, with row filters",
                      src->publication_name, src->ntables);
             rc = 0;
             goto out;
         }
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-            row_filters_text(src, filters, sizeof(filters));
-            cdc_err_set(err, CDC_E_CONFIG, "source.row_filters: PostgreSQL refused the "
-                        "publication %s with the row filters (%s): %s%s%s",
-                        src->publication_name, filters, msg ? msg : PQerrorMessage(conn),
-                        detail ? ": " : "", detail ? detail : "");
-        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            report_filters_refused(conn, src, res, err);
         agent_pg_exec(conn, "ROLLBACK", "creating the publication", &ignored);
         goto out;
     }
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        cdc_err why_not;
+
         log_info("agent", "publication %s: created for %d tables", src->publication_name,
                  src->ntables);
+        if (mark_managed(conn, src, &why_not) < 0)
+            log_warn("agent", "publication %s: %s; it will not drop the tables no longer "
+                     "configured", src->publication_name, why_not.msg);
         rc = 0;
         goto out;
     }
@@ -588,8 +706,10 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 {
     const char *p[1] = { src->publication_name };
     PGresult   *tabs;
-    int         rc = 0;
+    int         rc = 0, managed = drop_unconfigured(conn, src, err);
 
+    if (managed < 0)
+        return -1;
     tabs = agent_pg_query(conn, pub_tables_sql, 1, p, "reading the publication's tables", err);
     if (tabs == NULL)
         return -1;
@@ -598,7 +718,7 @@ check_publication(PGconn *conn, const cfg_source *src, cdc_err *err)
 
         if (agent_pg_split_table(src->tables[i], schema, table, err) < 0)
             rc = -1;
-        else if (!publishes(tabs, schema, table) && cfg_source_by_pattern(src))
+        else if (!publishes(tabs, schema, table) && (cfg_source_by_pattern(src) || managed))
             rc = agent_publication_add_tables(conn, src, i, i + 1, err);
         else if (!publishes(tabs, schema, table))
             rc = report_missing(conn, src, src->tables[i], schema, table, err);
@@ -678,8 +798,57 @@ agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int 
     }
     if (rc == 0)
         for (int i = from; i < to; i++)
-            log_info("agent", "publication %s: added table %s (chosen by pattern)",
-                     src->publication_name, src->tables[i]);
+            log_info("agent", "publication %s: added table %s (%s); its changes are captured "
+                     "from here on", src->publication_name, src->tables[i],
+                     cfg_source_by_pattern(src) ? "chosen by pattern" : "in source.tables");
+    cdc_buf_free(&b);
+    return rc;
+}
+
+int
+agent_publication_check(PGconn *conn, const cfg_source *src, cdc_err *err)
+{
+    const char *p[1] = { src->publication_name };
+    PGresult   *res;
+    bool        exists, partitioned = false;
+    cfg_source  trial = *src;
+    cdc_buf     b = CDC_BUF_INIT;
+    cdc_err     ignored;
+    const char *state;
+    int         rc;
+
+    if (check_table_access(conn, src, &partitioned, err) < 0)
+        return -1;
+    res = agent_pg_query(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, p,
+                         "reading the publication", err);
+    if (res == NULL)
+        return -1;
+    exists = PQntuples(res) > 0;
+    PQclear(res);
+    if (src->row_filters.n == 0)
+        return 0;
+    if (exists)
+        return check_existing_filters(conn, src, err);
+    /* The publication run would create, made and checked in a transaction rolled back. */
+    trial.publication_name = "cdcagent_validate_trial";
+    if (build_create(conn, &trial, partitioned, &b, err) < 0 ||
+        agent_pg_exec(conn, "BEGIN", "trying the row filters", err) < 0) {
+        cdc_buf_free(&b);
+        return -1;
+    }
+    res = PQexec(conn, cdc_buf_str(&b));
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        rc = check_filter_identity(conn, &trial, err);
+    else if (state && strcmp(state, SQLSTATE_INSUFFICIENT_PRIVILEGE) == 0) {
+        log_warn("agent", "publication %s: role %s may not create it, so the row filters are "
+                 "checked when its owner has: %s", src->publication_name, PQuser(conn),
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        rc = 0;
+    } else
+        rc = report_filters_refused(conn, src, res, err);
+    PQclear(res);
+    agent_pg_exec(conn, "ROLLBACK", "trying the row filters", &ignored);
     cdc_buf_free(&b);
     return rc;
 }

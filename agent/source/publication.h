@@ -1,7 +1,9 @@
 /*
  * The publication that tells pgoutput which tables to send.  cdcagent
  * creates it (FOR TABLE the configured tables) when it is missing and the
- * role may, and never alters one that exists: a publication that lacks a
+ * role may (marked by a comment: at each start, the tables no longer
+ * configured are dropped from such a one), and never adds to one it did
+ * not create (tables by pattern aside): a publication that lacks a
  * configured table is reported with the statement that would fix it, and so
  * is a missing publication the role may not create (the least-privilege
  * setup, where the tables' owner creates it beforehand).
@@ -31,7 +33,8 @@
 int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
 
 /**
- * Tables chosen by pattern (publication.autocreate.mode=filtered): adds
+ * Tables chosen by pattern (publication.autocreate.mode=filtered), or
+ * configured tables missing from a publication the agent created: adds
  * src->tables[from..to) to the publication, with their column lists and
  * row filters, as ALTER PUBLICATION ... ADD TABLE.  Changes committed after
  * this statement (in WAL order) are published.
@@ -41,5 +44,16 @@ int agent_ensure_publication(PGconn *conn, const cfg_source *src, cdc_err *err);
  */
 int agent_publication_add_tables(PGconn *conn, const cfg_source *src, int from, int to,
                                  cdc_err *err);
+
+/**
+ * `validate --connect`: what agent_ensure_publication() would refuse, changing
+ * nothing.  Checks the configured tables (exist, readable) and the row
+ * filters: against an existing publication as at start, otherwise by
+ * creating the publication run would create in a transaction that is rolled
+ * back (PostgreSQL's own refusals: mutable functions, unknown columns; then a
+ * column outside the replica identity).
+ * @returns 0, or -1 with err set (CDC_E_CONFIG names the key and the table).
+ */
+int agent_publication_check(PGconn *conn, const cfg_source *src, cdc_err *err);
 
 #endif

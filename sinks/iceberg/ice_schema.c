@@ -338,6 +338,8 @@ ice_schema_from_rel(const cdc_rel *rel, int32_t schema_id, bool identifier,
         ice_type t;
         bool key = identifier && c->key_pos > 0;
 
+        if (c->filtered)        /* source.column_*_list left it out: absent, as in events */
+            continue;
         (void) ice_type_from_pg(c, &t);
         if (ice_schema_add(s, c->name, &t, key, last_column_id, err) != 0) {
             cdc_err_wrap(err, "table %s.%s", rel->nspname ? rel->nspname : "?",

@@ -20,36 +20,15 @@
 # 131089, 0): both are compared.  Needs what 260 needs (java 17, Maven Central, PyPI), cached.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
-# shellcheck source=SCRIPTDIR/../lib/connect.sh
-. "$CDC_SRC/test/lib/connect.sh"
-# shellcheck source=SCRIPTDIR/../lib/py.sh
-. "$CDC_SRC/test/lib/py.sh"
-# shellcheck source=SCRIPTDIR/../lib/kafka.sh
-. "$CDC_SRC/test/lib/kafka.sh"
+# shellcheck source=SCRIPTDIR/../lib/dbz_pair.sh
+. "$CDC_SRC/test/lib/dbz_pair.sh"
 
 PREFIX=cdc
 NPARTS=3
 SALT=CzQMA0cB5K
 TABLES="public.customers,public.orders,public.my-table,public.typed"
 
-need_agent
-connect_install || fail "connect_install (Kafka Connect + Debezium from Maven Central)"
-py_env || fail "py_env (confluent-kafka from PyPI)"
-kafka_install || fail "kafka_install"
-
-KDIR_A=$T/kafka-a
-KDIR_B=$T/kafka-b
-CDIR=$T/connect
-_it832_cleanup() {
-    local rc=$?
-    set +e
-    connect_stop "$CDIR" 2>/dev/null
-    kafka_stop "$KDIR_A" 2>/dev/null
-    kafka_stop "$KDIR_B" 2>/dev/null
-    (exit "$rc")
-    _cleanup
-}
-trap _it832_cleanup EXIT
+dbz_pair_install
 
 pg_up
 sql "CREATE TABLE customers (id serial PRIMARY KEY, name text, email varchar(255), ssn text,
@@ -69,12 +48,7 @@ sql "CREATE TABLE typed (id serial PRIMARY KEY, i int4, b bigint, s smallint, n 
                          m money, x xml)" \
     "INSERT INTO typed (i, n, v, arr) VALUES (1, 1.5, 'v', '{1,2}')"
 
-KPORT_A=$(free_port)
-kafka_start "$KDIR_A" "$KPORT_A" || fail "Kafka broker A"
-KPORT_B=$(free_port)
-kafka_start "$KDIR_B" "$KPORT_B" || fail "Kafka broker B"
-BOOT_A=127.0.0.1:$KPORT_A
-BOOT_B=127.0.0.1:$KPORT_B
+dbz_pair_brokers
 
 CPORT=$(free_port)
 DBZ_EXTRA="topic.creation.default.partitions=$NPARTS
@@ -106,19 +80,7 @@ message_key_columns: \"public.orders:id,region\"
 schema_name_adjustment_mode: avro
 column_propagate_source_type: public.typed.*
 datatype_propagate_source_type: \"public\\\\.orders\\\\.int4\"" write_pipeline
-cat >"$T/platform.yaml" <<YAML
-transport_mode: kafka
-health_enabled: false
-kafka:
-  bootstrap_servers: $BOOT_B
-  serialization: json
-  json_schemas_enable: true
-  topic_num_partitions: $NPARTS
-agent:
-  log_level: info
-  status_interval_seconds: 1
-  state_dir: $T
-YAML
+dbz_pair_platform
 agent_start
 
 big=$(sql_su "SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i")
@@ -133,90 +95,8 @@ sql "INSERT INTO customers (name, email, ssn, card, bio, secret)
     "INSERT INTO typed (i, nn, tz) VALUES (2, 3.25, now())" \
     "INSERT INTO \"my-table\" VALUES (2, 'fence')"
 
-fence_seen() {   # the whole dump first: grep -q under pipefail would fail on SIGPIPE
-    local d
-    d=$("$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$1" --timeout 10 "$PREFIX.public.my-table" 2>/dev/null) || true
-    [[ $d == *'"fence"'* ]]
-}
-deadline=$((SECONDS + 30))
-until fence_seen "$BOOT_B"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "cdcagent: no fence after 60 s; broker B holds: $("$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_B" --prefix "$PREFIX." 2>&1 | cut -c1-200 | tail -20)"
-    agent_alive || fail "cdcagent exited during the workload"
-    sleep 0.5
-done
-deadline=$((SECONDS + 60))
-until fence_seen "$BOOT_A"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "Debezium: no fence after 60 s"
-    sleep 0.5
-done
-agent_stop
-connect_stop "$CDIR"
-ok "both wrote the fence; both stopped"
-
-"$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_A" --prefix "$PREFIX." >"$T/dbz.jsonl"
-"$PY" "$CDC_SRC/test/lib/kafka_dump.py" --bootstrap "$BOOT_B" --prefix "$PREFIX." >"$T/cdc.jsonl"
-"$PY" - "$T/dbz.jsonl" "$T/cdc.jsonl" >"$T/compare.out" 2>&1 <<'PY' || true
-import json, sys
-from collections import defaultdict
-ALLOW = [("*", "ts_ms"), ("*", "ts_us"), ("*", "ts_ns"), ("*", "source.version"),
-         ("r", "source.ts_ms"), ("r", "source.ts_us"), ("r", "source.ts_ns"), ("r", "source.txId"),
-         ("r", "source.lsn"), ("r", "source.sequence")]
-def load(path):
-    by = defaultdict(list)
-    for line in open(path):
-        r = json.loads(line)
-        if r["topic"].endswith(".dlq") or r["topic"].startswith("__"):
-            continue
-        by[(r["topic"], r["partition"])].append(r)
-    return by
-def strip(v):
-    if not isinstance(v, dict) or not isinstance(v.get("payload"), dict):
-        return v
-    p = v["payload"]
-    op = p.get("op")
-    for ops, path in ALLOW:
-        if ops != "*" and ops != op:
-            continue
-        node, parts = p, path.split(".")
-        for k in parts[:-1]:
-            node = node.get(k) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(parts[-1], None)
-    return v
-def diff(a, b, path, out):
-    if type(a) != type(b) or (not isinstance(a, (dict, list)) and a != b):
-        out.append((path, a, b))
-    elif isinstance(a, dict):
-        for k in list(a) + [k for k in b if k not in a]:
-            diff(a.get(k, "<absent>"), b.get(k, "<absent>"), path + "." + k, out)
-    elif isinstance(a, list):
-        if len(a) != len(b):
-            out.append((path, "len %d" % len(a), "len %d" % len(b)))
-        for i, (x, y) in enumerate(zip(a, b)):
-            diff(x, y, "%s[%d]" % (path, i), out)
-dbz, cdc = load(sys.argv[1]), load(sys.argv[2])
-n = bad = 0
-for tp in sorted(set(dbz) | set(cdc)):
-    a, b = dbz.get(tp, []), cdc.get(tp, [])
-    if len(a) != len(b):
-        print("DIFF %s[%d]: %d records from Debezium, %d from cdcagent" % (tp + (len(a), len(b))))
-        bad += 1
-    for i, (x, y) in enumerate(zip(a, b)):
-        n += 1
-        out = []
-        diff(x["key"], y["key"], "key", out)
-        diff(strip(x["value"]), strip(y["value"]), "value", out)
-        for path, va, vb in out:
-            bad += 1
-            print("DIFF %s[%d] #%d %s: debezium=%s cdcagent=%s" % (tp[0], tp[1], i, path,
-                  json.dumps(va)[:300], json.dumps(vb)[:300]))
-print("COMPARED %d records, %d differences" % (n, bad))
-PY
-cat "$T/compare.out" | head -60
-expect_contains "records were compared" "$(cat "$T/compare.out")" "COMPARED"
-expect_eq "no difference from Debezium 2.7.4 outside the allow-list" \
-    "$(grep -c '^DIFF' "$T/compare.out" || true)" 0
-n=$(sed -n 's/^COMPARED \([0-9]*\) records.*/\1/p' "$T/compare.out")
+dbz_pair_compare "$PREFIX.public.my-table" '"fence"'
+n=$DBZ_COMPARED
 jl_dbz_params() {  # the parameters Debezium gave typed's columns in its OP record
     "$PY" - "$T/dbz.jsonl" "$1" <<'PY'
 import json, sys

@@ -240,6 +240,8 @@ describe(kin_ckpt *k, char *status, size_t n, bool *keys_ok, cdc_err *err)
         cdc_aws_result_clear(&res);
         if (rc < 0)
             cdc_err_wrap(err, "kinesis checkpoint table %s", k->table);
+        else
+            cdc_err_clear(err);     /* missing is an answer, not an error left for later */
         return rc;
     }
     t = json_object_get(res.json, "Table");
@@ -279,6 +281,7 @@ create_table(kin_ckpt *k, cdc_err *err)
         cdc_aws_result_clear(&res);
         if (rc < 0)
             return cdc_err_wrap(err, "kinesis: creating the checkpoint table %s", k->table);
+        cdc_err_clear(err);
         return 0;
     }
     cdc_aws_result_clear(&res);

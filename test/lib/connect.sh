@@ -35,7 +35,7 @@ DBZ_VERSION=${DBZ_VERSION:-2.7.4.Final}   # 2.7.4: the newest 2.7.x on Maven Cen
 CONNECT_HOME=$CDC_CACHE/connect
 # SHA-256 of the Debezium jars of each pinned release (sha256sum of the installed files; from
 # 3.6 on debezium-core is an empty pointer module, the code is in debezium-connector-common).
-declare -A _DBZ_SHA256=(
+declare -gA _DBZ_SHA256=(
     [debezium-connector-postgres-2.7.4.Final.jar]=2b1096239bc616c64a3842a9542541702762198bb9c259a14f7c786fd2cfe3d2
     [debezium-core-2.7.4.Final.jar]=5d751d9ba623a5b9dbaecfa37bea7a0a5193e8bb064307ddf31859468fdb4ac5
     [debezium-connector-postgres-3.6.1.Final.jar]=e7bb97f00f97ec78d7c39b19e2b0797739438433b6acaa0941e18dbc2da0d854

@@ -110,8 +110,9 @@ if run build-asan background_result asan; then
         '20[0-9]' '21[0-9]' '22[0-9]'
         # The Debezium and Debezium Server reference runs (the reference's JVM is most of
         # their time; the agent's part runs here in 230, 240, 530, 805-808 for 809, and
-        # 830, 833, 835 and 837 for 850's include lists, row filters and hashes).
-        250 260 511 532 809 850
+        # 830, 833, 835 and 837 for 850's include lists, row filters and hashes; 861 is 260
+        # against Debezium 3.6.1).
+        250 260 511 532 809 850 861
         # 250 on PostgreSQL 17 (843): the same agent code as 250 and 827's every-type step.
         843
         # The crash failover (844): 840's script with the old primary stopped -m immediate;

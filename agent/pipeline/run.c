@@ -167,11 +167,18 @@ handle_repl_msg(agent *ag, const repl_msg *m, cdc_err *err)
             ag->received = m->data_start;
         return agent_capture_handle(ag->cap, m->data, m->len, m->data_start, err);
     }
-    /* Keepalive: with nothing in flight, the server's position can be confirmed as is. */
-    if (m->wal_end > ag->received && !agent_capture_in_txn(ag->cap))
-        ag->received = m->wal_end;
-    if (!agent_capture_in_txn(ag->cap) && agent_wm_idle(ag->wm))
+    /*
+     * Keepalive outside a transaction: the server's position is confirmed at
+     * once with nothing in flight, else as soon as what is in flight is durable.
+     * The walsender sends such a keepalive once after catching up and not again
+     * while our reported write position covers it, so dropping it left the slot
+     * at the last commit until its next ping (wal_sender_timeout / 2) or new WAL.
+     */
+    if (!agent_capture_in_txn(ag->cap)) {
+        if (m->wal_end > ag->received)
+            ag->received = m->wal_end;
         agent_wm_idle_advance(ag->wm, m->wal_end);
+    }
     return m->reply_requested ? run_send_status(ag, true, false, err) : 0;
 }
 

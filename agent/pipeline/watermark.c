@@ -26,6 +26,7 @@ struct agent_wm {
     int      ndests;
     cdc_pos *durable;       /* per destination, monotonic */
     uint64_t flush_lsn;
+    uint64_t server_end;    /* newest keepalive WAL end outside a transaction */
     uint64_t last_begun;    /* commit_lsn of the last agent_wm_begin, 0 if none */
     uint64_t regressions;
 };
@@ -104,8 +105,12 @@ wm_advance(agent_wm *wm)
         wm->head = wm->head + 1 == wm->cap ? 0 : wm->head + 1;
         wm->count--;
     }
-    if (wm->count == 0)
-        wm->head = 0;
+    if (wm->count > 0)
+        return;
+    wm->head = 0;
+    /* Everything the server had sent before its keepalive is durable everywhere. */
+    if (wm->server_end > wm->flush_lsn)
+        wm->flush_lsn = wm->server_end;
 }
 
 agent_wm *
@@ -212,11 +217,21 @@ agent_wm_flush_lsn(const agent_wm *wm)
     return wm->flush_lsn;
 }
 
+/*
+ * The keepalive says the server has sent everything before wal_end.  Every
+ * transaction committing before it has therefore begun here (the stream is in
+ * order), and one that begins later commits after it: once the ring is empty,
+ * nothing before wal_end is still owed to a destination.  With a transaction
+ * open the keepalive is ignored (the caller also skips those inside one).
+ */
 void
 agent_wm_idle_advance(agent_wm *wm, uint64_t wal_end)
 {
-    if (agent_wm_idle(wm) && wal_end > wm->flush_lsn)
-        wm->flush_lsn = wal_end;
+    if (wm_open(wm) || wal_end <= wm->server_end)
+        return;
+    wm->server_end = wal_end;
+    if (wm->count == 0)
+        wm_advance(wm);
 }
 
 size_t

@@ -12,7 +12,10 @@
  * every destination.  It only grows, and never falls below the start LSN.
  * The one exception to "only past delivered transactions" is the idle case:
  * with nothing in flight and no transaction open, the server's keepalive WAL
- * end may be confirmed, so an idle publication does not retain WAL.
+ * end may be confirmed, so an idle publication does not retain WAL.  A
+ * keepalive that comes while transactions are still in flight is kept and
+ * confirmed as soon as the last of them is durable everywhere (the slot shows
+ * the server's end right after a backlog, not at the walsender's next ping).
  *
  * It is not the destinations' bookkeeping: a destination that skips a
  * transaction it already has (on resume) simply reports a durable position at
@@ -85,8 +88,12 @@ void agent_wm_dest_progress(agent_wm *wm, int dest_index, cdc_pos durable);
 uint64_t agent_wm_flush_lsn(const agent_wm *wm);
 
 /**
- * With nothing in flight and no transaction open, confirms the keepalive's
- * @p wal_end if it is past the flush LSN; otherwise does nothing.
+ * A keepalive outside any transaction: the server has sent everything before
+ * @p wal_end.  Confirms it at once when nothing is in flight; with committed
+ * transactions still in flight, keeps it and confirms it when the last of
+ * them is durable everywhere (unless a later transaction has begun by then,
+ * whose own commit moves the flush LSN past it).  Ignored while a
+ * transaction is open.  Never moves the flush LSN back.
  */
 void agent_wm_idle_advance(agent_wm *wm, uint64_t wal_end);
 

@@ -4,15 +4,27 @@
 # Builds a backlog of ROWS row changes in a throwaway PostgreSQL 15, twice:
 #   big   - one transaction of ROWS inserts
 #   small - ROWS/5 transactions of 5 inserts each (200,000 for the default 1,000,000)
-# For each, the agent's slot is copied with pg_copy_logical_replication_slot so that
-# pg_recvlogical (the ceiling: it decodes nothing) and cdcagent (jsonl sink to /dev/null)
-# read identical WAL in the same run.  Prints rows/s for both, the ratio, and the agent's
-# peak RSS.
+# For each, the slot is copied with pg_copy_logical_replication_slot once per contender and
+# round, so that pg_recvlogical (the ceiling: it decodes nothing) and cdcagent (jsonl sink to
+# /dev/null) read identical WAL in the same run.  The clock stops when pg_replication_slots
+# shows the contender's slot confirmed up to the server's WAL end after the backlog
+# (pg_current_wal_insert_lsn()): what operators and cut-over scripts wait for (issue 25).
+# After each backlog a small transaction on a table outside the publication puts WAL past
+# the last captured commit, as a live server does (running_xacts, other tables); the slot
+# can show that end only once the agent confirms a keepalive position (TAIL=0: no such WAL).
+# pg_recvlogical runs with --endpos at that LSN (its exit time is printed too); cdcagent runs
+# without stop_lsn and is stopped once its slot shows the end.  Contenders:
+#   recv     pg_recvlogical at its defaults (protocol 2, streaming on)
+#   default  cdcagent at its defaults (jsonl fsync on, status_interval_seconds 10,
+#            memory_limit_mb 256)
+#   tuned    cdcagent with jsonl fsync off, memory_limit_mb 16, status_interval_seconds 1
+# ROUNDS rounds (default 3), interleaved (each round starts with another contender); prints
+# every run, then medians, ratios against pg_recvlogical and the agent's peak RSS.
 #
 # Usage: test/bench/capture_bench.sh [ROWS]     (CDCAGENT=path/to/cdcagent to pick a build)
-# CDCAGENT_BASE=path/to/another/cdcagent adds that build as a second contender on a third
-# copy of the slot, in the same run (before/after comparisons): it prints its own line and
-# the ratio of the two builds' rows/s.
+# CDCAGENT_BASE=path/to/another/cdcagent adds that build's default and tuned runs as
+# contenders base_default and base_tuned, in the same rounds (before/after comparisons).
+# CASES="big small" picks the cases.
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -41,7 +53,8 @@ sql() { pg_psql "$PORT" cdc_demo "$@"; }
 
 sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
-    "CREATE PUBLICATION bench_pub FOR TABLE public.bench"
+    "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
+    "CREATE TABLE public.other (i int)"
 
 cat > "$WORK/pipeline.yaml" <<YAML
 pipeline_id: bench
@@ -64,60 +77,124 @@ sinks:
       fsync: false
 YAML
 
-run_case() {
-    local name=$1 fill=$2 end t0 t1 rr ra rb rss
-    sql "TRUNCATE public.bench" >/dev/null
-    sql "SELECT pg_create_logical_replication_slot('agent_$name', 'pgoutput')" >/dev/null
-    sql "$fill" >/dev/null
-    end=$(sql "SELECT pg_current_wal_lsn()")
-    sql "SELECT pg_copy_logical_replication_slot('agent_$name', 'recv_$name')" >/dev/null
-    [ -z "${CDCAGENT_BASE:-}" ] ||
-        sql "SELECT pg_copy_logical_replication_slot('agent_$name', 'base_$name')" >/dev/null
+contenders=(recv default tuned)
+[ -z "${CDCAGENT_BASE:-}" ] || contenders+=(base_default base_tuned)
+ROUNDS=${ROUNDS:-3}
 
-    t0=$(date +%s.%N)
-    PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-        --slot "recv_$name" --start --no-loop --endpos "$end" -f /dev/null \
-        -o proto_version=2 -o publication_names=bench_pub -o streaming=on
-    t1=$(date +%s.%N)
-    rr=$(python3 -c "print(int($ROWS/($t1-$t0)))")
-
-    cat > "$WORK/platform_$name.yaml" <<YAML
+cat > "$WORK/platform_default.yaml" <<YAML
 transport_mode: direct
 health_enabled: false
 agent:
-  stop_lsn: "$end"
-  memory_limit_mb: 16
   log_level: warn
 YAML
-    ra=$(run_agent "$CDCAGENT" "agent_$name")
-    rss=$(cat "$WORK/rss_agent_$name")
-    printf '%-6s rows=%d  pg_recvlogical=%d rows/s  cdcagent=%d rows/s  ratio=%.2f  cdcagent_peak_rss=%d KiB\n' \
-        "$name" "$ROWS" "$rr" "$ra" "$(python3 -c "print($ra/$rr)")" "$rss"
-    if [ -n "${CDCAGENT_BASE:-}" ]; then
-        rb=$(run_agent "$CDCAGENT_BASE" "base_$name")
-        printf '%-6s rows=%d  pg_recvlogical=%d rows/s  base cdcagent=%d rows/s  ratio=%.2f  peak_rss=%d KiB  this/base=%.3f\n' \
-            "$name" "$ROWS" "$rr" "$rb" "$(python3 -c "print($rb/$rr)")" \
-            "$(cat "$WORK/rss_base_$name")" "$(python3 -c "print($ra/$rb)")"
-    fi
+cat > "$WORK/platform_tuned.yaml" <<YAML
+transport_mode: direct
+health_enabled: false
+agent:
+  memory_limit_mb: 16
+  status_interval_seconds: 1
+  log_level: warn
+YAML
+
+# wait_caught_up SLOT END [TIMEOUT]: returns when SLOT's confirmed_flush_lsn reaches END
+# (server-side loop, polled every 20 ms); fails after TIMEOUT (default 10min).
+wait_caught_up() {
+    sql "SET statement_timeout = '${3:-10min}'" "DO \$\$ BEGIN
+           WHILE coalesce((SELECT confirmed_flush_lsn < '$2' FROM pg_replication_slots
+                           WHERE slot_name = '$1'), true) LOOP
+             PERFORM pg_sleep(0.02);
+           END LOOP; END \$\$" >/dev/null
 }
 
-# run_agent BINARY SLOT: runs one agent on SLOT up to the case's end; prints its rows/s.
-run_agent() {
-    local bin=$1 slot=$2 t0 t1
-    sed "s/SLOT/$slot/" "$WORK/pipeline.yaml" > "$WORK/p_$slot.yaml"
+# run_one CONTENDER SLOT END: one timed run; prints "seconds_to_caught_up [seconds_to_exit]".
+run_one() {
+    local who=$1 slot=$2 end=$3 bin=$CDCAGENT settings t0 t1 te tpid apid
     t0=$(date +%s.%N)
+    if [ "$who" = recv ]; then
+        PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user \
+            -d cdc_demo --slot "$slot" --start --no-loop --endpos "$end" -f /dev/null \
+            -o proto_version=2 -o publication_names=bench_pub -o streaming=on &
+        tpid=$!
+        wait "$tpid"
+        te=$(date +%s.%N)
+        if wait_caught_up "$slot" "$end" 60s 2>/dev/null; then t1=$(date +%s.%N); else t1=nan; fi
+        python3 -c "print('%.3f %.3f' % (float('$t1') - $t0, $te - $t0))"
+        return
+    fi
+    case $who in base_*) bin=$CDCAGENT_BASE ;; esac
+    settings=${who#base_}
+    sed -e "s/SLOT/$slot/" "$WORK/pipeline.yaml" > "$WORK/p_$slot.yaml"
+    [ "$settings" = tuned ] || sed -i '/fsync: false/d' "$WORK/p_$slot.yaml"
     /usr/bin/time -f "%M" -o "$WORK/rss_$slot" "$bin" run "$WORK/p_$slot.yaml" \
-        --platform-config "$WORK/platform_$name.yaml" >&2
+        --platform-config "$WORK/platform_$settings.yaml" >&2 &
+    tpid=$!
+    wait_caught_up "$slot" "$end"
     t1=$(date +%s.%N)
-    python3 -c "print(int($ROWS/($t1-$t0)))"
+    apid=$(pgrep -P "$tpid" || true)
+    [ -z "$apid" ] || kill -TERM "$apid"
+    wait "$tpid" || { echo "bench: $who on $slot failed" >&2; exit 1; }
+    python3 -c "print('%.3f' % ($t1 - $t0))"
 }
 
-run_case big "INSERT INTO public.bench (id, k, payload, amount)
-              SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g"
-run_case small "DO \$\$ BEGIN
+run_case() {
+    local name=$1 fill=$2 end r i c slot out
+    sql "TRUNCATE public.bench" >/dev/null
+    sql "SELECT pg_create_logical_replication_slot('origin_$name', 'pgoutput')" >/dev/null
+    sql "$fill" >/dev/null
+    # WAL past the last captured commit that sends nothing but a keepalive (a transaction on
+    # a table outside the publication), as on a live server: TAIL=0 leaves it out.
+    [ "${TAIL:-1}" = 0 ] || sql "INSERT INTO public.other SELECT generate_series(1, 10)" >/dev/null
+    end=$(sql "SELECT pg_current_wal_insert_lsn()")
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for c in "${contenders[@]}"; do
+            sql "SELECT pg_copy_logical_replication_slot('origin_$name', '${c}_${name}_$r')" >/dev/null
+        done
+    done
+    sql "SELECT pg_drop_replication_slot('origin_$name')" >/dev/null
+    : > "$WORK/times_$name"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for ((i = 0; i < ${#contenders[@]}; i++)); do
+            c=${contenders[$(((i + r - 1) % ${#contenders[@]}))]}
+            slot=${c}_${name}_$r
+            out=$(run_one "$c" "$slot" "$end")
+            sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+            printf '%-6s round %d %-12s caught up in %s s%s%s\n' "$name" "$r" "$c" "${out%% *}" \
+                "$([ "$c" = recv ] && echo " (exited after ${out#* } s)")" \
+                "$([ "$c" != recv ] && echo ", peak RSS $(cat "$WORK/rss_$slot") KiB")"
+            echo "$c ${out%% *} $([ "$c" = recv ] && echo "${out#* }" || cat "$WORK/rss_$slot")" \
+                >> "$WORK/times_$name"
+        done
+    done
+    python3 - "$name" "$ROWS" "$WORK/times_$name" <<'PY'
+import statistics, sys
+name, rows, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = {}
+for line in open(path):
+    who, secs, extra = line.split()
+    runs.setdefault(who, []).append((float(secs), float(extra)))
+med = {w: statistics.median(s for s, _ in r) for w, r in runs.items()}
+recv = rows / med["recv"]
+print("%-6s rows=%d, medians of %d, until the slot shows the end LSN:" % (name, rows, len(runs["recv"])))
+print("       pg_recvlogical %7d rows/s (%.2f s; exits after %.2f s)"
+      % (recv, med["recv"], statistics.median(e for _, e in runs["recv"])))
+for w in runs:
+    if w == "recv":
+        continue
+    print("       %-14s %7d rows/s (%.2f s)  ratio=%.2f  peak_rss=%d KiB"
+          % (w, rows / med[w], med[w], (rows / med[w]) / recv, max(e for _, e in runs[w])))
+PY
+}
+
+for c in ${CASES:-big small}; do
+    case $c in
+    big) run_case big "INSERT INTO public.bench (id, k, payload, amount)
+              SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g" ;;
+    small) run_case small "DO \$\$ BEGIN
                   FOR t IN 0 .. $ROWS / 5 - 1 LOOP
                     INSERT INTO public.bench (id, k, payload, amount)
                       SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
                       FROM generate_series(t * 5 + 1, t * 5 + 5) g;
                     COMMIT;
-                  END LOOP; END \$\$"
+                  END LOOP; END \$\$" ;;
+    esac
+done

@@ -11,8 +11,10 @@
 #   pg_recvlogical   the ceiling: reads the slot to --endpos, decodes nothing, no Kafka
 #   cdcagent avro    transport_mode kafka, serialization avro (registry double)
 #   cdcagent json    transport_mode kafka, serialization json (JsonConverter, schemas on)
-#   debezium json    Debezium 2.7.4 PostgreSQL connector on Kafka Connect 3.7.1 standalone,
-#                    JsonConverter with schemas (the same bytes cdcagent json writes)
+#   debezium json    Debezium's PostgreSQL connector on Kafka Connect 3.7.1 standalone,
+#                    JsonConverter with schemas (the same bytes cdcagent json writes), once
+#                    per release in DBZ_VERSIONS (default "2.7.4.Final 3.6.1.Final": what the
+#                    platform runs and the current release, test/lib/connect.sh pins both)
 # each with its own topic prefix (bench_<shape>_avro, bench_<shape>_json, dbz_<shape>), run
 # one after the other, topics with 1 partition each.
 #
@@ -68,6 +70,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
 CDCAGENT_BASE=${CDCAGENT_BASE:-}   # a second build, run on its own slot copies (before/after)
 DBZ=${DBZ:-1}                     # 0: leave Debezium out (a quick before/after of two builds)
+DBZ_VERSIONS=${DBZ_VERSIONS:-2.7.4.Final 3.6.1.Final}
 AGENT_MEMORY_MB=${AGENT_MEMORY_MB:-16}
 DBZ_MAX_BATCH=${DBZ_MAX_BATCH:-20480}
 DBZ_MAX_QUEUE=${DBZ_MAX_QUEUE:-81920}
@@ -144,9 +147,12 @@ PY
 }
 now() { date +%s.%N; }
 
-say "installing/checking Kafka, Kafka Connect + Debezium $DBZ_VERSION, the Python client (cached)"
+say "installing/checking Kafka, Kafka Connect + Debezium $DBZ_VERSIONS, the Python client (cached)"
 kafka_install || die "kafka_install"
-connect_install || die "connect_install"
+for v in $DBZ_VERSIONS; do
+    connect_select "$v" || die "DBZ_VERSIONS: $v is not pinned in test/lib/connect.sh"
+    connect_install || die "connect_install ($v)"
+done
 py_env || die "py_env"
 kafka_probe_bin >/dev/null || die "kafka_probe not built (cmake --build build)"
 
@@ -341,7 +347,7 @@ offset.storage.file.filename=$dir/connect.offsets
 offset.flush.interval.ms=10000
 listeners=http://127.0.0.1:$CPORT
 rest.advertised.host.name=127.0.0.1
-plugin.path=$CONNECT_HOME/plugins
+plugin.path=$DBZ_PLUGINS
 task.shutdown.graceful.timeout.ms=5000
 producer.linger.ms=$DBZ_LINGER_MS
 producer.batch.size=$DBZ_BATCH_BYTES
@@ -379,11 +385,14 @@ connect_down() {
     CONNECT_PID=
 }
 
+# run_debezium SHAPE VERSION: one Debezium release (connect_select) on its own slot copy.
 run_debezium() {
-    local shape=$1 dir=$WORK/connect_$1 t0 c0 b0 b1 out=$WORK/poll_${1}_dbz st
+    local shape=$1 v=${2%%.Final} dir=$WORK/connect_$1_${2%%.Final} t0 c0 b0 b1 st
+    local name=${1}_${v//./} out=$WORK/poll_${1}_${2%%.Final}_dbz
+    connect_select "$2"
     connect_up "$dir"
     cat >"$dir/connector.json" <<JSON
-{"name": "dbz-bench-$shape", "config": {
+{"name": "dbz-bench-$name", "config": {
   "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
   "tasks.max": "1",
   "plugin.name": "pgoutput",
@@ -392,8 +401,8 @@ run_debezium() {
   "database.dbname": "cdc_demo",
   "database.user": "cdc_user",
   "database.password": "cdc_password",
-  "topic.prefix": "dbz_$shape",
-  "slot.name": "dbz_$shape",
+  "topic.prefix": "dbz_$name",
+  "slot.name": "dbz_$name",
   "publication.name": "bench_pub",
   "publication.autocreate.mode": "disabled",
   "table.include.list": "public.bench",
@@ -404,7 +413,7 @@ run_debezium() {
   "topic.creation.default.replication.factor": "1",
   "topic.creation.default.partitions": "1"}}
 JSON
-    poll_start "$out" "dbz_$shape.public.bench" "$CONNECT_PID"
+    poll_start "$out" "dbz_$name.public.bench" "$CONNECT_PID"
     c0=$(proc_cpu "$CONNECT_PID")
     b0=$(proc_cpu "$BROKER_PID")
     t0=$(now)
@@ -413,7 +422,7 @@ JSON
         || die "creating the Debezium connector failed: $(cat "$dir/post.out")"
     # Wait for the poller, watching for a failed connector meanwhile.
     while kill -0 "$POLL_PID" 2>/dev/null; do
-        st=$(curl -sf --max-time 5 "http://127.0.0.1:$CPORT/connectors/dbz-bench-$shape/status" 2>/dev/null || true)
+        st=$(curl -sf --max-time 5 "http://127.0.0.1:$CPORT/connectors/dbz-bench-$name/status" 2>/dev/null || true)
         case "$st" in *FAILED*) die "Debezium connector failed: $(printf '%s' "$st" | head -c 2000)" ;; esac
         kill -0 "$CONNECT_PID" 2>/dev/null || die "Kafka Connect died (log: $dir/connect.log)"
         sleep 0.5
@@ -423,7 +432,7 @@ JSON
     connect_down
     local t_done first cpu hwm
     t_done=$(jget "$out" "done"); first=$(jget "$out" first); cpu=$(jget "$out" cpu); hwm=$(jget "$out" hwm)
-    record "$shape" "debezium json" "$(python3 -c "print($ROWS/($t_done-$t0))")" \
+    record "$shape" "debezium $v" "$(python3 -c "print($ROWS/($t_done-$t0))")" \
         "$(python3 -c "print($ROWS/($t_done-$first))")" "$(python3 -c "print($t_done-$t0)")" \
         "$(python3 -c "print($cpu-$c0)")" "$(python3 -c "print($b1-$b0)")" "$hwm"
 }
@@ -439,7 +448,9 @@ run_shape() {
     say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
     local s
     local slots="recv_$shape agent_${shape}_avro agent_${shape}_json"
-    [ "$DBZ" = 0 ] || slots+=" dbz_$shape"
+    if [ "$DBZ" != 0 ]; then
+        for v in $DBZ_VERSIONS; do v=${v%%.Final}; slots+=" dbz_${shape}_${v//./}"; done
+    fi
     [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_avro agent_base_${shape}_json"
     for s in $slots; do
         sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
@@ -452,7 +463,7 @@ run_shape() {
         say "$shape: base json"; run_agent "$shape" json "$end" "$CDCAGENT_BASE" base
     fi
     if [ "$DBZ" != 0 ]; then
-        say "$shape: debezium";   run_debezium "$shape"
+        for v in $DBZ_VERSIONS; do say "$shape: debezium $v"; run_debezium "$shape" "$v"; done
     fi
     for s in base_$shape $slots; do
         sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
@@ -488,7 +499,7 @@ for line in open(path):
     order.append((shape, tool))
 def num(v, fmt):
     return "-" if v is None else fmt % v
-print("kafka_bench: %s rows per shape, %s CPUs; cdcagent memory_limit_mb=%s; Debezium 2.7.4 "
+print("kafka_bench: %s rows per shape, %s CPUs; cdcagent memory_limit_mb=%s; Debezium "
       "max.batch.size=%s max.queue.size=%s producer.linger.ms=%s producer.batch.size=%s, JVM %s"
       % (int(rows), ncpu, mem, mb, mq, linger, bbytes, jvm))
 print("compression: cdcagent %s (compression.codec), Debezium %s (Connect producer.compression.type)"
@@ -511,17 +522,18 @@ for k in order:
         num(r["cpu"], "%.2f"), num(r["bcpu"], "%.2f"), num(r["rss"] / 1024, "%.1f")))
 print()
 for shape in ("big", "small"):
-    d = res.get((shape, "debezium json"))
     p = res.get((shape, "pg_recvlogical"))
-    for ser in ("avro", "json"):
-        a = res.get((shape, "cdcagent " + ser))
-        if not (a and d and p):
-            continue
-        print("%-5s cdcagent %-4s: %5.2fx Debezium rows/s (%5.2fx from 1st record), Debezium "
-              "RSS / cdcagent RSS = %5.1f, Debezium CPU / cdcagent CPU = %5.1f, "
-              "cdcagent / pg_recvlogical = %.2f"
-              % (shape, ser, a["rps"] / d["rps"], a["rps1"] / d["rps1"], d["rss"] / a["rss"],
-                 d["cpu"] / a["cpu"], a["rps"] / p["rps"]))
+    for dtool in [t for s, t in order if s == shape and t.startswith("debezium ")]:
+        d = res[(shape, dtool)]
+        for ser in ("avro", "json"):
+            a = res.get((shape, "cdcagent " + ser))
+            if not (a and d and p):
+                continue
+            print("%-5s cdcagent %-4s: %5.2fx %s rows/s (%5.2fx from 1st record), Debezium "
+                  "RSS / cdcagent RSS = %5.1f, Debezium CPU / cdcagent CPU = %5.1f, "
+                  "cdcagent / pg_recvlogical = %.2f"
+                  % (shape, ser, a["rps"] / d["rps"], dtool, a["rps1"] / d["rps1"],
+                     d["rss"] / a["rss"], d["cpu"] / a["cpu"], a["rps"] / p["rps"]))
 for shape in ("big", "small"):
     for ser in ("avro", "json"):
         a = res.get((shape, "cdcagent " + ser))

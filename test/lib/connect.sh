@@ -4,6 +4,12 @@
 #
 #   connect_install                  Kafka Connect 3.7.1 and Debezium $DBZ_VERSION jars from
 #                                    Maven Central into $CDC_CACHE/connect (once; reused)
+#
+# DBZ_VERSION picks the Debezium release, one of the pinned ones: 2.7.4.Final (the default,
+# what the platform runs) or 3.6.1.Final (the current release, issue 25; its connector loads in
+# the same Connect 3.7.1 worker).  Each has its own plugin directory and a SHA-256 of the
+# Debezium jars checked after every install; mvn runs with --strict-checksums (Maven Central's
+# .sha1 of every artifact).
 #   connect_start DIR BOOTSTRAP PORT starts ConnectStandalone (REST on 127.0.0.1:PORT), worker
 #                                    and connector config in DIR, offsets in DIR, log in
 #                                    DIR/connect.log; waits until the connector task runs.
@@ -25,8 +31,43 @@
 
 CDC_CACHE=${CDC_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache}
 KAFKA_CONNECT_VERSION=3.7.1
-DBZ_VERSION=2.7.4.Final          # the newest 2.7.x on Maven Central
+DBZ_VERSION=${DBZ_VERSION:-2.7.4.Final}   # 2.7.4: the newest 2.7.x on Maven Central
 CONNECT_HOME=$CDC_CACHE/connect
+# SHA-256 of the Debezium jars of each pinned release (sha256sum of the installed files; from
+# 3.6 on debezium-core is an empty pointer module, the code is in debezium-connector-common).
+declare -gA _DBZ_SHA256=(
+    [debezium-connector-postgres-2.7.4.Final.jar]=2b1096239bc616c64a3842a9542541702762198bb9c259a14f7c786fd2cfe3d2
+    [debezium-core-2.7.4.Final.jar]=5d751d9ba623a5b9dbaecfa37bea7a0a5193e8bb064307ddf31859468fdb4ac5
+    [debezium-connector-postgres-3.6.1.Final.jar]=e7bb97f00f97ec78d7c39b19e2b0797739438433b6acaa0941e18dbc2da0d854
+    [debezium-connector-common-3.6.1.Final.jar]=365a695d512b085cff2cd12e28e44a7a3e733b43bfb27f3608508d7800e2de45
+)
+# connect_select VERSION: DBZ_VERSION and its plugin directory DBZ_PLUGINS (Connect's
+# plugin.path); 1 for a release that is not pinned.
+connect_select() {
+    DBZ_VERSION=$1
+    case $DBZ_VERSION in
+        2.7.4.Final) DBZ_PLUGINS=$CONNECT_HOME/plugins ;;      # the layout before issue 25
+        3.6.1.Final) DBZ_PLUGINS=$CONNECT_HOME/plugins-$DBZ_VERSION ;;
+        *) echo "connect.sh: DBZ_VERSION $DBZ_VERSION is not pinned (2.7.4.Final or 3.6.1.Final)" >&2
+           DBZ_PLUGINS=$CONNECT_HOME/plugins-unpinned
+           return 1 ;;
+    esac
+}
+connect_select "$DBZ_VERSION" || true     # connect_install refuses an unpinned one
+
+# _connect_verify: every pinned Debezium jar of $DBZ_VERSION is installed, with its SHA-256.
+_connect_verify() {
+    local dir=$DBZ_PLUGINS/debezium-connector-postgres jar got n=0
+    for jar in "${!_DBZ_SHA256[@]}"; do
+        case $jar in *-"$DBZ_VERSION".jar) ;; *) continue ;; esac
+        [ -f "$dir/$jar" ] || { _connect_err "$dir/$jar is missing"; return 1; }
+        got=$(sha256sum "$dir/$jar" | cut -d' ' -f1)
+        [ "$got" = "${_DBZ_SHA256[$jar]}" ] ||
+            { _connect_err "$dir/$jar: SHA-256 $got, pinned ${_DBZ_SHA256[$jar]}"; return 1; }
+        n=$((n + 1))
+    done
+    [ "$n" -ge 1 ] || { _connect_err "no pinned SHA-256 for Debezium $DBZ_VERSION"; return 1; }
+}
 
 _connect_err() { echo "connect.sh: $*" >&2; }
 
@@ -34,7 +75,7 @@ _connect_err() { echo "connect.sh: $*" >&2; }
 _connect_mvn_copy() {
     local dir=$1 out=$2
     rm -rf "$out.tmp"
-    if ! mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$CONNECT_HOME/m2" \
+    if ! mvn -B -q --strict-checksums -f "$dir/pom.xml" -Dmaven.repo.local="$CONNECT_HOME/m2" \
             dependency:copy-dependencies -DincludeScope=runtime \
             -DoutputDirectory="$out.tmp" >"$dir/mvn.log" 2>&1; then
         _connect_err "maven failed, see $dir/mvn.log:"
@@ -46,10 +87,10 @@ _connect_mvn_copy() {
 
 connect_install() {
     local stamp=$CONNECT_HOME/.installed-$KAFKA_CONNECT_VERSION-$DBZ_VERSION
-    [ -f "$stamp" ] && return 0
+    [ -f "$stamp" ] && { _connect_verify; return; }
     command -v mvn >/dev/null || { _connect_err "mvn not found (apt-get install maven)"; return 1; }
     command -v java >/dev/null || { _connect_err "java not found (apt-get install openjdk-17-jre-headless)"; return 1; }
-    mkdir -p "$CONNECT_HOME/pom-worker" "$CONNECT_HOME/pom-dbz" || return 1
+    mkdir -p "$CONNECT_HOME/pom-worker" "$CONNECT_HOME/pom-dbz-$DBZ_VERSION" || return 1
     cat >"$CONNECT_HOME/pom-worker/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -65,7 +106,7 @@ connect_install() {
 </project>
 POM
     # The connector's own jars: Connect's API and the Kafka client are provided by the worker.
-    cat >"$CONNECT_HOME/pom-dbz/pom.xml" <<POM
+    cat >"$CONNECT_HOME/pom-dbz-$DBZ_VERSION/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>cdcagent.test</groupId><artifactId>connect-dbz</artifactId><version>1</version>
@@ -81,10 +122,15 @@ POM
 </project>
 POM
     echo "connect.sh: fetching Kafka Connect $KAFKA_CONNECT_VERSION and Debezium $DBZ_VERSION from Maven Central" >&2
-    _connect_mvn_copy "$CONNECT_HOME/pom-worker" "$CONNECT_HOME/lib" || return 1
-    mkdir -p "$CONNECT_HOME/plugins" || return 1
-    _connect_mvn_copy "$CONNECT_HOME/pom-dbz" "$CONNECT_HOME/plugins/debezium-connector-postgres" || return 1
-    ls "$CONNECT_HOME/plugins/debezium-connector-postgres/debezium-connector-postgres-$DBZ_VERSION.jar" >/dev/null || return 1
+    if [ ! -f "$CONNECT_HOME/.installed-worker-$KAFKA_CONNECT_VERSION" ] &&
+        ! ls "$CONNECT_HOME"/.installed-"$KAFKA_CONNECT_VERSION"-* >/dev/null 2>&1; then
+        _connect_mvn_copy "$CONNECT_HOME/pom-worker" "$CONNECT_HOME/lib" || return 1
+    fi
+    touch "$CONNECT_HOME/.installed-worker-$KAFKA_CONNECT_VERSION"
+    mkdir -p "$DBZ_PLUGINS" || return 1
+    _connect_mvn_copy "$CONNECT_HOME/pom-dbz-$DBZ_VERSION" "$DBZ_PLUGINS/debezium-connector-postgres" || return 1
+    ls "$DBZ_PLUGINS/debezium-connector-postgres/debezium-connector-postgres-$DBZ_VERSION.jar" >/dev/null || return 1
+    _connect_verify || return 1
     touch "$stamp"
 }
 
@@ -123,7 +169,7 @@ offset.storage.file.filename=$dir/connect.offsets
 offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
-plugin.path=$CONNECT_HOME/plugins
+plugin.path=$DBZ_PLUGINS
 task.shutdown.graceful.timeout.ms=5000
 producer.linger.ms=0
 PROPS

@@ -86,11 +86,9 @@ static const step resume_skip[] = {
 static const step idle_advance[] = {
     { S_IDLE, 0, 50, 0, 50 },
     { S_BEGIN, 0, 100, 0, 50 },
-    { S_IDLE, 0, 90, 0, 50 },           /* inside a transaction */
+    { S_IDLE, 0, 90, 0, 50 },           /* inside a transaction: ignored */
     { S_COMMIT, 0, 100, 110, 50 },
-    { S_IDLE, 0, 150, 0, 50 },          /* committed, not durable */
     { S_PROG, 0, 100, END, 50 },
-    { S_IDLE, 0, 150, 0, 50 },          /* durable in d0 only */
     { S_PROG, 1, 100, END, 110 },
     { S_IDLE, 0, 105, 0, 110 },         /* behind the flush LSN: no step back */
     { S_IDLE, 0, 150, 0, 150 },
@@ -98,6 +96,35 @@ static const step idle_advance[] = {
     { S_COMMIT, 0, 200, 210, 150 },
     { S_PROG, 0, 200, END, 150 },
     { S_PROG, 1, 200, END, 210 },
+};
+
+/*
+ * A keepalive while committed transactions are still in flight (the end of a
+ * backlog) is kept, and confirmed the moment the last of them is durable in
+ * every destination: not before, and not only at the next keepalive.
+ */
+static const step idle_pending[] = {
+    { S_BEGIN, 0, 100, 0, 0 },
+    { S_COMMIT, 0, 100, 110, 0 },
+    { S_BEGIN, 0, 120, 0, 0 },
+    { S_COMMIT, 0, 120, 130, 0 },
+    { S_IDLE, 0, 150, 0, 0 },           /* committed, not durable */
+    { S_PROG, 0, 120, END, 0 },
+    { S_PROG, 1, 100, END, 110 },       /* durable up to the first only */
+    { S_IDLE, 0, 140, 0, 110 },         /* an older end does not replace 150 */
+    { S_PROG, 1, 120, END, 150 },       /* all durable: the server's end at once */
+    { S_IDLE, 0, 160, 0, 160 },         /* idle: at once, as before */
+    /* a transaction begins after the keepalive: the end waits for it too */
+    { S_BEGIN, 0, 200, 0, 160 },
+    { S_COMMIT, 0, 200, 210, 160 },
+    { S_IDLE, 0, 220, 0, 160 },
+    { S_BEGIN, 0, 230, 0, 160 },
+    { S_PROG, 0, 200, END, 160 },
+    { S_PROG, 1, 200, END, 210 },       /* 230 is open: 220 must wait */
+    { S_IDLE, 0, 225, 0, 210 },         /* open transaction: ignored */
+    { S_COMMIT, 0, 230, 240, 210 },
+    { S_PROG, 0, 230, END, 210 },
+    { S_PROG, 1, 230, END, 240 },       /* its own end, past the kept 220 */
 };
 
 /* Never below the slot's confirmed_flush_lsn, whatever comes in. */
@@ -175,6 +202,7 @@ static const struct {
     SCRIPT(zero_events),
     SCRIPT(resume_skip),
     SCRIPT(idle_advance),
+    SCRIPT(idle_pending),
     SCRIPT(never_below_start),
     SCRIPT(regressions),
     SCRIPT(begin_strict),

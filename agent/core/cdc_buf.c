@@ -58,9 +58,22 @@ cdc_buf_reserve(cdc_buf *b, size_t n)
     return true;
 }
 
+/* True when n more bytes (and the NUL) fit without growing or draining: the hot path. */
+static inline bool
+buf_room(const cdc_buf *b, size_t n)
+{
+    return n < b->cap - b->len && !b->failed && (b->drain == NULL || b->len + n <= b->drain_at);
+}
+
 void
 cdc_buf_put(cdc_buf *b, const void *p, size_t n)
 {
+    if (buf_room(b, n)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
     if (b->drain != NULL && n > b->drain_at) {
         /* Too large to be worth a copy: straight through, after what is buffered. */
         if (!b->failed && buf_drain(b) && b->drain(b->drain_arg, p, n) < 0)
@@ -84,7 +97,7 @@ cdc_buf_puts(cdc_buf *b, const char *s)
 void
 cdc_buf_putc(cdc_buf *b, char c)
 {
-    if (!cdc_buf_reserve(b, 1))
+    if (!buf_room(b, 1) && !cdc_buf_reserve(b, 1))
         return;
     b->data[b->len++] = (uint8_t) c;
     b->data[b->len] = '\0';
@@ -145,13 +158,26 @@ cdc_buf_printf(cdc_buf *b, const char *fmt, ...)
 void
 cdc_buf_put_u64(cdc_buf *b, uint64_t v)
 {
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char  tmp[24];
     char *p = tmp + sizeof(tmp);
 
-    do {
-        *--p = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {      /* two digits a step: half the divisions */
+        unsigned r = (unsigned) (v % 100);
+
+        v /= 100;
+        *--p = pairs[2 * r + 1];
+        *--p = pairs[2 * r];
+    }
+    if (v >= 10) {
+        *--p = pairs[2 * v + 1];
+        *--p = pairs[2 * v];
+    } else {
+        *--p = (char) ('0' + v);
+    }
     cdc_buf_put(b, p, (size_t) (tmp + sizeof(tmp) - p));
 }
 

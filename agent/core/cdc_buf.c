@@ -58,22 +58,9 @@ cdc_buf_reserve(cdc_buf *b, size_t n)
     return true;
 }
 
-/* True when n more bytes (and the NUL) fit without growing or draining: the hot path. */
-static inline bool
-buf_room(const cdc_buf *b, size_t n)
-{
-    return n < b->cap - b->len && !b->failed && (b->drain == NULL || b->len + n <= b->drain_at);
-}
-
 void
-cdc_buf_put(cdc_buf *b, const void *p, size_t n)
+cdc_buf_put_slow(cdc_buf *b, const void *p, size_t n)
 {
-    if (buf_room(b, n)) {
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return;
-    }
     if (b->drain != NULL && n > b->drain_at) {
         /* Too large to be worth a copy: straight through, after what is buffered. */
         if (!b->failed && buf_drain(b) && b->drain(b->drain_arg, p, n) < 0)
@@ -89,15 +76,9 @@ cdc_buf_put(cdc_buf *b, const void *p, size_t n)
 }
 
 void
-cdc_buf_puts(cdc_buf *b, const char *s)
+cdc_buf_putc_slow(cdc_buf *b, char c)
 {
-    cdc_buf_put(b, s, strlen(s));
-}
-
-void
-cdc_buf_putc(cdc_buf *b, char c)
-{
-    if (!buf_room(b, 1) && !cdc_buf_reserve(b, 1))
+    if (!cdc_buf_reserve(b, 1))
         return;
     b->data[b->len++] = (uint8_t) c;
     b->data[b->len] = '\0';

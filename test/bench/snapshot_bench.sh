@@ -17,7 +17,9 @@
 #               DEBEZIUM=0 leaves it out.
 # and prints, per kind, the median of the rounds: rows/s, peak RSS (the agent's; psql's for
 # copy; the largest process of pg_dump | psql; the Connect JVM's VmHWM for debezium), and
-# the ratios to COPY and to Debezium.  The agent's time includes connecting, creating the slot
+# the ratios to COPY and to Debezium; for the agent also its rows per second of its own CPU
+# time (user + system), which a machine shared with other work changes less than the wall
+# clock.  The agent's time includes connecting, creating the slot
 # and exiting; the replica's includes the destination's final commit.
 #
 # Usage: test/bench/snapshot_bench.sh [ROWS]   (CDCAGENT=path/to/cdcagent to pick a build;
@@ -62,8 +64,8 @@ pg_setup_cdc "$PORT" >/dev/null
 
 sql() { pg_psql "$PORT" cdc_demo "$@"; }
 now() { date +%s.%N; }
-RES=$WORK/results           # "kind seconds rss_kib" per run
-record() { echo "$1 $(python3 -c "print($3 - $2)") $4" >>"$RES"; }
+RES=$WORK/results           # "kind seconds rss_kib [user_s sys_s]" per run
+record() { echo "$1 $(python3 -c "print($3 - $2)") ${*:4}" >>"$RES"; }
 
 sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text, amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
@@ -150,8 +152,8 @@ YAML
         pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS repdst" "CREATE DATABASE repdst" >/dev/null
     fi
     t0=$(now)
-    /usr/bin/time -f "%M" -o "$WORK/rss" "$CDCAGENT" run "$WORK/p.yaml" \
-        --platform-config "$WORK/platform.yaml" >&2
+    (cd "$WORK" && /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$CDCAGENT" run "$WORK/p.yaml" \
+        --platform-config "$WORK/platform.yaml" >&2)
     t1=$(now)
     sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
     rm -f "$WORK"/cdcagent-"$slot"*
@@ -159,7 +161,8 @@ YAML
         [ "$(pg_psql "$PORT" repdst "SELECT count(*) FROM public.bench")" = "$ROWS" ] ||
             { echo "bench: the replica sink did not write $ROWS rows" >&2; exit 1; }
     fi
-    record "$sink/$n" "$t0" "$t1" "$(cat "$WORK/rss")"
+    # shellcheck disable=SC2046
+    record "$sink/$n" "$t0" "$t1" $(cat "$WORK/rss")
 }
 
 DBZ_WHY=
@@ -241,9 +244,12 @@ python3 - "$RES" "$ROWS" "$KINDS" "${DBZ_WHY:-}" <<'PY'
 import statistics, sys
 path, rows, kinds, why = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 runs = {}
+cpu = {}
 for line in open(path):
-    k, secs, rss = line.split()
+    k, secs, rss, *used = line.split()
     runs.setdefault(k, []).append((float(secs), int(rss)))
+    if used:
+        cpu.setdefault(k, []).append(rows / max(float(used[0]) + float(used[1]), 0.001))
 rate = {k: statistics.median(rows / s for s, _ in v) for k, v in runs.items()}
 for k in kinds:
     v = runs[k]
@@ -251,6 +257,8 @@ for k in kinds:
         k, rate[k], statistics.median(m for _, m in v), rate[k] / rate["copy"])
     if "debezium" in rate and k != "debezium":
         line += "  ratio_to_debezium=%.2f" % (rate[k] / rate["debezium"])
+    if k in cpu:
+        line += "  agent_cpu=%d rows/cpu-s" % statistics.median(cpu[k])
     print(line)
 if "debezium" in runs:
     print("%-12s Kafka Connect's start until the connector's task ran, not counted above: %.1f s"

@@ -228,12 +228,13 @@ static void
 put_row(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_opts *o,
         bool streamed)
 {
-    bool first = true, xesc = sch_json_names_xesc(rel);
+    bool first = true, xesc;
 
     if (vals == NULL) {
         cdc_buf_puts(b, "null");
         return;
     }
+    xesc = sch_json_names_xesc(rel);     /* after the null: a read or insert has no before */
     cdc_buf_putc(b, '{');
     for (int i = 0; i < rel->ncols; i++) {
         const cdc_col *col = &rel->cols[i];

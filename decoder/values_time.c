@@ -219,21 +219,38 @@ pgo_time_time(const pgo_vctx *vc, uint8_t sem, const char *s, size_t n, cdc_valu
     return 0;
 }
 
+/* v (0 to 99) as two digits. */
+static char *
+put2(char *o, int v)
+{
+    o[0] = (char) ('0' + v / 10);
+    o[1] = (char) ('0' + v % 10);
+    return o + 2;
+}
+
 /* ISO_LOCAL_TIME: "HH:mm:ss", then a fraction with its trailing zeros dropped. */
 static size_t
 fmt_time_trimmed(char *o, int64_t us)
 {
-    int    frac = (int) (us % USEC_PER_SEC), k;
+    int     frac = (int) (us % USEC_PER_SEC), k;
     int64_t sec = us / USEC_PER_SEC;
-    size_t len = (size_t) sprintf(o, "%02d:%02d:%02d", (int) (sec / 3600), (int) (sec / 60 % 60),
-                                  (int) (sec % 60));
+    char   *e = o;
 
+    /* no sprintf: a timestamp column formats one per row (docs/snapshots.md, Benchmark) */
+    e = put2(e, (int) (sec / 3600));
+    *e++ = ':';
+    e = put2(e, (int) (sec / 60 % 60));
+    *e++ = ':';
+    e = put2(e, (int) (sec % 60));
     if (frac) {
         for (k = 6; frac % 10 == 0; k--)
             frac /= 10;
-        len += (size_t) sprintf(o + len, ".%0*d", k, frac);
+        *e++ = '.';
+        for (int j = k - 1; j >= 0; j--, frac /= 10)
+            e[j] = (char) ('0' + frac % 10);
+        e += k;
     }
-    return len;
+    return (size_t) (e - o);
 }
 
 int
@@ -316,14 +333,25 @@ fmt_zoned_timestamp(char *o, int64_t us, int width)
         len = (size_t) sprintf(o, "+%lld", (long long) y);
     else if (y < 0)
         len = (size_t) sprintf(o, "-%04lld", (long long) -y);
-    else
-        len = (size_t) sprintf(o, "%04lld", (long long) y);
-    len += (size_t) sprintf(o + len, "-%02d-%02dT", m, d);
+    else {      /* the usual years without sprintf: one per row */
+        put2(put2(o, (int) (y / 100)), (int) (y % 100));
+        len = 4;
+    }
+    o[len++] = '-';
+    put2(o + len, m);
+    len += 2;
+    o[len++] = '-';
+    put2(o + len, d);
+    len += 2;
+    o[len++] = 'T';
     if (width >= 1 && width <= 9) {
-        char nanos[24];
+        char nanos[9];
+        int  us6 = (int) (tod % USEC_PER_SEC);
 
         len += fmt_time_trimmed(o + len, tod - tod % USEC_PER_SEC);
-        snprintf(nanos, sizeof(nanos), "%06d000", (int) (tod % USEC_PER_SEC));
+        for (int j = 5; j >= 0; j--, us6 /= 10)
+            nanos[j] = (char) ('0' + us6 % 10);
+        memset(nanos + 6, '0', 3);
         o[len++] = '.';
         memcpy(o + len, nanos, (size_t) width);
         len += (size_t) width;

@@ -228,12 +228,13 @@ static void
 put_row(cdc_buf *b, const cdc_rel *rel, const cdc_value *vals, const sch_json_opts *o,
         bool streamed)
 {
-    bool first = true, xesc = sch_json_names_xesc(rel);
+    bool first = true, xesc;
 
     if (vals == NULL) {
         cdc_buf_puts(b, "null");
         return;
     }
+    xesc = sch_json_names_xesc(rel);     /* after the null: a read or insert has no before */
     cdc_buf_putc(b, '{');
     for (int i = 0; i < rel->ncols; i++) {
         const cdc_col *col = &rel->cols[i];
@@ -360,9 +361,82 @@ put_sequence(cdc_buf *b, const cdc_event *ev)
     sch_json_put_string(b, seq, sch_dbz_sequence(ev, seq));
 }
 
+static void put_source_text(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o,
+                            const char *schema, const char *table);
+
+/*
+ * The source block of the last event written by this thread, with what it
+ * was made of: the rows of a snapshot table (and the changes of one
+ * transaction, but for their LSN) share it, and it was a fifth of a
+ * snapshot row's CPU (docs/snapshots.md, Benchmark).  Fixed arrays, so that
+ * a thread that ends leaves nothing allocated.
+ */
+enum { SRC_KEY_MAX = 160, SRC_TEXT_MAX = 1024 };
+typedef struct src_memo {
+    size_t keylen, textlen;     /* textlen 0: empty */
+    char   key[SRC_KEY_MAX];
+    char   text[SRC_TEXT_MAX];
+} src_memo;
+
+/* What put_source_text writes depends on, as bytes; 0 when it is too long to keep. */
+static size_t
+src_key(char *k, const cdc_event *ev, const sch_json_opts *o, const char *schema,
+        const char *table)
+{
+    const char *strs[6] = { o->version, o->server_name, o->database, schema, table,
+                            ev->snapshot ? ev->snapshot : "false" };
+    bool        txid = sch_dbz_source_has_txid(ev), lsn = sch_dbz_source_has_lsn(ev);
+    uint64_t    nums[5] = { (uint64_t) ev->source_ts_us, txid ? ev->txn->xid : 0,
+                            (uint64_t) txid | (uint64_t) lsn << 1,
+                            (ev->txn && ev->snapshot == NULL) ? ev->txn->prev_commit_lsn : 0,
+                            ev->lsn };
+    size_t      n = sizeof(nums);
+
+    memcpy(k, nums, sizeof(nums));
+    for (int i = 0; i < 6; i++) {
+        size_t len = strs[i] ? strlen(strs[i]) + 1 : 0;
+
+        if (n + len + 1 > SRC_KEY_MAX)
+            return 0;
+        k[n++] = strs[i] ? 's' : 'n';   /* NULL and "" differ */
+        if (len)
+            memcpy(k + n, strs[i], len);
+        n += len;
+    }
+    return n;
+}
+
 static void
 put_source(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *schema,
            const char *table)
+{
+    static _Thread_local src_memo memo;
+    char                          key[SRC_KEY_MAX];
+    size_t                        klen = src_key(key, ev, o, schema, table), start = b->len;
+
+    if (klen && memo.textlen && klen == memo.keylen && memcmp(key, memo.key, klen) == 0) {
+        cdc_buf_put(b, memo.text, memo.textlen);
+        return;
+    }
+    /* kept only when no drain can empty the buffer while it is written: the key's
+       strings (under 160 bytes) escape to well under SRC_TEXT_MAX - 400 */
+    if (klen == 0 || (b->drain != NULL && b->len + SRC_TEXT_MAX > b->drain_at)) {
+        put_source_text(b, ev, o, schema, table);
+        return;
+    }
+    put_source_text(b, ev, o, schema, table);
+    memo.textlen = 0;
+    if (!b->failed && b->len > start && b->len - start <= SRC_TEXT_MAX) {
+        memcpy(memo.key, key, klen);
+        memo.keylen = klen;
+        memcpy(memo.text, b->data + start, b->len - start);
+        memo.textlen = b->len - start;
+    }
+}
+
+static void
+put_source_text(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *schema,
+                const char *table)
 {
     cdc_buf_puts(b, "{\"version\":");
     put_cstr(b, o->version);

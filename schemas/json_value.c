@@ -34,6 +34,19 @@
  */
 enum { NAME_NO, NAME_YES, NAME_XESC };
 
+/* The bytes written as they are: printable ASCII but '"' and '\\'. */
+#define PLAIN8(c) ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define PLAIN16(c) PLAIN8(c), PLAIN8(c + 1), PLAIN8(c + 2), PLAIN8(c + 3), PLAIN8(c + 4), \
+    PLAIN8(c + 5), PLAIN8(c + 6), PLAIN8(c + 7), PLAIN8(c + 8), PLAIN8(c + 9), PLAIN8(c + 10), \
+    PLAIN8(c + 11), PLAIN8(c + 12), PLAIN8(c + 13), PLAIN8(c + 14), PLAIN8(c + 15)
+static const bool plain[256] = {
+    PLAIN16(0x00), PLAIN16(0x10), PLAIN16(0x20), PLAIN16(0x30), PLAIN16(0x40), PLAIN16(0x50),
+    PLAIN16(0x60), PLAIN16(0x70), PLAIN16(0x80), PLAIN16(0x90), PLAIN16(0xA0), PLAIN16(0xB0),
+    PLAIN16(0xC0), PLAIN16(0xD0), PLAIN16(0xE0), PLAIN16(0xF0),
+};
+#undef PLAIN16
+#undef PLAIN8
+
 static void
 put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, int name)
 {
@@ -44,12 +57,13 @@ put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, int name)
 
     cdc_buf_putc(b, '"');
     while (p < end) {
-        unsigned char c = *p;
+        unsigned char c;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        while (p < end && plain[*p])    /* the usual bytes, one table look-up each */
             p++;
-            continue;
-        }
+        if (p == end)
+            break;
+        c = *p;
         if (c >= 0x80) {
             len = cdc_utf8_seq(p, end, &bad);
             if (len == 4 && esc_non_bmp) {

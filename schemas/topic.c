@@ -67,8 +67,15 @@ sch_event_topic(const cdc_event *ev, const char *prefix, char *out, size_t outsz
 {
     if (ev->op == CDC_OP_MESSAGE || ev->rel == NULL)
         snprintf(out, outsz, "%s.message", prefix);
-    else if (ev->rel->topic)
-        snprintf(out, outsz, "%s", ev->rel->topic);
+    else if (ev->rel->topic) {      /* no snprintf: once per event */
+        size_t n = strlen(ev->rel->topic);
+
+        if (outsz == 0)
+            return out;
+        n = n < outsz - 1 ? n : outsz - 1;
+        memcpy(out, ev->rel->topic, n);
+        out[n] = '\0';
+    }
     else
         sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, outsz);
     return out;

@@ -59,7 +59,7 @@ cdc_buf_reserve(cdc_buf *b, size_t n)
 }
 
 void
-cdc_buf_put(cdc_buf *b, const void *p, size_t n)
+cdc_buf_put_slow(cdc_buf *b, const void *p, size_t n)
 {
     if (b->drain != NULL && n > b->drain_at) {
         /* Too large to be worth a copy: straight through, after what is buffered. */
@@ -76,13 +76,7 @@ cdc_buf_put(cdc_buf *b, const void *p, size_t n)
 }
 
 void
-cdc_buf_puts(cdc_buf *b, const char *s)
-{
-    cdc_buf_put(b, s, strlen(s));
-}
-
-void
-cdc_buf_putc(cdc_buf *b, char c)
+cdc_buf_putc_slow(cdc_buf *b, char c)
 {
     if (!cdc_buf_reserve(b, 1))
         return;
@@ -142,17 +136,50 @@ cdc_buf_printf(cdc_buf *b, const char *fmt, ...)
     b->len += (size_t) n;
 }
 
+/*
+ * An event repeats most of its numbers from the one before (a snapshot's LSN,
+ * xid and source times; a transaction's commit position): the last
+ * conversions, per thread, direct-mapped by a hash of the value.
+ */
+typedef struct u64_memo {
+    uint64_t v;
+    uint8_t  n;             /* 0: empty */
+    char     s[20];         /* UINT64_MAX has 20 digits */
+} u64_memo;
+
 void
 cdc_buf_put_u64(cdc_buf *b, uint64_t v)
 {
-    char  tmp[24];
-    char *p = tmp + sizeof(tmp);
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    static _Thread_local u64_memo memo[16];
+    u64_memo *m = &memo[(v * 0x9E3779B97F4A7C15ull) >> 60];
+    char      tmp[24];
+    char     *p = tmp + sizeof(tmp);
 
-    do {
-        *--p = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-    cdc_buf_put(b, p, (size_t) (tmp + sizeof(tmp) - p));
+    if (m->n != 0 && m->v == v) {
+        cdc_buf_put(b, m->s, m->n);
+        return;
+    }
+    m->v = v;
+    while (v >= 100) {      /* two digits a step: half the divisions */
+        unsigned r = (unsigned) (v % 100);
+
+        v /= 100;
+        *--p = pairs[2 * r + 1];
+        *--p = pairs[2 * r];
+    }
+    if (v >= 10) {
+        *--p = pairs[2 * v + 1];
+        *--p = pairs[2 * v];
+    } else {
+        *--p = (char) ('0' + v);
+    }
+    m->n = (uint8_t) (tmp + sizeof(tmp) - p);
+    memcpy(m->s, p, m->n);
+    cdc_buf_put(b, p, m->n);
 }
 
 void

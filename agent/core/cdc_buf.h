@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agent/core/cdc_err.h"
 
@@ -32,9 +33,52 @@ typedef struct cdc_buf {
 
 /* Makes room for n more bytes; returns false (and sets failed) if it cannot. */
 bool cdc_buf_reserve(cdc_buf *b, size_t n);
-void cdc_buf_put(cdc_buf *b, const void *p, size_t n);
-void cdc_buf_puts(cdc_buf *b, const char *s);
-void cdc_buf_putc(cdc_buf *b, char c);
+/* cdc_buf_put and cdc_buf_putc when the bytes do not fit as they are (grow, drain, fail). */
+void cdc_buf_put_slow(cdc_buf *b, const void *p, size_t n);
+void cdc_buf_putc_slow(cdc_buf *b, char c);
+
+/* True when n more bytes (and the NUL) fit without growing or draining. */
+static inline bool
+cdc_buf_room(const cdc_buf *b, size_t n)
+{
+    return n < b->cap - b->len && !b->failed && (b->drain == NULL || b->len + n <= b->drain_at);
+}
+
+/*
+ * The appends are inline for the event encoders, which make several per
+ * value (docs/snapshots.md, Benchmark): the fast path is a copy, and a
+ * string literal's strlen is folded by the compiler.
+ */
+static inline void
+cdc_buf_put(cdc_buf *b, const void *p, size_t n)
+{
+    if (cdc_buf_room(b, n)) {
+        if (n)      /* p may be NULL then */
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else {
+        cdc_buf_put_slow(b, p, n);
+    }
+}
+
+static inline void
+cdc_buf_puts(cdc_buf *b, const char *s)
+{
+    cdc_buf_put(b, s, strlen(s));
+}
+
+static inline void
+cdc_buf_putc(cdc_buf *b, char c)
+{
+    if (cdc_buf_room(b, 1)) {
+        b->data[b->len++] = (uint8_t) c;
+        b->data[b->len] = '\0';
+    } else {
+        cdc_buf_putc_slow(b, c);
+    }
+}
+
 void cdc_buf_put_u8(cdc_buf *b, uint8_t v);
 void cdc_buf_put_u16be(cdc_buf *b, uint16_t v);
 void cdc_buf_put_u32be(cdc_buf *b, uint32_t v);

@@ -25,6 +25,21 @@ cdc_lsn_parse(const char *s, uint64_t *out)
 char *
 cdc_lsn_format(uint64_t lsn, char *out)
 {
-    snprintf(out, CDC_LSN_STRLEN, "%X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
+    /* "%X/%X" by hand: every event's position is formatted */
+    static const char hex[] = "0123456789ABCDEF";
+    char             *o = out;
+
+    for (int half = 1; half >= 0; half--) {
+        uint32_t v = (uint32_t) (lsn >> (32 * half));
+        int      sh = 28;
+
+        while (sh > 0 && (v >> sh) == 0)
+            sh -= 4;
+        for (; sh >= 0; sh -= 4)
+            *o++ = hex[(v >> sh) & 0xF];
+        if (half)
+            *o++ = '/';
+    }
+    *o = '\0';
     return out;
 }

@@ -42,9 +42,16 @@ typedef struct snap_state {
 static size_t
 copy_unescape(const char *s, size_t n, char *out)
 {
-    size_t o = 0;
+    size_t      o = 0;
+    const char *bs = memchr(s, '\\', n);
 
-    for (size_t i = 0; i < n; i++) {
+    if (bs == NULL) {       /* the usual field: nothing escaped */
+        memcpy(out, s, n);
+        return n;
+    }
+    o = (size_t) (bs - s);
+    memcpy(out, s, o);
+    for (size_t i = o; i < n; i++) {
         char c = s[i];
 
         if (c != '\\' || i + 1 >= n) {

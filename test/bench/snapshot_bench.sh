@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Initial-snapshot benchmark (prints figures; not a test).
 #
-# Fills one table of ROWS rows in a throwaway PostgreSQL 15, then in the same run:
-#   copy      - psql -c "COPY bench TO STDOUT" > /dev/null: the database's own ceiling
-#   threads=N - cdcagent with snapshot_mode initial_only and source.snapshot_max_threads N
-#               (1, 2, 4; THREADS overrides), a jsonl sink on /dev/null, on a new slot each
-# Prints rows/s for each, the ratio to COPY, and the agent's peak RSS.  The agent's time
-# includes connecting, creating the slot and exiting.
+# Fills one table of ROWS rows in a throwaway PostgreSQL 15, then runs ROUNDS interleaved
+# rounds (default 3) of, in this order:
+#   copy        psql -c "COPY bench TO STDOUT" > /dev/null: the database's own ceiling
+#   pg_dump     pg_dump -t public.bench | psql into a new database
+#   jsonl/N     cdcagent, snapshot_mode initial_only, source.snapshot_max_threads N (THREADS,
+#               default "1 2 4"), a jsonl sink on /dev/null, on a new slot each time
+#   replica/N   the same into the PostgreSQL sink (mode replica, batch_size 500) in a new
+#               database (PG_SINK=0 leaves it out)
+#   debezium    Debezium 2.7.4 on Kafka Connect 3.7.1 standalone (test/lib/connect.sh, the
+#               JVM's default options, JsonConverter with schemas) with snapshot.mode
+#               initial_only into a local Kafka 3.7.1 broker: the time from the connector's
+#               task running until the topic's end offsets reach ROWS (polled every 0.2 s),
+#               so the JVM's and Connect's start are not counted (printed apart).
+#               DEBEZIUM=0 leaves it out.
+# and prints, per kind, the median of the rounds: rows/s, peak RSS (the agent's; psql's for
+# copy; the largest process of pg_dump | psql; the Connect JVM's VmHWM for debezium), and
+# the ratios to COPY and to Debezium; for the agent also its rows per second of its own CPU
+# time (user + system), which a machine shared with other work changes less than the wall
+# clock.  The agent's time includes connecting, creating the slot
+# and exiting; the replica's includes the destination's final commit.
 #
 # Usage: test/bench/snapshot_bench.sh [ROWS]   (CDCAGENT=path/to/cdcagent to pick a build;
 #        CHUNK_MB sets source.snapshot_chunk_mb, default 8; KEYLESS=1 makes the table
@@ -15,15 +29,30 @@ set -euo pipefail
 
 ROWS=${1:-1000000}
 THREADS=${THREADS:-1 2 4}
+ROUNDS=${ROUNDS:-3}
+DEBEZIUM=${DEBEZIUM:-1}
+PG_SINK=${PG_SINK:-1}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
 PORT=${BENCH_PORT:-55433}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cdcbench.XXXXXX")
 PGBIN=/usr/lib/postgresql/15/bin
+export CDC_CACHE=${CDC_CACHE:-$SRC/.cache}
+export CDC_BUILD=${CDC_BUILD:-$(dirname "$CDCAGENT")}
 # shellcheck source=../lib/pg.sh
 . "$SRC/test/lib/pg.sh"
 
-cleanup() { pg_stop "$WORK/pg" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+KDIR=$WORK/kafka
+CDIR=$WORK/connect
+cleanup() {
+    set +e
+    if [ "$DEBEZIUM" = 1 ]; then
+        connect_stop "$CDIR" >/dev/null 2>&1
+        kafka_stop "$KDIR" >/dev/null 2>&1
+    fi
+    pg_stop "$WORK/pg" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 [ -x "$CDCAGENT" ] || { echo "bench: $CDCAGENT not built (cmake --build build)" >&2; exit 1; }
@@ -35,6 +64,9 @@ checkpoint_timeout = 30min" pg_start "$WORK/pg" "$PORT" >/dev/null
 pg_setup_cdc "$PORT" >/dev/null
 
 sql() { pg_psql "$PORT" cdc_demo "$@"; }
+now() { date +%s.%N; }
+RES=$WORK/results           # "kind seconds rss_kib [user_s sys_s]" per run
+record() { echo "$1 $(python3 -c "print($3 - $2)") ${*:4}" >>"$RES"; }
 
 PK="PRIMARY KEY"
 [ "${KEYLESS:-0}" = 1 ] && PK="NOT NULL"
@@ -44,7 +76,7 @@ sql "CREATE TABLE public.bench (id bigint $PK, k int NOT NULL, payload text, amo
     "INSERT INTO public.bench (id, k, payload, amount)
        SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g" \
     "VACUUM ANALYZE public.bench" >/dev/null
-echo "table: $ROWS rows ($([ "${KEYLESS:-0}" = 1 ] && echo "no key: ctid chunks" || echo "primary key: key-range chunks")), $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))")"
+echo "table: $ROWS rows ($([ "${KEYLESS:-0}" = 1 ] && echo "no key: ctid chunks" || echo "primary key: key-range chunks")), $(sql "SELECT pg_size_pretty(pg_relation_size('public.bench'))"); $ROUNDS rounds; medians"
 
 cat > "$WORK/platform.yaml" <<YAML
 transport_mode: direct
@@ -54,46 +86,33 @@ agent:
   state_dir: $WORK
 YAML
 
-t0=$(date +%s.%N)
-PGPASSWORD=cdc_password "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-    -c "COPY public.bench TO STDOUT" >/dev/null
-t1=$(date +%s.%N)
-copy=$(python3 -c "print(int($ROWS/($t1-$t0)))")
-printf '%-10s rows=%d  %d rows/s\n' copy "$ROWS" "$copy"
+run_copy() {
+    local t0 t1
+    t0=$(now)
+    PGPASSWORD=cdc_password /usr/bin/time -f "%M" -o "$WORK/rss" "$PGBIN/psql" -X -q \
+        -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo -c "COPY public.bench TO STDOUT" >/dev/null
+    t1=$(now)
+    record copy "$t0" "$t1" "$(cat "$WORK/rss")"
+}
 
-# The server's side of the two ways of cutting the table (docs/snapshots.md, "Threads and
-# chunks"), one session, chunks of CHUNK_MB (8) MiB of pages read one after another: COPY of
-# key ranges (boundaries at even percentiles of id) against COPY of ctid ranges.
-pages=$(sql "SELECT pg_relation_size('public.bench') / current_setting('block_size')::int")
-per=$(( ${CHUNK_MB:-8} * 1024 * 1024 / 8192 ))
-nch=$(( (pages + per - 1) / per ))
-if [ "$nch" -ge 2 ]; then
-    bounds=$(sql "SELECT string_agg(b::text, ' ') FROM (SELECT unnest(percentile_disc(
-                    (SELECT array_agg(i::float8 / $nch) FROM generate_series(1, $nch - 1) i))
-                    WITHIN GROUP (ORDER BY id)) AS b FROM public.bench) s")
-    : >"$WORK/key.sql"; : >"$WORK/ctid.sql"
-    lo=""
-    for b in $bounds ""; do
-        w=${lo:+id > $lo}; [ -n "$b" ] && w="${w:+$w AND }id <= $b"
-        echo "COPY (SELECT * FROM public.bench WHERE ${w:-true}) TO STDOUT;" >>"$WORK/key.sql"
-        lo=$b
-    done
-    for ((i = 0; i < nch; i++)); do
-        w="ctid >= '($((i * per)),0)'::tid"; [ $((i + 1)) -lt "$nch" ] && w="$w AND ctid < '($(((i + 1) * per)),0)'::tid"
-        echo "COPY (SELECT * FROM public.bench WHERE $w) TO STDOUT;" >>"$WORK/ctid.sql"
-    done
-    for kind in key ctid; do
-        t0=$(date +%s.%N)
-        PGPASSWORD=cdc_password "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-            -f "$WORK/$kind.sql" >/dev/null
-        t1=$(date +%s.%N)
-        printf '%-10s rows=%d  %d rows/s  (%d chunks, one session)\n' "chunks_$kind" "$ROWS" \
-            "$(python3 -c "print(int($ROWS/($t1-$t0)))")" "$nch"
-    done
-fi
+run_dump() {
+    local t0 t1
+    pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS dumpdst" "CREATE DATABASE dumpdst" >/dev/null
+    t0=$(now)
+    /usr/bin/time -f "%M" -o "$WORK/rss" bash -c "set -o pipefail
+        '$PGBIN/pg_dump' -h 127.0.0.1 -p $PORT -U '$PG_SUPERUSER' -t public.bench cdc_demo |
+        '$PGBIN/psql' -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PORT -U '$PG_SUPERUSER' -d dumpdst >/dev/null"
+    t1=$(now)
+    [ "$(pg_psql "$PORT" dumpdst "SELECT count(*) FROM public.bench")" = "$ROWS" ] ||
+        { echo "bench: pg_dump | psql did not copy $ROWS rows" >&2; exit 1; }
+    record pg_dump "$t0" "$t1" "$(cat "$WORK/rss")"
+}
 
-for n in $THREADS; do
-    cat > "$WORK/p_$n.yaml" <<YAML
+# run_agent SINK N: one snapshot with N threads into SINK (jsonl or replica).
+run_agent() {
+    local sink=$1 n=$2 slot="snap_$1_$2" t0 t1
+    {
+        cat <<YAML
 pipeline_id: bench
 topic_prefix: bench
 source:
@@ -103,24 +122,150 @@ source:
   username: cdc_user
   password: cdc_password
   tables: [public.bench]
-  slot_name: snap_$n
+  slot_name: $slot
   publication_name: bench_pub
   snapshot_mode: initial_only
   snapshot_max_threads: $n
   snapshot_chunk_mb: ${CHUNK_MB:-8}
 sinks:
+YAML
+        if [ "$sink" = jsonl ]; then
+            cat <<YAML
   - sink_id: devnull
     sink_type: jsonl
     jsonl:
       path: /dev/null
       fsync: false
 YAML
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/rss_$n" "$CDCAGENT" run "$WORK/p_$n.yaml" \
-        --platform-config "$WORK/platform.yaml" >&2
-    t1=$(date +%s.%N)
-    sql "SELECT pg_drop_replication_slot('snap_$n')" >/dev/null
-    ra=$(python3 -c "print(int($ROWS/($t1-$t0)))")
-    printf '%-10s rows=%d  %d rows/s  ratio_to_copy=%.2f  cdcagent_peak_rss=%d KiB\n' \
-        "threads=$n" "$ROWS" "$ra" "$(python3 -c "print($ra/$copy)")" "$(cat "$WORK/rss_$n")"
+        else
+            cat <<YAML
+  - sink_id: replica
+    sink_type: postgres
+    postgres:
+      host: 127.0.0.1
+      port: $PORT
+      database: repdst
+      username: $PG_SUPERUSER
+      mode: replica
+      batch_size: 500
+YAML
+        fi
+    } >"$WORK/p.yaml"
+    if [ "$sink" = replica ]; then
+        pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS repdst" "CREATE DATABASE repdst" >/dev/null
+    fi
+    t0=$(now)
+    (cd "$WORK" && /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$CDCAGENT" run "$WORK/p.yaml" \
+        --platform-config "$WORK/platform.yaml" >&2)
+    t1=$(now)
+    sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+    rm -f "$WORK"/cdcagent-"$slot"*
+    if [ "$sink" = replica ]; then
+        [ "$(pg_psql "$PORT" repdst "SELECT count(*) FROM public.bench")" = "$ROWS" ] ||
+            { echo "bench: the replica sink did not write $ROWS rows" >&2; exit 1; }
+    fi
+    # shellcheck disable=SC2046
+    record "$sink/$n" "$t0" "$t1" $(cat "$WORK/rss")
+}
+
+DBZ_WHY=
+if [ "$DEBEZIUM" = 1 ]; then
+    # shellcheck source=../lib/kafka.sh
+    . "$SRC/test/lib/kafka.sh"
+    # shellcheck source=../lib/connect.sh
+    . "$SRC/test/lib/connect.sh"
+    # shellcheck source=../lib/py.sh
+    . "$SRC/test/lib/py.sh"
+    if ! kafka_probe_bin >/dev/null; then
+        DBZ_WHY="test/tools/kafka_probe not built in $CDC_BUILD"
+    elif ! connect_install >&2 || ! kafka_install >&2 || ! py_env >&2; then
+        DBZ_WHY="Kafka Connect, Kafka or confluent-kafka could not be installed"
+    elif ! kafka_start "$KDIR" "$((PORT + 2))" >&2; then
+        DBZ_WHY="the Kafka broker did not start ($KDIR/server.log)"
+    fi
+    [ -z "$DBZ_WHY" ] || DEBEZIUM=0
+fi
+
+# Counts the topic's records (end offsets) until there are ROWS; prints the time then.
+cat >"$WORK/count.py" <<'PY'
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+boot, topic, rows, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+c = Consumer({"bootstrap.servers": boot, "group.id": "bench-count"})
+deadline, n = time.time() + limit, 0
+while time.time() < deadline:
+    try:
+        md = c.list_topics(topic, timeout=5).topics.get(topic)
+        if md is not None and md.error is None:
+            n = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                    for p in md.partitions)
+    except Exception:
+        pass
+    if n >= rows:
+        print("%.6f" % time.time())
+        sys.exit(0)
+    time.sleep(0.2)
+sys.stderr.write("count.py: %s has %d of %d records after %.0f s\n" % (topic, n, rows, limit))
+sys.exit(1)
+PY
+
+# run_debezium R: one snapshot by Debezium on a new slot, publication and topic.
+run_debezium() {
+    local r=$1 t0 t1 t2 cport rss
+    rm -rf "$CDIR"
+    cport=$((PORT + 4))
+    t0=$(now)
+    CONNECT_JAVA_OPTS="-Xms64m" DBZ_PORT=$PORT DBZ_PREFIX="dbz$r" DBZ_TABLES=public.bench \
+        DBZ_SLOT="dbz_$r" DBZ_PUB="dbz_pub_$r" DBZ_SNAPSHOT=initial_only \
+        connect_start "$CDIR" "127.0.0.1:$((PORT + 2))" "$cport" >&2 ||
+        { echo "bench: Kafka Connect did not start ($CDIR/connect.log)" >&2; exit 1; }
+    t1=$(now)
+    t2=$("$PY" "$WORK/count.py" "127.0.0.1:$((PORT + 2))" "dbz$r.public.bench" "$ROWS" 1800) ||
+        { echo "bench: Debezium did not produce $ROWS records ($CDIR/connect.log)" >&2; exit 1; }
+    rss=$(awk '/VmHWM/ { print $2 }' "/proc/$(cat "$CDIR/connect.pid")/status")
+    connect_stop "$CDIR" >/dev/null 2>&1
+    sql "SELECT pg_drop_replication_slot('dbz_$r')" >/dev/null 2>&1 || true
+    record debezium "$t1" "$t2" "$rss"
+    record debezium_start "$t0" "$t1" 0
+}
+
+KINDS="copy pg_dump"
+for n in $THREADS; do KINDS="$KINDS jsonl/$n"; done
+if [ "$PG_SINK" = 1 ]; then for n in $THREADS; do KINDS="$KINDS replica/$n"; done; fi
+[ "$DEBEZIUM" = 1 ] && KINDS="$KINDS debezium"
+
+for ((r = 1; r <= ROUNDS; r++)); do
+    run_copy
+    run_dump
+    for n in $THREADS; do run_agent jsonl "$n"; done
+    if [ "$PG_SINK" = 1 ]; then for n in $THREADS; do run_agent replica "$n"; done; fi
+    if [ "$DEBEZIUM" = 1 ]; then run_debezium "$r"; fi
+    echo "round $r of $ROUNDS done" >&2
 done
+
+python3 - "$RES" "$ROWS" "$KINDS" "${DBZ_WHY:-}" <<'PY'
+import statistics, sys
+path, rows, kinds, why = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
+runs = {}
+cpu = {}
+for line in open(path):
+    k, secs, rss, *used = line.split()
+    runs.setdefault(k, []).append((float(secs), int(rss)))
+    if used:
+        cpu.setdefault(k, []).append(rows / max(float(used[0]) + float(used[1]), 0.001))
+rate = {k: statistics.median(rows / s for s, _ in v) for k, v in runs.items()}
+for k in kinds:
+    v = runs[k]
+    line = "%-12s %9d rows/s  peak_rss=%7d KiB  ratio_to_copy=%.2f" % (
+        k, rate[k], statistics.median(m for _, m in v), rate[k] / rate["copy"])
+    if "debezium" in rate and k != "debezium":
+        line += "  ratio_to_debezium=%.2f" % (rate[k] / rate["debezium"])
+    if k in cpu:
+        line += "  agent_cpu=%d rows/cpu-s" % statistics.median(cpu[k])
+    print(line)
+if "debezium" in runs:
+    print("%-12s Kafka Connect's start until the connector's task ran, not counted above: %.1f s"
+          % ("debezium", statistics.median(s for s, _ in runs["debezium_start"])))
+else:
+    print("%-12s not measured: %s" % ("debezium", why or "DEBEZIUM=0"))
+PY

@@ -204,8 +204,10 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.org.reflections=ERROR
 PROPS
-    # Quick start over peak speed: C1 only, serial GC, CDS on.
-    java -Xmx512m -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    # Quick start over peak speed: C1 only, serial GC, CDS on (CONNECT_JAVA_OPTS replaces
+    # these: test/bench/snapshot_bench.sh runs Debezium with the JVM's own defaults).
+    # shellcheck disable=SC2086
+    java ${CONNECT_JAVA_OPTS:--Xmx512m -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto} \
         -Dlog4j.configuration="file:$dir/log4j.properties" \
         -cp "$CONNECT_HOME/lib/*" org.apache.kafka.connect.cli.ConnectStandalone \
         "$dir/worker.properties" "$dir/connector.properties" \

@@ -8,13 +8,19 @@
  *           jitter within [d/2, d], the PRNG's determinism and seeds.
  *   status  one episode of failures is reported once at its start and
  *           once at its end; fatal keeps the first cause; health and check.
+ *   format  the hand-written number formats (cdc_lsn_format, cdc_buf_put_u64/i64)
+ *           against snprintf, and cdc_buf's fast path against a drain.
  */
 #include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
+#include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_retry.h"
 #include "agent/core/dest/status.h"
 
@@ -210,6 +216,79 @@ START_TEST(status_fatal)
 }
 END_TEST
 
+/* ---- format ---- */
+
+static const uint64_t fmt_cases[] = {
+    0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 0xFFFFFFFFu, 0x100000000ull, 0x10000000Full,
+    0x16B3748ull, 0xAB00000000CDull, 1234567890123456789ull, 9999999999999999999ull,
+    (uint64_t) INT64_MAX, (uint64_t) INT64_MAX + 1, UINT64_MAX,
+};
+
+START_TEST(lsn_format_as_printf)
+{
+    for (size_t i = 0; i < sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
+        uint64_t v = fmt_cases[i];
+        char     got[CDC_LSN_STRLEN], want[CDC_LSN_STRLEN];
+
+        snprintf(want, sizeof(want), "%X/%X", (unsigned) (v >> 32), (unsigned) v);
+        ck_assert_str_eq(cdc_lsn_format(v, got), want);
+    }
+}
+END_TEST
+
+START_TEST(buf_numbers_as_printf)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    want[8192];
+    size_t  w = 0;
+
+    /* three passes: the later ones come from the memo of recent conversions */
+    for (size_t i = 0; i < 3 * sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
+        uint64_t v = fmt_cases[i % (sizeof(fmt_cases) / sizeof(fmt_cases[0]))];
+
+        cdc_buf_put_u64(&b, v);
+        cdc_buf_putc(&b, ' ');
+        cdc_buf_put_i64(&b, (int64_t) v);
+        cdc_buf_putc(&b, ' ');
+        w += (size_t) snprintf(want + w, sizeof(want) - w, "%" PRIu64 " %" PRId64 " ", v,
+                               (int64_t) v);
+    }
+    ck_assert_str_eq(cdc_buf_str(&b), want);
+    cdc_buf_free(&b);
+}
+END_TEST
+
+static cdc_buf drained;
+
+static int
+drain_to(void *arg, const uint8_t *p, size_t n)
+{
+    (void) arg;
+    ck_assert_uint_le(n, 64);   /* never more than `at` in one piece, but for a large put */
+    cdc_buf_put(&drained, p, n);
+    return 0;
+}
+
+START_TEST(buf_fast_path_respects_drain)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    want[2048];
+    size_t  w = 0;
+
+    cdc_buf_set_drain(&b, drain_to, NULL, 64);
+    for (int i = 0; i < 300; i++) {
+        cdc_buf_putc(&b, 'a' + i % 26);
+        cdc_buf_put(&b, "xyz", 3);
+        ck_assert_uint_le(b.len, 64);
+        w += (size_t) snprintf(want + w, sizeof(want) - w, "%cxyz", 'a' + i % 26);
+    }
+    ck_assert(drain_to(NULL, b.data, b.len) == 0);
+    ck_assert_str_eq(cdc_buf_str(&drained), want);
+    cdc_buf_free(&b);
+    cdc_buf_free(&drained);
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -217,6 +296,7 @@ core_suite(void)
     TCase *clock = tcase_create("clock");
     TCase *retry = tcase_create("retry");
     TCase *status = tcase_create("status");
+    TCase *format = tcase_create("format");
 
     tcase_add_test(clock, clock_units_agree);
     tcase_add_test(clock, clock_wall_is_utc_epoch);
@@ -230,6 +310,10 @@ core_suite(void)
     tcase_add_test(status, status_episode);
     tcase_add_test(status, status_fatal);
     suite_add_tcase(s, status);
+    tcase_add_test(format, lsn_format_as_printf);
+    tcase_add_test(format, buf_numbers_as_printf);
+    tcase_add_test(format, buf_fast_path_respects_drain);
+    suite_add_tcase(s, format);
     return s;
 }
 

@@ -241,6 +241,51 @@ START_TEST(unknown_lsns_are_null)
 }
 END_TEST
 
+/* put_source remembers the last source block: any difference must show. */
+START_TEST(source_block_memo)
+{
+    cdc_event ev = event(CDC_OP_READ, 550, 24000000, 24022000, 1714558000000000);
+    char      db[8] = "appdb";
+    char     *a, *b;
+
+    ev.snapshot = "true";
+    ev.after = alice_row("a", balance_1250);
+    a = render_value(&ev, 1);
+    b = render_value(&ev, 1);
+    ck_assert_str_eq(a, b);     /* the same event: the remembered text */
+    free(b);
+    ev.lsn = 24022001;          /* the LSN alone */
+    b = render_value(&ev, 1);
+    ck_assert_ptr_nonnull(strstr(b, "\"lsn\":24022001,"));
+    ck_assert_ptr_nonnull(strstr(b, "\"sequence\":\"[null,\\\"24022001\\\"]\""));
+    free(b);
+    ev.lsn = 24022000;
+    ev.snapshot = "last";       /* the marker alone */
+    b = render_value(&ev, 1);
+    ck_assert_ptr_nonnull(strstr(b, "\"snapshot\":\"last\""));
+    free(b);
+    ev.snapshot = "true";
+    b = render_value(&ev, 1);
+    ck_assert_str_eq(a, b);
+    free(b);
+    /* the same database pointer with other contents */
+    opts.database = db;
+    b = render_value(&ev, 1);
+    ck_assert_ptr_nonnull(strstr(b, "\"db\":\"appdb\""));
+    free(b);
+    memcpy(db, "otherdb", 8);
+    b = render_value(&ev, 1);
+    ck_assert_ptr_nonnull(strstr(b, "\"db\":\"otherdb\""));
+    free(b);
+    opts.database = "appdb";
+    txn.xid = 551;              /* the transaction id alone */
+    b = render_value(&ev, 1);
+    ck_assert_ptr_nonnull(strstr(b, "\"txId\":551,"));
+    free(b);
+    free(a);
+}
+END_TEST
+
 /* CONTRACT.md 8.3, exactly. */
 START_TEST(key_schema_8_3)
 {
@@ -944,6 +989,7 @@ json_suite(void)
     tcase_add_test(tc, delete_8_6_and_tombstone);
     tcase_add_test(tc, snapshot_8_7);
     tcase_add_test(tc, unknown_lsns_are_null);
+    tcase_add_test(tc, source_block_memo);
     tcase_add_test(tc, key_schema_8_3);
     tcase_add_test(tc, value_schema_8_3);
     suite_add_tcase(s, tc);

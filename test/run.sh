@@ -188,10 +188,13 @@ if run build-asan background_result asan; then
     )
     asan_skip_re="it_($(IFS='|'; echo "${asan_skip[*]}"))_"
     # A sanitizer report makes the agent exit non-zero, which every test checks on stop.
+    # Two (the cores) at a time: every tool is installed by now (the plain pass did it), the
+    # ports are reserved across tests (common.sh), one JVM test at a time and the load and
+    # timing tests alone (CMakeLists.txt).
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         run integration-asan ctest --test-dir build-asan --output-on-failure -L integration \
-            -E "$asan_skip_re"
+            -j "$JOBS" -E "$asan_skip_re"
 fi
 
 step "valgrind memcheck on the unit tests"

@@ -141,6 +141,7 @@ _cleanup() {
     done
     pg_cleanup "$PGDIR"
     for p in "${PG_EXTRA_DIRS[@]}"; do pg_cleanup "$p"; done
+    _ports_release
     if [ "${KEEP_TMP:-0}" = 1 ]; then
         echo "# kept $T"
     else
@@ -164,6 +165,38 @@ s.close()
 PY
 }
 
+# Ports handed out are also reserved across the tests that run at once (the ASan pass runs
+# two at a time, test/run.sh): a directory per port under CDC_PORT_DIR, made with mkdir (which
+# only one can do), holding the reserving test's pid, removed when the test ends; one left by
+# a test that died is taken over.
+CDC_PORT_DIR=${CDC_PORT_DIR:-${TMPDIR:-/tmp}/cdcagent-ports}
+_port_reserve() {   # _port_reserve PORT: 0 when this test holds PORT now
+    local d=$CDC_PORT_DIR/$1 owner
+    mkdir -p "$CDC_PORT_DIR" 2>/dev/null
+    if mkdir "$d" 2>/dev/null; then
+        echo $$ >"$d/pid"
+        return 0
+    fi
+    owner=$(cat "$d/pid" 2>/dev/null)
+    if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+        rm -rf "$d"
+        if mkdir "$d" 2>/dev/null; then
+            echo $$ >"$d/pid"
+            return 0
+        fi
+    fi
+    return 1
+}
+_ports_release() {
+    local p d
+    [ -f "$T/.ports" ] || return 0
+    while read -r p; do
+        for d in "$CDC_PORT_DIR/$p" "$CDC_PORT_DIR/$((p + 1))"; do
+            [ "$(cat "$d/pid" 2>/dev/null)" = $$ ] && rm -rf "$d"
+        done
+    done <"$T/.ports"
+}
+
 # A free TCP port, from a range that depends on the test number. The ranges (10000-29999)
 # stay below the kernel's ephemeral ports (32768 and up by default): an outgoing connection,
 # the agent's own to PostgreSQL for one, takes a port from there, and a health port handed
@@ -178,7 +211,11 @@ free_port() {
         # in a subshell, so the record is a file.
         p=$((10000 + (10#$IT_NUM % 200) * 100 + (RANDOM % 50) * 2))
         if grep -qx "$p" "$T/.ports" 2>/dev/null; then continue; fi
-        if _port_free "$p" && _port_free $((p + 1)); then
+        if _port_free "$p" && _port_free $((p + 1)) && _port_reserve "$p"; then
+            if ! _port_reserve $((p + 1)); then
+                rm -rf "${CDC_PORT_DIR:?}/$p"
+                continue
+            fi
             echo "$p" >>"$T/.ports"
             echo "$p"
             return 0

@@ -298,7 +298,8 @@ start_stream(agent *ag, cdc_err *err)
         return cdc_err_set(err, CDC_E_STATE, "the server now offers pgoutput protocol %d, the "
                            "agent started with %d (was PostgreSQL upgraded?); restart the agent",
                            proto.version, ag->proto);
-    return repl_start(ag->rs, ag->src->slot_name, 0, ag->src->publication_name, &proto, err);
+    return repl_start(ag->rs, ag->src->slot_name, ag->stream_from, ag->src->publication_name,
+                      &proto, err);
 }
 
 /* Reconnects after a lost connection, waiting by the retry.* rule (agent/core/cdc_retry.h). */

@@ -45,6 +45,7 @@ typedef struct agent {
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */
     uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
+    uint64_t          stream_from;  /* START_REPLICATION's position; 0: the slot's confirmed */
     int64_t           last_status_ms;
     int64_t           last_metrics_ms;
     int64_t           stop_seen_ms;   /* a stop found the stream inside a transaction */

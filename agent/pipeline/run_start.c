@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
@@ -440,6 +441,8 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
     return 0;
 }
 
+static int reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err);
+
 int
 run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
 {
@@ -487,9 +490,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     }
     if (slot.exists) {
         if (src->snapshot_mode == CFG_SNAPSHOT_ALWAYS)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "snapshot_mode always with an existing "
-                               "slot (%s) is not supported yet: a snapshot consistent with the "
-                               "slot needs a new slot", src->slot_name);
+            return reread_existing_slot(ag, &slot, err);
         log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT, src->slot_name,
                  CDC_LSN_ARGS(slot.confirmed));
         /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
@@ -553,5 +554,69 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     if (rc < 0)
         return cdc_err_wrap(err, "waiting for the snapshot to be durable");
     *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
+    return 0;
+}
+
+/*
+ * snapshot_mode always with an existing slot: every table is read again, in
+ * the snapshot exported by a temporary slot created now on a second
+ * replication connection, consistent at L.  The stream then goes on from the
+ * durable slot with START_REPLICATION at L: the server skips the transactions
+ * that committed before L (their effect is in the rows) and sends every one
+ * from L on, as the temporary slot would have.  No gap, no overlap; the
+ * changes between the slot's confirmed position and L are not emitted as
+ * change events (Debezium 2.7 skips them the same way, from
+ * pg_current_wal_lsn()).  A stop or crash during the reading leaves the slot
+ * where it was: the next start reads every table again.
+ */
+static int
+reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err)
+{
+    const cfg_source  *src = ag->src;
+    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
+                               ag->cfg->platform.agent.status_interval_seconds };
+    repl_stream       *tmp;
+    char               name[64], snapname[128] = "";
+    uint64_t           cp = 0;
+    int                rc;
+
+    log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT "; snapshot_mode always: "
+             "reading every table again in the snapshot of a temporary slot, then streaming "
+             "from where that snapshot ends", src->slot_name, CDC_LSN_ARGS(slot->confirmed));
+    note_snapshot_dests(ag, false);
+    tmp = repl_open(src, err);
+    if (tmp == NULL)
+        return cdc_err_wrap(err, "snapshot_mode always: opening a second replication connection");
+    snprintf(name, sizeof(name), "cdcagent_always_%ld", (long) getpid());
+    if (repl_create_temp_slot(tmp, name, &cp, snapname, sizeof(snapname), err) < 0) {
+        repl_close(tmp);
+        return cdc_err_wrap(err, "snapshot_mode always (the agent's user needs REPLICATION and "
+                            "a free max_replication_slots entry for a temporary slot)");
+    }
+    /* Pending at L: a restart under another mode takes the snapshot again on a new slot,
+       since the rows of this one may be in the destinations in part, ahead of the slot. */
+    ag->state.snapshot = AGENT_SNAP_PENDING;
+    ag->state.cp = cp;
+    if (start_state(ag, err) < 0) {
+        repl_close(tmp);
+        return -1;
+    }
+    agent_wm_set_start(ag->wm, slot->confirmed);
+    rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
+    repl_close(tmp);    /* the temporary slot and its snapshot go with it */
+    if (rc > 0)
+        return cdc_err_set(err, CDC_E_STATE, "stopped during the snapshot (snapshot_mode "
+                           "always); slot %s was kept, the next start reads every table again",
+                           src->slot_name);
+    if (rc < 0)
+        return cdc_err_wrap(err, "snapshot_mode always (slot %s was kept)", src->slot_name);
+    rc = wait_snapshot_durable(ag, cp, err);
+    if (rc > 0)
+        return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
+                           "snapshot durable; the next start takes it again");
+    if (rc < 0)
+        return cdc_err_wrap(err, "waiting for the snapshot to be durable");
+    agent_wm_set_start(ag->wm, cp);
+    ag->stream_from = cp;
     return 0;
 }

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# 814: source.snapshot_mode, each value against a fresh slot and an existing one, counted
+# against psql.  initial: rows as op r, then changes; initial_only: the snapshot, then the
+# agent exits 0 (with an existing slot: at once, nothing emitted); never and no_data: no op r
+# at all; always with an existing slot: every start reads every table again, in the snapshot
+# of a temporary slot, and streams from where that snapshot ends: a writer that bumps a
+# counter during the restart shows no gap (replaying the file gives psql's table) and no
+# overlap (no key's counter ever goes back); when_needed: after the slot was dropped (the
+# start under initial is refused), a new slot and a new snapshot.  An unknown value is
+# refused at validate, naming the key and the accepted values.
+# shellcheck source=SCRIPTDIR/common.sh
+. "$(dirname "$0")/common.sh"
+
+pg_up
+sql "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL)" \
+    "INSERT INTO t SELECT i, 0 FROM generate_series(1, 40) i"
+write_platform
+
+# ops FILE: the ops of FILE's events, one word each.
+ops() { jl_eval "$1" '" ".join(get(e, "value.op") for e in data)'; }
+# count_r FILE: how many op r events.
+count_r() { jl_eval "$1" 'sum(1 for e in data if get(e, "value.op") == "r")'; }
+rows() { sql "SELECT count(*) FROM t"; }
+# replay FILE: "id:n ..." of FILE's events applied in order (r/c/u set the row, d removes it).
+replay() {
+    python3 - "$1" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    v = json.loads(line).get("value")
+    if v is None:
+        continue
+    if v["op"] == "d":
+        rows.pop(v["before"]["id"], None)
+    else:
+        rows[v["after"]["id"]] = v["after"]["n"]
+print(" ".join("%d:%d" % kv for kv in sorted(rows.items())))
+PY
+}
+# backwards FILE: the keys whose counter n goes back from one event to the next (none: "").
+backwards() {
+    python3 - "$1" <<'PY'
+import json, sys
+last, bad = {}, []
+for line in open(sys.argv[1]):
+    v = json.loads(line).get("value")
+    if v is None:
+        continue
+    if v["op"] == "d":
+        last.pop(v["before"]["id"], None)
+        continue
+    k, n = v["after"]["id"], v["after"]["n"]
+    if last.get(k, -1) > n:
+        bad.append("%d:%d<%d" % (k, n, last[k]))
+    last[k] = n
+print(" ".join(bad))
+PY
+}
+ndata() { jl_eval "$1" 'len(data)'; }
+psql_rows() { sql "SELECT string_agg(id || ':' || n, ' ' ORDER BY id) FROM t"; }
+
+note "unknown value: refused at validate"
+P_SNAPSHOT=sometimes P_TABLES=public.t write_pipeline
+cdc validate "$T/pipeline.yaml" --platform-config "$T/platform.yaml"
+expect_eq "validate exits 2" "$CDC_RC" 2
+expect_contains "names the key" "$(cat "$T/cdc.err" "$T/cdc.out")" "source.snapshot_mode"
+expect_contains "lists the accepted values" "$(cat "$T/cdc.err" "$T/cdc.out")" "initial_only"
+expect_contains "lists no_data too" "$(cat "$T/cdc.err" "$T/cdc.out")" "no_data"
+
+note "initial_only, fresh slot: the snapshot, then exit 0"
+F=$T/only.jsonl
+P_OUT=$F; P_SLOT=s_only; P_SNAPSHOT=initial_only P_TABLES=public.t write_pipeline
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 60
+expect_eq "initial_only: exit status 0" "$AGENT_RC" 0
+expect_eq "initial_only: one op r per row psql counts" "$(count_r "$F")" "$(rows)"
+expect_eq "initial_only: only op r" "$(ops "$F" | tr ' ' '\n' | sort -u | tr -d '\n')" r
+expect_eq "initial_only: the slot stays" "$(slot_field s_only 'count(*)')" 1
+note "initial_only, existing slot: nothing more, exit 0"
+sql "INSERT INTO t VALUES (41, 0)"
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 60
+expect_eq "initial_only again: exit status 0" "$AGENT_RC" 0
+expect_eq "initial_only again: nothing emitted" "$(line_count "$F")" 40
+sql_su "SELECT pg_drop_replication_slot('s_only')" >/dev/null
+
+note "never, fresh slot: no op r"
+F=$T/never.jsonl
+P_OUT=$F; P_SLOT=s_never; P_SNAPSHOT=never P_TABLES=public.t write_pipeline
+agent_start
+sql "INSERT INTO t VALUES (42, 0)"
+wait_lines "$F" 1 30
+agent_stop
+expect_eq "never: only the change made after the start" "$(ops "$F")" c
+note "no_data, existing slot: streams on, no op r"
+sql "UPDATE t SET n = n + 1 WHERE id = 42"
+P_OUT=$F; P_SLOT=s_never; P_SNAPSHOT=no_data P_TABLES=public.t write_pipeline
+agent_start
+sql "INSERT INTO t VALUES (43, 0)"
+wait_lines "$F" 3 30
+agent_stop
+expect_eq "no_data: the change made while down, then the new one" "$(ops "$F")" "c u c"
+sql_su "SELECT pg_drop_replication_slot('s_never')" >/dev/null
+
+note "no_data, fresh slot"
+F=$T/nodata.jsonl
+P_OUT=$F; P_SLOT=s_nodata; P_SNAPSHOT=no_data P_TABLES=public.t write_pipeline
+agent_start
+sql "DELETE FROM t WHERE id = 43"
+wait_lines "$F" 1 30
+agent_stop
+expect_eq "no_data fresh: only the delete" "$(ops "$F")" d
+sql_su "SELECT pg_drop_replication_slot('s_nodata')" >/dev/null
+
+note "always, fresh slot: a snapshot like initial"
+F=$T/always.jsonl
+P_OUT=$F; P_SLOT=s_always; P_SNAPSHOT=always P_TABLES=public.t write_pipeline
+agent_start
+wait_lines "$F" "$(rows)" 30
+sql "UPDATE t SET n = n + 1 WHERE id = 1"
+wait_lines "$F" $(($(rows) + 1)) 30
+agent_stop
+expect_eq "always fresh: one op r per row, then the update" "$(count_r "$F")" "$(rows)"
+
+note "always, existing slot: every table read again, twice, with a writer running"
+sql "UPDATE t SET n = n + 1 WHERE id = 2" "INSERT INTO t VALUES (50, 0)"
+sql "CREATE TABLE writer_stop (x int)"
+cat >"$T/writer.sql" <<'SQL'
+DO $$
+BEGIN
+  FOR i IN 1..100000 LOOP
+    UPDATE t SET n = n + 1 WHERE id = 1 + i % 40;
+    COMMIT;
+    PERFORM pg_sleep(0.002);
+    EXIT WHEN i > 300 AND EXISTS (SELECT FROM writer_stop);
+  END LOOP;
+END $$;
+SQL
+bg load_file "$T/writer.sql"
+for run in 1 2; do
+    before=$(ndata "$F")
+    agent_start
+    sleep 1
+    agent_stop
+    jl_eval "$F" "sum(1 for e in data[$before:] if get(e, 'value.op') == 'r')" >"$T/r.$run"
+    note "always run $run: $(cat "$T/r.$run") op r of $(($(ndata "$F") - before)) events"
+    expect_eq "always run $run: the log says the tables are read again" \
+        "$(grep -c 'snapshot_mode always: reading every table again' "$T/agent.log")" "$run"
+    jl_check "always run $run: the r events come first, once per key, then the stream" "$F" \
+        "(lambda ev: [get(e, 'value.op') for e in ev] == ['r'] * len([e for e in ev if get(e, 'value.op') == 'r']) + [get(e, 'value.op') for e in ev if get(e, 'value.op') != 'r'] and len(set(e['key']['id'] for e in ev if get(e, 'value.op') == 'r')) == len([e for e in ev if get(e, 'value.op') == 'r']) >= 40)(data[$before:])"
+done
+sql "INSERT INTO writer_stop VALUES (1)"
+for ((i = 0; i < 300; i++)); do grep -q "loader exit" "$T/loader.log" && break; sleep 0.1; done
+expect_contains "the writer ran and stopped" "$(cat "$T/loader.log")" "loader exit 0"
+agent_start
+sql "INSERT INTO t VALUES (60, 0)"
+wait_grep "$F" '"id":60' 30
+agent_stop
+expect_eq "always: replaying the file gives psql's table (no gap)" "$(replay "$F")" "$(psql_rows)"
+expect_eq "always: no key's counter goes back (no overlap)" "$(backwards "$F")" ""
+expect_eq "always: the durable slot was kept" "$(slot_field s_always 'count(*)')" 1
+expect_eq "always: no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_always_%'")" 0
+sql_su "SELECT pg_drop_replication_slot('s_always')" >/dev/null
+
+note "when_needed: the slot was dropped while the agent was down"
+F=$T/wn.jsonl
+P_OUT=$F; P_SLOT=s_wn; P_SNAPSHOT=initial P_TABLES=public.t write_pipeline
+agent_start
+wait_lines "$F" "$(rows)" 30
+agent_stop
+n1=$(ndata "$F")
+sql_su "SELECT pg_drop_replication_slot('s_wn')" >/dev/null
+sql "INSERT INTO t VALUES (70, 0)"
+AGENT_NO_WAIT=1 agent_start
+agent_wait_exit 60
+expect_eq "initial, slot dropped: exit status 1" "$AGENT_RC" 1
+expect_contains "initial, slot dropped: the error names the slot and the mode to use" \
+    "$(cat "$T/agent.log")" "slot s_wn does not exist, but destination local holds events"
+P_OUT=$F; P_SLOT=s_wn; P_SNAPSHOT=when_needed P_TABLES=public.t write_pipeline
+agent_start
+wait_lines "$F" $((n1 + $(rows))) 30
+agent_stop
+expect_eq "when_needed: a new snapshot, one op r per row psql counts" \
+    "$(jl_eval "$F" "sum(1 for e in data[$n1:] if get(e, 'value.op') == 'r')")" "$(rows)"
+expect_eq "when_needed: it is a warning naming the slot" \
+    "$(grep -c '"level":"warn".*slot s_wn does not exist.*when_needed: creating it and taking a new snapshot' "$T/agent.log")" 1
+
+done_testing

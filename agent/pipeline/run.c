@@ -247,6 +247,8 @@ stream(agent *ag, cdc_err *err)
             log_info("agent", "reached stop_lsn " CDC_LSN_FMT, CDC_LSN_ARGS(ag->stop_lsn));
             return 0;
         }
+        if (run_snapshot_due(ag, NULL) && run_pending_snapshot(ag, err) < 0)
+            return -1;
         if (agent_wm_full(ag->wm)) {
             /* Backpressure: stop reading until destinations make room.  A flush
                that times out is the destination still pushing back: wait on (it
@@ -271,6 +273,8 @@ stream(agent *ag, cdc_err *err)
                     return cdc_err_ensure(err, "reading the replication stream");
                 if (n == 0)
                     break;
+                if (run_snapshot_due(ag, &m) && run_pending_snapshot(ag, err) < 0)
+                    return -1;
                 if (handle_repl_msg(ag, &m, err) < 0) {
                     if (stop_requested)
                         return 0;       /* a stop cut a wait short */
@@ -298,8 +302,7 @@ start_stream(agent *ag, cdc_err *err)
         return cdc_err_set(err, CDC_E_STATE, "the server now offers pgoutput protocol %d, the "
                            "agent started with %d (was PostgreSQL upgraded?); restart the agent",
                            proto.version, ag->proto);
-    return repl_start(ag->rs, ag->src->slot_name, ag->stream_from, ag->src->publication_name,
-                      &proto, err);
+    return repl_start(ag->rs, ag->src->slot_name, 0, ag->src->publication_name, &proto, err);
 }
 
 /* Reconnects after a lost connection, waiting by the retry.* rule (agent/core/cdc_retry.h). */
@@ -561,6 +564,7 @@ agent_run(cdc_config *cfg, cdc_err *err)
     agent_capture_free(ag.cap);
     agent_incr_free(ag.incr);
     repl_close(ag.rs);
+    repl_close(ag.snap_tmp);
     PQfinish(ag.sql);
     agent_wm_free(ag.wm);
     agent_health_stop(ag.health);

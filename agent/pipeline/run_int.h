@@ -45,7 +45,12 @@ typedef struct agent {
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */
     uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
-    uint64_t          stream_from;  /* START_REPLICATION's position; 0: the slot's confirmed */
+    /* A snapshot taken while streaming (snapshot_mode always with an existing slot): the
+       temporary slot's connection holds its exported snapshot, consistent at snap_at; the
+       rows are read when the stream reaches snap_at (run_snapshot_due). */
+    repl_stream      *snap_tmp;
+    uint64_t          snap_at;
+    char              snap_name[128];
     int64_t           last_status_ms;
     int64_t           last_metrics_ms;
     int64_t           stop_seen_ms;   /* a stop found the stream inside a transaction */
@@ -73,6 +78,10 @@ typedef struct slot_row {
 /* run_start.c */
 int  run_read_slot(agent *ag, slot_row *out, cdc_err *err);
 int  run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err);
+/* Whether the stream, about to handle m, reached the pending snapshot's position. */
+bool run_snapshot_due(const agent *ag, const repl_msg *m);
+/* Reads the pending snapshot's rows and waits until they are durable everywhere. */
+int  run_pending_snapshot(agent *ag, cdc_err *err);
 
 /* run_status.c */
 void run_update_metrics(agent *ag);

@@ -430,8 +430,11 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
                      ag->router.dests[slow]->id);
         }
         /* Each destination makes things durable at its own pace (flush intervals, batches,
-           retries): poll, do not force a flush. */
+           retries): poll, do not force a flush.  While streaming (snapshot_mode always with
+           an existing slot), the wait hook also keeps the replication connection alive. */
         run_update_metrics(ag);
+        if (ag->router.wait_hook && ag->router.wait_hook(ag->router.wait_arg, err) < 0)
+            return -1;
         cdc_sleep_ms(20);
     }
     ag->state.snapshot = AGENT_SNAP_DELIVERED;
@@ -560,63 +563,95 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
 /*
  * snapshot_mode always with an existing slot: every table is read again, in
  * the snapshot exported by a temporary slot created now on a second
- * replication connection, consistent at L.  The stream then goes on from the
- * durable slot with START_REPLICATION at L: the server skips the transactions
- * that committed before L (their effect is in the rows) and sends every one
- * from L on, as the temporary slot would have.  No gap, no overlap; the
- * changes between the slot's confirmed position and L are not emitted as
- * change events (Debezium 2.7 skips them the same way, from
- * pg_current_wal_lsn()).  A stop or crash during the reading leaves the slot
- * where it was: the next start reads every table again.
+ * replication connection, consistent at L.  The durable slot streams on from
+ * its confirmed position: every transaction that committed before L is
+ * emitted first (deletes made while the agent was down too), then, when the
+ * stream reaches L (run_snapshot_due), the rows, at positions (L - 1, n),
+ * then the transactions from L on.  The rows show exactly the transactions
+ * before L, so nothing is missing and nothing is emitted twice.  A stop or
+ * crash before the rows are durable leaves the record pending at L: the next
+ * start (always) reads every table again.
  */
 static int
 reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err)
 {
-    const cfg_source  *src = ag->src;
-    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                               ag->cfg->platform.agent.status_interval_seconds };
-    repl_stream       *tmp;
-    char               name[64], snapname[128] = "";
-    uint64_t           cp = 0;
-    int                rc;
+    const cfg_source *src = ag->src;
+    char              name[64];
+    uint64_t          cp = 0;
 
     log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT "; snapshot_mode always: "
-             "reading every table again in the snapshot of a temporary slot, then streaming "
-             "from where that snapshot ends", src->slot_name, CDC_LSN_ARGS(slot->confirmed));
+             "reading every table again in the snapshot of a temporary slot, when the stream "
+             "reaches it", src->slot_name, CDC_LSN_ARGS(slot->confirmed));
     note_snapshot_dests(ag, false);
-    tmp = repl_open(src, err);
-    if (tmp == NULL)
+    ag->snap_tmp = repl_open(src, err);
+    if (ag->snap_tmp == NULL)
         return cdc_err_wrap(err, "snapshot_mode always: opening a second replication connection");
     snprintf(name, sizeof(name), "cdcagent_always_%ld", (long) getpid());
-    if (repl_create_temp_slot(tmp, name, &cp, snapname, sizeof(snapname), err) < 0) {
-        repl_close(tmp);
+    if (repl_create_temp_slot(ag->snap_tmp, name, &cp, ag->snap_name, sizeof(ag->snap_name),
+                              err) < 0)
         return cdc_err_wrap(err, "snapshot_mode always (the agent's user needs REPLICATION and "
                             "a free max_replication_slots entry for a temporary slot)");
-    }
+    ag->snap_at = cp;
     /* Pending at L: a restart under another mode takes the snapshot again on a new slot,
        since the rows of this one may be in the destinations in part, ahead of the slot. */
     ag->state.snapshot = AGENT_SNAP_PENDING;
     ag->state.cp = cp;
-    if (start_state(ag, err) < 0) {
-        repl_close(tmp);
+    if (start_state(ag, err) < 0)
         return -1;
-    }
     agent_wm_set_start(ag->wm, slot->confirmed);
-    rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
-    repl_close(tmp);    /* the temporary slot and its snapshot go with it */
+    return 0;
+}
+
+static uint64_t
+be64_at(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+bool
+run_snapshot_due(const agent *ag, const repl_msg *m)
+{
+    if (ag->snap_tmp == NULL || agent_capture_in_txn(ag->cap))
+        return false;
+    if (m == NULL)
+        return ag->received >= ag->snap_at;
+    if (m->kind != 'w')
+        return m->wal_end >= ag->snap_at;
+    /* pgoutput: Begin 'B' final LSN; Stream Commit 'c' xid, flags, commit LSN; a
+       non-transactional Message 'M' at its own LSN.  Commit order is stream order. */
+    if (m->len >= 9 && m->data[0] == 'B')
+        return be64_at(m->data + 1) >= ag->snap_at;
+    if (m->len >= 14 && m->data[0] == 'c')
+        return be64_at(m->data + 6) >= ag->snap_at;
+    return m->len >= 1 && m->data[0] == 'M' && m->data_start >= ag->snap_at;
+}
+
+int
+run_pending_snapshot(agent *ag, cdc_err *err)
+{
+    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
+                               ag->cfg->platform.agent.status_interval_seconds };
+    uint64_t           cp = ag->snap_at;
+    int                rc;
+
+    log_info("agent", "snapshot_mode always: the stream reached " CDC_LSN_FMT ", the temporary "
+             "slot's consistent point; reading every table", CDC_LSN_ARGS(cp));
+    rc = agent_snapshot_run(ag->cap, ag->sql, ag->src, ag->snap_name, cp, ag->stop, &env, err);
+    repl_close(ag->snap_tmp);   /* the temporary slot and its snapshot go with it */
+    ag->snap_tmp = NULL;
     if (rc > 0)
         return cdc_err_set(err, CDC_E_STATE, "stopped during the snapshot (snapshot_mode "
                            "always); slot %s was kept, the next start reads every table again",
-                           src->slot_name);
+                           ag->src->slot_name);
     if (rc < 0)
-        return cdc_err_wrap(err, "snapshot_mode always (slot %s was kept)", src->slot_name);
+        return cdc_err_wrap(err, "snapshot_mode always (slot %s was kept)", ag->src->slot_name);
     rc = wait_snapshot_durable(ag, cp, err);
     if (rc > 0)
         return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
                            "snapshot durable; the next start takes it again");
-    if (rc < 0)
-        return cdc_err_wrap(err, "waiting for the snapshot to be durable");
-    agent_wm_set_start(ag->wm, cp);
-    ag->stream_from = cp;
-    return 0;
+    return rc < 0 ? cdc_err_wrap(err, "waiting for the snapshot to be durable") : 0;
 }

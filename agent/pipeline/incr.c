@@ -81,6 +81,8 @@ struct agent_incr {
     cdc_arena  *emit_arena;     /* values of the row being emitted */
     uint64_t    rows_emitted;
     uint64_t    rows_dropped;   /* chunk rows a streamed change in the window replaced */
+    uint64_t    chunks_done;    /* windows closed by the current snapshot (in the record) */
+    int         tables_done;    /* its tables read to the end (in the record) */
 };
 
 /* ---- the record ---- */
@@ -183,6 +185,36 @@ pend_push(agent_incr *in, uint64_t at)
     }
 }
 
+/* The counters shown by /metrics and slot status (docs/operations.md), kept across restarts. */
+static void
+progress_save(const agent_incr *in, json_t *o)
+{
+    json_object_set_new(o, "rows", json_integer((json_int_t) in->rows_emitted));
+    json_object_set_new(o, "chunks", json_integer((json_int_t) in->chunks_done));
+    json_object_set_new(o, "tables_done", json_integer(in->tables_done));
+}
+
+static void
+progress_load(agent_incr *in, json_t *o)
+{
+    in->rows_emitted = (uint64_t) json_integer_value(json_object_get(o, "rows"));
+    in->chunks_done = (uint64_t) json_integer_value(json_object_get(o, "chunks"));
+    in->tables_done = (int) json_integer_value(json_object_get(o, "tables_done"));
+}
+
+void
+agent_incr_get_progress(const agent_incr *in, agent_incr_progress *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (in == NULL)
+        return;
+    out->state = !in->running ? 0 : in->paused ? 2 : 1;
+    out->tables_done = in->tables_done;
+    out->tables_remaining = in->running ? in->ntables : 0;
+    out->chunks = in->chunks_done;
+    out->rows = in->rows_emitted;
+}
+
 /*
  * Writes the progress: the tables left (tables[0] being read, from the key
  * after `from`), and the chunks not yet durable everywhere, oldest first: a
@@ -200,6 +232,7 @@ save(agent_incr *in, cdc_err *err)
     json_object_set_new(o, "id", json_string(in->id));
     json_object_set_new(o, "signal", json_pack("[I,I]", (json_int_t) in->signal.lsn,
                                                (json_int_t) in->signal.seq));
+    progress_save(in, o);
     if (in->running) {
         for (int i = 0; i < in->ntables; i++)
             json_array_append_new(tabs, json_pack("{s:s,s:s?}", "table", in->tables[i].name,
@@ -250,6 +283,7 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
     if (o == NULL || !json_is_object(o))
         return cdc_err_set(err, CDC_E_STATE, "state record %s: the incr line does not parse (%s)",
                            in->st->path, je.text);
+    progress_load(in, o);
     v = json_object_get(o, "signal");
     in->signal.lsn = (uint64_t) json_integer_value(json_array_get(v, 0));
     in->signal.seq = (uint64_t) json_integer_value(json_array_get(v, 1));
@@ -811,8 +845,10 @@ window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t l
     if (emit_chunk(in, cap, lsn, err) < 0)
         return -1;
     pend_push(in, commit_lsn);
+    in->chunks_done++;
     if (end) {
         log_info("incr", "incremental snapshot %s: table %s done", in->id, in->tables[0].name);
+        in->tables_done++;
         table_drop(in, 0);
         set_json(&in->from, NULL);
         set_json(&in->max, NULL);
@@ -886,7 +922,8 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
     if (!in->running) {
         tables_free(in);
         snprintf(in->id, sizeof(in->id), "%s", id);
-        in->rows_emitted = in->rows_dropped = 0;
+        in->rows_emitted = in->rows_dropped = in->chunks_done = 0;
+        in->tables_done = 0;
     }
     json_array_foreach(dcs, i, v) {
         const char *name = json_string_value(v);

@@ -247,7 +247,8 @@ stream(agent *ag, cdc_err *err)
             log_info("agent", "reached stop_lsn " CDC_LSN_FMT, CDC_LSN_ARGS(ag->stop_lsn));
             return 0;
         }
-        if (run_snapshot_due(ag, NULL) && run_pending_snapshot(ag, err) < 0)
+        if (run_blocking_check(ag, err) < 0 ||
+            (run_snapshot_due(ag, NULL) && run_pending_snapshot(ag, err) < 0))
             return -1;
         if (agent_wm_full(ag->wm)) {
             /* Backpressure: stop reading until destinations make room.  A flush
@@ -275,7 +276,7 @@ stream(agent *ag, cdc_err *err)
                     break;
                 if (run_snapshot_due(ag, &m) && run_pending_snapshot(ag, err) < 0)
                     return -1;
-                if (handle_repl_msg(ag, &m, err) < 0) {
+                if (handle_repl_msg(ag, &m, err) < 0 || run_blocking_check(ag, err) < 0) {
                     if (stop_requested)
                         return 0;       /* a stop cut a wait short */
                     return cdc_err_ensure(err, "handling the replication message at " CDC_LSN_FMT,

@@ -572,33 +572,64 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
  * crash before the rows are durable leaves the record pending at L: the next
  * start (always) reads every table again.
  */
+/* The temporary slot whose exported snapshot the rows are read in, consistent at snap_at. */
+static int
+open_temp_snapshot(agent *ag, const char *what, cdc_err *err)
+{
+    char name[64];
+
+    ag->snap_tmp = repl_open(ag->src, err);
+    if (ag->snap_tmp == NULL)
+        return cdc_err_wrap(err, "%s: opening a second replication connection", what);
+    snprintf(name, sizeof(name), "cdcagent_snap_%ld", (long) getpid());
+    if (repl_create_temp_slot(ag->snap_tmp, name, &ag->snap_at, ag->snap_name,
+                              sizeof(ag->snap_name), err) < 0)
+        return cdc_err_wrap(err, "%s (the agent's user needs REPLICATION and a free "
+                            "max_replication_slots entry for a temporary slot)", what);
+    return 0;
+}
+
 static int
 reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err)
 {
-    const cfg_source *src = ag->src;
-    char              name[64];
-    uint64_t          cp = 0;
-
     log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT "; snapshot_mode always: "
              "reading every table again in the snapshot of a temporary slot, when the stream "
-             "reaches it", src->slot_name, CDC_LSN_ARGS(slot->confirmed));
+             "reaches it", ag->src->slot_name, CDC_LSN_ARGS(slot->confirmed));
     note_snapshot_dests(ag, false);
-    ag->snap_tmp = repl_open(src, err);
-    if (ag->snap_tmp == NULL)
-        return cdc_err_wrap(err, "snapshot_mode always: opening a second replication connection");
-    snprintf(name, sizeof(name), "cdcagent_always_%ld", (long) getpid());
-    if (repl_create_temp_slot(ag->snap_tmp, name, &cp, ag->snap_name, sizeof(ag->snap_name),
-                              err) < 0)
-        return cdc_err_wrap(err, "snapshot_mode always (the agent's user needs REPLICATION and "
-                            "a free max_replication_slots entry for a temporary slot)");
-    ag->snap_at = cp;
+    if (open_temp_snapshot(ag, "snapshot_mode always", err) < 0)
+        return -1;
     /* Pending at L: a restart under another mode takes the snapshot again on a new slot,
        since the rows of this one may be in the destinations in part, ahead of the slot. */
     ag->state.snapshot = AGENT_SNAP_PENDING;
-    ag->state.cp = cp;
+    ag->state.cp = ag->snap_at;
     if (start_state(ag, err) < 0)
         return -1;
     agent_wm_set_start(ag->wm, slot->confirmed);
+    return 0;
+}
+
+int
+run_blocking_check(agent *ag, cdc_err *err)
+{
+    const char *tabs[RUN_BLOCKING_MAX];
+    int         n;
+
+    if (ag->incr == NULL || ag->snap_tmp != NULL || agent_capture_in_txn(ag->cap))
+        return 0;
+    n = agent_incr_blocking(ag->incr, tabs, ag->snap_conds, RUN_BLOCKING_MAX);
+    if (n == 0)
+        return 0;
+    ag->snap_sub = *ag->src;
+    for (int i = 0; i < n; i++)
+        ag->snap_tables[i] = (char *) tabs[i];
+    ag->snap_sub.tables = ag->snap_tables;
+    ag->snap_sub.ntables = n;
+    ag->snap_blocking = true;
+    if (open_temp_snapshot(ag, "blocking snapshot", err) < 0)
+        return -1;
+    log_info("agent", "blocking snapshot of %d table(s): the stream goes on to " CDC_LSN_FMT
+             " (the temporary slot's consistent point), then pauses while they are read", n,
+             CDC_LSN_ARGS(ag->snap_at));
     return 0;
 }
 
@@ -635,23 +666,34 @@ run_pending_snapshot(agent *ag, cdc_err *err)
 {
     agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
                                ag->cfg->platform.agent.status_interval_seconds };
+    const char        *what = ag->snap_blocking ? "blocking snapshot" : "snapshot_mode always";
+    agent_snap_state   keep = ag->state.snapshot;
     uint64_t           cp = ag->snap_at;
     int                rc;
 
-    log_info("agent", "snapshot_mode always: the stream reached " CDC_LSN_FMT ", the temporary "
-             "slot's consistent point; reading every table", CDC_LSN_ARGS(cp));
-    rc = agent_snapshot_run(ag->cap, ag->sql, ag->src, ag->snap_name, cp, ag->stop, &env, err);
+    log_info("agent", "%s: the stream reached " CDC_LSN_FMT ", the temporary slot's consistent "
+             "point; streaming pauses while the tables are read", what, CDC_LSN_ARGS(cp));
+    rc = agent_snapshot_run_where(ag->cap, ag->sql, ag->snap_blocking ? &ag->snap_sub : ag->src,
+                                  ag->snap_name, cp, ag->stop, &env,
+                                  ag->snap_blocking ? ag->snap_conds : NULL, err);
     repl_close(ag->snap_tmp);   /* the temporary slot and its snapshot go with it */
     ag->snap_tmp = NULL;
     if (rc > 0)
-        return cdc_err_set(err, CDC_E_STATE, "stopped during the snapshot (snapshot_mode "
-                           "always); slot %s was kept, the next start reads every table again",
-                           ag->src->slot_name);
+        return cdc_err_set(err, CDC_E_STATE, "stopped during the %s; slot %s was kept, the "
+                           "next start reads the tables again", what, ag->src->slot_name);
     if (rc < 0)
-        return cdc_err_wrap(err, "snapshot_mode always (slot %s was kept)", ag->src->slot_name);
+        return cdc_err_wrap(err, "%s (slot %s was kept)", what, ag->src->slot_name);
     rc = wait_snapshot_durable(ag, cp, err);
     if (rc > 0)
         return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
-                           "snapshot durable; the next start takes it again");
-    return rc < 0 ? cdc_err_wrap(err, "waiting for the snapshot to be durable") : 0;
+                           "%s durable; the next start takes it again", what);
+    if (rc < 0)
+        return cdc_err_wrap(err, "waiting for the %s to be durable", what);
+    if (!ag->snap_blocking)
+        return 0;
+    /* The slot's own snapshot is what the record's snapshot state is about. */
+    ag->state.snapshot = keep;
+    ag->snap_blocking = false;
+    log_info("agent", "blocking snapshot done; streaming resumes");
+    return agent_incr_blocking_done(ag->incr, err);
 }

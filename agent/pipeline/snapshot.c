@@ -33,6 +33,7 @@ typedef struct snap_state {
     snap_par      *par;                     /* snapshot_max_threads > 1: the workers */
     snap_progress *prog;
     int64_t        chunk_bytes;             /* table pages per parallel chunk */
+    const char *const *conds;               /* per table: ANDed to its rows; NULL: none */
 } snap_state;
 
 /* Undoes COPY's text-format escaping of one field into out; returns its length. */
@@ -207,6 +208,8 @@ copy_head(cdc_buf *q, PGconn *conn, snap_state *st, const cdc_rel *rel)
     /* the publication's row filter of the table, on the snapshot too; the parallel reader
        ANDs its ctid range to it */
     cdc_buf_printf(q, " WHERE (%s)", where ? where : "true");
+    if (st->conds && st->conds[st->table])
+        cdc_buf_printf(q, " AND (%s)", st->conds[st->table]);
 }
 
 static int
@@ -451,7 +454,15 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                    const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
                    const agent_snapshot_env *env, cdc_err *err)
 {
-    snap_state st = { .cap = cap, .cp = cp };
+    return agent_snapshot_run_where(cap, conn, src, snapshot_name, cp, stop, env, NULL, err);
+}
+
+int
+agent_snapshot_run_where(agent_capture *cap, PGconn *conn, const cfg_source *src,
+                         const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
+                         const agent_snapshot_env *env, const char *const *conds, cdc_err *err)
+{
+    snap_state st = { .cap = cap, .cp = cp, .conds = conds };
     char       sql[200];
     int64_t    xid, ts_us;
     int        rc = -1;

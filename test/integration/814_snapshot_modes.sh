@@ -165,7 +165,7 @@ jl_check "always: positions strictly increasing over the whole file" "$F" \
     'all((get(a, "metadata.commit_lsn"), get(a, "metadata.seq")) < (get(b, "metadata.commit_lsn"), get(b, "metadata.seq")) for a, b in zip(data, data[1:]))'
 expect_eq "always: no key's counter goes back (no overlap)" "$(backwards "$F")" ""
 expect_eq "always: the durable slot was kept" "$(slot_field s_always 'count(*)')" 1
-expect_eq "always: no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_always_%'")" 0
+expect_eq "always: no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_snap_%'")" 0
 sql_su "SELECT pg_drop_replication_slot('s_always')" >/dev/null
 
 note "when_needed: the slot was dropped while the agent was down"

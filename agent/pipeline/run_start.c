@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
@@ -15,6 +16,7 @@
 #include "agent/pipeline/run_int.h"
 #include "agent/pipeline/snapshot.h"
 #include "agent/source/failover.h"
+#include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/slot.h"
 
@@ -608,20 +610,69 @@ reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err)
     return 0;
 }
 
+/*
+ * Whether PostgreSQL takes the table and its condition: a table gone or a condition
+ * it refuses (SQLSTATE classes 22 and 42) is the signal's error, logged, and the table
+ * is left out.  @returns 1 ok, 0 left out, -1 on another error.
+ */
+static int
+blocking_table_ok(agent *ag, const char *table, const char *cond, cdc_err *err)
+{
+    char        schema[64], name[64], q[300];
+    cdc_buf     sql = CDC_BUF_INIT;
+    PGresult   *res;
+    const char *state;
+    int         rc = 1;
+
+    if (agent_pg_split_table(table, schema, name, err) < 0)
+        return -1;
+    cdc_buf_printf(&sql, "SELECT 1 FROM %s WHERE (%s) LIMIT 0",
+                   agent_pg_quote_table(schema, name, q, sizeof(q)), cond ? cond : "true");
+    res = PQexec(ag->sql, cdc_buf_str(&sql));
+    cdc_buf_free(&sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)) {
+            log_error("agent", "blocking snapshot: table %s%s%s: %s; the table is left out",
+                      table, cond ? " with condition " : "", cond ? cond : "",
+                      PQresultErrorMessage(res));
+            rc = 0;
+        } else {
+            rc = cdc_err_set(err, CDC_E_PG, "blocking snapshot: checking table %s: %s", table,
+                             PQresultErrorMessage(res));
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
 int
 run_blocking_check(agent *ag, cdc_err *err)
 {
-    const char *tabs[RUN_BLOCKING_MAX];
-    int         n;
+    const char *tabs[RUN_BLOCKING_MAX], *conds[RUN_BLOCKING_MAX];
+    int         n, k = 0;
 
     if (ag->incr == NULL || ag->snap_tmp != NULL || agent_capture_in_txn(ag->cap))
         return 0;
-    n = agent_incr_blocking(ag->incr, tabs, ag->snap_conds, RUN_BLOCKING_MAX);
+    n = agent_incr_blocking(ag->incr, tabs, conds, RUN_BLOCKING_MAX);
     if (n == 0)
         return 0;
+    for (int i = 0; i < n; i++) {
+        int ok = blocking_table_ok(ag, tabs[i], conds[i], err);
+
+        if (ok < 0)
+            return -1;
+        if (ok == 0)
+            continue;
+        ag->snap_tables[k] = (char *) tabs[i];
+        ag->snap_conds[k++] = conds[i];
+    }
+    if (k == 0) {
+        log_warn("agent", "blocking snapshot: no table left to read; the signal is done");
+        return agent_incr_blocking_done(ag->incr, err);
+    }
+    n = k;
     ag->snap_sub = *ag->src;
-    for (int i = 0; i < n; i++)
-        ag->snap_tables[i] = (char *) tabs[i];
     ag->snap_sub.tables = ag->snap_tables;
     ag->snap_sub.ntables = n;
     ag->snap_blocking = true;

@@ -147,4 +147,16 @@ check "what repeats is at most table a's rows of the killed run" test "$n_r" -le
 expect_eq "a: replaying the file gives psql's table" "$(replay a)" "$(psql_rows a)"
 expect_eq "no key's counter goes back" "$(backwards)" ""
 
+note "a condition PostgreSQL refuses: that table is left out, the others are read"
+before=$(jl_eval "$EVENTS" 'len(data)')
+agent_start
+sql "INSERT INTO dbz_signal VALUES ('blk-3', 'execute-snapshot', '{\"data-collections\": [\"public.a\", \"public.b\"], \"type\": \"blocking\", \"additional-conditions\": [{\"data-collection\": \"public.b\", \"filter\": \"no_such_column > 0\"}]}')"
+wait_grep "$T/agent.log" 'blocking snapshot blk-3: every row durable' 60
+marker "after the third blocking snapshot"
+agent_stop
+expect_contains "the error names the table, the condition and PostgreSQL's message" "$(cat "$T/agent.log")" \
+    'blocking snapshot: table public.b with condition no_such_column > 0: ERROR:  column \"no_such_column\" does not exist'
+jl_check "only a was read" "$EVENTS" \
+    "sorted((get(e, 'value.source.table'), e['key']['id']) for e in data[$before:] if get(e, 'value.op') == 'r') == [('a', i) for i in range(1, 301)]"
+
 done_testing

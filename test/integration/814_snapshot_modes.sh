@@ -21,43 +21,7 @@ ops() { jl_eval "$1" '" ".join(get(e, "value.op") for e in data)'; }
 # count_r FILE: how many op r events.
 count_r() { jl_eval "$1" 'sum(1 for e in data if get(e, "value.op") == "r")'; }
 rows() { sql "SELECT count(*) FROM t"; }
-# replay FILE: "id:n ..." of FILE's events applied in order (r/c/u set the row, d removes it).
-replay() {
-    python3 - "$1" <<'PY'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    v = json.loads(line).get("value")
-    if v is None:
-        continue
-    if v["op"] == "d":
-        rows.pop(v["before"]["id"], None)
-    else:
-        rows[v["after"]["id"]] = v["after"]["n"]
-print(" ".join("%d:%d" % kv for kv in sorted(rows.items())))
-PY
-}
-# backwards FILE: the keys whose counter n goes back from one event to the next (none: "").
-backwards() {
-    python3 - "$1" <<'PY'
-import json, sys
-last, bad = {}, []
-for line in open(sys.argv[1]):
-    v = json.loads(line).get("value")
-    if v is None:
-        continue
-    if v["op"] == "d":
-        last.pop(v["before"]["id"], None)
-        continue
-    k, n = v["after"]["id"], v["after"]["n"]
-    if last.get(k, -1) > n:
-        bad.append("%d:%d<%d" % (k, n, last[k]))
-    last[k] = n
-print(" ".join(bad))
-PY
-}
 ndata() { jl_eval "$1" 'len(data)'; }
-psql_rows() { sql "SELECT string_agg(id || ':' || n, ' ' ORDER BY id) FROM t"; }
 
 note "unknown value: refused at validate"
 P_SNAPSHOT=sometimes P_TABLES=public.t write_pipeline
@@ -160,10 +124,10 @@ agent_start
 sql "INSERT INTO t VALUES (60, 0)"
 wait_grep "$F" '"id":60' 30
 agent_stop
-expect_eq "always: replaying the file gives psql's table (no gap)" "$(replay "$F")" "$(psql_rows)"
+expect_eq "always: replaying the file gives psql's table (no gap)" "$(jl_replay "$F" t)" "$(psql_id_n t)"
 jl_check "always: positions strictly increasing over the whole file" "$F" \
     'all((get(a, "metadata.commit_lsn"), get(a, "metadata.seq")) < (get(b, "metadata.commit_lsn"), get(b, "metadata.seq")) for a, b in zip(data, data[1:]))'
-expect_eq "always: no key's counter goes back (no overlap)" "$(backwards "$F")" ""
+expect_eq "always: no key's counter goes back (no overlap)" "$(jl_backwards "$F")" ""
 expect_eq "always: the durable slot was kept" "$(slot_field s_always 'count(*)')" 1
 expect_eq "always: no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_snap_%'")" 0
 sql_su "SELECT pg_drop_replication_slot('s_always')" >/dev/null

@@ -30,40 +30,6 @@ marker() {    # marker TEXT: a log signal, and the wait for it (everything befor
     sql "INSERT INTO dbz_signal VALUES ('m-$RANDOM$RANDOM', 'log', '{\"message\": \"$1\"}')"
     wait_grep "$T/agent.log" "$1" 60
 }
-# replay TABLE: "id:n ..." of TABLE's events in the file, applied in order.
-replay() {
-    python3 - "$EVENTS" "$1" <<'PY'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    v = json.loads(line).get("value")
-    if v is None or v["source"]["table"] != sys.argv[2]:
-        continue
-    if v["op"] == "d":
-        rows.pop(v["before"]["id"], None)
-    else:
-        rows[v["after"]["id"]] = v["after"]["n"]
-print(" ".join("%d:%d" % kv for kv in sorted(rows.items())))
-PY
-}
-psql_rows() { sql "SELECT string_agg(id || ':' || n, ' ' ORDER BY id) FROM $1"; }
-# backwards: the (table, key) whose counter goes back from one event to the next.
-backwards() {
-    python3 - "$EVENTS" <<'PY'
-import json, sys
-last, bad = {}, []
-for line in open(sys.argv[1]):
-    v = json.loads(line).get("value")
-    if v is None or v["op"] == "d" or v["source"]["table"] == "dbz_signal":
-        continue
-    k = (v["source"]["table"], v["after"]["id"])
-    if last.get(k, -1) > v["after"]["n"]:
-        bad.append("%s.%d:%d<%d" % (k + (v["after"]["n"], last[k])))
-    last[k] = v["after"]["n"]
-print(" ".join(bad))
-PY
-}
-
 cat >"$T/writer.sql" <<'SQL'
 DO $$
 BEGIN
@@ -99,9 +65,9 @@ jl_check "streamed events are marked false" "$EVENTS" \
     "all(get(e, 'value.source.snapshot') == 'false' for e in data if get(e, 'value.op') != 'r')"
 jl_check "positions strictly increasing" "$EVENTS" \
     'all((get(a, "metadata.commit_lsn"), get(a, "metadata.seq")) < (get(b, "metadata.commit_lsn"), get(b, "metadata.seq")) for a, b in zip(data, data[1:]))'
-expect_eq "no key's counter goes back (no overlap)" "$(backwards)" ""
-expect_eq "a: replaying the file gives psql's table (no gap)" "$(replay a)" "$(psql_rows a)"
-expect_eq "b: replaying the file gives psql's table (no gap)" "$(replay b)" "$(psql_rows b)"
+expect_eq "no key's counter goes back (no overlap)" "$(jl_backwards "$EVENTS")" ""
+expect_eq "a: replaying the file gives psql's table (no gap)" "$(jl_replay "$EVENTS" a)" "$(psql_id_n a)"
+expect_eq "b: replaying the file gives psql's table (no gap)" "$(jl_replay "$EVENTS" b)" "$(psql_id_n b)"
 expect_eq "no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_snap_%'")" 0
 
 note "kill -9 during a blocking snapshot: the restart runs it again"
@@ -144,8 +110,8 @@ jl_check "after the restart: a whole blocking snapshot of a and b (every row onc
 n_r=$(jl_eval "$EVENTS" "sum(1 for e in data[$before:] if get(e, 'value.op') == 'r')")
 note "r events since the kill: $n_r (500 in the complete run; the rest were delivered before the kill)"
 check "what repeats is at most table a's rows of the killed run" test "$n_r" -le 800
-expect_eq "a: replaying the file gives psql's table" "$(replay a)" "$(psql_rows a)"
-expect_eq "no key's counter goes back" "$(backwards)" ""
+expect_eq "a: replaying the file gives psql's table" "$(jl_replay "$EVENTS" a)" "$(psql_id_n a)"
+expect_eq "no key's counter goes back" "$(jl_backwards "$EVENTS")" ""
 
 note "a condition PostgreSQL refuses: that table is left out, the others are read"
 before=$(jl_eval "$EVENTS" 'len(data)')

@@ -212,26 +212,34 @@ progress_save(const agent_incr *in, json_t *o)
     }
 }
 
+/* The blocking snapshot's tables: the snapshot's own list swapped in, so its helpers serve. */
+static void
+blocking_swap(agent_incr *in)
+{
+    incr_table *t = in->tables;
+    int         n = in->ntables;
+
+    in->tables = in->blk;
+    in->ntables = in->nblk;
+    in->blk = t;
+    in->nblk = n;
+}
+
 static void
 blocking_clear(agent_incr *in)
 {
-    for (int i = 0; i < in->nblk; i++) {
-        free(in->blk[i].name);
-        free(in->blk[i].cond);
-    }
-    free(in->blk);
-    in->blk = NULL;
-    in->nblk = 0;
+    blocking_swap(in);
+    tables_free(in);
+    blocking_swap(in);
     in->blk_id[0] = '\0';
 }
 
 static void
 blocking_add(agent_incr *in, const char *name, const char *cond)
 {
-    in->blk = cdc_xrealloc(in->blk, (size_t) (in->nblk + 1) * sizeof(*in->blk));
-    in->blk[in->nblk].name = cdc_xstrdup(name);
-    in->blk[in->nblk].cond = cond && *cond ? cdc_xstrdup(cond) : NULL;
-    in->nblk++;
+    blocking_swap(in);
+    table_add(in, name, cond);
+    blocking_swap(in);
 }
 
 static void

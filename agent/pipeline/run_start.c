@@ -96,7 +96,9 @@ drop_slot(agent *ag, cdc_err *err)
 static bool
 snapshot_interrupted(const agent *ag, const slot_row *slot)
 {
-    if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER || slot->confirmed == 0)
+    /* always: the start reads every table again, after what the slot holds */
+    if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER ||
+        ag->src->snapshot_mode == CFG_SNAPSHOT_ALWAYS || slot->confirmed == 0)
         return false;
     for (int i = 0; i < ag->router.ndests; i++) {
         const cdc_dest *d = ag->router.dests[i];

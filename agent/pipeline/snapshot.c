@@ -560,7 +560,9 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
             *plan = AGENT_SLOT_RECREATE;
             return 0;
         }
-        if (snapshot_wanted(src) && f->snapshot_unproven) {
+        /* always reads every table again anyway, after the changes the slot holds. */
+        if (snapshot_wanted(src) && f->snapshot_unproven &&
+            src->snapshot_mode != CFG_SNAPSHOT_ALWAYS) {
             /*
              * Snapshot rows are not in the WAL: the slot cannot send again the
              * ones a destination never made durable, so the only way to deliver

@@ -5,7 +5,8 @@
 # at all; always with an existing slot: every start reads every table again, in the snapshot
 # of a temporary slot, and streams from where that snapshot ends: a writer that bumps a
 # counter during the restart shows no gap (replaying the file gives psql's table) and no
-# overlap (no key's counter ever goes back); when_needed: after the slot was dropped (the
+# overlap (no key's counter ever goes back), also after a kill -9 while the tables are read
+# again (the slot is kept, the next start reads them again); when_needed: after the slot was dropped (the
 # start under initial is refused), a new slot and a new snapshot.  An unknown value is
 # refused at validate, naming the key and the accepted values.
 # shellcheck source=SCRIPTDIR/common.sh
@@ -128,6 +129,40 @@ expect_eq "always: replaying the file gives psql's table (no gap)" "$(jl_replay 
 jl_check "always: positions strictly increasing over the whole file" "$F" \
     'all((get(a, "metadata.commit_lsn"), get(a, "metadata.seq")) < (get(b, "metadata.commit_lsn"), get(b, "metadata.seq")) for a, b in zip(data, data[1:]))'
 expect_eq "always: no key's counter goes back (no overlap)" "$(jl_backwards "$F")" ""
+note "always: kill -9 while the tables are read again (held by a row-level security policy that waits for the test's advisory lock)"
+sql "DELETE FROM t WHERE id = 4" "UPDATE t SET n = n + 1 WHERE id = 5"   # while down
+sql_su "ALTER TABLE t ENABLE ROW LEVEL SECURITY" "ALTER TABLE t FORCE ROW LEVEL SECURITY" \
+    "CREATE POLICY wait_for_the_test ON t USING ((SELECT true FROM pg_advisory_xact_lock_shared(814)))"
+hold_lock() { sql_su "SELECT pg_advisory_lock(814), pg_sleep(3600)" >/dev/null 2>&1 || true; }
+bg hold_lock
+deadline=$((SECONDS + 30))
+until [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 814 AND granted")" = 1 ]; do
+    [ $SECONDS -lt $deadline ] || fail "the test's advisory lock was never granted"
+    sleep 0.1
+done
+AGENT_NO_WAIT=1 agent_start
+deadline=$((SECONDS + 60))
+until [ "$(sql_su "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 814 AND NOT granted")" -ge 1 ]; do
+    [ $SECONDS -lt $deadline ] || fail "the re-read never reached table t"
+    agent_alive || fail "the agent exited"
+    sleep 0.2
+done
+agent_kill9
+sql_su "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 814 AND granted" >/dev/null
+deadline=$((SECONDS + 30))
+while [ "$(slot_field s_always active)" = t ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "slot still active 30 s after kill -9"
+    sleep 0.1
+done
+sql_su "DROP POLICY wait_for_the_test ON t" "ALTER TABLE t DISABLE ROW LEVEL SECURITY"
+sql "INSERT INTO t VALUES (61, 0)"
+agent_start
+wait_grep "$F" '"id":61' 30
+agent_stop
+expect_eq "always after the kill: the slot was kept (not dropped and created again)" \
+    "$(grep -c 'dropping the slot' "$T/agent.log" || true)" 0
+expect_eq "always after the kill: replaying the file gives psql's table" "$(jl_replay "$F" t)" "$(psql_id_n t)"
+expect_eq "always after the kill: no key's counter goes back" "$(jl_backwards "$F")" ""
 expect_eq "always: the durable slot was kept" "$(slot_field s_always 'count(*)')" 1
 expect_eq "always: no temporary slot left" "$(sql_su "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cdcagent_snap_%'")" 0
 sql_su "SELECT pg_drop_replication_slot('s_always')" >/dev/null

@@ -21,6 +21,7 @@
 #include "agent/source/publication.h"
 #include "agent/source/tablepat.h"
 #include "agent/pipeline/run.h"
+#include "agent/pipeline/incr_status.h"
 #include "agent/pipeline/snapshot_progress.h"
 #include "agent/source/slot.h"
 #include "agent/cmd/verify.h"
@@ -408,8 +409,10 @@ run_command(const cli *c, cdc_config *cfg)
         o.json = c->json;
         o.all = c->dlq.all;
         o.snapshot = agent_snapshot_progress_load(cfg);
+        o.incremental = agent_incr_status_load(cfg);
         rc = agent_slot_status(cfg, &o, &nwarn, &err);
         json_decref(o.snapshot);
+        json_decref(o.incremental);
         if (rc == 0 && nwarn > 0)
             return EXIT_WARNINGS;
     }

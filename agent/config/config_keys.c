@@ -474,7 +474,13 @@ static const cfg_key pipeline_keys[] = {
       .def = "cdc_publication", .check = check_nonempty, .desc = "Publication to stream." },
     { .name = "source.snapshot_mode", .type = CFG_ENUM, .off = PL(source.snapshot_mode),
       .def = "initial", .choices = snapshot_modes,
-      .desc = "Debezium snapshot.mode; never and no_data both mean no snapshot." },
+      .desc = "Debezium 2.7's snapshot.mode. initial: a snapshot when the slot is created, "
+              "then streaming. initial_only: the same snapshot, then the agent exits 0 (with "
+              "an existing slot, at once). never and its newer name no_data: no snapshot. "
+              "when_needed: as initial, and a new snapshot on a new slot when the slot was "
+              "dropped or invalidated or its snapshot is not proven delivered. always: every "
+              "start reads every table again, also with an existing slot "
+              "(docs/snapshots.md, \"Snapshot modes\")." },
     { .name = "source.snapshot_max_threads", .type = CFG_INT,
       .off = PL(source.snapshot_max_threads), .def = "1", .range = "1..16",
       .desc = "Debezium snapshot.max.threads: connections that read one table's chunks in "

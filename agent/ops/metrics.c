@@ -136,6 +136,18 @@ agent_metrics_set_server_lsn(agent_metrics *m, uint64_t lsn)
 }
 
 void
+agent_metrics_set_incr(agent_metrics *m, const agent_incr_progress *p)
+{
+    if (m == NULL)
+        return;
+    atomic_store_explicit(&m->incr_state, p->state, relaxed);
+    atomic_store_explicit(&m->incr_tables_done, p->tables_done, relaxed);
+    atomic_store_explicit(&m->incr_tables_remaining, p->tables_remaining, relaxed);
+    atomic_store_explicit(&m->incr_chunks, p->chunks, relaxed);
+    atomic_store_explicit(&m->incr_rows, p->rows, relaxed);
+}
+
+void
 agent_metrics_set_snapshot(agent_metrics *m, const agent_snapshot_progress *p)
 {
     uint64_t bits;

@@ -94,6 +94,16 @@ typedef struct agent_snapshot_progress {
 
 void agent_metrics_set_snapshot(agent_metrics *m, const agent_snapshot_progress *p);
 
+/* The incremental snapshot's progress (agent/pipeline/incr.c, signals), for the
+   cdcagent_incremental_snapshot_* families; all zero while none ever ran. */
+typedef struct agent_incr_progress {
+    int      state;               /* 0 none running, 1 running, 2 paused */
+    int      tables_done, tables_remaining;
+    uint64_t chunks, rows;        /* chunks and op r rows emitted by the current snapshot */
+} agent_incr_progress;
+
+void agent_metrics_set_incr(agent_metrics *m, const agent_incr_progress *p);
+
 void agent_metrics_txn_committed(agent_metrics *m, uint64_t end_lsn);
 /**
  * The flush LSN reported to the slot: sets confirmed_lsn and observes every

@@ -61,6 +61,8 @@ struct agent_metrics {
     /* the initial snapshot (agent_metrics_set_snapshot) */
     _Atomic uint64_t snap_rows, snap_rows_estimated;
     _Atomic int      snap_tables_done, snap_tables_total;
+    _Atomic int      incr_state, incr_tables_done, incr_tables_remaining;
+    _Atomic uint64_t incr_chunks, incr_rows;
     _Atomic uint64_t snap_remaining_bits;   /* a double's bits */
     _Atomic int64_t  snap_wal_retained;
 

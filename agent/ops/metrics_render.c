@@ -302,6 +302,33 @@ render_snapshot(agent_metrics *m, cdc_buf *out)
     cdc_buf_printf(out, "cdcagent_snapshot_wal_retained_bytes %lld\n", (long long) wal);
 }
 
+/* The incremental snapshot (signals): all zero while none ran, the last figures after. */
+static void
+render_incr(agent_metrics *m, cdc_buf *out)
+{
+    int state = atomic_load_explicit(&m->incr_state, relaxed);
+
+    put_header(out, "cdcagent_incremental_snapshot_running", "gauge",
+               "1 while an incremental snapshot runs, by state (running, paused); 0 otherwise.");
+    cdc_buf_printf(out, "cdcagent_incremental_snapshot_running{state=\"running\"} %d\n",
+                   state == 1);
+    cdc_buf_printf(out, "cdcagent_incremental_snapshot_running{state=\"paused\"} %d\n",
+                   state == 2);
+    put_header(out, "cdcagent_incremental_snapshot_tables", "gauge",
+               "Tables of the current incremental snapshot, read (done) and not yet read "
+               "(remaining, the one being read included).");
+    cdc_buf_printf(out, "cdcagent_incremental_snapshot_tables{state=\"done\"} %d\n",
+                   atomic_load_explicit(&m->incr_tables_done, relaxed));
+    cdc_buf_printf(out, "cdcagent_incremental_snapshot_tables{state=\"remaining\"} %d\n",
+                   atomic_load_explicit(&m->incr_tables_remaining, relaxed));
+    put_u64(out, "cdcagent_incremental_snapshot_chunks_total", "counter",
+            "Chunks the current incremental snapshot emitted (windows closed).",
+            atomic_load_explicit(&m->incr_chunks, relaxed));
+    put_u64(out, "cdcagent_incremental_snapshot_rows_total", "counter",
+            "Rows the current incremental snapshot emitted (op r events).",
+            atomic_load_explicit(&m->incr_rows, relaxed));
+}
+
 static void
 render_gauges(agent_metrics *m, const health_snap *hs, cdc_buf *out)
 {
@@ -389,6 +416,7 @@ agent_metrics_render(agent_metrics *m, cdc_buf *out)
     render_counters(m, out);
     render_gauges(m, &hs, out);
     render_snapshot(m, out);
+    render_incr(m, out);
     render_dests(m, &hs, out);
     render_histogram(m, out);
 }

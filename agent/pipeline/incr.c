@@ -81,6 +81,13 @@ struct agent_incr {
     cdc_arena  *emit_arena;     /* values of the row being emitted */
     uint64_t    rows_emitted;
     uint64_t    rows_dropped;   /* chunk rows a streamed change in the window replaced */
+    uint64_t    chunks_done;    /* windows closed by the current snapshot (in the record) */
+    int         tables_done;    /* its tables read to the end (in the record) */
+
+    /* A blocking snapshot asked for and not yet durable everywhere (in the record) */
+    char        blk_id[128];    /* "": none */
+    incr_table *blk;
+    int         nblk;
 };
 
 /* ---- the record ---- */
@@ -183,6 +190,150 @@ pend_push(agent_incr *in, uint64_t at)
     }
 }
 
+static int         save(agent_incr *in, cdc_err *err);
+static bool        is_listed(const agent_incr *in, const char *name);
+static const char *condition_for(json_t *data, const char *name);
+
+/* The counters shown by /metrics and slot status (docs/operations.md), kept across restarts. */
+static void
+progress_save(const agent_incr *in, json_t *o)
+{
+    json_object_set_new(o, "rows", json_integer((json_int_t) in->rows_emitted));
+    json_object_set_new(o, "chunks", json_integer((json_int_t) in->chunks_done));
+    json_object_set_new(o, "tables_done", json_integer(in->tables_done));
+    if (in->blk_id[0] != '\0') {
+        json_t *tabs = json_array();
+
+        for (int i = 0; i < in->nblk; i++)
+            json_array_append_new(tabs, json_pack("{s:s,s:s?}", "table", in->blk[i].name,
+                                                  "filter", in->blk[i].cond));
+        json_object_set_new(o, "blocking", json_pack("{s:s,s:o}", "id", in->blk_id, "tables",
+                                                     tabs));
+    }
+}
+
+/* The blocking snapshot's tables: the snapshot's own list swapped in, so its helpers serve. */
+static void
+blocking_swap(agent_incr *in)
+{
+    incr_table *t = in->tables;
+    int         n = in->ntables;
+
+    in->tables = in->blk;
+    in->ntables = in->nblk;
+    in->blk = t;
+    in->nblk = n;
+}
+
+static void
+blocking_clear(agent_incr *in)
+{
+    blocking_swap(in);
+    tables_free(in);
+    blocking_swap(in);
+    in->blk_id[0] = '\0';
+}
+
+static void
+blocking_add(agent_incr *in, const char *name, const char *cond)
+{
+    blocking_swap(in);
+    table_add(in, name, cond);
+    blocking_swap(in);
+}
+
+static void
+progress_load(agent_incr *in, json_t *o)
+{
+    json_t *b = json_object_get(o, "blocking"), *v;
+    size_t  i;
+
+    in->rows_emitted = (uint64_t) json_integer_value(json_object_get(o, "rows"));
+    in->chunks_done = (uint64_t) json_integer_value(json_object_get(o, "chunks"));
+    in->tables_done = (int) json_integer_value(json_object_get(o, "tables_done"));
+    if (!json_is_object(b))
+        return;
+    snprintf(in->blk_id, sizeof(in->blk_id), "%s",
+             json_string_value(json_object_get(b, "id")) ? json_string_value(json_object_get(b, "id")) : "?");
+    json_array_foreach(json_object_get(b, "tables"), i, v)
+        blocking_add(in, json_string_value(json_object_get(v, "table")),
+                     json_string_value(json_object_get(v, "filter")));
+    if (in->nblk == 0)
+        in->blk_id[0] = '\0';
+    else
+        log_info("incr", "blocking snapshot %s of %d table(s) did not finish before the agent "
+                 "stopped: it runs again", in->blk_id, in->nblk);
+}
+
+int
+agent_incr_blocking(const agent_incr *in, const char **tables, const char **conds, int max)
+{
+    int n = 0;
+
+    if (in == NULL || in->blk_id[0] == '\0')
+        return 0;
+    for (int i = 0; i < in->nblk && n < max; i++, n++) {
+        tables[n] = in->blk[i].name;
+        conds[n] = in->blk[i].cond;
+    }
+    return n;
+}
+
+int
+agent_incr_blocking_done(agent_incr *in, cdc_err *err)
+{
+    log_info("incr", "blocking snapshot %s: every row durable in every destination",
+             in->blk_id);
+    blocking_clear(in);
+    return save(in, err);
+}
+
+/* execute-snapshot of type blocking: recorded, then run.c pauses the stream to read them. */
+static int
+blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
+{
+    json_t *v;
+    size_t  i;
+
+    if (in->blk_id[0] != '\0') {
+        log_warn("incr", "signal %s: a blocking snapshot (%s) is already waiting: ignored", id,
+                 in->blk_id);
+        return 0;
+    }
+    json_array_foreach(json_object_get(data, "data-collections"), i, v) {
+        const char *name = json_string_value(v);
+
+        if (name == NULL || !is_listed(in, name)) {
+            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
+                     name ? name : "(not a string)");
+            continue;
+        }
+        blocking_add(in, name, condition_for(data, name));
+    }
+    if (in->nblk == 0) {
+        log_warn("incr", "signal %s: blocking execute-snapshot without a table of "
+                 "source.tables: ignored", id);
+        return 0;
+    }
+    snprintf(in->blk_id, sizeof(in->blk_id), "%s", id);
+    log_info("incr", "signal %s: blocking snapshot of %d table(s): streaming pauses after this "
+             "transaction while they are read", id, in->nblk);
+    return save(in, err);
+}
+
+void
+agent_incr_get_progress(const agent_incr *in, agent_incr_progress *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (in == NULL)
+        return;
+    out->state = !in->running ? 0 : in->paused ? 2 : 1;
+    out->tables_done = in->tables_done;
+    out->tables_remaining = in->running ? in->ntables : 0;
+    out->chunks = in->chunks_done;
+    out->rows = in->rows_emitted;
+}
+
 /*
  * Writes the progress: the tables left (tables[0] being read, from the key
  * after `from`), and the chunks not yet durable everywhere, oldest first: a
@@ -200,6 +351,7 @@ save(agent_incr *in, cdc_err *err)
     json_object_set_new(o, "id", json_string(in->id));
     json_object_set_new(o, "signal", json_pack("[I,I]", (json_int_t) in->signal.lsn,
                                                (json_int_t) in->signal.seq));
+    progress_save(in, o);
     if (in->running) {
         for (int i = 0; i < in->ntables; i++)
             json_array_append_new(tabs, json_pack("{s:s,s:s?}", "table", in->tables[i].name,
@@ -250,6 +402,7 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
     if (o == NULL || !json_is_object(o))
         return cdc_err_set(err, CDC_E_STATE, "state record %s: the incr line does not parse (%s)",
                            in->st->path, je.text);
+    progress_load(in, o);
     v = json_object_get(o, "signal");
     in->signal.lsn = (uint64_t) json_integer_value(json_array_get(v, 0));
     in->signal.seq = (uint64_t) json_integer_value(json_array_get(v, 1));
@@ -352,6 +505,7 @@ agent_incr_free(agent_incr *in)
         return;
     window_clear(in);
     tables_free(in);
+    blocking_clear(in);
     for (int i = 0; i < in->npend; i++)
         pend_free(&in->pend[i]);
     json_decref(in->from);
@@ -811,8 +965,10 @@ window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t l
     if (emit_chunk(in, cap, lsn, err) < 0)
         return -1;
     pend_push(in, commit_lsn);
+    in->chunks_done++;
     if (end) {
         log_info("incr", "incremental snapshot %s: table %s done", in->id, in->tables[0].name);
+        in->tables_done++;
         table_drop(in, 0);
         set_json(&in->from, NULL);
         set_json(&in->max, NULL);
@@ -874,19 +1030,22 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
     size_t      i;
     int         added = 0;
 
-    if (type && strcasecmp(type, "incremental") != 0) {
-        log_warn("incr", "signal %s: execute-snapshot of type %s is not supported (only "
-                 "incremental): ignored", id, type);
+    if (type && strcasecmp(type, "incremental") != 0 && strcasecmp(type, "blocking") != 0) {
+        log_warn("incr", "signal %s: execute-snapshot of type %s is not supported (incremental "
+                 "or blocking): ignored", id, type);
         return 0;
     }
     if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
         log_warn("incr", "signal %s: execute-snapshot without data-collections: ignored", id);
         return 0;
     }
+    if (type && strcasecmp(type, "blocking") == 0)
+        return blocking_request(in, id, data, err);
     if (!in->running) {
         tables_free(in);
         snprintf(in->id, sizeof(in->id), "%s", id);
-        in->rows_emitted = in->rows_dropped = 0;
+        in->rows_emitted = in->rows_dropped = in->chunks_done = 0;
+        in->tables_done = 0;
     }
     json_array_foreach(dcs, i, v) {
         const char *name = json_string_value(v);

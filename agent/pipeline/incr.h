@@ -33,6 +33,7 @@
 #include "agent/config/config.h"
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_rel.h"
+#include "agent/ops/metrics.h"
 #include "agent/pipeline/state.h"
 #include "decoder/pgoutput.h"
 
@@ -58,6 +59,19 @@ int agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *
 
 /* The plain connection again, after a reconnect (in NULL: no-op). */
 void agent_incr_set_conn(agent_incr *in, PGconn *conn);
+
+/* Its progress for /metrics (in NULL: all zero). */
+void agent_incr_get_progress(const agent_incr *in, agent_incr_progress *out);
+
+/*
+ * The blocking snapshot asked for by an execute-snapshot signal of type
+ * blocking (also one a restart found unfinished in the record): its tables and
+ * their additional conditions (NULL: none), valid until agent_incr_blocking_done.
+ * @returns how many (at most max), 0 when none waits.
+ */
+int agent_incr_blocking(const agent_incr *in, const char **tables, const char **conds, int max);
+/* Its rows are durable everywhere: forgets it (and saves the record). */
+int agent_incr_blocking_done(agent_incr *in, cdc_err *err);
 
 /* Whether rel is the signal table. */
 bool agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel);

@@ -254,6 +254,9 @@ stream(agent *ag, cdc_err *err)
             log_info("agent", "reached stop_lsn " CDC_LSN_FMT, CDC_LSN_ARGS(ag->stop_lsn));
             return 0;
         }
+        if (run_blocking_check(ag, err) < 0 ||
+            (run_snapshot_due(ag, NULL) && run_pending_snapshot(ag, err) < 0))
+            return -1;
         if (agent_wm_full(ag->wm)) {
             /* Backpressure: stop reading until destinations make room.  A flush
                that times out is the destination still pushing back: wait on (it
@@ -278,7 +281,9 @@ stream(agent *ag, cdc_err *err)
                     return cdc_err_ensure(err, "reading the replication stream");
                 if (n == 0)
                     break;
-                if (handle_repl_msg(ag, &m, err) < 0) {
+                if (run_snapshot_due(ag, &m) && run_pending_snapshot(ag, err) < 0)
+                    return -1;
+                if (handle_repl_msg(ag, &m, err) < 0 || run_blocking_check(ag, err) < 0) {
                     if (stop_requested)
                         return 0;       /* a stop cut a wait short */
                     return cdc_err_ensure(err, "handling the replication message at " CDC_LSN_FMT,
@@ -568,6 +573,7 @@ agent_run(cdc_config *cfg, cdc_err *err)
     agent_capture_free(ag.cap);
     agent_incr_free(ag.incr);
     repl_close(ag.rs);
+    repl_close(ag.snap_tmp);
     PQfinish(ag.sql);
     agent_wm_free(ag.wm);
     agent_health_stop(ag.health);

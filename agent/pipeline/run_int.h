@@ -27,6 +27,8 @@
 #include "agent/source/repl.h"
 #include "schemas/json.h"
 
+#define RUN_BLOCKING_MAX 64     /* tables of one blocking snapshot */
+
 typedef struct agent {
     const cdc_config *cfg;
     const cfg_source *src;
@@ -45,6 +47,17 @@ typedef struct agent {
     uint64_t          sent_flush;   /* flush LSN last reported to the server */
     uint64_t          stop_lsn;     /* 0: none */
     uint64_t          resume_lsn;   /* the slot's confirmed position at start; 0: no slot */
+    /* A snapshot taken while streaming (snapshot_mode always with an existing slot): the
+       temporary slot's connection holds its exported snapshot, consistent at snap_at; the
+       rows are read when the stream reaches snap_at (run_snapshot_due). */
+    repl_stream      *snap_tmp;
+    uint64_t          snap_at;
+    char              snap_name[128];
+    /* ... of a blocking snapshot (a signal): only these tables, with these conditions. */
+    bool              snap_blocking;
+    cfg_source        snap_sub;
+    char             *snap_tables[RUN_BLOCKING_MAX];
+    const char       *snap_conds[RUN_BLOCKING_MAX];
     int64_t           last_status_ms;
     int64_t           last_metrics_ms;
     int64_t           stop_seen_ms;   /* a stop found the stream inside a transaction */
@@ -73,6 +86,13 @@ typedef struct slot_row {
 /* run_start.c */
 int  run_read_slot(agent *ag, slot_row *out, cdc_err *err);
 int  run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err);
+/* Whether the stream, about to handle m, reached the pending snapshot's position. */
+bool run_snapshot_due(const agent *ag, const repl_msg *m);
+/* Reads the pending snapshot's rows and waits until they are durable everywhere. */
+int  run_pending_snapshot(agent *ag, cdc_err *err);
+/* A blocking snapshot asked for by a signal (agent_incr_blocking): outside a transaction,
+   creates its temporary slot; its rows are then read when the stream reaches it. */
+int  run_blocking_check(agent *ag, cdc_err *err);
 
 /* run_status.c */
 void run_update_metrics(agent *ag);

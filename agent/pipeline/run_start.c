@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_lsn.h"
@@ -15,6 +17,7 @@
 #include "agent/pipeline/snapshot.h"
 #include "agent/pipeline/snapshot_resume.h"
 #include "agent/source/failover.h"
+#include "agent/source/pg_source.h"
 #include "agent/source/publication.h"
 #include "agent/source/slot.h"
 
@@ -98,7 +101,9 @@ drop_slot(agent *ag, cdc_err *err)
 static bool
 snapshot_interrupted(const agent *ag, const slot_row *slot)
 {
-    if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER || slot->confirmed == 0)
+    /* always: the start reads every table again, after what the slot holds */
+    if (ag->src->snapshot_mode == CFG_SNAPSHOT_NEVER ||
+        ag->src->snapshot_mode == CFG_SNAPSHOT_ALWAYS || slot->confirmed == 0)
         return false;
     for (int i = 0; i < ag->router.ndests; i++) {
         const cdc_dest *d = ag->router.dests[i];
@@ -435,8 +440,11 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
                      ag->router.dests[slow]->id);
         }
         /* Each destination makes things durable at its own pace (flush intervals, batches,
-           retries): poll, do not force a flush. */
+           retries): poll, do not force a flush.  While streaming (snapshot_mode always with
+           an existing slot), the wait hook also keeps the replication connection alive. */
         run_update_metrics(ag);
+        if (ag->router.wait_hook && ag->router.wait_hook(ag->router.wait_arg, err) < 0)
+            return -1;
         cdc_sleep_ms(20);
     }
     ag->state.snapshot = AGENT_SNAP_DELIVERED;
@@ -445,6 +453,8 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
     log_info("agent", "snapshot: every row durable in every destination");
     return 0;
 }
+
+static int reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err);
 
 int
 run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
@@ -504,9 +514,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     }
     if (slot.exists) {
         if (src->snapshot_mode == CFG_SNAPSHOT_ALWAYS)
-            return cdc_err_set(err, CDC_E_UNSUPPORTED, "snapshot_mode always with an existing "
-                               "slot (%s) is not supported yet: a snapshot consistent with the "
-                               "slot needs a new slot", src->slot_name);
+            return reread_existing_slot(ag, &slot, err);
         log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT, src->slot_name,
                  CDC_LSN_ARGS(slot.confirmed));
         /* Streaming on means the snapshot is proven (agent_snapshot_unproven said so), or,
@@ -576,4 +584,191 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         return cdc_err_wrap(err, "waiting for the snapshot to be durable");
     *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
     return 0;
+}
+
+/*
+ * snapshot_mode always with an existing slot: every table is read again, in
+ * the snapshot exported by a temporary slot created now on a second
+ * replication connection, consistent at L.  The durable slot streams on from
+ * its confirmed position: every transaction that committed before L is
+ * emitted first (deletes made while the agent was down too), then, when the
+ * stream reaches L (run_snapshot_due), the rows, at positions (L - 1, n),
+ * then the transactions from L on.  The rows show exactly the transactions
+ * before L, so nothing is missing and nothing is emitted twice.  A stop or
+ * crash before the rows are durable leaves the record pending at L: the next
+ * start (always) reads every table again.
+ */
+/* The temporary slot whose exported snapshot the rows are read in, consistent at snap_at. */
+static int
+open_temp_snapshot(agent *ag, const char *what, cdc_err *err)
+{
+    char name[64];
+
+    ag->snap_tmp = repl_open(ag->src, err);
+    if (ag->snap_tmp == NULL)
+        return cdc_err_wrap(err, "%s: opening a second replication connection", what);
+    snprintf(name, sizeof(name), "cdcagent_snap_%ld", (long) getpid());
+    if (repl_create_temp_slot(ag->snap_tmp, name, &ag->snap_at, ag->snap_name,
+                              sizeof(ag->snap_name), err) < 0)
+        return cdc_err_wrap(err, "%s (the agent's user needs REPLICATION and a free "
+                            "max_replication_slots entry for a temporary slot)", what);
+    return 0;
+}
+
+static int
+reread_existing_slot(agent *ag, const slot_row *slot, cdc_err *err)
+{
+    log_info("agent", "slot %s: exists, confirmed up to " CDC_LSN_FMT "; snapshot_mode always: "
+             "reading every table again in the snapshot of a temporary slot, when the stream "
+             "reaches it", ag->src->slot_name, CDC_LSN_ARGS(slot->confirmed));
+    note_snapshot_dests(ag, false);
+    if (open_temp_snapshot(ag, "snapshot_mode always", err) < 0)
+        return -1;
+    /* Pending at L: a restart under another mode takes the snapshot again on a new slot,
+       since the rows of this one may be in the destinations in part, ahead of the slot. */
+    ag->state.snapshot = AGENT_SNAP_PENDING;
+    ag->state.cp = ag->snap_at;
+    if (start_state(ag, err) < 0)
+        return -1;
+    agent_wm_set_start(ag->wm, slot->confirmed);
+    return 0;
+}
+
+/*
+ * Whether PostgreSQL takes the table and its condition: a table gone or a condition
+ * it refuses (SQLSTATE classes 22 and 42) is the signal's error, logged, and the table
+ * is left out.  @returns 1 ok, 0 left out, -1 on another error.
+ */
+static int
+blocking_table_ok(agent *ag, const char *table, const char *cond, cdc_err *err)
+{
+    char        schema[64], name[64], q[300];
+    cdc_buf     sql = CDC_BUF_INIT;
+    PGresult   *res;
+    const char *state;
+    int         rc = 1;
+
+    if (agent_pg_split_table(table, schema, name, err) < 0)
+        return -1;
+    cdc_buf_printf(&sql, "SELECT 1 FROM %s WHERE (%s) LIMIT 0",
+                   agent_pg_quote_table(schema, name, q, sizeof(q)), cond ? cond : "true");
+    res = PQexec(ag->sql, cdc_buf_str(&sql));
+    cdc_buf_free(&sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)) {
+            log_error("agent", "blocking snapshot: table %s%s%s: %s; the table is left out",
+                      table, cond ? " with condition " : "", cond ? cond : "",
+                      PQresultErrorMessage(res));
+            rc = 0;
+        } else {
+            rc = cdc_err_set(err, CDC_E_PG, "blocking snapshot: checking table %s: %s", table,
+                             PQresultErrorMessage(res));
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int
+run_blocking_check(agent *ag, cdc_err *err)
+{
+    const char *tabs[RUN_BLOCKING_MAX], *conds[RUN_BLOCKING_MAX];
+    int         n, k = 0;
+
+    if (ag->incr == NULL || ag->snap_tmp != NULL || agent_capture_in_txn(ag->cap))
+        return 0;
+    n = agent_incr_blocking(ag->incr, tabs, conds, RUN_BLOCKING_MAX);
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        int ok = blocking_table_ok(ag, tabs[i], conds[i], err);
+
+        if (ok < 0)
+            return -1;
+        if (ok == 0)
+            continue;
+        ag->snap_tables[k] = (char *) tabs[i];
+        ag->snap_conds[k++] = conds[i];
+    }
+    if (k == 0) {
+        log_warn("agent", "blocking snapshot: no table left to read; the signal is done");
+        return agent_incr_blocking_done(ag->incr, err);
+    }
+    n = k;
+    ag->snap_sub = *ag->src;
+    ag->snap_sub.tables = ag->snap_tables;
+    ag->snap_sub.ntables = n;
+    ag->snap_blocking = true;
+    if (open_temp_snapshot(ag, "blocking snapshot", err) < 0)
+        return -1;
+    log_info("agent", "blocking snapshot of %d table(s): the stream goes on to " CDC_LSN_FMT
+             " (the temporary slot's consistent point), then pauses while they are read", n,
+             CDC_LSN_ARGS(ag->snap_at));
+    return 0;
+}
+
+static uint64_t
+be64_at(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+bool
+run_snapshot_due(const agent *ag, const repl_msg *m)
+{
+    if (ag->snap_tmp == NULL || agent_capture_in_txn(ag->cap))
+        return false;
+    if (m == NULL)
+        return ag->received >= ag->snap_at;
+    if (m->kind != 'w')
+        return m->wal_end >= ag->snap_at;
+    /* pgoutput: Begin 'B' final LSN; Stream Commit 'c' xid, flags, commit LSN; a
+       non-transactional Message 'M' at its own LSN.  Commit order is stream order. */
+    if (m->len >= 9 && m->data[0] == 'B')
+        return be64_at(m->data + 1) >= ag->snap_at;
+    if (m->len >= 14 && m->data[0] == 'c')
+        return be64_at(m->data + 6) >= ag->snap_at;
+    return m->len >= 1 && m->data[0] == 'M' && m->data_start >= ag->snap_at;
+}
+
+int
+run_pending_snapshot(agent *ag, cdc_err *err)
+{
+    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
+                               ag->cfg->platform.agent.status_interval_seconds };
+    const char        *what = ag->snap_blocking ? "blocking snapshot" : "snapshot_mode always";
+    agent_snap_state   keep = ag->state.snapshot;
+    uint64_t           cp = ag->snap_at;
+    int                rc;
+
+    log_info("agent", "%s: the stream reached " CDC_LSN_FMT ", the temporary slot's consistent "
+             "point; streaming pauses while the tables are read", what, CDC_LSN_ARGS(cp));
+    rc = agent_snapshot_run_where(ag->cap, ag->sql, ag->snap_blocking ? &ag->snap_sub : ag->src,
+                                  ag->snap_name, cp, ag->stop, &env,
+                                  ag->snap_blocking ? ag->snap_conds : NULL, err);
+    repl_close(ag->snap_tmp);   /* the temporary slot and its snapshot go with it */
+    ag->snap_tmp = NULL;
+    if (rc > 0)
+        return cdc_err_set(err, CDC_E_STATE, "stopped during the %s; slot %s was kept, the "
+                           "next start reads the tables again", what, ag->src->slot_name);
+    if (rc < 0)
+        return cdc_err_wrap(err, "%s (slot %s was kept)", what, ag->src->slot_name);
+    rc = wait_snapshot_durable(ag, cp, err);
+    if (rc > 0)
+        return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
+                           "%s durable; the next start takes it again", what);
+    if (rc < 0)
+        return cdc_err_wrap(err, "waiting for the %s to be durable", what);
+    if (!ag->snap_blocking)
+        return 0;
+    /* The slot's own snapshot is what the record's snapshot state is about. */
+    ag->state.snapshot = keep;
+    ag->snap_blocking = false;
+    log_info("agent", "blocking snapshot done; streaming resumes");
+    return agent_incr_blocking_done(ag->incr, err);
 }

@@ -29,6 +29,12 @@ run_update_metrics(agent *ag)
     }
     agent_metrics_set_queue_depth(ag->metrics, agent_wm_inflight(ag->wm));
     agent_metrics_set_received_lsn(ag->metrics, ag->received);
+    if (ag->incr) {
+        agent_incr_progress ip;
+
+        agent_incr_get_progress(ag->incr, &ip);
+        agent_metrics_set_incr(ag->metrics, &ip);
+    }
 }
 
 /*

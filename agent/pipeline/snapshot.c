@@ -36,6 +36,7 @@ typedef struct snap_state {
     snap_progress *prog;
     int64_t        chunk_bytes;             /* table pages per parallel chunk */
     snap_resume   *resume;                  /* durable chunks into the record; NULL: none */
+    const char *const *conds;               /* per table: ANDed to its rows; NULL: none */
 } snap_state;
 
 /* Undoes COPY's text-format escaping of one field into out; returns its length. */
@@ -219,6 +220,8 @@ copy_head(cdc_buf *q, PGconn *conn, snap_state *st, const cdc_rel *rel)
     /* the publication's row filter of the table, on the snapshot too; the parallel reader
        ANDs its ctid range to it */
     cdc_buf_printf(q, " WHERE (%s)", where ? where : "true");
+    if (st->conds && st->conds[st->table])
+        cdc_buf_printf(q, " AND (%s)", st->conds[st->table]);
 }
 
 static int
@@ -499,7 +502,15 @@ agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                    const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
                    const agent_snapshot_env *env, cdc_err *err)
 {
-    snap_state st = { .cap = cap, .cp = cp };
+    return agent_snapshot_run_where(cap, conn, src, snapshot_name, cp, stop, env, NULL, err);
+}
+
+int
+agent_snapshot_run_where(agent_capture *cap, PGconn *conn, const cfg_source *src,
+                         const char *snapshot_name, uint64_t cp, volatile sig_atomic_t *stop,
+                         const agent_snapshot_env *env, const char *const *conds, cdc_err *err)
+{
+    snap_state st = { .cap = cap, .cp = cp, .conds = conds };
     char       sql[200];
     int64_t    xid, ts_us;
     int        rc = -1;
@@ -602,7 +613,9 @@ agent_snapshot_plan(const cfg_source *src, const agent_slot_facts *f, agent_slot
             *plan = AGENT_SLOT_RECREATE;
             return 0;
         }
-        if (snapshot_wanted(src) && f->snapshot_unproven) {
+        /* always reads every table again anyway, after the changes the slot holds. */
+        if (snapshot_wanted(src) && f->snapshot_unproven &&
+            src->snapshot_mode != CFG_SNAPSHOT_ALWAYS) {
             /*
              * Snapshot rows are not in the WAL: the slot cannot send again the
              * ones a destination never made durable, so the only way to deliver

@@ -30,6 +30,13 @@ int agent_snapshot_run(agent_capture *cap, PGconn *conn, const cfg_source *src,
                        volatile sig_atomic_t *stop, const agent_snapshot_env *env,
                        cdc_err *err);
 
+/* The same, with conds[i] (NULL: none) ANDed to the rows of src->tables[i]: a blocking
+   snapshot's additional-conditions.  conds NULL: none. */
+int agent_snapshot_run_where(agent_capture *cap, PGconn *conn, const cfg_source *src,
+                             const char *snapshot_name, uint64_t consistent_point,
+                             volatile sig_atomic_t *stop, const agent_snapshot_env *env,
+                             const char *const *conds, cdc_err *err);
+
 /*
  * What to do with the replication slot at start, decided from what the
  * server and the destinations say.  The one rule behind every case: never

@@ -190,23 +190,14 @@ repl_conn(repl_stream *rs)
     return rs->conn;
 }
 
-int
-repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bool failover,
-                 uint64_t *consistent_point, char *snapshot_name, size_t snapsz, cdc_err *err)
+/* Runs a CREATE_REPLICATION_SLOT command and reads its consistent point and snapshot. */
+static int
+create_slot(repl_stream *rs, const char *slot, const char *sql, const char *what,
+            uint64_t *consistent_point, char *snapshot_name, size_t snapsz, cdc_err *err)
 {
-    char      ident[160], sql[256];
-    PGresult *res;
+    PGresult *res = PQexec(rs->conn, sql);
     int       rc = -1;
 
-    agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
-    /* The options list is 15's; FAILOVER 17's.  The older spelling otherwise. */
-    if (failover)
-        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput "
-                 "(SNAPSHOT '%s', FAILOVER true)", ident, export_snapshot ? "export" : "nothing");
-    else
-        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
-                 export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
-    res = PQexec(rs->conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -228,10 +219,9 @@ repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bool f
     }
     if (snapshot_name)
         snprintf(snapshot_name, snapsz, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
-    log_info("repl", "slot %s: created%s, consistent at " CDC_LSN_FMT "%s%s", slot,
-             failover ? " with failover" : "", CDC_LSN_ARGS(*consistent_point),
-             export_snapshot ? ", snapshot " : "",
-             export_snapshot && snapshot_name ? snapshot_name : "");
+    log_info("repl", "slot %s: created%s, consistent at " CDC_LSN_FMT "%s%s", slot, what,
+             CDC_LSN_ARGS(*consistent_point), snapshot_name && snapshot_name[0] ? ", snapshot " : "",
+             snapshot_name ? snapshot_name : "");
     rc = 0;
 out:
     PQclear(res);
@@ -249,6 +239,37 @@ slot_invalidated(repl_stream *rs, const char *slot, const char *reason, const ch
                 "(%s); its changes are lost; see docs/fault-matrix.md for the recovery "
                 "(%s: %s)", slot, PQhost(rs->conn), PQport(rs->conn),
                 agent_slot_invalid_cause(reason, why, sizeof(why)), what, msg);
+}
+
+int
+repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bool failover,
+                 uint64_t *consistent_point, char *snapshot_name, size_t snapsz, cdc_err *err)
+{
+    char ident[160], sql[256];
+
+    agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
+    /* The options list is 15's; FAILOVER 17's.  The older spelling otherwise. */
+    if (failover)
+        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput "
+                 "(SNAPSHOT '%s', FAILOVER true)", ident, export_snapshot ? "export" : "nothing");
+    else
+        snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident,
+                 export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+    return create_slot(rs, slot, sql, failover ? " with failover" : "", consistent_point,
+                       export_snapshot ? snapshot_name : NULL, snapsz, err);
+}
+
+int
+repl_create_temp_slot(repl_stream *rs, const char *slot, uint64_t *consistent_point,
+                      char *snapshot_name, size_t snapsz, cdc_err *err)
+{
+    char ident[160], sql[256];
+
+    agent_pg_quote_ident(rs->conn, slot, ident, sizeof(ident));
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s TEMPORARY LOGICAL pgoutput "
+             "EXPORT_SNAPSHOT", ident);
+    return create_slot(rs, slot, sql, " (temporary)", consistent_point, snapshot_name, snapsz,
+                       err);
 }
 
 /*

@@ -51,6 +51,14 @@ int repl_create_slot(repl_stream *rs, const char *slot, bool export_snapshot, bo
                      cdc_err *err);
 
 /*
+ * CREATE_REPLICATION_SLOT <slot> TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT:
+ * a snapshot at an exact WAL position (the consistent point) while another
+ * slot streams.  The slot goes away with the connection.
+ */
+int repl_create_temp_slot(repl_stream *rs, const char *slot, uint64_t *consistent_point,
+                          char *snapshot_name, size_t snapsz, cdc_err *err);
+
+/*
  * What the agent asks pgoutput for, the best each server offers
  * (docs/postgresql-versions.md): protocol 1 on 12-13; 2 with streaming 'on'
  * and messages on 14-15; 4 with streaming 'parallel' (Stream Abort then

@@ -439,6 +439,32 @@ print_snapshot(json_t *s)
                          sizeof(b1)));
 }
 
+/* The incremental snapshot's progress, from the slot's record (docs/snapshots.md). */
+static void
+print_incremental(json_t *s)
+{
+    const char *table = json_string_value(json_object_get(s, "table"));
+    char       *after, *max;
+
+    if (!json_is_object(s))
+        return;
+    printf("%-26s %s, %lld tables done, %zu remaining, %lld chunks, %lld rows (signal %s)\n",
+           "incremental snapshot", json_string_value(json_object_get(s, "state")),
+           (long long) json_integer_value(json_object_get(s, "tables_done")),
+           json_array_size(json_object_get(s, "tables_remaining")),
+           (long long) json_integer_value(json_object_get(s, "chunks")),
+           (long long) json_integer_value(json_object_get(s, "rows")),
+           json_string_value(json_object_get(s, "id")));
+    if (table == NULL)
+        return;
+    after = json_dumps(json_object_get(s, "after_key"), JSON_COMPACT | JSON_ENCODE_ANY);
+    max = json_dumps(json_object_get(s, "max_key"), JSON_COMPACT | JSON_ENCODE_ANY);
+    printf("%-26s %s after key %s, up to key %s\n", "incremental reading", table,
+           after ? after : "-", max ? max : "-");
+    free(after);
+    free(max);
+}
+
 /* The standby side (agent_failover_status), PostgreSQL 17+. */
 static void
 print_ha(json_t *ha)
@@ -542,6 +568,7 @@ print_table(json_t *obj, const server_facts *sf)
                    json_is_true(json_object_get(v, "primary_key")) ? "primary key" : "NO PRIMARY KEY");
     }
     print_snapshot(json_object_get(obj, "snapshot"));
+    print_incremental(json_object_get(obj, "incremental_snapshot"));
     print_ha(json_object_get(obj, "ha"));
     json_array_foreach(json_object_get(obj, "warnings"), i, v)
         printf("warning: %s\n", json_string_value(v));
@@ -592,6 +619,8 @@ agent_slot_status(const cdc_config *cfg, const agent_slot_opts *o, int *nwarning
 
         if (mine && o->snapshot)
             json_object_set(obj, "snapshot", o->snapshot);
+        if (mine && o->incremental)
+            json_object_set(obj, "incremental_snapshot", o->incremental);
         if (mine && PQserverVersion(conn) >= AGENT_PG_FAILOVER_VERSION) {
             json_t *ha = json_object();
 

@@ -24,6 +24,8 @@ typedef struct agent_slot_opts {
     double  rate_window;         /* seconds between the two WAL samples; <0: skip; 0: default */
     struct json_t *snapshot;     /* the agent's snapshot progress (agent/pipeline/
                                     snapshot_progress.h), shown with the slot; NULL: none */
+    struct json_t *incremental;  /* the incremental snapshot's progress (agent/pipeline/
+                                    incr_status.h); NULL: none */
 } agent_slot_opts;
 
 /*

@@ -99,6 +99,10 @@ expected = {
     "cdcagent_snapshot_rows": "counter", "cdcagent_snapshot_rows_estimated": "gauge",
     "cdcagent_snapshot_tables": "gauge", "cdcagent_snapshot_remaining_seconds": "gauge",
     "cdcagent_snapshot_wal_retained_bytes": "gauge",
+    "cdcagent_incremental_snapshot_running": "gauge",
+    "cdcagent_incremental_snapshot_tables": "gauge",
+    "cdcagent_incremental_snapshot_chunks": "counter",
+    "cdcagent_incremental_snapshot_rows": "counter",
 }
 for name, typ in expected.items():
     assert name in fams, f"family {name} missing; have {sorted(fams)}"

@@ -604,5 +604,50 @@ jl_check() {
     fi
 }
 
+# jl_replay FILE TABLE: "id:n ..." of TABLE's rows after applying FILE's events in order
+# (r/c/u set the row, d removes it), for tables (id int key, n int): compare with
+# psql_id_n TABLE.
+jl_replay() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    v = json.loads(line).get("value")
+    if v is None or v["source"]["table"] != sys.argv[2]:
+        continue
+    if v["op"] == "d":
+        rows.pop(v["before"]["id"], None)
+    else:
+        rows[v["after"]["id"]] = v["after"]["n"]
+print(" ".join("%d:%d" % kv for kv in sorted(rows.items())))
+PY
+}
+psql_id_n() { sql "SELECT string_agg(id || ':' || n, ' ' ORDER BY id) FROM $1"; }
+
+# jl_backwards FILE: the rows (table.id) whose counter n goes back from one event of FILE to
+# the next, for tables (id int key, n int) that a writer only increments (a delete forgets
+# the row); "" when none: no event shows an older row than one before it.
+jl_backwards() {
+    python3 - "$1" <<'PY'
+import json, sys
+last, bad = {}, []
+for line in open(sys.argv[1]):
+    v = json.loads(line).get("value")
+    row = v and (v["after"] or v["before"])
+    if not row or "id" not in row:
+        continue
+    k = (v["source"]["table"], row["id"])
+    if v["op"] == "d":
+        last.pop(k, None)
+        continue
+    if "n" not in v["after"]:
+        continue
+    if last.get(k, -1) > v["after"]["n"]:
+        bad.append("%s.%s:%d<%d" % (k + (v["after"]["n"], last[k])))
+    last[k] = v["after"]["n"]
+print(" ".join(bad))
+PY
+}
+
 # jl_ops FILE: the op of every data event (tombstones skipped), space separated.
 jl_ops() { jl_eval "$1" '" ".join(get(e, "value.op") for e in data)'; }

@@ -52,6 +52,9 @@ populate(agent_metrics *m)
     agent_metrics_set_server_lsn(m, 0x3000100);
     agent_metrics_set_queue_depth(m, 3);
     agent_metrics_set_lag_seconds(m, 0.125);
+    agent_metrics_set_incr(m, &(agent_incr_progress) { .state = 2, .tables_done = 1,
+                                                       .tables_remaining = 2, .chunks = 12,
+                                                       .rows = 12000 });
     for (uint64_t lsn = 0x3000000; lsn < 0x3000050; lsn += 0x10)
         agent_metrics_txn_committed(m, lsn);
     agent_metrics_confirmed(m, 0x3000020);

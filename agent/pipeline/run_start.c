@@ -739,8 +739,9 @@ run_snapshot_due(const agent *ag, const repl_msg *m)
 int
 run_pending_snapshot(agent *ag, cdc_err *err)
 {
+    /* No durable chunk progress (.state NULL): a crash runs this read again whole. */
     agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                               ag->cfg->platform.agent.status_interval_seconds };
+                               ag->cfg->platform.agent.status_interval_seconds, NULL };
     const char        *what = ag->snap_blocking ? "blocking snapshot" : "snapshot_mode always";
     agent_snap_state   keep = ag->state.snapshot;
     uint64_t           cp = ag->snap_at;

@@ -132,6 +132,7 @@ pg_connect(pgsink *p, cdc_err *err)
     started = !p->st.failing;
     PQfinish(p->conn);
     p->conn = PQconnectdb(p->conninfo);
+    p->nstages = 0;     /* temporary tables die with their session */
     if (PQstatus(p->conn) != CONNECTION_OK) {
         dest_status_failing(&p->st, "connection failed: %.*s",
                             (int) strcspn(PQerrorMessage(p->conn), "\n"),
@@ -385,6 +386,18 @@ out:
 
 /* ---------------------------------------------------------------- apply */
 
+/* "SQLSTATE|message" of a failed result into pgerr; @returns -1. */
+static int
+pg_result_err(pgsink *p, const PGresult *res, char *pgerr, size_t errn)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    snprintf(pgerr, errn, "%s|%s", state ? state : "?????", msg ? msg : PQerrorMessage(p->conn));
+    pgerr[strcspn(pgerr, "\n")] = '\0';
+    return -1;
+}
+
 /* Runs one statement; *pgerr gets the SQLSTATE-tagged message on failure. */
 static int
 pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr, size_t errn)
@@ -393,15 +406,8 @@ pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr
                                     : PQexec(p->conn, sql);
     int       rc = 0;
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-        snprintf(pgerr, errn, "%s|%s", state ? state : "?????",
-                 msg ? msg : PQerrorMessage(p->conn));
-        pgerr[strcspn(pgerr, "\n")] = '\0';
-        rc = -1;
-    }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = pg_result_err(p, res, pgerr, errn);
     PQclear(res);
     return rc;
 }
@@ -545,44 +551,99 @@ pg_group_fits(pgsink *p, const pg_op *first, const pg_op *op)
     return !op->keyed || pg_group_add_key(p, op->khash);
 }
 
+/* COPY ... FROM STDIN with data (COPY's text format). */
+static int
+pg_copy_in(pgsink *p, const char *copy, const cdc_buf *data, char *pgerr, size_t errn)
+{
+    PGresult *res = PQexec(p->conn, copy);
+    int       rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = pg_result_err(p, res, pgerr, errn);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(p->conn, (const char *) data->data, (int) data->len) != 1 ||
+        PQputCopyEnd(p->conn, NULL) != 1)
+        rc = pg_result_err(p, NULL, pgerr, errn);
+    while ((res = PQgetResult(p->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+            rc = pg_result_err(p, res, pgerr, errn);
+        PQclear(res);
+    }
+    return rc;
+}
+
 /*
- * Runs ops[*i..] as one multi-row statement when ops[*i] starts a group (the
- * ends of transactions between its rows do nothing at apply time, so they
- * join it).  @returns 1 ran (*i moved past the group), 0 not a group start,
- * -1 the statement failed (pgerr set).
+ * Makes the staging table for a shape of rows (create: its CREATE ... IF NOT EXISTS)
+ * unless this connection made it already.  Its name comes from a hash of the shape, so
+ * forgetting the list (after a rollback, which may have undone a CREATE) is always safe.
+ */
+static int
+pg_stage_ensure(pgsink *p, uint64_t h, const char *create, char *pgerr, size_t errn)
+{
+    for (int k = 0; k < p->nstages; k++)
+        if (p->stages[k] == h)
+            return 0;
+    if (create && pg_run(p, create, 0, NULL, pgerr, errn) < 0)
+        return -1;
+    p->stages = cdc_xrealloc(p->stages, (size_t) (p->nstages + 1) * sizeof(*p->stages));
+    p->stages[p->nstages++] = h;
+    return 0;
+}
+
+/*
+ * Runs ops[*i..] as one COPY into a staging table and one INSERT ... SELECT
+ * (event_log without upsert: one COPY into the table) when ops[*i] starts a
+ * group (the ends of transactions between its rows do nothing at apply
+ * time, so they join it).  @returns 1 ran (*i moved past the group), 0 not
+ * a group start, -1 a statement failed (pgerr set).
  */
 static int
 pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
 {
     const pg_op  *first = &p->ops[*i];
     int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
-    int           max = per > 0 && PG_MAX_PARAMS / per < PG_GROUP_ROWS ? PG_MAX_PARAMS / per
-                                                                         : PG_GROUP_ROWS;
-    const char  **params;
-    char         *sql;
-    int           j, n = 0, k = 0, rc;
+    cdc_buf       data = CDC_BUF_INIT;
+    char          stage[40];
+    char         *create = NULL, *copy = NULL, *apply = NULL;
+    uint64_t      h = 0xcbf29ce484222325ull;
+    int           j, n = 0, rc;
 
     if (per == 0 || !first->is_event || first->deadmsg ||
         (p->mode == DEST_PG_EVENT_LOG ? first->sql != NULL : !first->upsert))
         return 0;
     memset(p->gset, 0, sizeof(p->gset));
     pg_group_fits(p, first, first);     /* enters its key */
-    params = cdc_xmalloc((size_t) max * (size_t) per * sizeof(*params));
-    for (j = *i; j < p->nops && n < max; j++) {
+    for (j = *i; j < p->nops && n < PG_GROUP_ROWS; j++) {
         const pg_op *op = &p->ops[j];
 
         if (!op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg)
             continue;       /* a transaction's end */
         if (j > *i && !pg_group_fits(p, first, op))
             break;
-        for (int c = 0; c < per; c++)
-            params[k++] = op->params[c];
+        pg_copy_row(&data, op->params, per);
         n++;
     }
-    sql = p->mode == DEST_PG_EVENT_LOG ? pg_sql_event_log(p, n) : pg_sql_replica_rows(first, n);
-    rc = pg_run(p, sql, k, params, pgerr, errn);
-    free(sql);
-    free(params);
+    /* the shape: the statement up to VALUES (table and columns), or the event log's */
+    if (p->mode == DEST_PG_REPLICA)
+        for (int c = 0; c < first->values_at; c++)
+            h = (h ^ (uint8_t) first->sql[c]) * 0x100000001b3ull;
+    snprintf(stage, sizeof(stage), "pg_temp.cdc_stage_%016" PRIx64, h);
+    if (p->mode == DEST_PG_EVENT_LOG)
+        pg_sql_stage_event_log(p, stage, &create, &copy, &apply);
+    else
+        pg_sql_stage_replica(first, stage, &create, &copy, &apply);
+    rc = pg_stage_ensure(p, h, create, pgerr, errn);
+    if (rc == 0)
+        rc = pg_copy_in(p, copy, &data, pgerr, errn);
+    if (rc == 0 && apply)
+        rc = pg_run(p, apply, 0, NULL, pgerr, errn);
+    free(create);
+    free(copy);
+    free(apply);
+    cdc_buf_free(&data);
     if (rc < 0)
         return -1;
     *i = j;
@@ -705,6 +766,8 @@ pg_apply(pgsink *p, cdc_err *err)
     if (p->nops == 0)
         return 0;
     rc = pg_apply_once(p, false, &e);
+    if (rc != 0)
+        p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
     if (rc == 1)
         rc = pg_apply_once(p, true, &e);
     if (rc == 0) {
@@ -848,6 +911,7 @@ pg_close(cdc_dest *d)
     free(p->ops);
     PQfinish(p->conn);
     free(p->known);
+    free(p->stages);
     free(p->conninfo);
     free(p->label);
     free(p->sink_id);

@@ -71,6 +71,10 @@ typedef struct pgsink {
     pg_relver      *known;
     int             nknown;
     uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
+    pg_op          *fly;            /* the batch in flight (postgres.c: pg_fly_start) */
+    int             nfly, nflyevents;
+    cdc_pos         fly_last;       /* its state row */
+    bool            no_fly;         /* the last batch in flight failed: next one synchronous */
     uint64_t       *stages;         /* staging tables this connection has (hashes of shapes) */
     int             nstages;
     int             attempts;

@@ -386,6 +386,9 @@ out:
 
 /* ---------------------------------------------------------------- apply */
 
+#define PG_STATE_UPSERT " ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, " \
+    "seq = EXCLUDED.seq, updated_at = now()"
+
 /* "SQLSTATE|message" of a failed result into pgerr; @returns -1. */
 static int
 pg_result_err(pgsink *p, const PGresult *res, char *pgerr, size_t errn)
@@ -575,79 +578,115 @@ pg_copy_in(pgsink *p, const char *copy, const cdc_buf *data, char *pgerr, size_t
     return rc;
 }
 
-/*
- * Makes the staging table for a shape of rows (create: its CREATE ... IF NOT EXISTS)
- * unless this connection made it already.  Its name comes from a hash of the shape, so
- * forgetting the list (after a rollback, which may have undone a CREATE) is always safe.
- */
-static int
-pg_stage_ensure(pgsink *p, uint64_t h, const char *create, char *pgerr, size_t errn)
+static bool
+pg_stage_known(const pgsink *p, uint64_t h)
 {
     for (int k = 0; k < p->nstages; k++)
         if (p->stages[k] == h)
-            return 0;
-    if (create && pg_run(p, create, 0, NULL, pgerr, errn) < 0)
-        return -1;
+            return true;
+    return false;
+}
+
+/* Notes that this connection has the staging table of shape h (or is making it). */
+static void
+pg_stage_add(pgsink *p, uint64_t h)
+{
     p->stages = cdc_xrealloc(p->stages, (size_t) (p->nstages + 1) * sizeof(*p->stages));
     p->stages[p->nstages++] = h;
-    return 0;
+}
+
+/* A run of rows that goes in as one COPY (and, with a staging table, one INSERT ... SELECT). */
+typedef struct pg_group {
+    int      end;           /* the first op after it */
+    uint64_t shape;         /* names the staging table */
+    cdc_buf  data;          /* the rows in COPY's text format */
+    char    *create;        /* the staging table's CREATE, NULL when the connection has it */
+    char    *copy, *apply;  /* apply NULL: the COPY fills the target table itself */
+} pg_group;
+
+static void
+pg_group_free(pg_group *g)
+{
+    cdc_buf_free(&g->data);
+    free(g->create);
+    free(g->copy);
+    free(g->apply);
 }
 
 /*
- * Runs ops[*i..] as one COPY into a staging table and one INSERT ... SELECT
- * (event_log without upsert: one COPY into the table) when ops[*i] starts a
- * group (the ends of transactions between its rows do nothing at apply
- * time, so they join it).  @returns 1 ran (*i moved past the group), 0 not
- * a group start, -1 a statement failed (pgerr set).
+ * Collects the group that ops[i] starts (the ends of transactions between
+ * its rows do nothing at apply time, so they join it): its rows in COPY
+ * format and its statements.  The staging table's name comes from a hash of
+ * the shape (the statement up to VALUES: table and columns), so forgetting
+ * which ones the connection has (after a rollback, which may have undone a
+ * CREATE) is always safe.  @returns false when ops[i] starts no group.
  */
-static int
-pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
+static bool
+pg_group_collect(pgsink *p, int i, pg_group *g)
 {
-    const pg_op  *first = &p->ops[*i];
+    const pg_op  *first = &p->ops[i];
     int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
-    cdc_buf       data = CDC_BUF_INIT;
     char          stage[40];
-    char         *create = NULL, *copy = NULL, *apply = NULL;
-    uint64_t      h = 0xcbf29ce484222325ull;
-    int           j, n = 0, rc;
+    int           j, n = 0;
 
+    memset(g, 0, sizeof(*g));
     if (per == 0 || !first->is_event || first->deadmsg ||
         (p->mode == DEST_PG_EVENT_LOG ? first->sql != NULL : !first->upsert))
-        return 0;
+        return false;
     memset(p->gset, 0, sizeof(p->gset));
     pg_group_fits(p, first, first);     /* enters its key */
-    for (j = *i; j < p->nops && n < PG_GROUP_ROWS; j++) {
+    for (j = i; j < p->nops && n < PG_GROUP_ROWS; j++) {
         const pg_op *op = &p->ops[j];
 
         if (!op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg)
             continue;       /* a transaction's end */
-        if (j > *i && !pg_group_fits(p, first, op))
+        if (j > i && !pg_group_fits(p, first, op))
             break;
-        pg_copy_row(&data, op->params, per);
+        pg_copy_row(&g->data, op->params, per);
         n++;
     }
-    /* the shape: the statement up to VALUES (table and columns), or the event log's */
+    g->end = j;
+    g->shape = 0xcbf29ce484222325ull;
     if (p->mode == DEST_PG_REPLICA)
         for (int c = 0; c < first->values_at; c++)
-            h = (h ^ (uint8_t) first->sql[c]) * 0x100000001b3ull;
-    snprintf(stage, sizeof(stage), "pg_temp.cdc_stage_%016" PRIx64, h);
+            g->shape = (g->shape ^ (uint8_t) first->sql[c]) * 0x100000001b3ull;
+    snprintf(stage, sizeof(stage), "pg_temp.cdc_stage_%016" PRIx64, g->shape);
     if (p->mode == DEST_PG_EVENT_LOG)
-        pg_sql_stage_event_log(p, stage, &create, &copy, &apply);
+        pg_sql_stage_event_log(p, stage, &g->create, &g->copy, &g->apply);
     else
-        pg_sql_stage_replica(first, stage, &create, &copy, &apply);
-    rc = pg_stage_ensure(p, h, create, pgerr, errn);
+        pg_sql_stage_replica(first, stage, &g->create, &g->copy, &g->apply);
+    if (g->create && pg_stage_known(p, g->shape)) {
+        free(g->create);
+        g->create = NULL;
+    }
+    return true;
+}
+
+/*
+ * Runs the group ops[*i] starts, if it starts one.  @returns 1 ran (*i moved
+ * past the group), 0 not a group start, -1 a statement failed (pgerr set).
+ */
+static int
+pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
+{
+    pg_group g;
+    int      rc = 0;
+
+    if (!pg_group_collect(p, *i, &g))
+        return 0;
+    if (g.create) {
+        rc = pg_run(p, g.create, 0, NULL, pgerr, errn);
+        if (rc == 0)
+            pg_stage_add(p, g.shape);
+    }
     if (rc == 0)
-        rc = pg_copy_in(p, copy, &data, pgerr, errn);
-    if (rc == 0 && apply)
-        rc = pg_run(p, apply, 0, NULL, pgerr, errn);
-    free(create);
-    free(copy);
-    free(apply);
-    cdc_buf_free(&data);
-    if (rc < 0)
-        return -1;
-    *i = j;
-    return 1;
+        rc = pg_copy_in(p, g.copy, &g.data, pgerr, errn);
+    if (rc == 0 && g.apply)
+        rc = pg_run(p, g.apply, 0, NULL, pgerr, errn);
+    if (rc == 0)
+        *i = g.end;
+    pg_group_free(&g);
+    return rc < 0 ? -1 : 1;
 }
 
 /*
@@ -706,9 +745,8 @@ pg_apply_once(pgsink *p, bool careful, cdc_err *err)
     }
     snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) last.lsn);
     snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) last.seq);
-    if (pg_run(p, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES ($1, $2, $3) "
-               "ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, "
-               "seq = EXCLUDED.seq, updated_at = now()", 3, sp, pgerr, sizeof(pgerr)) < 0 ||
+    if (pg_run(p, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES ($1, $2, $3)"
+               PG_STATE_UPSERT, 3, sp, pgerr, sizeof(pgerr)) < 0 ||
         pg_run(p, "COMMIT", 0, NULL, pgerr, sizeof(pgerr)) < 0)
         goto fail;
     p->state = last;
@@ -790,6 +828,173 @@ pg_apply(pgsink *p, cdc_err *err)
     return 0;
 }
 
+/* ---------------------------------------------------------------- a batch in flight */
+
+static bool
+pg_is_txn_end(const pg_op *op)
+{
+    return !op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg;
+}
+
+/*
+ * While the target applies one batch, the agent decodes the next.  A queue
+ * that is one group (a run of upserts of one shape with distinct keys, or of
+ * event_log rows: the bulk of a backlog) goes out as one simple query, BEGIN;
+ * [CREATE staging;] COPY ... FROM STDIN; [INSERT ... SELECT;] the state row;
+ * COMMIT, with its rows behind it, and the caller returns at once.  Its ops
+ * wait in p->fly until every result is back; only then do state and durable
+ * move (the state row is in the same transaction: exactly once as before).
+ * Anything else (DDL, deletes, key changes, a batch that failed) goes the
+ * synchronous way, once the batch in flight is done.  @returns true sent.
+ */
+static bool
+pg_fly_start(pgsink *p)
+{
+    pg_group  g;
+    cdc_buf   q = CDC_BUF_INIT;
+    PGresult *res;
+    char     *lit;
+    int       f = 0;
+    bool      sent = false;
+
+    if (p->nfly || p->no_fly || p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK ||
+        p->st.failing || PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        return false;
+    while (f < p->nops && pg_is_txn_end(&p->ops[f]))
+        f++;
+    if (f == p->nops || !pg_group_collect(p, f, &g))
+        return false;
+    for (int j = g.end; j < p->nops; j++)
+        if (!pg_is_txn_end(&p->ops[j])) {
+            pg_group_free(&g);
+            return false;
+        }
+    lit = PQescapeLiteral(p->conn, p->sink_id, strlen(p->sink_id));
+    if (lit == NULL) {
+        pg_group_free(&g);
+        return false;
+    }
+    p->fly_last = p->ops[p->nops - 1].pos;
+    cdc_buf_puts(&q, "BEGIN; ");
+    if (g.create)
+        cdc_buf_printf(&q, "%s; ", g.create);
+    cdc_buf_printf(&q, "%s; ", g.copy);
+    if (g.apply)
+        cdc_buf_printf(&q, "%s; ", g.apply);
+    cdc_buf_printf(&q, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES (%s, %" PRId64
+                   ", %" PRId64 ")" PG_STATE_UPSERT "; COMMIT", lit, (int64_t) p->fly_last.lsn,
+                   (int64_t) p->fly_last.seq);
+    PQfreemem(lit);
+    if (g.create)
+        pg_stage_add(p, g.shape);
+    if (PQsendQuery(p->conn, cdc_buf_str(&q))) {
+        /* BEGIN and CREATE answer at once; COPY then waits for its rows */
+        while ((res = PQgetResult(p->conn)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+
+            PQclear(res);
+            if (st == PGRES_COPY_IN) {
+                sent = PQputCopyData(p->conn, (const char *) g.data.data, (int) g.data.len) == 1
+                       && PQputCopyEnd(p->conn, NULL) == 1;
+                break;
+            }
+        }
+    }
+    cdc_buf_free(&q);
+    pg_group_free(&g);
+    /* the ops move to p->fly even when sending failed: pg_fly_poll() sees it and gives them back */
+    p->fly = p->ops;
+    p->nfly = p->nops;
+    p->nflyevents = p->nevents;
+    p->ops = NULL;
+    p->nops = p->cap = p->nevents = 0;
+    if (!sent)
+        p->no_fly = true;
+    return true;
+}
+
+/*
+ * Collects the results of the batch in flight: waits for them when block,
+ * else takes only what has arrived.  Committed: state and durable move.  Any
+ * failure: rolled back, its ops go back to the queue's head, and the next
+ * apply is synchronous (savepoints, dead letters, reconnecting).  @returns 1
+ * still in flight (only when !block), 0 none in flight now.
+ */
+static int
+pg_fly_poll(pgsink *p, bool block)
+{
+    PGresult *res;
+    bool      committed = false;
+
+    if (p->nfly == 0)
+        return 0;
+    for (;;) {
+        if (!block && (PQconsumeInput(p->conn) == 0 || PQstatus(p->conn) != CONNECTION_OK)) {
+            p->no_fly = true;
+            break;
+        }
+        if (!block && PQisBusy(p->conn))
+            return 1;
+        if ((res = PQgetResult(p->conn)) == NULL)
+            break;
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (!p->no_fly)
+                log_debug(PG_FAC, "%s: the batch in flight failed (%.*s); applying it again "
+                          "statement by statement", p->label,
+                          (int) strcspn(PQresultErrorMessage(res), "\n"),
+                          PQresultErrorMessage(res));
+            p->no_fly = true;
+        }
+        committed = !p->no_fly && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+        PQclear(res);
+    }
+    if (committed) {
+        for (int i = 0; i < p->nfly; i++)
+            pg_op_free(&p->fly[i]);
+        p->state = p->fly_last;
+        if (cdc_pos_cmp(p->state, p->durable) > 0)
+            p->durable = p->state;
+        p->napplied += (uint64_t) p->nflyevents;
+        p->ntx++;
+    } else {
+        /* give the ops back, ahead of those queued since */
+        p->no_fly = true;
+        p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+            PQclear(PQexec(p->conn, "ROLLBACK"));
+        p->fly = cdc_xrealloc(p->fly, (size_t) (p->nfly + p->nops + 1) * sizeof(*p->fly));
+        if (p->nops)
+            memcpy(p->fly + p->nfly, p->ops, (size_t) p->nops * sizeof(*p->ops));
+        free(p->ops);
+        p->ops = p->fly;
+        p->fly = NULL;
+        p->nops += p->nfly;
+        p->cap = p->nops + 1;
+        p->nevents += p->nflyevents;
+    }
+    free(p->fly);
+    p->fly = NULL;
+    p->nfly = p->nflyevents = 0;
+    return 0;
+}
+
+/*
+ * Applies the queue: in flight when it can (pg_fly_start), else at once.
+ * Whatever is in flight is finished first.  @returns as pg_apply().
+ */
+static int
+pg_submit(pgsink *p, cdc_err *err)
+{
+    pg_fly_poll(p, true);
+    if (p->nops == 0 || pg_fly_start(p))
+        return 0;
+    if (pg_apply(p, err) < 0)
+        return -1;
+    if (p->nops == 0)
+        p->no_fly = false;  /* applied: the next batch may fly again */
+    return 0;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 static int
@@ -811,7 +1016,7 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             return 0;       /* nothing to mirror; the transaction end covers it */
     }
     if (p->nevents >= p->batch_size) {
-        if (pg_apply(p, err) < 0)
+        if (pg_submit(p, err) < 0)
             return -1;
         if (p->nevents >= 4 * p->batch_size)
             return cdc_err_set(err, CDC_E_QUEUE_FULL, "postgres %s: %d events waiting: %s",
@@ -851,8 +1056,10 @@ pg_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 
     if (p->st.fatal)
         return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
-    if (p->nops > 0 && (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms)
-        && pg_apply(p, err) < 0)
+    pg_fly_poll(p, false);
+    if (p->nops > 0 && p->nfly == 0 &&
+        (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms) &&
+        pg_submit(p, err) < 0)
         return -1;
     *durable = p->durable;
     return 0;
@@ -865,8 +1072,9 @@ pg_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
     int64_t deadline = cdc_mono_ms() + timeout_ms;
 
     for (;;) {
-        if (pg_apply(p, err) < 0)
+        if (pg_submit(p, err) < 0)
             return -1;
+        pg_fly_poll(p, true);
         if (p->nops == 0)
             return 0;
         if (cdc_mono_ms() >= deadline)
@@ -894,7 +1102,8 @@ pg_health(cdc_dest *d, cdc_health *h)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu applied in %llu transactions, "
                  "%llu skipped, %llu dead letters, %d waiting", p->label,
                  (unsigned long long) p->napplied, (unsigned long long) p->ntx,
-                 (unsigned long long) p->nskipped, (unsigned long long) p->ndead, p->nevents);
+                 (unsigned long long) p->nskipped, (unsigned long long) p->ndead,
+                 p->nevents + p->nflyevents);
 }
 
 static void
@@ -907,6 +1116,7 @@ pg_close(cdc_dest *d)
     if (p->nevents > 0)
         log_warn(PG_FAC, "%s: closing with %d events not committed (they are re-sent after the "
                  "restart)", p->label, p->nevents);
+    pg_fly_poll(p, true);      /* its COMMIT may be on its way: let the state row say */
     pg_clear_ops(p);
     free(p->ops);
     PQfinish(p->conn);

@@ -9,13 +9,17 @@
  * the queue as one target transaction ending with the state row update.  If
  * a statement fails for a reason other than the connection, the transaction
  * is rolled back and run again with a savepoint per op, so only the refused
- * rows are dead-lettered.  libpq is used synchronously: an apply is one
- * batch of round trips, bounded by batch_size and the server's
- * statement_timeout.  Round trips are what limits the rate, so runs of
- * rows go out as one multi-row statement: event_log rows always, replica
- * upserts when they share a statement text (same table and columns) and no
- * key appears twice in the run (ON CONFLICT DO UPDATE refuses to touch a
- * row twice).  Transaction ends between them do nothing and are absorbed.
+ * rows are dead-lettered.  Runs of rows go in by COPY (text format): into a
+ * temporary staging table per shape (table and columns sent), then one
+ * INSERT ... SELECT ... ON CONFLICT moves them into the table (event_log
+ * without upsert: COPY into the table itself).  A run is event_log rows, or
+ * replica upserts with the same statement text and no key twice (ON
+ * CONFLICT DO UPDATE refuses to touch a row twice); transaction ends
+ * between them do nothing and are absorbed.  A batch that is one run is
+ * sent as one simple query with its rows behind it and left in flight
+ * while the agent decodes the next (pg_fly_start); everything else, and a
+ * batch in flight that failed, runs synchronously, a batch of round trips
+ * bounded by batch_size and the server's statement_timeout.
  *
  * A key change arrives as a delete of the old key and a create of the new
  * one (Debezium's shape).  In replica mode the delete becomes an UPDATE of

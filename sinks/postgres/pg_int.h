@@ -74,6 +74,7 @@ typedef struct pgsink {
     pg_op          *fly;            /* the batch in flight (postgres.c: pg_fly_start) */
     int             nfly, nflyevents;
     cdc_pos         fly_last;       /* its state row */
+    bool            fly_commit;     /* the last result of the batch in flight was its COMMIT */
     bool            no_fly;         /* the last batch in flight failed: next one synchronous */
     uint64_t       *stages;         /* staging tables this connection has (hashes of shapes) */
     int             nstages;

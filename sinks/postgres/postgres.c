@@ -879,6 +879,7 @@ pg_fly_start(pgsink *p)
         return false;
     }
     p->fly_last = p->ops[p->nops - 1].pos;
+    p->fly_commit = false;
     cdc_buf_puts(&q, "BEGIN; ");
     if (g.create)
         cdc_buf_printf(&q, "%s; ", g.create);
@@ -928,7 +929,6 @@ static int
 pg_fly_poll(pgsink *p, bool block)
 {
     PGresult *res;
-    bool      committed = false;
 
     if (p->nfly == 0)
         return 0;
@@ -949,10 +949,11 @@ pg_fly_poll(pgsink *p, bool block)
                           PQresultErrorMessage(res));
             p->no_fly = true;
         }
-        committed = !p->no_fly && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+        /* kept in p: the COMMIT may come in one call and the end of results in the next */
+        p->fly_commit = !p->no_fly && strcmp(PQcmdStatus(res), "COMMIT") == 0;
         PQclear(res);
     }
-    if (committed) {
+    if (p->fly_commit && !p->no_fly) {
         for (int i = 0; i < p->nfly; i++)
             pg_op_free(&p->fly[i]);
         p->state = p->fly_last;
@@ -975,6 +976,13 @@ pg_fly_poll(pgsink *p, bool block)
         p->nops += p->nfly;
         p->cap = p->nops + 1;
         p->nevents += p->nflyevents;
+        /* what the target committed is what its state row says, whatever the results said */
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+            cdc_err e = { 0 };
+
+            if (pg_prepare_target(p, &e) == 0)
+                pg_drop_committed(p);
+        }
     }
     free(p->fly);
     p->fly = NULL;

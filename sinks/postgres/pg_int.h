@@ -22,7 +22,6 @@
 #define PG_FAC "dest.postgres"
 #define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
 #define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
-#define PG_MAX_PARAMS 65535         /* the protocol's limit per statement */
 
 /* Why a replica-mode sink replays no dead letter (dlq replay says it per letter). */
 #define PG_NO_REPLAY "a postgres sink in replica mode cannot replay a dead letter: its SQL " \
@@ -45,7 +44,7 @@ typedef struct pg_op {
        and distinct keys can share one statement */
     bool     upsert;
     bool     keyed;         /* the table has a key: khash identifies the row */
-    int      values_at, tail_at;
+    int      cols_at, values_at, tail_at;     /* <head>(<cols>) VALUES (<row>)<tail> */
     uint64_t khash;
 } pg_op;
 
@@ -72,6 +71,13 @@ typedef struct pgsink {
     pg_relver      *known;
     int             nknown;
     uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
+    pg_op          *fly;            /* the batch in flight (postgres.c: pg_fly_start) */
+    int             nfly, nflyevents;
+    cdc_pos         fly_last;       /* its state row */
+    bool            fly_commit;     /* the last result of the batch in flight was its COMMIT */
+    bool            no_fly;         /* the last batch in flight failed: next one synchronous */
+    uint64_t       *stages;         /* staging tables this connection has (hashes of shapes) */
+    int             nstages;
     int             attempts;
     int64_t         next_try_ms;
     uint64_t        rng;
@@ -89,6 +95,11 @@ void    pg_queue_ddl(pgsink *p, const cdc_event *ev);
 void    pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op);
 void    pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op);
 char   *pg_sql_event_log(pgsink *p, int nrows);
-char   *pg_sql_replica_rows(const pg_op *op, int nrows);
+void    pg_copy_field(cdc_buf *b, const char *s);
+void    pg_copy_row(cdc_buf *b, char *const *fields, int n);
+void    pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, char **copy,
+                             char **apply);
+void    pg_sql_stage_event_log(const pgsink *p, const char *stage, char **create, char **copy,
+                               char **apply);
 
 #endif

@@ -294,6 +294,7 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
     cdc_buf_puts(&b, "INSERT INTO ");
     pg_put_table(&b, rel);
     cdc_buf_puts(&b, " (");
+    op->cols_at = (int) b.len;
     for (int c = 0; c < rel->ncols; c++) {
         const cdc_col *col = &rel->cols[c];
 
@@ -476,39 +477,123 @@ pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
     pg_op_param(op, num, strlen(num));
 }
 
-/* INSERT for ops[from..to) of event_log; one row when to == from + 1. */
+#define PG_LOG_COLS "(event_key, event_value, source_topic, source_partition, source_offset, " \
+    "commit_lsn, seq)"
+#define PG_LOG_UPSERT " ON CONFLICT (source_topic, source_partition, source_offset, seq) " \
+    "DO UPDATE SET event_key = EXCLUDED.event_key, event_value = EXCLUDED.event_value, " \
+    "commit_lsn = EXCLUDED.commit_lsn"
+
+/* The event_log INSERT of nrows rows of parameters (dead letters replayed, careful mode). */
 char *
 pg_sql_event_log(pgsink *p, int nrows)
 {
     cdc_buf b = CDC_BUF_INIT;
 
-    cdc_buf_printf(&b, "INSERT INTO %s (event_key, event_value, source_topic, source_partition, "
-                   "source_offset, commit_lsn, seq) VALUES ", p->table);
+    cdc_buf_printf(&b, "INSERT INTO %s " PG_LOG_COLS " VALUES ", p->table);
     for (int r = 0; r < nrows; r++)
         cdc_buf_printf(&b, "%s($%d::jsonb, $%d::jsonb, $%d, $%d::integer, $%d::bigint, "
                        "$%d::bigint, $%d::bigint)", r ? ", " : "", r * 7 + 1, r * 7 + 2,
                        r * 7 + 3, r * 7 + 4, r * 7 + 5, r * 7 + 6, r * 7 + 7);
     if (p->upsert)
-        cdc_buf_puts(&b, " ON CONFLICT (source_topic, source_partition, source_offset, seq) "
-                     "DO UPDATE SET event_key = EXCLUDED.event_key, "
-                     "event_value = EXCLUDED.event_value, commit_lsn = EXCLUDED.commit_lsn");
+        cdc_buf_puts(&b, PG_LOG_UPSERT);
     return pg_buf_take(&b);
 }
 
-/* The replica statement for nrows rows shaped like op. */
-char *
-pg_sql_replica_rows(const pg_op *op, int nrows)
+/*
+ * The event_log's runs of rows: without upsert, *copy fills the table itself and *create
+ * and *apply are NULL; with upsert, *copy fills the staging table stage (made by *create,
+ * emptied at every commit) and *apply moves its rows into the table, emptying it.
+ */
+void
+pg_sql_stage_event_log(const pgsink *p, const char *stage, char **create, char **copy,
+                       char **apply)
 {
     cdc_buf b = CDC_BUF_INIT;
 
-    cdc_buf_put(&b, op->sql, (size_t) op->values_at);
-    cdc_buf_puts(&b, "VALUES ");
-    for (int r = 0; r < nrows; r++) {
-        cdc_buf_puts(&b, r ? ", (" : "(");
-        for (int c = 0; c < op->nparams; c++)
-            cdc_buf_printf(&b, c ? ", $%d" : "$%d", r * op->nparams + c + 1);
-        cdc_buf_putc(&b, ')');
+    *create = *apply = NULL;
+    if (!p->upsert) {
+        cdc_buf_printf(&b, "COPY %s " PG_LOG_COLS " FROM STDIN", p->table);
+        *copy = pg_buf_take(&b);
+        return;
     }
+    cdc_buf_printf(&b, "CREATE TEMP TABLE IF NOT EXISTS %s (event_key jsonb, event_value jsonb, "
+                   "source_topic text, source_partition integer, source_offset bigint, "
+                   "commit_lsn bigint, seq bigint) ON COMMIT DELETE ROWS", stage);
+    *create = pg_buf_take(&b);
+    cdc_buf_printf(&b, "COPY %s FROM STDIN", stage);
+    *copy = pg_buf_take(&b);
+    cdc_buf_printf(&b, "WITH s AS (DELETE FROM %s RETURNING *) INSERT INTO %s " PG_LOG_COLS
+                   " SELECT * FROM s" PG_LOG_UPSERT, stage, p->table);
+    *apply = pg_buf_take(&b);
+}
+
+/*
+ * One field of COPY's text format: NULL as \N; backslash, tab, newline and
+ * carriage return escaped, everything else (UTF-8 included) as it is.  The
+ * server reads the field with the type's input function, as it reads a text
+ * parameter, so a value means the same either way.
+ */
+void
+pg_copy_field(cdc_buf *b, const char *s)
+{
+    if (s == NULL) {
+        cdc_buf_puts(b, "\\N");
+        return;
+    }
+    for (const char *run = s;; s++) {
+        const char *esc = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n"
+                        : *s == '\r' ? "\\r" : NULL;
+
+        if (esc == NULL && *s != '\0')
+            continue;
+        cdc_buf_put(b, run, (size_t) (s - run));
+        if (*s == '\0')
+            return;
+        cdc_buf_puts(b, esc);
+        run = s + 1;
+    }
+}
+
+/* One COPY text row of n fields, ended by a newline. */
+void
+pg_copy_row(cdc_buf *b, char *const *fields, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i)
+            cdc_buf_putc(b, '\t');
+        pg_copy_field(b, fields[i]);
+    }
+    cdc_buf_putc(b, '\n');
+}
+
+/*
+ * The statements of a replica upsert group through a staging table named
+ * stage (quoted by the caller): *copy fills it, *create makes it, with the types of the
+ * target's columns the op sets and no constraint, emptied at every commit;
+ * *apply moves its rows into the target with the op's own INSERT ... ON
+ * CONFLICT and empties it in the same statement, so a second group of the
+ * same shape in one transaction starts from an empty table.
+ */
+void
+pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, char **copy,
+                     char **apply)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *head = op->sql + strlen("INSERT INTO ");     /* <table> (<cols>) VALUES */
+    const char *cols = op->sql + op->cols_at;                  /* <cols>) VALUES */
+
+    cdc_buf_printf(&b, "CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT ",
+                   stage);
+    cdc_buf_put(&b, cols, (size_t) (op->values_at - 2 - op->cols_at));
+    cdc_buf_puts(&b, " FROM ");
+    cdc_buf_put(&b, head, (size_t) (cols - 2 - head));
+    cdc_buf_puts(&b, " WITH NO DATA");
+    *create = pg_buf_take(&b);
+    cdc_buf_printf(&b, "COPY %s FROM STDIN", stage);
+    *copy = pg_buf_take(&b);
+    cdc_buf_printf(&b, "WITH s AS (DELETE FROM %s RETURNING *) ", stage);
+    cdc_buf_put(&b, op->sql, (size_t) op->values_at);
+    cdc_buf_puts(&b, "SELECT * FROM s");
     cdc_buf_puts(&b, op->sql + op->tail_at);
-    return pg_buf_take(&b);
+    *apply = pg_buf_take(&b);
 }

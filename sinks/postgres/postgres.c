@@ -9,13 +9,17 @@
  * the queue as one target transaction ending with the state row update.  If
  * a statement fails for a reason other than the connection, the transaction
  * is rolled back and run again with a savepoint per op, so only the refused
- * rows are dead-lettered.  libpq is used synchronously: an apply is one
- * batch of round trips, bounded by batch_size and the server's
- * statement_timeout.  Round trips are what limits the rate, so runs of
- * rows go out as one multi-row statement: event_log rows always, replica
- * upserts when they share a statement text (same table and columns) and no
- * key appears twice in the run (ON CONFLICT DO UPDATE refuses to touch a
- * row twice).  Transaction ends between them do nothing and are absorbed.
+ * rows are dead-lettered.  Runs of rows go in by COPY (text format): into a
+ * temporary staging table per shape (table and columns sent), then one
+ * INSERT ... SELECT ... ON CONFLICT moves them into the table (event_log
+ * without upsert: COPY into the table itself).  A run is event_log rows, or
+ * replica upserts with the same statement text and no key twice (ON
+ * CONFLICT DO UPDATE refuses to touch a row twice); transaction ends
+ * between them do nothing and are absorbed.  A batch that is one run is
+ * sent as one simple query with its rows behind it and left in flight
+ * while the agent decodes the next (pg_fly_start); everything else, and a
+ * batch in flight that failed, runs synchronously, a batch of round trips
+ * bounded by batch_size and the server's statement_timeout.
  *
  * A key change arrives as a delete of the old key and a create of the new
  * one (Debezium's shape).  In replica mode the delete becomes an UPDATE of
@@ -132,6 +136,7 @@ pg_connect(pgsink *p, cdc_err *err)
     started = !p->st.failing;
     PQfinish(p->conn);
     p->conn = PQconnectdb(p->conninfo);
+    p->nstages = 0;     /* temporary tables die with their session */
     if (PQstatus(p->conn) != CONNECTION_OK) {
         dest_status_failing(&p->st, "connection failed: %.*s",
                             (int) strcspn(PQerrorMessage(p->conn), "\n"),
@@ -385,6 +390,21 @@ out:
 
 /* ---------------------------------------------------------------- apply */
 
+#define PG_STATE_UPSERT " ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, " \
+    "seq = EXCLUDED.seq, updated_at = now()"
+
+/* "SQLSTATE|message" of a failed result into pgerr; @returns -1. */
+static int
+pg_result_err(pgsink *p, const PGresult *res, char *pgerr, size_t errn)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    snprintf(pgerr, errn, "%s|%s", state ? state : "?????", msg ? msg : PQerrorMessage(p->conn));
+    pgerr[strcspn(pgerr, "\n")] = '\0';
+    return -1;
+}
+
 /* Runs one statement; *pgerr gets the SQLSTATE-tagged message on failure. */
 static int
 pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr, size_t errn)
@@ -393,15 +413,8 @@ pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr
                                     : PQexec(p->conn, sql);
     int       rc = 0;
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-        snprintf(pgerr, errn, "%s|%s", state ? state : "?????",
-                 msg ? msg : PQerrorMessage(p->conn));
-        pgerr[strcspn(pgerr, "\n")] = '\0';
-        rc = -1;
-    }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = pg_result_err(p, res, pgerr, errn);
     PQclear(res);
     return rc;
 }
@@ -545,48 +558,139 @@ pg_group_fits(pgsink *p, const pg_op *first, const pg_op *op)
     return !op->keyed || pg_group_add_key(p, op->khash);
 }
 
-/*
- * Runs ops[*i..] as one multi-row statement when ops[*i] starts a group (the
- * ends of transactions between its rows do nothing at apply time, so they
- * join it).  @returns 1 ran (*i moved past the group), 0 not a group start,
- * -1 the statement failed (pgerr set).
- */
+/* COPY ... FROM STDIN with data (COPY's text format). */
 static int
-pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
+pg_copy_in(pgsink *p, const char *copy, const cdc_buf *data, char *pgerr, size_t errn)
 {
-    const pg_op  *first = &p->ops[*i];
-    int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
-    int           max = per > 0 && PG_MAX_PARAMS / per < PG_GROUP_ROWS ? PG_MAX_PARAMS / per
-                                                                         : PG_GROUP_ROWS;
-    const char  **params;
-    char         *sql;
-    int           j, n = 0, k = 0, rc;
+    PGresult *res = PQexec(p->conn, copy);
+    int       rc = 0;
 
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = pg_result_err(p, res, pgerr, errn);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(p->conn, (const char *) data->data, (int) data->len) != 1 ||
+        PQputCopyEnd(p->conn, NULL) != 1)
+        rc = pg_result_err(p, NULL, pgerr, errn);
+    while ((res = PQgetResult(p->conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+            rc = pg_result_err(p, res, pgerr, errn);
+        PQclear(res);
+    }
+    return rc;
+}
+
+static bool
+pg_stage_known(const pgsink *p, uint64_t h)
+{
+    for (int k = 0; k < p->nstages; k++)
+        if (p->stages[k] == h)
+            return true;
+    return false;
+}
+
+/* Notes that this connection has the staging table of shape h (or is making it). */
+static void
+pg_stage_add(pgsink *p, uint64_t h)
+{
+    p->stages = cdc_xrealloc(p->stages, (size_t) (p->nstages + 1) * sizeof(*p->stages));
+    p->stages[p->nstages++] = h;
+}
+
+/* A run of rows that goes in as one COPY (and, with a staging table, one INSERT ... SELECT). */
+typedef struct pg_group {
+    int      end;           /* the first op after it */
+    uint64_t shape;         /* names the staging table */
+    cdc_buf  data;          /* the rows in COPY's text format */
+    char    *create;        /* the staging table's CREATE, NULL when the connection has it */
+    char    *copy, *apply;  /* apply NULL: the COPY fills the target table itself */
+} pg_group;
+
+static void
+pg_group_free(pg_group *g)
+{
+    cdc_buf_free(&g->data);
+    free(g->create);
+    free(g->copy);
+    free(g->apply);
+}
+
+/*
+ * Collects the group that ops[i] starts (the ends of transactions between
+ * its rows do nothing at apply time, so they join it): its rows in COPY
+ * format and its statements.  The staging table's name comes from a hash of
+ * the shape (the statement up to VALUES: table and columns), so forgetting
+ * which ones the connection has (after a rollback, which may have undone a
+ * CREATE) is always safe.  @returns false when ops[i] starts no group.
+ */
+static bool
+pg_group_collect(pgsink *p, int i, pg_group *g)
+{
+    const pg_op  *first = &p->ops[i];
+    int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
+    char          stage[40];
+    int           j, n = 0;
+
+    memset(g, 0, sizeof(*g));
     if (per == 0 || !first->is_event || first->deadmsg ||
         (p->mode == DEST_PG_EVENT_LOG ? first->sql != NULL : !first->upsert))
-        return 0;
+        return false;
     memset(p->gset, 0, sizeof(p->gset));
     pg_group_fits(p, first, first);     /* enters its key */
-    params = cdc_xmalloc((size_t) max * (size_t) per * sizeof(*params));
-    for (j = *i; j < p->nops && n < max; j++) {
+    for (j = i; j < p->nops && n < PG_GROUP_ROWS; j++) {
         const pg_op *op = &p->ops[j];
 
         if (!op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg)
             continue;       /* a transaction's end */
-        if (j > *i && !pg_group_fits(p, first, op))
+        if (j > i && !pg_group_fits(p, first, op))
             break;
-        for (int c = 0; c < per; c++)
-            params[k++] = op->params[c];
+        pg_copy_row(&g->data, op->params, per);
         n++;
     }
-    sql = p->mode == DEST_PG_EVENT_LOG ? pg_sql_event_log(p, n) : pg_sql_replica_rows(first, n);
-    rc = pg_run(p, sql, k, params, pgerr, errn);
-    free(sql);
-    free(params);
-    if (rc < 0)
-        return -1;
-    *i = j;
-    return 1;
+    g->end = j;
+    g->shape = 0xcbf29ce484222325ull;
+    if (p->mode == DEST_PG_REPLICA)
+        for (int c = 0; c < first->values_at; c++)
+            g->shape = (g->shape ^ (uint8_t) first->sql[c]) * 0x100000001b3ull;
+    snprintf(stage, sizeof(stage), "pg_temp.cdc_stage_%016" PRIx64, g->shape);
+    if (p->mode == DEST_PG_EVENT_LOG)
+        pg_sql_stage_event_log(p, stage, &g->create, &g->copy, &g->apply);
+    else
+        pg_sql_stage_replica(first, stage, &g->create, &g->copy, &g->apply);
+    if (g->create && pg_stage_known(p, g->shape)) {
+        free(g->create);
+        g->create = NULL;
+    }
+    return true;
+}
+
+/*
+ * Runs the group ops[*i] starts, if it starts one.  @returns 1 ran (*i moved
+ * past the group), 0 not a group start, -1 a statement failed (pgerr set).
+ */
+static int
+pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
+{
+    pg_group g;
+    int      rc = 0;
+
+    if (!pg_group_collect(p, *i, &g))
+        return 0;
+    if (g.create) {
+        rc = pg_run(p, g.create, 0, NULL, pgerr, errn);
+        if (rc == 0)
+            pg_stage_add(p, g.shape);
+    }
+    if (rc == 0)
+        rc = pg_copy_in(p, g.copy, &g.data, pgerr, errn);
+    if (rc == 0 && g.apply)
+        rc = pg_run(p, g.apply, 0, NULL, pgerr, errn);
+    if (rc == 0)
+        *i = g.end;
+    pg_group_free(&g);
+    return rc < 0 ? -1 : 1;
 }
 
 /*
@@ -645,9 +749,8 @@ pg_apply_once(pgsink *p, bool careful, cdc_err *err)
     }
     snprintf(lsn, sizeof(lsn), "%" PRId64, (int64_t) last.lsn);
     snprintf(seq, sizeof(seq), "%" PRId64, (int64_t) last.seq);
-    if (pg_run(p, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES ($1, $2, $3) "
-               "ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, "
-               "seq = EXCLUDED.seq, updated_at = now()", 3, sp, pgerr, sizeof(pgerr)) < 0 ||
+    if (pg_run(p, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES ($1, $2, $3)"
+               PG_STATE_UPSERT, 3, sp, pgerr, sizeof(pgerr)) < 0 ||
         pg_run(p, "COMMIT", 0, NULL, pgerr, sizeof(pgerr)) < 0)
         goto fail;
     p->state = last;
@@ -705,6 +808,8 @@ pg_apply(pgsink *p, cdc_err *err)
     if (p->nops == 0)
         return 0;
     rc = pg_apply_once(p, false, &e);
+    if (rc != 0)
+        p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
     if (rc == 1)
         rc = pg_apply_once(p, true, &e);
     if (rc == 0) {
@@ -724,6 +829,181 @@ pg_apply(pgsink *p, cdc_err *err)
     p->next_try_ms = cdc_mono_ms() + cdc_retry_delay_ms(&p->retry, p->attempts, &p->rng);
     PQfinish(p->conn);
     p->conn = NULL;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- a batch in flight */
+
+static bool
+pg_is_txn_end(const pg_op *op)
+{
+    return !op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg;
+}
+
+/*
+ * While the target applies one batch, the agent decodes the next.  A queue
+ * that is one group (a run of upserts of one shape with distinct keys, or of
+ * event_log rows: the bulk of a backlog) goes out as one simple query, BEGIN;
+ * [CREATE staging;] COPY ... FROM STDIN; [INSERT ... SELECT;] the state row;
+ * COMMIT, with its rows behind it, and the caller returns at once.  Its ops
+ * wait in p->fly until every result is back; only then do state and durable
+ * move (the state row is in the same transaction: exactly once as before).
+ * Anything else (DDL, deletes, key changes, a batch that failed) goes the
+ * synchronous way, once the batch in flight is done.  @returns true sent.
+ */
+static bool
+pg_fly_start(pgsink *p)
+{
+    pg_group  g;
+    cdc_buf   q = CDC_BUF_INIT;
+    PGresult *res;
+    char     *lit;
+    int       f = 0;
+    bool      sent = false;
+
+    if (p->nfly || p->no_fly || p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK ||
+        p->st.failing || PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        return false;
+    while (f < p->nops && pg_is_txn_end(&p->ops[f]))
+        f++;
+    if (f == p->nops || !pg_group_collect(p, f, &g))
+        return false;
+    for (int j = g.end; j < p->nops; j++)
+        if (!pg_is_txn_end(&p->ops[j])) {
+            pg_group_free(&g);
+            return false;
+        }
+    lit = PQescapeLiteral(p->conn, p->sink_id, strlen(p->sink_id));
+    if (lit == NULL) {
+        pg_group_free(&g);
+        return false;
+    }
+    p->fly_last = p->ops[p->nops - 1].pos;
+    p->fly_commit = false;
+    cdc_buf_puts(&q, "BEGIN; ");
+    if (g.create)
+        cdc_buf_printf(&q, "%s; ", g.create);
+    cdc_buf_printf(&q, "%s; ", g.copy);
+    if (g.apply)
+        cdc_buf_printf(&q, "%s; ", g.apply);
+    cdc_buf_printf(&q, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES (%s, %" PRId64
+                   ", %" PRId64 ")" PG_STATE_UPSERT "; COMMIT", lit, (int64_t) p->fly_last.lsn,
+                   (int64_t) p->fly_last.seq);
+    PQfreemem(lit);
+    if (g.create)
+        pg_stage_add(p, g.shape);
+    if (PQsendQuery(p->conn, cdc_buf_str(&q))) {
+        /* BEGIN and CREATE answer at once; COPY then waits for its rows */
+        while ((res = PQgetResult(p->conn)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+
+            PQclear(res);
+            if (st == PGRES_COPY_IN) {
+                sent = PQputCopyData(p->conn, (const char *) g.data.data, (int) g.data.len) == 1
+                       && PQputCopyEnd(p->conn, NULL) == 1;
+                break;
+            }
+        }
+    }
+    cdc_buf_free(&q);
+    pg_group_free(&g);
+    /* the ops move to p->fly even when sending failed: pg_fly_poll() sees it and gives them back */
+    p->fly = p->ops;
+    p->nfly = p->nops;
+    p->nflyevents = p->nevents;
+    p->ops = NULL;
+    p->nops = p->cap = p->nevents = 0;
+    if (!sent)
+        p->no_fly = true;
+    return true;
+}
+
+/*
+ * Collects the results of the batch in flight: waits for them when block,
+ * else takes only what has arrived.  Committed: state and durable move.  Any
+ * failure: rolled back, its ops go back to the queue's head, and the next
+ * apply is synchronous (savepoints, dead letters, reconnecting).  @returns 1
+ * still in flight (only when !block), 0 none in flight now.
+ */
+static int
+pg_fly_poll(pgsink *p, bool block)
+{
+    PGresult *res;
+
+    if (p->nfly == 0)
+        return 0;
+    for (;;) {
+        if (!block && (PQconsumeInput(p->conn) == 0 || PQstatus(p->conn) != CONNECTION_OK)) {
+            p->no_fly = true;
+            break;
+        }
+        if (!block && PQisBusy(p->conn))
+            return 1;
+        if ((res = PQgetResult(p->conn)) == NULL)
+            break;
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (!p->no_fly)
+                log_debug(PG_FAC, "%s: the batch in flight failed (%.*s); applying it again "
+                          "statement by statement", p->label,
+                          (int) strcspn(PQresultErrorMessage(res), "\n"),
+                          PQresultErrorMessage(res));
+            p->no_fly = true;
+        }
+        /* kept in p: the COMMIT may come in one call and the end of results in the next */
+        p->fly_commit = !p->no_fly && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+        PQclear(res);
+    }
+    if (p->fly_commit && !p->no_fly) {
+        for (int i = 0; i < p->nfly; i++)
+            pg_op_free(&p->fly[i]);
+        p->state = p->fly_last;
+        if (cdc_pos_cmp(p->state, p->durable) > 0)
+            p->durable = p->state;
+        p->napplied += (uint64_t) p->nflyevents;
+        p->ntx++;
+    } else {
+        /* give the ops back, ahead of those queued since */
+        p->no_fly = true;
+        p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+            PQclear(PQexec(p->conn, "ROLLBACK"));
+        p->fly = cdc_xrealloc(p->fly, (size_t) (p->nfly + p->nops + 1) * sizeof(*p->fly));
+        if (p->nops)
+            memcpy(p->fly + p->nfly, p->ops, (size_t) p->nops * sizeof(*p->ops));
+        free(p->ops);
+        p->ops = p->fly;
+        p->fly = NULL;
+        p->nops += p->nfly;
+        p->cap = p->nops + 1;
+        p->nevents += p->nflyevents;
+        /* what the target committed is what its state row says, whatever the results said */
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+            cdc_err e = { 0 };
+
+            if (pg_prepare_target(p, &e) == 0)
+                pg_drop_committed(p);
+        }
+    }
+    free(p->fly);
+    p->fly = NULL;
+    p->nfly = p->nflyevents = 0;
+    return 0;
+}
+
+/*
+ * Applies the queue: in flight when it can (pg_fly_start), else at once.
+ * Whatever is in flight is finished first.  @returns as pg_apply().
+ */
+static int
+pg_submit(pgsink *p, cdc_err *err)
+{
+    pg_fly_poll(p, true);
+    if (p->nops == 0 || pg_fly_start(p))
+        return 0;
+    if (pg_apply(p, err) < 0)
+        return -1;
+    if (p->nops == 0)
+        p->no_fly = false;  /* applied: the next batch may fly again */
     return 0;
 }
 
@@ -748,7 +1028,7 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
             return 0;       /* nothing to mirror; the transaction end covers it */
     }
     if (p->nevents >= p->batch_size) {
-        if (pg_apply(p, err) < 0)
+        if (pg_submit(p, err) < 0)
             return -1;
         if (p->nevents >= 4 * p->batch_size)
             return cdc_err_set(err, CDC_E_QUEUE_FULL, "postgres %s: %d events waiting: %s",
@@ -788,8 +1068,10 @@ pg_progress(cdc_dest *d, cdc_pos *durable, cdc_err *err)
 
     if (p->st.fatal)
         return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
-    if (p->nops > 0 && (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms)
-        && pg_apply(p, err) < 0)
+    pg_fly_poll(p, false);
+    if (p->nops > 0 && p->nfly == 0 &&
+        (p->nevents >= p->batch_size || cdc_mono_ms() - p->first_ms >= p->flush_ms) &&
+        pg_submit(p, err) < 0)
         return -1;
     *durable = p->durable;
     return 0;
@@ -802,8 +1084,9 @@ pg_flush(cdc_dest *d, int timeout_ms, cdc_err *err)
     int64_t deadline = cdc_mono_ms() + timeout_ms;
 
     for (;;) {
-        if (pg_apply(p, err) < 0)
+        if (pg_submit(p, err) < 0)
             return -1;
+        pg_fly_poll(p, true);
         if (p->nops == 0)
             return 0;
         if (cdc_mono_ms() >= deadline)
@@ -831,7 +1114,8 @@ pg_health(cdc_dest *d, cdc_health *h)
         snprintf(h->detail, sizeof(h->detail), "%s: %llu applied in %llu transactions, "
                  "%llu skipped, %llu dead letters, %d waiting", p->label,
                  (unsigned long long) p->napplied, (unsigned long long) p->ntx,
-                 (unsigned long long) p->nskipped, (unsigned long long) p->ndead, p->nevents);
+                 (unsigned long long) p->nskipped, (unsigned long long) p->ndead,
+                 p->nevents + p->nflyevents);
 }
 
 static void
@@ -844,10 +1128,12 @@ pg_close(cdc_dest *d)
     if (p->nevents > 0)
         log_warn(PG_FAC, "%s: closing with %d events not committed (they are re-sent after the "
                  "restart)", p->label, p->nevents);
+    pg_fly_poll(p, true);      /* its COMMIT may be on its way: let the state row say */
     pg_clear_ops(p);
     free(p->ops);
     PQfinish(p->conn);
     free(p->known);
+    free(p->stages);
     free(p->conninfo);
     free(p->label);
     free(p->sink_id);

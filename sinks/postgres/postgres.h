@@ -4,7 +4,7 @@
  * event_log (the platform's postgres sink): one row per event in
  * target_table (event_key jsonb, event_value jsonb, source_topic,
  * source_partition, source_offset, commit_lsn, seq, written_at), written
- * as multi-row INSERTs; created when missing.  upsert: ON CONFLICT (source_topic,
+ * by COPY (docs/direct-mode.md); created when missing.  upsert: ON CONFLICT (source_topic,
  * source_partition, source_offset, seq) DO UPDATE.  The conflict key has
  * seq because every snapshot row carries the same offset (the slot's
  * consistent point); a table created by the platform is given the two

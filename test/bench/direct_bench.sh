@@ -44,6 +44,7 @@ PORT=${BENCH_PORT:-55440}
 TPORT=$((PORT + 2))
 HPORT=$((PORT + 4))
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cdcdirect.XXXXXX")
+mkdir -p "$WORK/state"
 PGBIN=/usr/lib/postgresql/15/bin
 RECV_PID=
 AGENT_PID=
@@ -151,6 +152,7 @@ health_enabled: false
 agent:
   log_level: warn
   status_interval_seconds: 1
+  state_dir: $WORK/state
 ${1:+  stop_lsn: \"$1\"}
 dlq:
   path: $WORK/dlq.jsonl
@@ -159,79 +161,133 @@ YAML
 
 # ---------------------------------------------------------------- part 1: the backlog
 
-echo "# building a backlog of $ROWS inserts in transactions of $TXN rows"
-sql "SELECT pg_create_logical_replication_slot('b_replica', 'pgoutput')" >/dev/null
-t0=$(now)
-sql "CALL fill(1, $ROWS, $TXN)"
-echo "# backlog built in $(calc "round($(now) - $t0, 1)") s"
-END=$(sql "SELECT pg_current_wal_lsn()")
-for s in b_recv b_log b_hook; do
-    sql "SELECT pg_copy_logical_replication_slot('b_replica', '$s')" >/dev/null
-done
-
-declare -A RPS CPU RSS
-t0=$(now)
-PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-    --slot b_recv --start --no-loop --endpos "$END" -f /dev/null \
-    -o proto_version=2 -o publication_names=bench_pub -o streaming=on
-RPS[pg_recvlogical]=$(calc "int($ROWS / ($(now) - $t0))")
-CPU[pg_recvlogical]=-
-RSS[pg_recvlogical]=-
-
-# run_agent NAME: cdcagent on $WORK/NAME.yaml to stop_lsn END; sets RPS, CPU, RSS.
-run_agent() {
-    local name=$1 t
-    platform "$END" >"$WORK/$name.platform.yaml"
-    t=$(now)
-    /usr/bin/time -f "%U %S %M" -o "$WORK/$name.time" "$CDCAGENT" run "$WORK/$name.yaml" \
-        --platform-config "$WORK/$name.platform.yaml" 2>"$WORK/$name.log" ||
-        die "agent run $name failed: $(tail -3 "$WORK/$name.log")"
-    RPS[$name]=$(calc "int($ROWS / ($(now) - $t))")
-    read -r u s m <"$WORK/$name.time"
-    CPU[$name]=$(calc "round($u + $s, 1)")
-    RSS[$name]=$m
+# cluster_cpu DIR: CPU seconds (user + system) the server in DIR used so far, its exited
+# backends and walsenders included (the postmaster reaps them: cutime/cstime).
+cluster_cpu() {
+    local pm pids
+    pm=$(head -1 "$1/data/postmaster.pid")
+    pids="$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk -v tick="$(getconf CLK_TCK)" -v pm="$pm" '
+            { sub(/^.*\) /, ""); t += $12 + $13; if ($0 != "" && NR == 1) t += $14 + $15 }
+            END { printf "%.2f\n", t / tick }'
 }
 
-pipeline b_replica "$(pg_sink rep replica)" >"$WORK/replica.yaml"
-run_agent replica
-n=$(tsql "SELECT count(*) FROM public.bench")
-[ "$n" = "$ROWS" ] || die "replica holds $n rows, expected $ROWS"
+# The contestants of every round: pg_recvlogical, then the agent's replica and event_log
+# runs; with BASE=<another cdcagent binary>, the same two runs of that build too
+# (replica_base, event_log_base), so a change is measured against its base in one run.
+CONTESTANTS="pg_recvlogical replica event_log"
+[ -n "${BASE:-}" ] && CONTESTANTS="$CONTESTANTS replica_base event_log_base"
+[ "${WEBHOOK:-1}" = 1 ] && CONTESTANTS="$CONTESTANTS webhook"
+ROUNDS=${ROUNDS:-3}
+TXNS=${TXNS:-"$TXN $ROWS"}
 
-pipeline b_log "$(pg_sink log event_log "      target_table: public.bench_events
-      upsert: true")" >"$WORK/event_log.yaml"
-run_agent event_log
-n=$(tsql "SELECT count(*) FROM public.bench_events")
-[ "$n" = "$ROWS" ] || die "event log holds $n rows, expected $ROWS"
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
 
-if [ "${WEBHOOK:-1}" = 1 ]; then
-    "$RECV" "$HPORT" "$WORK/hook.count" &
-    RECV_PID=$!
-    sleep 0.3
-    pipeline b_hook "  - sink_id: hook
+# run_agent NAME BINARY: the agent on $WORK/NAME.yaml to stop_lsn END; appends a result line.
+run_agent() {
+    local name=$1 bin=$2 t s0 t0 u s m
+    platform "$END" >"$WORK/$name.platform.yaml"
+    s0=$(cluster_cpu "$WORK/src"); t0=$(cluster_cpu "$WORK/tgt")
+    t=$(now)
+    /usr/bin/time -f "%U %S %M" -o "$WORK/$name.time" "$bin" run "$WORK/$name.yaml" \
+        --platform-config "$WORK/$name.platform.yaml" 2>"$WORK/$name.log" ||
+        die "agent run $name failed: $(tail -3 "$WORK/$name.log")"
+    t=$(calc "$(now) - $t")
+    read -r u s m <"$WORK/$name.time"
+    echo "$TXN_NOW $ROUND $name $t $(calc "$u + $s") $m $(calc "$(cluster_cpu "$WORK/src") - $s0") $(calc "$(cluster_cpu "$WORK/tgt") - $t0")" >>"$RESULTS"
+}
+
+first=1
+for TXN_NOW in $TXNS; do
+    echo "# building a backlog of $ROWS inserts in transactions of $TXN_NOW rows"
+    sql "SELECT pg_create_logical_replication_slot('b_origin', 'pgoutput')" >/dev/null
+    t0=$(now)
+    sql "CALL fill($first, $ROWS, $TXN_NOW)"
+    echo "# backlog built in $(calc "round($(now) - $t0, 1)") s"
+    END=$(sql "SELECT pg_current_wal_lsn()")
+    for ROUND in $(seq "$ROUNDS"); do
+        for c in $CONTESTANTS; do
+            slot=b_${c}_${TXN_NOW}_$ROUND
+            sql "SELECT pg_copy_logical_replication_slot('b_origin', '$slot')" >/dev/null
+            tsql "DROP TABLE IF EXISTS public.bench, public.bench_events" \
+                 "DROP TABLE IF EXISTS cdcagent_state" >/dev/null 2>&1
+            bin=$CDCAGENT
+            case $c in *_base) bin=$BASE ;; esac
+            case $c in
+            pg_recvlogical)
+                s0=$(cluster_cpu "$WORK/src"); t=$(now)
+                PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" \
+                    -U cdc_user -d cdc_demo --slot "$slot" --start --no-loop --endpos "$END" \
+                    -f /dev/null -o proto_version=2 -o publication_names=bench_pub -o streaming=on
+                echo "$TXN_NOW $ROUND $c $(calc "$(now) - $t") 0 0 $(calc "$(cluster_cpu "$WORK/src") - $s0") 0" >>"$RESULTS"
+                ;;
+            replica|replica_base)
+                pipeline "$slot" "$(pg_sink rep replica)" >"$WORK/$c.yaml"
+                run_agent "$c" "$bin"
+                n=$(tsql "SELECT count(*) FROM public.bench")
+                [ "$n" = "$ROWS" ] || die "$c holds $n rows, expected $ROWS"
+                ;;
+            event_log|event_log_base)
+                pipeline "$slot" "$(pg_sink log event_log "      target_table: public.bench_events
+      upsert: true")" >"$WORK/$c.yaml"
+                run_agent "$c" "$bin"
+                n=$(tsql "SELECT count(*) FROM public.bench_events")
+                [ "$n" = "$ROWS" ] || die "$c holds $n rows, expected $ROWS"
+                ;;
+            webhook)
+                "$RECV" "$HPORT" "$WORK/hook.count" &
+                RECV_PID=$!
+                sleep 0.3
+                pipeline "$slot" "  - sink_id: hook
     sink_type: webhook
     webhook:
       url: http://127.0.0.1:$HPORT/events
       batch_size: ${WEBHOOK_BATCH:-200}
 ${WEBHOOK_EXTRA:-}" >"$WORK/webhook.yaml"
-    run_agent webhook
-    kill -TERM "$RECV_PID"
-    wait "$RECV_PID" || die "the webhook receiver failed"
-    RECV_PID=
-    read -r nreq nev <"$WORK/hook.count"
-    [ "$nev" -ge "$ROWS" ] || die "the webhook receiver counted $nev events, expected $ROWS"
-else
-    nreq=- nev=-
-fi
+                run_agent webhook "$CDCAGENT"
+                kill -TERM "$RECV_PID"
+                wait "$RECV_PID" || die "the webhook receiver failed"
+                RECV_PID=
+                read -r _ nev <"$WORK/hook.count"
+                [ "$nev" -ge "$ROWS" ] || die "the webhook receiver counted $nev events, expected $ROWS"
+                ;;
+            esac
+            sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+            tail -1 "$RESULTS" | sed 's/^/# /'
+        done
+    done
+    sql "SELECT pg_drop_replication_slot('b_origin')" >/dev/null
+    first=$((first + ROWS))
+done
 
 echo
-echo "backlog: $ROWS inserts in transactions of $TXN rows; postgres batch_size $BATCH; webhook: $nreq requests for $nev events"
-printf '%-16s %12s %10s %8s %14s\n' contestant rows/s "x recvlog" cpu_s peak_rss_KiB
-CONTESTANTS="pg_recvlogical replica event_log"
-[ "${WEBHOOK:-1}" = 1 ] && CONTESTANTS="$CONTESTANTS webhook"
-for c in $CONTESTANTS; do
-    printf '%-16s %12s %10s %8s %14s\n' "$c" "${RPS[$c]}" "$(calc "'%.2f' % (${RPS[$c]} / ${RPS[pg_recvlogical]})")" \
-        "${CPU[$c]}" "${RSS[$c]}"
-done
+echo "backlog: $ROWS inserts; postgres batch_size $BATCH; medians of $ROUNDS interleaved rounds;"
+echo "ratios against pg_recvlogical in the same run; CPU per row in microseconds (user + system)"
+python3 - "$RESULTS" "$ROWS" "$CONTESTANTS" <<'PY'
+import sys, statistics as st
+rows = int(sys.argv[2]); order = sys.argv[3].split()
+res = {}
+for l in open(sys.argv[1]):
+    txn, rnd, name, wall, cpu, rss, src, tgt = l.split()
+    res.setdefault((int(txn), name), []).append((float(wall), float(cpu), int(rss), float(src), float(tgt)))
+print("%-10s %-16s %10s %9s %12s %13s %13s %12s" % ("txn_rows", "contestant", "rows/s", "x recvlog",
+      "agent_us/row", "walsnd_us/row", "target_us/row", "peak_rss_KiB"))
+for txn in sorted({k[0] for k in res}):
+    ref = st.median(rows / r[0] for r in res[(txn, "pg_recvlogical")])
+    for name in order:
+        rs = res.get((txn, name))
+        if not rs:
+            continue
+        rps = st.median(rows / r[0] for r in rs)
+        med = lambda i: st.median(r[i] for r in rs) * 1e6 / rows
+        print("%-10d %-16s %10.0f %9.2f %12s %13.2f %13s %12s" % (txn, name, rps, rps / ref,
+              "-" if name == "pg_recvlogical" else "%.2f" % med(1), med(3),
+              "-" if name == "pg_recvlogical" else "%.2f" % med(4),
+              "-" if name == "pg_recvlogical" else max(r[2] for r in rs)))
+PY
 
 # ---------------------------------------------------------------- part 2: steady load
 
@@ -247,7 +303,7 @@ for _ in $(seq 300); do
     kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited: $(tail -3 "$WORK/steady.log")"
     sleep 0.1
 done
-FIRST=$((ROWS + 1))
+FIRST=$first
 NSTEADY=$(( (RATE * STEADY_SECONDS / STEADY_TXN) * STEADY_TXN ))
 t0=$(now)
 sql "CALL steady($FIRST, $RATE, $STEADY_SECONDS, $STEADY_TXN)"

@@ -1,0 +1,146 @@
+/*
+ * Suite "pgsink_copy": what the PostgreSQL sink sends by COPY (sinks/postgres/pg_sql.c, no
+ * server needed).  Fields in COPY's text format as PostgreSQL's documentation of COPY
+ * defines it (backslash, tab, newline and carriage return escaped, \N for NULL, UTF-8 as it
+ * is); the staging statements of a replica run, built from its INSERT even when the quoted
+ * table and column names hold parentheses; the event log's statements with and without
+ * upsert.  Integration tests 310, 330 and 340 send them to a server.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sinks/postgres/pg_int.h"
+#include "test/lib/suite_main.h"
+
+static const struct {
+    const char *in, *out;
+} fields[] = {
+    { "plain", "plain" },
+    { "", "" },
+    { "tab\there", "tab\\there" },
+    { "two\nlines\r\n", "two\\nlines\\r\\n" },
+    { "back\\slash", "back\\\\slash" },
+    { "\\N", "\\\\N" },                    /* the text \N is not NULL */
+    { "caf\xc3\xa9 \"q\" 'q'", "caf\xc3\xa9 \"q\" 'q'" },
+    { "{\"a\": \"x\\\"y\"}", "{\"a\": \"x\\\\\"y\"}" },
+};
+
+START_TEST(copy_field)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    pg_copy_field(&b, fields[_i].in);
+    ck_assert_uint_eq(b.len, strlen(fields[_i].out));
+    ck_assert(b.len == 0 || memcmp(b.data, fields[_i].out, b.len) == 0);
+    cdc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(copy_row_null)
+{
+    cdc_buf b = CDC_BUF_INIT;
+    char    a[] = "1", c[] = "x\ty";
+    char   *row[] = { a, NULL, c };
+
+    pg_copy_row(&b, row, 3);
+    cdc_buf_putc(&b, '\0');
+    ck_assert_str_eq((const char *) b.data, "1\t\\N\tx\\ty\n");
+    cdc_buf_free(&b);
+}
+END_TEST
+
+/* An op shaped as pg_sql_upsert() makes it: offsets found in the text. */
+static pg_op
+upsert_op(const char *sql)
+{
+    pg_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.sql = (char *) sql;
+    op.cols_at = (int) (strstr(sql, "\" (") - sql) + 3;
+    op.values_at = (int) (strstr(sql, ") VALUES (") - sql) + 2;
+    op.tail_at = (int) (strstr(sql + op.values_at, ")") - sql) + 1;
+    return op;
+}
+
+START_TEST(stage_replica)
+{
+    pg_op op = upsert_op("INSERT INTO \"public\".\"t(1)\" (\"id\", \"v)\") VALUES ($1, $2) "
+                         "ON CONFLICT (\"id\") DO UPDATE SET \"v)\" = EXCLUDED.\"v)\"");
+    char *create, *copy, *apply;
+
+    pg_sql_stage_replica(&op, "pg_temp.s1", &create, &copy, &apply);
+    ck_assert_str_eq(create, "CREATE TEMP TABLE IF NOT EXISTS pg_temp.s1 ON COMMIT DELETE ROWS "
+                     "AS SELECT \"id\", \"v)\" FROM \"public\".\"t(1)\" WITH NO DATA");
+    ck_assert_str_eq(copy, "COPY pg_temp.s1 FROM STDIN");
+    ck_assert_str_eq(apply, "WITH s AS (DELETE FROM pg_temp.s1 RETURNING *) INSERT INTO "
+                     "\"public\".\"t(1)\" (\"id\", \"v)\") SELECT * FROM s ON CONFLICT (\"id\") "
+                     "DO UPDATE SET \"v)\" = EXCLUDED.\"v)\"");
+    free(create);
+    free(copy);
+    free(apply);
+}
+END_TEST
+
+START_TEST(stage_replica_no_key)
+{
+    pg_op op = upsert_op("INSERT INTO \"s\".\"t\" (\"a\") VALUES ($1)");
+    char *create, *copy, *apply;
+
+    pg_sql_stage_replica(&op, "pg_temp.s2", &create, &copy, &apply);
+    ck_assert_str_eq(apply, "WITH s AS (DELETE FROM pg_temp.s2 RETURNING *) INSERT INTO "
+                     "\"s\".\"t\" (\"a\") SELECT * FROM s");
+    free(create);
+    free(copy);
+    free(apply);
+}
+END_TEST
+
+START_TEST(stage_event_log)
+{
+    pgsink p;
+    char  *create, *copy, *apply;
+
+    memset(&p, 0, sizeof(p));
+    p.table = (char *) "\"public\".\"ev\"";
+    pg_sql_stage_event_log(&p, "pg_temp.s3", &create, &copy, &apply);
+    ck_assert_ptr_null(create);
+    ck_assert_ptr_null(apply);
+    ck_assert_str_eq(copy, "COPY \"public\".\"ev\" (event_key, event_value, source_topic, "
+                     "source_partition, source_offset, commit_lsn, seq) FROM STDIN");
+    free(copy);
+    p.upsert = true;
+    pg_sql_stage_event_log(&p, "pg_temp.s3", &create, &copy, &apply);
+    ck_assert_ptr_nonnull(strstr(create, "CREATE TEMP TABLE IF NOT EXISTS pg_temp.s3 ("));
+    ck_assert_str_eq(copy, "COPY pg_temp.s3 FROM STDIN");
+    ck_assert_ptr_nonnull(strstr(apply, "WITH s AS (DELETE FROM pg_temp.s3 RETURNING *) "
+                                 "INSERT INTO \"public\".\"ev\" (event_key, "));
+    ck_assert_ptr_nonnull(strstr(apply, " SELECT * FROM s ON CONFLICT (source_topic, "
+                                 "source_partition, source_offset, seq) DO UPDATE SET "));
+    free(create);
+    free(copy);
+    free(apply);
+}
+END_TEST
+
+static Suite *
+pgsink_copy_suite(void)
+{
+    Suite *s = suite_create("pgsink_copy");
+    TCase *tc = tcase_create("copy");
+
+    tcase_add_loop_test(tc, copy_field, 0, (int) (sizeof(fields) / sizeof(fields[0])));
+    tcase_add_test(tc, copy_row_null);
+    tcase_add_test(tc, stage_replica);
+    tcase_add_test(tc, stage_replica_no_key);
+    tcase_add_test(tc, stage_event_log);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return suite_main(pgsink_copy_suite(), false);
+}

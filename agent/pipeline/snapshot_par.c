@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +208,14 @@ snap_par_start(const cfg_source *src, const char *snapshot_name, int nthreads, c
     snap_par *p = cdc_xcalloc(1, sizeof(*p));
     char      sql[200];
 
+#ifdef __GLIBC__
+    /* The workers' chunk buffers grow to megabytes and are freed once emitted.  glibc raises
+       its mmap threshold after each such free (up to 32 MiB), so later buffers would come
+       from the threads' heaps and stay in the RSS when freed; a fixed threshold keeps every
+       buffer over 1 MiB in its own mapping, given back on free (804 measured up to 137 MiB
+       peak without it). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->nworkers = nthreads;

@@ -83,7 +83,7 @@ ice_maint_next_due(ice_worker *w)
 {
     int64_t due = INT64_MAX;
 
-    if (w->fatal || w->nmoved > 0)
+    if (w->fatal || w->nmoved > 0 || w->claimed)     /* a claimed batch goes first */
         return due;
     for (int i = 0; i < w->nsched; i++) {
         if (w->sched[i].due_ms < due)
@@ -115,7 +115,7 @@ compact_one(ice_worker *w, sched *k, int64_t now)
                              .max_rows = w->compact_max_rows, .codec = PARQUET_ZSTD,
                              .before_commit = compact_hook, .hook_arg = w };
     ice_compact_stats  r;
-    ice_compact_moves *mv = w->compact_moves ? ice_compact_moves_new() : NULL;
+    ice_compact_moves *mv;
     cdc_err            err = { 0 };
     char               label[CDC_COUNTERS_LABEL_MAX];
     int64_t            t0 = cdc_mono_ms();
@@ -128,6 +128,7 @@ compact_one(ice_worker *w, sched *k, int64_t now)
         k->compact_ms = now;
         return;
     }
+    mv = w->compact_moves ? ice_compact_moves_new() : NULL;
     w->compacting = true;
     snprintf(w->state, sizeof(w->state), "compacting %s.%s", w->ns, k->name);
     pthread_mutex_unlock(&w->mu);

@@ -103,7 +103,8 @@ void ice_known_forget(ice_worker *w, const char *name);
 void ice_maint_schedule(ice_worker *w, const char *name);
 
 /* The wall-clock time maintenance is next due (w->mu held); INT64_MAX: none, or not now
-   (a fatal error, or a compaction's moves not yet taken). */
+   (a fatal error, a batch the main loop has claimed, or a compaction's moves not yet
+   taken). */
 int64_t ice_maint_next_due(ice_worker *w);
 /* Compacts, then expires the snapshots of, each known table whose time has come (w->maint
    set: the main loop leaves the tables alone).  A failure is logged and tried again an

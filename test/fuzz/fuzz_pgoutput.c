@@ -14,6 +14,7 @@
  *                 past the end takes the rest); otherwise the payload is one message
  *          bit 3: no catalog enrichment (wire types only)
  *          bit 4: JSON with schemas.enable; bit 5: replace.null.with.default off
+ *          bit 6: with protocol 4, STREAM ABORT carries its LSN and time (streaming parallel)
  *   modes  handling modes (fz_type_opts)
  * A decode failure must set err; a decoded change must decode to values or fail
  * with err set; what is encoded must parse as JSON.
@@ -214,13 +215,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_run   r;
-    pgo_opts po;
+    pgo_opts po = { 0 };
     cdc_err  err;
 
     if (size < 2)
         return 0;
     memset(&r, 0, sizeof(r));
     po.proto_version = (data[0] & 3) + 1;
+    po.stream_abort_info = po.proto_version == 4 && (data[0] & 64);
     r.catalog = !(data[0] & 8);
     r.schemas = data[0] & 16;
     r.replace_null = !(data[0] & 32);

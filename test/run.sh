@@ -82,8 +82,16 @@ background_result() {
 step "unit tests"
 run unit ctest --test-dir build --output-on-failure -L unit -j "$JOBS"
 
+step "test tools (pinned, into .cache; one after the other)"
+# The tests install what they use on first use, and two installers of the same tool at once
+# would break each other: everything is installed here first, so the tests can run two at a
+# time below.
+run prefetch bash test/lib/prefetch.sh
+
 step "integration tests"
-run integration ctest --test-dir build --output-on-failure -L integration
+# Two (the cores) at a time, as the ASan pass below: the ports are reserved across tests
+# (common.sh), one JVM test at a time and the load and timing tests alone (CMakeLists.txt).
+run integration ctest --test-dir build --output-on-failure -L integration -j "$JOBS"
 
 wait "$BUILDS_PID"
 step "build with clang (build-clang/, in the background above): agent, tools and tests, warnings are errors"
@@ -188,9 +196,7 @@ if run build-asan background_result asan; then
     )
     asan_skip_re="it_($(IFS='|'; echo "${asan_skip[*]}"))_"
     # A sanitizer report makes the agent exit non-zero, which every test checks on stop.
-    # Two (the cores) at a time: every tool is installed by now (the plain pass did it), the
-    # ports are reserved across tests (common.sh), one JVM test at a time and the load and
-    # timing tests alone (CMakeLists.txt).
+    # Two at a time, as the plain pass.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         run integration-asan ctest --test-dir build-asan --output-on-failure -L integration \

@@ -9,7 +9,10 @@
  * - the MessageValue's transaction block, and a transactional message counted
  *   in its transaction as a data collection of its own;
  * - the __debezium.context.* headers on change records.
+ * 861 also reads the Avro records back with Confluent's AvroDeserializer; here only the
+ * message's transaction block, which the 3.5+ Avro schema had before but left null.
  */
+#include <avro.h>
 #include <check.h>
 #include <jansson.h>
 #include <regex.h>
@@ -264,6 +267,70 @@ START_TEST(messages_counted_like_3_6_1)
 }
 END_TEST
 
+/* The transaction block of an Avro MessageValue, read back with avro-c: total_order, or
+   -1 when the union holds null. */
+static int64_t
+avro_message_total_order(const sch_avro_opts *ao, const cdc_event *ev, char *id, size_t idsz)
+{
+    cdc_err             err = { 0 };
+    sch_avro_writer    *w = sch_avro_writer_new(NULL, ao, &err);
+    cdc_buf             b = CDC_BUF_INIT;
+    avro_schema_t       schema;
+    avro_value_iface_t *iface;
+    avro_value_t        v, tx, blk, f;
+    avro_reader_t       r;
+    int                 disc;
+    int64_t             total = -1;
+    const char         *s;
+    size_t              n;
+
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    ck_assert_int_eq(sch_avro_encode_value(w, ev, 7, 1796638047631000, &b, &err), 0);
+    s = sch_avro_writer_value_schema(w);
+    ck_assert_int_eq(avro_schema_from_json_length(s, strlen(s), &schema), 0);
+    iface = avro_generic_class_from_schema(schema);
+    ck_assert_int_eq(avro_generic_value_new(iface, &v), 0);
+    r = avro_reader_memory((const char *) b.data + 5, (int64_t) b.len - 5);
+    ck_assert_msg(avro_value_read(r, &v) == 0, "read: %s", avro_strerror());
+    ck_assert_int_eq(avro_value_get_by_name(&v, "transaction", &tx, NULL), 0);
+    ck_assert_int_eq(avro_value_get_discriminant(&tx, &disc), 0);
+    if (disc == 1) {
+        ck_assert_int_eq(avro_value_get_current_branch(&tx, &blk), 0);
+        ck_assert_int_eq(avro_value_get_by_name(&blk, "id", &f, NULL), 0);
+        ck_assert_int_eq(avro_value_get_string(&f, &s, &n), 0);
+        snprintf(id, idsz, "%s", s);
+        ck_assert_int_eq(avro_value_get_by_name(&blk, "total_order", &f, NULL), 0);
+        ck_assert_int_eq(avro_value_get_long(&f, &total), 0);
+    }
+    avro_reader_free(r);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    sch_avro_writer_free(w);
+    cdc_buf_free(&b);
+    return total;
+}
+
+START_TEST(avro_message_block)
+{
+    sch_avro_opts ao;
+    cdc_event     ev = message_775();
+    cdc_tx_block  blk = { .total_order = 1, .data_collection_order = 1 };
+    char          id[48] = "";
+
+    snprintf(blk.id, sizeof(blk.id), "775:26669240");
+    ev.tx_block = &blk;
+    sch_avro_opts_default(&ao);
+    ao.server_name = "cdc";
+    ao.database = "cdc_demo";
+    ao.profile = SCH_AVRO_DBZ_3_5;
+    ck_assert_int_eq(avro_message_total_order(&ao, &ev, id, sizeof(id)), 1);
+    ck_assert_str_eq(id, "775:26669240");
+    ev.tx_block = NULL;     /* a non-transactional message */
+    ck_assert_int_eq(avro_message_total_order(&ao, &ev, id, sizeof(id)), -1);
+}
+END_TEST
+
 static const sch_hdr *
 hdr(const sch_msg *m, int i)
 {
@@ -367,6 +434,7 @@ dbz36_suite(void)
     tcase_add_test(tc, envelope_source_is_3_6_1s);
     tcase_add_test(tc, messages_counted_like_3_6_1);
     tcase_add_test(tc, context_headers_like_3_6_1);
+    tcase_add_test(tc, avro_message_block);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,85 +15,17 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/incr_int.h"
 #include "agent/pipeline/watermark.h"
 #include "agent/source/catalog.h"
 #include "agent/source/pg_source.h"
 #include "decoder/relcache.h"
 #include "decoder/values.h"
 
-#define INCR_KEYS_MAX 32
-
-typedef struct incr_table {
-    char *name;             /* "schema.table" as the signal wrote it */
-    char *cond;             /* additional-conditions filter, or NULL */
-} incr_table;
-
-/* A chunk emitted and not yet durable in every destination: where reading it began. */
-typedef struct incr_pend {
-    uint64_t at;            /* commit LSN of the transaction that carries it */
-    char    *table;
-    char    *cond;          /* the table's additional condition, or NULL */
-    json_t  *from, *max;
-} incr_pend;
-
-#define INCR_PEND_MAX 32
-
-/* One row of the open chunk: its columns' text (NULL: SQL NULL) and its key's text. */
-typedef struct incr_row {
-    char **vals;
-    char  *key;
-    bool   gone;            /* a streamed change to its key arrived while the window was open */
-} incr_row;
-
-struct agent_incr {
-    const cfg_source *src;
-    agent_state      *st;
-    PGconn           *conn;
-    const agent_wm   *wm;           /* what every destination made durable */
-    bool              sync_set;     /* conn has synchronous_commit on */
-    char              sig_schema[64], sig_table[64];
-    char              sig_quoted[300];
-
-    /* The snapshot (saved in the record) */
-    bool        running, paused;
-    cdc_pos     signal;         /* the last signal handled: (commit LSN, change LSN) */
-    char        id[128];        /* the execute-snapshot signal's id */
-    incr_table *tables;         /* [0] is the one being read */
-    int         ntables;
-    json_t     *from;           /* the key after which the next chunk starts; NULL: start */
-    json_t     *max;            /* the table's largest key when its reading began */
-    incr_pend   pend[INCR_PEND_MAX + 1];    /* oldest first */
-    int         npend;
-
-    /* The window of the chunk read last */
-    bool        pending;        /* markers written, its close not reached yet */
-    bool        open;
-    uint64_t    open_at;        /* commit LSN of the open row's transaction */
-    char        chunk_id[64];
-    uint64_t    chunk_no;
-    uint32_t    relid;
-    int         ncols;
-    incr_row   *rows;
-    int         nrows;
-    json_t     *chunk_last;     /* the chunk's last key; NULL when it was empty */
-    bool        table_done;     /* the chunk is the table's last */
-    cdc_arena  *arena;          /* the chunk's text */
-    cdc_arena  *emit_arena;     /* values of the row being emitted */
-    uint64_t    rows_emitted;
-    uint64_t    rows_dropped;   /* chunk rows a streamed change in the window replaced */
-    uint64_t    chunks_done;    /* windows closed by the current snapshot (in the record) */
-    int         tables_done;    /* its tables read to the end (in the record) */
-
-    /* A blocking snapshot asked for and not yet durable everywhere (in the record) */
-    char        blk_id[128];    /* "": none */
-    incr_table *blk;
-    int         nblk;
-};
-
 /* ---- the record ---- */
 
-static void
-tables_free(agent_incr *in)
+void
+incr_tables_free(agent_incr *in)
 {
     for (int i = 0; i < in->ntables; i++) {
         free(in->tables[i].name);
@@ -104,8 +36,8 @@ tables_free(agent_incr *in)
     in->ntables = 0;
 }
 
-static void
-table_add(agent_incr *in, const char *name, const char *cond)
+void
+incr_table_add(agent_incr *in, const char *name, const char *cond)
 {
     in->tables = cdc_xrealloc(in->tables, (size_t) (in->ntables + 1) * sizeof(*in->tables));
     in->tables[in->ntables].name = cdc_xstrdup(name);
@@ -116,7 +48,7 @@ table_add(agent_incr *in, const char *name, const char *cond)
 static void
 table_insert(agent_incr *in, int k, const char *name, const char *cond)
 {
-    table_add(in, name, cond);
+    incr_table_add(in, name, cond);
     if (k < in->ntables - 1) {
         incr_table t = in->tables[in->ntables - 1];
 
@@ -190,10 +122,6 @@ pend_push(agent_incr *in, uint64_t at)
     }
 }
 
-static int         save(agent_incr *in, cdc_err *err);
-static bool        is_listed(const agent_incr *in, const char *name);
-static const char *condition_for(json_t *data, const char *name);
-
 /* The counters shown by /metrics and slot status (docs/operations.md), kept across restarts. */
 static void
 progress_save(const agent_incr *in, json_t *o)
@@ -212,36 +140,6 @@ progress_save(const agent_incr *in, json_t *o)
     }
 }
 
-/* The blocking snapshot's tables: the snapshot's own list swapped in, so its helpers serve. */
-static void
-blocking_swap(agent_incr *in)
-{
-    incr_table *t = in->tables;
-    int         n = in->ntables;
-
-    in->tables = in->blk;
-    in->ntables = in->nblk;
-    in->blk = t;
-    in->nblk = n;
-}
-
-static void
-blocking_clear(agent_incr *in)
-{
-    blocking_swap(in);
-    tables_free(in);
-    blocking_swap(in);
-    in->blk_id[0] = '\0';
-}
-
-static void
-blocking_add(agent_incr *in, const char *name, const char *cond)
-{
-    blocking_swap(in);
-    table_add(in, name, cond);
-    blocking_swap(in);
-}
-
 static void
 progress_load(agent_incr *in, json_t *o)
 {
@@ -256,69 +154,13 @@ progress_load(agent_incr *in, json_t *o)
     snprintf(in->blk_id, sizeof(in->blk_id), "%s",
              json_string_value(json_object_get(b, "id")) ? json_string_value(json_object_get(b, "id")) : "?");
     json_array_foreach(json_object_get(b, "tables"), i, v)
-        blocking_add(in, json_string_value(json_object_get(v, "table")),
+        incr_blocking_add(in, json_string_value(json_object_get(v, "table")),
                      json_string_value(json_object_get(v, "filter")));
     if (in->nblk == 0)
         in->blk_id[0] = '\0';
     else
         log_info("incr", "blocking snapshot %s of %d table(s) did not finish before the agent "
                  "stopped: it runs again", in->blk_id, in->nblk);
-}
-
-int
-agent_incr_blocking(const agent_incr *in, const char **tables, const char **conds, int max)
-{
-    int n = 0;
-
-    if (in == NULL || in->blk_id[0] == '\0')
-        return 0;
-    for (int i = 0; i < in->nblk && n < max; i++, n++) {
-        tables[n] = in->blk[i].name;
-        conds[n] = in->blk[i].cond;
-    }
-    return n;
-}
-
-int
-agent_incr_blocking_done(agent_incr *in, cdc_err *err)
-{
-    log_info("incr", "blocking snapshot %s: every row durable in every destination",
-             in->blk_id);
-    blocking_clear(in);
-    return save(in, err);
-}
-
-/* execute-snapshot of type blocking: recorded, then run.c pauses the stream to read them. */
-static int
-blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
-{
-    json_t *v;
-    size_t  i;
-
-    if (in->blk_id[0] != '\0') {
-        log_warn("incr", "signal %s: a blocking snapshot (%s) is already waiting: ignored", id,
-                 in->blk_id);
-        return 0;
-    }
-    json_array_foreach(json_object_get(data, "data-collections"), i, v) {
-        const char *name = json_string_value(v);
-
-        if (name == NULL || !is_listed(in, name)) {
-            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        blocking_add(in, name, condition_for(data, name));
-    }
-    if (in->nblk == 0) {
-        log_warn("incr", "signal %s: blocking execute-snapshot without a table of "
-                 "source.tables: ignored", id);
-        return 0;
-    }
-    snprintf(in->blk_id, sizeof(in->blk_id), "%s", id);
-    log_info("incr", "signal %s: blocking snapshot of %d table(s): streaming pauses after this "
-             "transaction while they are read", id, in->nblk);
-    return save(in, err);
 }
 
 void
@@ -339,8 +181,8 @@ agent_incr_get_progress(const agent_incr *in, agent_incr_progress *out)
  * after `from`), and the chunks not yet durable everywhere, oldest first: a
  * restart reads again from the oldest of them the slot did not confirm.
  */
-static int
-save(agent_incr *in, cdc_err *err)
+int
+incr_save(agent_incr *in, cdc_err *err)
 {
     json_t *o = json_object(), *tabs = json_array();
     char   *s;
@@ -410,7 +252,7 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
     json_array_foreach(tabs, i, v) {
         json_t *c = json_object_get(v, "filter");
 
-        table_add(in, json_string_value(json_object_get(v, "table")),
+        incr_table_add(in, json_string_value(json_object_get(v, "table")),
                   json_is_string(c) ? json_string_value(c) : NULL);
     }
     in->running = in->ntables > 0;
@@ -504,8 +346,8 @@ agent_incr_free(agent_incr *in)
     if (in == NULL)
         return;
     window_clear(in);
-    tables_free(in);
-    blocking_clear(in);
+    incr_tables_free(in);
+    incr_blocking_clear(in);
     for (int i = 0; i < in->npend; i++)
         pend_free(&in->pend[i]);
     json_decref(in->from);
@@ -786,7 +628,7 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
                      " left out for a streamed change of their key in the window", in->id,
                      in->rows_emitted, in->rows_dropped);
             in->running = false;
-            return save(in, err);
+            return incr_save(in, err);
         }
         rel = current_rel(in, cap, err);
         if (rel == NULL) {
@@ -977,7 +819,7 @@ window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t l
     }
     window_clear(in);
     /* Saved before the transaction carrying the chunk can be confirmed. */
-    if (save(in, err) < 0)
+    if (incr_save(in, err) < 0)
         return -1;
     return read_chunk(in, cap, err);
 }
@@ -997,8 +839,8 @@ datum_text(const pgo_tuple *t, int i, cdc_arena *a)
     return s;
 }
 
-static bool
-is_listed(const agent_incr *in, const char *name)
+bool
+incr_is_listed(const agent_incr *in, const char *name)
 {
     for (int i = 0; i < in->src->ntables; i++)
         if (strcmp(in->src->tables[i], name) == 0)
@@ -1007,8 +849,8 @@ is_listed(const agent_incr *in, const char *name)
 }
 
 /* The filter of additional-conditions for table name, or the old additional-condition. */
-static const char *
-condition_for(json_t *data, const char *name)
+const char *
+incr_condition_for(json_t *data, const char *name)
 {
     json_t *conds = json_object_get(data, "additional-conditions"), *c;
     size_t  i;
@@ -1040,9 +882,9 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
         return 0;
     }
     if (type && strcasecmp(type, "blocking") == 0)
-        return blocking_request(in, id, data, err);
+        return incr_blocking_request(in, id, data, err);
     if (!in->running) {
-        tables_free(in);
+        incr_tables_free(in);
         snprintf(in->id, sizeof(in->id), "%s", id);
         in->rows_emitted = in->rows_dropped = in->chunks_done = 0;
         in->tables_done = 0;
@@ -1050,12 +892,12 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
     json_array_foreach(dcs, i, v) {
         const char *name = json_string_value(v);
 
-        if (name == NULL || !is_listed(in, name)) {
+        if (name == NULL || !incr_is_listed(in, name)) {
             log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
                      name ? name : "(not a string)");
             continue;
         }
-        table_add(in, name, condition_for(data, name));
+        incr_table_add(in, name, incr_condition_for(data, name));
         added++;
     }
     if (added == 0)
@@ -1063,7 +905,7 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
     log_info("incr", "signal %s: incremental snapshot of %d table(s) (chunks of %d rows)", id,
              added, in->src->incremental_snapshot_chunk_size);
     in->running = true;
-    if (save(in, err) < 0)
+    if (incr_save(in, err) < 0)
         return -1;
     return read_chunk(in, cap, err);
 }
@@ -1080,7 +922,7 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
     }
     if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
         log_info("incr", "signal %s: incremental snapshot %s stopped", id, in->id);
-        tables_free(in);
+        incr_tables_free(in);
     } else {
         json_array_foreach(dcs, i, v) {
             for (int t = in->ntables - 1; t >= 0; t--) {
@@ -1107,7 +949,7 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
             pend_free(&in->pend[p]);
         in->npend = 0;     /* stopped: nothing to read again after a restart */
     }
-    return save(in, err);
+    return incr_save(in, err);
 }
 
 int
@@ -1159,35 +1001,35 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint
             log_warn("incr", "signal %s (%s): its data is not a JSON object (%s): ignored", id,
                      type, data ? "not an object" : je.text);
             json_decref(data);
-            return save(in, err);
+            return incr_save(in, err);
         }
     }
     if (strcmp(type, "log") == 0) {
         const char *msg = json_string_value(json_object_get(data, "message"));
 
         log_info("signal", "%s", msg ? msg : "(log signal without message)");
-        rc = save(in, err);
+        rc = incr_save(in, err);
     } else if (strcmp(type, "execute-snapshot") == 0) {
         rc = execute_snapshot(in, cap, id, data, err);
         if (rc == 0 && !in->running)
-            rc = save(in, err);
+            rc = incr_save(in, err);
     } else if (strcmp(type, "stop-snapshot") == 0) {
         rc = stop_snapshot(in, id, data, err);
     } else if (strcmp(type, "pause-snapshot") == 0) {
         if (in->running && !in->paused)
             log_info("incr", "signal %s: incremental snapshot %s paused", id, in->id);
         in->paused = in->running;
-        rc = save(in, err);
+        rc = incr_save(in, err);
     } else if (strcmp(type, "resume-snapshot") == 0) {
         if (in->paused)
             log_info("incr", "signal %s: incremental snapshot %s resumed", id, in->id);
         in->paused = false;
-        rc = save(in, err);
+        rc = incr_save(in, err);
         if (rc == 0)
             rc = read_chunk(in, cap, err);
     } else {
         log_warn("incr", "signal %s: unknown type %s: ignored", id, type);
-        rc = save(in, err);
+        rc = incr_save(in, err);
     }
     json_decref(data);
     return rc;

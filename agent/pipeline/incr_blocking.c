@@ -1,0 +1,91 @@
+/* The blocking snapshot asked for by an execute-snapshot signal (agent/pipeline/incr.h). */
+#include <jansson.h>
+#include <stdio.h>
+
+#include "agent/core/cdc_log.h"
+#include "agent/pipeline/incr_int.h"
+
+/* The blocking snapshot's tables: the snapshot's own list swapped in, so its helpers serve. */
+static void
+blocking_swap(agent_incr *in)
+{
+    incr_table *t = in->tables;
+    int         n = in->ntables;
+
+    in->tables = in->blk;
+    in->ntables = in->nblk;
+    in->blk = t;
+    in->nblk = n;
+}
+
+void
+incr_blocking_clear(agent_incr *in)
+{
+    blocking_swap(in);
+    incr_tables_free(in);
+    blocking_swap(in);
+    in->blk_id[0] = '\0';
+}
+
+void
+incr_blocking_add(agent_incr *in, const char *name, const char *cond)
+{
+    blocking_swap(in);
+    incr_table_add(in, name, cond);
+    blocking_swap(in);
+}
+
+int
+agent_incr_blocking(const agent_incr *in, const char **tables, const char **conds, int max)
+{
+    int n = 0;
+
+    if (in == NULL || in->blk_id[0] == '\0')
+        return 0;
+    for (int i = 0; i < in->nblk && n < max; i++, n++) {
+        tables[n] = in->blk[i].name;
+        conds[n] = in->blk[i].cond;
+    }
+    return n;
+}
+
+int
+agent_incr_blocking_done(agent_incr *in, cdc_err *err)
+{
+    log_info("incr", "blocking snapshot %s: every row durable in every destination",
+             in->blk_id);
+    incr_blocking_clear(in);
+    return incr_save(in, err);
+}
+
+int
+incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
+{
+    json_t *v;
+    size_t  i;
+
+    if (in->blk_id[0] != '\0') {
+        log_warn("incr", "signal %s: a blocking snapshot (%s) is already waiting: ignored", id,
+                 in->blk_id);
+        return 0;
+    }
+    json_array_foreach(json_object_get(data, "data-collections"), i, v) {
+        const char *name = json_string_value(v);
+
+        if (name == NULL || !incr_is_listed(in, name)) {
+            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
+                     name ? name : "(not a string)");
+            continue;
+        }
+        incr_blocking_add(in, name, incr_condition_for(data, name));
+    }
+    if (in->nblk == 0) {
+        log_warn("incr", "signal %s: blocking execute-snapshot without a table of "
+                 "source.tables: ignored", id);
+        return 0;
+    }
+    snprintf(in->blk_id, sizeof(in->blk_id), "%s", id);
+    log_info("incr", "signal %s: blocking snapshot of %d table(s): streaming pauses after this "
+             "transaction while they are read", id, in->nblk);
+    return incr_save(in, err);
+}

@@ -701,6 +701,11 @@ handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     int64_t   last_ts = cap->txn.commit_ts_us;
     int       rc;
 
+    if (m->u.message.prefix && strcmp(m->u.message.prefix, AGENT_CAPTURE_WM_PREFIX) == 0) {
+        if (m->u.message.transactional && cap->in_txn && cap->change_hook)
+            return cap->change_hook(cap->change_arg, cap, m, cap->txn.commit_lsn, lsn, err);
+        return 0;
+    }
     ev.op = CDC_OP_MESSAGE;
     ev.lsn = m->u.message.lsn ? m->u.message.lsn : lsn;
     ev.msg_prefix = m->u.message.prefix;

@@ -308,22 +308,30 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
 }
 
 agent_incr *
-agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed, cdc_err *err)
+agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed, int server_version,
+               cdc_err *err)
 {
     agent_incr *in;
+    bool        sig = src->signal_data_collection != NULL && *src->signal_data_collection != '\0';
 
-    if (src->signal_data_collection == NULL || *src->signal_data_collection == '\0')
+    /* Without a signal table, only a snapshot the record queued (a resumed initial one)
+       runs, its windows marked by logical decoding messages (PostgreSQL 14+). */
+    if (!sig && (server_version < AGENT_INCR_MSG_MARKS_VERSION || st->incr[0] == '\0'))
         return NULL;
     in = cdc_xcalloc(1, sizeof(*in));
     in->src = src;
     in->st = st;
-    if (agent_pg_split_table(src->signal_data_collection, in->sig_schema, in->sig_table, err) < 0 ||
+    in->msg_marks = !sig;
+    if ((sig && agent_pg_split_table(src->signal_data_collection, in->sig_schema, in->sig_table,
+                                     err) < 0) ||
         load(in, confirmed, err) < 0) {
-        cdc_err_wrap(err, "source.signal_data_collection");
+        cdc_err_wrap(err, sig ? "source.signal_data_collection" : "the slot's record");
         agent_incr_free(in);
         return NULL;
     }
-    agent_pg_quote_table(in->sig_schema, in->sig_table, in->sig_quoted, sizeof(in->sig_quoted));
+    if (sig)
+        agent_pg_quote_table(in->sig_schema, in->sig_table, in->sig_quoted,
+                             sizeof(in->sig_quoted));
     in->arena = cdc_arena_new(64 * 1024);
     in->emit_arena = cdc_arena_new(16 * 1024);
     return in;
@@ -369,7 +377,7 @@ agent_incr_set_conn(agent_incr *in, PGconn *conn)
 bool
 agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel)
 {
-    return in && strcmp(rel->nspname, in->sig_schema) == 0 &&
+    return in && !in->msg_marks && strcmp(rel->nspname, in->sig_schema) == 0 &&
            strcmp(rel->relname, in->sig_table) == 0;
 }
 
@@ -576,6 +584,35 @@ read_max(agent_incr *in, const cdc_rel *rel, const int *idx, int n, cdc_err *err
     return 0;
 }
 
+/*
+ * A window marker as a logical decoding message: content "<slot>/<chunk id>-open|close".
+ * Transactional, so that it reaches the stream where its transaction commits, in commit
+ * order like the signal table's row, with a transaction to emit the chunk into; and its
+ * commit (synchronous_commit on) flushes it, where a non-transactional message waits in
+ * the WAL buffers for the WAL writer before the walsender may send it.
+ */
+static int
+emit_mark(agent_incr *in, const char *id, cdc_err *err)
+{
+    char        content[256];
+    const char *params[2] = { AGENT_CAPTURE_WM_PREFIX, content };
+    PGresult   *res;
+
+    snprintf(content, sizeof(content), "%s/%s", in->src->slot_name, id);
+    res = PQexecParams(in->conn, "SELECT pg_logical_emit_message(true, $1, $2)", 2, NULL, params,
+                       NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s as a "
+                    "logical decoding message (pg_logical_emit_message; without "
+                    "source.signal_data_collection): %s", in->id, id,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
 static int
 insert_marker(agent_incr *in, const char *kind, cdc_err *err)
 {
@@ -595,6 +632,8 @@ insert_marker(agent_incr *in, const char *kind, cdc_err *err)
         PQclear(PQexec(in->conn, "SET synchronous_commit = on"));
         in->sync_set = true;
     }
+    if (in->msg_marks)
+        return emit_mark(in, id, err);
     res = PQexecParams(in->conn, sql, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s into the "
@@ -952,6 +991,29 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
     return incr_save(in, err);
 }
 
+/* A window marker "<chunk id>-open|close" (len bytes) arrived: only the current chunk's
+   count; its close emits the chunk. */
+static int
+window_mark(agent_incr *in, agent_capture *cap, const char *id, size_t len, uint64_t commit_lsn,
+            uint64_t lsn, cdc_err *err)
+{
+    size_t n = strlen(in->chunk_id);
+
+    if (!in->pending || n == 0 || len <= n || strncmp(id, in->chunk_id, n) != 0 ||
+        id[n] != '-')
+        return 0;
+    if (len - n - 1 == 4 && strncmp(id + n + 1, "open", 4) == 0) {
+        if (!in->open)
+            in->open_at = commit_lsn;
+        in->open = true;
+        return 0;
+    }
+    if (len - n - 1 != 5 || strncmp(id + n + 1, "close", 5) != 0)
+        return 0;
+    in->open = false;
+    return window_close(in, cap, commit_lsn, lsn, err);
+}
+
 int
 agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint64_t commit_lsn,
                   uint64_t lsn, cdc_err *err)
@@ -972,23 +1034,10 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint
                  in->src->signal_data_collection, CDC_LSN_ARGS(lsn));
         return 0;
     }
-    /* Our own watermarks: only the current chunk's count. */
-    if (strcmp(type, "snapshot-window-open") == 0 || strcmp(type, "snapshot-window-close") == 0) {
-        size_t n = strlen(in->chunk_id);
-        bool   mine = in->pending && n > 0 && strncmp(id, in->chunk_id, n) == 0 && id[n] == '-';
-
-        if (!mine)
-            return 0;
-        if (strcmp(type, "snapshot-window-open") == 0) {
-            if (!in->open)
-                in->open_at = commit_lsn;
-            in->open = true;
-            return 0;
-        }
-        in->open = false;
-        /* id/type/text live in emit_arena, which emitting resets: not used past here. */
-        return window_close(in, cap, commit_lsn, lsn, err);
-    }
+    /* Our own watermarks. id/type/text live in emit_arena, which emitting resets: not used
+       past here. */
+    if (strcmp(type, "snapshot-window-open") == 0 || strcmp(type, "snapshot-window-close") == 0)
+        return window_mark(in, cap, id, strlen(id), commit_lsn, lsn, err);
     if (cdc_pos_cmp(at, in->signal) <= 0) {
         log_debug("incr", "signal %s (%s) at " CDC_LSN_FMT " was handled before", id, type,
                   CDC_LSN_ARGS(lsn));
@@ -1040,8 +1089,20 @@ agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t c
                      uint64_t lsn, cdc_err *err)
 {
     agent_incr    *in = arg;
-    const cdc_rel *rel = m->u.change.rel;
+    const cdc_rel *rel;
 
+    if (m->type == PGO_MESSAGE) {
+        /* A window marker of ours (AGENT_CAPTURE_WM_PREFIX): "<slot>/<chunk id>-open|close";
+           another agent's (its slot's name differs) is not ours. */
+        size_t      sl = strlen(in->src->slot_name);
+        const char *c = (const char *) m->u.message.content;
+
+        if (!in->msg_marks || m->u.message.len <= sl + 1 ||
+            memcmp(c, in->src->slot_name, sl) != 0 || c[sl] != '/')
+            return 0;
+        return window_mark(in, cap, c + sl + 1, m->u.message.len - sl - 1, commit_lsn, lsn, err);
+    }
+    rel = m->u.change.rel;
     /* A streamed change wins over the open window's row of the same key. */
     if (m->type != PGO_INSERT && m->u.change.old_kind)
         agent_incr_seen(in, rel, &m->u.change.oldtup, commit_lsn);
@@ -1062,6 +1123,8 @@ agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
     in->conn = conn;
     in->wm = agent_capture_router(cap)->wm;
     window_clear(in);
+    if (in->msg_marks)
+        return read_chunk(in, cap, err);
     params[0] = in->src->publication_name;
     res = PQexecParams(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
                        "schemaname = $2 AND tablename = $3", 3, NULL, params, NULL, NULL, 0);

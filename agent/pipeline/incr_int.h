@@ -47,6 +47,8 @@ struct agent_incr {
     bool              sync_set;     /* conn has synchronous_commit on */
     char              sig_schema[64], sig_table[64];
     char              sig_quoted[300];
+    bool              msg_marks;    /* no signal table: the window's markers are logical
+                                       decoding messages (PostgreSQL 14+) */
 
     /* The snapshot (saved in the record) */
     bool        running, paused;

@@ -12,6 +12,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/pipeline/incr.h"
 #include "agent/pipeline/router.h"
 #include "agent/pipeline/watermark.h"
 #include "agent/source/catalog.h"
@@ -420,10 +421,13 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         json_decref(rec);
         return 0;
     }
-    if (!signals_on(src)) {
-        log_warn("agent", "slot %s: the initial snapshot did not finish; it cannot be resumed "
+    if (!signals_on(src) && PQserverVersion(conn) < AGENT_INCR_MSG_MARKS_VERSION) {
+        log_warn("agent", "slot %s: the initial snapshot did not finish; on PostgreSQL %d "
+                 "(before 14, no logical decoding messages in pgoutput) it cannot be resumed "
                  "without source.signal_data_collection (the rest is read with the incremental "
-                 "snapshot's watermark windows), so it is taken again whole", src->slot_name);
+                 "snapshot's watermark windows, written to that table): the slot is dropped and "
+                 "the snapshot taken again whole, rows already delivered arrive again",
+                 src->slot_name, PQserverVersion(conn) / 10000);
         json_decref(rec);
         return 0;
     }
@@ -447,8 +451,11 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         if (!snap_key_usable(rel)) {
             log_warn("agent", "slot %s: the initial snapshot did not finish, and table %s, not "
                      "yet delivered whole, has no primary key (nor a unique index on NOT NULL "
-                     "columns) to be read in key ranges: the snapshot is taken again whole",
-                     src->slot_name, src->tables[i]);
+                     "columns): its rest cannot be read while streaming without delivering its "
+                     "changes twice (no key tells a streamed row from a read one), so the slot "
+                     "is dropped and the snapshot of every table taken again whole (rows already "
+                     "delivered arrive again); a key on %s avoids this",
+                     src->slot_name, src->tables[i], src->tables[i]);
             rc = 1;
             break;
         }
@@ -483,9 +490,12 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         log_warn("agent", "slot %s: the initial snapshot at " CDC_LSN_FMT " did not finish; "
                  "resuming it: streaming from the slot, and reading what no destination made "
                  "durable as incremental snapshot %s (op r, interleaved with the changes): %s. "
-                 "Rows of the chunks emitted but not durable at the stop arrive a second time",
+                 "Rows of the chunks emitted but not durable at the stop arrive a second time; "
+                 "window markers: %s",
                  src->slot_name, CDC_LSN_ARGS(st->cp), id,
-                 n ? cdc_buf_str(&list) : "nothing left");
+                 n ? cdc_buf_str(&list) : "nothing left",
+                 signals_on(src) ? "rows of source.signal_data_collection" :
+                 "logical decoding messages (no signal table)");
     free(names);
     free(filters);
     json_decref(rec);

@@ -878,35 +878,10 @@ datum_text(const pgo_tuple *t, int i, cdc_arena *a)
     return s;
 }
 
-bool
-incr_is_listed(const agent_incr *in, const char *name)
-{
-    for (int i = 0; i < in->src->ntables; i++)
-        if (strcmp(in->src->tables[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* The filter of additional-conditions for table name, or the old additional-condition. */
-const char *
-incr_condition_for(json_t *data, const char *name)
-{
-    json_t *conds = json_object_get(data, "additional-conditions"), *c;
-    size_t  i;
-
-    json_array_foreach(conds, i, c) {
-        const char *dc = json_string_value(json_object_get(c, "data-collection"));
-
-        if (dc && strcmp(dc, name) == 0)
-            return json_string_value(json_object_get(c, "filter"));
-    }
-    return json_string_value(json_object_get(data, "additional-condition"));
-}
-
 static int
 execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *data, cdc_err *err)
 {
-    json_t     *dcs = json_object_get(data, "data-collections"), *v;
+    json_t     *dcs = json_object_get(data, "data-collections"), *v, *names;
     const char *type = json_string_value(json_object_get(data, "type"));
     size_t      i;
     int         added = 0;
@@ -928,17 +903,14 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
         in->rows_emitted = in->rows_dropped = in->chunks_done = 0;
         in->tables_done = 0;
     }
-    json_array_foreach(dcs, i, v) {
+    names = incr_expand(in, id, dcs);
+    json_array_foreach(names, i, v) {
         const char *name = json_string_value(v);
 
-        if (name == NULL || !incr_is_listed(in, name)) {
-            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        incr_table_add(in, name, incr_condition_for(data, name));
+        incr_table_add(in, name, incr_condition_for(in, id, data, name));
         added++;
     }
+    json_decref(names);
     if (added == 0)
         return 0;
     log_info("incr", "signal %s: incremental snapshot of %d table(s) (chunks of %d rows)", id,
@@ -963,9 +935,11 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
         log_info("incr", "signal %s: incremental snapshot %s stopped", id, in->id);
         incr_tables_free(in);
     } else {
-        json_array_foreach(dcs, i, v) {
+        json_t *names = incr_expand(in, id, dcs);
+
+        json_array_foreach(names, i, v) {
             for (int t = in->ntables - 1; t >= 0; t--) {
-                if (!json_is_string(v) || strcmp(in->tables[t].name, json_string_value(v)) != 0)
+                if (strcmp(in->tables[t].name, json_string_value(v)) != 0)
                     continue;
                 log_info("incr", "signal %s: incremental snapshot of %s stopped", id,
                          in->tables[t].name);
@@ -977,6 +951,7 @@ stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
                 table_drop(in, t);
             }
         }
+        json_decref(names);
     }
     if (in->ntables == 0) {
         window_clear(in);
@@ -1064,6 +1039,9 @@ agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint
             rc = incr_save(in, err);
     } else if (strcmp(type, "stop-snapshot") == 0) {
         rc = stop_snapshot(in, id, data, err);
+        /* The table being read stopped: the next one is read (Debezium's nextDataCollection). */
+        if (rc == 0)
+            rc = read_chunk(in, cap, err);
     } else if (strcmp(type, "pause-snapshot") == 0) {
         if (in->running && !in->paused)
             log_info("incr", "signal %s: incremental snapshot %s paused", id, in->id);

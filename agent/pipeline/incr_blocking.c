@@ -61,7 +61,7 @@ agent_incr_blocking_done(agent_incr *in, cdc_err *err)
 int
 incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
 {
-    json_t *v;
+    json_t *v, *names;
     size_t  i;
 
     if (in->blk_id[0] != '\0') {
@@ -69,16 +69,13 @@ incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err
                  in->blk_id);
         return 0;
     }
-    json_array_foreach(json_object_get(data, "data-collections"), i, v) {
+    names = incr_expand(in, id, json_object_get(data, "data-collections"));
+    json_array_foreach(names, i, v) {
         const char *name = json_string_value(v);
 
-        if (name == NULL || !incr_is_listed(in, name)) {
-            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        incr_blocking_add(in, name, incr_condition_for(data, name));
+        incr_blocking_add(in, name, incr_condition_for(in, id, data, name));
     }
+    json_decref(names);
     if (in->nblk == 0) {
         log_warn("incr", "signal %s: blocking execute-snapshot without a table of "
                  "source.tables: ignored", id);

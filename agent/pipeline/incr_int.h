@@ -90,8 +90,21 @@ struct agent_incr {
 void        incr_tables_free(agent_incr *in);
 void        incr_table_add(agent_incr *in, const char *name, const char *cond);
 int         incr_save(agent_incr *in, cdc_err *err);
-bool        incr_is_listed(const agent_incr *in, const char *name);
-const char *incr_condition_for(json_t *data, const char *name);
+
+/* incr_collections.c */
+/*
+ * The data-collections of a signal as Debezium expands them: each entry a
+ * Java regular expression matched against the whole "schema.table" of every
+ * table of source.tables, case-sensitive; an entry that matches none is kept
+ * when it names such a table.  What matches nothing or does not compile is
+ * logged (signal id) and skipped.
+ * @returns a new JSON array of table names, in order, each once.
+ */
+json_t     *incr_expand(const agent_incr *in, const char *id, json_t *dcs);
+/* The filter of the first additional-conditions entry whose data-collection (a regex, as
+   above) matches table name, else the old additional-condition, else NULL. */
+const char *incr_condition_for(const agent_incr *in, const char *id, json_t *data,
+                               const char *name);
 
 /* incr_blocking.c */
 void incr_blocking_clear(agent_incr *in);

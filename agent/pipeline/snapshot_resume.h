@@ -14,9 +14,11 @@
  * the slot is kept and the rest is queued as an incremental snapshot
  * (agent/pipeline/incr.h: Debezium's watermark windows): the rows left of
  * the unfinished table and every table not started.  Only the rows of the
- * chunks emitted but not durable are delivered twice.  A remaining table
- * without such a key, or no signal table (the windows need one), keeps the
- * older behaviour: drop the slot and take the whole snapshot again.
+ * chunks emitted but not durable are delivered twice.  Without a signal table
+ * the windows' markers are logical decoding messages (PostgreSQL 14+, incr.h).
+ * A remaining table without such a key, or no signal table before PostgreSQL
+ * 14, keeps the older behaviour: drop the slot and take the whole snapshot
+ * again (the log says why and which setting avoids it).
  *
  * @thread main loop only.
  */

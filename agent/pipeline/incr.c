@@ -155,7 +155,7 @@ progress_load(agent_incr *in, json_t *o)
              json_string_value(json_object_get(b, "id")) ? json_string_value(json_object_get(b, "id")) : "?");
     json_array_foreach(json_object_get(b, "tables"), i, v)
         incr_blocking_add(in, json_string_value(json_object_get(v, "table")),
-                     json_string_value(json_object_get(v, "filter")));
+                          json_string_value(json_object_get(v, "filter")));
     if (in->nblk == 0)
         in->blk_id[0] = '\0';
     else
@@ -253,7 +253,7 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
         json_t *c = json_object_get(v, "filter");
 
         incr_table_add(in, json_string_value(json_object_get(v, "table")),
-                  json_is_string(c) ? json_string_value(c) : NULL);
+                       json_is_string(c) ? json_string_value(c) : NULL);
     }
     in->running = in->ntables > 0;
     snprintf(in->id, sizeof(in->id), "%s", json_string_value(json_object_get(o, "id")) ?

@@ -100,8 +100,10 @@ int agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *sr
  * With the slot's snapshot delivered: the tables of src that the record does
  * not know (added to source.tables since) are queued as an incremental
  * snapshot, each read by itself while the others stream; the record then
- * knows them (saved).  @returns 0, or -1 with err set.
+ * knows them (saved); without a signal table only on PostgreSQL 14+ (conn's
+ * server; before, they are only streamed, with a warning).  @returns 0, or -1 with err set.
  */
-int agent_snapshot_added_tables(const cfg_source *src, agent_state *st, cdc_err *err);
+int agent_snapshot_added_tables(PGconn *conn, const cfg_source *src, agent_state *st,
+                                cdc_err *err);
 
 #endif

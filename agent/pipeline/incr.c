@@ -24,27 +24,6 @@
 
 /* ---- the record ---- */
 
-void
-incr_tables_free(agent_incr *in)
-{
-    for (int i = 0; i < in->ntables; i++) {
-        free(in->tables[i].name);
-        free(in->tables[i].cond);
-    }
-    free(in->tables);
-    in->tables = NULL;
-    in->ntables = 0;
-}
-
-void
-incr_table_add(agent_incr *in, const char *name, const char *cond)
-{
-    in->tables = cdc_xrealloc(in->tables, (size_t) (in->ntables + 1) * sizeof(*in->tables));
-    in->tables[in->ntables].name = cdc_xstrdup(name);
-    in->tables[in->ntables].cond = cond && *cond ? cdc_xstrdup(cond) : NULL;
-    in->ntables++;
-}
-
 static void
 table_insert(agent_incr *in, int k, const char *name, const char *cond)
 {
@@ -161,6 +140,15 @@ progress_load(agent_incr *in, json_t *o)
     else
         log_info("incr", "blocking snapshot %s of %d table(s) did not finish before the agent "
                  "stopped: it runs again", in->blk_id, in->nblk);
+}
+
+int
+agent_incr_blocking_done(agent_incr *in, cdc_err *err)
+{
+    log_info("incr", "blocking snapshot %s: every row durable in every destination",
+             in->blk_id);
+    incr_blocking_clear(in);
+    return incr_save(in, err);
 }
 
 void
@@ -896,7 +884,7 @@ execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *dat
         return 0;
     }
     if (type && strcasecmp(type, "blocking") == 0)
-        return incr_blocking_request(in, id, data, err);
+        return incr_blocking_request(in, id, data) > 0 ? incr_save(in, err) : 0;
     if (!in->running) {
         incr_tables_free(in);
         snprintf(in->id, sizeof(in->id), "%s", id);

@@ -50,16 +50,7 @@ agent_incr_blocking(const agent_incr *in, const char **tables, const char **cond
 }
 
 int
-agent_incr_blocking_done(agent_incr *in, cdc_err *err)
-{
-    log_info("incr", "blocking snapshot %s: every row durable in every destination",
-             in->blk_id);
-    incr_blocking_clear(in);
-    return incr_save(in, err);
-}
-
-int
-incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
+incr_blocking_request(agent_incr *in, const char *id, json_t *data)
 {
     json_t *v, *names;
     size_t  i;
@@ -84,5 +75,5 @@ incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err
     snprintf(in->blk_id, sizeof(in->blk_id), "%s", id);
     log_info("incr", "signal %s: blocking snapshot of %d table(s): streaming pauses after this "
              "transaction while they are read", id, in->nblk);
-    return incr_save(in, err);
+    return 1;
 }

@@ -3,15 +3,38 @@
  * expandDataCollectionIds and its additional-conditions, each entry a Java
  * regular expression (Pattern.compile(x).matcher(id).matches(): the whole
  * "schema.table", case-sensitive), run as a POSIX extended one
- * (agent_java_regex).
+ * (agent_java_regex); and the list of tables a snapshot reads.
  */
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/core/cdc_err.h"
 #include "agent/core/cdc_log.h"
+#include "agent/core/cdc_mem.h"
 #include "agent/pipeline/incr_int.h"
 #include "agent/source/colfilter.h"
+
+void
+incr_tables_free(agent_incr *in)
+{
+    for (int i = 0; i < in->ntables; i++) {
+        free(in->tables[i].name);
+        free(in->tables[i].cond);
+    }
+    free(in->tables);
+    in->tables = NULL;
+    in->ntables = 0;
+}
+
+void
+incr_table_add(agent_incr *in, const char *name, const char *cond)
+{
+    in->tables = cdc_xrealloc(in->tables, (size_t) (in->ntables + 1) * sizeof(*in->tables));
+    in->tables[in->ntables].name = cdc_xstrdup(name);
+    in->tables[in->ntables].cond = cond && *cond ? cdc_xstrdup(cond) : NULL;
+    in->ntables++;
+}
 
 static bool
 listed(json_t *names, const char *name)

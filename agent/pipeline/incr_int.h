@@ -1,7 +1,9 @@
 /*
  * The incremental snapshot's state, shared by incr.c (signals, the watermark
- * windows, the record) and incr_blocking.c (the blocking snapshot asked for
- * by a signal).  Not for use outside agent/pipeline/incr*.c.
+ * windows, the record), incr_blocking.c (the blocking snapshot asked for by a
+ * signal) and incr_collections.c (the tables a signal names, the table list).
+ * Calls go one way: incr.c -> incr_blocking.c -> incr_collections.c.
+ * Not for use outside agent/pipeline/incr*.c.
  */
 #ifndef CDC_AGENT_PIPELINE_INCR_INT_H
 #define CDC_AGENT_PIPELINE_INCR_INT_H
@@ -87,11 +89,11 @@ struct agent_incr {
 };
 
 /* incr.c */
-void        incr_tables_free(agent_incr *in);
-void        incr_table_add(agent_incr *in, const char *name, const char *cond);
 int         incr_save(agent_incr *in, cdc_err *err);
 
-/* incr_collections.c */
+/* incr_collections.c (calls nothing in incr.c or incr_blocking.c) */
+void        incr_tables_free(agent_incr *in);
+void        incr_table_add(agent_incr *in, const char *name, const char *cond);
 /*
  * The data-collections of a signal as Debezium expands them: each entry a
  * Java regular expression matched against the whole "schema.table" of every
@@ -106,10 +108,11 @@ json_t     *incr_expand(const agent_incr *in, const char *id, json_t *dcs);
 const char *incr_condition_for(const agent_incr *in, const char *id, json_t *data,
                                const char *name);
 
-/* incr_blocking.c */
+/* incr_blocking.c (calls nothing in incr.c) */
 void incr_blocking_clear(agent_incr *in);
 void incr_blocking_add(agent_incr *in, const char *name, const char *cond);
-/* execute-snapshot of type blocking: recorded, then run.c pauses the stream to read them. */
-int  incr_blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err);
+/* execute-snapshot of type blocking: recorded (@returns 1: the caller saves the record; 0:
+   ignored, logged), then run.c pauses the stream to read them. */
+int  incr_blocking_request(agent_incr *in, const char *id, json_t *data);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * The incremental snapshot's state, shared by incr.c (signals, the watermark
  * windows, the record), incr_blocking.c (the blocking snapshot asked for by a
- * signal) and incr_collections.c (the tables a signal names, the table list).
- * Calls go one way: incr.c -> incr_blocking.c -> incr_collections.c.
+ * signal), incr_collections.c (the tables a signal names, the table list)
+ * and incr_signal.c (the signals, the change hook).  Calls go one way:
+ * incr_signal.c -> incr.c -> incr_blocking.c -> incr_collections.c.
  * Not for use outside agent/pipeline/incr*.c.
  */
 #ifndef CDC_AGENT_PIPELINE_INCR_INT_H
@@ -90,6 +91,15 @@ struct agent_incr {
 
 /* incr.c */
 int         incr_save(agent_incr *in, cdc_err *err);
+/* Reads the next chunk and writes its window's markers, while running, not paused and no
+   window is pending. */
+int         incr_read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err);
+/* A window marker "<chunk id>-open|close" (len bytes, in the transaction committing at
+   commit_lsn): only the current chunk's count; its close emits the chunk. */
+int         incr_window_mark(agent_incr *in, agent_capture *cap, const char *id, size_t len,
+                             uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
+void        incr_drop_table(agent_incr *in, int t);
+void        incr_stopped(agent_incr *in);
 
 /* incr_collections.c (calls nothing in incr.c or incr_blocking.c) */
 void        incr_tables_free(agent_incr *in);

@@ -460,7 +460,8 @@ run_agent(agent *ag, cdc_err *err)
         return shutdown_agent(ag, err);
     }
     cdc_err_clear(err);     /* agent_incr_new tells "none" from "failed" by err */
-    ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
+    ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, repl_server_version(ag->rs),
+                              err);
     if (ag->incr == NULL && err->code != CDC_OK)
         return -1;
     if (ag->incr)

@@ -179,7 +179,7 @@ if run build-asan background_result asan; then
         # 807 and 041), its memory bound (804: ASan's allocator distorts RSS), and signals
         # sent while the agent was down (806: the same incremental code as 805 and 807).
         801 802 804 806
-        # 802 without a signal table (818: its watermark messages run here in 817, 810 without
+        # 802 without a signal table (818: its watermark messages run here in 813, 810 without
         # a signal table) and 811 on PostgreSQL 13 (820: the version matrix, below).
         818 820
         # The PostgreSQL version matrix (821-828: each a real server of that version; what

@@ -8,7 +8,7 @@
 # arrives as op r (source.snapshot "incremental"), equal to psql's row, or is superseded by
 # a streamed change; changes made to every table during its snapshot stream (op c/u/d);
 # `cdcagent verify` finds the file equal to the source.
-# 817 runs this with IT_810_NO_SIGNAL=1: no source.signal_data_collection, so the windows'
+# 813 runs this with IT_810_NO_SIGNAL=1: no source.signal_data_collection, so the windows'
 # markers are logical decoding messages (PostgreSQL 14+); then the signal table stays empty
 # and no watermark message reaches the file.
 # shellcheck source=SCRIPTDIR/common.sh

@@ -21,6 +21,7 @@
 
 #define PG_FAC "dest.postgres"
 #define PG_GROUP_ROWS 1000          /* rows per multi-row statement */
+#define PG_FAST_REST_MAX 256       /* batches without the fast path after failures */
 #define PG_GROUP_SET  2048          /* open-addressing set for their keys: a power of 2 */
 
 /* Why a replica-mode sink replays no dead letter (dlq replay says it per letter). */
@@ -44,6 +45,7 @@ typedef struct pg_op {
        and distinct keys can share one statement */
     bool     upsert;
     bool     keyed;         /* the table has a key: khash identifies the row */
+    bool     insert;        /* a create or a read: the target should not have the row yet */
     int      cols_at, values_at, tail_at;     /* <head>(<cols>) VALUES (<row>)<tail> */
     uint64_t khash;
 } pg_op;
@@ -76,6 +78,10 @@ typedef struct pgsink {
     cdc_pos         fly_last;       /* its state row */
     bool            fly_commit;     /* the last result of the batch in flight was its COMMIT */
     bool            no_fly;         /* the last batch in flight failed: next one synchronous */
+    bool            fly_fast;       /* the batch in flight COPYs into the table itself */
+    int             fast_rest;      /* batches to fly the staging way before the next fast one */
+    int             fast_backoff;   /* fast_rest after the next fast batch that fails */
+    uint64_t        nfast, nfast_failed;
     uint64_t       *stages;         /* staging tables this connection has (hashes of shapes) */
     int             nstages;
     int             attempts;
@@ -101,5 +107,7 @@ void    pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, 
                              char **apply);
 void    pg_sql_stage_event_log(const pgsink *p, const char *stage, char **create, char **copy,
                                char **apply);
+char   *pg_sql_copy_replica(const pg_op *op);
+char   *pg_sql_copy_event_log(const pgsink *p);
 
 #endif

@@ -431,6 +431,7 @@ pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
             why = "the change carries no new row";
         else
             pg_sql_upsert(op, ev, &why);
+        op->insert = ev->op != CDC_OP_UPDATE;
         break;
     case CDC_OP_DELETE:
         if (ev->rel->nkeys == 0)
@@ -499,6 +500,16 @@ pg_sql_event_log(pgsink *p, int nrows)
     return pg_buf_take(&b);
 }
 
+/* COPY of event_log rows into the table itself. */
+char *
+pg_sql_copy_event_log(const pgsink *p)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_printf(&b, "COPY %s " PG_LOG_COLS " FROM STDIN", p->table);
+    return pg_buf_take(&b);
+}
+
 /*
  * The event_log's runs of rows: without upsert, *copy fills the table itself and *create
  * and *apply are NULL; with upsert, *copy fills the staging table stage (made by *create,
@@ -512,8 +523,7 @@ pg_sql_stage_event_log(const pgsink *p, const char *stage, char **create, char *
 
     *create = *apply = NULL;
     if (!p->upsert) {
-        cdc_buf_printf(&b, "COPY %s " PG_LOG_COLS " FROM STDIN", p->table);
-        *copy = pg_buf_take(&b);
+        *copy = pg_sql_copy_event_log(p);
         return;
     }
     cdc_buf_printf(&b, "CREATE TEMP TABLE IF NOT EXISTS %s (event_key jsonb, event_value jsonb, "
@@ -596,4 +606,17 @@ pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, char **c
     cdc_buf_puts(&b, "SELECT * FROM s");
     cdc_buf_puts(&b, op->sql + op->tail_at);
     *apply = pg_buf_take(&b);
+}
+
+/* COPY of a replica upsert's rows into its table itself: "COPY <table> (<cols>) FROM STDIN". */
+char *
+pg_sql_copy_replica(const pg_op *op)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *head = op->sql + strlen("INSERT INTO ");     /* <table> (<cols>) VALUES */
+
+    cdc_buf_puts(&b, "COPY ");
+    cdc_buf_put(&b, head, (size_t) (op->sql + op->values_at - 1 - head));
+    cdc_buf_puts(&b, " FROM STDIN");
+    return pg_buf_take(&b);
 }

@@ -15,7 +15,10 @@
  * without upsert: COPY into the table itself).  A run is event_log rows, or
  * replica upserts with the same statement text and no key twice (ON
  * CONFLICT DO UPDATE refuses to touch a row twice); transaction ends
- * between them do nothing and are absorbed.  A batch that is one run is
+ * between them do nothing and are absorbed.  A run whose rows are all new
+ * to the target (creates and reads; event_log rows) takes the fast path: a
+ * COPY into the table itself, and the staging way only if that fails (a row
+ * already there: pg_group_collect, pg_fast_failed).  A batch that is one run is
  * sent as one simple query with its rows behind it and left in flight
  * while the agent decodes the next (pg_fly_start); everything else, and a
  * batch in flight that failed, runs synchronously, a batch of round trips
@@ -599,6 +602,8 @@ pg_stage_add(pgsink *p, uint64_t h)
     p->stages[p->nstages++] = h;
 }
 
+static void pg_fast_failed(pgsink *p);
+
 /* A run of rows that goes in as one COPY (and, with a staging table, one INSERT ... SELECT). */
 typedef struct pg_group {
     int      end;           /* the first op after it */
@@ -606,6 +611,7 @@ typedef struct pg_group {
     cdc_buf  data;          /* the rows in COPY's text format */
     char    *create;        /* the staging table's CREATE, NULL when the connection has it */
     char    *copy, *apply;  /* apply NULL: the COPY fills the target table itself */
+    bool     fast;          /* the fast path: a COPY into the table instead of the staging */
 } pg_group;
 
 static void
@@ -623,15 +629,21 @@ pg_group_free(pg_group *g)
  * format and its statements.  The staging table's name comes from a hash of
  * the shape (the statement up to VALUES: table and columns), so forgetting
  * which ones the connection has (after a rollback, which may have undone a
- * CREATE) is always safe.  @returns false when ops[i] starts no group.
+ * CREATE) is always safe.  fast: when every row is new to the target (all
+ * event_log rows with upsert; replica creates and reads), COPY them into the
+ * table itself (g->fast): the same rows as the upsert as long as none is
+ * there yet, and a unique violation otherwise, after which the caller
+ * applies the group the staging way.  @returns false when ops[i] starts no
+ * group.
  */
 static bool
-pg_group_collect(pgsink *p, int i, pg_group *g)
+pg_group_collect(pgsink *p, int i, pg_group *g, bool fast)
 {
     const pg_op  *first = &p->ops[i];
     int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
     char          stage[40];
     int           j, n = 0;
+    bool          inserts = p->mode == DEST_PG_EVENT_LOG ? p->upsert : true;
 
     memset(g, 0, sizeof(*g));
     if (per == 0 || !first->is_event || first->deadmsg ||
@@ -647,9 +659,19 @@ pg_group_collect(pgsink *p, int i, pg_group *g)
         if (j > i && !pg_group_fits(p, first, op))
             break;
         pg_copy_row(&g->data, op->params, per);
+        inserts = inserts && (p->mode == DEST_PG_EVENT_LOG || op->insert);
         n++;
     }
     g->end = j;
+    if (fast && inserts && p->fast_rest > 0)
+        p->fast_rest--;
+    else if (fast && inserts) {
+        g->fast = true;
+        p->nfast++;
+        g->copy = p->mode == DEST_PG_EVENT_LOG ? pg_sql_copy_event_log(p)
+                                               : pg_sql_copy_replica(first);
+        return true;
+    }
     g->shape = 0xcbf29ce484222325ull;
     if (p->mode == DEST_PG_REPLICA)
         for (int c = 0; c < first->values_at; c++)
@@ -676,8 +698,24 @@ pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
     pg_group g;
     int      rc = 0;
 
-    if (!pg_group_collect(p, *i, &g))
+    if (!pg_group_collect(p, *i, &g, true))
         return 0;
+    if (g.fast) {
+        /* into the table itself; if that fails, back to the savepoint and the staging way */
+        if (pg_run(p, "SAVEPOINT cdc_fast", 0, NULL, pgerr, errn) == 0 &&
+            pg_copy_in(p, g.copy, &g.data, pgerr, errn) == 0 &&
+            pg_run(p, "RELEASE SAVEPOINT cdc_fast", 0, NULL, pgerr, errn) == 0) {
+            p->fast_backoff = 0;
+            *i = g.end;
+            pg_group_free(&g);
+            return 1;
+        }
+        pg_group_free(&g);
+        if (pg_lost(p) || pg_run(p, "ROLLBACK TO SAVEPOINT cdc_fast", 0, NULL, pgerr, errn) < 0)
+            return -1;
+        pg_fast_failed(p);
+        pg_group_collect(p, *i, &g, false);
+    }
     if (g.create) {
         rc = pg_run(p, g.create, 0, NULL, pgerr, errn);
         if (rc == 0)
@@ -866,7 +904,7 @@ pg_fly_start(pgsink *p)
         return false;
     while (f < p->nops && pg_is_txn_end(&p->ops[f]))
         f++;
-    if (f == p->nops || !pg_group_collect(p, f, &g))
+    if (f == p->nops || !pg_group_collect(p, f, &g, true))
         return false;
     for (int j = g.end; j < p->nops; j++)
         if (!pg_is_txn_end(&p->ops[j])) {
@@ -880,6 +918,7 @@ pg_fly_start(pgsink *p)
     }
     p->fly_last = p->ops[p->nops - 1].pos;
     p->fly_commit = false;
+    p->fly_fast = g.fast;
     cdc_buf_puts(&q, "BEGIN; ");
     if (g.create)
         cdc_buf_printf(&q, "%s; ", g.create);
@@ -919,6 +958,26 @@ pg_fly_start(pgsink *p)
 }
 
 /*
+ * A batch that went the fast way failed (a row already in the target, or a
+ * refused one): the synchronous retry goes the staging way, and so do the
+ * next fast_rest batches in flight, doubling after each failure up to
+ * PG_FAST_REST_MAX, so a target that already holds the rows (a snapshot
+ * read again into a filled table) costs one failed COPY per that many
+ * batches.  A fast batch that commits starts the count again.
+ */
+static void
+pg_fast_failed(pgsink *p)
+{
+    p->nfast_failed++;
+    p->fast_backoff = p->fast_backoff ? p->fast_backoff * 2 : 4;
+    if (p->fast_backoff > PG_FAST_REST_MAX)
+        p->fast_backoff = PG_FAST_REST_MAX;
+    p->fast_rest = p->fast_backoff;
+    log_debug(PG_FAC, "%s: a batch COPYed into the table itself failed; it goes through the "
+              "staging table, and so do the next %d", p->label, p->fast_rest);
+}
+
+/*
  * Collects the results of the batch in flight: waits for them when block,
  * else takes only what has arrived.  Committed: state and durable move.  Any
  * failure: rolled back, its ops go back to the queue's head, and the next
@@ -954,6 +1013,8 @@ pg_fly_poll(pgsink *p, bool block)
         PQclear(res);
     }
     if (p->fly_commit && !p->no_fly) {
+        if (p->fly_fast)
+            p->fast_backoff = 0;
         for (int i = 0; i < p->nfly; i++)
             pg_op_free(&p->fly[i]);
         p->state = p->fly_last;
@@ -964,6 +1025,8 @@ pg_fly_poll(pgsink *p, bool block)
     } else {
         /* give the ops back, ahead of those queued since */
         p->no_fly = true;
+        if (p->fly_fast)
+            pg_fast_failed(p);
         p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
         if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
             PQclear(PQexec(p->conn, "ROLLBACK"));
@@ -1129,6 +1192,8 @@ pg_close(cdc_dest *d)
         log_warn(PG_FAC, "%s: closing with %d events not committed (they are re-sent after the "
                  "restart)", p->label, p->nevents);
     pg_fly_poll(p, true);      /* its COMMIT may be on its way: let the state row say */
+    log_debug(PG_FAC, "%s: %llu batches COPYed into their table itself, %llu of them failed",
+              p->label, (unsigned long long) p->nfast, (unsigned long long) p->nfast_failed);
     pg_clear_ops(p);
     free(p->ops);
     PQfinish(p->conn);

@@ -40,7 +40,8 @@ typedef struct pg_op {
     char    *deadmsg;       /* dead-letter this op instead of running it */
     char    *topic;
     uint64_t offset;
-    char    *record;        /* {key,value,metadata} for the dead-letter file */
+    char    *record;        /* {key,value,metadata} for the dead-letter file (event_log: made
+                               when needed, pg_sql_event_log_record) */
     /* replica upserts: sql is "<head>VALUES (<row>)<tail>"; several rows of the same sql
        and distinct keys can share one statement */
     bool     upsert;
@@ -101,6 +102,7 @@ void    pg_queue_ddl(pgsink *p, const cdc_event *ev);
 void    pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op);
 void    pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op);
 char   *pg_sql_event_log(pgsink *p, int nrows);
+char   *pg_sql_event_log_record(const pg_op *op);
 void    pg_copy_field(cdc_buf *b, const char *s);
 void    pg_copy_row(cdc_buf *b, char *const *fields, int n);
 void    pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, char **copy,

@@ -478,6 +478,26 @@ pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
     pg_op_param(op, num, strlen(num));
 }
 
+/*
+ * The dead-letter record of an event_log op, {key, value, metadata} as
+ * sch_record_put() writes it, made from the op's parameters when a row is
+ * refused instead of for every row (it holds the value JSON a second time).
+ */
+char *
+pg_sql_event_log_record(const pg_op *op)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    if (op->nparams != 7)
+        return NULL;
+    cdc_buf_printf(&b, "{\"key\":%s,\"value\":%s,\"metadata\":{\"topic\":",
+                   op->params[0] ? op->params[0] : "null", op->params[1] ? op->params[1] : "null");
+    sch_json_put_string(&b, op->params[2], strlen(op->params[2]));
+    cdc_buf_printf(&b, ",\"partition\":0,\"offset\":%s,\"commit_lsn\":%s,\"seq\":%s}}",
+                   op->params[4], op->params[5], op->params[6]);
+    return pg_buf_take(&b);
+}
+
 #define PG_LOG_COLS "(event_key, event_value, source_topic, source_partition, source_offset, " \
     "commit_lsn, seq)"
 #define PG_LOG_UPSERT " ON CONFLICT (source_topic, source_partition, source_offset, seq) " \

@@ -508,6 +508,11 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
                           .error_message = bar ? bar + 1 : pgerr, .record = op->record,
                           .record_len = op->record ? strlen(op->record) : 0 };
 
+    if (op->record == NULL && p->mode == DEST_PG_EVENT_LOG && op->is_event) {
+        op->record = pg_sql_event_log_record(op);
+        rec.record = op->record;
+        rec.record_len = op->record ? strlen(op->record) : 0;
+    }
     snprintf(type, sizeof(type), "pg_%.*s", bar ? (int) (bar - pgerr) : 0, pgerr);
     /* A character the target's encoding cannot hold: say where it was. */
     if (strncmp(pgerr, "22P05|", 6) == 0 || strncmp(pgerr, "22021|", 6) == 0) {
@@ -1103,13 +1108,14 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     op->is_event = true;
     op->offset = ev->lsn;
     sch_event_topic(ev, p->prefix, topic, sizeof(topic));
-    sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
-    op->record = pg_buf_take(&rec);
     op->topic = cdc_xstrdup(topic);
-    if (p->mode == DEST_PG_EVENT_LOG)
+    if (p->mode == DEST_PG_EVENT_LOG) {
         pg_queue_event_log(p, ev, op);
-    else
+    } else {
+        sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
+        op->record = pg_buf_take(&rec);
         pg_queue_replica(p, ev, op);
+    }
     p->nevents++;
     return 0;
 }

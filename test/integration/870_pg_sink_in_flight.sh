@@ -45,6 +45,10 @@ expect_eq "99 rows, one per position, not the refused one" \
     "99|99|0"
 jl_check "one dead letter, the refused row, naming the constraint's SQLSTATE" "$T/dlq1.jsonl" \
     'len(evs) == 1 and evs[0]["headers"]["dlq.error_type"] == "pg_23514"'
+jl_check "its record is the refused row's {key, value, metadata}" "$T/dlq1.jsonl" \
+    'evs[0]["record"]["key"] == {"id": 3} and evs[0]["record"]["value"]["after"]["id"] == 3
+     and evs[0]["record"]["metadata"] == {"topic": "it.public.items", "partition": 0,
+         "offset": int(evs[0]["headers"]["dlq.source_offset"]), "commit_lsn": 1003000, "seq": 3}'
 expect_eq "state row at the last transaction" \
     "$(tsql "SELECT commit_lsn FROM cdcagent_state WHERE sink_id = 'log'")" 1009000
 

@@ -51,6 +51,17 @@ typedef struct pg_op {
     uint64_t khash;
 } pg_op;
 
+/* The last upsert statement built for a relation slot (pg_sql.c: pg_sql_upsert). */
+#define PG_SQLC 16
+typedef struct pg_sqlc {
+    uint32_t relid, version;
+    int      ncols;
+    uint8_t *incl;          /* the columns present, one byte each */
+    char    *ident;         /* schema\0table\0 then each present column's name\0 key_pos */
+    char    *sql;
+    int      cols_at, values_at, tail_at;
+} pg_sqlc;
+
 typedef struct pg_relver {
     uint32_t relid, version;
 } pg_relver;
@@ -71,6 +82,7 @@ typedef struct pgsink {
     int64_t         first_ms;       /* when the oldest queued op came */
     cdc_pos         state;          /* committed in cdcagent_state */
     cdc_pos         durable;        /* state, or a later transaction end with nothing to write */
+    pg_sqlc         sqlc[PG_SQLC];  /* upsert statements by relid % PG_SQLC */
     pg_relver      *known;
     int             nknown;
     uint64_t        gset[PG_GROUP_SET];     /* key hashes of the group being built */
@@ -99,6 +111,7 @@ char   *pg_buf_take(cdc_buf *b);
 pg_op  *pg_op_new(pgsink *p, cdc_pos pos);
 void    pg_op_free(pg_op *op);
 void    pg_queue_ddl(pgsink *p, const cdc_event *ev);
+void    pg_sqlc_free(pg_sqlc *e);
 void    pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op);
 void    pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op);
 char   *pg_sql_event_log(pgsink *p, int nrows);

@@ -1203,6 +1203,8 @@ pg_close(cdc_dest *d)
     pg_clear_ops(p);
     free(p->ops);
     PQfinish(p->conn);
+    for (int i = 0; i < PG_SQLC; i++)
+        pg_sqlc_free(&p->sqlc[i]);
     free(p->known);
     free(p->stages);
     free(p->conninfo);

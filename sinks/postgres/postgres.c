@@ -1112,8 +1112,10 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     if (p->mode == DEST_PG_EVENT_LOG) {
         pg_queue_event_log(p, ev, op);
     } else {
-        sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
-        op->record = pg_buf_take(&rec);
+        if (p->dlq) {   /* without a dead-letter file a refused row stops the sink instead */
+            sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
+            op->record = pg_buf_take(&rec);
+        }
         pg_queue_replica(p, ev, op);
     }
     p->nevents++;

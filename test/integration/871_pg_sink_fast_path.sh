@@ -86,9 +86,9 @@ expect_eq "state row at the last transaction" \
 note "kill -9 while fast batches fly, then resume"
 tsql "TRUNCATE public.items" "DELETE FROM cdcagent_state WHERE sink_id = 'rep'"
 "$DRIVE" postgres "$CI" --mode replica --events 240 --txn 10 --keys 250 --batch 20 \
-    --sink-id rep --pace-ms 40 >"$T/d5.out" 2>>"$T/agent.log" &
+    --sink-id rep --pace-ms 100 >"$T/d5.out" 2>>"$T/agent.log" &
 DPID=$!
-for _ in $(seq 200); do
+for _ in $(seq 500); do
     [ "$(tsql "SELECT coalesce(max(commit_lsn), 0) >= 1005000 FROM cdcagent_state WHERE sink_id = 'rep'")" = t ] && break
     sleep 0.02
 done

@@ -1008,7 +1008,7 @@ pg_fly_poll(pgsink *p, bool block)
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             if (!p->no_fly)
                 log_debug(PG_FAC, "%s: the batch in flight failed (%.*s); applying it again "
-                          "statement by statement", p->label,
+                          "synchronously (the staging way, then row by row if that fails)", p->label,
                           (int) strcspn(PQresultErrorMessage(res), "\n"),
                           PQresultErrorMessage(res));
             p->no_fly = true;

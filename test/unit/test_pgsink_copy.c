@@ -81,6 +81,30 @@ START_TEST(stage_replica)
     free(create);
     free(copy);
     free(apply);
+    copy = pg_sql_copy_replica(&op);        /* the fast path: into the table itself */
+    ck_assert_str_eq(copy, "COPY \"public\".\"t(1)\" (\"id\", \"v)\") FROM STDIN");
+    free(copy);
+}
+END_TEST
+
+/* A refused event-log row's dead-letter record, made from its parameters (a tombstone). */
+START_TEST(event_log_record)
+{
+    char   *params[7] = { strdup("{\"id\":1}"), NULL, strdup("it.\"x\"\\y"), strdup("0"),
+                          strdup("123"), strdup("456"), strdup("7") };
+    pg_op   op;
+    char   *rec;
+
+    memset(&op, 0, sizeof(op));
+    op.nparams = 7;
+    op.params = params;
+    rec = pg_sql_event_log_record(&op);
+    ck_assert_str_eq(rec, "{\"key\":{\"id\":1},\"value\":null,\"metadata\":{\"topic\":"
+                     "\"it.\\\"x\\\"\\\\y\",\"partition\":0,\"offset\":123,\"commit_lsn\":456,"
+                     "\"seq\":7}}");
+    free(rec);
+    for (int i = 0; i < 7; i++)
+        free(params[i]);
 }
 END_TEST
 
@@ -221,6 +245,7 @@ pgsink_copy_suite(void)
     tcase_add_test(tc, stage_replica_no_key);
     tcase_add_test(tc, stage_event_log);
     tcase_add_test(tc, upsert_cache);
+    tcase_add_test(tc, event_log_record);
     suite_add_tcase(s, tc);
     return s;
 }

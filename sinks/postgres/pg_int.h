@@ -1,7 +1,9 @@
 /*
  * Inside the PostgreSQL sink: its state and its queue of ops, shared by
- * postgres.c (connection, state row, apply, the ops table) and pg_sql.c
- * (identifiers, and events turned into ops: SQL text and parameters).
+ * postgres.c (the sink's calls, connecting, applying a batch, dead letters),
+ * pg_conn.c (statements on the connection, the state row read), pg_batch.c
+ * (runs of rows by COPY, the batch in flight) and pg_sql.c (identifiers, and
+ * events turned into ops: SQL text and parameters).
  */
 #ifndef CDC_SINKS_POSTGRES_PG_INT_H
 #define CDC_SINKS_POSTGRES_PG_INT_H
@@ -103,6 +105,23 @@ typedef struct pgsink {
     uint64_t        napplied, nskipped, ndead, ntx;
     dest_status     st;             /* failing, fatal and the last failure */
 } pgsink;
+
+/* The state row's upsert (postgres.c and pg_batch.c). */
+#define PG_STATE_UPSERT " ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, " \
+    "seq = EXCLUDED.seq, updated_at = now()"
+
+/* pg_conn.c */
+int     pg_prepare_target(pgsink *p, cdc_err *err);
+void    pg_drop_committed(pgsink *p);
+int     pg_result_err(pgsink *p, const PGresult *res, char *pgerr, size_t errn);
+int     pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr,
+               size_t errn);
+bool    pg_lost(pgsink *p);
+
+/* pg_batch.c */
+int     pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn);
+bool    pg_fly_start(pgsink *p);
+int     pg_fly_poll(pgsink *p, bool block);
 
 /* pg_sql.c */
 char   *pg_quote_qualified(const char *name);

@@ -63,7 +63,7 @@
 #        SERS="avro json" (default both), SHAPES="big small" (default both), PARTITIONS=N
 #        (default 1), so one run compares codecs, serializations and the ceiling; e.g.
 #          DBZ=0 CODECS="none lz4 zstd" PARTITIONS=4 test/bench/kafka_bench.sh 300000
-#        STATS=1 turns on librdkafka's statistics (statistics.interval.ms=1000) in every
+#        STATS=1 turns on librdkafka's statistics (statistics.interval.ms=500) in every
 #        cdcagent run and prints a summary per run (batch sizes, requests in flight, rtt,
 #        int_latency, outbuf: see "kafka statistics" in docs/kafka.md).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
 #        AGENT_KAFKA_PROPS="queue.buffering.max.kbytes=65536 ..." passes librdkafka
@@ -109,7 +109,7 @@ DBZ_JVM=${DBZ_JVM:--Xms256m -Xmx1g}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 # AGENT_KAFKA_PROPS="name=value ...": librdkafka properties for cdcagent (kafka.properties).
 AGENT_KAFKA_PROPS=${AGENT_KAFKA_PROPS:-}
-[ "$STATS" = 0 ] || AGENT_KAFKA_PROPS="statistics.interval.ms=1000 $AGENT_KAFKA_PROPS"
+[ "$STATS" = 0 ] || AGENT_KAFKA_PROPS="statistics.interval.ms=500 $AGENT_KAFKA_PROPS"
 # agent_kafka_yaml CODEC: the properties: block of cdcagent's kafka: section.
 agent_kafka_yaml() {
     local kv
@@ -283,6 +283,62 @@ print("" if v is None else v)' "$1" "$2"
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# stats_summary NAME LOG: one line from the agent's "kafka statistics:" log lines
+# (transports/kafka/kafka_stats.c): over the intervals in which records were sent, the means
+# of the gauges (requests and records waiting for a response, records queued in the producer,
+# records in flight per partition summed), the sample-weighted means of the windows (rtt,
+# int_latency: a record's time in the producer until sent, batch sizes) and the maximum of
+# their p99s; from the counters, records and wire bytes per Produce request.
+stats_summary() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+name, log = sys.argv[1], sys.argv[2]
+prod, topic = [], []
+for line in open(log):
+    i = line.find("kafka statistics: ")
+    if i < 0:
+        continue
+    kv = dict(t.split("=", 1) for t in line[i + 18:].split() if "=" in t)
+    (topic if "topic" in kv else prod).append(kv)
+if not prod:
+    print("%-28s no statistics (statistics.interval.ms, log_level info?)" % name); sys.exit()
+f = lambda v: float(v)
+def gsum(kv, pat):
+    return sum(f(v) for k, v in kv.items() if re.fullmatch(pat, k))
+act, last = [], 0
+for i, kv in enumerate(prod):
+    if f(kv["txmsgs"]) > last:
+        act.append(i)
+    last = f(kv["txmsgs"])
+def mean(vals):
+    vals = list(vals)
+    return sum(vals) / len(vals) if vals else float("nan")
+def wmean(rows, key):   # windows: avg weighted by their sample count
+    num = sum(gsum(kv, r"(b\d+\.)?%s_avg(_ms)?" % key) * gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    den = sum(gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    p99 = max([gsum(kv, r"(b\d+\.)?%s_p99(_ms)?" % key) for kv in rows] or [float("nan")])
+    return (num / den if den else float("nan")), p99
+A = [prod[i] for i in act]
+reqs = gsum(prod[-1], r"b\d+\.produce_reqs")
+msgs, wire = f(prod[-1]["txmsgs"]), f(prod[-1]["txmsg_bytes"])
+TA = [kv for kv in topic if gsum(kv, r"batchcnt_n") > 0]
+rtt, rtt99 = wmean(A, "rtt")
+il, il99 = wmean(A, "int_latency")
+bs, bs99 = wmean(TA, "batchsize")
+bc, bc99 = wmean(TA, "batchcnt")
+print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %8.1f %8.1f %6.0f %6.0f %7.0f" % (
+    name, len(act), msgs / reqs if reqs else float("nan"), wire / reqs / 1024 if reqs else float("nan"),
+    mean(gsum(kv, r"b\d+\.waitresp") for kv in A),
+    mean(gsum(kv, r"b\d+\.waitresp_msgs") for kv in A),
+    rtt, rtt99, il, il99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A)))
+PY
+}
+stats_header() {
+    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %8s %8s %6s %6s %7s\n' "librdkafka statistics" \
+        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "intlat" "il p99" \
+        "batch" "KiB/b" "queued"
+}
 
 # ---------------------------------------------------------------- the contenders
 run_recvlogical() {
@@ -598,4 +654,13 @@ print("targets: cdcagent >= 1.0x pg_recvlogical (x recv) with compression; >= 5x
 print("(measured part of the run: %s s; load average at its start %s, at its end %s)"
       % (secs, load0, load1))
 PY
-[ "$STATS" = 0 ] || { echo; cat "$WORK/stats.txt"; }
+if [ "$STATS" != 0 ]; then
+    echo
+    stats_header
+    cat "$WORK/stats.txt"
+    echo "(n: 500 ms intervals with records sent; rec/req, KiB/req: records and wire bytes per"
+    echo " Produce request; inflt, infl_r: Produce requests and records awaiting the broker's"
+    echo " response (mean); rtt, intlat: round trip and a record's wait in the producer until"
+    echo " sent (ms, mean and worst p99); batch, KiB/b: records and bytes per batch (mean);"
+    echo " queued: records in the producer's queue (mean))"
+fi

@@ -65,7 +65,9 @@
 #          DBZ=0 CODECS="none lz4 zstd" PARTITIONS=4 test/bench/kafka_bench.sh 300000
 #        STATS=1 turns on librdkafka's statistics (statistics.interval.ms=500) in every
 #        cdcagent run and prints a summary per run (batch sizes, requests in flight, rtt,
-#        int_latency, outbuf: see "kafka statistics" in docs/kafka.md).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
+#        int_latency, outbuf: see "kafka statistics" in docs/kafka.md).
+#        VARIANTS="batch.size=4000000;linger.ms=20" adds cdcagent runs with those properties
+#        (v1, v2... with their ratio to the plain run); PERF=1 profiles cdcagent (perf).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
 #        AGENT_KAFKA_PROPS="queue.buffering.max.kbytes=65536 ..." passes librdkafka
 #        properties to cdcagent (kafka.properties); DBZ_* and AGENT_MEMORY_MB as above.
 #        CDCAGENT_BASE=path adds a second build ("base avro", "base json" rows and the
@@ -110,12 +112,22 @@ DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 # AGENT_KAFKA_PROPS="name=value ...": librdkafka properties for cdcagent (kafka.properties).
 AGENT_KAFKA_PROPS=${AGENT_KAFKA_PROPS:-}
 [ "$STATS" = 0 ] || AGENT_KAFKA_PROPS="statistics.interval.ms=500 $AGENT_KAFKA_PROPS"
-# agent_kafka_yaml CODEC: the properties: block of cdcagent's kafka: section.
+# VARIANTS="p=v p=v;p=v": more cdcagent runs of the same build, one per ';'-separated set
+# of librdkafka properties added to AGENT_KAFKA_PROPS, named v1, v2... in the table.
+VARIANTS=${VARIANTS:-}
+# agent_kafka_yaml CODEC [EXTRA_PROPS]: the properties: block of cdcagent's kafka: section.
 agent_kafka_yaml() {
     local kv
     printf '  properties:\n    "compression.codec": "%s"\n' "$1"
-    for kv in $AGENT_KAFKA_PROPS; do printf '    "%s": "%s"\n' "${kv%%=*}" "${kv#*=}"; done
+    for kv in $AGENT_KAFKA_PROPS ${2:-}; do printf '    "%s": "%s"\n' "${kv%%=*}" "${kv#*=}"; done
 }
+# variant N: the properties of variant N (1-based) of VARIANTS.
+variant() { local IFS=';'; local -a v; read -r -a v <<<"$VARIANTS"; echo "${v[$(($1 - 1))]}"; }
+NVARIANTS=0
+[ -z "$VARIANTS" ] || NVARIANTS=$(awk -F';' '{ print NF }' <<<"$VARIANTS")
+# PERF=1: cdcagent runs under perf record (-g, 999 Hz); the top of each profile is printed at
+# the end.  perf's own cost is in the CPU figures of such a run: profile, do not time with it.
+PERF=${PERF:-0}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbench.XXXXXX")
 PGBIN=/usr/lib/postgresql/15/bin
 # shellcheck source=../lib/pg.sh
@@ -286,10 +298,10 @@ record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
 # stats_summary NAME LOG: one line from the agent's "kafka statistics:" log lines
 # (transports/kafka/kafka_stats.c): over the intervals in which records were sent, the means
-# of the gauges (requests and records waiting for a response, records queued in the producer,
-# records in flight per partition summed), the sample-weighted means of the windows (rtt,
-# int_latency: a record's time in the producer until sent, batch sizes) and the maximum of
-# their p99s; from the counters, records and wire bytes per Produce request.
+# of the gauges (requests and records waiting for a response, records and KiB queued in the
+# producer), the sample-weighted means of the windows (rtt, batch sizes) and the maximum of
+# the rtt's p99s; from the counters, records and bytes per Produce request.  int_latency is
+# left out: librdkafka 2.0.2 (Debian's) reports nonsense for it (averages of 10^7 ms, p99 0).
 stats_summary() {
     python3 - "$1" "$2" <<'PY'
 import re, sys
@@ -324,20 +336,20 @@ reqs = gsum(prod[-1], r"b\d+\.produce_reqs")
 msgs, wire = f(prod[-1]["txmsgs"]), f(prod[-1]["txmsg_bytes"])
 TA = [kv for kv in topic if gsum(kv, r"batchcnt_n") > 0]
 rtt, rtt99 = wmean(A, "rtt")
-il, il99 = wmean(A, "int_latency")
 bs, bs99 = wmean(TA, "batchsize")
 bc, bc99 = wmean(TA, "batchcnt")
-print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %8.1f %8.1f %6.0f %6.0f %7.0f" % (
+print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %6.0f %6.0f %7.0f %8.0f" % (
     name, len(act), msgs / reqs if reqs else float("nan"), wire / reqs / 1024 if reqs else float("nan"),
     mean(gsum(kv, r"b\d+\.waitresp") for kv in A),
     mean(gsum(kv, r"b\d+\.waitresp_msgs") for kv in A),
-    rtt, rtt99, il, il99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A)))
+    rtt, rtt99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A),
+    mean(f(kv["msgq_kb"]) for kv in A)))
 PY
 }
 stats_header() {
-    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %8s %8s %6s %6s %7s\n' "librdkafka statistics" \
-        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "intlat" "il p99" \
-        "batch" "KiB/b" "queued"
+    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %6s %6s %7s %8s\n' "librdkafka statistics" \
+        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "batch" "KiB/b" \
+        "queued" "qd KiB"
 }
 
 # ---------------------------------------------------------------- the contenders
@@ -356,9 +368,11 @@ run_recvlogical() {
         "$(python3 -c "print($(bench_cluster_cpu "$WORK/pg")-$w0)")"
 }
 
-# run_agent SHAPE SER CODEC END [BINARY TAG]: TAG names a second build (CDCAGENT_BASE: "base").
+# run_agent SHAPE SER CODEC END [BINARY TAG EXTRA_PROPS]: TAG names a second build
+# (CDCAGENT_BASE: "base") or a variant (v1...: EXTRA_PROPS).
 run_agent() {
-    local shape=$1 ser=$2 codec=$3 end=$4 bin=${5:-$CDCAGENT} tag=${6:-}
+    local shape=$1 ser=$2 codec=$3 end=$4 bin=${5:-$CDCAGENT} tag=${6:-} extra=${7:-}
+    local -a wrap=()
     local shape_ser="${tag:+${tag}_}${shape}_${ser}_$codec"
     local slot="agent_$shape_ser" prefix="bench_$shape_ser" t0 t1 u s m b0 b1 w0 w1
     local topic="$prefix.public.bench"
@@ -390,7 +404,7 @@ kafka:
   schema_registry_url: $SR
   serialization: $ser
   topic_num_partitions: $PARTITIONS
-$(agent_kafka_yaml "$codec")
+$(agent_kafka_yaml "$codec" "$extra")
 agent:
   stop_lsn: "$end"
   memory_limit_mb: $AGENT_MEMORY_MB
@@ -400,7 +414,8 @@ YAML
     b0=$(proc_cpu "$BROKER_PID")
     w0=$(bench_cluster_cpu "$WORK/pg")
     t0=$(now)
-    /usr/bin/time -f "%U %S %M" -o "$WORK/time_$shape_ser" "$bin" run \
+    [ "$PERF" = 0 ] || wrap=(perf record -q -g -F 999 -o "$WORK/perf_$shape_ser.data" --)
+    /usr/bin/time -f "%U %S %M" -o "$WORK/time_$shape_ser" "${wrap[@]}" "$bin" run \
         "$WORK/p_$shape_ser.yaml" --platform-config "$WORK/platform_$shape_ser.yaml" \
         >"$WORK/agent_$shape_ser.log" 2>&1 \
         || { tail -n 20 "$WORK/agent_$shape_ser.log" >&2; die "$bin ($shape, $ser, $codec) failed"; }
@@ -417,6 +432,12 @@ YAML
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" \
         "$(python3 -c "print($b1-$b0)")" "$m" "$(python3 -c "print($w1-$w0)")"
     [ "$STATS" = 0 ] || stats_summary "$shape ${tag:-cdcagent} $ser $codec" "$WORK/agent_$shape_ser.log" >>"$WORK/stats.txt"
+    if [ "$PERF" != 0 ]; then
+        { echo "== perf: $shape ${tag:-cdcagent} $ser $codec (self %, top symbols)"
+          perf report -i "$WORK/perf_$shape_ser.data" --no-children --sort dso,symbol \
+              --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 25
+        } >>"$WORK/perf.txt"
+    fi
 }
 
 connect_up() {   # connect_up DIR: Kafka Connect standalone, no connector yet; REST answers.
@@ -534,12 +555,13 @@ run_shape() {
     sql "$fill" >/dev/null
     end=$(sql "SELECT pg_current_wal_lsn()")
     say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
-    local s ser codec
+    local s ser codec vi
     local slots="recv_$shape"
     for ser in $SERS; do
         for codec in $CODECS; do
             slots+=" agent_${shape}_${ser}_$codec"
             [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_${ser}_$codec"
+            for ((vi = 1; vi <= NVARIANTS; vi++)); do slots+=" agent_v${vi}_${shape}_${ser}_$codec"; done
         done
     done
     if [ "$DBZ" != 0 ]; then
@@ -556,6 +578,10 @@ run_shape() {
                 say "$shape: base $ser $codec"
                 run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT_BASE" base
             fi
+            for ((vi = 1; vi <= NVARIANTS; vi++)); do
+                say "$shape: v$vi $ser $codec ($(variant "$vi"))"
+                run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT" "v$vi" "$(variant "$vi")"
+            done
         done
     done
     if [ "$DBZ" != 0 ]; then
@@ -585,10 +611,10 @@ run_shape small "DO \$\$ BEGIN
 python3 - "$RESULTS" "$ROWS" "$AGENT_MEMORY_MB" "$DBZ_MAX_BATCH" "$DBZ_MAX_QUEUE" "$DBZ_LINGER_MS" \
     "$DBZ_BATCH_BYTES" "$DBZ_JVM" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$CODECS" "$DBZ_COMPRESSION" \
-    "$PARTITIONS" <<'PY'
+    "$PARTITIONS" "$VARIANTS" <<'PY'
 import sys
 (path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, codecs, dcomp,
- parts) = sys.argv[1:17]
+ parts, variants) = sys.argv[1:18]
 rows = int(rows)
 res = {}
 order = []
@@ -609,6 +635,8 @@ print("compression: cdcagent %s (compression.codec, one run each), Debezium %s (
       "producer.compression.type)" % (codecs, dcomp))
 if aprops:
     print("cdcagent kafka.properties: %s" % aprops)
+for i, v in enumerate(variants.split(";") if variants else []):
+    print("v%d: cdcagent with %s" % (i + 1, v))
 print("rows/s: until every record is acknowledged by the broker (cdcagent: process start to "
       "exit at stop_lsn; Debezium: connector POST on an already-started Connect to last record);")
 print("x recv: rows/s / pg_recvlogical's of the same shape; @1st: rows/s from the first "
@@ -642,13 +670,13 @@ for shape in ("big", "small"):
                   % (shape, ser, dcomp, a["rps"] / d["rps"], dtool, a["rps1"] / d["rps1"],
                      d["rss"] / a["rss"], d["cpu"] / a["cpu"]))
 for shape, tool in order:
-    if not tool.startswith("cdcagent "):
+    if tool.startswith("cdcagent ") or tool == "pg_recvlogical":
         continue
-    a, b = res[(shape, tool)], res.get((shape, "base " + tool[len("cdcagent "):]))
+    tag, rest = tool.split(" ", 1)
+    a, b = res[(shape, tool)], res.get((shape, "cdcagent " + rest))
     if b:
-        print("%-5s %-13s this build / base build: rows/s %.3f, CPU s %.3f, peak RSS %.3f"
-              % (shape, tool[len("cdcagent "):], a["rps"] / b["rps"], a["cpu"] / b["cpu"],
-                 a["rss"] / b["rss"]))
+        print("%-5s %-13s %s / cdcagent: rows/s %.3f, CPU s %.3f, peak RSS %.3f"
+              % (shape, rest, tag, a["rps"] / b["rps"], a["cpu"] / b["cpu"], a["rss"] / b["rss"]))
 print("targets: cdcagent >= 1.0x pg_recvlogical (x recv) with compression; >= 5x Debezium's "
       "rows/s with <= 1/10 of its memory")
 print("(measured part of the run: %s s; load average at its start %s, at its end %s)"
@@ -658,9 +686,10 @@ if [ "$STATS" != 0 ]; then
     echo
     stats_header
     cat "$WORK/stats.txt"
-    echo "(n: 500 ms intervals with records sent; rec/req, KiB/req: records and wire bytes per"
-    echo " Produce request; inflt, infl_r: Produce requests and records awaiting the broker's"
-    echo " response (mean); rtt, intlat: round trip and a record's wait in the producer until"
-    echo " sent (ms, mean and worst p99); batch, KiB/b: records and bytes per batch (mean);"
-    echo " queued: records in the producer's queue (mean))"
+    echo "(n: 500 ms intervals with records sent; rec/req, KiB/req: records and their"
+    echo " uncompressed bytes per Produce request; inflt, infl_r: Produce requests and records"
+    echo " awaiting the broker's response (mean); rtt: round trip (ms, mean and worst p99);"
+    echo " batch, KiB/b: records and compressed bytes per batch (mean); queued, qd KiB: records"
+    echo " and KiB in the producer's queue (mean; queue.buffering.max.kbytes bounds the KiB))"
 fi
+[ "$PERF" = 0 ] || { echo; cat "$WORK/perf.txt"; }

@@ -57,7 +57,8 @@ bench_cluster_cpu() {
     pm=$(head -1 "$1/data/postmaster.pid")
     pids="$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
     # shellcheck disable=SC2086
-    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null; done |
+    # A backend may exit between ps and cat: no error (pipefail would fail the caller).
+    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null || true; done |
         awk -v tick="$(getconf CLK_TCK)" -v pm="$pm" '
             { sub(/^.*\) /, ""); t += $12 + $13; if ($0 != "" && NR == 1) t += $14 + $15 }
             END { printf "%.2f\n", t / tick }'

@@ -239,21 +239,22 @@ run_recvlogical() {
     NEXT_ID=$((NEXT_ID + ROWS))
 }
 
-run_agent() {   # run_agent NAME PROPS_YAML
-    local name=$1 props=$2 tag=${1// /_} topic
-    topic="lat_$tag.public.lat"
+# agent_start TAG TABLE PUBLICATION SERIALIZATION PARTITIONS PROPS_YAML: cdcagent in the
+# background (AGENT_PID) with topic prefix and slot TAG, once its slot is active.
+agent_start() {
+    local tag=$1 table=$2 pub=$3 ser=$4 nparts=$5 props=$6 i
     cat >"$WORK/p_$tag.yaml" <<YAML
 pipeline_id: klat-$tag
-topic_prefix: lat_$tag
+topic_prefix: $tag
 source:
   host: 127.0.0.1
   port: $PORT
   database: cdc_demo
   username: cdc_user
   password: cdc_password
-  tables: [public.lat]
-  slot_name: lat_$tag
-  publication_name: lat_pub
+  tables: [$table]
+  slot_name: $tag
+  publication_name: $pub
   snapshot_mode: never
 sinks:
   - sink_id: unused
@@ -266,8 +267,8 @@ transport_mode: kafka
 health_enabled: false
 kafka:
   bootstrap_servers: $B
-  serialization: json
-  topic_num_partitions: 1
+  serialization: $ser
+  topic_num_partitions: $nparts
 $props
 agent:
   log_level: warn
@@ -276,16 +277,23 @@ YAML
         >"$WORK/agent_$tag.log" 2>&1 &
     AGENT_PID=$!
     for ((i = 0; i < 600; i++)); do
-        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($name) exited"; }
-        [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = 'lat_$tag'")" = t ] && break
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($tag) exited"; }
+        [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = '$tag'")" = t ] && return 0
         sleep 0.1
     done
-    "$PY" "$WORK/lat.py" "kafka:$topic" "$NEXT_ID" >"$WORK/lat_$tag.json" \
+    die "cdcagent ($tag): the slot did not become active"
+}
+
+run_agent() {   # run_agent NAME PROPS_YAML
+    local name=$1 props=$2 tag=lat_${1// /_} topic
+    topic="$tag.public.lat"
+    agent_start "$tag" public.lat lat_pub json 1 "$props"
+    "$PY" "$WORK/lat.py" "kafka:$topic" "$NEXT_ID" >"$WORK/$tag.json" \
         || die "cdcagent ($name): the latency run failed"
     kill -TERM "$AGENT_PID"
     wait "$AGENT_PID" || true
     AGENT_PID=
-    result "cdcagent $name" "$WORK/lat_$tag.json"
+    result "cdcagent $name" "$WORK/$tag.json"
     NEXT_ID=$((NEXT_ID + ROWS))
 }
 
@@ -358,51 +366,13 @@ STEADY_OUT=$WORK/steady.tsv
 : >"$STEADY_OUT"
 STEADY_FIRST=1
 run_steady() {   # run_steady CODEC
-    local codec=$1 tag=steady_$1 topic slot n t0 t1 a0 a1 w0 w1 wpid m
+    local codec=$1 tag=steady_$1 topic slot n t0 t1 a0 a1 w0 w1 wpid m cpid
     topic="$tag.public.bench"; slot=$tag
     n=$(( (STEADY_RATE * STEADY_SECONDS / STEADY_TXN) * STEADY_TXN ))
     "$PY" "$WORK/steady.py" create "$B" "$topic" "$STEADY_PARTITIONS" || die "creating $topic failed"
-    cat >"$WORK/p_$tag.yaml" <<YAML
-pipeline_id: klat-$tag
-topic_prefix: $tag
-source:
-  host: 127.0.0.1
-  port: $PORT
-  database: cdc_demo
-  username: cdc_user
-  password: cdc_password
-  tables: [public.bench]
-  slot_name: $slot
-  publication_name: bench_pub
-  snapshot_mode: never
-sinks:
-  - sink_id: unused
-    sink_type: jsonl
-    jsonl:
-      path: /dev/null
-YAML
-    cat >"$WORK/platform_$tag.yaml" <<YAML
-transport_mode: kafka
-health_enabled: false
-kafka:
-  bootstrap_servers: $B
-  serialization: $STEADY_SER
-  topic_num_partitions: $STEADY_PARTITIONS
-  properties:
-    "compression.codec": "$codec"
-agent:
-  log_level: warn
-YAML
-    "$CDCAGENT" run "$WORK/p_$tag.yaml" --platform-config "$WORK/platform_$tag.yaml" \
-        >"$WORK/agent_$tag.log" 2>&1 &
-    AGENT_PID=$!
-    wpid=
-    for ((i = 0; i < 600; i++)); do
-        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($tag) exited"; }
-        wpid=$(sql "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot' AND active")
-        [ -n "$wpid" ] && break
-        sleep 0.1
-    done
+    agent_start "$tag" public.bench bench_pub "$STEADY_SER" "$STEADY_PARTITIONS" "  properties:
+    \"compression.codec\": \"$codec\""
+    wpid=$(sql "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot' AND active")
     [ -n "$wpid" ] || die "cdcagent ($tag): the slot did not become active"
     read -r a0 _ < <(proc_cpu_hwm "$AGENT_PID")
     read -r w0 _ < <(proc_cpu_hwm "$wpid")
@@ -410,7 +380,7 @@ YAML
     sql "CALL steady($STEADY_FIRST, $STEADY_RATE, $STEADY_SECONDS, $STEADY_TXN)"
     t1=$(date +%s.%N)
     "$PY" "$WORK/steady.py" consume "$B" "$topic" "$n" "$WORK/kafka_$tag.tsv" >"$WORK/seen_$tag" &
-    local cpid=$!
+    cpid=$!
     while [ ! -s "$WORK/seen_$tag" ] && kill -0 "$cpid" 2>/dev/null; do sleep 0.05; done
     read -r a1 m < <(proc_cpu_hwm "$AGENT_PID")
     read -r w1 _ < <(proc_cpu_hwm "$wpid")

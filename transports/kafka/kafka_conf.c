@@ -164,7 +164,7 @@ kafka_conf_producer(kafka *k, const dest_kafka_cluster *kc, cdc_err *err)
            8 MiB, not more: a partition sends one batch of at most message.max.bytes
            (1 MB, uncompressed) per round trip, so a fuller queue only makes records
            wait past linger.ms, and then the broker thread spins (see above).  Measured
-           with uncompressed JSON, 32 MiB -> 8 MiB: 1.5-2.3x rows/s, 60-75% less agent
+           with uncompressed JSON, 32 MiB -> 8 MiB: 1.1-2.3x rows/s, 60-80% less agent
            CPU per row; with lz4 and Avro no change beyond noise (docs/kafka.md). */
         kafka_conf_set(conf, "queue.buffering.max.kbytes", "8192", err) ||
         /* Topics are created here with the configured partition count, never

@@ -422,7 +422,8 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
             if (flushed) {
                 log_error("agent", "snapshot: destination %s did not make every row durable "
                           "within agent.shutdown_timeout_seconds of the stop; the next start "
-                          "takes the snapshot again", ag->router.dests[slow]->id);
+                          "reads again what is not durable (docs/snapshots.md, \"Resume\")",
+                          ag->router.dests[slow]->id);
                 return 1;
             }
             flushed = true;
@@ -579,7 +580,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     rc = wait_snapshot_durable(ag, cp, err);
     if (rc > 0)
         return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
-                           "snapshot durable; the next start takes it again");
+                           "snapshot durable; the next start reads again what is not durable");
     if (rc < 0)
         return cdc_err_wrap(err, "waiting for the snapshot to be durable");
     *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;

@@ -171,6 +171,8 @@ if run build-asan background_result asan; then
         # 807 and 041), its memory bound (804: ASan's allocator distorts RSS), and signals
         # sent while the agent was down (806: the same incremental code as 805 and 807).
         801 802 804 806
+        # Three million rows read three times (817): 800 runs the same code at 200k rows.
+        817
         # The PostgreSQL version matrix (821-828: each a real server of that version; what
         # differs per version in the agent is the protocol's parsing, run under ASan by
         # test_pgoutput, test_repl_proto and fuzz_pgoutput, and a few catalog queries).

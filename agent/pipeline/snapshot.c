@@ -105,20 +105,22 @@ decode_row(const void *ctx, const char *row, size_t len, cdc_arena *a, cdc_err *
     const pgo_type_opts *topts = ((const row_ctx *) ctx)->topts;
     cdc_value           *vals = cdc_arena_zalloc(a, sizeof(cdc_value) * (size_t) (rel->ncols ? rel->ncols : 1));
     const char          *p = row, *end = row + len;
+    /* The fields' text, unescaped and each ended by a NUL, one after another: a field is
+       never longer unescaped, and its tab or the row's end makes room for its NUL. One
+       allocation a row, not one a field (the parallel readers hold many rows). */
+    char                *text = cdc_arena_alloc(a, len + 1);
     int                  col = 0;
 
     if (len > 0 && end[-1] == '\n')
         end--;
     while (col < rel->ncols) {
         const char *f = p;
-        char       *text;
         size_t      flen;
 
         while (p < end && *p != '\t')
             p++;
         flen = (size_t) (p - f);
         if (!(flen == 2 && f[0] == '\\' && f[1] == 'N') && rel->cols[col].ctype.supported) {
-            text = cdc_arena_alloc(a, flen + 1);
             flen = copy_unescape(f, flen, text);
             text[flen] = '\0';
             /* text is in a, as the values are: they may point into it. */
@@ -127,6 +129,7 @@ decode_row(const void *ctx, const char *row, size_t len, cdc_arena *a, cdc_err *
                 cdc_err_wrap(err, "snapshot of table %s.%s", rel->nspname, rel->relname);
                 return NULL;
             }
+            text += flen + 1;
         }
         col++;
         if (p < end)

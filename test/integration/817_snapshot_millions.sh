@@ -15,7 +15,7 @@
 #   - the stream after the snapshot is exactly the events of transactions S+1 .. K (K the
 #     writer's last), in order, with their values: no gap, no overlap;
 #   - the table psql shows at the end is the replay of all K (the writer's log is right).
-# The events file is deleted after each run (about 1.6 GB at 3M rows).
+# The events file is deleted after each run (about 1.9 GB at 3M rows).
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -66,13 +66,7 @@ for threads in 1 2 4; do
         P_SOURCE_EXTRA=$'decimal_handling_mode: string\nsnapshot_max_threads: '"$threads" \
         write_pipeline
     write_platform
-    bg writer "$threads"
-    AGENT_NO_WAIT=1 agent_start
-    wait_slot_active "slot_$threads" 120
-    wait_lines "$EVENTS" "$N" 300
-    touch "$T/stop_writer"
-    wait "${BG_PIDS[@]}" 2>/dev/null || true
-    BG_PIDS=()
+    snapshot_under_writer "slot_$threads" "$N" 300 writer "$threads"
     sql "INSERT INTO side VALUES (900000000 + $threads)"   # a last change to wait for
     sql "$REF_SQL" >"$T/after.tsv"
     deadline=$((SECONDS + 120))

@@ -77,6 +77,28 @@ int sch_avro_profile_parse(const char *s, sch_avro_profile *out);
 const char *sch_avro_profile_name(sch_avro_profile p);
 
 /*
+ * What a profile changes in the records both converters write (JSON and
+ * Avro), decided once here.  Fields added for 3.5+ were compared with
+ * Debezium 3.6.1.Final (test/integration/861); docs/debezium-differences.md.
+ */
+typedef struct sch_dbz_shape {
+    bool source_versioned; /* the Source struct carries version 1 */
+    bool full_allowed;     /* snapshot `allowed` lists first, first_in_..., ... */
+    bool origin;           /* Source ends with origin, origin_lsn (3.5) */
+    bool message_tx;       /* MessageValue has a transaction block, and a
+                              transactional message is counted in its transaction as
+                              data collection LOGICAL_DECODING_MESSAGE */
+    bool context_headers;  /* data change records carry __debezium.context.* headers (3.5) */
+} sch_dbz_shape;
+
+sch_dbz_shape sch_dbz_profile_shape(sch_avro_profile p);
+
+/* The snapshot Enum's `allowed` parameter, before 3.0 and since. */
+#define SCH_DBZ_ALLOWED_OLD  "true,last,false,incremental"
+#define SCH_DBZ_ALLOWED_FULL \
+    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"
+
+/*
  * Schema text, compact JSON with the properties in the order of
  * CONTRACT.md 3.3 (what AvroData's schema toString() gives), named after
  * rel->topic.  Neither is validated here; sch_avro_writer_new() parses them.

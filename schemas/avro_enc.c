@@ -848,7 +848,7 @@ set_message_value(enc *e, avro_value_t *v, const cdc_event *ev, int64_t now_us)
         set_source(e, &f, ev, "", "");
     if (e->w->env_idx[SCH_AVRO_ENV_TRANSACTION] >= 0 &&
         field(e, v, e->w->env_idx[SCH_AVRO_ENV_TRANSACTION], &f))
-        set_null_branch(e, &f, 0);
+        set_tx_block(e, &f, ev->tx_block);
     if (!field(e, v, avro_schema_record_field_get_index(e->w->value.schema, "message"), &f))
         return;
     set_opt_str(e, &f, 0, ev->msg_prefix, ev->msg_prefix ? strlen(ev->msg_prefix) : 0);

@@ -31,8 +31,6 @@
 #include "schemas/json_int.h"
 
 #define SOURCE_NS    "io.debezium.connector.postgresql"
-#define ALLOWED_OLD  "true,last,false,incremental"
-#define ALLOWED_FULL "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"
 
 /* ------------------------------------------------------------------ */
 /* Profiles                                                            */
@@ -101,14 +99,13 @@ sch_avro_traits_get(const sch_avro_opts *o, sch_avro_traits *t)
     sch_avro_profile p = o->profile;
     bool         ts_us = p != SCH_AVRO_DBZ_1_9 && p != SCH_AVRO_DBZ_2_0;
     int          n = 0;
+    sch_dbz_shape sh = sch_dbz_profile_shape(p);
 
     memset(t, 0, sizeof(*t));
     t->env_version = p == SCH_AVRO_DBZ_1_9 ? 0 : p == SCH_AVRO_DBZ_2_0 ? 1 : 2;
-    t->source_versioned = p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5;
-    /* 2.7.4's MessageValue has none (seen by test/integration/250); main
-       has one (CONTRACT.md 2.6).  Where it appeared in between is [U]. */
-    t->message_tx = p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5;
-    t->full_allowed = p == SCH_AVRO_DBZ_3_0 || p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5;
+    t->source_versioned = sh.source_versioned;
+    t->message_tx = sh.message_tx;
+    t->full_allowed = sh.full_allowed;
     t->names = o->name_mode != SCH_AVRO_NAMES_PROFILE ? o->name_mode
                : p == SCH_AVRO_DBZ_1_9                ? SCH_AVRO_NAMES_AVRO
                                                   : SCH_AVRO_NAMES_NONE;
@@ -141,7 +138,7 @@ sch_avro_traits_get(const sch_avro_opts *o, sch_avro_traits *t)
     for (int f = SCH_AVRO_SRC_VERSION; f < SCH_AVRO_SRC__COUNT; f++) {
         if ((f == SCH_AVRO_SRC_TS_US || f == SCH_AVRO_SRC_TS_NS) && !ts_us)
             continue;
-        if ((f == SCH_AVRO_SRC_ORIGIN || f == SCH_AVRO_SRC_ORIGIN_LSN) && p != SCH_AVRO_DBZ_3_5)
+        if ((f == SCH_AVRO_SRC_ORIGIN || f == SCH_AVRO_SRC_ORIGIN_LSN) && !sh.origin)
             continue;
         t->src[n++] = (sch_avro_src_field) f;
     }
@@ -603,7 +600,7 @@ put_snapshot_type(sw *s)
     if (s->t->source_versioned)
         cdc_buf_puts(s->b, ",\"connect.version\":1");
     cdc_buf_puts(s->b, ",\"connect.parameters\":{\"allowed\":\"");
-    cdc_buf_puts(s->b, s->t->full_allowed ? ALLOWED_FULL : ALLOWED_OLD);
+    cdc_buf_puts(s->b, s->t->full_allowed ? SCH_DBZ_ALLOWED_FULL : SCH_DBZ_ALLOWED_OLD);
     cdc_buf_puts(s->b, "\"},\"connect.default\":\"false\",\"connect.name\":"
                        "\"io.debezium.data.Enum\"},\"null\"],\"default\":\"false\"}");
 }

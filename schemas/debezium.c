@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "schemas/avro.h"
+
 /* A relation has few key columns, so a scan per position costs less than sorting. */
 int
 sch_dbz_key_next(const cdc_rel *rel, int *k)
@@ -88,4 +90,20 @@ sch_dbz_wkb_point(unsigned char out[21], double x, double y)
         out[5 + i] = (unsigned char) (bx >> (8 * i));
         out[13 + i] = (unsigned char) (by >> (8 * i));
     }
+}
+
+/* Declared in avro.h; here so that json*.c and avro*.c both call down to it. */
+sch_dbz_shape
+sch_dbz_profile_shape(sch_avro_profile p)
+{
+    return (sch_dbz_shape) {
+        .source_versioned = p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5,
+        .full_allowed = p == SCH_AVRO_DBZ_3_0 || p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5,
+        .origin = p == SCH_AVRO_DBZ_3_5,
+        /* 2.7.4's MessageValue has none (seen by test/integration/250), 3.6.1's
+           has one (861); Debezium's sources have it from 3.0, the profiles from 3.1. */
+        .message_tx = p == SCH_AVRO_DBZ_3_1 || p == SCH_AVRO_DBZ_3_5,
+        /* from 3.2 without runId; only 3.5+ is reproduced */
+        .context_headers = p == SCH_AVRO_DBZ_3_5,
+    };
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "agent/core/cdc_mem.h"
+#include "schemas/avro.h"
 #include "schemas/debezium.h"
 #include "schemas/json_int.h"
 #include "schemas/topic.h"
@@ -386,10 +387,10 @@ src_key(char *k, const cdc_event *ev, const sch_json_opts *o, const char *schema
     const char *strs[6] = { o->version, o->server_name, o->database, schema, table,
                             ev->snapshot ? ev->snapshot : "false" };
     bool        txid = sch_dbz_source_has_txid(ev), lsn = sch_dbz_source_has_lsn(ev);
-    uint64_t    nums[5] = { (uint64_t) ev->source_ts_us, txid ? ev->txn->xid : 0,
+    uint64_t    nums[6] = { (uint64_t) ev->source_ts_us, txid ? ev->txn->xid : 0,
                             (uint64_t) txid | (uint64_t) lsn << 1,
                             (ev->txn && ev->snapshot == NULL) ? ev->txn->prev_commit_lsn : 0,
-                            ev->lsn };
+                            ev->lsn, (uint64_t) o->profile };
     size_t      n = sizeof(nums);
 
     memcpy(k, nums, sizeof(nums));
@@ -468,25 +469,37 @@ put_source_text(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const c
         cdc_buf_put_u64(b, ev->lsn);
     else
         cdc_buf_puts(b, "null");
-    cdc_buf_puts(b, ",\"xmin\":null}");
+    cdc_buf_puts(b, ",\"xmin\":null");
+    /* 3.5+: the replication origin of the change; the agent's decoder keeps none (and
+       Debezium writes null for a change made without one). */
+    if (sch_dbz_profile_shape((sch_avro_profile) o->profile).origin)
+        cdc_buf_puts(b, ",\"origin\":null,\"origin_lsn\":null");
+    cdc_buf_putc(b, '}');
 }
 
+static void put_tx_block(cdc_buf *b, const cdc_tx_block *t);
+
 /*
- * MessageValue: op, ts_ms, source, message.  CONTRACT.md 2.6 lists a
- * transaction block too; Debezium 2.7.4's records have none.
+ * MessageValue: op, ts_ms, source, (transaction,) message.  CONTRACT.md 2.6
+ * lists a transaction block; Debezium 2.7.4's records have none, 3.6.1's
+ * have it (sch_dbz_shape.message_tx).
  */
 static void
 put_message_value(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, int64_t now_us)
 {
     if (o->schemas_enable) {
         cdc_buf_puts(b, "{\"schema\":");
-        sch_json_schema_message_value(b);
+        sch_json_schema_message_value(b, o);
         cdc_buf_puts(b, ",\"payload\":");
     }
     cdc_buf_puts(b, "{\"op\":\"m\",\"ts_ms\":");
     cdc_buf_put_i64(b, cdc_us_to_ms(now_us));
     cdc_buf_puts(b, ",\"source\":");
     put_source(b, ev, o, "", "");
+    if (sch_dbz_profile_shape((sch_avro_profile) o->profile).message_tx) {
+        cdc_buf_puts(b, ",\"transaction\":");
+        put_tx_block(b, ev->tx_block);
+    }
     cdc_buf_puts(b, ",\"message\":{\"prefix\":");
     if (ev->msg_prefix)
         put_cstr(b, ev->msg_prefix);

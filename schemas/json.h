@@ -27,6 +27,9 @@ typedef struct sch_json_opts {
                                        makes of a key (__debezium.oldkey/newkey headers) */
     int         name_mode;          /* schema.name.adjustment.mode, a sch_avro_name_mode
                                        (schemas/avro.h): 0 or NONE leaves names as they are */
+    int         profile;            /* kafka.debezium_version, a sch_avro_profile
+                                       (schemas/avro.h): 0 is 2.7; sch_dbz_profile_shape
+                                       says what the others change */
 } sch_json_opts;
 
 /*

@@ -55,6 +55,6 @@ void sch_json_schema_envelope(cdc_buf *b, const cdc_rel *rel, const char *topic,
                               const sch_json_opts *o);
 /* Appends the schema nodes of MessageKey and MessageValue (op m, CONTRACT 2.6). */
 void sch_json_schema_message_key(cdc_buf *b);
-void sch_json_schema_message_value(cdc_buf *b);
+void sch_json_schema_message_value(cdc_buf *b, const sch_json_opts *o);
 
 #endif

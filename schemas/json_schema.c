@@ -55,15 +55,18 @@ static const struct {
     [CDC_SEM_POINT] = { "io.debezium.data.geometry.Point", "Geometry (POINT)" },
 };
 
-/* Debezium 2.7's io.debezium.connector.postgresql.Source, as a struct member. */
-static const char source_schema[] =
+/* io.debezium.connector.postgresql.Source, as a struct member: 2.7's, and what
+   sch_dbz_profile_shape changes (3.6.1's: version 1, the full `allowed` list, origin). */
+static const char source_schema_head[] =
     "{\"type\":\"struct\",\"fields\":["
     "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
     "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
     "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
     "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","
+    "\"parameters\":{\"allowed\":\"";
+static const char source_schema_mid[] =
+    "\"},\"default\":\"false\","
     "\"field\":\"snapshot\"},"
     "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
     "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
@@ -73,9 +76,26 @@ static const char source_schema[] =
     "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
-    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\","
-    "\"field\":\"source\"}";
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}";
+static const char source_schema_origin[] =
+    ",{\"type\":\"string\",\"optional\":true,\"field\":\"origin\"},"
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"origin_lsn\"}";
+
+static void
+put_source_schema(cdc_buf *b, const sch_json_opts *o)
+{
+    sch_dbz_shape sh = sch_dbz_profile_shape((sch_avro_profile) o->profile);
+
+    cdc_buf_puts(b, source_schema_head);
+    cdc_buf_puts(b, sh.full_allowed ? SCH_DBZ_ALLOWED_FULL : SCH_DBZ_ALLOWED_OLD);
+    cdc_buf_puts(b, source_schema_mid);
+    if (sh.origin)
+        cdc_buf_puts(b, source_schema_origin);
+    cdc_buf_puts(b, "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",");
+    if (sh.source_versioned)
+        cdc_buf_puts(b, "\"version\":1,");
+    cdc_buf_puts(b, "\"field\":\"source\"}");
+}
 
 /* event.block v1, optional, as a struct member. */
 static const char transaction_schema[] =
@@ -292,7 +312,7 @@ sch_json_schema_envelope(cdc_buf *b, const cdc_rel *rel, const char *topic,
     cdc_buf_putc(b, ',');
     put_value_struct(b, rel, topic, "after", o);
     cdc_buf_putc(b, ',');
-    cdc_buf_puts(b, source_schema);
+    put_source_schema(b, o);
     cdc_buf_putc(b, ',');
     cdc_buf_puts(b, transaction_schema);
     cdc_buf_puts(b, ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}"
@@ -314,13 +334,17 @@ sch_json_schema_message_key(cdc_buf *b)
 }
 
 void
-sch_json_schema_message_value(cdc_buf *b)
+sch_json_schema_message_value(cdc_buf *b, const sch_json_opts *o)
 {
     cdc_buf_puts(b, "{\"type\":\"struct\",\"fields\":["
                     "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
                     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},");
-    cdc_buf_puts(b, source_schema);
-    /* Debezium 2.7.4's MessageValue has no transaction block (seen in its output). */
+    put_source_schema(b, o);
+    /* Debezium 2.7.4's MessageValue has no transaction block (seen in its output), 3.6.1's has. */
+    if (sch_dbz_profile_shape((sch_avro_profile) o->profile).message_tx) {
+        cdc_buf_putc(b, ',');
+        cdc_buf_puts(b, transaction_schema);
+    }
     cdc_buf_puts(b, ",{\"type\":\"struct\",\"fields\":["
                     "{\"type\":\"string\",\"optional\":true,\"field\":\"prefix\"},"
                     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"}],"

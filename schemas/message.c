@@ -31,6 +31,7 @@
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_clock.h"
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_retry.h"
 #include "schemas/avro_reg.h"
 #include "schemas/topic.h"
 #include "schemas/txmeta.h"
@@ -57,7 +58,26 @@ struct sch_msg_enc {
     sch_txm       tx;           /* transaction metadata: the transaction being counted */
     uint32_t      tx_key_id, tx_value_id;   /* Avro: its subjects' ids, once registered */
     bool          tx_registered;
+    bool          ctx_headers;  /* 3.5+: __debezium.context.* on data change records */
+    char          run_id[37];   /* __debezium.context.runId: a new UUID per encoder */
 };
+
+/* What the profile adds outside the converters: counted messages, the context headers. */
+static void
+msg_profile_init(sch_msg_enc *e, sch_avro_profile p)
+{
+    sch_dbz_shape sh = sch_dbz_profile_shape(p);
+    uint64_t      rng = cdc_rng_seed(), hi = cdc_rng_next(&rng), lo = cdc_rng_next(&rng);
+
+    e->tx.count_messages = sh.message_tx;
+    e->ctx_headers = sh.context_headers;
+    /* Debezium's runId is a version 7 UUID: 48 bits of Unix milliseconds, then random */
+    hi = (uint64_t) (cdc_wall_us() / 1000) << 16 | 0x7000 | (hi & 0xFFF);
+    lo = (lo & ~((uint64_t) 3 << 62)) | (uint64_t) 2 << 62;
+    snprintf(e->run_id, sizeof(e->run_id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64
+             "-%012" PRIx64, hi >> 32, hi >> 16 & 0xFFFF, hi & 0xFFFF, lo >> 48,
+             lo & (uint64_t) 0xFFFFFFFFFFFF);
+}
 
 sch_msg_enc *
 sch_msg_enc_new(const sch_msg_conf *c, cdc_err *err)
@@ -76,6 +96,7 @@ sch_msg_enc_new(const sch_msg_conf *c, cdc_err *err)
     e->jopts = c->json;
     e->key_opts = c->json;
     e->key_opts.schemas_enable = false;
+    msg_profile_init(e, c->avro ? c->avro->profile : (sch_avro_profile) c->json.profile);
     if (c->registry != NULL &&
         (e->avro = sch_avro_reg_new(c->registry, c->avro, c->stop_on_incompatible, err)) == NULL) {
         free(e);
@@ -220,6 +241,17 @@ msg_headers(sch_msg_enc *e, const cdc_event *ev, sch_msg *m)
     if (ev->pk_change_oldkey) {
         msg_key_header(e, &e->oldkey, ev, ev->pk_change_oldkey);
         msg_hdr(m, "__debezium.oldkey", (const char *) e->oldkey.data, e->oldkey.len);
+    }
+    /* EventDispatcher.getExtendedHeaders (extended.headers.enabled, on by default):
+       after the emitter's headers, on change records (snapshot, streaming, their
+       tombstones), not on logical messages, heartbeats or transaction records (op 0). */
+    if (e->ctx_headers && ev->op != CDC_OP_MESSAGE && ev->op != 0) {
+        const char *name = e->jopts.server_name ? e->jopts.server_name : "";
+
+        msg_hdr(m, "__debezium.context.connectorLogicalName", name, strlen(name));
+        msg_hdr(m, "__debezium.context.taskId", "0", 1);
+        msg_hdr(m, "__debezium.context.connectorName", "postgresql", 10);
+        msg_hdr(m, "__debezium.context.runId", e->run_id, strlen(e->run_id));
     }
 }
 

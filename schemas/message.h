@@ -23,7 +23,7 @@
 #include "schemas/json.h"
 #include "schemas/registry.h"
 
-#define SCH_MSG_HDRS 8
+#define SCH_MSG_HDRS 12
 
 /* One header: a name and a value of len bytes (not NUL-terminated in general). */
 typedef struct sch_hdr {

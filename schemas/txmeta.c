@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_retry.h"
 #include "schemas/json.h"
 #include "schemas/avro_reg.h"
 
@@ -64,14 +65,15 @@ java_hash(const char *s)
     return h;
 }
 
+/* nsp.rel, or rel alone when nsp is NULL. */
 static sch_txm_coll *
 coll_get(sch_txm *t, const char *nsp, const char *rel)
 {
-    size_t        n = strlen(nsp) + strlen(rel) + 2, need = 16;
+    size_t        n = (nsp ? strlen(nsp) + 1 : 0) + strlen(rel) + 1, need = 16;
     char         *name = cdc_xmalloc(n);
     sch_txm_coll *c;
 
-    snprintf(name, n, "%s.%s", nsp, rel);
+    snprintf(name, n, "%s%s%s", nsp ? nsp : "", nsp ? "." : "", rel);
     for (size_t i = 0; i < t->ncolls; i++)
         if (strcmp(t->colls[i].name, name) == 0) {
             free(name);
@@ -102,15 +104,32 @@ sch_txm_count(sch_txm *t, const cdc_event *ev)
     case CDC_OP_UPDATE:
     case CDC_OP_DELETE:
     case CDC_OP_TRUNCATE:
+        if (ev->rel == NULL)
+            return NULL;
+        break;
+    case CDC_OP_MESSAGE:
+        if (!t->count_messages)
+            return NULL;
         break;
     default:
         return NULL;
     }
-    if (ev->rel == NULL || !sch_txm_applies(ev))
+    if (!sch_txm_applies(ev))
         return NULL;
     if (t->have_last && cdc_pos_cmp(t->last, ev->pos) == 0)
         return &t->block;
-    c = coll_get(t, ev->rel->nspname, ev->rel->relname);
+    if (ev->op == CDC_OP_MESSAGE) {
+        char     name[sizeof(SCH_TXM_MESSAGE_ID) + 8];
+        uint32_t ih;
+
+        if (t->rng == 0)
+            t->rng = cdc_rng_seed() | 1;
+        ih = (uint32_t) (cdc_rng_next(&t->rng) & 0x7FFFFFFF);
+        snprintf(name, sizeof(name), "%s%" PRIx32, SCH_TXM_MESSAGE_ID, ih ? ih : 1u);
+        c = coll_get(t, NULL, name);
+    } else {
+        c = coll_get(t, ev->rel->nspname, ev->rel->relname);
+    }
     c->count++;
     t->total++;
     sch_txm_id(t->block.id, sizeof(t->block.id), ev->txn->xid, ev->lsn);

@@ -10,7 +10,13 @@
  * its BEGIN at (the first change's), a data event its own source.lsn, END the
  * commit record's end.  Snapshot rows and non-transactional logical messages
  * take no part; logical messages inside a transaction get no block and are
- * not counted, like tombstones.
+ * not counted, like tombstones, unless count_messages is set.  Debezium 3.x
+ * counts each as a data collection of its own, named by the default
+ * Object.toString() of a new LogicalDecodingMessageId: "io.debezium.connector.
+ * postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@" and a
+ * JVM identity hash (random, 31 bits, lower-case hex), so each message is a
+ * data_collections entry with event_count 1 at a run-specific place
+ * (seen with 3.6.1.Final in test/integration/861).
  *
  * This file only keeps the counts and renders records; schemas/message.h
  * wraps it for the buses (sch_msg_tx_*), which decide when to write them.
@@ -42,7 +48,13 @@ typedef struct sch_txm {
     bool          have_last;
     cdc_pos       last;         /* the last event counted: a retried write is not counted twice */
     cdc_tx_block  block;        /* ... and its block */
+    bool          count_messages;   /* 3.x: transactional logical messages take part */
+    uint64_t      rng;              /* their identity hashes; seeded on first use */
 } sch_txm;
+
+/* A logical message's data collection name, before its identity hash. */
+#define SCH_TXM_MESSAGE_ID \
+    "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@"
 
 /* True when ev belongs to a transaction Debezium reports (streamed, with an xid). */
 bool sch_txm_applies(const cdc_event *ev);
@@ -50,7 +62,8 @@ bool sch_txm_applies(const cdc_event *ev);
 /* Starts counting the transaction committing at commit_lsn unless it is the current one. */
 void sch_txm_enter(sch_txm *t, uint64_t commit_lsn);
 
-/* Counts ev (a data event) once and returns its block; NULL for events that get none. */
+/* Counts ev (a data event, or with count_messages a transactional logical message) once
+   and returns its block; NULL for events that get none. */
 const cdc_tx_block *sch_txm_count(sch_txm *t, const cdc_event *ev);
 
 /* "xid:lsn" into out. */

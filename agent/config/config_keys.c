@@ -691,7 +691,9 @@ static const cfg_key platform_keys[] = {
     { .name = "kafka.json_schemas_enable", .type = CFG_BOOL, .off = PF(kafka.json_schemas_enable),
       .def = "true", .desc = "With serialization json: wrap records as {schema, payload}." },
     { .name = "kafka.debezium_version", .type = CFG_STR, .off = PF(kafka.debezium_version),
-      .def = "2.7", .desc = "The Debezium release whose wire format to reproduce (compat profile)." },
+      .def = "2.7", .desc = "The Debezium release whose wire format to reproduce (compat profile): Kafka's "
+              "Avro and JSON, and the JSON of every other destination. `3.6` (any 3.5+) matches "
+              "Debezium 3.6.1 (test 861; docs/debezium-differences.md, \"Debezium 3.6.1\")." },
     { .name = "kafka.schema_registry_username", .type = CFG_STR,
       .off = PF(kafka.schema_registry_username), .desc = "Schema Registry basic-auth user." },
     { .name = "kafka.schema_registry_password", .type = CFG_STR,

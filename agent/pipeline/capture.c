@@ -692,7 +692,9 @@ commit_txn(agent_capture *cap, uint64_t commit_lsn, uint64_t end_lsn, cdc_err *e
  * A non-transactional logical message is a transaction of its own at its
  * LSN.  Debezium treats it as a commit there: its source.sequence is
  * ["L","L"], the next transaction's sequence starts from L, and its
- * source.ts is the commit time of the last transaction decoded.
+ * source.ts is the commit time of the last transaction decoded.  The
+ * incremental snapshot's own window markers (AGENT_CAPTURE_WM_PREFIX) are
+ * never events: a transactional one goes to the change hook, any other is dropped.
  */
 static int
 handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
@@ -701,6 +703,11 @@ handle_message(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
     int64_t   last_ts = cap->txn.commit_ts_us;
     int       rc;
 
+    if (m->u.message.prefix && strcmp(m->u.message.prefix, AGENT_CAPTURE_WM_PREFIX) == 0) {
+        if (m->u.message.transactional && cap->in_txn && cap->change_hook)
+            return cap->change_hook(cap->change_arg, cap, m, cap->txn.commit_lsn, lsn, err);
+        return 0;
+    }
     ev.op = CDC_OP_MESSAGE;
     ev.lsn = m->u.message.lsn ? m->u.message.lsn : lsn;
     ev.msg_prefix = m->u.message.prefix;

@@ -78,11 +78,19 @@ int agent_capture_emit(agent_capture *cap, cdc_event *ev, cdc_err *err);
 int agent_capture_txn_commit(agent_capture *cap, uint64_t end_lsn, cdc_err *err);
 
 /*
- * A function that sees every row change of the stream before it becomes events
+ * A function that sees every row change of the stream (and the window markers
+ * of AGENT_CAPTURE_WM_PREFIX) before it becomes events
  * (agent/pipeline/incr.h: signals and the incremental snapshot's window), in
  * the transaction committing at commit_lsn, at the change's lsn.  It may emit
  * events into that transaction.  @returns 0, or -1 with err set (the change fails).
  */
+/*
+ * The prefix of the incremental snapshot's window markers when they are
+ * logical decoding messages (incr.h): such a message is never an event; a
+ * transactional one goes to the change hook (m->type PGO_MESSAGE).
+ */
+#define AGENT_CAPTURE_WM_PREFIX "cdcagent-watermark"
+
 typedef int (*agent_capture_change_hook)(void *arg, agent_capture *cap, const pgo_msg *m,
                                          uint64_t commit_lsn, uint64_t lsn, cdc_err *err);
 void agent_capture_set_change_hook(agent_capture *cap, agent_capture_change_hook fn, void *arg);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_buf.h"
@@ -15,108 +14,19 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
 #include "agent/pipeline/capture.h"
+#include "agent/pipeline/incr_int.h"
 #include "agent/pipeline/watermark.h"
 #include "agent/source/catalog.h"
 #include "agent/source/pg_source.h"
 #include "decoder/relcache.h"
 #include "decoder/values.h"
 
-#define INCR_KEYS_MAX 32
-
-typedef struct incr_table {
-    char *name;             /* "schema.table" as the signal wrote it */
-    char *cond;             /* additional-conditions filter, or NULL */
-} incr_table;
-
-/* A chunk emitted and not yet durable in every destination: where reading it began. */
-typedef struct incr_pend {
-    uint64_t at;            /* commit LSN of the transaction that carries it */
-    char    *table;
-    char    *cond;          /* the table's additional condition, or NULL */
-    json_t  *from, *max;
-} incr_pend;
-
-#define INCR_PEND_MAX 32
-
-/* One row of the open chunk: its columns' text (NULL: SQL NULL) and its key's text. */
-typedef struct incr_row {
-    char **vals;
-    char  *key;
-    bool   gone;            /* a streamed change to its key arrived while the window was open */
-} incr_row;
-
-struct agent_incr {
-    const cfg_source *src;
-    agent_state      *st;
-    PGconn           *conn;
-    const agent_wm   *wm;           /* what every destination made durable */
-    bool              sync_set;     /* conn has synchronous_commit on */
-    char              sig_schema[64], sig_table[64];
-    char              sig_quoted[300];
-
-    /* The snapshot (saved in the record) */
-    bool        running, paused;
-    cdc_pos     signal;         /* the last signal handled: (commit LSN, change LSN) */
-    char        id[128];        /* the execute-snapshot signal's id */
-    incr_table *tables;         /* [0] is the one being read */
-    int         ntables;
-    json_t     *from;           /* the key after which the next chunk starts; NULL: start */
-    json_t     *max;            /* the table's largest key when its reading began */
-    incr_pend   pend[INCR_PEND_MAX + 1];    /* oldest first */
-    int         npend;
-
-    /* The window of the chunk read last */
-    bool        pending;        /* markers written, its close not reached yet */
-    bool        open;
-    uint64_t    open_at;        /* commit LSN of the open row's transaction */
-    char        chunk_id[64];
-    uint64_t    chunk_no;
-    uint32_t    relid;
-    int         ncols;
-    incr_row   *rows;
-    int         nrows;
-    json_t     *chunk_last;     /* the chunk's last key; NULL when it was empty */
-    bool        table_done;     /* the chunk is the table's last */
-    cdc_arena  *arena;          /* the chunk's text */
-    cdc_arena  *emit_arena;     /* values of the row being emitted */
-    uint64_t    rows_emitted;
-    uint64_t    rows_dropped;   /* chunk rows a streamed change in the window replaced */
-    uint64_t    chunks_done;    /* windows closed by the current snapshot (in the record) */
-    int         tables_done;    /* its tables read to the end (in the record) */
-
-    /* A blocking snapshot asked for and not yet durable everywhere (in the record) */
-    char        blk_id[128];    /* "": none */
-    incr_table *blk;
-    int         nblk;
-};
-
 /* ---- the record ---- */
-
-static void
-tables_free(agent_incr *in)
-{
-    for (int i = 0; i < in->ntables; i++) {
-        free(in->tables[i].name);
-        free(in->tables[i].cond);
-    }
-    free(in->tables);
-    in->tables = NULL;
-    in->ntables = 0;
-}
-
-static void
-table_add(agent_incr *in, const char *name, const char *cond)
-{
-    in->tables = cdc_xrealloc(in->tables, (size_t) (in->ntables + 1) * sizeof(*in->tables));
-    in->tables[in->ntables].name = cdc_xstrdup(name);
-    in->tables[in->ntables].cond = cond && *cond ? cdc_xstrdup(cond) : NULL;
-    in->ntables++;
-}
 
 static void
 table_insert(agent_incr *in, int k, const char *name, const char *cond)
 {
-    table_add(in, name, cond);
+    incr_table_add(in, name, cond);
     if (k < in->ntables - 1) {
         incr_table t = in->tables[in->ntables - 1];
 
@@ -190,10 +100,6 @@ pend_push(agent_incr *in, uint64_t at)
     }
 }
 
-static int         save(agent_incr *in, cdc_err *err);
-static bool        is_listed(const agent_incr *in, const char *name);
-static const char *condition_for(json_t *data, const char *name);
-
 /* The counters shown by /metrics and slot status (docs/operations.md), kept across restarts. */
 static void
 progress_save(const agent_incr *in, json_t *o)
@@ -212,36 +118,6 @@ progress_save(const agent_incr *in, json_t *o)
     }
 }
 
-/* The blocking snapshot's tables: the snapshot's own list swapped in, so its helpers serve. */
-static void
-blocking_swap(agent_incr *in)
-{
-    incr_table *t = in->tables;
-    int         n = in->ntables;
-
-    in->tables = in->blk;
-    in->ntables = in->nblk;
-    in->blk = t;
-    in->nblk = n;
-}
-
-static void
-blocking_clear(agent_incr *in)
-{
-    blocking_swap(in);
-    tables_free(in);
-    blocking_swap(in);
-    in->blk_id[0] = '\0';
-}
-
-static void
-blocking_add(agent_incr *in, const char *name, const char *cond)
-{
-    blocking_swap(in);
-    table_add(in, name, cond);
-    blocking_swap(in);
-}
-
 static void
 progress_load(agent_incr *in, json_t *o)
 {
@@ -256,8 +132,8 @@ progress_load(agent_incr *in, json_t *o)
     snprintf(in->blk_id, sizeof(in->blk_id), "%s",
              json_string_value(json_object_get(b, "id")) ? json_string_value(json_object_get(b, "id")) : "?");
     json_array_foreach(json_object_get(b, "tables"), i, v)
-        blocking_add(in, json_string_value(json_object_get(v, "table")),
-                     json_string_value(json_object_get(v, "filter")));
+        incr_blocking_add(in, json_string_value(json_object_get(v, "table")),
+                          json_string_value(json_object_get(v, "filter")));
     if (in->nblk == 0)
         in->blk_id[0] = '\0';
     else
@@ -266,59 +142,12 @@ progress_load(agent_incr *in, json_t *o)
 }
 
 int
-agent_incr_blocking(const agent_incr *in, const char **tables, const char **conds, int max)
-{
-    int n = 0;
-
-    if (in == NULL || in->blk_id[0] == '\0')
-        return 0;
-    for (int i = 0; i < in->nblk && n < max; i++, n++) {
-        tables[n] = in->blk[i].name;
-        conds[n] = in->blk[i].cond;
-    }
-    return n;
-}
-
-int
 agent_incr_blocking_done(agent_incr *in, cdc_err *err)
 {
     log_info("incr", "blocking snapshot %s: every row durable in every destination",
              in->blk_id);
-    blocking_clear(in);
-    return save(in, err);
-}
-
-/* execute-snapshot of type blocking: recorded, then run.c pauses the stream to read them. */
-static int
-blocking_request(agent_incr *in, const char *id, json_t *data, cdc_err *err)
-{
-    json_t *v;
-    size_t  i;
-
-    if (in->blk_id[0] != '\0') {
-        log_warn("incr", "signal %s: a blocking snapshot (%s) is already waiting: ignored", id,
-                 in->blk_id);
-        return 0;
-    }
-    json_array_foreach(json_object_get(data, "data-collections"), i, v) {
-        const char *name = json_string_value(v);
-
-        if (name == NULL || !is_listed(in, name)) {
-            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        blocking_add(in, name, condition_for(data, name));
-    }
-    if (in->nblk == 0) {
-        log_warn("incr", "signal %s: blocking execute-snapshot without a table of "
-                 "source.tables: ignored", id);
-        return 0;
-    }
-    snprintf(in->blk_id, sizeof(in->blk_id), "%s", id);
-    log_info("incr", "signal %s: blocking snapshot of %d table(s): streaming pauses after this "
-             "transaction while they are read", id, in->nblk);
-    return save(in, err);
+    incr_blocking_clear(in);
+    return incr_save(in, err);
 }
 
 void
@@ -339,8 +168,8 @@ agent_incr_get_progress(const agent_incr *in, agent_incr_progress *out)
  * after `from`), and the chunks not yet durable everywhere, oldest first: a
  * restart reads again from the oldest of them the slot did not confirm.
  */
-static int
-save(agent_incr *in, cdc_err *err)
+int
+incr_save(agent_incr *in, cdc_err *err)
 {
     json_t *o = json_object(), *tabs = json_array();
     char   *s;
@@ -410,8 +239,8 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
     json_array_foreach(tabs, i, v) {
         json_t *c = json_object_get(v, "filter");
 
-        table_add(in, json_string_value(json_object_get(v, "table")),
-                  json_is_string(c) ? json_string_value(c) : NULL);
+        incr_table_add(in, json_string_value(json_object_get(v, "table")),
+                       json_is_string(c) ? json_string_value(c) : NULL);
     }
     in->running = in->ntables > 0;
     snprintf(in->id, sizeof(in->id), "%s", json_string_value(json_object_get(o, "id")) ?
@@ -466,22 +295,30 @@ load(agent_incr *in, uint64_t confirmed, cdc_err *err)
 }
 
 agent_incr *
-agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed, cdc_err *err)
+agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed, int server_version,
+               cdc_err *err)
 {
     agent_incr *in;
+    bool        sig = src->signal_data_collection != NULL && *src->signal_data_collection != '\0';
 
-    if (src->signal_data_collection == NULL || *src->signal_data_collection == '\0')
+    /* Without a signal table, only a snapshot the record queued (a resumed initial one)
+       runs, its windows marked by logical decoding messages (PostgreSQL 14+). */
+    if (!sig && (server_version < AGENT_INCR_MSG_MARKS_VERSION || st->incr[0] == '\0'))
         return NULL;
     in = cdc_xcalloc(1, sizeof(*in));
     in->src = src;
     in->st = st;
-    if (agent_pg_split_table(src->signal_data_collection, in->sig_schema, in->sig_table, err) < 0 ||
+    in->msg_marks = !sig;
+    if ((sig && agent_pg_split_table(src->signal_data_collection, in->sig_schema, in->sig_table,
+                                     err) < 0) ||
         load(in, confirmed, err) < 0) {
-        cdc_err_wrap(err, "source.signal_data_collection");
+        cdc_err_wrap(err, sig ? "source.signal_data_collection" : "the slot's record");
         agent_incr_free(in);
         return NULL;
     }
-    agent_pg_quote_table(in->sig_schema, in->sig_table, in->sig_quoted, sizeof(in->sig_quoted));
+    if (sig)
+        agent_pg_quote_table(in->sig_schema, in->sig_table, in->sig_quoted,
+                             sizeof(in->sig_quoted));
     in->arena = cdc_arena_new(64 * 1024);
     in->emit_arena = cdc_arena_new(16 * 1024);
     return in;
@@ -504,8 +341,8 @@ agent_incr_free(agent_incr *in)
     if (in == NULL)
         return;
     window_clear(in);
-    tables_free(in);
-    blocking_clear(in);
+    incr_tables_free(in);
+    incr_blocking_clear(in);
     for (int i = 0; i < in->npend; i++)
         pend_free(&in->pend[i]);
     json_decref(in->from);
@@ -527,7 +364,7 @@ agent_incr_set_conn(agent_incr *in, PGconn *conn)
 bool
 agent_incr_is_signal(const agent_incr *in, const cdc_rel *rel)
 {
-    return in && strcmp(rel->nspname, in->sig_schema) == 0 &&
+    return in && !in->msg_marks && strcmp(rel->nspname, in->sig_schema) == 0 &&
            strcmp(rel->relname, in->sig_table) == 0;
 }
 
@@ -734,6 +571,35 @@ read_max(agent_incr *in, const cdc_rel *rel, const int *idx, int n, cdc_err *err
     return 0;
 }
 
+/*
+ * A window marker as a logical decoding message: content "<slot>/<chunk id>-open|close".
+ * Transactional, so that it reaches the stream where its transaction commits, in commit
+ * order like the signal table's row, with a transaction to emit the chunk into; and its
+ * commit (synchronous_commit on) flushes it, where a non-transactional message waits in
+ * the WAL buffers for the WAL writer before the walsender may send it.
+ */
+static int
+emit_mark(agent_incr *in, const char *id, cdc_err *err)
+{
+    char        content[256];
+    const char *params[2] = { AGENT_CAPTURE_WM_PREFIX, content };
+    PGresult   *res;
+
+    snprintf(content, sizeof(content), "%s/%s", in->src->slot_name, id);
+    res = PQexecParams(in->conn, "SELECT pg_logical_emit_message(true, $1, $2)", 2, NULL, params,
+                       NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s as a "
+                    "logical decoding message (pg_logical_emit_message; without "
+                    "source.signal_data_collection): %s", in->id, id,
+                    PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
 static int
 insert_marker(agent_incr *in, const char *kind, cdc_err *err)
 {
@@ -753,6 +619,8 @@ insert_marker(agent_incr *in, const char *kind, cdc_err *err)
         PQclear(PQexec(in->conn, "SET synchronous_commit = on"));
         in->sync_set = true;
     }
+    if (in->msg_marks)
+        return emit_mark(in, id, err);
     res = PQexecParams(in->conn, sql, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         cdc_err_set(err, CDC_E_PG, "incremental snapshot %s: writing the watermark %s into the "
@@ -771,8 +639,8 @@ insert_marker(agent_incr *in, const char *kind, cdc_err *err)
  * being read, writes the close marker.  A table without a key, or a table
  * with nothing left, is done: the next one is read.
  */
-static int
-read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
+int
+incr_read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
 {
     while (in->running && !in->paused && !in->pending) {
         int         idx[INCR_KEYS_MAX], n, np = 0, nparams;
@@ -786,7 +654,7 @@ read_chunk(agent_incr *in, agent_capture *cap, cdc_err *err)
                      " left out for a streamed change of their key in the window", in->id,
                      in->rows_emitted, in->rows_dropped);
             in->running = false;
-            return save(in, err);
+            return incr_save(in, err);
         }
         rel = current_rel(in, cap, err);
         if (rel == NULL) {
@@ -977,237 +845,58 @@ window_close(agent_incr *in, agent_capture *cap, uint64_t commit_lsn, uint64_t l
     }
     window_clear(in);
     /* Saved before the transaction carrying the chunk can be confirmed. */
-    if (save(in, err) < 0)
+    if (incr_save(in, err) < 0)
         return -1;
-    return read_chunk(in, cap, err);
+    return incr_read_chunk(in, cap, err);
 }
 
-/* ---- signals ---- */
-
-static const char *
-datum_text(const pgo_tuple *t, int i, cdc_arena *a)
+/* A window marker "<chunk id>-open|close" (len bytes) arrived: only the current chunk's
+   count; its close emits the chunk. */
+int
+incr_window_mark(agent_incr *in, agent_capture *cap, const char *id, size_t len,
+                 uint64_t commit_lsn, uint64_t lsn, cdc_err *err)
 {
-    char *s;
+    size_t n = strlen(in->chunk_id);
 
-    if (i >= t->ncols || t->cols[i].kind != 't')
-        return NULL;
-    s = cdc_arena_alloc(a, t->cols[i].len + 1);
-    memcpy(s, t->cols[i].data, t->cols[i].len);
-    s[t->cols[i].len] = '\0';
-    return s;
-}
-
-static bool
-is_listed(const agent_incr *in, const char *name)
-{
-    for (int i = 0; i < in->src->ntables; i++)
-        if (strcmp(in->src->tables[i], name) == 0)
-            return true;
-    return false;
-}
-
-/* The filter of additional-conditions for table name, or the old additional-condition. */
-static const char *
-condition_for(json_t *data, const char *name)
-{
-    json_t *conds = json_object_get(data, "additional-conditions"), *c;
-    size_t  i;
-
-    json_array_foreach(conds, i, c) {
-        const char *dc = json_string_value(json_object_get(c, "data-collection"));
-
-        if (dc && strcmp(dc, name) == 0)
-            return json_string_value(json_object_get(c, "filter"));
-    }
-    return json_string_value(json_object_get(data, "additional-condition"));
-}
-
-static int
-execute_snapshot(agent_incr *in, agent_capture *cap, const char *id, json_t *data, cdc_err *err)
-{
-    json_t     *dcs = json_object_get(data, "data-collections"), *v;
-    const char *type = json_string_value(json_object_get(data, "type"));
-    size_t      i;
-    int         added = 0;
-
-    if (type && strcasecmp(type, "incremental") != 0 && strcasecmp(type, "blocking") != 0) {
-        log_warn("incr", "signal %s: execute-snapshot of type %s is not supported (incremental "
-                 "or blocking): ignored", id, type);
+    if (!in->pending || n == 0 || len <= n || strncmp(id, in->chunk_id, n) != 0 ||
+        id[n] != '-')
+        return 0;
+    if (len - n - 1 == 4 && strncmp(id + n + 1, "open", 4) == 0) {
+        if (!in->open)
+            in->open_at = commit_lsn;
+        in->open = true;
         return 0;
     }
-    if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
-        log_warn("incr", "signal %s: execute-snapshot without data-collections: ignored", id);
+    if (len - n - 1 != 5 || strncmp(id + n + 1, "close", 5) != 0)
         return 0;
-    }
-    if (type && strcasecmp(type, "blocking") == 0)
-        return blocking_request(in, id, data, err);
-    if (!in->running) {
-        tables_free(in);
-        snprintf(in->id, sizeof(in->id), "%s", id);
-        in->rows_emitted = in->rows_dropped = in->chunks_done = 0;
-        in->tables_done = 0;
-    }
-    json_array_foreach(dcs, i, v) {
-        const char *name = json_string_value(v);
-
-        if (name == NULL || !is_listed(in, name)) {
-            log_warn("incr", "signal %s: data collection %s is not in source.tables: skipped", id,
-                     name ? name : "(not a string)");
-            continue;
-        }
-        table_add(in, name, condition_for(data, name));
-        added++;
-    }
-    if (added == 0)
-        return 0;
-    log_info("incr", "signal %s: incremental snapshot of %d table(s) (chunks of %d rows)", id,
-             added, in->src->incremental_snapshot_chunk_size);
-    in->running = true;
-    if (save(in, err) < 0)
-        return -1;
-    return read_chunk(in, cap, err);
+    in->open = false;
+    return window_close(in, cap, commit_lsn, lsn, err);
 }
 
-static int
-stop_snapshot(agent_incr *in, const char *id, json_t *data, cdc_err *err)
+/* Table t leaves the snapshot (the one being read: its window and position too). */
+void
+incr_drop_table(agent_incr *in, int t)
 {
-    json_t *dcs = json_object_get(data, "data-collections"), *v;
-    size_t  i;
-
-    if (!in->running) {
-        log_info("incr", "signal %s: stop-snapshot with no incremental snapshot running", id);
-        return 0;
-    }
-    if (!json_is_array(dcs) || json_array_size(dcs) == 0) {
-        log_info("incr", "signal %s: incremental snapshot %s stopped", id, in->id);
-        tables_free(in);
-    } else {
-        json_array_foreach(dcs, i, v) {
-            for (int t = in->ntables - 1; t >= 0; t--) {
-                if (!json_is_string(v) || strcmp(in->tables[t].name, json_string_value(v)) != 0)
-                    continue;
-                log_info("incr", "signal %s: incremental snapshot of %s stopped", id,
-                         in->tables[t].name);
-                if (t == 0) {
-                    window_clear(in);
-                    set_json(&in->from, NULL);
-                    set_json(&in->max, NULL);
-                }
-                table_drop(in, t);
-            }
-        }
-    }
-    if (in->ntables == 0) {
+    if (t == 0) {
         window_clear(in);
         set_json(&in->from, NULL);
         set_json(&in->max, NULL);
-        in->running = false;
-        in->paused = false;
-        for (int p = 0; p < in->npend; p++)
-            pend_free(&in->pend[p]);
-        in->npend = 0;     /* stopped: nothing to read again after a restart */
     }
-    return save(in, err);
+    table_drop(in, t);
 }
 
-int
-agent_incr_signal(agent_incr *in, agent_capture *cap, const pgo_tuple *row, uint64_t commit_lsn,
-                  uint64_t lsn, cdc_err *err)
+/* No table left after a stop-snapshot: nothing to read again after a restart. */
+void
+incr_stopped(agent_incr *in)
 {
-    cdc_arena   *a = in->emit_arena;
-    const char  *id, *type, *text;
-    json_t      *data = NULL;
-    json_error_t je;
-    cdc_pos      at = { commit_lsn, lsn };
-    int          rc = 0;
-
-    cdc_arena_reset(a);
-    id = datum_text(row, 0, a);
-    type = datum_text(row, 1, a);
-    text = datum_text(row, 2, a);
-    if (id == NULL || type == NULL) {
-        log_warn("incr", "signal table %s: a row without id or type at " CDC_LSN_FMT ": ignored",
-                 in->src->signal_data_collection, CDC_LSN_ARGS(lsn));
-        return 0;
-    }
-    /* Our own watermarks: only the current chunk's count. */
-    if (strcmp(type, "snapshot-window-open") == 0 || strcmp(type, "snapshot-window-close") == 0) {
-        size_t n = strlen(in->chunk_id);
-        bool   mine = in->pending && n > 0 && strncmp(id, in->chunk_id, n) == 0 && id[n] == '-';
-
-        if (!mine)
-            return 0;
-        if (strcmp(type, "snapshot-window-open") == 0) {
-            if (!in->open)
-                in->open_at = commit_lsn;
-            in->open = true;
-            return 0;
-        }
-        in->open = false;
-        /* id/type/text live in emit_arena, which emitting resets: not used past here. */
-        return window_close(in, cap, commit_lsn, lsn, err);
-    }
-    if (cdc_pos_cmp(at, in->signal) <= 0) {
-        log_debug("incr", "signal %s (%s) at " CDC_LSN_FMT " was handled before", id, type,
-                  CDC_LSN_ARGS(lsn));
-        return 0;
-    }
-    in->signal = at;
-    if (text && *text) {
-        data = json_loads(text, 0, &je);
-        if (data == NULL || !json_is_object(data)) {
-            log_warn("incr", "signal %s (%s): its data is not a JSON object (%s): ignored", id,
-                     type, data ? "not an object" : je.text);
-            json_decref(data);
-            return save(in, err);
-        }
-    }
-    if (strcmp(type, "log") == 0) {
-        const char *msg = json_string_value(json_object_get(data, "message"));
-
-        log_info("signal", "%s", msg ? msg : "(log signal without message)");
-        rc = save(in, err);
-    } else if (strcmp(type, "execute-snapshot") == 0) {
-        rc = execute_snapshot(in, cap, id, data, err);
-        if (rc == 0 && !in->running)
-            rc = save(in, err);
-    } else if (strcmp(type, "stop-snapshot") == 0) {
-        rc = stop_snapshot(in, id, data, err);
-    } else if (strcmp(type, "pause-snapshot") == 0) {
-        if (in->running && !in->paused)
-            log_info("incr", "signal %s: incremental snapshot %s paused", id, in->id);
-        in->paused = in->running;
-        rc = save(in, err);
-    } else if (strcmp(type, "resume-snapshot") == 0) {
-        if (in->paused)
-            log_info("incr", "signal %s: incremental snapshot %s resumed", id, in->id);
-        in->paused = false;
-        rc = save(in, err);
-        if (rc == 0)
-            rc = read_chunk(in, cap, err);
-    } else {
-        log_warn("incr", "signal %s: unknown type %s: ignored", id, type);
-        rc = save(in, err);
-    }
-    json_decref(data);
-    return rc;
-}
-
-int
-agent_incr_on_change(void *arg, agent_capture *cap, const pgo_msg *m, uint64_t commit_lsn,
-                     uint64_t lsn, cdc_err *err)
-{
-    agent_incr    *in = arg;
-    const cdc_rel *rel = m->u.change.rel;
-
-    /* A streamed change wins over the open window's row of the same key. */
-    if (m->type != PGO_INSERT && m->u.change.old_kind)
-        agent_incr_seen(in, rel, &m->u.change.oldtup, commit_lsn);
-    if (m->type != PGO_DELETE)
-        agent_incr_seen(in, rel, &m->u.change.newtup, commit_lsn);
-    if (m->type == PGO_INSERT && agent_incr_is_signal(in, rel))
-        return agent_incr_signal(in, cap, &m->u.change.newtup, commit_lsn, lsn, err);
-    return 0;
+    window_clear(in);
+    set_json(&in->from, NULL);
+    set_json(&in->max, NULL);
+    in->running = false;
+    in->paused = false;
+    for (int p = 0; p < in->npend; p++)
+        pend_free(&in->pend[p]);
+    in->npend = 0;
 }
 
 int
@@ -1220,6 +909,8 @@ agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
     in->conn = conn;
     in->wm = agent_capture_router(cap)->wm;
     window_clear(in);
+    if (in->msg_marks)
+        return incr_read_chunk(in, cap, err);
     params[0] = in->src->publication_name;
     res = PQexecParams(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
                        "schemaname = $2 AND tablename = $3", 3, NULL, params, NULL, NULL, 0);
@@ -1238,5 +929,5 @@ agent_incr_start(agent_incr *in, agent_capture *cap, PGconn *conn, cdc_err *err)
                            "PUBLICATION %s ADD TABLE %s)", in->src->signal_data_collection,
                            in->src->publication_name, in->src->publication_name,
                            in->src->signal_data_collection);
-    return read_chunk(in, cap, err);
+    return incr_read_chunk(in, cap, err);
 }

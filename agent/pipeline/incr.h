@@ -40,15 +40,26 @@
 typedef struct agent_incr agent_incr;
 typedef struct agent_capture agent_capture;
 
+/* The first server version whose pgoutput sends logical decoding messages. */
+#define AGENT_INCR_MSG_MARKS_VERSION 140000
+
 /*
+ * Without source.signal_data_collection, on PostgreSQL 14+ (server_version),
+ * a snapshot the record queued (the rest of an initial snapshot, snapshot_resume.h)
+ * still runs: its window markers are transactional logical decoding messages
+ * (pg_logical_emit_message, prefix AGENT_CAPTURE_WM_PREFIX, content
+ * "<slot>/<chunk id>-open|close") instead of rows of the signal table; they are
+ * never published.  Signals need the signal table.
+ *
  * @param st         the slot's record (borrowed): progress is read from and saved to it.
  * @param confirmed  the slot's confirmed_flush_lsn at start: a chunk whose transaction
  *                   it passed is delivered everywhere.
- * @returns NULL with err clear when source.signal_data_collection is not set, NULL with
- *          err set on a record that does not parse.
+ * @returns NULL with err clear when there is nothing to do (no signal table, and no
+ *          snapshot queued or a server before 14), NULL with err set on a record that
+ *          does not parse.
  */
 agent_incr *agent_incr_new(const cfg_source *src, agent_state *st, uint64_t confirmed,
-                           cdc_err *err);
+                           int server_version, cdc_err *err);
 void        agent_incr_free(agent_incr *in);    /* NULL is a no-op */
 
 /*

@@ -69,8 +69,8 @@ agent_incr_status_load(const cdc_config *cfg)
     json_t      *rec, *out = NULL, *tabs, *v;
     size_t       i;
 
-    if (cfg->pipeline.source.signal_data_collection == NULL ||
-        system_id(cfg, sys, sizeof(sys)) < 0)
+    /* Without a signal table too: a resumed initial snapshot runs there. */
+    if (system_id(cfg, sys, sizeof(sys)) < 0)
         return NULL;
     st = cdc_xcalloc(1, sizeof(*st));
     if (agent_state_load(st, cfg->platform.agent.state_dir, sys, cfg->pipeline.source.slot_name,

@@ -27,6 +27,7 @@
 #include "agent/pipeline/router.h"
 #include "agent/ops/sdnotify.h"
 #include "agent/source/slot.h"
+#include "schemas/avro.h"
 #include "agent/pipeline/snapshot.h"
 #include "agent/pipeline/state.h"
 #include "agent/pipeline/watermark.h"
@@ -459,7 +460,8 @@ run_agent(agent *ag, cdc_err *err)
         return shutdown_agent(ag, err);
     }
     cdc_err_clear(err);     /* agent_incr_new tells "none" from "failed" by err */
-    ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, err);
+    ag->incr = agent_incr_new(ag->src, &ag->state, ag->resume_lsn, repl_server_version(ag->rs),
+                              err);
     if (ag->incr == NULL && err->code != CDC_OK)
         return -1;
     if (ag->incr)
@@ -524,8 +526,9 @@ warn_unbuilt(const cdc_config *cfg)
 int
 agent_run(cdc_config *cfg, cdc_err *err)
 {
-    agent ag = { 0 };
-    int   rc = -1;
+    agent            ag = { 0 };
+    int              rc = -1;
+    sch_avro_profile profile;
 
     ag.cfg = cfg;
     ag.src = &cfg->pipeline.source;
@@ -545,6 +548,12 @@ agent_run(cdc_config *cfg, cdc_err *err)
     ag.json.version = DEBEZIUM_VERSION;
     ag.json.unavailable_placeholder = ag.src->unavailable_value_placeholder;
     ag.json.name_mode = sch_name_mode_parse(ag.src->schema_name_adjustment_mode);
+    /* every destination that writes Debezium's JSON follows kafka.debezium_version */
+    if (sch_avro_profile_parse(cfg->platform.kafka.debezium_version, &profile) < 0)
+        return cdc_err_set(err, CDC_E_CONFIG, "kafka.debezium_version: no compat profile for "
+                           "Debezium \"%s\" (1.9 to 3.x are known)",
+                           cfg->platform.kafka.debezium_version);
+    ag.json.profile = (int) profile;
     ag.metrics = agent_metrics_new(cfg->pipeline.pipeline_id, ag.src->slot_name);
     agent_metrics_set_repl_state(ag.metrics, AGENT_REPL_CONNECTING, NULL);
     ag.router.metrics = ag.metrics;

@@ -524,7 +524,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
         if (!ag->state.loaded || ag->state.snapshot == AGENT_SNAP_PENDING)
             ag->state.snapshot = src->snapshot_mode == CFG_SNAPSHOT_NEVER && !ag->state.loaded
                                      ? AGENT_SNAP_NONE : AGENT_SNAP_DELIVERED;
-        if (agent_snapshot_added_tables(src, &ag->state, err) < 0)
+        if (agent_snapshot_added_tables(ag->sql, src, &ag->state, err) < 0)
             return -1;
         if (start_state(ag, err) < 0)
             return -1;

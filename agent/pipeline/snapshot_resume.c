@@ -12,6 +12,7 @@
 #include "agent/core/cdc_lsn.h"
 #include "agent/core/cdc_mem.h"
 #include "agent/core/net/pgconn.h"
+#include "agent/pipeline/incr.h"
 #include "agent/pipeline/router.h"
 #include "agent/pipeline/watermark.h"
 #include "agent/source/catalog.h"
@@ -400,13 +401,34 @@ signals_on(const cfg_source *src)
     return src->signal_data_collection != NULL && *src->signal_data_collection != '\0';
 }
 
+/*
+ * Why the incremental snapshot's windows cannot be marked without a signal
+ * table on conn's server, or NULL when they can: pgoutput sends logical
+ * decoding messages from PostgreSQL 14 on, and a standby cannot write them.
+ */
+static const char *
+no_msg_marks(PGconn *conn)
+{
+    PGresult *res;
+    bool      primary;
+
+    if (conn == NULL || PQserverVersion(conn) < AGENT_INCR_MSG_MARKS_VERSION)
+        return "before PostgreSQL 14, pgoutput sends no logical decoding messages";
+    res = PQexec(conn, "SELECT pg_is_in_recovery()");
+    primary = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+              strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+    PQclear(res);
+    return primary ? NULL : "the server is a standby (or did not answer pg_is_in_recovery()), "
+                            "where no logical decoding message can be written";
+}
+
 int
 agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, agent_state *st,
                       uint64_t confirmed, cdc_err *err)
 {
     json_t      *rec;
     const char **names, **filters;
-    const char  *cur, *rest;
+    const char  *cur, *rest, *why;
     int          n = 0, rc = 0;
     cdc_buf      list = CDC_BUF_INIT;
     char         id[64];
@@ -420,10 +442,13 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         json_decref(rec);
         return 0;
     }
-    if (!signals_on(src)) {
+    if (!signals_on(src) && (why = no_msg_marks(conn)) != NULL) {
         log_warn("agent", "slot %s: the initial snapshot did not finish; it cannot be resumed "
                  "without source.signal_data_collection (the rest is read with the incremental "
-                 "snapshot's watermark windows), so it is taken again whole", src->slot_name);
+                 "snapshot's watermark windows, marked by rows of that table or, without it, by "
+                 "logical decoding messages, and %s): the slot is dropped and the snapshot "
+                 "taken again whole, rows already delivered arrive again; setting "
+                 "source.signal_data_collection avoids this", src->slot_name, why);
         json_decref(rec);
         return 0;
     }
@@ -447,8 +472,11 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         if (!snap_key_usable(rel)) {
             log_warn("agent", "slot %s: the initial snapshot did not finish, and table %s, not "
                      "yet delivered whole, has no primary key (nor a unique index on NOT NULL "
-                     "columns) to be read in key ranges: the snapshot is taken again whole",
-                     src->slot_name, src->tables[i]);
+                     "columns): its rest cannot be read while streaming without delivering its "
+                     "changes twice (no key tells a streamed row from a read one), so the slot "
+                     "is dropped and the snapshot of every table taken again whole (rows already "
+                     "delivered arrive again); a key on %s avoids this",
+                     src->slot_name, src->tables[i], src->tables[i]);
             rc = 1;
             break;
         }
@@ -483,9 +511,12 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         log_warn("agent", "slot %s: the initial snapshot at " CDC_LSN_FMT " did not finish; "
                  "resuming it: streaming from the slot, and reading what no destination made "
                  "durable as incremental snapshot %s (op r, interleaved with the changes): %s. "
-                 "Rows of the chunks emitted but not durable at the stop arrive a second time",
+                 "Rows of the chunks emitted but not durable at the stop arrive a second time; "
+                 "window markers: %s",
                  src->slot_name, CDC_LSN_ARGS(st->cp), id,
-                 n ? cdc_buf_str(&list) : "nothing left");
+                 n ? cdc_buf_str(&list) : "nothing left",
+                 signals_on(src) ? "rows of source.signal_data_collection" :
+                 "logical decoding messages (no signal table)");
     free(names);
     free(filters);
     json_decref(rec);
@@ -494,10 +525,10 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
 }
 
 int
-agent_snapshot_added_tables(const cfg_source *src, agent_state *st, cdc_err *err)
+agent_snapshot_added_tables(PGconn *conn, const cfg_source *src, agent_state *st, cdc_err *err)
 {
     json_t      *rec, *tabs;
-    const char **names;
+    const char **names, *why;
     int          n = 0, rc = 0;
     char         id[64];
 
@@ -522,10 +553,11 @@ agent_snapshot_added_tables(const cfg_source *src, agent_state *st, cdc_err *err
         if (!listed(tabs, src->tables[i]))
             names[n++] = src->tables[i];
     snprintf(id, sizeof(id), "added-tables-%" PRIx64, (uint64_t) cdc_wall_us());
+    why = n == 0 || signals_on(src) ? NULL : no_msg_marks(conn);
     for (int i = 0; i < n && rc == 0; i++) {
         const char *none = NULL;
 
-        if (signals_on(src)) {
+        if (why == NULL) {
             rc = incr_queue(st, id, &names[i], &none, 1, err);
             if (rc == 0)
                 log_info("agent", "table %s was added to source.tables after slot %s's "
@@ -533,9 +565,9 @@ agent_snapshot_added_tables(const cfg_source *src, agent_state *st, cdc_err *err
                          "other tables stream", names[i], src->slot_name, id);
         } else {
             log_warn("agent", "table %s was added to source.tables after slot %s's snapshot: "
-                     "it is not snapshotted (only its changes from now on are captured); set "
-                     "source.signal_data_collection to have it read as an incremental snapshot",
-                     names[i], src->slot_name);
+                     "it is not snapshotted (only its changes from now on are captured): its "
+                     "incremental snapshot needs source.signal_data_collection for its window "
+                     "markers, as %s", names[i], src->slot_name, why);
         }
         if (rc == 0)
             json_array_append_new(tabs, json_string(names[i]));

@@ -14,9 +14,11 @@
  * the slot is kept and the rest is queued as an incremental snapshot
  * (agent/pipeline/incr.h: Debezium's watermark windows): the rows left of
  * the unfinished table and every table not started.  Only the rows of the
- * chunks emitted but not durable are delivered twice.  A remaining table
- * without such a key, or no signal table (the windows need one), keeps the
- * older behaviour: drop the slot and take the whole snapshot again.
+ * chunks emitted but not durable are delivered twice.  Without a signal table
+ * the windows' markers are logical decoding messages (PostgreSQL 14+, incr.h).
+ * A remaining table without such a key, or no signal table before PostgreSQL
+ * 14, keeps the older behaviour: drop the slot and take the whole snapshot
+ * again (the log says why and which setting avoids it).
  *
  * @thread main loop only.
  */
@@ -98,8 +100,10 @@ int agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *sr
  * With the slot's snapshot delivered: the tables of src that the record does
  * not know (added to source.tables since) are queued as an incremental
  * snapshot, each read by itself while the others stream; the record then
- * knows them (saved).  @returns 0, or -1 with err set.
+ * knows them (saved); without a signal table only on PostgreSQL 14+ (conn's
+ * server; before, they are only streamed, with a warning).  @returns 0, or -1 with err set.
  */
-int agent_snapshot_added_tables(const cfg_source *src, agent_state *st, cdc_err *err);
+int agent_snapshot_added_tables(PGconn *conn, const cfg_source *src, agent_state *st,
+                                cdc_err *err);
 
 #endif

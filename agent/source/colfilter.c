@@ -193,6 +193,23 @@ agent_relist_free(relist *l)
     relist_free(l);
 }
 
+int
+agent_java_regex(regex_t *re, const char *pattern, const char *what, cdc_err *err)
+{
+    char *ere = java_to_ere(pattern, strlen(pattern));
+    int   rc = regcomp(re, ere, REG_EXTENDED | REG_NOSUB);
+
+    free(ere);
+    if (rc != 0) {
+        char why[128];
+
+        regerror(rc, re, why, sizeof(why));
+        return cdc_err_set(err, CDC_E_CONFIG, "%s: the regular expression \"%s\" is invalid: "
+                           "%s", what, pattern, why);
+    }
+    return 0;
+}
+
 /* The first regex of l that matched no column, or NULL. */
 static const char *
 relist_unmatched(const relist *l)

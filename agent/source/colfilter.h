@@ -98,6 +98,10 @@ bool        agent_relist_match(const agent_relist *l, const char *name);   /* co
 const char *agent_relist_unmatched(const agent_relist *l);   /* the first with no hit */
 void        agent_relist_free(agent_relist *l);
 
+/* One Java regex as Pattern.compile(pattern) reads it (case-sensitive, no list splitting),
+   for a whole-name match with regexec; -1 with err naming what and the regex (nothing to free). */
+int agent_java_regex(regex_t *re, const char *pattern, const char *what, cdc_err *err);
+
 /* ---- the value mappers themselves (exposed for the unit tests) ---- */
 
 /*

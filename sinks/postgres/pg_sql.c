@@ -283,13 +283,74 @@ pg_hash_param(uint64_t h, const char *s)
     return (h ^ 0x1fu) * 0x100000001b3ull;     /* separator */
 }
 
-static void
-pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
+/*
+ * The upsert statement of a row depends only on the relation (names, keys)
+ * and on which columns the row carries, so the last one of each relation
+ * slot is kept (p->sqlc) and reused while both are the same: building it
+ * quoted every name twice per row.  The entry holds what it was built from
+ * (names, key positions, columns present) and is compared in full, so a
+ * relation that changed, or another one in the same slot, never reuses it.
+ */
+static bool
+pg_sqlc_match(const pg_sqlc *e, const cdc_rel *rel, const uint8_t *incl)
 {
-    const cdc_rel *rel = ev->rel;
-    cdc_buf        b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
-    int            n = 0;
-    uint64_t       h = 0xcbf29ce484222325ull;
+    const char *s = e->ident;
+
+    if (e->sql == NULL || e->relid != rel->relid || e->version != rel->version ||
+        e->ncols != rel->ncols || memcmp(e->incl, incl, (size_t) rel->ncols) != 0 ||
+        strcmp(s, rel->nspname) != 0 || strcmp(s += strlen(s) + 1, rel->relname) != 0)
+        return false;
+    s += strlen(s) + 1;
+    for (int c = 0; c < rel->ncols; c++) {
+        if (!incl[c])
+            continue;
+        if (strcmp(s, rel->cols[c].name) != 0 || (uint8_t) s[strlen(s) + 1] != rel->cols[c].key_pos)
+            return false;
+        s += strlen(s) + 2;
+    }
+    return true;
+}
+
+static void
+pg_sqlc_store(pg_sqlc *e, const cdc_rel *rel, const uint8_t *incl, const pg_op *op)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    pg_sqlc_free(e);
+    cdc_buf_put(&b, rel->nspname, strlen(rel->nspname) + 1);
+    cdc_buf_put(&b, rel->relname, strlen(rel->relname) + 1);
+    for (int c = 0; c < rel->ncols; c++)
+        if (incl[c]) {
+            cdc_buf_put(&b, rel->cols[c].name, strlen(rel->cols[c].name) + 1);
+            cdc_buf_putc(&b, (char) rel->cols[c].key_pos);
+        }
+    e->ident = pg_buf_take(&b);
+    e->incl = cdc_xmalloc((size_t) rel->ncols + 1);
+    memcpy(e->incl, incl, (size_t) rel->ncols);
+    e->relid = rel->relid;
+    e->version = rel->version;
+    e->ncols = rel->ncols;
+    e->sql = cdc_xstrdup(op->sql);
+    e->cols_at = op->cols_at;
+    e->values_at = op->values_at;
+    e->tail_at = op->tail_at;
+}
+
+void
+pg_sqlc_free(pg_sqlc *e)
+{
+    free(e->ident);
+    free(e->incl);
+    free(e->sql);
+    memset(e, 0, sizeof(*e));
+}
+
+/* The statement text of an upsert of the columns incl (n of them). */
+static void
+pg_sql_upsert_text(pg_op *op, const cdc_rel *rel, const uint8_t *incl)
+{
+    cdc_buf b = CDC_BUF_INIT, sets = CDC_BUF_INIT;
+    int     n = 0;
 
     cdc_buf_puts(&b, "INSERT INTO ");
     pg_put_table(&b, rel);
@@ -298,18 +359,11 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
     for (int c = 0; c < rel->ncols; c++) {
         const cdc_col *col = &rel->cols[c];
 
-        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED ||
-            (col->generated && !col->key_pos))
+        if (!incl[c])
             continue;
-        if (pg_param_value(op, col, &ev->after[c]) < 0) {
-            *why = "a value cannot be converted to PostgreSQL text";
-            goto out;
-        }
         if (n++)
             cdc_buf_puts(&b, ", ");
         pg_put_ident(&b, col->name);
-        if (col->key_pos != 0)
-            h = pg_hash_param(h, op->params[op->nparams - 1]);
         if (col->key_pos == 0) {
             cdc_buf_puts(&sets, sets.len ? ", " : "");
             pg_put_ident(&sets, col->name);
@@ -324,9 +378,6 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
         cdc_buf_printf(&b, i > 1 ? ", $%d" : "$%d", i);
     cdc_buf_putc(&b, ')');
     op->tail_at = (int) b.len;
-    op->upsert = n > 0;
-    op->keyed = rel->nkeys > 0;
-    op->khash = h | 1;              /* 0 marks a free slot of gset */
     if (rel->nkeys > 0) {
         cdc_buf_puts(&b, " ON CONFLICT (");
         for (int k = 1, m = 0; k <= rel->nkeys; k++)
@@ -341,9 +392,49 @@ pg_sql_upsert(pg_op *op, const cdc_event *ev, const char **why)
             cdc_buf_put(&b, sets.data, sets.len);
     }
     op->sql = pg_buf_take(&b);
-out:
-    cdc_buf_free(&b);
     cdc_buf_free(&sets);
+}
+
+static void
+pg_sql_upsert(pgsink *p, pg_op *op, const cdc_event *ev, const char **why)
+{
+    const cdc_rel *rel = ev->rel;
+    pg_sqlc       *e = &p->sqlc[rel->relid % PG_SQLC];
+    uint8_t        stack[256], *incl = rel->ncols <= 256 ? stack : cdc_xmalloc((size_t) rel->ncols);
+    int            n = 0;
+    uint64_t       h = 0xcbf29ce484222325ull;
+
+    for (int c = 0; c < rel->ncols; c++) {
+        const cdc_col *col = &rel->cols[c];
+
+        incl[c] = 0;
+        if (!col->ctype.supported || ev->after[c].state == CDC_VAL_UNCHANGED ||
+            (col->generated && !col->key_pos))
+            continue;
+        if (pg_param_value(op, col, &ev->after[c]) < 0) {
+            *why = "a value cannot be converted to PostgreSQL text";
+            goto out;
+        }
+        incl[c] = 1;
+        n++;
+        if (col->key_pos != 0)
+            h = pg_hash_param(h, op->params[op->nparams - 1]);
+    }
+    op->upsert = n > 0;
+    op->keyed = rel->nkeys > 0;
+    op->khash = h | 1;              /* 0 marks a free slot of gset */
+    if (pg_sqlc_match(e, rel, incl)) {
+        op->sql = cdc_xstrdup(e->sql);
+        op->cols_at = e->cols_at;
+        op->values_at = e->values_at;
+        op->tail_at = e->tail_at;
+    } else {
+        pg_sql_upsert_text(op, rel, incl);
+        pg_sqlc_store(e, rel, incl, op);
+    }
+out:
+    if (incl != stack)
+        free(incl);
 }
 
 static void
@@ -430,7 +521,8 @@ pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
         else if (ev->after == NULL)
             why = "the change carries no new row";
         else
-            pg_sql_upsert(op, ev, &why);
+            pg_sql_upsert(p, op, ev, &why);
+        op->insert = ev->op != CDC_OP_UPDATE;
         break;
     case CDC_OP_DELETE:
         if (ev->rel->nkeys == 0)
@@ -448,7 +540,6 @@ pg_queue_replica(pgsink *p, const cdc_event *ev, pg_op *op)
     default:
         break;
     }
-    (void) p;
     if (why && op->sql == NULL)
         op->deadmsg = cdc_xstrdup(why);
 }
@@ -477,6 +568,26 @@ pg_queue_event_log(pgsink *p, const cdc_event *ev, pg_op *op)
     pg_op_param(op, num, strlen(num));
 }
 
+/*
+ * The dead-letter record of an event_log op, {key, value, metadata} as
+ * sch_record_put() writes it, made from the op's parameters when a row is
+ * refused instead of for every row (it holds the value JSON a second time).
+ */
+char *
+pg_sql_event_log_record(const pg_op *op)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    if (op->nparams != 7)
+        return NULL;
+    cdc_buf_printf(&b, "{\"key\":%s,\"value\":%s,\"metadata\":{\"topic\":",
+                   op->params[0] ? op->params[0] : "null", op->params[1] ? op->params[1] : "null");
+    sch_json_put_string(&b, op->params[2], strlen(op->params[2]));
+    cdc_buf_printf(&b, ",\"partition\":0,\"offset\":%s,\"commit_lsn\":%s,\"seq\":%s}}",
+                   op->params[4], op->params[5], op->params[6]);
+    return pg_buf_take(&b);
+}
+
 #define PG_LOG_COLS "(event_key, event_value, source_topic, source_partition, source_offset, " \
     "commit_lsn, seq)"
 #define PG_LOG_UPSERT " ON CONFLICT (source_topic, source_partition, source_offset, seq) " \
@@ -499,6 +610,16 @@ pg_sql_event_log(pgsink *p, int nrows)
     return pg_buf_take(&b);
 }
 
+/* COPY of event_log rows into the table itself. */
+char *
+pg_sql_copy_event_log(const pgsink *p)
+{
+    cdc_buf b = CDC_BUF_INIT;
+
+    cdc_buf_printf(&b, "COPY %s " PG_LOG_COLS " FROM STDIN", p->table);
+    return pg_buf_take(&b);
+}
+
 /*
  * The event_log's runs of rows: without upsert, *copy fills the table itself and *create
  * and *apply are NULL; with upsert, *copy fills the staging table stage (made by *create,
@@ -512,8 +633,7 @@ pg_sql_stage_event_log(const pgsink *p, const char *stage, char **create, char *
 
     *create = *apply = NULL;
     if (!p->upsert) {
-        cdc_buf_printf(&b, "COPY %s " PG_LOG_COLS " FROM STDIN", p->table);
-        *copy = pg_buf_take(&b);
+        *copy = pg_sql_copy_event_log(p);
         return;
     }
     cdc_buf_printf(&b, "CREATE TEMP TABLE IF NOT EXISTS %s (event_key jsonb, event_value jsonb, "
@@ -596,4 +716,17 @@ pg_sql_stage_replica(const pg_op *op, const char *stage, char **create, char **c
     cdc_buf_puts(&b, "SELECT * FROM s");
     cdc_buf_puts(&b, op->sql + op->tail_at);
     *apply = pg_buf_take(&b);
+}
+
+/* COPY of a replica upsert's rows into its table itself: "COPY <table> (<cols>) FROM STDIN". */
+char *
+pg_sql_copy_replica(const pg_op *op)
+{
+    cdc_buf     b = CDC_BUF_INIT;
+    const char *head = op->sql + strlen("INSERT INTO ");     /* <table> (<cols>) VALUES */
+
+    cdc_buf_puts(&b, "COPY ");
+    cdc_buf_put(&b, head, (size_t) (op->sql + op->values_at - 1 - head));
+    cdc_buf_puts(&b, " FROM STDIN");
+    return pg_buf_take(&b);
 }

@@ -15,7 +15,11 @@
  * without upsert: COPY into the table itself).  A run is event_log rows, or
  * replica upserts with the same statement text and no key twice (ON
  * CONFLICT DO UPDATE refuses to touch a row twice); transaction ends
- * between them do nothing and are absorbed.  A batch that is one run is
+ * between them do nothing and are absorbed.  A run whose rows are all new
+ * to the target (creates and reads; event_log rows) takes the fast path: a
+ * COPY into the table itself, and the staging way only if that fails (a row
+ * already there: pg_group_collect, pg_fast_failed, in pg_batch.c with the
+ * batch in flight; pg_conn.c runs the statements).  A batch that is one run is
  * sent as one simple query with its rows behind it and left in flight
  * while the agent decodes the next (pg_fly_start); everything else, and a
  * batch in flight that failed, runs synchronously, a batch of round trips
@@ -45,84 +49,6 @@
 #include "sinks/postgres/pg_int.h"
 
 /* ---------------------------------------------------------------- connection */
-
-static int
-pg_exec_ok(pgsink *p, const char *sql, cdc_err *err)
-{
-    PGresult *res = PQexec(p->conn, sql);
-    int       rc = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = cdc_err_set(err, PQstatus(p->conn) == CONNECTION_OK ? CDC_E_PG : CDC_E_CONN,
-                         "postgres %s: %s", p->label, PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
-/* The state table, the event_log table, and this sink's committed position. */
-static int
-pg_prepare_target(pgsink *p, cdc_err *err)
-{
-    cdc_buf     q = CDC_BUF_INIT;
-    const char *vals[1] = { p->sink_id };
-    PGresult   *res;
-    int         rc = -1;
-
-    if (pg_exec_ok(p, "CREATE TABLE IF NOT EXISTS cdcagent_state (sink_id text PRIMARY KEY, "
-                   "commit_lsn bigint NOT NULL, seq bigint NOT NULL, "
-                   "updated_at timestamptz NOT NULL DEFAULT now())", err) < 0)
-        return -1;
-    if (p->mode == DEST_PG_EVENT_LOG) {
-        cdc_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (id bigserial PRIMARY KEY, "
-                       "event_key jsonb, event_value jsonb, source_topic text NOT NULL, "
-                       "source_partition integer NOT NULL, source_offset bigint NOT NULL, "
-                       "commit_lsn bigint, seq bigint, written_at timestamptz NOT NULL "
-                       "DEFAULT now()); "
-                       "ALTER TABLE %s ADD COLUMN IF NOT EXISTS commit_lsn bigint, "
-                       "ADD COLUMN IF NOT EXISTS seq bigint; "
-                       "CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (source_topic, "
-                       "source_partition, source_offset, seq)",
-                       p->table, p->table, p->index_name, p->table);
-        if (pg_exec_ok(p, cdc_buf_str(&q), err) < 0)
-            goto out;
-    }
-    res = PQexecParams(p->conn, "SELECT commit_lsn, seq FROM cdcagent_state WHERE sink_id = $1",
-                       1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cdc_err_set(err, CDC_E_PG, "postgres %s: reading cdcagent_state: %s", p->label,
-                    PQresultErrorMessage(res));
-        PQclear(res);
-        goto out;
-    }
-    if (PQntuples(res) == 1) {
-        p->state.lsn = (uint64_t) strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        p->state.seq = (uint64_t) strtoll(PQgetvalue(res, 0, 1), NULL, 10);  /* -1 is END */
-    }
-    PQclear(res);
-    if (cdc_pos_cmp(p->state, p->durable) > 0)
-        p->durable = p->state;
-    rc = 0;
-out:
-    cdc_buf_free(&q);
-    return rc;
-}
-
-/* Drops queued ops the target already committed (a COMMIT whose reply was lost). */
-static void
-pg_drop_committed(pgsink *p)
-{
-    int k = 0;
-
-    for (int i = 0; i < p->nops; i++) {
-        if (cdc_pos_cmp(p->ops[i].pos, p->state) <= 0 && !p->ops[i].ddl) {
-            p->nevents -= p->ops[i].is_event;
-            pg_op_free(&p->ops[i]);
-        } else {
-            p->ops[k++] = p->ops[i];
-        }
-    }
-    p->nops = k;
-}
 
 static int
 pg_connect(pgsink *p, cdc_err *err)
@@ -390,41 +316,6 @@ out:
 
 /* ---------------------------------------------------------------- apply */
 
-#define PG_STATE_UPSERT " ON CONFLICT (sink_id) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, " \
-    "seq = EXCLUDED.seq, updated_at = now()"
-
-/* "SQLSTATE|message" of a failed result into pgerr; @returns -1. */
-static int
-pg_result_err(pgsink *p, const PGresult *res, char *pgerr, size_t errn)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-    snprintf(pgerr, errn, "%s|%s", state ? state : "?????", msg ? msg : PQerrorMessage(p->conn));
-    pgerr[strcspn(pgerr, "\n")] = '\0';
-    return -1;
-}
-
-/* Runs one statement; *pgerr gets the SQLSTATE-tagged message on failure. */
-static int
-pg_run(pgsink *p, const char *sql, int n, const char *const *params, char *pgerr, size_t errn)
-{
-    PGresult *res = n > 0 || params ? PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0)
-                                    : PQexec(p->conn, sql);
-    int       rc = 0;
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = pg_result_err(p, res, pgerr, errn);
-    PQclear(res);
-    return rc;
-}
-
-static bool
-pg_lost(pgsink *p)
-{
-    return p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK;
-}
-
 /* The table an op writes, as quoted in its statement (replica) or configured (event_log). */
 static void
 pg_op_table(const pgsink *p, const pg_op *op, char *out, size_t n)
@@ -505,6 +396,11 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
                           .error_message = bar ? bar + 1 : pgerr, .record = op->record,
                           .record_len = op->record ? strlen(op->record) : 0 };
 
+    if (op->record == NULL && p->mode == DEST_PG_EVENT_LOG && op->is_event) {
+        op->record = pg_sql_event_log_record(op);
+        rec.record = op->record;
+        rec.record_len = op->record ? strlen(op->record) : 0;
+    }
     snprintf(type, sizeof(type), "pg_%.*s", bar ? (int) (bar - pgerr) : 0, pgerr);
     /* A character the target's encoding cannot hold: say where it was. */
     if (strncmp(pgerr, "22P05|", 6) == 0 || strncmp(pgerr, "22021|", 6) == 0) {
@@ -524,173 +420,6 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
         return -1;
     p->ndead++;
     return 0;
-}
-
-/* Adds a key hash to the group's set; @returns false when it is there already. */
-static bool
-pg_group_add_key(pgsink *p, uint64_t h)
-{
-    for (size_t k = (size_t) h & (PG_GROUP_SET - 1);; k = (k + 1) & (PG_GROUP_SET - 1)) {
-        if (p->gset[k] == h)
-            return false;
-        if (p->gset[k] == 0) {
-            p->gset[k] = h;
-            return true;
-        }
-    }
-}
-
-/*
- * Can ops[j] join the group that ops[first] starts?  event_log rows always
- * can; replica upserts when they have the same statement (table, columns)
- * and a key not yet in the group: ON CONFLICT DO UPDATE cannot touch one row
- * twice in a statement.
- */
-static bool
-pg_group_fits(pgsink *p, const pg_op *first, const pg_op *op)
-{
-    if (!op->is_event || op->deadmsg)
-        return false;
-    if (p->mode == DEST_PG_EVENT_LOG)
-        return op->sql == NULL;
-    if (!op->upsert || op->nparams != first->nparams || strcmp(op->sql, first->sql) != 0)
-        return false;
-    return !op->keyed || pg_group_add_key(p, op->khash);
-}
-
-/* COPY ... FROM STDIN with data (COPY's text format). */
-static int
-pg_copy_in(pgsink *p, const char *copy, const cdc_buf *data, char *pgerr, size_t errn)
-{
-    PGresult *res = PQexec(p->conn, copy);
-    int       rc = 0;
-
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = pg_result_err(p, res, pgerr, errn);
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    if (PQputCopyData(p->conn, (const char *) data->data, (int) data->len) != 1 ||
-        PQputCopyEnd(p->conn, NULL) != 1)
-        rc = pg_result_err(p, NULL, pgerr, errn);
-    while ((res = PQgetResult(p->conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
-            rc = pg_result_err(p, res, pgerr, errn);
-        PQclear(res);
-    }
-    return rc;
-}
-
-static bool
-pg_stage_known(const pgsink *p, uint64_t h)
-{
-    for (int k = 0; k < p->nstages; k++)
-        if (p->stages[k] == h)
-            return true;
-    return false;
-}
-
-/* Notes that this connection has the staging table of shape h (or is making it). */
-static void
-pg_stage_add(pgsink *p, uint64_t h)
-{
-    p->stages = cdc_xrealloc(p->stages, (size_t) (p->nstages + 1) * sizeof(*p->stages));
-    p->stages[p->nstages++] = h;
-}
-
-/* A run of rows that goes in as one COPY (and, with a staging table, one INSERT ... SELECT). */
-typedef struct pg_group {
-    int      end;           /* the first op after it */
-    uint64_t shape;         /* names the staging table */
-    cdc_buf  data;          /* the rows in COPY's text format */
-    char    *create;        /* the staging table's CREATE, NULL when the connection has it */
-    char    *copy, *apply;  /* apply NULL: the COPY fills the target table itself */
-} pg_group;
-
-static void
-pg_group_free(pg_group *g)
-{
-    cdc_buf_free(&g->data);
-    free(g->create);
-    free(g->copy);
-    free(g->apply);
-}
-
-/*
- * Collects the group that ops[i] starts (the ends of transactions between
- * its rows do nothing at apply time, so they join it): its rows in COPY
- * format and its statements.  The staging table's name comes from a hash of
- * the shape (the statement up to VALUES: table and columns), so forgetting
- * which ones the connection has (after a rollback, which may have undone a
- * CREATE) is always safe.  @returns false when ops[i] starts no group.
- */
-static bool
-pg_group_collect(pgsink *p, int i, pg_group *g)
-{
-    const pg_op  *first = &p->ops[i];
-    int           per = p->mode == DEST_PG_EVENT_LOG ? 7 : first->nparams;
-    char          stage[40];
-    int           j, n = 0;
-
-    memset(g, 0, sizeof(*g));
-    if (per == 0 || !first->is_event || first->deadmsg ||
-        (p->mode == DEST_PG_EVENT_LOG ? first->sql != NULL : !first->upsert))
-        return false;
-    memset(p->gset, 0, sizeof(p->gset));
-    pg_group_fits(p, first, first);     /* enters its key */
-    for (j = i; j < p->nops && n < PG_GROUP_ROWS; j++) {
-        const pg_op *op = &p->ops[j];
-
-        if (!op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg)
-            continue;       /* a transaction's end */
-        if (j > i && !pg_group_fits(p, first, op))
-            break;
-        pg_copy_row(&g->data, op->params, per);
-        n++;
-    }
-    g->end = j;
-    g->shape = 0xcbf29ce484222325ull;
-    if (p->mode == DEST_PG_REPLICA)
-        for (int c = 0; c < first->values_at; c++)
-            g->shape = (g->shape ^ (uint8_t) first->sql[c]) * 0x100000001b3ull;
-    snprintf(stage, sizeof(stage), "pg_temp.cdc_stage_%016" PRIx64, g->shape);
-    if (p->mode == DEST_PG_EVENT_LOG)
-        pg_sql_stage_event_log(p, stage, &g->create, &g->copy, &g->apply);
-    else
-        pg_sql_stage_replica(first, stage, &g->create, &g->copy, &g->apply);
-    if (g->create && pg_stage_known(p, g->shape)) {
-        free(g->create);
-        g->create = NULL;
-    }
-    return true;
-}
-
-/*
- * Runs the group ops[*i] starts, if it starts one.  @returns 1 ran (*i moved
- * past the group), 0 not a group start, -1 a statement failed (pgerr set).
- */
-static int
-pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn)
-{
-    pg_group g;
-    int      rc = 0;
-
-    if (!pg_group_collect(p, *i, &g))
-        return 0;
-    if (g.create) {
-        rc = pg_run(p, g.create, 0, NULL, pgerr, errn);
-        if (rc == 0)
-            pg_stage_add(p, g.shape);
-    }
-    if (rc == 0)
-        rc = pg_copy_in(p, g.copy, &g.data, pgerr, errn);
-    if (rc == 0 && g.apply)
-        rc = pg_run(p, g.apply, 0, NULL, pgerr, errn);
-    if (rc == 0)
-        *i = g.end;
-    pg_group_free(&g);
-    return rc < 0 ? -1 : 1;
 }
 
 /*
@@ -832,164 +561,6 @@ pg_apply(pgsink *p, cdc_err *err)
     return 0;
 }
 
-/* ---------------------------------------------------------------- a batch in flight */
-
-static bool
-pg_is_txn_end(const pg_op *op)
-{
-    return !op->is_event && !op->ddl && op->sql == NULL && !op->deadmsg;
-}
-
-/*
- * While the target applies one batch, the agent decodes the next.  A queue
- * that is one group (a run of upserts of one shape with distinct keys, or of
- * event_log rows: the bulk of a backlog) goes out as one simple query, BEGIN;
- * [CREATE staging;] COPY ... FROM STDIN; [INSERT ... SELECT;] the state row;
- * COMMIT, with its rows behind it, and the caller returns at once.  Its ops
- * wait in p->fly until every result is back; only then do state and durable
- * move (the state row is in the same transaction: exactly once as before).
- * Anything else (DDL, deletes, key changes, a batch that failed) goes the
- * synchronous way, once the batch in flight is done.  @returns true sent.
- */
-static bool
-pg_fly_start(pgsink *p)
-{
-    pg_group  g;
-    cdc_buf   q = CDC_BUF_INIT;
-    PGresult *res;
-    char     *lit;
-    int       f = 0;
-    bool      sent = false;
-
-    if (p->nfly || p->no_fly || p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK ||
-        p->st.failing || PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-        return false;
-    while (f < p->nops && pg_is_txn_end(&p->ops[f]))
-        f++;
-    if (f == p->nops || !pg_group_collect(p, f, &g))
-        return false;
-    for (int j = g.end; j < p->nops; j++)
-        if (!pg_is_txn_end(&p->ops[j])) {
-            pg_group_free(&g);
-            return false;
-        }
-    lit = PQescapeLiteral(p->conn, p->sink_id, strlen(p->sink_id));
-    if (lit == NULL) {
-        pg_group_free(&g);
-        return false;
-    }
-    p->fly_last = p->ops[p->nops - 1].pos;
-    p->fly_commit = false;
-    cdc_buf_puts(&q, "BEGIN; ");
-    if (g.create)
-        cdc_buf_printf(&q, "%s; ", g.create);
-    cdc_buf_printf(&q, "%s; ", g.copy);
-    if (g.apply)
-        cdc_buf_printf(&q, "%s; ", g.apply);
-    cdc_buf_printf(&q, "INSERT INTO cdcagent_state (sink_id, commit_lsn, seq) VALUES (%s, %" PRId64
-                   ", %" PRId64 ")" PG_STATE_UPSERT "; COMMIT", lit, (int64_t) p->fly_last.lsn,
-                   (int64_t) p->fly_last.seq);
-    PQfreemem(lit);
-    if (g.create)
-        pg_stage_add(p, g.shape);
-    if (PQsendQuery(p->conn, cdc_buf_str(&q))) {
-        /* BEGIN and CREATE answer at once; COPY then waits for its rows */
-        while ((res = PQgetResult(p->conn)) != NULL) {
-            ExecStatusType st = PQresultStatus(res);
-
-            PQclear(res);
-            if (st == PGRES_COPY_IN) {
-                sent = PQputCopyData(p->conn, (const char *) g.data.data, (int) g.data.len) == 1
-                       && PQputCopyEnd(p->conn, NULL) == 1;
-                break;
-            }
-        }
-    }
-    cdc_buf_free(&q);
-    pg_group_free(&g);
-    /* the ops move to p->fly even when sending failed: pg_fly_poll() sees it and gives them back */
-    p->fly = p->ops;
-    p->nfly = p->nops;
-    p->nflyevents = p->nevents;
-    p->ops = NULL;
-    p->nops = p->cap = p->nevents = 0;
-    if (!sent)
-        p->no_fly = true;
-    return true;
-}
-
-/*
- * Collects the results of the batch in flight: waits for them when block,
- * else takes only what has arrived.  Committed: state and durable move.  Any
- * failure: rolled back, its ops go back to the queue's head, and the next
- * apply is synchronous (savepoints, dead letters, reconnecting).  @returns 1
- * still in flight (only when !block), 0 none in flight now.
- */
-static int
-pg_fly_poll(pgsink *p, bool block)
-{
-    PGresult *res;
-
-    if (p->nfly == 0)
-        return 0;
-    for (;;) {
-        if (!block && (PQconsumeInput(p->conn) == 0 || PQstatus(p->conn) != CONNECTION_OK)) {
-            p->no_fly = true;
-            break;
-        }
-        if (!block && PQisBusy(p->conn))
-            return 1;
-        if ((res = PQgetResult(p->conn)) == NULL)
-            break;
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            if (!p->no_fly)
-                log_debug(PG_FAC, "%s: the batch in flight failed (%.*s); applying it again "
-                          "statement by statement", p->label,
-                          (int) strcspn(PQresultErrorMessage(res), "\n"),
-                          PQresultErrorMessage(res));
-            p->no_fly = true;
-        }
-        /* kept in p: the COMMIT may come in one call and the end of results in the next */
-        p->fly_commit = !p->no_fly && strcmp(PQcmdStatus(res), "COMMIT") == 0;
-        PQclear(res);
-    }
-    if (p->fly_commit && !p->no_fly) {
-        for (int i = 0; i < p->nfly; i++)
-            pg_op_free(&p->fly[i]);
-        p->state = p->fly_last;
-        if (cdc_pos_cmp(p->state, p->durable) > 0)
-            p->durable = p->state;
-        p->napplied += (uint64_t) p->nflyevents;
-        p->ntx++;
-    } else {
-        /* give the ops back, ahead of those queued since */
-        p->no_fly = true;
-        p->nstages = 0;     /* the rollback may have undone a CREATE of a staging table */
-        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-            PQclear(PQexec(p->conn, "ROLLBACK"));
-        p->fly = cdc_xrealloc(p->fly, (size_t) (p->nfly + p->nops + 1) * sizeof(*p->fly));
-        if (p->nops)
-            memcpy(p->fly + p->nfly, p->ops, (size_t) p->nops * sizeof(*p->ops));
-        free(p->ops);
-        p->ops = p->fly;
-        p->fly = NULL;
-        p->nops += p->nfly;
-        p->cap = p->nops + 1;
-        p->nevents += p->nflyevents;
-        /* what the target committed is what its state row says, whatever the results said */
-        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
-            cdc_err e = { 0 };
-
-            if (pg_prepare_target(p, &e) == 0)
-                pg_drop_committed(p);
-        }
-    }
-    free(p->fly);
-    p->fly = NULL;
-    p->nfly = p->nflyevents = 0;
-    return 0;
-}
-
 /*
  * Applies the queue: in flight when it can (pg_fly_start), else at once.
  * Whatever is in flight is finished first.  @returns as pg_apply().
@@ -1040,13 +611,16 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     op->is_event = true;
     op->offset = ev->lsn;
     sch_event_topic(ev, p->prefix, topic, sizeof(topic));
-    sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
-    op->record = pg_buf_take(&rec);
     op->topic = cdc_xstrdup(topic);
-    if (p->mode == DEST_PG_EVENT_LOG)
+    if (p->mode == DEST_PG_EVENT_LOG) {
         pg_queue_event_log(p, ev, op);
-    else
+    } else {
+        if (p->dlq) {   /* without a dead-letter file a refused row stops the sink instead */
+            sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
+            op->record = pg_buf_take(&rec);
+        }
         pg_queue_replica(p, ev, op);
+    }
     p->nevents++;
     return 0;
 }
@@ -1129,9 +703,13 @@ pg_close(cdc_dest *d)
         log_warn(PG_FAC, "%s: closing with %d events not committed (they are re-sent after the "
                  "restart)", p->label, p->nevents);
     pg_fly_poll(p, true);      /* its COMMIT may be on its way: let the state row say */
+    log_debug(PG_FAC, "%s: %llu batches COPYed into their table itself, %llu of them failed",
+              p->label, (unsigned long long) p->nfast, (unsigned long long) p->nfast_failed);
     pg_clear_ops(p);
     free(p->ops);
     PQfinish(p->conn);
+    for (int i = 0; i < PG_SQLC; i++)
+        pg_sqlc_free(&p->sqlc[i]);
     free(p->known);
     free(p->stages);
     free(p->conninfo);

@@ -50,6 +50,8 @@ RECV_PID=
 AGENT_PID=
 # shellcheck source=SCRIPTDIR/../lib/pg.sh
 . "$SRC/test/lib/pg.sh"
+# shellcheck source=SCRIPTDIR/../lib/bench.sh
+. "$SRC/test/lib/bench.sh"
 
 cleanup() {
     set +e
@@ -84,31 +86,7 @@ sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload t
          amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
     "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
-    "CREATE PROCEDURE fill(first bigint, n bigint, per_txn int) LANGUAGE plpgsql AS \$\$
-     BEGIN
-         FOR t IN 0 .. (n + per_txn - 1) / per_txn - 1 LOOP
-             INSERT INTO public.bench (id, k, payload, amount)
-                 SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
-                   FROM generate_series(first + t * per_txn, least(first + n, first + (t + 1) * per_txn) - 1) g;
-             COMMIT;
-         END LOOP;
-     END \$\$" \
-    "CREATE PROCEDURE steady(first bigint, rate int, secs int, per_txn int) LANGUAGE plpgsql AS \$\$
-     DECLARE
-         t0 timestamptz := clock_timestamp();
-         tick float8 := per_txn::float8 / rate;
-         ntx bigint := (rate::bigint * secs) / per_txn;
-         wait float8;
-     BEGIN
-         FOR t IN 0 .. ntx - 1 LOOP
-             INSERT INTO public.bench (id, k, payload, amount)
-                 SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
-                   FROM generate_series(first + t * per_txn, first + (t + 1) * per_txn - 1) g;
-             COMMIT;
-             wait := (t + 1) * tick - extract(epoch FROM clock_timestamp() - t0);
-             IF wait > 0 THEN PERFORM pg_sleep(wait); END IF;
-         END LOOP;
-     END \$\$"
+    "$(bench_proc_sql fill)" "$(bench_proc_sql steady)"
 
 # pipeline.yaml for one run: SLOT, the sinks section as $2.
 pipeline() {
@@ -161,19 +139,6 @@ YAML
 
 # ---------------------------------------------------------------- part 1: the backlog
 
-# cluster_cpu DIR: CPU seconds (user + system) the server in DIR used so far, its exited
-# backends and walsenders included (the postmaster reaps them: cutime/cstime).
-cluster_cpu() {
-    local pm pids
-    pm=$(head -1 "$1/data/postmaster.pid")
-    pids="$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
-    # shellcheck disable=SC2086
-    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null; done |
-        awk -v tick="$(getconf CLK_TCK)" -v pm="$pm" '
-            { sub(/^.*\) /, ""); t += $12 + $13; if ($0 != "" && NR == 1) t += $14 + $15 }
-            END { printf "%.2f\n", t / tick }'
-}
-
 # The contestants of every round: pg_recvlogical, then the agent's replica and event_log
 # runs; with BASE=<another cdcagent binary>, the same two runs of that build too
 # (replica_base, event_log_base), so a change is measured against its base in one run.
@@ -190,14 +155,14 @@ RESULTS=$WORK/results.txt
 run_agent() {
     local name=$1 bin=$2 t s0 t0 u s m
     platform "$END" >"$WORK/$name.platform.yaml"
-    s0=$(cluster_cpu "$WORK/src"); t0=$(cluster_cpu "$WORK/tgt")
+    s0=$(bench_cluster_cpu "$WORK/src"); t0=$(bench_cluster_cpu "$WORK/tgt")
     t=$(now)
     /usr/bin/time -f "%U %S %M" -o "$WORK/$name.time" "$bin" run "$WORK/$name.yaml" \
         --platform-config "$WORK/$name.platform.yaml" 2>"$WORK/$name.log" ||
         die "agent run $name failed: $(tail -3 "$WORK/$name.log")"
     t=$(calc "$(now) - $t")
     read -r u s m <"$WORK/$name.time"
-    echo "$TXN_NOW $ROUND $name $t $(calc "$u + $s") $m $(calc "$(cluster_cpu "$WORK/src") - $s0") $(calc "$(cluster_cpu "$WORK/tgt") - $t0")" >>"$RESULTS"
+    echo "$TXN_NOW $ROUND $name $t $(calc "$u + $s") $m $(calc "$(bench_cluster_cpu "$WORK/src") - $s0") $(calc "$(bench_cluster_cpu "$WORK/tgt") - $t0")" >>"$RESULTS"
 }
 
 first=1
@@ -218,11 +183,11 @@ for TXN_NOW in $TXNS; do
             case $c in *_base) bin=$BASE ;; esac
             case $c in
             pg_recvlogical)
-                s0=$(cluster_cpu "$WORK/src"); t=$(now)
+                s0=$(bench_cluster_cpu "$WORK/src"); t=$(now)
                 PGPASSWORD=cdc_password "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" \
                     -U cdc_user -d cdc_demo --slot "$slot" --start --no-loop --endpos "$END" \
                     -f /dev/null -o proto_version=2 -o publication_names=bench_pub -o streaming=on
-                echo "$TXN_NOW $ROUND $c $(calc "$(now) - $t") 0 0 $(calc "$(cluster_cpu "$WORK/src") - $s0") 0" >>"$RESULTS"
+                echo "$TXN_NOW $ROUND $c $(calc "$(now) - $t") 0 0 $(calc "$(bench_cluster_cpu "$WORK/src") - $s0") 0" >>"$RESULTS"
                 ;;
             replica|replica_base)
                 pipeline "$slot" "$(pg_sink rep replica)" >"$WORK/$c.yaml"

@@ -65,6 +65,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 AGENT_PID=
 # shellcheck source=SCRIPTDIR/../lib/pg.sh
 . "$SRC/test/lib/pg.sh"
+# shellcheck source=SCRIPTDIR/../lib/bench.sh
+. "$SRC/test/lib/bench.sh"
 # shellcheck source=SCRIPTDIR/../lib/iceberg.sh
 . "$SRC/test/lib/iceberg.sh"
 
@@ -99,15 +101,7 @@ sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload t
          amount numeric(12,2), at timestamptz DEFAULT now())" \
     "ALTER TABLE public.bench OWNER TO cdc_user" \
     "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
-    "CREATE PROCEDURE fill(first bigint, n bigint, per_txn int) LANGUAGE plpgsql AS \$\$
-     BEGIN
-         FOR t IN 0 .. (n + per_txn - 1) / per_txn - 1 LOOP
-             INSERT INTO public.bench (id, k, payload, amount)
-                 SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
-                   FROM generate_series(first + t * per_txn, least(first + n, first + (t + 1) * per_txn) - 1) g;
-             COMMIT;
-         END LOOP;
-     END \$\$" \
+    "$(bench_proc_sql fill)" \
     "CREATE PROCEDURE churn(n bigint, nrows bigint, per_txn int) LANGUAGE plpgsql AS \$\$
      BEGIN
          FOR t IN 0 .. (n + per_txn - 1) / per_txn - 1 LOOP
@@ -117,22 +111,7 @@ sql "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload t
              COMMIT;
          END LOOP;
      END \$\$" \
-    "CREATE PROCEDURE steady(first bigint, rate int, secs int, per_txn int) LANGUAGE plpgsql AS \$\$
-     DECLARE
-         t0 timestamptz := clock_timestamp();
-         tick float8 := per_txn::float8 / rate;
-         ntx bigint := (rate::bigint * secs) / per_txn;
-         wait float8;
-     BEGIN
-         FOR t IN 0 .. ntx - 1 LOOP
-             INSERT INTO public.bench (id, k, payload, amount)
-                 SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
-                   FROM generate_series(first + t * per_txn, first + (t + 1) * per_txn - 1) g;
-             COMMIT;
-             wait := (t + 1) * tick - extract(epoch FROM clock_timestamp() - t0);
-             IF wait > 0 THEN PERFORM pg_sleep(wait); END IF;
-         END LOOP;
-     END \$\$"
+    "$(bench_proc_sql steady)"
 
 # pipeline NAME SLOT MODE BATCH: pipeline.yaml with one iceberg sink, catalog and warehouse NAME.
 pipeline() {

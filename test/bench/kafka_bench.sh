@@ -15,8 +15,9 @@
 #                    JsonConverter with schemas (the same bytes cdcagent json writes), once
 #                    per release in DBZ_VERSIONS (default "2.7.4.Final 3.6.1.Final": what the
 #                    platform runs and the current release, test/lib/connect.sh pins both)
-# each with its own topic prefix (bench_<shape>_avro, bench_<shape>_json, dbz_<shape>), run
-# one after the other, topics with 1 partition each.
+# each with its own topic prefix (bench_<shape>_<ser>_<codec>, dbz_<shape>_<version>), run
+# one after the other, topics with PARTITIONS partitions each (default 1; the records' keys
+# spread over them: cdcagent's murmur2 partitioner, Debezium's Connect default).
 #
 # What is measured, per contender:
 #   rows/s     ROWS / the time until every record is acknowledged by the broker:
@@ -36,6 +37,11 @@
 #              pg_recvlogical: /usr/bin/time; Debezium: /proc/<pid>/stat utime+stime
 #              from the POST to the last record, so JVM start-up CPU is excluded).
 #   broker CPU the broker JVM's user+system seconds over the same interval.
+#   walsender  the source server's CPU seconds (postmaster, backends, walsenders, exited ones
+#              included: bench_cluster_cpu) over the same interval: the walsender's decoding.
+#   us/row     CPU seconds / ROWS, in microseconds: for the contender itself (agent), the
+#              source server (walsnd) and the broker; comparable across a loaded machine
+#              where rows/s is not.
 #   peak RSS   VmHWM: /usr/bin/time %M for cdcagent and pg_recvlogical; for Debezium, the
 #              Connect JVM's VmHWM read when the last record is seen (its whole lifetime).
 #
@@ -53,7 +59,15 @@
 # bigger transactions spill to disk).
 #
 # Usage: test/bench/kafka_bench.sh [ROWS]          (default 1000000; e.g. 100000 for a quick
-#        check).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
+#        check).  CODECS="none lz4 zstd" runs cdcagent once per codec (default: COMPRESSION),
+#        SERS="avro json" (default both), SHAPES="big small" (default both), PARTITIONS=N
+#        (default 1), so one run compares codecs, serializations and the ceiling; e.g.
+#          DBZ=0 CODECS="none lz4 zstd" PARTITIONS=4 test/bench/kafka_bench.sh 300000
+#        STATS=1 turns on librdkafka's statistics (statistics.interval.ms=500) in every
+#        cdcagent run and prints a summary per run (batch sizes, requests in flight, rtt,
+#        int_latency, outbuf: see "kafka statistics" in docs/kafka.md).
+#        VARIANTS="batch.size=4000000;linger.ms=20" adds cdcagent runs with those properties
+#        (v1, v2... with their ratio to the plain run); PERF=1 profiles cdcagent (perf).  CDCAGENT=path picks a build; KEEP_TMP=1 keeps the work directory;
 #        AGENT_KAFKA_PROPS="queue.buffering.max.kbytes=65536 ..." passes librdkafka
 #        properties to cdcagent (kafka.properties); DBZ_* and AGENT_MEMORY_MB as above.
 #        CDCAGENT_BASE=path adds a second build ("base avro", "base json" rows and the
@@ -78,21 +92,42 @@ DBZ_LINGER_MS=${DBZ_LINGER_MS:-10}
 DBZ_BATCH_BYTES=${DBZ_BATCH_BYTES:-262144}
 COMPRESSION=${COMPRESSION:-lz4}
 DBZ_COMPRESSION=${DBZ_COMPRESSION:-$COMPRESSION}
-for c in "$COMPRESSION" "$DBZ_COMPRESSION"; do
-    case "$c" in none|gzip|snappy|lz4|zstd) ;; *) echo "bench: COMPRESSION, DBZ_COMPRESSION: none|gzip|snappy|lz4|zstd" >&2; exit 2 ;; esac
+CODECS=${CODECS:-$COMPRESSION}
+SERS=${SERS:-avro json}
+SHAPES=${SHAPES:-big small}
+PARTITIONS=${PARTITIONS:-1}
+STATS=${STATS:-0}
+case "$PARTITIONS" in ''|*[!0-9]*|0) echo "bench: PARTITIONS must be a number >= 1" >&2; exit 2 ;; esac
+for c in $SERS; do
+    case "$c" in avro|json) ;; *) echo "bench: SERS: avro|json" >&2; exit 2 ;; esac
+done
+for c in $SHAPES; do
+    case "$c" in big|small) ;; *) echo "bench: SHAPES: big|small" >&2; exit 2 ;; esac
+done
+for c in $CODECS "$DBZ_COMPRESSION"; do
+    case "$c" in none|gzip|snappy|lz4|zstd) ;; *) echo "bench: CODECS, COMPRESSION, DBZ_COMPRESSION: none|gzip|snappy|lz4|zstd" >&2; exit 2 ;; esac
 done
 DBZ_JVM=${DBZ_JVM:--Xms256m -Xmx1g}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}
 # AGENT_KAFKA_PROPS="name=value ...": librdkafka properties for cdcagent (kafka.properties).
 AGENT_KAFKA_PROPS=${AGENT_KAFKA_PROPS:-}
-AGENT_KAFKA_YAML="  properties:
-    \"compression.codec\": \"$COMPRESSION\""
-if [ -n "$AGENT_KAFKA_PROPS" ]; then
-    for kv in $AGENT_KAFKA_PROPS; do
-        AGENT_KAFKA_YAML="$AGENT_KAFKA_YAML
-    \"${kv%%=*}\": \"${kv#*=}\""
-    done
-fi
+[ "$STATS" = 0 ] || AGENT_KAFKA_PROPS="statistics.interval.ms=500 $AGENT_KAFKA_PROPS"
+# VARIANTS="p=v p=v;p=v": more cdcagent runs of the same build, one per ';'-separated set
+# of librdkafka properties added to AGENT_KAFKA_PROPS, named v1, v2... in the table.
+VARIANTS=${VARIANTS:-}
+# agent_kafka_yaml CODEC [EXTRA_PROPS]: the properties: block of cdcagent's kafka: section.
+agent_kafka_yaml() {
+    local kv
+    printf '  properties:\n    "compression.codec": "%s"\n' "$1"
+    for kv in $AGENT_KAFKA_PROPS ${2:-}; do printf '    "%s": "%s"\n' "${kv%%=*}" "${kv#*=}"; done
+}
+# variant N: the properties of variant N (1-based) of VARIANTS.
+variant() { local IFS=';'; local -a v; read -r -a v <<<"$VARIANTS"; echo "${v[$(($1 - 1))]}"; }
+NVARIANTS=0
+[ -z "$VARIANTS" ] || NVARIANTS=$(awk -F';' '{ print NF }' <<<"$VARIANTS")
+# PERF=1: cdcagent runs under perf record (-g, 999 Hz); the top of each profile is printed at
+# the end.  perf's own cost is in the CPU figures of such a run: profile, do not time with it.
+PERF=${PERF:-0}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbench.XXXXXX")
 PGBIN=/usr/lib/postgresql/15/bin
 # shellcheck source=../lib/pg.sh
@@ -256,13 +291,71 @@ print("" if v is None else v)' "$1" "$2"
 }
 
 # One result line: shape tool rows_per_s rows_per_s_from_first wall cpu broker_cpu rss_kib
+# walsender_cpu
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# stats_summary NAME LOG: one line from the agent's "kafka statistics:" log lines
+# (transports/kafka/kafka_stats.c): over the intervals in which records were sent, the means
+# of the gauges (requests and records waiting for a response, records and KiB queued in the
+# producer), the sample-weighted means of the windows (rtt, batch sizes) and the maximum of
+# the rtt's p99s; from the counters, records and bytes per Produce request.  int_latency is
+# left out: librdkafka 2.0.2 (Debian's) reports nonsense for it (averages of 10^7 ms, p99 0).
+stats_summary() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+name, log = sys.argv[1], sys.argv[2]
+prod, topic = [], []
+for line in open(log):
+    i = line.find("kafka statistics: ")
+    if i < 0:
+        continue
+    kv = dict(t.split("=", 1) for t in line[i + 18:].split() if "=" in t)
+    (topic if "topic" in kv else prod).append(kv)
+if not prod:
+    print("%-28s no statistics (statistics.interval.ms, log_level info?)" % name); sys.exit()
+f = lambda v: float(v)
+def gsum(kv, pat):
+    return sum(f(v) for k, v in kv.items() if re.fullmatch(pat, k))
+act, last = [], 0
+for i, kv in enumerate(prod):
+    if f(kv["txmsgs"]) > last:
+        act.append(i)
+    last = f(kv["txmsgs"])
+def mean(vals):
+    vals = list(vals)
+    return sum(vals) / len(vals) if vals else float("nan")
+def wmean(rows, key):   # windows: avg weighted by their sample count
+    num = sum(gsum(kv, r"(b\d+\.)?%s_avg(_ms)?" % key) * gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    den = sum(gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    p99 = max([gsum(kv, r"(b\d+\.)?%s_p99(_ms)?" % key) for kv in rows] or [float("nan")])
+    return (num / den if den else float("nan")), p99
+A = [prod[i] for i in act]
+reqs = gsum(prod[-1], r"b\d+\.produce_reqs")
+msgs, wire = f(prod[-1]["txmsgs"]), f(prod[-1]["txmsg_bytes"])
+TA = [kv for kv in topic if gsum(kv, r"batchcnt_n") > 0]
+rtt, rtt99 = wmean(A, "rtt")
+bs, bs99 = wmean(TA, "batchsize")
+bc, bc99 = wmean(TA, "batchcnt")
+print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %6.0f %6.0f %7.0f %8.0f" % (
+    name, len(act), msgs / reqs if reqs else float("nan"), wire / reqs / 1024 if reqs else float("nan"),
+    mean(gsum(kv, r"b\d+\.waitresp") for kv in A),
+    mean(gsum(kv, r"b\d+\.waitresp_msgs") for kv in A),
+    rtt, rtt99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A),
+    mean(f(kv["msgq_kb"]) for kv in A)))
+PY
+}
+stats_header() {
+    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %6s %6s %7s %8s\n' "librdkafka statistics" \
+        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "batch" "KiB/b" \
+        "queued" "qd KiB"
+}
 
 # ---------------------------------------------------------------- the contenders
 run_recvlogical() {
-    local shape=$1 end=$2 t0 t1 u s m
+    local shape=$1 end=$2 t0 t1 u s m w0
+    w0=$(bench_cluster_cpu "$WORK/pg")
     t0=$(now)
     PGPASSWORD=cdc_password /usr/bin/time -f "%U %S %M" -o "$WORK/time_recv_$shape" \
         "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
@@ -271,15 +364,18 @@ run_recvlogical() {
     t1=$(now)
     read -r u s m <"$WORK/time_recv_$shape"
     record "$shape" "pg_recvlogical" "$(python3 -c "print($ROWS/($t1-$t0))")" "" \
-        "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" "" "$m"
+        "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" "" "$m" \
+        "$(python3 -c "print($(bench_cluster_cpu "$WORK/pg")-$w0)")"
 }
 
-# run_agent SHAPE SER END [BINARY TAG]: TAG names a second build (CDCAGENT_BASE: "base").
+# run_agent SHAPE SER CODEC END [BINARY TAG EXTRA_PROPS]: TAG names a second build
+# (CDCAGENT_BASE: "base") or a variant (v1...: EXTRA_PROPS).
 run_agent() {
-    local shape=$1 ser=$2 end=$3 bin=${4:-$CDCAGENT} tag=${5:-}
-    local slot="agent_${tag:+${tag}_}${1}_$2" prefix="bench_${tag:+${tag}_}${1}_$2" t0 t1 u s m b0 b1
+    local shape=$1 ser=$2 codec=$3 end=$4 bin=${5:-$CDCAGENT} tag=${6:-} extra=${7:-}
+    local -a wrap=()
+    local shape_ser="${tag:+${tag}_}${shape}_${ser}_$codec"
+    local slot="agent_$shape_ser" prefix="bench_$shape_ser" t0 t1 u s m b0 b1 w0 w1
     local topic="$prefix.public.bench"
-    local shape_ser="${tag:+${tag}_}${shape}_$ser"
     cat >"$WORK/p_$shape_ser.yaml" <<YAML
 pipeline_id: kbench-$shape_ser
 topic_prefix: $prefix
@@ -307,31 +403,41 @@ kafka:
   bootstrap_servers: $B
   schema_registry_url: $SR
   serialization: $ser
-  topic_num_partitions: 1
-$AGENT_KAFKA_YAML
+  topic_num_partitions: $PARTITIONS
+$(agent_kafka_yaml "$codec" "$extra")
 agent:
   stop_lsn: "$end"
   memory_limit_mb: $AGENT_MEMORY_MB
-  log_level: warn
+  log_level: $([ "$STATS" = 0 ] && echo warn || echo info)
 YAML
     poll_start "$WORK/poll_$shape_ser" "$topic"
     b0=$(proc_cpu "$BROKER_PID")
+    w0=$(bench_cluster_cpu "$WORK/pg")
     t0=$(now)
-    /usr/bin/time -f "%U %S %M" -o "$WORK/time_$shape_ser" "$bin" run \
+    [ "$PERF" = 0 ] || wrap=(perf record -q -g -F 999 -o "$WORK/perf_$shape_ser.data" --)
+    /usr/bin/time -f "%U %S %M" -o "$WORK/time_$shape_ser" "${wrap[@]}" "$bin" run \
         "$WORK/p_$shape_ser.yaml" --platform-config "$WORK/platform_$shape_ser.yaml" \
         >"$WORK/agent_$shape_ser.log" 2>&1 \
-        || { tail -n 20 "$WORK/agent_$shape_ser.log" >&2; die "$bin ($shape, $ser) failed"; }
+        || { tail -n 20 "$WORK/agent_$shape_ser.log" >&2; die "$bin ($shape, $ser, $codec) failed"; }
     t1=$(now)
     b1=$(proc_cpu "$BROKER_PID")
+    w1=$(bench_cluster_cpu "$WORK/pg")
     # Everything was acknowledged before the agent exited: the poller must see it all now.
     if ! poll_wait; then
-        die "cdcagent ($shape, $ser) exited but $topic holds $(jget "$WORK/poll_$shape_ser" count) of $ROWS records"
+        die "cdcagent ($shape, $ser, $codec) exited but $topic holds $(jget "$WORK/poll_$shape_ser" count) of $ROWS records"
     fi
     read -r u s m <"$WORK/time_$shape_ser"
-    record "$shape" "${tag:-cdcagent} $ser" "$(python3 -c "print($ROWS/($t1-$t0))")" \
+    record "$shape" "${tag:-cdcagent} $ser $codec" "$(python3 -c "print($ROWS/($t1-$t0))")" \
         "$(python3 -c "print($ROWS/($t1-$(jget "$WORK/poll_$shape_ser" first)))")" \
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" \
-        "$(python3 -c "print($b1-$b0)")" "$m"
+        "$(python3 -c "print($b1-$b0)")" "$m" "$(python3 -c "print($w1-$w0)")"
+    [ "$STATS" = 0 ] || stats_summary "$shape ${tag:-cdcagent} $ser $codec" "$WORK/agent_$shape_ser.log" >>"$WORK/stats.txt"
+    if [ "$PERF" != 0 ]; then
+        { echo "== perf: $shape ${tag:-cdcagent} $ser $codec (self %, top symbols)"
+          perf report -i "$WORK/perf_$shape_ser.data" --no-children --sort dso,symbol \
+              --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 25
+        } >>"$WORK/perf.txt"
+    fi
 }
 
 connect_up() {   # connect_up DIR: Kafka Connect standalone, no connector yet; REST answers.
@@ -387,7 +493,7 @@ connect_down() {
 
 # run_debezium SHAPE VERSION: one Debezium release (connect_select) on its own slot copy.
 run_debezium() {
-    local shape=$1 v=${2%%.Final} dir=$WORK/connect_$1_${2%%.Final} t0 c0 b0 b1 st
+    local shape=$1 v=${2%%.Final} dir=$WORK/connect_$1_${2%%.Final} t0 c0 b0 b1 w0 w1 st
     local name=${1}_${v//./} out=$WORK/poll_${1}_${2%%.Final}_dbz
     connect_select "$2"
     connect_up "$dir"
@@ -411,11 +517,12 @@ run_debezium() {
   "max.queue.size": "$DBZ_MAX_QUEUE",
   "poll.interval.ms": "100",
   "topic.creation.default.replication.factor": "1",
-  "topic.creation.default.partitions": "1"}}
+  "topic.creation.default.partitions": "$PARTITIONS"}}
 JSON
     poll_start "$out" "dbz_$name.public.bench" "$CONNECT_PID"
     c0=$(proc_cpu "$CONNECT_PID")
     b0=$(proc_cpu "$BROKER_PID")
+    w0=$(bench_cluster_cpu "$WORK/pg")
     t0=$(now)
     curl -sf --max-time 30 -X POST -H 'Content-Type: application/json' \
         --data @"$dir/connector.json" "http://127.0.0.1:$CPORT/connectors" >"$dir/post.out" \
@@ -428,13 +535,15 @@ JSON
         sleep 0.5
     done
     b1=$(proc_cpu "$BROKER_PID")
+    w1=$(bench_cluster_cpu "$WORK/pg")
     poll_wait || die "Debezium ($shape): the poller failed with $(jget "$out" count) of $ROWS records: $(tail -n 1 "$out.err")"
     connect_down
     local t_done first cpu hwm
     t_done=$(jget "$out" "done"); first=$(jget "$out" first); cpu=$(jget "$out" cpu); hwm=$(jget "$out" hwm)
     record "$shape" "debezium $v" "$(python3 -c "print($ROWS/($t_done-$t0))")" \
         "$(python3 -c "print($ROWS/($t_done-$first))")" "$(python3 -c "print($t_done-$t0)")" \
-        "$(python3 -c "print($cpu-$c0)")" "$(python3 -c "print($b1-$b0)")" "$hwm"
+        "$(python3 -c "print($cpu-$c0)")" "$(python3 -c "print($b1-$b0)")" "$hwm" \
+        "$(python3 -c "print($w1-$w0)")"
 }
 
 run_shape() {
@@ -446,22 +555,35 @@ run_shape() {
     sql "$fill" >/dev/null
     end=$(sql "SELECT pg_current_wal_lsn()")
     say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
-    local s
-    local slots="recv_$shape agent_${shape}_avro agent_${shape}_json"
+    local s ser codec vi
+    local slots="recv_$shape"
+    for ser in $SERS; do
+        for codec in $CODECS; do
+            slots+=" agent_${shape}_${ser}_$codec"
+            [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_${ser}_$codec"
+            for ((vi = 1; vi <= NVARIANTS; vi++)); do slots+=" agent_v${vi}_${shape}_${ser}_$codec"; done
+        done
+    done
     if [ "$DBZ" != 0 ]; then
         for v in $DBZ_VERSIONS; do v=${v%%.Final}; slots+=" dbz_${shape}_${v//./}"; done
     fi
-    [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_avro agent_base_${shape}_json"
     for s in $slots; do
         sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
     done
     say "$shape: pg_recvlogical"; run_recvlogical "$shape" "$end"
-    say "$shape: cdcagent avro";  run_agent "$shape" avro "$end"
-    say "$shape: cdcagent json";  run_agent "$shape" json "$end"
-    if [ -n "$CDCAGENT_BASE" ]; then
-        say "$shape: base avro"; run_agent "$shape" avro "$end" "$CDCAGENT_BASE" base
-        say "$shape: base json"; run_agent "$shape" json "$end" "$CDCAGENT_BASE" base
-    fi
+    for ser in $SERS; do
+        for codec in $CODECS; do
+            say "$shape: cdcagent $ser $codec"; run_agent "$shape" "$ser" "$codec" "$end"
+            if [ -n "$CDCAGENT_BASE" ]; then
+                say "$shape: base $ser $codec"
+                run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT_BASE" base
+            fi
+            for ((vi = 1; vi <= NVARIANTS; vi++)); do
+                say "$shape: v$vi $ser $codec ($(variant "$vi"))"
+                run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT" "v$vi" "$(variant "$vi")"
+            done
+        done
+    done
     if [ "$DBZ" != 0 ]; then
         for v in $DBZ_VERSIONS; do say "$shape: debezium $v"; run_debezium "$shape" "$v"; done
     fi
@@ -473,8 +595,10 @@ run_shape() {
 
 T_START=$SECONDS
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+[[ " $SHAPES " == *" big "* ]] &&
 run_shape big "INSERT INTO public.bench (id, k, payload, amount)
                SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0 FROM generate_series(1, $ROWS) g"
+[[ " $SHAPES " == *" small "* ]] &&
 run_shape small "DO \$\$ BEGIN
                    FOR t IN 0 .. $ROWS / 5 - 1 LOOP
                      INSERT INTO public.bench (id, k, payload, amount)
@@ -486,62 +610,86 @@ run_shape small "DO \$\$ BEGIN
 # ---------------------------------------------------------------- the table
 python3 - "$RESULTS" "$ROWS" "$AGENT_MEMORY_MB" "$DBZ_MAX_BATCH" "$DBZ_MAX_QUEUE" "$DBZ_LINGER_MS" \
     "$DBZ_BATCH_BYTES" "$DBZ_JVM" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$COMPRESSION" "$DBZ_COMPRESSION" <<'PY'
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$CODECS" "$DBZ_COMPRESSION" \
+    "$PARTITIONS" "$VARIANTS" <<'PY'
 import sys
-path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, comp, dcomp = sys.argv[1:16]
+(path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, codecs, dcomp,
+ parts, variants) = sys.argv[1:18]
+rows = int(rows)
 res = {}
 order = []
 for line in open(path):
-    shape, tool, rps, rps1, wall, cpu, bcpu, rss = line.rstrip("\n").split("\t")
+    shape, tool, rps, rps1, wall, cpu, bcpu, rss, wcpu = line.rstrip("\n").split("\t")
     f = lambda v: float(v) if v else None
     res[(shape, tool)] = dict(rps=f(rps), rps1=f(rps1), wall=f(wall), cpu=f(cpu), bcpu=f(bcpu),
-                              rss=f(rss))
+                              rss=f(rss), wcpu=f(wcpu))
     order.append((shape, tool))
 def num(v, fmt):
     return "-" if v is None else fmt % v
-print("kafka_bench: %s rows per shape, %s CPUs; cdcagent memory_limit_mb=%s; Debezium "
-      "max.batch.size=%s max.queue.size=%s producer.linger.ms=%s producer.batch.size=%s, JVM %s"
-      % (int(rows), ncpu, mem, mb, mq, linger, bbytes, jvm))
-print("compression: cdcagent %s (compression.codec), Debezium %s (Connect producer.compression.type)"
-      % (comp, dcomp))
+def us(v):
+    return None if v is None else v * 1e6 / rows
+print("kafka_bench: %d rows per shape, %s partition(s) per topic, %s CPUs; cdcagent "
+      "memory_limit_mb=%s; Debezium max.batch.size=%s max.queue.size=%s producer.linger.ms=%s "
+      "producer.batch.size=%s, JVM %s" % (rows, parts, ncpu, mem, mb, mq, linger, bbytes, jvm))
+print("compression: cdcagent %s (compression.codec, one run each), Debezium %s (Connect "
+      "producer.compression.type)" % (codecs, dcomp))
 if aprops:
     print("cdcagent kafka.properties: %s" % aprops)
+for i, v in enumerate(variants.split(";") if variants else []):
+    print("v%d: cdcagent with %s" % (i + 1, v))
 print("rows/s: until every record is acknowledged by the broker (cdcagent: process start to "
       "exit at stop_lsn; Debezium: connector POST on an already-started Connect to last record);")
-print("rows/s@1st: from the first record seen in the topic; CPU s: the process over the "
-      "interval (Debezium: JVM start-up excluded); RSS: peak (VmHWM)")
+print("x recv: rows/s / pg_recvlogical's of the same shape; @1st: rows/s from the first "
+      "record seen in the topic;")
+print("us/row: CPU microseconds (user+sys) per row of the contender itself (Debezium: JVM "
+      "start-up excluded), of the source server (walsnd) and of the broker; RSS: peak (VmHWM)")
 print()
-hdr = "%-6s %-15s %12s %12s %8s %8s %11s %13s" % ("shape", "tool", "rows/s", "rows/s@1st",
-                                                   "wall s", "CPU s", "broker CPU", "peak RSS MiB")
+fmt = "%-6s %-21s %9s %6s %9s %8s %9s %9s %9s %8s"
+hdr = fmt % ("shape", "tool", "rows/s", "x recv", "@1st", "wall s", "agent us", "walsnd us",
+             "broker us", "RSS MiB")
 print(hdr)
 print("-" * len(hdr))
 for k in order:
     r = res[k]
-    print("%-6s %-15s %12s %12s %8s %8s %11s %13s" % (
-        k[0], k[1], num(r["rps"], "%.0f"), num(r["rps1"], "%.0f"), num(r["wall"], "%.2f"),
-        num(r["cpu"], "%.2f"), num(r["bcpu"], "%.2f"), num(r["rss"] / 1024, "%.1f")))
+    p = res.get((k[0], "pg_recvlogical"))
+    print(fmt % (k[0], k[1], num(r["rps"], "%.0f"),
+                 num(r["rps"] / p["rps"] if p and r["rps"] else None, "%.2f"),
+                 num(r["rps1"], "%.0f"), num(r["wall"], "%.2f"), num(us(r["cpu"]), "%.2f"),
+                 num(us(r["wcpu"]), "%.2f"), num(us(r["bcpu"]), "%.2f"),
+                 num(r["rss"] / 1024, "%.1f")))
 print()
 for shape in ("big", "small"):
-    p = res.get((shape, "pg_recvlogical"))
     for dtool in [t for s, t in order if s == shape and t.startswith("debezium ")]:
         d = res[(shape, dtool)]
         for ser in ("avro", "json"):
-            a = res.get((shape, "cdcagent " + ser))
-            if not (a and d and p):
+            a = res.get((shape, "cdcagent %s %s" % (ser, dcomp)))
+            if not (a and d):
                 continue
-            print("%-5s cdcagent %-4s: %5.2fx %s rows/s (%5.2fx from 1st record), Debezium "
-                  "RSS / cdcagent RSS = %5.1f, Debezium CPU / cdcagent CPU = %5.1f, "
-                  "cdcagent / pg_recvlogical = %.2f"
-                  % (shape, ser, a["rps"] / d["rps"], dtool, a["rps1"] / d["rps1"],
-                     d["rss"] / a["rss"], d["cpu"] / a["cpu"], a["rps"] / p["rps"]))
-for shape in ("big", "small"):
-    for ser in ("avro", "json"):
-        a = res.get((shape, "cdcagent " + ser))
-        b = res.get((shape, "base " + ser))
-        if a and b:
-            print("%-5s %-4s this build / base build: rows/s %.3f, CPU s %.3f, peak RSS %.3f"
-                  % (shape, ser, a["rps"] / b["rps"], a["cpu"] / b["cpu"], a["rss"] / b["rss"]))
-print("targets: cdcagent >= 5x Debezium's rows/s with <= 1/10 of its memory")
+            print("%-5s cdcagent %-4s %-4s: %5.2fx %s rows/s (%5.2fx from 1st record), Debezium "
+                  "RSS / cdcagent RSS = %5.1f, Debezium CPU / cdcagent CPU = %5.1f"
+                  % (shape, ser, dcomp, a["rps"] / d["rps"], dtool, a["rps1"] / d["rps1"],
+                     d["rss"] / a["rss"], d["cpu"] / a["cpu"]))
+for shape, tool in order:
+    if tool.startswith("cdcagent ") or tool == "pg_recvlogical":
+        continue
+    tag, rest = tool.split(" ", 1)
+    a, b = res[(shape, tool)], res.get((shape, "cdcagent " + rest))
+    if b:
+        print("%-5s %-13s %s / cdcagent: rows/s %.3f, CPU s %.3f, peak RSS %.3f"
+              % (shape, rest, tag, a["rps"] / b["rps"], a["cpu"] / b["cpu"], a["rss"] / b["rss"]))
+print("targets: cdcagent >= 1.0x pg_recvlogical (x recv) with compression; >= 5x Debezium's "
+      "rows/s with <= 1/10 of its memory")
 print("(measured part of the run: %s s; load average at its start %s, at its end %s)"
       % (secs, load0, load1))
 PY
+if [ "$STATS" != 0 ]; then
+    echo
+    stats_header
+    cat "$WORK/stats.txt"
+    echo "(n: 500 ms intervals with records sent; rec/req, KiB/req: records and their"
+    echo " uncompressed bytes per Produce request; inflt, infl_r: Produce requests and records"
+    echo " awaiting the broker's response (mean); rtt: round trip (ms, mean and worst p99);"
+    echo " batch, KiB/b: records and compressed bytes per batch (mean); queued, qd KiB: records"
+    echo " and KiB in the producer's queue (mean; queue.buffering.max.kbytes bounds the KiB))"
+fi
+[ "$PERF" = 0 ] || { echo; cat "$WORK/perf.txt"; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kafka light-traffic latency: how long one committed row takes to be readable from Kafka
-# when rows come one at a time (prints figures; not a test).
+# Kafka latency (prints figures; not a test).  Part 1, light traffic: how long one
+# committed row takes to be readable from Kafka when rows come one at a time.  Part 2,
+# steady load: commit to durable in Kafka at a steady STEADY_RATE rows/s (below).
 #
 # A throwaway PostgreSQL 15 and one real Kafka 3.7.1 broker (test/lib/kafka.sh).  One row
 # is inserted every INTERVAL_MS (default 200) by its own psql, ROWS times (default 200).
@@ -20,6 +21,21 @@
 # Percentiles are over the ROWS rows (nearest rank).  The consumer's own fetch wait (up to
 # 5 ms) is part of "commit -> read" for both cdcagent runs.
 #
+# Part 2, steady load (STEADY=0 skips it; LIGHT=0 skips part 1).  The paced source procedure
+# of direct_bench.sh (test/lib/bench.sh, bench_proc_sql steady) commits STEADY_RATE rows/s
+# (default 10000) in transactions of STEADY_TXN rows (10) for STEADY_SECONDS (30) into
+# public.bench, while cdcagent streams it (serialization STEADY_SER, json by default, its
+# shipped producer defaults plus compression.codec) once per codec in STEADY_CODECS
+# (default "none lz4 zstd"), each into its own topic of STEADY_PARTITIONS partitions (1),
+# created beforehand with message.timestamp.type=LogAppendTime.  Per row:
+#   latency = the record's LogAppendTime (the broker's clock when it appended the record;
+#             with one broker and acks=all that is when it became durable) - the row's
+#             commit timestamp at the source (track_commit_timestamp; the same host's clock)
+# Printed per codec: p50/p95/p99/max (ms, millisecond resolution: LogAppendTime is in ms),
+# the rate the source achieved, CPU per row (us, user+sys) of the agent and of its
+# walsender over the steady run, and the agent's peak RSS.  Target (issue 25): p95 <= 60 ms
+# at 10,000 rows/s.
+#
 # Usage: test/bench/kafka_latency.sh [ROWS]   INTERVAL_MS=..., CDCAGENT=path, KEEP_TMP=1.
 # Needs: java 17, python3-venv/pip (first run: PyPI), PostgreSQL 15.  Downloads are cached
 # in $CDC_CACHE, like the test harness's.
@@ -27,6 +43,14 @@ set -euo pipefail
 
 ROWS=${1:-200}
 INTERVAL_MS=${INTERVAL_MS:-200}
+LIGHT=${LIGHT:-1}
+STEADY=${STEADY:-1}
+STEADY_RATE=${STEADY_RATE:-10000}
+STEADY_TXN=${STEADY_TXN:-10}
+STEADY_SECONDS=${STEADY_SECONDS:-30}
+STEADY_SER=${STEADY_SER:-json}
+STEADY_CODECS=${STEADY_CODECS:-none lz4 zstd}
+STEADY_PARTITIONS=${STEADY_PARTITIONS:-1}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/klat.XXXXXX")
@@ -42,6 +66,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 
 case "$ROWS" in *[!0-9]*|"") echo "latency: ROWS must be a number" >&2; exit 2 ;; esac
 case "$INTERVAL_MS" in *[!0-9]*|"") echo "latency: INTERVAL_MS must be a number" >&2; exit 2 ;; esac
+for v in "$STEADY_RATE" "$STEADY_TXN" "$STEADY_SECONDS" "$STEADY_PARTITIONS"; do
+    case "$v" in *[!0-9]*|""|0) echo "latency: STEADY_RATE, STEADY_TXN, STEADY_SECONDS, STEADY_PARTITIONS must be numbers >= 1" >&2; exit 2 ;; esac
+done
 
 KDIR=$WORK/kafka
 AGENT_PID=
@@ -78,7 +105,12 @@ pg_setup_cdc "$PORT" >/dev/null
 sql() { pg_psql "$PORT" cdc_demo "$@"; }
 sql "CREATE TABLE public.lat (id int PRIMARY KEY, note text)" \
     "ALTER TABLE public.lat OWNER TO cdc_user" \
-    "CREATE PUBLICATION lat_pub FOR TABLE public.lat"
+    "CREATE PUBLICATION lat_pub FOR TABLE public.lat" \
+    "CREATE TABLE public.bench (id bigint PRIMARY KEY, k int NOT NULL, payload text,
+         amount numeric(12,2), at timestamptz DEFAULT now())" \
+    "ALTER TABLE public.bench OWNER TO cdc_user" \
+    "CREATE PUBLICATION bench_pub FOR TABLE public.bench" \
+    "$(bench_proc_sql steady)"
 
 KPORT=$(bench_port_pair)
 kafka_start "$KDIR" "$KPORT" || die "Kafka broker"
@@ -207,21 +239,22 @@ run_recvlogical() {
     NEXT_ID=$((NEXT_ID + ROWS))
 }
 
-run_agent() {   # run_agent NAME PROPS_YAML
-    local name=$1 props=$2 tag=${1// /_} topic
-    topic="lat_$tag.public.lat"
+# agent_start TAG TABLE PUBLICATION SERIALIZATION PARTITIONS PROPS_YAML: cdcagent in the
+# background (AGENT_PID) with topic prefix and slot TAG, once its slot is active.
+agent_start() {
+    local tag=$1 table=$2 pub=$3 ser=$4 nparts=$5 props=$6 i
     cat >"$WORK/p_$tag.yaml" <<YAML
 pipeline_id: klat-$tag
-topic_prefix: lat_$tag
+topic_prefix: $tag
 source:
   host: 127.0.0.1
   port: $PORT
   database: cdc_demo
   username: cdc_user
   password: cdc_password
-  tables: [public.lat]
-  slot_name: lat_$tag
-  publication_name: lat_pub
+  tables: [$table]
+  slot_name: $tag
+  publication_name: $pub
   snapshot_mode: never
 sinks:
   - sink_id: unused
@@ -234,8 +267,8 @@ transport_mode: kafka
 health_enabled: false
 kafka:
   bootstrap_servers: $B
-  serialization: json
-  topic_num_partitions: 1
+  serialization: $ser
+  topic_num_partitions: $nparts
 $props
 agent:
   log_level: warn
@@ -244,26 +277,133 @@ YAML
         >"$WORK/agent_$tag.log" 2>&1 &
     AGENT_PID=$!
     for ((i = 0; i < 600; i++)); do
-        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($name) exited"; }
-        [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = 'lat_$tag'")" = t ] && break
+        kill -0 "$AGENT_PID" 2>/dev/null || { tail -n 20 "$WORK/agent_$tag.log" >&2; die "cdcagent ($tag) exited"; }
+        [ "$(sql "SELECT active FROM pg_replication_slots WHERE slot_name = '$tag'")" = t ] && return 0
         sleep 0.1
     done
-    "$PY" "$WORK/lat.py" "kafka:$topic" "$NEXT_ID" >"$WORK/lat_$tag.json" \
+    die "cdcagent ($tag): the slot did not become active"
+}
+
+run_agent() {   # run_agent NAME PROPS_YAML
+    local name=$1 props=$2 tag=lat_${1// /_} topic
+    topic="$tag.public.lat"
+    agent_start "$tag" public.lat lat_pub json 1 "$props"
+    "$PY" "$WORK/lat.py" "kafka:$topic" "$NEXT_ID" >"$WORK/$tag.json" \
         || die "cdcagent ($name): the latency run failed"
     kill -TERM "$AGENT_PID"
     wait "$AGENT_PID" || true
     AGENT_PID=
-    result "cdcagent $name" "$WORK/lat_$tag.json"
+    result "cdcagent $name" "$WORK/$tag.json"
     NEXT_ID=$((NEXT_ID + ROWS))
 }
 
-run_recvlogical
-run_agent "defaults" ""
-run_agent "linger5" "  properties:
+if [ "$LIGHT" != 0 ]; then
+    run_recvlogical
+    run_agent "defaults" ""
+    run_agent "linger5" "  properties:
     \"linger.ms\": \"5\""
-run_agent "linger1000" "  properties:
+    run_agent "linger1000" "  properties:
     \"linger.ms\": \"1000\""
+fi
 
+# ---------------------------------------------------------------- part 2: steady load
+# steady.py consume BOOTSTRAP TOPIC N OUT: waits until the topic's end offsets sum to N (up
+# to 300 s), then reads every record and writes "id<TAB>LogAppendTime seconds" lines to OUT.
+# steady.py create BOOTSTRAP TOPIC PARTITIONS: the topic, with LogAppendTime.
+cat >"$WORK/steady.py" <<'PY'
+import json, sys, time
+from confluent_kafka import Consumer, TopicPartition, TIMESTAMP_LOG_APPEND_TIME
+from confluent_kafka.admin import AdminClient, NewTopic
+cmd, boot, topic = sys.argv[1:4]
+if cmd == "create":
+    a = AdminClient({"bootstrap.servers": boot})
+    f = a.create_topics([NewTopic(topic, int(sys.argv[4]), 1,
+                                  config={"message.timestamp.type": "LogAppendTime"})])
+    f[topic].result(30)
+    sys.exit(0)
+n, out = int(sys.argv[4]), sys.argv[5]
+c = Consumer({"bootstrap.servers": boot, "group.id": "ksteady", "enable.auto.commit": False,
+              "log_level": 3})
+parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
+deadline = time.time() + 300
+while True:
+    total = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
+                for p in parts)
+    if total >= n:
+        break
+    if time.time() > deadline:
+        sys.exit("steady: %s holds %d of %d records after 300 s" % (topic, total, n))
+    time.sleep(0.1)
+print(time.time())      # when the last record was seen: the agent's figures are read now
+sys.stdout.flush()
+c.assign([TopicPartition(topic, p, 0) for p in parts])
+seen = {}
+while len(seen) < n:
+    m = c.poll(5)
+    if m is None:
+        sys.exit("steady: %d of %d records read back" % (len(seen), n))
+    if m.error():
+        continue
+    tt, ts = m.timestamp()
+    if tt != TIMESTAMP_LOG_APPEND_TIME:
+        sys.exit("steady: record timestamp type %d, not LogAppendTime" % tt)
+    key = json.loads(m.key())
+    seen[key.get("payload", key)["id"]] = ts / 1000.0
+c.close()
+with open(out, "w") as f:
+    for k, v in seen.items():
+        f.write("%d\t%.3f\n" % (k, v))
+PY
+
+# proc_cpu_hwm PID: "cpu_seconds vmhwm_kib" of a live process.
+proc_cpu_hwm() {
+    awk -v tick="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f ", ($12 + $13) / tick }' \
+        "/proc/$1/stat"
+    awk '/^VmHWM/ { print $2 }' "/proc/$1/status"
+}
+
+STEADY_OUT=$WORK/steady.tsv
+: >"$STEADY_OUT"
+STEADY_FIRST=1
+run_steady() {   # run_steady CODEC
+    local codec=$1 tag=steady_$1 topic slot n t0 t1 a0 a1 w0 w1 wpid m cpid
+    topic="$tag.public.bench"; slot=$tag
+    n=$(( (STEADY_RATE * STEADY_SECONDS / STEADY_TXN) * STEADY_TXN ))
+    "$PY" "$WORK/steady.py" create "$B" "$topic" "$STEADY_PARTITIONS" || die "creating $topic failed"
+    agent_start "$tag" public.bench bench_pub "$STEADY_SER" "$STEADY_PARTITIONS" "  properties:
+    \"compression.codec\": \"$codec\""
+    wpid=$(sql "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot' AND active")
+    [ -n "$wpid" ] || die "cdcagent ($tag): the slot did not become active"
+    read -r a0 _ < <(proc_cpu_hwm "$AGENT_PID")
+    read -r w0 _ < <(proc_cpu_hwm "$wpid")
+    t0=$(date +%s.%N)
+    sql "CALL steady($STEADY_FIRST, $STEADY_RATE, $STEADY_SECONDS, $STEADY_TXN)"
+    t1=$(date +%s.%N)
+    "$PY" "$WORK/steady.py" consume "$B" "$topic" "$n" "$WORK/kafka_$tag.tsv" >"$WORK/seen_$tag" &
+    cpid=$!
+    while [ ! -s "$WORK/seen_$tag" ] && kill -0 "$cpid" 2>/dev/null; do sleep 0.05; done
+    read -r a1 m < <(proc_cpu_hwm "$AGENT_PID")
+    read -r w1 _ < <(proc_cpu_hwm "$wpid")
+    wait "$cpid" || die "cdcagent ($tag): reading the topic back failed"
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || true
+    AGENT_PID=
+    sql "COPY (SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM public.bench
+               WHERE id BETWEEN $STEADY_FIRST AND $((STEADY_FIRST + n - 1))) TO STDOUT" >"$WORK/src_$tag.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$codec" "$n" "$(python3 -c "print($t1 - $t0)")" \
+        "$(python3 -c "print($a1 - $a0)")" "$(python3 -c "print($w1 - $w0)")" "$m" \
+        "$WORK/src_$tag.tsv" "$WORK/kafka_$tag.tsv" "$STEADY_FIRST" >>"$STEADY_OUT"
+    STEADY_FIRST=$((STEADY_FIRST + n))
+}
+
+if [ "$STEADY" != 0 ]; then
+    for codec in $STEADY_CODECS; do
+        say "steady: $STEADY_RATE rows/s for $STEADY_SECONDS s, compression.codec $codec"
+        run_steady "$codec"
+    done
+fi
+
+if [ "$LIGHT" != 0 ]; then
 echo "Kafka light-traffic latency: $ROWS rows, one every $INTERVAL_MS ms ($(nproc) cores)"
 python3 - "$RESULTS" <<'PY'
 import json, sys
@@ -279,3 +419,30 @@ for line in open(sys.argv[1]):
         print("%-20s %-15s %8.1f %8.1f %8.1f %8.1f %8s" % (d["name"], what, pct(v, 50), pct(v, 95),
               pct(v, 99), v[-1], d["missing"] if key == "read" else ""))
 PY
+fi
+if [ "$STEADY" != 0 ]; then
+echo
+echo "Kafka steady load: $STEADY_RATE rows/s for $STEADY_SECONDS s in transactions of $STEADY_TXN rows," \
+     "$STEADY_SER, $STEADY_PARTITIONS partition(s), topics with LogAppendTime ($(nproc) cores," \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg))"
+python3 - "$STEADY_OUT" <<'PY'
+import sys
+print("%-6s %9s %9s %8s %8s %8s %8s %9s %10s %8s" % ("codec", "rows", "rows/s", "p50 ms",
+      "p95 ms", "p99 ms", "max ms", "agent us", "walsnd us", "RSS MiB"))
+for line in open(sys.argv[1]):
+    codec, n, secs, acpu, wcpu, hwm, srcf, kf, first = line.rstrip("\n").split("\t")
+    n = int(n)
+    src = dict(l.split("\t") for l in open(srcf).read().split("\n") if l)
+    kaf = dict(l.split("\t") for l in open(kf).read().split("\n") if l)
+    if len(src) != n or set(src) != set(kaf):
+        sys.exit("steady %s: %d source rows, %d records, %d in common, expected %d"
+                 % (codec, len(src), len(kaf), len(set(src) & set(kaf)), n))
+    lat = sorted((float(kaf[k]) - float(src[k])) * 1000 for k in src)
+    pct = lambda p: lat[min(len(lat) - 1, max(0, int(round(p / 100.0 * len(lat))) - 1))]
+    print("%-6s %9d %9.0f %8.1f %8.1f %8.1f %8.1f %9.2f %10.2f %8.1f" % (
+        codec, n, n / float(secs), pct(50), pct(95), pct(99), lat[-1],
+        float(acpu) * 1e6 / n, float(wcpu) * 1e6 / n, int(hwm) / 1024.0))
+print("latency: the record's LogAppendTime - the row's commit timestamp (ms resolution); "
+      "us: CPU per row (user+sys) over the steady run; target p95 <= 60 ms at 10,000 rows/s")
+PY
+fi

@@ -465,6 +465,35 @@ for t in sorted(set(ta) | set(tb)):
     elif ta[t] != tb[t]:
         diffs.append((t, "-", "-", "(partition count)", str(ta[t]), str(tb[t])))
 
+# ---- run-specific values (3.5+, docs/debezium-differences.md "Debezium 3.6.1"), on both sides:
+# - the __debezium.context.runId header is a version 7 UUID made per run (Debezium: per task
+#   start; cdcagent: per destination start): each must have that form, one per broker;
+# - an END record names each transactional logical message's data collection by a JVM
+#   identity hash ("...LogicalDecodingMessageId@1a2b3c"), random, so its place in the HashMap
+#   order is too: those entries are compared by their count alone, after the tables.
+RUN_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+MSG_COLL = re.compile(r"io\.debezium\.connector\.postgresql\.LogicalDecodingMessageMonitor"
+                      r"\$LogicalDecodingMessageId@[0-9a-f]{1,8}")
+run_ids = {"dbz": set(), "cdc": set()}
+def run_headers(h, side):
+    out = []
+    for k, v in h:
+        if k == "__debezium.context.runId" and v is not None and RUN_ID.fullmatch(v):
+            run_ids[side].add(v)
+            v = b"<run id: a version 7 UUID>"
+        out.append((k, v))
+    return out
+def run_values(topic, v):
+    p = v.get("payload") if isinstance(v, dict) else None
+    if not topic.endswith(".transaction") or not isinstance(p, dict) or not p.get("data_collections"):
+        return v
+    dc = p["data_collections"]
+    msg = [dict(e, data_collection="<LogicalDecodingMessageId@identity hash>") for e in dc
+           if isinstance(e, dict) and MSG_COLL.fullmatch(str(e.get("data_collection")))]
+    p["data_collections"] = [e for e in dc if not (isinstance(e, dict) and
+                                                   MSG_COLL.fullmatch(str(e.get("data_collection"))))] + msg
+    return v
+
 # ---- records
 compared = 0
 for t in sorted(set(ta) & set(tb)):
@@ -478,6 +507,7 @@ for t in sorted(set(ta) & set(tb)):
     for i, (x, y) in enumerate(zip(d, c)):
         compared += 1
         kx, ky, vx, vy = parse(x["key"]), parse(y["key"]), parse(x["value"]), parse(y["value"])
+        vx, vy = run_values(t, vx), run_values(t, vy)
         op = (payload(vx) or {}).get("op") or (payload(vy) or {}).get("op") or \
             (payload(vx) or {}).get("status") or "tombstone"
         ctx = (t, "%s/%s" % (x["partition"], y["partition"]), i)
@@ -492,8 +522,8 @@ for t in sorted(set(ta) & set(tb)):
                         diffs.append(ctx + (where + " (string spelling)", ra[:200], rb[:200]))
         if x["key"] is not None and x["partition"] != y["partition"]:
             diffs.append(ctx + ("(partition)", str(x["partition"]), str(y["partition"])))
-        hx = [(k, v) for k, v in x["headers"]]
-        hy = [(k, v) for k, v in y["headers"] if not k.startswith("cdc.")]
+        hx = run_headers(x["headers"], "dbz")
+        hy = run_headers([(k, v) for k, v in y["headers"] if not k.startswith("cdc.")], "cdc")
         if gaps_text and "(headers)" in gaps_text and hx != hy:
             hx_ctx = [(k, v) for k, v in hx if not k.startswith("__debezium.context.")]
             if hx_ctx == hy:
@@ -517,6 +547,9 @@ def json_path(d):
 diffs, missing, n_expected = take_expected(diffs, expect_list(expect_text), json_path, "JSON")
 for e in missing:
     diffs.append((e[0], "-", "-", "(documented difference not seen) " + e[1], e[2], e[3]))
+for side, ids in run_ids.items():
+    if len(ids) > 1:
+        diffs.append(("-", "-", "-", "(headers) __debezium.context.runId: one per run", side, str(len(ids))))
 diffs, missing = take_gaps(diffs, gaps_text, lambda d: (d[0], d[3]), "JSON")
 for e in missing:
     diffs.append((e[0], "-", "-", "(known gap not seen) " + e[1], "-", "-"))
@@ -623,6 +656,8 @@ for t in sorted(set(dbz) | set(avr)):
         avro_compared += 1
         for part in ("key", "value"):
             jx, jy = parse(x[part]), parse(y[part])
+            if part == "value":
+                jx, jy = run_values(t, jx), run_values(t, jy)
             if jx is None or jy is None:
                 if (jx is None) != (jy is None):
                     avro_diffs.append((t, i, part, str(jx)[:80], str(jy)[:80]))

@@ -9,14 +9,7 @@
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
-DRIVE=${CDC_BUILD:-$CDC_SRC/build}/sink_drive
-[ -x "$DRIVE" ] || fail "no $DRIVE (build the test tools)"
-TGT=$T/tgt
-trap 'rc=$?; pg_cleanup "$TGT"; set +e; (exit $rc); _cleanup' EXIT
-TPORT=$(free_port)
-pg_start "$TGT" "$TPORT" >/dev/null || fail "target PostgreSQL did not start"
-CI="host=127.0.0.1 port=$TPORT dbname=cdc_demo user=postgres"
-tsql() { PGTZ=UTC pg_psql "$TPORT" cdc_demo "$@"; }
+pg_sink_target
 
 note "event_log"
 "$DRIVE" postgres "$CI" --mode event_log --table public.cdc_events --upsert --events 100 \

@@ -13,6 +13,11 @@
 # the file held above the key range the record called durable); `cdcagent verify` finds the
 # file equal to psql's table (every row, the writer's changes, nothing missing); a row
 # written after the restarts arrives once as op c (the stream goes on, no gap).
+# 818 runs this with IT_802_NO_SIGNAL=1: no source.signal_data_collection, so the resumed
+# part's window markers are transactional logical decoding messages (PostgreSQL 14+); then
+# also: the resume says so, a probe slot (test_decoding, PostgreSQL's own decoder) created
+# before the restarts sees the agent's cdcagent-watermark messages, none reaches the file
+# while an application's own message does, and the signal table stays empty.
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -40,7 +45,10 @@ writer() {
 }
 bg writer
 
-P_TABLES=public.big P_SOURCE_EXTRA=$'snapshot_max_threads: 4\nsnapshot_chunk_mb: 1\nsignal_data_collection: public.dbz_signal\nincremental_snapshot_chunk_size: 500' write_pipeline
+NO_SIGNAL=${IT_802_NO_SIGNAL:-0}
+SIGNAL_LINE=$'\nsignal_data_collection: public.dbz_signal'
+[ "$NO_SIGNAL" = 0 ] || SIGNAL_LINE=
+P_TABLES=public.big P_SOURCE_EXTRA=$'snapshot_max_threads: 4\nsnapshot_chunk_mb: 1\nincremental_snapshot_chunk_size: 500'"$SIGNAL_LINE" write_pipeline
 write_platform
 AGENT_NO_WAIT=1 agent_start
 state_file() { ls "$T"/cdcagent-*-cdc_slot.state 2>/dev/null | head -1; }
@@ -64,6 +72,8 @@ ok "the record says the snapshot is pending"
 grep -q "chunks by key range" "$T/agent.log" || fail "the log does not show key-range chunks"
 ok "the table was read in key ranges"
 copy_gate_open 802
+# The probe: every logical message from here on, decoded by test_decoding.
+[ "$NO_SIGNAL" = 0 ] || sql_su "SELECT 1 FROM pg_create_logical_replication_slot('wm_probe', 'test_decoding')" >/dev/null
 
 start_after_kill() { wait_slot_released; AGENT_NO_WAIT=1 agent_start; }
 # Kill 2 right after the resume starts, before anything streamed is durable (the file's
@@ -77,6 +87,11 @@ kill_saving() {   # N: kill -9, keeping the file, the incr line and the slot's p
 }
 start_after_kill
 wait_grep "$T/agent.log" 'resuming it: streaming from the slot' 60
+if [ "$NO_SIGNAL" = 1 ]; then
+    grep -q 'window markers: logical decoding messages' "$T/agent.log" || \
+        fail "the resume does not say its window markers are logical messages"
+    ok "the resume marks its windows with logical decoding messages"
+fi
 kill_saving 2
 start_after_kill
 wait_grep "$T/agent.log" 'incremental snapshot initial-resume-[0-9a-f]* resumes' 60
@@ -92,8 +107,10 @@ start_after_kill
 wait_grep "$T/agent.log" 'incremental snapshot initial-resume-.* done' 180
 loader_stop
 sql "INSERT INTO big VALUES (0, 'after the restarts')"
+[ "$NO_SIGNAL" = 0 ] || sql_su "SELECT 1 FROM pg_logical_emit_message(true, 'app', 'hello')" >/dev/null
 cdc verify "$T/pipeline.yaml" --platform-config "$T/platform.yaml" --sink local --wait 60
 expect_eq "verify: the file equals psql's table ($(head -c 300 "$T/cdc.err"))" "$CDC_RC" 0
+[ "$NO_SIGNAL" = 0 ] || wait_grep "$EVENTS" '"prefix":"app"' 30
 agent_stop
 
 expect_eq "the slot was created once" "$(grep -c 'slot cdc_slot: created' "$T/agent.log")" 1
@@ -101,7 +118,7 @@ if grep -q 'dropping slot\|dropping the slot' "$T/agent.log"; then fail "a slot 
 ok "no slot was dropped"
 F=$EVENTS
 jl_check "the row written after the restarts arrives once, as op c" "$F" \
-    "[get(e, 'value.op') for e in data if get(e, 'key.id') == 0] == ['c']"
+    "[get(e, 'value.op') for e in data if (e.get('key') or {}).get('id') == 0] == ['c']"
 # Rows that may repeat: kill 1, the ids the file held above the durable key range; kill 2,
 # the ids of the incremental chunks the slot had not confirmed (its record's oldest pending
 # chunk, or its current position).
@@ -146,4 +163,15 @@ note "$(cat "$T/bound.txt")"
 ok "the rows delivered twice are rows of chunks in flight at the kills"
 jl_check "no row of the durable key range (ids <= $k1) is read twice" "$F" \
     "(lambda ids: len(ids) == len(set(ids)))([get(e, 'key.id') for e in data if get(e, 'value.op') == 'r' and get(e, 'key.id') <= $k1])"
+if [ "$NO_SIGNAL" = 1 ]; then
+    probe=$(sql_su "SELECT count(*) FROM pg_logical_slot_peek_changes('wm_probe', NULL, NULL)
+                    WHERE data LIKE 'message: transactional: 1 prefix: cdcagent-watermark, %'")
+    sql_su "SELECT pg_drop_replication_slot('wm_probe')" >/dev/null
+    note "watermark messages the probe slot decoded: $probe"
+    check "the agent wrote its watermarks as transactional logical messages" [ "$probe" -ge 4 ]
+    expect_eq "no watermark message reached the file" "$(grep -c 'cdcagent-watermark' "$F" || true)" 0
+    jl_check "the application's own logical message reached the file, once" "$F" \
+        "[get(e, 'value.message.prefix') for e in data if get(e, 'value.op') == 'm'] == ['app']"
+    expect_eq "no window marker in the signal table" "$(sql "SELECT count(*) FROM dbz_signal")" 0
+fi
 done_testing

@@ -7,6 +7,11 @@
 # workers' COPY of the upper half until the test lets go, so the kill lands mid-snapshot.
 # Checks: every row arrives; the last snapshot is whole (every id once, first ... last); the
 # repeats are at most the rows delivered before the kill.
+# 820 runs this with IT_811_PG13=1: PostgreSQL 13 and no source.signal_data_collection, where
+# the resumed part's window markers can be neither signal-table rows nor logical decoding
+# messages (pgoutput sends those from 14 on): the same retake, the log naming that reason.
+PG13=${IT_811_PG13:-0}
+[ "$PG13" = 0 ] || PG_MAJOR=13
 # shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "$0")/common.sh"
 
@@ -20,7 +25,9 @@ sql "CREATE TABLE heap (id int NOT NULL, payload text)" \
     "VACUUM ANALYZE heap"
 copy_gate heap "id <= $H" 811
 
-P_TABLES=public.heap P_SOURCE_EXTRA=$'snapshot_max_threads: 4\nsnapshot_chunk_mb: 1\nsignal_data_collection: public.dbz_signal' write_pipeline
+SIGNAL_LINE=$'\nsignal_data_collection: public.dbz_signal'
+[ "$PG13" = 0 ] || SIGNAL_LINE=
+P_TABLES=public.heap P_SOURCE_EXTRA=$'snapshot_max_threads: 4\nsnapshot_chunk_mb: 1'"$SIGNAL_LINE" write_pipeline
 write_platform
 AGENT_NO_WAIT=1 agent_start
 deadline=$((SECONDS + 120))
@@ -42,8 +49,13 @@ sql "INSERT INTO heap VALUES ($((N + 1)), 'after the restart')"
 wait_lines "$EVENTS" $((first + N + 1)) 120
 agent_stop
 
-expect_contains "the log says why it cannot resume" "$(cat "$T/agent.log")" \
-    "table public.heap, not yet delivered whole, has no primary key"
+if [ "$PG13" = 0 ]; then
+    expect_contains "the log says why it cannot resume" "$(cat "$T/agent.log")" \
+        "table public.heap, not yet delivered whole, has no primary key"
+else
+    expect_contains "the log says why it cannot resume, and what avoids it" "$(cat "$T/agent.log")" \
+        "before PostgreSQL 14, pgoutput sends no logical decoding messages): the slot is dropped and the snapshot taken again whole, rows already delivered arrive again; setting source.signal_data_collection avoids this"
+fi
 expect_eq "the slot was created again" "$(grep -c 'slot cdc_slot: created' "$T/agent.log")" 2
 F=$EVENTS
 jl_check "the last snapshot is whole: ids 1..$N once each, first ... last" "$F" \

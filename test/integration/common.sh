@@ -419,6 +419,20 @@ wait_slot_released() {
     done
 }
 
+# pg_sink_target: for a test that drives a sink directly (test/tools/sink_drive) into a target
+# PostgreSQL of its own: sets DRIVE, TGT, TPORT and CI (the target's conninfo), defines tsql
+# (psql on the target, TimeZone UTC), starts the target and stops it at exit.
+pg_sink_target() {
+    DRIVE=${CDC_BUILD:-$(dirname "$CDCAGENT")}/sink_drive
+    [ -x "$DRIVE" ] || fail "no $DRIVE (build the test tools)"
+    TGT=$T/tgt
+    trap 'rc=$?; pg_cleanup "$TGT"; set +e; (exit $rc); _cleanup' EXIT
+    TPORT=$(free_port)
+    pg_start "$TGT" "$TPORT" >/dev/null || fail "target PostgreSQL did not start"
+    CI="host=127.0.0.1 port=$TPORT dbname=cdc_demo user=postgres"
+    tsql() { PGTZ=UTC pg_psql "$TPORT" cdc_demo "$@"; }
+}
+
 # copy_gate TABLE CONDITION LOCK: a row-level security policy on TABLE (owned by cdc_user)
 # makes a COPY of its rows where CONDITION is false wait for advisory lock LOCK, which a
 # background session of the test takes here and holds until copy_gate_open LOCK; other

@@ -7,6 +7,14 @@
 #                          kafka_start records the pid of the shell function it
 #                          backgrounds, which may be the JVM's parent
 #   bench_stop_servers KDIR BROKER_PID PGDIR   the broker and PostgreSQL down, for cleanup
+#   bench_cluster_cpu PGDIR    CPU seconds (user + system) a PostgreSQL server used so far,
+#                          its backends and walsenders included (exited ones too)
+#   bench_proc_sql fill|steady   the CREATE PROCEDURE of the benches' source procedures on
+#                          public.bench (id bigint PRIMARY KEY, k int, payload text,
+#                          amount numeric(12,2), at timestamptz):
+#                            fill(first, n, per_txn): n rows from id first, per_txn a commit
+#                            steady(first, rate, secs, per_txn): rate rows/s for secs seconds,
+#                              a commit every per_txn rows, paced by pg_sleep
 
 bench_port_pair() {
     python3 - <<'PY'
@@ -40,4 +48,53 @@ bench_stop_servers() {
         kill -KILL "$2" 2>/dev/null
     fi
     pg_stop "$3" >/dev/null 2>&1 || pg_kill "$3" >/dev/null 2>&1
+}
+
+# bench_cluster_cpu DIR: CPU seconds (user + system) the server in DIR used so far, its exited
+# backends and walsenders included (the postmaster reaps them: cutime/cstime).
+bench_cluster_cpu() {
+    local pm pids
+    pm=$(head -1 "$1/data/postmaster.pid")
+    pids="$pm $(ps -o pid= --ppid "$pm" | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    # A backend may exit between ps and cat: no error (pipefail would fail the caller).
+    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null || true; done |
+        awk -v tick="$(getconf CLK_TCK)" -v pm="$pm" '
+            { sub(/^.*\) /, ""); t += $12 + $13; if ($0 != "" && NR == 1) t += $14 + $15 }
+            END { printf "%.2f\n", t / tick }'
+}
+
+bench_proc_sql() {
+    case "$1" in
+    fill) cat <<'SQL' ;;
+CREATE PROCEDURE fill(first bigint, n bigint, per_txn int) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR t IN 0 .. (n + per_txn - 1) / per_txn - 1 LOOP
+        INSERT INTO public.bench (id, k, payload, amount)
+            SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
+              FROM generate_series(first + t * per_txn, least(first + n, first + (t + 1) * per_txn) - 1) g;
+        COMMIT;
+    END LOOP;
+END $$
+SQL
+    steady) cat <<'SQL' ;;
+CREATE PROCEDURE steady(first bigint, rate int, secs int, per_txn int) LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    tick float8 := per_txn::float8 / rate;
+    ntx bigint := (rate::bigint * secs) / per_txn;
+    wait float8;
+BEGIN
+    FOR t IN 0 .. ntx - 1 LOOP
+        INSERT INTO public.bench (id, k, payload, amount)
+            SELECT g, g % 1000, md5(g::text), (g % 10000) / 100.0
+              FROM generate_series(first + t * per_txn, first + (t + 1) * per_txn - 1) g;
+        COMMIT;
+        wait := (t + 1) * tick - extract(epoch FROM clock_timestamp() - t0);
+        IF wait > 0 THEN PERFORM pg_sleep(wait); END IF;
+    END LOOP;
+END $$
+SQL
+    *) echo "bench_proc_sql: fill|steady" >&2; return 2 ;;
+    esac
 }

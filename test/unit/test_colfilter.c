@@ -8,7 +8,9 @@
  * length 20 is a varchar(20): the hash is cut to it.
  */
 #include <check.h>
+#include <regex.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +181,41 @@ START_TEST(lists_match_whole_names_case_insensitively)
     /* "\," is a comma inside one regex, not a separator */
     ck_assert(agent_colfilter_list_matches("public.t.(a|b)\\,?", "public", "t", "a,"));
     ck_assert(agent_colfilter_list_matches("public.t.a{1\\,2}", "public", "t", "aa"));
+}
+END_TEST
+
+/* A signal's data-collections entry: one regex (commas are not separators), the whole name,
+   case-sensitive as Pattern.compile(x) (incr_collections.c). */
+static bool
+java_matches(const char *pattern, const char *name)
+{
+    regex_t re;
+    cdc_err err = { 0 };
+    bool    m;
+
+    ck_assert_int_eq(agent_java_regex(&re, pattern, "data-collections", &err), 0);
+    m = regexec(&re, name, 0, NULL, 0) == 0;
+    regfree(&re);
+    return m;
+}
+
+START_TEST(one_java_regex_matches_whole_names_case_sensitively)
+{
+    regex_t re;
+    cdc_err err = { 0 };
+
+    ck_assert(java_matches("public\\.orders_\\d", "public.orders_1"));
+    ck_assert(!java_matches("public\\.orders_\\d", "public.orders_x"));
+    ck_assert(!java_matches("public\\.orders_\\d", "public.orders_12"));   /* whole name */
+    ck_assert(!java_matches("public\\.orders_\\d", "xpublic.orders_1"));
+    ck_assert(!java_matches("PUBLIC\\.orders_1", "public.orders_1"));       /* case */
+    ck_assert(java_matches("public.items", "public_items"));                /* . is any */
+    ck_assert(java_matches("public\\.t{1,2}", "public.tt"));                /* no splitting */
+    ck_assert(java_matches("a|public\\.b", "public.b"));                    /* ^(...)$ */
+    ck_assert_int_eq(agent_java_regex(&re, "public.(bad", "data-collections", &err), -1);
+    ck_assert_int_eq(err.code, CDC_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "data-collections: the regular expression "
+                                          "\"public.(bad\" is invalid"));
 }
 END_TEST
 
@@ -485,6 +522,7 @@ colfilter_suite(void)
     tcase_add_test(t, unknown_algorithm_is_refused);
     tcase_add_test(t, truncation_counts_utf16_units);
     tcase_add_test(t, lists_match_whole_names_case_insensitively);
+    tcase_add_test(t, one_java_regex_matches_whole_names_case_sensitively);
     tcase_add_test(t, settings_are_checked_without_the_salt);
     tcase_add_test(t, rows_are_mapped_first_rule_first);
     tcase_add_test(t, key_columns_are_never_masked_or_filtered);

@@ -110,6 +110,7 @@ kafka_open(cdc_dest *d, const void *conf, const cdc_dest_env *env, cdc_err *err)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(pc, kafka_dr_cb);
     rd_kafka_conf_set_error_cb(pc, kafka_error_cb);
+    rd_kafka_conf_set_stats_cb(pc, kafka_stats_cb);   /* only with statistics.interval.ms */
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
     if (k->rk == NULL) {
         rd_kafka_conf_destroy(pc);

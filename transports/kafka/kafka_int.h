@@ -10,6 +10,7 @@
  *                   failure state, dead letters, and reading back the first
  *                   acknowledged record of each partition
  *   kafka_resume.c  restart: what the partitions already hold (resume_from)
+ *   kafka_stats.c   librdkafka's statistics (statistics.interval.ms) as log lines
  * Everything runs on the agent's main loop (librdkafka's callbacks run inside
  * rd_kafka_poll/flush), so nothing here locks.
  */
@@ -94,6 +95,10 @@ int              kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const c
 rd_kafka_conf_t *kafka_conf_base(const dest_kafka_cluster *kc, cdc_err *err);
 int              kafka_check_props(const dest_kafka_cluster *kc, cdc_err *err);
 rd_kafka_conf_t *kafka_conf_producer(kafka *k, const dest_kafka_cluster *kc, cdc_err *err);
+
+/* kafka_stats.c: statistics.interval.ms's JSON as log lines */
+int kafka_stats_line(const char *json, size_t len, cdc_buf *out);
+int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 /* kafka_topic.c */
 kafka_topic *kafka_topic_find(kafka *k, const char *name);

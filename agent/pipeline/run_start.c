@@ -556,9 +556,10 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     if (!snap)
         return 0;
     {
-        agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                                   ag->cfg->platform.agent.status_interval_seconds,
-                                   &ag->state };
+        agent_snapshot_env env = { .metrics = ag->metrics,
+                                   .state_dir = ag->cfg->platform.agent.state_dir,
+                                   .every_s = ag->cfg->platform.agent.status_interval_seconds,
+                                   .state = &ag->state };
 
         rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
     }
@@ -741,8 +742,12 @@ int
 run_pending_snapshot(agent *ag, cdc_err *err)
 {
     /* No durable chunk progress (.state NULL): a crash runs this read again whole. */
-    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                               ag->cfg->platform.agent.status_interval_seconds, NULL };
+    /* Streaming is paused, not over: the service keeps the walsender answered. */
+    agent_snapshot_env env = { .metrics = ag->metrics,
+                               .state_dir = ag->cfg->platform.agent.state_dir,
+                               .every_s = ag->cfg->platform.agent.status_interval_seconds,
+                               .service = ag->router.wait_hook,
+                               .service_arg = ag->router.wait_arg };
     const char        *what = ag->snap_blocking ? "blocking snapshot" : "snapshot_mode always";
     agent_snap_state   keep = ag->state.snapshot;
     uint64_t           cp = ag->snap_at;

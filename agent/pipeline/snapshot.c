@@ -181,6 +181,8 @@ flush_pending(snap_state *st, bool last_overall, cdc_err *err)
     cdc_arena_reset(st->arenas[1 - st->cur]);
     if (rc == 0 && ++st->rows % 1000 == 0) {
         rc = agent_router_poll(agent_capture_router(st->cap), err);
+        if (rc == 0)
+            rc = snap_progress_service(st->prog, err);
         snap_progress_rows(st->prog, st->rows);
     }
     return rc;
@@ -381,6 +383,7 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
 
         if (rc == 3) {      /* waiting for a chunk: destinations and progress go on */
             if (agent_router_poll(agent_capture_router(st->cap), err) < 0 ||
+                snap_progress_service(st->prog, err) < 0 ||
                 snap_resume_poll(st->resume, err) < 0) {
                 rc = -1;
                 break;

@@ -63,6 +63,10 @@
 #        SERS="avro json" (default both), SHAPES="big small" (default both), PARTITIONS=N
 #        (default 1), so one run compares codecs, serializations and the ceiling; e.g.
 #          DBZ=0 CODECS="none lz4 zstd" PARTITIONS=4 test/bench/kafka_bench.sh 300000
+#        ROUNDS=N (default 3): N interleaved rounds, each running every contender once in
+#        the same order on fresh slot copies and topics; the table prints per contender the
+#        median of each figure, x recv as the ratio of the medians and "x range" as the
+#        lowest and highest per-round ratio (ROUNDS=1: one run each, as before).
 #        STATS=1 turns on librdkafka's statistics (statistics.interval.ms=500) in every
 #        cdcagent run and prints a summary per run (batch sizes, requests in flight, rtt,
 #        int_latency, outbuf: see "kafka statistics" in docs/kafka.md).
@@ -97,6 +101,11 @@ SERS=${SERS:-avro json}
 SHAPES=${SHAPES:-big small}
 PARTITIONS=${PARTITIONS:-1}
 STATS=${STATS:-0}
+# ROUNDS=N: every contender runs N times, interleaved (round 1 runs each once in order, then
+# round 2...), each run on its own slot copy and topics; the table prints medians.
+ROUNDS=${ROUNDS:-3}
+RND=1   # the round being run: a suffix (_rN) of every slot, topic prefix and file of a run
+case "$ROUNDS" in ''|*[!0-9]*|0) echo "bench: ROUNDS must be a number >= 1" >&2; exit 2 ;; esac
 case "$PARTITIONS" in ''|*[!0-9]*|0) echo "bench: PARTITIONS must be a number >= 1" >&2; exit 2 ;; esac
 for c in $SERS; do
     case "$c" in avro|json) ;; *) echo "bench: SERS: avro|json" >&2; exit 2 ;; esac
@@ -291,78 +300,22 @@ print("" if v is None else v)' "$1" "$2"
 }
 
 # One result line: shape tool rows_per_s rows_per_s_from_first wall cpu broker_cpu rss_kib
-# walsender_cpu
+# walsender_cpu, then the round
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
-
-# stats_summary NAME LOG: one line from the agent's "kafka statistics:" log lines
-# (transports/kafka/kafka_stats.c): over the intervals in which records were sent, the means
-# of the gauges (requests and records waiting for a response, records and KiB queued in the
-# producer), the sample-weighted means of the windows (rtt, batch sizes) and the maximum of
-# the rtt's p99s; from the counters, records and bytes per Produce request.  int_latency is
-# left out: librdkafka 2.0.2 (Debian's) reports nonsense for it (averages of 10^7 ms, p99 0).
-stats_summary() {
-    python3 - "$1" "$2" <<'PY'
-import re, sys
-name, log = sys.argv[1], sys.argv[2]
-prod, topic = [], []
-for line in open(log):
-    i = line.find("kafka statistics: ")
-    if i < 0:
-        continue
-    kv = dict(t.split("=", 1) for t in line[i + 18:].split() if "=" in t)
-    (topic if "topic" in kv else prod).append(kv)
-if not prod:
-    print("%-28s no statistics (statistics.interval.ms, log_level info?)" % name); sys.exit()
-f = lambda v: float(v)
-def gsum(kv, pat):
-    return sum(f(v) for k, v in kv.items() if re.fullmatch(pat, k))
-act, last = [], 0
-for i, kv in enumerate(prod):
-    if f(kv["txmsgs"]) > last:
-        act.append(i)
-    last = f(kv["txmsgs"])
-def mean(vals):
-    vals = list(vals)
-    return sum(vals) / len(vals) if vals else float("nan")
-def wmean(rows, key):   # windows: avg weighted by their sample count
-    num = sum(gsum(kv, r"(b\d+\.)?%s_avg(_ms)?" % key) * gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
-    den = sum(gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
-    p99 = max([gsum(kv, r"(b\d+\.)?%s_p99(_ms)?" % key) for kv in rows] or [float("nan")])
-    return (num / den if den else float("nan")), p99
-A = [prod[i] for i in act]
-reqs = gsum(prod[-1], r"b\d+\.produce_reqs")
-msgs, wire = f(prod[-1]["txmsgs"]), f(prod[-1]["txmsg_bytes"])
-TA = [kv for kv in topic if gsum(kv, r"batchcnt_n") > 0]
-rtt, rtt99 = wmean(A, "rtt")
-bs, bs99 = wmean(TA, "batchsize")
-bc, bc99 = wmean(TA, "batchcnt")
-print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %6.0f %6.0f %7.0f %8.0f" % (
-    name, len(act), msgs / reqs if reqs else float("nan"), wire / reqs / 1024 if reqs else float("nan"),
-    mean(gsum(kv, r"b\d+\.waitresp") for kv in A),
-    mean(gsum(kv, r"b\d+\.waitresp_msgs") for kv in A),
-    rtt, rtt99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A),
-    mean(f(kv["msgq_kb"]) for kv in A)))
-PY
-}
-stats_header() {
-    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %6s %6s %7s %8s\n' "librdkafka statistics" \
-        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "batch" "KiB/b" \
-        "queued" "qd KiB"
-}
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$RND" >>"$RESULTS"; }
 
 # ---------------------------------------------------------------- the contenders
 run_recvlogical() {
-    local shape=$1 end=$2 t0 t1 u s m w0
+    local shape=$1 end=$2 t0 t1 u s m w0 r=${1}_r$RND
     w0=$(bench_cluster_cpu "$WORK/pg")
     t0=$(now)
-    PGPASSWORD=cdc_password /usr/bin/time -f "%U %S %M" -o "$WORK/time_recv_$shape" \
+    PGPASSWORD=cdc_password /usr/bin/time -f "%U %S %M" -o "$WORK/time_recv_$r" \
         "$PGBIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
-        --slot "recv_$shape" --start --no-loop --endpos "$end" -f /dev/null \
+        --slot "recv_$r" --start --no-loop --endpos "$end" -f /dev/null \
         -o proto_version=2 -o publication_names=bench_pub -o streaming=on
     t1=$(now)
-    read -r u s m <"$WORK/time_recv_$shape"
+    read -r u s m <"$WORK/time_recv_$r"
     record "$shape" "pg_recvlogical" "$(python3 -c "print($ROWS/($t1-$t0))")" "" \
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" "" "$m" \
         "$(python3 -c "print($(bench_cluster_cpu "$WORK/pg")-$w0)")"
@@ -373,7 +326,7 @@ run_recvlogical() {
 run_agent() {
     local shape=$1 ser=$2 codec=$3 end=$4 bin=${5:-$CDCAGENT} tag=${6:-} extra=${7:-}
     local -a wrap=()
-    local shape_ser="${tag:+${tag}_}${shape}_${ser}_$codec"
+    local shape_ser="${tag:+${tag}_}${shape}_${ser}_${codec}_r$RND"
     local slot="agent_$shape_ser" prefix="bench_$shape_ser" t0 t1 u s m b0 b1 w0 w1
     local topic="$prefix.public.bench"
     cat >"$WORK/p_$shape_ser.yaml" <<YAML
@@ -431,9 +384,9 @@ YAML
         "$(python3 -c "print($ROWS/($t1-$(jget "$WORK/poll_$shape_ser" first)))")" \
         "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($u+$s)")" \
         "$(python3 -c "print($b1-$b0)")" "$m" "$(python3 -c "print($w1-$w0)")"
-    [ "$STATS" = 0 ] || stats_summary "$shape ${tag:-cdcagent} $ser $codec" "$WORK/agent_$shape_ser.log" >>"$WORK/stats.txt"
+    [ "$STATS" = 0 ] || bench_stats_summary "$shape ${tag:-cdcagent} $ser $codec r$RND" "$WORK/agent_$shape_ser.log" >>"$WORK/stats.txt"
     if [ "$PERF" != 0 ]; then
-        { echo "== perf: $shape ${tag:-cdcagent} $ser $codec (self %, top symbols)"
+        { echo "== perf: $shape ${tag:-cdcagent} $ser $codec, round $RND (self %, top symbols)"
           perf report -i "$WORK/perf_$shape_ser.data" --no-children --sort dso,symbol \
               --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 25
         } >>"$WORK/perf.txt"
@@ -493,8 +446,8 @@ connect_down() {
 
 # run_debezium SHAPE VERSION: one Debezium release (connect_select) on its own slot copy.
 run_debezium() {
-    local shape=$1 v=${2%%.Final} dir=$WORK/connect_$1_${2%%.Final} t0 c0 b0 b1 w0 w1 st
-    local name=${1}_${v//./} out=$WORK/poll_${1}_${2%%.Final}_dbz
+    local shape=$1 v=${2%%.Final} dir=$WORK/connect_$1_${2%%.Final}_r$RND t0 c0 b0 b1 w0 w1 st
+    local name=${1}_${v//./}_r$RND out=$WORK/poll_${1}_${2%%.Final}_r${RND}_dbz
     connect_select "$2"
     connect_up "$dir"
     cat >"$dir/connector.json" <<JSON
@@ -555,41 +508,50 @@ run_shape() {
     sql "$fill" >/dev/null
     end=$(sql "SELECT pg_current_wal_lsn()")
     say "$shape: backlog written in $((SECONDS - t0)) s, WAL end $end"
-    local s ser codec vi
-    local slots="recv_$shape"
-    for ser in $SERS; do
-        for codec in $CODECS; do
-            slots+=" agent_${shape}_${ser}_$codec"
-            [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_${ser}_$codec"
-            for ((vi = 1; vi <= NVARIANTS; vi++)); do slots+=" agent_v${vi}_${shape}_${ser}_$codec"; done
-        done
-    done
-    if [ "$DBZ" != 0 ]; then
-        for v in $DBZ_VERSIONS; do v=${v%%.Final}; slots+=" dbz_${shape}_${v//./}"; done
-    fi
-    for s in $slots; do
-        sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
-    done
-    say "$shape: pg_recvlogical"; run_recvlogical "$shape" "$end"
-    for ser in $SERS; do
-        for codec in $CODECS; do
-            say "$shape: cdcagent $ser $codec"; run_agent "$shape" "$ser" "$codec" "$end"
-            if [ -n "$CDCAGENT_BASE" ]; then
-                say "$shape: base $ser $codec"
-                run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT_BASE" base
-            fi
-            for ((vi = 1; vi <= NVARIANTS; vi++)); do
-                say "$shape: v$vi $ser $codec ($(variant "$vi"))"
-                run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT" "v$vi" "$(variant "$vi")"
+    local s ser codec vi slots
+    for ((RND = 1; RND <= ROUNDS; RND++)); do
+        slots="recv_${shape}_r$RND"
+        for ser in $SERS; do
+            for codec in $CODECS; do
+                slots+=" agent_${shape}_${ser}_${codec}_r$RND"
+                [ -z "$CDCAGENT_BASE" ] || slots+=" agent_base_${shape}_${ser}_${codec}_r$RND"
+                for ((vi = 1; vi <= NVARIANTS; vi++)); do
+                    slots+=" agent_v${vi}_${shape}_${ser}_${codec}_r$RND"
+                done
             done
         done
+        if [ "$DBZ" != 0 ]; then
+            for v in $DBZ_VERSIONS; do v=${v%%.Final}; slots+=" dbz_${shape}_${v//./}_r$RND"; done
+        fi
+        for s in $slots; do
+            sql "SELECT pg_copy_logical_replication_slot('base_$shape', '$s')" >/dev/null
+        done
+        say "$shape, round $RND of $ROUNDS: pg_recvlogical"; run_recvlogical "$shape" "$end"
+        for ser in $SERS; do
+            for codec in $CODECS; do
+                say "$shape, round $RND: cdcagent $ser $codec"
+                run_agent "$shape" "$ser" "$codec" "$end"
+                if [ -n "$CDCAGENT_BASE" ]; then
+                    say "$shape, round $RND: base $ser $codec"
+                    run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT_BASE" base
+                fi
+                for ((vi = 1; vi <= NVARIANTS; vi++)); do
+                    say "$shape, round $RND: v$vi $ser $codec ($(variant "$vi"))"
+                    run_agent "$shape" "$ser" "$codec" "$end" "$CDCAGENT" "v$vi" "$(variant "$vi")"
+                done
+            done
+        done
+        if [ "$DBZ" != 0 ]; then
+            for v in $DBZ_VERSIONS; do
+                say "$shape, round $RND: debezium $v"; run_debezium "$shape" "$v"
+            done
+        fi
+        for s in $slots; do
+            sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
+        done
     done
-    if [ "$DBZ" != 0 ]; then
-        for v in $DBZ_VERSIONS; do say "$shape: debezium $v"; run_debezium "$shape" "$v"; done
-    fi
-    for s in base_$shape $slots; do
-        sql "SELECT pg_drop_replication_slot('$s')" >/dev/null
-    done
+    RND=1
+    sql "SELECT pg_drop_replication_slot('base_$shape')" >/dev/null
     sql "CHECKPOINT" >/dev/null
 }
 
@@ -611,19 +573,32 @@ run_shape small "DO \$\$ BEGIN
 python3 - "$RESULTS" "$ROWS" "$AGENT_MEMORY_MB" "$DBZ_MAX_BATCH" "$DBZ_MAX_QUEUE" "$DBZ_LINGER_MS" \
     "$DBZ_BATCH_BYTES" "$DBZ_JVM" "$((SECONDS - T_START))" "$(nproc)" "$LOAD_START" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$AGENT_KAFKA_PROPS" "$CODECS" "$DBZ_COMPRESSION" \
-    "$PARTITIONS" "$VARIANTS" <<'PY'
-import sys
+    "$PARTITIONS" "$VARIANTS" "$ROUNDS" <<'PY'
+import statistics, sys
 (path, rows, mem, mb, mq, linger, bbytes, jvm, secs, ncpu, load0, load1, aprops, codecs, dcomp,
- parts, variants) = sys.argv[1:18]
+ parts, variants, rounds) = sys.argv[1:19]
 rows = int(rows)
-res = {}
+runs = {}       # (shape, tool) -> {round: figures}
 order = []
 for line in open(path):
-    shape, tool, rps, rps1, wall, cpu, bcpu, rss, wcpu = line.rstrip("\n").split("\t")
+    shape, tool, rps, rps1, wall, cpu, bcpu, rss, wcpu, rnd = line.rstrip("\n").split("\t")
     f = lambda v: float(v) if v else None
-    res[(shape, tool)] = dict(rps=f(rps), rps1=f(rps1), wall=f(wall), cpu=f(cpu), bcpu=f(bcpu),
-                              rss=f(rss), wcpu=f(wcpu))
-    order.append((shape, tool))
+    if (shape, tool) not in runs:
+        runs[(shape, tool)] = {}
+        order.append((shape, tool))
+    runs[(shape, tool)][rnd] = dict(rps=f(rps), rps1=f(rps1), wall=f(wall), cpu=f(cpu),
+                                    bcpu=f(bcpu), rss=f(rss), wcpu=f(wcpu))
+def median(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+# res: the median of each figure over the rounds, on its own (not one round's figures)
+res = {k: {m: median(r[m] for r in v.values()) for m in next(iter(v.values()))}
+       for k, v in runs.items()}
+def xrange(k):   # the lowest and highest per-round ratio to pg_recvlogical (same round)
+    p = runs.get((k[0], "pg_recvlogical"), {})
+    xs = [r["rps"] / p[n]["rps"] for n, r in runs[k].items()
+          if n in p and r["rps"] and p[n]["rps"]]
+    return "%.2f-%.2f" % (min(xs), max(xs)) if len(xs) > 1 else "-"
 def num(v, fmt):
     return "-" if v is None else fmt % v
 def us(v):
@@ -631,22 +606,24 @@ def us(v):
 print("kafka_bench: %d rows per shape, %s partition(s) per topic, %s CPUs; cdcagent "
       "memory_limit_mb=%s; Debezium max.batch.size=%s max.queue.size=%s producer.linger.ms=%s "
       "producer.batch.size=%s, JVM %s" % (rows, parts, ncpu, mem, mb, mq, linger, bbytes, jvm))
-print("compression: cdcagent %s (compression.codec, one run each), Debezium %s (Connect "
-      "producer.compression.type)" % (codecs, dcomp))
+print("compression: cdcagent %s (compression.codec, one run each per round), Debezium %s "
+      "(Connect producer.compression.type)" % (codecs, dcomp))
+print("%s round(s), interleaved (each round runs every contender once, in this order, on its "
+      "own slot copy); every figure is the median over the rounds" % rounds)
 if aprops:
     print("cdcagent kafka.properties: %s" % aprops)
 for i, v in enumerate(variants.split(";") if variants else []):
     print("v%d: cdcagent with %s" % (i + 1, v))
 print("rows/s: until every record is acknowledged by the broker (cdcagent: process start to "
       "exit at stop_lsn; Debezium: connector POST on an already-started Connect to last record);")
-print("x recv: rows/s / pg_recvlogical's of the same shape; @1st: rows/s from the first "
-      "record seen in the topic;")
+print("x recv: median rows/s / pg_recvlogical's median of the same shape; x range: the lowest "
+      "and highest of the per-round ratios; @1st: rows/s from the first record seen in the topic;")
 print("us/row: CPU microseconds (user+sys) per row of the contender itself (Debezium: JVM "
       "start-up excluded), of the source server (walsnd) and of the broker; RSS: peak (VmHWM)")
 print()
-fmt = "%-6s %-21s %9s %6s %9s %8s %9s %9s %9s %8s"
-hdr = fmt % ("shape", "tool", "rows/s", "x recv", "@1st", "wall s", "agent us", "walsnd us",
-             "broker us", "RSS MiB")
+fmt = "%-6s %-21s %9s %6s %9s %9s %8s %9s %9s %9s %8s"
+hdr = fmt % ("shape", "tool", "rows/s", "x recv", "x range", "@1st", "wall s", "agent us",
+             "walsnd us", "broker us", "RSS MiB")
 print(hdr)
 print("-" * len(hdr))
 for k in order:
@@ -654,8 +631,8 @@ for k in order:
     p = res.get((k[0], "pg_recvlogical"))
     print(fmt % (k[0], k[1], num(r["rps"], "%.0f"),
                  num(r["rps"] / p["rps"] if p and r["rps"] else None, "%.2f"),
-                 num(r["rps1"], "%.0f"), num(r["wall"], "%.2f"), num(us(r["cpu"]), "%.2f"),
-                 num(us(r["wcpu"]), "%.2f"), num(us(r["bcpu"]), "%.2f"),
+                 xrange(k) if p and k[1] != "pg_recvlogical" else "-", num(r["rps1"], "%.0f"),
+                 num(r["wall"], "%.2f"), num(us(r["cpu"]), "%.2f"), num(us(r["wcpu"]), "%.2f"), num(us(r["bcpu"]), "%.2f"),
                  num(r["rss"] / 1024, "%.1f")))
 print()
 for shape in ("big", "small"):
@@ -684,7 +661,7 @@ print("(measured part of the run: %s s; load average at its start %s, at its end
 PY
 if [ "$STATS" != 0 ]; then
     echo
-    stats_header
+    bench_stats_header
     cat "$WORK/stats.txt"
     echo "(n: 500 ms intervals with records sent; rec/req, KiB/req: records and their"
     echo " uncompressed bytes per Produce request; inflt, infl_r: Produce requests and records"

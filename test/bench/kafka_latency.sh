@@ -34,7 +34,15 @@
 # Printed per codec: p50/p95/p99/max (ms, millisecond resolution: LogAppendTime is in ms),
 # the rate the source achieved, CPU per row (us, user+sys) of the agent and of its
 # walsender over the steady run, and the agent's peak RSS.  Target (issue 25): p95 <= 60 ms
-# at 10,000 rows/s.
+# at 10,000 rows/s.  Also the broker's CPU per row.  To see where the CPU goes:
+#   STEADY_VARIANTS="p=v p=v;p=v"  more runs per codec, each with those librdkafka
+#                    properties added (named codec/v1, codec/v2...), in the same run
+#   STEADY_STATS=1   librdkafka statistics (statistics.interval.ms=1000) in every steady run,
+#                    one summary line per run (bench_stats_summary in test/lib/bench.sh)
+#   STEADY_PROFILE=perf|strace  perf record -g, or strace -c -f, attached to the agent for
+#                    STEADY_PROFILE_SECONDS (10) from 5 s into each steady run; the top of
+#                    each profile is printed at the end (the profiler's cost is in that run's
+#                    CPU figures: profile, do not time with it)
 #
 # Usage: test/bench/kafka_latency.sh [ROWS]   INTERVAL_MS=..., CDCAGENT=path, KEEP_TMP=1.
 # Needs: java 17, python3-venv/pip (first run: PyPI), PostgreSQL 15.  Downloads are cached
@@ -51,6 +59,12 @@ STEADY_SECONDS=${STEADY_SECONDS:-30}
 STEADY_SER=${STEADY_SER:-json}
 STEADY_CODECS=${STEADY_CODECS:-none lz4 zstd}
 STEADY_PARTITIONS=${STEADY_PARTITIONS:-1}
+STEADY_VARIANTS=${STEADY_VARIANTS:-}
+STEADY_STATS=${STEADY_STATS:-0}
+STEADY_PROFILE=${STEADY_PROFILE:-}
+STEADY_PROFILE_SECONDS=${STEADY_PROFILE_SECONDS:-10}
+AGENT_LOG_LEVEL=warn
+[ "$STEADY_STATS" = 0 ] || AGENT_LOG_LEVEL=info
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CDCAGENT=${CDCAGENT:-$SRC/build/cdcagent}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/klat.XXXXXX")
@@ -66,9 +80,11 @@ PGBIN=/usr/lib/postgresql/15/bin
 
 case "$ROWS" in *[!0-9]*|"") echo "latency: ROWS must be a number" >&2; exit 2 ;; esac
 case "$INTERVAL_MS" in *[!0-9]*|"") echo "latency: INTERVAL_MS must be a number" >&2; exit 2 ;; esac
-for v in "$STEADY_RATE" "$STEADY_TXN" "$STEADY_SECONDS" "$STEADY_PARTITIONS"; do
-    case "$v" in *[!0-9]*|""|0) echo "latency: STEADY_RATE, STEADY_TXN, STEADY_SECONDS, STEADY_PARTITIONS must be numbers >= 1" >&2; exit 2 ;; esac
+for v in "$STEADY_RATE" "$STEADY_TXN" "$STEADY_SECONDS" "$STEADY_PARTITIONS" "$STEADY_PROFILE_SECONDS"; do
+    case "$v" in *[!0-9]*|""|0) echo "latency: STEADY_RATE, STEADY_TXN, STEADY_SECONDS, STEADY_PARTITIONS, STEADY_PROFILE_SECONDS must be numbers >= 1" >&2; exit 2 ;; esac
 done
+case "$STEADY_PROFILE" in ''|perf|strace) ;; *) echo "latency: STEADY_PROFILE: perf|strace" >&2; exit 2 ;; esac
+command -v "${STEADY_PROFILE:-true}" >/dev/null || { echo "latency: STEADY_PROFILE=$STEADY_PROFILE: not installed" >&2; exit 2; }
 
 KDIR=$WORK/kafka
 AGENT_PID=
@@ -271,7 +287,7 @@ kafka:
   topic_num_partitions: $nparts
 $props
 agent:
-  log_level: warn
+  log_level: $AGENT_LOG_LEVEL
 YAML
     "$CDCAGENT" run "$WORK/p_$tag.yaml" --platform-config "$WORK/platform_$tag.yaml" \
         >"$WORK/agent_$tag.log" 2>&1 &
@@ -365,17 +381,48 @@ proc_cpu_hwm() {
 STEADY_OUT=$WORK/steady.tsv
 : >"$STEADY_OUT"
 STEADY_FIRST=1
-run_steady() {   # run_steady CODEC
-    local codec=$1 tag=steady_$1 topic slot n t0 t1 a0 a1 w0 w1 wpid m cpid
+# steady_variant N: the properties of variant N (1-based) of STEADY_VARIANTS.
+steady_variant() { local IFS=';'; local -a v; read -r -a v <<<"$STEADY_VARIANTS"; echo "${v[$(($1 - 1))]}"; }
+# steady_profile TAG: STEADY_PROFILE attached to the agent, in the background (PROF_PID).
+steady_profile() {
+    local out=$WORK/prof_$1
+    case "$STEADY_PROFILE" in
+    perf) (sleep 5; perf record -q -g -F 999 -p "$AGENT_PID" -o "$out.data" -- sleep "$STEADY_PROFILE_SECONDS") \
+              >"$out.log" 2>&1 & ;;
+    strace) (sleep 5; timeout -s INT "$STEADY_PROFILE_SECONDS" strace -c -f -p "$AGENT_PID" -o "$out.txt") \
+              >"$out.log" 2>&1 & ;;
+    esac
+    PROF_PID=$!
+}
+steady_profile_report() {   # steady_profile_report TAG NAME: the top of the profile
+    local out=$WORK/prof_$1
+    wait "$PROF_PID" || true
+    echo "== $STEADY_PROFILE: $2, ${STEADY_PROFILE_SECONDS} s of the steady run"
+    case "$STEADY_PROFILE" in
+    perf) perf report -i "$out.data" --no-children --sort dso,symbol --percent-limit 1.5 \
+              --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 30 ;;
+    strace) head -n 25 "$out.txt" ;;
+    esac
+}
+STEADY_EXTRA=$WORK/steady_extra.txt
+: >"$STEADY_EXTRA"
+run_steady() {   # run_steady CODEC [VARIANT]: VARIANT N adds STEADY_VARIANTS' Nth properties
+    local codec=$1 vi=${2:-} tag=steady_$1${2:+_v$2} topic slot n t0 t1 a0 a1 w0 w1 b0 b1 wpid m cpid
+    local name=$codec${2:+/v$2} kv props
     topic="$tag.public.bench"; slot=$tag
     n=$(( (STEADY_RATE * STEADY_SECONDS / STEADY_TXN) * STEADY_TXN ))
     "$PY" "$WORK/steady.py" create "$B" "$topic" "$STEADY_PARTITIONS" || die "creating $topic failed"
-    agent_start "$tag" public.bench bench_pub "$STEADY_SER" "$STEADY_PARTITIONS" "  properties:
+    props="  properties:
     \"compression.codec\": \"$codec\""
+    [ "$STEADY_STATS" = 0 ] || props+=$'\n    "statistics.interval.ms": "1000"'
+    for kv in ${vi:+$(steady_variant "$vi")}; do props+=$'\n'"    \"${kv%%=*}\": \"${kv#*=}\""; done
+    agent_start "$tag" public.bench bench_pub "$STEADY_SER" "$STEADY_PARTITIONS" "$props"
     wpid=$(sql "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot' AND active")
     [ -n "$wpid" ] || die "cdcagent ($tag): the slot did not become active"
     read -r a0 _ < <(proc_cpu_hwm "$AGENT_PID")
     read -r w0 _ < <(proc_cpu_hwm "$wpid")
+    read -r b0 _ < <(proc_cpu_hwm "$BROKER_PID")
+    [ -z "$STEADY_PROFILE" ] || steady_profile "$tag"
     t0=$(date +%s.%N)
     sql "CALL steady($STEADY_FIRST, $STEADY_RATE, $STEADY_SECONDS, $STEADY_TXN)"
     t1=$(date +%s.%N)
@@ -384,15 +431,18 @@ run_steady() {   # run_steady CODEC
     while [ ! -s "$WORK/seen_$tag" ] && kill -0 "$cpid" 2>/dev/null; do sleep 0.05; done
     read -r a1 m < <(proc_cpu_hwm "$AGENT_PID")
     read -r w1 _ < <(proc_cpu_hwm "$wpid")
+    read -r b1 _ < <(proc_cpu_hwm "$BROKER_PID")
     wait "$cpid" || die "cdcagent ($tag): reading the topic back failed"
+    [ "$STEADY_STATS" = 0 ] || bench_stats_summary "$name" "$WORK/agent_$tag.log" >>"$WORK/steady_stats.txt"
+    [ -z "$STEADY_PROFILE" ] || steady_profile_report "$tag" "$name" >>"$STEADY_EXTRA"
     kill -TERM "$AGENT_PID"
     wait "$AGENT_PID" || true
     AGENT_PID=
     sql "COPY (SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM public.bench
                WHERE id BETWEEN $STEADY_FIRST AND $((STEADY_FIRST + n - 1))) TO STDOUT" >"$WORK/src_$tag.tsv"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$codec" "$n" "$(python3 -c "print($t1 - $t0)")" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$n" "$(python3 -c "print($t1 - $t0)")" \
         "$(python3 -c "print($a1 - $a0)")" "$(python3 -c "print($w1 - $w0)")" "$m" \
-        "$WORK/src_$tag.tsv" "$WORK/kafka_$tag.tsv" "$STEADY_FIRST" >>"$STEADY_OUT"
+        "$WORK/src_$tag.tsv" "$WORK/kafka_$tag.tsv" "$STEADY_FIRST" "$(python3 -c "print($b1 - $b0)")" >>"$STEADY_OUT"
     STEADY_FIRST=$((STEADY_FIRST + n))
 }
 
@@ -400,6 +450,10 @@ if [ "$STEADY" != 0 ]; then
     for codec in $STEADY_CODECS; do
         say "steady: $STEADY_RATE rows/s for $STEADY_SECONDS s, compression.codec $codec"
         run_steady "$codec"
+        for ((vi = 1; vi <= $(awk -F';' '{ print NF }' <<<"$STEADY_VARIANTS"); vi++)); do
+            say "steady: $codec, v$vi ($(steady_variant "$vi"))"
+            run_steady "$codec" "$vi"
+        done
     done
 fi
 
@@ -427,10 +481,10 @@ echo "Kafka steady load: $STEADY_RATE rows/s for $STEADY_SECONDS s in transactio
      "load average $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 - "$STEADY_OUT" <<'PY'
 import sys
-print("%-6s %9s %9s %8s %8s %8s %8s %9s %10s %8s" % ("codec", "rows", "rows/s", "p50 ms",
-      "p95 ms", "p99 ms", "max ms", "agent us", "walsnd us", "RSS MiB"))
+print("%-8s %9s %9s %8s %8s %8s %8s %9s %10s %9s %8s" % ("codec", "rows", "rows/s", "p50 ms",
+      "p95 ms", "p99 ms", "max ms", "agent us", "walsnd us", "broker us", "RSS MiB"))
 for line in open(sys.argv[1]):
-    codec, n, secs, acpu, wcpu, hwm, srcf, kf, first = line.rstrip("\n").split("\t")
+    codec, n, secs, acpu, wcpu, hwm, srcf, kf, first, bcpu = line.rstrip("\n").split("\t")
     n = int(n)
     src = dict(l.split("\t") for l in open(srcf).read().split("\n") if l)
     kaf = dict(l.split("\t") for l in open(kf).read().split("\n") if l)
@@ -439,10 +493,20 @@ for line in open(sys.argv[1]):
                  % (codec, len(src), len(kaf), len(set(src) & set(kaf)), n))
     lat = sorted((float(kaf[k]) - float(src[k])) * 1000 for k in src)
     pct = lambda p: lat[min(len(lat) - 1, max(0, int(round(p / 100.0 * len(lat))) - 1))]
-    print("%-6s %9d %9.0f %8.1f %8.1f %8.1f %8.1f %9.2f %10.2f %8.1f" % (
+    print("%-8s %9d %9.0f %8.1f %8.1f %8.1f %8.1f %9.2f %10.2f %9.2f %8.1f" % (
         codec, n, n / float(secs), pct(50), pct(95), pct(99), lat[-1],
-        float(acpu) * 1e6 / n, float(wcpu) * 1e6 / n, int(hwm) / 1024.0))
+        float(acpu) * 1e6 / n, float(wcpu) * 1e6 / n, float(bcpu) * 1e6 / n, int(hwm) / 1024.0))
 print("latency: the record's LogAppendTime - the row's commit timestamp (ms resolution); "
       "us: CPU per row (user+sys) over the steady run; target p95 <= 60 ms at 10,000 rows/s")
 PY
+for ((vi = 1; vi <= $(awk -F';' '{ print NF }' <<<"$STEADY_VARIANTS"); vi++)); do
+    echo "v$vi: $(steady_variant "$vi")"
+done
+if [ "$STEADY_STATS" != 0 ]; then
+    echo
+    bench_stats_header
+    cat "$WORK/steady_stats.txt"
+    echo "(n: 1 s intervals with records sent; columns as in kafka_bench.sh STATS=1)"
+fi
+[ -z "$STEADY_PROFILE" ] || { echo; cat "$STEADY_EXTRA"; }
 fi

@@ -98,3 +98,59 @@ SQL
     *) echo "bench_proc_sql: fill|steady" >&2; return 2 ;;
     esac
 }
+
+# bench_stats_summary NAME LOG: one line from the agent's "kafka statistics:" log lines
+# (transports/kafka/kafka_stats.c): over the intervals in which records were sent, the means
+# of the gauges (requests and records waiting for a response, records and KiB queued in the
+# producer), the sample-weighted means of the windows (rtt, batch sizes) and the maximum of
+# the rtt's p99s; from the counters, records and bytes per Produce request.  int_latency is
+# left out: librdkafka 2.0.2 (Debian's) reports nonsense for it (averages of 10^7 ms, p99 0).
+bench_stats_summary() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+name, log = sys.argv[1], sys.argv[2]
+prod, topic = [], []
+for line in open(log):
+    i = line.find("kafka statistics: ")
+    if i < 0:
+        continue
+    kv = dict(t.split("=", 1) for t in line[i + 18:].split() if "=" in t)
+    (topic if "topic" in kv else prod).append(kv)
+if not prod:
+    print("%-28s no statistics (statistics.interval.ms, log_level info?)" % name); sys.exit()
+f = lambda v: float(v)
+def gsum(kv, pat):
+    return sum(f(v) for k, v in kv.items() if re.fullmatch(pat, k))
+act, last = [], 0
+for i, kv in enumerate(prod):
+    if f(kv["txmsgs"]) > last:
+        act.append(i)
+    last = f(kv["txmsgs"])
+def mean(vals):
+    vals = list(vals)
+    return sum(vals) / len(vals) if vals else float("nan")
+def wmean(rows, key):   # windows: avg weighted by their sample count
+    num = sum(gsum(kv, r"(b\d+\.)?%s_avg(_ms)?" % key) * gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    den = sum(gsum(kv, r"(b\d+\.)?%s_n" % key) for kv in rows)
+    p99 = max([gsum(kv, r"(b\d+\.)?%s_p99(_ms)?" % key) for kv in rows] or [float("nan")])
+    return (num / den if den else float("nan")), p99
+A = [prod[i] for i in act]
+reqs = gsum(prod[-1], r"b\d+\.produce_reqs")
+msgs, wire = f(prod[-1]["txmsgs"]), f(prod[-1]["txmsg_bytes"])
+TA = [kv for kv in topic if gsum(kv, r"batchcnt_n") > 0]
+rtt, rtt99 = wmean(A, "rtt")
+bs, bs99 = wmean(TA, "batchsize")
+bc, bc99 = wmean(TA, "batchcnt")
+print("%-28s %5d %7.0f %7.1f %6.2f %6.0f %7.1f %7.1f %6.0f %6.0f %7.0f %8.0f" % (
+    name, len(act), msgs / reqs if reqs else float("nan"), wire / reqs / 1024 if reqs else float("nan"),
+    mean(gsum(kv, r"b\d+\.waitresp") for kv in A),
+    mean(gsum(kv, r"b\d+\.waitresp_msgs") for kv in A),
+    rtt, rtt99, bc, bs / 1024, mean(f(kv["msgq"]) for kv in A),
+    mean(f(kv["msgq_kb"]) for kv in A)))
+PY
+}
+bench_stats_header() {
+    printf '%-28s %5s %7s %7s %6s %6s %7s %7s %6s %6s %7s %8s\n' "librdkafka statistics" \
+        "n" "rec/req" "KiB/req" "inflt" "infl_r" "rtt ms" "rtt p99" "batch" "KiB/b" \
+        "queued" "qd KiB"
+}

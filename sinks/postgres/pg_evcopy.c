@@ -81,29 +81,35 @@ ec_values_as(ec_arena *a, const cdc_ctype *ct, const cdc_value *v, size_t n)
 static void
 ec_value(ec_arena *a, const cdc_ctype *ct, const cdc_value *v, cdc_value *d)
 {
-    cdc_value tmp = *v;
-
-    if (v->state == CDC_VAL_PRESENT) {
-        switch ((cdc_ctkind) ct->kind) {
-        case CDC_CT_STRING:
-        case CDC_CT_BYTES:
-        case CDC_CT_STRUCT:     /* VARIABLE_DECIMAL: s; POINT: pt (s.p is then not a pointer) */
-            if (ct->kind != CDC_CT_STRUCT || ct->sem == CDC_SEM_VARIABLE_DECIMAL)
-                tmp.u.s.p = ec_bytes(a, v->u.s.p, v->u.s.n);
-            break;
-        case CDC_CT_ARRAY: {
-            cdc_ctype e = cdc_ctype_elem(ct);
-
-            tmp.u.arr.items = v->u.arr.items ? ec_values_as(a, &e, v->u.arr.items, v->u.arr.n)
-                                             : NULL;
-            break;
-        }
-        default:
-            break;
-        }
-    }
     if (d)
-        *d = tmp;
+        *d = *v;
+    if (v->state != CDC_VAL_PRESENT)
+        return;
+    switch ((cdc_ctkind) ct->kind) {
+    case CDC_CT_STRING:
+    case CDC_CT_BYTES:
+    case CDC_CT_STRUCT: {   /* VARIABLE_DECIMAL: s; POINT: pt (s.p is then not a pointer) */
+        const void *p;
+
+        if (ct->kind == CDC_CT_STRUCT && ct->sem != CDC_SEM_VARIABLE_DECIMAL)
+            break;
+        p = ec_bytes(a, v->u.s.p, v->u.s.n);
+        if (d)
+            d->u.s.p = p;
+        break;
+    }
+    case CDC_CT_ARRAY: {
+        cdc_ctype  e = cdc_ctype_elem(ct);
+        cdc_value *items = v->u.arr.items ? ec_values_as(a, &e, v->u.arr.items, v->u.arr.n)
+                                          : NULL;
+
+        if (d)
+            d->u.arr.items = items;
+        break;
+    }
+    default:
+        break;
+    }
 }
 
 /* A row of rel->ncols values, each presented as its column. */
@@ -120,38 +126,47 @@ ec_row(ec_arena *a, const cdc_rel *rel, const cdc_value *v)
     return d;
 }
 
+/* A string field of column c copied into d (when copying). */
+#define EC_STR(field) do { \
+        char *s_ = ec_str(a, c->field); \
+        if (d) \
+            d->field = s_; \
+    } while (0)
+
 static const cdc_rel *
 ec_rel(ec_arena *a, const cdc_rel *rel)
 {
-    cdc_rel *d = ec_take(a, sizeof(*d), alignof(cdc_rel));
+    cdc_rel *r = ec_take(a, sizeof(*r), alignof(cdc_rel));
     cdc_col *cols = ec_take(a, (size_t) rel->ncols * sizeof(cdc_col), alignof(cdc_col));
+    char    *nsp = ec_str(a, rel->nspname), *name = ec_str(a, rel->relname);
+    char    *topic = ec_str(a, rel->topic);
 
-    cdc_rel  t = *rel;
-
-    t.cols = cols;
-    t.nspname = ec_str(a, rel->nspname);
-    t.relname = ec_str(a, rel->relname);
-    t.topic = ec_str(a, rel->topic);
+    if (r) {
+        *r = *rel;
+        r->cols = cols;
+        r->nspname = nsp;
+        r->relname = name;
+        r->topic = topic;
+        memcpy(cols, rel->cols, (size_t) rel->ncols * sizeof(cdc_col));
+    }
     for (int i = 0; i < rel->ncols; i++) {
         const cdc_col *c = &rel->cols[i];
-        cdc_col        col = *c;
+        cdc_col       *d = cols ? &cols[i] : NULL;
 
-        col.name = ec_str(a, c->name);
-        col.type_name = ec_str(a, c->type_name);
-        col.typname = ec_str(a, c->typname);
-        col.enum_labels = ec_str(a, c->enum_labels);
-        col.default_expr = ec_str(a, c->default_expr);
-        col.ctype.src_type = ec_str(a, c->ctype.src_type);
-        col.ctype.src_column = ec_str(a, c->ctype.src_column);
+        EC_STR(name);
+        EC_STR(type_name);
+        EC_STR(typname);
+        EC_STR(enum_labels);
+        EC_STR(default_expr);
+        EC_STR(ctype.src_type);
+        EC_STR(ctype.src_column);
         if (c->has_default)
-            ec_value(a, &c->ctype, &c->def, &col.def);
-        if (cols)
-            cols[i] = col;
+            ec_value(a, &c->ctype, &c->def, d ? &d->def : NULL);
     }
-    if (d)
-        *d = t;
-    return d;
+    return r;
 }
+
+#undef EC_STR
 
 /* Walks ev once: counts (a->base NULL) or copies into a->base. */
 static void

@@ -9,7 +9,7 @@
  * facts, type descriptors, defaults), the rows' values (strings, bytes and
  * array items included), the transaction, the transaction block and the
  * snapshot marker, and the wall-clock time the record's ts_ms would have
- * had.  pg_evcopy_record() then writes the same bytes sch_record_put()
+ * had.  pg_evcopy_record() then appends the same bytes sch_record_put()
  * wrote at pg_write time.  A copy is one size pass and one copy pass over
  * the same walk, so it is a single malloc (far cheaper than the JSON).
  */
@@ -221,13 +221,10 @@ pg_evcopy_new(const cdc_event *ev, int64_t now_us)
     return c;
 }
 
-char *
-pg_evcopy_record(const pg_evcopy *c, const sch_json_opts *o, const char *topic)
+void
+pg_evcopy_record(cdc_buf *b, const pg_evcopy *c, const sch_json_opts *o, const char *topic)
 {
-    cdc_buf b = CDC_BUF_INIT;
-
-    sch_record_put(&b, &c->ev, o, topic, c->now_us, 0, NULL);
-    return pg_buf_take(&b);
+    sch_record_put(b, &c->ev, o, topic, c->now_us, 0, NULL);
 }
 
 void

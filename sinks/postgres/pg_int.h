@@ -130,7 +130,8 @@ int     pg_fly_poll(pgsink *p, bool block);
 
 /* pg_evcopy.c */
 pg_evcopy *pg_evcopy_new(const cdc_event *ev, int64_t now_us);
-char      *pg_evcopy_record(const pg_evcopy *c, const sch_json_opts *o, const char *topic);
+void       pg_evcopy_record(cdc_buf *b, const pg_evcopy *c, const sch_json_opts *o,
+                            const char *topic);
 void       pg_evcopy_free(pg_evcopy *c);
 
 /* pg_sql.c */

@@ -396,8 +396,14 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
                           .record_len = op->record ? strlen(op->record) : 0 };
 
     if (op->record == NULL && (op->evc || (p->mode == DEST_PG_EVENT_LOG && op->is_event))) {
-        op->record = op->evc ? pg_evcopy_record(op->evc, &p->jopts, op->topic)
-                             : pg_sql_event_log_record(op);
+        cdc_buf made = CDC_BUF_INIT;
+
+        if (op->evc) {
+            pg_evcopy_record(&made, op->evc, &p->jopts, op->topic);
+            op->record = pg_buf_take(&made);
+        } else {
+            op->record = pg_sql_event_log_record(op);
+        }
         rec.record = op->record;
         rec.record_len = op->record ? strlen(op->record) : 0;
     }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "agent/core/cdc_mem.h"
+#include "agent/core/cdc_utf8.h"
 
 /* One allocation owned by an entry; data follows the header, aligned. */
 typedef struct rc_chunk {
@@ -220,6 +221,10 @@ rc_entry_new(uint32_t relid, const char *nspname, const char *relname, char repl
         rel->cols[i].typmod = cols[i].typmod;
         rel->cols[i].replident = cols[i].replident;
     }
+    rel->names_utf8 = 1;
+    for (int i = 0; i < ncols; i++)
+        if (!cdc_utf8_valid(rel->cols[i].name, strlen(rel->cols[i].name)))
+            rel->names_utf8 = 2;
     return e;
 }
 

@@ -152,6 +152,8 @@ sch_json_put_string_raw(cdc_buf *b, const char *s, size_t n)
 bool
 sch_json_names_xesc(const cdc_rel *rel)
 {
+    if (rel != NULL && rel->names_utf8 != 0)    /* known since the relation cache made it */
+        return rel->names_utf8 == 2;
     for (int i = 0; rel != NULL && i < rel->ncols; i++) {
         const char *name = rel->cols[i].name;
 

@@ -179,6 +179,8 @@ if run build-asan background_result asan; then
         # 807 and 041), its memory bound (804: ASan's allocator distorts RSS), and signals
         # sent while the agent was down (806: the same incremental code as 805 and 807).
         801 802 804 806
+        # Three million rows read three times (817): 800 runs the same code at 200k rows.
+        817
         # 802 without a signal table (818: its watermark messages run here in 813, 810 without
         # a signal table) and 811 on PostgreSQL 13 (820: the version matrix, below).
         818 820

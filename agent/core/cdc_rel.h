@@ -62,6 +62,9 @@ typedef struct cdc_rel {
     bool     from_catalog;  /* installed from the catalog (the snapshot), not a Relation message */
     bool     renew;         /* the next Relation message replaces it even if it says the same
                                (the snapshot's schema differs from the stream's: colfilter.c) */
+    uint8_t  names_utf8;    /* set with the names by the relation cache: 1 every column name is
+                               UTF-8, 2 some is not; 0 not known (a rel made by hand): the
+                               JSON encoder checks per row */
 } cdc_rel;
 
 #endif

@@ -98,7 +98,14 @@ agent_metrics_event(agent_metrics *m, const char *table, cdc_op op)
     if (m == NULL || op == CDC_OP_TOMBSTONE || (p = strchr(op_codes, (int) op)) == NULL)
         return;
     opi = (int) (p - op_codes);
-    s = find_series(m, table ? table : "_message", opi);
+    table = table ? table : "_message";
+    /* Events come in runs of one table and op: skip the hash for a run's next event. */
+    s = m->last;
+    if (s == NULL || s->op != opi || m->last_name != table || strcmp(s->table, table) != 0) {
+        s = find_series(m, table, opi);
+        m->last = s;
+        m->last_name = table;
+    }
     if (s != NULL)
         atomic_fetch_add_explicit(&s->n, 1, relaxed);
     else

@@ -50,6 +50,8 @@ struct agent_metrics {
     series           slots[SERIES_SLOTS];
     int              order[AGENT_METRICS_MAX_SERIES];  /* slot indexes in creation order */
     _Atomic int      nseries;               /* release: order[0..n) and their slots are set */
+    series          *last;                  /* the writer's last series and the name it was */
+    const char      *last_name;             /* found by (pointer and text compared) */
     _Atomic uint64_t overflow[NOPS];
 
     _Atomic uint64_t bytes;

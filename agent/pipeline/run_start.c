@@ -422,7 +422,8 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
             if (flushed) {
                 log_error("agent", "snapshot: destination %s did not make every row durable "
                           "within agent.shutdown_timeout_seconds of the stop; the next start "
-                          "takes the snapshot again", ag->router.dests[slow]->id);
+                          "reads again what is not durable (docs/snapshots.md, \"Resume\")",
+                          ag->router.dests[slow]->id);
                 return 1;
             }
             flushed = true;
@@ -555,9 +556,10 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     if (!snap)
         return 0;
     {
-        agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                                   ag->cfg->platform.agent.status_interval_seconds,
-                                   &ag->state };
+        agent_snapshot_env env = { .metrics = ag->metrics,
+                                   .state_dir = ag->cfg->platform.agent.state_dir,
+                                   .every_s = ag->cfg->platform.agent.status_interval_seconds,
+                                   .state = &ag->state };
 
         rc = agent_snapshot_run(ag->cap, ag->sql, src, snapname, cp, ag->stop, &env, err);
     }
@@ -579,7 +581,7 @@ run_prepare_source(agent *ag, bool *snapshot_only_done, cdc_err *err)
     rc = wait_snapshot_durable(ag, cp, err);
     if (rc > 0)
         return cdc_err_set(err, CDC_E_STATE, "stopped before every destination had made the "
-                           "snapshot durable; the next start takes it again");
+                           "snapshot durable; the next start reads again what is not durable");
     if (rc < 0)
         return cdc_err_wrap(err, "waiting for the snapshot to be durable");
     *snapshot_only_done = src->snapshot_mode == CFG_SNAPSHOT_INITIAL_ONLY;
@@ -740,8 +742,12 @@ int
 run_pending_snapshot(agent *ag, cdc_err *err)
 {
     /* No durable chunk progress (.state NULL): a crash runs this read again whole. */
-    agent_snapshot_env env = { ag->metrics, ag->cfg->platform.agent.state_dir,
-                               ag->cfg->platform.agent.status_interval_seconds, NULL };
+    /* Streaming is paused, not over: the service keeps the walsender answered. */
+    agent_snapshot_env env = { .metrics = ag->metrics,
+                               .state_dir = ag->cfg->platform.agent.state_dir,
+                               .every_s = ag->cfg->platform.agent.status_interval_seconds,
+                               .service = ag->router.wait_hook,
+                               .service_arg = ag->router.wait_arg };
     const char        *what = ag->snap_blocking ? "blocking snapshot" : "snapshot_mode always";
     agent_snap_state   keep = ag->state.snapshot;
     uint64_t           cp = ag->snap_at;

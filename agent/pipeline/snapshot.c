@@ -33,6 +33,7 @@ typedef struct snap_state {
     uint64_t       cp;
     uint64_t       rows;
     snap_par      *par;                     /* snapshot_max_threads > 1: the workers */
+    cdc_arena     *kept;                    /* par: the arena of the pending row's chunk */
     snap_progress *prog;
     int64_t        chunk_bytes;             /* table pages per parallel chunk */
     snap_resume   *resume;                  /* durable chunks into the record; NULL: none */
@@ -90,28 +91,36 @@ copy_unescape(const char *s, size_t n, char *out)
     return o;
 }
 
-/* Decodes one COPY text row of rel into values in arena a. */
+/* What decoding a table's rows needs: read-only while the table is read (worker threads). */
+typedef struct row_ctx {
+    const cdc_rel       *rel;
+    const pgo_type_opts *topts;
+} row_ctx;
+
+/* Decodes one COPY text row of rel into values in arena a (snap_par_decode_fn). */
 static cdc_value *
-decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_arena *a,
-           cdc_err *err)
+decode_row(const void *ctx, const char *row, size_t len, cdc_arena *a, cdc_err *err)
 {
-    const pgo_type_opts *topts = agent_capture_type_opts(st->cap);
+    const cdc_rel       *rel = ((const row_ctx *) ctx)->rel;
+    const pgo_type_opts *topts = ((const row_ctx *) ctx)->topts;
     cdc_value           *vals = cdc_arena_zalloc(a, sizeof(cdc_value) * (size_t) (rel->ncols ? rel->ncols : 1));
     const char          *p = row, *end = row + len;
+    /* The fields' text, unescaped and each ended by a NUL, one after another: a field is
+       never longer unescaped, and its tab or the row's end makes room for its NUL. One
+       allocation a row, not one a field (the parallel readers hold many rows). */
+    char                *text = cdc_arena_alloc(a, len + 1);
     int                  col = 0;
 
     if (len > 0 && end[-1] == '\n')
         end--;
     while (col < rel->ncols) {
         const char *f = p;
-        char       *text;
         size_t      flen;
 
         while (p < end && *p != '\t')
             p++;
         flen = (size_t) (p - f);
         if (!(flen == 2 && f[0] == '\\' && f[1] == 'N') && rel->cols[col].ctype.supported) {
-            text = cdc_arena_alloc(a, flen + 1);
             flen = copy_unescape(f, flen, text);
             text[flen] = '\0';
             /* text is in a, as the values are: they may point into it. */
@@ -120,6 +129,7 @@ decode_row(snap_state *st, const cdc_rel *rel, const char *row, size_t len, cdc_
                 cdc_err_wrap(err, "snapshot of table %s.%s", rel->nspname, rel->relname);
                 return NULL;
             }
+            text += flen + 1;
         }
         col++;
         if (p < end)
@@ -171,23 +181,17 @@ flush_pending(snap_state *st, bool last_overall, cdc_err *err)
     cdc_arena_reset(st->arenas[1 - st->cur]);
     if (rc == 0 && ++st->rows % 1000 == 0) {
         rc = agent_router_poll(agent_capture_router(st->cap), err);
+        if (rc == 0)
+            rc = snap_progress_service(st->prog, err);
         snap_progress_rows(st->prog, st->rows);
     }
     return rc;
 }
 
-/*
- * Decodes one COPY text row and makes it the pending event, emitting the one
- * before it.  @returns 0 or -1 with err set.
- */
-static int
-take_row(snap_state *st, cdc_rel *rel, int64_t ts_us, const char *row, size_t n, cdc_err *err)
+/* Makes rel's row vals the pending event (the one before it was emitted). */
+static void
+set_pending(snap_state *st, cdc_rel *rel, int64_t ts_us, cdc_value *vals)
 {
-    cdc_arena *a = st->arenas[st->cur];
-    cdc_value *vals = decode_row(st, rel, row, n, a, err);
-
-    if (vals == NULL || flush_pending(st, false, err) < 0)
-        return -1;
     st->pending_first_table = st->table == 0;
     st->pending_first_in_table = st->table_rows++ == 0;
     st->pending_last_in_table = false;
@@ -199,7 +203,40 @@ take_row(snap_state *st, cdc_rel *rel, int64_t ts_us, const char *row, size_t n,
     st->pending.after = vals;
     st->pending.key = vals;
     st->have_pending = true;
+}
+
+/*
+ * Decodes one COPY text row and makes it the pending event, emitting the one
+ * before it.  @returns 0 or -1 with err set.
+ */
+static int
+take_row(snap_state *st, cdc_rel *rel, int64_t ts_us, const char *row, size_t n, cdc_err *err)
+{
+    row_ctx    rc = { rel, agent_capture_type_opts(st->cap) };
+    cdc_value *vals = decode_row(&rc, row, n, st->arenas[st->cur], err);
+
+    if (vals == NULL || flush_pending(st, false, err) < 0)
+        return -1;
+    set_pending(st, rel, ts_us, vals);
     st->cur = 1 - st->cur;
+    return 0;
+}
+
+/*
+ * take_row for a row a worker decoded into arena a: the arena of the row
+ * before it is given back once that row is emitted, if it is another.
+ */
+static int
+take_decoded(snap_state *st, cdc_rel *rel, int64_t ts_us, cdc_value *vals, cdc_arena *a,
+             cdc_err *err)
+{
+    if (flush_pending(st, false, err) < 0)
+        return -1;
+    if (st->kept != a) {
+        snap_par_recycle(st->par, st->kept);
+        st->kept = a;
+    }
+    set_pending(st, rel, ts_us, vals);
     return 0;
 }
 
@@ -320,8 +357,8 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
     cdc_buf     q = CDC_BUF_INIT;
     char        name[300];
     int64_t     pages = 0, chunk_pages = 1;
-    const char *data;
-    size_t      len;
+    row_ctx     rctx = { rel, agent_capture_type_opts(st->cap) };
+    snap_rows   r = { 0 };
     char      **conds = NULL, **rests = NULL;
     int         rc, nkc;
 
@@ -337,16 +374,16 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
         return -1;
     }
     if (nkc > 0)
-        snap_par_table_conds(st->par, name, cdc_buf_str(&q), conds, nkc);
+        snap_par_table_conds(st->par, name, cdc_buf_str(&q), conds, nkc, decode_row, &rctx);
     else
-        snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages);
+        snap_par_table(st->par, name, cdc_buf_str(&q), pages, chunk_pages, decode_row, &rctx);
     cdc_buf_free(&q);
-    while ((rc = snap_par_next(st->par, &data, &len, stop, err)) == 1 || rc == 3) {
-        const char *p = data, *end = data + len;
-        int64_t     held = snap_par_held(st->par);
+    while ((rc = snap_par_next(st->par, &r, stop, err)) == 1 || rc == 3) {
+        int64_t held = snap_par_held(st->par);
 
         if (rc == 3) {      /* waiting for a chunk: destinations and progress go on */
             if (agent_router_poll(agent_capture_router(st->cap), err) < 0 ||
+                snap_progress_service(st->prog, err) < 0 ||
                 snap_resume_poll(st->resume, err) < 0) {
                 rc = -1;
                 break;
@@ -355,11 +392,8 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
             continue;
         }
 
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t) (end - p));
-            const char *next = nl ? nl + 1 : end;
-
-            if (take_row(st, rel, ts_us, p, (size_t) (next - p), err) < 0) {
+        for (size_t i = 0; i < r.n; i++) {
+            if (take_decoded(st, rel, ts_us, r.rows[i], r.arena, err) < 0) {
                 rc = -1;
                 goto out;
             }
@@ -367,8 +401,10 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
                 rc = 2;
                 goto out;
             }
-            p = next;
         }
+        if (r.arena != st->kept)    /* no row of it is held back */
+            snap_par_recycle(st->par, r.arena);
+        r.arena = NULL;
         /* A key range's rows are all handed out: the rows after it are the rest. */
         if (rests && held >= 0 && held < nkc && rests[held])
             snap_resume_chunk(st->resume, rests[held], st->have_pending);
@@ -378,6 +414,8 @@ copy_table_par(snap_state *st, PGconn *conn, cdc_rel *rel, int64_t ts_us,
         }
     }
 out:
+    if (r.arena != st->kept)
+        snap_par_recycle(st->par, r.arena);
     snap_key_chunks_free(conds, nkc);
     snap_key_chunks_free(rests, nkc);
     return rc == 2 ? 1 : rc;
@@ -560,6 +598,8 @@ out:
 
         agent_pg_exec(conn, rc == 0 ? "COMMIT" : "ROLLBACK", "snapshot", &ignored);
     }
+    if (st.par)
+        snap_par_recycle(st.par, st.kept);
     snap_par_free(st.par);
     snap_resume_free(st.resume);
     snap_progress_end(st.prog, rc == 0 ? "done" : rc == 1 ? "stopped" : "failed", st.rows);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/core/cdc_arena.h"
 #include "agent/core/cdc_buf.h"
 #include "agent/core/cdc_log.h"
 #include "agent/core/cdc_mem.h"
@@ -20,11 +21,16 @@
 enum { CHUNK_FREE = 0, CHUNK_READING, CHUNK_READY };
 
 typedef struct snap_chunk {
-    int64_t idx;        /* which chunk of the table the slot holds */
-    int     state;
-    cdc_buf text;       /* COPY text rows */
-    size_t  counted;    /* bytes of text added to snap_par.buffered */
+    int64_t    idx;     /* which chunk of the table the slot holds */
+    int        state;
+    cdc_arena *arena;   /* the decoded rows' values; handed to the caller with the chunk */
+    cdc_buf    rows;    /* cdc_value * per row, into arena */
+    size_t     raw;     /* COPY bytes decoded since the last account() */
+    size_t     counted; /* bytes of arena and rows added to snap_par.buffered */
 } snap_chunk;
+
+/* Arenas kept for reuse beyond the ring's (each keeps its first block, ARENA_BLOCK). */
+#define ARENA_BLOCK  ((size_t) 1 << 20)
 
 typedef struct snap_worker {
     snap_par *p;
@@ -42,10 +48,14 @@ struct snap_par {
     snap_worker    *workers;
     int             ring;           /* chunks claimed ahead of the one read, at most */
     snap_chunk     *chunks;
-    size_t          buffered;       /* bytes of COPY text held in chunks */
+    size_t          buffered;       /* bytes of decoded rows held, the caller's arenas too */
+    cdc_arena     **spare;          /* arenas given back, reset, for the next chunks */
+    int             nspare, maxspare;
     /* the table being read */
     char           *table;
     char           *head;
+    snap_par_decode_fn decode;
+    const void     *dctx;
     int64_t         nchunks, chunk_blocks;
     char          **conds;          /* chunk i's condition (a key range); NULL: ctid ranges */
     int64_t         next_claim;     /* next chunk a worker takes */
@@ -55,13 +65,22 @@ struct snap_par {
     cdc_err         err;
 };
 
+/* The bytes a chunk holds (its arena's blocks and its row list). Called with p->mu held. */
+static void
+recount(snap_par *p, snap_chunk *c)
+{
+    size_t now = cdc_arena_footprint(c->arena) + c->rows.len;
+
+    p->buffered += now - c->counted;
+    c->counted = now;
+}
+
 /* Adds a chunk's new bytes to the budget and, unless it is the next one read, waits for room. */
 static void
 account(snap_par *p, snap_chunk *c)
 {
     pthread_mutex_lock(&p->mu);
-    p->buffered += c->text.len - c->counted;
-    c->counted = c->text.len;
+    recount(p, c);
     while (!p->quit && !p->failed && c->idx != p->emitted && p->buffered > SNAP_PAR_BUDGET)
         pthread_cond_wait(&p->cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
@@ -84,8 +103,10 @@ cancel_copy(PGconn *conn)
         PQclear(res);
 }
 
+/* Reads and decodes one chunk's rows (decode: the table's, taken when the chunk was claimed). */
 static int
-read_chunk(snap_worker *w, const char *sql, snap_chunk *c, cdc_err *err)
+read_chunk(snap_worker *w, const char *sql, snap_chunk *c, snap_par_decode_fn decode,
+           const void *dctx, cdc_err *err)
 {
     snap_par *p = w->p;
     PGresult *res = PQexec(w->conn, sql);
@@ -99,9 +120,17 @@ read_chunk(snap_worker *w, const char *sql, snap_chunk *c, cdc_err *err)
     }
     PQclear(res);
     while ((n = PQgetCopyData(w->conn, &row, 0)) > 0) {
-        cdc_buf_put(&c->text, row, (size_t) n);
+        cdc_value *vals = decode(dctx, row, (size_t) n, c->arena, err);
+
         PQfreemem(row);
-        if (c->text.len - c->counted >= (256u << 10)) {
+        if (vals == NULL) {
+            cancel_copy(w->conn);
+            return -1;
+        }
+        cdc_buf_put(&c->rows, &vals, sizeof(vals));
+        c->raw += (size_t) n;
+        if (c->raw >= (256u << 10)) {
+            c->raw = 0;
             account(p, c);
             if (p->quit || p->failed) {
                 cancel_copy(w->conn);
@@ -113,10 +142,10 @@ read_chunk(snap_worker *w, const char *sql, snap_chunk *c, cdc_err *err)
         cdc_err_set(err, CDC_E_CONN, "%s", PQerrorMessage(w->conn));
         return -1;
     }
-    if (cdc_buf_failed(&c->text)) {
+    if (cdc_buf_failed(&c->rows)) {
         cancel_copy(w->conn);
-        return cdc_err_set(err, CDC_E_NOMEM, "out of memory holding %zu bytes of COPY text",
-                           c->text.len);
+        return cdc_err_set(err, CDC_E_NOMEM, "out of memory listing %zu rows",
+                           c->rows.len / sizeof(cdc_value *));
     }
     res = PQgetResult(w->conn);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -147,21 +176,30 @@ worker_main(void *arg)
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        snap_chunk *c;
-        int64_t     i, lo, hi;
-        cdc_err     e;
-        int         rc;
+        snap_chunk        *c;
+        int64_t            i, lo, hi;
+        cdc_err            e;
+        int                rc;
+        snap_par_decode_fn decode;
+        const void        *dctx;
 
         while (!p->quit && !p->failed && !can_claim(p))
             pthread_cond_wait(&p->cv, &p->mu);
         if (p->quit || p->failed)
             break;
         i = p->next_claim++;
+        decode = p->decode;
+        dctx = p->dctx;
         c = &p->chunks[i % p->ring];
         c->idx = i;
         c->state = CHUNK_READING;
-        cdc_buf_reset(&c->text);
+        cdc_buf_reset(&c->rows);
+        c->raw = 0;
         c->counted = 0;
+        if (c->arena == NULL && p->nspare > 0)
+            c->arena = p->spare[--p->nspare];
+        if (c->arena != NULL)
+            recount(p, c);
         lo = i * p->chunk_blocks;
         hi = lo + p->chunk_blocks;
         cdc_buf_reset(&sql);
@@ -175,12 +213,14 @@ worker_main(void *arg)
         cdc_buf_puts(&sql, ") TO STDOUT");
         pthread_mutex_unlock(&p->mu);
 
+        if (c->arena == NULL)   /* counted from the first account() */
+            c->arena = cdc_arena_new(ARENA_BLOCK);
+
         cdc_err_clear(&e);
-        rc = read_chunk(w, cdc_buf_str(&sql), c, &e);
+        rc = read_chunk(w, cdc_buf_str(&sql), c, decode, dctx, &e);
 
         pthread_mutex_lock(&p->mu);
-        p->buffered += c->text.len - c->counted;
-        c->counted = c->text.len;
+        recount(p, c);
         if (rc < 0 && !p->failed && !p->quit) {
             p->failed = true;
             p->err = e;
@@ -220,6 +260,8 @@ snap_par_start(const cfg_source *src, const char *snapshot_name, int nthreads, c
     pthread_cond_init(&p->cv, NULL);
     p->nworkers = nthreads;
     p->ring = nthreads + 1;
+    p->maxspare = p->ring + 2;
+    p->spare = cdc_xcalloc((size_t) p->maxspare, sizeof(cdc_arena *));
     p->workers = cdc_xcalloc((size_t) nthreads, sizeof(snap_worker));
     p->chunks = cdc_xcalloc((size_t) p->ring, sizeof(snap_chunk));
     snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
@@ -262,9 +304,12 @@ conds_free(snap_par *p)
 /* The table's chunks: ctid ranges (conds NULL) or one condition each. */
 static int64_t
 table_start(snap_par *p, const char *table, const char *copy_head, int64_t nblocks,
-            int64_t chunk_blocks, char *const *conds, int64_t nconds)
+            int64_t chunk_blocks, char *const *conds, int64_t nconds, snap_par_decode_fn decode,
+            const void *dctx)
 {
     pthread_mutex_lock(&p->mu);
+    p->decode = decode;
+    p->dctx = dctx;
     free(p->table);
     free(p->head);
     conds_free(p);
@@ -288,16 +333,16 @@ table_start(snap_par *p, const char *table, const char *copy_head, int64_t nbloc
 
 int64_t
 snap_par_table(snap_par *p, const char *table, const char *copy_head, int64_t nblocks,
-               int64_t chunk_blocks)
+               int64_t chunk_blocks, snap_par_decode_fn decode, const void *dctx)
 {
-    return table_start(p, table, copy_head, nblocks, chunk_blocks, NULL, 0);
+    return table_start(p, table, copy_head, nblocks, chunk_blocks, NULL, 0, decode, dctx);
 }
 
 int64_t
 snap_par_table_conds(snap_par *p, const char *table, const char *copy_head, char *const *conds,
-                     int64_t n)
+                     int64_t n, snap_par_decode_fn decode, const void *dctx)
 {
-    return table_start(p, table, copy_head, 0, 1, conds, n);
+    return table_start(p, table, copy_head, 0, 1, conds, n, decode, dctx);
 }
 
 int64_t
@@ -320,18 +365,38 @@ release(snap_par *p)
     if (!p->holding)
         return;
     c = &p->chunks[p->emitted % p->ring];
-    p->buffered -= c->counted;
+    p->buffered -= c->counted;  /* the row list's: the arena was counted out when handed over */
     c->counted = 0;
     c->state = CHUNK_FREE;
-    cdc_buf_free(&c->text);     /* kept, ring slots would hold chunks beyond the budget */
+    cdc_buf_free(&c->rows);     /* kept, ring slots would hold chunks beyond the budget */
     p->emitted++;
     p->holding = false;
     pthread_cond_broadcast(&p->cv);
 }
 
+void
+snap_par_recycle(snap_par *p, cdc_arena *a)
+{
+    size_t fp;
+
+    if (a == NULL)
+        return;
+    fp = cdc_arena_footprint(a);    /* counted since it was handed out */
+    /* Reset here, at once: a spare waiting for a worker would keep its blocks. */
+    cdc_arena_reset(a);
+    pthread_mutex_lock(&p->mu);
+    p->buffered -= fp;
+    if (p->nspare < p->maxspare) {
+        p->spare[p->nspare++] = a;
+        a = NULL;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    cdc_arena_free(a);
+}
+
 int
-snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t *stop,
-              cdc_err *err)
+snap_par_next(snap_par *p, snap_rows *out, volatile sig_atomic_t *stop, cdc_err *err)
 {
     snap_chunk *c;
     int         rc;
@@ -355,8 +420,13 @@ snap_par_next(snap_par *p, const char **data, size_t *len, volatile sig_atomic_t
         }
         c = &p->chunks[p->emitted % p->ring];
         if (c->idx == p->emitted && c->state == CHUNK_READY) {
-            *data = (const char *) c->text.data;
-            *len = c->text.len;
+            size_t fp = cdc_arena_footprint(c->arena);
+
+            out->rows = (cdc_value *const *) (void *) c->rows.data;
+            out->n = c->rows.len / sizeof(cdc_value *);
+            out->arena = c->arena;      /* the caller's now, counted until recycled */
+            c->arena = NULL;
+            c->counted -= fp;
             p->holding = true;
             rc = 1;
             break;
@@ -412,8 +482,13 @@ snap_par_free(snap_par *p)
         if (w->conn)
             PQfinish(w->conn);
     }
-    for (int i = 0; i < p->ring; i++)
-        cdc_buf_free(&p->chunks[i].text);
+    for (int i = 0; i < p->ring; i++) {
+        cdc_buf_free(&p->chunks[i].rows);
+        cdc_arena_free(p->chunks[i].arena);
+    }
+    for (int i = 0; i < p->nspare; i++)
+        cdc_arena_free(p->spare[i]);
+    free(p->spare);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     conds_free(p);

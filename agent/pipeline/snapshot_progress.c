@@ -20,6 +20,7 @@ struct snap_progress {
     agent_snapshot_progress m;
     char               table[300];
     double             t0, table_t0, last_t;
+    double             serviced_t;      /* env.service's last call */
     uint64_t           last_rows;
     double             rate;            /* rows/s over the last interval */
 };
@@ -158,6 +159,20 @@ report(snap_progress *p, uint64_t rows, double now)
              p->m.tables_total, rows, est, p->rate, eta, (long long) p->m.wal_retained_bytes,
              p->table);
     save(p, "running");
+}
+
+int
+snap_progress_service(snap_progress *p, cdc_err *err)
+{
+    double now;
+
+    if (p == NULL || p->env.service == NULL)
+        return 0;
+    now = cdc_mono_s();
+    if (now - p->serviced_t < 1.0)
+        return 0;
+    p->serviced_t = now;
+    return p->env.service(p->env.service_arg, err);
 }
 
 void

@@ -25,6 +25,11 @@ typedef struct agent_snapshot_env {
     double         every_s;     /* seconds between progress lines; <= 0: 10 */
     agent_state   *state;       /* the slot's record: durable chunks go there
                                    (agent/pipeline/snapshot_resume.h); NULL: none */
+    /* While streaming is paused for the read (a blocking snapshot, snapshot_mode always on
+       an existing slot): called about once a second, it keeps the replication connection
+       answered (status updates within wal_sender_timeout).  NULL: nothing to keep. */
+    int          (*service)(void *arg, cdc_err *err);
+    void          *service_arg;
 } agent_snapshot_env;
 
 typedef struct snap_progress snap_progress;
@@ -34,6 +39,8 @@ snap_progress *snap_progress_new(const agent_snapshot_env *env, const cfg_source
 /* Table `table` (the index-th, 0-based) starts. */
 void snap_progress_table(snap_progress *p, int index, const char *table);
 /* rows in all: reports when the interval has passed (cheap otherwise). */
+/* env.service, if set and a second has passed since its last call.  @returns its result. */
+int  snap_progress_service(snap_progress *p, cdc_err *err);
 void snap_progress_rows(snap_progress *p, uint64_t rows);
 /* The current table ended with table_rows rows, rows in all: its log line. */
 void snap_progress_table_done(snap_progress *p, uint64_t table_rows, uint64_t rows);

@@ -3,7 +3,8 @@
 #
 # Fills one table of ROWS rows in a throwaway PostgreSQL 15, then runs ROUNDS interleaved
 # rounds (default 3) of, in this order:
-#   copy        psql -c "COPY bench TO STDOUT" > /dev/null: the database's own ceiling
+#   copy        psql -c "COPY bench TO STDOUT" > /dev/null: the database's own ceiling; and,
+#               apart, the CPU its backend spends on the same COPY (backend_us_row, from /proc)
 #   pg_dump     pg_dump -t public.bench | psql into a new database
 #   jsonl/N     cdcagent, snapshot_mode initial_only, source.snapshot_max_threads N (THREADS,
 #               default "1 2 4"), a jsonl sink on /dev/null, on a new slot each time
@@ -24,7 +25,10 @@
 #
 # Usage: test/bench/snapshot_bench.sh [ROWS]   (CDCAGENT=path/to/cdcagent to pick a build;
 #        CHUNK_MB sets source.snapshot_chunk_mb, default 8; KEYLESS=1 makes the table
-#        without a primary key, so its chunks are ctid ranges instead of key ranges)
+#        without a primary key, so its chunks are ctid ranges instead of key ranges;
+#        PERF=1 runs each agent under `perf record` and adds main_us_row: the main thread's
+#        share of the agent's user-mode samples times its user CPU, per row, i.e. the part
+#        the readers cannot take over; agent_us_row is user + system CPU per row)
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -95,6 +99,27 @@ run_copy() {
     record copy "$t0" "$t1" "$(cat "$WORK/rss")"
 }
 
+# The server's side of COPY alone: the CPU time (user + system, from /proc, in clock ticks)
+# its backend spends on "COPY public.bench TO STDOUT" into psql's \o /dev/null; printed as
+# backend_us_row on the copy line.
+run_copy_backend() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    cat >"$WORK/copy.sql" <<SQL
+\\o $WORK/pid
+SELECT pg_backend_pid();
+\\o /dev/null
+\\! awk '{ print \$14 + \$15 }' /proc/\$(cat $WORK/pid)/stat > $WORK/cpu0
+COPY public.bench TO STDOUT;
+\\o
+\\! awk '{ print \$14 + \$15 }' /proc/\$(cat $WORK/pid)/stat > $WORK/cpu1
+SQL
+    PGPASSWORD=cdc_password "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PORT" -U cdc_user -d cdc_demo \
+        -f "$WORK/copy.sql" >/dev/null
+    echo "copy_backend 0 0 $(python3 -c "print(($(cat "$WORK/cpu1") - $(cat "$WORK/cpu0")) / $tck)")" \
+        >>"$RES"
+}
+
 run_dump() {
     local t0 t1
     pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS dumpdst" "CREATE DATABASE dumpdst" >/dev/null
@@ -154,10 +179,23 @@ YAML
     if [ "$sink" = replica ]; then
         pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS repdst" "CREATE DATABASE repdst" >/dev/null
     fi
+    local perf=()
+    [ "${PERF:-0}" = 1 ] && perf=(perf record -q -F 999 -o "$WORK/perf.data" --)
     t0=$(now)
-    (cd "$WORK" && /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$CDCAGENT" run "$WORK/p.yaml" \
-        --platform-config "$WORK/platform.yaml" >&2)
+    (cd "$WORK" && "${perf[@]}" /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$CDCAGENT" run \
+        "$WORK/p.yaml" --platform-config "$WORK/platform.yaml" >&2)
     t1=$(now)
+    local share=""
+    if [ "${PERF:-0}" = 1 ]; then
+        # samples per thread ("pct tid:comm"; comm: the binary's name, at most 15 bytes):
+        # the main thread is the agent's first
+        share=$(perf report -i "$WORK/perf.data" --stdio -q --sort pid 2>/dev/null |
+            awk -v c=":$(basename "$CDCAGENT" | cut -c1-15)" '
+                 substr($2, length($2) - length(c) + 1) == c {
+                                     split($2, t, ":"); v = $1 + 0; all += v
+                                     if (first == "" || t[1] + 0 < first) { first = t[1] + 0; main = v } }
+                 END { printf "%.4f", (all > 0 ? main / all : 0) }')
+    fi
     sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
     rm -f "$WORK"/cdcagent-"$slot"*
     if [ "$sink" = replica ]; then
@@ -165,7 +203,7 @@ YAML
             { echo "bench: the replica sink did not write $ROWS rows" >&2; exit 1; }
     fi
     # shellcheck disable=SC2046
-    record "$sink/$n" "$t0" "$t1" $(cat "$WORK/rss")
+    record "$sink/$n" "$t0" "$t1" $(cat "$WORK/rss") $share
 }
 
 DBZ_WHY=
@@ -236,6 +274,7 @@ if [ "$PG_SINK" = 1 ]; then for n in $THREADS; do KINDS="$KINDS replica/$n"; don
 
 for ((r = 1; r <= ROUNDS; r++)); do
     run_copy
+    run_copy_backend
     run_dump
     for n in $THREADS; do run_agent jsonl "$n"; done
     if [ "$PG_SINK" = 1 ]; then for n in $THREADS; do run_agent replica "$n"; done; fi
@@ -248,20 +287,34 @@ import statistics, sys
 path, rows, kinds, why = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 runs = {}
 cpu = {}
+us_row = {}
+main_us_row = {}
+backend = []
 for line in open(path):
     k, secs, rss, *used = line.split()
+    if k == "copy_backend":
+        backend.append(float(used[0]) * 1e6 / rows)
+        continue
     runs.setdefault(k, []).append((float(secs), int(rss)))
     if used:
         cpu.setdefault(k, []).append(rows / max(float(used[0]) + float(used[1]), 0.001))
+        us_row.setdefault(k, []).append((float(used[0]) + float(used[1])) * 1e6 / rows)
+    if len(used) > 2:
+        main_us_row.setdefault(k, []).append(float(used[0]) * float(used[2]) * 1e6 / rows)
 rate = {k: statistics.median(rows / s for s, _ in v) for k, v in runs.items()}
 for k in kinds:
     v = runs[k]
     line = "%-12s %9d rows/s  peak_rss=%7d KiB  ratio_to_copy=%.2f" % (
         k, rate[k], statistics.median(m for _, m in v), rate[k] / rate["copy"])
+    if k == "copy" and backend:
+        line += "  backend_us_row=%.3f" % statistics.median(backend)
     if "debezium" in rate and k != "debezium":
         line += "  ratio_to_debezium=%.2f" % (rate[k] / rate["debezium"])
     if k in cpu:
-        line += "  agent_cpu=%d rows/cpu-s" % statistics.median(cpu[k])
+        line += "  agent_cpu=%d rows/cpu-s agent_us_row=%.3f" % (statistics.median(cpu[k]),
+                                                                statistics.median(us_row[k]))
+    if k in main_us_row:
+        line += "  main_us_row=%.3f" % statistics.median(main_us_row[k])
     print(line)
 if "debezium" in runs:
     print("%-12s Kafka Connect's start until the connector's task ran, not counted above: %.1f s"

@@ -5,7 +5,7 @@
 #      up to agent.shutdown_timeout_seconds, finds the snapshot durable everywhere, records it
 #      delivered and stops normally (exit 0); the next start streams, no second snapshot.
 #   2. The receiver keeps failing: after shutdown_timeout the agent exits 1 saying the
-#      snapshot will be taken again, and the next start takes it again.
+#      snapshot is not delivered, and the next start resumes it on the same slot.
 # (Before: the stop returned at once, exit 1, and the snapshot was thrown away even when the
 # destinations could have made it durable.)
 # shellcheck source=SCRIPTDIR/common.sh
@@ -85,12 +85,12 @@ kill -TERM "$AGENT_PID"
 agent_wait_exit 60
 expect_eq "exit status" "$AGENT_RC" 1
 log=$(this_run)
-expect_contains "the log names the destination" "$log" "snapshot: destination hook did not make every row durable within agent.shutdown_timeout_seconds of the stop; the next start takes the snapshot again"
-expect_contains "the error says the snapshot is taken again" "$log" "stopped before every destination had made the snapshot durable; the next start takes it again"
+expect_contains "the log names the destination" "$log" "snapshot: destination hook did not make every row durable within agent.shutdown_timeout_seconds of the stop; the next start reads again what is not durable"
+expect_contains "the error says what the next start does" "$log" "stopped before every destination had made the snapshot durable; the next start reads again what is not durable"
 rm -f "$T/fail"
 AGENT_NO_WAIT=1 agent_start
 wait_slot_active s2 60
-expect_contains "the next start takes it again" "$(this_run)" "dropping the slot and taking the snapshot again"
+expect_contains "the next start resumes it on the same slot" "$(this_run)" "did not finish; resuming it"
 for _ in $(seq 100); do [ "$(hook_ids t2 | tr -cd ',' | wc -c)" -ge 49 ] && break; sleep 0.1; done
 expect_eq "the webhook has every snapshot row" "$(hook_ids t2)" "$(python3 -c 'print(str(list(range(1, 51))).replace(" ", ""))')"
 agent_stop

@@ -43,13 +43,7 @@ for threads in 1 2 4; do
     P_TABLES="public.big, public.side" P_SLOT=slot_$threads \
         P_SOURCE_EXTRA=$'snapshot_max_threads: '"$threads"$'\nsnapshot_chunk_mb: 1' write_pipeline
     write_platform
-    bg writer
-    AGENT_NO_WAIT=1 agent_start
-    wait_slot_active "slot_$threads" 120
-    wait_lines "$EVENTS" "$N" 120
-    touch "$T/stop_writer"
-    wait "${BG_PIDS[@]}" 2>/dev/null || true
-    BG_PIDS=()
+    snapshot_under_writer "slot_$threads" "$N" 120 writer
     sql "INSERT INTO side VALUES (900000000 + $threads)"   # a last change to wait for
     last=$(sql "SELECT count(*) FROM big")
     note "rows at the end: $last"

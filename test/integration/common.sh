@@ -519,6 +519,22 @@ bg() {
     BG_PIDS+=($!)
 }
 
+# snapshot_under_writer SLOT N TIMEOUT WRITER...: runs WRITER... in the background (it stops
+# when $T/stop_writer exists) and starts the agent, waits until SLOT is active and $EVENTS has
+# N lines (TIMEOUT seconds), then stops the writer and waits for it.
+snapshot_under_writer() {
+    local slot=$1 n=$2 timeout=$3
+    shift 3
+    rm -f "$T/stop_writer"
+    bg "$@"
+    AGENT_NO_WAIT=1 agent_start
+    wait_slot_active "$slot" 120
+    wait_lines "$EVENTS" "$n" "$timeout"
+    touch "$T/stop_writer"
+    wait "${BG_PIDS[@]}" 2>/dev/null || true
+    BG_PIDS=()
+}
+
 # ---------------------------------------------------------------- JSON lines
 
 line_count() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }

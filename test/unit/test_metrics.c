@@ -211,6 +211,27 @@ START_TEST(counters_increase)
 }
 END_TEST
 
+/* The writer remembers its last series by the name's pointer: a buffer reused for another
+   name (a relation's topic freed and another allocated there) must count the other. */
+START_TEST(same_pointer_other_name)
+{
+    char  name[32] = "cdc.public.a";
+    char *text;
+
+    agent_metrics_event(m, name, CDC_OP_CREATE);
+    agent_metrics_event(m, name, CDC_OP_CREATE);
+    snprintf(name, sizeof(name), "cdc.public.b");
+    agent_metrics_event(m, name, CDC_OP_CREATE);
+    agent_metrics_event(m, name, CDC_OP_UPDATE);
+    agent_metrics_event(m, "cdc.public.a", CDC_OP_CREATE);
+    text = render();
+    ck_assert(sample(text, "cdcagent_events_total{table=\"cdc.public.a\",op=\"c\"}") == 3);
+    ck_assert(sample(text, "cdcagent_events_total{table=\"cdc.public.b\",op=\"c\"}") == 1);
+    ck_assert(sample(text, "cdcagent_events_total{table=\"cdc.public.b\",op=\"u\"}") == 1);
+    free(text);
+}
+END_TEST
+
 START_TEST(label_escaping)
 {
     char *text;
@@ -509,6 +530,7 @@ metrics_suite(void)
     tcase_add_test(tc, every_line_valid);
     tcase_add_test(tc, help_and_type_once);
     tcase_add_test(tc, counters_increase);
+    tcase_add_test(tc, same_pointer_other_name);
     tcase_add_test(tc, label_escaping);
     tcase_add_test(tc, histogram_cumulative);
     tcase_add_test(tc, commit_to_durable_from_confirmations);

@@ -85,6 +85,23 @@ START_TEST(install_copies)
 }
 END_TEST
 
+/* The JSON encoder's "are the column names UTF-8" is known from the install on. */
+START_TEST(install_checks_names_utf8)
+{
+    cdc_col  cols[2];
+    char     n0[8], n1[8];
+    cdc_rel *r;
+
+    base_cols(cols, n0, n1);
+    r = pgo_rel_install(rc, 16384, "public", "orders", 'd', 2, cols, NULL);
+    ck_assert_uint_eq(r->names_utf8, 1);
+    strcpy(n1, "caf\xe9");  /* SQL_ASCII: a byte that is not UTF-8 */
+    r = pgo_rel_install(rc, 16384, "public", "orders", 'd', 2, cols, NULL);
+    ck_assert_uint_eq(r->version, 2);
+    ck_assert_uint_eq(r->names_utf8, 2);
+}
+END_TEST
+
 /* Identical description: same entry, enrichment kept, changed false. */
 START_TEST(identical_keeps_entry)
 {
@@ -267,6 +284,7 @@ relcache_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, lookup_empty);
     tcase_add_test(tc, install_copies);
+    tcase_add_test(tc, install_checks_names_utf8);
     tcase_add_test(tc, identical_keeps_entry);
     tcase_add_test(tc, many_relations_grow);
     tcase_add_test(tc, extreme_relids);

@@ -51,7 +51,7 @@ START_TEST(reports_reach_file_and_metrics)
     cdc_config         cfg;
     cfg_source        *src = &cfg.pipeline.source;
     agent_metrics     *m = agent_metrics_new("p", "s1");
-    agent_snapshot_env env = { m, dir, 1000, NULL };
+    agent_snapshot_env env = { .metrics = m, .state_dir = dir, .every_s = 1000 };
     snap_progress     *p;
     json_t            *o;
     cdc_buf            text = CDC_BUF_INIT;
@@ -108,6 +108,58 @@ START_TEST(reports_reach_file_and_metrics)
 }
 END_TEST
 
+static int service_calls, service_rc;
+
+static int
+count_service(void *arg, cdc_err *err)
+{
+    (void) arg;
+    service_calls++;
+    return service_rc < 0 ? cdc_err_set(err, CDC_E_CONN, "walsender gone") : 0;
+}
+
+/* The replication connection's service while streaming is paused: at most once a second,
+   and its failure is the caller's. */
+START_TEST(service_at_most_once_a_second)
+{
+    cfg_source         src;
+    agent_metrics     *m = agent_metrics_new("p", "s1");
+    agent_snapshot_env env = { .metrics = m, .state_dir = dir, .every_s = 1000,
+                               .service = count_service };
+    snap_progress     *p;
+    cdc_err            err = { 0 };
+
+    memset(&src, 0, sizeof(src));
+    src.slot_name = "s1";
+    src.host = "127.0.0.1";
+    src.port = 1;
+    src.database = "db";
+    src.username = "u";
+    src.sslmode = "disable";
+    service_calls = service_rc = 0;
+    p = snap_progress_new(&env, &src, 1, 10);
+    ck_assert_int_eq(snap_progress_service(p, &err), 0);
+    ck_assert_int_eq(service_calls, 1);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(snap_progress_service(p, &err), 0);
+    ck_assert_int_eq(service_calls, 1);
+    snap_progress_end(p, "done", 10);
+    service_calls = 0;
+    service_rc = -1;
+    p = snap_progress_new(&env, &src, 1, 10);
+    ck_assert_int_lt(snap_progress_service(p, &err), 0);
+    ck_assert_str_eq(err.msg, "walsender gone");
+    ck_assert_int_eq(service_calls, 1);
+    snap_progress_end(p, "failed", 0);
+    env.service = NULL;         /* none (the initial snapshot): nothing to call */
+    p = snap_progress_new(&env, &src, 1, 10);
+    ck_assert_int_eq(snap_progress_service(p, &err), 0);
+    ck_assert_int_eq(service_calls, 1);
+    snap_progress_end(p, "done", 0);
+    agent_metrics_free(m);
+}
+END_TEST
+
 static Suite *
 progress_suite(void)
 {
@@ -117,6 +169,7 @@ progress_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, path_joins_dir_and_slot);
     tcase_add_test(tc, reports_reach_file_and_metrics);
+    tcase_add_test(tc, service_at_most_once_a_second);
     suite_add_tcase(s, tc);
     return s;
 }

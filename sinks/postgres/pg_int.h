@@ -31,6 +31,9 @@
     "needs the source's column types, which the JSON record lacks; apply the change by hand " \
     "and leave the letter, or exclude it with --sink"
 
+/* What a replica op keeps to write its dead-letter record if refused (pg_evcopy.c). */
+typedef struct pg_evcopy pg_evcopy;
+
 typedef struct pg_op {
     cdc_pos  pos;
     char    *sql;           /* NULL: no statement (transaction end, or a dead letter) */
@@ -42,8 +45,10 @@ typedef struct pg_op {
     char    *deadmsg;       /* dead-letter this op instead of running it */
     char    *topic;
     uint64_t offset;
-    char    *record;        /* {key,value,metadata} for the dead-letter file (event_log: made
-                               when needed, pg_sql_event_log_record) */
+    char    *record;        /* {key,value,metadata} for the dead-letter file, made when a row
+                               is refused: event_log from the parameters
+                               (pg_sql_event_log_record), replica from evc */
+    pg_evcopy *evc;         /* replica with a dead-letter file: the event, owned */
     /* replica upserts: sql is "<head>VALUES (<row>)<tail>"; several rows of the same sql
        and distinct keys can share one statement */
     bool     upsert;
@@ -122,6 +127,12 @@ bool    pg_lost(pgsink *p);
 int     pg_apply_group(pgsink *p, int *i, char *pgerr, size_t errn);
 bool    pg_fly_start(pgsink *p);
 int     pg_fly_poll(pgsink *p, bool block);
+
+/* pg_evcopy.c */
+pg_evcopy *pg_evcopy_new(const cdc_event *ev, int64_t now_us);
+void       pg_evcopy_record(cdc_buf *b, const pg_evcopy *c, const sch_json_opts *o,
+                            const char *topic);
+void       pg_evcopy_free(pg_evcopy *c);
 
 /* pg_sql.c */
 char   *pg_quote_qualified(const char *name);

@@ -74,6 +74,7 @@ pg_op_free(pg_op *op)
     free(op->deadmsg);
     free(op->topic);
     free(op->record);
+    pg_evcopy_free(op->evc);
     memset(op, 0, sizeof(*op));
 }
 

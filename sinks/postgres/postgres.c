@@ -44,7 +44,6 @@
 #include "agent/core/cdc_mem.h"
 #include "agent/core/dest/status.h"
 #include "schemas/json.h"
-#include "schemas/record.h"
 #include "schemas/topic.h"
 #include "sinks/postgres/pg_int.h"
 
@@ -396,8 +395,15 @@ pg_dead_letter(pgsink *p, pg_op *op, const char *pgerr, cdc_err *err)
                           .error_message = bar ? bar + 1 : pgerr, .record = op->record,
                           .record_len = op->record ? strlen(op->record) : 0 };
 
-    if (op->record == NULL && p->mode == DEST_PG_EVENT_LOG && op->is_event) {
-        op->record = pg_sql_event_log_record(op);
+    if (op->record == NULL && (op->evc || (p->mode == DEST_PG_EVENT_LOG && op->is_event))) {
+        cdc_buf made = CDC_BUF_INIT;
+
+        if (op->evc) {
+            pg_evcopy_record(&made, op->evc, &p->jopts, op->topic);
+            op->record = pg_buf_take(&made);
+        } else {
+            op->record = pg_sql_event_log_record(op);
+        }
         rec.record = op->record;
         rec.record_len = op->record ? strlen(op->record) : 0;
     }
@@ -586,7 +592,6 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     pgsink *p = d->impl;
     pg_op  *op;
     char    topic[300];
-    cdc_buf rec = CDC_BUF_INIT;
 
     if (p->st.fatal)
         return cdc_err_set(err, CDC_E_DEST, "postgres %s: %s", p->label, p->st.lasterr);
@@ -615,10 +620,9 @@ pg_write(cdc_dest *d, const cdc_event *ev, cdc_err *err)
     if (p->mode == DEST_PG_EVENT_LOG) {
         pg_queue_event_log(p, ev, op);
     } else {
-        if (p->dlq) {   /* without a dead-letter file a refused row stops the sink instead */
-            sch_record_put(&rec, ev, &p->jopts, topic, cdc_wall_us(), 0, NULL);
-            op->record = pg_buf_take(&rec);
-        }
+        /* without a dead-letter file a refused row stops the sink instead */
+        if (p->dlq)
+            op->evc = pg_evcopy_new(ev, cdc_wall_us());
         pg_queue_replica(p, ev, op);
     }
     p->nevents++;

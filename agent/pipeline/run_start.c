@@ -422,7 +422,7 @@ wait_snapshot_durable(agent *ag, uint64_t cp, cdc_err *err)
             if (flushed) {
                 log_error("agent", "snapshot: destination %s did not make every row durable "
                           "within agent.shutdown_timeout_seconds of the stop; the next start "
-                          "reads again what is not durable (docs/snapshots.md, \"Resume\")",
+                          "reads again what is not durable (docs/snapshots.md, \"After a crash\")",
                           ag->router.dests[slow]->id);
                 return 1;
             }

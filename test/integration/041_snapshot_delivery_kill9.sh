@@ -149,7 +149,7 @@ for line in open(src):
 snap = set(int(x) for x in sys.argv[4].split(",")) if len(sys.argv) > 4 else set()
 got_r = set(e["value"]["after"]["id"] for e in evs if e["value"]["op"] == "r")
 # A snapshot cut by kill -9 resumes with the incremental algorithm (docs/snapshots.md,
-# "Resume"): a row whose key a streamed UPDATE or DELETE touched while its chunk window was
+# "After a crash"): a row whose key a streamed UPDATE or DELETE touched while its chunk window was
 # open arrives as that change instead of op r (the rule of Debezium: the streamed change wins).
 changed = set((e["value"]["after"] or e["value"]["before"])["id"] for e in evs
               if e["value"]["op"] in ("u", "d"))

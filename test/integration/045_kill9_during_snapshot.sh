@@ -2,7 +2,7 @@
 # 045: kill -9 the agent in the middle of the initial snapshot, after part of it reached the
 # sink.  The restarted agent must notice that the snapshot never finished (the state record
 # says so, and the slot never moved) and resume it on the same slot, reading what was not
-# durable with the incremental algorithm (docs/snapshots.md, "Resume": PostgreSQL 14+ needs
+# durable with the incremental algorithm (docs/snapshots.md, "After a crash": PostgreSQL 14+ needs
 # no signal table): every row arrives; rows delivered before the kill may arrive twice
 # (documented), changes made meanwhile arrive as op c.
 # shellcheck source=SCRIPTDIR/common.sh

@@ -6,7 +6,7 @@
 #     came before that record, the partitions cannot prove that every snapshot row arrived,
 #     so the snapshot is resumed on the same slot: what no destination made durable is read
 #     again as an incremental snapshot (rows arrive twice at most, at new positions; docs/
-#     snapshots.md, "Resume").  Either way none is missing;
+#     snapshots.md, "After a crash").  Either way none is missing;
 #  3. topics that already hold records without cdcagent's position headers (Debezium's,
 #     before a switch) and the slot exists: the agent streams from the slot, it does not
 #     drop it to take a snapshot;

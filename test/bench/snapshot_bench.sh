@@ -28,7 +28,8 @@
 #        without a primary key, so its chunks are ctid ranges instead of key ranges;
 #        PERF=1 runs each agent under `perf record` and adds main_us_row: the main thread's
 #        share of the agent's user-mode samples times its user CPU, per row, i.e. the part
-#        the readers cannot take over; agent_us_row is user + system CPU per row)
+#        the readers cannot take over; agent_us_row is user + system CPU per row;
+#        PERF_OUT=path keeps each run's perf.data as path.SINK.THREADS)
 set -euo pipefail
 
 ROWS=${1:-1000000}
@@ -180,7 +181,7 @@ YAML
         pg_psql "$PORT" postgres "DROP DATABASE IF EXISTS repdst" "CREATE DATABASE repdst" >/dev/null
     fi
     local perf=()
-    [ "${PERF:-0}" = 1 ] && perf=(perf record -q -F 999 -o "$WORK/perf.data" --)
+    [ "${PERF:-0}" = 1 ] && perf=(perf record -q -F "${PERF_FREQ:-999}" -o "$WORK/perf.data" --)
     t0=$(now)
     (cd "$WORK" && "${perf[@]}" /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$CDCAGENT" run \
         "$WORK/p.yaml" --platform-config "$WORK/platform.yaml" >&2)
@@ -195,6 +196,7 @@ YAML
                                      split($2, t, ":"); v = $1 + 0; all += v
                                      if (first == "" || t[1] + 0 < first) { first = t[1] + 0; main = v } }
                  END { printf "%.4f", (all > 0 ? main / all : 0) }')
+        [ -z "${PERF_OUT:-}" ] || cp "$WORK/perf.data" "$PERF_OUT.$sink.$n"
     fi
     sql "SELECT pg_drop_replication_slot('$slot')" >/dev/null
     rm -f "$WORK"/cdcagent-"$slot"*

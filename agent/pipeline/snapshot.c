@@ -1,5 +1,6 @@
 #include "agent/pipeline/snapshot.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,7 +323,14 @@ out:
     return rc;
 }
 
-/* The table's pages now (never fewer than at the snapshot: VACUUM keeps what it shows). */
+/*
+ * The table's pages now (never fewer than at the snapshot: VACUUM keeps what it shows), and
+ * the pages a chunk reads: snapshot_chunk_mb of them, or fewer where the rows would decode to
+ * more than SNAP_PAR_CHUNK_DECODED (docs/snapshots.md, "Memory").  A decoded row is a value
+ * per column, a pointer, and its text (about its share of the page, taken as 1.5 times for the
+ * text form's longer numbers and dates).  Rows per page come from the statistics, or, for a
+ * table never analyzed, as if every column were 8 bytes wide: narrow rows decode to the most.
+ */
 static int
 table_pages(PGconn *conn, const cdc_rel *rel, int64_t chunk_bytes, int64_t *pages,
             int64_t *chunk_pages, cdc_err *err)
@@ -330,19 +338,41 @@ table_pages(PGconn *conn, const cdc_rel *rel, int64_t chunk_bytes, int64_t *page
     char        oid[16];
     const char *params[] = { oid };
     PGresult   *res;
-    int64_t     bs;
+    int64_t     bs, cap;
+    double      tuples, relpages, per_page, per_row;
 
     snprintf(oid, sizeof(oid), "%u", rel->relid);
-    res = agent_pg_query(conn, "SELECT pg_relation_size($1::oid::regclass), "
-                         "current_setting('block_size')::int8", 1, params, "snapshot", err);
+    res = agent_pg_query(conn, "SELECT pg_relation_size(c.oid), current_setting('block_size')::int8, "
+                         "c.reltuples, c.relpages FROM pg_class c WHERE c.oid = $1::oid",
+                         1, params, "snapshot", err);
     if (res == NULL)
         return cdc_err_wrap(err, "the size of table %s.%s", rel->nspname, rel->relname);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return cdc_err_set(err, CDC_E_PG, "the size of table %s.%s: it is gone (oid %s)",
+                           rel->nspname, rel->relname, oid);
+    }
     bs = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     if (bs <= 0)
         bs = 8192;
     *pages = strtoll(PQgetvalue(res, 0, 0), NULL, 10) / bs;
-    *chunk_pages = chunk_bytes / bs > 0 ? chunk_bytes / bs : 1;
+    tuples = strtod(PQgetvalue(res, 0, 2), NULL);
+    relpages = strtod(PQgetvalue(res, 0, 3), NULL);
     PQclear(res);
+    per_page = tuples > 0 && relpages > 0 ? tuples / relpages
+                                          : (double) bs / (28.0 + 8.0 * rel->ncols);
+    per_row = (double) rel->ncols * sizeof(cdc_value) + sizeof(cdc_value *) + 32.0;
+    cap = (int64_t) ((double) SNAP_PAR_CHUNK_DECODED / (per_page * per_row + 1.5 * (double) bs));
+    *chunk_pages = chunk_bytes / bs > 0 ? chunk_bytes / bs : 1;
+    if (cap < 1)
+        cap = 1;
+    if (cap < *chunk_pages) {
+        log_info("snapshot", "table %s.%s: chunks of %" PRId64 " pages rather than %" PRId64
+                 " (source.snapshot_chunk_mb): about %.0f rows a page would decode to more "
+                 "than %zu MiB a chunk", rel->nspname, rel->relname, cap, *chunk_pages,
+                 per_page, SNAP_PAR_CHUNK_DECODED >> 20);
+        *chunk_pages = cap;
+    }
     return 0;
 }
 

@@ -43,7 +43,10 @@ typedef struct snap_rows {
 } snap_rows;
 
 /* Bytes of decoded rows held across chunks beyond the one being read. */
-#define SNAP_PAR_BUDGET ((size_t) 64 << 20)
+#define SNAP_PAR_BUDGET ((size_t) 48 << 20)
+/* At most about this many bytes of decoded rows per chunk: chunks are planned smaller when
+   snapshot_chunk_mb of the table's pages would decode to more (narrow rows). */
+#define SNAP_PAR_CHUNK_DECODED ((size_t) 16 << 20)
 
 /*
  * Connects nthreads workers to src and imports snapshot_name (a snapshot the

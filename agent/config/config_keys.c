@@ -488,8 +488,9 @@ static const cfg_key pipeline_keys[] = {
               "per table, docs/snapshots.md)." },
     { .name = "source.snapshot_chunk_mb", .type = CFG_INT,
       .off = PL(source.snapshot_chunk_mb), .def = "8", .range = "1..16",
-      .desc = "With snapshot_max_threads above 1: MiB of table pages (a ctid block range) "
-              "each parallel COPY reads (docs/snapshots.md)." },
+      .desc = "With snapshot_max_threads above 1: MiB of table pages each parallel COPY reads "
+              "(a ctid or key range); fewer where the rows would decode to more than 16 MiB "
+              "(docs/snapshots.md, \"Memory\")." },
     { .name = "source.signal_data_collection", .type = CFG_STR,
       .off = PL(source.signal_data_collection), .check = check_table_name,
       .desc = "Debezium signal.data.collection: the schema-qualified signal table (id, type, "

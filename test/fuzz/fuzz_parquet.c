@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the Parquet reader (sinks/iceberg/parquet/parquet_read.c)
+ * libFuzzer target: the Parquet reader (sinks/iceberg/parquet/parquet_read*.c)
  * on any bytes.  The input is a whole file: the footer is read, every column
  * listed, and every column chunk of every row group decoded (refusals such as
  * lists or unknown codecs are fine; a crash, leak or UBSan report is a bug).

@@ -69,7 +69,8 @@ typedef struct cdc_txn {
     uint32_t xid;
     uint64_t commit_lsn;        /* LSN of the commit record (pos.lsn of its events) */
     uint64_t begin_lsn;         /* where the server put its BEGIN: the LSN of the first change
-                                   or message it sent for the transaction; 0 until then */
+                                   or message it sent for the transaction (not a window marker
+                                   of the agent's incremental snapshot); 0 until then */
     uint64_t end_lsn;           /* end of the commit record: what is confirmed to the slot */
     int64_t  commit_ts_us;      /* commit time, microseconds since the Unix epoch */
     uint64_t prev_commit_lsn;   /* commit LSN of the previous transaction seen, 0 if none */

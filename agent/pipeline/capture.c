@@ -762,7 +762,10 @@ dispatch(agent_capture *cap, const pgo_msg *m, uint64_t lsn, cdc_err *err)
         note_first(cap, lsn);
         return handle_truncate(cap, m, lsn, err);
     case PGO_MESSAGE:
-        if (m->u.message.transactional)
+        /* A window marker of ours is no content of its transaction: one that holds only
+           markers (and the chunk's snapshot rows) gets no BEGIN/END record. */
+        if (m->u.message.transactional &&
+            !(m->u.message.prefix && strcmp(m->u.message.prefix, AGENT_CAPTURE_WM_PREFIX) == 0))
             note_first(cap, lsn);
         return handle_message(cap, m, lsn, err);
     default:

@@ -404,22 +404,36 @@ signals_on(const cfg_source *src)
 /*
  * Why the incremental snapshot's windows cannot be marked without a signal
  * table on conn's server, or NULL when they can: pgoutput sends logical
- * decoding messages from PostgreSQL 14 on, and a standby cannot write them.
+ * decoding messages from PostgreSQL 14 on, a standby cannot write them, and
+ * the agent's user needs EXECUTE on pg_logical_emit_message (text content:
+ * (boolean, text, text), and on 17+ its flush argument).  The reason is
+ * written into buf.
  */
 static const char *
-no_msg_marks(PGconn *conn)
+no_msg_marks(PGconn *conn, char *buf, size_t bufsz)
 {
     PGresult *res;
-    bool      primary;
+    bool      primary, can;
 
     if (conn == NULL || PQserverVersion(conn) < AGENT_INCR_MSG_MARKS_VERSION)
         return "before PostgreSQL 14, pgoutput sends no logical decoding messages";
-    res = PQexec(conn, "SELECT pg_is_in_recovery()");
+    res = PQexec(conn, "SELECT pg_is_in_recovery(), coalesce(bool_and(has_function_privilege("
+                       "p.oid, 'EXECUTE')), false), current_user, min(p.oid::regprocedure::text) "
+                       "FROM pg_catalog.pg_proc p WHERE p.proname = 'pg_logical_emit_message' "
+                       "AND p.pronamespace = 'pg_catalog'::regnamespace "
+                       "AND p.proargtypes[2] = 'text'::regtype");
     primary = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
               strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+    can = primary && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    if (primary && !can)
+        snprintf(buf, bufsz, "the agent's user %s may not EXECUTE %s, the function that writes "
+                 "them (GRANT EXECUTE ON FUNCTION %s TO %s allows it)", PQgetvalue(res, 0, 2),
+                 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 2));
     PQclear(res);
-    return primary ? NULL : "the server is a standby (or did not answer pg_is_in_recovery()), "
-                            "where no logical decoding message can be written";
+    if (!primary)
+        return "the server is a standby (or did not answer pg_is_in_recovery()), where no "
+               "logical decoding message can be written";
+    return can ? NULL : buf;
 }
 
 int
@@ -431,7 +445,7 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
     const char  *cur, *rest, *why;
     int          n = 0, rc = 0;
     cdc_buf      list = CDC_BUF_INIT;
-    char         id[64];
+    char         id[64], whybuf[400];
 
     if (!st->loaded || st->snapshot != AGENT_SNAP_PENDING || st->cp == 0 ||
         confirmed > st->cp || (src->snapshot_mode != CFG_SNAPSHOT_INITIAL &&
@@ -442,7 +456,7 @@ agent_snapshot_resume(PGconn *conn, agent_capture *cap, const cfg_source *src, a
         json_decref(rec);
         return 0;
     }
-    if (!signals_on(src) && (why = no_msg_marks(conn)) != NULL) {
+    if (!signals_on(src) && (why = no_msg_marks(conn, whybuf, sizeof(whybuf))) != NULL) {
         log_warn("agent", "slot %s: the initial snapshot did not finish; it cannot be resumed "
                  "without source.signal_data_collection (the rest is read with the incremental "
                  "snapshot's watermark windows, marked by rows of that table or, without it, by "
@@ -530,7 +544,7 @@ agent_snapshot_added_tables(PGconn *conn, const cfg_source *src, agent_state *st
     json_t      *rec, *tabs;
     const char **names, *why;
     int          n = 0, rc = 0;
-    char         id[64];
+    char         id[64], whybuf[400];
 
     if (!st->loaded || st->snapshot != AGENT_SNAP_DELIVERED ||
         src->snapshot_mode == CFG_SNAPSHOT_NEVER)
@@ -553,7 +567,7 @@ agent_snapshot_added_tables(PGconn *conn, const cfg_source *src, agent_state *st
         if (!listed(tabs, src->tables[i]))
             names[n++] = src->tables[i];
     snprintf(id, sizeof(id), "added-tables-%" PRIx64, (uint64_t) cdc_wall_us());
-    why = n == 0 || signals_on(src) ? NULL : no_msg_marks(conn);
+    why = n == 0 || signals_on(src) ? NULL : no_msg_marks(conn, whybuf, sizeof(whybuf));
     for (int i = 0; i < n && rc == 0; i++) {
         const char *none = NULL;
 

@@ -17,10 +17,15 @@
 #     pg_replication_slots columns psql finds on this server, confirmed_flush_lsn is psql's;
 #     on 18 the idle_replication_slot_timeout warning (set to 1 h)
 #  7. kill -9 while single-row transactions stream, restart: every row exactly once
+#  8. on 14, 16, 17, 18 (15: 818): an initial snapshot killed once part of it is durable,
+#     restarted WITHOUT a signal table while a writer changes the table, resumes on the same
+#     slot with logical decoding messages as window markers (test/lib/snapresume.sh)
 # shellcheck source=SCRIPTDIR/../fixtures/debezium_workload.sh
 . "$CDC_SRC/test/fixtures/debezium_workload.sh"
 # shellcheck source=SCRIPTDIR/every_type.sh
 . "$CDC_SRC/test/lib/every_type.sh"
+# shellcheck source=SCRIPTDIR/snapresume.sh
+. "$CDC_SRC/test/lib/snapresume.sh"
 
 PGSMOKE_BIG=5000
 
@@ -155,6 +160,9 @@ pgsmoke_run() {
     _pgsmoke_topic cdc.public.big "$T/big.jsonl"
     jl_check "after kill -9 and restart: every row once" "$T/big.jsonl" \
         "sorted(e['key']['id'] for e in data) == list(range(1, $PGSMOKE_BIG + 1)) + list(range(200001, 200301))"
+
+    # 8. The initial snapshot resumed without a signal table.
+    if [ "$major" -ge 14 ] && [ "$major" != 15 ]; then rs_resume_no_signal; fi
 }
 
 # _pgsmoke_json KEY: a field of slot status' JSON in $T/cdc.out (booleans as true/false).

@@ -804,6 +804,76 @@ START_TEST(string_escaping)
 }
 END_TEST
 
+/* Each case again between plain runs of every length 0..16 on either side: the
+   escapes are found wherever the 8-byte scan of plain bytes meets them. */
+START_TEST(string_escaping_at_offsets)
+{
+    const char *in = str_cases[_i].in, *want = str_cases[_i].want;
+    size_t      n = str_cases[_i].n, wn = strlen(want);
+
+    for (size_t pre = 0; pre <= 16; pre++) {
+        for (size_t post = 0; post <= 16; post++) {
+            cdc_buf b = CDC_BUF_INIT;
+            char    s[64], w[256];
+
+            memset(s, 'a', pre);
+            memcpy(s + pre, in, n);
+            memset(s + pre + n, 'z', post);
+            w[0] = '"';
+            memset(w + 1, 'a', pre);
+            memcpy(w + 1 + pre, want + 1, wn - 2);      /* want without its quotes */
+            memset(w + 1 + pre + wn - 2, 'z', post);
+            memcpy(w + 1 + pre + wn - 2 + post, "\"", 2);
+            sch_json_put_string(&b, s, pre + n + post);
+            ck_assert_msg(strcmp(cdc_buf_str(&b), w) == 0, "case %d at %zu+%zu: got %s", _i,
+                          pre, post, cdc_buf_str(&b));
+            cdc_buf_free(&b);
+        }
+    }
+}
+END_TEST
+
+/* Every byte value alone, at every offset 0..16 of a plain string, against
+   the rules written out: Jackson's short escapes, \u00XX below 0x20, a lone
+   byte >= 0x80 (never UTF-8 by itself) as U+FFFD, the rest as it is. */
+START_TEST(every_byte_at_every_offset)
+{
+    for (int c = 0; c < 256; c++) {
+        char one[8];
+
+        switch (c) {
+        case '"': strcpy(one, "\\\""); break;
+        case '\\': strcpy(one, "\\\\"); break;
+        case '\b': strcpy(one, "\\b"); break;
+        case '\t': strcpy(one, "\\t"); break;
+        case '\n': strcpy(one, "\\n"); break;
+        case '\f': strcpy(one, "\\f"); break;
+        case '\r': strcpy(one, "\\r"); break;
+        default:
+            if (c < 0x20)
+                snprintf(one, sizeof(one), "\\u%04X", (unsigned) c);
+            else if (c >= 0x80)
+                strcpy(one, "\xef\xbf\xbd");
+            else
+                snprintf(one, sizeof(one), "%c", c);
+        }
+        for (size_t off = 0; off <= 16; off++) {
+            cdc_buf b = CDC_BUF_INIT;
+            char    s[40], w[64];
+
+            memset(s, 'p', sizeof(s));
+            s[off] = (char) c;
+            snprintf(w, sizeof(w), "\"%.*s%s%.*s\"", (int) off, s, one,
+                     (int) (sizeof(s) - off - 1), s + off + 1);
+            sch_json_put_string(&b, s, sizeof(s));
+            ck_assert_msg(strcmp(cdc_buf_str(&b), w) == 0, "byte 0x%02X at %zu: got %s", c, off,
+                          cdc_buf_str(&b));
+            cdc_buf_free(&b);
+        }
+    }
+}
+END_TEST
+
 START_TEST(raw_string_keeps_non_bmp)
 {
     cdc_buf b = CDC_BUF_INIT;
@@ -1015,6 +1085,9 @@ json_suite(void)
     tc = tcase_create("strings");
     tcase_add_checked_fixture(tc, setup_customers, NULL);
     tcase_add_loop_test(tc, string_escaping, 0, (int) (sizeof(str_cases) / sizeof(str_cases[0])));
+    tcase_add_loop_test(tc, string_escaping_at_offsets, 0,
+                        (int) (sizeof(str_cases) / sizeof(str_cases[0])));
+    tcase_add_test(tc, every_byte_at_every_offset);
     tcase_add_test(tc, escaped_names);
     tcase_add_test(tc, raw_string_keeps_non_bmp);
     tcase_add_test(tc, non_bmp_key_and_name);

@@ -58,6 +58,22 @@ START_TEST(clock_wall_is_utc_epoch)
 }
 END_TEST
 
+/* The bulk clock never runs ahead of the wall clock, and reads it afresh at
+   least once in every 16 calls (the other bound, a coarse tick, is timing). */
+START_TEST(clock_bulk_reads_afresh)
+{
+    int since_fresh = 0;
+
+    for (int i = 0; i < 200; i++) {
+        int64_t before = cdc_wall_us(), b = cdc_wall_us_bulk(), after = cdc_wall_us();
+
+        ck_assert_int_le(b, after);
+        since_fresh = b >= before ? 0 : since_fresh + 1;
+        ck_assert_int_lt(since_fresh, 16);
+    }
+}
+END_TEST
+
 START_TEST(clock_sleep_lasts)
 {
     int64_t t0 = cdc_mono_ms(), t1;
@@ -359,6 +375,7 @@ core_suite(void)
     tcase_add_test(clock, clock_units_agree);
     tcase_add_test(clock, clock_wall_is_utc_epoch);
     tcase_add_test(clock, clock_sleep_lasts);
+    tcase_add_test(clock, clock_bulk_reads_afresh);
     suite_add_tcase(s, clock);
     tcase_add_test(retry, retry_defaults);
     tcase_add_test(retry, retry_growth_and_cap);

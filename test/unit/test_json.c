@@ -286,6 +286,32 @@ START_TEST(source_block_memo)
 }
 END_TEST
 
+/* The event times are remembered per thread by their value: each text is its own. */
+START_TEST(event_times_memo)
+{
+    static const int64_t nows[] = { 1714558000123456, 1714558000123456, 1714558000123457, 0,
+                                    1714558000123456, -1500, INT64_MAX, INT64_MAX };
+    cdc_event ev = event(CDC_OP_READ, 550, 24000000, 24022000, 1714558000000000);
+
+    ev.snapshot = "true";
+    ev.after = alice_row("a", balance_1250);
+    for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
+        char  want[160], ns[24];
+        char *v = render_value(&ev, nows[i]);
+
+        if (nows[i] == INT64_MAX)
+            snprintf(ns, sizeof(ns), "null");       /* past what nanoseconds hold */
+        else
+            snprintf(ns, sizeof(ns), "%lld", (long long) nows[i] * 1000);
+        snprintf(want, sizeof(want), ",\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%s}",
+                 (long long) (nows[i] >= 0 ? nows[i] / 1000 : -((-nows[i] + 999) / 1000)),
+                 (long long) nows[i], ns);
+        ck_assert_msg(strstr(v, want) != NULL, "now %lld: %s", (long long) nows[i], v);
+        free(v);
+    }
+}
+END_TEST
+
 /* CONTRACT.md 8.3, exactly. */
 START_TEST(key_schema_8_3)
 {
@@ -1060,6 +1086,7 @@ json_suite(void)
     tcase_add_test(tc, snapshot_8_7);
     tcase_add_test(tc, unknown_lsns_are_null);
     tcase_add_test(tc, source_block_memo);
+    tcase_add_test(tc, event_times_memo);
     tcase_add_test(tc, key_schema_8_3);
     tcase_add_test(tc, value_schema_8_3);
     suite_add_tcase(s, tc);

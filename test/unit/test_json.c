@@ -13,6 +13,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "schemas/json.h"
+#include "schemas/record.h"
 #include "schemas/topic.h"
 #include "test/lib/model.h"
 
@@ -309,6 +310,62 @@ START_TEST(event_times_memo)
         ck_assert_msg(strstr(v, want) != NULL, "now %lld: %s", (long long) nows[i], v);
         free(v);
     }
+}
+END_TEST
+
+/* The record's metadata is remembered per thread but for seq: every field, and the
+   topic's bytes at the same address, still decide it (against snprintf). */
+START_TEST(record_metadata_memo)
+{
+    cdc_event ev = event(CDC_OP_READ, 550, 24000000, 24022000, 1714558000000000);
+    char      topic[32] = "dbserver1.public.customers";
+    struct { uint64_t lsn, commit, seq; int xid; char op; unsigned flags; const char *t; } st[] = {
+        { 24022000, 24022100, 0, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022000, 24022100, 1, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022000, 24022100, 2, 550, 'r', SCH_RECORD_DETAIL, "dbserver1.public.orders" },
+        { 24022000, 24022100, 3, 550, 'r', SCH_RECORD_DETAIL, "dbserver1.public.orderz" },
+        { 24022001, 24022100, 3, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 551, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, -1, 'r', SCH_RECORD_DETAIL, NULL },      /* no transaction */
+        { 24022001, 24022101, 3, 551, 'c', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 551, 'c', 0, NULL },
+        { 24022001, 24022101, UINT64_MAX, 551, 'c', SCH_RECORD_DETAIL, NULL },
+    };
+
+    ev.after = alice_row("a", balance_1250);
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        cdc_buf b = CDC_BUF_INIT;
+        char    want[400], xid[16];
+
+        if (st[i].t)
+            strcpy(topic, st[i].t);
+        ev.lsn = st[i].lsn;
+        ev.pos.lsn = st[i].commit;
+        ev.pos.seq = st[i].seq;
+        ev.op = (cdc_op) st[i].op;
+        txn.xid = (uint32_t) st[i].xid;
+        ev.txn = st[i].xid < 0 ? NULL : &txn;
+        snprintf(xid, sizeof(xid), st[i].xid < 0 ? "null" : "%d", st[i].xid);
+        if (st[i].flags)
+            snprintf(want, sizeof(want), ",\"metadata\":{\"topic\":\"%s\",\"partition\":0,"
+                     "\"offset\":%llu,\"lsn\":\"%X/%X\",\"commit_lsn\":%llu,\"seq\":%llu,"
+                     "\"xid\":%s,\"op\":\"%c\"}}", topic, (unsigned long long) st[i].lsn,
+                     (unsigned) (st[i].lsn >> 32), (unsigned) st[i].lsn,
+                     (unsigned long long) st[i].commit, (unsigned long long) st[i].seq, xid,
+                     st[i].op);
+        else
+            snprintf(want, sizeof(want), ",\"metadata\":{\"topic\":\"%s\",\"partition\":0,"
+                     "\"offset\":%llu,\"commit_lsn\":%llu,\"seq\":%llu}}", topic,
+                     (unsigned long long) st[i].lsn, (unsigned long long) st[i].commit,
+                     (unsigned long long) st[i].seq);
+        sch_record_put(&b, &ev, &opts, topic, 1, st[i].flags, NULL);
+        ck_assert_msg(b.len > strlen(want) &&
+                      strcmp(cdc_buf_str(&b) + b.len - strlen(want), want) == 0,
+                      "step %zu: got %s, want the end %s", i, cdc_buf_str(&b), want);
+        cdc_buf_free(&b);
+    }
+    ev.txn = &txn;
 }
 END_TEST
 
@@ -1087,6 +1144,7 @@ json_suite(void)
     tcase_add_test(tc, unknown_lsns_are_null);
     tcase_add_test(tc, source_block_memo);
     tcase_add_test(tc, event_times_memo);
+    tcase_add_test(tc, record_metadata_memo);
     tcase_add_test(tc, key_schema_8_3);
     tcase_add_test(tc, value_schema_8_3);
     suite_add_tcase(s, tc);

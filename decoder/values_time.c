@@ -315,31 +315,6 @@ pgo_time_timestamp(const pgo_vctx *vc, uint8_t sem, const char *s, size_t n, cdc
     return 0;
 }
 
-/* The time of day tod (microseconds) of a ZonedTimestamp, and its 'Z': a fraction
-   of width digits when the column has a precision of 1 to 9, else trimmed. */
-static size_t
-fmt_zoned_tod(char *o, int64_t tod, int width)
-{
-    size_t len;
-
-    if (width >= 1 && width <= 9) {
-        char nanos[9];
-        int  us6 = (int) (tod % USEC_PER_SEC);
-
-        len = fmt_time_trimmed(o, tod - tod % USEC_PER_SEC);
-        for (int j = 5; j >= 0; j--, us6 /= 10)
-            nanos[j] = (char) ('0' + us6 % 10);
-        memset(nanos + 6, '0', 3);
-        o[len++] = '.';
-        memcpy(o + len, nanos, (size_t) width);
-        len += (size_t) width;
-    } else {
-        len = fmt_time_trimmed(o, tod);
-    }
-    o[len++] = 'Z';
-    return len;
-}
-
 /*
  * ZonedTimestamp.toIsoString: ISO_LOCAL_DATE (4-digit year, '+' above 9999,
  * '-' before year 0), 'T', HH:mm:ss, then exactly `width` fraction digits
@@ -369,7 +344,22 @@ fmt_zoned_timestamp(char *o, int64_t us, int width)
     put2(o + len, d);
     len += 2;
     o[len++] = 'T';
-    return len + fmt_zoned_tod(o + len, tod, width);
+    if (width >= 1 && width <= 9) {
+        char nanos[9];
+        int  us6 = (int) (tod % USEC_PER_SEC);
+
+        len += fmt_time_trimmed(o + len, tod - tod % USEC_PER_SEC);
+        for (int j = 5; j >= 0; j--, us6 /= 10)
+            nanos[j] = (char) ('0' + us6 % 10);
+        memset(nanos + 6, '0', 3);
+        o[len++] = '.';
+        memcpy(o + len, nanos, (size_t) width);
+        len += (size_t) width;
+    } else {
+        len += fmt_time_trimmed(o + len, tod);
+    }
+    o[len++] = 'Z';
+    return len;
 }
 
 /* The digit at s[i] as a number, or -1. */
@@ -382,46 +372,50 @@ dig(const char *s, size_t i)
 /*
  * What rd_timestamp() and fmt_zoned_timestamp() make of the usual text of a
  * session in UTC, "yyyy-mm-dd hh:mm:ss[.f{1,6}]+00" (a year 1 to 9999, no
- * 24:00), without the calendar arithmetic: in UTC the date and the time of
- * day are the text's.  Returns the length written at o, or 0 for any other
- * text (which takes the long way).
+ * 24:00), straight from the text: in UTC the date and the time of day are the
+ * text's, and the fraction its digits (to width digits, or without trailing
+ * zeros).  Returns the length written at o, or 0 for any other text (which
+ * takes the long way).
  */
 static size_t
 fmt_utc_timestamptz(char *o, const char *s, size_t n, int width)
 {
     static const size_t at[] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 };
-    int                 v[14], y, m, d, hh, mi, ss, frac = 0, k;
-    int64_t             tod;
+    int                 v[14], y, m, d;
+    size_t              k = n > 22 ? n - 23 : 0, len = 19;    /* fraction digits at s + 20 */
 
-    if (n < 22 || n > 29 || memcmp(s + n - 3, "+00", 3) != 0 || s[4] != '-' || s[7] != '-' ||
-        s[10] != ' ' || s[13] != ':' || s[16] != ':' || (n > 22 && s[19] != '.') ||
-        n == 23)
+    if (n < 22 || n > 29 || n == 23 || memcmp(s + n - 3, "+00", 3) != 0 || s[4] != '-' ||
+        s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' || (k && s[19] != '.'))
         return 0;
     for (int j = 0; j < 14; j++)
         if ((v[j] = dig(s, at[j])) < 0)
             return 0;
-    for (k = 0; 20 + (size_t) k < n - 3; k++) {
-        int x = dig(s, 20 + (size_t) k);
-
-        if (x < 0)
+    for (size_t j = 0; j < k; j++)
+        if (dig(s, 20 + j) < 0)
             return 0;
-        frac = frac * 10 + x;
-    }
-    for (; k < 6; k++)
-        frac *= 10;
     y = ((v[0] * 10 + v[1]) * 10 + v[2]) * 10 + v[3];
     m = v[4] * 10 + v[5];
     d = v[6] * 10 + v[7];
-    hh = v[8] * 10 + v[9];
-    mi = v[10] * 10 + v[11];
-    ss = v[12] * 10 + v[13];
-    if (y == 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || hh > 23 || mi > 59 ||
-        ss > 59)
+    if (y == 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) ||
+        v[8] * 10 + v[9] > 23 || v[10] > 5 || v[12] > 5)
         return 0;
-    tod = ((int64_t) (hh * 60 + mi) * 60 + ss) * USEC_PER_SEC + frac;
-    memcpy(o, s, 10);
+    memcpy(o, s, 19);
     o[10] = 'T';
-    return 11 + fmt_zoned_tod(o + 11, tod, width);
+    if (width >= 1 && width <= 9) {
+        o[len++] = '.';
+        for (size_t j = 0; j < (size_t) width; j++)
+            o[len++] = j < k ? s[20 + j] : '0';
+    } else {
+        while (k > 0 && s[20 + k - 1] == '0')
+            k--;
+        if (k > 0) {
+            o[len++] = '.';
+            memcpy(o + len, s + 20, k);
+            len += k;
+        }
+    }
+    o[len++] = 'Z';
+    return len;
 }
 
 int

@@ -79,10 +79,21 @@ put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, int name)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
-    size_t                     len, bad;
+    size_t                     len, bad, head = plain_run(p, n);
     char                       esc[6];
 
+    if (head == n && cdc_buf_room(b, n + 2)) {      /* the usual string: one copy */
+        uint8_t *d = b->data + b->len;
+
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        d[n + 2] = '\0';
+        return;
+    }
     cdc_buf_putc(b, '"');
+    p += head;
     while (p < end) {
         unsigned char c;
 

@@ -343,6 +343,57 @@ START_TEST(timestamptz_utc_shortcut_agrees)
 }
 END_TEST
 
+/* Decimal values of up to 18 digits (decoded by a shortcut) and the same values
+   behind 19 leading zeros (the general reader): the same bytes and scale, or both
+   refused, for several numeric(p,s) columns. */
+START_TEST(numeric_small_shortcut_agrees)
+{
+    static const char *vals[] = {
+        "0", "-0", "0.00", "-0.00", "1", "-1", "1.", "-1.5", "127", "128", "-128", "-129",
+        "255", "256", "32767", "32768", "-32768", "-32769", "8388607", "-8388608",
+        "2147483647", "2147483648", "-2147483649", "0.01", "-0.01", "99.99", "-99.99",
+        "12.5", "1.234", "999999999999999999", "-999999999999999999", "99999999999999999.9",
+        "1000000000000000000", "123456789.123456789", "+5.5", ".5", "-.5", "1.2.3", "1e2",
+        "12a", " 1", "00012.30", "1.-2",
+    };
+    static const int32_t typmods[] = { NUMTM(12, 2), NUMTM(18, 0), NUMTM(30, 10), NUMTM(5, 5),
+                                       NUMTM(38, 18), NUMTM(20, 1) };
+    pgo_type_opts        o = { .money_fraction_digits = 2 };
+    cdc_arena           *a = cdc_arena_new(4096);
+
+    for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++) {
+        cdc_col col = { .name = "c", .type_oid = 1700, .typmod = typmods[t] };
+        cdc_rel rel = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &col };
+        cdc_err err = { 0 };
+
+        ck_assert_int_eq(pgo_typemap_rel(&rel, &o, &err), 0);
+        for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+            const char *v = vals[i];
+            size_t      sign = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+            char        padded[80];
+            cdc_value   v1, v2;
+            int         r1, r2;
+
+            snprintf(padded, sizeof(padded), "%.*s0000000000000000000%s", (int) sign, v,
+                     v + sign);
+            r1 = pgo_value_from_text(&col, v, strlen(v), &o, a, &v1, &err);
+            cdc_err_clear(&err);
+            r2 = pgo_value_from_text(&col, padded, strlen(padded), &o, a, &v2, &err);
+            cdc_err_clear(&err);
+            ck_assert_msg(r1 == r2, "typmod %d, %s: %d, %s: %d", typmods[t], v, r1, padded,
+                          r2);
+            if (r1 != 0)
+                continue;
+            ck_assert_msg(v1.u.s.n == v2.u.s.n && memcmp(v1.u.s.p, v2.u.s.p, v1.u.s.n) == 0 &&
+                          v1.u.s.scale == v2.u.s.scale, "typmod %d, %s: %zu bytes, %zu bytes",
+                          typmods[t], v, v1.u.s.n, v2.u.s.n);
+        }
+        cdc_arena_reset(a);
+    }
+    cdc_arena_free(a);
+}
+END_TEST
+
 /* numeric allows 131072 digits before the point: exact, and no quadratic blow-up in time. */
 START_TEST(huge_numeric)
 {
@@ -466,6 +517,7 @@ values_suite(void)
     tcase_add_loop_test(tc, decodes_text, 0, (int) (sizeof(cases) / sizeof(cases[0])));
     tcase_add_loop_test(tc, huge_numeric, 0, 2);
     tcase_add_test(tc, timestamptz_utc_shortcut_agrees);
+    tcase_add_test(tc, numeric_small_shortcut_agrees);
     suite_add_tcase(s, tc);
     tc = tcase_create("tuples");
     tcase_add_loop_test(tc, tuples, 0, (int) (sizeof(tuple_cases) / sizeof(tuple_cases[0])));

@@ -298,6 +298,32 @@ START_TEST(decodes_text)
 }
 END_TEST
 
+/* Decodes x and y as a column of type oid and typmod: both refused, or the same
+   text (or bytes) and scale.  x takes a shortcut of the reader, y the general way. */
+static void
+assert_same_decoding(uint32_t oid, int32_t typmod, const char *x, const char *y)
+{
+    pgo_type_opts o = { .money_fraction_digits = 2 };
+    cdc_col       col = { .name = "c", .type_oid = oid, .typmod = typmod };
+    cdc_rel       rel = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &col };
+    cdc_arena    *a = cdc_arena_new(256);
+    cdc_err       err = { 0 };
+    cdc_value     v1, v2;
+    int           r1, r2;
+
+    ck_assert_int_eq(pgo_typemap_rel(&rel, &o, &err), 0);
+    r1 = pgo_value_from_text(&col, x, strlen(x), &o, a, &v1, &err);
+    cdc_err_clear(&err);
+    r2 = pgo_value_from_text(&col, y, strlen(y), &o, a, &v2, &err);
+    cdc_err_clear(&err);
+    ck_assert_msg(r1 == r2, "type %u typmod %d: %s: %d, %s: %d", oid, typmod, x, r1, y, r2);
+    if (r1 == 0)
+        ck_assert_msg(v1.u.s.n == v2.u.s.n && memcmp(v1.u.s.p, v2.u.s.p, v1.u.s.n) == 0 &&
+                      v1.u.s.scale == v2.u.s.scale, "type %u typmod %d: %s and %s differ",
+                      oid, typmod, x, y);
+    cdc_arena_free(a);
+}
+
 /* The "+00" text of a session in UTC (decoded by a shortcut) and the same instant
    written "+00:00" (the general reader) agree on every day of some years, at
    times on both sides of each field's limit, for each precision. */
@@ -307,39 +333,18 @@ START_TEST(timestamptz_utc_shortcut_agrees)
     static const char *times[] = { "00:00:00", "23:59:59.999999", "12:34:56.5", "24:00:00",
                                    "07:08:09.000010", "23:59:60", "00:00:00.1" };
     static const int   typmods[] = { -1, 0, 3, 6 };
-    pgo_type_opts      o = { .money_fraction_digits = 2 };
-    cdc_arena         *a = cdc_arena_new(4096);
 
-    for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++) {
-        cdc_col col = { .name = "c", .type_oid = 1184, .typmod = typmods[t] };
-        cdc_rel rel = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &col };
-        cdc_err err = { 0 };
-
-        ck_assert_int_eq(pgo_typemap_rel(&rel, &o, &err), 0);
+    for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++)
         for (size_t y = 0; y < sizeof(years) / sizeof(years[0]); y++)
             for (int m = 0; m <= 13; m++)
                 for (int d = 0; d <= 32; d++)
                     for (size_t h = 0; h < sizeof(times) / sizeof(times[0]); h++) {
-                        char      s1[64], s2[64];
-                        cdc_value v1, v2;
-                        int       r1, r2;
+                        char s1[64], s2[64];
 
                         snprintf(s1, sizeof(s1), "%04d-%02d-%02d %s+00", years[y], m, d, times[h]);
                         snprintf(s2, sizeof(s2), "%s:00", s1);
-                        r1 = pgo_value_from_text(&col, s1, strlen(s1), &o, a, &v1, &err);
-                        cdc_err_clear(&err);
-                        r2 = pgo_value_from_text(&col, s2, strlen(s2), &o, a, &v2, &err);
-                        cdc_err_clear(&err);
-                        ck_assert_msg(r1 == r2, "%s: %d, %s: %d", s1, r1, s2, r2);
-                        if (r1 == 0)
-                            ck_assert_msg(v1.u.s.n == v2.u.s.n &&
-                                          memcmp(v1.u.s.p, v2.u.s.p, v1.u.s.n) == 0,
-                                          "%s: %.*s, %s: %.*s", s1, (int) v1.u.s.n, v1.u.s.p,
-                                          s2, (int) v2.u.s.n, v2.u.s.p);
+                        assert_same_decoding(1184, typmods[t], s1, s2);
                     }
-        cdc_arena_reset(a);
-    }
-    cdc_arena_free(a);
 }
 END_TEST
 
@@ -358,39 +363,17 @@ START_TEST(numeric_small_shortcut_agrees)
     };
     static const int32_t typmods[] = { NUMTM(12, 2), NUMTM(18, 0), NUMTM(30, 10), NUMTM(5, 5),
                                        NUMTM(38, 18), NUMTM(20, 1) };
-    pgo_type_opts        o = { .money_fraction_digits = 2 };
-    cdc_arena           *a = cdc_arena_new(4096);
 
     for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++) {
-        cdc_col col = { .name = "c", .type_oid = 1700, .typmod = typmods[t] };
-        cdc_rel rel = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &col };
-        cdc_err err = { 0 };
-
-        ck_assert_int_eq(pgo_typemap_rel(&rel, &o, &err), 0);
         for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
             const char *v = vals[i];
-            size_t      sign = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+            int         sign = (v[0] == '-' || v[0] == '+') ? 1 : 0;
             char        padded[80];
-            cdc_value   v1, v2;
-            int         r1, r2;
 
-            snprintf(padded, sizeof(padded), "%.*s0000000000000000000%s", (int) sign, v,
-                     v + sign);
-            r1 = pgo_value_from_text(&col, v, strlen(v), &o, a, &v1, &err);
-            cdc_err_clear(&err);
-            r2 = pgo_value_from_text(&col, padded, strlen(padded), &o, a, &v2, &err);
-            cdc_err_clear(&err);
-            ck_assert_msg(r1 == r2, "typmod %d, %s: %d, %s: %d", typmods[t], v, r1, padded,
-                          r2);
-            if (r1 != 0)
-                continue;
-            ck_assert_msg(v1.u.s.n == v2.u.s.n && memcmp(v1.u.s.p, v2.u.s.p, v1.u.s.n) == 0 &&
-                          v1.u.s.scale == v2.u.s.scale, "typmod %d, %s: %zu bytes, %zu bytes",
-                          typmods[t], v, v1.u.s.n, v2.u.s.n);
+            snprintf(padded, sizeof(padded), "%.*s0000000000000000000%s", sign, v, v + sign);
+            assert_same_decoding(1700, typmods[t], v, padded);
         }
-        cdc_arena_reset(a);
     }
-    cdc_arena_free(a);
 }
 END_TEST
 

@@ -410,6 +410,49 @@ num_store(const pgo_vctx *vc, uint8_t kind, const num_dec *x, cdc_value *out)
     out->state = CDC_VAL_PRESENT;
 }
 
+/*
+ * The usual value of a Decimal column, "[-]digits[.digits]" with at most 18
+ * digits once scaled to the column's scale (no more fraction digits than
+ * that): as an int64, to the bytes num_parse, num_rescale and num_to_bytes
+ * make (BigInteger.toByteArray: big-endian two's complement, no redundant
+ * sign byte), without the digit string.  False for anything else.
+ */
+static bool
+num_small_decimal(const pgo_vctx *vc, int32_t scale, const char *s, size_t n, cdc_value *out)
+{
+    size_t   i = 0, nd = 0, nfrac = 0, k;
+    bool     neg = false;
+    uint64_t v = 0;             /* unsigned: more than 18 digits wrap, then are refused */
+    int64_t  sv;
+    uint8_t  be[8], *o;
+
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, nd++)
+        v = v * 10 + (uint64_t) (s[i] - '0');
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, nd++, nfrac++)
+            v = v * 10 + (uint64_t) (s[i] - '0');
+    if (i != n || nd == 0 || nd > 18 || scale < 0 || nfrac > (size_t) scale ||
+        nd + ((size_t) scale - nfrac) > 18)
+        return false;
+    for (k = nfrac; k < (size_t) scale; k++)
+        v *= 10;
+    sv = neg ? -(int64_t) v : (int64_t) v;     /* under 10^18 */
+    for (k = 0; k < 8; k++)
+        be[k] = (uint8_t) ((uint64_t) sv >> (56 - 8 * k));
+    for (k = 0; k + 1 < 8; k++)
+        if (!((be[k] == 0x00 && !(be[k + 1] & 0x80)) || (be[k] == 0xFF && (be[k + 1] & 0x80))))
+            break;
+    o = cdc_arena_alloc(vc->arena, 8 - k);
+    memcpy(o, be + k, 8 - k);
+    out->u.s.p = (const char *) o;
+    out->u.s.n = 8 - k;
+    out->u.s.scale = scale;
+    out->state = CDC_VAL_PRESENT;
+    return true;
+}
+
 int
 pgo_num_numeric(const pgo_vctx *vc, uint8_t kind, uint8_t sem, const char *s, size_t n,
                 cdc_value *out)
@@ -422,6 +465,10 @@ pgo_num_numeric(const pgo_vctx *vc, uint8_t kind, uint8_t sem, const char *s, si
         return num_special_value(vc, kind, special, s, n, out);
     if (kind == CDC_CT_FLOAT64)
         return num_to_double(vc, s, n, out);
+    if (kind != CDC_CT_STRING && sem != CDC_SEM_VARIABLE_DECIMAL &&
+        (sem == CDC_SEM_DECIMAL || ct->precision > 0) &&
+        num_small_decimal(vc, ct->scale, s, n, out))
+        return 0;
     if (num_parse(vc->arena, s, n, &x) < 0)
         return pgo_vfail(vc, "not a numeric", s, n);
     if (sem == CDC_SEM_VARIABLE_DECIMAL) {

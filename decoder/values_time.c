@@ -362,6 +362,62 @@ fmt_zoned_timestamp(char *o, int64_t us, int width)
     return len;
 }
 
+/* The digit at s[i] as a number, or -1. */
+static inline int
+dig(const char *s, size_t i)
+{
+    return s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1;
+}
+
+/*
+ * What rd_timestamp() and fmt_zoned_timestamp() make of the usual text of a
+ * session in UTC, "yyyy-mm-dd hh:mm:ss[.f{1,6}]+00" (a year 1 to 9999, no
+ * 24:00), straight from the text: in UTC the date and the time of day are the
+ * text's, and the fraction its digits (to width digits, or without trailing
+ * zeros).  Returns the length written at o, or 0 for any other text (which
+ * takes the long way).
+ */
+static size_t
+fmt_utc_timestamptz(char *o, const char *s, size_t n, int width)
+{
+    static const size_t at[] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18 };
+    int                 v[14], y, m, d;
+    size_t              k = n > 22 ? n - 23 : 0, len = 19;    /* fraction digits at s + 20 */
+
+    if (n < 22 || n > 29 || n == 23 || memcmp(s + n - 3, "+00", 3) != 0 || s[4] != '-' ||
+        s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' || (k && s[19] != '.'))
+        return 0;
+    for (int j = 0; j < 14; j++)
+        if ((v[j] = dig(s, at[j])) < 0)
+            return 0;
+    for (size_t j = 0; j < k; j++)
+        if (dig(s, 20 + j) < 0)
+            return 0;
+    y = ((v[0] * 10 + v[1]) * 10 + v[2]) * 10 + v[3];
+    m = v[4] * 10 + v[5];
+    d = v[6] * 10 + v[7];
+    if (y == 0 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) ||
+        v[8] * 10 + v[9] > 23 || v[10] > 5 || v[12] > 5)
+        return 0;
+    memcpy(o, s, 19);
+    o[10] = 'T';
+    if (width >= 1 && width <= 9) {
+        o[len++] = '.';
+        for (size_t j = 0; j < (size_t) width; j++)
+            o[len++] = j < k ? s[20 + j] : '0';
+    } else {
+        while (k > 0 && s[20 + k - 1] == '0')
+            k--;
+        if (k > 0) {
+            o[len++] = '.';
+            memcpy(o + len, s + 20, k);
+            len += k;
+        }
+    }
+    o[len++] = 'Z';
+    return len;
+}
+
 int
 pgo_time_timestamptz(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out)
 {
@@ -372,10 +428,13 @@ pgo_time_timestamptz(const pgo_vctx *vc, const char *s, size_t n, cdc_value *out
         out->u.s.p = cdc_arena_strndup(vc->arena, s, n);
         out->u.s.n = n;
     } else {
-        if (rd_timestamp(s, n, true, &us) < 0)
-            return pgo_vfail(vc, "not a timestamp with time zone", s, n);
         o = cdc_arena_alloc(vc->arena, 48);
-        out->u.s.n = fmt_zoned_timestamp(o, us, vc->col->ctype.length);
+        out->u.s.n = fmt_utc_timestamptz(o, s, n, vc->col->ctype.length);
+        if (out->u.s.n == 0) {
+            if (rd_timestamp(s, n, true, &us) < 0)
+                return pgo_vfail(vc, "not a timestamp with time zone", s, n);
+            out->u.s.n = fmt_zoned_timestamp(o, us, vc->col->ctype.length);
+        }
         out->u.s.p = o;
     }
     out->state = CDC_VAL_PRESENT;

@@ -81,15 +81,33 @@ put_ts_ns(cdc_buf *b, int64_t us)
         cdc_buf_puts(b, "null");
 }
 
+/* The event's ts_ms, ts_us and ts_ns; the last text per thread is kept, as the
+   rows of a snapshot share their time (cdc_wall_us_bulk) in runs. */
 static void
 put_timestamps(cdc_buf *b, int64_t us)
 {
+    static _Thread_local struct { bool set; int64_t us; size_t len; char text[96]; } last;
+    size_t start = b->len;
+
+    if (last.set && last.us == us) {
+        cdc_buf_put(b, last.text, last.len);
+        return;
+    }
     cdc_buf_puts(b, "\"ts_ms\":");
     cdc_buf_put_i64(b, cdc_us_to_ms(us));
     cdc_buf_puts(b, ",\"ts_us\":");
     cdc_buf_put_i64(b, us);
     cdc_buf_puts(b, ",\"ts_ns\":");
     put_ts_ns(b, us);
+    /* kept only when no drain can have emptied the buffer meanwhile (at most 86 bytes) */
+    last.set = false;
+    if (!b->failed && (b->drain == NULL || start + sizeof(last.text) <= b->drain_at) &&
+        b->len - start <= sizeof(last.text)) {
+        last.len = b->len - start;
+        memcpy(last.text, b->data + start, last.len);
+        last.us = us;
+        last.set = true;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,39 +390,69 @@ static void put_source_text(cdc_buf *b, const cdc_event *ev, const sch_json_opts
  * snapshot row's CPU (docs/snapshots.md, Benchmark).  Fixed arrays, so that
  * a thread that ends leaves nothing allocated.
  */
-enum { SRC_KEY_MAX = 160, SRC_TEXT_MAX = 1024 };
+enum { SRC_STRS_MAX = 100, SRC_TEXT_MAX = 1024 };
 typedef struct src_memo {
-    size_t keylen, textlen;     /* textlen 0: empty */
-    char   key[SRC_KEY_MAX];
-    char   text[SRC_TEXT_MAX];
+    size_t   textlen;           /* 0: empty */
+    uint64_t nums[6];
+    uint16_t off[6];            /* where each string is in strs; 0xFFFF: NULL */
+    char     strs[SRC_STRS_MAX];
+    char     text[SRC_TEXT_MAX];
 } src_memo;
 
-/* What put_source_text writes depends on, as bytes; 0 when it is too long to keep. */
-static size_t
-src_key(char *k, const cdc_event *ev, const sch_json_opts *o, const char *schema,
-        const char *table)
+/* What put_source_text writes depends on: numbers, and strings (NULL and "" differ). */
+static void
+src_parts(const cdc_event *ev, const sch_json_opts *o, const char *schema, const char *table,
+          uint64_t nums[6], const char *strs[6])
 {
-    const char *strs[6] = { o->version, o->server_name, o->database, schema, table,
-                            ev->snapshot ? ev->snapshot : "false" };
-    bool        txid = sch_dbz_source_has_txid(ev), lsn = sch_dbz_source_has_lsn(ev);
-    uint64_t    nums[6] = { (uint64_t) ev->source_ts_us, txid ? ev->txn->xid : 0,
-                            (uint64_t) txid | (uint64_t) lsn << 1,
-                            (ev->txn && ev->snapshot == NULL) ? ev->txn->prev_commit_lsn : 0,
-                            ev->lsn, (uint64_t) o->profile };
-    size_t      n = sizeof(nums);
+    bool txid = sch_dbz_source_has_txid(ev), lsn = sch_dbz_source_has_lsn(ev);
 
-    memcpy(k, nums, sizeof(nums));
+    nums[0] = (uint64_t) ev->source_ts_us;
+    nums[1] = txid ? ev->txn->xid : 0;
+    nums[2] = (uint64_t) txid | (uint64_t) lsn << 1;
+    nums[3] = (ev->txn && ev->snapshot == NULL) ? ev->txn->prev_commit_lsn : 0;
+    nums[4] = ev->lsn;
+    nums[5] = (uint64_t) o->profile;
+    strs[0] = o->version;
+    strs[1] = o->server_name;
+    strs[2] = o->database;
+    strs[3] = schema;
+    strs[4] = table;
+    strs[5] = ev->snapshot ? ev->snapshot : "false";
+}
+
+/* Does m hold the text of these parts?  One pass over each string. */
+static bool
+src_same(const src_memo *m, const uint64_t nums[6], const char *const strs[6])
+{
+    if (m->textlen == 0 || memcmp(m->nums, nums, sizeof(m->nums)) != 0)
+        return false;
+    for (int i = 0; i < 6; i++) {
+        if ((strs[i] == NULL) != (m->off[i] == 0xFFFF))
+            return false;
+        if (strs[i] != NULL && strcmp(m->strs + m->off[i], strs[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Keeps the parts in m; false when the strings are too long to keep. */
+static bool
+src_keep(src_memo *m, const uint64_t nums[6], const char *const strs[6])
+{
+    size_t n = 0;
+
     for (int i = 0; i < 6; i++) {
         size_t len = strs[i] ? strlen(strs[i]) + 1 : 0;
 
-        if (n + len + 1 > SRC_KEY_MAX)
-            return 0;
-        k[n++] = strs[i] ? 's' : 'n';   /* NULL and "" differ */
+        if (n + len > SRC_STRS_MAX)
+            return false;
+        m->off[i] = strs[i] ? (uint16_t) n : 0xFFFF;
         if (len)
-            memcpy(k + n, strs[i], len);
+            memcpy(m->strs + n, strs[i], len);
         n += len;
     }
-    return n;
+    memcpy(m->nums, nums, sizeof(m->nums));
+    return true;
 }
 
 static void
@@ -412,27 +460,26 @@ put_source(cdc_buf *b, const cdc_event *ev, const sch_json_opts *o, const char *
            const char *table)
 {
     static _Thread_local src_memo memo;
-    char                          key[SRC_KEY_MAX];
-    size_t                        klen = src_key(key, ev, o, schema, table), start = b->len;
+    uint64_t                      nums[6];
+    const char                   *strs[6];
+    size_t                        start = b->len;
+    bool                          keep;
 
-    if (klen && memo.textlen && klen == memo.keylen && memcmp(key, memo.key, klen) == 0) {
+    src_parts(ev, o, schema, table, nums, strs);
+    if (src_same(&memo, nums, strs)) {
         cdc_buf_put(b, memo.text, memo.textlen);
         return;
     }
-    /* kept only when no drain can empty the buffer while it is written: the key's
-       strings (under 160 bytes) escape to well under SRC_TEXT_MAX - 400 */
-    if (klen == 0 || (b->drain != NULL && b->len + SRC_TEXT_MAX > b->drain_at)) {
-        put_source_text(b, ev, o, schema, table);
-        return;
-    }
-    put_source_text(b, ev, o, schema, table);
+    /* kept only when no drain can empty the buffer while it is written: the strings
+       (at most SRC_STRS_MAX bytes) escape to at most 600, the rest is under 400 */
     memo.textlen = 0;
-    if (!b->failed && b->len > start && b->len - start <= SRC_TEXT_MAX) {
-        memcpy(memo.key, key, klen);
-        memo.keylen = klen;
-        memcpy(memo.text, b->data + start, b->len - start);
-        memo.textlen = b->len - start;
-    }
+    keep = (b->drain == NULL || start + SRC_TEXT_MAX <= b->drain_at) &&
+           src_keep(&memo, nums, strs);
+    put_source_text(b, ev, o, schema, table);
+    if (!keep || b->failed || b->len <= start || b->len - start > SRC_TEXT_MAX)
+        return;
+    memcpy(memo.text, b->data + start, b->len - start);
+    memo.textlen = b->len - start;
 }
 
 static void

@@ -47,20 +47,57 @@ static const bool plain[256] = {
 #undef PLAIN16
 #undef PLAIN8
 
+/*
+ * How many bytes from p on are plain[]: eight at a time while none of the
+ * eight is below 0x20, at or above 0x80, '"' or '\\' (the usual word-at-a-time
+ * tests, exact for the word as a whole), then one table look-up each.
+ */
+static inline size_t
+plain_run(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+    size_t         i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, bad;
+
+        memcpy(&x, p + i, 8);
+        bad = ((x - ones * 0x20) & ~x) |                                /* < 0x20 */
+              x |                                                       /* >= 0x80 */
+              (((x ^ (ones * '"')) - ones) & ~(x ^ (ones * '"'))) |     /* '"' */
+              (((x ^ (ones * '\\')) - ones) & ~(x ^ (ones * '\\')));   /* '\\' */
+        if (bad & highs)
+            break;
+    }
+    while (i < n && plain[p[i]])
+        i++;
+    return i;
+}
+
 static void
 put_string(cdc_buf *b, const char *s, size_t n, bool esc_non_bmp, int name)
 {
     static const char          hex[] = "0123456789ABCDEF";
     const unsigned char       *p = (const unsigned char *) s, *end = p + n, *run = p;
-    size_t                     len, bad;
+    size_t                     len, bad, head = plain_run(p, n);
     char                       esc[6];
 
+    if (head == n && cdc_buf_room(b, n + 2)) {      /* the usual string: one copy */
+        uint8_t *d = b->data + b->len;
+
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        d[n + 2] = '\0';
+        return;
+    }
     cdc_buf_putc(b, '"');
+    p += head;
     while (p < end) {
         unsigned char c;
 
-        while (p < end && plain[*p])    /* the usual bytes, one table look-up each */
-            p++;
+        p += plain_run(p, (size_t) (end - p));   /* the usual bytes */
         if (p == end)
             break;
         c = *p;

@@ -80,3 +80,12 @@ sch_event_topic(const cdc_event *ev, const char *prefix, char *out, size_t outsz
         sch_topic_name(prefix, ev->rel->nspname, ev->rel->relname, out, outsz);
     return out;
 }
+
+const char *
+sch_event_topic_ref(const cdc_event *ev, const char *prefix, char *out, size_t outsz)
+{
+    if (ev->op != CDC_OP_MESSAGE && ev->rel != NULL && ev->rel->topic != NULL &&
+        strnlen(ev->rel->topic, outsz) < outsz)
+        return ev->rel->topic;
+    return sch_event_topic(ev, prefix, out, outsz);
+}

@@ -21,5 +21,9 @@ char *sch_topic_name(const char *prefix, const char *schema, const char *table, 
  * else sch_topic_name(prefix, schema, table).  @returns out.
  */
 char *sch_event_topic(const cdc_event *ev, const char *prefix, char *out, size_t outsz);
+/* The same text without the copy: rel->topic itself when it fits in outsz, else
+   what sch_event_topic() writes into out. */
+const char *sch_event_topic_ref(const cdc_event *ev, const char *prefix, char *out,
+                                size_t outsz);
 
 #endif

@@ -58,6 +58,22 @@ START_TEST(clock_wall_is_utc_epoch)
 }
 END_TEST
 
+/* The bulk clock never runs ahead of the wall clock, and reads it afresh at
+   least once in every 16 calls (the other bound, a coarse tick, is timing). */
+START_TEST(clock_bulk_reads_afresh)
+{
+    int since_fresh = 0;
+
+    for (int i = 0; i < 200; i++) {
+        int64_t before = cdc_wall_us(), b = cdc_wall_us_bulk(), after = cdc_wall_us();
+
+        ck_assert_int_le(b, after);
+        since_fresh = b >= before ? 0 : since_fresh + 1;
+        ck_assert_int_lt(since_fresh, 16);
+    }
+}
+END_TEST
+
 START_TEST(clock_sleep_lasts)
 {
     int64_t t0 = cdc_mono_ms(), t1;
@@ -242,7 +258,7 @@ START_TEST(buf_numbers_as_printf)
     char    want[8192];
     size_t  w = 0;
 
-    /* three passes: the later ones come from the memo of recent conversions */
+    /* three passes (there was a memo of recent conversions once) */
     for (size_t i = 0; i < 3 * sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
         uint64_t v = fmt_cases[i % (sizeof(fmt_cases) / sizeof(fmt_cases[0]))];
 
@@ -255,6 +271,64 @@ START_TEST(buf_numbers_as_printf)
     }
     ck_assert_str_eq(cdc_buf_str(&b), want);
     cdc_buf_free(&b);
+}
+END_TEST
+
+/* Every power of ten and its neighbours, a stride through 0..10^9 and the
+   top of the range, each at every offset of a buffer that is nearly full
+   (the fast path writes 24 bytes at once; the slow one grows or drains). */
+static void
+check_u64(cdc_buf *b, uint64_t v)
+{
+    char want[32];
+
+    snprintf(want, sizeof(want), "%" PRIu64, v);
+    cdc_buf_reset(b);
+    cdc_buf_put_u64(b, v);
+    ck_assert_str_eq(cdc_buf_str(b), want);
+}
+
+START_TEST(buf_u64_edges)
+{
+    cdc_buf  b = CDC_BUF_INIT;
+    uint64_t p = 1;
+
+    for (int i = 0; i < 20; i++, p *= 10) {
+        check_u64(&b, p - 1);
+        check_u64(&b, p);
+        check_u64(&b, p + 1);
+        check_u64(&b, p + p / 2);         /* 15...0 */
+    }
+    for (uint64_t v = 0; v < 1000000000; v += 9973)
+        check_u64(&b, v);
+    for (uint64_t v = UINT64_MAX - 100000; v != 0; v++)
+        check_u64(&b, v);
+    check_u64(&b, (uint64_t) 1 << 32);
+    cdc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_u64_at_every_offset)
+{
+    static const uint64_t vals[] = { 0, 9, 10, 99, 100, (uint64_t) 1 << 32, 12345678,
+                                     123456789, 1234567890123456ull, 12345678901234567ull,
+                                     UINT64_MAX };
+
+    for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+        for (size_t off = 0; off < 300; off++) {
+            cdc_buf b = CDC_BUF_INIT;
+            char    want[400], pad[300];
+
+            memset(pad, 'x', off);
+            cdc_buf_put(&b, pad, off);
+            cdc_buf_put_u64(&b, vals[k]);
+            cdc_buf_putc(&b, '.');
+            snprintf(want, sizeof(want), "%.*s%" PRIu64 ".", (int) off, pad, vals[k]);
+            ck_assert_str_eq(cdc_buf_str(&b), want);
+            ck_assert_uint_eq(b.len, strlen(want));
+            cdc_buf_free(&b);
+        }
+    }
 }
 END_TEST
 
@@ -301,6 +375,7 @@ core_suite(void)
     tcase_add_test(clock, clock_units_agree);
     tcase_add_test(clock, clock_wall_is_utc_epoch);
     tcase_add_test(clock, clock_sleep_lasts);
+    tcase_add_test(clock, clock_bulk_reads_afresh);
     suite_add_tcase(s, clock);
     tcase_add_test(retry, retry_defaults);
     tcase_add_test(retry, retry_growth_and_cap);
@@ -313,6 +388,8 @@ core_suite(void)
     tcase_add_test(format, lsn_format_as_printf);
     tcase_add_test(format, buf_numbers_as_printf);
     tcase_add_test(format, buf_fast_path_respects_drain);
+    tcase_add_test(format, buf_u64_edges);
+    tcase_add_test(format, buf_u64_at_every_offset);
     suite_add_tcase(s, format);
     return s;
 }

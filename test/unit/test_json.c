@@ -13,6 +13,7 @@
 
 #include "agent/core/cdc_buf.h"
 #include "schemas/json.h"
+#include "schemas/record.h"
 #include "schemas/topic.h"
 #include "test/lib/model.h"
 
@@ -283,6 +284,88 @@ START_TEST(source_block_memo)
     ck_assert_ptr_nonnull(strstr(b, "\"txId\":551,"));
     free(b);
     free(a);
+}
+END_TEST
+
+/* The event times are remembered per thread by their value: each text is its own. */
+START_TEST(event_times_memo)
+{
+    static const int64_t nows[] = { 1714558000123456, 1714558000123456, 1714558000123457, 0,
+                                    1714558000123456, -1500, INT64_MAX, INT64_MAX };
+    cdc_event ev = event(CDC_OP_READ, 550, 24000000, 24022000, 1714558000000000);
+
+    ev.snapshot = "true";
+    ev.after = alice_row("a", balance_1250);
+    for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
+        char  want[160], ns[24];
+        char *v = render_value(&ev, nows[i]);
+
+        if (nows[i] == INT64_MAX)
+            snprintf(ns, sizeof(ns), "null");       /* past what nanoseconds hold */
+        else
+            snprintf(ns, sizeof(ns), "%lld", (long long) nows[i] * 1000);
+        snprintf(want, sizeof(want), ",\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%s}",
+                 (long long) (nows[i] >= 0 ? nows[i] / 1000 : -((-nows[i] + 999) / 1000)),
+                 (long long) nows[i], ns);
+        ck_assert_msg(strstr(v, want) != NULL, "now %lld: %s", (long long) nows[i], v);
+        free(v);
+    }
+}
+END_TEST
+
+/* The record's metadata is remembered per thread but for seq: every field, and the
+   topic's bytes at the same address, still decide it (against snprintf). */
+START_TEST(record_metadata_memo)
+{
+    cdc_event ev = event(CDC_OP_READ, 550, 24000000, 24022000, 1714558000000000);
+    char      topic[32] = "dbserver1.public.customers";
+    struct { uint64_t lsn, commit, seq; int xid; char op; unsigned flags; const char *t; } st[] = {
+        { 24022000, 24022100, 0, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022000, 24022100, 1, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022000, 24022100, 2, 550, 'r', SCH_RECORD_DETAIL, "dbserver1.public.orders" },
+        { 24022000, 24022100, 3, 550, 'r', SCH_RECORD_DETAIL, "dbserver1.public.orderz" },
+        { 24022001, 24022100, 3, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 550, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 551, 'r', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, -1, 'r', SCH_RECORD_DETAIL, NULL },      /* no transaction */
+        { 24022001, 24022101, 3, 551, 'c', SCH_RECORD_DETAIL, NULL },
+        { 24022001, 24022101, 3, 551, 'c', 0, NULL },
+        { 24022001, 24022101, UINT64_MAX, 551, 'c', SCH_RECORD_DETAIL, NULL },
+    };
+
+    ev.after = alice_row("a", balance_1250);
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        cdc_buf b = CDC_BUF_INIT;
+        char    want[400], xid[16];
+
+        if (st[i].t)
+            strcpy(topic, st[i].t);
+        ev.lsn = st[i].lsn;
+        ev.pos.lsn = st[i].commit;
+        ev.pos.seq = st[i].seq;
+        ev.op = (cdc_op) st[i].op;
+        txn.xid = (uint32_t) st[i].xid;
+        ev.txn = st[i].xid < 0 ? NULL : &txn;
+        snprintf(xid, sizeof(xid), st[i].xid < 0 ? "null" : "%d", st[i].xid);
+        if (st[i].flags)
+            snprintf(want, sizeof(want), ",\"metadata\":{\"topic\":\"%s\",\"partition\":0,"
+                     "\"offset\":%llu,\"lsn\":\"%X/%X\",\"commit_lsn\":%llu,\"seq\":%llu,"
+                     "\"xid\":%s,\"op\":\"%c\"}}", topic, (unsigned long long) st[i].lsn,
+                     (unsigned) (st[i].lsn >> 32), (unsigned) st[i].lsn,
+                     (unsigned long long) st[i].commit, (unsigned long long) st[i].seq, xid,
+                     st[i].op);
+        else
+            snprintf(want, sizeof(want), ",\"metadata\":{\"topic\":\"%s\",\"partition\":0,"
+                     "\"offset\":%llu,\"commit_lsn\":%llu,\"seq\":%llu}}", topic,
+                     (unsigned long long) st[i].lsn, (unsigned long long) st[i].commit,
+                     (unsigned long long) st[i].seq);
+        sch_record_put(&b, &ev, &opts, topic, 1, st[i].flags, NULL);
+        ck_assert_msg(b.len > strlen(want) &&
+                      strcmp(cdc_buf_str(&b) + b.len - strlen(want), want) == 0,
+                      "step %zu: got %s, want the end %s", i, cdc_buf_str(&b), want);
+        cdc_buf_free(&b);
+    }
+    ev.txn = &txn;
 }
 END_TEST
 
@@ -804,6 +887,76 @@ START_TEST(string_escaping)
 }
 END_TEST
 
+/* Each case again between plain runs of every length 0..16 on either side: the
+   escapes are found wherever the 8-byte scan of plain bytes meets them. */
+START_TEST(string_escaping_at_offsets)
+{
+    const char *in = str_cases[_i].in, *want = str_cases[_i].want;
+    size_t      n = str_cases[_i].n, wn = strlen(want);
+
+    for (size_t pre = 0; pre <= 16; pre++) {
+        for (size_t post = 0; post <= 16; post++) {
+            cdc_buf b = CDC_BUF_INIT;
+            char    s[64], w[256];
+
+            memset(s, 'a', pre);
+            memcpy(s + pre, in, n);
+            memset(s + pre + n, 'z', post);
+            w[0] = '"';
+            memset(w + 1, 'a', pre);
+            memcpy(w + 1 + pre, want + 1, wn - 2);      /* want without its quotes */
+            memset(w + 1 + pre + wn - 2, 'z', post);
+            memcpy(w + 1 + pre + wn - 2 + post, "\"", 2);
+            sch_json_put_string(&b, s, pre + n + post);
+            ck_assert_msg(strcmp(cdc_buf_str(&b), w) == 0, "case %d at %zu+%zu: got %s", _i,
+                          pre, post, cdc_buf_str(&b));
+            cdc_buf_free(&b);
+        }
+    }
+}
+END_TEST
+
+/* Every byte value alone, at every offset 0..16 of a plain string, against
+   the rules written out: Jackson's short escapes, \u00XX below 0x20, a lone
+   byte >= 0x80 (never UTF-8 by itself) as U+FFFD, the rest as it is. */
+START_TEST(every_byte_at_every_offset)
+{
+    for (int c = 0; c < 256; c++) {
+        char one[8];
+
+        switch (c) {
+        case '"': strcpy(one, "\\\""); break;
+        case '\\': strcpy(one, "\\\\"); break;
+        case '\b': strcpy(one, "\\b"); break;
+        case '\t': strcpy(one, "\\t"); break;
+        case '\n': strcpy(one, "\\n"); break;
+        case '\f': strcpy(one, "\\f"); break;
+        case '\r': strcpy(one, "\\r"); break;
+        default:
+            if (c < 0x20)
+                snprintf(one, sizeof(one), "\\u%04X", (unsigned) c);
+            else if (c >= 0x80)
+                strcpy(one, "\xef\xbf\xbd");
+            else
+                snprintf(one, sizeof(one), "%c", c);
+        }
+        for (size_t off = 0; off <= 16; off++) {
+            cdc_buf b = CDC_BUF_INIT;
+            char    s[40], w[64];
+
+            memset(s, 'p', sizeof(s));
+            s[off] = (char) c;
+            snprintf(w, sizeof(w), "\"%.*s%s%.*s\"", (int) off, s, one,
+                     (int) (sizeof(s) - off - 1), s + off + 1);
+            sch_json_put_string(&b, s, sizeof(s));
+            ck_assert_msg(strcmp(cdc_buf_str(&b), w) == 0, "byte 0x%02X at %zu: got %s", c, off,
+                          cdc_buf_str(&b));
+            cdc_buf_free(&b);
+        }
+    }
+}
+END_TEST
+
 START_TEST(raw_string_keeps_non_bmp)
 {
     cdc_buf b = CDC_BUF_INIT;
@@ -990,6 +1143,8 @@ json_suite(void)
     tcase_add_test(tc, snapshot_8_7);
     tcase_add_test(tc, unknown_lsns_are_null);
     tcase_add_test(tc, source_block_memo);
+    tcase_add_test(tc, event_times_memo);
+    tcase_add_test(tc, record_metadata_memo);
     tcase_add_test(tc, key_schema_8_3);
     tcase_add_test(tc, value_schema_8_3);
     suite_add_tcase(s, tc);
@@ -1015,6 +1170,9 @@ json_suite(void)
     tc = tcase_create("strings");
     tcase_add_checked_fixture(tc, setup_customers, NULL);
     tcase_add_loop_test(tc, string_escaping, 0, (int) (sizeof(str_cases) / sizeof(str_cases[0])));
+    tcase_add_loop_test(tc, string_escaping_at_offsets, 0,
+                        (int) (sizeof(str_cases) / sizeof(str_cases[0])));
+    tcase_add_test(tc, every_byte_at_every_offset);
     tcase_add_test(tc, escaped_names);
     tcase_add_test(tc, raw_string_keeps_non_bmp);
     tcase_add_test(tc, non_bmp_key_and_name);

@@ -158,6 +158,22 @@ static const vcase cases[] = {
     S(1184, -1, "1900-01-01 00:00:00+00:09:21", "1899-12-31T23:50:39.000000Z"),
     S(1184, -1, "infinity", "infinity"), S(1184, -1, "-infinity", "-infinity"),
     E(1184, -1, "2020-04-01 09:51:02"),
+    /* the usual "+00" text (a shortcut without calendar arithmetic) and its edges */
+    S(1184, -1, "2024-02-29 23:59:59.999999+00", "2024-02-29T23:59:59.999999Z"),
+    S(1184, -1, "2026-12-07 13:46:01.123+00", "2026-12-07T13:46:01.123000Z"),
+    S(1184, -1, "1970-01-01 00:00:00+00", "1970-01-01T00:00:00.000000Z"),
+    S(1184, 2, "9999-12-31 23:59:59.5+00", "9999-12-31T23:59:59.50Z"),
+    S(1184, -1, "0001-01-01 00:00:00.000001+00", "0001-01-01T00:00:00.000001Z"),
+    S(1184, -1, "2020-04-01 24:00:00+00", "2020-04-02T00:00:00.000000Z"),
+    S(1184, -1, "2020-04-01 09:51:02+00:00", "2020-04-01T09:51:02.000000Z"),
+    E(1184, -1, "2023-02-29 10:00:00+00"), E(1184, -1, "2020-04-31 10:00:00+00"),
+    E(1184, -1, "0000-01-01 00:00:00+00"), E(1184, -1, "2020-13-01 00:00:00+00"),
+    E(1184, -1, "2020-00-01 00:00:00+00"), E(1184, -1, "2020-01-00 00:00:00+00"),
+    E(1184, -1, "2020-04-01 25:00:00+00"), E(1184, -1, "2020-04-01 10:60:00+00"),
+    E(1184, -1, "2020-04-01 10:00:60+00"), E(1184, -1, "2020-04-01 10:00:00.+00"),
+    E(1184, -1, "2020-04-01 24:00:00.5+00"), E(1184, -1, "2020-04-01 10:00:00.1234567+00"),
+    E(1184, -1, "2020-04-01T10:00:00+00"), E(1184, -1, "2020/04/01 10:00:00+00"),
+    E(1184, -1, "2020-04-01 10:0a:00+00"), E(1184, -1, "2020-04-01 10:00:00.12x+00"),
     /* interval: MicroDuration, or ISO-8601 under interval.handling.mode=string */
     I(1186, -1, "1 year 2 mons 3 days 04:05:06.78", 37091106780000LL),
     I(1186, -1, "-1 years -2 mons +3 days -04:05:06.78", -36572706780000LL),
@@ -279,6 +295,85 @@ START_TEST(decodes_text)
         check_value(c, &col, &v);
     }
     cdc_arena_free(a);
+}
+END_TEST
+
+/* Decodes x and y as a column of type oid and typmod: both refused, or the same
+   text (or bytes) and scale.  x takes a shortcut of the reader, y the general way. */
+static void
+assert_same_decoding(uint32_t oid, int32_t typmod, const char *x, const char *y)
+{
+    pgo_type_opts o = { .money_fraction_digits = 2 };
+    cdc_col       col = { .name = "c", .type_oid = oid, .typmod = typmod };
+    cdc_rel       rel = { .nspname = "public", .relname = "t", .ncols = 1, .cols = &col };
+    cdc_arena    *a = cdc_arena_new(256);
+    cdc_err       err = { 0 };
+    cdc_value     v1, v2;
+    int           r1, r2;
+
+    ck_assert_int_eq(pgo_typemap_rel(&rel, &o, &err), 0);
+    r1 = pgo_value_from_text(&col, x, strlen(x), &o, a, &v1, &err);
+    cdc_err_clear(&err);
+    r2 = pgo_value_from_text(&col, y, strlen(y), &o, a, &v2, &err);
+    cdc_err_clear(&err);
+    ck_assert_msg(r1 == r2, "type %u typmod %d: %s: %d, %s: %d", oid, typmod, x, r1, y, r2);
+    if (r1 == 0)
+        ck_assert_msg(v1.u.s.n == v2.u.s.n && memcmp(v1.u.s.p, v2.u.s.p, v1.u.s.n) == 0 &&
+                      v1.u.s.scale == v2.u.s.scale, "type %u typmod %d: %s and %s differ",
+                      oid, typmod, x, y);
+    cdc_arena_free(a);
+}
+
+/* The "+00" text of a session in UTC (decoded by a shortcut) and the same instant
+   written "+00:00" (the general reader) agree on every day of some years, at
+   times on both sides of each field's limit, for each precision. */
+START_TEST(timestamptz_utc_shortcut_agrees)
+{
+    static const int   years[] = { 1, 4, 99, 100, 1900, 1969, 1970, 2000, 2023, 2024, 9999 };
+    static const char *times[] = { "00:00:00", "23:59:59.999999", "12:34:56.5", "24:00:00",
+                                   "07:08:09.000010", "23:59:60", "00:00:00.1" };
+    static const int   typmods[] = { -1, 0, 3, 6 };
+
+    for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++)
+        for (size_t y = 0; y < sizeof(years) / sizeof(years[0]); y++)
+            for (int m = 0; m <= 13; m++)
+                for (int d = 0; d <= 32; d++)
+                    for (size_t h = 0; h < sizeof(times) / sizeof(times[0]); h++) {
+                        char s1[64], s2[64];
+
+                        snprintf(s1, sizeof(s1), "%04d-%02d-%02d %s+00", years[y], m, d, times[h]);
+                        snprintf(s2, sizeof(s2), "%s:00", s1);
+                        assert_same_decoding(1184, typmods[t], s1, s2);
+                    }
+}
+END_TEST
+
+/* Decimal values of up to 18 digits (decoded by a shortcut) and the same values
+   behind 19 leading zeros (the general reader): the same bytes and scale, or both
+   refused, for several numeric(p,s) columns. */
+START_TEST(numeric_small_shortcut_agrees)
+{
+    static const char *vals[] = {
+        "0", "-0", "0.00", "-0.00", "1", "-1", "1.", "-1.5", "127", "128", "-128", "-129",
+        "255", "256", "32767", "32768", "-32768", "-32769", "8388607", "-8388608",
+        "2147483647", "2147483648", "-2147483649", "0.01", "-0.01", "99.99", "-99.99",
+        "12.5", "1.234", "999999999999999999", "-999999999999999999", "99999999999999999.9",
+        "1000000000000000000", "123456789.123456789", "+5.5", ".5", "-.5", "1.2.3", "1e2",
+        "12a", " 1", "00012.30", "1.-2",
+    };
+    static const int32_t typmods[] = { NUMTM(12, 2), NUMTM(18, 0), NUMTM(30, 10), NUMTM(5, 5),
+                                       NUMTM(38, 18), NUMTM(20, 1) };
+
+    for (size_t t = 0; t < sizeof(typmods) / sizeof(typmods[0]); t++) {
+        for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+            const char *v = vals[i];
+            int         sign = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+            char        padded[80];
+
+            snprintf(padded, sizeof(padded), "%.*s0000000000000000000%s", sign, v, v + sign);
+            assert_same_decoding(1700, typmods[t], v, padded);
+        }
+    }
 }
 END_TEST
 
@@ -404,6 +499,8 @@ values_suite(void)
 
     tcase_add_loop_test(tc, decodes_text, 0, (int) (sizeof(cases) / sizeof(cases[0])));
     tcase_add_loop_test(tc, huge_numeric, 0, 2);
+    tcase_add_test(tc, timestamptz_utc_shortcut_agrees);
+    tcase_add_test(tc, numeric_small_shortcut_agrees);
     suite_add_tcase(s, tc);
     tc = tcase_create("tuples");
     tcase_add_loop_test(tc, tuples, 0, (int) (sizeof(tuple_cases) / sizeof(tuple_cases[0])));
